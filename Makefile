@@ -1,0 +1,41 @@
+# Parley: build, test, benchmark and run a local network.
+GO       ?= go
+BIN      := $(CURDIR)/bin
+PKGS     := ./...
+FUZZTIME ?= 10s
+
+.PHONY: all build test test-short fuzz bench lint fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The full test suite: unit, integration (real CometBFT nodes and processes
+# on 127.0.0.1) and short fuzz runs. CI runs exactly this.
+test: build
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+# Short fuzz runs of every fuzz target (go test -fuzz takes one target at a time).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $(FUZZTIME) ./chain/bns
+
+# Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./chain/...
+	$(GO) run ./scripts/chainbench -validators 4 -duration 20s
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

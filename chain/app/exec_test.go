@@ -1,0 +1,389 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/parley-im/parley/chain/bns"
+)
+
+func TestRegisterFlow(t *testing.T) {
+	c := newChain(t, "")
+	alice := newAccount("alice")
+	c.ok(alice.preorder("alice"))
+	preHeight := c.height
+	c.ok(alice.register("alice"))
+
+	r := c.record("alice")
+	if r == nil {
+		t.Fatal("alice not registered")
+	}
+	if r.Owner != alice.pub || r.Seq != 1 || r.RegisteredAt != c.height || r.PreorderHeight != preHeight ||
+		r.ExpiresAt != c.height+testParams.NameLifetime || r.Revoked {
+		t.Fatalf("record = %+v", r)
+	}
+	if got, want := r.Profile.Hubs, testProfile("alice"+alice.pub.String()).Hubs; len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("hubs = %v, want %v", got, want)
+	}
+	// The preorder is consumed.
+	if b, _ := c.app.tree.Get(bns.PreorderKey(bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))); b != nil {
+		t.Fatal("preorder still present after register")
+	}
+}
+
+// TestRefusals runs every refusal: each case builds the state it needs, then
+// one transaction that must fail with the given code and change nothing.
+func TestRefusals(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(c *chain) []byte // returns the transaction under test
+		want  bns.Code
+	}{
+		{"malformed bytes", func(c *chain) []byte { return []byte{1, 2, 3} }, bns.CodeMalformed},
+		{"unknown version", func(c *chain) []byte {
+			b := newAccount("a").preorder("alice")
+			b[0] = 9
+			return b
+		}, bns.CodeMalformed},
+		{"trailing bytes", func(c *chain) []byte { return append(newAccount("a").preorder("alice"), 0) }, bns.CodeMalformed},
+		{"oversized", func(c *chain) []byte { return make([]byte, testParams.MaxTxBytes+1) }, bns.CodeTooLarge},
+		{"tampered signature", func(c *chain) []byte {
+			b := newAccount("a").preorder("alice")
+			b[len(b)-1] ^= 1
+			return b
+		}, bns.CodeBadSignature},
+		{"signed for another chain", func(c *chain) []byte {
+			a := newAccount("a")
+			tx := &bns.Tx{Type: bns.TxPreorder, Commitment: [32]byte{1}}
+			tx.Sign("other-chain", a.priv)
+			return tx.Marshal()
+		}, bns.CodeBadSignature},
+		{"replayed nonce", func(c *chain) []byte {
+			a := newAccount("a")
+			b := a.preorder("alice")
+			c.ok(b)
+			return b
+		}, bns.CodeBadNonce},
+		{"nonce gap", func(c *chain) []byte {
+			a := newAccount("a")
+			a.nonce = 5
+			return a.preorder("alice")
+		}, bns.CodeBadNonce},
+		{"invalid name", func(c *chain) []byte {
+			a := newAccount("a")
+			return a.sign(&bns.Tx{Type: bns.TxRenew, Name: "Alice"})
+		}, bns.CodeInvalidName},
+		{"invalid profile", func(c *chain) []byte {
+			a := newAccount("a")
+			c.claim(a, "alice")
+			p := testProfile("x")
+			p.Hubs = []string{"ftp://hub"}
+			return a.update("alice", p)
+		}, bns.CodeInvalidProfile},
+		{"duplicate preorder", func(c *chain) []byte {
+			a := newAccount("a")
+			c.ok(a.preorder("alice"))
+			return a.preorder("alice")
+		}, bns.CodePreorderExists},
+		{"register without preorder", func(c *chain) []byte { return newAccount("a").register("alice") }, bns.CodePreorderNotFound},
+		{"front-running: reveal reused by another key", func(c *chain) []byte {
+			a, m := newAccount("a"), newAccount("mallory")
+			c.ok(a.preorder("alice"))
+			return m.register("alice") // same name and salt, Mallory's key
+		}, bns.CodePreorderNotFound},
+		{"same-block reveal", func(c *chain) []byte {
+			a := newAccount("a")
+			codes := c.block(a.preorder("alice"), a.register("alice"))
+			if codes[0] != bns.CodeOK || codes[1] != bns.CodePreorderTooRecent {
+				t.Fatalf("same block: codes %v", codes)
+			}
+			return a.register("alice") // the next block may reveal: but nonce 1 was not used
+		}, bns.CodeBadNonce},
+		{"expired preorder", func(c *chain) []byte {
+			a := newAccount("a")
+			c.ok(a.preorder("alice"))
+			c.skip(int(testParams.PreorderTTL))
+			return a.register("alice")
+		}, bns.CodePreorderExpired},
+		{"bad proof of work", func(c *chain) []byte {
+			a := newAccount("a")
+			c.ok(a.preorder("alice"))
+			for n := uint64(0); ; n++ {
+				if !bns.CheckPow(testChain, "alice", a.pub, n, testParams.PowDifficulty) {
+					return a.sign(&bns.Tx{Type: bns.TxRegister, Name: "alice", Salt: saltOf("alice"), Profile: testProfile("a"), PowNonce: n})
+				}
+			}
+		}, bns.CodeBadPow},
+		{"name taken", func(c *chain) []byte {
+			a, b := newAccount("a"), newAccount("b")
+			c.ok(a.preorder("alice"), b.preorder("alice"))
+			c.ok(a.register("alice")) // a's preorder came first in the block
+			return b.register("alice")
+		}, bns.CodeNameTaken},
+		{"update by a stranger", func(c *chain) []byte {
+			a, m := newAccount("a"), newAccount("m")
+			c.claim(a, "alice")
+			return m.update("alice", testProfile("m"))
+		}, bns.CodeUnauthorized},
+		{"update of a free name", func(c *chain) []byte { return newAccount("a").update("alice", testProfile("a")) }, bns.CodeNameNotFound},
+		{"transfer then update by the old owner", func(c *chain) []byte {
+			a, b := newAccount("a"), newAccount("b")
+			c.claim(a, "alice")
+			c.ok(a.transfer("alice", b))
+			return a.update("alice", testProfile("a2"))
+		}, bns.CodeUnauthorized},
+		{"update of a revoked name", func(c *chain) []byte {
+			a := newAccount("a")
+			c.claim(a, "alice")
+			c.ok(a.revoke("alice"))
+			return a.update("alice", testProfile("a2"))
+		}, bns.CodeNameRevoked},
+		{"re-register a revoked name after expiry", func(c *chain) []byte {
+			a, b := newAccount("a"), newAccount("b")
+			c.claim(a, "alice")
+			c.ok(a.revoke("alice"))
+			c.skip(int(testParams.NameLifetime + testParams.GracePeriod))
+			c.ok(b.preorder("alice"))
+			return b.register("alice")
+		}, bns.CodeNameRevoked},
+		{"update after expiry", func(c *chain) []byte {
+			a := newAccount("a")
+			c.claim(a, "alice")
+			c.skip(int(testParams.NameLifetime))
+			return a.update("alice", testProfile("a2"))
+		}, bns.CodeNameExpired},
+		{"renewal in grace by a stranger", func(c *chain) []byte {
+			a, m := newAccount("a"), newAccount("m")
+			c.claim(a, "alice")
+			c.skip(int(testParams.NameLifetime))
+			return m.renew("alice")
+		}, bns.CodeUnauthorized},
+		{"registration in grace by a stranger", func(c *chain) []byte {
+			a, m := newAccount("a"), newAccount("m")
+			c.claim(a, "alice")
+			c.skip(int(testParams.NameLifetime) - 1)
+			c.ok(m.preorder("alice"))
+			return m.register("alice")
+		}, bns.CodeNameTaken},
+		{"renewal after grace", func(c *chain) []byte {
+			a := newAccount("a")
+			c.claim(a, "alice")
+			c.skip(int(testParams.NameLifetime + testParams.GracePeriod))
+			return a.renew("alice")
+		}, bns.CodeNameExpired},
+		{"too many names", func(c *chain) []byte {
+			a := newAccount("a")
+			for _, n := range []string{"n1", "n2", "n3"} {
+				c.claim(a, n)
+			}
+			c.ok(a.preorder("n4"))
+			return a.register("n4")
+		}, bns.CodeTooManyNames},
+		{"transfer to self", func(c *chain) []byte {
+			a := newAccount("a")
+			c.claim(a, "alice")
+			return a.transfer("alice", a)
+		}, bns.CodeMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newChain(t, "")
+			c.t = t
+			raw := tc.setup(c)
+			if c.height == 0 {
+				c.block() // so there is an app hash to compare
+			}
+			before := c.hash()
+
+			// CheckTx refuses it with the same code...
+			chk, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bns.Code(chk.Code); got != tc.want {
+				t.Errorf("CheckTx code = %s (%s), want %s", got, chk.Log, tc.want)
+			}
+			if chk.Log == "" || chk.Codespace != bns.Codespace {
+				t.Errorf("CheckTx refusal without log or codespace: %+v", chk)
+			}
+			// ...ProcessProposal rejects a block holding it...
+			pp, _ := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Height: c.height + 1, Txs: [][]byte{raw}})
+			if pp.Status != abci.ResponseProcessProposal_REJECT {
+				t.Errorf("ProcessProposal accepted a block with the refused tx")
+			}
+			// ...and FinalizeBlock refuses it without changing the state.
+			if got := c.block(raw); got[0] != tc.want {
+				t.Errorf("FinalizeBlock code = %s, want %s", got[0], tc.want)
+			}
+			if after := c.hash(); !bytes.Equal(before, after) {
+				t.Errorf("app hash changed by a refused tx")
+			}
+		})
+	}
+}
+
+// TestEarliestPreorderWins: Mallory sees Alice's register in the mempool,
+// preorders the same name and, as a proposer, gets her own register in
+// first. Alice's register still wins because her preorder came first.
+func TestEarliestPreorderWins(t *testing.T) {
+	c := newChain(t, "")
+	alice, mallory := newAccount("alice"), newAccount("mallory")
+	c.ok(alice.preorder("alice"))
+	aliceReg := alice.register("alice") // seen and held back by Mallory
+	c.ok(mallory.preorder("alice"))
+	c.ok(mallory.register("alice"))
+	if r := c.record("alice"); r.Owner != mallory.pub {
+		t.Fatal("mallory's register did not apply")
+	}
+	c.ok(aliceReg)
+	r := c.record("alice")
+	if r.Owner != alice.pub {
+		t.Fatalf("owner = %s, want alice", r.Owner)
+	}
+	if r.Seq != 2 {
+		t.Fatalf("seq = %d, want 2 (register, displace)", r.Seq)
+	}
+	// Mallory no longer holds it, and cannot take it back.
+	names := c.query(bns.QueryOwner, mallory.pub[:])
+	if len(names) != 0 {
+		t.Fatalf("mallory still lists %q", names)
+	}
+	// Once the contest window is over, the registration is final.
+	c.skip(int(testParams.PreorderTTL))
+	late := newAccount("late")
+	c.ok(late.preorder("alice"))
+	if got := c.block(late.register("alice")); got[0] != bns.CodeNameTaken {
+		t.Fatalf("late register: %s", got[0])
+	}
+}
+
+func (c *chain) query(path string, data []byte) []byte {
+	c.t.Helper()
+	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data})
+	if err != nil || res.Code != 0 {
+		c.t.Fatalf("query %s: %v %s", path, err, res.Log)
+	}
+	return res.Value
+}
+
+func TestLifecycle(t *testing.T) {
+	c := newChain(t, "")
+	alice, bob := newAccount("alice"), newAccount("bob")
+	c.claim(alice, "alice")
+
+	p2 := testProfile("alice-2")
+	c.ok(alice.update("alice", p2))
+	if r := c.record("alice"); r.Profile.SigningKey != p2.SigningKey || r.Seq != 2 {
+		t.Fatalf("after update: %+v", r)
+	}
+
+	// Renewal in grace by the owner extends the expiry.
+	c.skip(int(testParams.NameLifetime))
+	if r := c.record("alice"); r.Live(c.height + 1) {
+		t.Fatal("name should have expired")
+	}
+	c.ok(alice.renew("alice"))
+	if r := c.record("alice"); r.ExpiresAt != c.height+testParams.NameLifetime {
+		t.Fatalf("renewed expiry %d", r.ExpiresAt)
+	}
+
+	// Transfer clears the keys; the new owner publishes its own.
+	c.ok(alice.transfer("alice", bob))
+	r := c.record("alice")
+	if r.Owner != bob.pub || !r.Profile.IsEmpty() {
+		t.Fatalf("after transfer: %+v", r)
+	}
+	c.ok(bob.update("alice", testProfile("bob")))
+	if names, _ := bns.UnmarshalNames(c.query(bns.QueryOwner, bob.pub[:])); len(names) != 1 || names[0] != "alice" {
+		t.Fatalf("bob's names = %v", names)
+	}
+
+	c.ok(bob.revoke("alice"))
+	r = c.record("alice")
+	if !r.Revoked || !r.Profile.IsEmpty() || r.Live(c.height) {
+		t.Fatalf("after revoke: %+v", r)
+	}
+
+	// The whole history is there, in order, and chains to the record.
+	entries, err := bns.UnmarshalHistory(c.query(bns.QueryHistory, []byte("alice")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []bns.Op
+	for _, e := range entries {
+		ops = append(ops, e.Op)
+	}
+	want := []bns.Op{bns.OpRegister, bns.OpUpdate, bns.OpRenew, bns.OpTransfer, bns.OpUpdate, bns.OpRevoke}
+	if len(ops) != len(want) {
+		t.Fatalf("history ops = %v, want %v", ops, want)
+	}
+	for i := range want {
+		if ops[i] != want[i] {
+			t.Fatalf("history ops = %v, want %v", ops, want)
+		}
+	}
+	if err := bns.VerifyHistory(r, entries); err != nil {
+		t.Fatal(err)
+	}
+	if err := bns.VerifyHistory(r, entries[:len(entries)-1]); err == nil {
+		t.Fatal("a truncated history verified")
+	}
+	if n, _ := bns.UnmarshalNonce(c.query(bns.QueryNonce, alice.pub[:])); n != alice.nonce {
+		t.Fatalf("alice nonce %d, want %d", n, alice.nonce)
+	}
+}
+
+func TestReregisterAfterGrace(t *testing.T) {
+	c := newChain(t, "")
+	alice, bob := newAccount("alice"), newAccount("bob")
+	c.claim(alice, "alice")
+	c.skip(int(testParams.NameLifetime + testParams.GracePeriod))
+	c.claim(bob, "alice")
+	r := c.record("alice")
+	if r.Owner != bob.pub || r.Seq != 2 {
+		t.Fatalf("record %+v", r)
+	}
+	if names := c.query(bns.QueryOwner, alice.pub[:]); names != nil {
+		t.Fatalf("alice still holds %x", names)
+	}
+}
+
+func TestPreordersExpireFromState(t *testing.T) {
+	c := newChain(t, "")
+	a := newAccount("a")
+	c.ok(a.preorder("alice"))
+	key := bns.PreorderKey(bns.PreorderCommitment(testChain, "alice", saltOf("alice"), a.pub))
+	c.skip(int(testParams.PreorderTTL) + 2)
+	if b, _ := c.app.tree.Get(key); b != nil {
+		t.Fatal("expired preorder still in state")
+	}
+}
+
+func TestMempoolNonces(t *testing.T) {
+	c := newChain(t, "")
+	a := newAccount("a")
+	tx0, tx1 := a.preorder("n1"), a.preorder("n2")
+	check := func(raw []byte, want bns.Code, typ abci.CheckTxType) {
+		t.Helper()
+		res, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: raw, Type: typ})
+		if bns.Code(res.Code) != want {
+			t.Fatalf("CheckTx = %s (%s), want %s", bns.Code(res.Code), res.Log, want)
+		}
+	}
+	check(tx0, bns.CodeOK, abci.CheckTxType_New)
+	check(tx1, bns.CodeOK, abci.CheckTxType_New) // nonce 1 follows the admitted nonce 0
+	check(tx0, bns.CodeBadNonce, abci.CheckTxType_New)
+
+	// The proposer keeps both, in order.
+	prep, _ := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Height: c.height + 1, Txs: [][]byte{tx0, tx1, tx0, {7}}, MaxTxBytes: 1 << 20})
+	if len(prep.Txs) != 2 || !bytes.Equal(prep.Txs[0], tx0) || !bytes.Equal(prep.Txs[1], tx1) {
+		t.Fatalf("prepared %d txs", len(prep.Txs))
+	}
+	c.ok(tx0)
+	// After the commit, the mempool's recheck of tx1 still passes, tx0 does not.
+	check(tx1, bns.CodeOK, abci.CheckTxType_Recheck)
+	check(tx0, bns.CodeBadNonce, abci.CheckTxType_Recheck)
+}

@@ -1,0 +1,243 @@
+package bns
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidateName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"a", true}, {"alice", true}, {"bob-2", true}, {"x1-y2-z3", true},
+		{strings.Repeat("a", MaxNameLen), true},
+		{"", false}, {strings.Repeat("a", MaxNameLen+1), false},
+		{"Alice", false}, {"1alice", false}, {"-alice", false}, {"alice-", false},
+		{"xn--alice", false}, {"al ice", false}, {"al.ice", false}, {"al_ice", false},
+		{"аlice", false}, // Cyrillic а
+		{"alice\x00", false}, {"al/ice", false},
+	} {
+		err := ValidateName(tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidName) {
+			t.Errorf("ValidateName(%q) error does not wrap ErrInvalidName", tc.name)
+		}
+	}
+}
+
+func TestHubURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://hub.example", true}, {"http://127.0.0.1:4000", true}, {"https://hub.example/gaia", true},
+		{"ftp://hub", false}, {"https://", false}, {"https://u:p@hub", false}, {"https://hub?x=1", false},
+		{"https://hub#f", false}, {"hub.example", false}, {"https://hub/a b", false},
+		{"https://" + strings.Repeat("h", MaxHubURLLen), false},
+	} {
+		if err := ValidateHubURL(tc.url); (err == nil) != tc.ok {
+			t.Errorf("ValidateHubURL(%q) = %v, want ok=%v", tc.url, err, tc.ok)
+		}
+	}
+}
+
+func testKey(b byte) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)) }
+
+func hybridKey(t testing.TB) []byte {
+	k, err := hpke.MLKEM768X25519().DeriveKeyPair(bytes.Repeat([]byte{7}, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.PublicKey().Bytes()
+}
+
+func x25519Key(t testing.TB) []byte {
+	k, err := hpke.DHKEM(ecdhX25519).DeriveKeyPair(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.PublicKey().Bytes()
+}
+
+func sampleTxs(t testing.TB) []*Tx {
+	p := Profile{
+		SigningKey: PublicKeyOf(testKey(2)),
+		EncKeys:    []EncKey{{KEM: KEMX25519, Key: x25519Key(t)}, {KEM: KEMMLKEM768X25519, Key: hybridKey(t)}},
+		Hubs:       []string{"https://a.example", "https://b.example"},
+	}
+	return []*Tx{
+		{Type: TxPreorder, Nonce: 1, Commitment: [32]byte{1, 2}},
+		{Type: TxRegister, Nonce: 2, Name: "alice", Salt: [32]byte{3}, Profile: p, PowNonce: 99},
+		{Type: TxUpdate, Nonce: 3, Name: "alice", Profile: p},
+		{Type: TxTransfer, Nonce: 4, Name: "alice", NewOwner: PublicKeyOf(testKey(3))},
+		{Type: TxRenew, Nonce: 5, Name: "alice"},
+		{Type: TxRevoke, Nonce: 6, Name: "alice"},
+	}
+}
+
+func TestTxRoundTripAndSignature(t *testing.T) {
+	priv := testKey(1)
+	for _, tx := range sampleTxs(t) {
+		tx.Sign("chain-a", priv)
+		if err := tx.ValidateBasic(); err != nil {
+			t.Fatalf("%s: %v", tx.Type, err)
+		}
+		raw := tx.Marshal()
+		got, err := DecodeTx(raw)
+		if err != nil {
+			t.Fatalf("%s: decode: %v", tx.Type, err)
+		}
+		if !bytes.Equal(got.Marshal(), raw) {
+			t.Fatalf("%s: round trip differs", tx.Type)
+		}
+		if !got.VerifySignature("chain-a") {
+			t.Fatalf("%s: signature does not verify", tx.Type)
+		}
+		if got.VerifySignature("chain-b") {
+			t.Fatalf("%s: signature verifies for another chain", tx.Type)
+		}
+		// Every single-byte change is either undecodable or unsigned.
+		for i := 0; i < len(raw); i += 7 {
+			mut := bytes.Clone(raw)
+			mut[i] ^= 0x10
+			if m, err := DecodeTx(mut); err == nil && m.VerifySignature("chain-a") {
+				t.Fatalf("%s: byte %d flipped and still valid", tx.Type, i)
+			}
+		}
+	}
+}
+
+func TestSignBytesDomain(t *testing.T) {
+	tx := sampleTxs(t)[0]
+	sb := tx.SignBytes("chain-a")
+	if !bytes.HasPrefix(sb, append([]byte{0, byte(len(TxDomain))}, TxDomain...)) {
+		t.Fatalf("sign bytes do not start with the domain: %q", sb[:20])
+	}
+	if !bytes.Contains(sb, []byte("chain-a")) {
+		t.Fatal("sign bytes lack the chain ID")
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	txs := sampleTxs(t)
+	r := &Record{Name: "alice", Owner: PublicKeyOf(testKey(1)), Profile: txs[1].Profile, PreorderHeight: 3, PreorderIndex: 1,
+		RegisteredAt: 4, ExpiresAt: 100, UpdatedAt: 4, Seq: 1, HistoryHash: [32]byte{5}}
+	got, err := UnmarshalRecord(r.Marshal())
+	if err != nil || !bytes.Equal(got.Marshal(), r.Marshal()) {
+		t.Fatalf("record round trip: %v", err)
+	}
+	if _, err := UnmarshalRecord(append(r.Marshal(), 0)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("trailing byte: %v", err)
+	}
+	h := &HistoryEntry{Seq: 1, Height: 4, Op: OpRegister, Owner: r.Owner, Profile: r.Profile, ExpiresAt: 100}
+	hs, err := UnmarshalHistory(MarshalHistory([]*HistoryEntry{h, h}))
+	if err != nil || len(hs) != 2 || !bytes.Equal(hs[1].Marshal(), h.Marshal()) {
+		t.Fatalf("history round trip: %v", err)
+	}
+}
+
+func TestProfileValidate(t *testing.T) {
+	good := sampleTxs(t)[1].Profile
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	mut := func(f func(p *Profile)) Profile { p := good.Clone(); f(&p); return p }
+	for name, p := range map[string]Profile{
+		"no signing key":   mut(func(p *Profile) { p.SigningKey = PublicKey{} }),
+		"no enc keys":      mut(func(p *Profile) { p.EncKeys = nil }),
+		"hybrid first":     mut(func(p *Profile) { p.EncKeys = []EncKey{p.EncKeys[1], p.EncKeys[0]} }),
+		"short x25519":     mut(func(p *Profile) { p.EncKeys[0].Key = p.EncKeys[0].Key[:31] }),
+		"short hybrid":     mut(func(p *Profile) { p.EncKeys[1].Key = p.EncKeys[1].Key[:100] }),
+		"unknown kem":      mut(func(p *Profile) { p.EncKeys[1].KEM = 0x0010 }),
+		"no hubs":          mut(func(p *Profile) { p.Hubs = nil }),
+		"four hubs":        mut(func(p *Profile) { p.Hubs = []string{"http://a", "http://b", "http://c", "http://d"} }),
+		"duplicate hub":    mut(func(p *Profile) { p.Hubs = []string{"http://a", "http://a"} }),
+		"non-http hub URL": mut(func(p *Profile) { p.Hubs = []string{"file:///etc"} }),
+	} {
+		if err := p.Validate(); !errors.Is(err, ErrInvalidProfile) {
+			t.Errorf("%s: Validate = %v", name, err)
+		}
+	}
+}
+
+func TestPow(t *testing.T) {
+	owner := PublicKeyOf(testKey(1))
+	n, err := SolvePow(context.Background(), "c", "alice", owner, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !CheckPow("c", "alice", owner, n, 10) {
+		t.Fatal("solved stamp does not check")
+	}
+	if CheckPow("c", "bob", owner, n, 10) && CheckPow("c", "alice", PublicKeyOf(testKey(2)), n, 10) {
+		t.Fatal("stamp not bound to name and owner")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := SolvePow(ctx, "c", "alice", owner, 40); err == nil {
+		t.Fatal("SolvePow ignored a cancelled context")
+	}
+}
+
+func TestParamsRoundTrip(t *testing.T) {
+	for _, p := range []Params{DefaultParams(), LocalParams()} {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := UnmarshalParams(p.Marshal())
+		if err != nil || got != p {
+			t.Fatalf("params round trip: %+v %v", got, err)
+		}
+	}
+	if p, err := ParseGenesisParams(nil); err != nil || p != DefaultParams() {
+		t.Fatalf("empty app_state: %+v %v", p, err)
+	}
+	if _, err := ParseGenesisParams([]byte(`{"preorder_ttl":1} {}`)); err == nil {
+		t.Fatal("trailing JSON accepted")
+	}
+}
+
+func TestPublicKeyString(t *testing.T) {
+	k := PublicKeyOf(testKey(1))
+	got, err := ParsePublicKey(k.String())
+	if err != nil || got != k {
+		t.Fatalf("parse(String()) = %v, %v", got, err)
+	}
+	for _, s := range []string{strings.ToUpper(k.String()), k.String()[8:], k.String() + "00", "ed25519:" + strings.ToUpper(k.String()[8:])} {
+		if _, err := ParsePublicKey(s); err == nil {
+			t.Errorf("ParsePublicKey(%q) accepted a non-canonical form", s)
+		}
+	}
+}
+
+// FuzzDecodeTx: decoding never panics, and whatever decodes re-encodes to
+// exactly the input (one canonical form per transaction).
+func FuzzDecodeTx(f *testing.F) {
+	for _, tx := range sampleTxs(f) {
+		tx.Sign("c", testKey(1))
+		f.Add(tx.Marshal())
+	}
+	f.Add([]byte{})
+	f.Add([]byte{1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tx, err := DecodeTx(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(tx.Marshal(), b) {
+			t.Fatalf("re-encoding differs")
+		}
+		_ = tx.ValidateBasic()
+	})
+}

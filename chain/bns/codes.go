@@ -1,0 +1,69 @@
+package bns
+
+import "fmt"
+
+// Code is an ABCI result code of the name chain. Append only: codes are
+// part of the protocol and clients switch on them.
+type Code uint32
+
+// Result codes. Every refusal carries one, with a log line that says what
+// was wrong.
+const (
+	CodeOK                Code = 0
+	CodeMalformed         Code = 1  // bytes do not decode, or a field is out of range
+	CodeTooLarge          Code = 2  // transaction above max_tx_bytes
+	CodeBadSignature      Code = 3  // signature does not verify for this chain
+	CodeBadNonce          Code = 4  // nonce is not the account's next one (replay or gap)
+	CodeInvalidName       Code = 5  // name breaks the name rules
+	CodeInvalidProfile    Code = 6  // keys or hub URLs invalid
+	CodePreorderExists    Code = 7  // the same commitment is already pending
+	CodePreorderNotFound  Code = 8  // register without a matching preorder by this signer
+	CodePreorderTooRecent Code = 9  // register in the same block as (or before) its preorder
+	CodePreorderExpired   Code = 10 // register more than preorder_ttl blocks after the preorder
+	CodeNameTaken         Code = 11 // the name is live, in grace, or held by an earlier preorder
+	CodeNameNotFound      Code = 12 // no such name
+	CodeUnauthorized      Code = 13 // signer does not own the name
+	CodeNameExpired       Code = 14 // the name has expired (past grace for renew)
+	CodeNameRevoked       Code = 15 // the name was revoked; it never comes back
+	CodeBadPow            Code = 16 // proof-of-work stamp below pow_difficulty
+	CodeTooManyNames      Code = 17 // owner already holds max_names_per_owner names
+	CodeUnknownQuery      Code = 18 // no such query path
+	CodeBadQuery          Code = 19 // query data or height invalid
+	CodeInternal          Code = 20 // the node failed; not the sender's fault
+)
+
+var codeNames = map[Code]string{
+	CodeOK: "ok", CodeMalformed: "malformed", CodeTooLarge: "too_large",
+	CodeBadSignature: "bad_signature", CodeBadNonce: "bad_nonce",
+	CodeInvalidName: "invalid_name", CodeInvalidProfile: "invalid_profile",
+	CodePreorderExists: "preorder_exists", CodePreorderNotFound: "preorder_not_found",
+	CodePreorderTooRecent: "preorder_too_recent", CodePreorderExpired: "preorder_expired",
+	CodeNameTaken: "name_taken", CodeNameNotFound: "name_not_found",
+	CodeUnauthorized: "unauthorized", CodeNameExpired: "name_expired",
+	CodeNameRevoked: "name_revoked", CodeBadPow: "bad_pow",
+	CodeTooManyNames: "too_many_names", CodeUnknownQuery: "unknown_query",
+	CodeBadQuery: "bad_query", CodeInternal: "internal",
+}
+
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("code(%d)", uint32(c))
+}
+
+// Codespace is the ABCI codespace of every non-zero code.
+const Codespace = "bns"
+
+// CodeError is a refusal with its code.
+type CodeError struct {
+	Code Code
+	Msg  string
+}
+
+func (e *CodeError) Error() string { return e.Code.String() + ": " + e.Msg }
+
+// Errorf makes a *CodeError.
+func Errorf(c Code, format string, args ...any) error {
+	return &CodeError{Code: c, Msg: fmt.Sprintf(format, args...)}
+}

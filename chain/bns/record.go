@@ -1,0 +1,297 @@
+package bns
+
+import (
+	"crypto/sha256"
+	"fmt"
+)
+
+// Record is the state of one name, stored under [RecordKey].
+type Record struct {
+	Name    string
+	Owner   PublicKey
+	Profile Profile // empty after a transfer, until the new owner updates it
+	// PreorderHeight and PreorderIndex locate the preorder that won the
+	// name (block height, position in the block): the earliest preorder wins.
+	PreorderHeight int64
+	PreorderIndex  int64
+	RegisteredAt   int64 // height of the registering transaction
+	ExpiresAt      int64 // last height at which the name is live
+	UpdatedAt      int64 // height of the latest change
+	Revoked        bool
+	// Seq counts the history entries; HistoryHash chains them (see
+	// [HistoryEntry.Chain]), so one proof of the record vouches for the
+	// whole key history.
+	Seq         uint64
+	HistoryHash [32]byte
+}
+
+// Live reports whether the name resolves at height h: not expired, not
+// revoked.
+func (r *Record) Live(h int64) bool { return !r.Revoked && h <= r.ExpiresAt }
+
+// InGrace reports whether, at height h, the name has expired but only its
+// owner may still renew it.
+func (r *Record) InGrace(h int64, p Params) bool {
+	return h > r.ExpiresAt && h <= r.ExpiresAt+p.GracePeriod
+}
+
+const recordVersion = 1
+
+// Marshal returns the canonical binary form.
+func (r *Record) Marshal() []byte {
+	var e encoder
+	e.u8(recordVersion)
+	e.str(r.Name)
+	e.raw(r.Owner[:])
+	r.Profile.encode(&e)
+	e.i64(r.PreorderHeight)
+	e.i64(r.PreorderIndex)
+	e.i64(r.RegisteredAt)
+	e.i64(r.ExpiresAt)
+	e.i64(r.UpdatedAt)
+	e.boolean(r.Revoked)
+	e.u64(r.Seq)
+	e.raw(r.HistoryHash[:])
+	return e.b
+}
+
+// UnmarshalRecord parses the canonical binary form.
+func UnmarshalRecord(b []byte) (*Record, error) {
+	d := decoder{b: b}
+	if v := d.u8("record version"); d.err == nil && v != recordVersion {
+		d.fail("record version %d", v)
+	}
+	r := &Record{Name: d.str("name", MaxNameLen)}
+	d.fixed(r.Owner[:], "owner")
+	r.Profile.decode(&d)
+	r.PreorderHeight = d.i64("preorder height")
+	r.PreorderIndex = d.i64("preorder index")
+	r.RegisteredAt = d.i64("registered at")
+	r.ExpiresAt = d.i64("expires at")
+	r.UpdatedAt = d.i64("updated at")
+	r.Revoked = d.boolean("revoked")
+	r.Seq = d.u64("seq")
+	d.fixed(r.HistoryHash[:], "history hash")
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("bns: record: %w", err)
+	}
+	return r, nil
+}
+
+// Op names what a history entry records.
+type Op uint8
+
+// History operations. Append only: the numbers are part of the state.
+const (
+	OpRegister Op = 1 // first registration, or re-registration after expiry
+	OpUpdate   Op = 2 // new keys or hubs
+	OpTransfer Op = 3 // new owner; keys cleared
+	OpRenew    Op = 4 // new expiry
+	OpRevoke   Op = 5 // permanently dead
+	OpDisplace Op = 6 // an earlier preorder took the name from a later one
+)
+
+var opNames = map[Op]string{
+	OpRegister: "register", OpUpdate: "update", OpTransfer: "transfer",
+	OpRenew: "renew", OpRevoke: "revoke", OpDisplace: "displace",
+}
+
+func (o Op) String() string {
+	if s, ok := opNames[o]; ok {
+		return s
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// HistoryEntry is one change of a name: the record's owner, profile, expiry
+// and revocation right after the change, and the height it happened at.
+// Entries are stored under [HistoryKey]; they are the key-transparency log.
+type HistoryEntry struct {
+	Seq       uint64 // 1 for the first entry
+	Height    int64
+	Op        Op
+	Owner     PublicKey
+	Profile   Profile
+	ExpiresAt int64
+	Revoked   bool
+}
+
+const historyVersion = 1
+
+// HistoryDomain separates history hashes from every other hash.
+const HistoryDomain = "parley/bns/history/v1"
+
+// Marshal returns the canonical binary form.
+func (h *HistoryEntry) Marshal() []byte {
+	var e encoder
+	e.u8(historyVersion)
+	e.u64(h.Seq)
+	e.i64(h.Height)
+	e.u8(uint8(h.Op))
+	e.raw(h.Owner[:])
+	h.Profile.encode(&e)
+	e.i64(h.ExpiresAt)
+	e.boolean(h.Revoked)
+	return e.b
+}
+
+// UnmarshalHistoryEntry parses the canonical binary form.
+func UnmarshalHistoryEntry(b []byte) (*HistoryEntry, error) {
+	d := decoder{b: b}
+	h, err := decodeHistory(&d)
+	if err == nil {
+		err = d.finish()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bns: history entry: %w", err)
+	}
+	return h, nil
+}
+
+func decodeHistory(d *decoder) (*HistoryEntry, error) {
+	if v := d.u8("history version"); d.err == nil && v != historyVersion {
+		d.fail("history version %d", v)
+	}
+	h := &HistoryEntry{Seq: d.u64("seq"), Height: d.i64("height"), Op: Op(d.u8("op"))}
+	if _, ok := opNames[h.Op]; d.err == nil && !ok {
+		d.fail("unknown op %d", h.Op)
+	}
+	d.fixed(h.Owner[:], "owner")
+	h.Profile.decode(d)
+	h.ExpiresAt = d.i64("expires at")
+	h.Revoked = d.boolean("revoked")
+	return h, d.err
+}
+
+// Chain returns the history hash after h, given the hash before it:
+// SHA-256(HistoryDomain ‖ prev ‖ h.Marshal()). The first entry chains from
+// the zero hash.
+func (h *HistoryEntry) Chain(prev [32]byte) [32]byte {
+	s := sha256.New()
+	s.Write([]byte(HistoryDomain))
+	s.Write(prev[:])
+	s.Write(h.Marshal())
+	var out [32]byte
+	s.Sum(out[:0])
+	return out
+}
+
+// VerifyHistory checks that entries are the complete history of rec: numbered
+// 1..rec.Seq, for rec's name, and chaining to rec.HistoryHash.
+func VerifyHistory(rec *Record, entries []*HistoryEntry) error {
+	if uint64(len(entries)) != rec.Seq {
+		return fmt.Errorf("bns: history of %q has %d entries, the record says %d", rec.Name, len(entries), rec.Seq)
+	}
+	var hash [32]byte
+	for i, h := range entries {
+		if h.Seq != uint64(i+1) {
+			return fmt.Errorf("bns: history of %q: entry %d has seq %d", rec.Name, i+1, h.Seq)
+		}
+		hash = h.Chain(hash)
+	}
+	if hash != rec.HistoryHash {
+		return fmt.Errorf("bns: history of %q does not match the record's history hash", rec.Name)
+	}
+	return nil
+}
+
+// MarshalHistory encodes a list of entries as a history query answer.
+func MarshalHistory(entries []*HistoryEntry) []byte {
+	var e encoder
+	e.u64(uint64(len(entries)))
+	for _, h := range entries {
+		e.raw(h.Marshal())
+	}
+	return e.b
+}
+
+// UnmarshalHistory parses a history query answer.
+func UnmarshalHistory(b []byte) ([]*HistoryEntry, error) {
+	d := decoder{b: b}
+	n := d.u64("history count")
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("bns: history: %w: count %d", ErrMalformed, n)
+	}
+	var out []*HistoryEntry
+	for i := uint64(0); i < n; i++ {
+		h, err := decodeHistory(&d)
+		if err != nil {
+			return nil, fmt.Errorf("bns: history: %w", err)
+		}
+		out = append(out, h)
+	}
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("bns: history: %w", err)
+	}
+	return out, nil
+}
+
+// Preorder is a pending commitment, stored under [PreorderKey].
+type Preorder struct {
+	Owner  PublicKey
+	Height int64
+	Index  int64 // position of the transaction in its block
+}
+
+// Marshal returns the canonical binary form.
+func (p *Preorder) Marshal() []byte {
+	var e encoder
+	e.raw(p.Owner[:])
+	e.i64(p.Height)
+	e.i64(p.Index)
+	return e.b
+}
+
+// UnmarshalPreorder parses the canonical binary form.
+func UnmarshalPreorder(b []byte) (*Preorder, error) {
+	d := decoder{b: b}
+	p := &Preorder{}
+	d.fixed(p.Owner[:], "owner")
+	p.Height = d.i64("height")
+	p.Index = d.i64("index")
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("bns: preorder: %w", err)
+	}
+	return p, nil
+}
+
+// MarshalNames encodes an owner's sorted name list, stored under [OwnerKey].
+func MarshalNames(names []string) []byte {
+	var e encoder
+	e.u16(uint16(len(names)))
+	for _, n := range names {
+		e.str(n)
+	}
+	return e.b
+}
+
+// UnmarshalNames parses an owner's name list.
+func UnmarshalNames(b []byte) ([]string, error) {
+	d := decoder{b: b}
+	n := int(d.u16("name count"))
+	var out []string
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.str("name", MaxNameLen))
+	}
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("bns: names: %w", err)
+	}
+	return out, nil
+}
+
+// MarshalNonce encodes an account's next nonce, stored under [NonceKey].
+func MarshalNonce(n uint64) []byte {
+	var e encoder
+	e.u64(n)
+	return e.b
+}
+
+// UnmarshalNonce parses an account's next nonce.
+func UnmarshalNonce(b []byte) (uint64, error) {
+	d := decoder{b: b}
+	n := d.u64("nonce")
+	if err := d.finish(); err != nil {
+		return 0, fmt.Errorf("bns: nonce: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,60 @@
+package bns
+
+import "encoding/binary"
+
+// State keys. The whole state is one IAVL tree; each kind of entry has a
+// one-letter prefix. Names never contain '/', so no two prefixes overlap.
+var (
+	// ParamsKey holds the genesis parameters. It is written at InitChain, so
+	// the tree is never empty and absence proofs always work.
+	ParamsKey = []byte("g")
+)
+
+// RecordKey is where a name's Record lives.
+func RecordKey(name string) []byte { return append([]byte("r/"), name...) }
+
+// HistoryPrefix is the prefix of every history entry of a name.
+func HistoryPrefix(name string) []byte { return append([]byte("h/"+name), '/') }
+
+// HistoryKey is where entry seq of a name's history lives.
+func HistoryKey(name string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(HistoryPrefix(name), seq)
+}
+
+// NonceKey is where an account's next nonce lives.
+func NonceKey(account PublicKey) []byte { return append([]byte("n/"), account[:]...) }
+
+// OwnerKey is where an owner's sorted list of names lives.
+func OwnerKey(owner PublicKey) []byte { return append([]byte("o/"), owner[:]...) }
+
+// PreorderKey is where a pending preorder lives.
+func PreorderKey(commitment [32]byte) []byte { return append([]byte("p/"), commitment[:]...) }
+
+// PreorderQueuePrefix orders pending preorders by height, so expired ones
+// can be dropped in order.
+var PreorderQueuePrefix = []byte("q/")
+
+// PreorderQueueKey indexes a preorder by the height it was made at.
+func PreorderQueueKey(height int64, commitment [32]byte) []byte {
+	k := binary.BigEndian.AppendUint64(append([]byte(nil), PreorderQueuePrefix...), uint64(height))
+	return append(k, commitment[:]...)
+}
+
+// Query paths served by the application (ABCI Query). Data is the query
+// argument; with prove=true the answer carries an ICS23 proof of the state
+// key named below, against the app hash in the header of the next block.
+const (
+	// QueryName: data = name; value = Record; key = RecordKey(name).
+	// A free name gets an empty value and an absence proof.
+	QueryName = "/name"
+	// QueryHistory: data = name; value = MarshalHistory of every entry.
+	// It is verified through the record's HistoryHash (see VerifyHistory),
+	// not a proof of its own.
+	QueryHistory = "/history"
+	// QueryOwner: data = 32-byte owner key; value = MarshalNames; key = OwnerKey.
+	QueryOwner = "/owner"
+	// QueryNonce: data = 32-byte account key; value = MarshalNonce; key = NonceKey.
+	QueryNonce = "/nonce"
+	// QueryParams: no data; value = Params.Marshal; key = ParamsKey.
+	QueryParams = "/params"
+)

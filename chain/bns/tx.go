@@ -1,0 +1,212 @@
+package bns
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+)
+
+// TxType says what a transaction does. Append only.
+type TxType uint8
+
+// Transaction types.
+const (
+	TxPreorder TxType = 1 // commit to a salted hash of a name and owner
+	TxRegister TxType = 2 // reveal the name, publish a profile
+	TxUpdate   TxType = 3 // replace the profile
+	TxTransfer TxType = 4 // give the name to a new owner key
+	TxRenew    TxType = 5 // extend the expiry
+	TxRevoke   TxType = 6 // kill the name for good
+)
+
+var txTypeNames = map[TxType]string{
+	TxPreorder: "preorder", TxRegister: "register", TxUpdate: "update",
+	TxTransfer: "transfer", TxRenew: "renew", TxRevoke: "revoke",
+}
+
+func (t TxType) String() string {
+	if s, ok := txTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("tx(%d)", uint8(t))
+}
+
+// Tx is a signed transaction. Which body fields are used depends on Type:
+//
+//	preorder: Commitment
+//	register: Name, Salt, Profile, PowNonce
+//	update:   Name, Profile
+//	transfer: Name, NewOwner
+//	renew:    Name
+//	revoke:   Name
+//
+// Signer is the account key: the owner of the name (or, for preorder and
+// register, its owner to be). Nonce must equal the account's next nonce.
+type Tx struct {
+	Type   TxType
+	Signer PublicKey
+	Nonce  uint64
+
+	Commitment [32]byte
+	Name       string
+	Salt       [32]byte
+	Profile    Profile
+	PowNonce   uint64
+	NewOwner   PublicKey
+
+	Signature [ed25519.SignatureSize]byte
+}
+
+const txVersion = 1
+
+// TxDomain is the first field of every transaction's sign bytes.
+const TxDomain = "parley/bns/tx/v1"
+
+// MaxChainIDLen bounds chain IDs (CometBFT's own limit).
+const MaxChainIDLen = 50
+
+// body appends the unsigned part of the transaction.
+func (tx *Tx) body(e *encoder) {
+	e.u8(txVersion)
+	e.u8(uint8(tx.Type))
+	e.raw(tx.Signer[:])
+	e.u64(tx.Nonce)
+	switch tx.Type {
+	case TxPreorder:
+		e.raw(tx.Commitment[:])
+	case TxRegister:
+		e.str(tx.Name)
+		e.raw(tx.Salt[:])
+		tx.Profile.encode(e)
+		e.u64(tx.PowNonce)
+	case TxUpdate:
+		e.str(tx.Name)
+		tx.Profile.encode(e)
+	case TxTransfer:
+		e.str(tx.Name)
+		e.raw(tx.NewOwner[:])
+	case TxRenew, TxRevoke:
+		e.str(tx.Name)
+	}
+}
+
+// Marshal returns the canonical encoding: the body, then the signature.
+func (tx *Tx) Marshal() []byte {
+	var e encoder
+	tx.body(&e)
+	e.raw(tx.Signature[:])
+	return e.b
+}
+
+// SignBytes returns what the signer signs: TxDomain, the chain ID, then the
+// transaction body, each length-prefixed.
+func (tx *Tx) SignBytes(chainID string) []byte {
+	var body encoder
+	tx.body(&body)
+	var e encoder
+	e.str(TxDomain)
+	e.str(chainID)
+	e.raw(body.b)
+	return e.b
+}
+
+// Sign sets Signer from priv and signs the transaction for chainID.
+func (tx *Tx) Sign(chainID string, priv ed25519.PrivateKey) {
+	tx.Signer = PublicKeyOf(priv)
+	copy(tx.Signature[:], ed25519.Sign(priv, tx.SignBytes(chainID)))
+}
+
+// VerifySignature checks the signature for chainID.
+func (tx *Tx) VerifySignature(chainID string) bool {
+	return ed25519.Verify(tx.Signer[:], tx.SignBytes(chainID), tx.Signature[:])
+}
+
+// Hash is SHA-256 of the encoded transaction, as CometBFT computes it.
+func (tx *Tx) Hash() [32]byte { return sha256.Sum256(tx.Marshal()) }
+
+// DecodeTx parses a canonical transaction. It checks the encoding only; see
+// ValidateBasic for the stateless rules and VerifySignature for the signature.
+func DecodeTx(b []byte) (*Tx, error) {
+	d := decoder{b: b}
+	if v := d.u8("tx version"); d.err == nil && v != txVersion {
+		d.fail("tx version %d, want %d", v, txVersion)
+	}
+	tx := &Tx{Type: TxType(d.u8("tx type"))}
+	d.fixed(tx.Signer[:], "signer")
+	tx.Nonce = d.u64("nonce")
+	switch tx.Type {
+	case TxPreorder:
+		d.fixed(tx.Commitment[:], "commitment")
+	case TxRegister:
+		tx.Name = d.str("name", MaxNameLen)
+		d.fixed(tx.Salt[:], "salt")
+		tx.Profile.decode(&d)
+		tx.PowNonce = d.u64("pow nonce")
+	case TxUpdate:
+		tx.Name = d.str("name", MaxNameLen)
+		tx.Profile.decode(&d)
+	case TxTransfer:
+		tx.Name = d.str("name", MaxNameLen)
+		d.fixed(tx.NewOwner[:], "new owner")
+	case TxRenew, TxRevoke:
+		tx.Name = d.str("name", MaxNameLen)
+	default:
+		if d.err == nil {
+			d.fail("unknown tx type %d", tx.Type)
+		}
+	}
+	d.fixed(tx.Signature[:], "signature")
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("bns: tx: %w", err)
+	}
+	return tx, nil
+}
+
+// ValidateBasic applies the rules that need no state: a valid name, a valid
+// profile, a new owner distinct from the signer. It returns a *CodeError.
+func (tx *Tx) ValidateBasic() error {
+	if tx.Signer.IsZero() {
+		return Errorf(CodeUnauthorized, "no signer")
+	}
+	switch tx.Type {
+	case TxPreorder:
+		if tx.Commitment == [32]byte{} {
+			return Errorf(CodeMalformed, "empty preorder commitment")
+		}
+		return nil
+	}
+	if err := ValidateName(tx.Name); err != nil {
+		return Errorf(CodeInvalidName, "%v", err)
+	}
+	switch tx.Type {
+	case TxRegister, TxUpdate:
+		if err := tx.Profile.Validate(); err != nil {
+			return Errorf(CodeInvalidProfile, "%v", err)
+		}
+	case TxTransfer:
+		if tx.NewOwner.IsZero() {
+			return Errorf(CodeMalformed, "transfer to no owner")
+		}
+		if tx.NewOwner == tx.Signer {
+			return Errorf(CodeMalformed, "transfer to the current owner")
+		}
+	}
+	return nil
+}
+
+// PreorderDomain separates preorder commitments from every other hash.
+const PreorderDomain = "parley/bns/preorder/v1"
+
+// PreorderCommitment is SHA-256 over PreorderDomain, the chain ID, the name,
+// the salt and the owner key. Published first, it hides the name until the
+// register reveals name and salt; it binds the owner, so nobody else can use
+// the reveal.
+func PreorderCommitment(chainID, name string, salt [32]byte, owner PublicKey) [32]byte {
+	var e encoder
+	e.str(PreorderDomain)
+	e.str(chainID)
+	e.str(name)
+	e.raw(salt[:])
+	e.raw(owner[:])
+	return sha256.Sum256(e.b)
+}

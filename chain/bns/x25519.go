@@ -1,0 +1,5 @@
+package bns
+
+import "crypto/ecdh"
+
+var ecdhX25519 = ecdh.X25519()
