@@ -1,0 +1,359 @@
+// Package lookup answers name-chain queries that a client can trust without
+// trusting the node it asks: every answer is checked with an ICS23 proof
+// against an app hash taken from a header that CometBFT's light client has
+// verified (by validator signatures, from a trusted height and hash).
+//
+// A query is made at height H-1, where H is the latest verified header: the
+// app hash of the state after block H-1 is in the header of block H.
+// The light client refreshes its latest header at most once per
+// [Config.MaxAge], so a lookup may be that much behind the chain's head.
+package lookup
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/light"
+	"github.com/cometbft/cometbft/light/provider"
+	lighthttp "github.com/cometbft/cometbft/light/provider/http"
+	lightdb "github.com/cometbft/cometbft/light/store/db"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/proof"
+)
+
+// Errors. Refusals by the chain are *bns.CodeError.
+var (
+	// ErrNotFound: the name (or key) is proved absent.
+	ErrNotFound = errors.New("lookup: not found")
+	// ErrUnverified: an answer failed verification; the node is wrong or
+	// lying. Never shown to a user as data.
+	ErrUnverified = errors.New("lookup: answer failed verification")
+)
+
+// Config configures a Client.
+type Config struct {
+	// ChainID the client expects.
+	ChainID string
+	// Primary is the RPC URL of the node that answers queries.
+	Primary string
+	// Witnesses are RPC URLs of other nodes the light client cross-checks
+	// headers with. With none, the primary is its own witness: acceptable
+	// for a one-node development network only.
+	Witnesses []string
+	// TrustHeight and TrustHash are the trust root: a header known (from
+	// out of band) to be on the chain. If TrustHeight is 0, the root is
+	// taken on first use from the primary; TrustRoot reports it so it can
+	// be shown and pinned.
+	TrustHeight int64
+	TrustHash   []byte
+	// TrustPeriod bounds how old the trusted header may be (default 168h).
+	TrustPeriod time.Duration
+	// MaxAge is how long a verified latest header is reused before the
+	// light client is asked for a newer one (default 1s).
+	MaxAge time.Duration
+	// StoreDir keeps verified headers on disk; empty keeps them in memory.
+	StoreDir string
+	// Logger for the light client; nil discards.
+	Logger cmtlog.Logger
+}
+
+// Client makes verified queries.
+type Client struct {
+	cfg Config
+	rpc *rpchttp.HTTP
+	lc  *light.Client
+	db  dbm.DB
+
+	mu      sync.Mutex
+	latest  *types.LightBlock
+	fetched time.Time
+	rootH   int64
+	rootK   []byte
+}
+
+// New connects to the primary, establishes the trust root and verifies the
+// latest header.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.TrustPeriod == 0 {
+		cfg.TrustPeriod = 168 * time.Hour
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = cmtlog.NewNopLogger()
+	}
+	rpc, err := rpchttp.NewWithTimeout(cfg.Primary, "/websocket", 15)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: primary %q: %w", cfg.Primary, err)
+	}
+	c := &Client{cfg: cfg, rpc: rpc}
+	if cfg.TrustHeight == 0 {
+		// Trust on first use: the primary's latest commit.
+		res, err := rpc.Commit(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("lookup: fetch trust root from %s: %w", cfg.Primary, err)
+		}
+		if res.ChainID != cfg.ChainID {
+			return nil, fmt.Errorf("lookup: node %s is on chain %q, want %q", cfg.Primary, res.ChainID, cfg.ChainID)
+		}
+		cfg.TrustHeight, cfg.TrustHash = res.Height, res.Hash()
+	}
+	c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
+
+	primary, err := lighthttp.New(cfg.ChainID, cfg.Primary)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	var witnesses []provider.Provider
+	for _, w := range cfg.Witnesses {
+		p, err := lighthttp.New(cfg.ChainID, w)
+		if err != nil {
+			return nil, fmt.Errorf("lookup: witness %q: %w", w, err)
+		}
+		witnesses = append(witnesses, p)
+	}
+	if len(witnesses) == 0 {
+		witnesses = []provider.Provider{primary}
+	}
+	if cfg.StoreDir == "" {
+		c.db = dbm.NewMemDB()
+	} else if c.db, err = dbm.NewDB("light", dbm.GoLevelDBBackend, cfg.StoreDir); err != nil {
+		return nil, fmt.Errorf("lookup: header store: %w", err)
+	}
+	c.lc, err = light.NewClient(ctx, cfg.ChainID,
+		light.TrustOptions{Period: cfg.TrustPeriod, Height: cfg.TrustHeight, Hash: cfg.TrustHash},
+		primary, witnesses, lightdb.New(c.db, cfg.ChainID),
+		light.Logger(cfg.Logger), light.MaxRetryAttempts(3))
+	if err != nil {
+		c.db.Close()
+		return nil, fmt.Errorf("lookup: light client: %w", err)
+	}
+	return c, nil
+}
+
+// Close releases the header store.
+func (c *Client) Close() error { return c.db.Close() }
+
+// TrustRoot returns the height and header hash the client trusts from.
+func (c *Client) TrustRoot() (int64, []byte) { return c.rootH, bytes.Clone(c.rootK) }
+
+// ChainID returns the chain the client verifies.
+func (c *Client) ChainID() string { return c.cfg.ChainID }
+
+// Latest returns the latest verified light block, refreshing it if it is
+// older than MaxAge. It waits until the chain has at least two blocks.
+func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge {
+		return c.latest, nil
+	}
+	for {
+		if _, err := c.lc.Update(ctx, time.Now()); err != nil {
+			return nil, fmt.Errorf("lookup: verify latest header: %w", err)
+		}
+		lb, err := c.lc.TrustedLightBlock(0)
+		if err != nil {
+			return nil, fmt.Errorf("lookup: %w", err)
+		}
+		if lb.Height >= 2 {
+			c.latest, c.fetched = lb, time.Now()
+			return lb, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Answer is a verified query answer.
+type Answer struct {
+	Value  []byte // nil when the key is proved absent
+	Height int64  // the state height the answer is about
+}
+
+// Query asks path with data at the latest verified height and checks that
+// the answer proves key (present or absent) against the verified app hash.
+func (c *Client) Query(ctx context.Context, path string, data, key []byte) (*Answer, error) {
+	lb, err := c.Latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := lb.Height - 1
+	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: h, Prove: true})
+	if err != nil {
+		return nil, fmt.Errorf("lookup: query %s: %w", path, err)
+	}
+	r := res.Response
+	if r.Code != 0 {
+		return nil, &bns.CodeError{Code: bns.Code(r.Code), Msg: r.Log}
+	}
+	if r.Height != h {
+		return nil, fmt.Errorf("%w: asked for height %d, answered for %d", ErrUnverified, h, r.Height)
+	}
+	if !bytes.Equal(r.Key, key) {
+		return nil, fmt.Errorf("%w: asked for key %x, answered for %x", ErrUnverified, key, r.Key)
+	}
+	if len(r.Value) == 0 {
+		if err := proof.VerifyAbsence(r.ProofOps, lb.AppHash, key); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+		}
+		return &Answer{Height: h}, nil
+	}
+	if err := proof.VerifyValue(r.ProofOps, lb.AppHash, key, r.Value); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	return &Answer{Value: r.Value, Height: h}, nil
+}
+
+// Lookup returns the verified record of name, or ErrNotFound if the chain
+// proves no record exists. The record may be expired or revoked: check
+// Record.Live.
+func (c *Client) Lookup(ctx context.Context, name string) (*bns.Record, error) {
+	rec, _, err := c.lookup(ctx, name)
+	return rec, err
+}
+
+func (c *Client) lookup(ctx context.Context, name string) (*bns.Record, int64, error) {
+	if err := bns.ValidateName(name); err != nil {
+		return nil, 0, err
+	}
+	a, err := c.Query(ctx, bns.QueryName, []byte(name), bns.RecordKey(name))
+	if err != nil {
+		return nil, 0, err
+	}
+	if a.Value == nil {
+		return nil, a.Height, fmt.Errorf("%w: name %q (proved absent at height %d)", ErrNotFound, name, a.Height)
+	}
+	rec, err := bns.UnmarshalRecord(a.Value)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	if rec.Name != name {
+		return nil, 0, fmt.Errorf("%w: record for %q is named %q", ErrUnverified, name, rec.Name)
+	}
+	return rec, a.Height, nil
+}
+
+// History returns the verified record of name and its complete key
+// history, checked against the record's history hash.
+func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.HistoryEntry, error) {
+	rec, h, err := c.lookup(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := c.rpc.ABCIQueryWithOptions(ctx, bns.QueryHistory, []byte(name), rpcclient.ABCIQueryOptions{Height: h})
+	if err != nil {
+		return nil, nil, fmt.Errorf("lookup: history of %q: %w", name, err)
+	}
+	if res.Response.Code != 0 {
+		return nil, nil, &bns.CodeError{Code: bns.Code(res.Response.Code), Msg: res.Response.Log}
+	}
+	entries, err := bns.UnmarshalHistory(res.Response.Value)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	if err := bns.VerifyHistory(rec, entries); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	return rec, entries, nil
+}
+
+// Nonce returns the verified next nonce of an account (0 if it never sent).
+func (c *Client) Nonce(ctx context.Context, account bns.PublicKey) (uint64, error) {
+	a, err := c.Query(ctx, bns.QueryNonce, account[:], bns.NonceKey(account))
+	if err != nil || a.Value == nil {
+		return 0, err
+	}
+	n, err := bns.UnmarshalNonce(a.Value)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	return n, nil
+}
+
+// Names returns the verified list of names an owner key holds.
+func (c *Client) Names(ctx context.Context, owner bns.PublicKey) ([]string, error) {
+	a, err := c.Query(ctx, bns.QueryOwner, owner[:], bns.OwnerKey(owner))
+	if err != nil || a.Value == nil {
+		return nil, err
+	}
+	names, err := bns.UnmarshalNames(a.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	return names, nil
+}
+
+// Params returns the verified genesis parameters.
+func (c *Client) Params(ctx context.Context) (bns.Params, error) {
+	a, err := c.Query(ctx, bns.QueryParams, nil, bns.ParamsKey)
+	if err != nil {
+		return bns.Params{}, err
+	}
+	if a.Value == nil {
+		return bns.Params{}, fmt.Errorf("%w: chain has no params", ErrUnverified)
+	}
+	p, err := bns.UnmarshalParams(a.Value)
+	if err != nil {
+		return bns.Params{}, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	return p, nil
+}
+
+// Broadcast submits a signed transaction and waits until it is committed in
+// a block (or refused). A refusal is a *bns.CodeError. It returns the height
+// of the block that holds the transaction.
+func (c *Client) Broadcast(ctx context.Context, tx *bns.Tx) (int64, error) {
+	res, err := c.rpc.BroadcastTxCommit(ctx, tx.Marshal())
+	if err != nil {
+		return 0, fmt.Errorf("lookup: broadcast %s: %w", tx.Type, err)
+	}
+	if res.CheckTx.Code != 0 {
+		return 0, &bns.CodeError{Code: bns.Code(res.CheckTx.Code), Msg: res.CheckTx.Log}
+	}
+	if res.TxResult.Code != 0 {
+		return res.Height, &bns.CodeError{Code: bns.Code(res.TxResult.Code), Msg: res.TxResult.Log}
+	}
+	return res.Height, nil
+}
+
+// HashString formats a header hash as CometBFT prints it.
+func HashString(h []byte) string { return fmt.Sprintf("%X", h) }
+
+// ParseHash parses a header hash in hex (either case).
+func ParseHash(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("lookup: trust hash %q is not 64 hex digits", s)
+	}
+	return b, nil
+}
+
+// ChainIDOf asks a node which chain it is on. The answer is not verified:
+// use it only to fill in a chain ID that the light client then checks.
+func ChainIDOf(ctx context.Context, nodeURL string) (string, error) {
+	rpc, err := rpchttp.NewWithTimeout(nodeURL, "/websocket", 15)
+	if err != nil {
+		return "", fmt.Errorf("lookup: %w", err)
+	}
+	st, err := rpc.Status(ctx)
+	if err != nil {
+		return "", fmt.Errorf("lookup: status of %s: %w", nodeURL, err)
+	}
+	return st.NodeInfo.Network, nil
+}

@@ -1,0 +1,124 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/abci/example/kvstore"
+	cfg "github.com/cometbft/cometbft/config"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/types"
+	"github.com/spf13/viper"
+
+	"github.com/parley-im/parley/chain/app"
+)
+
+// KeepRecent is how many recent versions of the state a node keeps
+// queryable (and provable).
+const KeepRecent = 10000
+
+// LoadConfig reads home/config/config.toml over CometBFT's defaults.
+func LoadConfig(home string) (*cfg.Config, error) {
+	path := filepath.Join(home, "config", "config.toml")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("node: no config in %s (run bnsd init first): %w", home, err)
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("node: read %s: %w", path, err)
+	}
+	c := cfg.DefaultConfig()
+	if err := v.Unmarshal(c); err != nil {
+		return nil, fmt.Errorf("node: parse %s: %w", path, err)
+	}
+	c.SetRoot(home)
+	if err := c.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("node: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// App selects the ABCI application a node runs.
+type App string
+
+const (
+	// AppBNS is the name chain (the only application for real use).
+	AppBNS App = "bns"
+	// AppKVStore is CometBFT's stock kvstore example, the baseline the
+	// chain's throughput is measured against.
+	AppKVStore App = "kvstore"
+)
+
+// Node is a running CometBFT node with its application.
+type Node struct {
+	*nm.Node
+	closeApp func() error
+}
+
+// Start runs the node of home in this process.
+func Start(home string, which App, logger cmtlog.Logger) (*Node, error) {
+	c, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	g, err := types.GenesisDocFromFile(c.GenesisFile())
+	if err != nil {
+		return nil, fmt.Errorf("node: genesis: %w", err)
+	}
+	var (
+		application abci.Application
+		closeApp    = func() error { return nil }
+	)
+	switch which {
+	case AppBNS, "":
+		a, err := app.New(app.Config{
+			ChainID:    g.ChainID,
+			Dir:        c.DBDir(),
+			KeepRecent: KeepRecent,
+			Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+		if err != nil {
+			return nil, err
+		}
+		application, closeApp = a, a.Close
+	case AppKVStore:
+		kv := kvstore.NewPersistentApplication(filepath.Join(c.DBDir(), "kvstore"))
+		application, closeApp = kv, kv.Close
+	default:
+		return nil, fmt.Errorf("node: unknown application %q", which)
+	}
+	nodeKey, err := p2p.LoadNodeKey(c.NodeKeyFile())
+	if err != nil {
+		closeApp()
+		return nil, fmt.Errorf("node: node key: %w", err)
+	}
+	pv := privval.LoadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(application),
+		func() (*types.GenesisDoc, error) { return g, nil },
+		cfg.DefaultDBProvider, nm.DefaultMetricsProvider(c.Instrumentation), logger)
+	if err != nil {
+		closeApp()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if err := n.Start(); err != nil {
+		closeApp()
+		return nil, fmt.Errorf("node: start: %w", err)
+	}
+	return &Node{Node: n, closeApp: closeApp}, nil
+}
+
+// Stop stops the node, waits for it and closes the application's state.
+func (n *Node) Stop() error {
+	err := n.Node.Stop()
+	n.Node.Wait()
+	return errors.Join(err, n.closeApp())
+}

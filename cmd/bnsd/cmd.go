@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/spf13/cobra"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/chain/node"
+)
+
+// usageError marks errors in how bnsd was called (exit code 2).
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
+		strings.HasPrefix(err.Error(), "unknown flag") || strings.Contains(err.Error(), "flag needs an argument") ||
+		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag")
+}
+
+func printErr(w io.Writer, err error) {
+	fmt.Fprintf(w, "bnsd: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(w, "bnsd: hint: run 'bnsd help' for usage")
+	}
+}
+
+func rootCmd(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "bnsd",
+		Short:         "Run the Parley name chain",
+		Long:          "bnsd runs the Parley name chain: a CometBFT application that binds names to owner keys,\nsigning and encryption keys and storage-hub URLs, with proofs for every lookup.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.AddCommand(initCmd(stdout), testnetCmd(stdout), startCmd(ctx, stderr), queryCmd(stdout), versionCmd(stdout))
+	return root
+}
+
+// homeFlags are the options shared by init and testnet.
+type homeFlags struct {
+	chainID   string
+	params    string
+	blockTime time.Duration
+	txIndex   string
+}
+
+func (f *homeFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.chainID, "chain-id", "parley-local", "chain ID of the new chain")
+	cmd.Flags().StringVar(&f.params, "params", "local", `genesis parameters: "local" (short lifetimes, cheap stamps), "default" (one-second blocks, real lifetimes), or a JSON file`)
+	cmd.Flags().DurationVar(&f.blockTime, "block-time", time.Second, "pause after each block (consensus timeout_commit)")
+	cmd.Flags().StringVar(&f.txIndex, "tx-index", "null", `CometBFT transaction indexer: "null" or "kv"`)
+}
+
+func (f *homeFlags) options() (node.Options, error) {
+	o := node.Options{ChainID: f.chainID, BlockTime: f.blockTime, TxIndex: f.txIndex}
+	switch f.params {
+	case "local":
+		o.Params = bns.LocalParams()
+	case "default":
+		o.Params = bns.DefaultParams()
+	default:
+		b, err := os.ReadFile(f.params)
+		if err != nil {
+			return o, usageError{fmt.Errorf("--params: %w", err)}
+		}
+		if o.Params, err = bns.ParseGenesisParams(b); err != nil {
+			return o, usageError{fmt.Errorf("--params %s: %w", f.params, err)}
+		}
+	}
+	return o, nil
+}
+
+func initCmd(stdout io.Writer) *cobra.Command {
+	var (
+		hf            homeFlags
+		home          string
+		p2pPort, port int
+	)
+	cmd := &cobra.Command{
+		Use:   "init --home DIR",
+		Short: "Create the home of a single-validator node",
+		Long: "init creates a CometBFT home for one validator: config/config.toml, config/genesis.json\n" +
+			"(whose app_state holds the name-chain parameters) and the validator and node keys.",
+		Example: "  bnsd init --home ~/.bnsd\n  bnsd init --home /tmp/n --chain-id my-chain --params default --rpc-port 36657",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := hf.options()
+			if err != nil {
+				return err
+			}
+			v, err := node.Init(home, o, node.Ports{P2P: p2pPort, RPC: port})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "initialized %s: chain %s, node %s, rpc %s\n", v.Home, o.ChainID, v.NodeID, v.RPCURL())
+			fmt.Fprintf(stdout, "start it with: bnsd start --home %s\n", v.Home)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", "", "directory of the new node (required)")
+	cmd.Flags().IntVar(&p2pPort, "p2p-port", 26656, "P2P port on 127.0.0.1")
+	cmd.Flags().IntVar(&port, "rpc-port", 26657, "RPC port on 127.0.0.1")
+	cmd.MarkFlagRequired("home")
+	hf.register(cmd)
+	return cmd
+}
+
+func testnetCmd(stdout io.Writer) *cobra.Command {
+	var (
+		hf       homeFlags
+		out      string
+		n        int
+		basePort int
+	)
+	cmd := &cobra.Command{
+		Use:   "testnet --validators N --output DIR",
+		Short: "Create the homes of a local N-validator testnet",
+		Long: "testnet creates DIR/node0 .. DIR/node<N-1>, validators of one chain that list each other as\n" +
+			"persistent peers on 127.0.0.1. Node i listens for P2P on base+10i and for RPC on base+10i+1;\n" +
+			"with --base-port 0 free ports are picked.",
+		Example: "  bnsd testnet --validators 4 --output ./localnet\n  for i in 0 1 2 3; do bnsd start --home ./localnet/node$i & done",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 1 || n > 64 {
+				return usageError{fmt.Errorf("--validators %d: want 1 to 64", n)}
+			}
+			o, err := hf.options()
+			if err != nil {
+				return err
+			}
+			var ports []node.Ports
+			if basePort == 0 {
+				if ports, err = node.FreePorts(n); err != nil {
+					return err
+				}
+			} else {
+				ports = node.SequentialPorts(basePort, n)
+			}
+			vals, err := node.Testnet(out, n, o, ports, nil)
+			if err != nil {
+				return err
+			}
+			for _, v := range vals {
+				fmt.Fprintf(stdout, "%s\tp2p 127.0.0.1:%d\trpc %s\n", v.Home, v.Ports.P2P, v.RPCURL())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "output", "", "directory for the node homes (required)")
+	cmd.Flags().IntVar(&n, "validators", 4, "number of validators")
+	cmd.Flags().IntVar(&basePort, "base-port", 26600, "first port; 0 picks free ports")
+	cmd.MarkFlagRequired("output")
+	hf.register(cmd)
+	return cmd
+}
+
+func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
+	var home, level, app string
+	cmd := &cobra.Command{
+		Use:   "start --home DIR",
+		Short: "Run a node",
+		Long: "start runs the node of DIR until interrupted: a CometBFT node with the name-chain application\n" +
+			"in-process, serving the standard CometBFT RPC. A node that was stopped resumes from its last\n" +
+			"committed height.",
+		Example: "  bnsd start --home ~/.bnsd\n  bnsd start --home ./localnet/node0 --log-level consensus:info,*:error",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := cmtlog.NewTMLogger(cmtlog.NewSyncWriter(stderr))
+			c, err := node.LoadConfig(home)
+			if err != nil {
+				return err
+			}
+			if level == "" {
+				level = c.LogLevel
+			}
+			if logger, err = cmtflags.ParseLogLevel(level, logger, "info"); err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			n, err := node.Start(home, node.App(app), logger)
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return n.Stop()
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", "", "node directory (required)")
+	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT (default: the config's log_level)")
+	cmd.Flags().StringVar(&app, "app", string(node.AppBNS), "ABCI application; kvstore is CometBFT's stock example, for benchmark baselines only")
+	cmd.Flags().MarkHidden("app")
+	cmd.MarkFlagRequired("home")
+	return cmd
+}
+
+func queryCmd(stdout io.Writer) *cobra.Command {
+	var (
+		nodeURL, chainID, trustHash string
+		trustHeight                 int64
+		witnesses                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "query {name NAME | history NAME | owner KEY | nonce KEY | params}",
+		Short: "Query the chain, verifying every answer",
+		Long: "query asks a node and prints the answer as JSON. Every answer is checked: an ICS23 proof\n" +
+			"against the app hash of a header verified by CometBFT's light client. Without --trust-height\n" +
+			"and --trust-hash the node's latest header is trusted on first use (and printed to stderr).",
+		Example: "  bnsd query name alice --node http://127.0.0.1:26657\n" +
+			"  bnsd query history alice --node http://127.0.0.1:26601 --witness http://127.0.0.1:26611\n" +
+			"  bnsd query owner ed25519:3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			what := args[0]
+			need := map[string]int{"name": 2, "history": 2, "owner": 2, "nonce": 2, "params": 1}
+			if n, ok := need[what]; !ok || n != len(args) {
+				return usageError{fmt.Errorf("query %s: want one of name NAME, history NAME, owner KEY, nonce KEY, params", strings.Join(args, " "))}
+			}
+			ctx := cmd.Context()
+			cfg := lookup.Config{ChainID: chainID, Primary: nodeURL, Witnesses: witnesses, TrustHeight: trustHeight}
+			if trustHeight != 0 {
+				h, err := lookup.ParseHash(trustHash)
+				if err != nil {
+					return usageError{err}
+				}
+				cfg.TrustHash = h
+			}
+			if cfg.ChainID == "" {
+				id, err := lookup.ChainIDOf(ctx, nodeURL)
+				if err != nil {
+					return err
+				}
+				cfg.ChainID = id
+			}
+			lc, err := lookup.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer lc.Close()
+			if trustHeight == 0 {
+				h, hash := lc.TrustRoot()
+				fmt.Fprintf(cmd.ErrOrStderr(), "bnsd: trusting %s at height %d, hash %s (pin with --trust-height/--trust-hash)\n", cfg.ChainID, h, lookup.HashString(hash))
+			}
+			var v any
+			switch what {
+			case "name":
+				v, err = lc.Lookup(ctx, args[1])
+			case "history":
+				var rec *bns.Record
+				var entries []*bns.HistoryEntry
+				rec, entries, err = lc.History(ctx, args[1])
+				v = struct {
+					Record  *bns.Record         `json:"record"`
+					History []*bns.HistoryEntry `json:"history"`
+				}{rec, entries}
+			case "owner", "nonce":
+				k, perr := bns.ParsePublicKey(args[1])
+				if perr != nil {
+					return usageError{perr}
+				}
+				if what == "owner" {
+					var names []string
+					names, err = lc.Names(ctx, k)
+					if names == nil {
+						names = []string{}
+					}
+					v = names
+				} else {
+					v, err = lc.Nonce(ctx, k)
+				}
+			case "params":
+				v, err = lc.Params(ctx)
+			}
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		},
+	}
+	cmd.Flags().StringVar(&nodeURL, "node", "http://127.0.0.1:26657", "RPC URL of the node to ask")
+	cmd.Flags().StringVar(&chainID, "chain-id", "", "expected chain ID (default: the node's)")
+	cmd.Flags().Int64Var(&trustHeight, "trust-height", 0, "height of a trusted header")
+	cmd.Flags().StringVar(&trustHash, "trust-hash", "", "hash of the trusted header, hex")
+	cmd.Flags().StringSliceVar(&witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
+	return cmd
+}
+
+func versionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(stdout, "bnsd %s (%s)\n", appVersion(), filepath.Base(os.Args[0]))
+		},
+	}
+}

@@ -1,0 +1,38 @@
+// Command bnsd runs the Parley name chain: it makes node homes (one
+// validator, or a local testnet of several), runs a CometBFT node with the
+// name-chain application in-process, and answers operators' queries with
+// verified proofs.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes bnsd with args; it returns the exit code: 0 ok, 1 error,
+// 2 usage.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := rootCmd(ctx, stdout, stderr)
+	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		printErr(stderr, err)
+		if isUsage(err) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
