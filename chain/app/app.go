@@ -193,7 +193,7 @@ func checkRefusal(err error) *abci.ResponseCheckTx {
 func refusal(err error) (uint32, string) {
 	var ce *bns.CodeError
 	if errors.As(err, &ce) {
-		return uint32(ce.Code), err.Error()
+		return uint32(ce.Code), ce.Msg
 	}
 	return uint32(bns.CodeInternal), err.Error()
 }

@@ -12,6 +12,7 @@ package lookup
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -78,6 +79,7 @@ type Client struct {
 	mu      sync.Mutex
 	latest  *types.LightBlock
 	fetched time.Time
+	seen    int64 // highest height this client saw a transaction of its own committed at
 	rootH   int64
 	rootK   []byte
 }
@@ -104,6 +106,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		res, err := rpc.Commit(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("lookup: fetch trust root from %s: %w", cfg.Primary, err)
+		}
+		if res.SignedHeader.Header == nil || res.SignedHeader.Commit == nil {
+			return nil, fmt.Errorf("lookup: %s has no committed block yet", cfg.Primary)
 		}
 		if res.ChainID != cfg.ChainID {
 			return nil, fmt.Errorf("lookup: node %s is on chain %q, want %q", cfg.Primary, res.ChainID, cfg.ChainID)
@@ -153,11 +158,13 @@ func (c *Client) TrustRoot() (int64, []byte) { return c.rootH, bytes.Clone(c.roo
 func (c *Client) ChainID() string { return c.cfg.ChainID }
 
 // Latest returns the latest verified light block, refreshing it if it is
-// older than MaxAge. It waits until the chain has at least two blocks.
+// older than MaxAge. It waits until the chain has at least two blocks and
+// until the state it vouches for includes every transaction this client
+// broadcast (read your writes).
 func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge {
+	if c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge && c.latest.Height > c.seen {
 		return c.latest, nil
 	}
 	for {
@@ -168,7 +175,7 @@ func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lookup: %w", err)
 		}
-		if lb.Height >= 2 {
+		if lb.Height >= 2 && lb.Height > c.seen {
 			c.latest, c.fetched = lb, time.Now()
 			return lb, nil
 		}
@@ -326,6 +333,9 @@ func (c *Client) Broadcast(ctx context.Context, tx *bns.Tx) (int64, error) {
 	if res.CheckTx.Code != 0 {
 		return 0, &bns.CodeError{Code: bns.Code(res.CheckTx.Code), Msg: res.CheckTx.Log}
 	}
+	c.mu.Lock()
+	c.seen = max(c.seen, res.Height)
+	c.mu.Unlock()
 	if res.TxResult.Code != 0 {
 		return res.Height, &bns.CodeError{Code: bns.Code(res.TxResult.Code), Msg: res.TxResult.Log}
 	}
@@ -356,4 +366,16 @@ func ChainIDOf(ctx context.Context, nodeURL string) (string, error) {
 		return "", fmt.Errorf("lookup: status of %s: %w", nodeURL, err)
 	}
 	return st.NodeInfo.Network, nil
+}
+
+// Submit fills in the account's verified next nonce, signs tx for this
+// chain with priv and broadcasts it (see Broadcast).
+func (c *Client) Submit(ctx context.Context, priv ed25519.PrivateKey, tx *bns.Tx) (int64, error) {
+	n, err := c.Nonce(ctx, bns.PublicKeyOf(priv))
+	if err != nil {
+		return 0, err
+	}
+	tx.Nonce = n
+	tx.Sign(c.cfg.ChainID, priv)
+	return c.Broadcast(ctx, tx)
 }
