@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cosmos/iavl"
@@ -20,6 +21,10 @@ const Version = "0.1.0"
 
 // AppVersion is the application protocol version reported in Info.
 const AppVersion = 1
+
+// nodeCacheSize is how many IAVL nodes stay in memory (a few hundred bytes
+// each).
+const nodeCacheSize = 200_000
 
 // Config configures an App.
 type Config struct {
@@ -36,20 +41,53 @@ type Config struct {
 }
 
 // App is the name chain's ABCI application.
+//
+// CometBFT calls it on three connections, which may run at once: consensus
+// (InitChain, PrepareProposal, ProcessProposal, FinalizeBlock, Commit),
+// mempool (CheckTx) and query (Info, Query). Each has its own state and
+// lock, so checking transactions and answering queries never wait for a
+// block to execute:
+//
+//   - mu guards the working tree and the accepted proposal (consensus);
+//   - checkMu guards the mempool state, an overlay over the last saved
+//     version (CheckTx; Commit resets it, while CometBFT holds the mempool);
+//   - committed points at the last saved version, opened through a
+//     separate reader tree, immutable and safe to read concurrently; views
+//     is held for reading while a saved version is read (Query, CheckTx)
+//     and for writing while Commit deletes old versions.
 type App struct {
 	abci.BaseApplication
 
-	mu      sync.Mutex
-	cfg     Config
-	log     *slog.Logger
-	db      idb.DB
-	tree    *iavl.MutableTree
-	params  bns.Params
-	hasGen  bool                // params are loaded (InitChain ran, now or before a restart)
-	block   *overlay            // staged writes of the block being finalized
-	check   *overlay            // mempool state: last commit plus admitted transactions
-	checked *iavl.ImmutableTree // the last committed version; nil before the first
-	sigs    *sigCache
+	cfg  Config
+	log  *slog.Logger
+	db   idb.DB
+	txs  *txCache // stateless checks, shared by every connection
+	mu   sync.Mutex
+	tree *iavl.MutableTree
+	// reader opens saved versions for queries and CheckTx. It is a second
+	// tree over the same database with its own node cache: IAVL's writer
+	// modifies nodes that its own saved versions share, so readers must not
+	// share them.
+	reader *iavl.MutableTree
+	// accepted is the execution of the last block ProcessProposal
+	// accepted; FinalizeBlock of that same block reuses it.
+	accepted *execution
+
+	checkMu sync.Mutex
+	params  bns.Params // set before any transaction: at New or InitChain
+	hasGen  bool
+	check   *overlay // mempool state: last commit plus admitted transactions
+
+	views     sync.RWMutex
+	committed atomic.Pointer[iavl.ImmutableTree] // nil before the first commit
+}
+
+// execution is a block executed over the last committed state.
+type execution struct {
+	height  int64
+	hash    []byte
+	st      *overlay
+	results []*abci.ExecTxResult
 }
 
 var _ abci.Application = (*App)(nil)
@@ -72,12 +110,13 @@ func New(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("app: open state: %w", err)
 		}
 	}
-	tree := iavl.NewMutableTree(db, 10000, false, iavl.NewNopLogger())
+	tree := iavl.NewMutableTree(db, nodeCacheSize, false, iavl.NewNopLogger())
 	if _, err := tree.Load(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("app: load state: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, db: db, tree: tree, sigs: newSigCache()}
+	reader := iavl.NewMutableTree(db, nodeCacheSize, true, iavl.NewNopLogger())
+	a := &App{cfg: cfg, log: log, db: db, tree: tree, reader: reader, txs: newTxCache()}
 	if tree.Version() > 0 {
 		b, err := tree.Get(bns.ParamsKey)
 		if err != nil || b == nil {
@@ -90,7 +129,7 @@ func New(cfg Config) (*App, error) {
 		}
 		a.hasGen = true
 	}
-	if err := a.resetCheck(); err != nil {
+	if err := a.publish(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -101,47 +140,53 @@ func New(cfg Config) (*App, error) {
 func (a *App) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.views.Lock()
+	defer a.views.Unlock()
 	return a.db.Close()
 }
 
 // Params returns the genesis parameters (zero before InitChain).
 func (a *App) Params() bns.Params {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
 	return a.params
 }
 
-// resetCheck points the mempool state at the last committed version.
-func (a *App) resetCheck() error {
-	if a.tree.Version() == 0 {
-		a.checked, a.check = nil, newOverlay(emptyState{})
-		return nil
+// publish makes the last saved version the one queries and CheckTx read,
+// and resets the mempool state to it. The caller holds mu (or is New).
+func (a *App) publish() error {
+	var base reader = emptyState{}
+	if v := a.tree.Version(); v > 0 {
+		imm, err := a.reader.GetImmutable(v)
+		if err != nil {
+			return fmt.Errorf("app: open version %d: %w", v, err)
+		}
+		a.committed.Store(imm)
+		base = imm
 	}
-	imm, err := a.tree.GetImmutable(a.tree.Version())
-	if err != nil {
-		return fmt.Errorf("app: open version %d: %w", a.tree.Version(), err)
-	}
-	a.checked = imm
-	a.check = newOverlay(imm)
+	a.checkMu.Lock()
+	a.check = newOverlay(base)
+	a.checkMu.Unlock()
 	return nil
 }
 
+// lastHeight is the last committed height.
+func (a *App) lastHeight() int64 {
+	if imm := a.committed.Load(); imm != nil {
+		return imm.Version()
+	}
+	return 0
+}
+
 func (a *App) ctx(st *overlay, height int64) *execCtx {
-	return &execCtx{chainID: a.cfg.ChainID, params: a.params, height: height, st: st, sigs: a.sigs}
+	return &execCtx{chainID: a.cfg.ChainID, params: a.params, height: height, st: st, txs: a.txs}
 }
 
 // Info reports the last committed height and app hash.
 func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	res := &abci.ResponseInfo{
-		Data:            "parley-bns",
-		Version:         Version,
-		AppVersion:      AppVersion,
-		LastBlockHeight: a.tree.Version(),
-	}
-	if res.LastBlockHeight > 0 {
-		res.LastBlockAppHash = a.tree.Hash()
+	res := &abci.ResponseInfo{Data: "parley-bns", Version: Version, AppVersion: AppVersion}
+	if imm := a.committed.Load(); imm != nil {
+		res.LastBlockHeight, res.LastBlockAppHash = imm.Version(), imm.Hash()
 	}
 	return res, nil
 }
@@ -160,7 +205,9 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if req.InitialHeight > 1 {
 		a.tree.SetInitialVersion(uint64(req.InitialHeight))
 	}
+	a.checkMu.Lock()
 	a.params, a.hasGen = p, true
+	a.checkMu.Unlock()
 	if _, err := a.tree.Set(bns.ParamsKey, p.Marshal()); err != nil {
 		return nil, fmt.Errorf("app: store params: %w", err)
 	}
@@ -171,12 +218,23 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 // CheckTx admits a transaction to the mempool if it is valid against the
 // last committed state plus the transactions already admitted.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.hasGen {
+	a.checkMu.Lock()
+	p, ok := a.params, a.hasGen
+	a.checkMu.Unlock()
+	if !ok {
 		return &abci.ResponseCheckTx{Code: uint32(bns.CodeInternal), Codespace: bns.Codespace, Log: "chain not initialized"}, nil
 	}
-	c := a.ctx(a.check, a.tree.Version()+1)
+	// The stateless checks (the signature above all) run outside the lock,
+	// so several transactions are verified at once; the stateful ones then
+	// find them in the cache.
+	if _, err := a.txs.check(req.Tx, a.cfg.ChainID, p.MaxTxBytes); err != nil {
+		return checkRefusal(err), nil
+	}
+	a.views.RLock()
+	defer a.views.RUnlock()
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	c := a.ctx(a.check, a.lastHeight()+1)
 	tx, _, err := c.deliver(req.Tx)
 	if err != nil {
 		return checkRefusal(err), nil
@@ -228,16 +286,35 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c := a.ctx(newOverlay(a.tree), req.Height)
-	a.expirePreorders(c)
-	for i, raw := range req.Txs {
-		c.index = int64(i)
-		if _, _, err := c.deliver(raw); err != nil {
-			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "err", err)
+	x := a.execute(req.Height, req.Txs)
+	for i, r := range x.results {
+		if r.Code != 0 {
+			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "code", bns.Code(r.Code), "log", r.Log)
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
 	}
+	x.hash = bytes.Clone(req.Hash)
+	a.accepted = x
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// execute runs a block's transactions in order over the last committed
+// state, staging their effects, and returns the result of each.
+func (a *App) execute(height int64, txs [][]byte) *execution {
+	x := &execution{height: height, st: newOverlay(a.tree), results: make([]*abci.ExecTxResult, len(txs))}
+	c := a.ctx(x.st, height)
+	a.expirePreorders(c)
+	for i, raw := range txs {
+		c.index = int64(i)
+		tx, events, err := c.deliver(raw)
+		if err != nil {
+			code, log := refusal(err)
+			x.results[i] = &abci.ExecTxResult{Code: code, Codespace: bns.Codespace, Log: log}
+			continue
+		}
+		x.results[i] = &abci.ExecTxResult{Code: 0, Log: tx.Type.String(), Events: events, GasUsed: 1}
+	}
+	return x
 }
 
 // FinalizeBlock executes a decided block and returns the new app hash.
@@ -250,24 +327,17 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if want := a.tree.WorkingVersion(); req.Height != want {
 		return nil, fmt.Errorf("app: FinalizeBlock at height %d, state expects %d", req.Height, want)
 	}
-	a.block = newOverlay(a.tree)
-	c := a.ctx(a.block, req.Height)
-	a.expirePreorders(c)
-	results := make([]*abci.ExecTxResult, len(req.Txs))
-	for i, raw := range req.Txs {
-		c.index = int64(i)
-		tx, events, err := c.deliver(raw)
-		if err != nil {
-			code, log := refusal(err)
-			results[i] = &abci.ExecTxResult{Code: code, Codespace: bns.Codespace, Log: log}
-			continue
-		}
-		results[i] = &abci.ExecTxResult{Code: 0, Log: tx.Type.String(), Events: events, GasUsed: 1}
+	// The block ProcessProposal accepted is already executed: the state it
+	// ran over has not changed since (only Commit changes it).
+	x := a.accepted
+	a.accepted = nil
+	if x == nil || x.height != req.Height || !bytes.Equal(x.hash, req.Hash) || len(req.Hash) == 0 {
+		x = a.execute(req.Height, req.Txs)
 	}
-	if err := a.block.flush(a.tree); err != nil {
+	if err := x.st.flush(a.tree); err != nil {
 		return nil, fmt.Errorf("app: stage block %d: %w", req.Height, err)
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: results, AppHash: a.tree.WorkingHash()}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: x.results, AppHash: a.tree.WorkingHash()}, nil
 }
 
 // expirePreorders drops, at the start of a block, the preorders that can no
@@ -281,18 +351,13 @@ func (a *App) expirePreorders(c *execCtx) {
 	if cutoff <= 0 {
 		return
 	}
-	end := bns.PreorderQueueKey(cutoff, [32]byte{})
-	it, err := a.tree.Iterator(bns.PreorderQueuePrefix, end, true)
+	it, err := a.tree.Iterator(bns.PreorderPrefix, bns.PreorderKey(cutoff, [32]byte{}), true)
 	if err != nil {
 		panic("app: iterate preorders: " + err.Error())
 	}
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
-		k := bytes.Clone(it.Key())
-		var commitment [32]byte
-		copy(commitment[:], k[len(k)-32:])
-		c.st.delete(k)
-		c.st.delete(bns.PreorderKey(commitment))
+		c.st.delete(bytes.Clone(it.Key()))
 	}
 }
 
@@ -304,18 +369,21 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if err != nil {
 		return nil, fmt.Errorf("app: commit: %w", err)
 	}
-	a.block = nil
+	a.accepted = nil
+	if err := a.publish(); err != nil {
+		return nil, err
+	}
 	var retain int64
 	if k := a.cfg.KeepRecent; k > 0 && version > k {
 		retain = version - k + 1
 		if version%100 == 0 {
-			if err := a.tree.DeleteVersionsTo(version - k); err != nil {
+			a.views.Lock()
+			err := a.tree.DeleteVersionsTo(version - k)
+			a.views.Unlock()
+			if err != nil {
 				a.log.Error("prune", "to", version-k, "err", err)
 			}
 		}
-	}
-	if err := a.resetCheck(); err != nil {
-		return nil, err
 	}
 	return &abci.ResponseCommit{RetainHeight: retain}, nil
 }

@@ -23,7 +23,7 @@ func workload() [][][]byte {
 	for i, a := range accts {
 		name := fmt.Sprintf("name-%d", i)
 		pre = append(pre, a.preorder(name))
-		reg = append(reg, a.register(name))
+		reg = append(reg, a.registerAt(name, 1))
 		upd = append(upd, a.update(name, testProfile(fmt.Sprint("v2-", i))))
 	}
 	blocks = append(blocks, pre, reg, upd)
@@ -136,4 +136,54 @@ func TestGenesisRefusesBadParams(t *testing.T) {
 		t.Error("InitChain accepted a foreign chain ID")
 	}
 	_ = bns.Params{}
+}
+
+// TestConnectionsRunConcurrently drives the mempool and query connections
+// while blocks execute, as CometBFT does; run with -race.
+func TestConnectionsRunConcurrently(t *testing.T) {
+	c := newChain(t, t.TempDir())
+	c.app.cfg.KeepRecent = 2 // prune while queries read
+	c.skip(1)
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				errs <- nil
+				return
+			default:
+			}
+			a := newAccount(fmt.Sprint("concurrent", i))
+			if res, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: a.preorder("x")}); res.Code != 0 {
+				errs <- fmt.Errorf("CheckTx: %s", res.Log)
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-done:
+				errs <- nil
+				return
+			default:
+			}
+			res, _ := c.app.Query(context.Background(), &abci.RequestQuery{Path: bns.QueryParams, Prove: true})
+			if res.Code != 0 {
+				errs <- fmt.Errorf("Query: %s", res.Log)
+				return
+			}
+		}
+	}()
+	owner := newAccount("owner")
+	for i := 0; i < 300; i++ {
+		c.ok(owner.preorder(fmt.Sprint("n", i)))
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strconv"
+	"sync"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -18,7 +19,7 @@ type execCtx struct {
 	height  int64 // height of the block being built or checked
 	index   int64 // position of the transaction in the block
 	st      *overlay
-	sigs    *sigCache
+	txs     *txCache
 }
 
 // deliver is the one validation path: it decodes raw, checks it against the
@@ -34,26 +35,17 @@ func (c *execCtx) deliver(raw []byte) (*bns.Tx, []abci.Event, error) {
 
 // validate checks raw without changing the state.
 func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
-	if int64(len(raw)) > c.params.MaxTxBytes {
-		return nil, bns.Errorf(bns.CodeTooLarge, "transaction of %d bytes, at most %d", len(raw), c.params.MaxTxBytes)
-	}
-	tx, err := bns.DecodeTx(raw)
+	tx, err := c.txs.check(raw, c.chainID, c.params.MaxTxBytes)
 	if err != nil {
-		return nil, bns.Errorf(bns.CodeMalformed, "%v", err)
-	}
-	if err := tx.ValidateBasic(); err != nil {
 		return nil, err
-	}
-	if !c.sigs.verify(raw, tx, c.chainID) {
-		return nil, bns.Errorf(bns.CodeBadSignature, "signature of %s does not verify for chain %q", tx.Signer, c.chainID)
 	}
 	if next := c.nonce(tx.Signer); tx.Nonce != next {
 		return nil, bns.Errorf(bns.CodeBadNonce, "nonce %d for %s, want %d", tx.Nonce, tx.Signer, next)
 	}
 	switch tx.Type {
 	case bns.TxPreorder:
-		if c.st.get(bns.PreorderKey(tx.Commitment)) != nil {
-			return nil, bns.Errorf(bns.CodePreorderExists, "commitment %x is already pending", tx.Commitment[:8])
+		if c.st.get(bns.PreorderKey(c.height, tx.Commitment)) != nil {
+			return nil, bns.Errorf(bns.CodePreorderExists, "commitment %x is already in this block", tx.Commitment[:8])
 		}
 		return tx, nil
 	case bns.TxRegister:
@@ -91,10 +83,10 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 
 func (c *execCtx) validateRegister(tx *bns.Tx) error {
 	commitment := bns.PreorderCommitment(c.chainID, tx.Name, tx.Salt, tx.Signer)
-	pre := c.preorder(commitment)
+	pre := c.preorder(tx.PreorderHeight, commitment)
 	switch {
 	case pre == nil:
-		return bns.Errorf(bns.CodePreorderNotFound, "no pending preorder by %s for this name and salt", tx.Signer)
+		return bns.Errorf(bns.CodePreorderNotFound, "no pending preorder by %s at height %d for this name and salt (preorders expire after %d blocks)", tx.Signer, tx.PreorderHeight, c.params.PreorderTTL)
 	case pre.Height >= c.height:
 		return bns.Errorf(bns.CodePreorderTooRecent, "preorder at height %d; register must come in a later block", pre.Height)
 	case c.height > pre.Height+c.params.PreorderTTL:
@@ -133,8 +125,7 @@ func (c *execCtx) displaces(rec *bns.Record, pre *bns.Preorder) bool {
 func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	c.st.set(bns.NonceKey(tx.Signer), bns.MarshalNonce(tx.Nonce+1))
 	if tx.Type == bns.TxPreorder {
-		c.st.set(bns.PreorderKey(tx.Commitment), (&bns.Preorder{Owner: tx.Signer, Height: c.height, Index: c.index}).Marshal())
-		c.st.set(bns.PreorderQueueKey(c.height, tx.Commitment), []byte{})
+		c.st.set(bns.PreorderKey(c.height, tx.Commitment), (&bns.Preorder{Owner: tx.Signer, Index: c.index}).Marshal())
 		return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
 			{Key: "op", Value: "preorder", Index: true},
 			{Key: "account", Value: hex.EncodeToString(tx.Signer[:]), Index: true},
@@ -146,9 +137,8 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	switch tx.Type {
 	case bns.TxRegister:
 		commitment := bns.PreorderCommitment(c.chainID, tx.Name, tx.Salt, tx.Signer)
-		pre := c.preorder(commitment)
-		c.st.delete(bns.PreorderKey(commitment))
-		c.st.delete(bns.PreorderQueueKey(pre.Height, commitment))
+		pre := c.preorder(tx.PreorderHeight, commitment)
+		c.st.delete(bns.PreorderKey(pre.Height, commitment))
 		op = bns.OpRegister
 		if rec == nil {
 			rec = &bns.Record{Name: tx.Name}
@@ -224,12 +214,15 @@ func (c *execCtx) record(name string) *bns.Record {
 	return r
 }
 
-func (c *execCtx) preorder(commitment [32]byte) *bns.Preorder {
-	b := c.st.get(bns.PreorderKey(commitment))
+func (c *execCtx) preorder(height int64, commitment [32]byte) *bns.Preorder {
+	if height <= 0 {
+		return nil
+	}
+	b := c.st.get(bns.PreorderKey(height, commitment))
 	if b == nil {
 		return nil
 	}
-	p, err := bns.UnmarshalPreorder(b)
+	p, err := bns.UnmarshalPreorder(b, height)
 	if err != nil {
 		panic("app: stored preorder: " + err.Error())
 	}
@@ -271,29 +264,47 @@ func (c *execCtx) removeName(owner bns.PublicKey, name string) {
 	c.st.set(bns.OwnerKey(owner), bns.MarshalNames(names))
 }
 
-// sigCache remembers transactions whose signatures verified, so a
-// transaction checked at CheckTx is not verified again in ProcessProposal
-// and FinalizeBlock. Verification is a pure function of the bytes, so the
-// cache cannot change an outcome.
-type sigCache struct {
-	ok map[[32]byte]struct{}
+// txCache remembers transactions that passed the stateless checks (size,
+// decoding, ValidateBasic, signature for this chain), so a transaction
+// checked at CheckTx is not decoded and verified again in PrepareProposal,
+// ProcessProposal and FinalizeBlock. The checks are pure functions of the
+// bytes, so the cache cannot change an outcome. Cached transactions are
+// shared: nothing may modify them.
+type txCache struct {
+	mu sync.Mutex
+	ok map[[32]byte]*bns.Tx
 }
 
-const sigCacheMax = 1 << 16
+const txCacheMax = 1 << 16
 
-func newSigCache() *sigCache { return &sigCache{ok: make(map[[32]byte]struct{})} }
+func newTxCache() *txCache { return &txCache{ok: make(map[[32]byte]*bns.Tx)} }
 
-func (s *sigCache) verify(raw []byte, tx *bns.Tx, chainID string) bool {
+func (s *txCache) check(raw []byte, chainID string, maxBytes int64) (*bns.Tx, error) {
+	if int64(len(raw)) > maxBytes {
+		return nil, bns.Errorf(bns.CodeTooLarge, "transaction of %d bytes, at most %d", len(raw), maxBytes)
+	}
 	h := sha256.Sum256(raw)
-	if _, ok := s.ok[h]; ok {
-		return true
+	s.mu.Lock()
+	tx, ok := s.ok[h]
+	s.mu.Unlock()
+	if ok {
+		return tx, nil
+	}
+	tx, err := bns.DecodeTx(raw)
+	if err != nil {
+		return nil, bns.Errorf(bns.CodeMalformed, "%v", err)
+	}
+	if err = tx.ValidateBasic(); err != nil {
+		return nil, err
 	}
 	if !tx.VerifySignature(chainID) {
-		return false
+		return nil, bns.Errorf(bns.CodeBadSignature, "signature of %s does not verify for chain %q", tx.Signer, chainID)
 	}
-	if len(s.ok) >= sigCacheMax {
+	s.mu.Lock()
+	if len(s.ok) >= txCacheMax {
 		clear(s.ok)
 	}
-	s.ok[h] = struct{}{}
-	return true
+	s.ok[h] = tx
+	s.mu.Unlock()
+	return tx, nil
 }

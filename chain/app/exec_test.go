@@ -15,7 +15,7 @@ func TestRegisterFlow(t *testing.T) {
 	alice := newAccount("alice")
 	c.ok(alice.preorder("alice"))
 	preHeight := c.height
-	c.ok(alice.register("alice"))
+	c.ok(c.register(alice, "alice"))
 
 	r := c.record("alice")
 	if r == nil {
@@ -29,7 +29,7 @@ func TestRegisterFlow(t *testing.T) {
 		t.Fatalf("hubs = %v, want %v", got, want)
 	}
 	// The preorder is consumed.
-	if b, _ := c.app.tree.Get(bns.PreorderKey(bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))); b != nil {
+	if b, _ := c.app.tree.Get(bns.PreorderKey(preHeight, bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))); b != nil {
 		t.Fatal("preorder still present after register")
 	}
 }
@@ -83,45 +83,40 @@ func TestRefusals(t *testing.T) {
 			p.Hubs = []string{"ftp://hub"}
 			return a.update("alice", p)
 		}, bns.CodeInvalidProfile},
-		{"duplicate preorder", func(c *chain) []byte {
-			a := newAccount("a")
-			c.ok(a.preorder("alice"))
-			return a.preorder("alice")
-		}, bns.CodePreorderExists},
-		{"register without preorder", func(c *chain) []byte { return newAccount("a").register("alice") }, bns.CodePreorderNotFound},
+		{"register without preorder", func(c *chain) []byte { return newAccount("a").registerAt("alice", c.height) }, bns.CodePreorderNotFound},
 		{"front-running: reveal reused by another key", func(c *chain) []byte {
 			a, m := newAccount("a"), newAccount("mallory")
 			c.ok(a.preorder("alice"))
-			return m.register("alice") // same name and salt, Mallory's key
+			return m.registerAt("alice", c.height) // same name, salt and height, Mallory's key
 		}, bns.CodePreorderNotFound},
 		{"same-block reveal", func(c *chain) []byte {
 			a := newAccount("a")
-			codes := c.block(a.preorder("alice"), a.register("alice"))
+			codes := c.block(a.preorder("alice"), a.registerAt("alice", c.height+1))
 			if codes[0] != bns.CodeOK || codes[1] != bns.CodePreorderTooRecent {
 				t.Fatalf("same block: codes %v", codes)
 			}
-			return a.register("alice") // the next block may reveal: but nonce 1 was not used
+			return a.registerAt("alice", c.height) // the next block may reveal: but nonce 1 was not used
 		}, bns.CodeBadNonce},
 		{"expired preorder", func(c *chain) []byte {
 			a := newAccount("a")
 			c.ok(a.preorder("alice"))
 			c.skip(int(testParams.PreorderTTL))
-			return a.register("alice")
+			return c.register(a, "alice")
 		}, bns.CodePreorderExpired},
 		{"bad proof of work", func(c *chain) []byte {
 			a := newAccount("a")
 			c.ok(a.preorder("alice"))
 			for n := uint64(0); ; n++ {
 				if !bns.CheckPow(testChain, "alice", a.pub, n, testParams.PowDifficulty) {
-					return a.sign(&bns.Tx{Type: bns.TxRegister, Name: "alice", Salt: saltOf("alice"), Profile: testProfile("a"), PowNonce: n})
+					return a.sign(&bns.Tx{Type: bns.TxRegister, Name: "alice", Salt: saltOf("alice"), PreorderHeight: c.height, Profile: testProfile("a"), PowNonce: n})
 				}
 			}
 		}, bns.CodeBadPow},
 		{"name taken", func(c *chain) []byte {
 			a, b := newAccount("a"), newAccount("b")
 			c.ok(a.preorder("alice"), b.preorder("alice"))
-			c.ok(a.register("alice")) // a's preorder came first in the block
-			return b.register("alice")
+			c.ok(c.register(a, "alice")) // a's preorder came first in the block
+			return c.register(b, "alice")
 		}, bns.CodeNameTaken},
 		{"update by a stranger", func(c *chain) []byte {
 			a, m := newAccount("a"), newAccount("m")
@@ -147,7 +142,7 @@ func TestRefusals(t *testing.T) {
 			c.ok(a.revoke("alice"))
 			c.skip(int(testParams.NameLifetime + testParams.GracePeriod))
 			c.ok(b.preorder("alice"))
-			return b.register("alice")
+			return c.register(b, "alice")
 		}, bns.CodeNameRevoked},
 		{"update after expiry", func(c *chain) []byte {
 			a := newAccount("a")
@@ -166,7 +161,7 @@ func TestRefusals(t *testing.T) {
 			c.claim(a, "alice")
 			c.skip(int(testParams.NameLifetime) - 1)
 			c.ok(m.preorder("alice"))
-			return m.register("alice")
+			return c.register(m, "alice")
 		}, bns.CodeNameTaken},
 		{"renewal after grace", func(c *chain) []byte {
 			a := newAccount("a")
@@ -180,7 +175,7 @@ func TestRefusals(t *testing.T) {
 				c.claim(a, n)
 			}
 			c.ok(a.preorder("n4"))
-			return a.register("n4")
+			return c.register(a, "n4")
 		}, bns.CodeTooManyNames},
 		{"transfer to self", func(c *chain) []byte {
 			a := newAccount("a")
@@ -225,6 +220,17 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestDuplicatePreorder: the same commitment twice in one block is refused
+// the second time. (At another height it is a separate preorder, harmless:
+// only its owner can make it, and it expires.)
+func TestDuplicatePreorder(t *testing.T) {
+	c := newChain(t, "")
+	a := newAccount("a")
+	if got := c.block(a.preorder("alice"), a.preorder("alice")); got[0] != bns.CodeOK || got[1] != bns.CodePreorderExists {
+		t.Fatalf("codes = %v", got)
+	}
+}
+
 // TestEarliestPreorderWins: Mallory sees Alice's register in the mempool,
 // preorders the same name and, as a proposer, gets her own register in
 // first. Alice's register still wins because her preorder came first.
@@ -232,9 +238,9 @@ func TestEarliestPreorderWins(t *testing.T) {
 	c := newChain(t, "")
 	alice, mallory := newAccount("alice"), newAccount("mallory")
 	c.ok(alice.preorder("alice"))
-	aliceReg := alice.register("alice") // seen and held back by Mallory
+	aliceReg := c.register(alice, "alice") // seen and held back by Mallory
 	c.ok(mallory.preorder("alice"))
-	c.ok(mallory.register("alice"))
+	c.ok(c.register(mallory, "alice"))
 	if r := c.record("alice"); r.Owner != mallory.pub {
 		t.Fatal("mallory's register did not apply")
 	}
@@ -255,7 +261,7 @@ func TestEarliestPreorderWins(t *testing.T) {
 	c.skip(int(testParams.PreorderTTL))
 	late := newAccount("late")
 	c.ok(late.preorder("alice"))
-	if got := c.block(late.register("alice")); got[0] != bns.CodeNameTaken {
+	if got := c.block(c.register(late, "alice")); got[0] != bns.CodeNameTaken {
 		t.Fatalf("late register: %s", got[0])
 	}
 }
@@ -355,7 +361,7 @@ func TestPreordersExpireFromState(t *testing.T) {
 	c := newChain(t, "")
 	a := newAccount("a")
 	c.ok(a.preorder("alice"))
-	key := bns.PreorderKey(bns.PreorderCommitment(testChain, "alice", saltOf("alice"), a.pub))
+	key := bns.PreorderKey(c.height, bns.PreorderCommitment(testChain, "alice", saltOf("alice"), a.pub))
 	c.skip(int(testParams.PreorderTTL) + 2)
 	if b, _ := c.app.tree.Get(key); b != nil {
 		t.Fatal("expired preorder still in state")

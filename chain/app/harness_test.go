@@ -30,6 +30,9 @@ type chain struct {
 	t      testing.TB
 	app    *App
 	height int64
+	// preorders maps each committed preorder's commitment to its height,
+	// so registers can name it.
+	preorders map[[32]byte]int64
 }
 
 func newChain(t testing.TB, dir string) *chain {
@@ -39,7 +42,7 @@ func newChain(t testing.TB, dir string) *chain {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	c := &chain{t: t, app: a}
+	c := &chain{t: t, app: a, preorders: make(map[[32]byte]int64)}
 	info, _ := a.Info(context.Background(), &abci.RequestInfo{})
 	c.height = info.LastBlockHeight
 	if c.height == 0 {
@@ -72,6 +75,9 @@ func (c *chain) block(txs ...[]byte) []bns.Code {
 	codes := make([]bns.Code, len(res.TxResults))
 	for i, r := range res.TxResults {
 		codes[i] = bns.Code(r.Code)
+		if tx, err := bns.DecodeTx(txs[i]); err == nil && tx.Type == bns.TxPreorder && r.Code == 0 {
+			c.preorders[tx.Commitment] = c.height
+		}
 	}
 	return codes
 }
@@ -154,12 +160,18 @@ func (a *account) preorder(name string) []byte {
 	return a.sign(&bns.Tx{Type: bns.TxPreorder, Commitment: bns.PreorderCommitment(testChain, name, saltOf(name), a.pub)})
 }
 
-func (a *account) register(name string) []byte {
+// register makes a's register of name, naming the height at which a's
+// preorder of it committed (0 if it did not).
+func (c *chain) register(a *account, name string) []byte {
+	return a.registerAt(name, c.preorders[bns.PreorderCommitment(testChain, name, saltOf(name), a.pub)])
+}
+
+func (a *account) registerAt(name string, preorderHeight int64) []byte {
 	nonce, err := bns.SolvePow(context.Background(), testChain, name, a.pub, testParams.PowDifficulty)
 	if err != nil {
 		panic(err)
 	}
-	return a.sign(&bns.Tx{Type: bns.TxRegister, Name: name, Salt: saltOf(name), Profile: testProfile(name + a.pub.String()), PowNonce: nonce})
+	return a.sign(&bns.Tx{Type: bns.TxRegister, Name: name, Salt: saltOf(name), PreorderHeight: preorderHeight, Profile: testProfile(name + a.pub.String()), PowNonce: nonce})
 }
 
 func (a *account) update(name string, p bns.Profile) []byte {
@@ -177,5 +189,5 @@ func (a *account) revoke(name string) []byte { return a.sign(&bns.Tx{Type: bns.T
 func (c *chain) claim(a *account, name string) {
 	c.t.Helper()
 	c.ok(a.preorder(name))
-	c.ok(a.register(name))
+	c.ok(c.register(a, name))
 }

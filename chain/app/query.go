@@ -17,8 +17,8 @@ import (
 // absence proof) against the app hash of that height, which is in the
 // header of the next block.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.views.RLock()
+	defer a.views.RUnlock()
 	res, err := a.query(req)
 	if err != nil {
 		code, log := refusal(err)
@@ -28,7 +28,11 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 }
 
 func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
-	latest := a.tree.Version()
+	imm := a.committed.Load()
+	if imm == nil {
+		return nil, bns.Errorf(bns.CodeBadQuery, "no block committed yet")
+	}
+	latest := imm.Version()
 	h := req.Height
 	if h == 0 {
 		h = latest
@@ -36,10 +40,9 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	if h <= 0 || h > latest {
 		return nil, bns.Errorf(bns.CodeBadQuery, "height %d not available (latest is %d)", req.Height, latest)
 	}
-	imm := a.checked
-	if h != imm.Version() {
+	if h != latest {
 		var err error
-		if imm, err = a.tree.GetImmutable(h); err != nil {
+		if imm, err = a.reader.GetImmutable(h); err != nil {
 			return nil, bns.Errorf(bns.CodeBadQuery, "height %d not available: %v", h, err)
 		}
 	}

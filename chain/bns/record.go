@@ -226,28 +226,27 @@ func UnmarshalHistory(b []byte) ([]*HistoryEntry, error) {
 	return out, nil
 }
 
-// Preorder is a pending commitment, stored under [PreorderKey].
+// Preorder is a pending commitment, stored under [PreorderKey] (which holds
+// its height).
 type Preorder struct {
 	Owner  PublicKey
-	Height int64
+	Height int64 // from the key; not part of the stored value
 	Index  int64 // position of the transaction in its block
 }
 
-// Marshal returns the canonical binary form.
+// Marshal returns the canonical binary form of the stored value.
 func (p *Preorder) Marshal() []byte {
 	var e encoder
 	e.raw(p.Owner[:])
-	e.i64(p.Height)
 	e.i64(p.Index)
 	return e.b
 }
 
-// UnmarshalPreorder parses the canonical binary form.
-func UnmarshalPreorder(b []byte) (*Preorder, error) {
+// UnmarshalPreorder parses the stored value of a preorder made at height.
+func UnmarshalPreorder(b []byte, height int64) (*Preorder, error) {
 	d := decoder{b: b}
-	p := &Preorder{}
+	p := &Preorder{Height: height}
 	d.fixed(p.Owner[:], "owner")
-	p.Height = d.i64("height")
 	p.Index = d.i64("index")
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("bns: preorder: %w", err)

@@ -27,16 +27,13 @@ func NonceKey(account PublicKey) []byte { return append([]byte("n/"), account[:]
 // OwnerKey is where an owner's sorted list of names lives.
 func OwnerKey(owner PublicKey) []byte { return append([]byte("o/"), owner[:]...) }
 
-// PreorderKey is where a pending preorder lives.
-func PreorderKey(commitment [32]byte) []byte { return append([]byte("p/"), commitment[:]...) }
+// PreorderPrefix is the prefix of every pending preorder.
+var PreorderPrefix = []byte("p/")
 
-// PreorderQueuePrefix orders pending preorders by height, so expired ones
-// can be dropped in order.
-var PreorderQueuePrefix = []byte("q/")
-
-// PreorderQueueKey indexes a preorder by the height it was made at.
-func PreorderQueueKey(height int64, commitment [32]byte) []byte {
-	k := binary.BigEndian.AppendUint64(append([]byte(nil), PreorderQueuePrefix...), uint64(height))
+// PreorderKey is where a pending preorder lives: by height first, so the
+// expired ones are a contiguous range that is dropped in order.
+func PreorderKey(height int64, commitment [32]byte) []byte {
+	k := binary.BigEndian.AppendUint64(append([]byte(nil), PreorderPrefix...), uint64(height))
 	return append(k, commitment[:]...)
 }
 

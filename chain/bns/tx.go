@@ -34,7 +34,7 @@ func (t TxType) String() string {
 // Tx is a signed transaction. Which body fields are used depends on Type:
 //
 //	preorder: Commitment
-//	register: Name, Salt, Profile, PowNonce
+//	register: Name, Salt, PreorderHeight, Profile, PowNonce
 //	update:   Name, Profile
 //	transfer: Name, NewOwner
 //	renew:    Name
@@ -50,9 +50,12 @@ type Tx struct {
 	Commitment [32]byte
 	Name       string
 	Salt       [32]byte
-	Profile    Profile
-	PowNonce   uint64
-	NewOwner   PublicKey
+	// PreorderHeight is the height of the block that holds the register's
+	// preorder (the client learns it when the preorder commits).
+	PreorderHeight int64
+	Profile        Profile
+	PowNonce       uint64
+	NewOwner       PublicKey
 
 	Signature [ed25519.SignatureSize]byte
 }
@@ -77,6 +80,7 @@ func (tx *Tx) body(e *encoder) {
 	case TxRegister:
 		e.str(tx.Name)
 		e.raw(tx.Salt[:])
+		e.i64(tx.PreorderHeight)
 		tx.Profile.encode(e)
 		e.u64(tx.PowNonce)
 	case TxUpdate:
@@ -140,6 +144,7 @@ func DecodeTx(b []byte) (*Tx, error) {
 	case TxRegister:
 		tx.Name = d.str("name", MaxNameLen)
 		d.fixed(tx.Salt[:], "salt")
+		tx.PreorderHeight = d.i64("preorder height")
 		tx.Profile.decode(&d)
 		tx.PowNonce = d.u64("pow nonce")
 	case TxUpdate:

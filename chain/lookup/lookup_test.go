@@ -93,7 +93,8 @@ func register(t *testing.T, c *lookup.Client, priv ed25519.PrivateKey, name stri
 	ctx := context.Background()
 	owner := bns.PublicKeyOf(priv)
 	salt := sha256.Sum256([]byte("salt" + name))
-	if _, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: bns.PreorderCommitment(c.ChainID(), name, salt, owner)}); err != nil {
+	preHeight, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: bns.PreorderCommitment(c.ChainID(), name, salt, owner)})
+	if err != nil {
 		t.Fatalf("preorder %s: %v", name, err)
 	}
 	params, err := c.Params(ctx)
@@ -104,7 +105,7 @@ func register(t *testing.T, c *lookup.Client, priv ed25519.PrivateKey, name stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, Profile: p, PowNonce: stamp}); err != nil {
+	if _, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, PreorderHeight: preHeight, Profile: p, PowNonce: stamp}); err != nil {
 		t.Fatalf("register %s: %v", name, err)
 	}
 }

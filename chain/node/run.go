@@ -102,7 +102,7 @@ func Start(home string, which App, logger cmtlog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("node: node key: %w", err)
 	}
 	pv := privval.LoadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
-	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewLocalClientCreator(application),
+	n, err := nm.NewNode(c, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(application),
 		func() (*types.GenesisDoc, error) { return g, nil },
 		cfg.DefaultDBProvider, nm.DefaultMetricsProvider(c.Instrumentation), logger)
 	if err != nil {

@@ -1,0 +1,451 @@
+// Command chainbench measures the name chain on a real 4-validator
+// testnet of bnsd processes on 127.0.0.1, next to CometBFT's stock kvstore
+// application on the same testnet configuration, in the same run:
+//
+//   - committed registrations per second (register transactions whose
+//     preorders were committed beforehand), against kvstore transactions
+//     of the same size;
+//   - verified lookups per second, with p50 and p99 latency (each lookup is
+//     an ABCI query with an ICS23 proof checked against a header verified
+//     by the light client).
+//
+// It prints a Markdown table for docs/benchmarks.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/chain/node"
+)
+
+var (
+	bnsdPath   = flag.String("bnsd", "bin/bnsd", "path to the bnsd binary")
+	validators = flag.Int("validators", 4, "validators in the testnet")
+	txCount    = flag.Int("txs", 6000, "transactions per throughput run")
+	blockTime  = flag.Duration("block-time", time.Second, "timeout_commit of the testnet")
+	workers    = flag.Int("workers", 16, "concurrent submitters")
+	lookupDur  = flag.Duration("duration", 10*time.Second, "length of the lookup run")
+	lookupConc = flag.Int("lookup-workers", 8, "concurrent lookups")
+)
+
+const chainID = "bench"
+
+func main() {
+	flag.Parse()
+	log := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "chainbench: "+format+"\n", args...) }
+
+	kv, err := runNet(node.AppKVStore, log, func(nodes []*proc) (float64, error) {
+		return throughput(nodes, kvTxs(*txCount), log)
+	})
+	if err != nil {
+		log("kvstore: %v", err)
+		os.Exit(1)
+	}
+	var reg float64
+	var lk lookupResult
+	_, err = runNet(node.AppBNS, log, func(nodes []*proc) (float64, error) {
+		pre, sign, names, err := bnsTxs(*txCount)
+		if err != nil {
+			return 0, err
+		}
+		log("bns: committing %d preorders first", len(pre))
+		first, _ := status(nodes[0])
+		if _, err := throughput(nodes, pre, log); err != nil {
+			return 0, err
+		}
+		last, _ := status(nodes[0])
+		heights, err := txHeights(nodes[0], first, last)
+		if err != nil {
+			return 0, err
+		}
+		regs := make([][]byte, len(pre))
+		for i, raw := range pre {
+			h, ok := heights[string(raw)]
+			if !ok {
+				return 0, fmt.Errorf("preorder %d not found in blocks %d..%d", i, first, last)
+			}
+			regs[i] = sign[i](h)
+		}
+		if reg, err = throughput(nodes, regs, log); err != nil {
+			return 0, err
+		}
+		lk, err = lookups(nodes, names, log)
+		return reg, err
+	})
+	if err != nil {
+		log("bns: %v", err)
+		os.Exit(1)
+	}
+
+	fmt.Printf("| measure (%d validators, timeout_commit %v, %d txs, %s, %d CPUs) | value |\n| --- | --- |\n",
+		*validators, *blockTime, *txCount, runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU())
+	fmt.Printf("| stock kvstore, committed tx/s | %.0f |\n", kv)
+	fmt.Printf("| name chain, committed registrations/s | %.0f |\n", reg)
+	fmt.Printf("| ratio (goal >= 0.8) | %.2f |\n", reg/kv)
+	fmt.Printf("| verified lookups/s (%d workers) | %.0f |\n", *lookupConc, lk.rate)
+	fmt.Printf("| lookup latency p50 / p99 | %v / %v |\n", lk.p50.Round(10*time.Microsecond), lk.p99.Round(10*time.Microsecond))
+}
+
+type proc struct {
+	home, rpc string
+	cmd       *exec.Cmd
+}
+
+// runNet makes a fresh testnet running app, calls f, and stops it.
+func runNet(app node.App, log func(string, ...any), f func([]*proc) (float64, error)) (float64, error) {
+	dir, err := os.MkdirTemp("", "chainbench-")
+	if err != nil {
+		return 0, err
+	}
+	if os.Getenv("CHAINBENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		log("keeping %s", dir)
+	}
+	ports, err := node.FreePorts(*validators)
+	if err != nil {
+		return 0, err
+	}
+	o := node.DefaultOptions()
+	o.ChainID, o.BlockTime = chainID, *blockTime
+	vals, err := node.Testnet(dir, *validators, o, ports, nil)
+	if err != nil {
+		return 0, err
+	}
+	if addr := os.Getenv("CHAINBENCH_PPROF"); addr != "" && app == node.AppBNS {
+		// Profile node0: expose CometBFT's pprof endpoint on addr.
+		path := filepath.Join(vals[0].Home, "config", "config.toml")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		b = bytes.Replace(b, []byte(`pprof_laddr = ""`), []byte(`pprof_laddr = "`+addr+`"`), 1)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return 0, err
+		}
+	}
+	var nodes []*proc
+	defer func() {
+		for _, p := range nodes {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.cmd.Wait()
+		}
+	}()
+	for _, v := range vals {
+		logf, err := os.Create(filepath.Join(v.Home, "bnsd.log"))
+		if err != nil {
+			return 0, err
+		}
+		cmd := exec.Command(*bnsdPath, "start", "--home", v.Home, "--app", string(app), "--log-level", "*:error")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		nodes = append(nodes, &proc{home: v.Home, rpc: v.RPCURL(), cmd: cmd})
+	}
+	log("%s: %d validators up, waiting for block 2", app, len(nodes))
+	for _, p := range nodes {
+		if err := waitHeight(p, 2, time.Minute); err != nil {
+			return 0, err
+		}
+	}
+	return f(nodes)
+}
+
+func status(p *proc) (int64, error) {
+	var r struct {
+		Result struct {
+			SyncInfo struct {
+				Height string `json:"latest_block_height"`
+			} `json:"sync_info"`
+		}
+	}
+	if err := getJSON(p.rpc+"/status", &r); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(r.Result.SyncInfo.Height, 10, 64)
+}
+
+func waitHeight(p *proc, h int64, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if got, err := status(p); err == nil && got >= h {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not reach height %d in %v", p.rpc, h, limit)
+}
+
+func getJSON(url string, v any) error {
+	res, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// committed counts transactions with code 0 in blocks (from, to] of p.
+func committed(p *proc, from, to int64) (ok, failed int, err error) {
+	for h := from + 1; h <= to; h++ {
+		var r struct {
+			Result *struct {
+				TxsResults []struct {
+					Code int `json:"code"`
+				} `json:"txs_results"`
+			}
+			Error any
+		}
+		if err := getJSON(fmt.Sprintf("%s/block_results?height=%d", p.rpc, h), &r); err != nil {
+			return 0, 0, err
+		}
+		if r.Result == nil {
+			return 0, 0, fmt.Errorf("block_results %d: %v", h, r.Error)
+		}
+		var cm struct {
+			Result struct {
+				SignedHeader struct {
+					Commit struct {
+						Round int `json:"round"`
+					} `json:"commit"`
+				} `json:"signed_header"`
+			}
+		}
+		if err := getJSON(fmt.Sprintf("%s/commit?height=%d", p.rpc, h), &cm); err == nil && cm.Result.SignedHeader.Commit.Round > 0 {
+			fmt.Fprintf(os.Stderr, "chainbench: block %d committed in round %d\n", h, cm.Result.SignedHeader.Commit.Round)
+		}
+		fmt.Fprintf(os.Stderr, "chainbench: block %d: %d txs\n", h, len(r.Result.TxsResults))
+		for _, t := range r.Result.TxsResults {
+			if t.Code == 0 {
+				ok++
+			} else {
+				failed++
+			}
+		}
+	}
+	return ok, failed, nil
+}
+
+// throughput submits txs round-robin to every node from several workers
+// and returns committed transactions per second, from the first submission
+// to the commit of the last.
+func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (float64, error) {
+	clients := make([]*rpchttp.HTTP, len(nodes))
+	for i, p := range nodes {
+		c, err := rpchttp.New(p.rpc, "/websocket")
+		if err != nil {
+			return 0, err
+		}
+		clients[i] = c
+	}
+	start, err := status(nodes[0])
+	if err != nil {
+		return 0, err
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < *workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(txs)) {
+					return
+				}
+				c := clients[int(i)%len(clients)]
+				for attempt := 0; ; attempt++ {
+					res, err := c.BroadcastTxSync(context.Background(), txs[i])
+					if err == nil && res.Code == 0 {
+						break
+					}
+					if err == nil {
+						log("tx %d refused: code %d %s", i, res.Code, res.Log)
+						break
+					}
+					if attempt > 200 {
+						log("tx %d: %v", i, err)
+						break
+					}
+					time.Sleep(20 * time.Millisecond) // mempool full: back off
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	// Follow the chain until every transaction is committed.
+	seen, total, failed := start, 0, 0
+	deadline := time.Now().Add(3 * time.Minute)
+	var tEnd time.Time
+	for total+failed < len(txs) {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("only %d of %d transactions committed (%d failed)", total, len(txs), failed)
+		}
+		h, err := status(nodes[0])
+		if err != nil || h == seen {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		ok, bad, err := committed(nodes[0], seen, h)
+		if err != nil { // results of the newest block not stored yet: retry
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		total, failed, seen, tEnd = total+ok, failed+bad, h, time.Now()
+	}
+	if failed > 0 {
+		return 0, fmt.Errorf("%d transactions failed in blocks", failed)
+	}
+	rate := float64(total) / tEnd.Sub(t0).Seconds()
+	log("%d txs committed in %v: %.0f tx/s (blocks %d..%d)", total, tEnd.Sub(t0).Round(time.Millisecond), rate, start+1, seen)
+	return rate, nil
+}
+
+const txSize = 250 // about the size of a register transaction
+
+func kvTxs(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		k := fmt.Sprintf("key%08d=", i)
+		v := make([]byte, txSize-len(k))
+		for j := range v {
+			v[j] = 'a' + byte((i+j)%26)
+		}
+		out[i] = append([]byte(k), v...)
+	}
+	return out
+}
+
+// bnsTxs makes n preorders, one account each, and for each a function that
+// signs its register once the preorder's height is known; the
+// proof-of-work stamps are solved in advance.
+func bnsTxs(n int) (pre [][]byte, reg []func(preorderHeight int64) []byte, names []string, err error) {
+	p := node.DefaultOptions().Params
+	x := ecdh.X25519()
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("user-%d", i)
+		seed := sha256.Sum256([]byte(name))
+		priv := ed25519.NewKeyFromSeed(seed[:])
+		owner := bns.PublicKeyOf(priv)
+		salt := sha256.Sum256(append(seed[:], 's'))
+		t1 := &bns.Tx{Type: bns.TxPreorder, Nonce: 0, Commitment: bns.PreorderCommitment(chainID, name, salt, owner)}
+		t1.Sign(chainID, priv)
+		stamp, err := bns.SolvePow(context.Background(), chainID, name, owner, p.PowDifficulty)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ek, err := hpke.DHKEM(x).DeriveKeyPair(seed[:])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		prof := bns.Profile{SigningKey: owner, EncKeys: []bns.EncKey{{KEM: bns.KEMX25519, Key: ek.PublicKey().Bytes()}}, Hubs: []string{"http://127.0.0.1:4000"}}
+		sign := func(h int64) []byte {
+			t2 := &bns.Tx{Type: bns.TxRegister, Nonce: 1, Name: name, Salt: salt, PreorderHeight: h, Profile: prof, PowNonce: stamp}
+			t2.Sign(chainID, priv)
+			return t2.Marshal()
+		}
+		pre, reg, names = append(pre, t1.Marshal()), append(reg, sign), append(names, name)
+	}
+	return pre, reg, names, nil
+}
+
+// txHeights maps each transaction in blocks (from, to] to its height.
+func txHeights(p *proc, from, to int64) (map[string]int64, error) {
+	out := make(map[string]int64)
+	for h := from + 1; h <= to; h++ {
+		var r struct {
+			Result struct {
+				Block struct {
+					Data struct {
+						Txs [][]byte `json:"txs"`
+					} `json:"data"`
+				} `json:"block"`
+			}
+		}
+		if err := getJSON(fmt.Sprintf("%s/block?height=%d", p.rpc, h), &r); err != nil {
+			return nil, err
+		}
+		for _, tx := range r.Result.Block.Data.Txs {
+			out[string(tx)] = h
+		}
+	}
+	return out, nil
+}
+
+type lookupResult struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+func lookups(nodes []*proc, names []string, log func(string, ...any)) (lookupResult, error) {
+	c, err := lookup.New(context.Background(), lookup.Config{ChainID: chainID, Primary: nodes[0].rpc, Witnesses: []string{nodes[1].rpc, nodes[2].rpc}})
+	if err != nil {
+		return lookupResult{}, err
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var failures atomic.Int64
+	stop := time.Now().Add(*lookupDur)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < *lookupConc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []time.Duration
+			for i := w; time.Now().Before(stop); i += *lookupConc {
+				name := names[i%len(names)]
+				s := time.Now()
+				rec, err := c.Lookup(context.Background(), name)
+				if err != nil || rec.Name != name {
+					failures.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(s))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	if f := failures.Load(); f > 0 {
+		return lookupResult{}, fmt.Errorf("%d lookups failed", f)
+	}
+	slices.Sort(lat)
+	r := lookupResult{rate: float64(len(lat)) / elapsed.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100]}
+	log("%d verified lookups in %v: %.0f/s, p50 %v, p99 %v", len(lat), elapsed.Round(time.Millisecond), r.rate, r.p50, r.p99)
+	return r, nil
+}
