@@ -4,7 +4,7 @@ BIN      := $(CURDIR)/bin
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short fuzz bench lint fmt clean
+.PHONY: all build test test-short fuzz bench lint fmt clean up down status reset
 
 all: build
 
@@ -39,3 +39,16 @@ fmt:
 
 clean:
 	rm -rf $(BIN)
+
+# A local network on 127.0.0.1 (today: a 4-validator name chain).
+up: build
+	./scripts/localnet.sh up
+
+down:
+	./scripts/localnet.sh down
+
+status:
+	./scripts/localnet.sh status
+
+reset:
+	./scripts/localnet.sh reset

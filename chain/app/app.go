@@ -48,13 +48,14 @@ type Config struct {
 // lock, so checking transactions and answering queries never wait for a
 // block to execute:
 //
-//   - mu guards the working tree and the accepted proposal (consensus);
+//   - mu guards the working tree (consensus);
 //   - checkMu guards the mempool state, an overlay over the last saved
 //     version (CheckTx; Commit resets it, while CometBFT holds the mempool);
 //   - committed points at the last saved version, opened through a
-//     separate reader tree, immutable and safe to read concurrently; views
-//     is held for reading while a saved version is read (Query, CheckTx)
-//     and for writing while Commit deletes old versions.
+//     separate reader tree, immutable and safe to read concurrently
+//     (queries, proofs); CheckTx reads the latest version through the
+//     writer's fast index; views is held for reading during both and for
+//     writing while Commit saves a version and deletes old ones.
 type App struct {
 	abci.BaseApplication
 
@@ -69,9 +70,6 @@ type App struct {
 	// modifies nodes that its own saved versions share, so readers must not
 	// share them.
 	reader *iavl.MutableTree
-	// accepted is the execution of the last block ProcessProposal
-	// accepted; FinalizeBlock of that same block reuses it.
-	accepted *execution
 
 	checkMu sync.Mutex
 	params  bns.Params // set before any transaction: at New or InitChain
@@ -85,7 +83,6 @@ type App struct {
 // execution is a block executed over the last committed state.
 type execution struct {
 	height  int64
-	hash    []byte
 	st      *overlay
 	results []*abci.ExecTxResult
 }
@@ -162,7 +159,13 @@ func (a *App) publish() error {
 			return fmt.Errorf("app: open version %d: %w", v, err)
 		}
 		a.committed.Store(imm)
-		base = imm
+		// CheckTx makes point reads of the latest version, which IAVL's
+		// fast index answers without walking the nodes the writer shares;
+		// only SaveVersion's bookkeeping conflicts with it, and Commit
+		// holds views for that.
+		if base, err = a.tree.GetImmutable(v); err != nil {
+			return fmt.Errorf("app: open version %d: %w", v, err)
+		}
 	}
 	a.checkMu.Lock()
 	a.check = newOverlay(base)
@@ -235,11 +238,31 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
 	c := a.ctx(a.check, a.lastHeight()+1)
+	if req.Type == abci.CheckTxType_Recheck {
+		// After each block CometBFT rechecks the whole mempool while
+		// consensus waits, so a recheck only confirms the nonce: that
+		// evicts every transaction the block included or replaced. One
+		// that the block made invalid otherwise is refused when it reaches
+		// a block, with its code, and changes nothing.
+		return a.recheck(c, req.Tx), nil
+	}
 	tx, _, err := c.deliver(req.Tx)
 	if err != nil {
 		return checkRefusal(err), nil
 	}
 	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Log: tx.Type.String()}, nil
+}
+
+func (a *App) recheck(c *execCtx, raw []byte) *abci.ResponseCheckTx {
+	tx, err := c.txs.check(raw, c.chainID, c.params.MaxTxBytes)
+	if err != nil {
+		return checkRefusal(err)
+	}
+	if next := c.nonce(tx.Signer); tx.Nonce != next {
+		return checkRefusal(badNonce(tx, next))
+	}
+	c.st.set(bns.NonceKey(tx.Signer), bns.MarshalNonce(tx.Nonce+1))
+	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Log: tx.Type.String()}
 }
 
 func checkRefusal(err error) *abci.ResponseCheckTx {
@@ -256,13 +279,14 @@ func refusal(err error) (uint32, string) {
 	return uint32(bns.CodeInternal), err.Error()
 }
 
-// PrepareProposal keeps the mempool's transactions, in order, that execute
-// validly one after the other and fit in the block.
+// PrepareProposal keeps the mempool's transactions, in order, that pass
+// the stateless checks and fit in the block. It does not execute them: the
+// mempool already admitted them one after the other, and FinalizeBlock
+// records any that a state change has made invalid since.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	c := a.ctx(newOverlay(a.tree), req.Height)
-	a.expirePreorders(c)
+	p := a.params
+	a.mu.Unlock()
 	var (
 		out  [][]byte
 		size int64
@@ -271,8 +295,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 		if size+int64(len(raw)) > req.MaxTxBytes {
 			break
 		}
-		c.index = int64(len(out))
-		if _, _, err := c.deliver(raw); err != nil {
+		if _, err := a.txs.check(raw, a.cfg.ChainID, p.MaxTxBytes); err != nil {
 			continue
 		}
 		out = append(out, raw)
@@ -281,20 +304,22 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 	return &abci.ResponsePrepareProposal{Txs: out}, nil
 }
 
-// ProcessProposal accepts a block only if every transaction in it executes
-// validly in order.
+// ProcessProposal rejects a block holding a transaction that fails the
+// stateless checks (malformed, oversized, badly signed, invalid name or
+// profile): only a faulty proposer makes one. A transaction that is
+// well-formed but invalid against the state (a spent nonce, a taken name)
+// does not make the block invalid: FinalizeBlock refuses it with its code
+// and it changes nothing.
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	x := a.execute(req.Height, req.Txs)
-	for i, r := range x.results {
-		if r.Code != 0 {
-			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "code", bns.Code(r.Code), "log", r.Log)
+	p := a.params
+	a.mu.Unlock()
+	for i, raw := range req.Txs {
+		if _, err := a.txs.check(raw, a.cfg.ChainID, p.MaxTxBytes); err != nil {
+			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "err", err)
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
 	}
-	x.hash = bytes.Clone(req.Hash)
-	a.accepted = x
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
 }
 
@@ -327,13 +352,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if want := a.tree.WorkingVersion(); req.Height != want {
 		return nil, fmt.Errorf("app: FinalizeBlock at height %d, state expects %d", req.Height, want)
 	}
-	// The block ProcessProposal accepted is already executed: the state it
-	// ran over has not changed since (only Commit changes it).
-	x := a.accepted
-	a.accepted = nil
-	if x == nil || x.height != req.Height || !bytes.Equal(x.hash, req.Hash) || len(req.Hash) == 0 {
-		x = a.execute(req.Height, req.Txs)
-	}
+	x := a.execute(req.Height, req.Txs)
 	if err := x.st.flush(a.tree); err != nil {
 		return nil, fmt.Errorf("app: stage block %d: %w", req.Height, err)
 	}
@@ -365,11 +384,12 @@ func (a *App) expirePreorders(c *execCtx) {
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.views.Lock()
+	defer a.views.Unlock()
 	_, version, err := a.tree.SaveVersion()
 	if err != nil {
 		return nil, fmt.Errorf("app: commit: %w", err)
 	}
-	a.accepted = nil
 	if err := a.publish(); err != nil {
 		return nil, err
 	}
@@ -377,10 +397,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if k := a.cfg.KeepRecent; k > 0 && version > k {
 		retain = version - k + 1
 		if version%100 == 0 {
-			a.views.Lock()
-			err := a.tree.DeleteVersionsTo(version - k)
-			a.views.Unlock()
-			if err != nil {
+			if err := a.tree.DeleteVersionsTo(version - k); err != nil {
 				a.log.Error("prune", "to", version-k, "err", err)
 			}
 		}

@@ -143,7 +143,8 @@ func TestGenesisRefusesBadParams(t *testing.T) {
 func TestConnectionsRunConcurrently(t *testing.T) {
 	c := newChain(t, t.TempDir())
 	c.app.cfg.KeepRecent = 2 // prune while queries read
-	c.skip(1)
+	holder := newAccount("holder")
+	c.claim(holder, "held") // existing keys for CheckTx to read
 	done := make(chan struct{})
 	errs := make(chan error, 2)
 	go func() {
@@ -157,6 +158,11 @@ func TestConnectionsRunConcurrently(t *testing.T) {
 			a := newAccount(fmt.Sprint("concurrent", i))
 			if res, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: a.preorder("x")}); res.Code != 0 {
 				errs <- fmt.Errorf("CheckTx: %s", res.Log)
+				return
+			}
+			// A stranger's update reads the existing record and is refused.
+			if res, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: newAccount(fmt.Sprint("stranger", i)).update("held", testProfile("x"))}); bns.Code(res.Code) != bns.CodeUnauthorized {
+				errs <- fmt.Errorf("CheckTx of a stranger's update: %s %s", bns.Code(res.Code), res.Log)
 				return
 			}
 		}

@@ -4,12 +4,17 @@
 //
 // # Execution
 //
-// Every transaction goes through one path, [execCtx.deliver]: size check,
-// decode, stateless rules, signature (for this chain ID), nonce, then the
-// state rules of its type; only if all pass is it applied. CheckTx runs it
-// against the last committed state plus the transactions already admitted to
-// the mempool; PrepareProposal drops what fails; ProcessProposal rejects a
-// block in which anything fails; FinalizeBlock applies the block. Execution
+// Every transaction goes through one validation path, [execCtx.validate]:
+// first the stateless checks ([txCache.check]: size, decoding, name and
+// profile rules, signature for this chain ID), then the nonce and the state
+// rules of its type; only if all pass is it applied. CheckTx runs the whole
+// path against the last committed state plus the transactions already
+// admitted to the mempool. PrepareProposal and ProcessProposal run its
+// stateless stage: a block holding a transaction that fails it can only come
+// from a faulty proposer and is rejected. FinalizeBlock runs the whole path
+// for each transaction in order; one that the state refuses (a spent nonce,
+// a name taken earlier in the block) gets its code and changes nothing.
+// Execution
 // uses the block height only (never the wall clock), iterates nothing but
 // sorted keys and starts no goroutines, so every node computes the same app
 // hash.

@@ -40,7 +40,7 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		return nil, err
 	}
 	if next := c.nonce(tx.Signer); tx.Nonce != next {
-		return nil, bns.Errorf(bns.CodeBadNonce, "nonce %d for %s, want %d", tx.Nonce, tx.Signer, next)
+		return nil, badNonce(tx, next)
 	}
 	switch tx.Type {
 	case bns.TxPreorder:
@@ -79,6 +79,10 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		}
 	}
 	return tx, nil
+}
+
+func badNonce(tx *bns.Tx, next uint64) error {
+	return bns.Errorf(bns.CodeBadNonce, "nonce %d for %s, want %d", tx.Nonce, tx.Signer, next)
 }
 
 func (c *execCtx) validateRegister(tx *bns.Tx) error {

@@ -37,6 +37,11 @@ func TestRegisterFlow(t *testing.T) {
 // TestRefusals runs every refusal: each case builds the state it needs, then
 // one transaction that must fail with the given code and change nothing.
 func TestRefusals(t *testing.T) {
+	// The refusals that need no state: a block holding one is invalid.
+	stateless := map[bns.Code]bool{
+		bns.CodeMalformed: true, bns.CodeTooLarge: true, bns.CodeBadSignature: true,
+		bns.CodeInvalidName: true, bns.CodeInvalidProfile: true, bns.CodeUnauthorized: false,
+	}
 	cases := []struct {
 		name  string
 		setup func(c *chain) []byte // returns the transaction under test
@@ -204,10 +209,11 @@ func TestRefusals(t *testing.T) {
 			if chk.Log == "" || chk.Codespace != bns.Codespace {
 				t.Errorf("CheckTx refusal without log or codespace: %+v", chk)
 			}
-			// ...ProcessProposal rejects a block holding it...
+			// ...ProcessProposal rejects a block holding it if the refusal
+			// is stateless (only a faulty proposer makes such a block)...
 			pp, _ := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Height: c.height + 1, Txs: [][]byte{raw}})
-			if pp.Status != abci.ResponseProcessProposal_REJECT {
-				t.Errorf("ProcessProposal accepted a block with the refused tx")
+			if got, want := pp.Status == abci.ResponseProcessProposal_REJECT, stateless[tc.want]; got != want {
+				t.Errorf("ProcessProposal rejected = %v, want %v", got, want)
 			}
 			// ...and FinalizeBlock refuses it without changing the state.
 			if got := c.block(raw); got[0] != tc.want {
@@ -383,8 +389,8 @@ func TestMempoolNonces(t *testing.T) {
 	check(tx1, bns.CodeOK, abci.CheckTxType_New) // nonce 1 follows the admitted nonce 0
 	check(tx0, bns.CodeBadNonce, abci.CheckTxType_New)
 
-	// The proposer keeps both, in order.
-	prep, _ := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Height: c.height + 1, Txs: [][]byte{tx0, tx1, tx0, {7}}, MaxTxBytes: 1 << 20})
+	// The proposer keeps the well-formed ones, in order, and drops garbage.
+	prep, _ := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Height: c.height + 1, Txs: [][]byte{tx0, tx1, {7}}, MaxTxBytes: 1 << 20})
 	if len(prep.Txs) != 2 || !bytes.Equal(prep.Txs[0], tx0) || !bytes.Equal(prep.Txs[1], tx1) {
 		t.Fatalf("prepared %d txs", len(prep.Txs))
 	}

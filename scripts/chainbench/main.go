@@ -43,13 +43,14 @@ import (
 )
 
 var (
-	bnsdPath   = flag.String("bnsd", "bin/bnsd", "path to the bnsd binary")
-	validators = flag.Int("validators", 4, "validators in the testnet")
-	txCount    = flag.Int("txs", 6000, "transactions per throughput run")
-	blockTime  = flag.Duration("block-time", time.Second, "timeout_commit of the testnet")
-	workers    = flag.Int("workers", 16, "concurrent submitters")
-	lookupDur  = flag.Duration("duration", 10*time.Second, "length of the lookup run")
-	lookupConc = flag.Int("lookup-workers", 8, "concurrent lookups")
+	bnsdPath    = flag.String("bnsd", "bin/bnsd", "path to the bnsd binary")
+	validators  = flag.Int("validators", 4, "validators in the testnet")
+	txCount     = flag.Int("txs", 6000, "transactions per throughput run")
+	blockTime   = flag.Duration("block-time", time.Second, "timeout_commit of the testnet")
+	workers     = flag.Int("workers", 64, "concurrent submitters")
+	mempoolSize = flag.Int("mempool", 50000, "mempool size (transactions) of every node")
+	lookupDur   = flag.Duration("duration", 10*time.Second, "length of the lookup run")
+	lookupConc  = flag.Int("lookup-workers", 8, "concurrent lookups")
 )
 
 const chainID = "bench"
@@ -136,14 +137,20 @@ func runNet(app node.App, log func(string, ...any), f func([]*proc) (float64, er
 	if err != nil {
 		return 0, err
 	}
-	if addr := os.Getenv("CHAINBENCH_PPROF"); addr != "" && app == node.AppBNS {
-		// Profile node0: expose CometBFT's pprof endpoint on addr.
-		path := filepath.Join(vals[0].Home, "config", "config.toml")
+	for i, v := range vals {
+		// Same configuration for both applications: a mempool large enough
+		// that offered load is never shed (a full CometBFT v0.38 mempool
+		// can answer CheckTx with code 0 and still drop the transaction),
+		// and optionally CometBFT's pprof endpoint on node0.
+		path := filepath.Join(v.Home, "config", "config.toml")
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return 0, err
 		}
-		b = bytes.Replace(b, []byte(`pprof_laddr = ""`), []byte(`pprof_laddr = "`+addr+`"`), 1)
+		b = bytes.Replace(b, []byte("\nsize = 5000\n"), []byte(fmt.Sprintf("\nsize = %d\n", *mempoolSize)), 1)
+		if addr := os.Getenv("CHAINBENCH_PPROF"); addr != "" && app == node.AppBNS && i == 0 {
+			b = bytes.Replace(b, []byte(`pprof_laddr = ""`), []byte(`pprof_laddr = "`+addr+`"`), 1)
+		}
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			return 0, err
 		}
@@ -274,6 +281,31 @@ func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (float64,
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	t0 := time.Now()
+	if os.Getenv("CHAINBENCH_TRACE") != "" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+				line := fmt.Sprintf("t=%5.1fs submitted=%5d mempools:", time.Since(t0).Seconds(), min(next.Load(), int64(len(txs))))
+				for _, p := range nodes {
+					var r struct {
+						Result struct {
+							N string `json:"n_txs"`
+						}
+					}
+					getJSON(p.rpc+"/num_unconfirmed_txs", &r)
+					line += " " + r.Result.N
+				}
+				h, _ := status(nodes[0])
+				log("%s height=%d", line, h)
+			}
+		}()
+	}
 	for w := 0; w < *workers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -305,7 +337,7 @@ func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (float64,
 	wg.Wait()
 	// Follow the chain until every transaction is committed.
 	seen, total, failed := start, 0, 0
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(90 * time.Second)
 	var tEnd time.Time
 	for total+failed < len(txs) {
 		if time.Now().After(deadline) {
