@@ -21,7 +21,7 @@ alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 rpc() { echo "http://127.0.0.1:$((base_port + 10 * $1 + 1))"; }
 
 height() {
-  curl -s --max-time 2 "$(rpc "$1")/status" 2>/dev/null |
+  { curl -s --max-time 2 "$(rpc "$1")/status" 2>/dev/null || true; } |
     sed -n 's/.*"latest_block_height":"\([0-9]*\)".*/\1/p'
 }
 
