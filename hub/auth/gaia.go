@@ -1,0 +1,188 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+)
+
+// gaiaClaims are the claims of a v1 token that the hub reads.
+type gaiaClaims struct {
+	GaiaChallenge    *string  `json:"gaiaChallenge"`
+	Iss              string   `json:"iss"`
+	Exp              *float64 `json:"exp"`
+	Iat              *float64 `json:"iat"`
+	Scopes           []Scope  `json:"scopes"`
+	AssociationToken *string  `json:"associationToken"`
+	HubURL           string   `json:"hubUrl"`
+}
+
+type jwsHeader struct {
+	Typ string `json:"typ"`
+	Alg string `json:"alg"`
+}
+
+var b64 = base64.RawURLEncoding
+
+// decodeES256K splits and verifies a compact ES256K JWS and returns its
+// payload and issuer key. The signature is JOSE r‖s over SHA-256 of the
+// signing input; high-S signatures are accepted, as Gaia does.
+func decodeES256K(tok string, issuer func(payload []byte) (string, error)) ([]byte, *secp256k1.PublicKey, []byte, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, nil, nil, refuse("token is not a compact JWS")
+	}
+	hb, err := b64.DecodeString(strings.TrimRight(parts[0], "="))
+	if err != nil {
+		return nil, nil, nil, refuse("token header: %v", err)
+	}
+	var h jwsHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, nil, nil, refuse("token header: %v", err)
+	}
+	if h.Alg != "ES256K" {
+		return nil, nil, nil, refuse("token algorithm %q, want ES256K", h.Alg)
+	}
+	payload, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, nil, nil, refuse("token payload: %v", err)
+	}
+	iss, err := issuer(payload)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keyBytes, err := hex.DecodeString(iss)
+	if err != nil {
+		return nil, nil, nil, refuse("iss is not a hex public key")
+	}
+	pub, err := secp256k1.ParsePubKey(keyBytes)
+	if err != nil {
+		return nil, nil, nil, refuse("iss: %v", err)
+	}
+	sig, err := b64.DecodeString(strings.TrimRight(parts[2], "="))
+	if err != nil || len(sig) != 64 {
+		return nil, nil, nil, refuse("token signature is not 64 bytes of base64url")
+	}
+	var r, s secp256k1.ModNScalar
+	if r.SetByteSlice(sig[:32]) || s.SetByteSlice(sig[32:]) || r.IsZero() || s.IsZero() {
+		return nil, nil, nil, refuse("token signature out of range")
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ecdsa.NewSignature(&r, &s).Verify(digest[:], pub) {
+		return nil, nil, nil, refuse("token signature does not verify")
+	}
+	return payload, pub, keyBytes, nil
+}
+
+func floatTime(f float64) (time.Time, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e12 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+func (v *Verifier) verifyGaia(tok, address string) (*Grant, error) {
+	var c gaiaClaims
+	payload, _, keyBytes, err := decodeES256K(tok, func(p []byte) (string, error) {
+		if err := json.Unmarshal(p, &c); err != nil {
+			return "", refuse("token claims: %v", err)
+		}
+		if c.Iss == "" {
+			return "", refuse("token has no iss")
+		}
+		if err := checkScopes(c.Scopes); err != nil {
+			return "", err
+		}
+		return c.Iss, nil
+	})
+	_ = payload
+	if err != nil {
+		return nil, err
+	}
+	if got := GaiaAddress(keyBytes); got != address {
+		return nil, refuse("token is for address %s, not %s: address not allowed to write on this path", got, address)
+	}
+	if c.GaiaChallenge == nil || !v.challengeOK(*c.GaiaChallenge) {
+		return nil, refuse("token's gaiaChallenge does not match this hub's challenge_text")
+	}
+	now := v.now()
+	if c.Exp != nil {
+		exp, ok := floatTime(*c.Exp)
+		if !ok || exp.Before(now) {
+			return nil, refuse("token expired")
+		}
+	}
+	if c.AssociationToken != nil {
+		if err := v.checkAssociation(*c.AssociationToken, address, now); err != nil {
+			return nil, err
+		}
+	}
+	g := &Grant{Address: address, Scheme: "v1", Scopes: c.Scopes}
+	if c.Iat != nil {
+		iat, ok := floatTime(*c.Iat)
+		if !ok {
+			return nil, refuse("token iat out of range")
+		}
+		g.IssuedAt = &iat
+	}
+	return g, nil
+}
+
+func (v *Verifier) challengeOK(ch string) bool {
+	if ch == v.Challenge {
+		return true
+	}
+	for _, year := range []string{"2018", "2019"} {
+		if ch == `["gaiahub","`+year+`",`+jsonString(v.ServerName)+`,"blockstack_storage_please_sign"]` {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAssociation verifies a wallet's association token: signed by its
+// iss, not expired, and naming the bucket's key as childToAssociate.
+func (v *Verifier) checkAssociation(tok, address string, now time.Time) error {
+	var c struct {
+		ChildToAssociate string   `json:"childToAssociate"`
+		Iss              string   `json:"iss"`
+		Exp              *float64 `json:"exp"`
+	}
+	_, _, _, err := decodeES256K(tok, func(p []byte) (string, error) {
+		if err := json.Unmarshal(p, &c); err != nil {
+			return "", refuse("association token: %v", err)
+		}
+		if c.Iss == "" || c.ChildToAssociate == "" || c.Exp == nil {
+			return "", refuse("association token lacks iss, childToAssociate or exp")
+		}
+		return c.Iss, nil
+	})
+	if err != nil {
+		return refuse("association token: %v", err)
+	}
+	if exp, ok := floatTime(*c.Exp); !ok || !exp.After(now) {
+		return refuse("association token expired")
+	}
+	child, err := hex.DecodeString(c.ChildToAssociate)
+	if err != nil || GaiaAddress(child) != address {
+		return refuse("association token is for another key")
+	}
+	return nil
+}
+
+// jsonString quotes s as JSON.stringify does (no HTML escaping).
+func jsonString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
