@@ -340,4 +340,3 @@ func (d *Driver) List(_ context.Context, address, prefix, after string, limit in
 	}
 	return out, more, nil
 }
-

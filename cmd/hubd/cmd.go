@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/driver/disk"
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
+)
+
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
+		strings.HasPrefix(err.Error(), "unknown flag") || strings.Contains(err.Error(), "flag needs an argument") ||
+		strings.Contains(err.Error(), "invalid argument")
+}
+
+func printErr(w io.Writer, err error) {
+	fmt.Fprintf(w, "hubd: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(w, "hubd: hint: run 'hubd --help' for usage")
+	}
+}
+
+func rootCmd(stdout, stderr io.Writer) *cobra.Command {
+	v := viper.New()
+	cmd := &cobra.Command{
+		Use:   "hubd --data DIR --public-url URL [--listen HOST:PORT]",
+		Short: "Run a Parley storage hub",
+		Long: "hubd runs a storage hub: public reads of opaque blobs, writes signed by the bucket's key\n" +
+			"(Gaia v1 tokens from Stacks.js, or Parley's native Ed25519 tokens), a sealed contact-request\n" +
+			"inbox and change notifications. Every flag can also be set in the environment as HUBD_<FLAG>\n" +
+			"(dashes as underscores) or in a config file (--config, JSON, YAML or TOML).",
+		Example: "  hubd --data /var/lib/hubd --public-url https://hub.example --listen 0.0.0.0:443 \\\n" +
+			"       --tls-cert /etc/hubd/cert.pem --tls-key /etc/hubd/key.pem\n" +
+			"  HUBD_DATA=./hubdata HUBD_PUBLIC_URL=http://127.0.0.1:4000 hubd",
+		Args:          cobra.NoArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f := v.GetString("config"); f != "" {
+				v.SetConfigFile(f)
+				if err := v.ReadInConfig(); err != nil {
+					return usageError{fmt.Errorf("--config: %w", err)}
+				}
+			}
+			return serve(cmd.Context(), v, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.String("config", "", "config file (JSON, YAML or TOML) with any of these settings")
+	f.String("listen", "127.0.0.1:4000", "address to listen on")
+	f.String("public-url", "", "URL clients reach this hub at (required), e.g. https://hub.example")
+	f.String("data", "", "data directory for the disk driver (required unless --driver memory)")
+	f.String("driver", "disk", `storage driver: "disk" or "memory" (memory loses everything on exit)`)
+	f.String("server-name", "parley-hub", "name in the challenge text; changing it invalidates outstanding Gaia tokens")
+	f.Float64("max-upload-mb", 20, "largest object, in MiB")
+	f.Float64("quota-mb", 0, "most one address may store, in MiB (0: no limit)")
+	f.Int("page-size", 100, "entries per list-files page")
+	f.Float64("rate", 0, "requests per second per client IP (0: no limit)")
+	f.Int("burst", 50, "burst of requests per client IP above --rate")
+	f.Int("inbox-pow", 12, "leading zero bits of an inbox post's proof-of-work stamp")
+	f.Int("inbox-max", 1000, "envelopes an inbox may hold")
+	f.Int("inbox-max-bytes", 16384, "largest inbox envelope")
+	f.Int("inbox-per-minute", 20, "inbox posts per minute per client IP")
+	f.String("tls-cert", "", "TLS certificate file (serve HTTPS)")
+	f.String("tls-key", "", "TLS key file")
+	f.String("log-level", "info", "debug, info, warn or error")
+	f.Duration("shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight")
+	v.BindPFlags(f)
+	v.SetEnvPrefix("HUBD")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	return cmd
+}
+
+func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(v.GetString("log-level"))); err != nil {
+		return usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	publicURL := v.GetString("public-url")
+	if publicURL == "" {
+		return usageError{errors.New("--public-url is required")}
+	}
+	var drv hub.Driver
+	switch v.GetString("driver") {
+	case "disk":
+		dir := v.GetString("data")
+		if dir == "" {
+			return usageError{errors.New("--data is required with the disk driver")}
+		}
+		d, err := disk.New(dir)
+		if err != nil {
+			return err
+		}
+		drv = d
+	case "memory":
+		drv = memory.New()
+	default:
+		return usageError{fmt.Errorf("--driver %q: want disk or memory", v.GetString("driver"))}
+	}
+	cert, key := v.GetString("tls-cert"), v.GetString("tls-key")
+	if (cert == "") != (key == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(server.Config{
+		Driver:             drv,
+		PublicURL:          publicURL,
+		ServerName:         v.GetString("server-name"),
+		MaxUploadBytes:     int64(v.GetFloat64("max-upload-mb") * (1 << 20)),
+		QuotaBytes:         int64(v.GetFloat64("quota-mb") * (1 << 20)),
+		PageSize:           v.GetInt("page-size"),
+		RequestsPerSecond:  v.GetFloat64("rate"),
+		Burst:              v.GetInt("burst"),
+		InboxPowDifficulty: v.GetInt("inbox-pow"),
+		InboxMaxEntries:    v.GetInt("inbox-max"),
+		InboxMaxEnvelope:   int64(v.GetInt("inbox-max-bytes")),
+		InboxPerMinute:     v.GetInt("inbox-per-minute"),
+		Logger:             log,
+		Registry:           reg,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", v.GetString("listen"))
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cert != "" {
+		scheme = "https"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "public_url", publicURL, "driver", v.GetString("driver"))
+	fmt.Fprintf(stdout, "hubd: serving %s://%s (public URL %s)\n", scheme, ln.Addr(), publicURL)
+	errc := make(chan error, 1)
+	go func() {
+		if cert != "" {
+			errc <- hs.ServeTLS(ln, cert, key)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	srv.Close() // end watch streams; they resume from their cursors
+	sctx, cancel := context.WithTimeout(context.Background(), v.GetDuration("shutdown-timeout"))
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,410 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
+)
+
+// maxJSONBody bounds the JSON bodies of list-files and revoke-all (Gaia's
+// 4096 bytes).
+const maxJSONBody = 4096
+
+// objectPath extracts and validates (address, path) from a route of the
+// form /<route>/<address>/<path...>. The path is URL-decoded once and one
+// trailing '/' is dropped, as Gaia does.
+func objectPath(c echo.Context, route string) (string, string, error) {
+	raw := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/"+route+"/")
+	address, rest, _ := strings.Cut(raw, "/")
+	if err := hub.ValidateAddress(address); err != nil {
+		return "", "", err
+	}
+	p, err := url.PathUnescape(rest)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: path is not URL-encoded correctly", hub.ErrInvalid)
+	}
+	p = strings.TrimSuffix(p, "/")
+	if err := hub.ValidatePath(p); err != nil {
+		return "", "", err
+	}
+	return address, p, nil
+}
+
+func (s *Server) hubInfo(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{
+		"challenge_text":                 s.verify.Challenge,
+		"latest_auth_version":            "v1",
+		"max_file_upload_size_megabytes": float64(s.cfg.MaxUploadBytes) / (1 << 20),
+		"read_url_prefix":                s.readPrefix(),
+		"parley": map[string]any{
+			"native_auth":              auth.NativeScheme,
+			"inbox_pow_difficulty":     s.cfg.InboxPowDifficulty,
+			"inbox_max_envelope_bytes": s.cfg.InboxMaxEnvelope,
+			"inbox_max_entries":        s.cfg.InboxMaxEntries,
+			"watch_url":                s.cfg.PublicURL + "/watch",
+		},
+	})
+}
+
+func (s *Server) changed(ev Event) {
+	s.events.publish(ev)
+	s.metrics.events.Inc()
+}
+
+func (s *Server) readPrefix() string { return s.cfg.PublicURL + "/read/" }
+
+// authorize verifies the request's token for address and applies the
+// address's revocation timestamp, unless skipRevocation.
+func (s *Server) authorize(c echo.Context, address string, skipRevocation bool) (*auth.Grant, error) {
+	g, err := s.verify.Verify(c.Request().Header.Get("Authorization"), address)
+	if err != nil {
+		return nil, err
+	}
+	if skipRevocation {
+		return g, nil
+	}
+	oldest, err := s.oldestValid(c, address)
+	if err != nil {
+		return nil, err
+	}
+	if oldest > 0 && (g.IssuedAt == nil || g.IssuedAt.Unix() < oldest) {
+		return nil, fail(http.StatusUnauthorized, "AuthTokenTimestampValidationError", "token was issued before the bucket's oldest valid timestamp %d (revoke-all)", oldest)
+	}
+	return g, nil
+}
+
+// oldestValid returns the address's revocation timestamp, kept locally in
+// the driver under an internal address (never fetched over HTTP).
+func (s *Server) oldestValid(c echo.Context, address string) (int64, error) {
+	s.revMu.Lock()
+	defer s.revMu.Unlock()
+	if v, ok := s.revoked[address]; ok {
+		return v, nil
+	}
+	_, rc, err := s.cfg.Driver.Get(c.Request().Context(), revocationBucket, address)
+	var v int64
+	switch {
+	case errors.Is(err, hub.ErrNotFound):
+	case err != nil:
+		return 0, err
+	default:
+		b, _ := io.ReadAll(io.LimitReader(rc, 64))
+		rc.Close()
+		if v, err = strconv.ParseInt(string(b), 10, 64); err != nil {
+			return 0, fmt.Errorf("stored revocation of %s: %w", address, err)
+		}
+	}
+	s.revoked[address] = v
+	return v, nil
+}
+
+func conditions(h http.Header) (hub.PutOptions, error) {
+	var opt hub.PutOptions
+	im, inm := h.Get("If-Match"), h.Get("If-None-Match")
+	if im != "" && inm != "" {
+		return opt, fail(http.StatusPreconditionFailed, "PreconditionFailedError", "Request should not contain both if-match and if-none-match")
+	}
+	if inm != "" {
+		if inm != "*" {
+			return opt, fail(http.StatusPreconditionFailed, "PreconditionFailedError", "Misuse of the if-none-match header: only * is supported")
+		}
+		opt.IfNoneMatch = true
+	}
+	opt.IfMatch = unquoteETag(im)
+	return opt, nil
+}
+
+// unquoteETag accepts an ETag with or without RFC quotes (and W/).
+func unquoteETag(s string) string {
+	s = strings.TrimPrefix(s, "W/")
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+func (s *Server) store(c echo.Context) error {
+	address, path, err := objectPath(c, "store")
+	if err != nil {
+		return err
+	}
+	g, err := s.authorize(c, address, false)
+	if err != nil {
+		return err
+	}
+	if !g.AllowPut(path) {
+		return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow writing %q", path)
+	}
+	opt, err := conditions(c.Request().Header)
+	if err != nil {
+		return err
+	}
+	opt.ContentType = c.Request().Header.Get("Content-Type")
+	if opt.ContentType == "" {
+		opt.ContentType = "application/octet-stream"
+	}
+	if len(opt.ContentType) > 1024 {
+		return fail(http.StatusBadRequest, "BadRequestError", "content type longer than 1024 bytes")
+	}
+	if cl := c.Request().ContentLength; cl > s.cfg.MaxUploadBytes {
+		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "object of %d bytes, at most %d bytes", cl, s.cfg.MaxUploadBytes)
+	}
+	obj, err := s.putObject(c, address, path, http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadBytes), opt)
+	if err != nil {
+		return err
+	}
+	s.changed(Event{Address: address, Path: path, ETag: obj.ETag, Op: "put"})
+	return c.JSON(http.StatusAccepted, map[string]string{"publicURL": s.readPrefix() + address + "/" + path, "etag": obj.ETag})
+}
+
+// putObject writes within the address's quota.
+func (s *Server) putObject(c echo.Context, address, path string, body io.Reader, opt hub.PutOptions) (*hub.Object, error) {
+	ctx := c.Request().Context()
+	var old int64
+	if s.cfg.QuotaBytes > 0 {
+		used, err := s.used(c, address)
+		if err != nil {
+			return nil, err
+		}
+		if cur, err := s.cfg.Driver.Stat(ctx, address, path); err == nil {
+			old = cur.Size
+		}
+		room := s.cfg.QuotaBytes - used + old
+		if room <= 0 || c.Request().ContentLength > room {
+			return nil, fmt.Errorf("%w: %s stores %d of %d bytes", hub.ErrQuota, address, used, s.cfg.QuotaBytes)
+		}
+		body = io.LimitReader(body, room+1)
+		body = &quotaReader{r: body, room: room}
+	}
+	obj, err := s.cfg.Driver.Put(ctx, address, path, body, opt)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.QuotaBytes > 0 {
+		s.addUsage(address, obj.Size-old)
+	}
+	return obj, nil
+}
+
+type quotaReader struct {
+	r    io.Reader
+	room int64
+	n    int64
+}
+
+func (q *quotaReader) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	q.n += int64(n)
+	if q.n > q.room {
+		return n, fmt.Errorf("%w: the object does not fit in the address's quota", hub.ErrQuota)
+	}
+	return n, err
+}
+
+func (s *Server) used(c echo.Context, address string) (int64, error) {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	if u, ok := s.usage[address]; ok {
+		return u, nil
+	}
+	var total int64
+	after := ""
+	for {
+		objs, more, err := s.cfg.Driver.List(c.Request().Context(), address, "", after, 1000)
+		if err != nil {
+			return 0, err
+		}
+		for _, o := range objs {
+			total += o.Size
+			after = o.Path
+		}
+		if !more {
+			break
+		}
+	}
+	s.usage[address] = total
+	return total, nil
+}
+
+func (s *Server) addUsage(address string, delta int64) {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	if _, ok := s.usage[address]; ok {
+		s.usage[address] += delta
+	}
+}
+
+func (s *Server) deleteFile(c echo.Context) error {
+	address, path, err := objectPath(c, "delete")
+	if err != nil {
+		return err
+	}
+	g, err := s.authorize(c, address, false)
+	if err != nil {
+		return err
+	}
+	if !g.AllowDelete(path) {
+		return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow deleting %q", path)
+	}
+	ctx := c.Request().Context()
+	var size int64
+	if s.cfg.QuotaBytes > 0 {
+		if cur, err := s.cfg.Driver.Stat(ctx, address, path); err == nil {
+			size = cur.Size
+		}
+	}
+	if err := s.cfg.Driver.Delete(ctx, address, path, hub.DeleteOptions{IfMatch: unquoteETag(c.Request().Header.Get("If-Match"))}); err != nil {
+		return err
+	}
+	s.addUsage(address, -size)
+	s.changed(Event{Address: address, Path: path, Op: "delete"})
+	return c.NoContent(http.StatusAccepted)
+}
+
+// readJSON decodes a small JSON body into v; an empty body is {}.
+func readJSON(c echo.Context, v any) error {
+	b, err := io.ReadAll(io.LimitReader(c.Request().Body, maxJSONBody+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxJSONBody {
+		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "JSON body larger than %d bytes", maxJSONBody)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) listFiles(c echo.Context) error {
+	address := c.Param("address")
+	if err := hub.ValidateAddress(address); err != nil {
+		return err
+	}
+	if _, err := s.authorize(c, address, false); err != nil {
+		return err
+	}
+	var req struct {
+		Page *string `json:"page"`
+		Stat bool    `json:"stat"`
+	}
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	after := ""
+	if req.Page != nil && *req.Page != "" {
+		b, err := base64.RawURLEncoding.DecodeString(*req.Page)
+		if err != nil {
+			return fail(http.StatusBadRequest, "BadRequestError", "invalid page token")
+		}
+		after = string(b)
+	}
+	objs, more, err := s.cfg.Driver.List(c.Request().Context(), address, "", after, s.cfg.PageSize)
+	if err != nil {
+		return err
+	}
+	entries := make([]any, 0, len(objs))
+	for _, o := range objs {
+		if req.Stat {
+			entries = append(entries, map[string]any{
+				"name": o.Path, "etag": o.ETag, "contentLength": o.Size, "contentType": o.ContentType,
+				"lastModifiedDate": o.Modified.Unix(), "exists": true,
+			})
+		} else {
+			entries = append(entries, o.Path)
+		}
+	}
+	var page any
+	if more && len(objs) > 0 {
+		page = base64.RawURLEncoding.EncodeToString([]byte(objs[len(objs)-1].Path))
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"entries": entries, "page": page})
+}
+
+func (s *Server) revokeAll(c echo.Context) error {
+	address := c.Param("address")
+	if err := hub.ValidateAddress(address); err != nil {
+		return err
+	}
+	if _, err := s.authorize(c, address, true); err != nil {
+		return err
+	}
+	var req struct {
+		Oldest json.RawMessage `json:"oldestValidTimestamp"`
+	}
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	raw := strings.Trim(string(req.Oldest), `"`)
+	if raw == "" || raw == "0" || raw == "null" {
+		return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: missing oldestValidTimestamp")
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || f > 1e12 {
+		return fail(http.StatusBadRequest, "BadRequestError", "Invalid oldestValidTimestamp %q", raw)
+	}
+	ts := int64(f)
+	cur, err := s.oldestValid(c, address)
+	if err != nil {
+		return err
+	}
+	if ts > cur { // only ever raised
+		if _, err := s.cfg.Driver.Put(c.Request().Context(), revocationBucket, address, strings.NewReader(strconv.FormatInt(ts, 10)), hub.PutOptions{ContentType: "text/plain"}); err != nil {
+			return err
+		}
+		s.revMu.Lock()
+		s.revoked[address] = ts
+		s.revMu.Unlock()
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"status": "success"})
+}
+
+// read serves GET and HEAD of an object, as the Gaia reader does.
+func (s *Server) read(c echo.Context) error {
+	address, path, err := objectPath(c, "read")
+	if err != nil {
+		return fail(http.StatusNotFound, "DoesNotExist", "File not found")
+	}
+	obj, rc, err := s.cfg.Driver.Get(c.Request().Context(), address, path)
+	if errors.Is(err, hub.ErrNotFound) {
+		return fail(http.StatusNotFound, "DoesNotExist", "File not found")
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := c.Response().Header()
+	h.Set("ETag", obj.ETag)
+	h.Set("Last-Modified", obj.Modified.UTC().Format(http.TimeFormat))
+	h.Set("Cache-Control", "no-cache")
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && unquoteETag(inm) == obj.ETag {
+		return c.NoContent(http.StatusNotModified)
+	}
+	h.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	ct := obj.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	if c.Request().Method == http.MethodHead {
+		h.Set("Content-Type", ct)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Stream(http.StatusOK, ct, rc)
+}
+

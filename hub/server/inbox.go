@@ -1,0 +1,134 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parley-im/parley/hub"
+)
+
+// The inbox: anyone may append a small envelope to an address's inbox
+// without authenticating (envelopes are sealed to the owner's key by the
+// sender, so the hub cannot tell who sent one); the owner lists, reads and
+// deletes them with a token. Envelopes live in the driver under the
+// internal address "_inbox", as "<address>/<id>", ids ordered by arrival.
+
+func (s *Server) inboxPost(c echo.Context) error {
+	address := c.Param("address")
+	if err := hub.ValidateAddress(address); err != nil {
+		return err
+	}
+	if !s.inboxRL.allow(c.RealIP()) {
+		return fmt.Errorf("%w: too many inbox posts from this source; at most %d a minute", hub.ErrRateLimited, s.cfg.InboxPerMinute)
+	}
+	if cl := c.Request().ContentLength; cl > s.cfg.InboxMaxEnvelope {
+		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "envelope of %d bytes, at most %d", cl, s.cfg.InboxMaxEnvelope)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.InboxMaxEnvelope))
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		return fail(http.StatusBadRequest, "BadRequestError", "empty envelope")
+	}
+	nonce, err := strconv.ParseUint(c.Request().Header.Get("X-Parley-Pow"), 10, 64)
+	if err != nil {
+		return fail(http.StatusBadRequest, "BadRequestError", "missing or malformed X-Parley-Pow stamp (a decimal nonce)")
+	}
+	if !hub.CheckInboxStamp(s.verify.Challenge, address, body, nonce, s.cfg.InboxPowDifficulty) {
+		return fail(http.StatusForbidden, "BadStampError", "stamp has fewer than %d leading zero bits", s.cfg.InboxPowDifficulty)
+	}
+	ctx := c.Request().Context()
+	objs, _, err := s.cfg.Driver.List(ctx, inboxBucket, address+"/", "", s.cfg.InboxMaxEntries)
+	if err != nil {
+		return err
+	}
+	if len(objs) >= s.cfg.InboxMaxEntries {
+		return fail(http.StatusTooManyRequests, "InboxFullError", "inbox of %s holds %d envelopes, the most it may", address, len(objs))
+	}
+	id := newInboxID(s)
+	if _, err := s.cfg.Driver.Put(ctx, inboxBucket, address+"/"+id, strings.NewReader(string(body)), hub.PutOptions{IfNoneMatch: true, ContentType: "application/octet-stream"}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"id": id})
+}
+
+func newInboxID(s *Server) string {
+	r := make([]byte, 6)
+	rand.Read(r)
+	return fmt.Sprintf("%020d-%s", s.cfg.Now().UnixNano(), hex.EncodeToString(r))
+}
+
+func validInboxID(id string) bool {
+	ts, r, ok := strings.Cut(id, "-")
+	if !ok || len(ts) != 20 || len(r) != 12 {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ts, 10, 64)
+	_, err2 := hex.DecodeString(r)
+	return err1 == nil && err2 == nil
+}
+
+func (s *Server) inboxOwner(c echo.Context) (string, error) {
+	address := c.Param("address")
+	if err := hub.ValidateAddress(address); err != nil {
+		return "", err
+	}
+	_, err := s.authorize(c, address, false)
+	return address, err
+}
+
+func (s *Server) inboxList(c echo.Context) error {
+	address, err := s.inboxOwner(c)
+	if err != nil {
+		return err
+	}
+	objs, _, err := s.cfg.Driver.List(c.Request().Context(), inboxBucket, address+"/", "", s.cfg.InboxMaxEntries)
+	if err != nil {
+		return err
+	}
+	entries := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		entries = append(entries, map[string]any{"id": strings.TrimPrefix(o.Path, address+"/"), "size": o.Size, "received": o.Modified.Unix()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
+}
+
+func (s *Server) inboxGet(c echo.Context) error {
+	address, err := s.inboxOwner(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if !validInboxID(id) {
+		return fail(http.StatusNotFound, "DoesNotExist", "no such envelope")
+	}
+	_, rc, err := s.cfg.Driver.Get(c.Request().Context(), inboxBucket, address+"/"+id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return c.Stream(http.StatusOK, "application/octet-stream", rc)
+}
+
+func (s *Server) inboxDelete(c echo.Context) error {
+	address, err := s.inboxOwner(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if !validInboxID(id) {
+		return fail(http.StatusNotFound, "DoesNotExist", "no such envelope")
+	}
+	if err := s.cfg.Driver.Delete(c.Request().Context(), inboxBucket, address+"/"+id, hub.DeleteOptions{}); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusAccepted)
+}

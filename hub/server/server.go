@@ -1,0 +1,211 @@
+// Package server is the hub's HTTP API, on echo: the Gaia hub routes
+// (wire-compatible with the Stacks.js storage client), public reads, the
+// sealed contact-request inbox and change notifications. It composes a
+// hub.Driver (storage) with hub/auth (tokens); it picks neither.
+//
+// Errors are mapped to HTTP statuses in one place, [Server.handleError],
+// with Gaia's status codes and error JSON ({"message", "error"}).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
+)
+
+// Config configures a Server. Zero values take the defaults noted.
+type Config struct {
+	Driver hub.Driver
+	// PublicURL is how clients reach this hub, without a trailing slash,
+	// e.g. "https://hub.example". Reads are served under PublicURL+"/read/".
+	PublicURL string
+	// ServerName goes into the challenge text (default "parley-hub").
+	ServerName string
+	// MaxUploadBytes bounds one object (default 20 MiB).
+	MaxUploadBytes int64
+	// QuotaBytes bounds what one address may store (0: no limit).
+	QuotaBytes int64
+	// PageSize is the number of entries per list-files page (default 100).
+	PageSize int
+	// RequestsPerSecond and Burst limit each client IP (0: no limit).
+	RequestsPerSecond float64
+	Burst             int
+	// Inbox limits.
+	InboxMaxEnvelope   int64 // default 16 KiB
+	InboxMaxEntries    int   // per inbox, default 1000
+	InboxPowDifficulty int   // leading zero bits of a request's stamp, default 12
+	InboxPerMinute     int   // per source IP, default 20
+	// WatchBacklog is how many recent changes a reconnecting watcher can
+	// resume from (default 10000).
+	WatchBacklog int
+	// Logger for structured logs (default: discard).
+	Logger *slog.Logger
+	// Registry for Prometheus metrics (default: a new registry, served at
+	// /metrics).
+	Registry *prometheus.Registry
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the hub's HTTP handler.
+type Server struct {
+	cfg     Config
+	echo    *echo.Echo
+	verify  *auth.Verifier
+	log     *slog.Logger
+	metrics *metrics
+	events  *bus
+	inboxRL *ipLimiter
+
+	revMu   sync.Mutex
+	revoked map[string]int64 // address → oldest valid iat (unix seconds); loaded lazily
+	quotaMu sync.Mutex
+	usage   map[string]int64 // address → bytes stored; loaded lazily
+}
+
+// internal addresses, which no client address can equal (they start with '_').
+const (
+	revocationBucket = "_auth"
+	inboxBucket      = "_inbox"
+)
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Driver == nil {
+		return nil, errors.New("server: no driver")
+	}
+	if cfg.PublicURL == "" {
+		return nil, errors.New("server: no public URL")
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.ServerName == "" {
+		cfg.ServerName = "parley-hub"
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = 20 << 20
+	}
+	if cfg.PageSize == 0 {
+		cfg.PageSize = 100
+	}
+	if cfg.InboxMaxEnvelope == 0 {
+		cfg.InboxMaxEnvelope = 16 << 10
+	}
+	if cfg.InboxMaxEntries == 0 {
+		cfg.InboxMaxEntries = 1000
+	}
+	if cfg.InboxPowDifficulty == 0 {
+		cfg.InboxPowDifficulty = 12
+	}
+	if cfg.InboxPerMinute == 0 {
+		cfg.InboxPerMinute = 20
+	}
+	if cfg.WatchBacklog == 0 {
+		cfg.WatchBacklog = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	challenge := auth.Challenge(cfg.ServerName)
+	s := &Server{
+		cfg:     cfg,
+		verify:  &auth.Verifier{Challenge: challenge, ServerName: cfg.ServerName, Now: cfg.Now},
+		log:     cfg.Logger,
+		metrics: newMetrics(cfg.Registry),
+		events:  newBus(cfg.WatchBacklog),
+		inboxRL: newIPLimiter(float64(cfg.InboxPerMinute)/60, max(1, cfg.InboxPerMinute/4)),
+		revoked: make(map[string]int64),
+		usage:   make(map[string]int64),
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Close ends open watch streams, so a graceful shutdown need not wait
+// for them.
+func (s *Server) Close() { s.events.close() }
+
+// Challenge returns the hub's challenge_text.
+func (s *Server) Challenge() string { return s.verify.Challenge }
+
+// httpError is an error with the status and Gaia error class to answer.
+type httpError struct {
+	status int
+	class  string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func fail(status int, class, format string, args ...any) error {
+	return &httpError{status: status, class: class, msg: fmt.Sprintf(format, args...)}
+}
+
+// handleError is the one place errors become HTTP answers.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var (
+		he   *httpError
+		ee   *echo.HTTPError
+		mbe  *http.MaxBytesError
+		resp = map[string]any{}
+	)
+	status, class, msg := http.StatusInternalServerError, "", "Server Error"
+	switch {
+	case errors.As(err, &he):
+		status, class, msg = he.status, he.class, he.msg
+	case errors.As(err, &mbe), errors.Is(err, hub.ErrTooLarge):
+		status, class, msg = http.StatusRequestEntityTooLarge, "PayloadTooLargeError", err.Error()
+	case errors.Is(err, auth.ErrUnauthorized), errors.Is(err, hub.ErrUnauthorized):
+		status, class, msg = http.StatusUnauthorized, "ValidationError", err.Error()
+	case errors.Is(err, hub.ErrPrecondition):
+		status, class, msg = http.StatusPreconditionFailed, "PreconditionFailedError", err.Error()
+	case errors.Is(err, hub.ErrNotFound):
+		status, class, msg = http.StatusNotFound, "DoesNotExist", err.Error()
+	case errors.Is(err, hub.ErrInvalid):
+		status, class, msg = http.StatusForbidden, "BadPathError", err.Error()
+	case errors.Is(err, hub.ErrQuota):
+		status, class, msg = http.StatusInsufficientStorage, "QuotaExceededError", err.Error()
+	case errors.Is(err, hub.ErrRateLimited):
+		status, class, msg = http.StatusTooManyRequests, "RateLimitError", err.Error()
+	case errors.As(err, &ee):
+		status, msg = ee.Code, fmt.Sprint(ee.Message)
+	case errors.Is(err, context.Canceled):
+		status, msg = 499, "client closed request"
+	default:
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	resp["message"] = msg
+	if class != "" {
+		resp["error"] = class
+	}
+	if status == http.StatusPreconditionFailed {
+		resp["etag"] = nil
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(status)
+		return
+	}
+	c.JSON(status, resp)
+}

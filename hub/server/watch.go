@@ -1,0 +1,242 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/parley-im/parley/hub"
+)
+
+// Event is one change notification.
+type Event struct {
+	Seq     uint64 `json:"seq"`
+	Address string `json:"address"`
+	Path    string `json:"path"`
+	ETag    string `json:"etag,omitempty"`
+	Op      string `json:"op"` // "put" or "delete"
+}
+
+// bus keeps the last changes in a ring and fans them out to watchers. Its
+// epoch is random per process: a cursor from another run of the hub
+// cannot be resumed, and the watcher is told to re-list.
+type bus struct {
+	mu     sync.Mutex
+	epoch  string
+	seq    uint64
+	ring   []Event // the last len(ring) events, ring[seq % len] = event seq
+	subs   map[*sub]struct{}
+	closed bool
+}
+
+type sub struct {
+	match func(Event) bool
+	ch    chan Event // closed when the watcher falls too far behind
+}
+
+func newBus(backlog int) *bus {
+	e := make([]byte, 8)
+	rand.Read(e)
+	return &bus{epoch: hex.EncodeToString(e), ring: make([]Event, backlog), subs: make(map[*sub]struct{})}
+}
+
+func (b *bus) publish(ev Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	ev.Seq = b.seq
+	b.ring[b.seq%uint64(len(b.ring))] = ev
+	for s := range b.subs {
+		if !s.match(ev) {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+		default: // too slow: drop it; it resumes from its cursor
+			close(s.ch)
+			delete(b.subs, s)
+		}
+	}
+}
+
+// subscribe registers a watcher and returns the events after cursor seq
+// still in the ring, or reset=true if some are gone (or the epoch differs).
+func (b *bus) subscribe(match func(Event) bool, epoch string, after uint64, resume bool) (s *sub, backlog []Event, reset bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s = &sub{match: match, ch: make(chan Event, 4096)}
+	if !b.closed {
+		b.subs[s] = struct{}{}
+	} else {
+		close(s.ch)
+	}
+	if !resume {
+		return s, nil, false
+	}
+	oldest := uint64(1)
+	if b.seq > uint64(len(b.ring)) {
+		oldest = b.seq - uint64(len(b.ring)) + 1
+	}
+	if epoch != b.epoch || after > b.seq || after+1 < oldest {
+		return s, nil, true
+	}
+	for q := after + 1; q <= b.seq; q++ {
+		if ev := b.ring[q%uint64(len(b.ring))]; match(ev) {
+			backlog = append(backlog, ev)
+		}
+	}
+	return s, backlog, false
+}
+
+func (b *bus) unsubscribe(s *sub) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[s]; ok {
+		delete(b.subs, s)
+		close(s.ch)
+	}
+}
+
+func (b *bus) cursor() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.epoch + "." + strconv.FormatUint(b.seq, 10)
+}
+
+func (b *bus) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
+		close(s.ch)
+		delete(b.subs, s)
+	}
+}
+
+// MaxFollows bounds the address/prefix pairs one watch may follow.
+const MaxFollows = 5000
+
+type follow struct {
+	Address string `json:"address"`
+	Prefix  string `json:"prefix"`
+}
+
+// watch streams changes as Server-Sent Events. The watcher names what it
+// follows as repeated follow=ADDRESS or follow=ADDRESS:PREFIX query
+// parameters (GET), or as {"follow":[{"address","prefix"}], "cursor"} in a
+// POST body for long lists. To resume, it sends the last event id it saw
+// (Last-Event-ID header or cursor parameter): it then gets every change
+// since, or an event "reset" when that is impossible, after which it must
+// re-list what it follows. An event "ready" marks the end of the backlog.
+func (s *Server) watch(c echo.Context) error {
+	var req struct {
+		Follow []follow `json:"follow"`
+		Cursor string   `json:"cursor"`
+	}
+	for _, f := range c.QueryParams()["follow"] {
+		a, p, _ := strings.Cut(f, ":")
+		req.Follow = append(req.Follow, follow{Address: a, Prefix: p})
+	}
+	req.Cursor = c.QueryParam("cursor")
+	if c.Request().Method == http.MethodPost {
+		if err := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20)).Decode(&req); err != nil {
+			return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: %v", err)
+		}
+	}
+	if id := c.Request().Header.Get("Last-Event-ID"); id != "" {
+		req.Cursor = id
+	}
+	if len(req.Follow) == 0 || len(req.Follow) > MaxFollows {
+		return fail(http.StatusBadRequest, "BadRequestError", "follow 1 to %d addresses", MaxFollows)
+	}
+	byAddr := make(map[string][]string, len(req.Follow))
+	for _, f := range req.Follow {
+		if err := hub.ValidateAddress(f.Address); err != nil {
+			return fail(http.StatusBadRequest, "BadRequestError", "follow: %v", err)
+		}
+		byAddr[f.Address] = append(byAddr[f.Address], f.Prefix)
+	}
+	match := func(ev Event) bool {
+		for _, p := range byAddr[ev.Address] {
+			if strings.HasPrefix(ev.Path, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var (
+		epoch  string
+		after  uint64
+		resume = req.Cursor != ""
+	)
+	if resume {
+		e, q, ok := strings.Cut(req.Cursor, ".")
+		n, err := strconv.ParseUint(q, 10, 64)
+		if !ok || err != nil {
+			return fail(http.StatusBadRequest, "BadRequestError", "malformed cursor %q", req.Cursor)
+		}
+		epoch, after = e, n
+	}
+	sb, backlog, reset := s.events.subscribe(match, epoch, after, resume)
+	defer s.events.unsubscribe(sb)
+	s.metrics.watchers.Inc()
+	defer s.metrics.watchers.Dec()
+
+	w := c.Response()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, id string, data any) error {
+		b, _ := json.Marshal(data)
+		if id != "" {
+			fmt.Fprintf(w, "id: %s\n", id)
+		}
+		_, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+		return err
+	}
+	if reset {
+		if err := send("reset", "", map[string]string{"reason": "cannot resume from that cursor; list again"}); err != nil {
+			return nil
+		}
+	}
+	for _, ev := range backlog {
+		if err := send("change", s.events.epoch+"."+strconv.FormatUint(ev.Seq, 10), ev); err != nil {
+			return nil
+		}
+	}
+	if err := send("ready", s.events.cursor(), map[string]string{"cursor": s.events.cursor()}); err != nil {
+		return nil
+	}
+	w.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	ctx := c.Request().Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+		case ev, ok := <-sb.ch:
+			if !ok {
+				return nil // too far behind, or shutting down: the watcher resumes from its cursor
+			}
+			if err := send("change", s.events.epoch+"."+strconv.FormatUint(ev.Seq, 10), ev); err != nil {
+				return nil
+			}
+			w.Flush()
+		}
+	}
+}
