@@ -407,4 +407,3 @@ func (s *Server) read(c echo.Context) error {
 	}
 	return c.Stream(http.StatusOK, ct, rc)
 }
-
