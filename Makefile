@@ -24,6 +24,8 @@ test-short:
 # Short fuzz runs of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $(FUZZTIME) ./chain/bns
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./hub/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $(FUZZTIME) ./hub
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
 bench: build
