@@ -29,8 +29,9 @@ fuzz:
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./chain/...
-	$(GO) run ./scripts/chainbench -validators 4 -duration 20s
+	$(GO) test -run '^$$' -bench . -benchtime 10000x ./chain/...
+	$(GO) run ./scripts/hubbench -c 32 -duration 10s
+	$(GO) run ./scripts/chainbench -txs 15000 -duration 10s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -107,7 +108,20 @@ type Verifier struct {
 	ServerName string
 	// Now returns the time tokens are checked at (time.Now if nil).
 	Now func() time.Time
+
+	// cache remembers tokens whose signatures verified, by header and
+	// address: Stacks.js sends one token for a whole session. Expiry is
+	// checked again on every use.
+	mu    sync.Mutex
+	cache map[[2]string]cached
 }
+
+type cached struct {
+	grant Grant
+	exp   time.Time // zero: no expiry
+}
+
+const cacheMax = 1 << 14
 
 // Challenge returns Gaia's challenge text for a server name:
 // ["gaiahub","0",name,"blockstack_storage_please_sign"], byte for byte as
@@ -126,13 +140,38 @@ func (v *Verifier) now() time.Time {
 // Verify checks an Authorization header value for a request on address.
 // Errors wrap ErrUnauthorized and say what was wrong.
 func (v *Verifier) Verify(header, address string) (*Grant, error) {
+	k := [2]string{header, address}
+	v.mu.Lock()
+	c, ok := v.cache[k]
+	v.mu.Unlock()
+	if ok {
+		if !c.exp.IsZero() && !c.exp.After(v.now()) {
+			return nil, refuse("token expired")
+		}
+		g := c.grant
+		return &g, nil
+	}
+	g, exp, err := v.verify(header, address)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if v.cache == nil || len(v.cache) >= cacheMax {
+		v.cache = make(map[[2]string]cached)
+	}
+	v.cache[k] = cached{grant: *g, exp: exp}
+	v.mu.Unlock()
+	return g, nil
+}
+
+func (v *Verifier) verify(header, address string) (*Grant, time.Time, error) {
 	if len(header) < 7 || !strings.EqualFold(header[:7], "bearer ") {
-		return nil, refuse("missing bearer token")
+		return nil, time.Time{}, refuse("missing bearer token")
 	}
 	tok := header[7:]
 	scheme, rest, ok := strings.Cut(tok, ":")
 	if !ok {
-		return nil, refuse("legacy (pre-v1) tokens are not accepted; reconnect to get a v1 token")
+		return nil, time.Time{}, refuse("legacy (pre-v1) tokens are not accepted; reconnect to get a v1 token")
 	}
 	switch scheme {
 	case "v1":
@@ -140,5 +179,5 @@ func (v *Verifier) Verify(header, address string) (*Grant, error) {
 	case NativeScheme:
 		return v.verifyNative(rest, address)
 	}
-	return nil, refuse("unknown token version %q", scheme)
+	return nil, time.Time{}, refuse("unknown token version %q", scheme)
 }

@@ -135,3 +135,25 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestCachedTokenExpires: a token verified once is cached, but its expiry
+// is checked on every use.
+func TestCachedTokenExpires(t *testing.T) {
+	clock := now
+	v := &Verifier{Challenge: Challenge("h"), ServerName: "h", Now: func() time.Time { return clock }}
+	key, _ := secp256k1.GeneratePrivateKey()
+	addr := GaiaAddress(key.PubKey().SerializeCompressed())
+	tok := "bearer v1:" + MakeGaia(key, GaiaClaims{GaiaChallenge: v.Challenge, Exp: f(float64(now.Unix() + 60))})
+	for i := 0; i < 2; i++ {
+		if _, err := v.Verify(tok, addr); err != nil {
+			t.Fatalf("use %d: %v", i, err)
+		}
+	}
+	clock = now.Add(61 * time.Second)
+	if _, err := v.Verify(tok, addr); err == nil {
+		t.Fatal("an expired cached token was accepted")
+	}
+	if _, err := v.Verify(tok, "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH"); err == nil {
+		t.Fatal("a cached token was accepted for another address")
+	}
+}

@@ -89,7 +89,7 @@ func floatTime(f float64) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
-func (v *Verifier) verifyGaia(tok, address string) (*Grant, error) {
+func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 	var c gaiaClaims
 	payload, _, keyBytes, err := decodeES256K(tok, func(p []byte) (string, error) {
 		if err := json.Unmarshal(p, &c); err != nil {
@@ -105,35 +105,40 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, error) {
 	})
 	_ = payload
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if got := GaiaAddress(keyBytes); got != address {
-		return nil, refuse("token is for address %s, not %s: address not allowed to write on this path", got, address)
+		return nil, time.Time{}, refuse("token is for address %s, not %s: address not allowed to write on this path", got, address)
 	}
 	if c.GaiaChallenge == nil || !v.challengeOK(*c.GaiaChallenge) {
-		return nil, refuse("token's gaiaChallenge does not match this hub's challenge_text")
+		return nil, time.Time{}, refuse("token's gaiaChallenge does not match this hub's challenge_text")
 	}
 	now := v.now()
+	var exp time.Time
 	if c.Exp != nil {
-		exp, ok := floatTime(*c.Exp)
-		if !ok || exp.Before(now) {
-			return nil, refuse("token expired")
+		var ok bool
+		if exp, ok = floatTime(*c.Exp); !ok || exp.Before(now) {
+			return nil, time.Time{}, refuse("token expired")
 		}
 	}
 	if c.AssociationToken != nil {
-		if err := v.checkAssociation(*c.AssociationToken, address, now); err != nil {
-			return nil, err
+		assocExp, err := v.checkAssociation(*c.AssociationToken, address, now)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if exp.IsZero() || assocExp.Before(exp) {
+			exp = assocExp
 		}
 	}
 	g := &Grant{Address: address, Scheme: "v1", Scopes: c.Scopes}
 	if c.Iat != nil {
 		iat, ok := floatTime(*c.Iat)
 		if !ok {
-			return nil, refuse("token iat out of range")
+			return nil, time.Time{}, refuse("token iat out of range")
 		}
 		g.IssuedAt = &iat
 	}
-	return g, nil
+	return g, exp, nil
 }
 
 func (v *Verifier) challengeOK(ch string) bool {
@@ -150,7 +155,7 @@ func (v *Verifier) challengeOK(ch string) bool {
 
 // checkAssociation verifies a wallet's association token: signed by its
 // iss, not expired, and naming the bucket's key as childToAssociate.
-func (v *Verifier) checkAssociation(tok, address string, now time.Time) error {
+func (v *Verifier) checkAssociation(tok, address string, now time.Time) (time.Time, error) {
 	var c struct {
 		ChildToAssociate string   `json:"childToAssociate"`
 		Iss              string   `json:"iss"`
@@ -166,16 +171,17 @@ func (v *Verifier) checkAssociation(tok, address string, now time.Time) error {
 		return c.Iss, nil
 	})
 	if err != nil {
-		return refuse("association token: %v", err)
+		return time.Time{}, refuse("association token: %v", err)
 	}
-	if exp, ok := floatTime(*c.Exp); !ok || !exp.After(now) {
-		return refuse("association token expired")
+	exp, ok := floatTime(*c.Exp)
+	if !ok || !exp.After(now) {
+		return time.Time{}, refuse("association token expired")
 	}
 	child, err := hex.DecodeString(c.ChildToAssociate)
 	if err != nil || GaiaAddress(child) != address {
-		return refuse("association token is for another key")
+		return time.Time{}, refuse("association token is for another key")
 	}
-	return nil
+	return exp, nil
 }
 
 // jsonString quotes s as JSON.stringify does (no HTML escaping).

@@ -39,50 +39,50 @@ func MakeNative(priv ed25519.PrivateKey, challenge string, now, exp time.Time, s
 	return NativeScheme + ":" + b64.EncodeToString(payload) + "." + b64.EncodeToString(sig)
 }
 
-func (v *Verifier) verifyNative(tok, address string) (*Grant, error) {
+func (v *Verifier) verifyNative(tok, address string) (*Grant, time.Time, error) {
 	p64, s64, ok := strings.Cut(tok, ".")
 	if !ok {
-		return nil, refuse("native token is not payload.signature")
+		return nil, time.Time{}, refuse("native token is not payload.signature")
 	}
 	payload, err := b64.DecodeString(p64)
 	if err != nil {
-		return nil, refuse("native token payload: %v", err)
+		return nil, time.Time{}, refuse("native token payload: %v", err)
 	}
 	sig, err := b64.DecodeString(s64)
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return nil, refuse("native token signature is not 64 bytes of base64url")
+		return nil, time.Time{}, refuse("native token signature is not 64 bytes of base64url")
 	}
 	var c nativeClaims
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil || dec.More() {
-		return nil, refuse("native token claims: %v", err)
+		return nil, time.Time{}, refuse("native token claims: %v", err)
 	}
 	pub, err := hex.DecodeString(c.Iss)
 	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return nil, refuse("native token iss is not a hex Ed25519 key")
+		return nil, time.Time{}, refuse("native token iss is not a hex Ed25519 key")
 	}
 	if !ed25519.Verify(pub, append([]byte(NativeDomain), payload...), sig) {
-		return nil, refuse("native token signature does not verify")
+		return nil, time.Time{}, refuse("native token signature does not verify")
 	}
 	if c.Hub != v.Challenge {
-		return nil, refuse("native token is for another hub")
+		return nil, time.Time{}, refuse("native token is for another hub")
 	}
 	if c.Adr != address || NativeAddress(pub) != address {
-		return nil, refuse("native token is for address %s, not %s", c.Adr, address)
+		return nil, time.Time{}, refuse("native token is for address %s, not %s", c.Adr, address)
 	}
 	now := v.now()
 	exp, iat := time.Unix(c.Exp, 0), time.Unix(c.Iat, 0)
 	switch {
 	case !exp.After(now):
-		return nil, refuse("native token expired")
+		return nil, time.Time{}, refuse("native token expired")
 	case exp.Sub(now) > MaxNativeLifetime:
-		return nil, refuse("native token expires more than a year ahead")
+		return nil, time.Time{}, refuse("native token expires more than a year ahead")
 	case iat.After(now.Add(5 * time.Minute)):
-		return nil, refuse("native token issued in the future")
+		return nil, time.Time{}, refuse("native token issued in the future")
 	}
 	if err := checkScopes(c.Scopes); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return &Grant{Address: address, Scheme: NativeScheme, IssuedAt: &iat, Scopes: c.Scopes}, nil
+	return &Grant{Address: address, Scheme: NativeScheme, IssuedAt: &iat, Scopes: c.Scopes}, exp, nil
 }
