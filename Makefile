@@ -4,16 +4,23 @@ BIN      := $(CURDIR)/bin
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short fuzz bench lint fmt clean up down status reset
+.PHONY: tools all build test test-short fuzz bench lint fmt clean up down status reset
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# Test dependencies from the Go module proxy: versitygw, the real S3
+# server the S3 driver's conformance suite runs against.
+VERSITYGW := $(shell $(GO) env GOPATH)/bin/versitygw
+tools: $(VERSITYGW)
+$(VERSITYGW):
+	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.0.14
+
 # The full test suite: unit, integration (real CometBFT nodes and processes
 # on 127.0.0.1) and short fuzz runs. CI runs exactly this.
-test: build
+test: build tools
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/driver/disk"
 	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/driver/s3"
 	"github.com/parley-im/parley/hub/server"
 )
 
@@ -69,7 +70,12 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.String("listen", "127.0.0.1:4000", "address to listen on")
 	f.String("public-url", "", "URL clients reach this hub at (required), e.g. https://hub.example")
 	f.String("data", "", "data directory for the disk driver (required unless --driver memory)")
-	f.String("driver", "disk", `storage driver: "disk" or "memory" (memory loses everything on exit)`)
+	f.String("driver", "disk", `storage driver: "disk", "s3" or "memory" (memory loses everything on exit)`)
+	f.String("s3-endpoint", "", "S3 server host:port (driver s3)")
+	f.String("s3-bucket", "", "S3 bucket (driver s3; created if missing)")
+	f.String("s3-region", "us-east-1", "S3 region (driver s3)")
+	f.String("s3-access-key", "", "S3 access key (driver s3); the secret key comes only from HUBD_S3_SECRET_KEY or the config file")
+	f.Bool("s3-tls", true, "use HTTPS to reach the S3 server")
 	f.String("server-name", "parley-hub", "name in the challenge text; changing it invalidates outstanding Gaia tokens")
 	f.Float64("max-upload-mb", 20, "largest object, in MiB")
 	f.Float64("quota-mb", 0, "most one address may store, in MiB (0: no limit)")
@@ -113,10 +119,23 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 			return err
 		}
 		drv = d
+	case "s3":
+		secret := v.GetString("s3-secret-key") // environment or config file only
+		if v.GetString("s3-endpoint") == "" || v.GetString("s3-bucket") == "" || secret == "" {
+			return usageError{errors.New("driver s3 needs --s3-endpoint, --s3-bucket and HUBD_S3_SECRET_KEY (or s3-secret-key in the config file)")}
+		}
+		d, err := s3.New(ctx, s3.Config{
+			Endpoint: v.GetString("s3-endpoint"), Bucket: v.GetString("s3-bucket"), Region: v.GetString("s3-region"),
+			AccessKey: v.GetString("s3-access-key"), SecretKey: secret, UseTLS: v.GetBool("s3-tls"),
+		})
+		if err != nil {
+			return err
+		}
+		drv = d
 	case "memory":
 		drv = memory.New()
 	default:
-		return usageError{fmt.Errorf("--driver %q: want disk or memory", v.GetString("driver"))}
+		return usageError{fmt.Errorf("--driver %q: want disk, s3 or memory", v.GetString("driver"))}
 	}
 	cert, key := v.GetString("tls-cert"), v.GetString("tls-key")
 	if (cert == "") != (key == "") {

@@ -37,13 +37,13 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/internal/keyenc"
 	"github.com/parley-im/parley/hub/internal/keylock"
 )
 
 const (
 	magic      = "PHB1"
 	trailerMin = 2 + md5.Size + len(magic)
-	objSuffix  = ".o"
 	tmpPrefix  = ".tmp-"
 )
 
@@ -76,52 +76,9 @@ func New(root string) (*Driver, error) {
 	return &Driver{root: root}, nil
 }
 
-func escapeSegment(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-func unescapeSegment(s string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+2 >= len(s) {
-			return "", fmt.Errorf("bad escape in %q", s)
-		}
-		v, err := hex.DecodeString(s[i+1 : i+3])
-		if err != nil {
-			return "", fmt.Errorf("bad escape in %q", s)
-		}
-		b.WriteByte(v[0])
-		i += 2
-	}
-	return b.String(), nil
-}
-
 // file returns the object file of (address, path).
 func (d *Driver) file(address, path string) string {
-	segs := strings.Split(path, "/")
-	parts := make([]string, 0, len(segs)+2)
-	parts = append(parts, d.root, escapeSegment(address))
-	for i, s := range segs {
-		e := escapeSegment(s)
-		if i == len(segs)-1 {
-			e += objSuffix
-		}
-		parts = append(parts, e)
-	}
-	return filepath.Join(parts...)
+	return filepath.Join(d.root, keyenc.Segment(address), filepath.FromSlash(keyenc.Path(path)))
 }
 
 // Put implements hub.Driver.
@@ -294,7 +251,7 @@ func (d *Driver) Delete(_ context.Context, address, path string, opt hub.DeleteO
 // List implements hub.Driver. It walks the address's directory: O(objects)
 // per call.
 func (d *Driver) List(_ context.Context, address, prefix, after string, limit int) ([]hub.Object, bool, error) {
-	base := filepath.Join(d.root, escapeSegment(address))
+	base := filepath.Join(d.root, keyenc.Segment(address))
 	var paths []string
 	err := filepath.WalkDir(base, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -303,20 +260,15 @@ func (d *Driver) List(_ context.Context, address, prefix, after string, limit in
 			}
 			return err
 		}
-		if de.IsDir() || !strings.HasSuffix(de.Name(), objSuffix) || strings.HasPrefix(de.Name(), ".") {
+		if de.IsDir() || strings.HasPrefix(de.Name(), ".") {
 			return nil
 		}
-		rel, err := filepath.Rel(base, strings.TrimSuffix(p, objSuffix))
+		rel, err := filepath.Rel(base, p)
 		if err != nil {
 			return err
 		}
-		segs := strings.Split(filepath.ToSlash(rel), "/")
-		for i, s := range segs {
-			if segs[i], err = unescapeSegment(s); err != nil {
-				return err
-			}
-		}
-		if name := strings.Join(segs, "/"); strings.HasPrefix(name, prefix) && name > after {
+		name, ok := keyenc.Unpath(filepath.ToSlash(rel))
+		if ok && strings.HasPrefix(name, prefix) && name > after {
 			paths = append(paths, name)
 		}
 		return nil
