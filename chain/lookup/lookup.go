@@ -379,3 +379,30 @@ func (c *Client) Submit(ctx context.Context, priv ed25519.PrivateKey, tx *bns.Tx
 	tx.Sign(c.cfg.ChainID, priv)
 	return c.Broadcast(ctx, tx)
 }
+
+// Preorder commits priv's key to name with salt (the first step of a
+// registration) and returns the height of the block that holds it, which
+// the register must name. Keep salt secret until Register.
+func (c *Client) Preorder(ctx context.Context, priv ed25519.PrivateKey, name string, salt [32]byte) (int64, error) {
+	if err := bns.ValidateName(name); err != nil {
+		return 0, err
+	}
+	commitment := bns.PreorderCommitment(c.cfg.ChainID, name, salt, bns.PublicKeyOf(priv))
+	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: commitment})
+}
+
+// Register reveals a preorder made at preorderHeight: it solves the
+// proof-of-work stamp at the chain's difficulty and submits the register
+// with profile. It must run in a later block than the preorder and within
+// the chain's preorder_ttl.
+func (c *Client) Register(ctx context.Context, priv ed25519.PrivateKey, name string, salt [32]byte, preorderHeight int64, profile bns.Profile) (int64, error) {
+	params, err := c.Params(ctx)
+	if err != nil {
+		return 0, err
+	}
+	stamp, err := bns.SolvePow(ctx, c.cfg.ChainID, name, bns.PublicKeyOf(priv), params.PowDifficulty)
+	if err != nil {
+		return 0, err
+	}
+	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, PreorderHeight: preorderHeight, Profile: profile, PowNonce: stamp})
+}

@@ -91,21 +91,12 @@ func profile(seed string, hub string) bns.Profile {
 func register(t *testing.T, c *lookup.Client, priv ed25519.PrivateKey, name string, p bns.Profile) {
 	t.Helper()
 	ctx := context.Background()
-	owner := bns.PublicKeyOf(priv)
 	salt := sha256.Sum256([]byte("salt" + name))
-	preHeight, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: bns.PreorderCommitment(c.ChainID(), name, salt, owner)})
+	h, err := c.Preorder(ctx, priv, name, salt)
 	if err != nil {
 		t.Fatalf("preorder %s: %v", name, err)
 	}
-	params, err := c.Params(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stamp, err := bns.SolvePow(ctx, c.ChainID(), name, owner, params.PowDifficulty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, PreorderHeight: preHeight, Profile: p, PowNonce: stamp}); err != nil {
+	if _, err := c.Register(ctx, priv, name, salt, h, p); err != nil {
 		t.Fatalf("register %s: %v", name, err)
 	}
 }

@@ -306,21 +306,13 @@ func register(t *testing.T, c *lookup.Client, name string) {
 	accounts[name] = priv
 	owner := bns.PublicKeyOf(priv)
 	salt := sha256.Sum256([]byte("salt" + name))
-	preHeight, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: bns.PreorderCommitment(c.ChainID(), name, salt, owner)})
+	preHeight, err := c.Preorder(ctx, priv, name, salt)
 	if err != nil {
 		t.Fatalf("preorder %s: %v", name, err)
 	}
-	params, err := c.Params(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stamp, err := bns.SolvePow(ctx, c.ChainID(), name, owner, params.PowDifficulty)
-	if err != nil {
-		t.Fatal(err)
-	}
 	xk, _ := hpke.DHKEM(ecdhX25519()).DeriveKeyPair(seed[:])
 	p := bns.Profile{SigningKey: owner, EncKeys: []bns.EncKey{{KEM: bns.KEMX25519, Key: xk.PublicKey().Bytes()}}, Hubs: []string{"http://127.0.0.1:4000"}}
-	if _, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, PreorderHeight: preHeight, Profile: p, PowNonce: stamp}); err != nil {
+	if _, err := c.Register(ctx, priv, name, salt, preHeight, p); err != nil {
 		t.Fatalf("register %s: %v", name, err)
 	}
 	if rec, err := c.Lookup(ctx, name); err != nil || rec.Owner != owner {
