@@ -1,0 +1,258 @@
+// Package keystore keeps a Parley identity on the user's device, encrypted
+// at rest under a passphrase.
+//
+// An identity is four secrets, each a seed from which its key is derived:
+// the owner key (Ed25519; it owns the name on the chain and signs chain
+// transactions), the signing key (Ed25519; it signs what the user
+// publishes), the X25519 encryption key and the MLKEM768-X25519 hybrid
+// post-quantum encryption key (both HPKE, crypto/hpke).
+//
+// # File format
+//
+//	# parley keystore
+//	# created: <RFC 3339 time>
+//	# owner: ed25519:<hex>
+//	<base64 of: "parley/keystore/v1" ‖ u32 argon2 time ‖ u32 argon2 memory KiB
+//	  ‖ u8 argon2 threads ‖ salt[16] ‖ nonce[24] ‖ ciphertext>
+//
+// The key is Argon2id(passphrase, salt, time, memory, threads, 32 bytes);
+// the ciphertext is XChaCha20-Poly1305 of the 160 seed bytes with everything
+// before it as associated data, so no parameter can be changed unnoticed.
+// Comment lines are for people; only the last line is read. Files are
+// written to a temporary file, fsynced and renamed.
+package keystore
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/parley-im/parley/chain/bns"
+)
+
+// Errors.
+var (
+	ErrBadPassphrase = errors.New("keystore: wrong passphrase, or the keystore is damaged")
+	ErrMalformed     = errors.New("keystore: malformed")
+)
+
+const (
+	magic     = "parley/keystore/v1"
+	saltLen   = 16
+	seedBytes = 32 + 32 + 32 + 64
+)
+
+// KDF are the Argon2id parameters.
+type KDF struct {
+	Time    uint32
+	Memory  uint32 // KiB
+	Threads uint8
+}
+
+// DefaultKDF costs about a second and 64 MiB on a laptop.
+var DefaultKDF = KDF{Time: 3, Memory: 64 << 10, Threads: 4}
+
+// Identity is a user's secret keys.
+type Identity struct {
+	ownerSeed, signSeed, x25519Seed [32]byte
+	pqSeed                          [64]byte
+}
+
+// New makes a fresh identity from crypto/rand.
+func New() (*Identity, error) {
+	id := new(Identity)
+	for _, b := range [][]byte{id.ownerSeed[:], id.signSeed[:], id.x25519Seed[:], id.pqSeed[:]} {
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+	}
+	return id, nil
+}
+
+// OwnerKey is the chain account key that owns the user's name.
+func (id *Identity) OwnerKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(id.ownerSeed[:]) }
+
+// SigningKey signs what the user publishes.
+func (id *Identity) SigningKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(id.signSeed[:]) }
+
+// X25519Key is the classical HPKE key.
+func (id *Identity) X25519Key() (hpke.PrivateKey, error) {
+	return hpke.DHKEM(x25519()).DeriveKeyPair(id.x25519Seed[:])
+}
+
+// HybridKey is the post-quantum hybrid HPKE key (MLKEM768-X25519).
+func (id *Identity) HybridKey() (hpke.PrivateKey, error) {
+	return hpke.MLKEM768X25519().DeriveKeyPair(id.pqSeed[:])
+}
+
+// Profile returns what the identity publishes on the chain, with hubs.
+func (id *Identity) Profile(hubs []string) (bns.Profile, error) {
+	x, err := id.X25519Key()
+	if err != nil {
+		return bns.Profile{}, err
+	}
+	h, err := id.HybridKey()
+	if err != nil {
+		return bns.Profile{}, err
+	}
+	return bns.Profile{
+		SigningKey: bns.PublicKeyOf(id.SigningKey()),
+		EncKeys: []bns.EncKey{
+			{KEM: bns.KEMX25519, Key: x.PublicKey().Bytes()},
+			{KEM: bns.KEMMLKEM768X25519, Key: h.PublicKey().Bytes()},
+		},
+		Hubs: append([]string(nil), hubs...),
+	}, nil
+}
+
+func (id *Identity) seeds() []byte {
+	b := make([]byte, 0, seedBytes)
+	b = append(b, id.ownerSeed[:]...)
+	b = append(b, id.signSeed[:]...)
+	b = append(b, id.x25519Seed[:]...)
+	return append(b, id.pqSeed[:]...)
+}
+
+// Seal encrypts the identity under passphrase and returns the file's bytes.
+func (id *Identity) Seal(passphrase []byte, kdf KDF, now time.Time) ([]byte, error) {
+	if len(passphrase) == 0 {
+		return nil, errors.New("keystore: empty passphrase")
+	}
+	header := []byte(magic)
+	header = binary.BigEndian.AppendUint32(header, kdf.Time)
+	header = binary.BigEndian.AppendUint32(header, kdf.Memory)
+	header = append(header, kdf.Threads)
+	salt := make([]byte, saltLen)
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	header = append(append(header, salt...), nonce...)
+	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize))
+	if err != nil {
+		return nil, err
+	}
+	body := aead.Seal(header, nonce, id.seeds(), header)
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "# parley keystore\n# created: %s\n# owner: %s\n", now.UTC().Format(time.RFC3339), bns.PublicKeyOf(id.OwnerKey()))
+	out.WriteString(base64.StdEncoding.EncodeToString(body))
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// Open decrypts a keystore file's bytes.
+func Open(file, passphrase []byte) (*Identity, error) {
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(file))
+	sc.Buffer(make([]byte, 4096), 1<<16)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if last != "" {
+			return nil, fmt.Errorf("%w: more than one data line", ErrMalformed)
+		}
+		last = line
+	}
+	body, err := base64.StdEncoding.Strict().DecodeString(last)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	hlen := len(magic) + 4 + 4 + 1 + saltLen + chacha20poly1305.NonceSizeX
+	if len(body) != hlen+seedBytes+chacha20poly1305.Overhead || string(body[:len(magic)]) != magic {
+		return nil, fmt.Errorf("%w: not a %s keystore", ErrMalformed, magic)
+	}
+	p := body[len(magic):]
+	kdf := KDF{Time: binary.BigEndian.Uint32(p), Memory: binary.BigEndian.Uint32(p[4:]), Threads: p[8]}
+	if kdf.Time == 0 || kdf.Time > 100 || kdf.Memory < 8 || kdf.Memory > 4<<20 || kdf.Threads == 0 {
+		return nil, fmt.Errorf("%w: KDF parameters out of range", ErrMalformed)
+	}
+	salt := p[9 : 9+saltLen]
+	nonce := p[9+saltLen : 9+saltLen+chacha20poly1305.NonceSizeX]
+	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize))
+	if err != nil {
+		return nil, err
+	}
+	seeds, err := aead.Open(nil, nonce, body[hlen:], body[:hlen])
+	if err != nil {
+		return nil, ErrBadPassphrase
+	}
+	id := new(Identity)
+	copy(id.ownerSeed[:], seeds[0:32])
+	copy(id.signSeed[:], seeds[32:64])
+	copy(id.x25519Seed[:], seeds[64:96])
+	copy(id.pqSeed[:], seeds[96:160])
+	clear(seeds)
+	return id, nil
+}
+
+// Save seals id into path: a temporary file in the same directory,
+// fsynced, renamed over path, then the directory fsynced.
+func Save(path string, id *Identity, passphrase []byte, kdf KDF) error {
+	data, err := id.Seal(passphrase, kdf, time.Now())
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data)
+}
+
+// Load reads and opens the keystore at path.
+func Load(path string, passphrase []byte) (*Identity, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	return Open(b, passphrase)
+}
+
+// WriteFileAtomic replaces path with data so that a crash leaves either the
+// old file or the new one, never a part.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,104 @@
+package keystore
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+)
+
+var fastKDF = KDF{Time: 1, Memory: 64, Threads: 1}
+
+func TestRoundTrip(t *testing.T) {
+	id, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "keys")
+	if err := Save(path, id, []byte("correct horse"), fastKDF); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.seeds(), id.seeds()) {
+		t.Fatal("identity changed in the round trip")
+	}
+	p, err := got.Profile([]string{"https://hub.example"})
+	if err != nil || p.Validate() != nil {
+		t.Fatalf("profile %v: %v", err, p.Validate())
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("keystore mode %v", st.Mode())
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), "# owner: "+bns.PublicKeyOf(id.OwnerKey()).String()) {
+		t.Fatalf("no owner comment: %s", b)
+	}
+	for _, secret := range [][]byte{id.ownerSeed[:], id.signSeed[:], id.x25519Seed[:]} {
+		if bytes.Contains(b, secret) {
+			t.Fatal("a secret is in the file in the clear")
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	id, _ := New()
+	good, _ := id.Seal([]byte("pw"), fastKDF, time.Unix(0, 0))
+	if _, err := Open(good, []byte("wrong")); !errors.Is(err, ErrBadPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(good)), "\n")
+	data := lines[len(lines)-1]
+	flip := func(i int) []byte {
+		b := []byte(data)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return []byte(strings.Join(append(lines[:len(lines)-1:len(lines)-1], string(b)), "\n"))
+	}
+	for name, f := range map[string][]byte{
+		"tampered KDF params": flip(26), "tampered ciphertext": flip(len(data) - 10),
+		"not base64": []byte("!!!"), "empty": nil, "two data lines": append(append([]byte{}, good...), "AAAA\n"...),
+	} {
+		if _, err := Open(f, []byte("pw")); err == nil {
+			t.Errorf("%s: opened", name)
+		}
+	}
+	if _, err := id.Seal(nil, fastKDF, time.Now()); err == nil {
+		t.Error("sealed under an empty passphrase")
+	}
+}
+
+// TestCrashLeavesOldFile: a failed save (here: into a missing directory)
+// leaves the previous keystore intact; no temp file remains.
+func TestAtomicSave(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys")
+	a, _ := New()
+	b, _ := New()
+	Save(path, a, []byte("pw"), fastKDF)
+	if err := Save(path, b, []byte("pw"), fastKDF); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := Load(path, []byte("pw"))
+	if !bytes.Equal(got.seeds(), b.seeds()) {
+		t.Fatal("second save not visible")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("directory holds %d entries after saves", len(entries))
+	}
+	if err := Save(filepath.Join(dir, "missing", "keys"), a, []byte("pw"), fastKDF); err == nil {
+		t.Fatal("save into a missing directory succeeded")
+	}
+}
