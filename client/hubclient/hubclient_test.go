@@ -1,0 +1,139 @@
+package hubclient_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
+)
+
+// newHub serves the real hub (memory driver) on 127.0.0.1.
+func newHub(t *testing.T) string {
+	ts := httptest.NewUnstartedServer(nil)
+	srv, err := server.New(server.Config{Driver: memory.New(), PublicURL: "http://" + ts.Listener.Addr().String(), PageSize: 2, InboxPowDifficulty: 6, InboxPerMinute: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	return ts.URL
+}
+
+func dial(t *testing.T, url string, seed byte) *hubclient.Client {
+	c, err := hubclient.Dial(context.Background(), url, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestObjects(t *testing.T) {
+	url := newHub(t)
+	ctx := context.Background()
+	alice, bob := dial(t, url, 1), dial(t, url, 2)
+	etag, err := alice.Put(ctx, "msgs/one two", []byte("hello"), "", hubclient.Cond{IfNoneMatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob reads Alice's bucket: reads are public.
+	b, got, err := bob.Get(ctx, alice.Address(), "msgs/one two")
+	if err != nil || string(b) != "hello" || got != etag {
+		t.Fatalf("get = %q %s %v", b, got, err)
+	}
+	if _, err := alice.Put(ctx, "msgs/one two", []byte("x"), "", hubclient.Cond{IfNoneMatch: true}); !errors.Is(err, hub.ErrPrecondition) {
+		t.Fatalf("create over existing: %v", err)
+	}
+	if _, err := alice.Put(ctx, "msgs/one two", []byte("v2"), "", hubclient.Cond{IfMatch: etag}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.Get(ctx, alice.Address(), "missing"); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, err := alice.Put(ctx, "../escape", []byte("x"), "", hubclient.Cond{}); !errors.Is(err, hub.ErrInvalid) {
+		t.Fatalf("bad path: %v", err)
+	}
+	for i := 0; i < 5; i++ {
+		alice.Put(ctx, fmt.Sprintf("f%d", i), []byte{byte(i)}, "", hubclient.Cond{})
+	}
+	entries, err := alice.List(ctx)
+	if err != nil || len(entries) != 6 || entries[0].Name != "f0" || entries[5].Name != "msgs/one two" {
+		t.Fatalf("list (pages of 2) = %+v %v", entries, err)
+	}
+	if err := alice.Delete(ctx, "f0", "wrong-etag"); !errors.Is(err, hub.ErrPrecondition) {
+		t.Fatalf("delete with a wrong etag: %v", err)
+	}
+	if err := alice.Delete(ctx, "f0", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Delete(ctx, "f0", ""); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestInbox(t *testing.T) {
+	url := newHub(t)
+	ctx := context.Background()
+	alice, bob := dial(t, url, 1), dial(t, url, 2)
+	id, err := bob.InboxPost(ctx, alice.Address(), []byte("sealed request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := alice.InboxList(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("inbox list = %+v %v", list, err)
+	}
+	if b, err := alice.InboxGet(ctx, id); err != nil || string(b) != "sealed request" {
+		t.Fatalf("inbox get = %q %v", b, err)
+	}
+	if _, err := bob.InboxList(ctx); err != nil {
+		t.Fatal("bob cannot list his own (empty) inbox")
+	}
+	if err := alice.InboxDelete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.InboxGet(ctx, id); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("deleted envelope: %v", err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	url := newHub(t)
+	alice, bob := dial(t, url, 1), dial(t, url, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	events := make(chan hubclient.Event, 16)
+	wctx, stop := context.WithCancel(ctx)
+	go bob.Watch(wctx, []hubclient.Follow{{Address: alice.Address(), Prefix: "msgs/"}}, "", func(ev hubclient.Event) error {
+		events <- ev
+		return nil
+	})
+	if ev := <-events; ev.Kind != "ready" {
+		t.Fatalf("first event %+v", ev)
+	}
+	etag, _ := alice.Put(ctx, "msgs/1", []byte("one"), "", hubclient.Cond{})
+	ev := <-events
+	if ev.Kind != "change" || ev.Path != "msgs/1" || ev.ETag != etag || ev.Op != "put" || ev.Cursor == "" {
+		t.Fatalf("change %+v", ev)
+	}
+	stop()
+	// While disconnected: one more change; resuming delivers it.
+	alice.Put(ctx, "msgs/2", []byte("two"), "", hubclient.Cond{})
+	got := make(chan hubclient.Event, 16)
+	go bob.Watch(ctx, []hubclient.Follow{{Address: alice.Address(), Prefix: "msgs/"}}, ev.Cursor, func(e hubclient.Event) error {
+		got <- e
+		return nil
+	})
+	if e := <-got; e.Kind != "change" || e.Path != "msgs/2" {
+		t.Fatalf("resumed %+v", e)
+	}
+}
