@@ -1,0 +1,334 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/ratchet"
+)
+
+// Errors.
+var (
+	ErrMalformed = errors.New("wire: malformed")
+	ErrForged    = errors.New("wire: signature does not verify")
+)
+
+const (
+	handshakeDomain = "parley/handshake/v1"
+	version         = 1
+)
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+func readStr(b []byte) (string, []byte, error) {
+	if len(b) < 2 {
+		return "", nil, ErrMalformed
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b) < 2+n {
+		return "", nil, ErrMalformed
+	}
+	return string(b[2 : 2+n]), b[2+n:], nil
+}
+
+// Intro is the content of a handshake.
+type Intro struct {
+	From, To   string
+	MutualKey [32]byte
+	Time      time.Time
+}
+
+// sealingKey picks the recipient's strongest encryption key.
+func sealingKey(rec *bns.Record) (hpke.PublicKey, error) {
+	keys := rec.Profile.EncKeys
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("wire: %s publishes no encryption key", rec.Name)
+	}
+	k := keys[len(keys)-1] // increasing KEM order: the hybrid key last
+	kem, err := hpke.NewKEM(k.KEM)
+	if err != nil {
+		return nil, err
+	}
+	return kem.NewPublicKey(k.Key)
+}
+
+func handshakeInfo(to string) []byte { return appendStr([]byte(handshakeDomain), to) }
+
+// SealIntro makes a handshake envelope from the sender (its on-chain
+// signing key) to the recipient's verified record.
+func SealIntro(signer ed25519.PrivateKey, in Intro, to *bns.Record) ([]byte, error) {
+	pk, err := sealingKey(to)
+	if err != nil {
+		return nil, err
+	}
+	body := []byte{version}
+	body = appendStr(body, in.From)
+	body = appendStr(body, in.To)
+	body = append(body, in.MutualKey[:]...)
+	body = binary.BigEndian.AppendUint64(body, uint64(in.Time.Unix()))
+	sig := ed25519.Sign(signer, signedBytes(body, pk.Bytes()))
+	body = append(body, sig...)
+	enc, sender, err := hpke.NewSender(pk, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), handshakeInfo(in.To))
+	if err != nil {
+		return nil, err
+	}
+	ct, err := sender.Seal(nil, body)
+	if err != nil {
+		return nil, err
+	}
+	out := []byte{version}
+	out = binary.BigEndian.AppendUint16(out, pk.KEM().ID())
+	out = binary.BigEndian.AppendUint16(out, uint16(len(enc)))
+	out = append(out, enc...)
+	return append(out, ct...), nil
+}
+
+func signedBytes(body, sealingKey []byte) []byte {
+	b := append([]byte(handshakeDomain), body...)
+	return append(b, sealingKey...)
+}
+
+// OpenIntro opens an envelope addressed to name with the recipient's HPKE
+// private keys, then checks its signature with the signing key that
+// senderRecord (looked up, with a proof, by the caller from the From name)
+// publishes. It returns the intro and the sender's name; call it in two
+// steps with PeekIntro when the sender must be looked up first.
+func OpenIntro(env []byte, name string, keys []hpke.PrivateKey, senderRecord func(from string) (*bns.Record, error)) (*Intro, error) {
+	body, sealing, err := open(env, name, keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 1+ed25519.SignatureSize || body[0] != version {
+		return nil, ErrMalformed
+	}
+	signed, sig := body[:len(body)-ed25519.SignatureSize], body[len(body)-ed25519.SignatureSize:]
+	in, err := parseIntro(signed)
+	if err != nil {
+		return nil, err
+	}
+	if in.To != name {
+		return nil, fmt.Errorf("%w: intro is for %q, not %q", ErrForged, in.To, name)
+	}
+	rec, err := senderRecord(in.From)
+	if err != nil {
+		return nil, fmt.Errorf("wire: sender %q: %w", in.From, err)
+	}
+	if !ed25519.Verify(rec.Profile.SigningKey[:], signedBytes(signed, sealing), sig) {
+		return nil, fmt.Errorf("%w: not signed by %s's key on the chain", ErrForged, in.From)
+	}
+	return in, nil
+}
+
+func open(env []byte, to string, keys []hpke.PrivateKey) (body, sealing []byte, err error) {
+	if len(env) < 5 || env[0] != version {
+		return nil, nil, ErrMalformed
+	}
+	kemID := binary.BigEndian.Uint16(env[1:])
+	n := int(binary.BigEndian.Uint16(env[3:]))
+	if len(env) < 5+n {
+		return nil, nil, ErrMalformed
+	}
+	enc, ct := env[5:5+n], env[5+n:]
+	for _, k := range keys {
+		if k.KEM().ID() != kemID {
+			continue
+		}
+		r, err := hpke.NewRecipient(enc, k, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), handshakeInfo(to))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		body, err := r.Open(nil, ct)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: cannot open envelope", ErrMalformed)
+		}
+		return body, k.PublicKey().Bytes(), nil
+	}
+	return nil, nil, fmt.Errorf("%w: no key of KEM 0x%04x", ErrMalformed, kemID)
+}
+
+func parseIntro(b []byte) (*Intro, error) {
+	in := new(Intro)
+	var err error
+	rest := b[1:]
+	if in.From, rest, err = readStr(rest); err != nil {
+		return nil, err
+	}
+	if in.To, rest, err = readStr(rest); err != nil {
+		return nil, err
+	}
+	if len(rest) != 32+8 {
+		return nil, ErrMalformed
+	}
+	copy(in.MutualKey[:], rest)
+	in.Time = time.Unix(int64(binary.BigEndian.Uint64(rest[32:])), 0)
+	return in, nil
+}
+
+// PairSecret is X25519 between one side's private key and the other's
+// published key: both sides compute the same value, nobody else can.
+func PairSecret(mine *ecdh.PrivateKey, theirs []byte) ([32]byte, error) {
+	var out [32]byte
+	pub, err := ecdh.X25519().NewPublicKey(theirs)
+	if err != nil {
+		return out, err
+	}
+	s, err := mine.ECDH(pub)
+	if err != nil {
+		return out, err
+	}
+	copy(out[:], s)
+	return out, nil
+}
+
+// IntroPath is where the writer's introduction to the reader lives on the
+// writer's hub (case 1: both already know each other's names).
+func IntroPath(pair [32]byte, writer, reader string) string {
+	names := []string{writer, reader}
+	sort.Strings(names)
+	k, _ := hkdf.Key(sha256.New, pair[:], []byte("parley/v1"), "parley/intro-path/v1|"+names[0]+"|"+names[1]+"|from|"+writer, 16)
+	return "p/" + hex.EncodeToString(k)
+}
+
+// Keys are a conversation's secrets, derived from the mutual key.
+type Keys struct {
+	Header  [32]byte // encrypts ratchet headers
+	SendKey [32]byte // names my messages on my hub
+	RecvKey [32]byte // names theirs on their hub
+}
+
+// ConversationKeys derives the secrets of the conversation between me and
+// them from the mutual key.
+func ConversationKeys(mutual [32]byte, me, them string) Keys {
+	derive := func(label string) (k [32]byte) {
+		b, _ := hkdf.Key(sha256.New, mutual[:], []byte("parley/v1"), label, 32)
+		copy(k[:], b)
+		return
+	}
+	names := []string{me, them}
+	sort.Strings(names)
+	pair := names[0] + "|" + names[1]
+	return Keys{
+		Header:  derive("header|" + pair),
+		SendKey: derive("path|" + pair + "|from|" + me),
+		RecvKey: derive("path|" + pair + "|from|" + them),
+	}
+}
+
+// MessagePath is where message i of a direction lives.
+func MessagePath(pathKey [32]byte, i uint64) string {
+	m := hmac.New(sha256.New, pathKey[:])
+	binary.Write(m, binary.BigEndian, i)
+	return "m/" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Buckets are the blob sizes: a blob is the smallest bucket that fits.
+var Buckets = []int{1024, 4096, 16384, 65536, 262144}
+
+const (
+	blobHead = 1 + chacha20poly1305.NonceSizeX + ratchet.HeaderLen + chacha20poly1305.Overhead
+	tagLen   = 32 // the ratchet's HMAC-SHA256
+)
+
+// layout returns, for a bucket size, the ratchet's CBC output length (the
+// largest multiple of 16 that fits) and the padded plaintext length (one
+// less, so PKCS#7 adds exactly one byte). The rest of the bucket is zeros.
+func layout(size int) (cbcLen, plainLen int) {
+	cbcLen = (size - blobHead - tagLen) / 16 * 16
+	return cbcLen, cbcLen - 1
+}
+
+// MaxText is the largest plaintext a blob can carry.
+func MaxText() int {
+	_, p := layout(Buckets[len(Buckets)-1])
+	return p - 4
+}
+
+// SealMessage encrypts text with the sender's ratchet and header key into a
+// padded blob. ad binds the blob to its conversation and position.
+func SealMessage(r *ratchet.State, headerKey [32]byte, text, ad []byte, random io.Reader) ([]byte, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	size := -1
+	for _, b := range Buckets {
+		if _, p := layout(b); 4+len(text) <= p {
+			size = b
+			break
+		}
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("wire: message of %d bytes, at most %d", len(text), MaxText())
+	}
+	_, plainLen := layout(size)
+	plain := make([]byte, plainLen)
+	binary.BigEndian.PutUint32(plain, uint32(len(text)))
+	copy(plain[4:], text)
+	h, ct, err := r.Encrypt(plain, ad)
+	if err != nil {
+		return nil, err
+	}
+	aead, _ := chacha20poly1305.NewX(headerKey[:])
+	out := make([]byte, 1+chacha20poly1305.NonceSizeX, size)
+	out[0] = version
+	if _, err := io.ReadFull(random, out[1:]); err != nil {
+		return nil, err
+	}
+	out = aead.Seal(out, out[1:], h.Marshal(), ad)
+	out = append(out, ct...)
+	return out[:size], nil // zero fill to the bucket
+}
+
+// OpenMessage decrypts a blob with the receiver's ratchet; on failure the
+// ratchet is unchanged.
+func OpenMessage(r *ratchet.State, headerKey [32]byte, blob, ad []byte) ([]byte, error) {
+	valid := false
+	for _, b := range Buckets {
+		valid = valid || len(blob) == b
+	}
+	if !valid || blob[0] != version {
+		return nil, fmt.Errorf("%w: blob of %d bytes", ErrMalformed, len(blob))
+	}
+	aead, _ := chacha20poly1305.NewX(headerKey[:])
+	nonce := blob[1 : 1+chacha20poly1305.NonceSizeX]
+	hb, err := aead.Open(nil, nonce, blob[1+chacha20poly1305.NonceSizeX:blobHead], ad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: header does not open", ratchet.ErrAuth)
+	}
+	h, err := ratchet.ParseHeader(hb)
+	if err != nil {
+		return nil, err
+	}
+	cbcLen, _ := layout(len(blob))
+	end := blobHead + cbcLen + tagLen
+	if !bytes.Equal(blob[end:], make([]byte, len(blob)-end)) {
+		return nil, fmt.Errorf("%w: fill is not zero", ErrMalformed)
+	}
+	plain, err := r.Decrypt(h, blob[blobHead:end], ad)
+	if err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint32(plain))
+	if n > len(plain)-4 || !bytes.Equal(plain[4+n:], make([]byte, len(plain)-4-n)) {
+		return nil, fmt.Errorf("%w: bad padding", ErrMalformed)
+	}
+	return plain[4 : 4+n], nil
+}
