@@ -52,7 +52,7 @@ func readStr(b []byte) (string, []byte, error) {
 
 // Intro is the content of a handshake.
 type Intro struct {
-	From, To   string
+	From, To  string
 	MutualKey [32]byte
 	Time      time.Time
 }
