@@ -1,0 +1,302 @@
+// Package client is the Parley messenger library: it composes verified
+// name lookups (a Directory), storage hubs (hubclient) and the formats of
+// package wire into contacts and conversations.
+//
+// A user's bucket on every hub is the one of their signing key
+// (auth.NativeAddress of the key their chain record publishes), so anyone
+// can compute where a name writes from its verified record alone.
+//
+// This is the first layer: in-memory state, one hub per user, reading by
+// polling. Persistence, watching, several hubs and the CLI build on it.
+package client
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/ratchet"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
+)
+
+// Directory returns name records whose proofs have been verified
+// (lookup.Client is the real one).
+type Directory interface {
+	Lookup(ctx context.Context, name string) (*bns.Record, error)
+}
+
+// Errors.
+var (
+	ErrNotContact = errors.New("client: not a contact")
+	ErrNoKeys     = errors.New("client: the name publishes no usable keys")
+)
+
+// Client is one user.
+type Client struct {
+	Name string
+	id   *keystore.Identity
+	dir  Directory
+	home *hubclient.Client // the user's own hub
+
+	mu       sync.Mutex
+	hubs     map[string]*hubclient.Client // other hubs, by URL
+	contacts map[string]*Contact
+}
+
+// Contact is a conversation with one name.
+type Contact struct {
+	Name     string
+	Record   *bns.Record // as verified when the contact was made
+	keys     wire.Keys
+	ratchet  *ratchet.State
+	nextSend uint64
+	nextRecv uint64
+}
+
+// New makes a client for name, whose identity id is registered on the chain
+// with homeHub as its hub.
+func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string) (*Client, error) {
+	h, err := hubclient.Dial(ctx, homeHub, id.SigningKey(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Name: name, id: id, dir: dir, home: h, hubs: map[string]*hubclient.Client{homeHub: h}, contacts: map[string]*Contact{}}, nil
+}
+
+// hubOf returns a connection to the first hub a record lists.
+func (c *Client) hubOf(ctx context.Context, rec *bns.Record) (*hubclient.Client, string, error) {
+	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
+		return nil, "", fmt.Errorf("%w: %s", ErrNoKeys, rec.Name)
+	}
+	url := rec.Profile.Hubs[0]
+	c.mu.Lock()
+	h := c.hubs[url]
+	c.mu.Unlock()
+	if h == nil {
+		var err error
+		if h, err = hubclient.Dial(ctx, url, c.id.SigningKey(), nil); err != nil {
+			return nil, "", err
+		}
+		c.mu.Lock()
+		c.hubs[url] = h
+		c.mu.Unlock()
+	}
+	return h, auth.NativeAddress(rec.Profile.SigningKey[:]), nil
+}
+
+func x25519Of(rec *bns.Record) (*ecdh.PublicKey, error) {
+	for _, k := range rec.Profile.EncKeys {
+		if k.KEM == bns.KEMX25519 {
+			return ecdh.X25519().NewPublicKey(k.Key)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s has no X25519 key", ErrNoKeys, rec.Name)
+}
+
+func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
+	k, err := c.id.X25519Key()
+	if err != nil {
+		return nil, err
+	}
+	b, err := k.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return ecdh.X25519().NewPrivateKey(b)
+}
+
+// Request asks name to become a contact (the thesis's case 2): a fresh
+// mutual key, sealed to name's verified key and signed by ours, goes into
+// name's hub inbox, and a first message ("greeting") follows on our hub.
+func (c *Client) Request(ctx context.Context, name, greeting string) error {
+	rec, err := c.dir.Lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	their, err := x25519Of(rec)
+	if err != nil {
+		return err
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return err
+	}
+	env, err := wire.SealIntro(c.id.SigningKey(), wire.Intro{From: c.Name, To: name, MutualKey: k, Time: time.Now()}, rec)
+	if err != nil {
+		return err
+	}
+	h, addr, err := c.hubOf(ctx, rec)
+	if err != nil {
+		return err
+	}
+	r, err := ratchet.InitAlice(k, their, nil)
+	if err != nil {
+		return err
+	}
+	ct := &Contact{Name: name, Record: rec, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}
+	c.mu.Lock()
+	c.contacts[name] = ct
+	c.mu.Unlock()
+	if _, err := h.InboxPost(ctx, addr, env); err != nil {
+		return fmt.Errorf("client: request to %s: %w", name, err)
+	}
+	return c.Send(ctx, name, greeting)
+}
+
+// Pending is a contact request waiting in the user's inbox.
+type Pending struct {
+	ID    string
+	From  string
+	Intro *wire.Intro
+}
+
+// Requests opens the envelopes in the user's inbox. Envelopes that do not
+// open or whose signature the chain does not vouch for are reported in
+// bad (by id) and left for the user to delete.
+func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]error, err error) {
+	entries, err := c.home.InboxList(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	xk, err := c.id.X25519Key()
+	if err != nil {
+		return nil, nil, err
+	}
+	hk, err := c.id.HybridKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	bad = map[string]error{}
+	for _, e := range entries {
+		env, err := c.home.InboxGet(ctx, e.ID)
+		if err != nil {
+			bad[e.ID] = err
+			continue
+		}
+		in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.dir.Lookup(ctx, from) })
+		if err != nil {
+			bad[e.ID] = err
+			continue
+		}
+		ok = append(ok, Pending{ID: e.ID, From: in.From, Intro: in})
+	}
+	return ok, bad, nil
+}
+
+// Accept makes the requester a contact and removes the request.
+func (c *Client) Accept(ctx context.Context, p Pending) error {
+	rec, err := c.dir.Lookup(ctx, p.From)
+	if err != nil {
+		return err
+	}
+	mine, err := c.myX25519()
+	if err != nil {
+		return err
+	}
+	ct := &Contact{Name: p.From, Record: rec, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From), ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}
+	c.mu.Lock()
+	c.contacts[p.From] = ct
+	c.mu.Unlock()
+	return c.home.InboxDelete(ctx, p.ID)
+}
+
+// Decline removes a request without answering: the requester learns nothing.
+func (c *Client) Decline(ctx context.Context, p Pending) error { return c.home.InboxDelete(ctx, p.ID) }
+
+func (c *Client) contact(name string) (*Contact, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := c.contacts[name]
+	if ct == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotContact, name)
+	}
+	return ct, nil
+}
+
+// Send writes the next message to name into the user's own hub.
+func (c *Client) Send(ctx context.Context, name, text string) error {
+	ct, err := c.contact(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	path := wire.MessagePath(ct.keys.SendKey, ct.nextSend)
+	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, []byte(text), []byte(path), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := c.home.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true}); err != nil {
+		return fmt.Errorf("client: send to %s: %w", name, err)
+	}
+	ct.nextSend++
+	return nil
+}
+
+// Message is a received message.
+type Message struct {
+	From string
+	Seq  uint64
+	Text string
+}
+
+// Receive reads every new message from name on name's hub, in order. A
+// blob that fails to open is reported as an error, never shown; the
+// messages before it are returned.
+func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return nil, err
+	}
+	h, addr, err := c.hubOf(ctx, ct.Record)
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	for {
+		c.mu.Lock()
+		seq := ct.nextRecv
+		c.mu.Unlock()
+		path := wire.MessagePath(ct.keys.RecvKey, seq)
+		blob, _, err := h.Get(ctx, addr, path)
+		if errors.Is(err, hub.ErrNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		c.mu.Lock()
+		text, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path))
+		if err == nil {
+			ct.nextRecv++
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return out, fmt.Errorf("client: message %d from %s was altered or forged: %w", seq, name, err)
+		}
+		out = append(out, Message{From: name, Seq: seq, Text: string(text)})
+	}
+}
+
+// Address is the user's bucket address on every hub.
+func (c *Client) Address() string { return c.home.Address() }
+
+// Peek returns the hub path of the next message expected from name.
+func (c *Client) Peek(_ context.Context, name string) (string, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return wire.MessagePath(ct.keys.RecvKey, ct.nextRecv), nil
+}

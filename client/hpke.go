@@ -1,0 +1,5 @@
+package client
+
+import "crypto/hpke"
+
+type hpkeKey = hpke.PrivateKey

@@ -1,0 +1,230 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
+)
+
+// world is one machine's worth of Parley, in-process: a real chain node,
+// two real HTTP hubs, and a verified directory per user.
+type world struct {
+	t       *testing.T
+	rpc     string
+	chainID string
+	hubs    []string
+	drivers []*memory.Driver
+	dirs    []*lookup.Client
+}
+
+// settle waits until every user's directory sees every name: a name
+// registered by someone else appears one block later.
+func (w *world) settle(names ...string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, d := range w.dirs {
+		for _, n := range names {
+			for {
+				if _, err := d.Lookup(context.Background(), n); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					w.t.Fatalf("%s never became visible", n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{t: t}
+	ports, err := node.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := node.DefaultOptions()
+	o.ChainID, o.BlockTime, o.Params.PowDifficulty = "world", 50*time.Millisecond, 4
+	v, err := node.Init(t.TempDir(), o, ports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(v.Home, node.AppBNS, cmtlog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	w.rpc, w.chainID = v.RPCURL(), o.ChainID
+	for i := 0; i < 2; i++ {
+		d := memory.New()
+		ts := httptest.NewUnstartedServer(nil)
+		srv, err := server.New(server.Config{Driver: d, PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.Config.Handler = srv.Handler()
+		ts.Start()
+		t.Cleanup(func() { srv.Close(); ts.Close() })
+		w.hubs, w.drivers = append(w.hubs, ts.URL), append(w.drivers, d)
+	}
+	return w
+}
+
+func (w *world) directory() *lookup.Client {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		c, err := lookup.New(ctx, lookup.Config{ChainID: w.chainID, Primary: w.rpc, MaxAge: time.Nanosecond})
+		if err == nil {
+			w.t.Cleanup(func() { c.Close() })
+			return c
+		}
+		if ctx.Err() != nil {
+			w.t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// user makes an identity, registers name on the chain with hub as its
+// hub, and returns its client.
+func (w *world) user(name, hubURL string) *client.Client {
+	ctx := context.Background()
+	id, err := keystore.New()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	dir := w.directory()
+	w.dirs = append(w.dirs, dir)
+	profile, _ := id.Profile([]string{hubURL})
+	var salt [32]byte
+	rand.Read(salt[:])
+	h, err := dir.Preorder(ctx, id.OwnerKey(), name, salt)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := dir.Register(ctx, id.OwnerKey(), name, salt, h, profile); err != nil {
+		w.t.Fatal(err)
+	}
+	c, err := client.New(ctx, name, id, dir, hubURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func texts(ms []client.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+func TestWorld(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice := w.user("alice", w.hubs[0])
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+
+	// Case 2: alice asks bob through his hub's inbox.
+	if err := alice.Request(ctx, "bob", "hello bob, it's alice"); err != nil {
+		t.Fatal(err)
+	}
+	pending, bad, err := bob.Requests(ctx)
+	if err != nil || len(bad) != 0 || len(pending) != 1 || pending[0].From != "alice" {
+		t.Fatalf("bob's requests: %+v %v %v", pending, bad, err)
+	}
+	if err := bob.Accept(ctx, pending[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bob.Receive(ctx, "alice")
+	if err != nil || strings.Join(texts(got), "|") != "hello bob, it's alice" {
+		t.Fatalf("bob received %v %v", texts(got), err)
+	}
+
+	// Both ways, several rounds; each side reads the other's hub.
+	for i := 0; i < 3; i++ {
+		if err := alice.Send(ctx, "bob", "from-alice-"+string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.Send(ctx, "alice", "from-bob-"+string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "from-alice-0|from-alice-1|from-alice-2" {
+		t.Fatalf("bob received %v %v", texts(got), err)
+	}
+	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "from-bob-0|from-bob-1|from-bob-2" {
+		t.Fatalf("alice received %v %v", texts(got), err)
+	}
+	if got, _ := alice.Receive(ctx, "bob"); len(got) != 0 {
+		t.Fatalf("messages read twice: %v", texts(got))
+	}
+
+	// What the hub operators see: no name and no plaintext in any path or
+	// blob, message blobs of bucket sizes only, and the inbox emptied.
+	for i, d := range w.drivers {
+		for _, address := range []string{alice.Address(), bob.Address(), "_inbox/" + bob.Address()} {
+			objs, _, _ := d.List(ctx, address, "", "", 1000)
+			for _, o := range objs {
+				_, rc, _ := d.Get(ctx, address, o.Path)
+				var buf bytes.Buffer
+				buf.ReadFrom(rc)
+				rc.Close()
+				for _, secret := range []string{"alice", "bob", "hello bob", "from-alice-0", "from-bob-1"} {
+					if strings.Contains(o.Path, secret) || bytes.Contains(buf.Bytes(), []byte(secret)) {
+						t.Fatalf("hub %d shows %q at %s/%s", i, secret, address, o.Path)
+					}
+				}
+				if strings.HasPrefix(o.Path, "m/") && !bucket(buf.Len()) {
+					t.Fatalf("message blob of %d bytes", buf.Len())
+				}
+			}
+		}
+	}
+	if objs, _, _ := w.drivers[1].List(ctx, "_inbox", "", "", 10); len(objs) != 0 {
+		t.Fatalf("accepted request still in the inbox: %d", len(objs))
+	}
+
+	// A hub that alters a blob is caught, and nothing false is shown: the
+	// operator replaces alice's newest message with noise of the same size.
+	if err := alice.Send(ctx, "bob", "to be altered"); err != nil {
+		t.Fatal(err)
+	}
+	unread, _ := bob.Peek(ctx, "alice")
+	obj, err := w.drivers[0].Stat(ctx, alice.Address(), unread)
+	if err != nil {
+		t.Fatalf("the unread message is not on alice's hub: %v", err)
+	}
+	noise := make([]byte, obj.Size)
+	rand.Read(noise)
+	w.drivers[0].Put(ctx, alice.Address(), unread, bytes.NewReader(noise), hub.PutOptions{})
+	if got, err := bob.Receive(ctx, "alice"); err == nil || len(got) != 0 {
+		t.Fatalf("altered blob: got %v, err %v", texts(got), err)
+	}
+}
+
+func bucket(n int) bool {
+	for _, b := range wire.Buckets {
+		if n == b {
+			return true
+		}
+	}
+	return false
+}
