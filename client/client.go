@@ -47,19 +47,23 @@ type Client struct {
 	dir  Directory
 	home *hubclient.Client // the user's own hub
 
-	mu       sync.Mutex
-	hubs     map[string]*hubclient.Client // other hubs, by URL
-	contacts map[string]*Contact
+	mu        sync.Mutex
+	hubs      map[string]*hubclient.Client // other hubs, by URL
+	contacts  map[string]*Contact
+	history   []Message
+	statePath string // empty: state is not persisted
 }
 
 // Contact is a conversation with one name.
 type Contact struct {
 	Name     string
 	Record   *bns.Record // as verified when the contact was made
+	mutual   [32]byte
 	keys     wire.Keys
 	ratchet  *ratchet.State
 	nextSend uint64
 	nextRecv uint64
+	outbox   []outboxEntry // sealed, not yet acknowledged by the hub
 }
 
 // New makes a client for name, whose identity id is registered on the chain
@@ -142,10 +146,14 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	if err != nil {
 		return err
 	}
-	ct := &Contact{Name: name, Record: rec, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}
+	ct := &Contact{Name: name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}
 	c.mu.Lock()
 	c.contacts[name] = ct
+	err = c.save()
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if _, err := h.InboxPost(ctx, addr, env); err != nil {
 		return fmt.Errorf("client: request to %s: %w", name, err)
 	}
@@ -202,10 +210,14 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if err != nil {
 		return err
 	}
-	ct := &Contact{Name: p.From, Record: rec, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From), ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}
+	ct := &Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From), ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}
 	c.mu.Lock()
 	c.contacts[p.From] = ct
+	err = c.save()
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	return c.home.InboxDelete(ctx, p.ID)
 }
 
@@ -229,24 +241,29 @@ func (c *Client) Send(ctx context.Context, name, text string) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	path := wire.MessagePath(ct.keys.SendKey, ct.nextSend)
 	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, []byte(text), []byte(path), nil)
 	if err != nil {
+		c.mu.Unlock()
 		return err
 	}
-	if _, err := c.home.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true}); err != nil {
-		return fmt.Errorf("client: send to %s: %w", name, err)
-	}
+	c.history = append(c.history, Message{From: c.Name, To: name, Seq: ct.nextSend, Text: text})
 	ct.nextSend++
-	return nil
+	ct.outbox = append(ct.outbox, outboxEntry{Path: path, Blob: blob})
+	err = c.save() // sealed and recorded before it leaves
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.Flush(ctx)
 }
 
 // Message is a received message.
 type Message struct {
-	From string
-	Seq  uint64
-	Text string
+	From string `json:"from"`
+	To   string `json:"to"`
+	Seq  uint64 `json:"seq"`
+	Text string `json:"text"`
 }
 
 // Receive reads every new message from name on name's hub, in order. A
@@ -276,14 +293,19 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 		}
 		c.mu.Lock()
 		text, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path))
-		if err == nil {
-			ct.nextRecv++
-		}
-		c.mu.Unlock()
 		if err != nil {
+			c.mu.Unlock()
 			return out, fmt.Errorf("client: message %d from %s was altered or forged: %w", seq, name, err)
 		}
-		out = append(out, Message{From: name, Seq: seq, Text: string(text)})
+		m := Message{From: name, To: c.Name, Seq: seq, Text: string(text)}
+		ct.nextRecv++
+		c.history = append(c.history, m)
+		err = c.save()
+		c.mu.Unlock()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +105,13 @@ func (w *world) directory() *lookup.Client {
 // user makes an identity, registers name on the chain with hub as its
 // hub, and returns its client.
 func (w *world) user(name, hubURL string) *client.Client {
+	c, _, _ := w.userWithState(name, hubURL, "")
+	return c
+}
+
+// userWithState is user with state persisted in statePath (if not empty);
+// it also returns the identity and directory, to reopen the client.
+func (w *world) userWithState(name, hubURL, statePath string) (*client.Client, *keystore.Identity, *lookup.Client) {
 	ctx := context.Background()
 	id, err := keystore.New()
 	if err != nil {
@@ -120,11 +129,11 @@ func (w *world) user(name, hubURL string) *client.Client {
 	if _, err := dir.Register(ctx, id.OwnerKey(), name, salt, h, profile); err != nil {
 		w.t.Fatal(err)
 	}
-	c, err := client.New(ctx, name, id, dir, hubURL)
+	c, err := client.Open(ctx, name, id, dir, hubURL, statePath)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return c
+	return c, id, dir
 }
 
 func texts(ms []client.Message) []string {
@@ -227,4 +236,67 @@ func bucket(n int) bool {
 		}
 	}
 	return false
+}
+
+// TestRestartAndCrashMidSend: state survives a restart; a send killed
+// after sealing is delivered once by the next start; a crash after the
+// upload but before the outbox was cleared does not send it twice.
+func TestRestartAndCrashMidSend(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "alice.state")
+	alice, aliceID, aliceDir := w.userWithState("alice", w.hubs[0], state)
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	reopen := func() *client.Client {
+		c, err := client.Open(ctx, "alice", aliceID, aliceDir, w.hubs[0], state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := alice.Request(ctx, "bob", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+	bob.Receive(ctx, "alice")
+	bob.Send(ctx, "alice", "reply")
+
+	// Restart: contacts, ratchet and history come back.
+	alice = reopen()
+	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "reply" {
+		t.Fatalf("after restart: %v %v", texts(got), err)
+	}
+	if h := alice.History(); len(h) != 2 || h[0].Text != "hi" || h[1].Text != "reply" {
+		t.Fatalf("history after restart: %+v", h)
+	}
+
+	// Killed mid-send: sealed and saved, never uploaded.
+	dead, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := alice.Send(dead, "bob", "sent while dying"); err == nil {
+		t.Fatal("a send with a dead context succeeded")
+	}
+	if got, _ := bob.Receive(ctx, "alice"); len(got) != 0 {
+		t.Fatal("a failed send arrived")
+	}
+	before, _ := os.ReadFile(state) // the outbox still holds the message
+	alice = reopen()
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Crash after the upload, before the outbox was cleared: the old
+	// state comes back and the retry finds the same blob already there.
+	os.WriteFile(state, before, 0o600)
+	alice = reopen()
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("retry of an uploaded message: %v", err)
+	}
+	if err := alice.Send(ctx, "bob", "after recovery"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "sent while dying|after recovery" {
+		t.Fatalf("bob received %v %v", texts(got), err)
+	}
 }

@@ -27,7 +27,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/hpke"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -116,6 +118,20 @@ func (id *Identity) Profile(hubs []string) (bns.Profile, error) {
 		},
 		Hubs: append([]string(nil), hubs...),
 	}, nil
+}
+
+// LocalKey derives a 32-byte key for sealing local state (never sent
+// anywhere) from the identity's secrets and a label.
+func (id *Identity) LocalKey(label string) [32]byte {
+	seeds := id.seeds()
+	defer clear(seeds)
+	b, err := hkdf.Key(sha256.New, seeds, []byte("parley/local/v1"), label, 32)
+	if err != nil {
+		panic(err)
+	}
+	var k [32]byte
+	copy(k[:], b)
+	return k
 }
 
 func (id *Identity) seeds() []byte {
