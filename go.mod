@@ -14,6 +14,7 @@ require (
 	github.com/spf13/cobra v1.9.1
 	github.com/spf13/viper v1.19.0
 	golang.org/x/crypto v0.33.0
+	golang.org/x/term v0.29.0
 	golang.org/x/time v0.5.0
 )
 

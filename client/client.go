@@ -14,8 +14,11 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -321,4 +324,46 @@ func (c *Client) Peek(_ context.Context, name string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return wire.MessagePath(ct.keys.RecvKey, ct.nextRecv), nil
+}
+
+// SafetyNumber renders a record's published keys as 60 digits in 12
+// groups, for people to compare out of band: SHA-256 over
+// "parley/safety/v1", the name, the signing key and each encryption key,
+// iterated 5200 times; each 5-byte chunk of the result, big-endian, mod
+// 100000, is a group.
+func SafetyNumber(rec *bns.Record) string {
+	h := sha256.New()
+	h.Write([]byte("parley/safety/v1"))
+	h.Write([]byte(rec.Name))
+	h.Write(rec.Profile.SigningKey[:])
+	for _, k := range rec.Profile.EncKeys {
+		h.Write(k.Key)
+	}
+	sum := h.Sum(nil)
+	for i := 0; i < 5200; i++ {
+		s := sha256.Sum256(append(sum, rec.Profile.SigningKey[:]...))
+		sum = s[:]
+	}
+	sum = append(sum, sha256.New().Sum(sum)...) // 64 bytes: enough for 12 chunks of 5
+	var groups []string
+	for i := 0; i < 12; i++ {
+		var v uint64
+		for _, b := range sum[i*5 : i*5+5] {
+			v = v<<8 | uint64(b)
+		}
+		groups = append(groups, fmt.Sprintf("%05d", v%100000))
+	}
+	return strings.Join(groups, " ")
+}
+
+// Contacts returns the names of the user's contacts, sorted.
+func (c *Client) Contacts() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for n := range c.contacts {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

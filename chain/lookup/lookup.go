@@ -396,6 +396,11 @@ func (c *Client) Preorder(ctx context.Context, priv ed25519.PrivateKey, name str
 // with profile. It must run in a later block than the preorder and within
 // the chain's preorder_ttl.
 func (c *Client) Register(ctx context.Context, priv ed25519.PrivateKey, name string, salt [32]byte, preorderHeight int64, profile bns.Profile) (int64, error) {
+	// Read state that includes the preorder (and the nonce it used), even
+	// in a process that did not send it (a resumed registration).
+	c.mu.Lock()
+	c.seen = max(c.seen, preorderHeight)
+	c.mu.Unlock()
 	params, err := c.Params(ctx)
 	if err != nil {
 		return 0, err

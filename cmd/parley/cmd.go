@@ -1,0 +1,385 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
+)
+
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
+		strings.HasPrefix(err.Error(), "unknown flag") || strings.Contains(err.Error(), "flag needs an argument") ||
+		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag")
+}
+
+func printErr(w io.Writer, err error) {
+	fmt.Fprintf(w, "parley: %v\n", err)
+	if errors.Is(err, keystore.ErrBadPassphrase) {
+		fmt.Fprintln(w, "parley: hint: the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt")
+	}
+}
+
+func rootCmd(stdout, stderr io.Writer) *cobra.Command {
+	h := &home{stderr: stderr}
+	root := &cobra.Command{
+		Use:           "parley",
+		Short:         "A messenger nobody has to trust",
+		Long:          "parley keeps your keys on this device, registers your name on the Parley chain,\nverifies every name it looks up, and sends end-to-end encrypted messages through storage hubs.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			if h.dir == "" {
+				dir, _ := os.UserHomeDir()
+				h.dir = dir + "/.parley"
+			}
+			h.stdin = cmd.InOrStdin()
+		},
+	}
+	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
+	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
+		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout))
+	return root
+}
+
+func initCmd(h *home, stdout io.Writer) *cobra.Command {
+	var (
+		cfg       config
+		trustHash string
+		kdfMemory uint32
+	)
+	cmd := &cobra.Command{
+		Use:   "init --node URL",
+		Short: "Create your identity on this device",
+		Long: "init makes your keys (Ed25519 owner and signing keys, X25519 and MLKEM768-X25519 encryption keys)\n" +
+			"and stores them encrypted under a passphrase (PARLEY_PASSPHRASE or a prompt). It records the chain\n" +
+			"node and the trust root: --trust-height/--trust-hash, or the node's latest header, printed so you can check it.",
+		Example: "  parley --home ~/.parley init --node http://127.0.0.1:26601 --witness http://127.0.0.1:26611",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if _, err := os.Stat(h.path("keystore")); err == nil {
+				return fmt.Errorf("%s already holds an identity", h.dir)
+			}
+			if err := os.MkdirAll(h.dir, 0o700); err != nil {
+				return err
+			}
+			id, err := chainID(cmd, cfg.Node)
+			if err != nil {
+				return err
+			}
+			cfg.ChainID = id
+			lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight}
+			if cfg.TrustHeight != 0 {
+				if lc.TrustHash, err = lookup.ParseHash(trustHash); err != nil {
+					return usageError{err}
+				}
+			}
+			d, err := lookup.New(ctx, lc)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			height, hash := d.TrustRoot()
+			cfg.TrustHeight, cfg.TrustHash = height, lookup.HashString(hash)
+			pass, err := h.passphrase("new passphrase: ")
+			if err != nil {
+				return err
+			}
+			ident, err := keystore.New()
+			if err != nil {
+				return err
+			}
+			kdf := keystore.DefaultKDF
+			if kdfMemory != 0 {
+				kdf.Memory, kdf.Time = kdfMemory, 1
+			}
+			if err := keystore.Save(h.path("keystore"), ident, pass, kdf); err != nil {
+				return err
+			}
+			h.cfg = cfg
+			if err := h.saveConfig(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "identity created in %s\nowner key: %s\nchain %s, trusting height %d hash %s\n",
+				h.dir, bns.PublicKeyOf(ident.OwnerKey()), cfg.ChainID, cfg.TrustHeight, cfg.TrustHash)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Node, "node", "", "RPC URL of a chain node (required)")
+	cmd.Flags().StringSliceVar(&cfg.Witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
+	cmd.Flags().Int64Var(&cfg.TrustHeight, "trust-height", 0, "height of a header you trust")
+	cmd.Flags().StringVar(&trustHash, "trust-hash", "", "hash of that header (hex)")
+	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
+	cmd.Flags().MarkHidden("insecure-kdf-memory")
+	cmd.MarkFlagRequired("node")
+	return cmd
+}
+
+func chainID(cmd *cobra.Command, node string) (string, error) {
+	return lookup.ChainIDOf(cmd.Context(), node)
+}
+
+func registerCmd(h *home, stdout io.Writer) *cobra.Command {
+	var hub string
+	cmd := &cobra.Command{
+		Use:   "register NAME --hub URL",
+		Short: "Register your name on the chain",
+		Long: "register preorders NAME (a salted commitment), waits for a later block, then reveals it with a\n" +
+			"proof-of-work stamp, publishing your public keys and hub. Interrupted, it resumes where it stopped.",
+		Example: "  parley register alice --hub http://127.0.0.1:4000",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, name := cmd.Context(), args[0]
+			if err := bns.ValidateName(name); err != nil {
+				return usageError{err}
+			}
+			if err := bns.ValidateHubURL(hub); err != nil {
+				return usageError{fmt.Errorf("--hub: %w", err)}
+			}
+			if err := h.unlock(); err != nil {
+				return err
+			}
+			d, err := h.directory(ctx)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			var p pendingRegistration
+			if b, err := os.ReadFile(h.path("register.json")); err == nil {
+				json.Unmarshal(b, &p)
+			}
+			if p.Name != name || p.Hub != hub {
+				salt, err := randomSalt()
+				if err != nil {
+					return err
+				}
+				p = pendingRegistration{Name: name, Hub: hub, Salt: salt}
+			}
+			saltBytes, _ := hex.DecodeString(p.Salt)
+			var salt [32]byte
+			copy(salt[:], saltBytes)
+			save := func() error {
+				b, _ := json.Marshal(p)
+				return keystore.WriteFileAtomic(h.path("register.json"), b)
+			}
+			if p.PreorderHeight == 0 {
+				if err := save(); err != nil { // the salt is kept before it is committed to
+					return err
+				}
+				fmt.Fprintf(stdout, "preordering %s...\n", name)
+				if p.PreorderHeight, err = d.Preorder(ctx, h.id.OwnerKey(), name, salt); err != nil {
+					return err
+				}
+				if err := save(); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "preorder committed at height %d\n", p.PreorderHeight)
+			} else {
+				fmt.Fprintf(stdout, "resuming: preorder of %s committed at height %d\n", name, p.PreorderHeight)
+			}
+			profile, err := h.id.Profile([]string{hub})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "registering %s (solving the proof-of-work stamp)...\n", name)
+			height, err := d.Register(ctx, h.id.OwnerKey(), name, salt, p.PreorderHeight, profile)
+			if err != nil {
+				return err
+			}
+			os.Remove(h.path("register.json"))
+			h.cfg.Name, h.cfg.Hub = name, hub
+			if err := h.saveConfig(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "registered %s at height %d with hub %s\n", name, height, hub)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&hub, "hub", "", "URL of your storage hub (required)")
+	cmd.MarkFlagRequired("hub")
+	return cmd
+}
+
+func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "whois NAME",
+		Short:   "Show a name's verified record and key history",
+		Example: "  parley whois bob",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := h.loadConfig(); err != nil {
+				return err
+			}
+			d, err := h.directory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			rec, hist, err := d.History(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "name:     %s (verified by proof)\nowner:    %s\n", rec.Name, rec.Owner)
+			if !rec.Profile.IsEmpty() {
+				fmt.Fprintf(stdout, "signing:  %s\n", rec.Profile.SigningKey)
+				for _, k := range rec.Profile.EncKeys {
+					fmt.Fprintf(stdout, "enc:      %s %x...\n", bns.KEMName(k.KEM), k.Key[:8])
+				}
+				fmt.Fprintf(stdout, "hubs:     %s\nsafety:   %s\n", strings.Join(rec.Profile.Hubs, " "), client.SafetyNumber(rec))
+			}
+			fmt.Fprintf(stdout, "expires:  height %d%s\nhistory:\n", rec.ExpiresAt, map[bool]string{true: " (REVOKED)"}[rec.Revoked])
+			for _, e := range hist {
+				fmt.Fprintf(stdout, "  %3d  height %-8d %s\n", e.Seq, e.Height, e.Op)
+			}
+			return nil
+		},
+	}
+}
+
+func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "contacts",
+		Short: "List contacts; add, accept or decline them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, n := range c.Contacts() {
+				fmt.Fprintln(stdout, n)
+			}
+			return nil
+		},
+	}
+	var greeting string
+	add := &cobra.Command{
+		Use:     "add NAME",
+		Short:   "Ask NAME to become a contact (through their hub inbox)",
+		Example: "  parley contacts add bob --message 'hi, it is alice'",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := c.Request(cmd.Context(), args[0], greeting); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "request sent to %s, sealed to their verified key\n", args[0])
+			return nil
+		},
+	}
+	add.Flags().StringVar(&greeting, "message", "Hello! Let's talk on Parley.", "first message")
+	answer := func(use string, accept bool) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " NAME",
+			Short: strings.ToUpper(use[:1]) + use[1:] + " NAME's contact request",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := h.client(cmd.Context())
+				if err != nil {
+					return err
+				}
+				pending, _, err := c.Requests(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, p := range pending {
+					if p.From != args[0] {
+						continue
+					}
+					if accept {
+						err = c.Accept(cmd.Context(), p)
+					} else {
+						err = c.Decline(cmd.Context(), p)
+					}
+					if err == nil {
+						fmt.Fprintf(stdout, "%sed %s\n", strings.TrimSuffix(use, "e"), args[0])
+					}
+					return err
+				}
+				return fmt.Errorf("no request from %s", args[0])
+			},
+		}
+	}
+	cmd.AddCommand(add, answer("accept", true), answer("decline", false))
+	return cmd
+}
+
+func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "requests",
+		Short: "List contact requests waiting in your inbox",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pending, bad, err := c.Requests(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, p := range pending {
+				fmt.Fprintf(stdout, "%s\t(signature verified against the chain)\n", p.From)
+			}
+			for id, e := range bad {
+				fmt.Fprintf(stdout, "?\t%s: refused: %v\n", id, e)
+			}
+			return nil
+		},
+	}
+}
+
+func sendCmd(h *home) *cobra.Command {
+	return &cobra.Command{
+		Use:     "send NAME TEXT",
+		Short:   "Send a message",
+		Example: "  parley send bob 'see you at noon'",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return c.Send(cmd.Context(), args[0], args[1])
+		},
+	}
+}
+
+func readCmd(h *home, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "read NAME",
+		Short:   "Fetch new messages from NAME and show the conversation",
+		Example: "  parley read bob",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			_, rerr := c.Receive(cmd.Context(), args[0])
+			for _, m := range c.History() {
+				if m.From == args[0] || m.To == args[0] {
+					fmt.Fprintf(stdout, "%s: %s\n", m.From, m.Text)
+				}
+			}
+			return rerr
+		},
+	}
+}

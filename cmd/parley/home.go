@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/term"
+
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
+)
+
+// config is home/config.json: where the chain is and whom to trust.
+type config struct {
+	Node        string   `json:"node"`
+	Witnesses   []string `json:"witnesses,omitempty"`
+	ChainID     string   `json:"chain_id"`
+	TrustHeight int64    `json:"trust_height"`
+	TrustHash   string   `json:"trust_hash"`
+	Name        string   `json:"name,omitempty"`
+	Hub         string   `json:"hub,omitempty"`
+}
+
+// pendingRegistration is home/register.json: a preorder made but not yet
+// revealed, so an interrupted register resumes.
+type pendingRegistration struct {
+	Name           string `json:"name"`
+	Hub            string `json:"hub"`
+	Salt           string `json:"salt"`
+	PreorderHeight int64  `json:"preorder_height"`
+}
+
+type home struct {
+	dir    string
+	stderr io.Writer
+	stdin  io.Reader
+	cfg    config
+	id     *keystore.Identity
+	dir2   *lookup.Client
+}
+
+func (h *home) path(name string) string { return filepath.Join(h.dir, name) }
+
+func (h *home) loadConfig() error {
+	b, err := os.ReadFile(h.path("config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no identity in %s: run 'parley --home %s init --node URL' first", h.dir, h.dir)
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &h.cfg)
+}
+
+func (h *home) saveConfig() error {
+	b, _ := json.MarshalIndent(h.cfg, "", "  ")
+	return keystore.WriteFileAtomic(h.path("config.json"), append(b, '\n'))
+}
+
+// passphrase comes from PARLEY_PASSPHRASE or the terminal, never a flag.
+func (h *home) passphrase(prompt string) ([]byte, error) {
+	if p := os.Getenv("PARLEY_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask for the passphrase: set PARLEY_PASSPHRASE")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	return p, nil
+}
+
+func (h *home) unlock() error {
+	if err := h.loadConfig(); err != nil {
+		return err
+	}
+	pass, err := h.passphrase("passphrase: ")
+	if err != nil {
+		return err
+	}
+	h.id, err = keystore.Load(h.path("keystore"), pass)
+	return err
+}
+
+// directory opens the verified directory from the stored trust root and
+// moves the trust root forward to the newest verified header.
+func (h *home) directory(ctx context.Context) (*lookup.Client, error) {
+	hash, err := lookup.ParseHash(h.cfg.TrustHash)
+	if err != nil {
+		return nil, err
+	}
+	d, err := lookup.New(ctx, lookup.Config{ChainID: h.cfg.ChainID, Primary: h.cfg.Node, Witnesses: h.cfg.Witnesses,
+		TrustHeight: h.cfg.TrustHeight, TrustHash: hash})
+	if err != nil {
+		return nil, err
+	}
+	if lb, err := d.Latest(ctx); err == nil {
+		h.cfg.TrustHeight, h.cfg.TrustHash = lb.Height, lookup.HashString(lb.Hash())
+		h.saveConfig()
+	}
+	h.dir2 = d
+	return d, nil
+}
+
+// client opens the messenger state of a registered user.
+func (h *home) client(ctx context.Context) (*client.Client, error) {
+	if err := h.unlock(); err != nil {
+		return nil, err
+	}
+	if h.cfg.Name == "" {
+		return nil, errors.New("no name registered yet: run 'parley register NAME --hub URL'")
+	}
+	d, err := h.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Open(ctx, h.cfg.Name, h.id, d, h.cfg.Hub, h.path("state"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Flush(ctx); err != nil {
+		fmt.Fprintf(h.stderr, "parley: messages still queued: %v\n", err)
+	}
+	return c, nil
+}
+
+func randomSalt() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

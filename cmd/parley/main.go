@@ -1,0 +1,36 @@
+// Command parley is the Parley messenger's command line: it creates the
+// user's identity, registers a name on the chain, looks names up with
+// proofs, manages contacts and sends and reads messages through hubs.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes parley; it returns 0 ok, 1 error, 2 usage.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := rootCmd(stdout, stderr)
+	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		printErr(stderr, err)
+		if isUsage(err) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}

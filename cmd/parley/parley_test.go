@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+
+	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
+)
+
+func startWorld(t *testing.T) (rpc string, hubs []string) {
+	ports, err := node.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := node.DefaultOptions()
+	o.ChainID, o.BlockTime, o.Params.PowDifficulty = "cli-test", 50*time.Millisecond, 4
+	v, err := node.Init(t.TempDir(), o, ports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(v.Home, node.AppBNS, cmtlog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	for i := 0; i < 2; i++ {
+		ts := httptest.NewUnstartedServer(nil)
+		srv, err := server.New(server.Config{Driver: memory.New(), PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.Config.Handler = srv.Handler()
+		ts.Start()
+		t.Cleanup(func() { srv.Close(); ts.Close() })
+		hubs = append(hubs, ts.URL)
+	}
+	// Wait for the node's first blocks.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var out bytes.Buffer
+		if run(context.Background(), []string{"--home", t.TempDir(), "whois", "nobody"}, nil, &out, &out); strings.Contains(out.String(), "no identity") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("chain did not start")
+		}
+	}
+	return v.RPCURL(), hubs
+}
+
+// parley runs the CLI and fails the test on a non-zero exit.
+func parley(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, nil, &out, &errb); code != 0 {
+		t.Fatalf("parley %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func TestCLI(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	waitChain := func(home string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var out, errb bytes.Buffer
+			if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("init: %s", errb.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitChain(alice)
+	waitChain(bob)
+	if out := parley(t, "--home", alice, "register", "alice", "--hub", hubs[0]); !strings.Contains(out, "registered alice") {
+		t.Fatalf("register: %s", out)
+	}
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+
+	// whois, verified, with key history and a safety number; a free name is proved absent.
+	var who string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var out, errb bytes.Buffer
+		if run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &out, &errb) == 0 {
+			who = out.String()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("whois bob: %s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(who, "verified by proof") || !strings.Contains(who, "register") || !strings.Contains(who, "MLKEM768-X25519") || !strings.Contains(who, "safety:") {
+		t.Fatalf("whois: %s", who)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--home", alice, "whois", "nobody"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "proved absent") {
+		t.Fatalf("whois of a free name: %d %s", code, errb.String())
+	}
+
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob, alice here")
+	if out := parley(t, "--home", bob, "requests"); !strings.Contains(out, "alice") {
+		t.Fatalf("requests: %s", out)
+	}
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: hi bob, alice here") {
+		t.Fatalf("bob reads: %s", out)
+	}
+	parley(t, "--home", bob, "send", "alice", "hello alice")
+	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "bob: hello alice") || !strings.Contains(out, "alice: hi bob") {
+		t.Fatalf("alice reads: %s", out)
+	}
+	if out := parley(t, "--home", alice, "contacts"); strings.TrimSpace(out) != "bob" {
+		t.Fatalf("contacts: %q", out)
+	}
+
+	// A wrong passphrase is refused clearly.
+	t.Setenv("PARLEY_PASSPHRASE", "wrong")
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "wrong passphrase") {
+		t.Fatalf("wrong passphrase: %d %s", code, errb.String())
+	}
+}
+
+// TestRegisterResumes: a registration interrupted after its preorder
+// committed resumes from register.json instead of starting over.
+func TestRegisterResumes(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	home := filepath.Join(t.TempDir(), "carol")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var out, errb bytes.Buffer
+		if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Interrupt: a context that ends once the preorder is saved.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		for {
+			if b, err := os.ReadFile(filepath.Join(home, "register.json")); err == nil && bytes.Contains(b, []byte(`"preorder_height":`)) && !bytes.Contains(b, []byte(`"preorder_height":0`)) {
+				cancel()
+				close(done)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var out, errb bytes.Buffer
+	run(ctx, []string{"--home", home, "register", "carol", "--hub", hubs[0]}, nil, &out, &errb)
+	<-done
+	res := parley(t, "--home", home, "register", "carol", "--hub", hubs[0])
+	if !strings.Contains(res, "resuming") && !strings.Contains(out.String(), "registered carol") {
+		t.Fatalf("second run did not resume: %s", res)
+	}
+	if _, err := os.Stat(filepath.Join(home, "register.json")); !os.IsNotExist(err) {
+		t.Fatal("register.json left behind after registering")
+	}
+}
