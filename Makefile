@@ -4,7 +4,7 @@ BIN      := $(CURDIR)/bin
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: tools all build test test-short fuzz bench lint fmt clean up down status reset
+.PHONY: demo tools all build test test-short fuzz bench lint fmt clean up down status reset
 
 all: build
 
@@ -50,7 +50,11 @@ fmt:
 clean:
 	rm -rf $(BIN)
 
-# A local network on 127.0.0.1 (today: a 4-validator name chain).
+# The whole system on 127.0.0.1: bring it up, let alice and bob meet and talk.
+demo: build
+	./scripts/demo.sh
+
+# A local network on 127.0.0.1: a 4-validator name chain and two hubs.
 up: build
 	./scripts/localnet.sh up
 

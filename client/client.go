@@ -237,11 +237,21 @@ func (c *Client) contact(name string) (*Contact, error) {
 	return ct, nil
 }
 
-// Send writes the next message to name into the user's own hub.
+// Send writes the next message to name into the user's own hub. The side
+// that accepted a request can send once it has the requester's first
+// message: Send fetches it first if needed (it joins the history).
 func (c *Client) Send(ctx context.Context, name, text string) error {
 	ct, err := c.contact(name)
 	if err != nil {
 		return err
+	}
+	c.mu.Lock()
+	canSend := ct.ratchet.CanSend()
+	c.mu.Unlock()
+	if !canSend {
+		if _, err := c.Receive(ctx, name); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	path := wire.MessagePath(ct.keys.SendKey, ct.nextSend)

@@ -300,3 +300,26 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 }
+
+// TestAccepterSendsFirst: the side that accepted can reply before reading;
+// Send fetches the requester's first message itself.
+func TestAccepterSendsFirst(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	alice.Request(ctx, "bob", "hello")
+	p, _, _ := bob.Requests(ctx)
+	if err := bob.Accept(ctx, p[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Send(ctx, "alice", "reply before reading"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := alice.Receive(ctx, "bob"); err != nil || len(got) != 1 || got[0].Text != "reply before reading" {
+		t.Fatalf("alice received %v %v", texts(got), err)
+	}
+	if h := bob.History(); len(h) != 2 || h[0].Text != "hello" {
+		t.Fatalf("bob's history %+v", h)
+	}
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # localnet.sh up|down|status|reset: a local Parley network on 127.0.0.1.
 #
-# Today it runs the name chain: four bnsd validators. Each process has its
-# own home, log file and pid file under $LOCALNET (default ./.localnet).
+# It runs the name chain (four bnsd validators) and two storage hubs (hubd,
+# disk driver). Each process has its own data directory, log file and pid
+# file under $LOCALNET (default ./.localnet).
 # 'up' is idempotent: running nodes are left alone, stopped ones restarted.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ dir="${LOCALNET:-$root/.localnet}"
 bin="$root/bin"
 validators=4
 base_port="${BASE_PORT:-26600}" # node i: p2p base+10i, rpc base+10i+1
+hub_port="${HUB_PORT:-4100}"     # hub i listens on hub_port+i
 
 say() { printf 'localnet: %s\n' "$*"; }
 die() { printf 'localnet: %s\n' "$*" >&2; exit 1; }
@@ -45,25 +47,37 @@ up() {
       >>"$dir/chain/node$i.log" 2>&1 &
     echo $! >"$pid"
   done
+  for i in 0 1; do
+    pid="$dir/hub$i.pid"
+    if alive "$pid"; then continue; fi
+    port=$((hub_port + i))
+    port_free "$port" || die "port $port on 127.0.0.1 is taken; free it or set HUB_PORT"
+    mkdir -p "$dir/hub$i"
+    nohup "$bin/hubd" --data "$dir/hub$i/data" --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" \
+      --server-name "local-hub$i" >>"$dir/hub$i.log" 2>&1 &
+    echo $! >"$pid"
+  done
   for _ in $(seq 1 120); do
     h=$(height 0)
-    if [ -n "$h" ] && [ "$h" -ge 2 ]; then
-      say "chain parley-local is up at height $h"
+    if [ -n "$h" ] && [ "$h" -ge 2 ] && hub_up 0 && hub_up 1; then
+      say "chain parley-local is up at height $h; hubs on ports $hub_port and $((hub_port + 1))"
       status
       return 0
     fi
     sleep 0.5
   done
-  die "the chain did not produce blocks in 60s; see $dir/chain/node*.log"
+  die "the network did not come up in 60s; see the logs in $dir"
 }
+
+hub_up() { curl -s --max-time 2 "http://127.0.0.1:$((hub_port + $1))/healthz" 2>/dev/null | grep -q ok; }
 
 down() {
   local any=0
-  for pid in "$dir"/chain/node*.pid; do
+  for pid in "$dir"/chain/node*.pid "$dir"/hub*.pid; do
     [ -f "$pid" ] || continue
     if alive "$pid"; then kill "$(cat "$pid")" 2>/dev/null || true; any=1; fi
   done
-  for pid in "$dir"/chain/node*.pid; do
+  for pid in "$dir"/chain/node*.pid "$dir"/hub*.pid; do
     [ -f "$pid" ] || continue
     for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
     rm -f "$pid"
@@ -78,6 +92,14 @@ status() {
       printf 'node%d\tpid %s\trpc %s\theight %s\tlog %s\n' "$i" "$(cat "$pid")" "$(rpc "$i")" "$(height "$i")" "$dir/chain/node$i.log"
     else
       printf 'node%d\tstopped\n' "$i"
+    fi
+  done
+  for i in 0 1; do
+    pid="$dir/hub$i.pid"
+    if alive "$pid"; then
+      printf 'hub%d\tpid %s\thttp://127.0.0.1:%d\tlog %s\n' "$i" "$(cat "$pid")" $((hub_port + i)) "$dir/hub$i.log"
+    else
+      printf 'hub%d\tstopped\n' "$i"
     fi
   done
 }

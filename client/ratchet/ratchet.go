@@ -321,3 +321,7 @@ func open(k MessageKeys, msg, ad []byte) ([]byte, error) {
 	}
 	return buf[:len(buf)-pad], nil
 }
+
+// CanSend reports whether the state has a sending chain: the side that
+// receives first ("Bob") has none until it decrypts a message.
+func (s *State) CanSend() bool { return s.cks != nil }
