@@ -67,6 +67,7 @@ type Contact struct {
 	nextSend uint64
 	nextRecv uint64
 	outbox   []outboxEntry // sealed, not yet acknowledged by the hub
+	recvMu   sync.Mutex    // one Receive at a time per contact
 }
 
 // New makes a client for name, whose identity id is registered on the chain
@@ -287,6 +288,8 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
+	defer ct.recvMu.Unlock()
 	h, addr, err := c.hubOf(ctx, ct.Record)
 	if err != nil {
 		return nil, err

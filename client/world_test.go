@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -321,5 +322,73 @@ func TestAccepterSendsFirst(t *testing.T) {
 	}
 	if h := bob.History(); len(h) != 2 || h[0].Text != "hello" {
 		t.Fatalf("bob's history %+v", h)
+	}
+}
+
+// TestWatch: bob's watcher prints alice's messages as they are written,
+// through the hub's change notifications, without polling.
+func TestWatch(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	alice.Request(ctx, "bob", "hello")
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+	got := make(chan client.Message, 16)
+	go bob.Watch(ctx, func(m client.Message) { got <- m }, func(err error) { t.Errorf("watch: %v", err) })
+	if m := <-got; m.Text != "hello" { // the catch-up after connecting
+		t.Fatalf("first message %+v", m)
+	}
+	for _, text := range []string{"one", "two", "three"} {
+		if err := alice.Send(ctx, "bob", text); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			if m.Text != text || m.From != "alice" {
+				t.Fatalf("watched %+v, want %q", m, text)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%q never arrived", text)
+		}
+	}
+}
+
+// TestConcurrentReceive: receives racing for one contact each get distinct
+// messages, and none is misreported as forged.
+func TestConcurrentReceive(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	alice.Request(ctx, "bob", "m0")
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+	for i := 1; i < 10; i++ {
+		alice.Send(ctx, "bob", fmt.Sprint("m", i))
+	}
+	results := make(chan []client.Message, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			ms, err := bob.Receive(ctx, "alice")
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ms
+		}()
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		for _, m := range <-results {
+			if seen[m.Text] {
+				t.Fatalf("%s received twice", m.Text)
+			}
+			seen[m.Text] = true
+		}
+	}
+	if len(seen) != 10 {
+		t.Fatalf("received %d of 10", len(seen))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
-		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout))
+		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr))
 	return root
 }
 
@@ -380,6 +381,32 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 			}
 			return rerr
+		},
+	}
+}
+
+func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch",
+		Short: "Print messages from all contacts as they arrive",
+		Long: "watch holds one change-notification stream per hub your contacts write to and prints each new\n" +
+			"message as 'name: text'. While a hub is unreachable it polls it with back-off. Stop it with Ctrl-C.",
+		Example: "  parley watch",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			err = c.Watch(cmd.Context(), func(m client.Message) {
+				fmt.Fprintf(stdout, "%s: %s\n", m.From, m.Text)
+			}, func(err error) {
+				fmt.Fprintf(stderr, "parley: %v\n", err)
+			})
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
 		},
 	}
 }

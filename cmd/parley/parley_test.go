@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,6 +131,24 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("contacts: %q", out)
 	}
 
+	// watch prints a message as it arrives, then stops on cancel.
+	wctx, stopWatch := context.WithCancel(context.Background())
+	var wout syncBuffer
+	watchDone := make(chan int)
+	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, &wout, &wout) }()
+	parley(t, "--home", bob, "send", "alice", "live message")
+	deadline = time.Now().Add(20 * time.Second)
+	for !strings.Contains(wout.String(), "bob: live message") {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch printed %q", wout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopWatch()
+	if code := <-watchDone; code != 0 {
+		t.Fatalf("watch exited %d: %s", code, wout.String())
+	}
+
 	// A wrong passphrase is refused clearly.
 	t.Setenv("PARLEY_PASSPHRASE", "wrong")
 	out.Reset()
@@ -179,4 +198,22 @@ func TestRegisterResumes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "register.json")); !os.IsNotExist(err) {
 		t.Fatal("register.json left behind after registering")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,108 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/hub/auth"
+)
+
+// Watch delivers new messages from every contact to fn until ctx ends.
+// It holds one change-notification stream per hub the contacts write to,
+// following only their message paths, and reads a contact's hub when the
+// stream reports a write there. It catches up on every (re)connection
+// (and after a "reset", when the hub cannot replay what was missed), and
+// while a hub is unreachable it polls it with back-off (1 s doubling to
+// 30 s). Contacts added after Watch starts are picked up by the next call.
+// A message that fails to open is reported through onErr and not shown.
+func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error)) error {
+	if onErr == nil {
+		onErr = func(error) {}
+	}
+	byHub := map[string][]string{} // hub URL → contact names
+	for _, name := range c.Contacts() {
+		ct, _ := c.contact(name)
+		if len(ct.Record.Profile.Hubs) > 0 {
+			url := ct.Record.Profile.Hubs[0]
+			byHub[url] = append(byHub[url], name)
+		}
+	}
+	done := make(chan struct{})
+	for _, names := range byHub {
+		go func() {
+			c.watchHub(ctx, names, fn, onErr)
+			done <- struct{}{}
+		}()
+	}
+	for range byHub {
+		<-done
+	}
+	return ctx.Err()
+}
+
+func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message), onErr func(error)) {
+	ct, _ := c.contact(names[0])
+	h, _, err := c.hubOf(ctx, ct.Record)
+	byAddr := map[string][]string{}
+	var follows []hubclient.Follow
+	for _, n := range names {
+		ct, _ := c.contact(n)
+		addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
+		if len(byAddr[addr]) == 0 {
+			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"})
+		}
+		byAddr[addr] = append(byAddr[addr], n)
+	}
+	catchUp := func(names []string) {
+		for _, n := range names {
+			ms, err := c.Receive(ctx, n)
+			for _, m := range ms {
+				fn(m)
+			}
+			if err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+	}
+	cursor, backoff := "", time.Second
+	for ctx.Err() == nil {
+		if err == nil {
+			err = h.Watch(ctx, follows, cursor, func(ev hubclient.Event) error {
+				switch ev.Kind {
+				case "ready", "reset":
+					catchUp(names)
+				case "change":
+					if ev.Op == "put" {
+						catchUp(byAddr[ev.Address])
+					}
+				}
+				if ev.Cursor != "" {
+					cursor = ev.Cursor
+				}
+				backoff = time.Second
+				return nil
+			})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && !errors.Is(err, hubclient.ErrWatchEnded) {
+			onErr(err)
+		}
+		// Unreachable or stream ended: poll, then try to watch again.
+		catchUp(names)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		if h == nil {
+			h, _, err = c.hubOf(ctx, ct.Record)
+		} else {
+			err = nil
+		}
+	}
+}
