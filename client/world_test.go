@@ -5,23 +5,20 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	cmtlog "github.com/cometbft/cometbft/libs/log"
-
 	"github.com/parley-im/parley/chain/lookup"
-	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/driver/memory"
-	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
 // world is one machine's worth of Parley, in-process: a real chain node,
@@ -55,34 +52,11 @@ func (w *world) settle(names ...string) {
 }
 
 func newWorld(t *testing.T) *world {
-	w := &world{t: t}
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := node.DefaultOptions()
-	o.ChainID, o.BlockTime, o.Params.PowDifficulty = "world", 50*time.Millisecond, 4
-	v, err := node.Init(t.TempDir(), o, ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Start(v.Home, node.AppBNS, cmtlog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop() })
-	w.rpc, w.chainID = v.RPCURL(), o.ChainID
+	w := &world{t: t, chainID: "world"}
+	w.rpc = nodetest.Start(t, w.chainID)
 	for i := 0; i < 2; i++ {
-		d := memory.New()
-		ts := httptest.NewUnstartedServer(nil)
-		srv, err := server.New(server.Config{Driver: d, PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts.Config.Handler = srv.Handler()
-		ts.Start()
-		t.Cleanup(func() { srv.Close(); ts.Close() })
-		w.hubs, w.drivers = append(w.hubs, ts.URL), append(w.drivers, d)
+		url, d := hubtest.Start(t, nil)
+		w.hubs, w.drivers = append(w.hubs, url), append(w.drivers, d)
 	}
 	return w
 }

@@ -17,34 +17,14 @@ import (
 	"testing"
 	"time"
 
-	cmtlog "github.com/cometbft/cometbft/libs/log"
-
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
-	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/chain/node/nodetest"
 )
 
 // startNode runs a real single-validator node in this process.
 func startNode(t *testing.T) (rpcURL, chainID string) {
-	t.Helper()
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := node.DefaultOptions()
-	o.ChainID = "lookup-test"
-	o.BlockTime = 50 * time.Millisecond
-	o.Params.PowDifficulty = 4
-	v, err := node.Init(t.TempDir(), o, ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Start(v.Home, node.AppBNS, cmtlog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop() })
-	return v.RPCURL(), o.ChainID
+	return nodetest.Start(t, "lookup-test"), "lookup-test"
 }
 
 func newClient(t *testing.T, url, chainID string) *lookup.Client {

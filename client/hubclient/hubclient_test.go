@@ -6,27 +6,19 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub"
-	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
 // newHub serves the real hub (memory driver) on 127.0.0.1.
 func newHub(t *testing.T) string {
-	ts := httptest.NewUnstartedServer(nil)
-	srv, err := server.New(server.Config{Driver: memory.New(), PublicURL: "http://" + ts.Listener.Addr().String(), PageSize: 2, InboxPowDifficulty: 6, InboxPerMinute: 600})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(func() { srv.Close(); ts.Close() })
-	return ts.URL
+	url, _ := hubtest.Start(t, func(c *server.Config) { c.PageSize, c.InboxPowDifficulty, c.InboxPerMinute = 2, 6, 600 })
+	return url
 }
 
 func dial(t *testing.T, url string, seed byte) *hubclient.Client {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,39 +10,15 @@ import (
 	"testing"
 	"time"
 
-	cmtlog "github.com/cometbft/cometbft/libs/log"
-
-	"github.com/parley-im/parley/chain/node"
-	"github.com/parley-im/parley/hub/driver/memory"
-	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
 func startWorld(t *testing.T) (rpc string, hubs []string) {
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := node.DefaultOptions()
-	o.ChainID, o.BlockTime, o.Params.PowDifficulty = "cli-test", 50*time.Millisecond, 4
-	v, err := node.Init(t.TempDir(), o, ports[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Start(v.Home, node.AppBNS, cmtlog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop() })
+	rpc = nodetest.Start(t, "cli-test")
 	for i := 0; i < 2; i++ {
-		ts := httptest.NewUnstartedServer(nil)
-		srv, err := server.New(server.Config{Driver: memory.New(), PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts.Config.Handler = srv.Handler()
-		ts.Start()
-		t.Cleanup(func() { srv.Close(); ts.Close() })
-		hubs = append(hubs, ts.URL)
+		url, _ := hubtest.Start(t, nil)
+		hubs = append(hubs, url)
 	}
 	// Wait for the node's first blocks.
 	deadline := time.Now().Add(30 * time.Second)
@@ -56,7 +31,7 @@ func startWorld(t *testing.T) (rpc string, hubs []string) {
 			t.Fatal("chain did not start")
 		}
 	}
-	return v.RPCURL(), hubs
+	return rpc, hubs
 }
 
 // parley runs the CLI and fails the test on a non-zero exit.

@@ -1,0 +1,32 @@
+// Package hubtest serves a real hub (memory driver) over HTTP on
+// 127.0.0.1 for tests of what is built on hubs.
+package hubtest
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
+)
+
+// Start serves a hub until the test ends and returns its URL and driver
+// (to inspect what the operator would see). tweak, if not nil, adjusts
+// the configuration; the inbox stamp defaults to 6 bits.
+func Start(t testing.TB, tweak func(*server.Config)) (string, *memory.Driver) {
+	t.Helper()
+	d := memory.New()
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := server.Config{Driver: d, PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	return ts.URL, d
+}
