@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,23 +21,6 @@ import (
 )
 
 // usageError marks errors in how bnsd was called (exit code 2).
-type usageError struct{ error }
-
-func isUsage(err error) bool {
-	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
-		strings.HasPrefix(err.Error(), "unknown flag") || strings.Contains(err.Error(), "flag needs an argument") ||
-		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag")
-}
-
-func printErr(w io.Writer, err error) {
-	fmt.Fprintf(w, "bnsd: %v\n", err)
-	var u usageError
-	if errors.As(err, &u) {
-		fmt.Fprintln(w, "bnsd: hint: run 'bnsd help' for usage")
-	}
-}
-
 func rootCmd(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "bnsd",
@@ -75,10 +58,10 @@ func (f *homeFlags) options() (node.Options, error) {
 	default:
 		b, err := os.ReadFile(f.params)
 		if err != nil {
-			return o, usageError{fmt.Errorf("--params: %w", err)}
+			return o, cli.Usage(fmt.Errorf("--params: %w", err))
 		}
 		if o.Params, err = bns.ParseGenesisParams(b); err != nil {
-			return o, usageError{fmt.Errorf("--params %s: %w", f.params, err)}
+			return o, cli.Usage(fmt.Errorf("--params %s: %w", f.params, err))
 		}
 	}
 	return o, nil
@@ -136,7 +119,7 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 || n > 64 {
-				return usageError{fmt.Errorf("--validators %d: want 1 to 64", n)}
+				return cli.Usage(fmt.Errorf("--validators %d: want 1 to 64", n))
 			}
 			o, err := hf.options()
 			if err != nil {
@@ -188,7 +171,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 				level = c.LogLevel
 			}
 			if logger, err = cmtflags.ParseLogLevel(level, logger, "info"); err != nil {
-				return usageError{fmt.Errorf("--log-level: %w", err)}
+				return cli.Usage(fmt.Errorf("--log-level: %w", err))
 			}
 			n, err := node.Start(home, node.App(app), logger)
 			if err != nil {
@@ -226,14 +209,14 @@ func queryCmd(stdout io.Writer) *cobra.Command {
 			what := args[0]
 			need := map[string]int{"name": 2, "history": 2, "owner": 2, "nonce": 2, "params": 1}
 			if n, ok := need[what]; !ok || n != len(args) {
-				return usageError{fmt.Errorf("query %s: want one of name NAME, history NAME, owner KEY, nonce KEY, params", strings.Join(args, " "))}
+				return cli.Usage(fmt.Errorf("query %s: want one of name NAME, history NAME, owner KEY, nonce KEY, params", strings.Join(args, " ")))
 			}
 			ctx := cmd.Context()
 			cfg := lookup.Config{ChainID: chainID, Primary: nodeURL, Witnesses: witnesses, TrustHeight: trustHeight}
 			if trustHeight != 0 {
 				h, err := lookup.ParseHash(trustHash)
 				if err != nil {
-					return usageError{err}
+					return cli.Usage(err)
 				}
 				cfg.TrustHash = h
 			}
@@ -268,7 +251,7 @@ func queryCmd(stdout io.Writer) *cobra.Command {
 			case "owner", "nonce":
 				k, perr := bns.ParsePublicKey(args[1])
 				if perr != nil {
-					return usageError{perr}
+					return cli.Usage(perr)
 				}
 				if what == "owner" {
 					var names []string

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"os/signal"
@@ -25,20 +26,7 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes bnsd with args; it returns the exit code: 0 ok, 1 error,
-// 2 usage.
+// run executes bnsd with args; it returns the exit code: 0 ok, 1 error, 2 usage.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := rootCmd(ctx, stdout, stderr)
-	cmd.SetArgs(args)
-	cmd.SetIn(stdin)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		printErr(stderr, err)
-		if isUsage(err) {
-			return 2
-		}
-		return 1
-	}
-	return 0
+	return cli.Run(ctx, "bnsd", rootCmd(ctx, stdout, stderr), args, stdin, stdout, stderr, nil)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"log/slog"
 	"net"
@@ -22,23 +23,6 @@ import (
 	"github.com/parley-im/parley/hub/driver/s3"
 	"github.com/parley-im/parley/hub/server"
 )
-
-type usageError struct{ error }
-
-func isUsage(err error) bool {
-	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
-		strings.HasPrefix(err.Error(), "unknown flag") || strings.Contains(err.Error(), "flag needs an argument") ||
-		strings.Contains(err.Error(), "invalid argument")
-}
-
-func printErr(w io.Writer, err error) {
-	fmt.Fprintf(w, "hubd: %v\n", err)
-	var u usageError
-	if errors.As(err, &u) {
-		fmt.Fprintln(w, "hubd: hint: run 'hubd --help' for usage")
-	}
-}
 
 func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	v := viper.New()
@@ -59,7 +43,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 			if f := v.GetString("config"); f != "" {
 				v.SetConfigFile(f)
 				if err := v.ReadInConfig(); err != nil {
-					return usageError{fmt.Errorf("--config: %w", err)}
+					return cli.Usage(fmt.Errorf("--config: %w", err))
 				}
 			}
 			return serve(cmd.Context(), v, stdout, stderr)
@@ -100,19 +84,19 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(v.GetString("log-level"))); err != nil {
-		return usageError{fmt.Errorf("--log-level: %w", err)}
+		return cli.Usage(fmt.Errorf("--log-level: %w", err))
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	publicURL := v.GetString("public-url")
 	if publicURL == "" {
-		return usageError{errors.New("--public-url is required")}
+		return cli.Usage(errors.New("--public-url is required"))
 	}
 	var drv hub.Driver
 	switch v.GetString("driver") {
 	case "disk":
 		dir := v.GetString("data")
 		if dir == "" {
-			return usageError{errors.New("--data is required with the disk driver")}
+			return cli.Usage(errors.New("--data is required with the disk driver"))
 		}
 		d, err := disk.New(dir)
 		if err != nil {
@@ -122,7 +106,7 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 	case "s3":
 		secret := v.GetString("s3-secret-key") // environment or config file only
 		if v.GetString("s3-endpoint") == "" || v.GetString("s3-bucket") == "" || secret == "" {
-			return usageError{errors.New("driver s3 needs --s3-endpoint, --s3-bucket and HUBD_S3_SECRET_KEY (or s3-secret-key in the config file)")}
+			return cli.Usage(errors.New("driver s3 needs --s3-endpoint, --s3-bucket and HUBD_S3_SECRET_KEY (or s3-secret-key in the config file)"))
 		}
 		d, err := s3.New(ctx, s3.Config{
 			Endpoint: v.GetString("s3-endpoint"), Bucket: v.GetString("s3-bucket"), Region: v.GetString("s3-region"),
@@ -135,11 +119,11 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 	case "memory":
 		drv = memory.New()
 	default:
-		return usageError{fmt.Errorf("--driver %q: want disk, s3 or memory", v.GetString("driver"))}
+		return cli.Usage(fmt.Errorf("--driver %q: want disk, s3 or memory", v.GetString("driver")))
 	}
 	cert, key := v.GetString("tls-cert"), v.GetString("tls-key")
 	if (cert == "") != (key == "") {
-		return usageError{errors.New("--tls-cert and --tls-key go together")}
+		return cli.Usage(errors.New("--tls-cert and --tls-key go together"))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"os/signal"
@@ -17,18 +18,7 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes hubd; it returns the exit code: 0 ok, 1 error, 2 usage.
+// run executes hubd with args; it returns the exit code: 0 ok, 1 error, 2 usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := rootCmd(stdout, stderr)
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		printErr(stderr, err)
-		if isUsage(err) {
-			return 2
-		}
-		return 1
-	}
-	return 0
+	return cli.Run(ctx, "hubd", rootCmd(stdout, stderr), args, nil, stdout, stderr, nil)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"strings"
@@ -18,20 +19,11 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 )
 
-type usageError struct{ error }
-
-func isUsage(err error) bool {
-	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
-		strings.HasPrefix(err.Error(), "unknown flag") || strings.Contains(err.Error(), "flag needs an argument") ||
-		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag")
-}
-
-func printErr(w io.Writer, err error) {
-	fmt.Fprintf(w, "parley: %v\n", err)
+func passphraseHint(err error) string {
 	if errors.Is(err, keystore.ErrBadPassphrase) {
-		fmt.Fprintln(w, "parley: hint: the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt")
+		return "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
 	}
+	return ""
 }
 
 func rootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -86,7 +78,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight}
 			if cfg.TrustHeight != 0 {
 				if lc.TrustHash, err = lookup.ParseHash(trustHash); err != nil {
-					return usageError{err}
+					return cli.Usage(err)
 				}
 			}
 			d, err := lookup.New(ctx, lc)
@@ -146,10 +138,10 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, name := cmd.Context(), args[0]
 			if err := bns.ValidateName(name); err != nil {
-				return usageError{err}
+				return cli.Usage(err)
 			}
 			if err := bns.ValidateHubURL(hub); err != nil {
-				return usageError{fmt.Errorf("--hub: %w", err)}
+				return cli.Usage(fmt.Errorf("--hub: %w", err))
 			}
 			if err := h.unlock(); err != nil {
 				return err

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"os/signal"
@@ -18,19 +19,7 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes parley; it returns 0 ok, 1 error, 2 usage.
+// run executes parley with args; it returns the exit code: 0 ok, 1 error, 2 usage.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := rootCmd(stdout, stderr)
-	cmd.SetArgs(args)
-	cmd.SetIn(stdin)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		printErr(stderr, err)
-		if isUsage(err) {
-			return 2
-		}
-		return 1
-	}
-	return 0
+	return cli.Run(ctx, "parley", rootCmd(stdout, stderr), args, stdin, stdout, stderr, passphraseHint)
 }

@@ -101,16 +101,26 @@ func (s *Server) inboxList(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
 }
 
-func (s *Server) inboxGet(c echo.Context) error {
+// inboxEntry authorizes the owner and returns the stored path of the
+// envelope the route names.
+func (s *Server) inboxEntry(c echo.Context) (string, error) {
 	address, err := s.inboxOwner(c)
 	if err != nil {
-		return err
+		return "", err
 	}
 	id := c.Param("id")
 	if !validInboxID(id) {
-		return fail(http.StatusNotFound, "DoesNotExist", "no such envelope")
+		return "", fail(http.StatusNotFound, "DoesNotExist", "no such envelope")
 	}
-	_, rc, err := s.cfg.Driver.Get(c.Request().Context(), inboxBucket, address+"/"+id)
+	return address + "/" + id, nil
+}
+
+func (s *Server) inboxGet(c echo.Context) error {
+	path, err := s.inboxEntry(c)
+	if err != nil {
+		return err
+	}
+	_, rc, err := s.cfg.Driver.Get(c.Request().Context(), inboxBucket, path)
 	if err != nil {
 		return err
 	}
@@ -119,15 +129,11 @@ func (s *Server) inboxGet(c echo.Context) error {
 }
 
 func (s *Server) inboxDelete(c echo.Context) error {
-	address, err := s.inboxOwner(c)
+	path, err := s.inboxEntry(c)
 	if err != nil {
 		return err
 	}
-	id := c.Param("id")
-	if !validInboxID(id) {
-		return fail(http.StatusNotFound, "DoesNotExist", "no such envelope")
-	}
-	if err := s.cfg.Driver.Delete(c.Request().Context(), inboxBucket, address+"/"+id, hub.DeleteOptions{}); err != nil {
+	if err := s.cfg.Driver.Delete(c.Request().Context(), inboxBucket, path, hub.DeleteOptions{}); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusAccepted)
