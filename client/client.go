@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ type Client struct {
 	id   *keystore.Identity
 	dir  Directory
 	home *hubclient.Client // the user's own hub
+	http *http.Client      // nil: hubclient's default
 
 	mu        sync.Mutex
 	hubs      map[string]*hubclient.Client // other hubs, by URL
@@ -70,14 +72,25 @@ type Contact struct {
 	recvMu   sync.Mutex    // one Receive at a time per contact
 }
 
+// Option adjusts a Client.
+type Option func(*Client)
+
+// WithHTTPClient makes the client reach hubs through hc.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
 // New makes a client for name, whose identity id is registered on the chain
 // with homeHub as its hub.
-func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string) (*Client, error) {
-	h, err := hubclient.Dial(ctx, homeHub, id.SigningKey(), nil)
+func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
+	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{}}
+	for _, o := range opts {
+		o(c)
+	}
+	h, err := hubclient.Dial(ctx, homeHub, id.SigningKey(), c.http)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Name: name, id: id, dir: dir, home: h, hubs: map[string]*hubclient.Client{homeHub: h}, contacts: map[string]*Contact{}}, nil
+	c.home, c.hubs[homeHub] = h, h
+	return c, nil
 }
 
 // hubOf returns a connection to the first hub a record lists.
@@ -91,7 +104,7 @@ func (c *Client) hubOf(ctx context.Context, rec *bns.Record) (*hubclient.Client,
 	c.mu.Unlock()
 	if h == nil {
 		var err error
-		if h, err = hubclient.Dial(ctx, url, c.id.SigningKey(), nil); err != nil {
+		if h, err = hubclient.Dial(ctx, url, c.id.SigningKey(), c.http); err != nil {
 			return nil, "", err
 		}
 		c.mu.Lock()
@@ -241,9 +254,15 @@ func (c *Client) contact(name string) (*Contact, error) {
 // Send writes the next message to name into the user's own hub. The side
 // that accepted a request can send once it has the requester's first
 // message: Send fetches it first if needed (it joins the history).
+//
+// If the contact's keys changed on the chain since they were confirmed,
+// Send refuses with a *KeyChange until ConfirmKeys.
 func (c *Client) Send(ctx context.Context, name, text string) error {
 	ct, err := c.contact(name)
 	if err != nil {
+		return err
+	}
+	if err := c.CheckKeys(ctx, name); err != nil {
 		return err
 	}
 	c.mu.Lock()

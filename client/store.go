@@ -54,8 +54,8 @@ type savedState struct {
 
 // Open makes a client whose state lives in statePath (created on first
 // save). Pending uploads are retried by Flush.
-func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub, statePath string) (*Client, error) {
-	c, err := New(ctx, name, id, dir, homeHub)
+func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub, statePath string, opts ...Option) (*Client, error) {
+	c, err := New(ctx, name, id, dir, homeHub, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"github.com/parley-im/parley/chain/bns"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,8 +227,17 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	alice, aliceID, aliceDir := w.userWithState("alice", w.hubs[0], state)
 	bob := w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
+	// The transport fails every upload while dying is set: a send then
+	// dies after sealing and saving, as a process killed mid-send would.
+	var dying atomic.Bool
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if dying.Load() && strings.HasPrefix(r.URL.Path, "/store/") {
+			return nil, errors.New("killed mid-send")
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
 	reopen := func() *client.Client {
-		c, err := client.Open(ctx, "alice", aliceID, aliceDir, w.hubs[0], state)
+		c, err := client.Open(ctx, "alice", aliceID, aliceDir, w.hubs[0], state, client.WithHTTPClient(hc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,11 +261,11 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	}
 
 	// Killed mid-send: sealed and saved, never uploaded.
-	dead, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := alice.Send(dead, "bob", "sent while dying"); err == nil {
-		t.Fatal("a send with a dead context succeeded")
+	dying.Store(true)
+	if err := alice.Send(ctx, "bob", "sent while dying"); err == nil {
+		t.Fatal("a send whose upload failed succeeded")
 	}
+	dying.Store(false)
 	if got, _ := bob.Receive(ctx, "alice"); len(got) != 0 {
 		t.Fatal("a failed send arrived")
 	}
@@ -366,3 +379,49 @@ func TestConcurrentReceive(t *testing.T) {
 		t.Fatalf("received %d of 10", len(seen))
 	}
 }
+
+// TestKeyChangeWarning: when bob publishes new keys, alice's next send is
+// refused with the reason from the chain until she confirms them.
+func TestKeyChangeWarning(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice := w.user("alice", w.hubs[0])
+	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
+	w.settle("alice", "bob")
+	alice.Request(ctx, "bob", "hi")
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+
+	// Bob's device is replaced: new signing and encryption keys on the chain.
+	newID, _ := keystore.New()
+	profile, _ := newID.Profile([]string{w.hubs[1]})
+	h, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var kc *client.KeyChange
+	for {
+		err := alice.Send(ctx, "bob", "are you still you?")
+		if errors.As(err, &kc) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no key-change warning after the update at height %d: %v", h, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kc.Reason != bns.OpUpdate || kc.Height != h || kc.Current.Profile.SigningKey != profile.SigningKey {
+		t.Fatalf("key change %+v", kc)
+	}
+	if _, err := alice.ConfirmKeys(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Send(ctx, "bob", "confirmed"); err != nil {
+		t.Fatalf("send after confirming: %v", err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -20,8 +20,12 @@ import (
 )
 
 func passphraseHint(err error) string {
-	if errors.Is(err, keystore.ErrBadPassphrase) {
+	var kc *client.KeyChange
+	switch {
+	case errors.Is(err, keystore.ErrBadPassphrase):
 		return "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
+	case errors.As(err, &kc):
+		return fmt.Sprintf("new safety number %s; after checking it, run 'parley contacts confirm %s'", client.SafetyNumber(kc.Current), kc.Name)
 	}
 	return ""
 }
@@ -310,7 +314,26 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(add, answer("accept", true), answer("decline", false))
+	confirm := &cobra.Command{
+		Use:   "confirm NAME",
+		Short: "Accept NAME's new keys after a key-change warning",
+		Long: "When a contact's keys change on the chain (a new device, a transfer), parley refuses to send to\n" +
+			"them until you confirm. Compare the safety number with them over another channel first.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rec, err := c.ConfirmKeys(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "confirmed %s's keys; safety number %s\n", args[0], client.SafetyNumber(rec))
+			return nil
+		},
+	}
+	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm)
 	return cmd
 }
 
