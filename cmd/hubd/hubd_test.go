@@ -219,8 +219,23 @@ func TestGracefulShutdown(t *testing.T) {
 		result <- res.StatusCode
 	}()
 	<-body.half
+	// Wait until hubd is handling the upload (not just holding it in a
+	// socket buffer): the scrape itself is one request in flight.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(metrics(t, hub.url), "hub_requests_in_flight 2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload never reached a handler:\n%s", metrics(t, hub.url))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	hub.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond) // the signal is handled; the request is still open
+	// The signal makes hubd stop accepting; the upload is still open.
+	for {
+		if _, err := http.Get(hub.url + "/healthz"); err != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	close(body.goOn)
 	if code := <-result; code != 202 {
 		t.Fatalf("in-flight upload answered %d during shutdown", code)
@@ -250,4 +265,14 @@ func TestUsageErrors(t *testing.T) {
 	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "tape"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown driver: exit %d, %q", code, errb.String())
 	}
+}
+
+func metrics(t *testing.T, url string) string {
+	res, err := http.Get(url + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }

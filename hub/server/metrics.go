@@ -7,6 +7,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	watchers prometheus.Gauge
 	events   prometheus.Counter
+	inflight prometheus.Gauge
 }
 
 func newMetrics(r *prometheus.Registry) *metrics {
@@ -20,7 +21,8 @@ func newMetrics(r *prometheus.Registry) *metrics {
 		}, []string{"method", "route"}),
 		watchers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hub_watchers", Help: "Open change-notification streams."}),
 		events:   prometheus.NewCounter(prometheus.CounterOpts{Name: "hub_events_total", Help: "Change notifications published."}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hub_requests_in_flight", Help: "HTTP requests being handled (this scrape included)."}),
 	}
-	r.MustRegister(m.requests, m.latency, m.watchers, m.events)
+	r.MustRegister(m.requests, m.latency, m.watchers, m.events, m.inflight)
 	return m
 }
