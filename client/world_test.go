@@ -39,7 +39,7 @@ type world struct {
 // settle waits until every user's directory sees every name: a name
 // registered by someone else appears one block later.
 func (w *world) settle(names ...string) {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for _, d := range w.dirs {
 		for _, n := range names {
 			for {
@@ -66,7 +66,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) directory() *lookup.Client {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {
 		c, err := lookup.New(ctx, lookup.Config{ChainID: w.chainID, Primary: w.rpc, MaxAge: time.Nanosecond})
@@ -316,7 +316,7 @@ func TestAccepterSendsFirst(t *testing.T) {
 // through the hub's change notifications, without polling.
 func TestWatch(t *testing.T) {
 	w := newWorld(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
@@ -399,7 +399,7 @@ func TestKeyChangeWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	var kc *client.KeyChange
 	for {
 		err := alice.Send(ctx, "bob", "are you still you?")

@@ -29,7 +29,7 @@ func startNode(t *testing.T) (rpcURL, chainID string) {
 
 func newClient(t *testing.T, url, chainID string) *lookup.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var c *lookup.Client
 	var err error
@@ -134,7 +134,7 @@ func TestVerifiedLookups(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met in 30s")

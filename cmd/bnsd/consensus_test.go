@@ -186,7 +186,7 @@ func TestFourValidators(t *testing.T) {
 		}
 	})
 	for i, n := range nodes {
-		waitUntil(t, fmt.Sprintf("node%d to commit block 3", i), 60*time.Second, func() bool { return height(n) >= 3 })
+		waitUntil(t, fmt.Sprintf("node%d to commit block 3", i), 2*time.Minute, func() bool { return height(n) >= 3 })
 	}
 
 	ctx := context.Background()
@@ -217,19 +217,19 @@ func TestFourValidators(t *testing.T) {
 	nodes[3].stop(syscall.SIGKILL)
 	register(t, c0, "carol")
 	h := height(nodes[0])
-	waitUntil(t, "commits with node3 down", 30*time.Second, func() bool { return height(nodes[0]) >= h+5 })
+	waitUntil(t, "commits with node3 down", 2*time.Minute, func() bool { return height(nodes[0]) >= h+5 })
 
 	// Restarted, it replays and catches up to the same blocks and app hash.
 	nodes[3].start(t)
 	target := height(nodes[0])
-	waitUntil(t, "node3 to catch up", 60*time.Second, func() bool { return height(nodes[3]) >= target })
+	waitUntil(t, "node3 to catch up", 2*time.Minute, func() bool { return height(nodes[3]) >= target })
 	sameBlocks(t, nodes, target)
 
 	// Two validators down: 20 of 40 votes, not more than 2/3: no block
 	// commits anywhere, and the two live nodes do not diverge.
 	nodes[2].stop(syscall.SIGTERM)
 	nodes[3].stop(syscall.SIGTERM)
-	waitUntil(t, "heights to settle", 10*time.Second, func() bool {
+	waitUntil(t, "heights to settle", time.Minute, func() bool {
 		a, b := height(nodes[0]), height(nodes[1])
 		return a > 0 && a == b
 	})
@@ -244,11 +244,11 @@ func TestFourValidators(t *testing.T) {
 	// One returns: three of four again, commits resume, and every node
 	// agrees on every block.
 	nodes[2].start(t)
-	waitUntil(t, "commits to resume", 60*time.Second, func() bool { return height(nodes[0]) >= stalled+3 })
+	waitUntil(t, "commits to resume", 2*time.Minute, func() bool { return height(nodes[0]) >= stalled+3 })
 	register(t, c0, "dave")
 	nodes[3].start(t)
 	final := height(nodes[0])
-	waitUntil(t, "all nodes to reach the same height", 60*time.Second, func() bool {
+	waitUntil(t, "all nodes to reach the same height", 2*time.Minute, func() bool {
 		for _, n := range nodes {
 			if height(n) < final {
 				return false
@@ -299,7 +299,7 @@ var accounts = map[string]ed25519.PrivateKey{}
 
 func register(t *testing.T, c *lookup.Client, name string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	seed := sha256.Sum256([]byte(name))
 	priv := ed25519.NewKeyFromSeed(seed[:])

@@ -21,7 +21,7 @@ func startWorld(t *testing.T) (rpc string, hubs []string) {
 		hubs = append(hubs, url)
 	}
 	// Wait for the node's first blocks.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var out bytes.Buffer
 		if run(context.Background(), []string{"--home", t.TempDir(), "whois", "nobody"}, nil, &out, &out); strings.Contains(out.String(), "no identity") {
@@ -49,7 +49,7 @@ func TestCLI(t *testing.T) {
 	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
 	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
 	waitChain := func(home string) {
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			var out, errb bytes.Buffer
 			if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
@@ -70,7 +70,7 @@ func TestCLI(t *testing.T) {
 
 	// whois, verified, with key history and a safety number; a free name is proved absent.
 	var who string
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var out, errb bytes.Buffer
 		if run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &out, &errb) == 0 {
@@ -112,7 +112,7 @@ func TestCLI(t *testing.T) {
 	watchDone := make(chan int)
 	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, &wout, &wout) }()
 	parley(t, "--home", bob, "send", "alice", "live message")
-	deadline = time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(2 * time.Minute)
 	for !strings.Contains(wout.String(), "bob: live message") {
 		if time.Now().After(deadline) {
 			t.Fatalf("watch printed %q", wout.String())
@@ -139,7 +139,7 @@ func TestRegisterResumes(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "pw")
 	home := filepath.Join(t.TempDir(), "carol")
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var out, errb bytes.Buffer
 		if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
