@@ -321,6 +321,9 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 		path := wire.MessagePath(ct.keys.RecvKey, seq)
 		blob, _, err := h.Get(ctx, addr, path)
 		if errors.Is(err, hub.ErrNotFound) {
+			if len(out) > 0 {
+				return out, c.writeReceipt(ctx, ct, seq)
+			}
 			return out, nil
 		}
 		if err != nil {
@@ -398,4 +401,34 @@ func (c *Client) Contacts() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// writeReceipt records on the user's own hub that n messages from ct were
+// read, so the sender can see it.
+func (c *Client) writeReceipt(ctx context.Context, ct *Contact, n uint64) error {
+	path := wire.ReceiptPath(ct.keys.RecvKey)
+	_, err := c.home.Put(ctx, path, wire.SealReceipt(ct.keys.Header, path, n), "application/octet-stream", hubclient.Cond{})
+	return err
+}
+
+// ReadBy returns how many of the user's messages name has read (0 if name
+// has written no receipt), from name's own hub.
+func (c *Client) ReadBy(ctx context.Context, name string) (uint64, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return 0, err
+	}
+	h, addr, err := c.hubOf(ctx, ct.Record)
+	if err != nil {
+		return 0, err
+	}
+	path := wire.ReceiptPath(ct.keys.SendKey)
+	b, _, err := h.Get(ctx, addr, path)
+	if errors.Is(err, hub.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return wire.OpenReceipt(ct.keys.Header, path, b)
 }

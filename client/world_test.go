@@ -164,6 +164,13 @@ func TestWorld(t *testing.T) {
 	if got, _ := alice.Receive(ctx, "bob"); len(got) != 0 {
 		t.Fatalf("messages read twice: %v", texts(got))
 	}
+	// Read state: bob has read alice's greeting and three messages.
+	if n, err := alice.ReadBy(ctx, "bob"); err != nil || n != 4 {
+		t.Fatalf("read by bob: %d %v", n, err)
+	}
+	if n, err := bob.ReadBy(ctx, "alice"); err != nil || n != 3 {
+		t.Fatalf("read by alice: %d %v", n, err)
+	}
 
 	// What the hub operators see: no name and no plaintext in any path or
 	// blob, message blobs of bucket sizes only, and the inbox emptied.

@@ -390,10 +390,17 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			_, rerr := c.Receive(cmd.Context(), args[0])
+			sent := uint64(0)
 			for _, m := range c.History() {
 				if m.From == args[0] || m.To == args[0] {
 					fmt.Fprintf(stdout, "%s: %s\n", m.From, m.Text)
 				}
+				if m.To == args[0] {
+					sent++
+				}
+			}
+			if n, err := c.ReadBy(cmd.Context(), args[0]); err == nil && sent > 0 {
+				fmt.Fprintf(stdout, "(%s has read %d of your %d messages)\n", args[0], n, sent)
 			}
 			return rerr
 		},
