@@ -42,6 +42,10 @@ type Directory interface {
 var (
 	ErrNotContact = errors.New("client: not a contact")
 	ErrNoKeys     = errors.New("client: the name publishes no usable keys")
+	// ErrQueued: the message is sealed and saved, but the hub did not take
+	// it yet; Flush (run by every later Send, and at start by the CLI)
+	// delivers it.
+	ErrQueued = errors.New("client: message queued")
 )
 
 // Client is one user.
@@ -288,7 +292,10 @@ func (c *Client) Send(ctx context.Context, name, text string) error {
 	if err != nil {
 		return err
 	}
-	return c.Flush(ctx)
+	if err := c.Flush(ctx); err != nil {
+		return fmt.Errorf("%w (the hub did not take it yet: %v)", ErrQueued, err)
+	}
+	return nil
 }
 
 // Message is a received message.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/parley-im/parley/chain/bns"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +22,9 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/driver/disk"
 	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
@@ -432,3 +435,72 @@ func TestKeyChangeWarning(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// restartableHub is a real hub on the disk driver at a fixed address that
+// a test can stop and start again on the same data.
+type restartableHub struct {
+	t    *testing.T
+	addr string
+	dir  string
+	srv  *http.Server
+}
+
+func (h *restartableHub) start() {
+	d, err := disk.New(h.dir)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	s, err := server.New(server.Config{Driver: d, PublicURL: "http://" + h.addr, InboxPowDifficulty: 6})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var l net.Listener
+	for i := 0; ; i++ { // the port was just released; retry briefly
+		if l, err = net.Listen("tcp", h.addr); err == nil {
+			break
+		}
+		if i > 200 {
+			h.t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.srv = &http.Server{Handler: s.Handler()}
+	go h.srv.Serve(l)
+}
+
+func (h *restartableHub) stop() { h.srv.Close() }
+
+// TestHubOutage: while alice's hub is down her messages queue; when it
+// returns they go out in order, none lost or duplicated.
+func TestHubOutage(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	hub := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
+	l.Close()
+	hub.start()
+	t.Cleanup(hub.stop)
+	alice, bob := w.user("alice", "http://"+hub.addr), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	alice.Request(ctx, "bob", "before the outage")
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+
+	hub.stop()
+	for _, text := range []string{"queued 1", "queued 2"} {
+		if err := alice.Send(ctx, "bob", text); !errors.Is(err, client.ErrQueued) {
+			t.Fatalf("send during the outage: %v", err)
+		}
+	}
+	hub.start()
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("flush after the outage: %v", err)
+	}
+	if err := alice.Send(ctx, "bob", "after the outage"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bob.Receive(ctx, "alice")
+	if err != nil || strings.Join(texts(got), "|") != "before the outage|queued 1|queued 2|after the outage" {
+		t.Fatalf("bob received %v %v", texts(got), err)
+	}
+}

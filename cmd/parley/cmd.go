@@ -373,7 +373,12 @@ func sendCmd(h *home) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.Send(cmd.Context(), args[0], args[1])
+			err = c.Send(cmd.Context(), args[0], args[1])
+			if errors.Is(err, client.ErrQueued) {
+				fmt.Fprintf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
+				return nil
+			}
+			return err
 		},
 	}
 }
