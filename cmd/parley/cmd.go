@@ -48,7 +48,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
-		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr))
+		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h))
 	return root
 }
 

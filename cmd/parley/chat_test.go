@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client"
+)
+
+type fakeBackend struct {
+	history   []client.Message
+	sent      []client.Message
+	sendErr   error
+	confirmed []string
+}
+
+func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
+func (f *fakeBackend) History() []client.Message { return append(f.history, f.sent...) }
+func (f *fakeBackend) Send(_ context.Context, name, text string) error {
+	if f.sendErr != nil {
+		return f.sendErr
+	}
+	f.sent = append(f.sent, client.Message{From: "me", To: name, Text: text})
+	return nil
+}
+func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (*bns.Record, error) {
+	f.confirmed = append(f.confirmed, name)
+	return &bns.Record{Name: name}, nil
+}
+
+// step feeds msg to the model and runs the command it returns, once.
+func step(t *testing.T, m tea.Model, msg tea.Msg) tea.Model {
+	t.Helper()
+	m, cmd := m.Update(msg)
+	if cmd != nil {
+		if out := cmd(); out != nil {
+			if _, ok := out.(sentMsg); ok {
+				m, _ = m.Update(out)
+			}
+		}
+	}
+	return m
+}
+
+func typeText(t *testing.T, m tea.Model, s string) tea.Model {
+	m = step(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)})
+	return step(t, m, tea.KeyMsg{Type: tea.KeyEnter})
+}
+
+func TestChatModel(t *testing.T) {
+	be := &fakeBackend{history: []client.Message{{From: "alice", To: "me", Text: "hello from alice"}}}
+	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
+	if v := m.View(); !strings.Contains(v, "▸ alice") || !strings.Contains(v, "alice: hello from alice") {
+		t.Fatalf("initial view:\n%s", v)
+	}
+	m = step(t, m, incomingMsg{From: "carol", To: "me", Text: "psst"})
+	if v := m.View(); !strings.Contains(v, "carol (1)") {
+		t.Fatalf("no unread count for carol:\n%s", v)
+	}
+	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	if v := m.View(); !strings.Contains(v, "▸ carol") || strings.Contains(v, "carol (1)") || !strings.Contains(v, "carol: psst") {
+		t.Fatalf("after switching to carol:\n%s", v)
+	}
+	m = typeText(t, m, "hi carol")
+	if len(be.sent) != 1 || be.sent[0].To != "carol" || be.sent[0].Text != "hi carol" {
+		t.Fatalf("sent %+v", be.sent)
+	}
+	if v := m.View(); !strings.Contains(v, "me: hi carol") {
+		t.Fatalf("own message not shown:\n%s", v)
+	}
+	// carol's keys changed: the send is refused with a warning.
+	be.sendErr = &client.KeyChange{Name: "carol", Reason: bns.OpTransfer, Height: 42, Current: &bns.Record{Name: "carol"}}
+	m = typeText(t, m, "still you?")
+	if v := m.View(); !strings.Contains(v, "⚠") || !strings.Contains(v, "transfer") || !strings.Contains(v, "/confirm") {
+		t.Fatalf("no key-change warning:\n%s", v)
+	}
+	be.sendErr = nil
+	m = typeText(t, m, "/confirm")
+	if len(be.confirmed) != 1 || be.confirmed[0] != "carol" || strings.Contains(m.View(), "⚠") {
+		t.Fatalf("confirm: %v\n%s", be.confirmed, m.View())
+	}
+	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc}); cmd == nil {
+		t.Fatal("Esc does not quit")
+	}
+}
