@@ -76,6 +76,7 @@ say "Random-looking paths, a few fixed sizes, no names, no plaintext (checked: '
 step "your turn"
 say "The network is still running ('make status'). Chat as alice or bob:"
 say "  export PARLEY_PASSPHRASE='$PARLEY_PASSPHRASE'"
+say "  bin/parley --home $dir/demo/bob chat alice      # terminal UI, messages arrive live"
 say "  bin/parley --home $dir/demo/alice send bob 'hello again'"
 say "  bin/parley --home $dir/demo/bob read alice"
 say "Stop everything with 'make down'; 'make reset' also deletes the data."
