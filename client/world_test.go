@@ -62,8 +62,8 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, chainID: "world"}
 	w.rpc = nodetest.Start(t, w.chainID)
 	for i := 0; i < 2; i++ {
-		url, d := hubtest.Start(t, nil)
-		w.hubs, w.drivers = append(w.hubs, url), append(w.drivers, d)
+		h := hubtest.Start(t, nil)
+		w.hubs, w.drivers = append(w.hubs, h.URL), append(w.drivers, h.Driver)
 	}
 	return w
 }

@@ -17,8 +17,7 @@ import (
 
 // newHub serves the real hub (memory driver) on 127.0.0.1.
 func newHub(t *testing.T) string {
-	url, _ := hubtest.Start(t, func(c *server.Config) { c.PageSize, c.InboxPowDifficulty, c.InboxPerMinute = 2, 6, 600 })
-	return url
+	return hubtest.Start(t, func(c *server.Config) { c.PageSize, c.InboxPowDifficulty, c.InboxPerMinute = 2, 6, 600 }).URL
 }
 
 func dial(t *testing.T, url string, seed byte) *hubclient.Client {

@@ -17,8 +17,7 @@ import (
 func startWorld(t *testing.T) (rpc string, hubs []string) {
 	rpc = nodetest.Start(t, "cli-test")
 	for i := 0; i < 2; i++ {
-		url, _ := hubtest.Start(t, nil)
-		hubs = append(hubs, url)
+		hubs = append(hubs, hubtest.Start(t, nil).URL)
 	}
 	// Wait for the node's first blocks.
 	deadline := time.Now().Add(2 * time.Minute)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
 type env struct {
@@ -35,23 +35,16 @@ type env struct {
 
 func newEnv(t *testing.T, tweak func(*server.Config)) *env {
 	t.Helper()
-	drv := memory.New()
-	ts := httptest.NewUnstartedServer(nil)
-	cfg := server.Config{Driver: drv, PublicURL: "http://" + ts.Listener.Addr().String(), ServerName: "test-hub",
-		MaxUploadBytes: 1 << 20, PageSize: 3, InboxPowDifficulty: 4, InboxMaxEntries: 3, InboxMaxEnvelope: 1024, InboxPerMinute: 600}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(func() { srv.Close(); ts.Close() })
+	h := hubtest.Start(t, func(c *server.Config) {
+		c.ServerName, c.MaxUploadBytes, c.PageSize = "test-hub", 1<<20, 3
+		c.InboxPowDifficulty, c.InboxMaxEntries, c.InboxMaxEnvelope, c.InboxPerMinute = 4, 3, 1024, 600
+		if tweak != nil {
+			tweak(c)
+		}
+	})
 	key, _ := secp256k1.GeneratePrivateKey()
-	e := &env{t: t, url: ts.URL, srv: srv, drv: drv, key: key, addr: auth.GaiaAddress(key.PubKey().SerializeCompressed())}
-	e.tok = "bearer v1:" + auth.MakeGaia(key, auth.GaiaClaims{GaiaChallenge: srv.Challenge(), HubURL: ts.URL})
+	e := &env{t: t, url: h.URL, srv: h.Server, drv: h.Driver, key: key, addr: auth.GaiaAddress(key.PubKey().SerializeCompressed())}
+	e.tok = "bearer v1:" + auth.MakeGaia(key, auth.GaiaClaims{GaiaChallenge: h.Server.Challenge(), HubURL: h.URL})
 	return e
 }
 

@@ -10,10 +10,16 @@ import (
 	"github.com/parley-im/parley/hub/server"
 )
 
-// Start serves a hub until the test ends and returns its URL and driver
-// (to inspect what the operator would see). tweak, if not nil, adjusts
-// the configuration; the inbox stamp defaults to 6 bits.
-func Start(t testing.TB, tweak func(*server.Config)) (string, *memory.Driver) {
+// Hub is a served test hub.
+type Hub struct {
+	URL    string
+	Driver *memory.Driver // to inspect what the operator would see
+	Server *server.Server
+}
+
+// Start serves a hub until the test ends. tweak, if not nil, adjusts the
+// configuration; the inbox stamp defaults to 6 bits.
+func Start(t testing.TB, tweak func(*server.Config)) *Hub {
 	t.Helper()
 	d := memory.New()
 	ts := httptest.NewUnstartedServer(nil)
@@ -28,5 +34,5 @@ func Start(t testing.TB, tweak func(*server.Config)) (string, *memory.Driver) {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(func() { srv.Close(); ts.Close() })
-	return ts.URL, d
+	return &Hub{URL: ts.URL, Driver: d, Server: srv}
 }
