@@ -135,7 +135,6 @@ func TestGenesisRefusesBadParams(t *testing.T) {
 	if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "other", AppStateBytes: mustJSON(testParams)}); err == nil {
 		t.Error("InitChain accepted a foreign chain ID")
 	}
-	_ = bns.Params{}
 }
 
 // TestConnectionsRunConcurrently drives the mempool and query connections

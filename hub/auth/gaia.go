@@ -31,54 +31,55 @@ type jwsHeader struct {
 
 var b64 = base64.RawURLEncoding
 
-// decodeES256K splits and verifies a compact ES256K JWS and returns its
-// payload and issuer key. The signature is JOSE r‖s over SHA-256 of the
-// signing input; high-S signatures are accepted, as Gaia does.
-func decodeES256K(tok string, issuer func(payload []byte) (string, error)) ([]byte, *secp256k1.PublicKey, []byte, error) {
+// decodeES256K splits and verifies a compact ES256K JWS: issuer parses the
+// payload and names the key (hex) that must have signed it, whose bytes
+// are returned. The signature is JOSE r‖s over SHA-256 of the signing
+// input; high-S signatures are accepted, as Gaia does.
+func decodeES256K(tok string, issuer func(payload []byte) (string, error)) ([]byte, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return nil, nil, nil, refuse("token is not a compact JWS")
+		return nil, refuse("token is not a compact JWS")
 	}
 	hb, err := b64.DecodeString(strings.TrimRight(parts[0], "="))
 	if err != nil {
-		return nil, nil, nil, refuse("token header: %v", err)
+		return nil, refuse("token header: %v", err)
 	}
 	var h jwsHeader
 	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, nil, nil, refuse("token header: %v", err)
+		return nil, refuse("token header: %v", err)
 	}
 	if h.Alg != "ES256K" {
-		return nil, nil, nil, refuse("token algorithm %q, want ES256K", h.Alg)
+		return nil, refuse("token algorithm %q, want ES256K", h.Alg)
 	}
 	payload, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return nil, nil, nil, refuse("token payload: %v", err)
+		return nil, refuse("token payload: %v", err)
 	}
 	iss, err := issuer(payload)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	keyBytes, err := hex.DecodeString(iss)
 	if err != nil {
-		return nil, nil, nil, refuse("iss is not a hex public key")
+		return nil, refuse("iss is not a hex public key")
 	}
 	pub, err := secp256k1.ParsePubKey(keyBytes)
 	if err != nil {
-		return nil, nil, nil, refuse("iss: %v", err)
+		return nil, refuse("iss: %v", err)
 	}
 	sig, err := b64.DecodeString(strings.TrimRight(parts[2], "="))
 	if err != nil || len(sig) != 64 {
-		return nil, nil, nil, refuse("token signature is not 64 bytes of base64url")
+		return nil, refuse("token signature is not 64 bytes of base64url")
 	}
 	var r, s secp256k1.ModNScalar
 	if r.SetByteSlice(sig[:32]) || s.SetByteSlice(sig[32:]) || r.IsZero() || s.IsZero() {
-		return nil, nil, nil, refuse("token signature out of range")
+		return nil, refuse("token signature out of range")
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if !ecdsa.NewSignature(&r, &s).Verify(digest[:], pub) {
-		return nil, nil, nil, refuse("token signature does not verify")
+		return nil, refuse("token signature does not verify")
 	}
-	return payload, pub, keyBytes, nil
+	return keyBytes, nil
 }
 
 func floatTime(f float64) (time.Time, bool) {
@@ -91,7 +92,7 @@ func floatTime(f float64) (time.Time, bool) {
 
 func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 	var c gaiaClaims
-	payload, _, keyBytes, err := decodeES256K(tok, func(p []byte) (string, error) {
+	keyBytes, err := decodeES256K(tok, func(p []byte) (string, error) {
 		if err := json.Unmarshal(p, &c); err != nil {
 			return "", refuse("token claims: %v", err)
 		}
@@ -103,7 +104,6 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 		}
 		return c.Iss, nil
 	})
-	_ = payload
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -161,7 +161,7 @@ func (v *Verifier) checkAssociation(tok, address string, now time.Time) (time.Ti
 		Iss              string   `json:"iss"`
 		Exp              *float64 `json:"exp"`
 	}
-	_, _, _, err := decodeES256K(tok, func(p []byte) (string, error) {
+	_, err := decodeES256K(tok, func(p []byte) (string, error) {
 		if err := json.Unmarshal(p, &c); err != nil {
 			return "", refuse("association token: %v", err)
 		}
