@@ -167,12 +167,7 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	if err != nil {
 		return err
 	}
-	ct := &Contact{Name: name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}
-	c.mu.Lock()
-	c.contacts[name] = ct
-	err = c.save()
-	c.mu.Unlock()
-	if err != nil {
+	if err := c.addContact(&Contact{Name: name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}); err != nil {
 		return err
 	}
 	if _, err := h.InboxPost(ctx, addr, env); err != nil {
@@ -231,12 +226,8 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if err != nil {
 		return err
 	}
-	ct := &Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From), ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}
-	c.mu.Lock()
-	c.contacts[p.From] = ct
-	err = c.save()
-	c.mu.Unlock()
-	if err != nil {
+	if err := c.addContact(&Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From),
+		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}); err != nil {
 		return err
 	}
 	return c.home.InboxDelete(ctx, p.ID)

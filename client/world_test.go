@@ -504,3 +504,57 @@ func TestHubOutage(t *testing.T) {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 }
+
+// TestIntroduceKnownNames: case 1, both know each other's names; the
+// introduction lives on the first name's hub, nobody else is involved.
+func TestIntroduceKnownNames(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	// bob adds alice first: alice's introduction is not there yet.
+	if err := bob.Introduce(ctx, "alice", "hi"); !errors.Is(err, client.ErrIntroPending) {
+		t.Fatalf("bob before alice: %v", err)
+	}
+	if err := alice.Introduce(ctx, "bob", "hello bob, we know each other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Introduce(ctx, "alice", "hi alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "hi alice" {
+		t.Fatalf("alice received %v %v", texts(got), err)
+	}
+	if h := bob.History(); len(h) != 2 || h[0].Text != "hello bob, we know each other" {
+		t.Fatalf("bob's history %+v", h)
+	}
+	// Nothing went through bob's inbox, and the introduction's path names nobody.
+	if objs, _, _ := w.drivers[1].List(ctx, "_inbox", "", "", 10); len(objs) != 0 {
+		t.Fatal("case 1 used the inbox")
+	}
+	objs, _, _ := w.drivers[0].List(ctx, alice.Address(), "p/", "", 10)
+	if len(objs) != 1 || strings.Contains(objs[0].Path, "bob") || strings.Contains(objs[0].Path, "alice") {
+		t.Fatalf("introduction objects %+v", objs)
+	}
+}
+
+// TestNoDuplicateContacts: asking an existing contact again is refused and
+// leaves the conversation intact.
+func TestNoDuplicateContacts(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	alice.Request(ctx, "bob", "first")
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+	if err := alice.Request(ctx, "bob", "again"); err == nil {
+		t.Fatal("a second request to a contact was accepted")
+	}
+	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first" {
+		t.Fatalf("conversation after the refused request: %v %v", texts(got), err)
+	}
+	if err := alice.Send(ctx, "bob", "still fine"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -263,15 +263,32 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	var greeting string
+	var (
+		greeting string
+		known    bool
+	)
 	add := &cobra.Command{
-		Use:     "add NAME",
-		Short:   "Ask NAME to become a contact (through their hub inbox)",
-		Example: "  parley contacts add bob --message 'hi, it is alice'",
+		Use:   "add NAME",
+		Short: "Ask NAME to become a contact (through their hub inbox, or directly with --known)",
+		Long: "add sends NAME a contact request through their hub inbox, sealed to their verified key.\n" +
+			"With --known (you both know each other's names and both run add), no inbox is used: the pair\n" +
+			"introduces itself on the hub of the name that sorts first, at a path only the two can compute.",
+		Example: "  parley contacts add bob --message 'hi, it is alice'\n  parley contacts add bob --known",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := h.client(cmd.Context())
 			if err != nil {
+				return err
+			}
+			if known {
+				err = c.Introduce(cmd.Context(), args[0], greeting)
+				if errors.Is(err, client.ErrIntroPending) {
+					fmt.Fprintf(stdout, "waiting for %s to add you (their introduction comes first); run this again after they do\n", args[0])
+					return nil
+				}
+				if err == nil {
+					fmt.Fprintf(stdout, "%s is a contact (introduced directly, no inbox)\n", args[0])
+				}
 				return err
 			}
 			if err := c.Request(cmd.Context(), args[0], greeting); err != nil {
@@ -282,6 +299,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&greeting, "message", "Hello! Let's talk on Parley.", "first message")
+	add.Flags().BoolVar(&known, "known", false, "you both know each other's names: introduce directly, without the inbox")
 	answer := func(use string, accept bool) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " NAME",

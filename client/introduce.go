@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/ratchet"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+)
+
+// ErrIntroPending: the other side has not introduced itself yet (case 1,
+// when the user's name sorts after theirs); try again later.
+var ErrIntroPending = errors.New("client: waiting for them to add you")
+
+// Introduce makes name a contact when both already know each other's
+// names (the thesis's case 1): no inbox, no third party. Both sides compute
+// a pair secret from their keys on the chain; the side whose name sorts
+// first makes the mutual key and writes the introduction, sealed to the
+// other and signed, to its own hub at wire.IntroPath; the other side reads
+// it from there. Called by the second side before the first, it returns
+// ErrIntroPending.
+func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
+	if name == c.Name {
+		return fmt.Errorf("client: cannot introduce yourself")
+	}
+	rec, err := c.dir.Lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	their, err := x25519Of(rec)
+	if err != nil {
+		return err
+	}
+	mine, err := c.myX25519()
+	if err != nil {
+		return err
+	}
+	pair, err := wire.PairSecret(mine, their.Bytes())
+	if err != nil {
+		return err
+	}
+	if c.Name < name { // we write the introduction
+		var k [32]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return err
+		}
+		env, err := wire.SealIntro(c.id.SigningKey(), wire.Intro{From: c.Name, To: name, MutualKey: k, Time: time.Now()}, rec)
+		if err != nil {
+			return err
+		}
+		r, err := ratchet.InitAlice(k, their, nil)
+		if err != nil {
+			return err
+		}
+		if err := c.addContact(&Contact{Name: name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}); err != nil {
+			return err
+		}
+		if _, err := c.home.Put(ctx, wire.IntroPath(pair, c.Name, name), env, "application/octet-stream", hubclient.Cond{}); err != nil {
+			return fmt.Errorf("client: introduction to %s: %w", name, err)
+		}
+		if greeting == "" {
+			return nil
+		}
+		return c.Send(ctx, name, greeting)
+	}
+	// They write it: read it from their hub.
+	h, addr, err := c.hubOf(ctx, rec)
+	if err != nil {
+		return err
+	}
+	env, _, err := h.Get(ctx, addr, wire.IntroPath(pair, name, c.Name))
+	if errors.Is(err, hub.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrIntroPending, name)
+	}
+	if err != nil {
+		return err
+	}
+	xk, err := c.id.X25519Key()
+	if err != nil {
+		return err
+	}
+	hk, err := c.id.HybridKey()
+	if err != nil {
+		return err
+	}
+	in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.dir.Lookup(ctx, from) })
+	if err != nil {
+		return err
+	}
+	if in.From != name {
+		return fmt.Errorf("%w: introduction on %s's hub is from %q", wire.ErrForged, name, in.From)
+	}
+	if err := c.addContact(&Contact{Name: name, Record: rec, mutual: in.MutualKey, keys: wire.ConversationKeys(in.MutualKey, c.Name, name),
+		ratchet: ratchet.InitBob(in.MutualKey, mine, nil)}); err != nil {
+		return err
+	}
+	if greeting == "" {
+		return nil
+	}
+	return c.Send(ctx, name, greeting) // fetches their first message if needed
+}
+
+func (c *Client) addContact(ct *Contact) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.contacts[ct.Name]; ok {
+		return fmt.Errorf("client: %s is already a contact", ct.Name)
+	}
+	c.contacts[ct.Name] = ct
+	return c.save()
+}
