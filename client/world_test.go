@@ -31,7 +31,7 @@ import (
 // world is one machine's worth of Parley, in-process: a real chain node,
 // two real HTTP hubs, and a verified directory per user.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	rpc     string
 	chainID string
 	hubs    []string
@@ -58,7 +58,7 @@ func (w *world) settle(names ...string) {
 	}
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	w := &world{t: t, chainID: "world"}
 	w.rpc = nodetest.Start(t, w.chainID)
 	for i := 0; i < 2; i++ {
