@@ -11,6 +11,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -53,7 +54,8 @@ type Client struct {
 	Name string
 	id   *keystore.Identity
 	dir  Directory
-	home *hubclient.Client // the user's own hub
+	home *hubclient.Client // the user's first hub: inbox, receipts, introductions
+	own  []string          // every hub the user writes messages to (home first)
 	http *http.Client      // nil: hubclient's default
 
 	mu        sync.Mutex
@@ -93,8 +95,34 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	if err != nil {
 		return nil, err
 	}
-	c.home, c.hubs[homeHub] = h, h
+	c.home, c.hubs[homeHub], c.own = h, h, []string{homeHub}
+	// The chain says which hubs the user publishes; messages go to all.
+	if rec, err := dir.Lookup(ctx, name); err == nil {
+		for _, u := range rec.Profile.Hubs {
+			if u != homeHub {
+				c.own = append(c.own, u)
+			}
+		}
+	}
 	return c, nil
+}
+
+// dial returns a connection to the hub at url.
+func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error) {
+	c.mu.Lock()
+	h := c.hubs[url]
+	c.mu.Unlock()
+	if h != nil {
+		return h, nil
+	}
+	h, err := hubclient.Dial(ctx, url, c.id.SigningKey(), c.http)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.hubs[url] = h
+	c.mu.Unlock()
+	return h, nil
 }
 
 // hubOf returns a connection to the first hub a record lists.
@@ -102,18 +130,9 @@ func (c *Client) hubOf(ctx context.Context, rec *bns.Record) (*hubclient.Client,
 	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
 		return nil, "", fmt.Errorf("%w: %s", ErrNoKeys, rec.Name)
 	}
-	url := rec.Profile.Hubs[0]
-	c.mu.Lock()
-	h := c.hubs[url]
-	c.mu.Unlock()
-	if h == nil {
-		var err error
-		if h, err = hubclient.Dial(ctx, url, c.id.SigningKey(), c.http); err != nil {
-			return nil, "", err
-		}
-		c.mu.Lock()
-		c.hubs[url] = h
-		c.mu.Unlock()
+	h, err := c.dial(ctx, rec.Profile.Hubs[0])
+	if err != nil {
+		return nil, "", err
 	}
 	return h, auth.NativeAddress(rec.Profile.SigningKey[:]), nil
 }
@@ -283,10 +302,14 @@ func (c *Client) Send(ctx context.Context, name, text string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Flush(ctx); err != nil {
-		return fmt.Errorf("%w (the hub did not take it yet: %v)", ErrQueued, err)
+	err = c.Flush(ctx)
+	c.mu.Lock()
+	ok := c.delivered(ct, path)
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
 	}
-	return nil
+	return nil // on at least one hub; Flush keeps trying the others
 }
 
 // Message is a received message.
@@ -307,17 +330,17 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	}
 	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
 	defer ct.recvMu.Unlock()
-	h, addr, err := c.hubOf(ctx, ct.Record)
-	if err != nil {
-		return nil, err
+	if len(ct.Record.Profile.Hubs) == 0 || ct.Record.Profile.SigningKey.IsZero() {
+		return nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
+	addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
 	var out []Message
 	for {
 		c.mu.Lock()
 		seq := ct.nextRecv
 		c.mu.Unlock()
 		path := wire.MessagePath(ct.keys.RecvKey, seq)
-		blob, _, err := h.Get(ctx, addr, path)
+		m, err := c.receiveOne(ctx, ct, addr, path, seq)
 		if errors.Is(err, hub.ErrNotFound) {
 			if len(out) > 0 {
 				return out, c.writeReceipt(ctx, ct, seq)
@@ -327,22 +350,54 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 		if err != nil {
 			return out, err
 		}
+		out = append(out, *m)
+	}
+}
+
+// receiveOne fetches and opens message seq, trying the contact's hubs in
+// order until one serves a blob that opens. Otherwise it reports, in this
+// order: a blob that failed to open (altered or forged: never shown),
+// hub.ErrNotFound if any hub answered that it has no such message, or the
+// error of an unreachable hub.
+func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string, seq uint64) (*Message, error) {
+	var forged, unreachable error
+	answered := false
+	for _, url := range ct.Record.Profile.Hubs {
+		h, err := c.dial(ctx, url)
+		if err != nil {
+			unreachable = cmp.Or(unreachable, err)
+			continue
+		}
+		blob, _, err := h.Get(ctx, addr, path)
+		if errors.Is(err, hub.ErrNotFound) {
+			answered = true
+			continue
+		}
+		if err != nil {
+			unreachable = cmp.Or(unreachable, err)
+			continue
+		}
 		c.mu.Lock()
 		text, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path))
 		if err != nil {
 			c.mu.Unlock()
-			return out, fmt.Errorf("client: message %d from %s was altered or forged: %w", seq, name, err)
+			forged = cmp.Or(forged, fmt.Errorf("client: message %d from %s on %s was altered or forged: %w", seq, ct.Name, url, err))
+			continue
 		}
-		m := Message{From: name, To: c.Name, Seq: seq, Text: string(text)}
+		m := Message{From: ct.Name, To: c.Name, Seq: seq, Text: string(text)}
 		ct.nextRecv++
 		c.history = append(c.history, m)
 		err = c.save()
 		c.mu.Unlock()
-		if err != nil {
-			return out, err
-		}
-		out = append(out, m)
+		return &m, err
 	}
+	switch {
+	case forged != nil:
+		return nil, forged
+	case answered || unreachable == nil:
+		return nil, hub.ErrNotFound
+	}
+	return nil, unreachable
 }
 
 // Address is the user's bucket address on every hub.

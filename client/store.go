@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -43,8 +45,9 @@ type savedContact struct {
 }
 
 type outboxEntry struct {
-	Path string `json:"path"`
-	Blob []byte `json:"blob"`
+	Path string   `json:"path"`
+	Blob []byte   `json:"blob"`
+	Done []string `json:"done,omitempty"` // hubs that acknowledged it
 }
 
 type savedState struct {
@@ -134,31 +137,63 @@ func (c *Client) save() error {
 	return keystore.WriteFileAtomic(c.statePath, out)
 }
 
-// Flush uploads every message still in an outbox. An upload that finds the
-// same blob already on the hub (a retry after a crash) counts as done.
+// Flush uploads every message still in an outbox to each of the user's
+// hubs that does not have it yet, in order. An upload that finds the same
+// blob already on a hub (a retry after a crash) counts as done. A message
+// leaves the outbox once every hub has it. Flush reports the first hub
+// that failed, after trying them all.
 func (c *Client) Flush(ctx context.Context) error {
+	for _, url := range c.own {
+		c.dial(ctx, url) // connect outside the lock; failures show below
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var firstErr error
 	for _, ct := range c.contacts {
-		for len(ct.outbox) > 0 {
-			e := ct.outbox[0]
-			if err := c.upload(ctx, e); err != nil {
-				return fmt.Errorf("client: send to %s: %w", ct.Name, err)
+		kept := ct.outbox[:0]
+		for _, e := range ct.outbox {
+			for _, url := range c.own {
+				if slices.Contains(e.Done, url) {
+					continue
+				}
+				if err := c.upload(ctx, url, e); err != nil {
+					firstErr = cmp.Or(firstErr, fmt.Errorf("client: send to %s via %s: %w", ct.Name, url, err))
+					continue
+				}
+				e.Done = append(e.Done, url)
 			}
-			ct.outbox = ct.outbox[1:]
-			if err := c.save(); err != nil {
-				return err
+			if len(e.Done) < len(c.own) {
+				kept = append(kept, e)
 			}
 		}
+		ct.outbox = kept
 	}
-	return nil
+	if err := c.save(); err != nil {
+		return err
+	}
+	return firstErr
 }
 
-func (c *Client) upload(ctx context.Context, e outboxEntry) error {
-	_, err := c.home.Put(ctx, e.Path, e.Blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true})
+// delivered reports whether a hub has acknowledged the message at path.
+func (c *Client) delivered(ct *Contact, path string) bool {
+	for _, e := range ct.outbox {
+		if e.Path == path {
+			return len(e.Done) > 0
+		}
+	}
+	return true // not in the outbox: every hub has it
+}
+
+// upload puts e on the hub at url; the caller holds c.mu.
+func (c *Client) upload(ctx context.Context, url string, e outboxEntry) error {
+	h := c.hubs[url]
+	if h == nil {
+		return fmt.Errorf("hub %s is unreachable", url)
+	}
+	_, err := h.Put(ctx, e.Path, e.Blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true})
 	if errors.Is(err, hub.ErrPrecondition) {
 		sum := md5.Sum(e.Blob)
-		_, etag, gerr := c.home.Get(ctx, c.Address(), e.Path)
+		_, etag, gerr := h.Get(ctx, c.Address(), e.Path)
 		if gerr == nil && etag == hex.EncodeToString(sum[:]) {
 			return nil // uploaded before a crash
 		}

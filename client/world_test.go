@@ -94,6 +94,12 @@ func (w *world) user(name, hubURL string) *client.Client {
 // userWithState is user with state persisted in statePath (if not empty);
 // it also returns the identity and directory, to reopen the client.
 func (w *world) userWithState(name, hubURL, statePath string) (*client.Client, *keystore.Identity, *lookup.Client) {
+	return w.userOn(name, []string{hubURL}, statePath)
+}
+
+// userOn registers name with every hub in hubs.
+func (w *world) userOn(name string, hubs []string, statePath string) (*client.Client, *keystore.Identity, *lookup.Client) {
+	hubURL := hubs[0]
 	ctx := context.Background()
 	id, err := keystore.New()
 	if err != nil {
@@ -101,7 +107,7 @@ func (w *world) userWithState(name, hubURL, statePath string) (*client.Client, *
 	}
 	dir := w.directory()
 	w.dirs = append(w.dirs, dir)
-	profile, _ := id.Profile([]string{hubURL})
+	profile, _ := id.Profile(hubs)
 	var salt [32]byte
 	rand.Read(salt[:])
 	h, err := dir.Preorder(ctx, id.OwnerKey(), name, salt)
@@ -556,5 +562,54 @@ func TestNoDuplicateContacts(t *testing.T) {
 	}
 	if err := alice.Send(ctx, "bob", "still fine"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTwoHubs: alice publishes two hubs. With one down she still sends
+// and bob still reads; it catches up when it returns; when the other
+// loses her data, the conversation goes on from the first.
+func TestTwoHubs(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	first := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
+	l.Close()
+	first.start()
+	t.Cleanup(first.stop)
+	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	if err := alice.Request(ctx, "bob", "both hubs up"); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ := bob.Requests(ctx)
+	bob.Accept(ctx, p[0])
+	if got, _ := bob.Receive(ctx, "alice"); len(got) != 1 {
+		t.Fatalf("bob received %v", texts(got))
+	}
+
+	first.stop()
+	if err := alice.Send(ctx, "bob", "first hub down"); err != nil {
+		t.Fatalf("send with one of two hubs down: %v", err)
+	}
+	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first hub down" {
+		t.Fatalf("bob received %v %v", texts(got), err)
+	}
+	first.start()
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("catching up the first hub: %v", err)
+	}
+	objs, _, _ := w.drivers[0].List(ctx, alice.Address(), "m/", "", 100)
+	if len(objs) != 2 {
+		t.Fatalf("second hub holds %d messages, want 2", len(objs))
+	}
+
+	// The second hub loses alice's messages: the first still has them all.
+	for _, o := range objs {
+		w.drivers[0].Delete(ctx, alice.Address(), o.Path, hub.DeleteOptions{})
+	}
+	alice.Send(ctx, "bob", "after the second hub lost its data")
+	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "after the second hub lost its data" {
+		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 }
