@@ -131,22 +131,28 @@ func chainID(cmd *cobra.Command, node string) (string, error) {
 }
 
 func registerCmd(h *home, stdout io.Writer) *cobra.Command {
-	var hub string
+	var hubs []string
 	cmd := &cobra.Command{
 		Use:   "register NAME --hub URL",
 		Short: "Register your name on the chain",
 		Long: "register preorders NAME (a salted commitment), waits for a later block, then reveals it with a\n" +
 			"proof-of-work stamp, publishing your public keys and hub. Interrupted, it resumes where it stopped.",
-		Example: "  parley register alice --hub http://127.0.0.1:4000",
+		Example: "  parley register alice --hub http://127.0.0.1:4000\n  parley register alice --hub https://hub1.example --hub https://hub2.example",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, name := cmd.Context(), args[0]
 			if err := bns.ValidateName(name); err != nil {
 				return cli.Usage(err)
 			}
-			if err := bns.ValidateHubURL(hub); err != nil {
-				return cli.Usage(fmt.Errorf("--hub: %w", err))
+			if len(hubs) == 0 || len(hubs) > bns.MaxHubs {
+				return cli.Usage(fmt.Errorf("give 1 to %d --hub URLs", bns.MaxHubs))
 			}
+			for _, u := range hubs {
+				if err := bns.ValidateHubURL(u); err != nil {
+					return cli.Usage(fmt.Errorf("--hub: %w", err))
+				}
+			}
+			hub := strings.Join(hubs, " ")
 			if err := h.unlock(); err != nil {
 				return err
 			}
@@ -188,7 +194,7 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 			} else {
 				fmt.Fprintf(stdout, "resuming: preorder of %s committed at height %d\n", name, p.PreorderHeight)
 			}
-			profile, err := h.id.Profile([]string{hub})
+			profile, err := h.id.Profile(hubs)
 			if err != nil {
 				return err
 			}
@@ -198,15 +204,15 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			os.Remove(h.path("register.json"))
-			h.cfg.Name, h.cfg.Hub = name, hub
+			h.cfg.Name, h.cfg.Hub = name, hubs[0]
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "registered %s at height %d with hub %s\n", name, height, hub)
+			fmt.Fprintf(stdout, "registered %s at height %d with hubs %s\n", name, height, hub)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&hub, "hub", "", "URL of your storage hub (required)")
+	cmd.Flags().StringSliceVar(&hubs, "hub", nil, "URL of a storage hub you write to (1 to 3; repeat the flag; required)")
 	cmd.MarkFlagRequired("hub")
 	return cmd
 }

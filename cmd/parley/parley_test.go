@@ -62,7 +62,7 @@ func TestCLI(t *testing.T) {
 	}
 	waitChain(alice)
 	waitChain(bob)
-	if out := parley(t, "--home", alice, "register", "alice", "--hub", hubs[0]); !strings.Contains(out, "registered alice") {
+	if out := parley(t, "--home", alice, "register", "alice", "--hub", hubs[0], "--hub", hubs[1]); !strings.Contains(out, "registered alice") {
 		t.Fatalf("register: %s", out)
 	}
 	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
