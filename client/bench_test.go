@@ -20,9 +20,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	defer cancel()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "hello")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(b, alice, bob, "hello")
 	arrived := make(chan time.Time, b.N+8)
 	ready := make(chan struct{})
 	go bob.Watch(ctx, func(m client.Message) {
@@ -71,9 +69,7 @@ func BenchmarkSend(b *testing.B) {
 	ctx := context.Background()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "hello")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(b, alice, bob, "hello")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := alice.Send(ctx, "bob", "a message of ordinary length, about sixty bytes long"); err != nil {

@@ -170,29 +170,37 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	if err != nil {
 		return err
 	}
-	var k [32]byte
-	if _, err := rand.Read(k[:]); err != nil {
-		return err
-	}
-	env, err := wire.SealIntro(c.id.SigningKey(), wire.Intro{From: c.Name, To: name, MutualKey: k, Time: time.Now()}, rec)
-	if err != nil {
-		return err
-	}
 	h, addr, err := c.hubOf(ctx, rec)
 	if err != nil {
 		return err
 	}
-	r, err := ratchet.InitAlice(k, their, nil)
+	env, err := c.begin(rec, their)
 	if err != nil {
-		return err
-	}
-	if err := c.addContact(&Contact{Name: name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}); err != nil {
 		return err
 	}
 	if _, err := h.InboxPost(ctx, addr, env); err != nil {
 		return fmt.Errorf("client: request to %s: %w", name, err)
 	}
 	return c.Send(ctx, name, greeting)
+}
+
+// begin starts a conversation as its first sender: a fresh mutual key,
+// the introduction carrying it (sealed to rec's key, signed by ours) and
+// the contact, saved. The caller delivers the introduction.
+func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey) ([]byte, error) {
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	env, err := wire.SealIntro(c.id.SigningKey(), wire.Intro{From: c.Name, To: rec.Name, MutualKey: k, Time: time.Now()}, rec)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ratchet.InitAlice(k, their, nil)
+	if err != nil {
+		return nil, err
+	}
+	return env, c.addContact(&Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: r})
 }
 
 // Pending is a contact request waiting in the user's inbox.

@@ -2,10 +2,8 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/hubclient"
@@ -46,19 +44,8 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 		return err
 	}
 	if c.Name < name { // we write the introduction
-		var k [32]byte
-		if _, err := rand.Read(k[:]); err != nil {
-			return err
-		}
-		env, err := wire.SealIntro(c.id.SigningKey(), wire.Intro{From: c.Name, To: name, MutualKey: k, Time: time.Now()}, rec)
+		env, err := c.begin(rec, their)
 		if err != nil {
-			return err
-		}
-		r, err := ratchet.InitAlice(k, their, nil)
-		if err != nil {
-			return err
-		}
-		if err := c.addContact(&Contact{Name: name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, name), ratchet: r}); err != nil {
 			return err
 		}
 		if _, err := c.home.Put(ctx, wire.IntroPath(pair, c.Name, name), env, "application/octet-stream", hubclient.Cond{}); err != nil {

@@ -124,6 +124,22 @@ func (w *world) userOn(name string, hubs []string, statePath string) (*client.Cl
 	return c, id, dir
 }
 
+// connect makes b a contact of a through b's inbox, with a's greeting.
+func connect(t testing.TB, a, b *client.Client, greeting string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := a.Request(ctx, b.Name, greeting); err != nil {
+		t.Fatal(err)
+	}
+	p, bad, err := b.Requests(ctx)
+	if err != nil || len(bad) != 0 || len(p) != 1 {
+		t.Fatalf("%s's requests: %+v %v %v", b.Name, p, bad, err)
+	}
+	if err := b.Accept(ctx, p[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func texts(ms []client.Message) []string {
 	var out []string
 	for _, m := range ms {
@@ -259,11 +275,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 		}
 		return c
 	}
-	if err := alice.Request(ctx, "bob", "hi"); err != nil {
-		t.Fatal(err)
-	}
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "hi")
 	bob.Receive(ctx, "alice")
 	bob.Send(ctx, "alice", "reply")
 
@@ -312,11 +324,7 @@ func TestAccepterSendsFirst(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "hello")
-	p, _, _ := bob.Requests(ctx)
-	if err := bob.Accept(ctx, p[0]); err != nil {
-		t.Fatal(err)
-	}
+	connect(t, alice, bob, "hello")
 	if err := bob.Send(ctx, "alice", "reply before reading"); err != nil {
 		t.Fatal(err)
 	}
@@ -336,9 +344,7 @@ func TestWatch(t *testing.T) {
 	defer cancel()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "hello")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "hello")
 	got := make(chan client.Message, 16)
 	go bob.Watch(ctx, func(m client.Message) { got <- m }, func(err error) { t.Errorf("watch: %v", err) })
 	if m := <-got; m.Text != "hello" { // the catch-up after connecting
@@ -366,9 +372,7 @@ func TestConcurrentReceive(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "m0")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "m0")
 	for i := 1; i < 10; i++ {
 		alice.Send(ctx, "bob", fmt.Sprint("m", i))
 	}
@@ -404,9 +408,7 @@ func TestKeyChangeWarning(t *testing.T) {
 	alice := w.user("alice", w.hubs[0])
 	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "hi")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "hi")
 
 	// Bob's device is replaced: new signing and encryption keys on the chain.
 	newID, _ := keystore.New()
@@ -488,9 +490,7 @@ func TestHubOutage(t *testing.T) {
 	t.Cleanup(hub.stop)
 	alice, bob := w.user("alice", "http://"+hub.addr), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "before the outage")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "before the outage")
 
 	hub.stop()
 	for _, text := range []string{"queued 1", "queued 2"} {
@@ -551,9 +551,7 @@ func TestNoDuplicateContacts(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	alice.Request(ctx, "bob", "first")
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "first")
 	if err := alice.Request(ctx, "bob", "again"); err == nil {
 		t.Fatal("a second request to a contact was accepted")
 	}
@@ -579,11 +577,7 @@ func TestTwoHubs(t *testing.T) {
 	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
 	bob := w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
-	if err := alice.Request(ctx, "bob", "both hubs up"); err != nil {
-		t.Fatal(err)
-	}
-	p, _, _ := bob.Requests(ctx)
-	bob.Accept(ctx, p[0])
+	connect(t, alice, bob, "both hubs up")
 	if got, _ := bob.Receive(ctx, "alice"); len(got) != 1 {
 		t.Fatalf("bob received %v", texts(got))
 	}
