@@ -15,11 +15,9 @@ import (
 // receiving the message (p50/p99), and how many messages alice sends per
 // second. Run with -benchtime 1000x for 1,000 messages.
 func BenchmarkEndToEnd(b *testing.B) {
-	w := newWorld(b)
+	_, alice, bob := newPair(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	connect(b, alice, bob, "hello")
 	arrived := make(chan time.Time, b.N+8)
 	ready := make(chan struct{})
@@ -65,10 +63,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 // BenchmarkSend measures how many messages one sender can push (sealed,
 // saved in memory, uploaded and acknowledged), without waiting for reads.
 func BenchmarkSend(b *testing.B) {
-	w := newWorld(b)
+	_, alice, bob := newPair(b)
 	ctx := context.Background()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	connect(b, alice, bob, "hello")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -68,6 +68,15 @@ func newWorld(t testing.TB) *world {
 	return w
 }
 
+// newPair is a world with alice on the first hub and bob on the second,
+// both names visible to both.
+func newPair(t testing.TB) (*world, *client.Client, *client.Client) {
+	w := newWorld(t)
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	return w, alice, bob
+}
+
 func (w *world) directory() *lookup.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -149,11 +158,8 @@ func texts(ms []client.Message) []string {
 }
 
 func TestWorld(t *testing.T) {
-	w := newWorld(t)
+	w, alice, bob := newPair(t)
 	ctx := context.Background()
-	alice := w.user("alice", w.hubs[0])
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 
 	// Case 2: alice asks bob through his hub's inbox.
 	if err := alice.Request(ctx, "bob", "hello bob, it's alice"); err != nil {
@@ -320,10 +326,8 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 // TestAccepterSendsFirst: the side that accepted can reply before reading;
 // Send fetches the requester's first message itself.
 func TestAccepterSendsFirst(t *testing.T) {
-	w := newWorld(t)
+	_, alice, bob := newPair(t)
 	ctx := context.Background()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	connect(t, alice, bob, "hello")
 	if err := bob.Send(ctx, "alice", "reply before reading"); err != nil {
 		t.Fatal(err)
@@ -339,11 +343,9 @@ func TestAccepterSendsFirst(t *testing.T) {
 // TestWatch: bob's watcher prints alice's messages as they are written,
 // through the hub's change notifications, without polling.
 func TestWatch(t *testing.T) {
-	w := newWorld(t)
+	_, alice, bob := newPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	connect(t, alice, bob, "hello")
 	got := make(chan client.Message, 16)
 	go bob.Watch(ctx, func(m client.Message) { got <- m }, func(err error) { t.Errorf("watch: %v", err) })
@@ -368,10 +370,8 @@ func TestWatch(t *testing.T) {
 // TestConcurrentReceive: receives racing for one contact each get distinct
 // messages, and none is misreported as forged.
 func TestConcurrentReceive(t *testing.T) {
-	w := newWorld(t)
+	_, alice, bob := newPair(t)
 	ctx := context.Background()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	connect(t, alice, bob, "m0")
 	for i := 1; i < 10; i++ {
 		alice.Send(ctx, "bob", fmt.Sprint("m", i))
@@ -514,10 +514,8 @@ func TestHubOutage(t *testing.T) {
 // TestIntroduceKnownNames: case 1, both know each other's names; the
 // introduction lives on the first name's hub, nobody else is involved.
 func TestIntroduceKnownNames(t *testing.T) {
-	w := newWorld(t)
+	w, alice, bob := newPair(t)
 	ctx := context.Background()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	// bob adds alice first: alice's introduction is not there yet.
 	if err := bob.Introduce(ctx, "alice", "hi"); !errors.Is(err, client.ErrIntroPending) {
 		t.Fatalf("bob before alice: %v", err)
@@ -547,10 +545,8 @@ func TestIntroduceKnownNames(t *testing.T) {
 // TestNoDuplicateContacts: asking an existing contact again is refused and
 // leaves the conversation intact.
 func TestNoDuplicateContacts(t *testing.T) {
-	w := newWorld(t)
+	_, alice, bob := newPair(t)
 	ctx := context.Background()
-	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
 	connect(t, alice, bob, "first")
 	if err := alice.Request(ctx, "bob", "again"); err == nil {
 		t.Fatal("a second request to a contact was accepted")
