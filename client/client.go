@@ -6,14 +6,15 @@
 // (auth.NativeAddress of the key their chain record publishes), so anyone
 // can compute where a name writes from its verified record alone.
 //
-// This is the first layer: in-memory state, one hub per user, reading by
-// polling. Persistence, watching, several hubs and the CLI build on it.
+// A conversation is two directions, each written by its sender to the
+// sender's own hubs (conversation.go); the state of all of them lives on
+// the device, sealed (store.go).
 package client
 
 import (
-	"cmp"
 	"context"
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -29,7 +30,6 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/wire"
-	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
 )
 
@@ -54,29 +54,43 @@ type Client struct {
 	Name string
 	id   *keystore.Identity
 	dir  Directory
-	home *hubclient.Client // the user's first hub: inbox, receipts, introductions
-	own  []string          // every hub the user writes messages to (home first)
-	http *http.Client      // nil: hubclient's default
+	own  []string     // every hub the user writes to; the first is home: inbox, receipts, introductions
+	http *http.Client // nil: hubclient's default
+	now  func() time.Time
 
-	mu        sync.Mutex
-	hubs      map[string]*hubclient.Client // other hubs, by URL
-	contacts  map[string]*Contact
-	history   []Message
-	statePath string // empty: state is not persisted
+	mu           sync.Mutex
+	hubs         map[string]*hubclient.Client // connections, by URL, made on first use
+	contacts     map[string]*Contact
+	history      []Message
+	blocked      map[string]bool // names whose requests and messages are refused
+	readReceipts bool
+	profile      Profile
+	statePath    string // empty: state is not persisted
 }
 
 // Contact is a conversation with one name.
 type Contact struct {
-	Name     string
-	Record   *bns.Record // as verified when the contact was made
-	mutual   [32]byte
-	keys     wire.Keys
-	ratchet  *ratchet.State
-	nextSend uint64
-	nextRecv uint64
-	outbox   []outboxEntry // sealed, not yet acknowledged by the hub
-	recvMu   sync.Mutex    // one Receive at a time per contact
+	Name            string
+	Record          *bns.Record // as verified when the contact was made
+	mutual          [32]byte
+	keys            wire.Keys
+	ratchet         *ratchet.State
+	nextSend        uint64
+	nextRecv        uint64            // messages fetched from them: "delivered"
+	readUpTo        uint64            // messages from them the user has seen: "read"
+	outbox          []outboxEntry     // sealed, not yet acknowledged by every hub
+	deleted         []uint64          // my messages I deleted (sorted): the index lists them
+	doomed          []uint64          // deleted, blob not yet removed from every hub
+	indexed         map[string]uint64 // per own hub: the count its index says
+	timer           time.Duration     // disappearing messages: 0 off
+	dropBelow       uint64            // messages sent while they were blocked: read, never shown
+	theirProfileKey []byte
+	sentProfileKey  []byte     // the profile key they were last given
+	recvMu          sync.Mutex // one Receive at a time per contact
 }
+
+// address is the contact's bucket on its hubs.
+func (ct *Contact) address() string { return auth.NativeAddress(ct.Record.Profile.SigningKey[:]) }
 
 // Option adjusts a Client.
 type Option func(*Client)
@@ -84,18 +98,18 @@ type Option func(*Client)
 // WithHTTPClient makes the client reach hubs through hc.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
+// WithClock replaces the clock (for tests of disappearing messages).
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
 // New makes a client for name, whose identity id is registered on the chain
-// with homeHub as its hub.
+// with homeHub as its hub. It does not need the hubs to be up: it connects
+// on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
-	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{}}
+	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{},
+		blocked: map[string]bool{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
 	for _, o := range opts {
 		o(c)
 	}
-	h, err := hubclient.Dial(ctx, homeHub, id.SigningKey(), c.http)
-	if err != nil {
-		return nil, err
-	}
-	c.home, c.hubs[homeHub], c.own = h, h, []string{homeHub}
 	// The chain says which hubs the user publishes; messages go to all.
 	if rec, err := dir.Lookup(ctx, name); err == nil {
 		for _, u := range rec.Profile.Hubs {
@@ -106,6 +120,9 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	}
 	return c, nil
 }
+
+// home returns the connection to the user's first hub.
+func (c *Client) home(ctx context.Context) (*hubclient.Client, error) { return c.dial(ctx, c.own[0]) }
 
 // dial returns a connection to the hub at url.
 func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error) {
@@ -214,7 +231,11 @@ type Pending struct {
 // open or whose signature the chain does not vouch for are reported in
 // bad (by id) and left for the user to delete.
 func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]error, err error) {
-	entries, err := c.home.InboxList(ctx)
+	home, err := c.home(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := home.InboxList(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -228,7 +249,7 @@ func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]err
 	}
 	bad = map[string]error{}
 	for _, e := range entries {
-		env, err := c.home.InboxGet(ctx, e.ID)
+		env, err := home.InboxGet(ctx, e.ID)
 		if err != nil {
 			bad[e.ID] = err
 			continue
@@ -236,6 +257,10 @@ func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]err
 		in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.dir.Lookup(ctx, from) })
 		if err != nil {
 			bad[e.ID] = err
+			continue
+		}
+		if c.isBlocked(in.From) { // refused unseen, and removed
+			home.InboxDelete(ctx, e.ID)
 			continue
 		}
 		ok = append(ok, Pending{ID: e.ID, From: in.From, Intro: in})
@@ -257,11 +282,17 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}); err != nil {
 		return err
 	}
-	return c.home.InboxDelete(ctx, p.ID)
+	return c.Decline(ctx, p)
 }
 
 // Decline removes a request without answering: the requester learns nothing.
-func (c *Client) Decline(ctx context.Context, p Pending) error { return c.home.InboxDelete(ctx, p.ID) }
+func (c *Client) Decline(ctx context.Context, p Pending) error {
+	home, err := c.home(ctx)
+	if err != nil {
+		return err
+	}
+	return home.InboxDelete(ctx, p.ID)
+}
 
 func (c *Client) contact(name string) (*Contact, error) {
 	c.mu.Lock()
@@ -273,153 +304,9 @@ func (c *Client) contact(name string) (*Contact, error) {
 	return ct, nil
 }
 
-// Send writes the next message to name into the user's own hub. The side
-// that accepted a request can send once it has the requester's first
-// message: Send fetches it first if needed (it joins the history).
-//
-// If the contact's keys changed on the chain since they were confirmed,
-// Send refuses with a *KeyChange until ConfirmKeys.
-func (c *Client) Send(ctx context.Context, name, text string) error {
-	ct, err := c.contact(name)
-	if err != nil {
-		return err
-	}
-	if err := c.CheckKeys(ctx, name); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	canSend := ct.ratchet.CanSend()
-	c.mu.Unlock()
-	if !canSend {
-		if _, err := c.Receive(ctx, name); err != nil {
-			return err
-		}
-	}
-	c.mu.Lock()
-	path := wire.MessagePath(ct.keys.SendKey, ct.nextSend)
-	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, []byte(text), []byte(path), nil)
-	if err != nil {
-		c.mu.Unlock()
-		return err
-	}
-	c.history = append(c.history, Message{From: c.Name, To: name, Seq: ct.nextSend, Text: text})
-	ct.nextSend++
-	ct.outbox = append(ct.outbox, outboxEntry{Path: path, Blob: blob})
-	err = c.save() // sealed and recorded before it leaves
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	err = c.Flush(ctx)
-	c.mu.Lock()
-	ok := c.delivered(ct, path)
-	c.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
-	}
-	return nil // on at least one hub; Flush keeps trying the others
-}
-
-// Message is a received message.
-type Message struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	Seq  uint64 `json:"seq"`
-	Text string `json:"text"`
-}
-
-// Receive reads every new message from name on name's hub, in order. A
-// blob that fails to open is reported as an error, never shown; the
-// messages before it are returned.
-func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
-	ct, err := c.contact(name)
-	if err != nil {
-		return nil, err
-	}
-	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
-	defer ct.recvMu.Unlock()
-	if len(ct.Record.Profile.Hubs) == 0 || ct.Record.Profile.SigningKey.IsZero() {
-		return nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
-	}
-	addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
-	var out []Message
-	for {
-		c.mu.Lock()
-		seq := ct.nextRecv
-		c.mu.Unlock()
-		path := wire.MessagePath(ct.keys.RecvKey, seq)
-		m, err := c.receiveOne(ctx, ct, addr, path, seq)
-		if errors.Is(err, hub.ErrNotFound) {
-			if len(out) > 0 {
-				return out, c.writeReceipt(ctx, ct, seq)
-			}
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, *m)
-	}
-}
-
-// receiveOne fetches and opens message seq, trying the contact's hubs in
-// order until one serves a blob that opens. Otherwise it reports, in this
-// order: a blob that failed to open (altered or forged: never shown),
-// hub.ErrNotFound if any hub answered that it has no such message, or the
-// error of an unreachable hub.
-func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string, seq uint64) (*Message, error) {
-	var forged, unreachable error
-	answered := false
-	for _, url := range ct.Record.Profile.Hubs {
-		h, err := c.dial(ctx, url)
-		if err != nil {
-			unreachable = cmp.Or(unreachable, err)
-			continue
-		}
-		blob, _, err := h.Get(ctx, addr, path)
-		if errors.Is(err, hub.ErrNotFound) {
-			answered = true
-			continue
-		}
-		if err != nil {
-			unreachable = cmp.Or(unreachable, err)
-			continue
-		}
-		c.mu.Lock()
-		text, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path))
-		if err != nil {
-			c.mu.Unlock()
-			forged = cmp.Or(forged, fmt.Errorf("client: message %d from %s on %s was altered or forged: %w", seq, ct.Name, url, err))
-			continue
-		}
-		m := Message{From: ct.Name, To: c.Name, Seq: seq, Text: string(text)}
-		ct.nextRecv++
-		c.history = append(c.history, m)
-		err = c.save()
-		c.mu.Unlock()
-		return &m, err
-	}
-	switch {
-	case forged != nil:
-		return nil, forged
-	case answered || unreachable == nil:
-		return nil, hub.ErrNotFound
-	}
-	return nil, unreachable
-}
-
 // Address is the user's bucket address on every hub.
-func (c *Client) Address() string { return c.home.Address() }
-
-// Peek returns the hub path of the next message expected from name.
-func (c *Client) Peek(_ context.Context, name string) (string, error) {
-	ct, err := c.contact(name)
-	if err != nil {
-		return "", err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return wire.MessagePath(ct.keys.RecvKey, ct.nextRecv), nil
+func (c *Client) Address() string {
+	return auth.NativeAddress(c.id.SigningKey().Public().(ed25519.PublicKey))
 }
 
 // SafetyNumber renders a record's published keys as 60 digits in 12
@@ -462,34 +349,4 @@ func (c *Client) Contacts() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// writeReceipt records on the user's own hub that n messages from ct were
-// read, so the sender can see it.
-func (c *Client) writeReceipt(ctx context.Context, ct *Contact, n uint64) error {
-	path := wire.ReceiptPath(ct.keys.RecvKey)
-	_, err := c.home.Put(ctx, path, wire.SealReceipt(ct.keys.Header, path, n), "application/octet-stream", hubclient.Cond{})
-	return err
-}
-
-// ReadBy returns how many of the user's messages name has read (0 if name
-// has written no receipt), from name's own hub.
-func (c *Client) ReadBy(ctx context.Context, name string) (uint64, error) {
-	ct, err := c.contact(name)
-	if err != nil {
-		return 0, err
-	}
-	h, addr, err := c.hubOf(ctx, ct.Record)
-	if err != nil {
-		return 0, err
-	}
-	path := wire.ReceiptPath(ct.keys.SendKey)
-	b, _, err := h.Get(ctx, addr, path)
-	if errors.Is(err, hub.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return wire.OpenReceipt(ct.keys.Header, path, b)
 }

@@ -48,7 +48,11 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := c.home.Put(ctx, wire.IntroPath(pair, c.Name, name), env, "application/octet-stream", hubclient.Cond{}); err != nil {
+		home, err := c.home(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := home.Put(ctx, wire.IntroPath(pair, c.Name, name), env, "application/octet-stream", hubclient.Cond{}); err != nil {
 			return fmt.Errorf("client: introduction to %s: %w", name, err)
 		}
 		if greeting == "" {

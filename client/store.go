@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -35,24 +36,36 @@ import (
 const stateMagic = "parley/state/v1\n"
 
 type savedContact struct {
-	Name      string        `json:"name"`
-	Record    []byte        `json:"record"`
-	MutualKey []byte        `json:"mutual_key"`
-	Ratchet   []byte        `json:"ratchet"`
-	NextSend  uint64        `json:"next_send"`
-	NextRecv  uint64        `json:"next_recv"`
-	Outbox    []outboxEntry `json:"outbox,omitempty"`
+	Name       string            `json:"name"`
+	Record     []byte            `json:"record"`
+	MutualKey  []byte            `json:"mutual_key"`
+	Ratchet    []byte            `json:"ratchet"`
+	NextSend   uint64            `json:"next_send"`
+	NextRecv   uint64            `json:"next_recv"`
+	ReadUpTo   uint64            `json:"read_up_to"`
+	Outbox     []outboxEntry     `json:"outbox,omitempty"`
+	Deleted    []uint64          `json:"deleted,omitempty"`
+	Doomed     []uint64          `json:"doomed,omitempty"`
+	Indexed    map[string]uint64 `json:"indexed,omitempty"`
+	TimerSecs  int64             `json:"timer,omitempty"`
+	ProfileKey []byte            `json:"profile_key,omitempty"`
+	SentKey    []byte            `json:"sent_profile_key,omitempty"`
+	DropBelow  uint64            `json:"drop_below,omitempty"`
 }
 
 type outboxEntry struct {
+	Seq  uint64   `json:"seq"`
 	Path string   `json:"path"`
 	Blob []byte   `json:"blob"`
 	Done []string `json:"done,omitempty"` // hubs that acknowledged it
 }
 
 type savedState struct {
-	Contacts []savedContact `json:"contacts"`
-	History  []Message      `json:"history"`
+	Contacts       []savedContact `json:"contacts"`
+	History        []Message      `json:"history"`
+	Blocked        []string       `json:"blocked,omitempty"`
+	NoReadReceipts bool           `json:"no_read_receipts,omitempty"`
+	Profile        Profile        `json:"profile"`
 }
 
 // Open makes a client whose state lives in statePath (created on first
@@ -107,9 +120,16 @@ func (c *Client) load(b []byte) error {
 		var k [32]byte
 		copy(k[:], sc.MutualKey)
 		c.contacts[sc.Name] = &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, sc.Name),
-			ratchet: r, nextSend: sc.NextSend, nextRecv: sc.NextRecv, outbox: sc.Outbox}
+			ratchet: r, nextSend: sc.NextSend, nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, outbox: sc.Outbox,
+			deleted: sc.Deleted, doomed: sc.Doomed, indexed: sc.Indexed, timer: time.Duration(sc.TimerSecs) * time.Second,
+			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow}
 	}
 	c.history = s.History
+	for _, n := range s.Blocked {
+		c.blocked[n] = true
+	}
+	c.readReceipts = !s.NoReadReceipts
+	c.profile = s.Profile
 	return nil
 }
 
@@ -118,12 +138,17 @@ func (c *Client) save() error {
 	if c.statePath == "" {
 		return nil
 	}
-	var s savedState
+	s := savedState{History: c.history, NoReadReceipts: !c.readReceipts, Profile: c.profile}
 	for _, ct := range c.contacts {
 		s.Contacts = append(s.Contacts, savedContact{Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
-			Ratchet: ct.ratchet.Marshal(), NextSend: ct.nextSend, NextRecv: ct.nextRecv, Outbox: ct.outbox})
+			Ratchet: ct.ratchet.Marshal(), NextSend: ct.nextSend, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.outbox,
+			Deleted: ct.deleted, Doomed: ct.doomed, Indexed: ct.indexed, TimerSecs: int64(ct.timer / time.Second),
+			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow})
 	}
-	s.History = c.history
+	for n := range c.blocked {
+		s.Blocked = append(s.Blocked, n)
+	}
+	slices.Sort(s.Blocked)
 	plain, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -137,11 +162,15 @@ func (c *Client) save() error {
 	return keystore.WriteFileAtomic(c.statePath, out)
 }
 
-// Flush uploads every message still in an outbox to each of the user's
-// hubs that does not have it yet, in order. An upload that finds the same
-// blob already on a hub (a retry after a crash) counts as done. A message
-// leaves the outbox once every hub has it. Flush reports the first hub
-// that failed, after trying them all.
+// Flush brings the user's hubs up to date with every conversation: it
+// uploads each message still in an outbox to each hub that does not have
+// it yet, strictly in order per hub (a hub that fails is skipped until the
+// next Flush), then rewrites that conversation's index on each hub whose
+// count or deletions changed, and only then removes deleted messages'
+// blobs (so a reader never takes a deletion for a withheld message). An
+// upload that finds the same blob already there (a retry after a crash)
+// counts as done. A message leaves the outbox once every hub has it.
+// Flush reports the first failure, after trying every hub.
 func (c *Client) Flush(ctx context.Context) error {
 	for _, url := range c.own {
 		c.dial(ctx, url) // connect outside the lock; failures show below
@@ -149,27 +178,75 @@ func (c *Client) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var firstErr error
+	fail := func(ct *Contact, url string, err error) {
+		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send to %s via %s: %w", ct.Name, url, err))
+	}
 	for _, ct := range c.contacts {
-		kept := ct.outbox[:0]
-		for _, e := range ct.outbox {
-			for _, url := range c.own {
+		for _, url := range c.own {
+			count := ct.nextSend // what this hub holds, once the uploads below succeed
+			for i := range ct.outbox {
+				e := &ct.outbox[i]
 				if slices.Contains(e.Done, url) {
 					continue
 				}
-				if err := c.upload(ctx, url, e); err != nil {
-					firstErr = cmp.Or(firstErr, fmt.Errorf("client: send to %s via %s: %w", ct.Name, url, err))
-					continue
+				if err := c.upload(ctx, url, *e); err != nil {
+					fail(ct, url, err)
+					count = e.Seq
+					break
 				}
 				e.Done = append(e.Done, url)
 			}
-			if len(e.Done) < len(c.own) {
-				kept = append(kept, e)
+			if got, ok := ct.indexed[url]; ok && got == count && len(ct.doomed) == 0 {
+				continue
 			}
+			if err := c.putIndex(ctx, ct, url, count); err != nil {
+				fail(ct, url, err)
+				continue
+			}
+			if ct.indexed == nil {
+				ct.indexed = map[string]uint64{}
+			}
+			ct.indexed[url] = count
 		}
-		ct.outbox = kept
+		ct.outbox = slices.DeleteFunc(ct.outbox, func(e outboxEntry) bool { return len(e.Done) == len(c.own) })
+		ct.doomed = slices.DeleteFunc(ct.doomed, func(seq uint64) bool { return c.removeEverywhere(ctx, wire.MessagePath(ct.keys.SendKey, seq)) == nil })
 	}
 	if err := c.save(); err != nil {
 		return err
+	}
+	return firstErr
+}
+
+// putIndex writes ct's index on the hub at url; the caller holds c.mu.
+func (c *Client) putIndex(ctx context.Context, ct *Contact, url string, count uint64) error {
+	h := c.hubs[url]
+	if h == nil {
+		return fmt.Errorf("hub %s is unreachable", url)
+	}
+	path := wire.IndexPath(ct.keys.SendKey)
+	var deleted []uint64
+	for _, d := range ct.deleted {
+		if d < count {
+			deleted = append(deleted, d)
+		}
+	}
+	_, err := h.Put(ctx, path, wire.SealIndex(ct.keys.Header, path, wire.Index{Count: count, Deleted: deleted}), "application/octet-stream", hubclient.Cond{})
+	return err
+}
+
+// removeEverywhere deletes path from every hub of the user; a hub that
+// does not have it counts as done. The caller holds c.mu.
+func (c *Client) removeEverywhere(ctx context.Context, path string) error {
+	var firstErr error
+	for _, url := range c.own {
+		h := c.hubs[url]
+		if h == nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("hub %s is unreachable", url))
+			continue
+		}
+		if err := h.Delete(ctx, path, ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
+			firstErr = cmp.Or(firstErr, err)
+		}
 	}
 	return firstErr
 }
@@ -200,11 +277,4 @@ func (c *Client) upload(ctx context.Context, url string, e outboxEntry) error {
 		return fmt.Errorf("another blob occupies %s", e.Path)
 	}
 	return err
-}
-
-// History returns the messages received and sent, oldest first.
-func (c *Client) History() []Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]Message(nil), c.history...)
 }

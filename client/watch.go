@@ -42,6 +42,10 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 	return ctx.Err()
 }
 
+// MaintenanceInterval is how often Watch expires disappearing messages
+// and retries queued ones.
+var MaintenanceInterval = 5 * time.Second
+
 func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message), onErr func(error)) {
 	ct, _ := c.contact(names[0])
 	h, _, err := c.hubOf(ctx, ct.Record)

@@ -37,6 +37,7 @@ type world struct {
 	hubs    []string
 	drivers []*memory.Driver
 	dirs    []*lookup.Client
+	opts    []client.Option // for every client the world opens
 }
 
 // settle waits until every user's directory sees every name: a name
@@ -126,7 +127,7 @@ func (w *world) userOn(name string, hubs []string, statePath string) (*client.Cl
 	if _, err := dir.Register(ctx, id.OwnerKey(), name, salt, h, profile); err != nil {
 		w.t.Fatal(err)
 	}
-	c, err := client.Open(ctx, name, id, dir, hubURL, statePath)
+	c, err := client.Open(ctx, name, id, dir, hubURL, statePath, w.opts...)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -195,13 +196,34 @@ func TestWorld(t *testing.T) {
 	if got, _ := alice.Receive(ctx, "bob"); len(got) != 0 {
 		t.Fatalf("messages read twice: %v", texts(got))
 	}
-	// Read state: bob has read alice's greeting and three messages.
-	if n, err := alice.ReadBy(ctx, "bob"); err != nil || n != 4 {
-		t.Fatalf("read by bob: %d %v", n, err)
+	// Delivery and read state: bob fetched alice's greeting and three
+	// messages; he has seen them only once he marks them read.
+	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || r != (wire.Receipt{Delivered: 4}) {
+		t.Fatalf("receipt from bob: %+v %v", r, err)
 	}
-	if n, err := bob.ReadBy(ctx, "alice"); err != nil || n != 3 {
-		t.Fatalf("read by alice: %d %v", n, err)
+	if n := bob.Unread("alice"); n != 4 {
+		t.Fatalf("bob has %d unread, want 4", n)
 	}
+	if err := bob.MarkRead(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || r != (wire.Receipt{Delivered: 4, Read: 4}) {
+		t.Fatalf("receipt from bob after reading: %+v %v", r, err)
+	}
+	if s := alice.StateOf("bob", 3, wire.Receipt{Delivered: 4, Read: 4}); s != client.StateRead {
+		t.Fatalf("state of alice's message 3: %s", s)
+	}
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r != (wire.Receipt{Delivered: 3}) {
+		t.Fatalf("receipt from alice: %+v %v", r, err)
+	}
+	// Read receipts off: bob's contacts no longer learn what he read.
+	if err := bob.SetReadReceipts(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := alice.ReceiptFrom(ctx, "bob"); r != (wire.Receipt{Delivered: 4}) {
+		t.Fatalf("receipt from bob with read receipts off: %+v", r)
+	}
+	bob.SetReadReceipts(ctx, true)
 
 	// What the hub operators see: no name and no plaintext in any path or
 	// blob, message blobs of bucket sizes only, and the inbox emptied.

@@ -40,7 +40,7 @@ say "verified by CometBFT's light client: alice does not have to trust the node 
 for _ in $(seq 1 40); do parley alice whois bob >/dev/null 2>&1 && break; sleep 0.25; done
 parley alice whois bob | sed 's/^/   /'
 
-if ! parley alice contacts | grep -qx bob; then
+if ! parley alice contacts | cut -f1 | grep -qx bob; then
   step "alice asks bob to become a contact"
   say "A fresh mutual key, sealed to bob's post-quantum hybrid key (HPKE, ML-KEM-768 + X25519) and signed by alice's"
   say "key on the chain, drops into bob's hub inbox. The hub learns only that someone wrote to bob."

@@ -341,26 +341,3 @@ func ReceiptPath(pathKey [32]byte) string {
 	m.Write([]byte("parley/receipt/v1"))
 	return "r/" + hex.EncodeToString(m.Sum(nil)[:16])
 }
-
-// SealReceipt encrypts "read up to n messages" under the header key, bound
-// to its path: u8 1 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 n, ad = path).
-func SealReceipt(headerKey [32]byte, path string, n uint64) []byte {
-	aead, _ := chacha20poly1305.NewX(headerKey[:])
-	out := make([]byte, 1+chacha20poly1305.NonceSizeX)
-	out[0] = version
-	rand.Read(out[1:])
-	return aead.Seal(out, out[1:], binary.BigEndian.AppendUint64(nil, n), []byte(path))
-}
-
-// OpenReceipt decrypts a receipt.
-func OpenReceipt(headerKey [32]byte, path string, b []byte) (uint64, error) {
-	if len(b) != 1+chacha20poly1305.NonceSizeX+8+chacha20poly1305.Overhead || b[0] != version {
-		return 0, ErrMalformed
-	}
-	aead, _ := chacha20poly1305.NewX(headerKey[:])
-	p, err := aead.Open(nil, b[1:1+chacha20poly1305.NonceSizeX], b[1+chacha20poly1305.NonceSizeX:], []byte(path))
-	if err != nil {
-		return 0, fmt.Errorf("%w: receipt does not open", ErrForged)
-	}
-	return binary.BigEndian.Uint64(p), nil
-}

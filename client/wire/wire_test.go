@@ -205,27 +205,3 @@ func TestMessagePaths(t *testing.T) {
 		t.Fatal("paths are not deterministic")
 	}
 }
-
-func TestReceipts(t *testing.T) {
-	_, _, ka, kb := conversation(t)
-	p := ReceiptPath(kb.RecvKey)
-	if p != ReceiptPath(ka.SendKey) {
-		t.Fatal("sender and reader compute different receipt paths")
-	}
-	r := SealReceipt(kb.Header, p, 7)
-	if n, err := OpenReceipt(ka.Header, p, r); err != nil || n != 7 {
-		t.Fatalf("receipt = %d %v", n, err)
-	}
-	bad := bytes.Clone(r)
-	bad[len(bad)-1] ^= 1
-	for name, f := range map[string]func() (uint64, error){
-		"altered":   func() (uint64, error) { return OpenReceipt(ka.Header, p, bad) },
-		"moved":     func() (uint64, error) { return OpenReceipt(ka.Header, ReceiptPath(ka.RecvKey), r) },
-		"wrong key": func() (uint64, error) { return OpenReceipt([32]byte{1}, p, r) },
-		"short":     func() (uint64, error) { return OpenReceipt(ka.Header, p, r[:10]) },
-	} {
-		if _, err := f(); err == nil {
-			t.Errorf("%s receipt opened", name)
-		}
-	}
-}

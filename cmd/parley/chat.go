@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -13,23 +14,30 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/wire"
 )
 
 // chatBackend is what the chat UI needs of the client.
 type chatBackend interface {
 	Contacts() []string
 	History() []client.Message
-	Send(ctx context.Context, name, text string) error
+	SendEvent(ctx context.Context, name string, e *wire.Event) (client.Message, error)
 	ConfirmKeys(ctx context.Context, name string) (*bns.Record, error)
+	MarkRead(ctx context.Context, name string) error
+	Unread(name string) int
+	Block(ctx context.Context, name string) error
 }
+
+// chatHelp lists the commands the input line takes.
+const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /block · /confirm"
 
 // Messages the UI receives from outside its own input.
 type (
 	incomingMsg client.Message
 	errMsg      struct{ err error }
 	sentMsg     struct {
-		to, text string
-		err      error
+		to  string
+		err error
 	}
 )
 
@@ -51,7 +59,7 @@ type chatModel struct {
 
 func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-chan tea.Msg, start string) chatModel {
 	in := textinput.New()
-	in.Placeholder = "type a message; Enter sends; /confirm accepts changed keys; Tab or ↑/↓ switch; Esc quits"
+	in.Placeholder = "type a message; Enter sends; /help lists commands; Tab or ↑/↓ switch; Esc quits"
 	in.Focus()
 	in.CharLimit = 4000
 	m := chatModel{ctx: ctx, be: be, me: me, contacts: be.Contacts(), unread: map[string]int{}, history: be.History(),
@@ -60,8 +68,18 @@ func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-cha
 		if c == start {
 			m.selected = i
 		}
+		m.unread[c] = be.Unread(c)
 	}
+	m.markRead()
 	return m
+}
+
+// markRead marks the open conversation read.
+func (m *chatModel) markRead() {
+	if cur := m.current(); cur != "" {
+		delete(m.unread, cur)
+		m.be.MarkRead(m.ctx, cur)
+	}
 }
 
 func (m chatModel) current() string {
@@ -80,8 +98,47 @@ func (m chatModel) waitIncoming() tea.Cmd {
 
 func (m chatModel) Init() tea.Cmd { return tea.Batch(textinput.Blink, m.waitIncoming()) }
 
-func (m chatModel) send(to, text string) tea.Cmd {
-	return func() tea.Msg { return sentMsg{to: to, text: text, err: m.be.Send(m.ctx, to, text)} }
+func (m chatModel) send(to string, e *wire.Event) tea.Cmd {
+	return func() tea.Msg {
+		_, err := m.be.SendEvent(m.ctx, to, e)
+		return sentMsg{to: to, err: err}
+	}
+}
+
+// command turns an input line into the event it sends.
+func (m chatModel) command(line string) (*wire.Event, error) {
+	if !strings.HasPrefix(line, "/") {
+		return &wire.Event{Kind: wire.KindText, Text: line}, nil
+	}
+	verb, rest, _ := strings.Cut(line, " ")
+	arg, text, _ := strings.Cut(rest, " ")
+	switch verb {
+	case "/reply", "/react":
+		ref, err := parseRef(arg, m.me)
+		if err != nil {
+			return nil, err
+		}
+		if verb == "/reply" {
+			return &wire.Event{Kind: wire.KindText, Ref: &ref, Text: text}, nil
+		}
+		return &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: text}, nil
+	case "/edit", "/delete":
+		seq, err := ownRef(arg, m.me)
+		if err != nil {
+			return nil, err
+		}
+		if verb == "/edit" {
+			return &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: m.me, Seq: seq}, Text: text}, nil
+		}
+		return &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: m.me, Seq: seq}}, nil
+	case "/timer":
+		d, err := time.ParseDuration(arg)
+		if err != nil || d < 0 || (d > 0 && d < time.Second) {
+			return nil, fmt.Errorf("/timer takes a duration such as 30s, 1h, or 0 for off")
+		}
+		return &wire.Event{Kind: wire.KindTimer, TTL: int64(d / time.Second)}, nil
+	}
+	return nil, fmt.Errorf("unknown command %s; %s", verb, chatHelp)
 }
 
 func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -105,6 +162,18 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, nil
 			}
 			m.input.SetValue("")
+			switch text {
+			case "/help":
+				m.status = chatHelp
+				return m, nil
+			case "/block":
+				if err := m.be.Block(m.ctx, to); err != nil {
+					m.status = "block: " + err.Error()
+				} else {
+					m.status = "blocked " + to + " (parley unblock " + to + " to undo)"
+				}
+				return m, nil
+			}
 			if text == "/confirm" {
 				rec, err := m.be.ConfirmKeys(m.ctx, to)
 				if err != nil {
@@ -114,8 +183,13 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				}
 				return m, nil
 			}
+			e, err := m.command(text)
+			if err != nil {
+				m.status = err.Error()
+				return m, nil
+			}
 			m.status = "sending…"
-			return m, m.send(to, text)
+			return m, m.send(to, e)
 		}
 	case sentMsg:
 		var kc *client.KeyChange
@@ -134,9 +208,13 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case incomingMsg:
-		m.history = append(m.history, client.Message(msg))
+		m.history = m.be.History() // edits, reactions and deletes change earlier messages
 		if msg.From != m.current() {
-			m.unread[msg.From]++
+			if msg.Kind == wire.KindText {
+				m.unread[msg.From]++
+			}
+		} else {
+			m.markRead()
 		}
 		return m, m.waitIncoming()
 	case errMsg:
@@ -153,7 +231,7 @@ func (m *chatModel) move(d int) {
 		return
 	}
 	m.selected = (m.selected + d + len(m.contacts)) % len(m.contacts)
-	delete(m.unread, m.current())
+	m.markRead()
 	m.warning = ""
 }
 
@@ -188,7 +266,7 @@ func (m chatModel) View() string {
 	var lines []string
 	for _, msg := range m.history {
 		if cur != "" && (msg.From == cur || msg.To == cur) {
-			lines = append(lines, fmt.Sprintf("%s: %s", msg.From, msg.Text))
+			lines = append(lines, formatMessage(msg, ""))
 		}
 	}
 	if max := m.height - 6; max > 0 && len(lines) > max {

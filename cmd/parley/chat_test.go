@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/wire"
 )
 
 type fakeBackend struct {
@@ -16,15 +17,27 @@ type fakeBackend struct {
 	sent      []client.Message
 	sendErr   error
 	confirmed []string
+	read      []string
+	blocked   []string
 }
 
 func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
 func (f *fakeBackend) History() []client.Message { return append(f.history, f.sent...) }
-func (f *fakeBackend) Send(_ context.Context, name, text string) error {
+func (f *fakeBackend) SendEvent(_ context.Context, name string, e *wire.Event) (client.Message, error) {
 	if f.sendErr != nil {
-		return f.sendErr
+		return client.Message{}, f.sendErr
 	}
-	f.sent = append(f.sent, client.Message{From: "me", To: name, Text: text})
+	m := client.Message{From: "me", To: name, Seq: uint64(len(f.sent)), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji}
+	f.sent = append(f.sent, m)
+	return m, nil
+}
+func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
+	f.read = append(f.read, name)
+	return nil
+}
+func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) Block(_ context.Context, name string) error {
+	f.blocked = append(f.blocked, name)
 	return nil
 }
 func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (*bns.Record, error) {
@@ -57,7 +70,9 @@ func TestChatModel(t *testing.T) {
 	if v := m.View(); !strings.Contains(v, "▸ alice") || !strings.Contains(v, "alice: hello from alice") {
 		t.Fatalf("initial view:\n%s", v)
 	}
-	m = step(t, m, incomingMsg{From: "carol", To: "me", Text: "psst"})
+	psst := client.Message{From: "carol", To: "me", Kind: wire.KindText, Text: "psst"}
+	be.history = append(be.history, psst)
+	m = step(t, m, incomingMsg(psst))
 	if v := m.View(); !strings.Contains(v, "carol (1)") {
 		t.Fatalf("no unread count for carol:\n%s", v)
 	}
@@ -69,8 +84,37 @@ func TestChatModel(t *testing.T) {
 	if len(be.sent) != 1 || be.sent[0].To != "carol" || be.sent[0].Text != "hi carol" {
 		t.Fatalf("sent %+v", be.sent)
 	}
-	if v := m.View(); !strings.Contains(v, "me: hi carol") {
+	if v := m.View(); !strings.Contains(v, "[me/0] me: hi carol") {
 		t.Fatalf("own message not shown:\n%s", v)
+	}
+	if strings.Join(be.read, ",") != "alice,carol" {
+		t.Fatalf("conversations marked read: %v", be.read)
+	}
+	// Commands: a reply, a reaction, an edit, a delete, a timer.
+	for line, want := range map[string]wire.Event{
+		"/reply carol/0 yes": {Kind: wire.KindText, Text: "yes", Ref: &wire.Ref{By: "carol", Seq: 0}},
+		"/react carol/0 👍":   {Kind: wire.KindReact, Emoji: "👍", Ref: &wire.Ref{By: "carol", Seq: 0}},
+		"/edit 0 hi, carol":  {Kind: wire.KindEdit, Text: "hi, carol", Ref: &wire.Ref{By: "me", Seq: 0}},
+		"/delete 0":          {Kind: wire.KindDelete, Ref: &wire.Ref{By: "me", Seq: 0}},
+	} {
+		n := len(be.sent)
+		m = typeText(t, m, line)
+		if len(be.sent) != n+1 {
+			t.Fatalf("%s sent nothing: %s", line, m.View())
+		}
+		got := be.sent[n]
+		if got.Kind != want.Kind || got.Text != want.Text || got.Emoji != want.Emoji || *got.Ref != *want.Ref {
+			t.Fatalf("%s sent %+v", line, got)
+		}
+	}
+	n := len(be.sent)
+	m = typeText(t, m, "/edit carol/0 not mine")
+	if len(be.sent) != n || !strings.Contains(m.View(), "only its author") {
+		t.Fatalf("editing carol's message: %s", m.View())
+	}
+	m = typeText(t, m, "/block")
+	if strings.Join(be.blocked, ",") != "carol" {
+		t.Fatalf("blocked %v", be.blocked)
 	}
 	// carol's keys changed: the send is refused with a warning.
 	be.sendErr = &client.KeyChange{Name: "carol", Reason: bns.OpTransfer, Height: 42, Current: &bns.Record{Name: "carol"}}

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,6 +16,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/cli"
 )
 
 func passphraseHint(err error) string {
@@ -48,7 +48,9 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
-		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h))
+		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
+		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout))
+	root.AddCommand(blockCmds(h, stdout)...)
 	return root
 }
 
@@ -257,14 +259,37 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "contacts",
 		Short: "List contacts; add, accept or decline them",
-		Args:  cobra.NoArgs,
+		Long: "contacts lists each contact with its display name (from its profile), whether its keys on the\n" +
+			"chain are still the ones you confirmed, unread messages and whether you block it.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
+			ctx := cmd.Context()
+			c, err := h.client(ctx)
 			if err != nil {
 				return err
 			}
+			blocked := c.Blocked()
 			for _, n := range c.Contacts() {
-				fmt.Fprintln(stdout, n)
+				line := n
+				if p, err := c.ContactProfile(ctx, n); err == nil && p.DisplayName != "" {
+					line += fmt.Sprintf(" (%s)", p.DisplayName)
+				}
+				var kc *client.KeyChange
+				switch err := c.CheckKeys(ctx, n); {
+				case errors.As(err, &kc):
+					line += fmt.Sprintf("	KEYS CHANGED at height %d (%s): run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
+				case err != nil:
+					line += fmt.Sprintf("	keys not checked: %v", err)
+				default:
+					line += "	keys as confirmed"
+				}
+				if u := c.Unread(n); u > 0 {
+					line += fmt.Sprintf("	%d unread", u)
+				}
+				if slices.Contains(blocked, n) {
+					line += "	BLOCKED"
+				}
+				fmt.Fprintln(stdout, line)
 			}
 			return nil
 		},
@@ -382,82 +407,6 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 				fmt.Fprintf(stdout, "?\t%s: refused: %v\n", id, e)
 			}
 			return nil
-		},
-	}
-}
-
-func sendCmd(h *home) *cobra.Command {
-	return &cobra.Command{
-		Use:     "send NAME TEXT",
-		Short:   "Send a message",
-		Example: "  parley send bob 'see you at noon'",
-		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			err = c.Send(cmd.Context(), args[0], args[1])
-			if errors.Is(err, client.ErrQueued) {
-				fmt.Fprintf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
-				return nil
-			}
-			return err
-		},
-	}
-}
-
-func readCmd(h *home, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:     "read NAME",
-		Short:   "Fetch new messages from NAME and show the conversation",
-		Example: "  parley read bob",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			_, rerr := c.Receive(cmd.Context(), args[0])
-			sent := uint64(0)
-			for _, m := range c.History() {
-				if m.From == args[0] || m.To == args[0] {
-					fmt.Fprintf(stdout, "%s: %s\n", m.From, m.Text)
-				}
-				if m.To == args[0] {
-					sent++
-				}
-			}
-			if n, err := c.ReadBy(cmd.Context(), args[0]); err == nil && sent > 0 {
-				fmt.Fprintf(stdout, "(%s has read %d of your %d messages)\n", args[0], n, sent)
-			}
-			return rerr
-		},
-	}
-}
-
-func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "watch",
-		Short: "Print messages from all contacts as they arrive",
-		Long: "watch holds one change-notification stream per hub your contacts write to and prints each new\n" +
-			"message as 'name: text'. While a hub is unreachable it polls it with back-off. Stop it with Ctrl-C.",
-		Example: "  parley watch",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			err = c.Watch(cmd.Context(), func(m client.Message) {
-				fmt.Fprintf(stdout, "%s: %s\n", m.From, m.Text)
-			}, func(err error) {
-				fmt.Fprintf(stderr, "parley: %v\n", err)
-			})
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
 		},
 	}
 }

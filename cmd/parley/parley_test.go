@@ -101,7 +101,7 @@ func TestCLI(t *testing.T) {
 	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "bob: hello alice") || !strings.Contains(out, "alice: hi bob") {
 		t.Fatalf("alice reads: %s", out)
 	}
-	if out := parley(t, "--home", alice, "contacts"); strings.TrimSpace(out) != "bob" {
+	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed") {
 		t.Fatalf("contacts: %q", out)
 	}
 
@@ -121,6 +121,50 @@ func TestCLI(t *testing.T) {
 	stopWatch()
 	if code := <-watchDone; code != 0 {
 		t.Fatalf("watch exited %d: %s", code, wout.String())
+	}
+
+	// Replies, reactions, edits, deletes, states, profiles, settings.
+	parley(t, "--home", alice, "send", "bob", "lunch?", "--reply", "bob/0")                  // alice/1
+	parley(t, "--home", alice, "send", "bob", "at noon")                                     // alice/2
+	parley(t, "--home", alice, "edit", "bob", "2", "at one")                                 // alice/3
+	parley(t, "--home", alice, "send", "bob", "oops")                                        // alice/4
+	parley(t, "--home", alice, "delete", "bob", "4")                                         // alice/5
+	parley(t, "--home", alice, "profile", "set", "--name", "Alice L.", "--status", "hungry") // alice/6
+	parley(t, "--home", bob, "react", "alice", "alice/1", "👍")
+	out1 := parley(t, "--home", bob, "read", "alice")
+	for _, want := range []string{"[alice/1] alice: ↪ bob/0 lunch? 👍bob", "[alice/2] alice: at one (edited)", "[bob/1] bob: live message [delivered]"} {
+		if !strings.Contains(out1, want) {
+			t.Fatalf("bob reads, without %q:\n%s", want, out1)
+		}
+	}
+	if strings.Contains(out1, "oops") || strings.Contains(out1, "withhold") { // deleted before bob read it
+		t.Fatalf("bob reads a deleted message:\n%s", out1)
+	}
+	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "[alice/2] alice: at one (edited) [read]") {
+		t.Fatalf("alice reads:\n%s", out)
+	}
+	if out := parley(t, "--home", bob, "profile", "alice"); !strings.Contains(out, "name:   Alice L.") || !strings.Contains(out, "status: hungry") {
+		t.Fatalf("alice's profile as bob sees it:\n%s", out)
+	}
+	if out := parley(t, "--home", bob, "contacts"); !strings.HasPrefix(out, "alice (Alice L.)\tkeys as confirmed") {
+		t.Fatalf("bob's contacts: %q", out)
+	}
+	parley(t, "--home", bob, "settings", "read-receipts", "off")
+	if out := parley(t, "--home", bob, "settings"); !strings.Contains(out, "read-receipts: off") {
+		t.Fatalf("settings: %s", out)
+	}
+	if out := parley(t, "--home", alice, "timer", "bob", "1h"); !strings.Contains(out, "disappear 1h0m0s after") {
+		t.Fatalf("timer: %s", out)
+	}
+	parley(t, "--home", alice, "block", "bob")
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "send", "bob", "blocked?"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "blocked") {
+		t.Fatalf("send to a blocked contact: %d %s", code, errb.String())
+	}
+	parley(t, "--home", alice, "unblock", "bob")
+	if code := run(context.Background(), []string{"--home", alice, "edit", "bob", "bob/0", "x"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "only its author") {
+		t.Fatalf("editing bob's message: %d %s", code, errb.String())
 	}
 
 	// A wrong passphrase is refused clearly.

@@ -1,0 +1,648 @@
+package client
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+)
+
+// A conversation is two directions. Each sender writes event i of its
+// direction, sealed by the ratchet and padded, to every one of its own
+// hubs at wire.MessagePath(send key, i), and after each batch rewrites its
+// sealed index there (wire.Index: how many it holds, which it deleted).
+// The reader fetches events in order from whichever of the sender's hubs
+// has them; when one is missing it reads the index to tell "nothing new"
+// from "deleted by the sender" from "withheld by the hub", and never
+// shows a later event before a missing one.
+
+// Kinds of Message beyond wire's: an authentic event this client cannot
+// read (a newer version), kept in place of the message.
+const KindUnsupported = "unsupported"
+
+// Message is an entry of a conversation, or (from Receive and Watch) an
+// event as it arrived.
+type Message struct {
+	From      string            `json:"from"`
+	To        string            `json:"to"`
+	Seq       uint64            `json:"seq"`
+	Time      time.Time         `json:"time"` // the sender's clock
+	Kind      string            `json:"kind"`
+	Text      string            `json:"text,omitempty"`
+	Ref       *wire.Ref         `json:"ref,omitempty"` // what it replies to, reacts to, edits or deletes
+	Emoji     string            `json:"emoji,omitempty"`
+	File      *wire.FileRef     `json:"file,omitempty"`
+	TTL       time.Duration     `json:"ttl,omitempty"`
+	Expires   time.Time         `json:"expires,omitzero"`
+	Edited    bool              `json:"edited,omitempty"`
+	Deleted   bool              `json:"deleted,omitempty"`
+	Reactions map[string]string `json:"reactions,omitempty"` // by name
+}
+
+// ID is the message's reference: its author and sequence number.
+func (m Message) ID() wire.Ref { return wire.Ref{By: m.From, Seq: m.Seq} }
+
+// WithheldError reports that a hub of the sender is missing a message its
+// index says it holds: the hub withholds it or lost it. Nothing after it
+// is shown until it can be read.
+type WithheldError struct {
+	Name  string
+	Seq   uint64
+	Count uint64 // what the index lists
+}
+
+func (e *WithheldError) Error() string {
+	return fmt.Sprintf("client: %s's hubs withhold message %d (their index lists %d): later messages wait for it", e.Name, e.Seq, e.Count)
+}
+
+// Send sends a text message.
+func (c *Client) Send(ctx context.Context, name, text string) error {
+	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindText, Text: text})
+	return err
+}
+
+// Reply sends text as a reply to ref.
+func (c *Client) Reply(ctx context.Context, name string, ref wire.Ref, text string) error {
+	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindText, Text: text, Ref: &ref})
+	return err
+}
+
+// React puts emoji on ref ("" takes the reaction back).
+func (c *Client) React(ctx context.Context, name string, ref wire.Ref, emoji string) error {
+	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: emoji})
+	return err
+}
+
+// Edit replaces the text of one of the user's messages.
+func (c *Client) Edit(ctx context.Context, name string, seq uint64, text string) error {
+	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: c.Name, Seq: seq}, Text: text})
+	return err
+}
+
+// Delete deletes one of the user's messages for both sides: the contact is
+// told, and its blob is removed from the user's hubs.
+func (c *Client) Delete(ctx context.Context, name string, seq uint64) error {
+	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: c.Name, Seq: seq}})
+	return err
+}
+
+// SetTimer turns disappearing messages on (ttl > 0) or off for the
+// conversation: from now on, messages either side sends disappear ttl
+// after they were sent.
+func (c *Client) SetTimer(ctx context.Context, name string, ttl time.Duration) error {
+	if ttl != 0 && ttl < time.Second {
+		return fmt.Errorf("client: a timer of %v is under a second", ttl)
+	}
+	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindTimer, TTL: int64(ttl / time.Second)})
+	return err
+}
+
+// SendEvent writes the next event to name into the user's own hubs and
+// applies it to the local history. The side that accepted a request can
+// send once it has the requester's first message: SendEvent fetches it
+// first if needed.
+//
+// If the contact's keys changed on the chain since they were confirmed,
+// it refuses with a *KeyChange until ConfirmKeys. If no hub took the
+// event yet, it is kept and the error wraps ErrQueued.
+func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Message, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return Message{}, err
+	}
+	if c.isBlocked(name) {
+		return Message{}, fmt.Errorf("client: %s is blocked: unblock them first", name)
+	}
+	if err := c.CheckKeys(ctx, name); err != nil {
+		return Message{}, err
+	}
+	c.mu.Lock()
+	canSend := ct.ratchet.CanSend()
+	c.mu.Unlock()
+	if !canSend {
+		if _, err := c.Receive(ctx, name); err != nil {
+			return Message{}, err
+		}
+	}
+	c.mu.Lock()
+	if e.Ref != nil && e.Kind != wire.KindText {
+		i := c.find(*e.Ref)
+		if i < 0 || (c.history[i].From != name && c.history[i].To != name) {
+			c.mu.Unlock()
+			return Message{}, fmt.Errorf("client: no message %s in the conversation with %s", e.Ref, name)
+		}
+		if e.Kind != wire.KindReact && c.history[i].From != c.Name {
+			c.mu.Unlock()
+			return Message{}, fmt.Errorf("client: %s is %s's message: only its author can change it", e.Ref, e.Ref.By)
+		}
+	}
+	if key := c.profile.Key; key != nil && e.Kind != wire.KindProfile && !bytes.Equal(ct.sentProfileKey, key) {
+		// The contact has not been given the current profile key yet.
+		if _, _, err := c.seal(ct, &wire.Event{Kind: wire.KindProfile, Key: key}); err != nil {
+			c.mu.Unlock()
+			return Message{}, err
+		}
+	}
+	m, path, err := c.seal(ct, e)
+	if err != nil {
+		c.mu.Unlock()
+		return Message{}, err
+	}
+	err = c.save() // sealed and recorded before it leaves
+	c.mu.Unlock()
+	if err != nil {
+		return m, err
+	}
+	err = c.Flush(ctx)
+	c.mu.Lock()
+	ok := c.delivered(ct, path)
+	c.mu.Unlock()
+	if !ok {
+		return m, fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
+	}
+	return m, nil // on at least one hub; Flush keeps trying the others
+}
+
+// seal stamps e with the time (and expiry), seals it as ct's next event,
+// applies it and puts it in the outbox; the caller holds c.mu and saves.
+func (c *Client) seal(ct *Contact, e *wire.Event) (Message, string, error) {
+	now := c.now()
+	e.Time = now.UnixMilli()
+	if ct.timer > 0 && e.Kind == wire.KindText {
+		e.Expires = now.Add(ct.timer).UnixMilli()
+	}
+	plain, err := wire.MarshalEvent(e)
+	if err != nil {
+		return Message{}, "", err
+	}
+	seq := ct.nextSend
+	path := wire.MessagePath(ct.keys.SendKey, seq)
+	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, plain, []byte(path), nil)
+	if err != nil {
+		return Message{}, "", err
+	}
+	m := messageOf(c.Name, ct.Name, seq, e)
+	c.apply(ct, m)
+	if e.Kind == wire.KindProfile {
+		ct.sentProfileKey = e.Key
+	}
+	ct.nextSend++
+	ct.outbox = append(ct.outbox, outboxEntry{Seq: seq, Path: path, Blob: blob})
+	return m, path, nil
+}
+
+func messageOf(from, to string, seq uint64, e *wire.Event) Message {
+	m := Message{From: from, To: to, Seq: seq, Time: e.When(), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji,
+		File: e.File, TTL: time.Duration(e.TTL) * time.Second}
+	if e.Expires != 0 {
+		m.Expires = time.UnixMilli(e.Expires)
+	}
+	return m
+}
+
+// find returns the index in the history of the message ref, or -1; the
+// caller holds c.mu.
+func (c *Client) find(ref wire.Ref) int {
+	for i := len(c.history) - 1; i >= 0; i-- {
+		if c.history[i].From == ref.By && c.history[i].Seq == ref.Seq && c.history[i].Kind != wire.KindTimer {
+			return i
+		}
+	}
+	return -1
+}
+
+// apply takes an event (sent or received) into the conversation with ct;
+// the caller holds c.mu. Edits and deletes of a message by anyone but its
+// author are ignored, as are events about messages the user never had.
+func (c *Client) apply(ct *Contact, m Message) {
+	switch m.Kind {
+	case wire.KindText, KindUnsupported:
+		c.history = append(c.history, m)
+	case wire.KindTimer:
+		ct.timer = m.TTL
+		c.history = append(c.history, m)
+	case wire.KindProfile:
+		// m.Text carries nothing; the key was taken by the caller.
+	case wire.KindReact, wire.KindEdit, wire.KindDelete:
+		i := c.find(*m.Ref)
+		if i < 0 {
+			return
+		}
+		t := &c.history[i]
+		if t.To != m.From && t.From != m.From { // not in this conversation
+			return
+		}
+		switch {
+		case m.Kind == wire.KindReact:
+			if t.Reactions == nil {
+				t.Reactions = map[string]string{}
+			}
+			if m.Emoji == "" {
+				delete(t.Reactions, m.From)
+			} else {
+				t.Reactions[m.From] = m.Emoji
+			}
+		case t.From != m.From || t.Deleted: // only the author edits or deletes
+		case m.Kind == wire.KindEdit:
+			t.Text, t.Edited = m.Text, true
+		case m.Kind == wire.KindDelete:
+			c.tombstone(t)
+			if t.From == c.Name {
+				c.forget(ct, t.Seq)
+			}
+		}
+	}
+}
+
+// tombstone keeps a deleted message's place and nothing of its content.
+func (c *Client) tombstone(m *Message) {
+	*m = Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Deleted: true}
+}
+
+// forget marks the user's message seq to ct as deleted: the index lists
+// it, and Flush removes its blob from every hub; the caller holds c.mu.
+func (c *Client) forget(ct *Contact, seq uint64) {
+	if i, found := slices.BinarySearch(ct.deleted, seq); !found {
+		ct.deleted = slices.Insert(ct.deleted, i, seq)
+		ct.doomed = append(ct.doomed, seq)
+	}
+}
+
+// Receive reads every new event from name on name's hubs, in order, and
+// returns them. A blob that fails to open is reported, never shown; so is
+// a message the hubs withhold (*WithheldError); the events before it are
+// returned. A blocked contact's hubs are not read.
+func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return nil, err
+	}
+	if c.isBlocked(name) {
+		return nil, nil
+	}
+	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
+	defer ct.recvMu.Unlock()
+	if len(ct.Record.Profile.Hubs) == 0 || ct.Record.Profile.SigningKey.IsZero() {
+		return nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
+	}
+	addr := ct.address()
+	var (
+		out   []Message
+		index *wire.Index
+	)
+	for {
+		c.mu.Lock()
+		seq := ct.nextRecv
+		c.mu.Unlock()
+		path := wire.MessagePath(ct.keys.RecvKey, seq)
+		m, err := c.receiveOne(ctx, ct, addr, path, seq)
+		if errors.Is(err, hub.ErrNotFound) {
+			if index == nil {
+				index = c.readIndex(ctx, ct, addr)
+			}
+			switch {
+			case index.IsDeleted(seq): // deleted by the sender before we read it
+				c.mu.Lock()
+				ct.nextRecv++
+				err = c.save()
+				c.mu.Unlock()
+				if err != nil {
+					return out, err
+				}
+				continue
+			case seq < index.Count:
+				err = &WithheldError{Name: name, Seq: seq, Count: index.Count}
+			default:
+				err = nil
+			}
+			if len(out) > 0 {
+				err = cmp.Or(err, c.writeReceipt(ctx, ct))
+			}
+			return out, err
+		}
+		if err != nil {
+			return out, err
+		}
+		if m != nil {
+			out = append(out, *m)
+		}
+	}
+}
+
+// readIndex returns the greatest index that name's hubs serve (an empty
+// one if none does): a hub can withhold its index or serve an old one,
+// never forge one.
+func (c *Client) readIndex(ctx context.Context, ct *Contact, addr string) *wire.Index {
+	best := &wire.Index{}
+	path := wire.IndexPath(ct.keys.RecvKey)
+	for _, url := range ct.Record.Profile.Hubs {
+		h, err := c.dial(ctx, url)
+		if err != nil {
+			continue
+		}
+		b, _, err := h.Get(ctx, addr, path)
+		if err != nil {
+			continue
+		}
+		x, err := wire.OpenIndex(ct.keys.Header, path, b)
+		if err != nil {
+			continue
+		}
+		if x.Count > best.Count {
+			best.Count = x.Count
+		}
+		for _, d := range x.Deleted {
+			if !best.IsDeleted(d) {
+				best.Deleted = append(best.Deleted, d)
+				sort.Slice(best.Deleted, func(i, j int) bool { return best.Deleted[i] < best.Deleted[j] })
+			}
+		}
+	}
+	return best
+}
+
+// receiveOne fetches and opens message seq, trying the contact's hubs in
+// order until one serves a blob that opens. Otherwise it reports, in this
+// order: a blob that failed to open (altered or forged: never shown),
+// hub.ErrNotFound if any hub answered that it has no such message, or the
+// error of an unreachable hub. An event that expired before it was read
+// is consumed and not returned (nil message).
+func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string, seq uint64) (*Message, error) {
+	var forged, unreachable error
+	answered := false
+	for _, url := range ct.Record.Profile.Hubs {
+		h, err := c.dial(ctx, url)
+		if err != nil {
+			unreachable = cmp.Or(unreachable, err)
+			continue
+		}
+		blob, _, err := h.Get(ctx, addr, path)
+		if errors.Is(err, hub.ErrNotFound) {
+			answered = true
+			continue
+		}
+		if err != nil {
+			unreachable = cmp.Or(unreachable, err)
+			continue
+		}
+		c.mu.Lock()
+		plain, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path))
+		if err != nil {
+			c.mu.Unlock()
+			forged = cmp.Or(forged, fmt.Errorf("client: message %d from %s on %s was altered or forged: %w", seq, ct.Name, url, err))
+			continue
+		}
+		e, err := wire.ParseEvent(plain)
+		m := messageOf(ct.Name, c.Name, seq, e)
+		if err != nil { // authentic, but not for this client to read
+			m = Message{From: ct.Name, To: c.Name, Seq: seq, Time: e.When(), Kind: KindUnsupported, Text: err.Error()}
+		}
+		if e.Kind == wire.KindProfile && err == nil {
+			ct.theirProfileKey = e.Key
+		}
+		ct.nextRecv++
+		var out *Message
+		if seq >= ct.dropBelow && (m.Expires.IsZero() || m.Expires.After(c.now())) {
+			c.apply(ct, m)
+			out = &m
+		}
+		err = c.save()
+		c.mu.Unlock()
+		return out, err
+	}
+	switch {
+	case forged != nil:
+		return nil, forged
+	case answered || unreachable == nil:
+		return nil, hub.ErrNotFound
+	}
+	return nil, unreachable
+}
+
+// Peek returns the hub path of the next message expected from name.
+func (c *Client) Peek(_ context.Context, name string) (string, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return wire.MessagePath(ct.keys.RecvKey, ct.nextRecv), nil
+}
+
+// PathOf returns where message ref of the conversation with name lives on
+// its author's hubs.
+func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return "", err
+	}
+	switch ref.By {
+	case c.Name:
+		return wire.MessagePath(ct.keys.SendKey, ref.Seq), nil
+	case name:
+		return wire.MessagePath(ct.keys.RecvKey, ref.Seq), nil
+	}
+	return "", fmt.Errorf("client: %s is not in the conversation with %s", ref.By, name)
+}
+
+// MarkRead records that the user has seen everything received from name,
+// and tells name so (unless read receipts are off).
+func (c *Client) MarkRead(ctx context.Context, name string) error {
+	ct, err := c.contact(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	changed := ct.readUpTo != ct.nextRecv
+	ct.readUpTo = ct.nextRecv
+	if changed {
+		err = c.save()
+	}
+	c.mu.Unlock()
+	if err != nil || !changed {
+		return err
+	}
+	return c.writeReceipt(ctx, ct)
+}
+
+// Unread counts the messages from name the user has not seen.
+func (c *Client) Unread(name string) int {
+	ct, err := c.contact(name)
+	if err != nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, m := range c.history {
+		if m.From == name && m.To == c.Name && m.Seq >= ct.readUpTo && !m.Deleted && m.Kind != wire.KindTimer {
+			n++
+		}
+	}
+	return n
+}
+
+// SetReadReceipts turns read receipts on or off. Off, contacts still
+// learn what was delivered, and what they were told was read is withdrawn.
+func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
+	c.mu.Lock()
+	c.readReceipts = on
+	err := c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, n := range c.Contacts() {
+		if c.isBlocked(n) {
+			continue
+		}
+		ct, _ := c.contact(n)
+		err = cmp.Or(err, c.writeReceipt(ctx, ct))
+	}
+	return err
+}
+
+// ReadReceipts reports whether read receipts are on.
+func (c *Client) ReadReceipts() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readReceipts
+}
+
+// writeReceipt records on the user's own hub how many of ct's messages
+// were delivered and read, so the sender can see it.
+func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
+	c.mu.Lock()
+	r := wire.Receipt{Delivered: ct.nextRecv, Read: ct.readUpTo}
+	if !c.readReceipts {
+		r.Read = 0
+	}
+	c.mu.Unlock()
+	home, err := c.home(ctx)
+	if err != nil {
+		return err
+	}
+	path := wire.ReceiptPath(ct.keys.RecvKey)
+	_, err = home.Put(ctx, path, wire.SealReceipt(ct.keys.Header, path, r), "application/octet-stream", hubclient.Cond{})
+	return err
+}
+
+// ReceiptFrom returns what name says it has of the user's messages (zero
+// if name has written no receipt), from name's own hubs.
+func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return wire.Receipt{}, err
+	}
+	h, addr, err := c.hubOf(ctx, ct.Record)
+	if err != nil {
+		return wire.Receipt{}, err
+	}
+	path := wire.ReceiptPath(ct.keys.SendKey)
+	b, _, err := h.Get(ctx, addr, path)
+	if errors.Is(err, hub.ErrNotFound) {
+		return wire.Receipt{}, nil
+	}
+	if err != nil {
+		return wire.Receipt{}, err
+	}
+	return wire.OpenReceipt(ct.keys.Header, path, b)
+}
+
+// Delivery states of a sent message.
+const (
+	StateQueued    = "queued"    // sealed, no hub has it yet
+	StateSent      = "sent"      // on the user's hub
+	StateDelivered = "delivered" // the contact fetched it
+	StateRead      = "read"      // the contact saw it
+)
+
+// StateOf says where the user's message seq to name is, given name's receipt.
+func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
+	ct, err := c.contact(name)
+	if err != nil {
+		return ""
+	}
+	c.mu.Lock()
+	queued := !c.delivered(ct, wire.MessagePath(ct.keys.SendKey, seq))
+	c.mu.Unlock()
+	switch {
+	case queued:
+		return StateQueued
+	case seq < r.Read:
+		return StateRead
+	case seq < r.Delivered:
+		return StateDelivered
+	}
+	return StateSent
+}
+
+// Conversation returns the conversation with name, ordered by the
+// senders' clocks (each side's messages keep their own order).
+func (c *Client) Conversation(name string) []Message {
+	var out []Message
+	for _, m := range c.History() {
+		if m.From == name || m.To == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// History returns every conversation's messages, ordered by the senders'
+// clocks (then author and sequence number).
+func (c *Client) History() []Message {
+	c.mu.Lock()
+	out := append([]Message(nil), c.history...)
+	for i := range out {
+		out[i].Reactions = maps.Clone(out[i].Reactions)
+	}
+	c.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b Message) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.From, b.From), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out
+}
+
+// Expire removes the messages whose timer ran out: from the local history
+// on both sides, and, for the user's own, from the user's hubs (Flush,
+// which Expire runs, deletes the blobs and lists them in the index).
+func (c *Client) Expire(ctx context.Context) error {
+	c.mu.Lock()
+	now := c.now()
+	kept := c.history[:0]
+	changed := false
+	for _, m := range c.history {
+		if m.Expires.IsZero() || m.Expires.After(now) {
+			kept = append(kept, m)
+			continue
+		}
+		changed = true
+		if m.From == c.Name {
+			if ct := c.contacts[m.To]; ct != nil {
+				c.forget(ct, m.Seq)
+			}
+		}
+	}
+	clear(c.history[len(kept):])
+	c.history = kept
+	var err error
+	if changed {
+		err = c.save()
+	}
+	c.mu.Unlock()
+	if err != nil || !changed {
+		return err
+	}
+	return c.Flush(ctx)
+}

@@ -1,0 +1,382 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+)
+
+// clock is a settable clock shared by a test's clients.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond) // strictly increasing, like a sender's clock
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// clockedPair is newPair with both clients on one settable clock.
+func clockedPair(t *testing.T) (*world, *client.Client, *client.Client, *clock) {
+	clk := newClock()
+	w := newWorld(t)
+	w.opts = []client.Option{client.WithClock(clk.Now)}
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	return w, alice, bob, clk
+}
+
+// blob and setBlob read and write an object on a memory hub, as its
+// operator could.
+func blob(t *testing.T, w *world, i int, addr, path string) []byte {
+	t.Helper()
+	_, rc, err := w.drivers[i].Get(context.Background(), addr, path)
+	if err != nil {
+		t.Fatalf("%s on hub %d: %v", path, i, err)
+	}
+	defer rc.Close()
+	var b bytes.Buffer
+	b.ReadFrom(rc)
+	return b.Bytes()
+}
+
+func setBlob(w *world, i int, addr, path string, b []byte) {
+	w.drivers[i].Put(context.Background(), addr, path, bytes.NewReader(b), hub.PutOptions{})
+}
+
+func receive(t *testing.T, c *client.Client, from string) ([]string, error) {
+	t.Helper()
+	ms, err := c.Receive(context.Background(), from)
+	return texts(ms), err
+}
+
+// TestMaliciousHub: alice's hub operator swaps two of her blobs, replays a
+// real blob at another position, withholds a message in the middle and
+// truncates the newest. Each is reported; nothing false is shown, nothing
+// twice, nothing after a missing message; once the hub serves the real
+// blobs, the conversation reads on in order.
+func TestMaliciousHub(t *testing.T) {
+	w, alice, bob := newPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "m0")
+	for _, s := range []string{"m1", "m2", "m3", "m4", "m5"} {
+		if err := alice.Send(ctx, "bob", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := alice.Address()
+	path := func(seq uint64) string {
+		p, err := alice.PathOf("bob", wire.Ref{By: "alice", Seq: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	real := map[uint64][]byte{}
+	for i := uint64(0); i < 6; i++ {
+		real[i] = blob(t, w, 0, addr, path(i))
+	}
+	restore := func() {
+		for i, b := range real {
+			setBlob(w, 0, addr, path(i), b)
+		}
+	}
+	var shown []string
+
+	// Swapped: message 1 holds message 2's blob and the other way round.
+	setBlob(w, 0, addr, path(1), real[2])
+	setBlob(w, 0, addr, path(2), real[1])
+	got, err := receive(t, bob, "alice")
+	if err == nil || !strings.Contains(err.Error(), "altered or forged") || strings.Join(got, "|") != "m0" {
+		t.Fatalf("swapped blobs: %v %v", got, err)
+	}
+	shown = append(shown, got...)
+	restore()
+
+	// Replayed: a real blob of the conversation at another position.
+	setBlob(w, 0, addr, path(1), real[0])
+	if got, err := receive(t, bob, "alice"); err == nil || len(got) != 0 {
+		t.Fatalf("replayed blob: %v %v", got, err)
+	}
+	restore()
+
+	// Withheld in the middle: message 2 is gone, the index says 6.
+	w.drivers[0].Delete(ctx, addr, path(2), hub.DeleteOptions{})
+	got, err = receive(t, bob, "alice")
+	var wh *client.WithheldError
+	if !errors.As(err, &wh) || wh.Seq != 2 || wh.Count != 6 || strings.Join(got, "|") != "m1" {
+		t.Fatalf("withheld message: %v %v", got, err)
+	}
+	shown = append(shown, got...)
+	if got, err := receive(t, bob, "alice"); !errors.As(err, &wh) || len(got) != 0 {
+		t.Fatalf("withheld message, asked again: %v %v", got, err)
+	}
+	restore()
+
+	// Truncated: the newest message is gone.
+	w.drivers[0].Delete(ctx, addr, path(5), hub.DeleteOptions{})
+	got, err = receive(t, bob, "alice")
+	if !errors.As(err, &wh) || wh.Seq != 5 || strings.Join(got, "|") != "m2|m3|m4" {
+		t.Fatalf("truncated conversation: %v %v", got, err)
+	}
+	shown = append(shown, got...)
+	restore()
+	got, err = receive(t, bob, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown = append(shown, got...)
+	if strings.Join(shown, "|") != "m0|m1|m2|m3|m4|m5" {
+		t.Fatalf("shown overall: %v", shown)
+	}
+}
+
+// TestRepliesReactionsEditsDeletes: typed events in one conversation.
+func TestRepliesReactionsEditsDeletes(t *testing.T) {
+	w, alice, bob, _ := clockedPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "hello")                                                      // alice/0
+	if err := bob.Reply(ctx, "alice", wire.Ref{By: "alice", Seq: 0}, "hi"); err != nil { // bob/0
+		t.Fatal(err)
+	}
+	receive(t, alice, "bob")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(alice.React(ctx, "bob", wire.Ref{By: "bob", Seq: 0}, "👍")) // alice/1
+	must(alice.Send(ctx, "bob", "typo hre"))                        // alice/2
+	must(alice.Edit(ctx, "bob", 2, "typo here"))                    // alice/3
+	must(alice.Send(ctx, "bob", "regret"))                          // alice/4
+	must(alice.Delete(ctx, "bob", 4))                               // alice/5
+	must(alice.Send(ctx, "bob", "never read"))                      // alice/6
+	must(alice.Delete(ctx, "bob", 6))                               // alice/7
+	if err := bob.Edit(ctx, "alice", 2, "bob's edit"); err == nil { // not bob's message
+		t.Fatal("bob edited alice's message")
+	}
+	// alice's deleted blobs are gone from her hub; the index lists them.
+	for _, seq := range []uint64{4, 6} {
+		p, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: seq})
+		if _, err := w.drivers[0].Stat(ctx, alice.Address(), p); !errors.Is(err, hub.ErrNotFound) {
+			t.Fatalf("deleted message %d still on the hub: %v", seq, err)
+		}
+	}
+	// bob reads: no withheld message, and the conversation as alice left it.
+	if _, err := bob.Receive(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	conv := bob.Conversation("alice")
+	var lines []string
+	for _, m := range conv {
+		line := m.From + ":" + m.Text
+		if m.Ref != nil {
+			line += " re " + m.Ref.String()
+		}
+		if m.Edited {
+			line += " (edited)"
+		}
+		if m.Deleted {
+			line += " (deleted)"
+		}
+		for who, e := range m.Reactions {
+			line += " " + who + e
+		}
+		lines = append(lines, line)
+	}
+	want := "alice:hello|bob:hi re alice/0 alice👍|alice:typo here (edited)"
+	if strings.Join(lines, "|") != want {
+		t.Fatalf("bob sees\n%s\nwant\n%s", strings.Join(lines, "|"), want)
+	}
+	// On alice's side the deleted message keeps its place, emptied.
+	if c := alice.Conversation("bob"); len(c) != 5 || !c[3].Deleted || c[3].Text != "" {
+		t.Fatalf("alice's conversation %+v", c)
+	}
+	// Taking a reaction back.
+	must(alice.React(ctx, "bob", wire.Ref{By: "bob", Seq: 0}, ""))
+	bob.Receive(ctx, "alice")
+	if c := bob.Conversation("alice"); len(c[1].Reactions) != 0 {
+		t.Fatalf("reaction not taken back: %+v", c[1])
+	}
+}
+
+// TestSenderClockOrder: a conversation reads in the order things were
+// said, not the order they were fetched.
+func TestSenderClockOrder(t *testing.T) {
+	_, alice, bob, _ := clockedPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "a1")
+	bob.Send(ctx, "alice", "b1") // fetches a1 first
+	alice.Send(ctx, "bob", "a2")
+	bob.Send(ctx, "alice", "b2") // before reading a2
+	bob.Receive(ctx, "alice")
+	var got []string
+	for _, m := range bob.Conversation("alice") {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, " ") != "a1 b1 a2 b2" {
+		t.Fatalf("bob's conversation: %v", got)
+	}
+}
+
+// TestDisappearingMessages: with a timer set, messages vanish from the
+// sender's hubs and from both devices when it runs out; one that expired
+// before it was read is skipped, not reported as withheld.
+func TestDisappearingMessages(t *testing.T) {
+	w, alice, bob, clk := clockedPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "before the timer")
+	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	alice.Send(ctx, "bob", "vanishing")
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "before the timer||vanishing" {
+		t.Fatalf("bob received %q %v", got, err)
+	}
+	bob.Send(ctx, "alice", "bob's vanishing reply") // the timer holds both ways
+	receive(t, alice, "bob")
+	alice.Send(ctx, "bob", "expires unread")
+	vanishing, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 2})
+
+	clk.advance(2 * time.Hour)
+	for _, c := range []*client.Client{alice, bob} {
+		if err := c.Expire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.drivers[0].Stat(ctx, alice.Address(), vanishing); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("expired message still on alice's hub: %v", err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || len(got) != 0 {
+		t.Fatalf("after expiry bob received %q %v", got, err)
+	}
+	for _, c := range []*client.Client{alice, bob} {
+		for _, m := range c.History() {
+			if strings.Contains(m.Text, "vanish") || strings.Contains(m.Text, "expires") {
+				t.Fatalf("%s still holds %q", c.Name, m.Text)
+			}
+		}
+	}
+	if err := alice.SetTimer(ctx, "bob", 0); err != nil {
+		t.Fatal(err)
+	}
+	alice.Send(ctx, "bob", "kept")
+	clk.advance(48 * time.Hour)
+	receive(t, bob, "alice")
+	bob.Expire(ctx)
+	if c := bob.Conversation("alice"); c[len(c)-1].Text != "kept" {
+		t.Fatalf("a message sent with the timer off expired: %+v", c)
+	}
+}
+
+// TestBlock: a blocked contact's messages are not read, nothing can be sent
+// to them, they lose the receipt and the profile; a blocked stranger's
+// requests are refused unseen. What they sent while blocked stays unseen
+// after unblocking.
+func TestBlock(t *testing.T) {
+	w, alice, bob := newPair(t)
+	ctx := context.Background()
+	carol := w.user("carol", w.hubs[1])
+	w.settle("carol")
+	connect(t, bob, alice, "hi alice")
+	receive(t, alice, "bob")
+	alice.MarkRead(ctx, "bob")
+	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice"}); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, bob, "alice")
+	if p, err := bob.ContactProfile(ctx, "alice"); err != nil || p.DisplayName != "Alice" {
+		t.Fatalf("profile before the block: %+v %v", p, err)
+	}
+
+	if err := alice.Block(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Send(ctx, "alice", "while blocked"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, alice, "bob"); err != nil || len(got) != 0 {
+		t.Fatalf("alice read a blocked contact: %v %v", got, err)
+	}
+	if err := alice.Send(ctx, "bob", "x"); err == nil {
+		t.Fatal("alice sent to a blocked contact")
+	}
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r != (wire.Receipt{}) {
+		t.Fatalf("bob still sees a receipt: %+v %v", r, err)
+	}
+	if _, err := bob.ContactProfile(ctx, "alice"); !errors.Is(err, client.ErrNoProfile) {
+		t.Fatalf("bob still reads alice's profile: %v", err)
+	}
+
+	// A stranger blocked by name: the request is refused unseen.
+	alice.Block(ctx, "carol")
+	if err := carol.Request(ctx, "alice", "let me in"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := alice.Requests(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("alice sees a blocked stranger's request: %+v %v", p, err)
+	}
+
+	if err := alice.Unblock(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	bob.Send(ctx, "alice", "after unblock")
+	if got, err := receive(t, alice, "bob"); err != nil || strings.Join(got, "|") != "after unblock" {
+		t.Fatalf("after unblocking alice received %v %v", got, err)
+	}
+}
+
+// TestProfiles: a profile only contacts can read; updates reach them; the
+// hub sees none of it in the clear.
+func TestProfiles(t *testing.T) {
+	w, alice, bob := newPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "hi")
+	avatar := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 100)
+	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice Liddell", Status: "down the rabbit hole", Avatar: avatar}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.ContactProfile(ctx, "alice"); !errors.Is(err, client.ErrNoProfile) {
+		t.Fatalf("profile before its key arrived: %v", err)
+	}
+	receive(t, bob, "alice")
+	p, err := bob.ContactProfile(ctx, "alice")
+	if err != nil || p.DisplayName != "Alice Liddell" || p.Status != "down the rabbit hole" || !bytes.Equal(p.Avatar, avatar) {
+		t.Fatalf("bob reads %+v %v", p, err)
+	}
+	alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice Liddell", Status: "through the looking glass"})
+	receive(t, bob, "alice")
+	if p, err := bob.ContactProfile(ctx, "alice"); err != nil || p.Status != "through the looking glass" {
+		t.Fatalf("after the update bob reads %+v %v", p, err)
+	}
+	objs, _, _ := w.drivers[0].List(ctx, alice.Address(), "", "", 100)
+	for _, o := range objs {
+		b := blob(t, w, 0, alice.Address(), o.Path)
+		if bytes.Contains(b, []byte("Alice")) || bytes.Contains(b, []byte("looking")) || bytes.Contains(b, avatar[:8]) {
+			t.Fatalf("the hub sees the profile in the clear at %s", o.Path)
+		}
+	}
+	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: strings.Repeat("x", wire.MaxDisplayName+1)}); !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("oversized profile: %v", err)
+	}
+}

@@ -1,0 +1,116 @@
+package client
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
+)
+
+// Profile is the user's own profile and the key it is sealed under.
+type Profile struct {
+	wire.Profile
+	Key []byte `json:"key,omitempty"`
+}
+
+// MyProfile returns the user's profile.
+func (c *Client) MyProfile() wire.Profile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.profile.Profile
+}
+
+// SetProfile publishes p, sealed, on the user's hubs, and gives its key to
+// every contact (not to blocked ones). Only contacts can read it.
+func (c *Client) SetProfile(ctx context.Context, p wire.Profile) error {
+	c.mu.Lock()
+	key := c.profile.Key
+	c.mu.Unlock()
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	return c.publishProfile(ctx, p, key)
+}
+
+// publishProfile writes p under key to every hub of the user, then gives
+// the key to every contact not blocked. An old profile under another key
+// is removed.
+func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte) error {
+	blob, err := wire.SealProfile(key, p)
+	if err != nil {
+		return err
+	}
+	for _, url := range c.own {
+		h, err := c.dial(ctx, url)
+		if err != nil {
+			return err
+		}
+		if _, err := h.Put(ctx, wire.ProfilePath(key), blob, "application/octet-stream", hubclient.Cond{}); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	old := c.profile.Key
+	c.profile = Profile{Profile: p, Key: key}
+	err = c.save()
+	if old != nil && !bytes.Equal(old, key) {
+		err = cmp.Or(err, c.removeEverywhere(ctx, wire.ProfilePath(old)))
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, n := range c.Contacts() {
+		if c.isBlocked(n) {
+			continue
+		}
+		if _, serr := c.SendEvent(ctx, n, &wire.Event{Kind: wire.KindProfile, Key: key}); serr != nil && !errors.Is(serr, ErrQueued) {
+			err = cmp.Or(err, serr)
+		}
+	}
+	return err
+}
+
+// ErrNoProfile: the contact has not shared a profile (or it is gone).
+var ErrNoProfile = errors.New("client: no profile shared")
+
+// ContactProfile reads name's profile from name's hubs with the key name
+// gave the user.
+func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	key := ct.theirProfileKey
+	c.mu.Unlock()
+	if key == nil {
+		return nil, fmt.Errorf("%w by %s", ErrNoProfile, name)
+	}
+	addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
+	err = fmt.Errorf("%w by %s", ErrNoProfile, name)
+	for _, url := range ct.Record.Profile.Hubs {
+		h, derr := c.dial(ctx, url)
+		if derr != nil {
+			err = derr
+			continue
+		}
+		b, _, gerr := h.Get(ctx, addr, wire.ProfilePath(key))
+		if gerr != nil {
+			if !errors.Is(gerr, hub.ErrNotFound) {
+				err = gerr
+			}
+			continue
+		}
+		return wire.OpenProfile(key, b)
+	}
+	return nil, err
+}

@@ -1,0 +1,319 @@
+package wire
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Event kinds: what a message blob carries. Every event travels in the
+// same padded, ratcheted blob, so the hub cannot tell a reaction from a
+// message from a file.
+const (
+	KindText    = "text"    // Text, optionally Ref (a reply) and File
+	KindReact   = "react"   // Emoji on Ref ("" takes a reaction back)
+	KindEdit    = "edit"    // Text replaces Ref's text
+	KindDelete  = "delete"  // Ref is deleted for everyone
+	KindTimer   = "timer"   // TTL: messages sent from now on disappear after it (0: off)
+	KindProfile = "profile" // Key: the sender's current profile key
+)
+
+// EventVersion is the version of the event payload.
+const EventVersion = 1
+
+// Ref names a message of a conversation: its author and the author's
+// sequence number in that conversation.
+type Ref struct {
+	By  string `json:"by"`
+	Seq uint64 `json:"seq"`
+}
+
+func (r Ref) String() string { return fmt.Sprintf("%s/%d", r.By, r.Seq) }
+
+// FileRef points at a file stored in chunks on the sender's hubs.
+type FileRef struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 []byte `json:"sha256"`
+	Key    []byte `json:"key"`    // 32 bytes: derives each chunk's key and path
+	Chunks int    `json:"chunks"` // each ChunkSize bytes but the last
+}
+
+// Event is the plaintext of a message blob: a versioned JSON object.
+type Event struct {
+	V       int      `json:"v"`
+	Kind    string   `json:"k"`
+	Time    int64    `json:"t"` // the sender's clock, Unix milliseconds
+	Text    string   `json:"text,omitempty"`
+	Ref     *Ref     `json:"ref,omitempty"`
+	Emoji   string   `json:"emoji,omitempty"`
+	TTL     int64    `json:"ttl,omitempty"`     // KindTimer: seconds
+	Expires int64    `json:"expires,omitempty"` // disappearing: Unix milliseconds
+	File    *FileRef `json:"file,omitempty"`
+	Key     []byte   `json:"key,omitempty"` // KindProfile
+}
+
+// MarshalEvent encodes an event after checking it.
+func MarshalEvent(e *Event) ([]byte, error) {
+	e.V = EventVersion
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(e)
+}
+
+// ErrUnsupported is wrapped when an authentic event is of a version or
+// kind this client does not know: it is kept, not shown as text.
+var ErrUnsupported = fmt.Errorf("wire: unsupported event")
+
+// ParseEvent decodes and checks an event.
+func ParseEvent(b []byte) (*Event, error) {
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("%w: event: %v", ErrMalformed, err)
+	}
+	if e.V != EventVersion {
+		return &e, fmt.Errorf("%w: version %d", ErrUnsupported, e.V)
+	}
+	if err := e.check(); err != nil {
+		return &e, err
+	}
+	return &e, nil
+}
+
+// MaxEmoji bounds a reaction, in bytes.
+const MaxEmoji = 32
+
+func (e *Event) check() error {
+	if !utf8.ValidString(e.Text) {
+		return fmt.Errorf("%w: text is not UTF-8", ErrMalformed)
+	}
+	needRef := false
+	switch e.Kind {
+	case KindText:
+		if e.File != nil {
+			if err := e.File.check(); err != nil {
+				return err
+			}
+		}
+	case KindReact:
+		needRef = true
+		if len(e.Emoji) > MaxEmoji || !utf8.ValidString(e.Emoji) {
+			return fmt.Errorf("%w: reaction of %d bytes", ErrMalformed, len(e.Emoji))
+		}
+	case KindEdit, KindDelete:
+		needRef = true
+	case KindTimer:
+		if e.TTL < 0 {
+			return fmt.Errorf("%w: negative timer", ErrMalformed)
+		}
+	case KindProfile:
+		if len(e.Key) != 32 {
+			return fmt.Errorf("%w: profile key of %d bytes", ErrMalformed, len(e.Key))
+		}
+	default:
+		return fmt.Errorf("%w: kind %q", ErrUnsupported, e.Kind)
+	}
+	if needRef && e.Ref == nil {
+		return fmt.Errorf("%w: %s without a reference", ErrMalformed, e.Kind)
+	}
+	return nil
+}
+
+func (f *FileRef) check() error {
+	if len(f.Key) != 32 || len(f.SHA256) != sha256.Size || f.Size < 0 || f.Chunks != ChunkCount(f.Size) {
+		return fmt.Errorf("%w: file reference", ErrMalformed)
+	}
+	return nil
+}
+
+// When returns the sender's clock.
+func (e *Event) When() time.Time { return time.UnixMilli(e.Time) }
+
+// Receipt is what the reader of a direction shares with its sender: how
+// many messages it has fetched (delivered) and how many the user has seen.
+type Receipt struct {
+	Delivered, Read uint64
+}
+
+// SealReceipt encrypts a receipt under the header key, bound to its path:
+// u8 2 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 delivered ‖ u64 read, ad = path).
+func SealReceipt(headerKey [32]byte, path string, r Receipt) []byte {
+	return sealSmall(headerKey, receiptVersion, path, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.Delivered), r.Read))
+}
+
+const (
+	receiptVersion = 2
+	indexVersion   = 1
+)
+
+// OpenReceipt decrypts a receipt; one claiming more read than delivered is
+// refused.
+func OpenReceipt(headerKey [32]byte, path string, b []byte) (Receipt, error) {
+	p, err := openSmall(headerKey, receiptVersion, path, b)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if len(p) != 16 {
+		return Receipt{}, fmt.Errorf("%w: receipt of %d bytes", ErrMalformed, len(p))
+	}
+	r := Receipt{Delivered: binary.BigEndian.Uint64(p), Read: binary.BigEndian.Uint64(p[8:])}
+	if r.Read > r.Delivered {
+		return Receipt{}, fmt.Errorf("%w: receipt reads %d of %d delivered", ErrMalformed, r.Read, r.Delivered)
+	}
+	return r, nil
+}
+
+func sealSmall(key [32]byte, v byte, path string, plain []byte) []byte {
+	aead, _ := chacha20poly1305.NewX(key[:])
+	out := make([]byte, 1+chacha20poly1305.NonceSizeX)
+	out[0] = v
+	rand.Read(out[1:])
+	return aead.Seal(out, out[1:], plain, []byte(path))
+}
+
+func openSmall(key [32]byte, v byte, path string, b []byte) ([]byte, error) {
+	if len(b) < 1+chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead || b[0] != v {
+		return nil, ErrMalformed
+	}
+	aead, _ := chacha20poly1305.NewX(key[:])
+	p, err := aead.Open(nil, b[1:1+chacha20poly1305.NonceSizeX], b[1+chacha20poly1305.NonceSizeX:], []byte(path))
+	if err != nil {
+		return nil, fmt.Errorf("%w: does not open", ErrForged)
+	}
+	return p, nil
+}
+
+// Index is the thesis's "index of sent messages", kept by the sender on
+// each of its hubs per conversation: how many messages the hub holds
+// (0..Count-1) and which of them the sender deleted. A reader that finds
+// message i < Count missing, and i not deleted, knows the hub withholds it.
+type Index struct {
+	Count   uint64
+	Deleted []uint64 // sorted
+}
+
+// IsDeleted reports whether message i was deleted by its sender.
+func (x *Index) IsDeleted(i uint64) bool {
+	_, ok := slices.BinarySearch(x.Deleted, i)
+	return ok
+}
+
+// IndexPath is where the sender of a direction keeps its index.
+func IndexPath(pathKey [32]byte) string {
+	m := hmac.New(sha256.New, pathKey[:])
+	m.Write([]byte("parley/index/v1"))
+	return "i/" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// SealIndex encrypts an index under the header key, bound to its path:
+// u8 1 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 count ‖ u32 n ‖ n × u64, ad = path).
+func SealIndex(headerKey [32]byte, path string, x Index) []byte {
+	b := binary.BigEndian.AppendUint64(nil, x.Count)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(x.Deleted)))
+	for _, d := range x.Deleted {
+		b = binary.BigEndian.AppendUint64(b, d)
+	}
+	return sealSmall(headerKey, indexVersion, path, b)
+}
+
+// OpenIndex decrypts an index.
+func OpenIndex(headerKey [32]byte, path string, b []byte) (*Index, error) {
+	p, err := openSmall(headerKey, indexVersion, path, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) < 12 {
+		return nil, ErrMalformed
+	}
+	x := &Index{Count: binary.BigEndian.Uint64(p)}
+	n := int(binary.BigEndian.Uint32(p[8:]))
+	p = p[12:]
+	if len(p) != 8*n {
+		return nil, fmt.Errorf("%w: index", ErrMalformed)
+	}
+	for i := 0; i < n; i++ {
+		d := binary.BigEndian.Uint64(p[8*i:])
+		if d >= x.Count || (i > 0 && d <= x.Deleted[i-1]) {
+			return nil, fmt.Errorf("%w: index lists %d", ErrMalformed, d)
+		}
+		x.Deleted = append(x.Deleted, d)
+	}
+	return x, nil
+}
+
+// Profile is what a user shows contacts only: sealed under a profile key
+// that the user gives each contact inside their conversation.
+type Profile struct {
+	DisplayName string `json:"name,omitempty"`
+	Status      string `json:"status,omitempty"`
+	Avatar      []byte `json:"avatar,omitempty"` // an image, at most MaxAvatar bytes
+}
+
+// Bounds of a profile.
+const (
+	MaxDisplayName = 64
+	MaxStatus      = 256
+	MaxAvatar      = 192 << 10
+)
+
+const profileVersion = 1
+
+// ProfilePath is where the profile sealed under key lives on its owner's
+// hubs: a new key moves it.
+func ProfilePath(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("parley/profile/v1"))
+	return "pr/" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func (p *Profile) check() error {
+	if len(p.DisplayName) > MaxDisplayName || len(p.Status) > MaxStatus || len(p.Avatar) > MaxAvatar ||
+		!utf8.ValidString(p.DisplayName) || !utf8.ValidString(p.Status) {
+		return fmt.Errorf("%w: profile exceeds its bounds (name %d, status %d, avatar %d bytes; at most %d, %d, %d)",
+			ErrMalformed, len(p.DisplayName), len(p.Status), len(p.Avatar), MaxDisplayName, MaxStatus, MaxAvatar)
+	}
+	return nil
+}
+
+// SealProfile encrypts a profile under key, bound to its path, padded to a
+// multiple of 4 KiB so its size says little.
+func SealProfile(key []byte, p Profile) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(p)
+	n := len(b)
+	b = append(binary.BigEndian.AppendUint32(nil, uint32(n)), b...)
+	b = append(b, make([]byte, (4096-len(b)%4096)%4096)...)
+	var k [32]byte
+	copy(k[:], key)
+	return sealSmall(k, profileVersion, ProfilePath(key), b), nil
+}
+
+// OpenProfile decrypts a profile.
+func OpenProfile(key, blob []byte) (*Profile, error) {
+	var k [32]byte
+	copy(k[:], key)
+	b, err := openSmall(k, profileVersion, ProfilePath(key), blob)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
+		return nil, ErrMalformed
+	}
+	var p Profile
+	if err := json.Unmarshal(b[4:4+binary.BigEndian.Uint32(b)], &p); err != nil {
+		return nil, fmt.Errorf("%w: profile: %v", ErrMalformed, err)
+	}
+	return &p, p.check()
+}

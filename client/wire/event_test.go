@@ -1,0 +1,144 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"testing"
+)
+
+func TestReceipts(t *testing.T) {
+	_, _, ka, kb := conversation(t)
+	p := ReceiptPath(kb.RecvKey)
+	if p != ReceiptPath(ka.SendKey) {
+		t.Fatal("sender and reader compute different receipt paths")
+	}
+	r := SealReceipt(kb.Header, p, Receipt{Delivered: 7, Read: 5})
+	if got, err := OpenReceipt(ka.Header, p, r); err != nil || got != (Receipt{7, 5}) {
+		t.Fatalf("receipt = %+v %v", got, err)
+	}
+	bad := bytes.Clone(r)
+	bad[len(bad)-1] ^= 1
+	for name, b := range map[string]struct {
+		key  [32]byte
+		path string
+		blob []byte
+	}{
+		"altered":           {ka.Header, p, bad},
+		"moved":             {ka.Header, ReceiptPath(ka.RecvKey), r},
+		"wrong key":         {[32]byte{1}, p, r},
+		"short":             {ka.Header, p, r[:10]},
+		"read > delivered":  {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 1, Read: 2})},
+		"an index, not one": {ka.Header, p, SealIndex(kb.Header, p, Index{Count: 3})},
+	} {
+		if _, err := OpenReceipt(b.key, b.path, b.blob); err == nil {
+			t.Errorf("%s receipt opened", name)
+		}
+	}
+}
+
+func TestIndex(t *testing.T) {
+	_, _, ka, kb := conversation(t)
+	p := IndexPath(ka.SendKey)
+	if p != IndexPath(kb.RecvKey) || p == IndexPath(kb.SendKey) {
+		t.Fatal("index paths do not match their direction")
+	}
+	x := Index{Count: 10, Deleted: []uint64{2, 7}}
+	got, err := OpenIndex(kb.Header, p, SealIndex(ka.Header, p, x))
+	if err != nil || got.Count != 10 || !got.IsDeleted(7) || got.IsDeleted(3) || len(got.Deleted) != 2 {
+		t.Fatalf("index = %+v %v", got, err)
+	}
+	for name, bad := range map[string]Index{
+		"deleted beyond count": {Count: 3, Deleted: []uint64{3}},
+		"unsorted":             {Count: 9, Deleted: []uint64{5, 2}},
+		"repeated":             {Count: 9, Deleted: []uint64{2, 2}},
+	} {
+		if _, err := OpenIndex(kb.Header, p, SealIndex(ka.Header, p, bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s index: %v", name, err)
+		}
+	}
+	if _, err := OpenIndex(kb.Header, IndexPath(kb.SendKey), SealIndex(ka.Header, p, x)); !errors.Is(err, ErrForged) {
+		t.Errorf("index moved to another path: %v", err)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	key := make([]byte, 32)
+	good := []Event{
+		{Kind: KindText, Text: "hello", Time: 1},
+		{Kind: KindText, Text: "a reply", Ref: &Ref{By: "bob", Seq: 3}},
+		{Kind: KindReact, Emoji: "👍", Ref: &Ref{By: "bob", Seq: 3}},
+		{Kind: KindEdit, Text: "fixed", Ref: &Ref{By: "alice", Seq: 1}},
+		{Kind: KindDelete, Ref: &Ref{By: "alice", Seq: 1}},
+		{Kind: KindTimer, TTL: 3600},
+		{Kind: KindProfile, Key: key},
+		{Kind: KindText, File: &FileRef{Name: "a.txt", Size: ChunkSize + 1, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
+	}
+	for _, e := range good {
+		b, err := MarshalEvent(&e)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Kind, err)
+		}
+		got, err := ParseEvent(b)
+		if err != nil || got.Kind != e.Kind || got.Text != e.Text || (e.Ref != nil && *got.Ref != *e.Ref) {
+			t.Fatalf("%s: %+v %v", e.Kind, got, err)
+		}
+	}
+	bad := map[string]Event{
+		"react without ref": {Kind: KindReact, Emoji: "x"},
+		"long reaction":     {Kind: KindReact, Emoji: string(make([]byte, 40)), Ref: &Ref{}},
+		"edit without ref":  {Kind: KindEdit, Text: "x"},
+		"negative timer":    {Kind: KindTimer, TTL: -1},
+		"short profile key": {Kind: KindProfile, Key: key[:5]},
+		"bad utf-8":         {Kind: KindText, Text: "\xff"},
+		"file chunk count":  {Kind: KindText, File: &FileRef{Size: 10, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
+	}
+	for name, e := range bad {
+		if _, err := MarshalEvent(&e); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseEvent([]byte(`{"v":1,"k":"poll","t":5}`)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("unknown kind: %v", err)
+	}
+	if _, err := ParseEvent([]byte(`{"v":2,"k":"text"}`)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("future version: %v", err)
+	}
+	if _, err := ParseEvent([]byte(`{"v":1,`)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("truncated: %v", err)
+	}
+}
+
+func TestChunks(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	if ChunkCount(0) != 1 || ChunkCount(ChunkSize) != 1 || ChunkCount(ChunkSize+1) != 2 {
+		t.Fatal("chunk count")
+	}
+	plain := []byte("chunk zero")
+	b := SealChunk(key, 0, 2, plain)
+	if !bytes.Equal(b, SealChunk(key, 0, 2, plain)) {
+		t.Fatal("sealing is not deterministic: uploads could not resume")
+	}
+	if got, err := OpenChunk(key, 0, 2, b); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	other := sha256.Sum256(key)
+	altered := bytes.Clone(b)
+	altered[5] ^= 1
+	for name, f := range map[string]func() ([]byte, error){
+		"altered":        func() ([]byte, error) { return OpenChunk(key, 0, 2, altered) },
+		"swapped":        func() ([]byte, error) { return OpenChunk(key, 1, 2, b) },
+		"file truncated": func() ([]byte, error) { return OpenChunk(key, 0, 1, b) },
+		"another file's": func() ([]byte, error) { return OpenChunk(other[:], 0, 2, b) },
+		"empty":          func() ([]byte, error) { return OpenChunk(key, 0, 2, nil) },
+	} {
+		if _, err := f(); err == nil {
+			t.Errorf("%s chunk opened", name)
+		}
+	}
+	if ChunkPath(key, 0) == ChunkPath(key, 1) || ChunkPath(key, 0) == ChunkPath(other[:], 0) {
+		t.Fatal("chunk paths collide")
+	}
+}

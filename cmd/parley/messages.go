@@ -1,0 +1,466 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/cli"
+)
+
+// parseRef reads a message reference, NAME/N; a bare N is the user's own
+// message N.
+func parseRef(s, me string) (wire.Ref, error) {
+	by, n, ok := strings.Cut(s, "/")
+	if !ok {
+		by, n = me, s
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	if err != nil || by == "" {
+		return wire.Ref{}, cli.Usage(fmt.Errorf("%q is not a message reference (NAME/N, as 'parley read' shows them)", s))
+	}
+	return wire.Ref{By: by, Seq: seq}, nil
+}
+
+// formatMessage renders one conversation entry as a line: its reference,
+// author and text, then what happened to it. state is the delivery state
+// of the user's own messages ("" for others').
+func formatMessage(m client.Message, state string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s: ", m.ID(), m.From)
+	switch {
+	case m.Deleted:
+		b.WriteString("(deleted)")
+	case m.Kind == wire.KindTimer && m.TTL == 0:
+		b.WriteString("(turned disappearing messages off)")
+	case m.Kind == wire.KindTimer:
+		fmt.Fprintf(&b, "(set disappearing messages to %s)", m.TTL)
+	case m.Kind == client.KindUnsupported:
+		fmt.Fprintf(&b, "(a message this version cannot show: %s)", m.Text)
+	default:
+		if m.Ref != nil {
+			fmt.Fprintf(&b, "↪ %s ", m.Ref)
+		}
+		b.WriteString(m.Text)
+		if m.File != nil {
+			if m.Text != "" {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "📎 %s (%s; parley get-file %s %s)", m.File.Name, size(m.File.Size), m.From, m.ID())
+		}
+	}
+	if m.Edited {
+		b.WriteString(" (edited)")
+	}
+	names := make([]string, 0, len(m.Reactions))
+	for n := range m.Reactions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, " %s%s", m.Reactions[n], n)
+	}
+	if !m.Expires.IsZero() {
+		fmt.Fprintf(&b, " ⏳%s", m.Expires.Local().Format("15:04"))
+	}
+	if state != "" {
+		fmt.Fprintf(&b, " [%s]", state)
+	}
+	return b.String()
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// formatEvent renders an event as it arrives (parley watch).
+func formatEvent(m client.Message) string {
+	switch m.Kind {
+	case wire.KindReact:
+		if m.Emoji == "" {
+			return fmt.Sprintf("%s took back their reaction to %s", m.From, m.Ref)
+		}
+		return fmt.Sprintf("%s reacted %s to %s", m.From, m.Emoji, m.Ref)
+	case wire.KindEdit:
+		return fmt.Sprintf("%s edited %s: %s", m.From, m.Ref, m.Text)
+	case wire.KindDelete:
+		return fmt.Sprintf("%s deleted %s", m.From, m.Ref)
+	case wire.KindProfile:
+		return fmt.Sprintf("%s shared their profile", m.From)
+	}
+	return formatMessage(m, "")
+}
+
+func sendCmd(h *home) *cobra.Command {
+	var reply string
+	cmd := &cobra.Command{
+		Use:     "send NAME TEXT",
+		Short:   "Send a message",
+		Example: "  parley send bob 'see you at noon'\n  parley send bob 'yes' --reply bob/4",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e := &wire.Event{Kind: wire.KindText, Text: args[1]}
+			if reply != "" {
+				ref, err := parseRef(reply, c.Name)
+				if err != nil {
+					return err
+				}
+				e.Ref = &ref
+			}
+			_, err = c.SendEvent(cmd.Context(), args[0], e)
+			return h.queuedOK(err)
+		},
+	}
+	cmd.Flags().StringVar(&reply, "reply", "", "the message this one answers (NAME/N)")
+	return cmd
+}
+
+// queuedOK turns "queued" into a note: the message is safe and goes out
+// with the next command once the hub is back.
+func (h *home) queuedOK(err error) error {
+	if errors.Is(err, client.ErrQueued) {
+		fmt.Fprintf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
+		return nil
+	}
+	return err
+}
+
+func readCmd(h *home, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "read NAME",
+		Short: "Fetch new messages from NAME and show the conversation",
+		Long: "read fetches what NAME wrote since last time, shows the whole conversation in the order it was\n" +
+			"said, and marks it read (NAME learns it unless read receipts are off). Each of your messages shows\n" +
+			"[queued], [sent], [delivered] or [read]. Each message has a reference NAME/N for replies,\n" +
+			"reactions, edits and deletes.",
+		Example: "  parley read bob",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, name := cmd.Context(), args[0]
+			c, err := h.client(ctx)
+			if err != nil {
+				return err
+			}
+			_, rerr := c.Receive(ctx, name)
+			r, _ := c.ReceiptFrom(ctx, name)
+			for _, m := range c.Conversation(name) {
+				state := ""
+				if m.From == c.Name {
+					state = c.StateOf(name, m.Seq, r)
+				}
+				fmt.Fprintln(stdout, formatMessage(m, state))
+			}
+			if err := c.MarkRead(ctx, name); err != nil {
+				rerr = errors.Join(rerr, err)
+			}
+			return rerr
+		},
+	}
+}
+
+func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch",
+		Short: "Print messages from all contacts as they arrive",
+		Long: "watch holds one change-notification stream per hub your contacts write to and prints each new\n" +
+			"message, reaction, edit or delete as it arrives. While a hub is unreachable it polls it with\n" +
+			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.",
+		Example: "  parley watch",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			err = c.Watch(cmd.Context(), func(m client.Message) {
+				fmt.Fprintln(stdout, formatEvent(m))
+			}, func(err error) {
+				fmt.Fprintf(stderr, "parley: %v\n", err)
+			})
+			if cmd.Context().Err() != nil {
+				return nil
+			}
+			return err
+		},
+	}
+}
+
+func reactCmd(h *home) *cobra.Command {
+	return &cobra.Command{
+		Use:     "react NAME REF EMOJI",
+		Short:   "React to a message (an empty EMOJI takes the reaction back)",
+		Example: "  parley react bob bob/3 👍\n  parley react bob bob/3 ''",
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ref, err := parseRef(args[1], c.Name)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Receive(cmd.Context(), args[0]); err != nil { // the message may be new
+				fmt.Fprintf(h.stderr, "parley: %v\n", err)
+			}
+			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
+		},
+	}
+}
+
+// ownRef reads a reference to one of the user's messages.
+func ownRef(s, me string) (uint64, error) {
+	ref, err := parseRef(s, me)
+	if err == nil && ref.By != me {
+		err = cli.Usage(fmt.Errorf("%s is %s's message: only its author can change it", ref, ref.By))
+	}
+	return ref.Seq, err
+}
+
+func editCmd(h *home) *cobra.Command {
+	return &cobra.Command{
+		Use:     "edit NAME REF TEXT",
+		Short:   "Replace the text of one of your messages",
+		Example: "  parley edit bob 4 'see you at one'",
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			seq, err := ownRef(args[1], c.Name)
+			if err != nil {
+				return err
+			}
+			return h.queuedOK(c.Edit(cmd.Context(), args[0], seq, args[2]))
+		},
+	}
+}
+
+func deleteCmd(h *home) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME REF",
+		Short: "Delete one of your messages for both of you",
+		Long: "delete tells NAME to delete the message and removes its blob from your hubs; your index says it\n" +
+			"was deleted, so NAME's client skips it if it was not read yet.",
+		Example: "  parley delete bob 4",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			seq, err := ownRef(args[1], c.Name)
+			if err != nil {
+				return err
+			}
+			return h.queuedOK(c.Delete(cmd.Context(), args[0], seq))
+		},
+	}
+}
+
+func timerCmd(h *home, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "timer NAME DURATION",
+		Short: "Make messages with NAME disappear after DURATION (0 turns it off)",
+		Long: "timer sets disappearing messages for the conversation, both ways: each message sent from now on\n" +
+			"is deleted from its sender's hubs and from both devices DURATION after it was sent.",
+		Example: "  parley timer bob 1h\n  parley timer bob 0",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := time.ParseDuration(args[1])
+			if err != nil || d < 0 {
+				return cli.Usage(fmt.Errorf("%q is not a duration such as 30s, 10m or 24h", args[1]))
+			}
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := h.queuedOK(c.SetTimer(cmd.Context(), args[0], d)); err != nil {
+				return err
+			}
+			if d == 0 {
+				fmt.Fprintf(stdout, "disappearing messages with %s: off\n", args[0])
+			} else {
+				fmt.Fprintf(stdout, "messages with %s now disappear %s after they are sent\n", args[0], d)
+			}
+			return nil
+		},
+	}
+}
+
+func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
+	block := &cobra.Command{
+		Use:   "block NAME",
+		Short: "Block NAME: refuse their requests and messages",
+		Long: "block stops reading NAME's hubs, refuses their contact requests unseen, deletes the receipt that\n" +
+			"told them what you read, and moves your profile under a new key they do not get. What they send\n" +
+			"while blocked is never shown, even after unblock.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := c.Block(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "blocked %s\n", args[0])
+			return nil
+		},
+	}
+	unblock := &cobra.Command{
+		Use:   "unblock NAME",
+		Short: "Let NAME reach you again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := c.Unblock(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "unblocked %s\n", args[0])
+			return nil
+		},
+	}
+	return []*cobra.Command{block, unblock}
+}
+
+func profileCmd(h *home, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "profile [NAME]",
+		Short: "Show your profile, or a contact's",
+		Long:  "A profile (display name, status, avatar) is stored encrypted on your hubs; only your contacts get its key.",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p := c.MyProfile()
+			who := c.Name
+			if len(args) == 1 {
+				who = args[0]
+				if _, err := c.Receive(cmd.Context(), who); err != nil {
+					fmt.Fprintf(h.stderr, "parley: %v\n", err)
+				}
+				q, err := c.ContactProfile(cmd.Context(), who)
+				if err != nil {
+					return err
+				}
+				p = *q
+			}
+			fmt.Fprintf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cmp(p.DisplayName, who), p.Status, size(int64(len(p.Avatar))))
+			return nil
+		},
+	}
+	var (
+		name, status, avatar string
+	)
+	set := &cobra.Command{
+		Use:     "set",
+		Short:   "Set your display name, status and avatar",
+		Example: "  parley profile set --name 'Alice L.' --status 'in Wonderland' --avatar me.png",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p := c.MyProfile()
+			if cmd.Flags().Changed("name") {
+				p.DisplayName = name
+			}
+			if cmd.Flags().Changed("status") {
+				p.Status = status
+			}
+			if avatar != "" {
+				if p.Avatar, err = os.ReadFile(avatar); err != nil {
+					return err
+				}
+			}
+			if err := c.SetProfile(cmd.Context(), p); err != nil {
+				return h.queuedOK(err)
+			}
+			fmt.Fprintln(stdout, "profile updated; your contacts see it")
+			return nil
+		},
+	}
+	set.Flags().StringVar(&name, "name", "", "display name")
+	set.Flags().StringVar(&status, "status", "", "status line")
+	set.Flags().StringVar(&avatar, "avatar", "", "image file")
+	cmd.AddCommand(set)
+	return cmd
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "settings",
+		Short: "Show or change settings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "read-receipts: %s\nblocked: %s\n", onOff(c.ReadReceipts()), strings.Join(c.Blocked(), ", "))
+			return nil
+		},
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "read-receipts on|off",
+		Short: "Tell contacts what you have read (on by default)",
+		Long:  "Off, contacts still see what was delivered; what they were told was read is withdrawn.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "on" && args[0] != "off" {
+				return cli.Usage(fmt.Errorf("say on or off, not %q", args[0]))
+			}
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := c.SetReadReceipts(cmd.Context(), args[0] == "on"); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "read-receipts: %s\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
