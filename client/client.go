@@ -65,7 +65,9 @@ type Client struct {
 	blocked      map[string]bool // names whose requests and messages are refused
 	readReceipts bool
 	profile      Profile
-	statePath    string // empty: state is not persisted
+	uploads      map[string]*pendingUpload // files being sent, by contact and path
+	doomedPaths  []string                  // deleted files' chunks, not yet removed from every hub
+	statePath    string                    // empty: state is not persisted
 }
 
 // Contact is a conversation with one name.
@@ -106,7 +108,7 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{},
-		blocked: map[string]bool{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
+		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
 	for _, o := range opts {
 		o(c)
 	}

@@ -255,10 +255,10 @@ func (c *Client) apply(ct *Contact, m Message) {
 		case m.Kind == wire.KindEdit:
 			t.Text, t.Edited = m.Text, true
 		case m.Kind == wire.KindDelete:
-			c.tombstone(t)
 			if t.From == c.Name {
-				c.forget(ct, t.Seq)
+				c.forget(ct, t)
 			}
+			c.tombstone(t)
 		}
 	}
 }
@@ -268,12 +268,18 @@ func (c *Client) tombstone(m *Message) {
 	*m = Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Deleted: true}
 }
 
-// forget marks the user's message seq to ct as deleted: the index lists
-// it, and Flush removes its blob from every hub; the caller holds c.mu.
-func (c *Client) forget(ct *Contact, seq uint64) {
-	if i, found := slices.BinarySearch(ct.deleted, seq); !found {
-		ct.deleted = slices.Insert(ct.deleted, i, seq)
-		ct.doomed = append(ct.doomed, seq)
+// forget marks the user's message m to ct as deleted: the index lists
+// it, and Flush removes its blob, and its file's chunks, from every hub;
+// the caller holds c.mu.
+func (c *Client) forget(ct *Contact, m *Message) {
+	if i, found := slices.BinarySearch(ct.deleted, m.Seq); !found {
+		ct.deleted = slices.Insert(ct.deleted, i, m.Seq)
+		ct.doomed = append(ct.doomed, m.Seq)
+	}
+	if m.File != nil {
+		for i := range m.File.Chunks {
+			c.doomedPaths = append(c.doomedPaths, wire.ChunkPath(m.File.Key, i))
+		}
 	}
 }
 
@@ -630,7 +636,7 @@ func (c *Client) Expire(ctx context.Context) error {
 		changed = true
 		if m.From == c.Name {
 			if ct := c.contacts[m.To]; ct != nil {
-				c.forget(ct, m.Seq)
+				c.forget(ct, &m)
 			}
 		}
 	}

@@ -61,11 +61,13 @@ type outboxEntry struct {
 }
 
 type savedState struct {
-	Contacts       []savedContact `json:"contacts"`
-	History        []Message      `json:"history"`
-	Blocked        []string       `json:"blocked,omitempty"`
-	NoReadReceipts bool           `json:"no_read_receipts,omitempty"`
-	Profile        Profile        `json:"profile"`
+	Contacts       []savedContact   `json:"contacts"`
+	History        []Message        `json:"history"`
+	Blocked        []string         `json:"blocked,omitempty"`
+	NoReadReceipts bool             `json:"no_read_receipts,omitempty"`
+	Profile        Profile          `json:"profile"`
+	Uploads        []*pendingUpload `json:"uploads,omitempty"`
+	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
 }
 
 // Open makes a client whose state lives in statePath (created on first
@@ -130,6 +132,10 @@ func (c *Client) load(b []byte) error {
 	}
 	c.readReceipts = !s.NoReadReceipts
 	c.profile = s.Profile
+	for _, u := range s.Uploads {
+		c.uploads[u.To+"\x00"+u.Path] = u
+	}
+	c.doomedPaths = s.DoomedPaths
 	return nil
 }
 
@@ -149,6 +155,10 @@ func (c *Client) save() error {
 		s.Blocked = append(s.Blocked, n)
 	}
 	slices.Sort(s.Blocked)
+	for _, u := range c.uploads {
+		s.Uploads = append(s.Uploads, u)
+	}
+	s.DoomedPaths = c.doomedPaths
 	plain, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -211,6 +221,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		ct.outbox = slices.DeleteFunc(ct.outbox, func(e outboxEntry) bool { return len(e.Done) == len(c.own) })
 		ct.doomed = slices.DeleteFunc(ct.doomed, func(seq uint64) bool { return c.removeEverywhere(ctx, wire.MessagePath(ct.keys.SendKey, seq)) == nil })
 	}
+	c.doomedPaths = slices.DeleteFunc(c.doomedPaths, func(p string) bool { return c.removeEverywhere(ctx, p) == nil })
 	if err := c.save(); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,15 +27,18 @@ type chatBackend interface {
 	MarkRead(ctx context.Context, name string) error
 	Unread(name string) int
 	Block(ctx context.Context, name string) error
+	SendFile(ctx context.Context, name, path, caption string, progress client.Progress) (client.Message, error)
+	GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress client.Progress) error
 }
 
 // chatHelp lists the commands the input line takes.
-const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /block · /confirm"
+const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /confirm"
 
 // Messages the UI receives from outside its own input.
 type (
 	incomingMsg client.Message
 	errMsg      struct{ err error }
+	statusMsg   string
 	sentMsg     struct {
 		to  string
 		err error
@@ -102,6 +106,31 @@ func (m chatModel) send(to string, e *wire.Event) tea.Cmd {
 	return func() tea.Msg {
 		_, err := m.be.SendEvent(m.ctx, to, e)
 		return sentMsg{to: to, err: err}
+	}
+}
+
+// transfer sends a file (/file PATH) or saves one (/get REF) in the
+// current directory.
+func (m chatModel) transfer(to, verb, arg string) tea.Cmd {
+	return func() tea.Msg {
+		if verb == "/file" {
+			_, err := m.be.SendFile(m.ctx, to, arg, "", nil)
+			return sentMsg{to: to, err: err}
+		}
+		ref, err := parseRef(arg, m.me)
+		if err != nil {
+			return errMsg{err}
+		}
+		for _, msg := range m.history {
+			if msg.ID() == ref && msg.File != nil {
+				dest := filepath.Base(msg.File.Name)
+				if err := m.be.GetFile(m.ctx, to, ref, dest, nil); err != nil {
+					return errMsg{err}
+				}
+				return statusMsg("saved " + dest + " (SHA-256 checked)")
+			}
+		}
+		return errMsg{fmt.Errorf("message %s shares no file", ref)}
 	}
 }
 
@@ -183,6 +212,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				}
 				return m, nil
 			}
+			if verb, arg, _ := strings.Cut(text, " "); verb == "/file" || verb == "/get" {
+				m.status = "transferring " + arg + "…"
+				return m, m.transfer(to, verb, arg)
+			}
 			e, err := m.command(text)
 			if err != nil {
 				m.status = err.Error()
@@ -220,6 +253,9 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case errMsg:
 		m.status = msg.err.Error()
 		return m, m.waitIncoming()
+	case statusMsg:
+		m.status = string(msg)
+		return m, nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)

@@ -36,6 +36,12 @@ func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) SendFile(_ context.Context, name, path, caption string, _ client.Progress) (client.Message, error) {
+	return f.SendEvent(context.Background(), name, &wire.Event{Kind: wire.KindText, Text: "file " + path})
+}
+func (f *fakeBackend) GetFile(context.Context, string, wire.Ref, string, client.Progress) error {
+	return nil
+}
 func (f *fakeBackend) Block(_ context.Context, name string) error {
 	f.blocked = append(f.blocked, name)
 	return nil
@@ -106,6 +112,10 @@ func TestChatModel(t *testing.T) {
 		if got.Kind != want.Kind || got.Text != want.Text || got.Emoji != want.Emoji || *got.Ref != *want.Ref {
 			t.Fatalf("%s sent %+v", line, got)
 		}
+	}
+	m = typeText(t, m, "/file /tmp/x.png")
+	if last := be.sent[len(be.sent)-1]; last.Text != "file /tmp/x.png" {
+		t.Fatalf("/file sent %+v", last)
 	}
 	n := len(be.sent)
 	m = typeText(t, m, "/edit carol/0 not mine")

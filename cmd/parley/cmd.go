@@ -49,7 +49,8 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
-		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout))
+		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
+		sendFileCmd(h, stdout), getFileCmd(h, stdout))
 	root.AddCommand(blockCmds(h, stdout)...)
 	return root
 }

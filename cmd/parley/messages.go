@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -463,4 +464,93 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// progressBar draws a transfer's progress on w, one redraw per percent.
+func progressBar(w io.Writer, label string) client.Progress {
+	last := -1
+	return func(done, total int64) {
+		pct := 100
+		if total > 0 {
+			pct = int(done * 100 / total)
+		}
+		if pct == last {
+			return
+		}
+		last = pct
+		bar := strings.Repeat("=", pct/4) + strings.Repeat(" ", 25-pct/4)
+		fmt.Fprintf(w, "\r%s [%s] %3d%% %s / %s", label, bar, pct, size(done), size(total))
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func sendFileCmd(h *home, stdout io.Writer) *cobra.Command {
+	var caption string
+	cmd := &cobra.Command{
+		Use:   "send-file NAME PATH",
+		Short: "Send a file",
+		Long: "send-file encrypts the file in 1 MiB chunks, each under its own key, stores them on your hubs and\n" +
+			"sends NAME a message that references them. Interrupted, run it again: it resumes the upload.",
+		Example: "  parley send-file bob holiday.mov --caption 'the video'",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			m, err := c.SendFile(cmd.Context(), args[0], args[1], caption, progressBar(h.stderr, "sending"))
+			if err := h.queuedOK(err); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "sent %s as %s (%s)\n", m.File.Name, m.ID(), size(m.File.Size))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&caption, "caption", "", "text sent with the file")
+	return cmd
+}
+
+func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "get-file NAME REF",
+		Short: "Download a file a message shares",
+		Long: "get-file fetches every chunk, checks each one and the whole file's SHA-256, and only then writes\n" +
+			"the file (default: its name, in the current directory). Interrupted, run it again: it resumes.",
+		Example: "  parley get-file alice alice/7 --out ~/Downloads/holiday.mov",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ref, err := parseRef(args[1], c.Name)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Receive(cmd.Context(), args[0]); err != nil {
+				fmt.Fprintf(h.stderr, "parley: %v\n", err)
+			}
+			dest := out
+			if dest == "" {
+				for _, m := range c.Conversation(args[0]) {
+					if m.ID() == ref && m.File != nil {
+						dest = filepath.Base(m.File.Name)
+					}
+				}
+			}
+			if dest == "" || dest == "." || dest == "/" {
+				return fmt.Errorf("message %s with %s shares no file", ref, args[0])
+			}
+			if err := c.GetFile(cmd.Context(), args[0], ref, dest, progressBar(h.stderr, "receiving")); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "saved %s (SHA-256 checked)\n", dest)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "where to write the file")
+	return cmd
 }

@@ -149,6 +149,24 @@ func TestCLI(t *testing.T) {
 	if out := parley(t, "--home", bob, "contacts"); !strings.HasPrefix(out, "alice (Alice L.)\tkeys as confirmed") {
 		t.Fatalf("bob's contacts: %q", out)
 	}
+	// A file both ways through the command line.
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(src, bytes.Repeat([]byte("parley "), 200000), 0o600)
+	if out := parley(t, "--home", alice, "send-file", "bob", src, "--caption", "my notes"); !strings.Contains(out, "sent notes.txt as alice/") {
+		t.Fatalf("send-file: %s", out)
+	}
+	dest := filepath.Join(t.TempDir(), "got.txt")
+	readOut := parley(t, "--home", bob, "read", "alice")
+	if !strings.Contains(readOut, "my notes 📎 notes.txt (1.3 MiB; parley get-file alice alice/") {
+		t.Fatalf("the file's message:\n%s", readOut)
+	}
+	ref := readOut[strings.LastIndex(readOut, "parley get-file alice ")+len("parley get-file alice "):]
+	ref = ref[:strings.Index(ref, ")")]
+	parley(t, "--home", bob, "get-file", "alice", ref, "--out", dest)
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, bytes.Repeat([]byte("parley "), 200000)) {
+		t.Fatal("get-file wrote something else")
+	}
+
 	parley(t, "--home", bob, "settings", "read-receipts", "off")
 	if out := parley(t, "--home", bob, "settings"); !strings.Contains(out, "read-receipts: off") {
 		t.Fatalf("settings: %s", out)

@@ -1,0 +1,283 @@
+package client
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+)
+
+// Files: a file is cut into wire.ChunkSize chunks, each sealed under its
+// own key (derived from a fresh file key) and stored on every hub of the
+// sender at an unlinkable path; a text event carrying the file key, size,
+// chunk count and SHA-256 shares it. The hub sees chunks of 1 MiB and
+// cannot tell whose or which file they are.
+//
+// An upload interrupted (a crash, a hub down) resumes where it stopped:
+// the file key and, per hub, how many chunks the hub acknowledged are
+// kept in the state; chunk sealing is deterministic, so a chunk sent again
+// is the same blob. A download resumes from DEST.part, which only ever
+// holds verified chunks; the whole file's hash is checked before DEST
+// appears.
+
+// Progress is told how many bytes of a transfer are done.
+type Progress func(done, total int64)
+
+type pendingUpload struct {
+	To      string         `json:"to"`
+	Path    string         `json:"path"`
+	Size    int64          `json:"size"`
+	SHA256  []byte         `json:"sha256"`
+	Key     []byte         `json:"key"`
+	Caption string         `json:"caption,omitempty"`
+	Acked   map[string]int `json:"acked"` // per hub: chunks 0..n-1 stored
+}
+
+// ErrFileChanged: a file being sent changed between two attempts.
+var ErrFileChanged = errors.New("client: the file changed since its upload started")
+
+// SendFile sends the file at path to name with an optional caption. Run
+// again after an interruption, it resumes the upload.
+func (c *Client) SendFile(ctx context.Context, name, path, caption string, progress Progress) (Message, error) {
+	if _, err := c.contact(name); err != nil {
+		return Message{}, err
+	}
+	if c.isBlocked(name) {
+		return Message{}, fmt.Errorf("client: %s is blocked: unblock them first", name)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Message{}, err
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return Message{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Message{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return Message{}, fmt.Errorf("client: %s is not a regular file", path)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Message{}, err
+	}
+	sum := h.Sum(nil)
+
+	c.mu.Lock()
+	up := c.uploads[name+"\x00"+abs]
+	if up != nil && (up.Size != st.Size() || !bytes.Equal(up.SHA256, sum)) {
+		up = nil // another file now: start over
+	}
+	if up == nil {
+		key := make([]byte, 32)
+		rand.Read(key)
+		up = &pendingUpload{To: name, Path: abs, Size: st.Size(), SHA256: sum, Key: key, Caption: caption, Acked: map[string]int{}}
+		c.uploads[name+"\x00"+abs] = up
+		if err := c.save(); err != nil {
+			c.mu.Unlock()
+			return Message{}, err
+		}
+	}
+	c.mu.Unlock()
+
+	if err := c.uploadChunks(ctx, f, up, progress); err != nil {
+		return Message{}, err
+	}
+	ref := &wire.FileRef{Name: filepath.Base(abs), Size: up.Size, SHA256: up.SHA256, Key: up.Key, Chunks: wire.ChunkCount(up.Size)}
+	m, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindText, Text: up.Caption, File: ref})
+	if err != nil && !errors.Is(err, ErrQueued) {
+		return m, err
+	}
+	c.mu.Lock()
+	delete(c.uploads, name+"\x00"+abs)
+	serr := c.save()
+	c.mu.Unlock()
+	return m, cmp.Or(err, serr)
+}
+
+// uploadChunks stores every chunk of the file on every hub of the user,
+// in order, from where each hub stopped. It succeeds when at least one
+// hub holds the whole file; hubs that failed are reported only if none
+// succeeded.
+func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload, progress Progress) error {
+	n := wire.ChunkCount(up.Size)
+	buf := make([]byte, wire.ChunkSize)
+	var firstErr error
+	complete := false
+	for _, url := range c.own {
+		h, err := c.dial(ctx, url)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		c.mu.Lock()
+		start := up.Acked[url]
+		c.mu.Unlock()
+		err = func() error {
+			for i := start; i < n; i++ {
+				if progress != nil {
+					progress(min(int64(i)*wire.ChunkSize, up.Size), up.Size)
+				}
+				k, err := f.ReadAt(buf, int64(i)*wire.ChunkSize)
+				if err != nil && !errors.Is(err, io.EOF) {
+					return err
+				}
+				if int64(i)*wire.ChunkSize+int64(k) != min(int64(i+1)*wire.ChunkSize, up.Size) {
+					return ErrFileChanged
+				}
+				blob := wire.SealChunk(up.Key, i, n, buf[:k])
+				if _, err := h.Put(ctx, wire.ChunkPath(up.Key, i), blob, "application/octet-stream", hubclient.Cond{}); err != nil {
+					return fmt.Errorf("client: chunk %d of %d to %s: %w", i, n, url, err)
+				}
+				c.mu.Lock()
+				up.Acked[url] = i + 1
+				err = c.save()
+				c.mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		complete = true
+	}
+	if !complete {
+		return firstErr
+	}
+	if progress != nil {
+		progress(up.Size, up.Size)
+	}
+	return nil
+}
+
+// FileError reports a chunk that is missing or does not open: the file is
+// not written.
+type FileError struct {
+	Chunk int
+	Err   error
+}
+
+func (e *FileError) Error() string { return fmt.Sprintf("client: chunk %d: %v", e.Chunk, e.Err) }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// GetFile downloads the file that message ref of the conversation with
+// name shares to dest. It resumes from dest+".part" if an earlier attempt
+// stopped; dest appears only once every chunk opened and the whole file's
+// SHA-256 matches.
+func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress Progress) error {
+	ct, err := c.contact(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	i := c.find(ref)
+	var fr *wire.FileRef
+	if i >= 0 && (c.history[i].From == name || c.history[i].To == name) {
+		fr = c.history[i].File
+	}
+	c.mu.Unlock()
+	if fr == nil {
+		return fmt.Errorf("client: message %s with %s shares no file", ref, name)
+	}
+	var hubs []string
+	addr := ct.address()
+	if ref.By == c.Name {
+		hubs, addr = c.own, c.Address()
+	} else {
+		hubs = ct.Record.Profile.Hubs
+	}
+	part := dest + ".part"
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	start := int(st.Size() / wire.ChunkSize) // chunks before it were verified when written
+	if int64(start)*wire.ChunkSize >= fr.Size && fr.Size > 0 {
+		start = fr.Chunks - 1
+	}
+	if err := f.Truncate(int64(start) * wire.ChunkSize); err != nil {
+		return err
+	}
+	for i := start; i < fr.Chunks; i++ {
+		if progress != nil {
+			progress(int64(i)*wire.ChunkSize, fr.Size)
+		}
+		plain, err := c.fetchChunk(ctx, hubs, addr, fr, i)
+		if err != nil {
+			return err
+		}
+		if want := min(wire.ChunkSize, fr.Size-int64(i)*wire.ChunkSize); int64(len(plain)) != want {
+			return &FileError{Chunk: i, Err: fmt.Errorf("%d bytes, want %d", len(plain), want)}
+		}
+		if _, err := f.WriteAt(plain, int64(i)*wire.ChunkSize); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if !bytes.Equal(h.Sum(nil), fr.SHA256) {
+		os.Remove(part) // every chunk opened yet the whole differs: start over
+		return &FileError{Chunk: -1, Err: errors.New("the file's SHA-256 does not match its message")}
+	}
+	if progress != nil {
+		progress(fr.Size, fr.Size)
+	}
+	return os.Rename(part, dest)
+}
+
+// fetchChunk reads chunk i from the first hub that serves one that opens.
+func (c *Client) fetchChunk(ctx context.Context, hubs []string, addr string, fr *wire.FileRef, i int) ([]byte, error) {
+	err := error(hub.ErrNotFound)
+	for _, url := range hubs {
+		h, derr := c.dial(ctx, url)
+		if derr != nil {
+			err = derr
+			continue
+		}
+		blob, _, gerr := h.Get(ctx, addr, wire.ChunkPath(fr.Key, i))
+		if gerr != nil {
+			if !errors.Is(gerr, hub.ErrNotFound) {
+				err = gerr
+			}
+			continue
+		}
+		plain, oerr := wire.OpenChunk(fr.Key, i, fr.Chunks, blob)
+		if oerr != nil {
+			err = oerr
+			continue
+		}
+		return plain, nil
+	}
+	return nil, &FileError{Chunk: i, Err: err}
+}
