@@ -119,18 +119,18 @@ func (m chatModel) transfer(to, verb, arg string) tea.Cmd {
 		}
 		ref, err := parseRef(arg, m.me)
 		if err != nil {
-			return errMsg{err}
+			return statusMsg(err.Error())
 		}
 		for _, msg := range m.history {
 			if msg.ID() == ref && msg.File != nil {
 				dest := filepath.Base(msg.File.Name)
 				if err := m.be.GetFile(m.ctx, to, ref, dest, nil); err != nil {
-					return errMsg{err}
+					return statusMsg(err.Error())
 				}
 				return statusMsg("saved " + dest + " (SHA-256 checked)")
 			}
 		}
-		return errMsg{fmt.Errorf("message %s shares no file", ref)}
+		return statusMsg(fmt.Sprintf("message %s shares no file", ref))
 	}
 }
 
