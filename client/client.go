@@ -68,6 +68,9 @@ type Client struct {
 	uploads      map[string]*pendingUpload // files being sent, by contact and path
 	doomedPaths  []string                  // deleted files' chunks, not yet removed from every hub
 	statePath    string                    // empty: state is not persisted
+	backup       *backupConfig             // nil: no backup
+	saves        uint64                    // state changes so far
+	backedUp     uint64                    // saves at the last backup
 }
 
 // Contact is a conversation with one name.
@@ -88,6 +91,8 @@ type Contact struct {
 	dropBelow       uint64            // messages sent while they were blocked: read, never shown
 	theirProfileKey []byte
 	sentProfileKey  []byte     // the profile key they were last given
+	started         time.Time  // when the conversation's introduction was made
+	stale           bool       // restored from a backup older than the conversation: reset it
 	recvMu          sync.Mutex // one Receive at a time per contact
 }
 
@@ -211,7 +216,8 @@ func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey) ([]byte, error) {
 	if _, err := rand.Read(k[:]); err != nil {
 		return nil, err
 	}
-	env, err := wire.SealIntro(c.id.SigningKey(), wire.Intro{From: c.Name, To: rec.Name, MutualKey: k, Time: time.Now()}, rec)
+	in := wire.Intro{From: c.Name, To: rec.Name, MutualKey: k, Time: c.now().Truncate(time.Second)}
+	env, err := wire.SealIntro(c.id.SigningKey(), in, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +225,8 @@ func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return env, c.addContact(&Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: r})
+	return env, c.addContact(&Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: r,
+		started: in.Time})
 }
 
 // Pending is a contact request waiting in the user's inbox.
@@ -280,8 +287,17 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if err != nil {
 		return err
 	}
-	if err := c.addContact(&Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From),
-		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil)}); err != nil {
+	ct := &Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From),
+		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil), started: p.Intro.Time}
+	c.mu.Lock()
+	old := c.contacts[p.From]
+	if old != nil && old.mutual != p.Intro.MutualKey && !p.Intro.Time.Before(old.started) {
+		// A newer request from a contact starts the conversation over
+		// (they restored an old backup, or reset it).
+		delete(c.contacts, p.From)
+	}
+	c.mu.Unlock()
+	if err := c.addContact(ct); err != nil {
 		return err
 	}
 	return c.Decline(ctx, p)

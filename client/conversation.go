@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
@@ -121,6 +120,12 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	}
 	if c.isBlocked(name) {
 		return Message{}, fmt.Errorf("client: %s is blocked: unblock them first", name)
+	}
+	c.mu.Lock()
+	stale := ct.stale
+	c.mu.Unlock()
+	if stale {
+		return Message{}, fmt.Errorf("%w with %s: start it over with Reset", ErrStale, name)
 	}
 	if err := c.CheckKeys(ctx, name); err != nil {
 		return Message{}, err
@@ -344,13 +349,18 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	}
 }
 
-// readIndex returns the greatest index that name's hubs serve (an empty
-// one if none does): a hub can withhold its index or serve an old one,
-// never forge one.
+// readIndex returns the greatest index that name's hubs serve for the
+// direction the user reads.
 func (c *Client) readIndex(ctx context.Context, ct *Contact, addr string) *wire.Index {
+	return c.bestIndex(ctx, ct.Record.Profile.Hubs, addr, wire.IndexPath(ct.keys.RecvKey), ct.keys.Header)
+}
+
+// bestIndex returns the greatest index the hubs serve at addr/path (an
+// empty one if none does): a hub can withhold an index or serve an old
+// one, never forge one.
+func (c *Client) bestIndex(ctx context.Context, hubs []string, addr, path string, header [32]byte) *wire.Index {
 	best := &wire.Index{}
-	path := wire.IndexPath(ct.keys.RecvKey)
-	for _, url := range ct.Record.Profile.Hubs {
+	for _, url := range hubs {
 		h, err := c.dial(ctx, url)
 		if err != nil {
 			continue
@@ -359,17 +369,14 @@ func (c *Client) readIndex(ctx context.Context, ct *Contact, addr string) *wire.
 		if err != nil {
 			continue
 		}
-		x, err := wire.OpenIndex(ct.keys.Header, path, b)
+		x, err := wire.OpenIndex(header, path, b)
 		if err != nil {
 			continue
 		}
-		if x.Count > best.Count {
-			best.Count = x.Count
-		}
+		best.Count = max(best.Count, x.Count)
 		for _, d := range x.Deleted {
-			if !best.IsDeleted(d) {
-				best.Deleted = append(best.Deleted, d)
-				sort.Slice(best.Deleted, func(i, j int) bool { return best.Deleted[i] < best.Deleted[j] })
+			if i, found := slices.BinarySearch(best.Deleted, d); !found {
+				best.Deleted = slices.Insert(best.Deleted, i, d)
 			}
 		}
 	}

@@ -51,6 +51,8 @@ type savedContact struct {
 	ProfileKey []byte            `json:"profile_key,omitempty"`
 	SentKey    []byte            `json:"sent_profile_key,omitempty"`
 	DropBelow  uint64            `json:"drop_below,omitempty"`
+	Started    time.Time         `json:"started"`
+	Stale      bool              `json:"stale,omitempty"`
 }
 
 type outboxEntry struct {
@@ -68,6 +70,7 @@ type savedState struct {
 	Profile        Profile          `json:"profile"`
 	Uploads        []*pendingUpload `json:"uploads,omitempty"`
 	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
+	Backup         *backupConfig    `json:"backup,omitempty"`
 }
 
 // Open makes a client whose state lives in statePath (created on first
@@ -106,6 +109,11 @@ func (c *Client) load(b []byte) error {
 	if err != nil {
 		return errors.New("state does not open: damaged, or another identity's")
 	}
+	return c.loadPlain(plain)
+}
+
+// loadPlain takes the state from its JSON.
+func (c *Client) loadPlain(plain []byte) error {
 	var s savedState
 	if err := json.Unmarshal(plain, &s); err != nil {
 		return err
@@ -124,7 +132,7 @@ func (c *Client) load(b []byte) error {
 		c.contacts[sc.Name] = &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, sc.Name),
 			ratchet: r, nextSend: sc.NextSend, nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, outbox: sc.Outbox,
 			deleted: sc.Deleted, doomed: sc.Doomed, indexed: sc.Indexed, timer: time.Duration(sc.TimerSecs) * time.Second,
-			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow}
+			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, started: sc.Started, stale: sc.Stale}
 	}
 	c.history = s.History
 	for _, n := range s.Blocked {
@@ -136,20 +144,46 @@ func (c *Client) load(b []byte) error {
 		c.uploads[u.To+"\x00"+u.Path] = u
 	}
 	c.doomedPaths = s.DoomedPaths
+	c.backup = s.Backup
 	return nil
 }
 
 // save writes the state; the caller holds c.mu.
 func (c *Client) save() error {
+	c.saves++
 	if c.statePath == "" {
 		return nil
 	}
-	s := savedState{History: c.history, NoReadReceipts: !c.readReceipts, Profile: c.profile}
+	plain, err := c.snapshot(time.Time{})
+	if err != nil {
+		return err
+	}
+	return c.writeState(plain)
+}
+
+// writeState seals plain, the state's JSON, into the state file.
+func (c *Client) writeState(plain []byte) error {
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	rand.Read(nonce)
+	aead, _ := chacha20poly1305.NewX(c.stateKey())
+	out := append([]byte(stateMagic), nonce...)
+	out = aead.Seal(out, nonce, plain, []byte(stateMagic))
+	clear(plain)
+	return keystore.WriteFileAtomic(c.statePath, out)
+}
+
+// snapshot is the state as JSON, without the messages expired at
+// expiredAt (if not zero); the caller holds c.mu.
+func (c *Client) snapshot(expiredAt time.Time) ([]byte, error) {
+	s := savedState{History: c.history, NoReadReceipts: !c.readReceipts, Profile: c.profile, Backup: c.backup}
+	if !expiredAt.IsZero() {
+		s.History = slices.DeleteFunc(slices.Clone(c.history), func(m Message) bool { return !m.Expires.IsZero() && !m.Expires.After(expiredAt) })
+	}
 	for _, ct := range c.contacts {
 		s.Contacts = append(s.Contacts, savedContact{Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
 			Ratchet: ct.ratchet.Marshal(), NextSend: ct.nextSend, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.outbox,
 			Deleted: ct.deleted, Doomed: ct.doomed, Indexed: ct.indexed, TimerSecs: int64(ct.timer / time.Second),
-			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow})
+			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Started: ct.started, Stale: ct.stale})
 	}
 	for n := range c.blocked {
 		s.Blocked = append(s.Blocked, n)
@@ -159,17 +193,7 @@ func (c *Client) save() error {
 		s.Uploads = append(s.Uploads, u)
 	}
 	s.DoomedPaths = c.doomedPaths
-	plain, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	rand.Read(nonce)
-	aead, _ := chacha20poly1305.NewX(c.stateKey())
-	out := append([]byte(stateMagic), nonce...)
-	out = aead.Seal(out, nonce, plain, []byte(stateMagic))
-	clear(plain)
-	return keystore.WriteFileAtomic(c.statePath, out)
+	return json.Marshal(s)
 }
 
 // Flush brings the user's hubs up to date with every conversation: it

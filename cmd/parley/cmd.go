@@ -45,12 +45,21 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			h.stdin = cmd.InOrStdin()
 		},
+		// After every command that changed something, the encrypted
+		// backup (if on) follows.
+		PersistentPostRun: func(cmd *cobra.Command, _ []string) {
+			if h.c != nil {
+				if err := h.c.Backup(cmd.Context()); err != nil {
+					fmt.Fprintf(stderr, "parley: backup not updated: %v\n", err)
+				}
+			}
+		},
 	}
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
-		sendFileCmd(h, stdout), getFileCmd(h, stdout))
+		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout))
 	root.AddCommand(blockCmds(h, stdout)...)
 	return root
 }
@@ -70,31 +79,17 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 		Example: "  parley --home ~/.parley init --node http://127.0.0.1:26601 --witness http://127.0.0.1:26611",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if _, err := os.Stat(h.path("keystore")); err == nil {
 				return fmt.Errorf("%s already holds an identity", h.dir)
 			}
 			if err := os.MkdirAll(h.dir, 0o700); err != nil {
 				return err
 			}
-			id, err := chainID(cmd, cfg.Node)
-			if err != nil {
-				return err
-			}
-			cfg.ChainID = id
-			lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight}
-			if cfg.TrustHeight != 0 {
-				if lc.TrustHash, err = lookup.ParseHash(trustHash); err != nil {
-					return cli.Usage(err)
-				}
-			}
-			d, err := lookup.New(ctx, lc)
+			d, err := connectChain(cmd, &cfg, trustHash)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			height, hash := d.TrustRoot()
-			cfg.TrustHeight, cfg.TrustHash = height, lookup.HashString(hash)
 			pass, err := h.passphrase("new passphrase: ")
 			if err != nil {
 				return err
@@ -119,18 +114,44 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfg.Node, "node", "", "RPC URL of a chain node (required)")
-	cmd.Flags().StringSliceVar(&cfg.Witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
-	cmd.Flags().Int64Var(&cfg.TrustHeight, "trust-height", 0, "height of a header you trust")
-	cmd.Flags().StringVar(&trustHash, "trust-hash", "", "hash of that header (hex)")
+	chainFlags(cmd, &cfg, &trustHash)
 	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
 	cmd.Flags().MarkHidden("insecure-kdf-memory")
-	cmd.MarkFlagRequired("node")
 	return cmd
 }
 
-func chainID(cmd *cobra.Command, node string) (string, error) {
-	return lookup.ChainIDOf(cmd.Context(), node)
+// connectChain learns the chain ID from cfg.Node and opens the verified
+// directory from the trust root given (--trust-height/--trust-hash) or,
+// if none, the node's latest header, which it records in cfg.
+func connectChain(cmd *cobra.Command, cfg *config, trustHash string) (*lookup.Client, error) {
+	ctx := cmd.Context()
+	id, err := lookup.ChainIDOf(ctx, cfg.Node)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ChainID = id
+	lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight}
+	if cfg.TrustHeight != 0 {
+		if lc.TrustHash, err = lookup.ParseHash(trustHash); err != nil {
+			return nil, cli.Usage(err)
+		}
+	}
+	d, err := lookup.New(ctx, lc)
+	if err != nil {
+		return nil, err
+	}
+	height, hash := d.TrustRoot()
+	cfg.TrustHeight, cfg.TrustHash = height, lookup.HashString(hash)
+	return d, nil
+}
+
+// chainFlags are the flags of init and restore that say where the chain is.
+func chainFlags(cmd *cobra.Command, cfg *config, trustHash *string) {
+	cmd.Flags().StringVar(&cfg.Node, "node", "", "RPC URL of a chain node (required)")
+	cmd.Flags().StringSliceVar(&cfg.Witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
+	cmd.Flags().Int64Var(&cfg.TrustHeight, "trust-height", 0, "height of a header you trust")
+	cmd.Flags().StringVar(trustHash, "trust-hash", "", "hash of that header (hex)")
+	cmd.MarkFlagRequired("node")
 }
 
 func registerCmd(h *home, stdout io.Writer) *cobra.Command {
@@ -383,7 +404,26 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm)
+	reset := &cobra.Command{
+		Use:   "reset NAME",
+		Short: "Start the conversation with NAME over (after restoring an old backup)",
+		Long: "reset drops the conversation's keys and sends NAME a new contact request; their client takes it\n" +
+			"in place of the old conversation when they accept.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := h.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := c.Reset(cmd.Context(), args[0], greeting); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "new request sent to %s; the conversation starts over when they accept\n", args[0])
+			return nil
+		},
+	}
+	reset.Flags().StringVar(&greeting, "message", "I restored an old backup: let's start over.", "first message")
+	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm, reset)
 	return cmd
 }
 

@@ -45,6 +45,7 @@ type home struct {
 	cfg    config
 	id     *keystore.Identity
 	dir2   *lookup.Client
+	c      *client.Client // the client a command opened
 }
 
 func (h *home) path(name string) string { return filepath.Join(h.dir, name) }
@@ -67,12 +68,18 @@ func (h *home) saveConfig() error {
 
 // passphrase comes from PARLEY_PASSPHRASE or the terminal, never a flag.
 func (h *home) passphrase(prompt string) ([]byte, error) {
-	if p := os.Getenv("PARLEY_PASSPHRASE"); p != "" {
+	return readSecret("PARLEY_PASSPHRASE", prompt)
+}
+
+// readSecret reads a secret from the environment variable env, or else
+// from the terminal.
+func readSecret(env, prompt string) ([]byte, error) {
+	if p := os.Getenv(env); p != "" {
 		return []byte(p), nil
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return nil, errors.New("no terminal to ask for the passphrase: set PARLEY_PASSPHRASE")
+		return nil, fmt.Errorf("no terminal to ask for it: set %s", env)
 	}
 	defer tty.Close()
 	fmt.Fprint(tty, prompt)
@@ -138,6 +145,10 @@ func (h *home) client(ctx context.Context) (*client.Client, error) {
 	if err := c.Flush(ctx); err != nil {
 		fmt.Fprintf(h.stderr, "parley: messages still queued: %v\n", err)
 	}
+	if err := c.Expire(ctx); err != nil {
+		fmt.Fprintf(h.stderr, "parley: expiring messages: %v\n", err)
+	}
+	h.c = c
 	return c, nil
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,6 +185,19 @@ func TestCLI(t *testing.T) {
 	parley(t, "--home", alice, "unblock", "bob")
 	if code := run(context.Background(), []string{"--home", alice, "edit", "bob", "bob/0", "x"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "only its author") {
 		t.Fatalf("editing bob's message: %d %s", code, errb.String())
+	}
+
+	// Backup, then a restore on a fresh device.
+	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
+	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "the backup passphrase")
+	parley(t, "--home", alice, "backup", "on")
+	parley(t, "--home", alice, "send", "bob", "backed up")
+	alice2 := filepath.Join(t.TempDir(), "alice2")
+	if out := parley(t, "--home", alice2, "restore", "alice", "--node", rpc, "--insecure-kdf-memory", "64"); !strings.Contains(out, "restored alice: 1 contacts") {
+		t.Fatalf("restore: %s", out)
+	}
+	if out := parley(t, "--home", alice2, "read", "bob"); !strings.Contains(out, "alice: backed up") || !strings.Contains(out, "bob: live message") {
+		t.Fatalf("the restored conversation:\n%s", out)
 	}
 
 	// A wrong passphrase is refused clearly.
