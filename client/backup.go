@@ -227,7 +227,7 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	// Conversations that went on after the backup: the hubs hold more of
 	// our messages than the restored state sent.
 	for _, ct := range c.contacts {
-		if x := c.bestIndex(ctx, c.own, c.Address(), wire.IndexPath(ct.keys.SendKey), ct.keys.Header); x.Count > ct.nextSend {
+		if x := c.bestIndex(ctx, c.own, c.Address(), wire.IndexPath(ct.keys.SendKey), ct.keys.Header); x.Count > ct.out.next {
 			ct.stale = true
 		}
 	}

@@ -65,8 +65,9 @@ type Client struct {
 	blocked      map[string]bool // names whose requests and messages are refused
 	readReceipts bool
 	profile      Profile
+	groups       map[string]*Group         // by ID
 	uploads      map[string]*pendingUpload // files being sent, by contact and path
-	doomedPaths  []string                  // deleted files' chunks, not yet removed from every hub
+	doomedPaths  []string                  // deleted messages and files, not yet removed from every hub
 	statePath    string                    // empty: state is not persisted
 	backup       *backupConfig             // nil: no backup
 	saves        uint64                    // state changes so far
@@ -80,15 +81,11 @@ type Contact struct {
 	mutual          [32]byte
 	keys            wire.Keys
 	ratchet         *ratchet.State
-	nextSend        uint64
-	nextRecv        uint64            // messages fetched from them: "delivered"
-	readUpTo        uint64            // messages from them the user has seen: "read"
-	outbox          []outboxEntry     // sealed, not yet acknowledged by every hub
-	deleted         []uint64          // my messages I deleted (sorted): the index lists them
-	doomed          []uint64          // deleted, blob not yet removed from every hub
-	indexed         map[string]uint64 // per own hub: the count its index says
-	timer           time.Duration     // disappearing messages: 0 off
-	dropBelow       uint64            // messages sent while they were blocked: read, never shown
+	nextRecv        uint64        // messages fetched from them: "delivered"
+	readUpTo        uint64        // messages from them the user has seen: "read"
+	out             stream        // my direction
+	timer           time.Duration // disappearing messages: 0 off
+	dropBelow       uint64        // messages sent while they were blocked: read, never shown
 	theirProfileKey []byte
 	sentProfileKey  []byte     // the profile key they were last given
 	started         time.Time  // when the conversation's introduction was made
@@ -113,7 +110,7 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
+		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
 	for _, o := range opts {
 		o(c)
 	}

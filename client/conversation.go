@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
@@ -62,6 +63,10 @@ type WithheldError struct {
 func (e *WithheldError) Error() string {
 	return fmt.Sprintf("client: %s's hubs withhold message %d (their index lists %d): later messages wait for it", e.Name, e.Seq, e.Count)
 }
+
+// errCannotSendYet: the side that accepted (or read an introduction)
+// sends once the other side's first message has arrived.
+var errCannotSendYet = errors.New("client: waiting for their first message before writing")
 
 // Send sends a text message.
 func (c *Client) Send(ctx context.Context, name, text string) error {
@@ -137,11 +142,17 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 		if _, err := c.Receive(ctx, name); err != nil {
 			return Message{}, err
 		}
+		c.mu.Lock()
+		canSend = ct.ratchet.CanSend()
+		c.mu.Unlock()
+		if !canSend {
+			return Message{}, fmt.Errorf("%w: %s", errCannotSendYet, name)
+		}
 	}
 	c.mu.Lock()
 	if e.Ref != nil && e.Kind != wire.KindText {
-		i := c.find(*e.Ref)
-		if i < 0 || (c.history[i].From != name && c.history[i].To != name) {
+		i := c.find(*e.Ref, name)
+		if i < 0 {
 			c.mu.Unlock()
 			return Message{}, fmt.Errorf("client: no message %s in the conversation with %s", e.Ref, name)
 		}
@@ -189,7 +200,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, string, error) {
 	if err != nil {
 		return Message{}, "", err
 	}
-	seq := ct.nextSend
+	seq := ct.out.next
 	path := wire.MessagePath(ct.keys.SendKey, seq)
 	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, plain, []byte(path), nil)
 	if err != nil {
@@ -200,8 +211,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, string, error) {
 	if e.Kind == wire.KindProfile {
 		ct.sentProfileKey = e.Key
 	}
-	ct.nextSend++
-	ct.outbox = append(ct.outbox, outboxEntry{Seq: seq, Path: path, Blob: blob})
+	ct.out.add(seq, path, blob)
 	return m, path, nil
 }
 
@@ -214,38 +224,63 @@ func messageOf(from, to string, seq uint64, e *wire.Event) Message {
 	return m
 }
 
-// find returns the index in the history of the message ref, or -1; the
-// caller holds c.mu.
-func (c *Client) find(ref wire.Ref) int {
+// convOf names the conversation m belongs to: the other party's name, or
+// "#" and the group's ID.
+func (c *Client) convOf(m Message) string {
+	switch {
+	case strings.HasPrefix(m.To, "#"):
+		return m.To
+	case m.From == c.Name:
+		return m.To
+	}
+	return m.From
+}
+
+// find returns the index in the history of the message ref of
+// conversation conv, or -1; the caller holds c.mu.
+func (c *Client) find(ref wire.Ref, conv string) int {
 	for i := len(c.history) - 1; i >= 0; i-- {
-		if c.history[i].From == ref.By && c.history[i].Seq == ref.Seq && c.history[i].Kind != wire.KindTimer {
+		m := &c.history[i]
+		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && c.convOf(*m) == conv {
 			return i
 		}
 	}
 	return -1
 }
 
+// A conversation's state that events change: a contact's or a group's.
+type conversation interface {
+	setTimer(time.Duration)
+	// forget lists the user's message m as deleted and returns the blob's
+	// path, or "" if it was listed already.
+	forget(m *Message) string
+}
+
+func (ct *Contact) setTimer(d time.Duration) { ct.timer = d }
+
+func (ct *Contact) forget(m *Message) string {
+	if !ct.out.forget(m.Seq) {
+		return ""
+	}
+	return wire.MessagePath(ct.keys.SendKey, m.Seq)
+}
+
 // apply takes an event (sent or received) into the conversation with ct;
 // the caller holds c.mu. Edits and deletes of a message by anyone but its
 // author are ignored, as are events about messages the user never had.
-func (c *Client) apply(ct *Contact, m Message) {
+func (c *Client) apply(ct conversation, m Message) {
 	switch m.Kind {
 	case wire.KindText, KindUnsupported:
 		c.history = append(c.history, m)
 	case wire.KindTimer:
-		ct.timer = m.TTL
+		ct.setTimer(m.TTL)
 		c.history = append(c.history, m)
-	case wire.KindProfile:
-		// m.Text carries nothing; the key was taken by the caller.
 	case wire.KindReact, wire.KindEdit, wire.KindDelete:
-		i := c.find(*m.Ref)
+		i := c.find(*m.Ref, c.convOf(m))
 		if i < 0 {
 			return
 		}
 		t := &c.history[i]
-		if t.To != m.From && t.From != m.From { // not in this conversation
-			return
-		}
 		switch {
 		case m.Kind == wire.KindReact:
 			if t.Reactions == nil {
@@ -273,13 +308,12 @@ func (c *Client) tombstone(m *Message) {
 	*m = Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Deleted: true}
 }
 
-// forget marks the user's message m to ct as deleted: the index lists
+// forget marks the user's message m in ct as deleted: the index lists
 // it, and Flush removes its blob, and its file's chunks, from every hub;
 // the caller holds c.mu.
-func (c *Client) forget(ct *Contact, m *Message) {
-	if i, found := slices.BinarySearch(ct.deleted, m.Seq); !found {
-		ct.deleted = slices.Insert(ct.deleted, i, m.Seq)
-		ct.doomed = append(ct.doomed, m.Seq)
+func (c *Client) forget(ct conversation, m *Message) {
+	if p := ct.forget(m); p != "" {
+		c.doomedPaths = append(c.doomedPaths, p)
 	}
 	if m.File != nil {
 		for i := range m.File.Chunks {
@@ -421,6 +455,9 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		}
 		if e.Kind == wire.KindProfile && err == nil {
 			ct.theirProfileKey = e.Key
+		}
+		if e.Kind == wire.KindGroup && err == nil {
+			c.takeGroupEvent(ct.Name, e.Group)
 		}
 		ct.nextRecv++
 		var out *Message
@@ -605,7 +642,7 @@ func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 func (c *Client) Conversation(name string) []Message {
 	var out []Message
 	for _, m := range c.History() {
-		if m.From == name || m.To == name {
+		if c.convOf(m) == name {
 			out = append(out, m)
 		}
 	}
@@ -642,7 +679,7 @@ func (c *Client) Expire(ctx context.Context) error {
 		}
 		changed = true
 		if m.From == c.Name {
-			if ct := c.contacts[m.To]; ct != nil {
+			if ct := c.conversationOf(m.To); ct != nil {
 				c.forget(ct, &m)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
@@ -46,10 +47,15 @@ type pendingUpload struct {
 // ErrFileChanged: a file being sent changed between two attempts.
 var ErrFileChanged = errors.New("client: the file changed since its upload started")
 
-// SendFile sends the file at path to name with an optional caption. Run
-// again after an interruption, it resumes the upload.
+// SendFile sends the file at path to name (or to a group: "#" and its ID)
+// with an optional caption. Run again after an interruption, it resumes
+// the upload.
 func (c *Client) SendFile(ctx context.Context, name, path, caption string, progress Progress) (Message, error) {
-	if _, err := c.contact(name); err != nil {
+	if strings.HasPrefix(name, "#") {
+		if _, err := c.group(name[1:]); err != nil {
+			return Message{}, err
+		}
+	} else if _, err := c.contact(name); err != nil {
 		return Message{}, err
 	}
 	if c.isBlocked(name) {
@@ -98,7 +104,13 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 		return Message{}, err
 	}
 	ref := &wire.FileRef{Name: filepath.Base(abs), Size: up.Size, SHA256: up.SHA256, Key: up.Key, Chunks: wire.ChunkCount(up.Size)}
-	m, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindText, Text: up.Caption, File: ref})
+	e := &wire.Event{Kind: wire.KindText, Text: up.Caption, File: ref}
+	var m Message
+	if strings.HasPrefix(name, "#") {
+		m, err = c.SendGroup(ctx, name[1:], e)
+	} else {
+		m, err = c.SendEvent(ctx, name, e)
+	}
 	if err != nil && !errors.Is(err, ErrQueued) {
 		return m, err
 	}
@@ -183,26 +195,23 @@ func (e *FileError) Unwrap() error { return e.Err }
 // stopped; dest appears only once every chunk opened and the whole file's
 // SHA-256 matches.
 func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress Progress) error {
-	ct, err := c.contact(name)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
-	i := c.find(ref)
+	i := c.find(ref, name)
 	var fr *wire.FileRef
-	if i >= 0 && (c.history[i].From == name || c.history[i].To == name) {
+	if i >= 0 {
 		fr = c.history[i].File
 	}
 	c.mu.Unlock()
 	if fr == nil {
 		return fmt.Errorf("client: message %s with %s shares no file", ref, name)
 	}
-	var hubs []string
-	addr := ct.address()
-	if ref.By == c.Name {
-		hubs, addr = c.own, c.Address()
-	} else {
-		hubs = ct.Record.Profile.Hubs
+	hubs, addr := c.own, c.Address()
+	if ref.By != c.Name {
+		author, err := c.contact(ref.By)
+		if err != nil {
+			return err
+		}
+		hubs, addr = author.Record.Profile.Hubs, author.address()
 	}
 	part := dest + ".part"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)

@@ -36,23 +36,22 @@ import (
 const stateMagic = "parley/state/v1\n"
 
 type savedContact struct {
-	Name       string            `json:"name"`
-	Record     []byte            `json:"record"`
-	MutualKey  []byte            `json:"mutual_key"`
-	Ratchet    []byte            `json:"ratchet"`
-	NextSend   uint64            `json:"next_send"`
-	NextRecv   uint64            `json:"next_recv"`
-	ReadUpTo   uint64            `json:"read_up_to"`
-	Outbox     []outboxEntry     `json:"outbox,omitempty"`
-	Deleted    []uint64          `json:"deleted,omitempty"`
-	Doomed     []uint64          `json:"doomed,omitempty"`
-	Indexed    map[string]uint64 `json:"indexed,omitempty"`
-	TimerSecs  int64             `json:"timer,omitempty"`
-	ProfileKey []byte            `json:"profile_key,omitempty"`
-	SentKey    []byte            `json:"sent_profile_key,omitempty"`
-	DropBelow  uint64            `json:"drop_below,omitempty"`
-	Started    time.Time         `json:"started"`
-	Stale      bool              `json:"stale,omitempty"`
+	Name       string               `json:"name"`
+	Record     []byte               `json:"record"`
+	MutualKey  []byte               `json:"mutual_key"`
+	Ratchet    []byte               `json:"ratchet"`
+	NextSend   uint64               `json:"next_send"`
+	NextRecv   uint64               `json:"next_recv"`
+	ReadUpTo   uint64               `json:"read_up_to"`
+	Outbox     []outboxEntry        `json:"outbox,omitempty"`
+	Deleted    []uint64             `json:"deleted,omitempty"`
+	Indexed    map[string]indexMark `json:"indexed,omitempty"`
+	TimerSecs  int64                `json:"timer,omitempty"`
+	ProfileKey []byte               `json:"profile_key,omitempty"`
+	SentKey    []byte               `json:"sent_profile_key,omitempty"`
+	DropBelow  uint64               `json:"drop_below,omitempty"`
+	Started    time.Time            `json:"started"`
+	Stale      bool                 `json:"stale,omitempty"`
 }
 
 type outboxEntry struct {
@@ -71,6 +70,7 @@ type savedState struct {
 	Uploads        []*pendingUpload `json:"uploads,omitempty"`
 	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
 	Backup         *backupConfig    `json:"backup,omitempty"`
+	Groups         []*Group         `json:"groups,omitempty"`
 }
 
 // Open makes a client whose state lives in statePath (created on first
@@ -130,8 +130,8 @@ func (c *Client) loadPlain(plain []byte) error {
 		var k [32]byte
 		copy(k[:], sc.MutualKey)
 		c.contacts[sc.Name] = &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, sc.Name),
-			ratchet: r, nextSend: sc.NextSend, nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, outbox: sc.Outbox,
-			deleted: sc.Deleted, doomed: sc.Doomed, indexed: sc.Indexed, timer: time.Duration(sc.TimerSecs) * time.Second,
+			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
+			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, started: sc.Started, stale: sc.Stale}
 	}
 	c.history = s.History
@@ -145,6 +145,10 @@ func (c *Client) loadPlain(plain []byte) error {
 	}
 	c.doomedPaths = s.DoomedPaths
 	c.backup = s.Backup
+	for _, g := range s.Groups {
+		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed}
+		c.groups[g.ID] = g
+	}
 	return nil
 }
 
@@ -181,8 +185,8 @@ func (c *Client) snapshot(expiredAt time.Time) ([]byte, error) {
 	}
 	for _, ct := range c.contacts {
 		s.Contacts = append(s.Contacts, savedContact{Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
-			Ratchet: ct.ratchet.Marshal(), NextSend: ct.nextSend, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.outbox,
-			Deleted: ct.deleted, Doomed: ct.doomed, Indexed: ct.indexed, TimerSecs: int64(ct.timer / time.Second),
+			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.out.outbox,
+			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Started: ct.started, Stale: ct.stale})
 	}
 	for n := range c.blocked {
@@ -193,18 +197,55 @@ func (c *Client) snapshot(expiredAt time.Time) ([]byte, error) {
 		s.Uploads = append(s.Uploads, u)
 	}
 	s.DoomedPaths = c.doomedPaths
+	for _, g := range c.groups {
+		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed}
+		s.Groups = append(s.Groups, g)
+	}
 	return json.Marshal(s)
 }
 
-// Flush brings the user's hubs up to date with every conversation: it
-// uploads each message still in an outbox to each hub that does not have
-// it yet, strictly in order per hub (a hub that fails is skipped until the
-// next Flush), then rewrites that conversation's index on each hub whose
-// count or deletions changed, and only then removes deleted messages'
-// blobs (so a reader never takes a deletion for a withheld message). An
-// upload that finds the same blob already there (a retry after a crash)
-// counts as done. A message leaves the outbox once every hub has it.
-// Flush reports the first failure, after trying every hub.
+// A stream is one direction the user writes: a conversation's, or the
+// user's in a group. Messages are numbered from 0; each is sealed into the
+// outbox before it is uploaded; the index on each hub says how many the
+// hub holds and which the user deleted.
+type stream struct {
+	next    uint64
+	outbox  []outboxEntry        // sealed, not yet acknowledged by every hub
+	deleted []uint64             // deleted by the user (sorted): the index lists them
+	indexed map[string]indexMark // per hub: what its index says
+}
+
+// indexMark is what an index written to a hub said.
+type indexMark struct {
+	Count   uint64 `json:"count"`
+	Deleted int    `json:"deleted"`
+}
+
+// add puts message seq (the next one) in the outbox.
+func (st *stream) add(seq uint64, path string, blob []byte) {
+	st.next = seq + 1
+	st.outbox = append(st.outbox, outboxEntry{Seq: seq, Path: path, Blob: blob})
+}
+
+// forget lists seq as deleted; it reports whether it was new.
+func (st *stream) forget(seq uint64) bool {
+	i, found := slices.BinarySearch(st.deleted, seq)
+	if !found {
+		st.deleted = slices.Insert(st.deleted, i, seq)
+	}
+	return !found
+}
+
+// Flush brings the user's hubs up to date with every stream: it uploads
+// each message still in an outbox to each hub that does not have it yet,
+// strictly in order per hub (a hub that fails is skipped until the next
+// Flush), then rewrites the stream's index on each hub whose count or
+// deletions changed, and only once every index is written removes deleted
+// messages' blobs and files' chunks (so a reader never takes a deletion
+// for a withheld message). An upload that finds the same blob already
+// there (a retry after a crash) counts as done. A message leaves the
+// outbox once every hub has it. Flush reports the first failure, after
+// trying every hub.
 func (c *Client) Flush(ctx context.Context) error {
 	for _, url := range c.own {
 		c.dial(ctx, url) // connect outside the lock; failures show below
@@ -212,60 +253,73 @@ func (c *Client) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var firstErr error
-	fail := func(ct *Contact, url string, err error) {
-		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send to %s via %s: %w", ct.Name, url, err))
-	}
 	for _, ct := range c.contacts {
-		for _, url := range c.own {
-			count := ct.nextSend // what this hub holds, once the uploads below succeed
-			for i := range ct.outbox {
-				e := &ct.outbox[i]
-				if slices.Contains(e.Done, url) {
-					continue
-				}
-				if err := c.upload(ctx, url, *e); err != nil {
-					fail(ct, url, err)
-					count = e.Seq
-					break
-				}
-				e.Done = append(e.Done, url)
-			}
-			if got, ok := ct.indexed[url]; ok && got == count && len(ct.doomed) == 0 {
-				continue
-			}
-			if err := c.putIndex(ctx, ct, url, count); err != nil {
-				fail(ct, url, err)
-				continue
-			}
-			if ct.indexed == nil {
-				ct.indexed = map[string]uint64{}
-			}
-			ct.indexed[url] = count
-		}
-		ct.outbox = slices.DeleteFunc(ct.outbox, func(e outboxEntry) bool { return len(e.Done) == len(c.own) })
-		ct.doomed = slices.DeleteFunc(ct.doomed, func(seq uint64) bool { return c.removeEverywhere(ctx, wire.MessagePath(ct.keys.SendKey, seq)) == nil })
+		firstErr = cmp.Or(firstErr, c.flushStream(ctx, "to "+ct.Name, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header))
 	}
-	c.doomedPaths = slices.DeleteFunc(c.doomedPaths, func(p string) bool { return c.removeEverywhere(ctx, p) == nil })
+	for _, g := range c.groups {
+		if k := g.mine(); k != nil {
+			firstErr = cmp.Or(firstErr, c.flushStream(ctx, "to group "+g.Name, &g.out, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)))
+		}
+	}
+	if firstErr == nil {
+		c.doomedPaths = slices.DeleteFunc(c.doomedPaths, func(p string) bool { return c.removeEverywhere(ctx, p) == nil })
+	}
 	if err := c.save(); err != nil {
 		return err
 	}
 	return firstErr
 }
 
-// putIndex writes ct's index on the hub at url; the caller holds c.mu.
-func (c *Client) putIndex(ctx context.Context, ct *Contact, url string, count uint64) error {
+// flushStream is Flush for one stream; the caller holds c.mu.
+func (c *Client) flushStream(ctx context.Context, label string, st *stream, indexPath string, indexKey [32]byte) error {
+	var firstErr error
+	fail := func(url string, err error) {
+		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s via %s: %w", label, url, err))
+	}
+	for _, url := range c.own {
+		count := st.next // what this hub holds, once the uploads below succeed
+		for i := range st.outbox {
+			e := &st.outbox[i]
+			if slices.Contains(e.Done, url) {
+				continue
+			}
+			if err := c.upload(ctx, url, *e); err != nil {
+				fail(url, err)
+				count = e.Seq
+				break
+			}
+			e.Done = append(e.Done, url)
+		}
+		mark := indexMark{Count: count, Deleted: len(st.deleted)}
+		if got, ok := st.indexed[url]; ok && got == mark {
+			continue
+		}
+		if err := c.putIndex(ctx, url, indexPath, indexKey, st.deleted, count); err != nil {
+			fail(url, err)
+			continue
+		}
+		if st.indexed == nil {
+			st.indexed = map[string]indexMark{}
+		}
+		st.indexed[url] = mark
+	}
+	st.outbox = slices.DeleteFunc(st.outbox, func(e outboxEntry) bool { return len(e.Done) == len(c.own) })
+	return firstErr
+}
+
+// putIndex writes an index on the hub at url; the caller holds c.mu.
+func (c *Client) putIndex(ctx context.Context, url, path string, key [32]byte, deleted []uint64, count uint64) error {
 	h := c.hubs[url]
 	if h == nil {
 		return fmt.Errorf("hub %s is unreachable", url)
 	}
-	path := wire.IndexPath(ct.keys.SendKey)
-	var deleted []uint64
-	for _, d := range ct.deleted {
+	var listed []uint64
+	for _, d := range deleted {
 		if d < count {
-			deleted = append(deleted, d)
+			listed = append(listed, d)
 		}
 	}
-	_, err := h.Put(ctx, path, wire.SealIndex(ct.keys.Header, path, wire.Index{Count: count, Deleted: deleted}), "application/octet-stream", hubclient.Cond{})
+	_, err := h.Put(ctx, path, wire.SealIndex(key, path, wire.Index{Count: count, Deleted: listed}), "application/octet-stream", hubclient.Cond{})
 	return err
 }
 
@@ -288,7 +342,7 @@ func (c *Client) removeEverywhere(ctx context.Context, path string) error {
 
 // delivered reports whether a hub has acknowledged the message at path.
 func (c *Client) delivered(ct *Contact, path string) bool {
-	for _, e := range ct.outbox {
+	for _, e := range ct.out.outbox {
 		if e.Path == path {
 			return len(e.Done) > 0
 		}

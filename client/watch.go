@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub/auth"
 )
 
@@ -55,13 +57,25 @@ func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message),
 		ct, _ := c.contact(n)
 		addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
 		if len(byAddr[addr]) == 0 {
-			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"})
+			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"}, hubclient.Follow{Address: addr, Prefix: "g/"})
 		}
 		byAddr[addr] = append(byAddr[addr], n)
 	}
-	catchUp := func(names []string) {
+	// catchUp reads names' conversations, and the groups if asked or if
+	// a group event came in.
+	catchUp := func(names []string, groups bool) {
 		for _, n := range names {
 			ms, err := c.Receive(ctx, n)
+			for _, m := range ms {
+				fn(m)
+				groups = groups || m.Kind == wire.KindGroup
+			}
+			if err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+		if groups {
+			ms, err := c.syncGroups(ctx, false, true)
 			for _, m := range ms {
 				fn(m)
 			}
@@ -76,10 +90,12 @@ func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message),
 			err = h.Watch(ctx, follows, cursor, func(ev hubclient.Event) error {
 				switch ev.Kind {
 				case "ready", "reset":
-					catchUp(names)
+					catchUp(names, true)
 				case "change":
-					if ev.Op == "put" {
-						catchUp(byAddr[ev.Address])
+					if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
+						catchUp(nil, true)
+					} else if ev.Op == "put" {
+						catchUp(byAddr[ev.Address], false)
 					}
 				}
 				if ev.Cursor != "" {
@@ -96,7 +112,7 @@ func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message),
 			onErr(err)
 		}
 		// Unreachable or stream ended: poll, then try to watch again.
-		catchUp(names)
+		catchUp(names, true)
 		select {
 		case <-ctx.Done():
 			return

@@ -59,11 +59,14 @@ func (w *world) settle(names ...string) {
 	}
 }
 
-func newWorld(t testing.TB) *world {
+func newWorld(t testing.TB) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the hubs' configuration adjusted by tweak.
+func newWorldWith(t testing.TB, tweak func(*server.Config)) *world {
 	w := &world{t: t, chainID: "world"}
 	w.rpc = nodetest.Start(t, w.chainID)
 	for i := 0; i < 2; i++ {
-		h := hubtest.Start(t, nil)
+		h := hubtest.Start(t, tweak)
 		w.hubs, w.drivers = append(w.hubs, h.URL), append(w.drivers, h.Driver)
 	}
 	return w
@@ -109,6 +112,13 @@ func (w *world) userWithState(name, hubURL, statePath string) (*client.Client, *
 
 // userOn registers name with every hub in hubs.
 func (w *world) userOn(name string, hubs []string, statePath string) (*client.Client, *keystore.Identity, *lookup.Client) {
+	c, id, dir := w.userOnUnlocked(name, hubs, statePath)
+	w.dirs = append(w.dirs, dir)
+	return c, id, dir
+}
+
+// userOnUnlocked is userOn without recording the directory in w.dirs.
+func (w *world) userOnUnlocked(name string, hubs []string, statePath string) (*client.Client, *keystore.Identity, *lookup.Client) {
 	hubURL := hubs[0]
 	ctx := context.Background()
 	id, err := keystore.New()
@@ -116,7 +126,6 @@ func (w *world) userOn(name string, hubs []string, statePath string) (*client.Cl
 		w.t.Fatal(err)
 	}
 	dir := w.directory()
-	w.dirs = append(w.dirs, dir)
 	profile, _ := id.Profile(hubs)
 	var salt [32]byte
 	rand.Read(salt[:])

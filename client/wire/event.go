@@ -25,6 +25,7 @@ const (
 	KindDelete  = "delete"  // Ref is deleted for everyone
 	KindTimer   = "timer"   // TTL: messages sent from now on disappear after it (0: off)
 	KindProfile = "profile" // Key: the sender's current profile key
+	KindGroup   = "group"   // Group: a roster and the sender's key for its epoch, or a leave
 )
 
 // EventVersion is the version of the event payload.
@@ -50,16 +51,17 @@ type FileRef struct {
 
 // Event is the plaintext of a message blob: a versioned JSON object.
 type Event struct {
-	V       int      `json:"v"`
-	Kind    string   `json:"k"`
-	Time    int64    `json:"t"` // the sender's clock, Unix milliseconds
-	Text    string   `json:"text,omitempty"`
-	Ref     *Ref     `json:"ref,omitempty"`
-	Emoji   string   `json:"emoji,omitempty"`
-	TTL     int64    `json:"ttl,omitempty"`     // KindTimer: seconds
-	Expires int64    `json:"expires,omitempty"` // disappearing: Unix milliseconds
-	File    *FileRef `json:"file,omitempty"`
-	Key     []byte   `json:"key,omitempty"` // KindProfile
+	V       int        `json:"v"`
+	Kind    string     `json:"k"`
+	Time    int64      `json:"t"` // the sender's clock, Unix milliseconds
+	Text    string     `json:"text,omitempty"`
+	Ref     *Ref       `json:"ref,omitempty"`
+	Emoji   string     `json:"emoji,omitempty"`
+	TTL     int64      `json:"ttl,omitempty"`     // KindTimer: seconds
+	Expires int64      `json:"expires,omitempty"` // disappearing: Unix milliseconds
+	File    *FileRef   `json:"file,omitempty"`
+	Key     []byte     `json:"key,omitempty"` // KindProfile
+	Group   *GroupInfo `json:"group,omitempty"`
 }
 
 // MarshalEvent encodes an event after checking it.
@@ -115,6 +117,13 @@ func (e *Event) check() error {
 	case KindTimer:
 		if e.TTL < 0 {
 			return fmt.Errorf("%w: negative timer", ErrMalformed)
+		}
+	case KindGroup:
+		if e.Group == nil {
+			return fmt.Errorf("%w: group event without a group", ErrMalformed)
+		}
+		if err := e.Group.check(); err != nil {
+			return err
 		}
 	case KindProfile:
 		if len(e.Key) != 32 {

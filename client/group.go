@@ -1,0 +1,706 @@
+package client
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+)
+
+// Group chats. The creator holds the roster: it makes the group, invites,
+// removes and renames, each a new epoch. Every member writes its own
+// messages to its own hubs under its sender key for the epoch (package
+// wire, group.go) and gives that key to every other member over their
+// pairwise conversation; members who are not contacts yet are introduced
+// by name (case 1: both know each other's name from the roster). On every
+// new epoch each member makes a new sender key, so a removed member reads
+// nothing sent after its removal. A group's conversation in the history
+// has To = "#" + its ID.
+
+// ErrNotMember: the user is not (or no longer) a member of the group.
+var ErrNotMember = errors.New("client: not a member of the group")
+
+// Group is a group chat as the user knows it.
+type Group struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Creator string   `json:"creator"`
+	Members []string `json:"members"` // sorted, the user included while a member
+	Epoch   uint64   `json:"epoch"`   // 0: only keys known so far, no roster
+	Gone    bool     `json:"gone,omitempty"`
+
+	Self    string                  `json:"self"`
+	Keys    map[string][]*senderKey `json:"keys"`     // per member, by From
+	Next    map[string]uint64       `json:"next"`     // per other member: the next message to read
+	SentKey map[string]uint64       `json:"sent_key"` // per other member: the epoch of the key last given
+	Leaving []string                `json:"leaving,omitempty"`
+	TimerS  int64                   `json:"timer,omitempty"`
+	Out     savedStream             `json:"out"`
+	out     stream
+}
+
+// savedStream is a stream in the state file.
+type savedStream struct {
+	Next    uint64               `json:"next"`
+	Outbox  []outboxEntry        `json:"outbox,omitempty"`
+	Deleted []uint64             `json:"deleted,omitempty"`
+	Indexed map[string]indexMark `json:"indexed,omitempty"`
+}
+
+// senderKey is a member's key for one epoch, and where its chain is.
+type senderKey struct {
+	Epoch uint64   `json:"epoch"`
+	Seed  []byte   `json:"seed"`
+	From  uint64   `json:"from"` // the member's first message under it
+	CK    [32]byte `json:"ck"`   // the chain key of message At
+	At    uint64   `json:"at"`
+}
+
+func newSenderKey(epoch, from uint64, seed []byte) *senderKey {
+	return &senderKey{Epoch: epoch, Seed: seed, From: from, At: from, CK: wire.GroupChainStart(seed)}
+}
+
+// messageKey returns MK_i and moves the chain past it; a message before
+// the chain's position cannot be opened again (forward secrecy).
+func (k *senderKey) messageKey(i uint64) ([32]byte, error) {
+	if i < k.At {
+		return [32]byte{}, fmt.Errorf("client: group message %d: its key is gone", i)
+	}
+	if i-k.At > 100000 {
+		return [32]byte{}, fmt.Errorf("client: group message %d is too far ahead", i)
+	}
+	for k.At < i {
+		k.CK, _ = wire.GroupChainStep(k.CK)
+		k.At++
+	}
+	var mk [32]byte
+	k.CK, mk = wire.GroupChainStep(k.CK)
+	k.At++
+	return mk, nil
+}
+
+func (g *Group) conv() string             { return "#" + g.ID }
+func (g *Group) setTimer(d time.Duration) { g.timer(d) }
+func (g *Group) timer(d time.Duration)    { g.TimerS = int64(d / time.Second) }
+
+// keyFor returns member's key for its message i: the last one that starts
+// at or before i.
+func (g *Group) keyFor(member string, i uint64) *senderKey {
+	var best *senderKey
+	for _, k := range g.Keys[member] {
+		if k.From <= i {
+			best = k
+		}
+	}
+	return best
+}
+
+func (g *Group) latest(member string) *senderKey {
+	ks := g.Keys[member]
+	if len(ks) == 0 {
+		return nil
+	}
+	return ks[len(ks)-1]
+}
+
+// mine is the user's current sender key (nil once gone).
+func (g *Group) mine() *senderKey {
+	if g.Gone {
+		return nil
+	}
+	return g.latest(g.Self)
+}
+
+func (g *Group) forget(m *Message) string {
+	if !g.out.forget(m.Seq) {
+		return ""
+	}
+	if k := g.keyFor(m.From, m.Seq); k != nil {
+		return wire.GroupPath(k.Seed, m.Seq)
+	}
+	return ""
+}
+
+func (g *Group) member(name string) bool {
+	_, ok := slices.BinarySearch(g.Members, name)
+	return ok
+}
+
+// addKey records member's key for an epoch, once.
+func (g *Group) addKey(member string, k *senderKey) {
+	for _, old := range g.Keys[member] {
+		if old.Epoch == k.Epoch {
+			return
+		}
+	}
+	g.Keys[member] = append(g.Keys[member], k)
+	slices.SortFunc(g.Keys[member], func(a, b *senderKey) int { return cmp.Compare(a.From, b.From) })
+}
+
+// rekey gives the user a new sender key for the group's epoch, starting
+// at its next message.
+func (g *Group) rekey() {
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	g.addKey(g.Self, newSenderKey(g.Epoch, g.out.next, seed))
+	g.out.indexed = nil // the index moves with the key
+}
+
+func (g *Group) info(leave bool) *wire.GroupInfo {
+	in := &wire.GroupInfo{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Leave: leave}
+	if k := g.mine(); k != nil && !leave {
+		in.Seed, in.From = k.Seed, k.From
+	}
+	return in
+}
+
+// conversationOf returns the contact or group a conversation name means.
+func (c *Client) conversationOf(name string) conversation {
+	if len(name) > 0 && name[0] == '#' {
+		if g := c.groups[name[1:]]; g != nil {
+			return g
+		}
+		return nil
+	}
+	if ct := c.contacts[name]; ct != nil {
+		return ct
+	}
+	return nil
+}
+
+func (c *Client) group(id string) (*Group, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[id]
+	if g == nil || g.Epoch == 0 {
+		return nil, fmt.Errorf("client: no group %s", id)
+	}
+	return g, nil
+}
+
+// Groups returns the groups the user knows, by name.
+func (c *Client) Groups() []Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Group
+	for _, g := range c.groups {
+		if g.Epoch > 0 || len(g.Keys) > 0 {
+			out = append(out, Group{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: slices.Clone(g.Members), Epoch: g.Epoch, Gone: g.Gone})
+		}
+	}
+	slices.SortFunc(out, func(a, b Group) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+// FindGroup returns the ID of the group with that ID or name.
+func (c *Client) FindGroup(idOrName string) (string, error) {
+	var found []string
+	for _, g := range c.Groups() {
+		if g.ID == idOrName {
+			return g.ID, nil
+		}
+		if g.Name == idOrName {
+			found = append(found, g.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("client: no group %q", idOrName)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("client: %d groups are named %q: use the ID", len(found), idOrName)
+}
+
+// CreateGroup makes a group of the user and members (contacts of the
+// user), and gives them the roster and the user's key. Members who do not
+// know each other are introduced through the roster.
+func (c *Client) CreateGroup(ctx context.Context, name string, members []string) (string, error) {
+	if len(name) > wire.MaxGroupName {
+		return "", fmt.Errorf("client: a group name has at most %d bytes", wire.MaxGroupName)
+	}
+	all := append([]string{c.Name}, members...)
+	slices.Sort(all)
+	all = slices.Compact(all)
+	if len(all) > wire.MaxGroupMembers {
+		return "", fmt.Errorf("client: a group has at most %d members", wire.MaxGroupMembers)
+	}
+	for _, m := range all {
+		if m == c.Name {
+			continue
+		}
+		if _, err := c.contact(m); err != nil {
+			return "", fmt.Errorf("client: %s is not a contact: add them first (members meet each other through the group)", m)
+		}
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	g := &Group{ID: hex.EncodeToString(id), Name: name, Creator: c.Name, Members: all, Epoch: 1, Self: c.Name,
+		Keys: map[string][]*senderKey{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
+	g.rekey()
+	c.mu.Lock()
+	c.groups[g.ID] = g
+	err := c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	_, err = c.SyncGroups(ctx)
+	return g.ID, err
+}
+
+// changeRoster is a roster change by the creator: a new epoch.
+func (c *Client) changeRoster(ctx context.Context, id string, change func(g *Group) error) error {
+	g, err := c.group(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if g.Creator != c.Name || g.Gone {
+		c.mu.Unlock()
+		return fmt.Errorf("client: only %s, who made the group, changes its members or name", g.Creator)
+	}
+	if err := change(g); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	g.Epoch++
+	g.rekey()
+	err = c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = c.SyncGroups(ctx)
+	return err
+}
+
+// Invite adds name to the group (creator only).
+func (c *Client) Invite(ctx context.Context, id, name string) error {
+	if _, err := c.contact(name); err != nil {
+		return fmt.Errorf("client: %s is not a contact: add them first", name)
+	}
+	return c.changeRoster(ctx, id, func(g *Group) error {
+		if g.member(name) {
+			return fmt.Errorf("client: %s is already in the group", name)
+		}
+		g.Members = append(g.Members, name)
+		slices.Sort(g.Members)
+		return nil
+	})
+}
+
+// RemoveMember removes name from the group (creator only): every member
+// makes a new key that name does not get; name is told the new roster,
+// without any key.
+func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
+	err := c.changeRoster(ctx, id, func(g *Group) error {
+		if !g.member(name) || name == c.Name {
+			return fmt.Errorf("client: %s is not another member of the group", name)
+		}
+		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == name })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	g, _ := c.group(id)
+	c.mu.Lock()
+	info := g.info(false)
+	info.Seed, info.From = nil, 0
+	c.mu.Unlock()
+	if _, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindGroup, Group: info}); err != nil && !errors.Is(err, ErrQueued) {
+		return fmt.Errorf("client: telling %s of the removal: %w", name, err)
+	}
+	return nil
+}
+
+// RenameGroup renames the group (creator only).
+func (c *Client) RenameGroup(ctx context.Context, id, name string) error {
+	if len(name) > wire.MaxGroupName {
+		return fmt.Errorf("client: a group name has at most %d bytes", wire.MaxGroupName)
+	}
+	return c.changeRoster(ctx, id, func(g *Group) error { g.Name = name; return nil })
+}
+
+// LeaveGroup tells the creator the user leaves; the user stops reading
+// and writing the group. (The creator then starts an epoch without them.)
+func (c *Client) LeaveGroup(ctx context.Context, id string) error {
+	g, err := c.group(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if g.Creator == c.Name {
+		c.mu.Unlock()
+		return errors.New("client: the creator cannot leave its group")
+	}
+	info := g.info(true)
+	g.Gone = true
+	err = c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = c.SendEvent(ctx, g.Creator, &wire.Event{Kind: wire.KindGroup, Group: info})
+	if errors.Is(err, ErrQueued) {
+		err = nil
+	}
+	return err
+}
+
+// takeGroupEvent applies a KindGroup event that from sent the user over
+// their pairwise conversation; the caller holds c.mu.
+func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
+	g := c.groups[in.ID]
+	if g == nil {
+		g = &Group{ID: in.ID, Creator: in.Creator, Self: c.Name, Keys: map[string][]*senderKey{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
+		c.groups[in.ID] = g
+	}
+	if in.Creator != g.Creator {
+		return // another group under the same ID: ignored
+	}
+	if in.Leave {
+		if g.Creator == c.Name && g.member(from) && !slices.Contains(g.Leaving, from) {
+			g.Leaving = append(g.Leaving, from) // SyncGroups removes them
+		}
+		return
+	}
+	if from == g.Creator && in.Epoch > g.Epoch && !g.Gone {
+		// A new roster: adopt it and make a new key for the epoch.
+		members := slices.Clone(in.Members)
+		slices.Sort(members)
+		g.Name, g.Members, g.Epoch = in.Name, slices.Compact(members), in.Epoch
+		if !g.member(c.Name) {
+			g.Gone = true
+		} else {
+			g.rekey()
+		}
+		for m := range g.Keys { // nothing more is read from members who left
+			if m != c.Name && !g.member(m) {
+				delete(g.Next, m)
+			}
+		}
+	}
+	if slices.Contains(in.Members, from) && len(in.Seed) == 32 {
+		g.addKey(from, newSenderKey(in.Epoch, in.From, in.Seed))
+		if _, ok := g.Next[from]; !ok {
+			g.Next[from] = in.From // a member's messages before the user joined stay unread
+		}
+	}
+}
+
+// SyncGroups brings every group up to date: it reads every pairwise
+// conversation (rosters and keys come that way), the creator removes
+// members who asked to leave, each member introduces itself to members it
+// does not know yet and gives its current key to those who do not have
+// it, then it reads every member's new messages. It returns what it read.
+// Members whose introduction is pending get the key on a later call.
+func (c *Client) SyncGroups(ctx context.Context) ([]Message, error) {
+	return c.syncGroups(ctx, true, true)
+}
+
+// syncGroups is SyncGroups; pairwise and read say whether to read the
+// pairwise conversations and the groups (Watch reads them when told of a
+// change, and only gives keys on its own).
+func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message, error) {
+	var (
+		firstErr error
+		out      []Message
+	)
+	if pairwise {
+		for _, n := range c.Contacts() {
+			ms, err := c.Receive(ctx, n)
+			out = append(out, ms...)
+			firstErr = cmp.Or(firstErr, err)
+		}
+	}
+	c.mu.Lock()
+	var ids []string
+	for id, g := range c.groups {
+		if g.Epoch > 0 && !g.Gone {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		g, _ := c.group(id)
+		c.mu.Lock()
+		leaving := g.Leaving
+		g.Leaving = nil
+		c.mu.Unlock()
+		for _, m := range leaving {
+			if err := c.RemoveMember(ctx, id, m); err != nil {
+				firstErr = cmp.Or(firstErr, err)
+			}
+		}
+		if err := c.giveKeys(ctx, g); err != nil {
+			firstErr = cmp.Or(firstErr, err)
+		}
+		if read {
+			ms, err := c.ReceiveGroup(ctx, id)
+			out = append(out, ms...)
+			firstErr = cmp.Or(firstErr, err)
+		}
+	}
+	return out, firstErr
+}
+
+// giveKeys sends the user's current key (and the roster) to every member
+// who does not have it, introducing the user to those it does not know.
+func (c *Client) giveKeys(ctx context.Context, g *Group) error {
+	c.mu.Lock()
+	var todo []string
+	for _, m := range g.Members {
+		if m != c.Name && g.SentKey[m] != g.Epoch {
+			todo = append(todo, m)
+		}
+	}
+	c.mu.Unlock()
+	var firstErr error
+	for _, m := range todo {
+		if _, err := c.contact(m); err != nil {
+			err := c.Introduce(ctx, m, "")
+			if errors.Is(err, ErrIntroPending) {
+				continue // they write the introduction; next time
+			}
+			if err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+		}
+		c.mu.Lock()
+		info := g.info(false)
+		epoch := g.Epoch
+		c.mu.Unlock()
+		_, err := c.SendEvent(ctx, m, &wire.Event{Kind: wire.KindGroup, Group: info})
+		if err != nil && !errors.Is(err, ErrQueued) {
+			if !errors.Is(err, errCannotSendYet) {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("client: group key to %s: %w", m, err))
+			}
+			continue
+		}
+		c.mu.Lock()
+		g.SentKey[m] = epoch
+		err = c.save()
+		c.mu.Unlock()
+		firstErr = cmp.Or(firstErr, err)
+	}
+	return firstErr
+}
+
+// HasGroupKeys reports whether the user holds the current key of every
+// other member of the group and has given its own to all of them.
+func (c *Client) HasGroupKeys(id string) bool {
+	g, err := c.group(id)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range g.Members {
+		if m == c.Name {
+			continue
+		}
+		k := g.latest(m)
+		if k == nil || k.Epoch != g.Epoch || g.SentKey[m] != g.Epoch {
+			return false
+		}
+	}
+	return true
+}
+
+// SendGroup writes an event to the group on the user's hubs.
+func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Message, error) {
+	g, err := c.group(id)
+	if err != nil {
+		return Message{}, err
+	}
+	c.mu.Lock()
+	k := g.mine()
+	if k == nil {
+		c.mu.Unlock()
+		return Message{}, fmt.Errorf("%w %s", ErrNotMember, g.Name)
+	}
+	if e.Ref != nil && e.Kind != wire.KindText {
+		i := c.find(*e.Ref, g.conv())
+		if i < 0 || (e.Kind != wire.KindReact && c.history[i].From != c.Name) {
+			c.mu.Unlock()
+			return Message{}, fmt.Errorf("client: no message %s of yours in the group", e.Ref)
+		}
+	}
+	now := c.now()
+	e.Time = now.UnixMilli()
+	if g.TimerS > 0 && e.Kind == wire.KindText {
+		e.Expires = now.Add(time.Duration(g.TimerS) * time.Second).UnixMilli()
+	}
+	plain, err := wire.MarshalEvent(e)
+	if err != nil {
+		c.mu.Unlock()
+		return Message{}, err
+	}
+	seq := g.out.next
+	mk, err := k.messageKey(seq)
+	if err != nil {
+		c.mu.Unlock()
+		return Message{}, err
+	}
+	path := wire.GroupPath(k.Seed, seq)
+	blob, err := wire.SealGroupMessage(mk, c.id.SigningKey(), g.ID, k.Epoch, seq, path, plain)
+	if err != nil {
+		c.mu.Unlock()
+		return Message{}, err
+	}
+	m := messageOf(c.Name, g.conv(), seq, e)
+	c.apply(g, m)
+	g.out.add(seq, path, blob)
+	err = c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return m, err
+	}
+	if err := c.Flush(ctx); err != nil {
+		c.mu.Lock()
+		queued := len(g.out.outbox) > 0 && g.out.outbox[len(g.out.outbox)-1].Seq == seq && len(g.out.outbox[len(g.out.outbox)-1].Done) == 0
+		c.mu.Unlock()
+		if queued {
+			return m, fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
+		}
+	}
+	return m, nil
+}
+
+// ReceiveGroup reads every member's new messages, member by member, each
+// in order; like Receive, a message that does not open or that a hub
+// withholds is reported and nothing after it from that member is shown.
+func (c *Client) ReceiveGroup(ctx context.Context, id string) ([]Message, error) {
+	g, err := c.group(id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	var members []string
+	for m := range g.Next {
+		if g.member(m) {
+			members = append(members, m)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(members)
+	var (
+		out      []Message
+		firstErr error
+	)
+	for _, m := range members {
+		ms, err := c.receiveMember(ctx, g, m)
+		out = append(out, ms...)
+		firstErr = cmp.Or(firstErr, err)
+	}
+	return out, firstErr
+}
+
+func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]Message, error) {
+	author, err := c.contact(member)
+	if err != nil {
+		return nil, nil // not introduced yet: their key came some other way; read later
+	}
+	author.recvMu.Lock()
+	defer author.recvMu.Unlock()
+	addr := author.address()
+	var out []Message
+	var index *wire.Index
+	for {
+		c.mu.Lock()
+		seq := g.Next[member]
+		k := g.keyFor(member, seq)
+		c.mu.Unlock()
+		if k == nil {
+			return out, nil
+		}
+		path := wire.GroupPath(k.Seed, seq)
+		blob, err := c.getFrom(ctx, author.Record.Profile.Hubs, addr, path)
+		if errors.Is(err, hub.ErrNotFound) {
+			if index == nil {
+				c.mu.Lock()
+				last := g.latest(member)
+				c.mu.Unlock()
+				index = c.bestIndex(ctx, author.Record.Profile.Hubs, addr, wire.GroupIndexPath(last.Seed), wire.GroupIndexKey(last.Seed))
+			}
+			switch {
+			case index.IsDeleted(seq):
+				c.mu.Lock()
+				if _, err := k.messageKey(seq); err == nil {
+					g.Next[member] = seq + 1
+				}
+				err = c.save()
+				c.mu.Unlock()
+				if err != nil {
+					return out, err
+				}
+				continue
+			case seq < index.Count:
+				return out, &WithheldError{Name: member + " in " + g.Name, Seq: seq, Count: index.Count}
+			}
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		c.mu.Lock()
+		saved := *k
+		mk, err := k.messageKey(seq)
+		var plain []byte
+		if err == nil {
+			plain, err = wire.OpenGroupMessage(mk, author.Record.Profile.SigningKey[:], g.ID, k.Epoch, seq, path, blob)
+		}
+		if err != nil {
+			*k = saved // the chain does not move for a blob that did not open
+			c.mu.Unlock()
+			return out, fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, member, err)
+		}
+		e, perr := wire.ParseEvent(plain)
+		m := messageOf(member, g.conv(), seq, e)
+		if perr != nil {
+			m = Message{From: member, To: g.conv(), Seq: seq, Time: e.When(), Kind: KindUnsupported, Text: perr.Error()}
+		}
+		g.Next[member] = seq + 1
+		if m.Expires.IsZero() || m.Expires.After(c.now()) {
+			c.apply(g, m)
+			out = append(out, m)
+		}
+		err = c.save()
+		c.mu.Unlock()
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// getFrom reads addr/path from the first of hubs that has it: a hub that
+// answers "not found" or cannot be reached lets the next one answer.
+func (c *Client) getFrom(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
+	var unreachable error
+	for _, url := range hubs {
+		h, err := c.dial(ctx, url)
+		if err != nil {
+			unreachable = cmp.Or(unreachable, err)
+			continue
+		}
+		b, _, err := h.Get(ctx, addr, path)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, hub.ErrNotFound) {
+			unreachable = cmp.Or(unreachable, err)
+		}
+	}
+	return nil, cmp.Or(unreachable, hub.ErrNotFound)
+}

@@ -1,0 +1,241 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub/server"
+)
+
+// users registers names in parallel, spread over the world's hubs.
+func (w *world) users(names ...string) []*client.Client {
+	out := make([]*client.Client, len(names))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, _, dir := w.userOnUnlocked(n, []string{w.hubs[i%len(w.hubs)]}, "")
+			mu.Lock()
+			out[i] = c
+			w.dirs = append(w.dirs, dir)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	w.settle(names...)
+	return out
+}
+
+// groupSync runs SyncGroups on every client until each holds a key from
+// every other member of the group named name (and no more rounds are
+// needed), then returns the group's ID.
+func groupSync(t *testing.T, name string, cs ...*client.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		done := true
+		for _, c := range cs {
+			if _, err := c.SyncGroups(ctx); err != nil {
+				t.Logf("%s: %v", c.Name, err)
+			}
+		}
+		for _, c := range cs {
+			id, err := c.FindGroup(name)
+			if err != nil || !c.HasGroupKeys(id) {
+				done = false
+			}
+		}
+		if done {
+			id, _ := cs[0].FindGroup(name)
+			return id
+		}
+		if time.Now().After(deadline) {
+			for _, c := range cs {
+				t.Logf("%s: %+v", c.Name, c.Groups())
+			}
+			t.Fatalf("group %s never settled", name)
+		}
+	}
+}
+
+func groupTexts(t *testing.T, c *client.Client, id string) string {
+	t.Helper()
+	if _, err := c.ReceiveGroup(context.Background(), id); err != nil {
+		t.Fatalf("%s reads the group: %v", c.Name, err)
+	}
+	var out []string
+	for _, m := range c.Conversation("#" + id) {
+		s := m.From + ":" + m.Text
+		if m.Deleted {
+			s = m.From + ":(deleted)"
+		}
+		if m.Edited {
+			s += "*"
+		}
+		for who, e := range m.Reactions {
+			s += "+" + who + e
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "|")
+}
+
+// TestGroupChat: three people, two of whom have never met, in one group;
+// every message feature; a member removed while others send; a member
+// leaving.
+func TestGroupChat(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	cs := w.users("alice", "bob", "carol")
+	alice, bob, carol := cs[0], cs[1], cs[2]
+	connect(t, alice, bob, "hi bob")
+	connect(t, alice, carol, "hi carol") // bob and carol do not know each other
+	if _, err := alice.CreateGroup(ctx, "trip", []string{"bob", "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "trip", alice, bob, carol)
+	if !slices.Contains(bob.Contacts(), "carol") {
+		t.Fatal("bob and carol were not introduced through the roster")
+	}
+	must := func(_ client.Message, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := "#" + id
+	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "where to?"}))                                  // alice/0
+	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "the sea", Ref: &wire.Ref{By: "alice", Seq: 0}})) // bob/0
+	groupTexts(t, carol, id)
+	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindReact, Emoji: "🌊", Ref: &wire.Ref{By: "bob", Seq: 0}})) // carol/0
+	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "mountans"}))                               // carol/1
+	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "mountains", Ref: &wire.Ref{By: "carol", Seq: 1}}))
+	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "nope"})) // bob/1
+	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: "bob", Seq: 1}}))
+	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "forged", Ref: &wire.Ref{By: "bob", Seq: 0}}); err == nil {
+		t.Fatal("alice edited bob's message")
+	}
+	want := "alice:where to?|bob:the sea+carol🌊|carol:mountains*"
+	for _, c := range cs {
+		if got := groupTexts(t, c, id); strings.ReplaceAll(got, "|bob:(deleted)", "") != want {
+			t.Fatalf("%s sees %s", c.Name, got)
+		}
+	}
+	// A file in the group.
+	src, sum := writeRandomFile(t, wire.ChunkSize+10)
+	fm, err := carol.SendFile(ctx, g, src, "map", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupTexts(t, bob, id)
+	dest := filepath.Join(t.TempDir(), "map")
+	if err := bob.GetFile(ctx, g, fm.ID(), dest, nil); err != nil || string(sha256File(t, dest)) != string(sum) {
+		t.Fatalf("group file: %v", err)
+	}
+	if err := bob.RemoveMember(ctx, id, "carol"); err == nil {
+		t.Fatal("a member who did not make the group removed another")
+	}
+
+	// alice removes carol while bob and carol send.
+	var wg sync.WaitGroup
+	for _, c := range []*client.Client{bob, carol} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5 {
+				c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: fmt.Sprintf("%s-during-%d", c.Name, i)})
+			}
+		}()
+	}
+	if err := alice.RemoveMember(ctx, id, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	groupSync(t, "trip", alice, bob)
+	carol.SyncGroups(ctx)
+	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after carol left"}))
+	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "bob after"}))
+	for _, c := range []*client.Client{alice, bob} {
+		got := groupTexts(t, c, id)
+		for i := range 5 {
+			if !strings.Contains(got, fmt.Sprintf("bob-during-%d", i)) {
+				t.Fatalf("%s misses bob's message %d: %s", c.Name, i, got)
+			}
+		}
+		if !strings.Contains(got, "after carol left") || !strings.Contains(got, "bob after") {
+			t.Fatalf("%s: %s", c.Name, got)
+		}
+	}
+	carol.SyncGroups(ctx)
+	if got := groupTexts(t, carol, id); strings.Contains(got, "after carol left") || strings.Contains(got, "bob after") {
+		t.Fatalf("the removed member reads what was sent after: %s", got)
+	}
+	if gs := carol.Groups(); len(gs) != 1 || !gs[0].Gone {
+		t.Fatalf("carol's groups %+v", gs)
+	}
+	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); err == nil {
+		t.Fatal("a removed member wrote to the group")
+	}
+
+	// Rename, then bob leaves.
+	if err := alice.RenameGroup(ctx, id, "sea trip"); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, "sea trip", alice, bob)
+	if err := bob.LeaveGroup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		alice.SyncGroups(ctx)
+	}
+	if gs := alice.Groups(); len(gs) != 1 || slices.Contains(gs[0].Members, "bob") {
+		t.Fatalf("after bob left: %+v", gs)
+	}
+}
+
+// TestGroupFifty: a group of 50 of whom only the creator knows everyone;
+// every message reaches the 49 others.
+func TestGroupFifty(t *testing.T) {
+	// Every client here is one IP: let the creator's 49 requests through.
+	w := newWorldWith(t, func(c *server.Config) { c.InboxPerMinute = 100 })
+	ctx := context.Background()
+	var names []string
+	for i := range 50 {
+		names = append(names, fmt.Sprintf("m%02d", i))
+	}
+	cs := w.users(names...)
+	for _, c := range cs[1:] {
+		connect(t, cs[0], c, "join my group?")
+	}
+	if _, err := cs[0].CreateGroup(ctx, "fifty", names[1:]); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "fifty", cs...)
+	for _, c := range cs {
+		if _, err := c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "hello from " + c.Name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cs {
+		if _, err := c.ReceiveGroup(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(c.Conversation("#" + id)); n != 50 {
+			t.Fatalf("%s has %d of the 50 messages", c.Name, n)
+		}
+	}
+}
