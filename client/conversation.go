@@ -119,6 +119,9 @@ func (c *Client) SetTimer(ctx context.Context, name string, ttl time.Duration) e
 // it refuses with a *KeyChange until ConfirmKeys. If no hub took the
 // event yet, it is kept and the error wraps ErrQueued.
 func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Message, error) {
+	if strings.HasPrefix(name, "#") {
+		return c.SendGroup(ctx, name[1:], e)
+	}
 	ct, err := c.contact(name)
 	if err != nil {
 		return Message{}, err
@@ -163,12 +166,12 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	}
 	if key := c.profile.Key; key != nil && e.Kind != wire.KindProfile && !bytes.Equal(ct.sentProfileKey, key) {
 		// The contact has not been given the current profile key yet.
-		if _, _, err := c.seal(ct, &wire.Event{Kind: wire.KindProfile, Key: key}); err != nil {
+		if _, err := c.seal(ct, &wire.Event{Kind: wire.KindProfile, Key: key}); err != nil {
 			c.mu.Unlock()
 			return Message{}, err
 		}
 	}
-	m, path, err := c.seal(ct, e)
+	m, err := c.seal(ct, e)
 	if err != nil {
 		c.mu.Unlock()
 		return Message{}, err
@@ -178,19 +181,25 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	if err != nil {
 		return m, err
 	}
-	err = c.Flush(ctx)
+	return m, c.flushQueued(ctx, &ct.out, m.Seq)
+}
+
+// flushQueued runs Flush and says ErrQueued if no hub took message seq of
+// st yet (Flush keeps trying the others).
+func (c *Client) flushQueued(ctx context.Context, st *stream, seq uint64) error {
+	err := c.Flush(ctx)
 	c.mu.Lock()
-	ok := c.delivered(ct, path)
+	queued := st.queued(seq)
 	c.mu.Unlock()
-	if !ok {
-		return m, fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
+	if queued {
+		return fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
 	}
-	return m, nil // on at least one hub; Flush keeps trying the others
+	return nil
 }
 
 // seal stamps e with the time (and expiry), seals it as ct's next event,
 // applies it and puts it in the outbox; the caller holds c.mu and saves.
-func (c *Client) seal(ct *Contact, e *wire.Event) (Message, string, error) {
+func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	now := c.now()
 	e.Time = now.UnixMilli()
 	if ct.timer > 0 && e.Kind == wire.KindText {
@@ -198,13 +207,13 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, string, error) {
 	}
 	plain, err := wire.MarshalEvent(e)
 	if err != nil {
-		return Message{}, "", err
+		return Message{}, err
 	}
 	seq := ct.out.next
 	path := wire.MessagePath(ct.keys.SendKey, seq)
 	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, plain, []byte(path), nil)
 	if err != nil {
-		return Message{}, "", err
+		return Message{}, err
 	}
 	m := messageOf(c.Name, ct.Name, seq, e)
 	c.apply(ct, m)
@@ -212,7 +221,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, string, error) {
 		ct.sentProfileKey = e.Key
 	}
 	ct.out.add(seq, path, blob)
-	return m, path, nil
+	return m, nil
 }
 
 func messageOf(from, to string, seq uint64, e *wire.Event) Message {
@@ -224,13 +233,17 @@ func messageOf(from, to string, seq uint64, e *wire.Event) Message {
 	return m
 }
 
-// convOf names the conversation m belongs to: the other party's name, or
-// "#" and the group's ID.
-func (c *Client) convOf(m Message) string {
+// convOf names the conversation m belongs to.
+func (c *Client) convOf(m Message) string { return ConversationOf(c.Name, m) }
+
+// ConversationOf names the conversation of me that m belongs to: the other
+// party's name, or "#" and the group's ID. Every method that takes a
+// contact's name also takes a group as "#" and its ID.
+func ConversationOf(me string, m Message) string {
 	switch {
 	case strings.HasPrefix(m.To, "#"):
 		return m.To
-	case m.From == c.Name:
+	case m.From == me:
 		return m.To
 	}
 	return m.From
@@ -327,6 +340,9 @@ func (c *Client) forget(ct conversation, m *Message) {
 // a message the hubs withhold (*WithheldError); the events before it are
 // returned. A blocked contact's hubs are not read.
 func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
+	if strings.HasPrefix(name, "#") {
+		return c.ReceiveGroup(ctx, name[1:])
+	}
 	ct, err := c.contact(name)
 	if err != nil {
 		return nil, err
@@ -508,6 +524,9 @@ func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
 // MarkRead records that the user has seen everything received from name,
 // and tells name so (unless read receipts are off).
 func (c *Client) MarkRead(ctx context.Context, name string) error {
+	if strings.HasPrefix(name, "#") {
+		return nil // groups keep no read state yet
+	}
 	ct, err := c.contact(name)
 	if err != nil {
 		return err
@@ -590,6 +609,9 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 // ReceiptFrom returns what name says it has of the user's messages (zero
 // if name has written no receipt), from name's own hubs.
 func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error) {
+	if strings.HasPrefix(name, "#") {
+		return wire.Receipt{}, nil
+	}
 	ct, err := c.contact(name)
 	if err != nil {
 		return wire.Receipt{}, err
@@ -619,16 +641,23 @@ const (
 
 // StateOf says where the user's message seq to name is, given name's receipt.
 func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
-	ct, err := c.contact(name)
-	if err != nil {
+	c.mu.Lock()
+	var st *stream
+	if ct := c.contacts[name]; ct != nil {
+		st = &ct.out
+	} else if g := c.groups[strings.TrimPrefix(name, "#")]; g != nil && strings.HasPrefix(name, "#") {
+		st = &g.out
+	}
+	queued := st != nil && st.queued(seq)
+	c.mu.Unlock()
+	if st == nil {
 		return ""
 	}
-	c.mu.Lock()
-	queued := !c.delivered(ct, wire.MessagePath(ct.keys.SendKey, seq))
-	c.mu.Unlock()
 	switch {
 	case queued:
 		return StateQueued
+	case strings.HasPrefix(name, "#"):
+		return StateSent
 	case seq < r.Read:
 		return StateRead
 	case seq < r.Delivered:

@@ -567,15 +567,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if err != nil {
 		return m, err
 	}
-	if err := c.Flush(ctx); err != nil {
-		c.mu.Lock()
-		queued := len(g.out.outbox) > 0 && g.out.outbox[len(g.out.outbox)-1].Seq == seq && len(g.out.outbox[len(g.out.outbox)-1].Done) == 0
-		c.mu.Unlock()
-		if queued {
-			return m, fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
-		}
-	}
-	return m, nil
+	return m, c.flushQueued(ctx, &g.out, seq)
 }
 
 // ReceiveGroup reads every member's new messages, member by member, each

@@ -340,14 +340,15 @@ func (c *Client) removeEverywhere(ctx context.Context, path string) error {
 	return firstErr
 }
 
-// delivered reports whether a hub has acknowledged the message at path.
-func (c *Client) delivered(ct *Contact, path string) bool {
-	for _, e := range ct.out.outbox {
-		if e.Path == path {
-			return len(e.Done) > 0
+// queued reports whether message seq is still in the outbox with no hub
+// holding it.
+func (st *stream) queued(seq uint64) bool {
+	for _, e := range st.outbox {
+		if e.Seq == seq {
+			return len(e.Done) == 0
 		}
 	}
-	return true // not in the outbox: every hub has it
+	return false
 }
 
 // upload puts e on the hub at url; the caller holds c.mu.

@@ -21,6 +21,7 @@ import (
 // chatBackend is what the chat UI needs of the client.
 type chatBackend interface {
 	Contacts() []string
+	Groups() []client.Group
 	History() []client.Message
 	SendEvent(ctx context.Context, name string, e *wire.Event) (client.Message, error)
 	ConfirmKeys(ctx context.Context, name string) (*bns.Record, error)
@@ -49,7 +50,8 @@ type chatModel struct {
 	ctx      context.Context
 	be       chatBackend
 	me       string
-	contacts []string
+	contacts []string          // conversations: contacts' names, then "#" and each group's ID
+	labels   map[string]string // what the list shows for a conversation
 	selected int
 	unread   map[string]int
 	history  []client.Message
@@ -66,10 +68,11 @@ func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-cha
 	in.Placeholder = "type a message; Enter sends; /help lists commands; Tab or ↑/↓ switch; Esc quits"
 	in.Focus()
 	in.CharLimit = 4000
-	m := chatModel{ctx: ctx, be: be, me: me, contacts: be.Contacts(), unread: map[string]int{}, history: be.History(),
+	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, history: be.History(),
 		input: in, incoming: incoming, width: 100, height: 30}
+	m.refreshList()
 	for i, c := range m.contacts {
-		if c == start {
+		if c == start || m.labels[c] == start {
 			m.selected = i
 		}
 		m.unread[c] = be.Unread(c)
@@ -83,6 +86,26 @@ func (m *chatModel) markRead() {
 	if cur := m.current(); cur != "" {
 		delete(m.unread, cur)
 		m.be.MarkRead(m.ctx, cur)
+	}
+}
+
+// refreshList lists the contacts and the groups the user is in.
+func (m *chatModel) refreshList() {
+	cur := m.current()
+	m.contacts = m.be.Contacts()
+	for _, c := range m.contacts {
+		m.labels[c] = c
+	}
+	for _, g := range m.be.Groups() {
+		if !g.Gone {
+			m.contacts = append(m.contacts, "#"+g.ID)
+			m.labels["#"+g.ID] = "#" + g.Name
+		}
+	}
+	for i, c := range m.contacts {
+		if c == cur {
+			m.selected = i
+		}
 	}
 }
 
@@ -242,9 +265,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case incomingMsg:
 		m.history = m.be.History() // edits, reactions and deletes change earlier messages
-		if msg.From != m.current() {
+		m.refreshList()            // a group may have come
+		if conv := client.ConversationOf(m.me, client.Message(msg)); conv != m.current() {
 			if msg.Kind == wire.KindText {
-				m.unread[msg.From]++
+				m.unread[conv]++
 			}
 		} else {
 			m.markRead()
@@ -285,7 +309,7 @@ func (m chatModel) View() string {
 		left.WriteString(dimStyle.Render("none yet:\nparley contacts add NAME") + "\n")
 	}
 	for i, c := range m.contacts {
-		line := c
+		line := m.labels[c]
 		if n := m.unread[c]; n > 0 {
 			line += fmt.Sprintf(" (%d)", n)
 		}
@@ -298,10 +322,10 @@ func (m chatModel) View() string {
 	}
 	var right strings.Builder
 	cur := m.current()
-	right.WriteString(titleStyle.Render(fmt.Sprintf("%s ↔ %s", m.me, cur)) + "\n")
+	right.WriteString(titleStyle.Render(fmt.Sprintf("%s ↔ %s", m.me, m.labels[cur])) + "\n")
 	var lines []string
 	for _, msg := range m.history {
-		if cur != "" && (msg.From == cur || msg.To == cur) {
+		if cur != "" && client.ConversationOf(m.me, msg) == cur {
 			lines = append(lines, formatMessage(msg, ""))
 		}
 	}

@@ -36,6 +36,9 @@ func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) Groups() []client.Group {
+	return []client.Group{{ID: "g1", Name: "trip", Members: []string{"alice", "carol", "me"}}}
+}
 func (f *fakeBackend) SendFile(_ context.Context, name, path, caption string, _ client.Progress) (client.Message, error) {
 	return f.SendEvent(context.Background(), name, &wire.Event{Kind: wire.KindText, Text: "file " + path})
 }
@@ -136,6 +139,17 @@ func TestChatModel(t *testing.T) {
 	m = typeText(t, m, "/confirm")
 	if len(be.confirmed) != 1 || be.confirmed[0] != "carol" || strings.Contains(m.View(), "⚠") {
 		t.Fatalf("confirm: %v\n%s", be.confirmed, m.View())
+	}
+	// A group message: the group's entry counts it, and shows it when open.
+	inGroup := client.Message{From: "alice", To: "#g1", Kind: wire.KindText, Text: "group hello"}
+	be.history = append(be.history, inGroup)
+	m = step(t, m, incomingMsg(inGroup))
+	if v := m.View(); !strings.Contains(v, "#trip (1)") {
+		t.Fatalf("no unread count for the group:\n%s", v)
+	}
+	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	if v := m.View(); !strings.Contains(v, "me ↔ #trip") || !strings.Contains(v, "alice: group hello") || strings.Contains(v, "hi carol") {
+		t.Fatalf("the group's conversation:\n%s", v)
 	}
 	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc}); cmd == nil {
 		t.Fatal("Esc does not quit")

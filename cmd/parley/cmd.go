@@ -59,7 +59,8 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
-		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout))
+		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout),
+		groupCmd(h, stdout))
 	root.AddCommand(blockCmds(h, stdout)...)
 	return root
 }

@@ -128,6 +128,9 @@ func (h *home) directory(ctx context.Context) (*lookup.Client, error) {
 
 // client opens the messenger state of a registered user.
 func (h *home) client(ctx context.Context) (*client.Client, error) {
+	if h.c != nil {
+		return h.c, nil
+	}
 	if err := h.unlock(); err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func formatMessage(m client.Message, state string) string {
 			if m.Text != "" {
 				b.WriteString(" ")
 			}
-			fmt.Fprintf(&b, "📎 %s (%s; parley get-file %s %s)", m.File.Name, size(m.File.Size), m.From, m.ID())
+			fmt.Fprintf(&b, "📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), m.ID())
 		}
 	}
 	if m.Edited {

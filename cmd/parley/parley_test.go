@@ -159,14 +159,33 @@ func TestCLI(t *testing.T) {
 	}
 	dest := filepath.Join(t.TempDir(), "got.txt")
 	readOut := parley(t, "--home", bob, "read", "alice")
-	if !strings.Contains(readOut, "my notes 📎 notes.txt (1.3 MiB; parley get-file alice alice/") {
+	if !strings.Contains(readOut, "my notes 📎 notes.txt (1.3 MiB; get-file alice/") {
 		t.Fatalf("the file's message:\n%s", readOut)
 	}
-	ref := readOut[strings.LastIndex(readOut, "parley get-file alice ")+len("parley get-file alice "):]
+	ref := readOut[strings.LastIndex(readOut, "get-file ")+len("get-file "):]
 	ref = ref[:strings.Index(ref, ")")]
 	parley(t, "--home", bob, "get-file", "alice", ref, "--out", dest)
 	if got, _ := os.ReadFile(dest); !bytes.Equal(got, bytes.Repeat([]byte("parley "), 200000)) {
 		t.Fatal("get-file wrote something else")
+	}
+
+	// A group: made, written to and read through the group commands.
+	if out := parley(t, "--home", alice, "group", "create", "lunch", "bob"); !strings.Contains(out, "group lunch (") {
+		t.Fatalf("group create: %s", out)
+	}
+	parley(t, "--home", bob, "group", "list") // takes the roster and gives bob's key
+	parley(t, "--home", alice, "group", "list")
+	if out := parley(t, "--home", bob, "group", "list"); !strings.Contains(out, "lunch\t") || !strings.Contains(out, "by alice\talice,bob") {
+		t.Fatalf("group list: %s", out)
+	}
+	parley(t, "--home", alice, "group", "send", "lunch", "pizza?")
+	parley(t, "--home", bob, "group", "send", "lunch", "yes", "--reply", "alice/0")
+	if out := parley(t, "--home", alice, "group", "read", "lunch"); !strings.Contains(out, "[alice/0] alice: pizza?") || !strings.Contains(out, "[bob/0] bob: ↪ alice/0 yes") {
+		t.Fatalf("group read:\n%s", out)
+	}
+	parley(t, "--home", alice, "group", "rename", "lunch", "dinner")
+	if out := parley(t, "--home", bob, "group", "list"); !strings.Contains(out, "dinner\t") {
+		t.Fatalf("after the rename: %s", out)
 	}
 
 	parley(t, "--home", bob, "settings", "read-receipts", "off")
