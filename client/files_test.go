@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -187,5 +188,50 @@ func TestFileDamage(t *testing.T) {
 		if _, err := w.drivers[0].Stat(ctx, addr, wire.ChunkPath(key, i)); !errors.Is(err, hub.ErrNotFound) {
 			t.Fatalf("chunk %d outlived its message: %v", i, err)
 		}
+	}
+}
+
+// TestTwoHubsFilesAndGroups: alice publishes two hubs; with one down, her
+// file and her group message still reach bob, from the other.
+func TestTwoHubsFilesAndGroups(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	first := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
+	l.Close()
+	first.start()
+	t.Cleanup(first.stop)
+	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "two hubs")
+	if _, err := alice.CreateGroup(ctx, "g", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "g", alice, bob)
+
+	first.stop()
+	src, sum := writeRandomFile(t, wire.ChunkSize+1)
+	m, err := alice.SendFile(ctx, "bob", src, "", nil)
+	if err != nil {
+		t.Fatalf("file with one of two hubs down: %v", err)
+	}
+	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "group, one hub down"}); err != nil {
+		t.Fatalf("group message with one of two hubs down: %v", err)
+	}
+	if _, err := bob.Receive(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "f")
+	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
+		t.Fatalf("file from the other hub: %v", err)
+	}
+	if got := groupTexts(t, bob, id); !strings.Contains(got, "alice:group, one hub down") {
+		t.Fatalf("bob's group: %s", got)
+	}
+	// The first hub returns and catches up.
+	first.start()
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("catching up the first hub: %v", err)
 	}
 }

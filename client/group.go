@@ -677,9 +677,12 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 }
 
 // getFrom reads addr/path from the first of hubs that has it: a hub that
-// answers "not found" or cannot be reached lets the next one answer.
+// answers "not found" or cannot be reached lets the next one answer. If
+// none has it, it says hub.ErrNotFound when some hub answered so, else the
+// first hub's error.
 func (c *Client) getFrom(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
 	var unreachable error
+	answered := false
 	for _, url := range hubs {
 		h, err := c.dial(ctx, url)
 		if err != nil {
@@ -687,12 +690,17 @@ func (c *Client) getFrom(ctx context.Context, hubs []string, addr, path string) 
 			continue
 		}
 		b, _, err := h.Get(ctx, addr, path)
-		if err == nil {
+		switch {
+		case err == nil:
 			return b, nil
-		}
-		if !errors.Is(err, hub.ErrNotFound) {
+		case errors.Is(err, hub.ErrNotFound):
+			answered = true
+		default:
 			unreachable = cmp.Or(unreachable, err)
 		}
 	}
-	return nil, cmp.Or(unreachable, hub.ErrNotFound)
+	if answered || unreachable == nil {
+		return nil, hub.ErrNotFound
+	}
+	return nil, unreachable
 }
