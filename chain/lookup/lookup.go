@@ -16,6 +16,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 	lightdb "github.com/cometbft/cometbft/light/store/db"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -71,10 +75,12 @@ type Config struct {
 
 // Client makes verified queries.
 type Client struct {
-	cfg Config
-	rpc *rpchttp.HTTP
-	lc  *light.Client
-	db  dbm.DB
+	cfg   Config
+	nodes []*rpchttp.HTTP // every configured node; cur answers queries
+	urls  []string
+	cur   int
+	lc    *light.Client
+	db    dbm.DB
 
 	mu      sync.Mutex
 	latest  *types.LightBlock
@@ -85,7 +91,11 @@ type Client struct {
 }
 
 // New connects to the primary, establishes the trust root and verifies the
-// latest header.
+// latest header. If the primary does not answer, the next configured node
+// (the witnesses, in order) takes its place; witnesses that do not answer
+// or are still catching up are left out of the cross-checks. A node that
+// answers is never replaced because of what it answered: a verdict (a
+// refused header, a wrong chain) is returned, not retried elsewhere.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.TrustPeriod == 0 {
 		cfg.TrustPeriod = 168 * time.Hour
@@ -96,42 +106,62 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = cmtlog.NewNopLogger()
 	}
-	rpc, err := rpchttp.NewWithTimeout(cfg.Primary, "/websocket", 15)
-	if err != nil {
-		return nil, fmt.Errorf("lookup: primary %q: %w", cfg.Primary, err)
+	c := &Client{cfg: cfg, urls: append([]string{cfg.Primary}, cfg.Witnesses...)}
+	var live []int // nodes that answer and have caught up
+	var down []error
+	for i, u := range c.urls {
+		rpc, err := rpchttp.NewWithTimeout(u, "/websocket", 15)
+		if err != nil {
+			return nil, fmt.Errorf("lookup: node %q: %w", u, err)
+		}
+		c.nodes = append(c.nodes, rpc)
+		st, err := rpc.Status(ctx)
+		switch {
+		case err != nil:
+			down = append(down, fmt.Errorf("%s: %w", u, err))
+		case st.SyncInfo.CatchingUp:
+			down = append(down, fmt.Errorf("%s is catching up", u))
+		default:
+			live = append(live, i)
+		}
 	}
-	c := &Client{cfg: cfg, rpc: rpc}
+	if len(live) == 0 {
+		return nil, fmt.Errorf("lookup: no chain node answers: %w", errors.Join(down...))
+	}
+	if len(cfg.Witnesses) > 0 && len(live) < 2 {
+		return nil, fmt.Errorf("lookup: no witness answers to cross-check %s with: %w", c.urls[live[0]], errors.Join(down...))
+	}
+	c.cur = live[0]
+	rpc := c.nodes[c.cur]
 	if cfg.TrustHeight == 0 {
 		// Trust on first use: the primary's latest commit.
 		res, err := rpc.Commit(ctx, nil)
 		if err != nil {
-			return nil, fmt.Errorf("lookup: fetch trust root from %s: %w", cfg.Primary, err)
+			return nil, fmt.Errorf("lookup: fetch trust root from %s: %w", c.urls[c.cur], err)
 		}
 		if res.SignedHeader.Header == nil || res.SignedHeader.Commit == nil {
-			return nil, fmt.Errorf("lookup: %s has no committed block yet", cfg.Primary)
+			return nil, fmt.Errorf("lookup: %s has no committed block yet", c.urls[c.cur])
 		}
 		if res.ChainID != cfg.ChainID {
-			return nil, fmt.Errorf("lookup: node %s is on chain %q, want %q", cfg.Primary, res.ChainID, cfg.ChainID)
+			return nil, fmt.Errorf("lookup: node %s is on chain %q, want %q", c.urls[c.cur], res.ChainID, cfg.ChainID)
 		}
 		cfg.TrustHeight, cfg.TrustHash = res.Height, res.Hash()
 	}
 	c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
 
-	primary, err := lighthttp.New(cfg.ChainID, cfg.Primary)
-	if err != nil {
-		return nil, fmt.Errorf("lookup: %w", err)
-	}
-	var witnesses []provider.Provider
-	for _, w := range cfg.Witnesses {
-		p, err := lighthttp.New(cfg.ChainID, w)
+	var providers []provider.Provider
+	for _, i := range live {
+		p, err := lighthttp.New(cfg.ChainID, c.urls[i])
 		if err != nil {
-			return nil, fmt.Errorf("lookup: witness %q: %w", w, err)
+			return nil, fmt.Errorf("lookup: node %q: %w", c.urls[i], err)
 		}
-		witnesses = append(witnesses, p)
+		providers = append(providers, p)
 	}
+	primary, witnesses := providers[0], providers[1:]
 	if len(witnesses) == 0 {
 		witnesses = []provider.Provider{primary}
 	}
+	var err error
 	if cfg.StoreDir == "" {
 		c.db = dbm.NewMemDB()
 	} else if c.db, err = dbm.NewDB("light", dbm.GoLevelDBBackend, cfg.StoreDir); err != nil {
@@ -146,6 +176,41 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("lookup: light client: %w", err)
 	}
 	return c, nil
+}
+
+// rpc runs call against the node that answers queries; if that node does
+// not answer (a transport error, not a refusal), the other configured
+// nodes are tried in turn and the first that answers takes its place.
+// Answers are verified by the caller whichever node gave them.
+func (c *Client) rpc(ctx context.Context, call func(*rpchttp.HTTP) error) error {
+	c.mu.Lock()
+	start := c.cur
+	c.mu.Unlock()
+	var firstErr error
+	for k := range c.nodes {
+		i := (start + k) % len(c.nodes)
+		err := call(c.nodes[i])
+		if err == nil || !unreachable(err) || ctx.Err() != nil {
+			if err == nil && i != start {
+				c.mu.Lock()
+				c.cur = i
+				c.mu.Unlock()
+			}
+			return err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// unreachable tells a node that did not answer from one that did.
+func unreachable(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "connection reset")
 }
 
 // Close releases the header store.
@@ -201,7 +266,11 @@ func (c *Client) Query(ctx context.Context, path string, data, key []byte) (*Ans
 		return nil, err
 	}
 	h := lb.Height - 1
-	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: h, Prove: true})
+	var res *coretypes.ResultABCIQuery
+	err = c.rpc(ctx, func(n *rpchttp.HTTP) (err error) {
+		res, err = n.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: h, Prove: true})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("lookup: query %s: %w", path, err)
 	}
@@ -263,7 +332,11 @@ func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := c.rpc.ABCIQueryWithOptions(ctx, bns.QueryHistory, []byte(name), rpcclient.ABCIQueryOptions{Height: h})
+	var res *coretypes.ResultABCIQuery
+	err = c.rpc(ctx, func(n *rpchttp.HTTP) (err error) {
+		res, err = n.ABCIQueryWithOptions(ctx, bns.QueryHistory, []byte(name), rpcclient.ABCIQueryOptions{Height: h})
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("lookup: history of %q: %w", name, err)
 	}
@@ -326,7 +399,11 @@ func (c *Client) Params(ctx context.Context) (bns.Params, error) {
 // a block (or refused). A refusal is a *bns.CodeError. It returns the height
 // of the block that holds the transaction.
 func (c *Client) Broadcast(ctx context.Context, tx *bns.Tx) (int64, error) {
-	res, err := c.rpc.BroadcastTxCommit(ctx, tx.Marshal())
+	var res *coretypes.ResultBroadcastTxCommit
+	err := c.rpc(ctx, func(n *rpchttp.HTTP) (err error) {
+		res, err = n.BroadcastTxCommit(ctx, tx.Marshal())
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("lookup: broadcast %s: %w", tx.Type, err)
 	}

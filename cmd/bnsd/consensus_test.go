@@ -134,6 +134,7 @@ func (p *proc) blockAt(h int64) (blockHash, appHash string, err error) {
 }
 
 func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
@@ -214,10 +215,21 @@ func TestFourValidators(t *testing.T) {
 
 	// One validator down (crashed): the other three hold 30 of 40 votes,
 	// more than 2/3, and keep committing.
+	c3 := client(nodes[3], nodes[0], nodes[1], nodes[2]) // asks node3 first
 	nodes[3].stop(syscall.SIGKILL)
 	register(t, c0, "carol")
 	h := height(nodes[0])
 	waitUntil(t, "commits with node3 down", 2*time.Minute, func() bool { return height(nodes[0]) >= h+5 })
+
+	// Failover: a client whose first node died goes on through the others,
+	// and a new one configured with the dead node first starts anyway.
+	if rec, err := c3.Lookup(ctx, "carol"); err != nil || rec.Name != "carol" {
+		t.Fatalf("carol through a client whose node died: %v", err)
+	}
+	c3b := client(nodes[3], nodes[1], nodes[2])
+	if rec, err := c3b.Lookup(ctx, "alice"); err != nil || rec.Name != "alice" {
+		t.Fatalf("alice through a client configured with a dead node first: %v", err)
+	}
 
 	// Restarted, it replays and catches up to the same blocks and app hash.
 	nodes[3].start(t)
@@ -257,7 +269,7 @@ func TestFourValidators(t *testing.T) {
 		return true
 	})
 	sameBlocks(t, nodes, final)
-	c3 := client(nodes[3], nodes[0], nodes[1])
+	c3 = client(nodes[3], nodes[0], nodes[1])
 	for _, name := range []string{"alice", "bob", "carol", "dave"} {
 		if _, err := c3.Lookup(ctx, name); err != nil {
 			t.Errorf("%s through node3: %v", name, err)
@@ -298,6 +310,7 @@ func tail(s string, n int) string {
 var accounts = map[string]ed25519.PrivateKey{}
 
 func register(t *testing.T, c *lookup.Client, name string) {
+
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
