@@ -4,7 +4,7 @@ BIN      := $(CURDIR)/bin
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: demo tools all build test test-short fuzz bench lint fmt clean up down status reset
+.PHONY: demo drill tools all build test test-short fuzz bench lint fmt clean up down status reset
 
 all: build
 
@@ -24,6 +24,15 @@ test: build tools
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
+
+# The fault drills, verbosely: the demo's network with a validator, a hub
+# and then everything killed or restarted; four validators losing one and
+# two; hub outages with one and two hubs; a crash mid-send; a malicious hub.
+# (All of them also run in 'make test'.)
+drill: build
+	$(GO) test -count=1 -v -run 'TestDemoAndDrills' ./internal/systemtest
+	$(GO) test -count=1 -v -run 'TestFourValidators' ./cmd/bnsd
+	$(GO) test -count=1 -v -run 'TestHubOutage|TestRestartAndCrashMidSend|TestTwoHubs|TestMaliciousHub' ./client
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)

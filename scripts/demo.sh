@@ -5,9 +5,12 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${LOCALNET:-$root/.localnet}"
-bin="$root/bin"
-node="http://127.0.0.1:$(( ${BASE_PORT:-26600} + 1 ))"
-witness="http://127.0.0.1:$(( ${BASE_PORT:-26600} + 11 ))"
+bin="${BIN:-$root/bin}"
+base="${BASE_PORT:-26600}"
+node="http://127.0.0.1:$((base + 1))"
+# The other three validators are witnesses: the light client cross-checks
+# headers with them, and takes one as its node if the first stops.
+witnesses=(--witness "http://127.0.0.1:$((base + 11))" --witness "http://127.0.0.1:$((base + 21))" --witness "http://127.0.0.1:$((base + 31))")
 hub0="http://127.0.0.1:${HUB_PORT:-4100}"
 hub1="http://127.0.0.1:$(( ${HUB_PORT:-4100} + 1 ))"
 export PARLEY_PASSPHRASE="${PARLEY_PASSPHRASE:-demo only: not a real passphrase}"
@@ -23,7 +26,7 @@ for who in alice bob; do
   hub=$hub0; [ "$who" = bob ] && hub=$hub1
   if [ ! -f "$dir/demo/$who/keystore" ]; then
     step "$who makes a key pair set on their own device"
-    parley "$who" init --node "$node" --witness "$witness" | sed 's/^/   /'
+    parley "$who" init --node "$node" "${witnesses[@]}" | sed 's/^/   /'
     say "Keys never leave $dir/demo/$who; the keystore is encrypted under a passphrase (Argon2id + XChaCha20-Poly1305)."
   fi
   if ! grep -q "\"name\": \"$who\"" "$dir/demo/$who/config.json" 2>/dev/null; then
@@ -51,12 +54,16 @@ if ! parley alice contacts | cut -f1 | grep -qx bob; then
   parley bob contacts accept alice | sed 's/^/   /'
 fi
 
-step "they talk"
-say "Each message is encrypted with the Double Ratchet (a new key per message), padded to a fixed size,"
-say "and written to the SENDER's own hub under a path only the two of them can compute."
-parley bob send alice "Hi Alice! Got your request. Lunch tomorrow?"
-parley alice send bob "Yes! Noon at the usual place."
-parley bob send alice "See you there."
+if ! parley bob read alice | grep -q "See you there"; then
+  step "they talk"
+  say "Each message is encrypted with the Double Ratchet (a new key per message), padded to a fixed size,"
+  say "and written to the SENDER's own hub under a path only the two of them can compute."
+  parley bob send alice "Hi Alice! Got your request. Lunch tomorrow?"
+  parley alice send bob "Yes! Noon at the usual place."
+  parley bob send alice "See you there."
+  parley alice react bob bob/1 "👍"
+  say "alice reacted 👍 to bob's last message: reactions, replies, edits and deletes are events in the same encrypted log."
+fi
 step "bob reads his conversation with alice"
 parley bob read alice | sed 's/^/   /'
 step "alice reads her conversation with bob"

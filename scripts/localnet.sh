@@ -9,7 +9,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${LOCALNET:-$root/.localnet}"
-bin="$root/bin"
+bin="${BIN:-$root/bin}"
 validators=4
 base_port="${BASE_PORT:-26600}" # node i: p2p base+10i, rpc base+10i+1
 hub_port="${HUB_PORT:-4100}"     # hub i listens on hub_port+i
@@ -57,16 +57,24 @@ up() {
       --server-name "local-hub$i" >>"$dir/hub$i.log" 2>&1 &
     echo $! >"$pid"
   done
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 240); do
     h=$(height 0)
-    if [ -n "$h" ] && [ "$h" -ge 2 ] && hub_up 0 && hub_up 1; then
+    if [ -n "$h" ] && [ "$h" -ge 2 ] && caught_up && hub_up 0 && hub_up 1; then
       say "chain parley-local is up at height $h; hubs on ports $hub_port and $((hub_port + 1))"
       status
       return 0
     fi
     sleep 0.5
   done
-  die "the network did not come up in 60s; see the logs in $dir"
+  die "the network did not come up in 120s; see the logs in $dir"
+}
+
+# caught_up: every validator answers and none is catching up (a client
+# would leave such a node out of its witnesses).
+caught_up() {
+  for i in $(seq 0 $((validators - 1))); do
+    { curl -s --max-time 2 "$(rpc "$i")/status" 2>/dev/null || true; } | grep -q '"catching_up":false' || return 1
+  done
 }
 
 hub_up() { curl -s --max-time 2 "http://127.0.0.1:$((hub_port + $1))/healthz" 2>/dev/null | grep -q ok; }

@@ -1,0 +1,220 @@
+// Package systemtest runs the whole system as a user does: the binaries,
+// scripts/localnet.sh and scripts/demo.sh (what 'make demo' runs), real
+// processes on 127.0.0.1, and fault drills on the network the demo leaves
+// up.
+package systemtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	root string // the repository
+	bin  string // the binaries, built for this test
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.MkdirTemp("", "parley-bin")
+	if err != nil {
+		panic(err)
+	}
+	bin = dir
+	cmd := exec.Command("go", "build", "-o", bin+"/", "./cmd/...")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// net is one local network: its directory and ports.
+type localnet struct {
+	t        *testing.T
+	dir      string
+	basePort int
+	hubPort  int
+}
+
+// freeBase finds a base port whose four validators' ports and two hubs'
+// ports are free now.
+func freeBase(t *testing.T) (base, hub int) {
+	for range 200 {
+		base = 20000 + 100*rand.IntN(400)
+		ports := []int{base + 90, base + 91}
+		for i := range 4 {
+			ports = append(ports, base+10*i, base+10*i+1)
+		}
+		free := true
+		for _, p := range ports {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return base, base + 90
+		}
+	}
+	t.Fatal("no free ports")
+	return
+}
+
+func (n *localnet) env() []string {
+	return append(os.Environ(), "LOCALNET="+n.dir, "BIN="+bin, "BASE_PORT="+strconv.Itoa(n.basePort),
+		"HUB_PORT="+strconv.Itoa(n.hubPort), "PARLEY_PASSPHRASE=system test passphrase")
+}
+
+// run runs a command with the network's environment and returns its
+// output and exit code.
+func (n *localnet) run(name string, args ...string) (stdout, stderr string, code int) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = root, n.env()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		n.t.Fatalf("%s: %v", name, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// must runs a command that must succeed.
+func (n *localnet) must(name string, args ...string) string {
+	n.t.Helper()
+	out, errs, code := n.run(name, args...)
+	if code != 0 {
+		n.t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func (n *localnet) parley(who string, args ...string) string {
+	n.t.Helper()
+	return n.must(filepath.Join(bin, "parley"), append([]string{"--home", filepath.Join(n.dir, "demo", who)}, args...)...)
+}
+
+func (n *localnet) localnet(cmd string) string {
+	n.t.Helper()
+	return n.must("bash", "scripts/localnet.sh", cmd)
+}
+
+// kill SIGKILLs the process whose pid file is rel (under the network's
+// directory) and waits until it is gone.
+func (n *localnet) kill(rel string) {
+	n.t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.dir, rel))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		n.t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%s (pid %d) survived SIGKILL", rel, pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDemoAndDrills runs 'make demo''s script on free ports, checks what it
+// narrates, runs it again (nothing is done twice), then drills on the
+// network it leaves up: the node both users ask first is killed
+// mid-conversation; alice's hub is killed and her message queues; every
+// process is stopped and started again. Every conversation stays intact.
+func TestDemoAndDrills(t *testing.T) {
+	base, hub := freeBase(t)
+	n := &localnet{t: t, dir: t.TempDir(), basePort: base, hubPort: hub}
+	t.Cleanup(func() { n.run("bash", "scripts/localnet.sh", "down") })
+
+	out := n.must("bash", "scripts/demo.sh")
+	for _, want := range []string{
+		"alice registers the name 'alice'", "bob registers the name 'bob'", "verified by proof",
+		"alice asks bob to become a contact", "request sent to bob", "accepted alice",
+		"alice: Yes! Noon at the usual place.", "bob: See you there.", "👍alice",
+		"no names, no plaintext", "bin/parley --home",
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the demo does not say %q:\n%s", want, out)
+		}
+	}
+	again := n.must("bash", "scripts/demo.sh")
+	for _, not := range []string{"registers the name", "asks bob to become a contact", "they talk"} {
+		if strings.Contains(again, not) {
+			t.Fatalf("the second demo run did %q again:\n%s", not, again)
+		}
+	}
+	if c := strings.Count(n.parley("bob", "read", "alice"), "See you there"); c != 1 {
+		t.Fatalf("after two demo runs bob has 'See you there' %d times", c)
+	}
+
+	// Drill 1: node0, the node both clients ask first, dies mid-conversation.
+	n.kill("chain/node0.pid")
+	n.parley("alice", "send", "bob", "node0 is gone, still talking")
+	if got := n.parley("bob", "read", "alice"); !strings.Contains(got, "alice: node0 is gone, still talking") {
+		t.Fatalf("bob after node0 died:\n%s", got)
+	}
+	n.parley("bob", "send", "alice", "loud and clear")
+	if got := n.parley("alice", "read", "bob"); !strings.Contains(got, "bob: loud and clear") {
+		t.Fatalf("alice after node0 died:\n%s", got)
+	}
+
+	// Drill 2: alice's hub dies; her message queues and goes out once.
+	n.kill("hub0.pid")
+	_, errs, code := n.run(filepath.Join(bin, "parley"), "--home", filepath.Join(n.dir, "demo", "alice"), "send", "bob", "sent while my hub was down")
+	if code != 0 || !strings.Contains(errs, "queued") {
+		t.Fatalf("send with the hub down: exit %d: %s", code, errs)
+	}
+	n.localnet("up") // brings hub0 and node0 back
+	n.parley("alice", "send", "bob", "and after it came back")
+	got := n.parley("bob", "read", "alice")
+	if strings.Count(got, "sent while my hub was down") != 1 || strings.Index(got, "sent while my hub was down") > strings.Index(got, "and after it came back") {
+		t.Fatalf("bob after the hub outage:\n%s", got)
+	}
+
+	// Drill 3: everything stops and starts again; nothing is lost.
+	n.localnet("down")
+	n.localnet("up")
+	before := got
+	n.parley("bob", "send", "alice", "after the restart")
+	if got := n.parley("alice", "read", "bob"); !strings.Contains(got, "bob: after the restart") || !strings.Contains(got, "alice: sent while my hub was down") {
+		t.Fatalf("alice after the restart:\n%s", got)
+	}
+	after := n.parley("bob", "read", "alice")
+	for _, line := range strings.Split(strings.TrimSpace(before), "\n") {
+		line = strings.Split(line, " [")[0] // delivery marks may have moved on
+		if !strings.Contains(after, line) {
+			t.Fatalf("after the restart bob lost %q:\n%s", line, after)
+		}
+	}
+	if st := n.localnet("status"); strings.Contains(st, "stopped") {
+		t.Fatalf("status after the drills:\n%s", st)
+	}
+}
