@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -41,5 +43,57 @@ func BenchmarkRegisterBlock(b *testing.B) {
 			b.Fatal("rejected")
 		}
 		c.ok(reg...)
+	}
+}
+
+// BenchmarkStateGrowth registers 10,000 names, 1,000 per block, with the
+// state on disk, and reports what a name costs: live state bytes (keys and
+// values of the latest IAVL version) and IAVL leaves per name at 1k and 10k
+// names, and bytes on disk per name (every kept version, LevelDB's files).
+// Run with -benchtime 1x.
+func BenchmarkStateGrowth(b *testing.B) {
+	for range b.N {
+		dir := b.TempDir()
+		c := newChain(b, dir)
+		measure := func(names int) (live, leaves, disk float64) {
+			var bytes, n int64
+			c.app.mu.Lock()
+			c.app.tree.Iterate(func(k, v []byte) bool {
+				bytes += int64(len(k) + len(v))
+				n++
+				return false
+			})
+			c.app.mu.Unlock()
+			filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+				if err == nil && !fi.IsDir() {
+					disk += float64(fi.Size())
+				}
+				return nil
+			})
+			return float64(bytes) / float64(names), float64(n) / float64(names), disk / float64(names)
+		}
+		registered := 0
+		for _, target := range []int{1000, 10000} {
+			for registered < target {
+				var pre, reg [][]byte
+				var accts []*account
+				for i := 0; i < 1000; i++ {
+					a := newAccount(fmt.Sprint("growth-", registered+i))
+					accts = append(accts, a)
+					pre = append(pre, a.preorder(fmt.Sprintf("g%d", registered+i)))
+				}
+				c.ok(pre...)
+				for i, a := range accts {
+					reg = append(reg, c.register(a, fmt.Sprintf("g%d", registered+i)))
+				}
+				c.ok(reg...)
+				registered += 1000
+			}
+			live, leaves, disk := measure(registered)
+			k := fmt.Sprint(target/1000, "k")
+			b.ReportMetric(live, "live-B/name@"+k)
+			b.ReportMetric(leaves, "leaves/name@"+k)
+			b.ReportMetric(disk, "disk-B/name@"+k)
+		}
 	}
 }
