@@ -525,7 +525,7 @@ func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
 // and tells name so (unless read receipts are off).
 func (c *Client) MarkRead(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, "#") {
-		return nil // groups keep no read state yet
+		return c.MarkGroupRead(ctx, name[1:])
 	}
 	ct, err := c.contact(name)
 	if err != nil {
@@ -546,15 +546,20 @@ func (c *Client) MarkRead(ctx context.Context, name string) error {
 
 // Unread counts the messages from name the user has not seen.
 func (c *Client) Unread(name string) int {
-	ct, err := c.contact(name)
-	if err != nil {
-		return 0
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	readUpTo := func(string) uint64 { return 0 }
+	switch conv := c.conversationOf(name).(type) {
+	case *Contact:
+		readUpTo = func(string) uint64 { return conv.readUpTo }
+	case *Group:
+		readUpTo = func(m string) uint64 { return conv.Read[m] }
+	default:
+		return 0
+	}
 	n := 0
 	for _, m := range c.history {
-		if m.From == name && m.To == c.Name && m.Seq >= ct.readUpTo && !m.Deleted && m.Kind != wire.KindTimer {
+		if m.From != c.Name && c.convOf(m) == name && m.Seq >= readUpTo(m.From) && !m.Deleted && m.Kind != wire.KindTimer {
 			n++
 		}
 	}
@@ -577,6 +582,11 @@ func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
 		}
 		ct, _ := c.contact(n)
 		err = cmp.Or(err, c.writeReceipt(ctx, ct))
+	}
+	for _, g := range c.Groups() {
+		if gg, gerr := c.group(g.ID); gerr == nil && !g.Gone {
+			err = cmp.Or(err, c.writeGroupReceipt(ctx, gg))
+		}
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -38,7 +39,8 @@ type Group struct {
 
 	Self    string                  `json:"self"`
 	Keys    map[string][]*senderKey `json:"keys"`     // per member, by From
-	Next    map[string]uint64       `json:"next"`     // per other member: the next message to read
+	Next    map[string]uint64       `json:"next"`     // per other member: the next message to read (delivered)
+	Read    map[string]uint64       `json:"read"`     // per other member: messages the user has seen
 	SentKey map[string]uint64       `json:"sent_key"` // per other member: the epoch of the key last given
 	Leaving []string                `json:"leaving,omitempty"`
 	TimerS  int64                   `json:"timer,omitempty"`
@@ -596,6 +598,9 @@ func (c *Client) ReceiveGroup(ctx context.Context, id string) ([]Message, error)
 		out = append(out, ms...)
 		firstErr = cmp.Or(firstErr, err)
 	}
+	if len(out) > 0 {
+		firstErr = cmp.Or(firstErr, c.writeGroupReceipt(ctx, g))
+	}
 	return out, firstErr
 }
 
@@ -674,6 +679,108 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			return out, err
 		}
 	}
+}
+
+// MarkGroupRead records that the user has seen everything received in
+// the group, and tells the members (unless read receipts are off).
+func (c *Client) MarkGroupRead(ctx context.Context, id string) error {
+	g, err := c.group(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if g.Read == nil {
+		g.Read = map[string]uint64{}
+	}
+	changed := false
+	for m, n := range g.Next {
+		changed = changed || g.Read[m] != n
+		g.Read[m] = n
+	}
+	if changed {
+		err = c.save()
+	}
+	c.mu.Unlock()
+	if err != nil || !changed {
+		return err
+	}
+	return c.writeGroupReceipt(ctx, g)
+}
+
+// writeGroupReceipt puts the user's receipt for the group on the user's
+// hubs, under the user's current sender key.
+func (c *Client) writeGroupReceipt(ctx context.Context, g *Group) error {
+	c.mu.Lock()
+	k := g.mine()
+	r := wire.GroupReceipts{}
+	for m, n := range g.Next {
+		x := wire.Receipt{Delivered: n, Read: g.Read[m]}
+		if !c.readReceipts {
+			x.Read = 0
+		}
+		r[m] = x
+	}
+	c.mu.Unlock()
+	if k == nil {
+		return nil
+	}
+	var firstErr error
+	for _, url := range c.own {
+		h, err := c.dial(ctx, url)
+		if err == nil {
+			_, err = h.Put(ctx, wire.GroupReceiptPath(k.Seed), wire.SealGroupReceipts(k.Seed, r), "application/octet-stream", hubclient.Cond{})
+		}
+		firstErr = cmp.Or(firstErr, err)
+	}
+	return firstErr
+}
+
+// GroupReceipts returns, per other member of the group, what that member
+// says it has of the user's messages (members who wrote no receipt are
+// left out).
+func (c *Client) GroupReceipts(ctx context.Context, id string) (map[string]wire.Receipt, error) {
+	g, err := c.group(id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	seeds := map[string][]byte{}
+	for _, m := range g.Members {
+		if k := g.latest(m); k != nil && m != c.Name {
+			seeds[m] = k.Seed
+		}
+	}
+	c.mu.Unlock()
+	out := map[string]wire.Receipt{}
+	for m, seed := range seeds {
+		author, err := c.contact(m)
+		if err != nil {
+			continue
+		}
+		b, err := c.getFrom(ctx, author.Record.Profile.Hubs, author.address(), wire.GroupReceiptPath(seed))
+		if err != nil {
+			continue
+		}
+		if r, err := wire.OpenGroupReceipts(seed, b); err == nil {
+			out[m] = r[c.Name]
+		}
+	}
+	return out, nil
+}
+
+// GroupState says how far the user's message seq in a group got, from the
+// members' receipts: "delivered to 2, read by 1 of 3".
+func GroupState(seq uint64, members int, rs map[string]wire.Receipt) string {
+	var delivered, read int
+	for _, r := range rs {
+		if seq < r.Delivered {
+			delivered++
+		}
+		if seq < r.Read {
+			read++
+		}
+	}
+	return fmt.Sprintf("delivered to %d, read by %d of %d", delivered, read, members)
 }
 
 // getFrom reads addr/path from the first of hubs that has it: a hub that

@@ -135,6 +135,20 @@ func TestGroupChat(t *testing.T) {
 			t.Fatalf("%s sees %s", c.Name, got)
 		}
 	}
+	// Group receipts: both have alice's first message; only bob saw it.
+	if err := bob.MarkRead(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := alice.GroupReceipts(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := client.GroupState(0, 2, rs); s != "delivered to 2, read by 1 of 2" {
+		t.Fatalf("alice's first message: %s (%+v)", s, rs)
+	}
+	if n := carol.Unread(g); n != 2 { // alice/0 and bob/0; bob/1 was deleted
+		t.Fatalf("carol has %d unread in the group, want 2", n)
+	}
 	// A file in the group.
 	src, sum := writeRandomFile(t, wire.ChunkSize+10)
 	fm, err := carol.SendFile(ctx, g, src, "map", nil)

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -152,4 +153,41 @@ func OpenGroupMessage(mk [32]byte, author ed25519.PublicKey, group string, epoch
 		return nil, fmt.Errorf("%w: bad padding", ErrMalformed)
 	}
 	return plain[4 : 4+n], nil
+}
+
+// GroupReceiptPath is where a member keeps its receipt for a group, under
+// its current sender key: only members can find and open it.
+func GroupReceiptPath(seed []byte) string {
+	k := groupDerive(seed, "receipt-path")
+	return "gr/" + hex.EncodeToString(k[:16])
+}
+
+// GroupReceipts is a member's receipt in a group: per other member, how
+// many of that member's messages it fetched and how many its user saw.
+type GroupReceipts map[string]Receipt
+
+const groupReceiptVersion = 1
+
+// SealGroupReceipts seals a member's receipts under its sender key.
+func SealGroupReceipts(seed []byte, r GroupReceipts) []byte {
+	b, _ := json.Marshal(r)
+	return sealSmall(groupDerive(seed, "receipt"), groupReceiptVersion, GroupReceiptPath(seed), b)
+}
+
+// OpenGroupReceipts opens a member's receipts.
+func OpenGroupReceipts(seed, blob []byte) (GroupReceipts, error) {
+	b, err := openSmall(groupDerive(seed, "receipt"), groupReceiptVersion, GroupReceiptPath(seed), blob)
+	if err != nil {
+		return nil, err
+	}
+	var r GroupReceipts
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: group receipts: %v", ErrMalformed, err)
+	}
+	for m, x := range r {
+		if x.Read > x.Delivered {
+			return nil, fmt.Errorf("%w: receipt reads %d of %d delivered for %s", ErrMalformed, x.Read, x.Delivered, m)
+		}
+	}
+	return r, nil
 }

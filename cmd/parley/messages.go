@@ -163,9 +163,25 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			_, rerr := c.Receive(ctx, name)
 			r, _ := c.ReceiptFrom(ctx, name)
+			var (
+				groupReceipts map[string]wire.Receipt
+				others        int
+			)
+			if strings.HasPrefix(name, "#") {
+				groupReceipts, _ = c.GroupReceipts(ctx, name[1:])
+				for _, g := range c.Groups() {
+					if "#"+g.ID == name {
+						others = len(g.Members) - 1
+					}
+				}
+			}
 			for _, m := range c.Conversation(name) {
 				state := ""
-				if m.From == c.Name {
+				switch {
+				case m.From != c.Name:
+				case groupReceipts != nil && c.StateOf(name, m.Seq, r) != client.StateQueued:
+					state = client.GroupState(m.Seq, others, groupReceipts)
+				default:
 					state = c.StateOf(name, m.Seq, r)
 				}
 				fmt.Fprintln(stdout, formatMessage(m, state))

@@ -183,6 +183,10 @@ func TestCLI(t *testing.T) {
 	if out := parley(t, "--home", alice, "group", "read", "lunch"); !strings.Contains(out, "[alice/0] alice: pizza?") || !strings.Contains(out, "[bob/0] bob: ↪ alice/0 yes") {
 		t.Fatalf("group read:\n%s", out)
 	}
+	parley(t, "--home", bob, "group", "read", "lunch") // bob saw pizza?
+	if out := parley(t, "--home", alice, "group", "read", "lunch"); !strings.Contains(out, "pizza? [delivered to 1, read by 1 of 1]") {
+		t.Fatalf("group receipts:\n%s", out)
+	}
 	parley(t, "--home", alice, "group", "rename", "lunch", "dinner")
 	if out := parley(t, "--home", bob, "group", "list"); !strings.Contains(out, "dinner\t") {
 		t.Fatalf("after the rename: %s", out)
