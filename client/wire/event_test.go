@@ -142,3 +142,20 @@ func TestChunks(t *testing.T) {
 		t.Fatal("chunk paths collide")
 	}
 }
+
+// FuzzParseEvent: whatever a blob's plaintext holds, parsing neither
+// panics nor accepts an event that does not check.
+func FuzzParseEvent(f *testing.F) {
+	for _, s := range []string{`{"v":1,"k":"text","t":1,"text":"hi"}`, `{"v":1,"k":"react","ref":{"by":"a","seq":1},"emoji":"x"}`,
+		`{"v":1,"k":"group","group":{"id":"00000000000000000000000000000000","name":"g","creator":"a","members":["a"],"epoch":1}}`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := ParseEvent(b)
+		if err == nil {
+			if _, err := MarshalEvent(e); err != nil {
+				t.Fatalf("parsed an event that does not check: %v", err)
+			}
+		}
+	})
+}
