@@ -23,6 +23,7 @@ type chatBackend interface {
 	Contacts() []string
 	Groups() []client.Group
 	History() []client.Message
+	ContactProfile(ctx context.Context, name string) (*wire.Profile, error)
 	SendEvent(ctx context.Context, name string, e *wire.Event) (client.Message, error)
 	ConfirmKeys(ctx context.Context, name string) (*bns.Record, error)
 	MarkRead(ctx context.Context, name string) error
@@ -52,6 +53,7 @@ type chatModel struct {
 	me       string
 	contacts []string          // conversations: contacts' names, then "#" and each group's ID
 	labels   map[string]string // what the list shows for a conversation
+	names    map[string]string // contacts' display names, from their profiles
 	selected int
 	unread   map[string]int
 	history  []client.Message
@@ -68,8 +70,12 @@ func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-cha
 	in.Placeholder = "type a message; Enter sends; /help lists commands; Tab or ↑/↓ switch; Esc quits"
 	in.Focus()
 	in.CharLimit = 4000
-	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, history: be.History(),
+	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, names: map[string]string{}, history: be.History(),
 		input: in, incoming: incoming, width: 100, height: 30}
+	m.refreshList()
+	for _, c := range m.contacts {
+		m.loadProfile(c)
+	}
 	m.refreshList()
 	for i, c := range m.contacts {
 		if c == start || m.labels[c] == start {
@@ -95,6 +101,9 @@ func (m *chatModel) refreshList() {
 	m.contacts = m.be.Contacts()
 	for _, c := range m.contacts {
 		m.labels[c] = c
+		if n := m.names[c]; n != "" {
+			m.labels[c] = c + " (" + n + ")"
+		}
 	}
 	for _, g := range m.be.Groups() {
 		if !g.Gone {
@@ -106,6 +115,17 @@ func (m *chatModel) refreshList() {
 		if c == cur {
 			m.selected = i
 		}
+	}
+}
+
+// loadProfile reads a contact's display name from its profile (at start,
+// and when the contact shares a new profile key).
+func (m *chatModel) loadProfile(name string) {
+	if strings.HasPrefix(name, "#") {
+		return
+	}
+	if p, err := m.be.ContactProfile(m.ctx, name); err == nil {
+		m.names[name] = p.DisplayName
 	}
 }
 
@@ -265,7 +285,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case incomingMsg:
 		m.history = m.be.History() // edits, reactions and deletes change earlier messages
-		m.refreshList()            // a group may have come
+		if msg.Kind == wire.KindProfile {
+			m.loadProfile(msg.From)
+		}
+		m.refreshList() // a group may have come
 		if conv := client.ConversationOf(m.me, client.Message(msg)); conv != m.current() {
 			if msg.Kind == wire.KindText {
 				m.unread[conv]++

@@ -36,6 +36,12 @@ func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) ContactProfile(_ context.Context, name string) (*wire.Profile, error) {
+	if name == "alice" {
+		return &wire.Profile{DisplayName: "Alice L."}, nil
+	}
+	return nil, client.ErrNoProfile
+}
 func (f *fakeBackend) Groups() []client.Group {
 	return []client.Group{{ID: "g1", Name: "trip", Members: []string{"alice", "carol", "me"}}}
 }
@@ -76,7 +82,7 @@ func typeText(t *testing.T, m tea.Model, s string) tea.Model {
 func TestChatModel(t *testing.T) {
 	be := &fakeBackend{history: []client.Message{{From: "alice", To: "me", Text: "hello from alice"}}}
 	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
-	if v := m.View(); !strings.Contains(v, "▸ alice") || !strings.Contains(v, "alice: hello from alice") {
+	if v := m.View(); !strings.Contains(v, "▸ alice (Alice L.)") || !strings.Contains(v, "alice: hello from alice") {
 		t.Fatalf("initial view:\n%s", v)
 	}
 	psst := client.Message{From: "carol", To: "me", Kind: wire.KindText, Text: "psst"}
