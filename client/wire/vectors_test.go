@@ -161,3 +161,86 @@ func TestBlobVector(t *testing.T) {
 		t.Fatalf("recorded blob of %d bytes", len(v["blob"]))
 	}
 }
+
+func TestChunkVector(t *testing.T) {
+	key := seed("file-key", 32)
+	plain := seed("chunk-content", 100)
+	if *update {
+		writeVector(t, "chunk.txt", "Chunk 1 of 3 of a file (client/wire/file.go): sealing is deterministic, so the\nblob must be reproduced exactly, and open to the content.", [][2]string{
+			{"file-key", hex.EncodeToString(key)}, {"index", "01"}, {"count", "03"},
+			{"path", hex.EncodeToString([]byte(ChunkPath(key, 1)))},
+			{"content", hex.EncodeToString(plain)},
+			{"blob", hex.EncodeToString(SealChunk(key, 1, 3, plain))},
+		})
+	}
+	v := readVector(t, "chunk.txt", "file-key", "index", "count", "path", "content", "blob")
+	if ChunkPath(v["file-key"], 1) != string(v["path"]) || !bytes.Equal(SealChunk(v["file-key"], 1, 3, v["content"]), v["blob"]) {
+		t.Fatal("chunk path or sealing changed")
+	}
+	if got, err := OpenChunk(v["file-key"], 1, 3, v["blob"]); err != nil || !bytes.Equal(got, v["content"]) {
+		t.Fatalf("the recorded chunk no longer opens: %v", err)
+	}
+}
+
+func TestIndexAndReceiptVector(t *testing.T) {
+	keys := ConversationKeys([32]byte(seed("mutual", 32)), "alice", "bob")
+	ipath, rpath := IndexPath(keys.SendKey), ReceiptPath(keys.RecvKey)
+	if *update {
+		writeVector(t, "index.txt", "alice's index of her messages to bob (10 on this hub, 2 and 7 deleted) and bob's\nreceipt of alice's messages (5 fetched, 3 seen), under the conversation's header key.", [][2]string{
+			{"mutual-key", hex.EncodeToString(seed("mutual", 32))},
+			{"index-path", hex.EncodeToString([]byte(ipath))},
+			{"index", hex.EncodeToString(SealIndex(keys.Header, ipath, Index{Count: 10, Deleted: []uint64{2, 7}}))},
+			{"receipt-path", hex.EncodeToString([]byte(rpath))},
+			{"receipt", hex.EncodeToString(SealReceipt(keys.Header, rpath, Receipt{Delivered: 5, Read: 3}))},
+		})
+	}
+	v := readVector(t, "index.txt", "mutual-key", "index-path", "index", "receipt-path", "receipt")
+	bk := ConversationKeys([32]byte(v["mutual-key"]), "bob", "alice")
+	if IndexPath(bk.RecvKey) != string(v["index-path"]) || ReceiptPath(bk.SendKey) != string(v["receipt-path"]) {
+		t.Fatal("index or receipt path derivation changed")
+	}
+	x, err := OpenIndex(bk.Header, string(v["index-path"]), v["index"])
+	if err != nil || x.Count != 10 || len(x.Deleted) != 2 || !x.IsDeleted(7) {
+		t.Fatalf("the recorded index: %+v %v", x, err)
+	}
+	if r, err := OpenReceipt(bk.Header, string(v["receipt-path"]), v["receipt"]); err != nil || r != (Receipt{5, 3}) {
+		t.Fatalf("the recorded receipt: %+v %v", r, err)
+	}
+}
+
+func TestGroupMessageVector(t *testing.T) {
+	senderKey := seed("sender-key", 32)
+	signer := ed25519.NewKeyFromSeed(seed("member-signing", 32))
+	group := hex.EncodeToString(seed("group-id", 16))
+	event := []byte(`{"v":1,"k":"text","t":1800000000000,"text":"hello group"}`)
+	if *update {
+		ck := GroupChainStart(senderKey)
+		ck, _ = GroupChainStep(ck) // message 0
+		_, mk := GroupChainStep(ck)
+		path := GroupPath(senderKey, 1)
+		blob, err := SealGroupMessage(mk, signer, group, 3, 1, path, event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeVector(t, "group.txt", "Message 1 of a member in epoch 3 of a group (client/wire/group.go): the member's\nsender key, its signing key seed, the path, the event and the blob.", [][2]string{
+			{"sender-key", hex.EncodeToString(senderKey)}, {"signing-seed", hex.EncodeToString(seed("member-signing", 32))},
+			{"group", hex.EncodeToString([]byte(group))}, {"path", hex.EncodeToString([]byte(path))},
+			{"event", hex.EncodeToString(event)}, {"blob", hex.EncodeToString(blob)},
+		})
+	}
+	v := readVector(t, "group.txt", "sender-key", "signing-seed", "group", "path", "event", "blob")
+	if GroupPath(v["sender-key"], 1) != string(v["path"]) {
+		t.Fatal("group path derivation changed")
+	}
+	ck := GroupChainStart(v["sender-key"])
+	ck, _ = GroupChainStep(ck)
+	_, mk := GroupChainStep(ck)
+	pub := ed25519.NewKeyFromSeed(v["signing-seed"]).Public().(ed25519.PublicKey)
+	got, err := OpenGroupMessage(mk, pub, string(v["group"]), 3, 1, string(v["path"]), v["blob"])
+	if err != nil || !bytes.Equal(got, v["event"]) {
+		t.Fatalf("the recorded group message no longer opens: %q %v", got, err)
+	}
+	if _, err := OpenGroupMessage(mk, pub, string(v["group"]), 4, 1, string(v["path"]), v["blob"]); err == nil {
+		t.Fatal("the message opened as another epoch's")
+	}
+}
