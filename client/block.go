@@ -21,6 +21,17 @@ func (c *Client) isBlocked(name string) bool {
 	return c.blocked[name]
 }
 
+// unblocked returns the contacts the user does not block, sorted.
+func (c *Client) unblocked() []string {
+	var out []string
+	for _, n := range c.Contacts() {
+		if !c.isBlocked(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Blocked returns the names the user blocks.
 func (c *Client) Blocked() []string {
 	c.mu.Lock()

@@ -576,10 +576,7 @@ func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range c.Contacts() {
-		if c.isBlocked(n) {
-			continue
-		}
+	for _, n := range c.unblocked() {
 		ct, _ := c.contact(n)
 		err = cmp.Or(err, c.writeReceipt(ctx, ct))
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -196,11 +195,7 @@ func TestFileDamage(t *testing.T) {
 func TestTwoHubsFilesAndGroups(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	first := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
-	l.Close()
-	first.start()
-	t.Cleanup(first.stop)
+	first := startRestartableHub(t)
 	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
 	bob := w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")

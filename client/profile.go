@@ -68,10 +68,7 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 	if err != nil {
 		return err
 	}
-	for _, n := range c.Contacts() {
-		if c.isBlocked(n) {
-			continue
-		}
+	for _, n := range c.unblocked() {
 		if _, serr := c.SendEvent(ctx, n, &wire.Event{Kind: wire.KindProfile, Key: key}); serr != nil && !errors.Is(serr, ErrQueued) {
 			err = cmp.Or(err, serr)
 		}

@@ -509,16 +509,26 @@ func (h *restartableHub) start() {
 
 func (h *restartableHub) stop() { h.srv.Close() }
 
+// startRestartableHub starts a restartableHub on a free port and data
+// directory of its own; it stops when the test ends.
+func startRestartableHub(t *testing.T) *restartableHub {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
+	l.Close()
+	h.start()
+	t.Cleanup(h.stop)
+	return h
+}
+
 // TestHubOutage: while alice's hub is down her messages queue; when it
 // returns they go out in order, none lost or duplicated.
 func TestHubOutage(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	hub := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
-	l.Close()
-	hub.start()
-	t.Cleanup(hub.stop)
+	hub := startRestartableHub(t)
 	alice, bob := w.user("alice", "http://"+hub.addr), w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "before the outage")
@@ -596,11 +606,7 @@ func TestNoDuplicateContacts(t *testing.T) {
 func TestTwoHubs(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	first := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
-	l.Close()
-	first.start()
-	t.Cleanup(first.stop)
+	first := startRestartableHub(t)
 	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
 	bob := w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/cli"
 )
 
@@ -90,11 +89,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kdf := keystore.DefaultKDF
-			if kdfMemory != 0 {
-				kdf.Memory, kdf.Time = kdfMemory, 1
-			}
-			if err := keystore.Save(h.path("keystore"), id, pass, kdf); err != nil {
+			if err := h.saveKeystore(id, pass, kdfMemory); err != nil {
 				return err
 			}
 			rec, err := d.Lookup(ctx, name)

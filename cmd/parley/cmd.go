@@ -99,11 +99,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kdf := keystore.DefaultKDF
-			if kdfMemory != 0 {
-				kdf.Memory, kdf.Time = kdfMemory, 1
-			}
-			if err := keystore.Save(h.path("keystore"), ident, pass, kdf); err != nil {
+			if err := h.saveKeystore(ident, pass, kdfMemory); err != nil {
 				return err
 			}
 			h.cfg = cfg

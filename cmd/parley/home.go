@@ -94,6 +94,16 @@ func readSecret(env, prompt string) ([]byte, error) {
 	return p, nil
 }
 
+// saveKeystore seals id under pass into the home's keystore; kdfMemory,
+// if not 0, lowers Argon2id's cost (tests only).
+func (h *home) saveKeystore(id *keystore.Identity, pass []byte, kdfMemory uint32) error {
+	kdf := keystore.DefaultKDF
+	if kdfMemory != 0 {
+		kdf.Memory, kdf.Time = kdfMemory, 1
+	}
+	return keystore.Save(h.path("keystore"), id, pass, kdf)
+}
+
 func (h *home) unlock() error {
 	if err := h.loadConfig(); err != nil {
 		return err
