@@ -224,6 +224,21 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	return m, nil
 }
 
+// eventMessage reads the plaintext of an authentic blob. An event this
+// client cannot read (malformed, a newer version or kind) becomes an
+// "unsupported" message in its place, and e is nil.
+func eventMessage(from, to string, seq uint64, plain []byte) (m Message, e *wire.Event) {
+	e, err := wire.ParseEvent(plain)
+	if err != nil {
+		m = Message{From: from, To: to, Seq: seq, Kind: KindUnsupported, Text: err.Error()}
+		if e != nil {
+			m.Time = e.When()
+		}
+		return m, nil
+	}
+	return messageOf(from, to, seq, e), e
+}
+
 func messageOf(from, to string, seq uint64, e *wire.Event) Message {
 	m := Message{From: from, To: to, Seq: seq, Time: e.When(), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji,
 		File: e.File, TTL: time.Duration(e.TTL) * time.Second}
@@ -464,15 +479,12 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 			forged = cmp.Or(forged, fmt.Errorf("client: message %d from %s on %s was altered or forged: %w", seq, ct.Name, url, err))
 			continue
 		}
-		e, err := wire.ParseEvent(plain)
-		m := messageOf(ct.Name, c.Name, seq, e)
-		if err != nil { // authentic, but not for this client to read
-			m = Message{From: ct.Name, To: c.Name, Seq: seq, Time: e.When(), Kind: KindUnsupported, Text: err.Error()}
-		}
-		if e.Kind == wire.KindProfile && err == nil {
+		m, e := eventMessage(ct.Name, c.Name, seq, plain)
+		switch {
+		case e == nil:
+		case e.Kind == wire.KindProfile:
 			ct.theirProfileKey = e.Key
-		}
-		if e.Kind == wire.KindGroup && err == nil {
+		case e.Kind == wire.KindGroup:
 			c.takeGroupEvent(ct.Name, e.Group)
 		}
 		ct.nextRecv++

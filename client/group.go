@@ -663,11 +663,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			c.mu.Unlock()
 			return out, fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, member, err)
 		}
-		e, perr := wire.ParseEvent(plain)
-		m := messageOf(member, g.conv(), seq, e)
-		if perr != nil {
-			m = Message{From: member, To: g.conv(), Seq: seq, Time: e.When(), Kind: KindUnsupported, Text: perr.Error()}
-		}
+		m, _ := eventMessage(member, g.conv(), seq, plain)
 		g.Next[member] = seq + 1
 		if m.Expires.IsZero() || m.Expires.After(c.now()) {
 			c.apply(g, m)
