@@ -144,7 +144,7 @@ func (n *localnet) kill(rel string) {
 	}
 }
 
-// TestDemoAndDrills runs 'make demo”s script on free ports, checks what it
+// TestDemoAndDrills runs the script behind make demo on free ports, checks what it
 // narrates, runs it again (nothing is done twice), then drills on the
 // network it leaves up: the node both users ask first is killed
 // mid-conversation; alice's hub is killed and her message queues; every
