@@ -253,3 +253,69 @@ func TestGroupFifty(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupWatchAndTimer: a watcher sees a group it is invited to while
+// watching, and its messages live, without any sync call; a group timer
+// makes messages disappear from the sender's hubs and both devices.
+func TestGroupWatchAndTimer(t *testing.T) {
+	w, alice, bob, clk := clockedPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	connect(t, alice, bob, "hi")
+	got := make(chan client.Message, 16)
+	go bob.Watch(ctx, func(m client.Message) {
+		if client.ConversationOf("bob", m) != "alice" {
+			got <- m
+		}
+	}, func(err error) { t.Logf("watch: %v", err) })
+	id, err := alice.CreateGroup(ctx, "live", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bob's key reaches alice once bob's watcher took the roster.
+	for !alice.HasGroupKeys(id) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("bob never gave alice his key")
+		case <-time.After(20 * time.Millisecond):
+		}
+		alice.SyncGroups(ctx)
+	}
+	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "live in the group"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m.Text != "live in the group" || m.To != "#"+id {
+			t.Fatalf("watched %+v", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the group message never arrived")
+	}
+	cancel()
+
+	if _, err := alice.SendGroup(context.Background(), id, &wire.Event{Kind: wire.KindTimer, TTL: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := alice.SendGroup(context.Background(), id, &wire.Event{Kind: wire.KindText, Text: "vanishing"})
+	if err != nil || m.Expires.IsZero() {
+		t.Fatalf("a message under the group timer: %+v %v", m, err)
+	}
+	groupTexts(t, bob, id)
+	before, _, _ := w.drivers[0].List(context.Background(), alice.Address(), "g/", "", 100)
+	clk.advance(2 * time.Hour)
+	for _, c := range []*client.Client{alice, bob} {
+		if err := c.Expire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range c.Conversation("#" + id) {
+			if m.Text == "vanishing" {
+				t.Fatalf("%s still holds the expired message", c.Name)
+			}
+		}
+	}
+	after, _, _ := w.drivers[0].List(context.Background(), alice.Address(), "g/", "", 100)
+	if len(after) != len(before)-1 {
+		t.Fatalf("alice's hub holds %d group blobs, had %d: the expired one should be gone", len(after), len(before))
+	}
+}
