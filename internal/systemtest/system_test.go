@@ -54,10 +54,11 @@ type localnet struct {
 }
 
 // freeBase finds a base port whose four validators' ports and two hubs'
-// ports are free now.
+// ports are free now. It stays below Linux's ephemeral range (32768 and
+// up), where the other tests' 127.0.0.1:0 listeners land.
 func freeBase(t *testing.T) (base, hub int) {
 	for range 200 {
-		base = 20000 + 100*rand.IntN(400)
+		base = 20000 + 100*rand.IntN(120)
 		ports := []int{base + 90, base + 91}
 		for i := range 4 {
 			ports = append(ports, base+10*i, base+10*i+1)
