@@ -74,9 +74,7 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 		return err
 	}
 	if old != nil && old.Path != cfg.Path {
-		c.mu.Lock()
 		c.removeEverywhere(ctx, old.Path)
-		c.mu.Unlock()
 	}
 	return c.Backup(ctx)
 }
@@ -84,13 +82,15 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 // DisableBackup turns backup off and deletes the backup from the hubs.
 func (c *Client) DisableBackup(ctx context.Context) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.backup == nil {
+		c.mu.Unlock()
 		return nil
 	}
 	path := c.backup.Path
 	c.backup = nil
-	if err := c.save(); err != nil {
+	err := c.save()
+	c.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	return c.removeEverywhere(ctx, path)

@@ -58,7 +58,8 @@ type Client struct {
 	http *http.Client // nil: hubclient's default
 	now  func() time.Time
 
-	mu           sync.Mutex
+	mu           sync.Mutex                   // guards the state below; never held across a network call
+	flushMu      sync.Mutex                   // one Flush at a time
 	hubs         map[string]*hubclient.Client // connections, by URL, made on first use
 	contacts     map[string]*Contact
 	history      []Message

@@ -61,10 +61,10 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 	old := c.profile.Key
 	c.profile = Profile{Profile: p, Key: key}
 	err = c.save()
+	c.mu.Unlock()
 	if old != nil && !bytes.Equal(old, key) {
 		err = cmp.Or(err, c.removeEverywhere(ctx, wire.ProfilePath(old)))
 	}
-	c.mu.Unlock()
 	if err != nil {
 		return err
 	}

@@ -245,74 +245,122 @@ func (st *stream) forget(seq uint64) bool {
 // for a withheld message). An upload that finds the same blob already
 // there (a retry after a crash) counts as done. A message leaves the
 // outbox once every hub has it. Flush reports the first failure, after
-// trying every hub.
+// trying every hub. One Flush runs at a time, and it holds the client's
+// lock only between network calls, so reading and watching go on while a
+// slow hub is written to.
 func (c *Client) Flush(ctx context.Context) error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	hubs := map[string]*hubclient.Client{}
 	for _, url := range c.own {
-		c.dial(ctx, url) // connect outside the lock; failures show below
+		if h, err := c.dial(ctx, url); err == nil {
+			hubs[url] = h
+		}
 	}
+	type job struct {
+		label     string
+		st        *stream
+		indexPath string
+		indexKey  [32]byte
+	}
+	var jobs []job
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var firstErr error
 	for _, ct := range c.contacts {
-		firstErr = cmp.Or(firstErr, c.flushStream(ctx, "to "+ct.Name, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header))
+		jobs = append(jobs, job{"to " + ct.Name, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header})
 	}
 	for _, g := range c.groups {
 		if k := g.mine(); k != nil {
-			firstErr = cmp.Or(firstErr, c.flushStream(ctx, "to group "+g.Name, &g.out, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)))
+			jobs = append(jobs, job{"to group " + g.Name, &g.out, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)})
 		}
 	}
+	c.mu.Unlock()
+	var firstErr error
+	for _, j := range jobs {
+		firstErr = cmp.Or(firstErr, c.flushStream(ctx, hubs, j.label, j.st, j.indexPath, j.indexKey))
+	}
 	if firstErr == nil {
-		c.doomedPaths = slices.DeleteFunc(c.doomedPaths, func(p string) bool { return c.removeEverywhere(ctx, p) == nil })
+		c.mu.Lock()
+		doomed := slices.Clone(c.doomedPaths)
+		c.mu.Unlock()
+		var gone []string
+		for _, p := range doomed {
+			if c.removeEverywhere(ctx, p) == nil {
+				gone = append(gone, p)
+			}
+		}
+		c.mu.Lock()
+		c.doomedPaths = slices.DeleteFunc(c.doomedPaths, func(p string) bool { return slices.Contains(gone, p) })
+		c.mu.Unlock()
 	}
-	if err := c.save(); err != nil {
-		return err
-	}
-	return firstErr
+	c.mu.Lock()
+	err := c.save()
+	c.mu.Unlock()
+	return cmp.Or(err, firstErr)
 }
 
-// flushStream is Flush for one stream; the caller holds c.mu.
-func (c *Client) flushStream(ctx context.Context, label string, st *stream, indexPath string, indexKey [32]byte) error {
+// flushStream is Flush for one stream. It takes c.mu only to read and
+// update the stream.
+func (c *Client) flushStream(ctx context.Context, hubs map[string]*hubclient.Client, label string, st *stream, indexPath string, indexKey [32]byte) error {
 	var firstErr error
 	fail := func(url string, err error) {
 		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s via %s: %w", label, url, err))
 	}
 	for _, url := range c.own {
+		c.mu.Lock()
 		count := st.next // what this hub holds, once the uploads below succeed
-		for i := range st.outbox {
-			e := &st.outbox[i]
-			if slices.Contains(e.Done, url) {
-				continue
+		var todo []outboxEntry
+		for _, e := range st.outbox {
+			if !slices.Contains(e.Done, url) {
+				todo = append(todo, e)
 			}
-			if err := c.upload(ctx, url, *e); err != nil {
+		}
+		deleted := slices.Clone(st.deleted)
+		old, indexed := st.indexed[url]
+		c.mu.Unlock()
+		h := hubs[url]
+		if h == nil {
+			if len(todo) > 0 || !indexed {
+				fail(url, fmt.Errorf("hub %s is unreachable", url))
+			}
+			continue
+		}
+		for _, e := range todo {
+			if err := c.upload(ctx, h, e); err != nil {
 				fail(url, err)
 				count = e.Seq
 				break
 			}
-			e.Done = append(e.Done, url)
+			c.mu.Lock()
+			for i := range st.outbox {
+				if st.outbox[i].Seq == e.Seq {
+					st.outbox[i].Done = append(st.outbox[i].Done, url)
+				}
+			}
+			c.mu.Unlock()
 		}
-		mark := indexMark{Count: count, Deleted: len(st.deleted)}
-		if got, ok := st.indexed[url]; ok && got == mark {
+		mark := indexMark{Count: count, Deleted: len(deleted)}
+		if indexed && old == mark {
 			continue
 		}
-		if err := c.putIndex(ctx, url, indexPath, indexKey, st.deleted, count); err != nil {
+		if err := putIndex(ctx, h, indexPath, indexKey, deleted, count); err != nil {
 			fail(url, err)
 			continue
 		}
+		c.mu.Lock()
 		if st.indexed == nil {
 			st.indexed = map[string]indexMark{}
 		}
 		st.indexed[url] = mark
+		c.mu.Unlock()
 	}
+	c.mu.Lock()
 	st.outbox = slices.DeleteFunc(st.outbox, func(e outboxEntry) bool { return len(e.Done) == len(c.own) })
+	c.mu.Unlock()
 	return firstErr
 }
 
-// putIndex writes an index on the hub at url; the caller holds c.mu.
-func (c *Client) putIndex(ctx context.Context, url, path string, key [32]byte, deleted []uint64, count uint64) error {
-	h := c.hubs[url]
-	if h == nil {
-		return fmt.Errorf("hub %s is unreachable", url)
-	}
+// putIndex writes an index on the hub h.
+func putIndex(ctx context.Context, h *hubclient.Client, path string, key [32]byte, deleted []uint64, count uint64) error {
 	var listed []uint64
 	for _, d := range deleted {
 		if d < count {
@@ -324,16 +372,15 @@ func (c *Client) putIndex(ctx context.Context, url, path string, key [32]byte, d
 }
 
 // removeEverywhere deletes path from every hub of the user; a hub that
-// does not have it counts as done. The caller holds c.mu.
+// does not have it counts as done. The caller must not hold c.mu.
 func (c *Client) removeEverywhere(ctx context.Context, path string) error {
 	var firstErr error
 	for _, url := range c.own {
-		h := c.hubs[url]
-		if h == nil {
-			firstErr = cmp.Or(firstErr, fmt.Errorf("hub %s is unreachable", url))
-			continue
+		h, err := c.dial(ctx, url)
+		if err == nil {
+			err = h.Delete(ctx, path, "")
 		}
-		if err := h.Delete(ctx, path, ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
+		if err != nil && !errors.Is(err, hub.ErrNotFound) {
 			firstErr = cmp.Or(firstErr, err)
 		}
 	}
@@ -351,12 +398,8 @@ func (st *stream) queued(seq uint64) bool {
 	return false
 }
 
-// upload puts e on the hub at url; the caller holds c.mu.
-func (c *Client) upload(ctx context.Context, url string, e outboxEntry) error {
-	h := c.hubs[url]
-	if h == nil {
-		return fmt.Errorf("hub %s is unreachable", url)
-	}
+// upload puts e on the hub h.
+func (c *Client) upload(ctx context.Context, h *hubclient.Client, e outboxEntry) error {
 	_, err := h.Put(ctx, e.Path, e.Blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true})
 	if errors.Is(err, hub.ErrPrecondition) {
 		sum := md5.Sum(e.Blob)

@@ -640,3 +640,50 @@ func TestTwoHubs(t *testing.T) {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 }
+
+// TestSlowHubDoesNotBlockReading: while an upload to the user's own hub
+// hangs, the user still reads and sends nothing twice: Flush holds no lock
+// across the network.
+func TestSlowHubDoesNotBlockReading(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var stalled atomic.Bool
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if stalled.Load() && r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/store/") && strings.Contains(r.URL.Path, "/m/") {
+			<-release
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	w.opts = []client.Option{client.WithHTTPClient(hc)}
+	alice := w.user("alice", w.hubs[0])
+	w.opts = nil
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	bob.Send(ctx, "alice", "are you there?")
+
+	stalled.Store(true)
+	sent := make(chan error, 1)
+	go func() { sent <- alice.Send(ctx, "bob", "stuck upload") }()
+	read := make(chan []client.Message, 1)
+	go func() {
+		ms, _ := alice.Receive(ctx, "bob")
+		read <- ms
+	}()
+	select {
+	case ms := <-read:
+		if len(ms) != 1 || ms[0].Text != "are you there?" {
+			t.Fatalf("alice read %+v", ms)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("reading waited for a stalled upload")
+	}
+	close(release)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "stuck upload" {
+		t.Fatalf("bob received %v %v", got, err)
+	}
+}
