@@ -455,29 +455,16 @@ func (c *Client) bestIndex(ctx context.Context, hubs []string, addr, path string
 // error of an unreachable hub. An event that expired before it was read
 // is consumed and not returned (nil message).
 func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string, seq uint64) (*Message, error) {
-	var forged, unreachable error
-	answered := false
-	for _, url := range ct.Record.Profile.Hubs {
-		h, err := c.dial(ctx, url)
-		if err != nil {
-			unreachable = cmp.Or(unreachable, err)
-			continue
-		}
-		blob, _, err := h.Get(ctx, addr, path)
-		if errors.Is(err, hub.ErrNotFound) {
-			answered = true
-			continue
-		}
-		if err != nil {
-			unreachable = cmp.Or(unreachable, err)
-			continue
-		}
+	var (
+		out     *Message
+		saveErr error
+	)
+	_, err := c.getVerified(ctx, ct.Record.Profile.Hubs, addr, path, func(blob []byte) error {
 		c.mu.Lock()
-		plain, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path))
+		defer c.mu.Unlock()
+		plain, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path)) // the ratchet moves only if it opens
 		if err != nil {
-			c.mu.Unlock()
-			forged = cmp.Or(forged, fmt.Errorf("client: message %d from %s on %s was altered or forged: %w", seq, ct.Name, url, err))
-			continue
+			return fmt.Errorf("client: message %d from %s was altered or forged: %w", seq, ct.Name, err)
 		}
 		m, e := eventMessage(ct.Name, c.Name, seq, plain)
 		switch {
@@ -488,22 +475,14 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 			c.takeGroupEvent(ct.Name, e.Group)
 		}
 		ct.nextRecv++
-		var out *Message
 		if seq >= ct.dropBelow && (m.Expires.IsZero() || m.Expires.After(c.now())) {
 			c.apply(ct, m)
 			out = &m
 		}
-		err = c.save()
-		c.mu.Unlock()
-		return out, err
-	}
-	switch {
-	case forged != nil:
-		return nil, forged
-	case answered || unreachable == nil:
-		return nil, hub.ErrNotFound
-	}
-	return nil, unreachable
+		saveErr = c.save()
+		return nil
+	})
+	return out, cmp.Or(err, saveErr)
 }
 
 // Peek returns the hub path of the next message expected from name.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
-	"github.com/parley-im/parley/hub"
 )
 
 // Files: a file is cut into wire.ChunkSize chunks, each sealed under its
@@ -267,26 +266,13 @@ func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest st
 
 // fetchChunk reads chunk i from the first hub that serves one that opens.
 func (c *Client) fetchChunk(ctx context.Context, hubs []string, addr string, fr *wire.FileRef, i int) ([]byte, error) {
-	err := error(hub.ErrNotFound)
-	for _, url := range hubs {
-		h, derr := c.dial(ctx, url)
-		if derr != nil {
-			err = derr
-			continue
-		}
-		blob, _, gerr := h.Get(ctx, addr, wire.ChunkPath(fr.Key, i))
-		if gerr != nil {
-			if !errors.Is(gerr, hub.ErrNotFound) {
-				err = gerr
-			}
-			continue
-		}
-		plain, oerr := wire.OpenChunk(fr.Key, i, fr.Chunks, blob)
-		if oerr != nil {
-			err = oerr
-			continue
-		}
-		return plain, nil
+	var plain []byte
+	_, err := c.getVerified(ctx, hubs, addr, wire.ChunkPath(fr.Key, i), func(blob []byte) (err error) {
+		plain, err = wire.OpenChunk(fr.Key, i, fr.Chunks, blob)
+		return err
+	})
+	if err != nil {
+		return nil, &FileError{Chunk: i, Err: err}
 	}
-	return nil, &FileError{Chunk: i, Err: err}
+	return plain, nil
 }

@@ -623,7 +623,29 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			return out, nil
 		}
 		path := wire.GroupPath(k.Seed, seq)
-		blob, err := c.getFrom(ctx, author.Record.Profile.Hubs, addr, path)
+		var saveErr error
+		_, err := c.getVerified(ctx, author.Record.Profile.Hubs, addr, path, func(blob []byte) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			saved := *k
+			mk, err := k.messageKey(seq)
+			var plain []byte
+			if err == nil {
+				plain, err = wire.OpenGroupMessage(mk, author.Record.Profile.SigningKey[:], g.ID, k.Epoch, seq, path, blob)
+			}
+			if err != nil {
+				*k = saved // the chain does not move for a blob that did not open
+				return fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, member, err)
+			}
+			m, _ := eventMessage(member, g.conv(), seq, plain)
+			g.Next[member] = seq + 1
+			if m.Expires.IsZero() || m.Expires.After(c.now()) {
+				c.apply(g, m)
+				out = append(out, m)
+			}
+			saveErr = c.save()
+			return nil
+		})
 		if errors.Is(err, hub.ErrNotFound) {
 			if index == nil {
 				c.mu.Lock()
@@ -632,11 +654,10 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 				index = c.bestIndex(ctx, author.Record.Profile.Hubs, addr, wire.GroupIndexPath(last.Seed), wire.GroupIndexKey(last.Seed))
 			}
 			switch {
-			case index.IsDeleted(seq):
+			case index.IsDeleted(seq): // deleted before it was read: step past it
 				c.mu.Lock()
-				if _, err := k.messageKey(seq); err == nil {
-					g.Next[member] = seq + 1
-				}
+				k.messageKey(seq)
+				g.Next[member] = seq + 1
 				err = c.save()
 				c.mu.Unlock()
 				if err != nil {
@@ -648,30 +669,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			}
 			return out, nil
 		}
-		if err != nil {
-			return out, err
-		}
-		c.mu.Lock()
-		saved := *k
-		mk, err := k.messageKey(seq)
-		var plain []byte
-		if err == nil {
-			plain, err = wire.OpenGroupMessage(mk, author.Record.Profile.SigningKey[:], g.ID, k.Epoch, seq, path, blob)
-		}
-		if err != nil {
-			*k = saved // the chain does not move for a blob that did not open
-			c.mu.Unlock()
-			return out, fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, member, err)
-		}
-		m, _ := eventMessage(member, g.conv(), seq, plain)
-		g.Next[member] = seq + 1
-		if m.Expires.IsZero() || m.Expires.After(c.now()) {
-			c.apply(g, m)
-			out = append(out, m)
-		}
-		err = c.save()
-		c.mu.Unlock()
-		if err != nil {
+		if err := cmp.Or(err, saveErr); err != nil {
 			return out, err
 		}
 	}
@@ -784,7 +782,14 @@ func GroupState(seq uint64, members int, rs map[string]wire.Receipt) string {
 // none has it, it says hub.ErrNotFound when some hub answered so, else the
 // first hub's error.
 func (c *Client) getFrom(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
-	var unreachable error
+	return c.getVerified(ctx, hubs, addr, path, nil)
+}
+
+// getVerified is getFrom for blobs that must pass open: a blob that does
+// not (altered, forged, or another blob) lets the next hub answer too, and
+// if no hub serves one that passes, that failure is what is reported.
+func (c *Client) getVerified(ctx context.Context, hubs []string, addr, path string, open func([]byte) error) ([]byte, error) {
+	var refused, unreachable error
 	answered := false
 	for _, url := range hubs {
 		h, err := c.dial(ctx, url)
@@ -794,15 +799,25 @@ func (c *Client) getFrom(ctx context.Context, hubs []string, addr, path string) 
 		}
 		b, _, err := h.Get(ctx, addr, path)
 		switch {
-		case err == nil:
-			return b, nil
 		case errors.Is(err, hub.ErrNotFound):
 			answered = true
-		default:
+			continue
+		case err != nil:
 			unreachable = cmp.Or(unreachable, err)
+			continue
 		}
+		if open != nil {
+			if err := open(b); err != nil {
+				refused = cmp.Or(refused, fmt.Errorf("%s: %w", url, err))
+				continue
+			}
+		}
+		return b, nil
 	}
-	if answered || unreachable == nil {
+	switch {
+	case refused != nil:
+		return nil, refused
+	case answered || unreachable == nil:
 		return nil, hub.ErrNotFound
 	}
 	return nil, unreachable

@@ -11,7 +11,6 @@ import (
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
-	"github.com/parley-im/parley/hub/auth"
 )
 
 // Profile is the user's own profile and the key it is sealed under.
@@ -92,22 +91,13 @@ func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile
 	if key == nil {
 		return nil, fmt.Errorf("%w by %s", ErrNoProfile, name)
 	}
-	addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
-	err = fmt.Errorf("%w by %s", ErrNoProfile, name)
-	for _, url := range ct.Record.Profile.Hubs {
-		h, derr := c.dial(ctx, url)
-		if derr != nil {
-			err = derr
-			continue
-		}
-		b, _, gerr := h.Get(ctx, addr, wire.ProfilePath(key))
-		if gerr != nil {
-			if !errors.Is(gerr, hub.ErrNotFound) {
-				err = gerr
-			}
-			continue
-		}
-		return wire.OpenProfile(key, b)
+	var p *wire.Profile
+	_, err = c.getVerified(ctx, ct.Record.Profile.Hubs, ct.address(), wire.ProfilePath(key), func(b []byte) (err error) {
+		p, err = wire.OpenProfile(key, b)
+		return err
+	})
+	if errors.Is(err, hub.ErrNotFound) {
+		return nil, fmt.Errorf("%w by %s", ErrNoProfile, name)
 	}
-	return nil, err
+	return p, err
 }
