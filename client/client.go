@@ -301,6 +301,24 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	return c.Decline(ctx, p)
 }
 
+// Answer accepts or declines the pending request from name.
+func (c *Client) Answer(ctx context.Context, from string, accept bool) error {
+	pending, _, err := c.Requests(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if p.From != from {
+			continue
+		}
+		if accept {
+			return c.Accept(ctx, p)
+		}
+		return c.Decline(ctx, p)
+	}
+	return fmt.Errorf("client: no request from %s", from)
+}
+
 // Decline removes a request without answering: the requester learns nothing.
 func (c *Client) Decline(ctx context.Context, p Pending) error {
 	home, err := c.home(ctx)

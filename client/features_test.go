@@ -380,3 +380,34 @@ func TestProfiles(t *testing.T) {
 		t.Fatalf("oversized profile: %v", err)
 	}
 }
+
+// TestWatchAnnouncesRequests: a contact request is announced live by the
+// hub's change stream (to the inbox's owner only), once; answering it
+// makes the contact.
+func TestWatchAnnouncesRequests(t *testing.T) {
+	_, alice, bob := newPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got := make(chan client.Message, 8)
+	go bob.Watch(ctx, func(m client.Message) { got <- m }, func(err error) { t.Logf("watch: %v", err) })
+	if err := alice.Request(ctx, "bob", "hello bob"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m.Kind != client.KindRequest || m.From != "alice" {
+			t.Fatalf("watched %+v", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the request was never announced")
+	}
+	if err := bob.Answer(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "hello bob" {
+		t.Fatalf("after accepting: %v %v", got, err)
+	}
+	if err := bob.Answer(ctx, "alice", true); err == nil {
+		t.Fatal("a request was answered twice")
+	}
+}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
-	"github.com/parley-im/parley/hub/auth"
 )
 
 // Watch delivers new messages from every contact to fn until ctx ends.
@@ -23,7 +23,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 	if onErr == nil {
 		onErr = func(error) {}
 	}
-	byHub := map[string][]string{} // hub URL → contact names
+	byHub := map[string][]string{c.own[0]: nil} // hub URL → contact names; the home hub for the inbox
 	for _, name := range c.Contacts() {
 		ct, _ := c.contact(name)
 		if len(ct.Record.Profile.Hubs) > 0 {
@@ -32,9 +32,10 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 		}
 	}
 	done := make(chan struct{})
-	for _, names := range byHub {
+	requests := &announcer{seen: map[string]bool{}}
+	for url, names := range byHub {
 		go func() {
-			c.watchHub(ctx, names, fn, onErr)
+			c.watchHub(ctx, url, names, url == c.own[0], requests, fn, onErr)
 			done <- struct{}{}
 		}()
 	}
@@ -48,21 +49,52 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 // and retries queued ones.
 var MaintenanceInterval = 5 * time.Second
 
-func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message), onErr func(error)) {
-	ct, _ := c.contact(names[0])
-	h, _, err := c.hubOf(ctx, ct.Record)
+// KindRequest is the kind of the Message Watch reports for a contact
+// request that arrived in the user's inbox (From is the requester,
+// verified). Answer it with Answer.
+const KindRequest = "request"
+
+// announcer reports each inbox request once per Watch.
+type announcer struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Message), onErr func(error)) {
+	pending, _, err := c.Requests(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			onErr(err)
+		}
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range pending {
+		if !a.seen[p.ID] {
+			a.seen[p.ID] = true
+			fn(Message{Kind: KindRequest, From: p.From, To: c.Name, Time: p.Intro.Time, Text: "wants to become a contact"})
+		}
+	}
+}
+
+// watchHub follows names' messages on the hub at url, and the user's
+// inbox if inbox (the user's home hub).
+func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox bool, requests *announcer, fn func(Message), onErr func(error)) {
+	h, err := c.dial(ctx, url)
 	byAddr := map[string][]string{}
 	var follows []hubclient.Follow
+	if inbox {
+		follows = append(follows, hubclient.Follow{Address: c.Address(), Prefix: "_inbox/"})
+	}
 	for _, n := range names {
 		ct, _ := c.contact(n)
-		addr := auth.NativeAddress(ct.Record.Profile.SigningKey[:])
+		addr := ct.address()
 		if len(byAddr[addr]) == 0 {
 			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"}, hubclient.Follow{Address: addr, Prefix: "g/"})
 		}
 		byAddr[addr] = append(byAddr[addr], n)
 	}
-	// catchUp reads names' conversations, and the groups if asked or if
-	// a group event came in.
 	catchUp := func(names []string, groups bool) {
 		for _, n := range names {
 			ms, err := c.Receive(ctx, n)
@@ -91,8 +123,13 @@ func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message),
 				switch ev.Kind {
 				case "ready", "reset":
 					catchUp(names, true)
+					if inbox {
+						c.announceRequests(ctx, requests, fn, onErr)
+					}
 				case "change":
-					if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
+					if ev.Op == "put" && strings.HasPrefix(ev.Path, "_inbox/") && ev.Address == c.Address() {
+						c.announceRequests(ctx, requests, fn, onErr)
+					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
 						catchUp(nil, true)
 					} else if ev.Op == "put" {
 						catchUp(byAddr[ev.Address], false)
@@ -120,7 +157,7 @@ func (c *Client) watchHub(ctx context.Context, names []string, fn func(Message),
 		}
 		backoff = min(2*backoff, 30*time.Second)
 		if h == nil {
-			h, _, err = c.hubOf(ctx, ct.Record)
+			h, err = c.dial(ctx, url)
 		} else {
 			err = nil
 		}

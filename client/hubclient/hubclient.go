@@ -371,6 +371,7 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", c.bearer()) // so the hub also announces arrivals in our inbox
 	hc := *c.http
 	hc.Timeout = 0 // a stream lives as long as ctx
 	res, err := hc.Do(req)

@@ -29,12 +29,13 @@ type chatBackend interface {
 	MarkRead(ctx context.Context, name string) error
 	Unread(name string) int
 	Block(ctx context.Context, name string) error
+	Answer(ctx context.Context, from string, accept bool) error
 	SendFile(ctx context.Context, name, path, caption string, progress client.Progress) (client.Message, error)
 	GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress client.Progress) error
 }
 
 // chatHelp lists the commands the input line takes.
-const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /confirm"
+const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /confirm · /accept NAME · /decline NAME"
 
 // Messages the UI receives from outside its own input.
 type (
@@ -255,6 +256,15 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				}
 				return m, nil
 			}
+			if verb, arg, _ := strings.Cut(text, " "); verb == "/accept" || verb == "/decline" {
+				if err := m.be.Answer(m.ctx, arg, verb == "/accept"); err != nil {
+					m.status = verb[1:] + ": " + err.Error()
+				} else {
+					m.status = strings.TrimSuffix(verb[1:], "e") + "ed " + arg
+					m.refreshList()
+				}
+				return m, nil
+			}
 			if verb, arg, _ := strings.Cut(text, " "); verb == "/file" || verb == "/get" {
 				m.status = "transferring " + arg + "…"
 				return m, m.transfer(to, verb, arg)
@@ -284,6 +294,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case incomingMsg:
+		if msg.Kind == client.KindRequest {
+			m.status = fmt.Sprintf("contact request from %s (signature checked): /accept %s or /decline %s", msg.From, msg.From, msg.From)
+			return m, m.waitIncoming()
+		}
 		m.history = m.be.History() // edits, reactions and deletes change earlier messages
 		if msg.Kind == wire.KindProfile {
 			m.loadProfile(msg.From)

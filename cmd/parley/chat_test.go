@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ type fakeBackend struct {
 	confirmed []string
 	read      []string
 	blocked   []string
+	answered  []string
 }
 
 func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
@@ -36,6 +38,10 @@ func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) Answer(_ context.Context, from string, accept bool) error {
+	f.answered = append(f.answered, fmt.Sprint(from, accept))
+	return nil
+}
 func (f *fakeBackend) ContactProfile(_ context.Context, name string) (*wire.Profile, error) {
 	if name == "alice" {
 		return &wire.Profile{DisplayName: "Alice L."}, nil
@@ -156,6 +162,15 @@ func TestChatModel(t *testing.T) {
 	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
 	if v := m.View(); !strings.Contains(v, "me ↔ #trip") || !strings.Contains(v, "alice: group hello") || strings.Contains(v, "hi carol") {
 		t.Fatalf("the group's conversation:\n%s", v)
+	}
+	// A contact request arrives while chatting, and is accepted.
+	m = step(t, m, incomingMsg(client.Message{From: "dave", To: "me", Kind: client.KindRequest}))
+	if v := m.View(); !strings.Contains(v, "contact request from dave") {
+		t.Fatalf("no request shown:\n%s", v)
+	}
+	m = typeText(t, m, "/accept dave")
+	if strings.Join(be.answered, ",") != "davetrue" {
+		t.Fatalf("answered %v", be.answered)
 	}
 	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc}); cmd == nil {
 		t.Fatal("Esc does not quit")

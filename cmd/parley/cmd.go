@@ -360,25 +360,11 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				pending, _, err := c.Requests(cmd.Context())
-				if err != nil {
+				if err := c.Answer(cmd.Context(), args[0], accept); err != nil {
 					return err
 				}
-				for _, p := range pending {
-					if p.From != args[0] {
-						continue
-					}
-					if accept {
-						err = c.Accept(cmd.Context(), p)
-					} else {
-						err = c.Decline(cmd.Context(), p)
-					}
-					if err == nil {
-						fmt.Fprintf(stdout, "%sed %s\n", strings.TrimSuffix(use, "e"), args[0])
-					}
-					return err
-				}
-				return fmt.Errorf("no request from %s", args[0])
+				fmt.Fprintf(stdout, "%sed %s\n", strings.TrimSuffix(use, "e"), args[0])
+				return nil
 			},
 		}
 	}

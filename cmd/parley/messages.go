@@ -103,6 +103,8 @@ func formatEvent(m client.Message) string {
 		return fmt.Sprintf("%s deleted %s", m.From, m.Ref)
 	case wire.KindProfile:
 		return fmt.Sprintf("%s shared their profile", m.From)
+	case client.KindRequest:
+		return fmt.Sprintf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
 	}
 	return formatMessage(m, "")
 }

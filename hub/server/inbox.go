@@ -14,6 +14,11 @@ import (
 	"github.com/parley-im/parley/hub"
 )
 
+// InboxEventPrefix starts the path of the change event an inbox post
+// makes; such events go only to watchers authenticated as the inbox's
+// owner.
+const InboxEventPrefix = "_inbox/"
+
 // The inbox: anyone may append a small envelope to an address's inbox
 // without authenticating (envelopes are sealed to the owner's key by the
 // sender, so the hub cannot tell who sent one); the owner lists, reads and
@@ -57,6 +62,8 @@ func (s *Server) inboxPost(c echo.Context) error {
 	if _, err := s.cfg.Driver.Put(ctx, inboxBucket, address+"/"+id, strings.NewReader(string(body)), hub.PutOptions{IfNoneMatch: true, ContentType: "application/octet-stream"}); err != nil {
 		return err
 	}
+	// The owner's watchers learn of it (only theirs: see watch).
+	s.changed(Event{Address: address, Path: InboxEventPrefix + id, Op: "put"})
 	return c.JSON(http.StatusAccepted, map[string]string{"id": id})
 }
 

@@ -480,6 +480,30 @@ func TestWatch(t *testing.T) {
 	}
 }
 
+// TestWatchInbox: an arrival in an inbox is announced to a watcher
+// holding the owner's token, and to nobody else, whatever it follows.
+func TestWatchInbox(t *testing.T) {
+	e := newEnv(t, nil)
+	owner := e.watch("follow="+e.addr+":_inbox/", "Authorization", e.tok)
+	stranger := e.watch("follow=" + e.addr) // every prefix, no token
+	for _, w := range []*sse{owner, stranger} {
+		if ev := w.next(t); ev.event != "ready" {
+			t.Fatalf("first event %+v", ev)
+		}
+	}
+	body := []byte("sealed request")
+	if res, _ := e.do("POST", "/inbox/"+e.addr, body, "X-Parley-Pow", stampFor(t, e, e.addr, body)); res.StatusCode != 202 {
+		t.Fatalf("inbox post: %d", res.StatusCode)
+	}
+	e.do("POST", "/store/"+e.addr+"/after", []byte("x"), "Authorization", e.tok)
+	if ev := owner.next(t); ev.event != "change" || !strings.Contains(ev.data, `"path":"_inbox/`) {
+		t.Fatalf("the owner's watcher got %+v", ev)
+	}
+	if ev := stranger.next(t); !strings.Contains(ev.data, `"path":"after"`) {
+		t.Fatalf("a stranger's watcher got %+v before the next change", ev)
+	}
+}
+
 func TestCORSAndOps(t *testing.T) {
 	e := newEnv(t, nil)
 	res, _ := e.do("OPTIONS", "/hub_info", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "x-hiro-product")

@@ -136,6 +136,8 @@ type follow struct {
 // (Last-Event-ID header or cursor parameter): it then gets every change
 // since, or an event "reset" when that is impossible, after which it must
 // re-list what it follows. An event "ready" marks the end of the backlog.
+// Arrivals in an inbox are events with path "_inbox/ID", sent only to a
+// watcher whose Authorization token is the inbox owner's.
 func (s *Server) watch(c echo.Context) error {
 	var req struct {
 		Follow []follow `json:"follow"`
@@ -164,7 +166,21 @@ func (s *Server) watch(c echo.Context) error {
 		}
 		byAddr[f.Address] = append(byAddr[f.Address], f.Prefix)
 	}
+	// A watcher with a token for an address also learns of arrivals in
+	// that address's inbox; nobody else does, whatever prefix it follows.
+	owner := ""
+	if h := c.Request().Header.Get("Authorization"); h != "" {
+		for a := range byAddr {
+			if _, err := s.authorize(c, a, false); err == nil {
+				owner = a
+				break
+			}
+		}
+	}
 	match := func(ev Event) bool {
+		if strings.HasPrefix(ev.Path, InboxEventPrefix) && ev.Address != owner {
+			return false
+		}
 		for _, p := range byAddr[ev.Address] {
 			if strings.HasPrefix(ev.Path, p) {
 				return true
