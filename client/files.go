@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
@@ -102,7 +103,7 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	if err := c.uploadChunks(ctx, f, up, progress); err != nil {
 		return Message{}, err
 	}
-	ref := &wire.FileRef{Name: filepath.Base(abs), Size: up.Size, SHA256: up.SHA256, Key: up.Key, Chunks: wire.ChunkCount(up.Size)}
+	ref := &wire.FileRef{Name: sharedName(abs), Size: up.Size, SHA256: up.SHA256, Key: up.Key, Chunks: wire.ChunkCount(up.Size)}
 	e := &wire.Event{Kind: wire.KindText, Text: up.Caption, File: ref}
 	var m Message
 	if strings.HasPrefix(name, "#") {
@@ -118,6 +119,26 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	serr := c.save()
 	c.mu.Unlock()
 	return m, cmp.Or(err, serr)
+}
+
+// sharedName is the name a file is shared under: its base name, made a
+// plain one (wire.CheckFileName): no leading dots, no control characters.
+func sharedName(path string) string {
+	name := strings.TrimLeft(filepath.Base(path), ".")
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+	for len(name) > wire.MaxFileName {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	if name == "" {
+		return "file"
+	}
+	return name
 }
 
 // uploadChunks stores every chunk of the file on every hub of the user,
@@ -192,7 +213,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 // GetFile downloads the file that message ref of the conversation with
 // name shares to dest. It resumes from dest+".part" if an earlier attempt
 // stopped; dest appears only once every chunk opened and the whole file's
-// SHA-256 matches.
+// SHA-256 matches, and never replaces an existing file.
 func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress Progress) error {
 	c.mu.Lock()
 	i := c.find(ref, name)
@@ -261,7 +282,14 @@ func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest st
 	if progress != nil {
 		progress(fr.Size, fr.Size)
 	}
-	return os.Rename(part, dest)
+	// Never over an existing file: a link fails if dest exists.
+	if err := os.Link(part, dest); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("client: %s already exists; the verified file is kept in %s", dest, part)
+		}
+		return err
+	}
+	return os.Remove(part)
 }
 
 // fetchChunk reads chunk i from the first hub that serves one that opens.

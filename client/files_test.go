@@ -180,6 +180,14 @@ func TestFileDamage(t *testing.T) {
 	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
 		t.Fatalf("after repair: %v", err)
 	}
+	// An existing file is never replaced.
+	os.WriteFile(dest, []byte("mine"), 0o600)
+	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("over an existing file: %v", err)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "mine" {
+		t.Fatal("an existing file was replaced")
+	}
 	if err := alice.Delete(ctx, "bob", m.Seq); err != nil {
 		t.Fatal(err)
 	}

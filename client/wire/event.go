@@ -142,6 +142,27 @@ func (f *FileRef) check() error {
 	if len(f.Key) != 32 || len(f.SHA256) != sha256.Size || f.Size < 0 || f.Chunks != ChunkCount(f.Size) {
 		return fmt.Errorf("%w: file reference", ErrMalformed)
 	}
+	if err := CheckFileName(f.Name); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MaxFileName bounds a shared file's name, in bytes.
+const MaxFileName = 255
+
+// CheckFileName accepts a shared file's name only if it is a plain name a
+// receiver can write in a directory of its choice: UTF-8, at most 255
+// bytes, no path separator or control character, not hidden ("." first).
+func CheckFileName(name string) error {
+	if name == "" || len(name) > MaxFileName || !utf8.ValidString(name) || name[0] == '.' {
+		return fmt.Errorf("%w: file name %q", ErrMalformed, name)
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: file name %q", ErrMalformed, name)
+		}
+	}
 	return nil
 }
 

@@ -92,7 +92,11 @@ func TestEvents(t *testing.T) {
 		"negative timer":    {Kind: KindTimer, TTL: -1},
 		"short profile key": {Kind: KindProfile, Key: key[:5]},
 		"bad utf-8":         {Kind: KindText, Text: "\xff"},
-		"file chunk count":  {Kind: KindText, File: &FileRef{Size: 10, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
+		"file chunk count":  {Kind: KindText, File: &FileRef{Name: "a", Size: 10, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
+		"file name: path":   {Kind: KindText, File: &FileRef{Name: "../../.bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"file name: hidden": {Kind: KindText, File: &FileRef{Name: ".bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"file name: NUL":    {Kind: KindText, File: &FileRef{Name: "a\x00b", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"file name: empty":  {Kind: KindText, File: &FileRef{Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
 	}
 	for name, e := range bad {
 		if _, err := MarshalEvent(&e); !errors.Is(err, ErrMalformed) {
