@@ -12,6 +12,8 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/parley-im/parley/chain/bns"
 )
 
 // Groups: each member writes its group messages to its own hubs, sealed
@@ -52,6 +54,11 @@ const (
 func (g *GroupInfo) check() error {
 	if len(g.ID) != 32 || len(g.Name) > MaxGroupName || len(g.Members) > MaxGroupMembers || len(g.Members) == 0 || g.Creator == "" {
 		return fmt.Errorf("%w: group description", ErrMalformed)
+	}
+	for _, n := range append([]string{g.Creator}, g.Members...) {
+		if err := bns.ValidateName(n); err != nil {
+			return fmt.Errorf("%w: group member %q", ErrMalformed, n)
+		}
 	}
 	if len(g.Seed) != 0 && len(g.Seed) != 32 {
 		return fmt.Errorf("%w: group sender key of %d bytes", ErrMalformed, len(g.Seed))

@@ -109,7 +109,7 @@ func (m *chatModel) refreshList() {
 	for _, g := range m.be.Groups() {
 		if !g.Gone {
 			m.contacts = append(m.contacts, "#"+g.ID)
-			m.labels["#"+g.ID] = "#" + g.Name
+			m.labels["#"+g.ID] = "#" + cleanLine(g.Name)
 		}
 	}
 	for i, c := range m.contacts {
@@ -126,7 +126,7 @@ func (m *chatModel) loadProfile(name string) {
 		return
 	}
 	if p, err := m.be.ContactProfile(m.ctx, name); err == nil {
-		m.names[name] = p.DisplayName
+		m.names[name] = cleanLine(p.DisplayName)
 	}
 }
 

@@ -291,7 +291,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			for _, n := range c.Contacts() {
 				line := n
 				if p, err := c.ContactProfile(ctx, n); err == nil && p.DisplayName != "" {
-					line += fmt.Sprintf(" (%s)", p.DisplayName)
+					line += fmt.Sprintf(" (%s)", cleanLine(p.DisplayName))
 				}
 				var kc *client.KeyChange
 				switch err := c.CheckKeys(ctx, n); {

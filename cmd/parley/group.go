@@ -52,7 +52,7 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 				if g.Gone {
 					state = "\t(you left or were removed)"
 				}
-				fmt.Fprintf(stdout, "%s\t%s\tby %s\t%s%s\n", g.Name, g.ID, g.Creator, strings.Join(g.Members, ","), state)
+				fmt.Fprintf(stdout, "%s\t%s\tby %s\t%s%s\n", cleanLine(g.Name), g.ID, g.Creator, strings.Join(g.Members, ","), state)
 			}
 			return nil
 		},

@@ -32,6 +32,26 @@ func parseRef(s, me string) (wire.Ref, error) {
 	return wire.Ref{By: by, Seq: seq}, nil
 }
 
+// clean makes text from others safe to print on a terminal: control
+// characters (escape sequences could rewrite the screen or the title)
+// become U+FFFD; newlines and tabs are kept in messages.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+// cleanLine is clean for what must stay on one line (names, labels).
+func cleanLine(s string) string {
+	return strings.NewReplacer("\n", "\uFFFD", "\t", " ").Replace(clean(s))
+}
+
 // formatMessage renders one conversation entry as a line: its reference,
 // author and text, then what happened to it. state is the delivery state
 // of the user's own messages ("" for others').
@@ -46,17 +66,17 @@ func formatMessage(m client.Message, state string) string {
 	case m.Kind == wire.KindTimer:
 		fmt.Fprintf(&b, "(set disappearing messages to %s)", m.TTL)
 	case m.Kind == client.KindUnsupported:
-		fmt.Fprintf(&b, "(a message this version cannot show: %s)", m.Text)
+		fmt.Fprintf(&b, "(a message this version cannot show: %s)", cleanLine(m.Text))
 	default:
 		if m.Ref != nil {
 			fmt.Fprintf(&b, "↪ %s ", m.Ref)
 		}
-		b.WriteString(m.Text)
+		b.WriteString(clean(m.Text))
 		if m.File != nil {
 			if m.Text != "" {
 				b.WriteString(" ")
 			}
-			fmt.Fprintf(&b, "📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), m.ID())
+			fmt.Fprintf(&b, "📎 %s (%s; get-file %s)", cleanLine(m.File.Name), size(m.File.Size), m.ID())
 		}
 	}
 	if m.Edited {
@@ -68,7 +88,7 @@ func formatMessage(m client.Message, state string) string {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		fmt.Fprintf(&b, " %s%s", m.Reactions[n], n)
+		fmt.Fprintf(&b, " %s%s", cleanLine(m.Reactions[n]), n)
 	}
 	if !m.Expires.IsZero() {
 		fmt.Fprintf(&b, " ⏳%s", m.Expires.Local().Format("15:04"))
@@ -96,9 +116,9 @@ func formatEvent(m client.Message) string {
 		if m.Emoji == "" {
 			return fmt.Sprintf("%s took back their reaction to %s", m.From, m.Ref)
 		}
-		return fmt.Sprintf("%s reacted %s to %s", m.From, m.Emoji, m.Ref)
+		return fmt.Sprintf("%s reacted %s to %s", m.From, cleanLine(m.Emoji), m.Ref)
 	case wire.KindEdit:
-		return fmt.Sprintf("%s edited %s: %s", m.From, m.Ref, m.Text)
+		return fmt.Sprintf("%s edited %s: %s", m.From, m.Ref, clean(m.Text))
 	case wire.KindDelete:
 		return fmt.Sprintf("%s deleted %s", m.From, m.Ref)
 	case wire.KindProfile:
@@ -390,7 +410,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				p = *q
 			}
-			fmt.Fprintf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cmp(p.DisplayName, who), p.Status, size(int64(len(p.Avatar))))
+			fmt.Fprintf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cleanLine(cmp(p.DisplayName, who)), cleanLine(p.Status), size(int64(len(p.Avatar))))
 			return nil
 		},
 	}
