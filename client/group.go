@@ -38,7 +38,7 @@ type Group struct {
 	Gone    bool     `json:"gone,omitempty"`
 
 	Self    string                  `json:"self"`
-	Keys    map[string][]*senderKey `json:"keys"`     // per member, by From
+	Keys    map[string][]*senderKey `json:"keys"`     // per member, by From then epoch: the last that starts at or before a message is its key
 	Next    map[string]uint64       `json:"next"`     // per other member: the next message to read (delivered)
 	Read    map[string]uint64       `json:"read"`     // per other member: messages the user has seen
 	SentKey map[string]uint64       `json:"sent_key"` // per other member: the epoch of the key last given
@@ -143,7 +143,7 @@ func (g *Group) addKey(member string, k *senderKey) {
 		}
 	}
 	g.Keys[member] = append(g.Keys[member], k)
-	slices.SortFunc(g.Keys[member], func(a, b *senderKey) int { return cmp.Compare(a.From, b.From) })
+	slices.SortFunc(g.Keys[member], func(a, b *senderKey) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Epoch, b.Epoch)) })
 }
 
 // rekey gives the user a new sender key for the group's epoch, starting
