@@ -319,3 +319,32 @@ func TestGroupWatchAndTimer(t *testing.T) {
 		t.Fatalf("alice's hub holds %d group blobs, had %d: the expired one should be gone", len(after), len(before))
 	}
 }
+
+// TestGroupQuickRosterChanges: epochs that follow each other with nothing
+// sent between them leave every member reading the others.
+func TestGroupQuickRosterChanges(t *testing.T) {
+	_, alice, bob := newPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "hi")
+	id, err := alice.CreateGroup(ctx, "one", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, "one", alice, bob)
+	for _, name := range []string{"two", "three", "four"} {
+		if err := alice.RenameGroup(ctx, id, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groupSync(t, "four", alice, bob)
+	for _, c := range []*client.Client{alice, bob} {
+		if _, err := c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "from " + c.Name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*client.Client{alice, bob} {
+		if got := groupTexts(t, c, id); got != "alice:from alice|bob:from bob" && got != "bob:from bob|alice:from alice" {
+			t.Fatalf("%s sees %s", c.Name, got)
+		}
+	}
+}
