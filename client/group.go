@@ -33,9 +33,10 @@ type Group struct {
 	ID      string   `json:"id"`
 	Name    string   `json:"name"`
 	Creator string   `json:"creator"`
-	Members []string `json:"members"` // sorted, the user included while a member
-	Epoch   uint64   `json:"epoch"`   // 0: only keys known so far, no roster
-	Gone    bool     `json:"gone,omitempty"`
+	Members []string `json:"members"`        // sorted, the user included while a member
+	Epoch   uint64   `json:"epoch"`          // 0: only keys known so far, no roster
+	Gone    bool     `json:"gone,omitempty"` // not a member now (removed, or left)
+	Left    bool     `json:"left,omitempty"` // left: later rosters are ignored
 
 	Self    string                  `json:"self"`
 	Keys    map[string][]*senderKey `json:"keys"`     // per member, by From then epoch: the last that starts at or before a message is its key
@@ -345,7 +346,7 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 		return errors.New("client: the creator cannot leave its group")
 	}
 	info := g.info(true)
-	g.Gone = true
+	g.Gone, g.Left = true, true
 	err = c.save()
 	c.mu.Unlock()
 	if err != nil {
@@ -375,15 +376,19 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 		}
 		return
 	}
-	if from == g.Creator && in.Epoch > g.Epoch && !g.Gone {
-		// A new roster: adopt it and make a new key for the epoch.
+	if from == g.Creator && in.Epoch > g.Epoch && !g.Left {
+		// A new roster: adopt it and make a new key for the epoch (a
+		// removed member invited again is a member again).
 		members := slices.Clone(in.Members)
 		slices.Sort(members)
 		g.Name, g.Members, g.Epoch = in.Name, slices.Compact(members), in.Epoch
-		if !g.member(c.Name) {
-			g.Gone = true
-		} else {
+		wasGone := g.Gone
+		g.Gone = !g.member(c.Name)
+		if !g.Gone {
 			g.rekey()
+		}
+		if wasGone && !g.Gone {
+			clear(g.Next) // back in: read from the keys given now, not what was sent meanwhile
 		}
 		for m := range g.Keys { // nothing more is read from members who left
 			if m != c.Name && !g.member(m) {

@@ -205,11 +205,22 @@ func TestGroupChat(t *testing.T) {
 		t.Fatal("a removed member wrote to the group")
 	}
 
+	// Invited again, carol reads what is sent from then on, not what was
+	// sent while she was out.
+	if err := alice.Invite(ctx, id, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, "trip", alice, bob, carol)
+	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "welcome back"}))
+	if got := groupTexts(t, carol, id); !strings.Contains(got, "alice:welcome back") || strings.Contains(got, "after carol left") {
+		t.Fatalf("carol, invited again, sees %s", got)
+	}
+
 	// Rename, then bob leaves.
 	if err := alice.RenameGroup(ctx, id, "sea trip"); err != nil {
 		t.Fatal(err)
 	}
-	groupSync(t, "sea trip", alice, bob)
+	groupSync(t, "sea trip", alice, bob, carol)
 	if err := bob.LeaveGroup(ctx, id); err != nil {
 		t.Fatal(err)
 	}
