@@ -411,3 +411,71 @@ func TestWatchAnnouncesRequests(t *testing.T) {
 		t.Fatal("a request was answered twice")
 	}
 }
+
+// TestWatchReceipts: when a contact writes a new receipt, the watcher is
+// told, and the receipt says what was read.
+func TestWatchReceipts(t *testing.T) {
+	_, alice, bob := newPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	connect(t, alice, bob, "hello")
+	got := make(chan client.Message, 8)
+	go alice.Watch(ctx, func(m client.Message) {
+		if m.Kind == client.KindReceipt {
+			got <- m
+		}
+	}, func(err error) { t.Logf("watch: %v", err) })
+	bob.Receive(ctx, "alice")
+	if err := bob.MarkRead(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case m := <-got:
+			if m.From != "bob" {
+				t.Fatalf("receipt event %+v", m)
+			}
+			if r, err := alice.ReceiptFrom(ctx, "bob"); err == nil && r.Read == 1 {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the receipt was never announced")
+		}
+	}
+}
+
+// TestWatchManyStreams: contacts beyond what one stream follows are
+// watched on further streams to the same hub.
+func TestWatchManyStreams(t *testing.T) {
+	defer client.SetContactsPerStream(1)()
+	w, alice, bob := newPair(t)
+	carol := w.user("carol", w.hubs[0]) // on alice's hub too
+	w.settle("carol")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	connect(t, alice, bob, "from alice")
+	connect(t, carol, bob, "from carol")
+	got := make(chan string, 8)
+	go bob.Watch(ctx, func(m client.Message) {
+		if m.Kind == wire.KindText {
+			got <- m.Text
+		}
+	}, func(err error) { t.Logf("watch: %v", err) })
+	for range 2 { // the catch-up
+		<-got
+	}
+	alice.Send(ctx, "bob", "live from alice")
+	carol.Send(ctx, "bob", "live from carol")
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case s := <-got:
+			seen[s] = true
+		case <-ctx.Done():
+			t.Fatalf("saw only %v", seen)
+		}
+	}
+	if !seen["live from alice"] || !seen["live from carol"] {
+		t.Fatalf("saw %v", seen)
+	}
+}

@@ -33,21 +33,37 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 	}
 	done := make(chan struct{})
 	requests := &announcer{seen: map[string]bool{}}
+	streams := 0
 	for url, names := range byHub {
-		go func() {
-			c.watchHub(ctx, url, names, url == c.own[0], requests, fn, onErr)
-			done <- struct{}{}
-		}()
+		// A hub takes at most 5,000 follows a stream, and each contact
+		// needs three: more contacts on one hub take more streams.
+		for i := 0; i == 0 || i < len(names); i += contactsPerStream {
+			part := names[i:min(i+contactsPerStream, len(names))]
+			inbox := url == c.own[0] && i == 0
+			streams++
+			go func() {
+				c.watchHub(ctx, url, part, inbox, requests, fn, onErr)
+				done <- struct{}{}
+			}()
+		}
 	}
-	for range byHub {
+	for range streams {
 		<-done
 	}
 	return ctx.Err()
 }
 
+// contactsPerStream is how many contacts one change stream follows (three
+// follows each, under the hub's 5,000).
+var contactsPerStream = 1600
+
 // MaintenanceInterval is how often Watch expires disappearing messages
 // and retries queued ones.
 var MaintenanceInterval = 5 * time.Second
+
+// KindReceipt is the kind of the Message Watch reports when a contact
+// (From) wrote a new receipt: read it with ReceiptFrom.
+const KindReceipt = "receipt"
 
 // KindRequest is the kind of the Message Watch reports for a contact
 // request that arrived in the user's inbox (From is the requester,
@@ -91,7 +107,8 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		ct, _ := c.contact(n)
 		addr := ct.address()
 		if len(byAddr[addr]) == 0 {
-			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"}, hubclient.Follow{Address: addr, Prefix: "g/"})
+			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"}, hubclient.Follow{Address: addr, Prefix: "g/"},
+				hubclient.Follow{Address: addr, Prefix: "r/"})
 		}
 		byAddr[addr] = append(byAddr[addr], n)
 	}
@@ -129,6 +146,10 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				case "change":
 					if ev.Op == "put" && strings.HasPrefix(ev.Path, "_inbox/") && ev.Address == c.Address() {
 						c.announceRequests(ctx, requests, fn, onErr)
+					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "r/") {
+						for _, n := range byAddr[ev.Address] {
+							fn(Message{Kind: KindReceipt, From: n, To: c.Name})
+						}
 					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
 						catchUp(nil, true)
 					} else if ev.Op == "put" {

@@ -30,6 +30,8 @@ type chatBackend interface {
 	Unread(name string) int
 	Block(ctx context.Context, name string) error
 	Answer(ctx context.Context, from string, accept bool) error
+	ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error)
+	StateOf(name string, seq uint64, r wire.Receipt) string
 	SendFile(ctx context.Context, name, path, caption string, progress client.Progress) (client.Message, error)
 	GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress client.Progress) error
 }
@@ -42,7 +44,11 @@ type (
 	incomingMsg client.Message
 	errMsg      struct{ err error }
 	statusMsg   string
-	sentMsg     struct {
+	receiptMsg  struct {
+		name string
+		r    wire.Receipt
+	}
+	sentMsg struct {
 		to  string
 		err error
 	}
@@ -55,6 +61,7 @@ type chatModel struct {
 	contacts []string          // conversations: contacts' names, then "#" and each group's ID
 	labels   map[string]string // what the list shows for a conversation
 	names    map[string]string // contacts' display names, from their profiles
+	receipts map[string]wire.Receipt
 	selected int
 	unread   map[string]int
 	history  []client.Message
@@ -71,7 +78,7 @@ func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-cha
 	in.Placeholder = "type a message; Enter sends; /help lists commands; Tab or ↑/↓ switch; Esc quits"
 	in.Focus()
 	in.CharLimit = 4000
-	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, names: map[string]string{}, history: be.History(),
+	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, names: map[string]string{}, receipts: map[string]wire.Receipt{}, history: be.History(),
 		input: in, incoming: incoming, width: 100, height: 30}
 	m.refreshList()
 	for _, c := range m.contacts {
@@ -144,7 +151,23 @@ func (m chatModel) waitIncoming() tea.Cmd {
 	return func() tea.Msg { return <-m.incoming }
 }
 
-func (m chatModel) Init() tea.Cmd { return tea.Batch(textinput.Blink, m.waitIncoming()) }
+func (m chatModel) Init() tea.Cmd {
+	return tea.Batch(textinput.Blink, m.waitIncoming(), m.fetchReceipt(m.current()))
+}
+
+// fetchReceipt reads what a contact says it has of the user's messages.
+func (m chatModel) fetchReceipt(name string) tea.Cmd {
+	if name == "" || strings.HasPrefix(name, "#") {
+		return nil
+	}
+	return func() tea.Msg {
+		r, err := m.be.ReceiptFrom(m.ctx, name)
+		if err != nil {
+			return nil
+		}
+		return receiptMsg{name: name, r: r}
+	}
+}
 
 func (m chatModel) send(to string, e *wire.Event) tea.Cmd {
 	return func() tea.Msg {
@@ -224,10 +247,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, tea.Quit
 		case tea.KeyTab, tea.KeyDown:
 			m.move(1)
-			return m, nil
+			return m, m.fetchReceipt(m.current())
 		case tea.KeyShiftTab, tea.KeyUp:
 			m.move(-1)
-			return m, nil
+			return m, m.fetchReceipt(m.current())
 		case tea.KeyEnter:
 			text := strings.TrimSpace(m.input.Value())
 			to := m.current()
@@ -292,8 +315,14 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status = ""
 			m.history = m.be.History()
 		}
+		return m, m.fetchReceipt(msg.to)
+	case receiptMsg:
+		m.receipts[msg.name] = msg.r
 		return m, nil
 	case incomingMsg:
+		if msg.Kind == client.KindReceipt {
+			return m, tea.Batch(m.waitIncoming(), m.fetchReceipt(msg.From))
+		}
 		if msg.Kind == client.KindRequest {
 			m.status = fmt.Sprintf("contact request from %s (signature checked): /accept %s or /decline %s", msg.From, msg.From, msg.From)
 			return m, m.waitIncoming()
@@ -363,7 +392,11 @@ func (m chatModel) View() string {
 	var lines []string
 	for _, msg := range m.history {
 		if cur != "" && client.ConversationOf(m.me, msg) == cur {
-			lines = append(lines, formatMessage(msg, ""))
+			state := ""
+			if msg.From == m.me && !strings.HasPrefix(cur, "#") {
+				state = m.be.StateOf(cur, msg.Seq, m.receipts[cur])
+			}
+			lines = append(lines, formatMessage(msg, state))
 		}
 	}
 	if max := m.height - 6; max > 0 && len(lines) > max {

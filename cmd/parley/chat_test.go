@@ -21,6 +21,7 @@ type fakeBackend struct {
 	read      []string
 	blocked   []string
 	answered  []string
+	receipt   wire.Receipt
 }
 
 func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
@@ -38,6 +39,18 @@ func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) ReceiptFrom(_ context.Context, name string) (wire.Receipt, error) {
+	return f.receipt, nil
+}
+func (f *fakeBackend) StateOf(name string, seq uint64, r wire.Receipt) string {
+	switch {
+	case seq < r.Read:
+		return client.StateRead
+	case seq < r.Delivered:
+		return client.StateDelivered
+	}
+	return client.StateSent
+}
 func (f *fakeBackend) Answer(_ context.Context, from string, accept bool) error {
 	f.answered = append(f.answered, fmt.Sprint(from, accept))
 	return nil
@@ -66,15 +79,21 @@ func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (*bns.Record, 
 	return &bns.Record{Name: name}, nil
 }
 
-// step feeds msg to the model and runs the command it returns, once.
+// step feeds msg to the model and runs the command it returns, feeding
+// back what a send or a receipt fetch answers (a few rounds at most).
 func step(t *testing.T, m tea.Model, msg tea.Msg) tea.Model {
 	t.Helper()
 	m, cmd := m.Update(msg)
-	if cmd != nil {
-		if out := cmd(); out != nil {
-			if _, ok := out.(sentMsg); ok {
-				m, _ = m.Update(out)
-			}
+	for range 3 {
+		if cmd == nil {
+			break
+		}
+		out := cmd()
+		switch out.(type) {
+		case sentMsg, receiptMsg:
+			m, cmd = m.Update(out)
+		default:
+			cmd = nil
 		}
 	}
 	return m
@@ -105,7 +124,13 @@ func TestChatModel(t *testing.T) {
 	if len(be.sent) != 1 || be.sent[0].To != "carol" || be.sent[0].Text != "hi carol" {
 		t.Fatalf("sent %+v", be.sent)
 	}
-	if v := m.View(); !strings.Contains(v, "[me/0] me: hi carol") {
+	if v := m.View(); !strings.Contains(v, "[me/0] me: hi carol [sent]") {
+		t.Fatalf("own message not shown as sent:\n%s", v)
+	}
+	// carol's receipt changes: the mark follows.
+	be.receipt = wire.Receipt{Delivered: 1, Read: 1}
+	m = step(t, m, incomingMsg(client.Message{From: "carol", To: "me", Kind: client.KindReceipt}))
+	if v := m.View(); !strings.Contains(v, "[me/0] me: hi carol [read]") {
 		t.Fatalf("own message not shown:\n%s", v)
 	}
 	if strings.Join(be.read, ",") != "alice,carol" {

@@ -231,6 +231,9 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			err = c.Watch(cmd.Context(), func(m client.Message) {
+				if m.Kind == client.KindReceipt {
+					return // parley read shows what was delivered and read
+				}
 				fmt.Fprintln(stdout, formatEvent(m))
 			}, func(err error) {
 				fmt.Fprintf(stderr, "parley: %v\n", err)
