@@ -325,13 +325,9 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			"introduces itself on the hub of the name that sorts first, at a path only the two can compute.",
 		Example: "  parley contacts add bob --message 'hi, it is alice'\n  parley contacts add bob --known",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			if known {
-				err = c.Introduce(cmd.Context(), args[0], greeting)
+				err := c.Introduce(cmd.Context(), args[0], greeting)
 				if errors.Is(err, client.ErrIntroPending) {
 					fmt.Fprintf(stdout, "waiting for %s to add you (their introduction comes first); run this again after they do\n", args[0])
 					return nil
@@ -346,7 +342,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "request sent to %s, sealed to their verified key\n", args[0])
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&greeting, "message", "Hello! Let's talk on Parley.", "first message")
 	add.Flags().BoolVar(&known, "known", false, "you both know each other's names: introduce directly, without the inbox")
@@ -355,17 +351,13 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			Use:   use + " NAME",
 			Short: strings.ToUpper(use[:1]) + use[1:] + " NAME's contact request",
 			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := h.client(cmd.Context())
-				if err != nil {
-					return err
-				}
+			RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 				if err := c.Answer(cmd.Context(), args[0], accept); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "%sed %s\n", strings.TrimSuffix(use, "e"), args[0])
 				return nil
-			},
+			}),
 		}
 	}
 	confirm := &cobra.Command{
@@ -374,18 +366,14 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long: "When a contact's keys change on the chain (a new device, a transfer), parley refuses to send to\n" +
 			"them until you confirm. Compare the safety number with them over another channel first.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			rec, err := c.ConfirmKeys(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "confirmed %s's keys; safety number %s\n", args[0], client.SafetyNumber(rec))
 			return nil
-		},
+		}),
 	}
 	reset := &cobra.Command{
 		Use:   "reset NAME",
@@ -393,17 +381,13 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long: "reset drops the conversation's keys and sends NAME a new contact request; their client takes it\n" +
 			"in place of the old conversation when they accept.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			if err := c.Reset(cmd.Context(), args[0], greeting); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "new request sent to %s; the conversation starts over when they accept\n", args[0])
 			return nil
-		},
+		}),
 	}
 	reset.Flags().StringVar(&greeting, "message", "I restored an old backup: let's start over.", "first message")
 	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm, reset)
@@ -415,11 +399,7 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "requests",
 		Short: "List contact requests waiting in your inbox",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			pending, bad, err := c.Requests(cmd.Context())
 			if err != nil {
 				return err
@@ -431,6 +411,6 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 				fmt.Fprintf(stdout, "?\t%s: refused: %v\n", id, e)
 			}
 			return nil
-		},
+		}),
 	}
 }

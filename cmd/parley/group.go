@@ -26,26 +26,18 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short:   "Make a group of you and contacts",
 		Example: "  parley group create trip bob carol",
 		Args:    cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			id, err := c.CreateGroup(cmd.Context(), args[0], args[1:])
 			if id != "" {
 				fmt.Fprintf(stdout, "group %s (%s) made; members get it as they come online\n", args[0], id)
 			}
 			return err
-		},
+		}),
 	}, &cobra.Command{
 		Use:   "list",
 		Short: "List your groups",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			c.SyncGroups(cmd.Context())
 			for _, g := range c.Groups() {
 				state := ""
@@ -55,17 +47,13 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 				fmt.Fprintf(stdout, "%s\t%s\tby %s\t%s%s\n", cleanLine(g.Name), g.ID, g.Creator, strings.Join(g.Members, ","), state)
 			}
 			return nil
-		},
+		}),
 	})
 	roster := func(use, short string, do func(c *client.Client, cmd *cobra.Command, id string, args []string) error) *cobra.Command {
 		n := strings.Count(use, " ")
 		return &cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(n),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := h.client(cmd.Context())
-				if err != nil {
-					return err
-				}
+			RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 				id, err := c.FindGroup(args[0])
 				if err != nil {
 					return err
@@ -75,7 +63,7 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				fmt.Fprintln(stdout, "done")
 				return nil
-			},
+			}),
 		}
 	}
 	cmd.AddCommand(

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/parley-im/parley/chain/lookup"
@@ -171,4 +172,15 @@ func randomSalt() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// run makes a command's RunE that first opens the user's client.
+func (h *home) run(f func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := h.client(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return f(cmd, c, args)
+	}
 }

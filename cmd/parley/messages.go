@@ -136,11 +136,7 @@ func sendCmd(h *home) *cobra.Command {
 		Short:   "Send a message",
 		Example: "  parley send bob 'see you at noon'\n  parley send bob 'yes' --reply bob/4",
 		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			e := &wire.Event{Kind: wire.KindText, Text: args[1]}
 			if reply != "" {
 				ref, err := parseRef(reply, c.Name)
@@ -149,9 +145,9 @@ func sendCmd(h *home) *cobra.Command {
 				}
 				e.Ref = &ref
 			}
-			_, err = c.SendEvent(cmd.Context(), args[0], e)
+			_, err := c.SendEvent(cmd.Context(), args[0], e)
 			return h.queuedOK(err)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&reply, "reply", "", "the message this one answers (NAME/N)")
 	return cmd
@@ -225,12 +221,8 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.",
 		Example: "  parley watch",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			err = c.Watch(cmd.Context(), func(m client.Message) {
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			err := c.Watch(cmd.Context(), func(m client.Message) {
 				if m.Kind == client.KindReceipt {
 					return // parley read shows what was delivered and read
 				}
@@ -242,7 +234,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				return nil
 			}
 			return err
-		},
+		}),
 	}
 }
 
@@ -252,11 +244,7 @@ func reactCmd(h *home) *cobra.Command {
 		Short:   "React to a message (an empty EMOJI takes the reaction back)",
 		Example: "  parley react bob bob/3 👍\n  parley react bob bob/3 ''",
 		Args:    cobra.ExactArgs(3),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			ref, err := parseRef(args[1], c.Name)
 			if err != nil {
 				return err
@@ -265,7 +253,7 @@ func reactCmd(h *home) *cobra.Command {
 				fmt.Fprintf(h.stderr, "parley: %v\n", err)
 			}
 			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
-		},
+		}),
 	}
 }
 
@@ -284,17 +272,13 @@ func editCmd(h *home) *cobra.Command {
 		Short:   "Replace the text of one of your messages",
 		Example: "  parley edit bob 4 'see you at one'",
 		Args:    cobra.ExactArgs(3),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			seq, err := ownRef(args[1], c.Name)
 			if err != nil {
 				return err
 			}
 			return h.queuedOK(c.Edit(cmd.Context(), args[0], seq, args[2]))
-		},
+		}),
 	}
 }
 
@@ -306,17 +290,13 @@ func deleteCmd(h *home) *cobra.Command {
 			"was deleted, so NAME's client skips it if it was not read yet.",
 		Example: "  parley delete bob 4",
 		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			seq, err := ownRef(args[1], c.Name)
 			if err != nil {
 				return err
 			}
 			return h.queuedOK(c.Delete(cmd.Context(), args[0], seq))
-		},
+		}),
 	}
 }
 
@@ -358,33 +338,25 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 			"told them what you read, and moves your profile under a new key they do not get. What they send\n" +
 			"while blocked is never shown, even after unblock.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			if err := c.Block(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "blocked %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	unblock := &cobra.Command{
 		Use:   "unblock NAME",
 		Short: "Let NAME reach you again",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			if err := c.Unblock(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "unblocked %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	return []*cobra.Command{block, unblock}
 }
@@ -395,11 +367,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Show your profile, or a contact's",
 		Long:  "A profile (display name, status, avatar) is stored encrypted on your hubs; only your contacts get its key.",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			p := c.MyProfile()
 			who := c.Name
 			if len(args) == 1 {
@@ -415,7 +383,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cleanLine(cmp(p.DisplayName, who)), cleanLine(p.Status), size(int64(len(p.Avatar))))
 			return nil
-		},
+		}),
 	}
 	var (
 		name, status, avatar string
@@ -425,11 +393,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short:   "Set your display name, status and avatar",
 		Example: "  parley profile set --name 'Alice L.' --status 'in Wonderland' --avatar me.png",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			p := c.MyProfile()
 			if cmd.Flags().Changed("name") {
 				p.DisplayName = name
@@ -438,6 +402,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 				p.Status = status
 			}
 			if avatar != "" {
+				var err error
 				if p.Avatar, err = os.ReadFile(avatar); err != nil {
 					return err
 				}
@@ -447,7 +412,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			fmt.Fprintln(stdout, "profile updated; your contacts see it")
 			return nil
-		},
+		}),
 	}
 	set.Flags().StringVar(&name, "name", "", "display name")
 	set.Flags().StringVar(&status, "status", "", "status line")
@@ -468,14 +433,10 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "settings",
 		Short: "Show or change settings",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			fmt.Fprintf(stdout, "read-receipts: %s\nblocked: %s\n", onOff(c.ReadReceipts()), strings.Join(c.Blocked(), ", "))
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "read-receipts on|off",
@@ -536,18 +497,14 @@ func sendFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			"sends NAME a message that references them. Interrupted, run it again: it resumes the upload.",
 		Example: "  parley send-file bob holiday.mov --caption 'the video'",
 		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			m, err := c.SendFile(cmd.Context(), args[0], args[1], caption, progressBar(h.stderr, "sending"))
 			if err := h.queuedOK(err); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "sent %s as %s (%s)\n", m.File.Name, m.ID(), size(m.File.Size))
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&caption, "caption", "", "text sent with the file")
 	return cmd
@@ -562,11 +519,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			"the file (default: its name, in the current directory). Interrupted, run it again: it resumes.",
 		Example: "  parley get-file alice alice/7 --out ~/Downloads/holiday.mov",
 		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			ref, err := parseRef(args[1], c.Name)
 			if err != nil {
 				return err
@@ -590,7 +543,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "saved %s (SHA-256 checked)\n", dest)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&out, "out", "", "where to write the file")
 	return cmd
