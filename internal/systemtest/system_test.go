@@ -149,7 +149,8 @@ func (n *localnet) kill(rel string) {
 // narrates, runs it again (nothing is done twice), then drills on the
 // network it leaves up: the node both users ask first is killed
 // mid-conversation; alice's hub is killed and her message queues; every
-// process is stopped and started again. Every conversation stays intact.
+// process is stopped and started again; a parley process is killed while
+// it sends a file. Every conversation stays intact.
 func TestDemoAndDrills(t *testing.T) {
 	base, hub := freeBase(t)
 	n := &localnet{t: t, dir: t.TempDir(), basePort: base, hubPort: hub}
@@ -215,6 +216,45 @@ func TestDemoAndDrills(t *testing.T) {
 			t.Fatalf("after the restart bob lost %q:\n%s", line, after)
 		}
 	}
+	// Drill 4: a parley process killed mid-send (an 8 MiB file, killed once
+	// its upload is under way) loses nothing: run again, it resumes, and
+	// bob gets the file intact.
+	src := filepath.Join(t.TempDir(), "film.bin")
+	data := make([]byte, 8<<20)
+	for i := range data {
+		data[i] = byte(i * 7919 >> 8)
+	}
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	send := exec.Command(filepath.Join(bin, "parley"), "--home", filepath.Join(n.dir, "demo", "alice"), "send-file", "bob", src)
+	send.Env = n.env()
+	progress, _ := send.StderrPipe()
+	if err := send.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	var seen bytes.Buffer
+	for strings.Count(seen.String(), "%") < 4 { // the progress bar: a few chunks went out
+		k, err := progress.Read(buf)
+		if err != nil {
+			t.Fatalf("send-file ended before its upload started: %v: %s", err, seen.String())
+		}
+		seen.Write(buf[:k])
+	}
+	send.Process.Kill()
+	send.Wait()
+	out2 := n.parley("alice", "send-file", "bob", src)
+	if !strings.Contains(out2, "sent film.bin as alice/") {
+		t.Fatalf("send-file after the kill: %s", out2)
+	}
+	ref := strings.Fields(out2[strings.Index(out2, "as ")+3:])[0]
+	dest := filepath.Join(t.TempDir(), "film.bin")
+	n.parley("bob", "get-file", "alice", ref, "--out", dest)
+	if b, err := os.ReadFile(dest); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("the file bob got differs (%v)", err)
+	}
+
 	if st := n.localnet("status"); strings.Contains(st, "stopped") {
 		t.Fatalf("status after the drills:\n%s", st)
 	}
