@@ -201,13 +201,8 @@ func TestFileDamage(t *testing.T) {
 // TestTwoHubsFilesAndGroups: alice publishes two hubs; with one down, her
 // file and her group message still reach bob, from the other.
 func TestTwoHubsFilesAndGroups(t *testing.T) {
-	w := newWorld(t)
+	_, first, alice, bob := twoHubPair(t, "two hubs")
 	ctx := context.Background()
-	first := startRestartableHub(t)
-	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "two hubs")
 	if _, err := alice.CreateGroup(ctx, "g", []string{"bob"}); err != nil {
 		t.Fatal(err)
 	}

@@ -509,6 +509,19 @@ func (h *restartableHub) start() {
 
 func (h *restartableHub) stop() { h.srv.Close() }
 
+// twoHubPair is a world where alice publishes two hubs, first (which a
+// test can stop) and the world's first, and bob is her contact on the
+// second, greeted with greeting.
+func twoHubPair(t *testing.T, greeting string) (*world, *restartableHub, *client.Client, *client.Client) {
+	w := newWorld(t)
+	first := startRestartableHub(t)
+	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, greeting)
+	return w, first, alice, bob
+}
+
 // startRestartableHub starts a restartableHub on a free port and data
 // directory of its own; it stops when the test ends.
 func startRestartableHub(t *testing.T) *restartableHub {
@@ -604,13 +617,8 @@ func TestNoDuplicateContacts(t *testing.T) {
 // and bob still reads; it catches up when it returns; when the other
 // loses her data, the conversation goes on from the first.
 func TestTwoHubs(t *testing.T) {
-	w := newWorld(t)
+	w, first, alice, bob := twoHubPair(t, "both hubs up")
 	ctx := context.Background()
-	first := startRestartableHub(t)
-	alice, _, _ := w.userOn("alice", []string{"http://" + first.addr, w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "both hubs up")
 	if got, _ := bob.Receive(ctx, "alice"); len(got) != 1 {
 		t.Fatalf("bob received %v", texts(got))
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/internal/cli"
 )
 
 func backupCmd(h *home, stdout io.Writer) *cobra.Command {
@@ -22,14 +21,15 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Example: "  parley backup on\n  parley backup off",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "on" && args[0] != "off" {
-				return cli.Usage(fmt.Errorf("say on or off, not %q", args[0]))
+			on, err := parseOnOff(args[0])
+			if err != nil {
+				return err
 			}
 			c, err := h.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if args[0] == "off" {
+			if !on {
 				if err := c.DisableBackup(cmd.Context()); err != nil {
 					return err
 				}

@@ -444,14 +444,15 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long:  "Off, contacts still see what was delivered; what they were told was read is withdrawn.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "on" && args[0] != "off" {
-				return cli.Usage(fmt.Errorf("say on or off, not %q", args[0]))
+			on, err := parseOnOff(args[0])
+			if err != nil {
+				return err
 			}
 			c, err := h.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := c.SetReadReceipts(cmd.Context(), args[0] == "on"); err != nil {
+			if err := c.SetReadReceipts(cmd.Context(), on); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "read-receipts: %s\n", args[0])
@@ -459,6 +460,14 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// parseOnOff reads a setting's on|off argument.
+func parseOnOff(s string) (bool, error) {
+	if s != "on" && s != "off" {
+		return false, cli.Usage(fmt.Errorf("say on or off, not %q", s))
+	}
+	return s == "on", nil
 }
 
 func onOff(b bool) string {
