@@ -1,9 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -11,9 +13,11 @@ import (
 
 // Blocking name: their contact requests are refused unseen (removed from
 // the inbox), their hubs are no longer read or watched, nothing can be
-// sent to them, the receipt that told them what was read is deleted, and
-// the user's profile moves under a new key that they are not given.
-// Messages they send while blocked are never shown, even after Unblock.
+// sent to them, the receipt that told them what was read is deleted and
+// its path secret rotated (the next one is theirs only once they are
+// unblocked, in a ratcheted message), and the user's profile moves under
+// a new key that they are not given. Messages they send while blocked are
+// never shown, even after Unblock.
 
 func (c *Client) isBlocked(name string) bool {
 	c.mu.Lock()
@@ -48,6 +52,12 @@ func (c *Client) Block(ctx context.Context, name string) error {
 	c.mu.Lock()
 	c.blocked[name] = true
 	ct := c.contacts[name]
+	var oldReceipt string
+	if ct != nil {
+		oldReceipt = ct.receiptPath()
+		ct.receiptKey = make([]byte, 32)
+		rand.Read(ct.receiptKey)
+	}
 	err := c.save()
 	profile := c.profile
 	c.mu.Unlock()
@@ -58,7 +68,7 @@ func (c *Client) Block(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := home.Delete(ctx, wire.ReceiptPath(ct.keys.RecvKey), ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
+	if err := home.Delete(ctx, oldReceipt, ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
 		return err
 	}
 	if profile.Key == nil {
@@ -70,7 +80,10 @@ func (c *Client) Block(ctx context.Context, name string) error {
 }
 
 // Unblock lets name reach the user again. What name sent while blocked is
-// skipped: the next Receive reads it and drops it.
+// skipped: the next Receive reads it and drops it. Name is sent the
+// receipt's new path key, and the receipt is written there: from then on
+// they see what is read again. (If that message cannot be sent now, it
+// goes out before the next one.)
 func (c *Client) Unblock(ctx context.Context, name string) error {
 	c.mu.Lock()
 	ct := c.contacts[name]
@@ -80,10 +93,25 @@ func (c *Client) Unblock(ctx context.Context, name string) error {
 		upTo = c.readIndex(ctx, ct, ct.address()).Count
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	delete(c.blocked, name)
+	var key []byte
 	if ct != nil {
 		ct.dropBelow = max(ct.dropBelow, upTo)
+		if !bytes.Equal(ct.sentReceiptKey, ct.receiptKey) {
+			key = ct.receiptKey
+		}
 	}
-	return c.save()
+	err := c.save()
+	c.mu.Unlock()
+	if err != nil || key == nil {
+		return err
+	}
+	_, err = c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindReceipts, Key: key})
+	switch {
+	case errors.Is(err, ErrQueued), errors.Is(err, ErrKeysChanged), errors.Is(err, errCannotSendYet):
+		// It goes out with the next message.
+	case err != nil:
+		return fmt.Errorf("client: %s is unblocked, but the new receipt key did not go out (it goes with the next message): %w", name, err)
+	}
+	return c.writeReceipt(ctx, ct)
 }

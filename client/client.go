@@ -89,9 +89,30 @@ type Contact struct {
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
 	theirProfileKey []byte
 	sentProfileKey  []byte     // the profile key they were last given
+	receiptKey      []byte     // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
+	sentReceiptKey  []byte     // the receipt key they were last given
+	theirReceiptKey []byte     // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
 	started         time.Time  // when the conversation's introduction was made
 	stale           bool       // restored from a backup older than the conversation: reset it
 	recvMu          sync.Mutex // one Receive at a time per contact
+}
+
+// receiptPath is where the user keeps, on its own hub, the receipt for
+// the contact's messages; theirReceiptPath is where the contact keeps
+// theirs. Both start under the conversation's path keys; a block moves the
+// user's under a fresh key. The caller holds c.mu.
+func (ct *Contact) receiptPath() string {
+	if ct.receiptKey != nil {
+		return wire.ReceiptPath([32]byte(ct.receiptKey))
+	}
+	return wire.ReceiptPath(ct.keys.RecvKey)
+}
+
+func (ct *Contact) theirReceiptPath() string {
+	if ct.theirReceiptKey != nil {
+		return wire.ReceiptPath([32]byte(ct.theirReceiptKey))
+	}
+	return wire.ReceiptPath(ct.keys.SendKey)
 }
 
 // address is the contact's bucket on its hubs.

@@ -171,6 +171,13 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 			return Message{}, err
 		}
 	}
+	if key := ct.receiptKey; key != nil && e.Kind != wire.KindReceipts && !bytes.Equal(ct.sentReceiptKey, key) {
+		// Unblocked, but the new receipt key has not gone out yet.
+		if _, err := c.seal(ct, &wire.Event{Kind: wire.KindReceipts, Key: key}); err != nil {
+			c.mu.Unlock()
+			return Message{}, err
+		}
+	}
 	m, err := c.seal(ct, e)
 	if err != nil {
 		c.mu.Unlock()
@@ -217,8 +224,11 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	}
 	m := messageOf(c.Name, ct.Name, seq, e)
 	c.apply(ct, m)
-	if e.Kind == wire.KindProfile {
+	switch e.Kind {
+	case wire.KindProfile:
 		ct.sentProfileKey = e.Key
+	case wire.KindReceipts:
+		ct.sentReceiptKey = e.Key
 	}
 	ct.out.add(seq, path, blob)
 	return m, nil
@@ -471,6 +481,8 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		case e == nil:
 		case e.Kind == wire.KindProfile:
 			ct.theirProfileKey = e.Key
+		case e.Kind == wire.KindReceipts:
+			ct.theirReceiptKey = e.Key
 		case e.Kind == wire.KindGroup:
 			c.takeGroupEvent(ct.Name, e.Group)
 		}
@@ -594,12 +606,12 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	if !c.readReceipts {
 		r.Read = 0
 	}
+	path := ct.receiptPath()
 	c.mu.Unlock()
 	home, err := c.home(ctx)
 	if err != nil {
 		return err
 	}
-	path := wire.ReceiptPath(ct.keys.RecvKey)
 	_, err = home.Put(ctx, path, wire.SealReceipt(ct.keys.Header, path, r), "application/octet-stream", hubclient.Cond{})
 	return err
 }
@@ -618,7 +630,9 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 	if err != nil {
 		return wire.Receipt{}, err
 	}
-	path := wire.ReceiptPath(ct.keys.SendKey)
+	c.mu.Lock()
+	path := ct.theirReceiptPath()
+	c.mu.Unlock()
 	b, _, err := h.Get(ctx, addr, path)
 	if errors.Is(err, hub.ErrNotFound) {
 		return wire.Receipt{}, nil

@@ -308,9 +308,28 @@ func TestBlock(t *testing.T) {
 	if p, err := bob.ContactProfile(ctx, "alice"); err != nil || p.DisplayName != "Alice" {
 		t.Fatalf("profile before the block: %+v %v", p, err)
 	}
+	// alice's receipts on her hub: one, for bob's messages.
+	receipts := func() []string {
+		objs, _, err := w.drivers[0].List(ctx, alice.Address(), "r/", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, o := range objs {
+			paths = append(paths, o.Path)
+		}
+		return paths
+	}
+	before := receipts()
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r.Read != 1 || len(before) != 1 {
+		t.Fatalf("before the block bob sees %+v %v; alice's receipts %v", r, err, before)
+	}
 
 	if err := alice.Block(ctx, "bob"); err != nil {
 		t.Fatal(err)
+	}
+	if got := receipts(); len(got) != 0 {
+		t.Fatalf("the receipt is still on alice's hub after the block: %v", got)
 	}
 	if err := bob.Send(ctx, "alice", "while blocked"); err != nil {
 		t.Fatal(err)
@@ -339,6 +358,24 @@ func TestBlock(t *testing.T) {
 
 	if err := alice.Unblock(ctx, "bob"); err != nil {
 		t.Fatal(err)
+	}
+	// The receipt is back, at a path rotated by the block: bob cannot see
+	// it until he reads the new path key alice sends him on unblocking.
+	after := receipts()
+	if len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("alice's receipts: %v before the block, %v after unblocking", before, after)
+	}
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r != (wire.Receipt{}) {
+		t.Fatalf("bob sees a receipt before getting its new path: %+v %v", r, err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "") != "" {
+		t.Fatalf("bob received %q %v: the new profile and receipt keys are no text to show", got, err)
+	}
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r.Read != 1 {
+		t.Fatalf("bob does not see alice's receipt at its new path: %+v %v", r, err)
+	}
+	if p, err := bob.ContactProfile(ctx, "alice"); err != nil || p.DisplayName != "Alice" {
+		t.Fatalf("after unblocking bob reads alice's profile as %+v %v", p, err)
 	}
 	bob.Send(ctx, "alice", "after unblock")
 	if got, err := receive(t, alice, "bob"); err != nil || strings.Join(got, "|") != "after unblock" {

@@ -26,6 +26,11 @@ const (
 	KindTimer   = "timer"   // TTL: messages sent from now on disappear after it (0: off)
 	KindProfile = "profile" // Key: the sender's current profile key
 	KindGroup   = "group"   // Group: a roster and the sender's key for its epoch, or a leave
+	// KindReceipts: Key is the path key under which the sender writes its
+	// read receipt for this conversation from now on (ReceiptPath(Key)).
+	// A client that blocks a contact rotates it, and gives the new one
+	// only when it unblocks them.
+	KindReceipts = "receipts"
 )
 
 // EventVersion is the version of the event payload.
@@ -60,7 +65,7 @@ type Event struct {
 	TTL     int64      `json:"ttl,omitempty"`     // KindTimer: seconds
 	Expires int64      `json:"expires,omitempty"` // disappearing: Unix milliseconds
 	File    *FileRef   `json:"file,omitempty"`
-	Key     []byte     `json:"key,omitempty"` // KindProfile
+	Key     []byte     `json:"key,omitempty"` // KindProfile, KindReceipts
 	Group   *GroupInfo `json:"group,omitempty"`
 }
 
@@ -125,9 +130,9 @@ func (e *Event) check() error {
 		if err := e.Group.check(); err != nil {
 			return err
 		}
-	case KindProfile:
+	case KindProfile, KindReceipts:
 		if len(e.Key) != 32 {
-			return fmt.Errorf("%w: profile key of %d bytes", ErrMalformed, len(e.Key))
+			return fmt.Errorf("%w: %s key of %d bytes", ErrMalformed, e.Kind, len(e.Key))
 		}
 	default:
 		return fmt.Errorf("%w: kind %q", ErrUnsupported, e.Kind)

@@ -73,6 +73,7 @@ func TestEvents(t *testing.T) {
 		{Kind: KindDelete, Ref: &Ref{By: "alice", Seq: 1}},
 		{Kind: KindTimer, TTL: 3600},
 		{Kind: KindProfile, Key: key},
+		{Kind: KindReceipts, Key: key},
 		{Kind: KindText, File: &FileRef{Name: "a.txt", Size: ChunkSize + 1, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
 	}
 	for _, e := range good {
@@ -91,6 +92,7 @@ func TestEvents(t *testing.T) {
 		"edit without ref":  {Kind: KindEdit, Text: "x"},
 		"negative timer":    {Kind: KindTimer, TTL: -1},
 		"short profile key": {Kind: KindProfile, Key: key[:5]},
+		"long receipt key":  {Kind: KindReceipts, Key: append(key, 0)},
 		"bad utf-8":         {Kind: KindText, Text: "\xff"},
 		"file chunk count":  {Kind: KindText, File: &FileRef{Name: "a", Size: 10, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
 		"file name: path":   {Kind: KindText, File: &FileRef{Name: "../../.bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},

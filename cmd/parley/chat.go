@@ -320,7 +320,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.receipts[msg.name] = msg.r
 		return m, nil
 	case incomingMsg:
-		if msg.Kind == client.KindReceipt {
+		if msg.Kind == client.KindReceipt || msg.Kind == wire.KindReceipts {
 			return m, tea.Batch(m.waitIncoming(), m.fetchReceipt(msg.From))
 		}
 		if msg.Kind == client.KindRequest {

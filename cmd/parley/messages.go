@@ -223,7 +223,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			err := c.Watch(cmd.Context(), func(m client.Message) {
-				if m.Kind == client.KindReceipt {
+				if m.Kind == client.KindReceipt || m.Kind == wire.KindReceipts {
 					return // parley read shows what was delivered and read
 				}
 				fmt.Fprintln(stdout, formatEvent(m))
