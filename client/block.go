@@ -96,6 +96,15 @@ func (c *Client) Unblock(ctx context.Context, name string) error {
 	delete(c.blocked, name)
 	var key []byte
 	if ct != nil {
+		if upTo > max(ct.nextRecv, ct.dropBelow) {
+			// What they sent while blocked: fetched, never shown, and
+			// never claimed delivered or read in the receipt.
+			from := max(ct.nextRecv, ct.dropBelow)
+			ct.skipped = append(ct.skipped, wire.Span{From: from, To: upTo})
+			if len(ct.skipped) > wire.MaxSkipped {
+				ct.skipped = ct.skipped[len(ct.skipped)-wire.MaxSkipped:]
+			}
+		}
 		ct.dropBelow = max(ct.dropBelow, upTo)
 		if !bytes.Equal(ct.sentReceiptKey, ct.receiptKey) {
 			key = ct.receiptKey

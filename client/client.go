@@ -87,6 +87,7 @@ type Contact struct {
 	out             stream        // my direction
 	timer           time.Duration // disappearing messages: 0 off
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
+	skipped         []wire.Span   // those runs, as the receipt tells them
 	theirProfileKey []byte
 	sentProfileKey  []byte     // the profile key they were last given
 	receiptKey      []byte     // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)

@@ -603,6 +603,12 @@ func (c *Client) ReadReceipts() bool {
 func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	c.mu.Lock()
 	r := wire.Receipt{Delivered: ct.nextRecv, Read: ct.readUpTo}
+	for _, s := range ct.skipped { // as far as fetched
+		if s.From >= ct.nextRecv {
+			break
+		}
+		r.Skipped = append(r.Skipped, wire.Span{From: s.From, To: min(s.To, ct.nextRecv)})
+	}
 	if !c.readReceipts {
 		r.Read = 0
 	}
@@ -668,7 +674,7 @@ func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 	switch {
 	case queued:
 		return StateQueued
-	case strings.HasPrefix(name, "#"):
+	case strings.HasPrefix(name, "#"), r.Skips(seq):
 		return StateSent
 	case seq < r.Read:
 		return StateRead

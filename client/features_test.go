@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -340,7 +341,7 @@ func TestBlock(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "x"); err == nil {
 		t.Fatal("alice sent to a blocked contact")
 	}
-	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r != (wire.Receipt{}) {
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || !reflect.DeepEqual(r, wire.Receipt{}) {
 		t.Fatalf("bob still sees a receipt: %+v %v", r, err)
 	}
 	if _, err := bob.ContactProfile(ctx, "alice"); !errors.Is(err, client.ErrNoProfile) {
@@ -365,7 +366,7 @@ func TestBlock(t *testing.T) {
 	if len(after) != 1 || after[0] == before[0] {
 		t.Fatalf("alice's receipts: %v before the block, %v after unblocking", before, after)
 	}
-	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r != (wire.Receipt{}) {
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || !reflect.DeepEqual(r, wire.Receipt{}) {
 		t.Fatalf("bob sees a receipt before getting its new path: %+v %v", r, err)
 	}
 	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "") != "" {
@@ -380,6 +381,18 @@ func TestBlock(t *testing.T) {
 	bob.Send(ctx, "alice", "after unblock")
 	if got, err := receive(t, alice, "bob"); err != nil || strings.Join(got, "|") != "after unblock" {
 		t.Fatalf("after unblocking alice received %v %v", got, err)
+	}
+	// What bob sent while blocked (his message 1) stays "sent": alice
+	// never saw it. His message after the block is read.
+	alice.MarkRead(ctx, "bob")
+	r, err := bob.ReceiptFrom(ctx, "alice")
+	if err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 3, Read: 3, Skipped: []wire.Span{{From: 1, To: 2}}}) {
+		t.Fatalf("bob's receipt from alice after the block: %+v %v", r, err)
+	}
+	for seq, want := range []string{client.StateRead, client.StateSent, client.StateRead} {
+		if got := bob.StateOf("alice", uint64(seq), r); got != want {
+			t.Errorf("bob's message %d is %s, want %s", seq, got, want)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -207,7 +208,7 @@ func TestWorld(t *testing.T) {
 	}
 	// Delivery and read state: bob fetched alice's greeting and three
 	// messages; he has seen them only once he marks them read.
-	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || r != (wire.Receipt{Delivered: 4}) {
+	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 4}) {
 		t.Fatalf("receipt from bob: %+v %v", r, err)
 	}
 	if n := bob.Unread("alice"); n != 4 {
@@ -216,20 +217,20 @@ func TestWorld(t *testing.T) {
 	if err := bob.MarkRead(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || r != (wire.Receipt{Delivered: 4, Read: 4}) {
+	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 4, Read: 4}) {
 		t.Fatalf("receipt from bob after reading: %+v %v", r, err)
 	}
 	if s := alice.StateOf("bob", 3, wire.Receipt{Delivered: 4, Read: 4}); s != client.StateRead {
 		t.Fatalf("state of alice's message 3: %s", s)
 	}
-	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r != (wire.Receipt{Delivered: 3}) {
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 3}) {
 		t.Fatalf("receipt from alice: %+v %v", r, err)
 	}
 	// Read receipts off: bob's contacts no longer learn what he read.
 	if err := bob.SetReadReceipts(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := alice.ReceiptFrom(ctx, "bob"); r != (wire.Receipt{Delivered: 4}) {
+	if r, _ := alice.ReceiptFrom(ctx, "bob"); !reflect.DeepEqual(r, wire.Receipt{Delivered: 4}) {
 		t.Fatalf("receipt from bob with read receipts off: %+v", r)
 	}
 	bob.SetReadReceipts(ctx, true)

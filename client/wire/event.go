@@ -178,12 +178,37 @@ func (e *Event) When() time.Time { return time.UnixMilli(e.Time) }
 // many messages it has fetched (delivered) and how many the user has seen.
 type Receipt struct {
 	Delivered, Read uint64
+	// Skipped lists runs of the sender's messages the reader fetched but
+	// never showed (they were sent while the reader blocked the sender):
+	// neither delivered to a person nor read. Sorted, at most MaxSkipped.
+	Skipped []Span `json:",omitempty"`
+}
+
+// Span is the run of message numbers [From, To).
+type Span struct{ From, To uint64 }
+
+// MaxSkipped bounds the runs a receipt lists.
+const MaxSkipped = 32
+
+// Skips reports whether message seq is in one of r's skipped runs.
+func (r Receipt) Skips(seq uint64) bool {
+	for _, s := range r.Skipped {
+		if s.From <= seq && seq < s.To {
+			return true
+		}
+	}
+	return false
 }
 
 // SealReceipt encrypts a receipt under the header key, bound to its path:
-// u8 2 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 delivered ‖ u64 read, ad = path).
+// u8 2 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 delivered ‖ u64 read ‖
+// (u64 from ‖ u64 to) for each skipped run, ad = path).
 func SealReceipt(headerKey [32]byte, path string, r Receipt) []byte {
-	return sealSmall(headerKey, receiptVersion, path, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.Delivered), r.Read))
+	p := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.Delivered), r.Read)
+	for _, s := range r.Skipped {
+		p = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(p, s.From), s.To)
+	}
+	return sealSmall(headerKey, receiptVersion, path, p)
 }
 
 const (
@@ -191,19 +216,29 @@ const (
 	indexVersion   = 1
 )
 
-// OpenReceipt decrypts a receipt; one claiming more read than delivered is
-// refused.
+// OpenReceipt decrypts a receipt; one claiming more read than delivered,
+// or skipped runs that are empty, unsorted, overlapping, too many or past
+// what was delivered, is refused.
 func OpenReceipt(headerKey [32]byte, path string, b []byte) (Receipt, error) {
 	p, err := openSmall(headerKey, receiptVersion, path, b)
 	if err != nil {
 		return Receipt{}, err
 	}
-	if len(p) != 16 {
+	if len(p) < 16 || len(p)%16 != 0 || len(p) > 16*(1+MaxSkipped) {
 		return Receipt{}, fmt.Errorf("%w: receipt of %d bytes", ErrMalformed, len(p))
 	}
 	r := Receipt{Delivered: binary.BigEndian.Uint64(p), Read: binary.BigEndian.Uint64(p[8:])}
 	if r.Read > r.Delivered {
 		return Receipt{}, fmt.Errorf("%w: receipt reads %d of %d delivered", ErrMalformed, r.Read, r.Delivered)
+	}
+	var last uint64
+	for p = p[16:]; len(p) > 0; p = p[16:] {
+		s := Span{From: binary.BigEndian.Uint64(p), To: binary.BigEndian.Uint64(p[8:])}
+		if s.From < last || s.From >= s.To || s.To > r.Delivered {
+			return Receipt{}, fmt.Errorf("%w: receipt skips [%d, %d) after %d, of %d delivered", ErrMalformed, s.From, s.To, last, r.Delivered)
+		}
+		r.Skipped = append(r.Skipped, s)
+		last = s.To
 	}
 	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -15,8 +16,21 @@ func TestReceipts(t *testing.T) {
 		t.Fatal("sender and reader compute different receipt paths")
 	}
 	r := SealReceipt(kb.Header, p, Receipt{Delivered: 7, Read: 5})
-	if got, err := OpenReceipt(ka.Header, p, r); err != nil || got != (Receipt{7, 5}) {
+	if got, err := OpenReceipt(ka.Header, p, r); err != nil || !reflect.DeepEqual(got, Receipt{Delivered: 7, Read: 5}) {
 		t.Fatalf("receipt = %+v %v", got, err)
+	}
+	skips := Receipt{Delivered: 9, Read: 9, Skipped: []Span{{1, 3}, {3, 4}, {6, 9}}}
+	if got, err := OpenReceipt(ka.Header, p, SealReceipt(kb.Header, p, skips)); err != nil || !reflect.DeepEqual(got, skips) {
+		t.Fatalf("receipt with skipped runs = %+v %v", got, err)
+	}
+	for seq, want := range []bool{false, true, true, true, false, false, true, true, true, false} {
+		if skips.Skips(uint64(seq)) != want {
+			t.Errorf("Skips(%d) = %v", seq, !want)
+		}
+	}
+	var tooMany []Span
+	for i := range uint64(MaxSkipped + 1) {
+		tooMany = append(tooMany, Span{i, i + 1})
 	}
 	bad := bytes.Clone(r)
 	bad[len(bad)-1] ^= 1
@@ -25,12 +39,19 @@ func TestReceipts(t *testing.T) {
 		path string
 		blob []byte
 	}{
-		"altered":           {ka.Header, p, bad},
-		"moved":             {ka.Header, ReceiptPath(ka.RecvKey), r},
-		"wrong key":         {[32]byte{1}, p, r},
-		"short":             {ka.Header, p, r[:10]},
-		"read > delivered":  {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 1, Read: 2})},
-		"an index, not one": {ka.Header, p, SealIndex(kb.Header, p, Index{Count: 3})},
+		"altered":            {ka.Header, p, bad},
+		"moved":              {ka.Header, ReceiptPath(ka.RecvKey), r},
+		"wrong key":          {[32]byte{1}, p, r},
+		"short":              {ka.Header, p, r[:10]},
+		"read > delivered":   {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 1, Read: 2})},
+		"empty run":          {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 5, Skipped: []Span{{2, 2}}})},
+		"backward run":       {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 5, Skipped: []Span{{3, 2}}})},
+		"unsorted runs":      {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 5, Skipped: []Span{{3, 4}, {1, 2}}})},
+		"overlapping runs":   {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 5, Skipped: []Span{{1, 3}, {2, 4}}})},
+		"run past delivered": {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 5, Skipped: []Span{{4, 6}}})},
+		"too many runs":      {ka.Header, p, SealReceipt(kb.Header, p, Receipt{Delivered: 40, Skipped: tooMany})},
+		"half a run":         {ka.Header, p, sealSmall(kb.Header, receiptVersion, p, make([]byte, 24))},
+		"an index, not one":  {ka.Header, p, SealIndex(kb.Header, p, Index{Count: 3})},
 	} {
 		if _, err := OpenReceipt(b.key, b.path, b.blob); err == nil {
 			t.Errorf("%s receipt opened", name)

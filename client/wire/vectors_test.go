@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -203,7 +204,7 @@ func TestIndexAndReceiptVector(t *testing.T) {
 	if err != nil || x.Count != 10 || len(x.Deleted) != 2 || !x.IsDeleted(7) {
 		t.Fatalf("the recorded index: %+v %v", x, err)
 	}
-	if r, err := OpenReceipt(bk.Header, string(v["receipt-path"]), v["receipt"]); err != nil || r != (Receipt{5, 3}) {
+	if r, err := OpenReceipt(bk.Header, string(v["receipt-path"]), v["receipt"]); err != nil || !reflect.DeepEqual(r, Receipt{Delivered: 5, Read: 3}) {
 		t.Fatalf("the recorded receipt: %+v %v", r, err)
 	}
 }
