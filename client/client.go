@@ -93,6 +93,7 @@ type Contact struct {
 	receiptKey      []byte     // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
 	sentReceiptKey  []byte     // the receipt key they were last given
 	theirReceiptKey []byte     // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
+	verified        string     // the safety number the user compared in person ("": not verified)
 	started         time.Time  // when the conversation's introduction was made
 	stale           bool       // restored from a backup older than the conversation: reset it
 	recvMu          sync.Mutex // one Receive at a time per contact

@@ -99,6 +99,9 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !sameKeys(ct.Record, cur) {
+		ct.verified = "" // compared in person for the old keys only
+	}
 	ct.Record = cur
 	return cur, c.save()
 }

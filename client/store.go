@@ -51,6 +51,7 @@ type savedContact struct {
 	SentKey    []byte               `json:"sent_profile_key,omitempty"`
 	DropBelow  uint64               `json:"drop_below,omitempty"`
 	Skipped    []wire.Span          `json:"skipped,omitempty"`
+	Verified   string               `json:"verified,omitempty"`
 	ReceiptKey []byte               `json:"receipt_key,omitempty"`
 	SentRcpt   []byte               `json:"sent_receipt_key,omitempty"`
 	TheirRcpt  []byte               `json:"their_receipt_key,omitempty"`
@@ -136,7 +137,7 @@ func (c *Client) loadPlain(plain []byte) error {
 		c.contacts[sc.Name] = &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, sc.Name),
 			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
-			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, started: sc.Started, stale: sc.Stale,
+			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale,
 			receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
 	}
 	c.history = s.History
@@ -192,7 +193,7 @@ func (c *Client) snapshot(expiredAt time.Time) ([]byte, error) {
 		s.Contacts = append(s.Contacts, savedContact{Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
 			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.out.outbox,
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
-			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Started: ct.started, Stale: ct.stale,
+			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey})
 	}
 	for n := range c.blocked {

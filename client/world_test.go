@@ -433,7 +433,8 @@ func TestConcurrentReceive(t *testing.T) {
 }
 
 // TestKeyChangeWarning: when bob publishes new keys, alice's next send is
-// refused with the reason from the chain until she confirms them.
+// refused with the reason from the chain until she confirms them; the
+// mark that she verified his old keys in person does not carry over.
 func TestKeyChangeWarning(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -441,6 +442,22 @@ func TestKeyChangeWarning(t *testing.T) {
 	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "hi")
+	rec, err := bobDir.Lookup(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	number := client.SafetyNumber(rec)
+	if alice.Verified("bob") {
+		t.Fatal("bob is verified before alice compared anything")
+	}
+	wrong := []byte(number)
+	wrong[0] = '0' + (wrong[0]-'0'+1)%10
+	if err := alice.Verify(ctx, "bob", string(wrong)); !errors.Is(err, client.ErrSafetyMismatch) || alice.Verified("bob") {
+		t.Fatalf("verifying with a wrong number: %v", err)
+	}
+	if err := alice.Verify(ctx, "bob", strings.ReplaceAll(number, " ", "-")); err != nil || !alice.Verified("bob") {
+		t.Fatalf("verifying with bob's number: %v", err)
+	}
 
 	// Bob's device is replaced: new signing and encryption keys on the chain.
 	newID, _ := keystore.New()
@@ -464,11 +481,24 @@ func TestKeyChangeWarning(t *testing.T) {
 	if kc.Reason != bns.OpUpdate || kc.Height != h || kc.Current.Profile.SigningKey != profile.SigningKey {
 		t.Fatalf("key change %+v", kc)
 	}
-	if _, err := alice.ConfirmKeys(ctx, "bob"); err != nil {
+	if err := alice.Verify(ctx, "bob", number); !errors.As(err, &kc) {
+		t.Fatalf("verifying keys that changed on the chain: %v", err)
+	}
+	cur, err := alice.ConfirmKeys(ctx, "bob")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if alice.Verified("bob") {
+		t.Fatal("bob's new keys count as verified in person")
 	}
 	if err := alice.Send(ctx, "bob", "confirmed"); err != nil {
 		t.Fatalf("send after confirming: %v", err)
+	}
+	if err := alice.Verify(ctx, "bob", client.SafetyNumber(cur)); err != nil || !alice.Verified("bob") {
+		t.Fatalf("verifying bob's new keys: %v", err)
+	}
+	if err := alice.Unverify("bob"); err != nil || alice.Verified("bob") {
+		t.Fatalf("unverify: %v", err)
 	}
 }
 

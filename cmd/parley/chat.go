@@ -28,6 +28,7 @@ type chatBackend interface {
 	ConfirmKeys(ctx context.Context, name string) (*bns.Record, error)
 	MarkRead(ctx context.Context, name string) error
 	Unread(name string) int
+	Verified(name string) bool
 	Block(ctx context.Context, name string) error
 	Answer(ctx context.Context, from string, accept bool) error
 	ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error)
@@ -111,6 +112,9 @@ func (m *chatModel) refreshList() {
 		m.labels[c] = c
 		if n := m.names[c]; n != "" {
 			m.labels[c] = c + " (" + n + ")"
+		}
+		if m.be.Verified(c) {
+			m.labels[c] += " ✓"
 		}
 	}
 	for _, g := range m.be.Groups() {

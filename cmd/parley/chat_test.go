@@ -38,7 +38,8 @@ func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	f.read = append(f.read, name)
 	return nil
 }
-func (f *fakeBackend) Unread(name string) int { return 0 }
+func (f *fakeBackend) Unread(name string) int    { return 0 }
+func (f *fakeBackend) Verified(name string) bool { return name == "carol" }
 func (f *fakeBackend) ReceiptFrom(_ context.Context, name string) (wire.Receipt, error) {
 	return f.receipt, nil
 }
@@ -113,11 +114,11 @@ func TestChatModel(t *testing.T) {
 	psst := client.Message{From: "carol", To: "me", Kind: wire.KindText, Text: "psst"}
 	be.history = append(be.history, psst)
 	m = step(t, m, incomingMsg(psst))
-	if v := m.View(); !strings.Contains(v, "carol (1)") {
-		t.Fatalf("no unread count for carol:\n%s", v)
+	if v := m.View(); !strings.Contains(v, "carol ✓ (1)") || strings.Contains(v, "alice ✓") {
+		t.Fatalf("no unread count for carol, or a verified mark on alice:\n%s", v)
 	}
 	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
-	if v := m.View(); !strings.Contains(v, "▸ carol") || strings.Contains(v, "carol (1)") || !strings.Contains(v, "carol: psst") {
+	if v := m.View(); !strings.Contains(v, "▸ carol ✓") || strings.Contains(v, "carol ✓ (1)") || !strings.Contains(v, "carol: psst") {
 		t.Fatalf("after switching to carol:\n%s", v)
 	}
 	m = typeText(t, m, "hi carol")

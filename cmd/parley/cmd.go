@@ -279,7 +279,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "contacts",
 		Short: "List contacts; add, accept or decline them",
 		Long: "contacts lists each contact with its display name (from its profile), whether its keys on the\n" +
-			"chain are still the ones you confirmed, unread messages and whether you block it.",
+			"chain are still the ones you confirmed, whether you verified them in person (contacts verify),\n" +
+			"unread messages and whether you block it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -299,8 +300,10 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 					line += fmt.Sprintf("	KEYS CHANGED at height %d (%s): run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
 				case err != nil:
 					line += fmt.Sprintf("	keys not checked: %v", err)
+				case c.Verified(n):
+					line += "	keys as confirmed, verified in person"
 				default:
-					line += "	keys as confirmed"
+					line += "	keys as confirmed, not verified (parley contacts verify " + n + ")"
 				}
 				if u := c.Unread(n); u > 0 {
 					line += fmt.Sprintf("	%d unread", u)
@@ -390,7 +393,44 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		}),
 	}
 	reset.Flags().StringVar(&greeting, "message", "I restored an old backup: let's start over.", "first message")
-	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm, reset)
+	verify := &cobra.Command{
+		Use:   "verify NAME [SAFETY-NUMBER]",
+		Short: "Mark NAME verified once you compared their safety number in person",
+		Long: "Without a number, verify prints NAME's safety number (of the keys you confirmed) for you to compare\n" +
+			"with the one NAME reads from 'parley whois NAME' on their device, face to face or over a channel you\n" +
+			"trust. Give the number back (spaces optional) and NAME is marked verified, until their keys change.",
+		Example: "  parley contacts verify bob\n  parley contacts verify bob '12345 67890 ...'",
+		Args:    cobra.RangeArgs(1, 2),
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			if len(args) == 1 {
+				rec, err := c.ContactRecord(args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s's safety number: %s\ncompare it with %s, then: parley contacts verify %s 'NUMBER'\n",
+					args[0], client.SafetyNumber(rec), args[0], args[0])
+				return nil
+			}
+			if err := c.Verify(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s is verified: the safety number matches the keys you confirmed\n", args[0])
+			return nil
+		}),
+	}
+	unverify := &cobra.Command{
+		Use:   "unverify NAME",
+		Short: "Take back the mark that NAME is verified",
+		Args:  cobra.ExactArgs(1),
+		RunE: h.run(func(_ *cobra.Command, c *client.Client, args []string) error {
+			if err := c.Unverify(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s is no longer marked verified\n", args[0])
+			return nil
+		}),
+	}
+	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm, reset, verify, unverify)
 	return cmd
 }
 

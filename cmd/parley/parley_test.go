@@ -3,16 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
@@ -103,8 +105,22 @@ func TestCLI(t *testing.T) {
 	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "bob: hello alice") || !strings.Contains(out, "alice: hi bob") {
 		t.Fatalf("alice reads: %s", out)
 	}
-	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed") {
+	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed, not verified") {
 		t.Fatalf("contacts: %q", out)
+	}
+	// Verified in person: alice compares bob's safety number with the one
+	// bob's own whois prints, and gives it back.
+	number := regexp.MustCompile(`safety number: ([0-9 ]+)`).FindStringSubmatch(parley(t, "--home", alice, "contacts", "verify", "bob"))
+	if number == nil || !strings.Contains(parley(t, "--home", bob, "whois", "bob"), number[1]) {
+		t.Fatalf("the safety number alice is shown (%q) is not the one bob reads", number)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "contacts", "verify", "bob", "12345"}, nil, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "does not match") {
+		t.Fatalf("verify with a wrong number: exit %d, %s", code, errb.String())
+	}
+	parley(t, "--home", alice, "contacts", "verify", "bob", number[1])
+	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed, verified in person") {
+		t.Fatalf("contacts after verifying: %q", out)
 	}
 
 	// watch prints a message as it arrives, then stops on cancel.
