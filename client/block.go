@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/parley-im/parley/client/wire"
-	"github.com/parley-im/parley/hub"
 )
 
 // Blocking name: their contact requests are refused unseen (removed from
@@ -64,11 +63,7 @@ func (c *Client) Block(ctx context.Context, name string) error {
 	if err != nil || ct == nil {
 		return err
 	}
-	home, err := c.home(ctx)
-	if err != nil {
-		return err
-	}
-	if err := home.Delete(ctx, oldReceipt, ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
+	if err := c.removeEverywhere(ctx, oldReceipt); err != nil {
 		return err
 	}
 	if profile.Key == nil {

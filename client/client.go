@@ -12,6 +12,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -170,18 +171,6 @@ func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error
 	return h, nil
 }
 
-// hubOf returns a connection to the first hub a record lists.
-func (c *Client) hubOf(ctx context.Context, rec *bns.Record) (*hubclient.Client, string, error) {
-	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
-		return nil, "", fmt.Errorf("%w: %s", ErrNoKeys, rec.Name)
-	}
-	h, err := c.dial(ctx, rec.Profile.Hubs[0])
-	if err != nil {
-		return nil, "", err
-	}
-	return h, auth.NativeAddress(rec.Profile.SigningKey[:]), nil
-}
-
 func x25519Of(rec *bns.Record) (*ecdh.PublicKey, error) {
 	for _, k := range rec.Profile.EncKeys {
 		if k.KEM == bns.KEMX25519 {
@@ -205,7 +194,8 @@ func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
 
 // Request asks name to become a contact (the thesis's case 2): a fresh
 // mutual key, sealed to name's verified key and signed by ours, goes into
-// name's hub inbox, and a first message ("greeting") follows on our hub.
+// the inbox of the first of name's hubs that takes it, and a first message
+// ("greeting") follows on our hubs.
 func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	rec, err := c.dir.Lookup(ctx, name)
 	if err != nil {
@@ -215,18 +205,25 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	if err != nil {
 		return err
 	}
-	h, addr, err := c.hubOf(ctx, rec)
-	if err != nil {
-		return err
+	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
+		return fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
 	env, err := c.begin(rec, their)
 	if err != nil {
 		return err
 	}
-	if _, err := h.InboxPost(ctx, addr, env); err != nil {
-		return fmt.Errorf("client: request to %s: %w", name, err)
+	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
+	var errs []error
+	for _, url := range rec.Profile.Hubs {
+		h, err := c.dial(ctx, url)
+		if err == nil {
+			if _, err = h.InboxPost(ctx, addr, env); err == nil {
+				return c.Send(ctx, name, greeting)
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", url, err))
 	}
-	return c.Send(ctx, name, greeting)
+	return fmt.Errorf("client: request to %s: no hub of theirs took it: %w", name, errors.Join(errs...))
 }
 
 // begin starts a conversation as its first sender: a fresh mutual key,
@@ -255,31 +252,47 @@ type Pending struct {
 	ID    string
 	From  string
 	Intro *wire.Intro
+	hub   string // the hub whose inbox holds it
 }
 
-// Requests opens the envelopes in the user's inbox. Envelopes that do not
-// open or whose signature the chain does not vouch for are reported in
-// bad (by id) and left for the user to delete.
+// Requests opens the envelopes in the inboxes of the user's hubs.
+// Envelopes that do not open or whose signature the chain does not vouch
+// for are reported in bad (by id) and left for the user to delete. A hub
+// that does not answer is left out; if none answers, err says why.
 func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]error, err error) {
-	home, err := c.home(ctx)
-	if err != nil {
-		return nil, nil, err
+	bad = map[string]error{}
+	var errs []error
+	for _, url := range c.own {
+		if err := c.requestsOn(ctx, url, &ok, bad); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", url, err))
+		}
 	}
-	entries, err := home.InboxList(ctx)
+	if len(errs) == len(c.own) {
+		return nil, nil, errors.Join(errs...)
+	}
+	return ok, bad, nil
+}
+
+// requestsOn adds the requests in the inbox on the user's hub at url.
+func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad map[string]error) error {
+	h, err := c.dial(ctx, url)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	entries, err := h.InboxList(ctx)
+	if err != nil {
+		return err
 	}
 	xk, err := c.id.X25519Key()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	hk, err := c.id.HybridKey()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	bad = map[string]error{}
 	for _, e := range entries {
-		env, err := home.InboxGet(ctx, e.ID)
+		env, err := h.InboxGet(ctx, e.ID)
 		if err != nil {
 			bad[e.ID] = err
 			continue
@@ -290,12 +303,12 @@ func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]err
 			continue
 		}
 		if c.isBlocked(in.From) { // refused unseen, and removed
-			home.InboxDelete(ctx, e.ID)
+			h.InboxDelete(ctx, e.ID)
 			continue
 		}
-		ok = append(ok, Pending{ID: e.ID, From: in.From, Intro: in})
+		*ok = append(*ok, Pending{ID: e.ID, From: in.From, Intro: in, hub: url})
 	}
-	return ok, bad, nil
+	return nil
 }
 
 // Accept makes the requester a contact and removes the request.
@@ -344,11 +357,11 @@ func (c *Client) Answer(ctx context.Context, from string, accept bool) error {
 
 // Decline removes a request without answering: the requester learns nothing.
 func (c *Client) Decline(ctx context.Context, p Pending) error {
-	home, err := c.home(ctx)
+	h, err := c.dial(ctx, cmp.Or(p.hub, c.own[0]))
 	if err != nil {
 		return err
 	}
-	return home.InboxDelete(ctx, p.ID)
+	return h.InboxDelete(ctx, p.ID)
 }
 
 func (c *Client) contact(name string) (*Contact, error) {

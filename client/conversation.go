@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -614,16 +613,12 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	}
 	path := ct.receiptPath()
 	c.mu.Unlock()
-	home, err := c.home(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = home.Put(ctx, path, wire.SealReceipt(ct.keys.Header, path, r), "application/octet-stream", hubclient.Cond{})
-	return err
+	return c.putOwn(ctx, path, wire.SealReceipt(ct.keys.Header, path, r))
 }
 
 // ReceiptFrom returns what name says it has of the user's messages (zero
-// if name has written no receipt), from name's own hubs.
+// if name has written no receipt), from the first of name's hubs that has
+// one that opens.
 func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error) {
 	if strings.HasPrefix(name, "#") {
 		return wire.Receipt{}, nil
@@ -632,21 +627,18 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 	if err != nil {
 		return wire.Receipt{}, err
 	}
-	h, addr, err := c.hubOf(ctx, ct.Record)
-	if err != nil {
-		return wire.Receipt{}, err
-	}
 	c.mu.Lock()
 	path := ct.theirReceiptPath()
 	c.mu.Unlock()
-	b, _, err := h.Get(ctx, addr, path)
+	var r wire.Receipt
+	_, err = c.getVerified(ctx, ct.Record.Profile.Hubs, ct.address(), path, func(b []byte) (err error) {
+		r, err = wire.OpenReceipt(ct.keys.Header, path, b)
+		return err
+	})
 	if errors.Is(err, hub.ErrNotFound) {
 		return wire.Receipt{}, nil
 	}
-	if err != nil {
-		return wire.Receipt{}, err
-	}
-	return wire.OpenReceipt(ct.keys.Header, path, b)
+	return r, err
 }
 
 // Delivery states of a sent message.

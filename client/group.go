@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -723,15 +722,7 @@ func (c *Client) writeGroupReceipt(ctx context.Context, g *Group) error {
 	if k == nil {
 		return nil
 	}
-	var firstErr error
-	for _, url := range c.own {
-		h, err := c.dial(ctx, url)
-		if err == nil {
-			_, err = h.Put(ctx, wire.GroupReceiptPath(k.Seed), wire.SealGroupReceipts(k.Seed, r), "application/octet-stream", hubclient.Cond{})
-		}
-		firstErr = cmp.Or(firstErr, err)
-	}
-	return firstErr
+	return c.putOwn(ctx, wire.GroupReceiptPath(k.Seed), wire.SealGroupReceipts(k.Seed, r))
 }
 
 // GroupReceipts returns, per other member of the group, what that member

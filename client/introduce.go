@@ -6,10 +6,10 @@ import (
 	"fmt"
 
 	"github.com/parley-im/parley/chain/bns"
-	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
 )
 
 // ErrIntroPending: the other side has not introduced itself yet (case 1,
@@ -48,11 +48,7 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 		if err != nil {
 			return err
 		}
-		home, err := c.home(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := home.Put(ctx, wire.IntroPath(pair, c.Name, name), env, "application/octet-stream", hubclient.Cond{}); err != nil {
+		if err := c.putOwn(ctx, wire.IntroPath(pair, c.Name, name), env); err != nil {
 			return fmt.Errorf("client: introduction to %s: %w", name, err)
 		}
 		if greeting == "" {
@@ -61,11 +57,10 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 		return c.Send(ctx, name, greeting)
 	}
 	// They write it: read it from their hub.
-	h, addr, err := c.hubOf(ctx, rec)
-	if err != nil {
-		return err
+	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
+		return fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
-	env, _, err := h.Get(ctx, addr, wire.IntroPath(pair, name, c.Name))
+	env, err := c.getFrom(ctx, rec.Profile.Hubs, auth.NativeAddress(rec.Profile.SigningKey[:]), wire.IntroPath(pair, name, c.Name))
 	if errors.Is(err, hub.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrIntroPending, name)
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -47,14 +46,8 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 	if err != nil {
 		return err
 	}
-	for _, url := range c.own {
-		h, err := c.dial(ctx, url)
-		if err != nil {
-			return err
-		}
-		if _, err := h.Put(ctx, wire.ProfilePath(key), blob, "application/octet-stream", hubclient.Cond{}); err != nil {
-			return err
-		}
+	if err := c.putOwn(ctx, wire.ProfilePath(key), blob); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	old := c.profile.Key

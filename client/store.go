@@ -394,6 +394,27 @@ func (c *Client) removeEverywhere(ctx context.Context, path string) error {
 	return firstErr
 }
 
+// putOwn writes blob at path on every hub of the user. One hub that took
+// it is enough (readers try each of the user's hubs, and the next write
+// reaches a hub that was down); if none did, their errors are returned.
+// The caller must not hold c.mu.
+func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
+	var errs []error
+	for _, url := range c.own {
+		h, err := c.dial(ctx, url)
+		if err == nil {
+			_, err = h.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", url, err))
+		}
+	}
+	if len(errs) == len(c.own) {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
 // queued reports whether message seq is still in the outbox with no hub
 // holding it.
 func (st *stream) queued(seq uint64) bool {

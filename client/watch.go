@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,10 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 	if onErr == nil {
 		onErr = func(error) {}
 	}
-	byHub := map[string][]string{c.own[0]: nil} // hub URL → contact names; the home hub for the inbox
+	byHub := map[string][]string{} // hub URL → contact names; the user's hubs for the inbox
+	for _, url := range c.own {
+		byHub[url] = nil
+	}
 	for _, name := range c.Contacts() {
 		ct, _ := c.contact(name)
 		if len(ct.Record.Profile.Hubs) > 0 {
@@ -39,7 +43,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 		// needs three: more contacts on one hub take more streams.
 		for i := 0; i == 0 || i < len(names); i += contactsPerStream {
 			part := names[i:min(i+contactsPerStream, len(names))]
-			inbox := url == c.own[0] && i == 0
+			inbox := slices.Contains(c.own, url) && i == 0
 			streams++
 			go func() {
 				c.watchHub(ctx, url, part, inbox, requests, fn, onErr)
@@ -87,15 +91,15 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Mes
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range pending {
-		if !a.seen[p.ID] {
-			a.seen[p.ID] = true
+		if id := p.hub + " " + p.ID; !a.seen[id] {
+			a.seen[id] = true
 			fn(Message{Kind: KindRequest, From: p.From, To: c.Name, Time: p.Intro.Time, Text: "wants to become a contact"})
 		}
 	}
 }
 
 // watchHub follows names' messages on the hub at url, and the user's
-// inbox if inbox (the user's home hub).
+// inbox there if inbox (url is one of the user's hubs).
 func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox bool, requests *announcer, fn func(Message), onErr func(error)) {
 	h, err := c.dial(ctx, url)
 	byAddr := map[string][]string{}

@@ -661,6 +661,31 @@ func TestTwoHubs(t *testing.T) {
 	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first hub down" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
+	// Receipts, and contact requests, through the second hub too.
+	bob.Send(ctx, "alice", "read me")
+	if got, err := alice.Receive(ctx, "bob"); err != nil || len(got) != 1 {
+		t.Fatalf("alice received %v %v", texts(got), err)
+	}
+	if err := alice.MarkRead(ctx, "bob"); err != nil {
+		t.Fatalf("marking read with one of two hubs down: %v", err)
+	}
+	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r.Read != 1 {
+		t.Fatalf("bob reads alice's receipt as %+v %v", r, err)
+	}
+	carol := w.user("carol", w.hubs[1])
+	w.settle("carol")
+	if err := carol.Request(ctx, "alice", "hello from carol"); err != nil {
+		t.Fatalf("a request to alice, her first hub down: %v", err)
+	}
+	if err := alice.Answer(ctx, "carol", true); err != nil {
+		t.Fatalf("alice answers with her first hub down: %v", err)
+	}
+	if got, err := alice.Receive(ctx, "carol"); err != nil || strings.Join(texts(got), "|") != "hello from carol" {
+		t.Fatalf("alice received from carol %v %v", texts(got), err)
+	}
+	if p, _, err := alice.Requests(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("requests left after accepting: %+v %v", p, err)
+	}
 	first.start()
 	if err := alice.Flush(ctx); err != nil {
 		t.Fatalf("catching up the first hub: %v", err)
