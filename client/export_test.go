@@ -1,9 +1,19 @@
 package client
 
+import "time"
+
 // SetContactsPerStream changes how many contacts one change stream
 // follows, for a test; it returns the function that restores it.
 func SetContactsPerStream(n int) (restore func()) {
 	old := contactsPerStream
 	contactsPerStream = n
 	return func() { contactsPerStream = old }
+}
+
+// SetPollFirst changes the first poll interval of a failed watch stream,
+// for a test; it returns the function that restores it.
+func SetPollFirst(d time.Duration) (restore func()) {
+	old := pollFirst
+	pollFirst = d
+	return func() { pollFirst = old }
 }

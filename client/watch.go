@@ -13,9 +13,10 @@ import (
 )
 
 // Watch delivers new messages from every contact to fn until ctx ends.
-// It holds one change-notification stream per hub the contacts write to,
-// following only their message paths, and reads a contact's hub when the
-// stream reports a write there. It catches up on every (re)connection
+// It holds one change-notification stream per hub the contacts write to
+// (following each contact on every hub of theirs, and the user's inbox on
+// every hub of the user's), following only their message paths, and
+// reads a contact's hubs when a stream reports a write there. It catches up on every (re)connection
 // (and after a "reset", when the hub cannot replay what was missed), and
 // while a hub is unreachable it polls it with back-off (1 s doubling to
 // 30 s). Contacts added after Watch starts are picked up by the next call.
@@ -30,8 +31,8 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 	}
 	for _, name := range c.Contacts() {
 		ct, _ := c.contact(name)
-		if len(ct.Record.Profile.Hubs) > 0 {
-			url := ct.Record.Profile.Hubs[0]
+		// Every hub of theirs: while one is down, another still announces.
+		for _, url := range ct.Record.Profile.Hubs {
 			byHub[url] = append(byHub[url], name)
 		}
 	}
@@ -64,6 +65,10 @@ var contactsPerStream = 1600
 // MaintenanceInterval is how often Watch expires disappearing messages
 // and retries queued ones.
 var MaintenanceInterval = 5 * time.Second
+
+// A hub's stream that fails is replaced by polling, first after pollFirst,
+// then twice as long each time up to pollMax, while it is tried again.
+var pollFirst, pollMax = time.Second, 30 * time.Second
 
 // KindReceipt is the kind of the Message Watch reports when a contact
 // (From) wrote a new receipt: read it with ReceiptFrom.
@@ -137,7 +142,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 			}
 		}
 	}
-	cursor, backoff := "", time.Second
+	cursor, backoff := "", pollFirst
 	for ctx.Err() == nil {
 		if err == nil {
 			err = h.Watch(ctx, follows, cursor, func(ev hubclient.Event) error {
@@ -163,7 +168,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				if ev.Cursor != "" {
 					cursor = ev.Cursor
 				}
-				backoff = time.Second
+				backoff = pollFirst
 				return nil
 			})
 		}
@@ -180,7 +185,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
+		backoff = min(2*backoff, max(pollMax, pollFirst))
 		if h == nil {
 			h, err = c.dial(ctx, url)
 		} else {

@@ -705,6 +705,39 @@ func TestTwoHubs(t *testing.T) {
 	}
 }
 
+// TestWatchWithOneHubDown: a watcher follows a contact on each of the
+// contact's hubs, so with the first one down a new message is still
+// announced live. (Polling the hub that is down is put off for an hour:
+// only the other hub's stream can bring it.)
+func TestWatchWithOneHubDown(t *testing.T) {
+	defer client.SetPollFirst(time.Hour)()
+	_, first, alice, bob := twoHubPair(t, "hello")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first.stop()
+	got := make(chan string, 8)
+	go bob.Watch(ctx, func(m client.Message) {
+		if m.Kind == wire.KindText {
+			got <- m.Text
+		}
+	}, func(err error) { t.Logf("watch: %v", err) })
+	for _, want := range []string{"hello", "while the first hub is down"} {
+		if want != "hello" {
+			if err := alice.Send(ctx, "bob", want); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("watch brought %q, want %q", s, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("watch did not bring %q", want)
+		}
+	}
+}
+
 // TestSlowHubDoesNotBlockReading: while an upload to the user's own hub
 // hangs, the user still reads and sends nothing twice: Flush holds no lock
 // across the network.
