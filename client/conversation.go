@@ -707,6 +707,12 @@ func (c *Client) History() []Message {
 // on both sides, and, for the user's own, from the user's hubs (Flush,
 // which Expire runs, deletes the blobs and lists them in the index).
 func (c *Client) Expire(ctx context.Context) error {
+	_, err := c.expire(ctx)
+	return err
+}
+
+// expire is Expire, and says whether any message expired.
+func (c *Client) expire(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	now := c.now()
 	kept := c.history[:0]
@@ -731,7 +737,7 @@ func (c *Client) Expire(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	if err != nil || !changed {
-		return err
+		return changed, err
 	}
-	return c.Flush(ctx)
+	return true, c.Flush(ctx)
 }

@@ -17,3 +17,12 @@ func SetPollFirst(d time.Duration) (restore func()) {
 	pollFirst = d
 	return func() { pollFirst = old }
 }
+
+// SetMaintenance changes how often Watch does its periodic work and looks
+// contacts up again, for a test; it returns the function that restores
+// them.
+func SetMaintenance(every, refresh time.Duration) (restore func()) {
+	e, r := MaintenanceInterval, RecordRefresh
+	MaintenanceInterval, RecordRefresh = every, refresh
+	return func() { MaintenanceInterval, RecordRefresh = e, r }
+}

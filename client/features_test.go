@@ -396,6 +396,66 @@ func TestBlock(t *testing.T) {
 	}
 }
 
+// TestWatchMaintains: a running watch takes in a contact made after it
+// started, and when a disappearing message's time is up it drops it on
+// both sides (the sender's watch deletes the blob) and says so.
+func TestWatchMaintains(t *testing.T) {
+	defer client.SetMaintenance(20*time.Millisecond, time.Hour)()
+	w, alice, bob, clk := clockedPair(t)
+	carol := w.user("carol", w.hubs[0])
+	w.settle("carol")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	connect(t, alice, bob, "hi")
+	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	vanishing, err := alice.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindText, Text: "vanishing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: vanishing.Seq})
+	events := make(chan client.Message, 16)
+	go bob.Watch(ctx, func(m client.Message) { events <- m }, func(err error) { t.Logf("bob's watch: %v", err) })
+	go alice.Watch(ctx, func(client.Message) {}, func(err error) { t.Logf("alice's watch: %v", err) })
+	await := func(kind, text string) {
+		t.Helper()
+		for {
+			select {
+			case m := <-events:
+				if m.Kind == kind && m.Text == text {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("bob's watch did not report %s %q", kind, text)
+			}
+		}
+	}
+	await(wire.KindText, "hi")
+	await(wire.KindText, "vanishing")
+
+	connect(t, carol, bob, "hello from carol") // after the watch started
+	await(wire.KindText, "hello from carol")
+
+	clk.advance(2 * time.Hour)
+	await(client.KindExpired, "")
+	for _, m := range bob.History() {
+		if m.Text == "vanishing" {
+			t.Fatal("bob still holds the expired message")
+		}
+	}
+	for {
+		if _, err := w.drivers[0].Stat(ctx, alice.Address(), path); errors.Is(err, hub.ErrNotFound) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("alice's watch did not delete the expired message from her hub")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // TestProfiles: a profile only contacts can read; updates reach them; the
 // hub sees none of it in the clear.
 func TestProfiles(t *testing.T) {

@@ -415,6 +415,27 @@ func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
 	return nil
 }
 
+// hasQueued reports whether Flush has work: messages not yet on every hub
+// of the user's, or blobs still to delete.
+func (c *Client) hasQueued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.doomedPaths) > 0 {
+		return true
+	}
+	for _, ct := range c.contacts {
+		if len(ct.out.outbox) > 0 {
+			return true
+		}
+	}
+	for _, g := range c.groups {
+		if len(g.out.outbox) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // queued reports whether message seq is still in the outbox with no hub
 // holding it.
 func (st *stream) queued(seq uint64) bool {

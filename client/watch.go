@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -16,55 +17,113 @@ import (
 // It holds one change-notification stream per hub the contacts write to
 // (following each contact on every hub of theirs, and the user's inbox on
 // every hub of the user's), following only their message paths, and
-// reads a contact's hubs when a stream reports a write there. It catches up on every (re)connection
-// (and after a "reset", when the hub cannot replay what was missed), and
-// while a hub is unreachable it polls it with back-off (1 s doubling to
-// 30 s). Contacts added after Watch starts are picked up by the next call.
-// A message that fails to open is reported through onErr and not shown.
+// reads a contact's hubs when a stream reports a write there. It catches
+// up on every (re)connection (and after a "reset", when the hub cannot
+// replay what was missed), and while a hub is unreachable it polls it with
+// back-off (1 s doubling to 30 s). A message that fails to open is
+// reported through onErr and not shown.
+//
+// Every MaintenanceInterval it also expires disappearing messages
+// (reporting KindExpired), retries queued messages, and takes in contacts
+// made since it started; every RecordRefresh it looks each contact up on
+// the chain again, so one who moved to other hubs is followed there. A
+// change of either restarts the streams.
 func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error)) error {
 	if onErr == nil {
 		onErr = func(error) {}
 	}
-	byHub := map[string][]string{} // hub URL → contact names; the user's hubs for the inbox
+	requests := &announcer{seen: map[string]bool{}}
+	lastRefresh := time.Now()
+	for {
+		plan := c.watchPlan()
+		wctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for url, names := range plan {
+			// A hub takes at most 5,000 follows a stream, and each contact
+			// needs three: more contacts on one hub take more streams.
+			for i := 0; i == 0 || i < len(names); i += contactsPerStream {
+				part := names[i:min(i+contactsPerStream, len(names))]
+				inbox := slices.Contains(c.own, url) && i == 0
+				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, fn, onErr) })
+			}
+		}
+		c.maintain(wctx, plan, &lastRefresh, fn, onErr)
+		cancel()
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// watchPlan maps each hub to follow to the contacts followed there (every
+// hub of the user's is in it, for the inbox).
+func (c *Client) watchPlan() map[string][]string {
+	plan := map[string][]string{}
 	for _, url := range c.own {
-		byHub[url] = nil
+		plan[url] = nil
 	}
 	for _, name := range c.Contacts() {
 		ct, _ := c.contact(name)
+		c.mu.Lock()
+		hubs := ct.Record.Profile.Hubs
+		c.mu.Unlock()
 		// Every hub of theirs: while one is down, another still announces.
-		for _, url := range ct.Record.Profile.Hubs {
-			byHub[url] = append(byHub[url], name)
+		for _, url := range hubs {
+			plan[url] = append(plan[url], name)
 		}
 	}
-	done := make(chan struct{})
-	requests := &announcer{seen: map[string]bool{}}
-	streams := 0
-	for url, names := range byHub {
-		// A hub takes at most 5,000 follows a stream, and each contact
-		// needs three: more contacts on one hub take more streams.
-		for i := 0; i == 0 || i < len(names); i += contactsPerStream {
-			part := names[i:min(i+contactsPerStream, len(names))]
-			inbox := slices.Contains(c.own, url) && i == 0
-			streams++
-			go func() {
-				c.watchHub(ctx, url, part, inbox, requests, fn, onErr)
-				done <- struct{}{}
-			}()
-		}
-	}
-	for range streams {
-		<-done
-	}
-	return ctx.Err()
+	return plan
 }
+
+// maintain runs Watch's periodic work until ctx ends or the plan of what
+// to follow changes (a new contact, a contact's new hubs).
+func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, fn func(Message), onErr func(error)) {
+	t := time.NewTicker(MaintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if expired, err := c.expire(ctx); err != nil && ctx.Err() == nil {
+			onErr(err)
+		} else if expired {
+			fn(Message{Kind: KindExpired, To: c.Name})
+		}
+		if c.hasQueued() {
+			c.Flush(ctx) // what fails stays queued, as the send said
+		}
+		if time.Since(*lastRefresh) >= RecordRefresh {
+			*lastRefresh = time.Now()
+			for _, n := range c.Contacts() {
+				if ctx.Err() != nil {
+					return
+				}
+				c.CheckKeys(ctx, n) // adopts new hubs; a key change waits for the next send
+			}
+		}
+		if !maps.EqualFunc(plan, c.watchPlan(), slices.Equal) {
+			return
+		}
+	}
+}
+
+// RecordRefresh is how often Watch looks contacts up on the chain again.
+var RecordRefresh = time.Hour
 
 // contactsPerStream is how many contacts one change stream follows (three
 // follows each, under the hub's 5,000).
 var contactsPerStream = 1600
 
-// MaintenanceInterval is how often Watch expires disappearing messages
-// and retries queued ones.
+// MaintenanceInterval is how often Watch expires disappearing messages,
+// retries queued ones and looks for new contacts.
 var MaintenanceInterval = 5 * time.Second
+
+// KindExpired is the kind of the Message Watch reports when disappearing
+// messages were removed from the history.
+const KindExpired = "expired"
 
 // A hub's stream that fails is replaced by polling, first after pollFirst,
 // then twice as long each time up to pollMax, while it is tried again.

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/parley-im/parley/chain/bns"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/client"
@@ -735,6 +735,77 @@ func TestWatchWithOneHubDown(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("watch did not bring %q", want)
 		}
+	}
+}
+
+// TestWatchFollowsAMove: alice copies her bucket to a new hub and
+// publishes it in place of the old one, which then goes away. A running
+// watch of bob's follows her there (its periodic lookup sees the new
+// record), and a contact who had not read yet finds everything, copied,
+// on the new hub.
+func TestWatchFollowsAMove(t *testing.T) {
+	defer client.SetMaintenance(20*time.Millisecond, 0)()
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	old := startRestartableHub(t)
+	state := filepath.Join(t.TempDir(), "alice.state")
+	alice, id, dir := w.userOn("alice", []string{"http://" + old.addr}, state)
+	bob, dave := w.user("bob", w.hubs[1]), w.user("dave", w.hubs[1])
+	w.settle("alice", "bob", "dave")
+	connect(t, alice, bob, "hello bob")
+	connect(t, alice, dave, "hello dave")
+	got := make(chan string, 8)
+	go bob.Watch(ctx, func(m client.Message) {
+		if m.Kind == wire.KindText {
+			got <- m.Text
+		}
+	}, func(err error) { t.Logf("watch: %v", err) })
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("watch brought %q, want %q", s, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("watch did not bring %q", want)
+		}
+	}
+	expect("hello bob")
+
+	copied, had, err := alice.CopyTo(ctx, w.hubs[0], nil)
+	if err != nil || copied < 3 || had != 0 { // two messages, two indexes at least
+		t.Fatalf("copied %d (%d there) %v", copied, had, err)
+	}
+	if copied, had, err := alice.CopyTo(ctx, w.hubs[0], nil); err != nil || copied != 0 || had < 3 {
+		t.Fatalf("copying again: copied %d, %d there, %v", copied, had, err)
+	}
+	rec, err := dir.Lookup(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rec.Profile
+	p.Hubs = []string{w.hubs[0]}
+	if _, err := dir.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "alice", Profile: p}); err != nil {
+		t.Fatal(err)
+	}
+	old.stop()
+	moved, err := client.Open(ctx, "alice", id, dir, w.hubs[0], state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := moved.Send(ctx, "bob", "from the new hub"); err != nil {
+		t.Fatal(err)
+	}
+	expect("from the new hub")
+
+	w.settle("alice")
+	if err := dave.CheckKeys(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := dave.Receive(ctx, "alice"); err != nil || strings.Join(texts(ms), "|") != "hello dave" {
+		t.Fatalf("dave read %v %v after the move", texts(ms), err)
 	}
 }
 

@@ -179,6 +179,11 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var kc *client.KeyChange
+			if err := c.CheckKeys(ctx, name); errors.As(err, &kc) {
+				// Reading is safe (the conversation has its own keys); sending waits.
+				fmt.Fprintf(h.stderr, "parley: %v: 'parley contacts confirm %s'\n", kc, name)
+			}
 			_, rerr := c.Receive(ctx, name)
 			r, _ := c.ReceiptFrom(ctx, name)
 			var (
@@ -223,7 +228,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			err := c.Watch(cmd.Context(), func(m client.Message) {
-				if m.Kind == client.KindReceipt || m.Kind == wire.KindReceipts {
+				if m.Kind == client.KindReceipt || m.Kind == wire.KindReceipts || m.Kind == client.KindExpired {
 					return // parley read shows what was delivered and read
 				}
 				fmt.Fprintln(stdout, formatEvent(m))

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,8 @@ import (
 	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
@@ -37,6 +42,40 @@ func startWorld(t *testing.T) (rpc string, hubs []string) {
 	return rpc, hubs
 }
 
+// initHome runs init in home once the chain at rpc has a committed block.
+func initHome(t *testing.T, rpc, home string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var out, errb bytes.Buffer
+		if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("init: %s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// awaitName waits until what whois name says, run in home, holds each
+// of want (just that the name exists, without), and returns it.
+func awaitName(t *testing.T, home, name string, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var out, errb bytes.Buffer
+		if run(context.Background(), []string{"--home", home, "whois", name}, nil, &out, &errb) == 0 &&
+			!slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(out.String(), w) }) {
+			return out.String()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("whois %s, waiting for %q: %s%s", name, want, out.String(), errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // parley runs the CLI and fails the test on a non-zero exit.
 func parley(t *testing.T, args ...string) string {
 	t.Helper()
@@ -51,40 +90,15 @@ func TestCLI(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
 	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	waitChain := func(home string) {
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			var out, errb bytes.Buffer
-			if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("init: %s", errb.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	waitChain(alice)
-	waitChain(bob)
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
 	if out := parley(t, "--home", alice, "register", "alice", "--hub", hubs[0], "--hub", hubs[1]); !strings.Contains(out, "registered alice") {
 		t.Fatalf("register: %s", out)
 	}
 	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
 
 	// whois, verified, with key history and a safety number; a free name is proved absent.
-	var who string
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var out, errb bytes.Buffer
-		if run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &out, &errb) == 0 {
-			who = out.String()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("whois bob: %s", errb.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	who := awaitName(t, alice, "bob")
 	if !strings.Contains(who, "verified by proof") || !strings.Contains(who, "register") || !strings.Contains(who, "MLKEM768-X25519") || !strings.Contains(who, "safety:") {
 		t.Fatalf("whois: %s", who)
 	}
@@ -129,7 +143,7 @@ func TestCLI(t *testing.T) {
 	watchDone := make(chan int)
 	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, &wout, &wout) }()
 	parley(t, "--home", bob, "send", "alice", "live message")
-	deadline = time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(wout.String(), "bob: live message") {
 		if time.Now().After(deadline) {
 			t.Fatalf("watch printed %q", wout.String())
@@ -246,6 +260,63 @@ func TestCLI(t *testing.T) {
 	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "wrong passphrase") {
 		t.Fatalf("wrong passphrase: %d %s", code, errb.String())
 	}
+}
+
+// TestNameCommands: alice renews her name, moves to another hub (her
+// data copied there before the chain says so, then lost on the old one)
+// and bob still gets everything; then she revokes the name.
+func TestNameCommands(t *testing.T) {
+	rpc, _ := startWorld(t)
+	old, other, moved := hubtest.Start(t, nil), hubtest.Start(t, nil), hubtest.Start(t, nil)
+	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", old.URL)
+	parley(t, "--home", bob, "register", "bob", "--hub", other.URL)
+	awaitName(t, alice, "bob")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "before the move")
+
+	expiry := regexp.MustCompile(`expires:  height (\d+), \d+ blocks from now`).FindStringSubmatch(parley(t, "--home", alice, "name"))
+	renewed := regexp.MustCompile(`now expires at height (\d+)`).FindStringSubmatch(parley(t, "--home", alice, "name", "renew"))
+	if expiry == nil || renewed == nil {
+		t.Fatalf("expiry %v, after renewing %v", expiry, renewed)
+	}
+	before, _ := strconv.Atoi(expiry[1])
+	after, _ := strconv.Atoi(renewed[1])
+	if after <= before {
+		t.Fatalf("renewing moved the expiry from %s to %s", expiry[1], renewed[1])
+	}
+
+	if out := parley(t, "--home", alice, "name", "hubs", moved.URL); !regexp.MustCompile(`copied [2-9]\d* objects to `).MatchString(out) {
+		t.Fatalf("name hubs: %s", out)
+	}
+	// The old hub loses everything of alice's.
+	id, err := keystore.Load(filepath.Join(alice, "keystore"), []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := auth.NativeAddress(id.SigningKey().Public().(ed25519.PublicKey))
+	objs, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000)
+	for _, o := range objs {
+		old.Driver.Delete(context.Background(), addr, o.Path, hub.DeleteOptions{})
+	}
+	if len(objs) == 0 {
+		t.Fatal("alice had nothing on her old hub")
+	}
+	awaitName(t, bob, "alice", "hubs:     "+moved.URL+"\n")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", alice, "send", "bob", "after the move")
+	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: before the move") || !strings.Contains(out, "alice: after the move") {
+		t.Fatalf("bob reads after alice moved:\n%s", out)
+	}
+
+	var errb bytes.Buffer
+	if code := run(context.Background(), []string{"--home", alice, "name", "revoke"}, nil, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "--confirm alice") {
+		t.Fatalf("revoke without --confirm: exit %d, %s", code, errb.String())
+	}
+	parley(t, "--home", alice, "name", "revoke", "--confirm", "alice")
+	awaitName(t, bob, "alice", "REVOKED")
 }
 
 // TestRegisterResumes: a registration interrupted after its preorder

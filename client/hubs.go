@@ -1,0 +1,90 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/hub"
+)
+
+// Hubs returns the user's hubs: where everything the user writes goes.
+func (c *Client) Hubs() []string { return slices.Clone(c.own) }
+
+// CopyTo copies the user's bucket to the hub at url, for a user adding a
+// hub or moving to one before the chain lists it: every object on any of
+// the user's other hubs (read from the first that lists it) that url does
+// not hold with the same ETag. It returns how many objects it copied and
+// how many url held already; progress, if not nil, is called after each
+// copy. If one of the user's hubs cannot be listed nothing is copied: it
+// may hold what the others lost.
+func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, total int)) (copied, had int, err error) {
+	to, err := c.dial(ctx, url)
+	if err != nil {
+		return 0, 0, err
+	}
+	there, err := to.List(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("client: listing %s: %w", url, err)
+	}
+	etags := map[string]string{}
+	for _, e := range there {
+		etags[e.Name] = e.ETag
+	}
+	type object struct {
+		from *hubclient.Client
+		path string
+	}
+	var (
+		todo []object
+		errs []error
+	)
+	seen := map[string]bool{}
+	for _, u := range c.own {
+		if u == url {
+			continue
+		}
+		h, err := c.dial(ctx, u)
+		var entries []hubclient.Entry
+		if err == nil {
+			entries, err = h.List(ctx)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+			continue
+		}
+		for _, e := range entries {
+			if seen[e.Name] {
+				continue
+			}
+			seen[e.Name] = true
+			if tag := etags[e.Name]; tag != "" && tag == e.ETag {
+				had++
+			} else {
+				todo = append(todo, object{h, e.Name})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return 0, had, fmt.Errorf("client: cannot copy the whole bucket: %w", errors.Join(errs...))
+	}
+	for i, o := range todo {
+		data, ctype, err := o.from.Get(ctx, c.Address(), o.path)
+		if errors.Is(err, hub.ErrNotFound) {
+			continue // deleted since it was listed (a message expired, say)
+		}
+		if err != nil {
+			return copied, had, fmt.Errorf("client: reading %s: %w", o.path, err)
+		}
+		if _, err := to.Put(ctx, o.path, data, ctype, hubclient.Cond{}); err != nil {
+			return copied, had, fmt.Errorf("client: writing %s to %s: %w", o.path, url, err)
+		}
+		copied++
+		if progress != nil {
+			progress(i+1, len(todo))
+		}
+	}
+	return copied, had, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/internal/cli"
+)
+
+// nameCmd manages the user's own name on the chain: what register made,
+// later. Every change is a transaction signed by the owner key.
+func nameCmd(h *home, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "name",
+		Short: "Your name on the chain: show it, renew it, change its hubs, revoke it",
+		Long: "name shows your name's verified record: its hubs and when it expires. Names expire unless\n" +
+			"renewed; after expiry only you may renew during a grace period.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := h.loadConfig(); err != nil {
+				return err
+			}
+			if h.cfg.Name == "" {
+				return errors.New("no name registered yet: run 'parley register NAME --hub URL'")
+			}
+			d, err := h.directory(ctx)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			rec, err := d.Lookup(ctx, h.cfg.Name)
+			if err != nil {
+				return err
+			}
+			lb, err := d.Latest(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "name:     %s (verified by proof)\nhubs:     %s\n", rec.Name, strings.Join(rec.Profile.Hubs, " "))
+			switch left := rec.ExpiresAt - lb.Height; {
+			case rec.Revoked:
+				fmt.Fprintln(stdout, "REVOKED: the name can never be used again")
+			case left > 0:
+				fmt.Fprintf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", rec.ExpiresAt, left, lb.Height)
+			default:
+				fmt.Fprintf(stdout, "EXPIRED at height %d (now %d): renew it with 'parley name renew' before the grace period ends\n", rec.ExpiresAt, lb.Height)
+			}
+			return nil
+		},
+	}
+	renew := &cobra.Command{
+		Use:   "renew",
+		Short: "Extend your name's registration by the chain's name lifetime",
+		Args:  cobra.NoArgs,
+		RunE: h.run(func(cmd *cobra.Command, _ *client.Client, _ []string) error {
+			height, err := h.dir2.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: h.cfg.Name})
+			if err != nil {
+				return err
+			}
+			rec, err := h.dir2.Lookup(cmd.Context(), h.cfg.Name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "renewed %s at height %d; it now expires at height %d\n", h.cfg.Name, height, rec.ExpiresAt)
+			return nil
+		}),
+	}
+	hubs := &cobra.Command{
+		Use:   "hubs URL [URL...]",
+		Short: "Make URL... (1 to 3) your hubs: copy your data to the new ones, then publish them",
+		Long: "hubs copies everything in your bucket on your current hubs to each hub that is new to you\n" +
+			"(messages, indexes, receipts, profile, files, backup), then updates your record on the chain, so\n" +
+			"contacts find all of it on the hubs they read from now on. The first URL becomes the hub this\n" +
+			"device talks to first. Answer contact requests waiting on a hub you leave before leaving it.",
+		Example: "  parley name hubs https://hub1.example https://hub2.example",
+		Args:    cobra.RangeArgs(1, bns.MaxHubs),
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, urls []string) error {
+			ctx := cmd.Context()
+			for i, u := range urls {
+				if err := bns.ValidateHubURL(u); err != nil {
+					return cli.Usage(err)
+				}
+				if slices.Contains(urls[:i], u) {
+					return cli.Usage(fmt.Errorf("%s is given twice", u))
+				}
+			}
+			rec, err := h.dir2.Lookup(ctx, h.cfg.Name)
+			if err != nil {
+				return err
+			}
+			for _, u := range urls {
+				if slices.Contains(c.Hubs(), u) {
+					continue
+				}
+				copied, had, err := c.CopyTo(ctx, u, nil)
+				if err != nil {
+					return fmt.Errorf("copying your data to %s (nothing published yet; run this again): %w", u, err)
+				}
+				fmt.Fprintf(stdout, "copied %d objects to %s (%d were there already)\n", copied, u, had)
+			}
+			p := rec.Profile
+			p.Hubs = urls
+			height, err := h.dir2.Submit(ctx, h.id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: h.cfg.Name, Profile: p})
+			if err != nil {
+				return err
+			}
+			h.cfg.Hub = urls[0]
+			if err := h.saveConfig(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
+			return nil
+		}),
+	}
+	var confirm string
+	revoke := &cobra.Command{
+		Use:   "revoke --confirm NAME",
+		Short: "Revoke your name for good (a stolen device): nobody can use it again",
+		Long: "revoke marks your name revoked on the chain, permanently: contacts are warned that its keys were\n" +
+			"revoked and stop sending, and nobody can register it again. Give the name again with --confirm.",
+		Args: cobra.NoArgs,
+		RunE: h.run(func(cmd *cobra.Command, _ *client.Client, _ []string) error {
+			if confirm != h.cfg.Name {
+				return cli.Usage(fmt.Errorf("revoking is permanent: give --confirm %s", h.cfg.Name))
+			}
+			height, err := h.dir2.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRevoke, Name: h.cfg.Name})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "revoked %s at height %d\n", h.cfg.Name, height)
+			return nil
+		}),
+	}
+	revoke.Flags().StringVar(&confirm, "confirm", "", "your name, to confirm")
+	cmd.AddCommand(renew, hubs, revoke)
+	return cmd
+}
