@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -188,6 +189,12 @@ func TestChatModel(t *testing.T) {
 	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
 	if v := m.View(); !strings.Contains(v, "me ↔ #trip") || !strings.Contains(v, "alice: group hello") || strings.Contains(v, "hi carol") {
 		t.Fatalf("the group's conversation:\n%s", v)
+	}
+	// A disappearing message runs out while the chat is open.
+	be.history = slices.DeleteFunc(be.history, func(m client.Message) bool { return m.Text == "group hello" })
+	m = step(t, m, incomingMsg(client.Message{To: "me", Kind: client.KindExpired}))
+	if v := m.View(); strings.Contains(v, "group hello") {
+		t.Fatalf("an expired message is still shown:\n%s", v)
 	}
 	// A contact request arrives while chatting, and is accepted.
 	m = step(t, m, incomingMsg(client.Message{From: "dave", To: "me", Kind: client.KindRequest}))
