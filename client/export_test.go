@@ -1,28 +1,31 @@
 package client
 
-import "time"
+import (
+	"testing"
+	"time"
+)
 
-// SetContactsPerStream changes how many contacts one change stream
-// follows, for a test; it returns the function that restores it.
-func SetContactsPerStream(n int) (restore func()) {
+// The Set functions change a setting for one test and restore it when the
+// test ends; Watches the test starts after setting it are stopped first.
+
+// SetContactsPerStream changes how many contacts one change stream follows.
+func SetContactsPerStream(t testing.TB, n int) {
 	old := contactsPerStream
 	contactsPerStream = n
-	return func() { contactsPerStream = old }
+	t.Cleanup(func() { contactsPerStream = old })
 }
 
-// SetPollFirst changes the first poll interval of a failed watch stream,
-// for a test; it returns the function that restores it.
-func SetPollFirst(d time.Duration) (restore func()) {
+// SetPollFirst changes the first poll interval of a failed watch stream.
+func SetPollFirst(t testing.TB, d time.Duration) {
 	old := pollFirst
 	pollFirst = d
-	return func() { pollFirst = old }
+	t.Cleanup(func() { pollFirst = old })
 }
 
 // SetMaintenance changes how often Watch does its periodic work and looks
-// contacts up again, for a test; it returns the function that restores
-// them.
-func SetMaintenance(every, refresh time.Duration) (restore func()) {
+// contacts up again.
+func SetMaintenance(t testing.TB, every, refresh time.Duration) {
 	e, r := MaintenanceInterval, RecordRefresh
 	MaintenanceInterval, RecordRefresh = every, refresh
-	return func() { MaintenanceInterval, RecordRefresh = e, r }
+	t.Cleanup(func() { MaintenanceInterval, RecordRefresh = e, r })
 }

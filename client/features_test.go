@@ -400,7 +400,7 @@ func TestBlock(t *testing.T) {
 // started, and when a disappearing message's time is up it drops it on
 // both sides (the sender's watch deletes the blob) and says so.
 func TestWatchMaintains(t *testing.T) {
-	defer client.SetMaintenance(20*time.Millisecond, time.Hour)()
+	client.SetMaintenance(t, 20*time.Millisecond, time.Hour)
 	w, alice, bob, clk := clockedPair(t)
 	carol := w.user("carol", w.hubs[0])
 	w.settle("carol")
@@ -416,8 +416,8 @@ func TestWatchMaintains(t *testing.T) {
 	}
 	path, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: vanishing.Seq})
 	events := make(chan client.Message, 16)
-	go bob.Watch(ctx, func(m client.Message) { events <- m }, func(err error) { t.Logf("bob's watch: %v", err) })
-	go alice.Watch(ctx, func(client.Message) {}, func(err error) { t.Logf("alice's watch: %v", err) })
+	watch(t, bob, func(m client.Message) { events <- m }, func(err error) { t.Logf("bob's watch: %v", err) })
+	watch(t, alice, func(client.Message) {}, func(err error) { t.Logf("alice's watch: %v", err) })
 	await := func(kind, text string) {
 		t.Helper()
 		for {
@@ -499,7 +499,7 @@ func TestWatchAnnouncesRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	got := make(chan client.Message, 8)
-	go bob.Watch(ctx, func(m client.Message) { got <- m }, func(err error) { t.Logf("watch: %v", err) })
+	watch(t, bob, func(m client.Message) { got <- m }, func(err error) { t.Logf("watch: %v", err) })
 	if err := alice.Request(ctx, "bob", "hello bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestWatchReceipts(t *testing.T) {
 	defer cancel()
 	connect(t, alice, bob, "hello")
 	got := make(chan client.Message, 8)
-	go alice.Watch(ctx, func(m client.Message) {
+	watch(t, alice, func(m client.Message) {
 		if m.Kind == client.KindReceipt {
 			got <- m
 		}
@@ -557,7 +557,7 @@ func TestWatchReceipts(t *testing.T) {
 // TestWatchManyStreams: contacts beyond what one stream follows are
 // watched on further streams to the same hub.
 func TestWatchManyStreams(t *testing.T) {
-	defer client.SetContactsPerStream(1)()
+	client.SetContactsPerStream(t, 1)
 	w, alice, bob := newPair(t)
 	carol := w.user("carol", w.hubs[0]) // on alice's hub too
 	w.settle("carol")
@@ -566,7 +566,7 @@ func TestWatchManyStreams(t *testing.T) {
 	connect(t, alice, bob, "from alice")
 	connect(t, carol, bob, "from carol")
 	got := make(chan string, 8)
-	go bob.Watch(ctx, func(m client.Message) {
+	watch(t, bob, func(m client.Message) {
 		if m.Kind == wire.KindText {
 			got <- m.Text
 		}

@@ -274,7 +274,7 @@ func TestGroupWatchAndTimer(t *testing.T) {
 	defer cancel()
 	connect(t, alice, bob, "hi")
 	got := make(chan client.Message, 16)
-	go bob.Watch(ctx, func(m client.Message) {
+	watch(t, bob, func(m client.Message) {
 		if client.ConversationOf("bob", m) != "alice" {
 			got <- m
 		}

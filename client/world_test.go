@@ -144,6 +144,21 @@ func (w *world) userOnUnlocked(name string, hubs []string, statePath string) (*c
 	return c, id, dir
 }
 
+// watch runs c.Watch until the test ends; the test's cleanup waits for it
+// to return (before settings a test changed are restored).
+func watch(t testing.TB, c *client.Client, fn func(client.Message), onErr func(error)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Watch(ctx, fn, onErr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 // connect makes b a contact of a through b's inbox, with a's greeting.
 func connect(t testing.TB, a, b *client.Client, greeting string) {
 	t.Helper()
@@ -380,7 +395,7 @@ func TestWatch(t *testing.T) {
 	defer cancel()
 	connect(t, alice, bob, "hello")
 	got := make(chan client.Message, 16)
-	go bob.Watch(ctx, func(m client.Message) { got <- m }, func(err error) { t.Errorf("watch: %v", err) })
+	watch(t, bob, func(m client.Message) { got <- m }, func(err error) { t.Errorf("watch: %v", err) })
 	if m := <-got; m.Text != "hello" { // the catch-up after connecting
 		t.Fatalf("first message %+v", m)
 	}
@@ -710,13 +725,13 @@ func TestTwoHubs(t *testing.T) {
 // announced live. (Polling the hub that is down is put off for an hour:
 // only the other hub's stream can bring it.)
 func TestWatchWithOneHubDown(t *testing.T) {
-	defer client.SetPollFirst(time.Hour)()
+	client.SetPollFirst(t, time.Hour)
 	_, first, alice, bob := twoHubPair(t, "hello")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	first.stop()
 	got := make(chan string, 8)
-	go bob.Watch(ctx, func(m client.Message) {
+	watch(t, bob, func(m client.Message) {
 		if m.Kind == wire.KindText {
 			got <- m.Text
 		}
@@ -744,7 +759,7 @@ func TestWatchWithOneHubDown(t *testing.T) {
 // record), and a contact who had not read yet finds everything, copied,
 // on the new hub.
 func TestWatchFollowsAMove(t *testing.T) {
-	defer client.SetMaintenance(20*time.Millisecond, 0)()
+	client.SetMaintenance(t, 20*time.Millisecond, 0)
 	w := newWorld(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -756,7 +771,7 @@ func TestWatchFollowsAMove(t *testing.T) {
 	connect(t, alice, bob, "hello bob")
 	connect(t, alice, dave, "hello dave")
 	got := make(chan string, 8)
-	go bob.Watch(ctx, func(m client.Message) {
+	watch(t, bob, func(m client.Message) {
 		if m.Kind == wire.KindText {
 			got <- m.Text
 		}
