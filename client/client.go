@@ -55,7 +55,10 @@ type Client struct {
 	Name string
 	id   *keystore.Identity
 	dir  Directory
-	own  []string     // every hub the user writes to; the first is home: inbox, receipts, introductions
+	own  []string     // every hub the user writes to; the first is the one asked first
+	// ownKnown: own is what the chain said at New (else the state's copy
+	// of it is taken when loaded).
+	ownKnown bool
 	http *http.Client // nil: hubclient's default
 	now  func() time.Time
 
@@ -141,13 +144,20 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	}
 	// The chain says which hubs the user publishes; messages go to all.
 	if rec, err := dir.Lookup(ctx, name); err == nil {
-		for _, u := range rec.Profile.Hubs {
-			if u != homeHub {
-				c.own = append(c.own, u)
-			}
-		}
+		c.setOwn(rec.Profile.Hubs)
+		c.ownKnown = true
 	}
 	return c, nil
+}
+
+// setOwn makes hubs, after the home hub, the user's hubs.
+func (c *Client) setOwn(hubs []string) {
+	c.own = c.own[:1]
+	for _, u := range hubs {
+		if u != c.own[0] {
+			c.own = append(c.own, u)
+		}
+	}
 }
 
 // home returns the connection to the user's first hub.

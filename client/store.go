@@ -76,6 +76,7 @@ type savedState struct {
 	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
 	Backup         *backupConfig    `json:"backup,omitempty"`
 	Groups         []*Group         `json:"groups,omitempty"`
+	Hubs           []string         `json:"hubs,omitempty"` // the user's, as the chain last said
 }
 
 // Open makes a client whose state lives in statePath (created on first
@@ -151,6 +152,11 @@ func (c *Client) loadPlain(plain []byte) error {
 	}
 	c.doomedPaths = s.DoomedPaths
 	c.backup = s.Backup
+	if !c.ownKnown && len(s.Hubs) > 0 {
+		// The chain did not answer: write to every hub it last listed,
+		// not to the home hub alone.
+		c.setOwn(s.Hubs)
+	}
 	for _, g := range s.Groups {
 		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed}
 		c.groups[g.ID] = g
@@ -204,6 +210,7 @@ func (c *Client) snapshot(expiredAt time.Time) ([]byte, error) {
 		s.Uploads = append(s.Uploads, u)
 	}
 	s.DoomedPaths = c.doomedPaths
+	s.Hubs = c.own
 	for _, g := range c.groups {
 		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed}
 		s.Groups = append(s.Groups, g)
@@ -361,7 +368,9 @@ func (c *Client) flushStream(ctx context.Context, hubs map[string]*hubclient.Cli
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
-	st.outbox = slices.DeleteFunc(st.outbox, func(e outboxEntry) bool { return len(e.Done) == len(c.own) })
+	st.outbox = slices.DeleteFunc(st.outbox, func(e outboxEntry) bool {
+		return !slices.ContainsFunc(c.own, func(u string) bool { return !slices.Contains(e.Done, u) }) // on every hub
+	})
 	c.mu.Unlock()
 	return firstErr
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -718,6 +719,51 @@ func TestTwoHubs(t *testing.T) {
 	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "after the second hub lost its data" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
+}
+
+// TestHubsWithoutTheChain: a client opened while the chain does not
+// answer still writes to every hub the chain last listed, not to the first
+// alone: a message its second hub missed goes there when it is back.
+func TestHubsWithoutTheChain(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	second := startRestartableHub(t)
+	state := filepath.Join(t.TempDir(), "alice.state")
+	hubs := []string{w.hubs[0], "http://" + second.addr}
+	alice, id, _ := w.userOn("alice", hubs, state)
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	second.stop()
+	if err := alice.Send(ctx, "bob", "while the second hub is down"); err != nil {
+		t.Fatal(err)
+	}
+
+	offline, err := client.Open(ctx, "alice", id, unreachableChain{}, hubs[0], state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := offline.Hubs(); !slices.Equal(got, hubs) {
+		t.Fatalf("hubs without the chain: %v, want %v", got, hubs)
+	}
+	second.start()
+	if err := offline.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := disk.New(second.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs, _, err := d.List(ctx, alice.Address(), "m/", "", 100); err != nil || len(objs) != 2 {
+		t.Fatalf("the second hub holds %d of alice's 2 messages (%v)", len(objs), err)
+	}
+}
+
+// unreachableChain is a Directory whose chain never answers.
+type unreachableChain struct{}
+
+func (unreachableChain) Lookup(context.Context, string) (*bns.Record, error) {
+	return nil, errors.New("chain unreachable")
 }
 
 // TestWatchWithOneHubDown: a watcher follows a contact on each of the
