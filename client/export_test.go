@@ -29,3 +29,19 @@ func SetMaintenance(t testing.TB, every, refresh time.Duration) {
 	MaintenanceInterval, RecordRefresh = every, refresh
 	t.Cleanup(func() { MaintenanceInterval, RecordRefresh = e, r })
 }
+
+// GroupVerifier returns the public key c checks member's newest messages
+// in group id with (c's own signing key for the epoch if member is c).
+func GroupVerifier(c *Client, id, member string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[id]
+	if g == nil {
+		return nil
+	}
+	k := g.latest(member)
+	if k == nil {
+		return nil
+	}
+	return k.verifier(nil)
+}

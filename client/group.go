@@ -3,6 +3,7 @@ package client
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -63,6 +64,28 @@ type senderKey struct {
 	From  uint64   `json:"from"` // the member's first message under it
 	CK    [32]byte `json:"ck"`   // the chain key of message At
 	At    uint64   `json:"at"`
+	// The member's Ed25519 key for the epoch's messages: the public half,
+	// given with the sender key over the pairwise conversation, and, for
+	// the user's own, the private seed. (Keys from before there were such
+	// keys have neither: their messages are signed with the on-chain key.)
+	SignPub  []byte `json:"sign_pub,omitempty"`
+	SignSeed []byte `json:"sign_seed,omitempty"`
+}
+
+// signer is the key the user's messages under k are signed with.
+func (k *senderKey) signer(onChain ed25519.PrivateKey) ed25519.PrivateKey {
+	if len(k.SignSeed) == ed25519.SeedSize {
+		return ed25519.NewKeyFromSeed(k.SignSeed)
+	}
+	return onChain
+}
+
+// verifier is the key a member's messages under k are checked with.
+func (k *senderKey) verifier(onChain []byte) []byte {
+	if len(k.SignPub) == ed25519.PublicKeySize {
+		return k.SignPub
+	}
+	return onChain
 }
 
 func newSenderKey(epoch, from uint64, seed []byte) *senderKey {
@@ -151,14 +174,18 @@ func (g *Group) addKey(member string, k *senderKey) {
 func (g *Group) rekey() {
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	g.addKey(g.Self, newSenderKey(g.Epoch, g.out.next, seed))
+	k := newSenderKey(g.Epoch, g.out.next, seed)
+	k.SignSeed = make([]byte, ed25519.SeedSize)
+	rand.Read(k.SignSeed)
+	k.SignPub = ed25519.NewKeyFromSeed(k.SignSeed).Public().(ed25519.PublicKey)
+	g.addKey(g.Self, k)
 	g.out.indexed = nil // the index moves with the key
 }
 
 func (g *Group) info(leave bool) *wire.GroupInfo {
 	in := &wire.GroupInfo{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Leave: leave}
 	if k := g.mine(); k != nil && !leave {
-		in.Seed, in.From = k.Seed, k.From
+		in.Seed, in.From, in.Sign = k.Seed, k.From, k.SignPub
 	}
 	return in
 }
@@ -316,7 +343,7 @@ func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
 	g, _ := c.group(id)
 	c.mu.Lock()
 	info := g.info(false)
-	info.Seed, info.From = nil, 0
+	info.Seed, info.From, info.Sign = nil, 0, nil
 	c.mu.Unlock()
 	if _, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindGroup, Group: info}); err != nil && !errors.Is(err, ErrQueued) {
 		return fmt.Errorf("client: telling %s of the removal: %w", name, err)
@@ -396,7 +423,9 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 		}
 	}
 	if slices.Contains(in.Members, from) && len(in.Seed) == 32 {
-		g.addKey(from, newSenderKey(in.Epoch, in.From, in.Seed))
+		k := newSenderKey(in.Epoch, in.From, in.Seed)
+		k.SignPub = in.Sign
+		g.addKey(from, k)
 		if _, ok := g.Next[from]; !ok {
 			g.Next[from] = in.From // a member's messages before the user joined stay unread
 		}
@@ -560,7 +589,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		return Message{}, err
 	}
 	path := wire.GroupPath(k.Seed, seq)
-	blob, err := wire.SealGroupMessage(mk, c.id.SigningKey(), g.ID, k.Epoch, seq, path, plain)
+	blob, err := wire.SealGroupMessage(mk, k.signer(c.id.SigningKey()), g.ID, k.Epoch, seq, path, plain)
 	if err != nil {
 		c.mu.Unlock()
 		return Message{}, err
@@ -635,7 +664,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			mk, err := k.messageKey(seq)
 			var plain []byte
 			if err == nil {
-				plain, err = wire.OpenGroupMessage(mk, author.Record.Profile.SigningKey[:], g.ID, k.Epoch, seq, path, blob)
+				plain, err = wire.OpenGroupMessage(mk, k.verifier(author.Record.Profile.SigningKey[:]), g.ID, k.Epoch, seq, path, blob)
 			}
 			if err != nil {
 				*k = saved // the chain does not move for a blob that did not open

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -117,6 +118,16 @@ func TestGroupChat(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Group messages are signed with a key of the epoch, given over the
+	// deniable pairwise conversations, not with the on-chain key: members
+	// know who wrote, nobody can prove it to others.
+	epochKey := client.GroupVerifier(alice, id, "alice")
+	if len(epochKey) != 32 || !bytes.Equal(client.GroupVerifier(bob, id, "alice"), epochKey) || !bytes.Equal(client.GroupVerifier(carol, id, "alice"), epochKey) {
+		t.Fatalf("alice's epoch key %x; bob checks her with %x, carol with %x", epochKey, client.GroupVerifier(bob, id, "alice"), client.GroupVerifier(carol, id, "alice"))
+	}
+	if rec, _ := w.dirs[0].Lookup(ctx, "alice"); rec == nil || bytes.Equal(epochKey, rec.Profile.SigningKey[:]) {
+		t.Fatal("alice signs group messages with her on-chain key")
+	}
 	g := "#" + id
 	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "where to?"}))                                  // alice/0
 	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "the sea", Ref: &wire.Ref{By: "alice", Seq: 0}})) // bob/0
@@ -181,6 +192,9 @@ func TestGroupChat(t *testing.T) {
 	wg.Wait()
 	groupSync(t, "trip", alice, bob)
 	carol.SyncGroups(ctx)
+	if k := client.GroupVerifier(bob, id, "alice"); bytes.Equal(k, epochKey) || !bytes.Equal(k, client.GroupVerifier(alice, id, "alice")) {
+		t.Fatal("the removal did not give alice a new signing key, or bob does not have it")
+	}
 	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after carol left"}))
 	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "bob after"}))
 	for _, c := range []*client.Client{alice, bob} {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -95,6 +96,8 @@ func TestEvents(t *testing.T) {
 		{Kind: KindTimer, TTL: 3600},
 		{Kind: KindProfile, Key: key},
 		{Kind: KindReceipts, Key: key},
+		{Kind: KindGroup, Group: group(func(g *GroupInfo) {})},
+		{Kind: KindGroup, Group: group(func(g *GroupInfo) { g.Seed, g.Sign = nil, nil })}, // the roster only
 		{Kind: KindText, File: &FileRef{Name: "a.txt", Size: ChunkSize + 1, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
 	}
 	for _, e := range good {
@@ -108,18 +111,25 @@ func TestEvents(t *testing.T) {
 		}
 	}
 	bad := map[string]Event{
-		"react without ref": {Kind: KindReact, Emoji: "x"},
-		"long reaction":     {Kind: KindReact, Emoji: string(make([]byte, 40)), Ref: &Ref{}},
-		"edit without ref":  {Kind: KindEdit, Text: "x"},
-		"negative timer":    {Kind: KindTimer, TTL: -1},
-		"short profile key": {Kind: KindProfile, Key: key[:5]},
-		"long receipt key":  {Kind: KindReceipts, Key: append(key, 0)},
-		"bad utf-8":         {Kind: KindText, Text: "\xff"},
-		"file chunk count":  {Kind: KindText, File: &FileRef{Name: "a", Size: 10, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
-		"file name: path":   {Kind: KindText, File: &FileRef{Name: "../../.bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
-		"file name: hidden": {Kind: KindText, File: &FileRef{Name: ".bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
-		"file name: NUL":    {Kind: KindText, File: &FileRef{Name: "a\x00b", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
-		"file name: empty":  {Kind: KindText, File: &FileRef{Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"react without ref":    {Kind: KindReact, Emoji: "x"},
+		"long reaction":        {Kind: KindReact, Emoji: string(make([]byte, 40)), Ref: &Ref{}},
+		"edit without ref":     {Kind: KindEdit, Text: "x"},
+		"negative timer":       {Kind: KindTimer, TTL: -1},
+		"short profile key":    {Kind: KindProfile, Key: key[:5]},
+		"long receipt key":     {Kind: KindReceipts, Key: append(key, 0)},
+		"group: no group":      {Kind: KindGroup},
+		"group: short id":      {Kind: KindGroup, Group: group(func(g *GroupInfo) { g.ID = "abc" })},
+		"group: bad member":    {Kind: KindGroup, Group: group(func(g *GroupInfo) { g.Members = []string{"alice", "Bob!"} })},
+		"group: no members":    {Kind: KindGroup, Group: group(func(g *GroupInfo) { g.Members = nil })},
+		"group: short seed":    {Kind: KindGroup, Group: group(func(g *GroupInfo) { g.Seed = key[:5] })},
+		"group: short sign":    {Kind: KindGroup, Group: group(func(g *GroupInfo) { g.Sign = key[:31] })},
+		"group: sign, no seed": {Kind: KindGroup, Group: group(func(g *GroupInfo) { g.Seed = nil })},
+		"bad utf-8":            {Kind: KindText, Text: "\xff"},
+		"file chunk count":     {Kind: KindText, File: &FileRef{Name: "a", Size: 10, SHA256: make([]byte, 32), Key: key, Chunks: 2}},
+		"file name: path":      {Kind: KindText, File: &FileRef{Name: "../../.bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"file name: hidden":    {Kind: KindText, File: &FileRef{Name: ".bashrc", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"file name: NUL":       {Kind: KindText, File: &FileRef{Name: "a\x00b", Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
+		"file name: empty":     {Kind: KindText, File: &FileRef{Size: 1, SHA256: make([]byte, 32), Key: key, Chunks: 1}},
 	}
 	for name, e := range bad {
 		if _, err := MarshalEvent(&e); !errors.Is(err, ErrMalformed) {
@@ -185,4 +195,12 @@ func FuzzParseEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// group returns a well-formed group description, changed by edit.
+func group(edit func(*GroupInfo)) *GroupInfo {
+	g := &GroupInfo{ID: strings.Repeat("ab", 16), Name: "trip", Creator: "alice", Members: []string{"alice", "bob"},
+		Epoch: 1, Seed: make([]byte, 32), Sign: make([]byte, 32), From: 3}
+	edit(g)
+	return g
 }

@@ -17,9 +17,12 @@ import (
 )
 
 // Groups: each member writes its group messages to its own hubs, sealed
-// under its sender key for the group's current epoch, and signed with its
-// signing key on the chain (a sender key is shared with every member, so
-// only the signature says who wrote). A sender key is a random seed; from
+// under its sender key for the group's current epoch, and signed with an
+// Ed25519 key of its own for that epoch (a sender key is shared with every
+// member, so only the signature says who wrote). The signing key's public
+// half travels with the sender key over the pairwise conversations, whose
+// messages are deniable, so a member can tell who wrote a group message
+// but cannot prove it to anyone else (Signal's sender keys do the same). A sender key is a random seed; from
 // it derive the path key, the index key and a chain: CK_0 = HKDF(seed,
 // "chain"), MK_i = HMAC(CK_i, 0x01), CK_i+1 = HMAC(CK_i, 0x02). A reader
 // keeps only the chain key of the next message, so a key stolen later
@@ -42,6 +45,7 @@ type GroupInfo struct {
 	Epoch   uint64   `json:"epoch"`
 	Seed    []byte   `json:"seed,omitempty"` // 32 bytes: the sender's key for Epoch (none: the roster only)
 	From    uint64   `json:"from"`           // the sender's first message under it
+	Sign    []byte   `json:"sign,omitempty"` // 32 bytes: the Ed25519 key the sender signs its messages under Seed with
 	Leave   bool     `json:"leave,omitempty"`
 }
 
@@ -62,6 +66,9 @@ func (g *GroupInfo) check() error {
 	}
 	if len(g.Seed) != 0 && len(g.Seed) != 32 {
 		return fmt.Errorf("%w: group sender key of %d bytes", ErrMalformed, len(g.Seed))
+	}
+	if len(g.Sign) != 0 && (len(g.Sign) != ed25519.PublicKeySize || len(g.Seed) == 0) {
+		return fmt.Errorf("%w: group signing key of %d bytes", ErrMalformed, len(g.Sign))
 	}
 	return nil
 }
