@@ -56,11 +56,10 @@ type Client struct {
 	id   *keystore.Identity
 	dir  Directory
 	own  []string     // every hub the user writes to; the first is the one asked first
-	// ownKnown: own is what the chain said at New (else the state's copy
-	// of it is taken when loaded).
-	ownKnown bool
 	http *http.Client // nil: hubclient's default
 	now  func() time.Time
+
+	ownKnown bool // own is what the chain said at New (else the state's copy is taken when loaded)
 
 	mu           sync.Mutex                   // guards the state below; never held across a network call
 	flushMu      sync.Mutex                   // one Flush at a time

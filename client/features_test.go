@@ -529,13 +529,25 @@ func TestWatchReceipts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	connect(t, alice, bob, "hello")
-	got := make(chan client.Message, 8)
+	got, texts := make(chan client.Message, 8), make(chan string, 8)
 	watch(t, alice, func(m client.Message) {
-		if m.Kind == client.KindReceipt {
+		switch m.Kind {
+		case client.KindReceipt:
 			got <- m
+		case wire.KindText:
+			texts <- m.Text
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
-	bob.Receive(ctx, "alice")
+	// Once alice's watch brings bob's message, her stream on his hub is up
+	// (a receipt written before that would be missed, as a change).
+	if err := bob.Send(ctx, "alice", "ping"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-texts:
+	case <-ctx.Done():
+		t.Fatal("alice's watch did not bring bob's message")
+	}
 	if err := bob.MarkRead(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}

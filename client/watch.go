@@ -19,7 +19,9 @@ import (
 // every hub of the user's), following only their message paths, and
 // reads a contact's hubs when a stream reports a write there. It catches
 // up on every (re)connection (and after a "reset", when the hub cannot
-// replay what was missed), and while a hub is unreachable it polls it with
+// replay what was missed), reporting then a KindReceipt for each contact
+// followed there (a receipt may have changed meanwhile), and while a hub
+// is unreachable it polls it with
 // back-off (1 s doubling to 30 s). A message that fails to open is
 // reported through onErr and not shown.
 //
@@ -208,6 +210,9 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				switch ev.Kind {
 				case "ready", "reset":
 					catchUp(names, true)
+					for _, n := range names { // a receipt may have changed while not connected
+						fn(Message{Kind: KindReceipt, From: n, To: c.Name})
+					}
 					if inbox {
 						c.announceRequests(ctx, requests, fn, onErr)
 					}
