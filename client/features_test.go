@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -453,6 +456,80 @@ func TestWatchMaintains(t *testing.T) {
 			t.Fatal("alice's watch did not delete the expired message from her hub")
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// TestRemoveContact: removing a contact deletes what the user wrote for
+// them from the user's hub (messages, a file's chunks, index, receipt)
+// and the conversation from the device; they can ask again. A contact in
+// a shared group cannot be removed.
+func TestRemoveContact(t *testing.T) {
+	w, alice, bob := newPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "hi bob")
+	receive(t, bob, "alice")
+	bob.Send(ctx, "alice", "hi alice")
+	receive(t, alice, "bob")
+	alice.MarkRead(ctx, "bob")
+	file := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(file, bytes.Repeat([]byte("x"), 3*wire.ChunkSize/2), 0o600)
+	if _, err := alice.SendFile(ctx, "bob", file, "notes", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice"}); err != nil {
+		t.Fatal(err)
+	}
+	objects := func() (paths []string) {
+		objs, _, err := w.drivers[0].List(ctx, alice.Address(), "", "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if !strings.HasPrefix(o.Path, "pr/") { // the profile: for every contact
+				paths = append(paths, o.Path)
+			}
+		}
+		return paths
+	}
+	if n := len(objects()); n < 6 { // 3 messages, 2 chunks, index, receipt
+		t.Fatalf("alice's hub holds %d objects for bob before the removal", n)
+	}
+
+	id, err := alice.CreateGroup(ctx, "pair", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.RemoveContact(ctx, "bob"); err == nil || !strings.Contains(err.Error(), "group") {
+		t.Fatalf("removing a contact in a shared group: %v", err)
+	}
+	if err := alice.RemoveMember(ctx, id, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	before := objects()
+	if err := alice.RemoveContact(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range objects() {
+		if slices.Contains(before, p) && !strings.HasPrefix(p, "g") { // group messages and index stay
+			t.Errorf("%s is still on alice's hub after removing bob", p)
+		}
+	}
+	if slices.Contains(alice.Contacts(), "bob") || len(alice.Conversation("bob")) != 0 {
+		t.Fatalf("bob is still alice's contact: %v %v", alice.Contacts(), alice.Conversation("bob"))
+	}
+	if _, err := bob.ContactProfile(ctx, "alice"); !errors.Is(err, client.ErrNoProfile) {
+		t.Fatalf("bob still reads alice's profile: %v", err)
+	}
+
+	// Bob asks again, from scratch.
+	if err := bob.Reset(ctx, "alice", "again?"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Answer(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, alice, "bob"); err != nil || strings.Join(got, "|") != "again?" {
+		t.Fatalf("after asking again alice received %v %v", got, err)
 	}
 }
 

@@ -277,7 +277,7 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "contacts",
-		Short: "List contacts; add, accept or decline them",
+		Short: "List contacts; add, accept, decline, confirm, verify or remove them",
 		Long: "contacts lists each contact with its display name (from its profile), whether its keys on the\n" +
 			"chain are still the ones you confirmed, whether you verified them in person (contacts verify),\n" +
 			"unread messages and whether you block it.",
@@ -430,7 +430,22 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm, reset, verify, unverify)
+	remove := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove NAME: delete your conversation with them here and what you wrote them on your hubs",
+		Long: "remove deletes the conversation with NAME from this device, and from your hubs everything you wrote\n" +
+			"for them (messages, files, the conversation's index and receipt); your profile moves under a new key\n" +
+			"they do not get. What they wrote stays on their hubs. They can send you a new contact request.",
+		Args: cobra.ExactArgs(1),
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			if err := c.RemoveContact(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "removed %s and what you wrote them from your hubs\n", args[0])
+			return nil
+		}),
+	}
+	cmd.AddCommand(add, answer("accept", true), answer("decline", false), confirm, reset, verify, unverify, remove)
 	return cmd
 }
 

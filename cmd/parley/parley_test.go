@@ -264,7 +264,7 @@ func TestCLI(t *testing.T) {
 
 // TestNameCommands: alice renews her name, moves to another hub (her
 // data copied there before the chain says so, then lost on the old one)
-// and bob still gets everything; then she revokes the name.
+// and bob still gets everything; she removes bob, then revokes the name.
 func TestNameCommands(t *testing.T) {
 	rpc, _ := startWorld(t)
 	old, other, moved := hubtest.Start(t, nil), hubtest.Start(t, nil), hubtest.Start(t, nil)
@@ -309,6 +309,13 @@ func TestNameCommands(t *testing.T) {
 	parley(t, "--home", alice, "send", "bob", "after the move")
 	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: before the move") || !strings.Contains(out, "alice: after the move") {
 		t.Fatalf("bob reads after alice moved:\n%s", out)
+	}
+
+	if out := parley(t, "--home", alice, "contacts", "remove", "bob"); !strings.Contains(out, "removed bob") {
+		t.Fatalf("contacts remove: %s", out)
+	}
+	if out := parley(t, "--home", alice, "contacts"); strings.Contains(out, "bob") {
+		t.Fatalf("bob is still listed after removing him:\n%s", out)
 	}
 
 	var errb bytes.Buffer

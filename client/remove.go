@@ -1,0 +1,74 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/parley-im/parley/client/wire"
+)
+
+// RemoveContact ends the conversation with name, on this device and on
+// the user's hubs: what the user wrote for name (messages, files, the
+// conversation's index and receipt) is deleted from the user's hubs (by
+// Flush, which retries until every hub has done it), the history and keys
+// from this device, and the profile moves under a new key name is not
+// given. What name wrote stays on name's hubs, unread. Name can ask again
+// with a new contact request. A contact the user shares a group with is
+// refused: the group's keys travel over the conversation.
+func (c *Client) RemoveContact(ctx context.Context, name string) error {
+	c.mu.Lock()
+	ct := c.contacts[name]
+	if ct == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrNotContact, name)
+	}
+	for _, g := range c.groups {
+		if !g.Gone && g.member(name) {
+			c.mu.Unlock()
+			return fmt.Errorf("client: you and %s are both in group %q: leave it, or remove them from it, first", name, g.Name)
+		}
+	}
+	var doomed []string
+	for seq := range ct.out.next {
+		doomed = append(doomed, wire.MessagePath(ct.keys.SendKey, seq))
+	}
+	doomed = append(doomed, wire.IndexPath(ct.keys.SendKey), ct.receiptPath())
+	for _, m := range c.history {
+		if m.From == c.Name && m.To == name && m.File != nil {
+			for i := range m.File.Chunks {
+				doomed = append(doomed, wire.ChunkPath(m.File.Key, i))
+			}
+		}
+	}
+	for k, u := range c.uploads {
+		if u.To == name { // a file being sent to them: its chunks go too
+			for i := range wire.ChunkCount(u.Size) {
+				doomed = append(doomed, wire.ChunkPath(u.Key, i))
+			}
+			delete(c.uploads, k)
+		}
+	}
+	c.history = slices.DeleteFunc(c.history, func(m Message) bool {
+		return !strings.HasPrefix(m.To, "#") && (m.From == name || m.To == name)
+	})
+	delete(c.contacts, name)
+	c.doomedPaths = append(c.doomedPaths, doomed...)
+	profile := c.profile
+	err := c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := c.Flush(ctx); err != nil {
+		return fmt.Errorf("client: %s is removed; deleting from your hubs goes on with the next send: %w", name, err)
+	}
+	if profile.Key == nil {
+		return nil
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return c.publishProfile(ctx, profile.Profile, key)
+}
