@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -44,4 +45,14 @@ func GroupVerifier(c *Client, id, member string) []byte {
 		return nil
 	}
 	return k.verifier(nil)
+}
+
+// Followed reports whether a watch of c's would follow name on some hub.
+func Followed(c *Client, name string) bool {
+	for _, names := range c.watchPlan() {
+		if slices.Contains(names, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -329,8 +329,14 @@ func TestBlock(t *testing.T) {
 		t.Fatalf("before the block bob sees %+v %v; alice's receipts %v", r, err, before)
 	}
 
+	if !client.Followed(alice, "bob") {
+		t.Fatal("alice's watch would not follow bob")
+	}
 	if err := alice.Block(ctx, "bob"); err != nil {
 		t.Fatal(err)
+	}
+	if client.Followed(alice, "bob") {
+		t.Fatal("alice's watch would still follow bob, blocked, on his hub")
 	}
 	if got := receipts(); len(got) != 0 {
 		t.Fatalf("the receipt is still on alice's hub after the block: %v", got)

@@ -21,15 +21,14 @@ import (
 // up on every (re)connection (and after a "reset", when the hub cannot
 // replay what was missed), reporting then a KindReceipt for each contact
 // followed there (a receipt may have changed meanwhile), and while a hub
-// is unreachable it polls it with
-// back-off (1 s doubling to 30 s). A message that fails to open is
-// reported through onErr and not shown.
+// is unreachable it polls it with back-off (1 s doubling to 30 s). A
+// message that fails to open is reported through onErr and not shown.
 //
 // Every MaintenanceInterval it also expires disappearing messages
 // (reporting KindExpired), retries queued messages, and takes in contacts
-// made since it started; every RecordRefresh it looks each contact up on
-// the chain again, so one who moved to other hubs is followed there. A
-// change of either restarts the streams.
+// made since it started (and leaves blocked ones); every RecordRefresh it
+// looks each contact up on the chain again, so one who moved to other hubs
+// is followed there. Any such change restarts the streams.
 func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error)) error {
 	if onErr == nil {
 		onErr = func(error) {}
@@ -65,7 +64,7 @@ func (c *Client) watchPlan() map[string][]string {
 	for _, url := range c.own {
 		plan[url] = nil
 	}
-	for _, name := range c.Contacts() {
+	for _, name := range c.unblocked() { // a blocked contact's hubs are not even followed
 		ct, _ := c.contact(name)
 		c.mu.Lock()
 		hubs := ct.Record.Profile.Hubs
