@@ -701,6 +701,9 @@ func TestTwoHubs(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "first hub down"); err != nil {
 		t.Fatalf("send with one of two hubs down: %v", err)
 	}
+	if st := alice.Status(ctx); len(st.Hubs) != 2 || st.Hubs[0].Err == nil || st.Hubs[0].Waiting != 1 || st.Hubs[1].Err != nil || st.Hubs[1].Waiting != 0 {
+		t.Fatalf("status with the first hub down: %+v", st.Hubs)
+	}
 	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first hub down" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}

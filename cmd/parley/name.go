@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -142,4 +143,50 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 	revoke.Flags().StringVar(&confirm, "confirm", "", "your name, to confirm")
 	cmd.AddCommand(renew, hubs, revoke)
 	return cmd
+}
+
+// statusCmd shows, for a person checking that all is well, the chain this
+// device trusts, the user's name, each hub and what waits for it.
+func statusCmd(h *home, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Check the chain, your name and your hubs, and what waits to go out",
+		Long: "status shows the chain node this device asks and the newest header its light client verified,\n" +
+			"when your name expires, whether each of your hubs answers (and how fast), how many messages wait\n" +
+			"for each, and your contacts, groups and settings.",
+		Args: cobra.NoArgs,
+		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			ctx := cmd.Context()
+			lb, err := h.dir2.Latest(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s)\n",
+				h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"))
+			if rec, err := h.dir2.Lookup(ctx, h.cfg.Name); err != nil {
+				fmt.Fprintf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
+			} else if rec.Revoked {
+				fmt.Fprintf(stdout, "name:     %s REVOKED\n", rec.Name)
+			} else {
+				fmt.Fprintf(stdout, "name:     %s, expires at height %d (%d blocks from now)\n", rec.Name, rec.ExpiresAt, rec.ExpiresAt-lb.Height)
+			}
+			st := c.Status(ctx)
+			for _, hs := range st.Hubs {
+				state := fmt.Sprintf("ok (%s)", hs.Latency.Round(100*time.Microsecond))
+				if hs.Err != nil {
+					state = "UNREACHABLE: " + hs.Err.Error()
+				}
+				if hs.Waiting > 0 {
+					state += fmt.Sprintf("; %d messages wait for it", hs.Waiting)
+				}
+				fmt.Fprintf(stdout, "hub:      %s %s\n", hs.URL, state)
+			}
+			if st.Deletions > 0 {
+				fmt.Fprintf(stdout, "pending:  %d deletions from your hubs\n", st.Deletions)
+			}
+			fmt.Fprintf(stdout, "contacts: %d (%d blocked); groups: %d\nsettings: backup %s, read receipts %s\n",
+				st.Contacts, st.Blocked, st.Groups, onOff(st.Backup), onOff(st.ReadReceipts))
+			return nil
+		}),
+	}
 }

@@ -311,6 +311,12 @@ func TestNameCommands(t *testing.T) {
 		t.Fatalf("bob reads after alice moved:\n%s", out)
 	}
 
+	status := parley(t, "--home", alice, "status")
+	for _, want := range []string{"verified height", "name:     alice, expires at height", "hub:      " + moved.URL + " ok (", "contacts: 1 (0 blocked); groups: 0"} {
+		if !strings.Contains(status, want) {
+			t.Fatalf("status, without %q:\n%s", want, status)
+		}
+	}
 	if out := parley(t, "--home", alice, "contacts", "remove", "bob"); !strings.Contains(out, "removed bob") {
 		t.Fatalf("contacts remove: %s", out)
 	}
