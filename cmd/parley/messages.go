@@ -562,3 +562,39 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "where to write the file")
 	return cmd
 }
+
+func searchCmd(h *home, stdout io.Writer) *cobra.Command {
+	var in string
+	cmd := &cobra.Command{
+		Use:   "search WORDS",
+		Short: "Find messages on this device that contain WORDS (any case), in every conversation",
+		Long: "search looks through the history on this device (nothing is asked of a hub): messages and file\n" +
+			"names that contain WORDS, ignoring case, newest last, each with its conversation and reference.",
+		Example: "  parley search lunch\n  parley search 'usual place' --in bob",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: h.run(func(_ *cobra.Command, c *client.Client, args []string) error {
+			want := strings.ToLower(strings.Join(args, " "))
+			found := 0
+			for _, m := range c.History() {
+				conv := client.ConversationOf(c.Name, m)
+				if m.Deleted || (in != "" && conv != in) {
+					continue
+				}
+				text := strings.ToLower(m.Text)
+				if m.File != nil {
+					text += " " + strings.ToLower(m.File.Name)
+				}
+				if strings.Contains(text, want) {
+					fmt.Fprintf(stdout, "%s\t%s\n", cleanLine(conv), formatMessage(m, ""))
+					found++
+				}
+			}
+			if found == 0 {
+				fmt.Fprintf(stdout, "no message contains %q\n", want)
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&in, "in", "", "only the conversation with NAME (or #GROUP-ID)")
+	return cmd
+}

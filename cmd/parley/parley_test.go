@@ -264,7 +264,8 @@ func TestCLI(t *testing.T) {
 
 // TestNameCommands: alice renews her name, moves to another hub (her
 // data copied there before the chain says so, then lost on the old one)
-// and bob still gets everything; she removes bob, then revokes the name.
+// and bob still gets everything (and finds it with search); she removes
+// bob, then revokes the name.
 func TestNameCommands(t *testing.T) {
 	rpc, _ := startWorld(t)
 	old, other, moved := hubtest.Start(t, nil), hubtest.Start(t, nil), hubtest.Start(t, nil)
@@ -311,6 +312,12 @@ func TestNameCommands(t *testing.T) {
 		t.Fatalf("bob reads after alice moved:\n%s", out)
 	}
 
+	if out := parley(t, "--home", bob, "search", "THE MOVE"); !strings.Contains(out, "alice\t[alice/0] alice: before the move") || !strings.Contains(out, "alice: after the move") {
+		t.Fatalf("search:\n%s", out)
+	}
+	if out := parley(t, "--home", bob, "search", "move", "--in", "carol"); !strings.Contains(out, "no message contains") {
+		t.Fatalf("search in another conversation:\n%s", out)
+	}
 	status := parley(t, "--home", alice, "status")
 	for _, want := range []string{"verified height", "name:     alice, expires at height", "hub:      " + moved.URL + " ok (", "contacts: 1 (0 blocked); groups: 0"} {
 		if !strings.Contains(status, want) {
