@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -106,6 +108,47 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	chainFlags(cmd, &cfg, &trustHash)
+	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
+	cmd.Flags().MarkHidden("insecure-kdf-memory")
+	return cmd
+}
+
+func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
+	var kdfMemory uint32
+	cmd := &cobra.Command{
+		Use:   "passphrase",
+		Short: "Change the passphrase your keys are encrypted under on this device",
+		Long: "passphrase asks for the current passphrase (PARLEY_PASSPHRASE or a prompt), then the new one\n" +
+			"(PARLEY_NEW_PASSPHRASE, or a prompt, twice), and encrypts the keystore again under it. The keys do\n" +
+			"not change: contacts see nothing. A backup keeps its own passphrase ('parley backup on' changes it).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := h.unlock(); err != nil {
+				return err
+			}
+			pass, err := readSecret("PARLEY_NEW_PASSPHRASE", "new passphrase: ")
+			if err != nil {
+				return err
+			}
+			if os.Getenv("PARLEY_NEW_PASSPHRASE") == "" {
+				again, err := readSecret("PARLEY_NEW_PASSPHRASE", "new passphrase again: ")
+				if err != nil {
+					return err
+				}
+				if subtle.ConstantTimeCompare(pass, again) != 1 {
+					return errors.New("the two new passphrases differ; nothing changed")
+				}
+			}
+			if len(pass) == 0 {
+				return errors.New("an empty passphrase would leave your keys unprotected; nothing changed")
+			}
+			if err := h.saveKeystore(h.id, pass, kdfMemory); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "the keystore is encrypted under the new passphrase")
+			return nil
+		},
+	}
 	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
 	cmd.Flags().MarkHidden("insecure-kdf-memory")
 	return cmd

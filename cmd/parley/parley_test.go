@@ -265,7 +265,7 @@ func TestCLI(t *testing.T) {
 // TestNameCommands: alice renews her name, moves to another hub (her
 // data copied there before the chain says so, then lost on the old one)
 // and bob still gets everything (and finds it with search); she removes
-// bob, then revokes the name.
+// bob, revokes the name, and changes her passphrase.
 func TestNameCommands(t *testing.T) {
 	rpc, _ := startWorld(t)
 	old, other, moved := hubtest.Start(t, nil), hubtest.Start(t, nil), hubtest.Start(t, nil)
@@ -337,6 +337,16 @@ func TestNameCommands(t *testing.T) {
 	}
 	parley(t, "--home", alice, "name", "revoke", "--confirm", "alice")
 	awaitName(t, bob, "alice", "REVOKED")
+
+	// A new passphrase for the keystore: the old one no longer opens it.
+	t.Setenv("PARLEY_NEW_PASSPHRASE", "a new passphrase")
+	parley(t, "--home", alice, "passphrase", "--insecure-kdf-memory", "64")
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "wrong passphrase") {
+		t.Fatalf("the old passphrase after changing it: exit %d, %s", code, errb.String())
+	}
+	t.Setenv("PARLEY_PASSPHRASE", "a new passphrase")
+	parley(t, "--home", alice, "contacts")
 }
 
 // TestRegisterResumes: a registration interrupted after its preorder
