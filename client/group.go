@@ -44,10 +44,22 @@ type Group struct {
 	Read    map[string]uint64       `json:"read"`     // per other member: messages the user has seen
 	SentKey map[string]uint64       `json:"sent_key"` // per other member: the epoch of the key last given
 	Leaving []string                `json:"leaving,omitempty"`
+	// Held: rosters from a member who says it now holds the group, read
+	// before the hand-over that makes it so (they came over another
+	// conversation); taken once the hand-over is.
+	Held []heldRoster `json:"held,omitempty"`
 	TimerS  int64                   `json:"timer,omitempty"`
 	Out     savedStream             `json:"out"`
 	out     stream
 }
+
+type heldRoster struct {
+	From string          `json:"from"`
+	Info *wire.GroupInfo `json:"info"`
+}
+
+// maxHeld bounds the rosters a group holds back.
+const maxHeld = 8
 
 // savedStream is a stream in the state file.
 type savedStream struct {
@@ -368,8 +380,15 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 	}
 	c.mu.Lock()
 	if g.Creator == c.Name {
+		var next string
+		for _, m := range g.Members {
+			if m != c.Name {
+				next = m
+				break
+			}
+		}
 		c.mu.Unlock()
-		return errors.New("client: the creator cannot leave its group")
+		return c.HandOver(ctx, id, next)
 	}
 	info := g.info(true)
 	g.Gone, g.Left = true, true
@@ -385,6 +404,43 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 	return err
 }
 
+// HandOver makes member the group's creator (who holds its roster from
+// now on) and the user, its creator, leaves: a last roster, without the
+// user and without keys, goes to every other member, who make new keys
+// for its epoch. With no other member (member ""), the group just ends.
+func (c *Client) HandOver(ctx context.Context, id, member string) error {
+	g, err := c.group(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if g.Creator != c.Name || g.Gone {
+		c.mu.Unlock()
+		return fmt.Errorf("client: only %s, who holds the group, hands it over", g.Creator)
+	}
+	if member != "" && (member == c.Name || !g.member(member)) {
+		c.mu.Unlock()
+		return fmt.Errorf("client: %s is not another member of the group", member)
+	}
+	g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == c.Name })
+	g.Epoch++
+	info := g.info(true)
+	info.Creator, info.Leave = member, false
+	g.Gone, g.Left = true, true
+	err = c.save()
+	c.mu.Unlock()
+	if err != nil || member == "" {
+		return err
+	}
+	var errs []error
+	for _, m := range info.Members {
+		if _, err := c.SendEvent(ctx, m, &wire.Event{Kind: wire.KindGroup, Group: info}); err != nil && !errors.Is(err, ErrQueued) {
+			errs = append(errs, fmt.Errorf("telling %s: %w", m, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // takeGroupEvent applies a KindGroup event that from sent the user over
 // their pairwise conversation; the caller holds c.mu.
 func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
@@ -393,8 +449,21 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 		g = &Group{ID: in.ID, Creator: in.Creator, Self: c.Name, Keys: map[string][]*senderKey{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
 		c.groups[in.ID] = g
 	}
-	if in.Creator != g.Creator {
-		return // another group under the same ID: ignored
+	handOver := from == g.Creator && in.Creator != g.Creator && in.Epoch > g.Epoch && !in.Leave
+	if in.Creator != g.Creator && !handOver {
+		if from == in.Creator && in.Epoch > g.Epoch && len(g.Held) < maxHeld {
+			g.Held = append(g.Held, heldRoster{from, in}) // perhaps a hand-over not read yet
+		}
+		return // else another group under the same ID: ignored
+	}
+	if handOver {
+		defer func() { // what the new holder sent meanwhile
+			held := g.Held
+			g.Held = nil
+			for _, h := range held {
+				c.takeGroupEvent(h.From, h.Info)
+			}
+		}()
 	}
 	if in.Leave {
 		if g.Creator == c.Name && g.member(from) && !slices.Contains(g.Leaving, from) {
@@ -407,7 +476,7 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 		// removed member invited again is a member again).
 		members := slices.Clone(in.Members)
 		slices.Sort(members)
-		g.Name, g.Members, g.Epoch = in.Name, slices.Compact(members), in.Epoch
+		g.Name, g.Members, g.Epoch, g.Creator = in.Name, slices.Compact(members), in.Epoch, in.Creator
 		wasGone := g.Gone
 		g.Gone = !g.member(c.Name)
 		if !g.Gone {

@@ -246,6 +246,61 @@ func TestGroupChat(t *testing.T) {
 	}
 }
 
+// TestGroupHandOver: the creator leaves and the group goes on, held by
+// another member; a change the new holder makes at once reaches a member
+// who reads it before the hand-over itself (bob sorts before dave).
+func TestGroupHandOver(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	cs := w.users("dave", "bob", "carol")
+	dave, bob, carol := cs[0], cs[1], cs[2]
+	connect(t, dave, bob, "hi bob")
+	connect(t, dave, carol, "hi carol")
+	if _, err := dave.CreateGroup(ctx, "club", []string{"bob", "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "club", dave, bob, carol)
+	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "I am off"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{bob, carol} {
+		if got := groupTexts(t, c, id); got != "dave:I am off" {
+			t.Fatalf("%s reads %q", c.Name, got)
+		}
+	}
+	if err := dave.LeaveGroup(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); err == nil {
+		t.Fatal("dave sent to a group he left")
+	}
+	if _, err := bob.SyncGroups(ctx); err != nil { // bob learns he holds it ...
+		t.Fatal(err)
+	}
+	if err := bob.RenameGroup(ctx, id, "club 2"); err != nil { // ... and changes it before carol read anything
+		t.Fatalf("bob renames the group he was handed: %v", err)
+	}
+	groupSync(t, "club 2", bob, carol)
+	for _, c := range []*client.Client{bob, carol} {
+		g := c.Groups()[0]
+		if g.Creator != "bob" || strings.Join(g.Members, ",") != "bob,carol" || g.Name != "club 2" {
+			t.Fatalf("%s's group after the hand-over: %+v", c.Name, g)
+		}
+	}
+	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after dave"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, bob, id); got != "dave:I am off|carol:after dave" {
+		t.Fatalf("bob reads %q", got)
+	}
+	if got := groupTexts(t, dave, id); strings.Contains(got, "after dave") {
+		t.Fatalf("dave, gone, reads %q", got)
+	}
+	if err := dave.RenameGroup(ctx, id, "mine again"); err == nil {
+		t.Fatal("dave changed the group he handed over")
+	}
+}
+
 // TestGroupFifty: a group of 50 of whom only the creator knows everyone;
 // every message reaches the 49 others.
 func TestGroupFifty(t *testing.T) {

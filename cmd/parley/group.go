@@ -76,8 +76,11 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		roster("rename GROUP NEWNAME", "Rename your group", func(c *client.Client, cmd *cobra.Command, id string, a []string) error {
 			return c.RenameGroup(cmd.Context(), id, a[0])
 		}),
-		roster("leave GROUP", "Leave a group", func(c *client.Client, cmd *cobra.Command, id string, _ []string) error {
+		roster("leave GROUP", "Leave a group (if it is yours, the first other member holds it from then on)", func(c *client.Client, cmd *cobra.Command, id string, _ []string) error {
 			return c.LeaveGroup(cmd.Context(), id)
+		}),
+		roster("hand-over GROUP NAME", "Leave your group, NAME holding it from then on (its roster and name)", func(c *client.Client, cmd *cobra.Command, id string, a []string) error {
+			return c.HandOver(cmd.Context(), id, a[0])
 		}),
 	)
 	for _, sub := range []*cobra.Command{sendCmd(h), readCmd(h, stdout), reactCmd(h), editCmd(h), deleteCmd(h),
