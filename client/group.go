@@ -47,10 +47,10 @@ type Group struct {
 	// Held: rosters from a member who says it now holds the group, read
 	// before the hand-over that makes it so (they came over another
 	// conversation); taken once the hand-over is.
-	Held []heldRoster `json:"held,omitempty"`
-	TimerS  int64                   `json:"timer,omitempty"`
-	Out     savedStream             `json:"out"`
-	out     stream
+	Held   []heldRoster `json:"held,omitempty"`
+	TimerS int64        `json:"timer,omitempty"`
+	Out    savedStream  `json:"out"`
+	out    stream
 }
 
 type heldRoster struct {
