@@ -19,8 +19,7 @@ $(VERSITYGW):
 
 # The full test suite: unit, integration (real CometBFT nodes and processes
 # on 127.0.0.1) and short fuzz runs. CI runs exactly this.
-test: build tools
-	$(GO) vet $(PKGS)
+test: build tools lint
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
 
