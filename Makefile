@@ -17,7 +17,7 @@ tools: $(VERSITYGW)
 $(VERSITYGW):
 	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.0.14
 
-# The full test suite: unit, integration (real CometBFT nodes and processes
+# The full test suite: gofmt and vet, unit, integration (real CometBFT nodes and processes
 # on 127.0.0.1) and short fuzz runs. CI runs exactly this.
 test: build tools lint
 	$(GO) test -count=1 -timeout 20m $(PKGS)
