@@ -44,6 +44,13 @@ type Group struct {
 	Read    map[string]uint64       `json:"read"`     // per other member: messages the user has seen
 	SentKey map[string]uint64       `json:"sent_key"` // per other member: the epoch of the key last given
 	Leaving []string                `json:"leaving,omitempty"`
+	// LeftSent: how many messages each member who asked to leave wrote
+	// (the creator's, until the roster without them goes out); Departed:
+	// those of this epoch's roster, given with it; Final: members who left,
+	// read up to how many messages they wrote.
+	LeftSent map[string]uint64 `json:"left_sent,omitempty"`
+	Departed map[string]uint64 `json:"departed,omitempty"`
+	Final    map[string]uint64 `json:"final,omitempty"`
 	// Held: rosters from a member who says it now holds the group, read
 	// before the hand-over that makes it so (they came over another
 	// conversation); taken once the hand-over is.
@@ -195,7 +202,7 @@ func (g *Group) rekey() {
 }
 
 func (g *Group) info(leave bool) *wire.GroupInfo {
-	in := &wire.GroupInfo{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Leave: leave}
+	in := &wire.GroupInfo{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Leave: leave, Final: g.Departed}
 	if k := g.mine(); k != nil && !leave {
 		in.Seed, in.From, in.Sign = k.Seed, k.From, k.SignPub
 	}
@@ -308,9 +315,21 @@ func (c *Client) changeRoster(ctx context.Context, id string, change func(g *Gro
 		c.mu.Unlock()
 		return fmt.Errorf("client: only %s, who made the group, changes its members or name", g.Creator)
 	}
+	before := slices.Clone(g.Members)
 	if err := change(g); err != nil {
 		c.mu.Unlock()
 		return err
+	}
+	g.Departed = nil
+	for _, m := range before {
+		if n, ok := g.LeftSent[m]; ok && !g.member(m) { // left of their own accord: what they wrote stays readable
+			if g.Departed == nil {
+				g.Departed = map[string]uint64{}
+			}
+			g.Departed[m] = n
+			delete(g.LeftSent, m)
+			g.keepReading(m, n)
+		}
 	}
 	g.Epoch++
 	g.rekey()
@@ -391,6 +410,7 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 		return c.HandOver(ctx, id, next)
 	}
 	info := g.info(true)
+	info.Sent, info.Final = g.out.next, nil
 	g.Gone, g.Left = true, true
 	err = c.save()
 	c.mu.Unlock()
@@ -402,6 +422,18 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 		err = nil
 	}
 	return err
+}
+
+// keepReading lets the user read what member, leaving, wrote: its first n
+// messages; the caller holds c.mu.
+func (g *Group) keepReading(member string, n uint64) {
+	if next, ok := g.Next[member]; !ok || next >= n {
+		return
+	}
+	if g.Final == nil {
+		g.Final = map[string]uint64{}
+	}
+	g.Final[member] = n
 }
 
 // HandOver makes member the group's creator (who holds its roster from
@@ -424,6 +456,7 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 	}
 	g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == c.Name })
 	g.Epoch++
+	g.Departed = map[string]uint64{c.Name: g.out.next}
 	info := g.info(true)
 	info.Creator, info.Leave = member, false
 	g.Gone, g.Left = true, true
@@ -468,6 +501,10 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 	if in.Leave {
 		if g.Creator == c.Name && g.member(from) && !slices.Contains(g.Leaving, from) {
 			g.Leaving = append(g.Leaving, from) // SyncGroups removes them
+			if g.LeftSent == nil {
+				g.LeftSent = map[string]uint64{}
+			}
+			g.LeftSent[from] = in.Sent
 		}
 		return
 	}
@@ -485,8 +522,13 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 		if wasGone && !g.Gone {
 			clear(g.Next) // back in: read from the keys given now, not what was sent meanwhile
 		}
-		for m := range g.Keys { // nothing more is read from members who left
-			if m != c.Name && !g.member(m) {
+		for m, n := range in.Final {
+			if m != c.Name {
+				g.keepReading(m, n)
+			}
+		}
+		for m := range g.Keys { // nothing more is read from members who left, but what they wrote before leaving
+			if _, final := g.Final[m]; m != c.Name && !g.member(m) && !final {
 				delete(g.Next, m)
 			}
 		}
@@ -685,7 +727,7 @@ func (c *Client) ReceiveGroup(ctx context.Context, id string) ([]Message, error)
 	c.mu.Lock()
 	var members []string
 	for m := range g.Next {
-		if g.member(m) {
+		if _, final := g.Final[m]; g.member(m) || final {
 			members = append(members, m)
 		}
 	}
@@ -720,6 +762,13 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 		c.mu.Lock()
 		seq := g.Next[member]
 		k := g.keyFor(member, seq)
+		if n, final := g.Final[member]; final && seq >= n { // all they wrote before leaving is read
+			delete(g.Final, member)
+			if !g.member(member) {
+				delete(g.Next, member)
+			}
+			k = nil
+		}
 		c.mu.Unlock()
 		if k == nil {
 			return out, nil

@@ -235,14 +235,21 @@ func TestGroupChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	groupSync(t, "sea trip", alice, bob, carol)
-	if err := bob.LeaveGroup(ctx, id); err != nil {
+	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "bye all"}))
+	if err := bob.LeaveGroup(ctx, id); err != nil { // before anyone read his goodbye
 		t.Fatal(err)
 	}
 	for range 3 {
 		alice.SyncGroups(ctx)
+		carol.SyncGroups(ctx)
 	}
 	if gs := alice.Groups(); len(gs) != 1 || slices.Contains(gs[0].Members, "bob") {
 		t.Fatalf("after bob left: %+v", gs)
+	}
+	for _, c := range []*client.Client{alice, carol} {
+		if got := groupTexts(t, c, id); !strings.HasSuffix(got, "bob:bye all") {
+			t.Fatalf("%s missed what bob wrote before leaving: %s", c.Name, got)
+		}
 	}
 }
 
@@ -263,12 +270,7 @@ func TestGroupHandOver(t *testing.T) {
 	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "I am off"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client.Client{bob, carol} {
-		if got := groupTexts(t, c, id); got != "dave:I am off" {
-			t.Fatalf("%s reads %q", c.Name, got)
-		}
-	}
-	if err := dave.LeaveGroup(ctx, id); err != nil {
+	if err := dave.LeaveGroup(ctx, id); err != nil { // before anyone read his last message
 		t.Fatal(err)
 	}
 	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); err == nil {
@@ -292,6 +294,9 @@ func TestGroupHandOver(t *testing.T) {
 	}
 	if got := groupTexts(t, bob, id); got != "dave:I am off|carol:after dave" {
 		t.Fatalf("bob reads %q", got)
+	}
+	if got := groupTexts(t, carol, id); got != "dave:I am off|carol:after dave" {
+		t.Fatalf("carol reads %q", got)
 	}
 	if got := groupTexts(t, dave, id); strings.Contains(got, "after dave") {
 		t.Fatalf("dave, gone, reads %q", got)

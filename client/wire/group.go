@@ -47,6 +47,11 @@ type GroupInfo struct {
 	From    uint64   `json:"from"`           // the sender's first message under it
 	Sign    []byte   `json:"sign,omitempty"` // 32 bytes: the Ed25519 key the sender signs its messages under Seed with
 	Leave   bool     `json:"leave,omitempty"`
+	// Sent, with Leave: how many messages the leaver wrote to the group.
+	Sent uint64 `json:"sent,omitempty"`
+	// Final: the members who left in this epoch and how many messages each
+	// wrote, so the others still read what they wrote before leaving.
+	Final map[string]uint64 `json:"final,omitempty"`
 }
 
 // Bounds of a group.
@@ -62,6 +67,14 @@ func (g *GroupInfo) check() error {
 	for _, n := range append([]string{g.Creator}, g.Members...) {
 		if err := bns.ValidateName(n); err != nil {
 			return fmt.Errorf("%w: group member %q", ErrMalformed, n)
+		}
+	}
+	if len(g.Final) > MaxGroupMembers {
+		return fmt.Errorf("%w: %d members leaving", ErrMalformed, len(g.Final))
+	}
+	for n := range g.Final {
+		if err := bns.ValidateName(n); err != nil {
+			return fmt.Errorf("%w: group member leaving %q", ErrMalformed, n)
 		}
 	}
 	if len(g.Seed) != 0 && len(g.Seed) != 32 {
