@@ -24,11 +24,11 @@ func SetPollFirst(t testing.TB, d time.Duration) {
 }
 
 // SetMaintenance changes how often Watch does its periodic work and looks
-// contacts up again.
+// contacts up again (and makes it back up at every tick).
 func SetMaintenance(t testing.TB, every, refresh time.Duration) {
-	e, r := MaintenanceInterval, RecordRefresh
-	MaintenanceInterval, RecordRefresh = every, refresh
-	t.Cleanup(func() { MaintenanceInterval, RecordRefresh = e, r })
+	e, r, b := MaintenanceInterval, RecordRefresh, BackupEvery
+	MaintenanceInterval, RecordRefresh, BackupEvery = every, refresh, 0
+	t.Cleanup(func() { MaintenanceInterval, RecordRefresh, BackupEvery = e, r, b })
 }
 
 // GroupVerifier returns the public key c checks member's newest messages

@@ -406,8 +406,9 @@ func TestBlock(t *testing.T) {
 }
 
 // TestWatchMaintains: a running watch takes in a contact made after it
-// started, and when a disappearing message's time is up it drops it on
-// both sides (the sender's watch deletes the blob) and says so.
+// started, keeps the backup current, and when a disappearing message's
+// time is up it drops it on both sides (the sender's watch deletes the
+// blob) and says so.
 func TestWatchMaintains(t *testing.T) {
 	client.SetMaintenance(t, 20*time.Millisecond, time.Hour)
 	w, alice, bob, clk := clockedPair(t)
@@ -424,6 +425,15 @@ func TestWatchMaintains(t *testing.T) {
 		t.Fatal(err)
 	}
 	path, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: vanishing.Seq})
+	backupPass := []byte("bob's backup passphrase")
+	if err := bob.EnableBackup(ctx, backupPass); err != nil {
+		t.Fatal(err)
+	}
+	backupPath := client.BackupPath("bob", backupPass, client.BackupKDF)
+	backedUp, err := w.drivers[1].Stat(ctx, bob.Address(), backupPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	events := make(chan client.Message, 16)
 	watch(t, bob, func(m client.Message) { events <- m }, func(err error) { t.Logf("bob's watch: %v", err) })
 	watch(t, alice, func(client.Message) {}, func(err error) { t.Logf("alice's watch: %v", err) })
@@ -445,6 +455,16 @@ func TestWatchMaintains(t *testing.T) {
 
 	connect(t, carol, bob, "hello from carol") // after the watch started
 	await(wire.KindText, "hello from carol")
+	for { // the watch brings the backup up to date
+		if o, err := w.drivers[1].Stat(ctx, bob.Address(), backupPath); err == nil && o.ETag != backedUp.ETag {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("bob's watch did not bring his backup up to date")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 
 	clk.advance(2 * time.Hour)
 	await(client.KindExpired, "")

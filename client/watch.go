@@ -25,7 +25,8 @@ import (
 // message that fails to open is reported through onErr and not shown.
 //
 // Every MaintenanceInterval it also expires disappearing messages
-// (reporting KindExpired), retries queued messages, and takes in contacts
+// (reporting KindExpired), retries queued messages, keeps the backup
+// current (every BackupEvery), and takes in contacts
 // made since it started (and leaves blocked ones); every RecordRefresh it
 // looks each contact up on the chain again, so one who moved to other hubs
 // is followed there. Any such change restarts the streams.
@@ -82,6 +83,7 @@ func (c *Client) watchPlan() map[string][]string {
 func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, fn func(Message), onErr func(error)) {
 	t := time.NewTicker(MaintenanceInterval)
 	defer t.Stop()
+	lastBackup := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -95,6 +97,12 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 		}
 		if c.hasQueued() {
 			c.Flush(ctx) // what fails stays queued, as the send said
+		}
+		if time.Since(lastBackup) >= BackupEvery {
+			lastBackup = time.Now()
+			if err := c.Backup(ctx); err != nil && ctx.Err() == nil { // a no-op unless on and changed
+				onErr(err)
+			}
 		}
 		if time.Since(*lastRefresh) >= RecordRefresh {
 			*lastRefresh = time.Now()
@@ -111,8 +119,10 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 	}
 }
 
-// RecordRefresh is how often Watch looks contacts up on the chain again.
-var RecordRefresh = time.Hour
+// RecordRefresh is how often Watch looks contacts up on the chain again;
+// BackupEvery, how often it brings the backup up to date (if it is on and
+// anything changed).
+var RecordRefresh, BackupEvery = time.Hour, time.Minute
 
 // contactsPerStream is how many contacts one change stream follows (three
 // follows each, under the hub's 5,000).
