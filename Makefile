@@ -53,6 +53,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'StateGrowth' -benchtime 1x ./chain/app/
 	$(GO) test -run '^$$' -bench 'MessageCrypto|Primitives' -benchtime 3000x ./client/wire/
 	$(GO) test -run '^$$' -bench 'EndToEnd|Send' -benchtime 1000x ./client/
+	$(GO) test -run '^$$' -bench 'SaveHistory' -benchtime 200x ./client/
 	$(GO) test -run '^$$' -bench 'FollowThousand' -benchtime 200x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench 'Growth' -benchtime 1x ./hub/driver/disk/
 	$(GO) run ./scripts/hubbench -c 32 -duration 10s

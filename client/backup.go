@@ -112,7 +112,7 @@ func (c *Client) Backup(ctx context.Context) error {
 		return nil
 	}
 	saves, cfg := c.saves, c.backup
-	plain, err := c.snapshot(c.now())
+	plain, err := c.snapshot(c.now(), true)
 	c.mu.Unlock()
 	if err != nil {
 		return err

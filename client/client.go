@@ -75,6 +75,7 @@ type Client struct {
 	statePath    string                    // empty: state is not persisted
 	backup       *backupConfig             // nil: no backup
 	saves        uint64                    // state changes so far
+	hist         histLog                   // where the history stands on disk
 	backedUp     uint64                    // saves at the last backup
 }
 

@@ -318,6 +318,7 @@ func (c *Client) apply(ct conversation, m Message) {
 			return
 		}
 		t := &c.history[i]
+		c.touchHistory(i)
 		switch {
 		case m.Kind == wire.KindReact:
 			if t.Reactions == nil {
@@ -731,6 +732,9 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 	}
 	clear(c.history[len(kept):])
 	c.history = kept
+	if changed {
+		c.setHistory(kept)
+	}
 	var err error
 	if changed {
 		err = c.save()

@@ -51,9 +51,9 @@ func (c *Client) RemoveContact(ctx context.Context, name string) error {
 			delete(c.uploads, k)
 		}
 	}
-	c.history = slices.DeleteFunc(c.history, func(m Message) bool {
+	c.setHistory(slices.DeleteFunc(c.history, func(m Message) bool {
 		return !strings.HasPrefix(m.To, "#") && (m.From == name || m.To == name)
-	})
+	}))
 	delete(c.contacts, name)
 	c.doomedPaths = append(c.doomedPaths, doomed...)
 	profile := c.profile

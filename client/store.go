@@ -77,6 +77,10 @@ type savedState struct {
 	Backup         *backupConfig    `json:"backup,omitempty"`
 	Groups         []*Group         `json:"groups,omitempty"`
 	Hubs           []string         `json:"hubs,omitempty"` // the user's, as the chain last said
+	// The history's log (history.go): its generation and committed records.
+	// A state with History (an older state file, or a backup) has none.
+	HistoryGen     uint64 `json:"history_gen,omitempty"`
+	HistoryRecords uint64 `json:"history_records,omitempty"`
 }
 
 // Open makes a client whose state lives in statePath (created on first
@@ -97,6 +101,7 @@ func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory
 	if err := c.load(b); err != nil {
 		return nil, fmt.Errorf("client: state %s: %w", statePath, err)
 	}
+	c.dropOldHistory() // a generation a save that did not finish began
 	return c, nil
 }
 
@@ -141,7 +146,14 @@ func (c *Client) loadPlain(plain []byte) error {
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale,
 			receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
 	}
-	c.history = s.History
+	switch {
+	case len(s.History) > 0:
+		c.setHistory(s.History) // into a log at the next save
+	case s.HistoryGen > 0:
+		if err := c.loadHistory(s.HistoryGen, s.HistoryRecords); err != nil {
+			return err
+		}
+	}
 	for _, n := range s.Blocked {
 		c.blocked[n] = true
 	}
@@ -170,11 +182,21 @@ func (c *Client) save() error {
 	if c.statePath == "" {
 		return nil
 	}
-	plain, err := c.snapshot(time.Time{})
+	gen := c.hist.gen
+	if err := c.persistHistory(); err != nil {
+		return err
+	}
+	plain, err := c.snapshot(time.Time{}, false)
 	if err != nil {
 		return err
 	}
-	return c.writeState(plain)
+	if err := c.writeState(plain); err != nil {
+		return err
+	}
+	if c.hist.gen != gen {
+		c.dropOldHistory()
+	}
+	return nil
 }
 
 // writeState seals plain, the state's JSON, into the state file.
@@ -188,12 +210,18 @@ func (c *Client) writeState(plain []byte) error {
 	return keystore.WriteFileAtomic(c.statePath, out)
 }
 
-// snapshot is the state as JSON, without the messages expired at
-// expiredAt (if not zero); the caller holds c.mu.
-func (c *Client) snapshot(expiredAt time.Time) ([]byte, error) {
-	s := savedState{History: c.history, NoReadReceipts: !c.readReceipts, Profile: c.profile, Backup: c.backup}
-	if !expiredAt.IsZero() {
+// snapshot is the state as JSON: with the history in it (without the
+// messages expired at expiredAt, if not zero), or naming the history's
+// log; the caller holds c.mu.
+func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error) {
+	s := savedState{NoReadReceipts: !c.readReceipts, Profile: c.profile, Backup: c.backup}
+	switch {
+	case !withHistory:
+		s.HistoryGen, s.HistoryRecords = c.hist.gen, c.hist.records
+	case !expiredAt.IsZero():
 		s.History = slices.DeleteFunc(slices.Clone(c.history), func(m Message) bool { return !m.Expires.IsZero() && !m.Expires.After(expiredAt) })
+	default:
+		s.History = c.history
 	}
 	for _, ct := range c.contacts {
 		s.Contacts = append(s.Contacts, savedContact{Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
