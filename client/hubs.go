@@ -88,3 +88,24 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 	}
 	return copied, had, nil
 }
+
+// EmptyHub deletes every object of the user's bucket on the hub at url (a
+// hub the user left) and returns how many it deleted.
+func (c *Client) EmptyHub(ctx context.Context, url string) (int, error) {
+	h, err := c.dial(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := h.List(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("client: listing %s: %w", url, err)
+	}
+	n := 0
+	for _, e := range entries {
+		if err := h.Delete(ctx, e.Name, ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
+			return n, fmt.Errorf("client: deleting %s from %s: %w", e.Name, url, err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -74,13 +74,15 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		}),
 	}
+	var emptyOld bool
 	hubs := &cobra.Command{
 		Use:   "hubs URL [URL...]",
 		Short: "Make URL... (1 to 3) your hubs: copy your data to the new ones, then publish them",
 		Long: "hubs copies everything in your bucket on your current hubs to each hub that is new to you\n" +
 			"(messages, indexes, receipts, profile, files, backup), then updates your record on the chain, so\n" +
 			"contacts find all of it on the hubs they read from now on. The first URL becomes the hub this\n" +
-			"device talks to first. Answer contact requests waiting on a hub you leave before leaving it.",
+			"device talks to first. Answer contact requests waiting on a hub you leave before leaving it.\n" +
+			"With --empty-old, everything of yours is then deleted from the hubs you leave.",
 		Example: "  parley name hubs https://hub1.example https://hub2.example",
 		Args:    cobra.RangeArgs(1, bns.MaxHubs),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, urls []string) error {
@@ -118,9 +120,23 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
+			if !emptyOld {
+				return nil
+			}
+			for _, u := range rec.Profile.Hubs {
+				if slices.Contains(urls, u) {
+					continue
+				}
+				n, err := c.EmptyHub(ctx, u)
+				if err != nil {
+					return fmt.Errorf("emptying %s, which your record no longer lists: %w", u, err)
+				}
+				fmt.Fprintf(stdout, "deleted your %d objects from %s\n", n, u)
+			}
 			return nil
 		}),
 	}
+	hubs.Flags().BoolVar(&emptyOld, "empty-old", false, "then delete everything of yours from the hubs you leave")
 	var confirm string
 	revoke := &cobra.Command{
 		Use:   "revoke --confirm NAME",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,7 +19,6 @@ import (
 	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
-	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
@@ -263,7 +263,7 @@ func TestCLI(t *testing.T) {
 }
 
 // TestNameCommands: alice renews her name, moves to another hub (her
-// data copied there before the chain says so, then lost on the old one)
+// data copied there before the chain says so, then deleted from the old one)
 // and bob still gets everything (and finds it with search); she removes
 // bob, revokes the name, and changes her passphrase.
 func TestNameCommands(t *testing.T) {
@@ -289,21 +289,19 @@ func TestNameCommands(t *testing.T) {
 		t.Fatalf("renewing moved the expiry from %s to %s", expiry[1], renewed[1])
 	}
 
-	if out := parley(t, "--home", alice, "name", "hubs", moved.URL); !regexp.MustCompile(`copied [2-9]\d* objects to `).MatchString(out) {
-		t.Fatalf("name hubs: %s", out)
-	}
-	// The old hub loses everything of alice's.
 	id, err := keystore.Load(filepath.Join(alice, "keystore"), []byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := auth.NativeAddress(id.SigningKey().Public().(ed25519.PublicKey))
-	objs, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000)
-	for _, o := range objs {
-		old.Driver.Delete(context.Background(), addr, o.Path, hub.DeleteOptions{})
+	onOld, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000)
+	out := parley(t, "--home", alice, "name", "hubs", moved.URL, "--empty-old")
+	if !regexp.MustCompile(`copied [2-9]\d* objects to `).MatchString(out) || !strings.Contains(out, fmt.Sprintf("deleted your %d objects from %s", len(onOld), old.URL)) {
+		t.Fatalf("name hubs (%d objects on the old hub): %s", len(onOld), out)
 	}
-	if len(objs) == 0 {
-		t.Fatal("alice had nothing on her old hub")
+	// The old hub holds nothing of alice's now.
+	if objs, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000); len(onOld) == 0 || len(objs) != 0 {
+		t.Fatalf("alice's objects on her old hub: %d before the move, %d after", len(onOld), len(objs))
 	}
 	awaitName(t, bob, "alice", "hubs:     "+moved.URL+"\n")
 	parley(t, "--home", bob, "contacts", "accept", "alice")
