@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -218,13 +221,17 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 }
 
 func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var exec string
+	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print messages from all contacts as they arrive",
 		Long: "watch holds one change-notification stream per hub your contacts write to and prints each new\n" +
 			"message, reaction, edit or delete as it arrives. While a hub is unreachable it polls it with\n" +
-			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.",
-		Example: "  parley watch",
+			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.\n\n" +
+			"With --exec, each new message (and contact request) also runs COMMAND with sh -c, the message in\n" +
+			"its environment, never in the command line: PARLEY_FROM, PARLEY_CONVERSATION, PARLEY_KIND,\n" +
+			"PARLEY_TEXT (control characters removed), PARLEY_REF. For a desktop notification, say.",
+		Example: "  parley watch\n  parley watch --exec 'notify-send \"$PARLEY_FROM\" \"$PARLEY_TEXT\"'",
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			err := c.Watch(cmd.Context(), func(m client.Message) {
@@ -232,6 +239,11 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 					return // parley read shows what was delivered and read
 				}
 				fmt.Fprintln(stdout, formatEvent(m))
+				if exec != "" && (m.Kind == wire.KindText || m.Kind == client.KindRequest) {
+					if err := runHook(cmd.Context(), exec, c.Name, m); err != nil {
+						fmt.Fprintf(stderr, "parley: --exec: %v\n", err)
+					}
+				}
 			}, func(err error) {
 				fmt.Fprintf(stderr, "parley: %v\n", err)
 			})
@@ -241,6 +253,27 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			return err
 		}),
 	}
+	cmd.Flags().StringVar(&exec, "exec", "", "run COMMAND (sh -c) for each new message, the message in PARLEY_* variables")
+	return cmd
+}
+
+// runHook runs command with sh -c for message m, which it finds in the
+// environment only: what a stranger wrote never becomes shell text.
+func runHook(ctx context.Context, command, me string, m client.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := osexec.CommandContext(ctx, "sh", "-c", command)
+	text := m.Text
+	if m.File != nil {
+		text = strings.TrimSpace(text + " [file " + m.File.Name + "]")
+	}
+	c.Env = append(os.Environ(), "PARLEY_FROM="+cleanLine(m.From), "PARLEY_CONVERSATION="+cleanLine(client.ConversationOf(me, m)),
+		"PARLEY_KIND="+m.Kind, "PARLEY_TEXT="+cleanLine(text), "PARLEY_REF="+m.ID().String())
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 func reactCmd(h *home) *cobra.Command {

@@ -155,6 +155,32 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("watch exited %d: %s", code, wout.String())
 	}
 
+	// watch --exec: the message reaches the command in its environment,
+	// never as shell text.
+	hookDir := t.TempDir()
+	hookOut, pwned := filepath.Join(hookDir, "hook.txt"), filepath.Join(hookDir, "pwned")
+	wctx, stopWatch = context.WithCancel(context.Background())
+	go func() {
+		watchDone <- run(wctx, []string{"--home", alice, "watch", "--exec", `printf '%s|%s|%s\n' "$PARLEY_FROM" "$PARLEY_KIND" "$PARLEY_TEXT" >> ` + hookOut}, nil, io.Discard, io.Discard)
+	}()
+	evil := "$(touch " + pwned + ") `touch " + pwned + "` \"; touch " + pwned
+	parley(t, "--home", bob, "send", "alice", evil)
+	for {
+		if b, _ := os.ReadFile(hookOut); strings.Contains(string(b), "bob|text|"+evil+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(hookOut)
+			t.Fatalf("the --exec command wrote %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopWatch()
+	<-watchDone
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("a message's text ran as shell")
+	}
+
 	// Replies, reactions, edits, deletes, states, profiles, settings.
 	parley(t, "--home", alice, "send", "bob", "lunch?", "--reply", "bob/0")                  // alice/1
 	parley(t, "--home", alice, "send", "bob", "at noon")                                     // alice/2
