@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/internal/cli"
@@ -472,7 +473,8 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Show or change settings",
 		Args:  cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			fmt.Fprintf(stdout, "read-receipts: %s\nblocked: %s\n", onOff(c.ReadReceipts()), strings.Join(c.Blocked(), ", "))
+			fmt.Fprintf(stdout, "read-receipts: %s\nblocked: %s\nnode: %s\nwitnesses: %s\n", onOff(c.ReadReceipts()),
+				strings.Join(c.Blocked(), ", "), h.cfg.Node, strings.Join(h.cfg.Witnesses, " "))
 			return nil
 		}),
 	}
@@ -497,6 +499,41 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	})
+	var witnesses []string
+	node := &cobra.Command{
+		Use:   "node URL [--witness URL]...",
+		Short: "Ask another node of the same chain (and other witnesses)",
+		Long: "node makes URL the chain node this device asks, and --witness the nodes its headers are checked\n" +
+			"against. The node must serve the chain this device trusts (the same chain ID); the trust root\n" +
+			"stays, and the light client checks the new node's headers from it.",
+		Example: "  parley settings node http://127.0.0.1:26611 --witness http://127.0.0.1:26601",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := h.loadConfig(); err != nil {
+				return err
+			}
+			id, err := lookup.ChainIDOf(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if id != h.cfg.ChainID {
+				return fmt.Errorf("%s serves chain %q, not %q, the one this device trusts", args[0], id, h.cfg.ChainID)
+			}
+			h.cfg.Node, h.cfg.Witnesses = args[0], witnesses
+			d, err := h.directory(cmd.Context()) // checks the node's headers from the trust root, and saves
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			defer d.Close()
+			if err := h.saveConfig(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "node %s, %d witnesses, chain %s\n", args[0], len(witnesses), id)
+			return nil
+		},
+	}
+	node.Flags().StringSliceVar(&witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
+	cmd.AddCommand(node)
 	return cmd
 }
 

@@ -362,6 +362,17 @@ func TestNameCommands(t *testing.T) {
 	parley(t, "--home", alice, "name", "revoke", "--confirm", "alice")
 	awaitName(t, bob, "alice", "REVOKED")
 
+	// Another node: refused from another chain, taken from this one.
+	otherChain := nodetest.Start(t, "another-chain")
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "settings", "node", otherChain}, nil, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), `serves chain "another-chain", not "cli-test"`) {
+		t.Fatalf("a node of another chain: exit %d, %s", code, errb.String())
+	}
+	parley(t, "--home", alice, "settings", "node", rpc, "--witness", rpc)
+	if out := parley(t, "--home", alice, "settings"); !strings.Contains(out, "node: "+rpc+"\nwitnesses: "+rpc+"\n") {
+		t.Fatalf("settings after changing the node:\n%s", out)
+	}
+
 	// A new passphrase for the keystore: the old one no longer opens it.
 	t.Setenv("PARLEY_NEW_PASSPHRASE", "a new passphrase")
 	parley(t, "--home", alice, "passphrase", "--insecure-kdf-memory", "64")
