@@ -105,3 +105,31 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 	ct.Record = cur
 	return cur, c.save()
 }
+
+// ErrNotMine is wrapped when the chain's record for the user's name does
+// not hold this device's identity: its keys were changed (or the name
+// transferred or revoked) by someone with the owner key, or this device's
+// identity is an old one.
+var ErrNotMine = errors.New("client: the chain's record for your name does not hold this device's keys")
+
+// CheckOwnRecord compares the chain's verified record for the user's name
+// with this device's identity: owner, signing and encryption keys.
+func (c *Client) CheckOwnRecord(ctx context.Context) error {
+	rec, err := c.dir.Lookup(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	mine, err := c.id.Profile(rec.Profile.Hubs)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rec.Revoked:
+		return fmt.Errorf("%w: %s is revoked", ErrNotMine, c.Name)
+	case rec.Owner != bns.PublicKeyOf(c.id.OwnerKey()):
+		return fmt.Errorf("%w: %s has another owner (transferred at height %d?)", ErrNotMine, c.Name, rec.UpdatedAt)
+	case !sameKeys(&bns.Record{Owner: rec.Owner, Profile: mine}, rec):
+		return fmt.Errorf("%w: %s's keys were changed at height %d; if not by you, your owner key is in other hands", ErrNotMine, c.Name, rec.UpdatedAt)
+	}
+	return nil
+}

@@ -29,7 +29,9 @@ import (
 // current (every BackupEvery), and takes in contacts
 // made since it started (and leaves blocked ones); every RecordRefresh it
 // looks each contact up on the chain again, so one who moved to other hubs
-// is followed there. Any such change restarts the streams.
+// is followed there, and the user's own name, reporting through onErr an
+// ErrNotMine if it no longer holds this device's keys. Any change of what
+// to follow restarts the streams.
 func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error)) error {
 	if onErr == nil {
 		onErr = func(error) {}
@@ -111,6 +113,9 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 					return
 				}
 				c.CheckKeys(ctx, n) // adopts new hubs; a key change waits for the next send
+			}
+			if err := c.CheckOwnRecord(ctx); errors.Is(err, ErrNotMine) {
+				onErr(err) // said at once: the user may need to act
 			}
 		}
 		if !maps.EqualFunc(plan, c.watchPlan(), slices.Equal) {

@@ -524,6 +524,13 @@ func TestKeyChangeWarning(t *testing.T) {
 	if kc.Reason != bns.OpUpdate || kc.Height != h || kc.Current.Profile.SigningKey != profile.SigningKey {
 		t.Fatalf("key change %+v", kc)
 	}
+	// Bob's old device finds its keys replaced; alice's are hers.
+	if err := bob.CheckOwnRecord(ctx); !errors.Is(err, client.ErrNotMine) {
+		t.Fatalf("bob's old device checking his record: %v", err)
+	}
+	if err := alice.CheckOwnRecord(ctx); err != nil {
+		t.Fatalf("alice checking her record: %v", err)
+	}
 	if err := alice.Verify(ctx, "bob", number); !errors.As(err, &kc) {
 		t.Fatalf("verifying keys that changed on the chain: %v", err)
 	}

@@ -186,6 +186,14 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 			} else {
 				fmt.Fprintf(stdout, "name:     %s, expires at height %d (%d blocks from now)\n", rec.Name, rec.ExpiresAt, rec.ExpiresAt-lb.Height)
 			}
+			switch err := c.CheckOwnRecord(ctx); {
+			case errors.Is(err, client.ErrNotMine):
+				fmt.Fprintf(stdout, "keys:     WARNING: %v\n", err)
+			case err != nil:
+				fmt.Fprintf(stdout, "keys:     not checked: %v\n", err)
+			default:
+				fmt.Fprintln(stdout, "keys:     the chain holds this device's keys")
+			}
 			st := c.Status(ctx)
 			for _, hs := range st.Hubs {
 				state := fmt.Sprintf("ok (%s)", hs.Latency.Round(100*time.Microsecond))

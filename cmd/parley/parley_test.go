@@ -343,7 +343,7 @@ func TestNameCommands(t *testing.T) {
 		t.Fatalf("search in another conversation:\n%s", out)
 	}
 	status := parley(t, "--home", alice, "status")
-	for _, want := range []string{"verified height", "name:     alice, expires at height", "hub:      " + moved.URL + " ok (", "contacts: 1 (0 blocked); groups: 0"} {
+	for _, want := range []string{"verified height", "name:     alice, expires at height", "hub:      " + moved.URL + " ok (", "contacts: 1 (0 blocked); groups: 0", "keys:     the chain holds this device's keys"} {
 		if !strings.Contains(status, want) {
 			t.Fatalf("status, without %q:\n%s", want, status)
 		}
@@ -361,6 +361,9 @@ func TestNameCommands(t *testing.T) {
 	}
 	parley(t, "--home", alice, "name", "revoke", "--confirm", "alice")
 	awaitName(t, bob, "alice", "REVOKED")
+	if out := parley(t, "--home", alice, "status"); !strings.Contains(out, "keys:     WARNING") || !strings.Contains(out, "alice is revoked") {
+		t.Fatalf("status after revoking:\n%s", out)
+	}
 
 	// Another node: refused from another chain, taken from this one.
 	otherChain := nodetest.Start(t, "another-chain")
