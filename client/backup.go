@@ -249,6 +249,7 @@ var ErrStale = errors.New("client: this conversation went on after the backup wa
 func (c *Client) Reset(ctx context.Context, name, greeting string) error {
 	c.mu.Lock()
 	delete(c.contacts, name)
+	c.retire(name)
 	err := c.save()
 	c.mu.Unlock()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/wire"
 )
 
 func conversationTexts(c *client.Client, name string) string {
@@ -102,5 +103,21 @@ func TestBackupRestore(t *testing.T) {
 	bob.Send(ctx, "alice", "welcome back")
 	if got, err := receive(t, alice3, "bob"); err != nil || strings.Join(got, "|") != "welcome back" {
 		t.Fatalf("after the reset alice received %q %v", got, err)
+	}
+	// The conversation started over: the messages before are kept but
+	// marked earlier, and a reference means the new conversation's message.
+	conv := bob.Conversation("alice")
+	last := conv[len(conv)-1]
+	if !conv[0].Earlier || last.Earlier || last.Text != "welcome back" {
+		t.Fatalf("bob's conversation after the reset: %+v", conv)
+	}
+	if _, err := alice3.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindReact, Emoji: "👋", Ref: &wire.Ref{By: "bob", Seq: last.Seq}}); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, bob, "alice")
+	for _, m := range bob.Conversation("alice") {
+		if _, reacted := m.Reactions["alice"]; reacted != (m.Text == "welcome back" && !m.Earlier) {
+			t.Fatalf("alice's reaction to bob/%d landed on %+v", last.Seq, m)
+		}
 	}
 }

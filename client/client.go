@@ -339,6 +339,7 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 		// A newer request from a contact starts the conversation over
 		// (they restored an old backup, or reset it).
 		delete(c.contacts, p.From)
+		c.retire(p.From)
 	}
 	c.mu.Unlock()
 	if err := c.addContact(ct); err != nil {

@@ -45,6 +45,9 @@ type Message struct {
 	Edited    bool              `json:"edited,omitempty"`
 	Deleted   bool              `json:"deleted,omitempty"`
 	Reactions map[string]string `json:"reactions,omitempty"` // by name
+	// Earlier: from a conversation with the contact that has since started
+	// over (a reset): kept and shown, but no reference reaches it.
+	Earlier bool `json:"earlier,omitempty"`
 }
 
 // ID is the message's reference: its author and sequence number.
@@ -273,12 +276,23 @@ func ConversationOf(me string, m Message) string {
 	return m.From
 }
 
+// retire marks the conversation with name as earlier: it started over;
+// the caller holds c.mu.
+func (c *Client) retire(name string) {
+	for i := range c.history {
+		if m := &c.history[i]; !m.Earlier && !strings.HasPrefix(m.To, "#") && c.convOf(*m) == name {
+			m.Earlier = true
+			c.touchHistory(i)
+		}
+	}
+}
+
 // find returns the index in the history of the message ref of
 // conversation conv, or -1; the caller holds c.mu.
 func (c *Client) find(ref wire.Ref, conv string) int {
 	for i := len(c.history) - 1; i >= 0; i-- {
 		m := &c.history[i]
-		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && c.convOf(*m) == conv {
+		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && !m.Earlier && c.convOf(*m) == conv {
 			return i
 		}
 	}

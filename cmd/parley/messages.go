@@ -61,7 +61,11 @@ func cleanLine(s string) string {
 // of the user's own messages ("" for others').
 func formatMessage(m client.Message, state string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%s] %s: ", m.ID(), m.From)
+	if m.Earlier { // from before the conversation started over: no reference reaches it
+		fmt.Fprintf(&b, "[earlier %s] %s: ", m.ID(), m.From)
+	} else {
+		fmt.Fprintf(&b, "[%s] %s: ", m.ID(), m.From)
+	}
 	switch {
 	case m.Deleted:
 		b.WriteString("(deleted)")
