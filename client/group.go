@@ -304,16 +304,27 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members []string)
 	return g.ID, err
 }
 
-// changeRoster is a roster change by the creator: a new epoch.
-func (c *Client) changeRoster(ctx context.Context, id string, change func(g *Group) error) error {
+// lockHeld returns group id with c.mu held if the user holds it (made it,
+// or was handed it, and is in it); else, without the lock, an error saying
+// who holds it and may do what.
+func (c *Client) lockHeld(id, what string) (*Group, error) {
 	g, err := c.group(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.mu.Lock()
 	if g.Creator != c.Name || g.Gone {
 		c.mu.Unlock()
-		return fmt.Errorf("client: only %s, who made the group, changes its members or name", g.Creator)
+		return nil, fmt.Errorf("client: only %s, who holds the group, %s", g.Creator, what)
+	}
+	return g, nil
+}
+
+// changeRoster is a roster change by the creator: a new epoch.
+func (c *Client) changeRoster(ctx context.Context, id string, change func(g *Group) error) error {
+	g, err := c.lockHeld(id, "changes its members or name")
+	if err != nil {
+		return err
 	}
 	before := slices.Clone(g.Members)
 	if err := change(g); err != nil {
@@ -441,14 +452,9 @@ func (g *Group) keepReading(member string, n uint64) {
 // user and without keys, goes to every other member, who make new keys
 // for its epoch. With no other member (member ""), the group just ends.
 func (c *Client) HandOver(ctx context.Context, id, member string) error {
-	g, err := c.group(id)
+	g, err := c.lockHeld(id, "hands it over")
 	if err != nil {
 		return err
-	}
-	c.mu.Lock()
-	if g.Creator != c.Name || g.Gone {
-		c.mu.Unlock()
-		return fmt.Errorf("client: only %s, who holds the group, hands it over", g.Creator)
 	}
 	if member != "" && (member == c.Name || !g.member(member)) {
 		c.mu.Unlock()
