@@ -108,8 +108,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	chainFlags(cmd, &cfg, &trustHash)
-	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
-	cmd.Flags().MarkHidden("insecure-kdf-memory")
+	kdfFlag(cmd, &kdfMemory)
 	return cmd
 }
 
@@ -149,7 +148,6 @@ func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
-	cmd.Flags().MarkHidden("insecure-kdf-memory")
+	kdfFlag(cmd, &kdfMemory)
 	return cmd
 }

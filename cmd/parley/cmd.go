@@ -112,8 +112,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	chainFlags(cmd, &cfg, &trustHash)
-	cmd.Flags().Uint32Var(&kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
-	cmd.Flags().MarkHidden("insecure-kdf-memory")
+	kdfFlag(cmd, &kdfMemory)
 	return cmd
 }
 
@@ -140,6 +139,13 @@ func connectChain(cmd *cobra.Command, cfg *config, trustHash string) (*lookup.Cl
 	height, hash := d.TrustRoot()
 	cfg.TrustHeight, cfg.TrustHash = height, lookup.HashString(hash)
 	return d, nil
+}
+
+// kdfFlag is the hidden flag of the commands that seal a keystore: a
+// cheaper Argon2id, for tests only.
+func kdfFlag(cmd *cobra.Command, kdfMemory *uint32) {
+	cmd.Flags().Uint32Var(kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
+	cmd.Flags().MarkHidden("insecure-kdf-memory")
 }
 
 // chainFlags are the flags of init and restore that say where the chain is.
