@@ -372,11 +372,20 @@ func (c *Client) Invite(ctx context.Context, id, name string) error {
 // makes a new key that name does not get; name is told the new roster,
 // without any key.
 func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
+	// What they wrote until now (as their index on their hubs says) stays
+	// readable to the others; nothing after.
+	wrote := c.groupIndexOf(ctx, id, name)
 	err := c.changeRoster(ctx, id, func(g *Group) error {
 		if !g.member(name) || name == c.Name {
 			return fmt.Errorf("client: %s is not another member of the group", name)
 		}
 		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == name })
+		if _, left := g.LeftSent[name]; !left && wrote > 0 {
+			if g.LeftSent == nil {
+				g.LeftSent = map[string]uint64{}
+			}
+			g.LeftSent[name] = wrote
+		}
 		return nil
 	})
 	if err != nil {
@@ -391,6 +400,27 @@ func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
 		return fmt.Errorf("client: telling %s of the removal: %w", name, err)
 	}
 	return nil
+}
+
+// groupIndexOf returns how many messages member has written to group id,
+// as the index under member's newest key on member's hubs says (0 if it
+// cannot be read).
+func (c *Client) groupIndexOf(ctx context.Context, id, member string) uint64 {
+	g, err := c.group(id)
+	if err != nil {
+		return 0
+	}
+	ct, err := c.contact(member)
+	if err != nil {
+		return 0
+	}
+	c.mu.Lock()
+	k := g.latest(member)
+	c.mu.Unlock()
+	if k == nil {
+		return 0
+	}
+	return c.bestIndex(ctx, ct.Record.Profile.Hubs, ct.address(), wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)).Count
 }
 
 // RenameGroup renames the group (creator only).
@@ -772,6 +802,8 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			delete(g.Final, member)
 			if !g.member(member) {
 				delete(g.Next, member)
+			} else if last := g.latest(member); last != nil && last.From > seq {
+				g.Next[member] = last.From // back in: not what they wrote while out
 			}
 			k = nil
 		}

@@ -253,6 +253,37 @@ func TestGroupChat(t *testing.T) {
 	}
 }
 
+// TestGroupRemovalKeepsWhatWasWritten: what a member wrote before the
+// creator removed it is still read by the others, what it wrote after
+// (before it learned of the removal) is not.
+func TestGroupRemovalKeepsWhatWasWritten(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	cs := w.users("alice", "bob", "carol")
+	alice, bob, carol := cs[0], cs[1], cs[2]
+	connect(t, alice, bob, "hi bob")
+	connect(t, alice, carol, "hi carol")
+	if _, err := alice.CreateGroup(ctx, "book club", []string{"bob", "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "book club", alice, bob, carol)
+	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.RemoveMember(ctx, id, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after"}); err != nil { // she does not know yet
+		t.Fatal(err)
+	}
+	groupSync(t, "book club", alice, bob)
+	for _, c := range []*client.Client{alice, bob} {
+		if got := groupTexts(t, c, id); got != "carol:before" {
+			t.Fatalf("%s reads %q", c.Name, got)
+		}
+	}
+}
+
 // TestGroupHandOver: the creator leaves and the group goes on, held by
 // another member; a change the new holder makes at once reaches a member
 // who reads it before the hand-over itself (bob sorts before dave).
