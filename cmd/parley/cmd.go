@@ -30,20 +30,25 @@ func passphraseHint(err error) string {
 	return ""
 }
 
-func rootCmd(stdout, stderr io.Writer) *cobra.Command {
-	h := &home{stderr: stderr}
+func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "parley",
 		Short:         "A messenger nobody has to trust",
 		Long:          "parley keeps your keys on this device, registers your name on the Parley chain,\nverifies every name it looks up, and sends end-to-end encrypted messages through storage hubs.",
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if h.dir == "" {
 				dir, _ := os.UserHomeDir()
 				h.dir = dir + "/.parley"
 			}
 			h.stdin = cmd.InOrStdin()
+			h.cmd = cmd.CommandPath()
+			switch cmd.Name() {
+			case "whois", "help", "completion": // they change nothing in the home
+				return nil
+			}
+			return h.lockHome(cmd.Context())
 		},
 		// After every command that changed something, the encrypted
 		// backup (if on) follows.

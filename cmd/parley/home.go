@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -47,6 +49,66 @@ type home struct {
 	id     *keystore.Identity
 	dir2   *lookup.Client
 	c      *client.Client // the client a command opened
+	lock   *os.File       // the home's lock, once taken
+	cmd    string         // the command, for a process waiting for the lock
+}
+
+// lockWait is how long a command waits for another parley process that
+// uses the same home.
+var lockWait = 10 * time.Second
+
+// lockHome takes the home's lock for the rest of the command: two parley
+// processes working on one home would each move ratchets on from the
+// same state, and one's messages would be lost. A command waits up to
+// lockWait for another to finish, saying so, then gives up saying which.
+func (h *home) lockHome(ctx context.Context) error {
+	if h.lock != nil {
+		return nil
+	}
+	if err := os.MkdirAll(h.dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(h.path("lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(lockWait)
+	for said := false; ; said = true {
+		busy, err := flock(f)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("locking %s: %w", h.dir, err)
+		}
+		if !busy {
+			break
+		}
+		holder, _ := os.ReadFile(h.path("lock"))
+		if time.Now().After(deadline) {
+			f.Close()
+			return fmt.Errorf("another parley process is using %s (%s): stop it first (a running chat can send, too)", h.dir, strings.TrimSpace(string(holder)))
+		}
+		if !said {
+			fmt.Fprintf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, strings.TrimSpace(string(holder)))
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(fmt.Sprintf("pid %d, %s\n", os.Getpid(), h.cmd)), 0) // the command, never its arguments
+	h.lock = f
+	return nil
+}
+
+// release lets another parley process have the home.
+func (h *home) release() {
+	if h.lock != nil {
+		h.lock.Close()
+		h.lock = nil
+	}
 }
 
 func (h *home) path(name string) string { return filepath.Join(h.dir, name) }

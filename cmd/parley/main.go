@@ -21,5 +21,7 @@ func main() {
 
 // run executes parley with args; it returns the exit code: 0 ok, 1 error, 2 usage.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return cli.Run(ctx, "parley", rootCmd(stdout, stderr), args, stdin, stdout, stderr, passphraseHint)
+	h := &home{stderr: stderr}
+	defer h.release()
+	return cli.Run(ctx, "parley", rootCmd(h, stdout, stderr), args, stdin, stdout, stderr, passphraseHint)
 }

@@ -385,6 +385,32 @@ func TestNameCommands(t *testing.T) {
 	}
 	t.Setenv("PARLEY_PASSPHRASE", "a new passphrase")
 	parley(t, "--home", alice, "contacts")
+
+	// One parley process at a time per home: while a watch runs, another
+	// command waits, then gives up saying which process holds the home.
+	defer func(d time.Duration) { lockWait = d }(lockWait)
+	lockWait = 300 * time.Millisecond
+	wctx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan int)
+	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, io.Discard, io.Discard) }()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if b, _ := os.ReadFile(filepath.Join(alice, "lock")); strings.Contains(string(b), "parley watch") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watch never took the home's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "waiting for another parley process") || !strings.Contains(errb.String(), "(pid ") ||
+		!strings.Contains(errb.String(), "parley watch): stop it first") {
+		t.Fatalf("a second parley on the home: exit %d, %s", code, errb.String())
+	}
+	stopWatch()
+	<-watchDone
+	parley(t, "--home", alice, "contacts") // the lock is free again
 }
 
 // TestRegisterResumes: a registration interrupted after its preorder
