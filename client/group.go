@@ -496,6 +496,9 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 	info := g.info(true)
 	info.Creator, info.Leave = member, false
 	g.Gone, g.Left = true, true
+	if member != "" {
+		g.Creator = member
+	}
 	err = c.save()
 	c.mu.Unlock()
 	if err != nil || member == "" {

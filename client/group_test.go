@@ -335,6 +335,9 @@ func TestGroupHandOver(t *testing.T) {
 	if err := dave.RenameGroup(ctx, id, "mine again"); err == nil {
 		t.Fatal("dave changed the group he handed over")
 	}
+	if g := dave.Groups()[0]; g.Creator != "bob" || !g.Gone {
+		t.Fatalf("dave's view of the group he handed over: %+v", g)
+	}
 }
 
 // TestGroupFifty: a group of 50 of whom only the creator knows everyone;
