@@ -200,7 +200,10 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 				if hs.Err != nil {
 					state = "UNREACHABLE: " + hs.Err.Error()
 				}
-				if hs.Waiting > 0 {
+				switch {
+				case hs.Waiting == 1:
+					state += "; 1 message waits for it"
+				case hs.Waiting > 1:
 					state += fmt.Sprintf("; %d messages wait for it", hs.Waiting)
 				}
 				fmt.Fprintf(stdout, "hub:      %s %s\n", hs.URL, state)
