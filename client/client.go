@@ -59,7 +59,8 @@ type Client struct {
 	http *http.Client // nil: hubclient's default
 	now  func() time.Time
 
-	ownKnown bool // own is what the chain said at New (else the state's copy is taken when loaded)
+	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
+	ownSeq   uint64 // the sequence number of the record own comes from
 
 	mu           sync.Mutex                   // guards the state below; never held across a network call
 	flushMu      sync.Mutex                   // one Flush at a time
@@ -145,7 +146,7 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	// The chain says which hubs the user publishes; messages go to all.
 	if rec, err := dir.Lookup(ctx, name); err == nil {
 		c.setOwn(rec.Profile.Hubs)
-		c.ownKnown = true
+		c.ownKnown, c.ownSeq = true, rec.Seq
 	}
 	return c, nil
 }

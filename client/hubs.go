@@ -13,6 +13,22 @@ import (
 // Hubs returns the user's hubs: where everything the user writes goes.
 func (c *Client) Hubs() []string { return slices.Clone(c.own) }
 
+// SetHubs makes hubs (the first asked first) the user's, as the record
+// with sequence number seq lists them: for the user who just changed them
+// on the chain, so that this and later runs write there even while a
+// chain node still answers with the record from before. Nothing else
+// may use the client meanwhile (its hubs are read without the lock).
+func (c *Client) SetHubs(hubs []string, seq uint64) error {
+	if len(hubs) == 0 {
+		return errors.New("client: no hubs")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.own = slices.Clone(hubs)
+	c.ownKnown, c.ownSeq = true, seq
+	return c.save()
+}
+
 // CopyTo copies the user's bucket to the hub at url, for a user adding a
 // hub or moving to one before the chain lists it: every object on any of
 // the user's other hubs (read from the first that lists it) that url does
@@ -104,6 +120,43 @@ func (c *Client) EmptyHub(ctx context.Context, url string) (int, error) {
 	for _, e := range entries {
 		if err := h.Delete(ctx, e.Name, ""); err != nil && !errors.Is(err, hub.ErrNotFound) {
 			return n, fmt.Errorf("client: deleting %s from %s: %w", e.Name, url, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// MoveInbox moves the contact requests waiting in the user's inbox on the
+// hub at from (a hub the user leaves) into the inbox on the hub at to, as
+// they are (still sealed), and returns how many it moved. Each is removed
+// from from only once to holds it.
+func (c *Client) MoveInbox(ctx context.Context, from, to string) (int, error) {
+	src, err := c.dial(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	dst, err := c.dial(ctx, to)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := src.InboxList(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("client: the inbox on %s: %w", from, err)
+	}
+	n := 0
+	for _, e := range entries {
+		env, err := src.InboxGet(ctx, e.ID)
+		if errors.Is(err, hub.ErrNotFound) {
+			continue // answered meanwhile
+		}
+		if err != nil {
+			return n, fmt.Errorf("client: request %s on %s: %w", e.ID, from, err)
+		}
+		if _, err := dst.InboxPost(ctx, c.Address(), env); err != nil {
+			return n, fmt.Errorf("client: moving request %s to %s: %w", e.ID, to, err)
+		}
+		if err := src.InboxDelete(ctx, e.ID); err != nil && !errors.Is(err, hub.ErrNotFound) {
+			return n, fmt.Errorf("client: request %s, moved, stays on %s too: %w", e.ID, from, err)
 		}
 		n++
 	}

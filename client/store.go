@@ -76,7 +76,8 @@ type savedState struct {
 	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
 	Backup         *backupConfig    `json:"backup,omitempty"`
 	Groups         []*Group         `json:"groups,omitempty"`
-	Hubs           []string         `json:"hubs,omitempty"` // the user's, as the chain last said
+	Hubs           []string         `json:"hubs,omitempty"`     // the user's, as the chain last said
+	HubsSeq        uint64           `json:"hubs_seq,omitempty"` // the record's sequence number then
 	// The history's log (history.go): its generation and committed records.
 	// A state with History (an older state file, or a backup) has none.
 	HistoryGen     uint64 `json:"history_gen,omitempty"`
@@ -164,10 +165,11 @@ func (c *Client) loadPlain(plain []byte) error {
 	}
 	c.doomedPaths = s.DoomedPaths
 	c.backup = s.Backup
-	if !c.ownKnown && len(s.Hubs) > 0 {
-		// The chain did not answer: write to every hub it last listed,
-		// not to the home hub alone.
+	if len(s.Hubs) > 0 && (!c.ownKnown || s.HubsSeq > c.ownSeq) {
+		// The chain did not answer, or answered from before the user's
+		// latest change of hubs: write to every hub it last listed.
 		c.setOwn(s.Hubs)
+		c.ownSeq = s.HubsSeq
 	}
 	for _, g := range s.Groups {
 		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed}
@@ -238,7 +240,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		s.Uploads = append(s.Uploads, u)
 	}
 	s.DoomedPaths = c.doomedPaths
-	s.Hubs = c.own
+	s.Hubs, s.HubsSeq = c.own, c.ownSeq
 	for _, g := range c.groups {
 		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed}
 		s.Groups = append(s.Groups, g)

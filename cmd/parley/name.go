@@ -81,7 +81,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long: "hubs copies everything in your bucket on your current hubs to each hub that is new to you\n" +
 			"(messages, indexes, receipts, profile, files, backup), then updates your record on the chain, so\n" +
 			"contacts find all of it on the hubs they read from now on. The first URL becomes the hub this\n" +
-			"device talks to first. Answer contact requests waiting on a hub you leave before leaving it.\n" +
+			"device talks to first. Contact requests waiting on a hub you leave move to the first URL.\n" +
 			"With --empty-old, everything of yours is then deleted from the hubs you leave.",
 		Example: "  parley name hubs https://hub1.example https://hub2.example",
 		Args:    cobra.RangeArgs(1, bns.MaxHubs),
@@ -119,12 +119,25 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
-			if !emptyOld {
-				return nil
+			now, err := h.dir2.Lookup(ctx, h.cfg.Name) // this process reads its own writes
+			if err != nil {
+				return err
 			}
+			if err := c.SetHubs(urls, now.Seq); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
 			for _, u := range rec.Profile.Hubs {
 				if slices.Contains(urls, u) {
+					continue
+				}
+				// Requests that came in meanwhile go with you.
+				if n, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
+					fmt.Fprintf(h.stderr, "parley: requests waiting on %s: %v\n", u, err)
+				} else if n > 0 {
+					fmt.Fprintf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
+				}
+				if !emptyOld {
 					continue
 				}
 				n, err := c.EmptyHub(ctx, u)

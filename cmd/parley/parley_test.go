@@ -296,13 +296,17 @@ func TestNameCommands(t *testing.T) {
 	rpc, _ := startWorld(t)
 	old, other, moved := hubtest.Start(t, nil), hubtest.Start(t, nil), hubtest.Start(t, nil)
 	t.Setenv("PARLEY_PASSPHRASE", "pw")
-	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	initHome(t, rpc, alice)
-	initHome(t, rpc, bob)
+	alice, bob, carol := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob"), filepath.Join(t.TempDir(), "carol")
+	for _, home := range []string{alice, bob, carol} {
+		initHome(t, rpc, home)
+	}
 	parley(t, "--home", alice, "register", "alice", "--hub", old.URL)
 	parley(t, "--home", bob, "register", "bob", "--hub", other.URL)
+	parley(t, "--home", carol, "register", "carol", "--hub", other.URL)
 	awaitName(t, alice, "bob")
 	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "before the move")
+	awaitName(t, carol, "alice")
+	parley(t, "--home", carol, "contacts", "add", "alice", "--message", "carol here") // waits in the old hub's inbox
 
 	expiry := regexp.MustCompile(`expires:  height (\d+), \d+ blocks from now`).FindStringSubmatch(parley(t, "--home", alice, "name"))
 	renewed := regexp.MustCompile(`now expires at height (\d+)`).FindStringSubmatch(parley(t, "--home", alice, "name", "renew"))
@@ -325,6 +329,13 @@ func TestNameCommands(t *testing.T) {
 	if !regexp.MustCompile(`copied [2-9]\d* objects to `).MatchString(out) || !strings.Contains(out, fmt.Sprintf("deleted your %d objects from %s", len(onOld), old.URL)) {
 		t.Fatalf("name hubs (%d objects on the old hub): %s", len(onOld), out)
 	}
+	if !strings.Contains(out, "moved 1 contact requests from "+old.URL+" to "+moved.URL) {
+		t.Fatalf("carol's request was not moved with alice:\n%s", out)
+	}
+	parley(t, "--home", alice, "contacts", "accept", "carol")
+	if got := parley(t, "--home", alice, "read", "carol"); !strings.Contains(got, "carol: carol here") {
+		t.Fatalf("alice reads carol after the move:\n%s", got)
+	}
 	// The old hub holds nothing of alice's now.
 	if objs, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000); len(onOld) == 0 || len(objs) != 0 {
 		t.Fatalf("alice's objects on her old hub: %d before the move, %d after", len(onOld), len(objs))
@@ -343,7 +354,7 @@ func TestNameCommands(t *testing.T) {
 		t.Fatalf("search in another conversation:\n%s", out)
 	}
 	status := parley(t, "--home", alice, "status")
-	for _, want := range []string{"verified height", "name:     alice, expires at height", "hub:      " + moved.URL + " ok (", "contacts: 1 (0 blocked); groups: 0", "keys:     the chain holds this device's keys"} {
+	for _, want := range []string{"verified height", "name:     alice, expires at height", "hub:      " + moved.URL + " ok (", "contacts: 2 (0 blocked); groups: 0", "keys:     the chain holds this device's keys"} {
 		if !strings.Contains(status, want) {
 			t.Fatalf("status, without %q:\n%s", want, status)
 		}
