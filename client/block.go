@@ -85,7 +85,8 @@ func (c *Client) Unblock(ctx context.Context, name string) error {
 	c.mu.Unlock()
 	var upTo uint64
 	if ct != nil {
-		upTo = c.readIndex(ctx, ct, ct.address()).Count
+		_, addr := c.whereIs(ct)
+		upTo = c.readIndex(ctx, ct, addr).Count
 	}
 	c.mu.Lock()
 	delete(c.blocked, name)

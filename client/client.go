@@ -122,6 +122,15 @@ func (ct *Contact) theirReceiptPath() string {
 	return wire.ReceiptPath(ct.keys.SendKey)
 }
 
+// whereIs returns ct's hubs and its bucket address there, as the record
+// the user holds now says (CheckKeys and ConfirmKeys replace it under
+// c.mu); the caller does not hold c.mu.
+func (c *Client) whereIs(ct *Contact) (hubs []string, addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ct.Record.Profile.Hubs, ct.address()
+}
+
 // address is the contact's bucket on its hubs.
 func (ct *Contact) address() string { return auth.NativeAddress(ct.Record.Profile.SigningKey[:]) }
 

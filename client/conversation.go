@@ -391,10 +391,13 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	}
 	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
 	defer ct.recvMu.Unlock()
-	if len(ct.Record.Profile.Hubs) == 0 || ct.Record.Profile.SigningKey.IsZero() {
+	c.mu.Lock()
+	noKeys := len(ct.Record.Profile.Hubs) == 0 || ct.Record.Profile.SigningKey.IsZero()
+	c.mu.Unlock()
+	if noKeys {
 		return nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
-	addr := ct.address()
+	_, addr := c.whereIs(ct)
 	var (
 		out   []Message
 		index *wire.Index
@@ -441,7 +444,8 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 // readIndex returns the greatest index that name's hubs serve for the
 // direction the user reads.
 func (c *Client) readIndex(ctx context.Context, ct *Contact, addr string) *wire.Index {
-	return c.bestIndex(ctx, ct.Record.Profile.Hubs, addr, wire.IndexPath(ct.keys.RecvKey), ct.keys.Header)
+	hubs, _ := c.whereIs(ct)
+	return c.bestIndex(ctx, hubs, addr, wire.IndexPath(ct.keys.RecvKey), ct.keys.Header)
 }
 
 // bestIndex returns the greatest index the hubs serve at addr/path (an
@@ -483,7 +487,8 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		out     *Message
 		saveErr error
 	)
-	_, err := c.getVerified(ctx, ct.Record.Profile.Hubs, addr, path, func(blob []byte) error {
+	hubs, _ := c.whereIs(ct)
+	_, err := c.getVerified(ctx, hubs, addr, path, func(blob []byte) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		plain, err := wire.OpenMessage(ct.ratchet, ct.keys.Header, blob, []byte(path)) // the ratchet moves only if it opens
@@ -646,7 +651,8 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 	path := ct.theirReceiptPath()
 	c.mu.Unlock()
 	var r wire.Receipt
-	_, err = c.getVerified(ctx, ct.Record.Profile.Hubs, ct.address(), path, func(b []byte) (err error) {
+	hubs, addr := c.whereIs(ct)
+	_, err = c.getVerified(ctx, hubs, addr, path, func(b []byte) (err error) {
 		r, err = wire.OpenReceipt(ct.keys.Header, path, b)
 		return err
 	})

@@ -231,7 +231,7 @@ func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest st
 		if err != nil {
 			return err
 		}
-		hubs, addr = author.Record.Profile.Hubs, author.address()
+		hubs, addr = c.whereIs(author)
 	}
 	part := dest + ".part"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)

@@ -420,7 +420,8 @@ func (c *Client) groupIndexOf(ctx context.Context, id, member string) uint64 {
 	if k == nil {
 		return 0
 	}
-	return c.bestIndex(ctx, ct.Record.Profile.Hubs, ct.address(), wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)).Count
+	hubs, addr := c.whereIs(ct)
+	return c.bestIndex(ctx, hubs, addr, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)).Count
 }
 
 // RenameGroup renames the group (creator only).
@@ -794,7 +795,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 	}
 	author.recvMu.Lock()
 	defer author.recvMu.Unlock()
-	addr := author.address()
+	hubs, addr := c.whereIs(author)
 	var out []Message
 	var index *wire.Index
 	for {
@@ -816,7 +817,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 		}
 		path := wire.GroupPath(k.Seed, seq)
 		var saveErr error
-		_, err := c.getVerified(ctx, author.Record.Profile.Hubs, addr, path, func(blob []byte) error {
+		_, err := c.getVerified(ctx, hubs, addr, path, func(blob []byte) error {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			saved := *k
@@ -843,7 +844,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 				c.mu.Lock()
 				last := g.latest(member)
 				c.mu.Unlock()
-				index = c.bestIndex(ctx, author.Record.Profile.Hubs, addr, wire.GroupIndexPath(last.Seed), wire.GroupIndexKey(last.Seed))
+				index = c.bestIndex(ctx, hubs, addr, wire.GroupIndexPath(last.Seed), wire.GroupIndexKey(last.Seed))
 			}
 			switch {
 			case index.IsDeleted(seq): // deleted before it was read: step past it
@@ -935,7 +936,8 @@ func (c *Client) GroupReceipts(ctx context.Context, id string) (map[string]wire.
 		if err != nil {
 			continue
 		}
-		b, err := c.getFrom(ctx, author.Record.Profile.Hubs, author.address(), wire.GroupReceiptPath(seed))
+		hubs, addr := c.whereIs(author)
+		b, err := c.getFrom(ctx, hubs, addr, wire.GroupReceiptPath(seed))
 		if err != nil {
 			continue
 		}

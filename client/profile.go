@@ -85,7 +85,8 @@ func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile
 		return nil, fmt.Errorf("%w by %s", ErrNoProfile, name)
 	}
 	var p *wire.Profile
-	_, err = c.getVerified(ctx, ct.Record.Profile.Hubs, ct.address(), wire.ProfilePath(key), func(b []byte) (err error) {
+	hubs, addr := c.whereIs(ct)
+	_, err = c.getVerified(ctx, hubs, addr, wire.ProfilePath(key), func(b []byte) (err error) {
 		p, err = wire.OpenProfile(key, b)
 		return err
 	})

@@ -69,9 +69,7 @@ func (c *Client) watchPlan() map[string][]string {
 	}
 	for _, name := range c.unblocked() { // a blocked contact's hubs are not even followed
 		ct, _ := c.contact(name)
-		c.mu.Lock()
-		hubs := ct.Record.Profile.Hubs
-		c.mu.Unlock()
+		hubs, _ := c.whereIs(ct)
 		// Every hub of theirs: while one is down, another still announces.
 		for _, url := range hubs {
 			plan[url] = append(plan[url], name)
@@ -189,7 +187,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 	}
 	for _, n := range names {
 		ct, _ := c.contact(n)
-		addr := ct.address()
+		_, addr := c.whereIs(ct)
 		if len(byAddr[addr]) == 0 {
 			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"}, hubclient.Follow{Address: addr, Prefix: "g/"},
 				hubclient.Follow{Address: addr, Prefix: "r/"})
