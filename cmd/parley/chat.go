@@ -30,6 +30,8 @@ type chatBackend interface {
 	Unread(name string) int
 	Verified(name string) bool
 	Block(ctx context.Context, name string) error
+	Unblock(ctx context.Context, name string) error
+	Verify(ctx context.Context, name, number string) error
 	Answer(ctx context.Context, from string, accept bool) error
 	ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error)
 	StateOf(name string, seq uint64, r wire.Receipt) string
@@ -38,7 +40,7 @@ type chatBackend interface {
 }
 
 // chatHelp lists the commands the input line takes.
-const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /confirm · /accept NAME · /decline NAME"
+const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /unblock · /confirm · /verify SAFETY-NUMBER · /accept NAME · /decline NAME"
 
 // Messages the UI receives from outside its own input.
 type (
@@ -270,7 +272,23 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				if err := m.be.Block(m.ctx, to); err != nil {
 					m.status = "block: " + err.Error()
 				} else {
-					m.status = "blocked " + to + " (parley unblock " + to + " to undo)"
+					m.status = "blocked " + to + " (/unblock to undo)"
+				}
+				return m, nil
+			case "/unblock":
+				if err := m.be.Unblock(m.ctx, to); err != nil {
+					m.status = "unblock: " + err.Error()
+				} else {
+					m.status = "unblocked " + to
+				}
+				return m, nil
+			}
+			if verb, number, _ := strings.Cut(text, " "); verb == "/verify" {
+				if err := m.be.Verify(m.ctx, to, number); err != nil {
+					m.status = "verify: " + err.Error()
+				} else {
+					m.status = to + " is verified: the safety number matches"
+					m.refreshList()
 				}
 				return m, nil
 			}

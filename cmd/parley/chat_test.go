@@ -21,6 +21,8 @@ type fakeBackend struct {
 	confirmed []string
 	read      []string
 	blocked   []string
+	unblocked []string
+	verified  []string
 	answered  []string
 	receipt   wire.Receipt
 }
@@ -74,6 +76,17 @@ func (f *fakeBackend) GetFile(context.Context, string, wire.Ref, string, client.
 }
 func (f *fakeBackend) Block(_ context.Context, name string) error {
 	f.blocked = append(f.blocked, name)
+	return nil
+}
+func (f *fakeBackend) Unblock(_ context.Context, name string) error {
+	f.unblocked = append(f.unblocked, name)
+	return nil
+}
+func (f *fakeBackend) Verify(_ context.Context, name, number string) error {
+	if number != "12345" {
+		return client.ErrSafetyMismatch
+	}
+	f.verified = append(f.verified, name)
 	return nil
 }
 func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (*bns.Record, error) {
@@ -163,6 +176,18 @@ func TestChatModel(t *testing.T) {
 	m = typeText(t, m, "/edit carol/0 not mine")
 	if len(be.sent) != n || !strings.Contains(m.View(), "only its author") {
 		t.Fatalf("editing carol's message: %s", m.View())
+	}
+	m = typeText(t, m, "/verify 99999")
+	if len(be.verified) != 0 || !strings.Contains(m.View(), "verify: client: the safety number does not match") {
+		t.Fatalf("a wrong safety number: %v\n%s", be.verified, m.View())
+	}
+	m = typeText(t, m, "/verify 12345")
+	if strings.Join(be.verified, ",") != "carol" {
+		t.Fatalf("verified %v", be.verified)
+	}
+	m = typeText(t, m, "/unblock")
+	if strings.Join(be.unblocked, ",") != "carol" {
+		t.Fatalf("unblocked %v", be.unblocked)
 	}
 	m = typeText(t, m, "/block")
 	if strings.Join(be.blocked, ",") != "carol" {
