@@ -44,9 +44,10 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			}
 			h.stdin = cmd.InOrStdin()
 			h.cmd = cmd.CommandPath()
-			switch cmd.Name() {
-			case "whois", "help", "completion": // they change nothing in the home
-				return nil
+			for _, free := range []string{"parley whois", "parley help", "parley completion", "parley __complete"} {
+				if h.cmd == free || strings.HasPrefix(h.cmd, free+" ") {
+					return nil // they change nothing in the home
+				}
 			}
 			return h.lockHome(cmd.Context())
 		},
