@@ -172,14 +172,15 @@ func (h *home) queuedOK(err error) error {
 }
 
 func readCmd(h *home, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var last int
+	cmd := &cobra.Command{
 		Use:   "read NAME",
 		Short: "Fetch new messages from NAME and show the conversation",
 		Long: "read fetches what NAME wrote since last time, shows the whole conversation in the order it was\n" +
 			"said, and marks it read (NAME learns it unless read receipts are off). Each of your messages shows\n" +
 			"[queued], [sent], [delivered] or [read]. Each message has a reference NAME/N for replies,\n" +
-			"reactions, edits and deletes.",
-		Example: "  parley read bob",
+			"reactions, edits and deletes. --last N shows only the newest N.",
+		Example: "  parley read bob\n  parley read bob --last 20",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, name := cmd.Context(), args[0]
@@ -206,7 +207,11 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 					}
 				}
 			}
-			for _, m := range c.Conversation(name) {
+			conv := c.Conversation(name)
+			if last > 0 && len(conv) > last {
+				conv = conv[len(conv)-last:]
+			}
+			for _, m := range conv {
 				state := ""
 				switch {
 				case m.From != c.Name:
@@ -223,6 +228,8 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			return rerr
 		},
 	}
+	cmd.Flags().IntVar(&last, "last", 0, "show only the newest N messages (0: all)")
+	return cmd
 }
 
 func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {

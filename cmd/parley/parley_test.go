@@ -336,6 +336,10 @@ func TestNameCommands(t *testing.T) {
 	if got := parley(t, "--home", alice, "read", "carol"); !strings.Contains(got, "carol: carol here") {
 		t.Fatalf("alice reads carol after the move:\n%s", got)
 	}
+	parley(t, "--home", alice, "send", "carol", "welcome")
+	if got := parley(t, "--home", alice, "read", "carol", "--last", "1"); got != "[alice/0] alice: welcome [sent]\n" {
+		t.Fatalf("read --last 1:\n%q", got)
+	}
 	// The old hub holds nothing of alice's now.
 	if objs, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000); len(onOld) == 0 || len(objs) != 0 {
 		t.Fatalf("alice's objects on her old hub: %d before the move, %d after", len(onOld), len(objs))
