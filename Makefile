@@ -42,10 +42,10 @@ test-short:
 # them all: 'make fuzz FUZZX=10' fuzzes ten times longer.
 FUZZX ?= 1
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $$((100000 * $(FUZZX)))x ./chain/bns
-	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $$((100000 * $(FUZZX)))x ./hub/auth
-	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $$((8000 * $(FUZZX)))x ./hub
-	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $$((150000 * $(FUZZX)))x ./client/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $$((50000 * $(FUZZX)))x ./chain/bns
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $$((50000 * $(FUZZX)))x ./hub/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $$((5000 * $(FUZZX)))x ./hub
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $$((80000 * $(FUZZX)))x ./client/wire
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
 bench: build
