@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/parley-im/parley/client/keystore"
 )
 
 // The history is kept beside the state file, in an append-only log, so
@@ -143,7 +145,7 @@ func (c *Client) checkpointHistory() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSynced(c.histPath(gen), rec); err != nil {
+	if err := keystore.WriteFileAtomic(c.histPath(gen), rec); err != nil {
 		return err
 	}
 	h.gen, h.records, h.size, h.base = gen, 1, int64(len(rec)), int64(len(rec))
@@ -212,29 +214,4 @@ func (c *Client) loadHistory(gen, records uint64) error {
 		c.hist.base = 4 + int64(binary.BigEndian.Uint32(b)) // the checkpoint
 	}
 	return nil
-}
-
-// writeFileSynced creates path with data, synced, and syncs its directory.
-func writeFileSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
