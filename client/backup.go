@@ -248,8 +248,7 @@ var ErrStale = errors.New("client: this conversation went on after the backup wa
 // a new mutual key, which their client accepts in place of the old one.
 func (c *Client) Reset(ctx context.Context, name, greeting string) error {
 	c.mu.Lock()
-	delete(c.contacts, name)
-	c.retire(name)
+	c.startOver(name)
 	err := c.save()
 	c.mu.Unlock()
 	if err != nil {

@@ -348,8 +348,7 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if old != nil && old.mutual != p.Intro.MutualKey && !p.Intro.Time.Before(old.started) {
 		// A newer request from a contact starts the conversation over
 		// (they restored an old backup, or reset it).
-		delete(c.contacts, p.From)
-		c.retire(p.From)
+		c.startOver(p.From)
 	}
 	c.mu.Unlock()
 	if err := c.addContact(ct); err != nil {

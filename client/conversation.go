@@ -276,9 +276,11 @@ func ConversationOf(me string, m Message) string {
 	return m.From
 }
 
-// retire marks the conversation with name as earlier: it started over;
-// the caller holds c.mu.
-func (c *Client) retire(name string) {
+// startOver forgets the conversation with name (its keys and numbers) and
+// marks what it said as earlier, for a new one to take its place; the
+// caller holds c.mu and saves.
+func (c *Client) startOver(name string) {
+	delete(c.contacts, name)
 	for i := range c.history {
 		if m := &c.history[i]; !m.Earlier && !strings.HasPrefix(m.To, "#") && c.convOf(*m) == name {
 			m.Earlier = true
