@@ -43,16 +43,12 @@ func (c *Client) Status(ctx context.Context) Status {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var streams []*stream
-	for _, ct := range c.contacts {
-		streams = append(streams, &ct.out)
-	}
 	for _, g := range c.groups {
-		streams = append(streams, &g.out)
 		if !g.Gone {
 			s.Groups++
 		}
 	}
+	streams := c.streams()
 	for i := range s.Hubs {
 		for _, st := range streams {
 			for _, e := range st.outbox {

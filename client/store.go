@@ -459,20 +459,20 @@ func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
 func (c *Client) hasQueued() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.doomedPaths) > 0 {
-		return true
-	}
+	return len(c.doomedPaths) > 0 || slices.ContainsFunc(c.streams(), func(st *stream) bool { return len(st.outbox) > 0 })
+}
+
+// streams returns every stream the user writes: to each contact, and to
+// each group; the caller holds c.mu.
+func (c *Client) streams() []*stream {
+	var out []*stream
 	for _, ct := range c.contacts {
-		if len(ct.out.outbox) > 0 {
-			return true
-		}
+		out = append(out, &ct.out)
 	}
 	for _, g := range c.groups {
-		if len(g.out.outbox) > 0 {
-			return true
-		}
+		out = append(out, &g.out)
 	}
-	return false
+	return out
 }
 
 // queued reports whether message seq is still in the outbox with no hub
