@@ -22,15 +22,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 			"brings it back on a new device from your name and that passphrase. backup off deletes it.",
 		Example: "  parley backup on\n  parley backup off",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			on, err := parseOnOff(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.runOnOff(func(cmd *cobra.Command, c *client.Client, on bool) error {
 			if !on {
 				if err := c.DisableBackup(cmd.Context()); err != nil {
 					return err
@@ -47,7 +39,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			fmt.Fprintln(stdout, "backup on: an encrypted copy is on your hubs and follows every change")
 			return nil
-		},
+		}),
 	}
 }
 

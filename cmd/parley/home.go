@@ -246,3 +246,15 @@ func (h *home) run(f func(cmd *cobra.Command, c *client.Client, args []string) e
 		return f(cmd, c, args)
 	}
 }
+
+// runOnOff is run for a setting whose one argument is on or off, checked
+// before the client opens (and asks for the passphrase).
+func (h *home) runOnOff(f func(cmd *cobra.Command, c *client.Client, on bool) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		on, err := parseOnOff(args[0])
+		if err != nil {
+			return err
+		}
+		return h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error { return f(cmd, c, on) })(cmd, args)
+	}
+}

@@ -494,21 +494,13 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Tell contacts what you have read (on by default)",
 		Long:  "Off, contacts still see what was delivered; what they were told was read is withdrawn.",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			on, err := parseOnOff(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: h.runOnOff(func(cmd *cobra.Command, c *client.Client, on bool) error {
 			if err := c.SetReadReceipts(cmd.Context(), on); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "read-receipts: %s\n", args[0])
+			fmt.Fprintf(stdout, "read-receipts: %s\n", onOff(on))
 			return nil
-		},
+		}),
 	})
 	var witnesses []string
 	node := &cobra.Command{
