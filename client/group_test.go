@@ -95,20 +95,28 @@ func groupTexts(t *testing.T, c *client.Client, id string) string {
 	return strings.Join(out, "|")
 }
 
+// groupOfThree makes creator a group called group with the other two,
+// who know only the creator (they meet through the roster), and waits
+// until every member holds every key.
+func groupOfThree(t *testing.T, creator, b, c, group string) (w *world, cs []*client.Client, id string) {
+	t.Helper()
+	w = newWorld(t)
+	cs = w.users(creator, b, c)
+	connect(t, cs[0], cs[1], "hi "+b)
+	connect(t, cs[0], cs[2], "hi "+c)
+	if _, err := cs[0].CreateGroup(context.Background(), group, []string{b, c}); err != nil {
+		t.Fatal(err)
+	}
+	return w, cs, groupSync(t, group, cs...)
+}
+
 // TestGroupChat: three people, two of whom have never met, in one group;
 // every message feature; a member removed while others send; a member
 // leaving.
 func TestGroupChat(t *testing.T) {
-	w := newWorld(t)
+	w, cs, id := groupOfThree(t, "alice", "bob", "carol", "trip") // bob and carol do not know each other
 	ctx := context.Background()
-	cs := w.users("alice", "bob", "carol")
 	alice, bob, carol := cs[0], cs[1], cs[2]
-	connect(t, alice, bob, "hi bob")
-	connect(t, alice, carol, "hi carol") // bob and carol do not know each other
-	if _, err := alice.CreateGroup(ctx, "trip", []string{"bob", "carol"}); err != nil {
-		t.Fatal(err)
-	}
-	id := groupSync(t, "trip", alice, bob, carol)
 	if !slices.Contains(bob.Contacts(), "carol") {
 		t.Fatal("bob and carol were not introduced through the roster")
 	}
@@ -257,16 +265,9 @@ func TestGroupChat(t *testing.T) {
 // creator removed it is still read by the others, what it wrote after
 // (before it learned of the removal) is not.
 func TestGroupRemovalKeepsWhatWasWritten(t *testing.T) {
-	w := newWorld(t)
+	_, cs, id := groupOfThree(t, "alice", "bob", "carol", "book club")
 	ctx := context.Background()
-	cs := w.users("alice", "bob", "carol")
 	alice, bob, carol := cs[0], cs[1], cs[2]
-	connect(t, alice, bob, "hi bob")
-	connect(t, alice, carol, "hi carol")
-	if _, err := alice.CreateGroup(ctx, "book club", []string{"bob", "carol"}); err != nil {
-		t.Fatal(err)
-	}
-	id := groupSync(t, "book club", alice, bob, carol)
 	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
 		t.Fatal(err)
 	}
@@ -288,16 +289,9 @@ func TestGroupRemovalKeepsWhatWasWritten(t *testing.T) {
 // another member; a change the new holder makes at once reaches a member
 // who reads it before the hand-over itself (bob sorts before dave).
 func TestGroupHandOver(t *testing.T) {
-	w := newWorld(t)
+	_, cs, id := groupOfThree(t, "dave", "bob", "carol", "club")
 	ctx := context.Background()
-	cs := w.users("dave", "bob", "carol")
 	dave, bob, carol := cs[0], cs[1], cs[2]
-	connect(t, dave, bob, "hi bob")
-	connect(t, dave, carol, "hi carol")
-	if _, err := dave.CreateGroup(ctx, "club", []string{"bob", "carol"}); err != nil {
-		t.Fatal(err)
-	}
-	id := groupSync(t, "club", dave, bob, carol)
 	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "I am off"}); err != nil {
 		t.Fatal(err)
 	}
