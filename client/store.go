@@ -295,11 +295,17 @@ func (st *stream) forget(seq uint64) bool {
 func (c *Client) Flush(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
-	hubs := map[string]*hubclient.Client{}
-	for _, url := range c.own {
-		if h, err := c.dial(ctx, url); err == nil {
-			hubs[url] = h
+	// A hub is dialed only when something is to go to it: with nothing
+	// queued, Flush asks no hub anything and writes nothing.
+	hubs, tried := map[string]*hubclient.Client{}, map[string]bool{}
+	hub := func(url string) *hubclient.Client {
+		if !tried[url] {
+			tried[url] = true
+			if h, err := c.dial(ctx, url); err == nil {
+				hubs[url] = h
+			}
 		}
+		return hubs[url]
 	}
 	type job struct {
 		label     string
@@ -318,9 +324,13 @@ func (c *Client) Flush(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
-	var firstErr error
+	var (
+		firstErr error
+		changed  bool
+	)
 	for _, j := range jobs {
-		firstErr = cmp.Or(firstErr, c.flushStream(ctx, hubs, j.label, j.st, j.indexPath, j.indexKey))
+		ch, err := c.flushStream(ctx, hub, j.label, j.st, j.indexPath, j.indexKey)
+		changed, firstErr = changed || ch, cmp.Or(firstErr, err)
 	}
 	if firstErr == nil {
 		c.mu.Lock()
@@ -335,6 +345,10 @@ func (c *Client) Flush(ctx context.Context) error {
 		c.mu.Lock()
 		c.doomedPaths = slices.DeleteFunc(c.doomedPaths, func(p string) bool { return slices.Contains(gone, p) })
 		c.mu.Unlock()
+		changed = changed || len(gone) > 0
+	}
+	if !changed {
+		return firstErr
 	}
 	c.mu.Lock()
 	err := c.save()
@@ -342,9 +356,9 @@ func (c *Client) Flush(ctx context.Context) error {
 	return cmp.Or(err, firstErr)
 }
 
-// flushStream is Flush for one stream. It takes c.mu only to read and
-// update the stream.
-func (c *Client) flushStream(ctx context.Context, hubs map[string]*hubclient.Client, label string, st *stream, indexPath string, indexKey [32]byte) error {
+// flushStream is Flush for one stream, and says whether it changed the
+// stream. It takes c.mu only to read and update the stream.
+func (c *Client) flushStream(ctx context.Context, hub func(url string) *hubclient.Client, label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
 	var firstErr error
 	fail := func(url string, err error) {
 		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s via %s: %w", label, url, err))
@@ -361,7 +375,10 @@ func (c *Client) flushStream(ctx context.Context, hubs map[string]*hubclient.Cli
 		deleted := slices.Clone(st.deleted)
 		old, indexed := st.indexed[url]
 		c.mu.Unlock()
-		h := hubs[url]
+		if len(todo) == 0 && indexed && old == (indexMark{Count: count, Deleted: len(deleted)}) {
+			continue // this hub is up to date
+		}
+		h := hub(url)
 		if h == nil {
 			if len(todo) > 0 || !indexed {
 				fail(url, fmt.Errorf("hub %s is unreachable", url))
@@ -381,6 +398,7 @@ func (c *Client) flushStream(ctx context.Context, hubs map[string]*hubclient.Cli
 				}
 			}
 			c.mu.Unlock()
+			changed = true
 		}
 		mark := indexMark{Count: count, Deleted: len(deleted)}
 		if indexed && old == mark {
@@ -396,13 +414,16 @@ func (c *Client) flushStream(ctx context.Context, hubs map[string]*hubclient.Cli
 		}
 		st.indexed[url] = mark
 		c.mu.Unlock()
+		changed = true
 	}
 	c.mu.Lock()
+	n := len(st.outbox)
 	st.outbox = slices.DeleteFunc(st.outbox, func(e outboxEntry) bool {
 		return !slices.ContainsFunc(c.own, func(u string) bool { return !slices.Contains(e.Done, u) }) // on every hub
 	})
+	changed = changed || len(st.outbox) != n
 	c.mu.Unlock()
-	return firstErr
+	return changed, firstErr
 }
 
 // putIndex writes an index on the hub h.

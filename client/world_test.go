@@ -874,6 +874,41 @@ func TestWatchFollowsAMove(t *testing.T) {
 	}
 }
 
+// TestFlushWithNothingQueued: a Flush with nothing to send asks no hub
+// anything and writes nothing: every parley command, a new process, starts
+// with one.
+func TestFlushWithNothingQueued(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "alice.state")
+	alice, id, dir := w.userWithState("alice", w.hubs[0], state)
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	if err := alice.Send(ctx, "bob", "one more"); err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	counting := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		requests.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	again, err := client.Open(ctx, "alice", id, dir, w.hubs[0], state, client.WithHTTPClient(counting))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(state)
+	if err := again.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("a Flush with nothing queued made %d requests", n)
+	}
+	if after, _ := os.Stat(state); !after.ModTime().Equal(info.ModTime()) {
+		t.Fatal("a Flush with nothing queued rewrote the state")
+	}
+}
+
 // TestSlowHubDoesNotBlockReading: while an upload to the user's own hub
 // hangs, the user still reads and sends nothing twice: Flush holds no lock
 // across the network.
