@@ -329,8 +329,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	var (
-		greeting string
-		known    bool
+		greeting, resetGreeting string // each command its own: a shared variable took the last default registered
+		known                   bool
 	)
 	add := &cobra.Command{
 		Use:   "add NAME",
@@ -397,14 +397,14 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			"in place of the old conversation when they accept.",
 		Args: cobra.ExactArgs(1),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if err := c.Reset(cmd.Context(), args[0], greeting); err != nil {
+			if err := c.Reset(cmd.Context(), args[0], resetGreeting); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "new request sent to %s; the conversation starts over when they accept\n", args[0])
 			return nil
 		}),
 	}
-	reset.Flags().StringVar(&greeting, "message", "I restored an old backup: let's start over.", "first message")
+	reset.Flags().StringVar(&resetGreeting, "message", "I restored an old backup: let's start over.", "first message")
 	verify := &cobra.Command{
 		Use:   "verify NAME [SAFETY-NUMBER]",
 		Short: "Mark NAME verified once you compared their safety number in person",
