@@ -94,14 +94,15 @@ type Contact struct {
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
 	skipped         []wire.Span   // those runs, as the receipt tells them
 	theirProfileKey []byte
-	sentProfileKey  []byte     // the profile key they were last given
-	receiptKey      []byte     // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
-	sentReceiptKey  []byte     // the receipt key they were last given
-	theirReceiptKey []byte     // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
-	verified        string     // the safety number the user compared in person ("": not verified)
-	started         time.Time  // when the conversation's introduction was made
-	stale           bool       // restored from a backup older than the conversation: reset it
-	recvMu          sync.Mutex // one Receive at a time per contact
+	sentProfileKey  []byte      // the profile key they were last given
+	receiptKey      []byte      // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
+	sentReceiptKey  []byte      // the receipt key they were last given
+	theirReceiptKey []byte      // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
+	verified        string      // the safety number the user compared in person ("": not verified)
+	started         time.Time   // when the conversation's introduction was made
+	stale           bool        // restored from a backup older than the conversation: reset it
+	changed         *bns.Record // the chain's record once it no longer holds the confirmed keys: the conversation is closed
+	recvMu          sync.Mutex  // one Receive at a time per contact
 }
 
 // receiptPath is where the user keeps, on its own hub, the receipt for

@@ -379,7 +379,9 @@ func (c *Client) forget(ct conversation, m *Message) {
 // Receive reads every new event from name on name's hubs, in order, and
 // returns them. A blob that fails to open is reported, never shown; so is
 // a message the hubs withhold (*WithheldError); the events before it are
-// returned. A blocked contact's hubs are not read.
+// returned. A blocked contact's hubs are not read; nor are those of a
+// contact whose key change the client has seen (the *KeyChange is
+// returned).
 func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	if strings.HasPrefix(name, "#") {
 		return c.ReceiveGroup(ctx, name[1:])
@@ -390,6 +392,9 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	}
 	if c.isBlocked(name) {
 		return nil, nil
+	}
+	if err := c.closed(ct); err != nil {
+		return nil, err // their keys changed: nothing more is read from the old conversation
 	}
 	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
 	defer ct.recvMu.Unlock()
@@ -623,6 +628,10 @@ func (c *Client) ReadReceipts() bool {
 // were delivered and read, so the sender can see it.
 func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	c.mu.Lock()
+	if ct.changed != nil { // the old conversation's keys tell nobody anything more
+		c.mu.Unlock()
+		return nil
+	}
 	r := wire.Receipt{Delivered: ct.nextRecv, Read: ct.readUpTo}
 	for _, s := range ct.skipped { // as far as fetched
 		if s.From >= ct.nextRecv {
@@ -648,6 +657,9 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 	ct, err := c.contact(name)
 	if err != nil {
 		return wire.Receipt{}, err
+	}
+	if c.closed(ct) != nil {
+		return wire.Receipt{}, nil
 	}
 	c.mu.Lock()
 	path := ct.theirReceiptPath()

@@ -2,14 +2,29 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
 	"github.com/parley-im/parley/chain/bns"
 )
 
-// ErrKeysChanged is wrapped by a *KeyChange.
-var ErrKeysChanged = errors.New("client: a contact's keys changed")
+// A contact's keys change on the chain when their record changes owner
+// or keys: a key update, a transfer, a revocation, or the name expiring
+// and someone else registering it. The conversation's keys belong to the
+// record the user confirmed, so from the moment the client sees the
+// change (CheckKeys: every send, every read through the CLI, the contacts
+// listing, the watch's hourly lookup) the conversation is closed: nothing
+// is sent or read on it, no receipt is written to it, and groups give the
+// name no key (group.go). ConfirmKeys starts a new conversation with a
+// request sealed to the new keys; a revoked name can never be confirmed.
+
+// Errors of a key change: ErrKeysChanged is wrapped by every *KeyChange,
+// ErrRevoked also by one for a revoked name.
+var (
+	ErrKeysChanged = errors.New("client: a contact's keys changed")
+	ErrRevoked     = errors.New("client: the name is revoked")
+)
 
 // KeyChange reports that a contact's record on the chain no longer matches
 // the one the user confirmed. Reason is the chain's history op of the
@@ -18,15 +33,29 @@ type KeyChange struct {
 	Name    string
 	Reason  bns.Op
 	Height  int64
-	Old     *bns.Record
+	Old     *bns.Record // as confirmed (nil if unknown)
 	Current *bns.Record
 }
 
 func (k *KeyChange) Error() string {
+	switch {
+	case k.Revoked():
+		return fmt.Sprintf("%s's name was revoked at height %d: nothing can be sent to it", k.Name, k.Height)
+	case k.Old != nil && k.Current != nil && k.Old.Owner != k.Current.Owner:
+		return fmt.Sprintf("%s's name changed hands at height %d (%s): its new holder is someone else until you check the new safety number with them and confirm", k.Name, k.Height, k.Reason)
+	}
 	return fmt.Sprintf("%s's keys changed on the chain at height %d (%s); check the new safety number with them, then confirm the new keys", k.Name, k.Height, k.Reason)
 }
 
-func (k *KeyChange) Unwrap() error { return ErrKeysChanged }
+// Revoked reports whether the change is a revocation: the name is dead.
+func (k *KeyChange) Revoked() bool { return k.Current != nil && k.Current.Revoked }
+
+func (k *KeyChange) Unwrap() []error {
+	if k.Revoked() {
+		return []error{ErrKeysChanged, ErrRevoked}
+	}
+	return []error{ErrKeysChanged}
+}
 
 func sameKeys(a, b *bns.Record) bool {
 	if a.Owner != b.Owner || a.Revoked != b.Revoked || a.Profile.SigningKey != b.Profile.SigningKey || len(a.Profile.EncKeys) != len(b.Profile.EncKeys) {
@@ -47,7 +76,9 @@ type historian interface {
 }
 
 // CheckKeys compares name's verified record now with the confirmed one. A
-// change of keys gives a *KeyChange; a change of hubs only is adopted.
+// change of keys gives a *KeyChange and closes the conversation (until
+// ConfirmKeys, or until the confirmed keys are back); a change of hubs
+// only is adopted.
 func (c *Client) CheckKeys(ctx context.Context, name string) error {
 	ct, err := c.contact(name)
 	if err != nil {
@@ -59,16 +90,28 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 	}
 	c.mu.Lock()
 	old := ct.Record
-	c.mu.Unlock()
 	if sameKeys(old, cur) {
-		if cur.Seq != old.Seq { // hubs or expiry changed: follow them
-			c.mu.Lock()
-			ct.Record = cur
+		if cur.Seq != old.Seq || ct.changed != nil { // hubs or expiry changed, or the keys are back: follow them
+			ct.Record, ct.changed = cur, nil
 			err = c.save()
-			c.mu.Unlock()
 		}
+		c.mu.Unlock()
 		return err
 	}
+	if ct.changed == nil || ct.changed.Seq != cur.Seq {
+		ct.changed = cur // closed from now on
+		err = c.save()
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.keyChange(ctx, name, old, cur)
+}
+
+// keyChange describes the change from old to cur, with its reason and
+// height from the name's history when the directory has it.
+func (c *Client) keyChange(ctx context.Context, name string, old, cur *bns.Record) *KeyChange {
 	kc := &KeyChange{Name: name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: old, Current: cur}
 	if h, ok := c.dir.(historian); ok {
 		if _, entries, err := h.History(ctx, name); err == nil {
@@ -85,9 +128,32 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 	return kc
 }
 
+// closed returns, for a contact whose key change the client has seen, the
+// *KeyChange that closed the conversation (without asking the chain
+// again), else nil; the caller does not hold c.mu.
+func (c *Client) closed(ct *Contact) error {
+	c.mu.Lock()
+	old, cur := ct.Record, ct.changed
+	c.mu.Unlock()
+	if cur == nil {
+		return nil
+	}
+	return &KeyChange{Name: ct.Name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: old, Current: cur}
+}
+
+// ConfirmGreeting is the first message of the conversation ConfirmKeys
+// starts with a contact's new keys.
+const ConfirmGreeting = "I saw that your keys changed and confirmed the new ones: our conversation starts over."
+
 // ConfirmKeys accepts name's current verified record as the contact's.
-// Messages already in the conversation keep their keys; new contact
-// requests and checks use the confirmed record.
+// If its keys differ from the confirmed ones, the old conversation is
+// over: its messages stay in the history as earlier ones, its keys are
+// dropped (nothing more is sent or read with them), the user's profile
+// moves under a new key, and a new contact request, sealed to the new
+// keys, starts a new conversation, which the name's holder accepts like
+// any request. A revoked name is refused (ErrRevoked), as is a record
+// that publishes no keys yet (ErrNoKeys: after a transfer, until the new
+// owner publishes theirs).
 func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, error) {
 	ct, err := c.contact(name)
 	if err != nil {
@@ -98,12 +164,39 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 		return nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !sameKeys(ct.Record, cur) {
-		ct.verified = "" // compared in person for the old keys only
+	old := ct.Record
+	if sameKeys(old, cur) {
+		ct.Record, ct.changed = cur, nil
+		err = c.save()
+		c.mu.Unlock()
+		return cur, err
 	}
-	ct.Record = cur
-	return cur, c.save()
+	c.mu.Unlock()
+	switch {
+	case cur.Revoked:
+		return nil, c.keyChange(ctx, name, old, cur)
+	case len(cur.Profile.Hubs) == 0 || cur.Profile.SigningKey.IsZero() || len(cur.Profile.EncKeys) == 0:
+		return nil, fmt.Errorf("%w: %s's record holds no keys yet (its new owner has not published theirs): confirm once it does", ErrNoKeys, name)
+	}
+	c.mu.Lock()
+	c.startOver(name)
+	profile := c.profile
+	err = c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Request(ctx, name, ConfirmGreeting); err != nil {
+		return nil, fmt.Errorf("client: %s's old conversation is closed, but the new request did not go out (add them again): %w", name, err)
+	}
+	if profile.Key != nil { // the old holder had the profile's key
+		key := make([]byte, 32)
+		rand.Read(key)
+		if err := c.publishProfile(ctx, profile.Profile, key); err != nil {
+			return cur, fmt.Errorf("client: the conversation with %s started over, but your profile did not move under a new key the old holder lacks: %w", name, err)
+		}
+	}
+	return cur, nil
 }
 
 // ErrNotMine is wrapped when the chain's record for the user's name does

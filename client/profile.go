@@ -61,7 +61,8 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 		return err
 	}
 	for _, n := range c.unblocked() {
-		if _, serr := c.SendEvent(ctx, n, &wire.Event{Kind: wire.KindProfile, Key: key}); serr != nil && !errors.Is(serr, ErrQueued) {
+		// A contact whose keys changed gets it in the new conversation.
+		if _, serr := c.SendEvent(ctx, n, &wire.Event{Kind: wire.KindProfile, Key: key}); serr != nil && !errors.Is(serr, ErrQueued) && !errors.Is(serr, ErrKeysChanged) {
 			err = cmp.Or(err, serr)
 		}
 	}
@@ -76,6 +77,9 @@ var ErrNoProfile = errors.New("client: no profile shared")
 func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile, error) {
 	ct, err := c.contact(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.closed(ct); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()

@@ -57,6 +57,7 @@ type savedContact struct {
 	TheirRcpt  []byte               `json:"their_receipt_key,omitempty"`
 	Started    time.Time            `json:"started"`
 	Stale      bool                 `json:"stale,omitempty"`
+	Changed    []byte               `json:"changed,omitempty"` // the record that closed the conversation
 }
 
 type outboxEntry struct {
@@ -139,12 +140,18 @@ func (c *Client) loadPlain(plain []byte) error {
 		if err != nil {
 			return err
 		}
+		var changed *bns.Record
+		if sc.Changed != nil {
+			if changed, err = bns.UnmarshalRecord(sc.Changed); err != nil {
+				return err
+			}
+		}
 		var k [32]byte
 		copy(k[:], sc.MutualKey)
 		c.contacts[sc.Name] = &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, sc.Name),
 			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
-			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale,
+			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
 	}
 	switch {
@@ -226,7 +233,11 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		s.History = c.history
 	}
 	for _, ct := range c.contacts {
-		s.Contacts = append(s.Contacts, savedContact{Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
+		var changed []byte
+		if ct.changed != nil {
+			changed = ct.changed.Marshal()
+		}
+		s.Contacts = append(s.Contacts, savedContact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
 			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.out.outbox,
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,

@@ -29,8 +29,10 @@ import (
 // current (every BackupEvery), and takes in contacts
 // made since it started (and leaves blocked ones); every RecordRefresh it
 // looks each contact up on the chain again, so one who moved to other hubs
-// is followed there, and the user's own name, reporting through onErr an
-// ErrNotMine if it no longer holds this device's keys. Any change of what
+// is followed there (one whose keys changed is no longer followed, and
+// its *KeyChange reported through onErr), and the user's own name,
+// reporting through onErr an ErrNotMine if it no longer holds this
+// device's keys. Any change of what
 // to follow restarts the streams.
 func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error)) error {
 	if onErr == nil {
@@ -69,6 +71,9 @@ func (c *Client) watchPlan() map[string][]string {
 	}
 	for _, name := range c.unblocked() { // a blocked contact's hubs are not even followed
 		ct, _ := c.contact(name)
+		if c.closed(ct) != nil {
+			continue // nor those of one whose keys changed
+		}
 		hubs, _ := c.whereIs(ct)
 		// Every hub of theirs: while one is down, another still announces.
 		for _, url := range hubs {
@@ -110,7 +115,10 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 				if ctx.Err() != nil {
 					return
 				}
-				c.CheckKeys(ctx, n) // adopts new hubs; a key change waits for the next send
+				// Adopts new hubs; a key change closes the conversation, said at once.
+				if err := c.CheckKeys(ctx, n); errors.Is(err, ErrKeysChanged) {
+					onErr(err)
+				}
 			}
 			if err := c.CheckOwnRecord(ctx); errors.Is(err, ErrNotMine) {
 				onErr(err) // said at once: the user may need to act

@@ -524,6 +524,14 @@ func TestKeyChangeWarning(t *testing.T) {
 	if kc.Reason != bns.OpUpdate || kc.Height != h || kc.Current.Profile.SigningKey != profile.SigningKey {
 		t.Fatalf("key change %+v", kc)
 	}
+	// The conversation is closed: what the old device writes now is not
+	// read, nor shown as from bob.
+	if err := bob.Send(ctx, "alice", "from the replaced device"); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := alice.Receive(ctx, "bob"); !errors.As(err, &kc) || len(ms) != 0 {
+		t.Fatalf("alice reads the closed conversation: %v, %v", texts(ms), err)
+	}
 	// Bob's old device finds its keys replaced; alice's are hers.
 	if err := bob.CheckOwnRecord(ctx); !errors.Is(err, client.ErrNotMine) {
 		t.Fatalf("bob's old device checking his record: %v", err)
@@ -543,6 +551,14 @@ func TestKeyChangeWarning(t *testing.T) {
 	}
 	if err := alice.Send(ctx, "bob", "confirmed"); err != nil {
 		t.Fatalf("send after confirming: %v", err)
+	}
+	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
+		t.Fatalf("the replaced device reads what alice sent after confirming: %v, %v", texts(ms), err)
+	}
+	for _, m := range alice.Conversation("bob") {
+		if m.Text == "hi" && !m.Earlier {
+			t.Fatalf("the old conversation is not marked earlier: %+v", m)
+		}
 	}
 	if err := alice.Verify(ctx, "bob", client.SafetyNumber(cur)); err != nil || !alice.Verified("bob") {
 		t.Fatalf("verifying bob's new keys: %v", err)

@@ -325,6 +325,9 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sentMsg:
 		var kc *client.KeyChange
 		switch {
+		case errors.As(msg.err, &kc) && kc.Revoked():
+			m.warning = "⚠ " + kc.Error()
+			m.status = "not sent"
 		case errors.As(msg.err, &kc):
 			m.warning = fmt.Sprintf("⚠ %s — new safety number %s. Check it with %s, then type /confirm.", kc.Error(), client.SafetyNumber(kc.Current), kc.Name)
 			m.status = "not sent"

@@ -25,9 +25,18 @@ func passphraseHint(err error) string {
 	case errors.Is(err, keystore.ErrBadPassphrase):
 		return "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
 	case errors.As(err, &kc):
-		return fmt.Sprintf("new safety number %s; after checking it, run 'parley contacts confirm %s'", client.SafetyNumber(kc.Current), kc.Name)
+		return keyChangeHint(kc)
 	}
 	return ""
+}
+
+// keyChangeHint says what the user can do about a contact's key change.
+func keyChangeHint(kc *client.KeyChange) string {
+	if kc.Revoked() {
+		return fmt.Sprintf("nobody holds the name any more; 'parley contacts remove %s' ends the conversation here", kc.Name)
+	}
+	return fmt.Sprintf("new safety number %s; after checking it with them, run 'parley contacts confirm %s' (the conversation starts over)",
+		client.SafetyNumber(kc.Current), kc.Name)
 }
 
 func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
@@ -308,8 +317,10 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				var kc *client.KeyChange
 				switch err := c.CheckKeys(ctx, n); {
+				case errors.As(err, &kc) && kc.Revoked():
+					line += fmt.Sprintf("	REVOKED at height %d: nothing can be sent to it (parley contacts remove %s)", kc.Height, n)
 				case errors.As(err, &kc):
-					line += fmt.Sprintf("	KEYS CHANGED at height %d (%s): run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
+					line += fmt.Sprintf("	KEYS CHANGED at height %d (%s): nothing is sent or read until you run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
 				case err != nil:
 					line += fmt.Sprintf("	keys not checked: %v", err)
 				case c.Verified(n):
@@ -377,17 +388,28 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 	}
 	confirm := &cobra.Command{
 		Use:   "confirm NAME",
-		Short: "Accept NAME's new keys after a key-change warning",
-		Long: "When a contact's keys change on the chain (a new device, a transfer), parley refuses to send to\n" +
-			"them until you confirm. Compare the safety number with them over another channel first.",
-		Args: cobra.ExactArgs(1),
+		Short: "Accept NAME's new keys after a key-change warning: the conversation starts over",
+		Long: "When a contact's record on the chain changes owner or keys (a new device, a transfer, the name\n" +
+			"expiring and someone else registering it), parley closes the conversation: nothing more is sent to\n" +
+			"or read from the old keys. Compare the new safety number with the name's holder over another\n" +
+			"channel, then confirm: the old messages stay as earlier ones, and a new contact request, sealed to\n" +
+			"the new keys, starts a new conversation once they accept it. A revoked name cannot be confirmed.",
+		Example: "  parley whois bob\n  parley contacts confirm bob",
+		Args:    cobra.ExactArgs(1),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			rec, err := c.ConfirmKeys(cmd.Context(), args[0])
-			if err != nil {
+			ctx, name := cmd.Context(), args[0]
+			if err := c.CheckKeys(ctx, name); !errors.Is(err, client.ErrKeysChanged) {
+				if err == nil {
+					fmt.Fprintf(stdout, "%s's keys on the chain are the ones you confirmed: nothing to do\n", name)
+				}
 				return err
 			}
-			fmt.Fprintf(stdout, "confirmed %s's keys; safety number %s\n", args[0], client.SafetyNumber(rec))
-			return nil
+			rec, err := c.ConfirmKeys(ctx, name)
+			if rec != nil {
+				fmt.Fprintf(stdout, "confirmed %s's new keys (safety number %s); new request sent to %s: the conversation starts over when they accept\n",
+					name, client.SafetyNumber(rec), name)
+			}
+			return err
 		}),
 	}
 	reset := &cobra.Command{

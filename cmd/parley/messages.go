@@ -190,10 +190,13 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			var kc *client.KeyChange
 			if err := c.CheckKeys(ctx, name); errors.As(err, &kc) {
-				// Reading is safe (the conversation has its own keys); sending waits.
-				fmt.Fprintf(h.stderr, "parley: %v: 'parley contacts confirm %s'\n", kc, name)
+				// The conversation is closed: what it holds is shown, nothing new is read.
+				fmt.Fprintf(h.stderr, "parley: %v\nparley: hint: %s\n", kc, keyChangeHint(kc))
 			}
 			_, rerr := c.Receive(ctx, name)
+			if errors.Is(rerr, client.ErrKeysChanged) {
+				rerr = nil // said above
+			}
 			r, _ := c.ReceiptFrom(ctx, name)
 			var (
 				groupReceipts map[string]wire.Receipt

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
@@ -23,8 +24,12 @@ import (
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
-func startWorld(t *testing.T) (rpc string, hubs []string) {
-	rpc = nodetest.Start(t, "cli-test")
+func startWorld(t *testing.T) (rpc string, hubs []string) { return startWorldWith(t, nil) }
+
+// startWorldWith is startWorld on a chain whose options tweak adjusts
+// (genesis params, say).
+func startWorldWith(t *testing.T, tweak func(*node.Options)) (rpc string, hubs []string) {
+	rpc = nodetest.StartWith(t, "cli-test", tweak)
 	for i := 0; i < 2; i++ {
 		hubs = append(hubs, hubtest.Start(t, nil).URL)
 	}

@@ -15,12 +15,22 @@ import (
 // free ports until the test ends, and returns its RPC URL.
 func Start(t testing.TB, chainID string) string {
 	t.Helper()
+	return StartWith(t, chainID, nil)
+}
+
+// StartWith is Start with options adjusted by tweak (genesis params, say
+// short name lifetimes) after Start's own.
+func StartWith(t testing.TB, chainID string, tweak func(*node.Options)) string {
+	t.Helper()
 	ports, err := node.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := node.DefaultOptions()
 	o.ChainID, o.BlockTime, o.Params.PowDifficulty = chainID, 50*time.Millisecond, 4
+	if tweak != nil {
+		tweak(&o)
+	}
 	v, err := node.Init(t.TempDir(), o, ports[0])
 	if err != nil {
 		t.Fatal(err)

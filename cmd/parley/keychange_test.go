@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
+	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/hub/server/hubtest"
+)
+
+// try runs the CLI in home and returns its exit code, stdout and stderr.
+func try(home string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"--home", home}, args...), nil, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// users makes a home per name, registered on hub, and waits until each
+// finds the others on the chain.
+func users(t *testing.T, rpc, hub string, names ...string) map[string]string {
+	t.Helper()
+	homes := map[string]string{}
+	for _, n := range names {
+		homes[n] = filepath.Join(t.TempDir(), n)
+		initHome(t, rpc, homes[n])
+		parley(t, "--home", homes[n], "register", n, "--hub", hub)
+	}
+	for _, n := range names {
+		for _, m := range names {
+			awaitName(t, homes[n], m)
+		}
+	}
+	return homes
+}
+
+// befriend makes a and b contacts: a asks, b accepts and answers, a reads.
+func befriend(t *testing.T, homes map[string]string, a, b string) {
+	t.Helper()
+	parley(t, "--home", homes[a], "contacts", "add", b, "--message", "hi "+b)
+	parley(t, "--home", homes[b], "contacts", "accept", a)
+	parley(t, "--home", homes[b], "send", a, "hi "+a)
+	if out := parley(t, "--home", homes[a], "read", b); !strings.Contains(out, b+": hi "+a) {
+		t.Fatalf("%s reads %s:\n%s", a, b, out)
+	}
+}
+
+// shortNames makes names live 60 blocks (3 s of the test chain's 50 ms
+// blocks), then 20 more of grace.
+func shortNames(o *node.Options) { o.Params.NameLifetime, o.Params.GracePeriod = 60, 20 }
+
+// takeOver waits until name's registration and grace are over, then
+// registers name again from a new home, carol's, on hub.
+func takeOver(t *testing.T, rpc, hub, viewer, name string) (carol string) {
+	t.Helper()
+	m := regexp.MustCompile(`expires:  height (\d+)`).FindStringSubmatch(awaitName(t, viewer, name))
+	if m == nil {
+		t.Fatalf("whois %s shows no expiry", name)
+	}
+	expires, _ := strconv.ParseInt(m[1], 10, 64)
+	node, err := rpchttp.New(rpc, "/websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		st, err := node.Status(context.Background())
+		if err == nil && st.SyncInfo.LatestBlockHeight > expires+20+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the chain did not pass height %d: %v", expires+21, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	carol = filepath.Join(t.TempDir(), "carol")
+	initHome(t, rpc, carol)
+	parley(t, "--home", carol, "register", name, "--hub", hub)
+	return carol
+}
+
+// TestRevokedNameIsNotWrittenTo: bob revokes his name. Alice can neither
+// send to it nor confirm it (a clear error each time), and bob's device
+// reads nothing she tried to send after the revocation.
+func TestRevokedNameIsNotWrittenTo(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	homes := users(t, rpc, hubs[0], "alice", "bob")
+	alice, bob := homes["alice"], homes["bob"]
+	befriend(t, homes, "alice", "bob")
+
+	parley(t, "--home", bob, "name", "revoke", "--confirm", "bob")
+	awaitName(t, alice, "bob", "REVOKED")
+	for _, args := range [][]string{{"send", "bob", "after the revocation"}, {"contacts", "confirm", "bob"}, {"send", "bob", "after confirming"}} {
+		code, _, errs := try(alice, args...)
+		if code != 1 || !strings.Contains(errs, "parley: bob's name was revoked at height ") || !strings.Contains(errs, "nothing can be sent to it") {
+			t.Errorf("alice: parley %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+		}
+	}
+	if out := parley(t, "--home", alice, "contacts"); !strings.Contains(out, "bob\tREVOKED at height ") {
+		t.Errorf("alice's contacts after bob revoked his name:\n%s", out)
+	}
+	if out := parley(t, "--home", bob, "read", "alice"); strings.Contains(out, "after the revocation") || strings.Contains(out, "after confirming") {
+		t.Errorf("bob's device reads what alice sent after the revocation:\n%s", out)
+	}
+}
+
+// TestNameTakenOverAfterExpiry: bob's name expires and carol registers
+// "bob". Alice is warned; confirming starts the conversation over with a
+// request sealed to carol's keys, which carol accepts like any request;
+// carol reads what alice writes from then on, and bob's old device reads
+// nothing alice sent after the change.
+func TestNameTakenOverAfterExpiry(t *testing.T) {
+	rpc, hubs := startWorldWith(t, shortNames)
+	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	homes := users(t, rpc, hubs[0], "alice", "bob")
+	alice, bob := homes["alice"], homes["bob"]
+	befriend(t, homes, "alice", "bob")
+	parley(t, "--home", alice, "send", "bob", "before the change")
+	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: before the change") {
+		t.Fatalf("bob reads:\n%s", out)
+	}
+
+	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob")
+	awaitName(t, alice, "bob", "  2  height ") // the second registration
+	code, _, errs := try(alice, "send", "bob", "sent after the change, before confirming")
+	if code != 1 || !strings.Contains(errs, "bob's name changed hands at height ") || !strings.Contains(errs, "parley contacts confirm bob") {
+		t.Errorf("alice sends to the new bob unconfirmed: exit %d\n%s", code, errs)
+	}
+	if out := parley(t, "--home", alice, "contacts"); !strings.Contains(out, "bob\tKEYS CHANGED at height ") {
+		t.Errorf("alice's contacts after the takeover:\n%s", out)
+	}
+	if out := parley(t, "--home", alice, "contacts", "confirm", "bob"); !strings.Contains(out, "new request sent to bob") {
+		t.Errorf("confirm: %s", out)
+	}
+	parley(t, "--home", alice, "send", "bob", "welcome, new bob")
+	if out := parley(t, "--home", bob, "read", "alice"); strings.Contains(out, "after the change") || strings.Contains(out, "welcome, new bob") || strings.Contains(out, "confirmed") {
+		t.Errorf("the old bob reads what alice sent after the change:\n%s", out)
+	}
+
+	if out := parley(t, "--home", carol, "requests"); !strings.Contains(out, "alice") {
+		t.Fatalf("carol's requests:\n%s", out)
+	}
+	parley(t, "--home", carol, "contacts", "accept", "alice")
+	out := parley(t, "--home", carol, "read", "alice")
+	if !strings.Contains(out, "alice: welcome, new bob") || strings.Contains(out, "before the change") || strings.Contains(out, "before confirming") {
+		t.Fatalf("carol reads:\n%s", out)
+	}
+	parley(t, "--home", carol, "send", "alice", "hello, I am the new bob")
+	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "bob: hello, I am the new bob") || !strings.Contains(out, "[earlier bob/") {
+		t.Fatalf("alice reads:\n%s", out)
+	}
+	if out := parley(t, "--home", bob, "read", "alice"); strings.Contains(out, "welcome, new bob") {
+		t.Fatalf("the old bob reads:\n%s", out)
+	}
+}
