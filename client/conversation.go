@@ -711,8 +711,8 @@ func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 	return StateSent
 }
 
-// Conversation returns the conversation with name, ordered by the
-// senders' clocks (each side's messages keep their own order).
+// Conversation returns the conversation with name in the order this
+// device took its messages (History).
 func (c *Client) Conversation(name string) []Message {
 	var out []Message
 	for _, m := range c.History() {
@@ -723,8 +723,12 @@ func (c *Client) Conversation(name string) []Message {
 	return out
 }
 
-// History returns every conversation's messages, ordered by the senders'
-// clocks (then author and sequence number).
+// History returns every conversation's messages in the order this device
+// took them: the user's own as it sent them, each contact's (and group
+// member's) as it read them, which is always that sender's sequence order
+// (Receive never takes message i+1 before i). The senders' clocks order
+// nothing: Time is what the sender says, shown, never trusted, so a
+// message dated in the past cannot move above what came before it.
 func (c *Client) History() []Message {
 	c.mu.Lock()
 	out := append([]Message(nil), c.history...)
@@ -732,9 +736,6 @@ func (c *Client) History() []Message {
 		out[i].Reactions = maps.Clone(out[i].Reactions)
 	}
 	c.mu.Unlock()
-	slices.SortStableFunc(out, func(a, b Message) int {
-		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.From, b.From), cmp.Compare(a.Seq, b.Seq))
-	})
 	return out
 }
 

@@ -224,22 +224,52 @@ func TestRepliesReactionsEditsDeletes(t *testing.T) {
 	}
 }
 
-// TestSenderClockOrder: a conversation reads in the order things were
-// said, not the order they were fetched.
-func TestSenderClockOrder(t *testing.T) {
-	_, alice, bob, _ := clockedPair(t)
+// TestConversationOrder: a conversation reads in the order this device
+// took its messages in (each sender's in its own sequence), never by the
+// sender's clock: a contact whose clock says 2020 cannot put a message
+// above what was said before it. Each side sees its own arrival order.
+func TestConversationOrder(t *testing.T) {
+	w := newWorld(t)
+	past := &clock{now: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	w.opts = []client.Option{client.WithClock(past.Now)}
+	alice := w.user("alice", w.hubs[0])
+	w.opts = []client.Option{client.WithClock(newClock().Now)}
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
 	ctx := context.Background()
 	connect(t, alice, bob, "a1")
-	bob.Send(ctx, "alice", "b1") // fetches a1 first
-	alice.Send(ctx, "bob", "a2")
-	bob.Send(ctx, "alice", "b2") // before reading a2
-	bob.Receive(ctx, "alice")
-	var got []string
-	for _, m := range bob.Conversation("alice") {
-		got = append(got, m.Text)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	if strings.Join(got, " ") != "a1 b1 a2 b2" {
-		t.Fatalf("bob's conversation: %v", got)
+	must(bob.Send(ctx, "alice", "b1")) // fetches a1 first
+	_, err := alice.Receive(ctx, "bob")
+	must(err)
+	must(alice.Send(ctx, "bob", "a2, dated 2020"))
+	must(bob.Send(ctx, "alice", "b2")) // before reading a2
+	_, err = bob.Receive(ctx, "alice")
+	must(err)
+	_, err = alice.Receive(ctx, "bob")
+	must(err)
+	for _, tc := range []struct {
+		c    *client.Client
+		with string
+		want string
+	}{
+		{bob, "alice", "a1|b1|b2|a2, dated 2020"},
+		{alice, "bob", "a1|b1|a2, dated 2020|b2"},
+	} {
+		conv := tc.c.Conversation(tc.with)
+		if got := strings.Join(texts(conv), "|"); got != tc.want {
+			t.Errorf("%s's conversation: %s, want %s", tc.c.Name, got, tc.want)
+		}
+		for _, m := range conv {
+			if m.From == "alice" && m.Time.Year() != 2020 {
+				t.Errorf("%s shows alice's %q dated %v, not her clock's 2020", tc.c.Name, m.Text, m.Time)
+			}
+		}
 	}
 }
 

@@ -138,6 +138,7 @@ func TestGroupChat(t *testing.T) {
 	}
 	g := "#" + id
 	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "where to?"}))                                  // alice/0
+	groupTexts(t, bob, id)                                                                                               // bob replies to what he read (a conversation is in arrival order)
 	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "the sea", Ref: &wire.Ref{By: "alice", Seq: 0}})) // bob/0
 	groupTexts(t, carol, id)
 	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindReact, Emoji: "🌊", Ref: &wire.Ref{By: "bob", Seq: 0}})) // carol/0
