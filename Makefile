@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $$((50000 * $(FUZZX)))x ./hub/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $$((5000 * $(FUZZX)))x ./hub
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $$((80000 * $(FUZZX)))x ./client/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBackup$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
 bench: build

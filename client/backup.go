@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -26,31 +28,62 @@ import (
 // hubs, so that a new device restores everything from the name and the
 // backup passphrase alone.
 //
-// The blob lives at "b/" ‖ hex(first 16 bytes of Argon2id(passphrase,
-// salt = "parley/backup-path/v1|" ‖ name)): only someone with the
-// passphrase can find it. It holds the identity sealed under the backup
-// passphrase (a keystore file, Argon2id then XChaCha20-Poly1305, made once
-// when backup is turned on) and the state sealed under a key derived from
-// the identity, padded to a multiple of 64 KiB:
+// One Argon2id run, at this client's cost (BackupKDF), gives M from the
+// passphrase and the name; M gives where the blob lives and the key its
+// identity is sealed under:
 //
-//	"parley/backup/v1\n" ‖ u32 len ‖ keystore ‖ nonce[24] ‖ XChaCha20-Poly1305(state, ad = path)
+//	M    = Argon2id(passphrase, salt = "parley/backup/v2|" ‖ name, 32)
+//	path = "b/" ‖ hex(HKDF-SHA256(M, info "parley/backup-path/v2", 16))
+//	key  = HKDF-SHA256(M, info "parley/backup-key/v2", 32)
+//
+// Only someone with the passphrase can find the blob. It holds the
+// identity sealed under key (made once, when backup is turned on) and the
+// state sealed under a key derived from the identity, padded to a multiple
+// of 64 KiB (wire.Backup):
+//
+//	"parley/backup/v2\n" ‖ nonce[24] ‖ XChaCha20-Poly1305(key, seeds, ad = magic ‖ path)
+//	  ‖ nonce[24] ‖ XChaCha20-Poly1305(identity's "backup" key, u32 len ‖ state ‖ zeros, ad = magic ‖ path)
+//
+// Nothing in the clear names the user, a key, a time or a KDF cost. A
+// backup made before v2 ("parley/backup/v1", at the path
+// hex(Argon2id(passphrase, "parley/backup-path/v1|" ‖ name, 16)), with a
+// keystore file inside) is still restored, but only if the Argon2id cost
+// its keystore header asks for is within this client's (else
+// keystore.ErrKDFTooCostly, before any KDF runs: a hub cannot make a
+// restore spend 4 GiB); a device whose backup is v1 keeps writing v1,
+// without the keystore's comment lines, until backup is turned on again.
 //
 // The backup is rewritten after any change (Backup, run after every CLI
 // command and by Watch). The hub operator can guess names and try
 // passphrases offline against Argon2id: the passphrase must be strong.
 
-const backupMagic = "parley/backup/v1\n"
-
 type backupConfig struct {
+	Version  int    `json:"version,omitempty"` // 2; absent in a v1 backup's
 	Path     string `json:"path"`
-	Keystore []byte `json:"keystore"` // the identity under the backup passphrase
+	Keystore []byte `json:"keystore"` // v2: the sealed seeds; v1: a keystore file under the backup passphrase
 }
 
-// BackupKDF is the Argon2id cost of the backup path and keystore.
+// BackupKDF is the Argon2id cost of the backup path and key, and the
+// most a restore accepts from a v1 backup's header.
 var BackupKDF = keystore.DefaultKDF
+
+// backupKeys derives a v2 backup's path and identity key.
+func backupKeys(name string, passphrase []byte, kdf keystore.KDF) (string, [32]byte) {
+	m := argon2.IDKey(passphrase, []byte("parley/backup/v2|"+name), kdf.Time, kdf.Memory, kdf.Threads, 32)
+	defer clear(m)
+	p, _ := hkdf.Key(sha256.New, m, nil, "parley/backup-path/v2", 16)
+	k, _ := hkdf.Key(sha256.New, m, nil, "parley/backup-key/v2", 32)
+	return "b/" + hex.EncodeToString(p), [32]byte(k)
+}
 
 // BackupPath is where name's backup under passphrase lives.
 func BackupPath(name string, passphrase []byte, kdf keystore.KDF) string {
+	p, _ := backupKeys(name, passphrase, kdf)
+	return p
+}
+
+// backupPathV1 is where a backup made before v2 lives.
+func backupPathV1(name string, passphrase []byte, kdf keystore.KDF) string {
 	k := argon2.IDKey(passphrase, []byte("parley/backup-path/v1|"+name), kdf.Time, kdf.Memory, kdf.Threads, 16)
 	return "b/" + hex.EncodeToString(k)
 }
@@ -60,15 +93,12 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 	if len(passphrase) < 12 {
 		return errors.New("client: a backup passphrase needs at least 12 characters: the hub can try guesses offline")
 	}
-	ks, err := c.id.Seal(passphrase, BackupKDF, c.now())
-	if err != nil {
-		return err
-	}
-	cfg := &backupConfig{Path: BackupPath(c.Name, passphrase, BackupKDF), Keystore: ks}
+	path, key := backupKeys(c.Name, passphrase, BackupKDF)
+	cfg := &backupConfig{Version: 2, Path: path, Keystore: c.id.SealSeeds(key, wire.BackupAD(2, path))}
 	c.mu.Lock()
 	old := c.backup
 	c.backup = cfg
-	err = c.save()
+	err := c.save()
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -144,13 +174,14 @@ func sealBackup(key [32]byte, cfg *backupConfig, state []byte) []byte {
 	padded := binary.BigEndian.AppendUint32(nil, uint32(len(state)))
 	padded = append(padded, state...)
 	padded = append(padded, make([]byte, (65536-len(padded)%65536)%65536)...)
-	out := append([]byte(backupMagic), binary.BigEndian.AppendUint32(nil, uint32(len(cfg.Keystore)))...)
-	out = append(out, cfg.Keystore...)
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	rand.Read(nonce)
-	out = append(out, nonce...)
+	b := &wire.Backup{Version: 2, Identity: cfg.Keystore, Nonce: make([]byte, chacha20poly1305.NonceSizeX)}
+	if cfg.Version < 2 {
+		b.Version, b.Identity = 1, keystore.DataLine(cfg.Keystore) // not its comments: they name the owner key
+	}
+	rand.Read(b.Nonce)
 	aead, _ := chacha20poly1305.NewX(key[:])
-	return aead.Seal(out, nonce, padded, []byte(cfg.Path))
+	b.State = aead.Seal(nil, b.Nonce, padded, wire.BackupAD(b.Version, cfg.Path))
+	return b.Marshal()
 }
 
 // ErrNoBackup: no hub of the name holds a backup under that passphrase.
@@ -171,51 +202,23 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	if len(rec.Profile.Hubs) == 0 {
 		return nil, nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
-	path := BackupPath(name, passphrase, BackupKDF)
 	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
-	var blob []byte
-	err = ErrNoBackup
-	for _, url := range rec.Profile.Hubs {
-		h, derr := hubclient.Dial(ctx, url, ed25519.NewKeyFromSeed(make([]byte, 32)), nil) // reads need no key
-		if derr != nil {
-			err = derr
-			continue
-		}
-		b, _, gerr := h.Get(ctx, addr, path)
-		if gerr == nil {
-			blob = b
-			break
-		}
-		if !errors.Is(gerr, hub.ErrNotFound) {
-			err = gerr
-		}
+	path, key := backupKeys(name, passphrase, BackupKDF)
+	blob, err := readBackup(ctx, rec.Profile.Hubs, addr, path)
+	if errors.Is(err, ErrNoBackup) { // perhaps one made before v2
+		path = backupPathV1(name, passphrase, BackupKDF)
+		blob, err = readBackup(ctx, rec.Profile.Hubs, addr, path)
 	}
-	if blob == nil {
+	if err != nil {
 		return nil, nil, err
 	}
-	if !bytes.HasPrefix(blob, []byte(backupMagic)) || len(blob) < len(backupMagic)+4 {
-		return nil, nil, fmt.Errorf("client: backup: %w", wire.ErrMalformed)
-	}
-	rest := blob[len(backupMagic):]
-	n := int(binary.BigEndian.Uint32(rest))
-	if len(rest) < 4+n+chacha20poly1305.NonceSizeX {
-		return nil, nil, fmt.Errorf("client: backup: %w", wire.ErrMalformed)
-	}
-	id, err := keystore.Open(rest[4:4+n], passphrase)
+	id, state, err := openBackup(blob, path, passphrase, key)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !bytes.Equal(id.SigningKey().Public().(ed25519.PublicKey), rec.Profile.SigningKey[:]) {
 		return nil, nil, fmt.Errorf("client: the backup's keys are not the ones %s publishes on the chain now", name)
 	}
-	key := id.LocalKey("backup")
-	aead, _ := chacha20poly1305.NewX(key[:])
-	body := rest[4+n:]
-	padded, err := aead.Open(nil, body[:chacha20poly1305.NonceSizeX], body[chacha20poly1305.NonceSizeX:], []byte(path))
-	if err != nil || len(padded) < 4 || int(binary.BigEndian.Uint32(padded)) > len(padded)-4 {
-		return nil, nil, fmt.Errorf("client: backup does not open: %w", wire.ErrForged)
-	}
-	state := padded[4 : 4+binary.BigEndian.Uint32(padded)]
 	c, err := New(ctx, name, id, dir, rec.Profile.Hubs[0], opts...)
 	if err != nil {
 		return nil, nil, err
@@ -238,6 +241,58 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	err = c.save()
 	c.mu.Unlock()
 	return id, c, err
+}
+
+// openBackup opens a backup blob read at path: its identity (under key
+// in v2, under passphrase in v1, refusing a v1 header costlier than
+// BackupKDF before any KDF runs) and its state JSON. A blob that does not
+// open is wire.ErrForged (the path already proved the passphrase), one
+// that does not parse wire.ErrMalformed.
+func openBackup(blob []byte, path string, passphrase []byte, key [32]byte) (*keystore.Identity, []byte, error) {
+	b, err := wire.ParseBackup(blob)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: backup: %w", err)
+	}
+	var id *keystore.Identity
+	if b.Version == 1 {
+		id, err = keystore.OpenWithin(b.Identity, passphrase, BackupKDF)
+	} else {
+		id, err = keystore.OpenSeeds(key, b.Identity, wire.BackupAD(2, path))
+	}
+	if errors.Is(err, keystore.ErrBadPassphrase) {
+		err = fmt.Errorf("client: the backup at %s does not open: it was altered: %w", path, wire.ErrForged)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	sk := id.LocalKey("backup")
+	aead, _ := chacha20poly1305.NewX(sk[:])
+	padded, err := aead.Open(nil, b.Nonce, b.State, wire.BackupAD(b.Version, path))
+	if err != nil || len(padded) < 4 || int(binary.BigEndian.Uint32(padded)) > len(padded)-4 {
+		return nil, nil, fmt.Errorf("client: the backup's state does not open: it was altered: %w", wire.ErrForged)
+	}
+	return id, padded[4 : 4+binary.BigEndian.Uint32(padded)], nil
+}
+
+// readBackup reads the blob at path from the first of hubs that has it;
+// ErrNoBackup if none has.
+func readBackup(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
+	err := ErrNoBackup
+	for _, url := range hubs {
+		h, derr := hubclient.Dial(ctx, url, ed25519.NewKeyFromSeed(make([]byte, 32)), nil) // reads need no key
+		if derr != nil {
+			err = derr
+			continue
+		}
+		b, _, gerr := h.Get(ctx, addr, path)
+		if gerr == nil {
+			return b, nil
+		}
+		if !errors.Is(gerr, hub.ErrNotFound) {
+			err = gerr
+		}
+	}
+	return nil, err
 }
 
 // ErrStale: the conversation went on (on another device) after the backup

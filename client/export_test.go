@@ -56,3 +56,22 @@ func Followed(c *Client, name string) bool {
 	}
 	return false
 }
+
+// UseBackupV1 turns c's backup on as a client from before backup v2 did
+// (a keystore file under passphrase, comments and all, at the v1 path),
+// and returns that path.
+func UseBackupV1(t testing.TB, c *Client, passphrase []byte) string {
+	ks, err := c.id.Seal(passphrase, BackupKDF, c.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := backupPathV1(c.Name, passphrase, BackupKDF)
+	c.mu.Lock()
+	c.backup = &backupConfig{Path: path, Keystore: ks}
+	err = c.save()
+	c.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

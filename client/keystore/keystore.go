@@ -49,6 +49,9 @@ import (
 var (
 	ErrBadPassphrase = errors.New("keystore: wrong passphrase, or the keystore is damaged")
 	ErrMalformed     = errors.New("keystore: malformed")
+	// ErrKDFTooCostly: the file asks for Argon2id parameters beyond the
+	// bound the caller gave (OpenWithin); no KDF was run.
+	ErrKDFTooCostly = errors.New("keystore: the file asks for a costlier key derivation than this client makes")
 )
 
 const (
@@ -172,8 +175,18 @@ func (id *Identity) Seal(passphrase []byte, kdf KDF, now time.Time) ([]byte, err
 	return out.Bytes(), nil
 }
 
-// Open decrypts a keystore file's bytes.
+// Open decrypts a keystore file's bytes. It accepts any Argon2id cost
+// the format allows (up to 100 passes and 4 GiB): use it for the user's
+// own files, OpenWithin for a file from elsewhere.
 func Open(file, passphrase []byte) (*Identity, error) {
+	return OpenWithin(file, passphrase, KDF{Time: 100, Memory: 4 << 20, Threads: 255})
+}
+
+// OpenWithin is Open for a file that someone else may have written (a
+// backup read from a hub): a file whose Argon2id parameters exceed max in
+// any one of time, memory or threads is refused with ErrKDFTooCostly
+// before any key derivation runs.
+func OpenWithin(file, passphrase []byte, max KDF) (*Identity, error) {
 	var last string
 	sc := bufio.NewScanner(bytes.NewReader(file))
 	sc.Buffer(make([]byte, 4096), 1<<16)
@@ -200,6 +213,10 @@ func Open(file, passphrase []byte) (*Identity, error) {
 	if kdf.Time == 0 || kdf.Time > 100 || kdf.Memory < 8 || kdf.Memory > 4<<20 || kdf.Threads == 0 {
 		return nil, fmt.Errorf("%w: KDF parameters out of range", ErrMalformed)
 	}
+	if kdf.Time > max.Time || kdf.Memory > max.Memory || kdf.Threads > max.Threads {
+		return nil, fmt.Errorf("%w: it asks for %d passes over %d MiB with %d threads, this client makes at most %d over %d MiB with %d",
+			ErrKDFTooCostly, kdf.Time, kdf.Memory>>10, kdf.Threads, max.Time, max.Memory>>10, max.Threads)
+	}
 	salt := p[9 : 9+saltLen]
 	nonce := p[9+saltLen : 9+saltLen+chacha20poly1305.NonceSizeX]
 	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize))
@@ -210,13 +227,60 @@ func Open(file, passphrase []byte) (*Identity, error) {
 	if err != nil {
 		return nil, ErrBadPassphrase
 	}
+	defer clear(seeds)
+	return fromSeeds(seeds), nil
+}
+
+func fromSeeds(seeds []byte) *Identity {
 	id := new(Identity)
 	copy(id.ownerSeed[:], seeds[0:32])
 	copy(id.signSeed[:], seeds[32:64])
 	copy(id.x25519Seed[:], seeds[64:96])
 	copy(id.pqSeed[:], seeds[96:160])
-	clear(seeds)
-	return id, nil
+	return id
+}
+
+// SealedSeedsLen is the length of SealSeeds' output.
+const SealedSeedsLen = chacha20poly1305.NonceSizeX + seedBytes + chacha20poly1305.Overhead
+
+// SealSeeds seals the identity's secrets under key, for a container that
+// derives the key itself (the backup): nonce[24] ‖
+// XChaCha20-Poly1305(key, nonce, the 160 seed bytes, ad), with nothing
+// else (no parameters, no comment) in the clear.
+func (id *Identity) SealSeeds(key [32]byte, ad []byte) []byte {
+	seeds := id.seeds()
+	defer clear(seeds)
+	out := make([]byte, chacha20poly1305.NonceSizeX, SealedSeedsLen)
+	rand.Read(out)
+	aead, _ := chacha20poly1305.NewX(key[:])
+	return aead.Seal(out, out[:chacha20poly1305.NonceSizeX], seeds, ad)
+}
+
+// OpenSeeds opens what SealSeeds made; anything else, or another key or
+// ad, gives ErrBadPassphrase.
+func OpenSeeds(key [32]byte, sealed, ad []byte) (*Identity, error) {
+	if len(sealed) != SealedSeedsLen {
+		return nil, fmt.Errorf("%w: sealed seeds of %d bytes", ErrMalformed, len(sealed))
+	}
+	aead, _ := chacha20poly1305.NewX(key[:])
+	seeds, err := aead.Open(nil, sealed[:chacha20poly1305.NonceSizeX], sealed[chacha20poly1305.NonceSizeX:], ad)
+	if err != nil {
+		return nil, ErrBadPassphrase
+	}
+	defer clear(seeds)
+	return fromSeeds(seeds), nil
+}
+
+// DataLine returns the keystore file's data line alone, without its
+// comment lines (which are for people, and name the owner key).
+func DataLine(file []byte) []byte {
+	var last []byte
+	for line := range bytes.Lines(file) {
+		if l := bytes.TrimSuffix(line, []byte("\n")); len(l) > 0 && l[0] != '#' {
+			last = l
+		}
+	}
+	return append(last, '\n')
 }
 
 // Save seals id into path: a temporary file in the same directory,

@@ -102,3 +102,32 @@ func TestAtomicSave(t *testing.T) {
 		t.Fatal("save into a missing directory succeeded")
 	}
 }
+
+// TestOpenWithin: a file asking for more Argon2id time, memory or threads
+// than the caller allows is refused before any KDF runs; one within the
+// bound opens, also from its data line alone (DataLine drops the
+// comments, which name the owner key).
+func TestOpenWithin(t *testing.T) {
+	id, _ := New()
+	file, _ := id.Seal([]byte("pw"), fastKDF, time.Unix(0, 0))
+	for _, max := range []KDF{{Time: 0, Memory: 64, Threads: 1}, {Time: 1, Memory: 63, Threads: 1}, {Time: 1, Memory: 64, Threads: 0}} {
+		if _, err := OpenWithin(file, []byte("pw"), max); !errors.Is(err, ErrKDFTooCostly) {
+			t.Errorf("bound %+v: %v", max, err)
+		}
+	}
+	line := DataLine(file)
+	if bytes.Contains(line, []byte("#")) || bytes.Count(line, []byte("\n")) != 1 {
+		t.Fatalf("data line %q", line)
+	}
+	got, err := OpenWithin(line, []byte("pw"), fastKDF)
+	if err != nil || !bytes.Equal(got.seeds(), id.seeds()) {
+		t.Fatalf("the data line alone: %v", err)
+	}
+	sealed := id.SealSeeds([32]byte{1}, []byte("ad"))
+	if got, err := OpenSeeds([32]byte{1}, sealed, []byte("ad")); err != nil || !bytes.Equal(got.seeds(), id.seeds()) {
+		t.Fatalf("sealed seeds: %v", err)
+	}
+	if _, err := OpenSeeds([32]byte{1}, sealed, []byte("other ad")); !errors.Is(err, ErrBadPassphrase) {
+		t.Fatalf("sealed seeds under another ad: %v", err)
+	}
+}
