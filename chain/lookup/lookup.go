@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	coretypes "github.com/cometbft/cometbft/rpc/core/types"
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -44,6 +46,38 @@ var (
 	// ErrUnverified: an answer failed verification; the node is wrong or
 	// lying. Never shown to a user as data.
 	ErrUnverified = errors.New("lookup: answer failed verification")
+	// ErrUnreachable: no configured node answered (no connection, a
+	// timeout): nothing was learned, nothing was refused.
+	ErrUnreachable = errors.New("lookup: no chain node answers")
+	// ErrTooLarge: a node answered more than the client reads (see
+	// Config.MaxAnswerBytes and MaxHistory); the answer was dropped
+	// unread.
+	ErrTooLarge = errors.New("lookup: answer too large")
+	// ErrTrustExpired: the newest header this client verified is older
+	// than the trusting period, so the validators that signed it may have
+	// left and signed anything since. The client never falls back to
+	// trusting a node: a recent header must be pinned again (out of band).
+	ErrTrustExpired = errors.New("lookup: the trusted header is older than the trusting period")
+	// ErrRootPruned: the nodes no longer keep the trust root's block and
+	// the header store holds nothing newer to verify from: a recent header
+	// must be pinned again.
+	ErrRootPruned = errors.New("lookup: the nodes no longer keep the trusted header's block")
+)
+
+// Defaults and bounds.
+const (
+	// DefaultTrustPeriod is the trusting period when Config has none.
+	DefaultTrustPeriod = 168 * time.Hour
+	// DefaultMaxAnswerBytes bounds the HTTP body of every node answer.
+	DefaultMaxAnswerBytes = 4 << 20
+	// MaxHistory is the longest key history History reads (entries).
+	MaxHistory = 1000
+	// maxValueBytes bounds a proven query's value: a record, a nonce, an
+	// owner's names, the params.
+	maxValueBytes = 64 << 10
+	// StoreHeaders is how many verified headers the header store keeps;
+	// older ones are pruned after each update.
+	StoreHeaders = 32
 )
 
 // Config configures a Client.
@@ -57,18 +91,31 @@ type Config struct {
 	// for a one-node development network only.
 	Witnesses []string
 	// TrustHeight and TrustHash are the trust root: a header known (from
-	// out of band) to be on the chain. If TrustHeight is 0, the root is
-	// taken on first use from the primary; TrustRoot reports it so it can
-	// be shown and pinned.
+	// out of band) to be on the chain. If TrustHeight is 0 and the header
+	// store is empty, the root is taken on first use from the primary;
+	// TrustRoot reports it so it can be shown and pinned. A root newer
+	// than the store's newest header replaces the store (a re-pin).
 	TrustHeight int64
 	TrustHash   []byte
-	// TrustPeriod bounds how old the trusted header may be (default 168h).
+	// TrustPeriod bounds how old the newest verified header may be
+	// (default DefaultTrustPeriod).
 	TrustPeriod time.Duration
 	// MaxAge is how long a verified latest header is reused before the
 	// light client is asked for a newer one (default 1s).
 	MaxAge time.Duration
-	// StoreDir keeps verified headers on disk; empty keeps them in memory.
+	// StoreDir keeps verified headers on disk (a goleveldb database,
+	// "light.db", holding the newest StoreHeaders), so the next New
+	// verifies forward from the newest of them, however long ago and
+	// however much the nodes pruned since, as long as it is within the
+	// trusting period. Empty keeps them in memory. One process at a time.
 	StoreDir string
+	// MaxAnswerBytes bounds the HTTP body of every answer from a node
+	// (default DefaultMaxAnswerBytes); a longer one is dropped with
+	// ErrTooLarge.
+	MaxAnswerBytes int64
+	// Now is the clock the trusting period is measured with (default
+	// time.Now).
+	Now func() time.Time
 	// Logger for the light client; nil discards.
 	Logger cmtlog.Logger
 }
@@ -96,12 +143,25 @@ type Client struct {
 // or are still catching up are left out of the cross-checks. A node that
 // answers is never replaced because of what it answered: a verdict (a
 // refused header, a wrong chain) is returned, not retried elsewhere.
+//
+// With a header store (Config.StoreDir) that holds headers, the light
+// client starts from the newest of them; otherwise from the configured
+// trust root (or, with none, the primary's latest header). It fails with
+// ErrUnreachable if no node answers, ErrTrustExpired if the newest header
+// it holds is past the trusting period, ErrRootPruned if the nodes no
+// longer keep the root it must start from.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.TrustPeriod == 0 {
-		cfg.TrustPeriod = 168 * time.Hour
+		cfg.TrustPeriod = DefaultTrustPeriod
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = time.Second
+	}
+	if cfg.MaxAnswerBytes == 0 {
+		cfg.MaxAnswerBytes = DefaultMaxAnswerBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = cmtlog.NewNopLogger()
@@ -109,74 +169,175 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, urls: append([]string{cfg.Primary}, cfg.Witnesses...)}
 	var live []int // nodes that answer and have caught up
 	var down []error
+	var earliest int64 // the oldest block the node that answers queries keeps
 	for i, u := range c.urls {
-		rpc, err := rpchttp.NewWithTimeout(u, "/websocket", 15)
+		rpc, err := dialNode(u, cfg.MaxAnswerBytes)
 		if err != nil {
 			return nil, fmt.Errorf("lookup: node %q: %w", u, err)
 		}
 		c.nodes = append(c.nodes, rpc)
 		st, err := rpc.Status(ctx)
 		switch {
+		case err != nil && !unreachable(err):
+			return nil, fmt.Errorf("lookup: status of %s: %w", u, err)
 		case err != nil:
 			down = append(down, fmt.Errorf("%s: %w", u, err))
 		case st.SyncInfo.CatchingUp:
 			down = append(down, fmt.Errorf("%s is catching up", u))
 		default:
+			if len(live) == 0 {
+				earliest = st.SyncInfo.EarliestBlockHeight
+			}
 			live = append(live, i)
 		}
 	}
 	if len(live) == 0 {
-		return nil, fmt.Errorf("lookup: no chain node answers: %w", errors.Join(down...))
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(down...))
 	}
 	if len(cfg.Witnesses) > 0 && len(live) < 2 {
-		return nil, fmt.Errorf("lookup: no witness answers to cross-check %s with: %w", c.urls[live[0]], errors.Join(down...))
+		return nil, fmt.Errorf("%w: no witness answers to cross-check %s with: %w", ErrUnreachable, c.urls[live[0]], errors.Join(down...))
 	}
 	c.cur = live[0]
 	rpc := c.nodes[c.cur]
-	if cfg.TrustHeight == 0 {
-		// Trust on first use: the primary's latest commit.
-		res, err := rpc.Commit(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("lookup: fetch trust root from %s: %w", c.urls[c.cur], err)
-		}
-		if res.SignedHeader.Header == nil || res.SignedHeader.Commit == nil {
-			return nil, fmt.Errorf("lookup: %s has no committed block yet", c.urls[c.cur])
-		}
-		if res.ChainID != cfg.ChainID {
-			return nil, fmt.Errorf("lookup: node %s is on chain %q, want %q", c.urls[c.cur], res.ChainID, cfg.ChainID)
-		}
-		cfg.TrustHeight, cfg.TrustHash = res.Height, res.Hash()
-	}
-	c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
 
-	var providers []provider.Provider
-	for _, i := range live {
-		p, err := lighthttp.New(cfg.ChainID, c.urls[i])
-		if err != nil {
-			return nil, fmt.Errorf("lookup: node %q: %w", c.urls[i], err)
-		}
-		providers = append(providers, p)
-	}
-	primary, witnesses := providers[0], providers[1:]
-	if len(witnesses) == 0 {
-		witnesses = []provider.Provider{primary}
-	}
 	var err error
 	if cfg.StoreDir == "" {
 		c.db = dbm.NewMemDB()
 	} else if c.db, err = dbm.NewDB("light", dbm.GoLevelDBBackend, cfg.StoreDir); err != nil {
 		return nil, fmt.Errorf("lookup: header store: %w", err)
 	}
+	store := lightdb.New(c.db, cfg.ChainID)
+	fail := func(err error) (*Client, error) {
+		c.db.Close()
+		return nil, err
+	}
+	last, err := store.LastLightBlockHeight()
+	if err != nil {
+		return fail(fmt.Errorf("lookup: header store: %w", err))
+	}
+	if last > 0 && cfg.TrustHeight > last {
+		// A root newer than anything verified: the store starts over from it.
+		if err := store.Prune(0); err != nil {
+			return fail(fmt.Errorf("lookup: header store: %w", err))
+		}
+		last = -1
+	}
+	var providers []provider.Provider
+	for _, i := range live {
+		providers = append(providers, lighthttp.NewWithClient(cfg.ChainID, c.nodes[i]))
+	}
+	primary, witnesses := providers[0], providers[1:]
+	if len(witnesses) == 0 {
+		witnesses = []provider.Provider{primary}
+	}
+	opts := []light.Option{light.Logger(cfg.Logger), light.MaxRetryAttempts(3), light.PruningSize(StoreHeaders)}
+
+	if last > 0 {
+		// Verify forward from the newest header verified before.
+		lb, err := store.LightBlock(last)
+		if err != nil {
+			return fail(fmt.Errorf("lookup: header store: %w", err))
+		}
+		if cfg.TrustHeight > 0 {
+			if root, err := store.LightBlock(cfg.TrustHeight); err == nil && !bytes.Equal(root.Hash(), cfg.TrustHash) {
+				return fail(fmt.Errorf("lookup: the header store holds another header at height %d than the trust root %X", cfg.TrustHeight, cfg.TrustHash))
+			}
+		}
+		if end := lb.Time.Add(cfg.TrustPeriod); !end.After(cfg.Now()) {
+			return fail(fmt.Errorf("%w: the newest header this client verified (height %d, %s) expired at %s (trusting period %s)",
+				ErrTrustExpired, lb.Height, lb.Time.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), cfg.TrustPeriod))
+		}
+		if c.lc, err = light.NewClientFromTrustedStore(cfg.ChainID, cfg.TrustPeriod, primary, witnesses, store, opts...); err != nil {
+			return fail(fmt.Errorf("lookup: light client: %w", err))
+		}
+		c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
+		if c.rootH == 0 {
+			c.rootH, c.rootK = lb.Height, lb.Hash()
+		}
+		return c, nil
+	}
+
+	if cfg.TrustHeight == 0 {
+		// Trust on first use: the primary's latest commit.
+		res, err := rpc.Commit(ctx, nil)
+		if err != nil {
+			return fail(fmt.Errorf("lookup: fetch trust root from %s: %w", c.urls[c.cur], err))
+		}
+		if res.SignedHeader.Header == nil || res.SignedHeader.Commit == nil {
+			return fail(fmt.Errorf("lookup: %s has no committed block yet", c.urls[c.cur]))
+		}
+		if res.ChainID != cfg.ChainID {
+			return fail(fmt.Errorf("lookup: node %s is on chain %q, want %q", c.urls[c.cur], res.ChainID, cfg.ChainID))
+		}
+		cfg.TrustHeight, cfg.TrustHash = res.Height, res.Hash()
+	} else if cfg.TrustHeight < earliest {
+		return fail(fmt.Errorf("%w: %s keeps blocks from height %d on, the trust root is at height %d", ErrRootPruned, c.urls[c.cur], earliest, cfg.TrustHeight))
+	}
+	c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
 	c.lc, err = light.NewClient(ctx, cfg.ChainID,
 		light.TrustOptions{Period: cfg.TrustPeriod, Height: cfg.TrustHeight, Hash: cfg.TrustHash},
-		primary, witnesses, lightdb.New(c.db, cfg.ChainID),
-		light.Logger(cfg.Logger), light.MaxRetryAttempts(3))
+		primary, witnesses, store, opts...)
 	if err != nil {
-		c.db.Close()
-		return nil, fmt.Errorf("lookup: light client: %w", err)
+		return fail(fmt.Errorf("lookup: light client: %w", err))
 	}
 	return c, nil
 }
+
+// dialNode makes the RPC client of the node at u: every answer's body is
+// read through a limit of max bytes.
+func dialNode(u string, max int64) (*rpchttp.HTTP, error) {
+	hc, err := jsonrpcclient.DefaultHTTPClient(u)
+	if err != nil {
+		return nil, err
+	}
+	hc.Timeout = 15 * time.Second
+	hc.Transport = &limitTransport{base: hc.Transport, max: max}
+	return rpchttp.NewWithClient(u, "/websocket", hc)
+}
+
+// limitTransport reads every answer's body through a limit.
+type limitTransport struct {
+	base http.RoundTripper
+	max  int64
+}
+
+func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if res.ContentLength > t.max {
+		res.Body.Close()
+		return nil, fmt.Errorf("%w: %s announced %d bytes, more than %d", ErrTooLarge, req.URL.Host, res.ContentLength, t.max)
+	}
+	res.Body = &limitedBody{rc: res.Body, left: t.max, max: t.max, host: req.URL.Host}
+	return res, nil
+}
+
+// limitedBody fails once more than max bytes were read.
+type limitedBody struct {
+	rc        io.ReadCloser
+	left, max int64
+	host      string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte // one byte more tells a body of exactly max from a longer one
+		if n, err := b.rc.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: %s answered more than %d bytes", ErrTooLarge, b.host, b.max)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // rpc runs call against the node that answers queries; if that node does
 // not answer (a transport error, not a refusal), the other configured
@@ -202,11 +363,17 @@ func (c *Client) rpc(ctx context.Context, call func(*rpchttp.HTTP) error) error 
 			firstErr = err
 		}
 	}
-	return firstErr
+	return fmt.Errorf("%w: %w", ErrUnreachable, firstErr)
 }
 
 // unreachable tells a node that did not answer from one that did.
 func unreachable(err error) bool {
+	if err == nil || errors.Is(err, ErrTooLarge) {
+		return false
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return true
+	}
 	var ne net.Error
 	var oe *net.OpError
 	return errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -233,7 +400,15 @@ func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
 		return c.latest, nil
 	}
 	for {
-		if _, err := c.lc.Update(ctx, time.Now()); err != nil {
+		if _, err := c.lc.Update(ctx, c.cfg.Now()); err != nil {
+			var expired light.ErrOldHeaderExpired
+			switch {
+			case errors.As(err, &expired):
+				return nil, fmt.Errorf("%w: the newest header this client verified expired at %s (trusting period %s)",
+					ErrTrustExpired, expired.At.UTC().Format(time.RFC3339), c.cfg.TrustPeriod)
+			case unreachable(err):
+				return nil, fmt.Errorf("%w: verify latest header: %w", ErrUnreachable, err)
+			}
 			return nil, fmt.Errorf("lookup: verify latest header: %w", err)
 		}
 		lb, err := c.lc.TrustedLightBlock(0)
@@ -277,6 +452,9 @@ func (c *Client) Query(ctx context.Context, path string, data, key []byte) (*Ans
 	r := res.Response
 	if r.Code != 0 {
 		return nil, &bns.CodeError{Code: bns.Code(r.Code), Msg: r.Log}
+	}
+	if len(r.Value) > maxValueBytes {
+		return nil, fmt.Errorf("%w: the value of %s is %d bytes, more than %d", ErrTooLarge, path, len(r.Value), maxValueBytes)
 	}
 	if r.Height != h {
 		return nil, fmt.Errorf("%w: asked for height %d, answered for %d", ErrUnverified, h, r.Height)
@@ -326,11 +504,15 @@ func (c *Client) lookup(ctx context.Context, name string) (*bns.Record, int64, e
 }
 
 // History returns the verified record of name and its complete key
-// history, checked against the record's history hash.
+// history, checked against the record's history hash. A history longer
+// than MaxHistory entries is not read (ErrTooLarge).
 func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.HistoryEntry, error) {
 	rec, h, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, nil, err
+	}
+	if rec.Seq > MaxHistory {
+		return nil, nil, fmt.Errorf("%w: the history of %q has %d entries, more than the %d this client reads", ErrTooLarge, name, rec.Seq, MaxHistory)
 	}
 	var res *coretypes.ResultABCIQuery
 	err = c.rpc(ctx, func(n *rpchttp.HTTP) (err error) {
@@ -434,11 +616,14 @@ func ParseHash(s string) ([]byte, error) {
 // ChainIDOf asks a node which chain it is on. The answer is not verified:
 // use it only to fill in a chain ID that the light client then checks.
 func ChainIDOf(ctx context.Context, nodeURL string) (string, error) {
-	rpc, err := rpchttp.NewWithTimeout(nodeURL, "/websocket", 15)
+	rpc, err := dialNode(nodeURL, DefaultMaxAnswerBytes)
 	if err != nil {
 		return "", fmt.Errorf("lookup: %w", err)
 	}
 	st, err := rpc.Status(ctx)
+	if unreachable(err) {
+		return "", fmt.Errorf("%w: %s: %w", ErrUnreachable, nodeURL, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("lookup: status of %s: %w", nodeURL, err)
 	}

@@ -21,9 +21,19 @@ import (
 	"github.com/parley-im/parley/chain/app"
 )
 
-// KeepRecent is how many recent versions of the state a node keeps
-// queryable (and provable).
+// KeepRecent is how many recent heights a node keeps by default: versions
+// of the state, queryable (and provable), and CometBFT's blocks, from
+// which light clients verify forward.
 const KeepRecent = 10000
+
+// StartOptions adjust a node that Start runs.
+type StartOptions struct {
+	// KeepRecent is how many recent heights the node keeps (0: the
+	// package's KeepRecent). Below it the application prunes its state
+	// versions and tells CometBFT (the commit's retain height) to prune
+	// its blocks.
+	KeepRecent int64
+}
 
 // LoadConfig reads home/config/config.toml over CometBFT's defaults.
 func LoadConfig(home string) (*cfg.Config, error) {
@@ -64,8 +74,15 @@ type Node struct {
 	closeApp func() error
 }
 
-// Start runs the node of home in this process.
-func Start(home string, which App, logger cmtlog.Logger) (*Node, error) {
+// Start runs the node of home in this process; opts, if given, adjust it.
+func Start(home string, which App, logger cmtlog.Logger, opts ...StartOptions) (*Node, error) {
+	var o StartOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.KeepRecent <= 0 {
+		o.KeepRecent = KeepRecent
+	}
 	c, err := LoadConfig(home)
 	if err != nil {
 		return nil, err
@@ -83,7 +100,7 @@ func Start(home string, which App, logger cmtlog.Logger) (*Node, error) {
 		a, err := app.New(app.Config{
 			ChainID:    g.ChainID,
 			Dir:        c.DBDir(),
-			KeepRecent: KeepRecent,
+			KeepRecent: o.KeepRecent,
 			Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		})
 		if err != nil {

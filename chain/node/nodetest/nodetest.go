@@ -22,6 +22,23 @@ func Start(t testing.TB, chainID string) string {
 // short name lifetimes) after Start's own.
 func StartWith(t testing.TB, chainID string, tweak func(*node.Options)) string {
 	t.Helper()
+	return StartNode(t, chainID, tweak, node.StartOptions{}).URL
+}
+
+// Node is a running test node that a test can stop and start again.
+type Node struct {
+	URL  string // its RPC URL (the same after a restart)
+	t    testing.TB
+	home string
+	opts node.StartOptions
+	n    *node.Node
+}
+
+// StartNode is StartWith (tweak may be nil) with options for the running
+// node (one that keeps only a few recent blocks, say); the node can be
+// stopped and started again.
+func StartNode(t testing.TB, chainID string, tweak func(*node.Options), opts node.StartOptions) *Node {
+	t.Helper()
 	ports, err := node.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -35,10 +52,30 @@ func StartWith(t testing.TB, chainID string, tweak func(*node.Options)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Start(v.Home, node.AppBNS, cmtlog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
+	n := &Node{URL: v.RPCURL(), t: t, home: v.Home, opts: opts}
+	n.Restart()
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// Stop stops the node (its RPC port then refuses connections); stopping
+// a stopped node does nothing.
+func (n *Node) Stop() {
+	if n.n != nil {
+		n.n.Stop()
+		n.n = nil
 	}
-	t.Cleanup(func() { n.Stop() })
-	return v.RPCURL()
+}
+
+// Restart starts a stopped node again on the same ports, from where it
+// stopped.
+func (n *Node) Restart() {
+	n.t.Helper()
+	if n.n != nil {
+		return
+	}
+	var err error
+	if n.n, err = node.Start(n.home, node.AppBNS, cmtlog.NewNopLogger(), n.opts); err != nil {
+		n.t.Fatal(err)
+	}
 }
