@@ -1,8 +1,8 @@
 package lookup_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"

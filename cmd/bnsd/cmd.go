@@ -152,7 +152,10 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 }
 
 func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
-	var home, level, app string
+	var (
+		home, level, app string
+		keep             int64
+	)
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
 		Short: "Run a node",
@@ -173,7 +176,10 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if logger, err = cmtflags.ParseLogLevel(level, logger, "info"); err != nil {
 				return cli.Usage(fmt.Errorf("--log-level: %w", err))
 			}
-			n, err := node.Start(home, node.App(app), logger)
+			if keep <= 0 {
+				return cli.Usage(fmt.Errorf("--keep-recent %d: give a positive number of blocks", keep))
+			}
+			n, err := node.Start(home, node.App(app), logger, node.StartOptions{KeepRecent: keep})
 			if err != nil {
 				return err
 			}
@@ -184,6 +190,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&home, "home", "", "node directory (required)")
 	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT (default: the config's log_level)")
 	cmd.Flags().StringVar(&app, "app", string(node.AppBNS), "ABCI application; kvstore is CometBFT's stock example, for benchmark baselines only")
+	cmd.Flags().Int64Var(&keep, "keep-recent", node.KeepRecent, "how many recent heights to keep (state versions and blocks); older ones are pruned")
 	cmd.Flags().MarkHidden("app")
 	cmd.MarkFlagRequired("home")
 	return cmd

@@ -66,7 +66,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := os.MkdirAll(h.dir, 0o700); err != nil {
 				return err
 			}
-			d, err := connectChain(cmd, &cfg, trustHash)
+			d, err := connectChain(cmd, &cfg, trustHash, h.path(lightDir))
 			if err != nil {
 				return err
 			}

@@ -19,9 +19,18 @@ import (
 	"github.com/parley-im/parley/internal/cli"
 )
 
+// repinHint is what to do when the light client has no header it can
+// verify from.
+const repinHint = "ask someone you trust for the height and hash of a recent header (their 'parley status' shows one), " +
+	"then run 'parley settings trust --trust-height H --trust-hash HEX'"
+
 func passphraseHint(err error) string {
 	var kc *client.KeyChange
 	switch {
+	case errors.Is(err, lookup.ErrTrustExpired):
+		return "this device was offline longer than the trusting period; " + repinHint
+	case errors.Is(err, lookup.ErrRootPruned):
+		return "the chain's nodes no longer keep the header this device trusts; " + repinHint
 	case errors.Is(err, keystore.ErrBadPassphrase):
 		return "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
 	case errors.As(err, &kc):
@@ -101,7 +110,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := os.MkdirAll(h.dir, 0o700); err != nil {
 				return err
 			}
-			d, err := connectChain(cmd, &cfg, trustHash)
+			d, err := connectChain(cmd, &cfg, trustHash, h.path(lightDir))
 			if err != nil {
 				return err
 			}
@@ -133,15 +142,16 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 
 // connectChain learns the chain ID from cfg.Node and opens the verified
 // directory from the trust root given (--trust-height/--trust-hash) or,
-// if none, the node's latest header, which it records in cfg.
-func connectChain(cmd *cobra.Command, cfg *config, trustHash string) (*lookup.Client, error) {
+// if none, the node's latest header, which it records in cfg; the
+// verified headers are kept in storeDir.
+func connectChain(cmd *cobra.Command, cfg *config, trustHash, storeDir string) (*lookup.Client, error) {
 	ctx := cmd.Context()
 	id, err := lookup.ChainIDOf(ctx, cfg.Node)
 	if err != nil {
 		return nil, err
 	}
 	cfg.ChainID = id
-	lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight}
+	lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight, StoreDir: storeDir}
 	if cfg.TrustHeight != 0 {
 		if lc.TrustHash, err = lookup.ParseHash(trustHash); err != nil {
 			return nil, cli.Usage(err)
@@ -269,6 +279,7 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.loadConfig(); err != nil {
 				return err
 			}
+			h.tryLock(cmd.Context()) // the header store is the home's, when no other process uses it
 			d, err := h.directory(cmd.Context())
 			if err != nil {
 				return err

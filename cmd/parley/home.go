@@ -28,9 +28,16 @@ type config struct {
 	ChainID     string   `json:"chain_id"`
 	TrustHeight int64    `json:"trust_height"`
 	TrustHash   string   `json:"trust_hash"`
-	Name        string   `json:"name,omitempty"`
-	Hub         string   `json:"hub,omitempty"`
+	// TrustPeriod is how old the newest header the light client verified
+	// may be (a Go duration, default 168h); older, the trust root must be
+	// pinned again ('parley settings trust').
+	TrustPeriod string `json:"trust_period,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Hub         string `json:"hub,omitempty"`
 }
+
+// lightDir is the home's directory of verified headers (lookup's store).
+const lightDir = "light"
 
 // pendingRegistration is home/register.json: a preorder made but not yet
 // revealed, so an interrupted register resumes.
@@ -62,6 +69,20 @@ var lockWait = 10 * time.Second
 // same state, and one's messages would be lost. A command waits up to
 // lockWait for another to finish, saying so, then gives up saying which.
 func (h *home) lockHome(ctx context.Context) error {
+	return h.takeLock(ctx, lockWait)
+}
+
+// tryLock takes the home's lock if no other process holds it, without
+// waiting, and reports whether this process holds it now.
+func (h *home) tryLock(ctx context.Context) bool {
+	if _, err := os.Stat(h.path("keystore")); err != nil {
+		return false // no home here: make none
+	}
+	return h.takeLock(ctx, 0) == nil
+}
+
+// takeLock is lockHome waiting up to wait.
+func (h *home) takeLock(ctx context.Context, wait time.Duration) error {
 	if h.lock != nil {
 		return nil
 	}
@@ -72,7 +93,7 @@ func (h *home) lockHome(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(lockWait)
+	deadline := time.Now().Add(wait)
 	for said := false; ; said = true {
 		busy, err := flock(f)
 		if err != nil {
@@ -83,6 +104,10 @@ func (h *home) lockHome(ctx context.Context) error {
 			break
 		}
 		holder, _ := os.ReadFile(h.path("lock"))
+		if wait == 0 {
+			f.Close()
+			return errHomeBusy
+		}
 		if time.Now().After(deadline) {
 			f.Close()
 			return fmt.Errorf("another parley process is using %s (%s): stop it first (a running chat can send, too)", h.dir, strings.TrimSpace(string(holder)))
@@ -102,6 +127,9 @@ func (h *home) lockHome(ctx context.Context) error {
 	h.lock = f
 	return nil
 }
+
+// errHomeBusy: another process holds the home's lock (tryLock).
+var errHomeBusy = errors.New("another parley process is using the home")
 
 // release lets another parley process have the home.
 func (h *home) release() {
@@ -179,19 +207,42 @@ func (h *home) unlock() error {
 	return err
 }
 
-// directory opens the verified directory from the stored trust root and
-// moves the trust root forward to the newest verified header.
-func (h *home) directory(ctx context.Context) (*lookup.Client, error) {
+// lookupConfig is the light client's configuration from config.json. A
+// process that holds the home's lock keeps the verified headers in the
+// home (lightDir), and so verifies forward from the newest of them
+// however long the device was off; one that does not (whois while a
+// watch runs) verifies from the trust root, in memory.
+func (h *home) lookupConfig() (lookup.Config, error) {
 	hash, err := lookup.ParseHash(h.cfg.TrustHash)
 	if err != nil {
-		return nil, err
+		return lookup.Config{}, err
 	}
-	d, err := lookup.New(ctx, lookup.Config{ChainID: h.cfg.ChainID, Primary: h.cfg.Node, Witnesses: h.cfg.Witnesses,
-		TrustHeight: h.cfg.TrustHeight, TrustHash: hash})
+	lc := lookup.Config{ChainID: h.cfg.ChainID, Primary: h.cfg.Node, Witnesses: h.cfg.Witnesses,
+		TrustHeight: h.cfg.TrustHeight, TrustHash: hash}
+	if h.cfg.TrustPeriod != "" {
+		if lc.TrustPeriod, err = time.ParseDuration(h.cfg.TrustPeriod); err != nil || lc.TrustPeriod <= 0 {
+			return lookup.Config{}, fmt.Errorf("%s: trust_period %q is not a duration such as 168h", h.path("config.json"), h.cfg.TrustPeriod)
+		}
+	}
+	if h.lock != nil {
+		lc.StoreDir = h.path(lightDir)
+	}
+	return lc, nil
+}
+
+// directory opens the verified directory (from the newest header it
+// verified before, or the trust root) and moves the trust root in
+// config.json forward to the newest verified header.
+func (h *home) directory(ctx context.Context) (*lookup.Client, error) {
+	lc, err := h.lookupConfig()
 	if err != nil {
 		return nil, err
 	}
-	if lb, err := d.Latest(ctx); err == nil {
+	d, err := lookup.New(ctx, lc)
+	if err != nil {
+		return nil, err
+	}
+	if lb, err := d.Latest(ctx); err == nil && h.lock != nil {
 		h.cfg.TrustHeight, h.cfg.TrustHash = lb.Height, lookup.HashString(lb.Hash())
 		h.saveConfig()
 	}

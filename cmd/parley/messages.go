@@ -539,7 +539,73 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	node.Flags().StringSliceVar(&witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
-	cmd.AddCommand(node)
+	cmd.AddCommand(node, trustCmd(h, stdout))
+	return cmd
+}
+
+// trustCmd pins a new trust root: after the device was offline longer
+// than the trusting period, or when the nodes no longer keep the old one.
+func trustCmd(h *home, stdout io.Writer) *cobra.Command {
+	var (
+		height int64
+		hash   string
+	)
+	cmd := &cobra.Command{
+		Use:   "trust --trust-height H --trust-hash HEX",
+		Short: "Pin a new trust root: a recent header you know to be on the chain",
+		Long: "trust makes the header at height H with hash HEX the one this device's light client verifies from,\n" +
+			"in place of every header it verified before. Use it when parley says the device was offline longer\n" +
+			"than the trusting period, or that the nodes no longer keep the header it trusts. Take H and HEX from\n" +
+			"someone you trust ('parley status' shows the newest header their device verified), never from the\n" +
+			"node alone: a node that lies could show you a chain of its own. The header is checked (its hash, its\n" +
+			"validators' signatures, the witnesses) before it replaces anything.",
+		Example: "  parley settings trust --trust-height 120345 --trust-hash 6A1F...C03B",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sum, err := lookup.ParseHash(hash)
+			if err != nil || height <= 0 {
+				return cli.Usage(errors.New("give the header as --trust-height H (a positive height) and --trust-hash HEX (64 hex digits)"))
+			}
+			if err := h.loadConfig(); err != nil {
+				return err
+			}
+			h.cfg.TrustHeight, h.cfg.TrustHash = height, lookup.HashString(sum)
+			lc, err := h.lookupConfig()
+			if err != nil {
+				return err
+			}
+			// Verified into a new store, which replaces the old one only then.
+			fresh := h.path(lightDir + ".new")
+			os.RemoveAll(fresh)
+			lc.StoreDir = fresh
+			d, err := lookup.New(cmd.Context(), lc)
+			if err != nil {
+				os.RemoveAll(fresh)
+				return err
+			}
+			lb, err := d.Latest(cmd.Context())
+			d.Close()
+			if err != nil {
+				os.RemoveAll(fresh)
+				return err
+			}
+			if err := os.RemoveAll(h.path(lightDir)); err != nil {
+				return err
+			}
+			if err := os.Rename(fresh, h.path(lightDir)); err != nil {
+				return err
+			}
+			if err := h.saveConfig(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "trusting height %d hash %s; verified up to height %d\n", height, h.cfg.TrustHash, lb.Height)
+			return nil
+		},
+	}
+	cmd.Flags().Int64Var(&height, "trust-height", 0, "height of a recent header you trust (required)")
+	cmd.Flags().StringVar(&hash, "trust-hash", "", "hash of that header, hex (required)")
+	cmd.MarkFlagRequired("trust-height")
+	cmd.MarkFlagRequired("trust-hash")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/internal/cli"
 )
@@ -190,8 +191,8 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s)\n",
-				h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"))
+			fmt.Fprintf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
+				h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"), lookup.HashString(lb.Hash()))
 			if rec, err := h.dir2.Lookup(ctx, h.cfg.Name); err != nil {
 				fmt.Fprintf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
 			} else if rec.Revoked {
