@@ -135,6 +135,7 @@ type Client struct {
 	seen    int64 // highest height this client saw a transaction of its own committed at
 	rootH   int64
 	rootK   []byte
+	closed  bool
 }
 
 // New connects to the primary, establishes the trust root and verifies the
@@ -380,8 +381,16 @@ func unreachable(err error) bool {
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "connection reset")
 }
 
-// Close releases the header store.
-func (c *Client) Close() error { return c.db.Close() }
+// Close releases the header store; closing again does nothing.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.db.Close()
+}
 
 // TrustRoot returns the height and header hash the client trusts from.
 func (c *Client) TrustRoot() (int64, []byte) { return c.rootH, bytes.Clone(c.rootK) }

@@ -131,8 +131,13 @@ func (h *home) takeLock(ctx context.Context, wait time.Duration) error {
 // errHomeBusy: another process holds the home's lock (tryLock).
 var errHomeBusy = errors.New("another parley process is using the home")
 
-// release lets another parley process have the home.
+// release closes the chain's header store and lets another parley
+// process have the home.
 func (h *home) release() {
+	if h.dir2 != nil {
+		h.dir2.Close()
+		h.dir2 = nil
+	}
 	if h.lock != nil {
 		h.lock.Close()
 		h.lock = nil
