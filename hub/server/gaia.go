@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -170,81 +171,35 @@ func (s *Server) store(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, map[string]string{"publicURL": s.readPrefix() + address + "/" + path, "etag": obj.ETag})
 }
 
-// putObject writes within the address's quota.
+// putObject writes within the address's quota: room is reserved before
+// the body is read (see quotas).
 func (s *Server) putObject(c echo.Context, address, path string, body io.Reader, opt hub.PutOptions) (*hub.Object, error) {
 	ctx := c.Request().Context()
-	var old int64
-	if s.cfg.QuotaBytes > 0 {
-		used, err := s.used(c, address)
-		if err != nil {
-			return nil, err
-		}
-		if cur, err := s.cfg.Driver.Stat(ctx, address, path); err == nil {
-			old = cur.Size
-		}
-		room := s.cfg.QuotaBytes - used + old
-		if room <= 0 || c.Request().ContentLength > room {
-			return nil, fmt.Errorf("%w: %s stores %d of %d bytes", hub.ErrQuota, address, used, s.cfg.QuotaBytes)
-		}
-		body = io.LimitReader(body, room+1)
-		body = &quotaReader{r: body, room: room}
+	if s.quota == nil {
+		return s.cfg.Driver.Put(ctx, address, path, body, opt)
 	}
-	obj, err := s.cfg.Driver.Put(ctx, address, path, body, opt)
+	unlock := s.quota.paths.lock(address, path)
+	defer unlock()
+	var old int64
+	cur, err := s.cfg.Driver.Stat(ctx, address, path)
+	switch {
+	case err == nil:
+		old = cur.Size
+	case !errors.Is(err, hub.ErrNotFound):
+		return nil, err
+	}
+	want := c.Request().ContentLength // -1: unknown
+	r, err := s.quota.reserve(ctx, address, want, old, s.cfg.MaxUploadBytes)
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.QuotaBytes > 0 {
-		s.addUsage(address, obj.Size-old)
+	obj, err := s.cfg.Driver.Put(ctx, address, path, &quotaReader{r: body, max: r.max}, opt)
+	if err != nil {
+		s.quota.settle(r, -1)
+		return nil, err
 	}
+	s.quota.settle(r, obj.Size)
 	return obj, nil
-}
-
-type quotaReader struct {
-	r    io.Reader
-	room int64
-	n    int64
-}
-
-func (q *quotaReader) Read(p []byte) (int, error) {
-	n, err := q.r.Read(p)
-	q.n += int64(n)
-	if q.n > q.room {
-		return n, fmt.Errorf("%w: the object does not fit in the address's quota", hub.ErrQuota)
-	}
-	return n, err
-}
-
-func (s *Server) used(c echo.Context, address string) (int64, error) {
-	s.quotaMu.Lock()
-	defer s.quotaMu.Unlock()
-	if u, ok := s.usage[address]; ok {
-		return u, nil
-	}
-	var total int64
-	after := ""
-	for {
-		objs, more, err := s.cfg.Driver.List(c.Request().Context(), address, "", after, 1000)
-		if err != nil {
-			return 0, err
-		}
-		for _, o := range objs {
-			total += o.Size
-			after = o.Path
-		}
-		if !more {
-			break
-		}
-	}
-	s.usage[address] = total
-	return total, nil
-}
-
-func (s *Server) addUsage(address string, delta int64) {
-	s.quotaMu.Lock()
-	defer s.quotaMu.Unlock()
-	if _, ok := s.usage[address]; ok {
-		s.usage[address] += delta
-	}
 }
 
 func (s *Server) deleteFile(c echo.Context) error {
@@ -261,7 +216,9 @@ func (s *Server) deleteFile(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	var size int64
-	if s.cfg.QuotaBytes > 0 {
+	if s.quota != nil {
+		unlock := s.quota.paths.lock(address, path)
+		defer unlock()
 		if cur, err := s.cfg.Driver.Stat(ctx, address, path); err == nil {
 			size = cur.Size
 		}
@@ -269,7 +226,9 @@ func (s *Server) deleteFile(c echo.Context) error {
 	if err := s.cfg.Driver.Delete(ctx, address, path, hub.DeleteOptions{IfMatch: unquoteETag(c.Request().Header.Get("If-Match"))}); err != nil {
 		return err
 	}
-	s.addUsage(address, -size)
+	if s.quota != nil {
+		s.quota.removed(address, size)
+	}
 	s.changed(Event{Address: address, Path: path, Op: "delete"})
 	return c.NoContent(http.StatusAccepted)
 }
@@ -401,9 +360,31 @@ func (s *Server) read(c echo.Context) error {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
+	if !passive(ct) {
+		h.Set("Content-Disposition", "attachment")
+	}
 	if c.Request().Method == http.MethodHead {
 		h.Set("Content-Type", ct)
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Stream(http.StatusOK, ct, rc)
+}
+
+// passive reports whether a browser shows content of type ct without
+// running anything in the hub's origin: raw bytes, JSON, plain text,
+// raster images, audio and video. Everything else (HTML, SVG, XML,
+// JavaScript, PDF, unknown or malformed types) is served as an
+// attachment, with the stored type, so Stacks.js reads it as before.
+func passive(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/octet-stream", "application/json", "text/plain",
+		"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif":
+		return true
+	}
+	major, _, _ := strings.Cut(mt, "/")
+	return major == "audio" || major == "video"
 }

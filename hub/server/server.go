@@ -70,8 +70,7 @@ type Server struct {
 
 	revMu   sync.Mutex
 	revoked map[string]int64 // address → oldest valid iat (unix seconds); loaded lazily
-	quotaMu sync.Mutex
-	usage   map[string]int64 // address → bytes stored; loaded lazily
+	quota   *quotas // nil: no quota
 }
 
 // internal addresses, which no client address can equal (they start with '_').
@@ -131,7 +130,9 @@ func New(cfg Config) (*Server, error) {
 		events:  newBus(cfg.WatchBacklog),
 		inboxRL: newIPLimiter(float64(cfg.InboxPerMinute)/60, max(1, cfg.InboxPerMinute/4)),
 		revoked: make(map[string]int64),
-		usage:   make(map[string]int64),
+	}
+	if cfg.QuotaBytes > 0 {
+		s.quota = newQuotas(cfg.QuotaBytes, cfg.Driver)
 	}
 	s.echo = s.routes()
 	return s, nil
