@@ -70,7 +70,7 @@ type Server struct {
 
 	revMu   sync.Mutex
 	revoked map[string]int64 // address → oldest valid iat (unix seconds); loaded lazily
-	quota   *quotas // nil: no quota
+	quota   *quotas          // nil: no quota
 }
 
 // internal addresses, which no client address can equal (they start with '_').
