@@ -12,6 +12,7 @@ require (
 	github.com/cosmos/ics23/go v0.11.0
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.0
 	github.com/labstack/echo/v4 v4.12.0
+	github.com/mattn/go-runewidth v0.0.16
 	github.com/minio/minio-go/v7 v7.0.80
 	github.com/prometheus/client_golang v1.21.0
 	github.com/spf13/cobra v1.9.1
@@ -78,7 +79,6 @@ require (
 	github.com/mattn/go-colorable v0.1.13 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/mattn/go-localereader v0.0.1 // indirect
-	github.com/mattn/go-runewidth v0.0.16 // indirect
 	github.com/minio/highwayhash v1.0.3 // indirect
 	github.com/minio/md5-simd v1.1.2 // indirect
 	github.com/mitchellh/mapstructure v1.5.0 // indirect

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/parley-im/parley/chain/bns"
 )
 
 // Event kinds: what a message blob carries. Every event travels in the
@@ -37,7 +39,8 @@ const (
 const EventVersion = 1
 
 // Ref names a message of a conversation: its author and the author's
-// sequence number in that conversation.
+// sequence number in that conversation. The author is a valid name
+// ([Ref.Check]); an event with any other reference is malformed.
 type Ref struct {
 	By  string `json:"by"`
 	Seq uint64 `json:"seq"`
@@ -139,6 +142,20 @@ func (e *Event) check() error {
 	}
 	if needRef && e.Ref == nil {
 		return fmt.Errorf("%w: %s without a reference", ErrMalformed, e.Kind)
+	}
+	if e.Ref != nil {
+		if err := e.Ref.Check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check accepts a reference only if its author is a valid name: what a
+// reference holds is shown to the reader, so it can never carry more.
+func (r Ref) Check() error {
+	if err := bns.ValidateName(r.By); err != nil {
+		return fmt.Errorf("%w: reference by %q: %v", ErrMalformed, r.By, err)
 	}
 	return nil
 }

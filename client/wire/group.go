@@ -60,8 +60,25 @@ const (
 	MaxGroupName    = 64
 )
 
+// CheckGroupID accepts a group ID only in its one form: 32 lowercase hex
+// digits (16 random bytes), which is all a client shows of it.
+func CheckGroupID(id string) error {
+	if len(id) != 32 {
+		return fmt.Errorf("%w: group ID %q", ErrMalformed, id)
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return fmt.Errorf("%w: group ID %q", ErrMalformed, id)
+		}
+	}
+	return nil
+}
+
 func (g *GroupInfo) check() error {
-	if len(g.ID) != 32 || len(g.Name) > MaxGroupName || len(g.Members) > MaxGroupMembers || len(g.Members) == 0 || g.Creator == "" {
+	if err := CheckGroupID(g.ID); err != nil {
+		return err
+	}
+	if len(g.Name) > MaxGroupName || len(g.Members) > MaxGroupMembers || len(g.Members) == 0 || g.Creator == "" {
 		return fmt.Errorf("%w: group description", ErrMalformed)
 	}
 	for _, n := range append([]string{g.Creator}, g.Members...) {

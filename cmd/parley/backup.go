@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 func backupCmd(h *home, stdout io.Writer) *cobra.Command {
@@ -27,7 +28,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err := c.DisableBackup(cmd.Context()); err != nil {
 					return err
 				}
-				fmt.Fprintln(stdout, "backup off; the backup was deleted from your hubs")
+				screen.Println(stdout, "backup off; the backup was deleted from your hubs")
 				return nil
 			}
 			pass, err := readSecret("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
@@ -37,7 +38,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.EnableBackup(cmd.Context(), pass); err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, "backup on: an encrypted copy is on your hubs and follows every change")
+			screen.Println(stdout, "backup on: an encrypted copy is on your hubs and follows every change")
 			return nil
 		}),
 	}
@@ -95,7 +96,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "restored %s: %d contacts, %d messages\n", name, len(c.Contacts()), len(c.History()))
+			screen.Printf(stdout, "restored %s: %d contacts, %d messages\n", name, len(c.Contacts()), len(c.History()))
 			return nil
 		},
 	}
@@ -136,7 +137,7 @@ func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveKeystore(h.id, pass, kdfMemory); err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, "the keystore is encrypted under the new passphrase")
+			screen.Println(stdout, "the keystore is encrypted under the new passphrase")
 			return nil
 		},
 	}

@@ -11,11 +11,13 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/mattn/go-runewidth"
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 // chatBackend is what the chat UI needs of the client.
@@ -122,7 +124,7 @@ func (m *chatModel) refreshList() {
 	for _, g := range m.be.Groups() {
 		if !g.Gone {
 			m.contacts = append(m.contacts, "#"+g.ID)
-			m.labels["#"+g.ID] = "#" + cleanLine(g.Name)
+			m.labels["#"+g.ID] = "#" + screen.Line(g.Name)
 		}
 	}
 	for i, c := range m.contacts {
@@ -139,7 +141,7 @@ func (m *chatModel) loadProfile(name string) {
 		return
 	}
 	if p, err := m.be.ContactProfile(m.ctx, name); err == nil {
-		m.names[name] = cleanLine(p.DisplayName)
+		m.names[name] = screen.Line(p.DisplayName)
 	}
 }
 
@@ -386,6 +388,9 @@ func (m *chatModel) move(d int) {
 	m.warning = ""
 }
 
+// listWidth is the width of the list of conversations.
+const listWidth = 22
+
 var (
 	titleStyle    = lipgloss.NewStyle().Bold(true)
 	selectedStyle = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("12"))
@@ -400,10 +405,11 @@ func (m chatModel) View() string {
 		left.WriteString(dimStyle.Render("none yet:\nparley contacts add NAME") + "\n")
 	}
 	for i, c := range m.contacts {
-		line := m.labels[c]
+		count := ""
 		if n := m.unread[c]; n > 0 {
-			line += fmt.Sprintf(" (%d)", n)
+			count = fmt.Sprintf(" (%d)", n)
 		}
+		line := runewidth.Truncate(screen.Line(m.labels[c]), listWidth-2-runewidth.StringWidth(count), "…") + count
 		if i == m.selected {
 			line = selectedStyle.Render("▸ " + line)
 		} else {
@@ -413,7 +419,7 @@ func (m chatModel) View() string {
 	}
 	var right strings.Builder
 	cur := m.current()
-	right.WriteString(titleStyle.Render(fmt.Sprintf("%s ↔ %s", m.me, m.labels[cur])) + "\n")
+	right.WriteString(titleStyle.Render(screen.Sprintf("%s ↔ %s", m.me, m.labels[cur]).String()) + "\n")
 	var lines []string
 	for _, msg := range m.history {
 		if cur != "" && client.ConversationOf(m.me, msg) == cur {
@@ -421,7 +427,7 @@ func (m chatModel) View() string {
 			if msg.From == m.me && !strings.HasPrefix(cur, "#") {
 				state = m.be.StateOf(cur, msg.Seq, m.receipts[cur])
 			}
-			lines = append(lines, formatMessage(msg, state))
+			lines = append(lines, strings.Split(formatMessage(msg, state).String(), "\n")...)
 		}
 	}
 	if max := m.height - 6; max > 0 && len(lines) > max {
@@ -429,14 +435,14 @@ func (m chatModel) View() string {
 	}
 	right.WriteString(strings.Join(lines, "\n"))
 	body := lipgloss.JoinHorizontal(lipgloss.Top,
-		lipgloss.NewStyle().Width(22).Render(left.String()),
-		lipgloss.NewStyle().Width(max(20, m.width-24)).Render(right.String()))
+		lipgloss.NewStyle().Width(listWidth).Render(left.String()),
+		lipgloss.NewStyle().Width(max(20, m.width-listWidth-2)).Render(right.String()))
 	out := body + "\n"
 	if m.warning != "" {
-		out += warnStyle.Render(m.warning) + "\n"
+		out += warnStyle.Render(screen.Line(m.warning)) + "\n"
 	}
 	if m.status != "" {
-		out += dimStyle.Render(m.status) + "\n"
+		out += dimStyle.Render(screen.Line(m.status)) + "\n"
 	}
 	return out + m.input.View() + "\n"
 }

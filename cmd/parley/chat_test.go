@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +26,8 @@ type fakeBackend struct {
 	verified  []string
 	answered  []string
 	receipt   wire.Receipt
+	groups    []client.Group          // nil: one group, trip
+	profiles  map[string]wire.Profile // nil: alice's, Alice L.
 }
 
 func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
@@ -60,12 +63,21 @@ func (f *fakeBackend) Answer(_ context.Context, from string, accept bool) error 
 	return nil
 }
 func (f *fakeBackend) ContactProfile(_ context.Context, name string) (*wire.Profile, error) {
+	if f.profiles != nil {
+		if p, ok := f.profiles[name]; ok {
+			return &p, nil
+		}
+		return nil, client.ErrNoProfile
+	}
 	if name == "alice" {
 		return &wire.Profile{DisplayName: "Alice L."}, nil
 	}
 	return nil, client.ErrNoProfile
 }
 func (f *fakeBackend) Groups() []client.Group {
+	if f.groups != nil {
+		return f.groups
+	}
 	return []client.Group{{ID: "g1", Name: "trip", Members: []string{"alice", "carol", "me"}}}
 }
 func (f *fakeBackend) SendFile(_ context.Context, name, path, caption string, _ client.Progress) (client.Message, error) {
@@ -232,5 +244,47 @@ func TestChatModel(t *testing.T) {
 	}
 	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc}); cmd == nil {
 		t.Fatal("Esc does not quit")
+	}
+}
+
+// TestChatModelIsTerminalSafe: the chat shows what a contact wrote (a
+// display name, messages, a reference, a reaction, a file's name, a
+// group's name and ID) escaped, and a message's second line indented
+// under its header, never as a line of its own.
+func TestChatModelIsTerminalSafe(t *testing.T) {
+	evilGroup := escTitle + "0123456789abcdef0123456789"
+	be := &fakeBackend{
+		profiles: map[string]wire.Profile{"alice": {DisplayName: rlo + "eci" + escClear}},
+		groups:   []client.Group{{ID: evilGroup, Name: escTitle + rlo + "friends", Members: []string{"alice", "me"}}},
+		history: []client.Message{
+			{From: "alice", To: "me", Kind: wire.KindText, Text: "hi" + escClear + "\n" + posing},
+			{From: "alice", To: "me", Seq: 1, Kind: wire.KindText, Text: "look", Ref: &wire.Ref{By: escTitle + escClear, Seq: 0}},
+			{From: "alice", To: "me", Seq: 2, Kind: wire.KindText, File: &wire.FileRef{Name: "invoice" + rlo + "fdp.exe", Size: 9}},
+			{From: "me", To: "alice", Kind: wire.KindText, Text: "hello", Reactions: map[string]string{"alice": escClear}},
+			{From: "alice", To: "#" + evilGroup, Kind: wire.KindText, Text: "all" + escClear + "\n" + posing},
+		},
+	}
+	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
+	v := m.View()
+	assertInert(t, "the chat", v)
+	for _, want := range []string{`alice (\u202eeci\x1b[2J)`, `↪ \x1b]0;title\x07\x1b[2J/0 look`, `invoice\u202efdp.exe`, `hello \x1b[2Jalice`} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the chat does not show %q:\n%s", want, v)
+		}
+	}
+	// The conversation's pane begins at column 22: there, the message's
+	// second line begins with spaces, under its text.
+	lines := strings.Split(v, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, posing) })
+	if i < 1 || !strings.Contains(lines[i-1], `alice: hi\x1b[2J`) || len([]rune(lines[i])) < 22 ||
+		!regexp.MustCompile(`^ {10,}`+posing).MatchString(string([]rune(lines[i])[22:])) {
+		t.Errorf("the second line of alice's message is not indented under it:\n%s", v)
+	}
+	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	v = m.View()
+	assertInert(t, "the chat's group", v)
+	if !strings.Contains(v, `me ↔ #\x1b]0;title\x07\u202efriends`) {
+		t.Errorf("the group's name is not shown escaped:\n%s", v)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 // repinHint is what to do when the light client has no header it can
@@ -74,7 +75,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		PersistentPostRun: func(cmd *cobra.Command, _ []string) {
 			if h.c != nil {
 				if err := h.c.Backup(cmd.Context()); err != nil {
-					fmt.Fprintf(stderr, "parley: backup not updated: %v\n", err)
+					screen.Printf(stderr, "parley: backup not updated: %v\n", err)
 				}
 			}
 		},
@@ -130,7 +131,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "identity created in %s\nowner key: %s\nchain %s, trusting height %d hash %s\n",
+			screen.Printf(stdout, "identity created in %s\nowner key: %s\nchain %s, trusting height %d hash %s\n",
 				h.dir, bns.PublicKeyOf(ident.OwnerKey()), cfg.ChainID, cfg.TrustHeight, cfg.TrustHash)
 			return nil
 		},
@@ -235,22 +236,22 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err := save(); err != nil { // the salt is kept before it is committed to
 					return err
 				}
-				fmt.Fprintf(stdout, "preordering %s...\n", name)
+				screen.Printf(stdout, "preordering %s...\n", name)
 				if p.PreorderHeight, err = d.Preorder(ctx, h.id.OwnerKey(), name, salt); err != nil {
 					return err
 				}
 				if err := save(); err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "preorder committed at height %d\n", p.PreorderHeight)
+				screen.Printf(stdout, "preorder committed at height %d\n", p.PreorderHeight)
 			} else {
-				fmt.Fprintf(stdout, "resuming: preorder of %s committed at height %d\n", name, p.PreorderHeight)
+				screen.Printf(stdout, "resuming: preorder of %s committed at height %d\n", name, p.PreorderHeight)
 			}
 			profile, err := h.id.Profile(hubs)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "registering %s (solving the proof-of-work stamp)...\n", name)
+			screen.Printf(stdout, "registering %s (solving the proof-of-work stamp)...\n", name)
 			height, err := d.Register(ctx, h.id.OwnerKey(), name, salt, p.PreorderHeight, profile)
 			if err != nil {
 				return err
@@ -260,7 +261,7 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "registered %s at height %d with hubs %s\n", name, height, hub)
+			screen.Printf(stdout, "registered %s at height %d with hubs %s\n", name, height, hub)
 			return nil
 		},
 	}
@@ -289,17 +290,17 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "name:     %s (verified by proof)\nowner:    %s\n", rec.Name, rec.Owner)
+			screen.Printf(stdout, "name:     %s (verified by proof)\nowner:    %s\n", rec.Name, rec.Owner)
 			if !rec.Profile.IsEmpty() {
-				fmt.Fprintf(stdout, "signing:  %s\n", rec.Profile.SigningKey)
+				screen.Printf(stdout, "signing:  %s\n", rec.Profile.SigningKey)
 				for _, k := range rec.Profile.EncKeys {
-					fmt.Fprintf(stdout, "enc:      %s %x...\n", bns.KEMName(k.KEM), k.Key[:8])
+					screen.Printf(stdout, "enc:      %s %x...\n", bns.KEMName(k.KEM), k.Key[:8])
 				}
-				fmt.Fprintf(stdout, "hubs:     %s\nsafety:   %s\n", strings.Join(rec.Profile.Hubs, " "), client.SafetyNumber(rec))
+				screen.Printf(stdout, "hubs:     %s\nsafety:   %s\n", strings.Join(rec.Profile.Hubs, " "), client.SafetyNumber(rec))
 			}
-			fmt.Fprintf(stdout, "expires:  height %d%s\nhistory:\n", rec.ExpiresAt, map[bool]string{true: " (REVOKED)"}[rec.Revoked])
+			screen.Printf(stdout, "expires:  height %d%s\nhistory:\n", rec.ExpiresAt, map[bool]string{true: " (REVOKED)"}[rec.Revoked])
 			for _, e := range hist {
-				fmt.Fprintf(stdout, "  %3d  height %-8d %s\n", e.Seq, e.Height, e.Op)
+				screen.Printf(stdout, "  %3d  height %-8d %s\n", e.Seq, e.Height, e.Op)
 			}
 			return nil
 		},
@@ -322,30 +323,31 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			blocked := c.Blocked()
 			for _, n := range c.Contacts() {
-				line := n
+				var line screen.Builder
+				line.Printf("%s", n)
 				if p, err := c.ContactProfile(ctx, n); err == nil && p.DisplayName != "" {
-					line += fmt.Sprintf(" (%s)", cleanLine(p.DisplayName))
+					line.Printf(" (%s)", p.DisplayName)
 				}
 				var kc *client.KeyChange
 				switch err := c.CheckKeys(ctx, n); {
 				case errors.As(err, &kc) && kc.Revoked():
-					line += fmt.Sprintf("	REVOKED at height %d: nothing can be sent to it (parley contacts remove %s)", kc.Height, n)
+					line.Printf("\tREVOKED at height %d: nothing can be sent to it (parley contacts remove %s)", kc.Height, n)
 				case errors.As(err, &kc):
-					line += fmt.Sprintf("	KEYS CHANGED at height %d (%s): nothing is sent or read until you run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
+					line.Printf("\tKEYS CHANGED at height %d (%s): nothing is sent or read until you run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
 				case err != nil:
-					line += fmt.Sprintf("	keys not checked: %v", err)
+					line.Printf("\tkeys not checked: %v", err)
 				case c.Verified(n):
-					line += "	keys as confirmed, verified in person"
+					line.Printf("\tkeys as confirmed, verified in person")
 				default:
-					line += "	keys as confirmed, not verified (parley contacts verify " + n + ")"
+					line.Printf("\tkeys as confirmed, not verified (parley contacts verify %s)", n)
 				}
 				if u := c.Unread(n); u > 0 {
-					line += fmt.Sprintf("	%d unread", u)
+					line.Printf("\t%d unread", u)
 				}
 				if slices.Contains(blocked, n) {
-					line += "	BLOCKED"
+					line.Printf("\tBLOCKED")
 				}
-				fmt.Fprintln(stdout, line)
+				screen.Println(stdout, line.Block())
 			}
 			return nil
 		},
@@ -366,18 +368,18 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			if known {
 				err := c.Introduce(cmd.Context(), args[0], greeting)
 				if errors.Is(err, client.ErrIntroPending) {
-					fmt.Fprintf(stdout, "waiting for %s to add you (their introduction comes first); run this again after they do\n", args[0])
+					screen.Printf(stdout, "waiting for %s to add you (their introduction comes first); run this again after they do\n", args[0])
 					return nil
 				}
 				if err == nil {
-					fmt.Fprintf(stdout, "%s is a contact (introduced directly, no inbox)\n", args[0])
+					screen.Printf(stdout, "%s is a contact (introduced directly, no inbox)\n", args[0])
 				}
 				return err
 			}
 			if err := c.Request(cmd.Context(), args[0], greeting); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "request sent to %s, sealed to their verified key\n", args[0])
+			screen.Printf(stdout, "request sent to %s, sealed to their verified key\n", args[0])
 			return nil
 		}),
 	}
@@ -392,7 +394,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err := c.Answer(cmd.Context(), args[0], accept); err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "%sed %s\n", strings.TrimSuffix(use, "e"), args[0])
+				screen.Printf(stdout, "%sed %s\n", strings.TrimSuffix(use, "e"), args[0])
 				return nil
 			}),
 		}
@@ -411,13 +413,13 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			ctx, name := cmd.Context(), args[0]
 			if err := c.CheckKeys(ctx, name); !errors.Is(err, client.ErrKeysChanged) {
 				if err == nil {
-					fmt.Fprintf(stdout, "%s's keys on the chain are the ones you confirmed: nothing to do\n", name)
+					screen.Printf(stdout, "%s's keys on the chain are the ones you confirmed: nothing to do\n", name)
 				}
 				return err
 			}
 			rec, err := c.ConfirmKeys(ctx, name)
 			if rec != nil {
-				fmt.Fprintf(stdout, "confirmed %s's new keys (safety number %s); new request sent to %s: the conversation starts over when they accept\n",
+				screen.Printf(stdout, "confirmed %s's new keys (safety number %s); new request sent to %s: the conversation starts over when they accept\n",
 					name, client.SafetyNumber(rec), name)
 			}
 			return err
@@ -433,7 +435,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.Reset(cmd.Context(), args[0], resetGreeting); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "new request sent to %s; the conversation starts over when they accept\n", args[0])
+			screen.Printf(stdout, "new request sent to %s; the conversation starts over when they accept\n", args[0])
 			return nil
 		}),
 	}
@@ -452,14 +454,14 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "%s's safety number: %s\ncompare it with %s, then: parley contacts verify %s 'NUMBER'\n",
+				screen.Printf(stdout, "%s's safety number: %s\ncompare it with %s, then: parley contacts verify %s 'NUMBER'\n",
 					args[0], client.SafetyNumber(rec), args[0], args[0])
 				return nil
 			}
 			if err := c.Verify(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s is verified: the safety number matches the keys you confirmed\n", args[0])
+			screen.Printf(stdout, "%s is verified: the safety number matches the keys you confirmed\n", args[0])
 			return nil
 		}),
 	}
@@ -471,7 +473,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.Unverify(args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s is no longer marked verified\n", args[0])
+			screen.Printf(stdout, "%s is no longer marked verified\n", args[0])
 			return nil
 		}),
 	}
@@ -486,7 +488,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.RemoveContact(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "removed %s and what you wrote them from your hubs\n", args[0])
+			screen.Printf(stdout, "removed %s and what you wrote them from your hubs\n", args[0])
 			return nil
 		}),
 	}
@@ -505,10 +507,10 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			for _, p := range pending {
-				fmt.Fprintf(stdout, "%s\t(signature verified against the chain)\n", p.From)
+				screen.Printf(stdout, "%s\t(signature verified against the chain)\n", p.From)
 			}
 			for id, e := range bad {
-				fmt.Fprintf(stdout, "?\t%s: refused: %v\n", id, e)
+				screen.Printf(stdout, "?\t%s: refused: %v\n", id, e)
 			}
 			return nil
 		}),

@@ -1,29 +1,84 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
 )
 
-// TestFormatIsTerminalSafe: what others write cannot drive the terminal.
+// TestFormatIsTerminalSafe: what others write cannot drive the terminal,
+// nor reorder it, nor add a line of its own; each hostile byte is shown
+// escaped, exactly.
 func TestFormatIsTerminalSafe(t *testing.T) {
 	evil := "hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b"
-	m := client.Message{From: "alice", To: "bob", Kind: wire.KindText, Text: evil, Emoji: evil,
-		Reactions: map[string]string{"bob": "\x1b[31m"}, File: &wire.FileRef{Name: "a\x1bb", Size: 1}}
-	for _, out := range []string{formatMessage(m, ""), formatEvent(client.Message{From: "alice", Kind: wire.KindReact, Emoji: evil, Ref: &wire.Ref{By: "bob"}})} {
-		for _, r := range out {
-			if r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r < 0xa0 {
-				t.Fatalf("control character %U printed in %q", r, out)
-			}
+	for name, tc := range map[string]struct {
+		got  string
+		want string
+	}{
+		"text": {formatMessage(client.Message{From: "alice", Seq: 1, Kind: wire.KindText, Text: evil}, "").String(),
+			`[alice/1] alice: hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b`},
+		"second line": {formatMessage(client.Message{From: "alice", Seq: 2, Kind: wire.KindText, Text: "hi\n" + posing + "\r\n\tok\n"}, "").String(),
+			"[alice/2] alice: hi\n                 " + posing + "\n                     ok"},
+		"reference": {formatMessage(client.Message{From: "alice", Kind: wire.KindText, Text: "x", Ref: &wire.Ref{By: escTitle + escClear, Seq: 3}}, "").String(),
+			`[alice/0] alice: ↪ \x1b]0;title\x07\x1b[2J/3 x`},
+		"file, reaction": {formatMessage(client.Message{From: "bob", Kind: wire.KindText, File: &wire.FileRef{Name: "invoice" + rlo + "fdp.exe", Size: 1},
+			Reactions: map[string]string{"alice": escClear + "\n"}}, "sent").String(),
+			`[bob/0] bob: 📎 invoice\u202efdp.exe (1 B; get-file bob/0) \x1b[2J\nalice [sent]`},
+		"unsupported": {formatMessage(client.Message{From: "bob", Kind: client.KindUnsupported, Text: "wire: malformed: \n" + posing}, "").String(),
+			`[bob/0] bob: (a message this version cannot show: wire: malformed: \n` + posing + `)`},
+		"reaction event": {formatEvent(client.Message{From: "alice", Kind: wire.KindReact, Emoji: evil, Ref: &wire.Ref{By: "bob\u2066"}}).String(),
+			`alice reacted hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b to bob\u2066/0`},
+		"edit event": {formatEvent(client.Message{From: "alice", Kind: wire.KindEdit, Text: "a\nb", Ref: &wire.Ref{By: "alice", Seq: 4}}).String(),
+			"alice edited alice/4: a\n                      b"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", name, tc.got, tc.want)
 		}
-		if !strings.Contains(out, "hi") {
-			t.Fatalf("text lost: %q", out)
-		}
+		assertInert(t, name, tc.got)
 	}
-	if got := cleanLine("a\nb"); strings.Contains(got, "\n") {
-		t.Fatalf("a one-line field kept a newline: %q", got)
+	_ = time.Now
+}
+
+// TestEveryPrintGoesThroughTheScreen: the commands print only through the
+// screen layer (screen.Printf, screen.Println, a screen.Writer), so none
+// can put what someone else wrote on the terminal raw.
+func TestEveryPrintGoesThroughTheScreen(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		checked++
+		file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			x, ok := sel.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			switch name := x.Name + "." + sel.Sel.Name; {
+			case x.Name == "fmt" && strings.Contains(sel.Sel.Name, "Print"),
+				name == "io.WriteString", name == "io.Copy", name == "os.Stdout" && f != "main.go", name == "os.Stderr" && f != "main.go":
+				t.Errorf("%s uses %s: print through internal/screen instead", f, name)
+			}
+			return true
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no source file checked")
 	}
 }

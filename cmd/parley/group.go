@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 // groupCmd holds the group subcommands. The message commands are the
@@ -29,7 +29,7 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			id, err := c.CreateGroup(cmd.Context(), args[0], args[1:])
 			if id != "" {
-				fmt.Fprintf(stdout, "group %s (%s) made; members get it as they come online\n", args[0], id)
+				screen.Printf(stdout, "group %s (%s) made; members get it as they come online\n", args[0], id)
 			}
 			return err
 		}),
@@ -44,7 +44,7 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 				if g.Gone {
 					state = "\t(you left or were removed)"
 				}
-				fmt.Fprintf(stdout, "%s\t%s\tby %s\t%s%s\n", cleanLine(g.Name), g.ID, g.Creator, strings.Join(g.Members, ","), state)
+				screen.Printf(stdout, "%s\t%s\tby %s\t%s%s\n", g.Name, g.ID, g.Creator, strings.Join(g.Members, ","), state)
 			}
 			return nil
 		}),
@@ -61,7 +61,7 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err := do(c, cmd, id, args[1:]); err != nil {
 					return err
 				}
-				fmt.Fprintln(stdout, "done")
+				screen.Println(stdout, "done")
 				return nil
 			}),
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 // config is home/config.json: where the chain is and whom to trust.
@@ -50,7 +51,7 @@ type pendingRegistration struct {
 
 type home struct {
 	dir    string
-	stderr io.Writer
+	stderr *screen.Writer
 	stdin  io.Reader
 	cfg    config
 	id     *keystore.Identity
@@ -113,7 +114,7 @@ func (h *home) takeLock(ctx context.Context, wait time.Duration) error {
 			return fmt.Errorf("another parley process is using %s (%s): stop it first (a running chat can send, too)", h.dir, strings.TrimSpace(string(holder)))
 		}
 		if !said {
-			fmt.Fprintf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, strings.TrimSpace(string(holder)))
+			screen.Printf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, strings.TrimSpace(string(holder)))
 		}
 		select {
 		case <-ctx.Done():
@@ -178,9 +179,9 @@ func readSecret(env, prompt string) ([]byte, error) {
 		return nil, fmt.Errorf("no terminal to ask for it: set %s", env)
 	}
 	defer tty.Close()
-	fmt.Fprint(tty, prompt)
+	screen.Printf(tty, "%s", prompt)
 	p, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	screen.Println(tty)
 	if err != nil {
 		return nil, err
 	}
@@ -275,10 +276,10 @@ func (h *home) client(ctx context.Context) (*client.Client, error) {
 		return nil, err
 	}
 	if err := c.Flush(ctx); err != nil {
-		fmt.Fprintf(h.stderr, "parley: messages still queued: %v\n", err)
+		screen.Printf(h.stderr, "parley: messages still queued: %v\n", err)
 	}
 	if err := c.Expire(ctx); err != nil {
-		fmt.Fprintf(h.stderr, "parley: expiring messages: %v\n", err)
+		screen.Printf(h.stderr, "parley: expiring messages: %v\n", err)
 	}
 	h.c = c
 	return c, nil

@@ -5,11 +5,13 @@ package main
 
 import (
 	"context"
-	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 func main() {
@@ -20,8 +22,12 @@ func main() {
 }
 
 // run executes parley with args; it returns the exit code: 0 ok, 1 error, 2 usage.
+// Commands print only through screen writers: nothing anyone else wrote
+// reaches stdout or stderr with a control character in it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	h := &home{stderr: stderr}
+	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
+	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
+	h := &home{stderr: errw}
 	defer h.release()
-	return cli.Run(ctx, "parley", rootCmd(h, stdout, stderr), args, stdin, stdout, stderr, passphraseHint)
+	return cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, passphraseHint)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 // parseRef reads a message reference, NAME/N; a bare N is the user's own
@@ -30,65 +31,47 @@ func parseRef(s, me string) (wire.Ref, error) {
 		by, n = me, s
 	}
 	seq, err := strconv.ParseUint(n, 10, 64)
-	if err != nil || by == "" {
+	ref := wire.Ref{By: by, Seq: seq}
+	if err != nil || ref.Check() != nil {
 		return wire.Ref{}, cli.Usage(fmt.Errorf("%q is not a message reference (NAME/N, as 'parley read' shows them)", s))
 	}
-	return wire.Ref{By: by, Seq: seq}, nil
+	return ref, nil
 }
 
-// clean makes text from others safe to print on a terminal: control
-// characters (escape sequences could rewrite the screen or the title)
-// become U+FFFD; newlines and tabs are kept in messages.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-}
-
-// cleanLine is clean for what must stay on one line (names, labels).
-func cleanLine(s string) string {
-	return strings.NewReplacer("\n", "\uFFFD", "\t", " ").Replace(clean(s))
-}
-
-// formatMessage renders one conversation entry as a line: its reference,
-// author and text, then what happened to it. state is the delivery state
-// of the user's own messages ("" for others').
-func formatMessage(m client.Message, state string) string {
-	var b strings.Builder
+// formatMessage renders one conversation entry: its reference, author
+// and text (the text's later lines indented under its first), then what
+// happened to it. state is the delivery state of the user's own messages
+// ("" for others').
+func formatMessage(m client.Message, state string) screen.Block {
+	var b screen.Builder
 	if m.Earlier { // from before the conversation started over: no reference reaches it
-		fmt.Fprintf(&b, "[earlier %s] %s: ", m.ID(), m.From)
+		b.Printf("[earlier %s] %s: ", m.ID(), m.From)
 	} else {
-		fmt.Fprintf(&b, "[%s] %s: ", m.ID(), m.From)
+		b.Printf("[%s] %s: ", m.ID(), m.From)
 	}
 	switch {
 	case m.Deleted:
-		b.WriteString("(deleted)")
+		b.Printf("(deleted)")
 	case m.Kind == wire.KindTimer && m.TTL == 0:
-		b.WriteString("(turned disappearing messages off)")
+		b.Printf("(turned disappearing messages off)")
 	case m.Kind == wire.KindTimer:
-		fmt.Fprintf(&b, "(set disappearing messages to %s)", m.TTL)
+		b.Printf("(set disappearing messages to %s)", m.TTL)
 	case m.Kind == client.KindUnsupported:
-		fmt.Fprintf(&b, "(a message this version cannot show: %s)", cleanLine(m.Text))
+		b.Printf("(a message this version cannot show: %s)", m.Text)
 	default:
 		if m.Ref != nil {
-			fmt.Fprintf(&b, "↪ %s ", m.Ref)
+			b.Printf("↪ %s ", m.Ref)
 		}
-		b.WriteString(clean(m.Text))
+		b.Text(m.Text)
 		if m.File != nil {
 			if m.Text != "" {
-				b.WriteString(" ")
+				b.Printf(" ")
 			}
-			fmt.Fprintf(&b, "📎 %s (%s; get-file %s)", cleanLine(m.File.Name), size(m.File.Size), m.ID())
+			b.Printf("📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), m.ID())
 		}
 	}
 	if m.Edited {
-		b.WriteString(" (edited)")
+		b.Printf(" (edited)")
 	}
 	names := make([]string, 0, len(m.Reactions))
 	for n := range m.Reactions {
@@ -96,15 +79,15 @@ func formatMessage(m client.Message, state string) string {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		fmt.Fprintf(&b, " %s%s", cleanLine(m.Reactions[n]), n)
+		b.Printf(" %s%s", m.Reactions[n], n)
 	}
 	if !m.Expires.IsZero() {
-		fmt.Fprintf(&b, " ⏳%s", m.Expires.Local().Format("15:04"))
+		b.Printf(" ⏳%s", m.Expires.Local().Format("15:04"))
 	}
 	if state != "" {
-		fmt.Fprintf(&b, " [%s]", state)
+		b.Printf(" [%s]", state)
 	}
-	return b.String()
+	return b.Block()
 }
 
 func size(n int64) string {
@@ -118,23 +101,28 @@ func size(n int64) string {
 }
 
 // formatEvent renders an event as it arrives (parley watch).
-func formatEvent(m client.Message) string {
+func formatEvent(m client.Message) screen.Block {
+	var b screen.Builder
 	switch m.Kind {
 	case wire.KindReact:
 		if m.Emoji == "" {
-			return fmt.Sprintf("%s took back their reaction to %s", m.From, m.Ref)
+			b.Printf("%s took back their reaction to %s", m.From, m.Ref)
+		} else {
+			b.Printf("%s reacted %s to %s", m.From, m.Emoji, m.Ref)
 		}
-		return fmt.Sprintf("%s reacted %s to %s", m.From, cleanLine(m.Emoji), m.Ref)
 	case wire.KindEdit:
-		return fmt.Sprintf("%s edited %s: %s", m.From, m.Ref, clean(m.Text))
+		b.Printf("%s edited %s: ", m.From, m.Ref)
+		b.Text(m.Text)
 	case wire.KindDelete:
-		return fmt.Sprintf("%s deleted %s", m.From, m.Ref)
+		b.Printf("%s deleted %s", m.From, m.Ref)
 	case wire.KindProfile:
-		return fmt.Sprintf("%s shared their profile", m.From)
+		b.Printf("%s shared their profile", m.From)
 	case client.KindRequest:
-		return fmt.Sprintf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
+		b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
+	default:
+		return formatMessage(m, "")
 	}
-	return formatMessage(m, "")
+	return b.Block()
 }
 
 func sendCmd(h *home) *cobra.Command {
@@ -165,7 +153,7 @@ func sendCmd(h *home) *cobra.Command {
 // with the next command once the hub is back.
 func (h *home) queuedOK(err error) error {
 	if errors.Is(err, client.ErrQueued) {
-		fmt.Fprintf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
+		screen.Printf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
 		return nil
 	}
 	return err
@@ -191,7 +179,7 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			var kc *client.KeyChange
 			if err := c.CheckKeys(ctx, name); errors.As(err, &kc) {
 				// The conversation is closed: what it holds is shown, nothing new is read.
-				fmt.Fprintf(h.stderr, "parley: %v\nparley: hint: %s\n", kc, keyChangeHint(kc))
+				screen.Printf(h.stderr, "parley: %v\nparley: hint: %s\n", kc, keyChangeHint(kc))
 			}
 			_, rerr := c.Receive(ctx, name)
 			if errors.Is(rerr, client.ErrKeysChanged) {
@@ -223,7 +211,7 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 				default:
 					state = c.StateOf(name, m.Seq, r)
 				}
-				fmt.Fprintln(stdout, formatMessage(m, state))
+				screen.Println(stdout, formatMessage(m, state))
 			}
 			if err := c.MarkRead(ctx, name); err != nil {
 				rerr = errors.Join(rerr, err)
@@ -245,7 +233,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.\n\n" +
 			"With --exec, each new message (and contact request) also runs COMMAND with sh -c, the message in\n" +
 			"its environment, never in the command line: PARLEY_FROM, PARLEY_CONVERSATION, PARLEY_KIND,\n" +
-			"PARLEY_TEXT (control characters removed), PARLEY_REF. For a desktop notification, say.",
+			"PARLEY_TEXT (control characters shown escaped), PARLEY_REF. For a desktop notification, say.",
 		Example: "  parley watch\n  parley watch --exec 'notify-send \"$PARLEY_FROM\" \"$PARLEY_TEXT\"'",
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
@@ -253,14 +241,14 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				if m.Kind == client.KindReceipt || m.Kind == wire.KindReceipts || m.Kind == client.KindExpired {
 					return // parley read shows what was delivered and read
 				}
-				fmt.Fprintln(stdout, formatEvent(m))
+				screen.Println(stdout, formatEvent(m))
 				if exec != "" && (m.Kind == wire.KindText || m.Kind == client.KindRequest) {
 					if err := runHook(cmd.Context(), exec, c.Name, m); err != nil {
-						fmt.Fprintf(stderr, "parley: --exec: %v\n", err)
+						screen.Printf(stderr, "parley: --exec: %v\n", err)
 					}
 				}
 			}, func(err error) {
-				fmt.Fprintf(stderr, "parley: %v\n", err)
+				screen.Printf(stderr, "parley: %v\n", err)
 			})
 			if cmd.Context().Err() != nil {
 				return nil
@@ -282,8 +270,8 @@ func runHook(ctx context.Context, command, me string, m client.Message) error {
 	if m.File != nil {
 		text = strings.TrimSpace(text + " [file " + m.File.Name + "]")
 	}
-	c.Env = append(os.Environ(), "PARLEY_FROM="+cleanLine(m.From), "PARLEY_CONVERSATION="+cleanLine(client.ConversationOf(me, m)),
-		"PARLEY_KIND="+m.Kind, "PARLEY_TEXT="+cleanLine(text), "PARLEY_REF="+m.ID().String())
+	c.Env = append(os.Environ(), "PARLEY_FROM="+screen.Line(m.From), "PARLEY_CONVERSATION="+screen.Line(client.ConversationOf(me, m)),
+		"PARLEY_KIND="+screen.Line(m.Kind), "PARLEY_TEXT="+screen.Line(text), "PARLEY_REF="+screen.Line(m.ID().String()))
 	out, err := c.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
@@ -303,7 +291,7 @@ func reactCmd(h *home) *cobra.Command {
 				return err
 			}
 			if _, err := c.Receive(cmd.Context(), args[0]); err != nil { // the message may be new
-				fmt.Fprintf(h.stderr, "parley: %v\n", err)
+				screen.Printf(h.stderr, "parley: %v\n", err)
 			}
 			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
 		}),
@@ -374,9 +362,9 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			if d == 0 {
-				fmt.Fprintf(stdout, "disappearing messages with %s: off\n", args[0])
+				screen.Printf(stdout, "disappearing messages with %s: off\n", args[0])
 			} else {
-				fmt.Fprintf(stdout, "messages with %s now disappear %s after they are sent\n", args[0], d)
+				screen.Printf(stdout, "messages with %s now disappear %s after they are sent\n", args[0], d)
 			}
 			return nil
 		},
@@ -395,7 +383,7 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 			if err := c.Block(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "blocked %s\n", args[0])
+			screen.Printf(stdout, "blocked %s\n", args[0])
 			return nil
 		}),
 	}
@@ -407,7 +395,7 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 			if err := c.Unblock(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "unblocked %s\n", args[0])
+			screen.Printf(stdout, "unblocked %s\n", args[0])
 			return nil
 		}),
 	}
@@ -426,7 +414,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if len(args) == 1 {
 				who = args[0]
 				if _, err := c.Receive(cmd.Context(), who); err != nil {
-					fmt.Fprintf(h.stderr, "parley: %v\n", err)
+					screen.Printf(h.stderr, "parley: %v\n", err)
 				}
 				q, err := c.ContactProfile(cmd.Context(), who)
 				if err != nil {
@@ -434,7 +422,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				p = *q
 			}
-			fmt.Fprintf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cleanLine(cmp(p.DisplayName, who)), cleanLine(p.Status), size(int64(len(p.Avatar))))
+			screen.Printf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cmp(p.DisplayName, who), p.Status, size(int64(len(p.Avatar))))
 			return nil
 		}),
 	}
@@ -463,7 +451,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.SetProfile(cmd.Context(), p); err != nil {
 				return h.queuedOK(err)
 			}
-			fmt.Fprintln(stdout, "profile updated; your contacts see it")
+			screen.Println(stdout, "profile updated; your contacts see it")
 			return nil
 		}),
 	}
@@ -487,7 +475,7 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Show or change settings",
 		Args:  cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			fmt.Fprintf(stdout, "read-receipts: %s\nblocked: %s\nnode: %s\nwitnesses: %s\n", onOff(c.ReadReceipts()),
+			screen.Printf(stdout, "read-receipts: %s\nblocked: %s\nnode: %s\nwitnesses: %s\n", onOff(c.ReadReceipts()),
 				strings.Join(c.Blocked(), ", "), h.cfg.Node, strings.Join(h.cfg.Witnesses, " "))
 			return nil
 		}),
@@ -501,7 +489,7 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.SetReadReceipts(cmd.Context(), on); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "read-receipts: %s\n", onOff(on))
+			screen.Printf(stdout, "read-receipts: %s\n", onOff(on))
 			return nil
 		}),
 	})
@@ -534,7 +522,7 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "node %s, %d witnesses, chain %s\n", args[0], len(witnesses), id)
+			screen.Printf(stdout, "node %s, %d witnesses, chain %s\n", args[0], len(witnesses), id)
 			return nil
 		},
 	}
@@ -598,7 +586,7 @@ func trustCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "trusting height %d hash %s; verified up to height %d\n", height, h.cfg.TrustHash, lb.Height)
+			screen.Printf(stdout, "trusting height %d hash %s; verified up to height %d\n", height, h.cfg.TrustHash, lb.Height)
 			return nil
 		},
 	}
@@ -624,8 +612,12 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// progressBar draws a transfer's progress on w, one redraw per percent.
-func progressBar(w io.Writer, label string) client.Progress {
+// progressBar draws a transfer's progress on w, one redraw per percent,
+// if w is a terminal (else nothing: a log gets no bar).
+func progressBar(w *screen.Writer, label string) client.Progress {
+	if !w.Terminal() {
+		return nil
+	}
 	last := -1
 	return func(done, total int64) {
 		pct := 100
@@ -637,9 +629,10 @@ func progressBar(w io.Writer, label string) client.Progress {
 		}
 		last = pct
 		bar := strings.Repeat("=", pct/4) + strings.Repeat(" ", 25-pct/4)
-		fmt.Fprintf(w, "\r%s [%s] %3d%% %s / %s", label, bar, pct, size(done), size(total))
+		w.Control("\r")
+		screen.Printf(w, "%s [%s] %3d%% %s / %s", label, bar, pct, size(done), size(total))
 		if done == total {
-			fmt.Fprintln(w)
+			screen.Println(w)
 		}
 	}
 }
@@ -658,7 +651,7 @@ func sendFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.queuedOK(err); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "sent %s as %s (%s)\n", m.File.Name, m.ID(), size(m.File.Size))
+			screen.Printf(stdout, "sent %s as %s (%s)\n", m.File.Name, m.ID(), size(m.File.Size))
 			return nil
 		}),
 	}
@@ -681,7 +674,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			if _, err := c.Receive(cmd.Context(), args[0]); err != nil {
-				fmt.Fprintf(h.stderr, "parley: %v\n", err)
+				screen.Printf(h.stderr, "parley: %v\n", err)
 			}
 			dest := out
 			if dest == "" {
@@ -697,7 +690,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.GetFile(cmd.Context(), args[0], ref, dest, progressBar(h.stderr, "receiving")); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "saved %s (SHA-256 checked)\n", dest)
+			screen.Printf(stdout, "saved %s (SHA-256 checked)\n", dest)
 			return nil
 		}),
 	}
@@ -727,12 +720,12 @@ func searchCmd(h *home, stdout io.Writer) *cobra.Command {
 					text += " " + strings.ToLower(m.File.Name)
 				}
 				if strings.Contains(text, want) {
-					fmt.Fprintf(stdout, "%s\t%s\n", cleanLine(conv), formatMessage(m, ""))
+					screen.Printf(stdout, "%s\t%s\n", conv, formatMessage(m, ""))
 					found++
 				}
 			}
 			if found == 0 {
-				fmt.Fprintf(stdout, "no message contains %q\n", want)
+				screen.Printf(stdout, "no message contains %q\n", want)
 			}
 			return nil
 		}),

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 // nameCmd manages the user's own name on the chain: what register made,
@@ -46,14 +47,14 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "name:     %s (verified by proof)\nhubs:     %s\n", rec.Name, strings.Join(rec.Profile.Hubs, " "))
+			screen.Printf(stdout, "name:     %s (verified by proof)\nhubs:     %s\n", rec.Name, strings.Join(rec.Profile.Hubs, " "))
 			switch left := rec.ExpiresAt - lb.Height; {
 			case rec.Revoked:
-				fmt.Fprintln(stdout, "REVOKED: the name can never be used again")
+				screen.Println(stdout, "REVOKED: the name can never be used again")
 			case left > 0:
-				fmt.Fprintf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", rec.ExpiresAt, left, lb.Height)
+				screen.Printf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", rec.ExpiresAt, left, lb.Height)
 			default:
-				fmt.Fprintf(stdout, "EXPIRED at height %d (now %d): renew it with 'parley name renew' before the grace period ends\n", rec.ExpiresAt, lb.Height)
+				screen.Printf(stdout, "EXPIRED at height %d (now %d): renew it with 'parley name renew' before the grace period ends\n", rec.ExpiresAt, lb.Height)
 			}
 			return nil
 		},
@@ -71,7 +72,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "renewed %s at height %d; it now expires at height %d\n", h.cfg.Name, height, rec.ExpiresAt)
+			screen.Printf(stdout, "renewed %s at height %d; it now expires at height %d\n", h.cfg.Name, height, rec.ExpiresAt)
 			return nil
 		}),
 	}
@@ -108,7 +109,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("copying your data to %s (nothing published yet; run this again): %w", u, err)
 				}
-				fmt.Fprintf(stdout, "copied %d objects to %s (%d were there already)\n", copied, u, had)
+				screen.Printf(stdout, "copied %d objects to %s (%d were there already)\n", copied, u, had)
 			}
 			p := rec.Profile
 			p.Hubs = urls
@@ -127,16 +128,16 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.SetHubs(urls, now.Seq); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
+			screen.Printf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
 			for _, u := range rec.Profile.Hubs {
 				if slices.Contains(urls, u) {
 					continue
 				}
 				// Requests that came in meanwhile go with you.
 				if n, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
-					fmt.Fprintf(h.stderr, "parley: requests waiting on %s: %v\n", u, err)
+					screen.Printf(h.stderr, "parley: requests waiting on %s: %v\n", u, err)
 				} else if n > 0 {
-					fmt.Fprintf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
+					screen.Printf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
 				}
 				if !emptyOld {
 					continue
@@ -145,7 +146,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("emptying %s, which your record no longer lists: %w", u, err)
 				}
-				fmt.Fprintf(stdout, "deleted your %d objects from %s\n", n, u)
+				screen.Printf(stdout, "deleted your %d objects from %s\n", n, u)
 			}
 			return nil
 		}),
@@ -166,7 +167,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "revoked %s at height %d\n", h.cfg.Name, height)
+			screen.Printf(stdout, "revoked %s at height %d\n", h.cfg.Name, height)
 			return nil
 		}),
 	}
@@ -191,22 +192,22 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
+			screen.Printf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
 				h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"), lookup.HashString(lb.Hash()))
 			if rec, err := h.dir2.Lookup(ctx, h.cfg.Name); err != nil {
-				fmt.Fprintf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
+				screen.Printf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
 			} else if rec.Revoked {
-				fmt.Fprintf(stdout, "name:     %s REVOKED\n", rec.Name)
+				screen.Printf(stdout, "name:     %s REVOKED\n", rec.Name)
 			} else {
-				fmt.Fprintf(stdout, "name:     %s, expires at height %d (%d blocks from now)\n", rec.Name, rec.ExpiresAt, rec.ExpiresAt-lb.Height)
+				screen.Printf(stdout, "name:     %s, expires at height %d (%d blocks from now)\n", rec.Name, rec.ExpiresAt, rec.ExpiresAt-lb.Height)
 			}
 			switch err := c.CheckOwnRecord(ctx); {
 			case errors.Is(err, client.ErrNotMine):
-				fmt.Fprintf(stdout, "keys:     WARNING: %v\n", err)
+				screen.Printf(stdout, "keys:     WARNING: %v\n", err)
 			case err != nil:
-				fmt.Fprintf(stdout, "keys:     not checked: %v\n", err)
+				screen.Printf(stdout, "keys:     not checked: %v\n", err)
 			default:
-				fmt.Fprintln(stdout, "keys:     the chain holds this device's keys")
+				screen.Println(stdout, "keys:     the chain holds this device's keys")
 			}
 			st := c.Status(ctx)
 			for _, hs := range st.Hubs {
@@ -220,12 +221,12 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 				case hs.Waiting > 1:
 					state += fmt.Sprintf("; %d messages wait for it", hs.Waiting)
 				}
-				fmt.Fprintf(stdout, "hub:      %s %s\n", hs.URL, state)
+				screen.Printf(stdout, "hub:      %s %s\n", hs.URL, state)
 			}
 			if st.Deletions > 0 {
-				fmt.Fprintf(stdout, "pending:  %d deletions from your hubs\n", st.Deletions)
+				screen.Printf(stdout, "pending:  %d deletions from your hubs\n", st.Deletions)
 			}
-			fmt.Fprintf(stdout, "contacts: %d (%d blocked); groups: %d\nsettings: backup %s, read receipts %s\n",
+			screen.Printf(stdout, "contacts: %d (%d blocked); groups: %d\nsettings: backup %s, read receipts %s\n",
 				st.Contacts, st.Blocked, st.Groups, onOff(st.Backup), onOff(st.ReadReceipts))
 			return nil
 		}),
