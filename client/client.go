@@ -71,6 +71,7 @@ type Client struct {
 	readReceipts bool
 	profile      Profile
 	groups       map[string]*Group         // by ID
+	heldKeys     []heldRoster              // group keys from senders not placed in a group yet (takeGroupEvent)
 	uploads      map[string]*pendingUpload // files being sent, by contact and path
 	doomedPaths  []string                  // deleted messages and files, not yet removed from every hub
 	statePath    string                    // empty: state is not persisted

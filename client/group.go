@@ -239,7 +239,7 @@ func (c *Client) Groups() []Group {
 	defer c.mu.Unlock()
 	var out []Group
 	for _, g := range c.groups {
-		if g.Epoch > 0 || len(g.Keys) > 0 {
+		if g.Epoch > 0 {
 			out = append(out, Group{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: slices.Clone(g.Members), Epoch: g.Epoch, Gone: g.Gone})
 		}
 	}
@@ -516,16 +516,34 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 
 // takeGroupEvent applies a KindGroup event that from sent the user over
 // their pairwise conversation; the caller holds c.mu.
+//
+// Only the group's holder makes or changes group state: a group the user
+// does not know is made only by a roster from the member it names as its
+// holder (and that lists the user); a known group's roster changes only
+// by one from its holder (or a hand-over from it). Anyone else can give
+// only their own sender key, and only while the roster the user holds
+// lists them (or lets the user read what they wrote before leaving). A key
+// from someone the user cannot place yet, for a group it has no roster of
+// or an epoch past its roster (the holder's roster comes over another
+// conversation and may be read later), is held back apart from any group
+// (heldKeys, bounded per sender) and tried again when a roster comes.
 func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 	g := c.groups[in.ID]
-	if g == nil {
-		g = &Group{ID: in.ID, Creator: in.Creator, Self: c.Name, Keys: map[string][]*senderKey{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
-		c.groups[in.ID] = g
+	if g == nil || g.Epoch == 0 { // no roster yet (an epoch-0 group is from before holders were checked)
+		if from != in.Creator || in.Leave || in.Epoch == 0 || !slices.Contains(in.Members, c.Name) {
+			c.holdKey(from, in)
+			return
+		}
+		if g == nil {
+			g = &Group{ID: in.ID, Self: c.Name, Keys: map[string][]*senderKey{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
+			c.groups[in.ID] = g
+		}
+		g.Creator = in.Creator
 	}
 	handOver := from == g.Creator && in.Creator != g.Creator && in.Epoch > g.Epoch && !in.Leave
 	if in.Creator != g.Creator && !handOver {
-		if from == in.Creator && in.Epoch > g.Epoch && len(g.Held) < maxHeld {
-			g.Held = append(g.Held, heldRoster{from, in}) // perhaps a hand-over not read yet
+		if from == in.Creator && in.Epoch > g.Epoch && g.member(from) {
+			g.hold(from, in) // perhaps a hand-over to them not read yet
 		}
 		return // else another group under the same ID: ignored
 	}
@@ -572,14 +590,79 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 				delete(g.Next, m)
 			}
 		}
+		defer c.takeHeldKeys(g.ID) // keys that came before this roster
 	}
-	if slices.Contains(in.Members, from) && len(in.Seed) == 32 {
-		k := newSenderKey(in.Epoch, in.From, in.Seed)
-		k.SignPub = in.Sign
-		g.addKey(from, k)
-		if _, ok := g.Next[from]; !ok {
-			g.Next[from] = in.From // a member's messages before the user joined stay unread
+	if len(in.Seed) != 32 || from == c.Name {
+		return
+	}
+	if _, final := g.Final[from]; !g.member(from) && !final {
+		if in.Epoch > g.Epoch {
+			c.holdKey(from, in) // a member of a roster not read yet
 		}
+		return
+	}
+	k := newSenderKey(in.Epoch, in.From, in.Seed)
+	k.SignPub = in.Sign
+	g.addKey(from, k)
+	if _, ok := g.Next[from]; !ok {
+		g.Next[from] = in.From // a member's messages before the user joined stay unread
+	}
+}
+
+// hold keeps a roster from a member who says it holds the group now, one
+// per member (the newest epoch), until the hand-over that makes it so.
+func (g *Group) hold(from string, in *wire.GroupInfo) {
+	for i, h := range g.Held {
+		if h.From == from {
+			if in.Epoch > h.Info.Epoch {
+				g.Held[i].Info = in
+			}
+			return
+		}
+	}
+	if len(g.Held) < maxHeld {
+		g.Held = append(g.Held, heldRoster{from, in})
+	}
+}
+
+// maxHeldKeys bounds the keys held back from one sender.
+const maxHeldKeys = 4
+
+// holdKey keeps a sender key from someone the user cannot place in a
+// group yet (heldKeys), at most maxHeldKeys per sender, the newest; an
+// event that carries no key is dropped. The caller holds c.mu.
+func (c *Client) holdKey(from string, in *wire.GroupInfo) {
+	if len(in.Seed) != 32 || in.Leave || from == c.Name {
+		return
+	}
+	var mine []int
+	for i, h := range c.heldKeys {
+		if h.From == from {
+			if h.Info.ID == in.ID && h.Info.Epoch == in.Epoch {
+				return
+			}
+			mine = append(mine, i)
+		}
+	}
+	if len(mine) >= maxHeldKeys {
+		c.heldKeys = slices.Delete(c.heldKeys, mine[0], mine[0]+1)
+	}
+	c.heldKeys = append(c.heldKeys, heldRoster{from, in})
+}
+
+// takeHeldKeys tries again the keys held back for group id, now that a
+// roster of it came; the caller holds c.mu.
+func (c *Client) takeHeldKeys(id string) {
+	var todo []heldRoster
+	c.heldKeys = slices.DeleteFunc(c.heldKeys, func(h heldRoster) bool {
+		if h.Info.ID == id {
+			todo = append(todo, h)
+			return true
+		}
+		return false
+	})
+	for _, h := range todo {
+		c.takeGroupEvent(h.From, h.Info)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -460,5 +461,50 @@ func TestGroupQuickRosterChanges(t *testing.T) {
 		if got := groupTexts(t, c, id); got != "alice:from alice|bob:from bob" && got != "bob:from bob|alice:from alice" {
 			t.Fatalf("%s sees %s", c.Name, got)
 		}
+	}
+}
+
+// TestGroupEventsOnlyFromHolder: mallory, bob's contact but no member of
+// alice's group, sends bob over their conversation a roster of alice's
+// group that adds her (as if alice had sent it), a claim that she holds
+// it now, and the roster of a group alice never made, each with a sender
+// key. None of it changes what bob has: his groups, their rosters and
+// holders, and no key of mallory's in any group. The group goes on.
+func TestGroupEventsOnlyFromHolder(t *testing.T) {
+	w, cs, id := groupOfThree(t, "alice", "bob", "carol", "trip")
+	ctx := context.Background()
+	alice, bob := cs[0], cs[1]
+	mallory := w.user("mallory", w.hubs[0])
+	w.settle("mallory")
+	connect(t, mallory, bob, "hi bob")
+	before := bob.Groups()
+	seed := bytes.Repeat([]byte{9}, 32)
+	fresh := strings.Repeat("5a", 16)
+	for _, in := range []*wire.GroupInfo{
+		{ID: id, Name: "trip", Creator: "alice", Members: []string{"alice", "bob", "carol", "mallory"}, Epoch: before[0].Epoch + 1, Seed: seed, Sign: seed},
+		{ID: id, Name: "mine now", Creator: "mallory", Members: []string{"bob", "mallory"}, Epoch: before[0].Epoch + 5, Seed: seed, Sign: seed},
+		{ID: fresh, Name: "alice's secret plans", Creator: "alice", Members: []string{"alice", "bob", "mallory"}, Epoch: 1, Seed: seed, Sign: seed},
+		{ID: fresh, Name: "alice's secret plans", Creator: "alice", Members: []string{"alice", "bob", "mallory"}, Epoch: 1, Leave: true},
+	} {
+		if _, err := mallory.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindGroup, Group: in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bob.SyncGroups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := bob.Groups(); !reflect.DeepEqual(after, before) {
+		t.Errorf("bob's groups changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+	for _, g := range []string{id, fresh} {
+		if k := client.GroupVerifier(bob, g, "mallory"); k != nil {
+			t.Errorf("bob holds a key of mallory's for group %s", g)
+		}
+	}
+	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still ours"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, bob, id); got != "alice:still ours" {
+		t.Fatalf("bob reads %q", got)
 	}
 }

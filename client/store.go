@@ -77,6 +77,7 @@ type savedState struct {
 	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
 	Backup         *backupConfig    `json:"backup,omitempty"`
 	Groups         []*Group         `json:"groups,omitempty"`
+	HeldKeys       []heldRoster     `json:"held_keys,omitempty"`
 	Hubs           []string         `json:"hubs,omitempty"`     // the user's, as the chain last said
 	HubsSeq        uint64           `json:"hubs_seq,omitempty"` // the record's sequence number then
 	// The history's log (history.go): its generation and committed records.
@@ -178,6 +179,7 @@ func (c *Client) loadPlain(plain []byte) error {
 		c.setOwn(s.Hubs)
 		c.ownSeq = s.HubsSeq
 	}
+	c.heldKeys = s.HeldKeys
 	for _, g := range s.Groups {
 		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed}
 		c.groups[g.ID] = g
@@ -256,6 +258,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed}
 		s.Groups = append(s.Groups, g)
 	}
+	s.HeldKeys = c.heldKeys
 	return json.Marshal(s)
 }
 
