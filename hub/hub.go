@@ -104,6 +104,13 @@ type Object struct {
 	ETag        string // hex MD5 of the content, as the Gaia disk driver makes it
 	ContentType string
 	Modified    time.Time
+	Expires     time.Time // zero: never (see Driver)
+}
+
+// Expired reports whether obj is gone at now: it has an expiry, and now
+// is not before it.
+func (obj *Object) Expired(now time.Time) bool {
+	return !obj.Expires.IsZero() && !now.Before(obj.Expires)
 }
 
 // PutOptions are the conditions and metadata of a write.
@@ -115,6 +122,9 @@ type PutOptions struct {
 	IfNoneMatch bool
 	// ContentType is stored and served back on reads.
 	ContentType string
+	// Expires, if not zero, is when the object is gone (kept to the
+	// second).
+	Expires time.Time
 }
 
 // DeleteOptions are the conditions of a delete.
@@ -137,12 +147,35 @@ type DeleteOptions struct {
 // objects of address whose paths start with prefix, in increasing path
 // order, starting after the path `after`, at most limit of them, and
 // whether more follow.
+//
+// Expiry: an object written with PutOptions.Expires is gone once the
+// driver's clock reaches that time (Object.Expired): Get, Stat and Delete
+// answer ErrNotFound, List leaves it out, and conditions treat the path
+// as empty, in every process that serves the same storage (the expiry is
+// stored with the object). An overwrite takes the new write's expiry, or
+// none. Sweep deletes every expired object from storage for good, calling
+// gone (which must not call the driver) for each once it is deleted; it
+// never deletes an object that is not expired, even one written while it
+// runs. Sweeps may run at any time, in several processes at once.
 type Driver interface {
 	Put(ctx context.Context, address, path string, r io.Reader, opt PutOptions) (*Object, error)
 	Get(ctx context.Context, address, path string) (*Object, io.ReadCloser, error)
 	Stat(ctx context.Context, address, path string) (*Object, error)
 	Delete(ctx context.Context, address, path string, opt DeleteOptions) error
 	List(ctx context.Context, address, prefix, after string, limit int) (objs []Object, more bool, err error)
+	Sweep(ctx context.Context, gone func(address string, obj Object)) error
+}
+
+// ExpiryBucketSeconds is the span of time one bucket of a driver's expiry
+// index covers (disk and S3 keep one directory or prefix per bucket, so a
+// sweep reads only the buckets whose time has come).
+const ExpiryBucketSeconds = 60
+
+// ExpiryBucket names the bucket of the expiry index that holds objects
+// expiring at t: the Unix minute, 12 decimal digits, so that buckets sort
+// by time.
+func ExpiryBucket(t time.Time) string {
+	return fmt.Sprintf("%012d", t.Unix()/ExpiryBucketSeconds)
 }
 
 // CheckPut applies PutOptions to the current object (nil if none); drivers

@@ -70,6 +70,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Int("inbox-max", 1000, "envelopes an inbox may hold")
 	f.Int("inbox-max-bytes", 16384, "largest inbox envelope")
 	f.Int("inbox-per-minute", 20, "inbox posts per minute per client IP")
+	f.Duration("sweep-every", time.Minute, "how often expired objects are deleted (negative: never, for instances that leave it to another on the same bucket)")
 	f.String("tls-cert", "", "TLS certificate file (serve HTTPS)")
 	f.String("tls-key", "", "TLS key file")
 	f.String("log-level", "info", "debug, info, warn or error")
@@ -140,6 +141,7 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		InboxMaxEntries:    v.GetInt("inbox-max"),
 		InboxMaxEnvelope:   int64(v.GetInt("inbox-max-bytes")),
 		InboxPerMinute:     v.GetInt("inbox-per-minute"),
+		SweepEvery:         v.GetDuration("sweep-every"),
 		Logger:             log,
 		Registry:           reg,
 	})

@@ -10,16 +10,39 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/hub"
 )
 
-// Run runs the suite; newDriver returns a fresh, empty driver each call.
-func Run(t *testing.T, newDriver func(t *testing.T) hub.Driver) {
+// Clock is a settable clock for a driver under test.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set sets the clock.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// Run runs the suite; newDriver returns a fresh, empty driver each call,
+// whose clock is now.
+func Run(t *testing.T, newDriver func(t *testing.T, now func() time.Time) hub.Driver) {
 	for _, tc := range []struct {
 		name string
 		f    func(t *testing.T, d hub.Driver)
@@ -36,8 +59,16 @@ func Run(t *testing.T, newDriver func(t *testing.T) hub.Driver) {
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"ConcurrentCompareAndSwap", testConcurrentCAS},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.f(t, newDriver(t)) })
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, newDriver(t, time.Now)) })
 	}
+	t.Run("Expiry", func(t *testing.T) {
+		clk := &Clock{now: time.Now().Truncate(time.Second)}
+		testExpiry(t, newDriver(t, clk.Now), clk)
+	})
+	t.Run("ExpiryOverwritten", func(t *testing.T) {
+		clk := &Clock{now: time.Now().Truncate(time.Second)}
+		testExpiryOverwritten(t, newDriver(t, clk.Now), clk)
+	})
 }
 
 var ctx = context.Background()
@@ -323,5 +354,126 @@ func testConcurrentCAS(t *testing.T, d hub.Driver) {
 	wg.Wait()
 	if _, b := get(t, d, "counter"); string(b) != fmt.Sprint(writers*each) {
 		t.Fatalf("counter = %s, want %d", b, writers*each)
+	}
+}
+
+// sweep runs d's sweeper and returns the paths it reports gone.
+func sweep(t *testing.T, d hub.Driver) []string {
+	t.Helper()
+	var gone []string
+	if err := d.Sweep(ctx, func(address string, obj hub.Object) {
+		if address != addr {
+			t.Errorf("swept %s of another address %s", obj.Path, address)
+		}
+		gone = append(gone, obj.Path)
+	}); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	slices.Sort(gone)
+	return gone
+}
+
+// testExpiry: an object written with an expiry is served until then;
+// from then on it is gone for Get, Stat, List, Delete and conditions, and
+// the sweeper deletes it for good (setting the clock back does not bring
+// it back), reporting it once. Objects without expiry, or expiring later,
+// stay.
+func testExpiry(t *testing.T, d hub.Driver, clk *Clock) {
+	start := clk.Now()
+	soon, later := start.Add(90*time.Second), start.Add(time.Hour)
+	obj := put(t, d, "m/soon", []byte("disappearing"), hub.PutOptions{Expires: soon})
+	if !obj.Expires.Equal(soon) {
+		t.Fatalf("put returned expiry %v, want %v", obj.Expires, soon)
+	}
+	put(t, d, "m/later", []byte("later"), hub.PutOptions{Expires: later})
+	put(t, d, "m/kept", []byte("kept"), hub.PutOptions{})
+	put(t, d, "m/nested/soon", []byte("nested"), hub.PutOptions{Expires: soon})
+	if got, b := get(t, d, "m/soon"); string(b) != "disappearing" || !got.Expires.Equal(soon) {
+		t.Fatalf("before expiry: %+v %q", got, b)
+	}
+	if st, err := d.Stat(ctx, addr, "m/soon"); err != nil || !st.Expires.Equal(soon) {
+		t.Fatalf("stat before expiry: %+v %v", st, err)
+	}
+	if objs, _, _ := d.List(ctx, addr, "m/", "", 10); len(objs) != 4 || objs[3].Path != "m/soon" || !objs[3].Expires.Equal(soon) {
+		t.Fatalf("list before expiry: %+v", objs)
+	}
+	if gone := sweep(t, d); len(gone) != 0 {
+		t.Fatalf("sweep before expiry deleted %v", gone)
+	}
+
+	clk.Set(soon) // expired at its expiry time
+	for _, p := range []string{"m/soon", "m/nested/soon"} {
+		if _, _, err := d.Get(ctx, addr, p); !errors.Is(err, hub.ErrNotFound) {
+			t.Fatalf("get of expired %s: %v", p, err)
+		}
+		if _, err := d.Stat(ctx, addr, p); !errors.Is(err, hub.ErrNotFound) {
+			t.Fatalf("stat of expired %s: %v", p, err)
+		}
+	}
+	objs, _, err := d.List(ctx, addr, "", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, o := range objs {
+		listed = append(listed, o.Path)
+	}
+	if strings.Join(listed, ",") != "m/kept,m/later" {
+		t.Fatalf("list after expiry: %v", listed)
+	}
+	if err := d.Delete(ctx, addr, "m/nested/soon", hub.DeleteOptions{}); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("delete of an expired object: %v", err)
+	}
+	if _, err := d.Put(ctx, addr, "m/soon", strings.NewReader("x"), hub.PutOptions{IfMatch: obj.ETag}); !errors.Is(err, hub.ErrPrecondition) {
+		t.Fatalf("If-Match of an expired object: %v", err)
+	}
+
+	if gone := sweep(t, d); strings.Join(gone, ",") != "m/nested/soon,m/soon" {
+		t.Fatalf("sweep reported %v", gone)
+	}
+	if gone := sweep(t, d); len(gone) != 0 {
+		t.Fatalf("second sweep reported %v", gone)
+	}
+	clk.Set(start) // deleted, not hidden
+	for _, p := range []string{"m/soon", "m/nested/soon"} {
+		if _, err := d.Stat(ctx, addr, p); !errors.Is(err, hub.ErrNotFound) {
+			t.Fatalf("swept %s is back when the clock is set back: %v", p, err)
+		}
+	}
+	if _, b := get(t, d, "m/later"); string(b) != "later" {
+		t.Fatalf("m/later = %q", b)
+	}
+	clk.Set(later.Add(time.Hour))
+	if gone := sweep(t, d); strings.Join(gone, ",") != "m/later" {
+		t.Fatalf("sweep an hour later reported %v", gone)
+	}
+	if _, b := get(t, d, "m/kept"); string(b) != "kept" {
+		t.Fatalf("an object without expiry: %q", b)
+	}
+}
+
+// testExpiryOverwritten: an object overwritten before its expiry takes
+// the new write's expiry (or none), and the sweeper leaves it alone; one
+// recreated after its expiry with If-None-Match is a new object.
+func testExpiryOverwritten(t *testing.T, d hub.Driver, clk *Clock) {
+	start := clk.Now()
+	put(t, d, "a", []byte("v1"), hub.PutOptions{Expires: start.Add(time.Minute)})
+	put(t, d, "a", []byte("v2"), hub.PutOptions{}) // expiry dropped
+	put(t, d, "b", []byte("v1"), hub.PutOptions{Expires: start.Add(time.Minute)})
+	put(t, d, "b", []byte("v2"), hub.PutOptions{Expires: start.Add(time.Hour)}) // extended
+	put(t, d, "c", []byte("v1"), hub.PutOptions{Expires: start.Add(time.Minute)})
+	clk.Set(start.Add(2 * time.Minute))
+	put(t, d, "c", []byte("v2"), hub.PutOptions{IfNoneMatch: true}) // the expired one counts as absent
+	if gone := sweep(t, d); len(gone) != 0 {
+		t.Fatalf("sweep deleted overwritten objects %v", gone)
+	}
+	for _, p := range []string{"a", "b", "c"} {
+		if obj, b := get(t, d, p); string(b) != "v2" {
+			t.Fatalf("%s = %q (%+v)", p, b, obj)
+		}
+	}
+	clk.Set(start.Add(2 * time.Hour))
+	if gone := sweep(t, d); strings.Join(gone, ",") != "b" {
+		t.Fatalf("sweep reported %v", gone)
 	}
 }

@@ -56,6 +56,7 @@ func (s *Server) hubInfo(c echo.Context) error {
 			"inbox_max_envelope_bytes": s.cfg.InboxMaxEnvelope,
 			"inbox_max_entries":        s.cfg.InboxMaxEntries,
 			"watch_url":                s.cfg.PublicURL + "/watch",
+			"expiry":                   true,
 		},
 	})
 }
@@ -159,6 +160,9 @@ func (s *Server) store(c echo.Context) error {
 	}
 	if len(opt.ContentType) > 1024 {
 		return fail(http.StatusBadRequest, "BadRequestError", "content type longer than 1024 bytes")
+	}
+	if opt.Expires, err = s.expiryOf(c.Request().Header); err != nil {
+		return err
 	}
 	if cl := c.Request().ContentLength; cl > s.cfg.MaxUploadBytes {
 		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "object of %d bytes, at most %d bytes", cl, s.cfg.MaxUploadBytes)
@@ -281,10 +285,14 @@ func (s *Server) listFiles(c echo.Context) error {
 	entries := make([]any, 0, len(objs))
 	for _, o := range objs {
 		if req.Stat {
-			entries = append(entries, map[string]any{
+			e := map[string]any{
 				"name": o.Path, "etag": o.ETag, "contentLength": o.Size, "contentType": o.ContentType,
 				"lastModifiedDate": o.Modified.Unix(), "exists": true,
-			})
+			}
+			if !o.Expires.IsZero() {
+				e["expires"] = o.Expires.Unix()
+			}
+			entries = append(entries, e)
 		} else {
 			entries = append(entries, o.Path)
 		}
@@ -352,6 +360,9 @@ func (s *Server) read(c echo.Context) error {
 	h.Set("ETag", obj.ETag)
 	h.Set("Last-Modified", obj.Modified.UTC().Format(http.TimeFormat))
 	h.Set("Cache-Control", "no-cache")
+	if !obj.Expires.IsZero() {
+		h.Set(ExpiresHeader, strconv.FormatInt(obj.Expires.Unix(), 10))
+	}
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && unquoteETag(inm) == obj.ETag {
 		return c.NoContent(http.StatusNotModified)
 	}

@@ -54,8 +54,13 @@ type Config struct {
 	// Registry for Prometheus metrics (default: a new registry, served at
 	// /metrics).
 	Registry *prometheus.Registry
-	// Now is the clock (default time.Now).
+	// Now is the clock (default time.Now). Drivers keep their own, by
+	// which objects expire.
 	Now func() time.Time
+	// SweepEvery is how often expired objects are deleted from the driver
+	// (default 1 minute; negative: never, for instances that leave it to
+	// another). Expired objects are not served either way.
+	SweepEvery time.Duration
 }
 
 // Server is the hub's HTTP handler.
@@ -71,6 +76,10 @@ type Server struct {
 	revMu   sync.Mutex
 	revoked map[string]int64 // address → oldest valid iat (unix seconds); loaded lazily
 	quota   *quotas          // nil: no quota
+
+	stopSweep chan struct{}
+	swept     sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // internal addresses, which no client address can equal (they start with '_').
@@ -121,6 +130,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SweepEvery == 0 {
+		cfg.SweepEvery = time.Minute
+	}
 	challenge := auth.Challenge(cfg.ServerName)
 	s := &Server{
 		cfg:     cfg,
@@ -135,6 +147,10 @@ func New(cfg Config) (*Server, error) {
 		s.quota = newQuotas(cfg.QuotaBytes, cfg.Driver)
 	}
 	s.echo = s.routes()
+	s.stopSweep = make(chan struct{})
+	if cfg.SweepEvery > 0 {
+		s.swept.Go(func() { s.sweeper(cfg.SweepEvery, s.stopSweep) })
+	}
 	return s, nil
 }
 
@@ -142,8 +158,12 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Close ends open watch streams, so a graceful shutdown need not wait
-// for them.
-func (s *Server) Close() { s.events.close() }
+// for them, and stops the sweeper.
+func (s *Server) Close() {
+	s.events.close()
+	s.closeOnce.Do(func() { close(s.stopSweep) })
+	s.swept.Wait()
+}
 
 // Challenge returns the hub's challenge_text.
 func (s *Server) Challenge() string { return s.verify.Challenge }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/driver/disk"
@@ -13,8 +14,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	drivertest.Run(t, func(t *testing.T) hub.Driver {
-		d, err := disk.New(t.TempDir())
+	drivertest.Run(t, func(t *testing.T, now func() time.Time) hub.Driver {
+		d, err := disk.New(t.TempDir(), disk.WithClock(now))
 		if err != nil {
 			t.Fatal(err)
 		}

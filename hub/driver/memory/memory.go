@@ -1,5 +1,6 @@
 // Package memory is a hub.Driver that keeps objects in memory, for tests.
-// Nothing survives the process.
+// Nothing survives the process. Expired objects are hidden at once and
+// freed by Sweep (a scan of every object).
 package memory
 
 import (
@@ -32,8 +33,30 @@ type entry struct {
 
 var _ hub.Driver = (*Driver)(nil)
 
+// Option adjusts a Driver.
+type Option func(*Driver)
+
+// WithClock sets the clock that expiry is measured by (default time.Now).
+func WithClock(now func() time.Time) Option { return func(d *Driver) { d.now = now } }
+
 // New returns an empty driver.
-func New() *Driver { return &Driver{buckets: make(map[string]map[string]entry), now: time.Now} }
+func New(opts ...Option) *Driver {
+	d := &Driver{buckets: make(map[string]map[string]entry), now: time.Now}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// live returns the object at (address, path) unless it is missing or
+// expired; the caller holds d.mu.
+func (d *Driver) live(address, path string) (entry, bool) {
+	e, ok := d.buckets[address][path]
+	if !ok || e.obj.Expired(d.now()) {
+		return entry{}, false
+	}
+	return e, true
+}
 
 // Put implements hub.Driver.
 func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt hub.PutOptions) (*hub.Object, error) {
@@ -48,7 +71,7 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 	defer d.mu.Unlock()
 	b := d.buckets[address]
 	var cur *hub.Object
-	if e, ok := b[path]; ok {
+	if e, ok := d.live(address, path); ok {
 		cur = &e.obj
 	}
 	if err := hub.CheckPut(cur, opt); err != nil {
@@ -56,6 +79,9 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 	}
 	sum := md5.Sum(data)
 	obj := hub.Object{Path: path, Size: int64(len(data)), ETag: hex.EncodeToString(sum[:]), ContentType: opt.ContentType, Modified: d.now().UTC().Truncate(time.Second)}
+	if !opt.Expires.IsZero() {
+		obj.Expires = time.Unix(opt.Expires.Unix(), 0).UTC()
+	}
 	if b == nil {
 		b = make(map[string]entry)
 		d.buckets[address] = b
@@ -68,7 +94,7 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 func (d *Driver) Get(_ context.Context, address, path string) (*hub.Object, io.ReadCloser, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	e, ok := d.buckets[address][path]
+	e, ok := d.live(address, path)
 	if !ok {
 		return nil, nil, fmt.Errorf("memory: get %s/%s: %w", address, path, hub.ErrNotFound)
 	}
@@ -80,7 +106,7 @@ func (d *Driver) Get(_ context.Context, address, path string) (*hub.Object, io.R
 func (d *Driver) Stat(_ context.Context, address, path string) (*hub.Object, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	e, ok := d.buckets[address][path]
+	e, ok := d.live(address, path)
 	if !ok {
 		return nil, fmt.Errorf("memory: stat %s/%s: %w", address, path, hub.ErrNotFound)
 	}
@@ -93,7 +119,7 @@ func (d *Driver) Delete(_ context.Context, address, path string, opt hub.DeleteO
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var cur *hub.Object
-	if e, ok := d.buckets[address][path]; ok {
+	if e, ok := d.live(address, path); ok {
 		cur = &e.obj
 	}
 	if err := hub.CheckDelete(cur, opt); err != nil {
@@ -106,9 +132,10 @@ func (d *Driver) Delete(_ context.Context, address, path string, opt hub.DeleteO
 // List implements hub.Driver.
 func (d *Driver) List(_ context.Context, address, prefix, after string, limit int) ([]hub.Object, bool, error) {
 	d.mu.RLock()
+	now := d.now()
 	var paths []string
-	for p := range d.buckets[address] {
-		if strings.HasPrefix(p, prefix) && p > after {
+	for p, e := range d.buckets[address] {
+		if strings.HasPrefix(p, prefix) && p > after && !e.obj.Expired(now) {
 			paths = append(paths, p)
 		}
 	}
@@ -121,4 +148,28 @@ func (d *Driver) List(_ context.Context, address, prefix, after string, limit in
 	}
 	d.mu.RUnlock()
 	return slices.Clip(out), more, nil
+}
+
+// Sweep implements hub.Driver.
+func (d *Driver) Sweep(_ context.Context, gone func(address string, obj hub.Object)) error {
+	type swept struct {
+		address string
+		obj     hub.Object
+	}
+	var out []swept
+	d.mu.Lock()
+	now := d.now()
+	for address, b := range d.buckets {
+		for p, e := range b {
+			if e.obj.Expired(now) {
+				delete(b, p)
+				out = append(out, swept{address, e.obj})
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, s := range out {
+		gone(s.address, s.obj)
+	}
+	return nil
 }

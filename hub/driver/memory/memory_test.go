@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/driver/memory"
@@ -9,5 +10,5 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	drivertest.Run(t, func(*testing.T) hub.Driver { return memory.New() })
+	drivertest.Run(t, func(_ *testing.T, now func() time.Time) hub.Driver { return memory.New(memory.WithClock(now)) })
 }

@@ -11,6 +11,21 @@
 // kept in the object's metadata (x-amz-meta-parley-md5) and is the hub's
 // ETag, whatever the server's own ETag scheme.
 //
+// An expiring object carries its expiry in its metadata
+// (x-amz-meta-parley-expires, Unix seconds), so every hub process serving
+// the bucket stops serving it at that time. It is also named in the
+// expiry index: an empty object ".expiry/<bucket>/<key>", the bucket being
+// hub.ExpiryBucket of the expiry (keys sort by time; no address can start
+// with '.'). The marker is written before the object, under the key's
+// lock. Sweep lists the index up to the current minute and deletes each
+// expired object it names (rechecking its metadata under the key's lock),
+// then the marker. Processes sweeping one bucket at once may each delete
+// the same expired object (harmless); a process other than the one
+// writing can, in the moment between its check and its delete, remove an
+// object that another process has just rewritten at that path: run the
+// sweeper in one process (hubd --sweep-every 0 turns it off in the
+// others) where that matters.
+//
 // # Conditional writes
 //
 // Conditions are checked and the write applied under a per-key lock in the
@@ -38,6 +53,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +75,8 @@ type Config struct {
 	UseTLS    bool
 	// TempDir spools uploads (default: os.TempDir()).
 	TempDir string
+	// Now is the clock that expiry is measured by (default time.Now).
+	Now func() time.Time
 }
 
 // Driver stores objects in an S3 bucket.
@@ -67,11 +85,16 @@ type Driver struct {
 	bucket string
 	tmp    string
 	locks  keylock.Locks
+	now    func() time.Time
 }
 
 var _ hub.Driver = (*Driver)(nil)
 
-const md5Meta = "Parley-Md5"
+const (
+	md5Meta     = "Parley-Md5"
+	expiresMeta = "Parley-Expires"
+	expiryIndex = ".expiry/"
+)
 
 // New connects and creates the bucket if it does not exist.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
@@ -92,7 +115,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			return nil, fmt.Errorf("s3: create bucket %s: %w", cfg.Bucket, err)
 		}
 	}
-	return &Driver{c: c, bucket: cfg.Bucket, tmp: cfg.TempDir}, nil
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Driver{c: c, bucket: cfg.Bucket, tmp: cfg.TempDir, now: now}, nil
 }
 
 func key(address, path string) string { return keyenc.Segment(address) + "/" + keyenc.Path(path) }
@@ -102,17 +129,30 @@ func notFound(err error) bool {
 	return code == "NoSuchKey" || code == "NotFound" || minio.ToErrorResponse(err).StatusCode == 404
 }
 
-func objectOf(path string, info minio.ObjectInfo) *hub.Object {
-	etag := info.UserMetadata[md5Meta]
-	if etag == "" {
-		etag = info.Metadata.Get("X-Amz-Meta-" + md5Meta)
+func meta(info minio.ObjectInfo, name string) string {
+	if v := info.UserMetadata[name]; v != "" {
+		return v
 	}
+	return info.Metadata.Get("X-Amz-Meta-" + name)
+}
+
+func objectOf(path string, info minio.ObjectInfo) *hub.Object {
+	etag := meta(info, md5Meta)
 	if etag == "" {
 		etag = strings.Trim(info.ETag, `"`)
 	}
-	return &hub.Object{Path: path, Size: info.Size, ETag: etag, ContentType: info.ContentType, Modified: info.LastModified.UTC().Truncate(time.Second)}
+	obj := &hub.Object{Path: path, Size: info.Size, ETag: etag, ContentType: info.ContentType, Modified: info.LastModified.UTC().Truncate(time.Second)}
+	if v := meta(info, expiresMeta); v != "" {
+		if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec > 0 {
+			obj.Expires = time.Unix(sec, 0).UTC()
+		} else {
+			obj.Expires = time.Unix(1, 0).UTC() // unreadable: treat as expired, never serve it forever
+		}
+	}
+	return obj
 }
 
+// stat reads an object's metadata, expired or not.
 func (d *Driver) stat(ctx context.Context, address, path string) (*hub.Object, error) {
 	info, err := d.c.StatObject(ctx, d.bucket, key(address, path), minio.StatObjectOptions{})
 	if err != nil {
@@ -122,6 +162,15 @@ func (d *Driver) stat(ctx context.Context, address, path string) (*hub.Object, e
 		return nil, err
 	}
 	return objectOf(path, info), nil
+}
+
+// statLive is stat, with an expired object not found.
+func (d *Driver) statLive(ctx context.Context, address, path string) (*hub.Object, error) {
+	obj, err := d.stat(ctx, address, path)
+	if err == nil && obj.Expired(d.now()) {
+		return nil, hub.ErrNotFound
+	}
+	return obj, err
 }
 
 // Put implements hub.Driver.
@@ -143,7 +192,7 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 
 	unlock := d.locks.Lock(address, path)
 	defer unlock()
-	cur, err := d.stat(ctx, address, path)
+	cur, err := d.statLive(ctx, address, path)
 	if err != nil && !errors.Is(err, hub.ErrNotFound) {
 		return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
 	}
@@ -158,10 +207,23 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 	if po.ContentType == "" {
 		po.ContentType = "application/octet-stream"
 	}
+	var expires time.Time
+	if !opt.Expires.IsZero() {
+		expires = time.Unix(opt.Expires.Unix(), 0).UTC()
+		po.UserMetadata[expiresMeta] = strconv.FormatInt(expires.Unix(), 10)
+		if _, err := d.c.PutObject(ctx, d.bucket, markerKey(expires, address, path), strings.NewReader(""), 0, minio.PutObjectOptions{}); err != nil {
+			return nil, fmt.Errorf("s3: put %s/%s: expiry index: %w", address, path, err)
+		}
+	}
 	if _, err := d.c.PutObject(ctx, d.bucket, key(address, path), spool, n, po); err != nil {
 		return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
 	}
-	return &hub.Object{Path: path, Size: n, ETag: sum, ContentType: opt.ContentType, Modified: time.Now().UTC().Truncate(time.Second)}, nil
+	return &hub.Object{Path: path, Size: n, ETag: sum, ContentType: opt.ContentType, Modified: time.Now().UTC().Truncate(time.Second), Expires: expires}, nil
+}
+
+// markerKey is the expiry index's key for (address, path) expiring at t.
+func markerKey(t time.Time, address, path string) string {
+	return expiryIndex + hub.ExpiryBucket(t) + "/" + key(address, path)
 }
 
 // Get implements hub.Driver. The request is started under the key's lock:
@@ -183,14 +245,19 @@ func (d *Driver) Get(ctx context.Context, address, path string) (*hub.Object, io
 		}
 		return nil, nil, fmt.Errorf("s3: get %s/%s: %w", address, path, err)
 	}
-	return objectOf(path, info), o, nil
+	obj := objectOf(path, info)
+	if obj.Expired(d.now()) {
+		o.Close()
+		return nil, nil, fmt.Errorf("s3: get %s/%s: %w", address, path, hub.ErrNotFound)
+	}
+	return obj, o, nil
 }
 
 // Stat implements hub.Driver (under the key's lock, as Get).
 func (d *Driver) Stat(ctx context.Context, address, path string) (*hub.Object, error) {
 	unlock := d.locks.Lock(address, path)
 	defer unlock()
-	obj, err := d.stat(ctx, address, path)
+	obj, err := d.statLive(ctx, address, path)
 	if err != nil {
 		return nil, fmt.Errorf("s3: stat %s/%s: %w", address, path, err)
 	}
@@ -201,7 +268,7 @@ func (d *Driver) Stat(ctx context.Context, address, path string) (*hub.Object, e
 func (d *Driver) Delete(ctx context.Context, address, path string, opt hub.DeleteOptions) error {
 	unlock := d.locks.Lock(address, path)
 	defer unlock()
-	cur, err := d.stat(ctx, address, path)
+	cur, err := d.statLive(ctx, address, path)
 	if err != nil && !errors.Is(err, hub.ErrNotFound) {
 		return fmt.Errorf("s3: delete %s/%s: %w", address, path, err)
 	}
@@ -230,18 +297,70 @@ func (d *Driver) List(ctx context.Context, address, prefix, after string, limit 
 		objs = append(objs, hub.Object{Path: name})
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Path < objs[j].Path })
-	more := len(objs) > limit
-	objs = objs[:min(limit, len(objs))]
-	out := objs[:0]
+	var out []hub.Object
 	for _, o := range objs {
-		full, err := d.stat(ctx, address, o.Path)
+		if len(out) == limit {
+			return out, true, nil // the rest may all have expired: the next page says
+		}
+		full, err := d.statLive(ctx, address, o.Path)
 		if errors.Is(err, hub.ErrNotFound) {
-			continue // deleted while listing
+			continue // deleted while listing, or expired
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("s3: list %s: %w", address, err)
 		}
 		out = append(out, *full)
 	}
-	return out, more, nil
+	return out, false, nil
+}
+
+// Sweep implements hub.Driver.
+func (d *Driver) Sweep(ctx context.Context, gone func(address string, obj hub.Object)) error {
+	now := d.now()
+	current := hub.ExpiryBucket(now)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for info := range d.c.ListObjects(lctx, d.bucket, minio.ListObjectsOptions{Prefix: expiryIndex, Recursive: true}) {
+		if info.Err != nil {
+			return fmt.Errorf("s3: sweep: %w", info.Err)
+		}
+		bucket, k, _ := strings.Cut(strings.TrimPrefix(info.Key, expiryIndex), "/")
+		if bucket > current {
+			return nil // keys sort by bucket: the rest are later
+		}
+		addrSeg, rest, _ := strings.Cut(k, "/")
+		address, err := keyenc.Unsegment(addrSeg)
+		path, ok := keyenc.Unpath(rest)
+		if err != nil || !ok {
+			continue
+		}
+		if err := d.sweepOne(ctx, info.Key, address, path, bucket, now, gone); err != nil {
+			return fmt.Errorf("s3: sweep %s/%s: %w", address, path, err)
+		}
+	}
+	return ctx.Err()
+}
+
+// sweepOne deletes (address, path) if it has expired, and removes its
+// marker unless the object expires later in the bucket's minute, under
+// the key's lock.
+func (d *Driver) sweepOne(ctx context.Context, marker, address, path, bucket string, now time.Time, gone func(string, hub.Object)) error {
+	unlock := d.locks.Lock(address, path)
+	defer unlock()
+	obj, err := d.stat(ctx, address, path)
+	switch {
+	case errors.Is(err, hub.ErrNotFound):
+	case err != nil:
+		return err
+	case obj.Expires.IsZero() || hub.ExpiryBucket(obj.Expires) != bucket:
+		// overwritten: its own marker, if any, is elsewhere
+	case !obj.Expired(now):
+		return nil
+	default:
+		if err := d.c.RemoveObject(ctx, d.bucket, key(address, path), minio.RemoveObjectOptions{}); err != nil {
+			return err
+		}
+		defer gone(address, *obj)
+	}
+	return d.c.RemoveObject(ctx, d.bucket, marker, minio.RemoveObjectOptions{})
 }

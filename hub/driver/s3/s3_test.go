@@ -3,6 +3,7 @@ package s3_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/driver/s3"
@@ -12,8 +13,10 @@ import (
 
 func TestConformance(t *testing.T) {
 	srv := s3test.Start(t)
-	drivertest.Run(t, func(t *testing.T) hub.Driver {
-		d, err := s3.New(context.Background(), srv.Config(t))
+	drivertest.Run(t, func(t *testing.T, now func() time.Time) hub.Driver {
+		cfg := srv.Config(t)
+		cfg.Now = now
+		d, err := s3.New(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,15 +18,22 @@ type Hub struct {
 }
 
 // Start serves a hub until the test ends. tweak, if not nil, adjusts the
-// configuration; the inbox stamp defaults to 6 bits.
+// configuration; the inbox stamp defaults to 6 bits. The memory driver
+// keeps the configuration's clock (Now), if tweak sets one.
 func Start(t testing.TB, tweak func(*server.Config)) *Hub {
 	t.Helper()
-	d := memory.New()
 	ts := httptest.NewUnstartedServer(nil)
-	cfg := server.Config{Driver: d, PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6}
+	cfg := server.Config{PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6}
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	var d *memory.Driver
+	if cfg.Now != nil {
+		d = memory.New(memory.WithClock(cfg.Now))
+	} else {
+		d = memory.New()
+	}
+	cfg.Driver = d
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
