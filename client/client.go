@@ -17,12 +17,10 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -401,34 +399,17 @@ func (c *Client) Address() string {
 	return auth.NativeAddress(c.id.SigningKey().Public().(ed25519.PublicKey))
 }
 
-// SafetyNumber renders a record's published keys as 60 digits in 12
-// groups, for people to compare out of band: SHA-256 over
-// "parley/safety/v1", the name, the signing key and each encryption key,
-// iterated 5200 times; each 5-byte chunk of the result, big-endian, mod
-// 100000, is a group.
-func SafetyNumber(rec *bns.Record) string {
-	h := sha256.New()
-	h.Write([]byte("parley/safety/v1"))
-	h.Write([]byte(rec.Name))
-	h.Write(rec.Profile.SigningKey[:])
-	for _, k := range rec.Profile.EncKeys {
-		h.Write(k.Key)
+// SafetyNumber is the safety number of the user and rec's holder: one
+// number for the pair, the same that rec's holder computes for the user
+// (wire.SafetyNumber). The user's half comes from this device's keys, not
+// from the chain, so a record of the user's that someone else replaced
+// shows as another number on the other side.
+func (c *Client) SafetyNumber(rec *bns.Record) string {
+	own, err := c.id.Profile(nil)
+	if err != nil {
+		panic(fmt.Sprintf("client: the identity's keys: %v", err)) // DeriveKeyPair of a 32- or 64-byte seed does not fail
 	}
-	sum := h.Sum(nil)
-	for i := 0; i < 5200; i++ {
-		s := sha256.Sum256(append(sum, rec.Profile.SigningKey[:]...))
-		sum = s[:]
-	}
-	sum = append(sum, sha256.New().Sum(sum)...) // 64 bytes: enough for 12 chunks of 5
-	var groups []string
-	for i := 0; i < 12; i++ {
-		var v uint64
-		for _, b := range sum[i*5 : i*5+5] {
-			v = v<<8 | uint64(b)
-		}
-		groups = append(groups, fmt.Sprintf("%05d", v%100000))
-	}
-	return strings.Join(groups, " ")
+	return wire.SafetyNumber(c.Name, own, rec.Name, rec.Profile)
 }
 
 // Contacts returns the names of the user's contacts, sorted.

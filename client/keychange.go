@@ -35,6 +35,9 @@ type KeyChange struct {
 	Height  int64
 	Old     *bns.Record // as confirmed (nil if unknown)
 	Current *bns.Record
+	// Safety is the safety number of the user and the current keys, to
+	// check with their holder before confirming ("" if revoked).
+	Safety string
 }
 
 func (k *KeyChange) Error() string {
@@ -112,7 +115,7 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 // keyChange describes the change from old to cur, with its reason and
 // height from the name's history when the directory has it.
 func (c *Client) keyChange(ctx context.Context, name string, old, cur *bns.Record) *KeyChange {
-	kc := &KeyChange{Name: name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: old, Current: cur}
+	kc := &KeyChange{Name: name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: old, Current: cur, Safety: c.safetyOf(cur)}
 	if h, ok := c.dir.(historian); ok {
 		if _, entries, err := h.History(ctx, name); err == nil {
 			for _, e := range entries {
@@ -138,7 +141,15 @@ func (c *Client) closed(ct *Contact) error {
 	if cur == nil {
 		return nil
 	}
-	return &KeyChange{Name: ct.Name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: old, Current: cur}
+	return &KeyChange{Name: ct.Name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: old, Current: cur, Safety: c.safetyOf(cur)}
+}
+
+// safetyOf is SafetyNumber, or "" for a record without keys (revoked).
+func (c *Client) safetyOf(rec *bns.Record) string {
+	if rec == nil || rec.Profile.IsEmpty() {
+		return ""
+	}
+	return c.SafetyNumber(rec)
 }
 
 // ConfirmGreeting is the first message of the conversation ConfirmKeys

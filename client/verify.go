@@ -10,10 +10,11 @@ import (
 	"github.com/parley-im/parley/chain/bns"
 )
 
-// Verifying a contact in person: the user compares the contact's safety
-// number (SafetyNumber of the record the user confirmed, as `parley whois`
-// prints it on both devices) with the contact, face to face or over
-// another channel they trust, and records that it matched. The mark
+// Verifying a contact in person: the user compares the pair's safety
+// number (SafetyNumber of the record the user confirmed: one number that
+// both devices show, `parley contacts verify` and `parley whois`) with the
+// contact, face to face or over another channel they trust, and records
+// that it matched. The comparison is constant-time. The mark
 // belongs to those keys: once the contact's keys change and the user
 // confirms the new ones, the contact is no longer verified.
 
@@ -34,7 +35,7 @@ func (c *Client) Verify(ctx context.Context, name, number string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	want := SafetyNumber(ct.Record)
+	want := c.SafetyNumber(ct.Record)
 	if subtle.ConstantTimeCompare([]byte(digits(number)), []byte(digits(want))) != 1 {
 		return fmt.Errorf("%w: %s's confirmed keys have another safety number; do not mark them verified, and compare again", ErrSafetyMismatch, name)
 	}

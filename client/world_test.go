@@ -489,7 +489,7 @@ func TestKeyChangeWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	number := client.SafetyNumber(rec)
+	number := alice.SafetyNumber(rec)
 	if alice.Verified("bob") {
 		t.Fatal("bob is verified before alice compared anything")
 	}
@@ -560,7 +560,7 @@ func TestKeyChangeWarning(t *testing.T) {
 			t.Fatalf("the old conversation is not marked earlier: %+v", m)
 		}
 	}
-	if err := alice.Verify(ctx, "bob", client.SafetyNumber(cur)); err != nil || !alice.Verified("bob") {
+	if err := alice.Verify(ctx, "bob", alice.SafetyNumber(cur)); err != nil || !alice.Verified("bob") {
 		t.Fatalf("verifying bob's new keys: %v", err)
 	}
 	if err := alice.Unverify("bob"); err != nil || alice.Verified("bob") {

@@ -34,6 +34,7 @@ type chatBackend interface {
 	Block(ctx context.Context, name string) error
 	Unblock(ctx context.Context, name string) error
 	Verify(ctx context.Context, name, number string) error
+	SafetyNumber(rec *bns.Record) string
 	Answer(ctx context.Context, from string, accept bool) error
 	ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error)
 	StateOf(name string, seq uint64, r wire.Receipt) string
@@ -299,7 +300,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				if err != nil {
 					m.status = "confirm: " + err.Error()
 				} else {
-					m.warning, m.status = "", fmt.Sprintf("confirmed %s's keys (safety number %s)", to, client.SafetyNumber(rec))
+					m.warning, m.status = "", fmt.Sprintf("confirmed %s's keys (safety number %s)", to, m.be.SafetyNumber(rec))
 				}
 				return m, nil
 			}
@@ -331,7 +332,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.warning = "⚠ " + kc.Error()
 			m.status = "not sent"
 		case errors.As(msg.err, &kc):
-			m.warning = fmt.Sprintf("⚠ %s — new safety number %s. Check it with %s, then type /confirm.", kc.Error(), client.SafetyNumber(kc.Current), kc.Name)
+			m.warning = fmt.Sprintf("⚠ %s — new safety number %s. Check it with %s, then type /confirm.", kc.Error(), kc.Safety, kc.Name)
 			m.status = "not sent"
 		case errors.Is(msg.err, client.ErrQueued):
 			m.status = "queued: the hub is unreachable; it goes out when it is back"

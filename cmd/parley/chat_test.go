@@ -101,6 +101,7 @@ func (f *fakeBackend) Verify(_ context.Context, name, number string) error {
 	f.verified = append(f.verified, name)
 	return nil
 }
+func (f *fakeBackend) SafetyNumber(rec *bns.Record) string { return "12345 (" + rec.Name + ")" }
 func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (*bns.Record, error) {
 	f.confirmed = append(f.confirmed, name)
 	return &bns.Record{Name: name}, nil

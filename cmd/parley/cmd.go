@@ -46,7 +46,7 @@ func keyChangeHint(kc *client.KeyChange) string {
 		return fmt.Sprintf("nobody holds the name any more; 'parley contacts remove %s' ends the conversation here", kc.Name)
 	}
 	return fmt.Sprintf("new safety number %s; after checking it with them, run 'parley contacts confirm %s' (the conversation starts over)",
-		client.SafetyNumber(kc.Current), kc.Name)
+		kc.Safety, kc.Name)
 }
 
 func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
@@ -296,7 +296,12 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 				for _, k := range rec.Profile.EncKeys {
 					screen.Printf(stdout, "enc:      %s %x...\n", bns.KEMName(k.KEM), k.Key[:8])
 				}
-				screen.Printf(stdout, "hubs:     %s\nsafety:   %s\n", strings.Join(rec.Profile.Hubs, " "), client.SafetyNumber(rec))
+				screen.Printf(stdout, "hubs:     %s\n", strings.Join(rec.Profile.Hubs, " "))
+				if number, err := h.safetyNumber(rec); err != nil {
+					return err
+				} else if number != "" {
+					screen.Printf(stdout, "safety:   %s (you and %s: %s's device shows the same)\n", number, rec.Name, rec.Name)
+				}
 			}
 			screen.Printf(stdout, "expires:  height %d%s\nhistory:\n", rec.ExpiresAt, map[bool]string{true: " (REVOKED)"}[rec.Revoked])
 			for _, e := range hist {
@@ -420,7 +425,7 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			rec, err := c.ConfirmKeys(ctx, name)
 			if rec != nil {
 				screen.Printf(stdout, "confirmed %s's new keys (safety number %s); new request sent to %s: the conversation starts over when they accept\n",
-					name, client.SafetyNumber(rec), name)
+					name, c.SafetyNumber(rec), name)
 			}
 			return err
 		}),
@@ -443,8 +448,9 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 	verify := &cobra.Command{
 		Use:   "verify NAME [SAFETY-NUMBER]",
 		Short: "Mark NAME verified once you compared their safety number in person",
-		Long: "Without a number, verify prints NAME's safety number (of the keys you confirmed) for you to compare\n" +
-			"with the one NAME reads from 'parley whois NAME' on their device, face to face or over a channel you\n" +
+		Long: "Without a number, verify prints the safety number of you and NAME (of your keys and the ones of\n" +
+			"NAME's you confirmed): one number, the same on both devices, for you to compare with the one NAME's\n" +
+			"device shows ('parley contacts verify YOU' or 'parley whois YOU'), face to face or over a channel you\n" +
 			"trust. Give the number back (spaces optional) and NAME is marked verified, until their keys change.",
 		Example: "  parley contacts verify bob\n  parley contacts verify bob '12345 67890 ...'",
 		Args:    cobra.RangeArgs(1, 2),
@@ -454,8 +460,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				screen.Printf(stdout, "%s's safety number: %s\ncompare it with %s, then: parley contacts verify %s 'NUMBER'\n",
-					args[0], client.SafetyNumber(rec), args[0], args[0])
+				screen.Printf(stdout, "safety number of you and %s: %s\ncompare it with the one %s's device shows ('parley contacts verify %s' or 'parley whois %s'), then: parley contacts verify %s 'NUMBER'\n",
+					args[0], c.SafetyNumber(rec), args[0], c.Name, c.Name, args[0])
 				return nil
 			}
 			if err := c.Verify(cmd.Context(), args[0], args[1]); err != nil {

@@ -16,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/internal/screen"
 )
 
@@ -211,6 +213,30 @@ func (h *home) unlock() error {
 	}
 	h.id, err = keystore.Load(h.path("keystore"), pass)
 	return err
+}
+
+// safetyNumber is the safety number of the home's user and rec (from
+// this device's keys, so it asks for the passphrase), or "" when the home
+// has no registered name or no passphrase can be had (said on stderr).
+func (h *home) safetyNumber(rec *bns.Record) (string, error) {
+	if h.cfg.Name == "" {
+		return "", nil
+	}
+	if h.id == nil {
+		pass, err := h.passphrase("passphrase (for the safety number): ")
+		if err != nil {
+			screen.Printf(h.stderr, "parley: the safety number needs your keys: %v\n", err)
+			return "", nil
+		}
+		if h.id, err = keystore.Load(h.path("keystore"), pass); err != nil {
+			return "", err
+		}
+	}
+	own, err := h.id.Profile(nil)
+	if err != nil {
+		return "", err
+	}
+	return wire.SafetyNumber(h.cfg.Name, own, rec.Name, rec.Profile), nil
 }
 
 // lookupConfig is the light client's configuration from config.json. A

@@ -127,10 +127,10 @@ func TestCLI(t *testing.T) {
 	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed, not verified") {
 		t.Fatalf("contacts: %q", out)
 	}
-	// Verified in person: alice compares bob's safety number with the one
-	// bob's own whois prints, and gives it back.
-	number := regexp.MustCompile(`safety number: ([0-9 ]+)`).FindStringSubmatch(parley(t, "--home", alice, "contacts", "verify", "bob"))
-	if number == nil || !strings.Contains(parley(t, "--home", bob, "whois", "bob"), number[1]) {
+	// Verified in person: alice compares their safety number with the one
+	// bob's whois of her prints, and gives it back.
+	number := regexp.MustCompile(`safety number of you and bob: ([0-9 ]+)`).FindStringSubmatch(parley(t, "--home", alice, "contacts", "verify", "bob"))
+	if number == nil || !strings.Contains(parley(t, "--home", bob, "whois", "alice"), number[1]) {
 		t.Fatalf("the safety number alice is shown (%q) is not the one bob reads", number)
 	}
 	errb.Reset()
