@@ -77,7 +77,21 @@ type Client struct {
 	saves        uint64                    // state changes so far
 	hist         histLog                   // where the history stands on disk
 	backedUp     uint64                    // saves at the last backup
+	checked      map[string]bool           // contacts whose keys CheckKeys found as confirmed in this run
+	down         map[string]downHub        // hubs that did not answer lately, by URL
+
+	offMu   sync.Mutex
+	offline []*OfflineError // what did not answer, for Offline
 }
+
+// downHub is a hub that did not answer, and when it is asked again.
+type downHub struct {
+	err   error
+	until time.Time
+}
+
+// retryDown is how long a hub that did not answer is not asked again.
+const retryDown = 10 * time.Second
 
 // Contact is a conversation with one name.
 type Contact struct {
@@ -93,15 +107,18 @@ type Contact struct {
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
 	skipped         []wire.Span   // those runs, as the receipt tells them
 	theirProfileKey []byte
-	sentProfileKey  []byte      // the profile key they were last given
-	receiptKey      []byte      // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
-	sentReceiptKey  []byte      // the receipt key they were last given
-	theirReceiptKey []byte      // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
-	verified        string      // the safety number the user compared in person ("": not verified)
-	started         time.Time   // when the conversation's introduction was made
-	stale           bool        // restored from a backup older than the conversation: reset it
-	changed         *bns.Record // the chain's record once it no longer holds the confirmed keys: the conversation is closed
-	recvMu          sync.Mutex  // one Receive at a time per contact
+	theirProfile    *wire.Profile // as last read under theirProfileKey (nil: never)
+	theirReceipt    *wire.Receipt // theirs, as last read (nil: never)
+	receiptOwed     bool          // the user's receipt for them reached no hub yet
+	sentProfileKey  []byte        // the profile key they were last given
+	receiptKey      []byte        // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
+	sentReceiptKey  []byte        // the receipt key they were last given
+	theirReceiptKey []byte        // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
+	verified        string        // the safety number the user compared in person ("": not verified)
+	started         time.Time     // when the conversation's introduction was made
+	stale           bool          // restored from a backup older than the conversation: reset it
+	changed         *bns.Record   // the chain's record once it no longer holds the confirmed keys: the conversation is closed
+	recvMu          sync.Mutex    // one Receive at a time per contact
 }
 
 // receiptPath is where the user keeps, on its own hub, the receipt for
@@ -152,8 +169,11 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	for _, o := range opts {
 		o(c)
 	}
+	c.http = offlineHTTP(c.http)
+	c.checked, c.down = map[string]bool{}, map[string]downHub{}
 	// The chain says which hubs the user publishes; messages go to all.
-	if rec, err := dir.Lookup(ctx, name); err == nil {
+	// With the chain down, the state's copy says (Open).
+	if rec, err := c.lookup(ctx, name); err == nil {
 		c.setOwn(rec.Profile.Hubs)
 		c.ownKnown, c.ownSeq = true, rec.Seq
 	}
@@ -176,17 +196,26 @@ func (c *Client) home(ctx context.Context) (*hubclient.Client, error) { return c
 // dial returns a connection to the hub at url.
 func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error) {
 	c.mu.Lock()
-	h := c.hubs[url]
+	h, down := c.hubs[url], c.down[url]
 	c.mu.Unlock()
 	if h != nil {
 		return h, nil
 	}
+	if down.err != nil && time.Now().Before(down.until) {
+		return nil, c.noteOffline(down.err)
+	}
 	h, err := hubclient.Dial(ctx, url, c.id.SigningKey(), c.http)
 	if err != nil {
-		return nil, err
+		if IsOffline(err) {
+			c.mu.Lock()
+			c.down[url] = downHub{err, time.Now().Add(retryDown)}
+			c.mu.Unlock()
+		}
+		return nil, c.noteOffline(err)
 	}
 	c.mu.Lock()
 	c.hubs[url] = h
+	delete(c.down, url)
 	c.mu.Unlock()
 	return h, nil
 }
@@ -217,7 +246,7 @@ func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
 // the inbox of the first of name's hubs that takes it, and a first message
 // ("greeting") follows on our hubs.
 func (c *Client) Request(ctx context.Context, name, greeting string) error {
-	rec, err := c.dir.Lookup(ctx, name)
+	rec, err := c.lookup(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -317,7 +346,10 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 			bad[e.ID] = err
 			continue
 		}
-		in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.dir.Lookup(ctx, from) })
+		in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.lookup(ctx, from) })
+		if IsOffline(err) {
+			continue // its sender cannot be checked now: it stays for later (Offline says why)
+		}
 		if err != nil {
 			bad[e.ID] = err
 			continue
@@ -333,7 +365,7 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 
 // Accept makes the requester a contact and removes the request.
 func (c *Client) Accept(ctx context.Context, p Pending) error {
-	rec, err := c.dir.Lookup(ctx, p.From)
+	rec, err := c.lookup(ctx, p.From)
 	if err != nil {
 		return err
 	}

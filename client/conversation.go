@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -137,9 +138,9 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	if stale {
 		return Message{}, fmt.Errorf("%w with %s: start it over with Reset", ErrStale, name)
 	}
-	if err := c.CheckKeys(ctx, name); err != nil {
+	if err := c.CheckKeys(ctx, name); err != nil && !IsOffline(err) {
 		return Message{}, err
-	}
+	} // with the chain down, the message is sealed and waits (Flush) until the keys are checked
 	c.mu.Lock()
 	canSend := ct.ratchet.CanSend()
 	c.mu.Unlock()
@@ -201,7 +202,7 @@ func (c *Client) flushQueued(ctx context.Context, st *stream, seq uint64) error 
 	queued := st.queued(seq)
 	c.mu.Unlock()
 	if queued {
-		return fmt.Errorf("%w (no hub took it yet: %v)", ErrQueued, err)
+		return fmt.Errorf("%w (no hub took it yet: %w)", ErrQueued, err)
 	}
 	return nil
 }
@@ -561,7 +562,7 @@ func (c *Client) MarkRead(ctx context.Context, name string) error {
 		return err
 	}
 	c.mu.Lock()
-	changed := ct.readUpTo != ct.nextRecv
+	changed := ct.readUpTo != ct.nextRecv || ct.receiptOwed // a receipt no hub took yet goes now
 	ct.readUpTo = ct.nextRecv
 	if changed {
 		err = c.save()
@@ -644,7 +645,14 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	}
 	path := ct.receiptPath()
 	c.mu.Unlock()
-	return c.putOwn(ctx, path, wire.SealReceipt(ct.keys.Header, path, r))
+	err := c.putOwn(ctx, path, wire.SealReceipt(ct.keys.Header, path, r))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if owed := err != nil; owed != ct.receiptOwed { // MarkRead writes it again
+		ct.receiptOwed = owed
+		err = cmp.Or(err, c.save())
+	}
+	return err
 }
 
 // ReceiptFrom returns what name says it has of the user's messages (zero
@@ -670,8 +678,19 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 		r, err = wire.OpenReceipt(ct.keys.Header, path, b)
 		return err
 	})
-	if errors.Is(err, hub.ErrNotFound) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case errors.Is(err, hub.ErrNotFound):
 		return wire.Receipt{}, nil
+	case IsOffline(err) && ct.theirReceipt != nil: // their hubs down: as last read
+		return *ct.theirReceipt, nil
+	case err != nil:
+		return r, err
+	}
+	if ct.theirReceipt == nil || !reflect.DeepEqual(*ct.theirReceipt, r) {
+		ct.theirReceipt = &r
+		err = c.save()
 	}
 	return r, err
 }

@@ -27,7 +27,7 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 	if name == c.Name {
 		return fmt.Errorf("client: cannot introduce yourself")
 	}
-	rec, err := c.dir.Lookup(ctx, name)
+	rec, err := c.lookup(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 	if err != nil {
 		return err
 	}
-	in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.dir.Lookup(ctx, from) })
+	in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.lookup(ctx, from) })
 	if err != nil {
 		return err
 	}

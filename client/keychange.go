@@ -87,7 +87,7 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	cur, err := c.dir.Lookup(ctx, name)
+	cur, err := c.lookup(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -98,9 +98,11 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 			ct.Record, ct.changed = cur, nil
 			err = c.save()
 		}
+		c.checked[name] = true
 		c.mu.Unlock()
 		return err
 	}
+	delete(c.checked, name)
 	if ct.changed == nil || ct.changed.Seq != cur.Seq {
 		ct.changed = cur // closed from now on
 		err = c.save()
@@ -170,7 +172,7 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 	if err != nil {
 		return nil, err
 	}
-	cur, err := c.dir.Lookup(ctx, name)
+	cur, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +221,7 @@ var ErrNotMine = errors.New("client: the chain's record for your name does not h
 // CheckOwnRecord compares the chain's verified record for the user's name
 // with this device's identity: owner, signing and encryption keys.
 func (c *Client) CheckOwnRecord(ctx context.Context) error {
-	rec, err := c.dir.Lookup(ctx, c.Name)
+	rec, err := c.lookup(ctx, c.Name)
 	if err != nil {
 		return err
 	}

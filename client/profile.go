@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -73,7 +74,8 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 var ErrNoProfile = errors.New("client: no profile shared")
 
 // ContactProfile reads name's profile from name's hubs with the key name
-// gave the user.
+// gave the user. While their hubs do not answer, it returns the profile
+// as last read, if any (the hubs are in Offline).
 func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile, error) {
 	ct, err := c.contact(name)
 	if err != nil {
@@ -94,8 +96,22 @@ func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile
 		p, err = wire.OpenProfile(key, b)
 		return err
 	})
-	if errors.Is(err, hub.ErrNotFound) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := ct.theirProfile
+	switch {
+	case errors.Is(err, hub.ErrNotFound):
 		return nil, fmt.Errorf("%w by %s", ErrNoProfile, name)
+	case IsOffline(err) && last != nil:
+		return last, nil
+	case err != nil:
+		return nil, err
 	}
-	return p, err
+	if last == nil || !reflect.DeepEqual(*last, *p) {
+		ct.theirProfile = p
+		if err := c.save(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }

@@ -57,7 +57,10 @@ type savedContact struct {
 	TheirRcpt  []byte               `json:"their_receipt_key,omitempty"`
 	Started    time.Time            `json:"started"`
 	Stale      bool                 `json:"stale,omitempty"`
-	Changed    []byte               `json:"changed,omitempty"` // the record that closed the conversation
+	Changed    []byte               `json:"changed,omitempty"`      // the record that closed the conversation
+	Profile    *wire.Profile        `json:"profile,omitempty"`      // theirs, as last read (shown while their hubs are down)
+	Receipt    *wire.Receipt        `json:"receipt,omitempty"`      // theirs, as last read
+	Owed       bool                 `json:"receipt_owed,omitempty"` // the user's receipt reached no hub yet
 }
 
 type outboxEntry struct {
@@ -153,7 +156,7 @@ func (c *Client) loadPlain(plain []byte) error {
 			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
-			receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
+			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
 	}
 	switch {
 	case len(s.History) > 0:
@@ -243,7 +246,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.out.outbox,
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
-			ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey})
+			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey})
 	}
 	for n := range c.blocked {
 		s.Blocked = append(s.Blocked, n)
@@ -311,30 +314,29 @@ func (c *Client) Flush(ctx context.Context) error {
 	defer c.flushMu.Unlock()
 	// A hub is dialed only when something is to go to it: with nothing
 	// queued, Flush asks no hub anything and writes nothing.
-	hubs, tried := map[string]*hubclient.Client{}, map[string]bool{}
-	hub := func(url string) *hubclient.Client {
+	hubs, tried, dialErr := map[string]*hubclient.Client{}, map[string]bool{}, map[string]error{}
+	hub := func(url string) (*hubclient.Client, error) {
 		if !tried[url] {
 			tried[url] = true
-			if h, err := c.dial(ctx, url); err == nil {
-				hubs[url] = h
-			}
+			hubs[url], dialErr[url] = c.dial(ctx, url)
 		}
-		return hubs[url]
+		return hubs[url], dialErr[url]
 	}
 	type job struct {
 		label     string
 		st        *stream
 		indexPath string
 		indexKey  [32]byte
+		contact   string // whose keys must be checked before anything goes out ("": a group's)
 	}
 	var jobs []job
 	c.mu.Lock()
 	for _, ct := range c.contacts {
-		jobs = append(jobs, job{"to " + ct.Name, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header})
+		jobs = append(jobs, job{"to " + ct.Name, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name})
 	}
 	for _, g := range c.groups {
 		if k := g.mine(); k != nil {
-			jobs = append(jobs, job{"to group " + g.Name, &g.out, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)})
+			jobs = append(jobs, job{"to group " + g.Name, &g.out, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed), ""})
 		}
 	}
 	c.mu.Unlock()
@@ -343,6 +345,12 @@ func (c *Client) Flush(ctx context.Context) error {
 		changed  bool
 	)
 	for _, j := range jobs {
+		if j.contact != "" {
+			if err := c.keysChecked(ctx, j.contact, j.st); err != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", j.label, err))
+				continue
+			}
+		}
 		ch, err := c.flushStream(ctx, hub, j.label, j.st, j.indexPath, j.indexKey)
 		changed, firstErr = changed || ch, cmp.Or(firstErr, err)
 	}
@@ -370,9 +378,24 @@ func (c *Client) Flush(ctx context.Context) error {
 	return cmp.Or(err, firstErr)
 }
 
+// keysChecked says whether what waits in st may go out to name (nil),
+// or why not: it may if no message waits that no hub holds yet (copying
+// one to another of the user's hubs tells nobody anything new), or if
+// name's keys were found as confirmed in this run (checking them now if
+// not). With the chain down, the error wraps ErrOffline.
+func (c *Client) keysChecked(ctx context.Context, name string, st *stream) error {
+	c.mu.Lock()
+	ok := c.checked[name] || !slices.ContainsFunc(st.outbox, func(e outboxEntry) bool { return len(e.Done) == 0 })
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	return c.CheckKeys(ctx, name)
+}
+
 // flushStream is Flush for one stream, and says whether it changed the
 // stream. It takes c.mu only to read and update the stream.
-func (c *Client) flushStream(ctx context.Context, hub func(url string) *hubclient.Client, label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
+func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
 	var firstErr error
 	fail := func(url string, err error) {
 		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s via %s: %w", label, url, err))
@@ -392,10 +415,10 @@ func (c *Client) flushStream(ctx context.Context, hub func(url string) *hubclien
 		if len(todo) == 0 && indexed && old == (indexMark{Count: count, Deleted: len(deleted)}) {
 			continue // this hub is up to date
 		}
-		h := hub(url)
-		if h == nil {
+		h, err := hub(url)
+		if err != nil {
 			if len(todo) > 0 || !indexed {
-				fail(url, fmt.Errorf("hub %s is unreachable", url))
+				fail(url, err)
 			}
 			continue
 		}

@@ -28,6 +28,8 @@ const repinHint = "ask someone you trust for the height and hash of a recent hea
 func passphraseHint(err error) string {
 	var kc *client.KeyChange
 	switch {
+	case client.IsOffline(err):
+		return "what this device holds still works (contacts, read, search, group list, settings, profile), and what you send waits; try again once it answers"
 	case errors.Is(err, lookup.ErrTrustExpired):
 		return "this device was offline longer than the trusting period; " + repinHint
 	case errors.Is(err, lookup.ErrRootPruned):
@@ -74,7 +76,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		// backup (if on) follows.
 		PersistentPostRun: func(cmd *cobra.Command, _ []string) {
 			if h.c != nil {
-				if err := h.c.Backup(cmd.Context()); err != nil {
+				if err := quiet(h.c.Backup(cmd.Context())); err != nil {
 					screen.Printf(stderr, "parley: backup not updated: %v\n", err)
 				}
 			}
@@ -87,6 +89,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout),
 		groupCmd(h, stdout), nameCmd(h, stdout), statusCmd(h, stdout), searchCmd(h, stdout), passphraseCmd(h, stdout))
 	root.AddCommand(blockCmds(h, stdout)...)
+	offlineErrors(h, root)
 	return root
 }
 
@@ -339,6 +342,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 					line.Printf("\tREVOKED at height %d: nothing can be sent to it (parley contacts remove %s)", kc.Height, n)
 				case errors.As(err, &kc):
 					line.Printf("\tKEYS CHANGED at height %d (%s): nothing is sent or read until you run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
+				case client.IsOffline(err):
+					line.Printf("\tkeys as confirmed, not re-checked (the chain does not answer)")
 				case err != nil:
 					line.Printf("\tkeys not checked: %v", err)
 				case c.Verified(n):

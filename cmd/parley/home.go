@@ -57,7 +57,8 @@ type home struct {
 	stdin  io.Reader
 	cfg    config
 	id     *keystore.Identity
-	dir2   *lookup.Client
+	dir2   *lookup.Client // the verified directory, once opened
+	lazy   *chainDir      // opens it on first use (h.chain)
 	c      *client.Client // the client a command opened
 	lock   *os.File       // the home's lock, once taken
 	cmd    string         // the command, for a process waiting for the lock
@@ -293,21 +294,22 @@ func (h *home) client(ctx context.Context) (*client.Client, error) {
 	if h.cfg.Name == "" {
 		return nil, errors.New("no name registered yet: run 'parley register NAME --hub URL'")
 	}
-	d, err := h.directory(ctx)
+	if h.lazy == nil {
+		h.lazy = &chainDir{h: h}
+	}
+	// The chain is asked when something needs it; down, the client goes
+	// on with what the device holds.
+	c, err := client.Open(ctx, h.cfg.Name, h.id, h.lazy, h.cfg.Hub, h.path("state"))
 	if err != nil {
 		return nil, err
-	}
-	c, err := client.Open(ctx, h.cfg.Name, h.id, d, h.cfg.Hub, h.path("state"))
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Flush(ctx); err != nil {
-		screen.Printf(h.stderr, "parley: messages still queued: %v\n", err)
-	}
-	if err := c.Expire(ctx); err != nil {
-		screen.Printf(h.stderr, "parley: expiring messages: %v\n", err)
 	}
 	h.c = c
+	if err := quiet(c.Flush(ctx)); err != nil {
+		screen.Printf(h.stderr, "parley: messages still queued: %v\n", err)
+	}
+	if err := quiet(c.Expire(ctx)); err != nil {
+		screen.Printf(h.stderr, "parley: expiring messages: %v\n", err)
+	}
 	return c, nil
 }
 

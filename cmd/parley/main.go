@@ -29,5 +29,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
 	h := &home{stderr: errw}
 	defer h.release()
-	return cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, passphraseHint)
+	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, passphraseHint)
+	if code == 0 {
+		h.sayOffline()
+	}
+	return code
 }

@@ -152,6 +152,11 @@ func sendCmd(h *home) *cobra.Command {
 // queuedOK turns "queued" into a note: the message is safe and goes out
 // with the next command once the hub is back.
 func (h *home) queuedOK(err error) error {
+	if errors.Is(err, client.ErrQueued) && client.IsOffline(err) {
+		// The offline line (sayOffline) names what does not answer.
+		screen.Println(h.stderr, "parley: queued: it goes out with a later parley command, once what is offline answers")
+		return nil
+	}
 	if errors.Is(err, client.ErrQueued) {
 		screen.Printf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
 		return nil
@@ -185,6 +190,7 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			if errors.Is(rerr, client.ErrKeysChanged) {
 				rerr = nil // said above
 			}
+			rerr = quiet(rerr) // their hubs down: what was fetched before is shown
 			r, _ := c.ReceiptFrom(ctx, name)
 			var (
 				groupReceipts map[string]wire.Receipt
@@ -213,7 +219,7 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				screen.Println(stdout, formatMessage(m, state))
 			}
-			if err := c.MarkRead(ctx, name); err != nil {
+			if err := quiet(c.MarkRead(ctx, name)); err != nil {
 				rerr = errors.Join(rerr, err)
 			}
 			return rerr
@@ -290,7 +296,7 @@ func reactCmd(h *home) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := c.Receive(cmd.Context(), args[0]); err != nil { // the message may be new
+			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil { // the message may be new
 				screen.Printf(h.stderr, "parley: %v\n", err)
 			}
 			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
@@ -413,7 +419,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			who := c.Name
 			if len(args) == 1 {
 				who = args[0]
-				if _, err := c.Receive(cmd.Context(), who); err != nil {
+				if _, err := c.Receive(cmd.Context(), who); quiet(err) != nil {
 					screen.Printf(h.stderr, "parley: %v\n", err)
 				}
 				q, err := c.ContactProfile(cmd.Context(), who)
@@ -673,7 +679,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := c.Receive(cmd.Context(), args[0]); err != nil {
+			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil {
 				screen.Printf(h.stderr, "parley: %v\n", err)
 			}
 			dest := out

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cometbft/cometbft/types"
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
@@ -64,11 +65,15 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Extend your name's registration by the chain's name lifetime",
 		Args:  cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, _ *client.Client, _ []string) error {
-			height, err := h.dir2.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: h.cfg.Name})
+			d, err := h.chain(cmd.Context())
 			if err != nil {
 				return err
 			}
-			rec, err := h.dir2.Lookup(cmd.Context(), h.cfg.Name)
+			height, err := d.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: h.cfg.Name})
+			if err != nil {
+				return err
+			}
+			rec, err := d.Lookup(cmd.Context(), h.cfg.Name)
 			if err != nil {
 				return err
 			}
@@ -97,7 +102,11 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 					return cli.Usage(fmt.Errorf("%s is given twice", u))
 				}
 			}
-			rec, err := h.dir2.Lookup(ctx, h.cfg.Name)
+			d, err := h.chain(ctx)
+			if err != nil {
+				return err
+			}
+			rec, err := d.Lookup(ctx, h.cfg.Name)
 			if err != nil {
 				return err
 			}
@@ -113,7 +122,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			p := rec.Profile
 			p.Hubs = urls
-			height, err := h.dir2.Submit(ctx, h.id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: h.cfg.Name, Profile: p})
+			height, err := d.Submit(ctx, h.id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: h.cfg.Name, Profile: p})
 			if err != nil {
 				return err
 			}
@@ -121,7 +130,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			now, err := h.dir2.Lookup(ctx, h.cfg.Name) // this process reads its own writes
+			now, err := d.Lookup(ctx, h.cfg.Name) // this process reads its own writes
 			if err != nil {
 				return err
 			}
@@ -163,7 +172,11 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if confirm != h.cfg.Name {
 				return cli.Usage(fmt.Errorf("revoking is permanent: give --confirm %s", h.cfg.Name))
 			}
-			height, err := h.dir2.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRevoke, Name: h.cfg.Name})
+			d, err := h.chain(cmd.Context())
+			if err != nil {
+				return err
+			}
+			height, err := d.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRevoke, Name: h.cfg.Name})
 			if err != nil {
 				return err
 			}
@@ -188,13 +201,24 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			ctx := cmd.Context()
-			lb, err := h.dir2.Latest(ctx)
-			if err != nil {
-				return err
+			d, err := h.chain(ctx)
+			var lb *types.LightBlock
+			if err == nil {
+				lb, err = d.Latest(ctx)
 			}
-			screen.Printf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
-				h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"), lookup.HashString(lb.Hash()))
-			if rec, err := h.dir2.Lookup(ctx, h.cfg.Name); err != nil {
+			var oe *client.OfflineError
+			switch {
+			case errors.As(h.offline(err), &oe):
+				screen.Printf(stdout, "chain:    %s: UNREACHABLE: %v\n", h.cfg.ChainID, oe)
+			case err != nil:
+				return err
+			default:
+				screen.Printf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
+					h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"), lookup.HashString(lb.Hash()))
+			}
+			if lb == nil {
+				// The name's record needs the chain.
+			} else if rec, err := d.Lookup(ctx, h.cfg.Name); err != nil {
 				screen.Printf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
 			} else if rec.Revoked {
 				screen.Printf(stdout, "name:     %s REVOKED\n", rec.Name)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +18,8 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
@@ -131,5 +135,213 @@ func TestOfflineLongerThanNodesKeepBlocks(t *testing.T) {
 	_, errs = fails(t, 2, "--home", alice, "settings", "trust", "--trust-height", "5", "--trust-hash", "xyz")
 	if !strings.Contains(errs, "64 hex digits") {
 		t.Fatalf("settings trust with a bad hash: %s", errs)
+	}
+}
+
+// stoppableHub is a real hub (memory driver) whose listener a test can
+// close and open again on the same address, its data kept: a hub that is
+// down, then back.
+type stoppableHub struct {
+	URL  string
+	t    *testing.T
+	addr string
+	srv  *server.Server
+	http *http.Server
+}
+
+func startStoppableHub(t *testing.T) *stoppableHub {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &stoppableHub{URL: "http://" + l.Addr().String(), t: t, addr: l.Addr().String()}
+	if h.srv, err = server.New(server.Config{Driver: memory.New(), PublicURL: h.URL, InboxPowDifficulty: 6}); err != nil {
+		t.Fatal(err)
+	}
+	h.serve(l)
+	t.Cleanup(func() { h.stop(); h.srv.Close() })
+	return h
+}
+
+func (h *stoppableHub) serve(l net.Listener) {
+	h.http = &http.Server{Handler: h.srv.Handler()}
+	go h.http.Serve(l)
+}
+
+// stop closes the listener and every connection: the hub refuses
+// connections until start.
+func (h *stoppableHub) stop() {
+	if h.http != nil {
+		h.http.Close()
+		h.http = nil
+	}
+}
+
+func (h *stoppableHub) start() {
+	h.t.Helper()
+	l, err := net.Listen("tcp", h.addr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.serve(l)
+}
+
+// offlineLine checks that a command's stderr says, in exactly one line,
+// that what (a chain node or hub URL) did not answer, and shows no
+// connection error besides.
+func offlineLine(t *testing.T, cmd, stderr string, what ...string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.HasPrefix(l, "parley: offline: ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || strings.Contains(stderr, "dial tcp") || strings.Contains(stderr, "hubclient") || strings.Contains(stderr, "lookup:") {
+		t.Fatalf("%s: stderr should say once what did not answer:\n%s", cmd, stderr)
+	}
+	for _, w := range what {
+		if !strings.Contains(lines[0], w+" does not answer (connection refused)") {
+			t.Fatalf("%s: the offline line does not name %s:\n%s", cmd, w, stderr)
+		}
+	}
+}
+
+// TestOfflineUse: with the chain node stopped, then with a hub stopped,
+// what lives on the device still works from the user's seat: contacts,
+// search, read, group list, settings, profile; each command says once
+// what did not answer; what is sent waits and goes out once things are
+// back, and the other side reads it then. With the chain down, a message
+// waits even though the hubs answer: it leaves only once the contact's
+// keys are checked.
+func TestOfflineUse(t *testing.T) {
+	n := nodetest.StartNode(t, "offline-cli", nil, node.StartOptions{})
+	hubA, hubB := startStoppableHub(t), startStoppableHub(t)
+	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, n.URL, alice)
+	initHome(t, n.URL, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", hubA.URL)
+	parley(t, "--home", bob, "register", "bob", "--hub", hubB.URL)
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "profile", "set", "--name", "Alice A.")
+	parley(t, "--home", bob, "profile", "set", "--name", "Bob B.")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hello bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", bob, "read", "alice")
+	parley(t, "--home", bob, "send", "alice", "hello alice")
+	parley(t, "--home", alice, "read", "bob")
+	parley(t, "--home", alice, "group", "create", "lunch", "bob")
+	parley(t, "--home", bob, "group", "list")
+	parley(t, "--home", alice, "profile", "bob")
+	parley(t, "--home", bob, "profile", "alice")
+	parley(t, "--home", bob, "contacts")
+
+	// The chain node stops.
+	n.Stop()
+	chainNode := "chain node " + n.URL
+	do := func(home string, args ...string) (string, string) {
+		t.Helper()
+		return fails(t, 0, append([]string{"--home", home}, args...)...)
+	}
+	out, errs := do(alice, "contacts")
+	if !strings.HasPrefix(out, "bob (Bob B.)\tkeys as confirmed, not re-checked (the chain does not answer)") {
+		t.Fatalf("contacts with the chain down:\n%s", out)
+	}
+	offlineLine(t, "contacts", errs, chainNode)
+	out, errs = do(alice, "search", "HELLO")
+	if !strings.Contains(out, "alice: hello bob") || !strings.Contains(out, "bob: hello alice") {
+		t.Fatalf("search with the chain down:\n%s", out)
+	}
+	offlineLine(t, "search", errs, chainNode)
+	out, errs = do(alice, "read", "bob")
+	if !strings.Contains(out, "alice: hello bob [read]") || !strings.Contains(out, "bob: hello alice") {
+		t.Fatalf("read with the chain down:\n%s", out)
+	}
+	offlineLine(t, "read", errs, chainNode)
+	out, errs = do(alice, "group", "list")
+	if !strings.Contains(out, "lunch\t") || !strings.Contains(out, "alice,bob") {
+		t.Fatalf("group list with the chain down:\n%s", out)
+	}
+	offlineLine(t, "group list", errs, chainNode)
+	if out, errs = do(alice, "settings"); !strings.Contains(out, "read-receipts: on") {
+		t.Fatalf("settings with the chain down:\n%s", out)
+	}
+	offlineLine(t, "settings", errs, chainNode)
+	if out, errs = do(alice, "profile"); !strings.Contains(out, "name:   Alice A.") {
+		t.Fatalf("profile with the chain down:\n%s", out)
+	}
+	offlineLine(t, "profile", errs, chainNode)
+	if out, errs = do(alice, "profile", "bob"); !strings.Contains(out, "name:   Bob B.") {
+		t.Fatalf("bob's profile with the chain down:\n%s", out)
+	}
+	offlineLine(t, "profile bob", errs, chainNode)
+	_, errs = do(alice, "send", "bob", "sent while the chain was down")
+	if !strings.Contains(errs, "parley: queued") {
+		t.Fatalf("send with the chain down:\n%s", errs)
+	}
+	offlineLine(t, "send", errs, chainNode)
+	if out, _ := do(alice, "read", "bob"); !strings.Contains(out, "alice: sent while the chain was down [queued]") {
+		t.Fatalf("the message sent with the chain down:\n%s", out)
+	}
+	if out, _ := do(bob, "read", "alice"); strings.Contains(out, "sent while the chain was down") {
+		t.Fatalf("the message went out before alice's device could check bob's keys:\n%s", out)
+	}
+	// What needs the chain itself says so in one line.
+	_, errs = fails(t, 1, "--home", alice, "whois", "bob")
+	if !strings.HasPrefix(errs, "parley: "+chainNode+" does not answer (connection refused)\nparley: hint: ") || strings.Count(errs, "\n") != 2 {
+		t.Fatalf("whois with the chain down:\n%s", errs)
+	}
+
+	// The chain is back: the message goes out with alice's next command.
+	n.Restart()
+	await(t, "the chain to answer again", func() bool {
+		var o, e bytes.Buffer
+		return run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &o, &e) == 0
+	})
+	if _, errs := do(alice, "status"); strings.Contains(errs, "offline") {
+		t.Fatalf("status once the chain is back:\n%s", errs)
+	}
+	if out, _ := do(bob, "read", "alice"); !strings.Contains(out, "alice: sent while the chain was down") {
+		t.Fatalf("bob reads, once the chain is back:\n%s", out)
+	}
+
+	// Alice's hub stops: bob reads what he has, alice's sends queue.
+	hubA.stop()
+	out, errs = do(bob, "read", "alice")
+	if !strings.Contains(out, "alice: hello bob") || !strings.Contains(out, "alice: sent while the chain was down") {
+		t.Fatalf("bob reads with alice's hub down:\n%s", out)
+	}
+	offlineLine(t, "read (a hub down)", errs, "hub "+hubA.URL)
+	out, errs = do(bob, "contacts")
+	if !strings.HasPrefix(out, "alice (Alice A.)\tkeys as confirmed") {
+		t.Fatalf("bob's contacts with alice's hub down:\n%s", out)
+	}
+	offlineLine(t, "contacts (a hub down)", errs, "hub "+hubA.URL)
+	if out, errs = do(bob, "profile", "alice"); !strings.Contains(out, "name:   Alice A.") {
+		t.Fatalf("alice's profile with her hub down:\n%s", out)
+	}
+	offlineLine(t, "profile alice (a hub down)", errs, "hub "+hubA.URL)
+	_, errs = do(alice, "send", "bob", "sent while my hub was down")
+	if !strings.Contains(errs, "parley: queued") {
+		t.Fatalf("send with alice's hub down:\n%s", errs)
+	}
+	offlineLine(t, "send (a hub down)", errs, "hub "+hubA.URL)
+	out, errs = do(alice, "search", "hub was down")
+	if !strings.Contains(out, "alice: sent while my hub was down") {
+		t.Fatalf("search with the hub down:\n%s", out)
+	}
+	for _, args := range [][]string{{"group", "list"}, {"settings"}, {"profile"}} {
+		if _, errs := do(alice, args...); strings.Contains(errs, "dial tcp") || strings.Count(errs, "parley: offline: ") > 1 {
+			t.Fatalf("%v with alice's hub down:\n%s", args, errs)
+		}
+	}
+
+	hubA.start()
+	do(alice, "contacts") // any command sends what waits
+	if out, _ := do(bob, "read", "alice"); !strings.Contains(out, "alice: sent while my hub was down") {
+		t.Fatalf("bob reads, once alice's hub is back:\n%s", out)
 	}
 }
