@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $$((50000 * $(FUZZX)))x ./chain/bns
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $$((50000 * $(FUZZX)))x ./hub/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $$((5000 * $(FUZZX)))x ./hub
+	$(GO) test -run '^$$' -fuzz '^FuzzParseInboxStamp$$' -fuzztime $$((20000 * $(FUZZX)))x ./hub
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $$((80000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBackup$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $$((50000 * $(FUZZX)))x ./internal/screen

@@ -306,7 +306,8 @@ type Pending struct {
 
 // Requests opens the envelopes in the inboxes of the user's hubs.
 // Envelopes that do not open or whose signature the chain does not vouch
-// for are reported in bad (by id) and left for the user to delete. A hub
+// for are reported in bad (by id; those that never will wrap
+// ErrUndecodable, and ClearUndecodable removes them). A hub
 // that does not answer is left out; if none answers, err says why.
 func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]error, err error) {
 	bad = map[string]error{}
@@ -332,21 +333,13 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 	if err != nil {
 		return err
 	}
-	xk, err := c.id.X25519Key()
-	if err != nil {
-		return err
-	}
-	hk, err := c.id.HybridKey()
-	if err != nil {
-		return err
-	}
 	for _, e := range entries {
 		env, err := h.InboxGet(ctx, e.ID)
 		if err != nil {
 			bad[e.ID] = err
 			continue
 		}
-		in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.lookup(ctx, from) })
+		in, err := c.openEnvelope(ctx, env)
 		if IsOffline(err) {
 			continue // its sender cannot be checked now: it stays for later (Offline says why)
 		}

@@ -129,36 +129,44 @@ func (c *Client) EmptyHub(ctx context.Context, url string) (int, error) {
 // MoveInbox moves the contact requests waiting in the user's inbox on the
 // hub at from (a hub the user leaves) into the inbox on the hub at to, as
 // they are (still sealed), and returns how many it moved. Each is removed
-// from from only once to holds it.
-func (c *Client) MoveInbox(ctx context.Context, from, to string) (int, error) {
+// from from only once to holds it. Envelopes that cannot be opened
+// (ErrUndecodable) are not moved: they are removed from from, and counted
+// in skipped.
+func (c *Client) MoveInbox(ctx context.Context, from, to string) (moved, skipped int, err error) {
 	src, err := c.dial(ctx, from)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	dst, err := c.dial(ctx, to)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	entries, err := src.InboxList(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("client: the inbox on %s: %w", from, err)
+		return 0, 0, fmt.Errorf("client: the inbox on %s: %w", from, err)
 	}
-	n := 0
 	for _, e := range entries {
 		env, err := src.InboxGet(ctx, e.ID)
 		if errors.Is(err, hub.ErrNotFound) {
 			continue // answered meanwhile
 		}
 		if err != nil {
-			return n, fmt.Errorf("client: request %s on %s: %w", e.ID, from, err)
+			return moved, skipped, fmt.Errorf("client: request %s on %s: %w", e.ID, from, err)
+		}
+		if _, err := c.openEnvelope(ctx, env); errors.Is(err, ErrUndecodable) {
+			if err := src.InboxDelete(ctx, e.ID); err != nil && !errors.Is(err, hub.ErrNotFound) {
+				return moved, skipped, fmt.Errorf("client: removing undecodable request %s from %s: %w", e.ID, from, err)
+			}
+			skipped++
+			continue
 		}
 		if _, err := dst.InboxPost(ctx, c.Address(), env); err != nil {
-			return n, fmt.Errorf("client: moving request %s to %s: %w", e.ID, to, err)
+			return moved, skipped, fmt.Errorf("client: moving request %s to %s: %w", e.ID, to, err)
 		}
 		if err := src.InboxDelete(ctx, e.ID); err != nil && !errors.Is(err, hub.ErrNotFound) {
-			return n, fmt.Errorf("client: request %s, moved, stays on %s too: %w", e.ID, from, err)
+			return moved, skipped, fmt.Errorf("client: request %s, moved, stays on %s too: %w", e.ID, from, err)
 		}
-		n++
+		moved++
 	}
-	return n, nil
+	return moved, skipped, nil
 }

@@ -4,18 +4,78 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// InboxStampDomain separates inbox stamps from every other hash.
-const InboxStampDomain = "parley/hub/inbox/v1"
+// Inbox stamps, version 2: the proof of work that an inbox post carries,
+// bound to the hub (its challenge text), the recipient (the inbox's
+// address), a time and the envelope. A hub takes a stamp only within
+// InboxStampWindow of its own clock, and only once: it remembers each
+// stamp it took until the stamp's window has passed. docs/protocol.md
+// specifies the format.
+const (
+	// InboxStampDomain separates inbox stamps from every other hash.
+	InboxStampDomain = "parley/hub/inbox-stamp/v2"
+	// InboxStampHeader carries the stamp of a post.
+	InboxStampHeader = "X-Parley-Stamp"
+	// InboxStampWindow is how far a stamp's time may be from the hub's
+	// clock, either way.
+	InboxStampWindow = 10 * time.Minute
+)
 
-func stampPrefix(challenge, address string, body []byte) []byte {
+// Stamp errors: a stamp that is malformed, too weak or out of its time
+// window; a stamp the hub took already (each is taken once).
+var (
+	ErrBadStamp  = errors.New("bad inbox stamp")
+	ErrStampUsed = errors.New("inbox stamp used already")
+)
+
+// InboxStamp is a solved stamp: its time (Unix seconds) and nonce.
+type InboxStamp struct {
+	Time  int64
+	Nonce uint64
+}
+
+// String is the stamp's header form: "v2." time "." nonce, both decimal.
+func (s InboxStamp) String() string { return fmt.Sprintf("v2.%d.%d", s.Time, s.Nonce) }
+
+// ParseInboxStamp reads the header form: exactly "v2.", a decimal time
+// and "." a decimal nonce, without signs or leading zeros.
+func ParseInboxStamp(v string) (InboxStamp, error) {
+	rest, ok := strings.CutPrefix(v, "v2.")
+	ts, ns, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || !decimal(ts) || !decimal(ns) {
+		return InboxStamp{}, fmt.Errorf("%w: %q is not v2.<time>.<nonce>", ErrBadStamp, v)
+	}
+	t, err1 := strconv.ParseInt(ts, 10, 64)
+	n, err2 := strconv.ParseUint(ns, 10, 64)
+	if err1 != nil || err2 != nil {
+		return InboxStamp{}, fmt.Errorf("%w: %q is out of range", ErrBadStamp, v)
+	}
+	return InboxStamp{Time: t, Nonce: n}, nil
+}
+
+func decimal(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	return strings.Trim(s, "0123456789") == ""
+}
+
+// stampPrefix is the hashed input up to the nonce:
+// domain ‖ u16 len ‖ challenge ‖ u16 len ‖ address ‖ u64 time ‖ SHA-256(body).
+func stampPrefix(challenge, address string, t int64, body []byte) []byte {
 	sum := sha256.Sum256(body)
 	b := binary.BigEndian.AppendUint16([]byte(InboxStampDomain), uint16(len(challenge)))
 	b = append(b, challenge...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(address)))
 	b = append(b, address...)
+	b = binary.BigEndian.AppendUint64(b, uint64(t))
 	return append(b, sum[:]...)
 }
 
@@ -30,26 +90,42 @@ func zeroBits(h [32]byte) int {
 	return n
 }
 
-// CheckInboxStamp reports whether nonce is a valid proof-of-work stamp for
-// posting body to address's inbox on the hub with this challenge text:
-// SHA-256(domain ‖ u16 len ‖ challenge ‖ u16 len ‖ address ‖ SHA-256(body)
-// ‖ u64 nonce) has at least difficulty leading zero bits.
-func CheckInboxStamp(challenge, address string, body []byte, nonce uint64, difficulty int) bool {
-	return zeroBits(sha256.Sum256(binary.BigEndian.AppendUint64(stampPrefix(challenge, address, body), nonce))) >= difficulty
+// InboxStampDigest is SHA-256 of the stamp's whole input (the prefix,
+// then u64 nonce): the work is its leading zero bits, and a hub remembers
+// a stamp by it.
+func InboxStampDigest(challenge, address string, body []byte, s InboxStamp) [32]byte {
+	return sha256.Sum256(binary.BigEndian.AppendUint64(stampPrefix(challenge, address, s.Time, body), s.Nonce))
 }
 
-// SolveInboxStamp finds a stamp (about 2^difficulty hashes).
-func SolveInboxStamp(ctx context.Context, challenge, address string, body []byte, difficulty int) (uint64, error) {
-	prefix := stampPrefix(challenge, address, body)
+// CheckInboxStamp checks that s is a stamp for posting body to address's
+// inbox on the hub with this challenge text, with at least difficulty
+// leading zero bits, whose time is within InboxStampWindow of now. It
+// returns the stamp's digest, or an error wrapping ErrBadStamp. Whether
+// the stamp was used before is the hub's to check.
+func CheckInboxStamp(challenge, address string, body []byte, s InboxStamp, difficulty int, now time.Time) ([32]byte, error) {
+	if d := now.Unix() - s.Time; d > int64(InboxStampWindow/time.Second) || -d > int64(InboxStampWindow/time.Second) {
+		return [32]byte{}, fmt.Errorf("%w: its time %d is %d s from the hub's clock (%d); at most %d s is accepted",
+			ErrBadStamp, s.Time, d, now.Unix(), int64(InboxStampWindow/time.Second))
+	}
+	h := InboxStampDigest(challenge, address, body, s)
+	if zeroBits(h) < difficulty {
+		return [32]byte{}, fmt.Errorf("%w: fewer than %d leading zero bits", ErrBadStamp, difficulty)
+	}
+	return h, nil
+}
+
+// SolveInboxStamp finds a stamp dated t (about 2^difficulty hashes).
+func SolveInboxStamp(ctx context.Context, challenge, address string, body []byte, t time.Time, difficulty int) (InboxStamp, error) {
+	prefix := stampPrefix(challenge, address, t.Unix(), body)
 	buf := make([]byte, len(prefix)+8)
 	copy(buf, prefix)
 	for n := uint64(0); ; n++ {
 		if n&0xffff == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
+			return InboxStamp{}, ctx.Err()
 		}
 		binary.BigEndian.PutUint64(buf[len(prefix):], n)
 		if zeroBits(sha256.Sum256(buf)) >= difficulty {
-			return n, nil
+			return InboxStamp{Time: t.Unix(), Nonce: n}, nil
 		}
 	}
 }

@@ -128,3 +128,20 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("resumed %+v", e)
 	}
 }
+
+// TestInboxStampFromHubClock: a hub whose clock is half an hour ahead of the
+// device's (beyond the stamp window) still takes the device's requests:
+// stamps are dated by the hub's clock, as its hub_info said.
+func TestInboxStampFromHubClock(t *testing.T) {
+	url := hubtest.Start(t, func(c *server.Config) {
+		c.InboxPowDifficulty = 6
+		c.Now = func() time.Time { return time.Now().Add(30 * time.Minute) }
+	}).URL
+	alice, bob := dial(t, url, 1), dial(t, url, 2)
+	if _, err := alice.InboxPost(context.Background(), bob.Address(), []byte("sealed")); err != nil {
+		t.Fatalf("a post to a hub half an hour ahead: %v", err)
+	}
+	if entries, err := bob.InboxList(context.Background()); err != nil || len(entries) != 1 {
+		t.Fatalf("bob's inbox: %v %v", entries, err)
+	}
+}

@@ -508,11 +508,27 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 }
 
 func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var clear bool
+	cmd := &cobra.Command{
 		Use:   "requests",
 		Short: "List contact requests waiting in your inbox",
-		Args:  cobra.NoArgs,
+		Long: "requests lists the contact requests in your inbox on each of your hubs, each checked against the\n" +
+			"sender's keys on the chain. Anyone can post to an inbox; what cannot be opened (not sealed to your\n" +
+			"keys, malformed, or not signed by the sender's key) is listed with a '?': --clear removes it, saying\n" +
+			"what it removed. A request whose sender cannot be checked yet stays either way.",
+		Example: "  parley requests\n  parley requests --clear",
+		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			if clear {
+				junk, err := c.ClearUndecodable(cmd.Context())
+				for _, j := range junk {
+					screen.Printf(stdout, "removed\t%s on %s: %s\n", j.ID, j.Hub, j.Reason)
+				}
+				if err != nil {
+					return err
+				}
+				screen.Printf(stdout, "removed %d requests that cannot be opened\n", len(junk))
+			}
 			pending, bad, err := c.Requests(cmd.Context())
 			if err != nil {
 				return err
@@ -520,10 +536,19 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 			for _, p := range pending {
 				screen.Printf(stdout, "%s\t(signature verified against the chain)\n", p.From)
 			}
+			junk := 0
 			for id, e := range bad {
 				screen.Printf(stdout, "?\t%s: refused: %v\n", id, e)
+				if errors.Is(e, client.ErrUndecodable) {
+					junk++
+				}
+			}
+			if junk > 0 {
+				screen.Printf(h.stderr, "parley: hint: %d of them cannot be opened, ever: 'parley requests --clear' removes them\n", junk)
 			}
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&clear, "clear", false, "first remove the requests that cannot be opened, and say which")
+	return cmd
 }

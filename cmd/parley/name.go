@@ -143,10 +143,15 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 					continue
 				}
 				// Requests that came in meanwhile go with you.
-				if n, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
+				if n, junk, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
 					screen.Printf(h.stderr, "parley: requests waiting on %s: %v\n", u, err)
-				} else if n > 0 {
-					screen.Printf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
+				} else {
+					if n > 0 {
+						screen.Printf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
+					}
+					if junk > 0 {
+						screen.Printf(stdout, "left behind %d requests on %s that cannot be opened (junk), and removed them there\n", junk, u)
+					}
 				}
 				if !emptyOld {
 					continue

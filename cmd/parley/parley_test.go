@@ -19,6 +19,7 @@ import (
 	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server/hubtest"
@@ -329,13 +330,25 @@ func TestNameCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := auth.NativeAddress(id.SigningKey().Public().(ed25519.PublicKey))
+	// Junk in alice's inbox on the old hub stays behind.
+	mallory, err := hubclient.Dial(context.Background(), old.URL, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mallory.InboxPost(context.Background(), addr, []byte("junk")); err != nil {
+		t.Fatal(err)
+	}
 	onOld, _, _ := old.Driver.List(context.Background(), addr, "", "", 1000)
 	out := parley(t, "--home", alice, "name", "hubs", moved.URL, "--empty-old")
 	if !regexp.MustCompile(`copied [2-9]\d* objects to `).MatchString(out) || !strings.Contains(out, fmt.Sprintf("deleted your %d objects from %s", len(onOld), old.URL)) {
 		t.Fatalf("name hubs (%d objects on the old hub): %s", len(onOld), out)
 	}
-	if !strings.Contains(out, "moved 1 contact requests from "+old.URL+" to "+moved.URL) {
-		t.Fatalf("carol's request was not moved with alice:\n%s", out)
+	if !strings.Contains(out, "moved 1 contact requests from "+old.URL+" to "+moved.URL) ||
+		!strings.Contains(out, "left behind 1 requests on "+old.URL+" that cannot be opened (junk), and removed them there") {
+		t.Fatalf("carol's request was not moved with alice, or the junk was:\n%s", out)
+	}
+	if got := parley(t, "--home", alice, "requests"); got != "carol\t(signature verified against the chain)\n" {
+		t.Fatalf("alice's requests after the move:\n%s", got)
 	}
 	parley(t, "--home", alice, "contacts", "accept", "carol")
 	if got := parley(t, "--home", alice, "read", "carol"); !strings.Contains(got, "carol: carol here") {

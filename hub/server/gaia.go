@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -45,6 +46,8 @@ func objectPath(c echo.Context, route string) (string, string, error) {
 }
 
 func (s *Server) hubInfo(c echo.Context) error {
+	// The hub's clock, which inbox stamps are dated by and checked against.
+	c.Response().Header().Set("Date", s.cfg.Now().UTC().Format(http.TimeFormat))
 	return c.JSON(http.StatusOK, map[string]any{
 		"challenge_text":                 s.verify.Challenge,
 		"latest_auth_version":            "v1",
@@ -53,6 +56,8 @@ func (s *Server) hubInfo(c echo.Context) error {
 		"parley": map[string]any{
 			"native_auth":              auth.NativeScheme,
 			"inbox_pow_difficulty":     s.cfg.InboxPowDifficulty,
+			"inbox_stamp":              "v2",
+			"inbox_stamp_window":       int(hub.InboxStampWindow / time.Second),
 			"inbox_max_envelope_bytes": s.cfg.InboxMaxEnvelope,
 			"inbox_max_entries":        s.cfg.InboxMaxEntries,
 			"watch_url":                s.cfg.PublicURL + "/watch",

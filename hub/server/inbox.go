@@ -3,11 +3,13 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,9 +23,11 @@ const InboxEventPrefix = "_inbox/"
 
 // The inbox: anyone may append a small envelope to an address's inbox
 // without authenticating (envelopes are sealed to the owner's key by the
-// sender, so the hub cannot tell who sent one); the owner lists, reads and
-// deletes them with a token. Envelopes live in the driver under the
-// internal address "_inbox", as "<address>/<id>", ids ordered by arrival.
+// sender, so the hub cannot tell who sent one), paying with a stamp that
+// works once (hub.CheckInboxStamp); the owner lists, reads and deletes
+// them with a token. Envelopes live in the driver under the internal
+// address "_inbox", as "<address>/<id>", ids ordered by arrival; the
+// stamps taken, under "_stamps", by digest, until their window ends.
 
 func (s *Server) inboxPost(c echo.Context) error {
 	address := c.Param("address")
@@ -43,12 +47,17 @@ func (s *Server) inboxPost(c echo.Context) error {
 	if len(body) == 0 {
 		return fail(http.StatusBadRequest, "BadRequestError", "empty envelope")
 	}
-	nonce, err := strconv.ParseUint(c.Request().Header.Get("X-Parley-Pow"), 10, 64)
-	if err != nil {
-		return fail(http.StatusBadRequest, "BadRequestError", "missing or malformed X-Parley-Pow stamp (a decimal nonce)")
+	hv := c.Request().Header.Get(hub.InboxStampHeader)
+	if hv == "" {
+		return fail(http.StatusBadRequest, "BadRequestError", "missing %s stamp (v2.<time>.<nonce>)", hub.InboxStampHeader)
 	}
-	if !hub.CheckInboxStamp(s.verify.Challenge, address, body, nonce, s.cfg.InboxPowDifficulty) {
-		return fail(http.StatusForbidden, "BadStampError", "stamp has fewer than %d leading zero bits", s.cfg.InboxPowDifficulty)
+	stamp, err := hub.ParseInboxStamp(hv)
+	if err != nil {
+		return fail(http.StatusBadRequest, "BadRequestError", "%v", err)
+	}
+	digest, err := hub.CheckInboxStamp(s.verify.Challenge, address, body, stamp, s.cfg.InboxPowDifficulty, s.cfg.Now())
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	objs, _, err := s.cfg.Driver.List(ctx, inboxBucket, address+"/", "", s.cfg.InboxMaxEntries)
@@ -57,6 +66,17 @@ func (s *Server) inboxPost(c echo.Context) error {
 	}
 	if len(objs) >= s.cfg.InboxMaxEntries {
 		return fail(http.StatusTooManyRequests, "InboxFullError", "inbox of %s holds %d envelopes, the most it may", address, len(objs))
+	}
+	// Each stamp is taken once: the hub remembers it (by its digest, in
+	// the driver, so every process on the same storage does) until its
+	// window has passed, when it is refused for its time anyway.
+	until := time.Unix(stamp.Time, 0).Add(hub.InboxStampWindow + time.Second)
+	_, err = s.cfg.Driver.Put(ctx, stampBucket, hex.EncodeToString(digest[:]), strings.NewReader(""), hub.PutOptions{IfNoneMatch: true, Expires: until})
+	if errors.Is(err, hub.ErrPrecondition) {
+		return fmt.Errorf("%w: post a new request with a new stamp", hub.ErrStampUsed)
+	}
+	if err != nil {
+		return err
 	}
 	id := newInboxID(s)
 	if _, err := s.cfg.Driver.Put(ctx, inboxBucket, address+"/"+id, strings.NewReader(string(body)), hub.PutOptions{IfNoneMatch: true, ContentType: "application/octet-stream"}); err != nil {

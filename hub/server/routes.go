@@ -69,7 +69,7 @@ func cors(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Access-Control-Expose-Headers", "ETag, Content-Type, Content-Length, Last-Modified, X-Parley-Expires")
 		if c.Request().Method == http.MethodOptions {
 			h.Set("Access-Control-Allow-Methods", "DELETE,POST,GET,OPTIONS,HEAD")
-			allow := "Authorization,Content-Type,If-Match,If-None-Match,X-Hiro-Product,X-Parley-Pow,X-Parley-Expires,Last-Event-ID"
+			allow := "Authorization,Content-Type,If-Match,If-None-Match,X-Hiro-Product,X-Parley-Stamp,X-Parley-Expires,Last-Event-ID"
 			if req := c.Request().Header.Get("Access-Control-Request-Headers"); req != "" {
 				allow += "," + req
 			}

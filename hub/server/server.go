@@ -86,6 +86,7 @@ type Server struct {
 const (
 	revocationBucket = "_auth"
 	inboxBucket      = "_inbox"
+	stampBucket      = "_stamps"
 )
 
 // New builds a Server.
@@ -208,6 +209,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		status, class, msg = http.StatusForbidden, "BadPathError", err.Error()
 	case errors.Is(err, hub.ErrQuota):
 		status, class, msg = http.StatusInsufficientStorage, "QuotaExceededError", err.Error()
+	case errors.Is(err, hub.ErrBadStamp):
+		status, class, msg = http.StatusForbidden, "BadStampError", err.Error()
+	case errors.Is(err, hub.ErrStampUsed):
+		status, class, msg = http.StatusConflict, "StampUsedError", err.Error()
 	case errors.Is(err, hub.ErrRateLimited):
 		status, class, msg = http.StatusTooManyRequests, "RateLimitError", err.Error()
 	case errors.As(err, &ee):

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -320,11 +321,16 @@ func TestQuota(t *testing.T) {
 }
 
 func stampFor(t *testing.T, e *env, address string, body []byte) string {
-	n, err := hub.SolveInboxStamp(context.Background(), e.srv.Challenge(), address, body, 4)
+	s, err := hub.SolveInboxStamp(context.Background(), e.srv.Challenge(), address, body, time.Now(), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprint(n)
+	return s.String()
+}
+
+// stampHeader is the header pair of a fresh stamp.
+func stampHeader(t *testing.T, e *env, address string, body []byte) []string {
+	return []string{hub.InboxStampHeader, stampFor(t, e, address, body)}
 }
 
 func TestInbox(t *testing.T) {
@@ -336,17 +342,24 @@ func TestInbox(t *testing.T) {
 	if res, _ := post(env1); res.StatusCode != 400 {
 		t.Fatalf("post without stamp: %d", res.StatusCode)
 	}
-	bad := "0"
-	for n := 0; hub.CheckInboxStamp(e.srv.Challenge(), e.addr, env1, uint64(n), 4); n++ {
-		bad = fmt.Sprint(n + 1)
+	weak := hub.InboxStamp{Time: time.Now().Unix()}
+	for ; ; weak.Nonce++ {
+		if _, err := hub.CheckInboxStamp(e.srv.Challenge(), e.addr, env1, weak, 4, time.Now()); errors.Is(err, hub.ErrBadStamp) {
+			break
+		}
 	}
-	if res, _ := post(env1, "X-Parley-Pow", bad); res.StatusCode != 403 {
-		t.Fatalf("post with a bad stamp: %d", res.StatusCode)
+	if res, b := post(env1, hub.InboxStampHeader, weak.String()); res.StatusCode != 403 || !bytes.Contains(b, []byte("BadStampError")) {
+		t.Fatalf("post with a weak stamp: %d %s", res.StatusCode, b)
 	}
-	if res, _ := post(make([]byte, 2000), "X-Parley-Pow", "0"); res.StatusCode != 413 {
+	for _, bad := range []string{"0", "v1.1.2", "v2.01.2", "v2.1.+2", "v2.1", "v2.1.2.3", "v2.-1.2"} {
+		if res, _ := post(env1, hub.InboxStampHeader, bad); res.StatusCode != 400 {
+			t.Fatalf("post with stamp %q: %d", bad, res.StatusCode)
+		}
+	}
+	if res, _ := post(make([]byte, 2000), hub.InboxStampHeader, "v2.0.0"); res.StatusCode != 413 {
 		t.Fatalf("oversized envelope: %d", res.StatusCode)
 	}
-	res, b := post(env1, "X-Parley-Pow", stampFor(t, e, e.addr, env1))
+	res, b := post(env1, hub.InboxStampHeader, stampFor(t, e, e.addr, env1))
 	if res.StatusCode != 202 {
 		t.Fatalf("post: %d %s", res.StatusCode, b)
 	}
@@ -366,12 +379,12 @@ func TestInbox(t *testing.T) {
 	// The count cap (3) refuses the fourth and stores nothing.
 	for i := 2; i <= 3; i++ {
 		body := []byte(fmt.Sprint("envelope ", i))
-		if res, _ := post(body, "X-Parley-Pow", stampFor(t, e, e.addr, body)); res.StatusCode != 202 {
+		if res, _ := post(body, hub.InboxStampHeader, stampFor(t, e, e.addr, body)); res.StatusCode != 202 {
 			t.Fatalf("post %d: %d", i, res.StatusCode)
 		}
 	}
 	body := []byte("one too many")
-	if res, _ := post(body, "X-Parley-Pow", stampFor(t, e, e.addr, body)); res.StatusCode != 429 {
+	if res, _ := post(body, hub.InboxStampHeader, stampFor(t, e, e.addr, body)); res.StatusCode != 429 {
 		t.Fatalf("post over the cap: %d", res.StatusCode)
 	}
 	if res, _ := e.do("DELETE", "/inbox/"+e.addr+"/"+id.ID, nil, "Authorization", e.tok); res.StatusCode != 202 {
@@ -390,7 +403,7 @@ func TestInboxRateLimit(t *testing.T) {
 	limited := false
 	for i := 0; i < 10 && !limited; i++ {
 		body := []byte(fmt.Sprint("e", i))
-		res, _ := e.do("POST", "/inbox/"+e.addr, body, "X-Parley-Pow", stampFor(t, e, e.addr, body))
+		res, _ := e.do("POST", "/inbox/"+e.addr, body, hub.InboxStampHeader, stampFor(t, e, e.addr, body))
 		limited = res.StatusCode == 429
 	}
 	if !limited {
@@ -492,7 +505,7 @@ func TestWatchInbox(t *testing.T) {
 		}
 	}
 	body := []byte("sealed request")
-	if res, _ := e.do("POST", "/inbox/"+e.addr, body, "X-Parley-Pow", stampFor(t, e, e.addr, body)); res.StatusCode != 202 {
+	if res, _ := e.do("POST", "/inbox/"+e.addr, body, hub.InboxStampHeader, stampFor(t, e, e.addr, body)); res.StatusCode != 202 {
 		t.Fatalf("inbox post: %d", res.StatusCode)
 	}
 	e.do("POST", "/store/"+e.addr+"/after", []byte("x"), "Authorization", e.tok)
