@@ -21,8 +21,9 @@ import (
 // Files: a file is cut into wire.ChunkSize chunks, each sealed under its
 // own key (derived from a fresh file key) and stored on every hub of the
 // sender at an unlinkable path; a text event carrying the file key, size,
-// chunk count and SHA-256 shares it. The hub sees chunks of 1 MiB and
-// cannot tell whose or which file they are.
+// chunk count and SHA-256 shares it. The hub sees full chunks and a last
+// one padded to a bucket (wire.ChunkBuckets), and cannot tell whose or
+// which file they are.
 //
 // An upload interrupted (a crash, a hub down) resumes where it stopped:
 // the file key and, per hub, how many chunks the hub acknowledged are
@@ -44,8 +45,52 @@ type pendingUpload struct {
 	Acked   map[string]int `json:"acked"` // per hub: chunks 0..n-1 stored
 }
 
-// ErrFileChanged: a file being sent changed between two attempts.
-var ErrFileChanged = errors.New("client: the file changed since its upload started")
+// ErrFileChanged: a file being sent changed while it was read (each
+// chunk is checked against what the file held when the send began, before
+// it is sealed): nothing of the changed content went out; what went out
+// before is deleted, and sending the file again starts over under a new
+// file key.
+var ErrFileChanged = errors.New("client: the file changed while it was being sent: send it again once it stays the same")
+
+// hashChunks reads the file of size bytes once: the whole file's SHA-256
+// and each chunk's, so that a chunk read again for sending can be checked.
+func hashChunks(f *os.File, size int64) ([]byte, [][32]byte, error) {
+	whole := sha256.New()
+	buf := make([]byte, wire.ChunkSize)
+	var sums [][32]byte
+	for i := range wire.ChunkCount(size) {
+		k, err := f.ReadAt(buf, int64(i)*wire.ChunkSize)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, err
+		}
+		if int64(i)*wire.ChunkSize+int64(k) != min(int64(i+1)*wire.ChunkSize, size) {
+			return nil, nil, ErrFileChanged
+		}
+		whole.Write(buf[:k])
+		sums = append(sums, sha256.Sum256(buf[:k]))
+	}
+	return whole.Sum(nil), sums, nil
+}
+
+// dropUpload forgets the pending upload under key, and has Flush delete
+// the chunks it put on the user's hubs.
+func (c *Client) dropUpload(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	up := c.uploads[key]
+	if up == nil {
+		return
+	}
+	delete(c.uploads, key)
+	most := 0
+	for _, n := range up.Acked {
+		most = max(most, n)
+	}
+	for i := range most {
+		c.doomedPaths = append(c.doomedPaths, wire.ChunkPath(up.Key, i))
+	}
+	c.save()
+}
 
 // SendFile sends the file at path to name (or to a group: "#" and its ID)
 // with an optional caption. Run again after an interruption, it resumes
@@ -77,11 +122,10 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	if !st.Mode().IsRegular() {
 		return Message{}, fmt.Errorf("client: %s is not a regular file", path)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	sum, sums, err := hashChunks(f, st.Size())
+	if err != nil {
 		return Message{}, err
 	}
-	sum := h.Sum(nil)
 
 	c.mu.Lock()
 	up := c.uploads[name+"\x00"+abs]
@@ -100,7 +144,10 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	}
 	c.mu.Unlock()
 
-	if err := c.uploadChunks(ctx, f, up, progress); err != nil {
+	if err := c.uploadChunks(ctx, f, up, sums, progress); err != nil {
+		if errors.Is(err, ErrFileChanged) {
+			c.dropUpload(name + "\x00" + abs)
+		}
 		return Message{}, err
 	}
 	ref := &wire.FileRef{Name: sharedName(abs), Size: up.Size, SHA256: up.SHA256, Key: up.Key, Chunks: wire.ChunkCount(up.Size)}
@@ -145,7 +192,12 @@ func sharedName(path string) string {
 // in order, from where each hub stopped. It succeeds when at least one
 // hub holds the whole file; hubs that failed are reported only if none
 // succeeded.
-func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload, progress Progress) error {
+//
+// Each chunk read is checked against sums (what the file held when the
+// send began) before it is sealed: a file that changed meanwhile stops
+// everything with ErrFileChanged, so no file key ever seals two contents
+// at one index (and v2 chunk nonces follow the content besides).
+func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload, sums [][32]byte, progress Progress) error {
 	n := wire.ChunkCount(up.Size)
 	buf := make([]byte, wire.ChunkSize)
 	var firstErr error
@@ -168,7 +220,7 @@ func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload
 				if err != nil && !errors.Is(err, io.EOF) {
 					return err
 				}
-				if int64(i)*wire.ChunkSize+int64(k) != min(int64(i+1)*wire.ChunkSize, up.Size) {
+				if int64(i)*wire.ChunkSize+int64(k) != min(int64(i+1)*wire.ChunkSize, up.Size) || sha256.Sum256(buf[:k]) != sums[i] {
 					return ErrFileChanged
 				}
 				blob := wire.SealChunk(up.Key, i, n, buf[:k])
@@ -185,6 +237,9 @@ func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload
 			}
 			return nil
 		}()
+		if errors.Is(err, ErrFileChanged) {
+			return err // on no hub more
+		}
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue

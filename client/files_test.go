@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -231,5 +232,129 @@ func TestTwoHubsFilesAndGroups(t *testing.T) {
 	first.start()
 	if err := alice.Flush(ctx); err != nil {
 		t.Fatalf("catching up the first hub: %v", err)
+	}
+}
+
+// keystreamReused reports whether two chunk blobs were sealed with one
+// (key, nonce) over the plaintexts a and b: their ciphertexts XOR to
+// a XOR b (at the ciphertext's offset in v1, or in v2 after the nonce
+// and the length).
+func keystreamReused(x, y, a, b []byte) bool {
+	for _, off := range []int{1, 1 + 24 + 4} {
+		if len(x) < off+len(a) || len(y) < off+len(b) {
+			continue
+		}
+		same := true
+		for i := range a {
+			same = same && x[off+i]^y[off+i] == a[i]^b[i]
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFileChangedMidUpload: alice sends a file to her two hubs, and it
+// changes (same size, other content) after the first hub has it and
+// before the second does. No (key, nonce) ever seals two contents: the
+// send stops with ErrFileChanged before the changed chunk goes out, and
+// every chunk on both hubs is checked for a reused keystream. Sent again,
+// the file goes out whole under a new key and bob gets exactly it.
+func TestFileChangedMidUpload(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice, _, _ := w.userOn("alice", []string{w.hubs[0], w.hubs[1]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "files")
+	before := bytes.Repeat([]byte("the first version of the file. "), 100)
+	after := bytes.Repeat([]byte("THE OTHER VERSION OF THE FILE! "), 100)
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(src, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	starts := 0
+	_, err := alice.SendFile(ctx, "bob", src, "", func(done, total int64) {
+		if done == 0 {
+			if starts++; starts == 2 { // the second hub's first chunk is next
+				os.WriteFile(src, after, 0o600)
+			}
+		}
+	})
+	if starts < 2 {
+		t.Fatalf("the upload went to %d hubs", starts)
+	}
+	chunks := map[string][][]byte{}
+	for i := range w.drivers[:2] {
+		objs, _, lerr := w.drivers[i].List(ctx, alice.Address(), "f/", "", 1000)
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		for _, o := range objs {
+			chunks[o.Path] = append(chunks[o.Path], blob(t, w, i, alice.Address(), o.Path))
+		}
+	}
+	for path, bs := range chunks {
+		if len(bs) == 2 && !bytes.Equal(bs[0], bs[1]) && keystreamReused(bs[0], bs[1], before, after) {
+			t.Errorf("%s: the two hubs hold two contents sealed under one key and nonce", path)
+		}
+	}
+	if !errors.Is(err, client.ErrFileChanged) {
+		t.Fatalf("sending a file that changed mid-upload: %v", err)
+	}
+	m, err := alice.SendFile(ctx, "bob", src, "", nil)
+	if err != nil {
+		t.Fatalf("sending it again: %v", err)
+	}
+	if _, err := bob.Receive(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "got.txt")
+	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, after) {
+		t.Fatalf("bob got %.40q", got)
+	}
+	// What went out of the first attempt is gone from both hubs.
+	for i := range w.drivers[:2] {
+		objs, _, _ := w.drivers[i].List(ctx, alice.Address(), "f/", "", 1000)
+		if len(objs) != 1 || objs[0].Path != wire.ChunkPath(m.File.Key, 0) {
+			t.Errorf("hub %d holds %+v, not only the file sent", i, objs)
+		}
+	}
+}
+
+// TestFileChunksPadded: the hub learns a file's size only to its chunk
+// count and the last chunk's bucket, as it learns a message's: a 4-byte
+// file, a 3000-byte one and one a chunk and 5 bytes long are stored as
+// chunks of bucket sizes, and bob gets each exactly.
+func TestFileChunksPadded(t *testing.T) {
+	w, alice, bob := newPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "files")
+	for _, size := range []int64{4, 3000, wire.ChunkSize + 5} {
+		src, sum := writeRandomFile(t, size)
+		m, err := alice.SendFile(ctx, "bob", src, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range m.File.Chunks {
+			obj, err := w.drivers[0].Stat(ctx, alice.Address(), wire.ChunkPath(m.File.Key, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(wire.ChunkBuckets, int(obj.Size)) {
+				t.Errorf("a file of %d bytes: chunk %d is %d bytes on the hub, not a bucket size %v", size, i, obj.Size, wire.ChunkBuckets)
+			}
+		}
+		if _, err := bob.Receive(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(t.TempDir(), "got")
+		if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
+			t.Fatalf("a file of %d bytes: %v", size, err)
+		}
 	}
 }

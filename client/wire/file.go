@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -17,14 +18,36 @@ import (
 // conversation or its neighbours except the file key, which only the
 // message that shares the file carries.
 //
-// chunk i: u8 1 ‖ XChaCha20-Poly1305(key_i, nonce_i, plaintext,
-// ad = "parley/chunk/v1" ‖ u64 i ‖ u64 count), where key_i ‖ nonce_i =
-// HKDF-SHA256(file key, info = "parley/chunk-key/v1" ‖ u64 i). Keys and
-// nonces are derived, so sealing a chunk again gives the same blob: an
-// interrupted upload resumes by skipping the chunks already stored.
+// chunk i of count (v2):
+//
+//	key_i ‖ nk_i = HKDF-SHA256(file key, info = "parley/chunk-key/v2" ‖ u64 i, 64 bytes)
+//	padded       = u32 len ‖ bytes ‖ zeros, so that the blob is a ChunkBuckets size
+//	nonce_i      = HMAC-SHA256(nk_i, u64 count ‖ padded)[0:24]
+//	blob         = u8 2 ‖ nonce_i ‖ XChaCha20-Poly1305(key_i, nonce_i, padded, ad = "parley/chunk/v2" ‖ u64 i ‖ u64 count)
+//
+// The nonce is synthetic: it is bound to the content, so sealing the same
+// chunk again gives the same blob (an interrupted upload resumes by
+// skipping the chunks already stored), and two contents at one index (a
+// file that changed mid-upload) never share a (key, nonce). The padding
+// hides a file's exact size as message padding hides a message's: a hub
+// sees full chunks and the last one's bucket.
+//
+// v1 chunks (u8 1 ‖ XChaCha20-Poly1305(key_i, nonce_i, bytes, ad =
+// "parley/chunk/v1" ‖ u64 i ‖ u64 count), key_i ‖ nonce_i =
+// HKDF-SHA256(file key, info = "parley/chunk-key/v1" ‖ u64 i), unpadded)
+// are still opened: files shared before v2 stay readable.
 const ChunkSize = 1 << 20
 
-const chunkVersion = 1
+const (
+	chunkV1 = 1
+	chunkV2 = 2
+	// chunkHead is what a v2 blob holds besides the padded plaintext.
+	chunkHead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+)
+
+// ChunkBuckets are the sizes of v2 chunk blobs: the message sizes, then
+// the size of a full chunk's blob.
+var ChunkBuckets = []int{1024, 4096, 16384, 65536, 262144, chunkHead + 4 + ChunkSize}
 
 // ChunkCount is the number of chunks of a file of size bytes (at least one).
 func ChunkCount(size int64) int {
@@ -34,14 +57,27 @@ func ChunkCount(size int64) int {
 	return int((size + ChunkSize - 1) / ChunkSize)
 }
 
-func chunkKey(fileKey []byte, i int) (key, nonce []byte) {
+func chunkKeyV1(fileKey []byte, i int) (key, nonce []byte) {
 	info := binary.BigEndian.AppendUint64([]byte("parley/chunk-key/v1"), uint64(i))
 	b, _ := hkdf.Key(sha256.New, fileKey, nil, string(info), chacha20poly1305.KeySize+chacha20poly1305.NonceSizeX)
 	return b[:chacha20poly1305.KeySize], b[chacha20poly1305.KeySize:]
 }
 
-func chunkAD(i, count int) []byte {
-	ad := binary.BigEndian.AppendUint64([]byte("parley/chunk/v1"), uint64(i))
+func chunkKey(fileKey []byte, i int) (key, nonceKey []byte) {
+	info := binary.BigEndian.AppendUint64([]byte("parley/chunk-key/v2"), uint64(i))
+	b, _ := hkdf.Key(sha256.New, fileKey, nil, string(info), 64)
+	return b[:32], b[32:]
+}
+
+func chunkNonce(nonceKey []byte, count int, padded []byte) []byte {
+	m := hmac.New(sha256.New, nonceKey)
+	m.Write(binary.BigEndian.AppendUint64(nil, uint64(count)))
+	m.Write(padded)
+	return m.Sum(nil)[:chacha20poly1305.NonceSizeX]
+}
+
+func chunkAD(version, i, count int) []byte {
+	ad := binary.BigEndian.AppendUint64([]byte(fmt.Sprintf("parley/chunk/v%d", version)), uint64(i))
 	return binary.BigEndian.AppendUint64(ad, uint64(count))
 }
 
@@ -52,22 +88,68 @@ func ChunkPath(fileKey []byte, i int) string {
 	return "f/" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// SealChunk seals chunk i of count.
+// SealChunk seals chunk i of count (at most ChunkSize bytes; it panics
+// on more, a caller's bug).
 func SealChunk(fileKey []byte, i, count int, plain []byte) []byte {
-	key, nonce := chunkKey(fileKey, i)
+	if len(plain) > ChunkSize {
+		panic(fmt.Sprintf("wire: chunk of %d bytes", len(plain)))
+	}
+	size := 0
+	for _, b := range ChunkBuckets {
+		if chunkHead+4+len(plain) <= b {
+			size = b
+			break
+		}
+	}
+	padded := make([]byte, size-chunkHead)
+	binary.BigEndian.PutUint32(padded, uint32(len(plain)))
+	copy(padded[4:], plain)
+	key, nk := chunkKey(fileKey, i)
+	nonce := chunkNonce(nk, count, padded)
 	aead, _ := chacha20poly1305.NewX(key)
-	return aead.Seal([]byte{chunkVersion}, nonce, plain, chunkAD(i, count))
+	out := make([]byte, 0, size)
+	out = append(append(out, chunkV2), nonce...)
+	return aead.Seal(out, nonce, padded, chunkAD(chunkV2, i, count))
 }
 
-// OpenChunk opens chunk i of count; a chunk that was altered, or is another
-// chunk (of this file or another), does not open.
+// OpenChunk opens chunk i of count, v2 or v1; a chunk that was altered,
+// or is another chunk (of this file or another), does not open
+// (ErrForged); one of a size or layout no sealer makes is ErrMalformed.
 func OpenChunk(fileKey []byte, i, count int, blob []byte) ([]byte, error) {
-	if len(blob) < 1+chacha20poly1305.Overhead || blob[0] != chunkVersion || len(blob) > 1+ChunkSize+chacha20poly1305.Overhead {
+	if len(blob) > 0 && blob[0] == chunkV1 {
+		return openChunkV1(fileKey, i, count, blob)
+	}
+	valid := false
+	for _, b := range ChunkBuckets {
+		valid = valid || len(blob) == b
+	}
+	if !valid || blob[0] != chunkV2 {
 		return nil, fmt.Errorf("%w: chunk %d of %d bytes", ErrMalformed, i, len(blob))
 	}
-	key, nonce := chunkKey(fileKey, i)
+	key, nk := chunkKey(fileKey, i)
+	nonce := blob[1 : 1+chacha20poly1305.NonceSizeX]
 	aead, _ := chacha20poly1305.NewX(key)
-	p, err := aead.Open(nil, nonce, blob[1:], chunkAD(i, count))
+	padded, err := aead.Open(nil, nonce, blob[1+chacha20poly1305.NonceSizeX:], chunkAD(chunkV2, i, count))
+	if err != nil {
+		return nil, fmt.Errorf("%w: chunk %d does not open", ErrForged, i)
+	}
+	n := int(binary.BigEndian.Uint32(padded))
+	if n > len(padded)-4 || n > ChunkSize || !bytes.Equal(padded[4+n:], make([]byte, len(padded)-4-n)) {
+		return nil, fmt.Errorf("%w: chunk %d: bad padding", ErrMalformed, i)
+	}
+	if !hmac.Equal(nonce, chunkNonce(nk, count, padded)) {
+		return nil, fmt.Errorf("%w: chunk %d: its nonce is not its content's", ErrMalformed, i)
+	}
+	return padded[4 : 4+n], nil
+}
+
+func openChunkV1(fileKey []byte, i, count int, blob []byte) ([]byte, error) {
+	if len(blob) < 1+chacha20poly1305.Overhead || len(blob) > 1+ChunkSize+chacha20poly1305.Overhead {
+		return nil, fmt.Errorf("%w: chunk %d of %d bytes", ErrMalformed, i, len(blob))
+	}
+	key, nonce := chunkKeyV1(fileKey, i)
+	aead, _ := chacha20poly1305.NewX(key)
+	p, err := aead.Open(nil, nonce, blob[1:], chunkAD(chunkV1, i, count))
 	if err != nil {
 		return nil, fmt.Errorf("%w: chunk %d does not open", ErrForged, i)
 	}

@@ -6,7 +6,9 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hpke"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/ratchet"
@@ -163,23 +167,111 @@ func TestBlobVector(t *testing.T) {
 	}
 }
 
+// sealChunkV1 is how chunks were sealed before v2 (for the v1 vector).
+func sealChunkV1(fileKey []byte, i, count int, plain []byte) []byte {
+	key, nonce := chunkKeyV1(fileKey, i)
+	aead, _ := chacha20poly1305.NewX(key)
+	return aead.Seal([]byte{chunkV1}, nonce, plain, chunkAD(chunkV1, i, count))
+}
+
+// sealChunkRaw seals a v2 chunk's padded plaintext under a given nonce,
+// for vectors that no sealer makes.
+func sealChunkRaw(fileKey []byte, i, count int, padded, nonce []byte) []byte {
+	key, _ := chunkKey(fileKey, i)
+	aead, _ := chacha20poly1305.NewX(key)
+	return aead.Seal(append([]byte{chunkV2}, nonce...), nonce, padded, chunkAD(chunkV2, i, count))
+}
+
+// TestChunkVector: a v1 chunk (files shared before v2) still opens.
 func TestChunkVector(t *testing.T) {
 	key := seed("file-key", 32)
 	plain := seed("chunk-content", 100)
 	if *update {
-		writeVector(t, "chunk.txt", "Chunk 1 of 3 of a file (client/wire/file.go): sealing is deterministic, so the\nblob must be reproduced exactly, and open to the content.", [][2]string{
+		writeVector(t, "chunk.txt", "Chunk 1 of 3 of a file, v1 (client/wire/file.go: no longer made, still opened):\nsealing was deterministic, so the blob is reproduced exactly, and opens to the content.", [][2]string{
 			{"file-key", hex.EncodeToString(key)}, {"index", "01"}, {"count", "03"},
 			{"path", hex.EncodeToString([]byte(ChunkPath(key, 1)))},
 			{"content", hex.EncodeToString(plain)},
-			{"blob", hex.EncodeToString(SealChunk(key, 1, 3, plain))},
+			{"blob", hex.EncodeToString(sealChunkV1(key, 1, 3, plain))},
 		})
 	}
 	v := readVector(t, "chunk.txt", "file-key", "index", "count", "path", "content", "blob")
-	if ChunkPath(v["file-key"], 1) != string(v["path"]) || !bytes.Equal(SealChunk(v["file-key"], 1, 3, v["content"]), v["blob"]) {
-		t.Fatal("chunk path or sealing changed")
+	if ChunkPath(v["file-key"], 1) != string(v["path"]) || !bytes.Equal(sealChunkV1(v["file-key"], 1, 3, v["content"]), v["blob"]) {
+		t.Fatal("chunk path or v1 sealing changed")
 	}
 	if got, err := OpenChunk(v["file-key"], 1, 3, v["blob"]); err != nil || !bytes.Equal(got, v["content"]) {
-		t.Fatalf("the recorded chunk no longer opens: %v", err)
+		t.Fatalf("the recorded v1 chunk no longer opens: %v", err)
+	}
+}
+
+// TestChunkV2Vector: v2 chunks are reproduced byte for byte (the nonce is
+// the content's), padded to their bucket, and open to their content; the
+// recorded bad chunks are refused with their errors.
+func TestChunkV2Vector(t *testing.T) {
+	key := seed("file-key", 32)
+	small, mid := seed("chunk-content", 100), seed("chunk-content", 2000)
+	keys := []string{"file-key", "count", "path-1", "content-1", "blob-1", "path-2", "content-2", "blob-2",
+		"bad-truncated", "bad-version", "bad-padding", "bad-nonce", "bad-length"}
+	if *update {
+		good := SealChunk(key, 1, 3, small)
+		_, nk := chunkKey(key, 1)
+		pad := func(n int, fill byte, size int) []byte {
+			p := make([]byte, size-chunkHead)
+			binary.BigEndian.PutUint32(p, uint32(n))
+			copy(p[4:], small)
+			p[len(p)-1] = fill
+			return p
+		}
+		badPad := pad(len(small), 1, 1024)
+		badLen := pad(1021, 0, 1024)
+		writeVector(t, "chunk2.txt", "Chunks 1 and 2 of 3 of a file, v2 (client/wire/file.go), of 100 and 2000 bytes: each\n"+
+			"reproduced exactly, 1 KiB and 4 KiB long, and opens to its content. Refused: bad-truncated\n"+
+			"(no bucket size), bad-version (a byte 3), bad-padding (fill not zero), bad-nonce (a nonce that\n"+
+			"is not the content's), bad-length (a length past the blob): ErrMalformed, as chunk 1; and\n"+
+			"blob-1 opened as chunk 2 or with one bit flipped: ErrForged.", [][2]string{
+			{"file-key", hex.EncodeToString(key)}, {"count", "03"},
+			{"path-1", hex.EncodeToString([]byte(ChunkPath(key, 1)))}, {"content-1", hex.EncodeToString(small)}, {"blob-1", hex.EncodeToString(good)},
+			{"path-2", hex.EncodeToString([]byte(ChunkPath(key, 2)))}, {"content-2", hex.EncodeToString(mid)}, {"blob-2", hex.EncodeToString(SealChunk(key, 2, 3, mid))},
+			{"bad-truncated", hex.EncodeToString(good[:1000])},
+			{"bad-version", hex.EncodeToString(append([]byte{3}, good[1:]...))},
+			{"bad-padding", hex.EncodeToString(sealChunkRaw(key, 1, 3, badPad, chunkNonce(nk, 3, badPad)))},
+			{"bad-nonce", hex.EncodeToString(sealChunkRaw(key, 1, 3, pad(len(small), 0, 1024), seed("not-the-nonce", 24)))},
+			{"bad-length", hex.EncodeToString(sealChunkRaw(key, 1, 3, badLen, chunkNonce(nk, 3, badLen)))},
+		})
+	}
+	v := readVector(t, "chunk2.txt", keys...)
+	k := v["file-key"]
+	for _, i := range []string{"1", "2"} {
+		n := int(i[0] - '0')
+		blob := v["blob-"+i]
+		if ChunkPath(k, n) != string(v["path-"+i]) || !bytes.Equal(SealChunk(k, n, 3, v["content-"+i]), blob) {
+			t.Fatalf("chunk %s: path or sealing changed", i)
+		}
+		if got, err := OpenChunk(k, n, 3, blob); err != nil || !bytes.Equal(got, v["content-"+i]) {
+			t.Fatalf("the recorded chunk %s no longer opens: %v", i, err)
+		}
+	}
+	if len(v["blob-1"]) != 1024 || len(v["blob-2"]) != 4096 {
+		t.Fatalf("chunks of %d and %d bytes, not padded to 1 and 4 KiB", len(v["blob-1"]), len(v["blob-2"]))
+	}
+	flipped := bytes.Clone(v["blob-1"])
+	flipped[40] ^= 1
+	for _, tc := range []struct {
+		name  string
+		index int
+		blob  []byte
+		want  error
+	}{
+		{"blob-1 as chunk 2", 2, v["blob-1"], ErrForged},
+		{"blob-1 flipped", 1, flipped, ErrForged},
+		{"bad-truncated", 1, v["bad-truncated"], ErrMalformed},
+		{"bad-version", 1, v["bad-version"], ErrMalformed},
+		{"bad-padding", 1, v["bad-padding"], ErrMalformed},
+		{"bad-nonce", 1, v["bad-nonce"], ErrMalformed},
+		{"bad-length", 1, v["bad-length"], ErrMalformed},
+	} {
+		if _, err := OpenChunk(k, tc.index, 3, tc.blob); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
 
