@@ -143,6 +143,7 @@ func (h *home) release() {
 		h.dir2 = nil
 	}
 	if h.lock != nil {
+		h.lock.Truncate(0) // at rest the lock says nothing of what ran last
 		h.lock.Close()
 		h.lock = nil
 	}
