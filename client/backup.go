@@ -259,8 +259,12 @@ func openBackup(blob []byte, path string, passphrase []byte, key [32]byte) (*key
 	} else {
 		id, err = keystore.OpenSeeds(key, b.Identity, wire.BackupAD(2, path))
 	}
-	if errors.Is(err, keystore.ErrBadPassphrase) {
+	switch {
+	case errors.Is(err, keystore.ErrBadPassphrase):
 		err = fmt.Errorf("client: the backup at %s does not open: it was altered: %w", path, wire.ErrForged)
+	case errors.Is(err, keystore.ErrKDFTooCostly):
+		err = fmt.Errorf("client: the backup on the hub asks for more work than a backup this client makes, so nothing was derived from it "+
+			"(a hub can plant such a blob); turn backup on again on the device that has your keys: %w", err)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -131,3 +131,21 @@ func TestOpenWithin(t *testing.T) {
 		t.Fatalf("sealed seeds under another ad: %v", err)
 	}
 }
+
+// FuzzOpenWithin: whatever a keystore file (or a backup's) holds, opening
+// it within a small bound neither panics nor runs a costlier KDF: a
+// header above the bound is ErrKDFTooCostly, and nothing opens without
+// the passphrase that sealed it.
+func FuzzOpenWithin(f *testing.F) {
+	id, _ := New()
+	good, _ := id.Seal([]byte("pw"), fastKDF, time.Unix(0, 0))
+	f.Add(good)
+	f.Add(DataLine(good))
+	f.Add([]byte("# only a comment\n"))
+	f.Fuzz(func(t *testing.T, file []byte) {
+		got, err := OpenWithin(file, []byte("other"), fastKDF)
+		if err == nil {
+			t.Fatalf("opened %q under another passphrase: %v", file, got)
+		}
+	})
+}
