@@ -64,6 +64,7 @@ type Client struct {
 	flushMu      sync.Mutex                   // one Flush at a time
 	hubs         map[string]*hubclient.Client // connections, by URL, made on first use
 	contacts     map[string]*Contact
+	links        map[string]*Contact // group links, by the other member's name (link.go)
 	history      []Message
 	blocked      map[string]bool // names whose requests and messages are refused
 	readReceipts bool
@@ -118,6 +119,7 @@ type Contact struct {
 	started         time.Time     // when the conversation's introduction was made
 	stale           bool          // restored from a backup older than the conversation: reset it
 	changed         *bns.Record   // the chain's record once it no longer holds the confirmed keys: the conversation is closed
+	link            bool          // a group link (link.go): group events only, never listed as a contact
 	recvMu          sync.Mutex    // one Receive at a time per contact
 }
 
@@ -164,7 +166,7 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // with homeHub as its hub. It does not need the hubs to be up: it connects
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
-	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{},
+	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
 		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
 	for _, o := range opts {
 		o(c)

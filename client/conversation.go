@@ -295,7 +295,7 @@ func (c *Client) startOver(name string) {
 func (c *Client) find(ref wire.Ref, conv string) int {
 	for i := len(c.history) - 1; i >= 0; i-- {
 		m := &c.history[i]
-		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && !m.Earlier && c.convOf(*m) == conv {
+		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && m.Kind != KindNotice && !m.Earlier && c.convOf(*m) == conv {
 			return i
 		}
 	}
@@ -397,6 +397,14 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 	if err := c.closed(ct); err != nil {
 		return nil, err // their keys changed: nothing more is read from the old conversation
 	}
+	return c.receiveConv(ctx, ct)
+}
+
+// receiveConv is Receive on the conversation ct: a contact's, or a group
+// link (whose events other than group ones are consumed, not returned, and
+// for which no receipt is written).
+func (c *Client) receiveConv(ctx context.Context, ct *Contact) ([]Message, error) {
+	name := ct.Name
 	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
 	defer ct.recvMu.Unlock()
 	c.mu.Lock()
@@ -435,7 +443,7 @@ func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
 			default:
 				err = nil
 			}
-			if len(out) > 0 {
+			if len(out) > 0 && !ct.link {
 				err = cmp.Or(err, c.writeReceipt(ctx, ct))
 			}
 			return out, err
@@ -504,6 +512,10 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 			return fmt.Errorf("client: message %d from %s was altered or forged: %w", seq, ct.Name, err)
 		}
 		m, e := eventMessage(ct.Name, c.Name, seq, plain)
+		if ct.link && (e == nil || e.Kind != wire.KindGroup) {
+			e = nil // a link carries group events only
+			m.Kind = ""
+		}
 		switch {
 		case e == nil:
 		case e.Kind == wire.KindProfile:
@@ -514,7 +526,7 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 			c.takeGroupEvent(ct.Name, e.Group)
 		}
 		ct.nextRecv++
-		if seq >= ct.dropBelow && (m.Expires.IsZero() || m.Expires.After(c.now())) {
+		if m.Kind != "" && seq >= ct.dropBelow && (m.Expires.IsZero() || m.Expires.After(c.now())) {
 			c.apply(ct, m)
 			out = &m
 		}
@@ -589,7 +601,7 @@ func (c *Client) Unread(name string) int {
 	}
 	n := 0
 	for _, m := range c.history {
-		if m.From != c.Name && c.convOf(m) == name && m.Seq >= readUpTo(m.From) && !m.Deleted && m.Kind != wire.KindTimer {
+		if m.From != c.Name && c.convOf(m) == name && m.Seq >= readUpTo(m.From) && !m.Deleted && m.Kind != wire.KindTimer && m.Kind != KindNotice {
 			n++
 		}
 	}

@@ -547,28 +547,31 @@ func TestRemoveContact(t *testing.T) {
 		}
 		return paths
 	}
-	if n := len(objects()); n < 6 { // 3 messages, 2 chunks, index, receipt
+	before := objects()
+	if n := len(before); n < 6 { // 3 messages, 2 chunks, index, receipt
 		t.Fatalf("alice's hub holds %d objects for bob before the removal", n)
 	}
 
+	// A contact in a shared group can be removed: the group goes on over
+	// its own link.
 	id, err := alice.CreateGroup(ctx, "pair", []string{"bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.RemoveContact(ctx, "bob"); err == nil || !strings.Contains(err.Error(), "group") {
-		t.Fatalf("removing a contact in a shared group: %v", err)
-	}
-	if err := alice.RemoveMember(ctx, id, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	before := objects()
+	groupSync(t, "pair", alice, bob)
 	if err := alice.RemoveContact(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range objects() {
-		if slices.Contains(before, p) && !strings.HasPrefix(p, "g") { // group messages and index stay
+		if slices.Contains(before, p) {
 			t.Errorf("%s is still on alice's hub after removing bob", p)
 		}
+	}
+	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, bob, id); !strings.Contains(got, "alice:still here") {
+		t.Fatalf("bob reads the group after alice removed him as a contact: %s", got)
 	}
 	if slices.Contains(alice.Contacts(), "bob") || len(alice.Conversation("bob")) != 0 {
 		t.Fatalf("bob is still alice's contact: %v %v", alice.Contacts(), alice.Conversation("bob"))

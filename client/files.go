@@ -282,9 +282,12 @@ func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest st
 	}
 	hubs, addr := c.own, c.Address()
 	if ref.By != c.Name {
-		author, err := c.contact(ref.By)
-		if err != nil {
-			return err
+		author := c.memberConv(ref.By) // in a group: a member linked with, or a contact
+		if !strings.HasPrefix(name, "#") {
+			author, _ = c.contact(ref.By)
+		}
+		if author == nil {
+			return fmt.Errorf("%w: %s", ErrNotContact, ref.By)
 		}
 		hubs, addr = c.whereIs(author)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/ed25519"
@@ -9,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -19,11 +22,17 @@ import (
 // removes and renames, each a new epoch. Every member writes its own
 // messages to its own hubs under its sender key for the epoch (package
 // wire, group.go) and gives that key to every other member over their
-// pairwise conversation; members who are not contacts yet are introduced
-// by name (case 1: both know each other's name from the roster). On every
-// new epoch each member makes a new sender key, so a removed member reads
-// nothing sent after its removal. A group's conversation in the history
-// has To = "#" + its ID.
+// group link (link.go: a pairwise conversation of its own, made from the
+// roster's names whether or not the two are contacts); the holder's first
+// roster to a member, an invitation, also goes over their contact
+// conversation, since the member cannot know of the group before. On
+// every new epoch each member makes a new sender key, so a removed member
+// reads nothing sent after its removal; likewise, when a member's record
+// changes keys on the chain, every member who sees it makes a new key that
+// the name does not get until the member confirms the new keys
+// (keychange.go). A group's conversation in the history has To = "#" +
+// its ID; its notices (KindNotice) say who joined, left, was removed,
+// renamed it, and whose keys changed.
 
 // ErrNotMember: the user is not (or no longer) a member of the group.
 var ErrNotMember = errors.New("client: not a member of the group")
@@ -177,10 +186,17 @@ func (g *Group) member(name string) bool {
 	return ok
 }
 
-// addKey records member's key for an epoch, once.
+// addKey records a key of member's: once, and in place of a key of the
+// same epoch that starts at the same message (made again before anything
+// was written under it). A member may have several keys in one epoch: it
+// makes a new one when another member's keys change (keysChangedInGroups).
 func (g *Group) addKey(member string, k *senderKey) {
-	for _, old := range g.Keys[member] {
-		if old.Epoch == k.Epoch {
+	for i, old := range g.Keys[member] {
+		switch {
+		case old.Epoch == k.Epoch && bytes.Equal(old.Seed, k.Seed):
+			return
+		case old.Epoch == k.Epoch && old.From == k.From:
+			g.Keys[member][i] = k
 			return
 		}
 	}
@@ -295,6 +311,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members []string)
 	g.rekey()
 	c.mu.Lock()
 	c.groups[g.ID] = g
+	c.notice(g, c.Name, fmt.Sprintf("%s made the group %s with %s", c.Name, name, strings.Join(slices.DeleteFunc(slices.Clone(all), func(m string) bool { return m == c.Name }), ", ")))
 	err := c.save()
 	c.mu.Unlock()
 	if err != nil {
@@ -326,11 +343,16 @@ func (c *Client) changeRoster(ctx context.Context, id string, change func(g *Gro
 	if err != nil {
 		return err
 	}
-	before := slices.Clone(g.Members)
+	before, name := slices.Clone(g.Members), g.Name
 	if err := change(g); err != nil {
 		c.mu.Unlock()
 		return err
 	}
+	left := map[string]bool{}
+	for m := range g.LeftSent {
+		left[m] = true
+	}
+	c.rosterNotices(g, c.Name, name, before, left)
 	g.Departed = nil
 	for _, m := range before {
 		if n, ok := g.LeftSent[m]; ok && !g.member(m) { // left of their own accord: what they wrote stays readable
@@ -396,7 +418,7 @@ func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
 	info := g.info(false)
 	info.Seed, info.From, info.Sign = nil, 0, nil
 	c.mu.Unlock()
-	if _, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindGroup, Group: info}); err != nil && !errors.Is(err, ErrQueued) {
+	if err := c.tellMember(ctx, g, name, info, true); err != nil && !errors.Is(err, ErrQueued) {
 		return fmt.Errorf("client: telling %s of the removal: %w", name, err)
 	}
 	return nil
@@ -410,8 +432,8 @@ func (c *Client) groupIndexOf(ctx context.Context, id, member string) uint64 {
 	if err != nil {
 		return 0
 	}
-	ct, err := c.contact(member)
-	if err != nil {
+	ct := c.memberConv(member)
+	if ct == nil {
 		return 0
 	}
 	c.mu.Lock()
@@ -454,12 +476,13 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 	info := g.info(true)
 	info.Sent, info.Final = g.out.next, nil
 	g.Gone, g.Left = true, true
+	c.notice(g, c.Name, c.Name+" left")
 	err = c.save()
 	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	_, err = c.SendEvent(ctx, g.Creator, &wire.Event{Kind: wire.KindGroup, Group: info})
+	err = c.tellMember(ctx, g, g.Creator, info, true)
 	if errors.Is(err, ErrQueued) {
 		err = nil
 	}
@@ -499,6 +522,9 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 	g.Gone, g.Left = true, true
 	if member != "" {
 		g.Creator = member
+		c.notice(g, c.Name, fmt.Sprintf("%s left and handed the group to %s", c.Name, member))
+	} else {
+		c.notice(g, c.Name, c.Name+" left: the group ends")
 	}
 	err = c.save()
 	c.mu.Unlock()
@@ -507,7 +533,7 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 	}
 	var errs []error
 	for _, m := range info.Members {
-		if _, err := c.SendEvent(ctx, m, &wire.Event{Kind: wire.KindGroup, Group: info}); err != nil && !errors.Is(err, ErrQueued) {
+		if err := c.tellMember(ctx, g, m, info, true); err != nil && !errors.Is(err, ErrQueued) {
 			errs = append(errs, fmt.Errorf("telling %s: %w", m, err))
 		}
 	}
@@ -571,7 +597,21 @@ func (c *Client) takeGroupEvent(from string, in *wire.GroupInfo) {
 		// removed member invited again is a member again).
 		members := slices.Clone(in.Members)
 		slices.Sort(members)
+		before, name, notify := g.Members, g.Name, true
+		if g.Gone { // back in: told as an invitation; still out: nothing to tell
+			before, notify = nil, slices.Contains(members, c.Name)
+		}
 		g.Name, g.Members, g.Epoch, g.Creator = in.Name, slices.Compact(members), in.Epoch, in.Creator
+		left := map[string]bool{}
+		for m := range in.Final {
+			left[m] = true
+		}
+		if handOver {
+			c.notice(g, from, fmt.Sprintf("%s left and handed the group to %s", from, c.you(in.Creator)))
+		}
+		if notify {
+			c.rosterNotices(g, from, name, before, left)
+		}
 		wasGone := g.Gone
 		g.Gone = !g.member(c.Name)
 		if !g.Gone {
@@ -666,12 +706,13 @@ func (c *Client) takeHeldKeys(id string) {
 	}
 }
 
-// SyncGroups brings every group up to date: it reads every pairwise
-// conversation (rosters and keys come that way), the creator removes
-// members who asked to leave, each member introduces itself to members it
-// does not know yet and gives its current key to those who do not have
-// it, then it reads every member's new messages. It returns what it read.
-// Members whose introduction is pending get the key on a later call.
+// SyncGroups brings every group up to date: it reads every contact
+// conversation and group link (rosters and keys come that way), the
+// creator removes members who asked to leave, each member links with
+// members it has no link with yet and gives its current key to those who
+// do not have it, then it reads every member's new messages. It returns
+// what it read. Members whose link waits for their introduction get the
+// key on a later call.
 func (c *Client) SyncGroups(ctx context.Context) ([]Message, error) {
 	return c.syncGroups(ctx, true, true)
 }
@@ -692,6 +733,9 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 				firstErr = cmp.Or(firstErr, err)
 			}
 		}
+		ms, err := c.receiveLinks(ctx)
+		out = append(out, ms...)
+		firstErr = cmp.Or(firstErr, err)
 	}
 	c.mu.Lock()
 	var ids []string
@@ -726,35 +770,39 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 }
 
 // giveKeys sends the user's current key (and the roster) to every member
-// who does not have it, introducing the user to those it does not know.
+// who does not have it, over the group link with each (made now if the
+// user writes its introduction), and opens the links of members whose
+// current key the user lacks, so that it can arrive. Members whose link
+// waits for their introduction, or who cannot be written to yet, get it
+// on a later call; a member whose keys changed on the chain gets nothing
+// until the user confirms them.
 func (c *Client) giveKeys(ctx context.Context, g *Group) error {
 	c.mu.Lock()
 	var todo []string
 	for _, m := range g.Members {
-		if m != c.Name && g.SentKey[m] != g.Epoch {
+		if m == c.Name {
+			continue
+		}
+		if k := g.latest(m); g.SentKey[m] != g.Epoch || k == nil || k.Epoch != g.Epoch {
 			todo = append(todo, m)
 		}
 	}
 	c.mu.Unlock()
 	var firstErr error
 	for _, m := range todo {
-		if _, err := c.contact(m); err != nil {
-			err := c.Introduce(ctx, m, "")
-			if errors.Is(err, ErrIntroPending) {
-				continue // they write the introduction; next time
-			}
-			if err != nil {
-				firstErr = cmp.Or(firstErr, err)
-				continue
-			}
+		if _, err := c.link(ctx, m); err != nil && !quiet(err) {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("client: group link with %s: %w", m, err))
 		}
 		c.mu.Lock()
-		info := g.info(false)
-		epoch := g.Epoch
+		info, epoch := g.info(false), g.Epoch
+		given := g.SentKey[m] == epoch
 		c.mu.Unlock()
-		_, err := c.SendEvent(ctx, m, &wire.Event{Kind: wire.KindGroup, Group: info})
+		if given {
+			continue
+		}
+		err := c.tellMember(ctx, g, m, info, false)
 		if err != nil && !errors.Is(err, ErrQueued) {
-			if !errors.Is(err, errCannotSendYet) {
+			if !quiet(err) {
 				firstErr = cmp.Or(firstErr, fmt.Errorf("client: group key to %s: %w", m, err))
 			}
 			continue
@@ -766,6 +814,76 @@ func (c *Client) giveKeys(ctx context.Context, g *Group) error {
 		firstErr = cmp.Or(firstErr, err)
 	}
 	return firstErr
+}
+
+// quiet reports whether err only means "not yet" (an introduction or a
+// first message to wait for), or a key change the user is told of where
+// it matters (sending, reading, the group's notices).
+func quiet(err error) bool {
+	return errors.Is(err, ErrIntroPending) || errors.Is(err, errCannotSendYet) || errors.Is(err, ErrKeysChanged)
+}
+
+// tellMember sends the group event info to member m over the group link
+// with m. When the user holds the group and m has given it no key yet (an
+// invitation: m may not know the group), or when always is set (a notice
+// that carries no key: a removal, a leave, a hand-over), it also goes over
+// the contact conversation with m if the link cannot carry it now. It
+// fails if neither took it.
+func (c *Client) tellMember(ctx context.Context, g *Group, m string, info *wire.GroupInfo, always bool) error {
+	e := func() *wire.Event { return &wire.Event{Kind: wire.KindGroup, Group: info} }
+	l, err := c.link(ctx, m)
+	if err == nil {
+		err = c.sendLink(ctx, l, e())
+	}
+	if errors.Is(err, ErrKeysChanged) {
+		return err // nothing goes to a name whose keys changed
+	}
+	c.mu.Lock()
+	invite := g.Creator == c.Name && len(g.Keys[m]) == 0
+	c.mu.Unlock()
+	if err == nil || errors.Is(err, ErrQueued) {
+		if !invite {
+			return err
+		}
+	} else if !invite && !always {
+		return err
+	}
+	if _, cerr := c.contact(m); cerr != nil {
+		return err
+	}
+	_, cerr := c.SendEvent(ctx, m, e())
+	if err == nil || errors.Is(err, ErrQueued) {
+		return err // the link took it; the contact conversation is a second way in
+	}
+	return cerr
+}
+
+// groupsWaiting reports whether some group the user is in lacks a key of
+// a member's or has not given its own to one.
+// (Members whose keys changed, until confirmed, are not waited for.)
+func (c *Client) groupsWaiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, g := range c.groups {
+		if g.Epoch == 0 || g.Gone {
+			continue
+		}
+		for _, m := range g.Members {
+			if m == c.Name {
+				continue
+			}
+			if ct := c.links[m]; ct != nil && ct.changed != nil {
+				continue
+			}
+			if ct := c.contacts[m]; ct != nil && ct.changed != nil {
+				continue
+			}
+			if k := g.latest(m); k == nil || k.Epoch != g.Epoch || g.SentKey[m] != g.Epoch {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // HasGroupKeys reports whether the user holds the current key of every
@@ -789,11 +907,35 @@ func (c *Client) HasGroupKeys(id string) bool {
 	return true
 }
 
-// SendGroup writes an event to the group on the user's hubs.
+// SendGroup writes an event to the group on the user's hubs. It first
+// looks every other member up on the chain: if one's keys changed, the
+// user's key is made new first (and given to the others), so nothing
+// sent from then on is readable with keys the name's old holder has. If
+// a member cannot be looked up (the chain does not answer), nothing is
+// written and the error says so (wrapping ErrOffline).
 func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Message, error) {
 	g, err := c.group(id)
 	if err != nil {
 		return Message{}, err
+	}
+	c.mu.Lock()
+	var others []string
+	if !g.Gone {
+		others = slices.DeleteFunc(slices.Clone(g.Members), func(m string) bool { return m == c.Name })
+	}
+	c.mu.Unlock()
+	rekeyed := false
+	for _, m := range others {
+		_, err := c.checkName(ctx, m)
+		rekeyed = rekeyed || errors.Is(err, ErrKeysChanged)
+		if err != nil && !errors.Is(err, ErrKeysChanged) {
+			// Never sealed on keys that may have changed: with the chain
+			// down, nothing is written to the group.
+			return Message{}, fmt.Errorf("client: a group message is written only once every member's keys are checked, and %s's cannot be now (send it again when the chain answers): %w", m, err)
+		}
+	}
+	if rekeyed {
+		c.giveKeys(ctx, g) // the others' copies of the new key; what fails goes with the next sync
 	}
 	c.mu.Lock()
 	k := g.mine()
@@ -874,9 +1016,9 @@ func (c *Client) ReceiveGroup(ctx context.Context, id string) ([]Message, error)
 }
 
 func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]Message, error) {
-	author, err := c.contact(member)
-	if err != nil {
-		return nil, nil // not introduced yet: their key came some other way; read later
+	author := c.memberConv(member)
+	if author == nil {
+		return nil, nil // no link or contact yet to vouch for them: read later
 	}
 	if c.closed(author) != nil {
 		return nil, nil // their keys changed: nothing more from the old holder
@@ -1020,8 +1162,8 @@ func (c *Client) GroupReceipts(ctx context.Context, id string) (map[string]wire.
 	c.mu.Unlock()
 	out := map[string]wire.Receipt{}
 	for m, seed := range seeds {
-		author, err := c.contact(m)
-		if err != nil {
+		author := c.memberConv(m)
+		if author == nil || c.closed(author) != nil {
 			continue
 		}
 		hubs, addr := c.whereIs(author)
@@ -1095,4 +1237,122 @@ func (c *Client) getVerified(ctx context.Context, hubs []string, addr, path stri
 		return nil, hub.ErrNotFound
 	}
 	return nil, unreachable
+}
+
+// KindNotice is the kind of a group's notice in the history: a change of
+// its roster or name, or of a member's keys, as the user's client learned
+// it (made on the device, never sent). From is who made the change; Text
+// says what happened, in full.
+const KindNotice = "notice"
+
+// notice puts a notice about g in the history; the caller holds c.mu.
+func (c *Client) notice(g *Group, by, text string) {
+	c.history = append(c.history, Message{From: by, To: g.conv(), Kind: KindNotice, Text: text, Time: c.now()})
+}
+
+// you names member m in a notice of the user's.
+func (c *Client) you(m string) string {
+	if m == c.Name {
+		return "you"
+	}
+	return m
+}
+
+// rosterNotices tells in g's history what a roster change by `by` did:
+// its new name, who joined, who left (left[m]) and who was removed; the
+// user, added, learns the group. before is the roster the user knew
+// (nil: none); the caller holds c.mu.
+func (c *Client) rosterNotices(g *Group, by, oldName string, before []string, left map[string]bool) {
+	joined := !slices.Contains(before, c.Name) && g.member(c.Name) && by != c.Name
+	if joined {
+		c.notice(g, by, fmt.Sprintf("%s added you to %s (%s)", by, g.Name, strings.Join(g.Members, ", ")))
+		return
+	}
+	if oldName != "" && g.Name != oldName {
+		c.notice(g, by, fmt.Sprintf("%s renamed the group to %s", by, g.Name))
+	}
+	for _, m := range g.Members {
+		if !slices.Contains(before, m) && m != by {
+			c.notice(g, by, fmt.Sprintf("%s added %s", by, c.you(m)))
+		}
+	}
+	for _, m := range before {
+		switch {
+		case g.member(m) || m == by:
+		case left[m]:
+			c.notice(g, m, m+" left")
+		default:
+			c.notice(g, by, fmt.Sprintf("%s removed %s", by, c.you(m)))
+		}
+	}
+}
+
+// keysChangedInGroups is what the user does in every group with name when
+// it sees name's keys change on the chain: it makes its own key new (the
+// old one is the name's old holder's too), to be given to every member but
+// name, until the user confirms name's new keys; the caller holds c.mu.
+func (c *Client) keysChangedInGroups(name string, cur *bns.Record) {
+	for _, g := range c.groups {
+		if g.Epoch == 0 || g.Gone || !g.member(name) || name == c.Name {
+			continue
+		}
+		g.rekey()
+		clear(g.SentKey)
+		what := "keys changed on the chain"
+		if cur.Revoked {
+			what = "name was revoked"
+		}
+		c.notice(g, name, fmt.Sprintf("%s's %s: nothing goes to %s until you confirm the new keys, and nothing from the old ones is read", name, what, name))
+	}
+}
+
+// confirmedInGroups forgets, in every group, the keys name gave the user
+// (its old holder's) and makes the user's key new once more: the new
+// holder gets, over a new link, a key for what the user writes from now
+// on only (not what it wrote while name was unconfirmed), and gives its
+// own; the caller holds c.mu.
+func (c *Client) confirmedInGroups(name string) {
+	for _, g := range c.groups {
+		if g.Epoch == 0 {
+			continue
+		}
+		delete(g.Keys, name)
+		delete(g.Next, name)
+		delete(g.Read, name)
+		delete(g.Final, name)
+		delete(g.SentKey, name)
+		if g.member(name) && !g.Gone {
+			g.rekey()
+			clear(g.SentKey)
+			c.notice(g, c.Name, fmt.Sprintf("%s confirmed %s's new keys", c.Name, name))
+		}
+	}
+}
+
+// MemberKeyChanges returns the key change of each other member of group
+// id whose record, when the user last looked, no longer held the keys the
+// user confirmed: such a member gets none of the user's keys, and nothing
+// more is read from its old ones, until the user confirms (ConfirmKeys).
+func (c *Client) MemberKeyChanges(id string) []*KeyChange {
+	g, err := c.group(id)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	members := slices.Clone(g.Members)
+	var convs []*Contact
+	for _, m := range members {
+		if m != c.Name {
+			convs = append(convs, c.links[m], c.contacts[m])
+		}
+	}
+	c.mu.Unlock()
+	var out []*KeyChange
+	for _, ct := range convs {
+		var kc *KeyChange
+		if ct != nil && errors.As(c.closed(ct), &kc) && !slices.ContainsFunc(out, func(k *KeyChange) bool { return k.Name == kc.Name }) {
+			out = append(out, kc)
+		}
+	}
+	return out
 }

@@ -78,40 +78,70 @@ type historian interface {
 	History(ctx context.Context, name string) (*bns.Record, []*bns.HistoryEntry, error)
 }
 
-// CheckKeys compares name's verified record now with the confirmed one. A
-// change of keys gives a *KeyChange and closes the conversation (until
-// ConfirmKeys, or until the confirmed keys are back); a change of hubs
-// only is adopted.
+// CheckKeys compares name's verified record now with the confirmed one
+// (of the contact, and of the group link with name if there is one). A
+// change of keys gives a *KeyChange and closes the conversation and the
+// link (until ConfirmKeys, or until the confirmed keys are back); a
+// change of hubs only is adopted. A name that is neither a contact nor a
+// group member the user is linked with gives ErrNotContact.
 func (c *Client) CheckKeys(ctx context.Context, name string) error {
-	ct, err := c.contact(name)
-	if err != nil {
-		return err
+	c.mu.Lock()
+	known := c.contacts[name] != nil || c.links[name] != nil
+	c.mu.Unlock()
+	if !known {
+		return fmt.Errorf("%w: %s", ErrNotContact, name)
 	}
+	_, err := c.checkName(ctx, name)
+	return err
+}
+
+// checkName looks name up and compares the record with the confirmed one
+// of name's contact and link, if any: a change of keys closes them (and,
+// the first time it is seen, makes the user's key in every group with
+// name a new one that name does not get: keysChangedInGroups) and gives
+// the *KeyChange; a change of hubs only is followed. It returns the
+// chain's record.
+func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error) {
 	cur, err := c.lookup(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.mu.Lock()
-	old := ct.Record
-	if sameKeys(old, cur) {
-		if cur.Seq != old.Seq || ct.changed != nil { // hubs or expiry changed, or the keys are back: follow them
-			ct.Record, ct.changed = cur, nil
-			err = c.save()
+	var (
+		old          *bns.Record
+		dirty, newly bool
+	)
+	for _, ct := range []*Contact{c.contacts[name], c.links[name]} {
+		switch {
+		case ct == nil:
+		case sameKeys(ct.Record, cur):
+			if cur.Seq != ct.Record.Seq || ct.changed != nil { // hubs or expiry changed, or the keys are back: follow them
+				ct.Record, ct.changed, dirty = cur, nil, true
+			}
+		default:
+			old = ct.Record
+			newly = newly || ct.changed == nil
+			if ct.changed == nil || ct.changed.Seq != cur.Seq {
+				ct.changed, dirty = cur, true // closed from now on
+			}
 		}
-		c.checked[name] = true
-		c.mu.Unlock()
-		return err
 	}
-	delete(c.checked, name)
-	if ct.changed == nil || ct.changed.Seq != cur.Seq {
-		ct.changed = cur // closed from now on
+	if newly {
+		c.keysChangedInGroups(name, cur)
+	}
+	if old == nil {
+		c.checked[name] = true // what waits for them may go out (Flush)
+	} else {
+		delete(c.checked, name)
+	}
+	if dirty {
 		err = c.save()
 	}
 	c.mu.Unlock()
-	if err != nil {
-		return err
+	if err != nil || old == nil {
+		return cur, err
 	}
-	return c.keyChange(ctx, name, old, cur)
+	return cur, c.keyChange(ctx, name, old, cur)
 }
 
 // keyChange describes the change from old to cur, with its reason and
@@ -158,28 +188,42 @@ func (c *Client) safetyOf(rec *bns.Record) string {
 // starts with a contact's new keys.
 const ConfirmGreeting = "I saw that your keys changed and confirmed the new ones: our conversation starts over."
 
-// ConfirmKeys accepts name's current verified record as the contact's.
-// If its keys differ from the confirmed ones, the old conversation is
-// over: its messages stay in the history as earlier ones, its keys are
-// dropped (nothing more is sent or read with them), the user's profile
-// moves under a new key, and a new contact request, sealed to the new
-// keys, starts a new conversation, which the name's holder accepts like
-// any request. A revoked name is refused (ErrRevoked), as is a record
+// ConfirmKeys accepts name's current verified record as the one of the
+// contact, and of the group link with name if there is one. If its keys
+// differ from the confirmed ones, the old conversation is over: its
+// messages stay in the history as earlier ones, its keys are dropped
+// (nothing more is sent or read with them), the user's profile moves
+// under a new key, and a new contact request, sealed to the new keys,
+// starts a new conversation, which the name's holder accepts like any
+// request. The link is dropped too, with the keys name gave the user in
+// groups: a new link, made with the new record, carries the group keys
+// from then on. A revoked name is refused (ErrRevoked), as is a record
 // that publishes no keys yet (ErrNoKeys: after a transfer, until the new
 // owner publishes theirs).
 func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, error) {
-	ct, err := c.contact(name)
-	if err != nil {
-		return nil, err
+	c.mu.Lock()
+	ct, l := c.contacts[name], c.links[name]
+	c.mu.Unlock()
+	if ct == nil && l == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotContact, name)
 	}
 	cur, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	old := ct.Record
-	if sameKeys(old, cur) {
-		ct.Record, ct.changed = cur, nil
+	var old *bns.Record
+	for _, x := range []*Contact{ct, l} {
+		if x != nil && !sameKeys(x.Record, cur) {
+			old = x.Record
+		}
+	}
+	if old == nil {
+		for _, x := range []*Contact{ct, l} {
+			if x != nil {
+				x.Record, x.changed = cur, nil
+			}
+		}
 		err = c.save()
 		c.mu.Unlock()
 		return cur, err
@@ -192,12 +236,17 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 		return nil, fmt.Errorf("%w: %s's record holds no keys yet (its new owner has not published theirs): confirm once it does", ErrNoKeys, name)
 	}
 	c.mu.Lock()
-	c.startOver(name)
+	restart := ct != nil && !sameKeys(ct.Record, cur)
+	if restart {
+		c.startOver(name)
+	}
+	delete(c.links, name)
+	c.confirmedInGroups(name)
 	profile := c.profile
 	err = c.save()
 	c.mu.Unlock()
-	if err != nil {
-		return nil, err
+	if err != nil || !restart {
+		return cur, err
 	}
 	if err := c.Request(ctx, name, ConfirmGreeting); err != nil {
 		return nil, fmt.Errorf("client: %s's old conversation is closed, but the new request did not go out (add them again): %w", name, err)

@@ -16,20 +16,14 @@ import (
 // Flush, which retries until every hub has done it), the history and keys
 // from this device, and the profile moves under a new key name is not
 // given. What name wrote stays on name's hubs, unread. Name can ask again
-// with a new contact request. A contact the user shares a group with is
-// refused: the group's keys travel over the conversation.
+// with a new contact request. Groups shared with name go on: their keys
+// travel over the group link (link.go), not the conversation.
 func (c *Client) RemoveContact(ctx context.Context, name string) error {
 	c.mu.Lock()
 	ct := c.contacts[name]
 	if ct == nil {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrNotContact, name)
-	}
-	for _, g := range c.groups {
-		if !g.Gone && g.member(name) {
-			c.mu.Unlock()
-			return fmt.Errorf("client: you and %s are both in group %q: leave it, or remove them from it, first", name, g.Name)
-		}
 	}
 	var doomed []string
 	for seq := range ct.out.next {

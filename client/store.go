@@ -72,6 +72,7 @@ type outboxEntry struct {
 
 type savedState struct {
 	Contacts       []savedContact   `json:"contacts"`
+	Links          []savedContact   `json:"links,omitempty"` // group links
 	History        []Message        `json:"history"`
 	Blocked        []string         `json:"blocked,omitempty"`
 	NoReadReceipts bool             `json:"no_read_receipts,omitempty"`
@@ -135,7 +136,8 @@ func (c *Client) loadPlain(plain []byte) error {
 	if err := json.Unmarshal(plain, &s); err != nil {
 		return err
 	}
-	for _, sc := range s.Contacts {
+	for i, sc := range append(s.Contacts, s.Links...) {
+		link := i >= len(s.Contacts)
 		rec, err := bns.UnmarshalRecord(sc.Record)
 		if err != nil {
 			return err
@@ -152,11 +154,20 @@ func (c *Client) loadPlain(plain []byte) error {
 		}
 		var k [32]byte
 		copy(k[:], sc.MutualKey)
-		c.contacts[sc.Name] = &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, sc.Name),
+		ck := k
+		if link {
+			ck = wire.LinkKey(k)
+		}
+		ct := &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(ck, c.Name, sc.Name), link: link,
 			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
+		if link {
+			c.links[sc.Name] = ct
+		} else {
+			c.contacts[sc.Name] = ct
+		}
 	}
 	switch {
 	case len(s.History) > 0:
@@ -237,12 +248,16 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	default:
 		s.History = c.history
 	}
-	for _, ct := range c.contacts {
+	for _, ct := range c.conversations() {
 		var changed []byte
 		if ct.changed != nil {
 			changed = ct.changed.Marshal()
 		}
-		s.Contacts = append(s.Contacts, savedContact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
+		saved := &s.Contacts
+		if ct.link {
+			saved = &s.Links
+		}
+		*saved = append(*saved, savedContact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
 			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.out.outbox,
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
@@ -331,8 +346,12 @@ func (c *Client) Flush(ctx context.Context) error {
 	}
 	var jobs []job
 	c.mu.Lock()
-	for _, ct := range c.contacts {
-		jobs = append(jobs, job{"to " + ct.Name, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name})
+	for _, ct := range c.conversations() {
+		label := "to " + ct.Name
+		if ct.link {
+			label = "to group member " + ct.Name
+		}
+		jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name})
 	}
 	for _, g := range c.groups {
 		if k := g.mine(); k != nil {
@@ -520,11 +539,11 @@ func (c *Client) hasQueued() bool {
 	return len(c.doomedPaths) > 0 || slices.ContainsFunc(c.streams(), func(st *stream) bool { return len(st.outbox) > 0 })
 }
 
-// streams returns every stream the user writes: to each contact, and to
-// each group; the caller holds c.mu.
+// streams returns every stream the user writes: to each contact, on each
+// group link, and to each group; the caller holds c.mu.
 func (c *Client) streams() []*stream {
 	var out []*stream
-	for _, ct := range c.contacts {
+	for _, ct := range c.conversations() {
 		out = append(out, &ct.out)
 	}
 	for _, g := range c.groups {
@@ -556,4 +575,17 @@ func (c *Client) upload(ctx context.Context, h *hubclient.Client, e outboxEntry)
 		return fmt.Errorf("another blob occupies %s", e.Path)
 	}
 	return err
+}
+
+// conversations returns every pairwise conversation: the contacts' and the
+// group links; the caller holds c.mu.
+func (c *Client) conversations() []*Contact {
+	out := make([]*Contact, 0, len(c.contacts)+len(c.links))
+	for _, ct := range c.contacts {
+		out = append(out, ct)
+	}
+	for _, l := range c.links {
+		out = append(out, l)
+	}
+	return out
 }

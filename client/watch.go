@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -62,23 +63,32 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 	}
 }
 
-// watchPlan maps each hub to follow to the contacts followed there (every
-// hub of the user's is in it, for the inbox).
+// watchPlan maps each hub to follow to the contacts and group members
+// (linked) followed there (every hub of the user's is in it, for the
+// inbox).
 func (c *Client) watchPlan() map[string][]string {
 	plan := map[string][]string{}
 	for _, url := range c.own {
 		plan[url] = nil
 	}
-	for _, name := range c.unblocked() { // a blocked contact's hubs are not even followed
-		ct, _ := c.contact(name)
-		if c.closed(ct) != nil {
-			continue // nor those of one whose keys changed
+	c.mu.Lock()
+	convs := c.conversations()
+	c.mu.Unlock()
+	for _, ct := range convs {
+		name := ct.Name
+		if c.isBlocked(name) || c.closed(ct) != nil {
+			continue // a blocked contact's hubs are not even followed, nor those of one whose keys changed
 		}
 		hubs, _ := c.whereIs(ct)
 		// Every hub of theirs: while one is down, another still announces.
 		for _, url := range hubs {
-			plan[url] = append(plan[url], name)
+			if !slices.Contains(plan[url], name) { // a contact and a group link of the same name
+				plan[url] = append(plan[url], name)
+			}
 		}
+	}
+	for _, names := range plan {
+		slices.Sort(names)
 	}
 	return plan
 }
@@ -103,6 +113,15 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 		if c.hasQueued() {
 			c.Flush(ctx) // what fails stays queued, as the send said
 		}
+		if c.groupsWaiting() { // links to open, keys to give or to get (new links' events come through the streams)
+			ms, err := c.syncGroups(ctx, false, true)
+			for _, m := range ms {
+				fn(m)
+			}
+			if err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
 		if time.Since(lastBackup) >= BackupEvery {
 			lastBackup = time.Now()
 			if err := c.Backup(ctx); err != nil && ctx.Err() == nil { // a no-op unless on and changed
@@ -116,6 +135,22 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 					return
 				}
 				// Adopts new hubs; a key change closes the conversation, said at once.
+				if err := c.CheckKeys(ctx, n); errors.Is(err, ErrKeysChanged) {
+					onErr(err)
+				}
+			}
+			c.mu.Lock()
+			var linked []string
+			for n := range c.links {
+				if c.contacts[n] == nil {
+					linked = append(linked, n)
+				}
+			}
+			c.mu.Unlock()
+			for _, n := range linked { // group members who are not contacts
+				if ctx.Err() != nil {
+					return
+				}
 				if err := c.CheckKeys(ctx, n); errors.Is(err, ErrKeysChanged) {
 					onErr(err)
 				}
@@ -194,7 +229,10 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		follows = append(follows, hubclient.Follow{Address: c.Address(), Prefix: "_inbox/"})
 	}
 	for _, n := range names {
-		ct, _ := c.contact(n)
+		ct := c.memberConv(n)
+		if ct == nil {
+			continue
+		}
 		_, addr := c.whereIs(ct)
 		if len(byAddr[addr]) == 0 {
 			follows = append(follows, hubclient.Follow{Address: addr, Prefix: "m/"}, hubclient.Follow{Address: addr, Prefix: "g/"},
@@ -204,7 +242,15 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 	}
 	catchUp := func(names []string, groups bool) {
 		for _, n := range names {
-			ms, err := c.Receive(ctx, n)
+			var (
+				ms  []Message
+				err error
+			)
+			if _, cerr := c.contact(n); cerr == nil {
+				ms, err = c.Receive(ctx, n)
+			}
+			lms, lerr := c.receiveLinks(ctx, n)
+			ms, err = append(ms, lms...), cmp.Or(err, lerr)
 			for _, m := range ms {
 				fn(m)
 				groups = groups || m.Kind == wire.KindGroup

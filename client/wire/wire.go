@@ -208,6 +208,28 @@ func IntroPath(pair [32]byte, writer, reader string) string {
 	return "p/" + hex.EncodeToString(k)
 }
 
+// LinkIntroPath is where the writer's introduction of a group link to the
+// reader lives on the writer's hub: as IntroPath, under the label
+// "parley/link-path/v1", so a link and a contact never share an
+// introduction.
+func LinkIntroPath(pair [32]byte, writer, reader string) string {
+	names := []string{writer, reader}
+	sort.Strings(names)
+	k, _ := hkdf.Key(sha256.New, pair[:], []byte("parley/v1"), "parley/link-path/v1|"+names[0]+"|"+names[1]+"|from|"+writer, 16)
+	return "p/" + hex.EncodeToString(k)
+}
+
+// LinkKey is the key a group link's conversation runs on, from the mutual
+// key K of its introduction: HKDF-SHA256(K, salt "parley/v1", info
+// "parley/link/v1", 32). A link's secrets (ratchet, paths, header key)
+// therefore never equal those of a contact's conversation, even if a hub
+// served one's introduction in place of the other's.
+func LinkKey(mutual [32]byte) (k [32]byte) {
+	b, _ := hkdf.Key(sha256.New, mutual[:], []byte("parley/v1"), "parley/link/v1", 32)
+	copy(k[:], b)
+	return k
+}
+
 // Keys are a conversation's secrets, derived from the mutual key.
 type Keys struct {
 	Header  [32]byte // encrypts ratchet headers

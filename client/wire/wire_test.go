@@ -121,6 +121,13 @@ func TestPairSecretAndIntroPath(t *testing.T) {
 	if IntroPath(ab, "alice", "bob") != IntroPath(ba, "alice", "bob") {
 		t.Fatal("intro paths differ between the two sides")
 	}
+	if LinkIntroPath(ab, "alice", "bob") != LinkIntroPath(ba, "alice", "bob") || LinkIntroPath(ab, "alice", "bob") == IntroPath(ab, "alice", "bob") {
+		t.Fatal("a link's introduction path: not the same for both sides, or a contact's")
+	}
+	var k [32]byte
+	if lk := LinkKey(k); lk == k || lk != LinkKey(k) {
+		t.Fatal("LinkKey: the mutual key itself, or not deterministic")
+	}
 	if IntroPath(ab, "alice", "bob") == IntroPath(ab, "bob", "alice") {
 		t.Fatal("both directions share one intro path")
 	}

@@ -18,8 +18,11 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "group",
 		Short: "Group chats: create, list, invite, remove, rename, leave, and the message commands",
 		Long: "A group's creator holds its roster. Each member writes to its own hubs under a sender key that\n" +
-			"changes with every roster change, so removed members read nothing new. Members who do not know\n" +
-			"each other are introduced through the group. GROUP is a group's name or ID.",
+			"changes with every roster change, so removed members read nothing new. Members need not be each\n" +
+			"other's contacts (nor stay them): the group links every two members itself. When a member's keys\n" +
+			"change on the chain, nobody gives that name a key until they confirm the new keys\n" +
+			"(parley contacts confirm NAME). GROUP is a group's name or ID.",
+		Example: "  parley group create trip bob carol\n  parley group send trip 'landing at 6'\n  parley group read trip",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "create NAME MEMBER...",
@@ -90,12 +93,53 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// groupHelp is what the group form of each message command says: its
+// short line, its long text ("" keeps the 1:1 one, which speaks of no
+// contact) and its examples.
+var groupHelp = map[string][3]string{
+	"send": {"Send a message to a group", "",
+		"  parley group send trip 'landing at 6'\n  parley group send trip 'yes' --reply bob/4"},
+	"read": {"Fetch the group's new messages and show its history",
+		"read fetches what each member wrote since last time and shows the group's history in the order this\n" +
+			"device took it, with its notices (who joined, left or was removed, renames, members whose keys\n" +
+			"changed), and marks it read (members learn it unless read receipts are off). Each of your messages\n" +
+			"shows how many members it was delivered to and read by. Each message has a reference NAME/N for\n" +
+			"replies, reactions, edits and deletes. --last N shows only the newest N.",
+		"  parley group read trip\n  parley group read trip --last 20"},
+	"react": {"React to a group message (an empty EMOJI takes the reaction back)", "",
+		"  parley group react trip bob/3 👍\n  parley group react trip bob/3 ''"},
+	"edit": {"Replace the text of one of your messages in a group", "",
+		"  parley group edit trip 4 'landing at 7'"},
+	"delete": {"Delete one of your group messages for every member",
+		"delete tells the members to delete the message and removes its blob from your hubs; your index says it\n" +
+			"was deleted, so members who did not read it yet skip it.",
+		"  parley group delete trip 4"},
+	"timer": {"Make the group's messages disappear after DURATION (0 turns it off)",
+		"timer sets disappearing messages for the whole group: each message any member sends from now on is\n" +
+			"deleted from its sender's hubs and from every member's device DURATION after it was sent.",
+		"  parley group timer trip 1h\n  parley group timer trip 0"},
+	"send-file": {"Send a file to a group",
+		"send-file encrypts the file in 1 MiB chunks, each under its own key, stores them on your hubs and\n" +
+			"sends the group a message that references them. Interrupted, run it again: it resumes the upload.",
+		"  parley group send-file trip route.pdf --caption 'the route'"},
+	"get-file": {"Download a file a group message shares",
+		"get-file fetches every chunk from its sender's hubs, checks each one and the whole file's SHA-256,\n" +
+			"and only then writes the file (default: its name, in the current directory). Interrupted, run it\n" +
+			"again: it resumes.",
+		"  parley group get-file trip bob/7 --out ~/Downloads/route.pdf"},
+}
+
 // inGroup turns a 1:1 message command into its group form: the first
-// argument names a group, which it reads first.
+// argument names a group, which it brings up to date first (saying which
+// members get nothing because their keys changed).
 func inGroup(h *home, sub *cobra.Command) *cobra.Command {
 	run := sub.RunE
 	sub.Use = strings.Replace(sub.Use, "NAME", "GROUP", 1)
-	sub.Example = strings.ReplaceAll(sub.Example, "parley ", "parley group ")
+	help := groupHelp[sub.Name()]
+	sub.Short, sub.Example = help[0], help[2]
+	if help[1] != "" {
+		sub.Long = help[1]
+	}
 	sub.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := h.client(cmd.Context())
 		if err != nil {
@@ -106,8 +150,26 @@ func inGroup(h *home, sub *cobra.Command) *cobra.Command {
 			return err
 		}
 		c.SyncGroups(cmd.Context())
+		for _, kc := range c.MemberKeyChanges(id) {
+			screen.Printf(h.stderr, "parley: %v\nparley: hint: until then %s gets nothing of yours in this group, and nothing more is read from the old keys; %s\n",
+				kc, kc.Name, keyChangeHint(kc))
+		}
 		args[0] = "#" + id
 		return run(cmd, args)
 	}
 	return sub
+}
+
+// conversationLabel names a conversation for the user: a contact's name,
+// or "the group NAME" for "#" and a group's ID (unescaped: print it with
+// screen).
+func conversationLabel(c *client.Client, conv string) string {
+	if id, ok := strings.CutPrefix(conv, "#"); ok {
+		for _, g := range c.Groups() {
+			if g.ID == id {
+				return "the group " + g.Name // printed through screen, as all others' text
+			}
+		}
+	}
+	return conv
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -158,5 +159,109 @@ func TestNameTakenOverAfterExpiry(t *testing.T) {
 	}
 	if out := parley(t, "--home", bob, "read", "alice"); strings.Contains(out, "welcome, new bob") {
 		t.Fatalf("the old bob reads:\n%s", out)
+	}
+}
+
+// groupUntil runs 'group list' (which takes in rosters and keys and gives
+// the user's) in every home, round after round, until ok holds; if it
+// never does, it shows what each home reads of group.
+func groupUntil(t *testing.T, what, group string, homes []string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); !ok(); {
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, h := range homes {
+				_, out, errs := try(h, "group", "read", group)
+				fmt.Fprintf(&b, "%s:\n%s%s", filepath.Base(h), out, errs)
+			}
+			t.Fatalf("never: %s\n%s", what, b.String())
+		}
+		for _, h := range homes {
+			parley(t, "--home", h, "group", "list")
+		}
+	}
+}
+
+// reads reports whether 'group read GROUP' in home shows every one of want.
+func reads(t *testing.T, home, group string, want ...string) bool {
+	t.Helper()
+	code, out, _ := try(home, "group", "read", group)
+	if code != 0 {
+		return false // not in the group (yet)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestGroupMemberTakenOver: bob's name in a group changes hands. The old
+// bob reads nothing any member sends after the change; the new holder
+// gets no sender key from a member until that member confirms the new
+// keys, and reads each member from then on.
+func TestGroupMemberTakenOver(t *testing.T) {
+	rpc, hubs := startWorldWith(t, shortNames)
+	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	homes := users(t, rpc, hubs[0], "alice", "bob", "dave")
+	alice, bob, dave := homes["alice"], homes["bob"], homes["dave"]
+	befriend(t, homes, "alice", "bob")
+	befriend(t, homes, "alice", "dave")
+	parley(t, "--home", alice, "group", "create", "crew", "bob", "dave")
+	parley(t, "--home", alice, "group", "send", "crew", "from alice")
+	groupUntil(t, "bob and dave read alice", "crew", []string{bob, dave, alice}, func() bool {
+		return reads(t, bob, "crew", "alice: from alice") && reads(t, dave, "crew", "alice: from alice")
+	})
+	parley(t, "--home", dave, "group", "send", "crew", "from dave")
+	groupUntil(t, "bob reads dave", "crew", []string{bob, dave, alice}, func() bool { return reads(t, bob, "crew", "dave: from dave") })
+
+	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob")
+	awaitName(t, alice, "bob", "  2  height ")
+	awaitName(t, dave, "bob", "  2  height ")
+	parley(t, "--home", alice, "group", "send", "crew", "alice after the change")
+	parley(t, "--home", dave, "group", "send", "crew", "dave after the change")
+	if out := parley(t, "--home", alice, "group", "read", "crew"); !strings.Contains(out, "bob's keys changed") {
+		t.Errorf("alice's group history shows no key change:\n%s", out)
+	}
+	for range 2 {
+		for _, h := range []string{bob, carol, alice, dave} {
+			try(h, "group", "list")
+		}
+	}
+	if out := parley(t, "--home", bob, "group", "read", "crew"); strings.Contains(out, "after the change") {
+		t.Errorf("the old bob reads what the group sent after the change:\n%s", out)
+	}
+	if out := parley(t, "--home", carol, "group", "list"); out != "" {
+		t.Errorf("the new bob got the group before anyone confirmed her keys:\n%s", out)
+	}
+
+	// Alice confirms: the new bob gets alice's roster and key, not dave's.
+	parley(t, "--home", alice, "contacts", "confirm", "bob")
+	parley(t, "--home", carol, "contacts", "accept", "alice")
+	groupUntil(t, "the new bob has the group", "crew", []string{alice, carol}, func() bool {
+		return strings.Contains(parley(t, "--home", carol, "group", "list"), "crew\t")
+	})
+	parley(t, "--home", alice, "group", "send", "crew", "alice to the new bob")
+	parley(t, "--home", dave, "group", "send", "crew", "dave, unconfirmed")
+	groupUntil(t, "the new bob reads alice", "crew", []string{alice, carol, dave}, func() bool {
+		return reads(t, carol, "crew", "alice: alice to the new bob")
+	})
+	if out := parley(t, "--home", carol, "group", "read", "crew"); strings.Contains(out, "after the change") || strings.Contains(out, "dave, unconfirmed") || strings.Contains(out, "from alice") {
+		t.Errorf("the new bob reads what was not sent to her:\n%s", out)
+	}
+
+	// Dave confirms too: the new bob reads dave from then on.
+	parley(t, "--home", dave, "contacts", "confirm", "bob")
+	parley(t, "--home", dave, "group", "send", "crew", "dave to the new bob")
+	groupUntil(t, "the new bob reads dave", "crew", []string{alice, carol, dave}, func() bool {
+		return reads(t, carol, "crew", "dave: dave to the new bob")
+	})
+	parley(t, "--home", carol, "group", "send", "crew", "the new bob writes")
+	groupUntil(t, "alice and dave read the new bob", "crew", []string{alice, carol, dave}, func() bool {
+		return reads(t, alice, "crew", "bob: the new bob writes") && reads(t, dave, "crew", "bob: the new bob writes")
+	})
+	if out := parley(t, "--home", bob, "group", "read", "crew"); strings.Contains(out, "new bob") || strings.Contains(out, "unconfirmed") {
+		t.Errorf("the old bob reads:\n%s", out)
 	}
 }

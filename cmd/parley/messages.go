@@ -44,6 +44,10 @@ func parseRef(s, me string) (wire.Ref, error) {
 // ("" for others').
 func formatMessage(m client.Message, state string) screen.Block {
 	var b screen.Builder
+	if m.Kind == client.KindNotice { // a group's notice: no reference, nobody's words
+		b.Printf("· %s", m.Text)
+		return b.Block()
+	}
 	if m.Earlier { // from before the conversation started over: no reference reaches it
 		b.Printf("[earlier %s] %s: ", m.ID(), m.From)
 	} else {
@@ -367,10 +371,11 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.queuedOK(c.SetTimer(cmd.Context(), args[0], d)); err != nil {
 				return err
 			}
+			label := conversationLabel(c, args[0])
 			if d == 0 {
-				screen.Printf(stdout, "disappearing messages with %s: off\n", args[0])
+				screen.Printf(stdout, "disappearing messages in %s: off\n", label)
 			} else {
-				screen.Printf(stdout, "messages with %s now disappear %s after they are sent\n", args[0], d)
+				screen.Printf(stdout, "messages in %s now disappear %s after they are sent\n", label, d)
 			}
 			return nil
 		},
