@@ -240,10 +240,11 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	c := a.ctx(a.check, a.lastHeight()+1)
 	if req.Type == abci.CheckTxType_Recheck {
 		// After each block CometBFT rechecks the whole mempool while
-		// consensus waits, so a recheck only confirms the nonce: that
-		// evicts every transaction the block included or replaced. One
-		// that the block made invalid otherwise is refused when it reaches
-		// a block, with its code, and changes nothing.
+		// consensus waits, so a recheck only confirms the expiry and the
+		// nonce: that evicts every transaction the block included or
+		// replaced, and every one that expired. One that the block made
+		// invalid otherwise is refused when it reaches a block, with its
+		// code, and changes nothing.
 		return a.recheck(c, req.Tx), nil
 	}
 	tx, _, err := c.deliver(req.Tx)
@@ -258,10 +259,15 @@ func (a *App) recheck(c *execCtx, raw []byte) *abci.ResponseCheckTx {
 	if err != nil {
 		return checkRefusal(err)
 	}
-	if next := c.nonce(tx.Signer); tx.Nonce != next {
-		return checkRefusal(badNonce(tx, next))
+	if err := checkExpiry(tx, c.height, c.params); err != nil {
+		return checkRefusal(err)
 	}
-	c.st.set(bns.NonceKey(tx.Signer), bns.MarshalNonce(tx.Nonce+1))
+	acct := c.account(tx.Signer)
+	if tx.Nonce != acct.Nonce {
+		return checkRefusal(badNonce(tx, acct.Nonce))
+	}
+	acct.Nonce++
+	c.setAccount(tx.Signer, acct)
 	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Log: tx.Type.String()}
 }
 
@@ -280,7 +286,8 @@ func refusal(err error) (uint32, string) {
 }
 
 // PrepareProposal keeps the mempool's transactions, in order, that pass
-// the stateless checks and fit in the block. It does not execute them: the
+// the stateless checks, have not expired at the block's height and fit in
+// the block. It does not execute them: the
 // mempool already admitted them one after the other, and FinalizeBlock
 // records any that a state change has made invalid since.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
@@ -295,7 +302,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 		if size+int64(len(raw)) > req.MaxTxBytes {
 			break
 		}
-		if _, err := a.txs.check(raw, a.cfg.ChainID, p.MaxTxBytes); err != nil {
+		if _, err := a.proposable(raw, req.Height, p); err != nil {
 			continue
 		}
 		out = append(out, raw)
@@ -306,7 +313,8 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 
 // ProcessProposal rejects a block holding a transaction that fails the
 // stateless checks (malformed, oversized, badly signed, invalid name or
-// profile): only a faulty proposer makes one. A transaction that is
+// profile) or whose expiry rules out the block's height (expired, or
+// expiring too far ahead): only a faulty proposer makes one. A transaction that is
 // well-formed but invalid against the state (a spent nonce, a taken name)
 // does not make the block invalid: FinalizeBlock refuses it with its code
 // and it changes nothing.
@@ -315,12 +323,22 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 	p := a.params
 	a.mu.Unlock()
 	for i, raw := range req.Txs {
-		if _, err := a.txs.check(raw, a.cfg.ChainID, p.MaxTxBytes); err != nil {
+		if _, err := a.proposable(raw, req.Height, p); err != nil {
 			a.log.Warn("rejecting proposal", "height", req.Height, "tx", i, "err", err)
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
 	}
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// proposable applies the checks that depend on the bytes and the block's
+// height only.
+func (a *App) proposable(raw []byte, height int64, p bns.Params) (*bns.Tx, error) {
+	tx, err := a.txs.check(raw, a.cfg.ChainID, p.MaxTxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return tx, checkExpiry(tx, height, p)
 }
 
 // execute runs a block's transactions in order over the last committed
@@ -329,6 +347,7 @@ func (a *App) execute(height int64, txs [][]byte) *execution {
 	x := &execution{height: height, st: newOverlay(a.tree), results: make([]*abci.ExecTxResult, len(txs))}
 	c := a.ctx(x.st, height)
 	a.expirePreorders(c)
+	a.pruneAccounts(c)
 	for i, raw := range txs {
 		c.index = int64(i)
 		tx, events, err := c.deliver(raw)
@@ -359,9 +378,16 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	return &abci.ResponseFinalizeBlock{TxResults: x.results, AppHash: a.tree.WorkingHash()}, nil
 }
 
+// maintenanceBatch bounds the preorders dropped, and the accounts checked
+// for pruning, at the start of one block; what is left waits for the next
+// block, in key order, so the work of a block stays bounded whatever a
+// flood left behind.
+const maintenanceBatch = 2000
+
 // expirePreorders drops, at the start of a block, the preorders that can no
-// longer be revealed. It reads the committed tree, so it runs before any
-// transaction of the block is staged.
+// longer be revealed, and counts them off their owners' live preorders. It
+// reads the committed tree, so it runs before any transaction of the block
+// is staged.
 func (a *App) expirePreorders(c *execCtx) {
 	// A preorder made at p is usable up to p+PreorderTTL. Keep it one block
 	// longer, so a register that is just late is told "expired" rather than
@@ -375,8 +401,45 @@ func (a *App) expirePreorders(c *execCtx) {
 		panic("app: iterate preorders: " + err.Error())
 	}
 	defer it.Close()
-	for ; it.Valid(); it.Next() {
-		c.st.delete(bytes.Clone(it.Key()))
+	for n := 0; it.Valid() && n < maintenanceBatch; it.Next() {
+		key := bytes.Clone(it.Key())
+		p, err := bns.UnmarshalPreorder(it.Value(), 0)
+		if err != nil {
+			panic("app: stored preorder: " + err.Error())
+		}
+		c.st.delete(key)
+		acct := c.account(p.Owner)
+		acct.Preorders--
+		c.setAccount(p.Owner, acct)
+		n++
+	}
+}
+
+// pruneAccounts runs, at the start of a block, the pruning checks due at
+// its height: an account whose every transaction has expired and that
+// holds nothing (no live preorder, no name live or in grace) is deleted
+// with its name list; one that holds something is checked again when that
+// may have changed. See bns.Account.
+func (a *App) pruneAccounts(c *execCtx) {
+	it, err := a.tree.Iterator(bns.PrunePrefix, bns.PruneKey(c.height+1, bns.PublicKey{}), true)
+	if err != nil {
+		panic("app: iterate pruning schedule: " + err.Error())
+	}
+	defer it.Close()
+	for n := 0; it.Valid() && n < maintenanceBatch; it.Next() {
+		key := bytes.Clone(it.Key())
+		var pub bns.PublicKey
+		copy(pub[:], key[len(bns.PrunePrefix)+8:])
+		acct := c.account(pub)
+		if held, next := c.holds(pub, acct); held {
+			c.schedule(pub, acct, next)
+			c.setAccount(pub, acct)
+		} else {
+			c.st.delete(key)
+			c.st.delete(bns.NonceKey(pub))
+			c.st.delete(bns.OwnerKey(pub))
+		}
+		n++
 	}
 }
 

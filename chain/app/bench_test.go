@@ -29,6 +29,7 @@ func BenchmarkRegisterBlock(b *testing.B) {
 			pre = append(pre, a.preorder(fmt.Sprintf("n%d-%d", batch, i)))
 		}
 		c.ok(pre...)
+		c.age()
 		for i, a := range accts {
 			reg = append(reg, c.register(a, fmt.Sprintf("n%d-%d", batch, i)))
 		}
@@ -83,6 +84,7 @@ func BenchmarkStateGrowth(b *testing.B) {
 					pre = append(pre, a.preorder(fmt.Sprintf("g%d", registered+i)))
 				}
 				c.ok(pre...)
+				c.age()
 				for i, a := range accts {
 					reg = append(reg, c.register(a, fmt.Sprintf("g%d", registered+i)))
 				}
@@ -95,5 +97,55 @@ func BenchmarkStateGrowth(b *testing.B) {
 			b.ReportMetric(leaves, "leaves/name@"+k)
 			b.ReportMetric(disk, "disk-B/name@"+k)
 		}
+	}
+}
+
+// BenchmarkThrowawayPreorders replays the squatter's flood: 39,000
+// preorders from 39,000 throwaway keys, 1,000 per block, never revealed.
+// It reports the live state (bytes of keys and values, and IAVL leaves)
+// right after the flood and once every preorder and every transaction of
+// the flood has expired (each signed to expire ttl blocks after its block),
+// and the state on disk then. Run with -benchtime 1x.
+func BenchmarkThrowawayPreorders(b *testing.B) {
+	const total, perBlock, ttl = 39000, 1000, 50
+	for range b.N {
+		dir := b.TempDir()
+		c := newChain(b, dir)
+		live := func() (bytes, leaves float64) {
+			c.app.mu.Lock()
+			defer c.app.mu.Unlock()
+			c.app.tree.Iterate(func(k, v []byte) bool {
+				bytes += float64(len(k) + len(v))
+				leaves++
+				return false
+			})
+			return bytes, leaves
+		}
+		before, _ := live()
+		for sent := 0; sent < total; sent += perBlock {
+			var txs [][]byte
+			for i := range perBlock {
+				a := newAccount(fmt.Sprint("throwaway-", sent+i))
+				a.expiresAt = c.height + 1 + ttl
+				txs = append(txs, a.preorder(fmt.Sprint("t", sent+i)))
+			}
+			c.block(txs...)
+		}
+		flood, floodLeaves := live()
+		c.skip(int(max(testParams.PreorderTTL+2, ttl+1)) + 1)
+		after, afterLeaves := live()
+		var disk float64
+		filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				disk += float64(fi.Size())
+			}
+			return nil
+		})
+		b.ReportMetric(before, "live-B-before")
+		b.ReportMetric(flood, "live-B-flood")
+		b.ReportMetric(floodLeaves, "leaves-flood")
+		b.ReportMetric(after, "live-B-expired")
+		b.ReportMetric(afterLeaves, "leaves-expired")
+		b.ReportMetric(disk, "disk-B-expired")
 	}
 }

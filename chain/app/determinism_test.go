@@ -26,7 +26,7 @@ func workload() [][][]byte {
 		reg = append(reg, a.registerAt(name, 1))
 		upd = append(upd, a.update(name, testProfile(fmt.Sprint("v2-", i))))
 	}
-	blocks = append(blocks, pre, reg, upd)
+	blocks = append(blocks, pre, nil, reg, upd) // the preorders at height 1 may be revealed at 3
 	blocks = append(blocks, [][]byte{
 		accts[0].transfer("name-0", accts[1]),
 		accts[2].renew("name-2"),
@@ -181,9 +181,8 @@ func TestConnectionsRunConcurrently(t *testing.T) {
 			}
 		}
 	}()
-	owner := newAccount("owner")
 	for i := 0; i < 300; i++ {
-		c.ok(owner.preorder(fmt.Sprint("n", i)))
+		c.ok(newAccount(fmt.Sprint("owner", i)).preorder(fmt.Sprint("n", i)))
 	}
 	close(done)
 	for range 2 {

@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,13 +40,23 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	if next := c.nonce(tx.Signer); tx.Nonce != next {
-		return nil, badNonce(tx, next)
+	if err := checkExpiry(tx, c.height, c.params); err != nil {
+		return nil, err
+	}
+	acct := c.account(tx.Signer)
+	if tx.Nonce != acct.Nonce {
+		return nil, badNonce(tx, acct.Nonce)
 	}
 	switch tx.Type {
 	case bns.TxPreorder:
 		if c.st.get(bns.PreorderKey(c.height, tx.Commitment)) != nil {
 			return nil, bns.Errorf(bns.CodePreorderExists, "commitment %x is already in this block", tx.Commitment[:8])
+		}
+		if acct.Preorders >= c.params.MaxPreordersPerAccount {
+			return nil, bns.Errorf(bns.CodeTooManyPreorders, "%s already holds %d live preorders (at most %d); reveal one or let it expire first", tx.Signer, acct.Preorders, c.params.MaxPreordersPerAccount)
+		}
+		if !bns.CheckPreorderPow(c.chainID, tx.Commitment, tx.Signer, tx.PowNonce, c.params.PreorderPowDifficulty) {
+			return nil, bns.Errorf(bns.CodeBadPow, "preorder stamp %d has fewer than %d leading zero bits", tx.PowNonce, c.params.PreorderPowDifficulty)
 		}
 		return tx, nil
 	case bns.TxRegister:
@@ -70,29 +81,53 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		if !rec.Live(c.height) {
 			return nil, bns.Errorf(bns.CodeNameExpired, "name %q expired at height %d; renew it first", tx.Name, rec.ExpiresAt)
 		}
-		if n := len(c.names(tx.NewOwner)); int64(n) >= c.params.MaxNamesPerOwner {
-			return nil, bns.Errorf(bns.CodeTooManyNames, "%s already holds %d names", tx.NewOwner, n)
+		if n := c.liveNames(tx.NewOwner); n >= c.params.MaxNamesPerOwner {
+			return nil, bns.Errorf(bns.CodeTooManyNames, "%s already holds %d live names", tx.NewOwner, n)
 		}
 	case bns.TxRenew, bns.TxRevoke:
 		if c.height > rec.ExpiresAt+c.params.GracePeriod {
 			return nil, bns.Errorf(bns.CodeNameExpired, "name %q expired at height %d and its grace period ended at %d", tx.Name, rec.ExpiresAt, rec.ExpiresAt+c.params.GracePeriod)
 		}
+		// An expired name stops counting toward the limit; renewing it
+		// makes it count again.
+		if tx.Type == bns.TxRenew && !rec.Live(c.height) {
+			if n := c.liveNames(tx.Signer); n >= c.params.MaxNamesPerOwner {
+				return nil, bns.Errorf(bns.CodeTooManyNames, "%s already holds %d live names", tx.Signer, n)
+			}
+		}
 	}
 	return tx, nil
+}
+
+// checkExpiry refuses a transaction at a height above its expiry, or whose
+// expiry is more than max_tx_ttl blocks above the height. It depends on
+// the bytes and the height only, so a proposal holding such a
+// transaction is refused whole.
+func checkExpiry(tx *bns.Tx, height int64, p bns.Params) error {
+	switch {
+	case height > tx.ExpiresAt:
+		return bns.Errorf(bns.CodeTxExpired, "transaction expired at height %d; the block is at %d: sign it again", tx.ExpiresAt, height)
+	case tx.ExpiresAt > height+p.MaxTxTTL:
+		return bns.Errorf(bns.CodeExpiryTooFar, "expiry height %d is more than max_tx_ttl (%d) blocks above %d", tx.ExpiresAt, p.MaxTxTTL, height)
+	}
+	return nil
 }
 
 func badNonce(tx *bns.Tx, next uint64) error {
 	return bns.Errorf(bns.CodeBadNonce, "nonce %d for %s, want %d", tx.Nonce, tx.Signer, next)
 }
 
+// validateRegister applies the register rules. A registration is final:
+// nothing, an earlier preorder included, takes a name from its owner
+// before its grace period ends.
 func (c *execCtx) validateRegister(tx *bns.Tx) error {
 	commitment := bns.PreorderCommitment(c.chainID, tx.Name, tx.Salt, tx.Signer)
 	pre := c.preorder(tx.PreorderHeight, commitment)
 	switch {
 	case pre == nil:
 		return bns.Errorf(bns.CodePreorderNotFound, "no pending preorder by %s at height %d for this name and salt (preorders expire after %d blocks)", tx.Signer, tx.PreorderHeight, c.params.PreorderTTL)
-	case pre.Height >= c.height:
-		return bns.Errorf(bns.CodePreorderTooRecent, "preorder at height %d; register must come in a later block", pre.Height)
+	case c.height < pre.Height+c.params.MinPreorderAge:
+		return bns.Errorf(bns.CodePreorderTooRecent, "preorder at height %d may be revealed from height %d on (min_preorder_age %d); this block is %d", pre.Height, pre.Height+c.params.MinPreorderAge, c.params.MinPreorderAge, c.height)
 	case c.height > pre.Height+c.params.PreorderTTL:
 		return bns.Errorf(bns.CodePreorderExpired, "preorder at height %d expired at %d", pre.Height, pre.Height+c.params.PreorderTTL)
 	}
@@ -103,31 +138,28 @@ func (c *execCtx) validateRegister(tx *bns.Tx) error {
 		switch {
 		case rec.Revoked:
 			return bns.Errorf(bns.CodeNameRevoked, "name %q was revoked at height %d", tx.Name, rec.UpdatedAt)
-		case c.displaces(rec, pre):
-			// An earlier preorder takes the name back from a later one.
 		case c.height <= rec.ExpiresAt+c.params.GracePeriod:
-			return bns.Errorf(bns.CodeNameTaken, "name %q is held until height %d", tx.Name, rec.ExpiresAt+c.params.GracePeriod)
+			return bns.Errorf(bns.CodeNameTaken, "name %q is registered (since height %d) and held until height %d", tx.Name, rec.RegisteredAt, rec.ExpiresAt+c.params.GracePeriod)
 		}
 	}
-	if n := len(c.names(tx.Signer)); int64(n) >= c.params.MaxNamesPerOwner {
-		return bns.Errorf(bns.CodeTooManyNames, "%s already holds %d names", tx.Signer, n)
+	if n := c.liveNames(tx.Signer); n >= c.params.MaxNamesPerOwner {
+		return bns.Errorf(bns.CodeTooManyNames, "%s already holds %d live names", tx.Signer, n)
 	}
 	return nil
 }
 
-// displaces reports whether a register backed by pre takes the name from
-// rec: rec is still within its contest window (its preorder's TTL) and pre
-// came first.
-func (c *execCtx) displaces(rec *bns.Record, pre *bns.Preorder) bool {
-	if rec.Revoked || rec.Owner == pre.Owner || c.height > rec.PreorderHeight+c.params.PreorderTTL {
-		return false
-	}
-	return pre.Height < rec.PreorderHeight || (pre.Height == rec.PreorderHeight && pre.Index < rec.PreorderIndex)
-}
-
 // apply changes the state for a validated transaction and returns its events.
 func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
-	c.st.set(bns.NonceKey(tx.Signer), bns.MarshalNonce(tx.Nonce+1))
+	acct := c.account(tx.Signer)
+	acct.Nonce = tx.Nonce + 1
+	c.schedule(tx.Signer, acct, max(acct.PruneAt, tx.ExpiresAt+1))
+	switch tx.Type {
+	case bns.TxPreorder:
+		acct.Preorders++
+	case bns.TxRegister:
+		acct.Preorders--
+	}
+	c.setAccount(tx.Signer, acct)
 	if tx.Type == bns.TxPreorder {
 		c.st.set(bns.PreorderKey(c.height, tx.Commitment), (&bns.Preorder{Owner: tx.Signer, Index: c.index}).Marshal())
 		return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
@@ -147,10 +179,7 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 		if rec == nil {
 			rec = &bns.Record{Name: tx.Name}
 		} else {
-			if c.displaces(rec, pre) {
-				op = bns.OpDisplace
-			}
-			c.removeName(rec.Owner, tx.Name)
+			c.removeName(rec.Owner, tx.Name) // its grace period is over
 		}
 		rec.Owner = tx.Signer
 		rec.Profile = tx.Profile.Clone()
@@ -194,14 +223,69 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	}}}
 }
 
-func (c *execCtx) nonce(account bns.PublicKey) uint64 {
-	b := c.st.get(bns.NonceKey(account))
+// account returns the state of a signing key; a key never seen (or
+// pruned) has the zero Account.
+func (c *execCtx) account(pub bns.PublicKey) *bns.Account {
+	b := c.st.get(bns.NonceKey(pub))
 	if b == nil {
-		return 0
+		return &bns.Account{}
 	}
-	n, err := bns.UnmarshalNonce(b)
+	a, err := bns.UnmarshalAccount(b)
 	if err != nil {
-		panic("app: stored nonce: " + err.Error())
+		panic("app: stored account: " + err.Error())
+	}
+	return a
+}
+
+func (c *execCtx) setAccount(pub bns.PublicKey, a *bns.Account) {
+	c.st.set(bns.NonceKey(pub), a.Marshal())
+}
+
+// schedule moves the account's pruning check to height at (the caller
+// saves the account).
+func (c *execCtx) schedule(pub bns.PublicKey, a *bns.Account, at int64) {
+	if a.PruneAt == at {
+		return
+	}
+	if a.PruneAt != 0 {
+		c.st.delete(bns.PruneKey(a.PruneAt, pub))
+	}
+	c.st.set(bns.PruneKey(at, pub), bns.PruneValue)
+	a.PruneAt = at
+}
+
+// holds reports whether the account holds anything at this height (a live
+// preorder, or a name that is live or in its grace period) and, if so, the
+// next height at which that may have changed.
+func (c *execCtx) holds(pub bns.PublicKey, a *bns.Account) (bool, int64) {
+	next, held := int64(math.MaxInt64), false
+	if a.Preorders > 0 {
+		// Every preorder in the state was made before this block, and is
+		// dropped by the start of block h+preorder_ttl+1.
+		next, held = c.height+c.params.PreorderTTL+1, true
+	}
+	for _, name := range c.names(pub) {
+		if rec := c.record(name); c.held(pub, rec) {
+			next, held = min(next, rec.ExpiresAt+c.params.GracePeriod+1), true
+		}
+	}
+	return held, max(next, c.height+1)
+}
+
+// held reports whether owner still holds the name of rec: not revoked, and
+// live or in its grace period.
+func (c *execCtx) held(owner bns.PublicKey, rec *bns.Record) bool {
+	return rec != nil && rec.Owner == owner && !rec.Revoked && c.height <= rec.ExpiresAt+c.params.GracePeriod
+}
+
+// liveNames counts the names owner holds that have not expired: those
+// count toward max_names_per_owner.
+func (c *execCtx) liveNames(owner bns.PublicKey) int64 {
+	var n int64
+	for _, name := range c.names(owner) {
+		if rec := c.record(name); rec != nil && rec.Owner == owner && rec.Live(c.height) {
+			n++
+		}
 	}
 	return n
 }
@@ -245,8 +329,10 @@ func (c *execCtx) names(owner bns.PublicKey) []string {
 	return names
 }
 
+// addName adds name to owner's list, dropping the names the owner no
+// longer holds (past their grace period), so the list stays bounded.
 func (c *execCtx) addName(owner bns.PublicKey, name string) {
-	names := c.names(owner)
+	names := slices.DeleteFunc(c.names(owner), func(n string) bool { return n != name && !c.held(owner, c.record(n)) })
 	i, found := slices.BinarySearch(names, name)
 	if !found {
 		names = slices.Insert(names, i, name)

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -15,6 +16,7 @@ func TestRegisterFlow(t *testing.T) {
 	alice := newAccount("alice")
 	c.ok(alice.preorder("alice"))
 	preHeight := c.height
+	c.age()
 	c.ok(c.register(alice, "alice"))
 
 	r := c.record("alice")
@@ -41,6 +43,8 @@ func TestRefusals(t *testing.T) {
 	stateless := map[bns.Code]bool{
 		bns.CodeMalformed: true, bns.CodeTooLarge: true, bns.CodeBadSignature: true,
 		bns.CodeInvalidName: true, bns.CodeInvalidProfile: true, bns.CodeUnauthorized: false,
+		// The expiry depends on the bytes and the block's height only.
+		bns.CodeTxExpired: true, bns.CodeExpiryTooFar: true,
 	}
 	cases := []struct {
 		name  string
@@ -53,6 +57,44 @@ func TestRefusals(t *testing.T) {
 			b[0] = 9
 			return b
 		}, bns.CodeMalformed},
+		{"retired version 1 (no expiry height)", func(c *chain) []byte {
+			b := newAccount("a").preorder("alice")
+			b[0] = 1
+			return b
+		}, bns.CodeMalformed},
+		{"no expiry height", func(c *chain) []byte {
+			a := newAccount("a")
+			a.expiresAt = 0
+			return a.preorder("alice")
+		}, bns.CodeMalformed},
+		{"expired transaction", func(c *chain) []byte {
+			c.skip(1)
+			a := newAccount("a")
+			a.expiresAt = c.height // the next block is above it
+			return a.preorder("alice")
+		}, bns.CodeTxExpired},
+		{"expiry beyond max_tx_ttl", func(c *chain) []byte {
+			c.skip(1)
+			a := newAccount("a")
+			a.expiresAt = c.height + 1 + testParams.MaxTxTTL + 1
+			return a.preorder("alice")
+		}, bns.CodeExpiryTooFar},
+		{"preorder without its stamp", func(c *chain) []byte {
+			a := newAccount("a")
+			commitment := bns.PreorderCommitment(testChain, "alice", saltOf("alice"), a.pub)
+			for n := uint64(0); ; n++ {
+				if !bns.CheckPreorderPow(testChain, commitment, a.pub, n, testParams.PreorderPowDifficulty) {
+					return a.sign(&bns.Tx{Type: bns.TxPreorder, Commitment: commitment, PowNonce: n})
+				}
+			}
+		}, bns.CodeBadPow},
+		{"too many live preorders", func(c *chain) []byte {
+			a := newAccount("a")
+			for i := range testParams.MaxPreordersPerAccount {
+				c.ok(a.preorder(fmt.Sprint("n", i)))
+			}
+			return a.preorder("one-more")
+		}, bns.CodeTooManyPreorders},
 		{"trailing bytes", func(c *chain) []byte { return append(newAccount("a").preorder("alice"), 0) }, bns.CodeMalformed},
 		{"oversized", func(c *chain) []byte { return make([]byte, testParams.MaxTxBytes+1) }, bns.CodeTooLarge},
 		{"tampered signature", func(c *chain) []byte {
@@ -62,7 +104,7 @@ func TestRefusals(t *testing.T) {
 		}, bns.CodeBadSignature},
 		{"signed for another chain", func(c *chain) []byte {
 			a := newAccount("a")
-			tx := &bns.Tx{Type: bns.TxPreorder, Commitment: [32]byte{1}}
+			tx := &bns.Tx{Type: bns.TxPreorder, Commitment: [32]byte{1}, ExpiresAt: testExpiry}
 			tx.Sign("other-chain", a.priv)
 			return tx.Marshal()
 		}, bns.CodeBadSignature},
@@ -108,20 +150,36 @@ func TestRefusals(t *testing.T) {
 			c.skip(int(testParams.PreorderTTL))
 			return c.register(a, "alice")
 		}, bns.CodePreorderExpired},
+		{"reveal younger than min_preorder_age", func(c *chain) []byte {
+			a := newAccount("a")
+			c.ok(a.preorder("alice"))
+			return c.register(a, "alice") // the next block: age 1
+		}, bns.CodePreorderTooRecent},
 		{"bad proof of work", func(c *chain) []byte {
 			a := newAccount("a")
 			c.ok(a.preorder("alice"))
+			preHeight := c.height
+			c.age()
 			for n := uint64(0); ; n++ {
 				if !bns.CheckPow(testChain, "alice", a.pub, n, testParams.PowDifficulty) {
-					return a.sign(&bns.Tx{Type: bns.TxRegister, Name: "alice", Salt: saltOf("alice"), PreorderHeight: c.height, Profile: testProfile("a"), PowNonce: n})
+					return a.sign(&bns.Tx{Type: bns.TxRegister, Name: "alice", Salt: saltOf("alice"), PreorderHeight: preHeight, Profile: testProfile("a"), PowNonce: n})
 				}
 			}
 		}, bns.CodeBadPow},
 		{"name taken", func(c *chain) []byte {
 			a, b := newAccount("a"), newAccount("b")
 			c.ok(a.preorder("alice"), b.preorder("alice"))
-			c.ok(c.register(a, "alice")) // a's preorder came first in the block
+			c.age()
+			c.ok(c.register(a, "alice"))
 			return c.register(b, "alice")
+		}, bns.CodeNameTaken},
+		{"sniping: an older preorder after the registration", func(c *chain) []byte {
+			squatter, victim := newAccount("squatter"), newAccount("victim")
+			c.ok(squatter.preorder("alice"))
+			c.ok(victim.preorder("alice"))
+			c.age()
+			c.ok(c.register(victim, "alice"))
+			return c.register(squatter, "alice")
 		}, bns.CodeNameTaken},
 		{"update by a stranger", func(c *chain) []byte {
 			a, m := newAccount("a"), newAccount("m")
@@ -147,6 +205,7 @@ func TestRefusals(t *testing.T) {
 			c.ok(a.revoke("alice"))
 			c.skip(int(testParams.NameLifetime + testParams.GracePeriod))
 			c.ok(b.preorder("alice"))
+			c.age()
 			return c.register(b, "alice")
 		}, bns.CodeNameRevoked},
 		{"update after expiry", func(c *chain) []byte {
@@ -166,6 +225,7 @@ func TestRefusals(t *testing.T) {
 			c.claim(a, "alice")
 			c.skip(int(testParams.NameLifetime) - 1)
 			c.ok(m.preorder("alice"))
+			c.age()
 			return c.register(m, "alice")
 		}, bns.CodeNameTaken},
 		{"renewal after grace", func(c *chain) []byte {
@@ -180,7 +240,17 @@ func TestRefusals(t *testing.T) {
 				c.claim(a, n)
 			}
 			c.ok(a.preorder("n4"))
+			c.age()
 			return c.register(a, "n4")
+		}, bns.CodeTooManyNames},
+		{"renewal in grace above the live-name limit", func(c *chain) []byte {
+			a := newAccount("a")
+			c.claim(a, "n1")
+			c.skip(int(testParams.NameLifetime) - 2) // n1 expired, in grace
+			c.ok(a.preorder("n2"), a.preorder("n3"), a.preorder("n4"))
+			c.age()
+			c.ok(c.register(a, "n2"), c.register(a, "n3"), c.register(a, "n4"))
+			return a.renew("n1")
 		}, bns.CodeTooManyNames},
 		{"transfer to self", func(c *chain) []byte {
 			a := newAccount("a")
@@ -237,38 +307,29 @@ func TestDuplicatePreorder(t *testing.T) {
 	}
 }
 
-// TestEarliestPreorderWins: Mallory sees Alice's register in the mempool,
-// preorders the same name and, as a proposer, gets her own register in
-// first. Alice's register still wins because her preorder came first.
-func TestEarliestPreorderWins(t *testing.T) {
+// TestFrontRunningRefused: Mallory sees Alice's register (name and salt)
+// in the mempool. Her own preorder of the name, made after seeing it, is
+// too young to reveal in any block before Alice's register commits, even
+// when Mallory proposes the block that holds both and puts hers first;
+// afterwards the name is Alice's for good.
+func TestFrontRunningRefused(t *testing.T) {
 	c := newChain(t, "")
 	alice, mallory := newAccount("alice"), newAccount("mallory")
 	c.ok(alice.preorder("alice"))
-	aliceReg := c.register(alice, "alice") // seen and held back by Mallory
+	c.age()
+	aliceReg := c.register(alice, "alice") // seen, and held back by Mallory as proposer
 	c.ok(mallory.preorder("alice"))
-	c.ok(c.register(mallory, "alice"))
-	if r := c.record("alice"); r.Owner != mallory.pub {
-		t.Fatal("mallory's register did not apply")
+	// The next block, by any other proposer, holds Alice's register; it
+	// may hold Mallory's too, even first: hers is one block old.
+	if got := c.block(c.register(mallory, "alice"), aliceReg); got[0] != bns.CodePreorderTooRecent || got[1] != bns.CodeOK {
+		t.Fatalf("mallory first, then alice, in one block: %v", got)
 	}
-	c.ok(aliceReg)
-	r := c.record("alice")
-	if r.Owner != alice.pub {
-		t.Fatalf("owner = %s, want alice", r.Owner)
+	if r := c.record("alice"); r.Owner != alice.pub || r.Seq != 1 {
+		t.Fatalf("owner %s seq %d, want alice's registration", r.Owner, r.Seq)
 	}
-	if r.Seq != 2 {
-		t.Fatalf("seq = %d, want 2 (register, displace)", r.Seq)
-	}
-	// Mallory no longer holds it, and cannot take it back.
-	names := c.query(bns.QueryOwner, mallory.pub[:])
-	if len(names) != 0 {
-		t.Fatalf("mallory still lists %q", names)
-	}
-	// Once the contest window is over, the registration is final.
-	c.skip(int(testParams.PreorderTTL))
-	late := newAccount("late")
-	c.ok(late.preorder("alice"))
-	if got := c.block(c.register(late, "alice")); got[0] != bns.CodeNameTaken {
-		t.Fatalf("late register: %s", got[0])
+	mallory.nonce-- // her refused register did not use its nonce
+	if got := c.block(c.register(mallory, "alice")); got[0] != bns.CodeNameTaken {
+		t.Fatalf("mallory's register after alice's: %s", got[0])
 	}
 }
 
@@ -343,8 +404,8 @@ func TestLifecycle(t *testing.T) {
 	if err := bns.VerifyHistory(r, entries[:len(entries)-1]); err == nil {
 		t.Fatal("a truncated history verified")
 	}
-	if n, _ := bns.UnmarshalNonce(c.query(bns.QueryNonce, alice.pub[:])); n != alice.nonce {
-		t.Fatalf("alice nonce %d, want %d", n, alice.nonce)
+	if a, err := bns.UnmarshalAccount(c.query(bns.QueryNonce, alice.pub[:])); err != nil || a.Nonce != alice.nonce {
+		t.Fatalf("alice's account %+v (%v), want nonce %d", a, err, alice.nonce)
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/sha256"
-	"fmt"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -17,13 +17,21 @@ import (
 const testChain = "parley-test"
 
 var testParams = bns.Params{
-	PreorderTTL:      5,
-	PowDifficulty:    4,
-	NameLifetime:     20,
-	GracePeriod:      5,
-	MaxTxBytes:       8192,
-	MaxNamesPerOwner: 3,
+	PreorderTTL:            5,
+	MinPreorderAge:         2,
+	PowDifficulty:          4,
+	PreorderPowDifficulty:  4,
+	MaxPreordersPerAccount: 3,
+	NameLifetime:           20,
+	GracePeriod:            5,
+	MaxTxBytes:             8192,
+	MaxNamesPerOwner:       3,
+	MaxTxTTL:               testExpiry,
 }
+
+// testExpiry is the expiry height test accounts sign with unless told
+// otherwise: every test chain stays below it.
+const testExpiry = 1000
 
 // chain drives an App directly, one block per call.
 type chain struct {
@@ -54,8 +62,11 @@ func newChain(t testing.TB, dir string) *chain {
 }
 
 func mustJSON(p bns.Params) []byte {
-	return fmt.Appendf(nil, `{"preorder_ttl":%d,"pow_difficulty":%d,"name_lifetime":%d,"grace_period":%d,"max_tx_bytes":%d,"max_names_per_owner":%d}`,
-		p.PreorderTTL, p.PowDifficulty, p.NameLifetime, p.GracePeriod, p.MaxTxBytes, p.MaxNamesPerOwner)
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // block finalizes and commits one block of raw transactions and returns each
@@ -120,21 +131,24 @@ func (c *chain) hash() []byte {
 	return info.LastBlockAppHash
 }
 
-// account is a test key with its own nonce counter.
+// account is a test key with its own nonce counter, and the expiry height
+// it signs with.
 type account struct {
-	priv  ed25519.PrivateKey
-	pub   bns.PublicKey
-	nonce uint64
+	priv      ed25519.PrivateKey
+	pub       bns.PublicKey
+	nonce     uint64
+	expiresAt int64
 }
 
 func newAccount(seed string) *account {
 	s := sha256.Sum256([]byte(seed))
 	priv := ed25519.NewKeyFromSeed(s[:])
-	return &account{priv: priv, pub: bns.PublicKeyOf(priv)}
+	return &account{priv: priv, pub: bns.PublicKeyOf(priv), expiresAt: testExpiry}
 }
 
 func (a *account) sign(tx *bns.Tx) []byte {
 	tx.Nonce = a.nonce
+	tx.ExpiresAt = a.expiresAt
 	a.nonce++
 	tx.Sign(testChain, a.priv)
 	return tx.Marshal()
@@ -157,7 +171,12 @@ func testProfile(seed string) bns.Profile {
 func saltOf(s string) [32]byte { return sha256.Sum256([]byte("salt" + s)) }
 
 func (a *account) preorder(name string) []byte {
-	return a.sign(&bns.Tx{Type: bns.TxPreorder, Commitment: bns.PreorderCommitment(testChain, name, saltOf(name), a.pub)})
+	commitment := bns.PreorderCommitment(testChain, name, saltOf(name), a.pub)
+	stamp, err := bns.SolvePreorderPow(context.Background(), testChain, commitment, a.pub, testParams.PreorderPowDifficulty)
+	if err != nil {
+		panic(err)
+	}
+	return a.sign(&bns.Tx{Type: bns.TxPreorder, Commitment: commitment, PowNonce: stamp})
 }
 
 // register makes a's register of name, naming the height at which a's
@@ -185,9 +204,15 @@ func (a *account) transfer(name string, to *account) []byte {
 func (a *account) renew(name string) []byte  { return a.sign(&bns.Tx{Type: bns.TxRenew, Name: name}) }
 func (a *account) revoke(name string) []byte { return a.sign(&bns.Tx{Type: bns.TxRevoke, Name: name}) }
 
-// claim preorders and registers name for a, in two blocks.
+// claim preorders name for a, waits until the preorder is old enough and
+// registers it.
 func (c *chain) claim(a *account, name string) {
 	c.t.Helper()
 	c.ok(a.preorder(name))
+	c.age()
 	c.ok(c.register(a, name))
 }
+
+// age commits the empty blocks after a preorder's that make it old enough
+// to reveal in the next block.
+func (c *chain) age() { c.skip(int(testParams.MinPreorderAge) - 1) }

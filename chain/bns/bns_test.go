@@ -27,8 +27,30 @@ func TestValidateName(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("ValidateName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
 		}
-		if err != nil && !errors.Is(err, ErrInvalidName) {
-			t.Errorf("ValidateName(%q) error does not wrap ErrInvalidName", tc.name)
+		if err != nil && (!errors.Is(err, ErrInvalidName) || !strings.HasSuffix(err.Error(), "("+NameRules+")")) {
+			t.Errorf("ValidateName(%q) = %v: want ErrInvalidName and the rules", tc.name, err)
+		}
+	}
+}
+
+// TestValidateNameSays: the error names the character at fault as it was
+// typed (invisible ones escaped) and why.
+func TestValidateNameSays(t *testing.T) {
+	for _, tc := range []struct{ name, says string }{
+		{"josé", `invalid name "josé": 'é' (U+00E9) is not allowed`},
+		{"аlice", `invalid name "аlice": 'а' (U+0430) is not allowed`},
+		{"al\u202eice", `invalid name "al\u202eice": '\u202e' (U+202E) is not allowed`},
+		{"Alice", `invalid name "Alice": 'A' is uppercase (use 'a')`},
+		{"al_ice", `invalid name "al_ice": '_' is not allowed`},
+		{"1alice", `invalid name "1alice": starts with '1', not a letter`},
+		{"al--ice", `invalid name "al--ice": contains "--"`},
+		{"alice-", `invalid name "alice-": ends with '-'`},
+		{"al\xffice", `invalid name "al\xffice": byte 0xff at 2 is not text`},
+		{strings.Repeat("a", 41), `: 41 characters, at most 40`},
+		{"", `invalid name: empty`},
+	} {
+		if err := ValidateName(tc.name); err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("ValidateName(%q) = %v, want it to say %s", tc.name, err, tc.says)
 		}
 	}
 }
@@ -74,12 +96,12 @@ func sampleTxs(t testing.TB) []*Tx {
 		Hubs:       []string{"https://a.example", "https://b.example"},
 	}
 	return []*Tx{
-		{Type: TxPreorder, Nonce: 1, Commitment: [32]byte{1, 2}},
-		{Type: TxRegister, Nonce: 2, Name: "alice", Salt: [32]byte{3}, Profile: p, PowNonce: 99},
-		{Type: TxUpdate, Nonce: 3, Name: "alice", Profile: p},
-		{Type: TxTransfer, Nonce: 4, Name: "alice", NewOwner: PublicKeyOf(testKey(3))},
-		{Type: TxRenew, Nonce: 5, Name: "alice"},
-		{Type: TxRevoke, Nonce: 6, Name: "alice"},
+		{Type: TxPreorder, Nonce: 1, ExpiresAt: 100, Commitment: [32]byte{1, 2}, PowNonce: 7},
+		{Type: TxRegister, Nonce: 2, ExpiresAt: 101, Name: "alice", Salt: [32]byte{3}, PreorderHeight: 50, Profile: p, PowNonce: 99},
+		{Type: TxUpdate, Nonce: 3, ExpiresAt: 102, Name: "alice", Profile: p},
+		{Type: TxTransfer, Nonce: 4, ExpiresAt: 103, Name: "alice", NewOwner: PublicKeyOf(testKey(3))},
+		{Type: TxRenew, Nonce: 5, ExpiresAt: 104, Name: "alice"},
+		{Type: TxRevoke, Nonce: 6, ExpiresAt: 1 << 40, Name: "alice"},
 	}
 }
 
@@ -112,6 +134,19 @@ func TestTxRoundTripAndSignature(t *testing.T) {
 				t.Fatalf("%s: byte %d flipped and still valid", tx.Type, i)
 			}
 		}
+	}
+}
+
+// TestPreorderLayout: a preorder is as docs/protocol.md draws it, 154 bytes:
+// version, type, signer, nonce, expiry height, commitment, stamp, signature.
+func TestPreorderLayout(t *testing.T) {
+	tx := sampleTxs(t)[0]
+	tx.Sign("c", testKey(1))
+	raw := tx.Marshal()
+	if len(raw) != 154 || raw[0] != 2 || raw[1] != byte(TxPreorder) ||
+		!bytes.Equal(raw[34:42], []byte{0, 0, 0, 0, 0, 0, 0, 1}) || !bytes.Equal(raw[42:50], []byte{0, 0, 0, 0, 0, 0, 0, 100}) ||
+		raw[50] != 1 || raw[51] != 2 || !bytes.Equal(raw[82:90], []byte{0, 0, 0, 0, 0, 0, 0, 7}) {
+		t.Fatalf("preorder bytes %x", raw)
 	}
 }
 
@@ -187,6 +222,45 @@ func TestPow(t *testing.T) {
 	}
 }
 
+// TestPreorderPow: a preorder stamp is bound to its commitment, owner and
+// chain, and is no registration stamp.
+func TestPreorderPow(t *testing.T) {
+	owner := PublicKeyOf(testKey(1))
+	commitment := PreorderCommitment("c", "alice", [32]byte{1}, owner)
+	n, err := SolvePreorderPow(context.Background(), "c", commitment, owner, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !CheckPreorderPow("c", commitment, owner, n, 12) {
+		t.Fatal("solved stamp does not check")
+	}
+	h := PreorderPowHash("c", commitment, owner, n)
+	if h == PreorderPowHash("c", commitment, PublicKeyOf(testKey(2)), n) || h == PreorderPowHash("d", commitment, owner, n) ||
+		h == PreorderPowHash("c", PreorderCommitment("c", "alice", [32]byte{2}, owner), owner, n) {
+		t.Fatal("stamp hash not bound to commitment, owner and chain")
+	}
+	if h == PowHash("c", "alice", owner, n) {
+		t.Fatal("a preorder stamp hashes as a registration stamp")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := SolvePreorderPow(ctx, "c", commitment, owner, 40); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SolvePreorderPow with a cancelled context: %v", err)
+	}
+}
+
+// TestRetiredTxVersion: a version-1 transaction (no expiry height) is
+// refused with a reason.
+func TestRetiredTxVersion(t *testing.T) {
+	tx := sampleTxs(t)[0]
+	tx.Sign("c", testKey(1))
+	raw := tx.Marshal()
+	raw[0] = 1
+	if _, err := DecodeTx(raw); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("version 1: %v", err)
+	}
+}
+
 func TestParamsRoundTrip(t *testing.T) {
 	for _, p := range []Params{DefaultParams(), LocalParams()} {
 		if err := p.Validate(); err != nil {
@@ -225,8 +299,10 @@ func FuzzDecodeTx(f *testing.F) {
 		tx.Sign("c", testKey(1))
 		f.Add(tx.Marshal())
 	}
+	// A retired version-1 preorder: refused.
+	f.Add(append([]byte{1, 1}, make([]byte, 32+8+32+64)...))
 	f.Add([]byte{})
-	f.Add([]byte{1, 2})
+	f.Add([]byte{2, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tx, err := DecodeTx(b)
 		if err != nil {

@@ -18,18 +18,21 @@ const (
 	CodeInvalidProfile    Code = 6  // keys or hub URLs invalid
 	CodePreorderExists    Code = 7  // the same commitment is already pending
 	CodePreorderNotFound  Code = 8  // register without a matching preorder by this signer
-	CodePreorderTooRecent Code = 9  // register in the same block as (or before) its preorder
+	CodePreorderTooRecent Code = 9  // register less than min_preorder_age blocks after its preorder
 	CodePreorderExpired   Code = 10 // register more than preorder_ttl blocks after the preorder
-	CodeNameTaken         Code = 11 // the name is live, in grace, or held by an earlier preorder
+	CodeNameTaken         Code = 11 // the name is live or in its grace period
 	CodeNameNotFound      Code = 12 // no such name
 	CodeUnauthorized      Code = 13 // signer does not own the name
 	CodeNameExpired       Code = 14 // the name has expired (past grace for renew)
 	CodeNameRevoked       Code = 15 // the name was revoked; it never comes back
 	CodeBadPow            Code = 16 // proof-of-work stamp below pow_difficulty
-	CodeTooManyNames      Code = 17 // owner already holds max_names_per_owner names
+	CodeTooManyNames      Code = 17 // owner already holds max_names_per_owner live names
 	CodeUnknownQuery      Code = 18 // no such query path
 	CodeBadQuery          Code = 19 // query data or height invalid
 	CodeInternal          Code = 20 // the node failed; not the sender's fault
+	CodeTxExpired         Code = 21 // the block is above the transaction's expiry height
+	CodeExpiryTooFar      Code = 22 // the expiry height is more than max_tx_ttl blocks ahead
+	CodeTooManyPreorders  Code = 23 // the signer already holds max_preorders_per_account live preorders
 )
 
 var codeNames = map[Code]string{
@@ -43,6 +46,7 @@ var codeNames = map[Code]string{
 	CodeNameRevoked: "name_revoked", CodeBadPow: "bad_pow",
 	CodeTooManyNames: "too_many_names", CodeUnknownQuery: "unknown_query",
 	CodeBadQuery: "bad_query", CodeInternal: "internal",
+	CodeTxExpired: "tx_expired", CodeExpiryTooFar: "expiry_too_far", CodeTooManyPreorders: "too_many_preorders",
 }
 
 func (c Code) String() string {

@@ -17,7 +17,7 @@
 // # Signatures
 //
 // A transaction is signed with Ed25519 over [SignBytes]: the domain label
-// "parley/bns/tx/v1", the chain ID, then the transaction without its
+// "parley/bns/tx/v2", the chain ID, then the transaction without its
 // signature. A transaction signed for one chain is therefore invalid on any
 // other, and the per-account nonce it carries makes it valid exactly once.
 package bns

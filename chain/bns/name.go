@@ -3,6 +3,7 @@ package bns
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Name rules. A name is 1 to MaxNameLen characters from a-z, 0-9 and '-'.
@@ -12,34 +13,42 @@ import (
 // there are no homographs.
 const MaxNameLen = 40
 
+// NameRules says which names are allowed, for error messages.
+const NameRules = "a name is 1 to 40 characters from a-z, 0-9 and '-', starts with a letter, does not end with '-' and has no \"--\""
+
 // ErrInvalidName is wrapped by ValidateName's errors.
 var ErrInvalidName = errors.New("invalid name")
 
-// ValidateName reports whether s is a valid name, and why not.
+// ValidateName reports whether s is a valid name, and why not. The error
+// quotes the name and the first character at fault as given (Go-quoted, so
+// control and invisible characters show escaped) and ends with [NameRules].
 func ValidateName(s string) error {
+	bad := func(why string, args ...any) error {
+		return fmt.Errorf("%w %q: %s (%s)", ErrInvalidName, s, fmt.Sprintf(why, args...), NameRules)
+	}
 	if len(s) == 0 {
-		return fmt.Errorf("%w: empty", ErrInvalidName)
+		return fmt.Errorf("%w: empty (%s)", ErrInvalidName, NameRules)
 	}
-	if len(s) > MaxNameLen {
-		return fmt.Errorf("%w: %d characters, at most %d", ErrInvalidName, len(s), MaxNameLen)
-	}
-	if c := s[0]; c < 'a' || c > 'z' {
-		return fmt.Errorf("%w: %q must start with a lowercase letter", ErrInvalidName, s)
-	}
-	if s[len(s)-1] == '-' {
-		return fmt.Errorf("%w: %q ends with '-'", ErrInvalidName, s)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for i, r := range s {
 		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '-':
-			if s[i-1] == '-' {
-				return fmt.Errorf("%w: %q contains \"--\"", ErrInvalidName, s)
-			}
-		default:
-			return fmt.Errorf("%w: %q has character %q at %d (allowed: a-z, 0-9, '-')", ErrInvalidName, s, c, i)
+		case r == utf8.RuneError && !utf8.ValidString(s[i:i+1]):
+			return bad("byte %#x at %d is not text", s[i], i)
+		case r >= 'A' && r <= 'Z':
+			return bad("%q is uppercase (use %q)", r, r+'a'-'A')
+		case r > utf8.RuneSelf:
+			return bad("%q (U+%04X) is not allowed", r, r)
+		case r != '-' && (r < 'a' || r > 'z') && (r < '0' || r > '9'):
+			return bad("%q is not allowed", r)
+		case i == 0 && (r < 'a' || r > 'z'):
+			return bad("starts with %q, not a letter", r)
+		case r == '-' && s[i-1] == '-':
+			return bad("contains \"--\"")
+		case r == '-' && i == len(s)-1:
+			return bad("ends with '-'")
 		}
+	}
+	if len(s) > MaxNameLen { // all ASCII by now: bytes are characters
+		return bad("%d characters, at most %d", len(s), MaxNameLen)
 	}
 	return nil
 }

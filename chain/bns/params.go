@@ -12,13 +12,23 @@ import (
 // so clients can read them with a proof.
 type Params struct {
 	// PreorderTTL is how many blocks a preorder stays usable: a register
-	// must land at a height h with preorderHeight < h <= preorderHeight+PreorderTTL.
-	// It is also the contest window: until that height, a register backed
-	// by an earlier preorder of the same name displaces a later one.
+	// must land at a height h with
+	// preorderHeight+MinPreorderAge <= h <= preorderHeight+PreorderTTL.
 	PreorderTTL int64 `json:"preorder_ttl"`
+	// MinPreorderAge is how many blocks a preorder must be old before it
+	// can be revealed (1 to PreorderTTL). A preorder made after seeing
+	// someone's reveal cannot be revealed before that reveal commits,
+	// unless the same few validators propose every block in between (see
+	// docs/threat-model.md for the choice of the value).
+	MinPreorderAge int64 `json:"min_preorder_age"`
 	// PowDifficulty is the number of leading zero bits a registration's
 	// proof-of-work stamp must have (0 to 40).
 	PowDifficulty uint8 `json:"pow_difficulty"`
+	// PreorderPowDifficulty is the same for a preorder's stamp (0 to 40).
+	PreorderPowDifficulty uint8 `json:"preorder_pow_difficulty"`
+	// MaxPreordersPerAccount bounds the live (unrevealed, unexpired)
+	// preorders one key may hold (1 to 1024).
+	MaxPreordersPerAccount int64 `json:"max_preorders_per_account"`
 	// NameLifetime is how many blocks a registration or renewal lasts.
 	NameLifetime int64 `json:"name_lifetime"`
 	// GracePeriod is how many blocks after expiry only the owner may renew;
@@ -26,33 +36,49 @@ type Params struct {
 	GracePeriod int64 `json:"grace_period"`
 	// MaxTxBytes bounds an encoded transaction.
 	MaxTxBytes int64 `json:"max_tx_bytes"`
-	// MaxNamesPerOwner bounds how many names one owner key may hold.
+	// MaxNamesPerOwner bounds how many live (unexpired) names one owner
+	// key may hold.
 	MaxNamesPerOwner int64 `json:"max_names_per_owner"`
+	// MaxTxTTL bounds a transaction's expiry height: a block at height h
+	// refuses a transaction whose expiry is above h+MaxTxTTL (1 to 2^32).
+	// It is also how long an idle account's nonce is kept (see
+	// docs/protocol.md, "Pruning").
+	MaxTxTTL int64 `json:"max_tx_ttl"`
 }
 
 // DefaultParams suit a network with one-second blocks: a preorder lives about
-// an hour, a name a year, the grace period a month, and a registration stamp
-// costs about a second of one core.
+// an hour and may be revealed after 20 seconds, a name lives a year, the
+// grace period a month, a transaction may be signed for the next ten
+// minutes, a registration stamp costs about a second of one core and a
+// preorder stamp a quarter of that.
 func DefaultParams() Params {
 	return Params{
-		PreorderTTL:      3600,
-		PowDifficulty:    22,
-		NameLifetime:     365 * 24 * 3600,
-		GracePeriod:      30 * 24 * 3600,
-		MaxTxBytes:       8192,
-		MaxNamesPerOwner: 256,
+		PreorderTTL:            3600,
+		MinPreorderAge:         20,
+		PowDifficulty:          22,
+		PreorderPowDifficulty:  20,
+		MaxPreordersPerAccount: 4,
+		NameLifetime:           365 * 24 * 3600,
+		GracePeriod:            30 * 24 * 3600,
+		MaxTxBytes:             8192,
+		MaxNamesPerOwner:       256,
+		MaxTxTTL:               600,
 	}
 }
 
-// LocalParams are for local testnets and tests: short lifetimes, a cheap stamp.
+// LocalParams are for local testnets and tests: short lifetimes, cheap stamps.
 func LocalParams() Params {
 	return Params{
-		PreorderTTL:      100,
-		PowDifficulty:    8,
-		NameLifetime:     100000,
-		GracePeriod:      1000,
-		MaxTxBytes:       8192,
-		MaxNamesPerOwner: 256,
+		PreorderTTL:            100,
+		MinPreorderAge:         2,
+		PowDifficulty:          8,
+		PreorderPowDifficulty:  8,
+		MaxPreordersPerAccount: 4,
+		NameLifetime:           100000,
+		GracePeriod:            1000,
+		MaxTxBytes:             8192,
+		MaxNamesPerOwner:       256,
+		MaxTxTTL:               100,
 	}
 }
 
@@ -64,8 +90,14 @@ func (p Params) Validate() error {
 	switch {
 	case p.PreorderTTL < 1 || p.PreorderTTL > 1<<32:
 		return fmt.Errorf("%w: preorder_ttl %d not in [1, 2^32]", ErrInvalidParams, p.PreorderTTL)
+	case p.MinPreorderAge < 1 || p.MinPreorderAge > p.PreorderTTL:
+		return fmt.Errorf("%w: min_preorder_age %d not in [1, preorder_ttl]", ErrInvalidParams, p.MinPreorderAge)
 	case p.PowDifficulty > 40:
 		return fmt.Errorf("%w: pow_difficulty %d above 40", ErrInvalidParams, p.PowDifficulty)
+	case p.PreorderPowDifficulty > 40:
+		return fmt.Errorf("%w: preorder_pow_difficulty %d above 40", ErrInvalidParams, p.PreorderPowDifficulty)
+	case p.MaxPreordersPerAccount < 1 || p.MaxPreordersPerAccount > 1024:
+		return fmt.Errorf("%w: max_preorders_per_account %d not in [1, 1024]", ErrInvalidParams, p.MaxPreordersPerAccount)
 	case p.NameLifetime < 1 || p.NameLifetime > 1<<40:
 		return fmt.Errorf("%w: name_lifetime %d not in [1, 2^40]", ErrInvalidParams, p.NameLifetime)
 	case p.GracePeriod < 0 || p.GracePeriod > 1<<40:
@@ -74,6 +106,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: max_tx_bytes %d not in [2048, 2^20]", ErrInvalidParams, p.MaxTxBytes)
 	case p.MaxNamesPerOwner < 1 || p.MaxNamesPerOwner > 4096:
 		return fmt.Errorf("%w: max_names_per_owner %d not in [1, 4096]", ErrInvalidParams, p.MaxNamesPerOwner)
+	case p.MaxTxTTL < 1 || p.MaxTxTTL > 1<<32:
+		return fmt.Errorf("%w: max_tx_ttl %d not in [1, 2^32]", ErrInvalidParams, p.MaxTxTTL)
 	}
 	return nil
 }
@@ -96,7 +130,7 @@ func ParseGenesisParams(appState []byte) (Params, error) {
 	return p, p.Validate()
 }
 
-const paramsVersion = 1
+const paramsVersion = 2
 
 // Marshal returns the canonical binary form stored in the state.
 func (p Params) Marshal() []byte {
@@ -108,6 +142,10 @@ func (p Params) Marshal() []byte {
 	e.i64(p.GracePeriod)
 	e.i64(p.MaxTxBytes)
 	e.i64(p.MaxNamesPerOwner)
+	e.i64(p.MinPreorderAge)
+	e.u8(p.PreorderPowDifficulty)
+	e.i64(p.MaxPreordersPerAccount)
+	e.i64(p.MaxTxTTL)
 	return e.b
 }
 
@@ -125,6 +163,10 @@ func UnmarshalParams(b []byte) (Params, error) {
 		MaxTxBytes:       d.i64("max_tx_bytes"),
 		MaxNamesPerOwner: d.i64("max_names_per_owner"),
 	}
+	p.MinPreorderAge = d.i64("min_preorder_age")
+	p.PreorderPowDifficulty = d.u8("preorder_pow_difficulty")
+	p.MaxPreordersPerAccount = d.i64("max_preorders_per_account")
+	p.MaxTxTTL = d.i64("max_tx_ttl")
 	if err := d.finish(); err != nil {
 		return Params{}, err
 	}

@@ -10,8 +10,8 @@ type Record struct {
 	Name    string
 	Owner   PublicKey
 	Profile Profile // empty after a transfer, until the new owner updates it
-	// PreorderHeight and PreorderIndex locate the preorder that won the
-	// name (block height, position in the block): the earliest preorder wins.
+	// PreorderHeight and PreorderIndex locate the preorder the name was
+	// registered with (block height, position in the block); informational.
 	PreorderHeight int64
 	PreorderIndex  int64
 	RegisteredAt   int64 // height of the registering transaction
@@ -88,7 +88,10 @@ const (
 	OpTransfer Op = 3 // new owner; keys cleared
 	OpRenew    Op = 4 // new expiry
 	OpRevoke   Op = 5 // permanently dead
-	OpDisplace Op = 6 // an earlier preorder took the name from a later one
+	// OpDisplace: an earlier preorder took the name from a later one.
+	// Chains of tx version 1 made it; a registration is final now, and no
+	// entry of this op is made any more.
+	OpDisplace Op = 6
 )
 
 var opNames = map[Op]string{
@@ -278,19 +281,44 @@ func UnmarshalNames(b []byte) ([]string, error) {
 	return out, nil
 }
 
-// MarshalNonce encodes an account's next nonce, stored under [NonceKey].
-func MarshalNonce(n uint64) []byte {
+// Account is the chain's state of one signing key, stored under
+// [NonceKey]: the next nonce, how many live preorders it holds, and when to
+// check whether it may be pruned.
+//
+// An entry may be pruned (deleted, so the next nonce is 0 again) once
+// every transaction the account had included has expired and it holds
+// nothing: no live preorder and no name that is live or in its grace
+// period. A transaction's expiry height is at most max_tx_ttl above the
+// block that included it, so PruneAt, the height after the latest expiry
+// of the account's transactions, is when that can first be true. A
+// replayed transaction is then refused by its expiry, whatever its nonce.
+type Account struct {
+	Nonce     uint64 // the next nonce
+	Preorders int64  // live preorders signed by the account
+	PruneAt   int64  // the height its PruneKey is scheduled at
+}
+
+const accountVersion = 1
+
+// Marshal returns the canonical binary form.
+func (a *Account) Marshal() []byte {
 	var e encoder
-	e.u64(n)
+	e.u8(accountVersion)
+	e.u64(a.Nonce)
+	e.i64(a.Preorders)
+	e.i64(a.PruneAt)
 	return e.b
 }
 
-// UnmarshalNonce parses an account's next nonce.
-func UnmarshalNonce(b []byte) (uint64, error) {
+// UnmarshalAccount parses an account entry.
+func UnmarshalAccount(b []byte) (*Account, error) {
 	d := decoder{b: b}
-	n := d.u64("nonce")
-	if err := d.finish(); err != nil {
-		return 0, fmt.Errorf("bns: nonce: %w", err)
+	if v := d.u8("account version"); d.err == nil && v != accountVersion {
+		d.fail("account version %d", v)
 	}
-	return n, nil
+	a := &Account{Nonce: d.u64("nonce"), Preorders: d.i64("preorders"), PruneAt: d.i64("prune at")}
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("bns: account: %w", err)
+	}
+	return a, nil
 }

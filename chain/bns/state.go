@@ -21,8 +21,23 @@ func HistoryKey(name string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(HistoryPrefix(name), seq)
 }
 
-// NonceKey is where an account's next nonce lives.
+// NonceKey is where an account's [Account] entry (its next nonce) lives.
 func NonceKey(account PublicKey) []byte { return append([]byte("n/"), account[:]...) }
+
+// PruneValue is the value of every PruneKey: one byte, as ICS23 proofs of
+// neighbouring keys need non-empty values.
+var PruneValue = []byte{1}
+
+// PrunePrefix is the prefix of the account pruning schedule.
+var PrunePrefix = []byte("x/")
+
+// PruneKey schedules the check, at height, of whether account's entry may
+// be pruned (see [Account]). By height first, so the due checks are a
+// contiguous range. Its value is [PruneValue].
+func PruneKey(height int64, account PublicKey) []byte {
+	k := binary.BigEndian.AppendUint64(append([]byte(nil), PrunePrefix...), uint64(height))
+	return append(k, account[:]...)
+}
 
 // OwnerKey is where an owner's sorted list of names lives.
 func OwnerKey(owner PublicKey) []byte { return append([]byte("o/"), owner[:]...) }
@@ -50,7 +65,9 @@ const (
 	QueryHistory = "/history"
 	// QueryOwner: data = 32-byte owner key; value = MarshalNames; key = OwnerKey.
 	QueryOwner = "/owner"
-	// QueryNonce: data = 32-byte account key; value = MarshalNonce; key = NonceKey.
+	// QueryNonce: data = 32-byte account key; value = Account.Marshal;
+	// key = NonceKey. An account never seen, or pruned, is proved absent:
+	// its next nonce is 0.
 	QueryNonce = "/nonce"
 	// QueryParams: no data; value = Params.Marshal; key = ParamsKey.
 	QueryParams = "/params"

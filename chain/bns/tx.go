@@ -33,8 +33,8 @@ func (t TxType) String() string {
 
 // Tx is a signed transaction. Which body fields are used depends on Type:
 //
-//	preorder: Commitment
-//	register: Name, Salt, PreorderHeight, Profile, PowNonce
+//	preorder: Commitment, PowNonce (a stamp over the commitment)
+//	register: Name, Salt, PreorderHeight, Profile, PowNonce (a stamp over the name)
 //	update:   Name, Profile
 //	transfer: Name, NewOwner
 //	renew:    Name
@@ -42,10 +42,14 @@ func (t TxType) String() string {
 //
 // Signer is the account key: the owner of the name (or, for preorder and
 // register, its owner to be). Nonce must equal the account's next nonce.
+// ExpiresAt is the last height at which the transaction may be included; a
+// block refuses it above that height, and refuses an expiry more than
+// max_tx_ttl blocks above its own height.
 type Tx struct {
-	Type   TxType
-	Signer PublicKey
-	Nonce  uint64
+	Type      TxType
+	Signer    PublicKey
+	Nonce     uint64
+	ExpiresAt int64
 
 	Commitment [32]byte
 	Name       string
@@ -60,10 +64,14 @@ type Tx struct {
 	Signature [ed25519.SignatureSize]byte
 }
 
-const txVersion = 1
+// txVersion is the transaction format: 2 carries an expiry height and a
+// stamp on preorders. Version 1 (no expiry) is refused: a transaction
+// without an expiry would stay valid for as long as its nonce is unused,
+// which rules out pruning the nonces of idle accounts.
+const txVersion = 2
 
 // TxDomain is the first field of every transaction's sign bytes.
-const TxDomain = "parley/bns/tx/v1"
+const TxDomain = "parley/bns/tx/v2"
 
 // MaxChainIDLen bounds chain IDs (CometBFT's own limit).
 const MaxChainIDLen = 50
@@ -74,9 +82,11 @@ func (tx *Tx) body(e *encoder) {
 	e.u8(uint8(tx.Type))
 	e.raw(tx.Signer[:])
 	e.u64(tx.Nonce)
+	e.i64(tx.ExpiresAt)
 	switch tx.Type {
 	case TxPreorder:
 		e.raw(tx.Commitment[:])
+		e.u64(tx.PowNonce)
 	case TxRegister:
 		e.str(tx.Name)
 		e.raw(tx.Salt[:])
@@ -132,15 +142,21 @@ func (tx *Tx) Hash() [32]byte { return sha256.Sum256(tx.Marshal()) }
 // ValidateBasic for the stateless rules and VerifySignature for the signature.
 func DecodeTx(b []byte) (*Tx, error) {
 	d := decoder{b: b}
-	if v := d.u8("tx version"); d.err == nil && v != txVersion {
+	switch v := d.u8("tx version"); {
+	case d.err != nil, v == txVersion:
+	case v == 1:
+		d.fail("tx version 1 is retired (no expiry height): sign version %d", txVersion)
+	default:
 		d.fail("tx version %d, want %d", v, txVersion)
 	}
 	tx := &Tx{Type: TxType(d.u8("tx type"))}
 	d.fixed(tx.Signer[:], "signer")
 	tx.Nonce = d.u64("nonce")
+	tx.ExpiresAt = d.i64("expiry height")
 	switch tx.Type {
 	case TxPreorder:
 		d.fixed(tx.Commitment[:], "commitment")
+		tx.PowNonce = d.u64("pow nonce")
 	case TxRegister:
 		tx.Name = d.str("name", MaxNameLen)
 		d.fixed(tx.Salt[:], "salt")
@@ -167,11 +183,15 @@ func DecodeTx(b []byte) (*Tx, error) {
 	return tx, nil
 }
 
-// ValidateBasic applies the rules that need no state: a valid name, a valid
-// profile, a new owner distinct from the signer. It returns a *CodeError.
+// ValidateBasic applies the rules that need no state: an expiry height, a
+// valid name, a valid profile, a new owner distinct from the signer. It
+// returns a *CodeError.
 func (tx *Tx) ValidateBasic() error {
 	if tx.Signer.IsZero() {
 		return Errorf(CodeUnauthorized, "no signer")
+	}
+	if tx.ExpiresAt < 1 {
+		return Errorf(CodeMalformed, "no expiry height")
 	}
 	switch tx.Type {
 	case TxPreorder:

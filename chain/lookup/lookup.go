@@ -116,6 +116,9 @@ type Config struct {
 	// Now is the clock the trusting period is measured with (default
 	// time.Now).
 	Now func() time.Time
+	// OnWait, if set, is called once when New finds a chain that has no
+	// block yet and waits for its first one (to tell a person why).
+	OnWait func()
 	// Logger for the light client; nil discards.
 	Logger cmtlog.Logger
 }
@@ -132,7 +135,8 @@ type Client struct {
 	mu      sync.Mutex
 	latest  *types.LightBlock
 	fetched time.Time
-	seen    int64 // highest height this client saw a transaction of its own committed at
+	seen    int64 // highest height whose state this client must read (its own commits, the head at a Submit)
+	params  *bns.Params
 	rootH   int64
 	rootK   []byte
 	closed  bool
@@ -259,13 +263,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 
 	if cfg.TrustHeight == 0 {
-		// Trust on first use: the primary's latest commit.
-		res, err := rpc.Commit(ctx, nil)
+		// Trust on first use: the primary's latest commit, once there is one.
+		res, err := firstCommit(ctx, rpc, cfg.OnWait)
 		if err != nil {
 			return fail(fmt.Errorf("lookup: fetch trust root from %s: %w", c.urls[c.cur], err))
-		}
-		if res.SignedHeader.Header == nil || res.SignedHeader.Commit == nil {
-			return fail(fmt.Errorf("lookup: %s has no committed block yet", c.urls[c.cur]))
 		}
 		if res.ChainID != cfg.ChainID {
 			return fail(fmt.Errorf("lookup: node %s is on chain %q, want %q", c.urls[c.cur], res.ChainID, cfg.ChainID))
@@ -282,6 +283,35 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return fail(fmt.Errorf("lookup: light client: %w", err))
 	}
 	return c, nil
+}
+
+// firstCommit returns the node's latest commit, waiting (and calling
+// onWait once) while the chain has no block yet. A node that stops
+// answering ends the wait with its error.
+func firstCommit(ctx context.Context, rpc *rpchttp.HTTP, onWait func()) (*coretypes.ResultCommit, error) {
+	for waited := false; ; waited = true {
+		st, err := rpc.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if st.SyncInfo.LatestBlockHeight > 0 {
+			res, err := rpc.Commit(ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			if res.SignedHeader.Header != nil && res.SignedHeader.Commit != nil {
+				return res, nil
+			}
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the chain's first block: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // dialNode makes the RPC client of the node at u: every answer's body is
@@ -403,9 +433,14 @@ func (c *Client) ChainID() string { return c.cfg.ChainID }
 // until the state it vouches for includes every transaction this client
 // broadcast (read your writes).
 func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
+	return c.latestHeader(ctx, false)
+}
+
+// latestHeader is Latest; fresh ignores MaxAge, to learn the head now.
+func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBlock, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge && c.latest.Height > c.seen {
+	if !fresh && c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge && c.latest.Height > c.seen {
 		return c.latest, nil
 	}
 	for {
@@ -544,17 +579,18 @@ func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.
 	return rec, entries, nil
 }
 
-// Nonce returns the verified next nonce of an account (0 if it never sent).
+// Nonce returns the verified next nonce of an account (0 if it never sent,
+// or if its idle entry was pruned).
 func (c *Client) Nonce(ctx context.Context, account bns.PublicKey) (uint64, error) {
 	a, err := c.Query(ctx, bns.QueryNonce, account[:], bns.NonceKey(account))
 	if err != nil || a.Value == nil {
 		return 0, err
 	}
-	n, err := bns.UnmarshalNonce(a.Value)
+	acct, err := bns.UnmarshalAccount(a.Value)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
-	return n, nil
+	return acct.Nonce, nil
 }
 
 // Names returns the verified list of names an owner key holds.
@@ -570,8 +606,15 @@ func (c *Client) Names(ctx context.Context, owner bns.PublicKey) ([]string, erro
 	return names, nil
 }
 
-// Params returns the verified genesis parameters.
+// Params returns the verified genesis parameters. They never change, so
+// the first answer is kept.
 func (c *Client) Params(ctx context.Context) (bns.Params, error) {
+	c.mu.Lock()
+	p := c.params
+	c.mu.Unlock()
+	if p != nil {
+		return *p, nil
+	}
 	a, err := c.Query(ctx, bns.QueryParams, nil, bns.ParamsKey)
 	if err != nil {
 		return bns.Params{}, err
@@ -579,11 +622,14 @@ func (c *Client) Params(ctx context.Context) (bns.Params, error) {
 	if a.Value == nil {
 		return bns.Params{}, fmt.Errorf("%w: chain has no params", ErrUnverified)
 	}
-	p, err := bns.UnmarshalParams(a.Value)
+	params, err := bns.UnmarshalParams(a.Value)
 	if err != nil {
 		return bns.Params{}, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
-	return p, nil
+	c.mu.Lock()
+	c.params = &params
+	c.mu.Unlock()
+	return params, nil
 }
 
 // Broadcast submits a signed transaction and waits until it is committed in
@@ -639,33 +685,64 @@ func ChainIDOf(ctx context.Context, nodeURL string) (string, error) {
 	return st.NodeInfo.Network, nil
 }
 
-// Submit fills in the account's verified next nonce, signs tx for this
-// chain with priv and broadcasts it (see Broadcast).
+// Submit fills in the account's verified next nonce and an expiry height
+// (the verified head plus the chain's max_tx_ttl), signs tx for this chain
+// with priv and broadcasts it (see Broadcast).
+//
+// The nonce is read from the state after the newest block the light client
+// verifies when Submit starts, so a transaction that another process (an
+// earlier command) committed just before is counted: Submit may wait a
+// block for that.
 func (c *Client) Submit(ctx context.Context, priv ed25519.PrivateKey, tx *bns.Tx) (int64, error) {
+	params, err := c.Params(ctx)
+	if err != nil {
+		return 0, err
+	}
+	head, err := c.latestHeader(ctx, true)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.seen = max(c.seen, head.Height)
+	c.mu.Unlock()
 	n, err := c.Nonce(ctx, bns.PublicKeyOf(priv))
 	if err != nil {
 		return 0, err
 	}
 	tx.Nonce = n
+	tx.ExpiresAt = head.Height + params.MaxTxTTL
 	tx.Sign(c.cfg.ChainID, priv)
 	return c.Broadcast(ctx, tx)
 }
 
 // Preorder commits priv's key to name with salt (the first step of a
-// registration) and returns the height of the block that holds it, which
-// the register must name. Keep salt secret until Register.
+// registration), with the proof-of-work stamp the chain asks of a
+// preorder, and returns the height of the block that holds it, which the
+// register must name. Keep salt secret until Register.
 func (c *Client) Preorder(ctx context.Context, priv ed25519.PrivateKey, name string, salt [32]byte) (int64, error) {
 	if err := bns.ValidateName(name); err != nil {
 		return 0, err
 	}
-	commitment := bns.PreorderCommitment(c.cfg.ChainID, name, salt, bns.PublicKeyOf(priv))
-	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: commitment})
+	params, err := c.Params(ctx)
+	if err != nil {
+		return 0, err
+	}
+	owner := bns.PublicKeyOf(priv)
+	commitment := bns.PreorderCommitment(c.cfg.ChainID, name, salt, owner)
+	stamp, err := bns.SolvePreorderPow(ctx, c.cfg.ChainID, commitment, owner, params.PreorderPowDifficulty)
+	if err != nil {
+		return 0, err
+	}
+	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxPreorder, Commitment: commitment, PowNonce: stamp})
 }
 
 // Register reveals a preorder made at preorderHeight: it solves the
-// proof-of-work stamp at the chain's difficulty and submits the register
-// with profile. It must run in a later block than the preorder and within
-// the chain's preorder_ttl.
+// proof-of-work stamp at the chain's difficulty, waits until the preorder
+// is min_preorder_age blocks old, and submits the register with profile.
+// It returns once the name is provable to any reader: the light client
+// verified a header above the register's block and the record proved
+// there names priv's key. The preorder expires preorder_ttl blocks after
+// it was made.
 func (c *Client) Register(ctx context.Context, priv ed25519.PrivateKey, name string, salt [32]byte, preorderHeight int64, profile bns.Profile) (int64, error) {
 	// Read state that includes the preorder (and the nonce it used), even
 	// in a process that did not send it (a resumed registration).
@@ -676,9 +753,37 @@ func (c *Client) Register(ctx context.Context, priv ed25519.PrivateKey, name str
 	if err != nil {
 		return 0, err
 	}
-	stamp, err := bns.SolvePow(ctx, c.cfg.ChainID, name, bns.PublicKeyOf(priv), params.PowDifficulty)
+	owner := bns.PublicKeyOf(priv)
+	stamp, err := bns.SolvePow(ctx, c.cfg.ChainID, name, owner, params.PowDifficulty)
 	if err != nil {
 		return 0, err
 	}
-	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, PreorderHeight: preorderHeight, Profile: profile, PowNonce: stamp})
+	// The mempool checks a transaction as if in the block after the head.
+	for {
+		lb, err := c.latestHeader(ctx, true)
+		if err != nil {
+			return 0, err
+		}
+		if lb.Height+1 >= preorderHeight+params.MinPreorderAge {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	height, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxRegister, Name: name, Salt: salt, PreorderHeight: preorderHeight, Profile: profile, PowNonce: stamp})
+	if err != nil {
+		return height, err
+	}
+	// Latest now waits for a header above height, as any reader's would.
+	rec, err := c.Lookup(ctx, name)
+	if err != nil {
+		return height, err
+	}
+	if rec.Owner != owner {
+		return height, fmt.Errorf("%w: the register of %q committed at height %d, but the chain proves owner %s", ErrUnverified, name, height, rec.Owner)
+	}
+	return height, nil
 }

@@ -123,7 +123,7 @@ func TestVerifiedLookups(t *testing.T) {
 	if _, err := c.Submit(ctx, alice, tx); err != nil {
 		t.Fatal(err)
 	}
-	replay := &bns.Tx{Type: bns.TxRevoke, Name: "alice", Nonce: tx.Nonce}
+	replay := &bns.Tx{Type: bns.TxRevoke, Name: "alice", Nonce: tx.Nonce, ExpiresAt: tx.ExpiresAt}
 	replay.Sign(chainID, alice)
 	_, err := c.Broadcast(ctx, replay)
 	var ce *bns.CodeError

@@ -69,16 +69,25 @@ func main() {
 	var reg float64
 	var lk lookupResult
 	_, err = runNet(node.AppBNS, log, func(nodes []*proc) (float64, error) {
-		pre, sign, names, err := bnsTxs(*txCount)
+		first, err := status(nodes[0])
+		if err != nil {
+			return 0, err
+		}
+		p := node.DefaultOptions().Params
+		pre, sign, names, err := bnsTxs(*txCount, first+p.MaxTxTTL)
 		if err != nil {
 			return 0, err
 		}
 		log("bns: committing %d preorders first", len(pre))
-		first, _ := status(nodes[0])
 		if _, err := throughput(nodes, pre, log); err != nil {
 			return 0, err
 		}
 		last, _ := status(nodes[0])
+		// The last preorders may be revealed min_preorder_age blocks on;
+		// the mempool checks against the block after the head.
+		if err := waitHeight(nodes[0], last+p.MinPreorderAge-1, time.Minute); err != nil {
+			return 0, err
+		}
 		heights, err := txHeights(nodes[0], first, last)
 		if err != nil {
 			return 0, err
@@ -378,10 +387,10 @@ func kvTxs(n int) [][]byte {
 	return out
 }
 
-// bnsTxs makes n preorders, one account each, and for each a function that
-// signs its register once the preorder's height is known; the
-// proof-of-work stamps are solved in advance.
-func bnsTxs(n int) (pre [][]byte, reg []func(preorderHeight int64) []byte, names []string, err error) {
+// bnsTxs makes n preorders, one account each, expiring at expiry, and for
+// each a function that signs its register once the preorder's height is
+// known; the proof-of-work stamps are solved in advance.
+func bnsTxs(n int, expiry int64) (pre [][]byte, reg []func(preorderHeight int64) []byte, names []string, err error) {
 	p := node.DefaultOptions().Params
 	x := ecdh.X25519()
 	for i := 0; i < n; i++ {
@@ -390,7 +399,10 @@ func bnsTxs(n int) (pre [][]byte, reg []func(preorderHeight int64) []byte, names
 		priv := ed25519.NewKeyFromSeed(seed[:])
 		owner := bns.PublicKeyOf(priv)
 		salt := sha256.Sum256(append(seed[:], 's'))
-		t1 := &bns.Tx{Type: bns.TxPreorder, Nonce: 0, Commitment: bns.PreorderCommitment(chainID, name, salt, owner)}
+		t1 := &bns.Tx{Type: bns.TxPreorder, Nonce: 0, ExpiresAt: expiry, Commitment: bns.PreorderCommitment(chainID, name, salt, owner)}
+		if t1.PowNonce, err = bns.SolvePreorderPow(context.Background(), chainID, t1.Commitment, owner, p.PreorderPowDifficulty); err != nil {
+			return nil, nil, nil, err
+		}
 		t1.Sign(chainID, priv)
 		stamp, err := bns.SolvePow(context.Background(), chainID, name, owner, p.PowDifficulty)
 		if err != nil {
@@ -402,7 +414,7 @@ func bnsTxs(n int) (pre [][]byte, reg []func(preorderHeight int64) []byte, names
 		}
 		prof := bns.Profile{SigningKey: owner, EncKeys: []bns.EncKey{{KEM: bns.KEMX25519, Key: ek.PublicKey().Bytes()}}, Hubs: []string{"http://127.0.0.1:4000"}}
 		sign := func(h int64) []byte {
-			t2 := &bns.Tx{Type: bns.TxRegister, Nonce: 1, Name: name, Salt: salt, PreorderHeight: h, Profile: prof, PowNonce: stamp}
+			t2 := &bns.Tx{Type: bns.TxRegister, Nonce: 1, ExpiresAt: h + p.MaxTxTTL, Name: name, Salt: salt, PreorderHeight: h, Profile: prof, PowNonce: stamp}
 			t2.Sign(chainID, priv)
 			return t2.Marshal()
 		}

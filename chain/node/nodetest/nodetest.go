@@ -11,7 +11,7 @@ import (
 	"github.com/parley-im/parley/chain/node"
 )
 
-// Start runs a node with 50 ms blocks and a cheap proof-of-work stamp on
+// Start runs a node with 50 ms blocks and cheap proof-of-work stamps on
 // free ports until the test ends, and returns its RPC URL.
 func Start(t testing.TB, chainID string) string {
 	t.Helper()
@@ -44,7 +44,8 @@ func StartNode(t testing.TB, chainID string, tweak func(*node.Options), opts nod
 		t.Fatal(err)
 	}
 	o := node.DefaultOptions()
-	o.ChainID, o.BlockTime, o.Params.PowDifficulty = chainID, 50*time.Millisecond, 4
+	o.ChainID, o.BlockTime = chainID, 50*time.Millisecond
+	o.Params.PowDifficulty, o.Params.PreorderPowDifficulty = 4, 4
 	if tweak != nil {
 		tweak(&o)
 	}
