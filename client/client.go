@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/ratchet"
@@ -33,7 +34,8 @@ import (
 )
 
 // Directory returns name records whose proofs have been verified
-// (lookup.Client is the real one).
+// (lookup.Client is the real one). A name proved absent is an error
+// wrapping lookup.ErrNotFound.
 type Directory interface {
 	Lookup(ctx context.Context, name string) (*bns.Record, error)
 }
@@ -46,6 +48,11 @@ var (
 	// it yet; Flush (run by every later Send, and at start by the CLI)
 	// delivers it.
 	ErrQueued = errors.New("client: message queued")
+	// ErrSenderUnknown: a contact request names a sender the chain does
+	// not prove (yet): a name registered moments ago may not be provable
+	// to this device's node. The request stays in the inbox and is
+	// checked again later (Requests, and a running Watch).
+	ErrSenderUnknown = errors.New("client: the sender's name is not on the chain yet")
 )
 
 // Client is one user.
@@ -309,7 +316,9 @@ type Pending struct {
 // Requests opens the envelopes in the inboxes of the user's hubs.
 // Envelopes that do not open or whose signature the chain does not vouch
 // for are reported in bad (by id; those that never will wrap
-// ErrUndecodable, and ClearUndecodable removes them). A hub
+// ErrUndecodable, and ClearUndecodable removes them); one whose sender
+// the chain proves absent wraps ErrSenderUnknown and stays, to be checked
+// again. A hub
 // that does not answer is left out; if none answers, err says why.
 func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]error, err error) {
 	bad = map[string]error{}
@@ -344,6 +353,10 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 		in, err := c.openEnvelope(ctx, env)
 		if IsOffline(err) {
 			continue // its sender cannot be checked now: it stays for later (Offline says why)
+		}
+		if errors.Is(err, lookup.ErrNotFound) {
+			bad[e.ID] = fmt.Errorf("%w: %w", ErrSenderUnknown, err)
+			continue
 		}
 		if err != nil {
 			bad[e.ID] = err

@@ -54,7 +54,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, fn, onErr) })
 			}
 		}
-		c.maintain(wctx, plan, &lastRefresh, fn, onErr)
+		c.maintain(wctx, plan, &lastRefresh, requests, fn, onErr)
 		cancel()
 		wg.Wait()
 		if ctx.Err() != nil {
@@ -95,7 +95,7 @@ func (c *Client) watchPlan() map[string][]string {
 
 // maintain runs Watch's periodic work until ctx ends or the plan of what
 // to follow changes (a new contact, a contact's new hubs).
-func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, fn func(Message), onErr func(error)) {
+func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, requests *announcer, fn func(Message), onErr func(error)) {
 	t := time.NewTicker(MaintenanceInterval)
 	defer t.Stop()
 	lastBackup := time.Now()
@@ -121,6 +121,9 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 			if err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
+		}
+		if requests.retry() { // a sender that was not provable yet may be now
+			c.announceRequests(ctx, requests, fn, onErr)
 		}
 		if time.Since(lastBackup) >= BackupEvery {
 			lastBackup = time.Now()
@@ -175,7 +178,8 @@ var RecordRefresh, BackupEvery = time.Hour, time.Minute
 var contactsPerStream = 1600
 
 // MaintenanceInterval is how often Watch expires disappearing messages,
-// retries queued ones and looks for new contacts.
+// retries queued ones, looks for new contacts and checks again requests
+// whose sender the chain did not prove yet.
 var MaintenanceInterval = 5 * time.Second
 
 // KindExpired is the kind of the Message Watch reports when disappearing
@@ -195,14 +199,23 @@ const KindReceipt = "receipt"
 // verified). Answer it with Answer.
 const KindRequest = "request"
 
-// announcer reports each inbox request once per Watch.
+// announcer reports each inbox request once per Watch, and remembers
+// whether a request waits for its sender to become provable.
 type announcer struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	mu      sync.Mutex
+	seen    map[string]bool
+	waiting bool
+}
+
+// retry reports whether a request waited for its sender at the last look.
+func (a *announcer) retry() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.waiting
 }
 
 func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Message), onErr func(error)) {
-	pending, _, err := c.Requests(ctx)
+	pending, bad, err := c.Requests(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			onErr(err)
@@ -211,6 +224,10 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Mes
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.waiting = false
+	for _, err := range bad {
+		a.waiting = a.waiting || errors.Is(err, ErrSenderUnknown)
+	}
 	for _, p := range pending {
 		if id := p.hub + " " + p.ID; !a.seen[id] {
 			a.seen[id] = true

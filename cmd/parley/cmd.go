@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -9,12 +10,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
@@ -147,7 +150,8 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 // connectChain learns the chain ID from cfg.Node and opens the verified
 // directory from the trust root given (--trust-height/--trust-hash) or,
 // if none, the node's latest header, which it records in cfg; the
-// verified headers are kept in storeDir.
+// verified headers are kept in storeDir. A chain that has no block yet is
+// waited for, saying so on stderr.
 func connectChain(cmd *cobra.Command, cfg *config, trustHash, storeDir string) (*lookup.Client, error) {
 	ctx := cmd.Context()
 	id, err := lookup.ChainIDOf(ctx, cfg.Node)
@@ -155,7 +159,10 @@ func connectChain(cmd *cobra.Command, cfg *config, trustHash, storeDir string) (
 		return nil, err
 	}
 	cfg.ChainID = id
-	lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight, StoreDir: storeDir}
+	lc := lookup.Config{ChainID: cfg.ChainID, Primary: cfg.Node, Witnesses: cfg.Witnesses, TrustHeight: cfg.TrustHeight, StoreDir: storeDir,
+		OnWait: func() {
+			screen.Printf(cmd.ErrOrStderr(), "parley: chain %s has no block yet: waiting for its first one\n", id)
+		}}
 	if cfg.TrustHeight != 0 {
 		if lc.TrustHash, err = lookup.ParseHash(trustHash); err != nil {
 			return nil, cli.Usage(err)
@@ -187,12 +194,17 @@ func chainFlags(cmd *cobra.Command, cfg *config, trustHash *string) {
 }
 
 func registerCmd(h *home, stdout io.Writer) *cobra.Command {
-	var hubs []string
+	var (
+		hubs  []string
+		force bool
+	)
 	cmd := &cobra.Command{
 		Use:   "register NAME --hub URL",
 		Short: "Register your name on the chain",
-		Long: "register preorders NAME (a salted commitment), waits for a later block, then reveals it with a\n" +
-			"proof-of-work stamp, publishing your public keys and hub. Interrupted, it resumes where it stopped.",
+		Long: "register checks that each hub answers, preorders NAME (a salted commitment, with a proof-of-work\n" +
+			"stamp), waits until the preorder is old enough, then reveals it with another stamp, publishing your\n" +
+			"public keys and hubs. It returns once anyone can find the name. Interrupted, it resumes where it\n" +
+			"stopped. " + bns.NameRules + ".",
 		Example: "  parley register alice --hub http://127.0.0.1:4000\n  parley register alice --hub https://hub1.example --hub https://hub2.example",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -211,6 +223,11 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 			hub := strings.Join(hubs, " ")
 			if err := h.unlock(); err != nil {
 				return err
+			}
+			if !force {
+				if err := checkHubs(ctx, hubs, h.id); err != nil {
+					return err
+				}
 			}
 			d, err := h.directory(ctx)
 			if err != nil {
@@ -235,13 +252,15 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 				b, _ := json.Marshal(p)
 				return keystore.WriteFileAtomic(h.path("register.json"), b)
 			}
+			// The name is not looked up first: that would tell the node
+			// which name is wanted before the preorder hides it.
 			if p.PreorderHeight == 0 {
 				if err := save(); err != nil { // the salt is kept before it is committed to
 					return err
 				}
-				screen.Printf(stdout, "preordering %s...\n", name)
+				screen.Printf(stdout, "preordering %s (solving the preorder's proof-of-work stamp)...\n", name)
 				if p.PreorderHeight, err = d.Preorder(ctx, h.id.OwnerKey(), name, salt); err != nil {
-					return err
+					return registerRefused(h, name, err)
 				}
 				if err := save(); err != nil {
 					return err
@@ -254,23 +273,77 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			screen.Printf(stdout, "registering %s (solving the proof-of-work stamp)...\n", name)
+			screen.Printf(stdout, "registering %s (solving the stamp, waiting until the preorder is old enough)...\n", name)
 			height, err := d.Register(ctx, h.id.OwnerKey(), name, salt, p.PreorderHeight, profile)
 			if err != nil {
-				return err
+				return registerRefused(h, name, err)
 			}
 			os.Remove(h.path("register.json"))
 			h.cfg.Name, h.cfg.Hub = name, hubs[0]
 			if err := h.saveConfig(); err != nil {
 				return err
 			}
-			screen.Printf(stdout, "registered %s at height %d with hubs %s\n", name, height, hub)
+			screen.Printf(stdout, "registered %s at height %d with hubs %s; anyone can find it now\n", name, height, hub)
 			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&hubs, "hub", nil, "URL of a storage hub you write to (1 to 3; repeat the flag; required)")
+	cmd.Flags().BoolVar(&force, "force", false, "register hubs even if they do not answer now")
 	cmd.MarkFlagRequired("hub")
 	return cmd
+}
+
+// checkHubs asks each hub for its hub_info, as the client will: a hub
+// that does not answer, or is no Parley hub, is refused before anything
+// goes to the chain.
+func checkHubs(ctx context.Context, hubs []string, id *keystore.Identity) error {
+	for _, u := range hubs {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := hubclient.Dial(cctx, u, id.SigningKey(), nil)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("hub %s does not answer as a Parley hub (%v): nothing was registered; check the URL, or give --force to register it anyway", u, rootCause(err))
+		}
+	}
+	return nil
+}
+
+// rootCause is the innermost error of a chain ("connection refused"), for
+// a message that says what happened without the layers it went through.
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+// registerRefused says what a refusal of the chain means for the person
+// registering, and drops a pending preorder that can no longer be used.
+func registerRefused(h *home, name string, err error) error {
+	var ce *bns.CodeError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	drop := func() { os.Remove(h.path("register.json")) }
+	switch ce.Code {
+	case bns.CodeNameTaken:
+		drop()
+		return fmt.Errorf("%s is taken: someone else registered it first, and a registration is final; nothing was registered for you ('parley whois %s' shows its owner): choose another name", name, name)
+	case bns.CodeNameRevoked:
+		drop()
+		return fmt.Errorf("%s was revoked by its owner and can never be registered again: choose another name", name)
+	case bns.CodePreorderExpired, bns.CodePreorderNotFound:
+		drop()
+		return fmt.Errorf("your preorder of %s can no longer be revealed (it expired): run 'parley register %s' again to start over", name, name)
+	case bns.CodeTooManyNames:
+		return fmt.Errorf("your key already holds as many live names as the chain allows: %s", ce.Msg)
+	case bns.CodeTooManyPreorders:
+		return fmt.Errorf("your key has as many registrations under way as the chain allows; finish one, or wait until they expire: %s", ce.Msg)
+	}
+	return err
 }
 
 func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
@@ -538,6 +611,10 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			junk := 0
 			for id, e := range bad {
+				if errors.Is(e, client.ErrSenderUnknown) {
+					screen.Printf(stdout, "?\t%s: waiting: the sender's name is not on the chain yet (as your node sees it); kept, and checked again by the next 'parley requests' or a running watch\n", id)
+					continue
+				}
 				screen.Printf(stdout, "?\t%s: refused: %v\n", id, e)
 				if errors.Is(e, client.ErrUndecodable) {
 					junk++

@@ -48,14 +48,15 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			params, err := d.Params(ctx)
+			if err != nil {
+				return err
+			}
 			screen.Printf(stdout, "name:     %s (verified by proof)\nhubs:     %s\n", rec.Name, strings.Join(rec.Profile.Hubs, " "))
-			switch left := rec.ExpiresAt - lb.Height; {
-			case rec.Revoked:
-				screen.Println(stdout, "REVOKED: the name can never be used again")
-			case left > 0:
-				screen.Printf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", rec.ExpiresAt, left, lb.Height)
-			default:
-				screen.Printf(stdout, "EXPIRED at height %d (now %d): renew it with 'parley name renew' before the grace period ends\n", rec.ExpiresAt, lb.Height)
+			if rec.Live(lb.Height) {
+				screen.Printf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", rec.ExpiresAt, rec.ExpiresAt-lb.Height, lb.Height)
+			} else {
+				screen.Printf(stdout, "expires:  %s\n", expiry(rec, lb.Height, params))
 			}
 			return nil
 		},
@@ -194,6 +195,24 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// expiry says where rec stands at height now: when it expires; once
+// expired, for how long its owner may still renew it; after that, that it
+// is anyone's.
+func expiry(rec *bns.Record, now int64, p bns.Params) string {
+	end := rec.ExpiresAt + p.GracePeriod // the last height a renewal lands at
+	switch {
+	case rec.Revoked:
+		return "REVOKED: the name can never be used again"
+	case rec.Live(now):
+		return fmt.Sprintf("expires at height %d (%d blocks from now)", rec.ExpiresAt, rec.ExpiresAt-now)
+	case now < end:
+		return fmt.Sprintf("EXPIRED at height %d (%d blocks ago): only you can renew it, for %d more blocks (until height %d), then anyone may register it: run 'parley name renew'",
+			rec.ExpiresAt, now-rec.ExpiresAt, end-now, end)
+	default:
+		return fmt.Sprintf("EXPIRED at height %d, and renewal ended at height %d: anyone may register it now", rec.ExpiresAt, end)
+	}
+}
+
 // statusCmd shows, for a person checking that all is well, the chain this
 // device trusts, the user's name, each hub and what waits for it.
 func statusCmd(h *home, stdout io.Writer) *cobra.Command {
@@ -221,14 +240,15 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 				screen.Printf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
 					h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"), lookup.HashString(lb.Hash()))
 			}
+			var params bns.Params
 			if lb == nil {
 				// The name's record needs the chain.
+			} else if params, err = d.Params(ctx); err != nil {
+				screen.Printf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
 			} else if rec, err := d.Lookup(ctx, h.cfg.Name); err != nil {
 				screen.Printf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
-			} else if rec.Revoked {
-				screen.Printf(stdout, "name:     %s REVOKED\n", rec.Name)
 			} else {
-				screen.Printf(stdout, "name:     %s, expires at height %d (%d blocks from now)\n", rec.Name, rec.ExpiresAt, rec.ExpiresAt-lb.Height)
+				screen.Printf(stdout, "name:     %s, %s\n", rec.Name, expiry(rec, lb.Height, params))
 			}
 			switch err := c.CheckOwnRecord(ctx); {
 			case errors.Is(err, client.ErrNotMine):
