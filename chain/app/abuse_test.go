@@ -198,3 +198,25 @@ func countPrefix(c *chain, prefix []byte) int {
 	})
 	return n
 }
+
+// TestExpiredLeaveTheMempool: a transaction admitted to the mempool that
+// expires before a block takes it is evicted by the recheck and left out
+// of proposals.
+func TestExpiredLeaveTheMempool(t *testing.T) {
+	c := newChain(t, "")
+	c.skip(1)
+	a := newAccount("a")
+	a.expiresAt = c.height + 1
+	tx := a.preorder("alice")
+	if res, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx}); res.Code != 0 {
+		t.Fatalf("CheckTx: %s", res.Log)
+	}
+	c.skip(1) // a block without it: it expires
+	if res, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_Recheck}); bns.Code(res.Code) != bns.CodeTxExpired {
+		t.Fatalf("recheck of an expired transaction: %s %s", bns.Code(res.Code), res.Log)
+	}
+	prep, _ := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Height: c.height + 1, Txs: [][]byte{tx}, MaxTxBytes: 1 << 20})
+	if len(prep.Txs) != 0 {
+		t.Fatal("an expired transaction was proposed")
+	}
+}
