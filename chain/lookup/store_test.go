@@ -69,6 +69,11 @@ func TestVerifiesForwardFromStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// At least one header past the first (the loop may run within a block).
+	waitFor(t, func() bool {
+		lb, err := first.Latest(ctx)
+		return err == nil && lb.Height > h
+	})
 	first.Close()
 	if got := storeSize(t, dir, chainID); got > lookup.StoreHeaders || got < 2 {
 		t.Fatalf("the header store holds %d headers, want 2 to %d", got, lookup.StoreHeaders)
