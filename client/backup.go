@@ -97,7 +97,7 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 	cfg := &backupConfig{Version: 2, Path: path, Keystore: c.id.SealSeeds(key, wire.BackupAD(2, path))}
 	c.mu.Lock()
 	old := c.backup
-	c.backup = cfg
+	c.backup, c.backupETag = cfg, ""
 	err := c.save()
 	c.mu.Unlock()
 	if err != nil {
@@ -135,13 +135,23 @@ func (c *Client) BackupOn() bool {
 
 // Backup writes the backup to every hub of the user if backup is on and
 // the state changed since the last one.
+//
+// It replaces only the backup this device last wrote (If-Match its ETag):
+// a hub holding another one is asked which device wrote it, and if the
+// identity was restored on another device since, nothing is written and
+// the error is a *RestoredError (restored.go).
 func (c *Client) Backup(ctx context.Context) error {
 	c.mu.Lock()
 	if c.backup == nil || (c.backedUp == c.saves && c.backedUp != 0) {
 		c.mu.Unlock()
 		return nil
 	}
-	saves, cfg := c.saves, c.backup
+	c.mu.Unlock()
+	if err := c.writable(ctx, false); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	saves, cfg, etag := c.saves, c.backup, c.backupETag
 	plain, err := c.snapshot(c.now(), true)
 	c.mu.Unlock()
 	if err != nil {
@@ -154,7 +164,14 @@ func (c *Client) Backup(ctx context.Context) error {
 	for _, url := range c.own {
 		h, err := c.dial(ctx, url)
 		if err == nil {
-			_, err = h.Put(ctx, cfg.Path, blob, "application/octet-stream", hubclient.Cond{})
+			_, err = h.Put(ctx, cfg.Path, blob, "application/octet-stream", hubclient.Cond{IfMatch: etag})
+		}
+		if errors.Is(err, hub.ErrPrecondition) { // not the one this device wrote last
+			if err = c.checkBackup(ctx, []string{url}); err == nil {
+				_, err = h.Put(ctx, cfg.Path, blob, "application/octet-stream", hubclient.Cond{})
+			} else if errors.Is(err, ErrRestoredElsewhere) {
+				return err
+			}
 		}
 		if err != nil {
 			firstErr = cmp.Or(firstErr, fmt.Errorf("client: backup to %s: %w", url, err))
@@ -164,8 +181,15 @@ func (c *Client) Backup(ctx context.Context) error {
 	}
 	if stored {
 		c.mu.Lock()
+		unchanged := c.saves == saves
+		c.backupETag = etagOf(blob)
+		err := c.save() // the ETag, for the next run's If-Match
 		c.backedUp = max(c.backedUp, saves)
+		if unchanged { // that save only kept the ETag: nothing new to back up
+			c.backedUp = c.saves
+		}
 		c.mu.Unlock()
+		firstErr = cmp.Or(firstErr, err)
 	}
 	return firstErr
 }
@@ -227,6 +251,10 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	if err := c.loadPlain(state); err != nil {
 		return nil, nil, fmt.Errorf("client: backup: %w", err)
 	}
+	// This is a new device, of the next generation: the old one, reading
+	// the backup this one writes below, learns it and stops writing.
+	c.device, c.superseded = newDevice(c.device.Gen+1, c.now()), nil
+	c.backupETag, c.restoreChecked = etagOf(blob), true
 	// Conversations that went on after the backup: the hubs hold more of
 	// our messages than the restored state sent.
 	for _, ct := range c.contacts {
@@ -247,7 +275,13 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	c.mu.Lock()
 	err = c.save()
 	c.mu.Unlock()
-	return id, c, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Backup(ctx); err != nil {
+		return nil, nil, fmt.Errorf("client: restored, but the backup naming this device was not written (run any parley command to write it): %w", err)
+	}
+	return id, c, nil
 }
 
 // openBackup opens a backup blob read at path: its identity (under key

@@ -67,26 +67,30 @@ type Client struct {
 	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
 	ownSeq   uint64 // the sequence number of the record own comes from
 
-	mu           sync.Mutex                   // guards the state below; never held across a network call
-	flushMu      sync.Mutex                   // one Flush at a time
-	hubs         map[string]*hubclient.Client // connections, by URL, made on first use
-	contacts     map[string]*Contact
-	links        map[string]*Contact // group links, by the other member's name (link.go)
-	history      []Message
-	blocked      map[string]bool // names whose requests and messages are refused
-	readReceipts bool
-	profile      Profile
-	groups       map[string]*Group         // by ID
-	heldKeys     []heldRoster              // group keys from senders not placed in a group yet (takeGroupEvent)
-	uploads      map[string]*pendingUpload // files being sent, by contact and path
-	doomedPaths  []string                  // deleted messages and files, not yet removed from every hub
-	statePath    string                    // empty: state is not persisted
-	backup       *backupConfig             // nil: no backup
-	saves        uint64                    // state changes so far
-	hist         histLog                   // where the history stands on disk
-	backedUp     uint64                    // saves at the last backup
-	checked      map[string]bool           // contacts whose keys CheckKeys found as confirmed in this run
-	down         map[string]downHub        // hubs that did not answer lately, by URL
+	mu             sync.Mutex                   // guards the state below; never held across a network call
+	flushMu        sync.Mutex                   // one Flush at a time
+	hubs           map[string]*hubclient.Client // connections, by URL, made on first use
+	contacts       map[string]*Contact
+	links          map[string]*Contact // group links, by the other member's name (link.go)
+	history        []Message
+	blocked        map[string]bool // names whose requests and messages are refused
+	readReceipts   bool
+	profile        Profile
+	groups         map[string]*Group         // by ID
+	heldKeys       []heldRoster              // group keys from senders not placed in a group yet (takeGroupEvent)
+	uploads        map[string]*pendingUpload // files being sent, by contact and path
+	doomedPaths    []string                  // deleted messages and files, not yet removed from every hub
+	statePath      string                    // empty: state is not persisted
+	backup         *backupConfig             // nil: no backup
+	saves          uint64                    // state changes so far
+	hist           histLog                   // where the history stands on disk
+	backedUp       uint64                    // saves at the last backup
+	device         device                    // this device (restored.go)
+	backupETag     string                    // the ETag of the backup this device last wrote or read
+	superseded     *device                   // the device the identity was restored on, once this one learned it
+	restoreChecked bool                      // writable read the backup's ETag in this run
+	checked        map[string]bool           // contacts whose keys CheckKeys found as confirmed in this run
+	down           map[string]downHub        // hubs that did not answer lately, by URL
 
 	offMu   sync.Mutex
 	offline []*OfflineError // what did not answer, for Offline
@@ -179,6 +183,7 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 		o(c)
 	}
 	c.http = offlineHTTP(c.http)
+	c.device = newDevice(0, c.now())
 	c.checked, c.down = map[string]bool{}, map[string]downHub{}
 	// The chain says which hubs the user publishes; messages go to all.
 	// With the chain down, the state's copy says (Open).
@@ -255,6 +260,9 @@ func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
 // the inbox of the first of name's hubs that takes it, and a first message
 // ("greeting") follows on our hubs.
 func (c *Client) Request(ctx context.Context, name, greeting string) error {
+	if err := c.writable(ctx, false); err != nil {
+		return err
+	}
 	rec, err := c.lookup(ctx, name)
 	if err != nil {
 		return err

@@ -132,11 +132,14 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	if c.isBlocked(name) {
 		return Message{}, fmt.Errorf("client: %s is blocked: unblock them first", name)
 	}
+	if err := c.writable(ctx, false); err != nil {
+		return Message{}, err
+	}
 	c.mu.Lock()
 	stale := ct.stale
 	c.mu.Unlock()
 	if stale {
-		return Message{}, fmt.Errorf("%w with %s: start it over with Reset", ErrStale, name)
+		return Message{}, fmt.Errorf("%w with %s: start it over (reset the conversation)", ErrStale, name)
 	}
 	if err := c.CheckKeys(ctx, name); err != nil && !IsOffline(err) {
 		return Message{}, err

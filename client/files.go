@@ -103,6 +103,9 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	} else if _, err := c.contact(name); err != nil {
 		return Message{}, err
 	}
+	if err := c.writable(ctx, false); err != nil {
+		return Message{}, err
+	}
 	if c.isBlocked(name) {
 		return Message{}, fmt.Errorf("client: %s is blocked: unblock them first", name)
 	}

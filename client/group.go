@@ -918,6 +918,9 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if err != nil {
 		return Message{}, err
 	}
+	if err := c.writable(ctx, false); err != nil {
+		return Message{}, err
+	}
 	c.mu.Lock()
 	var others []string
 	if !g.Gone {

@@ -37,6 +37,9 @@ func (c *Client) SetHubs(hubs []string, seq uint64) error {
 // copy. If one of the user's hubs cannot be listed nothing is copied: it
 // may hold what the others lost.
 func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, total int)) (copied, had int, err error) {
+	if err := c.writable(ctx, false); err != nil {
+		return 0, 0, err
+	}
 	to, err := c.dial(ctx, url)
 	if err != nil {
 		return 0, 0, err
@@ -108,6 +111,9 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 // EmptyHub deletes every object of the user's bucket on the hub at url (a
 // hub the user left) and returns how many it deleted.
 func (c *Client) EmptyHub(ctx context.Context, url string) (int, error) {
+	if err := c.writable(ctx, false); err != nil {
+		return 0, err
+	}
 	h, err := c.dial(ctx, url)
 	if err != nil {
 		return 0, err
@@ -133,6 +139,9 @@ func (c *Client) EmptyHub(ctx context.Context, url string) (int, error) {
 // (ErrUndecodable) are not moved: they are removed from from, and counted
 // in skipped.
 func (c *Client) MoveInbox(ctx context.Context, from, to string) (moved, skipped int, err error) {
+	if err := c.writable(ctx, false); err != nil {
+		return 0, 0, err
+	}
 	src, err := c.dial(ctx, from)
 	if err != nil {
 		return 0, 0, err

@@ -27,6 +27,9 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 	if name == c.Name {
 		return fmt.Errorf("client: cannot introduce yourself")
 	}
+	if err := c.writable(ctx, false); err != nil {
+		return err
+	}
 	rec, err := c.lookup(ctx, name)
 	if err != nil {
 		return err

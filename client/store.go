@@ -71,6 +71,9 @@ type outboxEntry struct {
 }
 
 type savedState struct {
+	device                          // this device: its ID, generation and start (restored.go)
+	BackupETag     string           `json:"backup_etag,omitempty"`
+	Superseded     *device          `json:"superseded,omitempty"` // the device the identity was restored on
 	Contacts       []savedContact   `json:"contacts"`
 	Links          []savedContact   `json:"links,omitempty"` // group links
 	History        []Message        `json:"history"`
@@ -105,8 +108,17 @@ func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory
 	if err != nil {
 		return nil, err
 	}
+	newID := c.device.ID
 	if err := c.load(b); err != nil {
 		return nil, fmt.Errorf("client: state %s: %w", statePath, err)
+	}
+	if c.device.ID == newID { // the state named no device: it names this one from now on
+		c.mu.Lock()
+		err := c.save()
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
 	c.dropOldHistory() // a generation a save that did not finish began
 	return c, nil
@@ -187,6 +199,10 @@ func (c *Client) loadPlain(plain []byte) error {
 	}
 	c.doomedPaths = s.DoomedPaths
 	c.backup = s.Backup
+	if s.device.ID != "" { // else a state from before devices had IDs: this one's, from New, is saved next
+		c.device = s.device
+	}
+	c.backupETag, c.superseded = s.BackupETag, s.Superseded
 	if len(s.Hubs) > 0 && (!c.ownKnown || s.HubsSeq > c.ownSeq) {
 		// The chain did not answer, or answered from before the user's
 		// latest change of hubs: write to every hub it last listed.
@@ -239,7 +255,8 @@ func (c *Client) writeState(plain []byte) error {
 // messages expired at expiredAt, if not zero), or naming the history's
 // log; the caller holds c.mu.
 func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error) {
-	s := savedState{NoReadReceipts: !c.readReceipts, Profile: c.profile, Backup: c.backup}
+	s := savedState{NoReadReceipts: !c.readReceipts, Profile: c.profile, Backup: c.backup, device: c.device,
+		BackupETag: c.backupETag, Superseded: c.superseded}
 	switch {
 	case !withHistory:
 		s.HistoryGen, s.HistoryRecords = c.hist.gen, c.hist.records
@@ -333,7 +350,9 @@ func (c *Client) Flush(ctx context.Context) error {
 	hub := func(url string) (*hubclient.Client, error) {
 		if !tried[url] {
 			tried[url] = true
-			hubs[url], dialErr[url] = c.dial(ctx, url)
+			if dialErr[url] = c.writable(ctx, false); dialErr[url] == nil {
+				hubs[url], dialErr[url] = c.dial(ctx, url)
+			}
 		}
 		return hubs[url], dialErr[url]
 	}
@@ -497,6 +516,9 @@ func putIndex(ctx context.Context, h *hubclient.Client, path string, key [32]byt
 // removeEverywhere deletes path from every hub of the user; a hub that
 // does not have it counts as done. The caller must not hold c.mu.
 func (c *Client) removeEverywhere(ctx context.Context, path string) error {
+	if err := c.writable(ctx, false); err != nil {
+		return err
+	}
 	var firstErr error
 	for _, url := range c.own {
 		h, err := c.dial(ctx, url)
@@ -515,6 +537,9 @@ func (c *Client) removeEverywhere(ctx context.Context, path string) error {
 // reaches a hub that was down); if none did, their errors are returned.
 // The caller must not hold c.mu.
 func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
+	if err := c.writable(ctx, false); err != nil {
+		return err
+	}
 	var errs []error
 	for _, url := range c.own {
 		h, err := c.dial(ctx, url)
@@ -571,6 +596,9 @@ func (c *Client) upload(ctx context.Context, h *hubclient.Client, e outboxEntry)
 		_, etag, gerr := h.Get(ctx, c.Address(), e.Path)
 		if gerr == nil && etag == hex.EncodeToString(sum[:]) {
 			return nil // uploaded before a crash
+		}
+		if err := c.writable(ctx, true); err != nil {
+			return err // the other device wrote it
 		}
 		return fmt.Errorf("another blob occupies %s", e.Path)
 	}

@@ -207,15 +207,27 @@ func (c *Client) Put(ctx context.Context, path string, data []byte, contentType 
 
 // Get reads path from address's bucket (anyone's: reads are public).
 func (c *Client) Get(ctx context.Context, address, path string) ([]byte, string, error) {
+	return c.GetIfChanged(ctx, address, path, "")
+}
+
+// GetIfChanged is Get unless the object's ETag is etag (if not empty):
+// then it returns no data, etag and no error, without reading the object.
+func (c *Client) GetIfChanged(ctx context.Context, address, path, etag string) ([]byte, string, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/read/"+address+"/"+escapePath(path), nil)
 	if err != nil {
 		return nil, "", err
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", `"`+etag+`"`)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("hubclient: get %s/%s: %w", address, path, err)
 	}
 	defer res.Body.Close()
+	if etag != "" && res.StatusCode == http.StatusNotModified {
+		return nil, etag, nil
+	}
 	if res.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("hubclient: get %s/%s: %w", address, path, errorOf(res))
 	}

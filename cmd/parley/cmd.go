@@ -41,8 +41,27 @@ func passphraseHint(err error) string {
 		return "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
 	case errors.As(err, &kc):
 		return keyChangeHint(kc)
+	case errors.Is(err, client.ErrStale):
+		return "'parley contacts reset NAME' starts the conversation over (NAME is the contact)"
 	}
 	return ""
+}
+
+// hint is passphraseHint, and what to do once the identity was restored
+// on another device.
+func (h *home) hint(err error) string {
+	if errors.Is(err, client.ErrRestoredElsewhere) {
+		return h.restoredHint()
+	}
+	return passphraseHint(err)
+}
+
+// restoredHint says what to do on a device whose identity was restored
+// elsewhere.
+func (h *home) restoredHint() string {
+	name, node := cmp(h.cfg.Name, "NAME"), cmp(h.cfg.Node, "URL")
+	return fmt.Sprintf("go on from the other device; to use this one instead, restore your backup here into a new home "+
+		"('parley --home NEWDIR restore %s --node %s') and stop using the other; this home's history stays readable", name, node)
 }
 
 // keyChangeHint says what the user can do about a contact's key change.

@@ -29,9 +29,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
 	h := &home{stderr: errw}
 	defer h.release()
-	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, passphraseHint)
+	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, h.hint)
 	if code == 0 {
 		h.sayOffline()
+		h.saySuperseded()
 	}
 	return code
 }

@@ -132,11 +132,23 @@ func (h *home) sayOffline() {
 		strings.Join(what, "; "))
 }
 
-// quiet drops an error that only says a node or hub did not answer (the
-// command goes on with what the device holds, and sayOffline tells it).
+// quiet drops an error that only says a node or hub did not answer, or
+// that this device no longer writes to the user's hubs (the command goes
+// on with what the device holds; sayOffline and saySuperseded tell it).
 func quiet(err error) error {
-	if client.IsOffline(err) {
+	if client.IsOffline(err) || errors.Is(err, client.ErrRestoredElsewhere) {
 		return nil
 	}
 	return err
+}
+
+// saySuperseded tells, once, that the identity was restored on another
+// device and this one no longer writes to the user's hubs.
+func (h *home) saySuperseded() {
+	if h.c == nil {
+		return
+	}
+	if err := h.c.Superseded(); err != nil {
+		screen.Printf(h.stderr, "parley: %v\nparley: hint: %s\n", err, h.restoredHint())
+	}
 }
