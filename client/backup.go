@@ -346,7 +346,11 @@ var ErrStale = errors.New("client: this conversation went on after the backup wa
 
 // Reset starts the conversation with name over: a new contact request with
 // a new mutual key, which their client accepts in place of the old one.
+// It is refused (*KeyChange) if name's keys are not the confirmed ones.
 func (c *Client) Reset(ctx context.Context, name, greeting string) error {
+	if err := c.CheckKeys(ctx, name); err != nil && !errors.Is(err, ErrNotContact) {
+		return err // never a way around confirming keys that changed
+	}
 	c.mu.Lock()
 	c.startOver(name)
 	err := c.save()

@@ -379,7 +379,10 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 	return nil
 }
 
-// Accept makes the requester a contact and removes the request.
+// Accept makes the requester a contact and removes the request. A
+// request from a contact whose keys on the chain are not the confirmed
+// ones is refused with the *KeyChange (and the conversation closed):
+// confirming them (ConfirmKeys) is the only way to a new conversation.
 func (c *Client) Accept(ctx context.Context, p Pending) error {
 	rec, err := c.lookup(ctx, p.From)
 	if err != nil {
@@ -393,6 +396,15 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil), started: p.Intro.Time}
 	c.mu.Lock()
 	old := c.contacts[p.From]
+	if old != nil && !sameKeys(old.Record, rec) {
+		// A request from a contact whose keys changed (perhaps a new
+		// holder of the name) is no way around confirming them.
+		c.mu.Unlock()
+		if _, err := c.checkName(ctx, p.From); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", ErrKeysChanged, p.From)
+	}
 	if old != nil && old.mutual != p.Intro.MutualKey && !p.Intro.Time.Before(old.started) {
 		// A newer request from a contact starts the conversation over
 		// (they restored an old backup, or reset it).

@@ -303,6 +303,9 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members []string)
 		if _, err := c.contact(m); err != nil {
 			return "", fmt.Errorf("client: %s is not a contact: add them first (members meet each other through the group)", m)
 		}
+		if err := c.CheckKeys(ctx, m); err != nil && !IsOffline(err) {
+			return "", err // never a name whose keys changed, unconfirmed (offline, keys wait for the check)
+		}
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
@@ -380,6 +383,9 @@ func (c *Client) Invite(ctx context.Context, id, name string) error {
 	if _, err := c.contact(name); err != nil {
 		return fmt.Errorf("client: %s is not a contact: add them first", name)
 	}
+	if err := c.CheckKeys(ctx, name); err != nil && !IsOffline(err) {
+		return err // never a name whose keys changed, unconfirmed (offline, its key waits for the check)
+	}
 	return c.changeRoster(ctx, id, func(g *Group) error {
 		if g.member(name) {
 			return fmt.Errorf("client: %s is already in the group", name)
@@ -418,7 +424,7 @@ func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
 	info := g.info(false)
 	info.Seed, info.From, info.Sign = nil, 0, nil
 	c.mu.Unlock()
-	if err := c.tellMember(ctx, g, name, info, true); err != nil && !errors.Is(err, ErrQueued) {
+	if err := c.tellMember(ctx, g, name, info, true); err != nil && !errors.Is(err, ErrQueued) && !errors.Is(err, ErrKeysChanged) {
 		return fmt.Errorf("client: telling %s of the removal: %w", name, err)
 	}
 	return nil
@@ -483,7 +489,7 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 		return err
 	}
 	err = c.tellMember(ctx, g, g.Creator, info, true)
-	if errors.Is(err, ErrQueued) {
+	if errors.Is(err, ErrQueued) || errors.Is(err, ErrKeysChanged) { // left here either way; a holder whose keys changed is told nothing
 		err = nil
 	}
 	return err
@@ -506,6 +512,11 @@ func (g *Group) keepReading(member string, n uint64) {
 // user and without keys, goes to every other member, who make new keys
 // for its epoch. With no other member (member ""), the group just ends.
 func (c *Client) HandOver(ctx context.Context, id, member string) error {
+	if member != "" {
+		if _, err := c.checkName(ctx, member); err != nil && !IsOffline(err) {
+			return err // never to a name whose keys changed, unconfirmed (offline, the roster waits for the check)
+		}
+	}
 	g, err := c.lockHeld(id, "hands it over")
 	if err != nil {
 		return err
@@ -533,7 +544,7 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 	}
 	var errs []error
 	for _, m := range info.Members {
-		if err := c.tellMember(ctx, g, m, info, true); err != nil && !errors.Is(err, ErrQueued) {
+		if err := c.tellMember(ctx, g, m, info, true); err != nil && !errors.Is(err, ErrQueued) && !errors.Is(err, ErrKeysChanged) {
 			errs = append(errs, fmt.Errorf("telling %s: %w", m, err))
 		}
 	}

@@ -300,7 +300,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				if err != nil {
 					m.status = "confirm: " + err.Error()
 				} else {
-					m.warning, m.status = "", fmt.Sprintf("confirmed %s's keys (safety number %s)", to, m.be.SafetyNumber(rec))
+					m.warning, m.status = "", fmt.Sprintf("confirmed %s's keys (safety number %s); if they changed, a new request went to %s: the conversation starts over when they accept", to, m.be.SafetyNumber(rec), to)
 				}
 				return m, nil
 			}

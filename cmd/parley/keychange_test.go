@@ -137,6 +137,11 @@ func TestNameTakenOverAfterExpiry(t *testing.T) {
 	if out := parley(t, "--home", alice, "contacts"); !strings.Contains(out, "bob\tKEYS CHANGED at height ") {
 		t.Errorf("alice's contacts after the takeover:\n%s", out)
 	}
+	// The new holder's own request is no way around confirming.
+	parley(t, "--home", carol, "contacts", "add", "alice", "--message", "hi alice, I am bob now")
+	if code, _, errs := try(alice, "contacts", "accept", "bob"); code != 1 || !strings.Contains(errs, "bob's name changed hands at height ") {
+		t.Errorf("alice accepts the new bob's request unconfirmed: exit %d\n%s", code, errs)
+	}
 	if out := parley(t, "--home", alice, "contacts", "confirm", "bob"); !strings.Contains(out, "new request sent to bob") {
 		t.Errorf("confirm: %s", out)
 	}
