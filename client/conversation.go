@@ -197,7 +197,8 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	return m, c.flushQueued(ctx, &ct.out, m.Seq)
 }
 
-// flushQueued runs Flush and says ErrQueued if no hub took message seq of
+// flushQueued runs Flush and says ErrQueued, wrapping why (hub sentinels,
+// network errors), if no hub took message seq of
 // st yet (Flush keeps trying the others).
 func (c *Client) flushQueued(ctx context.Context, st *stream, seq uint64) error {
 	err := c.Flush(ctx)
@@ -205,6 +206,9 @@ func (c *Client) flushQueued(ctx context.Context, st *stream, seq uint64) error 
 	queued := st.queued(seq)
 	c.mu.Unlock()
 	if queued {
+		if err == nil {
+			return fmt.Errorf("%w (no hub took it yet)", ErrQueued)
+		}
 		return fmt.Errorf("%w (no hub took it yet: %w)", ErrQueued, err)
 	}
 	return nil

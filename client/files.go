@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,7 +272,9 @@ func (e *FileError) Unwrap() error { return e.Err }
 // GetFile downloads the file that message ref of the conversation with
 // name shares to dest. It resumes from dest+".part" if an earlier attempt
 // stopped; dest appears only once every chunk opened and the whole file's
-// SHA-256 matches, and never replaces an existing file.
+// SHA-256 matches, and never replaces an existing file: a dest that
+// exists (fs.ErrExist) or cannot be written is refused before anything
+// is fetched.
 func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress Progress) error {
 	c.mu.Lock()
 	i := c.find(ref, name)
@@ -294,10 +297,15 @@ func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest st
 		}
 		hubs, addr = c.whereIs(author)
 	}
+	// The destination is checked before anything is fetched: it must
+	// not exist, and its directory must take a new file.
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("client: %s: %w", dest, fs.ErrExist)
+	}
 	part := dest + ".part"
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("client: cannot write %s: %w", dest, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()

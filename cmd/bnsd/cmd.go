@@ -7,7 +7,6 @@ import (
 	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/chain/app"
 	"github.com/parley-im/parley/chain/node"
 )
 
@@ -29,7 +29,8 @@ func rootCmd(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(initCmd(stdout), testnetCmd(stdout), startCmd(ctx, stderr), queryCmd(stdout), versionCmd(stdout))
+	root.AddCommand(initCmd(stdout), testnetCmd(stdout), startCmd(ctx, stderr), queryCmd(stdout),
+		cli.VersionCmd(root, stdout, fmt.Sprintf("(application %s, protocol %d)", app.Version, app.AppVersion)))
 	return root
 }
 
@@ -289,13 +290,3 @@ func queryCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func versionCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		Run: func(*cobra.Command, []string) {
-			fmt.Fprintf(stdout, "bnsd %s (%s)\n", appVersion(), filepath.Base(os.Args[0]))
-		},
-	}
-}

@@ -79,6 +79,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	v.SetEnvPrefix("HUBD")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
+	cmd.AddCommand(cli.VersionCmd(cmd, stdout, ""))
 	return cmd
 }
 

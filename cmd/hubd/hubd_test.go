@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
 	"github.com/parley-im/parley/hub/auth"
+	"github.com/parley-im/parley/internal/cli"
 )
 
 var hubdBin string
@@ -275,4 +277,22 @@ func metrics(t *testing.T, url string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return string(b)
+}
+
+// TestHelpAndVersion: 'hubd help' and 'hubd --version' answer (they were
+// unknown: exit 2), as 'hubd version' does.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"--version"}, {"version"}} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, &out, &errb); code != 0 {
+			t.Errorf("hubd %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		want := "hubd runs a storage hub"
+		if args[0] == "--version" || args[0] == "version" {
+			want = "hubd " + cli.Version()
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("hubd %s printed %q, want %q", strings.Join(args, " "), out.String(), want)
+		}
+	}
 }

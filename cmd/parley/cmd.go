@@ -28,34 +28,6 @@ import (
 const repinHint = "ask someone you trust for the height and hash of a recent header (their 'parley status' shows one), " +
 	"then run 'parley settings trust --trust-height H --trust-hash HEX'"
 
-func passphraseHint(err error) string {
-	var kc *client.KeyChange
-	switch {
-	case client.IsOffline(err):
-		return "what this device holds still works (contacts, read, search, group list, settings, profile), and what you send waits; try again once it answers"
-	case errors.Is(err, lookup.ErrTrustExpired):
-		return "this device was offline longer than the trusting period; " + repinHint
-	case errors.Is(err, lookup.ErrRootPruned):
-		return "the chain's nodes no longer keep the header this device trusts; " + repinHint
-	case errors.Is(err, keystore.ErrBadPassphrase):
-		return "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
-	case errors.As(err, &kc):
-		return keyChangeHint(kc)
-	case errors.Is(err, client.ErrStale):
-		return "'parley contacts reset NAME' starts the conversation over (NAME is the contact)"
-	}
-	return ""
-}
-
-// hint is passphraseHint, and what to do once the identity was restored
-// on another device.
-func (h *home) hint(err error) string {
-	if errors.Is(err, client.ErrRestoredElsewhere) {
-		return h.restoredHint()
-	}
-	return passphraseHint(err)
-}
-
 // restoredHint says what to do on a device whose identity was restored
 // elsewhere.
 func (h *home) restoredHint() string {
@@ -87,7 +59,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			}
 			h.stdin = cmd.InOrStdin()
 			h.cmd = cmd.CommandPath()
-			for _, free := range []string{"parley whois", "parley help", "parley completion", "parley __complete"} {
+			for _, free := range []string{"parley whois", "parley version", "parley help", "parley completion", "parley __complete"} {
 				if h.cmd == free || strings.HasPrefix(h.cmd, free+" ") {
 					return nil // they change nothing in the home
 				}
@@ -99,11 +71,12 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		PersistentPostRun: func(cmd *cobra.Command, _ []string) {
 			if h.c != nil {
 				if err := quiet(h.c.Backup(cmd.Context())); err != nil {
-					screen.Printf(stderr, "parley: backup not updated: %v\n", err)
+					h.warn("backup not updated", err)
 				}
 			}
 		},
 	}
+	h.root = root
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
@@ -111,6 +84,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout),
 		groupCmd(h, stdout), nameCmd(h, stdout), statusCmd(h, stdout), searchCmd(h, stdout), passphraseCmd(h, stdout))
 	root.AddCommand(blockCmds(h, stdout)...)
+	root.AddCommand(cli.VersionCmd(root, stdout, ""))
 	offlineErrors(h, root)
 	return root
 }

@@ -52,16 +52,19 @@ type pendingRegistration struct {
 }
 
 type home struct {
-	dir    string
-	stderr *screen.Writer
-	stdin  io.Reader
-	cfg    config
-	id     *keystore.Identity
-	dir2   *lookup.Client // the verified directory, once opened
-	lazy   *chainDir      // opens it on first use (h.chain)
-	c      *client.Client // the client a command opened
-	lock   *os.File       // the home's lock, once taken
-	cmd    string         // the command, for a process waiting for the lock
+	dir      string
+	stderr   *screen.Writer
+	root     *cobra.Command  // for --verbose
+	debugEnv bool            // PARLEY_DEBUG is set
+	said     map[string]bool // warnings printed (each once)
+	stdin    io.Reader
+	cfg      config
+	id       *keystore.Identity
+	dir2     *lookup.Client // the verified directory, once opened
+	lazy     *chainDir      // opens it on first use (h.chain)
+	c        *client.Client // the client a command opened
+	lock     *os.File       // the home's lock, once taken
+	cmd      string         // the command, for a process waiting for the lock
 }
 
 // lockWait is how long a command waits for another parley process that
@@ -227,7 +230,7 @@ func (h *home) safetyNumber(rec *bns.Record) (string, error) {
 	if h.id == nil {
 		pass, err := h.passphrase("passphrase (for the safety number): ")
 		if err != nil {
-			screen.Printf(h.stderr, "parley: the safety number needs your keys: %v\n", err)
+			h.warn("the safety number needs your keys", err)
 			return "", nil
 		}
 		if h.id, err = keystore.Load(h.path("keystore"), pass); err != nil {
@@ -306,10 +309,10 @@ func (h *home) client(ctx context.Context) (*client.Client, error) {
 	}
 	h.c = c
 	if err := quiet(c.Flush(ctx)); err != nil {
-		screen.Printf(h.stderr, "parley: messages still queued: %v\n", err)
+		h.warn("", fmt.Errorf("%w (no hub took it yet: %w)", client.ErrQueued, err))
 	}
 	if err := quiet(c.Expire(ctx)); err != nil {
-		screen.Printf(h.stderr, "parley: expiring messages: %v\n", err)
+		h.warn("expiring messages", err)
 	}
 	return c, nil
 }

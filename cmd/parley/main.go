@@ -27,9 +27,9 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
-	h := &home{stderr: errw}
+	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != ""}
 	defer h.release()
-	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, h.hint)
+	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, h.explain)
 	if code == 0 {
 		h.sayOffline()
 		h.saySuperseded()

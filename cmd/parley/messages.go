@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,8 +152,8 @@ func sendCmd(h *home) *cobra.Command {
 	return cmd
 }
 
-// queuedOK turns "queued" into a note: the message is safe and goes out
-// with the next command once the hub is back.
+// queuedOK turns "queued" into a note: the message is safe on this
+// device; the note says why no hub took it and what sends it.
 func (h *home) queuedOK(err error) error {
 	if errors.Is(err, client.ErrQueued) && client.IsOffline(err) {
 		// The offline line (sayOffline) names what does not answer.
@@ -162,7 +161,7 @@ func (h *home) queuedOK(err error) error {
 		return nil
 	}
 	if errors.Is(err, client.ErrQueued) {
-		screen.Printf(h.stderr, "parley: %v\nparley: hint: it goes out with your next parley command once the hub is back\n", err)
+		h.warn("", err)
 		return nil
 	}
 	return err
@@ -188,7 +187,7 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 			var kc *client.KeyChange
 			if err := c.CheckKeys(ctx, name); errors.As(err, &kc) {
 				// The conversation is closed: what it holds is shown, nothing new is read.
-				screen.Printf(h.stderr, "parley: %v\nparley: hint: %s\n", kc, keyChangeHint(kc))
+				h.warn("", kc)
 			}
 			_, rerr := c.Receive(ctx, name)
 			if errors.Is(rerr, client.ErrKeysChanged) {
@@ -243,7 +242,8 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.\n\n" +
 			"With --exec, each new message (and contact request) also runs COMMAND with sh -c, the message in\n" +
 			"its environment, never in the command line: PARLEY_FROM, PARLEY_CONVERSATION, PARLEY_KIND,\n" +
-			"PARLEY_TEXT (control characters shown escaped), PARLEY_REF. For a desktop notification, say.",
+			"PARLEY_TEXT (control characters shown escaped), PARLEY_REF. What COMMAND prints shows with watch's\n" +
+			"own output (control characters escaped). For a desktop notification, say.",
 		Example: "  parley watch\n  parley watch --exec 'notify-send \"$PARLEY_FROM\" \"$PARLEY_TEXT\"'",
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
@@ -253,12 +253,12 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				}
 				screen.Println(stdout, formatEvent(m))
 				if exec != "" && (m.Kind == wire.KindText || m.Kind == client.KindRequest) {
-					if err := runHook(cmd.Context(), exec, c.Name, m); err != nil {
-						screen.Printf(stderr, "parley: --exec: %v\n", err)
+					if err := runHook(cmd.Context(), exec, c.Name, m, stdout, stderr); err != nil {
+						h.warn("--exec", err)
 					}
 				}
 			}, func(err error) {
-				screen.Printf(stderr, "parley: %v\n", err)
+				h.warn("", err)
 			})
 			if cmd.Context().Err() != nil {
 				return nil
@@ -271,8 +271,10 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 }
 
 // runHook runs command with sh -c for message m, which it finds in the
-// environment only: what a stranger wrote never becomes shell text.
-func runHook(ctx context.Context, command, me string, m client.Message) error {
+// environment only: what a stranger wrote never becomes shell text. The
+// command's output passes through to stdout and stderr (through the
+// screen's writers, so it cannot carry control sequences either).
+func runHook(ctx context.Context, command, me string, m client.Message, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c := osexec.CommandContext(ctx, "sh", "-c", command)
@@ -282,9 +284,9 @@ func runHook(ctx context.Context, command, me string, m client.Message) error {
 	}
 	c.Env = append(os.Environ(), "PARLEY_FROM="+screen.Line(m.From), "PARLEY_CONVERSATION="+screen.Line(client.ConversationOf(me, m)),
 		"PARLEY_KIND="+screen.Line(m.Kind), "PARLEY_TEXT="+screen.Line(text), "PARLEY_REF="+screen.Line(m.ID().String()))
-	out, err := c.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+	c.Stdout, c.Stderr = stdout, stderr
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("the command failed: %w", err)
 	}
 	return nil
 }
@@ -301,7 +303,7 @@ func reactCmd(h *home) *cobra.Command {
 				return err
 			}
 			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil { // the message may be new
-				screen.Printf(h.stderr, "parley: %v\n", err)
+				h.warn("", err)
 			}
 			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
 		}),
@@ -425,7 +427,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if len(args) == 1 {
 				who = args[0]
 				if _, err := c.Receive(cmd.Context(), who); quiet(err) != nil {
-					screen.Printf(h.stderr, "parley: %v\n", err)
+					h.warn("", err)
 				}
 				q, err := c.ContactProfile(cmd.Context(), who)
 				if err != nil {
@@ -685,7 +687,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil {
-				screen.Printf(h.stderr, "parley: %v\n", err)
+				h.warn("", err)
 			}
 			dest := out
 			if dest == "" {

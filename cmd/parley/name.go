@@ -145,7 +145,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				// Requests that came in meanwhile go with you.
 				if n, junk, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
-					screen.Printf(h.stderr, "parley: requests waiting on %s: %v\n", u, err)
+					h.warn("requests waiting on "+u, err)
 				} else {
 					if n > 0 {
 						screen.Printf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])

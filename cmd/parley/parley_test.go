@@ -165,9 +165,11 @@ func TestCLI(t *testing.T) {
 	// never as shell text.
 	hookDir := t.TempDir()
 	hookOut, pwned := filepath.Join(hookDir, "hook.txt"), filepath.Join(hookDir, "pwned")
+	var hookStdout, hookStderr syncBuffer
 	wctx, stopWatch = context.WithCancel(context.Background())
 	go func() {
-		watchDone <- run(wctx, []string{"--home", alice, "watch", "--exec", `printf '%s|%s|%s\n' "$PARLEY_FROM" "$PARLEY_KIND" "$PARLEY_TEXT" >> ` + hookOut}, nil, io.Discard, io.Discard)
+		watchDone <- run(wctx, []string{"--home", alice, "watch", "--exec", `printf '%s|%s|%s\n' "$PARLEY_FROM" "$PARLEY_KIND" "$PARLEY_TEXT" >> ` + hookOut +
+			`; echo "hook ran for $PARLEY_FROM"; echo "hook complains" >&2`}, nil, &hookStdout, &hookStderr)
 	}()
 	evil := "$(touch " + pwned + ") `touch " + pwned + "` \"; touch " + pwned
 	parley(t, "--home", bob, "send", "alice", evil)
@@ -178,6 +180,13 @@ func TestCLI(t *testing.T) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(hookOut)
 			t.Fatalf("the --exec command wrote %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The command's output passes through watch's own.
+	for !strings.Contains(hookStdout.String(), "hook ran for bob\n") || !strings.Contains(hookStderr.String(), "hook complains\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the --exec command's output did not pass through: stdout %q, stderr %q", hookStdout.String(), hookStderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

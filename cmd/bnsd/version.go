@@ -1,5 +1,0 @@
-package main
-
-import "github.com/parley-im/parley/chain/app"
-
-func appVersion() string { return app.Version }

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/internal/cli"
+)
+
+// gatedHub is a real hub whose writes can be refused with 401, as a hub
+// does when it does not accept a device's token.
+type gatedHub struct {
+	*httptest.Server
+	refuse atomic.Bool
+}
+
+func startGatedHub(t *testing.T) *gatedHub {
+	g := &gatedHub{Server: httptest.NewUnstartedServer(nil)}
+	srv, err := server.New(server.Config{Driver: memory.New(), PublicURL: "http://" + g.Listener.Addr().String(), InboxPowDifficulty: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	g.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.refuse.Load() && r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/store/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"message":"token revoked"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	g.Start()
+	t.Cleanup(func() { srv.Close(); g.Close() })
+	return g
+}
+
+// parleyErr runs the CLI and returns its exit code and what it wrote to
+// stderr.
+func parleyErr(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, nil, &out, &errb)
+	return code, errb.String()
+}
+
+// goChains are what a person must not be shown: Go package prefixes and
+// raw network errors.
+var goChains = regexp.MustCompile(`(^|\s)(client|hubclient|lookup|wire|keystore|hub): |dial tcp|Post "|Get "|%!`)
+
+// TestErrorsSayWhatToDo: what parley says when something fails is a
+// sentence and a hint that is true of that failure, never a chain of Go
+// packages (which --verbose shows): a hub that refuses the device's token
+// (the hint must not promise "once the hub is back"), a hub that is down,
+// a chain node that does not answer, a name that is not a contact.
+func TestErrorsSayWhatToDo(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	gate := startGatedHub(t)
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", gate.URL)
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[0])
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", bob, "read", "alice")
+
+	for _, tc := range []struct {
+		name    string
+		setup   func()
+		args    []string
+		code    int
+		want    []string // lines of stderr, in order
+		wantNot string
+	}{
+		{"a hub refuses the token", func() { gate.refuse.Store(true) }, []string{"--home", alice, "send", "bob", "refused?"}, 0,
+			[]string{"parley: queued on this device: your hub refused this device's signed token",
+				"parley: hint: it stays queued until the hub accepts it; check that this device's clock is right"},
+			"once the hub is back"},
+		{"--verbose shows the chain", nil, []string{"--home", alice, "-v", "send", "bob", "refused again?"}, 0,
+			[]string{"parley: queued on this device: your hub refused this device's signed token", "parley: hint: ",
+				"parley: detail: client: message queued (no hub took it yet: "},
+			""},
+		{"the hub is down", func() { gate.refuse.Store(false); gate.Close() }, []string{"--home", alice, "send", "bob", "down?"}, 0,
+			[]string{"parley: queued on this device: your hub " + gate.URL + " does not answer",
+				"parley: hint: it goes out with your next parley command once the hub answers"},
+			""},
+		{"not a contact", nil, []string{"--home", bob, "send", "carol", "hi"}, 1,
+			[]string{"parley: ", "parley: hint: 'parley contacts add NAME' asks them"}, ""},
+		{"the chain node does not answer", nil, []string{"--home", bob, "settings", "node", "http://127.0.0.1:1"}, 1,
+			[]string{"parley: the chain node http://127.0.0.1:1 does not answer (connection refused)",
+				"parley: hint: check that this device is online and the node runs; 'parley settings node URL' picks another node"},
+			""},
+	} {
+		if tc.setup != nil {
+			tc.setup()
+		}
+		code, stderr := parleyErr(t, tc.args...)
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d:\n%s", tc.name, code, tc.code, stderr)
+		}
+		for i, w := range tc.want {
+			if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
+				t.Errorf("%s: stderr line %d is not %q...:\n%s", tc.name, i+1, w, stderr)
+			}
+		}
+		if tc.wantNot != "" && strings.Contains(stderr, tc.wantNot) {
+			t.Errorf("%s: says %q:\n%s", tc.name, tc.wantNot, stderr)
+		}
+		if !strings.Contains(strings.Join(tc.args, " "), "-v") {
+			if loc := goChains.FindStringIndex(stderr); loc != nil {
+				t.Errorf("%s: a Go error chain reaches the user (%q):\n%s", tc.name, stderr[loc[0]:loc[1]], stderr)
+			}
+		}
+	}
+}
+
+// TestGetFileChecksTheDestination: get-file refuses a destination that
+// exists or cannot be written before it downloads anything (nothing is
+// fetched, no DEST.part appears), saying what to do.
+func TestGetFileChecksTheDestination(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(src, bytes.Repeat([]byte("parley "), 300000), 0o600)
+	sent := parley(t, "--home", alice, "send-file", "bob", src)
+	ref := regexp.MustCompile(`as (alice/\d+)`).FindStringSubmatch(sent)
+	if ref == nil {
+		t.Fatalf("send-file: %s", sent)
+	}
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "notes.txt")
+	os.WriteFile(exists, []byte("mine"), 0o600)
+	notDir := filepath.Join(dir, "a-file")
+	os.WriteFile(notDir, nil, 0o600)
+
+	for _, tc := range []struct {
+		dest string
+		want []string
+	}{
+		{exists, []string{"parley: " + exists + ": file already exists", "parley: hint: parley never writes over a file: choose another name with --out PATH"}},
+		{filepath.Join(notDir, "notes.txt"), []string{"parley: cannot write " + filepath.Join(notDir, "notes.txt") + ": ", "parley: hint: choose a place you can write to (--out PATH)"}},
+	} {
+		code, stderr := parleyErr(t, "--home", bob, "get-file", "alice", ref[1], "--out", tc.dest)
+		lines := strings.Split(stderr, "\n")
+		if code != 1 || len(lines) < 2 || !strings.HasPrefix(lines[0], tc.want[0]) || lines[1] != tc.want[1] {
+			t.Errorf("get-file --out %s: exit %d:\n%s", tc.dest, code, stderr)
+		}
+		if _, err := os.Stat(tc.dest + ".part"); err == nil {
+			t.Errorf("get-file --out %s downloaded before refusing (%s.part exists)", tc.dest, tc.dest)
+		}
+	}
+	if b, _ := os.ReadFile(exists); string(b) != "mine" {
+		t.Fatalf("the existing file now holds %q", b)
+	}
+	dest := filepath.Join(dir, "got.txt")
+	parley(t, "--home", bob, "get-file", "alice", ref[1], "--out", dest)
+	if b, _ := os.ReadFile(dest); !bytes.Equal(b, bytes.Repeat([]byte("parley "), 300000)) {
+		t.Fatal("get-file wrote something else")
+	}
+}
+
+// TestVersion: parley version and --version say which build this is,
+// without a home.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append([]string{"--home", filepath.Join(t.TempDir(), "none")}, args...), nil, &out, &errb); code != 0 ||
+			out.String() != "parley "+cli.Version()+"\n" {
+			t.Errorf("parley %s: exit %d, %q %q", args[0], code, out.String(), errb.String())
+		}
+	}
+}
