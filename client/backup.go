@@ -90,8 +90,8 @@ func backupPathV1(name string, passphrase []byte, kdf keystore.KDF) string {
 
 // EnableBackup turns backup on under passphrase and writes the first one.
 func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
-	if len(passphrase) < 12 {
-		return errors.New("client: a backup passphrase needs at least 12 characters: the hub can try guesses offline")
+	if err := keystore.CheckPassphrase(passphrase); err != nil {
+		return fmt.Errorf("client: backup (the hub can try guesses offline): %w", err)
 	}
 	path, key := backupKeys(c.Name, passphrase, BackupKDF)
 	cfg := &backupConfig{Version: 2, Path: path, Keystore: c.id.SealSeeds(key, wire.BackupAD(2, path))}

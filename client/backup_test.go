@@ -39,8 +39,8 @@ func TestBackupRestore(t *testing.T) {
 	bob.Send(ctx, "alice", "hello alice")
 	alice.Receive(ctx, "bob")
 	pass := []byte("a long backup passphrase")
-	if err := alice.EnableBackup(ctx, []byte("short")); err == nil {
-		t.Fatal("a short backup passphrase was taken")
+	if err := alice.EnableBackup(ctx, []byte("short")); !errors.Is(err, keystore.ErrWeakPassphrase) {
+		t.Fatalf("a short backup passphrase: %v", err)
 	}
 	if err := alice.EnableBackup(ctx, pass); err != nil {
 		t.Fatal(err)

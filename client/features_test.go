@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
+	stdpng "image/png"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -598,7 +600,11 @@ func TestProfiles(t *testing.T) {
 	w, alice, bob := newPair(t)
 	ctx := context.Background()
 	connect(t, alice, bob, "hi")
-	avatar := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 100)
+	var png bytes.Buffer
+	if err := stdpng.Encode(&png, image.NewGray(image.Rect(0, 0, 16, 16))); err != nil {
+		t.Fatal(err)
+	}
+	avatar := png.Bytes()
 	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice Liddell", Status: "down the rabbit hole", Avatar: avatar}); err != nil {
 		t.Fatal(err)
 	}

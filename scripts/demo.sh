@@ -15,7 +15,11 @@ hub0="http://127.0.0.1:${HUB_PORT:-4100}"
 hub1="http://127.0.0.1:$(( ${HUB_PORT:-4100} + 1 ))"
 export PARLEY_PASSPHRASE="${PARLEY_PASSPHRASE:-demo only: not a real passphrase}"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold step titles on a terminal only (and not with NO_COLOR): a log or a
+# pipe gets plain text.
+bold='' plain=''
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 say() { printf '   %s\n' "$*"; }
 parley() { "$bin/parley" --home "$dir/demo/$1" "${@:2}"; }
 

@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -52,7 +53,29 @@ var (
 	// ErrKDFTooCostly: the file asks for Argon2id parameters beyond the
 	// bound the caller gave (OpenWithin); no KDF was run.
 	ErrKDFTooCostly = errors.New("keystore: the file asks for a costlier key derivation than this client makes")
+	// ErrWeakPassphrase: a new passphrase is too easy to guess
+	// (CheckPassphrase).
+	ErrWeakPassphrase = errors.New("keystore: passphrase too weak")
 )
+
+// MinPassphrase is the fewest characters a new passphrase may have: the
+// keystore, and the backup a hub holds and can attack offline, are only as
+// strong as it.
+const MinPassphrase = 12
+
+// CheckPassphrase accepts a new passphrase (a keystore's, a backup's) only
+// if it has at least MinPassphrase characters and is not one character
+// repeated; otherwise it wraps ErrWeakPassphrase, saying why.
+func CheckPassphrase(p []byte) error {
+	s := string(p)
+	if n := utf8.RuneCountInString(s); n < MinPassphrase {
+		return fmt.Errorf("%w: %d characters, at least %d are needed", ErrWeakPassphrase, n, MinPassphrase)
+	}
+	if r, _ := utf8.DecodeRuneInString(s); strings.Trim(s, string(r)) == "" {
+		return fmt.Errorf("%w: one character repeated", ErrWeakPassphrase)
+	}
+	return nil
+}
 
 const (
 	magic     = "parley/keystore/v1"

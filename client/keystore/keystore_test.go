@@ -149,3 +149,14 @@ func FuzzOpenWithin(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckPassphrase(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"correct horse battery staple": true, "twelve chars": true, "ünïcödé ünï!": true,
+		"": false, "hunter2": false, "eleven char": false, "ünïcödé": false, "aaaaaaaaaaaaaaaa": false, "éééééééééééé": false,
+	} {
+		if err := CheckPassphrase([]byte(p)); (err == nil) != ok || (err != nil && !errors.Is(err, ErrWeakPassphrase)) {
+			t.Errorf("CheckPassphrase(%q) = %v, want ok=%v", p, err, ok)
+		}
+	}
+}

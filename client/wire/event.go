@@ -343,7 +343,7 @@ func OpenIndex(headerKey [32]byte, path string, b []byte) (*Index, error) {
 type Profile struct {
 	DisplayName string `json:"name,omitempty"`
 	Status      string `json:"status,omitempty"`
-	Avatar      []byte `json:"avatar,omitempty"` // an image, at most MaxAvatar bytes
+	Avatar      []byte `json:"avatar,omitempty"` // a PNG, JPEG or GIF image: CheckAvatar
 }
 
 // Bounds of a profile.
@@ -368,6 +368,11 @@ func (p *Profile) check() error {
 		!utf8.ValidString(p.DisplayName) || !utf8.ValidString(p.Status) {
 		return fmt.Errorf("%w: profile exceeds its bounds (name %d, status %d, avatar %d bytes; at most %d, %d, %d)",
 			ErrMalformed, len(p.DisplayName), len(p.Status), len(p.Avatar), MaxDisplayName, MaxStatus, MaxAvatar)
+	}
+	if len(p.Avatar) > 0 {
+		if _, _, _, err := CheckAvatar(p.Avatar); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -14,9 +14,9 @@ import (
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
+	"github.com/parley-im/parley/chain/app"
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
-	"github.com/parley-im/parley/chain/app"
 	"github.com/parley-im/parley/chain/node"
 )
 
@@ -289,4 +289,3 @@ func queryCmd(stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringSliceVar(&witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
 	return cmd
 }
-

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,7 +29,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 				screen.Println(stdout, "backup off; the backup was deleted from your hubs")
 				return nil
 			}
-			pass, err := readSecret("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
+			pass, err := h.newPassphrase("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
 			if err != nil {
 				return err
 			}
@@ -72,7 +70,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer d.Close()
-			backupPass, err := readSecret("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
+			backupPass, err := h.readSecret("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
 			if err != nil {
 				return err
 			}
@@ -80,7 +78,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pass, err := h.passphrase("new passphrase for this device: ")
+			pass, err := h.newPassphrase("PARLEY_PASSPHRASE", "new passphrase for this device: ")
 			if err != nil {
 				return err
 			}
@@ -118,21 +116,9 @@ func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.unlock(); err != nil {
 				return err
 			}
-			pass, err := readSecret("PARLEY_NEW_PASSPHRASE", "new passphrase: ")
+			pass, err := h.newPassphrase("PARLEY_NEW_PASSPHRASE", "new passphrase: ")
 			if err != nil {
 				return err
-			}
-			if os.Getenv("PARLEY_NEW_PASSPHRASE") == "" {
-				again, err := readSecret("PARLEY_NEW_PASSPHRASE", "new passphrase again: ")
-				if err != nil {
-					return err
-				}
-				if subtle.ConstantTimeCompare(pass, again) != 1 {
-					return errors.New("the two new passphrases differ; nothing changed")
-				}
-			}
-			if len(pass) == 0 {
-				return errors.New("an empty passphrase would leave your keys unprotected; nothing changed")
 			}
 			if err := h.saveKeystore(h.id, pass, kdfMemory); err != nil {
 				return err

@@ -115,7 +115,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer d.Close()
-			pass, err := h.passphrase("new passphrase: ")
+			pass, err := h.newPassphrase("PARLEY_PASSPHRASE", "new passphrase: ")
 			if err != nil {
 				return err
 			}
@@ -167,6 +167,11 @@ func connectChain(cmd *cobra.Command, cfg *config, trustHash, storeDir string) (
 	}
 	height, hash := d.TrustRoot()
 	cfg.TrustHeight, cfg.TrustHash = height, lookup.HashString(hash)
+	if len(cfg.Witnesses) == 0 {
+		screen.Printf(cmd.ErrOrStderr(), "parley: warning: no --witness: this device trusts the node %s alone to show it the chain; "+
+			"a witness (another node) would catch it showing a fork\n"+
+			"parley: hint: add witnesses with 'parley settings node %s --witness URL'\n", cfg.Node, cfg.Node)
+	}
 	return d, nil
 }
 

@@ -26,7 +26,7 @@ func world(t *testing.T, rpc, hub string, names ...string) map[string]string {
 // command's own default (add, add --known, reset), never another's.
 func TestGreetings(t *testing.T) {
 	rpc, hubs := startWorld(t)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	h := world(t, rpc, hubs[0], "alice", "bob", "carol")
 
 	parley(t, "--home", h["alice"], "contacts", "add", "bob")

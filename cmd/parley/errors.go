@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
@@ -45,6 +47,10 @@ func (h *home) explain(err error) (what, hint string) {
 		return cli.Plain(err), h.restoredHint()
 	case errors.Is(err, client.ErrStale):
 		return cli.Plain(err), "'parley contacts reset NAME' starts the conversation over (NAME is the contact)"
+	case errors.Is(err, keystore.ErrWeakPassphrase):
+		return cli.Plain(err), "choose one of at least 12 characters, a few unrelated words say; nothing was changed"
+	case errors.Is(err, errPassphrasesDiffer):
+		return err.Error(), "type the same passphrase twice"
 	case errors.Is(err, keystore.ErrBadPassphrase):
 		return "wrong passphrase, or the keystore is damaged", "the passphrase comes from PARLEY_PASSPHRASE or the terminal prompt"
 	case errors.Is(err, lookup.ErrTrustExpired):
@@ -76,8 +82,10 @@ func (h *home) explain(err error) (what, hint string) {
 		return cli.Plain(err), "'parley contacts add NAME' asks them; 'parley requests' lists who asked you"
 	case errors.Is(err, client.ErrSafetyMismatch):
 		return cli.Plain(err), "compare it again with the number their own 'parley whois NAME' shows; if it still differs, do not mark them verified"
+	case errors.Is(err, errNotAvatar):
+		return cli.Plain(err), fmt.Sprintf("choose a PNG, JPEG or GIF image of at most %d KiB and %d×%d pixels", wire.MaxAvatar>>10, wire.MaxAvatarSide, wire.MaxAvatarSide)
 	case errors.Is(err, fs.ErrExist):
-		return cli.Plain(err), "parley never writes over a file: choose another name with --out PATH"
+		return cli.Plain(err), "parley never writes over a file: give another path"
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
 		return cli.Plain(err), "choose a place you can write to (--out PATH)"
 	case errors.Is(err, client.ErrNoBackup):

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -161,7 +163,7 @@ func TestGetFileChecksTheDestination(t *testing.T) {
 		dest string
 		want []string
 	}{
-		{exists, []string{"parley: " + exists + ": file already exists", "parley: hint: parley never writes over a file: choose another name with --out PATH"}},
+		{exists, []string{"parley: " + exists + ": file already exists", "parley: hint: parley never writes over a file: give another path"}},
 		{filepath.Join(notDir, "notes.txt"), []string{"parley: cannot write " + filepath.Join(notDir, "notes.txt") + ": ", "parley: hint: choose a place you can write to (--out PATH)"}},
 	} {
 		code, stderr := parleyErr(t, "--home", bob, "get-file", "alice", ref[1], "--out", tc.dest)
@@ -192,5 +194,109 @@ func TestVersion(t *testing.T) {
 			out.String() != "parley "+cli.Version()+"\n" {
 			t.Errorf("parley %s: exit %d, %q %q", args[0], code, out.String(), errb.String())
 		}
+	}
+}
+
+// TestInitPassphrase: init asks the passphrase twice on the terminal and
+// refuses two that differ, and refuses a weak one (from the terminal or
+// PARLEY_PASSPHRASE) with the backup's rule; nothing is created then.
+// Without --witness it warns that the node is trusted alone.
+func TestInitPassphrase(t *testing.T) {
+	rpc, _ := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	initHome(t, rpc, filepath.Join(t.TempDir(), "first")) // the chain has a block
+	init := func(env string, answers []string, extra ...string) (code int, stderr string, prompts []string) {
+		t.Helper()
+		t.Setenv("PARLEY_PASSPHRASE", env)
+		home := filepath.Join(t.TempDir(), "home")
+		ask := func(prompt string) ([]byte, error) {
+			prompts = append(prompts, prompt)
+			a := answers[0]
+			answers = answers[1:]
+			return []byte(a), nil
+		}
+		var out, errb bytes.Buffer
+		code = runAsking(context.Background(), ask, append([]string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, extra...), nil, &out, &errb)
+		if _, err := os.Stat(filepath.Join(home, "keystore")); (err == nil) != (code == 0) {
+			t.Errorf("init exited %d, and its keystore: %v", code, err)
+		}
+		return code, errb.String(), prompts
+	}
+	for _, tc := range []struct {
+		name    string
+		env     string
+		answers []string
+		want    []string
+	}{
+		{"two that differ", "", []string{"correct horse battery staple", "correct horse battery stapel"},
+			[]string{"parley: the two passphrases you typed differ; nothing was changed", "parley: hint: type the same passphrase twice"}},
+		{"short", "", []string{"hunter2", "hunter2"},
+			[]string{"parley: passphrase too weak: 7 characters, at least 12 are needed", "parley: hint: choose one of at least 12 characters"}},
+		{"short, from the environment", "pw", nil, []string{"parley: passphrase too weak: 2 characters, at least 12 are needed"}},
+		{"one character", "aaaaaaaaaaaaaaaa", nil, []string{"parley: passphrase too weak: one character repeated"}},
+	} {
+		code, stderr, _ := init(tc.env, tc.answers, "--witness", rpc)
+		lines := strings.Split(stderr, "\n")
+		if code != 1 {
+			t.Errorf("%s: exit %d:\n%s", tc.name, code, stderr)
+		}
+		for i, w := range tc.want {
+			if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
+				t.Errorf("%s: stderr line %d is not %q...:\n%s", tc.name, i+1, w, stderr)
+			}
+		}
+	}
+	code, stderr, prompts := init("", []string{"correct horse battery staple", "correct horse battery staple"})
+	if code != 0 || strings.Join(prompts, "|") != "new passphrase: |again: " {
+		t.Fatalf("init with the passphrase typed twice: exit %d, prompts %q:\n%s", code, prompts, stderr)
+	}
+	if want := "parley: warning: no --witness: this device trusts the node " + rpc + " alone"; !strings.HasPrefix(stderr, want) {
+		t.Errorf("init without a witness: stderr %q, want %q...", stderr, want)
+	}
+	if code, stderr, _ := init("correct horse battery staple", nil, "--witness", rpc); code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("init with a witness: exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestProfileAvatar: an avatar must be an image by its content (an SVG
+// named .png is refused with what to do); a contact's avatar is saved
+// with profile NAME --avatar FILE, never over a file.
+func TestProfileAvatar(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+
+	dir := t.TempDir()
+	svg := filepath.Join(dir, "me.png")
+	os.WriteFile(svg, []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 0o600)
+	code, stderr := parleyErr(t, "--home", alice, "profile", "set", "--avatar", svg)
+	if lines := strings.Split(stderr, "\n"); code != 1 || !strings.HasPrefix(lines[0], "parley: "+svg+": not an avatar parley takes") ||
+		lines[1] != "parley: hint: choose a PNG, JPEG or GIF image of at most 192 KiB and 1024×1024 pixels" {
+		t.Fatalf("an SVG as avatar: exit %d:\n%s", code, stderr)
+	}
+	var img bytes.Buffer
+	png.Encode(&img, image.NewGray(image.Rect(0, 0, 32, 24)))
+	ok := filepath.Join(dir, "ok.png")
+	os.WriteFile(ok, img.Bytes(), 0o600)
+	parley(t, "--home", alice, "profile", "set", "--name", "Alice", "--avatar", ok)
+
+	saved := filepath.Join(dir, "alice.png")
+	out := parley(t, "--home", bob, "profile", "alice", "--avatar", saved)
+	if !strings.Contains(out, "avatar: PNG, 32×24 pixels") || !strings.Contains(out, "saved alice's avatar in "+saved) {
+		t.Fatalf("profile alice --avatar:\n%s", out)
+	}
+	if b, _ := os.ReadFile(saved); !bytes.Equal(b, img.Bytes()) {
+		t.Fatal("the saved avatar differs from alice's")
+	}
+	if code, stderr := parleyErr(t, "--home", bob, "profile", "alice", "--avatar", saved); code != 1 || !strings.Contains(stderr, "file exists") {
+		t.Fatalf("saving over a file: exit %d:\n%s", code, stderr)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,14 +58,16 @@ type home struct {
 	root     *cobra.Command  // for --verbose
 	debugEnv bool            // PARLEY_DEBUG is set
 	said     map[string]bool // warnings printed (each once)
-	stdin    io.Reader
-	cfg      config
-	id       *keystore.Identity
-	dir2     *lookup.Client // the verified directory, once opened
-	lazy     *chainDir      // opens it on first use (h.chain)
-	c        *client.Client // the client a command opened
-	lock     *os.File       // the home's lock, once taken
-	cmd      string         // the command, for a process waiting for the lock
+	// ask asks the person for a secret (nil: on the terminal, askTerminal).
+	ask   func(prompt string) ([]byte, error)
+	stdin io.Reader
+	cfg   config
+	id    *keystore.Identity
+	dir2  *lookup.Client // the verified directory, once opened
+	lazy  *chainDir      // opens it on first use (h.chain)
+	c     *client.Client // the client a command opened
+	lock  *os.File       // the home's lock, once taken
+	cmd   string         // the command, for a process waiting for the lock
 }
 
 // lockWait is how long a command waits for another parley process that
@@ -172,30 +175,67 @@ func (h *home) saveConfig() error {
 
 // passphrase comes from PARLEY_PASSPHRASE or the terminal, never a flag.
 func (h *home) passphrase(prompt string) ([]byte, error) {
-	return readSecret("PARLEY_PASSPHRASE", prompt)
+	return h.readSecret("PARLEY_PASSPHRASE", prompt)
 }
 
+// newPassphrase reads a new passphrase from the environment variable env
+// or else the terminal, where it is asked twice, and refuses a weak one
+// (keystore.CheckPassphrase: the same rule for the keystore and the
+// backup).
+func (h *home) newPassphrase(env, prompt string) ([]byte, error) {
+	p, err := h.readSecret(env, prompt)
+	if err != nil {
+		return nil, err
+	}
+	if os.Getenv(env) == "" {
+		again, err := h.readSecret(env, "again: ")
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare(p, again) != 1 {
+			return nil, errPassphrasesDiffer
+		}
+	}
+	if err := keystore.CheckPassphrase(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// errPassphrasesDiffer: the two typings of a new passphrase differ.
+var errPassphrasesDiffer = errors.New("the two passphrases you typed differ; nothing was changed")
+
 // readSecret reads a secret from the environment variable env, or else
-// from the terminal.
-func readSecret(env, prompt string) ([]byte, error) {
+// asks for it (h.ask: the terminal).
+func (h *home) readSecret(env, prompt string) ([]byte, error) {
 	if p := os.Getenv(env); p != "" {
 		return []byte(p), nil
 	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("no terminal to ask for it: set %s", env)
+	ask := h.ask
+	if ask == nil {
+		ask = askTerminal
 	}
-	defer tty.Close()
-	screen.Printf(tty, "%s", prompt)
-	p, err := term.ReadPassword(int(tty.Fd()))
-	screen.Println(tty)
+	p, err := ask(prompt)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (or set %s)", err, env)
 	}
 	if len(p) == 0 {
 		return nil, errors.New("empty passphrase")
 	}
 	return p, nil
+}
+
+// askTerminal asks for a secret on the terminal, without echo.
+func askTerminal(prompt string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask for it")
+	}
+	defer tty.Close()
+	screen.Printf(tty, "%s", prompt)
+	p, err := term.ReadPassword(int(tty.Fd()))
+	screen.Println(tty)
+	return p, err
 }
 
 // saveKeystore seals id under pass into the home's keystore; kdfMemory,

@@ -91,7 +91,7 @@ func takeOver(t *testing.T, rpc, hub, viewer, name string) (carol string) {
 // reads nothing she tried to send after the revocation.
 func TestRevokedNameIsNotWrittenTo(t *testing.T) {
 	rpc, hubs := startWorld(t)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := users(t, rpc, hubs[0], "alice", "bob")
 	alice, bob := homes["alice"], homes["bob"]
 	befriend(t, homes, "alice", "bob")
@@ -119,7 +119,7 @@ func TestRevokedNameIsNotWrittenTo(t *testing.T) {
 // nothing alice sent after the change.
 func TestNameTakenOverAfterExpiry(t *testing.T) {
 	rpc, hubs := startWorldWith(t, shortNames)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := users(t, rpc, hubs[0], "alice", "bob")
 	alice, bob := homes["alice"], homes["bob"]
 	befriend(t, homes, "alice", "bob")

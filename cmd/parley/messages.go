@@ -416,11 +416,15 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 }
 
 func profileCmd(h *home, stdout io.Writer) *cobra.Command {
+	var saveAvatar string
 	cmd := &cobra.Command{
-		Use:   "profile [NAME]",
-		Short: "Show your profile, or a contact's",
-		Long:  "A profile (display name, status, avatar) is stored encrypted on your hubs; only your contacts get its key.",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "profile [NAME] [--avatar FILE]",
+		Short: "Show your profile, or a contact's; save its avatar",
+		Long: "A profile (display name, status, avatar) is stored encrypted on your hubs; only your contacts get its key.\n" +
+			"--avatar FILE saves the avatar (a PNG, JPEG or GIF image, checked by its content) in FILE, which must\n" +
+			"not exist yet.",
+		Example: "  parley profile\n  parley profile bob\n  parley profile bob --avatar bob.png",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			p := c.MyProfile()
 			who := c.Name
@@ -435,16 +439,37 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				p = *q
 			}
-			screen.Printf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cmp(p.DisplayName, who), p.Status, size(int64(len(p.Avatar))))
+			screen.Printf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cmp(p.DisplayName, who), p.Status, avatarInfo(p.Avatar))
+			if saveAvatar == "" {
+				return nil
+			}
+			if len(p.Avatar) == 0 {
+				return fmt.Errorf("%s has no avatar", who)
+			}
+			f, err := os.OpenFile(saveAvatar, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // never over a file
+			if err != nil {
+				return fmt.Errorf("cannot save the avatar: %w", err)
+			}
+			if _, err := f.Write(p.Avatar); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			screen.Printf(stdout, "saved %s's avatar in %s\n", who, saveAvatar)
 			return nil
 		}),
 	}
+	cmd.Flags().StringVar(&saveAvatar, "avatar", "", "save the avatar in FILE (which must not exist)")
 	var (
 		name, status, avatar string
 	)
 	set := &cobra.Command{
-		Use:     "set",
-		Short:   "Set your display name, status and avatar",
+		Use:   "set",
+		Short: "Set your display name, status and avatar",
+		Long: fmt.Sprintf("set changes what your contacts see of you. An avatar is a PNG, JPEG or GIF image (judged by its\n"+
+			"content) of at most %d KiB and %d×%d pixels.", wire.MaxAvatar>>10, wire.MaxAvatarSide, wire.MaxAvatarSide),
 		Example: "  parley profile set --name 'Alice L.' --status 'in Wonderland' --avatar me.png",
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
@@ -456,10 +481,11 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 				p.Status = status
 			}
 			if avatar != "" {
-				var err error
-				if p.Avatar, err = os.ReadFile(avatar); err != nil {
+				b, err := readAvatar(avatar)
+				if err != nil {
 					return err
 				}
+				p.Avatar = b
 			}
 			if err := c.SetProfile(cmd.Context(), p); err != nil {
 				return h.queuedOK(err)
@@ -470,9 +496,42 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 	}
 	set.Flags().StringVar(&name, "name", "", "display name")
 	set.Flags().StringVar(&status, "status", "", "status line")
-	set.Flags().StringVar(&avatar, "avatar", "", "image file")
+	set.Flags().StringVar(&avatar, "avatar", "", "image file (PNG, JPEG or GIF)")
 	cmd.AddCommand(set)
 	return cmd
+}
+
+// errNotAvatar: a file given as an avatar is not an image parley takes.
+var errNotAvatar = errors.New("not an avatar parley takes")
+
+// readAvatar reads an avatar from path, reading no more than an avatar
+// may hold, and checks it by its content (wire.CheckAvatar).
+func readAvatar(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, wire.MaxAvatar+1))
+	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := wire.CheckAvatar(b); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", path, errNotAvatar, err)
+	}
+	return b, nil
+}
+
+// avatarInfo describes an avatar: its format, size and pixels.
+func avatarInfo(b []byte) string {
+	if len(b) == 0 {
+		return "none"
+	}
+	format, w, h, err := wire.CheckAvatar(b)
+	if err != nil {
+		return "not an image (" + size(int64(len(b))) + ")"
+	}
+	return fmt.Sprintf("%s, %d×%d pixels, %s", strings.ToUpper(format), w, h, size(int64(len(b))))
 }
 
 func cmp(a, b string) string {

@@ -91,7 +91,7 @@ func fails(t *testing.T, want int, args ...string) (string, string) {
 func TestOfflineLongerThanNodesKeepBlocks(t *testing.T) {
 	n := nodetest.StartNode(t, "prune-cli", nil, node.StartOptions{KeepRecent: 5})
 	hub := hubtest.Start(t, nil)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	alice := filepath.Join(t.TempDir(), "alice")
 	initHome(t, n.URL, alice)
 	parley(t, "--home", alice, "register", "alice", "--hub", hub.URL)

@@ -310,7 +310,7 @@ func TestCLI(t *testing.T) {
 func TestNameCommands(t *testing.T) {
 	rpc, _ := startWorld(t)
 	old, other, moved := hubtest.Start(t, nil), hubtest.Start(t, nil), hubtest.Start(t, nil)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	alice, bob, carol := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob"), filepath.Join(t.TempDir(), "carol")
 	for _, home := range []string{alice, bob, carol} {
 		initHome(t, rpc, home)
@@ -334,7 +334,7 @@ func TestNameCommands(t *testing.T) {
 		t.Fatalf("renewing moved the expiry from %s to %s", expiry[1], renewed[1])
 	}
 
-	id, err := keystore.Load(filepath.Join(alice, "keystore"), []byte("pw"))
+	id, err := keystore.Load(filepath.Join(alice, "keystore"), []byte("a test passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ func TestNameCommands(t *testing.T) {
 // committed resumes from register.json instead of starting over.
 func TestRegisterResumes(t *testing.T) {
 	rpc, hubs := startWorld(t)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	home := filepath.Join(t.TempDir(), "carol")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

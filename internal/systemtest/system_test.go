@@ -167,6 +167,9 @@ func TestDemoAndDrills(t *testing.T) {
 			t.Fatalf("the demo does not say %q:\n%s", want, out)
 		}
 	}
+	if i := strings.IndexByte(out, 0x1b); i >= 0 { // a pipe is no terminal: no bold, no colour
+		t.Fatalf("the demo printed an escape sequence to a pipe: %q", out[max(0, i-40):min(len(out), i+40)])
+	}
 	again := n.must("bash", "scripts/demo.sh")
 	for _, not := range []string{"registers the name", "asks bob to become a contact", "they talk"} {
 		if strings.Contains(again, not) {
