@@ -218,7 +218,7 @@ func offlineLine(t *testing.T, cmd, stderr string, what ...string) {
 func TestOfflineUse(t *testing.T) {
 	n := nodetest.StartNode(t, "offline-cli", nil, node.StartOptions{})
 	hubA, hubB := startStoppableHub(t), startStoppableHub(t)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
 	initHome(t, n.URL, alice)
 	initHome(t, n.URL, bob)
