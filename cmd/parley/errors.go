@@ -40,7 +40,11 @@ func (h *home) explain(err error) (what, hint string) {
 		if errors.As(err, &oe) {
 			what = oe.Error()
 		}
-		return what, "what this device holds still works (contacts, read, search, group list, settings, profile), and what you send waits; try again once it answers"
+		hint := "what this device holds still works (contacts, read, search, group list, settings, profile), and what you send waits; try again once it answers"
+		if errors.Is(err, lookup.ErrUnreachable) {
+			hint = nodeHint + "; meanwhile " + hint
+		}
+		return what, hint
 	case errors.As(err, &kc):
 		return cli.Plain(err), keyChangeHint(kc)
 	case errors.Is(err, client.ErrRestoredElsewhere):

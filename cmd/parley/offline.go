@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +91,11 @@ func (h *home) offline(err error) error {
 	what := "chain node " + h.cfg.Node
 	if len(h.cfg.Witnesses) > 0 {
 		what += " (and its witnesses)"
+	}
+	// A node this device does not use (settings node URL) is named itself.
+	if ue := (*url.Error)(nil); errors.As(err, &ue) && !slices.ContainsFunc(append([]string{h.cfg.Node}, h.cfg.Witnesses...),
+		func(n string) bool { return origin(n) == origin(ue.URL) }) {
+		what = "chain node " + origin(ue.URL)
 	}
 	return &client.OfflineError{What: what, Err: err}
 }
