@@ -23,7 +23,7 @@ import (
 // inboxAddress is the bucket address of the identity in home.
 func inboxAddress(t *testing.T, home string) string {
 	t.Helper()
-	id, err := keystore.Load(filepath.Join(home, "keystore"), []byte("pw"))
+	id, err := keystore.Load(filepath.Join(home, "keystore"), []byte("a test passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func inboxAddress(t *testing.T, home string) string {
 func TestJunkNeverBlocksTheInbox(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	small := hubtest.Start(t, func(c *server.Config) { c.InboxMaxEntries, c.InboxPerMinute = 4, 600 })
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
 	initHome(t, rpc, alice)
 	initHome(t, rpc, bob)
