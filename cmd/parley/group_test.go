@@ -12,7 +12,7 @@ import (
 // member's history.
 func TestGroupMembersWhoDeclinedEachOther(t *testing.T) {
 	rpc, hubs := startWorld(t)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := users(t, rpc, hubs[0], "alice", "bob", "carol", "dave")
 	alice, bob, carol, dave := homes["alice"], homes["bob"], homes["carol"], homes["dave"]
 	befriend(t, homes, "alice", "bob")

@@ -208,7 +208,7 @@ func reads(t *testing.T, home, group string, want ...string) bool {
 // keys, and reads each member from then on.
 func TestGroupMemberTakenOver(t *testing.T) {
 	rpc, hubs := startWorldWith(t, shortNames)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := users(t, rpc, hubs[0], "alice", "bob", "dave")
 	alice, bob, dave := homes["alice"], homes["bob"], homes["dave"]
 	befriend(t, homes, "alice", "bob")
