@@ -35,7 +35,7 @@ for who in alice bob; do
   fi
   if ! grep -q "\"name\": \"$who\"" "$dir/demo/$who/config.json" 2>/dev/null; then
     step "$who registers the name '$who' on the chain"
-    say "First a preorder (a salted hash, so nobody can see and steal the name), then, a block later, the reveal with a proof-of-work stamp."
+    say "First a preorder (a salted hash, so nobody can see and steal the name), then, once the preorder is a few blocks old, the reveal with a proof-of-work stamp."
     parley "$who" register "$who" --hub "$hub" | sed 's/^/   /'
     say "The record binds '$who' to public keys and the hub $hub. Nothing else about $who is on the chain."
   fi
