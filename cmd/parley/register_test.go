@@ -62,7 +62,7 @@ func interruptedRegister(t *testing.T, home, name, hub string) {
 // person's whois shows.
 func TestSquatterResumes(t *testing.T) {
 	rpc, hubs := startWorld(t)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	dir := t.TempDir()
 	squatter, victim, reader := filepath.Join(dir, "squatter"), filepath.Join(dir, "victim"), filepath.Join(dir, "reader")
 	for _, home := range []string{squatter, reader} {
@@ -96,7 +96,7 @@ func TestSquatterResumes(t *testing.T) {
 // refused showing the character as typed and the rules.
 func TestRegisterFromTheUsersSeat(t *testing.T) {
 	rpc, hubs := startWorldWith(t, func(o *node.Options) { o.BlockTime = time.Second })
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	dir := t.TempDir()
 	alice, bob := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
 	initHome(t, rpc, alice)
@@ -144,7 +144,7 @@ func TestRegisterFromTheUsersSeat(t *testing.T) {
 // refused as from an unknown sender.
 func TestRequestRightAfterRegistering(t *testing.T) {
 	rpc, hubs := startWorldWith(t, func(o *node.Options) { o.BlockTime = time.Second })
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	dir := t.TempDir()
 	alice, bob := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
 	initHome(t, rpc, alice)
@@ -161,7 +161,7 @@ func TestRequestRightAfterRegistering(t *testing.T) {
 // first block yet waits for it, saying so, instead of failing.
 func TestInitWaitsForFirstBlock(t *testing.T) {
 	rpc := nodetest.StartWith(t, "cli-test", func(o *node.Options) { o.BlockTime = 3 * time.Second })
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	code, out, errb := runCLI("--home", filepath.Join(t.TempDir(), "a"), "init", "--node", rpc, "--insecure-kdf-memory", "64")
 	if code != 0 || !strings.Contains(out, "identity created") || !strings.Contains(errb, "parley: chain cli-test has no block yet: waiting for its first one") {
 		t.Fatalf("init before the first block: exit %d\n%s%s", code, out, errb)
@@ -173,7 +173,7 @@ func TestInitWaitsForFirstBlock(t *testing.T) {
 // renewing brings it back.
 func TestStatusInGrace(t *testing.T) {
 	rpc, hubs := startWorldWith(t, func(o *node.Options) { o.Params.NameLifetime, o.Params.GracePeriod = 40, 100000 })
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	alice := filepath.Join(t.TempDir(), "alice")
 	initHome(t, rpc, alice)
 	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])

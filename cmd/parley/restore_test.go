@@ -17,7 +17,7 @@ import (
 // the identity in home, on hub.
 func backupETags(t *testing.T, hub *hubtest.Hub, home string) []string {
 	t.Helper()
-	id, err := keystore.Load(filepath.Join(home, "keystore"), []byte("pw"))
+	id, err := keystore.Load(filepath.Join(home, "keystore"), []byte("a test passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func backupETags(t *testing.T, hub *hubtest.Hub, home string) []string {
 func TestRestoreWhileOldDeviceRuns(t *testing.T) {
 	rpc, _ := startWorld(t)
 	hub := hubtest.Start(t, nil)
-	t.Setenv("PARLEY_PASSPHRASE", "pw")
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	defer func(k keystore.KDF) { client.BackupKDF = k }(client.BackupKDF)
 	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "the backup passphrase")
