@@ -324,7 +324,7 @@ func openBackup(blob []byte, path string, passphrase []byte, key [32]byte) (*key
 func readBackup(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
 	err := ErrNoBackup
 	for _, url := range hubs {
-		h, derr := hubclient.Dial(ctx, url, ed25519.NewKeyFromSeed(make([]byte, 32)), nil) // reads need no key
+		h, derr := hubclient.Dial(ctx, url, nil, nil) // reads need no key
 		if derr != nil {
 			err = derr
 			continue

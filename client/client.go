@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -69,7 +70,7 @@ type Client struct {
 
 	mu             sync.Mutex                   // guards the state below; never held across a network call
 	flushMu        sync.Mutex                   // one Flush at a time
-	hubs           map[string]*hubclient.Client // connections, by URL, made on first use
+	hubs           map[hubKey]*hubclient.Client // connections, made on first use
 	contacts       map[string]*Contact
 	links          map[string]*Contact // group links, by the other member's name (link.go)
 	history        []Message
@@ -177,7 +178,7 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // with homeHub as its hub. It does not need the hubs to be up: it connects
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
-	c := &Client{Name: name, id: id, dir: dir, hubs: map[string]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
+	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
 		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
 	for _, o := range opts {
 		o(c)
@@ -207,10 +208,30 @@ func (c *Client) setOwn(hubs []string) {
 // home returns the connection to the user's first hub.
 func (c *Client) home(ctx context.Context) (*hubclient.Client, error) { return c.dial(ctx, c.own[0]) }
 
-// dial returns a connection to the hub at url.
+// hubKey names a connection: to a hub, as one of the user's (with the
+// key, tokens bound to that hub) or as anyone else's (without).
+type hubKey struct {
+	url string
+	own bool
+}
+
+// dial returns a connection to the hub at url: one that holds the user's
+// key if url is one of the user's hubs, else one that can never send a
+// token of the user's (reads, inbox posts and watches of other people's
+// hubs need none).
 func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error) {
+	return c.dialAs(ctx, hubKey{url, slices.Contains(c.own, url)})
+}
+
+// dialOwn returns a connection with the user's key to the hub at url, a
+// hub the user is moving to or leaving (not, or no longer, in the list).
+func (c *Client) dialOwn(ctx context.Context, url string) (*hubclient.Client, error) {
+	return c.dialAs(ctx, hubKey{url, true})
+}
+
+func (c *Client) dialAs(ctx context.Context, k hubKey) (*hubclient.Client, error) {
 	c.mu.Lock()
-	h, down := c.hubs[url], c.down[url]
+	h, down := c.hubs[k], c.down[k.url]
 	c.mu.Unlock()
 	if h != nil {
 		return h, nil
@@ -218,18 +239,22 @@ func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error
 	if down.err != nil && time.Now().Before(down.until) {
 		return nil, c.noteOffline(down.err)
 	}
-	h, err := hubclient.Dial(ctx, url, c.id.SigningKey(), c.http)
+	var key ed25519.PrivateKey
+	if k.own {
+		key = c.id.SigningKey()
+	}
+	h, err := hubclient.Dial(ctx, k.url, key, c.http)
 	if err != nil {
 		if IsOffline(err) {
 			c.mu.Lock()
-			c.down[url] = downHub{err, time.Now().Add(retryDown)}
+			c.down[k.url] = downHub{err, time.Now().Add(retryDown)}
 			c.mu.Unlock()
 		}
 		return nil, c.noteOffline(err)
 	}
 	c.mu.Lock()
-	c.hubs[url] = h
-	delete(c.down, url)
+	c.hubs[k] = h
+	delete(c.down, k.url)
 	c.mu.Unlock()
 	return h, nil
 }

@@ -40,7 +40,7 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 	if err := c.writable(ctx, false); err != nil {
 		return 0, 0, err
 	}
-	to, err := c.dial(ctx, url)
+	to, err := c.dialOwn(ctx, url)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -65,7 +65,7 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 		if u == url {
 			continue
 		}
-		h, err := c.dial(ctx, u)
+		h, err := c.dialOwn(ctx, u)
 		var entries []hubclient.Entry
 		if err == nil {
 			entries, err = h.List(ctx)
@@ -114,7 +114,7 @@ func (c *Client) EmptyHub(ctx context.Context, url string) (int, error) {
 	if err := c.writable(ctx, false); err != nil {
 		return 0, err
 	}
-	h, err := c.dial(ctx, url)
+	h, err := c.dialOwn(ctx, url)
 	if err != nil {
 		return 0, err
 	}
@@ -142,11 +142,11 @@ func (c *Client) MoveInbox(ctx context.Context, from, to string) (moved, skipped
 	if err := c.writable(ctx, false); err != nil {
 		return 0, 0, err
 	}
-	src, err := c.dial(ctx, from)
+	src, err := c.dialOwn(ctx, from)
 	if err != nil {
 		return 0, 0, err
 	}
-	dst, err := c.dial(ctx, to)
+	dst, err := c.dialOwn(ctx, to)
 	if err != nil {
 		return 0, 0, err
 	}

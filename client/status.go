@@ -34,7 +34,7 @@ func (c *Client) Status(ctx context.Context) Status {
 	var s Status
 	for _, url := range c.own {
 		start := time.Now()
-		_, err := hubclient.Dial(ctx, url, c.id.SigningKey(), c.http)
+		_, err := hubclient.Dial(ctx, url, nil, c.http) // hub_info only: no key needed
 		hs := HubStatus{URL: url, Err: err}
 		if err == nil {
 			hs.Latency = time.Since(start)

@@ -3,6 +3,24 @@
 // the sealed inbox and the change-notification stream. Statuses map back to
 // the hub package's sentinel errors (hub.ErrNotFound, hub.ErrPrecondition,
 // ...), so callers never match error text.
+//
+// # Tokens
+//
+// A Client dialed with a key is for one of the user's own hubs: each
+// request that needs a token carries one made for that hub's URL (as
+// dialed, i.e. as published on the chain) and scoped to that request's
+// operation (a write token cannot delete, list or read the inbox). A
+// Client dialed without a key (for anyone else's hub) never sends a token.
+// Redirects are never followed, so no token reaches another host.
+//
+// # Bounds
+//
+// Everything a hub answers is read through a limit: objects up to
+// MaxObjectBytes, JSON answers up to a few MiB, listings up to
+// MaxListEntries entries, change events up to 64 KiB each. An answer
+// beyond a limit is an error wrapping ErrAnswerTooLarge; one that breaks
+// the protocol (a page token that repeats, a second "ready" on a stream)
+// wraps ErrBadAnswer.
 package hubclient
 
 import (
@@ -16,6 +34,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,30 +63,63 @@ type Info struct {
 type Client struct {
 	base    string
 	http    *http.Client
-	priv    ed25519.PrivateKey
+	priv    ed25519.PrivateKey // nil: someone else's hub, no token is ever sent
 	address string
 	info    Info
 	now     func() time.Time
 
 	skew time.Duration // the hub's clock minus ours, as its hub_info answer's Date said
 
-	mu       sync.Mutex
-	token    string
-	tokenExp time.Time
+	mu     sync.Mutex
+	tokens map[string]token // by operation
+}
+
+type token struct {
+	header string
+	exp    time.Time
 }
 
 // TokenLifetime is how long the client's tokens live; it makes a new one
 // before the old one expires.
 const TokenLifetime = time.Hour
 
+// Limits on what a hub answers.
+const (
+	// MaxObjectBytes bounds an object read (Get): more than any object
+	// Parley writes (blobs of at most 256 KiB, file chunks of 1 MiB,
+	// backups within a hub's upload limit).
+	MaxObjectBytes = 64 << 20
+	// MaxListEntries bounds a listing of the user's bucket, all pages.
+	MaxListEntries = 1 << 20
+	maxInfoBytes   = 64 << 10
+	maxJSONBytes   = 8 << 20
+	maxEventBytes  = 64 << 10
+)
+
+var (
+	// ErrAnswerTooLarge is wrapped when a hub's answer passes a limit.
+	ErrAnswerTooLarge = errors.New("hub answer too large")
+	// ErrBadAnswer is wrapped when a hub's answer breaks the protocol.
+	ErrBadAnswer = errors.New("hub answer breaks the protocol")
+	// ErrNoKey is wrapped when a request that needs a token is made on a
+	// Client dialed without a key.
+	ErrNoKey = errors.New("no key for this hub: it is not one of the user's")
+)
+
 // Dial reads the hub's hub_info. priv is the key of the user's bucket on
-// this hub (its address is auth.NativeAddress of the public key).
+// this hub (its address is auth.NativeAddress of the public key), for one
+// of the user's own hubs, as published on the chain; nil for anyone
+// else's, to read and to post to inboxes, without ever sending a token.
 func Dial(ctx context.Context, hubURL string, priv ed25519.PrivateKey, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	c := &Client{base: strings.TrimRight(hubURL, "/"), http: hc, priv: priv, now: time.Now,
-		address: auth.NativeAddress(priv.Public().(ed25519.PublicKey))}
+	noRedirects := *hc
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{base: strings.TrimRight(hubURL, "/"), http: &noRedirects, priv: priv, now: time.Now, tokens: map[string]token{}}
+	if priv != nil {
+		c.address = auth.NativeAddress(priv.Public().(ed25519.PublicKey))
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/hub_info", nil)
 	if err != nil {
 		return nil, fmt.Errorf("hubclient: %w", err)
@@ -81,7 +133,13 @@ func Dial(ctx context.Context, hubURL string, priv ed25519.PrivateKey, hc *http.
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("hubclient: hub_info of %s: %w", hubURL, errorOf(res))
 	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&c.info); err != nil {
+	b, err := readLimited(res, maxInfoBytes)
+	if err == nil {
+		if err = json.Unmarshal(b, &c.info); err != nil {
+			err = fmt.Errorf("%w: %v", ErrBadAnswer, err)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("hubclient: hub_info of %s: %w", hubURL, err)
 	}
 	if d, err := http.ParseTime(res.Header.Get("Date")); err == nil {
@@ -90,26 +148,63 @@ func Dial(ctx context.Context, hubURL string, priv ed25519.PrivateKey, hc *http.
 		c.skew = d.Sub(sent.Truncate(time.Second))
 	}
 	if c.info.Parley.NativeAuth != auth.NativeScheme {
-		return nil, fmt.Errorf("hubclient: %s does not accept native tokens", hubURL)
+		return nil, fmt.Errorf("hubclient: %s does not accept native tokens %s (it says %q): it runs another version of hubd", hubURL, auth.NativeScheme, c.info.Parley.NativeAuth)
 	}
 	return c, nil
 }
 
-// Address is the user's bucket address on this hub.
+// Address is the user's bucket address on this hub ("" without a key).
 func (c *Client) Address() string { return c.address }
 
 // Info returns the hub's hub_info.
 func (c *Client) Info() Info { return c.info }
 
-func (c *Client) bearer() string {
+// The operations tokens are made for, each with its one scope.
+var opScopes = map[string]auth.Scope{
+	"put":    {Scope: auth.ScopePutFilePrefix},
+	"delete": {Scope: auth.ScopeDeleteFilePrefix},
+	"list":   {Scope: auth.ScopeListFiles},
+	"inbox":  {Scope: auth.ScopeInbox},
+}
+
+// bearer returns the Authorization header for op on this hub: a token
+// bound to the hub's URL and scoped to op, made anew when it nears its
+// expiry or when fresh (after a 401: the bucket's tokens were revoked).
+func (c *Client) bearer(op string, fresh bool) (string, error) {
+	if c.priv == nil {
+		return "", fmt.Errorf("hubclient: %s on %s: %w", op, c.base, ErrNoKey)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	if c.token == "" || now.Add(5*time.Minute).After(c.tokenExp) {
-		c.tokenExp = now.Add(TokenLifetime)
-		c.token = "bearer " + auth.MakeNative(c.priv, c.info.Challenge, now, c.tokenExp, nil)
+	now := c.now().Add(c.skew) // dated by the hub's clock, which checks iat and revocation
+	t := c.tokens[op]
+	if fresh || t.header == "" || now.Add(5*time.Minute).After(t.exp) {
+		t.exp = now.Add(TokenLifetime)
+		t.header = "bearer " + auth.MakeNative(c.priv, c.base, now, t.exp, []auth.Scope{opScopes[op]})
+		c.tokens[op] = t
 	}
-	return c.token
+	return t.header, nil
+}
+
+// authorized sends the request that newReq makes with a token for op, and
+// once more with a fresh token if the hub answers 401 (the bucket's tokens
+// were revoked since, or the clock moved).
+func (c *Client) authorized(op string, newReq func() (*http.Request, error), want int, limit int64, out any) error {
+	for attempt := 0; ; attempt++ {
+		req, err := newReq()
+		if err != nil {
+			return err
+		}
+		tok, err := c.bearer(op, attempt > 0)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", tok)
+		err = c.do(req, want, limit, out)
+		if attempt > 0 || !errors.Is(err, hub.ErrUnauthorized) {
+			return err
+		}
+	}
 }
 
 // errorOf maps an answer's status to a hub sentinel, with the hub's message.
@@ -148,8 +243,9 @@ func errorOf(res *http.Response) error {
 	return fmt.Errorf("%w: %s", s, msg)
 }
 
-// do sends req and decodes a JSON answer into out (if not nil).
-func (c *Client) do(req *http.Request, want int, out any) error {
+// do sends req and decodes a JSON answer of at most limit bytes into out
+// (if not nil).
+func (c *Client) do(req *http.Request, want int, limit int64, out any) error {
 	res, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -158,11 +254,44 @@ func (c *Client) do(req *http.Request, want int, out any) error {
 	if res.StatusCode != want {
 		return errorOf(res)
 	}
-	if out == nil {
-		io.Copy(io.Discard, res.Body)
+	b, err := readLimited(res, limit)
+	if err != nil || out == nil {
+		return err
+	}
+	if rb, ok := out.(rawBody); ok {
+		*rb.b = b
 		return nil
 	}
-	return json.NewDecoder(res.Body).Decode(out)
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadAnswer, err)
+	}
+	return nil
+}
+
+// rawBody, as do's out, receives the answer's bytes as they are.
+type rawBody struct{ b *[]byte }
+
+// readLimited reads an answer's body, or fails with ErrAnswerTooLarge as
+// soon as it is known to pass limit bytes.
+func readLimited(res *http.Response, limit int64) ([]byte, error) {
+	if res.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrAnswerTooLarge, res.ContentLength, limit)
+	}
+	if res.ContentLength >= 0 { // known: read exactly that
+		b := make([]byte, res.ContentLength)
+		if _, err := io.ReadFull(res.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrAnswerTooLarge, limit)
+	}
+	return b, nil
 }
 
 func escapePath(p string) string {
@@ -182,30 +311,34 @@ type Cond struct {
 // Put writes data to path in the user's bucket and returns its ETag.
 // A failed condition wraps hub.ErrPrecondition.
 func (c *Client) Put(ctx context.Context, path string, data []byte, contentType string, cond Cond) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/store/"+c.address+"/"+escapePath(path), bytes.NewReader(data))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", c.bearer())
 	if contentType == "" {
 		contentType = "application/octet-stream"
-	}
-	req.Header.Set("Content-Type", contentType)
-	if cond.IfNoneMatch {
-		req.Header.Set("If-None-Match", "*")
-	} else if cond.IfMatch != "" {
-		req.Header.Set("If-Match", cond.IfMatch)
 	}
 	var out struct {
 		ETag string `json:"etag"`
 	}
-	if err := c.do(req, http.StatusAccepted, &out); err != nil {
+	err := c.authorized("put", func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/store/"+c.address+"/"+escapePath(path), bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", contentType)
+		if cond.IfNoneMatch {
+			req.Header.Set("If-None-Match", "*")
+		} else if cond.IfMatch != "" {
+			req.Header.Set("If-Match", cond.IfMatch)
+		}
+		return req, nil
+	}, http.StatusAccepted, maxInfoBytes, &out)
+	if err != nil {
 		return "", fmt.Errorf("hubclient: put %s: %w", path, err)
 	}
 	return out.ETag, nil
 }
 
-// Get reads path from address's bucket (anyone's: reads are public).
+// Get reads path from address's bucket (anyone's: reads are public). An
+// object over MaxObjectBytes is an error wrapping ErrAnswerTooLarge, found
+// as soon as that many bytes arrived.
 func (c *Client) Get(ctx context.Context, address, path string) ([]byte, string, error) {
 	return c.GetIfChanged(ctx, address, path, "")
 }
@@ -231,7 +364,7 @@ func (c *Client) GetIfChanged(ctx context.Context, address, path, etag string) (
 	if res.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("hubclient: get %s/%s: %w", address, path, errorOf(res))
 	}
-	b, err := io.ReadAll(res.Body)
+	b, err := readLimited(res, MaxObjectBytes)
 	if err != nil {
 		return nil, "", fmt.Errorf("hubclient: get %s/%s: %w", address, path, err)
 	}
@@ -241,15 +374,14 @@ func (c *Client) GetIfChanged(ctx context.Context, address, path, etag string) (
 // Delete removes path from the user's bucket; ifMatch, if set, must be its
 // ETag.
 func (c *Client) Delete(ctx context.Context, path, ifMatch string) error {
-	req, err := http.NewRequestWithContext(ctx, "DELETE", c.base+"/delete/"+c.address+"/"+escapePath(path), nil)
+	err := c.authorized("delete", func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, "DELETE", c.base+"/delete/"+c.address+"/"+escapePath(path), nil)
+		if err == nil && ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		return req, err
+	}, http.StatusAccepted, maxInfoBytes, nil)
 	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", c.bearer())
-	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
-	}
-	if err := c.do(req, http.StatusAccepted, nil); err != nil {
 		return fmt.Errorf("hubclient: delete %s: %w", path, err)
 	}
 	return nil
@@ -264,29 +396,40 @@ type Entry struct {
 	LastModified  int64  `json:"lastModifiedDate"`
 }
 
-// List returns every object of the user's bucket, following pages.
+// List returns every object of the user's bucket, following pages: at
+// most MaxListEntries (beyond, an error wrapping ErrAnswerTooLarge), and
+// a page token the hub gave before is an error wrapping ErrBadAnswer.
 func (c *Client) List(ctx context.Context) ([]Entry, error) {
 	var all []Entry
 	var page *string
+	seen := map[string]bool{}
 	for {
 		body, _ := json.Marshal(map[string]any{"page": page, "stat": true})
-		req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/list-files/"+c.address, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", c.bearer())
-		req.Header.Set("Content-Type", "application/json")
 		var out struct {
 			Entries []Entry `json:"entries"`
 			Page    *string `json:"page"`
 		}
-		if err := c.do(req, http.StatusAccepted, &out); err != nil {
+		err := c.authorized("list", func() (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/list-files/"+c.address, bytes.NewReader(body))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			return req, err
+		}, http.StatusAccepted, maxJSONBytes, &out)
+		if err != nil {
 			return nil, fmt.Errorf("hubclient: list: %w", err)
+		}
+		if len(all)+len(out.Entries) > MaxListEntries {
+			return nil, fmt.Errorf("hubclient: list: %w: more than %d entries", ErrAnswerTooLarge, MaxListEntries)
 		}
 		all = append(all, out.Entries...)
 		if out.Page == nil || len(out.Entries) == 0 {
 			return all, nil
 		}
+		if seen[*out.Page] {
+			return nil, fmt.Errorf("hubclient: list: %w: page token %.40q given twice", ErrBadAnswer, *out.Page)
+		}
+		seen[*out.Page] = true
 		page = out.Page
 	}
 }
@@ -310,7 +453,7 @@ func (c *Client) InboxPost(ctx context.Context, address string, envelope []byte)
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := c.do(req, http.StatusAccepted, &out); err != nil {
+	if err := c.do(req, http.StatusAccepted, maxInfoBytes, &out); err != nil {
 		return "", fmt.Errorf("hubclient: inbox post: %w", err)
 	}
 	return out.ID, nil
@@ -325,46 +468,38 @@ type InboxEntry struct {
 
 // InboxList lists the user's inbox, oldest first.
 func (c *Client) InboxList(ctx context.Context) ([]InboxEntry, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/inbox/"+c.address, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", c.bearer())
 	var out struct {
 		Entries []InboxEntry `json:"entries"`
 	}
-	if err := c.do(req, http.StatusOK, &out); err != nil {
+	err := c.authorized("inbox", func() (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, "GET", c.base+"/inbox/"+c.address, nil)
+	}, http.StatusOK, maxJSONBytes, &out)
+	if err != nil {
 		return nil, fmt.Errorf("hubclient: inbox list: %w", err)
 	}
 	return out.Entries, nil
 }
 
-// InboxGet reads one envelope of the user's inbox.
+// InboxGet reads one envelope of the user's inbox (at most the hub's
+// envelope limit, and never over 1 MiB).
 func (c *Client) InboxGet(ctx context.Context, id string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/inbox/"+c.address+"/"+url.PathEscape(id), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", c.bearer())
-	res, err := c.http.Do(req)
+	var env []byte
+	limit := min(max(c.info.Parley.InboxMaxBytes, 1), 1<<20)
+	err := c.authorized("inbox", func() (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, "GET", c.base+"/inbox/"+c.address+"/"+url.PathEscape(id), nil)
+	}, http.StatusOK, limit, rawBody{&env})
 	if err != nil {
 		return nil, fmt.Errorf("hubclient: inbox get: %w", err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("hubclient: inbox get: %w", errorOf(res))
-	}
-	return io.ReadAll(io.LimitReader(res.Body, c.info.Parley.InboxMaxBytes+1))
+	return env, nil
 }
 
 // InboxDelete removes one envelope of the user's inbox.
 func (c *Client) InboxDelete(ctx context.Context, id string) error {
-	req, err := http.NewRequestWithContext(ctx, "DELETE", c.base+"/inbox/"+c.address+"/"+url.PathEscape(id), nil)
+	err := c.authorized("inbox", func() (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, "DELETE", c.base+"/inbox/"+c.address+"/"+url.PathEscape(id), nil)
+	}, http.StatusAccepted, maxInfoBytes, nil)
 	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", c.bearer())
-	if err := c.do(req, http.StatusAccepted, nil); err != nil {
 		return fmt.Errorf("hubclient: inbox delete: %w", err)
 	}
 	return nil
@@ -395,7 +530,13 @@ var ErrWatchEnded = errors.New("hubclient: watch stream ended")
 // Watch streams changes under follows, resuming after cursor if it is not
 // empty, and calls fn for each event (changes, "ready" after the backlog,
 // "reset" if the cursor could not be resumed). It returns when ctx ends,
-// fn returns an error, or the stream ends (ErrWatchEnded).
+// fn returns an error, or the stream ends (ErrWatchEnded). A token (scoped
+// to the inbox) goes with it only on the user's own hub (a Client with a
+// key) and only when follows include the user's own inbox, so that the
+// hub announces arrivals there. A stream that breaks the protocol (a
+// second "ready" or "reset", a reset after ready, a malformed change)
+// ends with an error wrapping ErrBadAnswer; an event line over 64 KiB,
+// with one wrapping ErrAnswerTooLarge.
 func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn func(Event) error) error {
 	body, _ := json.Marshal(map[string]any{"follow": follows, "cursor": cursor})
 	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/watch", bytes.NewReader(body))
@@ -404,7 +545,13 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", c.bearer()) // so the hub also announces arrivals in our inbox
+	if c.priv != nil && slices.ContainsFunc(follows, func(f Follow) bool { return f.Address == c.address && strings.HasPrefix(f.Prefix, "_inbox/") }) {
+		tok, err := c.bearer("inbox", false)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", tok)
+	}
 	hc := *c.http
 	hc.Timeout = 0 // a stream lives as long as ctx
 	res, err := hc.Do(req)
@@ -416,8 +563,9 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 		return fmt.Errorf("hubclient: watch: %w", errorOf(res))
 	}
 	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 4096), 1<<20)
+	sc.Buffer(make([]byte, 4096), maxEventBytes)
 	var kind, id, data string
+	ready, reset := false, false
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -433,14 +581,23 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 			switch kind {
 			case "change":
 				if err := json.Unmarshal([]byte(data), &ev); err != nil {
-					return fmt.Errorf("hubclient: watch: bad event: %w", err)
+					return fmt.Errorf("hubclient: watch: %w: bad event: %v", ErrBadAnswer, err)
 				}
 			case "ready":
+				if ready {
+					return fmt.Errorf("hubclient: watch: %w: a second \"ready\"", ErrBadAnswer)
+				}
+				ready = true
 				var r struct {
 					Cursor string `json:"cursor"`
 				}
 				json.Unmarshal([]byte(data), &r)
 				ev.Cursor = r.Cursor
+			case "reset":
+				if reset || ready {
+					return fmt.Errorf("hubclient: watch: %w: \"reset\" after \"ready\" or twice", ErrBadAnswer)
+				}
+				reset = true
 			}
 			if err := fn(ev); err != nil {
 				return err
@@ -450,6 +607,9 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return fmt.Errorf("hubclient: watch: %w: an event line over %d bytes", ErrAnswerTooLarge, maxEventBytes)
 	}
 	return ErrWatchEnded
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/driver/disk"
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/driver/s3"
@@ -52,7 +53,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.String("config", "", "config file (JSON, YAML or TOML) with any of these settings")
 	f.String("listen", "127.0.0.1:4000", "address to listen on")
-	f.String("public-url", "", "URL clients reach this hub at (required), e.g. https://hub.example")
+	f.String("public-url", "", "URL clients reach this hub at (required), exactly as users publish it on the chain, e.g. https://hub.example;\nnative tokens name it and are refused if they name another")
 	f.String("data", "", "data directory for the disk driver (required unless --driver memory)")
 	f.String("driver", "disk", `storage driver: "disk", "s3" or "memory" (memory loses everything on exit)`)
 	f.String("s3-endpoint", "", "S3 server host:port (driver s3)")
@@ -60,7 +61,8 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.String("s3-region", "us-east-1", "S3 region (driver s3)")
 	f.String("s3-access-key", "", "S3 access key (driver s3); the secret key comes only from HUBD_S3_SECRET_KEY or the config file")
 	f.Bool("s3-tls", true, "use HTTPS to reach the S3 server")
-	f.String("server-name", "parley-hub", "name in the challenge text; changing it invalidates outstanding Gaia tokens")
+	f.String("server-name", "", "name in the challenge text (default: the public URL's host); changing it invalidates outstanding Gaia tokens")
+	f.Bool("gaia-require-hub-url", false, "refuse Gaia tokens whose hubUrl claim is not the public URL (Gaia's requireCorrectHubUrl)")
 	f.Float64("max-upload-mb", 20, "largest object, in MiB")
 	f.Float64("quota-mb", 0, "most one address may store, in MiB (0: no limit)")
 	f.Int("page-size", 100, "entries per list-files page")
@@ -71,6 +73,11 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Int("inbox-max-bytes", 16384, "largest inbox envelope")
 	f.Int("inbox-per-minute", 20, "inbox posts per minute per client IP")
 	f.Duration("sweep-every", time.Minute, "how often expired objects are deleted (negative: never, for instances that leave it to another on the same bucket)")
+	f.Int("max-watches", server.DefaultMaxWatches, "open watch streams, overall (503 beyond)")
+	f.Int("max-watches-per-ip", server.DefaultMaxWatchesPerIP, "open watch streams per client IP (429 beyond)")
+	f.Int("max-watch-follows", server.DefaultMaxWatchFollows, "addresses followed by all open watch streams together")
+	f.Int("max-watch-follows-per-ip", server.DefaultMaxFollowsPerIP, "addresses followed by one client IP's open watch streams")
+	f.Duration("body-timeout", 2*time.Minute, "time a request has to send its body (408 after)")
 	f.String("tls-cert", "", "TLS certificate file (serve HTTPS)")
 	f.String("tls-key", "", "TLS key file")
 	f.String("log-level", "info", "debug, info, warn or error")
@@ -92,6 +99,9 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 	publicURL := v.GetString("public-url")
 	if publicURL == "" {
 		return cli.Usage(errors.New("--public-url is required"))
+	}
+	if _, err := auth.CanonicalHubURL(publicURL); err != nil {
+		return cli.Usage(fmt.Errorf("--public-url: %w (give the URL users publish for this hub, e.g. https://hub.example)", err))
 	}
 	var drv hub.Driver
 	switch v.GetString("driver") {
@@ -130,21 +140,27 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Config{
-		Driver:             drv,
-		PublicURL:          publicURL,
-		ServerName:         v.GetString("server-name"),
-		MaxUploadBytes:     int64(v.GetFloat64("max-upload-mb") * (1 << 20)),
-		QuotaBytes:         int64(v.GetFloat64("quota-mb") * (1 << 20)),
-		PageSize:           v.GetInt("page-size"),
-		RequestsPerSecond:  v.GetFloat64("rate"),
-		Burst:              v.GetInt("burst"),
-		InboxPowDifficulty: v.GetInt("inbox-pow"),
-		InboxMaxEntries:    v.GetInt("inbox-max"),
-		InboxMaxEnvelope:   int64(v.GetInt("inbox-max-bytes")),
-		InboxPerMinute:     v.GetInt("inbox-per-minute"),
-		SweepEvery:         v.GetDuration("sweep-every"),
-		Logger:             log,
-		Registry:           reg,
+		Driver:               drv,
+		PublicURL:            publicURL,
+		ServerName:           v.GetString("server-name"),
+		RequireGaiaHubURL:    v.GetBool("gaia-require-hub-url"),
+		MaxUploadBytes:       int64(v.GetFloat64("max-upload-mb") * (1 << 20)),
+		QuotaBytes:           int64(v.GetFloat64("quota-mb") * (1 << 20)),
+		PageSize:             v.GetInt("page-size"),
+		RequestsPerSecond:    v.GetFloat64("rate"),
+		Burst:                v.GetInt("burst"),
+		InboxPowDifficulty:   v.GetInt("inbox-pow"),
+		InboxMaxEntries:      v.GetInt("inbox-max"),
+		InboxMaxEnvelope:     int64(v.GetInt("inbox-max-bytes")),
+		InboxPerMinute:       v.GetInt("inbox-per-minute"),
+		MaxWatches:           v.GetInt("max-watches"),
+		MaxWatchesPerIP:      v.GetInt("max-watches-per-ip"),
+		MaxWatchFollows:      v.GetInt("max-watch-follows"),
+		MaxWatchFollowsPerIP: v.GetInt("max-watch-follows-per-ip"),
+		BodyTimeout:          v.GetDuration("body-timeout"),
+		SweepEvery:           v.GetDuration("sweep-every"),
+		Logger:               log,
+		Registry:             reg,
 	})
 	if err != nil {
 		return err
@@ -157,7 +173,10 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    64 << 10, // a token is at most 16 KiB
+		// No ReadTimeout or WriteTimeout: watch streams live for hours.
+		// Bodies are bounded by --body-timeout (server.Config.BodyTimeout).
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
 	if cert != "" {

@@ -267,6 +267,14 @@ func TestUsageErrors(t *testing.T) {
 	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "tape"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown driver: exit %d, %q", code, errb.String())
 	}
+	// The public URL is what users publish and tokens name: a URL the
+	// chain would refuse is refused here too.
+	for _, u := range []string{"hub.example", "ftp://hub.example", "https://hub.example/?x=1"} {
+		errb.Reset()
+		if code := run(t.Context(), []string{"--public-url", u, "--driver", "memory"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--public-url") {
+			t.Fatalf("--public-url %s: exit %d, %q", u, code, errb.String())
+		}
+	}
 }
 
 func metrics(t *testing.T, url string) string {

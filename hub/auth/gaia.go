@@ -31,11 +31,15 @@ type jwsHeader struct {
 
 var b64 = base64.RawURLEncoding
 
-// decodeES256K splits and verifies a compact ES256K JWS: issuer parses the
-// payload and names the key (hex) that must have signed it, whose bytes
-// are returned. The signature is JOSE r‖s over SHA-256 of the signing
-// input; high-S signatures are accepted, as Gaia does.
-func decodeES256K(tok string, issuer func(payload []byte) (string, error)) ([]byte, error) {
+// jws is a compact JWS split and decoded, not yet verified.
+type jws struct {
+	signingInput string
+	payload      []byte
+	sig          []byte
+}
+
+// splitES256K splits a compact ES256K JWS and decodes its parts.
+func splitES256K(tok string) (*jws, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return nil, refuse("token is not a compact JWS")
@@ -55,31 +59,57 @@ func decodeES256K(tok string, issuer func(payload []byte) (string, error)) ([]by
 	if err != nil {
 		return nil, refuse("token payload: %v", err)
 	}
-	iss, err := issuer(payload)
-	if err != nil {
-		return nil, err
-	}
-	keyBytes, err := hex.DecodeString(iss)
-	if err != nil {
-		return nil, refuse("iss is not a hex public key")
-	}
-	pub, err := secp256k1.ParsePubKey(keyBytes)
-	if err != nil {
-		return nil, refuse("iss: %v", err)
-	}
 	sig, err := b64.DecodeString(strings.TrimRight(parts[2], "="))
 	if err != nil || len(sig) != 64 {
 		return nil, refuse("token signature is not 64 bytes of base64url")
 	}
+	return &jws{signingInput: parts[0] + "." + parts[1], payload: payload, sig: sig}, nil
+}
+
+// issuerKey decodes an iss claim: a hex secp256k1 public key, compressed
+// or not; the bytes are returned as given (the address derives from them).
+func issuerKey(iss string) ([]byte, *secp256k1.PublicKey, error) {
+	keyBytes, err := hex.DecodeString(iss)
+	if err != nil {
+		return nil, nil, refuse("iss is not a hex public key")
+	}
+	pub, err := secp256k1.ParsePubKey(keyBytes)
+	if err != nil {
+		return nil, nil, refuse("iss: %v", err)
+	}
+	return keyBytes, pub, nil
+}
+
+// verifyES256K checks a JWS's signature under pub: JOSE r‖s over SHA-256
+// of the signing input; high-S signatures are accepted, as Gaia does.
+func (v *Verifier) verifyES256K(t *jws, pub *secp256k1.PublicKey) error {
 	var r, s secp256k1.ModNScalar
-	if r.SetByteSlice(sig[:32]) || s.SetByteSlice(sig[32:]) || r.IsZero() || s.IsZero() {
-		return nil, refuse("token signature out of range")
+	if r.SetByteSlice(t.sig[:32]) || s.SetByteSlice(t.sig[32:]) || r.IsZero() || s.IsZero() {
+		return refuse("token signature out of range")
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	v.signatures.Add(1)
+	digest := sha256.Sum256([]byte(t.signingInput))
 	if !ecdsa.NewSignature(&r, &s).Verify(digest[:], pub) {
-		return nil, refuse("token signature does not verify")
+		return refuse("token signature does not verify")
 	}
-	return keyBytes, nil
+	return nil
+}
+
+// gaiaSubject is the bucket address a v1 token's iss claims, unverified.
+func gaiaSubject(tok string) (string, bool) {
+	t, err := splitES256K(tok)
+	if err != nil {
+		return "", false
+	}
+	var c gaiaClaims
+	if json.Unmarshal(t.payload, &c) != nil {
+		return "", false
+	}
+	keyBytes, err := hex.DecodeString(c.Iss)
+	if err != nil || len(keyBytes) == 0 {
+		return "", false
+	}
+	return GaiaAddress(keyBytes), true
 }
 
 func floatTime(f float64) (time.Time, bool) {
@@ -90,25 +120,36 @@ func floatTime(f float64) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
+// verifyGaia checks a v1 token in Gaia's order, every cheap check before
+// the signature: claims, address, hubUrl (if required), challenge, exp,
+// then the signature, then the association token.
 func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
+	t, err := splitES256K(tok)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
 	var c gaiaClaims
-	keyBytes, err := decodeES256K(tok, func(p []byte) (string, error) {
-		if err := json.Unmarshal(p, &c); err != nil {
-			return "", refuse("token claims: %v", err)
-		}
-		if c.Iss == "" {
-			return "", refuse("token has no iss")
-		}
-		if err := checkScopes(c.Scopes); err != nil {
-			return "", err
-		}
-		return c.Iss, nil
-	})
+	if err := json.Unmarshal(t.payload, &c); err != nil {
+		return nil, time.Time{}, refuse("token claims: %v", err)
+	}
+	if c.Iss == "" {
+		return nil, time.Time{}, refuse("token has no iss")
+	}
+	if err := checkScopes(c.Scopes, false); err != nil {
+		return nil, time.Time{}, err
+	}
+	keyBytes, pub, err := issuerKey(c.Iss)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	if got := GaiaAddress(keyBytes); got != address {
 		return nil, time.Time{}, refuse("token is for address %s, not %s: address not allowed to write on this path", got, address)
+	}
+	if v.RequireGaiaHubURL {
+		u, err := CanonicalHubURL(c.HubURL)
+		if err != nil || u != v.HubURL {
+			return nil, time.Time{}, refuse("token's hubUrl %q is not this hub's URL %s", c.HubURL, v.HubURL)
+		}
 	}
 	if c.GaiaChallenge == nil || !v.challengeOK(*c.GaiaChallenge) {
 		return nil, time.Time{}, refuse("token's gaiaChallenge does not match this hub's challenge_text")
@@ -121,6 +162,17 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 			return nil, time.Time{}, refuse("token expired")
 		}
 	}
+	g := &Grant{Address: address, Scheme: "v1", Scopes: c.Scopes}
+	if c.Iat != nil {
+		iat, ok := floatTime(*c.Iat)
+		if !ok {
+			return nil, time.Time{}, refuse("token iat out of range")
+		}
+		g.IssuedAt = &iat
+	}
+	if err := v.verifyES256K(t, pub); err != nil {
+		return nil, time.Time{}, err
+	}
 	if c.AssociationToken != nil {
 		assocExp, err := v.checkAssociation(*c.AssociationToken, address, now)
 		if err != nil {
@@ -129,14 +181,6 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 		if exp.IsZero() || assocExp.Before(exp) {
 			exp = assocExp
 		}
-	}
-	g := &Grant{Address: address, Scheme: "v1", Scopes: c.Scopes}
-	if c.Iat != nil {
-		iat, ok := floatTime(*c.Iat)
-		if !ok {
-			return nil, time.Time{}, refuse("token iat out of range")
-		}
-		g.IssuedAt = &iat
 	}
 	return g, exp, nil
 }
@@ -161,25 +205,30 @@ func (v *Verifier) checkAssociation(tok, address string, now time.Time) (time.Ti
 		Iss              string   `json:"iss"`
 		Exp              *float64 `json:"exp"`
 	}
-	_, err := decodeES256K(tok, func(p []byte) (string, error) {
-		if err := json.Unmarshal(p, &c); err != nil {
-			return "", refuse("association token: %v", err)
-		}
-		if c.Iss == "" || c.ChildToAssociate == "" || c.Exp == nil {
-			return "", refuse("association token lacks iss, childToAssociate or exp")
-		}
-		return c.Iss, nil
-	})
+	t, err := splitES256K(tok)
 	if err != nil {
 		return time.Time{}, refuse("association token: %v", err)
+	}
+	if err := json.Unmarshal(t.payload, &c); err != nil {
+		return time.Time{}, refuse("association token: %v", err)
+	}
+	if c.Iss == "" || c.ChildToAssociate == "" || c.Exp == nil {
+		return time.Time{}, refuse("association token lacks iss, childToAssociate or exp")
+	}
+	child, err := hex.DecodeString(c.ChildToAssociate)
+	if err != nil || GaiaAddress(child) != address {
+		return time.Time{}, refuse("association token is for another key")
 	}
 	exp, ok := floatTime(*c.Exp)
 	if !ok || !exp.After(now) {
 		return time.Time{}, refuse("association token expired")
 	}
-	child, err := hex.DecodeString(c.ChildToAssociate)
-	if err != nil || GaiaAddress(child) != address {
-		return time.Time{}, refuse("association token is for another key")
+	_, pub, err := issuerKey(c.Iss)
+	if err != nil {
+		return time.Time{}, refuse("association token: %v", err)
+	}
+	if err := v.verifyES256K(t, pub); err != nil {
+		return time.Time{}, refuse("association token: %v", err)
 	}
 	return exp, nil
 }

@@ -74,14 +74,11 @@ func (s *Server) changed(ev Event) {
 func (s *Server) readPrefix() string { return s.cfg.PublicURL + "/read/" }
 
 // authorize verifies the request's token for address and applies the
-// address's revocation timestamp, unless skipRevocation.
-func (s *Server) authorize(c echo.Context, address string, skipRevocation bool) (*auth.Grant, error) {
+// address's revocation timestamp.
+func (s *Server) authorize(c echo.Context, address string) (*auth.Grant, error) {
 	g, err := s.verify.Verify(c.Request().Header.Get("Authorization"), address)
 	if err != nil {
 		return nil, err
-	}
-	if skipRevocation {
-		return g, nil
 	}
 	oldest, err := s.oldestValid(c, address)
 	if err != nil {
@@ -93,12 +90,27 @@ func (s *Server) authorize(c echo.Context, address string, skipRevocation bool) 
 	return g, nil
 }
 
+// refuseScope is the answer to a token whose scopes do not allow what it
+// is used for.
+func refuseScope(format string, args ...any) error {
+	return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow "+format, args...)
+}
+
 // oldestValid returns the address's revocation timestamp, kept locally in
-// the driver under an internal address (never fetched over HTTP).
+// the driver under an internal address (never fetched over HTTP). A
+// stored value in the future (left by an older hub, which let any token
+// raise it without bound, or by a clock set back) counts as now, and now
+// is stored in its place: no value can lock the owner out.
 func (s *Server) oldestValid(c echo.Context, address string) (int64, error) {
 	s.revMu.Lock()
 	defer s.revMu.Unlock()
 	if v, ok := s.revoked[address]; ok {
+		if now := s.cfg.Now().Unix(); v > now {
+			if err := s.storeOldest(c, address, now); err != nil {
+				return 0, err
+			}
+			v = now
+		}
 		return v, nil
 	}
 	_, rc, err := s.cfg.Driver.Get(c.Request().Context(), revocationBucket, address)
@@ -113,9 +125,32 @@ func (s *Server) oldestValid(c echo.Context, address string) (int64, error) {
 		if v, err = strconv.ParseInt(string(b), 10, 64); err != nil {
 			return 0, fmt.Errorf("stored revocation of %s: %w", address, err)
 		}
+		if now := s.cfg.Now().Unix(); v > now {
+			if err := s.storeOldest(c, address, now); err != nil {
+				return 0, err
+			}
+			v = now
+		}
+	}
+	if len(s.revoked) >= revokedCacheMax { // a cache of what the driver holds: start over
+		clear(s.revoked)
 	}
 	s.revoked[address] = v
 	return v, nil
+}
+
+// revokedCacheMax bounds the addresses whose revocation timestamps are
+// kept in memory (about 100 bytes each).
+const revokedCacheMax = 1 << 16
+
+// storeOldest stores an address's revocation timestamp; the caller holds
+// revMu.
+func (s *Server) storeOldest(c echo.Context, address string, ts int64) error {
+	_, err := s.cfg.Driver.Put(c.Request().Context(), revocationBucket, address, strings.NewReader(strconv.FormatInt(ts, 10)), hub.PutOptions{ContentType: "text/plain"})
+	if err == nil {
+		s.revoked[address] = ts
+	}
+	return err
 }
 
 func conditions(h http.Header) (hub.PutOptions, error) {
@@ -148,12 +183,12 @@ func (s *Server) store(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.authorize(c, address, false)
+	g, err := s.authorize(c, address)
 	if err != nil {
 		return err
 	}
 	if !g.AllowPut(path) {
-		return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow writing %q", path)
+		return refuseScope("writing %q", path)
 	}
 	opt, err := conditions(c.Request().Header)
 	if err != nil {
@@ -216,12 +251,12 @@ func (s *Server) deleteFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.authorize(c, address, false)
+	g, err := s.authorize(c, address)
 	if err != nil {
 		return err
 	}
 	if !g.AllowDelete(path) {
-		return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow deleting %q", path)
+		return refuseScope("deleting %q", path)
 	}
 	ctx := c.Request().Context()
 	var size int64
@@ -265,8 +300,12 @@ func (s *Server) listFiles(c echo.Context) error {
 	if err := hub.ValidateAddress(address); err != nil {
 		return err
 	}
-	if _, err := s.authorize(c, address, false); err != nil {
+	g, err := s.authorize(c, address)
+	if err != nil {
 		return err
+	}
+	if !g.AllowList() {
+		return refuseScope("listing the bucket")
 	}
 	var req struct {
 		Page *string `json:"page"`
@@ -309,13 +348,23 @@ func (s *Server) listFiles(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, map[string]any{"entries": entries, "page": page})
 }
 
+// revokeAll moves the address's oldest valid timestamp. Unlike Gaia, the
+// token must itself pass the revocation check (a revoked token moves
+// nothing), and the timestamp may not be beyond now plus auth.MaxClockSkew
+// (400); one in the future within the skew is stored as now. So a leaked
+// token can at most revoke the tokens made before it is used, never lock
+// the owner out.
 func (s *Server) revokeAll(c echo.Context) error {
 	address := c.Param("address")
 	if err := hub.ValidateAddress(address); err != nil {
 		return err
 	}
-	if _, err := s.authorize(c, address, true); err != nil {
+	g, err := s.authorize(c, address)
+	if err != nil {
 		return err
+	}
+	if !g.AllowRevokeAll() {
+		return refuseScope("revoke-all")
 	}
 	var req struct {
 		Oldest json.RawMessage `json:"oldestValidTimestamp"`
@@ -328,21 +377,25 @@ func (s *Server) revokeAll(c echo.Context) error {
 		return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: missing oldestValidTimestamp")
 	}
 	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || f > 1e12 {
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 		return fail(http.StatusBadRequest, "BadRequestError", "Invalid oldestValidTimestamp %q", raw)
 	}
-	ts := int64(f)
+	now := s.cfg.Now()
+	if f > float64(now.Add(auth.MaxClockSkew).Unix()) {
+		return fail(http.StatusBadRequest, "BadRequestError", "oldestValidTimestamp %s is in the future: this hub's clock says %d, and allows %v of skew", raw, now.Unix(), auth.MaxClockSkew)
+	}
+	ts := min(int64(f), now.Unix())
 	cur, err := s.oldestValid(c, address)
 	if err != nil {
 		return err
 	}
 	if ts > cur { // only ever raised
-		if _, err := s.cfg.Driver.Put(c.Request().Context(), revocationBucket, address, strings.NewReader(strconv.FormatInt(ts, 10)), hub.PutOptions{ContentType: "text/plain"}); err != nil {
+		s.revMu.Lock()
+		err := s.storeOldest(c, address, max(ts, s.revoked[address]))
+		s.revMu.Unlock()
+		if err != nil {
 			return err
 		}
-		s.revMu.Lock()
-		s.revoked[address] = ts
-		s.revMu.Unlock()
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"status": "success"})
 }

@@ -108,8 +108,14 @@ func (s *Server) inboxOwner(c echo.Context) (string, error) {
 	if err := hub.ValidateAddress(address); err != nil {
 		return "", err
 	}
-	_, err := s.authorize(c, address, false)
-	return address, err
+	g, err := s.authorize(c, address)
+	if err != nil {
+		return "", err
+	}
+	if !g.AllowInbox() {
+		return "", refuseScope("reading the inbox")
+	}
+	return address, nil
 }
 
 func (s *Server) inboxList(c echo.Context) error {

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"errors"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,6 +25,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
 	e.Use(s.observe)
 	e.Use(cors)
+	e.Use(s.bodyTimeout)
 	if s.cfg.RequestsPerSecond > 0 {
 		rl := newIPLimiter(s.cfg.RequestsPerSecond, max(1, s.cfg.Burst))
 		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -52,8 +57,62 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+	s.routeSet = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routeSet[r.Path] = true
+	}
 	return e
 }
+
+// bodyTimeout gives a request with a body BodyTimeout to send all of it
+// (slowloris): the connection's read deadline is set before the handler
+// runs and lifted once the body is read to its end (so that a watch lives
+// on); a read that hits the deadline makes the answer 408.
+func (s *Server) bodyTimeout(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+			return next(c)
+		}
+		rc := http.NewResponseController(c.Response())
+		if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)); err != nil {
+			return next(c) // not a connection that has deadlines (a test recorder)
+		}
+		// A shallow copy carries the wrapped body: net/http decides from
+		// the original request's body whether to drain it after the
+		// answer (never one it did not ask for with 100-continue).
+		b := &deadlineBody{r: req.Body, rc: rc}
+		wrapped := req.WithContext(req.Context())
+		wrapped.Body = b
+		c.SetRequest(wrapped)
+		err := next(c)
+		if b.timedOut.Load() {
+			return fail(http.StatusRequestTimeout, "RequestTimeoutError", "the request body did not arrive within %v", s.cfg.BodyTimeout)
+		}
+		return err
+	}
+}
+
+// deadlineBody lifts the read deadline at the end of the body and notes
+// a read that timed out.
+type deadlineBody struct {
+	r        io.ReadCloser
+	rc       *http.ResponseController
+	timedOut atomic.Bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	switch {
+	case err == io.EOF:
+		b.rc.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.timedOut.Store(true)
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error { return b.r.Close() }
 
 // cors answers preflights and marks every answer readable from any origin,
 // exposing the headers Stacks.js reads and allowing the ones it sends
@@ -93,14 +152,15 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		route := c.Path()
-		if route == "" {
+		if !s.routeSet[route] {
 			route = "unmatched"
 		}
+		method := methodLabel(c.Request().Method)
 		status := c.Response().Status
-		s.metrics.requests.WithLabelValues(c.Request().Method, route, statusClass(status)).Inc()
-		s.metrics.latency.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(method, route, statusClass(status)).Inc()
+		s.metrics.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		if status >= 500 {
-			s.log.Warn("request", "method", c.Request().Method, "route", route, "status", status, "ms", time.Since(start).Milliseconds())
+			s.log.Warn("request", "method", method, "route", route, "status", status, "ms", time.Since(start).Milliseconds())
 		}
 		return nil
 	}

@@ -8,11 +8,13 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,11 +29,21 @@ import (
 // Config configures a Server. Zero values take the defaults noted.
 type Config struct {
 	Driver hub.Driver
-	// PublicURL is how clients reach this hub, without a trailing slash,
-	// e.g. "https://hub.example". Reads are served under PublicURL+"/read/".
+	// PublicURL is how clients reach this hub, e.g. "https://hub.example":
+	// exactly the URL users publish on the chain for it (scheme and host
+	// compared in any case, a trailing slash ignored). Native tokens name
+	// it and are refused here if they name another. Reads are served under
+	// PublicURL+"/read/". Required.
 	PublicURL string
-	// ServerName goes into the challenge text (default "parley-hub").
+	// ServerName goes into the challenge text (default: the public URL's
+	// host and port, so that hubs do not share one by default).
 	ServerName string
+	// RequireGaiaHubURL refuses Gaia tokens whose hubUrl claim is not the
+	// public URL (Gaia's requireCorrectHubUrl; off by default, as in Gaia).
+	RequireGaiaHubURL bool
+	// TokenCacheBytes bounds the cache of verified and refused tokens
+	// (default auth.DefaultCacheBytes).
+	TokenCacheBytes int64
 	// MaxUploadBytes bounds one object (default 20 MiB).
 	MaxUploadBytes int64
 	// QuotaBytes bounds what one address may store (0: no limit).
@@ -49,6 +61,14 @@ type Config struct {
 	// WatchBacklog is how many recent changes a reconnecting watcher can
 	// resume from (default 10000).
 	WatchBacklog int
+	// Watch limits: open streams and the follows they hold, overall (503
+	// beyond) and per client IP (429 beyond). Defaults DefaultMaxWatches,
+	// DefaultMaxWatchesPerIP, DefaultMaxWatchFollows, DefaultMaxFollowsPerIP.
+	MaxWatches, MaxWatchesPerIP           int
+	MaxWatchFollows, MaxWatchFollowsPerIP int
+	// BodyTimeout bounds the time to read a request's body (default 2
+	// minutes): a body still arriving then is answered 408.
+	BodyTimeout time.Duration
 	// Logger for structured logs (default: discard).
 	Logger *slog.Logger
 	// Registry for Prometheus metrics (default: a new registry, served at
@@ -65,13 +85,15 @@ type Config struct {
 
 // Server is the hub's HTTP handler.
 type Server struct {
-	cfg     Config
-	echo    *echo.Echo
-	verify  *auth.Verifier
-	log     *slog.Logger
-	metrics *metrics
-	events  *bus
-	inboxRL *ipLimiter
+	cfg      Config
+	echo     *echo.Echo
+	verify   *auth.Verifier
+	log      *slog.Logger
+	metrics  *metrics
+	events   *bus
+	watches  *watchLimits
+	inboxRL  *ipLimiter
+	routeSet map[string]bool // registered route patterns, for metric labels
 
 	revMu   sync.Mutex
 	revoked map[string]int64 // address → oldest valid iat (unix seconds); loaded lazily
@@ -97,9 +119,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		return nil, errors.New("server: no public URL")
 	}
+	hubURL, err := auth.CanonicalHubURL(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: public URL: %w", err)
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if cfg.ServerName == "" {
-		cfg.ServerName = "parley-hub"
+		u, _ := url.Parse(hubURL)
+		cfg.ServerName = u.Host
 	}
 	if cfg.MaxUploadBytes == 0 {
 		cfg.MaxUploadBytes = 20 << 20
@@ -122,6 +149,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WatchBacklog == 0 {
 		cfg.WatchBacklog = 10000
 	}
+	cfg.MaxWatches = cmp.Or(cfg.MaxWatches, DefaultMaxWatches)
+	cfg.MaxWatchesPerIP = cmp.Or(cfg.MaxWatchesPerIP, DefaultMaxWatchesPerIP)
+	cfg.MaxWatchFollows = cmp.Or(cfg.MaxWatchFollows, DefaultMaxWatchFollows)
+	cfg.MaxWatchFollowsPerIP = cmp.Or(cfg.MaxWatchFollowsPerIP, DefaultMaxFollowsPerIP)
+	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, 2*time.Minute)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,12 +167,15 @@ func New(cfg Config) (*Server, error) {
 		cfg.SweepEvery = time.Minute
 	}
 	challenge := auth.Challenge(cfg.ServerName)
+	verify := &auth.Verifier{Challenge: challenge, ServerName: cfg.ServerName, HubURL: hubURL, RequireGaiaHubURL: cfg.RequireGaiaHubURL,
+		Now: cfg.Now, CacheBytes: cfg.TokenCacheBytes}
 	s := &Server{
 		cfg:     cfg,
-		verify:  &auth.Verifier{Challenge: challenge, ServerName: cfg.ServerName, Now: cfg.Now},
+		verify:  verify,
 		log:     cfg.Logger,
-		metrics: newMetrics(cfg.Registry),
+		metrics: newMetrics(cfg.Registry, verify),
 		events:  newBus(cfg.WatchBacklog),
+		watches: &watchLimits{perIP: map[string]*ipWatches{}},
 		inboxRL: newIPLimiter(float64(cfg.InboxPerMinute)/60, max(1, cfg.InboxPerMinute/4)),
 		revoked: make(map[string]int64),
 	}

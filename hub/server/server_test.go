@@ -294,7 +294,7 @@ func TestScopesAndNativeTokens(t *testing.T) {
 	}
 	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
 	addr := auth.NativeAddress(priv.Public().(ed25519.PublicKey))
-	tok := "bearer " + auth.MakeNative(priv, e.srv.Challenge(), time.Now(), time.Now().Add(time.Hour), nil)
+	tok := "bearer " + auth.MakeNative(priv, e.url, time.Now(), time.Now().Add(time.Hour), nil)
 	if res, b := e.do("POST", "/store/"+addr+"/msg", []byte("native"), "Authorization", tok); res.StatusCode != 202 {
 		t.Fatalf("native write: %d %s", res.StatusCode, b)
 	}

@@ -72,7 +72,7 @@ func (b *bus) publish(ev Event) {
 func (b *bus) subscribe(match func(Event) bool, epoch string, after uint64, resume bool) (s *sub, backlog []Event, reset bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s = &sub{match: match, ch: make(chan Event, 4096)}
+	s = &sub{match: match, ch: make(chan Event, subBuffer)}
 	if !b.closed {
 		b.subs[s] = struct{}{}
 	} else {
@@ -124,6 +124,65 @@ func (b *bus) close() {
 // MaxFollows bounds the address/prefix pairs one watch may follow.
 const MaxFollows = 5000
 
+// subBuffer is how many events may wait for one watcher; one that falls
+// further behind is disconnected and resumes from its cursor.
+const subBuffer = 256
+
+// Default watch limits (Config.MaxWatches and the others): about 30 KB of
+// memory per open stream and 200 bytes per follow, so at most ~80 MB.
+const (
+	DefaultMaxWatches      = 1000
+	DefaultMaxWatchesPerIP = 32
+	DefaultMaxWatchFollows = 250_000
+	DefaultMaxFollowsPerIP = 50_000
+)
+
+// watchLimits counts open streams and their follows, overall and per IP.
+type watchLimits struct {
+	mu               sync.Mutex
+	watches, follows int
+	perIP            map[string]*ipWatches
+}
+
+type ipWatches struct{ watches, follows int }
+
+// acquireWatch takes a place for a stream of n follows from ip, or says
+// which limit refuses it: per IP (429) before overall (503).
+func (s *Server) acquireWatch(ip string, n int) (release func(), err error) {
+	l, cfg := s.watches, s.cfg
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.perIP[ip]
+	if w == nil {
+		w = &ipWatches{}
+	}
+	switch {
+	case w.watches+1 > cfg.MaxWatchesPerIP || w.follows+n > cfg.MaxWatchFollowsPerIP:
+		s.metrics.refused.WithLabelValues("per_ip").Inc()
+		return nil, fail(http.StatusTooManyRequests, "RateLimitError",
+			"this client holds %d watch streams following %d addresses; at most %d streams and %d follows per client", w.watches, w.follows, cfg.MaxWatchesPerIP, cfg.MaxWatchFollowsPerIP)
+	case l.watches+1 > cfg.MaxWatches || l.follows+n > cfg.MaxWatchFollows:
+		s.metrics.refused.WithLabelValues("overall").Inc()
+		return nil, fail(http.StatusServiceUnavailable, "ServerBusyError", "this hub serves as many watch streams as it can; try again later")
+	}
+	w.watches, w.follows = w.watches+1, w.follows+n
+	l.perIP[ip] = w
+	l.watches, l.follows = l.watches+1, l.follows+n
+	s.metrics.watchers.Inc()
+	s.metrics.follows.Add(float64(n))
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		w.watches, w.follows = w.watches-1, w.follows-n
+		if w.watches == 0 {
+			delete(l.perIP, ip)
+		}
+		l.watches, l.follows = l.watches-1, l.follows-n
+		s.metrics.watchers.Dec()
+		s.metrics.follows.Sub(float64(n))
+	}, nil
+}
+
 type follow struct {
 	Address string `json:"address"`
 	Prefix  string `json:"prefix"`
@@ -137,7 +196,9 @@ type follow struct {
 // since, or an event "reset" when that is impossible, after which it must
 // re-list what it follows. An event "ready" marks the end of the backlog.
 // Arrivals in an inbox are events with path "_inbox/ID", sent only to a
-// watcher whose Authorization token is the inbox owner's.
+// watcher whose Authorization token is the inbox owner's (and, for a
+// native token with scopes, has the inbox scope). Streams and follows are
+// limited per client IP and overall (acquireWatch).
 func (s *Server) watch(c echo.Context) error {
 	var req struct {
 		Follow []follow `json:"follow"`
@@ -166,14 +227,19 @@ func (s *Server) watch(c echo.Context) error {
 		}
 		byAddr[f.Address] = append(byAddr[f.Address], f.Prefix)
 	}
+	release, err := s.acquireWatch(hostOnly(c.RealIP()), len(req.Follow))
+	if err != nil {
+		return err
+	}
+	defer release()
 	// A watcher with a token for an address also learns of arrivals in
 	// that address's inbox; nobody else does, whatever prefix it follows.
+	// Only the address the token claims is checked: one signature at most.
 	owner := ""
 	if h := c.Request().Header.Get("Authorization"); h != "" {
-		for a := range byAddr {
-			if _, err := s.authorize(c, a, false); err == nil {
+		if a, ok := s.verify.Subject(h); ok && len(byAddr[a]) > 0 {
+			if g, err := s.authorize(c, a); err == nil && g.AllowInbox() {
 				owner = a
-				break
 			}
 		}
 	}
@@ -203,8 +269,6 @@ func (s *Server) watch(c echo.Context) error {
 	}
 	sb, backlog, reset := s.events.subscribe(match, epoch, after, resume)
 	defer s.events.unsubscribe(sb)
-	s.metrics.watchers.Inc()
-	defer s.metrics.watchers.Dec()
 
 	w := c.Response()
 	w.Header().Set("Content-Type", "text/event-stream")
