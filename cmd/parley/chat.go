@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
 
@@ -40,10 +42,12 @@ type chatBackend interface {
 	StateOf(name string, seq uint64, r wire.Receipt) string
 	SendFile(ctx context.Context, name, path, caption string, progress client.Progress) (client.Message, error)
 	GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress client.Progress) error
+	Blocked() []string
+	Requests(ctx context.Context) ([]client.Pending, map[string]error, error)
 }
 
 // chatHelp lists the commands the input line takes.
-const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /unblock · /confirm · /verify SAFETY-NUMBER · /accept NAME · /decline NAME"
+const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /unblock · /confirm · /verify SAFETY-NUMBER · /accept [NAME] · /decline [NAME] · PgUp/PgDn or the wheel scroll"
 
 // Messages the UI receives from outside its own input.
 type (
@@ -58,13 +62,20 @@ type (
 		to  string
 		err error
 	}
+	// requestsMsg: the contact requests waiting in the user's inboxes.
+	requestsMsg struct {
+		from []string
+		err  error
+	}
 )
 
 type chatModel struct {
 	ctx      context.Context
 	be       chatBackend
 	me       string
-	contacts []string          // conversations: contacts' names, then "#" and each group's ID
+	contacts []string          // the list: contacts' names, "#" and each group's ID, "?" and each pending request's sender
+	requests []string          // who asked to become a contact (sorted)
+	blocked  map[string]bool   // contacts the user blocks
 	labels   map[string]string // what the list shows for a conversation
 	names    map[string]string // contacts' display names, from their profiles
 	receipts map[string]wire.Receipt
@@ -77,6 +88,9 @@ type chatModel struct {
 	incoming <-chan tea.Msg
 	width    int
 	height   int
+	scroll   int // lines the conversation is scrolled back from its end
+	// explain presents an error as parley does (nil: its plain message).
+	explain func(error) (what, hint string)
 }
 
 func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-chan tea.Msg, start string) chatModel {
@@ -109,17 +123,25 @@ func (m *chatModel) markRead() {
 	}
 }
 
-// refreshList lists the contacts and the groups the user is in.
+// refreshList lists the contacts, the groups the user is in and the
+// pending requests, and marks who is blocked.
 func (m *chatModel) refreshList() {
 	cur := m.current()
 	m.contacts = m.be.Contacts()
+	m.blocked = map[string]bool{}
+	for _, b := range m.be.Blocked() {
+		m.blocked[b] = true
+	}
 	for _, c := range m.contacts {
 		m.labels[c] = c
-		if n := m.names[c]; n != "" {
-			m.labels[c] = c + " (" + n + ")"
-		}
 		if m.be.Verified(c) {
 			m.labels[c] += " ✓"
+		}
+		if m.blocked[c] {
+			m.labels[c] += " ⊘"
+		}
+		if n := m.names[c]; n != "" {
+			m.labels[c] += " (" + n + ")"
 		}
 	}
 	for _, g := range m.be.Groups() {
@@ -128,11 +150,51 @@ func (m *chatModel) refreshList() {
 			m.labels["#"+g.ID] = "#" + screen.Line(g.Name)
 		}
 	}
+	for _, r := range m.requests {
+		m.contacts = append(m.contacts, "?"+r)
+		m.labels["?"+r] = "? " + r
+	}
+	m.selected = min(m.selected, max(0, len(m.contacts)-1))
 	for i, c := range m.contacts {
 		if c == cur {
 			m.selected = i
 		}
 	}
+}
+
+// addRequest lists a pending request from name (once), unless name is a
+// contact already.
+func (m *chatModel) addRequest(name string) {
+	if !slices.Contains(m.requests, name) && !slices.Contains(m.be.Contacts(), name) {
+		m.requests = append(m.requests, name)
+		slices.Sort(m.requests)
+	}
+	m.refreshList()
+}
+
+// fetchRequests reads the requests waiting in the user's inboxes.
+func (m chatModel) fetchRequests() tea.Cmd {
+	return func() tea.Msg {
+		pending, _, err := m.be.Requests(m.ctx)
+		var from []string
+		for _, p := range pending {
+			from = append(from, p.From)
+		}
+		return requestsMsg{from: from, err: err}
+	}
+}
+
+// errText is how the chat shows an error: as parley presents it.
+func (m chatModel) errText(err error) string {
+	if m.explain != nil {
+		if what, hint := m.explain(err); what != "" {
+			if hint != "" {
+				what += " (" + hint + ")"
+			}
+			return what
+		}
+	}
+	return cli.Plain(err)
 }
 
 // loadProfile reads a contact's display name from its profile (at start,
@@ -161,12 +223,12 @@ func (m chatModel) waitIncoming() tea.Cmd {
 }
 
 func (m chatModel) Init() tea.Cmd {
-	return tea.Batch(textinput.Blink, m.waitIncoming(), m.fetchReceipt(m.current()))
+	return tea.Batch(textinput.Blink, m.waitIncoming(), m.fetchReceipt(m.current()), m.fetchRequests())
 }
 
 // fetchReceipt reads what a contact says it has of the user's messages.
 func (m chatModel) fetchReceipt(name string) tea.Cmd {
-	if name == "" || strings.HasPrefix(name, "#") {
+	if name == "" || strings.HasPrefix(name, "#") || strings.HasPrefix(name, "?") {
 		return nil
 	}
 	return func() tea.Msg {
@@ -195,13 +257,13 @@ func (m chatModel) transfer(to, verb, arg string) tea.Cmd {
 		}
 		ref, err := parseRef(arg, m.me)
 		if err != nil {
-			return statusMsg(err.Error())
+			return statusMsg(m.errText(err))
 		}
 		for _, msg := range m.history {
 			if msg.ID() == ref && msg.File != nil {
 				dest := filepath.Base(msg.File.Name)
 				if err := m.be.GetFile(m.ctx, to, ref, dest, nil); err != nil {
-					return statusMsg(err.Error())
+					return statusMsg(m.errText(err))
 				}
 				return statusMsg("saved " + dest + " (SHA-256 checked)")
 			}
@@ -250,10 +312,24 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+	case tea.MouseMsg:
+		switch msg.Button {
+		case tea.MouseButtonWheelUp:
+			m.scrollBy(3)
+		case tea.MouseButtonWheelDown:
+			m.scrollBy(-3)
+		}
+		return m, nil
 	case tea.KeyMsg:
 		switch msg.Type {
 		case tea.KeyEsc, tea.KeyCtrlC:
 			return m, tea.Quit
+		case tea.KeyPgUp:
+			m.scrollBy(m.page())
+			return m, nil
+		case tea.KeyPgDown:
+			m.scrollBy(-m.page())
+			return m, nil
 		case tea.KeyTab, tea.KeyDown:
 			m.move(1)
 			return m, m.fetchReceipt(m.current())
@@ -267,28 +343,48 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, nil
 			}
 			m.input.SetValue("")
+			m.scroll = 0
+			if verb, arg, _ := strings.Cut(text, " "); verb == "/accept" || verb == "/decline" {
+				if arg == "" && strings.HasPrefix(to, "?") {
+					arg = to[1:] // the request open in the list
+				}
+				if err := m.be.Answer(m.ctx, arg, verb == "/accept"); err != nil {
+					m.status = verb[1:] + ": " + m.errText(err)
+				} else {
+					m.status = strings.TrimSuffix(verb[1:], "e") + "ed " + arg
+					m.requests = slices.DeleteFunc(m.requests, func(r string) bool { return r == arg })
+					m.refreshList()
+				}
+				return m, nil
+			}
+			if strings.HasPrefix(to, "?") {
+				m.status = fmt.Sprintf("%s is not a contact yet: /accept or /decline their request", to[1:])
+				return m, nil
+			}
 			switch text {
 			case "/help":
 				m.status = chatHelp
 				return m, nil
 			case "/block":
 				if err := m.be.Block(m.ctx, to); err != nil {
-					m.status = "block: " + err.Error()
+					m.status = "block: " + m.errText(err)
 				} else {
 					m.status = "blocked " + to + " (/unblock to undo)"
+					m.refreshList()
 				}
 				return m, nil
 			case "/unblock":
 				if err := m.be.Unblock(m.ctx, to); err != nil {
-					m.status = "unblock: " + err.Error()
+					m.status = "unblock: " + m.errText(err)
 				} else {
 					m.status = "unblocked " + to
+					m.refreshList()
 				}
 				return m, nil
 			}
 			if verb, number, _ := strings.Cut(text, " "); verb == "/verify" {
 				if err := m.be.Verify(m.ctx, to, number); err != nil {
-					m.status = "verify: " + err.Error()
+					m.status = "verify: " + m.errText(err)
 				} else {
 					m.status = to + " is verified: the safety number matches"
 					m.refreshList()
@@ -298,18 +394,9 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if text == "/confirm" {
 				rec, err := m.be.ConfirmKeys(m.ctx, to)
 				if err != nil {
-					m.status = "confirm: " + err.Error()
+					m.status = "confirm: " + m.errText(err)
 				} else {
 					m.warning, m.status = "", fmt.Sprintf("confirmed %s's keys (safety number %s); if they changed, a new request went to %s: the conversation starts over when they accept", to, m.be.SafetyNumber(rec), to)
-				}
-				return m, nil
-			}
-			if verb, arg, _ := strings.Cut(text, " "); verb == "/accept" || verb == "/decline" {
-				if err := m.be.Answer(m.ctx, arg, verb == "/accept"); err != nil {
-					m.status = verb[1:] + ": " + err.Error()
-				} else {
-					m.status = strings.TrimSuffix(verb[1:], "e") + "ed " + arg
-					m.refreshList()
 				}
 				return m, nil
 			}
@@ -319,7 +406,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			e, err := m.command(text)
 			if err != nil {
-				m.status = err.Error()
+				m.status = m.errText(err)
 				return m, nil
 			}
 			m.status = "sending…"
@@ -335,10 +422,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.warning = fmt.Sprintf("⚠ %s — new safety number %s. Check it with %s, then type /confirm.", kc.Error(), kc.Safety, kc.Name)
 			m.status = "not sent"
 		case errors.Is(msg.err, client.ErrQueued):
-			m.status = "queued: the hub is unreachable; it goes out when it is back"
+			m.status = m.errText(msg.err)
 			m.history = m.be.History()
 		case msg.err != nil:
-			m.status = "error: " + msg.err.Error()
+			m.status = "not sent: " + m.errText(msg.err)
 		default:
 			m.status = ""
 			m.history = m.be.History()
@@ -352,6 +439,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, tea.Batch(m.waitIncoming(), m.fetchReceipt(msg.From))
 		}
 		if msg.Kind == client.KindRequest {
+			m.addRequest(msg.From)
 			m.status = fmt.Sprintf("contact request from %s (signature checked): /accept %s or /decline %s", msg.From, msg.From, msg.From)
 			return m, m.waitIncoming()
 		}
@@ -369,8 +457,16 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.waitIncoming()
 	case errMsg:
-		m.status = msg.err.Error()
+		m.status = m.errText(msg.err)
 		return m, m.waitIncoming()
+	case requestsMsg:
+		if msg.err != nil {
+			m.status = "requests: " + m.errText(msg.err)
+		}
+		for _, r := range msg.from {
+			m.addRequest(r)
+		}
+		return m, nil
 	case statusMsg:
 		m.status = string(msg)
 		return m, nil
@@ -386,7 +482,77 @@ func (m *chatModel) move(d int) {
 	}
 	m.selected = (m.selected + d + len(m.contacts)) % len(m.contacts)
 	m.markRead()
-	m.warning = ""
+	m.warning, m.scroll = "", 0
+}
+
+// page is how many lines of a conversation the window shows.
+func (m chatModel) page() int { return max(1, m.height-6) }
+
+// scrollBy scrolls the conversation n lines back (n < 0: forward), never
+// past its start (its first line shown above the line that says what
+// follows) or its end.
+func (m *chatModel) scrollBy(n int) {
+	m.scroll = max(0, min(m.scroll+n, len(m.conversationLines())-(m.page()-1)))
+}
+
+// paneWidth is the width of the conversation's pane.
+func (m chatModel) paneWidth() int { return max(20, m.width-listWidth-2) }
+
+// conversationLines renders the open conversation as the lines the pane
+// shows: each message wrapped to the pane, its later lines (its own and
+// the wrapped ones) indented under its text.
+func (m chatModel) conversationLines() []string {
+	cur := m.current()
+	if r, ok := strings.CutPrefix(cur, "?"); ok {
+		return wrap(screen.Sprintf("%s asks to become your contact (the signature is checked against the chain): /accept to take it, /decline to refuse", r).String(),
+			m.paneWidth(), 2)
+	}
+	var lines []string
+	for _, msg := range m.history {
+		if cur == "" || client.ConversationOf(m.me, msg) != cur {
+			continue
+		}
+		state := ""
+		if msg.From == m.me && !strings.HasPrefix(cur, "#") {
+			state = m.be.StateOf(cur, msg.Seq, m.receipts[cur])
+		}
+		indent := runewidth.StringWidth(messageHeader(msg).String())
+		for _, l := range strings.Split(formatMessage(msg, state).String(), "\n") {
+			lines = append(lines, wrap(l, m.paneWidth(), indent)...)
+		}
+	}
+	return lines
+}
+
+// wrap cuts line into lines of at most width columns, at a space where
+// it can; each after the first begins with indent spaces (fewer if the
+// indent would leave too little room), so none begins at the margin.
+func wrap(line string, width, indent int) []string {
+	indent = min(indent, width/2)
+	var out []string
+	for runewidth.StringWidth(line) > width {
+		cut, col, space := 0, 0, -1
+		for i, r := range line {
+			w := runewidth.RuneWidth(r)
+			if col+w > width {
+				if r == ' ' {
+					space = i // the line ends just before a space
+				}
+				break
+			}
+			if r == ' ' && col > indent {
+				space = i
+			}
+			col += w
+			cut = i + len(string(r))
+		}
+		if space > 0 {
+			cut = space
+		}
+		out = append(out, strings.TrimRight(line[:cut], " "))
+		line = strings.Repeat(" ", indent) + strings.TrimLeft(line[cut:], " ")
+	}
+	return append(out, line)
 }
 
 // listWidth is the width of the list of conversations.
@@ -401,7 +567,7 @@ var (
 
 func (m chatModel) View() string {
 	var left strings.Builder
-	left.WriteString(titleStyle.Render("contacts") + "\n")
+	left.WriteString(titleStyle.Render("conversations") + "\n")
 	if len(m.contacts) == 0 {
 		left.WriteString(dimStyle.Render("none yet:\nparley contacts add NAME") + "\n")
 	}
@@ -420,24 +586,34 @@ func (m chatModel) View() string {
 	}
 	var right strings.Builder
 	cur := m.current()
-	right.WriteString(titleStyle.Render(screen.Sprintf("%s ↔ %s", m.me, m.labels[cur]).String()) + "\n")
-	var lines []string
-	for _, msg := range m.history {
-		if cur != "" && client.ConversationOf(m.me, msg) == cur {
-			state := ""
-			if msg.From == m.me && !strings.HasPrefix(cur, "#") {
-				state = m.be.StateOf(cur, msg.Seq, m.receipts[cur])
-			}
-			lines = append(lines, strings.Split(formatMessage(msg, state).String(), "\n")...)
-		}
+	title := screen.Sprintf("%s ↔ %s", m.me, m.labels[cur]).String()
+	if m.blocked[cur] {
+		title += " — blocked: nothing reaches you from them (/unblock)"
 	}
-	if max := m.height - 6; max > 0 && len(lines) > max {
-		lines = lines[len(lines)-max:]
+	right.WriteString(titleStyle.Render(runewidth.Truncate(title, m.paneWidth(), "…")) + "\n")
+	// The page's last lines, or earlier ones when scrolled back; a line at
+	// the top (bottom) says how many are out of sight above (below).
+	lines := m.conversationLines()
+	later := m.scroll > 0
+	avail := m.page()
+	if later {
+		avail--
 	}
-	right.WriteString(strings.Join(lines, "\n"))
+	end := max(0, len(lines)-m.scroll)
+	start := max(0, end-avail)
+	var shown []string
+	if start > 0 {
+		start++
+		shown = append(shown, dimStyle.Render(fmt.Sprintf("↑ %d earlier lines (PgUp)", start)))
+	}
+	shown = append(shown, lines[start:end]...)
+	if later {
+		shown = append(shown, dimStyle.Render(fmt.Sprintf("↓ %d later lines (PgDn)", len(lines)-end)))
+	}
+	right.WriteString(strings.Join(shown, "\n"))
 	body := lipgloss.JoinHorizontal(lipgloss.Top,
 		lipgloss.NewStyle().Width(listWidth).Render(left.String()),
-		lipgloss.NewStyle().Width(max(20, m.width-listWidth-2)).Render(right.String()))
+		lipgloss.NewStyle().Width(m.paneWidth()).Render(right.String()))
 	out := body + "\n"
 	if m.warning != "" {
 		out += warnStyle.Render(screen.Line(m.warning)) + "\n"
@@ -452,8 +628,10 @@ func chatCmd(h *home) *cobra.Command {
 	return &cobra.Command{
 		Use:   "chat [NAME]",
 		Short: "Open the terminal chat",
-		Long: "chat shows your contacts with unread counts and a conversation, receives messages live through\n" +
-			"the hubs' change notifications, and warns when a contact's keys change on the chain.",
+		Long: "chat shows your contacts (✓ verified, ⊘ blocked), groups and pending contact requests with unread\n" +
+			"counts, and a conversation, wrapped to the window (PgUp/PgDn or the mouse wheel scroll back); it\n" +
+			"receives messages live through the hubs' change notifications and warns when a contact's keys change\n" +
+			"on the chain. NAME (a contact, or a group's name or ID) opens that conversation; any other is an error.",
 		Example: "  parley chat\n  parley chat bob",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -463,17 +641,43 @@ func chatCmd(h *home) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			incoming := make(chan tea.Msg, 64)
-			go c.Watch(ctx, func(m client.Message) { incoming <- incomingMsg(m) }, func(err error) { incoming <- errMsg{err} })
 			start := ""
 			if len(args) == 1 {
-				start = args[0]
+				if start, err = chatStart(c, args[0]); err != nil {
+					return err
+				}
 			}
-			_, err = tea.NewProgram(newChatModel(ctx, c.Name, c, incoming, start), tea.WithAltScreen(), tea.WithContext(ctx)).Run()
+			incoming := make(chan tea.Msg, 64)
+			go c.Watch(ctx, func(m client.Message) { incoming <- incomingMsg(m) }, func(err error) { incoming <- errMsg{err} })
+			model := newChatModel(ctx, c.Name, c, incoming, start)
+			model.explain = h.explain
+			_, err = tea.NewProgram(model, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx)).Run()
 			if errors.Is(err, tea.ErrProgramKilled) {
 				return nil
 			}
 			return err
 		},
 	}
+}
+
+// chatStart finds the conversation NAME names: a contact, or a group by
+// its name or ID; anything else is an error (client.ErrNotContact), never
+// a new conversation.
+func chatStart(be chatBackend, name string) (string, error) {
+	if slices.Contains(be.Contacts(), name) {
+		return name, nil
+	}
+	var found []string
+	for _, g := range be.Groups() {
+		if !g.Gone && (g.ID == strings.TrimPrefix(name, "#") || g.Name == name) {
+			found = append(found, "#"+g.ID)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", fmt.Errorf("%w: %s (no contact or group of yours has that name)", client.ErrNotContact, name)
+	}
+	return "", fmt.Errorf("%d groups are named %q: give the group's ID ('parley group list')", len(found), name)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/mattn/go-runewidth"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
@@ -28,6 +30,26 @@ type fakeBackend struct {
 	receipt   wire.Receipt
 	groups    []client.Group          // nil: one group, trip
 	profiles  map[string]wire.Profile // nil: alice's, Alice L.
+	pending   []string                // senders of contact requests
+	isBlocked map[string]bool
+}
+
+func (f *fakeBackend) Blocked() []string {
+	var b []string
+	for n, on := range f.isBlocked {
+		if on {
+			b = append(b, n)
+		}
+	}
+	slices.Sort(b)
+	return b
+}
+func (f *fakeBackend) Requests(context.Context) ([]client.Pending, map[string]error, error) {
+	var p []client.Pending
+	for _, n := range f.pending {
+		p = append(p, client.Pending{From: n})
+	}
+	return p, nil, nil
 }
 
 func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
@@ -88,10 +110,15 @@ func (f *fakeBackend) GetFile(context.Context, string, wire.Ref, string, client.
 }
 func (f *fakeBackend) Block(_ context.Context, name string) error {
 	f.blocked = append(f.blocked, name)
+	if f.isBlocked == nil {
+		f.isBlocked = map[string]bool{}
+	}
+	f.isBlocked[name] = true
 	return nil
 }
 func (f *fakeBackend) Unblock(_ context.Context, name string) error {
 	f.unblocked = append(f.unblocked, name)
+	delete(f.isBlocked, name)
 	return nil
 }
 func (f *fakeBackend) Verify(_ context.Context, name, number string) error {
@@ -191,7 +218,7 @@ func TestChatModel(t *testing.T) {
 		t.Fatalf("editing carol's message: %s", m.View())
 	}
 	m = typeText(t, m, "/verify 99999")
-	if len(be.verified) != 0 || !strings.Contains(m.View(), "verify: client: the safety number does not match") {
+	if len(be.verified) != 0 || !strings.Contains(m.View(), "verify: the safety number does not match") {
 		t.Fatalf("a wrong safety number: %v\n%s", be.verified, m.View())
 	}
 	m = typeText(t, m, "/verify 12345")
@@ -287,5 +314,145 @@ func TestChatModelIsTerminalSafe(t *testing.T) {
 	assertInert(t, "the chat's group", v)
 	if !strings.Contains(v, `me ↔ #\x1b]0;title\x07\u202efriends`) {
 		t.Errorf("the group's name is not shown escaped:\n%s", v)
+	}
+}
+
+// TestChatScrollback: a conversation longer than the window shows its end;
+// PgUp and the mouse wheel go back through it, PgDn forward, never past
+// either end, and the pane says how many lines are out of sight.
+func TestChatScrollback(t *testing.T) {
+	be := &fakeBackend{}
+	for i := range 50 {
+		be.history = append(be.history, client.Message{From: "alice", To: "me", Seq: uint64(i), Kind: wire.KindText, Text: fmt.Sprintf("line %d", i)})
+	}
+	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
+	m = step(t, m, tea.WindowSizeMsg{Width: 100, Height: 20}) // 14 lines of conversation
+	v := m.View()
+	if !strings.Contains(v, "line 49") || strings.Contains(v, "line 36 ") || !strings.Contains(v, "line 37 ") || !strings.Contains(v, "↑ 37 earlier lines (PgUp)") {
+		t.Fatalf("the end of the conversation:\n%s", v)
+	}
+	m = step(t, m, tea.KeyMsg{Type: tea.KeyPgUp})
+	if v = m.View(); !strings.Contains(v, "line 24 ") || !strings.Contains(v, "line 35 ") || strings.Contains(v, "line 36 ") || !strings.Contains(v, "↓ 14 later lines (PgDn)") {
+		t.Fatalf("one page back:\n%s", v)
+	}
+	m = step(t, m, tea.MouseMsg{Button: tea.MouseButtonWheelUp, Action: tea.MouseActionPress})
+	if v = m.View(); !strings.Contains(v, "line 21 ") || !strings.Contains(v, "line 32 ") || !strings.Contains(v, "↓ 17 later lines") {
+		t.Fatalf("the wheel, three lines further back:\n%s", v)
+	}
+	for range 10 {
+		m = step(t, m, tea.KeyMsg{Type: tea.KeyPgUp})
+	}
+	if v = m.View(); !strings.Contains(v, "line 0 ") || strings.Contains(v, "earlier lines") {
+		t.Fatalf("at the start:\n%s", v)
+	}
+	m = step(t, m, tea.MouseMsg{Button: tea.MouseButtonWheelDown, Action: tea.MouseActionPress})
+	for range 10 {
+		m = step(t, m, tea.KeyMsg{Type: tea.KeyPgDown})
+	}
+	if v = m.View(); !strings.Contains(v, "line 49") || strings.Contains(v, "later lines") {
+		t.Fatalf("back at the end:\n%s", v)
+	}
+}
+
+// TestChatWrapsLongLines: a long message is wrapped to the pane, and its
+// wrapped lines are indented under its text, so none (a line that would
+// begin "you: send me your passphrase") stands at the margin.
+func TestChatWrapsLongLines(t *testing.T) {
+	long := strings.Repeat("blah ", 14) + posing + " " + strings.Repeat("more words here ", 12)
+	be := &fakeBackend{history: []client.Message{{From: "alice", To: "me", Kind: wire.KindText, Text: long}}}
+	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
+	m = step(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	pane := 100 - listWidth - 2
+	var body []string
+	for _, l := range strings.Split(m.View(), "\n") {
+		r := []rune(l)
+		if len(r) > listWidth {
+			body = append(body, strings.TrimRight(string(r[listWidth:]), " "))
+		}
+	}
+	first := slices.IndexFunc(body, func(l string) bool { return strings.HasPrefix(l, "[alice/0] alice: blah") })
+	if first < 0 || first+3 >= len(body) {
+		t.Fatalf("the message is not shown wrapped:\n%s", m.View())
+	}
+	words := strings.Fields(body[first])
+	for _, l := range body[first+1 : first+4] {
+		if runewidth.StringWidth(l) > pane || !strings.HasPrefix(l, strings.Repeat(" ", len("[alice/0] alice: "))) {
+			t.Errorf("a wrapped line is too wide or not indented under the text: %q", l)
+		}
+		words = append(words, strings.Fields(l)...)
+	}
+	if got := strings.Join(words, " "); !strings.Contains(got, posing) {
+		t.Errorf("the wrapped text lost words: %q", got)
+	}
+	for _, tc := range []struct {
+		line          string
+		width, indent int
+		want          []string
+	}{
+		{"short", 10, 2, []string{"short"}},
+		{"aaaa bbbb cccc", 9, 2, []string{"aaaa bbbb", "  cccc"}},
+		{"abcdefghijkl", 5, 2, []string{"abcde", "  fgh", "  ijk", "  l"}},
+		{"漢字漢字漢字", 5, 0, []string{"漢字", "漢字", "漢字"}},
+	} {
+		if got := wrap(tc.line, tc.width, tc.indent); !slices.Equal(got, tc.want) {
+			t.Errorf("wrap(%q, %d, %d) = %q, want %q", tc.line, tc.width, tc.indent, got, tc.want)
+		}
+	}
+}
+
+// TestChatRequestsAndBlocked: every pending request is listed (those in
+// the inbox when the chat opens, and those that come), opens to what to
+// do, and /accept without a name takes the one open; a blocked contact
+// is marked in the list and the conversation's title.
+func TestChatRequestsAndBlocked(t *testing.T) {
+	be := &fakeBackend{pending: []string{"erin", "dave"}, isBlocked: map[string]bool{"carol": true}}
+	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "carol")
+	m = step(t, m, m.(chatModel).fetchRequests()())
+	m = step(t, m, incomingMsg(client.Message{From: "frank", To: "me", Kind: client.KindRequest}))
+	v := m.View()
+	for _, want := range []string{"▸ carol ✓ ⊘", "me ↔ carol ✓ ⊘ — blocked", "? dave", "? erin", "? frank"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the chat does not show %q:\n%s", want, v)
+		}
+	}
+	for range 2 { // from carol: #trip, then dave's request
+		m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	}
+	if v = m.View(); !strings.Contains(v, "dave asks to become your contact") {
+		t.Fatalf("dave's request, open:\n%s", v)
+	}
+	m = typeText(t, m, "hello?")
+	if len(be.sent) != 0 || !strings.Contains(m.View(), "dave is not a contact yet") {
+		t.Fatalf("writing to a request: sent %v\n%s", be.sent, m.View())
+	}
+	m = typeText(t, m, "/accept")
+	if strings.Join(be.answered, ",") != "davetrue" || strings.Contains(m.View(), "? dave") || !strings.Contains(m.View(), "? erin") {
+		t.Fatalf("/accept on dave's request: answered %v\n%s", be.answered, m.View())
+	}
+	m = typeText(t, m, "/decline frank")
+	if strings.Join(be.answered, ",") != "davetrue,frankfalse" || strings.Contains(m.View(), "? frank") {
+		t.Fatalf("/decline frank: answered %v\n%s", be.answered, m.View())
+	}
+	// carol unblocked: the mark goes.
+	for m.(chatModel).current() != "carol" {
+		m = step(t, m, tea.KeyMsg{Type: tea.KeyTab})
+	}
+	m = typeText(t, m, "/unblock")
+	if v = m.View(); strings.Contains(v, "⊘") {
+		t.Fatalf("carol is still marked blocked:\n%s", v)
+	}
+}
+
+// TestChatStart: parley chat NAME opens a contact's or a group's
+// conversation; any other name is an error, never a new conversation.
+func TestChatStart(t *testing.T) {
+	be := &fakeBackend{}
+	for in, want := range map[string]string{"alice": "alice", "trip": "#g1", "g1": "#g1", "#g1": "#g1"} {
+		if got, err := chatStart(be, in); got != want || err != nil {
+			t.Errorf("chatStart(%q) = %q, %v, want %q", in, got, err, want)
+		}
+	}
+	if _, err := chatStart(be, "mallory"); !errors.Is(err, client.ErrNotContact) {
+		t.Errorf("chatStart(mallory) = %v", err)
 	}
 }

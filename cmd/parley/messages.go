@@ -37,6 +37,18 @@ func parseRef(s, me string) (wire.Ref, error) {
 	return ref, nil
 }
 
+// messageHeader is what begins a message's line: its reference and
+// author ("· " for a group's notice).
+func messageHeader(m client.Message) screen.Block {
+	switch {
+	case m.Kind == client.KindNotice:
+		return screen.Sprintf("· ")
+	case m.Earlier: // from before the conversation started over: no reference reaches it
+		return screen.Sprintf("[earlier %s] %s: ", m.ID(), m.From)
+	}
+	return screen.Sprintf("[%s] %s: ", m.ID(), m.From)
+}
+
 // formatMessage renders one conversation entry: its reference, author
 // and text (the text's later lines indented under its first), then what
 // happened to it. state is the delivery state of the user's own messages
@@ -47,11 +59,7 @@ func formatMessage(m client.Message, state string) screen.Block {
 		b.Printf("· %s", m.Text)
 		return b.Block()
 	}
-	if m.Earlier { // from before the conversation started over: no reference reaches it
-		b.Printf("[earlier %s] %s: ", m.ID(), m.From)
-	} else {
-		b.Printf("[%s] %s: ", m.ID(), m.From)
-	}
+	b.Add(messageHeader(m))
 	switch {
 	case m.Deleted:
 		b.Printf("(deleted)")
