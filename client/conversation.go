@@ -648,9 +648,26 @@ func (c *Client) ReadReceipts() bool {
 // were delivered and read, so the sender can see it.
 func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	c.mu.Lock()
-	if ct.changed != nil { // the old conversation's keys tell nobody anything more
-		c.mu.Unlock()
+	path, blob := c.receiptBlob(ct)
+	c.mu.Unlock()
+	if blob == nil {
 		return nil
+	}
+	err := c.putOwn(ctx, path, blob)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if owed := err != nil; owed != ct.receiptOwed { // MarkRead writes it again
+		ct.receiptOwed = owed
+		err = cmp.Or(err, c.save())
+	}
+	return err
+}
+
+// receiptBlob is the user's receipt for ct's messages and where it goes
+// (nil once a key change closed the conversation); the caller holds c.mu.
+func (c *Client) receiptBlob(ct *Contact) (string, []byte) {
+	if ct.changed != nil { // the old conversation's keys tell nobody anything more
+		return "", nil
 	}
 	r := wire.Receipt{Delivered: ct.nextRecv, Read: ct.readUpTo}
 	for _, s := range ct.skipped { // as far as fetched
@@ -663,15 +680,7 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 		r.Read = 0
 	}
 	path := ct.receiptPath()
-	c.mu.Unlock()
-	err := c.putOwn(ctx, path, wire.SealReceipt(ct.keys.Header, path, r))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if owed := err != nil; owed != ct.receiptOwed { // MarkRead writes it again
-		ct.receiptOwed = owed
-		err = cmp.Or(err, c.save())
-	}
-	return err
+	return path, wire.SealReceipt(ct.keys.Header, path, r)
 }
 
 // ReceiptFrom returns what name says it has of the user's messages (zero

@@ -1142,7 +1142,21 @@ func (c *Client) MarkGroupRead(ctx context.Context, id string) error {
 // hubs, under the user's current sender key.
 func (c *Client) writeGroupReceipt(ctx context.Context, g *Group) error {
 	c.mu.Lock()
+	path, blob := c.groupReceiptBlob(g)
+	c.mu.Unlock()
+	if blob == nil {
+		return nil
+	}
+	return c.putOwn(ctx, path, blob)
+}
+
+// groupReceiptBlob is the user's receipt in g and where it goes (nil if
+// the user has no sender key in it); the caller holds c.mu.
+func (c *Client) groupReceiptBlob(g *Group) (string, []byte) {
 	k := g.mine()
+	if k == nil {
+		return "", nil
+	}
 	r := wire.GroupReceipts{}
 	for m, n := range g.Next {
 		x := wire.Receipt{Delivered: n, Read: g.Read[m]}
@@ -1151,11 +1165,7 @@ func (c *Client) writeGroupReceipt(ctx context.Context, g *Group) error {
 		}
 		r[m] = x
 	}
-	c.mu.Unlock()
-	if k == nil {
-		return nil
-	}
-	return c.putOwn(ctx, wire.GroupReceiptPath(k.Seed), wire.SealGroupReceipts(k.Seed, r))
+	return wire.GroupReceiptPath(k.Seed), wire.SealGroupReceipts(k.Seed, r)
 }
 
 // GroupReceipts returns, per other member of the group, what that member

@@ -1,12 +1,14 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
 
@@ -29,38 +31,52 @@ func (c *Client) SetHubs(hubs []string, seq uint64) error {
 	return c.save()
 }
 
+// CopyReport is what CopyTo did, and what it could not do.
+type CopyReport struct {
+	Copied      int      // objects copied from another of the user's hubs
+	Had         int      // objects the hub held already, as they are
+	Republished int      // objects written anew from what this device holds
+	Down        []error  // the user's hubs that did not answer: nothing was copied from them
+	Lost        []string // what no hub that answered and nothing on this device holds, in words
+}
+
 // CopyTo copies the user's bucket to the hub at url, for a user adding a
-// hub or moving to one before the chain lists it: every object on any of
-// the user's other hubs (read from the first that lists it) that url does
-// not hold with the same ETag. It returns how many objects it copied and
-// how many url held already; progress, if not nil, is called after each
-// copy. If one of the user's hubs cannot be listed nothing is copied: it
-// may hold what the others lost.
-func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, total int)) (copied, had int, err error) {
+// hub or moving to one before the chain lists it, even from a hub that
+// died: every object on any of the user's other hubs that answers (read
+// from the first that lists it) that url does not hold with the same ETag;
+// then, from what this device holds, whatever url still lacks: each
+// conversation's messages waiting to go out and its index, the user's
+// receipts, profile and (at the next Backup) backup. A message that no
+// hub that answered holds and this device no longer has (it went out to
+// the hubs that are down) is listed in the index as deleted, so contacts
+// skip it rather than wait for it; it is counted in the report's Lost,
+// with files whose chunks are gone. progress, if not nil, is called after
+// each copy. Only url itself not answering is an error.
+func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, total int)) (CopyReport, error) {
+	var rep CopyReport
 	if err := c.writable(ctx, false); err != nil {
-		return 0, 0, err
+		return rep, err
 	}
 	to, err := c.dialOwn(ctx, url)
 	if err != nil {
-		return 0, 0, err
+		return rep, err
 	}
 	there, err := to.List(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("client: listing %s: %w", url, err)
+		return rep, fmt.Errorf("client: listing %s: %w", url, err)
 	}
+	have := map[string]bool{} // what url holds, or will once copied
 	etags := map[string]string{}
 	for _, e := range there {
-		etags[e.Name] = e.ETag
+		etags[e.Name], have[e.Name] = e.ETag, true
 	}
 	type object struct {
-		from *hubclient.Client
+		from string
+		h    *hubclient.Client
 		path string
 	}
-	var (
-		todo []object
-		errs []error
-	)
-	seen := map[string]bool{}
+	var todo []object
+	origin := map[string]string{} // the hub each path is copied from (or matches, if url has it)
 	for _, u := range c.own {
 		if u == url {
 			continue
@@ -71,41 +87,197 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 			entries, err = h.List(ctx)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+			rep.Down = append(rep.Down, fmt.Errorf("%s: %w", u, err))
 			continue
 		}
 		for _, e := range entries {
-			if seen[e.Name] {
+			if origin[e.Name] != "" {
 				continue
 			}
-			seen[e.Name] = true
+			origin[e.Name] = u
 			if tag := etags[e.Name]; tag != "" && tag == e.ETag {
-				had++
+				rep.Had++
 			} else {
-				todo = append(todo, object{h, e.Name})
+				todo = append(todo, object{u, h, e.Name})
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return 0, had, fmt.Errorf("client: cannot copy the whole bucket: %w", errors.Join(errs...))
-	}
+	dead := map[string]bool{}
 	for i, o := range todo {
-		data, ctype, err := o.from.Get(ctx, c.Address(), o.path)
-		if errors.Is(err, hub.ErrNotFound) {
-			continue // deleted since it was listed (a message expired, say)
+		if dead[o.from] {
+			continue
 		}
-		if err != nil {
-			return copied, had, fmt.Errorf("client: reading %s: %w", o.path, err)
+		data, ctype, err := o.h.Get(ctx, c.Address(), o.path)
+		switch {
+		case errors.Is(err, hub.ErrNotFound):
+			continue // deleted since it was listed (a message expired, say)
+		case IsOffline(err): // it died meanwhile: what is left may be republished
+			dead[o.from] = true
+			rep.Down = append(rep.Down, fmt.Errorf("%s: %w", o.from, err))
+			continue
+		case err != nil:
+			return rep, fmt.Errorf("client: reading %s: %w", o.path, err)
 		}
 		if _, err := to.Put(ctx, o.path, data, ctype, hubclient.Cond{}); err != nil {
-			return copied, had, fmt.Errorf("client: writing %s to %s: %w", o.path, url, err)
+			return rep, fmt.Errorf("client: writing %s to %s: %w", o.path, url, err)
 		}
-		copied++
+		rep.Copied++
+		have[o.path] = true
 		if progress != nil {
 			progress(i+1, len(todo))
 		}
 	}
-	return copied, had, nil
+	for path := range origin {
+		if !have[path] {
+			delete(origin, path)
+		}
+	}
+	return rep, c.republish(ctx, url, to, have, origin, &rep)
+}
+
+// republish writes to the hub to, at url, what it lacks of the user's
+// bucket from what this device holds (see CopyTo); have is what it holds,
+// origin the hub of the user's each object of it came from.
+func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client, have map[string]bool, origin map[string]string, rep *CopyReport) error {
+	// What contacts fetched of the user's messages needs no copy: their
+	// receipts say (as last read, if their hubs are down).
+	for _, n := range c.Contacts() {
+		c.ReceiptFrom(ctx, n)
+	}
+	type job struct {
+		label, contact string
+		st             *stream
+		indexPath      string
+		indexKey       [32]byte
+		from           uint64
+		path           func(uint64) string
+	}
+	var (
+		jobs  []job
+		files = map[string]int{}
+	)
+	c.mu.Lock()
+	for _, ct := range c.conversations() {
+		var from uint64
+		if ct.theirReceipt != nil {
+			from = ct.theirReceipt.Delivered
+		}
+		key := ct.keys.SendKey
+		jobs = append(jobs, job{"to " + ct.Name, ct.Name, &ct.out, wire.IndexPath(key), ct.keys.Header, from,
+			func(i uint64) string { return wire.MessagePath(key, i) }})
+	}
+	for _, g := range c.groups {
+		if k := g.mine(); k != nil {
+			seed := k.Seed
+			jobs = append(jobs, job{"to group " + g.Name, "", &g.out, wire.GroupIndexPath(seed), wire.GroupIndexKey(seed), k.From,
+				func(i uint64) string { return wire.GroupPath(seed, i) }})
+		}
+	}
+	for _, m := range c.history {
+		if m.From == c.Name && m.File != nil && !m.Deleted && m.File.Chunks > 0 && !have[wire.ChunkPath(m.File.Key, 0)] {
+			files[c.convOf(m)]++
+		}
+	}
+	// Messages gone with the hubs that are down: listed as deleted. An
+	// index copied from another hub says what that hub's said.
+	for _, j := range jobs {
+		if mark, ok := j.st.indexed[origin[j.indexPath]]; ok && have[j.indexPath] {
+			if j.st.indexed == nil {
+				j.st.indexed = map[string]indexMark{}
+			}
+			j.st.indexed[url] = mark
+		}
+		lost := 0
+		for i := j.from; i < j.st.next; i++ {
+			queued := slices.ContainsFunc(j.st.outbox, func(e outboxEntry) bool { return e.Seq == i })
+			if !have[j.path(i)] && !queued && j.st.forget(i) {
+				lost++
+			}
+		}
+		if lost > 0 {
+			rep.Lost = append(rep.Lost, fmt.Sprintf("%d of your messages %s that they had not fetched", lost, j.label))
+		}
+	}
+	err := c.save()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for conv, n := range files {
+		rep.Lost = append(rep.Lost, fmt.Sprintf("%d files you sent to %s", n, conv))
+	}
+	slices.Sort(rep.Lost)
+
+	// Each stream's waiting messages and index, on url alone.
+	hub := func(string) (*hubclient.Client, error) { return to, nil }
+	var firstErr error
+	for _, j := range jobs {
+		if j.contact != "" {
+			if err := c.keysChecked(ctx, j.contact, j.st); err != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", j.label, err))
+				continue
+			}
+		}
+		c.mu.Lock()
+		before := c.written(j.st, url)
+		c.mu.Unlock()
+		_, err := c.flushStream(ctx, hub, []string{url}, j.label, j.st, j.indexPath, j.indexKey)
+		firstErr = cmp.Or(firstErr, err)
+		c.mu.Lock()
+		rep.Republished += c.written(j.st, url) - before
+		c.mu.Unlock()
+	}
+
+	// Receipts and the profile; the backup follows with the next Backup.
+	type object struct {
+		path string
+		blob []byte
+	}
+	var objects []object
+	c.mu.Lock()
+	for _, ct := range c.conversations() {
+		if path, blob := c.receiptBlob(ct); blob != nil && !have[path] {
+			objects = append(objects, object{path, blob})
+		}
+	}
+	for _, g := range c.groups {
+		if path, blob := c.groupReceiptBlob(g); blob != nil && !have[path] {
+			objects = append(objects, object{path, blob})
+		}
+	}
+	p := c.profile
+	c.backedUp = 0 // the next Backup writes it to every hub, url too once it is the user's
+	c.mu.Unlock()
+	if p.Key != nil && !have[wire.ProfilePath(p.Key)] {
+		blob, err := wire.SealProfile(p.Key, p.Profile)
+		if err != nil {
+			return err
+		}
+		objects = append(objects, object{wire.ProfilePath(p.Key), blob})
+	}
+	for _, o := range objects {
+		if _, err := to.Put(ctx, o.path, o.blob, "application/octet-stream", hubclient.Cond{}); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("client: writing %s to %s: %w", o.path, url, err))
+			continue
+		}
+		rep.Republished++
+	}
+	return firstErr
+}
+
+// written counts what the hub at url holds of st as Flush wrote it: its
+// messages still in the outbox, and its index; the caller holds c.mu.
+func (c *Client) written(st *stream, url string) int {
+	n := 0
+	for _, e := range st.outbox {
+		if slices.Contains(e.Done, url) {
+			n++
+		}
+	}
+	if _, ok := st.indexed[url]; ok {
+		n++
+	}
+	return n
 }
 
 // EmptyHub deletes every object of the user's bucket on the hub at url (a

@@ -389,7 +389,7 @@ func (c *Client) Flush(ctx context.Context) error {
 				continue
 			}
 		}
-		ch, err := c.flushStream(ctx, hub, j.label, j.st, j.indexPath, j.indexKey)
+		ch, err := c.flushStream(ctx, hub, c.own, j.label, j.st, j.indexPath, j.indexKey)
 		changed, firstErr = changed || ch, cmp.Or(firstErr, err)
 	}
 	if firstErr == nil {
@@ -431,14 +431,15 @@ func (c *Client) keysChecked(ctx context.Context, name string, st *stream) error
 	return c.CheckKeys(ctx, name)
 }
 
-// flushStream is Flush for one stream, and says whether it changed the
-// stream. It takes c.mu only to read and update the stream.
-func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
+// flushStream is Flush for one stream, on the hubs urls, and says
+// whether it changed the stream. It takes c.mu only to read and update
+// the stream.
+func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), urls []string, label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
 	var firstErr error
 	fail := func(url string, err error) {
 		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s via %s: %w", label, url, err))
 	}
-	for _, url := range c.own {
+	for _, url := range urls {
 		c.mu.Lock()
 		count := st.next // what this hub holds, once the uploads below succeed
 		var todo []outboxEntry

@@ -855,12 +855,12 @@ func TestWatchFollowsAMove(t *testing.T) {
 	expect := watchTexts(t, bob)
 	expect("hello bob")
 
-	copied, had, err := alice.CopyTo(ctx, w.hubs[0], nil)
-	if err != nil || copied < 3 || had != 0 { // two messages, two indexes at least
-		t.Fatalf("copied %d (%d there) %v", copied, had, err)
+	rep, err := alice.CopyTo(ctx, w.hubs[0], nil)
+	if err != nil || rep.Copied < 3 || rep.Had != 0 || len(rep.Down) != 0 || len(rep.Lost) != 0 { // two messages, two indexes at least
+		t.Fatalf("copied %+v, %v", rep, err)
 	}
-	if copied, had, err := alice.CopyTo(ctx, w.hubs[0], nil); err != nil || copied != 0 || had < 3 {
-		t.Fatalf("copying again: copied %d, %d there, %v", copied, had, err)
+	if rep, err := alice.CopyTo(ctx, w.hubs[0], nil); err != nil || rep.Copied != 0 || rep.Had < 3 || rep.Republished != 0 {
+		t.Fatalf("copying again: %+v, %v", rep, err)
 	}
 	rec, err := dir.Lookup(ctx, "alice")
 	if err != nil {

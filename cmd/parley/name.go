@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
-	"github.com/cometbft/cometbft/types"
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
@@ -90,7 +90,10 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			"(messages, indexes, receipts, profile, files, backup), then updates your record on the chain, so\n" +
 			"contacts find all of it on the hubs they read from now on. The first URL becomes the hub this\n" +
 			"device talks to first. Contact requests waiting on a hub you leave move to the first URL.\n" +
-			"With --empty-old, everything of yours is then deleted from the hubs you leave.",
+			"With --empty-old, everything of yours is then deleted from the hubs you leave.\n\n" +
+			"A hub that does not answer (one that died) is skipped: what this device holds is written anew\n" +
+			"(messages still waiting to go out, indexes, receipts, profile, backup), and what only the dead hub\n" +
+			"held is listed as lost (messages contacts had not fetched are skipped by them, not waited for).",
 		Example: "  parley name hubs https://hub1.example https://hub2.example",
 		Args:    cobra.RangeArgs(1, bns.MaxHubs),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, urls []string) error {
@@ -115,11 +118,17 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 				if slices.Contains(c.Hubs(), u) {
 					continue
 				}
-				copied, had, err := c.CopyTo(ctx, u, nil)
+				rep, err := c.CopyTo(ctx, u, nil)
 				if err != nil {
-					return fmt.Errorf("copying your data to %s (nothing published yet; run this again): %w", u, err)
+					return fmt.Errorf("copying your data to %s (nothing published yet; run this again): %w", u, plainOffline(h, err))
 				}
-				screen.Printf(stdout, "copied %d objects to %s (%d were there already)\n", copied, u, had)
+				screen.Printf(stdout, "copied %d objects to %s (%d were there already), republished %d from this device\n", rep.Copied, u, rep.Had, rep.Republished)
+				for _, d := range rep.Down {
+					screen.Printf(stdout, "could not copy: %v\n", plainOffline(h, d))
+				}
+				for _, l := range rep.Lost {
+					screen.Printf(stdout, "lost: %s (only hubs that did not answer held them)\n", l)
+				}
 			}
 			p := rec.Profile
 			p.Hubs = urls
@@ -138,6 +147,9 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := c.SetHubs(urls, now.Seq); err != nil {
 				return err
 			}
+			if err := quiet(c.Flush(ctx)); err != nil { // what waited, to the new hubs too
+				h.warn("messages still queued", err)
+			}
 			screen.Printf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
 			for _, u := range rec.Profile.Hubs {
 				if slices.Contains(urls, u) {
@@ -145,7 +157,7 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				// Requests that came in meanwhile go with you.
 				if n, junk, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
-					h.warn("requests waiting on "+u, err)
+					h.warn("contact requests waiting on "+u+" were not moved", err)
 				} else {
 					if n > 0 {
 						screen.Printf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
@@ -158,6 +170,10 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 					continue
 				}
 				n, err := c.EmptyHub(ctx, u)
+				if client.IsOffline(err) {
+					h.warn(u+" was not emptied", err)
+					continue
+				}
 				if err != nil {
 					return fmt.Errorf("emptying %s, which your record no longer lists: %w", u, err)
 				}
