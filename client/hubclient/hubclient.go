@@ -106,6 +106,23 @@ var (
 	ErrNoKey = errors.New("no key for this hub: it is not one of the user's")
 )
 
+// AnswerError is a hub's answer refused by a limit or the protocol: Err
+// wraps ErrAnswerTooLarge or ErrBadAnswer and says which; Hub is the
+// hub's URL.
+type AnswerError struct {
+	Hub string
+	Err error
+}
+
+func (e *AnswerError) Error() string { return "hub " + e.Hub + ": " + e.Err.Error() }
+func (e *AnswerError) Unwrap() error { return e.Err }
+
+// badAnswer makes the AnswerError of kind (ErrAnswerTooLarge or
+// ErrBadAnswer) for this hub.
+func (c *Client) badAnswer(kind error, format string, args ...any) error {
+	return &AnswerError{Hub: c.base, Err: fmt.Errorf("%w: "+format, append([]any{kind}, args...)...)}
+}
+
 // Dial reads the hub's hub_info. priv is the key of the user's bucket on
 // this hub (its address is auth.NativeAddress of the public key), for one
 // of the user's own hubs, as published on the chain; nil for anyone
@@ -133,10 +150,10 @@ func Dial(ctx context.Context, hubURL string, priv ed25519.PrivateKey, hc *http.
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("hubclient: hub_info of %s: %w", hubURL, errorOf(res))
 	}
-	b, err := readLimited(res, maxInfoBytes)
+	b, err := c.readLimited(res, maxInfoBytes)
 	if err == nil {
 		if err = json.Unmarshal(b, &c.info); err != nil {
-			err = fmt.Errorf("%w: %v", ErrBadAnswer, err)
+			err = c.badAnswer(ErrBadAnswer, "%v", err)
 		}
 	}
 	if err != nil {
@@ -254,7 +271,7 @@ func (c *Client) do(req *http.Request, want int, limit int64, out any) error {
 	if res.StatusCode != want {
 		return errorOf(res)
 	}
-	b, err := readLimited(res, limit)
+	b, err := c.readLimited(res, limit)
 	if err != nil || out == nil {
 		return err
 	}
@@ -263,7 +280,7 @@ func (c *Client) do(req *http.Request, want int, limit int64, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadAnswer, err)
+		return c.badAnswer(ErrBadAnswer, "%v", err)
 	}
 	return nil
 }
@@ -273,9 +290,9 @@ type rawBody struct{ b *[]byte }
 
 // readLimited reads an answer's body, or fails with ErrAnswerTooLarge as
 // soon as it is known to pass limit bytes.
-func readLimited(res *http.Response, limit int64) ([]byte, error) {
+func (c *Client) readLimited(res *http.Response, limit int64) ([]byte, error) {
 	if res.ContentLength > limit {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrAnswerTooLarge, res.ContentLength, limit)
+		return nil, c.badAnswer(ErrAnswerTooLarge, "%d bytes, at most %d", res.ContentLength, limit)
 	}
 	if res.ContentLength >= 0 { // known: read exactly that
 		b := make([]byte, res.ContentLength)
@@ -289,7 +306,7 @@ func readLimited(res *http.Response, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrAnswerTooLarge, limit)
+		return nil, c.badAnswer(ErrAnswerTooLarge, "more than %d bytes", limit)
 	}
 	return b, nil
 }
@@ -364,7 +381,7 @@ func (c *Client) GetIfChanged(ctx context.Context, address, path, etag string) (
 	if res.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("hubclient: get %s/%s: %w", address, path, errorOf(res))
 	}
-	b, err := readLimited(res, MaxObjectBytes)
+	b, err := c.readLimited(res, MaxObjectBytes)
 	if err != nil {
 		return nil, "", fmt.Errorf("hubclient: get %s/%s: %w", address, path, err)
 	}
@@ -420,14 +437,14 @@ func (c *Client) List(ctx context.Context) ([]Entry, error) {
 			return nil, fmt.Errorf("hubclient: list: %w", err)
 		}
 		if len(all)+len(out.Entries) > MaxListEntries {
-			return nil, fmt.Errorf("hubclient: list: %w: more than %d entries", ErrAnswerTooLarge, MaxListEntries)
+			return nil, fmt.Errorf("hubclient: list: %w", c.badAnswer(ErrAnswerTooLarge, "more than %d entries", MaxListEntries))
 		}
 		all = append(all, out.Entries...)
 		if out.Page == nil || len(out.Entries) == 0 {
 			return all, nil
 		}
 		if seen[*out.Page] {
-			return nil, fmt.Errorf("hubclient: list: %w: page token %.40q given twice", ErrBadAnswer, *out.Page)
+			return nil, fmt.Errorf("hubclient: list: %w", c.badAnswer(ErrBadAnswer, "page token %.40q given twice", *out.Page))
 		}
 		seen[*out.Page] = true
 		page = out.Page
@@ -581,11 +598,11 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 			switch kind {
 			case "change":
 				if err := json.Unmarshal([]byte(data), &ev); err != nil {
-					return fmt.Errorf("hubclient: watch: %w: bad event: %v", ErrBadAnswer, err)
+					return fmt.Errorf("hubclient: watch: %w", c.badAnswer(ErrBadAnswer, "bad event: %v", err))
 				}
 			case "ready":
 				if ready {
-					return fmt.Errorf("hubclient: watch: %w: a second \"ready\"", ErrBadAnswer)
+					return fmt.Errorf("hubclient: watch: %w", c.badAnswer(ErrBadAnswer, "a second \"ready\""))
 				}
 				ready = true
 				var r struct {
@@ -595,7 +612,7 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 				ev.Cursor = r.Cursor
 			case "reset":
 				if reset || ready {
-					return fmt.Errorf("hubclient: watch: %w: \"reset\" after \"ready\" or twice", ErrBadAnswer)
+					return fmt.Errorf("hubclient: watch: %w", c.badAnswer(ErrBadAnswer, "\"reset\" after \"ready\" or twice"))
 				}
 				reset = true
 			}
@@ -609,7 +626,7 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 		return ctx.Err()
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		return fmt.Errorf("hubclient: watch: %w: an event line over %d bytes", ErrAnswerTooLarge, maxEventBytes)
+		return fmt.Errorf("hubclient: watch: %w", c.badAnswer(ErrAnswerTooLarge, "an event line over %d bytes", maxEventBytes))
 	}
 	return ErrWatchEnded
 }

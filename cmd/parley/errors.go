@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -28,6 +29,7 @@ func (h *home) explain(err error) (what, hint string) {
 	var (
 		kc *client.KeyChange
 		ue *url.Error
+		ae *hubclient.AnswerError
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -74,6 +76,12 @@ func (h *home) explain(err error) (what, hint string) {
 		return what, nodeHint
 	case errors.As(err, &ue) && unreachable(ue.Err):
 		return h.explainUnreachable(ue)
+	case errors.As(err, &ae):
+		what := "the hub " + ae.Hub + " sent more than this device reads from a hub"
+		if errors.Is(err, hubclient.ErrBadAnswer) {
+			what = "the hub " + ae.Hub + " answered against the hub protocol"
+		}
+		return what, "nothing of that answer was kept; the hub is broken or hostile: if it is a contact's, tell them (their messages wait there); 'parley status' checks your own hubs"
 	case errors.Is(err, hub.ErrUnauthorized):
 		return "a hub refused this device's signed token", unauthorizedHint
 	case errors.Is(err, hub.ErrQuota):

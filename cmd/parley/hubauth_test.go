@@ -12,11 +12,13 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
@@ -211,5 +213,70 @@ func TestHostileHubGainsNoToken(t *testing.T) {
 	parley(t, "--home", alice, "send", "carol", "still here")
 	if out := parley(t, "--home", carol, "read", "alice"); !strings.Contains(out, "alice: still here") {
 		t.Fatalf("carol reads: %s", out)
+	}
+}
+
+// TestContactsHubAnswersWithoutEnd: mallory's hub answers every read with
+// a body that never ends (1 GiB). Alice reading mallory gets a sentence
+// saying so, no Go chain, and her client stops after its limit: the hub
+// wrote at most a little over hubclient.MaxObjectBytes in any answer
+// (the rest of 1 GiB is never sent: before, it was read whole).
+func TestContactsHubAnswersWithoutEnd(t *testing.T) {
+	rpc := nodetest.Start(t, "cli-test")
+	own := hubtest.Start(t, nil)
+	var flood atomic.Bool
+	var served atomic.Int64 // the most one answer sent
+	d := memory.New()
+	ts := httptest.NewUnstartedServer(nil)
+	srv, err := server.New(server.Config{Driver: d, PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if flood.Load() && strings.HasPrefix(r.URL.Path, "/read/") {
+			var sent int64
+			defer func() {
+				for old := served.Load(); sent > old && !served.CompareAndSwap(old, sent); old = served.Load() {
+				}
+			}()
+			for i := 0; i < (1<<30)/len(chunk); i++ {
+				n, err := w.Write(chunk)
+				sent += int64(n)
+				if err != nil {
+					return
+				}
+			}
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	})
+	ts.Start()
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	dir := t.TempDir()
+	alice, mallory := filepath.Join(dir, "alice"), filepath.Join(dir, "mallory")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, mallory)
+	parley(t, "--home", alice, "register", "alice", "--hub", own.URL)
+	parley(t, "--home", mallory, "register", "mallory", "--hub", ts.URL)
+	awaitName(t, alice, "mallory")
+	awaitName(t, mallory, "alice")
+	parley(t, "--home", mallory, "contacts", "add", "alice", "--message", "hi alice")
+	parley(t, "--home", alice, "contacts", "accept", "mallory")
+	parley(t, "--home", mallory, "send", "alice", "one more")
+
+	flood.Store(true)
+	code, stderr := parleyErr(t, "--home", alice, "read", "mallory")
+	if code == 0 || !strings.Contains(stderr, "parley: the hub "+ts.URL+" sent more than this device reads from a hub") ||
+		!strings.Contains(stderr, "parley: hint: nothing of that answer was kept") {
+		t.Fatalf("alice reads from a hub that answers without end: exit %d\n%s", code, stderr)
+	}
+	if loc := goChains.FindStringIndex(stderr); loc != nil {
+		t.Fatalf("a Go error chain reaches the user (%q):\n%s", stderr[loc[0]:loc[1]], stderr)
+	}
+	if got := served.Load(); got > hubclient.MaxObjectBytes+8<<20 {
+		t.Fatalf("alice's client took %d MiB of one endless answer", got>>20)
 	}
 }
