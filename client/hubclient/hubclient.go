@@ -577,6 +577,11 @@ func (c *Client) Watch(ctx context.Context, follows []Follow, cursor string, fn 
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
+		if res.StatusCode == http.StatusUnauthorized {
+			c.mu.Lock()
+			delete(c.tokens, "inbox") // revoked, or the clock moved: the next watch makes a fresh one
+			c.mu.Unlock()
+		}
 		return fmt.Errorf("hubclient: watch: %w", errorOf(res))
 	}
 	sc := bufio.NewScanner(res.Body)
