@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
@@ -179,6 +180,17 @@ func TestOwnerWritesAfterRevokeAll(t *testing.T) {
 	ctx := context.Background()
 	alice := dial(t, h.url, 1)
 	alice.Put(ctx, "m/1", []byte("x"), "", hubclient.Cond{})
+	// alice watches her inbox, and writes, before the thief acts.
+	wctx, cancel := context.WithCancel(ctx)
+	ready := make(chan struct{})
+	go alice.Watch(wctx, []hubclient.Follow{{Address: alice.Address(), Prefix: "_inbox/"}}, "", func(ev hubclient.Event) error {
+		if ev.Kind == "ready" {
+			close(ready)
+		}
+		return nil
+	})
+	<-ready
+	cancel()
 	// The thief has a token with the revokeAll scope (a token of an older
 	// client, which had no scopes, would do too).
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
@@ -193,6 +205,23 @@ func TestOwnerWritesAfterRevokeAll(t *testing.T) {
 	if err != nil || res.StatusCode != 202 {
 		t.Fatalf("the thief's revoke-all: %v %v", err, res)
 	}
+	// A watch of the inbox with the token from before: refused, and the
+	// next one (as the client's watch loop retries) has a fresh token.
+	inbox := []hubclient.Follow{{Address: alice.Address(), Prefix: "_inbox/"}}
+	watchReady := func() error {
+		return alice.Watch(ctx, inbox, "", func(ev hubclient.Event) error {
+			if ev.Kind == "ready" {
+				return errReady
+			}
+			return nil
+		})
+	}
+	if err := watchReady(); !errors.Is(err, hub.ErrUnauthorized) {
+		t.Fatalf("a watch with a token from before the revoke-all: %v", err)
+	}
+	if err := watchReady(); !errors.Is(err, errReady) {
+		t.Fatalf("the next watch: %v", err)
+	}
 	if _, err := alice.Put(ctx, "m/2", []byte("y"), "", hubclient.Cond{}); err != nil {
 		t.Fatalf("the owner's write after a thief's revoke-all: %v", err)
 	}
@@ -200,3 +229,5 @@ func TestOwnerWritesAfterRevokeAll(t *testing.T) {
 		t.Fatalf("the owner's client sent %d store tokens, want the old one refused and a fresh one", len(got))
 	}
 }
+
+var errReady = errors.New("ready")

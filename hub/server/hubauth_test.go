@@ -89,6 +89,14 @@ func TestRevokeAllCannotLockOutOwner(t *testing.T) {
 	if res, _ := e.do("POST", "/store/"+owner.addr+"/f", []byte("z"), "Authorization", valid); res.StatusCode != 401 {
 		t.Fatal("the thief's token still writes after its own revoke-all")
 	}
+	// A watch with a revoked token is told so (401), not left deaf to the
+	// inbox; the owner's fresh token watches.
+	if res, b := e.do("GET", "/watch?follow="+owner.addr+":_inbox/", nil, "Authorization", valid); res.StatusCode != 401 || errorClass(b) != "AuthTokenTimestampValidationError" {
+		t.Fatalf("a watch with a revoked token: %d %s", res.StatusCode, b)
+	}
+	if w := e.watch("follow="+owner.addr+":_inbox/", "Authorization", owner.token(e, time.Now())); w.next(t).event != "ready" {
+		t.Fatal("the owner's watch after the thief's revoke-all")
+	}
 
 	// A future value stored before this hub refused them (10^12, left by
 	// an attack on an older version) counts as now.

@@ -235,10 +235,17 @@ func (s *Server) watch(c echo.Context) error {
 	// A watcher with a token for an address also learns of arrivals in
 	// that address's inbox; nobody else does, whatever prefix it follows.
 	// Only the address the token claims is checked: one signature at most.
+	// A token that fails for a followed address is refused (401), so that
+	// its holder learns it (it was revoked, say) instead of silently
+	// hearing nothing of its inbox.
 	owner := ""
 	if h := c.Request().Header.Get("Authorization"); h != "" {
 		if a, ok := s.verify.Subject(h); ok && len(byAddr[a]) > 0 {
-			if g, err := s.authorize(c, a); err == nil && g.AllowInbox() {
+			g, err := s.authorize(c, a)
+			if err != nil {
+				return err
+			}
+			if g.AllowInbox() {
 				owner = a
 			}
 		}
