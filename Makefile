@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBackup$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenChunk$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenWithin$$' -fuzztime $$((5000 * $(FUZZX)))x ./client/keystore
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/ratchet
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalState$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/ratchet
 	$(GO) test -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $$((50000 * $(FUZZX)))x ./internal/screen
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckAvatar$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/wire
 

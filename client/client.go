@@ -330,11 +330,7 @@ func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := ratchet.InitAlice(k, their, nil)
-	if err != nil {
-		return nil, err
-	}
-	return env, c.addContact(&Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: r,
+	return env, c.addContact(&Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: ratchet.InitAlice(k, their, nil),
 		started: in.Time})
 }
 

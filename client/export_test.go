@@ -75,3 +75,15 @@ func UseBackupV1(t testing.TB, c *Client, passphrase []byte) string {
 	}
 	return path
 }
+
+// PostQuantum reports whether the newest ratchet step of c's conversation
+// with name mixed in an ML-KEM secret (nil error only for a contact).
+func PostQuantum(c *Client, name string) (bool, error) {
+	ct, err := c.contact(name)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ct.ratchet.PostQuantum(), nil
+}

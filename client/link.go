@@ -128,10 +128,7 @@ func (c *Client) writeLink(ctx context.Context, rec *bns.Record) (*Contact, erro
 		return nil, err
 	}
 	lk := wire.LinkKey(k)
-	r, err := ratchet.InitAlice(lk, their, nil)
-	if err != nil {
-		return nil, err
-	}
+	r := ratchet.InitAlice(lk, their, nil)
 	if err := c.putOwn(ctx, wire.LinkIntroPath(pair, c.Name, rec.Name), env); err != nil {
 		return nil, fmt.Errorf("client: group link with %s: %w", rec.Name, err)
 	}

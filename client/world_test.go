@@ -274,8 +274,41 @@ func TestWorld(t *testing.T) {
 	}
 	bob.SetReadReceipts(ctx, true)
 
+	// Replies, each read before answering: every chain now begins with an
+	// ML-KEM step (docs/protocol.md, Double Ratchet), on both sides.
+	pq := func(c *client.Client, name string) bool {
+		t.Helper()
+		ok, err := client.PostQuantum(c, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if pq(alice, "bob") || pq(bob, "alice") {
+		t.Fatal("a post-quantum step before any reply carried a KEM ciphertext")
+	}
+	for i := 0; i < 2; i++ {
+		for _, d := range []struct {
+			from, to *client.Client
+			text     string
+		}{{alice, bob, fmt.Sprint("alice's reply ", i)}, {bob, alice, fmt.Sprint("bob's reply ", i)}} {
+			if err := d.from.Send(ctx, d.to.Name, d.text); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := d.to.Receive(ctx, d.from.Name); err != nil || strings.Join(texts(got), "|") != d.text {
+				t.Fatalf("%s received %v %v", d.to.Name, texts(got), err)
+			}
+		}
+	}
+	if !pq(alice, "bob") || !pq(bob, "alice") {
+		t.Fatal("two round trips made no post-quantum ratchet step")
+	}
+
 	// What the hub operators see: no name and no plaintext in any path or
-	// blob, message blobs of bucket sizes only, and the inbox emptied.
+	// blob, message blobs of bucket sizes only (4 KiB for a chain's first
+	// message, with its KEM fields; 1 KiB for the short ones after it),
+	// and the inbox emptied.
+	sizes := map[int]int{}
 	for i, d := range w.drivers {
 		for _, address := range []string{alice.Address(), bob.Address(), "_inbox/" + bob.Address()} {
 			objs, _, _ := d.List(ctx, address, "", "", 1000)
@@ -292,8 +325,14 @@ func TestWorld(t *testing.T) {
 				if strings.HasPrefix(o.Path, "m/") && !bucket(buf.Len()) {
 					t.Fatalf("message blob of %d bytes", buf.Len())
 				}
+				if strings.HasPrefix(o.Path, "m/") {
+					sizes[buf.Len()]++
+				}
 			}
 		}
+	}
+	if sizes[1024] == 0 || sizes[4096] == 0 {
+		t.Fatalf("message blob sizes %v: want first messages of 4 KiB and short ones of 1 KiB", sizes)
 	}
 	if objs, _, _ := w.drivers[1].List(ctx, "_inbox", "", "", 10); len(objs) != 0 {
 		t.Fatalf("accepted request still in the inbox: %d", len(objs))
@@ -391,6 +430,36 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	}
 	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "sent while dying|after recovery" {
 		t.Fatalf("bob received %v %v", texts(got), err)
+	}
+
+	// Round trips through post-quantum steps, alice restarting between
+	// each read and each send: her saved ratchet keeps its ML-KEM key,
+	// the other side's key and the secrets between steps.
+	for i := 0; i < 3; i++ {
+		text := fmt.Sprint("bob ", i)
+		if err := bob.Send(ctx, "alice", text); err != nil {
+			t.Fatal(err)
+		}
+		alice = reopen()
+		if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != text {
+			t.Fatalf("alice received %v %v", texts(got), err)
+		}
+		alice = reopen()
+		text = fmt.Sprint("alice ", i)
+		if err := alice.Send(ctx, "bob", text); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != text {
+			t.Fatalf("bob received %v %v", texts(got), err)
+		}
+	}
+	for _, c := range []struct {
+		c    *client.Client
+		name string
+	}{{alice, "bob"}, {bob, "alice"}} {
+		if ok, err := client.PostQuantum(c.c, c.name); err != nil || !ok {
+			t.Fatalf("after restarts, %s's conversation with %s takes no post-quantum step (%v)", c.c.Name, c.name, err)
+		}
 	}
 }
 

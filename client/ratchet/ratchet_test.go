@@ -75,17 +75,13 @@ type msg struct {
 	pt string
 }
 
-func pair(t *testing.T) (*State, *State) {
+func pair(t testing.TB) (*State, *State) {
 	sk := sha256.Sum256([]byte("shared secret from the handshake"))
 	bobKey, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := InitAlice(sk, bobKey.PublicKey(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return alice, InitBob(sk, bobKey, nil)
+	return InitAlice(sk, bobKey.PublicKey(), nil), InitBob(sk, bobKey, nil)
 }
 
 var ad = []byte("alice->bob conversation")
@@ -204,29 +200,59 @@ func TestSkipBound(t *testing.T) {
 }
 
 func TestHeaderRoundTrip(t *testing.T) {
-	h := Header{DH: [32]byte{1, 2}, PN: 7, N: 9}
-	got, err := ParseHeader(h.Marshal())
-	if err != nil || got != h {
-		t.Fatalf("%+v %v", got, err)
+	for _, h := range []Header{
+		{Version: 2, DH: [32]byte{1, 2}, PN: 7, N: 9, Flags: FlagPQ | FlagEK | FlagCT},
+		{Version: 2, DH: [32]byte{3}, PN: 0, N: 1},
+		{Version: 1, DH: [32]byte{1, 2}, PN: 7, N: 9},
+	} {
+		b := h.Marshal()
+		if want := map[uint8]int{1: HeaderLenV1, 2: HeaderLen}[h.Version]; len(b) != want {
+			t.Fatalf("version %d header of %d bytes, want %d", h.Version, len(b), want)
+		}
+		got, err := ParseHeader(b)
+		if err != nil || got != h {
+			t.Fatalf("%+v %v", got, err)
+		}
 	}
-	if _, err := ParseHeader(make([]byte, 39)); err == nil {
-		t.Fatal("short header parsed")
+	good := Header{Version: 2, DH: [32]byte{1}, N: 3, Flags: FlagPQ}.Marshal()
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"truncated", good[:HeaderLen-1], ErrMalformed},
+		{"a byte more", append(bytes.Clone(good), 0), ErrMalformed},
+		{"version 3", append([]byte{3}, good[1:]...), ErrVersion},
+		{"version 1 in a 42-byte header", append([]byte{1}, good[1:]...), ErrVersion},
+		{"unknown flag", append(bytes.Clone(good[:HeaderLen-1]), FlagPQ|0x08), ErrMalformed},
+	} {
+		if _, err := ParseHeader(tc.b); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
 
 // TestStateRoundTrip: a state saved and restored mid-conversation (with
-// skipped keys pending) carries on exactly.
+// skipped keys pending, and at every point of the post-quantum steps:
+// a sending step due, keys and KEM secrets held) carries on exactly, and
+// encodes again to the same bytes.
 func TestStateRoundTrip(t *testing.T) {
 	alice, bob := pair(t)
-	a1, a2, a3 := send(t, alice, "a1"), send(t, alice, "a2"), send(t, alice, "a3")
-	recv(t, bob, a3) // a1, a2 skipped
 	restore := func(s *State) *State {
-		got, err := UnmarshalState(s.Marshal())
+		t.Helper()
+		b := s.Marshal()
+		got, err := UnmarshalState(b)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !bytes.Equal(got.Marshal(), b) {
+			t.Fatal("a restored state encodes differently")
+		}
 		return got
 	}
+	alice = restore(alice) // before its first message: no ratchet key yet
+	a1, a2, a3 := send(t, alice, "a1"), send(t, alice, "a2"), send(t, alice, "a3")
+	recv(t, bob, a3) // a1, a2 skipped
 	bob, alice = restore(bob), restore(alice)
 	recv(t, bob, a2)
 	bob = restore(bob)
@@ -234,10 +260,30 @@ func TestStateRoundTrip(t *testing.T) {
 	recv(t, alice, send(t, bob, "b1"))
 	alice = restore(alice)
 	recv(t, bob, send(t, alice, "a4"))
-	if _, err := UnmarshalState(append(bob.Marshal(), 0)); err == nil {
-		t.Fatal("trailing byte accepted")
+	for i := 0; i < 4; i++ {
+		bob = restore(bob) // a sending step due, a KEM secret to mix
+		m := send(t, bob, fmt.Sprint("b", i))
+		bob = restore(bob) // a decapsulation key and a secret awaiting an answer
+		alice = restore(alice)
+		recv(t, alice, m)
+		alice = restore(alice)
+		recv(t, bob, send(t, alice, fmt.Sprint("a", i)))
 	}
-	if _, err := UnmarshalState(bob.Marshal()[:50]); err == nil {
-		t.Fatal("truncated state accepted")
+	if !alice.PostQuantum() || alice.dks == nil || bob.ssr == nil || bob.ekr == nil {
+		t.Fatal("the conversation holds no post-quantum state to save")
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"trailing byte", append(bob.Marshal(), 0)},
+		{"truncated", bob.Marshal()[:50]},
+		{"truncated in the KEM fields", bob.Marshal()[:200]},
+		{"version 3", append([]byte{3}, bob.Marshal()[1:]...)},
+		{"empty", nil},
+	} {
+		if _, err := UnmarshalState(tc.b); !errors.Is(err, ErrBadState) {
+			t.Errorf("%s: %v, want ErrBadState", tc.name, err)
+		}
 	}
 }

@@ -2,7 +2,7 @@ package ratchet
 
 import (
 	"crypto/ecdh"
-	"crypto/rand"
+	"crypto/mlkem"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,29 +12,75 @@ import (
 // ErrBadState is returned for a state that does not decode.
 var ErrBadState = errors.New("ratchet: malformed state")
 
-const stateVersion = 1
+// State encodings: version 1 is the previous client's (no KEM fields); it
+// is read, and written again as version 2.
+const (
+	stateV1 = 1
+	stateV2 = 2
+)
+
+// State bits (version 2).
+const (
+	bitStep   = 1 << iota // a sending step is due
+	bitPQ                 // the sending chain came from a post-quantum step
+	bitV2                 // a version 2 header was opened
+	knownBits = bitStep | bitPQ | bitV2
+)
 
 // Marshal encodes the whole state (it holds secrets: the caller stores it
-// encrypted). Skipped keys are written oldest first.
+// encrypted), in version 2 (docs/protocol.md, "Double Ratchet"). Skipped
+// keys are written oldest first.
 func (s *State) Marshal() []byte {
-	b := []byte{stateVersion}
-	dhs := s.dhs.Bytes()
-	b = append(b, dhs...)
-	opt := func(k *[32]byte) {
+	b := []byte{stateV2}
+	opt := func(k []byte) {
 		if k == nil {
 			b = append(b, 0)
 			return
 		}
 		b = append(b, 1)
-		b = append(b, k[:]...)
+		b = append(b, k...)
 	}
-	opt(s.dhr)
+	arr := func(k *[32]byte) []byte {
+		if k == nil {
+			return nil
+		}
+		return k[:]
+	}
+	if s.dhs != nil {
+		opt(s.dhs.Bytes())
+	} else {
+		opt(nil)
+	}
+	opt(arr(s.dhr))
 	b = append(b, s.rk[:]...)
-	opt(s.cks)
-	opt(s.ckr)
+	opt(arr(s.cks))
+	opt(arr(s.ckr))
 	b = binary.BigEndian.AppendUint32(b, s.ns)
 	b = binary.BigEndian.AppendUint32(b, s.nr)
 	b = binary.BigEndian.AppendUint32(b, s.pn)
+	var bits byte
+	if s.step {
+		bits |= bitStep
+	}
+	if s.pqs {
+		bits |= bitPQ
+	}
+	if s.v2 {
+		bits |= bitV2
+	}
+	b = append(b, bits)
+	if s.dks != nil {
+		opt(s.dks.Bytes())
+	} else {
+		opt(nil)
+	}
+	if s.ekr != nil {
+		opt(s.ekr.Bytes())
+	} else {
+		opt(nil)
+	}
+	opt(arr(s.ssr))
+	opt(arr(s.sss))
 	keys := append([]skippedKey(nil), s.order...)
 	// order may hold keys already used (deleted from the map): drop them.
 	live := keys[:0]
@@ -67,7 +113,11 @@ func (s *State) Marshal() []byte {
 	return b
 }
 
-// UnmarshalState decodes a state made by Marshal.
+// UnmarshalState decodes a state made by Marshal, of this version or the
+// previous one (a conversation saved before the post-quantum step carries
+// on, and takes its first KEM step at its next sending chain). Its random
+// inputs come from crypto/rand. A state that does not decode wraps
+// ErrBadState.
 func UnmarshalState(b []byte) (*State, error) {
 	take := func(n int) []byte {
 		if len(b) < n {
@@ -78,54 +128,93 @@ func UnmarshalState(b []byte) (*State, error) {
 		b = b[n:]
 		return p
 	}
-	if v := take(1); v == nil || v[0] != stateVersion {
+	v := take(1)
+	if v == nil || (v[0] != stateV1 && v[0] != stateV2) {
 		return nil, ErrBadState
 	}
-	s := &State{skipped: map[skippedKey][32]byte{}, rand: rand.Reader}
-	p := take(32)
-	if p == nil {
-		return nil, ErrBadState
-	}
-	var err error
-	if s.dhs, err = ecdh.X25519().NewPrivateKey(p); err != nil {
-		return nil, ErrBadState
-	}
-	opt := func() (*[32]byte, bool) {
+	version := v[0]
+	s := &State{skipped: map[skippedKey][32]byte{}}
+	// opt reads an optional field of n bytes: present says whether it was.
+	bad := false
+	opt := func(n int) []byte {
 		f := take(1)
 		if f == nil || f[0] > 1 {
-			return nil, false
+			bad = true
+			return nil
 		}
 		if f[0] == 0 {
-			return nil, true
+			return nil
 		}
-		p := take(32)
+		p := take(n)
 		if p == nil {
-			return nil, false
+			bad = true
 		}
-		var k [32]byte
-		copy(k[:], p)
-		return &k, true
+		return p
 	}
-	var ok bool
-	if s.dhr, ok = opt(); !ok {
+	arr := func(p []byte) *[32]byte {
+		if p == nil {
+			return nil
+		}
+		k := [32]byte(p)
+		return &k
+	}
+	var dhs []byte
+	if version == stateV1 {
+		dhs = take(32)
+		bad = dhs == nil
+	} else {
+		dhs = opt(32)
+	}
+	if dhs != nil {
+		var err error
+		if s.dhs, err = ecdh.X25519().NewPrivateKey(dhs); err != nil {
+			return nil, ErrBadState
+		}
+	}
+	s.dhr = arr(opt(32))
+	rk := take(32)
+	if rk == nil {
 		return nil, ErrBadState
 	}
-	if p = take(32); p == nil {
-		return nil, ErrBadState
-	}
-	copy(s.rk[:], p)
-	if s.cks, ok = opt(); !ok {
-		return nil, ErrBadState
-	}
-	if s.ckr, ok = opt(); !ok {
-		return nil, ErrBadState
-	}
-	nums := take(16)
-	if nums == nil {
+	s.rk = [32]byte(rk)
+	s.cks = arr(opt(32))
+	s.ckr = arr(opt(32))
+	nums := take(12)
+	if bad || nums == nil {
 		return nil, ErrBadState
 	}
 	s.ns, s.nr, s.pn = binary.BigEndian.Uint32(nums), binary.BigEndian.Uint32(nums[4:]), binary.BigEndian.Uint32(nums[8:])
-	n := binary.BigEndian.Uint32(nums[12:])
+	if version == stateV2 {
+		bits := take(1)
+		if bits == nil || bits[0]&^knownBits != 0 {
+			return nil, ErrBadState
+		}
+		s.step, s.pqs, s.v2 = bits[0]&bitStep != 0, bits[0]&bitPQ != 0, bits[0]&bitV2 != 0
+		var err error
+		if p := opt(64); p != nil {
+			if s.dks, err = mlkem.NewDecapsulationKey768(p); err != nil {
+				return nil, ErrBadState
+			}
+		}
+		if p := opt(EKLen); p != nil {
+			if s.ekr, err = mlkem.NewEncapsulationKey768(p); err != nil {
+				return nil, ErrBadState
+			}
+		}
+		s.ssr = arr(opt(32))
+		s.sss = arr(opt(32))
+		if bad {
+			return nil, ErrBadState
+		}
+	}
+	if (s.step && s.dhr == nil) || (s.dhs == nil && !s.step) || (s.cks != nil && s.dhs == nil) {
+		return nil, fmt.Errorf("%w: inconsistent keys", ErrBadState)
+	}
+	count := take(4)
+	if count == nil {
+		return nil, ErrBadState
+	}
+	n := binary.BigEndian.Uint32(count)
 	if n > MaxSkip {
 		return nil, fmt.Errorf("%w: %d skipped keys", ErrBadState, n)
 	}
@@ -137,9 +226,10 @@ func UnmarshalState(b []byte) (*State, error) {
 		var k skippedKey
 		copy(k.dh[:], e)
 		k.n = binary.BigEndian.Uint32(e[32:])
-		var seed [32]byte
-		copy(seed[:], e[36:])
-		s.skipped[k] = seed
+		if _, dup := s.skipped[k]; dup {
+			return nil, fmt.Errorf("%w: a skipped key twice", ErrBadState)
+		}
+		s.skipped[k] = [32]byte(e[36:])
 		s.order = append(s.order, k)
 	}
 	if len(b) != 0 {

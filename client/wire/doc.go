@@ -37,10 +37,13 @@
 // HMAC-SHA256(pathKey, u64 i), which no one without the key can link to a
 // conversation, a sender or a counter. A blob is
 //
-//	u8 version(1) ‖ nonce[24] ‖ XChaCha20-Poly1305(header key, nonce, ratchet header, ad)
-//	‖ ratchet ciphertext of padded plaintext
+//	u8 version(2) ‖ nonce[24] ‖ XChaCha20-Poly1305(header key, nonce, ratchet header, ad)
+//	‖ ratchet ciphertext of (KEM fields ‖ padded plaintext) ‖ zeros
 //
 // where the plaintext is padded (u32 length ‖ text ‖ zeros) so that every
-// blob has one of the sizes in [Buckets]. The hub sees random paths and a
-// few fixed sizes.
+// blob has one of the sizes in [Buckets]: the first message of a ratchet
+// chain carries the ratchet's ML-KEM fields (1184 or 2272 bytes, see
+// package ratchet), so a short one is 4 KiB, the others 1 KiB. Version 1
+// blobs (the previous client's: a 40-byte header, no KEM fields) still
+// open. The hub sees random paths and a few fixed sizes.
 package wire

@@ -265,43 +265,61 @@ func MessagePath(pathKey [32]byte, i uint64) string {
 // Buckets are the blob sizes: a blob is the smallest bucket that fits.
 var Buckets = []int{1024, 4096, 16384, 65536, 262144}
 
+// Message blob versions: 2 carries a version 2 ratchet header (with the
+// post-quantum step); 1, the previous client's, a version 1 header. Blobs
+// of both versions open; only version 2 is made.
 const (
-	blobHead = 1 + chacha20poly1305.NonceSizeX + ratchet.HeaderLen + chacha20poly1305.Overhead
-	tagLen   = 32 // the ratchet's HMAC-SHA256
+	blobV1 = 1
+	blobV2 = 2
 )
 
-// layout returns, for a bucket size, the ratchet's CBC output length (the
-// largest multiple of 16 that fits) and the padded plaintext length (one
-// less, so PKCS#7 adds exactly one byte). The rest of the bucket is zeros.
-func layout(size int) (cbcLen, plainLen int) {
-	cbcLen = (size - blobHead - tagLen) / 16 * 16
+const tagLen = 32 // the ratchet's HMAC-SHA256
+
+// blobHead is the length of a blob's version, nonce and sealed header.
+func blobHead(version byte) int {
+	h := ratchet.HeaderLen
+	if version == blobV1 {
+		h = ratchet.HeaderLenV1
+	}
+	return 1 + chacha20poly1305.NonceSizeX + h + chacha20poly1305.Overhead
+}
+
+// layout returns, for a blob version and bucket size, the ratchet's CBC
+// output length (the largest multiple of 16 that fits) and the ratchet
+// plaintext length (one less, so PKCS#7 adds exactly one byte): the KEM
+// fields if any, then the padded plaintext. The rest of the bucket is zeros.
+func layout(version byte, size int) (cbcLen, plainLen int) {
+	cbcLen = (size - blobHead(version) - tagLen) / 16 * 16
 	return cbcLen, cbcLen - 1
 }
 
-// MaxText is the largest plaintext a blob can carry.
+// MaxText is the largest plaintext a blob can carry, whatever KEM fields
+// its message carries.
 func MaxText() int {
-	_, p := layout(Buckets[len(Buckets)-1])
-	return p - 4
+	_, p := layout(blobV2, Buckets[len(Buckets)-1])
+	return p - 4 - ratchet.EKLen - ratchet.CTLen
 }
 
 // SealMessage encrypts text with the sender's ratchet and header key into a
-// padded blob. ad binds the blob to its conversation and position.
+// padded version 2 blob. ad binds the blob to its conversation and
+// position.
 func SealMessage(r *ratchet.State, headerKey [32]byte, text, ad []byte, random io.Reader) ([]byte, error) {
 	if random == nil {
 		random = rand.Reader
 	}
+	if len(text) > MaxText() {
+		return nil, fmt.Errorf("wire: message of %d bytes, at most %d", len(text), MaxText())
+	}
+	fields := r.Overhead()
 	size := -1
 	for _, b := range Buckets {
-		if _, p := layout(b); 4+len(text) <= p {
+		if _, p := layout(blobV2, b); fields+4+len(text) <= p {
 			size = b
 			break
 		}
 	}
-	if size < 0 {
-		return nil, fmt.Errorf("wire: message of %d bytes, at most %d", len(text), MaxText())
-	}
-	_, plainLen := layout(size)
-	plain := make([]byte, plainLen)
+	_, plainLen := layout(blobV2, size)
+	plain := make([]byte, plainLen-fields)
 	binary.BigEndian.PutUint32(plain, uint32(len(text)))
 	copy(plain[4:], text)
 	h, ct, err := r.Encrypt(plain, ad)
@@ -310,7 +328,7 @@ func SealMessage(r *ratchet.State, headerKey [32]byte, text, ad []byte, random i
 	}
 	aead, _ := chacha20poly1305.NewX(headerKey[:])
 	out := make([]byte, 1+chacha20poly1305.NonceSizeX, size)
-	out[0] = version
+	out[0] = blobV2
 	if _, err := io.ReadFull(random, out[1:]); err != nil {
 		return nil, err
 	}
@@ -319,19 +337,28 @@ func SealMessage(r *ratchet.State, headerKey [32]byte, text, ad []byte, random i
 	return out[:size], nil // zero fill to the bucket
 }
 
-// OpenMessage decrypts a blob with the receiver's ratchet; on failure the
-// ratchet is unchanged.
+// OpenMessage decrypts a blob (version 2, or 1 from before the
+// post-quantum step) with the receiver's ratchet; on failure the ratchet
+// is unchanged. A blob of no bucket size or an unknown version wraps
+// ErrMalformed; one whose header or body does not authenticate
+// ratchet.ErrAuth; a bad header or KEM field ratchet.ErrMalformed or
+// ratchet.ErrVersion.
 func OpenMessage(r *ratchet.State, headerKey [32]byte, blob, ad []byte) ([]byte, error) {
 	valid := false
 	for _, b := range Buckets {
 		valid = valid || len(blob) == b
 	}
-	if !valid || blob[0] != version {
+	if !valid {
 		return nil, fmt.Errorf("%w: blob of %d bytes", ErrMalformed, len(blob))
 	}
+	version := blob[0]
+	if version != blobV1 && version != blobV2 {
+		return nil, fmt.Errorf("%w: blob version %d", ErrMalformed, version)
+	}
+	head := blobHead(version)
 	aead, _ := chacha20poly1305.NewX(headerKey[:])
 	nonce := blob[1 : 1+chacha20poly1305.NonceSizeX]
-	hb, err := aead.Open(nil, nonce, blob[1+chacha20poly1305.NonceSizeX:blobHead], ad)
+	hb, err := aead.Open(nil, nonce, blob[1+chacha20poly1305.NonceSizeX:head], ad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header does not open", ratchet.ErrAuth)
 	}
@@ -339,14 +366,17 @@ func OpenMessage(r *ratchet.State, headerKey [32]byte, blob, ad []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	cbcLen, _ := layout(len(blob))
-	end := blobHead + cbcLen + tagLen
+	cbcLen, _ := layout(version, len(blob))
+	end := head + cbcLen + tagLen
 	if !bytes.Equal(blob[end:], make([]byte, len(blob)-end)) {
 		return nil, fmt.Errorf("%w: fill is not zero", ErrMalformed)
 	}
-	plain, err := r.Decrypt(h, blob[blobHead:end], ad)
+	plain, err := r.Decrypt(h, blob[head:end], ad)
 	if err != nil {
 		return nil, err
+	}
+	if len(plain) < 4 {
+		return nil, fmt.Errorf("%w: bad padding", ErrMalformed)
 	}
 	n := int(binary.BigEndian.Uint32(plain))
 	if n > len(plain)-4 || !bytes.Equal(plain[4+n:], make([]byte, len(plain)-4-n)) {

@@ -137,11 +137,7 @@ func TestPairSecretAndIntroPath(t *testing.T) {
 func conversation(t *testing.T) (a, b *ratchet.State, ka, kb Keys) {
 	bob := newParty(t, "bob", true)
 	k := [32]byte{42}
-	a, err := ratchet.InitAlice(k, bob.x.PublicKey(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, ratchet.InitBob(k, bob.x, nil), ConversationKeys(k, "alice", "bob"), ConversationKeys(k, "bob", "alice")
+	return ratchet.InitAlice(k, bob.x.PublicKey(), nil), ratchet.InitBob(k, bob.x, nil), ConversationKeys(k, "alice", "bob"), ConversationKeys(k, "bob", "alice")
 }
 
 func TestMessageBlobs(t *testing.T) {
