@@ -142,7 +142,7 @@ func (c *Client) BackupOn() bool {
 // the error is a *RestoredError (restored.go).
 func (c *Client) Backup(ctx context.Context) error {
 	c.mu.Lock()
-	if c.backup == nil || (c.backedUp == c.saves && c.backedUp != 0) {
+	if c.backup == nil || !c.backupDue {
 		c.mu.Unlock()
 		return nil
 	}
@@ -181,13 +181,9 @@ func (c *Client) Backup(ctx context.Context) error {
 	}
 	if stored {
 		c.mu.Lock()
-		unchanged := c.saves == saves
 		c.backupETag = etagOf(blob)
-		err := c.save() // the ETag, for the next run's If-Match
-		c.backedUp = max(c.backedUp, saves)
-		if unchanged { // that save only kept the ETag: nothing new to back up
-			c.backedUp = c.saves
-		}
+		c.backupDue = c.saves != saves // changed meanwhile: the next Backup takes that too
+		err := c.persist()             // the ETag, for the next run's If-Match
 		c.mu.Unlock()
 		firstErr = cmp.Or(firstErr, err)
 	}

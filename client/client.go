@@ -85,7 +85,7 @@ type Client struct {
 	backup         *backupConfig             // nil: no backup
 	saves          uint64                    // state changes so far
 	hist           histLog                   // where the history stands on disk
-	backedUp       uint64                    // saves at the last backup
+	backupDue      bool                      // the state changed since the last backup reached a hub (persisted)
 	device         device                    // this device (restored.go)
 	backupETag     string                    // the ETag of the backup this device last wrote or read
 	superseded     *device                   // the device the identity was restored on, once this one learned it

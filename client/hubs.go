@@ -246,7 +246,7 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 		}
 	}
 	p := c.profile
-	c.backedUp = 0 // the next Backup writes it to every hub, url too once it is the user's
+	c.backupDue = true // the next Backup writes it to every hub, url too once it is the user's
 	c.mu.Unlock()
 	if p.Key != nil && !have[wire.ProfilePath(p.Key)] {
 		blob, err := wire.SealProfile(p.Key, p.Profile)

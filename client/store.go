@@ -73,6 +73,7 @@ type outboxEntry struct {
 type savedState struct {
 	device                          // this device: its ID, generation and start (restored.go)
 	BackupETag     string           `json:"backup_etag,omitempty"`
+	BackupDue      bool             `json:"backup_due,omitempty"` // the state changed since the last backup
 	Superseded     *device          `json:"superseded,omitempty"` // the device the identity was restored on
 	Contacts       []savedContact   `json:"contacts"`
 	Links          []savedContact   `json:"links,omitempty"` // group links
@@ -202,7 +203,7 @@ func (c *Client) loadPlain(plain []byte) error {
 	if s.device.ID != "" { // else a state from before devices had IDs: this one's, from New, is saved next
 		c.device = s.device
 	}
-	c.backupETag, c.superseded = s.BackupETag, s.Superseded
+	c.backupETag, c.superseded, c.backupDue = s.BackupETag, s.Superseded, s.BackupDue
 	if len(s.Hubs) > 0 && (!c.ownKnown || s.HubsSeq > c.ownSeq) {
 		// The chain did not answer, or answered from before the user's
 		// latest change of hubs: write to every hub it last listed.
@@ -220,6 +221,13 @@ func (c *Client) loadPlain(plain []byte) error {
 // save writes the state; the caller holds c.mu.
 func (c *Client) save() error {
 	c.saves++
+	c.backupDue = true
+	return c.persist()
+}
+
+// persist writes the state as it is (save, without counting a change
+// the backup must follow); the caller holds c.mu.
+func (c *Client) persist() error {
 	if c.statePath == "" {
 		return nil
 	}
@@ -256,7 +264,7 @@ func (c *Client) writeState(plain []byte) error {
 // log; the caller holds c.mu.
 func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error) {
 	s := savedState{NoReadReceipts: !c.readReceipts, Profile: c.profile, Backup: c.backup, device: c.device,
-		BackupETag: c.backupETag, Superseded: c.superseded}
+		BackupETag: c.backupETag, Superseded: c.superseded, BackupDue: c.backupDue}
 	switch {
 	case !withHistory:
 		s.HistoryGen, s.HistoryRecords = c.hist.gen, c.hist.records

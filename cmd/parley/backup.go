@@ -17,8 +17,9 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Keep an encrypted backup of your keys, contacts and history on your hub",
 		Long: "backup on asks for a backup passphrase (PARLEY_BACKUP_PASSPHRASE or a prompt; at least 12\n" +
 			"characters: your hub can try guesses offline) and from then on keeps an encrypted copy of your keys,\n" +
-			"contacts and history (less what expired) on your hubs, updated after every command. 'parley restore'\n" +
-			"brings it back on a new device from your name and that passphrase. backup off deletes it.",
+			"contacts and history (less what expired) on your hubs, updated after every command that changed\n" +
+			"something. 'parley restore' brings it back on a new device from your name and that passphrase.\n" +
+			"backup off deletes it.",
 		Example: "  parley backup on\n  parley backup off",
 		Args:    cobra.ExactArgs(1),
 		RunE: h.runOnOff(func(cmd *cobra.Command, c *client.Client, on bool) error {

@@ -52,6 +52,12 @@ func TestRestoreWhileOldDeviceRuns(t *testing.T) {
 	parley(t, "--home", bob, "read", "alice")
 	parley(t, "--home", old, "backup", "on")
 	parley(t, "--home", old, "send", "bob", "before the restore")
+	// A command that changes nothing does not rewrite the backup.
+	before := backupETags(t, hub, old)
+	parley(t, "--home", old, "search", "restore")
+	if after := backupETags(t, hub, old); len(before) != 1 || len(after) != 1 || after[0] != before[0] {
+		t.Fatalf("search rewrote the backup: %v, then %v", before, after)
+	}
 
 	// The new device.
 	fresh := filepath.Join(t.TempDir(), "alice-new")
