@@ -109,6 +109,7 @@ func TestMaliciousHub(t *testing.T) {
 	var shown []string
 
 	// Swapped: message 1 holds message 2's blob and the other way round.
+	t.Log("drill: alice's hub swaps her messages 1 and 2")
 	setBlob(w, 0, addr, path(1), real[2])
 	setBlob(w, 0, addr, path(2), real[1])
 	got, err := receive(t, bob, "alice")
@@ -119,6 +120,7 @@ func TestMaliciousHub(t *testing.T) {
 	restore()
 
 	// Replayed: a real blob of the conversation at another position.
+	t.Log("drill: alice's hub serves her message 0 again in place of 1")
 	setBlob(w, 0, addr, path(1), real[0])
 	if got, err := receive(t, bob, "alice"); err == nil || len(got) != 0 {
 		t.Fatalf("replayed blob: %v %v", got, err)
@@ -126,6 +128,7 @@ func TestMaliciousHub(t *testing.T) {
 	restore()
 
 	// Withheld in the middle: message 2 is gone, the index says 6.
+	t.Log("drill: alice's hub withholds her message 2")
 	w.drivers[0].Delete(ctx, addr, path(2), hub.DeleteOptions{})
 	got, err = receive(t, bob, "alice")
 	var wh *client.WithheldError
@@ -139,6 +142,7 @@ func TestMaliciousHub(t *testing.T) {
 	restore()
 
 	// Truncated: the newest message is gone.
+	t.Log("drill: alice's hub withholds her newest message")
 	w.drivers[0].Delete(ctx, addr, path(5), hub.DeleteOptions{})
 	got, err = receive(t, bob, "alice")
 	if !errors.As(err, &wh) || wh.Seq != 5 || strings.Join(got, "|") != "m2|m3|m4" {

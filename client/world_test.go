@@ -396,6 +396,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	bob.Send(ctx, "alice", "reply")
 
 	// Restart: contacts, ratchet and history come back.
+	t.Log("drill: alice's client restarts from its state file")
 	alice = reopen()
 	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "reply" {
 		t.Fatalf("after restart: %v %v", texts(got), err)
@@ -405,6 +406,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	}
 
 	// Killed mid-send: sealed and saved, never uploaded.
+	t.Log("drill: alice's client dies mid-send (every upload fails), then restarts")
 	dying.Store(true)
 	if err := alice.Send(ctx, "bob", "sent while dying"); err == nil {
 		t.Fatal("a send whose upload failed succeeded")
@@ -420,6 +422,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	}
 	// Crash after the upload, before the outbox was cleared: the old
 	// state comes back and the retry finds the same blob already there.
+	t.Log("drill: alice's client crashes after the upload, before its outbox was cleared (the older state file comes back)")
 	os.WriteFile(state, before, 0o600)
 	alice = reopen()
 	if err := alice.Flush(ctx); err != nil {
@@ -671,9 +674,13 @@ func (h *restartableHub) start() {
 	}
 	h.srv = &http.Server{Handler: s.Handler()}
 	go h.srv.Serve(l)
+	h.t.Logf("drill: hub http://%s serving (data in %s)", h.addr, h.dir)
 }
 
-func (h *restartableHub) stop() { h.srv.Close() }
+func (h *restartableHub) stop() {
+	h.t.Logf("drill: stopping hub http://%s (its data kept)", h.addr)
+	h.srv.Close()
+}
 
 // twoHubPair is a world where alice publishes two hubs, first (which a
 // test can stop) and the world's first, and bob is her contact on the

@@ -60,12 +60,14 @@ func (p *proc) start(t *testing.T) {
 	}
 	p.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); f.Close(); close(done) }(p.cmd, p.done)
+	t.Logf("drill: started %s (pid %d)", filepath.Base(p.home), p.cmd.Process.Pid)
 }
 
-func (p *proc) stop(sig syscall.Signal) {
+func (p *proc) stop(t testing.TB, sig syscall.Signal) {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
+	t.Logf("drill: stopping %s (pid %d) with %v", filepath.Base(p.home), p.cmd.Process.Pid, sig)
 	p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
@@ -177,7 +179,7 @@ func TestFourValidators(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			n.stop(syscall.SIGKILL)
+			n.stop(t, syscall.SIGKILL)
 		}
 		if t.Failed() {
 			for _, n := range nodes {
@@ -216,7 +218,7 @@ func TestFourValidators(t *testing.T) {
 	// One validator down (crashed): the other three hold 30 of 40 votes,
 	// more than 2/3, and keep committing.
 	c3 := client(nodes[3], nodes[0], nodes[1], nodes[2]) // asks node3 first
-	nodes[3].stop(syscall.SIGKILL)
+	nodes[3].stop(t, syscall.SIGKILL)
 	register(t, c0, "carol")
 	h := height(nodes[0])
 	waitUntil(t, "commits with node3 down", 2*time.Minute, func() bool { return height(nodes[0]) >= h+5 })
@@ -239,8 +241,8 @@ func TestFourValidators(t *testing.T) {
 
 	// Two validators down: 20 of 40 votes, not more than 2/3: no block
 	// commits anywhere, and the two live nodes do not diverge.
-	nodes[2].stop(syscall.SIGTERM)
-	nodes[3].stop(syscall.SIGTERM)
+	nodes[2].stop(t, syscall.SIGTERM)
+	nodes[3].stop(t, syscall.SIGTERM)
 	waitUntil(t, "heights to settle", time.Minute, func() bool {
 		a, b := height(nodes[0]), height(nodes[1])
 		return a > 0 && a == b

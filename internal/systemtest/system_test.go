@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -121,18 +122,28 @@ func (n *localnet) parley(who string, args ...string) string {
 
 func (n *localnet) localnet(cmd string) string {
 	n.t.Helper()
-	return n.must("bash", "scripts/localnet.sh", cmd)
+	out := n.must("bash", "scripts/localnet.sh", cmd)
+	n.t.Logf("localnet.sh %s:\n%s", cmd, out)
+	return out
 }
 
-// kill SIGKILLs the process whose pid file is rel (under the network's
-// directory) and waits until it is gone.
-func (n *localnet) kill(rel string) {
+// pid reads the pid file rel (under the network's directory).
+func (n *localnet) pid(rel string) int {
 	n.t.Helper()
 	b, err := os.ReadFile(filepath.Join(n.dir, rel))
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// kill SIGKILLs the process whose pid file is rel (under the network's
+// directory) and waits until it is gone.
+func (n *localnet) kill(rel string) {
+	n.t.Helper()
+	pid := n.pid(rel)
+	n.t.Logf("drill: killing %s (pid %d) with SIGKILL", strings.TrimSuffix(filepath.Base(rel), ".pid"), pid)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		n.t.Fatal(err)
 	}
@@ -181,6 +192,7 @@ func TestDemoAndDrills(t *testing.T) {
 	}
 
 	// Drill 1: node0, the node both clients ask first, dies mid-conversation.
+	t.Log("drill 1: node0, the node both clients ask first, dies mid-conversation; they go on talking")
 	n.kill("chain/node0.pid")
 	n.parley("alice", "send", "bob", "node0 is gone, still talking")
 	if got := n.parley("bob", "read", "alice"); !strings.Contains(got, "alice: node0 is gone, still talking") {
@@ -192,6 +204,7 @@ func TestDemoAndDrills(t *testing.T) {
 	}
 
 	// Drill 2: alice's hub dies; her message queues and goes out once.
+	t.Log("drill 2: alice's hub (hub0) dies; her message queues, and goes out once when 'localnet.sh up' restarts hub0 and node0")
 	n.kill("hub0.pid")
 	_, errs, code := n.run(filepath.Join(bin, "parley"), "--home", filepath.Join(n.dir, "demo", "alice"), "send", "bob", "sent while my hub was down")
 	if code != 0 || !strings.Contains(errs, "queued") {
@@ -205,6 +218,7 @@ func TestDemoAndDrills(t *testing.T) {
 	}
 
 	// Drill 3: everything stops and starts again; nothing is lost.
+	t.Log("drill 3: every process stops ('localnet.sh down') and starts again ('localnet.sh up'); nothing is lost")
 	n.localnet("down")
 	n.localnet("up")
 	before := got
@@ -222,6 +236,7 @@ func TestDemoAndDrills(t *testing.T) {
 	// Drill 4: a parley process killed mid-send (an 8 MiB file, killed once
 	// its upload is under way) loses nothing: run again, it resumes, and
 	// bob gets the file intact.
+	t.Log("drill 4: alice's parley is killed (SIGKILL) while it uploads an 8 MiB file; run again, it resumes")
 	src := filepath.Join(t.TempDir(), "film.bin")
 	data := make([]byte, 8<<20)
 	for i := range data {
@@ -249,6 +264,7 @@ func TestDemoAndDrills(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	t.Logf("drill: killing parley send-file (pid %d) with SIGKILL mid-upload", send.Process.Pid)
 	send.Process.Kill()
 	send.Wait()
 	out2 := n.parley("alice", "send-file", "bob", src)
@@ -262,7 +278,110 @@ func TestDemoAndDrills(t *testing.T) {
 		t.Fatalf("the file bob got differs (%v)", err)
 	}
 
+	// Drill 5: bob's hub (hub1) is stopping when 'up' runs: told to stop
+	// (SIGTERM) while frozen (SIGSTOP), it still runs and does not
+	// answer. up waits for it rather than skip it; once it exits (SIGCONT
+	// lets it), up starts it again. (It used to skip it, and fail after
+	// 120 s.)
+	t.Log("drill 5: hub1 is stopping (SIGTERM while frozen) as 'localnet.sh up' runs; up must wait for it to exit and start it again")
+	hub1 := n.pid("hub1.pid")
+	syscall.Kill(hub1, syscall.SIGSTOP)
+	syscall.Kill(hub1, syscall.SIGTERM)
+	up := exec.Command("bash", "scripts/localnet.sh", "up")
+	up.Dir, up.Env = root, n.env()
+	var upOut syncBuffer
+	up.Stdout, up.Stderr = &upOut, &upOut
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	upDone := make(chan error, 1)
+	go func() { upDone <- up.Wait() }()
+	waiting := fmt.Sprintf("hub1 (pid %d) runs but does not answer: waiting for it", hub1)
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(upOut.String(), waiting); {
+		if time.Now().After(deadline) {
+			syscall.Kill(hub1, syscall.SIGCONT)
+			t.Fatalf("up did not wait for the stopping hub1:\n%s", upOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("drill: hub1 (pid %d) may exit now (SIGCONT)", hub1)
+	syscall.Kill(hub1, syscall.SIGCONT)
+	select {
+	case err := <-upDone:
+		if err != nil || !strings.Contains(upOut.String(), "hub1 exited: started it again") || !strings.Contains(upOut.String(), "is up at height") {
+			t.Fatalf("up with a stopping hub1: %v\n%s", err, upOut.String())
+		}
+	case <-time.After(3 * time.Minute):
+		up.Process.Kill()
+		t.Fatalf("up did not finish:\n%s", upOut.String())
+	}
+	t.Logf("localnet.sh up:\n%s", upOut.String())
+	if n.pid("hub1.pid") == hub1 {
+		t.Fatal("hub1's pid file still names the old process")
+	}
+	n.parley("alice", "send", "bob", "after hub1 came back")
+	if got := n.parley("bob", "read", "alice"); !strings.Contains(got, "alice: after hub1 came back") {
+		t.Fatalf("bob after hub1 came back:\n%s", got)
+	}
+
 	if st := n.localnet("status"); strings.Contains(st, "stopped") {
 		t.Fatalf("status after the drills:\n%s", st)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLintOutsideGit: 'make lint' checks formatting in a tree that is not
+// a git checkout (a downloaded archive): it names the file gofmt would
+// change, and never reads the terminal (it used to: 'git ls-files'
+// failed, and gofmt with no file read stdin, and hung).
+func TestLintOutsideGit(t *testing.T) {
+	dir := t.TempDir()
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "Makefile"), mk, 0o600)
+	os.MkdirAll(filepath.Join(dir, "pkg"), 0o700)
+	os.WriteFile(filepath.Join(dir, "pkg", "good.go"), []byte("package pkg\n\nfunc Good() {}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "pkg", "bad.go"), []byte("package pkg\nfunc   Bad( ) {  }\n"), 0o600)
+	// stdin is a pipe nobody writes to or closes: a read of it would hang.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "lint", "GO=true") // vet left out: only the format check
+	cmd.Dir, cmd.Stdin = dir, r
+	cmd.Env = append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+	cmd.WaitDelay = 5 * time.Second // gofmt, make's child, may hold the output open
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("make lint hung outside a git checkout:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "gofmt would change:\npkg/bad.go") || strings.Contains(string(out), "good.go") {
+		t.Fatalf("make lint outside a git checkout: %v\n%s", err, out)
+	}
+	os.Remove(filepath.Join(dir, "pkg", "bad.go"))
+	if out, err := exec.CommandContext(ctx, "make", "-C", dir, "lint", "GO=true").CombinedOutput(); err != nil {
+		t.Fatalf("make lint on a formatted tree: %v\n%s", err, out)
 	}
 }
