@@ -8,11 +8,16 @@
 // envelope that only the recipient can open and that the recipient can
 // check came from the requester:
 //
-//	body      = u8 version(1) ‖ str(from) ‖ str(to) ‖ K[32] ‖ u64 unix time
-//	          ‖ signature[64]
+//	body      = u8 version(2) ‖ str(from) ‖ str(to) ‖ K[32] ‖ u64 unix time
+//	          ‖ str(greeting) ‖ zero[MaxGreeting - len(greeting)] ‖ signature[64]
 //	signature = Ed25519(sender's on-chain signing key,
-//	            str("parley/handshake/v1") ‖ body without signature ‖ recipient's sealing key)
+//	            "parley/handshake/v1" ‖ body without signature ‖ recipient's sealing key)
 //	envelope  = u8 version(1) ‖ u16 KEM id ‖ u16 len ‖ enc ‖ HPKE ciphertext of body
+//
+// The greeting (at most [MaxGreeting] bytes, padded to it) is what the
+// recipient is shown before answering, so it never reads the requester's
+// hubs to show a request ([GreetingPreview] makes it from a longer first
+// message). A version 1 body has no greeting (nor padding) and still opens.
 //
 // HPKE is base mode with the recipient's hybrid MLKEM768-X25519 key when
 // its record has one, else X25519; HKDF-SHA256; ChaCha20-Poly1305; info

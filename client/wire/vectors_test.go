@@ -96,33 +96,51 @@ func vectorKeys(t *testing.T) (signer ed25519.PrivateKey, x, h hpke.PrivateKey, 
 	return
 }
 
+// TestHandshakeVector: the recorded envelopes open: handshake.txt is of
+// version 1 (no greeting), kept as it was recorded; handshake-v2.txt, of
+// the version SealIntro writes, carries a greeting.
 func TestHandshakeVector(t *testing.T) {
 	signer, x, h, rec := vectorKeys(t)
-	in := Intro{From: "alice", To: "bob", MutualKey: [32]byte(seed("mutual", 32)), Time: time.Unix(1800000000, 0)}
-	keys := []string{"sender-signing-seed", "recipient-x25519-seed", "recipient-hybrid-seed", "from", "to", "mutual-key", "unix-time", "envelope"}
-	if *update {
-		env, err := SealIntro(signer, in, rec)
-		if err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		file     string
+		greeting string
+		frozen   bool // a format no longer written: -update leaves it
+	}{
+		{"handshake.txt", "", true},
+		{"handshake-v2.txt", "hi bob, it's alice", false},
+	} {
+		in := Intro{From: "alice", To: "bob", MutualKey: [32]byte(seed("mutual", 32)), Time: time.Unix(1800000000, 0), Greeting: tc.greeting}
+		keys := []string{"sender-signing-seed", "recipient-x25519-seed", "recipient-hybrid-seed", "from", "to", "mutual-key", "unix-time", "envelope"}
+		if tc.greeting != "" {
+			keys = append(keys, "greeting")
 		}
-		writeVector(t, "handshake.txt", "A handshake envelope from alice to bob (client/wire doc). Keys and seeds are\nderived by seed() in vectors_test.go; values are hex.", [][2]string{
-			{"sender-signing-seed", hex.EncodeToString(seed("sender-signing", 32))},
-			{"recipient-x25519-seed", hex.EncodeToString(seed("recipient-x25519", 32))},
-			{"recipient-hybrid-seed", hex.EncodeToString(seed("recipient-hybrid", 64))},
-			{"from", hex.EncodeToString([]byte(in.From))}, {"to", hex.EncodeToString([]byte(in.To))},
-			{"mutual-key", hex.EncodeToString(in.MutualKey[:])},
-			{"unix-time", fmt.Sprintf("%016x", in.Time.Unix())},
-			{"envelope", hex.EncodeToString(env)},
-		})
-	}
-	v := readVector(t, "handshake.txt", keys...)
-	sender := &bns.Record{Name: string(v["from"]), Profile: bns.Profile{SigningKey: bns.PublicKeyOf(ed25519.NewKeyFromSeed(v["sender-signing-seed"]))}}
-	got, err := OpenIntro(v["envelope"], string(v["to"]), []hpke.PrivateKey{x, h}, func(string) (*bns.Record, error) { return sender, nil })
-	if err != nil {
-		t.Fatalf("the recorded envelope no longer opens: %v", err)
-	}
-	if got.From != "alice" || !bytes.Equal(got.MutualKey[:], v["mutual-key"]) || fmt.Sprintf("%016x", got.Time.Unix()) != hex.EncodeToString(v["unix-time"]) {
-		t.Fatalf("opened %+v", got)
+		if *update && !tc.frozen {
+			env, err := SealIntro(signer, in, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kv := [][2]string{
+				{"sender-signing-seed", hex.EncodeToString(seed("sender-signing", 32))},
+				{"recipient-x25519-seed", hex.EncodeToString(seed("recipient-x25519", 32))},
+				{"recipient-hybrid-seed", hex.EncodeToString(seed("recipient-hybrid", 64))},
+				{"from", hex.EncodeToString([]byte(in.From))}, {"to", hex.EncodeToString([]byte(in.To))},
+				{"mutual-key", hex.EncodeToString(in.MutualKey[:])},
+				{"unix-time", fmt.Sprintf("%016x", in.Time.Unix())},
+				{"greeting", hex.EncodeToString([]byte(in.Greeting))},
+				{"envelope", hex.EncodeToString(env)},
+			}
+			writeVector(t, tc.file, "A handshake envelope (version 2, with a greeting) from alice to bob (client/wire doc).\nKeys and seeds are derived by seed() in vectors_test.go; values are hex.", kv)
+		}
+		v := readVector(t, tc.file, keys...)
+		sender := &bns.Record{Name: string(v["from"]), Profile: bns.Profile{SigningKey: bns.PublicKeyOf(ed25519.NewKeyFromSeed(v["sender-signing-seed"]))}}
+		got, err := OpenIntro(v["envelope"], string(v["to"]), []hpke.PrivateKey{x, h}, func(string) (*bns.Record, error) { return sender, nil })
+		if err != nil {
+			t.Fatalf("%s: the recorded envelope no longer opens: %v", tc.file, err)
+		}
+		if got.From != "alice" || !bytes.Equal(got.MutualKey[:], v["mutual-key"]) || fmt.Sprintf("%016x", got.Time.Unix()) != hex.EncodeToString(v["unix-time"]) ||
+			got.Greeting != string(v["greeting"]) {
+			t.Fatalf("%s: opened %+v", tc.file, got)
+		}
 	}
 }
 

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -32,7 +34,15 @@ var (
 const (
 	handshakeDomain = "parley/handshake/v1"
 	version         = 1
+	// introVersion is the handshake body's version: 2 carries a greeting;
+	// 1 (without) is still opened.
+	introVersion = 2
 )
+
+// MaxGreeting bounds the greeting a handshake carries, in bytes; the field
+// is always padded to it, so the envelope's size does not tell the hub
+// how long the greeting is.
+const MaxGreeting = 512
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
@@ -55,6 +65,25 @@ type Intro struct {
 	From, To  string
 	MutualKey [32]byte
 	Time      time.Time
+	// Greeting is what the recipient is shown before it answers: the first
+	// message, or its beginning (at most MaxGreeting bytes of UTF-8; see
+	// GreetingPreview). "" in a version 1 handshake.
+	Greeting string
+}
+
+// GreetingPreview is the greeting a handshake carries for text: all of
+// it if it fits in MaxGreeting bytes, else its beginning, cut between
+// characters, and "…".
+func GreetingPreview(text string) string {
+	if len(text) <= MaxGreeting {
+		return text
+	}
+	const more = "…"
+	cut := MaxGreeting - len(more)
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + more
 }
 
 // sealingKey picks the recipient's strongest encryption key.
@@ -80,11 +109,10 @@ func SealIntro(signer ed25519.PrivateKey, in Intro, to *bns.Record) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	body := []byte{version}
-	body = appendStr(body, in.From)
-	body = appendStr(body, in.To)
-	body = append(body, in.MutualKey[:]...)
-	body = binary.BigEndian.AppendUint64(body, uint64(in.Time.Unix()))
+	body, err := introBody(in)
+	if err != nil {
+		return nil, err
+	}
 	sig := ed25519.Sign(signer, signedBytes(body, pk.Bytes()))
 	body = append(body, sig...)
 	enc, sender, err := hpke.NewSender(pk, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), handshakeInfo(in.To))
@@ -102,6 +130,20 @@ func SealIntro(signer ed25519.PrivateKey, in Intro, to *bns.Record) ([]byte, err
 	return append(out, ct...), nil
 }
 
+// introBody is the handshake's body without its signature.
+func introBody(in Intro) ([]byte, error) {
+	if len(in.Greeting) > MaxGreeting || !utf8.ValidString(in.Greeting) {
+		return nil, fmt.Errorf("%w: greeting of %d bytes (at most %d of UTF-8)", ErrMalformed, len(in.Greeting), MaxGreeting)
+	}
+	body := []byte{introVersion}
+	body = appendStr(body, in.From)
+	body = appendStr(body, in.To)
+	body = append(body, in.MutualKey[:]...)
+	body = binary.BigEndian.AppendUint64(body, uint64(in.Time.Unix()))
+	body = appendStr(body, in.Greeting)
+	return append(body, make([]byte, MaxGreeting-len(in.Greeting))...), nil
+}
+
 func signedBytes(body, sealingKey []byte) []byte {
 	b := append([]byte(handshakeDomain), body...)
 	return append(b, sealingKey...)
@@ -117,7 +159,7 @@ func OpenIntro(env []byte, name string, keys []hpke.PrivateKey, senderRecord fun
 	if err != nil {
 		return nil, err
 	}
-	if len(body) < 1+ed25519.SignatureSize || body[0] != version {
+	if len(body) < 1+ed25519.SignatureSize || (body[0] != 1 && body[0] != introVersion) {
 		return nil, ErrMalformed
 	}
 	signed, sig := body[:len(body)-ed25519.SignatureSize], body[len(body)-ed25519.SignatureSize:]
@@ -166,6 +208,9 @@ func open(env []byte, to string, keys []hpke.PrivateKey) (body, sealing []byte, 
 }
 
 func parseIntro(b []byte) (*Intro, error) {
+	if len(b) < 1 || (b[0] != 1 && b[0] != introVersion) {
+		return nil, fmt.Errorf("%w: handshake version", ErrMalformed)
+	}
 	in := new(Intro)
 	var err error
 	rest := b[1:]
@@ -175,11 +220,24 @@ func parseIntro(b []byte) (*Intro, error) {
 	if in.To, rest, err = readStr(rest); err != nil {
 		return nil, err
 	}
-	if len(rest) != 32+8 {
+	if len(rest) < 32+8 {
 		return nil, ErrMalformed
 	}
 	copy(in.MutualKey[:], rest)
 	in.Time = time.Unix(int64(binary.BigEndian.Uint64(rest[32:])), 0)
+	rest = rest[32+8:]
+	if b[0] == 1 {
+		if len(rest) != 0 {
+			return nil, ErrMalformed
+		}
+		return in, nil
+	}
+	if in.Greeting, rest, err = readStr(rest); err != nil {
+		return nil, err
+	}
+	if len(in.Greeting) > MaxGreeting || !utf8.ValidString(in.Greeting) || len(rest) != MaxGreeting-len(in.Greeting) || slices.ContainsFunc(rest, func(b byte) bool { return b != 0 }) {
+		return nil, fmt.Errorf("%w: greeting", ErrMalformed)
+	}
 	return in, nil
 }
 

@@ -6,9 +6,11 @@ import (
 	"crypto/hpke"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/keystore"
@@ -74,6 +76,87 @@ func TestHandshake(t *testing.T) {
 			t.Fatal("envelope shows its content")
 		}
 	}
+}
+
+// TestHandshakeGreeting: the greeting travels in the envelope, padded, so
+// every envelope to a recipient has one size whatever the greeting; one too
+// long is refused, and GreetingPreview cuts a long text between characters.
+func TestHandshakeGreeting(t *testing.T) {
+	alice, bob := newParty(t, "alice", true), newParty(t, "bob", true)
+	sizes := map[int]bool{}
+	for _, g := range []string{"", "hi bob, it's alice", strings.Repeat("é", MaxGreeting/2)} {
+		env, err := SealIntro(alice.id.SigningKey(), Intro{From: "alice", To: "bob", Time: time.Unix(1800000000, 0), Greeting: g}, bob.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[len(env)] = true
+		got, err := OpenIntro(env, "bob", bob.keys, bob.lookup(alice))
+		if err != nil || got.Greeting != g {
+			t.Fatalf("greeting %q came out as %+v, %v", g, got, err)
+		}
+	}
+	if len(sizes) != 1 {
+		t.Fatalf("envelope sizes %v: the size tells the greeting's length", sizes)
+	}
+	long := strings.Repeat("a", MaxGreeting-2) + "éé" // the cut falls inside an é
+	if _, err := SealIntro(alice.id.SigningKey(), Intro{From: "alice", To: "bob", Greeting: long}, bob.rec); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a greeting of %d bytes: %v", len(long), err)
+	}
+	p := GreetingPreview(long)
+	if len(p) > MaxGreeting || !utf8.ValidString(p) || !strings.HasSuffix(p, "…") || !strings.HasPrefix(long, strings.TrimSuffix(p, "…")) {
+		t.Fatalf("preview of %d bytes: %q", len(p), p[len(p)-8:])
+	}
+	if GreetingPreview("short") != "short" {
+		t.Fatal("a short greeting is cut")
+	}
+}
+
+// TestParseIntroRefusals: a body whose greeting is too long, whose padding
+// is not zeros or has the wrong length, or of an unknown version.
+func TestParseIntroRefusals(t *testing.T) {
+	head := appendStr(appendStr([]byte{introVersion}, "alice"), "bob")
+	head = append(head, make([]byte, 32+8)...)
+	good := append(appendStr(slices.Clone(head), "hi"), make([]byte, MaxGreeting-2)...)
+	if in, err := parseIntro(good); err != nil || in.Greeting != "hi" {
+		t.Fatalf("the good body: %+v, %v", in, err)
+	}
+	v1 := append([]byte{1}, head[1:]...)
+	if in, err := parseIntro(v1); err != nil || in.Greeting != "" {
+		t.Fatalf("a version 1 body: %+v, %v", in, err)
+	}
+	dirty := slices.Clone(good)
+	dirty[len(dirty)-1] = 1
+	for name, b := range map[string][]byte{
+		"padding not zeros":  dirty,
+		"padding too short":  good[:len(good)-1],
+		"padding too long":   append(slices.Clone(good), 0),
+		"greeting too long":  append(appendStr(slices.Clone(head), strings.Repeat("a", MaxGreeting+1)), make([]byte, 0)...),
+		"greeting not UTF-8": append(appendStr(slices.Clone(head), "\xff"), make([]byte, MaxGreeting-1)...),
+		"version 1, more":    append(slices.Clone(v1), 0),
+		"version 3":          append([]byte{3}, good[1:]...),
+	} {
+		if _, err := parseIntro(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// FuzzParseIntro: a body that parses as version 2 is exactly what
+// introBody makes of what it parsed to.
+func FuzzParseIntro(f *testing.F) {
+	b, _ := introBody(Intro{From: "alice", To: "bob", Greeting: "hi"})
+	f.Add(b)
+	f.Add(append([]byte{1}, b[1:2+5+2+3+32+8]...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := parseIntro(b)
+		if err != nil || b[0] != introVersion {
+			return
+		}
+		again, err := introBody(*in)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("%x parsed to %+v, which makes %x (%v)", b, in, again, err)
+		}
+	})
 }
 
 func TestHandshakeRefusals(t *testing.T) {
