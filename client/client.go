@@ -31,6 +31,7 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
 )
 
@@ -47,14 +48,53 @@ var (
 	ErrNoKeys     = errors.New("client: the name publishes no usable keys")
 	// ErrQueued: the message is sealed and saved, but the hub did not take
 	// it yet; Flush (run by every later Send, and at start by the CLI)
-	// delivers it.
+	// delivers it. A *QueuedError says why.
 	ErrQueued = errors.New("client: message queued")
 	// ErrSenderUnknown: a contact request names a sender the chain does
 	// not prove (yet): a name registered moments ago may not be provable
 	// to this device's node. The request stays in the inbox and is
 	// checked again later (Requests, and a running Watch).
 	ErrSenderUnknown = errors.New("client: the sender's name is not on the chain yet")
+	// ErrOwnName: the user's own name where another's is needed (adding
+	// oneself as a contact).
+	ErrOwnName = errors.New("client: that is your own name")
+	// ErrAlreadyContact: the name is a contact already.
+	ErrAlreadyContact = errors.New("client: already a contact")
+	// ErrNoAnswer: the user asked the name already (a request in their
+	// inbox, or an introduction) and they have not answered.
+	ErrNoAnswer = errors.New("client: asked already, no answer yet")
 )
+
+// QueuedError is ErrQueued with why. The message (or request) is sealed
+// and saved on this device, and Flush, run by every later command, sends
+// it once a hub takes it.
+type QueuedError struct {
+	To string
+	// Request: the contact request to To has reached none of To's hubs
+	// yet (Hubs), or, Intro, the introduction none of the user's hubs
+	// (Hubs). The message may be on the user's hubs already, but To
+	// cannot read it before the request. Else no hub of the user's (Hubs)
+	// took the message yet.
+	Request bool
+	Intro   bool
+	Hubs    []string
+	Err     error // what the hubs answered
+}
+
+func (e *QueuedError) Error() string {
+	switch {
+	case e.Intro:
+		return fmt.Sprintf("client: queued: the introduction to %s is on none of your hubs yet: %v", e.To, e.Err)
+	case e.Request:
+		return fmt.Sprintf("client: queued: the contact request to %s reached none of their hubs yet: %v", e.To, e.Err)
+	}
+	return fmt.Sprintf("client: queued: no hub of yours took it yet: %v", e.Err)
+}
+
+// Is makes a *QueuedError match ErrQueued.
+func (e *QueuedError) Is(target error) bool { return target == ErrQueued }
+
+func (e *QueuedError) Unwrap() error { return e.Err }
 
 // Client is one user.
 type Client struct {
@@ -130,10 +170,23 @@ type Contact struct {
 	verified        string        // the safety number the user compared in person ("": not verified)
 	started         time.Time     // when the conversation's introduction was made
 	stale           bool          // restored from a backup older than the conversation: reset it
+	asked           asking        // the user asked them and they have not answered yet
+	request         []byte        // the request's envelope, while no hub took it
+	introPath       string        // where request goes on the user's hubs (case 1); "": their inbox
+	requestErr      error         // why the last try to deliver it failed (not saved)
 	changed         *bns.Record   // the chain's record once it no longer holds the confirmed keys: the conversation is closed
 	link            bool          // a group link (link.go): group events only, never listed as a contact
 	recvMu          sync.Mutex    // one Receive at a time per contact
 }
+
+// asking is how the user asked a contact who has not answered yet.
+type asking string
+
+const (
+	askedNot     asking = ""        // answered, or they asked the user
+	askedRequest asking = "request" // case 2: a request in their inbox
+	askedIntro   asking = "intro"   // case 1: an introduction on the user's hubs
+)
 
 // receiptPath is where the user keeps, on its own hub, the receipt for
 // the contact's messages; theirReceiptPath is where the contact keeps
@@ -281,10 +334,29 @@ func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
 }
 
 // Request asks name to become a contact (the thesis's case 2): a fresh
-// mutual key, sealed to name's verified key and signed by ours, goes into
-// the inbox of the first of name's hubs that takes it, and a first message
-// ("greeting") follows on our hubs.
+// mutual key, sealed to name's verified key and signed by ours, with the
+// greeting's preview (wire.GreetingPreview), goes into the inbox of the
+// first of name's hubs that takes it, and the greeting, unless "", follows
+// as the first message on our hubs.
+//
+// The contact is made, and the request saved, before anything is sent. If
+// no hub of name's takes the request, it stays queued (Flush delivers it;
+// Asking says RequestQueued) and the error is a *QueuedError with Request
+// set; so is a later message to name until the request has gone out.
+// Asking oneself gives ErrOwnName; a contact, ErrAlreadyContact; a name
+// asked already, ErrNoAnswer; a request still queued is tried again.
 func (c *Client) Request(ctx context.Context, name, greeting string) error {
+	if name == c.Name {
+		return fmt.Errorf("%w: %s", ErrOwnName, name)
+	}
+	if greeting != "" {
+		if err := CheckText(greeting); err != nil {
+			return err
+		}
+	}
+	if ct, err := c.contact(name); err == nil {
+		return c.askedAgain(ctx, ct)
+	}
 	if err := c.writable(ctx, false); err != nil {
 		return err
 	}
@@ -299,42 +371,184 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
 		return fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
-	env, err := c.begin(rec, their)
+	ct, err := c.begin(rec, their, greeting, "")
 	if err != nil {
 		return err
 	}
-	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
-	var errs []error
-	for _, url := range rec.Profile.Hubs {
-		h, err := c.dial(ctx, url)
-		if err == nil {
-			if _, err = h.InboxPost(ctx, addr, env); err == nil {
-				return c.Send(ctx, name, greeting)
-			}
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", url, err))
+	return c.ask(ctx, ct, greeting)
+}
+
+// ask sends what begin queued (ct's request or introduction) and the
+// greeting, if not "": a *QueuedError while the request is not out.
+func (c *Client) ask(ctx context.Context, ct *Contact, greeting string) error {
+	if greeting != "" {
+		return c.Send(ctx, ct.Name, greeting) // its Flush delivers the request
 	}
-	return fmt.Errorf("client: request to %s: no hub of theirs took it: %w", name, errors.Join(errs...))
+	err := c.Flush(ctx)
+	if q := c.requestQueued(ct); q != nil {
+		return q
+	}
+	return err
+}
+
+// askedAgain answers Request for a name that is a contact already: a
+// request still queued is tried again.
+func (c *Client) askedAgain(ctx context.Context, ct *Contact) error {
+	c.mu.Lock()
+	queued := ct.request != nil
+	c.mu.Unlock()
+	if queued {
+		c.Flush(ctx)
+		if q := c.requestQueued(ct); q != nil {
+			return q
+		}
+		return nil
+	}
+	switch c.Asking(ctx, ct.Name) {
+	case RequestSent, IntroWritten:
+		return fmt.Errorf("%w: you asked %s already", ErrNoAnswer, ct.Name)
+	}
+	return fmt.Errorf("%w: %s", ErrAlreadyContact, ct.Name)
+}
+
+// requestQueued returns the *QueuedError of ct's request while no hub
+// took it, else nil.
+func (c *Client) requestQueued(ct *Contact) *QueuedError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ct.request == nil {
+		return nil
+	}
+	q := &QueuedError{To: ct.Name, Request: true, Intro: ct.introPath != "", Hubs: ct.Record.Profile.Hubs, Err: ct.requestErr}
+	if q.Intro {
+		q.Hubs = c.own
+	}
+	return q
+}
+
+// deliverRequest sends ct's queued request: to the inbox of the first of
+// their hubs that takes it, or, an introduction, to the user's hubs (one
+// is enough: the reader tries each). It reports whether it went out; the
+// caller does not hold c.mu and saves.
+func (c *Client) deliverRequest(ctx context.Context, ct *Contact) bool {
+	c.mu.Lock()
+	env, introPath := ct.request, ct.introPath
+	c.mu.Unlock()
+	if env == nil {
+		return false
+	}
+	var err error
+	if introPath != "" {
+		err = c.putOwn(ctx, introPath, env)
+	} else {
+		hubs, addr := c.whereIs(ct)
+		var errs []error
+		for _, url := range hubs {
+			h, derr := c.dial(ctx, url)
+			if derr == nil {
+				// A stamp used already is this very post, taken before (its
+				// answer lost): the stamp covers the envelope and the second.
+				if _, derr = h.InboxPost(ctx, addr, env); derr == nil || errors.Is(derr, hub.ErrStampUsed) {
+					errs = nil
+					break
+				}
+			}
+			errs = append(errs, &HubError{URL: url, Err: derr})
+		}
+		err = errors.Join(errs...)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		ct.requestErr = err
+		return false
+	}
+	ct.request, ct.requestErr = nil, nil
+	return true
+}
+
+// HubError is a hub's failure, with its URL.
+type HubError struct {
+	URL string
+	Err error
+}
+
+func (e *HubError) Error() string { return e.URL + ": " + e.Err.Error() }
+func (e *HubError) Unwrap() error { return e.Err }
+
+// Asking says where a contact the user asked stands.
+type Asking int
+
+const (
+	Answered      Asking = iota // nothing waits: they answered, or they asked the user
+	RequestQueued               // the request reached none of their hubs yet (Flush sends it)
+	RequestSent                 // the request is in their inbox; they have not accepted it yet
+	IntroWritten                // case 1: the introduction waits on the user's hubs; they have not added the user yet
+)
+
+// Asking says where the user's request to (or introduction of) name
+// stands. They have answered once a message or a receipt of theirs is
+// found for the conversation (asked of their hubs here); a hub that does
+// not answer leaves the state as it was.
+func (c *Client) Asking(ctx context.Context, name string) Asking {
+	ct, err := c.contact(name)
+	if err != nil {
+		return Answered
+	}
+	c.mu.Lock()
+	asked, queued, heard := ct.asked, ct.request != nil, ct.nextRecv > 0
+	path := ct.theirReceiptPath()
+	c.mu.Unlock()
+	switch {
+	case queued:
+		return RequestQueued
+	case asked == askedNot:
+		return Answered
+	case !heard:
+		hubs, addr := c.whereIs(ct)
+		_, err := c.getVerified(ctx, hubs, addr, path, func(b []byte) error {
+			_, err := wire.OpenReceipt(ct.keys.Header, path, b)
+			return err
+		})
+		if err != nil {
+			if asked == askedIntro {
+				return IntroWritten
+			}
+			return RequestSent
+		}
+	}
+	c.mu.Lock()
+	ct.asked = askedNot
+	c.save() // else it is found again next time
+	c.mu.Unlock()
+	return Answered
 }
 
 // begin starts a conversation as its first sender: a fresh mutual key,
-// the introduction carrying it (sealed to rec's key, signed by ours) and
-// the contact, saved. The caller delivers the introduction.
-func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey) ([]byte, error) {
+// the introduction carrying it (sealed to rec's key, signed by ours, with
+// greeting's preview) and the contact, saved with the introduction queued
+// for Flush: a request for rec's inbox, or, if introPath is not "", an
+// introduction to write there on the user's hubs (case 1).
+func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey, greeting, introPath string) (*Contact, error) {
 	var k [32]byte
 	if _, err := rand.Read(k[:]); err != nil {
 		return nil, err
 	}
-	in := wire.Intro{From: c.Name, To: rec.Name, MutualKey: k, Time: c.now().Truncate(time.Second)}
+	in := wire.Intro{From: c.Name, To: rec.Name, MutualKey: k, Time: c.now().Truncate(time.Second), Greeting: wire.GreetingPreview(greeting)}
 	env, err := wire.SealIntro(c.id.SigningKey(), in, rec)
 	if err != nil {
 		return nil, err
 	}
-	return env, c.addContact(&Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: ratchet.InitAlice(k, their, nil),
-		started: in.Time})
+	ct := &Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: ratchet.InitAlice(k, their, nil),
+		started: in.Time, asked: askedRequest, request: env, introPath: introPath}
+	if introPath != "" {
+		ct.asked = askedIntro
+	}
+	return ct, c.addContact(ct)
 }
 
-// Pending is a contact request waiting in the user's inbox.
+// Pending is a contact request waiting in the user's inbox; Intro.Greeting
+// is what it says (empty from older clients).
 type Pending struct {
 	ID    string
 	From  string
@@ -391,7 +605,8 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 			bad[e.ID] = err
 			continue
 		}
-		if c.isBlocked(in.From) { // refused unseen, and removed
+		twice := slices.ContainsFunc(*ok, func(p Pending) bool { return p.From == in.From && p.Intro.MutualKey == in.MutualKey })
+		if c.isBlocked(in.From) || c.isAccepted(in) || twice { // refused unseen, or delivered twice: removed
 			h.InboxDelete(ctx, e.ID)
 			continue
 		}
@@ -400,11 +615,26 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 	return nil
 }
 
+// isAccepted reports whether in is the request the conversation with its
+// sender started from (a request delivered twice: a retry after a post
+// whose answer was lost).
+func (c *Client) isAccepted(in *wire.Intro) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := c.contacts[in.From]
+	return ct != nil && ct.mutual == in.MutualKey
+}
+
 // Accept makes the requester a contact and removes the request. A
 // request from a contact whose keys on the chain are not the confirmed
 // ones is refused with the *KeyChange (and the conversation closed):
 // confirming them (ConfirmKeys) is the only way to a new conversation.
+// It writes the conversation's (empty) receipt, which tells the requester
+// that the request was accepted.
 func (c *Client) Accept(ctx context.Context, p Pending) error {
+	if c.isAccepted(p.Intro) {
+		return c.Decline(ctx, p)
+	}
 	rec, err := c.lookup(ctx, p.From)
 	if err != nil {
 		return err
@@ -435,7 +665,11 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if err := c.addContact(ct); err != nil {
 		return err
 	}
-	return c.Decline(ctx, p)
+	if err := c.Decline(ctx, p); err != nil {
+		return err
+	}
+	c.writeReceipt(ctx, ct) // best effort: the first read writes it again
+	return nil
 }
 
 // Answer accepts or declines the pending request from name.

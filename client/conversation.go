@@ -118,10 +118,17 @@ func (c *Client) SetTimer(ctx context.Context, name string, ttl time.Duration) e
 // send once it has the requester's first message: SendEvent fetches it
 // first if needed.
 //
-// If the contact's keys changed on the chain since they were confirmed,
-// it refuses with a *KeyChange until ConfirmKeys. If no hub took the
-// event yet, it is kept and the error wraps ErrQueued.
+// A text (or an edit) must pass CheckText. If the contact's keys changed
+// on the chain since they were confirmed, it refuses with a *KeyChange
+// until ConfirmKeys. If no hub took the event yet, or the contact request
+// has not reached the contact yet, it is kept and the error is a
+// *QueuedError.
 func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Message, error) {
+	if e.Kind == wire.KindText && (e.File == nil || e.Text != "") || e.Kind == wire.KindEdit {
+		if err := CheckText(e.Text); err != nil {
+			return Message{}, err
+		}
+	}
 	if strings.HasPrefix(name, "#") {
 		return c.SendGroup(ctx, name[1:], e)
 	}
@@ -194,22 +201,23 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 	if err != nil {
 		return m, err
 	}
-	return m, c.flushQueued(ctx, &ct.out, m.Seq)
+	err = c.flushQueued(ctx, name, &ct.out, m.Seq)
+	if q := c.requestQueued(ct); q != nil { // on the user's hubs, perhaps, but they cannot read it yet
+		return m, q
+	}
+	return m, err
 }
 
 // flushQueued runs Flush and says ErrQueued, wrapping why (hub sentinels,
 // network errors), if no hub took message seq of
 // st yet (Flush keeps trying the others).
-func (c *Client) flushQueued(ctx context.Context, st *stream, seq uint64) error {
+func (c *Client) flushQueued(ctx context.Context, to string, st *stream, seq uint64) error {
 	err := c.Flush(ctx)
 	c.mu.Lock()
 	queued := st.queued(seq)
 	c.mu.Unlock()
 	if queued {
-		if err == nil {
-			return fmt.Errorf("%w (no hub took it yet)", ErrQueued)
-		}
-		return fmt.Errorf("%w (no hub took it yet: %w)", ErrQueued, err)
+		return &QueuedError{To: to, Hubs: c.own, Err: err}
 	}
 	return nil
 }
@@ -533,6 +541,7 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 			c.takeGroupEvent(ct.Name, e.Group)
 		}
 		ct.nextRecv++
+		ct.asked = askedNot // they answered
 		if m.Kind != "" && seq >= ct.dropBelow && (m.Expires.IsZero() || m.Expires.After(c.now())) {
 			c.apply(ct, m)
 			out = &m
@@ -741,6 +750,9 @@ func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 		st = &g.out
 	}
 	queued := st != nil && st.queued(seq)
+	if ct := c.contacts[name]; ct != nil && ct.request != nil {
+		queued = true // they cannot read it before the request reaches them
+	}
 	c.mu.Unlock()
 	if st == nil {
 		return ""

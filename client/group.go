@@ -994,7 +994,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if err != nil {
 		return m, err
 	}
-	return m, c.flushQueued(ctx, &g.out, seq)
+	return m, c.flushQueued(ctx, g.Name, &g.out, seq)
 }
 
 // ReceiveGroup reads every member's new messages, member by member, each

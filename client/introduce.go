@@ -25,7 +25,15 @@ var ErrIntroPending = errors.New("client: waiting for them to add you")
 // ErrIntroPending.
 func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 	if name == c.Name {
-		return fmt.Errorf("client: cannot introduce yourself")
+		return fmt.Errorf("%w: %s", ErrOwnName, name)
+	}
+	if greeting != "" {
+		if err := CheckText(greeting); err != nil {
+			return err
+		}
+	}
+	if _, err := c.contact(name); err == nil {
+		return fmt.Errorf("%w: %s", ErrAlreadyContact, name)
 	}
 	if err := c.writable(ctx, false); err != nil {
 		return err
@@ -47,17 +55,11 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 		return err
 	}
 	if c.Name < name { // we write the introduction
-		env, err := c.begin(rec, their)
+		ct, err := c.begin(rec, their, greeting, wire.IntroPath(pair, c.Name, name))
 		if err != nil {
 			return err
 		}
-		if err := c.putOwn(ctx, wire.IntroPath(pair, c.Name, name), env); err != nil {
-			return fmt.Errorf("client: introduction to %s: %w", name, err)
-		}
-		if greeting == "" {
-			return nil
-		}
-		return c.Send(ctx, name, greeting)
+		return c.ask(ctx, ct, greeting)
 	}
 	// They write it: read it from their hub.
 	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
@@ -99,7 +101,7 @@ func (c *Client) addContact(ct *Contact) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.contacts[ct.Name]; ok {
-		return fmt.Errorf("client: %s is already a contact", ct.Name)
+		return fmt.Errorf("%w: %s", ErrAlreadyContact, ct.Name)
 	}
 	c.contacts[ct.Name] = ct
 	return c.save()

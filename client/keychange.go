@@ -248,7 +248,7 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 	if err != nil || !restart {
 		return cur, err
 	}
-	if err := c.Request(ctx, name, ConfirmGreeting); err != nil {
+	if err := c.Request(ctx, name, ConfirmGreeting); err != nil && !errors.Is(err, ErrQueued) { // queued: it goes out with a later Flush
 		return nil, fmt.Errorf("client: %s's old conversation is closed, but the new request did not go out (add them again): %w", name, err)
 	}
 	if profile.Key != nil { // the old holder had the profile's key

@@ -236,7 +236,7 @@ func (c *Client) sendLink(ctx context.Context, l *Contact, e *wire.Event) error 
 	if err != nil {
 		return err
 	}
-	return c.flushQueued(ctx, &l.out, m.Seq)
+	return c.flushQueued(ctx, l.Name, &l.out, m.Seq)
 }
 
 // receiveLinks reads every open link's new events (group rosters and

@@ -61,6 +61,9 @@ type savedContact struct {
 	Profile    *wire.Profile        `json:"profile,omitempty"`      // theirs, as last read (shown while their hubs are down)
 	Receipt    *wire.Receipt        `json:"receipt,omitempty"`      // theirs, as last read
 	Owed       bool                 `json:"receipt_owed,omitempty"` // the user's receipt reached no hub yet
+	Asked      asking               `json:"asked,omitempty"`        // the user asked them; no answer yet
+	Request    []byte               `json:"request,omitempty"`      // the introduction, while no hub took it
+	IntroPath  string               `json:"intro_path,omitempty"`   // where it goes on the user's hubs; "": their inbox
 }
 
 type outboxEntry struct {
@@ -175,7 +178,8 @@ func (c *Client) loadPlain(plain []byte) error {
 			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
-			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt}
+			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
+			asked: sc.Asked, request: sc.Request, introPath: sc.IntroPath}
 		if link {
 			c.links[sc.Name] = ct
 		} else {
@@ -286,7 +290,8 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ct.out.outbox,
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
-			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey})
+			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
+			Asked: ct.asked, Request: ct.request, IntroPath: ct.introPath})
 	}
 	for n := range c.blocked {
 		s.Blocked = append(s.Blocked, n)
@@ -371,7 +376,10 @@ func (c *Client) Flush(ctx context.Context) error {
 		indexKey  [32]byte
 		contact   string // whose keys must be checked before anything goes out ("": a group's)
 	}
-	var jobs []job
+	var (
+		jobs     []job
+		requests []*Contact
+	)
 	c.mu.Lock()
 	for _, ct := range c.conversations() {
 		label := "to " + ct.Name
@@ -379,6 +387,9 @@ func (c *Client) Flush(ctx context.Context) error {
 			label = "to group member " + ct.Name
 		}
 		jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name})
+		if ct.request != nil {
+			requests = append(requests, ct)
+		}
 	}
 	for _, g := range c.groups {
 		if k := g.mine(); k != nil {
@@ -390,6 +401,13 @@ func (c *Client) Flush(ctx context.Context) error {
 		firstErr error
 		changed  bool
 	)
+	for _, ct := range requests { // contact requests (and introductions) that did not go out
+		if c.deliverRequest(ctx, ct) {
+			changed = true
+		} else if q := c.requestQueued(ct); q != nil {
+			firstErr = cmp.Or(firstErr, error(q))
+		}
+	}
 	for _, j := range jobs {
 		if j.contact != "" {
 			if err := c.keysChecked(ctx, j.contact, j.st); err != nil {
@@ -445,7 +463,7 @@ func (c *Client) keysChecked(ctx context.Context, name string, st *stream) error
 func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), urls []string, label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
 	var firstErr error
 	fail := func(url string, err error) {
-		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s via %s: %w", label, url, err))
+		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", label, &HubError{URL: url, Err: err}))
 	}
 	for _, url := range urls {
 		c.mu.Lock()
@@ -556,7 +574,7 @@ func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
 			_, err = h.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{})
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", url, err))
+			errs = append(errs, &HubError{URL: url, Err: err})
 		}
 	}
 	if len(errs) == len(c.own) {
@@ -570,6 +588,11 @@ func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
 func (c *Client) hasQueued() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, ct := range c.contacts {
+		if ct.request != nil {
+			return true
+		}
+	}
 	return len(c.doomedPaths) > 0 || slices.ContainsFunc(c.streams(), func(st *stream) bool { return len(st.outbox) > 0 })
 }
 

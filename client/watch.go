@@ -196,7 +196,7 @@ const KindReceipt = "receipt"
 
 // KindRequest is the kind of the Message Watch reports for a contact
 // request that arrived in the user's inbox (From is the requester,
-// verified). Answer it with Answer.
+// verified; Text its greeting). Answer it with Answer.
 const KindRequest = "request"
 
 // announcer reports each inbox request once per Watch, and remembers
@@ -231,7 +231,7 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Mes
 	for _, p := range pending {
 		if id := p.hub + " " + p.ID; !a.seen[id] {
 			a.seen[id] = true
-			fn(Message{Kind: KindRequest, From: p.From, To: c.Name, Time: p.Intro.Time, Text: "wants to become a contact"})
+			fn(Message{Kind: KindRequest, From: p.From, To: c.Name, Time: p.Intro.Time, Text: p.Intro.Greeting})
 		}
 	}
 }

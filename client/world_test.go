@@ -775,8 +775,8 @@ func TestNoDuplicateContacts(t *testing.T) {
 	_, alice, bob := newPair(t)
 	ctx := context.Background()
 	connect(t, alice, bob, "first")
-	if err := alice.Request(ctx, "bob", "again"); err == nil {
-		t.Fatal("a second request to a contact was accepted")
+	if err := alice.Request(ctx, "bob", "again"); !errors.Is(err, client.ErrAlreadyContact) {
+		t.Fatalf("a second request to a contact: %v", err)
 	}
 	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first" {
 		t.Fatalf("conversation after the refused request: %v %v", texts(got), err)

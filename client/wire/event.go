@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -72,13 +73,21 @@ type Event struct {
 	Group   *GroupInfo `json:"group,omitempty"`
 }
 
-// MarshalEvent encodes an event after checking it.
+// MarshalEvent encodes an event after checking it. Strings are not
+// HTML-escaped ("<" stays one byte, not six), so text takes at most twice
+// its size: quotes, backslashes, tabs and line breaks take two bytes.
 func MarshalEvent(e *Event) ([]byte, error) {
 	e.V = EventVersion
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(e)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // ErrUnsupported is wrapped when an authentic event is of a version or

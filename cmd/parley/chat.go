@@ -441,6 +441,9 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.Kind == client.KindRequest {
 			m.addRequest(msg.From)
 			m.status = fmt.Sprintf("contact request from %s (signature checked): /accept %s or /decline %s", msg.From, msg.From, msg.From)
+			if msg.Text != "" {
+				m.status = fmt.Sprintf("contact request from %s (signature checked): “%s” — /accept %s or /decline %s", msg.From, screen.Line(msg.Text), msg.From, msg.From)
+			}
 			return m, m.waitIncoming()
 		}
 		m.history = m.be.History() // edits, reactions and deletes change earlier messages

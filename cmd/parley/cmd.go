@@ -79,7 +79,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	h.root = root
 	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
-		requestsCmd(h, stdout), sendCmd(h), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
+		requestsCmd(h, stdout), sendCmd(h, stdout), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
 		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout),
 		groupCmd(h, stdout), nameCmd(h, stdout), statusCmd(h, stdout), searchCmd(h, stdout), passphraseCmd(h, stdout))
@@ -392,7 +392,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "List contacts; add, accept, decline, confirm, verify or remove them",
 		Long: "contacts lists each contact with its display name (from its profile), whether its keys on the\n" +
 			"chain are still the ones you confirmed, whether you verified them in person (contacts verify),\n" +
-			"unread messages and whether you block it.",
+			"unread messages and whether you block it. A name you asked that has not answered yet shows\n" +
+			"where your request stands: queued (none of their hubs took it yet) or sent, waiting for them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -408,11 +409,19 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 					line.Printf(" (%s)", p.DisplayName)
 				}
 				var kc *client.KeyChange
-				switch err := c.CheckKeys(ctx, n); {
+				err := c.CheckKeys(ctx, n)
+				asking := c.Asking(ctx, n)
+				switch {
 				case errors.As(err, &kc) && kc.Revoked():
 					line.Printf("\tREVOKED at height %d: nothing can be sent to it (parley contacts remove %s)", kc.Height, n)
 				case errors.As(err, &kc):
 					line.Printf("\tKEYS CHANGED at height %d (%s): nothing is sent or read until you run 'parley contacts confirm %s'", kc.Height, kc.Reason, n)
+				case asking == client.RequestQueued:
+					line.Printf("\trequest queued: %s once one of %s's hubs answers", goesOut, n)
+				case asking == client.RequestSent:
+					line.Printf("\trequest sent, waiting for %s to accept", n)
+				case asking == client.IntroWritten:
+					line.Printf("\tintroduced, waiting for %s to answer", n)
 				case client.IsOffline(err):
 					line.Printf("\tkeys as confirmed, not re-checked (the chain does not answer)")
 				case err != nil:
@@ -445,24 +454,47 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 			"introduces itself on the hub of the name that sorts first, at a path only the two can compute.",
 		Example: "  parley contacts add bob --message 'hi, it is alice'\n  parley contacts add bob --known",
 		Args:    cobra.ExactArgs(1),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if known {
-				err := c.Introduce(cmd.Context(), args[0], greeting)
-				if errors.Is(err, client.ErrIntroPending) {
-					screen.Printf(stdout, "waiting for %s to add you (their introduction comes first); run this again after they do\n", args[0])
-					return nil
-				}
-				if err == nil {
-					screen.Printf(stdout, "%s is a contact (introduced directly, no inbox)\n", args[0])
-				}
-				return err
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if strings.TrimSpace(greeting) == "" {
+				return cli.Usage(errors.New("the first message (--message) is empty: leave the flag out for the default"))
 			}
-			if err := c.Request(cmd.Context(), args[0], greeting); err != nil {
-				return err
-			}
-			screen.Printf(stdout, "request sent to %s, sealed to their verified key\n", args[0])
-			return nil
-		}),
+			return h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+				if name == c.Name {
+					return cli.Usage(fmt.Errorf("%s is your own name: add someone else's", name))
+				}
+				var err error
+				if known {
+					err = c.Introduce(cmd.Context(), name, greeting)
+				} else {
+					err = c.Request(cmd.Context(), name, greeting)
+				}
+				var q *client.QueuedError
+				switch {
+				case errors.Is(err, client.ErrIntroPending):
+					screen.Printf(stdout, "waiting for %s to add you (their introduction comes first); run this again after they do\n", name)
+				case errors.As(err, &q) && q.Intro:
+					screen.Printf(stdout, "introduction to %s queued: %s\n", name, queuedWhy(q))
+				case errors.As(err, &q) && q.Request:
+					screen.Printf(stdout, "request to %s queued: %s\n", name, queuedWhy(q))
+				case errors.As(err, &q): // the greeting waits for the user's hub
+					screen.Printf(stdout, "request sent to %s; your first message is queued: %s\n", name, queuedWhy(q))
+				case errors.Is(err, client.ErrNoAnswer):
+					return hinted(fmt.Errorf("you asked %s already; they have not answered yet", name),
+						fmt.Sprintf("to ask again: 'parley contacts remove %s', then 'parley contacts add %s'", name, name))
+				case errors.Is(err, client.ErrAlreadyContact):
+					return hinted(fmt.Errorf("%s is a contact already", name),
+						fmt.Sprintf("if %s removed you, 'parley contacts reset %s' sends them a new request", name, name))
+				case err != nil:
+					return err
+				case known:
+					screen.Printf(stdout, "%s is a contact (introduced directly, no inbox)\n", name)
+				default:
+					screen.Printf(stdout, "request sent to %s, sealed to their verified key\n", name)
+				}
+				return nil
+			})(cmd, args)
+		},
 	}
 	add.Flags().StringVar(&greeting, "message", "Hello! Let's talk on Parley.", "first message")
 	add.Flags().BoolVar(&known, "known", false, "you both know each other's names: introduce directly, without the inbox")
@@ -582,11 +614,12 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 	var clear bool
 	cmd := &cobra.Command{
 		Use:   "requests",
-		Short: "List contact requests waiting in your inbox",
+		Short: "List contact requests waiting in your inbox, with what each says",
 		Long: "requests lists the contact requests in your inbox on each of your hubs, each checked against the\n" +
-			"sender's keys on the chain. Anyone can post to an inbox; what cannot be opened (not sealed to your\n" +
-			"keys, malformed, or not signed by the sender's key) is listed with a '?': --clear removes it, saying\n" +
-			"what it removed. A request whose sender cannot be checked yet stays either way.",
+			"sender's keys on the chain, with its first message (its beginning, if long); nothing is read from\n" +
+			"the sender's hubs before you accept. Anyone can post to an inbox; what cannot be opened (not sealed\n" +
+			"to your keys, malformed, or not signed by the sender's key) is listed with a '?': --clear removes it,\n" +
+			"saying what it removed. A request whose sender cannot be checked yet stays either way.",
 		Example: "  parley requests\n  parley requests --clear",
 		Args:    cobra.NoArgs,
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
@@ -605,7 +638,11 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			for _, p := range pending {
-				screen.Printf(stdout, "%s\t(signature verified against the chain)\n", p.From)
+				if g := p.Intro.Greeting; g != "" {
+					screen.Printf(stdout, "%s\t(signature verified against the chain): %s\n", p.From, g)
+				} else {
+					screen.Printf(stdout, "%s\t(signature verified against the chain)\n", p.From)
+				}
 			}
 			junk := 0
 			for id, e := range bad {

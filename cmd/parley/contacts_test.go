@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,5 +50,53 @@ func TestGreetings(t *testing.T) {
 	parley(t, "--home", h["bob"], "contacts", "accept", "alice")
 	if out := parley(t, "--home", h["bob"], "read", "alice"); !strings.Contains(out, "alice: I restored an old backup: let's start over.\n") {
 		t.Fatalf("bob reads alice's reset with its default greeting:\n%s", out)
+	}
+}
+
+// TestContactListings: requests show their greeting before one accepts,
+// contacts shows a request waiting for an answer, adding oneself is
+// refused, and a removed contact can be added again.
+func TestContactListings(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	h := world(t, rpc, hubs[0], "alice", "bob")
+
+	for _, known := range [][]string{nil, {"--known"}} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"--home", h["alice"], "contacts", "add", "alice"}, known...), nil, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "parley: alice is your own name: add someone else's") {
+			t.Fatalf("alice adds herself %v: exit %d\n%s%s", known, code, out.String(), errb.String())
+		}
+	}
+	if out := parley(t, "--home", h["alice"], "contacts"); out != "" {
+		t.Fatalf("contacts after adding herself:\n%s", out)
+	}
+
+	parley(t, "--home", h["alice"], "contacts", "add", "bob", "--message", "hi bob, alice from the climbing club")
+	if out := parley(t, "--home", h["bob"], "requests"); !strings.Contains(out, "alice\t(signature verified against the chain): hi bob, alice from the climbing club\n") {
+		t.Fatalf("bob's requests:\n%s", out)
+	}
+	if out := parley(t, "--home", h["alice"], "contacts"); out != "bob\trequest sent, waiting for bob to accept\n" {
+		t.Fatalf("alice's contacts while bob has not answered:\n%q", out)
+	}
+	parley(t, "--home", h["bob"], "contacts", "accept", "alice")
+	parley(t, "--home", h["bob"], "read", "alice")
+	if out := parley(t, "--home", h["alice"], "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed") {
+		t.Fatalf("alice's contacts once bob accepted:\n%q", out)
+	}
+
+	// Removed, then added again: a new conversation both ways.
+	parley(t, "--home", h["alice"], "contacts", "remove", "bob")
+	parley(t, "--home", h["alice"], "contacts", "add", "bob", "--message", "sorry, I removed you by mistake")
+	if out := parley(t, "--home", h["bob"], "requests"); !strings.Contains(out, "alice\t(signature verified against the chain): sorry, I removed you by mistake\n") {
+		t.Fatalf("bob's requests after alice removed him and added him again:\n%s", out)
+	}
+	parley(t, "--home", h["bob"], "contacts", "accept", "alice")
+	if out := parley(t, "--home", h["bob"], "read", "alice"); !strings.Contains(out, "alice: sorry, I removed you by mistake") {
+		t.Fatalf("bob reads:\n%s", out)
+	}
+	parley(t, "--home", h["bob"], "send", "alice", "no harm done")
+	if out := parley(t, "--home", h["alice"], "read", "bob"); !strings.Contains(out, "bob: no harm done") {
+		t.Fatalf("alice reads:\n%s", out)
 	}
 }

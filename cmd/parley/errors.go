@@ -31,9 +31,12 @@ func (h *home) explain(err error) (what, hint string) {
 		ue *url.Error
 		ae *hubclient.AnswerError
 	)
+	var he *hintedError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "interrupted", ""
+	case errors.As(err, &he):
+		return cli.Plain(he.err), he.hint
 	case errors.Is(err, client.ErrQueued):
 		return h.explainQueued(err)
 	case client.IsOffline(err):
@@ -106,6 +109,18 @@ func (h *home) explain(err error) (what, hint string) {
 	return "", ""
 }
 
+// hintedError is an error with the hint that is true of it.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// hinted gives err a hint line.
+func hinted(err error, hint string) error { return &hintedError{err, hint} }
+
 // Hints that several errors share.
 const (
 	unauthorizedHint = "check that this device's clock is right and that your name's hubs on the chain ('parley name') " +
@@ -116,8 +131,13 @@ const (
 // explainQueued says why a message is still on this device, and what
 // will send it: the hint depends on why no hub took it.
 func (h *home) explainQueued(err error) (what, hint string) {
-	var ue *url.Error
+	var (
+		ue *url.Error
+		q  *client.QueuedError
+	)
 	switch {
+	case errors.As(err, &q):
+		return "queued on this device: " + queuedWhy(q), ""
 	case errors.As(err, &ue) && unreachable(ue.Err):
 		return "queued on this device: your hub " + origin(ue.URL) + " does not answer",
 			"it goes out with your next parley command once the hub answers (a running 'parley watch' retries every few seconds)"

@@ -85,24 +85,25 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		setup   func()
 		args    []string
 		code    int
+		stdout  string   // what stdout begins with ("": anything)
 		want    []string // lines of stderr, in order
 		wantNot string
 	}{
 		{"a hub refuses the token", func() { gate.refuse.Store(true) }, []string{"--home", alice, "send", "bob", "refused?"}, 0,
-			[]string{"parley: queued on this device: your hub refused this device's signed token",
-				"parley: hint: it stays queued until the hub accepts it; check that this device's clock is right"},
-			"once the hub is back"},
+			"queued (alice/1): your hub " + gate.URL + " refused it (it did not accept this device's signed token); it stays queued until the hub accepts it; check that this device's clock is right",
+			nil, "once the hub is back"},
 		{"--verbose shows the chain", nil, []string{"--home", alice, "-v", "send", "bob", "refused again?"}, 0,
-			[]string{"parley: queued on this device: your hub refused this device's signed token", "parley: hint: ",
-				"parley: detail: client: message queued (no hub took it yet: "},
+			"queued (alice/2): your hub " + gate.URL + " refused it (it did not accept this device's signed token)",
+			[]string{"parley: queued on this device: your hub refused this device's signed token", "parley: hint: ", // the one queued before
+				"parley: detail: client: message queued (no hub took it yet: ", "parley: detail: client: queued: no hub of yours took it yet: "},
 			""},
 		{"the hub is down", func() { gate.refuse.Store(false); gate.Close() }, []string{"--home", alice, "send", "bob", "down?"}, 0,
-			[]string{"parley: queued: it goes out with a later parley command, once what is offline answers",
-				"parley: offline: hub " + gate.URL + " does not answer (connection refused); shown as this device has it"},
+			"queued (alice/3): your hub " + gate.URL + " does not answer; it goes out with your next parley command (or a running watch) once it does\n",
+			[]string{"parley: offline: hub " + gate.URL + " does not answer (connection refused); shown as this device has it"},
 			""},
-		{"not a contact", nil, []string{"--home", bob, "send", "carol", "hi"}, 1,
+		{"not a contact", nil, []string{"--home", bob, "send", "carol", "hi"}, 1, "",
 			[]string{"parley: ", "parley: hint: 'parley contacts add NAME' asks them"}, ""},
-		{"the chain node does not answer", nil, []string{"--home", bob, "settings", "node", "http://127.0.0.1:1"}, 1,
+		{"the chain node does not answer", nil, []string{"--home", bob, "settings", "node", "http://127.0.0.1:1"}, 1, "",
 			[]string{"parley: chain node http://127.0.0.1:1 does not answer (connection refused)",
 				"parley: hint: check that this device is online and the node runs; 'parley settings node URL' picks another node"},
 			""},
@@ -110,10 +111,15 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		if tc.setup != nil {
 			tc.setup()
 		}
-		code, stderr := parleyErr(t, tc.args...)
+		var outb, errb bytes.Buffer
+		code := run(context.Background(), tc.args, nil, &outb, &errb)
+		stderr := errb.String()
 		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 		if code != tc.code {
 			t.Errorf("%s: exit %d, want %d:\n%s", tc.name, code, tc.code, stderr)
+		}
+		if !strings.HasPrefix(outb.String(), tc.stdout) || tc.wantNot != "" && strings.Contains(outb.String(), tc.wantNot) {
+			t.Errorf("%s: stdout is not %q...:\n%s", tc.name, tc.stdout, outb.String())
 		}
 		for i, w := range tc.want {
 			if i >= len(lines) || !strings.HasPrefix(lines[i], w) {

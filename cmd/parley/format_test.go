@@ -35,6 +35,8 @@ func TestFormatIsTerminalSafe(t *testing.T) {
 			`[bob/0] bob: (a message this version cannot show: wire: malformed: \n` + posing + `)`},
 		"reaction event": {formatEvent(client.Message{From: "alice", Kind: wire.KindReact, Emoji: evil, Ref: &wire.Ref{By: "bob\u2066"}}).String(),
 			`alice reacted hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b to bob\u2066/0`},
+		"request event": {formatEvent(client.Message{From: "alice", Kind: client.KindRequest, Text: evil}).String(),
+			`alice wants to become a contact (signature checked against the chain): hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b — parley contacts accept alice`},
 		"edit event": {formatEvent(client.Message{From: "alice", Kind: wire.KindEdit, Text: "a\nb", Ref: &wire.Ref{By: "alice", Seq: 4}}).String(),
 			"alice edited alice/4: a\n                      b"},
 	} {

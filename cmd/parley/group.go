@@ -86,7 +86,7 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 			return c.HandOver(cmd.Context(), id, a[0])
 		}),
 	)
-	for _, sub := range []*cobra.Command{sendCmd(h), readCmd(h, stdout), reactCmd(h), editCmd(h), deleteCmd(h),
+	for _, sub := range []*cobra.Command{sendCmd(h, stdout), readCmd(h, stdout), reactCmd(h), editCmd(h), deleteCmd(h),
 		timerCmd(h, stdout), sendFileCmd(h, stdout), getFileCmd(h, stdout)} {
 		cmd.AddCommand(inGroup(h, sub))
 	}

@@ -99,7 +99,7 @@ func TestJunkNeverBlocksTheInbox(t *testing.T) {
 	}
 
 	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob, alice here")
-	if got := parley(t, "--home", bob, "requests"); got != "alice\t(signature verified against the chain)\n" {
+	if got := parley(t, "--home", bob, "requests"); got != "alice\t(signature verified against the chain): hi bob, alice here\n" {
 		t.Fatalf("bob's requests after clearing:\n%s", got)
 	}
 	parley(t, "--home", bob, "contacts", "accept", "alice")

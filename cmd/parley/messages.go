@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
@@ -129,40 +131,118 @@ func formatEvent(m client.Message) screen.Block {
 	case wire.KindProfile:
 		b.Printf("%s shared their profile", m.From)
 	case client.KindRequest:
-		b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
+		if m.Text != "" {
+			b.Printf("%s wants to become a contact (signature checked against the chain): %s — parley contacts accept %s", m.From, m.Text, m.From)
+		} else {
+			b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
+		}
 	default:
 		return formatMessage(m, "")
 	}
 	return b.Block()
 }
 
-func sendCmd(h *home) *cobra.Command {
+func sendCmd(h *home, stdout io.Writer) *cobra.Command {
 	var reply string
 	cmd := &cobra.Command{
-		Use:     "send NAME TEXT",
-		Short:   "Send a message",
-		Example: "  parley send bob 'see you at noon'\n  parley send bob 'yes' --reply bob/4",
+		Use:   "send NAME TEXT|-",
+		Short: "Send a message",
+		Long: "send sends TEXT to NAME and says what happened: sent (on your hubs, for NAME to fetch), or queued,\n" +
+			"why, and when it goes out. With - in place of TEXT, the text is read from standard input (at most\n" +
+			"64 KiB; one final line break is dropped). An empty or blank message is refused; send longer texts\n" +
+			"as files (send-file).",
+		Example: "  parley send bob 'see you at noon'\n  parley send bob 'yes' --reply bob/4\n  fortune | parley send bob -",
 		Args:    cobra.ExactArgs(2),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			e := &wire.Event{Kind: wire.KindText, Text: args[1]}
-			if reply != "" {
-				ref, err := parseRef(reply, c.Name)
-				if err != nil {
-					return err
-				}
-				e.Ref = &ref
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text, err := h.text(args[1])
+			if err != nil {
+				return err
 			}
-			_, err := c.SendEvent(cmd.Context(), args[0], e)
-			return h.queuedOK(err)
-		}),
+			return h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				e := &wire.Event{Kind: wire.KindText, Text: text}
+				if reply != "" {
+					ref, err := parseRef(reply, c.Name)
+					if err != nil {
+						return err
+					}
+					e.Ref = &ref
+				}
+				m, err := c.SendEvent(cmd.Context(), args[0], e)
+				return h.outcome(stdout, m, err)
+			})(cmd, args)
+		},
 	}
 	cmd.Flags().StringVar(&reply, "reply", "", "the message this one answers (NAME/N)")
 	return cmd
 }
 
+// text is the text of a message as the user gave it: arg, or, for "-",
+// standard input (at most client.MaxTextBytes, without one final line
+// break), checked.
+func (h *home) text(arg string) (string, error) {
+	text := arg
+	if arg == "-" {
+		if f, ok := h.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			screen.Printf(h.stderr, "parley: type the message, then Ctrl-D on a line of its own\n")
+		}
+		b, err := io.ReadAll(io.LimitReader(h.stdin, client.MaxTextBytes+3)) // room for a final "\r\n", and one byte too many
+		if err != nil {
+			return "", fmt.Errorf("reading the message from standard input: %w", err)
+		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		b = bytes.TrimSuffix(b, []byte("\r"))
+		if len(b) > client.MaxTextBytes {
+			return "", hinted(fmt.Errorf("the message on standard input is more than %d bytes, the most a message holds", client.MaxTextBytes),
+				"shorten it, or send it as a file: parley send-file NAME FILE")
+		}
+		text = string(b)
+	}
+	var te *client.TextError
+	if err := client.CheckText(text); errors.As(err, &te) {
+		switch {
+		case te.Err == client.ErrEmptyText:
+			return "", cli.Usage(errors.New("the message is empty: nothing was sent"))
+		case te.Err == client.ErrTextTooLong && te.Bytes <= client.MaxTextBytes:
+			return "", hinted(fmt.Errorf("the message is %d bytes (%d characters), %d of them control characters, which take 6 bytes each in a message: it does not fit", te.Bytes, te.Chars, te.Controls),
+				"send it as a file: parley send-file NAME FILE")
+		case te.Err == client.ErrTextTooLong:
+			return "", hinted(fmt.Errorf("the message is %d bytes (%d characters); a message holds at most %d bytes", te.Bytes, te.Chars, client.MaxTextBytes),
+				"shorten it, or send it as a file: parley send-file NAME FILE")
+		}
+		return "", errors.New("the message is not UTF-8 text: nothing was sent")
+	}
+	return text, nil
+}
+
+// outcome tells the user what became of message m, sent with error err:
+// sent, or queued and why.
+func (h *home) outcome(stdout io.Writer, m client.Message, err error) error {
+	var q *client.QueuedError
+	switch {
+	case errors.As(err, &q) && q.Request:
+		screen.Printf(stdout, "queued (%s): your contact request has not reached %s yet; this message goes out with it, with your next parley command (or a running watch) once one of %s's hubs answers\n",
+			m.ID(), q.To, q.To)
+	case errors.As(err, &q):
+		screen.Printf(stdout, "queued (%s): %s\n", m.ID(), queuedWhy(q))
+	case err != nil:
+		return err
+	default:
+		screen.Printf(stdout, "sent (%s)\n", m.ID())
+	}
+	if err != nil && h.verbose() {
+		screen.Printf(h.stderr, "parley: detail: %v\n", err)
+	}
+	return nil
+}
+
 // queuedOK turns "queued" into a note: the message is safe on this
 // device; the note says why no hub took it and what sends it.
 func (h *home) queuedOK(err error) error {
+	var q *client.QueuedError
+	if errors.As(err, &q) {
+		screen.Printf(h.stderr, "parley: queued: %s\n", queuedWhy(q))
+		return nil
+	}
 	if errors.Is(err, client.ErrQueued) && client.IsOffline(err) {
 		// The offline line (sayOffline) names what does not answer.
 		screen.Println(h.stderr, "parley: queued: it goes out with a later parley command, once what is offline answers")

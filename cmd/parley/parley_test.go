@@ -356,7 +356,7 @@ func TestNameCommands(t *testing.T) {
 		!strings.Contains(out, "left behind 1 requests on "+old.URL+" that cannot be opened (junk), and removed them there") {
 		t.Fatalf("carol's request was not moved with alice, or the junk was:\n%s", out)
 	}
-	if got := parley(t, "--home", alice, "requests"); got != "carol\t(signature verified against the chain)\n" {
+	if got := parley(t, "--home", alice, "requests"); got != "carol\t(signature verified against the chain): carol here\n" {
 		t.Fatalf("alice's requests after the move:\n%s", got)
 	}
 	parley(t, "--home", alice, "contacts", "accept", "carol")

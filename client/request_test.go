@@ -1,0 +1,143 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+)
+
+// TestRequestQueuedUntilTheirHubAnswers: while bob's hub is down, alice's
+// request waits on her device, and so does what she writes him; no half
+// contact: asking again retries rather than saying "already a contact".
+// When the hub is back, Flush delivers the request; bob sees its greeting
+// before accepting, and reads everything after.
+func TestRequestQueuedUntilTheirHubAnswers(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	hub := startRestartableHub(t)
+	state := filepath.Join(t.TempDir(), "alice")
+	alice, id, dir := w.userWithState("alice", w.hubs[0], state)
+	bob := w.user("bob", "http://"+hub.addr)
+	w.settle("alice", "bob")
+
+	hub.stop()
+	var q *client.QueuedError
+	if err := alice.Request(ctx, "bob", "hi bob"); !errors.As(err, &q) || !q.Request || q.To != "bob" {
+		t.Fatalf("request while bob's hub is down: %v", err)
+	}
+	if got := alice.Asking(ctx, "bob"); got != client.RequestQueued {
+		t.Fatalf("asking: %v", got)
+	}
+	if err := alice.Request(ctx, "bob", "hi again"); !errors.As(err, &q) || !q.Request {
+		t.Fatalf("asking again while queued: %v", err)
+	}
+	m, err := alice.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindText, Text: "are you there?"})
+	if !errors.As(err, &q) || !q.Request {
+		t.Fatalf("a message while the request is queued: %v", err)
+	}
+	if st := alice.StateOf("bob", m.Seq, wire.Receipt{}); st != client.StateQueued {
+		t.Fatalf("its state: %s", st)
+	}
+
+	hub.start()
+	alice, err = client.Open(ctx, "alice", id, dir, w.hubs[0], state) // the next command
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("flush once bob's hub is back: %v", err)
+	}
+	if got := alice.Asking(ctx, "bob"); got != client.RequestSent {
+		t.Fatalf("asking once delivered: %v", got)
+	}
+	if err := alice.Request(ctx, "bob", "hi again"); !errors.Is(err, client.ErrNoAnswer) {
+		t.Fatalf("asking again once delivered: %v", err)
+	}
+	p, bad, err := bob.Requests(ctx)
+	if err != nil || len(bad) != 0 || len(p) != 1 || p[0].From != "alice" || p[0].Intro.Greeting != "hi bob" {
+		t.Fatalf("bob's requests: %+v %v %v", p, bad, err)
+	}
+	if err := bob.Accept(ctx, p[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.Asking(ctx, "bob"); got != client.Answered {
+		t.Fatalf("asking once bob accepted: %v", got)
+	}
+	if err := alice.Request(ctx, "bob", "hi again"); !errors.Is(err, client.ErrAlreadyContact) {
+		t.Fatalf("asking a contact: %v", err)
+	}
+	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "hi bob|are you there?" {
+		t.Fatalf("bob receives %v %v", texts(got), err)
+	}
+}
+
+// TestRequestDeliveredTwice: a request whose post reached the hub but
+// whose answer was lost is posted again; bob sees it once (even when two
+// copies are in his inbox), and once he accepts, no copy is left.
+func TestRequestDeliveredTwice(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var lost atomic.Int32
+	lose := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		res, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil && r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/inbox/") && lost.Add(1) == 1 {
+			res.Body.Close()
+			return nil, errors.New("connection reset before the answer")
+		}
+		return res, err
+	})
+	w.opts = append(w.opts, client.WithHTTPClient(&http.Client{Transport: lose}))
+	alice := w.user("alice", w.hubs[0])
+	w.opts = w.opts[:len(w.opts)-1]
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	if err := alice.Request(ctx, "bob", "hi bob"); !errors.Is(err, client.ErrQueued) {
+		t.Fatalf("a request whose answer was lost: %v", err)
+	}
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The retry in the same second finds its stamp taken (the hub took
+	// this very post), in another it posts a copy: make sure of a copy.
+	objs, _, _ := w.drivers[1].List(ctx, "_inbox", "", "", 10)
+	if len(objs) == 0 {
+		t.Fatal("no request in bob's inbox")
+	}
+	_, rc, err := w.drivers[1].Get(ctx, "_inbox", objs[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := io.ReadAll(rc)
+	rc.Close()
+	ts, rest, _ := strings.Cut(objs[0].Path, "-")
+	addr, n, _ := strings.Cut(ts, "/")
+	later, _ := strconv.ParseUint(n, 10, 64)
+	if _, err := w.drivers[1].Put(ctx, "_inbox", fmt.Sprintf("%s/%020d-%s", addr, later+1, rest), bytes.NewReader(env), hub.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := bob.Requests(ctx)
+	if err != nil || len(p) != 1 {
+		t.Fatalf("bob's requests: %+v %v", p, err)
+	}
+	if err := bob.Accept(ctx, p[0]); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := bob.Requests(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("bob's requests after accepting: %+v %v", p, err)
+	}
+	if objs, _, _ := w.drivers[1].List(ctx, "_inbox", "", "", 10); len(objs) != 0 {
+		t.Fatalf("%d envelopes left in bob's inbox", len(objs))
+	}
+}
