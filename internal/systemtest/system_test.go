@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -383,5 +384,42 @@ func TestLintOutsideGit(t *testing.T) {
 	os.Remove(filepath.Join(dir, "pkg", "bad.go"))
 	if out, err := exec.CommandContext(ctx, "make", "-C", dir, "lint", "GO=true").CombinedOutput(); err != nil {
 		t.Fatalf("make lint on a formatted tree: %v\n%s", err, out)
+	}
+}
+
+// TestDocsStayInTheRepository: README.md and docs/ link only to files in
+// the repository (a reader of a clone or an archive has nothing else), and
+// no document promises what "will be added".
+func TestDocsStayInTheRepository(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, filepath.Join(root, "README.md"))
+	link := regexp.MustCompile("\\]\\(([^)#]*)[^)]*\\)|`(\\.\\./[^`]*)`")
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1] + m[2]
+			if target == "" || strings.Contains(target, "://") {
+				continue // an anchor in the page, or an example URL
+			}
+			abs := filepath.Clean(filepath.Join(filepath.Dir(f), target))
+			if rel, err := filepath.Rel(root, abs); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links outside the repository: %s", filepath.Base(f), target)
+			} else if _, err := os.Stat(abs); err != nil {
+				t.Errorf("%s links to a missing file: %s", filepath.Base(f), target)
+			}
+		}
+		for _, stale := range []string{"will be added", "not built yet"} {
+			if strings.Contains(string(b), stale) {
+				t.Errorf("%s still says %q", filepath.Base(f), stale)
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("checked %d documents", checked)
 	}
 }
