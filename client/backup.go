@@ -260,7 +260,7 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	}
 	for _, l := range c.links { // a stale group link starts over at once: the other side takes the newer introduction
 		if x := c.bestIndex(ctx, c.own, c.Address(), wire.IndexPath(l.keys.SendKey), l.keys.Header); x.Count > l.out.next {
-			if _, err := c.writeLink(ctx, l.Record); err != nil {
+			if _, err := c.writeLink(ctx, l.Record, l); err != nil {
 				return nil, nil, fmt.Errorf("client: starting the group link with %s over: %w", l.Name, err)
 			}
 		}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -86,4 +87,28 @@ func PostQuantum(c *Client, name string) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return ct.ratchet.PostQuantum(), nil
+}
+
+// RestartLink has c start its group link with name over, as a device
+// restored from a backup older than the link does.
+func RestartLink(t testing.TB, c *Client, name string) {
+	c.mu.Lock()
+	l := c.links[name]
+	c.mu.Unlock()
+	if l == nil {
+		t.Fatalf("%s has no link with %s", c.Name, name)
+	}
+	if _, err := c.writeLink(context.Background(), l.Record, l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// LinkKey returns the mutual key of c's group link with name (zero if none).
+func LinkKey(c *Client, name string) [32]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l := c.links[name]; l != nil {
+		return l.mutual
+	}
+	return [32]byte{}
 }

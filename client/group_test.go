@@ -511,3 +511,35 @@ func TestGroupEventsOnlyFromHolder(t *testing.T) {
 		t.Fatalf("bob reads %q", got)
 	}
 }
+
+// TestGroupLinkStartsOver: carol, who read bob's introduction of their
+// group link, starts the link over (as a device restored from an older
+// backup does); bob takes her newer introduction in place of his own, and
+// the two still read each other after the next roster change.
+func TestGroupLinkStartsOver(t *testing.T) {
+	_, cs, id := groupOfThree(t, "alice", "bob", "carol", "trip")
+	ctx := context.Background()
+	alice, bob, carol := cs[0], cs[1], cs[2]
+	if client.LinkKey(bob, "carol") != client.LinkKey(carol, "bob") || client.LinkKey(bob, "carol") == [32]byte{} {
+		t.Fatal("bob and carol do not share a group link")
+	}
+	client.RestartLink(t, carol, "bob")
+	if err := alice.RenameGroup(ctx, id, "trip 2"); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, "trip 2", cs...)
+	if k := client.LinkKey(bob, "carol"); k != client.LinkKey(carol, "bob") {
+		t.Fatal("bob and carol hold different links after carol started hers over")
+	}
+	for _, c := range []*client.Client{bob, carol} {
+		if _, err := c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "from " + c.Name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := groupTexts(t, bob, id); !strings.Contains(got, "carol:from carol") {
+		t.Fatalf("bob reads %s", got)
+	}
+	if got := groupTexts(t, carol, id); !strings.Contains(got, "bob:from bob") {
+		t.Fatalf("carol reads %s", got)
+	}
+}

@@ -65,7 +65,7 @@ func (c *Client) link(ctx context.Context, name string) (*Contact, error) {
 		return nil, err
 	}
 	if c.Name < name {
-		return c.writeLink(ctx, rec)
+		return c.writeLink(ctx, rec, nil)
 	}
 	nl, err := c.readLink(ctx, name, nil)
 	if err == nil && nl == nil {
@@ -110,8 +110,11 @@ func (c *Client) pairSecret(rec *bns.Record) ([32]byte, error) {
 }
 
 // writeLink makes a new link with rec's name, the user writing its
-// introduction (over any older one), and keeps it.
-func (c *Client) writeLink(ctx context.Context, rec *bns.Record) (*Contact, error) {
+// introduction (over any older one), and keeps it. A link started over
+// (old: the one it replaces) is dated at least a second after old began,
+// so the other side, which took old or wrote it, finds it newer, and
+// neither ever takes old again.
+func (c *Client) writeLink(ctx context.Context, rec *bns.Record, old *Contact) (*Contact, error) {
 	their, err := x25519Of(rec)
 	if err != nil {
 		return nil, err
@@ -123,6 +126,13 @@ func (c *Client) writeLink(ctx context.Context, rec *bns.Record) (*Contact, erro
 	var k [32]byte
 	rand.Read(k[:])
 	in := wire.Intro{From: c.Name, To: rec.Name, MutualKey: k, Time: c.now().Truncate(time.Second)}
+	if old != nil {
+		c.mu.Lock()
+		if after := old.started.Add(time.Second); in.Time.Before(after) {
+			in.Time = after
+		}
+		c.mu.Unlock()
+	}
 	env, err := wire.SealIntro(c.id.SigningKey(), in, rec)
 	if err != nil {
 		return nil, err
