@@ -334,3 +334,31 @@ func TestGroupMessageVector(t *testing.T) {
 		t.Fatal("the message opened as another epoch's")
 	}
 }
+
+// TestLinkVector: a group link's introduction path and its conversation
+// key and paths, from a recorded pair secret and mutual key.
+func TestLinkVector(t *testing.T) {
+	pair, mutual := [32]byte(seed("pair", 32)), [32]byte(seed("mutual", 32))
+	keys := []string{"pair-secret", "mutual-key", "intro-path-alice-to-bob", "link-key", "message-0-path-alice-to-bob"}
+	if *update {
+		lk := LinkKey(mutual)
+		writeVector(t, "link.txt", "A group link between alice and bob (protocol.md, Group links): where alice's\nintroduction lives, the key the link runs on, and where alice's message 0 on it lives.", [][2]string{
+			{"pair-secret", hex.EncodeToString(pair[:])},
+			{"mutual-key", hex.EncodeToString(mutual[:])},
+			{"intro-path-alice-to-bob", hex.EncodeToString([]byte(LinkIntroPath(pair, "alice", "bob")))},
+			{"link-key", hex.EncodeToString(lk[:])},
+			{"message-0-path-alice-to-bob", hex.EncodeToString([]byte(MessagePath(ConversationKeys(lk, "alice", "bob").SendKey, 0)))},
+		})
+	}
+	v := readVector(t, "link.txt", keys...)
+	lk := LinkKey([32]byte(v["mutual-key"]))
+	if LinkIntroPath([32]byte(v["pair-secret"]), "alice", "bob") != string(v["intro-path-alice-to-bob"]) {
+		t.Error("the link introduction path changed")
+	}
+	if !bytes.Equal(lk[:], v["link-key"]) {
+		t.Error("LinkKey changed")
+	}
+	if MessagePath(ConversationKeys(lk, "bob", "alice").RecvKey, 0) != string(v["message-0-path-alice-to-bob"]) {
+		t.Error("a link's message paths changed")
+	}
+}
