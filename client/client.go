@@ -131,6 +131,7 @@ type Client struct {
 	superseded     *device                   // the device the identity was restored on, once this one learned it
 	restoreChecked bool                      // writable read the backup's ETag in this run
 	checked        map[string]bool           // contacts whose keys CheckKeys found as confirmed in this run
+	seen           map[string]seenRecord     // names found with their confirmed keys, and at which verified height (keychange.go)
 	down           map[string]downHub        // hubs that did not answer lately, by URL
 
 	offMu   sync.Mutex
@@ -238,7 +239,7 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	}
 	c.http = offlineHTTP(c.http)
 	c.device = newDevice(0, c.now())
-	c.checked, c.down = map[string]bool{}, map[string]downHub{}
+	c.checked, c.down, c.seen = map[string]bool{}, map[string]downHub{}, map[string]seenRecord{}
 	// The chain says which hubs the user publishes; messages go to all.
 	// With the chain down, the state's copy says (Open).
 	if rec, err := c.lookup(ctx, name); err == nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -918,6 +919,9 @@ func (c *Client) HasGroupKeys(id string) bool {
 	return true
 }
 
+// memberChecks is how many members SendGroup looks up at once.
+const memberChecks = 8
+
 // SendGroup writes an event to the group on the user's hubs. It first
 // looks every other member up on the chain: if one's keys changed, the
 // user's key is made new first (and given to the others), so nothing
@@ -938,9 +942,20 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		others = slices.DeleteFunc(slices.Clone(g.Members), func(m string) bool { return m == c.Name })
 	}
 	c.mu.Unlock()
+	errs := make([]error, len(others))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, memberChecks)
+	for i, m := range others {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, errs[i] = c.checkName(ctx, m)
+		})
+	}
+	wg.Wait()
 	rekeyed := false
-	for _, m := range others {
-		_, err := c.checkName(ctx, m)
+	for i, m := range others {
+		err := errs[i]
 		rekeyed = rekeyed || errors.Is(err, ErrKeysChanged)
 		if err != nil && !errors.Is(err, ErrKeysChanged) {
 			// Never sealed on keys that may have changed: with the chain

@@ -102,6 +102,18 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 // the *KeyChange; a change of hubs only is followed. It returns the
 // chain's record.
 func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error) {
+	var height int64
+	if hd, ok := c.dir.(heights); ok {
+		if h, err := hd.Height(ctx); err == nil {
+			height = h
+			c.mu.Lock()
+			seen, ok := c.seen[name]
+			c.mu.Unlock()
+			if ok && seen.height == h {
+				return seen.rec, nil // found as confirmed at this very state
+			}
+		}
+	}
 	cur, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, err
@@ -131,8 +143,15 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 	}
 	if old == nil {
 		c.checked[name] = true // what waits for them may go out (Flush)
+		if height > 0 && (c.contacts[name] != nil || c.links[name] != nil) {
+			if len(c.seen) >= maxSeen {
+				clear(c.seen)
+			}
+			c.seen[name] = seenRecord{height, cur}
+		}
 	} else {
 		delete(c.checked, name)
+		delete(c.seen, name)
 	}
 	if dirty {
 		err = c.save()
@@ -143,6 +162,23 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 	}
 	return cur, c.keyChange(ctx, name, old, cur)
 }
+
+// heights is the part of a Directory that says which verified height its
+// answers are for now (lookup.Client has it): a name found with its
+// confirmed keys at one height is not looked up again at that height.
+type heights interface {
+	Height(ctx context.Context) (int64, error)
+}
+
+// seenRecord is a name's record as looked up at a verified height, when
+// it held the confirmed keys.
+type seenRecord struct {
+	height int64
+	rec    *bns.Record
+}
+
+// maxSeen bounds the records kept per height (one per contact or link).
+const maxSeen = 4096
 
 // keyChange describes the change from old to cur, with its reason and
 // height from the name's history when the directory has it.
@@ -236,6 +272,7 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 		return nil, fmt.Errorf("%w: %s's record holds no keys yet (its new owner has not published theirs): confirm once it does", ErrNoKeys, name)
 	}
 	c.mu.Lock()
+	delete(c.seen, name)
 	restart := ct != nil && !sameKeys(ct.Record, cur)
 	if restart {
 		c.startOver(name)

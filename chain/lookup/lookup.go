@@ -436,6 +436,16 @@ func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
 	return c.latestHeader(ctx, false)
 }
 
+// Height returns the height of the latest verified header, as Latest
+// does: every Lookup answers for the same state until it changes.
+func (c *Client) Height(ctx context.Context) (int64, error) {
+	lb, err := c.Latest(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return lb.Height, nil
+}
+
 // latestHeader is Latest; fresh ignores MaxAge, to learn the head now.
 func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBlock, error) {
 	c.mu.Lock()
