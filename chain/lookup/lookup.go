@@ -5,8 +5,9 @@
 //
 // A query is made at height H-1, where H is the latest verified header: the
 // app hash of the state after block H-1 is in the header of block H.
-// The light client refreshes its latest header at most once per
-// [Config.MaxAge], so a lookup may be that much behind the chain's head.
+// The client verifies a newer header at most once per [Config.MaxAge], and
+// the newest one a witness already has (see [MaxWitnessLag]), so a lookup
+// may be that much behind the chain's head.
 package lookup
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/cometbft/cometbft/light"
 	"github.com/cometbft/cometbft/light/provider"
 	lighthttp "github.com/cometbft/cometbft/light/provider/http"
+	"github.com/cometbft/cometbft/light/store"
 	lightdb "github.com/cometbft/cometbft/light/store/db"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
@@ -75,6 +77,11 @@ const (
 	// maxValueBytes bounds a proven query's value: a record, a nonce, an
 	// owner's names, the params.
 	maxValueBytes = 64 << 10
+	// MaxWitnessLag is how many blocks a witness may be behind the node
+	// that answers queries and still cross-check its headers: the client
+	// verifies the newest header a witness has, so a lookup may be that
+	// much older than the chain's head.
+	MaxWitnessLag = 10
 	// StoreHeaders is how many verified headers the header store keeps;
 	// older ones are pruned after each update.
 	StoreHeaders = 32
@@ -125,14 +132,17 @@ type Config struct {
 
 // Client makes verified queries.
 type Client struct {
-	cfg   Config
-	nodes []*rpchttp.HTTP // every configured node; cur answers queries
-	urls  []string
-	cur   int
-	lc    *light.Client
-	db    dbm.DB
+	cfg       Config
+	nodes     []*rpchttp.HTTP     // every configured node; cur answers queries
+	providers []provider.Provider // the light client's view of each node
+	urls      []string
+	cur       int
+	store     store.Store // verified headers
+	opts      []light.Option
+	db        dbm.DB
 
-	mu      sync.Mutex
+	upd     sync.Mutex // held by the one update of the latest header at a time
+	mu      sync.Mutex // guards what follows and cur
 	latest  *types.LightBlock
 	fetched time.Time
 	seen    int64 // highest height whose state this client must read (its own commits, the head at a Submit)
@@ -142,8 +152,8 @@ type Client struct {
 	closed  bool
 }
 
-// New connects to the primary, establishes the trust root and verifies the
-// latest header. If the primary does not answer, the next configured node
+// New connects to the nodes and establishes the trust root (the first
+// lookup verifies the newest header from it). If the primary does not answer, the next configured node
 // (the witnesses, in order) takes its place; witnesses that do not answer
 // or are still catching up are left out of the cross-checks. A node that
 // answers is never replaced because of what it answered: a verdict (a
@@ -172,88 +182,58 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cfg.Logger = cmtlog.NewNopLogger()
 	}
 	c := &Client{cfg: cfg, urls: append([]string{cfg.Primary}, cfg.Witnesses...)}
-	var live []int // nodes that answer and have caught up
-	var down []error
-	var earliest int64 // the oldest block the node that answers queries keeps
-	for i, u := range c.urls {
+	for _, u := range c.urls {
 		rpc, err := dialNode(u, cfg.MaxAnswerBytes)
 		if err != nil {
 			return nil, fmt.Errorf("lookup: node %q: %w", u, err)
 		}
 		c.nodes = append(c.nodes, rpc)
-		st, err := rpc.Status(ctx)
-		switch {
-		case err != nil && !unreachable(err):
-			return nil, fmt.Errorf("lookup: status of %s: %w", u, err)
-		case err != nil:
-			down = append(down, fmt.Errorf("%s: %w", u, err))
-		case st.SyncInfo.CatchingUp:
-			down = append(down, fmt.Errorf("%s is catching up", u))
-		default:
-			if len(live) == 0 {
-				earliest = st.SyncInfo.EarliestBlockHeight
-			}
-			live = append(live, i)
-		}
+		c.providers = append(c.providers, lighthttp.NewWithClient(cfg.ChainID, rpc))
 	}
-	if len(live) == 0 {
-		return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(down...))
+	live, err := c.survey(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if len(cfg.Witnesses) > 0 && len(live) < 2 {
-		return nil, fmt.Errorf("%w: no witness answers to cross-check %s with: %w", ErrUnreachable, c.urls[live[0]], errors.Join(down...))
-	}
-	c.cur = live[0]
-	rpc := c.nodes[c.cur]
+	c.cur = live[0].node
+	earliest := live[0].earliest // the oldest block the node that answers queries keeps
 
-	var err error
 	if cfg.StoreDir == "" {
 		c.db = dbm.NewMemDB()
 	} else if c.db, err = dbm.NewDB("light", dbm.GoLevelDBBackend, cfg.StoreDir); err != nil {
 		return nil, fmt.Errorf("lookup: header store: %w", err)
 	}
-	store := lightdb.New(c.db, cfg.ChainID)
+	c.store = lightdb.New(c.db, cfg.ChainID)
 	fail := func(err error) (*Client, error) {
 		c.db.Close()
 		return nil, err
 	}
-	last, err := store.LastLightBlockHeight()
+	last, err := c.store.LastLightBlockHeight()
 	if err != nil {
 		return fail(fmt.Errorf("lookup: header store: %w", err))
 	}
 	if last > 0 && cfg.TrustHeight > last {
 		// A root newer than anything verified: the store starts over from it.
-		if err := store.Prune(0); err != nil {
+		if err := c.store.Prune(0); err != nil {
 			return fail(fmt.Errorf("lookup: header store: %w", err))
 		}
 		last = -1
 	}
-	var providers []provider.Provider
-	for _, i := range live {
-		providers = append(providers, lighthttp.NewWithClient(cfg.ChainID, c.nodes[i]))
-	}
-	primary, witnesses := providers[0], providers[1:]
-	if len(witnesses) == 0 {
-		witnesses = []provider.Provider{primary}
-	}
-	opts := []light.Option{light.Logger(cfg.Logger), light.MaxRetryAttempts(3), light.PruningSize(StoreHeaders)}
+	c.opts = []light.Option{light.Logger(cfg.Logger), light.MaxRetryAttempts(3), light.PruningSize(StoreHeaders)}
 
 	if last > 0 {
 		// Verify forward from the newest header verified before.
-		lb, err := store.LightBlock(last)
+		lb, err := c.store.LightBlock(last)
 		if err != nil {
 			return fail(fmt.Errorf("lookup: header store: %w", err))
 		}
 		if cfg.TrustHeight > 0 {
-			if root, err := store.LightBlock(cfg.TrustHeight); err == nil && !bytes.Equal(root.Hash(), cfg.TrustHash) {
+			if root, err := c.store.LightBlock(cfg.TrustHeight); err == nil && !bytes.Equal(root.Hash(), cfg.TrustHash) {
 				return fail(fmt.Errorf("lookup: the header store holds another header at height %d than the trust root %X", cfg.TrustHeight, cfg.TrustHash))
 			}
 		}
 		if end := lb.Time.Add(cfg.TrustPeriod); !end.After(cfg.Now()) {
 			return fail(fmt.Errorf("%w: the newest header this client verified (height %d, %s) expired at %s (trusting period %s)",
 				ErrTrustExpired, lb.Height, lb.Time.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), cfg.TrustPeriod))
-		}
-		if c.lc, err = light.NewClientFromTrustedStore(cfg.ChainID, cfg.TrustPeriod, primary, witnesses, store, opts...); err != nil {
-			return fail(fmt.Errorf("lookup: light client: %w", err))
 		}
 		c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
 		if c.rootH == 0 {
@@ -263,53 +243,162 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 
 	if cfg.TrustHeight == 0 {
-		// Trust on first use: the primary's latest commit, once there is one.
-		res, err := firstCommit(ctx, rpc, cfg.OnWait)
-		if err != nil {
+		// Trust on first use: a commit of the primary's, once there is
+		// one, at the newest height a witness also has, so that the
+		// witnesses can cross-check it at once.
+		if live, err = waitFirstBlock(ctx, c, live); err != nil {
 			return fail(fmt.Errorf("lookup: fetch trust root from %s: %w", c.urls[c.cur], err))
 		}
+		h, err := c.target(live)
+		if err != nil {
+			return fail(err)
+		}
+		res, err := c.nodes[live[0].node].Commit(ctx, &h)
+		if err != nil || res.SignedHeader.Header == nil || res.SignedHeader.Commit == nil {
+			if err == nil {
+				err = fmt.Errorf("no commit at height %d", h)
+			}
+			return fail(fmt.Errorf("lookup: fetch trust root from %s: %w", c.urls[live[0].node], err))
+		}
 		if res.ChainID != cfg.ChainID {
-			return fail(fmt.Errorf("lookup: node %s is on chain %q, want %q", c.urls[c.cur], res.ChainID, cfg.ChainID))
+			return fail(fmt.Errorf("lookup: node %s is on chain %q, want %q", c.urls[live[0].node], res.ChainID, cfg.ChainID))
 		}
 		cfg.TrustHeight, cfg.TrustHash = res.Height, res.Hash()
 	} else if cfg.TrustHeight < earliest {
 		return fail(fmt.Errorf("%w: %s keeps blocks from height %d on, the trust root is at height %d", ErrRootPruned, c.urls[c.cur], earliest, cfg.TrustHeight))
 	}
 	c.rootH, c.rootK = cfg.TrustHeight, bytes.Clone(cfg.TrustHash)
-	c.lc, err = light.NewClient(ctx, cfg.ChainID,
+	primary, witnesses := c.lightProviders(live, cfg.TrustHeight)
+	if _, err = light.NewClient(ctx, cfg.ChainID,
 		light.TrustOptions{Period: cfg.TrustPeriod, Height: cfg.TrustHeight, Hash: cfg.TrustHash},
-		primary, witnesses, store, opts...)
-	if err != nil {
+		primary, witnesses, c.store, c.opts...); err != nil {
 		return fail(fmt.Errorf("lookup: light client: %w", err))
 	}
 	return c, nil
 }
 
-// firstCommit returns the node's latest commit, waiting (and calling
-// onWait once) while the chain has no block yet. A node that stops
-// answering ends the wait with its error.
-func firstCommit(ctx context.Context, rpc *rpchttp.HTTP, onWait func()) (*coretypes.ResultCommit, error) {
+// nodeStatus is what a node that answers says of itself.
+type nodeStatus struct {
+	node             int // index in c.nodes
+	height, earliest int64
+}
+
+// survey asks every configured node for its status at once and returns
+// those that answer and have caught up, the node that answers queries (or,
+// if it does not, the next one in order) first. It fails with
+// ErrUnreachable if none does, or if witnesses are configured and none of
+// them does (nothing could cross-check the first), and with the node's
+// error if one answers with an error.
+func (c *Client) survey(ctx context.Context) ([]nodeStatus, error) {
+	c.mu.Lock()
+	start := c.cur
+	c.mu.Unlock()
+	type answer struct {
+		st  *coretypes.ResultStatus
+		err error
+	}
+	answers := make([]answer, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := n.Status(ctx)
+			answers[i] = answer{st, err}
+		}()
+	}
+	wg.Wait()
+	var (
+		live []nodeStatus
+		down []error
+	)
+	for k := range c.nodes {
+		i := (start + k) % len(c.nodes)
+		a, u := answers[i], c.urls[i]
+		switch {
+		case a.err != nil && !unreachable(a.err):
+			return nil, fmt.Errorf("lookup: status of %s: %w", u, a.err)
+		case a.err != nil:
+			down = append(down, fmt.Errorf("%s: %w", u, a.err))
+		case a.st.SyncInfo.CatchingUp:
+			down = append(down, fmt.Errorf("%s is catching up", u))
+		default:
+			live = append(live, nodeStatus{node: i, height: a.st.SyncInfo.LatestBlockHeight, earliest: a.st.SyncInfo.EarliestBlockHeight})
+		}
+	}
+	if len(live) == 0 {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(down...))
+	}
+	if len(c.cfg.Witnesses) > 0 && len(live) < 2 {
+		return nil, fmt.Errorf("%w: no witness answers to cross-check %s with: %w", ErrUnreachable, c.urls[live[0].node], errors.Join(down...))
+	}
+	return live, nil
+}
+
+// target is the newest height whose header the first node in live (the
+// primary) has and at least one other (a witness) has too. CometBFT's
+// light client cross-checks a header with every witness it is given, and
+// one that does not have the header yet makes it wait 2 x max_clock_drift
+// + max_block_lag (30 s) for it, then fail: under load, witnesses are often
+// a block or two behind the node asked. So the header verified is one a
+// witness already has, and the witnesses further behind sit this check out
+// (lightProviders), as New leaves out nodes still catching up. It fails
+// with ErrUnreachable if every witness is more than MaxWitnessLag blocks
+// behind the primary: none can vouch for its recent headers. With no
+// witness configured, the primary is its own.
+func (c *Client) target(live []nodeStatus) (int64, error) {
+	primary := live[0]
+	if len(live) == 1 {
+		return primary.height, nil
+	}
+	var best int64
+	for _, w := range live[1:] {
+		best = max(best, w.height)
+	}
+	if primary.height-best > MaxWitnessLag {
+		return 0, fmt.Errorf("%w: the witnesses are %d blocks behind %s (at height %d), more than %d: none can cross-check its headers",
+			ErrUnreachable, primary.height-best, c.urls[primary.node], primary.height, MaxWitnessLag)
+	}
+	return min(primary.height, best), nil
+}
+
+// lightProviders returns the light client's primary and witnesses for a
+// header at height h (see target).
+func (c *Client) lightProviders(live []nodeStatus, h int64) (provider.Provider, []provider.Provider) {
+	primary := c.providers[live[0].node]
+	var ws []provider.Provider
+	for _, w := range live[1:] {
+		if w.height >= h {
+			ws = append(ws, c.providers[w.node])
+		}
+	}
+	if len(ws) == 0 {
+		ws = []provider.Provider{primary}
+	}
+	return primary, ws
+}
+
+// waitFirstBlock returns live once the chain has a block that the primary
+// and a witness both have, surveying again every 100 ms and calling
+// cfg.OnWait once if it has to wait.
+func waitFirstBlock(ctx context.Context, c *Client, live []nodeStatus) ([]nodeStatus, error) {
 	for waited := false; ; waited = true {
-		st, err := rpc.Status(ctx)
-		if err != nil {
+		if h, err := c.target(live); err != nil {
 			return nil, err
+		} else if h > 0 {
+			return live, nil
 		}
-		if st.SyncInfo.LatestBlockHeight > 0 {
-			res, err := rpc.Commit(ctx, nil)
-			if err != nil {
-				return nil, err
-			}
-			if res.SignedHeader.Header != nil && res.SignedHeader.Commit != nil {
-				return res, nil
-			}
-		}
-		if !waited && onWait != nil {
-			onWait()
+		if !waited && c.cfg.OnWait != nil {
+			c.cfg.OnWait()
 		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for the chain's first block: %w", ctx.Err())
 		case <-time.After(100 * time.Millisecond):
+		}
+		var err error
+		if live, err = c.survey(ctx); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -447,31 +536,37 @@ func (c *Client) Height(ctx context.Context) (int64, error) {
 }
 
 // latestHeader is Latest; fresh ignores MaxAge, to learn the head now.
+// One update runs at a time; queries go on meanwhile.
 func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBlock, error) {
+	c.upd.Lock()
+	defer c.upd.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !fresh && c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge && c.latest.Height > c.seen {
-		return c.latest, nil
+		lb := c.latest
+		c.mu.Unlock()
+		return lb, nil
 	}
-	for {
-		if _, err := c.lc.Update(ctx, c.cfg.Now()); err != nil {
-			var expired light.ErrOldHeaderExpired
-			switch {
-			case errors.As(err, &expired):
-				return nil, fmt.Errorf("%w: the newest header this client verified expired at %s (trusting period %s)",
-					ErrTrustExpired, expired.At.UTC().Format(time.RFC3339), c.cfg.TrustPeriod)
-			case unreachable(err):
-				return nil, fmt.Errorf("%w: verify latest header: %w", ErrUnreachable, err)
+	c.mu.Unlock()
+	for failures := 0; ; {
+		lb, err := c.update(ctx)
+		switch {
+		case err == nil:
+			failures = 0
+		case !transient(err) || failures >= maxUpdateRetries:
+			return nil, err
+		default:
+			// A node that did not answer in time or dropped a connection,
+			// a witness that fell behind meanwhile: survey the nodes again.
+			failures++
+		}
+		if lb != nil && lb.Height >= 2 {
+			c.mu.Lock()
+			if lb.Height > c.seen {
+				c.latest, c.fetched = lb, time.Now()
+				c.mu.Unlock()
+				return lb, nil
 			}
-			return nil, fmt.Errorf("lookup: verify latest header: %w", err)
-		}
-		lb, err := c.lc.TrustedLightBlock(0)
-		if err != nil {
-			return nil, fmt.Errorf("lookup: %w", err)
-		}
-		if lb.Height >= 2 && lb.Height > c.seen {
-			c.latest, c.fetched = lb, time.Now()
-			return lb, nil
+			c.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -479,6 +574,68 @@ func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBloc
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// maxUpdateRetries is how many times in a row an update may fail for want
+// of an answer before the error is returned.
+const maxUpdateRetries = 3
+
+// update verifies the newest header that the node answering queries and at
+// least one witness both have (see target), with a light client made for
+// this update from the header store: the nodes that answer now are its
+// primary and witnesses, so a node that failed once is not dropped for
+// good (CometBFT's light client removes a witness that errs, and then
+// fails every update once none is left). It returns the newest verified
+// header.
+func (c *Client) update(ctx context.Context) (*types.LightBlock, error) {
+	live, err := c.survey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.cur = live[0].node
+	c.mu.Unlock()
+	last, err := c.store.LastLightBlockHeight()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: header store: %w", err)
+	}
+	h, err := c.target(live)
+	if err != nil {
+		return nil, err
+	}
+	if h <= last {
+		lb, err := c.store.LightBlock(last)
+		if err != nil {
+			return nil, fmt.Errorf("lookup: header store: %w", err)
+		}
+		return lb, nil
+	}
+	primary, witnesses := c.lightProviders(live, h)
+	lc, err := light.NewClientFromTrustedStore(c.cfg.ChainID, c.cfg.TrustPeriod, primary, witnesses, c.store, c.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: light client: %w", err)
+	}
+	lb, err := lc.VerifyLightBlockAtHeight(ctx, h, c.cfg.Now())
+	if err != nil {
+		var expired light.ErrOldHeaderExpired
+		switch {
+		case errors.As(err, &expired):
+			return nil, fmt.Errorf("%w: the newest header this client verified expired at %s (trusting period %s)",
+				ErrTrustExpired, expired.At.UTC().Format(time.RFC3339), c.cfg.TrustPeriod)
+		case unreachable(err):
+			return nil, fmt.Errorf("%w: verify header %d: %w", ErrUnreachable, h, err)
+		}
+		return nil, fmt.Errorf("lookup: verify header %d: %w", h, err)
+	}
+	return lb, nil
+}
+
+// transient tells an update that failed for want of an answer (which the
+// next survey may find) from a verdict on what was answered.
+func transient(err error) bool {
+	return errors.Is(err, ErrUnreachable) || errors.Is(err, light.ErrNoWitnesses) ||
+		errors.Is(err, light.ErrFailedHeaderCrossReferencing) || errors.Is(err, provider.ErrNoResponse) ||
+		errors.Is(err, provider.ErrHeightTooHigh) || errors.Is(err, provider.ErrLightBlockNotFound)
 }
 
 // Answer is a verified query answer.

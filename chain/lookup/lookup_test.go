@@ -254,6 +254,17 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The chain moves past the newest header the client verified,
+			// so the lookup must verify a new one (a tampered header is
+			// read, not a stored one reused).
+			lb, err := c.Latest(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool {
+				next, err := honest.Latest(context.Background())
+				return err == nil && next.Height > lb.Height
+			})
 			px.edit.Store(tc.edit)
 			px.method.Store(tc.method)
 			defer px.method.Store("")

@@ -37,6 +37,11 @@ type Options struct {
 	// TxIndex is the CometBFT transaction indexer, "null" (default: the
 	// chain's own state answers every lookup, with proofs) or "kv".
 	TxIndex string
+	// TimeoutPropose is how long validators wait for a round's proposal
+	// before voting nil and moving to the next round (zero: CometBFT's
+	// 3s). A short one gets past a validator that is down sooner; on a
+	// real network it must exceed the time a proposal takes to spread.
+	TimeoutPropose time.Duration
 }
 
 // DefaultOptions are for a local network: one-second blocks, local params.
@@ -70,6 +75,9 @@ func baseConfig(home string, o Options, moniker string, ports Ports) *cfg.Config
 	c.P2P.AllowDuplicateIP = true
 	c.P2P.PexReactor = false
 	c.Consensus.TimeoutCommit = o.BlockTime
+	if o.TimeoutPropose > 0 {
+		c.Consensus.TimeoutPropose = o.TimeoutPropose
+	}
 	c.Consensus.PeerGossipSleepDuration = 10 * time.Millisecond
 	c.TxIndex.Indexer = o.TxIndex
 	c.Instrumentation.Prometheus = false
@@ -86,6 +94,9 @@ func (o Options) validate() error {
 	}
 	if o.BlockTime <= 0 {
 		return fmt.Errorf("node: block time %v must be positive", o.BlockTime)
+	}
+	if o.TimeoutPropose < 0 {
+		return fmt.Errorf("node: propose timeout %v must not be negative", o.TimeoutPropose)
 	}
 	return o.Params.Validate()
 }

@@ -40,6 +40,7 @@ type homeFlags struct {
 	params    string
 	blockTime time.Duration
 	txIndex   string
+	propose   time.Duration
 }
 
 func (f *homeFlags) register(cmd *cobra.Command) {
@@ -47,10 +48,11 @@ func (f *homeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.params, "params", "local", `genesis parameters: "local" (short lifetimes, cheap stamps), "default" (one-second blocks, real lifetimes), or a JSON file`)
 	cmd.Flags().DurationVar(&f.blockTime, "block-time", time.Second, "pause after each block (consensus timeout_commit)")
 	cmd.Flags().StringVar(&f.txIndex, "tx-index", "null", `CometBFT transaction indexer: "null" or "kv"`)
+	cmd.Flags().DurationVar(&f.propose, "timeout-propose", 3*time.Second, "how long validators wait for a proposal before moving to the next round (consensus timeout_propose)")
 }
 
 func (f *homeFlags) options() (node.Options, error) {
-	o := node.Options{ChainID: f.chainID, BlockTime: f.blockTime, TxIndex: f.txIndex}
+	o := node.Options{ChainID: f.chainID, BlockTime: f.blockTime, TxIndex: f.txIndex, TimeoutPropose: f.propose}
 	switch f.params {
 	case "local":
 		o.Params = bns.LocalParams()

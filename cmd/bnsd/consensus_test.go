@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 // proc is one bnsd node process.
 type proc struct {
 	home, rpc, log string
+	args           []string // extra flags of bnsd start
 	cmd            *exec.Cmd
 	done           chan struct{} // closed when the process has exited
 }
@@ -53,7 +54,7 @@ func (p *proc) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bnsdBin, "start", "--home", p.home, "--log-level", "*:error")
+	p.cmd = exec.Command(bnsdBin, append([]string{"start", "--home", p.home, "--log-level", "*:error"}, p.args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

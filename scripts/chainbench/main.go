@@ -20,6 +20,7 @@ import (
 	"crypto/hpke"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	cmtlog "github.com/cometbft/cometbft/libs/log"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -51,6 +53,8 @@ var (
 	mempoolSize = flag.Int("mempool", 50000, "mempool size (transactions) of every node")
 	lookupDur   = flag.Duration("duration", 10*time.Second, "length of the lookup run")
 	lookupConc  = flag.Int("lookup-workers", 8, "concurrent lookups")
+	baseline    = flag.Bool("kvstore", true, "measure the stock kvstore first (the baseline of the ratio)")
+	duringLoad  = flag.Bool("lookups-during-load", false, "run the lookups while the registrations are submitted and committed, not after")
 )
 
 const chainID = "bench"
@@ -59,16 +63,20 @@ func main() {
 	flag.Parse()
 	log := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "chainbench: "+format+"\n", args...) }
 
-	kv, err := runNet(node.AppKVStore, log, func(nodes []*proc) (float64, error) {
-		return throughput(nodes, kvTxs(*txCount), log)
-	})
-	if err != nil {
-		log("kvstore: %v", err)
-		os.Exit(1)
+	var kv float64
+	if *baseline {
+		var err error
+		kv, err = runNet(node.AppKVStore, log, func(nodes []*proc) (float64, error) {
+			return throughput(nodes, kvTxs(*txCount), log)
+		})
+		if err != nil {
+			log("kvstore: %v", err)
+			os.Exit(1)
+		}
 	}
 	var reg float64
 	var lk lookupResult
-	_, err = runNet(node.AppBNS, log, func(nodes []*proc) (float64, error) {
+	_, err := runNet(node.AppBNS, log, func(nodes []*proc) (float64, error) {
 		first, err := status(nodes[0])
 		if err != nil {
 			return 0, err
@@ -100,10 +108,26 @@ func main() {
 			}
 			regs[i] = sign[i](h)
 		}
+		if *duringLoad {
+			// Lookups while the registrations are submitted and committed.
+			done := make(chan struct{})
+			var (
+				lerr     error
+				loadDone atomic.Bool
+			)
+			go func() {
+				defer close(done)
+				lk, lerr = lookups(nodes, names, log, loadDone.Load)
+			}()
+			reg, err = throughput(nodes, regs, log)
+			loadDone.Store(true)
+			<-done
+			return reg, errors.Join(err, lerr)
+		}
 		if reg, err = throughput(nodes, regs, log); err != nil {
 			return 0, err
 		}
-		lk, err = lookups(nodes, names, log)
+		lk, err = lookups(nodes, names, log, nil)
 		return reg, err
 	})
 	if err != nil {
@@ -451,8 +475,15 @@ type lookupResult struct {
 	p50, p99 time.Duration
 }
 
-func lookups(nodes []*proc, names []string, log func(string, ...any)) (lookupResult, error) {
-	c, err := lookup.New(context.Background(), lookup.Config{ChainID: chainID, Primary: nodes[0].rpc, Witnesses: []string{nodes[1].rpc, nodes[2].rpc}})
+// lookups runs verified lookups of names from several workers for the
+// -duration, or, if done is given, until done returns true. A name not
+// registered yet is a verified answer (not found), not a failure.
+func lookups(nodes []*proc, names []string, log func(string, ...any), done func() bool) (lookupResult, error) {
+	cfg := lookup.Config{ChainID: chainID, Primary: nodes[0].rpc, Witnesses: []string{nodes[1].rpc, nodes[2].rpc}}
+	if os.Getenv("CHAINBENCH_LIGHTLOG") != "" {
+		cfg.Logger = cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr)), cmtlog.AllowInfo())
+	}
+	c, err := lookup.New(context.Background(), cfg)
 	if err != nil {
 		return lookupResult{}, err
 	}
@@ -460,7 +491,12 @@ func lookups(nodes []*proc, names []string, log func(string, ...any)) (lookupRes
 	var mu sync.Mutex
 	var lat []time.Duration
 	var failures atomic.Int64
+	errs := map[string]int{}
 	stop := time.Now().Add(*lookupDur)
+	more := func() bool { return time.Now().Before(stop) }
+	if done != nil {
+		more = func() bool { return !done() }
+	}
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for w := 0; w < *lookupConc; w++ {
@@ -468,13 +504,26 @@ func lookups(nodes []*proc, names []string, log func(string, ...any)) (lookupRes
 		go func(w int) {
 			defer wg.Done()
 			var mine []time.Duration
-			for i := w; time.Now().Before(stop); i += *lookupConc {
+			for i := w; more(); i += *lookupConc {
 				name := names[i%len(names)]
 				s := time.Now()
 				rec, err := c.Lookup(context.Background(), name)
-				if err != nil || rec.Name != name {
+				if done != nil && errors.Is(err, lookup.ErrNotFound) {
+					err = nil // not registered yet: a verified answer
+				} else if err == nil && rec.Name != name {
+					err = fmt.Errorf("asked for %q, got %q", name, rec.Name)
+				}
+				if err != nil {
 					failures.Add(1)
+					mu.Lock()
+					if errs[err.Error()]++; errs[err.Error()] == 1 {
+						log("lookup %q failed at t=%.1fs: %v", name, time.Since(t0).Seconds(), err)
+					}
+					mu.Unlock()
 					continue
+				}
+				if d := time.Since(s); d > time.Second {
+					log("lookup %q took %v (started at t=%.1fs)", name, d.Round(time.Millisecond), s.Sub(t0).Seconds())
 				}
 				mine = append(mine, time.Since(s))
 			}
@@ -486,6 +535,9 @@ func lookups(nodes []*proc, names []string, log func(string, ...any)) (lookupRes
 	wg.Wait()
 	elapsed := time.Since(t0)
 	if f := failures.Load(); f > 0 {
+		for e, n := range errs {
+			log("%d lookups failed with: %s", n, e)
+		}
 		return lookupResult{}, fmt.Errorf("%d lookups failed", f)
 	}
 	slices.Sort(lat)
