@@ -105,6 +105,9 @@ type Client struct {
 	http *http.Client // nil: hubclient's default
 	now  func() time.Time
 
+	window       time.Duration        // a disappearing message's least lifetime on the hubs (expiry.go)
+	receiptAsked map[string]time.Time // when expire last read a contact's receipt
+
 	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
 	ownSeq   uint64 // the sequence number of the record own comes from
 
@@ -233,7 +236,8 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub}}
+		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub},
+		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}}
 	for _, o := range opts {
 		o(c)
 	}

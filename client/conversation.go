@@ -240,6 +240,10 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	var hubExp time.Time
+	if ct.timer > 0 && expiresOnHubs(e.Kind) {
+		hubExp = c.hubExpiry(now, ct.timer)
+	}
 	m := messageOf(c.Name, ct.Name, seq, e)
 	c.apply(ct, m)
 	switch e.Kind {
@@ -248,7 +252,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	case wire.KindReceipts:
 		ct.sentReceiptKey = e.Key
 	}
-	ct.out.add(seq, path, blob)
+	ct.out.add(seq, path, blob, hubExp)
 	return m, nil
 }
 
@@ -320,12 +324,15 @@ func (c *Client) find(ref wire.Ref, conv string) int {
 // A conversation's state that events change: a contact's or a group's.
 type conversation interface {
 	setTimer(time.Duration)
+	// outStream is the stream the user writes in it.
+	outStream() *stream
 	// forget lists the user's message m as deleted and returns the blob's
 	// path, or "" if it was listed already.
 	forget(m *Message) string
 }
 
 func (ct *Contact) setTimer(d time.Duration) { ct.timer = d }
+func (ct *Contact) outStream() *stream       { return &ct.out }
 
 func (ct *Contact) forget(m *Message) string {
 	if !ct.out.forget(m.Seq) {
@@ -444,7 +451,7 @@ func (c *Client) receiveConv(ctx context.Context, ct *Contact) ([]Message, error
 				index = c.readIndex(ctx, ct, addr)
 			}
 			switch {
-			case index.IsDeleted(seq): // deleted by the sender before we read it
+			case index.IsDeleted(seq), index.IsExpired(seq, c.now()): // deleted by the sender, or by its hubs on time, before we read it
 				c.mu.Lock()
 				ct.nextRecv++
 				err = c.save()
@@ -503,6 +510,12 @@ func (c *Client) bestIndex(ctx context.Context, hubs []string, addr, path string
 				best.Deleted = slices.Insert(best.Deleted, i, d)
 			}
 		}
+		for _, e := range x.Expiring {
+			i, found := slices.BinarySearchFunc(best.Expiring, e.Seq, func(a wire.Expiry, s uint64) int { return cmp.Compare(a.Seq, s) })
+			if !found {
+				best.Expiring = slices.Insert(best.Expiring, i, e)
+			}
+		}
 	}
 	return best
 }
@@ -511,8 +524,8 @@ func (c *Client) bestIndex(ctx context.Context, hubs []string, addr, path string
 // order until one serves a blob that opens. Otherwise it reports, in this
 // order: a blob that failed to open (altered or forged: never shown),
 // hub.ErrNotFound if any hub answered that it has no such message, or the
-// error of an unreachable hub. An event that expired before it was read
-// is consumed and not returned (nil message).
+// error of an unreachable hub. A message sent while the contact was
+// blocked is consumed and not returned (nil message).
 func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string, seq uint64) (*Message, error) {
 	var (
 		out     *Message
@@ -542,7 +555,8 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		}
 		ct.nextRecv++
 		ct.asked = askedNot // they answered
-		if m.Kind != "" && seq >= ct.dropBelow && (m.Expires.IsZero() || m.Expires.After(c.now())) {
+		if m.Kind != "" && seq >= ct.dropBelow {
+			untilRead(&m) // a disappearing message's timer starts when it is read
 			c.apply(ct, m)
 			out = &m
 		}
@@ -580,7 +594,8 @@ func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
 }
 
 // MarkRead records that the user has seen everything received from name,
-// and tells name so (unless read receipts are off).
+// and tells name so (unless read receipts are off). The timers of the
+// disappearing messages just read start now.
 func (c *Client) MarkRead(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, "#") {
 		return c.MarkGroupRead(ctx, name[1:])
@@ -592,7 +607,8 @@ func (c *Client) MarkRead(ctx context.Context, name string) error {
 	c.mu.Lock()
 	changed := ct.readUpTo != ct.nextRecv || ct.receiptOwed // a receipt no hub took yet goes now
 	ct.readUpTo = ct.nextRecv
-	if changed {
+	started := c.startTimers(name, func(string) uint64 { return ct.readUpTo })
+	if changed || started {
 		err = c.save()
 	}
 	c.mu.Unlock()
@@ -796,46 +812,4 @@ func (c *Client) History() []Message {
 	}
 	c.mu.Unlock()
 	return out
-}
-
-// Expire removes the messages whose timer ran out: from the local history
-// on both sides, and, for the user's own, from the user's hubs (Flush,
-// which Expire runs, deletes the blobs and lists them in the index).
-func (c *Client) Expire(ctx context.Context) error {
-	_, err := c.expire(ctx)
-	return err
-}
-
-// expire is Expire, and says whether any message expired.
-func (c *Client) expire(ctx context.Context) (bool, error) {
-	c.mu.Lock()
-	now := c.now()
-	kept := c.history[:0]
-	changed := false
-	for _, m := range c.history {
-		if m.Expires.IsZero() || m.Expires.After(now) {
-			kept = append(kept, m)
-			continue
-		}
-		changed = true
-		if m.From == c.Name {
-			if ct := c.conversationOf(m.To); ct != nil {
-				c.forget(ct, &m)
-			}
-		}
-	}
-	clear(c.history[len(kept):])
-	c.history = kept
-	if changed {
-		c.setHistory(kept)
-	}
-	var err error
-	if changed {
-		err = c.save()
-	}
-	c.mu.Unlock()
-	if err != nil || !changed {
-		return changed, err
-	}
-	return true, c.Flush(ctx)
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/drivertest"
+	"github.com/parley-im/parley/hub/server"
 )
 
 // clock is a settable clock shared by a test's clients.
@@ -279,50 +281,99 @@ func TestConversationOrder(t *testing.T) {
 	}
 }
 
-// TestDisappearingMessages: with a timer set, messages vanish from the
-// sender's hubs and from both devices when it runs out; one that expired
-// before it was read is skipped, not reported as withheld.
+// TestDisappearingMessages: with a timer of an hour, a message goes from
+// the sender's device an hour after it was sent and from the reader's an
+// hour after it was read, however late that is; its blob goes from the
+// sender's hub once the reader has fetched it and the sender's timer ran
+// out, and otherwise the hub deletes it on its own when the delivery
+// window ends (the sender's device playing no part). The reader then
+// skips it as expired, not withheld, and reads on.
 func TestDisappearingMessages(t *testing.T) {
-	w, alice, bob, clk := clockedPair(t)
+	clk := newClock()
+	hubClk := &drivertest.Clock{}
+	hubClk.Set(time.Now())
+	first := true
+	w := newWorldWith(t, func(c *server.Config) { // alice's hub runs on hubClk, bob's on the real clock
+		if first {
+			c.Now, first = hubClk.Now, false
+		}
+	})
+	w.opts = []client.Option{client.WithClock(clk.Now)}
+	alice, bob := w.user("alice", w.hubs[0]), w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
 	ctx := context.Background()
 	connect(t, alice, bob, "before the timer")
 	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	sent := clk.Now()
 	alice.Send(ctx, "bob", "vanishing")
+	vanishing, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 2})
+	if obj, err := w.drivers[0].Stat(ctx, alice.Address(), vanishing); err != nil || obj.Expires.Before(sent.Add(client.DefaultDeliveryWindow)) || obj.Expires.After(sent.Add(client.DefaultDeliveryWindow+time.Minute)) {
+		t.Fatalf("the blob's hub expiry: %+v %v, want the delivery window after %v", obj, err, sent)
+	}
 	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "before the timer||vanishing" {
 		t.Fatalf("bob received %q %v", got, err)
 	}
-	bob.Send(ctx, "alice", "bob's vanishing reply") // the timer holds both ways
-	receive(t, alice, "bob")
-	alice.Send(ctx, "bob", "expires unread")
-	vanishing, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 2})
+	alice.Send(ctx, "bob", "read late") // bob fetches it after alice's timer ran out
 
-	clk.advance(2 * time.Hour)
+	clk.advance(2 * time.Hour) // alice's timer ran out; bob has read nothing yet
 	for _, c := range []*client.Client{alice, bob} {
 		if err := c.Expire(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if slices.ContainsFunc(alice.History(), func(m client.Message) bool { return m.Text == "vanishing" || m.Text == "read late" }) {
+		t.Fatal("alice's device still shows her messages after her timer")
+	}
 	if _, err := w.drivers[0].Stat(ctx, alice.Address(), vanishing); !errors.Is(err, hub.ErrNotFound) {
-		t.Fatalf("expired message still on alice's hub: %v", err)
+		t.Fatalf("a fetched message is still on alice's hub after her timer: %v", err)
 	}
-	if got, err := receive(t, bob, "alice"); err != nil || len(got) != 0 {
-		t.Fatalf("after expiry bob received %q %v", got, err)
+	readLate, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 3})
+	if _, err := w.drivers[0].Stat(ctx, alice.Address(), readLate); err != nil {
+		t.Fatalf("a message bob has not fetched left alice's hub: %v", err)
 	}
-	for _, c := range []*client.Client{alice, bob} {
-		for _, m := range c.History() {
-			if strings.Contains(m.Text, "vanish") || strings.Contains(m.Text, "expires") {
-				t.Fatalf("%s still holds %q", c.Name, m.Text)
-			}
-		}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "read late" {
+		t.Fatalf("bob, reading late, received %q %v", got, err)
 	}
+	if got := texts(bob.Conversation("alice")); strings.Join(got, "|") != "before the timer||vanishing|read late" {
+		t.Fatalf("bob's conversation before he read it: %q", got)
+	}
+	if err := bob.MarkRead(ctx, "alice"); err != nil { // the timers start now
+		t.Fatal(err)
+	}
+	clk.advance(59 * time.Minute)
+	bob.Expire(ctx)
+	if got := texts(bob.Conversation("alice")); strings.Join(got, "|") != "before the timer||vanishing|read late" {
+		t.Fatalf("bob's conversation 59 minutes after he read it: %q", got)
+	}
+	clk.advance(2 * time.Minute)
+	bob.Expire(ctx)
+	if got := texts(bob.Conversation("alice")); strings.Join(got, "|") != "before the timer|" {
+		t.Fatalf("bob's conversation an hour after he read it: %q", got)
+	}
+
+	// Unread for longer than the delivery window: alice's hub deletes it
+	// on its own, and bob skips it.
+	alice.Send(ctx, "bob", "never fetched")
+	neverFetched, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 4})
 	if err := alice.SetTimer(ctx, "bob", 0); err != nil {
 		t.Fatal(err)
 	}
 	alice.Send(ctx, "bob", "kept")
+	hubClk.Set(hubClk.Now().Add(client.DefaultDeliveryWindow + 4*time.Hour)) // the clients' clock runs 3 hours ahead of it
+	clk.advance(client.DefaultDeliveryWindow)
+	if _, err := w.drivers[0].Stat(ctx, alice.Address(), neverFetched); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("alice's hub still serves a message past its delivery window: %v", err)
+	}
+	if err := w.drivers[0].Sweep(ctx, func(string, hub.Object) {}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "|kept" {
+		t.Fatalf("bob, after the hub deleted a message he never fetched, received %q %v", got, err)
+	}
+	bob.MarkRead(ctx, "alice")
 	clk.advance(48 * time.Hour)
-	receive(t, bob, "alice")
 	bob.Expire(ctx)
 	if c := bob.Conversation("alice"); c[len(c)-1].Text != "kept" {
 		t.Fatalf("a message sent with the timer off expired: %+v", c)
@@ -443,8 +494,9 @@ func TestBlock(t *testing.T) {
 
 // TestWatchMaintains: a running watch takes in a contact made after it
 // started, keeps the backup current, and when a disappearing message's
-// time is up it drops it on both sides (the sender's watch deletes the
-// blob) and says so.
+// time is up (the reader's counted from when he read it) it drops it on
+// both sides (the sender's watch deletes the blob, which the reader's
+// receipt says he has) and says so.
 func TestWatchMaintains(t *testing.T) {
 	client.SetMaintenance(t, 20*time.Millisecond, time.Hour)
 	w, alice, bob, clk := clockedPair(t)
@@ -488,6 +540,9 @@ func TestWatchMaintains(t *testing.T) {
 	}
 	await(wire.KindText, "hi")
 	await(wire.KindText, "vanishing")
+	if err := bob.MarkRead(ctx, "alice"); err != nil { // bob reads it: his timer starts
+		t.Fatal(err)
+	}
 
 	connect(t, carol, bob, "hello from carol") // after the watch started
 	await(wire.KindText, "hello from carol")
@@ -745,5 +800,28 @@ func TestWatchManyStreams(t *testing.T) {
 	}
 	if !seen["live from alice"] || !seen["live from carol"] {
 		t.Fatalf("saw %v", seen)
+	}
+}
+
+// TestDisappearingFileChunks: a file sent under a timer leaves its
+// sender's hubs on its own too: its chunks carry a hub expiry a day after
+// the message's.
+func TestDisappearingFileChunks(t *testing.T) {
+	w, alice, bob, clk := clockedPair(t)
+	ctx := context.Background()
+	connect(t, alice, bob, "hi")
+	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "plans.txt")
+	os.WriteFile(file, []byte("the plans"), 0o600)
+	sent := clk.Now()
+	if _, err := alice.SendFile(ctx, "bob", file, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	chunks, _, _ := w.drivers[0].List(ctx, alice.Address(), "f/", "", 10)
+	want := sent.Add(client.DefaultDeliveryWindow + 24*time.Hour)
+	if len(chunks) != 1 || chunks[0].Expires.Before(want) || chunks[0].Expires.After(want.Add(time.Minute)) {
+		t.Fatalf("the file's chunks on alice's hub: %+v, want one expiring at %v", chunks, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parley-im/parley/client/hubclient"
@@ -44,6 +45,10 @@ type pendingUpload struct {
 	Key     []byte         `json:"key"`
 	Caption string         `json:"caption,omitempty"`
 	Acked   map[string]int `json:"acked"` // per hub: chunks 0..n-1 stored
+	// Expires: with the conversation's timer on, when the hubs delete the
+	// chunks: a day after the message's own hub expiry would be, were it
+	// sent when the upload began (an upload takes less).
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // ErrFileChanged: a file being sent changed while it was read (each
@@ -131,15 +136,22 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 		return Message{}, err
 	}
 
+	timer := c.timerOf(name)
 	c.mu.Lock()
 	up := c.uploads[name+"\x00"+abs]
 	if up != nil && (up.Size != st.Size() || !bytes.Equal(up.SHA256, sum)) {
 		up = nil // another file now: start over
 	}
+	if up != nil && !up.Expires.IsZero() && !up.Expires.After(c.now().Add(time.Hour)) {
+		up = nil // its chunks' hub expiry is (nearly) past: start over
+	}
 	if up == nil {
 		key := make([]byte, 32)
 		rand.Read(key)
 		up = &pendingUpload{To: name, Path: abs, Size: st.Size(), SHA256: sum, Key: key, Caption: caption, Acked: map[string]int{}}
+		if timer > 0 {
+			up.Expires = c.hubExpiry(c.now(), timer).Add(24 * time.Hour)
+		}
 		c.uploads[name+"\x00"+abs] = up
 		if err := c.save(); err != nil {
 			c.mu.Unlock()
@@ -228,7 +240,7 @@ func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload
 					return ErrFileChanged
 				}
 				blob := wire.SealChunk(up.Key, i, n, buf[:k])
-				if _, err := h.Put(ctx, wire.ChunkPath(up.Key, i), blob, "application/octet-stream", hubclient.Cond{}); err != nil {
+				if _, err := h.Put(ctx, wire.ChunkPath(up.Key, i), blob, "application/octet-stream", hubclient.Cond{Expires: up.Expires}); err != nil {
 					return fmt.Errorf("client: chunk %d of %d to %s: %w", i, n, url, err)
 				}
 				c.mu.Lock()

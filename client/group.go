@@ -80,10 +80,11 @@ const maxHeld = 8
 
 // savedStream is a stream in the state file.
 type savedStream struct {
-	Next    uint64               `json:"next"`
-	Outbox  []outboxEntry        `json:"outbox,omitempty"`
-	Deleted []uint64             `json:"deleted,omitempty"`
-	Indexed map[string]indexMark `json:"indexed,omitempty"`
+	Next     uint64               `json:"next"`
+	Outbox   []outboxEntry        `json:"outbox,omitempty"`
+	Deleted  []uint64             `json:"deleted,omitempty"`
+	Indexed  map[string]indexMark `json:"indexed,omitempty"`
+	Expiring []wire.Expiry        `json:"expiring,omitempty"`
 }
 
 // senderKey is a member's key for one epoch, and where its chain is.
@@ -142,6 +143,7 @@ func (k *senderKey) messageKey(i uint64) ([32]byte, error) {
 
 func (g *Group) conv() string             { return "#" + g.ID }
 func (g *Group) setTimer(d time.Duration) { g.timer(d) }
+func (g *Group) outStream() *stream       { return &g.out }
 func (g *Group) timer(d time.Duration)    { g.TimerS = int64(d / time.Second) }
 
 // keyFor returns member's key for its message i: the last one that starts
@@ -1001,9 +1003,13 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		c.mu.Unlock()
 		return Message{}, err
 	}
+	var hubExp time.Time
+	if g.TimerS > 0 && expiresOnHubs(e.Kind) {
+		hubExp = c.hubExpiry(now, time.Duration(g.TimerS)*time.Second)
+	}
 	m := messageOf(c.Name, g.conv(), seq, e)
 	c.apply(g, m)
-	g.out.add(seq, path, blob)
+	g.out.add(seq, path, blob, hubExp)
 	err = c.save()
 	c.mu.Unlock()
 	if err != nil {
@@ -1091,10 +1097,9 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			}
 			m, _ := eventMessage(member, g.conv(), seq, plain)
 			g.Next[member] = seq + 1
-			if m.Expires.IsZero() || m.Expires.After(c.now()) {
-				c.apply(g, m)
-				out = append(out, m)
-			}
+			untilRead(&m) // a disappearing message's timer starts when it is read
+			c.apply(g, m)
+			out = append(out, m)
 			saveErr = c.save()
 			return nil
 		})
@@ -1106,7 +1111,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 				index = c.bestIndex(ctx, hubs, addr, wire.GroupIndexPath(last.Seed), wire.GroupIndexKey(last.Seed))
 			}
 			switch {
-			case index.IsDeleted(seq): // deleted before it was read: step past it
+			case index.IsDeleted(seq), index.IsExpired(seq, c.now()): // deleted, or expired on its hubs, before it was read: step past it
 				c.mu.Lock()
 				k.messageKey(seq)
 				g.Next[member] = seq + 1
@@ -1128,7 +1133,8 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 }
 
 // MarkGroupRead records that the user has seen everything received in
-// the group, and tells the members (unless read receipts are off).
+// the group, and tells the members (unless read receipts are off); the
+// timers of the disappearing messages just read start now.
 func (c *Client) MarkGroupRead(ctx context.Context, id string) error {
 	g, err := c.group(id)
 	if err != nil {
@@ -1143,7 +1149,8 @@ func (c *Client) MarkGroupRead(ctx context.Context, id string) error {
 		changed = changed || g.Read[m] != n
 		g.Read[m] = n
 	}
-	if changed {
+	started := c.startTimers(g.conv(), func(m string) uint64 { return g.Read[m] })
+	if changed || started {
 		err = c.save()
 	}
 	c.mu.Unlock()

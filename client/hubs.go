@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
@@ -71,9 +72,11 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 		etags[e.Name], have[e.Name] = e.ETag, true
 	}
 	type object struct {
-		from string
-		h    *hubclient.Client
-		path string
+		from    string
+		h       *hubclient.Client
+		path    string
+		ctype   string
+		expires int64
 	}
 	var todo []object
 	origin := map[string]string{} // the hub each path is copied from (or matches, if url has it)
@@ -98,7 +101,7 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 			if tag := etags[e.Name]; tag != "" && tag == e.ETag {
 				rep.Had++
 			} else {
-				todo = append(todo, object{u, h, e.Name})
+				todo = append(todo, object{u, h, e.Name, e.ContentType, e.Expires})
 			}
 		}
 	}
@@ -107,7 +110,7 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 		if dead[o.from] {
 			continue
 		}
-		data, ctype, err := o.h.Get(ctx, c.Address(), o.path)
+		data, _, err := o.h.Get(ctx, c.Address(), o.path)
 		switch {
 		case errors.Is(err, hub.ErrNotFound):
 			continue // deleted since it was listed (a message expired, say)
@@ -118,7 +121,13 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 		case err != nil:
 			return rep, fmt.Errorf("client: reading %s: %w", o.path, err)
 		}
-		if _, err := to.Put(ctx, o.path, data, ctype, hubclient.Cond{}); err != nil {
+		var cond hubclient.Cond
+		if o.expires != 0 { // it keeps its expiry; one about to go is not copied
+			if cond.Expires = time.Unix(o.expires, 0); !cond.Expires.After(c.now().Add(time.Minute)) {
+				continue
+			}
+		}
+		if _, err := to.Put(ctx, o.path, data, o.ctype, cond); err != nil {
 			return rep, fmt.Errorf("client: writing %s to %s: %w", o.path, url, err)
 		}
 		rep.Copied++

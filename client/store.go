@@ -64,13 +64,16 @@ type savedContact struct {
 	Asked      asking               `json:"asked,omitempty"`        // the user asked them; no answer yet
 	Request    []byte               `json:"request,omitempty"`      // the introduction, while no hub took it
 	IntroPath  string               `json:"intro_path,omitempty"`   // where it goes on the user's hubs; "": their inbox
+	Expiring   []wire.Expiry        `json:"expiring,omitempty"`     // the stream's (see stream)
+	Awaiting   []uint64             `json:"awaiting,omitempty"`
 }
 
 type outboxEntry struct {
-	Seq  uint64   `json:"seq"`
-	Path string   `json:"path"`
-	Blob []byte   `json:"blob"`
-	Done []string `json:"done,omitempty"` // hubs that acknowledged it
+	Seq     uint64    `json:"seq"`
+	Path    string    `json:"path"`
+	Blob    []byte    `json:"blob"`
+	Done    []string  `json:"done,omitempty"`   // hubs that acknowledged it
+	Expires time.Time `json:"expires,omitzero"` // when its hubs delete it (disappearing messages)
 }
 
 type savedState struct {
@@ -175,7 +178,7 @@ func (c *Client) loadPlain(plain []byte) error {
 			ck = wire.LinkKey(k)
 		}
 		ct := &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(ck, c.Name, sc.Name), link: link,
-			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed},
+			ratchet: r, out: stream{next: sc.NextSend, outbox: sc.Outbox, deleted: sc.Deleted, indexed: sc.Indexed, expiring: sc.Expiring, awaiting: sc.Awaiting},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
@@ -216,7 +219,7 @@ func (c *Client) loadPlain(plain []byte) error {
 	}
 	c.heldKeys = s.HeldKeys
 	for _, g := range s.Groups {
-		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed}
+		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed, expiring: g.Out.Expiring}
 		c.groups[g.ID] = g
 	}
 	return nil
@@ -291,7 +294,8 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
-			Asked: ct.asked, Request: ct.request, IntroPath: ct.introPath})
+			Asked: ct.asked, Request: ct.request, IntroPath: ct.introPath,
+			Expiring: ct.out.expiring, Awaiting: ct.out.awaiting})
 	}
 	for n := range c.blocked {
 		s.Blocked = append(s.Blocked, n)
@@ -303,7 +307,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	s.DoomedPaths = c.doomedPaths
 	s.Hubs, s.HubsSeq = c.own, c.ownSeq
 	for _, g := range c.groups {
-		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed}
+		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed, Expiring: g.out.expiring}
 		s.Groups = append(s.Groups, g)
 	}
 	s.HeldKeys = c.heldKeys
@@ -319,6 +323,14 @@ type stream struct {
 	outbox  []outboxEntry        // sealed, not yet acknowledged by every hub
 	deleted []uint64             // deleted by the user (sorted): the index lists them
 	indexed map[string]indexMark // per hub: what its index says
+	// expiring are the messages written with a hub expiry and not deleted
+	// (sorted): the index lists them, so a reader tells one the hubs
+	// deleted on time from one they withhold.
+	expiring []wire.Expiry
+	// awaiting are expiring messages the user's device no longer shows
+	// (their timer ran out): deleted once the contact's receipt says it
+	// has them, else at their hub expiry (sorted; 1:1 conversations).
+	awaiting []uint64
 }
 
 // indexMark is what an index written to a hub said.
@@ -327,19 +339,42 @@ type indexMark struct {
 	Deleted int    `json:"deleted"`
 }
 
-// add puts message seq (the next one) in the outbox.
-func (st *stream) add(seq uint64, path string, blob []byte) {
+// add puts message seq (the next one) in the outbox; if expires is not
+// zero, its hubs delete it then.
+func (st *stream) add(seq uint64, path string, blob []byte, expires time.Time) {
 	st.next = seq + 1
-	st.outbox = append(st.outbox, outboxEntry{Seq: seq, Path: path, Blob: blob})
+	st.outbox = append(st.outbox, outboxEntry{Seq: seq, Path: path, Blob: blob, Expires: expires})
+	if !expires.IsZero() {
+		st.expiring = append(st.expiring, wire.Expiry{Seq: seq, At: expires})
+	}
 }
 
 // forget lists seq as deleted; it reports whether it was new.
 func (st *stream) forget(seq uint64) bool {
+	st.expiring = slices.DeleteFunc(st.expiring, func(x wire.Expiry) bool { return x.Seq == seq })
+	st.awaiting = slices.DeleteFunc(st.awaiting, func(s uint64) bool { return s == seq })
 	i, found := slices.BinarySearch(st.deleted, seq)
 	if !found {
 		st.deleted = slices.Insert(st.deleted, i, seq)
 	}
 	return !found
+}
+
+// hubExpiry returns when the hubs delete message seq (zero if never).
+func (st *stream) hubExpiry(seq uint64) time.Time {
+	for _, x := range st.expiring {
+		if x.Seq == seq {
+			return x.At
+		}
+	}
+	return time.Time{}
+}
+
+// await marks the expiring message seq as no longer shown.
+func (st *stream) await(seq uint64) {
+	if i, found := slices.BinarySearch(st.awaiting, seq); !found {
+		st.awaiting = slices.Insert(st.awaiting, i, seq)
+	}
 }
 
 // Flush brings the user's hubs up to date with every stream: it uploads
@@ -475,6 +510,7 @@ func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclie
 			}
 		}
 		deleted := slices.Clone(st.deleted)
+		expiring := slices.Clone(st.expiring)
 		old, indexed := st.indexed[url]
 		c.mu.Unlock()
 		if len(todo) == 0 && indexed && old == (indexMark{Count: count, Deleted: len(deleted)}) {
@@ -506,7 +542,7 @@ func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclie
 		if indexed && old == mark {
 			continue
 		}
-		if err := putIndex(ctx, h, indexPath, indexKey, deleted, count); err != nil {
+		if err := putIndex(ctx, h, indexPath, indexKey, deleted, expiring, count); err != nil {
 			fail(url, err)
 			continue
 		}
@@ -529,14 +565,19 @@ func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclie
 }
 
 // putIndex writes an index on the hub h.
-func putIndex(ctx context.Context, h *hubclient.Client, path string, key [32]byte, deleted []uint64, count uint64) error {
-	var listed []uint64
+func putIndex(ctx context.Context, h *hubclient.Client, path string, key [32]byte, deleted []uint64, expiring []wire.Expiry, count uint64) error {
+	x := wire.Index{Count: count}
 	for _, d := range deleted {
 		if d < count {
-			listed = append(listed, d)
+			x.Deleted = append(x.Deleted, d)
 		}
 	}
-	_, err := h.Put(ctx, path, wire.SealIndex(key, path, wire.Index{Count: count, Deleted: listed}), "application/octet-stream", hubclient.Cond{})
+	for _, e := range expiring {
+		if e.Seq < count {
+			x.Expiring = append(x.Expiring, e)
+		}
+	}
+	_, err := h.Put(ctx, path, wire.SealIndex(key, path, x), "application/octet-stream", hubclient.Cond{})
 	return err
 }
 
@@ -620,9 +661,14 @@ func (st *stream) queued(seq uint64) bool {
 	return false
 }
 
-// upload puts e on the hub h.
+// upload puts e on the hub h. A disappearing message whose hub expiry
+// has passed (or is a minute away) is not uploaded: its hubs would delete
+// it at once, and the index tells readers it expired.
 func (c *Client) upload(ctx context.Context, h *hubclient.Client, e outboxEntry) error {
-	_, err := h.Put(ctx, e.Path, e.Blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true})
+	if !e.Expires.IsZero() && !e.Expires.After(c.now().Add(time.Minute)) {
+		return nil
+	}
+	_, err := h.Put(ctx, e.Path, e.Blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true, Expires: e.Expires})
 	if errors.Is(err, hub.ErrPrecondition) {
 		sum := md5.Sum(e.Blob)
 		_, etag, gerr := h.Get(ctx, c.Address(), e.Path)

@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -319,10 +320,14 @@ func escapePath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// Cond is the condition of a write: the zero value is unconditional.
+// Cond is the condition of a write, and the written object's lifetime:
+// the zero value is unconditional, and the object stays until deleted.
 type Cond struct {
 	IfMatch     string // the ETag the object must have
 	IfNoneMatch bool   // the object must not exist
+	// Expires, if not zero, is when the hub deletes the object
+	// (X-Parley-Expires; it must be in the future by the hub's clock).
+	Expires time.Time
 }
 
 // Put writes data to path in the user's bucket and returns its ETag.
@@ -344,6 +349,9 @@ func (c *Client) Put(ctx context.Context, path string, data []byte, contentType 
 			req.Header.Set("If-None-Match", "*")
 		} else if cond.IfMatch != "" {
 			req.Header.Set("If-Match", cond.IfMatch)
+		}
+		if !cond.Expires.IsZero() {
+			req.Header.Set(ExpiresHeader, strconv.FormatInt(cond.Expires.Unix(), 10))
 		}
 		return req, nil
 	}, http.StatusAccepted, maxInfoBytes, &out)
@@ -411,7 +419,11 @@ type Entry struct {
 	ContentLength int64  `json:"contentLength"`
 	ContentType   string `json:"contentType"`
 	LastModified  int64  `json:"lastModifiedDate"`
+	Expires       int64  `json:"expires,omitempty"` // Unix seconds; 0: none
 }
+
+// ExpiresHeader carries an object's expiry (hub/server.ExpiresHeader).
+const ExpiresHeader = "X-Parley-Expires"
 
 // List returns every object of the user's bucket, following pages: at
 // most MaxListEntries (beyond, an error wrapping ErrAnswerTooLarge), and

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -239,7 +240,10 @@ func SealReceipt(headerKey [32]byte, path string, r Receipt) []byte {
 
 const (
 	receiptVersion = 2
-	indexVersion   = 1
+	// indexVersion is the first byte of an index of the second format (1
+	// was the first format's; 2 is a receipt's, so one never opens as the
+	// other).
+	indexVersion = 3
 )
 
 // OpenReceipt decrypts a receipt; one claiming more read than delivered,
@@ -291,17 +295,38 @@ func openSmall(key [32]byte, v byte, path string, b []byte) ([]byte, error) {
 
 // Index is the thesis's "index of sent messages", kept by the sender on
 // each of its hubs per conversation: how many messages the hub holds
-// (0..Count-1) and which of them the sender deleted. A reader that finds
-// message i < Count missing, and i not deleted, knows the hub withholds it.
+// (0..Count-1), which of them the sender deleted, and which were written
+// with a hub expiry (disappearing messages) and when they expire. A
+// reader that finds message i < Count missing, and i neither deleted nor
+// expired, knows the hub withholds it.
 type Index struct {
-	Count   uint64
-	Deleted []uint64 // sorted
+	Count    uint64
+	Deleted  []uint64 // sorted
+	Expiring []Expiry // sorted by Seq; none of them deleted
 }
+
+// Expiry says that message Seq was written with a hub expiry: from At
+// on, its hubs delete it.
+type Expiry struct {
+	Seq uint64
+	At  time.Time // to the second
+}
+
+// ExpiryTolerance is how far before its expiry a reader takes a missing
+// message as expired rather than withheld: clocks differ.
+const ExpiryTolerance = time.Hour
 
 // IsDeleted reports whether message i was deleted by its sender.
 func (x *Index) IsDeleted(i uint64) bool {
 	_, ok := slices.BinarySearch(x.Deleted, i)
 	return ok
+}
+
+// IsExpired reports whether message i was written with a hub expiry that
+// has passed at now (within ExpiryTolerance).
+func (x *Index) IsExpired(i uint64, now time.Time) bool {
+	j, ok := slices.BinarySearchFunc(x.Expiring, i, func(e Expiry, i uint64) int { return cmp.Compare(e.Seq, i) })
+	return ok && !now.Add(ExpiryTolerance).Before(x.Expiring[j].At)
 }
 
 // IndexPath is where the sender of a direction keeps its index.
@@ -312,19 +337,36 @@ func IndexPath(pathKey [32]byte) string {
 }
 
 // SealIndex encrypts an index under the header key, bound to its path:
-// u8 1 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 count ‖ u32 n ‖ n × u64, ad = path).
+// u8 3 ‖ nonce[24] ‖ XChaCha20-Poly1305(u64 count ‖ u32 n ‖ n × u64
+// deleted ‖ u32 m ‖ m × (u64 seq ‖ u64 expiry, Unix seconds), ad = path).
+// The first format (u8 1) was the same without m and what follows.
 func SealIndex(headerKey [32]byte, path string, x Index) []byte {
+	return sealSmall(headerKey, indexVersion, path, indexPlain(x))
+}
+
+// indexPlain is the plaintext of an index.
+func indexPlain(x Index) []byte {
 	b := binary.BigEndian.AppendUint64(nil, x.Count)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(x.Deleted)))
 	for _, d := range x.Deleted {
 		b = binary.BigEndian.AppendUint64(b, d)
 	}
-	return sealSmall(headerKey, indexVersion, path, b)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(x.Expiring)))
+	for _, e := range x.Expiring {
+		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, e.Seq), uint64(e.At.Unix()))
+	}
+	return b
 }
 
-// OpenIndex decrypts an index.
+// OpenIndex decrypts an index of either format. Deleted and expiring
+// messages must be below the count, sorted, without repeats, and no
+// message both.
 func OpenIndex(headerKey [32]byte, path string, b []byte) (*Index, error) {
-	p, err := openSmall(headerKey, indexVersion, path, b)
+	v := byte(indexVersion)
+	if len(b) > 0 && b[0] == 1 {
+		v = 1
+	}
+	p, err := openSmall(headerKey, v, path, b)
 	if err != nil {
 		return nil, err
 	}
@@ -332,17 +374,39 @@ func OpenIndex(headerKey [32]byte, path string, b []byte) (*Index, error) {
 		return nil, ErrMalformed
 	}
 	x := &Index{Count: binary.BigEndian.Uint64(p)}
-	n := int(binary.BigEndian.Uint32(p[8:]))
+	n := uint64(binary.BigEndian.Uint32(p[8:]))
 	p = p[12:]
-	if len(p) != 8*n {
+	if uint64(len(p)) < 8*n {
 		return nil, fmt.Errorf("%w: index", ErrMalformed)
 	}
-	for i := 0; i < n; i++ {
+	for i := range n {
 		d := binary.BigEndian.Uint64(p[8*i:])
 		if d >= x.Count || (i > 0 && d <= x.Deleted[i-1]) {
 			return nil, fmt.Errorf("%w: index lists %d", ErrMalformed, d)
 		}
 		x.Deleted = append(x.Deleted, d)
+	}
+	p = p[8*n:]
+	if v == 1 {
+		if len(p) != 0 {
+			return nil, fmt.Errorf("%w: index", ErrMalformed)
+		}
+		return x, nil
+	}
+	if len(p) < 4 {
+		return nil, fmt.Errorf("%w: index", ErrMalformed)
+	}
+	m := uint64(binary.BigEndian.Uint32(p))
+	p = p[4:]
+	if uint64(len(p)) != 16*m {
+		return nil, fmt.Errorf("%w: index", ErrMalformed)
+	}
+	for i := range m {
+		e := Expiry{Seq: binary.BigEndian.Uint64(p[16*i:]), At: time.Unix(int64(binary.BigEndian.Uint64(p[16*i+8:])), 0)}
+		if e.Seq >= x.Count || (i > 0 && e.Seq <= x.Expiring[i-1].Seq) || x.IsDeleted(e.Seq) || binary.BigEndian.Uint64(p[16*i+8:]) > 1<<62 {
+			return nil, fmt.Errorf("%w: index lists %d as expiring", ErrMalformed, e.Seq)
+		}
+		x.Expiring = append(x.Expiring, e)
 	}
 	return x, nil
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReceipts(t *testing.T) {
@@ -71,10 +72,32 @@ func TestIndex(t *testing.T) {
 	if err != nil || got.Count != 10 || !got.IsDeleted(7) || got.IsDeleted(3) || len(got.Deleted) != 2 {
 		t.Fatalf("index = %+v %v", got, err)
 	}
+	at := time.Unix(1800000000, 0)
+	x = Index{Count: 10, Deleted: []uint64{2}, Expiring: []Expiry{{Seq: 3, At: at}, {Seq: 8, At: at.Add(time.Hour)}}}
+	got, err = OpenIndex(kb.Header, p, SealIndex(ka.Header, p, x))
+	if err != nil || !reflect.DeepEqual(got, &x) {
+		t.Fatalf("index with expiring messages = %+v %v", got, err)
+	}
+	for _, tc := range []struct {
+		seq  uint64
+		now  time.Time
+		want bool
+	}{
+		{3, at, true}, {3, at.Add(-ExpiryTolerance), true}, {3, at.Add(-ExpiryTolerance - time.Second), false},
+		{8, at.Add(-time.Second), false}, {8, at.Add(time.Hour), true}, {2, at.Add(time.Hour), false}, {4, at.Add(time.Hour), false},
+	} {
+		if got.IsExpired(tc.seq, tc.now) != tc.want {
+			t.Errorf("IsExpired(%d, %v) = %v", tc.seq, tc.now, !tc.want)
+		}
+	}
 	for name, bad := range map[string]Index{
-		"deleted beyond count": {Count: 3, Deleted: []uint64{3}},
-		"unsorted":             {Count: 9, Deleted: []uint64{5, 2}},
-		"repeated":             {Count: 9, Deleted: []uint64{2, 2}},
+		"deleted beyond count":  {Count: 3, Deleted: []uint64{3}},
+		"unsorted":              {Count: 9, Deleted: []uint64{5, 2}},
+		"repeated":              {Count: 9, Deleted: []uint64{2, 2}},
+		"expiring beyond count": {Count: 3, Expiring: []Expiry{{Seq: 3, At: at}}},
+		"expiring unsorted":     {Count: 9, Expiring: []Expiry{{Seq: 5, At: at}, {Seq: 2, At: at}}},
+		"expiring repeated":     {Count: 9, Expiring: []Expiry{{Seq: 5, At: at}, {Seq: 5, At: at}}},
+		"deleted and expiring":  {Count: 9, Deleted: []uint64{5}, Expiring: []Expiry{{Seq: 5, At: at}}},
 	} {
 		if _, err := OpenIndex(kb.Header, p, SealIndex(ka.Header, p, bad)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s index: %v", name, err)

@@ -298,6 +298,34 @@ func TestIndexAndReceiptVector(t *testing.T) {
 	}
 }
 
+// TestIndexVector: an index of the second format (with expiring
+// messages), and that one of the first format still opens.
+func TestIndexVector(t *testing.T) {
+	keys := ConversationKeys([32]byte(seed("mutual", 32)), "alice", "bob")
+	ipath := IndexPath(keys.SendKey)
+	want := Index{Count: 10, Deleted: []uint64{2, 7}, Expiring: []Expiry{{Seq: 8, At: time.Unix(1800000000, 0)}, {Seq: 9, At: time.Unix(1800000060, 0)}}}
+	if *update {
+		writeVector(t, "index-v2.txt", "alice's index of her messages to bob (10 on this hub, 2 and 7 deleted, 8 and 9 written with\nhub expiries 1800000000 and 1800000060) under the conversation's header key, in the second\nformat; bad-* do not open (wire.ErrMalformed).", [][2]string{
+			{"mutual-key", hex.EncodeToString(seed("mutual", 32))},
+			{"index-path", hex.EncodeToString([]byte(ipath))},
+			{"index", hex.EncodeToString(SealIndex(keys.Header, ipath, want))},
+			{"bad-deleted-and-expiring", hex.EncodeToString(SealIndex(keys.Header, ipath, Index{Count: 10, Deleted: []uint64{8}, Expiring: want.Expiring}))},
+			{"bad-trailing", hex.EncodeToString(sealSmall(keys.Header, indexVersion, ipath, append(indexPlain(want), 0)))},
+		})
+	}
+	v := readVector(t, "index-v2.txt", "mutual-key", "index-path", "index", "bad-deleted-and-expiring", "bad-trailing")
+	bk := ConversationKeys([32]byte(v["mutual-key"]), "bob", "alice")
+	x, err := OpenIndex(bk.Header, string(v["index-path"]), v["index"])
+	if err != nil || !reflect.DeepEqual(x, &want) {
+		t.Fatalf("the recorded index: %+v %v", x, err)
+	}
+	for _, k := range []string{"bad-deleted-and-expiring", "bad-trailing"} {
+		if _, err := OpenIndex(bk.Header, string(v["index-path"]), v[k]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
+
 func TestGroupMessageVector(t *testing.T) {
 	senderKey := seed("sender-key", 32)
 	signer := ed25519.NewKeyFromSeed(seed("member-signing", 32))

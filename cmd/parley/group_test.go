@@ -49,7 +49,7 @@ func TestGroupMembersWhoDeclinedEachOther(t *testing.T) {
 		parley(t, "--home", homes[n], "group", "send", "crew", "again from "+n)
 	}
 	everyoneReads("again")
-	if out := parley(t, "--home", alice, "group", "timer", "crew", "1h"); out != "messages in the group crew now disappear 1h0m0s after they are sent\n" {
+	if out := parley(t, "--home", alice, "group", "timer", "crew", "1h"); out != "messages in the group crew now disappear 1h0m0s after they are sent (from the reader's device, 1h0m0s after they are read)\n" {
 		t.Errorf("group timer says %q", out)
 	}
 	if out := parley(t, "--home", alice, "group", "timer", "crew", "0"); out != "disappearing messages in the group crew: off\n" {

@@ -446,7 +446,11 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "timer NAME DURATION",
 		Short: "Make messages with NAME disappear after DURATION (0 turns it off)",
 		Long: "timer sets disappearing messages for the conversation, both ways: each message sent from now on\n" +
-			"is deleted from its sender's hubs and from both devices DURATION after it was sent.",
+			"leaves its sender's device DURATION after it was sent, and the reader's DURATION after it was\n" +
+			"read (a message nobody has read yet waits for its reader). Its sender's hubs delete it on their\n" +
+			"own, even while the sender's device is off, once DURATION or 14 days (whichever is longer) have\n" +
+			"passed unread; once the reader has fetched it and the sender's timer ran out, the sender's device\n" +
+			"deletes it at once (in a group, the hubs do, at that time).",
 		Example: "  parley timer bob 1h\n  parley timer bob 0",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -465,7 +469,7 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 			if d == 0 {
 				screen.Printf(stdout, "disappearing messages in %s: off\n", label)
 			} else {
-				screen.Printf(stdout, "messages in %s now disappear %s after they are sent\n", label, d)
+				screen.Printf(stdout, "messages in %s now disappear %s after they are sent (from the reader's device, %s after they are read)\n", label, d, d)
 			}
 			return nil
 		},

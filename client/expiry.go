@@ -1,0 +1,195 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/parley-im/parley/client/wire"
+)
+
+// Disappearing messages. With a conversation's timer on, a message
+// disappears from the sender's device the timer after it was sent, and
+// from each reader's device the timer after that reader read it (as in
+// Signal; see MarkRead). Its blob is written with a hub expiry, so the
+// sender's hubs delete it on their own, even while the sender's device is
+// off: the expiry is a maximum lifetime for an undelivered message, the
+// longer of the timer and the delivery window (WithDeliveryWindow,
+// DefaultDeliveryWindow), so a reader who comes back within it still gets
+// the message. The sender's index lists such messages with their expiry
+// (wire.Index.Expiring): a reader who finds one missing after it takes it
+// as expired, not withheld. When the sender's timer runs out and the
+// contact's receipt says the message was fetched, the sender's device
+// deletes the blob at once (groups leave it to the hubs).
+
+// DefaultDeliveryWindow is how long, at least, a disappearing message
+// waits on its sender's hubs for readers who are offline.
+const DefaultDeliveryWindow = 14 * 24 * time.Hour
+
+// WithDeliveryWindow sets how long, at least, a disappearing message
+// waits on the sender's hubs for readers (DefaultDeliveryWindow).
+func WithDeliveryWindow(d time.Duration) Option { return func(c *Client) { c.window = d } }
+
+// hubExpiry is when the hubs are to delete a disappearing message written
+// at now in a conversation with this timer, to the next second.
+func (c *Client) hubExpiry(now time.Time, timer time.Duration) time.Time {
+	t := now.Add(max(timer, c.window))
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
+// timerOf returns the timer of the conversation with name (a contact's, or
+// "#" and a group's ID), 0 if off.
+func (c *Client) timerOf(name string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch conv := c.conversationOf(name).(type) {
+	case *Contact:
+		return conv.timer
+	case *Group:
+		return time.Duration(conv.TimerS) * time.Second
+	}
+	return 0
+}
+
+// expiresOnHubs reports whether an event of kind, sent while a timer is
+// on, is written with a hub expiry: what carries content, never what
+// changes the conversation (timers, keys, groups, deletions).
+func expiresOnHubs(kind string) bool {
+	return kind == wire.KindText || kind == wire.KindEdit || kind == wire.KindReact
+}
+
+// untilRead makes a received disappearing message wait for its reader:
+// its timer (TTL) starts when the user reads it (startTimers).
+func untilRead(m *Message) {
+	if m.Kind != wire.KindText || m.Expires.IsZero() {
+		return
+	}
+	m.TTL = max(m.Expires.Sub(m.Time), time.Second)
+	m.Expires = time.Time{}
+}
+
+// startTimers starts the timer of every disappearing message of
+// conversation conv that the user has now read (read says up to which
+// sequence number, per author), and says whether it started any; the
+// caller holds c.mu and saves.
+func (c *Client) startTimers(conv string, read func(from string) uint64) bool {
+	now := c.now()
+	started := false
+	for i := range c.history {
+		m := &c.history[i]
+		if m.From == c.Name || m.TTL <= 0 || !m.Expires.IsZero() || m.Kind != wire.KindText || m.Earlier || c.convOf(*m) != conv || m.Seq >= read(m.From) {
+			continue
+		}
+		m.Expires = now.Add(m.TTL)
+		c.touchHistory(i)
+		started = true
+	}
+	return started
+}
+
+// Expire removes the messages whose timer ran out: from the local history
+// on both sides, and, for the user's own, from the user's hubs (Flush,
+// which Expire runs, deletes the blobs and lists them in the index) once
+// the contact has them or their hub expiry passed.
+func (c *Client) Expire(ctx context.Context) error {
+	_, err := c.expire(ctx)
+	return err
+}
+
+// receiptEvery bounds how often expire asks a contact's hubs for the
+// receipt that lets it delete a delivered disappearing message early.
+const receiptEvery = time.Minute
+
+// expire is Expire, and says whether any message left the history.
+func (c *Client) expire(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	now := c.now()
+	kept := c.history[:0]
+	removed, changed := false, false
+	for _, m := range c.history {
+		if m.Expires.IsZero() || m.Expires.After(now) {
+			kept = append(kept, m)
+			continue
+		}
+		removed = true
+		if m.From != c.Name {
+			continue
+		}
+		conv := c.conversationOf(m.To)
+		if conv == nil {
+			continue
+		}
+		st := conv.outStream()
+		if at := st.hubExpiry(m.Seq); !at.IsZero() && at.After(now) {
+			// The hubs keep it for readers who have not fetched it yet.
+			if ct, ok := conv.(*Contact); ok {
+				ct.out.await(m.Seq)
+			}
+			continue
+		}
+		c.forget(conv, &m)
+	}
+	clear(c.history[len(kept):])
+	c.history = kept
+	if removed {
+		c.setHistory(kept)
+	}
+	// Messages whose hub expiry passed are deleted: the index says so.
+	for name, conv := range c.timed() {
+		st := conv.outStream()
+		for _, x := range append([]wire.Expiry(nil), st.expiring...) {
+			if !x.At.After(now) {
+				c.forget(conv, &Message{From: c.Name, To: name, Seq: x.Seq})
+				changed = true
+			}
+		}
+	}
+	var ask []string
+	for name, ct := range c.contacts {
+		if len(ct.out.awaiting) > 0 && now.Sub(c.receiptAsked[name]) >= receiptEvery {
+			ask = append(ask, name)
+		}
+	}
+	var err error
+	if removed || changed {
+		err = c.save()
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return removed, err
+	}
+	// Those the contact has fetched go now.
+	for _, name := range ask {
+		r, rerr := c.ReceiptFrom(ctx, name)
+		c.mu.Lock()
+		c.receiptAsked[name] = now
+		if ct := c.contacts[name]; ct != nil && rerr == nil {
+			for _, seq := range append([]uint64(nil), ct.out.awaiting...) {
+				if seq < r.Delivered {
+					c.forget(ct, &Message{From: c.Name, To: name, Seq: seq})
+					changed = true
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	if !removed && !changed {
+		return false, nil
+	}
+	return removed, c.Flush(ctx)
+}
+
+// timed returns every conversation a timer can apply to, by name (a
+// contact's, or "#" and a group's ID); the caller holds c.mu.
+func (c *Client) timed() map[string]conversation {
+	out := map[string]conversation{}
+	for n, ct := range c.contacts {
+		out[n] = ct
+	}
+	for id, g := range c.groups {
+		out["#"+id] = g
+	}
+	return out
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/hub/server/hubtest"
+)
+
+// hubClock is a hub's settable clock.
+type hubClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *hubClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *hubClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// readURL GETs a blob from a hub as anyone can, and returns the status.
+func readURL(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestDisappearsWhileTheSenderIsOff: alice sets a timer with bob, sends,
+// and her device stays off from then on. bob does not read it either.
+// Her hub keeps the message for bob while he may still come (past the
+// timer), and once the delivery window is over it stops serving it and
+// deletes it, on its own.
+func TestDisappearsWhileTheSenderIsOff(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	clk := &hubClock{}
+	ahub := hubtest.Start(t, func(c *server.Config) { c.Now, c.SweepEvery = clk.Now, 10*time.Millisecond })
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", ahub.URL)
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[0])
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", bob, "read", "alice")
+	if out := parley(t, "--home", alice, "timer", "bob", "1h"); !strings.Contains(out, "disappear 1h0m0s after they are sent") {
+		t.Fatalf("timer: %s", out)
+	}
+	addr := inboxAddress(t, alice)
+	before, _, _ := ahub.Driver.List(context.Background(), addr, "m/", "", 100)
+	parley(t, "--home", alice, "send", "bob", "gone by itself")
+	// alice's device is off from here on: no parley command of hers runs.
+	after, _, _ := ahub.Driver.List(context.Background(), addr, "m/", "", 100)
+	var url, path string
+	for _, o := range after {
+		if !o.Expires.IsZero() {
+			path, url = o.Path, ahub.URL+"/read/"+addr+"/"+o.Path
+		}
+	}
+	if len(after) != len(before)+1 || url == "" {
+		t.Fatalf("alice's hub holds %d message blobs (had %d), none with an expiry", len(after), len(before))
+	}
+	if got := readURL(t, url); got != http.StatusOK {
+		t.Fatalf("GET of the message just sent: %d", got)
+	}
+	clk.advance(2 * time.Hour) // past the timer: bob, who has not fetched it, still can
+	if got := readURL(t, url); got != http.StatusOK {
+		t.Fatalf("GET of the unread message after its timer: %d", got)
+	}
+	deleted := watchDeletes(t, ahub.URL, addr)
+	clk.advance(14 * 24 * time.Hour) // past the delivery window
+	if got := readURL(t, url); got != http.StatusNotFound {
+		t.Fatalf("GET of the message after the delivery window, alice's device off: %d, want 404", got)
+	}
+	// And the hub's sweeper deletes it (and says so to watchers): with the
+	// clock set back, it is not there either.
+	select {
+	case p := <-deleted:
+		if p != path {
+			t.Fatalf("the sweeper deleted %s, not the message %s", p, path)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for the hub's sweeper to delete the expired message")
+	}
+	clk.advance(-14*24*time.Hour - 2*time.Hour)
+	if _, err := ahub.Driver.Stat(context.Background(), addr, path); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("the expired message is still in the hub's storage: %v", err)
+	}
+}
+
+// watchDeletes follows address on the hub at url, as any watcher can,
+// and sends the path of each delete it is told of.
+func watchDeletes(t *testing.T, url, address string) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/watch?follow="+address, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("watch: %v %v", err, res)
+	}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() && sc.Text() != "event: ready" { // the backlog
+	}
+	out := make(chan string, 16)
+	go func() {
+		defer res.Body.Close()
+		for sc.Scan() {
+			var ev struct{ Path, Op string }
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && ev.Op == "delete" {
+				out <- ev.Path
+			}
+		}
+	}()
+	return out
+}
+
+// TestReadLateThenDisappears: with a one-second timer, bob reads alice's
+// message only after it disappeared from alice's device: he still gets
+// it, and it disappears from his a second after he read it. alice's next
+// command, seeing bob fetched it, deletes it from her hub.
+func TestReadLateThenDisappears(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	ahub := hubtest.Start(t, nil)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", ahub.URL)
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", bob, "read", "alice")
+	parley(t, "--home", alice, "timer", "bob", "1s")
+	parley(t, "--home", alice, "send", "bob", "read me late")
+	addr := inboxAddress(t, alice)
+	var url string
+	objs, _, _ := ahub.Driver.List(context.Background(), addr, "m/", "", 100)
+	for _, o := range objs {
+		if !o.Expires.IsZero() {
+			url = ahub.URL + "/read/" + addr + "/" + o.Path
+		}
+	}
+	if url == "" {
+		t.Fatal("the message went to alice's hub without an expiry")
+	}
+	await(t, "the message to leave alice's device", func() bool {
+		return !strings.Contains(parley(t, "--home", alice, "read", "bob"), "read me late")
+	})
+	if got := readURL(t, url); got != http.StatusOK {
+		t.Fatalf("the message bob has not fetched left alice's hub: %d", got)
+	}
+	if got := parley(t, "--home", bob, "read", "alice"); !strings.Contains(got, "alice: read me late") {
+		t.Fatalf("bob reads late:\n%s", got)
+	}
+	await(t, "the message to leave bob's device a second after he read it", func() bool {
+		return !strings.Contains(parley(t, "--home", bob, "read", "alice"), "read me late")
+	})
+	// bob's receipt says he has it: alice's next command deletes the blob.
+	parley(t, "--home", alice, "contacts")
+	if got := readURL(t, url); got != http.StatusNotFound {
+		t.Fatalf("GET of the fetched message after alice's next command: %d, want 404", got)
+	}
+}
