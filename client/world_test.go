@@ -1047,3 +1047,50 @@ func TestSlowHubDoesNotBlockReading(t *testing.T) {
 		t.Fatalf("bob received %v %v", got, err)
 	}
 }
+
+// TestQueuedForChangedKeysStays: a message queued while alice's hub was
+// down does not go out once alice has seen bob's keys change: bob's old
+// device never reads it, and confirming drops it.
+func TestQueuedForChangedKeysStays(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	hub := startRestartableHub(t)
+	alice := w.user("alice", "http://"+hub.addr)
+	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	if _, err := bob.Receive(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	hub.stop()
+	if err := alice.Send(ctx, "bob", "queued before the change"); !errors.Is(err, client.ErrQueued) {
+		t.Fatalf("send during the outage: %v", err)
+	}
+	newID, _ := keystore.New()
+	profile, _ := newID.Profile([]string{w.hubs[1]})
+	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); !errors.Is(alice.CheckKeys(ctx, "bob"), client.ErrKeysChanged); {
+		if time.Now().After(deadline) {
+			t.Fatal("alice never saw bob's new keys")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hub.start()
+	if err := alice.Flush(ctx); !errors.Is(err, client.ErrKeysChanged) {
+		t.Fatalf("flush with a message queued for keys that changed: %v", err)
+	}
+	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
+		t.Fatalf("bob's old device reads %v %v", texts(ms), err)
+	}
+	if _, err := alice.ConfirmKeys(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("flush after confirming: %v", err)
+	}
+	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
+		t.Fatalf("bob's old device reads, after alice confirmed: %v %v", texts(ms), err)
+	}
+}
