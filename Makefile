@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $$((5000 * $(FUZZX)))x ./hub
 	$(GO) test -run '^$$' -fuzz '^FuzzParseInboxStamp$$' -fuzztime $$((20000 * $(FUZZX)))x ./hub
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $$((80000 * $(FUZZX)))x ./client/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIndex$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzParseIntro$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBackup$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenChunk$$' -fuzztime $$((50000 * $(FUZZX)))x ./client/wire

@@ -370,6 +370,11 @@ func OpenIndex(headerKey [32]byte, path string, b []byte) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseIndex(v, p)
+}
+
+// parseIndex reads the plaintext of an index of format byte v.
+func parseIndex(v byte, p []byte) (*Index, error) {
 	if len(p) < 12 {
 		return nil, ErrMalformed
 	}
