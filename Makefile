@@ -11,11 +11,17 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 # Test dependencies from the Go module proxy: versitygw, the real S3
-# server the S3 driver's conformance suite runs against.
+# server the S3 driver's conformance suite and the multi-instance hub tests
+# run against, at an exact version (v1.8.0 enforces conditional writes,
+# which instances sharing a bucket rely on; v1.0.14 ignored them), put in
+# place again when another version is installed. The NATS server those
+# tests need is embedded in them (github.com/nats-io/nats-server/v2 in
+# go.mod), so it needs no install.
+VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(shell $(GO) env GOPATH)/bin/versitygw
-tools: $(VERSITYGW)
-$(VERSITYGW):
-	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.0.14
+tools:
+	@$(GO) version -m $(VERSITYGW) 2>/dev/null | grep -q 'mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$(VERSITYGW_VERSION)[[:space:]]' || \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 # The full test suite: gofmt and vet, unit, integration (real CometBFT nodes and processes
 # on 127.0.0.1) and short fuzz runs. CI runs exactly this.

@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -22,7 +24,9 @@ import (
 	"github.com/parley-im/parley/hub/driver/disk"
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/driver/s3"
+	"github.com/parley-im/parley/hub/natslog"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/internal/cli"
 )
 
 func rootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -61,6 +65,10 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.String("s3-region", "us-east-1", "S3 region (driver s3)")
 	f.String("s3-access-key", "", "S3 access key (driver s3); the secret key comes only from HUBD_S3_SECRET_KEY or the config file")
 	f.Bool("s3-tls", true, "use HTTPS to reach the S3 server")
+	f.String("nats", "", "NATS server URL(s), comma-separated, shared by the instances of this hub on one S3 bucket (driver s3):\nchange notifications and resume cursors then span all instances; needs JetStream")
+	f.String("nats-stream", "PARLEY_HUB", "JetStream stream of this hub's change events (one per hub on a NATS cluster)")
+	f.Int("nats-replicas", 1, "NATS servers keeping the stream (3 on a 3-node cluster)")
+	f.String("instance", "", "name of this instance in logs and the event log (default: the host name and a random suffix)")
 	f.String("server-name", "", "name in the challenge text (default: the public URL's host); changing it invalidates outstanding Gaia tokens")
 	f.Bool("gaia-require-hub-url", false, "refuse Gaia tokens whose hubUrl claim is not the public URL (Gaia's requireCorrectHubUrl)")
 	f.Float64("max-upload-mb", 20, "largest object, in MiB")
@@ -123,6 +131,7 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		d, err := s3.New(ctx, s3.Config{
 			Endpoint: v.GetString("s3-endpoint"), Bucket: v.GetString("s3-bucket"), Region: v.GetString("s3-region"),
 			AccessKey: v.GetString("s3-access-key"), SecretKey: secret, UseTLS: v.GetBool("s3-tls"),
+			Shared: v.GetString("nats") != "", // other instances write the bucket: conditions must hold across them
 		})
 		if err != nil {
 			return err
@@ -132,6 +141,25 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		drv = memory.New()
 	default:
 		return cli.Usage(fmt.Errorf("--driver %q: want disk, s3 or memory", v.GetString("driver")))
+	}
+	instance := v.GetString("instance")
+	if instance == "" {
+		host, _ := os.Hostname()
+		r := make([]byte, 3)
+		rand.Read(r)
+		instance = host + "-" + hex.EncodeToString(r)
+	}
+	var events server.EventLog
+	if u := v.GetString("nats"); u != "" {
+		if v.GetString("driver") != "s3" {
+			return cli.Usage(errors.New("--nats joins instances that share one S3 bucket: it needs --driver s3 (a disk directory or memory belongs to one process)"))
+		}
+		l, err := natslog.Open(ctx, natslog.Config{URL: u, Stream: v.GetString("nats-stream"), Replicas: v.GetInt("nats-replicas"), Name: "hubd " + instance})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		events = l
 	}
 	cert, key := v.GetString("tls-cert"), v.GetString("tls-key")
 	if (cert == "") != (key == "") {
@@ -159,6 +187,8 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		MaxWatchFollowsPerIP: v.GetInt("max-watch-follows-per-ip"),
 		BodyTimeout:          v.GetDuration("body-timeout"),
 		SweepEvery:           v.GetDuration("sweep-every"),
+		Events:               events,
+		Instance:             instance,
 		Logger:               log,
 		Registry:             reg,
 	})
@@ -182,7 +212,7 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 	if cert != "" {
 		scheme = "https"
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "public_url", publicURL, "driver", v.GetString("driver"))
+	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "public_url", publicURL, "driver", v.GetString("driver"), "instance", instance, "nats", v.GetString("nats") != "")
 	fmt.Fprintf(stdout, "hubd: serving %s://%s (public URL %s)\n", scheme, ln.Addr(), publicURL)
 	errc := make(chan error, 1)
 	go func() {

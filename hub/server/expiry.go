@@ -71,7 +71,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 			s.quota.forget(address)
 		}
 		if !strings.HasPrefix(address, "_") { // internal objects make no events
-			s.changed(Event{Address: address, Path: obj.Path, Op: "delete"})
+			s.changed(ctx, Event{Address: address, Path: obj.Path, Op: "delete"}, -obj.Size)
 		}
 	})
 	return n, err

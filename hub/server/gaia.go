@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -66,11 +67,6 @@ func (s *Server) hubInfo(c echo.Context) error {
 	})
 }
 
-func (s *Server) changed(ev Event) {
-	s.events.publish(ev)
-	s.metrics.events.Inc()
-}
-
 func (s *Server) readPrefix() string { return s.cfg.PublicURL + "/read/" }
 
 // authorize verifies the request's token for address and applies the
@@ -96,15 +92,18 @@ func refuseScope(format string, args ...any) error {
 	return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow "+format, args...)
 }
 
-// oldestValid returns the address's revocation timestamp, kept locally in
-// the driver under an internal address (never fetched over HTTP). A
-// stored value in the future (left by an older hub, which let any token
-// raise it without bound, or by a clock set back) counts as now, and now
-// is stored in its place: no value can lock the owner out.
+// oldestValid returns the address's revocation timestamp, kept in the
+// driver under an internal address (never fetched over HTTP). A hub alone
+// caches it; a shared hub (Config.Events) reads it from the shared storage
+// on every request, so a revoke-all through any instance holds on every
+// instance as soon as it is answered. A stored value in the future (left
+// by an older hub, which let any token raise it without bound, or by a
+// clock set back) counts as now, and now is stored in its place: no value
+// can lock the owner out.
 func (s *Server) oldestValid(c echo.Context, address string) (int64, error) {
 	s.revMu.Lock()
 	defer s.revMu.Unlock()
-	if v, ok := s.revoked[address]; ok {
+	if v, ok := s.revoked[address]; ok && !s.shared() {
 		if now := s.cfg.Now().Unix(); v > now {
 			if err := s.storeOldest(c, address, now); err != nil {
 				return 0, err
@@ -113,29 +112,41 @@ func (s *Server) oldestValid(c echo.Context, address string) (int64, error) {
 		}
 		return v, nil
 	}
-	_, rc, err := s.cfg.Driver.Get(c.Request().Context(), revocationBucket, address)
-	var v int64
-	switch {
-	case errors.Is(err, hub.ErrNotFound):
-	case err != nil:
+	v, err := s.loadOldest(c.Request().Context(), address)
+	if err != nil {
 		return 0, err
-	default:
-		b, _ := io.ReadAll(io.LimitReader(rc, 64))
-		rc.Close()
-		if v, err = strconv.ParseInt(string(b), 10, 64); err != nil {
-			return 0, fmt.Errorf("stored revocation of %s: %w", address, err)
+	}
+	if now := s.cfg.Now().Unix(); v > now {
+		if err := s.storeOldest(c, address, now); err != nil {
+			return 0, err
 		}
-		if now := s.cfg.Now().Unix(); v > now {
-			if err := s.storeOldest(c, address, now); err != nil {
-				return 0, err
-			}
-			v = now
-		}
+		v = now
+	}
+	if s.shared() {
+		return v, nil
 	}
 	if len(s.revoked) >= revokedCacheMax { // a cache of what the driver holds: start over
 		clear(s.revoked)
 	}
 	s.revoked[address] = v
+	return v, nil
+}
+
+// loadOldest reads an address's stored revocation timestamp (0: none).
+func (s *Server) loadOldest(ctx context.Context, address string) (int64, error) {
+	_, rc, err := s.cfg.Driver.Get(ctx, revocationBucket, address)
+	if errors.Is(err, hub.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(rc, 64))
+	rc.Close()
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stored revocation of %s: %w", address, err)
+	}
 	return v, nil
 }
 
@@ -151,6 +162,41 @@ func (s *Server) storeOldest(c echo.Context, address string, ts int64) error {
 		s.revoked[address] = ts
 	}
 	return err
+}
+
+// raiseOldest stores ts as the address's revocation timestamp unless a
+// later one is stored. A shared hub reads what is stored and replaces it
+// only if it is still that (If-Match), so that two revocations through
+// two instances at once keep the later one.
+func (s *Server) raiseOldest(c echo.Context, address string, ts int64) error {
+	s.revMu.Lock()
+	defer s.revMu.Unlock()
+	if !s.shared() {
+		return s.storeOldest(c, address, max(ts, s.revoked[address]))
+	}
+	ctx := c.Request().Context()
+	for {
+		var cond hub.PutOptions
+		obj, rc, err := s.cfg.Driver.Get(ctx, revocationBucket, address)
+		switch {
+		case errors.Is(err, hub.ErrNotFound):
+			cond.IfNoneMatch = true
+		case err != nil:
+			return err
+		default:
+			b, _ := io.ReadAll(io.LimitReader(rc, 64))
+			rc.Close()
+			if v, err := strconv.ParseInt(string(b), 10, 64); err == nil && v >= ts && v <= s.cfg.Now().Unix() {
+				return nil
+			}
+			cond.IfMatch = obj.ETag
+		}
+		cond.ContentType = "text/plain"
+		_, err = s.cfg.Driver.Put(ctx, revocationBucket, address, strings.NewReader(strconv.FormatInt(ts, 10)), cond)
+		if !errors.Is(err, hub.ErrPrecondition) {
+			return err
+		}
+	}
 }
 
 func conditions(h http.Header) (hub.PutOptions, error) {
@@ -207,20 +253,26 @@ func (s *Server) store(c echo.Context) error {
 	if cl := c.Request().ContentLength; cl > s.cfg.MaxUploadBytes {
 		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "object of %d bytes, at most %d bytes", cl, s.cfg.MaxUploadBytes)
 	}
-	obj, err := s.putObject(c, address, path, http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadBytes), opt)
+	obj, old, err := s.putObject(c, address, path, http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadBytes), opt)
 	if err != nil {
 		return err
 	}
-	s.changed(Event{Address: address, Path: path, ETag: obj.ETag, Op: "put"})
+	s.changed(c.Request().Context(), Event{Address: address, Path: path, ETag: obj.ETag, Op: "put"}, obj.Size-old)
 	return c.JSON(http.StatusAccepted, map[string]string{"publicURL": s.readPrefix() + address + "/" + path, "etag": obj.ETag})
 }
 
 // putObject writes within the address's quota: room is reserved before
-// the body is read (see quotas).
-func (s *Server) putObject(c echo.Context, address, path string, body io.Reader, opt hub.PutOptions) (*hub.Object, error) {
+// the body is read (see quotas). It returns the object and the size of
+// the one it replaced (without a quota it is not looked up, and the
+// object's own size is returned: no change is counted).
+func (s *Server) putObject(c echo.Context, address, path string, body io.Reader, opt hub.PutOptions) (*hub.Object, int64, error) {
 	ctx := c.Request().Context()
 	if s.quota == nil {
-		return s.cfg.Driver.Put(ctx, address, path, body, opt)
+		obj, err := s.cfg.Driver.Put(ctx, address, path, body, opt)
+		if err != nil {
+			return nil, 0, err
+		}
+		return obj, obj.Size, nil
 	}
 	unlock := s.quota.paths.lock(address, path)
 	defer unlock()
@@ -230,20 +282,20 @@ func (s *Server) putObject(c echo.Context, address, path string, body io.Reader,
 	case err == nil:
 		old = cur.Size
 	case !errors.Is(err, hub.ErrNotFound):
-		return nil, err
+		return nil, 0, err
 	}
 	want := c.Request().ContentLength // -1: unknown
 	r, err := s.quota.reserve(ctx, address, want, old, s.cfg.MaxUploadBytes)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	obj, err := s.cfg.Driver.Put(ctx, address, path, &quotaReader{r: body, max: r.max}, opt)
 	if err != nil {
 		s.quota.settle(r, -1)
-		return nil, err
+		return nil, 0, err
 	}
 	s.quota.settle(r, obj.Size)
-	return obj, nil
+	return obj, old, nil
 }
 
 func (s *Server) deleteFile(c echo.Context) error {
@@ -271,9 +323,9 @@ func (s *Server) deleteFile(c echo.Context) error {
 		return err
 	}
 	if s.quota != nil {
-		s.quota.removed(address, size)
+		s.quota.adjust(address, -size)
 	}
-	s.changed(Event{Address: address, Path: path, Op: "delete"})
+	s.changed(ctx, Event{Address: address, Path: path, Op: "delete"}, -size)
 	return c.NoContent(http.StatusAccepted)
 }
 
@@ -390,10 +442,7 @@ func (s *Server) revokeAll(c echo.Context) error {
 		return err
 	}
 	if ts > cur { // only ever raised
-		s.revMu.Lock()
-		err := s.storeOldest(c, address, max(ts, s.revoked[address]))
-		s.revMu.Unlock()
-		if err != nil {
+		if err := s.raiseOldest(c, address, ts); err != nil {
 			return err
 		}
 	}

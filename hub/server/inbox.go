@@ -83,7 +83,7 @@ func (s *Server) inboxPost(c echo.Context) error {
 		return err
 	}
 	// The owner's watchers learn of it (only theirs: see watch).
-	s.changed(Event{Address: address, Path: InboxEventPrefix + id, Op: "put"})
+	s.changed(ctx, Event{Address: address, Path: InboxEventPrefix + id, Op: "put"}, 0)
 	return c.JSON(http.StatusAccepted, map[string]string{"id": id})
 }
 

@@ -12,13 +12,14 @@ import (
 // "other"), the routes registered (else "unmatched"), the status classes.
 // Nothing a request chooses becomes a label.
 type metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	watchers prometheus.Gauge
-	follows  prometheus.Gauge
-	refused  *prometheus.CounterVec
-	events   prometheus.Counter
-	inflight prometheus.Gauge
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	watchers   prometheus.Gauge
+	follows    prometheus.Gauge
+	refused    *prometheus.CounterVec
+	events     prometheus.Counter
+	eventsLost prometheus.Counter
+	inflight   prometheus.Gauge
 }
 
 func newMetrics(r *prometheus.Registry, v *auth.Verifier) *metrics {
@@ -35,8 +36,9 @@ func newMetrics(r *prometheus.Registry, v *auth.Verifier) *metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hub_watches_refused_total", Help: "Watch streams refused by a limit (per_ip or overall).",
 		}, []string{"limit"}),
-		events:   prometheus.NewCounter(prometheus.CounterOpts{Name: "hub_events_total", Help: "Change notifications published."}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hub_requests_in_flight", Help: "HTTP requests being handled (this scrape included)."}),
+		events:     prometheus.NewCounter(prometheus.CounterOpts{Name: "hub_events_total", Help: "Change notifications published."}),
+		eventsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "hub_events_lost_total", Help: "Change notifications the shared event log (--nats) did not take: watchers on other instances missed them."}),
+		inflight:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "hub_requests_in_flight", Help: "HTTP requests being handled (this scrape included)."}),
 	}
 	sigs := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hub_token_signature_checks_total", Help: "Token signatures checked (cached tokens and tokens refused on their claims cost none)."},
 		func() float64 { return float64(v.Stats().Signatures) })
@@ -44,7 +46,7 @@ func newMetrics(r *prometheus.Registry, v *auth.Verifier) *metrics {
 		func() float64 { return float64(v.Stats().CacheBytes) })
 	cacheEntries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hub_token_cache_entries", Help: "Tokens in the cache (verified or refused)."},
 		func() float64 { return float64(v.Stats().CacheEntries) })
-	r.MustRegister(m.requests, m.latency, m.watchers, m.follows, m.refused, m.events, m.inflight, sigs, cacheBytes, cacheEntries)
+	r.MustRegister(m.requests, m.latency, m.watchers, m.follows, m.refused, m.events, m.eventsLost, m.inflight, sigs, cacheBytes, cacheEntries)
 	return m
 }
 

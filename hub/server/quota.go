@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/parley-im/parley/hub"
 )
@@ -26,10 +27,23 @@ type quotas struct {
 	reserved map[string]int64 // bytes of writes in flight
 	inflight map[string]int   // writes in flight
 	stale    map[string]bool  // used may be wrong (objects expired): list again when nothing is in flight
+
+	// With other instances on the same storage (shared), used follows
+	// their changes from the event log; two writes of one path through
+	// two instances at once may each count the other's object as the one
+	// they replace, so usage is listed again when it was last listed
+	// quotaRecount ago.
+	shared bool
+	now    func() time.Time
+	loaded map[string]time.Time
 }
 
-func newQuotas(limit int64, d hub.Driver) *quotas {
-	return &quotas{limit: limit, driver: d, used: map[string]int64{}, reserved: map[string]int64{}, inflight: map[string]int{}, stale: map[string]bool{}}
+// quotaRecount is how often a shared hub lists an address's usage again.
+const quotaRecount = 10 * time.Minute
+
+func newQuotas(limit int64, d hub.Driver, shared bool, now func() time.Time) *quotas {
+	return &quotas{limit: limit, driver: d, used: map[string]int64{}, reserved: map[string]int64{}, inflight: map[string]int{}, stale: map[string]bool{},
+		shared: shared, now: now, loaded: map[string]time.Time{}}
 }
 
 // reservation is room held for one write.
@@ -77,14 +91,18 @@ func (q *quotas) settle(r *reservation, stored int64) {
 	if _, ok := q.used[r.address]; ok && stored >= 0 {
 		q.used[r.address] += stored - r.old
 	}
+	if q.inflight[r.address] == 0 && q.shared && q.now().Sub(q.loaded[r.address]) > quotaRecount {
+		q.stale[r.address] = true
+	}
 }
 
-// removed records that an object of size bytes was deleted.
-func (q *quotas) removed(address string, size int64) {
+// adjust records that address stores delta bytes more (a write or
+// delete, here or through another instance).
+func (q *quotas) adjust(address string, delta int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, ok := q.used[address]; ok {
-		q.used[address] -= size
+		q.used[address] += delta
 	}
 }
 
@@ -117,10 +135,19 @@ func (q *quotas) load(ctx context.Context, address string) (int64, error) {
 			break
 		}
 	}
+	if len(q.used) >= quotaCacheMax && q.inflight[address] == 0 {
+		clear(q.used) // a cache of what the driver holds: start over (in-flight reservations are kept apart)
+		clear(q.loaded)
+		clear(q.stale)
+	}
 	q.used[address] = total
+	q.loaded[address] = q.now()
 	delete(q.stale, address)
 	return total, nil
 }
+
+// quotaCacheMax bounds the addresses whose usage is kept in memory.
+const quotaCacheMax = 1 << 16
 
 // quotaReader fails a body that grows beyond its reservation.
 type quotaReader struct {

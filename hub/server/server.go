@@ -10,6 +10,8 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +63,16 @@ type Config struct {
 	// WatchBacklog is how many recent changes a reconnecting watcher can
 	// resume from (default 10000).
 	WatchBacklog int
+	// Events, if set, is the event log this hub's instances share (they
+	// serve one storage behind a load balancer): change events go through
+	// it, so a watcher on any instance hears of writes through any other
+	// and resumes its cursor on any of them. It also makes the instance
+	// treat the storage as shared: revocation timestamps are read from the
+	// driver on every request (never cached), quota usage follows the
+	// other instances' changes. Nil: one process serves the storage.
+	Events EventLog
+	// Instance names this instance in the event log (default: random).
+	Instance string
 	// Watch limits: open streams and the follows they hold, overall (503
 	// beyond) and per client IP (429 beyond). Defaults DefaultMaxWatches,
 	// DefaultMaxWatchesPerIP, DefaultMaxWatchFollows, DefaultMaxFollowsPerIP.
@@ -102,6 +114,7 @@ type Server struct {
 	stopSweep chan struct{}
 	swept     sync.WaitGroup
 	closeOnce sync.Once
+	stopLog   context.CancelFunc // stops following the event log
 }
 
 // internal addresses, which no client address can equal (they start with '_').
@@ -166,6 +179,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SweepEvery == 0 {
 		cfg.SweepEvery = time.Minute
 	}
+	if cfg.Instance == "" {
+		r := make([]byte, 6)
+		rand.Read(r)
+		cfg.Instance = hex.EncodeToString(r)
+	}
 	challenge := auth.Challenge(cfg.ServerName)
 	verify := &auth.Verifier{Challenge: challenge, ServerName: cfg.ServerName, HubURL: hubURL, RequireGaiaHubURL: cfg.RequireGaiaHubURL,
 		Now: cfg.Now, CacheBytes: cfg.TokenCacheBytes}
@@ -174,20 +192,66 @@ func New(cfg Config) (*Server, error) {
 		verify:  verify,
 		log:     cfg.Logger,
 		metrics: newMetrics(cfg.Registry, verify),
-		events:  newBus(cfg.WatchBacklog),
+		events:  newBus(cfg.WatchBacklog, epochOf(cfg.Events)),
 		watches: &watchLimits{perIP: map[string]*ipWatches{}},
 		inboxRL: newIPLimiter(float64(cfg.InboxPerMinute)/60, max(1, cfg.InboxPerMinute/4)),
 		revoked: make(map[string]int64),
 	}
 	if cfg.QuotaBytes > 0 {
-		s.quota = newQuotas(cfg.QuotaBytes, cfg.Driver)
+		s.quota = newQuotas(cfg.QuotaBytes, cfg.Driver, cfg.Events != nil, cfg.Now)
 	}
 	s.echo = s.routes()
+	if cfg.Events != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopLog = cancel
+		if err := cfg.Events.Follow(ctx, cfg.WatchBacklog, s.fromLog); err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: follow the event log: %w", err)
+		}
+	}
 	s.stopSweep = make(chan struct{})
 	if cfg.SweepEvery > 0 {
 		s.swept.Go(func() { s.sweeper(cfg.SweepEvery, s.stopSweep) })
 	}
 	return s, nil
+}
+
+func epochOf(l EventLog) string {
+	if l == nil {
+		return ""
+	}
+	return l.Epoch()
+}
+
+// shared reports whether other instances serve the same storage.
+func (s *Server) shared() bool { return s.cfg.Events != nil }
+
+// changed tells watchers of a change: at once when alone; through the
+// event log when shared, before the request is answered, so that an
+// acknowledged change is in the log. delta is the change in bytes the
+// address stores. A change the log does not take in time is logged and
+// counted (hub_events_lost_total): the write itself stands.
+func (s *Server) changed(ctx context.Context, ev Event, delta int64) {
+	s.metrics.events.Inc()
+	if s.cfg.Events == nil {
+		s.events.publish(ev)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.cfg.Events.Publish(ctx, LogEvent{Event: ev, Delta: delta, From: s.cfg.Instance}); err != nil {
+		s.metrics.eventsLost.Inc()
+		s.log.Error("change not published to the event log: watchers on other instances miss it", "address", ev.Address, "path", ev.Path, "err", err)
+	}
+}
+
+// fromLog takes an event from the log: to this instance's watchers, and,
+// if another instance made it, to the quota accounting.
+func (s *Server) fromLog(ev LogEvent) {
+	if s.quota != nil && ev.From != s.cfg.Instance && ev.Delta != 0 {
+		s.quota.adjust(ev.Address, ev.Delta) // first: a watcher that hears of it may count on it
+	}
+	s.events.deliver(ev.Event)
 }
 
 // Handler returns the HTTP handler.
@@ -196,6 +260,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Close ends open watch streams, so a graceful shutdown need not wait
 // for them, and stops the sweeper.
 func (s *Server) Close() {
+	if s.stopLog != nil {
+		s.stopLog()
+	}
 	s.events.close()
 	s.closeOnce.Do(func() { close(s.stopSweep) })
 	s.swept.Wait()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -25,13 +26,46 @@ type Event struct {
 	Op      string `json:"op"` // "put" or "delete"
 }
 
-// bus keeps the last changes in a ring and fans them out to watchers. Its
-// epoch is random per process: a cursor from another run of the hub
-// cannot be resumed, and the watcher is told to re-list.
+// EventLog carries the change events of a hub served by several
+// instances on one storage (hubd --nats; package hub/natslog): every
+// instance publishes the changes it makes, and follows the log to deliver
+// every instance's changes, in the log's one order, numbered by it. So a
+// watcher's cursor (the log's epoch and a sequence number) resumes on any
+// instance. Methods are safe for concurrent use.
+type EventLog interface {
+	// Epoch names the log: a log made anew has another, and cursors of
+	// another epoch are not resumed.
+	Epoch() string
+	// Publish appends ev to the log; it returns once the log holds it.
+	Publish(ctx context.Context, ev LogEvent) error
+	// Follow calls fn, from one goroutine at a time, with the log's last
+	// backlog events and then with each new one, in order, each with its
+	// Seq, until ctx ends. It returns once following has started.
+	Follow(ctx context.Context, backlog int, fn func(LogEvent)) error
+	// Last is the sequence number of the log's last event (0: none).
+	Last(ctx context.Context) (uint64, error)
+}
+
+// LogEvent is an event as the log carries it: the change, and what the
+// other instances need beside it.
+type LogEvent struct {
+	Event
+	// Delta is the change in bytes its address stores (for quotas).
+	Delta int64 `json:"delta,omitempty"`
+	// From names the instance that made the change.
+	From string `json:"from,omitempty"`
+}
+
+// bus keeps the last changes in a ring and fans them out to watchers.
+// Alone, it numbers events itself under a random epoch (a cursor from
+// another run of the hub cannot be resumed, and the watcher is told to
+// re-list); with an EventLog, the log numbers them and names the epoch,
+// and the bus delivers what the log delivers (deliver).
 type bus struct {
 	mu     sync.Mutex
 	epoch  string
-	seq    uint64
+	seq    uint64  // the last event's number
+	first  uint64  // no event before it is held (a gap in the log, or where following began)
 	ring   []Event // the last len(ring) events, ring[seq % len] = event seq
 	subs   map[*sub]struct{}
 	closed bool
@@ -39,23 +73,46 @@ type bus struct {
 
 type sub struct {
 	match func(Event) bool
+	after uint64     // events up to it are not sent (a cursor ahead of this instance)
 	ch    chan Event // closed when the watcher falls too far behind
 }
 
-func newBus(backlog int) *bus {
-	e := make([]byte, 8)
-	rand.Read(e)
-	return &bus{epoch: hex.EncodeToString(e), ring: make([]Event, backlog), subs: make(map[*sub]struct{})}
+func newBus(backlog int, epoch string) *bus {
+	if epoch == "" {
+		e := make([]byte, 8)
+		rand.Read(e)
+		epoch = hex.EncodeToString(e)
+	}
+	return &bus{epoch: epoch, first: 1, ring: make([]Event, backlog), subs: make(map[*sub]struct{})}
 }
 
+// publish numbers ev as the next event and delivers it (a hub alone).
 func (b *bus) publish(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.seq++
-	ev.Seq = b.seq
+	ev.Seq = b.seq + 1
+	b.add(ev)
+}
+
+// deliver takes an event numbered by the log; an event already seen is
+// dropped, and one after a gap makes the ring start there.
+func (b *bus) deliver(ev Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ev.Seq <= b.seq {
+		return
+	}
+	if ev.Seq != b.seq+1 {
+		b.first = ev.Seq
+	}
+	b.add(ev)
+}
+
+func (b *bus) add(ev Event) {
+	b.seq = ev.Seq
 	b.ring[b.seq%uint64(len(b.ring))] = ev
 	for s := range b.subs {
-		if !s.match(ev) {
+		if ev.Seq <= s.after || !s.match(ev) {
 			continue
 		}
 		select {
@@ -67,9 +124,18 @@ func (b *bus) publish(ev Event) {
 	}
 }
 
+// resumeFrom says how a cursor (epoch, after) resumes here.
+type resumeFrom int
+
+const (
+	resumeNow   resumeFrom = iota // the backlog after it is here
+	resumeReset                   // what followed it is gone: list again
+	resumeAhead                   // it is beyond this instance's last event: later ones are skipped up to it (if the log has it)
+)
+
 // subscribe registers a watcher and returns the events after cursor seq
-// still in the ring, or reset=true if some are gone (or the epoch differs).
-func (b *bus) subscribe(match func(Event) bool, epoch string, after uint64, resume bool) (s *sub, backlog []Event, reset bool) {
+// still in the ring, or how else the cursor resumes.
+func (b *bus) subscribe(match func(Event) bool, epoch string, after uint64, resume bool) (s *sub, backlog []Event, how resumeFrom) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s = &sub{match: match, ch: make(chan Event, subBuffer)}
@@ -79,21 +145,32 @@ func (b *bus) subscribe(match func(Event) bool, epoch string, after uint64, resu
 		close(s.ch)
 	}
 	if !resume {
-		return s, nil, false
+		return s, nil, resumeNow
 	}
-	oldest := uint64(1)
-	if b.seq > uint64(len(b.ring)) {
-		oldest = b.seq - uint64(len(b.ring)) + 1
+	oldest := b.first
+	if b.seq >= uint64(len(b.ring)) {
+		oldest = max(oldest, b.seq-uint64(len(b.ring))+1)
 	}
-	if epoch != b.epoch || after > b.seq || after+1 < oldest {
-		return s, nil, true
+	switch {
+	case epoch != b.epoch || after+1 < oldest:
+		return s, nil, resumeReset
+	case after > b.seq:
+		s.after = after
+		return s, nil, resumeAhead
 	}
 	for q := after + 1; q <= b.seq; q++ {
 		if ev := b.ring[q%uint64(len(b.ring))]; match(ev) {
 			backlog = append(backlog, ev)
 		}
 	}
-	return s, backlog, false
+	return s, backlog, resumeNow
+}
+
+// unskip makes s get every event from now on (its cursor was reset).
+func (b *bus) unskip(s *sub) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.after = 0
 }
 
 func (b *bus) unsubscribe(s *sub) {
@@ -105,10 +182,11 @@ func (b *bus) unsubscribe(s *sub) {
 	}
 }
 
-func (b *bus) cursor() string {
+// cursor is the cursor of the last event, or of after if that is later.
+func (b *bus) cursor(after uint64) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.epoch + "." + strconv.FormatUint(b.seq, 10)
+	return b.epoch + "." + strconv.FormatUint(max(b.seq, after), 10)
 }
 
 func (b *bus) close() {
@@ -274,8 +352,26 @@ func (s *Server) watch(c echo.Context) error {
 		}
 		epoch, after = e, n
 	}
-	sb, backlog, reset := s.events.subscribe(match, epoch, after, resume)
+	sb, backlog, how := s.events.subscribe(match, epoch, after, resume)
 	defer s.events.unsubscribe(sb)
+	if how == resumeAhead {
+		// A cursor beyond this instance's last event: from another
+		// instance that is ahead of this one, if the log has it;
+		// otherwise made up, or from a log since made anew.
+		last := uint64(0)
+		if s.cfg.Events != nil {
+			lctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+			last, err = s.cfg.Events.Last(lctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		if after > last {
+			how = resumeReset
+			s.events.unskip(sb)
+		}
+	}
 
 	w := c.Response()
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -290,7 +386,8 @@ func (s *Server) watch(c echo.Context) error {
 		_, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
 		return err
 	}
-	if reset {
+	if how == resumeReset {
+		after = 0
 		if err := send("reset", "", map[string]string{"reason": "cannot resume from that cursor; list again"}); err != nil {
 			return nil
 		}
@@ -300,7 +397,7 @@ func (s *Server) watch(c echo.Context) error {
 			return nil
 		}
 	}
-	if err := send("ready", s.events.cursor(), map[string]string{"cursor": s.events.cursor()}); err != nil {
+	if cur := s.events.cursor(after); send("ready", cur, map[string]string{"cursor": cur}) != nil {
 		return nil
 	}
 	w.Flush()

@@ -19,20 +19,28 @@
 // with '.'). The marker is written before the object, under the key's
 // lock. Sweep lists the index up to the current minute and deletes each
 // expired object it names (rechecking its metadata under the key's lock),
-// then the marker. Processes sweeping one bucket at once may each delete
-// the same expired object (harmless); a process other than the one
-// writing can, in the moment between its check and its delete, remove an
-// object that another process has just rewritten at that path: run the
-// sweeper in one process (hubd --sweep-every 0 turns it off in the
-// others) where that matters.
+// then the marker. The delete is conditional (If-Match: the S3 ETag of
+// the expired object it checked), so a process sweeping never removes an
+// object that another process has just rewritten at that path; several
+// processes may sweep one bucket at once (one deletes, the others find it
+// gone). On a server that ignores conditional deletes, that moment
+// between check and delete remains: run the sweeper in one process there.
 //
 // # Conditional writes
 //
 // Conditions are checked and the write applied under a per-key lock in the
-// hub process, and the If-Match / If-None-Match headers are also sent, so a
-// server that supports conditional PUTs enforces them across processes.
-// Serve each bucket from one hub process (as with Gaia, whose per-process
-// lock has the same scope).
+// hub process, and, for a conditional write or delete, S3's own
+// conditional request makes it atomic across processes: the driver reads
+// the object's metadata, checks the hub's condition against it, then
+// writes with If-Match: <the S3 ETag it read> (If-None-Match: * when there
+// was none) or deletes with If-Match; a server that answers 412 (or 404 to
+// an If-Match) saw another process change the object in between, and the
+// hub's answer is hub.ErrPrecondition. Unconditional writes are last
+// writer wins. Servers that enforce these headers: AWS S3 (PUT since
+// 2024, DELETE since 2025), MinIO, versitygw from v1.0.18 (tested here
+// with v1.8.0; v1.0.14 ignores them, measured). Config.Shared makes New
+// check that the server refuses a second If-None-Match: * write, and fail
+// if it does not: hubd sets it for instances sharing a bucket (--nats).
 //
 // Reads start under the same per-key lock, because some servers do not
 // replace objects atomically for readers.
@@ -47,10 +55,12 @@ package s3
 import (
 	"context"
 	"crypto/md5"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -77,6 +87,9 @@ type Config struct {
 	TempDir string
 	// Now is the clock that expiry is measured by (default time.Now).
 	Now func() time.Time
+	// Shared: other processes serve the same bucket. New then checks
+	// that the server enforces conditional writes, and fails if not.
+	Shared bool
 }
 
 // Driver stores objects in an S3 bucket.
@@ -94,14 +107,20 @@ const (
 	md5Meta     = "Parley-Md5"
 	expiresMeta = "Parley-Expires"
 	expiryIndex = ".expiry/"
+	probePrefix = ".probe/"
 )
 
 // New connects and creates the bucket if it does not exist.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
+	tr, err := minio.DefaultTransport(cfg.UseTLS)
+	if err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
+	}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.UseTLS,
-		Region: cfg.Region,
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.UseTLS,
+		Region:    cfg.Region,
+		Transport: condTransport{tr},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
@@ -119,7 +138,62 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Driver{c: c, bucket: cfg.Bucket, tmp: cfg.TempDir, now: now}, nil
+	d := &Driver{c: c, bucket: cfg.Bucket, tmp: cfg.TempDir, now: now}
+	if cfg.Shared {
+		if err := d.checkConditional(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// ErrNoConditionalWrites is returned by New for a shared bucket on a
+// server that ignores If-None-Match.
+var ErrNoConditionalWrites = errors.New("the S3 server ignores conditional writes (If-None-Match: *)")
+
+// checkConditional writes a probe object twice with If-None-Match: *; a
+// server that takes the second write does not enforce conditions.
+func (d *Driver) checkConditional(ctx context.Context) error {
+	r := make([]byte, 8)
+	rand.Read(r)
+	k := probePrefix + hex.EncodeToString(r)
+	defer d.c.RemoveObject(context.WithoutCancel(ctx), d.bucket, k, minio.RemoveObjectOptions{})
+	for i := range 2 {
+		var po minio.PutObjectOptions
+		po.SetMatchETagExcept("*")
+		_, err := d.c.PutObject(ctx, d.bucket, k, strings.NewReader("probe"), 5, po)
+		switch {
+		case i == 0 && err != nil:
+			return fmt.Errorf("s3: probe conditional writes: %w", err)
+		case i == 1 && err == nil:
+			return fmt.Errorf("s3: bucket %s is shared by several hub processes, but %w: they could overwrite each other's conditional writes; use a server that enforces them (AWS S3, MinIO, versitygw v1.0.18 or later)", d.bucket, ErrNoConditionalWrites)
+		case i == 1 && !preconditionFailed(err):
+			return fmt.Errorf("s3: probe conditional writes: %w", err)
+		}
+	}
+	return nil
+}
+
+// condKey carries the If-Match of a delete to condTransport (minio-go
+// sends no conditions with a delete).
+type condKey struct{}
+
+// condTransport adds the If-Match a delete's context carries.
+type condTransport struct{ rt http.RoundTripper }
+
+func (t condTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if v, ok := r.Context().Value(condKey{}).(string); ok && r.Method == http.MethodDelete {
+		r = r.Clone(r.Context())
+		r.Header.Set("If-Match", `"`+v+`"`)
+	}
+	return t.rt.RoundTrip(r)
+}
+
+// preconditionFailed reports whether S3 refused a conditional request:
+// 412, or 404 for an If-Match on an object that is gone.
+func preconditionFailed(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.StatusCode == http.StatusPreconditionFailed || r.Code == "PreconditionFailed" || notFound(err)
 }
 
 func key(address, path string) string { return keyenc.Segment(address) + "/" + keyenc.Path(path) }
@@ -154,14 +228,21 @@ func objectOf(path string, info minio.ObjectInfo) *hub.Object {
 
 // stat reads an object's metadata, expired or not.
 func (d *Driver) stat(ctx context.Context, address, path string) (*hub.Object, error) {
+	obj, _, err := d.statS3(ctx, address, path)
+	return obj, err
+}
+
+// statS3 is stat, also returning the server's own ETag of the object
+// (for conditional requests).
+func (d *Driver) statS3(ctx context.Context, address, path string) (*hub.Object, string, error) {
 	info, err := d.c.StatObject(ctx, d.bucket, key(address, path), minio.StatObjectOptions{})
 	if err != nil {
 		if notFound(err) {
-			return nil, hub.ErrNotFound
+			return nil, "", hub.ErrNotFound
 		}
-		return nil, err
+		return nil, "", err
 	}
-	return objectOf(path, info), nil
+	return objectOf(path, info), strings.Trim(info.ETag, `"`), nil
 }
 
 // statLive is stat, with an expired object not found.
@@ -192,12 +273,21 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 
 	unlock := d.locks.Lock(address, path)
 	defer unlock()
-	cur, err := d.statLive(ctx, address, path)
-	if err != nil && !errors.Is(err, hub.ErrNotFound) {
-		return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
-	}
-	if err := hub.CheckPut(cur, opt); err != nil {
-		return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
+	conditional := opt.IfNoneMatch || (opt.IfMatch != "" && opt.IfMatch != "*")
+	var cur *hub.Object
+	var s3etag string
+	if conditional {
+		cur, s3etag, err = d.statS3(ctx, address, path)
+		if err != nil && !errors.Is(err, hub.ErrNotFound) {
+			return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
+		}
+		live := cur
+		if cur != nil && cur.Expired(d.now()) {
+			live = nil
+		}
+		if err := hub.CheckPut(live, opt); err != nil {
+			return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
+		}
 	}
 	po := minio.PutObjectOptions{
 		ContentType:  opt.ContentType,
@@ -215,7 +305,17 @@ func (d *Driver) Put(ctx context.Context, address, path string, r io.Reader, opt
 			return nil, fmt.Errorf("s3: put %s/%s: expiry index: %w", address, path, err)
 		}
 	}
+	if conditional { // what was checked must still be there (another process may have written)
+		if cur == nil {
+			po.SetMatchETagExcept("*")
+		} else {
+			po.SetMatchETag(s3etag)
+		}
+	}
 	if _, err := d.c.PutObject(ctx, d.bucket, key(address, path), spool, n, po); err != nil {
+		if conditional && preconditionFailed(err) {
+			return nil, fmt.Errorf("s3: put %s/%s: %w: another process changed it", address, path, hub.ErrPrecondition)
+		}
 		return nil, fmt.Errorf("s3: put %s/%s: %w", address, path, err)
 	}
 	return &hub.Object{Path: path, Size: n, ETag: sum, ContentType: opt.ContentType, Modified: time.Now().UTC().Truncate(time.Second), Expires: expires}, nil
@@ -268,14 +368,24 @@ func (d *Driver) Stat(ctx context.Context, address, path string) (*hub.Object, e
 func (d *Driver) Delete(ctx context.Context, address, path string, opt hub.DeleteOptions) error {
 	unlock := d.locks.Lock(address, path)
 	defer unlock()
-	cur, err := d.statLive(ctx, address, path)
+	cur, s3etag, err := d.statS3(ctx, address, path)
 	if err != nil && !errors.Is(err, hub.ErrNotFound) {
 		return fmt.Errorf("s3: delete %s/%s: %w", address, path, err)
+	}
+	if cur != nil && cur.Expired(d.now()) {
+		cur = nil
 	}
 	if err := hub.CheckDelete(cur, opt); err != nil {
 		return fmt.Errorf("s3: delete %s/%s: %w", address, path, err)
 	}
-	if err := d.c.RemoveObject(ctx, d.bucket, key(address, path), minio.RemoveObjectOptions{}); err != nil {
+	dctx := ctx
+	if opt.IfMatch != "" && opt.IfMatch != "*" {
+		dctx = context.WithValue(ctx, condKey{}, s3etag) // what was checked must still be there
+	}
+	if err := d.c.RemoveObject(dctx, d.bucket, key(address, path), minio.RemoveObjectOptions{}); err != nil {
+		if dctx != ctx && preconditionFailed(err) {
+			return fmt.Errorf("s3: delete %s/%s: %w: another process changed it", address, path, hub.ErrPrecondition)
+		}
 		return fmt.Errorf("s3: delete %s/%s: %w", address, path, err)
 	}
 	return nil
@@ -347,7 +457,7 @@ func (d *Driver) Sweep(ctx context.Context, gone func(address string, obj hub.Ob
 func (d *Driver) sweepOne(ctx context.Context, marker, address, path, bucket string, now time.Time, gone func(string, hub.Object)) error {
 	unlock := d.locks.Lock(address, path)
 	defer unlock()
-	obj, err := d.stat(ctx, address, path)
+	obj, s3etag, err := d.statS3(ctx, address, path)
 	switch {
 	case errors.Is(err, hub.ErrNotFound):
 	case err != nil:
@@ -357,7 +467,13 @@ func (d *Driver) sweepOne(ctx context.Context, marker, address, path, bucket str
 	case !obj.Expired(now):
 		return nil
 	default:
-		if err := d.c.RemoveObject(ctx, d.bucket, key(address, path), minio.RemoveObjectOptions{}); err != nil {
+		// Only the expired object checked: another process may have
+		// written a new one at the path since (If-Match).
+		err := d.c.RemoveObject(context.WithValue(ctx, condKey{}, s3etag), d.bucket, key(address, path), minio.RemoveObjectOptions{})
+		if preconditionFailed(err) {
+			return nil // rewritten meanwhile; the next sweep looks again
+		}
+		if err != nil {
 			return err
 		}
 		defer gone(address, *obj)

@@ -22,23 +22,42 @@ const (
 	SecretKey = "parleytestsecret"
 )
 
-// versitygwPath finds the versitygw binary: $VERSITYGW, PATH, or GOPATH/bin
-// (where 'make tools' installs it from the Go module proxy).
+// Version is the versitygw release the tests run: the first this project
+// found enforcing conditional writes (If-None-Match, If-Match on PUT and
+// DELETE), which hub instances sharing a bucket rely on.
+const Version = "v1.8.0"
+
+// versitygwPath finds the versitygw binary: $VERSITYGW, GOPATH/bin (where
+// 'make tools' installs it from the Go module proxy), or PATH; a binary
+// Go built from another release is refused.
 func versitygwPath(t testing.TB) string {
-	if p := os.Getenv("VERSITYGW"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p
+	p := os.Getenv("VERSITYGW")
+	if p == "" {
+		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+			if g := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw"); fileExists(g) {
+				p = g
+			}
 		}
 	}
-	t.Fatal("versitygw not found: run 'make tools' (go install github.com/versity/versitygw/cmd/versitygw@v1.0.14) or set VERSITYGW")
-	return ""
+	if p == "" {
+		p, _ = exec.LookPath("versitygw")
+	}
+	if p == "" {
+		t.Fatalf("versitygw not found: run 'make tools' (go install github.com/versity/versitygw/cmd/versitygw@%s) or set VERSITYGW", Version)
+	}
+	if out, err := exec.Command("go", "version", "-m", p).Output(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/versity/versitygw" && f[2] != Version {
+				t.Fatalf("%s is versitygw %s; the tests need %s: run 'make tools'", p, f[2], Version)
+			}
+		}
+	}
+	return p
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Server is a running S3 server.
