@@ -62,3 +62,36 @@ func mustSend(tb testing.TB, s *State, text string) msg {
 	}
 	return msg{h, ct, text}
 }
+
+// BenchmarkStateCodec is the cost of saving and loading one conversation's
+// ratchet holding post-quantum state (an ML-KEM key, the other side's
+// encapsulation key): the client encodes every conversation at each save
+// and decodes them all when it opens.
+func BenchmarkStateCodec(b *testing.B) {
+	alice, bob := pair(b)
+	for i := 0; i < 2; i++ {
+		m := mustSend(b, alice, "a")
+		if _, err := bob.Decrypt(m.h, m.ct, ad); err != nil {
+			b.Fatal(err)
+		}
+		m = mustSend(b, bob, "b")
+		if _, err := alice.Decrypt(m.h, m.ct, ad); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mustSend(b, alice, "a") // alice: an ML-KEM key and bob's encapsulation key held
+	enc := alice.Marshal()
+	b.Run("marshal", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			alice.Marshal()
+		}
+		b.ReportMetric(float64(len(enc)), "bytes")
+	})
+	b.Run("unmarshal", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := UnmarshalState(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -180,7 +180,7 @@ func (tr *transcript) aliceSends(text string) {
 	// A ciphertext decapsulated with the stolen decapsulation key: the
 	// thief can do the same.
 	if tr.stolen != nil && before.dks != nil && tr.stolen.dks != nil && tr.bob.ssr != nil &&
-		bytes.Equal(before.dks.Bytes(), tr.stolen.dks.Bytes()) {
+		bytes.Equal(before.dks, tr.stolen.dks) {
 		tr.knownSS[*tr.bob.ssr] = true
 	}
 }
@@ -350,7 +350,7 @@ func TestMalformedKEMFields(t *testing.T) {
 	if err := func() error { _, _, err := ek.sendStep(); return err }(); err != nil {
 		t.Fatal(err)
 	}
-	goodEK := ek.dks.EncapsulationKey().Bytes()
+	goodEK := ek.dksKey.EncapsulationKey().Bytes()
 	badEK := bytes.Clone(goodEK)
 	badEK[0], badEK[1] = 0xff, badEK[1]|0x0f // a coefficient of 4095, not below q = 3329
 	for _, tc := range []struct {

@@ -37,6 +37,7 @@
 package ratchet
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
@@ -185,14 +186,43 @@ type State struct {
 	skipped  map[skippedKey][32]byte // message key seeds
 	order    []skippedKey            // oldest first, to bound the map
 
-	step bool                       // a sending step is due
-	dks  *mlkem.DecapsulationKey768 // ours, its key sent in our current chain's first message
-	ekr  *mlkem.EncapsulationKey768 // theirs, from the first message of their current chain
-	ssr  *[32]byte                  // decapsulated from that message: for our next sending step
-	sss  *[32]byte                  // encapsulated in our current chain: awaiting their answer
-	pqs  bool                       // the newest root step was post-quantum (our chain's FlagPQ)
-	v2   bool                       // a version 2 header was opened: version 1 is refused
+	step bool      // a sending step is due
+	dks  []byte    // our ML-KEM seed, its key sent in our current chain's first message
+	ekr  []byte    // their encapsulation key, from the first message of their current chain
+	ssr  *[32]byte // decapsulated from that message: for our next sending step
+	sss  *[32]byte // encapsulated in our current chain: awaiting their answer
+	pqs  bool      // the newest root step was post-quantum (our chain's FlagPQ)
+	v2   bool      // a version 2 header was opened: version 1 is refused
 	rand Random
+
+	// dks and ekr parsed: kept from their use, or parsed when first needed
+	// after a load (so that loading many conversations parses none).
+	dksKey *mlkem.DecapsulationKey768
+	ekrKey *mlkem.EncapsulationKey768
+}
+
+// decapsulationKey is dks, expanded.
+func (s *State) decapsulationKey() (*mlkem.DecapsulationKey768, error) {
+	if s.dksKey == nil {
+		k, err := mlkem.NewDecapsulationKey768(s.dks)
+		if err != nil {
+			return nil, fmt.Errorf("%w: ML-KEM seed: %v", ErrBadState, err)
+		}
+		s.dksKey = k
+	}
+	return s.dksKey, nil
+}
+
+// encapsulationKey is ekr, parsed.
+func (s *State) encapsulationKey() (*mlkem.EncapsulationKey768, error) {
+	if s.ekrKey == nil {
+		k, err := mlkem.NewEncapsulationKey768(s.ekr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encapsulation key: %v", ErrBadState, err)
+		}
+		s.ekrKey = k
+	}
+	return s.ekrKey, nil
 }
 
 // InitAlice starts the side that sends first: sk is the shared secret,
@@ -319,7 +349,11 @@ func (s *State) sendStep() (fields []byte, flags uint8, err error) {
 	fields, flags = dks.EncapsulationKey().Bytes(), FlagEK
 	var sss *[32]byte
 	if s.ekr != nil {
-		ss, ct := s.encapsulate(s.ekr)
+		ekr, err := s.encapsulationKey()
+		if err != nil {
+			return nil, 0, err
+		}
+		ss, ct := s.encapsulate(ekr)
 		if len(ss) != 32 || len(ct) != CTLen {
 			return nil, 0, fmt.Errorf("ratchet: encapsulation of %d and %d bytes", len(ss), len(ct))
 		}
@@ -336,7 +370,7 @@ func (s *State) sendStep() (fields []byte, flags uint8, err error) {
 	}
 	rk, cks := rootStep(s.rk, out, s.ssr)
 	s.pqs = s.ssr != nil
-	s.dhs, s.dks, s.ekr, s.sss, s.ssr = dhs, dks, nil, sss, nil
+	s.dhs, s.dks, s.dksKey, s.ekr, s.ekrKey, s.sss, s.ssr = dhs, seed, dks, nil, nil, sss, nil
 	s.rk, s.cks, s.step = rk, &cks, false
 	return fields, flags, nil
 }
@@ -445,20 +479,25 @@ func (s *State) Decrypt(h Header, ciphertext, ad []byte) ([]byte, error) {
 		return nil, err
 	}
 	if newChain { // the message that began their chain: its KEM fields
-		t.ekr, t.ssr = nil, nil
+		t.ekr, t.ekrKey, t.ssr = nil, nil, nil
 		if ek != nil {
-			if t.ekr, err = mlkem.NewEncapsulationKey768(ek); err != nil {
+			if t.ekrKey, err = mlkem.NewEncapsulationKey768(ek); err != nil {
 				return nil, fmt.Errorf("%w: encapsulation key: %v", ErrMalformed, err)
 			}
+			t.ekr = bytes.Clone(ek)
 		}
 		if ct != nil && t.dks != nil {
-			ss, err := t.dks.Decapsulate(ct)
+			dk, err := t.decapsulationKey()
+			if err != nil {
+				return nil, err
+			}
+			ss, err := dk.Decapsulate(ct)
 			if err != nil {
 				return nil, fmt.Errorf("%w: KEM ciphertext: %v", ErrMalformed, err)
 			}
 			t.ssr = (*[32]byte)(ss)
 		}
-		t.dks = nil // their next ciphertext is to the key of our next chain
+		t.dks, t.dksKey = nil, nil // their next ciphertext is to the key of our next chain
 	}
 	if h.Version == 2 {
 		t.v2 = true

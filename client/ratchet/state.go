@@ -1,8 +1,8 @@
 package ratchet
 
 import (
+	"bytes"
 	"crypto/ecdh"
-	"crypto/mlkem"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,16 +69,8 @@ func (s *State) Marshal() []byte {
 		bits |= bitV2
 	}
 	b = append(b, bits)
-	if s.dks != nil {
-		opt(s.dks.Bytes())
-	} else {
-		opt(nil)
-	}
-	if s.ekr != nil {
-		opt(s.ekr.Bytes())
-	} else {
-		opt(nil)
-	}
+	opt(s.dks)
+	opt(s.ekr)
 	opt(arr(s.ssr))
 	opt(arr(s.sss))
 	keys := append([]skippedKey(nil), s.order...)
@@ -190,17 +182,10 @@ func UnmarshalState(b []byte) (*State, error) {
 			return nil, ErrBadState
 		}
 		s.step, s.pqs, s.v2 = bits[0]&bitStep != 0, bits[0]&bitPQ != 0, bits[0]&bitV2 != 0
-		var err error
-		if p := opt(64); p != nil {
-			if s.dks, err = mlkem.NewDecapsulationKey768(p); err != nil {
-				return nil, ErrBadState
-			}
-		}
-		if p := opt(EKLen); p != nil {
-			if s.ekr, err = mlkem.NewEncapsulationKey768(p); err != nil {
-				return nil, ErrBadState
-			}
-		}
+		// The ML-KEM keys are parsed when first used (a key that does
+		// not parse then wraps ErrBadState).
+		s.dks = bytes.Clone(opt(64))
+		s.ekr = bytes.Clone(opt(EKLen))
 		s.ssr = arr(opt(32))
 		s.sss = arr(opt(32))
 		if bad {
