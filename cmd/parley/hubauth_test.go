@@ -219,8 +219,10 @@ func TestHostileHubGainsNoToken(t *testing.T) {
 // TestContactsHubAnswersWithoutEnd: mallory's hub answers every read with
 // a body that never ends (1 GiB). Alice reading mallory gets a sentence
 // saying so, no Go chain, and her client stops after its limit: the hub
-// wrote at most a little over hubclient.MaxObjectBytes in any answer
-// (the rest of 1 GiB is never sent: before, it was read whole).
+// wrote well under 1 GiB in any answer (before, it was read whole). The
+// bound is twice the client's limit: what the hub wrote beyond the limit
+// sits in socket buffers, which grow on a loaded machine (75 MiB was seen
+// once against a 64 MiB limit).
 func TestContactsHubAnswersWithoutEnd(t *testing.T) {
 	rpc := nodetest.Start(t, "cli-test")
 	own := hubtest.Start(t, nil)
@@ -276,7 +278,7 @@ func TestContactsHubAnswersWithoutEnd(t *testing.T) {
 	if loc := goChains.FindStringIndex(stderr); loc != nil {
 		t.Fatalf("a Go error chain reaches the user (%q):\n%s", stderr[loc[0]:loc[1]], stderr)
 	}
-	if got := served.Load(); got > hubclient.MaxObjectBytes+8<<20 {
+	if got := served.Load(); got > 2*hubclient.MaxObjectBytes {
 		t.Fatalf("alice's client took %d MiB of one endless answer", got>>20)
 	}
 }
