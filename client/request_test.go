@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -139,5 +141,45 @@ func TestRequestDeliveredTwice(t *testing.T) {
 	}
 	if objs, _, _ := w.drivers[1].List(ctx, "_inbox", "", "", 10); len(objs) != 0 {
 		t.Fatalf("%d envelopes left in bob's inbox", len(objs))
+	}
+}
+
+// TestRequestReadsNothingOfTheRequester: bob sees who asks and what they
+// say from the sealed envelope alone; listing the request contacts none of
+// the requester's hubs (a stranger cannot use a request as a tracking
+// pixel), even while they are up.
+func TestRequestReadsNothingOfTheRequester(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var (
+		mu    sync.Mutex
+		hosts []string
+	)
+	record := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		hosts = append(hosts, r.URL.Host)
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	alice := w.user("alice", w.hubs[0])
+	w.opts = append(w.opts, client.WithHTTPClient(&http.Client{Transport: record}))
+	bob := w.user("bob", w.hubs[1])
+	w.opts = w.opts[:len(w.opts)-1]
+	w.settle("alice", "bob")
+	if err := alice.Request(ctx, "bob", "hi bob, it's alice from the climbing club"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	hosts = nil
+	mu.Unlock()
+	p, _, err := bob.Requests(ctx)
+	if err != nil || len(p) != 1 || p[0].Intro.Greeting != "hi bob, it's alice from the climbing club" {
+		t.Fatalf("bob's requests: %+v %v", p, err)
+	}
+	aliceHost := strings.TrimPrefix(w.hubs[0], "http://")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hosts) == 0 || slices.Contains(hosts, aliceHost) {
+		t.Fatalf("listing the request asked %v (alice's hub is %s)", hosts, aliceHost)
 	}
 }
