@@ -174,6 +174,7 @@ type Contact struct {
 	verified        string        // the safety number the user compared in person ("": not verified)
 	started         time.Time     // when the conversation's introduction was made
 	stale           bool          // restored from a backup older than the conversation: reset it
+	nextN           uint64        // the number of the user's next text message to them (0: 1)
 	asked           asking        // the user asked them and they have not answered yet
 	request         []byte        // the request's envelope, while no hub took it
 	introPath       string        // where request goes on the user's hubs (case 1); "": their inbox

@@ -49,10 +49,62 @@ type Message struct {
 	// Earlier: from a conversation with the contact that has since started
 	// over (a reset): kept and shown, but no reference reaches it.
 	Earlier bool `json:"earlier,omitempty"`
+	// N is a text message's number in references (see Label): its
+	// author's count of text messages in the conversation, from 1; 0 for a
+	// message from an older client, referred to by Seq.
+	N uint64 `json:"n,omitempty"`
+	// RefLabel is the label of the message Ref points at: History,
+	// Receive and Watch fill it when the user holds that message.
+	RefLabel *wire.Ref `json:"-"`
 }
 
-// ID is the message's reference: its author and sequence number.
+// ID is the message's place in its author's stream: its author and
+// sequence number, what events on the wire refer to. People refer to a
+// message by its Label.
 func (m Message) ID() wire.Ref { return wire.Ref{By: m.From, Seq: m.Seq} }
+
+// Label is how people refer to a message: its author and number,
+// "alice/3". Numbers count only the author's text messages, so they have
+// no gaps where reactions, edits and other events went; a message from an
+// older client keeps its sequence number. Only a text message (or one
+// this client cannot read that carries a number) has a label; ok is
+// false for others.
+func (m Message) Label() (ref wire.Ref, ok bool) {
+	switch {
+	case m.Kind == wire.KindText && m.N == 0:
+		return m.ID(), true
+	case m.Kind == wire.KindText, m.Kind == KindUnsupported && m.N != 0:
+		return wire.Ref{By: m.From, Seq: m.N}, true
+	}
+	return wire.Ref{}, false
+}
+
+// ErrNoMessage: a reference names no message of the conversation.
+var ErrNoMessage = errors.New("client: no such message")
+
+// FindLabel returns the message of conversation conv among ms (as History
+// returns them) whose label is label, and whether there is one. Messages
+// from before a conversation started over are not found.
+func FindLabel(ms []Message, me, conv string, label wire.Ref) (Message, bool) {
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
+		if l, ok := m.Label(); ok && l == label && !m.Earlier && ConversationOf(me, m) == conv {
+			return m, true
+		}
+	}
+	return Message{}, false
+}
+
+// Resolve returns the message of conversation conv that people refer to
+// as label (author/N, as Label shows it), as events refer to it (ID). A
+// label no message has gives ErrNoMessage.
+func (c *Client) Resolve(conv string, label wire.Ref) (wire.Ref, error) {
+	m, ok := FindLabel(c.History(), c.Name, conv, label)
+	if !ok {
+		return wire.Ref{}, fmt.Errorf("%w: %s in the conversation with %s", ErrNoMessage, label, conv)
+	}
+	return m.ID(), nil
+}
 
 // WithheldError reports that a hub of the sender is missing a message its
 // index says it holds: the hub withholds it or lost it. Nothing after it
@@ -230,6 +282,9 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	if ct.timer > 0 && e.Kind == wire.KindText {
 		e.Expires = now.Add(ct.timer).UnixMilli()
 	}
+	if e.Kind == wire.KindText {
+		e.N = max(ct.nextN, 1)
+	}
 	plain, err := wire.MarshalEvent(e)
 	if err != nil {
 		return Message{}, err
@@ -244,8 +299,10 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	if ct.timer > 0 && expiresOnHubs(e.Kind) {
 		hubExp = c.hubExpiry(now, ct.timer)
 	}
-	m := messageOf(c.Name, ct.Name, seq, e)
-	c.apply(ct, m)
+	if e.N != 0 {
+		ct.nextN = e.N + 1
+	}
+	m := c.apply(ct, messageOf(c.Name, ct.Name, seq, e))
 	switch e.Kind {
 	case wire.KindProfile:
 		ct.sentProfileKey = e.Key
@@ -264,7 +321,7 @@ func eventMessage(from, to string, seq uint64, plain []byte) (m Message, e *wire
 	if err != nil {
 		m = Message{From: from, To: to, Seq: seq, Kind: KindUnsupported, Text: err.Error()}
 		if e != nil {
-			m.Time = e.When()
+			m.Time, m.N = e.When(), e.N
 		}
 		return m, nil
 	}
@@ -274,6 +331,9 @@ func eventMessage(from, to string, seq uint64, plain []byte) (m Message, e *wire
 func messageOf(from, to string, seq uint64, e *wire.Event) Message {
 	m := Message{From: from, To: to, Seq: seq, Time: e.When(), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji,
 		File: e.File, TTL: time.Duration(e.TTL) * time.Second}
+	if e.Kind == wire.KindText {
+		m.N = e.N
+	}
 	if e.Expires != 0 {
 		m.Expires = time.UnixMilli(e.Expires)
 	}
@@ -344,9 +404,21 @@ func (ct *Contact) forget(m *Message) string {
 // apply takes an event (sent or received) into the conversation with ct;
 // the caller holds c.mu. Edits and deletes of a message by anyone but its
 // author are ignored, as are events about messages the user never had.
-func (c *Client) apply(ct conversation, m Message) {
+func (c *Client) apply(ct conversation, m Message) Message {
 	switch m.Kind {
 	case wire.KindText, KindUnsupported:
+		if m.N != 0 {
+			// Numbers only go up: one that does not (a faulty or hostile
+			// sender) gets the next, so no two messages share a label.
+			if last := c.lastNumber(c.convOf(m), m.From); m.N <= last {
+				m.N = last + 1
+			}
+		}
+		if m.Ref != nil {
+			if i := c.find(*m.Ref, c.convOf(m)); i >= 0 {
+				m.RefLabel = c.history[i].label()
+			}
+		}
 		c.history = append(c.history, m)
 	case wire.KindTimer:
 		ct.setTimer(m.TTL)
@@ -354,9 +426,10 @@ func (c *Client) apply(ct conversation, m Message) {
 	case wire.KindReact, wire.KindEdit, wire.KindDelete:
 		i := c.find(*m.Ref, c.convOf(m))
 		if i < 0 {
-			return
+			return m
 		}
 		t := &c.history[i]
+		m.RefLabel = t.label()
 		c.touchHistory(i)
 		switch {
 		case m.Kind == wire.KindReact:
@@ -378,11 +451,33 @@ func (c *Client) apply(ct conversation, m Message) {
 			c.tombstone(t)
 		}
 	}
+	return m
+}
+
+// label is m's label, or nil.
+func (m Message) label() *wire.Ref {
+	if l, ok := m.Label(); ok {
+		return &l
+	}
+	return nil
+}
+
+// lastNumber is the greatest number of author's messages in conversation
+// conv (their latest, as they arrive in order); the caller holds c.mu.
+func (c *Client) lastNumber(conv, author string) uint64 {
+	for i := len(c.history) - 1; i >= 0; i-- {
+		if m := &c.history[i]; m.From == author && !m.Earlier && c.convOf(*m) == conv {
+			if l, ok := m.Label(); ok {
+				return l.Seq
+			}
+		}
+	}
+	return 0
 }
 
 // tombstone keeps a deleted message's place and nothing of its content.
 func (c *Client) tombstone(m *Message) {
-	*m = Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Deleted: true}
+	*m = Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, N: m.N, Deleted: true}
 }
 
 // forget marks the user's message m in ct as deleted: the index lists
@@ -557,7 +652,7 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		ct.asked = askedNot // they answered
 		if m.Kind != "" && seq >= ct.dropBelow {
 			untilRead(&m) // a disappearing message's timer starts when it is read
-			c.apply(ct, m)
+			m = c.apply(ct, m)
 			out = &m
 		}
 		saveErr = c.save()
@@ -807,9 +902,23 @@ func (c *Client) Conversation(name string) []Message {
 func (c *Client) History() []Message {
 	c.mu.Lock()
 	out := append([]Message(nil), c.history...)
+	c.mu.Unlock()
+	type key struct {
+		conv    string
+		id      wire.Ref
+		earlier bool
+	}
+	labels := map[key]*wire.Ref{}
 	for i := range out {
 		out[i].Reactions = maps.Clone(out[i].Reactions)
+		if l := out[i].label(); l != nil {
+			labels[key{c.convOf(out[i]), out[i].ID(), out[i].Earlier}] = l
+		}
 	}
-	c.mu.Unlock()
+	for i := range out {
+		if r := out[i].Ref; r != nil {
+			out[i].RefLabel = labels[key{c.convOf(out[i]), *r, out[i].Earlier}]
+		}
+	}
 	return out
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -111,4 +112,45 @@ func LinkKey(c *Client, name string) [32]byte {
 		return l.mutual
 	}
 	return [32]byte{}
+}
+
+// ReopenAsBeforeNumbers saves c's state as a client from before message
+// numbers wrote it (no numbers in the history, no next numbers), and
+// opens it again from there. c must have a state file.
+func ReopenAsBeforeNumbers(ctx context.Context, c *Client) (*Client, error) {
+	c.mu.Lock()
+	for i := range c.history {
+		c.history[i].N = 0
+	}
+	plain, err := c.snapshot(time.Time{}, true)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var s map[string]any
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return nil, err
+	}
+	for _, key := range []string{"contacts", "groups"} {
+		list, _ := s[key].([]any)
+		for _, x := range list {
+			delete(x.(map[string]any), "next_number")
+			delete(x.(map[string]any), "next_n")
+		}
+	}
+	if plain, err = json.Marshal(s); err != nil {
+		return nil, err
+	}
+	if err := c.writeState(plain); err != nil {
+		return nil, err
+	}
+	return Open(ctx, c.Name, c.id, c.dir, c.own[0], c.statePath)
+}
+
+// SetNextNumber makes n the number of c's next text message to name, as
+// a faulty client might.
+func SetNextNumber(c *Client, name string, n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.contacts[name].nextN = n
 }

@@ -67,7 +67,10 @@ type Group struct {
 	Held   []heldRoster `json:"held,omitempty"`
 	TimerS int64        `json:"timer,omitempty"`
 	Out    savedStream  `json:"out"`
-	out    stream
+	// NextN is the number of the user's next text message in the group
+	// (absent: the state is older than numbers).
+	NextN uint64 `json:"next_n,omitempty"`
+	out   stream
 }
 
 type heldRoster struct {
@@ -986,6 +989,9 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if g.TimerS > 0 && e.Kind == wire.KindText {
 		e.Expires = now.Add(time.Duration(g.TimerS) * time.Second).UnixMilli()
 	}
+	if e.Kind == wire.KindText {
+		e.N = max(g.NextN, 1)
+	}
 	plain, err := wire.MarshalEvent(e)
 	if err != nil {
 		c.mu.Unlock()
@@ -1007,8 +1013,10 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if g.TimerS > 0 && expiresOnHubs(e.Kind) {
 		hubExp = c.hubExpiry(now, time.Duration(g.TimerS)*time.Second)
 	}
-	m := messageOf(c.Name, g.conv(), seq, e)
-	c.apply(g, m)
+	if e.N != 0 {
+		g.NextN = e.N + 1
+	}
+	m := c.apply(g, messageOf(c.Name, g.conv(), seq, e))
 	g.out.add(seq, path, blob, hubExp)
 	err = c.save()
 	c.mu.Unlock()
@@ -1098,8 +1106,7 @@ func (c *Client) receiveMember(ctx context.Context, g *Group, member string) ([]
 			m, _ := eventMessage(member, g.conv(), seq, plain)
 			g.Next[member] = seq + 1
 			untilRead(&m) // a disappearing message's timer starts when it is read
-			c.apply(g, m)
-			out = append(out, m)
+			out = append(out, c.apply(g, m))
 			saveErr = c.save()
 			return nil
 		})

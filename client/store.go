@@ -61,6 +61,7 @@ type savedContact struct {
 	Profile    *wire.Profile        `json:"profile,omitempty"`      // theirs, as last read (shown while their hubs are down)
 	Receipt    *wire.Receipt        `json:"receipt,omitempty"`      // theirs, as last read
 	Owed       bool                 `json:"receipt_owed,omitempty"` // the user's receipt reached no hub yet
+	NextNumber uint64               `json:"next_number,omitempty"`  // of the user's next text message (absent: the state is older than numbers)
 	Asked      asking               `json:"asked,omitempty"`        // the user asked them; no answer yet
 	Request    []byte               `json:"request,omitempty"`      // the introduction, while no hub took it
 	IntroPath  string               `json:"intro_path,omitempty"`   // where it goes on the user's hubs; "": their inbox
@@ -182,7 +183,10 @@ func (c *Client) loadPlain(plain []byte) error {
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
-			asked: sc.Asked, request: sc.Request, introPath: sc.IntroPath}
+			asked: sc.Asked, request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber}
+		if ct.nextN == 0 { // from before numbers: they go on from the sequence numbers shown so far
+			ct.nextN = max(sc.NextSend, 1)
+		}
 		if link {
 			c.links[sc.Name] = ct
 		} else {
@@ -220,6 +224,9 @@ func (c *Client) loadPlain(plain []byte) error {
 	c.heldKeys = s.HeldKeys
 	for _, g := range s.Groups {
 		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed, expiring: g.Out.Expiring}
+		if g.NextN == 0 { // from before numbers: they go on from the sequence numbers shown so far
+			g.NextN = max(g.Out.Next, 1)
+		}
 		c.groups[g.ID] = g
 	}
 	return nil
@@ -294,7 +301,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			Deleted: ct.out.deleted, Indexed: ct.out.indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
-			Asked: ct.asked, Request: ct.request, IntroPath: ct.introPath,
+			Asked: ct.asked, Request: ct.request, IntroPath: ct.introPath, NextNumber: max(ct.nextN, 1),
 			Expiring: ct.out.expiring, Awaiting: ct.out.awaiting})
 	}
 	for n := range c.blocked {
@@ -308,6 +315,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	s.Hubs, s.HubsSeq = c.own, c.ownSeq
 	for _, g := range c.groups {
 		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed, Expiring: g.out.expiring}
+		g.NextN = max(g.NextN, 1)
 		s.Groups = append(s.Groups, g)
 	}
 	s.HeldKeys = c.heldKeys

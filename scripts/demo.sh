@@ -67,7 +67,7 @@ if ! parley bob read alice | grep "See you there" >/dev/null; then
   parley bob send alice "Hi Alice! Got your request. Lunch tomorrow?"
   parley alice send bob "Yes! Noon at the usual place."
   parley bob send alice "See you there."
-  parley alice react bob bob/1 "👍"
+  parley alice react bob bob/2 "👍"
   say "alice reacted 👍 to bob's last message: reactions, replies, edits and deletes are events in the same encrypted log."
 fi
 step "bob reads his conversation with alice"

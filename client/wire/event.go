@@ -61,10 +61,16 @@ type FileRef struct {
 
 // Event is the plaintext of a message blob: a versioned JSON object.
 type Event struct {
-	V       int        `json:"v"`
-	Kind    string     `json:"k"`
-	Time    int64      `json:"t"` // the sender's clock, Unix milliseconds
-	Text    string     `json:"text,omitempty"`
+	V    int    `json:"v"`
+	Kind string `json:"k"`
+	Time int64  `json:"t"` // the sender's clock, Unix milliseconds
+	Text string `json:"text,omitempty"`
+	// N is a text message's number in references (author/N): the author
+	// numbers its text messages in the conversation 1, 2, 3... (0: not
+	// given, from older clients: the message is referred to by its
+	// sequence number). Other events are not numbered, so references have
+	// no gaps where reactions, edits or key updates went.
+	N       uint64     `json:"n,omitempty"`
 	Ref     *Ref       `json:"ref,omitempty"`
 	Emoji   string     `json:"emoji,omitempty"`
 	TTL     int64      `json:"ttl,omitempty"`     // KindTimer: seconds

@@ -91,6 +91,7 @@ type chatModel struct {
 	scroll   int // lines the conversation is scrolled back from its end
 	// explain presents an error as parley does (nil: its plain message).
 	explain func(error) (what, hint string)
+	clock   clock // when now is, and the zone times are shown in
 }
 
 func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-chan tea.Msg, start string) chatModel {
@@ -255,20 +256,18 @@ func (m chatModel) transfer(to, verb, arg string) tea.Cmd {
 			_, err := m.be.SendFile(m.ctx, to, arg, "", nil)
 			return sentMsg{to: to, err: err}
 		}
-		ref, err := parseRef(arg, m.me)
+		label, err := parseRef(arg, m.me)
 		if err != nil {
 			return statusMsg(m.errText(err))
 		}
-		for _, msg := range m.history {
-			if msg.ID() == ref && msg.File != nil {
-				dest := filepath.Base(msg.File.Name)
-				if err := m.be.GetFile(m.ctx, to, ref, dest, nil); err != nil {
-					return statusMsg(m.errText(err))
-				}
-				return statusMsg("saved " + dest + " (SHA-256 checked)")
+		if msg, ok := client.FindLabel(m.history, m.me, to, label); ok && msg.File != nil {
+			dest := filepath.Base(msg.File.Name)
+			if err := m.be.GetFile(m.ctx, to, msg.ID(), dest, nil); err != nil {
+				return statusMsg(m.errText(err))
 			}
+			return statusMsg("saved " + dest + " (SHA-256 checked)")
 		}
-		return statusMsg(fmt.Sprintf("message %s shares no file", ref))
+		return statusMsg(fmt.Sprintf("message %s shares no file", label))
 	}
 }
 
@@ -280,24 +279,29 @@ func (m chatModel) command(line string) (*wire.Event, error) {
 	verb, rest, _ := strings.Cut(line, " ")
 	arg, text, _ := strings.Cut(rest, " ")
 	switch verb {
-	case "/reply", "/react":
-		ref, err := parseRef(arg, m.me)
+	case "/reply", "/react", "/edit", "/delete":
+		parse := parseRef
+		if verb == "/edit" || verb == "/delete" {
+			parse = ownRef
+		}
+		label, err := parse(arg, m.me)
 		if err != nil {
 			return nil, err
 		}
-		if verb == "/reply" {
+		msg, ok := client.FindLabel(m.history, m.me, m.current(), label)
+		if !ok {
+			return nil, fmt.Errorf("no message %s in this conversation", label)
+		}
+		ref := msg.ID()
+		switch verb {
+		case "/reply":
 			return &wire.Event{Kind: wire.KindText, Ref: &ref, Text: text}, nil
+		case "/react":
+			return &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: text}, nil
+		case "/edit":
+			return &wire.Event{Kind: wire.KindEdit, Ref: &ref, Text: text}, nil
 		}
-		return &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: text}, nil
-	case "/edit", "/delete":
-		seq, err := ownRef(arg, m.me)
-		if err != nil {
-			return nil, err
-		}
-		if verb == "/edit" {
-			return &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: m.me, Seq: seq}, Text: text}, nil
-		}
-		return &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: m.me, Seq: seq}}, nil
+		return &wire.Event{Kind: wire.KindDelete, Ref: &ref}, nil
 	case "/timer":
 		d, err := time.ParseDuration(arg)
 		if err != nil || d < 0 || (d > 0 && d < time.Second) {
@@ -519,8 +523,8 @@ func (m chatModel) conversationLines() []string {
 		if msg.From == m.me && !strings.HasPrefix(cur, "#") {
 			state = m.be.StateOf(cur, msg.Seq, m.receipts[cur])
 		}
-		indent := runewidth.StringWidth(messageHeader(msg).String())
-		for _, l := range strings.Split(formatMessage(msg, state).String(), "\n") {
+		indent := runewidth.StringWidth(messageHeader(msg, m.clock).String())
+		for _, l := range strings.Split(formatMessage(msg, state, m.clock).String(), "\n") {
 			lines = append(lines, wrap(l, m.paneWidth(), indent)...)
 		}
 	}
@@ -653,7 +657,7 @@ func chatCmd(h *home) *cobra.Command {
 			incoming := make(chan tea.Msg, 64)
 			go c.Watch(ctx, func(m client.Message) { incoming <- incomingMsg(m) }, func(err error) { incoming <- errMsg{err} })
 			model := newChatModel(ctx, c.Name, c, incoming, start)
-			model.explain = h.explain
+			model.explain, model.clock = h.explain, h.clock
 			_, err = tea.NewProgram(model, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx)).Run()
 			if errors.Is(err, tea.ErrProgramKilled) {
 				return nil

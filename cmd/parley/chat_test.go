@@ -286,7 +286,7 @@ func TestChatModelIsTerminalSafe(t *testing.T) {
 		groups:   []client.Group{{ID: evilGroup, Name: escTitle + rlo + "friends", Members: []string{"alice", "me"}}},
 		history: []client.Message{
 			{From: "alice", To: "me", Kind: wire.KindText, Text: "hi" + escClear + "\n" + posing},
-			{From: "alice", To: "me", Seq: 1, Kind: wire.KindText, Text: "look", Ref: &wire.Ref{By: escTitle + escClear, Seq: 0}},
+			{From: "alice", To: "me", Seq: 1, Kind: wire.KindText, Text: "look", Ref: &wire.Ref{By: escTitle + escClear, Seq: 0}, RefLabel: &wire.Ref{By: escTitle + escClear, Seq: 0}},
 			{From: "alice", To: "me", Seq: 2, Kind: wire.KindText, File: &wire.FileRef{Name: "invoice" + rlo + "fdp.exe", Size: 9}},
 			{From: "me", To: "alice", Kind: wire.KindText, Text: "hello", Reactions: map[string]string{"alice": escClear}},
 			{From: "alice", To: "#" + evilGroup, Kind: wire.KindText, Text: "all" + escClear + "\n" + posing},

@@ -93,6 +93,8 @@ func (h *home) explain(err error) (what, hint string) {
 		return "a hub turned the request away: too many requests from this address", "wait a minute, then run the command again"
 	case errors.Is(err, hub.ErrTooLarge):
 		return cli.Plain(err), "the hub takes nothing that large; send a smaller file"
+	case errors.Is(err, client.ErrNoMessage):
+		return cli.Plain(err), "'parley read NAME' shows each message's reference (NAME/N)"
 	case errors.Is(err, client.ErrNotContact):
 		return cli.Plain(err), "'parley contacts add NAME' asks them; 'parley requests' lists who asked you"
 	case errors.Is(err, client.ErrSafetyMismatch):

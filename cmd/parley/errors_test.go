@@ -90,15 +90,15 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		wantNot string
 	}{
 		{"a hub refuses the token", func() { gate.refuse.Store(true) }, []string{"--home", alice, "send", "bob", "refused?"}, 0,
-			"queued (alice/1): your hub " + gate.URL + " refused it (it did not accept this device's signed token); it stays queued until the hub accepts it; check that this device's clock is right",
+			"queued (alice/2): your hub " + gate.URL + " refused it (it did not accept this device's signed token); it stays queued until the hub accepts it; check that this device's clock is right",
 			nil, "once the hub is back"},
 		{"--verbose shows the chain", nil, []string{"--home", alice, "-v", "send", "bob", "refused again?"}, 0,
-			"queued (alice/2): your hub " + gate.URL + " refused it (it did not accept this device's signed token)",
+			"queued (alice/3): your hub " + gate.URL + " refused it (it did not accept this device's signed token)",
 			[]string{"parley: queued on this device: your hub refused this device's signed token", "parley: hint: ", // the one queued before
 				"parley: detail: client: message queued (no hub took it yet: ", "parley: detail: client: queued: no hub of yours took it yet: "},
 			""},
 		{"the hub is down", func() { gate.refuse.Store(false); gate.Close() }, []string{"--home", alice, "send", "bob", "down?"}, 0,
-			"queued (alice/3): your hub " + gate.URL + " does not answer; it goes out with your next parley command (or a running watch) once it does\n",
+			"queued (alice/4): your hub " + gate.URL + " does not answer; it goes out with your next parley command (or a running watch) once it does\n",
 			[]string{"parley: offline: hub " + gate.URL + " does not answer (connection refused); shown as this device has it"},
 			""},
 		{"not a contact", nil, []string{"--home", bob, "send", "carol", "hi"}, 1, "",

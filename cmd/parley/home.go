@@ -68,6 +68,7 @@ type home struct {
 	c     *client.Client // the client a command opened
 	lock  *os.File       // the home's lock, once taken
 	cmd   string         // the command, for a process waiting for the lock
+	clock clock          // when now is, and the zone times are shown in
 }
 
 // lockWait is how long a command waits for another parley process that
@@ -343,7 +344,7 @@ func (h *home) client(ctx context.Context) (*client.Client, error) {
 	}
 	// The chain is asked when something needs it; down, the client goes
 	// on with what the device holds.
-	c, err := client.Open(ctx, h.cfg.Name, h.id, h.lazy, h.cfg.Hub, h.path("state"))
+	c, err := client.Open(ctx, h.cfg.Name, h.id, h.lazy, h.cfg.Hub, h.path("state"), client.WithClock(h.clock.Now))
 	if err != nil {
 		return nil, err
 	}

@@ -25,15 +25,27 @@ func main() {
 // Commands print only through screen writers: nothing anyone else wrote
 // reaches stdout or stderr with a control character in it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runAsking(ctx, nil, args, stdin, stdout, stderr)
+	return runWith(ctx, runOptions{}, args, stdin, stdout, stderr)
 }
 
 // runAsking is run with ask in place of the terminal prompt for secrets
 // (nil: the terminal).
 func runAsking(ctx context.Context, ask func(prompt string) ([]byte, error), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, runOptions{ask: ask}, args, stdin, stdout, stderr)
+}
+
+// runOptions replace what parley takes from the system (for tests); the
+// zero value takes it all.
+type runOptions struct {
+	ask   func(prompt string) ([]byte, error) // asks for a secret (nil: on the terminal)
+	clock clock                               // the time messages are stamped with and shown against
+}
+
+// runWith is run with opts.
+func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
-	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: ask}
+	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock}
 	defer h.release()
 	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, h.explain)
 	if code == 0 {

@@ -24,8 +24,9 @@ import (
 	"github.com/parley-im/parley/internal/screen"
 )
 
-// parseRef reads a message reference, NAME/N; a bare N is the user's own
-// message N.
+// parseRef reads a message's label, NAME/N, as 'parley read' shows it;
+// a bare N is the user's own message N. Resolve it against a conversation
+// (resolveRef) for the message events refer to.
 func parseRef(s, me string) (wire.Ref, error) {
 	by, n, ok := strings.Cut(s, "/")
 	if !ok {
@@ -39,29 +40,54 @@ func parseRef(s, me string) (wire.Ref, error) {
 	return ref, nil
 }
 
-// messageHeader is what begins a message's line: its reference and
-// author ("· " for a group's notice).
-func messageHeader(m client.Message) screen.Block {
+// resolveRef reads the label s (parseRef) of a message of conversation
+// conv and returns the message's ID, what events refer to.
+func resolveRef(c *client.Client, conv, s string) (wire.Ref, error) {
+	label, err := parseRef(s, c.Name)
+	if err != nil {
+		return wire.Ref{}, err
+	}
+	return c.Resolve(conv, label)
+}
+
+// messageHeader is what begins a message's line: when it was written, its
+// label and author ("· " for a group's notice).
+func messageHeader(m client.Message, clk clock) screen.Block {
+	when := ""
+	if !m.Time.IsZero() {
+		when = clk.stamp(m.Time) + " "
+	}
+	label, ok := m.Label()
 	switch {
 	case m.Kind == client.KindNotice:
-		return screen.Sprintf("· ")
+		return screen.Sprintf("%s· ", when)
+	case !ok: // a notice of a timer, say: nothing refers to it
+		return screen.Sprintf("%s%s: ", when, m.From)
 	case m.Earlier: // from before the conversation started over: no reference reaches it
-		return screen.Sprintf("[earlier %s] %s: ", m.ID(), m.From)
+		return screen.Sprintf("%s[earlier %s] %s: ", when, label, m.From)
 	}
-	return screen.Sprintf("[%s] %s: ", m.ID(), m.From)
+	return screen.Sprintf("%s[%s] %s: ", when, label, m.From)
+}
+
+// refLabel is how a line names the message m refers to.
+func refLabel(m client.Message) string {
+	if m.RefLabel != nil {
+		return m.RefLabel.String()
+	}
+	return m.Ref.By + "'s message (no longer here)"
 }
 
 // formatMessage renders one conversation entry: its reference, author
 // and text (the text's later lines indented under its first), then what
 // happened to it. state is the delivery state of the user's own messages
 // ("" for others').
-func formatMessage(m client.Message, state string) screen.Block {
+func formatMessage(m client.Message, state string, clk clock) screen.Block {
 	var b screen.Builder
+	b.Add(messageHeader(m, clk))
 	if m.Kind == client.KindNotice { // a group's notice: no reference, nobody's words
-		b.Printf("· %s", m.Text)
+		b.Printf("%s", m.Text)
 		return b.Block()
 	}
-	b.Add(messageHeader(m))
 	switch {
 	case m.Deleted:
 		b.Printf("(deleted)")
@@ -73,14 +99,15 @@ func formatMessage(m client.Message, state string) screen.Block {
 		b.Printf("(a message this version cannot show: %s)", m.Text)
 	default:
 		if m.Ref != nil {
-			b.Printf("↪ %s ", m.Ref)
+			b.Printf("↪ %s ", refLabel(m))
 		}
 		b.Text(m.Text)
 		if m.File != nil {
 			if m.Text != "" {
 				b.Printf(" ")
 			}
-			b.Printf("📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), m.ID())
+			label, _ := m.Label()
+			b.Printf("📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), label)
 		}
 	}
 	if m.Edited {
@@ -95,7 +122,7 @@ func formatMessage(m client.Message, state string) screen.Block {
 		b.Printf(" %s%s", m.Reactions[n], n)
 	}
 	if !m.Expires.IsZero() {
-		b.Printf(" ⏳%s", m.Expires.Local().Format("15:04"))
+		b.Printf(" ⏳%s", clk.stamp(m.Expires))
 	}
 	if state != "" {
 		b.Printf(" [%s]", state)
@@ -113,21 +140,25 @@ func size(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// formatEvent renders an event as it arrives (parley watch).
-func formatEvent(m client.Message) screen.Block {
+// formatEvent renders an event as it arrives (parley watch), with its
+// time.
+func formatEvent(m client.Message, clk clock) screen.Block {
 	var b screen.Builder
+	if !m.Time.IsZero() && m.Kind != wire.KindText && m.Kind != client.KindUnsupported && m.Kind != wire.KindTimer {
+		b.Printf("%s ", clk.stamp(m.Time))
+	}
 	switch m.Kind {
 	case wire.KindReact:
 		if m.Emoji == "" {
-			b.Printf("%s took back their reaction to %s", m.From, m.Ref)
+			b.Printf("%s took back their reaction to %s", m.From, refLabel(m))
 		} else {
-			b.Printf("%s reacted %s to %s", m.From, m.Emoji, m.Ref)
+			b.Printf("%s reacted %s to %s", m.From, m.Emoji, refLabel(m))
 		}
 	case wire.KindEdit:
-		b.Printf("%s edited %s: ", m.From, m.Ref)
+		b.Printf("%s edited %s: ", m.From, refLabel(m))
 		b.Text(m.Text)
 	case wire.KindDelete:
-		b.Printf("%s deleted %s", m.From, m.Ref)
+		b.Printf("%s deleted %s", m.From, refLabel(m))
 	case wire.KindProfile:
 		b.Printf("%s shared their profile", m.From)
 	case client.KindRequest:
@@ -137,7 +168,7 @@ func formatEvent(m client.Message) screen.Block {
 			b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
 		}
 	default:
-		return formatMessage(m, "")
+		return formatMessage(m, "", clk)
 	}
 	return b.Block()
 }
@@ -161,7 +192,7 @@ func sendCmd(h *home, stdout io.Writer) *cobra.Command {
 			return h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 				e := &wire.Event{Kind: wire.KindText, Text: text}
 				if reply != "" {
-					ref, err := parseRef(reply, c.Name)
+					ref, err := resolveRef(c, args[0], reply)
 					if err != nil {
 						return err
 					}
@@ -218,16 +249,17 @@ func (h *home) text(arg string) (string, error) {
 // sent, or queued and why.
 func (h *home) outcome(stdout io.Writer, m client.Message, err error) error {
 	var q *client.QueuedError
+	label, _ := m.Label()
 	switch {
 	case errors.As(err, &q) && q.Request:
 		screen.Printf(stdout, "queued (%s): your contact request has not reached %s yet; this message goes out with it, with your next parley command (or a running watch) once one of %s's hubs answers\n",
-			m.ID(), q.To, q.To)
+			label, q.To, q.To)
 	case errors.As(err, &q):
-		screen.Printf(stdout, "queued (%s): %s\n", m.ID(), queuedWhy(q))
+		screen.Printf(stdout, "queued (%s): %s\n", label, queuedWhy(q))
 	case err != nil:
 		return err
 	default:
-		screen.Printf(stdout, "sent (%s)\n", m.ID())
+		screen.Printf(stdout, "sent (%s)\n", label)
 	}
 	if err != nil && h.verbose() {
 		screen.Printf(h.stderr, "parley: detail: %v\n", err)
@@ -261,9 +293,10 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "read NAME",
 		Short: "Fetch new messages from NAME and show the conversation",
 		Long: "read fetches what NAME wrote since last time, shows the whole conversation in the order it was\n" +
-			"said, and marks it read (NAME learns it unless read receipts are off). Each of your messages shows\n" +
-			"[queued], [sent], [delivered] or [read]. Each message has a reference NAME/N for replies,\n" +
-			"reactions, edits and deletes. --last N shows only the newest N.",
+			"said, and marks it read (NAME learns it unless read receipts are off). Each message shows the time\n" +
+			"it was written, in your time zone (with its date when not today), and a reference NAME/N for\n" +
+			"replies, reactions, edits and deletes: N counts NAME's messages in the conversation, from 1. Each\n" +
+			"of your messages shows [queued], [sent], [delivered] or [read]. --last N shows only the newest N.",
 		Example: "  parley read bob\n  parley read bob --last 20",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -308,7 +341,7 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 				default:
 					state = c.StateOf(name, m.Seq, r)
 				}
-				screen.Println(stdout, formatMessage(m, state))
+				screen.Println(stdout, formatMessage(m, state, h.clock))
 			}
 			if err := quiet(c.MarkRead(ctx, name)); err != nil {
 				rerr = errors.Join(rerr, err)
@@ -326,7 +359,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "watch",
 		Short: "Print messages from all contacts as they arrive",
 		Long: "watch holds one change-notification stream per hub your contacts write to and prints each new\n" +
-			"message, reaction, edit or delete as it arrives. While a hub is unreachable it polls it with\n" +
+			"message, reaction, edit or delete as it arrives, with its time. While a hub is unreachable it polls it with\n" +
 			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.\n\n" +
 			"With --exec, each new message (and contact request) also runs COMMAND with sh -c, the message in\n" +
 			"its environment, never in the command line: PARLEY_FROM, PARLEY_CONVERSATION, PARLEY_KIND,\n" +
@@ -339,7 +372,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				if m.Kind == client.KindReceipt || m.Kind == wire.KindReceipts || m.Kind == client.KindExpired {
 					return // parley read shows what was delivered and read
 				}
-				screen.Println(stdout, formatEvent(m))
+				screen.Println(stdout, formatEvent(m, h.clock))
 				if exec != "" && (m.Kind == wire.KindText || m.Kind == client.KindRequest) {
 					if err := runHook(cmd.Context(), exec, c.Name, m, stdout, stderr); err != nil {
 						h.warn("--exec", err)
@@ -358,6 +391,14 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
+// hookRef is the label of m for PARLEY_REF ("" if it has none).
+func hookRef(m client.Message) string {
+	if l, ok := m.Label(); ok {
+		return l.String()
+	}
+	return ""
+}
+
 // runHook runs command with sh -c for message m, which it finds in the
 // environment only: what a stranger wrote never becomes shell text. The
 // command's output passes through to stdout and stderr (through the
@@ -371,7 +412,7 @@ func runHook(ctx context.Context, command, me string, m client.Message, stdout, 
 		text = strings.TrimSpace(text + " [file " + m.File.Name + "]")
 	}
 	c.Env = append(os.Environ(), "PARLEY_FROM="+screen.Line(m.From), "PARLEY_CONVERSATION="+screen.Line(client.ConversationOf(me, m)),
-		"PARLEY_KIND="+screen.Line(m.Kind), "PARLEY_TEXT="+screen.Line(text), "PARLEY_REF="+screen.Line(m.ID().String()))
+		"PARLEY_KIND="+screen.Line(m.Kind), "PARLEY_TEXT="+screen.Line(text), "PARLEY_REF="+screen.Line(hookRef(m)))
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("the command failed: %w", err)
@@ -386,24 +427,38 @@ func reactCmd(h *home) *cobra.Command {
 		Example: "  parley react bob bob/3 👍\n  parley react bob bob/3 ''",
 		Args:    cobra.ExactArgs(3),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			ref, err := parseRef(args[1], c.Name)
-			if err != nil {
+			if _, err := parseRef(args[1], c.Name); err != nil {
 				return err
 			}
 			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil { // the message may be new
 				h.warn("", err)
+			}
+			ref, err := resolveRef(c, args[0], args[1])
+			if err != nil {
+				return err
 			}
 			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
 		}),
 	}
 }
 
-// ownRef reads a reference to one of the user's messages.
-func ownRef(s, me string) (uint64, error) {
+// ownRef reads the label of one of the user's messages.
+func ownRef(s, me string) (wire.Ref, error) {
 	ref, err := parseRef(s, me)
 	if err == nil && ref.By != me {
 		err = cli.Usage(fmt.Errorf("%s is %s's message: only its author can change it", ref, ref.By))
 	}
+	return ref, err
+}
+
+// ownSeq resolves the label s of one of the user's messages in
+// conversation conv to its sequence number.
+func ownSeq(c *client.Client, conv, s string) (uint64, error) {
+	label, err := ownRef(s, c.Name)
+	if err != nil {
+		return 0, err
+	}
+	ref, err := c.Resolve(conv, label)
 	return ref.Seq, err
 }
 
@@ -414,7 +469,7 @@ func editCmd(h *home) *cobra.Command {
 		Example: "  parley edit bob 4 'see you at one'",
 		Args:    cobra.ExactArgs(3),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			seq, err := ownRef(args[1], c.Name)
+			seq, err := ownSeq(c, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -432,7 +487,7 @@ func deleteCmd(h *home) *cobra.Command {
 		Example: "  parley delete bob 4",
 		Args:    cobra.ExactArgs(2),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			seq, err := ownRef(args[1], c.Name)
+			seq, err := ownSeq(c, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -815,7 +870,8 @@ func sendFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err := h.queuedOK(err); err != nil {
 				return err
 			}
-			screen.Printf(stdout, "sent %s as %s (%s)\n", m.File.Name, m.ID(), size(m.File.Size))
+			label, _ := m.Label()
+			screen.Printf(stdout, "sent %s as %s (%s)\n", m.File.Name, label, size(m.File.Size))
 			return nil
 		}),
 	}
@@ -833,12 +889,15 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 		Example: "  parley get-file alice alice/7 --out ~/Downloads/holiday.mov",
 		Args:    cobra.ExactArgs(2),
 		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			ref, err := parseRef(args[1], c.Name)
-			if err != nil {
+			if _, err := parseRef(args[1], c.Name); err != nil {
 				return err
 			}
 			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil {
 				h.warn("", err)
+			}
+			ref, err := resolveRef(c, args[0], args[1])
+			if err != nil {
+				return err
 			}
 			dest := out
 			if dest == "" {
@@ -849,7 +908,7 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 			}
 			if dest == "" || dest == "." || dest == "/" {
-				return fmt.Errorf("message %s with %s shares no file", ref, args[0])
+				return fmt.Errorf("message %s with %s shares no file", args[1], args[0])
 			}
 			if err := c.GetFile(cmd.Context(), args[0], ref, dest, progressBar(h.stderr, "receiving")); err != nil {
 				return err
@@ -884,7 +943,7 @@ func searchCmd(h *home, stdout io.Writer) *cobra.Command {
 					text += " " + strings.ToLower(m.File.Name)
 				}
 				if strings.Contains(text, want) {
-					screen.Printf(stdout, "%s\t%s\n", conv, formatMessage(m, ""))
+					screen.Printf(stdout, "%s\t%s\n", conv, formatMessage(m, "", h.clock))
 					found++
 				}
 			}

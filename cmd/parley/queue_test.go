@@ -98,7 +98,7 @@ func TestRequestQueuedWhileHubDown(t *testing.T) {
 	if out := parley(t, "--home", h["alice"], "contacts", "add", "bob"); !strings.Contains(out, "request to bob queued") {
 		t.Fatalf("contacts add again while the request is queued:\n%s", out)
 	}
-	if out := parley(t, "--home", h["alice"], "send", "bob", "are you there?"); !strings.HasPrefix(out, "queued (alice/1): your contact request has not reached bob yet; this message goes out with it, with your next parley command (or a running watch) once one of bob's hubs answers\n") {
+	if out := parley(t, "--home", h["alice"], "send", "bob", "are you there?"); !strings.HasPrefix(out, "queued (alice/2): your contact request has not reached bob yet; this message goes out with it, with your next parley command (or a running watch) once one of bob's hubs answers\n") {
 		t.Fatalf("send while the request is queued:\n%s", out)
 	}
 

@@ -73,7 +73,7 @@ func TestHostileContactCannotDriveTheTerminal(t *testing.T) {
 	var errb bytes.Buffer
 	evilRef := run(context.Background(), []string{"--home", mallory, "send", "alice", "look", "--reply", escTitle + escClear + "/0"}, nil, io.Discard, &errb)
 	evilRefErr := errb.String()
-	parley(t, "--home", mallory, "react", "alice", "alice/0", escClear)
+	parley(t, "--home", mallory, "react", "alice", "alice/1", escClear)
 	file := filepath.Join(t.TempDir(), "invoice"+rlo+"fdp.exe")
 	os.WriteFile(file, []byte("not a pdf"), 0o600)
 	parley(t, "--home", mallory, "send-file", "alice", file)

@@ -172,7 +172,7 @@ func TestDemoAndDrills(t *testing.T) {
 	for _, want := range []string{
 		"alice registers the name 'alice'", "bob registers the name 'bob'", "verified by proof",
 		"alice asks bob to become a contact", "request sent to bob", "accepted alice",
-		"alice: Yes! Noon at the usual place.", "bob: See you there.", "👍alice",
+		"alice: Yes! Noon at the usual place.", "bob: See you there. 👍alice", // bob/2: his second message
 		"no names, no plaintext", "bin/parley --home",
 	} {
 		if !strings.Contains(out, want) {
