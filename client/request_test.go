@@ -183,3 +183,52 @@ func TestRequestReadsNothingOfTheRequester(t *testing.T) {
 		t.Fatalf("listing the request asked %v (alice's hub is %s)", hosts, aliceHost)
 	}
 }
+
+// TestIntroductionQueuedWhileOwnHubDown: case 1 (both know each other's
+// names) with alice's only hub down: her introduction waits on her device
+// (no half contact: asking again retries), goes out with the next Flush
+// once the hub answers, and bob's side then takes it.
+func TestIntroductionQueuedWhileOwnHubDown(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	hub := startRestartableHub(t)
+	state := filepath.Join(t.TempDir(), "alice")
+	alice, id, dir := w.userWithState("alice", "http://"+hub.addr, state)
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+
+	hub.stop()
+	var q *client.QueuedError
+	if err := alice.Introduce(ctx, "bob", "hi bob"); !errors.As(err, &q) || !q.Intro {
+		t.Fatalf("introduction while alice's hub is down: %v", err)
+	}
+	if got := alice.Asking(ctx, "bob"); got != client.RequestQueued {
+		t.Fatalf("asking: %v", got)
+	}
+	hub.start()
+	if err := bob.Introduce(ctx, "alice", "hi alice"); !errors.Is(err, client.ErrIntroPending) {
+		t.Fatalf("bob before alice's introduction is out: %v", err)
+	}
+	alice, err := client.Open(ctx, "alice", id, dir, "http://"+hub.addr, state) // the next command
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("flush once the hub is back: %v", err)
+	}
+	if got := alice.Asking(ctx, "bob"); got != client.IntroWritten {
+		t.Fatalf("asking once written: %v", got)
+	}
+	if err := bob.Introduce(ctx, "alice", "hi alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "hi alice" {
+		t.Fatalf("alice receives %v %v", texts(got), err)
+	}
+	if got := alice.Asking(ctx, "bob"); got != client.Answered {
+		t.Fatalf("asking once bob answered: %v", got)
+	}
+	if h := bob.History(); len(h) != 2 || h[0].Text != "hi bob" {
+		t.Fatalf("bob's history %+v", h)
+	}
+}

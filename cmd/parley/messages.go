@@ -464,17 +464,24 @@ func ownSeq(c *client.Client, conv, s string) (uint64, error) {
 
 func editCmd(h *home) *cobra.Command {
 	return &cobra.Command{
-		Use:     "edit NAME REF TEXT",
+		Use:     "edit NAME REF TEXT|-",
 		Short:   "Replace the text of one of your messages",
+		Long:    "edit replaces the text of your message REF (N, or YOURNAME/N); - reads the new text from standard input, as send does.",
 		Example: "  parley edit bob 4 'see you at one'",
 		Args:    cobra.ExactArgs(3),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			seq, err := ownSeq(c, args[0], args[1])
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text, err := h.text(args[2])
 			if err != nil {
 				return err
 			}
-			return h.queuedOK(c.Edit(cmd.Context(), args[0], seq, args[2]))
-		}),
+			return h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				seq, err := ownSeq(c, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				return h.queuedOK(c.Edit(cmd.Context(), args[0], seq, text))
+			})(cmd, args)
+		},
 	}
 }
 

@@ -72,4 +72,15 @@ func TestSendText(t *testing.T) {
 	if got := parley(t, "--home", h["bob"], "read", "alice", "--last", "1"); !strings.HasSuffix(got, "end\n") {
 		t.Fatalf("bob reads something refused:\n%s", got)
 	}
+
+	// edit checks its text as send does, and reads - too.
+	if code, out, errb := runIn("", "--home", h["alice"], "edit", "bob", "1", "  "); code != 2 || !strings.HasPrefix(errb, "parley: the message is empty: nothing was sent\n") {
+		t.Fatalf("edit to a blank text: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := runIn("hello again, from standard input\n", "--home", h["alice"], "edit", "bob", "1", "-"); code != 0 {
+		t.Fatalf("edit -: exit %d\n%s%s", code, out, errb)
+	}
+	if got := parley(t, "--home", h["bob"], "read", "alice"); !strings.Contains(got, "[alice/1] alice: hello again, from standard input (edited)\n") {
+		t.Fatalf("bob reads the edit:\n%s", got)
+	}
 }
