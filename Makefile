@@ -30,15 +30,16 @@ test: build tools lint
 	$(MAKE) fuzz
 
 # The fault drills, verbosely: the demo's network with a validator, a hub
-# and then everything killed or restarted; four validators losing one and
-# two; hub outages with one and two hubs; a crash mid-send; a malicious hub.
+# and then everything killed or restarted; four validators under load
+# killed, paused, losing one and two, wiped and rejoining by state sync;
+# hub outages with one and two hubs; a crash mid-send; a malicious hub.
 # (All of them also run in 'make test'.)
 # Each drill says what it kills and restarts as it does it ("drill:" lines).
 drill: build
 	@echo "== the demo's network: a validator, a hub, then everything killed and restarted; a parley killed mid-send"
 	$(GO) test -count=1 -v -run 'TestDemoAndDrills' ./internal/systemtest
-	@echo "== four validators losing one, then two"
-	$(GO) test -count=1 -v -run 'TestFourValidators' ./cmd/bnsd
+	@echo "== four validators under a registration load: one killed and restarted, one paused and resumed, two down, one wiped and rejoined by state sync; a new node joining by state sync"
+	$(GO) test -count=1 -v -run 'TestFourValidators|TestStateSyncJoin' ./cmd/bnsd
 	@echo "== hub outages with one and two hubs, a crash mid-send, a malicious hub"
 	$(GO) test -count=1 -v -run 'TestHubOutage|TestRestartAndCrashMidSend|TestTwoHubs|TestMaliciousHub' ./client
 

@@ -38,6 +38,19 @@ type Config struct {
 	KeepRecent int64
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
+
+	// SnapshotDir holds the state sync snapshots this node makes and
+	// serves, and the chunks of one it restores. Empty: no snapshots are
+	// made, and a restore keeps its chunks in a temporary directory.
+	SnapshotDir string
+	// SnapshotInterval makes a snapshot every that many heights (0: none).
+	SnapshotInterval int64
+	// SnapshotKeep is how many snapshots are kept (default
+	// DefaultSnapshotKeep); CometBFT keeps the blocks from the oldest on.
+	SnapshotKeep int
+	// SnapshotChunkBytes is the size of a snapshot's chunks (default
+	// DefaultSnapshotChunkBytes, at most 16 MiB).
+	SnapshotChunkBytes int
 }
 
 // App is the name chain's ABCI application.
@@ -78,6 +91,16 @@ type App struct {
 
 	views     sync.RWMutex
 	committed atomic.Pointer[iavl.ImmutableTree] // nil before the first commit
+
+	// State sync: snapshots made in the background (snapMu guards snaps;
+	// Close cancels and waits for an export), and a restore under way
+	// (under mu).
+	snapMu     sync.Mutex
+	snaps      snapshots
+	snapWG     sync.WaitGroup
+	snapCtx    context.Context
+	snapCancel context.CancelFunc
+	restoring  *restore
 }
 
 // execution is a block executed over the last committed state.
@@ -93,6 +116,15 @@ var _ abci.Application = (*App)(nil)
 func New(cfg Config) (*App, error) {
 	if cfg.ChainID == "" || len(cfg.ChainID) > bns.MaxChainIDLen {
 		return nil, fmt.Errorf("app: chain ID %q must have 1 to %d characters", cfg.ChainID, bns.MaxChainIDLen)
+	}
+	if cfg.SnapshotKeep <= 0 {
+		cfg.SnapshotKeep = DefaultSnapshotKeep
+	}
+	if cfg.SnapshotChunkBytes <= 0 {
+		cfg.SnapshotChunkBytes = DefaultSnapshotChunkBytes
+	}
+	if cfg.SnapshotChunkBytes > maxSnapshotChunkBytes || cfg.SnapshotInterval < 0 {
+		return nil, fmt.Errorf("app: snapshot chunks of %d bytes (at most %d), every %d heights", cfg.SnapshotChunkBytes, maxSnapshotChunkBytes, cfg.SnapshotInterval)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -114,6 +146,12 @@ func New(cfg Config) (*App, error) {
 	}
 	reader := iavl.NewMutableTree(db, nodeCacheSize, true, iavl.NewNopLogger())
 	a := &App{cfg: cfg, log: log, db: db, tree: tree, reader: reader, txs: newTxCache()}
+	a.snaps.pinned = make(map[int64]bool)
+	a.snapCtx, a.snapCancel = context.WithCancel(context.Background())
+	if err := a.loadSnapshots(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if tree.Version() > 0 {
 		b, err := tree.Get(bns.ParamsKey)
 		if err != nil || b == nil {
@@ -133,8 +171,10 @@ func New(cfg Config) (*App, error) {
 	return a, nil
 }
 
-// Close releases the state database.
+// Close stops a snapshot being made and releases the state database.
 func (a *App) Close() error {
+	a.snapCancel()
+	a.snapWG.Wait()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.views.Lock()
@@ -460,10 +500,18 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if k := a.cfg.KeepRecent; k > 0 && version > k {
 		retain = version - k + 1
 		if version%100 == 0 {
-			if err := a.tree.DeleteVersionsTo(version - k); err != nil {
-				a.log.Error("prune", "to", version-k, "err", err)
+			// Not a version being exported into a snapshot.
+			if to := a.prunable(version - k); to > 0 {
+				if err := a.tree.DeleteVersionsTo(to); err != nil {
+					a.log.Error("prune", "to", to, "err", err)
+				}
 			}
 		}
+		// A node restoring a snapshot needs the blocks from its height on.
+		if oldest := a.oldestSnapshot(); oldest > 0 {
+			retain = min(retain, oldest)
+		}
 	}
+	a.maybeSnapshot(version)
 	return &abci.ResponseCommit{RetainHeight: retain}, nil
 }

@@ -41,11 +41,21 @@ type chain struct {
 	// preorders maps each committed preorder's commitment to its height,
 	// so registers can name it.
 	preorders map[[32]byte]int64
+	// afterCommit, if set, runs after each block's commit.
+	afterCommit func()
 }
 
 func newChain(t testing.TB, dir string) *chain {
 	t.Helper()
-	a, err := New(Config{ChainID: testChain, Dir: dir})
+	return newChainWith(t, Config{ChainID: testChain, Dir: dir})
+}
+
+// newChainWith is newChain with a whole configuration (its chain ID is
+// set here).
+func newChainWith(t testing.TB, cfg Config) *chain {
+	t.Helper()
+	cfg.ChainID = testChain
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +92,9 @@ func (c *chain) block(txs ...[]byte) []bns.Code {
 	}
 	if _, err := c.app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
 		c.t.Fatalf("commit %d: %v", c.height, err)
+	}
+	if c.afterCommit != nil {
+		c.afterCommit()
 	}
 	codes := make([]bns.Code, len(res.TxResults))
 	for i, r := range res.TxResults {

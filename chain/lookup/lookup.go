@@ -283,6 +283,15 @@ type nodeStatus struct {
 	height, earliest int64
 }
 
+// surveyTimeout bounds how long survey waits for a node's status: a node
+// that hangs (stopped, overloaded) is left out of that update instead of
+// holding it for the RPC client's 15 s.
+const surveyTimeout = 3 * time.Second
+
+// surveyGrace is how long survey waits for the other nodes once the node
+// that answers queries and a witness have answered.
+const surveyGrace = 150 * time.Millisecond
+
 // survey asks every configured node for its status at once and returns
 // those that answer and have caught up, the node that answers queries (or,
 // if it does not, the next one in order) first. It fails with
@@ -294,27 +303,71 @@ func (c *Client) survey(ctx context.Context) ([]nodeStatus, error) {
 	start := c.cur
 	c.mu.Unlock()
 	type answer struct {
+		i   int
 		st  *coretypes.ResultStatus
 		err error
 	}
-	answers := make([]answer, len(c.nodes))
-	var wg sync.WaitGroup
+	answers := make([]*answer, len(c.nodes))
+	ch := make(chan answer, len(c.nodes))
+	sctx, cancel := context.WithTimeout(ctx, surveyTimeout)
+	defer cancel()
 	for i, n := range c.nodes {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			st, err := n.Status(ctx)
-			answers[i] = answer{st, err}
+			st, err := n.Status(sctx)
+			ch <- answer{i, st, err}
 		}()
 	}
-	wg.Wait()
+	// Every answer is awaited up to surveyTimeout, but once the node
+	// that answers queries and a witness have answered, the others get
+	// surveyGrace more: a node that hangs costs each update that much.
+	var grace <-chan time.Time
+	enough := func() bool {
+		if answers[start] == nil || answers[start].err != nil {
+			return false
+		}
+		if len(c.nodes) == 1 {
+			return true
+		}
+		for i, a := range answers {
+			if i != start && a != nil && a.err == nil {
+				return true
+			}
+		}
+		return false
+	}
+wait:
+	for got := 0; got < len(c.nodes); {
+		select {
+		case a := <-ch:
+			answers[a.i] = &a
+			got++
+			if grace == nil && enough() {
+				grace = time.After(surveyGrace)
+			}
+		case <-grace:
+			break wait
+		case <-sctx.Done():
+			break wait
+		}
+	}
+	for i, a := range answers {
+		switch {
+		case a == nil:
+			answers[i] = &answer{i: i, err: fmt.Errorf("%w: no status in time", ErrUnreachable)}
+		case a.err != nil && sctx.Err() != nil && ctx.Err() == nil:
+			a.err = fmt.Errorf("%w: no status in %v", ErrUnreachable, surveyTimeout)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	var (
 		live []nodeStatus
 		down []error
 	)
 	for k := range c.nodes {
 		i := (start + k) % len(c.nodes)
-		a, u := answers[i], c.urls[i]
+		a, u := *answers[i], c.urls[i]
 		switch {
 		case a.err != nil && !unreachable(a.err):
 			return nil, fmt.Errorf("lookup: status of %s: %w", u, a.err)

@@ -33,6 +33,12 @@ type StartOptions struct {
 	// versions and tells CometBFT (the commit's retain height) to prune
 	// its blocks.
 	KeepRecent int64
+	// SnapshotInterval makes the node take a state sync snapshot every
+	// that many heights and serve it to joining nodes (0: none).
+	SnapshotInterval int64
+	// SnapshotKeep is how many snapshots the node keeps (0: the
+	// application's default, 2). It keeps the blocks from the oldest on.
+	SnapshotKeep int
 }
 
 // LoadConfig reads home/config/config.toml over CometBFT's defaults.
@@ -98,10 +104,13 @@ func Start(home string, which App, logger cmtlog.Logger, opts ...StartOptions) (
 	switch which {
 	case AppBNS, "":
 		a, err := app.New(app.Config{
-			ChainID:    g.ChainID,
-			Dir:        c.DBDir(),
-			KeepRecent: o.KeepRecent,
-			Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			ChainID:          g.ChainID,
+			Dir:              c.DBDir(),
+			KeepRecent:       o.KeepRecent,
+			Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			SnapshotDir:      filepath.Join(c.DBDir(), "snapshots"),
+			SnapshotInterval: o.SnapshotInterval,
+			SnapshotKeep:     o.SnapshotKeep,
 		})
 		if err != nil {
 			return nil, err

@@ -29,7 +29,7 @@ func rootCmd(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(initCmd(stdout), testnetCmd(stdout), startCmd(ctx, stderr), queryCmd(stdout),
+	root.AddCommand(initCmd(stdout), testnetCmd(stdout), joinCmd(stdout), startCmd(ctx, stderr), queryCmd(stdout),
 		cli.VersionCmd(root, stdout, fmt.Sprintf("(application %s, protocol %d)", app.Version, app.AppVersion)))
 	return root
 }
@@ -141,7 +141,7 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			for _, v := range vals {
-				fmt.Fprintf(stdout, "%s\tp2p 127.0.0.1:%d\trpc %s\n", v.Home, v.Ports.P2P, v.RPCURL())
+				fmt.Fprintf(stdout, "%s\tnode %s\tp2p 127.0.0.1:%d\trpc %s\n", v.Home, v.NodeID, v.Ports.P2P, v.RPCURL())
 			}
 			return nil
 		},
@@ -154,10 +154,85 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+func joinCmd(stdout io.Writer) *cobra.Command {
+	var (
+		home, genesis, trustHash, listenIP string
+		peers, rpcServers                  []string
+		trustHeight                        int64
+		trustPeriod                        time.Duration
+		p2pPort, port                      int
+	)
+	cmd := &cobra.Command{
+		Use:   "join --home DIR --rpc-servers URL,URL [--genesis FILE --peers ID@HOST:PORT,...]",
+		Short: "Make a node that joins a running chain by state sync",
+		Long: "join makes DIR a node that joins a running chain from a snapshot, in seconds, instead of\n" +
+			"replaying every block: CometBFT's light client verifies the snapshot's height through the RPC\n" +
+			"servers (at least two), the application restores the snapshot from peers that serve them\n" +
+			"(bnsd start --snapshot-interval) and checks it against the verified app hash, and the node\n" +
+			"then syncs the blocks after it.\n\n" +
+			"A new home needs the chain's genesis file and its peers. A home that lost its chain data\n" +
+			"(a validator's, say) keeps its keys, genesis and data/priv_validator_state.json; move the\n" +
+			"rest of data/ away first.\n\n" +
+			"Without --trust-height and --trust-hash, the first RPC server's newest header that the\n" +
+			"second also has is trusted (and printed): compare it with a source you trust.",
+		Example: "  bnsd join --home ~/.bnsd --genesis genesis.json --peers 3f2a...@a.example:26656 \\\n" +
+			"      --rpc-servers http://a.example:26657,http://b.example:26657",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(rpcServers) < 2 {
+				return cli.Usage(fmt.Errorf("--rpc-servers: give at least two RPC URLs of the chain's nodes"))
+			}
+			ss := node.StateSync{RPCServers: rpcServers, TrustHeight: trustHeight, TrustPeriod: trustPeriod}
+			if trustHeight != 0 {
+				h, err := lookup.ParseHash(trustHash)
+				if err != nil {
+					return cli.Usage(err)
+				}
+				ss.TrustHash = h
+			} else {
+				ctx := cmd.Context()
+				id, err := lookup.ChainIDOf(ctx, rpcServers[0])
+				if err != nil {
+					return err
+				}
+				lc, err := lookup.New(ctx, lookup.Config{ChainID: id, Primary: rpcServers[0], Witnesses: rpcServers[1:]})
+				if err != nil {
+					return err
+				}
+				ss.TrustHeight, ss.TrustHash = lc.TrustRoot()
+				lc.Close()
+				fmt.Fprintf(stdout, "trusting %s at height %d, hash %s (from %s, cross-checked with the others)\n",
+					id, ss.TrustHeight, lookup.HashString(ss.TrustHash), rpcServers[0])
+			}
+			v, err := node.Join(home, node.JoinOptions{Genesis: genesis, Peers: peers, Ports: node.Ports{P2P: p2pPort, RPC: port}, ListenIP: listenIP, StateSync: ss})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s joins by state sync: node %s, rpc %s\n", v.Home, v.NodeID, v.RPCURL())
+			fmt.Fprintf(stdout, "start it with: bnsd start --home %s\n", v.Home)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", "", "directory of the node (required)")
+	cmd.Flags().StringVar(&genesis, "genesis", "", "the chain's genesis.json (for a new home)")
+	cmd.Flags().StringSliceVar(&peers, "peers", nil, "persistent peers, ID@HOST:PORT (for a new home; replaces an existing home's)")
+	cmd.Flags().StringSliceVar(&rpcServers, "rpc-servers", nil, "RPC URLs of at least two of the chain's nodes (required)")
+	cmd.Flags().Int64Var(&trustHeight, "trust-height", 0, "height of a recent header you trust")
+	cmd.Flags().StringVar(&trustHash, "trust-hash", "", "hash of that header, hex")
+	cmd.Flags().DurationVar(&trustPeriod, "trust-period", node.DefaultTrustPeriod, "how old the trusted header may be")
+	cmd.Flags().IntVar(&p2pPort, "p2p-port", 26656, "P2P port (new home)")
+	cmd.Flags().IntVar(&port, "rpc-port", 26657, "RPC port (new home)")
+	cmd.Flags().StringVar(&listenIP, "listen-ip", "127.0.0.1", "address to listen on (new home)")
+	cmd.MarkFlagRequired("home")
+	cmd.MarkFlagRequired("rpc-servers")
+	return cmd
+}
+
 func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	var (
-		home, level, app string
-		keep             int64
+		home, level, appName string
+		keep, snapEvery      int64
+		snapKeep             int
 	)
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
@@ -182,7 +257,13 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if keep <= 0 {
 				return cli.Usage(fmt.Errorf("--keep-recent %d: give a positive number of blocks", keep))
 			}
-			n, err := node.Start(home, node.App(app), logger, node.StartOptions{KeepRecent: keep})
+			if snapEvery < 0 || snapKeep < 1 {
+				return cli.Usage(fmt.Errorf("--snapshot-interval %d --snapshot-keep %d: give an interval of 0 (none) or more blocks, and keep at least one", snapEvery, snapKeep))
+			}
+			if snapEvery > 0 && snapEvery*int64(snapKeep) > keep {
+				fmt.Fprintf(stderr, "bnsd: note: snapshots every %d blocks, %d kept, reach further back than --keep-recent %d: blocks are kept from the oldest snapshot on\n", snapEvery, snapKeep, keep)
+			}
+			n, err := node.Start(home, node.App(appName), logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep})
 			if err != nil {
 				return err
 			}
@@ -192,8 +273,10 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node directory (required)")
 	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT (default: the config's log_level)")
-	cmd.Flags().StringVar(&app, "app", string(node.AppBNS), "ABCI application; kvstore is CometBFT's stock example, for benchmark baselines only")
+	cmd.Flags().StringVar(&appName, "app", string(node.AppBNS), "ABCI application; kvstore is CometBFT's stock example, for benchmark baselines only")
 	cmd.Flags().Int64Var(&keep, "keep-recent", node.KeepRecent, "how many recent heights to keep (state versions and blocks); older ones are pruned")
+	cmd.Flags().Int64Var(&snapEvery, "snapshot-interval", 0, "take a state sync snapshot every N heights and serve it to joining nodes (0: none)")
+	cmd.Flags().IntVar(&snapKeep, "snapshot-keep", app.DefaultSnapshotKeep, "how many snapshots to keep")
 	cmd.Flags().MarkHidden("app")
 	cmd.MarkFlagRequired("home")
 	return cmd
