@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,13 @@ type Options struct {
 	// 3s). A short one gets past a validator that is down sooner; on a
 	// real network it must exceed the time a proposal takes to spread.
 	TimeoutPropose time.Duration
+	// Hosts, if set, put the validators of a testnet on different machines:
+	// Hosts[i] is the host name or IP address at which the others reach
+	// validator i (its external address, and their persistent peer). A
+	// node whose host is an IP address listens on it; one named by a host
+	// name listens on every interface (0.0.0.0). Empty: every validator on
+	// 127.0.0.1.
+	Hosts []string
 }
 
 // DefaultOptions are for a local network: one-second blocks, local params.
@@ -57,12 +65,25 @@ type Ports struct {
 // Validator describes one validator home of a testnet.
 type Validator struct {
 	Home   string
+	Host   string // where the others reach it ("" is 127.0.0.1)
 	Ports  Ports
 	NodeID string
 }
 
+func (v Validator) host() string {
+	if v.Host == "" {
+		return "127.0.0.1"
+	}
+	return v.Host
+}
+
 // RPCURL is the node's CometBFT RPC address.
-func (v Validator) RPCURL() string { return fmt.Sprintf("http://127.0.0.1:%d", v.Ports.RPC) }
+func (v Validator) RPCURL() string {
+	return "http://" + net.JoinHostPort(v.host(), strconv.Itoa(v.Ports.RPC))
+}
+
+// P2PAddress is the address its peers dial, HOST:PORT.
+func (v Validator) P2PAddress() string { return net.JoinHostPort(v.host(), strconv.Itoa(v.Ports.P2P)) }
 
 func baseConfig(home string, o Options, moniker string, ports Ports) *cfg.Config {
 	c := cfg.DefaultConfig()
@@ -97,6 +118,11 @@ func (o Options) validate() error {
 	}
 	if o.TimeoutPropose < 0 {
 		return fmt.Errorf("node: propose timeout %v must not be negative", o.TimeoutPropose)
+	}
+	for _, h := range o.Hosts {
+		if err := checkHost(h); err != nil {
+			return err
+		}
 	}
 	return o.Params.Validate()
 }
@@ -160,12 +186,29 @@ func Testnet(dir string, n int, o Options, ports []Ports, home func(i int) strin
 	if home == nil {
 		home = func(i int) string { return filepath.Join(dir, fmt.Sprintf("node%d", i)) }
 	}
+	if len(o.Hosts) != 0 && len(o.Hosts) != n {
+		return nil, fmt.Errorf("node: %d validators with %d hosts", n, len(o.Hosts))
+	}
+	seen := make(map[string]bool)
 	vals := make([]Validator, n)
 	configs := make([]*cfg.Config, n)
 	var gvals []types.GenesisValidator
 	var peers []string
 	for i := range n {
-		c := baseConfig(home(i), o, fmt.Sprintf("node%d", i), ports[i])
+		moniker := fmt.Sprintf("node%d", i)
+		if len(o.Hosts) > 0 {
+			moniker = o.Hosts[i]
+		}
+		c := baseConfig(home(i), o, moniker, ports[i])
+		v := Validator{Home: c.RootDir, Ports: ports[i]}
+		if len(o.Hosts) > 0 {
+			v.Host = o.Hosts[i]
+			onHosts(c, v)
+		}
+		if seen[v.P2PAddress()] {
+			return nil, fmt.Errorf("node: two validators at %s", v.P2PAddress())
+		}
+		seen[v.P2PAddress()] = true
 		pv, nk, err := makeHome(c)
 		if err != nil {
 			return nil, err
@@ -175,9 +218,26 @@ func Testnet(dir string, n int, o Options, ports []Ports, home func(i int) strin
 			return nil, err
 		}
 		gvals = append(gvals, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: c.Moniker})
-		vals[i] = Validator{Home: c.RootDir, Ports: ports[i], NodeID: string(nk.ID())}
-		peers = append(peers, p2p.IDAddressString(nk.ID(), fmt.Sprintf("127.0.0.1:%d", ports[i].P2P)))
+		v.NodeID = string(nk.ID())
+		vals[i] = v
+		peers = append(peers, p2p.IDAddressString(nk.ID(), v.P2PAddress()))
 		configs[i] = c
+	}
+	if len(o.Hosts) > 0 {
+		// Non-routable addresses (loopback, private networks) are refused
+		// by a strict address book.
+		// Nodes on loopback addresses (a rehearsal on one machine) dial
+		// each other from 127.0.0.1, one IP for all.
+		strict, dupIP := true, false
+		for _, h := range o.Hosts {
+			if ip := net.ParseIP(h); ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()) {
+				strict = false
+				dupIP = dupIP || ip.IsLoopback()
+			}
+		}
+		for _, c := range configs {
+			c.P2P.AddrBookStrict, c.P2P.AllowDuplicateIP = strict, dupIP
+		}
 	}
 	g, err := genesis(o, gvals)
 	if err != nil {
@@ -200,6 +260,43 @@ func Testnet(dir string, n int, o Options, ports []Ports, home func(i int) strin
 		}
 	}
 	return vals, nil
+}
+
+// onHosts sets up c for a validator on a machine of its own, reached at
+// v.Host: it listens on that address (every interface, for a host name),
+// advertises it, and shares addresses with its peers (PEX), so a node that
+// joins through one validator learns of the others.
+func onHosts(c *cfg.Config, v Validator) {
+	listen := "0.0.0.0"
+	if net.ParseIP(v.Host) != nil {
+		listen = v.Host
+	}
+	c.P2P.ListenAddress = "tcp://" + net.JoinHostPort(listen, strconv.Itoa(v.Ports.P2P))
+	c.RPC.ListenAddress = "tcp://" + net.JoinHostPort(listen, strconv.Itoa(v.Ports.RPC))
+	c.P2P.ExternalAddress = v.P2PAddress()
+	c.P2P.AllowDuplicateIP = false
+	c.P2P.PexReactor = true
+}
+
+// checkHost accepts a host name or an IP address (no port, no scheme).
+func checkHost(h string) error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if len(h) == 0 || len(h) > 253 {
+		return fmt.Errorf("node: host %q: want a host name or an IP address", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("node: host %q: want a host name or an IP address", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("node: host %q: want a host name or an IP address", h)
+			}
+		}
+	}
+	return nil
 }
 
 // FreePorts returns n port pairs that were free on 127.0.0.1 a moment ago.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"github.com/parley-im/parley/internal/cli"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,29 +113,49 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 		out      string
 		n        int
 		basePort int
+		hosts    []string
 	)
 	cmd := &cobra.Command{
-		Use:   "testnet --validators N --output DIR",
-		Short: "Create the homes of a local N-validator testnet",
+		Use:   "testnet (--validators N | --hosts HOST[:PORT],...) --output DIR",
+		Short: "Create the homes of an N-validator testnet, on one machine or several",
 		Long: "testnet creates DIR/node0 .. DIR/node<N-1>, validators of one chain that list each other as\n" +
-			"persistent peers on 127.0.0.1. Node i listens for P2P on base+10i and for RPC on base+10i+1;\n" +
-			"with --base-port 0 free ports are picked.",
-		Example: "  bnsd testnet --validators 4 --output ./localnet\n  for i in 0 1 2 3; do bnsd start --home ./localnet/node$i & done",
-		Args:    cobra.NoArgs,
+			"persistent peers. By default they run on this machine, on 127.0.0.1: node i listens for P2P on\n" +
+			"base+10i and for RPC on base+10i+1; with --base-port 0 free ports are picked.\n\n" +
+			"With --hosts, validator i runs on the i-th host given (a host name or an IP address, with its\n" +
+			"P2P port, 26656 if none): the others reach it there (its external address and their\n" +
+			"persistent peer), it listens on that address (every interface for a host name) for P2P on the\n" +
+			"port and for RPC on the port + 1, and shares peer addresses (PEX). Copy DIR/node<i> to host i.",
+		Example: "  bnsd testnet --validators 4 --output ./localnet\n  for i in 0 1 2 3; do bnsd start --home ./localnet/node$i & done\n" +
+			"  bnsd testnet --hosts a.example,b.example,c.example,d.example --output ./homes --params default",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if n < 1 || n > 64 {
-				return cli.Usage(fmt.Errorf("--validators %d: want 1 to 64", n))
-			}
 			o, err := hf.options()
 			if err != nil {
 				return err
 			}
 			var ports []node.Ports
-			if basePort == 0 {
+			if len(hosts) > 0 {
+				if cmd.Flags().Changed("validators") && n != len(hosts) {
+					return cli.Usage(fmt.Errorf("--validators %d with %d --hosts: give one host per validator", n, len(hosts)))
+				}
+				if cmd.Flags().Changed("base-port") {
+					return cli.Usage(fmt.Errorf("--base-port with --hosts: give each host its port (HOST:PORT)"))
+				}
+				n = len(hosts)
+				if o.Hosts, ports, err = parseHosts(hosts); err != nil {
+					return cli.Usage(err)
+				}
+			}
+			if n < 1 || n > 64 {
+				return cli.Usage(fmt.Errorf("--validators %d: want 1 to 64", n))
+			}
+			switch {
+			case ports != nil:
+			case basePort == 0:
 				if ports, err = node.FreePorts(n); err != nil {
 					return err
 				}
-			} else {
+			default:
 				ports = node.SequentialPorts(basePort, n)
 			}
 			vals, err := node.Testnet(out, n, o, ports, nil)
@@ -141,7 +163,7 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			for _, v := range vals {
-				fmt.Fprintf(stdout, "%s\tnode %s\tp2p 127.0.0.1:%d\trpc %s\n", v.Home, v.NodeID, v.Ports.P2P, v.RPCURL())
+				fmt.Fprintf(stdout, "%s\tnode %s\tp2p %s\trpc %s\n", v.Home, v.NodeID, v.P2PAddress(), v.RPCURL())
 			}
 			return nil
 		},
@@ -149,9 +171,33 @@ func testnetCmd(stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&out, "output", "", "directory for the node homes (required)")
 	cmd.Flags().IntVar(&n, "validators", 4, "number of validators")
 	cmd.Flags().IntVar(&basePort, "base-port", 26600, "first port; 0 picks free ports")
+	cmd.Flags().StringSliceVar(&hosts, "hosts", nil, "one HOST[:P2P-PORT] per validator, each on its own machine (RPC on the port + 1)")
 	cmd.MarkFlagRequired("output")
 	hf.register(cmd)
 	return cmd
+}
+
+// parseHosts reads --hosts entries, HOST or HOST:PORT (an IPv6 address in
+// brackets), into hosts and their ports: P2P on the port given (26656 if
+// none), RPC on the next.
+func parseHosts(entries []string) ([]string, []node.Ports, error) {
+	var hosts []string
+	var ports []node.Ports
+	for _, e := range entries {
+		host, port := e, "26656"
+		if h, p, err := net.SplitHostPort(e); err == nil {
+			host, port = h, p
+		} else if strings.Count(e, ":") == 1 || strings.HasPrefix(e, "[") {
+			return nil, nil, fmt.Errorf("--hosts %q: want HOST or HOST:PORT", e)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 1 || p > 65534 {
+			return nil, nil, fmt.Errorf("--hosts %q: the port must be 1 to 65534 (RPC takes the next)", e)
+		}
+		hosts = append(hosts, host)
+		ports = append(ports, node.Ports{P2P: p, RPC: p + 1})
+	}
+	return hosts, ports, nil
 }
 
 func joinCmd(stdout io.Writer) *cobra.Command {
