@@ -657,9 +657,15 @@ func (c *Client) update(ctx context.Context) (*types.LightBlock, error) {
 		return nil, err
 	}
 	if h <= last {
+		// Nothing newer to verify: the newest verified header stands, as
+		// long as it is within the trusting period.
 		lb, err := c.store.LightBlock(last)
 		if err != nil {
 			return nil, fmt.Errorf("lookup: header store: %w", err)
+		}
+		if end := lb.Time.Add(c.cfg.TrustPeriod); !end.After(c.cfg.Now()) {
+			return nil, fmt.Errorf("%w: the newest header this client verified (height %d) expired at %s (trusting period %s)",
+				ErrTrustExpired, lb.Height, end.UTC().Format(time.RFC3339), c.cfg.TrustPeriod)
 		}
 		return lb, nil
 	}

@@ -120,7 +120,7 @@ func (o Options) validate() error {
 		return fmt.Errorf("node: propose timeout %v must not be negative", o.TimeoutPropose)
 	}
 	for _, h := range o.Hosts {
-		if err := checkHost(h); err != nil {
+		if err := CheckHost(h); err != nil {
 			return err
 		}
 	}
@@ -278,8 +278,8 @@ func onHosts(c *cfg.Config, v Validator) {
 	c.P2P.PexReactor = true
 }
 
-// checkHost accepts a host name or an IP address (no port, no scheme).
-func checkHost(h string) error {
+// CheckHost accepts a host name or an IP address (no port, no scheme).
+func CheckHost(h string) error {
 	if net.ParseIP(h) != nil {
 		return nil
 	}

@@ -190,6 +190,9 @@ func parseHosts(entries []string) ([]string, []node.Ports, error) {
 		} else if strings.Count(e, ":") == 1 || strings.HasPrefix(e, "[") {
 			return nil, nil, fmt.Errorf("--hosts %q: want HOST or HOST:PORT", e)
 		}
+		if err := node.CheckHost(host); err != nil {
+			return nil, nil, err
+		}
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 1 || p > 65534 {
 			return nil, nil, fmt.Errorf("--hosts %q: the port must be 1 to 65534 (RPC takes the next)", e)

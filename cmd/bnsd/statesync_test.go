@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,4 +150,38 @@ func registerMany(t *testing.T, ctx context.Context, net *network, prefix string
 		}
 	}
 	return accts
+}
+
+// TestJoinRefusals: bnsd join refuses, with what to do, a home that still
+// holds chain data (state sync starts from nothing; the validator's
+// signing state is kept), fewer than two RPC servers, and a new home
+// without the chain's genesis.
+func TestJoinRefusals(t *testing.T) {
+	dir := t.TempDir()
+	if code := run(context.Background(), []string{"init", "--home", dir, "--chain-id", "join-test"}, nil, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("init exited %d", code)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data", "blockstore.db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--home", dir, "--rpc-servers", "http://127.0.0.1:1,http://127.0.0.1:2", "--trust-height", "5", "--trust-hash", hash},
+			1, "state sync starts from an empty data directory; move data/ away, keeping data/priv_validator_state.json"},
+		{[]string{"--home", dir, "--rpc-servers", "http://127.0.0.1:1"}, 2, "give at least two RPC URLs"},
+		{[]string{"--home", filepath.Join(t.TempDir(), "new"), "--rpc-servers", "http://127.0.0.1:1,http://127.0.0.1:2", "--trust-height", "5", "--trust-hash", hash},
+			1, "a new home needs the chain's genesis file"},
+		{[]string{"--home", dir, "--rpc-servers", "http://127.0.0.1:1,http://127.0.0.1:2", "--trust-height", "5", "--trust-hash", "abc"},
+			2, "is not 64 hex digits"},
+	} {
+		var errb bytes.Buffer
+		code := run(context.Background(), append([]string{"join"}, tc.args...), nil, io.Discard, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("join %v: exit %d, %q; want exit %d saying %q", tc.args, code, errb.String(), tc.code, tc.want)
+		}
+	}
 }
