@@ -81,6 +81,17 @@ func (n *network) client(primary int, witnesses ...int) *lookup.Client {
 	return c
 }
 
+// minHeight is the lowest height of the nodes (-1 if one does not answer).
+func (n *network) minHeight() int64 {
+	low := int64(-1)
+	for i, p := range n.nodes {
+		if h := height(p); i == 0 || h < low {
+			low = h
+		}
+	}
+	return low
+}
+
 // peers are the nodes' persistent peer addresses, ID@HOST:PORT.
 func (n *network) peers() []string {
 	var out []string

@@ -136,7 +136,9 @@ func registerMany(t *testing.T, ctx context.Context, net *network, prefix string
 		regs[i] = a.Register(net.chainID, r.Height, r.Height+params.MaxTxTTL)
 		last = max(last, r.Height)
 	}
-	waitUntil(t, "the preorders to be old enough", time.Minute, func() bool { return height(net.nodes[0])+1 >= last+params.MinPreorderAge })
+	// Every node's mempool, which checks a register as if in the block
+	// after its head, must see the preorders old enough.
+	waitUntil(t, "the preorders to be old enough on every node", time.Minute, func() bool { return net.minHeight()+1 >= last+params.MinPreorderAge })
 	from, _ = rpcs.Height(ctx, 0)
 	if err := rpcs.Submit(ctx, regs, 16); err != nil {
 		t.Fatal(err)

@@ -92,9 +92,11 @@ func main() {
 		}
 		last, _ := status(nodes[0])
 		// The last preorders may be revealed min_preorder_age blocks on;
-		// the mempool checks against the block after the head.
-		if err := waitHeight(nodes[0], last+p.MinPreorderAge-1, time.Minute); err != nil {
-			return 0, err
+		// each node's mempool checks against the block after its head.
+		for _, n := range nodes {
+			if err := waitHeight(n, last+p.MinPreorderAge-1, time.Minute); err != nil {
+				return 0, err
+			}
 		}
 		heights, err := txHeights(nodes[0], first, last)
 		if err != nil {
