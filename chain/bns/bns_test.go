@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/hpke"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -316,4 +317,26 @@ func FuzzDecodeTx(f *testing.F) {
 		}
 		_ = tx.ValidateBasic()
 	})
+}
+
+// TestI64Bound: an i64 is a u64 below 2^62 (docs/protocol.md, Encoding):
+// 2^62 - 1 decodes, 2^62 and above are malformed, in a transaction's
+// expiry height as in every other i64 field.
+func TestI64Bound(t *testing.T) {
+	tx := sampleTxs(t)[0]
+	tx.Sign("c", testKey(1))
+	for _, tc := range []struct {
+		v  uint64
+		ok bool
+	}{{1<<62 - 1, true}, {1 << 62, false}, {1<<62 + 1, false}, {1 << 63, false}, {^uint64(0), false}} {
+		raw := tx.Marshal()
+		binary.BigEndian.PutUint64(raw[42:50], tc.v) // the expiry height
+		_, err := DecodeTx(raw)
+		if tc.ok && err != nil {
+			t.Errorf("expiry height %d: %v", tc.v, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrMalformed) {
+			t.Errorf("expiry height %d: got %v, want ErrMalformed", tc.v, err)
+		}
+	}
 }

@@ -87,9 +87,11 @@ func (d *decoder) u64(what string) uint64 {
 	return binary.BigEndian.Uint64(p)
 }
 
+// i64 reads a non-negative integer: a u64 below 2^62 (docs/protocol.md,
+// Encoding), so that sums of two fields never overflow an int64.
 func (d *decoder) i64(what string) int64 {
 	v := d.u64(what)
-	if v > 1<<62 {
+	if v >= 1<<62 {
 		d.fail("%s: %d out of range", what, v)
 		return 0
 	}
