@@ -59,6 +59,9 @@ var (
 	ErrNoSession = errors.New("ratchet: no sending chain yet (wait for the first message)")
 	ErrMalformed = errors.New("ratchet: malformed message")
 	ErrVersion   = errors.New("ratchet: unsupported header version")
+	// ErrReplay: a message of the current chain whose key was used (or
+	// forgotten); it wraps ErrAuth.
+	ErrReplay = fmt.Errorf("%w: a message already read (replayed)", ErrAuth)
 )
 
 // MaxSkip bounds the message keys kept for messages not yet received, per
@@ -464,6 +467,9 @@ func (s *State) Decrypt(h Header, ciphertext, ad []byte) ([]byte, error) {
 	if t.ckr == nil { // Alice's first key, named by a message she cannot have
 		return nil, fmt.Errorf("%w: no receiving chain for this key", ErrAuth)
 	}
+	if !newChain && h.N < t.nr {
+		return nil, fmt.Errorf("%w: message %d of a chain read up to %d", ErrReplay, h.N, t.nr)
+	}
 	if err := t.skip(h.N); err != nil {
 		return nil, err
 	}
@@ -608,6 +614,11 @@ func open(k MessageKeys, msg, ad []byte) ([]byte, error) {
 	pad := int(buf[len(buf)-1])
 	if pad == 0 || pad > aes.BlockSize {
 		return nil, ErrAuth
+	}
+	for _, b := range buf[len(buf)-pad:] {
+		if int(b) != pad {
+			return nil, ErrAuth
+		}
 	}
 	return buf[:len(buf)-pad], nil
 }

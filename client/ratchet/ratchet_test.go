@@ -130,8 +130,8 @@ func TestReplayAndTamperingRefused(t *testing.T) {
 	m := send(t, alice, "hello")
 	recv(t, bob, m)
 	// The message key is gone: the same message never opens twice.
-	if _, err := bob.Decrypt(m.h, m.ct, ad); err == nil {
-		t.Fatal("a replayed message decrypted")
+	if _, err := bob.Decrypt(m.h, m.ct, ad); !errors.Is(err, ErrReplay) {
+		t.Fatalf("a replayed message: got %v, want ErrReplay", err)
 	}
 	m2 := send(t, alice, "second")
 	for name, f := range map[string]func() (Header, []byte, []byte){
@@ -142,8 +142,8 @@ func TestReplayAndTamperingRefused(t *testing.T) {
 		"truncated":  func() (Header, []byte, []byte) { return m2.h, m2.ct[:16], ad },
 	} {
 		h, c, a := f()
-		if _, err := bob.Decrypt(h, c, a); err == nil {
-			t.Errorf("tampered %s decrypted", name)
+		if _, err := bob.Decrypt(h, c, a); !errors.Is(err, ErrAuth) || errors.Is(err, ErrReplay) {
+			t.Errorf("tampered %s: got %v, want ErrAuth", name, err)
 		}
 	}
 	recv(t, bob, m2) // the refusals changed nothing

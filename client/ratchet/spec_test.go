@@ -16,9 +16,9 @@ func TestSpecMatchesCode(t *testing.T) {
 	}
 	doc := string(b)
 	start := strings.Index(doc, "## Double Ratchet (`client/ratchet`)")
-	end := strings.Index(doc, "## Messages and paths")
+	end := strings.Index(doc, "## Message blob")
 	if start < 0 || end < start {
-		t.Fatal("no Double Ratchet section before Messages and paths")
+		t.Fatal("no Double Ratchet section before Message blob")
 	}
 	sec := doc[start:end]
 	for _, want := range []string{

@@ -104,7 +104,7 @@ var ErrUnsupported = fmt.Errorf("wire: unsupported event")
 // ParseEvent decodes and checks an event.
 func ParseEvent(b []byte) (*Event, error) {
 	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := unmarshalStrict(b, &e); err != nil {
 		return nil, fmt.Errorf("%w: event: %v", ErrMalformed, err)
 	}
 	if e.V != EventVersion {
@@ -288,13 +288,16 @@ func sealSmall(key [32]byte, v byte, path string, plain []byte) []byte {
 }
 
 func openSmall(key [32]byte, v byte, path string, b []byte) ([]byte, error) {
-	if len(b) < 1+chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead || b[0] != v {
+	if len(b) < 1+chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
 		return nil, ErrMalformed
+	}
+	if b[0] != v {
+		return nil, fmt.Errorf("%w %d, want %d", ErrVersion, b[0], v)
 	}
 	aead, _ := chacha20poly1305.NewX(key[:])
 	p, err := aead.Open(nil, b[1:1+chacha20poly1305.NonceSizeX], b[1+chacha20poly1305.NonceSizeX:], []byte(path))
 	if err != nil {
-		return nil, fmt.Errorf("%w: does not open", ErrForged)
+		return nil, fmt.Errorf("%w: %w", ErrForged, ErrAuth)
 	}
 	return p, nil
 }
@@ -414,7 +417,7 @@ func parseIndex(v byte, p []byte) (*Index, error) {
 	}
 	for i := range m {
 		e := Expiry{Seq: binary.BigEndian.Uint64(p[16*i:]), At: time.Unix(int64(binary.BigEndian.Uint64(p[16*i+8:])), 0)}
-		if e.Seq >= x.Count || (i > 0 && e.Seq <= x.Expiring[i-1].Seq) || x.IsDeleted(e.Seq) || binary.BigEndian.Uint64(p[16*i+8:]) > 1<<62 {
+		if e.Seq >= x.Count || (i > 0 && e.Seq <= x.Expiring[i-1].Seq) || x.IsDeleted(e.Seq) || binary.BigEndian.Uint64(p[16*i+8:]) >= 1<<62 {
 			return nil, fmt.Errorf("%w: index lists %d as expiring", ErrMalformed, e.Seq)
 		}
 		x.Expiring = append(x.Expiring, e)
@@ -484,11 +487,15 @@ func OpenProfile(key, blob []byte) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
-		return nil, ErrMalformed
+	if len(b) == 0 || len(b)%4096 != 0 {
+		return nil, fmt.Errorf("%w: profile of %d bytes", ErrMalformed, len(b))
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	if n > len(b)-4 || !bytes.Equal(b[4+n:], make([]byte, len(b)-4-n)) {
+		return nil, fmt.Errorf("%w: profile padding", ErrMalformed)
 	}
 	var p Profile
-	if err := json.Unmarshal(b[4:4+binary.BigEndian.Uint32(b)], &p); err != nil {
+	if err := unmarshalStrict(b[4:4+n], &p); err != nil {
 		return nil, fmt.Errorf("%w: profile: %v", ErrMalformed, err)
 	}
 	return &p, p.check()

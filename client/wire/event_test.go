@@ -251,3 +251,28 @@ func FuzzParseIndex(f *testing.F) {
 		parseIndex(1, p)
 	})
 }
+
+// TestEventJSONStrict: an event is read as every implementation reads it
+// (docs/protocol.md, Events): each of these was taken by encoding/json
+// alone, some as another event than a second client would see.
+func TestEventJSONStrict(t *testing.T) {
+	if _, err := ParseEvent([]byte(`{"v":1,"k":"text","t":1700000000000,"text":"hi","ref":{"by":"bob","seq":9007199254740991}}`)); err != nil {
+		t.Fatalf("a valid event: %v", err)
+	}
+	for name, b := range map[string]string{
+		"duplicate member":    `{"v":1,"k":"text","t":1,"text":"hi","text":"bye"}`,
+		"member in capitals":  `{"v":1,"K":"text","t":1,"text":"hi"}`,
+		"kelvin sign for k":   `{"v":1,"` + "\u212a" + `":"text","t":1,"text":"hi"}`,
+		"nested capitals":     `{"v":1,"k":"react","t":1,"emoji":"x","ref":{"BY":"bob","seq":1}}`,
+		"fraction":            `{"v":1,"k":"text","t":1.5,"text":"hi"}`,
+		"exponent":            `{"v":1,"k":"text","t":1e3,"text":"hi"}`,
+		"beyond 2^53 - 1":     `{"v":1,"k":"text","t":9007199254740992,"text":"hi"}`,
+		"invalid UTF-8":       "{\"v\":1,\"k\":\"text\",\"t\":1,\"text\":\"h\xffi\"}",
+		"two values":          `{"v":1,"k":"text","t":1,"text":"hi"}{}`,
+		"duplicate in nested": `{"v":1,"k":"react","t":1,"emoji":"x","ref":{"by":"bob","by":"eve","seq":1}}`,
+	} {
+		if _, err := ParseEvent([]byte(b)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: got %v, want ErrMalformed", name, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -76,8 +77,18 @@ func chunkNonce(nonceKey []byte, count int, padded []byte) []byte {
 	return m.Sum(nil)[:chacha20poly1305.NonceSizeX]
 }
 
+// Associated data labels of chunks.
+const (
+	chunkLabelV1 = "parley/chunk/v1"
+	chunkLabelV2 = "parley/chunk/v2"
+)
+
 func chunkAD(version, i, count int) []byte {
-	ad := binary.BigEndian.AppendUint64([]byte(fmt.Sprintf("parley/chunk/v%d", version)), uint64(i))
+	label := chunkLabelV2
+	if version == chunkV1 {
+		label = chunkLabelV1
+	}
+	ad := binary.BigEndian.AppendUint64([]byte(label), uint64(i))
 	return binary.BigEndian.AppendUint64(ad, uint64(count))
 }
 
@@ -123,19 +134,25 @@ func OpenChunk(fileKey []byte, i, count int, blob []byte) ([]byte, error) {
 	for _, b := range ChunkBuckets {
 		valid = valid || len(blob) == b
 	}
-	if !valid || blob[0] != chunkV2 {
+	if !valid {
 		return nil, fmt.Errorf("%w: chunk %d of %d bytes", ErrMalformed, i, len(blob))
+	}
+	if blob[0] != chunkV2 {
+		return nil, fmt.Errorf("%w: chunk %d of version %d", ErrVersion, i, blob[0])
 	}
 	key, nk := chunkKey(fileKey, i)
 	nonce := blob[1 : 1+chacha20poly1305.NonceSizeX]
 	aead, _ := chacha20poly1305.NewX(key)
 	padded, err := aead.Open(nil, nonce, blob[1+chacha20poly1305.NonceSizeX:], chunkAD(chunkV2, i, count))
 	if err != nil {
-		return nil, fmt.Errorf("%w: chunk %d does not open", ErrForged, i)
+		return nil, fmt.Errorf("%w: chunk %d does not open: %w", ErrForged, i, ErrAuth)
 	}
 	n := int(binary.BigEndian.Uint32(padded))
 	if n > len(padded)-4 || n > ChunkSize || !bytes.Equal(padded[4+n:], make([]byte, len(padded)-4-n)) {
 		return nil, fmt.Errorf("%w: chunk %d: bad padding", ErrMalformed, i)
+	}
+	if k := slices.Index(ChunkBuckets, len(blob)); k > 0 && chunkHead+4+n <= ChunkBuckets[k-1] {
+		return nil, fmt.Errorf("%w: chunk %d of %d bytes in a blob of %d, not the smallest", ErrMalformed, i, n, len(blob))
 	}
 	if !hmac.Equal(nonce, chunkNonce(nk, count, padded)) {
 		return nil, fmt.Errorf("%w: chunk %d: its nonce is not its content's", ErrMalformed, i)
@@ -151,7 +168,7 @@ func openChunkV1(fileKey []byte, i, count int, blob []byte) ([]byte, error) {
 	aead, _ := chacha20poly1305.NewX(key)
 	p, err := aead.Open(nil, nonce, blob[1:], chunkAD(chunkV1, i, count))
 	if err != nil {
-		return nil, fmt.Errorf("%w: chunk %d does not open", ErrForged, i)
+		return nil, fmt.Errorf("%w: chunk %d does not open: %w", ErrForged, i, ErrAuth)
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -179,8 +181,11 @@ func OpenGroupMessage(mk [32]byte, author ed25519.PublicKey, group string, epoch
 	for _, b := range Buckets {
 		valid = valid || len(blob) == b
 	}
-	if !valid || blob[0] != version {
+	if !valid {
 		return nil, fmt.Errorf("%w: group blob of %d bytes", ErrMalformed, len(blob))
+	}
+	if blob[0] != version {
+		return nil, fmt.Errorf("%w: group blob version %d", ErrVersion, blob[0])
 	}
 	ad := groupAD(group, epoch, i, path)
 	body, sig := blob[1:len(blob)-ed25519.SignatureSize], blob[len(blob)-ed25519.SignatureSize:]
@@ -190,11 +195,14 @@ func OpenGroupMessage(mk [32]byte, author ed25519.PublicKey, group string, epoch
 	aead, _ := chacha20poly1305.NewX(mk[:])
 	plain, err := aead.Open(nil, body[:chacha20poly1305.NonceSizeX], body[chacha20poly1305.NonceSizeX:], ad)
 	if err != nil {
-		return nil, fmt.Errorf("%w: group message does not open", ErrForged)
+		return nil, fmt.Errorf("%w: group message does not open: %w", ErrForged, ErrAuth)
 	}
 	n := int(binary.BigEndian.Uint32(plain))
-	if n > len(plain)-4 {
+	if n > len(plain)-4 || !bytes.Equal(plain[4+n:], make([]byte, len(plain)-4-n)) {
 		return nil, fmt.Errorf("%w: bad padding", ErrMalformed)
+	}
+	if i := slices.Index(Buckets, len(blob)); i > 0 && 4+n+groupOverhead <= Buckets[i-1] {
+		return nil, fmt.Errorf("%w: a group message of %d bytes in a blob of %d, not the smallest", ErrMalformed, n, len(blob))
 	}
 	return plain[4 : 4+n], nil
 }
@@ -225,7 +233,7 @@ func OpenGroupReceipts(seed, blob []byte) (GroupReceipts, error) {
 		return nil, err
 	}
 	var r GroupReceipts
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := unmarshalStrict(b, &r); err != nil {
 		return nil, fmt.Errorf("%w: group receipts: %v", ErrMalformed, err)
 	}
 	for m, x := range r {

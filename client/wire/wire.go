@@ -25,10 +25,22 @@ import (
 	"github.com/parley-im/parley/client/ratchet"
 )
 
-// Errors.
+// Errors. Each refusal is one of the classes of docs/protocol.md
+// (Conventions): ErrVersion and ErrMalformed, ErrHeader, ErrAuth (and the
+// ratchet's ErrAuth for a message body), ErrForged (a signature), and
+// ratchet.ErrReplay.
 var (
 	ErrMalformed = errors.New("wire: malformed")
 	ErrForged    = errors.New("wire: signature does not verify")
+	// ErrVersion: an unknown version byte; it wraps ErrMalformed.
+	ErrVersion = fmt.Errorf("%w: unknown version", ErrMalformed)
+	// ErrAuth: a sealed part does not authenticate (altered, another key,
+	// or moved to another path). Errors that wrap it also wrap ErrForged,
+	// or ErrMalformed for a handshake envelope.
+	ErrAuth = errors.New("wire: does not authenticate")
+	// ErrHeader: a message blob's sealed header does not open; errors that
+	// wrap it also wrap ratchet.ErrAuth.
+	ErrHeader = errors.New("wire: message header does not open")
 )
 
 const (
@@ -159,8 +171,11 @@ func OpenIntro(env []byte, name string, keys []hpke.PrivateKey, senderRecord fun
 	if err != nil {
 		return nil, err
 	}
-	if len(body) < 1+ed25519.SignatureSize || (body[0] != 1 && body[0] != introVersion) {
+	if len(body) < 1+ed25519.SignatureSize {
 		return nil, ErrMalformed
+	}
+	if body[0] != 1 && body[0] != introVersion {
+		return nil, fmt.Errorf("%w: handshake body version %d", ErrVersion, body[0])
 	}
 	signed, sig := body[:len(body)-ed25519.SignatureSize], body[len(body)-ed25519.SignatureSize:]
 	in, err := parseIntro(signed)
@@ -181,8 +196,11 @@ func OpenIntro(env []byte, name string, keys []hpke.PrivateKey, senderRecord fun
 }
 
 func open(env []byte, to string, keys []hpke.PrivateKey) (body, sealing []byte, err error) {
-	if len(env) < 5 || env[0] != version {
+	if len(env) < 5 {
 		return nil, nil, ErrMalformed
+	}
+	if env[0] != version {
+		return nil, nil, fmt.Errorf("%w: envelope version %d", ErrVersion, env[0])
 	}
 	kemID := binary.BigEndian.Uint16(env[1:])
 	n := int(binary.BigEndian.Uint16(env[3:]))
@@ -200,7 +218,7 @@ func open(env []byte, to string, keys []hpke.PrivateKey) (body, sealing []byte, 
 		}
 		body, err := r.Open(nil, ct)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: cannot open envelope", ErrMalformed)
+			return nil, nil, fmt.Errorf("%w: cannot open envelope: %w", ErrMalformed, ErrAuth)
 		}
 		return body, k.PublicKey().Bytes(), nil
 	}
@@ -411,14 +429,14 @@ func OpenMessage(r *ratchet.State, headerKey [32]byte, blob, ad []byte) ([]byte,
 	}
 	version := blob[0]
 	if version != blobV1 && version != blobV2 {
-		return nil, fmt.Errorf("%w: blob version %d", ErrMalformed, version)
+		return nil, fmt.Errorf("%w: blob version %d", ErrVersion, version)
 	}
 	head := blobHead(version)
 	aead, _ := chacha20poly1305.NewX(headerKey[:])
 	nonce := blob[1 : 1+chacha20poly1305.NonceSizeX]
 	hb, err := aead.Open(nil, nonce, blob[1+chacha20poly1305.NonceSizeX:head], ad)
 	if err != nil {
-		return nil, fmt.Errorf("%w: header does not open", ratchet.ErrAuth)
+		return nil, fmt.Errorf("%w: %w", ErrHeader, ratchet.ErrAuth)
 	}
 	h, err := ratchet.ParseHeader(hb)
 	if err != nil {
@@ -433,14 +451,32 @@ func OpenMessage(r *ratchet.State, headerKey [32]byte, blob, ad []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if len(plain) < 4 {
-		return nil, fmt.Errorf("%w: bad padding", ErrMalformed)
+	fields := kemFields(h.Flags)
+	if _, p := layout(version, len(blob)); len(plain)+fields != p {
+		return nil, fmt.Errorf("%w: a plaintext of %d bytes in a blob of %d", ErrMalformed, len(plain)+fields, len(blob))
 	}
 	n := int(binary.BigEndian.Uint32(plain))
 	if n > len(plain)-4 || !bytes.Equal(plain[4+n:], make([]byte, len(plain)-4-n)) {
 		return nil, fmt.Errorf("%w: bad padding", ErrMalformed)
 	}
+	if i := slices.Index(Buckets, len(blob)); i > 0 {
+		if _, p := layout(version, Buckets[i-1]); fields+4+n <= p {
+			return nil, fmt.Errorf("%w: a message of %d bytes in a blob of %d, not the smallest", ErrMalformed, n, len(blob))
+		}
+	}
 	return plain[4 : 4+n], nil
+}
+
+// kemFields is the length of the KEM fields a header's flags announce.
+func kemFields(flags uint8) int {
+	n := 0
+	if flags&ratchet.FlagEK != 0 {
+		n += ratchet.EKLen
+	}
+	if flags&ratchet.FlagCT != 0 {
+		n += ratchet.CTLen
+	}
+	return n
 }
 
 // ReceiptPath is where the reader of a direction keeps its read receipt,
