@@ -2,5 +2,5 @@
 // the spec's tables (result codes, event kinds, labels, token scopes, hub
 // error classes) against the code's constants, and the test vectors of
 // testdata/vectors (one file per case, valid and invalid) against the
-// client and hub formats. It has no code of its own.
+// client formats. Its only code is the vector file parser (Vector).
 package speckit
