@@ -256,8 +256,13 @@ func FuzzParseIndex(f *testing.F) {
 // (docs/protocol.md, Events): each of these was taken by encoding/json
 // alone, some as another event than a second client would see.
 func TestEventJSONStrict(t *testing.T) {
-	if _, err := ParseEvent([]byte(`{"v":1,"k":"text","t":1700000000000,"text":"hi","ref":{"by":"bob","seq":9007199254740991}}`)); err != nil {
-		t.Fatalf("a valid event: %v", err)
+	for _, b := range []string{
+		`{"v":1,"k":"text","t":1700000000000,"text":"hi","ref":{"by":"bob","seq":9007199254740991}}`,
+		`{"v":1,"k":"text","t":1,"text":"\ud83d\udc4d \\ud800 \"\u00e9"}`, // a pair, an escaped backslash, a quote
+	} {
+		if _, err := ParseEvent([]byte(b)); err != nil {
+			t.Fatalf("a valid event %s: %v", b, err)
+		}
 	}
 	for name, b := range map[string]string{
 		"duplicate member":    `{"v":1,"k":"text","t":1,"text":"hi","text":"bye"}`,
@@ -269,6 +274,8 @@ func TestEventJSONStrict(t *testing.T) {
 		"beyond 2^53 - 1":     `{"v":1,"k":"text","t":9007199254740992,"text":"hi"}`,
 		"invalid UTF-8":       "{\"v\":1,\"k\":\"text\",\"t\":1,\"text\":\"h\xffi\"}",
 		"two values":          `{"v":1,"k":"text","t":1,"text":"hi"}{}`,
+		"lone surrogate":      `{"v":1,"k":"text","t":1,"text":"a\ud800b"}`,
+		"lone low surrogate":  `{"v":1,"k":"text","t":1,"text":"\udc00"}`,
 		"duplicate in nested": `{"v":1,"k":"react","t":1,"emoji":"x","ref":{"by":"bob","by":"eve","seq":1}}`,
 	} {
 		if _, err := ParseEvent([]byte(b)); !errors.Is(err, ErrMalformed) {

@@ -30,7 +30,47 @@ func unmarshalStrict(b []byte, v any) error {
 	if _, err := dec.Token(); err == nil {
 		return errors.New("more than one JSON value")
 	}
+	if err := checkSurrogates(b); err != nil {
+		return err
+	}
 	return json.Unmarshal(b, v)
+}
+
+// checkSurrogates refuses a \u escape of a surrogate that is not half of
+// a pair (encoding/json would read U+FFFD in its place, another reader
+// the lone surrogate). b is JSON that parsed.
+func checkSurrogates(b []byte) error {
+	hex4 := func(i int) rune {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return -1
+		}
+		r, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		if err != nil {
+			return -1
+		}
+		return rune(r)
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '"':
+			inString = !inString
+		case inString && b[i] == '\\':
+			r := hex4(i)
+			switch {
+			case r >= 0xd800 && r < 0xdc00:
+				if lo := hex4(i + 6); lo < 0xdc00 || lo >= 0xe000 {
+					return errors.New("an unpaired surrogate escape")
+				}
+				i += 11
+			case r >= 0xdc00 && r < 0xe000:
+				return errors.New("an unpaired surrogate escape")
+			default:
+				i++ // the escaped character
+			}
+		}
+	}
+	return nil
 }
 
 // maxJSONDepth bounds the nesting of objects and arrays.

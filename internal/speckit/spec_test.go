@@ -384,3 +384,29 @@ func TestSpecErrorClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecAnchors: every link within docs/protocol.md (#anchor) names a
+// heading of it, as GitHub makes anchors (lower case, punctuation
+// dropped, spaces as hyphens).
+func TestSpecAnchors(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docs", "protocol.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	drop := regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+	for _, l := range strings.Split(string(b), "\n") {
+		if h, ok := strings.CutPrefix(strings.TrimLeft(l, "#"), " "); ok && strings.HasPrefix(l, "#") {
+			anchors[strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(h), ""), " ", "-")] = true
+		}
+	}
+	links := regexp.MustCompile(`\]\(#([^)]*)\)`).FindAllStringSubmatch(string(b), -1)
+	if len(links) < 10 {
+		t.Fatalf("%d links within protocol.md: the scan no longer sees them", len(links))
+	}
+	for _, m := range links {
+		if !anchors[m[1]] {
+			t.Errorf("protocol.md links to #%s, which no heading makes", m[1])
+		}
+	}
+}
