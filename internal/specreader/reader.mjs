@@ -2,7 +2,10 @@
 // alone (not from the Go code): it opens every vector of testdata/vectors
 // and checks that each gives the outcome its "expect" line names.
 //
-//   node reader.mjs DIR      prints one line per vector, then "N passed, M failed"
+//   node reader.mjs DIR [TOKEN STAMP]   prints one line per vector, then "N passed, M failed"
+//
+// TOKEN and STAMP are the hub's recorded vectors (hub/auth/testdata/native-token.txt,
+// hub/testdata/inbox-stamp.txt: "key: value" lines), checked as Tokens and Inbox say.
 //
 // Primitives come from the audited @noble libraries; every Parley layout,
 // label and rule below is as the spec states it (section names in comments).
@@ -12,6 +15,7 @@ import { x25519, ed25519 } from '@noble/curves/ed25519.js';
 import { hkdf, extract, expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { xchacha20poly1305, chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { cbc } from '@noble/ciphers/aes.js';
@@ -623,6 +627,81 @@ function parseEvent(bytes) {
   return e;
 }
 
+
+// ---- Storage hub: native tokens and inbox stamps (Tokens, Inbox) --------
+
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+function base58check(b) {
+  const full = cat(b, sha256(sha256(b)).subarray(0, 4));
+  let x = BigInt('0x' + (hex(full) || '0')), out = '';
+  while (x > 0n) { out = B58[Number(x % 58n)] + out; x /= 58n; }
+  for (const c of full) { if (c !== 0) break; out = '1' + out; }
+  return out;
+}
+const nativeAddress = (pub) => base58check(cat(new Uint8Array([0x38]), ripemd160(sha256(pub))));
+function canonicalHubURL(u) {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#@]+)(\/[^?#]*)?$/.exec(u);
+  if (!m || !['http', 'https'].includes(m[1].toLowerCase())) refuse('malformed', `hub URL ${u}`);
+  return `${m[1].toLowerCase()}://${m[2].toLowerCase()}${(m[3] || '').replace(/\/+$/, '')}`;
+}
+const b64url = (b) => Buffer.from(b).toString('base64url');
+
+function keyValues(text) {
+  const kv = {};
+  for (const l of text.split('\n')) {
+    if (l === '' || l.startsWith('#')) continue;
+    const i = l.indexOf(': ');
+    kv[i < 0 ? l.replace(/:$/, '') : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 2);
+  }
+  return kv;
+}
+
+// The recorded native token: made again from its seed and claims, it is the
+// recorded token byte for byte; its claims are those Tokens lists.
+function checkToken(text) {
+  const v = keyValues(text);
+  const seed = unhex(v.seed), pub = ed25519.getPublicKey(seed);
+  const payload = ascii(v.payload);
+  const c = parseStrictJSON(payload);
+  const names = Object.keys(c).sort().join(',');
+  if (names !== 'adr,exp,hub,iat,iss,salt,scopes') refuse('malformed', `claims ${names}`);
+  same(c.iss, hex(pub));
+  same(c.adr, nativeAddress(pub));
+  same(v.address, nativeAddress(pub));
+  same(c.hub, canonicalHubURL(v['hub-url']));
+  if (!(c.exp > Number(v.now) && c.exp - Number(v.now) <= 366 * 86400 && c.iat <= Number(v.now) + 300)) refuse('malformed', 'times');
+  const sig = ed25519.sign(cat(ascii('parley/hub/token/v2\n'), payload), seed);
+  same(`parley2:${b64url(payload)}.${b64url(sig)}`, v.token);
+}
+
+// The recorded inbox stamp: its digest as Inbox computes it, with at least
+// the difficulty's leading zero bits; "weak" has fewer; every bad-* header
+// breaks the grammar.
+function parseStamp(h) {
+  const m = /^v2\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/.exec(h);
+  if (!m || BigInt(m[1]) >= 1n << 63n || BigInt(m[2]) >= 1n << 64n) refuse('malformed', `stamp ${h}`);
+  return { time: BigInt(m[1]), nonce: BigInt(m[2]) };
+}
+const zeroBits = (d) => { let n = 0; for (const c of d) { if (c === 0) { n += 8; continue; } n += Math.clz32(c) - 24; break; } return n; };
+function checkStamp(text) {
+  const v = keyValues(text);
+  const digest = (h) => {
+    const s = parseStamp(h);
+    return sha256(cat(ascii('parley/hub/inbox-stamp/v2'), str(v.challenge), str(v.address), u64(s.time), sha256(ascii(v.body)), u64(s.nonce)));
+  };
+  const d = digest(v.header);
+  same(hex(d), v.digest);
+  if (zeroBits(d) < Number(v.difficulty)) refuse('malformed', 'the stamp is weak');
+  if (zeroBits(digest(v.weak)) >= Number(v.difficulty)) refuse('malformed', 'the weak stamp is not weak');
+  const bad = Object.keys(v).filter((k) => k.startsWith('bad-'));
+  if (bad.length === 0) refuse('malformed', 'no bad-* headers');
+  for (const k of bad) {
+    let parsed = true;
+    try { parseStamp(v[k]); } catch (e) { if (!(e instanceof Refusal)) throw e; parsed = false; }
+    if (parsed) refuse('malformed', `${k} (${v[k]}) parses`);
+  }
+}
+
 // ---- The test kit ------------------------------------------------------
 
 const FORMATS = {
@@ -769,6 +848,17 @@ for (const name of names) {
     passed++;
   } else {
     console.log(`FAIL ${name}: got ${outcome}, want ${v.expect}`);
+    failed++;
+  }
+}
+for (const [file, check] of [[process.argv[3], checkToken], [process.argv[4], checkStamp]]) {
+  if (!file) continue;
+  try {
+    check(readFileSync(file, 'utf8'));
+    console.log(`ok   ${file}: success`);
+    passed++;
+  } catch (e) {
+    console.log(`FAIL ${file}: ${e.stack || e}`);
     failed++;
   }
 }
