@@ -2,10 +2,11 @@
 // alone (not from the Go code): it opens every vector of testdata/vectors
 // and checks that each gives the outcome its "expect" line names.
 //
-//   node reader.mjs DIR [TOKEN STAMP]   prints one line per vector, then "N passed, M failed"
+//   node reader.mjs DIR [FILE...]   prints one line per vector, then "N passed, M failed"
 //
-// TOKEN and STAMP are the hub's recorded vectors (hub/auth/testdata/native-token.txt,
-// hub/testdata/inbox-stamp.txt: "key: value" lines), checked as Tokens and Inbox say.
+// Each FILE is a recorded vector of a package ("key: value" lines), by its name:
+// native-token.txt and inbox-stamp.txt (the hub's, checked as Tokens and Inbox
+// say), safety.txt (Safety number) and link.txt (Groups: group links).
 //
 // Primitives come from the audited @noble libraries; every Parley layout,
 // label and rule below is as the spec states it (section names in comments).
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { x25519, ed25519 } from '@noble/curves/ed25519.js';
 import { hkdf, extract, expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { xchacha20poly1305, chacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -702,6 +703,45 @@ function checkStamp(text) {
   }
 }
 
+
+// ---- Recorded vectors of the packages: safety number, group link --------
+
+// safety.txt: both people's names and keys give the recorded number;
+// the two numbers that are not it differ from it.
+function safetyHalf(name, signing, encKeys) {
+  let keys = signing;
+  for (const [kem, k] of encKeys) keys = cat(keys, u16(kem), u16(k.length), k);
+  let h = sha512(cat(ascii('parley/safety/v2'), str(name), keys));
+  for (let i = 0; i < 5200; i++) h = sha512(cat(h, keys));
+  let out = '';
+  for (let i = 0; i < 6; i++) {
+    let v = 0n;
+    for (const x of h.subarray(i * 5, i * 5 + 5)) v = (v << 8n) | BigInt(x);
+    out += String(v % 100000n).padStart(5, '0');
+  }
+  return out;
+}
+function checkSafety(text) {
+  const v = keyValues(text);
+  const half = (s) => safetyHalf(Buffer.from(unhex(v['name-' + s])).toString(), unhex(v['signing-' + s]),
+    [[KEM_X25519, unhex(v['x25519-' + s])], [KEM_XWING, unhex(v['hybrid-' + s])]]);
+  const [x, y] = [half('a'), half('b')].sort();
+  const number = (x + y).match(/.{5}/g).join(' ');
+  same(hex(ascii(number)), v.number);
+  if (hex(ascii(number)) === v['not-swapped'] || hex(ascii(number)) === v['not-v1']) refuse('malformed', 'a number that is not it matches');
+}
+
+// link.txt: a group link's introduction path, key and first message path.
+function checkLink(text) {
+  const v = keyValues(text);
+  const pair = unhex(v['pair-secret']), K = unhex(v['mutual-key']);
+  const introPath = 'p/' + hex(HKDF(pair, ascii('parley/v1'), 'parley/link-path/v1|alice|bob|from|alice', 16));
+  same(hex(ascii(introPath)), v['intro-path-alice-to-bob']);
+  const L = HKDF(K, ascii('parley/v1'), 'parley/link/v1', 32);
+  same(hex(L), v['link-key']);
+  same(hex(ascii(messagePath(conversationKeys(L, 'alice', 'bob').send, 0n))), v['message-0-path-alice-to-bob']);
+}
+
 // ---- The test kit ------------------------------------------------------
 
 const FORMATS = {
@@ -851,8 +891,10 @@ for (const name of names) {
     failed++;
   }
 }
-for (const [file, check] of [[process.argv[3], checkToken], [process.argv[4], checkStamp]]) {
-  if (!file) continue;
+const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink };
+for (const file of process.argv.slice(3)) {
+  const check = CHECKS[file.split('/').pop()];
+  if (!check) { console.log(`FAIL ${file}: no check for this file`); failed++; continue; }
   try {
     check(readFileSync(file, 'utf8'));
     console.log(`ok   ${file}: success`);

@@ -17,8 +17,10 @@ import (
 
 const vectors = "../../testdata/vectors"
 
-// The hub's recorded vectors, which the reader checks besides.
-var hubVectors = []string{"../../hub/auth/testdata/native-token.txt", "../../hub/testdata/inbox-stamp.txt"}
+// The packages' recorded vectors the reader checks besides: the hub's
+// native token and inbox stamp, the safety number, a group link.
+var hubVectors = []string{"../../hub/auth/testdata/native-token.txt", "../../hub/testdata/inbox-stamp.txt",
+	"../../client/wire/testdata/safety.txt", "../../client/wire/testdata/link.txt"}
 
 // node returns the node binary, with the reader's dependencies installed.
 func node(t *testing.T) string {
@@ -43,7 +45,8 @@ var tally = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
 
 // TestSpecReader: the reader written from the spec alone opens every
 // vector with the outcome the vector expects, makes the recorded native
-// token again byte for byte, and computes the recorded inbox stamp's digest.
+// token again byte for byte, computes the recorded inbox stamp's digest,
+// the safety number and a group link's paths and key.
 func TestSpecReader(t *testing.T) {
 	out, err := exec.Command(node(t), append([]string{"reader.mjs", vectors}, hubVectors...)...).CombinedOutput()
 	m := tally.FindStringSubmatch(string(out))
