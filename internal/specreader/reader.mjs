@@ -6,7 +6,8 @@
 //
 // Each FILE is a recorded vector of a package ("key: value" lines), by its name:
 // native-token.txt and inbox-stamp.txt (the hub's, checked as Tokens and Inbox
-// say), safety.txt (Safety number) and link.txt (Groups: group links).
+// say), safety.txt (Safety number), link.txt (Groups: group links) and backup.txt
+// (Backup: its v2 backup and two refused ones).
 //
 // Primitives come from the audited @noble libraries; every Parley layout,
 // label and rule below is as the spec states it (section names in comments).
@@ -17,6 +18,7 @@ import { hkdf, extract, expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
+import { argon2id } from '@noble/hashes/argon2.js';
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
 import { xchacha20poly1305, chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { cbc } from '@noble/ciphers/aes.js';
@@ -742,6 +744,43 @@ function checkLink(text) {
   same(hex(ascii(messagePath(conversationKeys(L, 'alice', 'bob').send, 0n))), v['message-0-path-alice-to-bob']);
 }
 
+
+// backup.txt: the v2 backup opens from name and passphrase (at the
+// recorded Argon2id cost) to the identity whose signing key is recorded,
+// and to the recorded state; a cut one and an unknown version do not.
+function openBackupV2(name, passphrase, cost, blob) {
+  const magic = ascii('parley/backup/v2\n');
+  if (blob.length < magic.length || !equal(blob.subarray(0, magic.length), magic)) refuse('version', 'not a v2 backup');
+  if (blob.length < magic.length + 24 + 176 + 24 + 16) refuse('malformed', 'short backup');
+  const M = argon2id(passphrase, cat(ascii('parley/backup/v2|'), ascii(name)), { t: cost.t, m: cost.m, p: cost.p, dkLen: 32 });
+  const path = 'b/' + hex(HKDF(M, undefined, 'parley/backup-path/v2', 16));
+  const key = HKDF(M, undefined, 'parley/backup-key/v2', 32);
+  const ad = cat(magic, ascii(path));
+  let o = magic.length;
+  const seeds = aeadOpen(key, blob.subarray(o, o + 24), blob.subarray(o + 24, o + 24 + 176), ad);
+  o += 200;
+  const state = aeadOpen(HKDF(seeds, ascii('parley/local/v1'), 'backup', 32), blob.subarray(o, o + 24), blob.subarray(o + 24), ad);
+  if (state.length % 65536 !== 0) refuse('malformed', 'state not padded to 64 KiB');
+  const n = readU32(state, 0);
+  if (n > state.length - 4 || !allZero(state.subarray(4 + n))) refuse('malformed', 'state padding');
+  return { path, signing: ed25519.getPublicKey(seeds.subarray(32, 64)), state: state.subarray(4, 4 + n) };
+}
+function checkBackup(text) {
+  const v = keyValues(text);
+  const a = unhex(v.argon2id);
+  const cost = { t: readU32(a, 0), m: readU32(a, 4), p: a[8] };
+  const name = Buffer.from(unhex(v.name)).toString(), pass = unhex(v.passphrase);
+  const b = openBackupV2(name, pass, cost, unhex(v.blob));
+  same(hex(ascii(b.path)), v.path);
+  same(hex(b.signing), v['signing-key']);
+  same(hex(b.state), v.state);
+  for (const [k, cls] of [['bad-truncated', 'malformed'], ['bad-version', 'version']]) {
+    let got = 'success';
+    try { openBackupV2(name, pass, cost, unhex(v[k])); } catch (e) { if (!(e instanceof Refusal)) throw e; got = e.cls; }
+    if (got !== cls) refuse('expectation', `${k}: ${got}, want ${cls}`);
+  }
+}
+
 // ---- The test kit ------------------------------------------------------
 
 const FORMATS = {
@@ -891,7 +930,7 @@ for (const name of names) {
     failed++;
   }
 }
-const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink };
+const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink, 'backup.txt': checkBackup };
 for (const file of process.argv.slice(3)) {
   const check = CHECKS[file.split('/').pop()];
   if (!check) { console.log(`FAIL ${file}: no check for this file`); failed++; continue; }

@@ -18,9 +18,10 @@ import (
 const vectors = "../../testdata/vectors"
 
 // The packages' recorded vectors the reader checks besides: the hub's
-// native token and inbox stamp, the safety number, a group link.
+// native token and inbox stamp, the safety number, a group link, a v2
+// backup.
 var hubVectors = []string{"../../hub/auth/testdata/native-token.txt", "../../hub/testdata/inbox-stamp.txt",
-	"../../client/wire/testdata/safety.txt", "../../client/wire/testdata/link.txt"}
+	"../../client/wire/testdata/safety.txt", "../../client/wire/testdata/link.txt", "../../client/wire/testdata/backup.txt"}
 
 // node returns the node binary, with the reader's dependencies installed.
 func node(t *testing.T) string {
@@ -46,7 +47,8 @@ var tally = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
 // TestSpecReader: the reader written from the spec alone opens every
 // vector with the outcome the vector expects, makes the recorded native
 // token again byte for byte, computes the recorded inbox stamp's digest,
-// the safety number and a group link's paths and key.
+// the safety number and a group link's paths and key, and opens a v2
+// backup from name and passphrase.
 func TestSpecReader(t *testing.T) {
 	out, err := exec.Command(node(t), append([]string{"reader.mjs", vectors}, hubVectors...)...).CombinedOutput()
 	m := tally.FindStringSubmatch(string(out))
