@@ -1,6 +1,8 @@
 package speckit
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -407,6 +409,51 @@ func TestSpecAnchors(t *testing.T) {
 	for _, m := range links {
 		if !anchors[m[1]] {
 			t.Errorf("protocol.md links to #%s, which no heading makes", m[1])
+		}
+	}
+}
+
+// TestSpecGenesisParams: the genesis parameters table lists exactly the
+// fields of bns.Params, each with its default and local value.
+func TestSpecGenesisParams(t *testing.T) {
+	tb := specTable(t, "field", "meaning", "default", "local (`--params local`)")
+	values := func(p bns.Params) map[string]string {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]json.Number
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v.String()
+		}
+		return out
+	}
+	def, local := values(bns.DefaultParams()), values(bns.LocalParams())
+	inSpec := map[string]bool{}
+	for _, r := range tb.rows {
+		f := r.cells[0]
+		inSpec[f] = true
+		d, ok := def[f]
+		if !ok {
+			t.Errorf("protocol.md:%d: %s is no field of bns.Params", r.line, f)
+			continue
+		}
+		if got := strings.ReplaceAll(r.cells[2], ",", ""); got != d {
+			t.Errorf("protocol.md:%d: %s defaults to %s in the spec, %s in chain/bns", r.line, f, r.cells[2], d)
+		}
+		if got := strings.ReplaceAll(r.cells[3], ",", ""); got != local[f] {
+			t.Errorf("protocol.md:%d: %s is %s locally in the spec, %s in chain/bns", r.line, f, r.cells[3], local[f])
+		}
+	}
+	for f := range def {
+		if !inSpec[f] {
+			t.Errorf("bns.Params has %s, which protocol.md's genesis table lacks", f)
 		}
 	}
 }
