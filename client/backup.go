@@ -28,7 +28,7 @@ import (
 // hubs, so that a new device restores everything from the name and the
 // backup passphrase alone.
 //
-// One Argon2id run, at this client's cost (BackupKDF), gives M from the
+// One Argon2id run, at this client's cost (WithBackupKDF), gives M from the
 // passphrase and the name; M gives where the blob lives and the key its
 // identity is sealed under:
 //
@@ -63,9 +63,11 @@ type backupConfig struct {
 	Keystore []byte `json:"keystore"` // v2: the sealed seeds; v1: a keystore file under the backup passphrase
 }
 
-// BackupKDF is the Argon2id cost of the backup path and key, and the
-// most a restore accepts from a v1 backup's header.
-var BackupKDF = keystore.DefaultKDF
+// WithBackupKDF sets the Argon2id cost of the backup path and key, and
+// the most a restore accepts from a v1 backup's header
+// (keystore.DefaultKDF). A backup is found only at the cost it was made
+// with.
+func WithBackupKDF(kdf keystore.KDF) Option { return func(c *Client) { c.backupKDF = kdf } }
 
 // backupKeys derives a v2 backup's path and identity key.
 func backupKeys(name string, passphrase []byte, kdf keystore.KDF) (string, [32]byte) {
@@ -93,7 +95,7 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 	if err := keystore.CheckPassphrase(passphrase); err != nil {
 		return fmt.Errorf("client: backup (the hub can try guesses offline): %w", err)
 	}
-	path, key := backupKeys(c.Name, passphrase, BackupKDF)
+	path, key := backupKeys(c.Name, passphrase, c.backupKDF)
 	cfg := &backupConfig{Version: 2, Path: path, Keystore: c.id.SealSeeds(key, wire.BackupAD(2, path))}
 	c.mu.Lock()
 	old := c.backup
@@ -223,16 +225,17 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 		return nil, nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
 	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
-	path, key := backupKeys(name, passphrase, BackupKDF)
+	kdf := (&Client{backupKDF: keystore.DefaultKDF}).with(opts).backupKDF
+	path, key := backupKeys(name, passphrase, kdf)
 	blob, err := readBackup(ctx, rec.Profile.Hubs, addr, path)
 	if errors.Is(err, ErrNoBackup) { // perhaps one made before v2
-		path = backupPathV1(name, passphrase, BackupKDF)
+		path = backupPathV1(name, passphrase, kdf)
 		blob, err = readBackup(ctx, rec.Profile.Hubs, addr, path)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	id, state, err := openBackup(blob, path, passphrase, key)
+	id, state, err := openBackup(blob, path, passphrase, key, kdf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -282,17 +285,17 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 
 // openBackup opens a backup blob read at path: its identity (under key
 // in v2, under passphrase in v1, refusing a v1 header costlier than
-// BackupKDF before any KDF runs) and its state JSON. A blob that does not
+// kdf before any KDF runs) and its state JSON. A blob that does not
 // open is wire.ErrForged (the path already proved the passphrase), one
 // that does not parse wire.ErrMalformed.
-func openBackup(blob []byte, path string, passphrase []byte, key [32]byte) (*keystore.Identity, []byte, error) {
+func openBackup(blob []byte, path string, passphrase []byte, key [32]byte, kdf keystore.KDF) (*keystore.Identity, []byte, error) {
 	b, err := wire.ParseBackup(blob)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: backup: %w", err)
 	}
 	var id *keystore.Identity
 	if b.Version == 1 {
-		id, err = keystore.OpenWithin(b.Identity, passphrase, BackupKDF)
+		id, err = keystore.OpenWithin(b.Identity, passphrase, kdf)
 	} else {
 		id, err = keystore.OpenSeeds(key, b.Identity, wire.BackupAD(2, path))
 	}

@@ -36,12 +36,11 @@ func hostileKeystore(time, memory uint32, threads uint8) []byte {
 // passes the keystore format allows). The restore refuses it, saying so,
 // before any key derivation runs with those parameters.
 func TestRestoreRefusesCostlyKDF(t *testing.T) {
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	w := newWorld(t)
 	alice, _, _ := w.userOn("alice", []string{w.hubs[0]}, filepath.Join(t.TempDir(), "alice.state"))
 	w.settle("alice")
 	pass := []byte("a long backup passphrase")
-	kdf := client.BackupKDF
+	kdf := testKDF()
 	v1path := "b/" + hex.EncodeToString(argon2.IDKey(pass, []byte("parley/backup-path/v1|alice"), kdf.Time, kdf.Memory, kdf.Threads, 16))
 	for _, tc := range []struct {
 		name         string
@@ -57,7 +56,7 @@ func TestRestoreRefusesCostlyKDF(t *testing.T) {
 			blob := append([]byte("parley/backup/v1\n"), binary.BigEndian.AppendUint32(nil, uint32(len(ks)))...)
 			blob = append(append(blob, ks...), make([]byte, 24+16+4)...)
 			setBlob(w, 0, alice.Address(), v1path, blob)
-			_, _, err := client.Restore(context.Background(), "alice", pass, w.directory(), filepath.Join(t.TempDir(), "alice2.state"))
+			_, _, err := client.Restore(context.Background(), "alice", pass, w.directory(), filepath.Join(t.TempDir(), "alice2.state"), client.WithBackupKDF(testKDF()))
 			if !errors.Is(err, keystore.ErrKDFTooCostly) || !strings.Contains(err.Error(), "costlier key derivation") {
 				t.Fatalf("restore of a backup asking Argon2id for %d passes over %d KiB with %d threads: %v", tc.time, tc.memory, tc.threads, err)
 			}
@@ -72,7 +71,6 @@ func TestRestoreRefusesCostlyKDF(t *testing.T) {
 // key), and that backup still restores; turning backup on again moves it
 // to v2 and deletes the v1 blob.
 func TestBackupClearHeader(t *testing.T) {
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	w := newWorld(t)
 	ctx := context.Background()
 	alice, id, _ := w.userOn("alice", []string{w.hubs[0]}, filepath.Join(t.TempDir(), "alice.state"))
@@ -107,7 +105,7 @@ func TestBackupClearHeader(t *testing.T) {
 		t.Fatalf("a v1 device wrote %q", old[:20])
 	}
 	identifying(t, old, len(old)-24-65536-16) // all but the sealed state
-	if _, alice2, err := client.Restore(ctx, "alice", pass, w.directory(), filepath.Join(t.TempDir(), "a2.state")); err != nil || alice2.Address() != alice.Address() {
+	if _, alice2, err := client.Restore(ctx, "alice", pass, w.directory(), filepath.Join(t.TempDir(), "a2.state"), client.WithBackupKDF(testKDF())); err != nil || alice2.Address() != alice.Address() {
 		t.Fatalf("restoring a v1 backup: %v", err)
 	}
 
@@ -117,12 +115,12 @@ func TestBackupClearHeader(t *testing.T) {
 	if _, err := w.drivers[0].Stat(ctx, alice.Address(), v1path); err == nil {
 		t.Fatal("the v1 backup is still on the hub after moving to v2")
 	}
-	v2 := blob(t, w, 0, alice.Address(), client.BackupPath("alice", pass, client.BackupKDF))
+	v2 := blob(t, w, 0, alice.Address(), client.BackupPath("alice", pass, testKDF()))
 	if !bytes.HasPrefix(v2, []byte("parley/backup/v2\n")) || (len(v2)-len("parley/backup/v2\n")-200-24-16)%65536 != 0 {
 		t.Fatalf("v2 backup of %d bytes starting %q", len(v2), v2[:17])
 	}
 	identifying(t, v2, len("parley/backup/v2\n"))
-	if _, alice3, err := client.Restore(ctx, "alice", pass, w.directory(), filepath.Join(t.TempDir(), "a3.state")); err != nil || alice3.Address() != alice.Address() {
+	if _, alice3, err := client.Restore(ctx, "alice", pass, w.directory(), filepath.Join(t.TempDir(), "a3.state"), client.WithBackupKDF(testKDF())); err != nil || alice3.Address() != alice.Address() {
 		t.Fatalf("restoring a v2 backup: %v", err)
 	}
 }

@@ -27,10 +27,9 @@ func conversationTexts(c *client.Client, name string) string {
 // until the conversation is reset, which the contact accepts in place of
 // the old one.
 func TestBackupRestore(t *testing.T) {
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	clk := newClock()
 	w := newWorld(t)
-	w.opts = []client.Option{client.WithClock(clk.Now)}
+	w.opts = []client.Option{client.WithClock(clk.Now), client.WithBackupKDF(testKDF())}
 	ctx := context.Background()
 	alice, _, _ := w.userOn("alice", []string{w.hubs[0]}, filepath.Join(t.TempDir(), "alice.state"))
 	bob := w.user("bob", w.hubs[1])

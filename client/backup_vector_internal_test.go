@@ -61,9 +61,6 @@ func readBackupVector(t *testing.T) map[string][]byte {
 // header before any KDF runs.
 func TestBackupVector(t *testing.T) {
 	kdf := keystore.KDF{Time: 1, Memory: 64, Threads: 1}
-	old := BackupKDF
-	BackupKDF = kdf
-	t.Cleanup(func() { BackupKDF = old })
 	if *update {
 		id, err := keystore.New()
 		if err != nil {
@@ -115,14 +112,14 @@ func TestBackupVector(t *testing.T) {
 		t.Fatalf("backup path derivation changed: %s, %s", path, backupPathV1(name, pass, kdf))
 	}
 	for _, tc := range []struct{ blob, path string }{{"blob", path}, {"blob-v1", string(v["path-v1"])}} {
-		id, state, err := openBackup(v[tc.blob], tc.path, pass, key)
+		id, state, err := openBackup(v[tc.blob], tc.path, pass, key, kdf)
 		if err != nil {
 			t.Fatalf("%s no longer opens: %v", tc.blob, err)
 		}
 		if !bytes.Equal(id.SigningKey().Public().(ed25519.PublicKey), v["signing-key"]) || !bytes.Equal(state, v["state"]) {
 			t.Fatalf("%s opened to another identity or state: %q", tc.blob, state)
 		}
-		if _, _, err := openBackup(v[tc.blob], tc.path+"0", pass, key); !errors.Is(err, wire.ErrForged) {
+		if _, _, err := openBackup(v[tc.blob], tc.path+"0", pass, key, kdf); !errors.Is(err, wire.ErrForged) {
 			t.Fatalf("%s opened at another path: %v", tc.blob, err)
 		}
 	}
@@ -138,7 +135,7 @@ func TestBackupVector(t *testing.T) {
 		{"bad-truncated", v["bad-truncated"], wire.ErrMalformed},
 		{"bad-version", v["bad-version"], wire.ErrMalformed},
 	} {
-		if _, _, err := openBackup(tc.blob, path, pass, key); !errors.Is(err, tc.want) {
+		if _, _, err := openBackup(tc.blob, path, pass, key, kdf); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}

@@ -106,6 +106,8 @@ type Client struct {
 	now  func() time.Time
 
 	window       time.Duration        // a disappearing message's least lifetime on the hubs (expiry.go)
+	backupKDF    keystore.KDF         // the backup's Argon2id cost (WithBackupKDF)
+	timings      WatchTimings         // Watch's periods (WithWatchTimings)
 	receiptAsked map[string]time.Time // when expire last read a contact's receipt
 
 	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
@@ -232,16 +234,22 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = 
 // WithClock replaces the clock (for tests of disappearing messages).
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
 
+// with applies opts to c and returns c.
+func (c *Client) with(opts []Option) *Client {
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
 // New makes a client for name, whose identity id is registered on the chain
 // with homeHub as its hub. It does not need the hubs to be up: it connects
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
 		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub},
-		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}}
-	for _, o := range opts {
-		o(c)
-	}
+		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF, timings: defaultWatchTimings()}
+	c.with(opts)
 	c.http = offlineHTTP(c.http)
 	c.device = newDevice(0, c.now())
 	c.checked, c.down, c.seen = map[string]bool{}, map[string]downHub{}, map[string]seenRecord{}

@@ -8,30 +8,9 @@ import (
 	"time"
 )
 
-// The Set functions change a setting for one test and restore it when the
-// test ends; Watches the test starts after setting it are stopped first.
-
-// SetContactsPerStream changes how many contacts one change stream follows.
-func SetContactsPerStream(t testing.TB, n int) {
-	old := contactsPerStream
-	contactsPerStream = n
-	t.Cleanup(func() { contactsPerStream = old })
-}
-
-// SetPollFirst changes the first poll interval of a failed watch stream.
-func SetPollFirst(t testing.TB, d time.Duration) {
-	old := pollFirst
-	pollFirst = d
-	t.Cleanup(func() { pollFirst = old })
-}
-
-// SetMaintenance changes how often Watch does its periodic work and looks
-// contacts up again (and makes it back up at every tick).
-func SetMaintenance(t testing.TB, every, refresh time.Duration) {
-	e, r, b := MaintenanceInterval, RecordRefresh, BackupEvery
-	MaintenanceInterval, RecordRefresh, BackupEvery = every, refresh, 0
-	t.Cleanup(func() { MaintenanceInterval, RecordRefresh, BackupEvery = e, r, b })
-}
+// Configure applies opts to c, a client made by a test's world helper:
+// before c is used by anything else (no Watch of c's runs yet).
+func Configure(c *Client, opts ...Option) { c.with(opts) }
 
 // GroupVerifier returns the public key c checks member's newest messages
 // in group id with (c's own signing key for the epoch if member is c).
@@ -63,11 +42,11 @@ func Followed(c *Client, name string) bool {
 // (a keystore file under passphrase, comments and all, at the v1 path),
 // and returns that path.
 func UseBackupV1(t testing.TB, c *Client, passphrase []byte) string {
-	ks, err := c.id.Seal(passphrase, BackupKDF, c.now())
+	ks, err := c.id.Seal(passphrase, c.backupKDF, c.now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := backupPathV1(c.Name, passphrase, BackupKDF)
+	path := backupPathV1(c.Name, passphrase, c.backupKDF)
 	c.mu.Lock()
 	c.backup = &backupConfig{Path: path, Keystore: ks}
 	err = c.save()

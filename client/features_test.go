@@ -498,8 +498,10 @@ func TestBlock(t *testing.T) {
 // both sides (the sender's watch deletes the blob, which the reader's
 // receipt says he has) and says so.
 func TestWatchMaintains(t *testing.T) {
-	client.SetMaintenance(t, 20*time.Millisecond, time.Hour)
 	w, alice, bob, clk := clockedPair(t)
+	fast := client.WithWatchTimings(client.WatchTimings{Maintenance: 20 * time.Millisecond, Backup: time.Nanosecond})
+	client.Configure(alice, fast)
+	client.Configure(bob, fast)
 	carol := w.user("carol", w.hubs[0])
 	w.settle("carol")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -517,7 +519,7 @@ func TestWatchMaintains(t *testing.T) {
 	if err := bob.EnableBackup(ctx, backupPass); err != nil {
 		t.Fatal(err)
 	}
-	backupPath := client.BackupPath("bob", backupPass, client.BackupKDF)
+	backupPath := client.BackupPath("bob", backupPass, testKDF())
 	backedUp, err := w.drivers[1].Stat(ctx, bob.Address(), backupPath)
 	if err != nil {
 		t.Fatal(err)
@@ -770,8 +772,8 @@ func TestWatchReceipts(t *testing.T) {
 // TestWatchManyStreams: contacts beyond what one stream follows are
 // watched on further streams to the same hub.
 func TestWatchManyStreams(t *testing.T) {
-	client.SetContactsPerStream(t, 1)
 	w, alice, bob := newPair(t)
+	client.Configure(bob, client.WithWatchTimings(client.WatchTimings{ContactsPerStream: 1}))
 	carol := w.user("carol", w.hubs[0]) // on alice's hub too
 	w.settle("carol")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -28,7 +28,6 @@ import (
 
 func TestRecordStateV1(t *testing.T) {
 	ctx := context.Background()
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	w := newWorld(t)
 	first := startRestartableHub(t)
 	erinHub := startRestartableHub(t)

@@ -79,7 +79,7 @@ func TestRequestFromUnprovableSenderIsKept(t *testing.T) {
 		}
 	}
 
-	client.SetMaintenance(t, 20*time.Millisecond, time.Hour)
+	client.Configure(alice, client.WithWatchTimings(client.WatchTimings{Maintenance: 20 * time.Millisecond, Backup: time.Nanosecond}))
 	announced := make(chan string, 4)
 	watch(t, alice, func(m client.Message) {
 		if m.Kind == client.KindRequest {

@@ -25,10 +25,10 @@ import (
 // is unreachable it polls it with back-off (1 s doubling to 30 s). A
 // message that fails to open is reported through onErr and not shown.
 //
-// Every MaintenanceInterval it also expires disappearing messages
+// Every maintenance period (WithWatchTimings) it also expires disappearing messages
 // (reporting KindExpired), retries queued messages, keeps the backup
-// current (every BackupEvery), and takes in contacts
-// made since it started (and leaves blocked ones); every RecordRefresh it
+// current (every backup period), and takes in contacts
+// made since it started (and leaves blocked ones); every refresh period it
 // looks each contact up on the chain again, so one who moved to other hubs
 // is followed there (one whose keys changed is no longer followed, and
 // its *KeyChange reported through onErr), and the user's own name,
@@ -48,8 +48,8 @@ func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error))
 		for url, names := range plan {
 			// A hub takes at most 5,000 follows a stream, and each contact
 			// needs three: more contacts on one hub take more streams.
-			for i := 0; i == 0 || i < len(names); i += contactsPerStream {
-				part := names[i:min(i+contactsPerStream, len(names))]
+			for i := 0; i == 0 || i < len(names); i += c.timings.ContactsPerStream {
+				part := names[i:min(i+c.timings.ContactsPerStream, len(names))]
 				inbox := slices.Contains(c.own, url) && i == 0
 				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, fn, onErr) })
 			}
@@ -96,7 +96,7 @@ func (c *Client) watchPlan() map[string][]string {
 // maintain runs Watch's periodic work until ctx ends or the plan of what
 // to follow changes (a new contact, a contact's new hubs).
 func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, requests *announcer, fn func(Message), onErr func(error)) {
-	t := time.NewTicker(MaintenanceInterval)
+	t := time.NewTicker(c.timings.Maintenance)
 	defer t.Stop()
 	lastBackup := time.Now()
 	for {
@@ -125,13 +125,13 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 		if requests.retry() { // a sender that was not provable yet may be now
 			c.announceRequests(ctx, requests, fn, onErr)
 		}
-		if time.Since(lastBackup) >= BackupEvery {
+		if time.Since(lastBackup) >= c.timings.Backup {
 			lastBackup = time.Now()
 			if err := c.Backup(ctx); err != nil && ctx.Err() == nil { // a no-op unless on and changed
 				onErr(err)
 			}
 		}
-		if time.Since(*lastRefresh) >= RecordRefresh {
+		if time.Since(*lastRefresh) >= c.timings.Refresh {
 			*lastRefresh = time.Now()
 			for _, n := range c.Contacts() {
 				if ctx.Err() != nil {
@@ -168,27 +168,48 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 	}
 }
 
-// RecordRefresh is how often Watch looks contacts up on the chain again;
-// BackupEvery, how often it brings the backup up to date (if it is on and
-// anything changed).
-var RecordRefresh, BackupEvery = time.Hour, time.Minute
+// WatchTimings are the periods of Watch's work (DefaultWatchTimings).
+type WatchTimings struct {
+	// Maintenance is how often Watch expires disappearing messages,
+	// retries queued ones, looks for new contacts and checks again
+	// requests whose sender the chain did not prove yet.
+	Maintenance time.Duration
+	// Refresh is how often Watch looks contacts up on the chain again;
+	// Backup, how often it brings the backup up to date (if it is on and
+	// anything changed).
+	Refresh, Backup time.Duration
+	// A hub's stream that fails is replaced by polling, first after
+	// PollFirst, then twice as long each time up to PollMax, while it is
+	// tried again.
+	PollFirst, PollMax time.Duration
+	// ContactsPerStream is how many contacts one change stream follows
+	// (three follows each, under the hub's 5,000).
+	ContactsPerStream int
+}
 
-// contactsPerStream is how many contacts one change stream follows (three
-// follows each, under the hub's 5,000).
-var contactsPerStream = 1600
+// defaultWatchTimings are Watch's periods unless WithWatchTimings says
+// otherwise: maintenance every 5 s, contacts looked up hourly, the backup
+// brought up to date every minute, polling from 1 s doubling to 30 s,
+// 1,600 contacts a stream.
+func defaultWatchTimings() WatchTimings {
+	return WatchTimings{Maintenance: 5 * time.Second, Refresh: time.Hour, Backup: time.Minute,
+		PollFirst: time.Second, PollMax: 30 * time.Second, ContactsPerStream: 1600}
+}
 
-// MaintenanceInterval is how often Watch expires disappearing messages,
-// retries queued ones, looks for new contacts and checks again requests
-// whose sender the chain did not prove yet.
-var MaintenanceInterval = 5 * time.Second
+// WithWatchTimings sets the periods of Watch's work; a field left zero
+// keeps its default.
+func WithWatchTimings(w WatchTimings) Option {
+	return func(c *Client) {
+		d := defaultWatchTimings()
+		c.timings = WatchTimings{Maintenance: cmp.Or(w.Maintenance, d.Maintenance), Refresh: cmp.Or(w.Refresh, d.Refresh),
+			Backup: cmp.Or(w.Backup, d.Backup), PollFirst: cmp.Or(w.PollFirst, d.PollFirst), PollMax: cmp.Or(w.PollMax, d.PollMax),
+			ContactsPerStream: cmp.Or(w.ContactsPerStream, d.ContactsPerStream)}
+	}
+}
 
 // KindExpired is the kind of the Message Watch reports when disappearing
 // messages were removed from the history.
 const KindExpired = "expired"
-
-// A hub's stream that fails is replaced by polling, first after pollFirst,
-// then twice as long each time up to pollMax, while it is tried again.
-var pollFirst, pollMax = time.Second, 30 * time.Second
 
 // KindReceipt is the kind of the Message Watch reports when a contact
 // (From) wrote a new receipt: read it with ReceiptFrom.
@@ -286,7 +307,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 			}
 		}
 	}
-	cursor, backoff := "", pollFirst
+	cursor, backoff := "", c.timings.PollFirst
 	for ctx.Err() == nil {
 		if err == nil {
 			err = h.Watch(ctx, follows, cursor, func(ev hubclient.Event) error {
@@ -315,7 +336,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				if ev.Cursor != "" {
 					cursor = ev.Cursor
 				}
-				backoff = pollFirst
+				backoff = c.timings.PollFirst
 				return nil
 			})
 		}
@@ -332,7 +353,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, max(pollMax, pollFirst))
+		backoff = min(2*backoff, max(c.timings.PollMax, c.timings.PollFirst))
 		if h == nil {
 			h, err = c.dial(ctx, url)
 		} else {

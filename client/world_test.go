@@ -61,6 +61,10 @@ func (w *world) settle(names ...string) {
 	}
 }
 
+// testKDF is the Argon2id cost of the backups of the world's clients: the
+// least there is.
+func testKDF() keystore.KDF { return keystore.KDF{Time: 1, Memory: 64, Threads: 1} }
+
 func newWorld(t testing.TB) *world { return newWorldWith(t, nil) }
 
 // newWorldWith is newWorld with the hubs' configuration adjusted by tweak.
@@ -138,7 +142,7 @@ func (w *world) userOnUnlocked(name string, hubs []string, statePath string) (*c
 	if _, err := dir.Register(ctx, id.OwnerKey(), name, salt, h, profile); err != nil {
 		w.t.Fatal(err)
 	}
-	c, err := client.Open(ctx, name, id, dir, hubURL, statePath, w.opts...)
+	c, err := client.Open(ctx, name, id, dir, hubURL, statePath, append([]client.Option{client.WithBackupKDF(testKDF())}, w.opts...)...)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -900,8 +904,8 @@ func (unreachableChain) Lookup(context.Context, string) (*bns.Record, error) {
 // announced live. (Polling the hub that is down is put off for an hour:
 // only the other hub's stream can bring it.)
 func TestWatchWithOneHubDown(t *testing.T) {
-	client.SetPollFirst(t, time.Hour)
 	_, first, alice, bob := twoHubPair(t, "hello")
+	client.Configure(bob, client.WithWatchTimings(client.WatchTimings{PollFirst: time.Hour}))
 	first.stop()
 	expect := watchTexts(t, bob)
 	expect("hello")
@@ -917,8 +921,8 @@ func TestWatchWithOneHubDown(t *testing.T) {
 // record), and a contact who had not read yet finds everything, copied,
 // on the new hub.
 func TestWatchFollowsAMove(t *testing.T) {
-	client.SetMaintenance(t, 20*time.Millisecond, 0)
 	w := newWorld(t)
+	w.opts = []client.Option{client.WithWatchTimings(client.WatchTimings{Maintenance: 20 * time.Millisecond, Refresh: time.Nanosecond, Backup: time.Nanosecond})}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	old := startRestartableHub(t)

@@ -9,9 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
 )
 
 // TestHomeAtRest: what a thief who takes alice's device, but not her
@@ -28,7 +25,6 @@ func TestHomeAtRest(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
 	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "the backup passphrase")
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	dir := t.TempDir()
 	alice, bob := filepath.Join(dir, "alice"), filepath.Join(dir, "bob")
 	initHome(t, rpc, alice)

@@ -75,7 +75,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, c, err := client.Restore(ctx, name, backupPass, d, h.path("state"))
+			id, c, err := client.Restore(ctx, name, backupPass, d, h.path("state"), h.clientOpts...)
 			if err != nil {
 				return err
 			}

@@ -59,28 +59,30 @@ type home struct {
 	debugEnv bool            // PARLEY_DEBUG is set
 	said     map[string]bool // warnings printed (each once)
 	// ask asks the person for a secret (nil: on the terminal, askTerminal).
-	ask   func(prompt string) ([]byte, error)
-	stdin io.Reader
-	cfg   config
-	id    *keystore.Identity
-	dir2  *lookup.Client // the verified directory, once opened
-	lazy  *chainDir      // opens it on first use (h.chain)
-	c     *client.Client // the client a command opened
-	lock  *os.File       // the home's lock, once taken
-	cmd   string         // the command, for a process waiting for the lock
-	clock clock          // when now is, and the zone times are shown in
+	ask        func(prompt string) ([]byte, error)
+	stdin      io.Reader
+	cfg        config
+	id         *keystore.Identity
+	dir2       *lookup.Client  // the verified directory, once opened
+	lazy       *chainDir       // opens it on first use (h.chain)
+	c          *client.Client  // the client a command opened
+	lock       *os.File        // the home's lock, once taken
+	cmd        string          // the command, for a process waiting for the lock
+	clock      clock           // when now is, and the zone times are shown in
+	lockWait   time.Duration   // how long a command waits for another process on the home
+	clientOpts []client.Option // for every client opened or restored
 }
 
-// lockWait is how long a command waits for another parley process that
-// uses the same home.
-var lockWait = 10 * time.Second
+// defaultLockWait is how long a command waits for another parley process
+// that uses the same home.
+const defaultLockWait = 10 * time.Second
 
 // lockHome takes the home's lock for the rest of the command: two parley
 // processes working on one home would each move ratchets on from the
 // same state, and one's messages would be lost. A command waits up to
-// lockWait for another to finish, saying so, then gives up saying which.
+// h.lockWait for another to finish, saying so, then gives up saying which.
 func (h *home) lockHome(ctx context.Context) error {
-	return h.takeLock(ctx, lockWait)
+	return h.takeLock(ctx, h.lockWait)
 }
 
 // tryLock takes the home's lock if no other process holds it, without
@@ -344,7 +346,7 @@ func (h *home) client(ctx context.Context) (*client.Client, error) {
 	}
 	// The chain is asked when something needs it; down, the client goes
 	// on with what the device holds.
-	c, err := client.Open(ctx, h.cfg.Name, h.id, h.lazy, h.cfg.Hub, h.path("state"), client.WithClock(h.clock.Now))
+	c, err := client.Open(ctx, h.cfg.Name, h.id, h.lazy, h.cfg.Hub, h.path("state"), append([]client.Option{client.WithClock(h.clock.Now)}, h.clientOpts...)...)
 	if err != nil {
 		return nil, err
 	}

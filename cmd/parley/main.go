@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
@@ -39,13 +41,23 @@ func runAsking(ctx context.Context, ask func(prompt string) ([]byte, error), arg
 type runOptions struct {
 	ask   func(prompt string) ([]byte, error) // asks for a secret (nil: on the terminal)
 	clock clock                               // the time messages are stamped with and shown against
+	// lockWait is how long a command waits for another parley process
+	// that uses the same home (0: defaultLockWait).
+	lockWait time.Duration
+	// client are options for every client a command opens or restores
+	// (say, a cheaper backup KDF).
+	client []client.Option
 }
 
 // runWith is run with opts.
 func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
-	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock}
+	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock,
+		lockWait: opts.lockWait, clientOpts: opts.client}
+	if h.lockWait == 0 {
+		h.lockWait = defaultLockWait
+	}
 	defer h.release()
 	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, h.explain)
 	if code == 0 {

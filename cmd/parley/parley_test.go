@@ -83,10 +83,16 @@ func awaitName(t *testing.T, home, name string, want ...string) string {
 }
 
 // parley runs the CLI and fails the test on a non-zero exit.
+// testRun is what tests run parley with: backups with the least Argon2id
+// cost there is (restores find them only with the same).
+func testRun() runOptions {
+	return runOptions{client: []client.Option{client.WithBackupKDF(keystore.KDF{Time: 1, Memory: 64, Threads: 1})}}
+}
+
 func parley(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), args, nil, &out, &errb); code != 0 {
+	if code := runWith(context.Background(), testRun(), args, nil, &out, &errb); code != 0 {
 		t.Fatalf("parley %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
 	return out.String()
@@ -284,7 +290,6 @@ func TestCLI(t *testing.T) {
 	}
 
 	// Backup, then a restore on a fresh device.
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "the backup passphrase")
 	parley(t, "--home", alice, "backup", "on")
 	parley(t, "--home", alice, "send", "bob", "backed up")
@@ -432,8 +437,6 @@ func TestNameCommands(t *testing.T) {
 
 	// One parley process at a time per home: while a watch runs, another
 	// command waits, then gives up saying which process holds the home.
-	defer func(d time.Duration) { lockWait = d }(lockWait)
-	lockWait = 300 * time.Millisecond
 	wctx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan int)
 	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, io.Discard, io.Discard) }()
@@ -447,7 +450,7 @@ func TestNameCommands(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 1 ||
+	if code := runWith(context.Background(), runOptions{lockWait: 300 * time.Millisecond}, []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 1 ||
 		!strings.Contains(errb.String(), "waiting for another parley process") || !strings.Contains(errb.String(), "(pid ") ||
 		!strings.Contains(errb.String(), "parley watch): stop it first") {
 		t.Fatalf("a second parley on the home: exit %d, %s", code, errb.String())

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server/hubtest"
@@ -42,8 +41,6 @@ func TestRestoreWhileOldDeviceRuns(t *testing.T) {
 	rpc, _ := startWorld(t)
 	hub := hubtest.Start(t, nil)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	defer func(k keystore.KDF) { client.BackupKDF = k }(client.BackupKDF)
-	client.BackupKDF = keystore.KDF{Time: 1, Memory: 64, Threads: 1}
 	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "the backup passphrase")
 	h := world(t, rpc, hub.URL, "alice", "bob")
 	old, bob := h["alice"], h["bob"]
