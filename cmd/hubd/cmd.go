@@ -70,7 +70,10 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Int("nats-replicas", 1, "NATS servers keeping the stream (3 on a 3-node cluster)")
 	f.String("instance", "", "name of this instance in logs and the event log (default: the host name and a random suffix)")
 	f.String("server-name", "", "name in the challenge text (default: the public URL's host); changing it invalidates outstanding Gaia tokens")
-	f.Bool("gaia-require-hub-url", false, "refuse Gaia tokens whose hubUrl claim is not the public URL (Gaia's requireCorrectHubUrl)")
+	f.Bool("gaia-require-hub-url", false, "refuse Gaia tokens whose hubUrl claim is not the public URL or one of --gaia-valid-hub-urls (Gaia's requireCorrectHubUrl)")
+	f.StringSlice("gaia-valid-hub-urls", nil, "more URLs a Gaia token's hubUrl may name with --gaia-require-hub-url (Gaia's validHubUrls), comma-separated")
+	f.StringSlice("whitelist", nil, "the only addresses whose tokens are accepted, comma-separated (Gaia's whitelist; a Gaia association token's identity address counts); empty: everyone")
+	f.Bool("gaia-revocation", false, "store revoke-all timestamps where Gaia does, at <address>-auth/authTimestamp, readable at the read URL")
 	f.Float64("max-upload-mb", 20, "largest object, in MiB")
 	f.Float64("quota-mb", 0, "most one address may store, in MiB (0: no limit)")
 	f.Int("page-size", 100, "entries per list-files page")
@@ -172,6 +175,9 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		PublicURL:            publicURL,
 		ServerName:           v.GetString("server-name"),
 		RequireGaiaHubURL:    v.GetBool("gaia-require-hub-url"),
+		GaiaHubURLs:          v.GetStringSlice("gaia-valid-hub-urls"),
+		Whitelist:            v.GetStringSlice("whitelist"),
+		GaiaRevocation:       v.GetBool("gaia-revocation"),
 		MaxUploadBytes:       int64(v.GetFloat64("max-upload-mb") * (1 << 20)),
 		QuotaBytes:           int64(v.GetFloat64("quota-mb") * (1 << 20)),
 		PageSize:             v.GetInt("page-size"),

@@ -48,7 +48,15 @@ const (
 	ScopeListFiles        = "listFiles" // list-files of the bucket
 	ScopeInbox            = "inbox"     // list, read and delete inbox envelopes; hear of arrivals on a watch
 	ScopeRevokeAll        = "revokeAll" // move the bucket's oldest valid timestamp
+	// Archival scopes (Gaia's): writes and deletes of the paths they name
+	// keep the previous version as a history file (HistoryPrefix).
+	ScopePutFileArchival       = "putFileArchival"
+	ScopePutFileArchivalPrefix = "putFileArchivalPrefix"
 )
+
+// HistoryPrefix starts the last segment of the history files that
+// archival writes and deletes keep: "<dir>/.history.<ms>.<id>.<name>".
+const HistoryPrefix = ".history."
 
 // Scope restricts a token to an operation, and for writes and deletes to
 // a path or path prefix (Domain).
@@ -75,17 +83,56 @@ type Grant struct {
 	Scheme   string     // "v1" or NativeScheme
 	IssuedAt *time.Time // nil when the token has no iat
 	Scopes   []Scope
+	// Signer is the address that signed for the request: the identity
+	// address of a Gaia association token if there is one, else Address
+	// (Gaia's "signing address", which a hub's whitelist names).
+	Signer string
 }
 
 // AllowPut reports whether the grant lets its holder write path. A Gaia
 // token with put scopes writes a path equal to a putFile domain or
 // starting with a putFilePrefix domain, and anything when it has none; a
-// native token with scopes writes only what its put scopes name.
-func (g *Grant) AllowPut(path string) bool { return g.allow(path, ScopePutFile, ScopePutFilePrefix) }
+// native token with scopes writes only what its put or archival scopes
+// name. A grant with archival scopes must also pass AllowArchival.
+func (g *Grant) AllowPut(path string) bool {
+	if g.native() && g.archivalMatch(path) {
+		return true
+	}
+	return g.allow(path, ScopePutFile, ScopePutFilePrefix)
+}
 
 // AllowDelete is AllowPut for deletes and the delete scopes.
 func (g *Grant) AllowDelete(path string) bool {
+	if g.native() && g.archivalMatch(path) {
+		return true
+	}
 	return g.allow(path, ScopeDeleteFile, ScopeDeleteFilePrefix)
+}
+
+// Archival reports whether the grant has archival scopes: then it writes
+// and deletes only what they name (AllowArchival), each write or delete
+// keeps the previous version as a history file, and its listings leave
+// history files out, as in Gaia.
+func (g *Grant) Archival() bool {
+	for _, s := range g.Scopes {
+		if s.Scope == ScopePutFileArchival || s.Scope == ScopePutFileArchivalPrefix {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowArchival reports whether a grant without archival scopes, or one
+// whose archival scopes name path, may write or delete path.
+func (g *Grant) AllowArchival(path string) bool { return !g.Archival() || g.archivalMatch(path) }
+
+func (g *Grant) archivalMatch(path string) bool {
+	for _, s := range g.Scopes {
+		if s.Scope == ScopePutFileArchival && path == s.Domain || s.Scope == ScopePutFileArchivalPrefix && strings.HasPrefix(path, s.Domain) {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowList reports whether the grant may list the bucket: any Gaia
@@ -142,7 +189,7 @@ func checkScopes(scopes []Scope, native bool) error {
 	}
 	for _, s := range scopes {
 		switch s.Scope {
-		case ScopePutFile, ScopePutFilePrefix, ScopeDeleteFile, ScopeDeleteFilePrefix:
+		case ScopePutFile, ScopePutFilePrefix, ScopeDeleteFile, ScopeDeleteFilePrefix, ScopePutFileArchival, ScopePutFileArchivalPrefix:
 		case ScopeListFiles, ScopeInbox, ScopeRevokeAll:
 			if !native {
 				return refuse("unknown scope %q", s.Scope)
@@ -150,8 +197,6 @@ func checkScopes(scopes []Scope, native bool) error {
 			if s.Domain != "" {
 				return refuse("scope %q takes no domain", s.Scope)
 			}
-		case "putFileArchival", "putFileArchivalPrefix":
-			return refuse("archival scopes are not supported by this hub")
 		default:
 			return refuse("unknown scope %q", s.Scope)
 		}
@@ -194,9 +239,13 @@ type Verifier struct {
 	// tokens must name it.
 	HubURL string
 	// RequireGaiaHubURL makes Gaia tokens' hubUrl claim (one trailing '/'
-	// dropped) equal HubURL too (Gaia's requireCorrectHubUrl). Stacks.js
-	// sends it; some wallets send gaiaHubUrl instead and are then refused.
+	// dropped) equal HubURL or one of GaiaHubURLs (Gaia's
+	// requireCorrectHubUrl and validHubUrls). Stacks.js sends it; some
+	// wallets send gaiaHubUrl instead and are then refused.
 	RequireGaiaHubURL bool
+	// GaiaHubURLs are more URLs a Gaia token's hubUrl may name, in
+	// CanonicalHubURL form (a hub reachable under another name).
+	GaiaHubURLs []string
 	// Now returns the time tokens are checked at (time.Now if nil).
 	Now func() time.Time
 	// CacheBytes bounds the memory of the cache of verified and refused

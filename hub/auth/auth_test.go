@@ -76,7 +76,7 @@ func TestVerify(t *testing.T) {
 		{"forged signature", good[:len(good)-4] + "AAAA", addr, false},
 		{"signature by another key", "bearer v1:" + strings.Join(append(strings.Split(MakeGaia(key, GaiaClaims{GaiaChallenge: v.Challenge}), ".")[:2], strings.Split(MakeGaia(other, GaiaClaims{GaiaChallenge: v.Challenge}), ".")[2]), "."), addr, false},
 		{"unknown scope", gaia(GaiaClaims{Scopes: []Scope{{"readAll", ""}}}), addr, false},
-		{"archival scope", gaia(GaiaClaims{Scopes: []Scope{{"putFileArchival", "a"}}}), addr, false},
+		{"archival scope", gaia(GaiaClaims{Scopes: []Scope{{ScopePutFileArchival, "a"}, {ScopePutFileArchivalPrefix, "b/"}}}), addr, true},
 		{"too many scopes", gaia(GaiaClaims{Scopes: make([]Scope, 9)}), addr, false},
 		{"expired association", gaia(GaiaClaims{AssociationToken: MakeAssociation(other, key.PubKey(), float64(now.Unix()-1))}), addr, false},
 		{"association for another key", gaia(GaiaClaims{AssociationToken: MakeAssociation(other, other.PubKey(), float64(now.Unix()+3600))}), addr, false},
@@ -129,6 +129,17 @@ func TestScopes(t *testing.T) {
 	if !g.AllowList() || !g.AllowInbox() || !g.AllowRevokeAll() {
 		t.Error("a Gaia grant with put scopes was refused listing, the inbox or revoke-all (Gaia never restricts them)")
 	}
+	if g.Archival() || !g.AllowArchival("other") {
+		t.Error("a grant without archival scopes is archival")
+	}
+	// Archival scopes restrict writes and deletes to what they name (as
+	// Gaia's checkArchivalRestrictions), beside the put scopes.
+	a := &Grant{Scopes: []Scope{{ScopePutFileArchival, "exact.json"}, {ScopePutFileArchivalPrefix, "dir/"}}}
+	for path, want := range map[string]bool{"exact.json": true, "dir/x": true, "exact.json2": false, "other": false} {
+		if !a.Archival() || a.AllowArchival(path) != want {
+			t.Errorf("AllowArchival(%q) = %v", path, !want)
+		}
+	}
 }
 
 // TestNativeScopes: a native token with scopes allows exactly the
@@ -148,6 +159,7 @@ func TestNativeScopes(t *testing.T) {
 		{"inbox", []Scope{{ScopeInbox, ""}}, ops{inbox: true}},
 		{"revokeAll", []Scope{{ScopeRevokeAll, ""}}, ops{revoke: true}},
 		{"put and list", []Scope{{ScopePutFile, "p"}, {ScopeListFiles, ""}}, ops{put: true, list: true}},
+		{"putFileArchival", []Scope{{ScopePutFileArchival, "p"}}, ops{put: true, del: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &Grant{Scheme: NativeScheme, Scopes: tc.scopes}

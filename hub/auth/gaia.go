@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,7 +148,7 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 	}
 	if v.RequireGaiaHubURL {
 		u, err := CanonicalHubURL(c.HubURL)
-		if err != nil || u != v.HubURL {
+		if err != nil || u != v.HubURL && !slices.Contains(v.GaiaHubURLs, u) {
 			return nil, time.Time{}, refuse("token's hubUrl %q is not this hub's URL %s", c.HubURL, v.HubURL)
 		}
 	}
@@ -162,7 +163,7 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 			return nil, time.Time{}, refuse("token expired")
 		}
 	}
-	g := &Grant{Address: address, Scheme: "v1", Scopes: c.Scopes}
+	g := &Grant{Address: address, Scheme: "v1", Scopes: c.Scopes, Signer: address}
 	if c.Iat != nil {
 		iat, ok := floatTime(*c.Iat)
 		if !ok {
@@ -174,10 +175,11 @@ func (v *Verifier) verifyGaia(tok, address string) (*Grant, time.Time, error) {
 		return nil, time.Time{}, err
 	}
 	if c.AssociationToken != nil {
-		assocExp, err := v.checkAssociation(*c.AssociationToken, address, now)
+		assocExp, signer, err := v.checkAssociation(*c.AssociationToken, address, now)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
+		g.Signer = signer
 		if exp.IsZero() || assocExp.Before(exp) {
 			exp = assocExp
 		}
@@ -198,8 +200,9 @@ func (v *Verifier) challengeOK(ch string) bool {
 }
 
 // checkAssociation verifies a wallet's association token: signed by its
-// iss, not expired, and naming the bucket's key as childToAssociate.
-func (v *Verifier) checkAssociation(tok, address string, now time.Time) (time.Time, error) {
+// iss, not expired, and naming the bucket's key as childToAssociate. It
+// returns its expiry and the address of its iss (the signing address).
+func (v *Verifier) checkAssociation(tok, address string, now time.Time) (time.Time, string, error) {
 	var c struct {
 		ChildToAssociate string   `json:"childToAssociate"`
 		Iss              string   `json:"iss"`
@@ -207,30 +210,30 @@ func (v *Verifier) checkAssociation(tok, address string, now time.Time) (time.Ti
 	}
 	t, err := splitES256K(tok)
 	if err != nil {
-		return time.Time{}, refuse("association token: %v", err)
+		return time.Time{}, "", refuse("association token: %v", err)
 	}
 	if err := json.Unmarshal(t.payload, &c); err != nil {
-		return time.Time{}, refuse("association token: %v", err)
+		return time.Time{}, "", refuse("association token: %v", err)
 	}
 	if c.Iss == "" || c.ChildToAssociate == "" || c.Exp == nil {
-		return time.Time{}, refuse("association token lacks iss, childToAssociate or exp")
+		return time.Time{}, "", refuse("association token lacks iss, childToAssociate or exp")
 	}
 	child, err := hex.DecodeString(c.ChildToAssociate)
 	if err != nil || GaiaAddress(child) != address {
-		return time.Time{}, refuse("association token is for another key")
+		return time.Time{}, "", refuse("association token is for another key")
 	}
 	exp, ok := floatTime(*c.Exp)
 	if !ok || !exp.After(now) {
-		return time.Time{}, refuse("association token expired")
+		return time.Time{}, "", refuse("association token expired")
 	}
-	_, pub, err := issuerKey(c.Iss)
+	issBytes, pub, err := issuerKey(c.Iss)
 	if err != nil {
-		return time.Time{}, refuse("association token: %v", err)
+		return time.Time{}, "", refuse("association token: %v", err)
 	}
 	if err := v.verifyES256K(t, pub); err != nil {
-		return time.Time{}, refuse("association token: %v", err)
+		return time.Time{}, "", refuse("association token: %v", err)
 	}
-	return exp, nil
+	return exp, GaiaAddress(issBytes), nil
 }
 
 // jsonString quotes s as JSON.stringify does (no HTML escaping).

@@ -107,5 +107,5 @@ func (v *Verifier) verifyNative(tok, address string) (*Grant, time.Time, error) 
 	if !ed25519.Verify(pub, append([]byte(NativeDomain), payload...), sig) {
 		return nil, time.Time{}, refuse("native token signature does not verify")
 	}
-	return &Grant{Address: address, Scheme: NativeScheme, IssuedAt: &iat, Scopes: c.Scopes}, exp, nil
+	return &Grant{Address: address, Scheme: NativeScheme, IssuedAt: &iat, Scopes: c.Scopes, Signer: address}, exp, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -76,6 +77,9 @@ func (s *Server) authorize(c echo.Context, address string) (*auth.Grant, error) 
 	if err != nil {
 		return nil, err
 	}
+	if s.whitelist != nil && !s.whitelist[g.Signer] {
+		return nil, fail(http.StatusUnauthorized, "ValidationError", "Address %s not authorized for writes (this hub serves only the addresses it lists)", g.Signer)
+	}
 	oldest, err := s.oldestValid(c, address)
 	if err != nil {
 		return nil, err
@@ -132,22 +136,51 @@ func (s *Server) oldestValid(c echo.Context, address string) (int64, error) {
 	return v, nil
 }
 
-// loadOldest reads an address's stored revocation timestamp (0: none).
+// revocationKey is where an address's revocation timestamp is stored:
+// under the internal address, or where Gaia keeps it (GaiaRevocation).
+func (s *Server) revocationKey(address string) (string, string) {
+	if s.cfg.GaiaRevocation {
+		return address + gaiaAuthSuffix, gaiaAuthPath
+	}
+	return revocationBucket, address
+}
+
+// Where Gaia stores a bucket's revocation timestamp: the object
+// authTimestamp of the bucket "<address>-auth".
+const (
+	gaiaAuthSuffix = "-auth"
+	gaiaAuthPath   = "authTimestamp"
+)
+
+// loadOldest reads an address's stored revocation timestamp (0: none);
+// with GaiaRevocation, the later of Gaia's place and the internal one
+// (where a hub that stored none there yet keeps it).
 func (s *Server) loadOldest(ctx context.Context, address string) (int64, error) {
-	_, rc, err := s.cfg.Driver.Get(ctx, revocationBucket, address)
+	v, _, err := s.readOldest(ctx, revocationBucket, address)
+	if err != nil || !s.cfg.GaiaRevocation {
+		return v, err
+	}
+	g, _, err := s.readOldest(ctx, address+gaiaAuthSuffix, gaiaAuthPath)
+	return max(v, g), err
+}
+
+// readOldest reads one stored revocation timestamp and its object (0 and
+// nil: none).
+func (s *Server) readOldest(ctx context.Context, bucket, path string) (int64, *hub.Object, error) {
+	obj, rc, err := s.cfg.Driver.Get(ctx, bucket, path)
 	if errors.Is(err, hub.ErrNotFound) {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	b, _ := io.ReadAll(io.LimitReader(rc, 64))
 	rc.Close()
-	v, err := strconv.ParseInt(string(b), 10, 64)
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("stored revocation of %s: %w", address, err)
+		return 0, nil, fmt.Errorf("stored revocation of %s/%s: %w", bucket, path, err)
 	}
-	return v, nil
+	return v, obj, nil
 }
 
 // revokedCacheMax bounds the addresses whose revocation timestamps are
@@ -157,7 +190,8 @@ const revokedCacheMax = 1 << 16
 // storeOldest stores an address's revocation timestamp; the caller holds
 // revMu.
 func (s *Server) storeOldest(c echo.Context, address string, ts int64) error {
-	_, err := s.cfg.Driver.Put(c.Request().Context(), revocationBucket, address, strings.NewReader(strconv.FormatInt(ts, 10)), hub.PutOptions{ContentType: "text/plain"})
+	bucket, path := s.revocationKey(address)
+	_, err := s.cfg.Driver.Put(c.Request().Context(), bucket, path, strings.NewReader(strconv.FormatInt(ts, 10)), hub.PutOptions{ContentType: "text/plain"})
 	if err == nil {
 		s.revoked[address] = ts
 	}
@@ -175,24 +209,22 @@ func (s *Server) raiseOldest(c echo.Context, address string, ts int64) error {
 		return s.storeOldest(c, address, max(ts, s.revoked[address]))
 	}
 	ctx := c.Request().Context()
+	bucket, path := s.revocationKey(address)
 	for {
 		var cond hub.PutOptions
-		obj, rc, err := s.cfg.Driver.Get(ctx, revocationBucket, address)
+		v, obj, err := s.readOldest(ctx, bucket, path)
 		switch {
-		case errors.Is(err, hub.ErrNotFound):
-			cond.IfNoneMatch = true
 		case err != nil:
 			return err
+		case obj == nil:
+			cond.IfNoneMatch = true
+		case v >= ts && v <= s.cfg.Now().Unix():
+			return nil
 		default:
-			b, _ := io.ReadAll(io.LimitReader(rc, 64))
-			rc.Close()
-			if v, err := strconv.ParseInt(string(b), 10, 64); err == nil && v >= ts && v <= s.cfg.Now().Unix() {
-				return nil
-			}
 			cond.IfMatch = obj.ETag
 		}
 		cond.ContentType = "text/plain"
-		_, err = s.cfg.Driver.Put(ctx, revocationBucket, address, strings.NewReader(strconv.FormatInt(ts, 10)), cond)
+		_, err = s.cfg.Driver.Put(ctx, bucket, path, strings.NewReader(strconv.FormatInt(ts, 10)), cond)
 		if !errors.Is(err, hub.ErrPrecondition) {
 			return err
 		}
@@ -236,6 +268,9 @@ func (s *Server) store(c echo.Context) error {
 	if !g.AllowPut(path) {
 		return refuseScope("writing %q", path)
 	}
+	if !g.AllowArchival(path) {
+		return refuseScope("modifying %q (its archival scopes name other paths)", path)
+	}
 	opt, err := conditions(c.Request().Header)
 	if err != nil {
 		return err
@@ -253,7 +288,14 @@ func (s *Server) store(c echo.Context) error {
 	if cl := c.Request().ContentLength; cl > s.cfg.MaxUploadBytes {
 		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "object of %d bytes, at most %d bytes", cl, s.cfg.MaxUploadBytes)
 	}
-	obj, old, err := s.putObject(c, address, path, http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadBytes), opt)
+	if g.Archival() {
+		// Gaia's archival write: the current version, if any, is kept
+		// as a history file first.
+		if _, err := s.archive(c, address, path); err != nil && !errors.Is(err, hub.ErrNotFound) {
+			return err
+		}
+	}
+	obj, old, err := s.putObject(c, address, path, http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUploadBytes), c.Request().ContentLength, opt)
 	if err != nil {
 		return err
 	}
@@ -265,7 +307,7 @@ func (s *Server) store(c echo.Context) error {
 // the body is read (see quotas). It returns the object and the size of
 // the one it replaced (without a quota it is not looked up, and the
 // object's own size is returned: no change is counted).
-func (s *Server) putObject(c echo.Context, address, path string, body io.Reader, opt hub.PutOptions) (*hub.Object, int64, error) {
+func (s *Server) putObject(c echo.Context, address, path string, body io.Reader, want int64, opt hub.PutOptions) (*hub.Object, int64, error) {
 	ctx := c.Request().Context()
 	if s.quota == nil {
 		obj, err := s.cfg.Driver.Put(ctx, address, path, body, opt)
@@ -284,7 +326,6 @@ func (s *Server) putObject(c echo.Context, address, path string, body io.Reader,
 	case !errors.Is(err, hub.ErrNotFound):
 		return nil, 0, err
 	}
-	want := c.Request().ContentLength // -1: unknown
 	r, err := s.quota.reserve(ctx, address, want, old, s.cfg.MaxUploadBytes)
 	if err != nil {
 		return nil, 0, err
@@ -310,7 +351,23 @@ func (s *Server) deleteFile(c echo.Context) error {
 	if !g.AllowDelete(path) {
 		return refuseScope("deleting %q", path)
 	}
+	if !g.AllowArchival(path) {
+		return refuseScope("modifying %q (its archival scopes name other paths)", path)
+	}
 	ctx := c.Request().Context()
+	ifMatch := unquoteETag(c.Request().Header.Get("If-Match"))
+	if g.Archival() {
+		// Gaia's archival delete renames the file to a history file:
+		// copied, then deleted if it is still the version copied.
+		obj, err := s.archive(c, address, path)
+		if err != nil {
+			return err
+		}
+		if ifMatch != "" && ifMatch != "*" && ifMatch != obj.ETag {
+			return fmt.Errorf("%w: ETag is %s, If-Match %s", hub.ErrPrecondition, obj.ETag, ifMatch)
+		}
+		ifMatch = obj.ETag
+	}
 	var size int64
 	if s.quota != nil {
 		unlock := s.quota.paths.lock(address, path)
@@ -319,7 +376,7 @@ func (s *Server) deleteFile(c echo.Context) error {
 			size = cur.Size
 		}
 	}
-	if err := s.cfg.Driver.Delete(ctx, address, path, hub.DeleteOptions{IfMatch: unquoteETag(c.Request().Header.Get("If-Match"))}); err != nil {
+	if err := s.cfg.Driver.Delete(ctx, address, path, hub.DeleteOptions{IfMatch: ifMatch}); err != nil {
 		return err
 	}
 	if s.quota != nil {
@@ -327,6 +384,51 @@ func (s *Server) deleteFile(c echo.Context) error {
 	}
 	s.changed(ctx, Event{Address: address, Path: path, Op: "delete"}, -size)
 	return c.NoContent(http.StatusAccepted)
+}
+
+// isHistory reports whether path names a history file (its last segment
+// starts with auth.HistoryPrefix).
+func isHistory(path string) bool {
+	return strings.HasPrefix(path[strings.LastIndexByte(path, '/')+1:], auth.HistoryPrefix)
+}
+
+// historyPath names the history file of path at now, as Gaia does:
+// "<dir>/.history.<Unix ms>.<10 random letters and digits>.<name>". A
+// name too long for that to be a valid path is refused (403).
+func (s *Server) historyPath(path string) (string, error) {
+	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	id := make([]byte, 10)
+	rand.Read(id)
+	for i := range id {
+		id[i] = alnum[int(id[i])%len(alnum)]
+	}
+	i := strings.LastIndexByte(path, '/') + 1
+	h := fmt.Sprintf("%s%s%d.%s.%s", path[:i], auth.HistoryPrefix, s.cfg.Now().UnixMilli(), id, path[i:])
+	if err := hub.ValidatePath(h); err != nil {
+		return "", fmt.Errorf("%w: the file name is too long to keep its history (at most %d bytes with archival scopes)", hub.ErrInvalid, hub.MaxSegmentLen-(len(h)-len(path)))
+	}
+	return h, nil
+}
+
+// archive copies the object at path to a new history file (within the
+// quota) and returns the object copied; hub.ErrNotFound if there is none.
+func (s *Server) archive(c echo.Context, address, path string) (*hub.Object, error) {
+	ctx := c.Request().Context()
+	cur, rc, err := s.cfg.Driver.Get(ctx, address, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	hist, err := s.historyPath(path)
+	if err != nil {
+		return nil, err
+	}
+	obj, _, err := s.putObject(c, address, hist, rc, cur.Size, hub.PutOptions{IfNoneMatch: true, ContentType: cur.ContentType, Expires: cur.Expires})
+	if err != nil {
+		return nil, fmt.Errorf("keeping the history of %s: %w", path, err)
+	}
+	s.changed(ctx, Event{Address: address, Path: hist, ETag: obj.ETag, Op: "put"}, obj.Size)
+	return cur, nil
 }
 
 // readJSON decodes a small JSON body into v; an empty body is {}.
@@ -380,6 +482,9 @@ func (s *Server) listFiles(c echo.Context) error {
 	}
 	entries := make([]any, 0, len(objs))
 	for _, o := range objs {
+		if g.Archival() && isHistory(o.Path) {
+			continue // Gaia hides history files from archival tokens
+		}
 		if req.Stat {
 			e := map[string]any{
 				"name": o.Path, "etag": o.ETag, "contentLength": o.Size, "contentType": o.ContentType,
@@ -396,6 +501,9 @@ func (s *Server) listFiles(c echo.Context) error {
 	var page any
 	if more && len(objs) > 0 {
 		page = base64.RawURLEncoding.EncodeToString([]byte(objs[len(objs)-1].Path))
+		if len(entries) == 0 {
+			entries = append(entries, nil) // a page emptied by the filter: Gaia's null marker (Stacks.js skips it and goes on)
+		}
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"entries": entries, "page": page})
 }
@@ -453,7 +561,9 @@ func (s *Server) revokeAll(c echo.Context) error {
 func (s *Server) read(c echo.Context) error {
 	address, path, err := objectPath(c, "read")
 	if err != nil {
-		return fail(http.StatusNotFound, "DoesNotExist", "File not found")
+		if address, path = s.gaiaRevocationRead(c); address == "" {
+			return fail(http.StatusNotFound, "DoesNotExist", "File not found")
+		}
 	}
 	obj, rc, err := s.cfg.Driver.Get(c.Request().Context(), address, path)
 	if errors.Is(err, hub.ErrNotFound) {
@@ -486,6 +596,22 @@ func (s *Server) read(c echo.Context) error {
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Stream(http.StatusOK, ct, rc)
+}
+
+// gaiaRevocationRead recognizes a read of a revocation timestamp where
+// Gaia serves it, "<address>-auth/authTimestamp", when the hub stores it
+// there (Config.GaiaRevocation); it returns "" otherwise.
+func (s *Server) gaiaRevocationRead(c echo.Context) (string, string) {
+	if !s.cfg.GaiaRevocation {
+		return "", ""
+	}
+	raw := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/read/")
+	bucket, path, _ := strings.Cut(raw, "/")
+	address, ok := strings.CutSuffix(bucket, gaiaAuthSuffix)
+	if !ok || path != gaiaAuthPath || hub.ValidateAddress(address) != nil {
+		return "", ""
+	}
+	return bucket, path
 }
 
 // passive reports whether a browser shows content of type ct without

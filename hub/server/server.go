@@ -41,8 +41,22 @@ type Config struct {
 	// host and port, so that hubs do not share one by default).
 	ServerName string
 	// RequireGaiaHubURL refuses Gaia tokens whose hubUrl claim is not the
-	// public URL (Gaia's requireCorrectHubUrl; off by default, as in Gaia).
+	// public URL or one of GaiaHubURLs (Gaia's requireCorrectHubUrl and
+	// validHubUrls; off by default, as in Gaia).
 	RequireGaiaHubURL bool
+	GaiaHubURLs       []string
+	// Whitelist, if not empty, names the only signing addresses whose
+	// tokens the hub accepts (Gaia's whitelist): a bucket address, or the
+	// identity address of a Gaia association token (auth.Grant.Signer).
+	// Others are refused 401 on every authenticated route.
+	Whitelist []string
+	// GaiaRevocation stores revocation timestamps where Gaia does: the
+	// object "authTimestamp" of the bucket "<address>-auth", readable by
+	// anyone at <read URL prefix><address>-auth/authTimestamp (a hub
+	// taking over a Gaia hub's data finds them there). Off: under an
+	// internal address, never served.
+	GaiaRevocation bool
+
 	// TokenCacheBytes bounds the cache of verified and refused tokens
 	// (default auth.DefaultCacheBytes).
 	TokenCacheBytes int64
@@ -110,6 +124,8 @@ type Server struct {
 	revMu   sync.Mutex
 	revoked map[string]int64 // address → oldest valid iat (unix seconds); loaded lazily
 	quota   *quotas          // nil: no quota
+
+	whitelist map[string]bool // nil: everyone
 
 	stopSweep chan struct{}
 	swept     sync.WaitGroup
@@ -185,8 +201,16 @@ func New(cfg Config) (*Server, error) {
 		cfg.Instance = hex.EncodeToString(r)
 	}
 	challenge := auth.Challenge(cfg.ServerName)
+	var extra []string
+	for _, u := range cfg.GaiaHubURLs {
+		cu, err := auth.CanonicalHubURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("server: Gaia hub URL: %w", err)
+		}
+		extra = append(extra, cu)
+	}
 	verify := &auth.Verifier{Challenge: challenge, ServerName: cfg.ServerName, HubURL: hubURL, RequireGaiaHubURL: cfg.RequireGaiaHubURL,
-		Now: cfg.Now, CacheBytes: cfg.TokenCacheBytes}
+		GaiaHubURLs: extra, Now: cfg.Now, CacheBytes: cfg.TokenCacheBytes}
 	s := &Server{
 		cfg:     cfg,
 		verify:  verify,
@@ -196,6 +220,12 @@ func New(cfg Config) (*Server, error) {
 		watches: &watchLimits{perIP: map[string]*ipWatches{}},
 		inboxRL: newIPLimiter(float64(cfg.InboxPerMinute)/60, max(1, cfg.InboxPerMinute/4)),
 		revoked: make(map[string]int64),
+	}
+	if len(cfg.Whitelist) > 0 {
+		s.whitelist = map[string]bool{}
+		for _, a := range cfg.Whitelist {
+			s.whitelist[a] = true
+		}
 	}
 	if cfg.QuotaBytes > 0 {
 		s.quota = newQuotas(cfg.QuotaBytes, cfg.Driver, cfg.Events != nil, cfg.Now)

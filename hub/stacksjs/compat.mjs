@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { AppConfig, UserSession } from '@stacks/auth';
 import { Storage, connectToGaiaHub, uploadToGaiaHub } from '@stacks/storage';
+import { TokenSigner } from 'jsontokens';
+import { getPublicKeyFromPrivate, publicKeyToBtcAddress } from '@stacks/encryption';
 
 const hubUrl = process.argv[2];
 if (!hubUrl) throw new Error('usage: node compat.mjs HUB_URL');
@@ -110,6 +112,51 @@ check('CORS: hub_info and reads answer browsers', async () => {
   assert.equal(read.headers.get('access-control-allow-origin'), '*');
   assert.match(read.headers.get('access-control-expose-headers'), /ETag/i);
 });
+
+// A session holding a token with Gaia's archival scopes, as a wallet may
+// hand an app (Stacks.js makes its tokens without scopes, but uses the
+// gaiaHubConfig a session carries, token included).
+async function archivalStorage(appPrivateKey, scopes) {
+  const info = await (await fetch(hubUrl + '/hub_info')).json();
+  const iss = getPublicKeyFromPrivate(appPrivateKey);
+  const payload = { gaiaChallenge: info.challenge_text, hubUrl, iss, salt: randomBytes(16).toString('hex'), scopes };
+  const token = 'v1:' + new TokenSigner('ES256K', appPrivateKey).sign(payload);
+  const session = new UserSession({ appConfig: new AppConfig(['store_write'], 'http://127.0.0.1'), sessionOptions: {} });
+  const data = session.store.getSessionData();
+  data.userData = { appPrivateKey, hubUrl, gaiaHubConfig: {
+    url_prefix: info.read_url_prefix, max_file_upload_size_megabytes: info.max_file_upload_size_megabytes,
+    address: publicKeyToBtcAddress(iss), token, server: hubUrl } };
+  session.store.setSessionData(data);
+  return new Storage({ userSession: session });
+}
+
+check('archival scopes: overwrites and deletes keep history, hidden from the scoped listing', async () => {
+  const appKey = randomBytes(32).toString('hex');
+  const archival = await archivalStorage(appKey, [{ scope: 'putFileArchivalPrefix', domain: 'journal/' }]);
+  await archival.putFile('journal/day.txt', 'first', { encrypt: false });
+  await archival.putFile('journal/day.txt', 'second', { encrypt: false }); // If-Match from the first write
+  await archival.putFile('journal/day.txt', 'third', { encrypt: false });
+  assert.equal(await archival.getFile('journal/day.txt', { decrypt: false }), 'third');
+  for (let i = 0; i < 4; i++) await archival.putFile(`journal/n${i}.txt`, `n${i}`, { encrypt: false });
+  await archival.deleteFile('journal/n0.txt');
+  // (Storage.putFile would reconnect with an unscoped token after the 401.)
+  const hubConfig = archival.userSession.store.getSessionData().userData.gaiaHubConfig;
+  await assert.rejects(uploadToGaiaHub('elsewhere.txt', 'x', hubConfig),
+    (e) => e.name === 'ValidationError' || /401|ValidationError/.test(String(e)));
+  const scoped = [];
+  await archival.listFiles((name) => { scoped.push(name); return true; });
+  assert.deepEqual(scoped.sort(), ['journal/day.txt', 'journal/n1.txt', 'journal/n2.txt', 'journal/n3.txt']);
+  const all = [];
+  await storageFor(appKey).listFiles((name) => { all.push(name); return true; });
+  const history = all.filter((n) => /^journal\/\.history\.\d{13}\.[0-9A-Za-z]{10}\./.test(n));
+  assert.equal(history.length, 3, `history files in ${all}`);
+  const kept = await Promise.all(history.map(async (n) => (await fetch(readPrefixOf(appKey) + n)).text()));
+  assert.deepEqual(kept.sort(), ['first', 'n0', 'second']);
+});
+
+function readPrefixOf(appKey) {
+  return hubUrl + '/read/' + publicKeyToBtcAddress(getPublicKeyFromPrivate(appKey)) + '/';
+}
 
 let failed = 0;
 for (const [name, fn] of checks) {
