@@ -69,7 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckAvatar$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/wire
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
-bench: build
+bench: build tools
 	$(GO) test -run '^$$' -bench 'RegisterBlock' -benchtime 10000x ./chain/app/
 	$(GO) test -run '^$$' -bench 'StateGrowth' -benchtime 1x ./chain/app/
 	$(GO) test -run '^$$' -bench 'MessageCrypto|Primitives' -benchtime 3000x ./client/wire/
@@ -78,6 +78,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'FollowThousand' -benchtime 200x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench 'Growth' -benchtime 1x ./hub/driver/disk/
 	$(GO) run ./scripts/hubbench -c 32 -duration 10s
+	$(GO) run ./scripts/hubbench -multi -c 32 -duration 10s -lat 500
 	$(GO) run ./scripts/chainbench -txs 15000 -duration 10s
 
 # gofmt walks the tree itself: no git needed (outside a checkout, 'git

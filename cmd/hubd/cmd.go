@@ -25,6 +25,7 @@ import (
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/driver/s3"
 	"github.com/parley-im/parley/hub/natslog"
+	"github.com/parley-im/parley/hub/proofs"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/internal/cli"
 )
@@ -73,6 +74,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Bool("gaia-require-hub-url", false, "refuse Gaia tokens whose hubUrl claim is not the public URL or one of --gaia-valid-hub-urls (Gaia's requireCorrectHubUrl)")
 	f.StringSlice("gaia-valid-hub-urls", nil, "more URLs a Gaia token's hubUrl may name with --gaia-require-hub-url (Gaia's validHubUrls), comma-separated")
 	f.StringSlice("whitelist", nil, "the only addresses whose tokens are accepted, comma-separated (Gaia's whitelist; a Gaia association token's identity address counts); empty: everyone")
+	f.Int("gaia-proofs-required", 0, "social proofs a bucket's profile.json must hold before its writes and deletes are taken (Gaia's proofsRequired; 402 otherwise); the hub fetches the proof pages over HTTPS")
 	f.Bool("gaia-revocation", false, "store revoke-all timestamps where Gaia does, at <address>-auth/authTimestamp, readable at the read URL")
 	f.Float64("max-upload-mb", 20, "largest object, in MiB")
 	f.Float64("quota-mb", 0, "most one address may store, in MiB (0: no limit)")
@@ -178,6 +180,8 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 		GaiaHubURLs:          v.GetStringSlice("gaia-valid-hub-urls"),
 		Whitelist:            v.GetStringSlice("whitelist"),
 		GaiaRevocation:       v.GetBool("gaia-revocation"),
+		ProofsRequired:       v.GetInt("gaia-proofs-required"),
+		Proofs:               &proofs.Checker{},
 		MaxUploadBytes:       int64(v.GetFloat64("max-upload-mb") * (1 << 20)),
 		QuotaBytes:           int64(v.GetFloat64("quota-mb") * (1 << 20)),
 		PageSize:             v.GetInt("page-size"),

@@ -244,3 +244,56 @@ func jsonString(s string) string {
 	enc.Encode(s)
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// VerifyProfileToken checks a Blockstack profile token (a compact ES256K
+// JWT, as in the JSON array [{"token": ...}] of a bucket's profile.json)
+// for the bucket address: its issuer.publicKey's Gaia address is address,
+// the signature verifies under it, and its exp (an ISO 8601 time or Unix
+// seconds), if any, is not past. It returns the token's claim (the
+// profile).
+func (v *Verifier) VerifyProfileToken(tok, address string) (json.RawMessage, error) {
+	t, err := splitES256K(tok)
+	if err != nil {
+		return nil, err
+	}
+	var p struct {
+		Issuer struct {
+			PublicKey string `json:"publicKey"`
+		} `json:"issuer"`
+		Exp   json.RawMessage `json:"exp"`
+		Claim json.RawMessage `json:"claim"`
+	}
+	if err := json.Unmarshal(t.payload, &p); err != nil {
+		return nil, refuse("profile token: %v", err)
+	}
+	keyBytes, pub, err := issuerKey(p.Issuer.PublicKey)
+	if err != nil {
+		return nil, refuse("profile token issuer: %v", err)
+	}
+	if GaiaAddress(keyBytes) != address {
+		return nil, refuse("profile token is signed for another address")
+	}
+	if len(p.Exp) > 0 && string(p.Exp) != "null" {
+		var exp time.Time
+		var s string
+		var f float64
+		switch {
+		case json.Unmarshal(p.Exp, &s) == nil:
+			exp, err = time.Parse(time.RFC3339, s)
+		case json.Unmarshal(p.Exp, &f) == nil:
+			var ok bool
+			if exp, ok = floatTime(f); !ok {
+				err = refuse("exp out of range")
+			}
+		default:
+			err = refuse("exp is neither a time nor a number")
+		}
+		if err != nil || !exp.After(v.now()) {
+			return nil, refuse("profile token expired or its exp unreadable")
+		}
+	}
+	if err := v.verifyES256K(t, pub); err != nil {
+		return nil, err
+	}
+	return p.Claim, nil
+}

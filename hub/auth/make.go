@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
@@ -55,4 +56,16 @@ func signES256K(key *secp256k1.PrivateKey, payload []byte) string {
 	r, s := sig.R(), sig.S()
 	rb, sb := r.Bytes(), s.Bytes()
 	return input + "." + b64.EncodeToString(append(rb[:], sb[:]...))
+}
+
+// MakeProfileToken signs a Blockstack profile token for claim (the
+// profile) with key, as blockstack.js's signProfileToken does: subject
+// and issuer are key's public key, iat now and exp a year on (ISO 8601).
+func MakeProfileToken(key *secp256k1.PrivateKey, claim any, now time.Time) string {
+	pk := hex.EncodeToString(key.PubKey().SerializeCompressed())
+	payload, _ := json.Marshal(map[string]any{
+		"jti": "00000000-0000-4000-8000-000000000000", "iat": now.UTC().Format(time.RFC3339), "exp": now.AddDate(1, 0, 0).UTC().Format(time.RFC3339),
+		"subject": map[string]string{"publicKey": pk}, "issuer": map[string]string{"publicKey": pk}, "claim": claim,
+	})
+	return signES256K(key, payload)
 }

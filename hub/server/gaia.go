@@ -271,6 +271,9 @@ func (s *Server) store(c echo.Context) error {
 	if !g.AllowArchival(path) {
 		return refuseScope("modifying %q (its archival scopes name other paths)", path)
 	}
+	if err := s.checkProofs(c, address, path); err != nil {
+		return err
+	}
 	opt, err := conditions(c.Request().Header)
 	if err != nil {
 		return err
@@ -353,6 +356,9 @@ func (s *Server) deleteFile(c echo.Context) error {
 	}
 	if !g.AllowArchival(path) {
 		return refuseScope("modifying %q (its archival scopes name other paths)", path)
+	}
+	if err := s.checkProofs(c, address, path); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	ifMatch := unquoteETag(c.Request().Header.Get("If-Match"))

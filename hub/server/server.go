@@ -56,6 +56,13 @@ type Config struct {
 	// taking over a Gaia hub's data finds them there). Off: under an
 	// internal address, never served.
 	GaiaRevocation bool
+	// ProofsRequired is Gaia's proofsRequired: with N > 0, a write or
+	// delete is refused 402 NotEnoughProofError unless the bucket's
+	// profile.json is a profile token of the bucket's key listing at least
+	// N accounts whose social proofs Proofs finds valid (profile.json
+	// itself may always be written).
+	ProofsRequired int
+	Proofs         ProofChecker
 
 	// TokenCacheBytes bounds the cache of verified and refused tokens
 	// (default auth.DefaultCacheBytes).
@@ -126,6 +133,7 @@ type Server struct {
 	quota   *quotas          // nil: no quota
 
 	whitelist map[string]bool // nil: everyone
+	proofs    proofCache
 
 	stopSweep chan struct{}
 	swept     sync.WaitGroup
@@ -208,6 +216,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: Gaia hub URL: %w", err)
 		}
 		extra = append(extra, cu)
+	}
+	if cfg.ProofsRequired > 0 && cfg.Proofs == nil {
+		return nil, errors.New("server: proofs required, but no proof checker")
 	}
 	verify := &auth.Verifier{Challenge: challenge, ServerName: cfg.ServerName, HubURL: hubURL, RequireGaiaHubURL: cfg.RequireGaiaHubURL,
 		GaiaHubURLs: extra, Now: cfg.Now, CacheBytes: cfg.TokenCacheBytes}

@@ -6,7 +6,8 @@
 //   - reads per second of those objects, with p50/p99;
 //   - 1 MiB blob throughput, writing and reading.
 //
-// It prints a Markdown table for docs/benchmarks.md.
+// It prints a Markdown table for docs/benchmarks.md. With -multi it
+// compares one instance with two on one S3 bucket instead (multi.go).
 package main
 
 import (
@@ -34,10 +35,16 @@ var (
 	conc     = flag.Int("c", 32, "concurrent clients")
 	dur      = flag.Duration("duration", 10*time.Second, "length of each small-object run")
 	bigN     = flag.Int("big", 64, "number of 1 MiB blobs")
+	multiRun = flag.Bool("multi", false, "compare one hubd instance with two on one S3 bucket (versitygw, NATS): writes, reads, notification latency")
+	latN     = flag.Int("lat", 500, "writes timed for notification latency (-multi)")
 )
 
 func main() {
 	flag.Parse()
+	if *multiRun {
+		multi()
+		return
+	}
 	dir, err := os.MkdirTemp("", "hubbench-")
 	check(err)
 	defer os.RemoveAll(dir)
