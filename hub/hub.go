@@ -23,14 +23,24 @@ import (
 )
 
 // Sentinel errors. Wrap them with context; match them with errors.Is.
+// Each crosses HTTP as its own error class (package hub/hubapi), so a
+// client gets the same sentinel the hub had.
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrPrecondition = errors.New("precondition failed") // If-Match / If-None-Match
-	ErrInvalid      = errors.New("invalid")             // a bad address, path or request
+	ErrInvalid      = errors.New("invalid")             // a bad address or path
+	ErrBadRequest   = errors.New("bad request")         // a malformed request: JSON, header, page token, cursor
 	ErrUnauthorized = errors.New("unauthorized")
-	ErrTooLarge     = errors.New("too large")
-	ErrQuota        = errors.New("quota exceeded")
-	ErrRateLimited  = errors.New("rate limited")
+	// ErrRevoked is a token issued before the bucket's revoke-all; it is
+	// also ErrUnauthorized.
+	ErrRevoked        = fmt.Errorf("%w: token issued before the bucket's revoke-all", ErrUnauthorized)
+	ErrNotEnoughProof = errors.New("not enough social proofs") // Gaia's proofsRequired
+	ErrTooLarge       = errors.New("too large")
+	ErrTimeout        = errors.New("request body too slow")
+	ErrQuota          = errors.New("quota exceeded")
+	ErrRateLimited    = errors.New("rate limited")
+	ErrInboxFull      = errors.New("inbox full")
+	ErrBusy           = errors.New("hub busy") // every watch stream taken
 )
 
 // Limits on keys, as the Gaia hub has them.

@@ -1,8 +1,10 @@
 // Package hubclient talks to Parley storage hubs over HTTP with native
 // Ed25519 tokens: writes to the user's own bucket, public reads of anyone's,
-// the sealed inbox and the change-notification stream. Statuses map back to
-// the hub package's sentinel errors (hub.ErrNotFound, hub.ErrPrecondition,
-// ...), so callers never match error text.
+// the sealed inbox and the change-notification stream. Error answers map
+// back, by their error class (hub/hubapi), to the hub package's sentinels
+// (hub.ErrNotFound, hub.ErrPrecondition, hub.ErrInboxFull,
+// hub.ErrRateLimited, ...), one per class, so callers never match error
+// text.
 //
 // # Tokens
 //
@@ -42,23 +44,11 @@ import (
 
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
 // Info is what a hub advertises in hub_info.
-type Info struct {
-	Challenge     string  `json:"challenge_text"`
-	AuthVersion   string  `json:"latest_auth_version"`
-	MaxUploadMiB  float64 `json:"max_file_upload_size_megabytes"`
-	ReadURLPrefix string  `json:"read_url_prefix"`
-	Parley        struct {
-		NativeAuth      string `json:"native_auth"`
-		InboxPow        int    `json:"inbox_pow_difficulty"`
-		InboxStamp      string `json:"inbox_stamp"`
-		InboxMaxBytes   int64  `json:"inbox_max_envelope_bytes"`
-		InboxMaxEntries int    `json:"inbox_max_entries"`
-		WatchURL        string `json:"watch_url"`
-	} `json:"parley"`
-}
+type Info = hubapi.Info
 
 // Client is one user's connection to one hub. It is safe for concurrent use.
 type Client struct {
@@ -225,40 +215,17 @@ func (c *Client) authorized(op string, newReq func() (*http.Request, error), wan
 	}
 }
 
-// errorOf maps an answer's status to a hub sentinel, with the hub's message.
+// errorOf is the error of an error answer: the sentinel of the error
+// class the hub names (hubapi.ErrorOf), with the hub's message.
 func errorOf(res *http.Response) error {
-	var body struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
-	}
+	var body hubapi.ErrorBody
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	json.Unmarshal(b, &body)
 	msg := body.Message
 	if msg == "" {
 		msg = strings.TrimSpace(string(b))
 	}
-	var s error
-	switch res.StatusCode {
-	case http.StatusNotFound:
-		s = hub.ErrNotFound
-	case http.StatusPreconditionFailed:
-		s = hub.ErrPrecondition
-	case http.StatusUnauthorized:
-		s = hub.ErrUnauthorized
-	case http.StatusForbidden, http.StatusBadRequest:
-		s = hub.ErrInvalid
-	case http.StatusRequestEntityTooLarge:
-		s = hub.ErrTooLarge
-	case http.StatusInsufficientStorage:
-		s = hub.ErrQuota
-	case http.StatusTooManyRequests:
-		s = hub.ErrRateLimited
-	case http.StatusConflict:
-		s = hub.ErrStampUsed
-	default:
-		return fmt.Errorf("hub answered %s: %s", res.Status, msg)
-	}
-	return fmt.Errorf("%w: %s", s, msg)
+	return hubapi.ErrorOf(res.StatusCode, body.Error, msg)
 }
 
 // do sends req and decodes a JSON answer of at most limit bytes into out
@@ -336,9 +303,7 @@ func (c *Client) Put(ctx context.Context, path string, data []byte, contentType 
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	var out struct {
-		ETag string `json:"etag"`
-	}
+	var out hubapi.StoreAnswer
 	err := c.authorized("put", func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/store/"+c.address+"/"+escapePath(path), bytes.NewReader(data))
 		if err != nil {
@@ -413,17 +378,10 @@ func (c *Client) Delete(ctx context.Context, path, ifMatch string) error {
 }
 
 // Entry is one listed object.
-type Entry struct {
-	Name          string `json:"name"`
-	ETag          string `json:"etag"`
-	ContentLength int64  `json:"contentLength"`
-	ContentType   string `json:"contentType"`
-	LastModified  int64  `json:"lastModifiedDate"`
-	Expires       int64  `json:"expires,omitempty"` // Unix seconds; 0: none
-}
+type Entry = hubapi.ListEntry
 
-// ExpiresHeader carries an object's expiry (hub/server.ExpiresHeader).
-const ExpiresHeader = "X-Parley-Expires"
+// ExpiresHeader carries an object's expiry.
+const ExpiresHeader = hubapi.ExpiresHeader
 
 // List returns every object of the user's bucket, following pages: at
 // most MaxListEntries (beyond, an error wrapping ErrAnswerTooLarge), and
@@ -489,11 +447,7 @@ func (c *Client) InboxPost(ctx context.Context, address string, envelope []byte)
 }
 
 // InboxEntry is one envelope waiting in the user's inbox.
-type InboxEntry struct {
-	ID       string `json:"id"`
-	Size     int64  `json:"size"`
-	Received int64  `json:"received"`
-}
+type InboxEntry = hubapi.InboxEntry
 
 // InboxList lists the user's inbox, oldest first.
 func (c *Client) InboxList(ctx context.Context) ([]InboxEntry, error) {
@@ -543,13 +497,9 @@ type Follow struct {
 // Event is a change notification. Reset events carry no change: the watch
 // could not resume from its cursor and the caller must list again.
 type Event struct {
-	Seq     uint64 `json:"seq"`
-	Address string `json:"address"`
-	Path    string `json:"path"`
-	ETag    string `json:"etag"`
-	Op      string `json:"op"` // "put", "delete", or "" for control events
-	Kind    string `json:"-"`  // "change", "ready" or "reset"
-	Cursor  string `json:"-"`  // resume from here
+	hubapi.Event        // Op is "" for control events
+	Kind         string `json:"-"` // "change", "ready" or "reset"
+	Cursor       string `json:"-"` // resume from here
 }
 
 // ErrWatchEnded is returned by Watch when the hub closes the stream (it

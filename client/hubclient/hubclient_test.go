@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/hubapi"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
@@ -143,5 +146,57 @@ func TestInboxStampFromHubClock(t *testing.T) {
 	}
 	if entries, err := bob.InboxList(context.Background()); err != nil || len(entries) != 1 {
 		t.Fatalf("bob's inbox: %v %v", entries, err)
+	}
+}
+
+// TestErrorClassesArriveApart: errors that share a status arrive as
+// their own sentinels (they arrived as one: a full inbox was a rate
+// limit, a bad path and a bad stamp were both hub.ErrInvalid).
+func TestErrorClassesArriveApart(t *testing.T) {
+	ctx := context.Background()
+	full := hubtest.Start(t, func(c *server.Config) { c.InboxPowDifficulty, c.InboxMaxEntries, c.InboxPerMinute = 4, 1, 600 }).URL
+	limited := hubtest.Start(t, func(c *server.Config) { c.InboxPowDifficulty, c.InboxPerMinute = 4, 1 }).URL
+	alice := dial(t, full, 1)
+	bob := dial(t, full, 2)
+	if _, err := bob.InboxPost(ctx, alice.Address(), []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bob.InboxPost(ctx, alice.Address(), []byte("second"))
+	if !errors.Is(err, hub.ErrInboxFull) || errors.Is(err, hub.ErrRateLimited) {
+		t.Fatalf("a post to a full inbox: %v, want hub.ErrInboxFull only", err)
+	}
+	bob2 := dial(t, limited, 2)
+	if _, err := bob2.InboxPost(ctx, alice.Address(), []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob2.InboxPost(ctx, alice.Address(), []byte("second"))
+	if !errors.Is(err, hub.ErrRateLimited) || errors.Is(err, hub.ErrInboxFull) {
+		t.Fatalf("a post over the rate: %v, want hub.ErrRateLimited only", err)
+	}
+	_, err = alice.Put(ctx, "a..b", []byte("x"), "", hubclient.Cond{})
+	if !errors.Is(err, hub.ErrInvalid) || errors.Is(err, hub.ErrBadStamp) || errors.Is(err, hub.ErrBadRequest) {
+		t.Fatalf("a bad path: %v, want hub.ErrInvalid only", err)
+	}
+	// A stamp too weak for the hub, as the hub answers it and the client
+	// reads it.
+	env, now := []byte("weak"), time.Now()
+	stamp := hub.InboxStamp{Time: now.Unix()}
+	for ; ; stamp.Nonce++ {
+		if _, err := hub.CheckInboxStamp(alice.Info().Challenge, alice.Address(), env, stamp, 4, now); errors.Is(err, hub.ErrBadStamp) {
+			break
+		}
+	}
+	req, _ := http.NewRequest("POST", full+"/inbox/"+alice.Address(), bytes.NewReader(env))
+	req.Header.Set(hub.InboxStampHeader, stamp.String())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body hubapi.ErrorBody
+	json.NewDecoder(res.Body).Decode(&body)
+	err = hubapi.ErrorOf(res.StatusCode, body.Error, body.Message)
+	if !errors.Is(err, hub.ErrBadStamp) || errors.Is(err, hub.ErrInvalid) {
+		t.Fatalf("a weak stamp: %v, want hub.ErrBadStamp only", err)
 	}
 }

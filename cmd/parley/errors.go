@@ -89,6 +89,8 @@ func (h *home) explain(err error) (what, hint string) {
 		return "a hub refused this device's signed token", unauthorizedHint
 	case errors.Is(err, hub.ErrQuota):
 		return "your hub is full: it holds all it allows you (its quota)", quotaHint
+	case errors.Is(err, hub.ErrInboxFull):
+		return "their hub holds as many contact requests for them as it keeps (their inbox is full)", "they must open their requests ('parley requests') before another fits; try again later"
 	case errors.Is(err, hub.ErrRateLimited):
 		return "a hub turned the request away: too many requests from this address", "wait a minute, then run the command again"
 	case errors.Is(err, hub.ErrTooLarge):

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/hub/server/hubtest"
 	"github.com/parley-im/parley/internal/cli"
 )
 
@@ -304,5 +305,33 @@ func TestProfileAvatar(t *testing.T) {
 	}
 	if code, stderr := parleyErr(t, "--home", bob, "profile", "alice", "--avatar", saved); code != 1 || !strings.Contains(stderr, "file exists") {
 		t.Fatalf("saving over a file: exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestFullInboxSaysSo: a contact request to someone whose hub's inbox is
+// full is queued with that reason, not "too many requests" (the hub's
+// InboxFullError used to reach the client as a rate limit).
+func TestFullInboxSaysSo(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
+	small := hubtest.Start(t, func(c *server.Config) { c.InboxMaxEntries = 1 }).URL
+	alice, bob, carol := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob"), filepath.Join(t.TempDir(), "carol")
+	for _, h := range []string{alice, bob, carol} {
+		initHome(t, rpc, h)
+	}
+	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	parley(t, "--home", carol, "register", "carol", "--hub", small)
+	awaitName(t, alice, "carol")
+	awaitName(t, bob, "carol")
+	parley(t, "--home", alice, "contacts", "add", "carol")
+	var out, errb bytes.Buffer
+	run(context.Background(), []string{"--home", bob, "contacts", "add", "carol"}, nil, &out, &errb)
+	said := out.String() + errb.String()
+	if !strings.Contains(said, "the inbox there is full") || strings.Contains(said, "too many requests") {
+		t.Fatalf("bob's request to carol, whose inbox is full:\n%s", said)
+	}
+	if goChains.MatchString(said) {
+		t.Fatalf("a Go chain shown:\n%s", said)
 	}
 }

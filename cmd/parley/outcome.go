@@ -92,6 +92,8 @@ func hubRefusal(err error) (why, next string) {
 		return "it did not accept this device's signed token", "it stays queued until the hub accepts it; " + unauthorizedHint
 	case errors.Is(err, hub.ErrQuota):
 		return "your space there is full", "it stays queued until there is room; " + quotaHint
+	case errors.Is(err, hub.ErrInboxFull):
+		return "the inbox there is full", goesOut + " once they have opened their requests"
 	case errors.Is(err, hub.ErrRateLimited):
 		return "too many requests for now", goesOut + "; wait a minute first"
 	case errors.Is(err, hub.ErrTooLarge):

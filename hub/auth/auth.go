@@ -21,17 +21,19 @@ package auth
 import (
 	"container/list"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/parley-im/parley/hub"
 )
 
-// ErrUnauthorized is wrapped by every refusal.
-var ErrUnauthorized = errors.New("unauthorized")
+// ErrUnauthorized is wrapped by every refusal: the hub's own sentinel,
+// so that a refusal crosses HTTP as hub.ErrUnauthorized.
+var ErrUnauthorized = hub.ErrUnauthorized
 
 func refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnauthorized}, args...)...)

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
 // ExpiresHeader carries an object's expiry: on a write, when the object
 // is to go (decimal Unix seconds, in the future, at most MaxExpiry ahead);
 // on a read, when it will.
-const ExpiresHeader = "X-Parley-Expires"
+const ExpiresHeader = hubapi.ExpiresHeader
 
 // MaxExpiry is how far ahead an expiry may be.
 const MaxExpiry = 10 * 366 * 24 * time.Hour
@@ -26,15 +27,15 @@ func (s *Server) expiryOf(h http.Header) (time.Time, error) {
 	}
 	sec, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || strings.TrimLeft(v, "0123456789") != "" {
-		return time.Time{}, fail(http.StatusBadRequest, "BadRequestError", "%s must be Unix seconds, got %q", ExpiresHeader, v)
+		return time.Time{}, fail(hub.ErrBadRequest, "%s must be Unix seconds, got %q", ExpiresHeader, v)
 	}
 	now := s.cfg.Now()
 	t := time.Unix(sec, 0)
 	switch {
 	case !t.After(now):
-		return time.Time{}, fail(http.StatusBadRequest, "BadRequestError", "%s %d is not in the future (the hub's clock says %d)", ExpiresHeader, sec, now.Unix())
+		return time.Time{}, fail(hub.ErrBadRequest, "%s %d is not in the future (the hub's clock says %d)", ExpiresHeader, sec, now.Unix())
 	case t.After(now.Add(MaxExpiry)):
-		return time.Time{}, fail(http.StatusBadRequest, "BadRequestError", "%s %d is more than %d days ahead", ExpiresHeader, sec, int(MaxExpiry/(24*time.Hour)))
+		return time.Time{}, fail(hub.ErrBadRequest, "%s %d is more than %d days ahead", ExpiresHeader, sec, int(MaxExpiry/(24*time.Hour)))
 	}
 	return t, nil
 }

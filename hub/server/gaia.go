@@ -21,6 +21,7 @@ import (
 
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
 // maxJSONBody bounds the JSON bodies of list-files and revoke-all (Gaia's
@@ -50,20 +51,20 @@ func objectPath(c echo.Context, route string) (string, string, error) {
 func (s *Server) hubInfo(c echo.Context) error {
 	// The hub's clock, which inbox stamps are dated by and checked against.
 	c.Response().Header().Set("Date", s.cfg.Now().UTC().Format(http.TimeFormat))
-	return c.JSON(http.StatusOK, map[string]any{
-		"challenge_text":                 s.verify.Challenge,
-		"latest_auth_version":            "v1",
-		"max_file_upload_size_megabytes": float64(s.cfg.MaxUploadBytes) / (1 << 20),
-		"read_url_prefix":                s.readPrefix(),
-		"parley": map[string]any{
-			"native_auth":              auth.NativeScheme,
-			"inbox_pow_difficulty":     s.cfg.InboxPowDifficulty,
-			"inbox_stamp":              "v2",
-			"inbox_stamp_window":       int(hub.InboxStampWindow / time.Second),
-			"inbox_max_envelope_bytes": s.cfg.InboxMaxEnvelope,
-			"inbox_max_entries":        s.cfg.InboxMaxEntries,
-			"watch_url":                s.cfg.PublicURL + "/watch",
-			"expiry":                   true,
+	return c.JSON(http.StatusOK, hubapi.Info{
+		Challenge:     s.verify.Challenge,
+		AuthVersion:   "v1",
+		MaxUploadMiB:  float64(s.cfg.MaxUploadBytes) / (1 << 20),
+		ReadURLPrefix: s.readPrefix(),
+		Parley: hubapi.ParleyInfo{
+			NativeAuth:      auth.NativeScheme,
+			InboxPow:        s.cfg.InboxPowDifficulty,
+			InboxStamp:      "v2",
+			InboxWindow:     int(hub.InboxStampWindow / time.Second),
+			InboxMaxBytes:   s.cfg.InboxMaxEnvelope,
+			InboxMaxEntries: s.cfg.InboxMaxEntries,
+			WatchURL:        s.cfg.PublicURL + "/watch",
+			Expiry:          true,
 		},
 	})
 }
@@ -78,14 +79,14 @@ func (s *Server) authorize(c echo.Context, address string) (*auth.Grant, error) 
 		return nil, err
 	}
 	if s.whitelist != nil && !s.whitelist[g.Signer] {
-		return nil, fail(http.StatusUnauthorized, "ValidationError", "Address %s not authorized for writes (this hub serves only the addresses it lists)", g.Signer)
+		return nil, fail(hub.ErrUnauthorized, "Address %s not authorized for writes (this hub serves only the addresses it lists)", g.Signer)
 	}
 	oldest, err := s.oldestValid(c, address)
 	if err != nil {
 		return nil, err
 	}
 	if oldest > 0 && (g.IssuedAt == nil || g.IssuedAt.Unix() < oldest) {
-		return nil, fail(http.StatusUnauthorized, "AuthTokenTimestampValidationError", "token was issued before the bucket's oldest valid timestamp %d (revoke-all)", oldest)
+		return nil, fail(hub.ErrRevoked, "token was issued before the bucket's oldest valid timestamp %d (revoke-all)", oldest)
 	}
 	return g, nil
 }
@@ -93,7 +94,7 @@ func (s *Server) authorize(c echo.Context, address string) (*auth.Grant, error) 
 // refuseScope is the answer to a token whose scopes do not allow what it
 // is used for.
 func refuseScope(format string, args ...any) error {
-	return fail(http.StatusUnauthorized, "ValidationError", "token's scopes do not allow "+format, args...)
+	return fail(hub.ErrUnauthorized, "token's scopes do not allow "+format, args...)
 }
 
 // oldestValid returns the address's revocation timestamp, kept in the
@@ -235,11 +236,11 @@ func conditions(h http.Header) (hub.PutOptions, error) {
 	var opt hub.PutOptions
 	im, inm := h.Get("If-Match"), h.Get("If-None-Match")
 	if im != "" && inm != "" {
-		return opt, fail(http.StatusPreconditionFailed, "PreconditionFailedError", "Request should not contain both if-match and if-none-match")
+		return opt, fail(hub.ErrPrecondition, "Request should not contain both if-match and if-none-match")
 	}
 	if inm != "" {
 		if inm != "*" {
-			return opt, fail(http.StatusPreconditionFailed, "PreconditionFailedError", "Misuse of the if-none-match header: only * is supported")
+			return opt, fail(hub.ErrPrecondition, "Misuse of the if-none-match header: only * is supported")
 		}
 		opt.IfNoneMatch = true
 	}
@@ -283,13 +284,13 @@ func (s *Server) store(c echo.Context) error {
 		opt.ContentType = "application/octet-stream"
 	}
 	if len(opt.ContentType) > 1024 {
-		return fail(http.StatusBadRequest, "BadRequestError", "content type longer than 1024 bytes")
+		return fail(hub.ErrBadRequest, "content type longer than 1024 bytes")
 	}
 	if opt.Expires, err = s.expiryOf(c.Request().Header); err != nil {
 		return err
 	}
 	if cl := c.Request().ContentLength; cl > s.cfg.MaxUploadBytes {
-		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "object of %d bytes, at most %d bytes", cl, s.cfg.MaxUploadBytes)
+		return fail(hub.ErrTooLarge, "object of %d bytes, at most %d bytes", cl, s.cfg.MaxUploadBytes)
 	}
 	if g.Archival() {
 		// Gaia's archival write: the current version, if any, is kept
@@ -303,7 +304,7 @@ func (s *Server) store(c echo.Context) error {
 		return err
 	}
 	s.changed(c.Request().Context(), Event{Address: address, Path: path, ETag: obj.ETag, Op: "put"}, obj.Size-old)
-	return c.JSON(http.StatusAccepted, map[string]string{"publicURL": s.readPrefix() + address + "/" + path, "etag": obj.ETag})
+	return c.JSON(http.StatusAccepted, hubapi.StoreAnswer{PublicURL: s.readPrefix() + address + "/" + path, ETag: obj.ETag})
 }
 
 // putObject writes within the address's quota: room is reserved before
@@ -444,13 +445,13 @@ func readJSON(c echo.Context, v any) error {
 		return err
 	}
 	if len(b) > maxJSONBody {
-		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "JSON body larger than %d bytes", maxJSONBody)
+		return fail(hub.ErrTooLarge, "JSON body larger than %d bytes", maxJSONBody)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: %v", err)
+		return fail(hub.ErrBadRequest, "Invalid JSON: %v", err)
 	}
 	return nil
 }
@@ -478,7 +479,7 @@ func (s *Server) listFiles(c echo.Context) error {
 	if req.Page != nil && *req.Page != "" {
 		b, err := base64.RawURLEncoding.DecodeString(*req.Page)
 		if err != nil {
-			return fail(http.StatusBadRequest, "BadRequestError", "invalid page token")
+			return fail(hub.ErrBadRequest, "invalid page token")
 		}
 		after = string(b)
 	}
@@ -492,12 +493,9 @@ func (s *Server) listFiles(c echo.Context) error {
 			continue // Gaia hides history files from archival tokens
 		}
 		if req.Stat {
-			e := map[string]any{
-				"name": o.Path, "etag": o.ETag, "contentLength": o.Size, "contentType": o.ContentType,
-				"lastModifiedDate": o.Modified.Unix(), "exists": true,
-			}
+			e := hubapi.ListEntry{Name: o.Path, ETag: o.ETag, ContentLength: o.Size, ContentType: o.ContentType, LastModified: o.Modified.Unix(), Exists: true}
 			if !o.Expires.IsZero() {
-				e["expires"] = o.Expires.Unix()
+				e.Expires = o.Expires.Unix()
 			}
 			entries = append(entries, e)
 		} else {
@@ -540,15 +538,15 @@ func (s *Server) revokeAll(c echo.Context) error {
 	}
 	raw := strings.Trim(string(req.Oldest), `"`)
 	if raw == "" || raw == "0" || raw == "null" {
-		return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: missing oldestValidTimestamp")
+		return fail(hub.ErrBadRequest, "Invalid JSON: missing oldestValidTimestamp")
 	}
 	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-		return fail(http.StatusBadRequest, "BadRequestError", "Invalid oldestValidTimestamp %q", raw)
+		return fail(hub.ErrBadRequest, "Invalid oldestValidTimestamp %q", raw)
 	}
 	now := s.cfg.Now()
 	if f > float64(now.Add(auth.MaxClockSkew).Unix()) {
-		return fail(http.StatusBadRequest, "BadRequestError", "oldestValidTimestamp %s is in the future: this hub's clock says %d, and allows %v of skew", raw, now.Unix(), auth.MaxClockSkew)
+		return fail(hub.ErrBadRequest, "oldestValidTimestamp %s is in the future: this hub's clock says %d, and allows %v of skew", raw, now.Unix(), auth.MaxClockSkew)
 	}
 	ts := min(int64(f), now.Unix())
 	cur, err := s.oldestValid(c, address)
@@ -568,12 +566,12 @@ func (s *Server) read(c echo.Context) error {
 	address, path, err := objectPath(c, "read")
 	if err != nil {
 		if address, path = s.gaiaRevocationRead(c); address == "" {
-			return fail(http.StatusNotFound, "DoesNotExist", "File not found")
+			return fail(hub.ErrNotFound, "File not found")
 		}
 	}
 	obj, rc, err := s.cfg.Driver.Get(c.Request().Context(), address, path)
 	if errors.Is(err, hub.ErrNotFound) {
-		return fail(http.StatusNotFound, "DoesNotExist", "File not found")
+		return fail(hub.ErrNotFound, "File not found")
 	}
 	if err != nil {
 		return err

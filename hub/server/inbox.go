@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
 // InboxEventPrefix starts the path of the change event an inbox post
@@ -38,22 +39,22 @@ func (s *Server) inboxPost(c echo.Context) error {
 		return fmt.Errorf("%w: too many inbox posts from this source; at most %d a minute", hub.ErrRateLimited, s.cfg.InboxPerMinute)
 	}
 	if cl := c.Request().ContentLength; cl > s.cfg.InboxMaxEnvelope {
-		return fail(http.StatusRequestEntityTooLarge, "PayloadTooLargeError", "envelope of %d bytes, at most %d", cl, s.cfg.InboxMaxEnvelope)
+		return fail(hub.ErrTooLarge, "envelope of %d bytes, at most %d", cl, s.cfg.InboxMaxEnvelope)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.InboxMaxEnvelope))
 	if err != nil {
 		return err
 	}
 	if len(body) == 0 {
-		return fail(http.StatusBadRequest, "BadRequestError", "empty envelope")
+		return fail(hub.ErrBadRequest, "empty envelope")
 	}
 	hv := c.Request().Header.Get(hub.InboxStampHeader)
 	if hv == "" {
-		return fail(http.StatusBadRequest, "BadRequestError", "missing %s stamp (v2.<time>.<nonce>)", hub.InboxStampHeader)
+		return fail(hub.ErrBadRequest, "missing %s stamp (v2.<time>.<nonce>)", hub.InboxStampHeader)
 	}
 	stamp, err := hub.ParseInboxStamp(hv)
 	if err != nil {
-		return fail(http.StatusBadRequest, "BadRequestError", "%v", err)
+		return fail(hub.ErrBadRequest, "%v", err)
 	}
 	digest, err := hub.CheckInboxStamp(s.verify.Challenge, address, body, stamp, s.cfg.InboxPowDifficulty, s.cfg.Now())
 	if err != nil {
@@ -65,7 +66,7 @@ func (s *Server) inboxPost(c echo.Context) error {
 		return err
 	}
 	if len(objs) >= s.cfg.InboxMaxEntries {
-		return fail(http.StatusTooManyRequests, "InboxFullError", "inbox of %s holds %d envelopes, the most it may", address, len(objs))
+		return fail(hub.ErrInboxFull, "inbox of %s holds %d envelopes, the most it may", address, len(objs))
 	}
 	// Each stamp is taken once: the hub remembers it (by its digest, in
 	// the driver, so every process on the same storage does) until its
@@ -127,9 +128,9 @@ func (s *Server) inboxList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	entries := make([]map[string]any, 0, len(objs))
+	entries := make([]hubapi.InboxEntry, 0, len(objs))
 	for _, o := range objs {
-		entries = append(entries, map[string]any{"id": strings.TrimPrefix(o.Path, address+"/"), "size": o.Size, "received": o.Modified.Unix()})
+		entries = append(entries, hubapi.InboxEntry{ID: strings.TrimPrefix(o.Path, address+"/"), Size: o.Size, Received: o.Modified.Unix()})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
 }
@@ -143,7 +144,7 @@ func (s *Server) inboxEntry(c echo.Context) (string, error) {
 	}
 	id := c.Param("id")
 	if !validInboxID(id) {
-		return "", fail(http.StatusNotFound, "DoesNotExist", "no such envelope")
+		return "", fail(hub.ErrNotFound, "no such envelope")
 	}
 	return address + "/" + id, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -109,5 +108,5 @@ func (s *Server) countProofs(ctx context.Context, address string, b []byte) int 
 }
 
 func notEnoughProofs(format string, args ...any) error {
-	return fail(http.StatusPaymentRequired, "NotEnoughProofError", format, args...)
+	return fail(hub.ErrNotEnoughProof, format, args...)
 }

@@ -87,7 +87,7 @@ func (s *Server) bodyTimeout(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(wrapped)
 		err := next(c)
 		if b.timedOut.Load() {
-			return fail(http.StatusRequestTimeout, "RequestTimeoutError", "the request body did not arrive within %v", s.cfg.BodyTimeout)
+			return fail(hub.ErrTimeout, "the request body did not arrive within %v", s.cfg.BodyTimeout)
 		}
 		return err
 	}

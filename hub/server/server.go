@@ -26,6 +26,7 @@ import (
 
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
 // Config configures a Server. Zero values take the defaults noted.
@@ -312,69 +313,56 @@ func (s *Server) Close() {
 // Challenge returns the hub's challenge_text.
 func (s *Server) Challenge() string { return s.verify.Challenge }
 
-// httpError is an error with the status and Gaia error class to answer.
-type httpError struct {
-	status int
-	class  string
-	msg    string
+// classErr is an error of a class (its sentinel) with the exact message
+// to answer.
+type classErr struct {
+	class error
+	msg   string
 }
 
-func (e *httpError) Error() string { return e.msg }
+func (e *classErr) Error() string { return e.msg }
+func (e *classErr) Unwrap() error { return e.class }
 
-func fail(status int, class, format string, args ...any) error {
-	return &httpError{status: status, class: class, msg: fmt.Sprintf(format, args...)}
+// fail makes an error of class (a sentinel of package hub, one of
+// hubapi.Classes) answered with the message format makes.
+func fail(class error, format string, args ...any) error {
+	return &classErr{class: class, msg: fmt.Sprintf(format, args...)}
 }
 
-// handleError is the one place errors become HTTP answers.
+// handleError is the one place errors become HTTP answers: each sentinel
+// of package hub has its class (hubapi.Classes: status and Gaia's error
+// name), which the client maps back to the same sentinel.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
 	var (
-		he   *httpError
-		ee   *echo.HTTPError
-		mbe  *http.MaxBytesError
-		resp = map[string]any{}
+		ee  *echo.HTTPError
+		mbe *http.MaxBytesError
 	)
-	status, class, msg := http.StatusInternalServerError, "", "Server Error"
-	switch {
-	case errors.As(err, &he):
-		status, class, msg = he.status, he.class, he.msg
-	case errors.As(err, &mbe), errors.Is(err, hub.ErrTooLarge):
-		status, class, msg = http.StatusRequestEntityTooLarge, "PayloadTooLargeError", err.Error()
-	case errors.Is(err, auth.ErrUnauthorized), errors.Is(err, hub.ErrUnauthorized):
-		status, class, msg = http.StatusUnauthorized, "ValidationError", err.Error()
-	case errors.Is(err, hub.ErrPrecondition):
-		status, class, msg = http.StatusPreconditionFailed, "PreconditionFailedError", err.Error()
-	case errors.Is(err, hub.ErrNotFound):
-		status, class, msg = http.StatusNotFound, "DoesNotExist", err.Error()
-	case errors.Is(err, hub.ErrInvalid):
-		status, class, msg = http.StatusForbidden, "BadPathError", err.Error()
-	case errors.Is(err, hub.ErrQuota):
-		status, class, msg = http.StatusInsufficientStorage, "QuotaExceededError", err.Error()
-	case errors.Is(err, hub.ErrBadStamp):
-		status, class, msg = http.StatusForbidden, "BadStampError", err.Error()
-	case errors.Is(err, hub.ErrStampUsed):
-		status, class, msg = http.StatusConflict, "StampUsedError", err.Error()
-	case errors.Is(err, hub.ErrRateLimited):
-		status, class, msg = http.StatusTooManyRequests, "RateLimitError", err.Error()
-	case errors.As(err, &ee):
-		status, msg = ee.Code, fmt.Sprint(ee.Message)
-	case errors.Is(err, context.Canceled):
-		status, msg = 499, "client closed request"
-	default:
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	status, body := http.StatusInternalServerError, hubapi.ErrorBody{Message: "Server Error"}
+	if errors.As(err, &mbe) {
+		err = fmt.Errorf("%w: %v", hub.ErrTooLarge, err)
 	}
-	resp["message"] = msg
-	if class != "" {
-		resp["error"] = class
-	}
-	if status == http.StatusPreconditionFailed {
-		resp["etag"] = nil
+	if class, ok := hubapi.ClassOf(err); ok {
+		status, body = class.Status, hubapi.ErrorBody{Message: err.Error(), Error: class.Name}
+	} else {
+		switch {
+		case errors.As(err, &ee):
+			status, body.Message = ee.Code, fmt.Sprint(ee.Message)
+		case errors.Is(err, context.Canceled):
+			status, body.Message = 499, "client closed request"
+		default:
+			s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		}
 	}
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(status)
 		return
 	}
-	c.JSON(status, resp)
+	if status == http.StatusPreconditionFailed {
+		c.JSON(status, map[string]any{"message": body.Message, "error": body.Error, "etag": nil}) // Gaia's (never filled) etag field
+		return
+	}
+	c.JSON(status, body)
 }

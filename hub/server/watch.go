@@ -15,16 +15,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
-// Event is one change notification.
-type Event struct {
-	Seq     uint64 `json:"seq"`
-	Address string `json:"address"`
-	Path    string `json:"path"`
-	ETag    string `json:"etag,omitempty"`
-	Op      string `json:"op"` // "put" or "delete"
-}
+// Event is one change notification (the wire's hubapi.Event).
+type Event = hubapi.Event
 
 // EventLog carries the change events of a hub served by several
 // instances on one storage (hubd --nats; package hub/natslog): every
@@ -237,11 +232,11 @@ func (s *Server) acquireWatch(ip string, n int) (release func(), err error) {
 	switch {
 	case w.watches+1 > cfg.MaxWatchesPerIP || w.follows+n > cfg.MaxWatchFollowsPerIP:
 		s.metrics.refused.WithLabelValues("per_ip").Inc()
-		return nil, fail(http.StatusTooManyRequests, "RateLimitError",
+		return nil, fail(hub.ErrRateLimited,
 			"this client holds %d watch streams following %d addresses; at most %d streams and %d follows per client", w.watches, w.follows, cfg.MaxWatchesPerIP, cfg.MaxWatchFollowsPerIP)
 	case l.watches+1 > cfg.MaxWatches || l.follows+n > cfg.MaxWatchFollows:
 		s.metrics.refused.WithLabelValues("overall").Inc()
-		return nil, fail(http.StatusServiceUnavailable, "ServerBusyError", "this hub serves as many watch streams as it can; try again later")
+		return nil, fail(hub.ErrBusy, "this hub serves as many watch streams as it can; try again later")
 	}
 	w.watches, w.follows = w.watches+1, w.follows+n
 	l.perIP[ip] = w
@@ -289,19 +284,19 @@ func (s *Server) watch(c echo.Context) error {
 	req.Cursor = c.QueryParam("cursor")
 	if c.Request().Method == http.MethodPost {
 		if err := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20)).Decode(&req); err != nil {
-			return fail(http.StatusBadRequest, "BadRequestError", "Invalid JSON: %v", err)
+			return fail(hub.ErrBadRequest, "Invalid JSON: %v", err)
 		}
 	}
 	if id := c.Request().Header.Get("Last-Event-ID"); id != "" {
 		req.Cursor = id
 	}
 	if len(req.Follow) == 0 || len(req.Follow) > MaxFollows {
-		return fail(http.StatusBadRequest, "BadRequestError", "follow 1 to %d addresses", MaxFollows)
+		return fail(hub.ErrBadRequest, "follow 1 to %d addresses", MaxFollows)
 	}
 	byAddr := make(map[string][]string, len(req.Follow))
 	for _, f := range req.Follow {
 		if err := hub.ValidateAddress(f.Address); err != nil {
-			return fail(http.StatusBadRequest, "BadRequestError", "follow: %v", err)
+			return fail(hub.ErrBadRequest, "follow: %v", err)
 		}
 		byAddr[f.Address] = append(byAddr[f.Address], f.Prefix)
 	}
@@ -348,7 +343,7 @@ func (s *Server) watch(c echo.Context) error {
 		e, q, ok := strings.Cut(req.Cursor, ".")
 		n, err := strconv.ParseUint(q, 10, 64)
 		if !ok || err != nil {
-			return fail(http.StatusBadRequest, "BadRequestError", "malformed cursor %q", req.Cursor)
+			return fail(hub.ErrBadRequest, "malformed cursor %q", req.Cursor)
 		}
 		epoch, after = e, n
 	}
