@@ -6,8 +6,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
