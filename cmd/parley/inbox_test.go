@@ -83,7 +83,7 @@ func TestJunkNeverBlocksTheInbox(t *testing.T) {
 			t.Fatalf("posting %s: %v", j, err)
 		}
 	}
-	if _, err := mallory.InboxPost(ctx, bobAddr, []byte("one more")); !errors.Is(err, hub.ErrRateLimited) {
+	if _, err := mallory.InboxPost(ctx, bobAddr, []byte("one more")); !errors.Is(err, hub.ErrInboxFull) {
 		t.Fatalf("a post to the full inbox: %v", err)
 	}
 
