@@ -22,8 +22,9 @@ type Class struct {
 	Err    error
 }
 
-// Classes lists every error class, Gaia's first; their names and
-// statuses are docs/protocol.md's (TestClassesInTheSpec). Order matters
+// Classes lists every error class, Gaia's first; they are
+// docs/protocol.md's Errors table (internal/speckit's
+// TestSpecErrorClasses). Order matters
 // where one sentinel wraps another: ErrRevoked comes before
 // ErrUnauthorized.
 var Classes = []Class{

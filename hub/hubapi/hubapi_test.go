@@ -3,9 +3,6 @@ package hubapi_test
 import (
 	"errors"
 	"fmt"
-	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -45,37 +42,5 @@ func TestClassesKeepTheirKind(t *testing.T) {
 	var se *hubapi.StatusError
 	if err := hubapi.ErrorOf(418, "Teapot", "no"); !errors.As(err, &se) || se.Status != 418 {
 		t.Errorf("418: %v", err)
-	}
-}
-
-// TestClassesInTheSpec: docs/protocol.md's table of error classes has
-// exactly the statuses and names of hubapi.Classes.
-func TestClassesInTheSpec(t *testing.T) {
-	b, err := os.ReadFile("../../docs/protocol.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []string
-	in := false
-	for _, l := range strings.Split(string(b), "\n") {
-		switch {
-		case strings.HasPrefix(l, "| status | class | sentinel"):
-			in = true
-		case in && strings.HasPrefix(l, "| --- "):
-		case in && strings.HasPrefix(l, "| "):
-			f := strings.Split(l, "|")
-			rows = append(rows, strings.TrimSpace(f[1])+" "+strings.Trim(strings.TrimSpace(f[2]), "`"))
-		case in:
-			in = false
-		}
-	}
-	var want []string
-	for _, c := range hubapi.Classes {
-		want = append(want, strconv.Itoa(c.Status)+" "+c.Name)
-	}
-	slices.Sort(rows)
-	slices.Sort(want)
-	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("docs/protocol.md lists\n%s\nhubapi.Classes are\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }

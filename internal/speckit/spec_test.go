@@ -7,7 +7,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/hubapi"
 )
 
 // root is the repository's top directory, from this package's.
@@ -320,70 +321,42 @@ func kdfLabels(t *testing.T, dir string) map[string]bool {
 	return out
 }
 
-// statuses are the HTTP statuses the hub's errors use, by constant name.
-var statuses = map[string]int{
-	"StatusBadRequest": http.StatusBadRequest, "StatusUnauthorized": http.StatusUnauthorized,
-	"StatusForbidden": http.StatusForbidden, "StatusNotFound": http.StatusNotFound,
-	"StatusRequestTimeout": http.StatusRequestTimeout, "StatusConflict": http.StatusConflict,
-	"StatusPreconditionFailed": http.StatusPreconditionFailed, "StatusRequestEntityTooLarge": http.StatusRequestEntityTooLarge,
-	"StatusTooManyRequests": http.StatusTooManyRequests, "StatusServiceUnavailable": http.StatusServiceUnavailable,
-	"StatusInsufficientStorage": http.StatusInsufficientStorage, "StatusInternalServerError": http.StatusInternalServerError,
+// sentinels are package hub's error sentinels, by name, as the Errors
+// table names them.
+var sentinels = map[string]error{
+	"ErrBadRequest": hub.ErrBadRequest, "ErrUnauthorized": hub.ErrUnauthorized, "ErrRevoked": hub.ErrRevoked,
+	"ErrNotEnoughProof": hub.ErrNotEnoughProof, "ErrInvalid": hub.ErrInvalid, "ErrBadStamp": hub.ErrBadStamp,
+	"ErrNotFound": hub.ErrNotFound, "ErrTimeout": hub.ErrTimeout, "ErrStampUsed": hub.ErrStampUsed,
+	"ErrPrecondition": hub.ErrPrecondition, "ErrTooLarge": hub.ErrTooLarge, "ErrInboxFull": hub.ErrInboxFull,
+	"ErrRateLimited": hub.ErrRateLimited, "ErrBusy": hub.ErrBusy, "ErrQuota": hub.ErrQuota,
 }
 
-// TestSpecErrorClasses: the hub answers exactly the (status, class)
-// pairs of the Errors table: every fail(http.StatusX, "Class", …) and
-// every mapping of the error handler of hub/server.
+// TestSpecErrorClasses: the Errors table is exactly the error classes
+// the hub answers and the client reads (hub/hubapi.Classes): each row's
+// status, class and sentinel.
 func TestSpecErrorClasses(t *testing.T) {
-	tb := specTable(t, "status", "class", "meaning")
-	code := map[string]bool{}
-	pair := func(status, class ast.Expr) {
-		sel, ok := status.(*ast.SelectorExpr)
-		lit, ok2 := class.(*ast.BasicLit)
-		if !ok || !ok2 || lit.Kind != token.STRING {
-			return
-		}
-		s, known := statuses[sel.Sel.Name]
-		if !known {
-			t.Errorf("hub/server answers http.%s, which this test does not know", sel.Sel.Name)
-			return
-		}
-		c, _ := strconv.Unquote(lit.Value)
-		if c != "" {
-			code[fmt.Sprintf("%d %s", s, c)] = true
-		}
-	}
-	for _, f := range goFiles(t, "hub/server") {
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.CallExpr:
-				if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "fail" && len(n.Args) >= 2 {
-					pair(n.Args[0], n.Args[1])
-				}
-			case *ast.AssignStmt:
-				if len(n.Lhs) == 3 && len(n.Rhs) == 3 {
-					if id, ok := n.Lhs[1].(*ast.Ident); ok && id.Name == "class" {
-						pair(n.Rhs[0], n.Rhs[1])
-					}
-				}
-			}
-			return true
-		})
-	}
-	if len(code) < 10 {
-		t.Fatalf("found %d error classes in hub/server: the scan no longer sees them", len(code))
+	tb := specTable(t, "status", "class", "sentinel", "meaning")
+	nameOf := map[error]string{}
+	for n, err := range sentinels {
+		nameOf[err] = n
 	}
 	inSpec := map[string]bool{}
 	for _, r := range tb.rows {
-		k := r.cells[0] + " " + r.cells[1]
-		inSpec[k] = true
-		if !code[k] {
-			t.Errorf("protocol.md:%d: %s %s is not an answer of hub/server", r.line, r.cells[0], r.cells[1])
+		if _, known := sentinels[r.cells[2]]; !known {
+			t.Errorf("protocol.md:%d: sentinel %q is not one of package hub's", r.line, r.cells[2])
+			continue
 		}
+		inSpec[r.cells[0]+" "+r.cells[1]+" "+r.cells[2]] = true
 	}
-	for k := range code {
+	for _, c := range hubapi.Classes {
+		k := fmt.Sprintf("%d %s %s", c.Status, c.Name, nameOf[c.Err])
 		if !inSpec[k] {
-			t.Errorf("hub/server answers %s, which protocol.md's Errors table lacks", k)
+			t.Errorf("hubapi.Classes has %s, which protocol.md's Errors table lacks", k)
 		}
+		delete(inSpec, k)
+	}
+	for k := range inSpec {
+		t.Errorf("protocol.md's Errors table has %s, which is not in hubapi.Classes", k)
 	}
 }
 
