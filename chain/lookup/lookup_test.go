@@ -20,6 +20,7 @@ import (
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // startNode runs a real single-validator node in this process.
@@ -31,18 +32,10 @@ func newClient(t *testing.T, url, chainID string) *lookup.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var c *lookup.Client
-	var err error
-	for { // the node needs a moment to serve its first commit
-		if c, err = lookup.New(ctx, lookup.Config{ChainID: chainID, Primary: url, MaxAge: time.Nanosecond}); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("light client: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	// The node needs a moment to serve its first commit.
+	c := await.Value(t, 2*time.Minute, "a light client of the new node", func() (*lookup.Client, error) {
+		return lookup.New(ctx, lookup.Config{ChainID: chainID, Primary: url, MaxAge: time.Nanosecond})
+	})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -104,7 +97,7 @@ func TestVerifiedLookups(t *testing.T) {
 		t.Fatal(err)
 	}
 	var entries []*bns.HistoryEntry
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "alice's history of two entries", func() bool {
 		var err error
 		rec, entries, err = c.History(ctx, "alice")
 		return err == nil && len(entries) == 2
@@ -132,21 +125,10 @@ func TestVerifiedLookups(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func waitRecord(t *testing.T, c *lookup.Client, name string) *bns.Record {
 	t.Helper()
 	var rec *bns.Record
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "the record of "+name, func() bool {
 		var err error
 		rec, err = c.Lookup(context.Background(), name)
 		if err != nil && !errors.Is(err, lookup.ErrNotFound) {
@@ -261,7 +243,7 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, func() bool {
+			await.True(t, 2*time.Minute, "a block past the stale one", func() bool {
 				next, err := honest.Latest(context.Background())
 				return err == nil && next.Height > lb.Height
 			})

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // earliest returns the oldest block the node at url still keeps.
@@ -54,7 +55,7 @@ func TestVerifiesForwardFromStore(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	var first *lookup.Client
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "a light client with a store", func() bool {
 		var err error
 		first, err = lookup.New(ctx, lookup.Config{ChainID: chainID, Primary: n.URL, StoreDir: dir, MaxAge: time.Nanosecond})
 		return err == nil
@@ -70,7 +71,7 @@ func TestVerifiesForwardFromStore(t *testing.T) {
 		}
 	}
 	// At least one header past the first (the loop may run within a block).
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "a header past the trust root", func() bool {
 		lb, err := first.Latest(ctx)
 		return err == nil && lb.Height > h
 	})
@@ -79,7 +80,7 @@ func TestVerifiesForwardFromStore(t *testing.T) {
 		t.Fatalf("the header store holds %d headers, want 2 to %d", got, lookup.StoreHeaders)
 	}
 
-	waitFor(t, func() bool { return earliest(t, n.URL) > h+20 })
+	await.True(t, 2*time.Minute, "the node to prune past the trust root", func() bool { return earliest(t, n.URL) > h+20 })
 
 	// From the trust root alone (what parley did before it kept a store).
 	_, err = lookup.New(ctx, lookup.Config{ChainID: chainID, Primary: n.URL, TrustHeight: h, TrustHash: hash})
@@ -117,7 +118,7 @@ func TestTrustPeriodExpired(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	var c *lookup.Client
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "a light client with a store", func() bool {
 		var err error
 		c, err = lookup.New(ctx, lookup.Config{ChainID: chainID, Primary: url, StoreDir: dir})
 		return err == nil
@@ -155,7 +156,7 @@ func TestTrustPeriodExpired(t *testing.T) {
 	// Re-pinned to a header known (out of band) to be recent, newer than
 	// the store's: the store starts over from it.
 	var fresh *types.LightBlock
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "a header newer than the store's", func() bool {
 		other, err := lookup.New(ctx, lookup.Config{ChainID: chainID, Primary: url})
 		if err != nil {
 			return false

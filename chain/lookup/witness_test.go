@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // laggard is a witness in front of a real node that is always behind it,
@@ -141,6 +142,9 @@ func lookupsAcrossBlocks(t *testing.T, c, honest *lookup.Client, name string, n 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Lookups back to back (a load, not a poll), bounded: a chain that
+	// stops making blocks fails the test instead of hanging it.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if _, err := c.Lookup(ctx, name); err != nil {
 			return err
@@ -151,6 +155,9 @@ func lookupsAcrossBlocks(t *testing.T, c, honest *lookup.Client, name string, n 
 		}
 		if lb.Height >= start.Height+n {
 			return nil
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 2m0s for %d blocks past %d: at %d", n, start.Height, lb.Height)
 		}
 	}
 }
@@ -195,7 +202,7 @@ func TestWitnessBehindThePrimary(t *testing.T) {
 	lag.mu.Lock()
 	lag.frozen = h
 	lag.mu.Unlock()
-	waitFor(t, func() bool {
+	await.True(t, 2*time.Minute, "the chain to pass the stopped witness by more than its lag", func() bool {
 		lb, err := honest.Latest(context.Background())
 		return err == nil && lb.Height > h+lookup.MaxWitnessLag+1
 	})
