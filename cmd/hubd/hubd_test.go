@@ -20,6 +20,7 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
 	"github.com/parley-im/parley/hub/auth"
+	"github.com/parley-im/parley/internal/await"
 	"github.com/parley-im/parley/internal/cli"
 )
 
@@ -69,19 +70,20 @@ func startHub(t *testing.T, dir, addr string) *hubProc {
 	}
 	p := &hubProc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if res, err := http.Get(p.url + "/healthz"); err == nil {
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("hubd's log:\n%s", logs.String()) // read once Wait has copied it all
+		}
+	})
+	await.NoError(t, time.Minute, "hubd to answer /healthz", func() error {
+		res, err := http.Get(p.url + "/healthz")
+		if err == nil {
 			res.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("hubd did not come up: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
+		return err
+	})
 	return p
 }
 
@@ -136,15 +138,12 @@ func TestCrashConsistency(t *testing.T) {
 			}
 		}(w)
 	}
-	for { // let some writes land, then crash it
+	// Let some writes land, then crash it.
+	await.True(t, time.Minute, "200 acknowledged writes", func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 200 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= 200
+	})
 	hub.cmd.Process.Signal(syscall.SIGKILL)
 	<-hub.done
 	wg.Wait()
@@ -223,21 +222,21 @@ func TestGracefulShutdown(t *testing.T) {
 	<-body.half
 	// Wait until hubd is handling the upload (not just holding it in a
 	// socket buffer): the scrape itself is one request in flight.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(metrics(t, hub.url), "hub_requests_in_flight 2") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the upload never reached a handler:\n%s", metrics(t, hub.url))
+	await.NoError(t, time.Minute, "the upload to reach a handler", func() error {
+		if m := metrics(t, hub.url); !strings.Contains(m, "hub_requests_in_flight 2") {
+			return fmt.Errorf("metrics:\n%s", m)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	hub.cmd.Process.Signal(syscall.SIGTERM)
 	// The signal makes hubd stop accepting; the upload is still open.
-	for {
-		if _, err := http.Get(hub.url + "/healthz"); err != nil {
-			break
+	await.True(t, time.Minute, "hubd to stop accepting", func() bool {
+		res, err := http.Get(hub.url + "/healthz")
+		if err == nil {
+			res.Body.Close()
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err != nil
+	})
 	close(body.goOn)
 	if code := <-result; code != 202 {
 		t.Fatalf("in-flight upload answered %d during shutdown", code)

@@ -25,6 +25,7 @@ import (
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/driver/s3/s3test"
 	"github.com/parley-im/parley/hub/natslog/natstest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // publicURL is the one URL of the hub the instances serve, as users
@@ -74,7 +75,7 @@ func (c *cluster) start(t *testing.T, name string) *instance {
 			t.Logf("%s logs:\n%s", name, logs.String())
 		}
 	})
-	await(t, 30*time.Second, name+" up", func() bool {
+	await.True(t, time.Minute, name+" up", func() bool {
 		select {
 		case <-p.done:
 			t.Fatalf("%s exited: %v\n%s", name, p.err, logs.String())
@@ -104,18 +105,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// await polls cond until it holds or the deadline passes.
-func await(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // via is an HTTP client that sends every request for publicURL to inst,
@@ -229,7 +218,7 @@ func TestInstancesShareOneBucket(t *testing.T) {
 			t.Fatal(err)
 		}
 		want["_inbox/"+id] = ""
-		await(t, 20*time.Second, "the watcher on A to hear of 21 changes made through B", func() bool { return len(w.paths()) == len(want) })
+		await.True(t, time.Minute, "the watcher on A to hear of 21 changes made through B", func() bool { return len(w.paths()) == len(want) })
 		for p, etag := range want {
 			if got, ok := w.paths()[p]; !ok || got != etag {
 				t.Errorf("watcher on A: %s has etag %q (seen %v), want %q", p, got, ok, etag)
@@ -248,7 +237,7 @@ func TestInstancesShareOneBucket(t *testing.T) {
 		for i := range 5 {
 			aliceB.Put(ctx, fmt.Sprintf("r/%d", i), []byte("x"), "", hubclient.Cond{})
 		}
-		await(t, 20*time.Second, "5 changes on A", func() bool { return len(w.seen()) == 5 })
+		await.True(t, time.Minute, "5 changes on A", func() bool { return len(w.seen()) == 5 })
 		w.stop()
 		<-w.done
 		cursor := w.seen()[4].Cursor
@@ -261,7 +250,7 @@ func TestInstancesShareOneBucket(t *testing.T) {
 			missed = append(missed, p)
 		}
 		w2 := watch(t, aliceB, []hubclient.Follow{{Address: alice, Prefix: "r/"}}, cursor)
-		await(t, 20*time.Second, "the 7 missed changes on B", func() bool { return len(w2.seen()) >= len(missed) })
+		await.True(t, time.Minute, "the 7 missed changes on B", func() bool { return len(w2.seen()) >= len(missed) })
 		var got []string
 		for _, ev := range w2.seen() {
 			if ev.Kind != "change" {
@@ -370,7 +359,7 @@ func TestInstancesShareOneBucket(t *testing.T) {
 		if _, err := qa.Put(ctx, "big-a", big, "", hubclient.Cond{}); err != nil {
 			t.Fatal(err)
 		}
-		await(t, 20*time.Second, "B to hear of A's write", func() bool { _, ok := w.paths()["big-a"]; return ok })
+		await.True(t, time.Minute, "B to hear of A's write", func() bool { _, ok := w.paths()["big-a"]; return ok })
 		if _, err := qb.Put(ctx, "big-b", big, "", hubclient.Cond{}); !errors.Is(err, hub.ErrQuota) {
 			t.Fatalf("40 KiB through B after 40 KiB through A, quota 64 KiB: %v, want hub.ErrQuota", err)
 		}
@@ -401,11 +390,11 @@ func TestInstancesShareOneBucket(t *testing.T) {
 			res.Body.Close()
 			return res.StatusCode
 		}
-		await(t, 20*time.Second, "x/gone and x/again to expire on both", func() bool {
+		await.True(t, time.Minute, "x/gone and x/again to expire on both", func() bool {
 			return status(a, "x/gone") == 404 && status(b, "x/gone") == 404 && status(b, "x/again") == 404
 		})
 		put(b, "x/again", "rewritten for good", "") // both instances sweep meanwhile
-		await(t, 20*time.Second, "a sweeper to delete x/gone", func() bool {
+		await.True(t, time.Minute, "a sweeper to delete x/gone", func() bool {
 			for _, ev := range w.seen() {
 				if ev.Path == "x/gone" && ev.Op == "delete" {
 					return true
@@ -445,7 +434,7 @@ func TestInstancesShareOneBucket(t *testing.T) {
 				}
 			})
 		}
-		await(t, 60*time.Second, "100 acknowledged writes through C", func() bool {
+		await.True(t, time.Minute, "100 acknowledged writes through C", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(acked) >= 100
@@ -460,7 +449,7 @@ func TestInstancesShareOneBucket(t *testing.T) {
 				t.Fatalf("acknowledged write %s through the killed instance, read through B: %d bytes, %v", p, len(got), err)
 			}
 		}
-		await(t, 20*time.Second, "B's watcher to have heard of every acknowledged write", func() bool {
+		await.True(t, time.Minute, "B's watcher to have heard of every acknowledged write", func() bool {
 			seen := w.paths()
 			for p := range acked {
 				if _, ok := seen[p]; !ok {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/internal/await"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key.
@@ -62,21 +64,13 @@ func TestTLSFromConfigFile(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := client.Get("https://" + addr + "/hub_info")
-		if err == nil {
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != 200 || !strings.Contains(string(b), `"read_url_prefix":"https://`+addr+`/read/"`) || !strings.Contains(string(b), "tls-test") {
-				t.Fatalf("hub_info over TLS: %d %s", res.StatusCode, b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no HTTPS answer: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	res := await.Value(t, time.Minute, "an HTTPS answer from hubd", func() (*http.Response, error) {
+		return client.Get("https://" + addr + "/hub_info")
+	})
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"read_url_prefix":"https://`+addr+`/read/"`) || !strings.Contains(string(b), "tls-test") {
+		t.Fatalf("hub_info over TLS: %d %s", res.StatusCode, b)
 	}
 	// Plain HTTP to the TLS port is refused.
 	if res, err := http.Get("http://" + addr + "/hub_info"); err == nil && res.StatusCode == 200 {

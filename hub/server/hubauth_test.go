@@ -23,6 +23,7 @@ import (
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/internal/await"
 )
 
 var hubPutText = hub.PutOptions{ContentType: "text/plain"}
@@ -338,19 +339,15 @@ func TestWatchLimits(t *testing.T) {
 	// Closing one frees its place (awaited: the hub sees the close).
 	conns[0].Close()
 	conns = conns[1:]
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	await.NoError(t, 2*time.Minute, "a closed watch to free its place", func() error {
 		c, code := openWatch(t, e, "follow="+e.addr)
-		if code == 200 {
-			conns = append(conns, c)
-			break
+		if code != 200 {
+			c.Close()
+			return fmt.Errorf("a new watch answered %d", code)
 		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("a closed watch never freed its place: %d", code)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		conns = append(conns, c)
+		return nil
+	})
 
 	// Overall: with the per-IP cap out of the way, the 1,001st is refused.
 	e2 := newEnv(t, func(c *server.Config) { c.MaxWatchesPerIP = 5000 })
