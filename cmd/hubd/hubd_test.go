@@ -266,6 +266,12 @@ func TestUsageErrors(t *testing.T) {
 	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "tape"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown driver: exit %d, %q", code, errb.String())
 	}
+	// Instances share storage only through S3: --nats with a disk
+	// directory or memory is refused before anything starts.
+	errb.Reset()
+	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "memory", "--nats", "nats://127.0.0.1:1"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--nats") {
+		t.Fatalf("--nats with the memory driver: exit %d, %q", code, errb.String())
+	}
 	// The public URL is what users publish and tokens name: a URL the
 	// chain would refuse is refused here too.
 	for _, u := range []string{"hub.example", "ftp://hub.example", "https://hub.example/?x=1"} {
