@@ -275,6 +275,9 @@ func TestEventJSONStrict(t *testing.T) {
 		"invalid UTF-8":       "{\"v\":1,\"k\":\"text\",\"t\":1,\"text\":\"h\xffi\"}",
 		"two values":          `{"v":1,"k":"text","t":1,"text":"hi"}{}`,
 		"lone surrogate":      `{"v":1,"k":"text","t":1,"text":"a\ud800b"}`,
+		"base64 line break":   `{"v":1,"k":"profile","t":1,"key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"}`,
+		"base64 pad bits":     `{"v":1,"k":"profile","t":1,"key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB="}`,
+		"nested too deep":     `{"v":1,"k":"text","t":1,"x":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}`,
 		"lone low surrogate":  `{"v":1,"k":"text","t":1,"text":"\udc00"}`,
 		"duplicate in nested": `{"v":1,"k":"react","t":1,"emoji":"x","ref":{"by":"bob","by":"eve","seq":1}}`,
 	} {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 // which every implementation applies alike: valid UTF-8, one value and
 // nothing after it, no member name twice in an object, member names
 // matched exactly (encoding/json alone would take "K" or "\u212a" for
-// "k"), numbers integers of magnitude at most 2^53 - 1 (I-JSON).
+// "k"), numbers integers of magnitude at most 2^53 - 1 (I-JSON), byte
+// strings canonical base64 (encoding/json alone skips line breaks in
+// them and takes any pad bits), nesting at most maxJSONDepth deep.
 func unmarshalStrict(b []byte, v any) error {
 	if !utf8.Valid(b) {
 		return errors.New("not UTF-8")
@@ -94,6 +97,13 @@ func checkValue(dec *json.Decoder, t reflect.Type, depth int) error {
 		return err
 	}
 	switch tok := tok.(type) {
+	case string:
+		if t != nil && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			b, err := base64.StdEncoding.DecodeString(tok)
+			if err != nil || base64.StdEncoding.EncodeToString(b) != tok {
+				return fmt.Errorf("%q is not canonical base64", tok)
+			}
+		}
 	case json.Number:
 		s := tok.String()
 		if !integer.MatchString(s) {

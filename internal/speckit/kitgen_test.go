@@ -546,6 +546,8 @@ func genEvents() []*Vector {
 	add("event-group-id", "malformed", "a group ID in capitals", "", `{"v":1,"k":"group","t":1,"group":{"id":"0123456789ABCDEF0123456789ABCDEF","name":"x","creator":"alice","members":["alice"],"epoch":1,"from":0}}`)
 	add("event-file-name", "malformed", "a file name with a slash", "", `{"v":1,"k":"text","t":1,"file":{"name":"../x","size":1,"sha256":"`+b64(32)+`","key":"`+b64(32)+`","chunks":1}}`)
 	add("event-surrogate", "malformed", "text with an unpaired surrogate escape", "", `{"v":1,"k":"text","t":1,"text":"a\ud800b"}`)
+	add("event-base64", "malformed", "a profile key whose base64 has a line break", "", `{"v":1,"k":"profile","t":1,"key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"}`)
+	add("event-deep", "malformed", "arrays nested 18 deep", "", `{"v":1,"k":"text","t":1,"x":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}`)
 	add("event-trailing", "malformed", "a second value after the object", "", `{"v":1,"k":"text","t":1,"text":"hi"}{}`)
 	return out
 }
