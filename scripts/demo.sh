@@ -47,9 +47,13 @@ say "verified by CometBFT's light client: alice does not have to trust the node 
 for _ in $(seq 1 40); do parley alice whois bob >/dev/null 2>&1 && break; sleep 0.25; done
 parley alice whois bob | sed 's/^/   /'
 
-# (grep reads all of parley's output: with pipefail, grep -q exiting at the
-# first match could kill parley with SIGPIPE and fail the test.)
-if ! parley alice contacts | cut -f1 | grep -x bob >/dev/null; then
+# What was done already is read first, and a parley that fails stops the
+# demo: inside the test ("if ! parley ... | grep ...") its failure would be
+# taken for "not done yet" and the step done twice. grep reads a string,
+# not parley's pipe: with pipefail, grep -q exiting at the first match
+# could kill the writer with SIGPIPE.
+contacts="$(parley alice contacts)"
+if ! grep -qE '^bob([[:space:]]|$)' <<<"$contacts"; then
   step "alice asks bob to become a contact"
   say "A fresh mutual key, sealed to bob's post-quantum hybrid key (HPKE, ML-KEM-768 + X25519) and signed by alice's"
   say "key on the chain, drops into bob's hub inbox. The hub learns only that someone wrote to bob."
@@ -60,7 +64,8 @@ if ! parley alice contacts | cut -f1 | grep -x bob >/dev/null; then
   parley bob contacts accept alice | sed 's/^/   /'
 fi
 
-if ! parley bob read alice | grep "See you there" >/dev/null; then
+history="$(parley bob read alice)"
+if ! grep -q "See you there" <<<"$history"; then
   step "they talk"
   say "Each message is encrypted with the Double Ratchet (a new key per message), padded to a fixed size,"
   say "and written to the SENDER's own hub under a path only the two of them can compute."
@@ -79,7 +84,7 @@ step "where the ciphertext lives"
 for i in 0 1; do
   owner=alice; [ $i = 1 ] && owner=bob
   say "hub$i (${owner}'s hub), what its operator sees:"
-  find "$dir/hub$i/data" -path '*/m/*' -name '*.o' -printf '     %P  (%s bytes on disk: a 1 KiB blob and the hub metadata)\n' 2>/dev/null | head -5
+  find "$dir/hub$i/data" -path '*/m/*' -name '*.o' -printf '     %P  (%s bytes on disk: a 1 KiB blob and the hub metadata)\n' 2>/dev/null | sed -n 1,5p
 done
 if grep -rqs "Lunch tomorrow" "$dir/hub0/data" "$dir/hub1/data"; then
   say "!! plaintext found on a hub"; exit 1

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/internal/await"
 )
 
 var (
@@ -116,6 +118,18 @@ func (n *localnet) must(name string, args ...string) string {
 	return out
 }
 
+// demo runs scripts/demo.sh, which must succeed, and returns its stdout
+// and stderr (a failure message shows both: parley's errors are on
+// stderr).
+func (n *localnet) demo() (stdout, stderr string) {
+	n.t.Helper()
+	out, errs, code := n.run("bash", "scripts/demo.sh")
+	if code != 0 {
+		n.t.Fatalf("scripts/demo.sh: exit %d\n%s%s", code, out, errs)
+	}
+	return out, errs
+}
+
 func (n *localnet) parley(who string, args ...string) string {
 	n.t.Helper()
 	return n.must(filepath.Join(bin, "parley"), append([]string{"--home", filepath.Join(n.dir, "demo", who)}, args...)...)
@@ -148,13 +162,9 @@ func (n *localnet) kill(rel string) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		n.t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			n.t.Fatalf("%s (pid %d) survived SIGKILL", rel, pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.True(n.t, time.Minute, fmt.Sprintf("%s (pid %d) to be gone after SIGKILL", rel, pid), func() bool {
+		return syscall.Kill(pid, 0) != nil
+	})
 }
 
 // TestDemoAndDrills runs the script behind make demo on free ports, checks what it
@@ -168,7 +178,7 @@ func TestDemoAndDrills(t *testing.T) {
 	n := &localnet{t: t, dir: t.TempDir(), basePort: base, hubPort: hub}
 	t.Cleanup(func() { n.run("bash", "scripts/localnet.sh", "down") })
 
-	out := n.must("bash", "scripts/demo.sh")
+	out, errs := n.demo()
 	for _, want := range []string{
 		"alice registers the name 'alice'", "bob registers the name 'bob'", "verified by proof",
 		"alice asks bob to become a contact", "request sent to bob", "accepted alice",
@@ -176,16 +186,16 @@ func TestDemoAndDrills(t *testing.T) {
 		"no names, no plaintext", "bin/parley --home",
 	} {
 		if !strings.Contains(out, want) {
-			t.Fatalf("the demo does not say %q:\n%s", want, out)
+			t.Fatalf("the demo does not say %q:\n%s%s", want, out, errs)
 		}
 	}
 	if i := strings.IndexByte(out, 0x1b); i >= 0 { // a pipe is no terminal: no bold, no colour
 		t.Fatalf("the demo printed an escape sequence to a pipe: %q", out[max(0, i-40):min(len(out), i+40)])
 	}
-	again := n.must("bash", "scripts/demo.sh")
+	again, againErrs := n.demo()
 	for _, not := range []string{"registers the name", "asks bob to become a contact", "they talk"} {
 		if strings.Contains(again, not) {
-			t.Fatalf("the second demo run did %q again:\n%s", not, again)
+			t.Fatalf("the second demo run did %q again:\n%s%s", not, again, againErrs)
 		}
 	}
 	if c := strings.Count(n.parley("bob", "read", "alice"), "See you there"); c != 1 {
@@ -248,23 +258,20 @@ func TestDemoAndDrills(t *testing.T) {
 	}
 	send := exec.Command(filepath.Join(bin, "parley"), "--home", filepath.Join(n.dir, "demo", "alice"), "send-file", "bob", src)
 	send.Env = n.env()
-	var sendErr bytes.Buffer
+	var sendErr syncBuffer
 	send.Stderr = &sendErr
 	if err := send.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// A few chunks went out: they are on alice's hub (a pipe gets no
 	// progress bar).
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	await.NoError(t, 2*time.Minute, "send-file's upload to begin (3 chunks on hub0)", func() error {
 		chunks, _ := filepath.Glob(filepath.Join(n.dir, "hub0", "data", "*", "f", "*"))
-		if len(chunks) >= 3 {
-			break
+		if len(chunks) < 3 {
+			return fmt.Errorf("%d chunks; send-file said %q", len(chunks), sendErr.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("send-file's upload never started: %s", sendErr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("drill: killing parley send-file (pid %d) with SIGKILL mid-upload", send.Process.Pid)
 	send.Process.Kill()
 	send.Wait()
@@ -297,14 +304,14 @@ func TestDemoAndDrills(t *testing.T) {
 	}
 	upDone := make(chan error, 1)
 	go func() { upDone <- up.Wait() }()
+	t.Cleanup(func() { syscall.Kill(hub1, syscall.SIGCONT) }) // a failure leaves no frozen hub
 	waiting := fmt.Sprintf("hub1 (pid %d) runs but does not answer: waiting for it", hub1)
-	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(upOut.String(), waiting); {
-		if time.Now().After(deadline) {
-			syscall.Kill(hub1, syscall.SIGCONT)
-			t.Fatalf("up did not wait for the stopping hub1:\n%s", upOut.String())
+	await.NoError(t, 2*time.Minute, "up to wait for the stopping hub1", func() error {
+		if out := upOut.String(); !strings.Contains(out, waiting) {
+			return fmt.Errorf("up said:\n%s", out)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("drill: hub1 (pid %d) may exit now (SIGCONT)", hub1)
 	syscall.Kill(hub1, syscall.SIGCONT)
 	select {
