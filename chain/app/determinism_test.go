@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -128,8 +129,8 @@ func TestGenesisRefusesBadParams(t *testing.T) {
 	}
 	defer a.Close()
 	for _, state := range []string{`{"preorder_ttl":0}`, `{"bogus":1}`, `[]`} {
-		if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: []byte(state)}); err == nil {
-			t.Errorf("InitChain accepted app_state %s", state)
+		if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: testChain, AppStateBytes: []byte(state)}); !errors.Is(err, bns.ErrInvalidParams) {
+			t.Errorf("InitChain with app_state %s: %v, want bns.ErrInvalidParams", state, err)
 		}
 	}
 	if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "other", AppStateBytes: mustJSON(testParams)}); err == nil {

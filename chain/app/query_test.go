@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 	"testing"
 
@@ -39,23 +40,23 @@ func TestProofs(t *testing.T) {
 	// root and corrupted proof bytes are all refused.
 	bad := bytes.Clone(res.Value)
 	bad[len(bad)-1] ^= 1
-	if err := proof.VerifyValue(res.ProofOps, root, res.Key, bad); err == nil {
-		t.Error("tampered value verified")
+	if err := proof.VerifyValue(res.ProofOps, root, res.Key, bad); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("tampered value verified: %v, want proof.ErrInvalid", err)
 	}
-	if err := proof.VerifyValue(res.ProofOps, root, bns.RecordKey("alicf"), res.Value); err == nil {
-		t.Error("proof verified for another key")
+	if err := proof.VerifyValue(res.ProofOps, root, bns.RecordKey("alicf"), res.Value); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("proof verified for another key: %v, want proof.ErrInvalid", err)
 	}
 	other := bytes.Clone(root)
 	other[0] ^= 1
-	if err := proof.VerifyValue(res.ProofOps, other, res.Key, res.Value); err == nil {
-		t.Error("proof verified against another root")
+	if err := proof.VerifyValue(res.ProofOps, other, res.Key, res.Value); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("proof verified against another root: %v, want proof.ErrInvalid", err)
 	}
 	corrupt := *res.ProofOps
 	corrupt.Ops = []cmtProofOp{corrupt.Ops[0]}
 	corrupt.Ops[0].Data = bytes.Clone(corrupt.Ops[0].Data)
 	corrupt.Ops[0].Data[len(corrupt.Ops[0].Data)/2] ^= 0x40
-	if err := proof.VerifyValue(&corrupt, root, res.Key, res.Value); err == nil {
-		t.Error("corrupted proof verified")
+	if err := proof.VerifyValue(&corrupt, root, res.Key, res.Value); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("corrupted proof verified: %v, want proof.ErrInvalid", err)
 	}
 
 	// A free name gets an absence proof, which cannot pass as existence.
@@ -66,14 +67,14 @@ func TestProofs(t *testing.T) {
 	if err := proof.VerifyAbsence(free.ProofOps, root, bns.RecordKey("bob")); err != nil {
 		t.Fatalf("absence proof: %v", err)
 	}
-	if err := proof.VerifyAbsence(free.ProofOps, other, bns.RecordKey("bob")); err == nil {
-		t.Error("absence proof verified against another root")
+	if err := proof.VerifyAbsence(free.ProofOps, other, bns.RecordKey("bob")); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("absence proof verified against another root: %v, want proof.ErrInvalid", err)
 	}
-	if err := proof.VerifyAbsence(res.ProofOps, root, bns.RecordKey("alice")); err == nil {
-		t.Error("existence proof passed as absence")
+	if err := proof.VerifyAbsence(res.ProofOps, root, bns.RecordKey("alice")); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("existence proof passed as absence: %v, want proof.ErrInvalid", err)
 	}
-	if err := proof.VerifyValue(free.ProofOps, root, bns.RecordKey("bob"), []byte{}); err == nil {
-		t.Error("absence proof passed as existence")
+	if err := proof.VerifyValue(free.ProofOps, root, bns.RecordKey("bob"), []byte{}); !errors.Is(err, proof.ErrInvalid) {
+		t.Errorf("absence proof passed as existence: %v, want proof.ErrInvalid", err)
 	}
 
 	// Older heights stay provable against their own root.

@@ -12,6 +12,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // snapshotChain is a chain that makes a snapshot every 5 heights, in
@@ -38,19 +39,18 @@ func waitingForSnapshots(t *testing.T, c *chain) *chain {
 // made in the background) and returns it.
 func waitSnapshot(t *testing.T, c *chain, h uint64) *abci.Snapshot {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		res, _ := c.app.ListSnapshots(context.Background(), &abci.RequestListSnapshots{})
+	return await.Value(t, time.Minute, fmt.Sprintf("a snapshot of height %d", h), func() (*abci.Snapshot, error) {
+		res, err := c.app.ListSnapshots(context.Background(), &abci.RequestListSnapshots{})
+		if err != nil {
+			return nil, err
+		}
 		for _, s := range res.Snapshots {
 			if s.Height == h {
-				return s
+				return s, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no snapshot of height %d; have %v", h, res.Snapshots)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil, fmt.Errorf("have %v", res.Snapshots)
+	})
 }
 
 // chunks returns every chunk of s from c's app.

@@ -25,8 +25,8 @@ func TestValidateName(t *testing.T) {
 		{"alice\x00", false}, {"al/ice", false},
 	} {
 		err := ValidateName(tc.name)
-		if (err == nil) != tc.ok {
-			t.Errorf("ValidateName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		if (err == nil) != tc.ok || !tc.ok && !errors.Is(err, ErrInvalidName) {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v or ErrInvalidName", tc.name, err, tc.ok)
 		}
 		if err != nil && (!errors.Is(err, ErrInvalidName) || !strings.HasSuffix(err.Error(), "("+NameRules+")")) {
 			t.Errorf("ValidateName(%q) = %v: want ErrInvalidName and the rules", tc.name, err)
@@ -50,7 +50,7 @@ func TestValidateNameSays(t *testing.T) {
 		{strings.Repeat("a", 41), `: 41 characters, at most 40`},
 		{"", `invalid name: empty`},
 	} {
-		if err := ValidateName(tc.name); err == nil || !strings.Contains(err.Error(), tc.says) {
+		if err := ValidateName(tc.name); !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("ValidateName(%q) = %v, want it to say %s", tc.name, err, tc.says)
 		}
 	}
@@ -218,8 +218,8 @@ func TestPow(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := SolvePow(ctx, "c", "alice", owner, 40); err == nil {
-		t.Fatal("SolvePow ignored a cancelled context")
+	if _, err := SolvePow(ctx, "c", "alice", owner, 40); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SolvePow with a cancelled context: %v, want context.Canceled", err)
 	}
 }
 
@@ -275,8 +275,8 @@ func TestParamsRoundTrip(t *testing.T) {
 	if p, err := ParseGenesisParams(nil); err != nil || p != DefaultParams() {
 		t.Fatalf("empty app_state: %+v %v", p, err)
 	}
-	if _, err := ParseGenesisParams([]byte(`{"preorder_ttl":1} {}`)); err == nil {
-		t.Fatal("trailing JSON accepted")
+	if _, err := ParseGenesisParams([]byte(`{"preorder_ttl":1} {}`)); !errors.Is(err, ErrInvalidParams) {
+		t.Fatalf("trailing JSON: %v, want ErrInvalidParams", err)
 	}
 }
 

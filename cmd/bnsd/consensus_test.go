@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/internal/await"
 )
 
 var bnsdBin string
@@ -130,15 +131,8 @@ func (p *proc) status() (status, error) {
 }
 
 func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
-
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	await.True(t, limit, what, cond)
 }
 
 func height(p *proc) int64 {

@@ -10,6 +10,7 @@
 package await
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -58,6 +59,22 @@ func NoError(t testing.TB, deadline time.Duration, what string, f func() error) 
 	}
 }
 
+// Within calls cond until it returns true or d has passed, and reports
+// whether it did: for a test that gathers what to show before it fails
+// (use [True] or [NoError] otherwise).
+func Within(d time.Duration, cond func() bool) bool {
+	end := time.Now().Add(d)
+	for wait := firstPoll; ; wait = min(2*wait, maxPoll) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(wait)
+	}
+}
+
 // Value calls f until it returns a nil error, and returns the value it
 // returned then. If it has not after deadline, the test fails as
 // [NoError] does, with f's last error.
@@ -70,6 +87,32 @@ func Value[T any](t testing.TB, deadline time.Duration, what string, f func() (T
 		return err
 	})
 	return v
+}
+
+// Background polls cond in a goroutine until it returns true or ctx ends,
+// for a test whose own goroutine is busy meanwhile (running the command
+// that cond watches, say, and that cond may stop by cancelling ctx). The
+// returned channel receives whether cond held, then is closed. Bound ctx:
+// Background has no deadline of its own.
+func Background(ctx context.Context, cond func() bool) <-chan bool {
+	held := make(chan bool, 1)
+	go func() {
+		defer close(held)
+		wait := firstPoll
+		for ctx.Err() == nil {
+			if cond() {
+				held <- true
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, maxPoll)
+		}
+		held <- false
+	}()
+	return held
 }
 
 type falseError struct{}

@@ -1,6 +1,7 @@
 package await
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -56,5 +57,31 @@ func TestValue(t *testing.T) {
 	})
 	if r.failed != "" || got != 42 {
 		t.Fatalf("Value = %d (failure %q), want 42", got, r.failed)
+	}
+}
+
+func TestBackground(t *testing.T) {
+	calls := 0
+	if held := <-Background(context.Background(), func() bool { calls++; return calls == 3 }); !held || calls != 3 {
+		t.Fatalf("Background = %v after %d calls, want true after 3", held, calls)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := Background(ctx, func() bool { return false })
+	cancel()
+	if held, ok := <-done; held || !ok {
+		t.Fatalf("Background after cancel = %v (sent %v), want false", held, ok)
+	}
+	if _, ok := <-done; ok {
+		t.Fatal("Background's channel stays open")
+	}
+}
+
+func TestWithin(t *testing.T) {
+	calls := 0
+	if !Within(1<<40, func() bool { calls++; return calls == 2 }) || calls != 2 {
+		t.Fatalf("Within after %d calls, want true after 2", calls)
+	}
+	if Within(0, func() bool { return false }) {
+		t.Fatal("Within of a condition that never holds = true")
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/hub/driver/s3"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // Credentials of the test server.
@@ -60,6 +62,24 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// lockedBuffer is a buffer one goroutine writes while another reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // Server is a running S3 server.
 type Server struct {
 	Endpoint string // host:port
@@ -77,24 +97,20 @@ func Start(t testing.TB) *Server {
 	l.Close()
 	root := t.TempDir()
 	cmd := exec.Command(versitygwPath(t), "--access", AccessKey, "--secret", SecretKey, "--port", addr, "posix", root)
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := new(lockedBuffer) // written by cmd's copying goroutine while read here
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	await.NoError(t, time.Minute, "versitygw to listen on "+addr, func() error {
 		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return &Server{Endpoint: addr}
+		if err != nil {
+			return fmt.Errorf("%w; its log: %s", err, logs.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not start: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return c.Close()
+	})
+	return &Server{Endpoint: addr}
 }
 
 // Config returns the configuration of a driver on a new, empty bucket of
