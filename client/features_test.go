@@ -20,6 +20,7 @@ import (
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/drivertest"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // clock is a settable clock shared by a test's clients.
@@ -527,7 +528,7 @@ func TestWatchMaintains(t *testing.T) {
 	events := make(chan client.Message, 16)
 	watch(t, bob, func(m client.Message) { events <- m }, func(err error) { t.Logf("bob's watch: %v", err) })
 	watch(t, alice, func(client.Message) {}, func(err error) { t.Logf("alice's watch: %v", err) })
-	await := func(kind, text string) {
+	awaitEvent := func(kind, text string) {
 		t.Helper()
 		for {
 			select {
@@ -540,42 +541,30 @@ func TestWatchMaintains(t *testing.T) {
 			}
 		}
 	}
-	await(wire.KindText, "hi")
-	await(wire.KindText, "vanishing")
+	awaitEvent(wire.KindText, "hi")
+	awaitEvent(wire.KindText, "vanishing")
 	if err := bob.MarkRead(ctx, "alice"); err != nil { // bob reads it: his timer starts
 		t.Fatal(err)
 	}
 
 	connect(t, carol, bob, "hello from carol") // after the watch started
-	await(wire.KindText, "hello from carol")
-	for { // the watch brings the backup up to date
-		if o, err := w.drivers[1].Stat(ctx, bob.Address(), backupPath); err == nil && o.ETag != backedUp.ETag {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("bob's watch did not bring his backup up to date")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	awaitEvent(wire.KindText, "hello from carol")
+	await.True(t, 2*time.Minute, "bob's watch to bring his backup up to date", func() bool {
+		o, err := w.drivers[1].Stat(ctx, bob.Address(), backupPath)
+		return err == nil && o.ETag != backedUp.ETag
+	})
 
 	clk.advance(2 * time.Hour)
-	await(client.KindExpired, "")
+	awaitEvent(client.KindExpired, "")
 	for _, m := range bob.History() {
 		if m.Text == "vanishing" {
 			t.Fatal("bob still holds the expired message")
 		}
 	}
-	for {
-		if _, err := w.drivers[0].Stat(ctx, alice.Address(), path); errors.Is(err, hub.ErrNotFound) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("alice's watch did not delete the expired message from her hub")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	await.True(t, 2*time.Minute, "alice's watch to delete the expired message from her hub", func() bool {
+		_, err := w.drivers[0].Stat(ctx, alice.Address(), path)
+		return errors.Is(err, hub.ErrNotFound)
+	})
 }
 
 // TestRemoveContact: removing a contact deletes what the user wrote for

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // users registers names in parallel, spread over the world's hubs.
@@ -47,31 +49,23 @@ func (w *world) users(names ...string) []*client.Client {
 func groupSync(t *testing.T, name string, cs ...*client.Client) string {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		done := true
+	return await.Value(t, 3*time.Minute, "group "+name+" to settle", func() (string, error) {
+		var synced, settled []error // a sync error alone does not keep the group from settling
 		for _, c := range cs {
 			if _, err := c.SyncGroups(ctx); err != nil {
-				t.Logf("%s: %v", c.Name, err)
+				synced = append(synced, fmt.Errorf("%s: sync: %w", c.Name, err))
 			}
 		}
 		for _, c := range cs {
-			id, err := c.FindGroup(name)
-			if err != nil || !c.HasGroupKeys(id) {
-				done = false
+			if id, err := c.FindGroup(name); err != nil || !c.HasGroupKeys(id) {
+				settled = append(settled, fmt.Errorf("%s: not settled (%v): %+v", c.Name, err, c.Groups()))
 			}
 		}
-		if done {
-			id, _ := cs[0].FindGroup(name)
-			return id
+		if len(settled) > 0 {
+			return "", errors.Join(append(settled, synced...)...)
 		}
-		if time.Now().After(deadline) {
-			for _, c := range cs {
-				t.Logf("%s: %+v", c.Name, c.Groups())
-			}
-			t.Fatalf("group %s never settled", name)
-		}
-	}
+		return cs[0].FindGroup(name)
+	})
 }
 
 func groupTexts(t *testing.T, c *client.Client, id string) string {
@@ -392,14 +386,13 @@ func TestGroupWatchAndTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// bob's key reaches alice once bob's watcher took the roster.
-	for !alice.HasGroupKeys(id) {
-		select {
-		case <-ctx.Done():
-			t.Fatal("bob never gave alice his key")
-		case <-time.After(20 * time.Millisecond):
+	await.True(t, 2*time.Minute, "bob to give alice his key", func() bool {
+		if alice.HasGroupKeys(id) {
+			return true
 		}
 		alice.SyncGroups(ctx)
-	}
+		return false
+	})
 	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "live in the group"}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/await"
 )
 
 func TestRecordStateV1(t *testing.T) {
@@ -120,15 +121,9 @@ func TestRecordStateV1(t *testing.T) {
 	if _, err := frankDir.Submit(ctx, frankID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "frank", Profile: profile}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if err := alice.CheckKeys(ctx, "frank"); errors.Is(err, client.ErrKeysChanged) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("frank's key change never seen")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.True(t, 2*time.Minute, "alice to see frank's key change", func() bool {
+		return errors.Is(alice.CheckKeys(ctx, "frank"), client.ErrKeysChanged)
+	})
 
 	// Backup on; then erin's hub and alice's first hub go down: a request
 	// queued, a message on one hub only, a deletion not done, a file

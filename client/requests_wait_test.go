@@ -13,6 +13,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // lagging is a directory a block behind: it proves one name absent until
@@ -88,12 +89,9 @@ func TestRequestFromUnprovableSenderIsKept(t *testing.T) {
 	}, nil)
 	// The watch looks at the request when it starts, and again later,
 	// while bob is unknown (the first look was alice's Requests above)...
-	for deadline := time.Now().Add(2 * time.Minute); lag.lookups.Load() < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the watch never checked the request again (%d looks at bob)", lag.lookups.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.True(t, 2*time.Minute, "the watch to check the request again (a third look at bob)", func() bool {
+		return lag.lookups.Load() >= 3
+	})
 	select {
 	case from := <-announced:
 		t.Fatalf("announced a request from %s whose sender is not provable", from)

@@ -28,6 +28,7 @@ import (
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // world is one machine's worth of Parley, in-process: a real chain node,
@@ -45,18 +46,13 @@ type world struct {
 // settle waits until every user's directory sees every name: a name
 // registered by someone else appears one block later.
 func (w *world) settle(names ...string) {
-	deadline := time.Now().Add(2 * time.Minute)
+	w.t.Helper()
 	for _, d := range w.dirs {
 		for _, n := range names {
-			for {
-				if _, err := d.Lookup(context.Background(), n); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					w.t.Fatalf("%s never became visible", n)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			await.NoError(w.t, 2*time.Minute, n+" to be visible", func() error {
+				_, err := d.Lookup(context.Background(), n)
+				return err
+			})
 		}
 	}
 }
@@ -90,17 +86,11 @@ func newPair(t testing.TB) (*world, *client.Client, *client.Client) {
 func (w *world) directory() *lookup.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for {
-		c, err := lookup.New(ctx, lookup.Config{ChainID: w.chainID, Primary: w.rpc, MaxAge: time.Nanosecond})
-		if err == nil {
-			w.t.Cleanup(func() { c.Close() })
-			return c
-		}
-		if ctx.Err() != nil {
-			w.t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	c := await.Value(w.t, 2*time.Minute, "a light client of the world's chain", func() (*lookup.Client, error) {
+		return lookup.New(ctx, lookup.Config{ChainID: w.chainID, Primary: w.rpc, MaxAge: time.Nanosecond})
+	})
+	w.t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // user makes an identity, registers name on the chain with hub as its
@@ -585,18 +575,14 @@ func TestKeyChangeWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
 	var kc *client.KeyChange
-	for {
+	await.NoError(t, 2*time.Minute, fmt.Sprintf("a key-change warning after the update at height %d", h), func() error {
 		err := alice.Send(ctx, "bob", "are you still you?")
 		if errors.As(err, &kc) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no key-change warning after the update at height %d: %v", h, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("send said %v", err)
+	})
 	if kc.Reason != bns.OpUpdate || kc.Height != h || kc.Current.Profile.SigningKey != profile.SigningKey {
 		t.Fatalf("key change %+v", kc)
 	}
@@ -666,16 +652,10 @@ func (h *restartableHub) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var l net.Listener
-	for i := 0; ; i++ { // the port was just released; retry briefly
-		if l, err = net.Listen("tcp", h.addr); err == nil {
-			break
-		}
-		if i > 200 {
-			h.t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The port was just released: retry until it is free again.
+	l := await.Value(h.t, time.Minute, "the hub's port "+h.addr, func() (net.Listener, error) {
+		return net.Listen("tcp", h.addr)
+	})
 	h.srv = &http.Server{Handler: s.Handler()}
 	go h.srv.Serve(l)
 	h.t.Logf("drill: hub http://%s serving (data in %s)", h.addr, h.dir)
@@ -1075,12 +1055,9 @@ func TestQueuedForChangedKeysStays(t *testing.T) {
 	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); !errors.Is(alice.CheckKeys(ctx, "bob"), client.ErrKeysChanged); {
-		if time.Now().After(deadline) {
-			t.Fatal("alice never saw bob's new keys")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.True(t, 2*time.Minute, "alice to see bob's new keys", func() bool {
+		return errors.Is(alice.CheckKeys(ctx, "bob"), client.ErrKeysChanged)
+	})
 	hub.start()
 	if err := alice.Flush(ctx); !errors.Is(err, client.ErrKeysChanged) {
 		t.Fatalf("flush with a message queued for keys that changed: %v", err)

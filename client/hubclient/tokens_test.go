@@ -19,6 +19,7 @@ import (
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // recordingHub is a real hub in front of which every request's
@@ -196,9 +197,8 @@ func TestOwnerWritesAfterRevokeAll(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
 	thief := "bearer " + auth.MakeNative(key, h.url, time.Now().Add(-time.Minute), time.Now().Add(time.Hour), nil)
 	// Wait for a new second, so that alice's token predates the revocation.
-	for start := time.Now().Unix(); time.Now().Unix() == start; {
-		time.Sleep(10 * time.Millisecond)
-	}
+	start := time.Now().Unix()
+	await.True(t, 5*time.Second, "the next second", func() bool { return time.Now().Unix() != start })
 	req, _ := http.NewRequest("POST", h.url+"/revoke-all/"+alice.Address(), strings.NewReader(fmt.Sprintf(`{"oldestValidTimestamp":%d}`, time.Now().Add(4*time.Minute).Unix())))
 	req.Header.Set("Authorization", thief)
 	res, err := http.DefaultClient.Do(req)
