@@ -1,13 +1,12 @@
 package main
 
 import (
-	"fmt"
+	"context"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/screen"
 )
 
@@ -18,23 +17,26 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long: "backup on asks for a backup passphrase (PARLEY_BACKUP_PASSPHRASE or a prompt; at least 12\n" +
 			"characters: your hub can try guesses offline) and from then on keeps an encrypted copy of your keys,\n" +
 			"contacts and history (less what expired) on your hubs, updated after every command that changed\n" +
-			"something. 'parley restore' brings it back on a new device from your name and that passphrase.\n" +
-			"backup off deletes it.",
+			"something (with an agent running, within a minute of the change). 'parley restore' brings it back\n" +
+			"on a new device from your name and that passphrase. backup off deletes it.",
 		Example: "  parley backup on\n  parley backup off",
 		Args:    cobra.ExactArgs(1),
-		RunE: h.runOnOff(func(cmd *cobra.Command, c *client.Client, on bool) error {
+		RunE: h.callOnOff(func(ctx context.Context, c *api.Client, on bool) error {
 			if !on {
-				if err := c.DisableBackup(cmd.Context()); err != nil {
+				if err := c.SetBackup(ctx, api.BackupRequest{}); err != nil {
 					return err
 				}
 				screen.Println(stdout, "backup off; the backup was deleted from your hubs")
 				return nil
 			}
+			if _, err := c.Settings(ctx); err != nil { // the keys first (a command asks for the passphrase)
+				return err
+			}
 			pass, err := h.newPassphrase("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
 			if err != nil {
 				return err
 			}
-			if err := c.EnableBackup(cmd.Context(), pass); err != nil {
+			if err := c.SetBackup(ctx, api.BackupRequest{On: true, Passphrase: string(pass)}); err != nil {
 				return err
 			}
 			screen.Println(stdout, "backup on: an encrypted copy is on your hubs and follows every change")
@@ -45,8 +47,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 
 func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 	var (
-		cfg       config
-		trustHash string
+		cc        api.ChainConfig
 		kdfMemory uint32
 	)
 	cmd := &cobra.Command{
@@ -59,23 +60,10 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 		Example: "  parley --home ~/.parley restore alice --node http://127.0.0.1:26601",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, name := cmd.Context(), args[0]
-			if _, err := os.Stat(h.path("keystore")); err == nil {
-				return fmt.Errorf("%s already holds an identity", h.dir)
+			if h.keystoreExists() {
+				return errExists(h)
 			}
-			if err := os.MkdirAll(h.dir, 0o700); err != nil {
-				return err
-			}
-			d, err := connectChain(cmd, &cfg, trustHash, h.path(lightDir))
-			if err != nil {
-				return err
-			}
-			defer d.Close()
 			backupPass, err := h.readSecret("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: ")
-			if err != nil {
-				return err
-			}
-			id, c, err := client.Restore(ctx, name, backupPass, d, h.path("state"), h.clientOpts...)
 			if err != nil {
 				return err
 			}
@@ -83,23 +71,20 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := h.saveKeystore(id, pass, kdfMemory); err != nil {
-				return err
-			}
-			rec, err := d.Lookup(ctx, name)
+			c, err := h.api(cmd.Context())
 			if err != nil {
 				return err
 			}
-			cfg.Name, cfg.Hub = name, rec.Profile.Hubs[0]
-			h.cfg = cfg
-			if err := h.saveConfig(); err != nil {
+			res, err := c.Restore(cmd.Context(), api.RestoreRequest{ChainConfig: cc, Name: args[0], BackupPassphrase: string(backupPass),
+				Passphrase: string(pass), KDFMemory: kdfMemory})
+			if err != nil {
 				return err
 			}
-			screen.Printf(stdout, "restored %s: %d contacts, %d messages\n", name, len(c.Contacts()), len(c.History()))
+			screen.Printf(stdout, "restored %s: %d contacts, %d messages\n", res.Name, res.Contacts, res.Messages)
 			return nil
 		},
 	}
-	chainFlags(cmd, &cfg, &trustHash)
+	chainFlags(cmd, &cc)
 	kdfFlag(cmd, &kdfMemory)
 	return cmd
 }
@@ -114,14 +99,22 @@ func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
 			"not change: contacts see nothing. A backup keeps its own passphrase ('parley backup on' changes it).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := h.unlock(); err != nil {
+			if !h.keystoreExists() {
+				return errNoIdentity(h)
+			}
+			cur, err := h.passphrase("passphrase: ")
+			if err != nil {
 				return err
 			}
 			pass, err := h.newPassphrase("PARLEY_NEW_PASSPHRASE", "new passphrase: ")
 			if err != nil {
 				return err
 			}
-			if err := h.saveKeystore(h.id, pass, kdfMemory); err != nil {
+			c, err := h.api(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := c.ChangePassphrase(cmd.Context(), api.PassphraseRequest{Current: string(cur), New: string(pass), KDFMemory: kdfMemory}); err != nil {
 				return err
 			}
 			screen.Println(stdout, "the keystore is encrypted under the new passphrase")

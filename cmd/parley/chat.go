@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,52 +16,50 @@ import (
 	"github.com/mattn/go-runewidth"
 	"github.com/spf13/cobra"
 
-	"github.com/parley-im/parley/chain/bns"
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
 
-// chatBackend is what the chat UI needs of the client.
+// chatBackend is what the chat UI needs of the agent: its API
+// (*api.Client), or a fake in tests.
 type chatBackend interface {
-	Contacts() []string
-	Groups() []client.Group
-	History() []client.Message
-	ContactProfile(ctx context.Context, name string) (*wire.Profile, error)
-	SendEvent(ctx context.Context, name string, e *wire.Event) (client.Message, error)
-	ConfirmKeys(ctx context.Context, name string) (*bns.Record, error)
-	MarkRead(ctx context.Context, name string) error
-	Unread(name string) int
-	Verified(name string) bool
+	ContactList(ctx context.Context) (api.Contacts, error)
+	Groups(ctx context.Context, sync bool) (api.Groups, error)
+	History(ctx context.Context) (api.History, error)
+	ContactProfile(ctx context.Context, name string, fetch bool) (api.Profile, error)
+	Send(ctx context.Context, conv string, r api.SendRequest) (api.Sent, error)
+	React(ctx context.Context, conv string, r api.ReactRequest) error
+	Edit(ctx context.Context, conv string, r api.EditRequest) error
+	Delete(ctx context.Context, conv string, r api.DeleteRequest) error
+	SetTimer(ctx context.Context, conv string, seconds int64) (api.TimerResult, error)
+	ConfirmKeys(ctx context.Context, name string) (api.ConfirmResult, error)
+	MarkRead(ctx context.Context, conv string) error
 	Block(ctx context.Context, name string) error
 	Unblock(ctx context.Context, name string) error
 	Verify(ctx context.Context, name, number string) error
-	SafetyNumber(rec *bns.Record) string
 	Answer(ctx context.Context, from string, accept bool) error
-	ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error)
-	StateOf(name string, seq uint64, r wire.Receipt) string
-	SendFile(ctx context.Context, name, path, caption string, progress client.Progress) (client.Message, error)
-	GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress client.Progress) error
-	Blocked() []string
-	Requests(ctx context.Context) ([]client.Pending, map[string]error, error)
+	SendFile(ctx context.Context, conv string, r api.SendFileRequest) (api.Sent, error)
+	GetFile(ctx context.Context, conv string, r api.GetFileRequest) (api.Saved, error)
+	Requests(ctx context.Context) (api.Requests, error)
 }
+
+var _ chatBackend = (*api.Client)(nil)
 
 // chatHelp lists the commands the input line takes.
 const chatHelp = "/reply REF TEXT · /react REF EMOJI · /edit N TEXT · /delete N · /timer 1h|0 · /file PATH · /get REF · /block · /unblock · /confirm · /verify SAFETY-NUMBER · /accept [NAME] · /decline [NAME] · PgUp/PgDn or the wheel scroll"
 
 // Messages the UI receives from outside its own input.
 type (
-	incomingMsg client.Message
-	errMsg      struct{ err error }
-	statusMsg   string
-	receiptMsg  struct {
-		name string
-		r    wire.Receipt
-	}
-	sentMsg struct {
-		to  string
-		err error
+	// eventMsg is an event of the agent's stream.
+	eventMsg  api.Event
+	errMsg    struct{ err error }
+	statusMsg string
+	sentMsg   struct {
+		to     string
+		queued *api.Queued
+		err    error
 	}
 	// requestsMsg: the contact requests waiting in the user's inboxes.
 	requestsMsg struct {
@@ -78,20 +77,17 @@ type chatModel struct {
 	blocked  map[string]bool   // contacts the user blocks
 	labels   map[string]string // what the list shows for a conversation
 	names    map[string]string // contacts' display names, from their profiles
-	receipts map[string]wire.Receipt
 	selected int
 	unread   map[string]int
-	history  []client.Message
+	history  []api.Message
 	input    textinput.Model
 	status   string
 	warning  string // a key-change warning for the selected contact
 	incoming <-chan tea.Msg
 	width    int
 	height   int
-	scroll   int // lines the conversation is scrolled back from its end
-	// explain presents an error as parley does (nil: its plain message).
-	explain func(error) (what, hint string)
-	clock   clock // when now is, and the zone times are shown in
+	scroll   int   // lines the conversation is scrolled back from its end
+	clock    clock // when now is, and the zone times are shown in
 }
 
 func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-chan tea.Msg, start string) chatModel {
@@ -99,53 +95,72 @@ func newChatModel(ctx context.Context, me string, be chatBackend, incoming <-cha
 	in.Placeholder = "type a message; Enter sends; /help lists commands; Tab or ↑/↓ switch; Esc quits"
 	in.Focus()
 	in.CharLimit = 4000
-	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, names: map[string]string{}, receipts: map[string]wire.Receipt{}, history: be.History(),
+	m := chatModel{ctx: ctx, be: be, me: me, unread: map[string]int{}, labels: map[string]string{}, names: map[string]string{},
 		input: in, incoming: incoming, width: 100, height: 30}
+	m.reload()
 	m.refreshList()
 	for _, c := range m.contacts {
 		m.loadProfile(c)
 	}
 	m.refreshList()
+	list, _ := be.ContactList(ctx)
+	for _, ct := range list.Contacts {
+		m.unread[ct.Name] = ct.Unread
+	}
 	for i, c := range m.contacts {
 		if c == start || m.labels[c] == start {
 			m.selected = i
 		}
-		m.unread[c] = be.Unread(c)
 	}
 	m.markRead()
 	return m
 }
 
+// reload takes the history anew (edits, reactions, deletes, receipts and
+// expiries change what it shows).
+func (m *chatModel) reload() {
+	if h, err := m.be.History(m.ctx); err == nil {
+		m.history = h.Messages
+	} else {
+		m.status = m.errText(err)
+	}
+}
+
 // markRead marks the open conversation read.
 func (m *chatModel) markRead() {
-	if cur := m.current(); cur != "" {
+	if cur := m.current(); cur != "" && !strings.HasPrefix(cur, "?") {
 		delete(m.unread, cur)
 		m.be.MarkRead(m.ctx, cur)
 	}
 }
 
 // refreshList lists the contacts, the groups the user is in and the
-// pending requests, and marks who is blocked.
+// pending requests, and marks who is verified and who is blocked.
 func (m *chatModel) refreshList() {
 	cur := m.current()
-	m.contacts = m.be.Contacts()
-	m.blocked = map[string]bool{}
-	for _, b := range m.be.Blocked() {
-		m.blocked[b] = true
+	list, err := m.be.ContactList(m.ctx)
+	if err != nil {
+		m.status = m.errText(err)
 	}
-	for _, c := range m.contacts {
+	m.contacts = m.contacts[:0]
+	m.blocked = map[string]bool{}
+	for _, ct := range list.Contacts {
+		c := ct.Name
+		m.contacts = append(m.contacts, c)
+		m.blocked[c] = ct.Blocked
 		m.labels[c] = c
-		if m.be.Verified(c) {
+		if ct.Verified {
 			m.labels[c] += " ✓"
 		}
-		if m.blocked[c] {
+		if ct.Blocked {
 			m.labels[c] += " ⊘"
 		}
 		if n := m.names[c]; n != "" {
 			m.labels[c] += " (" + n + ")"
 		}
 	}
-	for _, g := range m.be.Groups() {
+	gs, _ := m.be.Groups(m.ctx, false)
+	for _, g := range gs.Groups {
 		if !g.Gone {
 			m.contacts = append(m.contacts, "#"+g.ID)
 			m.labels["#"+g.ID] = "#" + screen.Line(g.Name)
@@ -166,7 +181,7 @@ func (m *chatModel) refreshList() {
 // addRequest lists a pending request from name (once), unless name is a
 // contact already.
 func (m *chatModel) addRequest(name string) {
-	if !slices.Contains(m.requests, name) && !slices.Contains(m.be.Contacts(), name) {
+	if !slices.Contains(m.requests, name) && !slices.Contains(m.contacts, name) {
 		m.requests = append(m.requests, name)
 		slices.Sort(m.requests)
 	}
@@ -176,9 +191,9 @@ func (m *chatModel) addRequest(name string) {
 // fetchRequests reads the requests waiting in the user's inboxes.
 func (m chatModel) fetchRequests() tea.Cmd {
 	return func() tea.Msg {
-		pending, _, err := m.be.Requests(m.ctx)
+		rs, err := m.be.Requests(m.ctx)
 		var from []string
-		for _, p := range pending {
+		for _, p := range rs.Requests {
 			from = append(from, p.From)
 		}
 		return requestsMsg{from: from, err: err}
@@ -187,13 +202,12 @@ func (m chatModel) fetchRequests() tea.Cmd {
 
 // errText is how the chat shows an error: as parley presents it.
 func (m chatModel) errText(err error) string {
-	if m.explain != nil {
-		if what, hint := m.explain(err); what != "" {
-			if hint != "" {
-				what += " (" + hint + ")"
-			}
-			return what
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		if ae.Hint != "" {
+			return ae.Message + " (" + ae.Hint + ")"
 		}
+		return ae.Message
 	}
 	return cli.Plain(err)
 }
@@ -201,10 +215,10 @@ func (m chatModel) errText(err error) string {
 // loadProfile reads a contact's display name from its profile (at start,
 // and when the contact shares a new profile key).
 func (m *chatModel) loadProfile(name string) {
-	if strings.HasPrefix(name, "#") {
+	if strings.HasPrefix(name, "#") || strings.HasPrefix(name, "?") {
 		return
 	}
-	if p, err := m.be.ContactProfile(m.ctx, name); err == nil {
+	if p, err := m.be.ContactProfile(m.ctx, name, false); err == nil {
 		m.names[name] = screen.Line(p.DisplayName)
 	}
 }
@@ -224,28 +238,20 @@ func (m chatModel) waitIncoming() tea.Cmd {
 }
 
 func (m chatModel) Init() tea.Cmd {
-	return tea.Batch(textinput.Blink, m.waitIncoming(), m.fetchReceipt(m.current()), m.fetchRequests())
+	return tea.Batch(textinput.Blink, m.waitIncoming(), m.fetchRequests())
 }
 
-// fetchReceipt reads what a contact says it has of the user's messages.
-func (m chatModel) fetchReceipt(name string) tea.Cmd {
-	if name == "" || strings.HasPrefix(name, "#") || strings.HasPrefix(name, "?") {
-		return nil
-	}
+// sendText sends a message (a reply, if reply is a label).
+func (m chatModel) sendText(to, text, reply string) tea.Cmd {
 	return func() tea.Msg {
-		r, err := m.be.ReceiptFrom(m.ctx, name)
-		if err != nil {
-			return nil
-		}
-		return receiptMsg{name: name, r: r}
+		res, err := m.be.Send(m.ctx, to, api.SendRequest{Text: text, Reply: reply})
+		return sentMsg{to: to, queued: res.Queued, err: err}
 	}
 }
 
-func (m chatModel) send(to string, e *wire.Event) tea.Cmd {
-	return func() tea.Msg {
-		_, err := m.be.SendEvent(m.ctx, to, e)
-		return sentMsg{to: to, err: err}
-	}
+// act runs a change to a message (react, edit, delete, timer).
+func (m chatModel) act(to string, f func() error) tea.Cmd {
+	return func() tea.Msg { return sentMsg{to: to, err: f()} }
 }
 
 // transfer sends a file (/file PATH) or saves one (/get REF) in the
@@ -253,28 +259,70 @@ func (m chatModel) send(to string, e *wire.Event) tea.Cmd {
 func (m chatModel) transfer(to, verb, arg string) tea.Cmd {
 	return func() tea.Msg {
 		if verb == "/file" {
-			_, err := m.be.SendFile(m.ctx, to, arg, "", nil)
-			return sentMsg{to: to, err: err}
+			path, err := abs(arg)
+			if err != nil {
+				return statusMsg(m.errText(err))
+			}
+			res, err := m.be.SendFile(m.ctx, to, api.SendFileRequest{Path: path})
+			return sentMsg{to: to, queued: res.Queued, err: err}
 		}
 		label, err := parseRef(arg, m.me)
 		if err != nil {
 			return statusMsg(m.errText(err))
 		}
-		if msg, ok := client.FindLabel(m.history, m.me, to, label); ok && msg.File != nil {
-			dest := filepath.Base(msg.File.Name)
-			if err := m.be.GetFile(m.ctx, to, msg.ID(), dest, nil); err != nil {
-				return statusMsg(m.errText(err))
-			}
-			return statusMsg("saved " + dest + " (SHA-256 checked)")
+		msg, ok := m.find(to, label)
+		if !ok || msg.File == nil {
+			return statusMsg(fmt.Sprintf("message %s shares no file", label))
 		}
-		return statusMsg(fmt.Sprintf("message %s shares no file", label))
+		dir, err := abs(".")
+		if err != nil {
+			return statusMsg(m.errText(err))
+		}
+		saved, err := m.be.GetFile(m.ctx, to, api.GetFileRequest{Ref: label, Dir: dir})
+		if err != nil {
+			return statusMsg(m.errText(err))
+		}
+		return statusMsg("saved " + filepath.Base(saved.Path) + " (SHA-256 checked)")
 	}
 }
 
-// command turns an input line into the event it sends.
-func (m chatModel) command(line string) (*wire.Event, error) {
+// find is the message of conversation conv people refer to as label.
+func (m chatModel) find(conv, label string) (api.Message, bool) {
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if h := m.history[i]; h.Label == label && !h.Earlier && h.Conversation == conv {
+			return h, true
+		}
+	}
+	return api.Message{}, false
+}
+
+// parseRef reads a message's label, NAME/N, as 'parley read' shows it;
+// a bare N is the user's own message N. It returns it as labels are
+// written.
+func parseRef(s, me string) (string, error) {
+	by, n, ok := strings.Cut(s, "/")
+	if !ok {
+		by, n = me, s
+	}
+	if _, err := strconv.ParseUint(n, 10, 64); err != nil || by == "" {
+		return "", cli.Usage(fmt.Errorf("%q is not a message reference (NAME/N, as 'parley read' shows them)", s))
+	}
+	return by + "/" + n, nil
+}
+
+// ownRef reads the label of one of the user's messages.
+func ownRef(s, me string) (string, error) {
+	label, err := parseRef(s, me)
+	if by, _, _ := strings.Cut(label, "/"); err == nil && by != me {
+		err = cli.Usage(fmt.Errorf("%s is %s's message: only its author can change it", label, by))
+	}
+	return label, err
+}
+
+// command runs an input line: a message, or a command on one.
+func (m chatModel) command(to, line string) (tea.Cmd, error) {
 	if !strings.HasPrefix(line, "/") {
-		return &wire.Event{Kind: wire.KindText, Text: line}, nil
+		return m.sendText(to, line, ""), nil
 	}
 	verb, rest, _ := strings.Cut(line, " ")
 	arg, text, _ := strings.Cut(rest, " ")
@@ -288,26 +336,27 @@ func (m chatModel) command(line string) (*wire.Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		msg, ok := client.FindLabel(m.history, m.me, m.current(), label)
-		if !ok {
+		if _, ok := m.find(to, label); !ok {
 			return nil, fmt.Errorf("no message %s in this conversation", label)
 		}
-		ref := msg.ID()
 		switch verb {
 		case "/reply":
-			return &wire.Event{Kind: wire.KindText, Ref: &ref, Text: text}, nil
+			return m.sendText(to, text, label), nil
 		case "/react":
-			return &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: text}, nil
+			return m.act(to, func() error { return m.be.React(m.ctx, to, api.ReactRequest{Ref: label, Emoji: text}) }), nil
 		case "/edit":
-			return &wire.Event{Kind: wire.KindEdit, Ref: &ref, Text: text}, nil
+			return m.act(to, func() error { return m.be.Edit(m.ctx, to, api.EditRequest{Ref: label, Text: text}) }), nil
 		}
-		return &wire.Event{Kind: wire.KindDelete, Ref: &ref}, nil
+		return m.act(to, func() error { return m.be.Delete(m.ctx, to, api.DeleteRequest{Ref: label}) }), nil
 	case "/timer":
 		d, err := time.ParseDuration(arg)
 		if err != nil || d < 0 || (d > 0 && d < time.Second) {
 			return nil, fmt.Errorf("/timer takes a duration such as 30s, 1h, or 0 for off")
 		}
-		return &wire.Event{Kind: wire.KindTimer, TTL: int64(d / time.Second)}, nil
+		return m.act(to, func() error {
+			_, err := m.be.SetTimer(m.ctx, to, int64(d/time.Second))
+			return err
+		}), nil
 	}
 	return nil, fmt.Errorf("unknown command %s; %s", verb, chatHelp)
 }
@@ -336,10 +385,10 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		case tea.KeyTab, tea.KeyDown:
 			m.move(1)
-			return m, m.fetchReceipt(m.current())
+			return m, nil
 		case tea.KeyShiftTab, tea.KeyUp:
 			m.move(-1)
-			return m, m.fetchReceipt(m.current())
+			return m, nil
 		case tea.KeyEnter:
 			text := strings.TrimSpace(m.input.Value())
 			to := m.current()
@@ -396,11 +445,14 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, nil
 			}
 			if text == "/confirm" {
-				rec, err := m.be.ConfirmKeys(m.ctx, to)
-				if err != nil {
+				res, err := m.be.ConfirmKeys(m.ctx, to)
+				switch {
+				case err != nil:
 					m.status = "confirm: " + m.errText(err)
-				} else {
-					m.warning, m.status = "", fmt.Sprintf("confirmed %s's keys (safety number %s); if they changed, a new request went to %s: the conversation starts over when they accept", to, m.be.SafetyNumber(rec), to)
+				case res.Unchanged:
+					m.warning, m.status = "", fmt.Sprintf("%s's keys on the chain are the ones you confirmed: nothing to do", to)
+				default:
+					m.warning, m.status = "", fmt.Sprintf("confirmed %s's new keys (safety number %s); a new request went to %s: the conversation starts over when they accept", to, res.Safety, to)
 				}
 				return m, nil
 			}
@@ -408,61 +460,36 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.status = "transferring " + arg + "…"
 				return m, m.transfer(to, verb, arg)
 			}
-			e, err := m.command(text)
+			cmd, err := m.command(to, text)
 			if err != nil {
 				m.status = m.errText(err)
 				return m, nil
 			}
 			m.status = "sending…"
-			return m, m.send(to, e)
+			return m, cmd
 		}
 	case sentMsg:
-		var kc *client.KeyChange
+		var ae *api.Error
 		switch {
-		case errors.As(msg.err, &kc) && kc.Revoked():
-			m.warning = "⚠ " + kc.Error()
+		case errors.As(msg.err, &ae) && ae.KeyChange != nil && ae.KeyChange.Revoked:
+			m.warning = "⚠ " + ae.KeyChange.Message
 			m.status = "not sent"
-		case errors.As(msg.err, &kc):
-			m.warning = fmt.Sprintf("⚠ %s — new safety number %s. Check it with %s, then type /confirm.", kc.Error(), kc.Safety, kc.Name)
+		case errors.As(msg.err, &ae) && ae.KeyChange != nil:
+			kc := ae.KeyChange
+			m.warning = fmt.Sprintf("⚠ %s — new safety number %s. Check it with %s, then type /confirm.", kc.Message, kc.Safety, kc.Name)
 			m.status = "not sent"
-		case errors.Is(msg.err, client.ErrQueued):
-			m.status = m.errText(msg.err)
-			m.history = m.be.History()
 		case msg.err != nil:
 			m.status = "not sent: " + m.errText(msg.err)
+		case msg.queued != nil:
+			m.status = "queued on this device: " + msg.queued.Why
+			m.reload()
 		default:
 			m.status = ""
-			m.history = m.be.History()
+			m.reload()
 		}
-		return m, m.fetchReceipt(msg.to)
-	case receiptMsg:
-		m.receipts[msg.name] = msg.r
 		return m, nil
-	case incomingMsg:
-		if msg.Kind == client.KindReceipt || msg.Kind == wire.KindReceipts {
-			return m, tea.Batch(m.waitIncoming(), m.fetchReceipt(msg.From))
-		}
-		if msg.Kind == client.KindRequest {
-			m.addRequest(msg.From)
-			m.status = fmt.Sprintf("contact request from %s (signature checked): /accept %s or /decline %s", msg.From, msg.From, msg.From)
-			if msg.Text != "" {
-				m.status = fmt.Sprintf("contact request from %s (signature checked): “%s” — /accept %s or /decline %s", msg.From, screen.Line(msg.Text), msg.From, msg.From)
-			}
-			return m, m.waitIncoming()
-		}
-		m.history = m.be.History() // edits, reactions and deletes change earlier messages
-		if msg.Kind == wire.KindProfile {
-			m.loadProfile(msg.From)
-		}
-		m.refreshList() // a group may have come
-		if conv := client.ConversationOf(m.me, client.Message(msg)); conv != m.current() {
-			if msg.Kind == wire.KindText {
-				m.unread[conv]++
-			}
-		} else {
-			m.markRead()
-		}
-		return m, m.waitIncoming()
+	case eventMsg:
+		return m.event(api.Event(msg))
 	case errMsg:
 		m.status = m.errText(msg.err)
 		return m, m.waitIncoming()
@@ -476,11 +503,58 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case statusMsg:
 		m.status = string(msg)
-		return m, nil
+		return m, m.waitIncoming()
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
+}
+
+// event takes an event of the agent's stream in.
+func (m chatModel) event(ev api.Event) (tea.Model, tea.Cmd) {
+	switch ev.Type {
+	case api.EventRequest:
+		r := ev.Request
+		m.addRequest(r.From)
+		m.status = fmt.Sprintf("contact request from %s (signature checked): /accept %s or /decline %s", r.From, r.From, r.From)
+		if r.Greeting != "" {
+			m.status = fmt.Sprintf("contact request from %s (signature checked): “%s” — /accept %s or /decline %s", r.From, screen.Line(r.Greeting), r.From, r.From)
+		}
+	case api.EventReceipt, api.EventExpired:
+		m.reload()
+	case api.EventMessage:
+		msg := ev.Message
+		m.reload() // edits, reactions and deletes change earlier messages
+		if msg.Kind == api.KindProfile {
+			m.loadProfile(msg.From)
+		}
+		m.refreshList() // a group may have come
+		if conv := msg.Conversation; conv != m.current() {
+			if msg.Kind == api.KindText {
+				m.unread[conv]++
+			}
+		} else {
+			m.markRead()
+		}
+	case api.EventKeyChange:
+		kc := ev.KeyChange
+		if kc.Name == m.current() {
+			m.warning = "⚠ " + kc.Message + " — " + kc.Hint
+		} else {
+			m.status = kc.Message
+		}
+	case api.EventWarning:
+		if ev.Error != nil {
+			m.status = m.errText(ev.Error)
+		}
+	case api.EventHub, api.EventChain:
+		if ev.Up != nil && !*ev.Up && ev.Error != nil {
+			m.status = m.errText(ev.Error)
+		} else if ev.Up != nil && *ev.Up {
+			m.status = ""
+		}
+	}
+	return m, m.waitIncoming()
 }
 
 func (m *chatModel) move(d int) {
@@ -516,12 +590,12 @@ func (m chatModel) conversationLines() []string {
 	}
 	var lines []string
 	for _, msg := range m.history {
-		if cur == "" || client.ConversationOf(m.me, msg) != cur {
+		if cur == "" || msg.Conversation != cur {
 			continue
 		}
 		state := ""
 		if msg.From == m.me && !strings.HasPrefix(cur, "#") {
-			state = m.be.StateOf(cur, msg.Seq, m.receipts[cur])
+			state = msg.State
 		}
 		indent := runewidth.StringWidth(messageHeader(msg, m.clock).String())
 		for _, l := range strings.Split(formatMessage(msg, state, m.clock).String(), "\n") {
@@ -638,26 +712,52 @@ func chatCmd(h *home) *cobra.Command {
 		Long: "chat shows your contacts (✓ verified, ⊘ blocked), groups and pending contact requests with unread\n" +
 			"counts, and a conversation, wrapped to the window (PgUp/PgDn or the mouse wheel scroll back); it\n" +
 			"receives messages live through the hubs' change notifications and warns when a contact's keys change\n" +
-			"on the chain. NAME (a contact, or a group's name or ID) opens that conversation; any other is an error.",
+			"on the chain. NAME (a contact, or a group's name or ID) opens that conversation; any other is an error.\n" +
+			"It runs the home's agent (unless one runs already: then it is its front-end), so every other parley\n" +
+			"command on the home works while it is open.",
 		Example: "  parley chat\n  parley chat bob",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			c, err := h.client(ctx)
+			c, err := h.connect(ctx, agent.ModeDaemon, false)
+			if err != nil {
+				return err
+			}
+			info, err := h.start(ctx, c)
 			if err != nil {
 				return err
 			}
 			start := ""
 			if len(args) == 1 {
-				if start, err = chatStart(c, args[0]); err != nil {
+				if start, err = chatStart(ctx, c, args[0]); err != nil {
 					return err
 				}
 			}
 			incoming := make(chan tea.Msg, 64)
-			go c.Watch(ctx, func(m client.Message) { incoming <- incomingMsg(m) }, func(err error) { incoming <- errMsg{err} })
-			model := newChatModel(ctx, c.Name, c, incoming, start)
-			model.explain, model.clock = h.explain, h.clock
+			// What the calls note shows in the status line, never on the
+			// screen under the chat.
+			c.OnNote = func(n *api.Note) {
+				select {
+				case incoming <- statusMsg(n.Message):
+				default:
+				}
+			}
+			go func() {
+				err := c.Events(ctx, info.Cursor, func(ev api.Event) error {
+					select {
+					case incoming <- eventMsg(ev):
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if ctx.Err() == nil {
+					incoming <- errMsg{err}
+				}
+			}()
+			model := newChatModel(ctx, info.Name, c, incoming, start)
+			model.clock = h.clock
 			_, err = tea.NewProgram(model, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx)).Run()
 			if errors.Is(err, tea.ErrProgramKilled) {
 				return nil
@@ -668,14 +768,24 @@ func chatCmd(h *home) *cobra.Command {
 }
 
 // chatStart finds the conversation NAME names: a contact, or a group by
-// its name or ID; anything else is an error (client.ErrNotContact), never
-// a new conversation.
-func chatStart(be chatBackend, name string) (string, error) {
-	if slices.Contains(be.Contacts(), name) {
-		return name, nil
+// its name or ID; anything else is an error (not_contact), never a new
+// conversation.
+func chatStart(ctx context.Context, be chatBackend, name string) (string, error) {
+	list, err := be.ContactList(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, ct := range list.Contacts {
+		if ct.Name == name {
+			return name, nil
+		}
+	}
+	gs, err := be.Groups(ctx, false)
+	if err != nil {
+		return "", err
 	}
 	var found []string
-	for _, g := range be.Groups() {
+	for _, g := range gs.Groups {
 		if !g.Gone && (g.ID == strings.TrimPrefix(name, "#") || g.Name == name) {
 			found = append(found, "#"+g.ID)
 		}
@@ -684,7 +794,8 @@ func chatStart(be chatBackend, name string) (string, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", fmt.Errorf("%w: %s (no contact or group of yours has that name)", client.ErrNotContact, name)
+		return "", &api.Error{Code: api.CodeNotContact, Message: fmt.Sprintf("not a contact: %s (no contact or group of yours has that name)", name),
+			Hint: "'parley contacts add NAME' asks them; 'parley requests' lists who asked you"}
 	}
 	return "", fmt.Errorf("%d groups are named %q: give the group's ID ('parley group list')", len(found), name)
 }

@@ -42,11 +42,8 @@ func TestChatScenario(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	h := &home{dir: homes["bob"], stderr: screen.NewWriter(io.Discard, false)}
-	if err := h.lockHome(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c, err := h.client(ctx)
+	h := &home{dir: homes["bob"], stderr: screen.NewWriter(io.Discard, false), cmd: "parley chat", barAt: -1}
+	c, err := h.api(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +62,7 @@ func TestChatScenario(t *testing.T) {
 	if v = m.View(); !strings.Contains(v, "accepted carol") || strings.Contains(v, "? carol") || !strings.Contains(v, "? dave") {
 		t.Fatalf("after /accept on carol's request:\n%s", v)
 	}
-	h.release()
+	h.release(ctx)
 
 	if out := parley(t, "--home", homes["bob"], "read", "carol"); !strings.Contains(out, "carol: hi bob, carol here") {
 		t.Fatalf("bob reads carol after accepting her in the chat:\n%s", out)

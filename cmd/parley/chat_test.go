@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -12,14 +11,12 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/mattn/go-runewidth"
 
-	"github.com/parley-im/parley/chain/bns"
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/api"
 )
 
 type fakeBackend struct {
-	history   []client.Message
-	sent      []client.Message
+	history   []api.Message
+	sent      []fakeSent
 	sendErr   error
 	confirmed []string
 	read      []string
@@ -27,86 +24,102 @@ type fakeBackend struct {
 	unblocked []string
 	verified  []string
 	answered  []string
-	receipt   wire.Receipt
-	groups    []client.Group          // nil: one group, trip
-	profiles  map[string]wire.Profile // nil: alice's, Alice L.
-	pending   []string                // senders of contact requests
+	state     string                 // of the user's own messages (default "sent")
+	groups    []api.Group            // nil: one group, trip
+	profiles  map[string]api.Profile // nil: alice's, Alice L.
+	pending   []string               // senders of contact requests
 	isBlocked map[string]bool
 }
 
-func (f *fakeBackend) Blocked() []string {
-	var b []string
-	for n, on := range f.isBlocked {
-		if on {
-			b = append(b, n)
-		}
-	}
-	slices.Sort(b)
-	return b
-}
-func (f *fakeBackend) Requests(context.Context) ([]client.Pending, map[string]error, error) {
-	var p []client.Pending
-	for _, n := range f.pending {
-		p = append(p, client.Pending{From: n})
-	}
-	return p, nil, nil
+// fakeSent is what the chat asked of the agent: a message (Kind text,
+// Ref the reply's label), a reaction, an edit or a delete.
+type fakeSent struct {
+	To, Kind, Text, Emoji, Ref string
 }
 
-func (f *fakeBackend) Contacts() []string        { return []string{"alice", "carol"} }
-func (f *fakeBackend) History() []client.Message { return append(f.history, f.sent...) }
-func (f *fakeBackend) SendEvent(_ context.Context, name string, e *wire.Event) (client.Message, error) {
-	if f.sendErr != nil {
-		return client.Message{}, f.sendErr
+func (f *fakeBackend) ContactList(context.Context) (api.Contacts, error) {
+	var out api.Contacts
+	for _, n := range []string{"alice", "carol"} {
+		out.Contacts = append(out.Contacts, api.Contact{Name: n, Verified: n == "carol", Blocked: f.isBlocked[n]})
 	}
-	m := client.Message{From: "me", To: name, Seq: uint64(len(f.sent)), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji}
-	f.sent = append(f.sent, m)
-	return m, nil
+	return out, nil
+}
+func (f *fakeBackend) Requests(context.Context) (api.Requests, error) {
+	var out api.Requests
+	for _, n := range f.pending {
+		out.Requests = append(out.Requests, api.Request{From: n})
+	}
+	return out, nil
+}
+func (f *fakeBackend) History(context.Context) (api.History, error) {
+	out := api.History{Messages: slices.Clone(f.history)}
+	for i, s := range f.sent {
+		if s.Kind != "text" {
+			continue
+		}
+		state := f.state
+		if state == "" {
+			state = "sent"
+		}
+		out.Messages = append(out.Messages, api.Message{From: "me", To: s.To, Conversation: s.To, ID: api.Ref{By: "me", Seq: uint64(i)},
+			Label: fmt.Sprintf("me/%d", i), Kind: "text", Text: s.Text, State: state})
+	}
+	return out, nil
+}
+func (f *fakeBackend) record(s fakeSent) error {
+	if f.sendErr != nil {
+		return f.sendErr
+	}
+	f.sent = append(f.sent, s)
+	return nil
+}
+func (f *fakeBackend) Send(_ context.Context, conv string, r api.SendRequest) (api.Sent, error) {
+	return api.Sent{}, f.record(fakeSent{To: conv, Kind: "text", Text: r.Text, Ref: r.Reply})
+}
+func (f *fakeBackend) React(_ context.Context, conv string, r api.ReactRequest) error {
+	return f.record(fakeSent{To: conv, Kind: "react", Emoji: r.Emoji, Ref: r.Ref})
+}
+func (f *fakeBackend) Edit(_ context.Context, conv string, r api.EditRequest) error {
+	return f.record(fakeSent{To: conv, Kind: "edit", Text: r.Text, Ref: r.Ref})
+}
+func (f *fakeBackend) Delete(_ context.Context, conv string, r api.DeleteRequest) error {
+	return f.record(fakeSent{To: conv, Kind: "delete", Ref: r.Ref})
+}
+func (f *fakeBackend) SetTimer(_ context.Context, conv string, seconds int64) (api.TimerResult, error) {
+	return api.TimerResult{}, f.record(fakeSent{To: conv, Kind: "timer", Text: fmt.Sprint(seconds)})
 }
 func (f *fakeBackend) MarkRead(_ context.Context, name string) error {
 	f.read = append(f.read, name)
 	return nil
 }
-func (f *fakeBackend) Unread(name string) int    { return 0 }
-func (f *fakeBackend) Verified(name string) bool { return name == "carol" }
-func (f *fakeBackend) ReceiptFrom(_ context.Context, name string) (wire.Receipt, error) {
-	return f.receipt, nil
-}
-func (f *fakeBackend) StateOf(name string, seq uint64, r wire.Receipt) string {
-	switch {
-	case seq < r.Read:
-		return client.StateRead
-	case seq < r.Delivered:
-		return client.StateDelivered
-	}
-	return client.StateSent
-}
 func (f *fakeBackend) Answer(_ context.Context, from string, accept bool) error {
 	f.answered = append(f.answered, fmt.Sprint(from, accept))
 	return nil
 }
-func (f *fakeBackend) ContactProfile(_ context.Context, name string) (*wire.Profile, error) {
+func (f *fakeBackend) ContactProfile(_ context.Context, name string, _ bool) (api.Profile, error) {
+	noProfile := &api.Error{Code: api.CodeNoProfile, Message: "no profile shared"}
 	if f.profiles != nil {
 		if p, ok := f.profiles[name]; ok {
-			return &p, nil
+			return p, nil
 		}
-		return nil, client.ErrNoProfile
+		return api.Profile{}, noProfile
 	}
 	if name == "alice" {
-		return &wire.Profile{DisplayName: "Alice L."}, nil
+		return api.Profile{DisplayName: "Alice L."}, nil
 	}
-	return nil, client.ErrNoProfile
+	return api.Profile{}, noProfile
 }
-func (f *fakeBackend) Groups() []client.Group {
+func (f *fakeBackend) Groups(context.Context, bool) (api.Groups, error) {
 	if f.groups != nil {
-		return f.groups
+		return api.Groups{Groups: f.groups}, nil
 	}
-	return []client.Group{{ID: "g1", Name: "trip", Members: []string{"alice", "carol", "me"}}}
+	return api.Groups{Groups: []api.Group{{ID: "g1", Name: "trip", Members: []string{"alice", "carol", "me"}}}}, nil
 }
-func (f *fakeBackend) SendFile(_ context.Context, name, path, caption string, _ client.Progress) (client.Message, error) {
-	return f.SendEvent(context.Background(), name, &wire.Event{Kind: wire.KindText, Text: "file " + path})
+func (f *fakeBackend) SendFile(_ context.Context, conv string, r api.SendFileRequest) (api.Sent, error) {
+	return api.Sent{}, f.record(fakeSent{To: conv, Kind: "text", Text: "file " + r.Path})
 }
-func (f *fakeBackend) GetFile(context.Context, string, wire.Ref, string, client.Progress) error {
-	return nil
+func (f *fakeBackend) GetFile(context.Context, string, api.GetFileRequest) (api.Saved, error) {
+	return api.Saved{}, nil
 }
 func (f *fakeBackend) Block(_ context.Context, name string) error {
 	f.blocked = append(f.blocked, name)
@@ -123,15 +136,19 @@ func (f *fakeBackend) Unblock(_ context.Context, name string) error {
 }
 func (f *fakeBackend) Verify(_ context.Context, name, number string) error {
 	if number != "12345" {
-		return client.ErrSafetyMismatch
+		return &api.Error{Code: api.CodeSafetyMismatch, Message: "the safety number does not match"}
 	}
 	f.verified = append(f.verified, name)
 	return nil
 }
-func (f *fakeBackend) SafetyNumber(rec *bns.Record) string { return "12345 (" + rec.Name + ")" }
-func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (*bns.Record, error) {
+func (f *fakeBackend) ConfirmKeys(_ context.Context, name string) (api.ConfirmResult, error) {
 	f.confirmed = append(f.confirmed, name)
-	return &bns.Record{Name: name}, nil
+	return api.ConfirmResult{Safety: "12345 (" + name + ")"}, nil
+}
+
+// msg is a text message of conversation conv from from, number n.
+func msg(from, conv string, n uint64, text string) api.Message {
+	return api.Message{From: from, To: "me", Conversation: conv, ID: api.Ref{By: from, Seq: n}, Label: fmt.Sprintf("%s/%d", from, n), Kind: "text", Text: text}
 }
 
 // step feeds msg to the model and runs the command it returns, feeding
@@ -145,7 +162,7 @@ func step(t *testing.T, m tea.Model, msg tea.Msg) tea.Model {
 		}
 		out := cmd()
 		switch out.(type) {
-		case sentMsg, receiptMsg:
+		case sentMsg:
 			m, cmd = m.Update(out)
 		default:
 			cmd = nil
@@ -160,14 +177,14 @@ func typeText(t *testing.T, m tea.Model, s string) tea.Model {
 }
 
 func TestChatModel(t *testing.T) {
-	be := &fakeBackend{history: []client.Message{{From: "alice", To: "me", Text: "hello from alice"}}}
+	be := &fakeBackend{history: []api.Message{msg("alice", "alice", 0, "hello from alice")}}
 	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
 	if v := m.View(); !strings.Contains(v, "▸ alice (Alice L.)") || !strings.Contains(v, "alice: hello from alice") {
 		t.Fatalf("initial view:\n%s", v)
 	}
-	psst := client.Message{From: "carol", To: "me", Kind: wire.KindText, Text: "psst"}
+	psst := msg("carol", "carol", 0, "psst")
 	be.history = append(be.history, psst)
-	m = step(t, m, incomingMsg(psst))
+	m = step(t, m, eventMsg(api.Event{Type: api.EventMessage, Message: &psst}))
 	if v := m.View(); !strings.Contains(v, "carol ✓ (1)") || strings.Contains(v, "alice ✓") {
 		t.Fatalf("no unread count for carol, or a verified mark on alice:\n%s", v)
 	}
@@ -183,8 +200,8 @@ func TestChatModel(t *testing.T) {
 		t.Fatalf("own message not shown as sent:\n%s", v)
 	}
 	// carol's receipt changes: the mark follows.
-	be.receipt = wire.Receipt{Delivered: 1, Read: 1}
-	m = step(t, m, incomingMsg(client.Message{From: "carol", To: "me", Kind: client.KindReceipt}))
+	be.state = "read"
+	m = step(t, m, eventMsg(api.Event{Type: api.EventReceipt, Conversation: "carol"}))
 	if v := m.View(); !strings.Contains(v, "[me/0] me: hi carol [read]") {
 		t.Fatalf("own message not shown:\n%s", v)
 	}
@@ -192,11 +209,11 @@ func TestChatModel(t *testing.T) {
 		t.Fatalf("conversations marked read: %v", be.read)
 	}
 	// Commands: a reply, a reaction, an edit, a delete, a timer.
-	for line, want := range map[string]wire.Event{
-		"/reply carol/0 yes": {Kind: wire.KindText, Text: "yes", Ref: &wire.Ref{By: "carol", Seq: 0}},
-		"/react carol/0 👍":   {Kind: wire.KindReact, Emoji: "👍", Ref: &wire.Ref{By: "carol", Seq: 0}},
-		"/edit 0 hi, carol":  {Kind: wire.KindEdit, Text: "hi, carol", Ref: &wire.Ref{By: "me", Seq: 0}},
-		"/delete 0":          {Kind: wire.KindDelete, Ref: &wire.Ref{By: "me", Seq: 0}},
+	for line, want := range map[string]fakeSent{
+		"/reply carol/0 yes": {To: "carol", Kind: "text", Text: "yes", Ref: "carol/0"},
+		"/react carol/0 👍":   {To: "carol", Kind: "react", Emoji: "👍", Ref: "carol/0"},
+		"/edit 0 hi, carol":  {To: "carol", Kind: "edit", Text: "hi, carol", Ref: "me/0"},
+		"/delete 0":          {To: "carol", Kind: "delete", Ref: "me/0"},
 	} {
 		n := len(be.sent)
 		m = typeText(t, m, line)
@@ -204,7 +221,7 @@ func TestChatModel(t *testing.T) {
 			t.Fatalf("%s sent nothing: %s", line, m.View())
 		}
 		got := be.sent[n]
-		if got.Kind != want.Kind || got.Text != want.Text || got.Emoji != want.Emoji || *got.Ref != *want.Ref {
+		if got != want {
 			t.Fatalf("%s sent %+v", line, got)
 		}
 	}
@@ -234,7 +251,8 @@ func TestChatModel(t *testing.T) {
 		t.Fatalf("blocked %v", be.blocked)
 	}
 	// carol's keys changed: the send is refused with a warning.
-	be.sendErr = &client.KeyChange{Name: "carol", Reason: bns.OpTransfer, Height: 42, Current: &bns.Record{Name: "carol"}}
+	be.sendErr = &api.Error{Code: api.CodeKeysChanged, Message: "carol's name changed hands at height 42 (transfer)",
+		KeyChange: &api.KeyChange{Name: "carol", Reason: "transfer", Height: 42, Safety: "54321", Message: "carol's name changed hands at height 42 (transfer)"}}
 	m = typeText(t, m, "still you?")
 	if v := m.View(); !strings.Contains(v, "⚠") || !strings.Contains(v, "transfer") || !strings.Contains(v, "/confirm") {
 		t.Fatalf("no key-change warning:\n%s", v)
@@ -245,9 +263,9 @@ func TestChatModel(t *testing.T) {
 		t.Fatalf("confirm: %v\n%s", be.confirmed, m.View())
 	}
 	// A group message: the group's entry counts it, and shows it when open.
-	inGroup := client.Message{From: "alice", To: "#g1", Kind: wire.KindText, Text: "group hello"}
+	inGroup := msg("alice", "#g1", 0, "group hello")
 	be.history = append(be.history, inGroup)
-	m = step(t, m, incomingMsg(inGroup))
+	m = step(t, m, eventMsg(api.Event{Type: api.EventMessage, Message: &inGroup}))
 	if v := m.View(); !strings.Contains(v, "#trip (1)") {
 		t.Fatalf("no unread count for the group:\n%s", v)
 	}
@@ -256,13 +274,13 @@ func TestChatModel(t *testing.T) {
 		t.Fatalf("the group's conversation:\n%s", v)
 	}
 	// A disappearing message runs out while the chat is open.
-	be.history = slices.DeleteFunc(be.history, func(m client.Message) bool { return m.Text == "group hello" })
-	m = step(t, m, incomingMsg(client.Message{To: "me", Kind: client.KindExpired}))
+	be.history = slices.DeleteFunc(be.history, func(m api.Message) bool { return m.Text == "group hello" })
+	m = step(t, m, eventMsg(api.Event{Type: api.EventExpired}))
 	if v := m.View(); strings.Contains(v, "group hello") {
 		t.Fatalf("an expired message is still shown:\n%s", v)
 	}
 	// A contact request arrives while chatting, and is accepted.
-	m = step(t, m, incomingMsg(client.Message{From: "dave", To: "me", Kind: client.KindRequest}))
+	m = step(t, m, eventMsg(api.Event{Type: api.EventRequest, Request: &api.Request{From: "dave"}}))
 	if v := m.View(); !strings.Contains(v, "contact request from dave") {
 		t.Fatalf("no request shown:\n%s", v)
 	}
@@ -282,14 +300,14 @@ func TestChatModel(t *testing.T) {
 func TestChatModelIsTerminalSafe(t *testing.T) {
 	evilGroup := escTitle + "0123456789abcdef0123456789"
 	be := &fakeBackend{
-		profiles: map[string]wire.Profile{"alice": {DisplayName: rlo + "eci" + escClear}},
-		groups:   []client.Group{{ID: evilGroup, Name: escTitle + rlo + "friends", Members: []string{"alice", "me"}}},
-		history: []client.Message{
-			{From: "alice", To: "me", Kind: wire.KindText, Text: "hi" + escClear + "\n" + posing},
-			{From: "alice", To: "me", Seq: 1, Kind: wire.KindText, Text: "look", Ref: &wire.Ref{By: escTitle + escClear, Seq: 0}, RefLabel: &wire.Ref{By: escTitle + escClear, Seq: 0}},
-			{From: "alice", To: "me", Seq: 2, Kind: wire.KindText, File: &wire.FileRef{Name: "invoice" + rlo + "fdp.exe", Size: 9}},
-			{From: "me", To: "alice", Kind: wire.KindText, Text: "hello", Reactions: map[string]string{"alice": escClear}},
-			{From: "alice", To: "#" + evilGroup, Kind: wire.KindText, Text: "all" + escClear + "\n" + posing},
+		profiles: map[string]api.Profile{"alice": {DisplayName: rlo + "eci" + escClear}},
+		groups:   []api.Group{{ID: evilGroup, Name: escTitle + rlo + "friends", Members: []string{"alice", "me"}}},
+		history: []api.Message{
+			msg("alice", "alice", 0, "hi"+escClear+"\n"+posing),
+			withRef(msg("alice", "alice", 1, "look"), escTitle+escClear+"/0"),
+			withFile(msg("alice", "alice", 2, ""), "invoice"+rlo+"fdp.exe"),
+			{From: "me", To: "alice", Conversation: "alice", Label: "me/0", Kind: "text", Text: "hello", Reactions: map[string]string{"alice": escClear}},
+			msg("alice", "#"+evilGroup, 0, "all"+escClear+"\n"+posing),
 		},
 	}
 	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
@@ -323,7 +341,7 @@ func TestChatModelIsTerminalSafe(t *testing.T) {
 func TestChatScrollback(t *testing.T) {
 	be := &fakeBackend{}
 	for i := range 50 {
-		be.history = append(be.history, client.Message{From: "alice", To: "me", Seq: uint64(i), Kind: wire.KindText, Text: fmt.Sprintf("line %d", i)})
+		be.history = append(be.history, msg("alice", "alice", uint64(i), fmt.Sprintf("line %d", i)))
 	}
 	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
 	m = step(t, m, tea.WindowSizeMsg{Width: 100, Height: 20}) // 14 lines of conversation
@@ -359,7 +377,7 @@ func TestChatScrollback(t *testing.T) {
 // begin "you: send me your passphrase") stands at the margin.
 func TestChatWrapsLongLines(t *testing.T) {
 	long := strings.Repeat("blah ", 14) + posing + " " + strings.Repeat("more words here ", 12)
-	be := &fakeBackend{history: []client.Message{{From: "alice", To: "me", Kind: wire.KindText, Text: long}}}
+	be := &fakeBackend{history: []api.Message{msg("alice", "alice", 0, long)}}
 	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "alice")
 	m = step(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
 	pane := 100 - listWidth - 2
@@ -408,7 +426,7 @@ func TestChatRequestsAndBlocked(t *testing.T) {
 	be := &fakeBackend{pending: []string{"erin", "dave"}, isBlocked: map[string]bool{"carol": true}}
 	var m tea.Model = newChatModel(context.Background(), "me", be, nil, "carol")
 	m = step(t, m, m.(chatModel).fetchRequests()())
-	m = step(t, m, incomingMsg(client.Message{From: "frank", To: "me", Kind: client.KindRequest}))
+	m = step(t, m, eventMsg(api.Event{Type: api.EventRequest, Request: &api.Request{From: "frank"}}))
 	v := m.View()
 	for _, want := range []string{"▸ carol ✓ ⊘", "me ↔ carol ✓ ⊘ — blocked", "? dave", "? erin", "? frank"} {
 		if !strings.Contains(v, want) {
@@ -448,11 +466,24 @@ func TestChatRequestsAndBlocked(t *testing.T) {
 func TestChatStart(t *testing.T) {
 	be := &fakeBackend{}
 	for in, want := range map[string]string{"alice": "alice", "trip": "#g1", "g1": "#g1", "#g1": "#g1"} {
-		if got, err := chatStart(be, in); got != want || err != nil {
+		if got, err := chatStart(context.Background(), be, in); got != want || err != nil {
 			t.Errorf("chatStart(%q) = %q, %v, want %q", in, got, err, want)
 		}
 	}
-	if _, err := chatStart(be, "mallory"); !errors.Is(err, client.ErrNotContact) {
+	if _, err := chatStart(context.Background(), be, "mallory"); !api.IsCode(err, api.CodeNotContact) {
 		t.Errorf("chatStart(mallory) = %v", err)
 	}
+}
+
+// withRef is m replying to the message labelled label.
+func withRef(m api.Message, label string) api.Message {
+	by, _, _ := strings.Cut(label, "/")
+	m.Ref, m.RefLabel = &api.Ref{By: by}, label
+	return m
+}
+
+// withFile is m sharing a file named name.
+func withFile(m api.Message, name string) api.Message {
+	m.File = &api.File{Name: name, Size: 9}
+	return m
 }

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/api"
 )
 
 // TestFormatIsTerminalSafe: what others write cannot drive the terminal,
@@ -22,22 +21,22 @@ func TestFormatIsTerminalSafe(t *testing.T) {
 		got  string
 		want string
 	}{
-		"text": {formatMessage(client.Message{From: "alice", Seq: 1, Kind: wire.KindText, Text: evil}, "", clock{}).String(),
+		"text": {formatMessage(api.Message{From: "alice", Label: "alice/1", Kind: "text", Text: evil}, "", clock{}).String(),
 			`[alice/1] alice: hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b`},
-		"second line": {formatMessage(client.Message{From: "alice", Seq: 2, Kind: wire.KindText, Text: "hi\n" + posing + "\r\n\tok\n"}, "", clock{}).String(),
+		"second line": {formatMessage(api.Message{From: "alice", Label: "alice/2", Kind: "text", Text: "hi\n" + posing + "\r\n\tok\n"}, "", clock{}).String(),
 			"[alice/2] alice: hi\n                 " + posing + "\n                     ok"},
-		"reference": {formatMessage(client.Message{From: "alice", Kind: wire.KindText, Text: "x", Ref: &wire.Ref{By: escTitle + escClear, Seq: 3}, RefLabel: &wire.Ref{By: escTitle + escClear, Seq: 3}}, "", clock{}).String(),
+		"reference": {formatMessage(api.Message{From: "alice", Label: "alice/0", Kind: "text", Text: "x", Ref: &api.Ref{By: escTitle + escClear, Seq: 3}, RefLabel: escTitle + escClear + "/3"}, "", clock{}).String(),
 			`[alice/0] alice: ↪ \x1b]0;title\x07\x1b[2J/3 x`},
-		"file, reaction": {formatMessage(client.Message{From: "bob", Kind: wire.KindText, File: &wire.FileRef{Name: "invoice" + rlo + "fdp.exe", Size: 1},
+		"file, reaction": {formatMessage(api.Message{From: "bob", Label: "bob/0", Kind: "text", File: &api.File{Name: "invoice" + rlo + "fdp.exe", Size: 1},
 			Reactions: map[string]string{"alice": escClear + "\n"}}, "sent", clock{}).String(),
 			`[bob/0] bob: 📎 invoice\u202efdp.exe (1 B; get-file bob/0) \x1b[2J\nalice [sent]`},
-		"unsupported": {formatMessage(client.Message{From: "bob", Kind: client.KindUnsupported, Text: "wire: malformed: \n" + posing}, "", clock{}).String(),
+		"unsupported": {formatMessage(api.Message{From: "bob", Kind: "unsupported", Text: "wire: malformed: \n" + posing}, "", clock{}).String(),
 			`bob: (a message this version cannot show: wire: malformed: \n` + posing + `)`},
-		"reaction event": {formatEvent(client.Message{From: "alice", Kind: wire.KindReact, Emoji: evil, Ref: &wire.Ref{By: "bob\u2066"}, RefLabel: &wire.Ref{By: "bob\u2066"}}, clock{}).String(),
+		"reaction event": {formatEvent(api.Message{From: "alice", Kind: "react", Emoji: evil, Ref: &api.Ref{By: "bob\u2066"}, RefLabel: "bob\u2066/0"}, clock{}).String(),
 			`alice reacted hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b to bob\u2066/0`},
-		"request event": {formatEvent(client.Message{From: "alice", Kind: client.KindRequest, Text: evil}, clock{}).String(),
+		"request event": {formatRequest(api.Request{From: "alice", Greeting: evil}, clock{}).String(),
 			`alice wants to become a contact (signature checked against the chain): hi\x1b]0;pwned\x07\x1b[2J\rthere\u009b — parley contacts accept alice`},
-		"edit event": {formatEvent(client.Message{From: "alice", Kind: wire.KindEdit, Text: "a\nb", Ref: &wire.Ref{By: "alice", Seq: 4}, RefLabel: &wire.Ref{By: "alice", Seq: 4}}, clock{}).String(),
+		"edit event": {formatEvent(api.Message{From: "alice", Kind: "edit", Text: "a\nb", Ref: &api.Ref{By: "alice", Seq: 4}, RefLabel: "alice/4"}, clock{}).String(),
 			"alice edited alice/4: a\n                      b"},
 	} {
 		if tc.got != tc.want {

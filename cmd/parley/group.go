@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/screen"
 )
 
@@ -29,10 +30,10 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short:   "Make a group of you and contacts",
 		Example: "  parley group create trip bob carol",
 		Args:    cobra.MinimumNArgs(2),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			id, err := c.CreateGroup(cmd.Context(), args[0], args[1:])
-			if id != "" {
-				screen.Printf(stdout, "group %s (%s) made; members get it as they come online\n", args[0], id)
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			res, err := c.CreateGroup(ctx, api.CreateGroupRequest{Name: args[0], Members: args[1:]})
+			if res.ID != "" {
+				screen.Printf(stdout, "group %s (%s) made; members get it as they come online\n", args[0], res.ID)
 			}
 			return err
 		}),
@@ -40,9 +41,12 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "list",
 		Short: "List your groups",
 		Args:  cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			c.SyncGroups(cmd.Context())
-			for _, g := range c.Groups() {
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			gs, err := c.Groups(ctx, true)
+			if err != nil {
+				return err
+			}
+			for _, g := range gs.Groups {
 				state := ""
 				if g.Gone {
 					state = "\t(you left or were removed)"
@@ -52,16 +56,16 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 			return nil
 		}),
 	})
-	roster := func(use, short string, do func(c *client.Client, cmd *cobra.Command, id string, args []string) error) *cobra.Command {
+	roster := func(use, short, action string) *cobra.Command {
 		n := strings.Count(use, " ")
 		return &cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(n),
-			RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-				id, err := c.FindGroup(args[0])
-				if err != nil {
-					return err
+			RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				name := ""
+				if len(args) > 1 {
+					name = args[1]
 				}
-				if err := do(c, cmd, id, args[1:]); err != nil {
+				if err := c.GroupAction(ctx, args[0], action, name); err != nil {
 					return err
 				}
 				screen.Println(stdout, "done")
@@ -70,21 +74,11 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 		}
 	}
 	cmd.AddCommand(
-		roster("invite GROUP NAME", "Add a contact to your group", func(c *client.Client, cmd *cobra.Command, id string, a []string) error {
-			return c.Invite(cmd.Context(), id, a[0])
-		}),
-		roster("remove GROUP NAME", "Remove a member from your group (a new key they do not get)", func(c *client.Client, cmd *cobra.Command, id string, a []string) error {
-			return c.RemoveMember(cmd.Context(), id, a[0])
-		}),
-		roster("rename GROUP NEWNAME", "Rename your group", func(c *client.Client, cmd *cobra.Command, id string, a []string) error {
-			return c.RenameGroup(cmd.Context(), id, a[0])
-		}),
-		roster("leave GROUP", "Leave a group (if it is yours, the first other member holds it from then on)", func(c *client.Client, cmd *cobra.Command, id string, _ []string) error {
-			return c.LeaveGroup(cmd.Context(), id)
-		}),
-		roster("hand-over GROUP NAME", "Leave your group, NAME holding it from then on (its roster and name)", func(c *client.Client, cmd *cobra.Command, id string, a []string) error {
-			return c.HandOver(cmd.Context(), id, a[0])
-		}),
+		roster("invite GROUP NAME", "Add a contact to your group", "invite"),
+		roster("remove GROUP NAME", "Remove a member from your group (a new key they do not get)", "remove"),
+		roster("rename GROUP NEWNAME", "Rename your group", "rename"),
+		roster("leave GROUP", "Leave a group (if it is yours, the first other member holds it from then on)", "leave"),
+		roster("hand-over GROUP NAME", "Leave your group, NAME holding it from then on (its roster and name)", "hand-over"),
 	)
 	for _, sub := range []*cobra.Command{sendCmd(h, stdout), readCmd(h, stdout), reactCmd(h), editCmd(h), deleteCmd(h),
 		timerCmd(h, stdout), sendFileCmd(h, stdout), getFileCmd(h, stdout)} {
@@ -141,35 +135,20 @@ func inGroup(h *home, sub *cobra.Command) *cobra.Command {
 		sub.Long = help[1]
 	}
 	sub.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := h.client(cmd.Context())
+		c, err := h.api(cmd.Context())
 		if err != nil {
 			return err
 		}
-		id, err := c.FindGroup(args[0])
+		g, err := c.Group(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
-		c.SyncGroups(cmd.Context())
-		for _, kc := range c.MemberKeyChanges(id) {
-			screen.Printf(h.stderr, "parley: %v\nparley: hint: until then %s gets nothing of yours in this group, and nothing more is read from the old keys; %s\n",
-				kc, kc.Name, keyChangeHint(kc))
+		for _, kc := range g.KeyChanges {
+			screen.Printf(h.stderr, "parley: %s\nparley: hint: until then %s gets nothing of yours in this group, and nothing more is read from the old keys; %s\n",
+				kc.Message, kc.Name, kc.Hint)
 		}
-		args[0] = "#" + id
+		args[0] = "#" + g.Group.ID
 		return run(cmd, args)
 	}
 	return sub
-}
-
-// conversationLabel names a conversation for the user: a contact's name,
-// or "the group NAME" for "#" and a group's ID (unescaped: print it with
-// screen).
-func conversationLabel(c *client.Client, conv string) string {
-	if id, ok := strings.CutPrefix(conv, "#"); ok {
-		for _, g := range c.Groups() {
-			if g.ID == id {
-				return "the group " + g.Name // printed through screen, as all others' text
-			}
-		}
-	}
-	return conv
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,163 +14,221 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/parley-im/parley/chain/bns"
-	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
-	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/api"
+	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
 
-// config is home/config.json: where the chain is and whom to trust.
-type config struct {
-	Node        string   `json:"node"`
-	Witnesses   []string `json:"witnesses,omitempty"`
-	ChainID     string   `json:"chain_id"`
-	TrustHeight int64    `json:"trust_height"`
-	TrustHash   string   `json:"trust_hash"`
-	// TrustPeriod is how old the newest header the light client verified
-	// may be (a Go duration, default 168h); older, the trust root must be
-	// pinned again ('parley settings trust').
-	TrustPeriod string `json:"trust_period,omitempty"`
-	Name        string `json:"name,omitempty"`
-	Hub         string `json:"hub,omitempty"`
-}
+// Every command is a call (or a few) on the home's agent API (package
+// api). With an agent running (parley daemon, or a chat or watch), the
+// command talks to it over the home's socket and opens nothing itself:
+// not the keystore, not the chain, not the state. With none, it serves
+// itself: it takes the home's lock and runs the agent's handler in memory
+// for as long as it runs. Either way the same handler answers.
 
-// lightDir is the home's directory of verified headers (lookup's store).
-const lightDir = "light"
-
-// pendingRegistration is home/register.json: a preorder made but not yet
-// revealed, so an interrupted register resumes.
-type pendingRegistration struct {
-	Name           string `json:"name"`
-	Hub            string `json:"hub"`
-	Salt           string `json:"salt"`
-	PreorderHeight int64  `json:"preorder_height"`
-}
-
+// home is what a command knows of its home and of the agent that serves
+// it.
 type home struct {
 	dir      string
 	stderr   *screen.Writer
 	root     *cobra.Command  // for --verbose
 	debugEnv bool            // PARLEY_DEBUG is set
-	said     map[string]bool // warnings printed (each once)
+	said     map[string]bool // notes printed (each once)
 	// ask asks the person for a secret (nil: on the terminal, askTerminal).
-	ask        func(prompt string) ([]byte, error)
-	stdin      io.Reader
-	cfg        config
-	id         *keystore.Identity
-	dir2       *lookup.Client  // the verified directory, once opened
-	lazy       *chainDir       // opens it on first use (h.chain)
-	c          *client.Client  // the client a command opened
-	lock       *os.File        // the home's lock, once taken
-	cmd        string          // the command, for a process waiting for the lock
-	clock      clock           // when now is, and the zone times are shown in
-	lockWait   time.Duration   // how long a command waits for another process on the home
-	clientOpts []client.Option // for every client opened or restored
+	ask   func(prompt string) ([]byte, error)
+	stdin io.Reader
+	cmd   string // the command, for a process waiting for the lock
+	clock clock  // when now is, and the zone times are shown in
+
+	conn   *api.Client  // the agent's API, once connected
+	local  *agent.Agent // the agent this process runs (nil: another process's)
+	lock   *agent.Lock  // the home's lock, when this process holds it
+	stop   func()       // stops a daemon this process runs
+	after  []*api.Note  // notes shown once the command succeeded
+	attach bool         // this command was served by another process's agent
+	// progress, if set, hears every progress report of the calls (a
+	// command that prints its stages).
+	progress func(*api.Progress)
+	barAt    int // the percentage the progress bar shows (-1: none yet)
+	// lockWait is how long a command waits for another process on the home.
+	lockWait time.Duration
+	// clientOpts are given to every client an agent of this process opens.
+	clientOpts []client.Option
 }
 
 // defaultLockWait is how long a command waits for another parley process
-// that uses the same home.
+// that uses the same home, serves no API, and holds its lock (another
+// command serving itself).
 const defaultLockWait = 10 * time.Second
 
-// lockHome takes the home's lock for the rest of the command: two parley
-// processes working on one home would each move ratchets on from the
-// same state, and one's messages would be lost. A command waits up to
-// h.lockWait for another to finish, saying so, then gives up saying which.
-func (h *home) lockHome(ctx context.Context) error {
-	return h.takeLock(ctx, h.lockWait)
-}
+// socketWait bounds how long a command waits for an agent's socket to
+// answer (it answers within a few milliseconds on any machine).
+const socketWait = 3 * time.Second
 
-// tryLock takes the home's lock if no other process holds it, without
-// waiting, and reports whether this process holds it now.
-func (h *home) tryLock(ctx context.Context) bool {
-	if _, err := os.Stat(h.path("keystore")); err != nil {
-		return false // no home here: make none
+// connect returns the API of the home's agent: the running one's, over
+// its socket; else, once this process holds the home's lock, its own, in
+// memory (daemon: with the socket and the duties, for chat and watch). A
+// home another process holds without a socket is waited for (h.lockWait),
+// saying so; readOnly commands (whois) do not wait: they run without the
+// lock, writing nothing of the home's.
+func (h *home) connect(ctx context.Context, mode string, readOnly bool) (*api.Client, error) {
+	if h.conn != nil {
+		return h.conn, nil
 	}
-	return h.takeLock(ctx, 0) == nil
-}
-
-// takeLock is lockHome waiting up to wait.
-func (h *home) takeLock(ctx context.Context, wait time.Duration) error {
-	if h.lock != nil {
-		return nil
-	}
-	if err := os.MkdirAll(h.dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(h.path("lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(h.lockWait)
 	for said := false; ; said = true {
-		busy, err := flock(f)
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("locking %s: %w", h.dir, err)
+		if c := h.dial(ctx); c != nil {
+			h.conn, h.attach = c, true
+			return c, nil
 		}
-		if !busy {
-			break
-		}
-		holder, _ := os.ReadFile(h.path("lock"))
-		if wait == 0 {
-			f.Close()
-			return errHomeBusy
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			return fmt.Errorf("another parley process is using %s (%s): stop it first (a running chat can send, too)", h.dir, strings.TrimSpace(string(holder)))
-		}
-		if !said {
-			screen.Printf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, strings.TrimSpace(string(holder)))
+		lock, err := agent.TryLock(h.dir, h.cmd)
+		var busy *agent.BusyError
+		switch {
+		case err == nil:
+			h.lock = lock
+			return h.serve(ctx, mode)
+		case !errors.As(err, &busy):
+			return nil, err
+		case readOnly:
+			return h.serveLockless(), nil
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("%w: stop it first (a running chat or 'parley daemon' serves other commands; this one serves none)", err)
+		case !said:
+			screen.Printf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, busy.Holder)
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	f.Truncate(0)
-	f.WriteAt([]byte(fmt.Sprintf("pid %d, %s\n", os.Getpid(), h.cmd)), 0) // the command, never its arguments
-	h.lock = f
-	return nil
 }
 
-// errHomeBusy: another process holds the home's lock (tryLock).
-var errHomeBusy = errors.New("another parley process is using the home")
-
-// release closes the chain's header store and lets another parley
-// process have the home.
-func (h *home) release() {
-	if h.dir2 != nil {
-		h.dir2.Close()
-		h.dir2 = nil
+// dial returns a client of the home's agent if one answers on its socket.
+func (h *home) dial(ctx context.Context) *api.Client {
+	path := agent.SocketPath(h.dir)
+	if _, err := os.Stat(path); err != nil {
+		return nil
 	}
-	if h.lock != nil {
-		h.lock.Truncate(0) // at rest the lock says nothing of what ran last
-		h.lock.Close()
-		h.lock = nil
+	c := api.NewUnix(path)
+	cctx, cancel := context.WithTimeout(ctx, socketWait)
+	defer cancel()
+	if _, err := c.Agent(cctx); err != nil {
+		c.Close()
+		return nil
+	}
+	c.OnNote, c.OnProgress = h.onNote, h.onProgress
+	return c
+}
+
+// serve runs the home's agent in this process (the lock held).
+func (h *home) serve(ctx context.Context, mode string) (*api.Client, error) {
+	opts := agent.Options{Home: h.dir, Mode: mode, Lock: h.lock, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts}
+	if mode == agent.ModeDaemon {
+		opts.Notifier = desktopNotifier()
+	}
+	a := agent.New(opts)
+	h.local = a // a daemon's socket is served once it is unlocked (startLocal)
+	h.conn = api.NewLocal(a)
+	h.conn.OnNote, h.conn.OnProgress = h.onNote, h.onProgress
+	return h.conn, nil
+}
+
+// serveLockless runs an agent without the home's lock: it reads, and
+// verifies headers in memory.
+func (h *home) serveLockless() *api.Client {
+	h.local = agent.New(agent.Options{Home: h.dir, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts})
+	h.conn = api.NewLocal(h.local)
+	h.conn.OnNote, h.conn.OnProgress = h.onNote, h.onProgress
+	return h.conn
+}
+
+// api connects for an ordinary command.
+func (h *home) api(ctx context.Context) (*api.Client, error) {
+	return h.connect(ctx, agent.ModeCommand, false)
+}
+
+// release ends what this process runs: its agent (the backup follows the
+// command's changes; notes of that are shown), the lock.
+func (h *home) release(ctx context.Context) {
+	if h.stop != nil {
+		h.stop()
+		h.stop = nil
+	}
+	if h.local != nil {
+		for _, n := range h.local.Close(context.WithoutCancel(ctx)) {
+			h.sayNote(n)
+		}
+		h.local = nil
+	}
+	if h.conn != nil {
+		h.conn.Close()
+	}
+	h.lock.Release()
+	h.lock = nil
+}
+
+// onNote shows a note of the agent: at once, or (After) once the command
+// succeeded.
+func (h *home) onNote(n *api.Note) {
+	if n.After {
+		h.after = append(h.after, n)
+		return
+	}
+	h.sayNote(n)
+}
+
+// sayNote prints a note as errors are presented: "parley: CONTEXT: what",
+// then its hint; each once.
+func (h *home) sayNote(n *api.Note) {
+	what := n.Message
+	if n.Context != "" {
+		what = n.Context + ": " + what
+	}
+	if h.said[what+n.Hint] {
+		return // said once is enough (a queued message, and the send that queued another)
+	}
+	if h.said == nil {
+		h.said = map[string]bool{}
+	}
+	h.said[what+n.Hint] = true
+	screen.Printf(h.stderr, "parley: %s\n", what)
+	if n.Hint != "" {
+		screen.Printf(h.stderr, "parley: hint: %s\n", n.Hint)
+	}
+	if h.verbose() && n.Detail != "" {
+		screen.Printf(h.stderr, "parley: detail: %s\n", n.Detail)
 	}
 }
 
-func (h *home) path(name string) string { return filepath.Join(h.dir, name) }
-
-func (h *home) loadConfig() error {
-	b, err := os.ReadFile(h.path("config.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no identity in %s: run 'parley --home %s init --node URL' first", h.dir, h.dir)
+// warn prints a problem that does not stop the command, as errors are
+// presented.
+func (h *home) warn(context string, err error) {
+	what, hint := h.explain(err)
+	if what == "" {
+		what = cli.Plain(err)
 	}
-	if err != nil {
-		return err
+	n := &api.Note{Message: what, Hint: hint, Context: context}
+	if d := err.Error(); d != what {
+		n.Detail = d
 	}
-	return json.Unmarshal(b, &h.cfg)
+	h.sayNote(n)
 }
 
-func (h *home) saveConfig() error {
-	b, _ := json.MarshalIndent(h.cfg, "", "  ")
-	return keystore.WriteFileAtomic(h.path("config.json"), append(b, '\n'))
+// onProgress draws a transfer's progress on stderr (a terminal only) and
+// says the stages of a registration.
+func (h *home) onProgress(p *api.Progress) {
+	switch p.Stage {
+	case "chain_wait":
+		screen.Printf(h.stderr, "parley: chain %s has no block yet: waiting for its first one\n", p.Name)
+	case "send", "receive":
+		h.bar(p.Stage, p.Done, p.Total)
+	}
+	if h.progress != nil {
+		h.progress(p)
+	}
 }
 
 // passphrase comes from PARLEY_PASSPHRASE or the terminal, never a flag.
@@ -182,8 +237,8 @@ func (h *home) passphrase(prompt string) ([]byte, error) {
 }
 
 // newPassphrase reads a new passphrase from the environment variable env
-// or else the terminal, where it is asked twice, and refuses a weak one
-// (keystore.CheckPassphrase: the same rule for the keystore and the
+// or else the terminal, where it is asked twice (the agent refuses a weak
+// one: keystore.CheckPassphrase, the same rule for the keystore and the
 // backup).
 func (h *home) newPassphrase(env, prompt string) ([]byte, error) {
 	p, err := h.readSecret(env, prompt)
@@ -198,9 +253,6 @@ func (h *home) newPassphrase(env, prompt string) ([]byte, error) {
 		if subtle.ConstantTimeCompare(p, again) != 1 {
 			return nil, errPassphrasesDiffer
 		}
-	}
-	if err := keystore.CheckPassphrase(p); err != nil {
-		return nil, err
 	}
 	return p, nil
 }
@@ -241,152 +293,60 @@ func askTerminal(prompt string) ([]byte, error) {
 	return p, err
 }
 
-// saveKeystore seals id under pass into the home's keystore; kdfMemory,
-// if not 0, lowers Argon2id's cost (tests only).
-func (h *home) saveKeystore(id *keystore.Identity, pass []byte, kdfMemory uint32) error {
-	kdf := keystore.DefaultKDF
-	if kdfMemory != 0 {
-		kdf.Memory, kdf.Time = kdfMemory, 1
+// abs is path made absolute against this process's directory: the
+// agent may run elsewhere.
+func abs(path string) (string, error) {
+	p, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	return keystore.Save(h.path("keystore"), id, pass, kdf)
+	return p, nil
 }
 
-func (h *home) unlock() error {
-	if err := h.loadConfig(); err != nil {
-		return err
-	}
-	pass, err := h.passphrase("passphrase: ")
-	if err != nil {
-		return err
-	}
-	h.id, err = keystore.Load(h.path("keystore"), pass)
-	return err
+// keystoreExists reports whether the home holds an identity.
+func (h *home) keystoreExists() bool {
+	_, err := os.Stat(filepath.Join(h.dir, "keystore"))
+	return err == nil
 }
 
-// safetyNumber is the safety number of the home's user and rec (from
-// this device's keys, so it asks for the passphrase), or "" when the home
-// has no registered name or no passphrase can be had (said on stderr).
-func (h *home) safetyNumber(rec *bns.Record) (string, error) {
-	if h.cfg.Name == "" {
-		return "", nil
+// bar draws a transfer's progress on stderr, one redraw per percent, if
+// stderr is a terminal (else nothing: a log gets no bar).
+func (h *home) bar(stage string, done, total int64) {
+	if !h.stderr.Terminal() {
+		return
 	}
-	if h.id == nil {
-		pass, err := h.passphrase("passphrase (for the safety number): ")
-		if err != nil {
-			h.warn("the safety number needs your keys", err)
-			return "", nil
-		}
-		if h.id, err = keystore.Load(h.path("keystore"), pass); err != nil {
-			return "", err
-		}
+	label := map[string]string{"send": "sending", "receive": "receiving"}[stage]
+	pct := 100
+	if total > 0 {
+		pct = int(done * 100 / total)
 	}
-	own, err := h.id.Profile(nil)
-	if err != nil {
-		return "", err
+	if pct == h.barAt {
+		return
 	}
-	return wire.SafetyNumber(h.cfg.Name, own, rec.Name, rec.Profile), nil
+	h.barAt = pct
+	bar := strings.Repeat("=", pct/4) + strings.Repeat(" ", 25-pct/4)
+	h.stderr.Control("\r")
+	screen.Printf(h.stderr, "%s [%s] %3d%% %s / %s", label, bar, pct, size(done), size(total))
+	if done == total {
+		screen.Println(h.stderr)
+	}
 }
 
-// lookupConfig is the light client's configuration from config.json. A
-// process that holds the home's lock keeps the verified headers in the
-// home (lightDir), and so verifies forward from the newest of them
-// however long the device was off; one that does not (whois while a
-// watch runs) verifies from the trust root, in memory.
-func (h *home) lookupConfig() (lookup.Config, error) {
-	hash, err := lookup.ParseHash(h.cfg.TrustHash)
-	if err != nil {
-		return lookup.Config{}, err
-	}
-	lc := lookup.Config{ChainID: h.cfg.ChainID, Primary: h.cfg.Node, Witnesses: h.cfg.Witnesses,
-		TrustHeight: h.cfg.TrustHeight, TrustHash: hash}
-	if h.cfg.TrustPeriod != "" {
-		if lc.TrustPeriod, err = time.ParseDuration(h.cfg.TrustPeriod); err != nil || lc.TrustPeriod <= 0 {
-			return lookup.Config{}, fmt.Errorf("%s: trust_period %q is not a duration such as 168h", h.path("config.json"), h.cfg.TrustPeriod)
+// errExists: the home holds an identity already.
+func errExists(h *home) error { return fmt.Errorf("%s already holds an identity", h.dir) }
+
+// errNoIdentity: the home holds no identity yet.
+func errNoIdentity(h *home) error {
+	return fmt.Errorf("no identity in %s: run 'parley --home %s init --node URL' first", h.dir, h.dir)
+}
+
+// verbose reports whether errors are shown in full (--verbose, or
+// PARLEY_DEBUG set).
+func (h *home) verbose() bool {
+	if h.root != nil {
+		if f := h.root.PersistentFlags().Lookup("verbose"); f != nil && f.Value.String() == "true" {
+			return true
 		}
 	}
-	if h.lock != nil {
-		lc.StoreDir = h.path(lightDir)
-	}
-	return lc, nil
-}
-
-// directory opens the verified directory (from the newest header it
-// verified before, or the trust root) and moves the trust root in
-// config.json forward to the newest verified header.
-func (h *home) directory(ctx context.Context) (*lookup.Client, error) {
-	lc, err := h.lookupConfig()
-	if err != nil {
-		return nil, err
-	}
-	d, err := lookup.New(ctx, lc)
-	if err != nil {
-		return nil, err
-	}
-	if lb, err := d.Latest(ctx); err == nil && h.lock != nil {
-		h.cfg.TrustHeight, h.cfg.TrustHash = lb.Height, lookup.HashString(lb.Hash())
-		h.saveConfig()
-	}
-	h.dir2 = d
-	return d, nil
-}
-
-// client opens the messenger state of a registered user.
-func (h *home) client(ctx context.Context) (*client.Client, error) {
-	if h.c != nil {
-		return h.c, nil
-	}
-	if err := h.unlock(); err != nil {
-		return nil, err
-	}
-	if h.cfg.Name == "" {
-		return nil, errors.New("no name registered yet: run 'parley register NAME --hub URL'")
-	}
-	if h.lazy == nil {
-		h.lazy = &chainDir{h: h}
-	}
-	// The chain is asked when something needs it; down, the client goes
-	// on with what the device holds.
-	c, err := client.Open(ctx, h.cfg.Name, h.id, h.lazy, h.cfg.Hub, h.path("state"), append([]client.Option{client.WithClock(h.clock.Now)}, h.clientOpts...)...)
-	if err != nil {
-		return nil, err
-	}
-	h.c = c
-	if err := quiet(c.Flush(ctx)); err != nil {
-		h.warn("", fmt.Errorf("%w (no hub took it yet: %w)", client.ErrQueued, err))
-	}
-	if err := quiet(c.Expire(ctx)); err != nil {
-		h.warn("expiring messages", err)
-	}
-	return c, nil
-}
-
-func randomSalt() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
-// run makes a command's RunE that first opens the user's client.
-func (h *home) run(f func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		c, err := h.client(cmd.Context())
-		if err != nil {
-			return err
-		}
-		return f(cmd, c, args)
-	}
-}
-
-// runOnOff is run for a setting whose one argument is on or off, checked
-// before the client opens (and asks for the passphrase).
-func (h *home) runOnOff(f func(cmd *cobra.Command, c *client.Client, on bool) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		on, err := parseOnOff(args[0])
-		if err != nil {
-			return err
-		}
-		return h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error { return f(cmd, c, on) })(cmd, args)
-	}
+	return h.debugEnv
 }

@@ -1,6 +1,9 @@
 // Command parley is the Parley messenger's command line: it creates the
 // user's identity, registers a name on the chain, looks names up with
 // proofs, manages contacts and sends and reads messages through hubs.
+// Every command is a call on the home's agent (internal/agent): the one
+// running (parley daemon, a chat, a watch), or one it runs itself for as
+// long as it runs.
 package main
 
 import (
@@ -42,10 +45,10 @@ type runOptions struct {
 	ask   func(prompt string) ([]byte, error) // asks for a secret (nil: on the terminal)
 	clock clock                               // the time messages are stamped with and shown against
 	// lockWait is how long a command waits for another parley process
-	// that uses the same home (0: defaultLockWait).
+	// that uses the same home and serves no API (0: defaultLockWait).
 	lockWait time.Duration
-	// client are options for every client a command opens or restores
-	// (say, a cheaper backup KDF).
+	// client are options for every client an agent this process runs
+	// opens or restores (say, a cheaper backup KDF).
 	client []client.Option
 }
 
@@ -53,16 +56,17 @@ type runOptions struct {
 func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
-	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock,
+	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock, barAt: -1,
 		lockWait: opts.lockWait, clientOpts: opts.client}
 	if h.lockWait == 0 {
 		h.lockWait = defaultLockWait
 	}
-	defer h.release()
 	code := cli.Run(ctx, "parley", rootCmd(h, out, errw), args, stdin, out, errw, h.explain)
+	h.release(ctx)
 	if code == 0 {
-		h.sayOffline()
-		h.saySuperseded()
+		for _, n := range h.after {
+			h.sayNote(n)
+		}
 	}
 	return code
 }

@@ -10,92 +10,70 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
 
-// parseRef reads a message's label, NAME/N, as 'parley read' shows it;
-// a bare N is the user's own message N. Resolve it against a conversation
-// (resolveRef) for the message events refer to.
-func parseRef(s, me string) (wire.Ref, error) {
-	by, n, ok := strings.Cut(s, "/")
-	if !ok {
-		by, n = me, s
-	}
-	seq, err := strconv.ParseUint(n, 10, 64)
-	ref := wire.Ref{By: by, Seq: seq}
-	if err != nil || ref.Check() != nil {
-		return wire.Ref{}, cli.Usage(fmt.Errorf("%q is not a message reference (NAME/N, as 'parley read' shows them)", s))
-	}
-	return ref, nil
-}
-
-// resolveRef reads the label s (parseRef) of a message of conversation
-// conv and returns the message's ID, what events refer to.
-func resolveRef(c *client.Client, conv, s string) (wire.Ref, error) {
-	label, err := parseRef(s, c.Name)
-	if err != nil {
-		return wire.Ref{}, err
-	}
-	return c.Resolve(conv, label)
-}
-
 // messageHeader is what begins a message's line: when it was written, its
 // label and author ("· " for a group's notice).
-func messageHeader(m client.Message, clk clock) screen.Block {
+func messageHeader(m api.Message, clk clock) screen.Block {
 	when := ""
 	if !m.Time.IsZero() {
 		when = clk.stamp(m.Time) + " "
 	}
-	label, ok := m.Label()
 	switch {
-	case m.Kind == client.KindNotice:
+	case m.Kind == api.KindNotice:
 		return screen.Sprintf("%s· ", when)
-	case !ok: // a notice of a timer, say: nothing refers to it
+	case m.Label == "": // a notice of a timer, say: nothing refers to it
 		return screen.Sprintf("%s%s: ", when, m.From)
 	case m.Earlier: // from before the conversation started over: no reference reaches it
-		return screen.Sprintf("%s[earlier %s] %s: ", when, label, m.From)
+		return screen.Sprintf("%s[earlier %s] %s: ", when, m.Label, m.From)
 	}
-	return screen.Sprintf("%s[%s] %s: ", when, label, m.From)
+	return screen.Sprintf("%s[%s] %s: ", when, m.Label, m.From)
 }
 
 // refLabel is how a line names the message m refers to.
-func refLabel(m client.Message) string {
-	if m.RefLabel != nil {
-		return m.RefLabel.String()
+func refLabel(m api.Message) string {
+	if m.RefLabel != "" {
+		return m.RefLabel
 	}
-	return m.Ref.By + "'s message (no longer here)"
+	by := ""
+	if m.Ref != nil {
+		by = m.Ref.By
+	}
+	return by + "'s message (no longer here)"
 }
 
 // formatMessage renders one conversation entry: its reference, author
 // and text (the text's later lines indented under its first), then what
 // happened to it. state is the delivery state of the user's own messages
 // ("" for others').
-func formatMessage(m client.Message, state string, clk clock) screen.Block {
+func formatMessage(m api.Message, state string, clk clock) screen.Block {
 	var b screen.Builder
 	b.Add(messageHeader(m, clk))
-	if m.Kind == client.KindNotice { // a group's notice: no reference, nobody's words
+	if m.Kind == api.KindNotice { // a group's notice: no reference, nobody's words
 		b.Printf("%s", m.Text)
 		return b.Block()
 	}
 	switch {
 	case m.Deleted:
 		b.Printf("(deleted)")
-	case m.Kind == wire.KindTimer && m.TTL == 0:
+	case m.Kind == api.KindTimer && m.TTL == 0:
 		b.Printf("(turned disappearing messages off)")
-	case m.Kind == wire.KindTimer:
-		b.Printf("(set disappearing messages to %s)", m.TTL)
-	case m.Kind == client.KindUnsupported:
+	case m.Kind == api.KindTimer:
+		b.Printf("(set disappearing messages to %s)", time.Duration(m.TTL)*time.Second)
+	case m.Kind == api.KindUnsupported:
 		b.Printf("(a message this version cannot show: %s)", m.Text)
 	default:
 		if m.Ref != nil {
@@ -106,8 +84,7 @@ func formatMessage(m client.Message, state string, clk clock) screen.Block {
 			if m.Text != "" {
 				b.Printf(" ")
 			}
-			label, _ := m.Label()
-			b.Printf("📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), label)
+			b.Printf("📎 %s (%s; get-file %s)", m.File.Name, size(m.File.Size), m.Label)
 		}
 	}
 	if m.Edited {
@@ -140,35 +117,43 @@ func size(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// formatEvent renders an event as it arrives (parley watch), with its
+// formatEvent renders a message as it arrives (parley watch), with its
 // time.
-func formatEvent(m client.Message, clk clock) screen.Block {
+func formatEvent(m api.Message, clk clock) screen.Block {
 	var b screen.Builder
-	if !m.Time.IsZero() && m.Kind != wire.KindText && m.Kind != client.KindUnsupported && m.Kind != wire.KindTimer {
+	if !m.Time.IsZero() && m.Kind != api.KindText && m.Kind != api.KindUnsupported && m.Kind != api.KindTimer {
 		b.Printf("%s ", clk.stamp(m.Time))
 	}
 	switch m.Kind {
-	case wire.KindReact:
+	case api.KindReact:
 		if m.Emoji == "" {
 			b.Printf("%s took back their reaction to %s", m.From, refLabel(m))
 		} else {
 			b.Printf("%s reacted %s to %s", m.From, m.Emoji, refLabel(m))
 		}
-	case wire.KindEdit:
+	case api.KindEdit:
 		b.Printf("%s edited %s: ", m.From, refLabel(m))
 		b.Text(m.Text)
-	case wire.KindDelete:
+	case api.KindDelete:
 		b.Printf("%s deleted %s", m.From, refLabel(m))
-	case wire.KindProfile:
+	case api.KindProfile:
 		b.Printf("%s shared their profile", m.From)
-	case client.KindRequest:
-		if m.Text != "" {
-			b.Printf("%s wants to become a contact (signature checked against the chain): %s — parley contacts accept %s", m.From, m.Text, m.From)
-		} else {
-			b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", m.From, m.From)
-		}
 	default:
 		return formatMessage(m, "", clk)
+	}
+	return b.Block()
+}
+
+// formatRequest renders a contact request as it arrives, with its time.
+func formatRequest(r api.Request, clk clock) screen.Block {
+	var b screen.Builder
+	if !r.Time.IsZero() {
+		b.Printf("%s ", clk.stamp(r.Time))
+	}
+	if r.Greeting != "" {
+		b.Printf("%s wants to become a contact (signature checked against the chain): %s — parley contacts accept %s", r.From, r.Greeting, r.From)
+	} else {
+		b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", r.From, r.From)
 	}
 	return b.Block()
 }
@@ -189,17 +174,12 @@ func sendCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-				e := &wire.Event{Kind: wire.KindText, Text: text}
-				if reply != "" {
-					ref, err := resolveRef(c, args[0], reply)
-					if err != nil {
-						return err
-					}
-					e.Ref = &ref
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				res, err := c.Send(ctx, args[0], api.SendRequest{Text: text, Reply: reply})
+				if err != nil {
+					return err
 				}
-				m, err := c.SendEvent(cmd.Context(), args[0], e)
-				return h.outcome(stdout, m, err)
+				return h.outcome(stdout, res)
 			})(cmd, args)
 		},
 	}
@@ -209,7 +189,7 @@ func sendCmd(h *home, stdout io.Writer) *cobra.Command {
 
 // text is the text of a message as the user gave it: arg, or, for "-",
 // standard input (at most client.MaxTextBytes, without one final line
-// break), checked.
+// break); the agent checks it.
 func (h *home) text(arg string) (string, error) {
 	text := arg
 	if arg == "-" {
@@ -228,63 +208,29 @@ func (h *home) text(arg string) (string, error) {
 		}
 		text = string(b)
 	}
-	var te *client.TextError
-	if err := client.CheckText(text); errors.As(err, &te) {
-		switch {
-		case te.Err == client.ErrEmptyText:
-			return "", cli.Usage(errors.New("the message is empty: nothing was sent"))
-		case te.Err == client.ErrTextTooLong && te.Bytes <= client.MaxTextBytes:
-			return "", hinted(fmt.Errorf("the message is %d bytes (%d characters), %d of them control characters, which take 6 bytes each in a message: it does not fit", te.Bytes, te.Chars, te.Controls),
-				"send it as a file: parley send-file NAME FILE")
-		case te.Err == client.ErrTextTooLong:
-			return "", hinted(fmt.Errorf("the message is %d bytes (%d characters); a message holds at most %d bytes", te.Bytes, te.Chars, client.MaxTextBytes),
-				"shorten it, or send it as a file: parley send-file NAME FILE")
-		}
+	if !utf8.ValidString(text) { // JSON would carry it changed
 		return "", errors.New("the message is not UTF-8 text: nothing was sent")
 	}
 	return text, nil
 }
 
-// outcome tells the user what became of message m, sent with error err:
-// sent, or queued and why.
-func (h *home) outcome(stdout io.Writer, m client.Message, err error) error {
-	var q *client.QueuedError
-	label, _ := m.Label()
-	switch {
-	case errors.As(err, &q) && q.Request:
+// outcome tells the user what became of a message: sent, or queued and
+// why.
+func (h *home) outcome(stdout io.Writer, res api.Sent) error {
+	label := res.Message.Label
+	switch q := res.Queued; {
+	case q != nil && q.Request:
 		screen.Printf(stdout, "queued (%s): your contact request has not reached %s yet; this message goes out with it, with your next parley command (or a running watch) once one of %s's hubs answers\n",
 			label, q.To, q.To)
-	case errors.As(err, &q):
-		screen.Printf(stdout, "queued (%s): %s\n", label, queuedWhy(q))
-	case err != nil:
-		return err
+	case q != nil:
+		screen.Printf(stdout, "queued (%s): %s\n", label, q.Why)
 	default:
 		screen.Printf(stdout, "sent (%s)\n", label)
 	}
-	if err != nil && h.verbose() {
-		screen.Printf(h.stderr, "parley: detail: %v\n", err)
+	if res.Queued != nil && res.Queued.Detail != "" && h.verbose() {
+		screen.Printf(h.stderr, "parley: detail: %s\n", res.Queued.Detail)
 	}
 	return nil
-}
-
-// queuedOK turns "queued" into a note: the message is safe on this
-// device; the note says why no hub took it and what sends it.
-func (h *home) queuedOK(err error) error {
-	var q *client.QueuedError
-	if errors.As(err, &q) {
-		screen.Printf(h.stderr, "parley: queued: %s\n", queuedWhy(q))
-		return nil
-	}
-	if errors.Is(err, client.ErrQueued) && client.IsOffline(err) {
-		// The offline line (sayOffline) names what does not answer.
-		screen.Println(h.stderr, "parley: queued: it goes out with a later parley command, once what is offline answers")
-		return nil
-	}
-	if errors.Is(err, client.ErrQueued) {
-		h.warn("", err)
-		return nil
-	}
-	return err
 }
 
 func readCmd(h *home, stdout io.Writer) *cobra.Command {
@@ -300,53 +246,20 @@ func readCmd(h *home, stdout io.Writer) *cobra.Command {
 		Example: "  parley read bob\n  parley read bob --last 20",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, name := cmd.Context(), args[0]
-			c, err := h.client(ctx)
-			if err != nil {
-				return err
-			}
-			var kc *client.KeyChange
-			if err := c.CheckKeys(ctx, name); errors.As(err, &kc) {
-				// The conversation is closed: what it holds is shown, nothing new is read.
-				h.warn("", kc)
-			}
-			_, rerr := c.Receive(ctx, name)
-			if errors.Is(rerr, client.ErrKeysChanged) {
-				rerr = nil // said above
-			}
-			rerr = quiet(rerr) // their hubs down: what was fetched before is shown
-			r, _ := c.ReceiptFrom(ctx, name)
-			var (
-				groupReceipts map[string]wire.Receipt
-				others        int
-			)
-			if strings.HasPrefix(name, "#") {
-				groupReceipts, _ = c.GroupReceipts(ctx, name[1:])
-				for _, g := range c.Groups() {
-					if "#"+g.ID == name {
-						others = len(g.Members) - 1
-					}
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				conv := args[0]
+				res, rerr := c.Messages(ctx, conv, true, last)
+				if rerr != nil && res.Conversation == "" {
+					return rerr
 				}
-			}
-			conv := c.Conversation(name)
-			if last > 0 && len(conv) > last {
-				conv = conv[len(conv)-last:]
-			}
-			for _, m := range conv {
-				state := ""
-				switch {
-				case m.From != c.Name:
-				case groupReceipts != nil && c.StateOf(name, m.Seq, r) != client.StateQueued:
-					state = client.GroupState(m.Seq, others, groupReceipts)
-				default:
-					state = c.StateOf(name, m.Seq, r)
+				for _, m := range res.Messages {
+					screen.Println(stdout, formatMessage(m, m.State, h.clock))
 				}
-				screen.Println(stdout, formatMessage(m, state, h.clock))
-			}
-			if err := quiet(c.MarkRead(ctx, name)); err != nil {
-				rerr = errors.Join(rerr, err)
-			}
-			return rerr
+				if err := c.MarkRead(ctx, conv); err != nil {
+					rerr = errors.Join(rerr, err)
+				}
+				return rerr
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().IntVar(&last, "last", 0, "show only the newest N messages (0: all)")
@@ -358,61 +271,131 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print messages from all contacts as they arrive",
-		Long: "watch holds one change-notification stream per hub your contacts write to and prints each new\n" +
-			"message, reaction, edit or delete as it arrives, with its time. While a hub is unreachable it polls it with\n" +
-			"back-off. Messages are marked delivered, not read. Stop it with Ctrl-C.\n\n" +
+		Long: "watch prints each new message, reaction, edit or delete as it arrives, with its time, and each\n" +
+			"contact request. It runs the home's agent (unless one runs already: then it follows that one's\n" +
+			"events), which holds one change-notification stream per hub your contacts write to, polls a hub that\n" +
+			"is unreachable with back-off, and serves every other parley command on this home meanwhile.\n" +
+			"Messages are marked delivered, not read. Stop it with Ctrl-C.\n\n" +
 			"With --exec, each new message (and contact request) also runs COMMAND with sh -c, the message in\n" +
 			"its environment, never in the command line: PARLEY_FROM, PARLEY_CONVERSATION, PARLEY_KIND,\n" +
 			"PARLEY_TEXT (control characters shown escaped), PARLEY_REF. What COMMAND prints shows with watch's\n" +
 			"own output (control characters escaped). For a desktop notification, say.",
 		Example: "  parley watch\n  parley watch --exec 'notify-send \"$PARLEY_FROM\" \"$PARLEY_TEXT\"'",
 		Args:    cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			err := c.Watch(cmd.Context(), func(m client.Message) {
-				if m.Kind == client.KindReceipt || m.Kind == wire.KindReceipts || m.Kind == client.KindExpired {
-					return // parley read shows what was delivered and read
-				}
-				screen.Println(stdout, formatEvent(m, h.clock))
-				if exec != "" && (m.Kind == wire.KindText || m.Kind == client.KindRequest) {
-					if err := runHook(cmd.Context(), exec, c.Name, m, stdout, stderr); err != nil {
-						h.warn("--exec", err)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, err := h.connect(ctx, agent.ModeDaemon, false)
+			if err != nil {
+				return err
+			}
+			info, err := h.start(ctx, c)
+			if err != nil {
+				return err
+			}
+			err = c.Events(ctx, info.Cursor, func(ev api.Event) error {
+				switch ev.Type {
+				case api.EventMessage:
+					screen.Println(stdout, formatEvent(*ev.Message, h.clock))
+					if exec != "" && ev.Message.Kind == api.KindText {
+						if err := runHook(ctx, exec, hookEnv(*ev.Message), stdout, stderr); err != nil {
+							h.warn("--exec", err)
+						}
 					}
+				case api.EventRequest:
+					screen.Println(stdout, formatRequest(*ev.Request, h.clock))
+					if exec != "" {
+						m := api.Message{From: ev.Request.From, To: info.Name, Conversation: ev.Request.From, Kind: "request", Text: ev.Request.Greeting}
+						if err := runHook(ctx, exec, hookEnv(m), stdout, stderr); err != nil {
+							h.warn("--exec", err)
+						}
+					}
+				default:
+					h.sayEvent(ev)
 				}
-			}, func(err error) {
-				h.warn("", err)
+				return nil
 			})
-			if cmd.Context().Err() != nil {
+			if ctx.Err() != nil {
 				return nil
 			}
 			return err
-		}),
+		},
 	}
 	cmd.Flags().StringVar(&exec, "exec", "", "run COMMAND (sh -c) for each new message, the message in PARLEY_* variables")
 	return cmd
 }
 
-// hookRef is the label of m for PARLEY_REF ("" if it has none).
-func hookRef(m client.Message) string {
-	if l, ok := m.Label(); ok {
-		return l.String()
+// start makes sure the agent c reaches has its keys and its duties
+// running: an agent this process runs is unlocked here (asking for the
+// passphrase) and then serves the home's socket; one that runs elsewhere
+// must have been unlocked there. It returns where the event stream
+// starts: nothing the agent reports once it runs is missed.
+func (h *home) start(ctx context.Context, c *api.Client) (info api.AgentInfo, err error) {
+	if info, err = c.Agent(ctx); err != nil {
+		return info, err
 	}
-	return ""
+	if h.local != nil {
+		if err := h.startLocal(ctx); err != nil {
+			return info, err
+		}
+		cursor := info.Cursor
+		if info, err = c.Agent(ctx); err != nil {
+			return info, err
+		}
+		info.Cursor = cursor
+	}
+	if info.Locked {
+		return info, api.Errorf(api.CodeLocked, "the agent serving "+h.dir+" has not been unlocked yet")
+	}
+	if info.Name == "" {
+		return info, api.Errorf(api.CodeNoName, "no name registered yet: run 'parley register NAME --hub URL'")
+	}
+	return info, nil
 }
 
-// runHook runs command with sh -c for message m, which it finds in the
-// environment only: what a stranger wrote never becomes shell text. The
-// command's output passes through to stdout and stderr (through the
-// screen's writers, so it cannot carry control sequences either).
-func runHook(ctx context.Context, command, me string, m client.Message, stdout, stderr io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c := osexec.CommandContext(ctx, "sh", "-c", command)
+// sayEvent prints what a watch or chat says of an event that is no
+// message: a contact's key change, a hub or the chain that stops or
+// starts answering, a problem.
+func (h *home) sayEvent(ev api.Event) {
+	switch ev.Type {
+	case api.EventKeyChange:
+		h.sayNote(&api.Note{Message: ev.KeyChange.Message, Hint: ev.KeyChange.Hint})
+	case api.EventHub, api.EventChain:
+		what := "the chain"
+		if ev.Type == api.EventHub {
+			what = "hub " + ev.Hub
+		}
+		if ev.Up != nil && *ev.Up {
+			h.said = nil // said again should it go down again
+			screen.Printf(h.stderr, "parley: %s answers again\n", what)
+		} else if ev.Error != nil {
+			h.sayNote(&api.Note{Message: ev.Error.Message, Hint: ev.Error.Hint})
+		}
+	case api.EventWarning:
+		if ev.Error != nil {
+			h.sayNote(&api.Note{Message: ev.Error.Message, Hint: ev.Error.Hint, Detail: ev.Error.Detail})
+		}
+	}
+}
+
+// hookEnv is the environment --exec's command gets for m.
+func hookEnv(m api.Message) []string {
 	text := m.Text
 	if m.File != nil {
 		text = strings.TrimSpace(text + " [file " + m.File.Name + "]")
 	}
-	c.Env = append(os.Environ(), "PARLEY_FROM="+screen.Line(m.From), "PARLEY_CONVERSATION="+screen.Line(client.ConversationOf(me, m)),
-		"PARLEY_KIND="+screen.Line(m.Kind), "PARLEY_TEXT="+screen.Line(text), "PARLEY_REF="+screen.Line(hookRef(m)))
+	return []string{"PARLEY_FROM=" + screen.Line(m.From), "PARLEY_CONVERSATION=" + screen.Line(m.Conversation),
+		"PARLEY_KIND=" + screen.Line(m.Kind), "PARLEY_TEXT=" + screen.Line(text), "PARLEY_REF=" + screen.Line(m.Label)}
+}
+
+// runHook runs command with sh -c for a message, which it finds in the
+// environment only (env): what a stranger wrote never becomes shell text.
+// The command's output passes through to stdout and stderr (through the
+// screen's writers, so it cannot carry control sequences either).
+func runHook(ctx context.Context, command string, env []string, stdout, stderr io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := osexec.CommandContext(ctx, "sh", "-c", command)
+	c.Env = append(os.Environ(), env...)
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("the command failed: %w", err)
@@ -426,40 +409,12 @@ func reactCmd(h *home) *cobra.Command {
 		Short:   "React to a message (an empty EMOJI takes the reaction back)",
 		Example: "  parley react bob bob/3 👍\n  parley react bob bob/3 ''",
 		Args:    cobra.ExactArgs(3),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if _, err := parseRef(args[1], c.Name); err != nil {
-				return err
-			}
-			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil { // the message may be new
-				h.warn("", err)
-			}
-			ref, err := resolveRef(c, args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return h.queuedOK(c.React(cmd.Context(), args[0], ref, args[2]))
-		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				return c.React(ctx, args[0], api.ReactRequest{Ref: args[1], Emoji: args[2]})
+			})(cmd, args)
+		},
 	}
-}
-
-// ownRef reads the label of one of the user's messages.
-func ownRef(s, me string) (wire.Ref, error) {
-	ref, err := parseRef(s, me)
-	if err == nil && ref.By != me {
-		err = cli.Usage(fmt.Errorf("%s is %s's message: only its author can change it", ref, ref.By))
-	}
-	return ref, err
-}
-
-// ownSeq resolves the label s of one of the user's messages in
-// conversation conv to its sequence number.
-func ownSeq(c *client.Client, conv, s string) (uint64, error) {
-	label, err := ownRef(s, c.Name)
-	if err != nil {
-		return 0, err
-	}
-	ref, err := c.Resolve(conv, label)
-	return ref.Seq, err
 }
 
 func editCmd(h *home) *cobra.Command {
@@ -474,12 +429,8 @@ func editCmd(h *home) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-				seq, err := ownSeq(c, args[0], args[1])
-				if err != nil {
-					return err
-				}
-				return h.queuedOK(c.Edit(cmd.Context(), args[0], seq, text))
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				return c.Edit(ctx, args[0], api.EditRequest{Ref: args[1], Text: text})
 			})(cmd, args)
 		},
 	}
@@ -493,13 +444,11 @@ func deleteCmd(h *home) *cobra.Command {
 			"was deleted, so NAME's client skips it if it was not read yet.",
 		Example: "  parley delete bob 4",
 		Args:    cobra.ExactArgs(2),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			seq, err := ownSeq(c, args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return h.queuedOK(c.Delete(cmd.Context(), args[0], seq))
-		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				return c.Delete(ctx, args[0], api.DeleteRequest{Ref: args[1]})
+			})(cmd, args)
+		},
 	}
 }
 
@@ -512,7 +461,8 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 			"read (a message nobody has read yet waits for its reader). Its sender's hubs delete it on their\n" +
 			"own, even while the sender's device is off, once DURATION or 14 days (whichever is longer) have\n" +
 			"passed unread; once the reader has fetched it and the sender's timer ran out, the sender's device\n" +
-			"deletes it at once (in a group, the hubs do, at that time).",
+			"deletes it at once (in a group, the hubs do, at that time). With an agent running, the sender's\n" +
+			"device deletes it on time.",
 		Example: "  parley timer bob 1h\n  parley timer bob 0",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -520,20 +470,18 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil || d < 0 {
 				return cli.Usage(fmt.Errorf("%q is not a duration such as 30s, 10m or 24h", args[1]))
 			}
-			c, err := h.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := h.queuedOK(c.SetTimer(cmd.Context(), args[0], d)); err != nil {
-				return err
-			}
-			label := conversationLabel(c, args[0])
-			if d == 0 {
-				screen.Printf(stdout, "disappearing messages in %s: off\n", label)
-			} else {
-				screen.Printf(stdout, "messages in %s now disappear %s after they are sent (from the reader's device, %s after they are read)\n", label, d, d)
-			}
-			return nil
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				res, err := c.SetTimer(ctx, args[0], int64(d/time.Second))
+				if err != nil {
+					return err
+				}
+				if d == 0 {
+					screen.Printf(stdout, "disappearing messages in %s: off\n", res.Label)
+				} else {
+					screen.Printf(stdout, "messages in %s now disappear %s after they are sent (from the reader's device, %s after they are read)\n", res.Label, d, d)
+				}
+				return nil
+			})(cmd, args)
 		},
 	}
 }
@@ -546,8 +494,8 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 			"told them what you read, and moves your profile under a new key they do not get. What they send\n" +
 			"while blocked is never shown, even after unblock.",
 		Args: cobra.ExactArgs(1),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if err := c.Block(cmd.Context(), args[0]); err != nil {
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			if err := c.Block(ctx, args[0]); err != nil {
 				return err
 			}
 			screen.Printf(stdout, "blocked %s\n", args[0])
@@ -558,8 +506,8 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 		Use:   "unblock NAME",
 		Short: "Let NAME reach you again",
 		Args:  cobra.ExactArgs(1),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if err := c.Unblock(cmd.Context(), args[0]); err != nil {
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			if err := c.Unblock(ctx, args[0]); err != nil {
 				return err
 			}
 			screen.Printf(stdout, "unblocked %s\n", args[0])
@@ -579,19 +527,24 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			"not exist yet.",
 		Example: "  parley profile\n  parley profile bob\n  parley profile bob --avatar bob.png",
 		Args:    cobra.MaximumNArgs(1),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			p := c.MyProfile()
-			who := c.Name
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			var (
+				p   api.Profile
+				err error
+				who string
+			)
 			if len(args) == 1 {
 				who = args[0]
-				if _, err := c.Receive(cmd.Context(), who); quiet(err) != nil {
-					h.warn("", err)
+				p, err = c.ContactProfile(ctx, who, true)
+			} else {
+				var info api.AgentInfo
+				if info, err = c.Agent(ctx); err == nil {
+					who = info.Name
+					p, err = c.Profile(ctx)
 				}
-				q, err := c.ContactProfile(cmd.Context(), who)
-				if err != nil {
-					return err
-				}
-				p = *q
+			}
+			if err != nil {
+				return err
 			}
 			screen.Printf(stdout, "name:   %s\nstatus: %s\navatar: %s\n", cmp(p.DisplayName, who), p.Status, avatarInfo(p.Avatar))
 			if saveAvatar == "" {
@@ -626,27 +579,34 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 			"content) of at most %d KiB and %d×%d pixels.", wire.MaxAvatar>>10, wire.MaxAvatarSide, wire.MaxAvatarSide),
 		Example: "  parley profile set --name 'Alice L.' --status 'in Wonderland' --avatar me.png",
 		Args:    cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			p := c.MyProfile()
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u api.ProfileUpdate
 			if cmd.Flags().Changed("name") {
-				p.DisplayName = name
+				u.DisplayName = &name
 			}
 			if cmd.Flags().Changed("status") {
-				p.Status = status
+				u.Status = &status
 			}
 			if avatar != "" {
 				b, err := readAvatar(avatar)
 				if err != nil {
 					return err
 				}
-				p.Avatar = b
+				u.Avatar = b
 			}
-			if err := c.SetProfile(cmd.Context(), p); err != nil {
-				return h.queuedOK(err)
-			}
-			screen.Println(stdout, "profile updated; your contacts see it")
-			return nil
-		}),
+			return h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+				err := c.SetProfile(ctx, u)
+				var ae *api.Error
+				if errors.As(err, &ae) && ae.Code == api.CodeNotAvatar {
+					return &api.Error{Code: ae.Code, Message: avatar + ": " + ae.Message, Hint: ae.Hint, Detail: ae.Detail}
+				}
+				if err != nil {
+					return err
+				}
+				screen.Println(stdout, "profile updated; your contacts see it")
+				return nil
+			})(cmd, args)
+		},
 	}
 	set.Flags().StringVar(&name, "name", "", "display name")
 	set.Flags().StringVar(&status, "status", "", "status line")
@@ -655,25 +615,15 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// errNotAvatar: a file given as an avatar is not an image parley takes.
-var errNotAvatar = errors.New("not an avatar parley takes")
-
 // readAvatar reads an avatar from path, reading no more than an avatar
-// may hold, and checks it by its content (wire.CheckAvatar).
+// may hold (the agent checks it by its content).
 func readAvatar(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, wire.MaxAvatar+1))
-	if err != nil {
-		return nil, err
-	}
-	if _, _, _, err := wire.CheckAvatar(b); err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", path, errNotAvatar, err)
-	}
-	return b, nil
+	return io.ReadAll(io.LimitReader(f, wire.MaxAvatar+1))
 }
 
 // avatarInfo describes an avatar: its format, size and pixels.
@@ -700,9 +650,13 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "settings",
 		Short: "Show or change settings",
 		Args:  cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			screen.Printf(stdout, "read-receipts: %s\nblocked: %s\nnode: %s\nwitnesses: %s\n", onOff(c.ReadReceipts()),
-				strings.Join(c.Blocked(), ", "), h.cfg.Node, strings.Join(h.cfg.Witnesses, " "))
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			s, err := c.Settings(ctx)
+			if err != nil {
+				return err
+			}
+			screen.Printf(stdout, "read-receipts: %s\nnotifications: %s\nblocked: %s\nnode: %s\nwitnesses: %s\n", onOff(s.ReadReceipts),
+				onOff(s.Notifications), strings.Join(s.Blocked, ", "), s.Node, strings.Join(s.Witnesses, " "))
 			return nil
 		}),
 	}
@@ -711,11 +665,25 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Tell contacts what you have read (on by default)",
 		Long:  "Off, contacts still see what was delivered; what they were told was read is withdrawn.",
 		Args:  cobra.ExactArgs(1),
-		RunE: h.runOnOff(func(cmd *cobra.Command, c *client.Client, on bool) error {
-			if err := c.SetReadReceipts(cmd.Context(), on); err != nil {
+		RunE: h.callOnOff(func(ctx context.Context, c *api.Client, on bool) error {
+			if err := c.SetReadReceipts(ctx, on); err != nil {
 				return err
 			}
 			screen.Printf(stdout, "read-receipts: %s\n", onOff(on))
+			return nil
+		}),
+	}, &cobra.Command{
+		Use:   "notifications on|off",
+		Short: "Show a desktop notification for each new message (off by default)",
+		Long: "On, the agent (parley daemon, a chat or a watch) shows a desktop notification through the\n" +
+			"freedesktop notification service on the session D-Bus, where there is one, for each new message\n" +
+			"and contact request: \"new message from NAME\", nothing of the message itself.",
+		Args: cobra.ExactArgs(1),
+		RunE: h.callOnOff(func(ctx context.Context, c *api.Client, on bool) error {
+			if err := c.SetNotifications(ctx, on); err != nil {
+				return err
+			}
+			screen.Printf(stdout, "notifications: %s\n", onOff(on))
 			return nil
 		}),
 	})
@@ -728,29 +696,14 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 			"stays, and the light client checks the new node's headers from it.",
 		Example: "  parley settings node http://127.0.0.1:26611 --witness http://127.0.0.1:26601",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := h.loadConfig(); err != nil {
-				return err
-			}
-			id, err := lookup.ChainIDOf(cmd.Context(), args[0])
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			res, err := c.SetNode(ctx, api.NodeRequest{Node: args[0], Witnesses: witnesses})
 			if err != nil {
 				return err
 			}
-			if id != h.cfg.ChainID {
-				return fmt.Errorf("%s serves chain %q, not %q, the one this device trusts", args[0], id, h.cfg.ChainID)
-			}
-			h.cfg.Node, h.cfg.Witnesses = args[0], witnesses
-			d, err := h.directory(cmd.Context()) // checks the node's headers from the trust root, and saves
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			defer d.Close()
-			if err := h.saveConfig(); err != nil {
-				return err
-			}
-			screen.Printf(stdout, "node %s, %d witnesses, chain %s\n", args[0], len(witnesses), id)
+			screen.Printf(stdout, "node %s, %d witnesses, chain %s\n", res.Node, res.Witnesses, res.ChainID)
 			return nil
-		},
+		}),
 	}
 	node.Flags().StringSliceVar(&witnesses, "witness", nil, "RPC URL of another node to cross-check headers with (repeatable)")
 	cmd.AddCommand(node, trustCmd(h, stdout))
@@ -775,46 +728,14 @@ func trustCmd(h *home, stdout io.Writer) *cobra.Command {
 			"validators' signatures, the witnesses) before it replaces anything.",
 		Example: "  parley settings trust --trust-height 120345 --trust-hash 6A1F...C03B",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			sum, err := lookup.ParseHash(hash)
-			if err != nil || height <= 0 {
-				return cli.Usage(errors.New("give the header as --trust-height H (a positive height) and --trust-hash HEX (64 hex digits)"))
-			}
-			if err := h.loadConfig(); err != nil {
-				return err
-			}
-			h.cfg.TrustHeight, h.cfg.TrustHash = height, lookup.HashString(sum)
-			lc, err := h.lookupConfig()
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			res, err := c.SetTrust(ctx, api.TrustRequest{Height: height, Hash: hash})
 			if err != nil {
 				return err
 			}
-			// Verified into a new store, which replaces the old one only then.
-			fresh := h.path(lightDir + ".new")
-			os.RemoveAll(fresh)
-			lc.StoreDir = fresh
-			d, err := lookup.New(cmd.Context(), lc)
-			if err != nil {
-				os.RemoveAll(fresh)
-				return err
-			}
-			lb, err := d.Latest(cmd.Context())
-			d.Close()
-			if err != nil {
-				os.RemoveAll(fresh)
-				return err
-			}
-			if err := os.RemoveAll(h.path(lightDir)); err != nil {
-				return err
-			}
-			if err := os.Rename(fresh, h.path(lightDir)); err != nil {
-				return err
-			}
-			if err := h.saveConfig(); err != nil {
-				return err
-			}
-			screen.Printf(stdout, "trusting height %d hash %s; verified up to height %d\n", height, h.cfg.TrustHash, lb.Height)
+			screen.Printf(stdout, "trusting height %d hash %s; verified up to height %d\n", res.Height, res.Hash, res.VerifiedHeight)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().Int64Var(&height, "trust-height", 0, "height of a recent header you trust (required)")
 	cmd.Flags().StringVar(&hash, "trust-hash", "", "hash of that header, hex (required)")
@@ -838,31 +759,6 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// progressBar draws a transfer's progress on w, one redraw per percent,
-// if w is a terminal (else nothing: a log gets no bar).
-func progressBar(w *screen.Writer, label string) client.Progress {
-	if !w.Terminal() {
-		return nil
-	}
-	last := -1
-	return func(done, total int64) {
-		pct := 100
-		if total > 0 {
-			pct = int(done * 100 / total)
-		}
-		if pct == last {
-			return
-		}
-		last = pct
-		bar := strings.Repeat("=", pct/4) + strings.Repeat(" ", 25-pct/4)
-		w.Control("\r")
-		screen.Printf(w, "%s [%s] %3d%% %s / %s", label, bar, pct, size(done), size(total))
-		if done == total {
-			screen.Println(w)
-		}
-	}
-}
-
 func sendFileCmd(h *home, stdout io.Writer) *cobra.Command {
 	var caption string
 	cmd := &cobra.Command{
@@ -872,15 +768,21 @@ func sendFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			"sends NAME a message that references them. Interrupted, run it again: it resumes the upload.",
 		Example: "  parley send-file bob holiday.mov --caption 'the video'",
 		Args:    cobra.ExactArgs(2),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			m, err := c.SendFile(cmd.Context(), args[0], args[1], caption, progressBar(h.stderr, "sending"))
-			if err := h.queuedOK(err); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := abs(args[1])
+			if err != nil {
 				return err
 			}
-			label, _ := m.Label()
-			screen.Printf(stdout, "sent %s as %s (%s)\n", m.File.Name, label, size(m.File.Size))
-			return nil
-		}),
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				res, err := c.SendFile(ctx, args[0], api.SendFileRequest{Path: path, Caption: caption})
+				if err != nil {
+					return err
+				}
+				m := res.Message
+				screen.Printf(stdout, "sent %s as %s (%s)\n", m.File.Name, m.Label, size(m.File.Size))
+				return nil
+			})(cmd, args)
+		},
 	}
 	cmd.Flags().StringVar(&caption, "caption", "", "text sent with the file")
 	return cmd
@@ -895,34 +797,32 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 			"the file (default: its name, in the current directory). Interrupted, run it again: it resumes.",
 		Example: "  parley get-file alice alice/7 --out ~/Downloads/holiday.mov",
 		Args:    cobra.ExactArgs(2),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if _, err := parseRef(args[1], c.Name); err != nil {
-				return err
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := api.GetFileRequest{Ref: args[1]}
+			var err error
+			if out != "" {
+				req.Dest, err = abs(out)
+			} else {
+				req.Dir, err = abs(".")
 			}
-			if _, err := c.Receive(cmd.Context(), args[0]); quiet(err) != nil {
-				h.warn("", err)
-			}
-			ref, err := resolveRef(c, args[0], args[1])
 			if err != nil {
 				return err
 			}
-			dest := out
-			if dest == "" {
-				for _, m := range c.Conversation(args[0]) {
-					if m.ID() == ref && m.File != nil {
-						dest = filepath.Base(m.File.Name)
-					}
+			return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+				res, err := c.GetFile(ctx, args[0], req)
+				if err != nil {
+					return err
 				}
-			}
-			if dest == "" || dest == "." || dest == "/" {
-				return fmt.Errorf("message %s with %s shares no file", args[1], args[0])
-			}
-			if err := c.GetFile(cmd.Context(), args[0], ref, dest, progressBar(h.stderr, "receiving")); err != nil {
-				return err
-			}
-			screen.Printf(stdout, "saved %s (SHA-256 checked)\n", dest)
-			return nil
-		}),
+				shown := res.Path
+				if out == "" {
+					shown = filepath.Base(res.Path)
+				} else {
+					shown = out
+				}
+				screen.Printf(stdout, "saved %s (SHA-256 checked)\n", shown)
+				return nil
+			})(cmd, args)
+		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "where to write the file")
 	return cmd
@@ -937,25 +837,17 @@ func searchCmd(h *home, stdout io.Writer) *cobra.Command {
 			"names that contain WORDS, ignoring case, newest last, each with its conversation and reference.",
 		Example: "  parley search lunch\n  parley search 'usual place' --in bob",
 		Args:    cobra.MinimumNArgs(1),
-		RunE: h.run(func(_ *cobra.Command, c *client.Client, args []string) error {
-			want := strings.ToLower(strings.Join(args, " "))
-			found := 0
-			for _, m := range c.History() {
-				conv := client.ConversationOf(c.Name, m)
-				if m.Deleted || (in != "" && conv != in) {
-					continue
-				}
-				text := strings.ToLower(m.Text)
-				if m.File != nil {
-					text += " " + strings.ToLower(m.File.Name)
-				}
-				if strings.Contains(text, want) {
-					screen.Printf(stdout, "%s\t%s\n", conv, formatMessage(m, "", h.clock))
-					found++
-				}
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			want := strings.Join(args, " ")
+			res, err := c.Search(ctx, want, in)
+			if err != nil {
+				return err
 			}
-			if found == 0 {
-				screen.Printf(stdout, "no message contains %q\n", want)
+			for _, m := range res.Messages {
+				screen.Printf(stdout, "%s\t%s\n", m.Conversation, formatMessage(m, "", h.clock))
+			}
+			if len(res.Messages) == 0 {
+				screen.Printf(stdout, "no message contains %q\n", strings.ToLower(want))
 			}
 			return nil
 		}),

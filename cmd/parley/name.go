@@ -1,19 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"time"
 
-	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/chain/bns"
-	"github.com/parley-im/parley/chain/lookup"
-	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
@@ -27,58 +24,30 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long: "name shows your name's verified record: its hubs and when it expires. Names expire unless\n" +
 			"renewed; after expiry only you may renew during a grace period.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if err := h.loadConfig(); err != nil {
-				return err
-			}
-			if h.cfg.Name == "" {
-				return errors.New("no name registered yet: run 'parley register NAME --hub URL'")
-			}
-			d, err := h.directory(ctx)
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			n, err := c.Name(ctx)
 			if err != nil {
 				return err
 			}
-			defer d.Close()
-			rec, err := d.Lookup(ctx, h.cfg.Name)
-			if err != nil {
-				return err
-			}
-			lb, err := d.Latest(ctx)
-			if err != nil {
-				return err
-			}
-			params, err := d.Params(ctx)
-			if err != nil {
-				return err
-			}
-			screen.Printf(stdout, "name:     %s (verified by proof)\nhubs:     %s\n", rec.Name, strings.Join(rec.Profile.Hubs, " "))
-			if rec.Live(lb.Height) {
-				screen.Printf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", rec.ExpiresAt, rec.ExpiresAt-lb.Height, lb.Height)
+			screen.Printf(stdout, "name:     %s (verified by proof)\nhubs:     %s\n", n.Name, strings.Join(n.Hubs, " "))
+			if n.Live {
+				screen.Printf(stdout, "expires:  height %d, %d blocks from now (height %d); 'parley name renew' extends it\n", n.ExpiresAt, n.ExpiresAt-n.Height, n.Height)
 			} else {
-				screen.Printf(stdout, "expires:  %s\n", expiry(rec, lb.Height, params))
+				screen.Printf(stdout, "expires:  %s\n", n.Expiry)
 			}
 			return nil
-		},
+		}),
 	}
 	renew := &cobra.Command{
 		Use:   "renew",
 		Short: "Extend your name's registration by the chain's name lifetime",
 		Args:  cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, _ *client.Client, _ []string) error {
-			d, err := h.chain(cmd.Context())
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			r, err := c.Renew(ctx)
 			if err != nil {
 				return err
 			}
-			height, err := d.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: h.cfg.Name})
-			if err != nil {
-				return err
-			}
-			rec, err := d.Lookup(cmd.Context(), h.cfg.Name)
-			if err != nil {
-				return err
-			}
-			screen.Printf(stdout, "renewed %s at height %d; it now expires at height %d\n", h.cfg.Name, height, rec.ExpiresAt)
+			screen.Printf(stdout, "renewed %s at height %d; it now expires at height %d\n", r.Name, r.Height, r.ExpiresAt)
 			return nil
 		}),
 	}
@@ -96,90 +65,46 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 			"held is listed as lost (messages contacts had not fetched are skipped by them, not waited for).",
 		Example: "  parley name hubs https://hub1.example https://hub2.example",
 		Args:    cobra.RangeArgs(1, bns.MaxHubs),
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, urls []string) error {
-			ctx := cmd.Context()
-			for i, u := range urls {
-				if err := bns.ValidateHubURL(u); err != nil {
-					return cli.Usage(err)
+		RunE: h.call(func(ctx context.Context, c *api.Client, urls []string) error {
+			res, err := c.SetHubs(ctx, api.HubsRequest{Hubs: urls, EmptyOld: emptyOld})
+			for _, cp := range res.Copies {
+				screen.Printf(stdout, "copied %d objects to %s (%d were there already), republished %d from this device\n", cp.Copied, cp.Hub, cp.Had, cp.Republished)
+				for _, d := range cp.Down {
+					screen.Printf(stdout, "could not copy: %s\n", d.Message)
 				}
-				if slices.Contains(urls[:i], u) {
-					return cli.Usage(fmt.Errorf("%s is given twice", u))
-				}
-			}
-			d, err := h.chain(ctx)
-			if err != nil {
-				return err
-			}
-			rec, err := d.Lookup(ctx, h.cfg.Name)
-			if err != nil {
-				return err
-			}
-			for _, u := range urls {
-				if slices.Contains(c.Hubs(), u) {
-					continue
-				}
-				rep, err := c.CopyTo(ctx, u, nil)
-				if err != nil {
-					return fmt.Errorf("copying your data to %s (nothing published yet; run this again): %w", u, plainOffline(h, err))
-				}
-				screen.Printf(stdout, "copied %d objects to %s (%d were there already), republished %d from this device\n", rep.Copied, u, rep.Had, rep.Republished)
-				for _, d := range rep.Down {
-					screen.Printf(stdout, "could not copy: %v\n", plainOffline(h, d))
-				}
-				for _, l := range rep.Lost {
+				for _, l := range cp.Lost {
 					screen.Printf(stdout, "lost: %s (only hubs that did not answer held them)\n", l)
 				}
 			}
-			p := rec.Profile
-			p.Hubs = urls
-			height, err := d.Submit(ctx, h.id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: h.cfg.Name, Profile: p})
-			if err != nil {
+			if res.Height == 0 {
 				return err
 			}
-			h.cfg.Hub = urls[0]
-			if err := h.saveConfig(); err != nil {
-				return err
+			screen.Printf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.name(ctx, c), strings.Join(res.Hubs, " "), res.Height)
+			emptied := map[string]api.Emptied{}
+			for _, e := range res.Emptied {
+				emptied[e.Hub] = e
 			}
-			now, err := d.Lookup(ctx, h.cfg.Name) // this process reads its own writes
-			if err != nil {
-				return err
-			}
-			if err := c.SetHubs(urls, now.Seq); err != nil {
-				return err
-			}
-			if err := quiet(c.Flush(ctx)); err != nil { // what waited, to the new hubs too
-				h.warn("messages still queued", err)
-			}
-			screen.Printf(stdout, "%s's hubs are now %s (height %d); contacts follow on their next lookup\n", h.cfg.Name, strings.Join(urls, " "), height)
-			for _, u := range rec.Profile.Hubs {
-				if slices.Contains(urls, u) {
-					continue
-				}
-				// Requests that came in meanwhile go with you.
-				if n, junk, err := c.MoveInbox(ctx, u, urls[0]); err != nil {
-					h.warn("contact requests waiting on "+u+" were not moved", err)
+			for _, m := range res.Moved {
+				if m.Error != nil {
+					h.warn("contact requests waiting on "+m.From+" were not moved", m.Error)
 				} else {
-					if n > 0 {
-						screen.Printf(stdout, "moved %d contact requests from %s to %s\n", n, u, urls[0])
+					if m.Moved > 0 {
+						screen.Printf(stdout, "moved %d contact requests from %s to %s\n", m.Moved, m.From, m.To)
 					}
-					if junk > 0 {
-						screen.Printf(stdout, "left behind %d requests on %s that cannot be opened (junk), and removed them there\n", junk, u)
+					if m.Junk > 0 {
+						screen.Printf(stdout, "left behind %d requests on %s that cannot be opened (junk), and removed them there\n", m.Junk, m.From)
 					}
 				}
-				if !emptyOld {
-					continue
+				e, ok := emptied[m.From]
+				switch {
+				case !ok:
+				case e.Error != nil:
+					h.warn(m.From+" was not emptied", e.Error)
+				default:
+					screen.Printf(stdout, "deleted your %d objects from %s\n", e.Deleted, m.From)
 				}
-				n, err := c.EmptyHub(ctx, u)
-				if client.IsOffline(err) {
-					h.warn(u+" was not emptied", err)
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("emptying %s, which your record no longer lists: %w", u, err)
-				}
-				screen.Printf(stdout, "deleted your %d objects from %s\n", n, u)
 			}
-			return nil
+			return err
 		}),
 	}
 	hubs.Flags().BoolVar(&emptyOld, "empty-old", false, "then delete everything of yours from the hubs you leave")
@@ -190,19 +115,16 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 		Long: "revoke marks your name revoked on the chain, permanently: contacts are warned that its keys were\n" +
 			"revoked and stop sending, and nobody can register it again. Give the name again with --confirm.",
 		Args: cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, _ *client.Client, _ []string) error {
-			if confirm != h.cfg.Name {
-				return cli.Usage(fmt.Errorf("revoking is permanent: give --confirm %s", h.cfg.Name))
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			name := h.name(ctx, c)
+			if confirm != name {
+				return cli.Usage(fmt.Errorf("revoking is permanent: give --confirm %s", name))
 			}
-			d, err := h.chain(cmd.Context())
+			r, err := c.Revoke(ctx, confirm)
 			if err != nil {
 				return err
 			}
-			height, err := d.Submit(cmd.Context(), h.id.OwnerKey(), &bns.Tx{Type: bns.TxRevoke, Name: h.cfg.Name})
-			if err != nil {
-				return err
-			}
-			screen.Printf(stdout, "revoked %s at height %d\n", h.cfg.Name, height)
+			screen.Printf(stdout, "revoked %s at height %d\n", name, r.Height)
 			return nil
 		}),
 	}
@@ -211,22 +133,10 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// expiry says where rec stands at height now: when it expires; once
-// expired, for how long its owner may still renew it; after that, that it
-// is anyone's.
-func expiry(rec *bns.Record, now int64, p bns.Params) string {
-	end := rec.ExpiresAt + p.GracePeriod // the last height a renewal lands at
-	switch {
-	case rec.Revoked:
-		return "REVOKED: the name can never be used again"
-	case rec.Live(now):
-		return fmt.Sprintf("expires at height %d (%d blocks from now)", rec.ExpiresAt, rec.ExpiresAt-now)
-	case now < end:
-		return fmt.Sprintf("EXPIRED at height %d (%d blocks ago): only you can renew it, for %d more blocks (until height %d), then anyone may register it: run 'parley name renew'",
-			rec.ExpiresAt, now-rec.ExpiresAt, end-now, end)
-	default:
-		return fmt.Sprintf("EXPIRED at height %d, and renewal ended at height %d: anyone may register it now", rec.ExpiresAt, end)
-	}
+// name is the home's registered name, as its agent says ("" if none).
+func (h *home) name(ctx context.Context, c *api.Client) string {
+	info, _ := c.Agent(ctx)
+	return info.Name
 }
 
 // statusCmd shows, for a person checking that all is well, the chain this
@@ -237,48 +147,41 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 		Short: "Check the chain, your name and your hubs, and what waits to go out",
 		Long: "status shows the chain node this device asks and the newest header its light client verified,\n" +
 			"when your name expires, whether each of your hubs answers (and how fast), how many messages wait\n" +
-			"for each, and your contacts, groups and settings.",
+			"for each, your contacts, groups and settings, and whether an agent serves this home.",
 		Args: cobra.NoArgs,
-		RunE: h.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			ctx := cmd.Context()
-			d, err := h.chain(ctx)
-			var lb *types.LightBlock
-			if err == nil {
-				lb, err = d.Latest(ctx)
-			}
-			var oe *client.OfflineError
-			switch {
-			case errors.As(h.offline(err), &oe):
-				screen.Printf(stdout, "chain:    %s: UNREACHABLE: %v\n", h.cfg.ChainID, oe)
-			case err != nil:
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			st, err := c.Status(ctx)
+			if err != nil {
 				return err
+			}
+			ch := st.Chain
+			switch {
+			case ch.Error != nil && ch.Error.Code == api.CodeOffline:
+				screen.Printf(stdout, "chain:    %s: UNREACHABLE: %s\n", ch.ID, ch.Error.Message)
+			case ch.Error != nil:
+				return ch.Error
 			default:
 				screen.Printf(stdout, "chain:    %s via %s (%d witnesses), verified height %d (%s), hash %s\n",
-					h.cfg.ChainID, h.cfg.Node, len(h.cfg.Witnesses), lb.Height, lb.Time.UTC().Format("2006-01-02 15:04:05 UTC"), lookup.HashString(lb.Hash()))
+					ch.ID, ch.Node, ch.Witnesses, ch.Height, ch.Time.UTC().Format("2006-01-02 15:04:05 UTC"), ch.Hash)
 			}
-			var params bns.Params
-			if lb == nil {
-				// The name's record needs the chain.
-			} else if params, err = d.Params(ctx); err != nil {
-				screen.Printf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
-			} else if rec, err := d.Lookup(ctx, h.cfg.Name); err != nil {
-				screen.Printf(stdout, "name:     %s: %v\n", h.cfg.Name, err)
-			} else {
-				screen.Printf(stdout, "name:     %s, %s\n", rec.Name, expiry(rec, lb.Height, params))
+			switch {
+			case st.NameError != nil:
+				screen.Printf(stdout, "name:     %s: %s\n", st.Name, st.NameError.Message)
+			case st.NameState != "":
+				screen.Printf(stdout, "name:     %s, %s\n", st.Name, st.NameState)
 			}
-			switch err := c.CheckOwnRecord(ctx); {
-			case errors.Is(err, client.ErrNotMine):
-				screen.Printf(stdout, "keys:     WARNING: %v\n", err)
-			case err != nil:
-				screen.Printf(stdout, "keys:     not checked: %v\n", err)
+			switch st.Keys {
+			case "not_mine":
+				screen.Printf(stdout, "keys:     WARNING: %s\n", st.KeysError.Message)
+			case "unchecked":
+				screen.Printf(stdout, "keys:     not checked: %s\n", st.KeysError.Message)
 			default:
 				screen.Println(stdout, "keys:     the chain holds this device's keys")
 			}
-			st := c.Status(ctx)
 			for _, hs := range st.Hubs {
-				state := fmt.Sprintf("ok (%s)", hs.Latency.Round(100*time.Microsecond))
-				if hs.Err != nil {
-					state = "UNREACHABLE: " + hs.Err.Error()
+				state := fmt.Sprintf("ok (%.1fms)", hs.LatencyMS)
+				if hs.Error != nil {
+					state = "UNREACHABLE: " + hs.Error.Message
 				}
 				switch {
 				case hs.Waiting == 1:
@@ -293,7 +196,15 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			screen.Printf(stdout, "contacts: %d (%d blocked); groups: %d\nsettings: backup %s, read receipts %s\n",
 				st.Contacts, st.Blocked, st.Groups, onOff(st.Backup), onOff(st.ReadReceipts))
+			info, err := c.Agent(ctx)
+			if err == nil && info.Mode == "daemon" {
+				screen.Printf(stdout, "agent:    pid %d, running since %s\n", info.PID, h.clock.stamp(info.Started))
+			} else {
+				screen.Println(stdout, "agent:    none runs: each command serves itself ('parley daemon' runs one)")
+			}
 			return nil
 		}),
 	}
 }
+
+var _ = errors.New

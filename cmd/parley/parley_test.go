@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +25,7 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/agent"
 )
 
 func startWorld(t *testing.T) (rpc string, hubs []string) { return startWorldWith(t, nil) }
@@ -82,13 +85,13 @@ func awaitName(t *testing.T, home, name string, want ...string) string {
 	}
 }
 
-// parley runs the CLI and fails the test on a non-zero exit.
 // testRun is what tests run parley with: backups with the least Argon2id
 // cost there is (restores find them only with the same).
 func testRun() runOptions {
 	return runOptions{client: []client.Option{client.WithBackupKDF(keystore.KDF{Time: 1, Memory: 64, Threads: 1})}}
 }
 
+// parley runs the CLI and fails the test on a non-zero exit.
 func parley(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -435,29 +438,49 @@ func TestNameCommands(t *testing.T) {
 	t.Setenv("PARLEY_PASSPHRASE", "a new passphrase")
 	parley(t, "--home", alice, "contacts")
 
-	// One parley process at a time per home: while a watch runs, another
-	// command waits, then gives up saying which process holds the home.
+	// One process at a time holds a home. A watch runs the home's agent:
+	// another command is served by it at once, over the home's socket.
 	wctx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan int)
 	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, io.Discard, io.Discard) }()
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if b, _ := os.ReadFile(filepath.Join(alice, "lock")); strings.Contains(string(b), "parley watch") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the watch never took the home's lock")
-		}
-		time.Sleep(10 * time.Millisecond)
+	awaitFile(t, filepath.Join(alice, agent.SocketName))
+	errb.Reset()
+	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("a command while the watch runs: exit %d, %s", code, errb.String())
+	}
+	stopWatch()
+	<-watchDone
+	if _, err := os.Stat(filepath.Join(alice, agent.SocketName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the socket stays after the watch: %v", err)
+	}
+	// A command that serves itself holds the home without a socket:
+	// another waits for it, then gives up saying which process holds it.
+	lock, err := agent.TryLock(alice, "parley send")
+	if err != nil {
+		t.Fatal(err)
 	}
 	errb.Reset()
 	if code := runWith(context.Background(), runOptions{lockWait: 300 * time.Millisecond}, []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 1 ||
 		!strings.Contains(errb.String(), "waiting for another parley process") || !strings.Contains(errb.String(), "(pid ") ||
-		!strings.Contains(errb.String(), "parley watch): stop it first") {
+		!strings.Contains(errb.String(), "parley send): stop it first") {
 		t.Fatalf("a second parley on the home: exit %d, %s", code, errb.String())
 	}
-	stopWatch()
-	<-watchDone
+	lock.Release()
 	parley(t, "--home", alice, "contacts") // the lock is free again
+}
+
+// awaitFile waits until path exists.
+func awaitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestRegisterResumes: a registration interrupted after its preorder

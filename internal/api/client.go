@@ -1,0 +1,513 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Bounds of what a Client reads from an agent.
+const (
+	// MaxAnswer bounds one answer (or one line of an NDJSON answer): a
+	// whole history fits.
+	MaxAnswer = 64 << 20
+	// MaxEvent bounds one event of the stream.
+	MaxEvent = 1 << 20
+)
+
+// Client calls an agent's API: over its Unix socket (NewUnix) or on a
+// handler in the same process (NewLocal). It is safe for concurrent use;
+// OnNote and OnProgress are set before the first call.
+type Client struct {
+	hc *http.Client
+	// OnNote receives each note of every call as it arrives (nil: dropped).
+	OnNote func(*Note)
+	// OnProgress receives each progress report (nil: dropped).
+	OnProgress func(*Progress)
+}
+
+// base is the URL every path is joined to; the host is never dialled
+// (the transport reaches the agent).
+const base = "http://parley-agent"
+
+// NewUnix is a Client of the agent listening on the Unix socket at path.
+func NewUnix(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		MaxIdleConns:    2,
+		IdleConnTimeout: 30 * time.Second,
+	}
+	return &Client{hc: &http.Client{Transport: tr}}
+}
+
+// NewLocal is a Client of h, served in this process with no socket: the
+// one code path a command takes when no agent runs.
+func NewLocal(h http.Handler) *Client {
+	return &Client{hc: &http.Client{Transport: localTransport{h}}}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// Do calls method path with in as its JSON body (nil: none) and decodes
+// the result into out (nil: dropped). The error is the call's *Error, or a
+// transport failure; a call can return a result and an error together
+// (out is then filled too).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", JSON)
+	}
+	req.Header.Set("Accept", NDJSON)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("the agent does not answer: %w", err)
+	}
+	defer res.Body.Close()
+	ct := res.Header.Get("Content-Type")
+	if ct != NDJSON {
+		var env struct {
+			Result json.RawMessage `json:"result"`
+			Error  *Error          `json:"error"`
+			Notes  []*Note         `json:"notes"`
+		}
+		if err := json.NewDecoder(io.LimitReader(res.Body, MaxAnswer)).Decode(&env); err != nil {
+			return fmt.Errorf("the agent answered %s with no API envelope: %w", res.Status, err)
+		}
+		for _, n := range env.Notes {
+			c.note(n)
+		}
+		return finish(env.Result, env.Error, out)
+	}
+	r := bufio.NewReaderSize(res.Body, 64<<10)
+	for {
+		line, err := readLine(r, MaxAnswer)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("the agent's answer ended early: %w", err)
+		}
+		var f struct {
+			Progress *Progress       `json:"progress"`
+			Note     *Note           `json:"note"`
+			Done     bool            `json:"done"`
+			Result   json.RawMessage `json:"result"`
+			Error    *Error          `json:"error"`
+		}
+		if err := json.Unmarshal(line, &f); err != nil {
+			return fmt.Errorf("the agent's answer is not NDJSON: %w", err)
+		}
+		switch {
+		case f.Done:
+			return finish(f.Result, f.Error, out)
+		case f.Note != nil:
+			c.note(f.Note)
+		case f.Progress != nil && c.OnProgress != nil:
+			c.OnProgress(f.Progress)
+		}
+	}
+}
+
+func (c *Client) note(n *Note) {
+	if c.OnNote != nil && n != nil {
+		c.OnNote(n)
+	}
+}
+
+// finish decodes result into out and returns e (as an error, nil if nil).
+func finish(result json.RawMessage, e *Error, out any) error {
+	if out != nil && len(result) > 0 && string(result) != "null" {
+		if err := json.Unmarshal(result, out); err != nil {
+			return fmt.Errorf("the agent's result does not decode: %w", err)
+		}
+	}
+	if e != nil {
+		return e
+	}
+	return nil
+}
+
+// readLine reads one line of at most max bytes (without its newline).
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > max {
+			return nil, errors.New("a line longer than the API allows")
+		}
+		if err == nil {
+			return bytes.TrimSuffix(line, []byte("\n")), nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			if err == io.EOF && len(line) > 0 {
+				return line, nil
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+// Events follows the agent's event stream from after the event whose
+// cursor is after ("": from now), calling fn with each event until ctx
+// ends, fn returns an error, or the stream ends (an error then).
+func (c *Client) Events(ctx context.Context, after string, fn func(Event) error) error {
+	q := ""
+	if after != "" {
+		q = "?after=" + url.QueryEscape(after)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+Prefix+"/events"+q, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", NDJSON)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("the agent does not answer: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var env Envelope
+		json.NewDecoder(io.LimitReader(res.Body, MaxEvent)).Decode(&env)
+		if env.Error != nil {
+			return env.Error
+		}
+		return fmt.Errorf("the agent answered %s to the event stream", res.Status)
+	}
+	r := bufio.NewReaderSize(res.Body, 64<<10)
+	for {
+		line, err := readLine(r, MaxEvent)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("the agent's event stream ended: %w", err)
+		}
+		var ev Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return fmt.Errorf("the agent's event stream is not NDJSON: %w", err)
+		}
+		if ev.Type == EventPing {
+			continue
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// path builds an API path from its parts, each escaped as one segment.
+func path(parts ...string) string {
+	p := Prefix
+	for _, s := range parts {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
+}
+
+// The calls, one method each (docs/api.md documents them).
+
+func (c *Client) Agent(ctx context.Context) (AgentInfo, error) {
+	var out AgentInfo
+	return out, c.Do(ctx, http.MethodGet, path("agent"), nil, &out)
+}
+
+func (c *Client) Unlock(ctx context.Context, passphrase string) error {
+	return c.Do(ctx, http.MethodPost, path("unlock"), UnlockRequest{passphrase}, nil)
+}
+
+func (c *Client) Init(ctx context.Context, r InitRequest) (InitResult, error) {
+	var out InitResult
+	return out, c.Do(ctx, http.MethodPost, path("init"), r, &out)
+}
+
+func (c *Client) Restore(ctx context.Context, r RestoreRequest) (RestoreResult, error) {
+	var out RestoreResult
+	return out, c.Do(ctx, http.MethodPost, path("restore"), r, &out)
+}
+
+func (c *Client) Register(ctx context.Context, r RegisterRequest) (RegisterResult, error) {
+	var out RegisterResult
+	return out, c.Do(ctx, http.MethodPost, path("register"), r, &out)
+}
+
+func (c *Client) ChangePassphrase(ctx context.Context, r PassphraseRequest) error {
+	return c.Do(ctx, http.MethodPost, path("passphrase"), r, nil)
+}
+
+func (c *Client) Whois(ctx context.Context, name string) (Whois, error) {
+	var out Whois
+	return out, c.Do(ctx, http.MethodGet, path("names", name), nil, &out)
+}
+
+func (c *Client) Contacts(ctx context.Context) (Contacts, error) {
+	var out Contacts
+	return out, c.Do(ctx, http.MethodGet, path("contacts"), nil, &out)
+}
+
+// ContactNames lists the contacts without checking their keys.
+func (c *Client) ContactNames(ctx context.Context) ([]string, error) {
+	var out Contacts
+	err := c.Do(ctx, http.MethodGet, path("contacts")+"?check=0", nil, &out)
+	names := make([]string, 0, len(out.Contacts))
+	for _, ct := range out.Contacts {
+		names = append(names, ct.Name)
+	}
+	return names, err
+}
+
+// ContactList lists the contacts without checking their keys.
+func (c *Client) ContactList(ctx context.Context) (Contacts, error) {
+	var out Contacts
+	return out, c.Do(ctx, http.MethodGet, path("contacts")+"?check=0", nil, &out)
+}
+
+func (c *Client) AddContact(ctx context.Context, r AddContactRequest) (AddContactResult, error) {
+	var out AddContactResult
+	return out, c.Do(ctx, http.MethodPost, path("contacts"), r, &out)
+}
+
+func (c *Client) Answer(ctx context.Context, name string, accept bool) error {
+	verb := "decline"
+	if accept {
+		verb = "accept"
+	}
+	return c.Do(ctx, http.MethodPost, path("contacts", name, verb), nil, nil)
+}
+
+func (c *Client) ConfirmKeys(ctx context.Context, name string) (ConfirmResult, error) {
+	var out ConfirmResult
+	return out, c.Do(ctx, http.MethodPost, path("contacts", name, "confirm"), nil, &out)
+}
+
+func (c *Client) Reset(ctx context.Context, name, greeting string) error {
+	return c.Do(ctx, http.MethodPost, path("contacts", name, "reset"), GreetingRequest{greeting}, nil)
+}
+
+func (c *Client) Safety(ctx context.Context, name string) (Safety, error) {
+	var out Safety
+	return out, c.Do(ctx, http.MethodGet, path("contacts", name, "safety"), nil, &out)
+}
+
+func (c *Client) Verify(ctx context.Context, name, number string) error {
+	return c.Do(ctx, http.MethodPost, path("contacts", name, "verify"), VerifyRequest{number}, nil)
+}
+
+func (c *Client) Unverify(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodPost, path("contacts", name, "unverify"), nil, nil)
+}
+
+func (c *Client) RemoveContact(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodDelete, path("contacts", name), nil, nil)
+}
+
+// ContactProfile is a contact's profile; fetch reads their hubs first.
+func (c *Client) ContactProfile(ctx context.Context, name string, fetch bool) (Profile, error) {
+	var out Profile
+	return out, c.Do(ctx, http.MethodGet, path("contacts", name, "profile")+"?fetch="+bit(fetch), nil, &out)
+}
+
+func (c *Client) Profile(ctx context.Context) (Profile, error) {
+	var out Profile
+	return out, c.Do(ctx, http.MethodGet, path("profile"), nil, &out)
+}
+
+func (c *Client) SetProfile(ctx context.Context, u ProfileUpdate) error {
+	return c.Do(ctx, http.MethodPut, path("profile"), u, nil)
+}
+
+func (c *Client) Requests(ctx context.Context) (Requests, error) {
+	var out Requests
+	return out, c.Do(ctx, http.MethodGet, path("requests"), nil, &out)
+}
+
+func (c *Client) ClearRequests(ctx context.Context) (Cleared, error) {
+	var out Cleared
+	return out, c.Do(ctx, http.MethodPost, path("requests", "clear"), nil, &out)
+}
+
+// Messages is conversation conv; fetch reads what is new from the hubs
+// first; last > 0 keeps the newest last.
+func (c *Client) Messages(ctx context.Context, conv string, fetch bool, last int) (Conversation, error) {
+	var out Conversation
+	q := "?fetch=" + bit(fetch)
+	if last > 0 {
+		q += "&last=" + strconv.Itoa(last)
+	}
+	return out, c.Do(ctx, http.MethodGet, path("conversations", conv, "messages")+q, nil, &out)
+}
+
+func (c *Client) MarkRead(ctx context.Context, conv string) error {
+	return c.Do(ctx, http.MethodPost, path("conversations", conv, "read"), nil, nil)
+}
+
+func (c *Client) Send(ctx context.Context, conv string, r SendRequest) (Sent, error) {
+	var out Sent
+	return out, c.Do(ctx, http.MethodPost, path("conversations", conv, "messages"), r, &out)
+}
+
+func (c *Client) React(ctx context.Context, conv string, r ReactRequest) error {
+	return c.Do(ctx, http.MethodPost, path("conversations", conv, "react"), r, nil)
+}
+
+func (c *Client) Edit(ctx context.Context, conv string, r EditRequest) error {
+	return c.Do(ctx, http.MethodPost, path("conversations", conv, "edit"), r, nil)
+}
+
+func (c *Client) Delete(ctx context.Context, conv string, r DeleteRequest) error {
+	return c.Do(ctx, http.MethodPost, path("conversations", conv, "delete"), r, nil)
+}
+
+func (c *Client) SetTimer(ctx context.Context, conv string, seconds int64) (TimerResult, error) {
+	var out TimerResult
+	return out, c.Do(ctx, http.MethodPut, path("conversations", conv, "timer"), TimerRequest{seconds}, &out)
+}
+
+func (c *Client) SendFile(ctx context.Context, conv string, r SendFileRequest) (Sent, error) {
+	var out Sent
+	return out, c.Do(ctx, http.MethodPost, path("conversations", conv, "files"), r, &out)
+}
+
+func (c *Client) GetFile(ctx context.Context, conv string, r GetFileRequest) (Saved, error) {
+	var out Saved
+	return out, c.Do(ctx, http.MethodPost, path("conversations", conv, "files", "get"), r, &out)
+}
+
+func (c *Client) History(ctx context.Context) (History, error) {
+	var out History
+	return out, c.Do(ctx, http.MethodGet, path("history"), nil, &out)
+}
+
+func (c *Client) Search(ctx context.Context, words, in string) (SearchResult, error) {
+	var out SearchResult
+	q := "?q=" + url.QueryEscape(words)
+	if in != "" {
+		q += "&in=" + url.QueryEscape(in)
+	}
+	return out, c.Do(ctx, http.MethodGet, path("search")+q, nil, &out)
+}
+
+// Groups lists the groups; sync brings them up to date first.
+func (c *Client) Groups(ctx context.Context, sync bool) (Groups, error) {
+	var out Groups
+	return out, c.Do(ctx, http.MethodGet, path("groups")+"?sync="+bit(sync), nil, &out)
+}
+
+func (c *Client) Group(ctx context.Context, group string) (GroupDetail, error) {
+	var out GroupDetail
+	return out, c.Do(ctx, http.MethodGet, path("groups", group), nil, &out)
+}
+
+func (c *Client) CreateGroup(ctx context.Context, r CreateGroupRequest) (Created, error) {
+	var out Created
+	return out, c.Do(ctx, http.MethodPost, path("groups"), r, &out)
+}
+
+// GroupAction is invite, remove, rename, hand-over (with name) or leave.
+func (c *Client) GroupAction(ctx context.Context, group, action, name string) error {
+	var in any
+	if action != "leave" {
+		in = NameRequest{name}
+	}
+	return c.Do(ctx, http.MethodPost, path("groups", group, action), in, nil)
+}
+
+func (c *Client) Block(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodPost, path("blocked"), NameRequest{name}, nil)
+}
+
+func (c *Client) Unblock(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodDelete, path("blocked", name), nil, nil)
+}
+
+func (c *Client) Settings(ctx context.Context) (Settings, error) {
+	var out Settings
+	return out, c.Do(ctx, http.MethodGet, path("settings"), nil, &out)
+}
+
+func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
+	return c.Do(ctx, http.MethodPut, path("settings", "read-receipts"), OnOff{on}, nil)
+}
+
+func (c *Client) SetNotifications(ctx context.Context, on bool) error {
+	return c.Do(ctx, http.MethodPut, path("settings", "notifications"), OnOff{on}, nil)
+}
+
+func (c *Client) SetNode(ctx context.Context, r NodeRequest) (NodeResult, error) {
+	var out NodeResult
+	return out, c.Do(ctx, http.MethodPut, path("settings", "node"), r, &out)
+}
+
+func (c *Client) SetTrust(ctx context.Context, r TrustRequest) (TrustResult, error) {
+	var out TrustResult
+	return out, c.Do(ctx, http.MethodPut, path("settings", "trust"), r, &out)
+}
+
+func (c *Client) SetBackup(ctx context.Context, r BackupRequest) error {
+	return c.Do(ctx, http.MethodPut, path("backup"), r, nil)
+}
+
+func (c *Client) Name(ctx context.Context) (NameInfo, error) {
+	var out NameInfo
+	return out, c.Do(ctx, http.MethodGet, path("name"), nil, &out)
+}
+
+func (c *Client) Renew(ctx context.Context) (Renewed, error) {
+	var out Renewed
+	return out, c.Do(ctx, http.MethodPost, path("name", "renew"), nil, &out)
+}
+
+func (c *Client) SetHubs(ctx context.Context, r HubsRequest) (HubsResult, error) {
+	var out HubsResult
+	return out, c.Do(ctx, http.MethodPut, path("name", "hubs"), r, &out)
+}
+
+func (c *Client) Revoke(ctx context.Context, confirm string) (Height, error) {
+	var out Height
+	return out, c.Do(ctx, http.MethodPost, path("name", "revoke"), RevokeRequest{confirm}, &out)
+}
+
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	return out, c.Do(ctx, http.MethodGet, path("status"), nil, &out)
+}
+
+func bit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

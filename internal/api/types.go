@@ -1,0 +1,702 @@
+package api
+
+import "time"
+
+// Prefix begins every path of this version of the API.
+const Prefix = "/v1"
+
+// MaxBody bounds a request's body (an avatar, base64, fits; files go by
+// path or through the upload call, which has its own bound).
+const MaxBody = 1 << 20
+
+// Content types.
+const (
+	// JSON: the whole answer as one Envelope.
+	JSON = "application/json"
+	// NDJSON: the answer as lines, each one JSON object: Frames with
+	// progress and notes as they happen, the last one with the result or
+	// the error. A caller asks for it with Accept.
+	NDJSON = "application/x-ndjson"
+	// SSE: the event stream as server-sent events (for a browser's
+	// EventSource).
+	SSE = "text/event-stream"
+)
+
+// Envelope is every answer of the API but the event stream: the result of
+// the call, or an error, or both (a call that did part of its work), and
+// notes: what the person should know that did not stop the call.
+type Envelope struct {
+	Result any     `json:"result,omitempty"`
+	Error  *Error  `json:"error,omitempty"`
+	Notes  []*Note `json:"notes,omitempty"`
+}
+
+// Frame is one line of an NDJSON answer: a progress report, a note, or,
+// last, Done with the envelope's fields.
+type Frame struct {
+	Progress *Progress `json:"progress,omitempty"`
+	Note     *Note     `json:"note,omitempty"`
+	Done     bool      `json:"done,omitempty"`
+	Result   any       `json:"result,omitempty"`
+	Error    *Error    `json:"error,omitempty"`
+}
+
+// Note is something a person should know that did not stop a call: a
+// warning (a message still queued, a contact whose keys changed, the
+// backup not updated), or, Code "offline", what did not answer.
+type Note struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	// Context says what the note is about ("backup not updated").
+	Context string `json:"context,omitempty"`
+	// After: shown once the call succeeded, after its output (offline,
+	// restored_elsewhere); else as it happens.
+	After bool `json:"after,omitempty"`
+}
+
+// Progress reports how far a long call is.
+type Progress struct {
+	// Stage names the step: "chain_wait", "preorder", "preorder_committed",
+	// "resume", "register" (register); "send", "receive" (files, with Done
+	// and Total in bytes); "copy" (name hubs, objects).
+	Stage  string `json:"stage"`
+	Name   string `json:"name,omitempty"`
+	Height int64  `json:"height,omitempty"`
+	Done   int64  `json:"done,omitempty"`
+	Total  int64  `json:"total,omitempty"`
+}
+
+// AgentInfo is GET /v1/agent: what serves this home.
+type AgentInfo struct {
+	API     string    `json:"api"`     // "v1"
+	Version string    `json:"version"` // the build
+	PID     int       `json:"pid"`
+	Home    string    `json:"home"`
+	Name    string    `json:"name,omitempty"` // the registered name, once there is one
+	Mode    string    `json:"mode"`           // "daemon" (a socket; duties running) or "command" (in-process, one command)
+	Locked  bool      `json:"locked"`         // the keys are not unlocked yet
+	Started time.Time `json:"started"`
+	// Identity: the home holds an identity (else init or restore first).
+	Identity bool `json:"identity"`
+	// Cursor is the event stream's position now: GET /v1/events?after=
+	// Cursor misses nothing that happens from here on.
+	Cursor string `json:"cursor"`
+}
+
+// UnlockRequest is POST /v1/unlock: the keystore's passphrase. It goes in,
+// never out.
+type UnlockRequest struct {
+	Passphrase string `json:"passphrase"`
+}
+
+// ChainConfig says where the chain is and which header to trust: init and
+// restore.
+type ChainConfig struct {
+	Node      string   `json:"node"`
+	Witnesses []string `json:"witnesses,omitempty"`
+	// TrustHeight and TrustHash pin the trust root; zero: the node's
+	// latest header, returned for the person to check.
+	TrustHeight int64  `json:"trust_height,omitempty"`
+	TrustHash   string `json:"trust_hash,omitempty"`
+}
+
+// InitRequest is POST /v1/init: create the identity in an empty home.
+type InitRequest struct {
+	ChainConfig
+	Passphrase string `json:"passphrase"`
+	// KDFMemory lowers Argon2id's memory (KiB): tests only.
+	KDFMemory uint32 `json:"kdf_memory,omitempty"`
+}
+
+// InitResult is what init made.
+type InitResult struct {
+	Home        string `json:"home"`
+	OwnerKey    string `json:"owner_key"`
+	ChainID     string `json:"chain_id"`
+	TrustHeight int64  `json:"trust_height"`
+	TrustHash   string `json:"trust_hash"`
+}
+
+// RestoreRequest is POST /v1/restore: the identity, contacts and history
+// from the backup on NAME's hubs, into an empty home.
+type RestoreRequest struct {
+	ChainConfig
+	Name             string `json:"name"`
+	BackupPassphrase string `json:"backup_passphrase"`
+	Passphrase       string `json:"passphrase"` // the new one of this device
+	KDFMemory        uint32 `json:"kdf_memory,omitempty"`
+}
+
+// RestoreResult says what came back.
+type RestoreResult struct {
+	Name     string `json:"name"`
+	Contacts int    `json:"contacts"`
+	Messages int    `json:"messages"`
+}
+
+// RegisterRequest is POST /v1/register (progress: chain_wait, preorder,
+// preorder_committed, resume, register).
+type RegisterRequest struct {
+	Name  string   `json:"name"`
+	Hubs  []string `json:"hubs"`
+	Force bool     `json:"force,omitempty"` // register hubs that do not answer now
+}
+
+// RegisterResult is the registered name.
+type RegisterResult struct {
+	Name   string   `json:"name"`
+	Height int64    `json:"height"`
+	Hubs   []string `json:"hubs"`
+}
+
+// PassphraseRequest is POST /v1/passphrase: the keystore sealed again
+// under New, once Current opens it.
+type PassphraseRequest struct {
+	Current   string `json:"current"`
+	New       string `json:"new"`
+	KDFMemory uint32 `json:"kdf_memory,omitempty"`
+}
+
+// Record is a name's verified record (public keys only).
+type Record struct {
+	Name       string   `json:"name"`
+	Owner      string   `json:"owner"`
+	SigningKey string   `json:"signing_key,omitempty"`
+	EncKeys    []EncKey `json:"enc_keys,omitempty"`
+	Hubs       []string `json:"hubs,omitempty"`
+	ExpiresAt  int64    `json:"expires_at"`
+	UpdatedAt  int64    `json:"updated_at"`
+	Revoked    bool     `json:"revoked,omitempty"`
+	Seq        uint64   `json:"seq"`
+}
+
+// EncKey is a public encryption key of a record.
+type EncKey struct {
+	KEM string `json:"kem"` // "X25519", "MLKEM768-X25519"
+	Key string `json:"key"` // hex
+}
+
+// HistoryEntry is one change of a name's record.
+type HistoryEntry struct {
+	Seq    uint64 `json:"seq"`
+	Height int64  `json:"height"`
+	Op     string `json:"op"`
+}
+
+// Whois is GET /v1/names/{name}: the record, verified by proof, its key
+// history, and the safety number of the user and it (when the agent holds
+// the user's keys).
+type Whois struct {
+	Record  Record         `json:"record"`
+	History []HistoryEntry `json:"history"`
+	Safety  string         `json:"safety,omitempty"`
+	// Cached: the chain did not answer; this is the record as verified at
+	// VerifiedAt (the agent's cache).
+	Cached     bool      `json:"cached,omitempty"`
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+}
+
+// KeyChange says that a contact's record no longer holds the keys the
+// user confirmed: the conversation is closed until confirmed.
+type KeyChange struct {
+	Name    string `json:"name"`
+	Reason  string `json:"reason"` // the chain's op: update, transfer, revoke, displace, register
+	Height  int64  `json:"height"`
+	Safety  string `json:"safety,omitempty"` // of the user and the new keys ("" if revoked)
+	Revoked bool   `json:"revoked,omitempty"`
+	// Message says it in a sentence; Hint what to do.
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Queued says why something waits on this device, and what sends it.
+type Queued struct {
+	To      string   `json:"to,omitempty"`
+	Request bool     `json:"request,omitempty"` // the contact request has reached none of To's hubs
+	Intro   bool     `json:"intro,omitempty"`   // the introduction is on none of the user's hubs
+	Hubs    []string `json:"hubs,omitempty"`
+	// Why says it in a sentence, with what happens next.
+	Why string `json:"why"`
+	// Detail is what the hubs answered, as the agent's Go code saw it
+	// (for --verbose).
+	Detail string `json:"detail,omitempty"`
+}
+
+// Contact is one line of GET /v1/contacts.
+type Contact struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+	// Keys: "confirmed" (as confirmed, checked now), "changed", "revoked",
+	// "unchecked" (the chain does not answer), "error" (CheckError says).
+	Keys       string     `json:"keys"`
+	KeyChange  *KeyChange `json:"key_change,omitempty"`
+	CheckError *Error     `json:"check_error,omitempty"`
+	// Asking: the user asked them and they have not answered: "queued"
+	// (no hub of theirs took the request yet), "sent", "introduced".
+	Asking   string `json:"asking,omitempty"`
+	Verified bool   `json:"verified,omitempty"`
+	Unread   int    `json:"unread,omitempty"`
+	Blocked  bool   `json:"blocked,omitempty"`
+}
+
+// Contacts is GET /v1/contacts.
+type Contacts struct {
+	Contacts []Contact `json:"contacts"`
+}
+
+// AddContactRequest is POST /v1/contacts.
+type AddContactRequest struct {
+	Name     string `json:"name"`
+	Greeting string `json:"greeting"`
+	Known    bool   `json:"known,omitempty"` // introduce directly, without the inbox
+}
+
+// AddContactResult says what became of the request: Outcome "sent"
+// (sealed to their verified key, in their inbox), "introduced" (--known:
+// a contact now), "intro_pending" (waiting for their introduction),
+// "intro_queued", "request_queued", "greeting_queued" (Queued says why).
+type AddContactResult struct {
+	Outcome string  `json:"outcome"`
+	Queued  *Queued `json:"queued,omitempty"`
+}
+
+// GreetingRequest is the first message of a new request (reset).
+type GreetingRequest struct {
+	Greeting string `json:"greeting"`
+}
+
+// ConfirmResult is POST /v1/contacts/{name}/confirm: Unchanged (the keys
+// are the confirmed ones: nothing done), or the new keys' safety number
+// and a new request sent.
+type ConfirmResult struct {
+	Unchanged bool   `json:"unchanged,omitempty"`
+	Safety    string `json:"safety,omitempty"`
+}
+
+// Safety is GET /v1/contacts/{name}/safety: the safety number of the user
+// and the contact's confirmed keys.
+type Safety struct {
+	Name   string `json:"name"`
+	Me     string `json:"me"`
+	Safety string `json:"safety"`
+}
+
+// VerifyRequest is POST /v1/contacts/{name}/verify.
+type VerifyRequest struct {
+	Number string `json:"number"`
+}
+
+// Profile is a display name, status and avatar.
+type Profile struct {
+	DisplayName string `json:"display_name,omitempty"`
+	Status      string `json:"status,omitempty"`
+	Avatar      []byte `json:"avatar,omitempty"` // a PNG, JPEG or GIF image (base64 in JSON)
+}
+
+// ProfileUpdate is PUT /v1/profile: the fields given change.
+type ProfileUpdate struct {
+	DisplayName *string `json:"display_name,omitempty"`
+	Status      *string `json:"status,omitempty"`
+	Avatar      []byte  `json:"avatar,omitempty"`
+}
+
+// Request is a contact request waiting in the user's inbox, its sender
+// verified against the chain.
+type Request struct {
+	ID       string    `json:"id"`
+	From     string    `json:"from"`
+	Greeting string    `json:"greeting,omitempty"`
+	Time     time.Time `json:"time,omitzero"`
+}
+
+// Requests is GET /v1/requests: the requests, and envelopes that did not
+// open: Waiting (the sender's name is not on the chain yet: kept and
+// checked again) and Refused (why; Junk if it can never open: clear
+// removes them).
+type Requests struct {
+	Requests []Request      `json:"requests"`
+	Waiting  []string       `json:"waiting,omitempty"`
+	Refused  []RefusedEntry `json:"refused,omitempty"`
+}
+
+// RefusedEntry is an inbox envelope that does not open.
+type RefusedEntry struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Junk   bool   `json:"junk,omitempty"`
+}
+
+// Cleared is POST /v1/requests/clear: what was removed.
+type Cleared struct {
+	Removed []Junk `json:"removed"`
+}
+
+// Junk is an envelope removed from an inbox.
+type Junk struct {
+	ID     string `json:"id"`
+	Hub    string `json:"hub"`
+	Reason string `json:"reason"`
+}
+
+// Ref is a message's ID: its author and sequence number.
+type Ref struct {
+	By  string `json:"by"`
+	Seq uint64 `json:"seq"`
+}
+
+// File is a file a message shares (never its key).
+type File struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// Message is an entry of a conversation, or an event as it arrived.
+type Message struct {
+	Conversation string    `json:"conversation"` // the contact's name, or "#" and the group's ID
+	ID           Ref       `json:"id"`
+	Label        string    `json:"label,omitempty"` // how people refer to it ("alice/3"); "" for what nothing refers to
+	From         string    `json:"from"`
+	To           string    `json:"to"`
+	Time         time.Time `json:"time,omitzero"` // the sender's clock
+	// Kind: text, react, edit, delete, timer, profile, group, notice (a
+	// group's notice: nobody's words), unsupported (from a newer
+	// version), or a live kind (request, receipt, expired).
+	Kind      string            `json:"kind"`
+	Text      string            `json:"text,omitempty"`
+	Ref       *Ref              `json:"ref,omitempty"`       // what it replies, reacts to, edits or deletes
+	RefLabel  string            `json:"ref_label,omitempty"` // that message's label, if this device holds it
+	Emoji     string            `json:"emoji,omitempty"`
+	File      *File             `json:"file,omitempty"`
+	TTL       int64             `json:"ttl,omitempty"` // timer: seconds (0 off)
+	Expires   time.Time         `json:"expires,omitzero"`
+	Edited    bool              `json:"edited,omitempty"`
+	Deleted   bool              `json:"deleted,omitempty"`
+	Reactions map[string]string `json:"reactions,omitempty"` // by name
+	Earlier   bool              `json:"earlier,omitempty"`   // from before the conversation started over
+	// State of the user's own messages: queued, sent, delivered, read, or
+	// in a group "delivered to 2, read by 1 of 3".
+	State string `json:"state,omitempty"`
+}
+
+// Conversation is GET /v1/conversations/{conv}/messages.
+type Conversation struct {
+	Conversation string    `json:"conversation"`
+	Label        string    `json:"label"` // the contact's name, or "the group NAME"
+	Messages     []Message `json:"messages"`
+}
+
+// History is GET /v1/history: every conversation's messages, in the order
+// this device took them.
+type History struct {
+	Messages []Message `json:"messages"`
+}
+
+// SendRequest is POST /v1/conversations/{conv}/messages.
+type SendRequest struct {
+	Text  string `json:"text"`
+	Reply string `json:"reply,omitempty"` // the label of the message it answers (NAME/N)
+}
+
+// Sent is what became of a message: on the user's hubs, or Queued.
+type Sent struct {
+	Message Message `json:"message"`
+	Queued  *Queued `json:"queued,omitempty"`
+}
+
+// ReactRequest is POST /v1/conversations/{conv}/react ("" takes the
+// reaction back).
+type ReactRequest struct {
+	Ref   string `json:"ref"`
+	Emoji string `json:"emoji"`
+}
+
+// EditRequest is POST /v1/conversations/{conv}/edit.
+type EditRequest struct {
+	Ref  string `json:"ref"`
+	Text string `json:"text"`
+}
+
+// DeleteRequest is POST /v1/conversations/{conv}/delete.
+type DeleteRequest struct {
+	Ref string `json:"ref"`
+}
+
+// TimerRequest is PUT /v1/conversations/{conv}/timer: seconds, 0 off.
+type TimerRequest struct {
+	Seconds int64 `json:"seconds"`
+}
+
+// TimerResult names the conversation as a person knows it.
+type TimerResult struct {
+	Label   string `json:"label"`
+	Seconds int64  `json:"seconds"`
+}
+
+// SendFileRequest is POST /v1/conversations/{conv}/files: the file at
+// Path (absolute; the agent reads it) with a caption. Progress: "send".
+type SendFileRequest struct {
+	Path    string `json:"path"`
+	Caption string `json:"caption,omitempty"`
+}
+
+// GetFileRequest is POST /v1/conversations/{conv}/files/get: the file of
+// message Ref saved at Dest (an absolute path where no file is yet), or,
+// without Dest, under its own name in the directory Dir (absolute).
+// Neither may be in the home. Progress: "receive".
+type GetFileRequest struct {
+	Ref  string `json:"ref"`
+	Dest string `json:"dest,omitempty"`
+	Dir  string `json:"dir,omitempty"`
+}
+
+// Saved is where a file was saved.
+type Saved struct {
+	Path string `json:"path"`
+}
+
+// Group is a group as the user knows it (never its keys).
+type Group struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Creator string   `json:"creator"`
+	Members []string `json:"members"`
+	Gone    bool     `json:"gone,omitempty"` // the user left or was removed
+}
+
+// Groups is GET /v1/groups.
+type Groups struct {
+	Groups []Group `json:"groups"`
+}
+
+// GroupDetail is GET /v1/groups/{group}: the group brought up to date,
+// and the members whose keys changed (they get nothing until confirmed).
+type GroupDetail struct {
+	Group      Group       `json:"group"`
+	KeyChanges []KeyChange `json:"key_changes,omitempty"`
+}
+
+// CreateGroupRequest is POST /v1/groups.
+type CreateGroupRequest struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+}
+
+// NameRequest names a member or a new group name (invite, remove,
+// hand-over, rename); also block.
+type NameRequest struct {
+	Name string `json:"name"`
+}
+
+// Created is a new group's ID.
+type Created struct {
+	ID string `json:"id"`
+}
+
+// SearchResult is GET /v1/search?q=WORDS[&in=CONV].
+type SearchResult struct {
+	Messages []Message `json:"messages"`
+}
+
+// Settings is GET /v1/settings.
+type Settings struct {
+	ReadReceipts  bool     `json:"read_receipts"`
+	Notifications bool     `json:"notifications"`
+	Blocked       []string `json:"blocked"`
+	Node          string   `json:"node"`
+	Witnesses     []string `json:"witnesses"`
+}
+
+// OnOff is a setting's new value.
+type OnOff struct {
+	On bool `json:"on"`
+}
+
+// NodeRequest is PUT /v1/settings/node.
+type NodeRequest struct {
+	Node      string   `json:"node"`
+	Witnesses []string `json:"witnesses,omitempty"`
+}
+
+// NodeResult is the node now asked.
+type NodeResult struct {
+	Node      string `json:"node"`
+	Witnesses int    `json:"witnesses"`
+	ChainID   string `json:"chain_id"`
+}
+
+// TrustRequest is PUT /v1/settings/trust.
+type TrustRequest struct {
+	Height int64  `json:"height"`
+	Hash   string `json:"hash"`
+}
+
+// TrustResult is the new trust root.
+type TrustResult struct {
+	Height         int64  `json:"height"`
+	Hash           string `json:"hash"`
+	VerifiedHeight int64  `json:"verified_height"`
+}
+
+// BackupRequest is PUT /v1/backup: on (with a passphrase) or off.
+type BackupRequest struct {
+	On         bool   `json:"on"`
+	Passphrase string `json:"passphrase,omitempty"`
+}
+
+// NameInfo is GET /v1/name: the user's own record.
+type NameInfo struct {
+	Name      string   `json:"name"`
+	Hubs      []string `json:"hubs"`
+	ExpiresAt int64    `json:"expires_at"`
+	Height    int64    `json:"height"` // the verified height now
+	Live      bool     `json:"live"`
+	// Expiry says where the name stands, in words (EXPIRED, grace...).
+	Expiry string `json:"expiry"`
+}
+
+// Renewed is POST /v1/name/renew.
+type Renewed struct {
+	Name      string `json:"name"`
+	Height    int64  `json:"height"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// HubsRequest is PUT /v1/name/hubs.
+type HubsRequest struct {
+	Hubs     []string `json:"hubs"`
+	EmptyOld bool     `json:"empty_old,omitempty"`
+}
+
+// HubsResult is what moving to new hubs did.
+type HubsResult struct {
+	Copies  []HubCopy   `json:"copies,omitempty"`
+	Height  int64       `json:"height,omitempty"` // of the record's update; 0: not published
+	Hubs    []string    `json:"hubs"`
+	Moved   []InboxMove `json:"moved,omitempty"`
+	Emptied []Emptied   `json:"emptied,omitempty"`
+}
+
+// HubCopy is one new hub's copy.
+type HubCopy struct {
+	Hub         string   `json:"hub"`
+	Copied      int      `json:"copied"`
+	Had         int      `json:"had"`
+	Republished int      `json:"republished"`
+	Down        []*Error `json:"down,omitempty"`
+	Lost        []string `json:"lost,omitempty"`
+}
+
+// InboxMove is the requests moved from a hub the user left.
+type InboxMove struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Moved int    `json:"moved"`
+	Junk  int    `json:"junk"`
+	Error *Error `json:"error,omitempty"`
+}
+
+// Emptied is a hub the user left, emptied.
+type Emptied struct {
+	Hub     string `json:"hub"`
+	Deleted int    `json:"deleted"`
+	Error   *Error `json:"error,omitempty"`
+}
+
+// RevokeRequest is POST /v1/name/revoke: Confirm repeats the name.
+type RevokeRequest struct {
+	Confirm string `json:"confirm"`
+}
+
+// Height is a transaction's height.
+type Height struct {
+	Height int64 `json:"height"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	Chain        ChainStatus `json:"chain"`
+	Name         string      `json:"name"`
+	NameState    string      `json:"name_state,omitempty"` // expiry, in words
+	NameError    *Error      `json:"name_error,omitempty"`
+	Keys         string      `json:"keys"` // "ok", "not_mine", "unchecked"
+	KeysError    *Error      `json:"keys_error,omitempty"`
+	Hubs         []HubStatus `json:"hubs"`
+	Deletions    int         `json:"deletions,omitempty"`
+	Contacts     int         `json:"contacts"`
+	Blocked      int         `json:"blocked"`
+	Groups       int         `json:"groups"`
+	Backup       bool        `json:"backup"`
+	ReadReceipts bool        `json:"read_receipts"`
+}
+
+// ChainStatus is the chain as the light client sees it.
+type ChainStatus struct {
+	ID        string    `json:"id"`
+	Node      string    `json:"node"`
+	Witnesses int       `json:"witnesses"`
+	Height    int64     `json:"height,omitempty"`
+	Time      time.Time `json:"time,omitzero"`
+	Hash      string    `json:"hash,omitempty"`
+	Error     *Error    `json:"error,omitempty"` // unreachable, or another failure
+}
+
+// HubStatus is one of the user's hubs.
+type HubStatus struct {
+	URL       string  `json:"url"`
+	LatencyMS float64 `json:"latency_ms,omitempty"`
+	Error     *Error  `json:"error,omitempty"`
+	Waiting   int     `json:"waiting,omitempty"` // messages it does not have yet
+}
+
+// Event is one entry of the event stream, GET /v1/events[?after=CURSOR].
+type Event struct {
+	// Cursor resumes the stream after this event.
+	Cursor string    `json:"cursor"`
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"` // when the agent saw it
+	// message: Message; request: Request; receipt: Conversation (their
+	// receipt changed); key_change: KeyChange; expired: disappearing
+	// messages were removed; hub: Hub and Up (Error says why down);
+	// chain: Up; warning: Error; locked/unlocked; reset: events were
+	// missed (the cursor is older than the agent keeps, or of another
+	// run): read the state again.
+	Message      *Message   `json:"message,omitempty"`
+	Request      *Request   `json:"request,omitempty"`
+	Conversation string     `json:"conversation,omitempty"`
+	KeyChange    *KeyChange `json:"key_change,omitempty"`
+	Hub          string     `json:"hub,omitempty"`
+	Up           *bool      `json:"up,omitempty"`
+	Error        *Error     `json:"error,omitempty"`
+}
+
+// Event types.
+const (
+	EventMessage   = "message"
+	EventRequest   = "request"
+	EventReceipt   = "receipt"
+	EventKeyChange = "key_change"
+	EventExpired   = "expired"
+	EventHub       = "hub"
+	EventChain     = "chain"
+	EventWarning   = "warning"
+	EventLocked    = "locked"
+	EventUnlocked  = "unlocked"
+	EventReset     = "reset"
+	EventStarted   = "started" // the agent started (the first event of a run)
+	EventPing      = "ping"
+)
+
+// Kinds of Message (the same strings as package client's and wire's).
+const (
+	KindText        = "text"
+	KindReact       = "react"
+	KindEdit        = "edit"
+	KindDelete      = "delete"
+	KindTimer       = "timer"
+	KindProfile     = "profile"
+	KindGroup       = "group"
+	KindNotice      = "notice"      // a group's notice: nobody's words
+	KindUnsupported = "unsupported" // an authentic message of a newer version
+)
