@@ -64,7 +64,29 @@ var (
 	// the header store holds nothing newer to verify from: a recent header
 	// must be pinned again.
 	ErrRootPruned = errors.New("lookup: the nodes no longer keep the trusted header's block")
+	// ErrStale: the newest header the nodes let the client verify is
+	// older than Config.MaxLag: they are behind, the chain has stopped,
+	// or a node hides the blocks after it (and with them a key change or
+	// a revocation). Nothing is answered from so old a state. A *StaleError
+	// wraps it, and ErrUnreachable: as when no node answers, what the
+	// caller holds serves reading, never a new write.
+	ErrStale = errors.New("lookup: the chain state the nodes give is stale")
 )
+
+// StaleError reports a newest verified header older than Config.MaxLag.
+type StaleError struct {
+	Height int64
+	Time   time.Time     // the header's time
+	Lag    time.Duration // how far behind the client's clock it is
+	Max    time.Duration // Config.MaxLag
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the newest block the nodes give (height %d) is from %s, %s ago, more than the %s allowed: they are behind, the chain stopped, or a node hides newer blocks",
+		e.Height, e.Time.UTC().Format(time.RFC3339), e.Lag.Round(time.Second), e.Max)
+}
+
+func (e *StaleError) Unwrap() []error { return []error{ErrStale, ErrUnreachable} }
 
 // Defaults and bounds.
 const (
@@ -85,6 +107,11 @@ const (
 	// StoreHeaders is how many verified headers the header store keeps;
 	// older ones are pruned after each update.
 	StoreHeaders = 32
+	// DefaultMaxLag is how far behind the client's clock the newest
+	// verified header may be when Config has no MaxLag: a chain makes a
+	// block every second or so, empty ones included, so a header this
+	// old means the nodes hold back what came after it.
+	DefaultMaxLag = 10 * time.Minute
 )
 
 // Config configures a Client.
@@ -110,6 +137,12 @@ type Config struct {
 	// MaxAge is how long a verified latest header is reused before the
 	// light client is asked for a newer one (default 1s).
 	MaxAge time.Duration
+	// MaxLag bounds how far behind Now the newest header the nodes let
+	// the client verify may be (default DefaultMaxLag): an older one is
+	// refused with a *StaleError, so a node that holds back newer blocks
+	// hides a change (a revocation, new keys) for at most that long. A
+	// negative MaxLag accepts any (for looking at a stopped chain).
+	MaxLag time.Duration
 	// StoreDir keeps verified headers on disk (a goleveldb database,
 	// "light.db", holding the newest StoreHeaders), so the next New
 	// verifies forward from the newest of them, however long ago and
@@ -171,6 +204,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = time.Second
+	}
+	if cfg.MaxLag == 0 {
+		cfg.MaxLag = DefaultMaxLag
 	}
 	if cfg.MaxAnswerBytes == 0 {
 		cfg.MaxAnswerBytes = DefaultMaxAnswerBytes
@@ -573,9 +609,17 @@ func (c *Client) ChainID() string { return c.cfg.ChainID }
 // Latest returns the latest verified light block, refreshing it if it is
 // older than MaxAge. It waits until the chain has at least two blocks and
 // until the state it vouches for includes every transaction this client
-// broadcast (read your writes).
+// broadcast (read your writes). A block older than MaxLag is refused
+// (*StaleError).
 func (c *Client) Latest(ctx context.Context) (*types.LightBlock, error) {
-	return c.latestHeader(ctx, false)
+	lb, err := c.latestHeader(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if lag := c.cfg.Now().Sub(lb.Time); c.cfg.MaxLag > 0 && lag > c.cfg.MaxLag {
+		return nil, fmt.Errorf("lookup: %w", &StaleError{Height: lb.Height, Time: lb.Time, Lag: lag, Max: c.cfg.MaxLag})
+	}
+	return lb, nil
 }
 
 // Height returns the height of the latest verified header, as Latest
