@@ -2,13 +2,15 @@ package server
 
 import (
 	"container/list"
+	"net"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// ipLimiter is a token bucket per client IP, within a bound: at most max
+// ipLimiter is a token bucket per client source (sourceOf: an IPv4
+// address, or an IPv6 /64), within a bound: at most max
 // buckets (default maxLimiterIPs); idle ones (10 minutes) are dropped, and
 // when the table is full the least recently seen IP's bucket goes (that
 // client starts again with a full burst: many source addresses can reset
@@ -36,8 +38,8 @@ func newIPLimiter(perSecond float64, burst int) *ipLimiter {
 	return &ipLimiter{r: rate.Limit(perSecond), burst: burst, max: maxLimiterIPs, buckets: make(map[string]*list.Element)}
 }
 
-func (l *ipLimiter) allow(ip string) bool {
-	ip = hostOnly(ip)
+func (l *ipLimiter) allow(addr string) bool {
+	ip := sourceOf(addr)
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -72,4 +74,19 @@ func (l *ipLimiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
+}
+
+// sourceOf is what limits per client count a request's remote address
+// as: the IPv4 address, or the /64 of an IPv6 address (a host chooses any
+// address of its /64, so counting addresses would limit nothing).
+func sourceOf(addr string) string {
+	host := hostOnly(addr)
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return host
+	case ip.To4() != nil:
+		return ip.To4().String()
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }

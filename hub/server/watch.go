@@ -300,7 +300,7 @@ func (s *Server) watch(c echo.Context) error {
 		}
 		byAddr[f.Address] = append(byAddr[f.Address], f.Prefix)
 	}
-	release, err := s.acquireWatch(hostOnly(c.RealIP()), len(req.Follow))
+	release, err := s.acquireWatch(sourceOf(c.RealIP()), len(req.Follow))
 	if err != nil {
 		return err
 	}
