@@ -27,6 +27,7 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/ratchet"
@@ -122,8 +123,8 @@ type Client struct {
 	blocked        map[string]bool // names whose requests and messages are refused
 	readReceipts   bool
 	profile        Profile
-	groups         map[string]*Group         // by ID
-	heldKeys       []heldRoster              // group keys from senders not placed in a group yet (takeGroupEvent)
+	book           *group.Book               // the groups (package group: the state machine)
+	groupOut       map[string]*stream        // the user's stream in each group, by ID
 	uploads        map[string]*pendingUpload // files being sent, by contact and path
 	doomedPaths    []string                  // deleted messages and files, not yet removed from every hub
 	statePath      string                    // empty: state is not persisted
@@ -247,7 +248,7 @@ func (c *Client) with(opts []Option) *Client {
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, readReceipts: true, now: time.Now, own: []string{homeHub},
+		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*stream{}, readReceipts: true, now: time.Now, own: []string{homeHub},
 		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF, timings: defaultWatchTimings()}
 	c.with(opts)
 	c.http = offlineHTTP(c.http)

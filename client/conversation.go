@@ -646,7 +646,7 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		case e.Kind == wire.KindReceipts:
 			ct.theirReceiptKey = e.Key
 		case e.Kind == wire.KindGroup:
-			c.takeGroupEvent(ct.Name, e.Group)
+			c.notice(c.book.Take(ct.Name, e.Group, c.genv()))
 		}
 		ct.nextRecv++
 		ct.asked = askedNot // they answered
@@ -721,8 +721,8 @@ func (c *Client) Unread(name string) int {
 	switch conv := c.conversationOf(name).(type) {
 	case *Contact:
 		readUpTo = func(string) uint64 { return conv.readUpTo }
-	case *Group:
-		readUpTo = func(m string) uint64 { return conv.Read[m] }
+	case groupConv:
+		readUpTo = func(m string) uint64 { return conv.g.Read[m] }
 	default:
 		return 0
 	}
@@ -857,8 +857,8 @@ func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 	var st *stream
 	if ct := c.contacts[name]; ct != nil {
 		st = &ct.out
-	} else if g := c.groups[strings.TrimPrefix(name, "#")]; g != nil && strings.HasPrefix(name, "#") {
-		st = &g.out
+	} else if g := c.book.Groups[strings.TrimPrefix(name, "#")]; g != nil && strings.HasPrefix(name, "#") {
+		st = c.gstream(g.ID)
 	}
 	queued := st != nil && st.queued(seq)
 	if ct := c.contacts[name]; ct != nil && ct.request != nil {

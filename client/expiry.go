@@ -47,8 +47,8 @@ func (c *Client) timerOf(name string) time.Duration {
 	switch conv := c.conversationOf(name).(type) {
 	case *Contact:
 		return conv.timer
-	case *Group:
-		return time.Duration(conv.TimerS) * time.Second
+	case groupConv:
+		return time.Duration(conv.g.TimerS) * time.Second
 	}
 	return 0
 }
@@ -188,8 +188,8 @@ func (c *Client) timed() map[string]conversation {
 	for n, ct := range c.contacts {
 		out[n] = ct
 	}
-	for id, g := range c.groups {
-		out["#"+id] = g
+	for id, g := range c.book.Groups {
+		out["#"+id] = groupConv{g, c.gstream(id)}
 	}
 	return out
 }

@@ -17,15 +17,15 @@ func Configure(c *Client, opts ...Option) { c.with(opts) }
 func GroupVerifier(c *Client, id, member string) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	g := c.groups[id]
+	g := c.book.Groups[id]
 	if g == nil {
 		return nil
 	}
-	k := g.latest(member)
+	k := g.Latest(member)
 	if k == nil {
 		return nil
 	}
-	return k.verifier(nil)
+	return k.Verifier(nil)
 }
 
 // Followed reports whether a watch of c's would follow name on some hub.

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/keystore"
 )
 
 // historyClient is a client with only a history, its state in dir.
 func historyClient(t testing.TB, id *keystore.Identity, dir string) *Client {
 	return &Client{Name: "alice", id: id, contacts: map[string]*Contact{}, blocked: map[string]bool{},
-		uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, now: time.Now,
+		uploads: map[string]*pendingUpload{}, book: group.New("alice"), groupOut: map[string]*stream{}, now: time.Now,
 		statePath: filepath.Join(dir, "state")}
 }
 

@@ -175,10 +175,10 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 		jobs = append(jobs, job{"to " + ct.Name, ct.Name, &ct.out, wire.IndexPath(key), ct.keys.Header, from,
 			func(i uint64) string { return wire.MessagePath(key, i) }})
 	}
-	for _, g := range c.groups {
-		if k := g.mine(); k != nil {
+	for _, g := range c.book.Groups {
+		if k := g.Mine(); k != nil {
 			seed := k.Seed
-			jobs = append(jobs, job{"to group " + g.Name, "", &g.out, wire.GroupIndexPath(seed), wire.GroupIndexKey(seed), k.From,
+			jobs = append(jobs, job{"to group " + g.Name, "", c.gstream(g.ID), wire.GroupIndexPath(seed), wire.GroupIndexKey(seed), k.From,
 				func(i uint64) string { return wire.GroupPath(seed, i) }})
 		}
 	}
@@ -249,7 +249,7 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 			objects = append(objects, object{path, blob})
 		}
 	}
-	for _, g := range c.groups {
+	for _, g := range c.book.Groups {
 		if path, blob := c.groupReceiptBlob(g); blob != nil && !have[path] {
 			objects = append(objects, object{path, blob})
 		}

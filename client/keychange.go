@@ -98,7 +98,7 @@ func (c *Client) CheckKeys(ctx context.Context, name string) error {
 // checkName looks name up and compares the record with the confirmed one
 // of name's contact and link, if any: a change of keys closes them (and,
 // the first time it is seen, makes the user's key in every group with
-// name a new one that name does not get: keysChangedInGroups) and gives
+// name a new one that name does not get: group.Book.KeysChanged) and gives
 // the *KeyChange; a change of hubs only is followed. It returns the
 // chain's record.
 func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error) {
@@ -139,7 +139,7 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 		}
 	}
 	if newly {
-		c.keysChangedInGroups(name, cur)
+		c.notice(c.book.KeysChanged(name, cur.Revoked, c.genv())) // the user's key in every group with name is a new one
 	}
 	if old == nil {
 		c.checked[name] = true // what waits for them may go out (Flush)
@@ -278,7 +278,7 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 		c.startOver(name)
 	}
 	delete(c.links, name)
-	c.confirmedInGroups(name)
+	c.notice(c.book.Confirmed(name, c.genv()))
 	profile := c.profile
 	err = c.save()
 	c.mu.Unlock()

@@ -209,9 +209,7 @@ func (c *Client) keepLink(l *Contact) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.links[l.Name] = l
-	for _, g := range c.groups {
-		delete(g.SentKey, l.Name)
-	}
+	c.book.Relinked(l.Name)
 	return c.save()
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/keystore"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkSaveHistory(b *testing.B) {
 				b.Fatal(err)
 			}
 			c := &Client{Name: "alice", id: id, contacts: map[string]*Contact{}, blocked: map[string]bool{},
-				uploads: map[string]*pendingUpload{}, groups: map[string]*Group{}, now: time.Now,
+				uploads: map[string]*pendingUpload{}, book: group.New("alice"), groupOut: map[string]*stream{}, now: time.Now,
 				statePath: filepath.Join(b.TempDir(), "state")}
 			for i := range n {
 				c.history = append(c.history, Message{From: "bob", To: "alice", Seq: uint64(i), Time: time.Now(), Kind: "text",

@@ -43,7 +43,7 @@ func (c *Client) Status(ctx context.Context) Status {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, g := range c.groups {
+	for _, g := range c.book.Groups {
 		if !g.Gone {
 			s.Groups++
 		}

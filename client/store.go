@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/ratchet"
@@ -91,8 +92,8 @@ type savedState struct {
 	Uploads        []*pendingUpload `json:"uploads,omitempty"`
 	DoomedPaths    []string         `json:"doomed_paths,omitempty"`
 	Backup         *backupConfig    `json:"backup,omitempty"`
-	Groups         []*Group         `json:"groups,omitempty"`
-	HeldKeys       []heldRoster     `json:"held_keys,omitempty"`
+	Groups         []*savedGroup    `json:"groups,omitempty"`
+	HeldKeys       []savedHeld      `json:"held_keys,omitempty"`
 	Hubs           []string         `json:"hubs,omitempty"`     // the user's, as the chain last said
 	HubsSeq        uint64           `json:"hubs_seq,omitempty"` // the record's sequence number then
 	// The history's log (history.go): its generation and committed records.
@@ -221,13 +222,14 @@ func (c *Client) loadPlain(plain []byte) error {
 		c.setOwn(s.Hubs)
 		c.ownSeq = s.HubsSeq
 	}
-	c.heldKeys = s.HeldKeys
-	for _, g := range s.Groups {
-		g.out = stream{next: g.Out.Next, outbox: g.Out.Outbox, deleted: g.Out.Deleted, indexed: g.Out.Indexed, expiring: g.Out.Expiring}
+	c.book.Held = heldOf(s.HeldKeys)
+	for _, sg := range s.Groups {
+		g := sg.group()
 		if g.NextN == 0 { // from before numbers: they go on from the sequence numbers shown so far
-			g.NextN = max(g.Out.Next, 1)
+			g.NextN = max(sg.Out.Next, 1)
 		}
-		c.groups[g.ID] = g
+		c.book.Groups[g.ID] = g
+		c.groupOut[g.ID] = &stream{next: sg.Out.Next, outbox: sg.Out.Outbox, deleted: sg.Out.Deleted, indexed: sg.Out.Indexed, expiring: sg.Out.Expiring}
 	}
 	return nil
 }
@@ -313,12 +315,13 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	}
 	s.DoomedPaths = c.doomedPaths
 	s.Hubs, s.HubsSeq = c.own, c.ownSeq
-	for _, g := range c.groups {
-		g.Out = savedStream{Next: g.out.next, Outbox: g.out.outbox, Deleted: g.out.deleted, Indexed: g.out.indexed, Expiring: g.out.expiring}
-		g.NextN = max(g.NextN, 1)
-		s.Groups = append(s.Groups, g)
+	for _, g := range c.book.Groups {
+		out := c.gstream(g.ID)
+		sg := savedGroupOf(g, savedStream{Next: out.next, Outbox: out.outbox, Deleted: out.deleted, Indexed: out.indexed, Expiring: out.expiring})
+		sg.NextN = max(sg.NextN, 1)
+		s.Groups = append(s.Groups, sg)
 	}
-	s.HeldKeys = c.heldKeys
+	s.HeldKeys = savedHeldOf(c.book.Held)
 	return json.Marshal(s)
 }
 
@@ -434,9 +437,9 @@ func (c *Client) Flush(ctx context.Context) error {
 			requests = append(requests, ct)
 		}
 	}
-	for _, g := range c.groups {
-		if k := g.mine(); k != nil {
-			jobs = append(jobs, job{"to group " + g.Name, &g.out, wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed), ""})
+	for _, g := range c.book.Groups {
+		if k := g.Mine(); k != nil {
+			jobs = append(jobs, job{"to group " + g.Name, c.gstream(g.ID), wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed), ""})
 		}
 	}
 	c.mu.Unlock()
@@ -652,8 +655,8 @@ func (c *Client) streams() []*stream {
 	for _, ct := range c.conversations() {
 		out = append(out, &ct.out)
 	}
-	for _, g := range c.groups {
-		out = append(out, &g.out)
+	for _, g := range c.book.Groups {
+		out = append(out, c.gstream(g.ID))
 	}
 	return out
 }
@@ -700,6 +703,103 @@ func (c *Client) conversations() []*Contact {
 	}
 	for _, l := range c.links {
 		out = append(out, l)
+	}
+	return out
+}
+
+// savedGroup is a group in the state file (group.Group, and the user's
+// stream in it).
+type savedGroup struct {
+	ID       string                 `json:"id"`
+	Name     string                 `json:"name"`
+	Creator  string                 `json:"creator"`
+	Members  []string               `json:"members"`
+	Epoch    uint64                 `json:"epoch"`
+	Gone     bool                   `json:"gone,omitempty"`
+	Left     bool                   `json:"left,omitempty"`
+	Self     string                 `json:"self"`
+	Keys     map[string][]*savedKey `json:"keys"`
+	Next     map[string]uint64      `json:"next"`
+	Read     map[string]uint64      `json:"read"`
+	SentKey  map[string]uint64      `json:"sent_key"`
+	Leaving  []string               `json:"leaving,omitempty"`
+	LeftSent map[string]uint64      `json:"left_sent,omitempty"`
+	Departed map[string]uint64      `json:"departed,omitempty"`
+	Final    map[string]uint64      `json:"final,omitempty"`
+	Held     []savedHeld            `json:"held,omitempty"`
+	TimerS   int64                  `json:"timer,omitempty"`
+	Out      savedStream            `json:"out"`
+	NextN    uint64                 `json:"next_n,omitempty"`
+}
+
+// savedStream is a stream in the state file.
+type savedStream struct {
+	Next     uint64               `json:"next"`
+	Outbox   []outboxEntry        `json:"outbox,omitempty"`
+	Deleted  []uint64             `json:"deleted,omitempty"`
+	Indexed  map[string]indexMark `json:"indexed,omitempty"`
+	Expiring []wire.Expiry        `json:"expiring,omitempty"`
+}
+
+// savedKey is a group.Key in the state file.
+type savedKey struct {
+	Epoch    uint64   `json:"epoch"`
+	Seed     []byte   `json:"seed"`
+	From     uint64   `json:"from"`
+	CK       [32]byte `json:"ck"`
+	At       uint64   `json:"at"`
+	SignPub  []byte   `json:"sign_pub,omitempty"`
+	SignSeed []byte   `json:"sign_seed,omitempty"`
+}
+
+// savedHeld is a group.Held in the state file.
+type savedHeld struct {
+	From string          `json:"from"`
+	Info *wire.GroupInfo `json:"info"`
+}
+
+func (sg *savedGroup) group() *group.Group {
+	g := &group.Group{ID: sg.ID, Name: sg.Name, Creator: sg.Creator, Members: sg.Members, Epoch: sg.Epoch, Gone: sg.Gone, Left: sg.Left,
+		Self: sg.Self, Next: sg.Next, Read: sg.Read, SentKey: sg.SentKey, Leaving: sg.Leaving, LeftSent: sg.LeftSent,
+		Departed: sg.Departed, Final: sg.Final, Held: heldOf(sg.Held), TimerS: sg.TimerS, NextN: sg.NextN}
+	if sg.Keys != nil {
+		g.Keys = map[string][]*group.Key{}
+		for m, ks := range sg.Keys {
+			for _, k := range ks {
+				g.Keys[m] = append(g.Keys[m], &group.Key{Epoch: k.Epoch, Seed: k.Seed, From: k.From, CK: k.CK, At: k.At, SignPub: k.SignPub, SignSeed: k.SignSeed})
+			}
+		}
+	}
+	return g
+}
+
+func savedGroupOf(g *group.Group, out savedStream) *savedGroup {
+	sg := &savedGroup{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Gone: g.Gone, Left: g.Left,
+		Self: g.Self, Next: g.Next, Read: g.Read, SentKey: g.SentKey, Leaving: g.Leaving, LeftSent: g.LeftSent,
+		Departed: g.Departed, Final: g.Final, Held: savedHeldOf(g.Held), TimerS: g.TimerS, Out: out, NextN: g.NextN}
+	if g.Keys != nil {
+		sg.Keys = map[string][]*savedKey{}
+		for m, ks := range g.Keys {
+			for _, k := range ks {
+				sg.Keys[m] = append(sg.Keys[m], &savedKey{Epoch: k.Epoch, Seed: k.Seed, From: k.From, CK: k.CK, At: k.At, SignPub: k.SignPub, SignSeed: k.SignSeed})
+			}
+		}
+	}
+	return sg
+}
+
+func heldOf(hs []savedHeld) []group.Held {
+	var out []group.Held
+	for _, h := range hs {
+		out = append(out, group.Held{From: h.From, Info: h.Info})
+	}
+	return out
+}
+
+func savedHeldOf(hs []group.Held) []savedHeld {
+	var out []savedHeld
+	for _, h := range hs {
+		out = append(out, savedHeld{From: h.From, Info: h.Info})
 	}
 	return out
 }
