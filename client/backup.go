@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
@@ -58,9 +59,9 @@ import (
 // passphrases offline against Argon2id: the passphrase must be strong.
 
 type backupConfig struct {
-	Version  int    `json:"version,omitempty"` // 2; absent in a v1 backup's
-	Path     string `json:"path"`
-	Keystore []byte `json:"keystore"` // v2: the sealed seeds; v1: a keystore file under the backup passphrase
+	Version  int // 2; absent in a v1 backup's
+	Path     string
+	Keystore []byte // v2: the sealed seeds; v1: a keystore file under the backup passphrase
 }
 
 // WithBackupKDF sets the Argon2id cost of the backup path and key, and
@@ -247,7 +248,14 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 		return nil, nil, err
 	}
 	c.statePath = statePath
-	if err := c.loadPlain(state); err != nil {
+	if statePath != "" {
+		c.store, c.changes = store.New(statePath, storeKeys(id)), &store.Changes{}
+	}
+	st, err := store.Parse(state)
+	if err == nil {
+		err = c.take(st, st.History)
+	}
+	if err != nil {
 		return nil, nil, fmt.Errorf("client: backup: %w", err)
 	}
 	// This is a new device, of the next generation: the old one, reading

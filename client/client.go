@@ -8,7 +8,7 @@
 //
 // A conversation is two directions, each written by its sender to the
 // sender's own hubs (conversation.go); the state of all of them lives on
-// the device, sealed (store.go).
+// the device, sealed (package store).
 package client
 
 import (
@@ -31,6 +31,7 @@ import (
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/ratchet"
+	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
@@ -122,15 +123,16 @@ type Client struct {
 	history        []Message
 	blocked        map[string]bool // names whose requests and messages are refused
 	readReceipts   bool
-	profile        Profile
+	profile        ownProfile
 	book           *group.Book               // the groups (package group: the state machine)
 	groupOut       map[string]*stream        // the user's stream in each group, by ID
 	uploads        map[string]*pendingUpload // files being sent, by contact and path
 	doomedPaths    []string                  // deleted messages and files, not yet removed from every hub
-	statePath      string                    // empty: state is not persisted
+	statePath      string                    // where the state lives ("": nowhere)
 	backup         *backupConfig             // nil: no backup
 	saves          uint64                    // state changes so far
-	hist           histLog                   // where the history stands on disk
+	store          *store.Store              // the state file and history log (nil: not persisted)
+	changes        *store.Changes            // what changed in the history since the last save
 	backupDue      bool                      // the state changed since the last backup reached a hub (persisted)
 	device         device                    // this device (restored.go)
 	backupETag     string                    // the ETag of the backup this device last wrote or read
@@ -248,7 +250,7 @@ func (c *Client) with(opts []Option) *Client {
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*stream{}, readReceipts: true, now: time.Now, own: []string{homeHub},
+		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
 		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF, timings: defaultWatchTimings()}
 	c.with(opts)
 	c.http = offlineHTTP(c.http)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/client/store"
 )
 
 // Configure applies opts to c, a client made by a test's world helper:
@@ -120,7 +122,7 @@ func ReopenAsBeforeNumbers(ctx context.Context, c *Client) (*Client, error) {
 	if plain, err = json.Marshal(s); err != nil {
 		return nil, err
 	}
-	if err := c.writeState(plain); err != nil {
+	if err := store.WriteState(c.statePath, storeKeys(c.id), plain); err != nil {
 		return nil, err
 	}
 	return Open(ctx, c.Name, c.id, c.dir, c.own[0], c.statePath)

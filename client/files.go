@@ -38,17 +38,17 @@ import (
 type Progress func(done, total int64)
 
 type pendingUpload struct {
-	To      string         `json:"to"`
-	Path    string         `json:"path"`
-	Size    int64          `json:"size"`
-	SHA256  []byte         `json:"sha256"`
-	Key     []byte         `json:"key"`
-	Caption string         `json:"caption,omitempty"`
-	Acked   map[string]int `json:"acked"` // per hub: chunks 0..n-1 stored
+	To      string
+	Path    string
+	Size    int64
+	SHA256  []byte
+	Key     []byte
+	Caption string
+	Acked   map[string]int // per hub: chunks 0..n-1 stored
 	// Expires: with the conversation's timer on, when the hubs delete the
 	// chunks: a day after the message's own hub expiry would be, were it
 	// sent when the upload began (an upload takes less).
-	Expires time.Time `json:"expires,omitzero"`
+	Expires time.Time
 }
 
 // ErrFileChanged: a file being sent changed while it was read (each

@@ -13,10 +13,10 @@ import (
 	"github.com/parley-im/parley/hub"
 )
 
-// Profile is the user's own profile and the key it is sealed under.
-type Profile struct {
+// ownProfile is the user's own profile and the key it is sealed under.
+type ownProfile struct {
 	wire.Profile
-	Key []byte `json:"key,omitempty"`
+	Key []byte
 }
 
 // MyProfile returns the user's profile.
@@ -52,7 +52,7 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 	}
 	c.mu.Lock()
 	old := c.profile.Key
-	c.profile = Profile{Profile: p, Key: key}
+	c.profile = ownProfile{Profile: p, Key: key}
 	err = c.save()
 	c.mu.Unlock()
 	if old != nil && !bytes.Equal(old, key) {

@@ -2,7 +2,7 @@
 
 package client_test
 
-// The recorder of testdata/state-v1: a home's state file and history log
+// The recorder of store/testdata/state-v1: a home's state file and history log
 // as the client wrote them before the client was split into parts (group,
 // store, outbox). Run it only to record a new fixture:
 //
@@ -152,7 +152,7 @@ func TestRecordStateV1(t *testing.T) {
 	ok(alice.SetReadReceipts(ctx, false))
 
 	// The fixture: the state, its history log, the identity, and how to open it.
-	out := filepath.Join("testdata", "state-v1")
+	out := filepath.Join("store", "testdata", "state-v1")
 	os.RemoveAll(out)
 	ok(os.MkdirAll(out, 0o755))
 	files, _ := filepath.Glob(statePath + "*")

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -50,9 +51,9 @@ func (e *RestoredError) Unwrap() error { return ErrRestoredElsewhere }
 
 // device is what the state says about the device it lives on.
 type device struct {
-	ID    string    `json:"device,omitempty"`
-	Gen   uint64    `json:"device_gen,omitempty"`
-	Since time.Time `json:"device_since,omitzero"`
+	ID    string
+	Gen   uint64
+	Since time.Time
 }
 
 // newDevice makes a device of generation gen, begun at now.
@@ -167,9 +168,9 @@ func (c *Client) backupDevice(blob []byte, path string) (device, error) {
 	if err != nil || len(padded) < 4 || int(binary.BigEndian.Uint32(padded)) > len(padded)-4 {
 		return device{}, fmt.Errorf("client: a backup this identity did not write: %w", wire.ErrForged)
 	}
-	var d device
+	var d store.Device // the state's device fields
 	if err := json.Unmarshal(padded[4:4+binary.BigEndian.Uint32(padded)], &d); err != nil {
 		return device{}, fmt.Errorf("client: backup: %w", err)
 	}
-	return d, nil
+	return deviceOf(d), nil
 }

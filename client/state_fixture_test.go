@@ -14,12 +14,12 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 )
 
-// testdata/state-v1 is a home's state file and history log written by the
+// store/testdata/state-v1 is a home's state file and history log written by the
 // client before it was split into parts (record_state_test.go recorded
 // it), with the identity that opens it.
 const fixturePassphrase = "the fixture's passphrase"
 
-// fixtureMeta is testdata/state-v1/fixture.json.
+// fixtureMeta is store/testdata/state-v1/fixture.json.
 type fixtureMeta struct {
 	Name  string `json:"name"`
 	Hub   string `json:"hub"`   // the user's first hub
@@ -27,10 +27,10 @@ type fixtureMeta struct {
 	File  string `json:"file"`  // the base name of the file whose upload was interrupted
 }
 
-// openFixture opens a copy of testdata/state-v1 with the chain down.
+// openFixture opens a copy of store/testdata/state-v1 with the chain down.
 func openFixture(t *testing.T) (*client.Client, fixtureMeta) {
 	t.Helper()
-	src := filepath.Join("testdata", "state-v1")
+	src := filepath.Join("store", "testdata", "state-v1")
 	var meta fixtureMeta
 	b, err := os.ReadFile(filepath.Join(src, "fixture.json"))
 	if err != nil {

@@ -1,0 +1,329 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/group"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/ratchet"
+	"github.com/parley-im/parley/client/store"
+	"github.com/parley-im/parley/client/wire"
+)
+
+// Local state: contacts, ratchets, counters, the outbox and history, kept
+// by package store (the state file, and the history's log beside it). A
+// message is sealed and put in the outbox, and the state saved, before it
+// is uploaded; an upload is retried until the hub has exactly that blob.
+// So a client killed mid-send neither loses nor duplicates a message, and
+// one killed mid-receive reads the message again with the ratchet it had.
+//
+// This file converts between the client's types and the store's (the
+// format), both ways.
+
+// storeKeys are the keys the identity seals its local state under.
+func storeKeys(id *keystore.Identity) store.Keys {
+	return store.Keys{State: id.LocalKey("state"), History: id.LocalKey("history")}
+}
+
+// Open makes a client whose state lives in statePath (created on first
+// save; "": the state lives in memory only). Pending uploads are retried
+// by Flush.
+func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub, statePath string, opts ...Option) (*Client, error) {
+	c, err := New(ctx, name, id, dir, homeHub, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.statePath = statePath
+	if statePath == "" { // nothing persisted
+		return c, nil
+	}
+	s, st, history, changes, err := store.Open(statePath, storeKeys(id))
+	if err != nil {
+		return nil, fmt.Errorf("client: state %s: %w", statePath, err)
+	}
+	c.store, c.changes = s, changes
+	if st == nil {
+		return c, nil
+	}
+	newID := c.device.ID
+	if err := c.take(st, history); err != nil {
+		return nil, fmt.Errorf("client: state %s: %w", statePath, err)
+	}
+	if c.device.ID == newID { // the state named no device: it names this one from now on
+		c.mu.Lock()
+		err := c.save()
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// take takes the state s and the history in; the client is not in use yet.
+func (c *Client) take(s *store.State, history []store.Message) error {
+	for i, sc := range append(s.Contacts, s.Links...) {
+		link := i >= len(s.Contacts)
+		rec, err := bns.UnmarshalRecord(sc.Record)
+		if err != nil {
+			return err
+		}
+		r, err := ratchet.UnmarshalState(sc.Ratchet)
+		if err != nil {
+			return err
+		}
+		var changed *bns.Record
+		if sc.Changed != nil {
+			if changed, err = bns.UnmarshalRecord(sc.Changed); err != nil {
+				return err
+			}
+		}
+		var k [32]byte
+		copy(k[:], sc.MutualKey)
+		ck := k
+		if link {
+			ck = wire.LinkKey(k)
+		}
+		ct := &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(ck, c.Name, sc.Name), link: link, ratchet: r,
+			out:      stream{next: sc.NextSend, outbox: entriesOf(sc.Outbox), deleted: sc.Deleted, indexed: marksOf(sc.Indexed), expiring: sc.Expiring, awaiting: sc.Awaiting},
+			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
+			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
+			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
+			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber}
+		if link {
+			c.links[sc.Name] = ct
+		} else {
+			c.contacts[sc.Name] = ct
+		}
+	}
+	c.history = make([]Message, len(history))
+	for i, m := range history {
+		c.history[i] = messageFrom(m)
+	}
+	for _, n := range s.Blocked {
+		c.blocked[n] = true
+	}
+	c.readReceipts = !s.NoReadReceipts
+	c.profile = ownProfile{Profile: s.Profile.Profile, Key: s.Profile.Key}
+	for _, u := range s.Uploads {
+		up := &pendingUpload{To: u.To, Path: u.Path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires}
+		c.uploads[u.To+"\x00"+u.Path] = up
+	}
+	c.doomedPaths = s.DoomedPaths
+	if b := s.Backup; b != nil {
+		c.backup = &backupConfig{Version: b.Version, Path: b.Path, Keystore: b.Keystore}
+	}
+	if s.Device.ID != "" { // else a state from before devices had IDs: this one's, from New, is saved next
+		c.device = deviceOf(s.Device)
+	}
+	c.backupETag, c.backupDue = s.BackupETag, s.BackupDue
+	if s.Superseded != nil {
+		d := deviceOf(*s.Superseded)
+		c.superseded = &d
+	}
+	if len(s.Hubs) > 0 && (!c.ownKnown || s.HubsSeq > c.ownSeq) {
+		// The chain did not answer, or answered from before the user's
+		// latest change of hubs: write to every hub it last listed.
+		c.setOwn(s.Hubs)
+		c.ownSeq = s.HubsSeq
+	}
+	c.book.Held = heldOf(s.HeldKeys)
+	for _, sg := range s.Groups {
+		c.book.Groups[sg.ID] = groupOf(sg)
+		c.groupOut[sg.ID] = &stream{next: sg.Out.Next, outbox: entriesOf(sg.Out.Outbox), deleted: sg.Out.Deleted, indexed: marksOf(sg.Out.Indexed), expiring: sg.Out.Expiring}
+	}
+	return nil
+}
+
+// save writes the state; the caller holds c.mu.
+func (c *Client) save() error {
+	c.saves++
+	c.backupDue = true
+	return c.persist()
+}
+
+// persist writes the state as it is (save, without counting a change
+// the backup must follow); the caller holds c.mu.
+func (c *Client) persist() error {
+	if c.store == nil {
+		return nil
+	}
+	plain, err := c.snapshot(time.Time{}, false)
+	if err != nil {
+		return err
+	}
+	sv, err := c.store.Prepare(plain, len(c.history), func(i int) store.Message { return storedMessage(c.history[i]) }, c.changes)
+	if err != nil {
+		return err
+	}
+	return c.store.Write(sv)
+}
+
+// touchHistory notes that the message at index i changed; the caller
+// holds c.mu.
+func (c *Client) touchHistory(i int) { c.changes.Touch(i) }
+
+// setHistory replaces the history (a filter); the caller holds c.mu.
+func (c *Client) setHistory(h []Message) {
+	c.history = h
+	c.changes.Replace()
+}
+
+// snapshot is the state as JSON: with the history in it (without the
+// messages expired at expiredAt, if not zero: a backup), or without (the
+// store's log holds it); the caller holds c.mu.
+func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error) {
+	s := store.State{NoReadReceipts: !c.readReceipts, Profile: store.Profile{Profile: c.profile.Profile, Key: c.profile.Key},
+		Device: c.device.stored(), BackupETag: c.backupETag, BackupDue: c.backupDue}
+	if c.superseded != nil {
+		d := c.superseded.stored()
+		s.Superseded = &d
+	}
+	if b := c.backup; b != nil {
+		s.Backup = &store.Backup{Version: b.Version, Path: b.Path, Keystore: b.Keystore}
+	}
+	if withHistory {
+		s.History = make([]store.Message, 0, len(c.history))
+		for _, m := range c.history {
+			if expiredAt.IsZero() || m.Expires.IsZero() || m.Expires.After(expiredAt) {
+				s.History = append(s.History, storedMessage(m))
+			}
+		}
+	}
+	for _, ct := range c.conversations() {
+		var changed []byte
+		if ct.changed != nil {
+			changed = ct.changed.Marshal()
+		}
+		saved := &s.Contacts
+		if ct.link {
+			saved = &s.Links
+		}
+		*saved = append(*saved, store.Contact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
+			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: storedEntries(ct.out.outbox),
+			Deleted: ct.out.deleted, Indexed: storedMarks(ct.out.indexed), TimerSecs: int64(ct.timer / time.Second),
+			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
+			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
+			Asked: string(ct.asked), Request: ct.request, IntroPath: ct.introPath, NextNumber: max(ct.nextN, 1),
+			Expiring: ct.out.expiring, Awaiting: ct.out.awaiting})
+	}
+	for n := range c.blocked {
+		s.Blocked = append(s.Blocked, n)
+	}
+	slices.Sort(s.Blocked)
+	for _, u := range c.uploads {
+		s.Uploads = append(s.Uploads, &store.Upload{To: u.To, Path: u.Path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires})
+	}
+	s.DoomedPaths = c.doomedPaths
+	s.Hubs, s.HubsSeq = c.own, c.ownSeq
+	for _, g := range c.book.Groups {
+		out := c.gstream(g.ID)
+		sg := storedGroup(g, store.Stream{Next: out.next, Outbox: storedEntries(out.outbox), Deleted: out.deleted, Indexed: storedMarks(out.indexed), Expiring: out.expiring})
+		sg.NextN = max(sg.NextN, 1)
+		s.Groups = append(s.Groups, sg)
+	}
+	s.HeldKeys = storedHeld(c.book.Held)
+	return s.Marshal()
+}
+
+func messageFrom(m store.Message) Message {
+	return Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
+		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
+}
+
+func storedMessage(m Message) store.Message {
+	return store.Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
+		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
+}
+
+func entriesOf(es []store.Entry) []outboxEntry {
+	var out []outboxEntry
+	for _, e := range es {
+		out = append(out, outboxEntry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
+	}
+	return out
+}
+
+func storedEntries(es []outboxEntry) []store.Entry {
+	var out []store.Entry
+	for _, e := range es {
+		out = append(out, store.Entry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
+	}
+	return out
+}
+
+func marksOf(ms map[string]store.Mark) map[string]indexMark {
+	if ms == nil {
+		return nil
+	}
+	out := make(map[string]indexMark, len(ms))
+	for u, m := range ms {
+		out[u] = indexMark{Count: m.Count, Deleted: m.Deleted}
+	}
+	return out
+}
+
+func storedMarks(ms map[string]indexMark) map[string]store.Mark {
+	if ms == nil {
+		return nil
+	}
+	out := make(map[string]store.Mark, len(ms))
+	for u, m := range ms {
+		out[u] = store.Mark{Count: m.Count, Deleted: m.Deleted}
+	}
+	return out
+}
+
+func deviceOf(d store.Device) device { return device{ID: d.ID, Gen: d.Gen, Since: d.Since} }
+
+func (d device) stored() store.Device { return store.Device{ID: d.ID, Gen: d.Gen, Since: d.Since} }
+
+func groupOf(sg *store.Group) *group.Group {
+	g := &group.Group{ID: sg.ID, Name: sg.Name, Creator: sg.Creator, Members: sg.Members, Epoch: sg.Epoch, Gone: sg.Gone, Left: sg.Left,
+		Self: sg.Self, Next: sg.Next, Read: sg.Read, SentKey: sg.SentKey, Leaving: sg.Leaving, LeftSent: sg.LeftSent,
+		Departed: sg.Departed, Final: sg.Final, Held: heldOf(sg.Held), TimerS: sg.TimerS, NextN: sg.NextN}
+	if sg.Keys != nil {
+		g.Keys = map[string][]*group.Key{}
+		for m, ks := range sg.Keys {
+			for _, k := range ks {
+				g.Keys[m] = append(g.Keys[m], &group.Key{Epoch: k.Epoch, Seed: k.Seed, From: k.From, CK: k.CK, At: k.At, SignPub: k.SignPub, SignSeed: k.SignSeed})
+			}
+		}
+	}
+	return g
+}
+
+func storedGroup(g *group.Group, out store.Stream) *store.Group {
+	sg := &store.Group{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Gone: g.Gone, Left: g.Left,
+		Self: g.Self, Next: g.Next, Read: g.Read, SentKey: g.SentKey, Leaving: g.Leaving, LeftSent: g.LeftSent,
+		Departed: g.Departed, Final: g.Final, Held: storedHeld(g.Held), TimerS: g.TimerS, Out: out, NextN: g.NextN}
+	if g.Keys != nil {
+		sg.Keys = map[string][]*store.Key{}
+		for m, ks := range g.Keys {
+			for _, k := range ks {
+				sg.Keys[m] = append(sg.Keys[m], &store.Key{Epoch: k.Epoch, Seed: k.Seed, From: k.From, CK: k.CK, At: k.At, SignPub: k.SignPub, SignSeed: k.SignSeed})
+			}
+		}
+	}
+	return sg
+}
+
+func heldOf(hs []store.Held) []group.Held {
+	var out []group.Held
+	for _, h := range hs {
+		out = append(out, group.Held{From: h.From, Info: h.Info})
+	}
+	return out
+}
+
+func storedHeld(hs []group.Held) []store.Held {
+	var out []store.Held
+	for _, h := range hs {
+		out = append(out, store.Held{From: h.From, Info: h.Info})
+	}
+	return out
+}
