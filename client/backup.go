@@ -101,8 +101,7 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 	c.mu.Lock()
 	old := c.backup
 	c.backup, c.backupETag = cfg, ""
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return err
 	}
@@ -121,8 +120,7 @@ func (c *Client) DisableBackup(ctx context.Context) error {
 	}
 	path := c.backup.Path
 	c.backup = nil
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return err
 	}
@@ -186,9 +184,9 @@ func (c *Client) Backup(ctx context.Context) error {
 		c.mu.Lock()
 		c.backupETag = etagOf(blob)
 		c.backupDue = c.saves != saves // changed meanwhile: the next Backup takes that too
-		err := c.persist()             // the ETag, for the next run's If-Match
+		sv, err := c.prepareAsIs()     // the ETag, for the next run's If-Match
 		c.mu.Unlock()
-		firstErr = cmp.Or(firstErr, err)
+		firstErr = cmp.Or(firstErr, err, c.write(sv))
 	}
 	return firstErr
 }
@@ -280,8 +278,7 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 		return nil, nil, err
 	}
 	c.mu.Lock()
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -360,8 +357,7 @@ func (c *Client) Reset(ctx context.Context, name, greeting string) error {
 	}
 	c.mu.Lock()
 	c.startOver(name)
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return err
 	}

@@ -57,9 +57,8 @@ func (c *Client) Block(ctx context.Context, name string) error {
 		ct.receiptKey = make([]byte, 32)
 		rand.Read(ct.receiptKey)
 	}
-	err := c.save()
 	profile := c.profile
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil || ct == nil {
 		return err
 	}
@@ -106,8 +105,7 @@ func (c *Client) Unblock(ctx context.Context, name string) error {
 			key = ct.receiptKey
 		}
 	}
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil || key == nil {
 		return err
 	}

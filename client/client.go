@@ -454,8 +454,11 @@ func (c *Client) deliverRequest(ctx context.Context, ct *Contact) bool {
 	if env == nil {
 		return false
 	}
-	var err error
-	if introPath != "" {
+	// The contact it makes is on disk before it goes out.
+	err := c.writeAll()
+	if err != nil {
+		err = fmt.Errorf("save first: %w", err)
+	} else if introPath != "" {
 		err = c.putOwn(ctx, introPath, env)
 	} else {
 		hubs, addr := c.whereIs(ct)
@@ -536,8 +539,7 @@ func (c *Client) Asking(ctx context.Context, name string) Asking {
 	}
 	c.mu.Lock()
 	ct.asked = askedNot
-	c.save() // else it is found again next time
-	c.mu.Unlock()
+	c.saveUnlock() // else it is found again next time
 	return Answered
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -248,8 +249,7 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 		c.mu.Unlock()
 		return Message{}, err
 	}
-	err = c.save() // sealed and recorded before it leaves
-	c.mu.Unlock()
+	err = c.saveUnlock() // sealed and recorded before it leaves
 	if err != nil {
 		return m, err
 	}
@@ -549,8 +549,7 @@ func (c *Client) receiveConv(ctx context.Context, ct *Contact) ([]Message, error
 			case index.IsDeleted(seq), index.IsExpired(seq, c.now()): // deleted by the sender, or by its hubs on time, before we read it
 				c.mu.Lock()
 				ct.nextRecv++
-				err = c.save()
-				c.mu.Unlock()
+				err = c.saveUnlock()
 				if err != nil {
 					return out, err
 				}
@@ -624,6 +623,7 @@ func (c *Client) bestIndex(ctx context.Context, hubs []string, addr, path string
 func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string, seq uint64) (*Message, error) {
 	var (
 		out     *Message
+		sv      *store.Save
 		saveErr error
 	)
 	hubs, _ := c.whereIs(ct)
@@ -655,10 +655,10 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 			m = c.apply(ct, m)
 			out = &m
 		}
-		saveErr = c.save()
+		sv, saveErr = c.prepare()
 		return nil
 	})
-	return out, cmp.Or(err, saveErr)
+	return out, cmp.Or(err, saveErr, c.write(sv))
 }
 
 // Peek returns the hub path of the next message expected from name.
@@ -703,11 +703,12 @@ func (c *Client) MarkRead(ctx context.Context, name string) error {
 	changed := ct.readUpTo != ct.nextRecv || ct.receiptOwed // a receipt no hub took yet goes now
 	ct.readUpTo = ct.nextRecv
 	started := c.startTimers(name, func(string) uint64 { return ct.readUpTo })
+	var sv *store.Save
 	if changed || started {
-		err = c.save()
+		sv, err = c.prepare()
 	}
 	c.mu.Unlock()
-	if err != nil || !changed {
+	if err = cmp.Or(err, c.write(sv)); err != nil || !changed {
 		return err
 	}
 	return c.writeReceipt(ctx, ct)
@@ -740,8 +741,7 @@ func (c *Client) Unread(name string) int {
 func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
 	c.mu.Lock()
 	c.readReceipts = on
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return err
 	}
@@ -775,11 +775,11 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 	}
 	err := c.putOwn(ctx, path, blob)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if owed := err != nil; owed != ct.receiptOwed { // MarkRead writes it again
 		ct.receiptOwed = owed
-		err = cmp.Or(err, c.save())
+		return cmp.Or(err, c.saveUnlock())
 	}
+	c.mu.Unlock()
 	return err
 }
 
@@ -827,20 +827,24 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 		return err
 	})
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch {
 	case errors.Is(err, hub.ErrNotFound):
+		c.mu.Unlock()
 		return wire.Receipt{}, nil
 	case IsOffline(err) && ct.theirReceipt != nil: // their hubs down: as last read
-		return *ct.theirReceipt, nil
+		last := *ct.theirReceipt
+		c.mu.Unlock()
+		return last, nil
 	case err != nil:
+		c.mu.Unlock()
 		return r, err
 	}
 	if ct.theirReceipt == nil || !reflect.DeepEqual(*ct.theirReceipt, r) {
 		ct.theirReceipt = &r
-		err = c.save()
+		return r, c.saveUnlock()
 	}
-	return r, err
+	c.mu.Unlock()
+	return r, nil
 }
 
 // Delivery states of a sent message.

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"time"
 
+	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 )
 
@@ -152,12 +154,15 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 			ask = append(ask, name)
 		}
 	}
-	var err error
+	var (
+		sv  *store.Save
+		err error
+	)
 	if removed || changed {
-		err = c.save()
+		sv, err = c.prepare()
 	}
 	c.mu.Unlock()
-	if err != nil {
+	if err = cmp.Or(err, c.write(sv)); err != nil {
 		return removed, err
 	}
 	// Those the contact has fetched go now.

@@ -51,8 +51,7 @@ func UseBackupV1(t testing.TB, c *Client, passphrase []byte) string {
 	path := backupPathV1(c.Name, passphrase, c.backupKDF)
 	c.mu.Lock()
 	c.backup = &backupConfig{Path: path, Keystore: ks}
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil {
 		t.Fatal(err)
 	}

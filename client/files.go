@@ -82,9 +82,9 @@ func hashChunks(f *os.File, size int64) ([]byte, [][32]byte, error) {
 // the chunks it put on the user's hubs.
 func (c *Client) dropUpload(key string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	up := c.uploads[key]
 	if up == nil {
+		c.mu.Unlock()
 		return
 	}
 	delete(c.uploads, key)
@@ -95,7 +95,7 @@ func (c *Client) dropUpload(key string) {
 	for i := range most {
 		c.doomedPaths = append(c.doomedPaths, wire.ChunkPath(up.Key, i))
 	}
-	c.save()
+	c.saveUnlock()
 }
 
 // SendFile sends the file at path to name (or to a group: "#" and its ID)
@@ -153,12 +153,12 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 			up.Expires = c.hubExpiry(c.now(), timer).Add(24 * time.Hour)
 		}
 		c.uploads[name+"\x00"+abs] = up
-		if err := c.save(); err != nil {
-			c.mu.Unlock()
+		if err := c.saveUnlock(); err != nil {
 			return Message{}, err
 		}
+	} else {
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 
 	if err := c.uploadChunks(ctx, f, up, sums, progress); err != nil {
 		if errors.Is(err, ErrFileChanged) {
@@ -179,8 +179,7 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	}
 	c.mu.Lock()
 	delete(c.uploads, name+"\x00"+abs)
-	serr := c.save()
-	c.mu.Unlock()
+	serr := c.saveUnlock()
 	return m, cmp.Or(err, serr)
 }
 
@@ -245,8 +244,7 @@ func (c *Client) uploadChunks(ctx context.Context, f *os.File, up *pendingUpload
 				}
 				c.mu.Lock()
 				up.Acked[url] = i + 1
-				err = c.save()
-				c.mu.Unlock()
+				err = c.saveUnlock()
 				if err != nil {
 					return err
 				}

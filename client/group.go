@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client/group"
+	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -186,8 +187,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members []string)
 	c.mu.Lock()
 	g, notices := c.book.Create(name, all, c.genv())
 	c.notice(notices)
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return "", err
 	}
@@ -208,8 +208,7 @@ func (c *Client) changeRoster(ctx context.Context, id string, change func(g *gro
 		return fmt.Errorf("client: %w", err)
 	}
 	c.notice(notices)
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil {
 		return err
 	}
@@ -293,8 +292,7 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 	}
 	info, notices := g.Leave(c.gstream(id).next)
 	c.notice(notices)
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil {
 		return err
 	}
@@ -326,8 +324,7 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 		return fmt.Errorf("client: %w", err)
 	}
 	c.notice(notices)
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil || member == "" {
 		return err
 	}
@@ -428,8 +425,7 @@ func (c *Client) giveKeys(ctx context.Context, g *group.Group) error {
 		}
 		c.mu.Lock()
 		g.Given(m, epoch)
-		err = c.save()
-		c.mu.Unlock()
+		err = c.saveUnlock()
 		firstErr = cmp.Or(firstErr, err)
 	}
 	return firstErr
@@ -593,8 +589,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	}
 	m := c.apply(groupConv{g, out}, messageOf(c.Name, g.Conv(), seq, e))
 	out.add(seq, path, blob, hubExp)
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil {
 		return m, err
 	}
@@ -648,7 +643,10 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 			return out, nil
 		}
 		path := wire.GroupPath(k.Seed, seq)
-		var saveErr error
+		var (
+			sv      *store.Save
+			saveErr error
+		)
 		_, err := c.getVerified(ctx, hubs, addr, path, func(blob []byte) error {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -664,9 +662,10 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 			g.Took(member, seq)
 			untilRead(&m) // a disappearing message's timer starts when it is read
 			out = append(out, c.apply(groupConv{g, c.gstream(g.ID)}, m))
-			saveErr = c.save()
+			sv, saveErr = c.prepare()
 			return nil
 		})
+		saveErr = cmp.Or(saveErr, c.write(sv))
 		if errors.Is(err, hub.ErrNotFound) {
 			if index == nil {
 				c.mu.Lock()
@@ -679,8 +678,7 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 				c.mu.Lock()
 				k.MessageKey(seq)
 				g.Took(member, seq)
-				err = c.save()
-				c.mu.Unlock()
+				err = c.saveUnlock()
 				if err != nil {
 					return out, err
 				}
@@ -707,11 +705,12 @@ func (c *Client) MarkGroupRead(ctx context.Context, id string) error {
 	c.mu.Lock()
 	changed := g.MarkRead()
 	started := c.startTimers(g.Conv(), func(m string) uint64 { return g.Read[m] })
+	var sv *store.Save
 	if changed || started {
-		err = c.save()
+		sv, err = c.prepare()
 	}
 	c.mu.Unlock()
-	if err != nil || !changed {
+	if err = cmp.Or(err, c.write(sv)); err != nil || !changed {
 		return err
 	}
 	return c.writeGroupReceipt(ctx, g)

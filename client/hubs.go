@@ -26,10 +26,9 @@ func (c *Client) SetHubs(hubs []string, seq uint64) error {
 		return errors.New("client: no hubs")
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.own = slices.Clone(hubs)
 	c.ownKnown, c.ownSeq = true, seq
-	return c.save()
+	return c.saveUnlock()
 }
 
 // CopyReport is what CopyTo did, and what it could not do.
@@ -207,8 +206,7 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 			rep.Lost = append(rep.Lost, fmt.Sprintf("%d of your messages %s that they had not fetched", lost, j.label))
 		}
 	}
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return err
 	}

@@ -99,10 +99,10 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 
 func (c *Client) addContact(ct *Contact) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, ok := c.contacts[ct.Name]; ok {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrAlreadyContact, ct.Name)
 	}
 	c.contacts[ct.Name] = ct
-	return c.save()
+	return c.saveUnlock()
 }

@@ -1,12 +1,14 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/store"
 )
 
 // A contact's keys change on the chain when their record changes owner
@@ -153,11 +155,12 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 		delete(c.checked, name)
 		delete(c.seen, name)
 	}
+	var sv *store.Save
 	if dirty {
-		err = c.save()
+		sv, err = c.prepare()
 	}
 	c.mu.Unlock()
-	if err != nil || old == nil {
+	if err = cmp.Or(err, c.write(sv)); err != nil || old == nil {
 		return cur, err
 	}
 	return cur, c.keyChange(ctx, name, old, cur)
@@ -260,8 +263,7 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 				x.Record, x.changed = cur, nil
 			}
 		}
-		err = c.save()
-		c.mu.Unlock()
+		err = c.saveUnlock()
 		return cur, err
 	}
 	c.mu.Unlock()
@@ -280,8 +282,7 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 	delete(c.links, name)
 	c.notice(c.book.Confirmed(name, c.genv()))
 	profile := c.profile
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil || !restart {
 		return cur, err
 	}

@@ -207,10 +207,9 @@ func (c *Client) readLink(ctx context.Context, name string, old *Contact) (*Cont
 // every group key the user gave that name goes again, over l.
 func (c *Client) keepLink(l *Contact) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.links[l.Name] = l
 	c.book.Relinked(l.Name)
-	return c.save()
+	return c.saveUnlock()
 }
 
 // sendLink seals e as the next event of link l and sends it, after
@@ -237,11 +236,11 @@ func (c *Client) sendLink(ctx context.Context, l *Contact, e *wire.Event) error 
 	}
 	c.mu.Lock()
 	m, err := c.seal(l, e)
-	if err == nil {
-		err = c.save()
-	}
-	c.mu.Unlock()
 	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	if err := c.saveUnlock(); err != nil {
 		return err
 	}
 	return c.flushQueued(ctx, l.Name, &l.out, m.Seq)

@@ -182,8 +182,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		return firstErr
 	}
 	c.mu.Lock()
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	return cmp.Or(err, firstErr)
 }
 
@@ -223,6 +222,12 @@ func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclie
 		expiring := slices.Clone(st.expiring)
 		old, indexed := st.indexed[url]
 		c.mu.Unlock()
+		if len(todo) > 0 {
+			// What goes out is on disk first, whoever sealed it.
+			if err := c.writeAll(); err != nil {
+				return changed, fmt.Errorf("client: send %s: save first: %w", label, err)
+			}
+		}
 		if len(todo) == 0 && indexed && old == (indexMark{Count: count, Deleted: len(deleted)}) {
 			continue // this hub is up to date
 		}

@@ -53,8 +53,7 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 	c.mu.Lock()
 	old := c.profile.Key
 	c.profile = ownProfile{Profile: p, Key: key}
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if old != nil && !bytes.Equal(old, key) {
 		err = cmp.Or(err, c.removeEverywhere(ctx, wire.ProfilePath(old)))
 	}
@@ -97,21 +96,25 @@ func (c *Client) ContactProfile(ctx context.Context, name string) (*wire.Profile
 		return err
 	})
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	last := ct.theirProfile
 	switch {
 	case errors.Is(err, hub.ErrNotFound):
+		c.mu.Unlock()
 		return nil, fmt.Errorf("%w by %s", ErrNoProfile, name)
 	case IsOffline(err) && last != nil:
+		c.mu.Unlock()
 		return last, nil
 	case err != nil:
+		c.mu.Unlock()
 		return nil, err
 	}
 	if last == nil || !reflect.DeepEqual(*last, *p) {
 		ct.theirProfile = p
-		if err := c.save(); err != nil {
+		if err := c.saveUnlock(); err != nil {
 			return nil, err
 		}
+		return p, nil
 	}
+	c.mu.Unlock()
 	return p, nil
 }

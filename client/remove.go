@@ -51,8 +51,7 @@ func (c *Client) RemoveContact(ctx context.Context, name string) error {
 	delete(c.contacts, name)
 	c.doomedPaths = append(c.doomedPaths, doomed...)
 	profile := c.profile
-	err := c.save()
-	c.mu.Unlock()
+	err := c.saveUnlock()
 	if err != nil {
 		return err
 	}

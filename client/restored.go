@@ -141,15 +141,16 @@ func (c *Client) checkBackup(ctx context.Context, hubs []string) error {
 			continue // not a backup of this identity: that hub's copy proves nothing
 		}
 		c.mu.Lock()
-		defer c.mu.Unlock()
 		if other.ID != "" && other.ID != me.ID && other.newer(me) {
 			c.superseded = &device{ID: other.ID, Gen: other.Gen, Since: other.Since}
-			if err := c.save(); err != nil {
+			superseded := c.supersededErr()
+			if err := c.saveUnlock(); err != nil {
 				return err
 			}
-			return c.supersededErr()
+			return superseded
 		}
 		c.backupETag, c.restoreChecked = tag, true // ours, or an older device's: overwritten next
+		c.mu.Unlock()
 		return nil
 	}
 	return nil

@@ -55,9 +55,7 @@ func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory
 	}
 	if c.device.ID == newID { // the state named no device: it names this one from now on
 		c.mu.Lock()
-		err := c.save()
-		c.mu.Unlock()
-		if err != nil {
+		if err := c.saveUnlock(); err != nil {
 			return nil, err
 		}
 	}
@@ -139,28 +137,65 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 	return nil
 }
 
-// save writes the state; the caller holds c.mu.
-func (c *Client) save() error {
+// Saving. The state is changed under c.mu, and a save of it prepared
+// there (prepare: the state's JSON and what changed in the history, in
+// memory), but the disk is written only once c.mu is let go (write, or
+// saveUnlock for both): no lock of the client's is held while a save is
+// synced. Saves reach the disk in the order they were prepared (package
+// store). Flush writes every save prepared so far before it uploads
+// anything, so a message is on disk before it leaves, whoever saved it.
+
+// prepare readies a save of the state as it is now, a change the backup
+// must follow; the caller holds c.mu, and writes the save (write) once it
+// let go of c.mu. It returns nil if the state is not persisted.
+func (c *Client) prepare() (*store.Save, error) {
 	c.saves++
 	c.backupDue = true
-	return c.persist()
+	return c.prepareAsIs()
 }
 
-// persist writes the state as it is (save, without counting a change
-// the backup must follow); the caller holds c.mu.
-func (c *Client) persist() error {
+// prepareAsIs is prepare without counting a change the backup must
+// follow (the backup's own ETag, say).
+func (c *Client) prepareAsIs() (*store.Save, error) {
 	if c.store == nil {
-		return nil
+		return nil, nil
 	}
 	plain, err := c.snapshot(time.Time{}, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sv, err := c.store.Prepare(plain, len(c.history), func(i int) store.Message { return storedMessage(c.history[i]) }, c.changes)
+	return c.store.Prepare(plain, len(c.history), func(i int) store.Message { return storedMessage(c.history[i]) }, c.changes)
+}
+
+// write writes a prepared save (nil: nothing) and those prepared before
+// it; the caller does not hold c.mu.
+func (c *Client) write(sv *store.Save) error {
+	if sv == nil {
+		return nil
+	}
+	return c.store.Write(sv)
+}
+
+// saveUnlock saves the state and lets go of c.mu, which the caller holds:
+// prepared under it, written after.
+func (c *Client) saveUnlock() error {
+	sv, err := c.prepare()
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return c.store.Write(sv)
+	return c.write(sv)
+}
+
+// writeAll writes every save prepared so far, and fails if the state as
+// last prepared is not on disk; the caller does not hold c.mu. Whatever
+// sends something sealed under the state (a ratchet step, a stream
+// number) calls it first: what went out is never lost to a crash.
+func (c *Client) writeAll() error {
+	if c.store == nil {
+		return nil
+	}
+	return c.store.WriteAll()
 }
 
 // touchHistory notes that the message at index i changed; the caller

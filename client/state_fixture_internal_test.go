@@ -162,8 +162,7 @@ func TestRecordedStateRoundTrip(t *testing.T) {
 	// Saved again, a new generation of the history and all, it reopens the same.
 	c.mu.Lock()
 	c.changes.Replace()
-	err = c.save()
-	c.mu.Unlock()
+	err = c.saveUnlock()
 	if err != nil {
 		t.Fatal(err)
 	}

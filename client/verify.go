@@ -34,13 +34,13 @@ func (c *Client) Verify(ctx context.Context, name, number string) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	want := c.SafetyNumber(ct.Record)
 	if subtle.ConstantTimeCompare([]byte(digits(number)), []byte(digits(want))) != 1 {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: %s's confirmed keys have another safety number; do not mark them verified, and compare again", ErrSafetyMismatch, name)
 	}
 	ct.verified = want
-	return c.save()
+	return c.saveUnlock()
 }
 
 // ContactRecord returns name's record as the user confirmed it.
@@ -61,9 +61,8 @@ func (c *Client) Unverify(name string) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	ct.verified = ""
-	return c.save()
+	return c.saveUnlock()
 }
 
 // Verified reports whether name is marked verified in person for the keys

@@ -98,6 +98,7 @@ type Store struct {
 	wmu     sync.Mutex // one writer at a time; guards the fields below it
 	written uint64     // saves written (or failed), in ticket order
 	failed  bool       // the last write failed: only a checkpoint may follow
+	lastErr error      // what the last write gave, when it failed
 	gen     uint64     // the log's generation on disk (0: none)
 	records uint64     // records the state commits
 	wsize   int64      // bytes of the committed records
@@ -273,16 +274,22 @@ func (s *Store) Write(sv *Save) error {
 	return sv.err
 }
 
-// WriteAll writes every save prepared so far: once it returns, whatever
-// the caller saw under the lock it held around those Prepares is on disk
-// (or its write failed). It must not be called with that lock held.
-func (s *Store) WriteAll() {
+// WriteAll writes every save prepared so far: once it returns nil,
+// whatever the caller saw under the lock it held around those Prepares is
+// on disk. It returns an error if the last of those saves was not written
+// (its own write failed, or one before it did and it was no checkpoint).
+// It must not be called with that lock held.
+func (s *Store) WriteAll() error {
 	s.mu.Lock()
 	t := s.ticket
 	s.mu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.writeUpTo(t)
+	if s.failed {
+		return s.lastErr
+	}
+	return nil
 }
 
 // writeUpTo writes the queued saves with tickets below t; the caller
@@ -296,7 +303,7 @@ func (s *Store) writeUpTo(t uint64) {
 		if s.failed && !sv.checkpoint {
 			sv.err = errEarlier
 		} else if sv.err = s.write(sv); sv.err != nil {
-			s.failed = true
+			s.failed, s.lastErr = true, sv.err
 			s.mu.Lock()
 			s.broken = true
 			s.mu.Unlock()
