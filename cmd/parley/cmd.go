@@ -43,7 +43,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
 		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout),
 		groupCmd(h, stdout), nameCmd(h, stdout), statusCmd(h, stdout), searchCmd(h, stdout), passphraseCmd(h, stdout),
-		daemonCmd(h, stderr))
+		daemonCmd(h, stderr), webCmd(h, stdout, stderr))
 	root.AddCommand(blockCmds(h, stdout)...)
 	root.AddCommand(cli.VersionCmd(root, stdout, ""))
 	apiUsage(root)

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/web"
+)
+
+func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
+	var (
+		listen string
+		open   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "web [--listen 127.0.0.1:PORT] [--open]",
+		Short: "Serve the web app to a browser on this device",
+		Long: "web serves Parley's web app on a loopback address of this device and prints, as its first line,\n" +
+			"the address to open: it holds a one-time login token, which the browser exchanges for a session\n" +
+			"cookie (HttpOnly, SameSite=Strict). Each address works once; run web again for a new one. Only\n" +
+			"requests to that address from the app itself are answered (no other site, no other host name).\n\n" +
+			"It runs the home's agent (unless one runs already: then the app is its front-end), so every\n" +
+			"other parley command on the home works meanwhile. The keys are unlocked in the browser (or by the\n" +
+			"agent it attached to); a home with no identity yet is set up there: identity, passphrase, name.\n" +
+			"Everything the app shows comes from this device: no CDN, no request to the internet.\n" +
+			"It logs to standard error; Ctrl-C stops it.",
+		Example: "  parley web\n  parley web --listen 127.0.0.1:7734 --open",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			host, _, err := net.SplitHostPort(listen)
+			if err != nil {
+				return cli.Usage(fmt.Errorf("--listen %q is not HOST:PORT", listen))
+			}
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return cli.Usage(fmt.Errorf("--listen %s: %w", listen, web.ErrNotLoopback))
+			}
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			stop, err := h.webAgent(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("cannot listen on %s: %w", listen, err)
+			}
+			s, err := web.New(l, web.Options{Socket: agent.SocketPath(h.dir), Logger: log})
+			if err != nil {
+				l.Close()
+				return err
+			}
+			// The first line: the address to open (stdout only, never the log).
+			fmt.Fprintf(stdout, "open %s\n", s.LoginURL())
+			if open {
+				if err := exec.Command("xdg-open", s.LoginURL()).Start(); err != nil {
+					log.Warn("could not open a browser: open the address above", "error", err)
+				}
+			}
+			return s.Serve(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "loopback address to serve on (port 0: any free port)")
+	cmd.Flags().BoolVar(&open, "open", false, "open the address in the default browser (xdg-open)")
+	return cmd
+}
+
+// webAgent makes sure an agent serves the home's socket for the web app:
+// the one running, or one this process runs (locked until the browser
+// unlocks it; no passphrase is asked here). stop ends what it started.
+func (h *home) webAgent(ctx context.Context, log *slog.Logger) (stop func(), err error) {
+	if c := h.dial(ctx); c != nil {
+		info, err := c.Agent(ctx)
+		c.Close()
+		if err != nil {
+			return nil, err
+		}
+		log.Info("using the agent that runs", "pid", info.PID, "home", h.dir)
+		return func() {}, nil
+	}
+	deadline := time.Now().Add(h.lockWait)
+	var lock *agent.Lock
+	for {
+		lock, err = agent.TryLock(h.dir, h.cmd)
+		var busy *agent.BusyError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &busy) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: stop it first (a running chat or 'parley daemon' would serve the web app; this one serves none)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now,
+		Notifier: desktopNotifier(), ClientOptions: h.clientOpts})
+	if err := a.Start(ctx); err != nil {
+		lock.Release()
+		return nil, a.Explain(err)
+	}
+	l, err := a.Listen()
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Serve(sctx, l)
+	}()
+	return func() {
+		cancel()
+		<-done
+		a.Close(context.WithoutCancel(ctx))
+		lock.Release()
+	}, nil
+}

@@ -1,0 +1,1047 @@
+// app.js: Parley's web app. Screens are functions that build the page
+// from the agent's API (api.js) with dom.js's h(): never HTML from
+// strings. Routes live in the location's fragment (#/c/bob).
+
+import {h, other, replace, seg} from './dom.js';
+import * as api from './api.js';
+
+const main = document.getElementById('main');
+const top = document.getElementById('top');
+const toastEl = document.getElementById('toast');
+
+const state = {
+  info: null,       // GET /v1/agent
+  contacts: [],     // GET /v1/contacts
+  groups: [],       // GET /v1/groups
+  requests: [],     // GET /v1/requests
+  last: {},         // conversation → its newest message
+  conv: null,       // the open conversation
+  messages: [],     // its messages
+  label: '',
+  replyTo: null,    // the message the composer answers
+  editing: null,    // the message the composer edits
+  events: null,     // the EventSource
+  offline: new Set(), // hubs (and "chain") that do not answer
+};
+
+// ---------- small helpers
+
+function toast(text) {
+  replace(toastEl, text);
+  clearTimeout(toast.t);
+  toast.t = setTimeout(() => replace(toastEl), 8000);
+}
+
+api.onNote((n) => toast((n.context ? n.context + ': ' : '') + n.message + (n.hint ? ' — ' + n.hint : '')));
+
+// errorBox is where a screen says what went wrong (role alert).
+function errorBox() {
+  return h('p', {class: 'error', role: 'alert', hidden: true});
+}
+
+function showError(box, err) {
+  box.hidden = false;
+  replace(box, err.message || String(err), err.hint ? h('br') : null, err.hint ? 'What to do: ' + err.hint : null);
+}
+
+// busy runs f with button disabled, showing its error in box.
+async function busy(button, box, f) {
+  if (box) box.hidden = true;
+  if (button) button.disabled = true;
+  try {
+    return await f();
+  } catch (err) {
+    if (err.code === 'unauthorized') return signedOut();
+    if (box) showError(box, err);
+    else toast(err.message);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+function field(label, input, help) {
+  const id = input.id || ('f-' + Math.random().toString(36).slice(2));
+  input.id = id;
+  const hid = help ? id + '-help' : null;
+  if (hid) input.setAttribute('aria-describedby', hid);
+  return h('div', {class: 'field'}, h('label', {for: id}, label), input, help ? h('small', {id: hid}, help) : null);
+}
+
+function time(t, long) {
+  if (!t) return null;
+  const d = new Date(t);
+  const today = new Date().toDateString() === d.toDateString();
+  const text = long || !today ? d.toLocaleString([], {dateStyle: 'medium', timeStyle: 'short'}) : d.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
+  return h('time', {datetime: d.toISOString()}, text);
+}
+
+function size(n) {
+  if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + ' MiB';
+  if (n >= 1 << 10) return (n / (1 << 10)).toFixed(1) + ' KiB';
+  return n + ' B';
+}
+
+function contact(name) { return state.contacts.find((c) => c.name === name); }
+function group(id) { return state.groups.find((g) => g.id === id); }
+
+// who is a name as shown: the display name they chose, then their
+// verified name (a display name alone could impersonate).
+function who(name) {
+  const c = contact(name);
+  if (c && c.display_name && c.display_name !== name) return h('span', {class: 'who'}, other(c.display_name), ' ', h('span', {class: 'name'}, '(', other(name), ')'));
+  return h('span', {class: 'who'}, other(name));
+}
+
+function convTitle(conv) {
+  if (conv.startsWith('#')) {
+    const g = group(conv.slice(1));
+    return g ? g.name : conv;
+  }
+  const c = contact(conv);
+  return c && c.display_name ? c.display_name : conv;
+}
+
+// ---------- start
+
+async function boot() {
+  try {
+    state.info = await api.get('/agent');
+  } catch (err) {
+    if (err.code === 'unauthorized') return signedOut();
+    return fatal(err);
+  }
+  const info = state.info;
+  if (!info.identity) return firstRun();
+  if (info.locked) return unlockScreen();
+  if (!info.name) return registerScreen();
+  startEvents();
+  await refresh();
+  route();
+}
+
+function fatal(err) {
+  document.title = 'Parley';
+  replace(top);
+  const box = errorBox();
+  showError(box, err);
+  replace(main, h('h1', {}, 'Parley'), box, h('button', {type: 'button', onclick: () => boot()}, 'Try again'));
+}
+
+function signedOut() {
+  if (state.events) state.events.close();
+  document.title = 'Parley: not signed in';
+  replace(top);
+  replace(main, h('h1', {}, 'Not signed in'),
+    h('p', {}, 'Open the address that ', h('code', {}, 'parley web'), ' printed when it started (it begins with ', h('code', {}, 'open http://127.0.0.1:'), '). Each address works once: to sign in again, run ', h('code', {}, 'parley web'), ' again.'));
+}
+
+// ---------- first run, unlock, register
+
+function firstRun() {
+  document.title = 'Parley: create your identity';
+  replace(top);
+  const node = h('input', {type: 'url', required: true, autocomplete: 'off', placeholder: 'http://127.0.0.1:26657'});
+  const witnesses = h('textarea', {rows: 2});
+  const pass = h('input', {type: 'password', required: true, autocomplete: 'new-password', minlength: 12});
+  const again = h('input', {type: 'password', required: true, autocomplete: 'new-password'});
+  const box = errorBox();
+  const button = h('button', {type: 'submit'}, 'Create identity');
+  const form = h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    if (pass.value !== again.value) return showError(box, {message: 'The two passphrases differ: type the same one twice.'});
+    busy(button, box, async () => {
+      replace(button, 'Creating your keys…');
+      await api.post('/init', {node: node.value.trim(), witnesses: lines(witnesses.value), passphrase: pass.value});
+      boot();
+    }).finally(() => replace(button, 'Create identity'));
+  }},
+  h('h1', {}, 'Create your identity'),
+  h('p', {}, 'Your keys are made on this device and never leave it. They are kept encrypted under your passphrase.'),
+  field('Chain node', node, 'The address of a Parley chain node (your operator gives it).'),
+  field('Witness nodes (optional, one per line)', witnesses, 'Other nodes the light client checks the node against.'),
+  field('Passphrase', pass, 'At least 12 characters. Nobody can recover it for you.'),
+  field('Passphrase again', again),
+  box, button);
+  replace(main, form);
+  node.focus();
+}
+
+function lines(s) { return s.split('\n').map((x) => x.trim()).filter(Boolean); }
+
+function unlockScreen() {
+  document.title = 'Parley: unlock';
+  replace(top);
+  const pass = h('input', {type: 'password', required: true, autocomplete: 'current-password'});
+  const box = errorBox();
+  const button = h('button', {type: 'submit'}, 'Unlock');
+  replace(main, h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    busy(button, box, async () => {
+      await api.post('/unlock', {passphrase: pass.value});
+      pass.value = '';
+      boot();
+    });
+  }},
+  h('h1', {}, 'Unlock Parley'),
+  h('p', {}, 'Your keys on this device are locked. Type your passphrase to open them.'),
+  field('Passphrase', pass), box, button));
+  pass.focus();
+}
+
+const stages = {
+  chain_wait: 'Waiting for the chain’s first block',
+  preorder: 'Preorder sent (the name stays hidden until it is committed)',
+  preorder_committed: 'Preorder committed on the chain',
+  resume: 'Resuming an earlier registration',
+  register: 'Registration sent: revealing the name',
+};
+
+function registerScreen() {
+  document.title = 'Parley: choose your name';
+  replace(top);
+  const name = h('input', {type: 'text', required: true, autocomplete: 'username', spellcheck: 'false'});
+  const hubs = h('textarea', {rows: 2, required: true});
+  const box = errorBox();
+  const progress = h('ol', {class: 'progress', 'aria-label': 'Registration progress'});
+  const status = h('p', {role: 'status'});
+  const button = h('button', {type: 'submit'}, 'Register');
+  replace(main, h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    replace(progress);
+    busy(button, box, async () => {
+      replace(status, 'Registering… this takes a few blocks.');
+      const res = await api.stream('POST', '/register', {name: name.value.trim(), hubs: lines(hubs.value)}, (p) => {
+        progress.append(h('li', {}, stages[p.stage] || p.stage, p.height ? ` (block ${p.height})` : ''));
+      });
+      replace(status, `Registered ${res.name} at block ${res.height}.`);
+      boot();
+    }).finally(() => { if (!status.textContent.startsWith('Registered')) replace(status); });
+  }},
+  h('h1', {}, 'Choose your name'),
+  h('p', {}, 'Your name is registered on the Parley chain with your public keys: anyone who looks it up gets your keys, verified.'),
+  field('Name', name, 'Lowercase letters, digits and hyphens.'),
+  field('Hubs (one per line)', hubs, 'The storage hubs that keep your encrypted messages.'),
+  progress, status, box, button));
+  name.focus();
+}
+
+// ---------- the signed-in app
+
+function header() {
+  const reqs = state.requests.length;
+  const link = (href, text, extra) => h('a', {href, 'aria-current': location.hash === href || (href === '#/' && (location.hash === '' || location.hash.startsWith('#/c/'))) ? 'page' : null}, text, extra || null);
+  replace(top,
+    h('span', {class: 'brand'}, 'Parley'),
+    h('span', {class: 'me'}, 'Signed in as ', h('strong', {}, state.info.name)),
+    state.offline.size ? h('span', {class: 'offline', role: 'status'}, 'Offline: ' + [...state.offline].join(', ')) : null,
+    h('nav', {'aria-label': 'Main'}, h('ul', {},
+      h('li', {}, link('#/', 'Chats')),
+      h('li', {}, link('#/requests', 'Requests', reqs ? h('span', {class: 'badge', 'aria-label': `, ${reqs} waiting`}, String(reqs)) : null)),
+      h('li', {}, link('#/add', 'Add contact')),
+      h('li', {}, link('#/groups/new', 'New group')),
+      h('li', {}, link('#/search', 'Search')),
+      h('li', {}, link('#/profile', 'Profile')),
+      h('li', {}, link('#/settings', 'Settings')),
+      h('li', {}, link('#/status', 'Status')))));
+}
+
+async function refresh() {
+  const [cs, gs, rs] = await Promise.all([
+    api.get('/contacts').catch(() => api.get('/contacts?check=0')),
+    api.get('/groups?sync=0'),
+    api.get('/requests').catch(() => ({requests: []})),
+  ]);
+  state.contacts = cs.contacts || [];
+  state.groups = (gs.groups || []).filter((g) => !g.gone);
+  state.requests = rs.requests || [];
+  await loadLast();
+}
+
+// loadLast reads each conversation's newest message for the list.
+async function loadLast() {
+  const convs = [...state.contacts.map((c) => c.name), ...state.groups.map((g) => '#' + g.id)];
+  const got = await Promise.all(convs.map((c) => api.get(`/conversations/${seg(c)}/messages?fetch=0&last=1`).catch(() => null)));
+  state.last = {};
+  convs.forEach((c, i) => { if (got[i] && got[i].messages && got[i].messages.length) state.last[c] = got[i].messages[got[i].messages.length - 1]; });
+}
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    try { await refresh(); } catch { return; }
+    header();
+    const list = document.getElementById('conv-list');
+    if (list) list.replaceWith(convList());
+    if (location.hash === '#/requests') route();
+  }, 150);
+}
+
+function startEvents() {
+  if (state.events) state.events.close();
+  state.events = api.events(['message', 'request', 'receipt', 'key_change', 'expired', 'hub', 'chain', 'warning', 'locked', 'unlocked', 'reset'], onEvent);
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+  case 'message':
+    if (state.conv && ev.message && ev.message.conversation === state.conv) loadConversation(true);
+    refreshSoon();
+    break;
+  case 'request':
+    toast(`New contact request from ${ev.request.from}`);
+    refreshSoon();
+    break;
+  case 'receipt':
+  case 'expired':
+    if (state.conv && (!ev.conversation || ev.conversation === state.conv)) loadConversation(false);
+    break;
+  case 'key_change':
+    toast(ev.key_change.message);
+    refreshSoon();
+    if (state.conv === ev.key_change.name) setTimeout(() => route(), 200);
+    break;
+  case 'hub':
+  case 'chain': {
+    const what = ev.type === 'hub' ? ev.hub : 'the chain';
+    if (ev.up) state.offline.delete(what); else state.offline.add(what);
+    header();
+    if (location.hash === '#/status') route();
+    break;
+  }
+  case 'warning':
+    if (ev.error) toast(ev.error.message);
+    break;
+  case 'locked':
+  case 'unlocked':
+  case 'reset':
+    boot();
+    break;
+  }
+}
+
+function route() {
+  const hash = location.hash || '#/';
+  const [path, query] = hash.slice(1).split('?');
+  const parts = path.split('/').slice(1).map(decodeURIComponent);
+  header();
+  state.conv = null;
+  if (parts[0] === 'c' && parts[1]) return chats(parts[1]);
+  switch (parts[0]) {
+  case '': return chats(null);
+  case 'requests': return requestsScreen();
+  case 'add': return addScreen(new URLSearchParams(query || '').get('name') || '');
+  case 'contact': return contactScreen(parts[1]);
+  case 'groups': return parts[1] === 'new' ? newGroupScreen() : groupScreen(parts[1]);
+  case 'search': return searchScreen(new URLSearchParams(query || '').get('q') || '');
+  case 'profile': return profileScreen();
+  case 'settings': return settingsScreen();
+  case 'status': return statusScreen();
+  }
+  replace(main, h('h1', {}, 'Not found'), h('p', {}, h('a', {href: '#/'}, 'Back to your chats')));
+}
+
+window.addEventListener('hashchange', () => { if (state.info && state.info.name && !state.info.locked) route(); });
+
+// ---------- the conversation list
+
+function convList() {
+  const items = [];
+  const convs = [
+    ...state.contacts.map((c) => ({conv: c.name, title: c.display_name || c.name, sub: c.display_name ? c.name : '', unread: c.unread || 0, c})),
+    ...state.groups.map((g) => ({conv: '#' + g.id, title: g.name, sub: `group of ${g.members.length}`, unread: 0, g})),
+  ];
+  convs.sort((a, b) => {
+    const ta = state.last[a.conv] ? Date.parse(state.last[a.conv].time || 0) : 0;
+    const tb = state.last[b.conv] ? Date.parse(state.last[b.conv].time || 0) : 0;
+    return tb - ta || a.title.localeCompare(b.title);
+  });
+  for (const x of convs) {
+    const id = 'cl-' + seg(x.conv).replace(/%/g, '_');
+    const last = state.last[x.conv];
+    const flags = [];
+    if (x.c && x.c.verified) flags.push(h('span', {class: 'flag', title: 'verified in person'}, '✓ verified'));
+    if (x.c && x.c.blocked) flags.push(h('span', {class: 'flag warn'}, 'blocked'));
+    if (x.c && (x.c.keys === 'changed' || x.c.keys === 'revoked')) flags.push(h('span', {class: 'flag warn'}, 'keys changed'));
+    if (x.c && x.c.asking) flags.push(h('span', {class: 'flag'}, 'request ' + x.c.asking));
+    items.push(h('li', {},
+      h('a', {href: '#/c/' + seg(x.conv), class: 'conv', 'aria-labelledby': id, 'aria-describedby': id + '-d', 'aria-current': state.conv === x.conv ? 'page' : null},
+        x.c ? avatar(x.c.name) : h('span', {class: 'avatar group', 'aria-hidden': 'true'}, '#'),
+        h('span', {class: 'conv-main'},
+          h('span', {class: 'conv-title', id}, other(x.title)),
+          h('span', {class: 'conv-sub', id: id + '-d'},
+            x.sub ? h('span', {class: 'name'}, other(x.sub), ' ') : null,
+            flags,
+            last ? h('span', {class: 'snippet'}, snippet(last)) : null,
+            x.unread ? h('span', {class: 'badge'}, `${x.unread} unread`) : null)),
+        last ? time(last.time) : null)));
+  }
+  return h('nav', {id: 'conv-list', class: 'conv-list', 'aria-label': 'Conversations'},
+    items.length ? h('ul', {}, items) : h('p', {class: 'empty'}, 'No conversations yet. ', h('a', {href: '#/add'}, 'Add a contact'), ' or answer a ', h('a', {href: '#/requests'}, 'request'), '.'));
+}
+
+function avatar(name) {
+  const img = h('img', {class: 'avatar', alt: '', src: '/web/avatar?name=' + seg(name), width: 36, height: 36, loading: 'lazy'});
+  img.addEventListener('error', () => img.replaceWith(h('span', {class: 'avatar', 'aria-hidden': 'true'}, (name[0] || '?').toUpperCase())));
+  return img;
+}
+
+function snippet(m) {
+  let t = m.deleted ? '(deleted)' : m.text || (m.file ? '📎 ' + m.file.name : '');
+  if (t.length > 60) t = t.slice(0, 60) + '…';
+  return [m.from === state.info.name ? 'You: ' : '', other(t)];
+}
+
+// ---------- chats: list and conversation
+
+async function chats(conv) {
+  document.title = conv ? `Parley: ${convTitle(conv)}` : 'Parley';
+  const pane = h('section', {class: 'conv-pane', 'aria-label': 'Conversation'});
+  const layout = h('div', {class: 'chats' + (conv ? ' open' : '')}, convList(), pane);
+  replace(main, layout);
+  if (!conv) {
+    replace(pane, h('p', {class: 'empty'}, 'Choose a conversation.'));
+    return;
+  }
+  state.conv = conv;
+  state.replyTo = state.editing = null;
+  state.messages = [];
+  conversationView(pane, conv);
+  await loadConversation(true);
+}
+
+function conversationView(pane, conv) {
+  const isGroup = conv.startsWith('#');
+  const c = isGroup ? null : contact(conv);
+  const g = isGroup ? group(conv.slice(1)) : null;
+  const title = h('h1', {id: 'conv-title'}, isGroup ? ['Group ', other(g ? g.name : conv)] : who(conv));
+  const info = isGroup ? h('a', {href: '#/groups/' + seg(conv.slice(1))}, 'Group details') : h('a', {href: '#/contact/' + seg(conv)}, 'Contact details and safety number');
+  const timer = h('select', {'aria-label': 'Disappearing messages', onchange: () => busy(timer, null, async () => {
+    await api.put(`/conversations/${seg(conv)}/timer`, {seconds: Number(timer.value)});
+    toast(timer.value === '0' ? 'Disappearing messages off' : 'Disappearing messages set');
+  })}, [['0', 'Messages stay'], ['300', 'Disappear after 5 minutes'], ['3600', 'Disappear after 1 hour'], ['86400', 'Disappear after 1 day'], ['604800', 'Disappear after 1 week']].map(([v, t]) => h('option', {value: v}, t)));
+  const banner = h('div', {id: 'keys-banner'});
+  const log = h('ol', {id: 'log', class: 'log', role: 'log', 'aria-labelledby': 'conv-title', 'aria-live': 'polite'});
+  const composer = composerView(conv);
+  pane.append(h('div', {class: 'conv-head'}, h('a', {href: '#/', class: 'back'}, '← Chats'), title, h('div', {class: 'conv-tools'}, info, timer)), banner, log, composer);
+  if (c && (c.keys === 'changed' || c.keys === 'revoked') && c.key_change) keysBanner(c.key_change);
+  if (c && c.blocked) banner.append(h('p', {class: 'warn'}, 'You blocked ', other(conv), '. ', h('a', {href: '#/contact/' + seg(conv)}, 'Unblock'), ' to write again.'));
+  // Drag and drop a file anywhere on the conversation.
+  pane.addEventListener('dragover', (e) => { e.preventDefault(); pane.classList.add('drop'); });
+  pane.addEventListener('dragleave', () => pane.classList.remove('drop'));
+  pane.addEventListener('drop', (e) => {
+    e.preventDefault();
+    pane.classList.remove('drop');
+    for (const f of e.dataTransfer.files) sendFile(conv, f);
+  });
+}
+
+// keysBanner holds sending until the person confirms the new keys.
+function keysBanner(kc) {
+  const banner = document.getElementById('keys-banner');
+  if (!banner) return;
+  const box = errorBox();
+  const button = h('button', {type: 'button', onclick: () => busy(button, box, async () => {
+    const res = await api.post(`/contacts/${seg(kc.name)}/confirm`);
+    toast(res && res.unchanged ? 'The keys are the confirmed ones.' : 'New keys confirmed: a new request was sent.');
+    await refresh();
+    route();
+  })}, 'I checked: confirm the new keys');
+  replace(banner, h('div', {class: 'alert', role: 'alert'},
+    h('h2', {}, 'Keys changed: sending is held'),
+    h('p', {}, other(kc.message)), kc.hint ? h('p', {}, other(kc.hint)) : null,
+    kc.safety ? h('p', {}, 'New safety number: ', h('code', {class: 'safety'}, kc.safety)) : null,
+    kc.revoked ? null : button, box));
+  const ta = document.getElementById('composer-text');
+  if (ta) ta.disabled = true;
+  const send = document.getElementById('composer-send');
+  if (send) send.disabled = true;
+}
+
+function composerView(conv) {
+  const box = errorBox();
+  const text = h('textarea', {id: 'composer-text', 'aria-label': 'Message', rows: 2, placeholder: 'Write a message'});
+  const context = h('div', {id: 'composer-context', class: 'composer-context'});
+  const progress = h('div', {id: 'file-progress', class: 'file-progress', role: 'status'});
+  const file = h('input', {type: 'file', id: 'composer-file', class: 'visually-hidden', multiple: true, onchange: () => {
+    for (const f of file.files) sendFile(conv, f);
+    file.value = '';
+  }});
+  const send = h('button', {type: 'submit', id: 'composer-send'}, 'Send');
+  const form = h('form', {class: 'composer', onsubmit: (e) => {
+    e.preventDefault();
+    const t = text.value;
+    if (!t.trim()) return;
+    busy(send, box, async () => {
+      if (state.editing) {
+        await api.post(`/conversations/${seg(conv)}/edit`, {ref: state.editing.label, text: t});
+      } else {
+        const res = await api.post(`/conversations/${seg(conv)}/messages`, {text: t, reply: state.replyTo ? state.replyTo.label : undefined});
+        if (res && res.queued) toast(res.queued.why);
+      }
+      text.value = '';
+      setContext(null, null);
+      await loadConversation(false);
+    }).then(() => text.focus());
+  }},
+  context, progress, box,
+  h('div', {class: 'composer-row'},
+    text,
+    h('label', {for: 'composer-file', class: 'button secondary'}, 'Attach file'),
+    file,
+    send));
+  text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  return form;
+}
+
+function setContext(replyTo, editing) {
+  state.replyTo = replyTo;
+  state.editing = editing;
+  const ctx = document.getElementById('composer-context');
+  const text = document.getElementById('composer-text');
+  if (!ctx) return;
+  const m = replyTo || editing;
+  if (!m) {
+    replace(ctx);
+    return;
+  }
+  replace(ctx, h('span', {}, replyTo ? 'Replying to ' : 'Editing ', other(m.from), ': ', h('q', {}, other(short(m.text || (m.file ? m.file.name : ''))))),
+    h('button', {type: 'button', class: 'link', onclick: () => { setContext(null, null); if (editing) text.value = ''; }}, 'Cancel'));
+  if (editing) text.value = editing.text;
+  text.focus();
+}
+
+function short(t) { return t.length > 80 ? t.slice(0, 80) + '…' : t; }
+
+async function sendFile(conv, f) {
+  const progress = document.getElementById('file-progress');
+  const bar = h('progress', {max: 100, value: 0, 'aria-label': `Sending ${f.name}`});
+  const label = h('span', {}, 'Sending ', other(f.name), '…');
+  const row = h('div', {}, label, bar);
+  if (progress) progress.append(row);
+  try {
+    await api.upload(conv, f, '', (stage, done, total) => {
+      const pct = total ? Math.round(100 * done / total) : 0;
+      // The upload to parley web is the first half, the agent's sending the second.
+      bar.value = stage === 'upload' ? pct / 2 : 50 + pct / 2;
+    });
+    row.remove();
+    toast(`Sent ${f.name}`);
+    if (state.conv === conv) loadConversation(false);
+  } catch (err) {
+    if (err.code === 'unauthorized') return signedOut();
+    replace(row, h('span', {class: 'error', role: 'alert'}, 'Could not send ', other(f.name), ': ', err.message));
+  }
+}
+
+let loading = null;
+async function loadConversation(markRead) {
+  const conv = state.conv;
+  if (!conv) return;
+  if (loading) { loading.again = loading.again || markRead || true; return; }
+  loading = {again: false};
+  try {
+    const res = await api.get(`/conversations/${seg(conv)}/messages?fetch=0&last=500`);
+    if (state.conv !== conv) return;
+    state.messages = res.messages || [];
+    state.label = res.label;
+    renderLog();
+    if (markRead && document.visibilityState === 'visible') {
+      await api.post(`/conversations/${seg(conv)}/read`).catch(() => {});
+    }
+  } catch (err) {
+    if (err.code === 'unauthorized') return signedOut();
+    const log = document.getElementById('log');
+    if (log) replace(log, h('li', {class: 'error', role: 'alert'}, err.message));
+  } finally {
+    const again = loading.again;
+    loading = null;
+    if (again) loadConversation(again === true);
+  }
+}
+
+const shown = new Set(['text', 'timer', 'notice', 'group', 'unsupported']);
+
+function renderLog() {
+  const log = document.getElementById('log');
+  if (!log) return;
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  const byKey = new Map();
+  for (const li of log.children) if (li.dataset.key) byKey.set(li.dataset.key, li);
+  const keep = [];
+  for (const m of state.messages) {
+    if (!shown.has(m.kind)) continue;
+    const key = m.id.by + '/' + m.id.seq;
+    const sig = JSON.stringify([m.text, m.state, m.edited, m.deleted, m.reactions, m.expires, m.ref_label]);
+    let li = byKey.get(key);
+    if (!li || li.dataset.sig !== sig) li = messageView(m, key, sig);
+    keep.push(li);
+  }
+  if (keep.length === 0) keep.push(h('li', {class: 'empty'}, 'No messages yet.'));
+  // Only what changed is replaced: a screen reader hears the new ones.
+  let i = 0;
+  for (const li of keep) {
+    if (log.children[i] !== li) log.insertBefore(li, log.children[i] || null);
+    i++;
+  }
+  while (log.children.length > keep.length) log.lastChild.remove();
+  if (atBottom || !log.dataset.scrolled) {
+    log.scrollTop = log.scrollHeight;
+    log.dataset.scrolled = '1';
+  }
+}
+
+function messageView(m, key, sig) {
+  const mine = m.from === state.info.name;
+  const conv = m.conversation;
+  if (m.kind === 'notice' || m.kind === 'group' || m.kind === 'timer') {
+    let t = m.text;
+    if (m.kind === 'timer') t = m.ttl ? `${m.from} set disappearing messages to ${duration(m.ttl)}` : `${m.from} turned disappearing messages off`;
+    return h('li', {class: 'msg notice', 'data-key': key, 'data-sig': sig}, other(t), ' ', time(m.time));
+  }
+  const body = [];
+  if (m.ref) {
+    const q = state.messages.find((x) => x.id.by === m.ref.by && x.id.seq === m.ref.seq);
+    body.push(h('blockquote', {class: 'quote'}, h('span', {class: 'visually-hidden'}, 'In reply to '), other(q ? q.from : m.ref.by), ': ', other(q ? short(q.deleted ? '(deleted)' : q.text || (q.file ? q.file.name : '')) : '(a message this device does not hold)')));
+  }
+  if (m.deleted) body.push(h('p', {class: 'text deleted'}, '(deleted)'));
+  else if (m.kind === 'unsupported') body.push(h('p', {class: 'text deleted'}, '(a message this version cannot show)'));
+  else if (m.text) body.push(h('p', {class: 'text'}, other(m.text)));
+  if (m.file && !m.deleted) body.push(fileView(conv, m));
+  const reactions = Object.entries(m.reactions || {}).sort();
+  const actions = [];
+  if (!m.deleted && m.label) {
+    actions.push(h('button', {type: 'button', class: 'link', onclick: () => setContext(m, null)}, 'Reply'));
+    for (const e of ['👍', '❤️', '😂']) {
+      const mineR = (m.reactions || {})[state.info.name] === e;
+      actions.push(h('button', {type: 'button', class: 'link', 'aria-pressed': mineR ? 'true' : 'false', 'aria-label': `React ${e}`, onclick: (ev) => busy(ev.currentTarget, null, async () => {
+        await api.post(`/conversations/${seg(conv)}/react`, {ref: m.label, emoji: mineR ? '' : e});
+        loadConversation(false);
+      })}, e));
+    }
+    if (mine && m.kind === 'text' && !m.file) actions.push(h('button', {type: 'button', class: 'link', onclick: () => setContext(null, m)}, 'Edit'));
+    if (mine) actions.push(h('button', {type: 'button', class: 'link', onclick: (ev) => {
+      if (!confirm('Delete this message for everyone?')) return;
+      busy(ev.currentTarget, null, async () => {
+        await api.post(`/conversations/${seg(conv)}/delete`, {ref: m.label});
+        loadConversation(false);
+      });
+    }}, 'Delete'));
+  }
+  return h('li', {class: 'msg ' + (mine ? 'mine' : 'theirs'), 'data-key': key, 'data-sig': sig, 'data-label': m.label || null},
+    h('div', {class: 'meta'}, h('span', {class: 'from'}, mine ? 'You' : who(m.from)), ' ', time(m.time),
+      m.edited ? h('span', {class: 'edited'}, ' (edited)') : null,
+      m.expires ? h('span', {class: 'expires'}, ' disappears ', time(m.expires)) : null,
+      mine && m.state ? h('span', {class: 'state'}, ' ', stateText(m.state)) : null,
+      m.earlier ? h('span', {class: 'earlier'}, ' (before the conversation started over)') : null),
+    body,
+    reactions.length ? h('p', {class: 'reactions', 'aria-label': 'Reactions'}, reactions.map(([n, e]) => h('span', {class: 'reaction'}, e, ' ', other(n)))) : null,
+    actions.length ? h('div', {class: 'actions'}, actions) : null);
+}
+
+function stateText(s) {
+  return {queued: '· queued on this device', sent: '· sent', delivered: '· delivered', read: '· read'}[s] || '· ' + s;
+}
+
+function duration(s) {
+  if (s % 86400 === 0) return `${s / 86400} day${s === 86400 ? '' : 's'}`;
+  if (s % 3600 === 0) return `${s / 3600} hour${s === 3600 ? '' : 's'}`;
+  if (s % 60 === 0) return `${s / 60} minute${s === 60 ? '' : 's'}`;
+  return `${s} seconds`;
+}
+
+const imageName = /\.(png|jpe?g|gif|webp)$/i;
+
+function fileView(conv, m) {
+  const f = m.file;
+  const parts = [h('span', {class: 'file-name'}, '📎 ', other(f.name)), ' ', h('span', {class: 'file-size'}, `(${size(f.size)})`), ' ',
+    h('a', {href: api.fileURL(conv, m.label), download: '', class: 'button secondary', 'aria-label': `Download ${f.name}`}, 'Download')];
+  if (imageName.test(f.name) && f.size <= 20 << 20) {
+    const img = h('img', {class: 'preview', alt: `Image ${f.name}`, loading: 'lazy', src: api.fileURL(conv, m.label, true)});
+    img.addEventListener('error', () => img.remove());
+    parts.push(h('div', {}, img));
+  }
+  return h('div', {class: 'file'}, parts);
+}
+
+// ---------- requests and adding contacts
+
+async function requestsScreen() {
+  document.title = 'Parley: contact requests';
+  const list = h('ul', {class: 'cards'});
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Contact requests'), box, list);
+  let rs;
+  try {
+    rs = await api.get('/requests');
+  } catch (err) {
+    return showError(box, err);
+  }
+  state.requests = rs.requests || [];
+  header();
+  if (!state.requests.length) list.append(h('li', {class: 'empty'}, 'No requests waiting.'));
+  for (const r of state.requests) {
+    const rbox = errorBox();
+    const accept = h('button', {type: 'button', 'aria-label': `Accept ${r.from}`, onclick: () => busy(accept, rbox, async () => {
+      await api.post(`/contacts/${seg(r.from)}/accept`);
+      await refresh();
+      location.hash = '#/c/' + seg(r.from);
+    })}, 'Accept');
+    const decline = h('button', {type: 'button', class: 'secondary', 'aria-label': `Decline ${r.from}`, onclick: () => busy(decline, rbox, async () => {
+      await api.post(`/contacts/${seg(r.from)}/decline`);
+      await refresh();
+      route();
+    })}, 'Decline');
+    list.append(h('li', {class: 'card request'},
+      h('h2', {}, other(r.from)),
+      h('p', {class: 'muted'}, 'Signature checked against the chain. ', time(r.time, true)),
+      r.greeting ? h('blockquote', {class: 'greeting'}, other(r.greeting)) : h('p', {class: 'muted'}, 'No greeting.'),
+      h('p', {}, h('a', {href: '#/add?name=' + seg(r.from)}, 'Look up ', other(r.from), '’s verified record')),
+      rbox, h('div', {class: 'buttons'}, accept, decline)));
+  }
+  if (rs.waiting && rs.waiting.length) main.append(h('p', {class: 'muted'}, `${rs.waiting.length} request(s) from names not on the chain yet are kept and checked again.`));
+}
+
+function recordView(w) {
+  const r = w.record;
+  return h('section', {class: 'card record', 'aria-label': 'Verified record'},
+    h('h2', {}, other(r.name), w.cached ? ' (as verified earlier: the chain does not answer)' : ' — verified by proof'),
+    h('dl', {},
+      h('dt', {}, 'Owner key'), h('dd', {}, h('code', {}, r.owner)),
+      r.signing_key ? [h('dt', {}, 'Signing key'), h('dd', {}, h('code', {}, r.signing_key))] : null,
+      (r.enc_keys || []).map((k) => [h('dt', {}, 'Encryption key (' + k.kem + ')'), h('dd', {}, h('code', {class: 'key'}, k.key.slice(0, 32) + '…'))]),
+      h('dt', {}, 'Hubs'), h('dd', {}, (r.hubs || []).map((u) => h('div', {}, other(u)))),
+      h('dt', {}, 'Record changes'), h('dd', {}, (w.history || []).map((e) => h('div', {}, `${e.op} at block ${e.height}`))),
+      r.revoked ? [h('dt', {}, 'State'), h('dd', {class: 'warn'}, 'revoked')] : null,
+      w.safety ? [h('dt', {}, 'Safety number'), h('dd', {}, h('code', {class: 'safety'}, w.safety))] : null));
+}
+
+function addScreen(initial) {
+  document.title = 'Parley: add a contact';
+  const name = h('input', {type: 'text', required: true, spellcheck: 'false', value: initial, autocomplete: 'off'});
+  const box = errorBox();
+  const out = h('div', {});
+  const look = h('button', {type: 'submit'}, 'Look up');
+  const lookup = h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    replace(out);
+    busy(look, box, async () => {
+      const n = name.value.trim();
+      const w = await api.get('/names/' + seg(n));
+      const greeting = h('textarea', {rows: 2, id: 'greeting'});
+      const sbox = errorBox();
+      const send = h('button', {type: 'submit'}, 'Send request');
+      replace(out, recordView(w), contact(n) ? h('p', {}, other(n), ' is a contact already. ', h('a', {href: '#/c/' + seg(n)}, 'Open the conversation')) :
+        h('form', {class: 'card', onsubmit: (e) => {
+          e.preventDefault();
+          busy(send, sbox, async () => {
+            const res = await api.post('/contacts', {name: n, greeting: greeting.value});
+            const what = {sent: 'Request sent, sealed to their verified key.', introduced: 'Introduced: a contact now.'}[res.outcome] || (res.queued ? res.queued.why : 'Request ' + res.outcome.replace('_', ' ') + '.');
+            replace(out, h('p', {role: 'status'}, other(what)), h('p', {}, h('a', {href: '#/c/' + seg(n)}, 'Open the conversation')));
+            await refresh();
+            header();
+          });
+        }}, field('Greeting', greeting, 'The first message they see with your request.'), sbox, send));
+    });
+  }}, h('h1', {}, 'Add a contact'), h('p', {}, 'Look a name up on the chain: its record is verified by proof before anything is sent.'),
+  field('Name', name), box, look);
+  replace(main, lookup, out);
+  name.focus();
+  if (initial) lookup.requestSubmit();
+}
+
+// ---------- a contact: safety number, verification, block
+
+async function contactScreen(name) {
+  document.title = `Parley: ${name}`;
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Contact ', other(name)), box);
+  await refresh().catch(() => {});
+  const c = contact(name);
+  if (!c) {
+    main.append(h('p', {}, other(name), ' is not a contact. ', h('a', {href: '#/add?name=' + seg(name)}, 'Look them up')));
+    return;
+  }
+  let profile = {};
+  try { profile = await api.get(`/contacts/${seg(name)}/profile?fetch=1`); } catch { /* none shared */ }
+  main.append(h('section', {class: 'card profile'}, avatar(name),
+    h('div', {}, profile.display_name ? h('p', {}, 'Display name: ', other(profile.display_name)) : null,
+      profile.status ? h('p', {}, 'Status: ', other(profile.status)) : null,
+      h('p', {}, 'Keys: ', keysText(c)),
+      h('p', {}, c.verified ? '✓ Verified in person' : 'Not verified in person yet'))));
+  if (c.key_change) {
+    main.append(h('div', {id: 'keys-banner'}));
+    keysBanner(c.key_change);
+  }
+  try {
+    const s = await api.get(`/contacts/${seg(name)}/safety`);
+    const vbox = errorBox();
+    const number = h('input', {type: 'text', inputmode: 'numeric', autocomplete: 'off', spellcheck: 'false'});
+    const verify = h('button', {type: 'submit'}, 'Mark verified');
+    const unverify = h('button', {type: 'button', class: 'secondary', onclick: () => busy(unverify, vbox, async () => {
+      await api.post(`/contacts/${seg(name)}/unverify`);
+      contactScreen(name);
+    })}, 'Mark not verified');
+    main.append(h('section', {class: 'card safety-card', 'aria-labelledby': 'safety-h'},
+      h('h2', {id: 'safety-h'}, 'Safety number'),
+      h('p', {}, 'Compare this number with the one ', other(name), ' sees for you, in person or on a call you trust. If they match, nobody is in between.'),
+      h('p', {}, h('code', {class: 'safety', id: 'safety-number'}, s.safety)),
+      h('img', {class: 'qr', src: '/web/qr?text=' + seg(s.safety), alt: 'QR code of the safety number', width: 192, height: 192}),
+      c.verified ? unverify : h('form', {onsubmit: (e) => {
+        e.preventDefault();
+        busy(verify, vbox, async () => {
+          await api.post(`/contacts/${seg(name)}/verify`, {number: number.value});
+          toast(`${name} marked verified`);
+          contactScreen(name);
+        });
+      }}, field('The number ' + name + ' reads to you', number, 'Type the number they read (or scanned): it must match.'), verify),
+      vbox));
+  } catch (err) {
+    main.append(h('p', {class: 'muted'}, 'No safety number: ', err.message));
+  }
+  const abox = errorBox();
+  const block = h('button', {type: 'button', class: 'danger', onclick: () => busy(block, abox, async () => {
+    if (c.blocked) await api.del('/blocked/' + seg(name));
+    else await api.post('/blocked', {name});
+    await refresh();
+    contactScreen(name);
+  })}, c.blocked ? 'Unblock ' + name : 'Block ' + name);
+  main.append(h('section', {class: 'card'}, h('h2', {}, 'Actions'), h('p', {}, h('a', {href: '#/c/' + seg(name)}, 'Open the conversation')), abox, block));
+}
+
+function keysText(c) {
+  return {confirmed: 'as you confirmed them, checked on the chain now', changed: 'CHANGED on the chain: sending is held until you confirm', revoked: 'the name was revoked', unchecked: 'not checked (the chain does not answer)', error: 'could not be checked'}[c.keys] || c.keys;
+}
+
+// ---------- groups
+
+function newGroupScreen() {
+  document.title = 'Parley: new group';
+  const name = h('input', {type: 'text', required: true, autocomplete: 'off'});
+  const box = errorBox();
+  const checks = state.contacts.filter((c) => !c.blocked).map((c) => {
+    const cb = h('input', {type: 'checkbox', value: c.name, id: 'm-' + seg(c.name).replace(/%/g, '_')});
+    return h('div', {class: 'check'}, cb, h('label', {for: cb.id}, other(c.display_name || c.name)));
+  });
+  const create = h('button', {type: 'submit'}, 'Create group');
+  replace(main, h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    const members = [...main.querySelectorAll('input[type=checkbox]:checked')].map((x) => x.value);
+    busy(create, box, async () => {
+      const res = await api.post('/groups', {name: name.value.trim(), members});
+      await refresh();
+      location.hash = '#/c/' + seg('#' + res.id);
+    });
+  }}, h('h1', {}, 'New group'), field('Group name', name),
+  h('fieldset', {}, h('legend', {}, 'Members'), checks.length ? checks : h('p', {}, 'Add contacts first.')), box, create));
+  name.focus();
+}
+
+async function groupScreen(id) {
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Group'), box);
+  let d;
+  try {
+    d = await api.get('/groups/' + seg(id));
+  } catch (err) {
+    return showError(box, err);
+  }
+  const g = d.group;
+  document.title = `Parley: group ${g.name}`;
+  replace(main.querySelector('h1'), 'Group ', other(g.name));
+  const me = state.info.name;
+  const act = (action, body, label) => {
+    const b = h('button', {type: 'button', class: action === 'remove' || action === 'leave' ? 'danger' : 'secondary', onclick: () => busy(b, box, async () => {
+      await api.post(`/groups/${seg(id)}/${action}`, body);
+      await refresh();
+      groupScreen(id);
+    })}, label);
+    return b;
+  };
+  main.append(h('p', {}, h('a', {href: '#/c/' + seg('#' + id)}, 'Open the conversation')),
+    h('section', {class: 'card'}, h('h2', {}, 'Members'), h('ul', {}, g.members.map((m) => h('li', {}, other(m), m === g.creator ? ' (creator)' : '', m === me ? ' (you)' : '',
+      g.creator === me && m !== me ? [' ', act('remove', {name: m}, 'Remove ' + m)] : null)))),
+    d.key_changes && d.key_changes.length ? h('div', {class: 'alert', role: 'alert'}, d.key_changes.map((k) => h('p', {}, other(k.message)))) : null);
+  if (g.gone) {
+    main.append(h('p', {}, 'You are no longer in this group.'));
+    return;
+  }
+  const invitable = state.contacts.filter((c) => !g.members.includes(c.name));
+  const who = h('select', {'aria-label': 'Contact to invite'}, invitable.map((c) => h('option', {value: c.name}, other(c.name))));
+  const invite = h('button', {type: 'button', onclick: () => busy(invite, box, async () => {
+    await api.post(`/groups/${seg(id)}/invite`, {name: who.value});
+    await refresh();
+    groupScreen(id);
+  })}, 'Invite');
+  const newName = h('input', {type: 'text', value: g.name});
+  const rename = h('button', {type: 'button', class: 'secondary', onclick: () => busy(rename, box, async () => {
+    await api.post(`/groups/${seg(id)}/rename`, {name: newName.value.trim()});
+    await refresh();
+    groupScreen(id);
+  })}, 'Rename');
+  main.append(h('section', {class: 'card'}, h('h2', {}, 'Change the group'),
+    invitable.length ? h('div', {class: 'row'}, who, invite) : null,
+    h('div', {class: 'row'}, field('New name', newName), rename),
+    h('p', {}, act('leave', undefined, 'Leave the group'))));
+}
+
+// ---------- search, profile, settings, status
+
+async function searchScreen(q) {
+  document.title = 'Parley: search';
+  const input = h('input', {type: 'search', value: q, autocomplete: 'off'});
+  const box = errorBox();
+  const results = h('ul', {class: 'results', 'aria-label': 'Results'});
+  const go = h('button', {type: 'submit'}, 'Search');
+  replace(main, h('form', {role: 'search', onsubmit: (e) => {
+    e.preventDefault();
+    history.replaceState(null, '', '#/search?q=' + seg(input.value));
+    run();
+  }}, h('h1', {}, 'Search messages'), field('Words to find', input), go), box, results);
+  const run = () => busy(go, box, async () => {
+    replace(results);
+    if (!input.value.trim()) return;
+    const res = await api.get('/search?q=' + seg(input.value));
+    const ms = res.messages || [];
+    if (!ms.length) results.append(h('li', {class: 'empty'}, 'Nothing found.'));
+    for (const m of ms) {
+      results.append(h('li', {}, h('a', {href: '#/c/' + seg(m.conversation)}, other(convTitle(m.conversation))), ' ', time(m.time, true), h('br'), other(m.from), ': ', other(short(m.text || ''))));
+    }
+  });
+  input.focus();
+  if (q) run();
+}
+
+async function profileScreen() {
+  document.title = 'Parley: your profile';
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Your profile'), box);
+  let p = {};
+  try { p = await api.get('/profile'); } catch (err) { if (err.code !== 'no_profile') showError(box, err); }
+  const dn = h('input', {type: 'text', value: p.display_name || '', autocomplete: 'off'});
+  const st = h('input', {type: 'text', value: p.status || '', autocomplete: 'off'});
+  const av = h('input', {type: 'file', accept: 'image/png,image/jpeg,image/gif'});
+  const save = h('button', {type: 'submit'}, 'Save and share with contacts');
+  const img = h('img', {class: 'avatar big', alt: 'Your avatar', src: '/web/avatar?t=' + Date.now(), width: 96, height: 96});
+  img.addEventListener('error', () => { img.hidden = true; });
+  main.append(h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    busy(save, box, async () => {
+      const u = {display_name: dn.value, status: st.value};
+      if (av.files[0]) u.avatar = await base64(av.files[0]);
+      await api.put('/profile', u);
+      toast('Profile saved and shared with your contacts');
+      profileScreen();
+    });
+  }}, img, field('Display name', dn, 'Shown to your contacts beside your name ' + state.info.name + '.'), field('Status', st), field('Avatar image', av, 'PNG, JPEG or GIF, small.'), save));
+}
+
+async function base64(file) {
+  const b = new Uint8Array(await file.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+async function settingsScreen() {
+  document.title = 'Parley: settings';
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Settings'), box);
+  let s, st;
+  try {
+    [s, st] = await Promise.all([api.get('/settings'), api.get('/status').catch(() => null)]);
+  } catch (err) {
+    return showError(box, err);
+  }
+  const toggle = (label, on, path) => {
+    const cb = h('input', {type: 'checkbox', checked: on, onchange: () => busy(cb, box, async () => {
+      await api.put(path, {on: cb.checked});
+      toast(label + (cb.checked ? ' on' : ' off'));
+    })});
+    return h('div', {class: 'check'}, cb, h('label', {for: cb.id = 'set-' + path.replace(/\W/g, '')}, label));
+  };
+  const bpass = h('input', {type: 'password', autocomplete: 'new-password'});
+  const backupOn = st && st.backup;
+  const bbutton = h('button', {type: 'submit'}, backupOn ? 'Turn backup off' : 'Turn backup on');
+  const node = h('input', {type: 'url', value: s.node});
+  const wit = h('textarea', {rows: 2, value: (s.witnesses || []).join('\n')});
+  const nbutton = h('button', {type: 'submit'}, 'Use this node');
+  main.append(
+    h('section', {class: 'card'}, h('h2', {}, 'Privacy'),
+      toggle('Send read receipts', s.read_receipts, '/settings/read-receipts'),
+      toggle('Desktop notifications (from the agent)', s.notifications, '/settings/notifications')),
+    h('form', {class: 'card', onsubmit: (e) => {
+      e.preventDefault();
+      busy(bbutton, box, async () => {
+        await api.put('/backup', backupOn ? {on: false} : {on: true, passphrase: bpass.value});
+        toast(backupOn ? 'Backup off' : 'Backup on');
+        settingsScreen();
+      });
+    }}, h('h2', {}, 'Backup'), h('p', {}, backupOn ? 'Your identity, contacts and history are backed up, encrypted, on your hubs.' : 'Backup is off.'),
+    backupOn ? null : field('Backup passphrase', bpass, 'Needed to restore on another device. Not your device passphrase.'), bbutton),
+    h('form', {class: 'card', onsubmit: (e) => {
+      e.preventDefault();
+      busy(nbutton, box, async () => {
+        const res = await api.put('/settings/node', {node: node.value.trim(), witnesses: lines(wit.value)});
+        toast(`Now asking ${res.node} (chain ${res.chain_id})`);
+      });
+    }}, h('h2', {}, 'Chain node'), field('Node', node), field('Witnesses (one per line)', wit), nbutton),
+    h('section', {class: 'card'}, h('h2', {}, 'Blocked'),
+      (s.blocked || []).length ? h('ul', {}, s.blocked.map((n) => {
+        const b = h('button', {type: 'button', class: 'secondary', 'aria-label': 'Unblock ' + n, onclick: () => busy(b, box, async () => {
+          await api.del('/blocked/' + seg(n));
+          settingsScreen();
+        })}, 'Unblock');
+        return h('li', {}, other(n), ' ', b);
+      })) : h('p', {}, 'Nobody.')),
+    h('section', {class: 'card'}, h('h2', {}, 'This browser'),
+      h('button', {type: 'button', class: 'secondary', onclick: async () => {
+        await fetch('/logout', {method: 'POST', credentials: 'same-origin'});
+        signedOut();
+      }}, 'Sign out')));
+}
+
+async function statusScreen() {
+  document.title = 'Parley: status';
+  const box = errorBox();
+  const refreshB = h('button', {type: 'button', class: 'secondary', onclick: () => statusScreen()}, 'Check again');
+  replace(main, h('h1', {}, 'Status'), box);
+  let s;
+  try {
+    s = await api.get('/status');
+  } catch (err) {
+    return showError(box, err);
+  }
+  const ch = s.chain;
+  main.append(
+    h('section', {class: 'card'}, h('h2', {}, 'Chain'), h('dl', {},
+      h('dt', {}, 'Chain'), h('dd', {}, ch.id || '?'),
+      h('dt', {}, 'Node'), h('dd', {}, other(ch.node)),
+      h('dt', {}, 'Witnesses'), h('dd', {}, String(ch.witnesses)),
+      h('dt', {}, 'Verified height'), h('dd', {}, ch.height ? String(ch.height) : '—', ch.time ? [' at ', time(ch.time, true)] : null),
+      ch.error ? [h('dt', {}, 'Problem'), h('dd', {class: 'warn'}, ch.error.message)] : null)),
+    h('section', {class: 'card'}, h('h2', {}, 'Your name'), h('dl', {},
+      h('dt', {}, 'Name'), h('dd', {}, s.name),
+      s.name_state ? [h('dt', {}, 'Expiry'), h('dd', {}, s.name_state)] : null,
+      h('dt', {}, 'Keys on the chain'), h('dd', {}, {ok: 'this device’s', not_mine: 'NOT this device’s', unchecked: 'not checked'}[s.keys] || s.keys))),
+    h('section', {class: 'card'}, h('h2', {}, 'Hubs'), h('table', {},
+      h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Hub'), h('th', {scope: 'col'}, 'Health'), h('th', {scope: 'col'}, 'Waiting to go out'))),
+      h('tbody', {}, (s.hubs || []).map((hs) => h('tr', {}, h('td', {}, other(hs.url)),
+        h('td', {class: hs.error ? 'warn' : ''}, hs.error ? hs.error.message : `answers (${Math.round(hs.latency_ms || 0)} ms)`),
+        h('td', {}, String(hs.waiting || 0))))))),
+    h('section', {class: 'card'}, h('h2', {}, 'This device'), h('dl', {},
+      h('dt', {}, 'Contacts'), h('dd', {}, String(s.contacts)),
+      h('dt', {}, 'Groups'), h('dd', {}, String(s.groups)),
+      h('dt', {}, 'Blocked'), h('dd', {}, String(s.blocked)),
+      h('dt', {}, 'Backup'), h('dd', {}, s.backup ? 'on' : 'off'),
+      h('dt', {}, 'Read receipts'), h('dd', {}, s.read_receipts ? 'on' : 'off'),
+      h('dt', {}, 'Agent'), h('dd', {}, `${state.info.mode}, pid ${state.info.pid}, version ${state.info.version}`))),
+    refreshB);
+}
+
+boot();

@@ -1,0 +1,407 @@
+// Package web serves Parley's web app to a browser on this device: the
+// app's files, embedded in the binary (app/), and the home's agent API
+// (package api) under /api/v1, proxied to the agent's socket, for the
+// browser that signed in with the one-time login address the server
+// prints. It serves on a loopback address only and answers only requests
+// whose Host is that address (no DNS rebinding) and whose Origin, if any,
+// is that server (no cross-site request); every answer carries a strict
+// Content-Security-Policy (no inline script, nothing from elsewhere).
+//
+// It holds no key and no state of the home: the agent does. It never
+// logs the login token, a session cookie or a request's body.
+//
+// Files cross as bytes, never as paths: the agent's calls that read or
+// write a path of the device (files, files/get) are not proxied; the
+// browser uploads to /web/upload and downloads from /web/file, and this
+// server hands the agent a file in a private temporary directory.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/internal/api"
+)
+
+// Codes of the errors this server answers itself (the agent's are api's).
+const (
+	// CodeUnauthorized: no session: open the address parley web printed.
+	CodeUnauthorized api.Code = "unauthorized"
+	// CodeForbidden (api's): a foreign Host or Origin, a cross-site request.
+	CodeForbidden = api.CodeForbidden
+)
+
+// Defaults.
+const (
+	// DefaultMaxUpload bounds a file uploaded to be sent.
+	DefaultMaxUpload = 1 << 30
+	// maxSessions bounds the signed-in browsers; the oldest goes first.
+	maxSessions = 16
+	// tokenBytes is the entropy of the login token and of a session.
+	tokenBytes = 32
+)
+
+// ErrNotLoopback: the address to listen on is not a loopback address.
+var ErrNotLoopback = errors.New("the web app listens on a loopback address only (127.0.0.1 or [::1])")
+
+// Options configure a Server.
+type Options struct {
+	// Socket is the agent's Unix socket (agent.SocketPath of the home).
+	Socket string
+	// Logger logs what the server does (nil: nothing). It never sees the
+	// login token or a session.
+	Logger *slog.Logger
+	// TempDir is where files go between the browser and the agent ("":
+	// the system's).
+	TempDir string
+	// MaxUpload bounds an uploaded file (0: DefaultMaxUpload).
+	MaxUpload int64
+	// Assets are the app's files (nil: the embedded app).
+	Assets fs.FS
+	// Rand is the source of the token and sessions (nil: crypto/rand).
+	Rand io.Reader
+}
+
+// Server is the web app of one home. Its methods are safe for concurrent
+// use.
+type Server struct {
+	opts   Options
+	l      net.Listener
+	origin string          // http://127.0.0.1:PORT
+	hosts  map[string]bool // the Host values answered
+	cookie string          // the session cookie's name (the port in it: cookies do not tell ports apart)
+	log    *slog.Logger
+	proxy  *httputil.ReverseProxy
+	agent  *http.Transport
+	assets http.Handler
+	// pathCalls match the agent's calls on paths of the device.
+	pathCalls *http.ServeMux
+
+	mu       sync.Mutex
+	token    []byte                 // the login token until used (nil after)
+	sessions map[[32]byte]time.Time // sha256 of a session → when made
+}
+
+// New makes the web app's server on l, which must listen on a loopback
+// address (else ErrNotLoopback).
+func New(l net.Listener, opts Options) (*Server, error) {
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok || !addr.IP.IsLoopback() {
+		return nil, fmt.Errorf("%w, not %s", ErrNotLoopback, l.Addr())
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.MaxUpload <= 0 {
+		opts.MaxUpload = DefaultMaxUpload
+	}
+	if opts.Assets == nil {
+		opts.Assets = appFS()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	port := strconv.Itoa(addr.Port)
+	host := net.JoinHostPort(addr.IP.String(), port)
+	s := &Server{opts: opts, l: l, origin: "http://" + host, log: log, cookie: "parley_session_" + port,
+		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]time.Time{}}
+	s.token = make([]byte, tokenBytes)
+	if _, err := io.ReadFull(opts.Rand, s.token); err != nil {
+		return nil, err
+	}
+	s.agent = &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", opts.Socket)
+		},
+		MaxIdleConns:    8,
+		IdleConnTimeout: 30 * time.Second,
+	}
+	target := &url.URL{Scheme: "http", Host: "parley-agent"}
+	s.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/api")
+			pr.Out.URL.RawPath = ""
+			pr.Out.Host = target.Host
+			// Only what the API reads goes on: never the cookie.
+			keep := http.Header{}
+			for _, h := range []string{"Accept", "Content-Type", "Content-Length", "Last-Event-ID"} {
+				if v := pr.In.Header.Values(h); len(v) > 0 {
+					keep[h] = v
+				}
+			}
+			pr.Out.Header = keep
+		},
+		Transport:     s.agent,
+		FlushInterval: -1, // the event stream and NDJSON answers go on as they come
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.log.Warn("the agent does not answer", "error", err)
+			writeError(w, http.StatusBadGateway, &api.Error{Code: api.CodeOffline, Message: "the Parley agent does not answer",
+				Hint: "is parley web (or parley daemon) still running? start it again"})
+		},
+	}
+	s.assets = http.FileServerFS(opts.Assets)
+	s.pathCalls = newPathCalls()
+	return s, nil
+}
+
+// Origin is the app's origin: http://127.0.0.1:PORT.
+func (s *Server) Origin() string { return s.origin }
+
+// LoginURL is the address to open, with the one-time login token.
+func (s *Server) LoginURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.origin + "/login?token=" + base64.RawURLEncoding.EncodeToString(s.token)
+}
+
+// Serve serves the app until ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(s.l) }()
+	s.log.Info("serving the web app", "address", s.origin)
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	srv.Close() // event streams do not end by themselves
+	s.agent.CloseIdleConnections()
+	return nil
+}
+
+// csp is the Content-Security-Policy of every answer: the app's own
+// scripts and styles only, no inline script, nothing from elsewhere,
+// images from the app (avatars, previews, QR codes) and blob: (a file
+// chosen to send, shown before it goes).
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'; manifest-src 'self'"
+
+// ServeHTTP checks the Host, the Origin and the session, then serves the
+// app, the login, the files and the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	if !s.hosts[r.Host] {
+		// A name that resolves to 127.0.0.1 (DNS rebinding) or a guess.
+		writeError(w, http.StatusMisdirectedRequest, &api.Error{Code: CodeForbidden,
+			Message: "this server answers only to " + s.origin})
+		return
+	}
+	if err := s.checkOrigin(r); err != nil {
+		s.log.Warn("refused a cross-site request", "method", r.Method, "path", r.URL.Path, "why", err.Error())
+		writeError(w, http.StatusForbidden, &api.Error{Code: CodeForbidden, Message: err.Error()})
+		return
+	}
+	switch p := r.URL.Path; {
+	case p == "/login":
+		s.login(w, r)
+	case p == "/logout":
+		s.logout(w, r)
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/web/"):
+		if !s.signedIn(r) {
+			writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeUnauthorized,
+				Message: "not signed in", Hint: "open the address parley web printed when it started"})
+			return
+		}
+		s.serveSignedIn(w, r)
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		s.assets.ServeHTTP(w, r)
+	default:
+		writeError(w, http.StatusMethodNotAllowed, &api.Error{Code: api.CodeNoRoute, Message: r.Method + " " + p + " is not served"})
+	}
+}
+
+// checkOrigin refuses what another site makes the browser send: an
+// Origin that is not the app's; a fetch the browser marks cross-site or
+// same-site (another port of 127.0.0.1 is same-site); a change (any
+// method but GET and HEAD) without the app's Origin.
+func (s *Server) checkOrigin(r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" && o != s.origin && o != s.localhostOrigin() {
+		return fmt.Errorf("a request from %q, not from this app", o)
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("a %s request", site)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Origin") == "" {
+		return errors.New("a change without the app's Origin")
+	}
+	return nil
+}
+
+func (s *Server) localhostOrigin() string {
+	return "http://localhost:" + s.origin[strings.LastIndexByte(s.origin, ':')+1:]
+}
+
+// login exchanges the one-time token for a session: an HttpOnly,
+// SameSite=Strict cookie; the token works once.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, &api.Error{Code: api.CodeNoRoute, Message: "sign in with GET /login?token=..."})
+		return
+	}
+	given, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("token"))
+	s.mu.Lock()
+	ok := err == nil && s.token != nil && subtle.ConstantTimeCompare(given, s.token) == 1
+	if ok {
+		s.token = nil // once
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.log.Warn("refused a sign-in: the login token is wrong or was used already")
+		writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeUnauthorized,
+			Message: "this sign-in address is wrong or was used already",
+			Hint:    "each address works once: run parley web again for a new one"})
+		return
+	}
+	session := make([]byte, tokenBytes)
+	if _, err := io.ReadFull(s.opts.Rand, session); err != nil {
+		writeError(w, http.StatusInternalServerError, &api.Error{Code: api.CodeInternal, Message: "no randomness for a session"})
+		return
+	}
+	s.mu.Lock()
+	if len(s.sessions) >= maxSessions {
+		var oldest [32]byte
+		var at time.Time
+		for k, t := range s.sessions {
+			if at.IsZero() || t.Before(at) {
+				oldest, at = k, t
+			}
+		}
+		delete(s.sessions, oldest)
+	}
+	s.sessions[sha256.Sum256(session)] = time.Now()
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: base64.RawURLEncoding.EncodeToString(session), Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	s.log.Info("a browser signed in")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logout ends the browser's session (POST, from the app).
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusMethodNotAllowed, &api.Error{Code: api.CodeNoRoute, Message: "sign out with POST /logout"})
+		return
+	}
+	if c, err := r.Cookie(s.cookie); err == nil {
+		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
+			s.mu.Lock()
+			delete(s.sessions, sha256.Sum256(b))
+			s.mu.Unlock()
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// signedIn reports whether r carries a session's cookie. Sessions are
+// looked up by their hash: the map's timing says nothing of a session.
+func (s *Server) signedIn(r *http.Request) bool {
+	c, err := r.Cookie(s.cookie)
+	if err != nil {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(b) != tokenBytes {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sessions[sha256.Sum256(b)]
+	return ok
+}
+
+// serveSignedIn serves /api/v1/... (the agent's API, but its calls on
+// paths of the device) and /web/... (files, avatars, QR codes).
+func (s *Server) serveSignedIn(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/web/upload":
+		s.upload(w, r)
+	case p == "/web/file":
+		s.download(w, r)
+	case p == "/web/avatar":
+		s.avatar(w, r)
+	case p == "/web/qr":
+		s.qr(w, r)
+	case strings.HasPrefix(p, "/api"+api.Prefix+"/"):
+		if s.pathCall(r) {
+			writeError(w, http.StatusForbidden, &api.Error{Code: CodeForbidden,
+				Message: "the web app sends and saves files through /web/upload and /web/file, never by a path of this device"})
+			return
+		}
+		if r.ContentLength > api.MaxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, &api.Error{Code: api.CodeTooLarge, Message: "the request is larger than the API takes"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, api.MaxBody)
+		h := w.Header()
+		h.Del("Cache-Control") // the agent's own
+		s.proxy.ServeHTTP(w, r)
+	default:
+		writeError(w, http.StatusNotFound, &api.Error{Code: api.CodeNoRoute, Message: "no " + p + " here"})
+	}
+}
+
+// newPathCalls are the agent's calls that read or write a path of the
+// device, matched as the agent's own mux matches them.
+func newPathCalls() *http.ServeMux {
+	m := http.NewServeMux()
+	for _, p := range []string{"/api" + api.Prefix + "/conversations/{conv}/files", "/api" + api.Prefix + "/conversations/{conv}/files/get"} {
+		m.Handle(p, http.NotFoundHandler())
+		m.Handle(p+"/", http.NotFoundHandler())
+	}
+	return m
+}
+
+// pathCall reports whether r is one of the calls on paths.
+func (s *Server) pathCall(r *http.Request) bool {
+	_, pattern := s.pathCalls.Handler(r)
+	return pattern != ""
+}
+
+// writeError answers e as the API does (an envelope).
+func writeError(w http.ResponseWriter, status int, e *api.Error) {
+	w.Header().Set("Content-Type", api.JSON)
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(api.Envelope{Error: e})
+}
