@@ -229,14 +229,14 @@ function registerScreen() {
 
 function header() {
   const reqs = state.requests.length;
-  const link = (href, text, extra) => h('a', {href, 'aria-current': location.hash === href || (href === '#/' && (location.hash === '' || location.hash.startsWith('#/c/'))) ? 'page' : null}, text, extra || null);
+  const link = (href, text) => h('a', {href, 'aria-current': location.hash === href || (href === '#/' && (location.hash === '' || location.hash.startsWith('#/c/'))) ? 'page' : null}, text);
   replace(top,
     h('span', {class: 'brand'}, 'Parley'),
     h('span', {class: 'me'}, 'Signed in as ', h('strong', {}, state.info.name)),
     state.offline.size ? h('span', {class: 'offline', role: 'status'}, 'Offline: ' + [...state.offline].join(', ')) : null,
     h('nav', {'aria-label': 'Main'}, h('ul', {},
       h('li', {}, link('#/', 'Chats')),
-      h('li', {}, link('#/requests', 'Requests', reqs ? h('span', {class: 'badge', 'aria-label': `, ${reqs} waiting`}, String(reqs)) : null)),
+      h('li', {}, link('#/requests', reqs ? `Requests (${reqs})` : 'Requests')),
       h('li', {}, link('#/add', 'Add contact')),
       h('li', {}, link('#/groups/new', 'New group')),
       h('li', {}, link('#/search', 'Search')),
@@ -421,7 +421,8 @@ function conversationView(pane, conv) {
     toast(timer.value === '0' ? 'Disappearing messages off' : 'Disappearing messages set');
   })}, [['0', 'Messages stay'], ['300', 'Disappear after 5 minutes'], ['3600', 'Disappear after 1 hour'], ['86400', 'Disappear after 1 day'], ['604800', 'Disappear after 1 week']].map(([v, t]) => h('option', {value: v}, t)));
   const banner = h('div', {id: 'keys-banner'});
-  const log = h('ol', {id: 'log', class: 'log', role: 'log', 'aria-labelledby': 'conv-title', 'aria-live': 'polite'});
+  const log = h('div', {id: 'log-region', class: 'log', role: 'log', 'aria-labelledby': 'conv-title', 'aria-live': 'polite', tabindex: '0'},
+    h('ol', {id: 'log', class: 'log-list'}));
   const composer = composerView(conv);
   pane.append(h('div', {class: 'conv-head'}, h('a', {href: '#/', class: 'back'}, '← Chats'), title, h('div', {class: 'conv-tools'}, info, timer)), banner, log, composer);
   if (c && (c.keys === 'changed' || c.keys === 'revoked') && c.key_change) keysBanner(c.key_change);
@@ -526,7 +527,7 @@ async function sendFile(conv, f) {
   if (progress) progress.append(row);
   try {
     await api.upload(conv, f, '', (stage, done, total) => {
-      const pct = total ? Math.round(100 * done / total) : 0;
+      const pct = total > 0 && done >= 0 ? Math.min(100, Math.round(100 * done / total)) : 0;
       // The upload to parley web is the first half, the agent's sending the second.
       bar.value = stage === 'upload' ? pct / 2 : 50 + pct / 2;
     });
@@ -569,8 +570,9 @@ const shown = new Set(['text', 'timer', 'notice', 'group', 'unsupported']);
 
 function renderLog() {
   const log = document.getElementById('log');
-  if (!log) return;
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  const region = document.getElementById('log-region');
+  if (!log || !region) return;
+  const atBottom = region.scrollHeight - region.scrollTop - region.clientHeight < 40;
   const byKey = new Map();
   for (const li of log.children) if (li.dataset.key) byKey.set(li.dataset.key, li);
   const keep = [];
@@ -590,9 +592,9 @@ function renderLog() {
     i++;
   }
   while (log.children.length > keep.length) log.lastChild.remove();
-  if (atBottom || !log.dataset.scrolled) {
-    log.scrollTop = log.scrollHeight;
-    log.dataset.scrolled = '1';
+  if (atBottom || !region.dataset.scrolled) {
+    region.scrollTop = region.scrollHeight;
+    region.dataset.scrolled = '1';
   }
 }
 
@@ -640,7 +642,7 @@ function messageView(m, key, sig) {
       mine && m.state ? h('span', {class: 'state'}, ' ', stateText(m.state)) : null,
       m.earlier ? h('span', {class: 'earlier'}, ' (before the conversation started over)') : null),
     body,
-    reactions.length ? h('p', {class: 'reactions', 'aria-label': 'Reactions'}, reactions.map(([n, e]) => h('span', {class: 'reaction'}, e, ' ', other(n)))) : null,
+    reactions.length ? h('p', {class: 'reactions'}, h('span', {class: 'visually-hidden'}, 'Reactions: '), reactions.map(([n, e]) => h('span', {class: 'reaction'}, e, ' ', other(n)))) : null,
     actions.length ? h('div', {class: 'actions'}, actions) : null);
 }
 
