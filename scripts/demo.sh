@@ -92,7 +92,11 @@ fi
 say "Random-looking paths, a few fixed sizes, no names, no plaintext (checked: 'Lunch tomorrow' is on neither hub)."
 
 step "your turn"
-say "The network is still running ('make status'). Chat as alice or bob:"
+say "The network is still running ('make status'). Open alice's and bob's web apps side by side:"
+say "  bin/parley --home $dir/demo/alice web      # prints 'open http://127.0.0.1:PORT/login?token=...': open it"
+say "  bin/parley --home $dir/demo/bob web        # in another terminal: bob's, on another port"
+say "  (each page asks for the passphrase: $PARLEY_PASSPHRASE)"
+say "Or chat from the terminal:"
 say "  export PARLEY_PASSPHRASE='$PARLEY_PASSPHRASE'"
 say "  bin/parley --home $dir/demo/bob chat alice      # terminal UI, messages arrive live"
 say "  bin/parley --home $dir/demo/alice send bob 'hello again'"
