@@ -33,6 +33,9 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := h.private(); err != nil {
+				return err
+			}
 			if c := h.dial(ctx); c != nil {
 				info, _ := c.Agent(ctx)
 				c.Close()

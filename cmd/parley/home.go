@@ -77,6 +77,9 @@ func (h *home) connect(ctx context.Context, mode string, readOnly bool) (*api.Cl
 	if h.conn != nil {
 		return h.conn, nil
 	}
+	if err := h.private(); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(h.lockWait)
 	for said := false; ; said = true {
 		if c := h.dial(ctx); c != nil {
@@ -89,6 +92,8 @@ func (h *home) connect(ctx context.Context, mode string, readOnly bool) (*api.Cl
 		case err == nil:
 			h.lock = lock
 			return h.serve(ctx, mode)
+		case errors.Is(err, agent.ErrNotPrivate): // made just now where others can write
+			return nil, h.private()
 		case !errors.As(err, &busy):
 			return nil, err
 		case readOnly:
@@ -106,8 +111,26 @@ func (h *home) connect(ctx context.Context, mode string, readOnly bool) (*api.Cl
 	}
 }
 
-// dial returns a client of the home's agent if one answers on its socket.
+// private refuses a home that other users of the machine can change
+// (agent.CheckPrivate), with the hint: a command checks it before it
+// reads anything of the home or dials its socket, for such a home may
+// hold their config or their agent.
+func (h *home) private() error {
+	var np *agent.NotPrivateError
+	if err := agent.CheckPrivate(h.dir); errors.As(err, &np) {
+		return hinted(err, np.Hint())
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// dial returns a client of the home's agent if one answers on its socket
+// (never in a home others can change: private).
 func (h *home) dial(ctx context.Context) *api.Client {
+	if agent.CheckPrivate(h.dir) != nil {
+		return nil
+	}
 	path := agent.SocketPath(h.dir)
 	if _, err := os.Stat(path); err != nil {
 		return nil

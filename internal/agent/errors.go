@@ -104,6 +104,7 @@ func (a *Agent) explain(err error) (code api.Code, what, hint string) {
 		ae *hubclient.AnswerError
 		be *bns.CodeError
 		bz *BusyError
+		np *NotPrivateError
 	)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded) && !unreachable(err):
@@ -114,6 +115,8 @@ func (a *Agent) explain(err error) (code api.Code, what, hint string) {
 			code, _, _ = a.explain(ce.err)
 		}
 		return code, cli.Plain(ce.err), ce.hint
+	case errors.As(err, &np):
+		return api.CodeHomeNotPrivate, np.Error(), np.Hint()
 	case errors.As(err, &bz):
 		return api.CodeHomeBusy, bz.Error(), "stop it first, or run 'parley daemon' so that every command is served by one process"
 	case errors.Is(err, client.ErrQueued):

@@ -17,3 +17,16 @@ func flock(f *os.File) (busy bool, err error) {
 	}
 	return false, err
 }
+
+// ownedByOther reports whether fi belongs to another user than the one
+// running parley, and which.
+func ownedByOther(fi os.FileInfo) (uid uint32, other bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, st.Uid != uint32(os.Getuid())
+}
+
+// othersWrite reports whether fi's group or others may write to it.
+func othersWrite(fi os.FileInfo) bool { return fi.Mode().Perm()&0o022 != 0 }

@@ -29,7 +29,8 @@ const (
 	CodeLocked            Code = "locked"         // the agent runs but its keys are not unlocked: POST /v1/unlock
 	CodeBadPassphrase     Code = "bad_passphrase" // wrong passphrase, or the keystore is damaged
 	CodeWeakPassphrase    Code = "weak_passphrase"
-	CodeHomeBusy          Code = "home_busy" // another process holds the home and serves no API
+	CodeHomeBusy          Code = "home_busy"        // another process holds the home and serves no API
+	CodeHomeNotPrivate    Code = "home_not_private" // other users of the machine can change the home: parley does not use it
 	CodeRestoredElsewhere Code = "restored_elsewhere"
 
 	// The chain.
