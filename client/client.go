@@ -30,6 +30,7 @@ import (
 	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
@@ -125,7 +126,7 @@ type Client struct {
 	readReceipts   bool
 	profile        ownProfile
 	book           *group.Book               // the groups (package group: the state machine)
-	groupOut       map[string]*stream        // the user's stream in each group, by ID
+	groupOut       map[string]*outbox.Stream // the user's stream in each group, by ID
 	uploads        map[string]*pendingUpload // files being sent, by contact and path
 	doomedPaths    []string                  // deleted messages and files, not yet removed from every hub
 	statePath      string                    // where the state lives ("": nowhere)
@@ -164,7 +165,7 @@ type Contact struct {
 	ratchet         *ratchet.State
 	nextRecv        uint64        // messages fetched from them: "delivered"
 	readUpTo        uint64        // messages from them the user has seen: "read"
-	out             stream        // my direction
+	out             outbox.Stream // my direction
 	timer           time.Duration // disappearing messages: 0 off
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
 	skipped         []wire.Span   // those runs, as the receipt tells them
@@ -250,7 +251,7 @@ func (c *Client) with(opts []Option) *Client {
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
+		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
 		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF, timings: defaultWatchTimings()}
 	c.with(opts)
 	c.http = offlineHTTP(c.http)

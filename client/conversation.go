@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -263,10 +264,10 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 // flushQueued runs Flush and says ErrQueued, wrapping why (hub sentinels,
 // network errors), if no hub took message seq of
 // st yet (Flush keeps trying the others).
-func (c *Client) flushQueued(ctx context.Context, to string, st *stream, seq uint64) error {
+func (c *Client) flushQueued(ctx context.Context, to string, st *outbox.Stream, seq uint64) error {
 	err := c.Flush(ctx)
 	c.mu.Lock()
-	queued := st.queued(seq)
+	queued := st.Queued(seq)
 	c.mu.Unlock()
 	if queued {
 		return &QueuedError{To: to, Hubs: c.own, Err: err}
@@ -289,7 +290,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	seq := ct.out.next
+	seq := ct.out.Next()
 	path := wire.MessagePath(ct.keys.SendKey, seq)
 	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, plain, []byte(path), nil)
 	if err != nil {
@@ -309,7 +310,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	case wire.KindReceipts:
 		ct.sentReceiptKey = e.Key
 	}
-	ct.out.add(seq, path, blob, hubExp)
+	ct.out.Add(seq, path, blob, hubExp)
 	return m, nil
 }
 
@@ -385,17 +386,17 @@ func (c *Client) find(ref wire.Ref, conv string) int {
 type conversation interface {
 	setTimer(time.Duration)
 	// outStream is the stream the user writes in it.
-	outStream() *stream
+	outStream() *outbox.Stream
 	// forget lists the user's message m as deleted and returns the blob's
 	// path, or "" if it was listed already.
 	forget(m *Message) string
 }
 
-func (ct *Contact) setTimer(d time.Duration) { ct.timer = d }
-func (ct *Contact) outStream() *stream       { return &ct.out }
+func (ct *Contact) setTimer(d time.Duration)  { ct.timer = d }
+func (ct *Contact) outStream() *outbox.Stream { return &ct.out }
 
 func (ct *Contact) forget(m *Message) string {
-	if !ct.out.forget(m.Seq) {
+	if !ct.out.Forget(m.Seq) {
 		return ""
 	}
 	return wire.MessagePath(ct.keys.SendKey, m.Seq)
@@ -858,13 +859,13 @@ const (
 // StateOf says where the user's message seq to name is, given name's receipt.
 func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 	c.mu.Lock()
-	var st *stream
+	var st *outbox.Stream
 	if ct := c.contacts[name]; ct != nil {
 		st = &ct.out
 	} else if g := c.book.Groups[strings.TrimPrefix(name, "#")]; g != nil && strings.HasPrefix(name, "#") {
 		st = c.gstream(g.ID)
 	}
-	queued := st != nil && st.queued(seq)
+	queued := st != nil && st.Queued(seq)
 	if ct := c.contacts[name]; ct != nil && ct.request != nil {
 		queued = true // they cannot read it before the request reaches them
 	}

@@ -124,10 +124,10 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 			continue
 		}
 		st := conv.outStream()
-		if at := st.hubExpiry(m.Seq); !at.IsZero() && at.After(now) {
+		if at := st.HubExpiry(m.Seq); !at.IsZero() && at.After(now) {
 			// The hubs keep it for readers who have not fetched it yet.
 			if ct, ok := conv.(*Contact); ok {
-				ct.out.await(m.Seq)
+				ct.out.Await(m.Seq)
 			}
 			continue
 		}
@@ -141,7 +141,7 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 	// Messages whose hub expiry passed are deleted: the index says so.
 	for name, conv := range c.timed() {
 		st := conv.outStream()
-		for _, x := range append([]wire.Expiry(nil), st.expiring...) {
+		for _, x := range st.Expiring() {
 			if !x.At.After(now) {
 				c.forget(conv, &Message{From: c.Name, To: name, Seq: x.Seq})
 				changed = true
@@ -150,7 +150,7 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 	}
 	var ask []string
 	for name, ct := range c.contacts {
-		if len(ct.out.awaiting) > 0 && now.Sub(c.receiptAsked[name]) >= receiptEvery {
+		if len(ct.out.Awaiting()) > 0 && now.Sub(c.receiptAsked[name]) >= receiptEvery {
 			ask = append(ask, name)
 		}
 	}
@@ -171,7 +171,7 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 		c.mu.Lock()
 		c.receiptAsked[name] = now
 		if ct := c.contacts[name]; ct != nil && rerr == nil {
-			for _, seq := range append([]uint64(nil), ct.out.awaiting...) {
+			for _, seq := range ct.out.Awaiting() {
 				if seq < r.Delivered {
 					c.forget(ct, &Message{From: c.Name, To: name, Seq: seq})
 					changed = true

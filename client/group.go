@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client/group"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -54,14 +55,14 @@ type Group struct {
 // history is the client's, its stream the outbox's).
 type groupConv struct {
 	g   *group.Group
-	out *stream
+	out *outbox.Stream
 }
 
-func (gc groupConv) setTimer(d time.Duration) { gc.g.TimerS = int64(d / time.Second) }
-func (gc groupConv) outStream() *stream       { return gc.out }
+func (gc groupConv) setTimer(d time.Duration)  { gc.g.TimerS = int64(d / time.Second) }
+func (gc groupConv) outStream() *outbox.Stream { return gc.out }
 
 func (gc groupConv) forget(m *Message) string {
-	if !gc.out.forget(m.Seq) {
+	if !gc.out.Forget(m.Seq) {
 		return ""
 	}
 	if k := gc.g.KeyFor(m.From, m.Seq); k != nil {
@@ -72,10 +73,10 @@ func (gc groupConv) forget(m *Message) string {
 
 // gstream is the user's stream in group id (made empty if it has none
 // yet); the caller holds c.mu.
-func (c *Client) gstream(id string) *stream {
+func (c *Client) gstream(id string) *outbox.Stream {
 	st := c.groupOut[id]
 	if st == nil {
-		st = &stream{}
+		st = &outbox.Stream{}
 		c.groupOut[id] = st
 	}
 	return st
@@ -84,8 +85,8 @@ func (c *Client) gstream(id string) *stream {
 // genv is what the group state machine needs of the client; the caller
 // holds c.mu while the machine runs.
 func (c *Client) genv() group.Env {
-	return group.Env{Rand: rand.Reader, Sent: func(id string) uint64 { return c.gstream(id).next },
-		Rekeyed: func(id string) { c.gstream(id).indexed = nil }} // the index moves with the key
+	return group.Env{Rand: rand.Reader, Sent: func(id string) uint64 { return c.gstream(id).Next() },
+		Rekeyed: func(id string) { c.gstream(id).Rekeyed() }} // the index moves with the key
 }
 
 // KindNotice is the kind of a group's notice in the history: a change of
@@ -290,7 +291,7 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 		c.mu.Unlock()
 		return c.HandOver(ctx, id, next)
 	}
-	info, notices := g.Leave(c.gstream(id).next)
+	info, notices := g.Leave(c.gstream(id).Next())
 	c.notice(notices)
 	err = c.saveUnlock()
 	if err != nil {
@@ -318,7 +319,7 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 		return err
 	}
 	c.mu.Lock()
-	info, notices, err := g.HandOver(member, c.gstream(id).next)
+	info, notices, err := g.HandOver(member, c.gstream(id).Next())
 	if err != nil {
 		c.mu.Unlock()
 		return fmt.Errorf("client: %w", err)
@@ -568,7 +569,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		return Message{}, err
 	}
 	out := c.gstream(id)
-	seq := out.next
+	seq := out.Next()
 	mk, err := k.MessageKey(seq)
 	if err != nil {
 		c.mu.Unlock()
@@ -588,7 +589,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		g.NextN = e.N + 1
 	}
 	m := c.apply(groupConv{g, out}, messageOf(c.Name, g.Conv(), seq, e))
-	out.add(seq, path, blob, hubExp)
+	out.Add(seq, path, blob, hubExp)
 	err = c.saveUnlock()
 	if err != nil {
 		return m, err

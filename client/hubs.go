@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
@@ -154,7 +155,7 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 	}
 	type job struct {
 		label, contact string
-		st             *stream
+		st             *outbox.Stream
 		indexPath      string
 		indexKey       [32]byte
 		from           uint64
@@ -189,16 +190,12 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 	// Messages gone with the hubs that are down: listed as deleted. An
 	// index copied from another hub says what that hub's said.
 	for _, j := range jobs {
-		if mark, ok := j.st.indexed[origin[j.indexPath]]; ok && have[j.indexPath] {
-			if j.st.indexed == nil {
-				j.st.indexed = map[string]indexMark{}
-			}
-			j.st.indexed[url] = mark
+		if have[j.indexPath] {
+			j.st.CopyIndexed(origin[j.indexPath], url)
 		}
 		lost := 0
-		for i := j.from; i < j.st.next; i++ {
-			queued := slices.ContainsFunc(j.st.outbox, func(e outboxEntry) bool { return e.Seq == i })
-			if !have[j.path(i)] && !queued && j.st.forget(i) {
+		for i := j.from; i < j.st.Next(); i++ {
+			if !have[j.path(i)] && !j.st.InOutbox(i) && j.st.Forget(i) {
 				lost++
 			}
 		}
@@ -225,14 +222,10 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 				continue
 			}
 		}
-		c.mu.Lock()
-		before := c.written(j.st, url)
-		c.mu.Unlock()
+		before := j.st.Written(url)
 		_, err := c.flushStream(ctx, hub, []string{url}, j.label, j.st, j.indexPath, j.indexKey)
 		firstErr = cmp.Or(firstErr, err)
-		c.mu.Lock()
-		rep.Republished += c.written(j.st, url) - before
-		c.mu.Unlock()
+		rep.Republished += j.st.Written(url) - before
 	}
 
 	// Receipts and the profile; the backup follows with the next Backup.
@@ -270,21 +263,6 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 		rep.Republished++
 	}
 	return firstErr
-}
-
-// written counts what the hub at url holds of st as Flush wrote it: its
-// messages still in the outbox, and its index; the caller holds c.mu.
-func (c *Client) written(st *stream, url string) int {
-	n := 0
-	for _, e := range st.outbox {
-		if slices.Contains(e.Done, url) {
-			n++
-		}
-	}
-	if _, ok := st.indexed[url]; ok {
-		n++
-	}
-	return n
 }
 
 // EmptyHub deletes every object of the user's bucket on the hub at url (a

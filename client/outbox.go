@@ -3,88 +3,33 @@ package client
 import (
 	"cmp"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
 )
 
-// outboxEntry is a message in an outbox: sealed, not yet on every hub.
-type outboxEntry struct {
-	Seq     uint64
-	Path    string
-	Blob    []byte
-	Done    []string  // hubs that acknowledged it
-	Expires time.Time // when its hubs delete it (disappearing messages)
+// ownHub is one of the user's hubs as the outbox writes to it.
+type ownHub struct {
+	h    *hubclient.Client
+	addr string
 }
 
-// A stream is one direction the user writes: a conversation's, or the
-// user's in a group. Messages are numbered from 0; each is sealed into the
-// outbox before it is uploaded; the index on each hub says how many the
-// hub holds and which the user deleted.
-type stream struct {
-	next    uint64
-	outbox  []outboxEntry        // sealed, not yet acknowledged by every hub
-	deleted []uint64             // deleted by the user (sorted): the index lists them
-	indexed map[string]indexMark // per hub: what its index says
-	// expiring are the messages written with a hub expiry and not deleted
-	// (sorted): the index lists them, so a reader tells one the hubs
-	// deleted on time from one they withhold.
-	expiring []wire.Expiry
-	// awaiting are expiring messages the user's device no longer shows
-	// (their timer ran out): deleted once the contact's receipt says it
-	// has them, else at their hub expiry (sorted; 1:1 conversations).
-	awaiting []uint64
+var _ outbox.Hub = ownHub{}
+
+func (o ownHub) Put(ctx context.Context, path string, blob []byte, ifNoneMatch bool, expires time.Time) error {
+	_, err := o.h.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: ifNoneMatch, Expires: expires})
+	return err
 }
 
-// indexMark is what an index written to a hub said.
-type indexMark struct {
-	Count   uint64
-	Deleted int
-}
-
-// add puts message seq (the next one) in the outbox; if expires is not
-// zero, its hubs delete it then.
-func (st *stream) add(seq uint64, path string, blob []byte, expires time.Time) {
-	st.next = seq + 1
-	st.outbox = append(st.outbox, outboxEntry{Seq: seq, Path: path, Blob: blob, Expires: expires})
-	if !expires.IsZero() {
-		st.expiring = append(st.expiring, wire.Expiry{Seq: seq, At: expires})
-	}
-}
-
-// forget lists seq as deleted; it reports whether it was new.
-func (st *stream) forget(seq uint64) bool {
-	st.expiring = slices.DeleteFunc(st.expiring, func(x wire.Expiry) bool { return x.Seq == seq })
-	st.awaiting = slices.DeleteFunc(st.awaiting, func(s uint64) bool { return s == seq })
-	i, found := slices.BinarySearch(st.deleted, seq)
-	if !found {
-		st.deleted = slices.Insert(st.deleted, i, seq)
-	}
-	return !found
-}
-
-// hubExpiry returns when the hubs delete message seq (zero if never).
-func (st *stream) hubExpiry(seq uint64) time.Time {
-	for _, x := range st.expiring {
-		if x.Seq == seq {
-			return x.At
-		}
-	}
-	return time.Time{}
-}
-
-// await marks the expiring message seq as no longer shown.
-func (st *stream) await(seq uint64) {
-	if i, found := slices.BinarySearch(st.awaiting, seq); !found {
-		st.awaiting = slices.Insert(st.awaiting, i, seq)
-	}
+func (o ownHub) ETag(ctx context.Context, path string) (string, error) {
+	_, etag, err := o.h.Get(ctx, o.addr, path)
+	return etag, err
 }
 
 // Flush brings the user's hubs up to date with every stream: it uploads
@@ -116,7 +61,7 @@ func (c *Client) Flush(ctx context.Context) error {
 	}
 	type job struct {
 		label     string
-		st        *stream
+		st        *outbox.Stream
 		indexPath string
 		indexKey  [32]byte
 		contact   string // whose keys must be checked before anything goes out ("": a group's)
@@ -126,6 +71,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		requests []*Contact
 	)
 	c.mu.Lock()
+	own := slices.Clone(c.own)
 	for _, ct := range c.conversations() {
 		label := "to " + ct.Name
 		if ct.link {
@@ -160,7 +106,7 @@ func (c *Client) Flush(ctx context.Context) error {
 				continue
 			}
 		}
-		ch, err := c.flushStream(ctx, hub, c.own, j.label, j.st, j.indexPath, j.indexKey)
+		ch, err := c.flushStream(ctx, hub, own, j.label, j.st, j.indexPath, j.indexKey)
 		changed, firstErr = changed || ch, cmp.Or(firstErr, err)
 	}
 	if firstErr == nil {
@@ -191,9 +137,9 @@ func (c *Client) Flush(ctx context.Context) error {
 // one to another of the user's hubs tells nobody anything new), or if
 // name's keys were found as confirmed in this run (checking them now if
 // not). With the chain down, the error wraps ErrOffline.
-func (c *Client) keysChecked(ctx context.Context, name string, st *stream) error {
+func (c *Client) keysChecked(ctx context.Context, name string, st *outbox.Stream) error {
 	c.mu.Lock()
-	ok := c.checked[name] || !slices.ContainsFunc(st.outbox, func(e outboxEntry) bool { return len(e.Done) == 0 })
+	ok := c.checked[name] || !st.Unsent()
 	c.mu.Unlock()
 	if ok {
 		return nil
@@ -202,98 +148,40 @@ func (c *Client) keysChecked(ctx context.Context, name string, st *stream) error
 }
 
 // flushStream is Flush for one stream, on the hubs urls, and says
-// whether it changed the stream. It takes c.mu only to read and update
-// the stream.
-func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), urls []string, label string, st *stream, indexPath string, indexKey [32]byte) (changed bool, _ error) {
-	var firstErr error
-	fail := func(url string, err error) {
-		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", label, &HubError{URL: url, Err: err}))
-	}
-	for _, url := range urls {
-		c.mu.Lock()
-		count := st.next // what this hub holds, once the uploads below succeed
-		var todo []outboxEntry
-		for _, e := range st.outbox {
-			if !slices.Contains(e.Done, url) {
-				todo = append(todo, e)
-			}
-		}
-		deleted := slices.Clone(st.deleted)
-		expiring := slices.Clone(st.expiring)
-		old, indexed := st.indexed[url]
-		c.mu.Unlock()
-		if len(todo) > 0 {
-			// What goes out is on disk first, whoever sealed it.
-			if err := c.writeAll(); err != nil {
-				return changed, fmt.Errorf("client: send %s: save first: %w", label, err)
-			}
-		}
-		if len(todo) == 0 && indexed && old == (indexMark{Count: count, Deleted: len(deleted)}) {
-			continue // this hub is up to date
-		}
-		h, err := hub(url)
-		if err != nil {
-			if len(todo) > 0 || !indexed {
-				fail(url, err)
-			}
-			continue
-		}
-		for _, e := range todo {
-			if err := c.upload(ctx, h, e); err != nil {
-				fail(url, err)
-				count = e.Seq
-				break
-			}
-			c.mu.Lock()
-			for i := range st.outbox {
-				if st.outbox[i].Seq == e.Seq {
-					st.outbox[i].Done = append(st.outbox[i].Done, url)
-				}
-			}
-			c.mu.Unlock()
-			changed = true
-		}
-		mark := indexMark{Count: count, Deleted: len(deleted)}
-		if indexed && old == mark {
-			continue
-		}
-		if err := putIndex(ctx, h, indexPath, indexKey, deleted, expiring, count); err != nil {
-			fail(url, err)
-			continue
-		}
-		c.mu.Lock()
-		if st.indexed == nil {
-			st.indexed = map[string]indexMark{}
-		}
-		st.indexed[url] = mark
-		c.mu.Unlock()
-		changed = true
-	}
+// whether it changed the stream (package outbox). No lock of the
+// client's is held while it runs.
+func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), urls []string, label string, st *outbox.Stream, indexPath string, indexKey [32]byte) (bool, error) {
 	c.mu.Lock()
-	n := len(st.outbox)
-	st.outbox = slices.DeleteFunc(st.outbox, func(e outboxEntry) bool {
-		return !slices.ContainsFunc(c.own, func(u string) bool { return !slices.Contains(e.Done, u) }) // on every hub
-	})
-	changed = changed || len(st.outbox) != n
+	own := slices.Clone(c.own)
 	c.mu.Unlock()
+	changed, failed, err := st.Flush(ctx, outbox.FlushOptions{
+		URLs: urls,
+		Dial: func(url string) (outbox.Hub, error) {
+			h, err := hub(url)
+			if err != nil {
+				return nil, err
+			}
+			return ownHub{h, c.Address()}, nil
+		},
+		Own:       own,
+		IndexPath: indexPath,
+		IndexKey:  indexKey,
+		Now:       c.now(),
+		Saved:     c.writeAll, // what goes out is on disk first, whoever sealed it
+	})
+	if err != nil {
+		return changed, fmt.Errorf("client: send %s: save first: %w", label, err)
+	}
+	var firstErr error
+	for _, f := range failed {
+		if errors.Is(f.Err, outbox.ErrOccupied) {
+			if werr := c.writable(ctx, true); werr != nil {
+				f.Err = werr // the other device wrote it
+			}
+		}
+		firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", label, &HubError{URL: f.URL, Err: f.Err}))
+	}
 	return changed, firstErr
-}
-
-// putIndex writes an index on the hub h.
-func putIndex(ctx context.Context, h *hubclient.Client, path string, key [32]byte, deleted []uint64, expiring []wire.Expiry, count uint64) error {
-	x := wire.Index{Count: count}
-	for _, d := range deleted {
-		if d < count {
-			x.Deleted = append(x.Deleted, d)
-		}
-	}
-	for _, e := range expiring {
-		if e.Seq < count {
-			x.Expiring = append(x.Expiring, e)
-		}
-	}
-	_, err := h.Put(ctx, path, wire.SealIndex(key, path, x), "application/octet-stream", hubclient.Cond{})
-	return err
 }
 
 // removeEverywhere deletes path from every hub of the user; a hub that
@@ -349,13 +237,13 @@ func (c *Client) hasQueued() bool {
 			return true
 		}
 	}
-	return len(c.doomedPaths) > 0 || slices.ContainsFunc(c.streams(), func(st *stream) bool { return len(st.outbox) > 0 })
+	return len(c.doomedPaths) > 0 || slices.ContainsFunc(c.streams(), (*outbox.Stream).Pending)
 }
 
 // streams returns every stream the user writes: to each contact, on each
 // group link, and to each group; the caller holds c.mu.
-func (c *Client) streams() []*stream {
-	var out []*stream
+func (c *Client) streams() []*outbox.Stream {
+	var out []*outbox.Stream
 	for _, ct := range c.conversations() {
 		out = append(out, &ct.out)
 	}
@@ -363,39 +251,6 @@ func (c *Client) streams() []*stream {
 		out = append(out, c.gstream(g.ID))
 	}
 	return out
-}
-
-// queued reports whether message seq is still in the outbox with no hub
-// holding it.
-func (st *stream) queued(seq uint64) bool {
-	for _, e := range st.outbox {
-		if e.Seq == seq {
-			return len(e.Done) == 0
-		}
-	}
-	return false
-}
-
-// upload puts e on the hub h. A disappearing message whose hub expiry
-// has passed (or is a minute away) is not uploaded: its hubs would delete
-// it at once, and the index tells readers it expired.
-func (c *Client) upload(ctx context.Context, h *hubclient.Client, e outboxEntry) error {
-	if !e.Expires.IsZero() && !e.Expires.After(c.now().Add(time.Minute)) {
-		return nil
-	}
-	_, err := h.Put(ctx, e.Path, e.Blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: true, Expires: e.Expires})
-	if errors.Is(err, hub.ErrPrecondition) {
-		sum := md5.Sum(e.Blob)
-		_, etag, gerr := h.Get(ctx, c.Address(), e.Path)
-		if gerr == nil && etag == hex.EncodeToString(sum[:]) {
-			return nil // uploaded before a crash
-		}
-		if err := c.writable(ctx, true); err != nil {
-			return err // the other device wrote it
-		}
-		return fmt.Errorf("another blob occupies %s", e.Path)
-	}
-	return err
 }
 
 // conversations returns every pairwise conversation: the contacts' and the

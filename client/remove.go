@@ -26,7 +26,7 @@ func (c *Client) RemoveContact(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: %s", ErrNotContact, name)
 	}
 	var doomed []string
-	for seq := range ct.out.next {
+	for seq := range ct.out.Next() {
 		doomed = append(doomed, wire.MessagePath(ct.keys.SendKey, seq))
 	}
 	doomed = append(doomed, wire.IndexPath(ct.keys.SendKey), ct.receiptPath())

@@ -9,6 +9,7 @@ import (
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
@@ -87,11 +88,13 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 			ck = wire.LinkKey(k)
 		}
 		ct := &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(ck, c.Name, sc.Name), link: link, ratchet: r,
-			out:      stream{next: sc.NextSend, outbox: entriesOf(sc.Outbox), deleted: sc.Deleted, indexed: marksOf(sc.Indexed), expiring: sc.Expiring, awaiting: sc.Awaiting},
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
 			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber}
+		out := streamOf(store.Stream{Next: sc.NextSend, Outbox: sc.Outbox, Deleted: sc.Deleted, Indexed: sc.Indexed, Expiring: sc.Expiring})
+		out.Awaiting = sc.Awaiting
+		ct.out.Load(out)
 		if link {
 			c.links[sc.Name] = ct
 		} else {
@@ -132,7 +135,8 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 	c.book.Held = heldOf(s.HeldKeys)
 	for _, sg := range s.Groups {
 		c.book.Groups[sg.ID] = groupOf(sg)
-		c.groupOut[sg.ID] = &stream{next: sg.Out.Next, outbox: entriesOf(sg.Out.Outbox), deleted: sg.Out.Deleted, indexed: marksOf(sg.Out.Indexed), expiring: sg.Out.Expiring}
+		c.groupOut[sg.ID] = new(outbox.Stream)
+		c.groupOut[sg.ID].Load(streamOf(sg.Out))
 	}
 	return nil
 }
@@ -238,13 +242,15 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		if ct.link {
 			saved = &s.Links
 		}
+		out := ct.out.State()
+		ss := storedStream(out)
 		*saved = append(*saved, store.Contact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
-			Ratchet: ct.ratchet.Marshal(), NextSend: ct.out.next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: storedEntries(ct.out.outbox),
-			Deleted: ct.out.deleted, Indexed: storedMarks(ct.out.indexed), TimerSecs: int64(ct.timer / time.Second),
+			Ratchet: ct.ratchet.Marshal(), NextSend: ss.Next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ss.Outbox,
+			Deleted: ss.Deleted, Indexed: ss.Indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
 			Asked: string(ct.asked), Request: ct.request, IntroPath: ct.introPath, NextNumber: max(ct.nextN, 1),
-			Expiring: ct.out.expiring, Awaiting: ct.out.awaiting})
+			Expiring: ss.Expiring, Awaiting: out.Awaiting})
 	}
 	for n := range c.blocked {
 		s.Blocked = append(s.Blocked, n)
@@ -256,8 +262,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	s.DoomedPaths = c.doomedPaths
 	s.Hubs, s.HubsSeq = c.own, c.ownSeq
 	for _, g := range c.book.Groups {
-		out := c.gstream(g.ID)
-		sg := storedGroup(g, store.Stream{Next: out.next, Outbox: storedEntries(out.outbox), Deleted: out.deleted, Indexed: storedMarks(out.indexed), Expiring: out.expiring})
+		sg := storedGroup(g, storedStream(c.gstream(g.ID).State()))
 		sg.NextN = max(sg.NextN, 1)
 		s.Groups = append(s.Groups, sg)
 	}
@@ -275,42 +280,34 @@ func storedMessage(m Message) store.Message {
 		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
 }
 
-func entriesOf(es []store.Entry) []outboxEntry {
-	var out []outboxEntry
-	for _, e := range es {
-		out = append(out, outboxEntry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
+// streamOf is a stream as the outbox holds it; storedStream as the store
+// does. (A group's stream has no Awaiting: only a contact's has.)
+func streamOf(ss store.Stream) outbox.State {
+	st := outbox.State{Next: ss.Next, Deleted: ss.Deleted, Expiring: ss.Expiring}
+	for _, e := range ss.Outbox {
+		st.Outbox = append(st.Outbox, outbox.Entry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
 	}
-	return out
+	if ss.Indexed != nil {
+		st.Indexed = make(map[string]outbox.Mark, len(ss.Indexed))
+		for u, m := range ss.Indexed {
+			st.Indexed[u] = outbox.Mark{Count: m.Count, Deleted: m.Deleted}
+		}
+	}
+	return st
 }
 
-func storedEntries(es []outboxEntry) []store.Entry {
-	var out []store.Entry
-	for _, e := range es {
-		out = append(out, store.Entry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
+func storedStream(st outbox.State) store.Stream {
+	ss := store.Stream{Next: st.Next, Deleted: st.Deleted, Expiring: st.Expiring}
+	for _, e := range st.Outbox {
+		ss.Outbox = append(ss.Outbox, store.Entry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
 	}
-	return out
-}
-
-func marksOf(ms map[string]store.Mark) map[string]indexMark {
-	if ms == nil {
-		return nil
+	if st.Indexed != nil {
+		ss.Indexed = make(map[string]store.Mark, len(st.Indexed))
+		for u, m := range st.Indexed {
+			ss.Indexed[u] = store.Mark{Count: m.Count, Deleted: m.Deleted}
+		}
 	}
-	out := make(map[string]indexMark, len(ms))
-	for u, m := range ms {
-		out[u] = indexMark{Count: m.Count, Deleted: m.Deleted}
-	}
-	return out
-}
-
-func storedMarks(ms map[string]indexMark) map[string]store.Mark {
-	if ms == nil {
-		return nil
-	}
-	out := make(map[string]store.Mark, len(ms))
-	for u, m := range ms {
-		out[u] = store.Mark{Count: m.Count, Deleted: m.Deleted}
-	}
-	return out
+	return ss
 }
 
 func deviceOf(d store.Device) device { return device{ID: d.ID, Gen: d.Gen, Since: d.Since} }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
@@ -51,11 +50,7 @@ func (c *Client) Status(ctx context.Context) Status {
 	streams := c.streams()
 	for i := range s.Hubs {
 		for _, st := range streams {
-			for _, e := range st.outbox {
-				if !slices.Contains(e.Done, s.Hubs[i].URL) {
-					s.Hubs[i].Waiting++
-				}
-			}
+			s.Hubs[i].Waiting += st.Waiting(s.Hubs[i].URL)
 		}
 	}
 	s.Deletions = len(c.doomedPaths)
