@@ -9,6 +9,16 @@
 // A conversation is two directions, each written by its sender to the
 // sender's own hubs (conversation.go); the state of all of them lives on
 // the device, sealed (package store).
+//
+// Client is the facade a front-end calls (internal/agent, tests): it owns
+// the user's contacts, conversations, history and settings, and composes
+// the parts that own the rest: package group (the group state machine),
+// package store (the files on the device), package outbox (the streams the
+// user writes and flushing them), a Directory for names and hubclient for
+// reading hubs. It must not trust an unverified record or an
+// unauthenticated blob, hold its lock across network or disk I/O (saves
+// are prepared under it and written after; streams flush under their own
+// locks), or keep package-level mutable state: knobs are Options.
 package client
 
 import (

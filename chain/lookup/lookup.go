@@ -8,6 +8,10 @@
 // The client verifies a newer header at most once per [Config.MaxAge], and
 // the newest one a witness already has (see [MaxWitnessLag]), so a lookup
 // may be that much behind the chain's head.
+//
+// It owns the light client's trust (its header store and trust root) and
+// the checking of every answer; it must not return an unverified answer as
+// data, nor hold a lookup while it verifies a newer header.
 package lookup
 
 import (

@@ -5,6 +5,9 @@
 // A home is a standard CometBFT home: config/config.toml, config/genesis.json
 // (whose app_state holds the bns.Params), the validator and node keys, and
 // data/, where data/bns.db holds the application's IAVL state.
+//
+// It owns node homes and starting a node; it must not hold the
+// application's rules (package app does) or be imported by a client.
 package node
 
 import (

@@ -23,6 +23,9 @@
 // beyond a limit is an error wrapping ErrAnswerTooLarge; one that breaks
 // the protocol (a page token that repeats, a second "ready" on a stream)
 // wraps ErrBadAnswer.
+//
+// It owns the HTTP exchange with hubs and its bounds; it must not decide
+// what to write (the client and package outbox do) or follow a redirect.
 package hubclient
 
 import (

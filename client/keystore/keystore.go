@@ -20,6 +20,9 @@
 // before it as associated data, so no parameter can be changed unnoticed.
 // Comment lines are for people; only the last line is read. Files are
 // written to a temporary file, fsynced and renamed.
+//
+// It owns the identity's secrets and their file; it must not log, print or
+// send a secret, nor keep a passphrase after use.
 package keystore
 
 import (

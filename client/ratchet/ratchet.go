@@ -34,6 +34,9 @@
 // docs/protocol.md ("Double Ratchet") is the specification.
 //
 // The package is pure: state in, state out; the caller persists it.
+//
+// It is pure: it owns the ratchet's state and its serialization, and must
+// not do I/O, read a clock or keep state outside a Ratchet.
 package ratchet
 
 import (

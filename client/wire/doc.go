@@ -51,4 +51,7 @@
 // package ratchet), so a short one is 4 KiB, the others 1 KiB. Version 1
 // blobs (the previous client's: a 40-byte header, no KEM fields) still
 // open. The hub sees random paths and a few fixed sizes.
+//
+// It is pure: it owns the formats' bytes and their paths, and must not do
+// I/O, read a clock or decide who may read what.
 package wire

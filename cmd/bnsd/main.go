@@ -2,6 +2,9 @@
 // validator, or a local testnet of several), runs a CometBFT node with the
 // name-chain application in-process, and answers operators' queries with
 // verified proofs.
+//
+// It reads configuration, constructs and runs; it must not hold logic
+// tests cannot reach (run and the packages hold it).
 package main
 
 import (

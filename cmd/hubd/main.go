@@ -1,5 +1,9 @@
 // Command hubd runs a Parley storage hub: a Gaia-compatible hub with a
 // sealed contact-request inbox and change notifications.
+//
+// It reads configuration, picks the driver and the event log, constructs
+// and runs; it must not hold a hub rule (hub/server does) or logic tests
+// cannot reach.
 package main
 
 import (

@@ -4,6 +4,9 @@
 // Every command is a call on the home's agent (internal/agent): the one
 // running (parley daemon, a chat, a watch), or one it runs itself for as
 // long as it runs.
+//
+// It owns the command tree, flags and help; it must not hold the client's
+// logic (the agent runs it) or print except through internal/screen.
 package main
 
 import (

@@ -1,5 +1,8 @@
 // Package drivertest is the conformance suite every hub.Driver must pass:
 // call Run from the driver's own tests.
+//
+// It owns the Driver contract's tests; it must not know any one driver,
+// and is for tests only.
 package drivertest
 
 import (

@@ -20,6 +20,9 @@
 // sequence again under another epoch, so old cursors are refused rather
 // than misread. Publishes carry a random Nats-Msg-Id, so a retried
 // publish is stored once.
+//
+// It owns publishing and following the stream and the cursors' epoch; it
+// must not know of HTTP, storage or tokens.
 package natslog
 
 import (

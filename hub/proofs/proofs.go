@@ -9,6 +9,8 @@
 // it does not depend on a layout the services change. It fetches only
 // https URLs on the service's hosts, follows redirects only within them,
 // reads at most 1 MiB, and gives each page 10 seconds.
+//
+// It must not know of storage or tokens.
 package proofs
 
 import (

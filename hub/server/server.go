@@ -5,6 +5,10 @@
 //
 // Errors are mapped to HTTP statuses in one place, [Server.handleError],
 // with Gaia's status codes and error JSON ({"message", "error"}).
+//
+// It owns the routes, the one error mapping, quotas, the inbox's stamps,
+// revocation and change notifications; it must not pick a driver or an
+// event log (cmd/hubd does), or import the chain or the client.
 package server
 
 import (

@@ -1,7 +1,3 @@
-// Package stacksjs runs the real Stacks.js storage client against the hub.
-// It holds only a test: compat.mjs drives @stacks/storage 7.x (pinned in
-// package.json and package-lock.json, installed with npm ci on first run)
-// against a hub served on the disk driver.
 package stacksjs
 
 import (

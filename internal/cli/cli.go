@@ -2,6 +2,9 @@
 // project's conventions (messages on stderr as "prog: msg" with optional
 // "prog: hint: ..." lines; exit 0 ok, 1 error, 2 usage), presenting errors
 // to people, and the build's version.
+//
+// It owns those conventions; it must not hold a command's logic or state
+// between runs.
 package cli
 
 import (

@@ -10,6 +10,9 @@
 //     by the light client).
 //
 // It prints a Markdown table for docs/benchmarks.md.
+//
+// It measures only: it must not be used to run a chain, and its figures
+// are for docs/benchmarks.md, never asserted in tests.
 package main
 
 import (

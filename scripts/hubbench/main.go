@@ -8,6 +8,9 @@
 //
 // It prints a Markdown table for docs/benchmarks.md. With -multi it
 // compares one instance with two on one S3 bucket instead (multi.go).
+//
+// It measures only: it must not be used to run a hub, and its figures are
+// for docs/benchmarks.md, never asserted in tests.
 package main
 
 import (

@@ -1,5 +1,7 @@
 // Package nodetest starts a real single-validator name-chain node in the
 // test's process, for tests of what is built on the chain.
+//
+// It is for tests only and must not be imported by a program.
 package nodetest
 
 import (

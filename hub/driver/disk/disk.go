@@ -35,6 +35,9 @@
 // directory is fsynced: a reader sees the old object or the new one, never
 // a part, and an acknowledged write survives a crash. Temporary files left
 // by a crash are removed when the driver opens the root.
+//
+// It owns the files under its root; it must not re-validate keys (the core
+// does) or write an object in place (temporary file, fsync, rename).
 package disk
 
 import (

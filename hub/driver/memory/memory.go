@@ -1,6 +1,9 @@
 // Package memory is a hub.Driver that keeps objects in memory, for tests.
 // Nothing survives the process. Expired objects are hidden at once and
 // freed by Sweep (a scan of every object).
+//
+// It owns its map of objects; it must not re-validate keys (the core does)
+// or be used for data that must survive.
 package memory
 
 import (

@@ -50,6 +50,10 @@
 // A write spools the body to a temporary file to learn its size and MD5,
 // then uploads it in one PUT. List reads every key of the address (one
 // ListObjectsV2 walk) to return paths in order: O(objects) per call.
+//
+// It owns the mapping of objects to S3 keys; it must not re-validate keys
+// (the core does) or emulate a condition by a read then a write: S3's
+// conditional requests apply them.
 package s3
 
 import (

@@ -4,6 +4,9 @@
 // the suffix ".o", so an object "a" ("a.o") and an object "a/b" ("a/b.o")
 // never clash, on a file system or in an object store that maps keys to
 // files.
+//
+// It is pure: it owns the mapping and its inverse, and must not touch
+// storage.
 package keyenc
 
 import (

@@ -1,6 +1,9 @@
 // Package keylock serializes operations on the same key with a fixed set of
 // striped mutexes: operations on different keys rarely wait for each other,
 // and memory does not grow with the number of keys.
+//
+// It owns only its mutexes; it must not be held across a caller's network
+// call.
 package keylock
 
 import (

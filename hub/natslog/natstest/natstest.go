@@ -1,6 +1,9 @@
 // Package natstest runs a real NATS server with JetStream (nats-server,
 // embedded from its Go module, so tests need nothing installed) on
 // 127.0.0.1, for tests and benchmarks of hubs that share an event log.
+//
+// It is for tests and benchmarks only and must not be imported by a
+// program.
 package natstest
 
 import (

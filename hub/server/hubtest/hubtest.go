@@ -1,5 +1,7 @@
 // Package hubtest serves a real hub (memory driver) over HTTP on
 // 127.0.0.1 for tests of what is built on hubs.
+//
+// It is for tests only and must not be imported by a program.
 package hubtest
 
 import (

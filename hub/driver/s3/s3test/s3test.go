@@ -1,5 +1,7 @@
 // Package s3test runs a real S3 server (versitygw, posix backend) on
 // 127.0.0.1 for tests of the S3 driver and of what runs on it.
+//
+// It is for tests only and must not be imported by a program.
 package s3test
 
 import (
