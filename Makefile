@@ -67,6 +67,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalState$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/ratchet
 	$(GO) test -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $$((50000 * $(FUZZX)))x ./internal/screen
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckAvatar$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzEntropyOf$$' -fuzztime $$((20000 * $(FUZZX)))x ./internal/bip39
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
 bench: build tools
@@ -75,6 +76,7 @@ bench: build tools
 	$(GO) test -run '^$$' -bench 'MessageCrypto|Primitives' -benchtime 3000x ./client/wire/
 	$(GO) test -run '^$$' -bench 'EndToEnd|Send' -benchtime 1000x ./client/
 	$(GO) test -run '^$$' -bench 'SaveHistory' -benchtime 200x ./client/
+	$(GO) test -run '^$$' -bench 'DeviceFanout' -benchtime 300x ./client/hubclient/
 	$(GO) test -run '^$$' -bench 'FollowThousand' -benchtime 200x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench 'Growth' -benchtime 1x ./hub/driver/disk/
 	$(GO) run ./scripts/hubbench -c 32 -duration 10s

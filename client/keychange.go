@@ -322,7 +322,7 @@ func (c *Client) CheckOwnRecord(ctx context.Context) error {
 	case rec.Owner != bns.PublicKeyOf(c.id.OwnerKey()):
 		return fmt.Errorf("%w: %s has another owner (transferred at height %d?)", ErrNotMine, c.Name, rec.UpdatedAt)
 	case !sameKeys(&bns.Record{Owner: rec.Owner, Profile: mine}, rec):
-		return fmt.Errorf("%w: %s's keys were changed at height %d; if not by you, your owner key is in other hands", ErrNotMine, c.Name, rec.UpdatedAt)
+		return fmt.Errorf("%w: %s's keys were changed at height %d: if you ran 'parley recover' on another device, this one is retired; if not, your owner key is in other hands", ErrNotMine, c.Name, rec.UpdatedAt)
 	}
 	return nil
 }

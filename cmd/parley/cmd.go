@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
@@ -41,7 +42,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h, stdout), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
-		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout),
+		sendFileCmd(h, stdout), getFileCmd(h, stdout), backupCmd(h, stdout), restoreCmd(h, stdout), recoverCmd(h, stdout),
 		groupCmd(h, stdout), nameCmd(h, stdout), statusCmd(h, stdout), searchCmd(h, stdout), passphraseCmd(h, stdout),
 		daemonCmd(h, stderr), webCmd(h, stdout, stderr))
 	root.AddCommand(blockCmds(h, stdout)...)
@@ -81,9 +82,12 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init --node URL",
 		Short: "Create your identity on this device",
-		Long: "init makes your keys (Ed25519 owner and signing keys, X25519 and MLKEM768-X25519 encryption keys)\n" +
-			"and stores them encrypted under a passphrase (PARLEY_PASSPHRASE or a prompt). It records the chain\n" +
-			"node and the trust root: --trust-height/--trust-hash, or the node's latest header, printed so you can check it.",
+		Long: "init makes your keys: the owner key (Ed25519; it owns your name) from a new recovery phrase of 12\n" +
+			"words, shown once and confirmed by typing three of them back ('parley recover' takes your name back\n" +
+			"with it on a new device), and this device's keys (Ed25519 signing, X25519 and MLKEM768-X25519\n" +
+			"encryption keys). It stores them encrypted under a passphrase (PARLEY_PASSPHRASE or a prompt). It\n" +
+			"records the chain node and the trust root: --trust-height/--trust-hash, or the node's latest header,\n" +
+			"printed so you can check it.",
 		Example: "  parley --home ~/.parley init --node http://127.0.0.1:26601 --witness http://127.0.0.1:26611",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -94,11 +98,20 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The agent checks it too; checked here first, so that no
+			// phrase is shown, and written down, for an init that fails.
+			if err := keystore.CheckPassphrase(pass); err != nil {
+				return hinted(err, "choose one of at least 12 characters, a few unrelated words say; nothing was changed")
+			}
+			phrase, err := h.newPhrase(stdout)
+			if err != nil {
+				return err
+			}
 			c, err := h.api(cmd.Context())
 			if err != nil {
 				return err
 			}
-			res, err := c.Init(cmd.Context(), api.InitRequest{ChainConfig: cc, Passphrase: string(pass), KDFMemory: kdfMemory})
+			res, err := c.Init(cmd.Context(), api.InitRequest{ChainConfig: cc, Passphrase: string(pass), RecoveryPhrase: phrase, KDFMemory: kdfMemory})
 			if err != nil {
 				return err
 			}

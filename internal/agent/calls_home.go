@@ -34,6 +34,7 @@ func (a *Agent) routes() {
 	a.route("POST "+p+"/unlock", a.unlock)
 	a.route("POST "+p+"/init", a.initHome)
 	a.route("POST "+p+"/restore", a.restore)
+	a.route("POST "+p+"/recover", a.recoverName)
 	a.route("POST "+p+"/register", a.register)
 	a.route("POST "+p+"/passphrase", a.passphrase)
 	a.route("GET "+p+"/status", a.status)
@@ -176,7 +177,14 @@ func (a *Agent) initHome(k *call) (any, error) {
 		return nil, err
 	}
 	defer d.Close()
-	ident, err := keystore.New()
+	phrase, drawn := req.RecoveryPhrase, ""
+	if phrase == "" {
+		if phrase, err = keystore.NewPhrase(); err != nil {
+			return nil, err
+		}
+		drawn = phrase
+	}
+	ident, err := identityOfPhrase(phrase)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +198,7 @@ func (a *Agent) initHome(k *call) (any, error) {
 	a.id = ident
 	a.mu.Unlock()
 	return api.InitResult{Home: a.home.dir, OwnerKey: bns.PublicKeyOf(ident.OwnerKey()).String(), ChainID: cfg.ChainID,
-		TrustHeight: cfg.TrustHeight, TrustHash: cfg.TrustHash}, nil
+		TrustHeight: cfg.TrustHeight, TrustHash: cfg.TrustHash, RecoveryPhrase: drawn}, nil
 }
 
 func (a *Agent) restore(k *call) (any, error) {

@@ -259,6 +259,11 @@ func (c *Client) Restore(ctx context.Context, r RestoreRequest) (RestoreResult, 
 	return out, c.Do(ctx, http.MethodPost, path("restore"), r, &out)
 }
 
+func (c *Client) Recover(ctx context.Context, r RecoverRequest) (RecoverResult, error) {
+	var out RecoverResult
+	return out, c.Do(ctx, http.MethodPost, path("recover"), r, &out)
+}
+
 func (c *Client) Register(ctx context.Context, r RegisterRequest) (RegisterResult, error) {
 	var out RegisterResult
 	return out, c.Do(ctx, http.MethodPost, path("register"), r, &out)

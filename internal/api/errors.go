@@ -32,6 +32,8 @@ const (
 	CodeHomeBusy          Code = "home_busy"        // another process holds the home and serves no API
 	CodeHomeNotPrivate    Code = "home_not_private" // other users of the machine can change the home: parley does not use it
 	CodeRestoredElsewhere Code = "restored_elsewhere"
+	CodeBadPhrase         Code = "bad_phrase" // not a recovery phrase: a word unknown or wrong, a bad checksum, a wrong length
+	CodeNotOwner          Code = "not_owner"  // the recovery phrase's owner key does not own the name
 
 	// The chain.
 	CodeOffline      Code = "offline"        // a chain node or hub does not answer
@@ -121,9 +123,9 @@ func HTTPStatus(code Code) int {
 	case CodeLocked:
 		return http.StatusLocked
 	case CodeNoIdentity, CodeNoName, CodeExists, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked,
-		CodeStale, CodeNotMember, CodeSafetyMismatch, CodeFileExists, CodeRestoredElsewhere, CodeHomeBusy, CodeChainRefused:
+		CodeStale, CodeNotMember, CodeSafetyMismatch, CodeFileExists, CodeRestoredElsewhere, CodeHomeBusy, CodeChainRefused, CodeNotOwner:
 		return http.StatusConflict
-	case CodeBadPassphrase, CodeWeakPassphrase:
+	case CodeBadPassphrase, CodeWeakPassphrase, CodeBadPhrase:
 		return http.StatusUnprocessableEntity
 	case CodeQueued:
 		return http.StatusAccepted

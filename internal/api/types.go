@@ -106,6 +106,12 @@ type ChainConfig struct {
 type InitRequest struct {
 	ChainConfig
 	Passphrase string `json:"passphrase"`
+	// RecoveryPhrase is the phrase the owner key is made from (BIP-39
+	// words, as a person typed them or canonical; docs/devices.md): a
+	// front-end draws it, shows it once and has it confirmed before it
+	// calls init. Empty: the agent draws one and returns it in the
+	// result, for the front-end to show once.
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
 	// KDFMemory lowers Argon2id's memory (KiB): tests only.
 	KDFMemory uint32 `json:"kdf_memory,omitempty"`
 }
@@ -117,6 +123,28 @@ type InitResult struct {
 	ChainID     string `json:"chain_id"`
 	TrustHeight int64  `json:"trust_height"`
 	TrustHash   string `json:"trust_hash"`
+	// RecoveryPhrase is the phrase the agent drew, when the request gave
+	// none; never stored, never returned again.
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
+}
+
+// RecoverRequest is POST /v1/recover (progress: chain_wait): take NAME
+// back into an empty home with its recovery phrase alone: new keys for
+// this device, published by the owner key, every other device retired.
+type RecoverRequest struct {
+	ChainConfig
+	Name           string   `json:"name"`
+	RecoveryPhrase string   `json:"recovery_phrase"` // as typed: the agent normalizes it (code bad_phrase)
+	Passphrase     string   `json:"passphrase"`      // the new one of this device
+	Hubs           []string `json:"hubs,omitempty"`  // the hubs to publish (default: the record's)
+	KDFMemory      uint32   `json:"kdf_memory,omitempty"`
+}
+
+// RecoverResult says what was published.
+type RecoverResult struct {
+	Name   string   `json:"name"`
+	Height int64    `json:"height"` // where the new keys took effect
+	Hubs   []string `json:"hubs"`
 }
 
 // RestoreRequest is POST /v1/restore: the identity, contacts and history

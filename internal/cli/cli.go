@@ -95,7 +95,7 @@ func debugEnv(prog string) string { return strings.ToUpper(prog) + "_DEBUG" }
 // packages are the prefixes this project's errors carry ("client: ...").
 var packages = map[string]bool{"client": true, "hubclient": true, "lookup": true, "wire": true, "keystore": true,
 	"ratchet": true, "hub": true, "bns": true, "server": true, "auth": true, "node": true, "app": true, "proof": true,
-	"disk": true, "memory": true, "s3": true, "group": true, "store": true}
+	"disk": true, "memory": true, "s3": true, "group": true, "store": true, "bip39": true}
 
 // Plain is err's message without the names of the Go packages it passed
 // through: "client: send bob: hubclient: put m/1: quota exceeded" reads

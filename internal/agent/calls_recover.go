@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/api"
+)
+
+// The recovery phrase (docs/devices.md): init makes the owner key from
+// one, recover takes a name back with it on a new device.
+
+// errNotOwner: the phrase's owner key does not own the name.
+var errNotOwner = errors.New("this recovery phrase does not own the name")
+
+// phraseHint is what to do about a phrase that is not one.
+const phraseHint = "type the words as you wrote them down, separated by spaces; the first four letters of each are enough"
+
+// identityOfPhrase is the identity of a phrase as a person typed it: the
+// owner key from the phrase, this device's keys fresh. A phrase that is
+// not one is bad_phrase, saying which word is wrong when it can.
+func identityOfPhrase(typed string) (*keystore.Identity, error) {
+	phrase, err := keystore.NormalizePhrase(typed)
+	if err != nil {
+		return nil, coded(api.CodeBadPhrase, err, phraseHint)
+	}
+	return keystore.FromPhrase(phrase)
+}
+
+func (a *Agent) recoverName(k *call) (any, error) {
+	var req api.RecoverRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	ctx, name := k.ctx, req.Name
+	if err := bns.ValidateName(name); err != nil {
+		return nil, usage(err)
+	}
+	if len(req.Hubs) > bns.MaxHubs {
+		return nil, usagef("give 1 to %d --hub URLs", bns.MaxHubs)
+	}
+	for _, u := range req.Hubs {
+		if err := bns.ValidateHubURL(u); err != nil {
+			return nil, usagef("--hub: %w", err)
+		}
+	}
+	if a.home.hasIdentity() {
+		return nil, coded(api.CodeExists, fmt.Errorf("%s already holds an identity", a.home.dir),
+			"recover into a new home: 'parley --home NEWDIR recover "+name+" --node URL'")
+	}
+	ident, err := identityOfPhrase(req.RecoveryPhrase)
+	if err != nil {
+		return nil, err
+	}
+	if err := keystore.CheckPassphrase([]byte(req.Passphrase)); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(a.home.dir, 0o700); err != nil {
+		return nil, err
+	}
+	var cfg config
+	d, err := a.connectChain(k, req.ChainConfig, &cfg, a.home.path(lightDir))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	rec, err := d.Lookup(ctx, name)
+	if errors.Is(err, lookup.ErrNotFound) {
+		return nil, coded(api.CodeNameNotFound, fmt.Errorf("%s is not registered", name), "check the name: 'parley whois "+name+"' shows what the chain holds")
+	}
+	if err != nil {
+		return nil, err
+	}
+	owner := bns.PublicKeyOf(ident.OwnerKey())
+	if subtle.ConstantTimeCompare(rec.Owner[:], owner[:]) != 1 {
+		return nil, coded(api.CodeNotOwner, fmt.Errorf("%w %s: the phrase gives owner key %s, and %s is owned by %s", errNotOwner, name, owner, name, rec.Owner),
+			"check the words; a phrase made by another 'parley init' is another identity")
+	}
+	if rec.Revoked {
+		return nil, coded(api.CodeRevoked, fmt.Errorf("%s was revoked: nobody can hold it again, not even with its recovery phrase", name), "")
+	}
+	hubs := req.Hubs
+	if len(hubs) == 0 {
+		hubs = rec.Profile.Hubs
+	}
+	if len(hubs) == 0 {
+		return nil, usagef("%s's record lists no hub: give 1 to %d --hub URLs", name, bns.MaxHubs)
+	}
+	profile, err := ident.Profile(hubs)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever fails from here, recovering again mends it: each run
+	// makes and publishes new keys. So the keys are saved only once the
+	// chain took them.
+	height, err := d.Submit(ctx, ident.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: name, Profile: profile})
+	if err != nil {
+		return nil, hinted(fmt.Errorf("publishing this device's keys: %w", err), "nothing was saved here; run 'parley recover "+name+"' again")
+	}
+	if err := a.saveKeystore(ident, []byte(req.Passphrase), req.KDFMemory); err != nil {
+		return nil, hinted(fmt.Errorf("the keys were published but not saved here: %w", err), "run 'parley recover "+name+"' again: it publishes new ones")
+	}
+	cfg.Name, cfg.Hub = name, hubs[0]
+	if err := a.home.update(func(x *config) { *x = cfg }); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.id = ident
+	a.mu.Unlock()
+	return api.RecoverResult{Name: name, Height: height, Hubs: hubs}, nil
+}
