@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $$((50000 * $(FUZZX)))x ./internal/screen
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckAvatar$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzEntropyOf$$' -fuzztime $$((20000 * $(FUZZX)))x ./internal/bip39
+	$(GO) test -run '^$$' -fuzz '^FuzzParseOffer$$' -fuzztime $$((20000 * $(FUZZX)))x ./client/wire
 
 # Benchmarks; their figures and the commands that made them are in docs/benchmarks.md.
 bench: build tools
