@@ -3,12 +3,16 @@ package hubclient_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/ratchet"
+	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub/server/hubtest"
 )
 
@@ -99,5 +103,68 @@ func BenchmarkDeviceFanout(b *testing.B) {
 				b.ReportMetric(float64(len(bc.blobs)+bc.idx), "puts/op")
 			})
 		}
+	}
+}
+
+// BenchmarkDeviceFanoutSealed is the per-device design with its real
+// cost on the sender's side: for each of the recipient's devices, one
+// session of its own (a Double Ratchet sending on one chain, as a sender
+// that writes on does), a short text sealed in it (wire.SealMessage:
+// ratchet step, header, padding to its 1 KiB bucket) and written to the
+// real hub, then each session's 57-byte index, one device after another.
+// Reported: the hub bytes and writes of one send, besides ns/op.
+func BenchmarkDeviceFanoutSealed(b *testing.B) {
+	url := hubtest.Start(b, nil).URL
+	c, err := hubclient.Dial(context.Background(), url, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, devices := range []int{1, 3} {
+		b.Run(fmt.Sprintf("devices-%d", devices), func(b *testing.B) {
+			ctx := context.Background()
+			type session struct {
+				r    *ratchet.State
+				keys wire.Keys
+				sent uint64
+			}
+			var ss []*session
+			for d := 0; d < devices; d++ {
+				var k [32]byte // each run of the sub-benchmark writes new paths
+				rand.Read(k[:])
+				bobKey, _ := ecdh.X25519().GenerateKey(rand.Reader)
+				ss = append(ss, &session{r: ratchet.InitAlice(k, bobKey.PublicKey(), nil), keys: wire.ConversationKeys(k, "alice", fmt.Sprintf("bob-%d-%d", devices, d))})
+			}
+			text := make([]byte, 60)
+			send := func() (hubBytes int) {
+				for _, s := range ss {
+					path := wire.MessagePath(s.keys.SendKey, s.sent)
+					s.sent++
+					blob, err := wire.SealMessage(s.r, s.keys.Header, text, []byte(path), nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.Put(ctx, path, blob, "", hubclient.Cond{IfNoneMatch: true}); err != nil {
+						b.Fatal(err)
+					}
+					hubBytes += len(blob)
+				}
+				for i, s := range ss {
+					idx := make([]byte, 57)
+					if _, err := c.Put(ctx, fmt.Sprintf("i/%d-%d-%x", devices, i, s.keys.SendKey[:4]), idx, "", hubclient.Cond{}); err != nil {
+						b.Fatal(err)
+					}
+					hubBytes += len(idx)
+				}
+				return hubBytes
+			}
+			send() // the first message of each session begins its chain
+			b.ResetTimer()
+			var hubBytes int
+			for i := 0; i < b.N; i++ {
+				hubBytes = send()
+			}
+			b.ReportMetric(float64(hubBytes), "hub-bytes/op")
+			b.ReportMetric(float64(2*devices), "puts/op")
+		})
 	}
 }
