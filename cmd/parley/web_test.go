@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/hub/server/hubtest"
 	awaitpkg "github.com/parley-im/parley/internal/await"
 	"github.com/parley-im/parley/internal/web/webtest"
 )
@@ -219,5 +220,140 @@ func writePNG(t *testing.T, path string) {
 	png.Encode(&b, img)
 	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// webUser is a user's web app, open and unlocked in its own browser.
+func webUser(t *testing.T, home, name, pass string) (*webtest.Page, string) {
+	t.Helper()
+	login := startWeb(t, home)
+	page := webtest.Browser(t, name)
+	page.Open(login)
+	page.AwaitText("main", "Unlock Parley")
+	page.Type("textbox", "Passphrase", pass)
+	page.Click("button", "Unlock")
+	page.Await("the app to open", `!!document.querySelector('nav[aria-label=Conversations]')`)
+	return page, origin(login)
+}
+
+// TestWebKeyChange: bob's name expires and carol registers it. Alice, in
+// the browser, writes to bob: the page warns that bob's keys changed,
+// shows the new safety number and holds sending (nothing reaches carol);
+// once Alice confirms the new keys, a new request goes to the new holder.
+func TestWebKeyChange(t *testing.T) {
+	rpc, hubs := startWorldWith(t, shortNames)
+	const pass = "a test passphrase"
+	t.Setenv("PARLEY_PASSPHRASE", pass)
+	homes := users(t, rpc, hubs[0], "alice", "bob")
+	alice := homes["alice"]
+	befriend(t, homes, "alice", "bob")
+	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob")
+	awaitName(t, alice, "bob", "  2  height ") // the second registration
+
+	page, _ := webUser(t, alice, "alice", pass)
+	page.Click("link", "bob")
+	page.AwaitText("[role=log]", "hi alice")
+	page.Type("textbox", "Message", "sent after the change, before confirming\r")
+	page.AwaitText("[role=alert]", "Keys changed: sending is held")
+	if !strings.Contains(page.Text("#keys-banner"), "bob") {
+		t.Errorf("the warning: %q", page.Text("#keys-banner"))
+	}
+	page.Await("sending to be held", `document.getElementById('composer-text').disabled && document.getElementById('composer-send').disabled`)
+	page.Axe("key change")
+	page.Click("button", "I checked: confirm the new keys")
+	awaitpkg.True(t, 2*time.Minute, "carol to get alice's new request", func() bool {
+		return strings.Contains(parley(t, "--home", carol, "requests"), "alice")
+	})
+	parley(t, "--home", carol, "contacts", "accept", "alice")
+	if out := parley(t, "--home", carol, "read", "alice"); strings.Contains(out, "before confirming") {
+		t.Errorf("carol reads what alice wrote before confirming:\n%s", out)
+	}
+}
+
+// TestWebFirstRunAndGroup: Dora's first run is in the browser, from an
+// empty home to a registered name (the stages shown); she adds Bob by
+// name after seeing his verified record, accepts Carol's request, makes
+// a group of the three, and the group's messages go both ways between
+// her page and Bob's and Carol's CLI.
+func TestWebFirstRunAndGroup(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	const pass = "correct horse battery staple"
+	t.Setenv("PARLEY_PASSPHRASE", pass)
+	homes := users(t, rpc, hubs[1], "bob", "carol")
+	bob, carol := homes["bob"], homes["carol"]
+	dora := filepath.Join(t.TempDir(), "dora")
+
+	login := startWeb(t, dora)
+	page := webtest.Browser(t, "dora")
+	page.Open(login)
+	page.AwaitText("main", "Create your identity")
+	page.Axe("first run")
+	page.Fill("textbox", "Chain node", rpc)
+	page.Type("textbox", "Passphrase", pass)
+	page.Type("textbox", "Passphrase again", pass)
+	page.Click("button", "Create identity")
+	page.AwaitText("main", "Choose your name")
+	page.Axe("register")
+	page.Type("textbox", "Name", "dora")
+	page.Fill("textbox", "Hubs (one per line)", hubs[0])
+	page.Click("button", "Register")
+	page.Await("the registration's stages", `document.querySelectorAll('ol.progress li').length > 0 || !!document.querySelector('nav[aria-label=Conversations]')`)
+	page.Await("the app to open", `!!document.querySelector('nav[aria-label=Conversations]')`)
+	if out := parley(t, "--home", dora, "name"); !strings.Contains(out, "dora") {
+		t.Fatalf("dora's name, as the CLI reads it through her web app's agent: %s", out)
+	}
+	awaitName(t, bob, "dora")
+	awaitName(t, carol, "dora")
+
+	// Bob, added by name: his verified record is shown before anything goes.
+	page.Click("link", "Add contact")
+	page.Type("textbox", "Name", "bob\r")
+	page.AwaitText("section.record", "verified by proof")
+	if rec := page.Text("section.record"); !strings.Contains(rec, hubs[1]) || !strings.Contains(rec, "MLKEM768-X25519") {
+		t.Errorf("bob's record as shown: %q", rec)
+	}
+	page.Type("textbox", "Greeting", "hi bob, dora here")
+	page.Click("button", "Send request")
+	page.AwaitText("main", "Request sent")
+	awaitpkg.True(t, 2*time.Minute, "bob to see dora's request", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "requests"), "dora")
+	})
+	parley(t, "--home", bob, "contacts", "accept", "dora")
+	if out := parley(t, "--home", bob, "read", "dora"); !strings.Contains(out, "dora: hi bob, dora here") {
+		t.Errorf("bob reads: %s", out)
+	}
+
+	// Carol asks; Dora accepts in the page.
+	parley(t, "--home", carol, "contacts", "add", "dora", "--message", "hi dora, carol here")
+	page.Open(origin(login) + "/#/requests")
+	page.AwaitText("main", "hi dora, carol here")
+	page.Click("button", "Accept carol")
+	page.AwaitText("[role=log]", "hi dora, carol here")
+
+	// The group of three.
+	page.Click("link", "New group")
+	page.Type("textbox", "Group name", "hikers")
+	page.Click("checkbox", "bob")
+	page.Click("checkbox", "carol")
+	page.Click("button", "Create group")
+	page.AwaitText("#conv-title", "hikers")
+	page.Type("textbox", "Message", "welcome to the hikers\r")
+	// Each member's device takes the group in (rosters and keys) as
+	// 'group list' runs there, round after round.
+	groupUntil(t, "bob and carol read dora's group message", "hikers", []string{bob, carol}, func() bool {
+		return reads(t, bob, "hikers", "dora: welcome to the hikers") && reads(t, carol, "hikers", "dora: welcome to the hikers")
+	})
+	parley(t, "--home", bob, "group", "send", "hikers", "bob says hi to the hikers")
+	page.AwaitText("[role=log]", "bob says hi to the hikers")
+	page.Axe("group")
+	page.Click("link", "Group details")
+	page.AwaitText("main", "Members")
+	for _, m := range []string{"bob", "carol", "dora"} {
+		if !strings.Contains(page.Text("main"), m) {
+			t.Errorf("the group's members as shown lack %s: %q", m, page.Text("main"))
+		}
+	}
+	if errs := page.Errors(); len(errs) > 0 {
+		t.Errorf("the page's scripts failed: %q", errs)
 	}
 }

@@ -55,7 +55,7 @@ async function busy(button, box, f) {
     if (box) showError(box, err);
     else toast(err.message);
   } finally {
-    if (button) button.disabled = false;
+    if (button && !button.dataset.held) button.disabled = false;
   }
 }
 
@@ -456,7 +456,10 @@ function keysBanner(kc) {
   const ta = document.getElementById('composer-text');
   if (ta) ta.disabled = true;
   const send = document.getElementById('composer-send');
-  if (send) send.disabled = true;
+  if (send) {
+    send.disabled = true;
+    send.dataset.held = '1'; // until the keys are confirmed (the page is built anew then)
+  }
 }
 
 function composerView(conv) {
@@ -474,11 +477,17 @@ function composerView(conv) {
     const t = text.value;
     if (!t.trim()) return;
     busy(send, box, async () => {
-      if (state.editing) {
-        await api.post(`/conversations/${seg(conv)}/edit`, {ref: state.editing.label, text: t});
-      } else {
-        const res = await api.post(`/conversations/${seg(conv)}/messages`, {text: t, reply: state.replyTo ? state.replyTo.label : undefined});
-        if (res && res.queued) toast(res.queued.why);
+      try {
+        if (state.editing) {
+          await api.post(`/conversations/${seg(conv)}/edit`, {ref: state.editing.label, text: t});
+        } else {
+          const res = await api.post(`/conversations/${seg(conv)}/messages`, {text: t, reply: state.replyTo ? state.replyTo.label : undefined});
+          if (res && res.queued) toast(res.queued.why);
+        }
+      } catch (err) {
+        // The contact's keys changed: nothing goes until the person confirms.
+        if (err.keyChange) keysBanner(err.keyChange);
+        throw err;
       }
       text.value = '';
       setContext(null, null);
