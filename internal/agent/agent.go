@@ -76,6 +76,48 @@ type Options struct {
 	// AllowUID, if not nil, is the user whose processes may use the
 	// socket (nil: the agent's own user; tests inject another).
 	AllowUID *int
+	// Limits bound what a caller of the socket can hold (zero fields:
+	// the defaults).
+	Limits Limits
+}
+
+// Limits bound the socket's callers: a caller that sends slowly or stops
+// reading holds a connection (one of MaxConns) for at most these.
+type Limits struct {
+	// Header bounds the reading of a request's header (0: 5 s).
+	Header time.Duration
+	// Body bounds the reading of a request's header and body together
+	// (0: 30 s); the call itself may then run for as long as it needs
+	// (a registration waits for blocks, a file goes out).
+	Body time.Duration
+	// Write bounds each write of an answer or event (0: 10 s): a caller
+	// that stops reading is dropped then.
+	Write time.Duration
+	// Conns bounds the connections served at once (0: 128); one more is
+	// closed at once.
+	Conns int
+	// Streams bounds the event streams served at once (0: 64).
+	Streams int
+}
+
+// withDefaults fills l's zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.Header <= 0 {
+		l.Header = 5 * time.Second
+	}
+	if l.Body <= 0 {
+		l.Body = 30 * time.Second
+	}
+	if l.Write <= 0 {
+		l.Write = 10 * time.Second
+	}
+	if l.Conns <= 0 {
+		l.Conns = 128
+	}
+	if l.Streams <= 0 {
+		l.Streams = 64
+	}
+	return l
 }
 
 // Agent serves one home's API. Its methods are safe for concurrent use.
@@ -120,6 +162,7 @@ func New(opts Options) *Agent {
 			opts.KeyMaxAge = 10 * time.Second
 		}
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(discard{})

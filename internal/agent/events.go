@@ -19,7 +19,7 @@ import (
 // the ring at its own pace. Publishing never waits for a reader: a reader
 // that falls further behind than the ring holds is told so (an event of
 // type reset) and goes on from the oldest event kept; one that stops
-// reading is dropped once a write has waited writeTimeout.
+// reading is dropped once a write has waited Limits.Write.
 
 // eventLog is the ring of recent events.
 type eventLog struct {
@@ -122,9 +122,6 @@ func (l *eventLog) cursor() string {
 // publish adds an event to the stream.
 func (a *Agent) publish(ev api.Event) { a.events.publish(ev, a.opts.Now()) }
 
-// maxStreams bounds the event streams served at once.
-const maxStreams = 64
-
 // pingEvery is how often an idle stream says it is alive.
 const pingEvery = 25 * time.Second
 
@@ -133,10 +130,10 @@ const pingEvery = 25 * time.Second
 // like after).
 func (a *Agent) serveEvents(w http.ResponseWriter, r *http.Request) {
 	a.streamsMu.Lock()
-	if a.streams >= maxStreams {
+	if a.streams >= a.opts.Limits.Streams {
 		a.streamsMu.Unlock()
-		writeEnvelope(w, http.StatusServiceUnavailable, api.Envelope{Error: api.Errorf(api.CodeTooLarge,
-			fmt.Sprintf("this agent serves at most %d event streams at once", maxStreams))})
+		writeEnvelope(w, a.opts.Limits.Write, http.StatusServiceUnavailable, api.Envelope{Error: api.Errorf(api.CodeTooLarge,
+			fmt.Sprintf("this agent serves at most %d event streams at once", a.opts.Limits.Streams))})
 		return
 	}
 	a.streams++
@@ -160,6 +157,9 @@ func (a *Agent) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A stream outlives the server's read deadline (Limits.Body); a
+	// reader that stops reading is dropped by the write deadline.
+	rc.SetReadDeadline(time.Time{})
 	write := func(ev api.Event) bool {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -170,7 +170,7 @@ func (a *Agent) serveEvents(w http.ResponseWriter, r *http.Request) {
 		} else {
 			b = append(b, '\n')
 		}
-		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		rc.SetWriteDeadline(time.Now().Add(a.opts.Limits.Write))
 		if _, err := w.Write(b); err != nil {
 			return false
 		}

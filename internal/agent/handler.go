@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,20 +16,16 @@ import (
 	"github.com/parley-im/parley/internal/api"
 )
 
-// writeTimeout bounds each write of an answer: a caller that stops
-// reading cannot hold a call (or an event stream) for longer.
-const writeTimeout = 10 * time.Second
-
 // ServeHTTP serves the API: only to this process (api.NewLocal) or to a
 // peer of the socket the agent's user runs (peer.go).
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !api.IsLocal(r.Context()) && !a.peerAllowed(r.Context()) {
 		a.log.Warn("refused a caller of another user", "peer", peerString(r.Context()))
-		writeEnvelope(w, http.StatusForbidden, api.Envelope{Error: api.Errorf(api.CodeForbidden, "this agent serves only its own user")})
+		writeEnvelope(w, a.opts.Limits.Write, http.StatusForbidden, api.Envelope{Error: api.Errorf(api.CodeForbidden, "this agent serves only its own user")})
 		return
 	}
 	if _, pattern := a.mux.Handler(r); pattern == "" {
-		writeEnvelope(w, http.StatusNotFound, api.Envelope{Error: api.Errorf(api.CodeNoRoute,
+		writeEnvelope(w, a.opts.Limits.Write, http.StatusNotFound, api.Envelope{Error: api.Errorf(api.CodeNoRoute,
 			fmt.Sprintf("no call %s %s in this agent's API (%s)", r.Method, r.URL.Path, api.Prefix))})
 		return
 	}
@@ -41,7 +38,8 @@ type call struct {
 	ctx    context.Context
 	r      *http.Request
 	w      http.ResponseWriter
-	stream bool // NDJSON: frames as they happen
+	stream bool   // NDJSON: frames as they happen
+	body   []byte // the request's body, read before the call runs
 
 	mu      sync.Mutex
 	started bool // the stream's status line is written
@@ -58,6 +56,14 @@ func (a *Agent) route(pattern string, f func(k *call) (any, error)) {
 			result any
 			err    error
 		)
+		k.body, err = readBody(w, r)
+		if err != nil {
+			k.finish(nil, a.apiError(err))
+			return
+		}
+		// The body is in: the read deadline (Limits.Body) has done its
+		// work, and the call runs as long as it needs.
+		http.NewResponseController(w).SetReadDeadline(time.Time{})
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
@@ -77,17 +83,26 @@ func (a *Agent) route(pattern string, f func(k *call) (any, error)) {
 	})
 }
 
-// decode reads the request's JSON body into v: at most api.MaxBody bytes,
-// no unknown field, nothing after it.
+// readBody reads the request's body: at most api.MaxBody bytes, within
+// the server's read deadline (Limits.Body).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBody))
+	var mb *http.MaxBytesError
+	switch {
+	case errors.As(err, &mb):
+		return nil, coded(api.CodeTooLarge, fmt.Errorf("the request's body is over %d bytes", api.MaxBody), "send at most that; a file goes by its path")
+	case err != nil:
+		return nil, coded(api.CodeBadRequest, fmt.Errorf("the request's body could not be read: %w", err), "")
+	}
+	return b, nil
+}
+
+// decode reads the request's JSON body into v: no unknown field, nothing
+// after it.
 func (k *call) decode(v any) error {
-	body := http.MaxBytesReader(k.w, k.r.Body, api.MaxBody)
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(bytes.NewReader(k.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return coded(api.CodeTooLarge, fmt.Errorf("the request's body is over %d bytes", api.MaxBody), "")
-		}
 		if errors.Is(err, io.EOF) {
 			return coded(api.CodeBadRequest, errors.New("the call takes a JSON body"), "")
 		}
@@ -175,7 +190,7 @@ func (k *call) frame(f api.Frame) {
 		return
 	}
 	rc := http.NewResponseController(k.w)
-	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	rc.SetWriteDeadline(time.Now().Add(k.a.opts.Limits.Write))
 	k.w.Write(append(b, '\n'))
 	rc.Flush()
 }
@@ -197,15 +212,15 @@ func (k *call) finish(result any, e *api.Error) {
 	if e != nil {
 		status = api.HTTPStatus(e.Code)
 	}
-	writeEnvelope(k.w, status, api.Envelope{Result: result, Error: e, Notes: k.notes})
+	writeEnvelope(k.w, k.a.opts.Limits.Write, status, api.Envelope{Result: result, Error: e, Notes: k.notes})
 }
 
 // writeEnvelope writes env as the JSON answer.
-func writeEnvelope(w http.ResponseWriter, status int, env api.Envelope) {
+func writeEnvelope(w http.ResponseWriter, timeout time.Duration, status int, env api.Envelope) {
 	w.Header().Set("Content-Type", api.JSON)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
 	json.NewEncoder(w).Encode(env)
 }

@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// maxConns bounds the socket's connections served at once; one more is
-// closed at once (the agent never waits for a slot).
-const maxConns = 128
-
 // maxSocketPath is the longest path a Unix socket can have (Linux: 108
 // bytes with the final NUL).
 const maxSocketPath = 107
@@ -46,7 +42,7 @@ func (a *Agent) Listen() (net.Listener, error) {
 		return nil, err
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(true)
-	return &limitListener{Listener: l, sem: make(chan struct{}, maxConns)}, nil
+	return &limitListener{Listener: l, sem: make(chan struct{}, a.opts.Limits.Conns)}, nil
 }
 
 // Serve serves the API on l until ctx ends, then stops: the event streams
@@ -56,11 +52,14 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           a,
 		ConnContext:       connContext,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ReadHeaderTimeout: a.opts.Limits.Header,
+		// The body is read under this deadline before the call runs
+		// (handler.go), then the deadline is lifted: a long call or an
+		// event stream is not cut by it.
+		ReadTimeout:    a.opts.Limits.Body,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       nil,
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
