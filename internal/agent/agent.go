@@ -127,8 +127,11 @@ type Agent struct {
 	log     *slog.Logger
 	started time.Time
 	mux     *http.ServeMux
-	events  *eventLog
-	chain   *chainDir
+	// patterns are the calls served ("GET /v1/agent"), for the test that
+	// docs/api.md documents each.
+	patterns []string
+	events   *eventLog
+	chain    *chainDir
 
 	openMu sync.Mutex // one opening of the client at a time
 	mu     sync.Mutex

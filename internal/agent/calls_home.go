@@ -90,6 +90,7 @@ func (a *Agent) routes() {
 	}
 	// Events.
 	a.mux.HandleFunc("GET "+p+"/events", a.serveEvents)
+	a.patterns = append(a.patterns, "GET "+p+"/events")
 }
 
 func (a *Agent) agentInfo(k *call) (any, error) {

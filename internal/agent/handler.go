@@ -50,6 +50,7 @@ type call struct {
 // route serves pattern ("GET /v1/contacts") with f, whose result (or
 // error) becomes the answer.
 func (a *Agent) route(pattern string, f func(k *call) (any, error)) {
+	a.patterns = append(a.patterns, pattern)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		k := &call{a: a, ctx: r.Context(), r: r, w: w, stream: r.Header.Get("Accept") == api.NDJSON}
 		var (

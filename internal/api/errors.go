@@ -70,6 +70,17 @@ const (
 	CodeHubBadAnswer    Code = "hub_bad_answer"
 )
 
+// Codes are every code of this version of the API (docs/api.md lists
+// each).
+func Codes() []Code {
+	return []Code{CodeUsage, CodeBadRequest, CodeTooLarge, CodeNoRoute, CodeForbidden, CodeCanceled, CodeInternal,
+		CodeNoIdentity, CodeNoName, CodeExists, CodeLocked, CodeBadPassphrase, CodeWeakPassphrase, CodeHomeBusy, CodeRestoredElsewhere,
+		CodeOffline, CodeNameNotFound, CodeUnverified, CodeTrustExpired, CodeRootPruned, CodeChainRefused,
+		CodeNotContact, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeQueued, CodeStale, CodeNoMessage,
+		CodeNotMember, CodeNoGroup, CodeSafetyMismatch, CodeNoProfile, CodeNoBackup, CodeNotAvatar, CodeFileExists, CodePermission,
+		CodeHubUnauthorized, CodeHubQuota, CodeHubRateLimited, CodeHubInboxFull, CodeHubTooLarge, CodeHubBadAnswer}
+}
+
 // Error is an error as the API carries it.
 type Error struct {
 	Code    Code   `json:"code"`

@@ -716,6 +716,12 @@ const (
 	EventPing      = "ping"
 )
 
+// EventTypes are every event type of this version of the API.
+func EventTypes() []string {
+	return []string{EventMessage, EventRequest, EventReceipt, EventKeyChange, EventExpired, EventHub, EventChain,
+		EventWarning, EventLocked, EventUnlocked, EventReset, EventStarted, EventPing}
+}
+
 // Kinds of Message (the same strings as package client's and wire's).
 const (
 	KindText        = "text"

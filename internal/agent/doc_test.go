@@ -1,0 +1,45 @@
+package agent
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/parley-im/parley/internal/api"
+)
+
+// TestAPIDocumented: docs/api.md has a section for every call the agent
+// serves, a row for every error code and every event type.
+func TestAPIDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	a := New(Options{Home: t.TempDir()})
+	if len(a.patterns) < 50 {
+		t.Fatalf("the agent serves %d calls: the list of patterns is not kept", len(a.patterns))
+	}
+	params := strings.NewReplacer("{name}", "{NAME}", "{conv}", "{CONV}", "{group}", "{GROUP}")
+	for _, p := range a.patterns {
+		p = params.Replace(p)
+		if strings.Contains(doc, "`"+p+"`") || strings.Contains(doc, "`"+p+"[") {
+			continue
+		}
+		// The group actions share one heading.
+		if i := strings.LastIndex(p, "/"); strings.HasPrefix(p, "POST /v1/groups/{GROUP}/") && strings.Contains(doc, "`"+p[i:]+"`") {
+			continue
+		}
+		t.Errorf("docs/api.md does not document %s", p)
+	}
+	for _, c := range api.Codes() {
+		if !strings.Contains(doc, "| `"+string(c)+"` |") {
+			t.Errorf("docs/api.md has no row for the error code %s", c)
+		}
+	}
+	for _, e := range api.EventTypes() {
+		if !strings.Contains(doc, "`"+e+"`") {
+			t.Errorf("docs/api.md does not describe the event type %s", e)
+		}
+	}
+}
