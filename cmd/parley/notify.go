@@ -1,7 +1,17 @@
 package main
 
-import "github.com/parley-im/parley/internal/agent"
+import (
+	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/desktop"
+)
 
-// desktopNotifier is the desktop's notification service, where there is
-// a session bus (nil: none).
-func desktopNotifier() agent.Notifier { return nil }
+// desktopNotifier is the desktop's notification service on the session
+// bus (nil: no session bus). The agent uses it only when the user turned
+// notifications on (parley settings notifications on).
+func desktopNotifier() agent.Notifier {
+	n, err := desktop.SessionNotifier("Parley")
+	if err != nil {
+		return nil
+	}
+	return n
+}
