@@ -328,9 +328,51 @@ func TestDemoAndDrills(t *testing.T) {
 		t.Fatalf("bob after hub1 came back:\n%s", got)
 	}
 
+	agentDrills(t, n)
+
 	if st := n.localnet("status"); strings.Contains(st, "stopped") {
 		t.Fatalf("status after the drills:\n%s", st)
 	}
+}
+
+// proc is a parley process left running (a daemon, a watch).
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan error
+}
+
+// start starts parley for who with args, and kills it when the test ends
+// if it still runs.
+func (n *localnet) start(who string, args ...string) *proc {
+	n.t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "parley"), append([]string{"--home", filepath.Join(n.dir, "demo", who)}, args...)...)
+	cmd.Dir, cmd.Env = root, n.env()
+	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if err := cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	n.t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// stop sends sig and waits (a minute at most) for the process to exit;
+// it returns the exit code.
+func (p *proc) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		p.done <- nil // for the cleanup
+	case <-time.After(time.Minute):
+		t.Fatalf("%s did not exit a minute after %v:\n%s%s", p.cmd.Args, sig, p.stdout.String(), p.stderr.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
