@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/screen"
 )
 
 func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
@@ -36,16 +38,7 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 			if err := h.private(); err != nil {
 				return err
 			}
-			if c := h.dial(ctx); c != nil {
-				info, _ := c.Agent(ctx)
-				c.Close()
-				return fmt.Errorf("an agent already serves %s (pid %d): two agents cannot both run on one home", h.dir, info.PID)
-			}
-			lock, err := agent.TryLock(h.dir, h.cmd)
-			var busy *agent.BusyError
-			if errors.As(err, &busy) {
-				return fmt.Errorf("%w: two agents cannot both run on one home, and a command that serves itself holds it until it ends", err)
-			}
+			lock, err := h.lockForDaemon(ctx)
 			if err != nil {
 				return err
 			}
@@ -77,6 +70,39 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&verbose, "debug", false, "log debug lines too")
 	return cmd
+}
+
+// lockForDaemon takes the home's lock for an agent. Another agent
+// serving the home is refused at once; a command serving itself (one that
+// started first, racing this start) is waited for, as long as a command
+// waits (h.lockWait): it ends within moments, and then this agent serves
+// every command after it.
+func (h *home) lockForDaemon(ctx context.Context) (*agent.Lock, error) {
+	deadline := time.Now().Add(h.lockWait)
+	for said := false; ; said = true {
+		if c := h.dial(ctx); c != nil {
+			info, _ := c.Agent(ctx)
+			c.Close()
+			return nil, fmt.Errorf("an agent already serves %s (pid %d): two agents cannot both run on one home", h.dir, info.PID)
+		}
+		lock, err := agent.TryLock(h.dir, h.cmd)
+		var busy *agent.BusyError
+		switch {
+		case err == nil:
+			return lock, nil
+		case !errors.As(err, &busy):
+			return nil, err
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("%w: two agents cannot both run on one home, and a command that serves itself holds it until it ends", err)
+		case !said:
+			screen.Printf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, busy.Holder)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // daemonSecret is the passphrase a daemon unlocks with, and where it came
