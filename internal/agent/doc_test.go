@@ -2,6 +2,8 @@ package agent
 
 import (
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +33,20 @@ func TestAPIDocumented(t *testing.T) {
 			continue
 		}
 		t.Errorf("docs/api.md does not document %s", p)
+	}
+	// api.Codes lists every code constant of internal/api.
+	src, err := os.ReadFile("../api/errors.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := regexp.MustCompile(`(?m)^\s+Code\w+\s+Code = "([a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(consts) != len(api.Codes()) {
+		t.Errorf("internal/api/errors.go has %d codes, api.Codes lists %d", len(consts), len(api.Codes()))
+	}
+	for _, c := range consts {
+		if !slices.Contains(api.Codes(), api.Code(c[1])) {
+			t.Errorf("api.Codes does not list %s", c[1])
+		}
 	}
 	for _, c := range api.Codes() {
 		if !strings.Contains(doc, "| `"+string(c)+"` |") {

@@ -74,7 +74,8 @@ const (
 // each).
 func Codes() []Code {
 	return []Code{CodeUsage, CodeBadRequest, CodeTooLarge, CodeNoRoute, CodeForbidden, CodeCanceled, CodeInternal,
-		CodeNoIdentity, CodeNoName, CodeExists, CodeLocked, CodeBadPassphrase, CodeWeakPassphrase, CodeHomeBusy, CodeRestoredElsewhere,
+		CodeNoIdentity, CodeNoName, CodeExists, CodeLocked, CodeBadPassphrase, CodeWeakPassphrase, CodeHomeBusy, CodeHomeNotPrivate,
+		CodeRestoredElsewhere, CodeBadPhrase, CodeNotOwner,
 		CodeOffline, CodeNameNotFound, CodeUnverified, CodeTrustExpired, CodeRootPruned, CodeChainRefused,
 		CodeNotContact, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeQueued, CodeStale, CodeNoMessage,
 		CodeNotMember, CodeNoGroup, CodeSafetyMismatch, CodeNoProfile, CodeNoBackup, CodeNotAvatar, CodeFileExists, CodePermission,
@@ -134,7 +135,7 @@ func HTTPStatus(code Code) int {
 	case CodeLocked:
 		return http.StatusLocked
 	case CodeNoIdentity, CodeNoName, CodeExists, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked,
-		CodeStale, CodeNotMember, CodeSafetyMismatch, CodeFileExists, CodeRestoredElsewhere, CodeHomeBusy, CodeChainRefused, CodeNotOwner:
+		CodeStale, CodeNotMember, CodeSafetyMismatch, CodeFileExists, CodeRestoredElsewhere, CodeHomeBusy, CodeHomeNotPrivate, CodeChainRefused, CodeNotOwner:
 		return http.StatusConflict
 	case CodeBadPassphrase, CodeWeakPassphrase, CodeBadPhrase:
 		return http.StatusUnprocessableEntity
