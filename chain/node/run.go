@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cometbft/cometbft/abci/example/kvstore"
 	abci "github.com/cometbft/cometbft/abci/types"
 	cfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -39,6 +38,13 @@ type StartOptions struct {
 	// SnapshotKeep is how many snapshots the node keeps (0: the
 	// application's default, 2). It keeps the blocks from the oldest on.
 	SnapshotKeep int
+	// App, if set, runs instead of the name chain, and CloseApp (if set)
+	// is called when the node stops. Benchmarks use it to measure
+	// CometBFT with another application on the same configuration
+	// (scripts/chainbench runs CometBFT's stock kvstore); bnsd never sets
+	// it.
+	App      abci.Application
+	CloseApp func() error
 }
 
 // LoadConfig reads home/config/config.toml over CometBFT's defaults.
@@ -63,25 +69,15 @@ func LoadConfig(home string) (*cfg.Config, error) {
 	return c, nil
 }
 
-// App selects the ABCI application a node runs.
-type App string
-
-const (
-	// AppBNS is the name chain (the only application for real use).
-	AppBNS App = "bns"
-	// AppKVStore is CometBFT's stock kvstore example, the baseline the
-	// chain's throughput is measured against.
-	AppKVStore App = "kvstore"
-)
-
 // Node is a running CometBFT node with its application.
 type Node struct {
 	*nm.Node
 	closeApp func() error
 }
 
-// Start runs the node of home in this process; opts, if given, adjust it.
-func Start(home string, which App, logger cmtlog.Logger, opts ...StartOptions) (*Node, error) {
+// Start runs the node of home, with the name chain's application, in this
+// process; opts, if given, adjust it.
+func Start(home string, logger cmtlog.Logger, opts ...StartOptions) (*Node, error) {
 	var o StartOptions
 	if len(opts) > 0 {
 		o = opts[0]
@@ -97,12 +93,11 @@ func Start(home string, which App, logger cmtlog.Logger, opts ...StartOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("node: genesis: %w", err)
 	}
-	var (
-		application abci.Application
-		closeApp    = func() error { return nil }
-	)
-	switch which {
-	case AppBNS, "":
+	application, closeApp := o.App, o.CloseApp
+	if closeApp == nil {
+		closeApp = func() error { return nil }
+	}
+	if application == nil {
 		a, err := app.New(app.Config{
 			ChainID:          g.ChainID,
 			Dir:              c.DBDir(),
@@ -116,11 +111,6 @@ func Start(home string, which App, logger cmtlog.Logger, opts ...StartOptions) (
 			return nil, err
 		}
 		application, closeApp = a, a.Close
-	case AppKVStore:
-		kv := kvstore.NewPersistentApplication(filepath.Join(c.DBDir(), "kvstore"))
-		application, closeApp = kv, kv.Close
-	default:
-		return nil, fmt.Errorf("node: unknown application %q", which)
 	}
 	nodeKey, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {

@@ -279,9 +279,9 @@ func joinCmd(stdout io.Writer) *cobra.Command {
 
 func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	var (
-		home, level, appName string
-		keep, snapEvery      int64
-		snapKeep             int
+		home, level     string
+		keep, snapEvery int64
+		snapKeep        int
 	)
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
@@ -312,7 +312,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if snapEvery > 0 && snapEvery*int64(snapKeep) > keep {
 				fmt.Fprintf(stderr, "bnsd: note: snapshots every %d blocks, %d kept, reach further back than --keep-recent %d: blocks are kept from the oldest snapshot on\n", snapEvery, snapKeep, keep)
 			}
-			n, err := node.Start(home, node.App(appName), logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep})
+			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep})
 			if err != nil {
 				return err
 			}
@@ -322,11 +322,9 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node directory (required)")
 	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT (default: the config's log_level)")
-	cmd.Flags().StringVar(&appName, "app", string(node.AppBNS), "ABCI application; kvstore is CometBFT's stock example, for benchmark baselines only")
 	cmd.Flags().Int64Var(&keep, "keep-recent", node.KeepRecent, "how many recent heights to keep (state versions and blocks); older ones are pruned")
 	cmd.Flags().Int64Var(&snapEvery, "snapshot-interval", 0, "take a state sync snapshot every N heights and serve it to joining nodes (0: none)")
 	cmd.Flags().IntVar(&snapKeep, "snapshot-keep", app.DefaultSnapshotKeep, "how many snapshots to keep")
-	cmd.Flags().MarkHidden("app")
 	cmd.MarkFlagRequired("home")
 	return cmd
 }

@@ -5,14 +5,28 @@
 //   - committed registrations per second (register transactions whose
 //     preorders were committed beforehand), against kvstore transactions
 //     of the same size;
+//   - the CPU time (user and system, from /proc) the validators and the
+//     load generator spend per committed transaction in each run: unlike
+//     the rates, it hardly moves with other work on the machine, so the
+//     ratio of these costs is the load-independent figure;
 //   - verified lookups per second, with p50 and p99 latency (each lookup is
 //     an ABCI query with an ICS23 proof checked against a header verified
 //     by the light client).
 //
-// It prints a Markdown table for docs/benchmarks.md.
+// It prints a Markdown table for docs/benchmarks.md, with the machine's
+// load average before and after (other work on the machine shifts both
+// rates; compare them only within one run).
 //
-// It measures only: it must not be used to run a chain, and its figures
-// are for docs/benchmarks.md, never asserted in tests.
+// The kvstore nodes are this program itself, started again with the hidden
+// flag -kvstore-node: the baseline runs CometBFT's node code and
+// configuration exactly as bnsd does, without bnsd carrying a benchmark
+// mode. With -cpuprofile FILE, node0 of the name chain serves CometBFT's
+// pprof endpoint and CPU profiles of it during the registration load are
+// written to FILE.1, FILE.2, ... (`go tool pprof -top FILE.*`).
+//
+// It measures only: it must not be used to run a chain (its kvstore nodes
+// serve its own baseline), and its figures are for docs/benchmarks.md,
+// never asserted in tests.
 package main
 
 import (
@@ -30,15 +44,18 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/cometbft/cometbft/abci/example/kvstore"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
@@ -58,107 +75,157 @@ var (
 	lookupConc  = flag.Int("lookup-workers", 8, "concurrent lookups")
 	baseline    = flag.Bool("kvstore", true, "measure the stock kvstore first (the baseline of the ratio)")
 	duringLoad  = flag.Bool("lookups-during-load", false, "run the lookups while the registrations are submitted and committed, not after")
+	cpuProfile  = flag.String("cpuprofile", "", "write CPU profiles of the name chain's node0 during the registration load to FILE.1, FILE.2, ...")
+	kvNode      = flag.String("kvstore-node", "", "internal: run the kvstore node of this home until SIGTERM")
 )
 
 const chainID = "bench"
 
+// The applications a testnet runs.
+const (
+	appKVStore = "kvstore"
+	appBNS     = "bns"
+)
+
 func main() {
 	flag.Parse()
+	if *kvNode != "" {
+		if err := runKVStore(*kvNode); err != nil {
+			fmt.Fprintf(os.Stderr, "chainbench: kvstore node: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	log := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "chainbench: "+format+"\n", args...) }
+	loadBefore := loadAvg()
+	log("load average %s", loadBefore)
 
-	var kv float64
+	var kv, pre, reg result
 	if *baseline {
-		var err error
-		kv, err = runNet(node.AppKVStore, log, func(nodes []*proc) (float64, error) {
-			return throughput(nodes, kvTxs(*txCount), log)
+		err := runNet(appKVStore, log, func(nodes []*proc) (err error) {
+			kv, err = throughput(nodes, kvTxs(*txCount), log)
+			return err
 		})
 		if err != nil {
 			log("kvstore: %v", err)
 			os.Exit(1)
 		}
 	}
-	var reg float64
-	var lk lookupResult
-	_, err := runNet(node.AppBNS, log, func(nodes []*proc) (float64, error) {
+	var (
+		lk    lookupResult
+		lkErr error
+	)
+	err := runNet(appBNS, log, func(nodes []*proc) error {
 		first, err := status(nodes[0])
 		if err != nil {
-			return 0, err
+			return err
 		}
 		p := node.DefaultOptions().Params
-		pre, sign, names, err := bnsTxs(*txCount, first+p.MaxTxTTL)
+		preTxs, sign, names, err := bnsTxs(*txCount, first+p.MaxTxTTL)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		log("bns: committing %d preorders first", len(pre))
-		if _, err := throughput(nodes, pre, log); err != nil {
-			return 0, err
+		log("bns: committing %d preorders first", len(preTxs))
+		if pre, err = throughput(nodes, preTxs, log); err != nil {
+			return err
 		}
 		last, _ := status(nodes[0])
 		// The last preorders may be revealed min_preorder_age blocks on;
 		// each node's mempool checks against the block after its head.
 		for _, n := range nodes {
 			if err := waitHeight(n, last+p.MinPreorderAge-1, time.Minute); err != nil {
-				return 0, err
+				return err
 			}
 		}
 		heights, err := txHeights(nodes[0], first, last)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		regs := make([][]byte, len(pre))
-		for i, raw := range pre {
+		regs := make([][]byte, len(preTxs))
+		for i, raw := range preTxs {
 			h, ok := heights[string(raw)]
 			if !ok {
-				return 0, fmt.Errorf("preorder %d not found in blocks %d..%d", i, first, last)
+				return fmt.Errorf("preorder %d not found in blocks %d..%d", i, first, last)
 			}
 			regs[i] = sign[i](h)
+		}
+		var (
+			stop = make(chan struct{})
+			prof = make(chan error, 1)
+		)
+		if *cpuProfile != "" {
+			go func() { prof <- profile(nodes[0], *cpuProfile, stop, log) }()
+		} else {
+			prof <- nil
 		}
 		if *duringLoad {
 			// Lookups while the registrations are submitted and committed.
 			done := make(chan struct{})
-			var (
-				lerr     error
-				loadDone atomic.Bool
-			)
+			var loadDone atomic.Bool
 			go func() {
 				defer close(done)
-				lk, lerr = lookups(nodes, names, log, loadDone.Load)
+				lk, lkErr = lookups(nodes, names, log, loadDone.Load)
 			}()
 			reg, err = throughput(nodes, regs, log)
 			loadDone.Store(true)
 			<-done
-			return reg, errors.Join(err, lerr)
+		} else {
+			reg, err = throughput(nodes, regs, log)
 		}
-		if reg, err = throughput(nodes, regs, log); err != nil {
-			return 0, err
+		close(stop)
+		if perr := <-prof; err == nil && perr != nil {
+			err = fmt.Errorf("profile: %w", perr)
 		}
-		lk, err = lookups(nodes, names, log, nil)
-		return reg, err
+		if err != nil || *duringLoad {
+			return err
+		}
+		// A lookup failure is reported after the throughput figures.
+		lk, lkErr = lookups(nodes, names, log, nil)
+		return nil
 	})
 	if err != nil {
 		log("bns: %v", err)
 		os.Exit(1)
 	}
 
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
 	fmt.Printf("| measure (%d validators, timeout_commit %v, %d txs, %s, %d CPUs) | value |\n| --- | --- |\n",
 		*validators, *blockTime, *txCount, runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU())
-	fmt.Printf("| stock kvstore, committed tx/s | %.0f |\n", kv)
-	fmt.Printf("| name chain, committed registrations/s | %.0f |\n", reg)
-	fmt.Printf("| ratio (goal >= 0.8) | %.2f |\n", reg/kv)
+	fmt.Printf("| load average before / after (1, 5, 15 min) | %s / %s |\n", loadBefore, loadAvg())
+	if *baseline {
+		fmt.Printf("| stock kvstore, committed tx/s | %.0f |\n", kv.rate)
+	}
+	fmt.Printf("| name chain, committed preorders/s | %.0f |\n", pre.rate)
+	fmt.Printf("| name chain, committed registrations/s | %.0f |\n", reg.rate)
+	if *baseline {
+		fmt.Printf("| **ratio registrations / kvstore (goal >= 0.6)** | **%.2f** |\n", reg.rate/kv.rate)
+	}
+	fmt.Printf("| validators' CPU ms per tx (sum of %d): kvstore / preorder / registration | %s / %s / %s |\n", *validators, ms(kv.nodeCPU), ms(pre.nodeCPU), ms(reg.nodeCPU))
+	fmt.Printf("| load generator's CPU ms per tx: kvstore / preorder / registration | %s / %s / %s |\n", ms(kv.genCPU), ms(pre.genCPU), ms(reg.genCPU))
+	if *baseline {
+		fmt.Printf("| CPU ratio kvstore / registration, validators and generator | %.2f |\n",
+			float64(kv.nodeCPU+kv.genCPU)/float64(reg.nodeCPU+reg.genCPU))
+	}
+	if lkErr != nil {
+		fmt.Printf("| verified lookups/s (%d workers) | failed: %v |\n", *lookupConc, lkErr)
+		log("lookups: %v", lkErr)
+		os.Exit(1)
+	}
 	fmt.Printf("| verified lookups/s (%d workers) | %.0f |\n", *lookupConc, lk.rate)
 	fmt.Printf("| lookup latency p50 / p99 | %v / %v |\n", lk.p50.Round(10*time.Microsecond), lk.p99.Round(10*time.Microsecond))
 }
 
 type proc struct {
 	home, rpc string
+	pprof     string // host:port of the pprof endpoint, or ""
 	cmd       *exec.Cmd
 }
 
 // runNet makes a fresh testnet running app, calls f, and stops it.
-func runNet(app node.App, log func(string, ...any), f func([]*proc) (float64, error)) (float64, error) {
+func runNet(app string, log func(string, ...any), f func([]*proc) error) error {
 	dir, err := os.MkdirTemp("", "chainbench-")
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if os.Getenv("CHAINBENCH_KEEP") == "" {
 		defer os.RemoveAll(dir)
@@ -167,14 +234,15 @@ func runNet(app node.App, log func(string, ...any), f func([]*proc) (float64, er
 	}
 	ports, err := node.FreePorts(*validators)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	o := node.DefaultOptions()
 	o.ChainID, o.BlockTime = chainID, *blockTime
 	vals, err := node.Testnet(dir, *validators, o, ports, nil)
 	if err != nil {
-		return 0, err
+		return err
 	}
+	pprof := make([]string, len(vals))
 	for i, v := range vals {
 		// Same configuration for both applications: a mempool large enough
 		// that offered load is never shed (a full CometBFT v0.38 mempool
@@ -183,14 +251,19 @@ func runNet(app node.App, log func(string, ...any), f func([]*proc) (float64, er
 		path := filepath.Join(v.Home, "config", "config.toml")
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		b = bytes.Replace(b, []byte("\nsize = 5000\n"), []byte(fmt.Sprintf("\nsize = %d\n", *mempoolSize)), 1)
-		if addr := os.Getenv("CHAINBENCH_PPROF"); addr != "" && app == node.AppBNS && i == 0 {
-			b = bytes.Replace(b, []byte(`pprof_laddr = ""`), []byte(`pprof_laddr = "`+addr+`"`), 1)
+		if *cpuProfile != "" && app == appBNS && i == 0 {
+			free, err := node.FreePorts(1)
+			if err != nil {
+				return err
+			}
+			pprof[i] = fmt.Sprintf("127.0.0.1:%d", free[0].RPC)
+			b = bytes.Replace(b, []byte(`pprof_laddr = ""`), []byte(`pprof_laddr = "`+pprof[i]+`"`), 1)
 		}
 		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	var nodes []*proc
@@ -200,22 +273,29 @@ func runNet(app node.App, log func(string, ...any), f func([]*proc) (float64, er
 			p.cmd.Wait()
 		}
 	}()
-	for _, v := range vals {
+	for i, v := range vals {
 		logf, err := os.Create(filepath.Join(v.Home, "bnsd.log"))
 		if err != nil {
-			return 0, err
+			return err
 		}
-		cmd := exec.Command(*bnsdPath, "start", "--home", v.Home, "--app", string(app), "--log-level", "*:error")
+		cmd := exec.Command(*bnsdPath, "start", "--home", v.Home, "--log-level", "*:error")
+		if app == appKVStore {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			cmd = exec.Command(self, "-kvstore-node", v.Home)
+		}
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
-			return 0, err
+			return err
 		}
-		nodes = append(nodes, &proc{home: v.Home, rpc: v.RPCURL(), cmd: cmd})
+		nodes = append(nodes, &proc{home: v.Home, rpc: v.RPCURL(), pprof: pprof[i], cmd: cmd})
 	}
 	log("%s: %d validators up, waiting for block 2", app, len(nodes))
 	for _, p := range nodes {
 		if err := waitHeight(p, 2, time.Minute); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	return f(nodes)
@@ -300,25 +380,37 @@ func committed(p *proc, from, to int64) (ok, failed int, err error) {
 	return ok, failed, nil
 }
 
+// result is what one throughput run measured.
+type result struct {
+	rate float64 // committed transactions per second
+	// nodeCPU is the CPU time (user and system) the validators used from
+	// the first submission to the commit of the last, summed over all of
+	// them, per committed transaction; genCPU the same for this process,
+	// the load generator. Unlike the rate, they hardly depend on what else
+	// runs on the machine.
+	nodeCPU, genCPU time.Duration
+}
+
 // throughput submits txs round-robin to every node from several workers
 // and returns committed transactions per second, from the first submission
-// to the commit of the last.
-func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (float64, error) {
+// to the commit of the last, and the CPU time spent per transaction.
+func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (result, error) {
 	clients := make([]*rpchttp.HTTP, len(nodes))
 	for i, p := range nodes {
 		c, err := rpchttp.New(p.rpc, "/websocket")
 		if err != nil {
-			return 0, err
+			return result{}, err
 		}
 		clients[i] = c
 	}
 	start, err := status(nodes[0])
 	if err != nil {
-		return 0, err
+		return result{}, err
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	t0 := time.Now()
+	cpu0, gen0 := nodesCPU(nodes), selfCPU()
 	if os.Getenv("CHAINBENCH_TRACE") != "" {
 		stop := make(chan struct{})
 		defer close(stop)
@@ -379,7 +471,7 @@ func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (float64,
 	var tEnd time.Time
 	for total+failed < len(txs) {
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("only %d of %d transactions committed (%d failed)", total, len(txs), failed)
+			return result{}, fmt.Errorf("only %d of %d transactions committed (%d failed)", total, len(txs), failed)
 		}
 		h, err := status(nodes[0])
 		if err != nil || h == seen {
@@ -393,12 +485,53 @@ func throughput(nodes []*proc, txs [][]byte, log func(string, ...any)) (float64,
 		}
 		total, failed, seen, tEnd = total+ok, failed+bad, h, time.Now()
 	}
+	cpu1, gen1 := nodesCPU(nodes), selfCPU()
 	if failed > 0 {
-		return 0, fmt.Errorf("%d transactions failed in blocks", failed)
+		return result{}, fmt.Errorf("%d transactions failed in blocks", failed)
 	}
-	rate := float64(total) / tEnd.Sub(t0).Seconds()
-	log("%d txs committed in %v: %.0f tx/s (blocks %d..%d)", total, tEnd.Sub(t0).Round(time.Millisecond), rate, start+1, seen)
-	return rate, nil
+	r := result{
+		rate:    float64(total) / tEnd.Sub(t0).Seconds(),
+		nodeCPU: (cpu1 - cpu0) / time.Duration(total),
+		genCPU:  (gen1 - gen0) / time.Duration(total),
+	}
+	log("%d txs committed in %v: %.0f tx/s (blocks %d..%d); CPU per tx: validators %v, load generator %v",
+		total, tEnd.Sub(t0).Round(time.Millisecond), r.rate, start+1, seen, r.nodeCPU, r.genCPU)
+	return r, nil
+}
+
+// nodesCPU returns the CPU time (user and system) the node processes have
+// used so far, summed, from /proc (0 where it cannot be read).
+func nodesCPU(nodes []*proc) time.Duration {
+	var sum time.Duration
+	for _, p := range nodes {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which is in parentheses and may
+		// hold spaces): state is field 3, utime and stime fields 14 and 15.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		sum += time.Duration(u+s) * time.Second / clockTicks
+	}
+	return sum
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times
+// (100 on Linux for every architecture Go supports).
+const clockTicks = 100
+
+// selfCPU returns the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 const txSize = 250 // about the size of a register transaction
@@ -549,4 +682,67 @@ func lookups(nodes []*proc, names []string, log func(string, ...any), done func(
 	r := lookupResult{rate: float64(len(lat)) / elapsed.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100]}
 	log("%d verified lookups in %v: %.0f/s, p50 %v, p99 %v", len(lat), elapsed.Round(time.Millisecond), r.rate, r.p50, r.p99)
 	return r, nil
+}
+
+// runKVStore runs CometBFT's stock kvstore application on the node of home
+// until SIGTERM or SIGINT, as bnsd start runs the name chain.
+func runKVStore(home string) error {
+	c, err := node.LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	kv := kvstore.NewPersistentApplication(filepath.Join(c.DBDir(), "kvstore"))
+	logger := cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr)), cmtlog.AllowError())
+	n, err := node.Start(home, logger, node.StartOptions{App: kv, CloseApp: kv.Close})
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	return n.Stop()
+}
+
+// profile fetches CPU profiles of p, 5 seconds each, into file.1,
+// file.2, ... until stop is closed, finishing the one under way (`go tool
+// pprof -top file.*` reads them as one).
+func profile(p *proc, file string, stop <-chan struct{}, log func(string, ...any)) error {
+	for i := 1; ; i++ {
+		select {
+		case <-stop:
+			log("profiles of node0 during the load: %s.1 to %s.%d", file, file, i-1)
+			return nil
+		default:
+		}
+		res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=5", p.pprof))
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			res.Body.Close()
+			return fmt.Errorf("pprof answered %s", res.Status)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(fmt.Sprintf("%s.%d", file, i), b, 0o644); err != nil {
+			return err
+		}
+	}
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages of the machine, or
+// "?" where they cannot be read.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

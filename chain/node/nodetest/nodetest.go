@@ -78,7 +78,7 @@ func (n *Node) Restart() {
 		return
 	}
 	var err error
-	if n.n, err = node.Start(n.home, node.AppBNS, cmtlog.NewNopLogger(), n.opts); err != nil {
+	if n.n, err = node.Start(n.home, cmtlog.NewNopLogger(), n.opts); err != nil {
 		n.t.Fatal(err)
 	}
 }
