@@ -67,7 +67,7 @@ func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory
 func (c *Client) take(s *store.State, history []store.Message) error {
 	for i, sc := range append(s.Contacts, s.Links...) {
 		link := i >= len(s.Contacts)
-		rec, err := bns.UnmarshalRecord(sc.Record)
+		rec, err := bns.UnmarshalSavedRecord(sc.Record)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		}
 		var changed *bns.Record
 		if sc.Changed != nil {
-			if changed, err = bns.UnmarshalRecord(sc.Changed); err != nil {
+			if changed, err = bns.UnmarshalSavedRecord(sc.Changed); err != nil {
 				return err
 			}
 		}

@@ -458,7 +458,7 @@ func (a *App) expirePreorders(c *execCtx) {
 // pruneAccounts runs, at the start of a block, the pruning checks due at
 // its height: an account whose every transaction has expired and that
 // holds nothing (no live preorder, no name live or in grace) is deleted
-// with its name list; one that holds something is checked again when that
+// (with the names it lists, which it no longer holds); one that holds something is checked again when that
 // may have changed. See bns.Account.
 func (a *App) pruneAccounts(c *execCtx) {
 	it, err := a.tree.Iterator(bns.PrunePrefix, bns.PruneKey(c.height+1, bns.PublicKey{}), true)
@@ -476,8 +476,7 @@ func (a *App) pruneAccounts(c *execCtx) {
 			c.setAccount(pub, acct)
 		} else {
 			c.st.delete(key)
-			c.st.delete(bns.NonceKey(pub))
-			c.st.delete(bns.OwnerKey(pub))
+			c.st.delete(bns.AccountKey(pub))
 		}
 		n++
 	}

@@ -159,7 +159,7 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	case bns.TxRegister:
 		acct.Preorders--
 	}
-	c.setAccount(tx.Signer, acct)
+	defer c.setAccount(tx.Signer, acct)
 	if tx.Type == bns.TxPreorder {
 		c.st.set(bns.PreorderKey(c.height, tx.Commitment), (&bns.Preorder{Owner: tx.Signer, Index: c.index}).Marshal())
 		return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
@@ -169,6 +169,10 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	}
 
 	rec := c.record(tx.Name)
+	if rec != nil {
+		// The entry the record held until now joins the stored history.
+		c.st.set(bns.HistoryKey(tx.Name, rec.Seq), rec.Latest().Marshal())
+	}
 	var op bns.Op
 	switch tx.Type {
 	case bns.TxRegister:
@@ -178,24 +182,33 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 		op = bns.OpRegister
 		if rec == nil {
 			rec = &bns.Record{Name: tx.Name}
-		} else {
-			c.removeName(rec.Owner, tx.Name) // its grace period is over
+		} else if rec.Owner != tx.Signer { // its grace period is over
+			prev := c.account(rec.Owner)
+			removeName(prev, tx.Name)
+			c.setAccount(rec.Owner, prev)
 		}
 		rec.Owner = tx.Signer
 		rec.Profile = tx.Profile.Clone()
 		rec.PreorderHeight, rec.PreorderIndex = pre.Height, pre.Index
 		rec.RegisteredAt = c.height
 		rec.ExpiresAt = c.height + c.params.NameLifetime
-		c.addName(tx.Signer, tx.Name)
+		c.addName(tx.Signer, acct, tx.Name)
 	case bns.TxUpdate:
 		op = bns.OpUpdate
 		rec.Profile = tx.Profile.Clone()
 	case bns.TxTransfer:
 		op = bns.OpTransfer
-		c.removeName(rec.Owner, tx.Name)
+		removeName(acct, tx.Name)
 		rec.Owner = tx.NewOwner
 		rec.Profile = bns.Profile{}
-		c.addName(tx.NewOwner, tx.Name)
+		next := c.account(tx.NewOwner)
+		c.addName(tx.NewOwner, next, tx.Name)
+		if next.PruneAt == 0 {
+			// An account that never sent a transaction gets its pruning
+			// check when the name may stop being held.
+			c.schedule(tx.NewOwner, next, rec.ExpiresAt+c.params.GracePeriod+1)
+		}
+		c.setAccount(tx.NewOwner, next)
 	case bns.TxRenew:
 		op = bns.OpRenew
 		rec.ExpiresAt = c.height + c.params.NameLifetime
@@ -203,16 +216,12 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 		op = bns.OpRevoke
 		rec.Revoked = true
 		rec.Profile = bns.Profile{}
-		c.removeName(rec.Owner, tx.Name)
+		removeName(acct, tx.Name)
 	}
 	rec.UpdatedAt = c.height
-	entry := &bns.HistoryEntry{
-		Seq: rec.Seq + 1, Height: c.height, Op: op, Owner: rec.Owner,
-		Profile: rec.Profile, ExpiresAt: rec.ExpiresAt, Revoked: rec.Revoked,
-	}
-	rec.Seq = entry.Seq
-	rec.HistoryHash = entry.Chain(rec.HistoryHash)
-	c.st.set(bns.HistoryKey(tx.Name, entry.Seq), entry.Marshal())
+	rec.Seq++
+	rec.Op = op
+	rec.HistoryHash = rec.Latest().Chain(rec.HistoryHash)
 	c.st.set(bns.RecordKey(tx.Name), rec.Marshal())
 
 	return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
@@ -226,7 +235,7 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 // account returns the state of a signing key; a key never seen (or
 // pruned) has the zero Account.
 func (c *execCtx) account(pub bns.PublicKey) *bns.Account {
-	b := c.st.get(bns.NonceKey(pub))
+	b := c.st.get(bns.AccountKey(pub))
 	if b == nil {
 		return &bns.Account{}
 	}
@@ -238,7 +247,7 @@ func (c *execCtx) account(pub bns.PublicKey) *bns.Account {
 }
 
 func (c *execCtx) setAccount(pub bns.PublicKey, a *bns.Account) {
-	c.st.set(bns.NonceKey(pub), a.Marshal())
+	c.st.set(bns.AccountKey(pub), a.Marshal())
 }
 
 // schedule moves the account's pruning check to height at (the caller
@@ -264,7 +273,7 @@ func (c *execCtx) holds(pub bns.PublicKey, a *bns.Account) (bool, int64) {
 		// dropped by the start of block h+preorder_ttl+1.
 		next, held = c.height+c.params.PreorderTTL+1, true
 	}
-	for _, name := range c.names(pub) {
+	for _, name := range a.Names {
 		if rec := c.record(name); c.held(pub, rec) {
 			next, held = min(next, rec.ExpiresAt+c.params.GracePeriod+1), true
 		}
@@ -282,7 +291,7 @@ func (c *execCtx) held(owner bns.PublicKey, rec *bns.Record) bool {
 // count toward max_names_per_owner.
 func (c *execCtx) liveNames(owner bns.PublicKey) int64 {
 	var n int64
-	for _, name := range c.names(owner) {
+	for _, name := range c.account(owner).Names {
 		if rec := c.record(name); rec != nil && rec.Owner == owner && rec.Live(c.height) {
 			n++
 		}
@@ -317,41 +326,21 @@ func (c *execCtx) preorder(height int64, commitment [32]byte) *bns.Preorder {
 	return p
 }
 
-func (c *execCtx) names(owner bns.PublicKey) []string {
-	b := c.st.get(bns.OwnerKey(owner))
-	if b == nil {
-		return nil
+// addName adds name to the names of owner's account a, dropping those the
+// owner no longer holds (past their grace period), so the list stays
+// bounded. The caller saves a.
+func (c *execCtx) addName(owner bns.PublicKey, a *bns.Account, name string) {
+	a.Names = slices.DeleteFunc(a.Names, func(n string) bool { return n != name && !c.held(owner, c.record(n)) })
+	if i, found := slices.BinarySearch(a.Names, name); !found {
+		a.Names = slices.Insert(a.Names, i, name)
 	}
-	names, err := bns.UnmarshalNames(b)
-	if err != nil {
-		panic("app: stored names: " + err.Error())
-	}
-	return names
 }
 
-// addName adds name to owner's list, dropping the names the owner no
-// longer holds (past their grace period), so the list stays bounded.
-func (c *execCtx) addName(owner bns.PublicKey, name string) {
-	names := slices.DeleteFunc(c.names(owner), func(n string) bool { return n != name && !c.held(owner, c.record(n)) })
-	i, found := slices.BinarySearch(names, name)
-	if !found {
-		names = slices.Insert(names, i, name)
+// removeName removes name from the names of account a. The caller saves a.
+func removeName(a *bns.Account, name string) {
+	if i, found := slices.BinarySearch(a.Names, name); found {
+		a.Names = slices.Delete(a.Names, i, i+1)
 	}
-	c.st.set(bns.OwnerKey(owner), bns.MarshalNames(names))
-}
-
-func (c *execCtx) removeName(owner bns.PublicKey, name string) {
-	names := c.names(owner)
-	i, found := slices.BinarySearch(names, name)
-	if !found {
-		return
-	}
-	names = slices.Delete(names, i, i+1)
-	if len(names) == 0 {
-		c.st.delete(bns.OwnerKey(owner))
-		return
-	}
-	c.st.set(bns.OwnerKey(owner), bns.MarshalNames(names))
 }
 
 // txCache remembers transactions that passed the stateless checks (size,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -370,8 +372,8 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("after transfer: %+v", r)
 	}
 	c.ok(bob.update("alice", testProfile("bob")))
-	if names, _ := bns.UnmarshalNames(c.query(bns.QueryOwner, bob.pub[:])); len(names) != 1 || names[0] != "alice" {
-		t.Fatalf("bob's names = %v", names)
+	if acct, ok := accountEntry(c, bob); !ok || !slices.Equal(acct.Names, []string{"alice"}) {
+		t.Fatalf("bob's account = %+v", acct)
 	}
 
 	c.ok(bob.revoke("alice"))
@@ -419,8 +421,8 @@ func TestReregisterAfterGrace(t *testing.T) {
 	if r.Owner != bob.pub || r.Seq != 2 {
 		t.Fatalf("record %+v", r)
 	}
-	if names := c.query(bns.QueryOwner, alice.pub[:]); names != nil {
-		t.Fatalf("alice still holds %x", names)
+	if acct, _ := accountEntry(c, alice); len(acct.Names) != 0 {
+		t.Fatalf("alice still lists %v", acct.Names)
 	}
 }
 
@@ -459,4 +461,77 @@ func TestMempoolNonces(t *testing.T) {
 	// After the commit, the mempool's recheck of tx1 still passes, tx0 does not.
 	check(tx1, bns.CodeOK, abci.CheckTxType_Recheck)
 	check(tx0, bns.CodeBadNonce, abci.CheckTxType_Recheck)
+}
+
+// TestStateLayout: what each transaction writes is what docs/protocol.md
+// ("State") says: a registration writes its record and its account,
+// moves the account's pruning check and deletes the spent preorder; its
+// history entry is the record itself until the next change stores it
+// next to the record.
+func TestStateLayout(t *testing.T) {
+	c := newChain(t, "")
+	alice, bob := newAccount("alice"), newAccount("bob")
+	written := func(raw []byte) map[string]bool {
+		t.Helper()
+		c.app.mu.Lock()
+		x := c.app.execute(c.height+1, [][]byte{raw})
+		c.app.mu.Unlock()
+		if x.results[0].Code != 0 {
+			t.Fatalf("code %d: %s", x.results[0].Code, x.results[0].Log)
+		}
+		got := make(map[string]bool) // key → deleted
+		for k, v := range x.st.writes {
+			got[k] = v == nil
+		}
+		c.ok(raw)
+		return got
+	}
+	same := func(what string, got, want map[string]bool) {
+		t.Helper()
+		if !maps.Equal(got, want) {
+			t.Errorf("%s writes (key: deleted):\n got  %v\n want %v", what, got, want)
+		}
+	}
+	pre := alice.preorder("alice")
+	h := c.height + 1
+	same("preorder", written(pre), map[string]bool{
+		string(bns.AccountKey(alice.pub)):             false,
+		string(bns.PruneKey(testExpiry+1, alice.pub)): false,
+		string(bns.PreorderKey(h, bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))): false,
+	})
+	c.age()
+	alice.expiresAt = testExpiry + 1 // moves the pruning check
+	same("register", written(c.register(alice, "alice")), map[string]bool{
+		string(bns.RecordKey("alice")):                false,
+		string(bns.AccountKey(alice.pub)):             false,
+		string(bns.PruneKey(testExpiry+1, alice.pub)): true,
+		string(bns.PruneKey(testExpiry+2, alice.pub)): false,
+		string(bns.PreorderKey(h, bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))): true,
+	})
+	same("update", written(alice.update("alice", testProfile("v2"))), map[string]bool{
+		string(bns.RecordKey("alice")):     false,
+		string(bns.HistoryKey("alice", 1)): false,
+		string(bns.AccountKey(alice.pub)):  false,
+	})
+	same("transfer", written(alice.transfer("alice", bob)), map[string]bool{
+		string(bns.RecordKey("alice")):     false,
+		string(bns.HistoryKey("alice", 2)): false,
+		string(bns.AccountKey(alice.pub)):  false,
+		string(bns.AccountKey(bob.pub)):    false,
+		string(bns.PruneKey(c.record("alice").ExpiresAt+testParams.GracePeriod+1, bob.pub)): false,
+	})
+	// The history is the stored entries, then the record's own.
+	entries, err := bns.UnmarshalHistory(c.query(bns.QueryHistory, []byte("alice")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bns.VerifyHistory(c.record("alice"), entries); err != nil || len(entries) != 3 {
+		t.Fatalf("%d entries: %v", len(entries), err)
+	}
+	if acct, _ := accountEntry(c, bob); !slices.Equal(acct.Names, []string{"alice"}) {
+		t.Fatalf("bob's account %+v", acct)
+	}
+	if acct, _ := accountEntry(c, alice); len(acct.Names) != 0 {
+		t.Fatalf("alice's account %+v", acct)
+	}
 }

@@ -183,13 +183,16 @@ func testProfile(seed string) bns.Profile {
 
 func saltOf(s string) [32]byte { return sha256.Sum256([]byte("salt" + s)) }
 
-func (a *account) preorder(name string) []byte {
+func (a *account) preorder(name string) []byte { return a.sign(a.preorderTx(name)) }
+
+// preorderTx is a's preorder of name, unsigned.
+func (a *account) preorderTx(name string) *bns.Tx {
 	commitment := bns.PreorderCommitment(testChain, name, saltOf(name), a.pub)
 	stamp, err := bns.SolvePreorderPow(context.Background(), testChain, commitment, a.pub, testParams.PreorderPowDifficulty)
 	if err != nil {
 		panic(err)
 	}
-	return a.sign(&bns.Tx{Type: bns.TxPreorder, Commitment: commitment, PowNonce: stamp})
+	return &bns.Tx{Type: bns.TxPreorder, Commitment: commitment, PowNonce: stamp}
 }
 
 // register makes a's register of name, naming the height at which a's
@@ -199,11 +202,21 @@ func (c *chain) register(a *account, name string) []byte {
 }
 
 func (a *account) registerAt(name string, preorderHeight int64) []byte {
+	return a.sign(a.registerTxAt(name, preorderHeight))
+}
+
+// registerTx is a's register of name, unsigned, naming the height at which
+// a's preorder of it committed.
+func (c *chain) registerTx(a *account, name string) *bns.Tx {
+	return a.registerTxAt(name, c.preorders[bns.PreorderCommitment(testChain, name, saltOf(name), a.pub)])
+}
+
+func (a *account) registerTxAt(name string, preorderHeight int64) *bns.Tx {
 	nonce, err := bns.SolvePow(context.Background(), testChain, name, a.pub, testParams.PowDifficulty)
 	if err != nil {
 		panic(err)
 	}
-	return a.sign(&bns.Tx{Type: bns.TxRegister, Name: name, Salt: saltOf(name), PreorderHeight: preorderHeight, Profile: testProfile(name + a.pub.String()), PowNonce: nonce})
+	return &bns.Tx{Type: bns.TxRegister, Name: name, Salt: saltOf(name), PreorderHeight: preorderHeight, Profile: testProfile(name + a.pub.String()), PowNonce: nonce}
 }
 
 func (a *account) update(name string, p bns.Profile) []byte {

@@ -60,11 +60,7 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 			return nil, bns.Errorf(bns.CodeBadQuery, "%s wants a %d-byte key, got %d bytes", req.Path, len(k), len(req.Data))
 		}
 		copy(k[:], req.Data)
-		if req.Path == bns.QueryOwner {
-			key = bns.OwnerKey(k)
-		} else {
-			key = bns.NonceKey(k)
-		}
+		key = bns.AccountKey(k)
 	case bns.QueryParams:
 		key = bns.ParamsKey
 	case bns.QueryHistory:
@@ -92,13 +88,26 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	return res, nil
 }
 
-// history returns every history entry of a name, in order. The client
-// checks them against the proven record's HistoryHash.
+// history returns every history entry of a name, in order: the stored
+// ones, then the record's own (bns.Record.Latest). The client checks them
+// against the proven record's HistoryHash.
 func (a *App) history(imm *iavl.ImmutableTree, name string) (*abci.ResponseQuery, error) {
 	if err := bns.ValidateName(name); err != nil {
 		return nil, bns.Errorf(bns.CodeInvalidName, "%v", err)
 	}
+	b, err := imm.Get(bns.RecordKey(name))
+	if err != nil {
+		return nil, fmt.Errorf("app: query history of %q: %w", name, err)
+	}
 	prefix := bns.HistoryPrefix(name)
+	res := &abci.ResponseQuery{Key: prefix, Value: bns.MarshalHistory(nil), Height: imm.Version()}
+	if b == nil {
+		return res, nil
+	}
+	rec, err := bns.UnmarshalRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("app: stored record of %q: %w", name, err)
+	}
 	var entries []*bns.HistoryEntry
 	var ierr error
 	imm.IterateRange(prefix, prefixEnd(prefix), true, func(_, v []byte) bool {
@@ -112,5 +121,6 @@ func (a *App) history(imm *iavl.ImmutableTree, name string) (*abci.ResponseQuery
 	if ierr != nil {
 		return nil, fmt.Errorf("app: stored history of %q: %w", name, ierr)
 	}
-	return &abci.ResponseQuery{Key: prefix, Value: bns.MarshalHistory(entries), Height: imm.Version()}, nil
+	res.Value = bns.MarshalHistory(append(entries, rec.Latest()))
+	return res, nil
 }

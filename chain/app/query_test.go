@@ -91,8 +91,8 @@ func TestProofs(t *testing.T) {
 		data []byte
 		key  []byte
 	}{
-		{bns.QueryNonce, alice.pub[:], bns.NonceKey(alice.pub)},
-		{bns.QueryOwner, alice.pub[:], bns.OwnerKey(alice.pub)},
+		{bns.QueryNonce, alice.pub[:], bns.AccountKey(alice.pub)},
+		{bns.QueryOwner, alice.pub[:], bns.AccountKey(alice.pub)},
 		{bns.QueryParams, nil, bns.ParamsKey},
 	} {
 		r := c.prove(q.path, q.data, 0)

@@ -165,7 +165,7 @@ func TestSignBytesDomain(t *testing.T) {
 func TestRecordRoundTrip(t *testing.T) {
 	txs := sampleTxs(t)
 	r := &Record{Name: "alice", Owner: PublicKeyOf(testKey(1)), Profile: txs[1].Profile, PreorderHeight: 3, PreorderIndex: 1,
-		RegisteredAt: 4, ExpiresAt: 100, UpdatedAt: 4, Seq: 1, HistoryHash: [32]byte{5}}
+		RegisteredAt: 4, ExpiresAt: 100, UpdatedAt: 4, Seq: 1, Op: OpRegister, HistoryHash: [32]byte{5}}
 	got, err := UnmarshalRecord(r.Marshal())
 	if err != nil || !bytes.Equal(got.Marshal(), r.Marshal()) {
 		t.Fatalf("record round trip: %v", err)
@@ -173,10 +173,58 @@ func TestRecordRoundTrip(t *testing.T) {
 	if _, err := UnmarshalRecord(append(r.Marshal(), 0)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("trailing byte: %v", err)
 	}
+	if _, err := UnmarshalRecord(append(r.Marshal()[:len(r.Marshal())-33], append([]byte{9}, r.HistoryHash[:]...)...)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unknown op: %v", err)
+	}
+	// A record of version 1 (layout 1: no op), as a client saved it,
+	// reads only as a saved record, and is written back as it was.
+	v1 := &Record{Name: r.Name, Owner: r.Owner, Profile: r.Profile, PreorderHeight: 3, PreorderIndex: 1,
+		RegisteredAt: 4, ExpiresAt: 100, UpdatedAt: 4, Seq: 1, HistoryHash: [32]byte{5}}
+	b1 := v1.Marshal()
+	if want := append(append([]byte{1}, r.Marshal()[1:len(r.Marshal())-33]...), r.HistoryHash[:]...); !bytes.Equal(b1, want) {
+		t.Fatalf("version 1 record = %x, want %x", b1, want)
+	}
+	if _, err := UnmarshalRecord(b1); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("version 1 record from the chain: %v, want ErrMalformed", err)
+	}
+	for _, b := range [][]byte{b1, r.Marshal()} {
+		got, err := UnmarshalSavedRecord(b)
+		if err != nil || !bytes.Equal(got.Marshal(), b) {
+			t.Fatalf("saved record %x: %v", b, err)
+		}
+	}
+	if _, err := UnmarshalSavedRecord(append([]byte{3}, b1[1:]...)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("saved record of version 3: %v, want ErrMalformed", err)
+	}
 	h := &HistoryEntry{Seq: 1, Height: 4, Op: OpRegister, Owner: r.Owner, Profile: r.Profile, ExpiresAt: 100}
 	hs, err := UnmarshalHistory(MarshalHistory([]*HistoryEntry{h, h}))
 	if err != nil || len(hs) != 2 || !bytes.Equal(hs[1].Marshal(), h.Marshal()) {
 		t.Fatalf("history round trip: %v", err)
+	}
+	// The record holds its newest history entry.
+	if got := r.Latest().Marshal(); !bytes.Equal(got, h.Marshal()) {
+		t.Fatalf("Latest = %x, want %x", got, h.Marshal())
+	}
+}
+
+func TestAccountRoundTrip(t *testing.T) {
+	for _, a := range []*Account{
+		{},
+		{Nonce: 7, Preorders: 2, PruneAt: 900},
+		{Nonce: 1, PruneAt: 5, Names: []string{"alice", "bob"}},
+	} {
+		b := a.Marshal()
+		got, err := UnmarshalAccount(b)
+		if err != nil || !bytes.Equal(got.Marshal(), b) || len(got.Names) != len(a.Names) {
+			t.Fatalf("account %+v: %+v, %v", a, got, err)
+		}
+		if _, err := UnmarshalAccount(append(b, 0)); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("trailing byte: %v", err)
+		}
+	}
+	// Version 1 (no names) is refused.
+	if _, err := UnmarshalAccount(append([]byte{1}, make([]byte, 24)...)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("version 1: %v", err)
 	}
 }
 

@@ -21,7 +21,11 @@ type Record struct {
 	// Seq counts the history entries; HistoryHash chains them (see
 	// [HistoryEntry.Chain]), so one proof of the record vouches for the
 	// whole key history.
-	Seq         uint64
+	Seq uint64
+	// Op is what the latest change (history entry Seq) did. With the
+	// fields above it makes that entry ([Record.Latest]), which is
+	// therefore not stored apart.
+	Op          Op
 	HistoryHash [32]byte
 }
 
@@ -35,12 +39,33 @@ func (r *Record) InGrace(h int64, p Params) bool {
 	return h > r.ExpiresAt && h <= r.ExpiresAt+p.GracePeriod
 }
 
-const recordVersion = 1
+// Latest returns the newest entry of the name's history, which the record
+// holds: a change sets every field it records.
+func (r *Record) Latest() *HistoryEntry {
+	return &HistoryEntry{
+		Seq: r.Seq, Height: r.UpdatedAt, Op: r.Op, Owner: r.Owner,
+		Profile: r.Profile.Clone(), ExpiresAt: r.ExpiresAt, Revoked: r.Revoked,
+	}
+}
 
-// Marshal returns the canonical binary form.
+// Record versions: 2 added Op (state layout 2). A chain of layout 2 holds
+// only version 2; version 1 (no op) is read only from what a client saved
+// before ([UnmarshalSavedRecord]).
+const (
+	recordVersion1 = 1
+	recordVersion  = 2
+)
+
+// Marshal returns the canonical binary form: version 2, or version 1 for a
+// record without an Op (one a client saved before state layout 2, written
+// back as it was).
 func (r *Record) Marshal() []byte {
 	var e encoder
-	e.u8(recordVersion)
+	v := uint8(recordVersion)
+	if r.Op == 0 {
+		v = recordVersion1
+	}
+	e.u8(v)
 	e.str(r.Name)
 	e.raw(r.Owner[:])
 	r.Profile.encode(&e)
@@ -51,14 +76,26 @@ func (r *Record) Marshal() []byte {
 	e.i64(r.UpdatedAt)
 	e.boolean(r.Revoked)
 	e.u64(r.Seq)
+	if v == recordVersion {
+		e.u8(uint8(r.Op))
+	}
 	e.raw(r.HistoryHash[:])
 	return e.b
 }
 
-// UnmarshalRecord parses the canonical binary form.
-func UnmarshalRecord(b []byte) (*Record, error) {
+// UnmarshalRecord parses the canonical binary form of version 2, the only
+// one in the chain's state and its proofs.
+func UnmarshalRecord(b []byte) (*Record, error) { return unmarshalRecord(b, false) }
+
+// UnmarshalSavedRecord parses a record a client saved: version 2, or
+// version 1 (saved before state layout 2; its Op is 0, unknown). Never for
+// the chain's state or an answer from a node.
+func UnmarshalSavedRecord(b []byte) (*Record, error) { return unmarshalRecord(b, true) }
+
+func unmarshalRecord(b []byte, v1 bool) (*Record, error) {
 	d := decoder{b: b}
-	if v := d.u8("record version"); d.err == nil && v != recordVersion {
+	v := d.u8("record version")
+	if d.err == nil && v != recordVersion && !(v1 && v == recordVersion1) {
 		d.fail("record version %d", v)
 	}
 	r := &Record{Name: d.str("name", MaxNameLen)}
@@ -71,6 +108,12 @@ func UnmarshalRecord(b []byte) (*Record, error) {
 	r.UpdatedAt = d.i64("updated at")
 	r.Revoked = d.boolean("revoked")
 	r.Seq = d.u64("seq")
+	if v == recordVersion {
+		r.Op = Op(d.u8("op"))
+		if _, ok := opNames[r.Op]; d.err == nil && !ok {
+			d.fail("unknown op %d", r.Op)
+		}
+	}
 	d.fixed(r.HistoryHash[:], "history hash")
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("bns: record: %w", err)
@@ -257,33 +300,9 @@ func UnmarshalPreorder(b []byte, height int64) (*Preorder, error) {
 	return p, nil
 }
 
-// MarshalNames encodes an owner's sorted name list, stored under [OwnerKey].
-func MarshalNames(names []string) []byte {
-	var e encoder
-	e.u16(uint16(len(names)))
-	for _, n := range names {
-		e.str(n)
-	}
-	return e.b
-}
-
-// UnmarshalNames parses an owner's name list.
-func UnmarshalNames(b []byte) ([]string, error) {
-	d := decoder{b: b}
-	n := int(d.u16("name count"))
-	var out []string
-	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.str("name", MaxNameLen))
-	}
-	if err := d.finish(); err != nil {
-		return nil, fmt.Errorf("bns: names: %w", err)
-	}
-	return out, nil
-}
-
-// Account is the chain's state of one signing key, stored under
-// [NonceKey]: the next nonce, how many live preorders it holds, and when to
-// check whether it may be pruned.
+// Account is the chain's state of one key, stored under [AccountKey]:
+// the next nonce, how many live preorders it holds, when to check whether
+// it may be pruned, and the names it owns.
 //
 // An entry may be pruned (deleted, so the next nonce is 0 again) once
 // every transaction the account had included has expired and it holds
@@ -295,10 +314,17 @@ func UnmarshalNames(b []byte) ([]string, error) {
 type Account struct {
 	Nonce     uint64 // the next nonce
 	Preorders int64  // live preorders signed by the account
-	PruneAt   int64  // the height its PruneKey is scheduled at
+	PruneAt   int64  // the height its PruneKey is scheduled at (0: none)
+	// Names are the names the key owns, sorted: those it holds, and
+	// expired ones until its next registration or its pruning. At most
+	// MaxNamesPerOwner of them are live; the expired ones are dropped at
+	// each registration.
+	Names []string
 }
 
-const accountVersion = 1
+// accountVersion 2 added Names (state layout 2: the owner's list of names
+// was an entry of its own).
+const accountVersion = 2
 
 // Marshal returns the canonical binary form.
 func (a *Account) Marshal() []byte {
@@ -307,6 +333,10 @@ func (a *Account) Marshal() []byte {
 	e.u64(a.Nonce)
 	e.i64(a.Preorders)
 	e.i64(a.PruneAt)
+	e.u16(uint16(len(a.Names)))
+	for _, n := range a.Names {
+		e.str(n)
+	}
 	return e.b
 }
 
@@ -317,6 +347,10 @@ func UnmarshalAccount(b []byte) (*Account, error) {
 		d.fail("account version %d", v)
 	}
 	a := &Account{Nonce: d.u64("nonce"), Preorders: d.i64("preorders"), PruneAt: d.i64("prune at")}
+	n := int(d.u16("name count"))
+	for i := 0; i < n && d.err == nil; i++ {
+		a.Names = append(a.Names, d.str("name", MaxNameLen))
+	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("bns: account: %w", err)
 	}

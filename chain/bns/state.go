@@ -3,7 +3,18 @@ package bns
 import "encoding/binary"
 
 // State keys. The whole state is one IAVL tree; each kind of entry has a
-// one-letter prefix. Names never contain '/', so no two prefixes overlap.
+// one-letter prefix. Names never contain '/' or a zero byte, so no two
+// kinds of key overlap.
+//
+// The layout keeps what one transaction writes close together in the
+// tree, because a write rewrites the path from the root to its leaf, and
+// writes to neighbouring keys share most of it: a name's record and its
+// history are adjacent ([RecordKey], [HistoryKey]), and an account's
+// nonce, preorder count and names are one entry ([AccountKey]). A
+// registration so writes two leaves at unrelated places (the record and
+// the account) instead of four; the preorder it spends and the account's
+// pruning check are keyed by height, next to those of the other
+// transactions of the same blocks.
 var (
 	// ParamsKey holds the genesis parameters. It is written at InitChain, so
 	// the tree is never empty and absence proofs always work.
@@ -13,16 +24,20 @@ var (
 // RecordKey is where a name's Record lives.
 func RecordKey(name string) []byte { return append([]byte("r/"), name...) }
 
-// HistoryPrefix is the prefix of every history entry of a name.
-func HistoryPrefix(name string) []byte { return append([]byte("h/"+name), '/') }
+// HistoryPrefix is the prefix of every stored history entry of a name: its
+// record key and a zero byte, which sorts below every name character, so
+// a name's record and its history are adjacent.
+func HistoryPrefix(name string) []byte { return append(RecordKey(name), 0) }
 
-// HistoryKey is where entry seq of a name's history lives.
+// HistoryKey is where entry seq of a name's history lives. The newest
+// entry is not stored: the record holds it (see [Record.Latest]).
 func HistoryKey(name string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(HistoryPrefix(name), seq)
 }
 
-// NonceKey is where an account's [Account] entry (its next nonce) lives.
-func NonceKey(account PublicKey) []byte { return append([]byte("n/"), account[:]...) }
+// AccountKey is where an account's [Account] entry lives: its next nonce,
+// its live preorders, its pruning check and the names it owns.
+func AccountKey(account PublicKey) []byte { return append([]byte("a/"), account[:]...) }
 
 // PruneValue is the value of every PruneKey: one byte, as ICS23 proofs of
 // neighbouring keys need non-empty values.
@@ -38,9 +53,6 @@ func PruneKey(height int64, account PublicKey) []byte {
 	k := binary.BigEndian.AppendUint64(append([]byte(nil), PrunePrefix...), uint64(height))
 	return append(k, account[:]...)
 }
-
-// OwnerKey is where an owner's sorted list of names lives.
-func OwnerKey(owner PublicKey) []byte { return append([]byte("o/"), owner[:]...) }
 
 // PreorderPrefix is the prefix of every pending preorder.
 var PreorderPrefix = []byte("p/")
@@ -59,15 +71,18 @@ const (
 	// QueryName: data = name; value = Record; key = RecordKey(name).
 	// A free name gets an empty value and an absence proof.
 	QueryName = "/name"
-	// QueryHistory: data = name; value = MarshalHistory of every entry.
-	// It is verified through the record's HistoryHash (see VerifyHistory),
-	// not a proof of its own.
+	// QueryHistory: data = name; value = MarshalHistory of every entry
+	// (the stored ones, then the record's own, Record.Latest). It is
+	// verified through the record's HistoryHash (see VerifyHistory), not a
+	// proof of its own.
 	QueryHistory = "/history"
-	// QueryOwner: data = 32-byte owner key; value = MarshalNames; key = OwnerKey.
+	// QueryOwner: data = 32-byte owner key; value = Account.Marshal (whose
+	// Names are the names it owns); key = AccountKey. The same answer as
+	// QueryNonce.
 	QueryOwner = "/owner"
 	// QueryNonce: data = 32-byte account key; value = Account.Marshal;
-	// key = NonceKey. An account never seen, or pruned, is proved absent:
-	// its next nonce is 0.
+	// key = AccountKey. An account never seen, or pruned, is proved absent:
+	// its next nonce is 0 and it owns no name.
 	QueryNonce = "/nonce"
 	// QueryParams: no data; value = Params.Marshal; key = ParamsKey.
 	QueryParams = "/params"

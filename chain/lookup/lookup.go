@@ -856,28 +856,34 @@ func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.
 // Nonce returns the verified next nonce of an account (0 if it never sent,
 // or if its idle entry was pruned).
 func (c *Client) Nonce(ctx context.Context, account bns.PublicKey) (uint64, error) {
-	a, err := c.Query(ctx, bns.QueryNonce, account[:], bns.NonceKey(account))
-	if err != nil || a.Value == nil {
+	acct, err := c.account(ctx, bns.QueryNonce, account)
+	if err != nil || acct == nil {
 		return 0, err
-	}
-	acct, err := bns.UnmarshalAccount(a.Value)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
 	return acct.Nonce, nil
 }
 
-// Names returns the verified list of names an owner key holds.
-func (c *Client) Names(ctx context.Context, owner bns.PublicKey) ([]string, error) {
-	a, err := c.Query(ctx, bns.QueryOwner, owner[:], bns.OwnerKey(owner))
+// account returns the verified account entry of key, or nil if the chain
+// proves it absent.
+func (c *Client) account(ctx context.Context, path string, key bns.PublicKey) (*bns.Account, error) {
+	a, err := c.Query(ctx, path, key[:], bns.AccountKey(key))
 	if err != nil || a.Value == nil {
 		return nil, err
 	}
-	names, err := bns.UnmarshalNames(a.Value)
+	acct, err := bns.UnmarshalAccount(a.Value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
-	return names, nil
+	return acct, nil
+}
+
+// Names returns the verified list of names an owner key holds.
+func (c *Client) Names(ctx context.Context, owner bns.PublicKey) ([]string, error) {
+	acct, err := c.account(ctx, bns.QueryOwner, owner)
+	if err != nil || acct == nil {
+		return nil, err
+	}
+	return acct.Names, nil
 }
 
 // Params returns the verified genesis parameters. They never change, so
