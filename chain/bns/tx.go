@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+
+	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 // TxType says what a transaction does. Append only.
@@ -130,9 +132,23 @@ func (tx *Tx) Sign(chainID string, priv ed25519.PrivateKey) {
 	copy(tx.Signature[:], ed25519.Sign(priv, tx.SignBytes(chainID)))
 }
 
-// VerifySignature checks the signature for chainID.
+// VerifySignature checks the signature for chainID, by the rules of Go's
+// crypto/ed25519.Verify (see verifyEd25519).
 func (tx *Tx) VerifySignature(chainID string) bool {
-	return ed25519.Verify(tx.Signer[:], tx.SignBytes(chainID), tx.Signature[:])
+	return verifyEd25519(tx.Signer[:], tx.SignBytes(chainID), tx.Signature[:])
+}
+
+// voiStdLib are curve25519-voi's verification rules that match Go's
+// crypto/ed25519: cofactorless, canonical S and R, any A on the curve
+// (small order and non-canonical encodings included).
+var voiStdLib = &voied25519.Options{Verify: voied25519.VerifyOptionsStdLib}
+
+// verifyEd25519 answers as crypto/ed25519.Verify does, for every input
+// (TestVerifyMatchesStdLib), with curve25519-voi's implementation, which
+// CometBFT uses for its own signatures: it takes about 40% fewer
+// instructions, and every validator verifies every transaction.
+func verifyEd25519(pub, msg, sig []byte) bool {
+	return voied25519.VerifyWithOptions(pub, msg, sig, voiStdLib)
 }
 
 // Hash is SHA-256 of the encoded transaction, as CometBFT computes it.
