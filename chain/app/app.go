@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-im/parley/chain/bns"
 )
@@ -51,6 +53,10 @@ type Config struct {
 	// SnapshotChunkBytes is the size of a snapshot's chunks (default
 	// DefaultSnapshotChunkBytes, at most 16 MiB).
 	SnapshotChunkBytes int
+	// Metrics, if set, receives the application's Prometheus metrics
+	// (docs/operators.md lists them). A node passes the registry whose
+	// metrics CometBFT serves, so both appear on one endpoint.
+	Metrics prometheus.Registerer
 }
 
 // App is the name chain's ABCI application.
@@ -72,12 +78,13 @@ type Config struct {
 type App struct {
 	abci.BaseApplication
 
-	cfg  Config
-	log  *slog.Logger
-	db   idb.DB
-	txs  *txCache // stateless checks, shared by every connection
-	mu   sync.Mutex
-	tree *iavl.MutableTree
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics // nil: none
+	db      idb.DB
+	txs     *txCache // stateless checks, shared by every connection
+	mu      sync.Mutex
+	tree    *iavl.MutableTree
 	// reader opens saved versions for queries and CheckTx. It is a second
 	// tree over the same database with its own node cache: IAVL's writer
 	// modifies nodes that its own saved versions share, so readers must not
@@ -101,6 +108,9 @@ type App struct {
 	snapCtx    context.Context
 	snapCancel context.CancelFunc
 	restoring  *restore
+	// changes are the record changes of the block finalized and not yet
+	// committed (guarded by mu), for the metrics.
+	changes []nameChange
 }
 
 // execution is a block executed over the last committed state.
@@ -108,6 +118,10 @@ type execution struct {
 	height  int64
 	st      *overlay
 	results []*abci.ExecTxResult
+	// changes are the records the block changed; prunedPreorders and
+	// prunedAccounts what its maintenance dropped. For the metrics only.
+	changes                         []nameChange
+	prunedPreorders, prunedAccounts int
 }
 
 var _ abci.Application = (*App)(nil)
@@ -152,6 +166,13 @@ func New(cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	if cfg.Metrics != nil {
+		var err error
+		if a.metrics, err = newMetrics(cfg.Metrics, stateDir(cfg.Dir)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("app: metrics: %w", err)
+		}
+	}
 	if tree.Version() > 0 {
 		b, err := tree.Get(bns.ParamsKey)
 		if err != nil || b == nil {
@@ -167,6 +188,9 @@ func New(cfg Config) (*App, error) {
 	if err := a.publish(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if imm := a.committed.Load(); imm != nil {
+		a.metrics.committed(imm, nil, a.params.GracePeriod)
 	}
 	return a, nil
 }
@@ -271,7 +295,11 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	// so several transactions are verified at once; the stateful ones then
 	// find them in the cache.
 	if _, err := a.txs.check(req.Tx, a.cfg.ChainID, p.MaxTxBytes); err != nil {
-		return checkRefusal(err), nil
+		res := checkRefusal(err)
+		if req.Type == abci.CheckTxType_New {
+			a.metrics.tx(stageCheck, req.Tx, res.Code)
+		}
+		return res, nil
 	}
 	a.views.RLock()
 	defer a.views.RUnlock()
@@ -289,8 +317,11 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	}
 	tx, _, err := c.deliver(req.Tx)
 	if err != nil {
-		return checkRefusal(err), nil
+		res := checkRefusal(err)
+		a.metrics.tx(stageCheck, req.Tx, res.Code)
+		return res, nil
 	}
+	a.metrics.tx(stageCheck, req.Tx, 0)
 	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1, Log: tx.Type.String()}, nil
 }
 
@@ -386,8 +417,11 @@ func (a *App) proposable(raw []byte, height int64, p bns.Params) (*bns.Tx, error
 func (a *App) execute(height int64, txs [][]byte) *execution {
 	x := &execution{height: height, st: newOverlay(a.tree), results: make([]*abci.ExecTxResult, len(txs))}
 	c := a.ctx(x.st, height)
-	a.expirePreorders(c)
-	a.pruneAccounts(c)
+	if a.metrics != nil {
+		c.changes = &x.changes
+	}
+	x.prunedPreorders = a.expirePreorders(c)
+	x.prunedAccounts = a.pruneAccounts(c)
 	for i, raw := range txs {
 		c.index = int64(i)
 		tx, events, err := c.deliver(raw)
@@ -411,11 +445,21 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if want := a.tree.WorkingVersion(); req.Height != want {
 		return nil, fmt.Errorf("app: FinalizeBlock at height %d, state expects %d", req.Height, want)
 	}
+	start := time.Now()
 	x := a.execute(req.Height, req.Txs)
 	if err := x.st.flush(a.tree); err != nil {
 		return nil, fmt.Errorf("app: stage block %d: %w", req.Height, err)
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: x.results, AppHash: a.tree.WorkingHash()}, nil
+	res := &abci.ResponseFinalizeBlock{TxResults: x.results, AppHash: a.tree.WorkingHash()}
+	if a.metrics != nil {
+		for i, r := range x.results {
+			a.metrics.tx(stageBlock, req.Txs[i], r.Code)
+		}
+		a.metrics.prune(x.prunedPreorders, x.prunedAccounts)
+		a.changes = x.changes
+		a.metrics.block("finalize", start)
+	}
+	return res, nil
 }
 
 // maintenanceBatch bounds the preorders dropped, and the accounts checked
@@ -428,13 +472,13 @@ const maintenanceBatch = 2000
 // longer be revealed, and counts them off their owners' live preorders. It
 // reads the committed tree, so it runs before any transaction of the block
 // is staged.
-func (a *App) expirePreorders(c *execCtx) {
+func (a *App) expirePreorders(c *execCtx) (dropped int) {
 	// A preorder made at p is usable up to p+PreorderTTL. Keep it one block
 	// longer, so a register that is just late is told "expired" rather than
 	// "not found".
 	cutoff := c.height - c.params.PreorderTTL - 1
 	if cutoff <= 0 {
-		return
+		return 0
 	}
 	it, err := a.tree.Iterator(bns.PreorderPrefix, bns.PreorderKey(cutoff, [32]byte{}), true)
 	if err != nil {
@@ -452,7 +496,9 @@ func (a *App) expirePreorders(c *execCtx) {
 		acct.Preorders--
 		c.setAccount(p.Owner, acct)
 		n++
+		dropped++
 	}
+	return dropped
 }
 
 // pruneAccounts runs, at the start of a block, the pruning checks due at
@@ -460,7 +506,7 @@ func (a *App) expirePreorders(c *execCtx) {
 // holds nothing (no live preorder, no name live or in grace) is deleted
 // (with the names it lists, which it no longer holds); one that holds something is checked again when that
 // may have changed. See bns.Account.
-func (a *App) pruneAccounts(c *execCtx) {
+func (a *App) pruneAccounts(c *execCtx) (pruned int) {
 	it, err := a.tree.Iterator(bns.PrunePrefix, bns.PruneKey(c.height+1, bns.PublicKey{}), true)
 	if err != nil {
 		panic("app: iterate pruning schedule: " + err.Error())
@@ -477,15 +523,18 @@ func (a *App) pruneAccounts(c *execCtx) {
 		} else {
 			c.st.delete(key)
 			c.st.delete(bns.AccountKey(pub))
+			pruned++
 		}
 		n++
 	}
+	return pruned
 }
 
 // Commit saves the finalized block's state as the version of its height.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	start := time.Now()
 	a.views.Lock()
 	defer a.views.Unlock()
 	_, version, err := a.tree.SaveVersion()
@@ -494,6 +543,11 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	}
 	if err := a.publish(); err != nil {
 		return nil, err
+	}
+	if a.metrics != nil {
+		a.metrics.committed(a.committed.Load(), a.changes, a.params.GracePeriod)
+		a.changes = nil
+		a.metrics.block("commit", start)
 	}
 	var retain int64
 	if k := a.cfg.KeepRecent; k > 0 && version > k {

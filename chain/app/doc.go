@@ -27,6 +27,15 @@
 // atomic batch. Info reports the last saved version, so after a restart
 // CometBFT replays only the blocks the application has not saved.
 //
+// # Metrics
+//
+// With [Config.Metrics] the application registers its Prometheus metrics
+// (docs/operators.md lists them): transactions by stage, type and result
+// code, names by state, state size, query and block durations. They are
+// kept beside the state, never in it, so they cannot change the app hash;
+// the name counts are built from the state at startup and then follow
+// each block (see nameCounts).
+//
 // The application must not be used from several goroutines at once except
 // through its methods, which take a lock.
 package app

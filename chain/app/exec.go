@@ -21,6 +21,8 @@ type execCtx struct {
 	index   int64 // position of the transaction in the block
 	st      *overlay
 	txs     *txCache
+	// changes, if set, receives every record change (for the metrics).
+	changes *[]nameChange
 }
 
 // deliver is the one validation path: it decodes raw, checks it against the
@@ -169,9 +171,11 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	}
 
 	rec := c.record(tx.Name)
+	var change nameChange
 	if rec != nil {
 		// The entry the record held until now joins the stored history.
 		c.st.set(bns.HistoryKey(tx.Name, rec.Seq), rec.Latest().Marshal())
+		change = nameChange{had: true, oldExpires: rec.ExpiresAt, oldRevoked: rec.Revoked}
 	}
 	var op bns.Op
 	switch tx.Type {
@@ -223,6 +227,10 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	rec.Op = op
 	rec.HistoryHash = rec.Latest().Chain(rec.HistoryHash)
 	c.st.set(bns.RecordKey(tx.Name), rec.Marshal())
+	if c.changes != nil {
+		change.newExpires, change.newRevoked = rec.ExpiresAt, rec.Revoked
+		*c.changes = append(*c.changes, change)
+	}
 
 	return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
 		{Key: "op", Value: op.String(), Index: true},

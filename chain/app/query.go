@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cosmos/iavl"
@@ -17,6 +18,7 @@ import (
 // absence proof) against the app hash of that height, which is in the
 // header of the next block.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	defer a.metrics.query(req.Path, req.Prove, time.Now())
 	a.views.RLock()
 	defer a.views.RUnlock()
 	res, err := a.query(req)

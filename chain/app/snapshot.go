@@ -477,7 +477,11 @@ func (a *App) importSnapshot(r *restore) error {
 	a.checkMu.Unlock()
 	a.views.Lock()
 	defer a.views.Unlock()
-	return a.publish()
+	if err := a.publish(); err != nil {
+		return err
+	}
+	a.metrics.committed(a.committed.Load(), nil, p.GracePeriod)
+	return nil
 }
 
 // importNodes reads a snapshot stream (see exportNodes) of version into

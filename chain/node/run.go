@@ -15,6 +15,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
 	"github.com/cometbft/cometbft/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/viper"
 
 	"github.com/parley-im/parley/chain/app"
@@ -45,6 +46,11 @@ type StartOptions struct {
 	// it.
 	App      abci.Application
 	CloseApp func() error
+	// Metrics, if set, is the address (host:port) on which the node serves
+	// Prometheus metrics, CometBFT's and the application's, overriding
+	// config.toml's [instrumentation] section. With neither, there are
+	// none.
+	Metrics string
 }
 
 // LoadConfig reads home/config/config.toml over CometBFT's defaults.
@@ -89,6 +95,9 @@ func Start(home string, logger cmtlog.Logger, opts ...StartOptions) (*Node, erro
 	if err != nil {
 		return nil, err
 	}
+	if o.Metrics != "" {
+		c.Instrumentation.Prometheus, c.Instrumentation.PrometheusListenAddr = true, o.Metrics
+	}
 	g, err := types.GenesisDocFromFile(c.GenesisFile())
 	if err != nil {
 		return nil, fmt.Errorf("node: genesis: %w", err)
@@ -98,7 +107,7 @@ func Start(home string, logger cmtlog.Logger, opts ...StartOptions) (*Node, erro
 		closeApp = func() error { return nil }
 	}
 	if application == nil {
-		a, err := app.New(app.Config{
+		ac := app.Config{
 			ChainID:          g.ChainID,
 			Dir:              c.DBDir(),
 			KeepRecent:       o.KeepRecent,
@@ -106,7 +115,13 @@ func Start(home string, logger cmtlog.Logger, opts ...StartOptions) (*Node, erro
 			SnapshotDir:      filepath.Join(c.DBDir(), "snapshots"),
 			SnapshotInterval: o.SnapshotInterval,
 			SnapshotKeep:     o.SnapshotKeep,
-		})
+		}
+		if c.Instrumentation.IsPrometheusEnabled() {
+			// CometBFT registers its metrics with, and serves, the
+			// default registry: the application's join them there.
+			ac.Metrics = prometheus.DefaultRegisterer
+		}
+		a, err := app.New(ac)
 		if err != nil {
 			return nil, err
 		}

@@ -279,9 +279,9 @@ func joinCmd(stdout io.Writer) *cobra.Command {
 
 func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	var (
-		home, level     string
-		keep, snapEvery int64
-		snapKeep        int
+		home, level, metrics string
+		keep, snapEvery      int64
+		snapKeep             int
 	)
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
@@ -289,7 +289,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 		Long: "start runs the node of DIR until interrupted: a CometBFT node with the name-chain application\n" +
 			"in-process, serving the standard CometBFT RPC. A node that was stopped resumes from its last\n" +
 			"committed height.",
-		Example: "  bnsd start --home ~/.bnsd\n  bnsd start --home ./localnet/node0 --log-level consensus:info,*:error",
+		Example: "  bnsd start --home ~/.bnsd\n  bnsd start --home ~/.bnsd --metrics 127.0.0.1:26660\n  bnsd start --home ./localnet/node0 --log-level consensus:info,*:error",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := cmtlog.NewTMLogger(cmtlog.NewSyncWriter(stderr))
@@ -312,7 +312,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if snapEvery > 0 && snapEvery*int64(snapKeep) > keep {
 				fmt.Fprintf(stderr, "bnsd: note: snapshots every %d blocks, %d kept, reach further back than --keep-recent %d: blocks are kept from the oldest snapshot on\n", snapEvery, snapKeep, keep)
 			}
-			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep})
+			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep, Metrics: metrics})
 			if err != nil {
 				return err
 			}
@@ -322,6 +322,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node directory (required)")
 	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT (default: the config's log_level)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics (CometBFT's and the name chain's) on this host:port, e.g. 127.0.0.1:26660 (default: as config.toml's [instrumentation] says; off in new homes)")
 	cmd.Flags().Int64Var(&keep, "keep-recent", node.KeepRecent, "how many recent heights to keep (state versions and blocks); older ones are pruned")
 	cmd.Flags().Int64Var(&snapEvery, "snapshot-interval", 0, "take a state sync snapshot every N heights and serve it to joining nodes (0: none)")
 	cmd.Flags().IntVar(&snapKeep, "snapshot-keep", app.DefaultSnapshotKeep, "how many snapshots to keep")
