@@ -131,9 +131,11 @@ func main() {
 		}
 		last, _ := status(nodes[0])
 		// The last preorders may be revealed min_preorder_age blocks on;
-		// each node's mempool checks against the block after its head.
+		// each node's mempool checks against the block after the
+		// application's last commit, which can be one behind the height
+		// the node reports (a block is stored before it is committed).
 		for _, n := range nodes {
-			if err := waitHeight(n, last+p.MinPreorderAge-1, time.Minute); err != nil {
+			if err := waitHeight(n, last+p.MinPreorderAge, time.Minute); err != nil {
 				return err
 			}
 		}
