@@ -21,8 +21,10 @@ import (
 // Version is reported in Info.
 const Version = "0.1.0"
 
-// AppVersion is the application protocol version reported in Info.
-const AppVersion = 1
+// AppVersion is the application protocol version reported in Info: 2
+// since state layout 2 (docs/protocol.md, State), whose state a node of
+// version 1 cannot read, nor one of version 2 a state of version 1.
+const AppVersion = 2
 
 // nodeCacheSize is how many IAVL nodes stay in memory (a few hundred bytes
 // each).
