@@ -80,6 +80,7 @@ bench: build tools
 	$(GO) test -run '^$$' -bench 'DeviceFanout' -benchtime 300x ./client/hubclient/
 	$(GO) test -run '^$$' -bench 'FollowThousand' -benchtime 200x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench 'Growth' -benchtime 1x ./hub/driver/disk/
+	$(GO) test -run '^$$' -bench 'WebConversationPage|WebMessage' -benchtime 30x ./cmd/parley
 	$(GO) run ./scripts/hubbench -c 32 -duration 10s
 	$(GO) run ./scripts/hubbench -multi -c 32 -duration 10s -lat 500
 	$(GO) run ./scripts/chainbench -txs 15000 -duration 10s

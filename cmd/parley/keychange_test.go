@@ -26,7 +26,7 @@ func try(home string, args ...string) (code int, stdout, stderr string) {
 
 // users makes a home per name, registered on hub, and waits until each
 // finds the others on the chain.
-func users(t *testing.T, rpc, hub string, names ...string) map[string]string {
+func users(t testing.TB, rpc, hub string, names ...string) map[string]string {
 	t.Helper()
 	homes := map[string]string{}
 	for _, n := range names {
@@ -43,7 +43,7 @@ func users(t *testing.T, rpc, hub string, names ...string) map[string]string {
 }
 
 // befriend makes a and b contacts: a asks, b accepts and answers, a reads.
-func befriend(t *testing.T, homes map[string]string, a, b string) {
+func befriend(t testing.TB, homes map[string]string, a, b string) {
 	t.Helper()
 	parley(t, "--home", homes[a], "contacts", "add", b, "--message", "hi "+b)
 	parley(t, "--home", homes[b], "contacts", "accept", a)

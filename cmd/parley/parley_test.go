@@ -28,11 +28,11 @@ import (
 	"github.com/parley-im/parley/internal/agent"
 )
 
-func startWorld(t *testing.T) (rpc string, hubs []string) { return startWorldWith(t, nil) }
+func startWorld(t testing.TB) (rpc string, hubs []string) { return startWorldWith(t, nil) }
 
 // startWorldWith is startWorld on a chain whose options tweak adjusts
 // (genesis params, say).
-func startWorldWith(t *testing.T, tweak func(*node.Options)) (rpc string, hubs []string) {
+func startWorldWith(t testing.TB, tweak func(*node.Options)) (rpc string, hubs []string) {
 	rpc = nodetest.StartWith(t, "cli-test", tweak)
 	for i := 0; i < 2; i++ {
 		hubs = append(hubs, hubtest.Start(t, nil).URL)
@@ -52,7 +52,7 @@ func startWorldWith(t *testing.T, tweak func(*node.Options)) (rpc string, hubs [
 }
 
 // initHome runs init in home once the chain at rpc has a committed block.
-func initHome(t *testing.T, rpc, home string) {
+func initHome(t testing.TB, rpc, home string) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -69,7 +69,7 @@ func initHome(t *testing.T, rpc, home string) {
 
 // awaitName waits until what whois name says, run in home, holds each
 // of want (just that the name exists, without), and returns it.
-func awaitName(t *testing.T, home, name string, want ...string) string {
+func awaitName(t testing.TB, home, name string, want ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -92,7 +92,7 @@ func testRun() runOptions {
 }
 
 // parley runs the CLI and fails the test on a non-zero exit.
-func parley(t *testing.T, args ...string) string {
+func parley(t testing.TB, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
 	if code := runWith(context.Background(), testRun(), args, nil, &out, &errb); code != 0 {

@@ -21,7 +21,7 @@ import (
 // startWeb runs parley web on home and returns the address it printed
 // first; at the end of the test it stops it, checks it exited cleanly and
 // that its log never held the login token.
-func startWeb(t *testing.T, home string) string {
+func startWeb(t testing.TB, home string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
@@ -224,7 +224,7 @@ func writePNG(t *testing.T, path string) {
 }
 
 // webUser is a user's web app, open and unlocked in its own browser.
-func webUser(t *testing.T, home, name, pass string) (*webtest.Page, string) {
+func webUser(t testing.TB, home, name, pass string) (*webtest.Page, string) {
 	t.Helper()
 	login := startWeb(t, home)
 	page := webtest.Browser(t, name)
