@@ -292,6 +292,12 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	page.Type("textbox", "Passphrase", pass)
 	page.Type("textbox", "Passphrase again", pass)
 	page.Click("button", "Create identity")
+	page.AwaitText("main", "Write down your recovery phrase")
+	if words := strings.Fields(page.Text("#recovery-phrase")); len(words) < 12 {
+		t.Errorf("the recovery phrase shown: %q", words)
+	}
+	page.Axe("recovery phrase")
+	page.Click("button", "I wrote it down")
 	page.AwaitText("main", "Choose your name")
 	page.Axe("register")
 	page.Type("textbox", "Name", "dora")

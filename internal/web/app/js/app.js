@@ -151,7 +151,9 @@ function firstRun() {
     if (pass.value !== again.value) return showError(box, {message: 'The two passphrases differ: type the same one twice.'});
     busy(button, box, async () => {
       replace(button, 'Creating your keys…');
-      await api.post('/init', {node: node.value.trim(), witnesses: lines(witnesses.value), passphrase: pass.value});
+      const res = await api.post('/init', {node: node.value.trim(), witnesses: lines(witnesses.value), passphrase: pass.value});
+      pass.value = again.value = '';
+      if (res && res.recovery_phrase) return recoveryScreen(res.recovery_phrase);
       boot();
     }).finally(() => replace(button, 'Create identity'));
   }},
@@ -164,6 +166,18 @@ function firstRun() {
   box, button);
   replace(main, form);
   node.focus();
+}
+
+// recoveryScreen shows the recovery phrase init drew: once, never again.
+function recoveryScreen(phrase) {
+  document.title = 'Parley: your recovery phrase';
+  const done = h('button', {type: 'button', onclick: () => boot()}, 'I wrote it down');
+  replace(main, h('section', {class: 'card'},
+    h('h1', {}, 'Write down your recovery phrase'),
+    h('p', {}, 'With these words alone you can take your name back on a new device if this one is lost. They are shown this once and kept nowhere: write them on paper and keep it safe.'),
+    h('p', {}, h('code', {class: 'safety', id: 'recovery-phrase'}, phrase)),
+    done));
+  done.focus();
 }
 
 function lines(s) { return s.split('\n').map((x) => x.trim()).filter(Boolean); }
