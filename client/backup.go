@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/store"
@@ -216,30 +217,9 @@ var ErrNoBackup = errors.New("client: no backup found for that name and passphra
 // went on after the backup was made are marked stale (ErrStale until
 // Reset).
 func Restore(ctx context.Context, name string, passphrase []byte, dir Directory, statePath string, opts ...Option) (*keystore.Identity, *Client, error) {
-	rec, err := dir.Lookup(ctx, name)
+	rec, id, state, blob, err := fetchBackup(ctx, name, passphrase, dir, opts)
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(rec.Profile.Hubs) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
-	}
-	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
-	kdf := (&Client{backupKDF: keystore.DefaultKDF}).with(opts).backupKDF
-	path, key := backupKeys(name, passphrase, kdf)
-	blob, err := readBackup(ctx, rec.Profile.Hubs, addr, path)
-	if errors.Is(err, ErrNoBackup) { // perhaps one made before v2
-		path = backupPathV1(name, passphrase, kdf)
-		blob, err = readBackup(ctx, rec.Profile.Hubs, addr, path)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	id, state, err := openBackup(blob, path, passphrase, key, kdf)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !bytes.Equal(id.SigningKey().Public().(ed25519.PublicKey), rec.Profile.SigningKey[:]) {
-		return nil, nil, fmt.Errorf("client: the backup's keys are not the ones %s publishes on the chain now", name)
 	}
 	c, err := New(ctx, name, id, dir, rec.Profile.Hubs[0], opts...)
 	if err != nil {
@@ -286,6 +266,38 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 		return nil, nil, fmt.Errorf("client: restored, but the backup naming this device was not written (run any parley command to write it): %w", err)
 	}
 	return id, c, nil
+}
+
+// fetchBackup reads name's backup from the hubs of its verified record
+// and opens it with passphrase: the record, the backup's identity (which
+// must be the one the record publishes) and state JSON, and the blob.
+func fetchBackup(ctx context.Context, name string, passphrase []byte, dir Directory, opts []Option) (*bns.Record, *keystore.Identity, []byte, []byte, error) {
+	rec, err := dir.Lookup(ctx, name)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if len(rec.Profile.Hubs) == 0 {
+		return nil, nil, nil, nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
+	}
+	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
+	kdf := (&Client{backupKDF: keystore.DefaultKDF}).with(opts).backupKDF
+	path, key := backupKeys(name, passphrase, kdf)
+	blob, err := readBackup(ctx, rec.Profile.Hubs, addr, path)
+	if errors.Is(err, ErrNoBackup) { // perhaps one made before v2
+		path = backupPathV1(name, passphrase, kdf)
+		blob, err = readBackup(ctx, rec.Profile.Hubs, addr, path)
+	}
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	id, state, err := openBackup(blob, path, passphrase, key, kdf)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if !bytes.Equal(id.SigningKey().Public().(ed25519.PublicKey), rec.Profile.SigningKey[:]) {
+		return nil, nil, nil, nil, fmt.Errorf("client: the backup's keys are not the ones %s publishes on the chain now", name)
+	}
+	return rec, id, state, blob, nil
 }
 
 // openBackup opens a backup blob read at path: its identity (under key

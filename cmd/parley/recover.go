@@ -123,9 +123,10 @@ func (h *home) newPhrase(stdout io.Writer) (string, error) {
 
 func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 	var (
-		cc        api.ChainConfig
-		kdfMemory uint32
-		hubs      []string
+		cc         api.ChainConfig
+		kdfMemory  uint32
+		hubs       []string
+		fromBackup bool
 	)
 	cmd := &cobra.Command{
 		Use:   "recover NAME --node URL",
@@ -137,9 +138,11 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 			"confirm ('parley contacts confirm NAME' on their side), their requests reach you here: accept them\n" +
 			"and the conversations start over. This device starts with no contacts or history. The keys are\n" +
 			"stored under a new passphrase (PARLEY_PASSPHRASE or a prompt). --hub sets the hubs (default: the\n" +
-			"record's).",
-		Example: "  parley --home ~/.parley recover alice --node http://127.0.0.1:26601 --witness http://127.0.0.1:26611",
-		Args:    cobra.ExactArgs(1),
+			"record's). With --from-backup it first reads your backup (PARLEY_BACKUP_PASSPHRASE or a prompt)\n" +
+			"and keeps its contacts, groups, settings and history, and backup stays on with the new keys.",
+		Example: "  parley --home ~/.parley recover alice --node http://127.0.0.1:26601 --witness http://127.0.0.1:26611\n" +
+			"  parley recover alice --node http://127.0.0.1:26601 --from-backup",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if h.keystoreExists() {
@@ -150,6 +153,12 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer clear(phrase)
+			var backupPass []byte
+			if fromBackup {
+				if backupPass, err = h.readSecret("PARLEY_BACKUP_PASSPHRASE", "backup passphrase: "); err != nil {
+					return err
+				}
+			}
 			pass, err := h.newPassphrase("PARLEY_PASSPHRASE", "new passphrase for this device: ")
 			if err != nil {
 				return err
@@ -159,11 +168,14 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			res, err := c.Recover(cmd.Context(), api.RecoverRequest{ChainConfig: cc, Name: name, RecoveryPhrase: string(phrase),
-				Passphrase: string(pass), Hubs: hubs, KDFMemory: kdfMemory})
+				Passphrase: string(pass), Hubs: hubs, BackupPassphrase: string(backupPass), KDFMemory: kdfMemory})
 			if err != nil {
 				return err
 			}
 			screen.Printf(stdout, "recovered %s at height %d: its keys are this device's now, and every other device that held it is retired\n", res.Name, res.Height)
+			if fromBackup {
+				screen.Printf(stdout, "from your backup: %d contacts, %d messages; backup stays on, with the new keys\n", res.Contacts, res.Messages)
+			}
 			screen.Println(stdout, "your contacts see that your keys changed; once they confirm, their requests reach you: 'parley requests', then 'parley contacts accept NAME'")
 			return nil
 		},
@@ -171,5 +183,6 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 	chainFlags(cmd, &cc)
 	kdfFlag(cmd, &kdfMemory)
 	cmd.Flags().StringSliceVar(&hubs, "hub", nil, "URL of a storage hub to publish (1 to 3; default: the record's hubs)")
+	cmd.Flags().BoolVar(&fromBackup, "from-backup", false, "take contacts, groups, settings and history from your backup")
 	return cmd
 }

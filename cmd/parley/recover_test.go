@@ -236,3 +236,56 @@ func TestRecoverRefusesAnotherOwner(t *testing.T) {
 		t.Fatalf("alice's record changed:\n%s\nthen\n%s", before, now)
 	}
 }
+
+// TestRecoverFromBackup: alice kept a backup. Her only device is lost;
+// with the phrase and the backup passphrase a new device takes the name
+// back with her contacts and history. Once bob confirms, they talk on,
+// the earlier messages still there; the backup now holds the new keys
+// (a restore from it works against the chain).
+func TestRecoverFromBackup(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "a backup passphrase")
+	old, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	phrase := initWithPhrase(t, rpc, old)
+	initHome(t, rpc, bob)
+	parley(t, "--home", old, "register", "alice", "--hub", hubs[0])
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	awaitName(t, old, "bob")
+	awaitName(t, bob, "alice")
+	befriend(t, map[string]string{"alice": old, "bob": bob}, "alice", "bob")
+	parley(t, "--home", old, "backup", "on")
+	parley(t, "--home", bob, "send", "alice", "before the loss")
+	if out := parley(t, "--home", old, "read", "bob"); !strings.Contains(out, "bob: before the loss") {
+		t.Fatalf("alice reads:\n%s", out)
+	}
+
+	alice := filepath.Join(t.TempDir(), "alice-new")
+	t.Setenv("PARLEY_RECOVERY_PHRASE", phrase)
+	out := parley(t, "--home", alice, "recover", "alice", "--node", rpc, "--from-backup")
+	if !strings.Contains(out, "recovered alice at height ") || !strings.Contains(out, "from your backup: 1 contacts, ") {
+		t.Fatalf("recover --from-backup: %s", out)
+	}
+	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "bob: before the loss") {
+		t.Fatalf("the recovered alice's history:\n%s", out)
+	}
+	awaitName(t, bob, "alice", "  2  height ")
+	parley(t, "--home", bob, "contacts", "confirm", "alice")
+	parley(t, "--home", bob, "send", "alice", "welcome back")
+	if out := parley(t, "--home", alice, "requests"); !strings.Contains(out, "bob") {
+		t.Fatalf("the recovered alice's requests:\n%s", out)
+	}
+	parley(t, "--home", alice, "contacts", "accept", "bob")
+	if out := parley(t, "--home", alice, "read", "bob"); !strings.Contains(out, "bob: welcome back") || !strings.Contains(out, "before the loss") {
+		t.Fatalf("the recovered alice reads:\n%s", out)
+	}
+	parley(t, "--home", alice, "send", "bob", "glad to be back")
+	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: glad to be back") {
+		t.Fatalf("bob reads:\n%s", out)
+	}
+	// The backup follows the new keys: a restore checks them against the chain.
+	third := filepath.Join(t.TempDir(), "alice-third")
+	if out := parley(t, "--home", third, "restore", "alice", "--node", rpc); !strings.Contains(out, "restored alice: 1 contacts") {
+		t.Fatalf("restore from the backup the recovered device wrote: %s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/api"
 )
@@ -95,6 +96,14 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The backup is read first: it lives in the bucket of the keys the
+	// record publishes until the update.
+	var backup *client.RecoveredState
+	if req.BackupPassphrase != "" {
+		if backup, err = client.ReadBackupForRecovery(ctx, name, []byte(req.BackupPassphrase), d, a.opts.ClientOptions...); err != nil {
+			return nil, err
+		}
+	}
 	// Whatever fails from here, recovering again mends it: each run
 	// makes and publishes new keys. So the keys are saved only once the
 	// chain took them.
@@ -109,8 +118,17 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err := a.home.update(func(x *config) { *x = cfg }); err != nil {
 		return nil, err
 	}
+	res := api.RecoverResult{Name: name, Height: height, Hubs: hubs}
+	if backup != nil {
+		c, err := client.Recovered(ctx, name, ident, d, a.home.path(stateF), backup, []byte(req.BackupPassphrase), a.opts.ClientOptions...)
+		if err != nil {
+			return nil, hinted(fmt.Errorf("the name is recovered, but not what the backup held: %w", err),
+				"the name is this device's now; 'parley contacts' shows what came back, and 'parley backup on' writes a new backup")
+		}
+		res.Contacts, res.Messages = len(c.Contacts()), len(c.History())
+	}
 	a.mu.Lock()
 	a.id = ident
 	a.mu.Unlock()
-	return api.RecoverResult{Name: name, Height: height, Hubs: hubs}, nil
+	return res, nil
 }

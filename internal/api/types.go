@@ -137,14 +137,21 @@ type RecoverRequest struct {
 	RecoveryPhrase string   `json:"recovery_phrase"` // as typed: the agent normalizes it (code bad_phrase)
 	Passphrase     string   `json:"passphrase"`      // the new one of this device
 	Hubs           []string `json:"hubs,omitempty"`  // the hubs to publish (default: the record's)
-	KDFMemory      uint32   `json:"kdf_memory,omitempty"`
+	// BackupPassphrase, when given, takes contacts, groups, settings and
+	// history from the name's backup (read before the new keys are
+	// published; code no_backup if there is none), and keeps backup on
+	// under it with the new keys.
+	BackupPassphrase string `json:"backup_passphrase,omitempty"`
+	KDFMemory        uint32 `json:"kdf_memory,omitempty"`
 }
 
 // RecoverResult says what was published.
 type RecoverResult struct {
-	Name   string   `json:"name"`
-	Height int64    `json:"height"` // where the new keys took effect
-	Hubs   []string `json:"hubs"`
+	Name     string   `json:"name"`
+	Height   int64    `json:"height"` // where the new keys took effect
+	Hubs     []string `json:"hubs"`
+	Contacts int      `json:"contacts"` // taken from the backup
+	Messages int      `json:"messages"`
 }
 
 // RestoreRequest is POST /v1/restore: the identity, contacts and history
