@@ -216,7 +216,11 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 			}
 			screen.Printf(stdout, "expires:  height %d%s\nhistory:\n", rec.ExpiresAt, map[bool]string{true: " (REVOKED)"}[rec.Revoked])
 			for _, e := range w.History {
-				screen.Printf(stdout, "  %3d  height %-8d %s\n", e.Seq, e.Height, e.Op)
+				if e.Note == "" {
+					screen.Printf(stdout, "  %3d  height %-8d %s\n", e.Seq, e.Height, e.Op)
+				} else {
+					screen.Printf(stdout, "  %3d  height %-8d %-9s %s\n", e.Seq, e.Height, e.Op, e.Note)
+				}
 			}
 			return nil
 		},

@@ -153,8 +153,9 @@ func TestRecoverAfterAllDevicesLost(t *testing.T) {
 		t.Fatalf("recover: %s", out)
 	}
 	after := awaitName(t, bob, "alice", "  2  height ")
-	if after == before {
-		t.Fatalf("whois alice did not change:\n%s", after)
+	if after == before || !regexp.MustCompile(`\n +2  height \d+ +update +new keys: signing key ed25519:[0-9a-f]{16}…\n`).MatchString(after) ||
+		strings.Contains(after, "new owner") {
+		t.Fatalf("whois alice after the recovery: the history does not say new keys of the same owner:\n%s", after)
 	}
 	if out := parley(t, "--home", alice, "status"); !strings.Contains(out, "keys:     the chain holds this device's keys") {
 		t.Errorf("the new device's status:\n%s", out)

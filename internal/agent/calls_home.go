@@ -448,8 +448,12 @@ func (a *Agent) whois(k *call) (any, error) {
 		return nil, err
 	}
 	out := api.Whois{Record: apiRecord(rec), VerifiedAt: a.opts.Now()}
-	for _, e := range hist {
-		out.History = append(out.History, api.HistoryEntry{Seq: e.Seq, Height: e.Height, Op: e.Op.String()})
+	for i, e := range hist {
+		var note string
+		if i > 0 {
+			note = historyNote(hist[i-1], e)
+		}
+		out.History = append(out.History, api.HistoryEntry{Seq: e.Seq, Height: e.Height, Op: e.Op.String(), Note: note})
 	}
 	a.records.put(name, out)
 	if !rec.Profile.IsEmpty() && a.home.config().Name != "" {

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
@@ -131,4 +134,27 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	a.id = ident
 	a.mu.Unlock()
 	return res, nil
+}
+
+// historyNote says what a key history entry changed from the one before
+// it: the owner, the signing key (a recovery publishes new keys: so does
+// an owner key in other hands), the encryption keys alone, the hubs.
+// Nothing for a renewal, a revocation or the first entry's register.
+func historyNote(prev, e *bns.HistoryEntry) string {
+	short := func(k bns.PublicKey) string { return k.String()[:len("ed25519:")+16] + "…" }
+	var notes []string
+	if e.Owner != prev.Owner {
+		notes = append(notes, "new owner "+short(e.Owner))
+	}
+	switch {
+	case e.Profile.IsEmpty() || prev.Profile.IsEmpty() && e.Owner != prev.Owner:
+	case e.Profile.SigningKey != prev.Profile.SigningKey:
+		notes = append(notes, "new keys: signing key "+short(e.Profile.SigningKey))
+	case !slices.EqualFunc(e.Profile.EncKeys, prev.Profile.EncKeys, func(a, b bns.EncKey) bool { return a.KEM == b.KEM && bytes.Equal(a.Key, b.Key) }):
+		notes = append(notes, "new encryption keys")
+	}
+	if !e.Profile.IsEmpty() && !prev.Profile.IsEmpty() && !slices.Equal(e.Profile.Hubs, prev.Profile.Hubs) {
+		notes = append(notes, "hubs: "+strings.Join(e.Profile.Hubs, " "))
+	}
+	return strings.Join(notes, "; ")
 }

@@ -218,6 +218,10 @@ type HistoryEntry struct {
 	Seq    uint64 `json:"seq"`
 	Height int64  `json:"height"`
 	Op     string `json:"op"`
+	// Note says what the entry changed from the one before: "new owner
+	// ed25519:…", "new keys: signing key ed25519:…" (a recovery, or an
+	// owner key in other hands), "new encryption keys", "hubs: URL…".
+	Note string `json:"note,omitempty"`
 }
 
 // Whois is GET /v1/names/{name}: the record, verified by proof, its key

@@ -188,6 +188,7 @@ func TestDemoAndDrills(t *testing.T) {
 	if i := strings.IndexByte(out, 0x1b); i >= 0 { // a pipe is no terminal: no bold, no colour
 		t.Fatalf("the demo printed an escape sequence to a pipe: %q", out[max(0, i-40):min(len(out), i+40)])
 	}
+	phrase := phraseShown(t, out) // alice's, for drill 7
 	again, againErrs := n.demo()
 	for _, not := range []string{"registers the name", "asks bob to become a contact", "they talk"} {
 		if strings.Contains(again, not) {
@@ -330,6 +331,34 @@ func TestDemoAndDrills(t *testing.T) {
 
 	agentDrills(t, n)
 
+	// Drill 7: alice loses her device. With the recovery phrase the demo's
+	// init showed, the built parley takes her name back in a new home;
+	// bob is told her keys changed, confirms, and they talk again.
+	t.Log("drill 7: alice's device is lost; 'parley recover' with her recovery phrase takes the name back on a new one")
+	newHome := filepath.Join(n.dir, "demo", "alice-new")
+	rec := exec.Command(filepath.Join(bin, "parley"), "--home", newHome, "recover", "alice", "--node", fmt.Sprintf("http://127.0.0.1:%d", n.basePort+1),
+		"--witness", fmt.Sprintf("http://127.0.0.1:%d", n.basePort+11))
+	rec.Dir, rec.Env = root, append(n.env(), "PARLEY_RECOVERY_PHRASE="+phrase)
+	if b, err := rec.CombinedOutput(); err != nil || !strings.Contains(string(b), "recovered alice at height ") {
+		t.Fatalf("recover: %v\n%s", err, b)
+	}
+	await.NoError(t, 2*time.Minute, "bob to see alice's new keys", func() error {
+		_, errs, code := n.run(filepath.Join(bin, "parley"), "--home", filepath.Join(n.dir, "demo", "bob"), "send", "alice", "are you there?")
+		if code == 1 && strings.Contains(errs, "alice's keys changed on the chain at height ") {
+			return nil
+		}
+		return fmt.Errorf("bob's send: exit %d: %s", code, errs)
+	})
+	n.parley("bob", "contacts", "confirm", "alice")
+	n.parley("bob", "send", "alice", "welcome back, alice")
+	n.must(filepath.Join(bin, "parley"), "--home", newHome, "contacts", "accept", "bob")
+	if got := n.must(filepath.Join(bin, "parley"), "--home", newHome, "read", "bob"); !strings.Contains(got, "bob: welcome back, alice") {
+		t.Fatalf("the recovered alice reads:\n%s", got)
+	}
+	if got := n.parley("alice", "read", "bob"); strings.Contains(got, "welcome back") {
+		t.Fatalf("alice's lost device reads what bob sent after the recovery:\n%s", got)
+	}
+
 	if st := n.localnet("status"); strings.Contains(st, "stopped") {
 		t.Fatalf("status after the drills:\n%s", st)
 	}
@@ -373,6 +402,27 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal) int {
 		t.Fatalf("%s did not exit a minute after %v:\n%s%s", p.cmd.Args, sig, p.stdout.String(), p.stderr.String())
 	}
 	return p.cmd.ProcessState.ExitCode()
+}
+
+// phraseShown is the first recovery phrase in the demo's output (alice's
+// init).
+func phraseShown(t *testing.T, out string) string {
+	t.Helper()
+	i := strings.Index(out, "your recovery phrase")
+	if i < 0 {
+		t.Fatalf("the demo showed no recovery phrase:\n%s", out)
+	}
+	var words []string
+	for _, m := range regexp.MustCompile(`\s(\d+) ([a-z]+)`).FindAllStringSubmatch(out[i:], -1) {
+		if n, _ := strconv.Atoi(m[1]); n == len(words)+1 {
+			words = append(words, m[2])
+		}
+		if len(words) == 12 {
+			return strings.Join(words, " ")
+		}
+	}
+	t.Fatalf("the demo's recovery phrase has %d words:\n%s", len(words), out[i:])
+	return ""
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
