@@ -199,6 +199,63 @@ func TestWebScenario(t *testing.T) {
 		t.Errorf("alice's contacts after verifying in the browser: %q", out)
 	}
 
+	// A hostile display name from Bob: text on his page, and in the list.
+	evilName := `<img src=x onerror="window.pwned='name'">` + "\u202e" + `boB`
+	parley(t, "--home", bob, "profile", "set", "--name", evilName, "--status", "<b>away</b>")
+	page.Open(app + "/#/contact/bob")
+	page.AwaitText("main", "<b>away</b>")
+	if !strings.Contains(page.Text("main"), evilName) {
+		t.Errorf("bob's page does not show his display name as text: %q", page.Text("main"))
+	}
+	page.Open(app + "/#/")
+	page.AwaitText("nav[aria-label=Conversations]", "boB")
+	page.Click("link", evilName) // the list names a contact by their display name
+	page.AwaitText("#conv-title", "boB")
+	page.Eval(`({pwned: window.pwned, imgs: document.querySelectorAll('main img:not(.preview):not(.avatar)').length})`, &dom)
+	if dom.Pwned != nil || dom.Imgs != 0 {
+		t.Errorf("after the hostile display name the page has %+v", dom)
+	}
+
+	// Bob's file downloads intact, as an attachment.
+	var dl struct {
+		Size        int
+		Disposition string
+	}
+	page.Await("the file's download link", `!!document.querySelector('[role=log] a[download]')`)
+	page.Eval(`fetch(document.querySelector('[role=log] a[download]').href).then(async r => ({size: (await r.arrayBuffer()).byteLength, disposition: r.headers.get('Content-Disposition')}))`, &dl)
+	if st, _ := os.Stat(pic); dl.Size != int(st.Size()) || !strings.HasPrefix(dl.Disposition, "attachment;") {
+		t.Errorf("the download: %+v, want %d bytes as an attachment", dl, st.Size())
+	}
+
+	// Search finds Bob's message and leads to the conversation.
+	page.Open(app + "/#/search")
+	page.Type("searchbox", "Words to find", "live from the CLI\r")
+	page.AwaitText(".results", "hi alice, live from the CLI")
+
+	// Alice's profile, set in the page, is what Bob reads.
+	page.Open(app + "/#/profile")
+	page.Fill("textbox", "Display name", "Alice L.")
+	page.Fill("textbox", "Status", "in the browser")
+	page.Click("button", "Save and share with contacts")
+	awaitpkg.True(t, 2*time.Minute, "bob to read alice's new profile", func() bool {
+		out := parley(t, "--home", bob, "profile", "alice")
+		return strings.Contains(out, "Alice L.") && strings.Contains(out, "in the browser")
+	})
+
+	// Block and unblock, as the CLI on Alice's home (served by her web
+	// app's agent) sees it.
+	page.Open(app + "/#/contact/bob")
+	page.Click("button", "Block bob")
+	page.AwaitText("main", "Unblock bob")
+	if out := parley(t, "--home", alice, "settings"); !strings.Contains(out, "blocked: bob") {
+		t.Errorf("alice's settings after blocking in the page:\n%s", out)
+	}
+	page.Click("button", "Unblock bob")
+	page.AwaitText("main", "Block bob")
+	if out := parley(t, "--home", alice, "settings"); strings.Contains(out, "blocked: bob") {
+		t.Errorf("alice's settings after unblocking in the page:\n%s", out)
+	}
+
 	for _, screen := range []string{"status", "settings", "profile", "search", "add", "groups/new"} {
 		page.Open(app + "/#/" + screen)
 		page.Await(screen+" to show", `document.querySelector('main h1') !== null && !document.querySelector('main .loading')`)

@@ -300,6 +300,8 @@ function onEvent(ev) {
   switch (ev.type) {
   case 'message':
     if (state.conv && ev.message && ev.message.conversation === state.conv) loadConversation(true);
+    // A contact's new profile: their page shows it at once.
+    if (ev.message && ev.message.kind === 'profile' && location.hash === '#/contact/' + seg(ev.message.from)) route();
     refreshSoon();
     break;
   case 'request':
