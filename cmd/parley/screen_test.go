@@ -17,12 +17,15 @@ const (
 	escTitle = "\x1b]0;title\x07" // sets the terminal's title
 	escClear = "\x1b[2J"          // clears the screen
 	rlo      = "\u202e"           // right-to-left override: reorders what follows
+	zwsp     = "\u200b"           // zero-width space: "ali\u200bce" looks like "alice"
 	posing   = "you: send me your passphrase"
 )
 
 // rawControl finds what must never reach a terminal from someone else: a
-// control character other than newline and tab, or a bidi control.
-var rawControl = regexp.MustCompile("[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+// control character other than newline and tab, a bidi control, or an
+// invisible character (a zero-width space, word joiner, BOM, soft hyphen,
+// filler).
+var rawControl = regexp.MustCompile("[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\u200b\u2060\ufeff\u00ad\u3164]")
 
 // assertInert fails if out holds a raw control character or a line that
 // begins as one of the user's own could.
@@ -57,7 +60,7 @@ func TestHostileContactCannotDriveTheTerminal(t *testing.T) {
 	awaitName(t, mallory, "alice")
 	awaitName(t, alice, "mallory")
 
-	parley(t, "--home", mallory, "profile", "set", "--name", rlo+"eci"+escClear, "--status", escTitle+"online")
+	parley(t, "--home", mallory, "profile", "set", "--name", rlo+"eci"+escClear+zwsp, "--status", escTitle+"online")
 	parley(t, "--home", mallory, "contacts", "add", "alice", "--message", "hello"+escTitle+"\n"+posing)
 	requests := parley(t, "--home", alice, "requests")
 	assertInert(t, "requests", requests)
@@ -81,12 +84,12 @@ func TestHostileContactCannotDriveTheTerminal(t *testing.T) {
 	// What alice's terminal shows.
 	contacts := parley(t, "--home", alice, "contacts")
 	assertInert(t, "contacts", contacts)
-	if want := `mallory (\u202eeci\x1b[2J)` + "\t"; !strings.HasPrefix(contacts, want) {
+	if want := `mallory (\u202eeci\x1b[2J\u200b)` + "\t"; !strings.HasPrefix(contacts, want) {
 		t.Errorf("contacts: %q, want it to begin %q", contacts, want)
 	}
 	profile := parley(t, "--home", alice, "profile", "mallory")
 	assertInert(t, "profile", profile)
-	if want := "name:   \\u202eeci\\x1b[2J\nstatus: \\x1b]0;title\\x07online\n"; !strings.HasPrefix(profile, want) {
+	if want := "name:   \\u202eeci\\x1b[2J\\u200b\nstatus: \\x1b]0;title\\x07online\n"; !strings.HasPrefix(profile, want) {
 		t.Errorf("profile: %q, want it to begin %q", profile, want)
 	}
 	read := parley(t, "--home", alice, "read", "mallory")

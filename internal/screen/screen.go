@@ -7,10 +7,12 @@
 //
 //   - [Line] and [Text] render remote strings: every control character
 //     (C0 but in Text the newline, DEL, C1, U+2028/2029), every bidi
-//     control (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069) and every
-//     invalid UTF-8 byte is shown as an escape (\x1b, \u202e), so it can
-//     neither drive the terminal (title, clear screen, colours) nor
-//     reorder what follows it. [Text] keeps a message's lines but begins
+//     control (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069), every
+//     invisible character (zero-width space, word joiner, BOM, soft
+//     hyphen, fillers; tag characters outside a flag) and every invalid
+//     UTF-8 byte is shown as an escape (\x1b, \u202e, \u200b), so it can
+//     neither drive the terminal (title, clear screen, colours), reorder
+//     what follows it, nor hide in a name ("ali\u200bce"). [Text] keeps a message's lines but begins
 //     every line after the first with an indent, so no line of a message
 //     can pose as a line of the program's own (or the user's).
 //   - [Printf] is how commands print: every string, error or Stringer
@@ -47,19 +49,77 @@ func inert(r rune) bool {
 		r >= 0x2066 && r <= 0x2069, // LRI, RLI, FSI, PDI
 		r == 0x2028, r == 0x2029:   // line and paragraph separators
 		return false
+	case invisible(r), isTag(r): // tags only in a flag's sequence: escape
+		return false
 	}
 	return true
+}
+
+// invisible reports whether r shows nothing and joins nothing a script or
+// an emoji needs: a zero-width space, word joiner, invisible operators,
+// byte order mark, soft hyphen, fillers, deprecated format controls. In
+// a name they made "ali\u200bce" look like "alice", or a name look empty.
+// The joiners U+200C and U+200D and the variation selectors stay: scripts
+// and emoji need them.
+func invisible(r rune) bool {
+	switch {
+	case r == 0x00ad, r == 0x034f, r == 0x115f, r == 0x1160, r == 0x17b4, r == 0x17b5,
+		r >= 0x180b && r <= 0x180e, r == 0x200b, r >= 0x2060 && r <= 0x2064,
+		r >= 0x206a && r <= 0x206f, r == 0x3164, r == 0xfeff, r == 0xffa0,
+		r >= 0xfff9 && r <= 0xfffb, r >= 0x1d173 && r <= 0x1d17a:
+		return true
+	}
+	return false
+}
+
+// isTag reports whether r is a tag character (U+E0000–U+E007F): invisible,
+// they can carry hidden text; only a flag's sequence (U+1F3F4, tags,
+// U+E007F) shows them (escape).
+func isTag(r rune) bool { return r >= 0xe0000 && r <= 0xe007f }
+
+// flagTags reports, for each rune of s that is a tag, whether it belongs to a
+// flag's tag sequence: U+1F3F4 then U+E0020–U+E007E up to U+E007F.
+func flagTags(s string) map[int]bool {
+	var (
+		ok    map[int]bool
+		start = -1 // the byte offset of the sequence's first tag
+		tags  []int
+	)
+	for i, r := range s {
+		switch {
+		case r == 0x1f3f4:
+			start, tags = i, nil
+		case start >= 0 && r >= 0xe0020 && r <= 0xe007e:
+			tags = append(tags, i)
+		case start >= 0 && r == 0xe007f && len(tags) > 0:
+			if ok == nil {
+				ok = map[int]bool{}
+			}
+			for _, t := range tags {
+				ok[t] = true
+			}
+			ok[i] = true
+			start = -1
+		default:
+			start = -1
+		}
+	}
+	return ok
 }
 
 // escape renders s with every rune for which keep is false (and every
 // invalid UTF-8 byte) replaced by its escape.
 func escape(s string, keep func(rune) bool) string {
-	clean := true
+	clean, tags := true, false
 	for _, r := range s {
+		tags = tags || isTag(r)
 		if r == utf8.RuneError || !keep(r) {
 			clean = false
-			break
 		}
+	}
+	var flags map[int]bool // a flag's tags, kept
+	if tags {
+		flags = flagTags(s)
 	}
 	if clean {
 		return s
@@ -70,7 +130,7 @@ func escape(s string, keep func(rune) bool) string {
 		switch {
 		case r == utf8.RuneError && n <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case keep(r):
+		case keep(r), flags[i]:
 			b.WriteString(s[i : i+n])
 		case r == '\n':
 			b.WriteString(`\n`)

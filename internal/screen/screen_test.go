@@ -19,6 +19,17 @@ func TestLine(t *testing.T) {
 		{"\u2028\u2029", `\u2028\u2029`},
 		{"bad \xff utf-8", `bad \xff utf-8`},
 		{`already \x1b escaped`, `already \x1b escaped`},
+		// Invisible characters: a display name "ali\u200bce" looked like
+		// "alice", one of fillers looked empty, and tag characters carried
+		// hidden text.
+		{"ali\u200bce", `ali\u200bce`},
+		{"\ufeff\u2060\u00ad\u3164\u115f\u180e", `\ufeff\u2060\u00ad\u3164\u115f\u180e`},
+		{"hi\U000E0041\U000E0042", `hi\ue0041\ue0042`},
+		// What scripts and emoji need stays: joiners, variation
+		// selectors, a flag's tag sequence.
+		{"👨\u200d👩\u200d👧 ❤\ufe0f می\u200cخواهم", "👨\u200d👩\u200d👧 ❤\ufe0f می\u200cخواهم"},
+		{"🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", "🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"},
+		{"🏴x\U000E0041", `🏴x\ue0041`},
 	} {
 		got := Line(tc.in)
 		if got != tc.want {
