@@ -3,6 +3,9 @@ package client
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/parley-im/parley/client/store"
@@ -197,4 +200,39 @@ func (c *Client) timed() map[string]conversation {
 		out["#"+id] = groupConv{g, c.gstream(id)}
 	}
 	return out
+}
+
+// NoHubExpiryError names hubs of the user's that do not delete what they
+// hold at its expiry (their hub_info does not say "expiry": true, as a
+// Gaia hub's): what the user sends with a timer stays there, past the
+// delivery window, until this device deletes it (Expire, when a parley
+// command or a watch runs).
+type NoHubExpiryError struct{ Hubs []string }
+
+func (e *NoHubExpiryError) Error() string {
+	if len(e.Hubs) == 1 {
+		return fmt.Sprintf("hub %s does not delete what it holds at its expiry: what you send with a timer stays there until this device deletes it, when parley next runs", e.Hubs[0])
+	}
+	return fmt.Sprintf("hubs %s do not delete what they hold at its expiry: what you send with a timer stays there until this device deletes it, when parley next runs", strings.Join(e.Hubs, ", "))
+}
+
+// CheckHubExpiry says whether every hub of the user's deletes what it
+// holds at its expiry, as disappearing messages rely on while the device
+// is off: nil if so, else a *NoHubExpiryError naming those that do not.
+// A hub that does not answer is not counted.
+func (c *Client) CheckHubExpiry(ctx context.Context) error {
+	c.mu.Lock()
+	own := slices.Clone(c.own)
+	c.mu.Unlock()
+	var without []string
+	for _, u := range own {
+		h, err := c.dial(ctx, u)
+		if err == nil && !h.Info().Parley.Expiry {
+			without = append(without, u)
+		}
+	}
+	if len(without) > 0 {
+		return &NoHubExpiryError{Hubs: without}
+	}
+	return nil
 }

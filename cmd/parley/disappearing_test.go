@@ -2,11 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +191,63 @@ func TestReadLateThenDisappears(t *testing.T) {
 	parley(t, "--home", alice, "contacts")
 	if got := readURL(t, url); got != http.StatusNotFound {
 		t.Fatalf("GET of the fetched message after alice's next command: %d, want 404", got)
+	}
+}
+
+// TestTimerOnAHubWithoutExpiry: alice's hub does not delete objects at
+// their expiry (a Gaia hub, or one that says "expiry": false in its
+// hub_info). What she sends with a timer stays there while her device is
+// off, past the delivery window, for as long as nothing deletes it; she
+// sets a timer believing otherwise. parley says so when she sets it.
+func TestTimerOnAHubWithoutExpiry(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaiaLike := "http://" + ln.Addr().String()
+	real := hubtest.Start(t, func(c *server.Config) { c.PublicURL = gaiaLike })
+	target, _ := url.Parse(real.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(res *http.Response) error {
+		if res.Request.URL.Path != "/hub_info" {
+			return nil
+		}
+		var info map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&info); err != nil {
+			return err
+		}
+		res.Body.Close()
+		info["parley"].(map[string]any)["expiry"] = false
+		b, _ := json.Marshal(info)
+		res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", gaiaLike)
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[0])
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", bob, "read", "alice")
+	code, out, errs := try(alice, "timer", "bob", "1h")
+	if code != 0 || !strings.Contains(out, "disappear 1h0m0s after they are sent") {
+		t.Fatalf("timer: exit %d\n%s%s", code, out, errs)
+	}
+	if want := "hub " + gaiaLike + " does not delete what it holds at its expiry"; !strings.Contains(errs, want) || !strings.Contains(errs, "parley name hubs") {
+		t.Fatalf("timer on a hub without expiry says:\n%s\nwant a warning that %s, and what to do", errs, want)
+	}
+	// A hub that does, says nothing.
+	if code, _, errs := try(bob, "timer", "alice", "2h"); code != 0 || strings.Contains(errs, "does not delete") {
+		t.Fatalf("timer on a hub with expiry: exit %d\n%s", code, errs)
 	}
 }

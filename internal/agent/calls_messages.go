@@ -384,6 +384,9 @@ func (a *Agent) setTimer(k *call) (any, error) {
 	if err := a.queuedOK(k, c.SetTimer(k.ctx, conv, time.Duration(req.Seconds)*time.Second)); err != nil {
 		return nil, err
 	}
+	if req.Seconds > 0 {
+		k.warn("", c.CheckHubExpiry(k.ctx)) // disappearing messages rely on it while the device is off
+	}
 	return api.TimerResult{Label: conversationLabel(c, conv), Seconds: req.Seconds}, nil
 }
 

@@ -105,6 +105,7 @@ func (a *Agent) explain(err error) (code api.Code, what, hint string) {
 		be *bns.CodeError
 		bz *BusyError
 		np *NotPrivateError
+		nx *client.NoHubExpiryError
 	)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded) && !unreachable(err):
@@ -115,6 +116,8 @@ func (a *Agent) explain(err error) (code api.Code, what, hint string) {
 			code, _, _ = a.explain(ce.err)
 		}
 		return code, cli.Plain(ce.err), ce.hint
+	case errors.As(err, &nx):
+		return api.CodeHubNoExpiry, cli.Plain(err), "move to a hub that does ('parley name hubs URL'), or keep a watch or 'parley daemon' running so that this device deletes them on time"
 	case errors.As(err, &np):
 		return api.CodeHomeNotPrivate, np.Error(), np.Hint()
 	case errors.As(err, &bz):

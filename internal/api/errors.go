@@ -68,6 +68,7 @@ const (
 	CodeHubInboxFull    Code = "hub_inbox_full" // a contact's inbox holds as many requests as their hub keeps
 	CodeHubTooLarge     Code = "hub_too_large"
 	CodeHubBadAnswer    Code = "hub_bad_answer"
+	CodeHubNoExpiry     Code = "hub_no_expiry" // a hub of the user's does not delete what it holds at its expiry (a note)
 )
 
 // Codes are every code of this version of the API (docs/api.md lists
@@ -79,7 +80,7 @@ func Codes() []Code {
 		CodeOffline, CodeNameNotFound, CodeUnverified, CodeTrustExpired, CodeRootPruned, CodeChainRefused,
 		CodeNotContact, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeQueued, CodeStale, CodeNoMessage,
 		CodeNotMember, CodeNoGroup, CodeSafetyMismatch, CodeNoProfile, CodeNoBackup, CodeNotAvatar, CodeFileExists, CodePermission,
-		CodeHubUnauthorized, CodeHubQuota, CodeHubRateLimited, CodeHubInboxFull, CodeHubTooLarge, CodeHubBadAnswer}
+		CodeHubUnauthorized, CodeHubQuota, CodeHubRateLimited, CodeHubInboxFull, CodeHubTooLarge, CodeHubBadAnswer, CodeHubNoExpiry}
 }
 
 // Error is an error as the API carries it.
@@ -141,7 +142,7 @@ func HTTPStatus(code Code) int {
 		return http.StatusUnprocessableEntity
 	case CodeQueued:
 		return http.StatusAccepted
-	case CodeOffline, CodeTrustExpired, CodeRootPruned, CodeUnverified, CodeHubUnauthorized, CodeHubQuota, CodeHubRateLimited, CodeHubBadAnswer, CodeHubInboxFull:
+	case CodeOffline, CodeTrustExpired, CodeRootPruned, CodeUnverified, CodeHubUnauthorized, CodeHubQuota, CodeHubRateLimited, CodeHubBadAnswer, CodeHubInboxFull, CodeHubNoExpiry:
 		return http.StatusBadGateway
 	case CodeCanceled:
 		return 499 // as nginx: the client closed the request
