@@ -26,7 +26,32 @@ const (
 	// InboxStampWindow is how far a stamp's time may be from the hub's
 	// clock, either way.
 	InboxStampWindow = 10 * time.Minute
+	// InboxDifficultyHeader, on a 403 BadStampError, says how many
+	// leading zero bits the inbox's stamps need now (InboxDifficulty).
+	InboxDifficultyHeader = "X-Parley-Stamp-Bits"
+	// MaxInboxDifficulty is the most work a client does for one stamp: a
+	// hub that asks more (hub_info, or InboxDifficultyHeader) is refused,
+	// so a hostile hub cannot keep a sender hashing without end.
+	MaxInboxDifficulty = 26
+	// inboxExtraBits is how many bits InboxDifficulty adds, at most.
+	inboxExtraBits = 12
 )
+
+// InboxDifficulty is how many leading zero bits a stamp needs to post to
+// an inbox that holds n envelopes of the limit it may, on a hub whose base
+// difficulty (hub_info's inbox_pow_difficulty) is base: base while the
+// inbox holds fewer than a quarter of limit (and fewer than 16), then one
+// bit more, rising evenly to base+11 for the last place. Junk that fills an inbox costs its poster more
+// with every envelope (a quarter of a 1,000-entry inbox at base 12 is
+// about a million hashes; the rest, about 2^31), while a real request
+// to an inbox its owner keeps clear costs the base.
+func InboxDifficulty(base, n, limit int) int {
+	q := max(limit/4, 16)
+	if n < q || q >= limit {
+		return base
+	}
+	return base + 1 + (inboxExtraBits-1)*min(n-q, limit-q)/(limit-q)
+}
 
 // Stamp errors: a stamp that is malformed, too weak or out of its time
 // window; a stamp the hub took already (each is taken once).

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub/auth"
@@ -107,5 +108,35 @@ func TestAnswersBounded(t *testing.T) {
 	err = c.Watch(ctx, []hubclient.Follow{{Address: "1Someone"}}, "", func(ev hubclient.Event) error { return nil })
 	if !errors.Is(err, hubclient.ErrAnswerTooLarge) {
 		t.Fatalf("a stream of one endless line: %v", err)
+	}
+}
+
+// TestInboxWorkBounded: a contact's hub (hostile, or broken) says its
+// inbox stamps need 64 leading zero bits: the client hashed without end
+// (a contact request, or a watch flushing a queued one, spun a core for
+// as long as the process ran). The client does at most
+// hub.MaxInboxDifficulty bits of work and says the hub asks more.
+func TestInboxWorkBounded(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hub_info", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"challenge_text": `["gaiahub","0","evil","blockstack_storage_please_sign"]`,
+			"latest_auth_version": "v1", "parley": map[string]any{"native_auth": auth.NativeScheme, "inbox_stamp": "v2", "inbox_pow_difficulty": 64}})
+	})
+	var posts atomic.Int64
+	mux.HandleFunc("POST /inbox/", func(w http.ResponseWriter, r *http.Request) { posts.Add(1) })
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	c, err := hubclient.Dial(context.Background(), ts.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a stop for the unbounded client, not a timing assertion
+	defer cancel()
+	_, err = c.InboxPost(ctx, "1PfJpZsjreyVrqeoAfabrRwwjQyoSQMmHH", []byte("sealed"))
+	if !errors.Is(err, hubclient.ErrTooMuchWork) {
+		t.Fatalf("an inbox post to a hub asking 64 bits of work: %v, want ErrTooMuchWork", err)
+	}
+	if posts.Load() != 0 {
+		t.Fatal("the client posted without a stamp of the work the hub asks")
 	}
 }

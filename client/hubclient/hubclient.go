@@ -98,6 +98,9 @@ var (
 	// ErrNoKey is wrapped when a request that needs a token is made on a
 	// Client dialed without a key.
 	ErrNoKey = errors.New("no key for this hub: it is not one of the user's")
+	// ErrTooMuchWork is wrapped when a hub asks more work for an inbox
+	// stamp than hub.MaxInboxDifficulty.
+	ErrTooMuchWork = errors.New("the hub asks more work for an inbox post than this client does")
 )
 
 // AnswerError is a hub's answer refused by a limit or the protocol: Err
@@ -234,26 +237,32 @@ func errorOf(res *http.Response) error {
 // do sends req and decodes a JSON answer of at most limit bytes into out
 // (if not nil).
 func (c *Client) do(req *http.Request, want int, limit int64, out any) error {
+	_, err := c.doHeader(req, want, limit, out)
+	return err
+}
+
+// doHeader is do, and returns the answer's header (nil if none came).
+func (c *Client) doHeader(req *http.Request, want int, limit int64, out any) (http.Header, error) {
 	res, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != want {
-		return errorOf(res)
+		return res.Header, errorOf(res)
 	}
 	b, err := c.readLimited(res, limit)
 	if err != nil || out == nil {
-		return err
+		return res.Header, err
 	}
 	if rb, ok := out.(rawBody); ok {
 		*rb.b = b
-		return nil
+		return res.Header, nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return c.badAnswer(ErrBadAnswer, "%v", err)
+		return res.Header, c.badAnswer(ErrBadAnswer, "%v", err)
 	}
-	return nil
+	return res.Header, nil
 }
 
 // rawBody, as do's out, receives the answer's bytes as they are.
@@ -427,26 +436,40 @@ func (c *Client) List(ctx context.Context) ([]Entry, error) {
 // InboxPost drops envelope into address's inbox on this hub, solving a
 // fresh proof-of-work stamp (hub.SolveInboxStamp, dated by the hub's
 // clock) each time. No token is sent: the hub does not learn who posted.
+// The work is hub_info's difficulty, or, once, what the hub's refusal
+// says the inbox needs now (hub.InboxDifficulty, as it fills); never
+// more than hub.MaxInboxDifficulty bits (ErrTooMuchWork).
 func (c *Client) InboxPost(ctx context.Context, address string, envelope []byte) (string, error) {
 	if c.info.Parley.InboxStamp != "v2" {
 		return "", fmt.Errorf("hubclient: inbox post: the hub takes inbox stamps %q, this client makes v2 (the hub needs an update)", c.info.Parley.InboxStamp)
 	}
-	stamp, err := hub.SolveInboxStamp(ctx, c.info.Challenge, address, envelope, c.now().Add(c.skew), c.info.Parley.InboxPow)
-	if err != nil {
-		return "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/inbox/"+address, bytes.NewReader(envelope))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set(hub.InboxStampHeader, stamp.String())
-	var out struct {
-		ID string `json:"id"`
-	}
-	if err := c.do(req, http.StatusAccepted, maxInfoBytes, &out); err != nil {
+	bits := c.info.Parley.InboxPow
+	for tries := 0; ; tries++ {
+		if bits > hub.MaxInboxDifficulty {
+			return "", fmt.Errorf("hubclient: inbox post: %w", c.badAnswer(ErrBadAnswer, "%w: it asks for a stamp of %d bits, this client makes at most %d", ErrTooMuchWork, bits, hub.MaxInboxDifficulty))
+		}
+		stamp, err := hub.SolveInboxStamp(ctx, c.info.Challenge, address, envelope, c.now().Add(c.skew), bits)
+		if err != nil {
+			return "", err
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/inbox/"+address, bytes.NewReader(envelope))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set(hub.InboxStampHeader, stamp.String())
+		var out struct {
+			ID string `json:"id"`
+		}
+		h, err := c.doHeader(req, http.StatusAccepted, maxInfoBytes, &out)
+		if err == nil {
+			return out.ID, nil
+		}
+		if need, perr := strconv.Atoi(h.Get(hub.InboxDifficultyHeader)); tries == 0 && perr == nil && need > bits && errors.Is(err, hub.ErrBadStamp) {
+			bits = need // the inbox filled: it needs more work now
+			continue
+		}
 		return "", fmt.Errorf("hubclient: inbox post: %w", err)
 	}
-	return out.ID, nil
 }
 
 // InboxEntry is one envelope waiting in the user's inbox.

@@ -200,3 +200,20 @@ func TestErrorClassesArriveApart(t *testing.T) {
 		t.Fatalf("a weak stamp: %v, want hub.ErrBadStamp only", err)
 	}
 }
+
+// TestInboxPostAsItFills: the fuller an inbox, the more work its hub asks
+// for a stamp (hub.InboxDifficulty); a post solved at hub_info's
+// difficulty is refused with what is needed now, and the client solves
+// again at that difficulty: every post into an inbox filling up arrives.
+func TestInboxPostAsItFills(t *testing.T) {
+	url := hubtest.Start(t, func(c *server.Config) { c.InboxPowDifficulty, c.InboxMaxEntries, c.InboxPerMinute = 4, 40, 6000 }).URL
+	alice, bob := dial(t, url, 1), dial(t, url, 2)
+	for i := range 40 {
+		if _, err := alice.InboxPost(context.Background(), bob.Address(), []byte(fmt.Sprintf("request %d", i))); err != nil {
+			t.Fatalf("post %d (the inbox needs %d bits): %v", i, hub.InboxDifficulty(4, i, 40), err)
+		}
+	}
+	if entries, err := bob.InboxList(context.Background()); err != nil || len(entries) != 40 {
+		t.Fatalf("bob's inbox: %d entries, %v", len(entries), err)
+	}
+}

@@ -68,6 +68,14 @@ func (s *Server) inboxPost(c echo.Context) error {
 	if len(objs) >= s.cfg.InboxMaxEntries {
 		return fail(hub.ErrInboxFull, "inbox of %s holds %d envelopes, the most it may", address, len(objs))
 	}
+	// The fuller the inbox, the more work a post costs: junk that fills
+	// it pays for every envelope more than for the last.
+	if need := hub.InboxDifficulty(s.cfg.InboxPowDifficulty, len(objs), s.cfg.InboxMaxEntries); need > s.cfg.InboxPowDifficulty {
+		if _, err := hub.CheckInboxStamp(s.verify.Challenge, address, body, stamp, need, s.cfg.Now()); err != nil {
+			c.Response().Header().Set(hub.InboxDifficultyHeader, strconv.Itoa(need))
+			return fmt.Errorf("%w (the inbox holds %d of %d envelopes: a stamp of %d bits is needed now)", err, len(objs), s.cfg.InboxMaxEntries, need)
+		}
+	}
 	// Each stamp is taken once: the hub remembers it (by its digest, in
 	// the driver, so every process on the same storage does) until its
 	// window has passed, when it is refused for its time anyway.

@@ -94,3 +94,90 @@ func TestInboxStampBinding(t *testing.T) {
 		t.Fatalf("the stamp where it belongs: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestInboxStampOnAnotherHub: a stamp names the hub by its challenge text,
+// which by default holds the hub's own host and port, so a stamp made for
+// one hub is refused by another (403). A hub that copies another's
+// challenge text (its operator chose the same --server-name) takes that
+// hub's stamps: a hostile one can replay, on the other, the stamps honest
+// senders solved for it, once each, into the same inbox address: one copy
+// of an envelope the recipient already gets from the sender, or that
+// nobody reads. Posting elsewhere, or twice, is refused.
+func TestInboxStampOnAnotherHub(t *testing.T) {
+	shared := newEnv(t, nil) // both "test-hub": one copied the other's server name
+	copycat := newEnv(t, nil)
+	own := newEnv(t, func(c *server.Config) { c.ServerName = "" }) // its own host and port
+	body := []byte("a sealed request")
+	stamp := stampHeader(t, copycat, copycat.addr, body)
+	if rec := copycat.postFrom("10.0.0.1", copycat.addr, body, stamp...); rec.Code != http.StatusAccepted {
+		t.Fatalf("the stamp where it was made: %d %s", rec.Code, rec.Body)
+	}
+	if rec := shared.postFrom("10.0.0.2", copycat.addr, body, stamp...); rec.Code != http.StatusAccepted {
+		t.Fatalf("the stamp on a hub with the same challenge: %d %s", rec.Code, rec.Body)
+	}
+	if rec := shared.postFrom("10.0.0.3", copycat.addr, body, stamp...); rec.Code != http.StatusConflict {
+		t.Fatalf("the stamp on a hub with the same challenge, again: %d %s", rec.Code, rec.Body)
+	}
+	if rec := shared.postFrom("10.0.0.4", shared.addr, body, stamp...); rec.Code != http.StatusForbidden {
+		t.Fatalf("the stamp for another inbox on the other hub: %d %s", rec.Code, rec.Body)
+	}
+	if rec := own.postFrom("10.0.0.5", copycat.addr, body, stamp...); rec.Code != http.StatusForbidden {
+		t.Fatalf("the stamp on a hub with its own challenge: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestInboxWorkGrowsWithFill: stamps at the hub's base difficulty cost a
+// few milliseconds, so junk from enough source addresses filled an inbox
+// (1,000 entries) at almost no cost, and kept it full however often its
+// owner cleared it. A post now needs more work the fuller the inbox is:
+// the base while under a quarter full, then up to 12 bits more. A stamp
+// short of it is refused (403) with the difficulty needed in
+// X-Parley-Stamp-Bits, and one solved at that difficulty is taken.
+func TestInboxWorkGrowsWithFill(t *testing.T) {
+	const max = 40
+	e := newEnv(t, func(c *server.Config) { c.InboxMaxEntries, c.InboxPerMinute = max, 6000 })
+	post := func(i int, bits int) *httptest.ResponseRecorder {
+		body := []byte(fmt.Sprintf("junk %d", i))
+		s, err := hub.SolveInboxStamp(context.Background(), e.srv.Challenge(), e.addr, body, time.Now(), bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.postFrom(fmt.Sprintf("10.1.%d.%d", i/250, i%250+1), e.addr, body, hub.InboxStampHeader, s.String())
+	}
+	held, last := 0, 4 // the base difficulty (newEnv)
+	for i := 0; held < max; i++ {
+		need := hub.InboxDifficulty(4, held, max)
+		if need < last || need > 4+12 {
+			t.Fatalf("with %d envelopes held the inbox needs %d bits (%d before)", held, need, last)
+		}
+		last = need
+		if need > 4 {
+			// A stamp one bit short of what the inbox needs now: refused,
+			// saying what it needs (a stamp may have more bits than it was
+			// solved for: try until one has exactly need-1).
+			var rec *httptest.ResponseRecorder
+			for j := 0; ; j++ {
+				body := []byte(fmt.Sprintf("short %d %d", i, j))
+				s, _ := hub.SolveInboxStamp(context.Background(), e.srv.Challenge(), e.addr, body, time.Now(), need-1)
+				if _, err := hub.CheckInboxStamp(e.srv.Challenge(), e.addr, body, s, need, time.Now()); err == nil {
+					continue
+				}
+				rec = e.postFrom("10.2.0.1", e.addr, body, hub.InboxStampHeader, s.String())
+				break
+			}
+			if rec.Code != http.StatusForbidden || !bytes.Contains(rec.Body.Bytes(), []byte("BadStampError")) || rec.Header().Get(hub.InboxDifficultyHeader) != fmt.Sprint(need) {
+				t.Fatalf("with %d envelopes held, a stamp of %d bits: %d %s (%s: %q), want 403 asking %d", held, need-1, rec.Code, rec.Body, hub.InboxDifficultyHeader, rec.Header().Get(hub.InboxDifficultyHeader), need)
+			}
+		}
+		if rec := post(i, need); rec.Code != http.StatusAccepted {
+			t.Fatalf("with %d envelopes held, a stamp of the %d bits asked: %d %s", held, need, rec.Code, rec.Body)
+		}
+		held++
+	}
+	if last != 4+11 {
+		t.Fatalf("the last envelope needed %d bits, want %d", last, 4+11)
+	}
+	if rec := post(max, 4+12); rec.Code != http.StatusTooManyRequests || !bytes.Contains(rec.Body.Bytes(), []byte("InboxFullError")) {
+		t.Fatalf("a post to the full inbox: %d %s", rec.Code, rec.Body)
+	}
+}
