@@ -19,9 +19,15 @@ build:
 # go.mod), so it needs no install.
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(shell $(GO) env GOPATH)/bin/versitygw
+# staticcheck, which make lint runs, at an exact version (v0.8.2 knows Go
+# 1.26), installed again when another version is there.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 tools:
 	@$(GO) version -m $(VERSITYGW) 2>/dev/null | grep -q 'mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$(VERSITYGW_VERSION)[[:space:]]' || \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@$(GO) version -m $(STATICCHECK) 2>/dev/null | grep -q 'mod[[:space:]]*honnef.co/go/tools[[:space:]]*$(STATICCHECK_VERSION)[[:space:]]' || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # The full test suite: gofmt and vet, unit, integration (real CometBFT nodes and processes
 # on 127.0.0.1) and short fuzz runs. CI runs exactly this.
@@ -87,9 +93,10 @@ bench: build tools
 
 # gofmt walks the tree itself: no git needed (outside a checkout, 'git
 # ls-files' failed and gofmt read the terminal), and stdin is never read.
-lint:
+lint: tools
 	@out=$$(gofmt -l . </dev/null) || exit 1; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 
 fmt:
 	gofmt -w . </dev/null

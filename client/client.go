@@ -286,9 +286,6 @@ func (c *Client) setOwn(hubs []string) {
 	}
 }
 
-// home returns the connection to the user's first hub.
-func (c *Client) home(ctx context.Context) (*hubclient.Client, error) { return c.dial(ctx, c.own[0]) }
-
 // hubKey names a connection: to a hub, as one of the user's (with the
 // key, tokens bound to that hub) or as anyone else's (without).
 type hubKey struct {

@@ -719,7 +719,7 @@ func (c *Client) MarkRead(ctx context.Context, name string) error {
 func (c *Client) Unread(name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	readUpTo := func(string) uint64 { return 0 }
+	var readUpTo func(string) uint64
 	switch conv := c.conversationOf(name).(type) {
 	case *Contact:
 		readUpTo = func(string) uint64 { return conv.readUpTo }

@@ -142,7 +142,6 @@ type transcript struct {
 	stolenAt   int // messages sent before the theft
 	stepsAt    int
 	knownSS    map[[32]byte]bool // KEM secrets the thief can know: stolen, or decapsulated with the stolen key
-	carryKnown bool
 }
 
 func (tr *transcript) steal() {

@@ -287,7 +287,7 @@ func TestMessagePaths(t *testing.T) {
 		}
 		seen[p] = true
 	}
-	if MessagePath(k, 5) != MessagePath(k, 5) {
+	if a, b := MessagePath(k, 5), MessagePath(k, 5); a != b {
 		t.Fatal("paths are not deterministic")
 	}
 }

@@ -4,7 +4,8 @@ import (
 	"crypto/sha256"
 	"math/big"
 
-	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // Bitcoin addresses are defined over RIPEMD-160
+	//lint:ignore SA1019 Bitcoin and Gaia addresses are defined over RIPEMD-160
+	"golang.org/x/crypto/ripemd160"
 )
 
 const b58Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"

@@ -140,8 +140,7 @@ func sortedCopy(s []string) []string {
 func TestWhitelist(t *testing.T) {
 	identity, _ := secp256k1.GeneratePrivateKey()
 	listed, _ := secp256k1.GeneratePrivateKey()
-	var e *env
-	e = newEnv(t, func(c *server.Config) {
+	e := newEnv(t, func(c *server.Config) {
 		c.Whitelist = []string{auth.GaiaAddress(listed.PubKey().SerializeCompressed()), auth.GaiaAddress(identity.PubKey().SerializeCompressed())}
 	})
 	for _, tc := range []struct {
