@@ -21,6 +21,7 @@ import (
 	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // hubClock is a hub's settable clock.
@@ -175,7 +176,7 @@ func TestReadLateThenDisappears(t *testing.T) {
 	if url == "" {
 		t.Fatal("the message went to alice's hub without an expiry")
 	}
-	await(t, "the message to leave alice's device", func() bool {
+	await.True(t, 2*time.Minute, "the message to leave alice's device", func() bool {
 		return !strings.Contains(parley(t, "--home", alice, "read", "bob"), "read me late")
 	})
 	if got := readURL(t, url); got != http.StatusOK {
@@ -184,7 +185,7 @@ func TestReadLateThenDisappears(t *testing.T) {
 	if got := parley(t, "--home", bob, "read", "alice"); !strings.Contains(got, "alice: read me late") {
 		t.Fatalf("bob reads late:\n%s", got)
 	}
-	await(t, "the message to leave bob's device a second after he read it", func() bool {
+	await.True(t, 2*time.Minute, "the message to leave bob's device a second after he read it", func() bool {
 		return !strings.Contains(parley(t, "--home", bob, "read", "alice"), "read me late")
 	})
 	// bob's receipt says he has it: alice's next command deletes the blob.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // try runs the CLI in home and returns its exit code, stdout and stderr.
@@ -70,16 +71,13 @@ func takeOver(t *testing.T, rpc, hub, viewer, name string) (carol string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	await.NoError(t, 2*time.Minute, fmt.Sprintf("the chain to pass height %d", expires+21), func() error {
 		st, err := node.Status(context.Background())
-		if err == nil && st.SyncInfo.LatestBlockHeight > expires+20+1 {
-			break
+		if err == nil && st.SyncInfo.LatestBlockHeight <= expires+20+1 {
+			err = fmt.Errorf("at height %d", st.SyncInfo.LatestBlockHeight)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the chain did not pass height %d: %v", expires+21, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 	carol = filepath.Join(t.TempDir(), "carol")
 	initHome(t, rpc, carol)
 	parley(t, "--home", carol, "register", name, "--hub", hub)
@@ -172,18 +170,22 @@ func TestNameTakenOverAfterExpiry(t *testing.T) {
 // never does, it shows what each home reads of group.
 func groupUntil(t *testing.T, what, group string, homes []string, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Minute); !ok(); {
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			for _, h := range homes {
-				_, out, errs := try(h, "group", "read", group)
-				fmt.Fprintf(&b, "%s:\n%s%s", filepath.Base(h), out, errs)
-			}
-			t.Fatalf("never: %s\n%s", what, b.String())
+	settled := await.Within(3*time.Minute, func() bool {
+		if ok() {
+			return true
 		}
 		for _, h := range homes {
 			parley(t, "--home", h, "group", "list")
 		}
+		return false
+	})
+	if !settled {
+		var b strings.Builder
+		for _, h := range homes {
+			_, out, errs := try(h, "group", "read", group)
+			fmt.Fprintf(&b, "%s:\n%s%s", filepath.Base(h), out, errs)
+		}
+		t.Fatalf("waited 3m0s for %s\n%s", what, b.String())
 	}
 }
 

@@ -21,19 +21,8 @@ import (
 	"github.com/parley-im/parley/hub/driver/memory"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/await"
 )
-
-// await polls cond until it holds, failing the test after two minutes.
-func await(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited two minutes for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // nodeStatus asks the node at rpc, as an operator would (out of band),
 // for the oldest block it keeps and its newest header.
@@ -97,7 +86,7 @@ func TestOfflineLongerThanNodesKeepBlocks(t *testing.T) {
 	parley(t, "--home", alice, "register", "alice", "--hub", hub.URL)
 	h := homeConfig(t, alice, nil).TrustHeight
 
-	await(t, "the node to prune below the height alice last verified", func() bool {
+	await.True(t, 2*time.Minute, "the node to prune below the height alice last verified", func() bool {
 		earliest, _, _ := nodeStatus(t, n.URL)
 		return earliest > h+20
 	})
@@ -297,7 +286,7 @@ func TestOfflineUse(t *testing.T) {
 
 	// The chain is back: the message goes out with alice's next command.
 	n.Restart()
-	await(t, "the chain to answer again", func() bool {
+	await.True(t, 2*time.Minute, "the chain to answer again", func() bool {
 		var o, e bytes.Buffer
 		return run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &o, &e) == 0
 	})
@@ -329,7 +318,7 @@ func TestOfflineUse(t *testing.T) {
 		t.Fatalf("send with alice's hub down:\n%s%s", out, errs)
 	}
 	offlineLine(t, "send (a hub down)", errs, "hub "+hubA.URL)
-	out, errs = do(alice, "search", "hub was down")
+	out, _ = do(alice, "search", "hub was down")
 	if !strings.Contains(out, "alice: sent while my hub was down") {
 		t.Fatalf("search with the hub down:\n%s", out)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/server/hubtest"
 	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/await"
 )
 
 func startWorld(t testing.TB) (rpc string, hubs []string) { return startWorldWith(t, nil) }
@@ -38,51 +39,61 @@ func startWorldWith(t testing.TB, tweak func(*node.Options)) (rpc string, hubs [
 		hubs = append(hubs, hubtest.Start(t, nil).URL)
 	}
 	// Wait for the node's first blocks.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	await.NoError(t, 2*time.Minute, "the chain to start", func() error {
 		var out bytes.Buffer
-		if run(context.Background(), []string{"--home", t.TempDir(), "whois", "nobody"}, nil, &out, &out); strings.Contains(out.String(), "no identity") {
-			break
+		if run(context.Background(), []string{"--home", t.TempDir(), "whois", "nobody"}, nil, &out, &out); !strings.Contains(out.String(), "no identity") {
+			return fmt.Errorf("whois said %q", out.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("chain did not start")
-		}
-	}
+		return nil
+	})
 	return rpc, hubs
 }
 
 // initHome runs init in home once the chain at rpc has a committed block.
 func initHome(t testing.TB, rpc, home string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	await.NoError(t, 2*time.Minute, "init of "+home, func() error {
 		var out, errb bytes.Buffer
 		if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) || strings.Contains(errb.String(), "passphrase too weak") {
+		if strings.Contains(errb.String(), "passphrase too weak") {
 			t.Fatalf("init: %s", errb.String()) // a test passphrase needs 12 characters, as any
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("init: %s", errb.String())
+	})
 }
 
 // awaitName waits until what whois name says, run in home, holds each
 // of want (just that the name exists, without), and returns it.
 func awaitName(t testing.TB, home, name string, want ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	return await.Value(t, 2*time.Minute, fmt.Sprintf("whois %s to say %q", name, want), func() (string, error) {
 		var out, errb bytes.Buffer
 		if run(context.Background(), []string{"--home", home, "whois", name}, nil, &out, &errb) == 0 &&
 			!slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(out.String(), w) }) {
-			return out.String()
+			return out.String(), nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("whois %s, waiting for %q: %s%s", name, want, out.String(), errb.String())
+		return "", fmt.Errorf("whois said %s%s", out.String(), errb.String())
+	})
+}
+
+// awaitOutput waits until out holds want.
+func awaitOutput(t *testing.T, what string, out *syncBuffer, want string) {
+	t.Helper()
+	await.NoError(t, 2*time.Minute, what, func() error {
+		if s := out.String(); !strings.Contains(s, want) {
+			return fmt.Errorf("printed %q", s)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+}
+
+// preorderSaved reports whether register.json in home holds a committed
+// preorder.
+func preorderSaved(home string) bool {
+	b, err := os.ReadFile(filepath.Join(home, "register.json"))
+	return err == nil && bytes.Contains(b, []byte(`"preorder_height":`)) && !bytes.Contains(b, []byte(`"preorder_height":0`))
 }
 
 // testRun is what tests run parley with: backups with the least Argon2id
@@ -158,13 +169,7 @@ func TestCLI(t *testing.T) {
 	watchDone := make(chan int)
 	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, &wout, &wout) }()
 	parley(t, "--home", bob, "send", "alice", "live message")
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(wout.String(), "bob: live message") {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch printed %q", wout.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitOutput(t, "watch to print bob's message", &wout, "bob: live message")
 	stopWatch()
 	if code := <-watchDone; code != 0 {
 		t.Fatalf("watch exited %d: %s", code, wout.String())
@@ -182,23 +187,15 @@ func TestCLI(t *testing.T) {
 	}()
 	evil := "$(touch " + pwned + ") `touch " + pwned + "` \"; touch " + pwned
 	parley(t, "--home", bob, "send", "alice", evil)
-	for {
-		if b, _ := os.ReadFile(hookOut); strings.Contains(string(b), "bob|text|"+evil+"\n") {
-			break
+	await.NoError(t, 2*time.Minute, "the --exec command to write bob's message", func() error {
+		if b, _ := os.ReadFile(hookOut); !strings.Contains(string(b), "bob|text|"+evil+"\n") {
+			return fmt.Errorf("it wrote %q", b)
 		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(hookOut)
-			t.Fatalf("the --exec command wrote %q", b)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	// The command's output passes through watch's own.
-	for !strings.Contains(hookStdout.String(), "hook ran for bob\n") || !strings.Contains(hookStderr.String(), "hook complains\n") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the --exec command's output did not pass through: stdout %q, stderr %q", hookStdout.String(), hookStderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitOutput(t, "the --exec command's output to pass through", &hookStdout, "hook ran for bob\n")
+	awaitOutput(t, "the --exec command's errors to pass through", &hookStderr, "hook complains\n")
 	stopWatch()
 	<-watchDone
 	if _, err := os.Stat(pwned); err == nil {
@@ -472,15 +469,10 @@ func TestNameCommands(t *testing.T) {
 // awaitFile waits until path exists.
 func awaitFile(t *testing.T, path string) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never appeared", path)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.NoError(t, 2*time.Minute, path+" to appear", func() error {
+		_, err := os.Stat(path)
+		return err
+	})
 }
 
 // TestRegisterResumes: a registration interrupted after its preorder
@@ -489,33 +481,23 @@ func TestRegisterResumes(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	home := filepath.Join(t.TempDir(), "carol")
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var out, errb bytes.Buffer
-		if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(errb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	initHome(t, rpc, home)
 	// Interrupt: a context that ends once the preorder is saved.
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		for {
-			if b, err := os.ReadFile(filepath.Join(home, "register.json")); err == nil && bytes.Contains(b, []byte(`"preorder_height":`)) && !bytes.Contains(b, []byte(`"preorder_height":0`)) {
-				cancel()
-				close(done)
-				return
-			}
-			time.Sleep(time.Millisecond)
+	defer cancel()
+	preordered := await.Background(ctx, func() bool {
+		if preorderSaved(home) {
+			cancel()
+			return true
 		}
-	}()
+		return false
+	})
 	var out, errb bytes.Buffer
 	run(ctx, []string{"--home", home, "register", "carol", "--hub", hubs[0]}, nil, &out, &errb)
-	<-done
+	cancel()
+	if !<-preordered {
+		t.Fatalf("register ended before its preorder was saved:\n%s%s", out.String(), errb.String())
+	}
 	res := parley(t, "--home", home, "register", "carol", "--hub", hubs[0])
 	if !strings.Contains(res, "resuming") && !strings.Contains(out.String(), "registered carol") {
 		t.Fatalf("second run did not resume: %s", res)

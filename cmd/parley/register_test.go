@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // runCLI runs parley and returns its exit code, stdout and stderr.
@@ -37,20 +39,17 @@ func interruptedRegister(t *testing.T, home, name, hub string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			if b, err := os.ReadFile(filepath.Join(home, "register.json")); err == nil && bytes.Contains(b, []byte(`"preorder_height":`)) && !bytes.Contains(b, []byte(`"preorder_height":0`)) {
-				cancel()
-				return
-			}
-			time.Sleep(time.Millisecond)
+	preordered := await.Background(ctx, func() bool {
+		if preorderSaved(home) {
+			cancel()
+			return true
 		}
-	}()
+		return false
+	})
 	var out, errb bytes.Buffer
 	run(ctx, []string{"--home", home, "register", name, "--hub", hub}, nil, &out, &errb)
-	<-done
+	cancel()
+	<-preordered
 	if !strings.Contains(out.String(), "preorder committed at height") || strings.Contains(out.String(), "registered "+name) {
 		t.Fatalf("the interrupted register did not stop between preorder and reveal:\n%s%s", out.String(), errb.String())
 	}
@@ -177,13 +176,13 @@ func TestStatusInGrace(t *testing.T) {
 	alice := filepath.Join(t.TempDir(), "alice")
 	initHome(t, rpc, alice)
 	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])
-	var name string
-	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(name, "EXPIRED"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("alice's name never expired:\n%s", name)
+	name := await.Value(t, 2*time.Minute, "alice's name to expire", func() (string, error) {
+		name := parley(t, "--home", alice, "name")
+		if !strings.Contains(name, "EXPIRED") {
+			return "", fmt.Errorf("name says:\n%s", name)
 		}
-		name = parley(t, "--home", alice, "name")
-	}
+		return name, nil
+	})
 	grace := regexp.MustCompile(`EXPIRED at height \d+ \(\d+ blocks ago\): only you can renew it, for \d+ more blocks \(until height \d+\), then anyone may register it: run 'parley name renew'`)
 	status := parley(t, "--home", alice, "status")
 	for what, out := range map[string]string{"name": name, "status": status} {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/internal/await"
 )
 
 // Hostile strings a contact can put in what alice's terminal shows.
@@ -112,12 +115,12 @@ func TestHostileContactCannotDriveTheTerminal(t *testing.T) {
 	go func() { watchDone <- run(wctx, []string{"--home", alice, "watch"}, nil, &wout, &wout) }()
 	parley(t, "--home", mallory, "send", "alice", "again"+escTitle+"\n"+posing)
 	live := regexp.MustCompile(`(?m)mallory: again\\x1b\]0;title\\x07\n {10,}` + posing + `\n`)
-	for deadline := time.Now().Add(2 * time.Minute); !live.MatchString(wout.String()); {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch printed %q, not matching %s", wout.String(), live)
+	await.NoError(t, 2*time.Minute, "watch to print mallory's message", func() error {
+		if s := wout.String(); !live.MatchString(s) {
+			return fmt.Errorf("watch printed %q, not matching %s", s, live)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	stopWatch()
 	<-watchDone
 	assertInert(t, "watch", wout.String())

@@ -89,12 +89,7 @@ func TestMessageTimesAndNumbers(t *testing.T) {
 	}()
 	aliceNow = day.Add(24*time.Hour + 2*time.Minute)
 	at(t, alice, "--home", h["alice"], "send", "bob", "see you")
-	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(wout.String(), "10:32 [alice/4] alice: see you\n"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch printed %q", wout.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitOutput(t, "watch to print alice's message with its time", &wout, "10:32 [alice/4] alice: see you\n")
 	stop()
 	<-done
 }
