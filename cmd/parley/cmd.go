@@ -17,9 +17,6 @@ import (
 	"github.com/parley-im/parley/internal/screen"
 )
 
-// free are the commands that need no agent at all.
-var free = []string{"parley version", "parley help", "parley completion", "parley __complete"}
-
 func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "parley",

@@ -813,10 +813,8 @@ func getFileCmd(h *home, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				shown := res.Path
-				if out == "" {
-					shown = filepath.Base(res.Path)
-				} else {
+				shown := filepath.Base(res.Path)
+				if out != "" {
 					shown = out
 				}
 				screen.Printf(stdout, "saved %s (SHA-256 checked)\n", shown)
