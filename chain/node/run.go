@@ -51,13 +51,23 @@ type StartOptions struct {
 	// config.toml's [instrumentation] section. With neither, there are
 	// none.
 	Metrics string
+	// Logger receives the name-chain application's own logs (nil:
+	// warnings and errors as text on standard error). CometBFT's go to
+	// the logger given to Start; [CometLogger] makes one of a slog.Logger,
+	// so that both are one stream.
+	Logger *slog.Logger
 }
 
-// LoadConfig reads home/config/config.toml over CometBFT's defaults.
+// ErrNoHome is wrapped when a directory holds no node: it has no
+// config/config.toml.
+var ErrNoHome = errors.New("node: no node home")
+
+// LoadConfig reads home/config/config.toml over CometBFT's defaults;
+// [ErrNoHome] if there is none.
 func LoadConfig(home string) (*cfg.Config, error) {
 	path := filepath.Join(home, "config", "config.toml")
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("node: no config in %s (run bnsd init first): %w", home, err)
+		return nil, fmt.Errorf("%w: %s has no config/config.toml: %w", ErrNoHome, home, err)
 	}
 	v := viper.New()
 	v.SetConfigFile(path)
@@ -107,11 +117,14 @@ func Start(home string, logger cmtlog.Logger, opts ...StartOptions) (*Node, erro
 		closeApp = func() error { return nil }
 	}
 	if application == nil {
+		if o.Logger == nil {
+			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		}
 		ac := app.Config{
 			ChainID:          g.ChainID,
 			Dir:              c.DBDir(),
 			KeepRecent:       o.KeepRecent,
-			Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Logger:           o.Logger,
 			SnapshotDir:      filepath.Join(c.DBDir(), "snapshots"),
 			SnapshotInterval: o.SnapshotInterval,
 			SnapshotKeep:     o.SnapshotKeep,

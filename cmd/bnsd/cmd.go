@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/parley-im/parley/internal/cli"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -13,24 +13,27 @@ import (
 	"time"
 
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
-	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
 	"github.com/parley-im/parley/chain/app"
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/internal/cli"
 )
 
 // usageError marks errors in how bnsd was called (exit code 2).
 func rootCmd(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "bnsd",
-		Short:         "Run the Parley name chain",
-		Long:          "bnsd runs the Parley name chain: a CometBFT application that binds names to owner keys,\nsigning and encryption keys and storage-hub URLs, with proofs for every lookup.",
+		Use:   "bnsd",
+		Short: "Run the Parley name chain",
+		Long: "bnsd runs the Parley name chain: a CometBFT application that binds names to owner keys,\nsigning and encryption keys and storage-hub URLs, with proofs for every lookup.\n\n" +
+			"Every flag can also be set in the environment as BNSD_<FLAG> (dashes as underscores,\n" +
+			"BNSD_HOME for --home); a flag given on the command line wins.",
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	cli.FlagsFromEnv(root, false)
 	root.AddCommand(initCmd(stdout), testnetCmd(stdout), joinCmd(stdout), startCmd(ctx, stderr), queryCmd(stdout),
 		cli.VersionCmd(root, stdout, fmt.Sprintf("(application %s, protocol %d)", app.Version, app.AppVersion)))
 	return root
@@ -279,9 +282,9 @@ func joinCmd(stdout io.Writer) *cobra.Command {
 
 func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	var (
-		home, level, metrics string
-		keep, snapEvery      int64
-		snapKeep             int
+		home, level, format, metrics string
+		keep, snapEvery              int64
+		snapKeep                     int
 	)
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
@@ -289,10 +292,10 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 		Long: "start runs the node of DIR until interrupted: a CometBFT node with the name-chain application\n" +
 			"in-process, serving the standard CometBFT RPC. A node that was stopped resumes from its last\n" +
 			"committed height.",
-		Example: "  bnsd start --home ~/.bnsd\n  bnsd start --home ~/.bnsd --metrics 127.0.0.1:26660\n  bnsd start --home ./localnet/node0 --log-level consensus:info,*:error",
-		Args:    cobra.NoArgs,
+		Example: "  bnsd start --home ~/.bnsd\n  bnsd start --home ~/.bnsd --metrics 127.0.0.1:26660\n  bnsd start --home ./localnet/node0 --log-level consensus:info,*:error\n" +
+			"  BNSD_HOME=~/.bnsd BNSD_LOG_FORMAT=text bnsd start",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger := cmtlog.NewTMLogger(cmtlog.NewSyncWriter(stderr))
 			c, err := node.LoadConfig(home)
 			if err != nil {
 				return err
@@ -300,9 +303,17 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if level == "" {
 				level = c.LogLevel
 			}
-			if logger, err = cmtflags.ParseLogLevel(level, logger, "info"); err != nil {
+			// One slog stream: CometBFT's logs (filtered per module by
+			// --log-level) and the application's.
+			sl, err := cli.NewLogger(stderr, format, slog.LevelDebug)
+			if err != nil {
+				return err
+			}
+			logger, err := cmtflags.ParseLogLevel(level, node.CometLogger(sl), "info")
+			if err != nil {
 				return cli.Usage(fmt.Errorf("--log-level: %w", err))
 			}
+			appLog, _ := cli.NewLogger(stderr, format, slog.LevelWarn)
 			if keep <= 0 {
 				return cli.Usage(fmt.Errorf("--keep-recent %d: give a positive number of blocks", keep))
 			}
@@ -312,7 +323,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if snapEvery > 0 && snapEvery*int64(snapKeep) > keep {
 				fmt.Fprintf(stderr, "bnsd: note: snapshots every %d blocks, %d kept, reach further back than --keep-recent %d: blocks are kept from the oldest snapshot on\n", snapEvery, snapKeep, keep)
 			}
-			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep, Metrics: metrics})
+			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep, Metrics: metrics, Logger: appLog.With("module", "app")})
 			if err != nil {
 				return err
 			}
@@ -321,7 +332,8 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&home, "home", "", "node directory (required)")
-	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT (default: the config's log_level)")
+	cmd.Flags().StringVar(&level, "log-level", "", "log level, as in CometBFT: debug, info or error, or per module as consensus:info,*:error (default: the config's log_level)")
+	cmd.Flags().StringVar(&format, "log-format", "auto", "log format: "+cli.LogFormats)
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics (CometBFT's and the name chain's) on this host:port, e.g. 127.0.0.1:26660 (default: as config.toml's [instrumentation] says; off in new homes)")
 	cmd.Flags().Int64Var(&keep, "keep-recent", node.KeepRecent, "how many recent heights to keep (state versions and blocks); older ones are pruned")
 	cmd.Flags().Int64Var(&snapEvery, "snapshot-interval", 0, "take a state sync snapshot every N heights and serve it to joining nodes (0: none)")

@@ -9,12 +9,17 @@ package main
 
 import (
 	"context"
-	"github.com/parley-im/parley/internal/cli"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/internal/cli"
 )
 
 func main() {
@@ -31,5 +36,16 @@ func main() {
 
 // run executes bnsd with args; it returns the exit code: 0 ok, 1 error, 2 usage.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return cli.Run(ctx, "bnsd", rootCmd(ctx, stdout, stderr), args, stdin, stdout, stderr, nil)
+	return cli.Run(ctx, "bnsd", rootCmd(ctx, stdout, stderr), args, stdin, stdout, stderr, explain)
+}
+
+// explain says what an operator is told of an error: one sentence and a
+// hint, as hubd and parley do (the whole chain only with -v).
+func explain(err error) (what, hint string) {
+	var pe *fs.PathError
+	if errors.Is(err, node.ErrNoHome) && errors.As(err, &pe) {
+		return filepath.Dir(filepath.Dir(pe.Path)) + " holds no node (no config/config.toml)",
+			"make one first: 'bnsd init --home DIR' (a chain of one validator), 'bnsd testnet' (several) or 'bnsd join' (an existing chain)"
+	}
+	return cli.ExplainSystem(err)
 }

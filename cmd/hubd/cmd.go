@@ -94,6 +94,7 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.String("tls-cert", "", "TLS certificate file (serve HTTPS)")
 	f.String("tls-key", "", "TLS key file")
 	f.String("log-level", "info", "debug, info, warn or error")
+	f.String("log-format", "auto", "log format: "+cli.LogFormats)
 	f.Duration("shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests in flight")
 	v.BindPFlags(f)
 	v.SetEnvPrefix("HUBD")
@@ -104,11 +105,14 @@ func rootCmd(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(v.GetString("log-level"))); err != nil {
-		return cli.Usage(fmt.Errorf("--log-level: %w", err))
+	level, err := cli.ParseLevel(v.GetString("log-level"))
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := cli.NewLogger(stderr, v.GetString("log-format"), level)
+	if err != nil {
+		return err
+	}
 	publicURL := v.GetString("public-url")
 	if publicURL == "" {
 		return cli.Usage(errors.New("--public-url is required"))

@@ -8,11 +8,12 @@ package main
 
 import (
 	"context"
-	"github.com/parley-im/parley/internal/cli"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/parley-im/parley/internal/cli"
 )
 
 func main() {
@@ -24,5 +25,5 @@ func main() {
 
 // run executes hubd with args; it returns the exit code: 0 ok, 1 error, 2 usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return cli.Run(ctx, "hubd", rootCmd(stdout, stderr), args, nil, stdout, stderr, nil)
+	return cli.Run(ctx, "hubd", rootCmd(stdout, stderr), args, nil, stdout, stderr, cli.ExplainSystem)
 }

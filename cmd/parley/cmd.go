@@ -35,7 +35,11 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	h.root = root
-	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default ~/.parley)")
+	root.PersistentFlags().StringVar(&h.dir, "home", "", "directory of your identity and messages (default: $PARLEY_HOME, else ~/.parley)")
+	// parley's global flags (--home, --verbose) may come from the
+	// environment as PARLEY_HOME and PARLEY_VERBOSE; a command's own flags
+	// do not (a watch's --exec command is given PARLEY_TEXT and the like).
+	cli.FlagsFromEnv(root, true)
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h, stdout), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,11 +13,12 @@ import (
 	"golang.org/x/term"
 
 	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
 
 func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
-	var verbose bool
+	var level, format string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the agent for this home in the foreground: every other parley command on the home talks to it",
@@ -35,6 +35,14 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			lvl, err := cli.ParseLevel(level)
+			if err != nil {
+				return err
+			}
+			log, err := cli.NewLogger(stderr, format, lvl)
+			if err != nil {
+				return err
+			}
 			if err := h.private(); err != nil {
 				return err
 			}
@@ -43,11 +51,6 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			h.lock = lock
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
-			}
-			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 			a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now, Notifier: desktopNotifier(),
 				ClientOptions: h.clientOpts})
 			h.local = a
@@ -68,7 +71,8 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&verbose, "debug", false, "log debug lines too")
+	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&format, "log-format", "auto", "log format: "+cli.LogFormats)
 	return cmd
 }
 

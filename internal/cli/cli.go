@@ -64,7 +64,10 @@ func Run(ctx context.Context, prog string, cmd *cobra.Command, args []string, st
 	if cmd.PersistentFlags().Lookup("verbose") == nil {
 		cmd.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "on an error, also show its details (as does "+debugEnv(prog)+"=1)")
 	}
-	err := cmd.ExecuteContext(ctx)
+	err := fromEnv(cmd, prog, args)
+	if err == nil {
+		err = cmd.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return 0
 	}
