@@ -224,7 +224,7 @@ func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Mes
 		i := c.find(*e.Ref, name)
 		if i < 0 {
 			c.mu.Unlock()
-			return Message{}, fmt.Errorf("client: no message %s in the conversation with %s", e.Ref, name)
+			return Message{}, fmt.Errorf("%w: %s in the conversation with %s", ErrNoMessage, e.Ref, name)
 		}
 		if e.Kind != wire.KindReact && c.history[i].From != c.Name {
 			c.mu.Unlock()

@@ -552,7 +552,7 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		i := c.find(*e.Ref, g.Conv())
 		if i < 0 || (e.Kind != wire.KindReact && c.history[i].From != c.Name) {
 			c.mu.Unlock()
-			return Message{}, fmt.Errorf("client: no message %s of yours in the group", e.Ref)
+			return Message{}, fmt.Errorf("%w: %s of yours in the group", ErrNoMessage, e.Ref)
 		}
 	}
 	now := c.now()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/internal/await"
@@ -144,8 +145,8 @@ func TestGroupChat(t *testing.T) {
 	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "mountains", Ref: &wire.Ref{By: "carol", Seq: 1}}))
 	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "nope"})) // bob/1
 	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: "bob", Seq: 1}}))
-	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "forged", Ref: &wire.Ref{By: "bob", Seq: 0}}); err == nil {
-		t.Fatal("alice edited bob's message")
+	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "forged", Ref: &wire.Ref{By: "bob", Seq: 0}}); !errors.Is(err, client.ErrNoMessage) {
+		t.Fatalf("alice edited bob's message: %v, want client.ErrNoMessage (none of alice's)", err)
 	}
 	want := "alice:where to?|bob:the sea+carol🌊|carol:mountains*"
 	for _, c := range cs {
@@ -178,8 +179,8 @@ func TestGroupChat(t *testing.T) {
 	if err := bob.GetFile(ctx, g, fm.ID(), dest, nil); err != nil || string(sha256File(t, dest)) != string(sum) {
 		t.Fatalf("group file: %v", err)
 	}
-	if err := bob.RemoveMember(ctx, id, "carol"); err == nil {
-		t.Fatal("a member who did not make the group removed another")
+	if err := bob.RemoveMember(ctx, id, "carol"); !errors.Is(err, group.ErrNotHolder) {
+		t.Fatalf("a member who did not make the group removed another: %v, want group.ErrNotHolder", err)
 	}
 
 	// alice removes carol while bob and carol send.
@@ -222,8 +223,8 @@ func TestGroupChat(t *testing.T) {
 	if gs := carol.Groups(); len(gs) != 1 || !gs[0].Gone {
 		t.Fatalf("carol's groups %+v", gs)
 	}
-	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); err == nil {
-		t.Fatal("a removed member wrote to the group")
+	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); !errors.Is(err, client.ErrNotMember) {
+		t.Fatalf("a removed member wrote to the group: %v, want client.ErrNotMember", err)
 	}
 
 	// Invited again, carol reads what is sent from then on, not what was
@@ -297,8 +298,8 @@ func TestGroupHandOver(t *testing.T) {
 	if err := dave.LeaveGroup(ctx, id); err != nil { // before anyone read his last message
 		t.Fatal(err)
 	}
-	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); err == nil {
-		t.Fatal("dave sent to a group he left")
+	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); !errors.Is(err, client.ErrNotMember) {
+		t.Fatalf("dave sent to a group he left: %v, want client.ErrNotMember", err)
 	}
 	if _, err := bob.SyncGroups(ctx); err != nil { // bob learns he holds it ...
 		t.Fatal(err)
@@ -325,8 +326,8 @@ func TestGroupHandOver(t *testing.T) {
 	if got := groupTexts(t, dave, id); strings.Contains(got, "after dave") {
 		t.Fatalf("dave, gone, reads %q", got)
 	}
-	if err := dave.RenameGroup(ctx, id, "mine again"); err == nil {
-		t.Fatal("dave changed the group he handed over")
+	if err := dave.RenameGroup(ctx, id, "mine again"); !errors.Is(err, group.ErrNotHolder) {
+		t.Fatalf("dave changed the group he handed over: %v, want group.ErrNotHolder", err)
 	}
 	if g := dave.Groups()[0]; g.Creator != "bob" || !g.Gone {
 		t.Fatalf("dave's view of the group he handed over: %+v", g)

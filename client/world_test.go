@@ -362,6 +362,9 @@ func bucket(n int) bool {
 // TestRestartAndCrashMidSend: state survives a restart; a send killed
 // after sealing is delivered once by the next start; a crash after the
 // upload but before the outbox was cleared does not send it twice.
+// errKilled is what the transport of a process killed mid-send says.
+var errKilled = errors.New("killed mid-send")
+
 func TestRestartAndCrashMidSend(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -374,7 +377,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	var dying atomic.Bool
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if dying.Load() && strings.HasPrefix(r.URL.Path, "/store/") {
-			return nil, errors.New("killed mid-send")
+			return nil, errKilled
 		}
 		return http.DefaultTransport.RoundTrip(r)
 	})}
@@ -402,8 +405,8 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	// Killed mid-send: sealed and saved, never uploaded.
 	t.Log("drill: alice's client dies mid-send (every upload fails), then restarts")
 	dying.Store(true)
-	if err := alice.Send(ctx, "bob", "sent while dying"); err == nil {
-		t.Fatal("a send whose upload failed succeeded")
+	if err := alice.Send(ctx, "bob", "sent while dying"); !errors.Is(err, client.ErrQueued) || !errors.Is(err, errKilled) {
+		t.Fatalf("a send whose upload failed succeeded: %v, want client.ErrQueued, from the killed upload", err)
 	}
 	dying.Store(false)
 	if got, _ := bob.Receive(ctx, "alice"); len(got) != 0 {

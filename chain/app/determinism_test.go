@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -117,8 +118,8 @@ func TestBlockWithoutCommitIsReplayed(t *testing.T) {
 func TestFinalizeWrongHeight(t *testing.T) {
 	c := newChain(t, "")
 	_, err := c.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: 5})
-	if err == nil {
-		t.Fatal("FinalizeBlock at a wrong height succeeded")
+	if err == nil || !strings.Contains(err.Error(), "FinalizeBlock at height 5, state expects 1") {
+		t.Fatalf("FinalizeBlock at a wrong height: %v, want it refused naming both heights", err)
 	}
 }
 
@@ -135,6 +136,8 @@ func TestGenesisRefusesBadParams(t *testing.T) {
 	}
 	if _, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "other", AppStateBytes: mustJSON(testParams)}); err == nil {
 		t.Error("InitChain accepted a foreign chain ID")
+	} else if !strings.Contains(err.Error(), `genesis chain ID "other", configured "`+testChain+`"`) {
+		t.Errorf("InitChain with a foreign chain ID: %v, want it refused naming both", err)
 	}
 }
 

@@ -335,8 +335,8 @@ func TestPublicKeyString(t *testing.T) {
 		t.Fatalf("parse(String()) = %v, %v", got, err)
 	}
 	for _, s := range []string{strings.ToUpper(k.String()), k.String()[8:], k.String() + "00", "ed25519:" + strings.ToUpper(k.String()[8:])} {
-		if _, err := ParsePublicKey(s); err == nil {
-			t.Errorf("ParsePublicKey(%q) accepted a non-canonical form", s)
+		if _, err := ParsePublicKey(s); err == nil || !strings.HasSuffix(err.Error(), `is not "ed25519:" followed by 64 lowercase hex digits`) {
+			t.Errorf("ParsePublicKey(%q) = %v, want a non-canonical form refused with the rule", s, err)
 		}
 	}
 }

@@ -46,6 +46,9 @@ func newParty(t *testing.T, name string, hybrid bool) *party {
 	return &party{name: name, id: id, rec: &bns.Record{Name: name, Profile: p}, keys: keys, x: x}
 }
 
+// errNoName is what a party's lookup says of a name it does not know.
+var errNoName = errors.New("no such name")
+
 func (p *party) lookup(others ...*party) func(string) (*bns.Record, error) {
 	return func(name string) (*bns.Record, error) {
 		for _, o := range others {
@@ -53,7 +56,7 @@ func (p *party) lookup(others ...*party) func(string) (*bns.Record, error) {
 				return o.rec, nil
 			}
 		}
-		return nil, errors.New("no such name")
+		return nil, errNoName
 	}
 }
 
@@ -165,12 +168,12 @@ func TestHandshakeRefusals(t *testing.T) {
 	env, _ := SealIntro(alice.id.SigningKey(), in, bob.rec)
 
 	// Eve cannot open it, not even claiming to be bob.
-	if _, err := OpenIntro(env, "bob", eve.keys, eve.lookup(alice)); err == nil {
-		t.Fatal("eve opened bob's envelope")
+	if _, err := OpenIntro(env, "bob", eve.keys, eve.lookup(alice)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("eve opens bob's envelope: %v, want ErrAuth", err)
 	}
 	// Opened as another name (HPKE info differs).
-	if _, err := OpenIntro(env, "carol", bob.keys, bob.lookup(alice)); err == nil {
-		t.Fatal("opened under another recipient name")
+	if _, err := OpenIntro(env, "carol", bob.keys, bob.lookup(alice)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("opened under another recipient name: %v, want ErrAuth", err)
 	}
 	// Eve signs as "alice": the chain lists alice's real key, so it is refused.
 	forged, _ := SealIntro(eve.id.SigningKey(), in, bob.rec)
@@ -181,13 +184,13 @@ func TestHandshakeRefusals(t *testing.T) {
 	for i := 0; i < len(env); i += 97 {
 		b := bytes.Clone(env)
 		b[i] ^= 0x20
-		if _, err := OpenIntro(b, "bob", bob.keys, bob.lookup(alice)); err == nil {
-			t.Fatalf("envelope with byte %d flipped opened", i)
+		if _, err := OpenIntro(b, "bob", bob.keys, bob.lookup(alice)); !refused(err) {
+			t.Fatalf("envelope with byte %d flipped: %v, want it refused (malformed, forged or not authentic)", i, err)
 		}
 	}
 	// Unknown sender name.
-	if _, err := OpenIntro(env, "bob", bob.keys, bob.lookup()); err == nil {
-		t.Fatal("opened with an unknown sender")
+	if _, err := OpenIntro(env, "bob", bob.keys, bob.lookup()); !errors.Is(err, errNoName) {
+		t.Fatalf("opened with an unknown sender: %v, want the lookup's error", err)
 	}
 }
 
@@ -249,8 +252,8 @@ func TestMessageBlobs(t *testing.T) {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}
-	if _, err := SealMessage(a, ka.Header, make([]byte, MaxText()+1), nil, nil); err == nil {
-		t.Fatal("an oversized message was sealed")
+	if _, err := SealMessage(a, ka.Header, make([]byte, MaxText()+1), nil, nil); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", MaxText())) {
+		t.Fatalf("an oversized message: %v, want it refused with the limit", err)
 	}
 }
 
@@ -258,18 +261,21 @@ func TestMessageTampering(t *testing.T) {
 	a, b, ka, kb := conversation(t)
 	ad := []byte(MessagePath(ka.SendKey, 0))
 	blob, _ := SealMessage(a, ka.Header, []byte("the real message"), ad, nil)
-	for name, f := range map[string]func() ([]byte, []byte, [32]byte){
-		"header byte":       func() ([]byte, []byte, [32]byte) { c := bytes.Clone(blob); c[30] ^= 1; return c, ad, kb.Header },
-		"body byte":         func() ([]byte, []byte, [32]byte) { c := bytes.Clone(blob); c[200] ^= 1; return c, ad, kb.Header },
-		"fill byte":         func() ([]byte, []byte, [32]byte) { c := bytes.Clone(blob); c[len(c)-1] = 1; return c, ad, kb.Header },
-		"moved to a path":   func() ([]byte, []byte, [32]byte) { return blob, []byte(MessagePath(ka.SendKey, 1)), kb.Header },
-		"wrong header key":  func() ([]byte, []byte, [32]byte) { return blob, ad, [32]byte{7} },
-		"truncated":         func() ([]byte, []byte, [32]byte) { return blob[:1000], ad, kb.Header },
-		"not a bucket size": func() ([]byte, []byte, [32]byte) { return append(bytes.Clone(blob), 0), ad, kb.Header },
+	for name, tc := range map[string]struct {
+		f    func() ([]byte, []byte, [32]byte)
+		want error
+	}{
+		"header byte":       {func() ([]byte, []byte, [32]byte) { c := bytes.Clone(blob); c[30] ^= 1; return c, ad, kb.Header }, ErrHeader},
+		"body byte":         {func() ([]byte, []byte, [32]byte) { c := bytes.Clone(blob); c[200] ^= 1; return c, ad, kb.Header }, ratchet.ErrAuth},
+		"fill byte":         {func() ([]byte, []byte, [32]byte) { c := bytes.Clone(blob); c[len(c)-1] = 1; return c, ad, kb.Header }, ErrMalformed},
+		"moved to a path":   {func() ([]byte, []byte, [32]byte) { return blob, []byte(MessagePath(ka.SendKey, 1)), kb.Header }, ErrHeader},
+		"wrong header key":  {func() ([]byte, []byte, [32]byte) { return blob, ad, [32]byte{7} }, ErrHeader},
+		"truncated":         {func() ([]byte, []byte, [32]byte) { return blob[:1000], ad, kb.Header }, ErrMalformed},
+		"not a bucket size": {func() ([]byte, []byte, [32]byte) { return append(bytes.Clone(blob), 0), ad, kb.Header }, ErrMalformed},
 	} {
-		c, d, hk := f()
-		if _, err := OpenMessage(b, hk, c, d); err == nil {
-			t.Errorf("%s: opened", name)
+		c, d, hk := tc.f()
+		if _, err := OpenMessage(b, hk, c, d); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
 	if got, err := OpenMessage(b, kb.Header, blob, ad); err != nil || string(got) != "the real message" {
@@ -290,4 +296,10 @@ func TestMessagePaths(t *testing.T) {
 	if a, b := MessagePath(k, 5), MessagePath(k, 5); a != b {
 		t.Fatal("paths are not deterministic")
 	}
+}
+
+// refused reports whether err is one of the ways OpenIntro refuses an
+// envelope: malformed, forged, or not authentic.
+func refused(err error) bool {
+	return errors.Is(err, ErrMalformed) || errors.Is(err, ErrForged) || errors.Is(err, ErrAuth)
 }
