@@ -256,6 +256,33 @@ func TestWebScenario(t *testing.T) {
 		t.Errorf("alice's settings after unblocking in the page:\n%s", out)
 	}
 
+	// A file dropped on the conversation is sent.
+	page.Open(app + "/#/c/bob")
+	page.AwaitText("[role=log]", "live from the CLI")
+	page.Eval(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['dropped on the page'], 'dropped.txt'));
+		document.querySelector('.conv-pane').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); return 1; })()`, nil)
+	page.AwaitText("[role=log]", "dropped.txt")
+	awaitpkg.True(t, 2*time.Minute, "bob to see the dropped file", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "read", "alice"), "dropped.txt")
+	})
+
+	// The system's dark scheme, and a phone's width: the list, or the
+	// conversation with a way back.
+	page.Dark(true)
+	var bg string
+	page.Eval(`getComputedStyle(document.body).backgroundColor`, &bg)
+	if bg != "rgb(17, 19, 23)" {
+		t.Errorf("in the dark scheme the page's background is %s", bg)
+	}
+	page.Axe("conversation, dark")
+	page.Phone(true)
+	page.Await("the conversation alone at phone width", `getComputedStyle(document.getElementById('conv-list')).display === 'none' && getComputedStyle(document.querySelector('.back')).display !== 'none'`)
+	page.Click("link", "← Chats")
+	page.Await("the list alone at phone width", `getComputedStyle(document.getElementById('conv-list')).display !== 'none' && getComputedStyle(document.querySelector('.conv-pane')).display === 'none'`)
+	page.Axe("list, phone")
+	page.Phone(false)
+	page.Dark(false)
+
 	for _, screen := range []string{"status", "settings", "profile", "search", "add", "groups/new"} {
 		page.Open(app + "/#/" + screen)
 		page.Await(screen+" to show", `document.querySelector('main h1') !== null && !document.querySelector('main .loading')`)

@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/emulation"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -384,4 +385,32 @@ func axeSource(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Phone makes the page a phone's: 390×844 CSS pixels, touch, mobile
+// viewport (0 restores the window).
+func (p *Page) Phone(on bool) {
+	p.t.Helper()
+	params := emulation.SetDeviceMetricsOverrideParams{}
+	if on {
+		params = emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}
+	}
+	p.run("phone width", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetDeviceMetricsOverride, params)
+		return err
+	}))
+}
+
+// Dark makes the system prefer a dark (or, false, light) color scheme.
+func (p *Page) Dark(on bool) {
+	p.t.Helper()
+	scheme := "light"
+	if on {
+		scheme = "dark"
+	}
+	p.run("prefers-color-scheme "+scheme, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	}))
 }
