@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os/exec"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,8 +17,9 @@ import (
 
 func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	var (
-		listen string
-		open   bool
+		listen        string
+		open          bool
+		level, format string
 	)
 	cmd := &cobra.Command{
 		Use:   "web [--listen 127.0.0.1:PORT] [--open]",
@@ -45,7 +44,14 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 				return cli.Usage(fmt.Errorf("--listen %s: %w", listen, web.ErrNotLoopback))
 			}
-			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			lvl, err := cli.ParseLevel(level)
+			if err != nil {
+				return err
+			}
+			log, err := cli.NewLogger(stderr, format, lvl)
+			if err != nil {
+				return err
+			}
 			stop, err := h.webAgent(ctx, log)
 			if err != nil {
 				return err
@@ -72,6 +78,8 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "loopback address to serve on (port 0: any free port)")
 	cmd.Flags().BoolVar(&open, "open", false, "open the address in the default browser (xdg-open)")
+	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&format, "log-format", "auto", "log format: "+cli.LogFormats)
 	return cmd
 }
 
@@ -88,22 +96,12 @@ func (h *home) webAgent(ctx context.Context, log *slog.Logger) (stop func(), err
 		log.Info("using the agent that runs", "pid", info.PID, "home", h.dir)
 		return func() {}, nil
 	}
-	deadline := time.Now().Add(h.lockWait)
-	var lock *agent.Lock
-	for {
-		lock, err = agent.TryLock(h.dir, h.cmd)
-		var busy *agent.BusyError
-		if err == nil {
-			break
-		}
-		if !errors.As(err, &busy) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: stop it first (a running chat or 'parley daemon' would serve the web app; this one serves none)", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := h.private(); err != nil {
+		return nil, err
+	}
+	lock, err := h.lockForDaemon(ctx)
+	if err != nil {
+		return nil, err
 	}
 	a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now,
 		Notifier: desktopNotifier(), ClientOptions: h.clientOpts})

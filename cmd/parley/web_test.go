@@ -447,3 +447,24 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 		t.Errorf("the page's scripts failed: %q", errs)
 	}
 }
+
+// TestWebUsage: parley web serves on a loopback address only; any other,
+// and a malformed one, is a usage error (exit 2), before anything runs.
+func TestWebUsage(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"web", "--listen", "0.0.0.0:8080"}, "parley: --listen 0.0.0.0:8080: the web app listens on a loopback address only"},
+		{[]string{"web", "--listen", "192.168.1.2:0"}, "parley: --listen 192.168.1.2:0: the web app listens on a loopback address only"},
+		{[]string{"web", "--listen", "example.com:80"}, "loopback address only"},
+		{[]string{"web", "--listen", "8080"}, `parley: --listen "8080" is not HOST:PORT`},
+		{[]string{"web", "--log-level", "loud"}, `parley: --log-level "loud": want `},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append([]string{"--home", home}, tc.args...), nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.want) || out.Len() != 0 {
+			t.Errorf("parley %v: exit %d, stdout %q, stderr %q; want a usage error saying %q", tc.args, code, out.String(), errb.String(), tc.want)
+		}
+	}
+}
