@@ -15,7 +15,7 @@ import (
 
 func conversationTexts(c *client.Client, name string) string {
 	var out []string
-	for _, m := range c.Conversation(name) {
+	for _, m := range c.Conversation(client.ContactConv(name)) {
 		out = append(out, m.Text)
 	}
 	return strings.Join(out, "|")
@@ -44,9 +44,9 @@ func TestBackupRestore(t *testing.T) {
 	if err := alice.EnableBackup(ctx, pass); err != nil {
 		t.Fatal(err)
 	}
-	alice.SetTimer(ctx, "bob", time.Hour)
+	alice.SetTimer(ctx, client.ContactConv("bob"), time.Hour)
 	alice.Send(ctx, "bob", "this one vanishes")
-	alice.SetTimer(ctx, "bob", 0)
+	alice.SetTimer(ctx, client.ContactConv("bob"), 0)
 	if err := alice.Backup(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -105,16 +105,16 @@ func TestBackupRestore(t *testing.T) {
 	}
 	// The conversation started over: the messages before are kept but
 	// marked earlier, and a reference means the new conversation's message.
-	conv := bob.Conversation("alice")
+	conv := bob.Conversation(client.ContactConv("alice"))
 	last := conv[len(conv)-1]
 	if !conv[0].Earlier || last.Earlier || last.Text != "welcome back" {
 		t.Fatalf("bob's conversation after the reset: %+v", conv)
 	}
-	if _, err := alice3.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindReact, Emoji: "👋", Ref: &wire.Ref{By: "bob", Seq: last.Seq}}); err != nil {
+	if _, err := alice3.SendEvent(ctx, client.ContactConv("bob"), &wire.Event{Kind: wire.KindReact, Emoji: "👋", Ref: &wire.Ref{By: "bob", Seq: last.Seq}}); err != nil {
 		t.Fatal(err)
 	}
 	receive(t, bob, "alice")
-	for _, m := range bob.Conversation("alice") {
+	for _, m := range bob.Conversation(client.ContactConv("alice")) {
 		if _, reacted := m.Reactions["alice"]; reacted != (m.Text == "welcome back" && !m.Earlier) {
 			t.Fatalf("alice's reaction to bob/%d landed on %+v", last.Seq, m)
 		}

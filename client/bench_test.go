@@ -22,10 +22,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 	connect(b, alice, bob, "hello")
 	arrived := make(chan time.Time, b.N+8)
 	ready := make(chan struct{})
-	go bob.Watch(ctx, func(m client.Message) {
-		if m.Kind != wire.KindText {
+	go bob.Watch(ctx, func(n client.Notice) {
+		if n.Kind != client.NoticeMessage || n.Message.Kind != wire.KindText {
 			return // receipts, reported after every (re)connection
 		}
+		m := n.Message
 		if m.Text == "hello" {
 			close(ready)
 			return

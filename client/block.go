@@ -109,7 +109,7 @@ func (c *Client) Unblock(ctx context.Context, name string) error {
 	if err != nil || key == nil {
 		return err
 	}
-	_, err = c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindReceipts, Key: key})
+	_, err = c.SendEvent(ctx, ContactConv(name), &wire.Event{Kind: wire.KindReceipts, Key: key})
 	switch {
 	case errors.Is(err, ErrQueued), errors.Is(err, ErrKeysChanged), errors.Is(err, errCannotSendYet):
 		// It goes out with the next message.

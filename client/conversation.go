@@ -31,8 +31,10 @@ import (
 // read (a newer version), kept in place of the message.
 const KindUnsupported = "unsupported"
 
-// Message is an entry of a conversation, or (from Receive and Watch) an
-// event as it arrived.
+// Message is an entry of the history (History, Conversation), or, from
+// Receive and in a Watch Notice, an event as it arrived (a reaction, an
+// edit or a deletion arrives as itself; the history shows the message it
+// changed).
 type Message struct {
 	From      string            `json:"from"`
 	To        string            `json:"to"`
@@ -87,7 +89,7 @@ var ErrNoMessage = errors.New("client: no such message")
 // FindLabel returns the message of conversation conv among ms (as History
 // returns them) whose label is label, and whether there is one. Messages
 // from before a conversation started over are not found.
-func FindLabel(ms []Message, me, conv string, label wire.Ref) (Message, bool) {
+func FindLabel(ms []Message, me string, conv Conv, label wire.Ref) (Message, bool) {
 	for i := len(ms) - 1; i >= 0; i-- {
 		m := ms[i]
 		if l, ok := m.Label(); ok && l == label && !m.Earlier && ConversationOf(me, m) == conv {
@@ -100,7 +102,7 @@ func FindLabel(ms []Message, me, conv string, label wire.Ref) (Message, bool) {
 // Resolve returns the message of conversation conv that people refer to
 // as label (author/N, as Label shows it), as events refer to it (ID). A
 // label no message has gives ErrNoMessage.
-func (c *Client) Resolve(conv string, label wire.Ref) (wire.Ref, error) {
+func (c *Client) Resolve(conv Conv, label wire.Ref) (wire.Ref, error) {
 	m, ok := FindLabel(c.History(), c.Name, conv, label)
 	if !ok {
 		return wire.Ref{}, fmt.Errorf("%w: %s in the conversation with %s", ErrNoMessage, label, conv)
@@ -125,45 +127,46 @@ func (e *WithheldError) Error() string {
 // sends once the other side's first message has arrived.
 var errCannotSendYet = errors.New("client: waiting for their first message before writing")
 
-// Send sends a text message.
+// Send sends a text message to the contact name (SendEvent writes to a
+// group too).
 func (c *Client) Send(ctx context.Context, name, text string) error {
-	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindText, Text: text})
+	_, err := c.SendEvent(ctx, ContactConv(name), &wire.Event{Kind: wire.KindText, Text: text})
 	return err
 }
 
 // Reply sends text as a reply to ref.
-func (c *Client) Reply(ctx context.Context, name string, ref wire.Ref, text string) error {
-	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindText, Text: text, Ref: &ref})
+func (c *Client) Reply(ctx context.Context, conv Conv, ref wire.Ref, text string) error {
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindText, Text: text, Ref: &ref})
 	return err
 }
 
 // React puts emoji on ref ("" takes the reaction back).
-func (c *Client) React(ctx context.Context, name string, ref wire.Ref, emoji string) error {
-	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: emoji})
+func (c *Client) React(ctx context.Context, conv Conv, ref wire.Ref, emoji string) error {
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: emoji})
 	return err
 }
 
 // Edit replaces the text of one of the user's messages.
-func (c *Client) Edit(ctx context.Context, name string, seq uint64, text string) error {
-	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: c.Name, Seq: seq}, Text: text})
+func (c *Client) Edit(ctx context.Context, conv Conv, seq uint64, text string) error {
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: c.Name, Seq: seq}, Text: text})
 	return err
 }
 
 // Delete deletes one of the user's messages for both sides: the contact is
 // told, and its blob is removed from the user's hubs.
-func (c *Client) Delete(ctx context.Context, name string, seq uint64) error {
-	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: c.Name, Seq: seq}})
+func (c *Client) Delete(ctx context.Context, conv Conv, seq uint64) error {
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: c.Name, Seq: seq}})
 	return err
 }
 
 // SetTimer turns disappearing messages on (ttl > 0) or off for the
 // conversation: from now on, messages either side sends disappear ttl
 // after they were sent.
-func (c *Client) SetTimer(ctx context.Context, name string, ttl time.Duration) error {
+func (c *Client) SetTimer(ctx context.Context, conv Conv, ttl time.Duration) error {
 	if ttl != 0 && ttl < time.Second {
 		return fmt.Errorf("client: a timer of %v is under a second", ttl)
 	}
-	_, err := c.SendEvent(ctx, name, &wire.Event{Kind: wire.KindTimer, TTL: int64(ttl / time.Second)})
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindTimer, TTL: int64(ttl / time.Second)})
 	return err
 }
 
@@ -177,7 +180,8 @@ func (c *Client) SetTimer(ctx context.Context, name string, ttl time.Duration) e
 // until ConfirmKeys. If no hub took the event yet, or the contact request
 // has not reached the contact yet, it is kept and the error is a
 // *QueuedError.
-func (c *Client) SendEvent(ctx context.Context, name string, e *wire.Event) (Message, error) {
+func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Message, error) {
+	name := conv.key()
 	if e.Kind == wire.KindText && (e.File == nil || e.Text != "") || e.Kind == wire.KindEdit {
 		if err := CheckText(e.Text); err != nil {
 			return Message{}, err
@@ -342,12 +346,14 @@ func messageOf(from, to string, seq uint64, e *wire.Event) Message {
 }
 
 // convOf names the conversation m belongs to.
-func (c *Client) convOf(m Message) string { return ConversationOf(c.Name, m) }
+func (c *Client) convOf(m Message) string { return conversationKey(c.Name, m) }
 
-// ConversationOf names the conversation of me that m belongs to: the other
-// party's name, or "#" and the group's ID. Every method that takes a
-// contact's name also takes a group as "#" and its ID.
-func ConversationOf(me string, m Message) string {
+// ConversationOf is the conversation of me that m belongs to.
+func ConversationOf(me string, m Message) Conv { return convOfKey(conversationKey(me, m)) }
+
+// conversationKey is ConversationOf as a key (Conv.key): the other
+// party's name, or "#" and the group's ID (a group message's To).
+func conversationKey(me string, m Message) string {
 	switch {
 	case strings.HasPrefix(m.To, "#"):
 		return m.To
@@ -692,7 +698,8 @@ func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
 // MarkRead records that the user has seen everything received from name,
 // and tells name so (unless read receipts are off). The timers of the
 // disappearing messages just read start now.
-func (c *Client) MarkRead(ctx context.Context, name string) error {
+func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
+	name := conv.key()
 	if strings.HasPrefix(name, "#") {
 		return c.MarkGroupRead(ctx, name[1:])
 	}
@@ -716,7 +723,8 @@ func (c *Client) MarkRead(ctx context.Context, name string) error {
 }
 
 // Unread counts the messages from name the user has not seen.
-func (c *Client) Unread(name string) int {
+func (c *Client) Unread(conv Conv) int {
+	name := conv.key()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var readUpTo func(string) uint64
@@ -857,7 +865,8 @@ const (
 )
 
 // StateOf says where the user's message seq to name is, given name's receipt.
-func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
+func (c *Client) StateOf(conv Conv, seq uint64, r wire.Receipt) string {
+	name := conv.key()
 	c.mu.Lock()
 	var st *outbox.Stream
 	if ct := c.contacts[name]; ct != nil {
@@ -888,7 +897,8 @@ func (c *Client) StateOf(name string, seq uint64, r wire.Receipt) string {
 
 // Conversation returns the conversation with name in the order this
 // device took its messages (History).
-func (c *Client) Conversation(name string) []Message {
+func (c *Client) Conversation(conv Conv) []Message {
+	name := conv.key()
 	var out []Message
 	for _, m := range c.History() {
 		if c.convOf(m) == name {

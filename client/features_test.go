@@ -167,8 +167,8 @@ func TestMaliciousHub(t *testing.T) {
 func TestRepliesReactionsEditsDeletes(t *testing.T) {
 	w, alice, bob, _ := clockedPair(t)
 	ctx := context.Background()
-	connect(t, alice, bob, "hello")                                                      // alice/0
-	if err := bob.Reply(ctx, "alice", wire.Ref{By: "alice", Seq: 0}, "hi"); err != nil { // bob/0
+	connect(t, alice, bob, "hello")                                                                          // alice/0
+	if err := bob.Reply(ctx, client.ContactConv("alice"), wire.Ref{By: "alice", Seq: 0}, "hi"); err != nil { // bob/0
 		t.Fatal(err)
 	}
 	receive(t, alice, "bob")
@@ -178,14 +178,14 @@ func TestRepliesReactionsEditsDeletes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(alice.React(ctx, "bob", wire.Ref{By: "bob", Seq: 0}, "👍"))                           // alice/1
-	must(alice.Send(ctx, "bob", "typo hre"))                                                  // alice/2
-	must(alice.Edit(ctx, "bob", 2, "typo here"))                                              // alice/3
-	must(alice.Send(ctx, "bob", "regret"))                                                    // alice/4
-	must(alice.Delete(ctx, "bob", 4))                                                         // alice/5
-	must(alice.Send(ctx, "bob", "never read"))                                                // alice/6
-	must(alice.Delete(ctx, "bob", 6))                                                         // alice/7
-	if err := bob.Edit(ctx, "alice", 2, "bob's edit"); !errors.Is(err, client.ErrNoMessage) { // not bob's message
+	must(alice.React(ctx, client.ContactConv("bob"), wire.Ref{By: "bob", Seq: 0}, "👍"))                           // alice/1
+	must(alice.Send(ctx, "bob", "typo hre"))                                                                      // alice/2
+	must(alice.Edit(ctx, client.ContactConv("bob"), 2, "typo here"))                                              // alice/3
+	must(alice.Send(ctx, "bob", "regret"))                                                                        // alice/4
+	must(alice.Delete(ctx, client.ContactConv("bob"), 4))                                                         // alice/5
+	must(alice.Send(ctx, "bob", "never read"))                                                                    // alice/6
+	must(alice.Delete(ctx, client.ContactConv("bob"), 6))                                                         // alice/7
+	if err := bob.Edit(ctx, client.ContactConv("alice"), 2, "bob's edit"); !errors.Is(err, client.ErrNoMessage) { // not bob's message
 		t.Fatalf("bob edited alice's message: %v, want client.ErrNoMessage", err)
 	}
 	// alice's deleted blobs are gone from her hub; the index lists them.
@@ -199,7 +199,7 @@ func TestRepliesReactionsEditsDeletes(t *testing.T) {
 	if _, err := bob.Receive(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	conv := bob.Conversation("alice")
+	conv := bob.Conversation(client.ContactConv("alice"))
 	var lines []string
 	for _, m := range conv {
 		line := m.From + ":" + m.Text
@@ -222,13 +222,13 @@ func TestRepliesReactionsEditsDeletes(t *testing.T) {
 		t.Fatalf("bob sees\n%s\nwant\n%s", strings.Join(lines, "|"), want)
 	}
 	// On alice's side the deleted message keeps its place, emptied.
-	if c := alice.Conversation("bob"); len(c) != 5 || !c[3].Deleted || c[3].Text != "" {
+	if c := alice.Conversation(client.ContactConv("bob")); len(c) != 5 || !c[3].Deleted || c[3].Text != "" {
 		t.Fatalf("alice's conversation %+v", c)
 	}
 	// Taking a reaction back.
-	must(alice.React(ctx, "bob", wire.Ref{By: "bob", Seq: 0}, ""))
+	must(alice.React(ctx, client.ContactConv("bob"), wire.Ref{By: "bob", Seq: 0}, ""))
 	bob.Receive(ctx, "alice")
-	if c := bob.Conversation("alice"); len(c[1].Reactions) != 0 {
+	if c := bob.Conversation(client.ContactConv("alice")); len(c[1].Reactions) != 0 {
 		t.Fatalf("reaction not taken back: %+v", c[1])
 	}
 }
@@ -270,7 +270,7 @@ func TestConversationOrder(t *testing.T) {
 		{bob, "alice", "a1|b1|b2|a2, dated 2020"},
 		{alice, "bob", "a1|b1|a2, dated 2020|b2"},
 	} {
-		conv := tc.c.Conversation(tc.with)
+		conv := tc.c.Conversation(client.ContactConv(tc.with))
 		if got := strings.Join(texts(conv), "|"); got != tc.want {
 			t.Errorf("%s's conversation: %s, want %s", tc.c.Name, got, tc.want)
 		}
@@ -304,7 +304,7 @@ func TestDisappearingMessages(t *testing.T) {
 	w.settle("alice", "bob")
 	ctx := context.Background()
 	connect(t, alice, bob, "before the timer")
-	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
+	if err := alice.SetTimer(ctx, client.ContactConv("bob"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	sent := clk.Now()
@@ -337,20 +337,20 @@ func TestDisappearingMessages(t *testing.T) {
 	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "read late" {
 		t.Fatalf("bob, reading late, received %q %v", got, err)
 	}
-	if got := texts(bob.Conversation("alice")); strings.Join(got, "|") != "before the timer||vanishing|read late" {
+	if got := texts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer||vanishing|read late" {
 		t.Fatalf("bob's conversation before he read it: %q", got)
 	}
-	if err := bob.MarkRead(ctx, "alice"); err != nil { // the timers start now
+	if err := bob.MarkRead(ctx, client.ContactConv("alice")); err != nil { // the timers start now
 		t.Fatal(err)
 	}
 	clk.advance(59 * time.Minute)
 	bob.Expire(ctx)
-	if got := texts(bob.Conversation("alice")); strings.Join(got, "|") != "before the timer||vanishing|read late" {
+	if got := texts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer||vanishing|read late" {
 		t.Fatalf("bob's conversation 59 minutes after he read it: %q", got)
 	}
 	clk.advance(2 * time.Minute)
 	bob.Expire(ctx)
-	if got := texts(bob.Conversation("alice")); strings.Join(got, "|") != "before the timer|" {
+	if got := texts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer|" {
 		t.Fatalf("bob's conversation an hour after he read it: %q", got)
 	}
 
@@ -358,7 +358,7 @@ func TestDisappearingMessages(t *testing.T) {
 	// on its own, and bob skips it.
 	alice.Send(ctx, "bob", "never fetched")
 	neverFetched, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 4})
-	if err := alice.SetTimer(ctx, "bob", 0); err != nil {
+	if err := alice.SetTimer(ctx, client.ContactConv("bob"), 0); err != nil {
 		t.Fatal(err)
 	}
 	alice.Send(ctx, "bob", "kept")
@@ -373,10 +373,10 @@ func TestDisappearingMessages(t *testing.T) {
 	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "|kept" {
 		t.Fatalf("bob, after the hub deleted a message he never fetched, received %q %v", got, err)
 	}
-	bob.MarkRead(ctx, "alice")
+	bob.MarkRead(ctx, client.ContactConv("alice"))
 	clk.advance(48 * time.Hour)
 	bob.Expire(ctx)
-	if c := bob.Conversation("alice"); c[len(c)-1].Text != "kept" {
+	if c := bob.Conversation(client.ContactConv("alice")); c[len(c)-1].Text != "kept" {
 		t.Fatalf("a message sent with the timer off expired: %+v", c)
 	}
 }
@@ -392,7 +392,7 @@ func TestBlock(t *testing.T) {
 	w.settle("carol")
 	connect(t, bob, alice, "hi alice")
 	receive(t, alice, "bob")
-	alice.MarkRead(ctx, "bob")
+	alice.MarkRead(ctx, client.ContactConv("bob"))
 	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice"}); err != nil {
 		t.Fatal(err)
 	}
@@ -481,13 +481,13 @@ func TestBlock(t *testing.T) {
 	}
 	// What bob sent while blocked (his message 1) stays "sent": alice
 	// never saw it. His message after the block is read.
-	alice.MarkRead(ctx, "bob")
+	alice.MarkRead(ctx, client.ContactConv("bob"))
 	r, err := bob.ReceiptFrom(ctx, "alice")
 	if err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 3, Read: 3, Skipped: []wire.Span{{From: 1, To: 2}}}) {
 		t.Fatalf("bob's receipt from alice after the block: %+v %v", r, err)
 	}
 	for seq, want := range []string{client.StateRead, client.StateSent, client.StateRead} {
-		if got := bob.StateOf("alice", uint64(seq), r); got != want {
+		if got := bob.StateOf(client.ContactConv("alice"), uint64(seq), r); got != want {
 			t.Errorf("bob's message %d is %s, want %s", seq, got, want)
 		}
 	}
@@ -508,10 +508,10 @@ func TestWatchMaintains(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	connect(t, alice, bob, "hi")
-	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
+	if err := alice.SetTimer(ctx, client.ContactConv("bob"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	vanishing, err := alice.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindText, Text: "vanishing"})
+	vanishing, err := alice.SendEvent(ctx, client.ContactConv("bob"), &wire.Event{Kind: wire.KindText, Text: "vanishing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,15 +525,16 @@ func TestWatchMaintains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := make(chan client.Message, 16)
-	watch(t, bob, func(m client.Message) { events <- m }, func(err error) { t.Logf("bob's watch: %v", err) })
-	watch(t, alice, func(client.Message) {}, func(err error) { t.Logf("alice's watch: %v", err) })
+	events := make(chan client.Notice, 16)
+	watch(t, bob, func(n client.Notice) { events <- n }, func(err error) { t.Logf("bob's watch: %v", err) })
+	watch(t, alice, func(client.Notice) {}, func(err error) { t.Logf("alice's watch: %v", err) })
 	awaitEvent := func(kind, text string) {
 		t.Helper()
 		for {
 			select {
-			case m := <-events:
-				if m.Kind == kind && m.Text == text {
+			case n := <-events:
+				if n.Kind == client.NoticeExpired && kind == "expired" ||
+					n.Kind == client.NoticeMessage && n.Message.Kind == kind && n.Message.Text == text {
 					return
 				}
 			case <-ctx.Done():
@@ -543,7 +544,7 @@ func TestWatchMaintains(t *testing.T) {
 	}
 	awaitEvent(wire.KindText, "hi")
 	awaitEvent(wire.KindText, "vanishing")
-	if err := bob.MarkRead(ctx, "alice"); err != nil { // bob reads it: his timer starts
+	if err := bob.MarkRead(ctx, client.ContactConv("alice")); err != nil { // bob reads it: his timer starts
 		t.Fatal(err)
 	}
 
@@ -555,7 +556,7 @@ func TestWatchMaintains(t *testing.T) {
 	})
 
 	clk.advance(2 * time.Hour)
-	awaitEvent(client.KindExpired, "")
+	awaitEvent("expired", "")
 	for _, m := range bob.History() {
 		if m.Text == "vanishing" {
 			t.Fatal("bob still holds the expired message")
@@ -578,10 +579,10 @@ func TestRemoveContact(t *testing.T) {
 	receive(t, bob, "alice")
 	bob.Send(ctx, "alice", "hi alice")
 	receive(t, alice, "bob")
-	alice.MarkRead(ctx, "bob")
+	alice.MarkRead(ctx, client.ContactConv("bob"))
 	file := filepath.Join(t.TempDir(), "notes.txt")
 	os.WriteFile(file, bytes.Repeat([]byte("x"), 3*wire.ChunkSize/2), 0o600)
-	if _, err := alice.SendFile(ctx, "bob", file, "notes", nil); err != nil {
+	if _, err := alice.SendFile(ctx, client.ContactConv("bob"), file, "notes", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.SetProfile(ctx, wire.Profile{DisplayName: "Alice"}); err != nil {
@@ -625,8 +626,8 @@ func TestRemoveContact(t *testing.T) {
 	if got := groupTexts(t, bob, id); !strings.Contains(got, "alice:still here") {
 		t.Fatalf("bob reads the group after alice removed him as a contact: %s", got)
 	}
-	if slices.Contains(alice.Contacts(), "bob") || len(alice.Conversation("bob")) != 0 {
-		t.Fatalf("bob is still alice's contact: %v %v", alice.Contacts(), alice.Conversation("bob"))
+	if slices.Contains(alice.Contacts(), "bob") || len(alice.Conversation(client.ContactConv("bob"))) != 0 {
+		t.Fatalf("bob is still alice's contact: %v %v", alice.Contacts(), alice.Conversation(client.ContactConv("bob")))
 	}
 	if _, err := bob.ContactProfile(ctx, "alice"); !errors.Is(err, client.ErrNoProfile) {
 		t.Fatalf("bob still reads alice's profile: %v", err)
@@ -690,14 +691,14 @@ func TestWatchAnnouncesRequests(t *testing.T) {
 	_, alice, bob := newPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	got := make(chan client.Message, 8)
-	watch(t, bob, func(m client.Message) { got <- m }, func(err error) { t.Logf("watch: %v", err) })
+	got := make(chan client.Notice, 8)
+	watch(t, bob, func(n client.Notice) { got <- n }, func(err error) { t.Logf("watch: %v", err) })
 	if err := alice.Request(ctx, "bob", "hello bob"); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case m := <-got:
-		if m.Kind != client.KindRequest || m.From != "alice" {
+		if m.Kind != client.NoticeRequest || m.From != "alice" || m.Greeting != "hello bob" {
 			t.Fatalf("watched %+v", m)
 		}
 	case <-ctx.Done():
@@ -721,13 +722,13 @@ func TestWatchReceipts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	connect(t, alice, bob, "hello")
-	got, texts := make(chan client.Message, 8), make(chan string, 8)
-	watch(t, alice, func(m client.Message) {
-		switch m.Kind {
-		case client.KindReceipt:
-			got <- m
-		case wire.KindText:
-			texts <- m.Text
+	got, texts := make(chan client.Notice, 8), make(chan string, 8)
+	watch(t, alice, func(n client.Notice) {
+		switch {
+		case n.Kind == client.NoticeReceipt:
+			got <- n
+		case n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText:
+			texts <- n.Message.Text
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
 	// Once alice's watch brings bob's message, her stream on his hub is up
@@ -740,13 +741,13 @@ func TestWatchReceipts(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("alice's watch did not bring bob's message")
 	}
-	if err := bob.MarkRead(ctx, "alice"); err != nil {
+	if err := bob.MarkRead(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	for {
 		select {
 		case m := <-got:
-			if m.From != "bob" {
+			if m.Conv != client.ContactConv("bob") {
 				t.Fatalf("receipt event %+v", m)
 			}
 			if r, err := alice.ReceiptFrom(ctx, "bob"); err == nil && r.Read == 1 {
@@ -770,9 +771,9 @@ func TestWatchManyStreams(t *testing.T) {
 	connect(t, alice, bob, "from alice")
 	connect(t, carol, bob, "from carol")
 	got := make(chan string, 8)
-	watch(t, bob, func(m client.Message) {
-		if m.Kind == wire.KindText {
-			got <- m.Text
+	watch(t, bob, func(n client.Notice) {
+		if n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText {
+			got <- n.Message.Text
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
 	for range 2 { // the catch-up
@@ -801,13 +802,13 @@ func TestDisappearingFileChunks(t *testing.T) {
 	w, alice, bob, clk := clockedPair(t)
 	ctx := context.Background()
 	connect(t, alice, bob, "hi")
-	if err := alice.SetTimer(ctx, "bob", time.Hour); err != nil {
+	if err := alice.SetTimer(ctx, client.ContactConv("bob"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "plans.txt")
 	os.WriteFile(file, []byte("the plans"), 0o600)
 	sent := clk.Now()
-	if _, err := alice.SendFile(ctx, "bob", file, "", nil); err != nil {
+	if _, err := alice.SendFile(ctx, client.ContactConv("bob"), file, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	chunks, _, _ := w.drivers[0].List(ctx, alice.Address(), "f/", "", 10)

@@ -101,7 +101,8 @@ func (c *Client) dropUpload(key string) {
 // SendFile sends the file at path to name (or to a group: "#" and its ID)
 // with an optional caption. Run again after an interruption, it resumes
 // the upload.
-func (c *Client) SendFile(ctx context.Context, name, path, caption string, progress Progress) (Message, error) {
+func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, progress Progress) (Message, error) {
+	name := conv.key()
 	if strings.HasPrefix(name, "#") {
 		if _, err := c.group(name[1:]); err != nil {
 			return Message{}, err
@@ -172,7 +173,7 @@ func (c *Client) SendFile(ctx context.Context, name, path, caption string, progr
 	if strings.HasPrefix(name, "#") {
 		m, err = c.SendGroup(ctx, name[1:], e)
 	} else {
-		m, err = c.SendEvent(ctx, name, e)
+		m, err = c.SendEvent(ctx, ContactConv(name), e)
 	}
 	if err != nil && !errors.Is(err, ErrQueued) {
 		return m, err
@@ -285,7 +286,8 @@ func (e *FileError) Unwrap() error { return e.Err }
 // SHA-256 matches, and never replaces an existing file: a dest that
 // exists (fs.ErrExist) or cannot be written is refused before anything
 // is fetched.
-func (c *Client) GetFile(ctx context.Context, name string, ref wire.Ref, dest string, progress Progress) error {
+func (c *Client) GetFile(ctx context.Context, conv Conv, ref wire.Ref, dest string, progress Progress) error {
+	name := conv.key()
 	c.mu.Lock()
 	i := c.find(ref, name)
 	var fr *wire.FileRef

@@ -101,7 +101,7 @@ func TestFileTransfer(t *testing.T) {
 	chunks := wire.ChunkCount(size)
 	up.limit.Store(40)
 	var last int64
-	if _, err := alice.SendFile(ctx, "bob", src, "the holiday", func(done, total int64) { last = done }); !errors.Is(err, errInterrupted) {
+	if _, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "the holiday", func(done, total int64) { last = done }); !errors.Is(err, errInterrupted) {
 		t.Fatalf("an interrupted upload succeeded: %v, want the interruption", err)
 	}
 	if up.count.Load() != 40 || last != 40*wire.ChunkSize {
@@ -109,7 +109,7 @@ func TestFileTransfer(t *testing.T) {
 	}
 	up.limit.Store(-1)
 	up.count.Store(0)
-	if _, err := alice.SendFile(ctx, "bob", src, "the holiday", func(done, total int64) { last = done }); err != nil {
+	if _, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "the holiday", func(done, total int64) { last = done }); err != nil {
 		t.Fatal(err)
 	}
 	if n := up.count.Load(); n != int64(chunks-40) || last != size {
@@ -123,7 +123,7 @@ func TestFileTransfer(t *testing.T) {
 	ref := ms[1].ID()
 	dest := filepath.Join(t.TempDir(), "film.mov")
 	down.limit.Store(30)
-	if err := bob.GetFile(ctx, "alice", ref, dest, nil); !errors.Is(err, errInterrupted) {
+	if err := bob.GetFile(ctx, client.ContactConv("alice"), ref, dest, nil); !errors.Is(err, errInterrupted) {
 		t.Fatalf("an interrupted download succeeded: %v, want the interruption", err)
 	}
 	if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
@@ -131,7 +131,7 @@ func TestFileTransfer(t *testing.T) {
 	}
 	down.limit.Store(-1)
 	down.count.Store(0)
-	if err := bob.GetFile(ctx, "alice", ref, dest, nil); err != nil {
+	if err := bob.GetFile(ctx, client.ContactConv("alice"), ref, dest, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := down.count.Load(); n != int64(chunks-30) {
@@ -149,7 +149,7 @@ func TestFileDamage(t *testing.T) {
 	ctx := context.Background()
 	connect(t, alice, bob, "files")
 	src, sum := writeRandomFile(t, 2*wire.ChunkSize+5)
-	m, err := alice.SendFile(ctx, "bob", src, "", nil)
+	m, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestFileDamage(t *testing.T) {
 		os.Remove(dest + ".part")
 		f()
 		var fe *client.FileError
-		if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); !errors.As(err, &fe) || fe.Chunk != 1 {
+		if err := bob.GetFile(ctx, client.ContactConv("alice"), m.ID(), dest, nil); !errors.As(err, &fe) || fe.Chunk != 1 {
 			t.Fatalf("%s chunk: %v", name, err)
 		}
 		if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
@@ -181,18 +181,18 @@ func TestFileDamage(t *testing.T) {
 		}
 		setBlob(w, 0, addr, wire.ChunkPath(key, 1), real[1])
 	}
-	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
+	if err := bob.GetFile(ctx, client.ContactConv("alice"), m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
 		t.Fatalf("after repair: %v", err)
 	}
 	// An existing file is never replaced.
 	os.WriteFile(dest, []byte("mine"), 0o600)
-	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if err := bob.GetFile(ctx, client.ContactConv("alice"), m.ID(), dest, nil); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("over an existing file: %v", err)
 	}
 	if b, _ := os.ReadFile(dest); string(b) != "mine" {
 		t.Fatal("an existing file was replaced")
 	}
-	if err := alice.Delete(ctx, "bob", m.Seq); err != nil {
+	if err := alice.Delete(ctx, client.ContactConv("bob"), m.Seq); err != nil {
 		t.Fatal(err)
 	}
 	for i := range m.File.Chunks {
@@ -214,7 +214,7 @@ func TestTwoHubsFilesAndGroups(t *testing.T) {
 
 	first.stop()
 	src, sum := writeRandomFile(t, wire.ChunkSize+1)
-	m, err := alice.SendFile(ctx, "bob", src, "", nil)
+	m, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "", nil)
 	if err != nil {
 		t.Fatalf("file with one of two hubs down: %v", err)
 	}
@@ -225,7 +225,7 @@ func TestTwoHubsFilesAndGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := filepath.Join(t.TempDir(), "f")
-	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
+	if err := bob.GetFile(ctx, client.ContactConv("alice"), m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
 		t.Fatalf("file from the other hub: %v", err)
 	}
 	if got := groupTexts(t, bob, id); !strings.Contains(got, "alice:group, one hub down") {
@@ -278,7 +278,7 @@ func TestFileChangedMidUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	starts := 0
-	_, err := alice.SendFile(ctx, "bob", src, "", func(done, total int64) {
+	_, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "", func(done, total int64) {
 		if done == 0 {
 			if starts++; starts == 2 { // the second hub's first chunk is next
 				os.WriteFile(src, after, 0o600)
@@ -306,7 +306,7 @@ func TestFileChangedMidUpload(t *testing.T) {
 	if !errors.Is(err, client.ErrFileChanged) {
 		t.Fatalf("sending a file that changed mid-upload: %v", err)
 	}
-	m, err := alice.SendFile(ctx, "bob", src, "", nil)
+	m, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "", nil)
 	if err != nil {
 		t.Fatalf("sending it again: %v", err)
 	}
@@ -314,7 +314,7 @@ func TestFileChangedMidUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := filepath.Join(t.TempDir(), "got.txt")
-	if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil {
+	if err := bob.GetFile(ctx, client.ContactConv("alice"), m.ID(), dest, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(dest); !bytes.Equal(got, after) {
@@ -339,7 +339,7 @@ func TestFileChunksPadded(t *testing.T) {
 	connect(t, alice, bob, "files")
 	for _, size := range []int64{4, 3000, wire.ChunkSize + 5} {
 		src, sum := writeRandomFile(t, size)
-		m, err := alice.SendFile(ctx, "bob", src, "", nil)
+		m, err := alice.SendFile(ctx, client.ContactConv("bob"), src, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +356,7 @@ func TestFileChunksPadded(t *testing.T) {
 			t.Fatal(err)
 		}
 		dest := filepath.Join(t.TempDir(), "got")
-		if err := bob.GetFile(ctx, "alice", m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
+		if err := bob.GetFile(ctx, client.ContactConv("alice"), m.ID(), dest, nil); err != nil || !bytes.Equal(sha256File(t, dest), sum) {
 			t.Fatalf("a file of %d bytes: %v", size, err)
 		}
 	}

@@ -467,7 +467,7 @@ func (c *Client) tellMember(ctx context.Context, g *group.Group, m string, info 
 	if _, cerr := c.contact(m); cerr != nil {
 		return err
 	}
-	_, cerr := c.SendEvent(ctx, m, e())
+	_, cerr := c.SendEvent(ctx, ContactConv(m), e())
 	if err == nil || errors.Is(err, ErrQueued) {
 		return err // the link took it; the contact conversation is a second way in
 	}

@@ -75,7 +75,7 @@ func groupTexts(t *testing.T, c *client.Client, id string) string {
 		t.Fatalf("%s reads the group: %v", c.Name, err)
 	}
 	var out []string
-	for _, m := range c.Conversation("#" + id) {
+	for _, m := range c.Conversation(client.GroupConv(id)) {
 		if m.Kind == client.KindNotice {
 			continue
 		}
@@ -135,7 +135,7 @@ func TestGroupChat(t *testing.T) {
 	if rec, _ := w.dirs[0].Lookup(ctx, "alice"); rec == nil || bytes.Equal(epochKey, rec.Profile.SigningKey[:]) {
 		t.Fatal("alice signs group messages with her on-chain key")
 	}
-	g := "#" + id
+	g := client.GroupConv(id)
 	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "where to?"}))                                  // alice/0
 	groupTexts(t, bob, id)                                                                                               // bob replies to what he read (a conversation is in arrival order)
 	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "the sea", Ref: &wire.Ref{By: "alice", Seq: 0}})) // bob/0
@@ -377,9 +377,9 @@ func TestGroupWatchAndTimer(t *testing.T) {
 	defer cancel()
 	connect(t, alice, bob, "hi")
 	got := make(chan client.Message, 16)
-	watch(t, bob, func(m client.Message) {
-		if client.ConversationOf("bob", m) != "alice" {
-			got <- m
+	watch(t, bob, func(n client.Notice) {
+		if n.Kind == client.NoticeMessage && n.Conv != client.ContactConv("alice") {
+			got <- *n.Message
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
 	id, err := alice.CreateGroup(ctx, "live", []string{"bob"})
@@ -415,7 +415,7 @@ func TestGroupWatchAndTimer(t *testing.T) {
 		t.Fatalf("a message under the group timer: %+v %v", m, err)
 	}
 	groupTexts(t, bob, id)
-	if err := bob.MarkRead(context.Background(), "#"+id); err != nil { // bob's timer starts when he reads it
+	if err := bob.MarkRead(context.Background(), client.GroupConv(id)); err != nil { // bob's timer starts when he reads it
 		t.Fatal(err)
 	}
 	sent := clk.Now()
@@ -424,7 +424,7 @@ func TestGroupWatchAndTimer(t *testing.T) {
 		if err := c.Expire(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range c.Conversation("#" + id) {
+		for _, m := range c.Conversation(client.GroupConv(id)) {
 			if m.Text == "vanishing" {
 				t.Fatalf("%s still holds the expired message", c.Name)
 			}
@@ -497,7 +497,7 @@ func TestGroupEventsOnlyFromHolder(t *testing.T) {
 		{ID: fresh, Name: "alice's secret plans", Creator: "alice", Members: []string{"alice", "bob", "mallory"}, Epoch: 1, Seed: seed, Sign: seed},
 		{ID: fresh, Name: "alice's secret plans", Creator: "alice", Members: []string{"alice", "bob", "mallory"}, Epoch: 1, Leave: true},
 	} {
-		if _, err := mallory.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindGroup, Group: in}); err != nil {
+		if _, err := mallory.SendEvent(ctx, client.ContactConv("bob"), &wire.Event{Kind: wire.KindGroup, Group: in}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // what each reply points at.
 func labels(c *client.Client, name string) string {
 	var out []string
-	for _, m := range c.Conversation(name) {
+	for _, m := range c.Conversation(client.ContactConv(name)) {
 		l, ok := m.Label()
 		if !ok {
 			continue
@@ -47,21 +47,21 @@ func TestLabelsHaveNoGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice.Receive(ctx, "bob")
-	bobs, err := alice.Resolve("bob", wire.Ref{By: "bob", Seq: 1})
+	bobs, err := alice.Resolve(client.ContactConv("bob"), wire.Ref{By: "bob", Seq: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.React(ctx, "bob", bobs, "👍"); err != nil {
+	if err := alice.React(ctx, client.ContactConv("bob"), bobs, "👍"); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.Send(ctx, "bob", "one"); err != nil {
 		t.Fatal(err)
 	}
-	one, _ := alice.Resolve("bob", wire.Ref{By: "alice", Seq: 2})
-	if err := alice.Edit(ctx, "bob", one.Seq, "one!"); err != nil {
+	one, _ := alice.Resolve(client.ContactConv("bob"), wire.Ref{By: "alice", Seq: 2})
+	if err := alice.Edit(ctx, client.ContactConv("bob"), one.Seq, "one!"); err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.Reply(ctx, "bob", one, "two"); err != nil {
+	if err := alice.Reply(ctx, client.ContactConv("bob"), one, "two"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bob.Receive(ctx, "alice"); err != nil {
@@ -77,7 +77,7 @@ func TestLabelsHaveNoGaps(t *testing.T) {
 	if one.Seq == 2 {
 		t.Fatalf("alice's second text is her event %d: the test has no gap to close", one.Seq)
 	}
-	if _, err := bob.Resolve("alice", wire.Ref{By: "alice", Seq: 4}); !errors.Is(err, client.ErrNoMessage) {
+	if _, err := bob.Resolve(client.ContactConv("alice"), wire.Ref{By: "alice", Seq: 4}); !errors.Is(err, client.ErrNoMessage) {
 		t.Fatalf("a label no message has: %v", err)
 	}
 }
@@ -94,8 +94,8 @@ func TestNumbersKeepOldReferences(t *testing.T) {
 	bob, _, _ := w.userWithState("bob", w.hubs[1], filepath.Join(dir, "bob"))
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "a") // alice's event 0
-	a, _ := alice.Resolve("bob", wire.Ref{By: "alice", Seq: 1})
-	if err := alice.Edit(ctx, "bob", a.Seq, "a!"); err != nil { // event 1
+	a, _ := alice.Resolve(client.ContactConv("bob"), wire.Ref{By: "alice", Seq: 1})
+	if err := alice.Edit(ctx, client.ContactConv("bob"), a.Seq, "a!"); err != nil { // event 1
 		t.Fatal(err)
 	}
 	if err := alice.Send(ctx, "bob", "b"); err != nil { // event 2
@@ -113,11 +113,11 @@ func TestNumbersKeepOldReferences(t *testing.T) {
 	if got, want := labels(bob, "alice"), "alice/0 a! | alice/2 b"; got != want {
 		t.Fatalf("bob's labels from before numbers: %s, want %s", got, want)
 	}
-	b, err := bob.Resolve("alice", wire.Ref{By: "alice", Seq: 2})
+	b, err := bob.Resolve(client.ContactConv("alice"), wire.Ref{By: "alice", Seq: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bob.Reply(ctx, "alice", b, "yes"); err != nil {
+	if err := bob.Reply(ctx, client.ContactConv("alice"), b, "yes"); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.Send(ctx, "bob", "c"); err != nil { // numbered from 3: above every label shown so far

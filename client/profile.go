@@ -62,7 +62,7 @@ func (c *Client) publishProfile(ctx context.Context, p wire.Profile, key []byte)
 	}
 	for _, n := range c.unblocked() {
 		// A contact whose keys changed gets it in the new conversation.
-		if _, serr := c.SendEvent(ctx, n, &wire.Event{Kind: wire.KindProfile, Key: key}); serr != nil && !errors.Is(serr, ErrQueued) && !errors.Is(serr, ErrKeysChanged) {
+		if _, serr := c.SendEvent(ctx, ContactConv(n), &wire.Event{Kind: wire.KindProfile, Key: key}); serr != nil && !errors.Is(serr, ErrQueued) && !errors.Is(serr, ErrKeysChanged) {
 			err = cmp.Or(err, serr)
 		}
 	}

@@ -45,11 +45,11 @@ func TestRequestQueuedUntilTheirHubAnswers(t *testing.T) {
 	if err := alice.Request(ctx, "bob", "hi again"); !errors.As(err, &q) || !q.Request {
 		t.Fatalf("asking again while queued: %v", err)
 	}
-	m, err := alice.SendEvent(ctx, "bob", &wire.Event{Kind: wire.KindText, Text: "are you there?"})
+	m, err := alice.SendEvent(ctx, client.ContactConv("bob"), &wire.Event{Kind: wire.KindText, Text: "are you there?"})
 	if !errors.As(err, &q) || !q.Request {
 		t.Fatalf("a message while the request is queued: %v", err)
 	}
-	if st := alice.StateOf("bob", m.Seq, wire.Receipt{}); st != client.StateQueued {
+	if st := alice.StateOf(client.ContactConv("bob"), m.Seq, wire.Receipt{}); st != client.StateQueued {
 		t.Fatalf("its state: %s", st)
 	}
 

@@ -82,8 +82,8 @@ func TestRequestFromUnprovableSenderIsKept(t *testing.T) {
 
 	client.Configure(alice, client.WithWatchTimings(client.WatchTimings{Maintenance: 20 * time.Millisecond, Backup: time.Nanosecond}))
 	announced := make(chan string, 4)
-	watch(t, alice, func(m client.Message) {
-		if m.Kind == client.KindRequest {
+	watch(t, alice, func(m client.Notice) {
+		if m.Kind == client.NoticeRequest {
 			announced <- m.From
 		}
 	}, nil)

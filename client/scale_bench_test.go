@@ -123,10 +123,11 @@ func BenchmarkFollowThousand(b *testing.B) {
 
 	arrived := make(chan time.Time, 1024)
 	hellos := make(chan struct{}, contacts)
-	go bob.Watch(ctx, func(m client.Message) {
-		if m.Kind != wire.KindText {
+	go bob.Watch(ctx, func(n client.Notice) {
+		if n.Kind != client.NoticeMessage || n.Message.Kind != wire.KindText {
 			return // receipts, reported after every (re)connection
 		}
+		m := n.Message
 		if m.Text == "hello bob" {
 			hellos <- struct{}{}
 			return

@@ -108,7 +108,7 @@ func TestRecordedStateV1(t *testing.T) {
 
 	// The conversation with bob, as it stood.
 	var lines []string
-	for _, m := range c.Conversation("bob") {
+	for _, m := range c.Conversation(client.ContactConv("bob")) {
 		s := m.From + ":" + m.Kind + ":" + m.Text
 		if m.Deleted {
 			s = m.From + ":(deleted)"
@@ -142,7 +142,7 @@ func TestRecordedStateV1(t *testing.T) {
 	if !slices.Equal(lines, want) {
 		t.Errorf("the conversation with bob:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if n := c.Unread("bob"); n != 0 {
+	if n := c.Unread(client.ContactConv("bob")); n != 0 {
 		t.Errorf("%d unread from bob, want 0", n)
 	}
 
@@ -155,7 +155,7 @@ func TestRecordedStateV1(t *testing.T) {
 		t.Error("the group's keys are missing")
 	}
 	var group []string
-	for _, m := range c.Conversation("#" + meta.Group) {
+	for _, m := range c.Conversation(client.GroupConv(meta.Group)) {
 		if m.Kind != client.KindNotice {
 			s := m.From + ":" + m.Text
 			for _, who := range []string{"alice", "bob", "carol"} {

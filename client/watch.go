@@ -14,19 +14,23 @@ import (
 	"github.com/parley-im/parley/client/wire"
 )
 
-// Watch delivers new messages from every contact to fn until ctx ends.
+// Watch reports what arrives to fn (a Notice: new messages and events
+// from every contact and group, receipts, contact requests, expiries)
+// until ctx ends. fn may be called from several goroutines at once (one
+// per hub followed, and the maintenance): it must be safe for that, and
+// not block for long.
 // It holds one change-notification stream per hub the contacts write to
 // (following each contact on every hub of theirs, and the user's inbox on
 // every hub of the user's), following only their message paths, and
 // reads a contact's hubs when a stream reports a write there. It catches
 // up on every (re)connection (and after a "reset", when the hub cannot
-// replay what was missed), reporting then a KindReceipt for each contact
+// replay what was missed), reporting then a NoticeReceipt for each contact
 // followed there (a receipt may have changed meanwhile), and while a hub
 // is unreachable it polls it with back-off (1 s doubling to 30 s). A
 // message that fails to open is reported through onErr and not shown.
 //
 // Every maintenance period (WithWatchTimings) it also expires disappearing messages
-// (reporting KindExpired), retries queued messages, keeps the backup
+// (reporting NoticeExpired), retries queued messages, keeps the backup
 // current (every backup period), and takes in contacts
 // made since it started (and leaves blocked ones); every refresh period it
 // looks each contact up on the chain again, so one who moved to other hubs
@@ -35,7 +39,7 @@ import (
 // reporting through onErr an ErrNotMine if it no longer holds this
 // device's keys. Any change of what
 // to follow restarts the streams.
-func (c *Client) Watch(ctx context.Context, fn func(Message), onErr func(error)) error {
+func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) error {
 	if onErr == nil {
 		onErr = func(error) {}
 	}
@@ -95,7 +99,7 @@ func (c *Client) watchPlan() map[string][]string {
 
 // maintain runs Watch's periodic work until ctx ends or the plan of what
 // to follow changes (a new contact, a contact's new hubs).
-func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, requests *announcer, fn func(Message), onErr func(error)) {
+func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, requests *announcer, fn func(Notice), onErr func(error)) {
 	t := time.NewTicker(c.timings.Maintenance)
 	defer t.Stop()
 	lastBackup := time.Now()
@@ -108,7 +112,7 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 		if expired, err := c.expire(ctx); err != nil && ctx.Err() == nil {
 			onErr(err)
 		} else if expired {
-			fn(Message{Kind: KindExpired, To: c.Name})
+			fn(Notice{Kind: NoticeExpired})
 		}
 		if c.hasQueued() {
 			c.Flush(ctx) // what fails stays queued, as the send said
@@ -116,7 +120,7 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 		if c.groupsWaiting() { // links to open, keys to give or to get (new links' events come through the streams)
 			ms, err := c.syncGroups(ctx, false, true)
 			for _, m := range ms {
-				fn(m)
+				c.arrived(fn, m)
 			}
 			if err != nil && ctx.Err() == nil {
 				onErr(err)
@@ -207,18 +211,45 @@ func WithWatchTimings(w WatchTimings) Option {
 	}
 }
 
-// KindExpired is the kind of the Message Watch reports when disappearing
-// messages were removed from the history.
-const KindExpired = "expired"
+// A Notice is what Watch reports as it happens; Kind says what, and which
+// fields are set. A message that arrived is also in the history (History,
+// Conversation), unless it was an event that changed another (a reaction,
+// an edit, a deletion: the history shows the message it changed).
+type Notice struct {
+	Kind NoticeKind
+	// Conv is the conversation it concerns (zero for NoticeExpired and
+	// NoticeRequest).
+	Conv Conv
+	// Message is what arrived (NoticeMessage), as Receive returns it.
+	Message *Message
+	// From, Greeting and Time are a contact request's (NoticeRequest):
+	// the requester (verified), their greeting, when they asked.
+	From     string
+	Greeting string
+	Time     time.Time
+}
 
-// KindReceipt is the kind of the Message Watch reports when a contact
-// (From) wrote a new receipt: read it with ReceiptFrom.
-const KindReceipt = "receipt"
+// A NoticeKind says what a Notice reports.
+type NoticeKind int
 
-// KindRequest is the kind of the Message Watch reports for a contact
-// request that arrived in the user's inbox (From is the requester,
-// verified; Text its greeting). Answer it with Answer.
-const KindRequest = "request"
+const (
+	// NoticeMessage: a message or an event arrived in Conv (Message).
+	NoticeMessage NoticeKind = iota + 1
+	// NoticeReceipt: the contact of Conv may have written a new receipt:
+	// read it with ReceiptFrom. (Reported after every (re)connection to a
+	// hub too, as a receipt may have changed meanwhile.)
+	NoticeReceipt
+	// NoticeExpired: disappearing messages were removed from the history.
+	NoticeExpired
+	// NoticeRequest: a contact request arrived in the user's inbox
+	// (From, Greeting, Time). Answer it with Answer.
+	NoticeRequest
+)
+
+// arrived reports m, which arrived, through fn.
+func (c *Client) arrived(fn func(Notice), m Message) {
+	fn(Notice{Kind: NoticeMessage, Conv: ConversationOf(c.Name, m), Message: &m})
+}
 
 // announcer reports each inbox request once per Watch, and remembers
 // whether a request waits for its sender to become provable.
@@ -235,7 +266,7 @@ func (a *announcer) retry() bool {
 	return a.waiting
 }
 
-func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Message), onErr func(error)) {
+func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Notice), onErr func(error)) {
 	pending, bad, err := c.Requests(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -252,14 +283,14 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Mes
 	for _, p := range pending {
 		if id := p.hub + " " + p.ID; !a.seen[id] {
 			a.seen[id] = true
-			fn(Message{Kind: KindRequest, From: p.From, To: c.Name, Time: p.Intro.Time, Text: p.Intro.Greeting})
+			fn(Notice{Kind: NoticeRequest, From: p.From, Time: p.Intro.Time, Greeting: p.Intro.Greeting})
 		}
 	}
 }
 
 // watchHub follows names' messages on the hub at url, and the user's
 // inbox there if inbox (url is one of the user's hubs).
-func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox bool, requests *announcer, fn func(Message), onErr func(error)) {
+func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox bool, requests *announcer, fn func(Notice), onErr func(error)) {
 	h, err := c.dial(ctx, url)
 	byAddr := map[string][]string{}
 	var follows []hubclient.Follow
@@ -290,7 +321,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 			lms, lerr := c.receiveLinks(ctx, n)
 			ms, err = append(ms, lms...), cmp.Or(err, lerr)
 			for _, m := range ms {
-				fn(m)
+				c.arrived(fn, m)
 				groups = groups || m.Kind == wire.KindGroup
 			}
 			if err != nil && ctx.Err() == nil {
@@ -300,7 +331,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		if groups {
 			ms, err := c.syncGroups(ctx, false, true)
 			for _, m := range ms {
-				fn(m)
+				c.arrived(fn, m)
 			}
 			if err != nil && ctx.Err() == nil {
 				onErr(err)
@@ -315,7 +346,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				case "ready", "reset":
 					catchUp(names, true)
 					for _, n := range names { // a receipt may have changed while not connected
-						fn(Message{Kind: KindReceipt, From: n, To: c.Name})
+						fn(Notice{Kind: NoticeReceipt, Conv: ContactConv(n)})
 					}
 					if inbox {
 						c.announceRequests(ctx, requests, fn, onErr)
@@ -325,7 +356,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 						c.announceRequests(ctx, requests, fn, onErr)
 					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "r/") {
 						for _, n := range byAddr[ev.Address] {
-							fn(Message{Kind: KindReceipt, From: n, To: c.Name})
+							fn(Notice{Kind: NoticeReceipt, Conv: ContactConv(n)})
 						}
 					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
 						catchUp(nil, true)

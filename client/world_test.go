@@ -141,7 +141,7 @@ func (w *world) userOnUnlocked(name string, hubs []string, statePath string) (*c
 
 // watch runs c.Watch until the test ends; the test's cleanup waits for it
 // to return (before settings a test changed are restored).
-func watch(t testing.TB, c *client.Client, fn func(client.Message), onErr func(error)) {
+func watch(t testing.TB, c *client.Client, fn func(client.Notice), onErr func(error)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -159,9 +159,9 @@ func watch(t testing.TB, c *client.Client, fn func(client.Message), onErr func(e
 // is want.
 func watchTexts(t *testing.T, c *client.Client) (expect func(want string)) {
 	got := make(chan string, 16)
-	watch(t, c, func(m client.Message) {
-		if m.Kind == wire.KindText {
-			got <- m.Text
+	watch(t, c, func(n client.Notice) {
+		if n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText {
+			got <- n.Message.Text
 		}
 	}, func(err error) { t.Logf("%s's watch: %v", c.Name, err) })
 	return func(want string) {
@@ -244,16 +244,16 @@ func TestWorld(t *testing.T) {
 	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 4}) {
 		t.Fatalf("receipt from bob: %+v %v", r, err)
 	}
-	if n := bob.Unread("alice"); n != 4 {
+	if n := bob.Unread(client.ContactConv("alice")); n != 4 {
 		t.Fatalf("bob has %d unread, want 4", n)
 	}
-	if err := bob.MarkRead(ctx, "alice"); err != nil {
+	if err := bob.MarkRead(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := alice.ReceiptFrom(ctx, "bob"); err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 4, Read: 4}) {
 		t.Fatalf("receipt from bob after reading: %+v %v", r, err)
 	}
-	if s := alice.StateOf("bob", 3, wire.Receipt{Delivered: 4, Read: 4}); s != client.StateRead {
+	if s := alice.StateOf(client.ContactConv("bob"), 3, wire.Receipt{Delivered: 4, Read: 4}); s != client.StateRead {
 		t.Fatalf("state of alice's message 3: %s", s)
 	}
 	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || !reflect.DeepEqual(r, wire.Receipt{Delivered: 3}) {
@@ -488,9 +488,9 @@ func TestWatch(t *testing.T) {
 	defer cancel()
 	connect(t, alice, bob, "hello")
 	got := make(chan client.Message, 16)
-	watch(t, bob, func(m client.Message) {
-		if m.Kind != client.KindReceipt { // reported after every (re)connection
-			got <- m
+	watch(t, bob, func(n client.Notice) {
+		if n.Kind == client.NoticeMessage { // not the receipts, reported after every (re)connection
+			got <- *n.Message
 		}
 	}, func(err error) { t.Errorf("watch: %v", err) })
 	if m := <-got; m.Text != "hello" { // the catch-up after connecting
@@ -620,7 +620,7 @@ func TestKeyChangeWarning(t *testing.T) {
 	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
 		t.Fatalf("the replaced device reads what alice sent after confirming: %v, %v", texts(ms), err)
 	}
-	for _, m := range alice.Conversation("bob") {
+	for _, m := range alice.Conversation(client.ContactConv("bob")) {
 		if m.Text == "hi" && !m.Earlier {
 			t.Fatalf("the old conversation is not marked earlier: %+v", m)
 		}
@@ -798,7 +798,7 @@ func TestTwoHubs(t *testing.T) {
 	if got, err := alice.Receive(ctx, "bob"); err != nil || len(got) != 1 {
 		t.Fatalf("alice received %v %v", texts(got), err)
 	}
-	if err := alice.MarkRead(ctx, "bob"); err != nil {
+	if err := alice.MarkRead(ctx, client.ContactConv("bob")); err != nil {
 		t.Fatalf("marking read with one of two hubs down: %v", err)
 	}
 	if r, err := bob.ReceiptFrom(ctx, "alice"); err != nil || r.Read != 1 {

@@ -26,7 +26,7 @@ func (a *Agent) contacts(k *call) (any, error) {
 	blocked := c.Blocked()
 	out := api.Contacts{Contacts: []api.Contact{}}
 	for _, n := range c.Contacts() {
-		ct := api.Contact{Name: n, Verified: c.Verified(n), Unread: c.Unread(n), Blocked: slices.Contains(blocked, n), Keys: "unchecked"}
+		ct := api.Contact{Name: n, Verified: c.Verified(n), Unread: c.Unread(client.ContactConv(n)), Blocked: slices.Contains(blocked, n), Keys: "unchecked"}
 		if !check {
 			out.Contacts = append(out.Contacts, ct)
 			continue

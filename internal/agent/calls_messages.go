@@ -17,7 +17,7 @@ import (
 // apiMessage is m, an entry of me's history, as the API carries it
 // (never a file's key).
 func apiMessage(me string, m client.Message) api.Message {
-	out := api.Message{Conversation: client.ConversationOf(me, m), ID: api.Ref{By: m.From, Seq: m.Seq}, From: m.From, To: m.To,
+	out := api.Message{Conversation: client.ConversationOf(me, m).String(), ID: api.Ref{By: m.From, Seq: m.Seq}, From: m.From, To: m.To,
 		Time: m.Time, Kind: m.Kind, Text: m.Text, Emoji: m.Emoji, TTL: int64(m.TTL / time.Second), Expires: m.Expires,
 		Edited: m.Edited, Deleted: m.Deleted, Reactions: maps.Clone(m.Reactions), Earlier: m.Earlier}
 	if l, ok := m.Label(); ok {
@@ -77,7 +77,7 @@ func (a *Agent) states(c *client.Client, ms []api.Message) {
 			continue
 		}
 		rc := a.cachedReceipt(m.Conversation)
-		switch st := c.StateOf(m.Conversation, m.ID.Seq, rc.r); {
+		switch st := c.StateOf(convOf(m.Conversation), m.ID.Seq, rc.r); {
 		case strings.HasPrefix(m.Conversation, "#") && st != client.StateQueued:
 			m.State = client.GroupState(m.ID.Seq, members[m.Conversation], rc.group)
 		default:
@@ -89,6 +89,14 @@ func (a *Agent) states(c *client.Client, ms []api.Message) {
 // conversation is the call's conversation: a contact's name, or "#" and
 // a group's ID.
 func (k *call) conversation() string { return k.param("conv") }
+
+// convOf is the conversation conv names (the API's form, as
+// client.Conv.String gives it); the zero Conv, which no conversation
+// matches, if conv is empty.
+func convOf(conv string) client.Conv {
+	v, _ := client.ParseConv(conv)
+	return v
+}
 
 // conversationLabel names a conversation for a person: a contact's name,
 // or "the group NAME" for "#" and a group's ID.
@@ -134,7 +142,7 @@ func (a *Agent) messages(k *call) (any, error) {
 		a.readReceipt(k, c, conv)
 	}
 	out := api.Conversation{Conversation: conv, Label: conversationLabel(c, conv), Messages: []api.Message{}}
-	for _, m := range c.Conversation(conv) {
+	for _, m := range c.Conversation(convOf(conv)) {
 		out.Messages = append(out.Messages, apiMessage(c.Name, m))
 	}
 	if last > 0 && len(out.Messages) > last {
@@ -168,7 +176,7 @@ func (a *Agent) search(k *call) (any, error) {
 	}
 	out := api.SearchResult{Messages: []api.Message{}}
 	for _, m := range c.History() {
-		conv := client.ConversationOf(c.Name, m)
+		conv := client.ConversationOf(c.Name, m).String()
 		if m.Deleted || (in != "" && conv != in) {
 			continue
 		}
@@ -188,7 +196,7 @@ func (a *Agent) markRead(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, quiet(c.MarkRead(k.ctx, k.conversation()))
+	return nil, quiet(c.MarkRead(k.ctx, convOf(k.conversation())))
 }
 
 // parseRef reads a message's label, NAME/N, as 'parley read' shows it; a
@@ -213,7 +221,7 @@ func resolveRef(c *client.Client, conv, s string) (wire.Ref, error) {
 	if err != nil {
 		return wire.Ref{}, err
 	}
-	return c.Resolve(conv, label)
+	return c.Resolve(convOf(conv), label)
 }
 
 // ownSeq resolves the label s of one of the user's messages in
@@ -226,7 +234,7 @@ func ownSeq(c *client.Client, conv, s string) (uint64, error) {
 	if label.By != c.Name {
 		return 0, usagef("%s is %s's message: only its author can change it", label, label.By)
 	}
-	ref, err := c.Resolve(conv, label)
+	ref, err := c.Resolve(convOf(conv), label)
 	return ref.Seq, err
 }
 
@@ -304,7 +312,7 @@ func (a *Agent) send(k *call) (any, error) {
 		}
 		e.Ref = &ref
 	}
-	m, err := c.SendEvent(k.ctx, conv, e)
+	m, err := c.SendEvent(k.ctx, convOf(conv), e)
 	return a.sent(c, m, err)
 }
 
@@ -328,7 +336,7 @@ func (a *Agent) react(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.React(k.ctx, conv, ref, req.Emoji))
+	return nil, a.queuedOK(k, c.React(k.ctx, convOf(conv), ref, req.Emoji))
 }
 
 func (a *Agent) edit(k *call) (any, error) {
@@ -348,7 +356,7 @@ func (a *Agent) edit(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.Edit(k.ctx, conv, seq, req.Text))
+	return nil, a.queuedOK(k, c.Edit(k.ctx, convOf(conv), seq, req.Text))
 }
 
 func (a *Agent) deleteMessage(k *call) (any, error) {
@@ -365,7 +373,7 @@ func (a *Agent) deleteMessage(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.Delete(k.ctx, conv, seq))
+	return nil, a.queuedOK(k, c.Delete(k.ctx, convOf(conv), seq))
 }
 
 func (a *Agent) setTimer(k *call) (any, error) {
@@ -381,7 +389,7 @@ func (a *Agent) setTimer(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.queuedOK(k, c.SetTimer(k.ctx, conv, time.Duration(req.Seconds)*time.Second)); err != nil {
+	if err := a.queuedOK(k, c.SetTimer(k.ctx, convOf(conv), time.Duration(req.Seconds)*time.Second)); err != nil {
 		return nil, err
 	}
 	if req.Seconds > 0 {
@@ -431,7 +439,7 @@ func (a *Agent) sendFile(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.SendFile(k.ctx, conv, p, req.Caption, func(done, total int64) {
+	m, err := c.SendFile(k.ctx, convOf(conv), p, req.Caption, func(done, total int64) {
 		k.progress(api.Progress{Stage: "send", Done: done, Total: total})
 	})
 	if err := a.queuedOK(k, err); err != nil {
@@ -465,7 +473,7 @@ func (a *Agent) getFile(k *call) (any, error) {
 	}
 	dest := req.Dest
 	if dest == "" {
-		for _, m := range c.Conversation(conv) {
+		for _, m := range c.Conversation(convOf(conv)) {
 			if m.ID() == ref && m.File != nil {
 				if base := filepath.Base(m.File.Name); base != "." && base != "/" && base != ".." {
 					dest = filepath.Join(req.Dir, base)
@@ -479,7 +487,7 @@ func (a *Agent) getFile(k *call) (any, error) {
 	if dest, err = a.localPath(dest, "the destination"); err != nil {
 		return nil, err
 	}
-	err = c.GetFile(k.ctx, conv, ref, dest, func(done, total int64) {
+	err = c.GetFile(k.ctx, convOf(conv), ref, dest, func(done, total int64) {
 		k.progress(api.Progress{Stage: "receive", Done: done, Total: total})
 	})
 	if err != nil {

@@ -69,7 +69,7 @@ func (a *Agent) follow(ctx context.Context, c *client.Client) {
 	a.log.Info("following the hubs", "name", c.Name, "hubs", c.Hubs())
 	backoff := followFirst
 	for ctx.Err() == nil {
-		err := c.Watch(ctx, func(m client.Message) { a.watched(ctx, c, m) }, func(err error) { a.watchError(err) })
+		err := c.Watch(ctx, func(n client.Notice) { a.watched(ctx, c, n) }, func(err error) { a.watchError(err) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -84,21 +84,23 @@ func (a *Agent) follow(ctx context.Context, c *client.Client) {
 }
 
 // watched publishes what the watch reported.
-func (a *Agent) watched(ctx context.Context, c *client.Client, m client.Message) {
-	switch m.Kind {
-	case client.KindReceipt, wire.KindReceipts:
-		if r, err := c.ReceiptFrom(ctx, m.From); err == nil {
+func (a *Agent) watched(ctx context.Context, c *client.Client, n client.Notice) {
+	switch {
+	case n.Kind == client.NoticeReceipt, n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindReceipts:
+		from := n.Conv.String()
+		if r, err := c.ReceiptFrom(ctx, from); err == nil {
 			a.receiptsMu.Lock()
-			a.receipts[m.From] = receiptCache{r: r}
+			a.receipts[from] = receiptCache{r: r}
 			a.receiptsMu.Unlock()
 		}
-		a.publish(api.Event{Type: api.EventReceipt, Conversation: m.From})
-	case client.KindExpired:
+		a.publish(api.Event{Type: api.EventReceipt, Conversation: from})
+	case n.Kind == client.NoticeExpired:
 		a.publish(api.Event{Type: api.EventExpired})
-	case client.KindRequest:
-		a.publish(api.Event{Type: api.EventRequest, Request: &api.Request{From: m.From, Greeting: m.Text, Time: m.Time}})
-		a.notify(ctx, "contact request from "+m.From)
-	default:
+	case n.Kind == client.NoticeRequest:
+		a.publish(api.Event{Type: api.EventRequest, Request: &api.Request{From: n.From, Greeting: n.Greeting, Time: n.Time}})
+		a.notify(ctx, "contact request from "+n.From)
+	case n.Kind == client.NoticeMessage:
+		m := *n.Message
 		am := apiMessage(c.Name, m)
 		a.publish(api.Event{Type: api.EventMessage, Message: &am})
 		if m.Kind == wire.KindText && m.From != c.Name {
