@@ -370,12 +370,12 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	login := startWeb(t, dora)
 	page := webtest.Browser(t, "dora")
 	page.Open(login)
-	page.AwaitText("main", "Create your identity")
+	page.AwaitText("main", "Set up Parley on this device")
 	page.Axe("first run")
 	page.Fill("textbox", "Chain node", rpc)
 	page.Type("textbox", "Passphrase", pass)
 	page.Type("textbox", "Passphrase again", pass)
-	page.Click("button", "Create identity")
+	page.Click("button", "Set up")
 	page.AwaitText("main", "Write down your recovery phrase")
 	if words := strings.Fields(page.Text("#recovery-phrase")); len(words) < 12 {
 		t.Errorf("the recovery phrase shown: %q", words)
@@ -445,6 +445,29 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	}
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page's scripts failed: %q", errs)
+	}
+
+	// Bob keeps a backup; on a new device his first run in the browser
+	// restores it: his name, his contacts and the group.
+	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "bob's backup passphrase")
+	parley(t, "--home", bob, "backup", "on")
+	bob2 := filepath.Join(t.TempDir(), "bob2")
+	login2 := startWeb(t, bob2)
+	page2 := webtest.Browser(t, "bob2")
+	page2.Open(login2)
+	page2.AwaitText("main", "Set up Parley on this device")
+	page2.Click("radio", "Restore from my backup")
+	page2.Fill("textbox", "Chain node", rpc)
+	page2.Type("textbox", "Your name", "bob")
+	page2.Type("textbox", "Backup passphrase", "bob's backup passphrase")
+	page2.Type("textbox", "Passphrase", pass)
+	page2.Type("textbox", "Passphrase again", pass)
+	page2.Axe("restore")
+	page2.Click("button", "Set up")
+	page2.AwaitText("nav[aria-label=Conversations]", "dora")
+	page2.AwaitText("nav[aria-label=Conversations]", "hikers")
+	if errs := page2.Errors(); len(errs) > 0 {
+		t.Errorf("bob's new page's scripts failed: %q", errs)
 	}
 }
 

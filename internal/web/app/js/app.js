@@ -138,33 +138,73 @@ function signedOut() {
 // ---------- first run, unlock, register
 
 function firstRun() {
-  document.title = 'Parley: create your identity';
+  document.title = 'Parley: set up this device';
   replace(top);
   const node = h('input', {type: 'url', required: true, autocomplete: 'off', placeholder: 'http://127.0.0.1:26657'});
   const witnesses = h('textarea', {rows: 2});
   const pass = h('input', {type: 'password', required: true, autocomplete: 'new-password', minlength: 12});
   const again = h('input', {type: 'password', required: true, autocomplete: 'new-password'});
+  const name = h('input', {type: 'text', autocomplete: 'username', spellcheck: 'false'});
+  const phrase = h('textarea', {rows: 2, spellcheck: 'false', autocomplete: 'off'});
+  const backup = h('input', {type: 'password', autocomplete: 'off'});
   const box = errorBox();
-  const button = h('button', {type: 'submit'}, 'Create identity');
+  const status = h('p', {role: 'status'});
+  const button = h('button', {type: 'submit'}, 'Set up');
+  const modes = [['new', 'Create a new identity'], ['restore', 'Restore from my backup'], ['recover', 'Recover my name with its recovery phrase']];
+  const radios = modes.map(([v, label], i) => {
+    const r = h('input', {type: 'radio', name: 'mode', value: v, id: 'mode-' + v, checked: i === 0, onchange: () => show()});
+    return h('div', {class: 'check'}, r, h('label', {for: r.id}, label));
+  });
+  const nameField = field('Your name', name, 'The name registered on the chain.');
+  const phraseField = field('Recovery phrase', phrase, 'The words shown when the identity was created.');
+  const backupField = field('Backup passphrase', backup, 'The passphrase of the backup on your hubs.');
+  const mode = () => main.querySelector('input[name=mode]:checked').value;
+  const show = () => {
+    const m = mode();
+    nameField.hidden = m === 'new';
+    phraseField.hidden = m !== 'recover';
+    backupField.hidden = m === 'new';
+    name.required = m !== 'new';
+    phrase.required = m === 'recover';
+    backup.required = m === 'restore';
+  };
   const form = h('form', {class: 'card', onsubmit: (e) => {
     e.preventDefault();
     if (pass.value !== again.value) return showError(box, {message: 'The two passphrases differ: type the same one twice.'});
+    const chain = {node: node.value.trim(), witnesses: lines(witnesses.value)};
     busy(button, box, async () => {
-      replace(button, 'Creating your keys…');
-      const res = await api.post('/init', {node: node.value.trim(), witnesses: lines(witnesses.value), passphrase: pass.value});
-      pass.value = again.value = '';
-      if (res && res.recovery_phrase) return recoveryScreen(res.recovery_phrase);
-      boot();
-    }).finally(() => replace(button, 'Create identity'));
+      const m = mode();
+      replace(status, m === 'new' ? 'Creating your keys…' : m === 'restore' ? 'Restoring from your backup…' : 'Recovering your name…');
+      try {
+        if (m === 'new') {
+          const res = await api.post('/init', {...chain, passphrase: pass.value});
+          pass.value = again.value = '';
+          if (res && res.recovery_phrase) return recoveryScreen(res.recovery_phrase);
+        } else if (m === 'restore') {
+          const res = await api.post('/restore', {...chain, name: name.value.trim(), backup_passphrase: backup.value, passphrase: pass.value});
+          toast(`Restored ${res.name}: ${res.contacts} contacts, ${res.messages} messages`);
+        } else {
+          const res = await api.stream('POST', '/recover', {...chain, name: name.value.trim(), recovery_phrase: phrase.value,
+            backup_passphrase: backup.value || undefined, passphrase: pass.value}, () => {});
+          toast(`Recovered ${res.name}: this device's new keys took effect at block ${res.height}`);
+        }
+        boot();
+      } finally {
+        replace(status);
+      }
+    });
   }},
-  h('h1', {}, 'Create your identity'),
+  h('h1', {}, 'Set up Parley on this device'),
   h('p', {}, 'Your keys are made on this device and never leave it. They are kept encrypted under your passphrase.'),
+  h('fieldset', {}, h('legend', {}, 'What to do'), radios),
   field('Chain node', node, 'The address of a Parley chain node (your operator gives it).'),
   field('Witness nodes (optional, one per line)', witnesses, 'Other nodes the light client checks the node against.'),
-  field('Passphrase', pass, 'At least 12 characters. Nobody can recover it for you.'),
+  nameField, phraseField, backupField,
+  field('Passphrase', pass, 'For this device. At least 12 characters. Nobody can recover it for you.'),
   field('Passphrase again', again),
-  box, button);
+  status, box, button);
   replace(main, form);
+  show();
   node.focus();
 }
 
