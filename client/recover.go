@@ -42,6 +42,10 @@ func ReadBackupForRecovery(ctx context.Context, name string, passphrase []byte, 
 // keys' bucket). What expired meanwhile is dropped.
 // Conversations keep their history; each starts over once its contact
 // confirms the new keys (their request replaces the old conversation).
+// Group links start over, and the user's sender key in every group is a
+// new one the lost device does not have, given to each member over a new
+// link (the user writes the introductions of members whose names sort
+// after its own, and reads the others').
 func Recovered(ctx context.Context, name string, id *keystore.Identity, dir Directory, statePath string, b *RecoveredState, passphrase []byte, opts ...Option) (*Client, error) {
 	rec, err := dir.Lookup(ctx, name)
 	if err != nil {
@@ -68,10 +72,17 @@ func Recovered(ctx context.Context, name string, id *keystore.Identity, dir Dire
 	// the backup's config sealed the old keys: EnableBackup seals the new.
 	c.device, c.superseded = newDevice(c.device.Gen+1, c.now()), nil
 	c.backup = nil
+	// Group links were made with the old keys: every member drops its
+	// link once it confirms the new ones, and needs a new introduction
+	// (written by the name that sorts first), so none of them is kept.
+	clear(c.links)
 	if err := c.Expire(ctx); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
+	// The lost device holds the user's sender keys: every group gets a
+	// new one, which members are given over the new links.
+	c.notice(c.book.Recovered(c.genv()))
 	if err := c.saveUnlock(); err != nil {
 		return nil, err
 	}

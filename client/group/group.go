@@ -843,6 +843,35 @@ func (b *Book) KeysChanged(name string, revoked bool, x Env) []Notice {
 	return out
 }
 
+// Recovered is what the user does in every group once its own name has
+// new keys (a recovery from the phrase, docs/devices.md): it makes its
+// own key new, since the lost device holds the old one, to be given to
+// every member over new links (each member drops its link with the user
+// when it confirms the new keys), and forgets the members' keys and read
+// positions: each gives a new key over the new link once it confirms.
+func (b *Book) Recovered(x Env) []Notice {
+	var out []Notice
+	for _, id := range sortedIDs(b.Groups) {
+		g := b.Groups[id]
+		if g.Epoch == 0 || g.Gone {
+			continue
+		}
+		for _, m := range g.Others() {
+			// Each member gives a new key once it confirms, for what it
+			// writes from then on; what it wrote before is not for the
+			// user's new keys.
+			delete(g.Keys, m)
+			delete(g.Next, m)
+			delete(g.Read, m)
+			delete(g.Final, m)
+		}
+		g.rekey(x)
+		clear(g.SentKey)
+		out = append(out, Notice{g.ID, b.Self, fmt.Sprintf("%s recovered the name on a new device: a new key for what %s writes from now, given to each member once they confirm", b.Self, b.Self)})
+	}
+	return out
+}
+
 // Confirmed forgets, in every group, the keys name gave the user (its old
 // holder's) and makes the user's key new once more: the new holder gets,
 // over a new link, a key for what the user writes from now on only (not

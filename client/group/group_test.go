@@ -464,6 +464,36 @@ func TestKeyChanges(t *testing.T) {
 	}
 }
 
+// TestRecovered: once the user's own name has new keys (a recovery),
+// its key in every group is new, to be given to every member, and the
+// members' keys and positions are forgotten (each gives a new one over
+// the new link); a group the user left is not touched.
+func TestRecovered(t *testing.T) {
+	b, g := holding(t)
+	g.Given("bob", 1)
+	g.Given("carol", 1)
+	gone := &Group{ID: "ffffffffffffffffffffffffffffffff", Name: "gone", Creator: "dave", Members: []string{"dave"}, Epoch: 1, Self: "alice", Gone: true,
+		Keys: map[string][]*Key{}, Next: map[string]uint64{}, SentKey: map[string]uint64{"dave": 1}}
+	b.Groups[gone.ID] = gone
+	g.Keys["bob"] = []*Key{NewKey(1, 0, seed(5))}
+	g.Next["bob"] = 2
+	old := g.Mine()
+	var rekeyed []string
+	notes := b.Recovered(env(map[string]uint64{g.ID: 4}, &rekeyed))
+	if got := texts(notes); len(got) != 1 || !strings.Contains(got[0], "alice recovered the name on a new device: a new key") {
+		t.Fatalf("notices %v", got)
+	}
+	if g.Mine() == old || g.Mine().From != 4 || len(g.SentKey) != 0 || !slices.Equal(rekeyed, []string{g.ID}) {
+		t.Fatalf("after the recovery: mine %+v, sent %v", g.Mine(), g.SentKey)
+	}
+	if len(g.Keys["bob"]) != 0 || g.Next["bob"] != 0 || !slices.Equal(g.ToGive(), []string{"bob", "carol"}) {
+		t.Fatalf("bob's keys %v, next %d, to give %v", seeds(g, "bob"), g.Next["bob"], g.ToGive())
+	}
+	if gone.SentKey["dave"] != 1 {
+		t.Fatal("a group the user left was touched")
+	}
+}
+
 // TestKeyChain: a sender key's chain moves past each message opened,
 // never back, and not past one that did not open.
 func TestKeyChain(t *testing.T) {

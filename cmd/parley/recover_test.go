@@ -290,3 +290,70 @@ func TestRecoverFromBackup(t *testing.T) {
 		t.Fatalf("restore from the backup the recovered device wrote: %s", out)
 	}
 }
+
+// TestRecoverInGroup: alice holds a group with bob and dave, keeps a
+// backup, and loses her device. Recovered from the phrase and the
+// backup, she has the group; the lost device reads nothing the group
+// says after; once bob and dave confirm her new keys, the group goes on
+// with her.
+func TestRecoverInGroup(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	t.Setenv("PARLEY_BACKUP_PASSPHRASE", "a backup passphrase")
+	old := filepath.Join(t.TempDir(), "alice")
+	phrase := initWithPhrase(t, rpc, old)
+	parley(t, "--home", old, "register", "alice", "--hub", hubs[0])
+	homes := users(t, rpc, hubs[1], "bob", "dave")
+	homes["alice"] = old
+	for _, n := range []string{"bob", "dave"} {
+		awaitName(t, old, n)
+		awaitName(t, homes[n], "alice")
+	}
+	bob, dave := homes["bob"], homes["dave"]
+	befriend(t, homes, "alice", "bob")
+	befriend(t, homes, "alice", "dave")
+	parley(t, "--home", old, "backup", "on")
+	parley(t, "--home", old, "group", "create", "crew", "bob", "dave")
+	parley(t, "--home", old, "group", "send", "crew", "from alice")
+	groupUntil(t, "bob and dave read alice", "crew", []string{bob, dave, old}, func() bool {
+		return reads(t, bob, "crew", "alice: from alice") && reads(t, dave, "crew", "alice: from alice")
+	})
+
+	alice := filepath.Join(t.TempDir(), "alice-new")
+	t.Setenv("PARLEY_RECOVERY_PHRASE", phrase)
+	if out := parley(t, "--home", alice, "recover", "alice", "--node", rpc, "--from-backup"); !strings.Contains(out, "from your backup: 2 contacts, ") {
+		t.Fatalf("recover: %s", out)
+	}
+	if out := parley(t, "--home", alice, "group", "list"); !strings.Contains(out, "crew\t") {
+		t.Fatalf("the recovered alice's groups:\n%s", out)
+	}
+	awaitName(t, bob, "alice", "  2  height ")
+	awaitName(t, dave, "alice", "  2  height ")
+	parley(t, "--home", bob, "group", "send", "crew", "bob after the recovery")
+	for _, h := range []string{bob, dave, old, alice} {
+		try(h, "group", "list")
+	}
+	if out := parley(t, "--home", bob, "group", "read", "crew"); !strings.Contains(out, "alice's keys changed") {
+		t.Errorf("bob's group history shows no key change:\n%s", out)
+	}
+
+	for _, n := range []string{"bob", "dave"} {
+		parley(t, "--home", homes[n], "contacts", "confirm", "alice")
+	}
+	parley(t, "--home", alice, "contacts", "accept", "bob")
+	parley(t, "--home", alice, "contacts", "accept", "dave")
+	parley(t, "--home", bob, "group", "send", "crew", "bob to the recovered alice")
+	groupUntil(t, "the recovered alice reads bob", "crew", []string{alice, bob, dave}, func() bool {
+		return reads(t, alice, "crew", "bob: bob to the recovered alice")
+	})
+	parley(t, "--home", alice, "group", "send", "crew", "alice is back")
+	groupUntil(t, "bob and dave read the recovered alice", "crew", []string{alice, bob, dave}, func() bool {
+		return reads(t, bob, "crew", "alice: alice is back") && reads(t, dave, "crew", "alice: alice is back")
+	})
+	for _, h := range []string{old} {
+		try(h, "group", "list")
+	}
+	if _, out, _ := try(old, "group", "read", "crew"); strings.Contains(out, "after the recovery") || strings.Contains(out, "recovered alice") {
+		t.Fatalf("the lost device reads what the group said after the recovery:\n%s", out)
+	}
+}
