@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/chain/node/nodetest"
+	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/agent"
+	"github.com/parley-im/parley/internal/api"
+)
+
+// BenchmarkAgentCommands measures what a person waits for, side by side:
+// 'parley send' and 'parley read' as processes (the built binary), from
+// process start to exit, serving themselves (one-shot) and served by a
+// running 'parley daemon' (agent); and a message sent through alice's
+// agent until it is on bob's agent's event stream (agent-to-agent). Each
+// reports its p50 and p99 in milliseconds. docs/benchmarks.md has the
+// figures and the command.
+func BenchmarkAgentCommands(b *testing.B) {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "parley")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	rpc := nodetest.Start(b, "bench")
+	hub := hubtest.Start(b, nil).URL
+	b.Setenv("PARLEY_PASSPHRASE", "a bench passphrase")
+	homes := map[string]string{}
+	must := func(args ...string) string {
+		var out, errb bytes.Buffer
+		if code := runWith(context.Background(), testRun(), args, nil, &out, &errb); code != 0 {
+			b.Fatalf("parley %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	retry := func(what string, args ...string) {
+		for deadline := time.Now().Add(2 * time.Minute); ; {
+			var out, errb bytes.Buffer
+			if runWith(context.Background(), testRun(), args, nil, &out, &errb) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: %s%s", what, out.String(), errb.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, n := range []string{"alice", "bob"} {
+		homes[n] = filepath.Join(dir, n)
+		retry("init "+n, "--home", homes[n], "init", "--node", rpc, "--insecure-kdf-memory", "64")
+		must("--home", homes[n], "register", n, "--hub", hub)
+	}
+	retry("bob's name", "--home", homes["alice"], "whois", "bob")
+	must("--home", homes["alice"], "contacts", "add", "bob")
+	must("--home", homes["bob"], "contacts", "accept", "alice")
+	must("--home", homes["bob"], "read", "alice")
+
+	exe := func(args ...string) time.Duration {
+		cmd := exec.Command(bin, append([]string{"--home", homes["alice"]}, args...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("parley %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+		return time.Since(start)
+	}
+	commands := func(mode string) {
+		b.Run(mode+"/send", func(b *testing.B) {
+			var d []time.Duration
+			for i := 0; i < b.N; i++ {
+				d = append(d, exe("send", "bob", fmt.Sprintf("%s %d", mode, i)))
+			}
+			report(b, d)
+		})
+		b.Run(mode+"/read", func(b *testing.B) {
+			var d []time.Duration
+			for i := 0; i < b.N; i++ {
+				d = append(d, exe("read", "bob", "--last", "5"))
+			}
+			report(b, d)
+		})
+	}
+	commands("one-shot")
+
+	for _, n := range []string{"alice", "bob"} {
+		cmd := exec.Command(bin, "--home", homes[n], "daemon")
+		var logs syncBuffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		})
+		for deadline := time.Now().Add(2 * time.Minute); ; {
+			if _, err := api.NewUnix(agent.SocketPath(homes[n])).Agent(context.Background()); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s's daemon never served:\n%s", n, logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	commands("agent")
+	b.Run("agent/api-send", func(b *testing.B) { // the call alone, on a new connection each time
+		var d []time.Duration
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			c := api.NewUnix(agent.SocketPath(homes["alice"]))
+			if _, err := c.Send(context.Background(), "bob", api.SendRequest{Text: fmt.Sprintf("api %d", i)}); err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+			d = append(d, time.Since(start))
+		}
+		report(b, d)
+	})
+	b.Run("process/version", func(b *testing.B) { // starting a process at all
+		var d []time.Duration
+		for i := 0; i < b.N; i++ {
+			d = append(d, exe("version"))
+		}
+		report(b, d)
+	})
+
+	b.Run("agent-to-agent", func(b *testing.B) {
+		alice, bob := api.NewUnix(agent.SocketPath(homes["alice"])), api.NewUnix(agent.SocketPath(homes["bob"]))
+		defer alice.Close()
+		defer bob.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		got := make(chan string, 16)
+		go bob.Events(ctx, "", func(ev api.Event) error {
+			if ev.Type == api.EventMessage && ev.Message.From == "alice" {
+				got <- ev.Message.Text
+			}
+			return nil
+		})
+		// The first message says the stream is up.
+		for ready := false; !ready; {
+			if _, err := alice.Send(ctx, "bob", api.SendRequest{Text: "ready?"}); err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-got:
+				ready = true
+			case <-time.After(30 * time.Second):
+			}
+		}
+		var d []time.Duration
+		for i := 0; i < b.N; i++ {
+			text := fmt.Sprintf("agent-to-agent %d", i)
+			start := time.Now()
+			if _, err := alice.Send(ctx, "bob", api.SendRequest{Text: text}); err != nil {
+				b.Fatal(err)
+			}
+			for t := ""; t != text; {
+				select {
+				case t = <-got:
+				case <-time.After(2 * time.Minute):
+					b.Fatalf("message %d never reached bob's event stream", i)
+				}
+			}
+			d = append(d, time.Since(start))
+		}
+		report(b, d)
+	})
+}
+
+// report adds the p50 and p99 of d, in milliseconds, to b's results.
+func report(b *testing.B, d []time.Duration) {
+	slices.Sort(d)
+	at := func(p float64) float64 {
+		return float64(d[min(len(d)-1, int(p*float64(len(d))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}
