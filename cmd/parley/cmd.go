@@ -201,8 +201,11 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			rec := w.Record
-			if w.Cached {
+			switch {
+			case w.Cached && !w.VerifiedAt.IsZero():
 				screen.Printf(h.stderr, "parley: the chain does not answer: %s as this device verified it at %s\n", rec.Name, h.clock.stamp(w.VerifiedAt))
+			case w.Cached:
+				screen.Printf(h.stderr, "parley: the chain does not answer: %s as this device holds it (the record of the contact, as last checked)\n", rec.Name)
 			}
 			screen.Printf(stdout, "name:     %s (verified by proof)\nowner:    %s\n", rec.Name, rec.Owner)
 			if rec.SigningKey != "" {

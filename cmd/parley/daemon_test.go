@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	awaitpkg "github.com/parley-im/parley/internal/await"
@@ -21,12 +22,14 @@ type daemonRun struct {
 	done   chan int
 }
 
-func startDaemon(t *testing.T, home string) *daemonRun {
+func startDaemon(t *testing.T, home string) *daemonRun { return startDaemonWith(t, home, testRun()) }
+
+func startDaemonWith(t *testing.T, home string, opts runOptions) *daemonRun {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	d := &daemonRun{stderr: &syncBuffer{}, stop: stop, done: make(chan int, 1)}
 	go func() {
-		d.done <- runWith(ctx, testRun(), []string{"--home", home, "daemon"}, nil, io.Discard, d.stderr)
+		d.done <- runWith(ctx, opts, []string{"--home", home, "daemon"}, nil, io.Discard, d.stderr)
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -125,5 +128,49 @@ func TestCommandRacingTheAgentStart(t *testing.T) {
 		if c := strings.Count(out, fmt.Sprintf("alice: race %d\n", i)); c != 1 {
 			t.Fatalf("bob has 'race %d' %d times:\n%s", i, c, out)
 		}
+	}
+}
+
+// TestDaemonReportsKeyChanges: with only the daemon running, a contact's
+// key change (bob revokes his name) is found by the daemon's own record
+// refresh, logged, and put on the event stream; a send through the daemon
+// is then refused, saying why.
+func TestDaemonReportsKeyChanges(t *testing.T) {
+	_, _, h := pair(t)
+	alice, bob := h["alice"], h["bob"]
+	opts := testRun()
+	opts.client = append(opts.client, client.WithWatchTimings(client.WatchTimings{Refresh: 200 * time.Millisecond, Maintenance: 200 * time.Millisecond}))
+	d := startDaemonWith(t, alice, opts)
+	d.serving(t, alice)
+	c := api.NewUnix(agent.SocketPath(alice))
+	defer c.Close()
+	info, err := c.Agent(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes := make(chan api.KeyChange, 8)
+	go c.Events(ctx, info.Cursor, func(ev api.Event) error {
+		if ev.Type == api.EventKeyChange {
+			changes <- *ev.KeyChange
+		}
+		return nil
+	})
+	parley(t, "--home", bob, "name", "revoke", "--confirm", "bob")
+	select {
+	case kc := <-changes:
+		if kc.Name != "bob" || !kc.Revoked || kc.Reason != "revoke" {
+			t.Fatalf("the key change event: %+v", kc)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no key change event; the daemon logged:\n%s", d.stderr.String())
+	}
+	if !strings.Contains(d.stderr.String(), "a contact's keys changed") {
+		t.Fatalf("the daemon's log does not say it:\n%s", d.stderr.String())
+	}
+	code, out, errb := try(alice, "send", "bob", "to a revoked name")
+	if code != 1 || !strings.Contains(errb, "bob's name was revoked at height") {
+		t.Fatalf("send to bob after the revocation: exit %d: %s%s", code, out, errb)
 	}
 }

@@ -443,6 +443,11 @@ func (a *Agent) whois(k *call) (any, error) {
 			w.Cached = true
 			return w, nil
 		}
+		if c := a.opened(); c != nil { // a contact: the record confirmed for them, as the state holds it
+			if rec, err := c.ContactRecord(name); err == nil && rec != nil {
+				return api.Whois{Record: apiRecord(rec), Cached: true}, nil
+			}
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -232,7 +232,8 @@ type Whois struct {
 	History []HistoryEntry `json:"history"`
 	Safety  string         `json:"safety,omitempty"`
 	// Cached: the chain did not answer; this is the record as verified at
-	// VerifiedAt (the agent's cache).
+	// VerifiedAt (the agent's cache), or, VerifiedAt zero, a contact's
+	// record as the device holds it (as last checked).
 	Cached     bool      `json:"cached,omitempty"`
 	VerifiedAt time.Time `json:"verified_at,omitzero"`
 }

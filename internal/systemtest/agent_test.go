@@ -1,8 +1,10 @@
 package systemtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -127,6 +129,38 @@ func agentDrills(t *testing.T, n *localnet) {
 	}
 	n.parley("alice", "timer", "bob", "0")
 
+	// Every chain node dies while the agents run: reads are answered from
+	// what the agents hold, a send is never refused nor lost: queued, it goes
+	// out by itself once the chain is back, with no command of alice's.
+	t.Log("drill 8: every chain node dies while the agents run; reads still work, a send waits and goes out by itself once the chain is back")
+	n.parley("alice", "whois", "bob") // verified now: the agent keeps it
+	for i := range 4 {
+		n.kill(fmt.Sprintf("chain/node%d.pid", i))
+	}
+	if got := n.parley("alice", "read", "bob"); !strings.Contains(got, "bob: seen it live") {
+		t.Fatalf("alice reads with the chain down:\n%s", got)
+	}
+	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "whois", "bob")
+	if code != 0 || !strings.Contains(out, "name:     bob (verified by proof)") || !strings.Contains(errs, "the chain does not answer: bob as this device verified it at") {
+		t.Fatalf("whois with the chain down: exit %d: %s%s", code, out, errs)
+	}
+	// Sent at once if bob's record was verified moments ago at the
+	// latest height the agent knows (so its keys are known to be his),
+	// else queued until the chain answers; never refused, never lost.
+	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "send", "bob", "while the chain was down")
+	if code != 0 || !strings.HasPrefix(out, "queued (alice/") && !strings.HasPrefix(out, "sent (alice/") ||
+		!strings.Contains(errs, "offline: chain node") {
+		t.Fatalf("send with the chain down: exit %d: %s%s", code, out, errs)
+	}
+	t.Logf("send with the chain down: %s%s", out, errs)
+	alice.await(t, "alice's agent to report the chain down", func(ev api.Event) bool {
+		return ev.Type == api.EventChain && ev.Up != nil && !*ev.Up
+	})
+	n.localnet("up")
+	await.True(t, 3*time.Minute, "bob's watch to show the message queued while the chain was down", func() bool {
+		return strings.Contains(watch.stdout.String(), "alice: while the chain was down")
+	})
+
 	// Two agents cannot both run on one home.
 	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "daemon")
 	if code != 1 || !strings.Contains(errs, "an agent already serves "+aliceHome) {
@@ -159,9 +193,30 @@ func agentDrills(t *testing.T, n *localnet) {
 		return strings.Contains(daemon.stderr.String(), "serving the API")
 	})
 	n.parley("alice", "send", "bob", "before the kill")
+	// The kill comes mid-send: a 4 MiB file the daemon is uploading for a
+	// 'parley send-file' of another process.
+	src := filepath.Join(t.TempDir(), "agent-film.bin")
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(i * 7907 >> 7)
+	}
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	chunks := func() int {
+		c, _ := filepath.Glob(filepath.Join(n.dir, "hub0", "data", "*", "f", "*"))
+		return len(c)
+	}
+	before := chunks()
+	sendFile := n.start("alice", "send-file", "bob", src)
+	await.True(t, 2*time.Minute, "the daemon's upload to begin (2 chunks on hub0)", func() bool { return chunks() >= before+2 })
 	daemon.cmd.Process.Kill()
 	<-daemon.done
 	daemon.done <- nil
+	if code := sendFile.stop(t, syscall.Signal(0)); code != 1 {
+		t.Fatalf("send-file whose agent was killed: exit %d: %s%s", code, sendFile.stdout.String(), sendFile.stderr.String())
+	}
+	t.Logf("send-file whose agent was killed: %s", sendFile.stderr.String())
 	if _, err := os.Stat(aliceSock); err != nil {
 		t.Fatalf("the killed daemon's socket: %v (expected left behind)", err)
 	}
@@ -174,6 +229,11 @@ func agentDrills(t *testing.T, n *localnet) {
 		return strings.Contains(daemon.stderr.String(), "serving the API")
 	})
 	n.parley("alice", "send", "bob", "with the new daemon")
+	// The file goes again: it resumes, and bob gets it whole, once.
+	if out := n.parley("alice", "send-file", "bob", src); !strings.Contains(out, "sent agent-film.bin as alice/") {
+		t.Fatalf("send-file after the agent was killed: %s", out)
+	}
+
 	await.True(t, 2*time.Minute, "bob's watch to show every message once", func() bool {
 		w := watch.stdout.String()
 		return strings.Count(w, "alice: before the kill") == 1 && strings.Count(w, "alice: after the kill") == 1 &&
@@ -182,6 +242,20 @@ func agentDrills(t *testing.T, n *localnet) {
 	daemon.stop(t, syscall.SIGTERM)
 	watch.stop(t, syscall.SIGTERM)
 	got := n.parley("bob", "read", "alice")
+	if c := strings.Count(got, "agent-film.bin"); c != 1 {
+		t.Fatalf("bob has the file %d times:\n%s", c, got)
+	}
+	var ref string
+	for _, line := range strings.Split(got, "\n") {
+		if i := strings.Index(line, "[alice/"); i >= 0 && strings.Contains(line, "agent-film.bin") {
+			ref = line[i+1 : i+strings.IndexByte(line[i:], ']')]
+		}
+	}
+	dest := filepath.Join(t.TempDir(), "agent-film.bin")
+	n.parley("bob", "get-file", "alice", ref, "--out", dest)
+	if b, err := os.ReadFile(dest); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("the file bob got differs (%v)", err)
+	}
 	for _, m := range []string{"alice: from a second terminal", "alice: before the kill", "alice: after the kill", "alice: with the new daemon"} {
 		if strings.Count(got, m) != 1 {
 			t.Fatalf("bob has %q %d times:\n%s", m, strings.Count(got, m), got)
