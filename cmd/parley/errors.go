@@ -29,6 +29,8 @@ func (h *home) explain(err error) (what, hint string) {
 		return ae.Message, ae.Hint
 	case errors.Is(err, context.Canceled):
 		return "interrupted", ""
+	case errors.Is(err, api.ErrAgentGone):
+		return api.ErrAgentGone.Error(), "start the agent again, and see with parley read what went out before you run the command again (a message it had saved goes out when it starts); a file sent again goes on from where it stopped"
 	case errors.As(err, &he):
 		return cli.Plain(he.err), he.hint
 	case errors.Is(err, errPassphrasesDiffer):

@@ -35,6 +35,10 @@ type Client struct {
 	OnProgress func(*Progress)
 }
 
+// ErrAgentGone: the agent stopped answering in the middle of a call (it
+// was stopped or died); what the call did so far is the agent's to keep.
+var ErrAgentGone = errors.New("the agent stopped while it served this command")
+
 // base is the URL every path is joined to; the host is never dialled
 // (the transport reaches the agent).
 const base = "http://parley-agent"
@@ -112,7 +116,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("the agent's answer ended early: %w", err)
+			return fmt.Errorf("%w (%w)", ErrAgentGone, err)
 		}
 		var f struct {
 			Progress *Progress       `json:"progress"`

@@ -193,10 +193,10 @@ func agentDrills(t *testing.T, n *localnet) {
 		return strings.Contains(daemon.stderr.String(), "serving the API")
 	})
 	n.parley("alice", "send", "bob", "before the kill")
-	// The kill comes mid-send: a 4 MiB file the daemon is uploading for a
+	// The kill comes mid-send: a 24 MiB file the daemon is uploading for a
 	// 'parley send-file' of another process.
 	src := filepath.Join(t.TempDir(), "agent-film.bin")
-	data := make([]byte, 4<<20)
+	data := make([]byte, 24<<20)
 	for i := range data {
 		data[i] = byte(i * 7907 >> 7)
 	}
@@ -209,11 +209,22 @@ func agentDrills(t *testing.T, n *localnet) {
 	}
 	before := chunks()
 	sendFile := n.start("alice", "send-file", "bob", src)
-	await.True(t, 2*time.Minute, "the daemon's upload to begin (2 chunks on hub0)", func() bool { return chunks() >= before+2 })
+	// hub0 freezes as soon as 2 chunks are on it (24 MiB would take far
+	// longer than a millisecond to go), so that the upload is surely
+	// under way when the daemon dies; it thaws once the daemon is gone.
+	hub0 := n.pid("hub0.pid")
+	for deadline := time.Now().Add(2 * time.Minute); chunks() < before+2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon's upload never began: %s", sendFile.stderr.String())
+		}
+	}
+	syscall.Kill(hub0, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(hub0, syscall.SIGCONT) })
 	daemon.cmd.Process.Kill()
 	<-daemon.done
 	daemon.done <- nil
-	if code := sendFile.stop(t, syscall.Signal(0)); code != 1 {
+	syscall.Kill(hub0, syscall.SIGCONT)
+	if code := sendFile.stop(t, syscall.Signal(0)); code != 1 || !strings.Contains(sendFile.stderr.String(), "parley: the agent stopped while it served this command\nparley: hint: start the agent again") {
 		t.Fatalf("send-file whose agent was killed: exit %d: %s%s", code, sendFile.stdout.String(), sendFile.stderr.String())
 	}
 	t.Logf("send-file whose agent was killed: %s", sendFile.stderr.String())
