@@ -80,14 +80,14 @@ func BenchmarkAgentCommands(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				d = append(d, exe("send", "bob", fmt.Sprintf("%s %d", mode, i)))
 			}
-			report(b, d)
+			reportPercentiles(b, d)
 		})
 		b.Run(mode+"/read", func(b *testing.B) {
 			var d []time.Duration
 			for i := 0; i < b.N; i++ {
 				d = append(d, exe("read", "bob", "--last", "5"))
 			}
-			report(b, d)
+			reportPercentiles(b, d)
 		})
 	}
 	commands("one-shot")
@@ -125,14 +125,14 @@ func BenchmarkAgentCommands(b *testing.B) {
 			c.Close()
 			d = append(d, time.Since(start))
 		}
-		report(b, d)
+		reportPercentiles(b, d)
 	})
 	b.Run("process/version", func(b *testing.B) { // starting a process at all
 		var d []time.Duration
 		for i := 0; i < b.N; i++ {
 			d = append(d, exe("version"))
 		}
-		report(b, d)
+		reportPercentiles(b, d)
 	})
 
 	b.Run("agent-to-agent", func(b *testing.B) {
@@ -175,12 +175,12 @@ func BenchmarkAgentCommands(b *testing.B) {
 			}
 			d = append(d, time.Since(start))
 		}
-		report(b, d)
+		reportPercentiles(b, d)
 	})
 }
 
-// report adds the p50 and p99 of d, in milliseconds, to b's results.
-func report(b *testing.B, d []time.Duration) {
+// reportPercentiles adds the p50 and p99 of d, in milliseconds, to b's results.
+func reportPercentiles(b *testing.B, d []time.Duration) {
 	slices.Sort(d)
 	at := func(p float64) float64 {
 		return float64(d[min(len(d)-1, int(p*float64(len(d))))]) / float64(time.Millisecond)

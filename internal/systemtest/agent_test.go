@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -159,6 +160,39 @@ func agentDrills(t *testing.T, n *localnet) {
 	n.localnet("up")
 	await.True(t, 3*time.Minute, "bob's watch to show the message queued while the chain was down", func() bool {
 		return strings.Contains(watch.stdout.String(), "alice: while the chain was down")
+	})
+
+	// Alice's hub dies while the agents run: her send is queued, the agent
+	// says the hub is down, and once the hub is back the agent sends it
+	// and bob's watch, reconnected, shows it, with no command of alice's.
+	t.Log("drill 9: alice's hub dies while the agents run; her send waits, and goes out by itself once the hub is back")
+	n.kill("hub0.pid")
+	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "send", "bob", "while my hub was down")
+	if code != 0 || !strings.HasPrefix(out, "queued (alice/") {
+		t.Fatalf("send with alice's hub down: exit %d: %s%s", code, out, errs)
+	}
+	hub0URL := "http://127.0.0.1:" + strconv.Itoa(n.hubPort)
+	alice.await(t, "alice's agent to report her hub down", func(ev api.Event) bool {
+		return ev.Type == api.EventHub && ev.Hub == hub0URL && ev.Up != nil && !*ev.Up
+	})
+	n.localnet("up")
+	await.True(t, 3*time.Minute, "bob's watch to show the message queued while alice's hub was down", func() bool {
+		return strings.Count(watch.stdout.String(), "alice: while my hub was down") == 1
+	})
+	await.True(t, 2*time.Minute, "alice's agent to report her hub up again, after down", func() bool {
+		alice.mu.Lock()
+		defer alice.mu.Unlock()
+		down := false
+		for _, ev := range alice.evs {
+			if ev.Type == api.EventHub && ev.Hub == hub0URL && ev.Up != nil {
+				if !*ev.Up {
+					down = true
+				} else if down {
+					return true
+				}
+			}
+		}
+		return false
 	})
 
 	// Two agents cannot both run on one home.
