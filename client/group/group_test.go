@@ -498,8 +498,8 @@ func TestRecovered(t *testing.T) {
 // never back, and not past one that did not open.
 func TestKeyChain(t *testing.T) {
 	k := NewKey(1, 4, seed(9))
-	if _, err := k.MessageKey(3); err == nil {
-		t.Fatal("a message before the key's first opened")
+	if _, err := k.MessageKey(3); err == nil || !strings.Contains(err.Error(), "message 3: its key is gone") {
+		t.Fatalf("a message before the key's first opened: %v, want its key gone", err)
 	}
 	if err := k.Open(6, func([32]byte) error { return errors.New("forged") }); err == nil || k.At != 4 {
 		t.Fatalf("a blob that did not open moved the chain to %d", k.At)
@@ -508,15 +508,15 @@ func TestKeyChain(t *testing.T) {
 	if err := k.Open(6, func(mk [32]byte) error { mk6 = mk; return nil }); err != nil || k.At != 7 {
 		t.Fatalf("open 6: %v, at %d", err, k.At)
 	}
-	if _, err := k.MessageKey(5); err == nil {
-		t.Fatal("a message skipped over opened later (forward secrecy)")
+	if _, err := k.MessageKey(5); err == nil || !strings.Contains(err.Error(), "message 5: its key is gone") {
+		t.Fatalf("a message skipped over opened later (forward secrecy): %v, want its key gone", err)
 	}
 	again := NewKey(1, 4, seed(9))
 	if mk, _ := again.MessageKey(6); mk != mk6 {
 		t.Fatal("the chain is not deterministic")
 	}
-	if _, err := again.MessageKey(again.At + 100001); err == nil {
-		t.Fatal("a message far ahead opened")
+	if _, err := again.MessageKey(again.At + 100001); err == nil || !strings.Contains(err.Error(), "is too far ahead") {
+		t.Fatalf("a message far ahead opened: %v, want too far ahead", err)
 	}
 }
 

@@ -271,8 +271,8 @@ func TestParseMigrations(t *testing.T) {
 	if want := []string{"bob:5", "carol:1", "dave:4", "erin:2", "g:3", "h:7"}; !slices.Equal(got, want) {
 		t.Fatalf("numbers %v, want %v", got, want)
 	}
-	if _, err := Parse([]byte(`{"contacts":`)); err == nil {
-		t.Fatal("a cut state parsed")
+	if _, err := Parse([]byte(`{"contacts":`)); !errors.As(err, new(*json.SyntaxError)) {
+		t.Fatalf("a cut state parsed: %v, want a JSON syntax error", err)
 	}
 }
 

@@ -263,7 +263,7 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatalf("missing --public-url: exit %d, %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "tape"}, &out, &errb); code != 2 {
+	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "tape"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `hubd: --driver "tape": want disk, s3 or memory`) {
 		t.Fatalf("unknown driver: exit %d, %q", code, errb.String())
 	}
 	// Instances share storage only through S3: --nats with a disk

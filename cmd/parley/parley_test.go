@@ -198,7 +198,7 @@ func TestCLI(t *testing.T) {
 	awaitOutput(t, "the --exec command's errors to pass through", &hookStderr, "hook complains\n")
 	stopWatch()
 	<-watchDone
-	if _, err := os.Stat(pwned); err == nil {
+	if _, err := os.Stat(pwned); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("a message's text ran as shell")
 	}
 

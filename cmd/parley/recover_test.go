@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -227,7 +228,7 @@ func TestRecoverRefusesAnotherOwner(t *testing.T) {
 				}
 			}
 			if c.home != mallory {
-				if _, err := os.Stat(filepath.Join(c.home, "keystore")); err == nil {
+				if _, err := os.Stat(filepath.Join(c.home, "keystore")); !errors.Is(err, fs.ErrNotExist) {
 					t.Error("a refused recover left a keystore")
 				}
 			}
