@@ -86,7 +86,7 @@ type StaleError struct {
 }
 
 func (e *StaleError) Error() string {
-	return fmt.Sprintf("the newest block the nodes give (height %d) is from %s, %s ago, more than the %s allowed: they are behind, the chain stopped, or a node hides newer blocks",
+	return fmt.Sprintf("the newest block the nodes give (height %d) is from %s, %s ago, more than the %s allowed: they are behind, the chain stopped, a node hides newer blocks, or this device's clock is wrong",
 		e.Height, e.Time.UTC().Format(time.RFC3339), e.Lag.Round(time.Second), e.Max)
 }
 
