@@ -8,14 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
 	"github.com/parley-im/parley/hub/hubapi"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // newHub serves the real hub (memory driver) on 127.0.0.1.
@@ -215,5 +218,39 @@ func TestInboxPostAsItFills(t *testing.T) {
 	}
 	if entries, err := bob.InboxList(context.Background()); err != nil || len(entries) != 40 {
 		t.Fatalf("bob's inbox: %d entries, %v", len(entries), err)
+	}
+}
+
+// TestTokensDatedByHubClock: a device whose clock is an hour off the
+// hub's (either way, beyond the hub's 5 minutes of allowed skew) dated
+// its tokens by its own clock: an hour behind, every token was refused
+// as expired or issued before a revoke-all the hub dated by its clock;
+// an hour ahead, as issued in the future. Tokens are dated by the hub's
+// clock, as its hub_info answer's Date said: the owner writes, and after
+// revoking every token, writes again.
+func TestTokensDatedByHubClock(t *testing.T) {
+	for _, off := range []time.Duration{time.Hour, -time.Hour} {
+		url := hubtest.Start(t, func(c *server.Config) { c.Now = func() time.Time { return time.Now().Add(off) } }).URL
+		alice := dial(t, url, 1)
+		ctx := context.Background()
+		if _, err := alice.Put(ctx, "m/1", []byte("one"), "", hubclient.Cond{}); err != nil {
+			t.Fatalf("a write to a hub %v off the device's clock: %v", off, err)
+		}
+		// Every token is revoked, by the hub's clock (as the owner's
+		// other device, or a thief holding a token, does).
+		key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
+		hubNow := time.Now().Add(off)
+		start := hubNow.Unix()
+		await.True(t, 5*time.Second, "the next second", func() bool { return time.Now().Add(off).Unix() != start })
+		hubNow = time.Now().Add(off)
+		tok := "bearer " + auth.MakeNative(key, url, hubNow, hubNow.Add(time.Hour), nil)
+		req, _ := http.NewRequest("POST", url+"/revoke-all/"+alice.Address(), strings.NewReader(fmt.Sprintf(`{"oldestValidTimestamp":%d}`, hubNow.Unix())))
+		req.Header.Set("Authorization", tok)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusAccepted {
+			t.Fatalf("revoke-all on a hub %v off: %v %v", off, err, res)
+		}
+		if _, err := alice.Put(ctx, "m/2", []byte("two"), "", hubclient.Cond{}); err != nil {
+			t.Fatalf("a write after revoke-all to a hub %v off the device's clock: %v", off, err)
+		}
 	}
 }
