@@ -32,7 +32,7 @@ const (
 	// MaxInboxDifficulty is the most work a client does for one stamp: a
 	// hub that asks more (hub_info, or InboxDifficultyHeader) is refused,
 	// so a hostile hub cannot keep a sender hashing without end.
-	MaxInboxDifficulty = 26
+	MaxInboxDifficulty = 24
 	// inboxExtraBits is how many bits InboxDifficulty adds, at most.
 	inboxExtraBits = 12
 )
