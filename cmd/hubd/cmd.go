@@ -120,6 +120,10 @@ func serve(ctx context.Context, v *viper.Viper, stdout, stderr io.Writer) error 
 	if _, err := auth.CanonicalHubURL(publicURL); err != nil {
 		return cli.Usage(fmt.Errorf("--public-url: %w (give the URL users publish for this hub, e.g. https://hub.example)", err))
 	}
+	if pow, max := v.GetInt("inbox-pow"), v.GetInt("inbox-max"); pow > 0 && max > 0 && hub.InboxDifficulty(pow, max-1, max) > hub.MaxInboxDifficulty {
+		return cli.Usage(fmt.Errorf("--inbox-pow %d: an inbox stamp's difficulty grows as an inbox fills, up to %d bits here, and clients make at most %d: give %d or less",
+			pow, hub.InboxDifficulty(pow, max-1, max), hub.MaxInboxDifficulty, pow-(hub.InboxDifficulty(pow, max-1, max)-hub.MaxInboxDifficulty)))
+	}
 	var drv hub.Driver
 	switch v.GetString("driver") {
 	case "disk":

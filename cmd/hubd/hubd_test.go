@@ -272,6 +272,11 @@ func TestUsageErrors(t *testing.T) {
 	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "memory", "--nats", "nats://127.0.0.1:1"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--nats") {
 		t.Fatalf("--nats with the memory driver: exit %d, %q", code, errb.String())
 	}
+	// A stamp difficulty clients would refuse once an inbox fills.
+	errb.Reset()
+	if code := run(t.Context(), []string{"--public-url", "http://x", "--driver", "memory", "--inbox-pow", "20"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--inbox-pow 20") || !strings.Contains(errb.String(), "give 13 or less") {
+		t.Fatalf("--inbox-pow 20: exit %d, %q", code, errb.String())
+	}
 	// The public URL is what users publish and tokens name: a URL the
 	// chain would refuse is refused here too.
 	for _, u := range []string{"hub.example", "ftp://hub.example", "https://hub.example/?x=1"} {

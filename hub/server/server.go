@@ -185,6 +185,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.InboxPowDifficulty == 0 {
 		cfg.InboxPowDifficulty = 12
 	}
+	if most := hub.InboxDifficulty(cfg.InboxPowDifficulty, cfg.InboxMaxEntries-1, cfg.InboxMaxEntries); cfg.InboxPowDifficulty < 0 || most > hub.MaxInboxDifficulty {
+		return nil, fmt.Errorf("server: an inbox stamp difficulty of %d bits asks up to %d as an inbox fills, and clients make at most %d: give %d or less",
+			cfg.InboxPowDifficulty, most, hub.MaxInboxDifficulty, cfg.InboxPowDifficulty-(most-hub.MaxInboxDifficulty))
+	}
 	if cfg.InboxPerMinute == 0 {
 		cfg.InboxPerMinute = 20
 	}
