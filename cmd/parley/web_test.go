@@ -443,6 +443,26 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 			t.Errorf("the group's members as shown lack %s: %q", m, page.Text("main"))
 		}
 	}
+	page.Axe("group details")
+	// Renamed and carol removed in the page: bob's device follows, and
+	// the conversation shows the notices.
+	page.Fill("textbox", "New name", "hill walkers")
+	page.Click("button", "Rename")
+	page.AwaitText("main h1", "hill walkers")
+	page.Click("button", "Remove carol")
+	page.Await("carol to be gone from the members", `![...document.querySelectorAll('main li')].some(li => li.textContent.startsWith('carol'))`)
+	groupUntil(t, "bob sees the group renamed, without carol", "hill walkers", []string{bob}, func() bool {
+		_, out, _ := try(bob, "group", "list")
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "hill walkers\t") {
+				return strings.Contains(line, "bob") && strings.Contains(line, "dora") && !strings.Contains(line, "carol")
+			}
+		}
+		return false
+	})
+	page.Click("link", "Open the conversation")
+	page.AwaitText("[role=log]", "carol")
+	page.AwaitText("#conv-title", "hill walkers")
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page's scripts failed: %q", errs)
 	}
@@ -465,7 +485,7 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	page2.Axe("restore")
 	page2.Click("button", "Set up")
 	page2.AwaitText("nav[aria-label=Conversations]", "dora")
-	page2.AwaitText("nav[aria-label=Conversations]", "hikers")
+	page2.AwaitText("nav[aria-label=Conversations]", "hill walkers")
 	if errs := page2.Errors(); len(errs) > 0 {
 		t.Errorf("bob's new page's scripts failed: %q", errs)
 	}
