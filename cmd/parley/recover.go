@@ -172,6 +172,9 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if res.RenewedAt != 0 {
+				screen.Printf(stdout, "%s had expired: renewed at height %d\n", res.Name, res.RenewedAt)
+			}
 			screen.Printf(stdout, "recovered %s at height %d: its keys are this device's now, and every other device that held it is retired\n", res.Name, res.Height)
 			if fromBackup {
 				screen.Printf(stdout, "from your backup: %d contacts, %d messages; backup stays on, with the new keys\n", res.Contacts, res.Messages)

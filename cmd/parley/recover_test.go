@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,9 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // phraseIn returns the recovery phrase init printed in out.
@@ -356,5 +362,43 @@ func TestRecoverInGroup(t *testing.T) {
 	}
 	if _, out, _ := try(old, "group", "read", "crew"); strings.Contains(out, "after the recovery") || strings.Contains(out, "recovered alice") {
 		t.Fatalf("the lost device reads what the group said after the recovery:\n%s", out)
+	}
+}
+
+// TestRecoverRenewsAnExpiredName: alice's devices were lost long enough
+// for her name to expire. In its grace period, recover renews it first
+// (only its owner may), then publishes the new device's keys.
+func TestRecoverRenewsAnExpiredName(t *testing.T) {
+	rpc, hubs := startWorldWith(t, func(o *node.Options) { o.Params.NameLifetime, o.Params.GracePeriod = 60, 100000 })
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	old := filepath.Join(t.TempDir(), "alice")
+	phrase := initWithPhrase(t, rpc, old)
+	parley(t, "--home", old, "register", "alice", "--hub", hubs[0])
+	m := regexp.MustCompile(`expires:  height (\d+)`).FindStringSubmatch(awaitName(t, old, "alice"))
+	if m == nil {
+		t.Fatal("whois alice shows no expiry")
+	}
+	expires, _ := strconv.ParseInt(m[1], 10, 64)
+	status, err := rpchttp.New(rpc, "/websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	await.True(t, 2*time.Minute, fmt.Sprintf("the chain to pass alice's expiry (height %d)", expires), func() bool {
+		st, err := status.Status(context.Background())
+		return err == nil && st.SyncInfo.LatestBlockHeight > expires+1
+	})
+
+	alice := filepath.Join(t.TempDir(), "alice-new")
+	t.Setenv("PARLEY_RECOVERY_PHRASE", phrase)
+	out := parley(t, "--home", alice, "recover", "alice", "--node", rpc)
+	if !strings.Contains(out, "alice had expired: renewed at height ") || !strings.Contains(out, "recovered alice at height ") {
+		t.Fatalf("recover of an expired name: %s", out)
+	}
+	who := awaitName(t, alice, "alice", "  3  height ")
+	if !regexp.MustCompile(`\n +2  height \d+ +renew\n +3  height \d+ +update +new keys: `).MatchString(who) || strings.Contains(who, "EXPIRED") {
+		t.Fatalf("whois alice after recovering the expired name:\n%s", who)
+	}
+	if out := parley(t, "--home", alice, "status"); !strings.Contains(out, "keys:     the chain holds this device's keys") {
+		t.Fatalf("the new device's status:\n%s", out)
 	}
 }

@@ -88,6 +88,21 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if rec.Revoked {
 		return nil, coded(api.CodeRevoked, fmt.Errorf("%s was revoked: nobody can hold it again, not even with its recovery phrase", name), "")
 	}
+	// A name that expired while every device was lost is renewed first,
+	// while its grace period lasts (only its owner may then).
+	lb, err := d.Latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	params, err := d.Params(ctx)
+	if err != nil {
+		return nil, err
+	}
+	renew := !rec.Live(lb.Height)
+	if renew && !rec.InGrace(lb.Height, params) {
+		return nil, coded(api.CodeChainRefused, fmt.Errorf("%s expired at height %d and its grace period ended at height %d: anyone may register it now", name, rec.ExpiresAt, rec.ExpiresAt+params.GracePeriod),
+			"if nobody has, register it again: 'parley init' in a new home, then 'parley register "+name+" --hub URL'")
+	}
 	hubs := req.Hubs
 	if len(hubs) == 0 {
 		hubs = rec.Profile.Hubs
@@ -110,6 +125,12 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	// Whatever fails from here, recovering again mends it: each run
 	// makes and publishes new keys. So the keys are saved only once the
 	// chain took them.
+	var renewed int64
+	if renew {
+		if renewed, err = d.Submit(ctx, ident.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: name}); err != nil {
+			return nil, hinted(fmt.Errorf("renewing %s, which expired at height %d: %w", name, rec.ExpiresAt, err), "nothing was saved here; run 'parley recover "+name+"' again")
+		}
+	}
 	height, err := d.Submit(ctx, ident.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: name, Profile: profile})
 	if err != nil {
 		return nil, hinted(fmt.Errorf("publishing this device's keys: %w", err), "nothing was saved here; run 'parley recover "+name+"' again")
@@ -121,7 +142,7 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err := a.home.update(func(x *config) { *x = cfg }); err != nil {
 		return nil, err
 	}
-	res := api.RecoverResult{Name: name, Height: height, Hubs: hubs}
+	res := api.RecoverResult{Name: name, Height: height, Hubs: hubs, RenewedAt: renewed}
 	if backup != nil {
 		c, err := client.Recovered(ctx, name, ident, d, a.home.path(stateF), backup, []byte(req.BackupPassphrase), a.opts.ClientOptions...)
 		if err != nil {

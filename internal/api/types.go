@@ -152,6 +152,9 @@ type RecoverResult struct {
 	Hubs     []string `json:"hubs"`
 	Contacts int      `json:"contacts"` // taken from the backup
 	Messages int      `json:"messages"`
+	// RenewedAt is the height the name was renewed at first, when it had
+	// expired (in its grace period); 0 if it had not.
+	RenewedAt int64 `json:"renewed_at,omitempty"`
 }
 
 // RestoreRequest is POST /v1/restore: the identity, contacts and history
