@@ -122,6 +122,27 @@ func TestWebScenario(t *testing.T) {
 	parley(t, "--home", bob, "send", "alice", "hi alice, live from the CLI")
 	page.AwaitText("[role=log]", "hi alice, live from the CLI")
 
+	// A reply quoting Bob's message, a reaction, an edit, a delete and a
+	// timer, each as Bob's CLI reads it.
+	page.Click("button", "Reply to bob/2")
+	page.AwaitText("#composer-context", "Replying to bob")
+	page.Type("textbox", "Message", "a reply to that\r")
+	page.Await("the reply with its quote", `[...document.querySelectorAll('[role=log] .msg')].some(li => li.querySelector('.quote') && li.querySelector('.quote').textContent.includes('hi alice, live from the CLI') && li.textContent.includes('a reply to that'))`)
+	page.Click("button", "React 👍 to bob/2")
+	page.Click("button", "Edit alice/1")
+	page.Fill("textbox", "Message", "hello bob, from the browser (edited here)")
+	page.Type("textbox", "Message", "\r")
+	page.Click("button", "Delete alice/2")
+	page.Click("button", "Delete alice/2 for everyone")
+	page.Eval(`(() => { const s = document.querySelector('select[aria-label="Disappearing messages"]'); s.value = '3600'; s.dispatchEvent(new Event('change')); return 1; })()`, nil)
+	awaitpkg.True(t, 2*time.Minute, "bob to read the reply, reaction, edit, delete and timer", func() bool {
+		out := parley(t, "--home", bob, "read", "alice")
+		return strings.Contains(out, "↪ bob/2 a reply to that") && strings.Contains(out, "👍alice") &&
+			strings.Contains(out, "hello bob, from the browser (edited here) (edited)") && strings.Contains(out, "(deleted)") &&
+			!strings.Contains(out, "line one") && strings.Contains(out, "(set disappearing messages to 1h0m0s)")
+	})
+	page.Eval(`(() => { const s = document.querySelector('select[aria-label="Disappearing messages"]'); s.value = '0'; s.dispatchEvent(new Event('change')); return 1; })()`, nil)
+
 	// Hostile text: shown as text, nothing runs, no link made.
 	hostile := "<img src=x onerror=\"window.pwned='img'\"><a href=\"javascript:window.pwned='link'\">click</a> \u202eevil.exe\u202c <script>window.pwned='script'</script>"
 	parley(t, "--home", bob, "send", "alice", hostile)

@@ -685,22 +685,28 @@ function messageView(m, key, sig) {
   const reactions = Object.entries(m.reactions || {}).sort();
   const actions = [];
   if (!m.deleted && m.label) {
-    actions.push(h('button', {type: 'button', class: 'link', onclick: () => setContext(m, null)}, 'Reply'));
+    // Each action is named with the message's reference (as the CLI's).
+    actions.push(h('button', {type: 'button', class: 'link', 'aria-label': `Reply to ${m.label}`, onclick: () => setContext(m, null)}, 'Reply'));
     for (const e of ['👍', '❤️', '😂']) {
       const mineR = (m.reactions || {})[state.info.name] === e;
-      actions.push(h('button', {type: 'button', class: 'link', 'aria-pressed': mineR ? 'true' : 'false', 'aria-label': `React ${e}`, onclick: (ev) => busy(ev.currentTarget, null, async () => {
+      actions.push(h('button', {type: 'button', class: 'link', 'aria-pressed': mineR ? 'true' : 'false', 'aria-label': `React ${e} to ${m.label}`, onclick: (ev) => busy(ev.currentTarget, null, async () => {
         await api.post(`/conversations/${seg(conv)}/react`, {ref: m.label, emoji: mineR ? '' : e});
         loadConversation(false);
       })}, e));
     }
-    if (mine && m.kind === 'text' && !m.file) actions.push(h('button', {type: 'button', class: 'link', onclick: () => setContext(null, m)}, 'Edit'));
-    if (mine) actions.push(h('button', {type: 'button', class: 'link', onclick: (ev) => {
-      if (!confirm('Delete this message for everyone?')) return;
-      busy(ev.currentTarget, null, async () => {
-        await api.post(`/conversations/${seg(conv)}/delete`, {ref: m.label});
-        loadConversation(false);
-      });
-    }}, 'Delete'));
+    if (mine && m.kind === 'text' && !m.file) actions.push(h('button', {type: 'button', class: 'link', 'aria-label': `Edit ${m.label}`, onclick: () => setContext(null, m)}, 'Edit'));
+    if (mine) {
+      const del = h('button', {type: 'button', class: 'link', 'aria-label': `Delete ${m.label}`, onclick: () => {
+        // Asked once more, in place: deleting is for both sides.
+        const sure = h('button', {type: 'button', class: 'link danger', 'aria-label': `Delete ${m.label} for everyone`, onclick: () => busy(sure, null, async () => {
+          await api.post(`/conversations/${seg(conv)}/delete`, {ref: m.label});
+          loadConversation(false);
+        })}, 'Delete for everyone');
+        del.replaceWith(sure);
+        sure.focus();
+      }}, 'Delete');
+      actions.push(del);
+    }
   }
   return h('li', {class: 'msg ' + (mine ? 'mine' : 'theirs'), 'data-key': key, 'data-sig': sig, 'data-label': m.label || null},
     h('div', {class: 'meta'}, h('span', {class: 'from'}, mine ? 'You' : who(m.from)), ' ', time(m.time),
