@@ -178,8 +178,9 @@ type Client struct {
 	opts      []light.Option
 	db        dbm.DB
 
-	upd     sync.Mutex // held by the one update of the latest header at a time
-	mu      sync.Mutex // guards what follows and cur
+	upd     sync.Mutex        // held by the one update of the latest header at a time
+	mu      sync.Mutex        // guards what follows and cur
+	backoff map[int]time.Time // nodes left out of surveys until then
 	latest  *types.LightBlock
 	fetched time.Time
 	seen    int64 // highest height whose state this client must read (its own commits, the head at a Submit)
@@ -221,7 +222,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = cmtlog.NewNopLogger()
 	}
-	c := &Client{cfg: cfg, urls: append([]string{cfg.Primary}, cfg.Witnesses...)}
+	c := &Client{cfg: cfg, urls: append([]string{cfg.Primary}, cfg.Witnesses...), backoff: make(map[int]time.Time)}
 	for _, u := range c.urls {
 		rpc, err := dialNode(u, cfg.MaxAnswerBytes)
 		if err != nil {
@@ -328,9 +329,9 @@ type nodeStatus struct {
 // holding it for the RPC client's 15 s.
 const surveyTimeout = 3 * time.Second
 
-// surveyGrace is how long survey waits for the other nodes once the node
-// that answers queries and a witness have answered.
-const surveyGrace = 150 * time.Millisecond
+// surveyBackoff is how long a node that gave no status within
+// surveyTimeout is left out of surveys.
+const surveyBackoff = 10 * time.Second
 
 // survey asks every configured node for its status at once and returns
 // those that answer and have caught up, the node that answers queries (or,
@@ -351,53 +352,53 @@ func (c *Client) survey(ctx context.Context) ([]nodeStatus, error) {
 	ch := make(chan answer, len(c.nodes))
 	sctx, cancel := context.WithTimeout(ctx, surveyTimeout)
 	defer cancel()
+	// A node that gave no status in time before is left alone for
+	// surveyBackoff (a paused or hung node would cost every update
+	// surveyTimeout), unless nothing else could serve.
+	c.mu.Lock()
+	skip := make([]bool, len(c.nodes))
+	asking := 0
+	for i := range c.nodes {
+		if skip[i] = time.Now().Before(c.backoff[i]); !skip[i] {
+			asking++
+		}
+	}
+	c.mu.Unlock()
+	if asking < min(2, len(c.nodes)) {
+		clear(skip)
+	}
+	asked := 0
 	for i, n := range c.nodes {
+		if skip[i] {
+			answers[i] = &answer{i: i, err: fmt.Errorf("%w: gave no status within %v lately", ErrUnreachable, surveyTimeout)}
+			continue
+		}
+		asked++
 		go func() {
 			st, err := n.Status(sctx)
 			ch <- answer{i, st, err}
 		}()
 	}
-	// Every answer is awaited up to surveyTimeout, but once the node
-	// that answers queries and a witness have answered, the others get
-	// surveyGrace more: a node that hangs costs each update that much.
-	var grace <-chan time.Time
-	enough := func() bool {
-		if answers[start] == nil || answers[start].err != nil {
-			return false
-		}
-		if len(c.nodes) == 1 {
-			return true
-		}
-		for i, a := range answers {
-			if i != start && a != nil && a.err == nil {
-				return true
-			}
-		}
-		return false
-	}
 wait:
-	for got := 0; got < len(c.nodes); {
+	for got := asked; got > 0; got-- {
 		select {
 		case a := <-ch:
 			answers[a.i] = &a
-			got++
-			if grace == nil && enough() {
-				grace = time.After(surveyGrace)
-			}
-		case <-grace:
-			break wait
 		case <-sctx.Done():
 			break wait
 		}
 	}
+	c.mu.Lock()
 	for i, a := range answers {
 		switch {
-		case a == nil:
-			answers[i] = &answer{i: i, err: fmt.Errorf("%w: no status in time", ErrUnreachable)}
-		case a.err != nil && sctx.Err() != nil && ctx.Err() == nil:
-			a.err = fmt.Errorf("%w: no status in %v", ErrUnreachable, surveyTimeout)
+		case a == nil, a.err != nil && sctx.Err() != nil && ctx.Err() == nil && !skip[i]:
+			answers[i] = &answer{i: i, err: fmt.Errorf("%w: no status in %v", ErrUnreachable, surveyTimeout)}
+			c.backoff[i] = time.Now().Add(surveyBackoff)
+		case a.err == nil:
+			delete(c.backoff, i)
 		}
 	}
+	c.mu.Unlock()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -639,11 +640,24 @@ func (c *Client) Height(ctx context.Context) (int64, error) {
 // latestHeader is Latest; fresh ignores MaxAge, to learn the head now.
 // One update runs at a time; queries go on meanwhile.
 func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBlock, error) {
-	c.upd.Lock()
+	c.mu.Lock()
+	lb, age := c.latest, time.Since(c.fetched)
+	usable := !fresh && lb != nil && lb.Height > c.seen
+	c.mu.Unlock()
+	if usable && age < c.cfg.MaxAge {
+		return lb, nil
+	}
+	if usable && age < c.cfg.MaxAge+maxStale && !c.upd.TryLock() {
+		// Another lookup is verifying a newer header: this one goes on
+		// with the last, rather than wait for the update.
+		return lb, nil
+	} else if !usable || age >= c.cfg.MaxAge+maxStale {
+		c.upd.Lock()
+	}
 	defer c.upd.Unlock()
 	c.mu.Lock()
 	if !fresh && c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge && c.latest.Height > c.seen {
-		lb := c.latest
+		lb := c.latest // verified while this one waited
 		c.mu.Unlock()
 		return lb, nil
 	}
@@ -680,6 +694,10 @@ func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBloc
 // maxUpdateRetries is how many times in a row an update may fail for want
 // of an answer before the error is returned.
 const maxUpdateRetries = 3
+
+// maxStale is how much older than MaxAge a verified header may be and still
+// answer a lookup while another one verifies a newer header.
+const maxStale = 5 * time.Second
 
 // update verifies the newest header that the node answering queries and at
 // least one witness both have (see target), with a light client made for
