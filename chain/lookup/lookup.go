@@ -7,11 +7,13 @@
 // app hash of the state after block H-1 is in the header of block H.
 // The client verifies a newer header at most once per [Config.MaxAge], and
 // the newest one a witness already has (see [MaxWitnessLag]), so a lookup
-// may be that much behind the chain's head.
+// may be that much behind the chain's head; while one lookup verifies a
+// newer header, others answer from the last one for up to [MaxStale] more.
 //
 // It owns the light client's trust (its header store and trust root) and
 // the checking of every answer; it must not return an unverified answer as
-// data, nor hold a lookup while it verifies a newer header.
+// data, nor hold a lookup while it verifies a newer header unless the last
+// verified one is older than MaxAge + MaxStale.
 package lookup
 
 import (
@@ -139,7 +141,11 @@ type Config struct {
 	// (default DefaultTrustPeriod).
 	TrustPeriod time.Duration
 	// MaxAge is how long a verified latest header is reused before the
-	// light client is asked for a newer one (default 1s).
+	// light client is asked for a newer one (default 1s). While another
+	// lookup verifies a newer one, a lookup answers from the last header
+	// if it was verified less than MaxAge + MaxStale ago; never from an
+	// older one, and never from one that misses a transaction this
+	// client committed.
 	MaxAge time.Duration
 	// MaxLag bounds how far behind Now the newest header the nodes let
 	// the client verify may be (default DefaultMaxLag): an older one is
@@ -157,8 +163,11 @@ type Config struct {
 	// (default DefaultMaxAnswerBytes); a longer one is dropped with
 	// ErrTooLarge.
 	MaxAnswerBytes int64
-	// Now is the clock the trusting period is measured with (default
-	// time.Now).
+	// Now is the clock the trusting period, MaxLag and the age of the
+	// verified header (MaxAge, MaxStale) are measured with (default
+	// time.Now, whose monotonic reading keeps ages true when the wall
+	// clock is set); a header that seems verified in the future (a clock
+	// set back) counts as too old to reuse.
 	Now func() time.Time
 	// OnWait, if set, is called once when New finds a chain that has no
 	// block yet and waits for its first one (to tell a person why).
@@ -638,25 +647,31 @@ func (c *Client) Height(ctx context.Context) (int64, error) {
 }
 
 // latestHeader is Latest; fresh ignores MaxAge, to learn the head now.
-// One update runs at a time; queries go on meanwhile.
+// One update runs at a time; queries go on meanwhile: a lookup that finds
+// an update under way answers from the last verified header if it was
+// verified less than MaxAge + MaxStale ago, and waits for the update
+// otherwise. Either way the header includes this client's own commits.
 func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBlock, error) {
 	c.mu.Lock()
-	lb, age := c.latest, time.Since(c.fetched)
+	lb, age := c.latest, c.cfg.Now().Sub(c.fetched)
 	usable := !fresh && lb != nil && lb.Height > c.seen
 	c.mu.Unlock()
-	if usable && age < c.cfg.MaxAge {
+	// A negative age (a clock set back since) counts as too old.
+	switch {
+	case usable && age >= 0 && age < c.cfg.MaxAge:
 		return lb, nil
-	}
-	if usable && age < c.cfg.MaxAge+maxStale && !c.upd.TryLock() {
-		// Another lookup is verifying a newer header: this one goes on
-		// with the last, rather than wait for the update.
-		return lb, nil
-	} else if !usable || age >= c.cfg.MaxAge+maxStale {
+	case usable && age >= 0 && age < c.cfg.MaxAge+MaxStale:
+		if !c.upd.TryLock() {
+			// Another lookup is verifying a newer header: this one goes
+			// on with the last, rather than wait for the update.
+			return lb, nil
+		}
+	default:
 		c.upd.Lock()
 	}
 	defer c.upd.Unlock()
 	c.mu.Lock()
-	if !fresh && c.latest != nil && time.Since(c.fetched) < c.cfg.MaxAge && c.latest.Height > c.seen {
+	if age := c.cfg.Now().Sub(c.fetched); !fresh && c.latest != nil && age >= 0 && age < c.cfg.MaxAge && c.latest.Height > c.seen {
 		lb := c.latest // verified while this one waited
 		c.mu.Unlock()
 		return lb, nil
@@ -677,7 +692,7 @@ func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBloc
 		if lb != nil && lb.Height >= 2 {
 			c.mu.Lock()
 			if lb.Height > c.seen {
-				c.latest, c.fetched = lb, time.Now()
+				c.latest, c.fetched = lb, c.cfg.Now()
 				c.mu.Unlock()
 				return lb, nil
 			}
@@ -695,9 +710,11 @@ func (c *Client) latestHeader(ctx context.Context, fresh bool) (*types.LightBloc
 // of an answer before the error is returned.
 const maxUpdateRetries = 3
 
-// maxStale is how much older than MaxAge a verified header may be and still
-// answer a lookup while another one verifies a newer header.
-const maxStale = 5 * time.Second
+// MaxStale is how much older than Config.MaxAge a verified header may be
+// and still answer a lookup while another lookup of the same client
+// verifies a newer header (a loaded witness can make an update take
+// seconds). No lookup answers from a header verified longer ago.
+const MaxStale = 5 * time.Second
 
 // update verifies the newest header that the node answering queries and at
 // least one witness both have (see target), with a light client made for
