@@ -461,6 +461,9 @@ func (a *App) importSnapshot(r *restore) error {
 	if err := imp.Commit(); err != nil {
 		return fmt.Errorf("%w: %v", errSnapshot, err)
 	}
+	if err := a.reindex(); err != nil {
+		return err
+	}
 	if got := a.tree.Hash(); !bytes.Equal(got, r.appHash) {
 		return fmt.Errorf("%w: its root is %X, the verified app hash at height %d is %X", errSnapshot, got, version, r.appHash)
 	}
@@ -481,6 +484,39 @@ func (a *App) importSnapshot(r *restore) error {
 		return err
 	}
 	a.metrics.committed(a.committed.Load(), nil, p.GracePeriod)
+	return nil
+}
+
+// iavlStorageVersionKey is where IAVL (v1.2.4, nodedb.go: metadataKeyFormat
+// 'm', storageVersionKey) records that its fast index is built, and for
+// which version.
+var iavlStorageVersionKey = []byte("mstorage_version")
+
+// reindex builds IAVL's fast index (the key-value index that Get, and so
+// execution and CheckTx, read) of an imported state afresh. iavl v1.2.4's
+// Importer.Commit builds it before the last of its asynchronous batches of
+// nodes is surely written (a state of more than 10,000 nodes), with an
+// iterator that stops silently at a node it cannot read: the index could
+// be left partial yet marked built, and the node would miss names the
+// chain has. Once Commit has returned every node is written: reindex
+// drops the mark and opens the tree again, which deletes the index and
+// builds it from the whole tree. The caller holds mu.
+func (a *App) reindex() error {
+	if v, err := a.db.Get(iavlStorageVersionKey); err != nil || v == nil {
+		return fmt.Errorf("app: restore: IAVL's storage version is not under %q (%v): has the IAVL version changed?", iavlStorageVersionKey, err)
+	}
+	batch := a.db.NewBatch()
+	defer batch.Close()
+	if err := batch.Delete(iavlStorageVersionKey); err != nil {
+		return fmt.Errorf("app: restore: %w", err)
+	}
+	if err := batch.WriteSync(); err != nil {
+		return fmt.Errorf("app: restore: %w", err)
+	}
+	a.tree = iavl.NewMutableTree(a.db, nodeCacheSize, false, iavl.NewNopLogger())
+	if _, err := a.tree.Load(); err != nil {
+		return fmt.Errorf("app: restore: reopen the state: %w", err)
+	}
 	return nil
 }
 

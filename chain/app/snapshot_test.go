@@ -319,3 +319,69 @@ func TestSnapshotWhileCommitting(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotRestoreLargeState: a restored state of more than 10,000 IAVL
+// nodes (2,000 names) is whole in the index that execution and CheckTx
+// read, not only in the tree the proofs come from. iavl v1.2.4's importer
+// writes such a state in batches, the last asynchronously, and built that
+// index before the batch was surely written, with an iterator that stops
+// silently at a node it cannot read: the restored node then had no params
+// ("bad snapshot: no params") or, worse, missing names, so it would take a
+// register of a taken name and leave the chain's app hash.
+func TestSnapshotRestoreLargeState(t *testing.T) {
+	const names, perBlock = 2000, 1000
+	dir := t.TempDir()
+	src := newChainWith(t, Config{Dir: filepath.Join(dir, "src"), SnapshotDir: filepath.Join(dir, "src-snapshots")})
+	var accts []*account
+	for batch := range names / perBlock {
+		var pre, reg [][]byte
+		for i := range perBlock {
+			a := newAccount(fmt.Sprint("large", batch, "-", i))
+			accts = append(accts, a)
+			pre = append(pre, a.preorder(fmt.Sprintf("l%d-%d", batch, i)))
+		}
+		src.ok(pre...)
+		src.age()
+		for i, a := range accts[batch*perBlock:] {
+			reg = append(reg, src.register(a, fmt.Sprintf("l%d-%d", batch, i)))
+		}
+		src.ok(reg...)
+	}
+	s, _, err := src.app.makeSnapshot(context.Background(), src.height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.app.snapMu.Lock()
+	src.app.snaps.list = append(src.app.snaps.list, s)
+	src.app.snapMu.Unlock()
+
+	dst := newChainWith(t, Config{Dir: filepath.Join(dir, "dst"), SnapshotDir: filepath.Join(dir, "dst-snapshots")})
+	if got := restoreInto(t, dst, s, appHashAt(t, src, int64(s.Height)), chunks(t, src, s)); got != abci.ResponseApplySnapshotChunk_ACCEPT {
+		t.Fatalf("last chunk: %v", got)
+	}
+	dst.height = int64(s.Height)
+	var indexed int64
+	if _, err := dst.app.tree.Iterate(func(_, _ []byte) bool { indexed++; return false }); err != nil {
+		t.Fatal(err)
+	}
+	if size := dst.app.tree.Size(); indexed != size {
+		t.Fatalf("the restored index holds %d of the state's %d entries", indexed, size)
+	}
+	// Execution reads every name on the restored node, as on the source.
+	for i := range accts {
+		name := fmt.Sprintf("l%d-%d", i/perBlock, i%perBlock)
+		rec, err := dst.app.tree.Get(bns.RecordKey(name))
+		if err != nil || rec == nil {
+			t.Fatalf("name %s (%d of %d) is missing from the restored node's index (%v)", name, i+1, names, err)
+		}
+	}
+	// Both go on with the same block to the same app hash.
+	late := newAccount("late")
+	for _, c := range []*chain{src, dst} {
+		c.ok(late.preorder("late"))
+		late.nonce = 0
+	}
+	if !bytes.Equal(dst.hash(), src.hash()) {
+		t.Fatalf("after a block: restored %X, source %X", dst.hash(), src.hash())
+	}
+}
