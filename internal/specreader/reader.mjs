@@ -7,7 +7,9 @@
 // Each FILE is a recorded vector of a package ("key: value" lines), by its name:
 // native-token.txt and inbox-stamp.txt (the hub's, checked as Tokens and Inbox
 // say), safety.txt (Safety number), link.txt (Groups: group links) and backup.txt
-// (Backup: its v2 backup and two refused ones).
+// (Backup: its v2 backup and two refused ones), recovery.txt (Recovery
+// phrase: owner keys of phrases) and devicelink.txt (Device linking: an
+// offer's code, its text and the welcome's path).
 //
 // Primitives come from the audited @noble libraries; every Parley layout,
 // label and rule below is as the spec states it (section names in comments).
@@ -17,6 +19,7 @@ import { x25519, ed25519 } from '@noble/curves/ed25519.js';
 import { hkdf, extract, expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { argon2id } from '@noble/hashes/argon2.js';
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
@@ -930,7 +933,52 @@ for (const name of names) {
     failed++;
   }
 }
-const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink, 'backup.txt': checkBackup };
+// ---- Recovery phrase ----------------------------------------------------
+// recovery.txt: blocks of phrase, BIP-39 seed (empty passphrase), owner
+// seed and owner key, each derived as "Recovery phrase" says.
+function checkRecovery(text) {
+  const blocks = text.split(/\n\n+/).map(keyValues).filter((v) => Object.keys(v).length > 0);
+  if (blocks.length === 0) refuse('malformed', 'no vector');
+  for (const v of blocks) {
+    if (!/^[a-z]+( [a-z]+){11}$/.test(v.phrase)) refuse('malformed', `not a canonical 12-word phrase: ${v.phrase}`);
+    const seed = pbkdf2(sha512, ascii(v.phrase), ascii('mnemonic'), { c: 2048, dkLen: 64 });
+    same(hex(seed), v.seed);
+    const owner = HKDF(seed, ascii('parley/recovery/v1'), 'owner', 32);
+    same(hex(owner), v['owner-seed']);
+    same('ed25519:' + hex(ed25519.getPublicKey(owner)), v.owner);
+  }
+}
+
+// ---- Device linking -------------------------------------------------------
+// devicelink.txt: the offer parses as "Device linking" lays it out; its
+// code, the code as people read it (Crockford base32 and a check
+// character) and the welcome's path are the recorded ones.
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+function checkDeviceLink(text) {
+  const v = keyValues(text);
+  const offer = unhex(v.offer);
+  if (offer[0] !== 1) refuse('version', 'offer version');
+  let o = 34;
+  const count = offer[33];
+  if (count < 1 || count > 2) refuse('malformed', 'offer keys');
+  for (let i = 0; i < count; i++) { o += 2; o += 2 + readU16(offer, o); }
+  const n = readU16(offer, o);
+  const label = new TextDecoder().decode(offer.subarray(o + 2, o + 2 + n));
+  if (o + 2 + n !== offer.length || !/^[a-z0-9-]{1,32}$/.test(label)) refuse('malformed', 'offer label or length');
+  same(label, v.label);
+  const code = sha256(cat(ascii('parley/device-link/v1'), str(v['chain-id']), offer)).subarray(0, 10);
+  same(hex(code), v.code);
+  let bits = 0n;
+  for (const b of code) bits = (bits << 8n) | BigInt(b);
+  let chars = '';
+  for (let i = 15; i >= 0; i--) chars += CROCKFORD[Number((bits >> BigInt(5 * i)) & 31n)];
+  chars += CROCKFORD[sha256(cat(ascii('parley/link-code-check/v1'), code))[0] >> 3];
+  same(chars.match(/.{1,4}/g).join('-'), v.text);
+  same('k/' + hex(hmac(sha256, code, ascii('parley/device-link-path/v1')).subarray(0, 16)), v.path);
+}
+
+const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink, 'backup.txt': checkBackup,
+  'recovery.txt': checkRecovery, 'devicelink.txt': checkDeviceLink };
 for (const file of process.argv.slice(3)) {
   const check = CHECKS[file.split('/').pop()];
   if (!check) { console.log(`FAIL ${file}: no check for this file`); failed++; continue; }

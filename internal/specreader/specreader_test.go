@@ -14,9 +14,10 @@ const vectors = "../../testdata/vectors"
 
 // The packages' recorded vectors the reader checks besides: the hub's
 // native token and inbox stamp, the safety number, a group link, a v2
-// backup.
+// backup, owner keys of recovery phrases, a device offer's link code.
 var hubVectors = []string{"../../hub/auth/testdata/native-token.txt", "../../hub/testdata/inbox-stamp.txt",
-	"../../client/wire/testdata/safety.txt", "../../client/wire/testdata/link.txt", "../../client/wire/testdata/backup.txt"}
+	"../../client/wire/testdata/safety.txt", "../../client/wire/testdata/link.txt", "../../client/wire/testdata/backup.txt",
+	"../../client/keystore/testdata/recovery.txt", "../../client/wire/testdata/devicelink.txt"}
 
 // node returns the node binary, with the reader's dependencies installed.
 func node(t *testing.T) string {
@@ -42,8 +43,9 @@ var tally = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)
 // TestSpecReader: the reader written from the spec alone opens every
 // vector with the outcome the vector expects, makes the recorded native
 // token again byte for byte, computes the recorded inbox stamp's digest,
-// the safety number and a group link's paths and key, and opens a v2
-// backup from name and passphrase.
+// the safety number and a group link's paths and key, opens a v2
+// backup from name and passphrase, derives the owner keys of recovery
+// phrases and a device offer's link code, its text and welcome path.
 func TestSpecReader(t *testing.T) {
 	out, err := exec.Command(node(t), append([]string{"reader.mjs", vectors}, hubVectors...)...).CombinedOutput()
 	m := tally.FindStringSubmatch(string(out))
