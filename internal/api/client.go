@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 )
@@ -43,12 +44,28 @@ var ErrAgentGone = errors.New("the agent stopped while it served this command")
 // (the transport reaches the agent).
 const base = "http://parley-agent"
 
-// NewUnix is a Client of the agent listening on the Unix socket at path.
-func NewUnix(path string) *Client {
+// ErrForeignAgent: the process serving the agent socket is another
+// user's: nothing is sent to it.
+var ErrForeignAgent = errors.New("the agent socket is served by another user's process")
+
+// NewUnix is a Client of the agent listening on the Unix socket at path,
+// served by a process of this user (the kernel says whose, where it can:
+// another user's is ErrForeignAgent, and nothing is sent to it).
+func NewUnix(path string) *Client { return newUnix(path, os.Getuid()) }
+
+func newUnix(path string, uid int) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			c, err := d.DialContext(ctx, "unix", path)
+			if err != nil {
+				return nil, err
+			}
+			if peer, ok := peerUID(c); ok && peer != uid {
+				c.Close()
+				return nil, fmt.Errorf("%w (user %d): %s", ErrForeignAgent, peer, path)
+			}
+			return c, nil
 		},
 		MaxIdleConns:    2,
 		IdleConnTimeout: 30 * time.Second,
