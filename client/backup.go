@@ -280,7 +280,7 @@ func fetchBackup(ctx context.Context, name string, passphrase []byte, dir Direct
 		return nil, nil, nil, nil, fmt.Errorf("%w: %s", ErrNoKeys, name)
 	}
 	addr := auth.NativeAddress(rec.Profile.SigningKey[:])
-	kdf := (&Client{backupKDF: keystore.DefaultKDF}).with(opts).backupKDF
+	kdf := (&Client{backupKDF: keystore.DefaultKDF()}).with(opts).backupKDF
 	path, key := backupKeys(name, passphrase, kdf)
 	blob, err := readBackup(ctx, rec.Profile.Hubs, addr, path)
 	if errors.Is(err, ErrNoBackup) { // perhaps one made before v2

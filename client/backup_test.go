@@ -36,7 +36,7 @@ func TestBackupRestore(t *testing.T) {
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "hello bob")
 	bob.Send(ctx, "alice", "hello alice")
-	alice.Receive(ctx, "bob")
+	alice.Receive(ctx, client.ContactConv("bob"))
 	pass := []byte("a long backup passphrase")
 	if err := alice.EnableBackup(ctx, []byte("short")); !errors.Is(err, keystore.ErrWeakPassphrase) {
 		t.Fatalf("a short backup passphrase: %v", err)

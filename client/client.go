@@ -262,7 +262,7 @@ func (c *Client) with(opts []Option) *Client {
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
 		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
-		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF, timings: defaultWatchTimings()}
+		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF(), timings: defaultWatchTimings()}
 	c.with(opts)
 	c.http = offlineHTTP(c.http)
 	c.device = newDevice(0, c.now())
@@ -660,7 +660,7 @@ func (c *Client) isAccepted(in *wire.Intro) bool {
 // that the request was accepted.
 func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if c.isAccepted(p.Intro) {
-		return c.Decline(ctx, p)
+		return c.decline(ctx, p)
 	}
 	rec, err := c.lookup(ctx, p.From)
 	if err != nil {
@@ -692,7 +692,7 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	if err := c.addContact(ct); err != nil {
 		return err
 	}
-	if err := c.Decline(ctx, p); err != nil {
+	if err := c.decline(ctx, p); err != nil {
 		return err
 	}
 	c.writeReceipt(ctx, ct) // best effort: the first read writes it again
@@ -712,13 +712,13 @@ func (c *Client) Answer(ctx context.Context, from string, accept bool) error {
 		if accept {
 			return c.Accept(ctx, p)
 		}
-		return c.Decline(ctx, p)
+		return c.decline(ctx, p)
 	}
 	return fmt.Errorf("client: no request from %s", from)
 }
 
-// Decline removes a request without answering: the requester learns nothing.
-func (c *Client) Decline(ctx context.Context, p Pending) error {
+// decline removes a request without answering: the requester learns nothing.
+func (c *Client) decline(ctx context.Context, p Pending) error {
 	h, err := c.dial(ctx, cmp.Or(p.hub, c.own[0]))
 	if err != nil {
 		return err

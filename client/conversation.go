@@ -188,7 +188,7 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 		}
 	}
 	if strings.HasPrefix(name, "#") {
-		return c.SendGroup(ctx, name[1:], e)
+		return c.sendGroup(ctx, name[1:], e)
 	}
 	ct, err := c.contact(name)
 	if err != nil {
@@ -213,7 +213,7 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 	canSend := ct.ratchet.CanSend()
 	c.mu.Unlock()
 	if !canSend {
-		if _, err := c.Receive(ctx, name); err != nil {
+		if _, err := c.Receive(ctx, ContactConv(name)); err != nil {
 			return Message{}, err
 		}
 		c.mu.Lock()
@@ -501,16 +501,18 @@ func (c *Client) forget(ct conversation, m *Message) {
 	}
 }
 
-// Receive reads every new event from name on name's hubs, in order, and
+// Receive reads every new event of the conversation conv from the hubs of
+// the contact (or of the group's members: SyncGroups), in order, and
 // returns them. A blob that fails to open is reported, never shown; so is
 // a message the hubs withhold (*WithheldError); the events before it are
 // returned. A blocked contact's hubs are not read; nor are those of a
 // contact whose key change the client has seen (the *KeyChange is
 // returned).
-func (c *Client) Receive(ctx context.Context, name string) ([]Message, error) {
-	if strings.HasPrefix(name, "#") {
-		return c.ReceiveGroup(ctx, name[1:])
+func (c *Client) Receive(ctx context.Context, conv Conv) ([]Message, error) {
+	if id, ok := conv.Group(); ok {
+		return c.receiveGroup(ctx, id)
 	}
+	name := conv.key()
 	ct, err := c.contact(name)
 	if err != nil {
 		return nil, err
@@ -668,8 +670,8 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 	return out, cmp.Or(err, saveErr, c.write(sv))
 }
 
-// Peek returns the hub path of the next message expected from name.
-func (c *Client) Peek(_ context.Context, name string) (string, error) {
+// peek returns the hub path of the next message expected from name.
+func (c *Client) peek(_ context.Context, name string) (string, error) {
 	ct, err := c.contact(name)
 	if err != nil {
 		return "", err
@@ -679,9 +681,9 @@ func (c *Client) Peek(_ context.Context, name string) (string, error) {
 	return wire.MessagePath(ct.keys.RecvKey, ct.nextRecv), nil
 }
 
-// PathOf returns where message ref of the conversation with name lives on
+// pathOf returns where message ref of the conversation with name lives on
 // its author's hubs.
-func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
+func (c *Client) pathOf(name string, ref wire.Ref) (string, error) {
 	ct, err := c.contact(name)
 	if err != nil {
 		return "", err
@@ -701,7 +703,7 @@ func (c *Client) PathOf(name string, ref wire.Ref) (string, error) {
 func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 	name := conv.key()
 	if strings.HasPrefix(name, "#") {
-		return c.MarkGroupRead(ctx, name[1:])
+		return c.markGroupRead(ctx, name[1:])
 	}
 	ct, err := c.contact(name)
 	if err != nil {

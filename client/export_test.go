@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client/store"
+	"github.com/parley-im/parley/client/wire"
 )
 
 // Configure applies opts to c, a client made by a test's world helper:
@@ -134,3 +135,12 @@ func SetNextNumber(c *Client, name string, n uint64) {
 	defer c.mu.Unlock()
 	c.contacts[name].nextN = n
 }
+
+// PathOf, Peek and HasGroupKeys are for tests: where a message of the
+// conversation with name lives, the path of the next message expected
+// from name, whether the user holds every key of group id.
+func PathOf(c *Client, name string, ref wire.Ref) (string, error) { return c.pathOf(name, ref) }
+func Peek(c *Client, ctx context.Context, name string) (string, error) {
+	return c.peek(ctx, name)
+}
+func HasGroupKeys(c *Client, id string) bool { return c.hasGroupKeys(id) }

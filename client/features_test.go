@@ -74,7 +74,7 @@ func setBlob(w *world, i int, addr, path string, b []byte) {
 
 func receive(t *testing.T, c *client.Client, from string) ([]string, error) {
 	t.Helper()
-	ms, err := c.Receive(context.Background(), from)
+	ms, err := c.Receive(context.Background(), client.ContactConv(from))
 	return texts(ms), err
 }
 
@@ -94,7 +94,7 @@ func TestMaliciousHub(t *testing.T) {
 	}
 	addr := alice.Address()
 	path := func(seq uint64) string {
-		p, err := alice.PathOf("bob", wire.Ref{By: "alice", Seq: seq})
+		p, err := client.PathOf(alice, "bob", wire.Ref{By: "alice", Seq: seq})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,13 +190,13 @@ func TestRepliesReactionsEditsDeletes(t *testing.T) {
 	}
 	// alice's deleted blobs are gone from her hub; the index lists them.
 	for _, seq := range []uint64{4, 6} {
-		p, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: seq})
+		p, _ := client.PathOf(alice, "bob", wire.Ref{By: "alice", Seq: seq})
 		if _, err := w.drivers[0].Stat(ctx, alice.Address(), p); !errors.Is(err, hub.ErrNotFound) {
 			t.Fatalf("deleted message %d still on the hub: %v", seq, err)
 		}
 	}
 	// bob reads: no withheld message, and the conversation as alice left it.
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	conv := bob.Conversation(client.ContactConv("alice"))
@@ -227,7 +227,7 @@ func TestRepliesReactionsEditsDeletes(t *testing.T) {
 	}
 	// Taking a reaction back.
 	must(alice.React(ctx, client.ContactConv("bob"), wire.Ref{By: "bob", Seq: 0}, ""))
-	bob.Receive(ctx, "alice")
+	bob.Receive(ctx, client.ContactConv("alice"))
 	if c := bob.Conversation(client.ContactConv("alice")); len(c[1].Reactions) != 0 {
 		t.Fatalf("reaction not taken back: %+v", c[1])
 	}
@@ -254,13 +254,13 @@ func TestConversationOrder(t *testing.T) {
 		}
 	}
 	must(bob.Send(ctx, "alice", "b1")) // fetches a1 first
-	_, err := alice.Receive(ctx, "bob")
+	_, err := alice.Receive(ctx, client.ContactConv("bob"))
 	must(err)
 	must(alice.Send(ctx, "bob", "a2, dated 2020"))
 	must(bob.Send(ctx, "alice", "b2")) // before reading a2
-	_, err = bob.Receive(ctx, "alice")
+	_, err = bob.Receive(ctx, client.ContactConv("alice"))
 	must(err)
-	_, err = alice.Receive(ctx, "bob")
+	_, err = alice.Receive(ctx, client.ContactConv("bob"))
 	must(err)
 	for _, tc := range []struct {
 		c    *client.Client
@@ -309,7 +309,7 @@ func TestDisappearingMessages(t *testing.T) {
 	}
 	sent := clk.Now()
 	alice.Send(ctx, "bob", "vanishing")
-	vanishing, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 2})
+	vanishing, _ := client.PathOf(alice, "bob", wire.Ref{By: "alice", Seq: 2})
 	if obj, err := w.drivers[0].Stat(ctx, alice.Address(), vanishing); err != nil || obj.Expires.Before(sent.Add(client.DefaultDeliveryWindow)) || obj.Expires.After(sent.Add(client.DefaultDeliveryWindow+time.Minute)) {
 		t.Fatalf("the blob's hub expiry: %+v %v, want the delivery window after %v", obj, err, sent)
 	}
@@ -330,7 +330,7 @@ func TestDisappearingMessages(t *testing.T) {
 	if _, err := w.drivers[0].Stat(ctx, alice.Address(), vanishing); !errors.Is(err, hub.ErrNotFound) {
 		t.Fatalf("a fetched message is still on alice's hub after her timer: %v", err)
 	}
-	readLate, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 3})
+	readLate, _ := client.PathOf(alice, "bob", wire.Ref{By: "alice", Seq: 3})
 	if _, err := w.drivers[0].Stat(ctx, alice.Address(), readLate); err != nil {
 		t.Fatalf("a message bob has not fetched left alice's hub: %v", err)
 	}
@@ -357,7 +357,7 @@ func TestDisappearingMessages(t *testing.T) {
 	// Unread for longer than the delivery window: alice's hub deletes it
 	// on its own, and bob skips it.
 	alice.Send(ctx, "bob", "never fetched")
-	neverFetched, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: 4})
+	neverFetched, _ := client.PathOf(alice, "bob", wire.Ref{By: "alice", Seq: 4})
 	if err := alice.SetTimer(ctx, client.ContactConv("bob"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func TestWatchMaintains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path, _ := alice.PathOf("bob", wire.Ref{By: "alice", Seq: vanishing.Seq})
+	path, _ := client.PathOf(alice, "bob", wire.Ref{By: "alice", Seq: vanishing.Seq})
 	backupPass := []byte("bob's backup passphrase")
 	if err := bob.EnableBackup(ctx, backupPass); err != nil {
 		t.Fatal(err)
@@ -620,7 +620,7 @@ func TestRemoveContact(t *testing.T) {
 			t.Errorf("%s is still on alice's hub after removing bob", p)
 		}
 	}
-	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here"}); err != nil {
+	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "still here"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := groupTexts(t, bob, id); !strings.Contains(got, "alice:still here") {

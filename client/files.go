@@ -171,7 +171,7 @@ func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, 
 	e := &wire.Event{Kind: wire.KindText, Text: up.Caption, File: ref}
 	var m Message
 	if strings.HasPrefix(name, "#") {
-		m, err = c.SendGroup(ctx, name[1:], e)
+		m, err = c.sendGroup(ctx, name[1:], e)
 	} else {
 		m, err = c.SendEvent(ctx, ContactConv(name), e)
 	}

@@ -116,7 +116,7 @@ func TestFileTransfer(t *testing.T) {
 		t.Fatalf("the resumed upload sent %d chunks (want %d), progress %d", n, chunks-40, last)
 	}
 
-	ms, err := bob.Receive(ctx, "alice")
+	ms, err := bob.Receive(ctx, client.ContactConv("alice"))
 	if err != nil || len(ms) != 2 || ms[1].File == nil || ms[1].Text != "the holiday" || ms[1].File.Size != size {
 		t.Fatalf("bob received %+v %v", ms, err)
 	}
@@ -153,7 +153,7 @@ func TestFileDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	key := m.File.Key
@@ -218,10 +218,10 @@ func TestTwoHubsFilesAndGroups(t *testing.T) {
 	if err != nil {
 		t.Fatalf("file with one of two hubs down: %v", err)
 	}
-	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "group, one hub down"}); err != nil {
+	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "group, one hub down"}); err != nil {
 		t.Fatalf("group message with one of two hubs down: %v", err)
 	}
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	dest := filepath.Join(t.TempDir(), "f")
@@ -310,7 +310,7 @@ func TestFileChangedMidUpload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sending it again: %v", err)
 	}
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	dest := filepath.Join(t.TempDir(), "got.txt")
@@ -352,7 +352,7 @@ func TestFileChunksPadded(t *testing.T) {
 				t.Errorf("a file of %d bytes: chunk %d is %d bytes on the hub, not a bucket size %v", size, i, obj.Size, wire.ChunkBuckets)
 			}
 		}
-		if _, err := bob.Receive(ctx, "alice"); err != nil {
+		if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 			t.Fatal(err)
 		}
 		dest := filepath.Join(t.TempDir(), "got")

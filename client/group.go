@@ -359,7 +359,7 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 	)
 	if pairwise {
 		for _, n := range c.Contacts() {
-			ms, err := c.Receive(ctx, n)
+			ms, err := c.Receive(ctx, ContactConv(n))
 			out = append(out, ms...)
 			if !errors.Is(err, ErrKeysChanged) { // said where it matters: sending, reading, listing
 				firstErr = cmp.Or(firstErr, err)
@@ -386,7 +386,7 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 			firstErr = cmp.Or(firstErr, err)
 		}
 		if read {
-			ms, err := c.ReceiveGroup(ctx, id)
+			ms, err := c.receiveGroup(ctx, id)
 			out = append(out, ms...)
 			firstErr = cmp.Or(firstErr, err)
 		}
@@ -486,9 +486,9 @@ func (c *Client) groupsWaiting() bool {
 	})
 }
 
-// HasGroupKeys reports whether the user holds the current key of every
+// hasGroupKeys reports whether the user holds the current key of every
 // other member of the group and has given its own to all of them.
-func (c *Client) HasGroupKeys(id string) bool {
+func (c *Client) hasGroupKeys(id string) bool {
 	g, err := c.group(id)
 	if err != nil {
 		return false
@@ -501,13 +501,13 @@ func (c *Client) HasGroupKeys(id string) bool {
 // memberChecks is how many members SendGroup looks up at once.
 const memberChecks = 8
 
-// SendGroup writes an event to the group on the user's hubs. It first
+// sendGroup writes an event to the group on the user's hubs. It first
 // looks every other member up on the chain: if one's keys changed, the
 // user's key is made new first (and given to the others), so nothing
 // sent from then on is readable with keys the name's old holder has. If
 // a member cannot be looked up (the chain does not answer), nothing is
 // written and the error says so (wrapping ErrOffline).
-func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Message, error) {
+func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Message, error) {
 	g, err := c.group(id)
 	if err != nil {
 		return Message{}, err
@@ -597,10 +597,10 @@ func (c *Client) SendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	return m, c.flushQueued(ctx, g.Name, out, seq)
 }
 
-// ReceiveGroup reads every member's new messages, member by member, each
+// receiveGroup reads every member's new messages, member by member, each
 // in order; like Receive, a message that does not open or that a hub
 // withholds is reported and nothing after it from that member is shown.
-func (c *Client) ReceiveGroup(ctx context.Context, id string) ([]Message, error) {
+func (c *Client) receiveGroup(ctx context.Context, id string) ([]Message, error) {
 	g, err := c.group(id)
 	if err != nil {
 		return nil, err
@@ -695,10 +695,10 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 	}
 }
 
-// MarkGroupRead records that the user has seen everything received in
+// markGroupRead records that the user has seen everything received in
 // the group, and tells the members (unless read receipts are off); the
 // timers of the disappearing messages just read start now.
-func (c *Client) MarkGroupRead(ctx context.Context, id string) error {
+func (c *Client) markGroupRead(ctx context.Context, id string) error {
 	g, err := c.group(id)
 	if err != nil {
 		return err

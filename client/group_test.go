@@ -58,7 +58,7 @@ func groupSync(t *testing.T, name string, cs ...*client.Client) string {
 			}
 		}
 		for _, c := range cs {
-			if id, err := c.FindGroup(name); err != nil || !c.HasGroupKeys(id) {
+			if id, err := c.FindGroup(name); err != nil || !client.HasGroupKeys(c, id) {
 				settled = append(settled, fmt.Errorf("%s: not settled (%v): %+v", c.Name, err, c.Groups()))
 			}
 		}
@@ -71,7 +71,7 @@ func groupSync(t *testing.T, name string, cs ...*client.Client) string {
 
 func groupTexts(t *testing.T, c *client.Client, id string) string {
 	t.Helper()
-	if _, err := c.ReceiveGroup(context.Background(), id); err != nil {
+	if _, err := c.Receive(context.Background(), client.GroupConv(id)); err != nil {
 		t.Fatalf("%s reads the group: %v", c.Name, err)
 	}
 	var out []string
@@ -136,16 +136,16 @@ func TestGroupChat(t *testing.T) {
 		t.Fatal("alice signs group messages with her on-chain key")
 	}
 	g := client.GroupConv(id)
-	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "where to?"}))                                  // alice/0
-	groupTexts(t, bob, id)                                                                                               // bob replies to what he read (a conversation is in arrival order)
-	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "the sea", Ref: &wire.Ref{By: "alice", Seq: 0}})) // bob/0
+	must(alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "where to?"}))                                  // alice/0
+	groupTexts(t, bob, id)                                                                                                                 // bob replies to what he read (a conversation is in arrival order)
+	must(bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "the sea", Ref: &wire.Ref{By: "alice", Seq: 0}})) // bob/0
 	groupTexts(t, carol, id)
-	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindReact, Emoji: "🌊", Ref: &wire.Ref{By: "bob", Seq: 0}})) // carol/0
-	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "mountans"}))                               // carol/1
-	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "mountains", Ref: &wire.Ref{By: "carol", Seq: 1}}))
-	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "nope"})) // bob/1
-	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: "bob", Seq: 1}}))
-	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindEdit, Text: "forged", Ref: &wire.Ref{By: "bob", Seq: 0}}); !errors.Is(err, client.ErrNoMessage) {
+	must(carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindReact, Emoji: "🌊", Ref: &wire.Ref{By: "bob", Seq: 0}})) // carol/0
+	must(carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "mountans"}))                               // carol/1
+	must(carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindEdit, Text: "mountains", Ref: &wire.Ref{By: "carol", Seq: 1}}))
+	must(bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "nope"})) // bob/1
+	must(bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: "bob", Seq: 1}}))
+	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindEdit, Text: "forged", Ref: &wire.Ref{By: "bob", Seq: 0}}); !errors.Is(err, client.ErrNoMessage) {
 		t.Fatalf("alice edited bob's message: %v, want client.ErrNoMessage (none of alice's)", err)
 	}
 	want := "alice:where to?|bob:the sea+carol🌊|carol:mountains*"
@@ -190,7 +190,7 @@ func TestGroupChat(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 5 {
-				c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: fmt.Sprintf("%s-during-%d", c.Name, i)})
+				c.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: fmt.Sprintf("%s-during-%d", c.Name, i)})
 			}
 		}()
 	}
@@ -203,8 +203,8 @@ func TestGroupChat(t *testing.T) {
 	if k := client.GroupVerifier(bob, id, "alice"); bytes.Equal(k, epochKey) || !bytes.Equal(k, client.GroupVerifier(alice, id, "alice")) {
 		t.Fatal("the removal did not give alice a new signing key, or bob does not have it")
 	}
-	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after carol left"}))
-	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "bob after"}))
+	must(alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "after carol left"}))
+	must(bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "bob after"}))
 	for _, c := range []*client.Client{alice, bob} {
 		got := groupTexts(t, c, id)
 		for i := range 5 {
@@ -223,7 +223,7 @@ func TestGroupChat(t *testing.T) {
 	if gs := carol.Groups(); len(gs) != 1 || !gs[0].Gone {
 		t.Fatalf("carol's groups %+v", gs)
 	}
-	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); !errors.Is(err, client.ErrNotMember) {
+	if _, err := carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "still here?"}); !errors.Is(err, client.ErrNotMember) {
 		t.Fatalf("a removed member wrote to the group: %v, want client.ErrNotMember", err)
 	}
 
@@ -233,7 +233,7 @@ func TestGroupChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	groupSync(t, "trip", alice, bob, carol)
-	must(alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "welcome back"}))
+	must(alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "welcome back"}))
 	if got := groupTexts(t, carol, id); !strings.Contains(got, "alice:welcome back") || strings.Contains(got, "after carol left") {
 		t.Fatalf("carol, invited again, sees %s", got)
 	}
@@ -243,7 +243,7 @@ func TestGroupChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	groupSync(t, "sea trip", alice, bob, carol)
-	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "bye all"}))
+	must(bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "bye all"}))
 	if err := bob.LeaveGroup(ctx, id); err != nil { // before anyone read his goodbye
 		t.Fatal(err)
 	}
@@ -268,13 +268,13 @@ func TestGroupRemovalKeepsWhatWasWritten(t *testing.T) {
 	_, cs, id := groupOfThree(t, "alice", "bob", "carol", "book club")
 	ctx := context.Background()
 	alice, bob, carol := cs[0], cs[1], cs[2]
-	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
+	if _, err := carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.RemoveMember(ctx, id, "carol"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after"}); err != nil { // she does not know yet
+	if _, err := carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "after"}); err != nil { // she does not know yet
 		t.Fatal(err)
 	}
 	groupSync(t, "book club", alice, bob)
@@ -292,13 +292,13 @@ func TestGroupHandOver(t *testing.T) {
 	_, cs, id := groupOfThree(t, "dave", "bob", "carol", "club")
 	ctx := context.Background()
 	dave, bob, carol := cs[0], cs[1], cs[2]
-	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "I am off"}); err != nil {
+	if _, err := dave.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "I am off"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := dave.LeaveGroup(ctx, id); err != nil { // before anyone read his last message
 		t.Fatal(err)
 	}
-	if _, err := dave.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still here?"}); !errors.Is(err, client.ErrNotMember) {
+	if _, err := dave.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "still here?"}); !errors.Is(err, client.ErrNotMember) {
 		t.Fatalf("dave sent to a group he left: %v, want client.ErrNotMember", err)
 	}
 	if _, err := bob.SyncGroups(ctx); err != nil { // bob learns he holds it ...
@@ -314,7 +314,7 @@ func TestGroupHandOver(t *testing.T) {
 			t.Fatalf("%s's group after the hand-over: %+v", c.Name, g)
 		}
 	}
-	if _, err := carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "after dave"}); err != nil {
+	if _, err := carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "after dave"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := groupTexts(t, bob, id); got != "dave:I am off|carol:after dave" {
@@ -353,12 +353,12 @@ func TestGroupFifty(t *testing.T) {
 	}
 	id := groupSync(t, "fifty", cs...)
 	for _, c := range cs {
-		if _, err := c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "hello from " + c.Name}); err != nil {
+		if _, err := c.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "hello from " + c.Name}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, c := range cs {
-		if _, err := c.ReceiveGroup(ctx, id); err != nil {
+		if _, err := c.Receive(ctx, client.GroupConv(id)); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(strings.Split(groupTexts(t, c, id), "|")); n != 50 {
@@ -388,13 +388,13 @@ func TestGroupWatchAndTimer(t *testing.T) {
 	}
 	// bob's key reaches alice once bob's watcher took the roster.
 	await.True(t, 2*time.Minute, "bob to give alice his key", func() bool {
-		if alice.HasGroupKeys(id) {
+		if client.HasGroupKeys(alice, id) {
 			return true
 		}
 		alice.SyncGroups(ctx)
 		return false
 	})
-	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "live in the group"}); err != nil {
+	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "live in the group"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -407,10 +407,10 @@ func TestGroupWatchAndTimer(t *testing.T) {
 	}
 	cancel()
 
-	if _, err := alice.SendGroup(context.Background(), id, &wire.Event{Kind: wire.KindTimer, TTL: 3600}); err != nil {
+	if _, err := alice.SendEvent(context.Background(), client.GroupConv(id), &wire.Event{Kind: wire.KindTimer, TTL: 3600}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := alice.SendGroup(context.Background(), id, &wire.Event{Kind: wire.KindText, Text: "vanishing"})
+	m, err := alice.SendEvent(context.Background(), client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "vanishing"})
 	if err != nil || m.Expires.IsZero() {
 		t.Fatalf("a message under the group timer: %+v %v", m, err)
 	}
@@ -464,7 +464,7 @@ func TestGroupQuickRosterChanges(t *testing.T) {
 	}
 	groupSync(t, "four", alice, bob)
 	for _, c := range []*client.Client{alice, bob} {
-		if _, err := c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "from " + c.Name}); err != nil {
+		if _, err := c.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "from " + c.Name}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -512,7 +512,7 @@ func TestGroupEventsOnlyFromHolder(t *testing.T) {
 			t.Errorf("bob holds a key of mallory's for group %s", g)
 		}
 	}
-	if _, err := alice.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "still ours"}); err != nil {
+	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "still ours"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := groupTexts(t, bob, id); got != "alice:still ours" {
@@ -540,7 +540,7 @@ func TestGroupLinkStartsOver(t *testing.T) {
 		t.Fatal("bob and carol hold different links after carol started hers over")
 	}
 	for _, c := range []*client.Client{bob, carol} {
-		if _, err := c.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "from " + c.Name}); err != nil {
+		if _, err := c.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "from " + c.Name}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,13 +40,13 @@ func TestLabelsHaveNoGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	connect(t, alice, bob, "hi bob")
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	if err := bob.Send(ctx, "alice", "hi alice"); err != nil {
 		t.Fatal(err)
 	}
-	alice.Receive(ctx, "bob")
+	alice.Receive(ctx, client.ContactConv("bob"))
 	bobs, err := alice.Resolve(client.ContactConv("bob"), wire.Ref{By: "bob", Seq: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestLabelsHaveNoGaps(t *testing.T) {
 	if err := alice.Reply(ctx, client.ContactConv("bob"), one, "two"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	want := "alice/1 hi bob | bob/1 hi alice | alice/2 one! | alice/3 two ↪alice/2"
@@ -101,7 +101,7 @@ func TestNumbersKeepOldReferences(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "b"); err != nil { // event 2
 		t.Fatal(err)
 	}
-	bob.Receive(ctx, "alice")
+	bob.Receive(ctx, client.ContactConv("alice"))
 
 	var err error
 	if alice, err = client.ReopenAsBeforeNumbers(ctx, alice); err != nil {
@@ -127,8 +127,8 @@ func TestNumbersKeepOldReferences(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "d"); err != nil {
 		t.Fatal(err)
 	}
-	bob.Receive(ctx, "alice")
-	alice.Receive(ctx, "bob")
+	bob.Receive(ctx, client.ContactConv("alice"))
+	alice.Receive(ctx, client.ContactConv("bob"))
 	if got, want := labels(bob, "alice"), "alice/0 a! | alice/2 b | bob/1 yes ↪alice/2 | alice/3 c | alice/4 d"; got != want {
 		t.Fatalf("bob's labels:\n got %s\nwant %s", got, want)
 	}

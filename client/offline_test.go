@@ -37,7 +37,7 @@ func TestSendWaitsWhileTheChainIsDown(t *testing.T) {
 	bob := w.user("bob", w.hubs[1])
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "hi")
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -51,7 +51,7 @@ func TestSendWaitsWhileTheChainIsDown(t *testing.T) {
 	if !errors.Is(err, client.ErrQueued) || !client.IsOffline(err) {
 		t.Fatalf("send with the chain down: %v, want ErrQueued and offline", err)
 	}
-	if got, err := bob.Receive(ctx, "alice"); err != nil || len(got) != 0 {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || len(got) != 0 {
 		t.Fatalf("bob received %v (%v) before alice's keys check", texts(got), err)
 	}
 	if off := offline.Offline(); len(off) != 1 || off[0].What != "the chain" || off[0].Error() != "the chain does not answer (connection refused)" {
@@ -65,7 +65,7 @@ func TestSendWaitsWhileTheChainIsDown(t *testing.T) {
 	if err := offline.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := bob.Receive(ctx, "alice")
+	got, err := bob.Receive(ctx, client.ContactConv("alice"))
 	if err != nil || strings.Join(texts(got), "|") != "while the chain is down" {
 		t.Fatalf("bob received %v (%v) once the chain is back", texts(got), err)
 	}

@@ -98,13 +98,13 @@ func TestRecordStateV1(t *testing.T) {
 	groupSync(t, "team", alice, bob, carol)
 	must(alice.SendEvent(ctx, "#"+id, &wire.Event{Kind: wire.KindText, Text: "welcome"}))
 	for _, c := range []*client.Client{bob, carol} {
-		if _, err := c.ReceiveGroup(ctx, id); err != nil {
+		if _, err := c.Receive(ctx, client.GroupConv(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(bob.SendGroup(ctx, id, &wire.Event{Kind: wire.KindText, Text: "thanks"}))
-	must(carol.SendGroup(ctx, id, &wire.Event{Kind: wire.KindReact, Emoji: "🎉", Ref: &wire.Ref{By: "alice", Seq: 0}}))
-	if _, err := alice.ReceiveGroup(ctx, id); err != nil {
+	must(bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "thanks"}))
+	must(carol.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindReact, Emoji: "🎉", Ref: &wire.Ref{By: "alice", Seq: 0}}))
+	if _, err := alice.Receive(ctx, client.GroupConv(id)); err != nil {
 		t.Fatal(err)
 	}
 	ok(alice.MarkRead(ctx, "#"+id))

@@ -80,7 +80,7 @@ func TestRequestQueuedUntilTheirHubAnswers(t *testing.T) {
 	if err := alice.Request(ctx, "bob", "hi again"); !errors.Is(err, client.ErrAlreadyContact) {
 		t.Fatalf("asking a contact: %v", err)
 	}
-	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "hi bob|are you there?" {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != "hi bob|are you there?" {
 		t.Fatalf("bob receives %v %v", texts(got), err)
 	}
 }
@@ -222,7 +222,7 @@ func TestIntroductionQueuedWhileOwnHubDown(t *testing.T) {
 	if err := bob.Introduce(ctx, "alice", "hi alice"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "hi alice" {
+	if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || strings.Join(texts(got), "|") != "hi alice" {
 		t.Fatalf("alice receives %v %v", texts(got), err)
 	}
 	if got := alice.Asking(ctx, "bob"); got != client.Answered {

@@ -99,7 +99,7 @@ func TestRecordedStateV1(t *testing.T) {
 		t.Errorf("the request to erin: %v, want RequestQueued", a)
 	}
 	var kc *client.KeyChange
-	if _, err := c.Receive(ctx, "frank"); !errors.As(err, &kc) || kc.Name != "frank" {
+	if _, err := c.Receive(ctx, client.ContactConv("frank")); !errors.As(err, &kc) || kc.Name != "frank" {
 		t.Errorf("frank's conversation, closed by a key change: %v", err)
 	}
 	if r, err := c.ReceiptFrom(ctx, "bob"); err != nil || r.Delivered == 0 {
@@ -151,7 +151,7 @@ func TestRecordedStateV1(t *testing.T) {
 	if len(gs) != 1 || gs[0].ID != meta.Group || gs[0].Name != "team" || !slices.Equal(gs[0].Members, []string{"alice", "bob", "carol"}) || gs[0].Gone {
 		t.Fatalf("groups %+v", gs)
 	}
-	if !c.HasGroupKeys(meta.Group) {
+	if !client.HasGroupKeys(c, meta.Group) {
 		t.Error("the group's keys are missing")
 	}
 	var group []string

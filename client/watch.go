@@ -316,7 +316,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				err error
 			)
 			if _, cerr := c.contact(n); cerr == nil {
-				ms, err = c.Receive(ctx, n)
+				ms, err = c.Receive(ctx, ContactConv(n))
 			}
 			lms, lerr := c.receiveLinks(ctx, n)
 			ms, err = append(ms, lms...), cmp.Or(err, lerr)

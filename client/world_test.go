@@ -216,7 +216,7 @@ func TestWorld(t *testing.T) {
 	if err := bob.Accept(ctx, pending[0]); err != nil {
 		t.Fatal(err)
 	}
-	got, err := bob.Receive(ctx, "alice")
+	got, err := bob.Receive(ctx, client.ContactConv("alice"))
 	if err != nil || strings.Join(texts(got), "|") != "hello bob, it's alice" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
@@ -230,13 +230,13 @@ func TestWorld(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "from-alice-0|from-alice-1|from-alice-2" {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != "from-alice-0|from-alice-1|from-alice-2" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
-	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "from-bob-0|from-bob-1|from-bob-2" {
+	if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || strings.Join(texts(got), "|") != "from-bob-0|from-bob-1|from-bob-2" {
 		t.Fatalf("alice received %v %v", texts(got), err)
 	}
-	if got, _ := alice.Receive(ctx, "bob"); len(got) != 0 {
+	if got, _ := alice.Receive(ctx, client.ContactConv("bob")); len(got) != 0 {
 		t.Fatalf("messages read twice: %v", texts(got))
 	}
 	// Delivery and read state: bob fetched alice's greeting and three
@@ -289,7 +289,7 @@ func TestWorld(t *testing.T) {
 			if err := d.from.Send(ctx, d.to.Name, d.text); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := d.to.Receive(ctx, d.from.Name); err != nil || strings.Join(texts(got), "|") != d.text {
+			if got, err := d.to.Receive(ctx, client.ContactConv(d.from.Name)); err != nil || strings.Join(texts(got), "|") != d.text {
 				t.Fatalf("%s received %v %v", d.to.Name, texts(got), err)
 			}
 		}
@@ -337,7 +337,7 @@ func TestWorld(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "to be altered"); err != nil {
 		t.Fatal(err)
 	}
-	unread, _ := bob.Peek(ctx, "alice")
+	unread, _ := client.Peek(bob, ctx, "alice")
 	obj, err := w.drivers[0].Stat(ctx, alice.Address(), unread)
 	if err != nil {
 		t.Fatalf("the unread message is not on alice's hub: %v", err)
@@ -345,7 +345,7 @@ func TestWorld(t *testing.T) {
 	noise := make([]byte, obj.Size)
 	rand.Read(noise)
 	w.drivers[0].Put(ctx, alice.Address(), unread, bytes.NewReader(noise), hub.PutOptions{})
-	if got, err := bob.Receive(ctx, "alice"); err == nil || len(got) != 0 {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err == nil || len(got) != 0 {
 		t.Fatalf("altered blob: got %v, err %v", texts(got), err)
 	}
 }
@@ -389,13 +389,13 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 		return c
 	}
 	connect(t, alice, bob, "hi")
-	bob.Receive(ctx, "alice")
+	bob.Receive(ctx, client.ContactConv("alice"))
 	bob.Send(ctx, "alice", "reply")
 
 	// Restart: contacts, ratchet and history come back.
 	t.Log("drill: alice's client restarts from its state file")
 	alice = reopen()
-	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "reply" {
+	if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || strings.Join(texts(got), "|") != "reply" {
 		t.Fatalf("after restart: %v %v", texts(got), err)
 	}
 	if h := alice.History(); len(h) != 2 || h[0].Text != "hi" || h[1].Text != "reply" {
@@ -409,7 +409,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 		t.Fatalf("a send whose upload failed succeeded: %v, want client.ErrQueued, from the killed upload", err)
 	}
 	dying.Store(false)
-	if got, _ := bob.Receive(ctx, "alice"); len(got) != 0 {
+	if got, _ := bob.Receive(ctx, client.ContactConv("alice")); len(got) != 0 {
 		t.Fatal("a failed send arrived")
 	}
 	before, _ := os.ReadFile(state) // the outbox still holds the message
@@ -428,7 +428,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "after recovery"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "sent while dying|after recovery" {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != "sent while dying|after recovery" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 
@@ -441,7 +441,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 			t.Fatal(err)
 		}
 		alice = reopen()
-		if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != text {
+		if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || strings.Join(texts(got), "|") != text {
 			t.Fatalf("alice received %v %v", texts(got), err)
 		}
 		alice = reopen()
@@ -449,7 +449,7 @@ func TestRestartAndCrashMidSend(t *testing.T) {
 		if err := alice.Send(ctx, "bob", text); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != text {
+		if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != text {
 			t.Fatalf("bob received %v %v", texts(got), err)
 		}
 	}
@@ -472,7 +472,7 @@ func TestAccepterSendsFirst(t *testing.T) {
 	if err := bob.Send(ctx, "alice", "reply before reading"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := alice.Receive(ctx, "bob"); err != nil || len(got) != 1 || got[0].Text != "reply before reading" {
+	if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || len(got) != 1 || got[0].Text != "reply before reading" {
 		t.Fatalf("alice received %v %v", texts(got), err)
 	}
 	if h := bob.History(); len(h) != 2 || h[0].Text != "hello" {
@@ -523,7 +523,7 @@ func TestConcurrentReceive(t *testing.T) {
 	results := make(chan []client.Message, 4)
 	for i := 0; i < 4; i++ {
 		go func() {
-			ms, err := bob.Receive(ctx, "alice")
+			ms, err := bob.Receive(ctx, client.ContactConv("alice"))
 			if err != nil {
 				t.Error(err)
 			}
@@ -594,7 +594,7 @@ func TestKeyChangeWarning(t *testing.T) {
 	if err := bob.Send(ctx, "alice", "from the replaced device"); err != nil {
 		t.Fatal(err)
 	}
-	if ms, err := alice.Receive(ctx, "bob"); !errors.As(err, &kc) || len(ms) != 0 {
+	if ms, err := alice.Receive(ctx, client.ContactConv("bob")); !errors.As(err, &kc) || len(ms) != 0 {
 		t.Fatalf("alice reads the closed conversation: %v, %v", texts(ms), err)
 	}
 	// Bob's old device finds its keys replaced; alice's are hers.
@@ -617,7 +617,7 @@ func TestKeyChangeWarning(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "confirmed"); err != nil {
 		t.Fatalf("send after confirming: %v", err)
 	}
-	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
+	if ms, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || len(ms) != 0 {
 		t.Fatalf("the replaced device reads what alice sent after confirming: %v, %v", texts(ms), err)
 	}
 	for _, m := range alice.Conversation(client.ContactConv("bob")) {
@@ -719,7 +719,7 @@ func TestHubOutage(t *testing.T) {
 	if err := alice.Send(ctx, "bob", "after the outage"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := bob.Receive(ctx, "alice")
+	got, err := bob.Receive(ctx, client.ContactConv("alice"))
 	if err != nil || strings.Join(texts(got), "|") != "before the outage|queued 1|queued 2|after the outage" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
@@ -740,7 +740,7 @@ func TestIntroduceKnownNames(t *testing.T) {
 	if err := bob.Introduce(ctx, "alice", "hi alice"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := alice.Receive(ctx, "bob"); err != nil || strings.Join(texts(got), "|") != "hi alice" {
+	if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || strings.Join(texts(got), "|") != "hi alice" {
 		t.Fatalf("alice received %v %v", texts(got), err)
 	}
 	if h := bob.History(); len(h) != 2 || h[0].Text != "hello bob, we know each other" {
@@ -765,7 +765,7 @@ func TestNoDuplicateContacts(t *testing.T) {
 	if err := alice.Request(ctx, "bob", "again"); !errors.Is(err, client.ErrAlreadyContact) {
 		t.Fatalf("a second request to a contact: %v", err)
 	}
-	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first" {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != "first" {
 		t.Fatalf("conversation after the refused request: %v %v", texts(got), err)
 	}
 	if err := alice.Send(ctx, "bob", "still fine"); err != nil {
@@ -779,7 +779,7 @@ func TestNoDuplicateContacts(t *testing.T) {
 func TestTwoHubs(t *testing.T) {
 	w, first, alice, bob := twoHubPair(t, "both hubs up")
 	ctx := context.Background()
-	if got, _ := bob.Receive(ctx, "alice"); len(got) != 1 {
+	if got, _ := bob.Receive(ctx, client.ContactConv("alice")); len(got) != 1 {
 		t.Fatalf("bob received %v", texts(got))
 	}
 
@@ -790,12 +790,12 @@ func TestTwoHubs(t *testing.T) {
 	if st := alice.Status(ctx); len(st.Hubs) != 2 || st.Hubs[0].Err == nil || st.Hubs[0].Waiting != 1 || st.Hubs[1].Err != nil || st.Hubs[1].Waiting != 0 {
 		t.Fatalf("status with the first hub down: %+v", st.Hubs)
 	}
-	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "first hub down" {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != "first hub down" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 	// Receipts, and contact requests, through the second hub too.
 	bob.Send(ctx, "alice", "read me")
-	if got, err := alice.Receive(ctx, "bob"); err != nil || len(got) != 1 {
+	if got, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil || len(got) != 1 {
 		t.Fatalf("alice received %v %v", texts(got), err)
 	}
 	if err := alice.MarkRead(ctx, client.ContactConv("bob")); err != nil {
@@ -812,7 +812,7 @@ func TestTwoHubs(t *testing.T) {
 	if err := alice.Answer(ctx, "carol", true); err != nil {
 		t.Fatalf("alice answers with her first hub down: %v", err)
 	}
-	if got, err := alice.Receive(ctx, "carol"); err != nil || strings.Join(texts(got), "|") != "hello from carol" {
+	if got, err := alice.Receive(ctx, client.ContactConv("carol")); err != nil || strings.Join(texts(got), "|") != "hello from carol" {
 		t.Fatalf("alice received from carol %v %v", texts(got), err)
 	}
 	if p, _, err := alice.Requests(ctx); err != nil || len(p) != 0 {
@@ -832,7 +832,7 @@ func TestTwoHubs(t *testing.T) {
 		w.drivers[0].Delete(ctx, alice.Address(), o.Path, hub.DeleteOptions{})
 	}
 	alice.Send(ctx, "bob", "after the second hub lost its data")
-	if got, err := bob.Receive(ctx, "alice"); err != nil || strings.Join(texts(got), "|") != "after the second hub lost its data" {
+	if got, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(got), "|") != "after the second hub lost its data" {
 		t.Fatalf("bob received %v %v", texts(got), err)
 	}
 }
@@ -948,7 +948,7 @@ func TestWatchFollowsAMove(t *testing.T) {
 	if err := dave.CheckKeys(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if ms, err := dave.Receive(ctx, "alice"); err != nil || strings.Join(texts(ms), "|") != "hello dave" {
+	if ms, err := dave.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(ms), "|") != "hello dave" {
 		t.Fatalf("dave read %v %v after the move", texts(ms), err)
 	}
 }
@@ -989,15 +989,20 @@ func TestFlushWithNothingQueued(t *testing.T) {
 }
 
 // TestSlowHubDoesNotBlockReading: while an upload to the user's own hub
-// hangs, the user still reads and sends nothing twice: Flush holds no lock
-// across the network.
+// hangs, the user still reads the local history (the message being
+// uploaded is in it, saved), the contacts and what is unread, and fetches
+// new messages; nothing is sent twice: no lock is held across the network.
 func TestSlowHubDoesNotBlockReading(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	release := make(chan struct{})
+	release, hanging := make(chan struct{}), make(chan struct{}, 1)
 	var stalled atomic.Bool
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if stalled.Load() && r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/store/") && strings.Contains(r.URL.Path, "/m/") {
+			select {
+			case hanging <- struct{}{}:
+			default:
+			}
 			<-release
 		}
 		return http.DefaultTransport.RoundTrip(r)
@@ -1013,9 +1018,23 @@ func TestSlowHubDoesNotBlockReading(t *testing.T) {
 	stalled.Store(true)
 	sent := make(chan error, 1)
 	go func() { sent <- alice.Send(ctx, "bob", "stuck upload") }()
+	<-hanging // the upload is under way, and hangs
+	local := make(chan string, 1)
+	go func() {
+		ms := alice.Conversation(client.ContactConv("bob"))
+		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", texts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
+	}()
+	select {
+	case got := <-local:
+		if want := "[hi stuck upload], 1 contacts, 0 unread, 2 in the history"; got != want {
+			t.Fatalf("alice's device shows %s, want %s", got, want)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("reading the local history waited for a stalled upload")
+	}
 	read := make(chan []client.Message, 1)
 	go func() {
-		ms, _ := alice.Receive(ctx, "bob")
+		ms, _ := alice.Receive(ctx, client.ContactConv("bob"))
 		read <- ms
 	}()
 	select {
@@ -1046,7 +1065,7 @@ func TestQueuedForChangedKeysStays(t *testing.T) {
 	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "hi")
-	if _, err := bob.Receive(ctx, "alice"); err != nil {
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
 	hub.stop()
@@ -1065,7 +1084,7 @@ func TestQueuedForChangedKeysStays(t *testing.T) {
 	if err := alice.Flush(ctx); !errors.Is(err, client.ErrKeysChanged) {
 		t.Fatalf("flush with a message queued for keys that changed: %v", err)
 	}
-	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
+	if ms, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || len(ms) != 0 {
 		t.Fatalf("bob's old device reads %v %v", texts(ms), err)
 	}
 	if _, err := alice.ConfirmKeys(ctx, "bob"); err != nil {
@@ -1074,7 +1093,7 @@ func TestQueuedForChangedKeysStays(t *testing.T) {
 	if err := alice.Flush(ctx); err != nil {
 		t.Fatalf("flush after confirming: %v", err)
 	}
-	if ms, err := bob.Receive(ctx, "alice"); err != nil || len(ms) != 0 {
+	if ms, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || len(ms) != 0 {
 		t.Fatalf("bob's old device reads, after alice confirmed: %v %v", texts(ms), err)
 	}
 }

@@ -203,7 +203,7 @@ func (a *Agent) contactProfile(k *call) (any, error) {
 		return nil, err
 	}
 	if k.flag("fetch") {
-		if _, err := c.Receive(ctx, name); quiet(err) != nil {
+		if _, err := c.Receive(ctx, client.ContactConv(name)); quiet(err) != nil {
 			k.warn("", err)
 		}
 	}

@@ -146,7 +146,7 @@ func (a *Agent) connectChain(k *call, cc api.ChainConfig, cfg *config, storeDir 
 // saveKeystore seals id under pass into the home's keystore; kdfMemory,
 // if not 0, lowers Argon2id's cost (tests only).
 func (a *Agent) saveKeystore(id *keystore.Identity, pass []byte, kdfMemory uint32) error {
-	kdf := keystore.DefaultKDF
+	kdf := keystore.DefaultKDF()
 	if kdfMemory != 0 {
 		kdf.Memory, kdf.Time = kdfMemory, 1
 	}

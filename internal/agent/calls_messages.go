@@ -135,7 +135,7 @@ func (a *Agent) messages(k *call) (any, error) {
 	}
 	var rerr error
 	if k.flag("fetch") {
-		if _, rerr = c.Receive(ctx, conv); errors.Is(rerr, client.ErrKeysChanged) {
+		if _, rerr = c.Receive(ctx, convOf(conv)); errors.Is(rerr, client.ErrKeysChanged) {
 			rerr = nil // said above
 		}
 		rerr = quiet(rerr) // their hubs down: what was fetched before is shown
@@ -329,7 +329,7 @@ func (a *Agent) react(k *call) (any, error) {
 	if _, err := parseRef(req.Ref, c.Name); err != nil {
 		return nil, err
 	}
-	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil { // the message may be new
+	if _, err := c.Receive(k.ctx, convOf(conv)); quiet(err) != nil { // the message may be new
 		k.warn("", err)
 	}
 	ref, err := resolveRef(c, conv, req.Ref)
@@ -464,7 +464,7 @@ func (a *Agent) getFile(k *call) (any, error) {
 	if req.Dest == "" && req.Dir == "" {
 		return nil, usagef("give where to save the file (dest or dir)")
 	}
-	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil {
+	if _, err := c.Receive(k.ctx, convOf(conv)); quiet(err) != nil {
 		k.warn("", err)
 	}
 	ref, err := resolveRef(c, conv, req.Ref)
