@@ -126,8 +126,8 @@ type Client struct {
 	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
 	ownSeq   uint64 // the sequence number of the record own comes from
 
-	mu             sync.Mutex                   // guards the state below; never held across a network call
-	flushMu        sync.Mutex                   // one Flush at a time
+	mu             sync.Mutex                   // guards the state below; never held across a network call or a disk write
+	flushMu        sync.Mutex                   // one Flush at a time (held across hub calls: a second Flush, to the same hubs, waits)
 	hubs           map[hubKey]*hubclient.Client // connections, made on first use
 	contacts       map[string]*Contact
 	links          map[string]*Contact // group links, by the other member's name (link.go)
@@ -197,7 +197,7 @@ type Contact struct {
 	requestErr      error         // why the last try to deliver it failed (not saved)
 	changed         *bns.Record   // the chain's record once it no longer holds the confirmed keys: the conversation is closed
 	link            bool          // a group link (link.go): group events only, never listed as a contact
-	recvMu          sync.Mutex    // one Receive at a time per contact
+	recvMu          sync.Mutex    // one Receive at a time per contact (held across hub calls: a second Receive of the same contact waits)
 }
 
 // asking is how the user asked a contact who has not answered yet.
