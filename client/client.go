@@ -1,24 +1,3 @@
-// Package client is the Parley messenger library: it composes verified
-// name lookups (a Directory), storage hubs (hubclient) and the formats of
-// package wire into contacts and conversations.
-//
-// A user's bucket on every hub is the one of their signing key
-// (auth.NativeAddress of the key their chain record publishes), so anyone
-// can compute where a name writes from its verified record alone.
-//
-// A conversation is two directions, each written by its sender to the
-// sender's own hubs (conversation.go); the state of all of them lives on
-// the device, sealed (package store).
-//
-// Client is the facade a front-end calls (internal/agent, tests): it owns
-// the user's contacts, conversations, history and settings, and composes
-// the parts that own the rest: package group (the group state machine),
-// package store (the files on the device), package outbox (the streams the
-// user writes and flushing them), a Directory for names and hubclient for
-// reading hubs. It must not trust an unverified record or an
-// unauthenticated blob, hold its lock across network or disk I/O (saves
-// are prepared under it and written after; streams flush under their own
-// locks), or keep package-level mutable state: knobs are Options.
 package client
 
 import (
