@@ -284,10 +284,13 @@ func (a *Agent) sent(c *client.Client, m client.Message, err error) (any, error)
 	switch {
 	case errors.As(err, &q):
 		out.Queued = apiQueued(q)
-		return out, nil
 	case err != nil:
 		return nil, err
 	}
+	// Every front-end of the agent (a chat, the web app, a watch) sees
+	// what was sent from another.
+	ev := out.Message
+	a.publish(api.Event{Type: api.EventMessage, Message: &ev})
 	return out, nil
 }
 
