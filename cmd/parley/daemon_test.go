@@ -131,7 +131,8 @@ func TestCommandRacingTheAgentStart(t *testing.T) {
 	}
 }
 
-// TestDaemonReportsKeyChanges: with only the daemon running, a contact's
+// TestDaemonReportsKeyChanges: a message sent through the daemon by
+// another process is on its event stream. With only the daemon running, a contact's
 // key change (bob revokes his name) is found by the daemon's own record
 // refresh, logged, and put on the event stream; a send through the daemon
 // is then refused, saying why.
@@ -151,12 +152,27 @@ func TestDaemonReportsKeyChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changes := make(chan api.KeyChange, 8)
+	sent := make(chan string, 8)
 	go c.Events(ctx, info.Cursor, func(ev api.Event) error {
-		if ev.Type == api.EventKeyChange {
+		switch {
+		case ev.Type == api.EventKeyChange:
 			changes <- *ev.KeyChange
+		case ev.Type == api.EventMessage && ev.Message.From == "alice":
+			sent <- ev.Message.Text
 		}
 		return nil
 	})
+	// What another process sends through the daemon is on its stream
+	// (every front-end shows it).
+	parley(t, "--home", alice, "send", "bob", "from another terminal")
+	select {
+	case text := <-sent:
+		if text != "from another terminal" {
+			t.Fatalf("the sent message's event says %q", text)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no event for the message sent through the daemon")
+	}
 	parley(t, "--home", bob, "name", "revoke", "--confirm", "bob")
 	select {
 	case kc := <-changes:
