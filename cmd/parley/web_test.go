@@ -222,14 +222,16 @@ func TestWebScenario(t *testing.T) {
 
 	// A hostile display name from Bob: text on his page, and in the list.
 	evilName := `<img src=x onerror="window.pwned='name'">` + "\u202e" + `boB`
-	parley(t, "--home", bob, "profile", "set", "--name", evilName, "--status", "<b>away</b>")
+	parley(t, "--home", bob, "profile", "set", "--name", evilName, "--status", "<b>away</b>", "--avatar", pic)
 	page.Open(app + "/#/contact/bob")
 	page.AwaitText("main", "<b>away</b>")
 	if !strings.Contains(page.Text("main"), evilName) {
 		t.Errorf("bob's page does not show his display name as text: %q", page.Text("main"))
 	}
+	page.Await("bob's avatar on his page", `[...document.querySelectorAll('main img.avatar')].some(i => i.complete && i.naturalWidth === 8)`)
 	page.Open(app + "/#/")
 	page.AwaitText("nav[aria-label=Conversations]", "boB")
+	page.Await("bob's avatar in the list", `[...document.querySelectorAll('nav[aria-label=Conversations] img.avatar')].some(i => i.complete && i.naturalWidth === 8)`)
 	page.Click("link", evilName) // the list names a contact by their display name
 	page.AwaitText("#conv-title", "boB")
 	page.Eval(`({pwned: window.pwned, imgs: document.querySelectorAll('main img:not(.preview):not(.avatar)').length})`, &dom)
