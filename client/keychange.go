@@ -48,6 +48,9 @@ func (k *KeyChange) Error() string {
 		return fmt.Sprintf("%s's name was revoked at height %d: nothing can be sent to it", k.Name, k.Height)
 	case k.Old != nil && k.Current != nil && k.Old.Owner != k.Current.Owner:
 		return fmt.Sprintf("%s's name changed hands at height %d (%s): its new holder is someone else until you check the new safety number with them and confirm", k.Name, k.Height, k.Reason)
+	case k.Old != nil && k.Current != nil && k.Reason == bns.OpUpdate:
+		return fmt.Sprintf("%s's keys changed on the chain at height %d (update by the same owner key: a new device after '%s' recovered the name, or someone holding that key); "+
+			"check the new safety number with them, then confirm the new keys", k.Name, k.Height, k.Name)
 	}
 	return fmt.Sprintf("%s's keys changed on the chain at height %d (%s); check the new safety number with them, then confirm the new keys", k.Name, k.Height, k.Reason)
 }
