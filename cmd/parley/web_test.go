@@ -306,6 +306,31 @@ func TestWebScenario(t *testing.T) {
 	page.Phone(false)
 	page.Dark(false)
 
+	// The status page: the chain's verified height, Alice's hub answering.
+	page.Open(app + "/#/status")
+	page.AwaitText("main", "Verified height")
+	page.AwaitText("main table", hubs[0])
+	page.AwaitText("main table", "answers (")
+
+	// A message while Alice is elsewhere: the list shows it unread, with
+	// its text; opening the conversation reads it.
+	parley(t, "--home", bob, "send", "alice", "while you were away")
+	page.Open(app + "/#/")
+	page.AwaitText("nav[aria-label=Conversations]", "1 unread")
+	page.AwaitText("nav[aria-label=Conversations]", "while you were away")
+	page.Click("link", evilName)
+	page.AwaitText("[role=log]", "while you were away")
+	awaitpkg.True(t, 2*time.Minute, "bob to see his message read", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "read", "alice"), "while you were away [read]")
+	})
+
+	// Read receipts off in the settings, as the CLI on Alice's home reads them.
+	page.Open(app + "/#/settings")
+	page.Click("checkbox", "Send read receipts")
+	awaitpkg.True(t, time.Minute, "read receipts off", func() bool {
+		return strings.Contains(parley(t, "--home", alice, "settings"), "read-receipts: off")
+	})
+
 	for _, screen := range []string{"status", "settings", "profile", "search", "add", "groups/new"} {
 		page.Open(app + "/#/" + screen)
 		page.Await(screen+" to show", `document.querySelector('main h1') !== null && !document.querySelector('main .loading')`)
