@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -196,10 +197,16 @@ func (c *Client) saveUnlock() error {
 // sends something sealed under the state (a ratchet step, a stream
 // number) calls it first: what went out is never lost to a crash.
 func (c *Client) writeAll() error {
-	if c.store == nil {
+	if c.store == nil || c.store.WriteAll() == nil {
 		return nil
 	}
-	return c.store.WriteAll()
+	// The last write failed, and no save since wrote everything: save the
+	// state as it is now (the store makes it a checkpoint), in case the
+	// disk takes it again.
+	c.mu.Lock()
+	sv, err := c.prepareAsIs()
+	c.mu.Unlock()
+	return cmp.Or(err, c.write(sv))
 }
 
 // touchHistory notes that the message at index i changed; the caller

@@ -1097,3 +1097,66 @@ func TestQueuedForChangedKeysStays(t *testing.T) {
 		t.Fatalf("bob's old device reads, after alice confirmed: %v %v", texts(ms), err)
 	}
 }
+
+// TestNothingLeavesUnsaved: while alice's device cannot write her state
+// (the disk refuses), what she sends does not leave: a message on a hub
+// that her device lost would have its ratchet keys used again after a
+// restart. Once the disk takes the state again, it goes out, once, and a
+// restart finds it sent.
+func TestNothingLeavesUnsaved(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "alice.state")
+	alice, id, dir := w.userWithState("alice", w.hubs[0], state)
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "hi" {
+		t.Fatalf("bob received %v %v", got, err)
+	}
+
+	// A directory where the state file is replaced: every save fails.
+	if err := os.Rename(state, state+".kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(state, "in the way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var refused *os.LinkError // the state file's rename into place
+	if err := alice.Send(ctx, "bob", "not on disk yet"); !errors.As(err, &refused) || refused.New != state {
+		t.Fatalf("Send with the state unwritable: %v, want the refused rename", err)
+	}
+	if err := alice.Flush(ctx); !errors.As(err, &refused) || refused.New != state {
+		t.Fatalf("Flush with the state unwritable: %v, want the refused rename", err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || len(got) != 0 {
+		t.Fatalf("bob received %v (%v) while alice's device had not saved it", got, err)
+	}
+
+	// The disk is back: the message goes out, once.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(state+".kept", state); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Flush(ctx); err != nil {
+		t.Fatalf("Flush with the disk back: %v", err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "not on disk yet" {
+		t.Fatalf("bob received %v %v, want the message once", got, err)
+	}
+	again, err := client.Open(ctx, "alice", id, dir, w.hubs[0], state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || len(got) != 0 {
+		t.Fatalf("after alice's restart bob received %v %v again", got, err)
+	}
+	if ms := again.Conversation(client.ContactConv("bob")); len(ms) == 0 || ms[len(ms)-1].Text != "not on disk yet" {
+		t.Fatalf("alice's history after the restart: %v", texts(ms))
+	}
+}
