@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 PKGS     := ./...
 
-.PHONY: demo drill tools all build test test-short fuzz bench lint fmt clean up down status reset
+.PHONY: demo drill tools all build test test-short race fuzz bench lint fmt clean up down status reset
 
 all: build
 
@@ -29,11 +29,22 @@ tools:
 	@$(GO) version -m $(STATICCHECK) 2>/dev/null | grep -q 'mod[[:space:]]*honnef.co/go/tools[[:space:]]*$(STATICCHECK_VERSION)[[:space:]]' || \
 		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-# The full test suite: gofmt and vet, unit, integration (real CometBFT nodes and processes
-# on 127.0.0.1) and short fuzz runs. CI runs exactly this.
+# The full test suite: gofmt, vet and staticcheck, unit, integration (real
+# CometBFT nodes and processes on 127.0.0.1), the race detector over the
+# concurrent packages, and short fuzz runs. CI runs exactly this.
 test: build tools lint
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) race
 	$(MAKE) fuzz
+
+# The race detector over the packages whose goroutines share state: the
+# chain application (commits, queries, snapshots), the hub server and its
+# drivers, the client's parts, the agent and parley's commands (watch and
+# chat beside other commands). -short leaves out the few whole-world tests
+# too slow under the detector (fifty clients); the run above has them.
+RACE_PKGS := ./chain/app ./hub/server ./hub/driver/... ./hub/natslog ./client/... ./cmd/parley ./internal/agent ./internal/api
+race:
+	$(GO) test -race -short -count=1 -timeout 20m $(RACE_PKGS)
 
 # The fault drills, verbosely: the demo's network with a validator, a hub
 # and then everything killed or restarted; four validators under load

@@ -337,6 +337,9 @@ func TestGroupHandOver(t *testing.T) {
 // TestGroupFifty: a group of 50 of whom only the creator knows everyone;
 // every message reaches the 49 others.
 func TestGroupFifty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fifty whole clients: the race detector's run (make race, -short) leaves it to the full run; client/group's TestFiftyMembers covers the rules")
+	}
 	// Every client here is one IP: let the creator's 49 requests through.
 	w := newWorldWith(t, func(c *server.Config) { c.InboxPerMinute = 100 })
 	ctx := context.Background()
