@@ -16,6 +16,7 @@ import (
 	"github.com/parley-im/parley/hub/server/hubtest"
 	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // BenchmarkAgentCommands measures what a person waits for, side by side:
@@ -43,16 +44,13 @@ func BenchmarkAgentCommands(b *testing.B) {
 		return out.String()
 	}
 	retry := func(what string, args ...string) {
-		for deadline := time.Now().Add(2 * time.Minute); ; {
+		await.NoError(b, 2*time.Minute, what, func() error {
 			var out, errb bytes.Buffer
-			if runWith(context.Background(), testRun(), args, nil, &out, &errb) == 0 {
-				return
+			if runWith(context.Background(), testRun(), args, nil, &out, &errb) != 0 {
+				return fmt.Errorf("%s%s", out.String(), errb.String())
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("%s: %s%s", what, out.String(), errb.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	for _, n := range []string{"alice", "bob"} {
 		homes[n] = filepath.Join(dir, n)
@@ -103,15 +101,12 @@ func BenchmarkAgentCommands(b *testing.B) {
 			cmd.Process.Signal(os.Interrupt)
 			cmd.Wait()
 		})
-		for deadline := time.Now().Add(2 * time.Minute); ; {
-			if _, err := api.NewUnix(agent.SocketPath(homes[n])).Agent(context.Background()); err == nil {
-				break
+		await.NoError(b, 2*time.Minute, n+"'s daemon to serve", func() error {
+			if _, err := api.NewUnix(agent.SocketPath(homes[n])).Agent(context.Background()); err != nil {
+				return fmt.Errorf("%w; its log:\n%s", err, logs.String())
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("%s's daemon never served:\n%s", n, logs.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	commands("agent")
 	b.Run("agent/api-send", func(b *testing.B) { // the call alone, on a new connection each time
