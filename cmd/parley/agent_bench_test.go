@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func BenchmarkAgentCommands(b *testing.B) {
 	}
 	commands("one-shot")
 
+	daemons := map[string]int{}
 	for _, n := range []string{"alice", "bob"} {
 		cmd := exec.Command(bin, "--home", homes[n], "daemon")
 		var logs syncBuffer
@@ -97,6 +99,7 @@ func BenchmarkAgentCommands(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
+		daemons[n] = cmd.Process.Pid
 		b.Cleanup(func() {
 			cmd.Process.Signal(os.Interrupt)
 			cmd.Wait()
@@ -121,6 +124,19 @@ func BenchmarkAgentCommands(b *testing.B) {
 			d = append(d, time.Since(start))
 		}
 		reportPercentiles(b, d)
+	})
+	b.Run("agent/rss", func(b *testing.B) { // alice's agent's resident memory, after the runs above
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", daemons["alice"]))
+		if err != nil {
+			b.Logf("no /proc here: resident memory not measured (%v)", err)
+			return
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+				kb, _ := strconv.Atoi(f[1])
+				b.ReportMetric(float64(kb)/1024, "rss-MB")
+			}
+		}
 	})
 	b.Run("process/version", func(b *testing.B) { // starting a process at all
 		var d []time.Duration
