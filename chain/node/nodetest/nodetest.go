@@ -5,6 +5,9 @@
 package nodetest
 
 import (
+	"errors"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,24 +44,42 @@ type Node struct {
 // stopped and started again.
 func StartNode(t testing.TB, chainID string, tweak func(*node.Options), opts node.StartOptions) *Node {
 	t.Helper()
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := node.DefaultOptions()
 	o.ChainID, o.BlockTime = chainID, 50*time.Millisecond
 	o.Params.PowDifficulty, o.Params.PreorderPowDifficulty = 4, 4
 	if tweak != nil {
 		tweak(&o)
 	}
-	v, err := node.Init(t.TempDir(), o, ports[0])
-	if err != nil {
-		t.Fatal(err)
+	// The ports are free when picked and bound when the node starts: a
+	// test running beside this one may take one in between, so a node
+	// that finds a port taken starts again on fresh ones.
+	for attempt := 1; ; attempt++ {
+		ports, err := node.FreePorts(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := node.Init(t.TempDir(), o, ports[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &Node{URL: v.RPCURL(), t: t, home: v.Home, opts: opts}
+		err = n.start()
+		if err != nil && attempt < 5 && portTaken(err) {
+			t.Logf("nodetest: %v: starting again on other ports", err)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Stop)
+		return n
 	}
-	n := &Node{URL: v.RPCURL(), t: t, home: v.Home, opts: opts}
-	n.Restart()
-	t.Cleanup(n.Stop)
-	return n
+}
+
+// portTaken reports whether err says a port the node meant to listen on
+// was taken.
+func portTaken(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 // Stop stops the node (its RPC port then refuses connections); stopping
@@ -74,11 +95,16 @@ func (n *Node) Stop() {
 // stopped.
 func (n *Node) Restart() {
 	n.t.Helper()
-	if n.n != nil {
-		return
-	}
-	var err error
-	if n.n, err = node.Start(n.home, cmtlog.NewNopLogger(), n.opts); err != nil {
+	if err := n.start(); err != nil {
 		n.t.Fatal(err)
 	}
+}
+
+func (n *Node) start() error {
+	if n.n != nil {
+		return nil
+	}
+	var err error
+	n.n, err = node.Start(n.home, cmtlog.NewNopLogger(), n.opts)
+	return err
 }
