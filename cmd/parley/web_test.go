@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/parley-im/parley/hub/server/hubtest"
 	awaitpkg "github.com/parley-im/parley/internal/await"
@@ -305,6 +310,41 @@ func TestWebScenario(t *testing.T) {
 	page.Axe("list, phone")
 	page.Phone(false)
 	page.Dark(false)
+
+	// Attacks from another browser and another site. The login address
+	// works once: a second browser that opens it is refused and signed in
+	// nowhere.
+	mallory := webtest.Browser(t, "mallory")
+	mallory.Open(login)
+	mallory.AwaitText("body", `"unauthorized"`)
+	mallory.Open(app + "/")
+	mallory.AwaitText("main", "Not signed in")
+	// DNS rebinding: a name of the attacker's that resolves to 127.0.0.1
+	// reaches the server, which answers nothing but that it is misdirected.
+	port := app[strings.LastIndexByte(app, ':')+1:]
+	rebinder := webtest.Browser(t, "rebinder", chromedp.Flag("host-resolver-rules", "MAP rebind.test 127.0.0.1"))
+	rebinder.Open("http://rebind.test:" + port + "/")
+	rebinder.AwaitText("body", "this server answers only to "+app)
+	var status int
+	rebinder.Eval(`fetch('/api/v1/agent').then(r => r.status)`, &status)
+	if status != http.StatusMisdirectedRequest {
+		t.Errorf("the rebound page's call: %d, want 421", status)
+	}
+	// A page of another site (another port of 127.0.0.1: same-site, so
+	// the SameSite cookie goes along) in Alice's own signed-in browser
+	// posts a message: the Origin check refuses it, nothing is sent.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>evil</title><script>
+fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'Content-Type': 'text/plain'},
+  body: JSON.stringify({text: 'forged by another site'})}).then(() => { document.title = 'done'; }, () => { document.title = 'done'; });
+</script>`, app+"/api/v1/conversations/bob/messages")
+	}))
+	defer evil.Close()
+	page.Open(evil.URL)
+	page.Await("the other site's request to be made", `document.title === 'done'`)
+	if out := parley(t, "--home", alice, "read", "bob"); strings.Contains(out, "forged by another site") {
+		t.Errorf("a page of another site sent a message as alice:\n%s", out)
+	}
 
 	// The status page: the chain's verified height, Alice's hub answering.
 	page.Open(app + "/#/status")

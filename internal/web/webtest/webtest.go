@@ -61,9 +61,10 @@ type Page struct {
 	errors []string
 }
 
-// Browser starts a headless Chromium with a fresh profile and returns its
-// tab; it ends with the test, saving a screenshot first if the test failed.
-func Browser(t testing.TB, name string) *Page {
+// Browser starts a headless Chromium with a fresh profile (and the extra
+// options, such as a flag) and returns its tab; it ends with the test,
+// saving a screenshot first if the test failed.
+func Browser(t testing.TB, name string, extra ...chromedp.ExecAllocatorOption) *Page {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(Chromium(t)),
@@ -79,6 +80,7 @@ func Browser(t testing.TB, name string) *Page {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-proxy-server", true),
 	}
+	opts = append(opts, extra...)
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox) // Chromium refuses its sandbox to root (CI runs as root)
 	}
