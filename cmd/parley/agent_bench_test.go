@@ -55,7 +55,7 @@ func BenchmarkAgentCommands(b *testing.B) {
 	}
 	for _, n := range []string{"alice", "bob"} {
 		homes[n] = filepath.Join(dir, n)
-		retry("init "+n, "--home", homes[n], "init", "--node", rpc, "--insecure-kdf-memory", "64")
+		retry("init "+n, "--home", homes[n], "init", "--node", rpc)
 		must("--home", homes[n], "register", n, "--hub", hub)
 	}
 	retry("bob's name", "--home", homes["alice"], "whois", "bob")

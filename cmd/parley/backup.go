@@ -47,8 +47,7 @@ func backupCmd(h *home, stdout io.Writer) *cobra.Command {
 
 func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 	var (
-		cc        api.ChainConfig
-		kdfMemory uint32
+		cc api.ChainConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "restore NAME --node URL",
@@ -76,7 +75,7 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			res, err := c.Restore(cmd.Context(), api.RestoreRequest{ChainConfig: cc, Name: args[0], BackupPassphrase: string(backupPass),
-				Passphrase: string(pass), KDFMemory: kdfMemory})
+				Passphrase: string(pass)})
 			if err != nil {
 				return err
 			}
@@ -85,12 +84,10 @@ func restoreCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	chainFlags(cmd, &cc)
-	kdfFlag(cmd, &kdfMemory)
 	return cmd
 }
 
 func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
-	var kdfMemory uint32
 	cmd := &cobra.Command{
 		Use:   "passphrase",
 		Short: "Change the passphrase your keys are encrypted under on this device",
@@ -114,13 +111,12 @@ func passphraseCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.ChangePassphrase(cmd.Context(), api.PassphraseRequest{Current: string(cur), New: string(pass), KDFMemory: kdfMemory}); err != nil {
+			if err := c.ChangePassphrase(cmd.Context(), api.PassphraseRequest{Current: string(cur), New: string(pass)}); err != nil {
 				return err
 			}
 			screen.Println(stdout, "the keystore is encrypted under the new passphrase")
 			return nil
 		},
 	}
-	kdfFlag(cmd, &kdfMemory)
 	return cmd
 }

@@ -77,8 +77,7 @@ func (h *home) callOnOff(f func(ctx context.Context, c *api.Client, on bool) err
 
 func initCmd(h *home, stdout io.Writer) *cobra.Command {
 	var (
-		cc        api.ChainConfig
-		kdfMemory uint32
+		cc api.ChainConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "init --node URL",
@@ -112,7 +111,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.Init(cmd.Context(), api.InitRequest{ChainConfig: cc, Passphrase: string(pass), RecoveryPhrase: phrase, KDFMemory: kdfMemory})
+			res, err := c.Init(cmd.Context(), api.InitRequest{ChainConfig: cc, Passphrase: string(pass), RecoveryPhrase: phrase})
 			if err != nil {
 				return err
 			}
@@ -122,15 +121,7 @@ func initCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	chainFlags(cmd, &cc)
-	kdfFlag(cmd, &kdfMemory)
 	return cmd
-}
-
-// kdfFlag is the hidden flag of the commands that seal a keystore: a
-// cheaper Argon2id, for tests only.
-func kdfFlag(cmd *cobra.Command, kdfMemory *uint32) {
-	cmd.Flags().Uint32Var(kdfMemory, "insecure-kdf-memory", 0, "Argon2id memory in KiB (tests only)")
-	cmd.Flags().MarkHidden("insecure-kdf-memory")
 }
 
 // chainFlags are the flags of init and restore that say where the chain is.

@@ -52,7 +52,7 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 			}
 			h.lock = lock
 			a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now, Notifier: desktopNotifier(),
-				ClientOptions: h.clientOpts})
+				ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
 			h.local = a
 			if pass, how := h.daemonSecret(); pass != nil {
 				if err := a.Unlock(ctx, pass); err != nil {

@@ -226,7 +226,7 @@ func TestInitPassphrase(t *testing.T) {
 			answers = answers[1:]
 			return []byte(a), nil
 		}
-		code = runAsking(context.Background(), ask, append([]string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, extra...), nil, &out, &errb)
+		code = runWith(context.Background(), testRunAsking(ask), append([]string{"--home", home, "init", "--node", rpc}, extra...), nil, &out, &errb)
 		if _, err := os.Stat(filepath.Join(home, "keystore")); (err == nil) != (code == 0) {
 			t.Errorf("init exited %d, and its keystore: %v", code, err)
 		}

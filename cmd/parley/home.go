@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
@@ -56,6 +57,9 @@ type home struct {
 	lockWait time.Duration
 	// clientOpts are given to every client an agent of this process opens.
 	clientOpts []client.Option
+	// keystoreKDF is the cost an agent of this process seals keystores at
+	// (nil: the default).
+	keystoreKDF *keystore.KDF
 }
 
 // defaultLockWait is how long a command waits for another parley process
@@ -148,7 +152,7 @@ func (h *home) dial(ctx context.Context) *api.Client {
 
 // serve runs the home's agent in this process (the lock held).
 func (h *home) serve(ctx context.Context, mode string) (*api.Client, error) {
-	opts := agent.Options{Home: h.dir, Mode: mode, Lock: h.lock, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts}
+	opts := agent.Options{Home: h.dir, Mode: mode, Lock: h.lock, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF}
 	if mode == agent.ModeDaemon {
 		opts.Notifier = desktopNotifier()
 	}
@@ -162,7 +166,7 @@ func (h *home) serve(ctx context.Context, mode string) (*api.Client, error) {
 // serveLockless runs an agent without the home's lock: it reads, and
 // verifies headers in memory.
 func (h *home) serveLockless() *api.Client {
-	h.local = agent.New(agent.Options{Home: h.dir, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts})
+	h.local = agent.New(agent.Options{Home: h.dir, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
 	h.conn = api.NewLocal(h.local)
 	h.conn.OnNote, h.conn.OnProgress = h.onNote, h.onProgress
 	return h.conn

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
@@ -36,12 +37,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return runWith(ctx, runOptions{}, args, stdin, stdout, stderr)
 }
 
-// runAsking is run with ask in place of the terminal prompt for secrets
-// (nil: the terminal).
-func runAsking(ctx context.Context, ask func(prompt string) ([]byte, error), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runWith(ctx, runOptions{ask: ask}, args, stdin, stdout, stderr)
-}
-
 // runOptions replace what parley takes from the system (for tests); the
 // zero value takes it all.
 type runOptions struct {
@@ -53,6 +48,9 @@ type runOptions struct {
 	// client are options for every client an agent this process runs
 	// opens or restores (say, a cheaper backup KDF).
 	client []client.Option
+	// keystoreKDF is the cost keystores are sealed at (nil: the default;
+	// tests make it cheap). No flag sets it.
+	keystoreKDF *keystore.KDF
 }
 
 // runWith is run with opts.
@@ -60,7 +58,7 @@ func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reade
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
 	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock, barAt: -1,
-		lockWait: opts.lockWait, clientOpts: opts.client}
+		lockWait: opts.lockWait, clientOpts: opts.client, keystoreKDF: opts.keystoreKDF}
 	if h.lockWait == 0 {
 		h.lockWait = defaultLockWait
 	}

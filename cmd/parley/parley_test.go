@@ -54,7 +54,7 @@ func initHome(t testing.TB, rpc, home string) {
 	t.Helper()
 	await.NoError(t, 2*time.Minute, "init of "+home, func() error {
 		var out, errb bytes.Buffer
-		if run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb) == 0 {
+		if runWith(context.Background(), testRun(), []string{"--home", home, "init", "--node", rpc}, nil, &out, &errb) == 0 {
 			return nil
 		}
 		if strings.Contains(errb.String(), "passphrase too weak") {
@@ -99,7 +99,15 @@ func preorderSaved(home string) bool {
 // testRun is what tests run parley with: backups with the least Argon2id
 // cost there is (restores find them only with the same).
 func testRun() runOptions {
-	return runOptions{client: []client.Option{client.WithBackupKDF(keystore.KDF{Time: 1, Memory: 64, Threads: 1})}}
+	cheap := keystore.KDF{Time: 1, Memory: 64, Threads: 1}
+	return runOptions{client: []client.Option{client.WithBackupKDF(cheap)}, keystoreKDF: &cheap}
+}
+
+// testRunAsking is testRun with ask in place of the terminal prompt.
+func testRunAsking(ask func(prompt string) ([]byte, error)) runOptions {
+	o := testRun()
+	o.ask = ask
+	return o
 }
 
 // parley runs the CLI and fails the test on a non-zero exit.
@@ -294,7 +302,7 @@ func TestCLI(t *testing.T) {
 	parley(t, "--home", alice, "backup", "on")
 	parley(t, "--home", alice, "send", "bob", "backed up")
 	alice2 := filepath.Join(t.TempDir(), "alice2")
-	if out := parley(t, "--home", alice2, "restore", "alice", "--node", rpc, "--insecure-kdf-memory", "64"); !strings.Contains(out, "restored alice: 1 contacts") {
+	if out := parley(t, "--home", alice2, "restore", "alice", "--node", rpc); !strings.Contains(out, "restored alice: 1 contacts") {
 		t.Fatalf("restore: %s", out)
 	}
 	if out := parley(t, "--home", alice2, "read", "bob"); !strings.Contains(out, "alice: backed up") || !strings.Contains(out, "bob: live message") {
@@ -427,7 +435,7 @@ func TestNameCommands(t *testing.T) {
 
 	// A new passphrase for the keystore: the old one no longer opens it.
 	t.Setenv("PARLEY_NEW_PASSPHRASE", "a new passphrase")
-	parley(t, "--home", alice, "passphrase", "--insecure-kdf-memory", "64")
+	parley(t, "--home", alice, "passphrase")
 	errb.Reset()
 	if code := run(context.Background(), []string{"--home", alice, "contacts"}, nil, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "wrong passphrase") {
 		t.Fatalf("the old passphrase after changing it: exit %d, %s", code, errb.String())

@@ -124,7 +124,6 @@ func (h *home) newPhrase(stdout io.Writer) (string, error) {
 func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 	var (
 		cc         api.ChainConfig
-		kdfMemory  uint32
 		hubs       []string
 		fromBackup bool
 	)
@@ -168,7 +167,7 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			res, err := c.Recover(cmd.Context(), api.RecoverRequest{ChainConfig: cc, Name: name, RecoveryPhrase: string(phrase),
-				Passphrase: string(pass), Hubs: hubs, BackupPassphrase: string(backupPass), KDFMemory: kdfMemory})
+				Passphrase: string(pass), Hubs: hubs, BackupPassphrase: string(backupPass)})
 			if err != nil {
 				return err
 			}
@@ -184,7 +183,6 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 		},
 	}
 	chainFlags(cmd, &cc)
-	kdfFlag(cmd, &kdfMemory)
 	cmd.Flags().StringSliceVar(&hubs, "hub", nil, "URL of a storage hub to publish (1 to 3; default: the record's hubs)")
 	cmd.Flags().BoolVar(&fromBackup, "from-backup", false, "take contacts, groups, settings and history from your backup")
 	return cmd

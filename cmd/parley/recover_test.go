@@ -86,7 +86,7 @@ func TestInitConfirmsPhrase(t *testing.T) {
 				i, _ := strconv.Atoi(m[1])
 				return []byte(strings.Fields(phraseIn(t, out.String()))[i-1]), nil
 			}
-			code := runAsking(context.Background(), ask, []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb)
+			code := runWith(context.Background(), testRunAsking(ask), []string{"--home", home, "init", "--node", rpc}, nil, &out, &errb)
 			if code != c.code || len(prompts) != c.asked {
 				t.Fatalf("exit %d after %d prompts %q, want %d after %d\n%s%s", code, len(prompts), prompts, c.code, c.asked, out.String(), errb.String())
 			}
@@ -120,7 +120,7 @@ func TestInitConfirmsPhrase(t *testing.T) {
 func initWithPhrase(t *testing.T, rpc, home string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"--home", home, "init", "--node", rpc, "--insecure-kdf-memory", "64"}, nil, &out, &errb); code != 0 {
+	if code := runWith(context.Background(), testRun(), []string{"--home", home, "init", "--node", rpc}, nil, &out, &errb); code != 0 {
 		t.Fatalf("init: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	if !strings.Contains(errb.String(), "parley: warning: no terminal to confirm the recovery phrase on") {

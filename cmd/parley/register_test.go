@@ -19,7 +19,7 @@ import (
 // runCLI runs parley and returns its exit code, stdout and stderr.
 func runCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, nil, &out, &errb)
+	code := runWith(context.Background(), testRun(), args, nil, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -67,7 +67,7 @@ func TestSquatterResumes(t *testing.T) {
 	for _, home := range []string{squatter, reader} {
 		initHome(t, rpc, home)
 	}
-	victimKey := ownerKey(t, parley(t, "--home", victim, "init", "--node", rpc, "--insecure-kdf-memory", "64"))
+	victimKey := ownerKey(t, parley(t, "--home", victim, "init", "--node", rpc))
 
 	interruptedRegister(t, squatter, "alice", hubs[0])
 	if out := parley(t, "--home", victim, "register", "alice", "--hub", hubs[1]); !strings.Contains(out, "registered alice") {
@@ -161,7 +161,7 @@ func TestRequestRightAfterRegistering(t *testing.T) {
 func TestInitWaitsForFirstBlock(t *testing.T) {
 	rpc := nodetest.StartWith(t, "cli-test", func(o *node.Options) { o.BlockTime = 3 * time.Second })
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	code, out, errb := runCLI("--home", filepath.Join(t.TempDir(), "a"), "init", "--node", rpc, "--insecure-kdf-memory", "64")
+	code, out, errb := runCLI("--home", filepath.Join(t.TempDir(), "a"), "init", "--node", rpc)
 	if code != 0 || !strings.Contains(out, "identity created") || !strings.Contains(errb, "parley: chain cli-test has no block yet: waiting for its first one") {
 		t.Fatalf("init before the first block: exit %d\n%s%s", code, out, errb)
 	}

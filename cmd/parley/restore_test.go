@@ -58,7 +58,7 @@ func TestRestoreWhileOldDeviceRuns(t *testing.T) {
 
 	// The new device.
 	fresh := filepath.Join(t.TempDir(), "alice-new")
-	if out := parley(t, "--home", fresh, "restore", "alice", "--node", rpc, "--insecure-kdf-memory", "64"); !strings.Contains(out, "restored alice: 1 contacts") {
+	if out := parley(t, "--home", fresh, "restore", "alice", "--node", rpc); !strings.Contains(out, "restored alice: 1 contacts") {
 		t.Fatalf("restore: %s", out)
 	}
 	written := backupETags(t, hub, old)

@@ -64,6 +64,10 @@ type Options struct {
 	// ClientOptions are passed to the client when it opens (tests: the
 	// watch's timings, an HTTP client).
 	ClientOptions []client.Option
+	// KeystoreKDF is the Argon2id cost keystores are sealed at (nil:
+	// keystore.DefaultKDF; tests make it cheap). It is not in the API:
+	// no caller may weaken it.
+	KeystoreKDF *keystore.KDF
 	// KeyMaxAge is how long a verified chain header is used before a newer
 	// one is verified: a contact's record a send is checked against is
 	// never older than this (0: 10 s for a daemon, 1 s for a command).

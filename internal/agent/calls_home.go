@@ -145,10 +145,10 @@ func (a *Agent) connectChain(k *call, cc api.ChainConfig, cfg *config, storeDir 
 
 // saveKeystore seals id under pass into the home's keystore; kdfMemory,
 // if not 0, lowers Argon2id's cost (tests only).
-func (a *Agent) saveKeystore(id *keystore.Identity, pass []byte, kdfMemory uint32) error {
+func (a *Agent) saveKeystore(id *keystore.Identity, pass []byte) error {
 	kdf := keystore.DefaultKDF()
-	if kdfMemory != 0 {
-		kdf.Memory, kdf.Time = kdfMemory, 1
+	if a.opts.KeystoreKDF != nil {
+		kdf = *a.opts.KeystoreKDF
 	}
 	return keystore.Save(a.home.path(keystoreF), id, pass, kdf)
 }
@@ -189,7 +189,7 @@ func (a *Agent) initHome(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.saveKeystore(ident, []byte(req.Passphrase), req.KDFMemory); err != nil {
+	if err := a.saveKeystore(ident, []byte(req.Passphrase)); err != nil {
 		return nil, err
 	}
 	if err := a.home.update(func(c *config) { *c = cfg }); err != nil {
@@ -227,7 +227,7 @@ func (a *Agent) restore(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.saveKeystore(id, []byte(req.Passphrase), req.KDFMemory); err != nil {
+	if err := a.saveKeystore(id, []byte(req.Passphrase)); err != nil {
 		return nil, err
 	}
 	rec, err := d.Lookup(ctx, name)
@@ -408,7 +408,7 @@ func (a *Agent) passphrase(k *call) (any, error) {
 	if err := keystore.CheckPassphrase([]byte(req.New)); err != nil {
 		return nil, err
 	}
-	return nil, a.saveKeystore(id, []byte(req.New), req.KDFMemory)
+	return nil, a.saveKeystore(id, []byte(req.New))
 }
 
 // apiRecord is rec as the API carries it.

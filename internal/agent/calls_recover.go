@@ -135,7 +135,7 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err != nil {
 		return nil, hinted(fmt.Errorf("publishing this device's keys: %w", err), "nothing was saved here; run 'parley recover "+name+"' again")
 	}
-	if err := a.saveKeystore(ident, []byte(req.Passphrase), req.KDFMemory); err != nil {
+	if err := a.saveKeystore(ident, []byte(req.Passphrase)); err != nil {
 		return nil, hinted(fmt.Errorf("the keys were published but not saved here: %w", err), "run 'parley recover "+name+"' again: it publishes new ones")
 	}
 	cfg.Name, cfg.Hub = name, hubs[0]

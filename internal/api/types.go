@@ -112,8 +112,6 @@ type InitRequest struct {
 	// calls init. Empty: the agent draws one and returns it in the
 	// result, for the front-end to show once.
 	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
-	// KDFMemory lowers Argon2id's memory (KiB): tests only.
-	KDFMemory uint32 `json:"kdf_memory,omitempty"`
 }
 
 // InitResult is what init made.
@@ -142,7 +140,6 @@ type RecoverRequest struct {
 	// published; code no_backup if there is none), and keeps backup on
 	// under it with the new keys.
 	BackupPassphrase string `json:"backup_passphrase,omitempty"`
-	KDFMemory        uint32 `json:"kdf_memory,omitempty"`
 }
 
 // RecoverResult says what was published.
@@ -164,7 +161,6 @@ type RestoreRequest struct {
 	Name             string `json:"name"`
 	BackupPassphrase string `json:"backup_passphrase"`
 	Passphrase       string `json:"passphrase"` // the new one of this device
-	KDFMemory        uint32 `json:"kdf_memory,omitempty"`
 }
 
 // RestoreResult says what came back.
@@ -192,9 +188,8 @@ type RegisterResult struct {
 // PassphraseRequest is POST /v1/passphrase: the keystore sealed again
 // under New, once Current opens it.
 type PassphraseRequest struct {
-	Current   string `json:"current"`
-	New       string `json:"new"`
-	KDFMemory uint32 `json:"kdf_memory,omitempty"`
+	Current string `json:"current"`
+	New     string `json:"new"`
 }
 
 // Record is a name's verified record (public keys only).
