@@ -128,7 +128,6 @@ type Client struct {
 	backupETag     string                    // the ETag of the backup this device last wrote or read
 	superseded     *device                   // the device the identity was restored on, once this one learned it
 	restoreChecked bool                      // writable read the backup's ETag in this run
-	checked        map[string]bool           // contacts whose keys CheckKeys found as confirmed in this run
 	seen           map[string]seenRecord     // names found with their confirmed keys, and at which verified height (keychange.go)
 	down           map[string]downHub        // hubs that did not answer lately, by URL
 
@@ -245,7 +244,7 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	c.with(opts)
 	c.http = offlineHTTP(c.http)
 	c.device = newDevice(0, c.now())
-	c.checked, c.down, c.seen = map[string]bool{}, map[string]downHub{}, map[string]seenRecord{}
+	c.down, c.seen = map[string]downHub{}, map[string]seenRecord{}
 	// The chain says which hubs the user publishes; messages go to all.
 	// With the chain down, the state's copy says (Open).
 	if rec, err := c.lookup(ctx, name); err == nil {

@@ -523,6 +523,13 @@ func (c *Client) Receive(ctx context.Context, conv Conv) ([]Message, error) {
 	if err := c.closed(ct); err != nil {
 		return nil, err // their keys changed: nothing more is read from the old conversation
 	}
+	// Looked up at the latest verified height (once per height), so that a
+	// long-running watch never shows what a replaced device writes after
+	// the change; with the chain down, what the hubs hold is read on the
+	// keys as confirmed.
+	if _, err := c.checkName(ctx, name); err != nil && !IsOffline(err) {
+		return nil, err
+	}
 	return c.receiveConv(ctx, ct)
 }
 
@@ -861,6 +868,7 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 // Delivery states of a sent message.
 const (
 	StateQueued    = "queued"    // sealed, no hub has it yet
+	StateNotSent   = "not sent"  // sealed, then held back for good (a group member's keys changed before it left)
 	StateSent      = "sent"      // on the user's hub
 	StateDelivered = "delivered" // the contact fetched it
 	StateRead      = "read"      // the contact saw it
@@ -880,7 +888,11 @@ func (c *Client) StateOf(conv Conv, seq uint64, r wire.Receipt) string {
 	if ct := c.contacts[name]; ct != nil && ct.request != nil {
 		queued = true // they cannot read it before the request reaches them
 	}
+	unsent := st != nil && st.Withheld(seq)
 	c.mu.Unlock()
+	if unsent {
+		return StateNotSent
+	}
 	if st == nil {
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +95,36 @@ func (c *Client) genv() group.Env {
 // it (made on the device, never sent). From is who made the change; Text
 // says what happened, in full.
 const KindNotice = "notice"
+
+// keysChangedInGroups is what the user does in every group with name when
+// it sees name's keys change on the chain (group.Book.KeysChanged: its
+// key there is made new), and more: what waits in those groups for the
+// user's hubs was sealed with the key name's old holder has, so it never
+// goes out. It is listed as deleted in the group's index, shown as not
+// sent, and the group's history says so. The caller holds c.mu.
+func (c *Client) keysChangedInGroups(name string, why group.Change) {
+	ns := c.book.KeysChanged(name, why, c.genv())
+	c.notice(ns)
+	for _, n := range ns {
+		var unsent []string
+		for _, seq := range c.gstream(n.Group).Withhold() {
+			what := "your event"
+			for _, m := range c.history {
+				if m.To == "#"+n.Group && m.From == c.Name && m.Seq == seq {
+					if l, ok := m.Label(); ok {
+						what = l.String()
+					} else {
+						what = "your " + m.Kind
+					}
+				}
+			}
+			unsent = append(unsent, what)
+		}
+		if len(unsent) > 0 {
+			c.notice([]group.Notice{{Group: n.Group, By: c.Name, Text: fmt.Sprintf("not sent: %s; %s's keys changed before it left this device, and it was sealed with a key their old holder has; write it again", strings.Join(unsent, ", "), name)}})
+		}
+	}
+}
 
 // notice puts the group machine's notices in the history; the caller
 // holds c.mu.
@@ -501,20 +532,12 @@ func (c *Client) hasGroupKeys(id string) bool {
 // memberChecks is how many members SendGroup looks up at once.
 const memberChecks = 8
 
-// sendGroup writes an event to the group on the user's hubs. It first
-// looks every other member up on the chain: if one's keys changed, the
-// user's key is made new first (and given to the others), so nothing
-// sent from then on is readable with keys the name's old holder has. If
-// a member cannot be looked up (the chain does not answer), nothing is
-// written and the error says so (wrapping ErrOffline).
-func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Message, error) {
-	g, err := c.group(id)
-	if err != nil {
-		return Message{}, err
-	}
-	if err := c.writable(ctx, false); err != nil {
-		return Message{}, err
-	}
+// checkMembers looks every other member of g up on the chain (checkName):
+// one whose keys changed makes the user's key new (keysChangedInGroups),
+// and rekeyed says some member's keys are changed. If a member cannot be
+// looked up (the chain does not answer), the error says so, wrapping
+// ErrOffline: nothing may be written to the group then.
+func (c *Client) checkMembers(ctx context.Context, g *group.Group) (rekeyed bool, _ error) {
 	c.mu.Lock()
 	others := g.Others()
 	c.mu.Unlock()
@@ -529,15 +552,35 @@ func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		})
 	}
 	wg.Wait()
-	rekeyed := false
 	for i, m := range others {
 		err := errs[i]
 		rekeyed = rekeyed || errors.Is(err, ErrKeysChanged)
 		if err != nil && !errors.Is(err, ErrKeysChanged) {
 			// Never sealed on keys that may have changed: with the chain
 			// down, nothing is written to the group.
-			return Message{}, fmt.Errorf("client: a group message is written only once every member's keys are checked, and %s's cannot be now (send it again when the chain answers): %w", m, err)
+			return rekeyed, fmt.Errorf("client: a group message is written only once every member's keys are checked, and %s's cannot be now (send it again when the chain answers): %w", m, err)
 		}
+	}
+	return rekeyed, nil
+}
+
+// sendGroup writes an event to the group on the user's hubs. It first
+// looks every other member up on the chain: if one's keys changed, the
+// user's key is made new first (and given to the others), so nothing
+// sent from then on is readable with keys the name's old holder has. If
+// a member cannot be looked up (the chain does not answer), nothing is
+// written and the error says so (wrapping ErrOffline).
+func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Message, error) {
+	g, err := c.group(id)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := c.writable(ctx, false); err != nil {
+		return Message{}, err
+	}
+	rekeyed, err := c.checkMembers(ctx, g)
+	if err != nil {
+		return Message{}, err
 	}
 	if rekeyed {
 		c.giveKeys(ctx, g) // the others' copies of the new key; what fails goes with the next sync

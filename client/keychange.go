@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/store"
 )
 
@@ -20,12 +21,22 @@ import (
 // is sent or read on it, no receipt is written to it, and groups give the
 // name no key (group.go). ConfirmKeys starts a new conversation with a
 // request sealed to the new keys; a revoked name can never be confirmed.
+//
+// A name that expired and whose grace period is over is free: anyone may
+// register it from the next block, and the client cannot know, when a
+// message leaves, whether someone did in the blocks it has not seen. So a
+// free name is closed as a key change is (nothing sent, nothing read, no
+// group key), with nothing to confirm; if its holder registers it again
+// with the same keys, the conversation goes on by itself. In the grace
+// period, when only the holder may renew it, nothing changes.
 
 // Errors of a key change: ErrKeysChanged is wrapped by every *KeyChange,
-// ErrRevoked also by one for a revoked name.
+// ErrRevoked also by one for a revoked name, ErrNameFree by one for a name
+// that expired and is free.
 var (
 	ErrKeysChanged = errors.New("client: a contact's keys changed")
 	ErrRevoked     = errors.New("client: the name is revoked")
+	ErrNameFree    = errors.New("client: the name expired and anyone may register it")
 )
 
 // KeyChange reports that a contact's record on the chain no longer matches
@@ -46,6 +57,8 @@ func (k *KeyChange) Error() string {
 	switch {
 	case k.Revoked():
 		return fmt.Sprintf("%s's name was revoked at height %d: nothing can be sent to it", k.Name, k.Height)
+	case k.Free():
+		return fmt.Sprintf("%s's name expired at height %d and its grace period is over: anyone may register it now, so nothing is sent to it or read from it", k.Name, k.Current.ExpiresAt)
 	case k.Old != nil && k.Current != nil && k.Old.Owner != k.Current.Owner:
 		return fmt.Sprintf("%s's name changed hands at height %d (%s): its new holder is someone else until you check the new safety number with them and confirm", k.Name, k.Height, k.Reason)
 	case k.Old != nil && k.Current != nil && k.Reason == bns.OpUpdate:
@@ -58,9 +71,20 @@ func (k *KeyChange) Error() string {
 // Revoked reports whether the change is a revocation: the name is dead.
 func (k *KeyChange) Revoked() bool { return k.Current != nil && k.Current.Revoked }
 
+// Free reports whether the name expired, its grace period is over, and
+// nobody registered it since: it still holds the confirmed keys, but
+// anyone may take it. There is nothing to confirm; the conversation goes
+// on if its holder registers it again with the same keys.
+func (k *KeyChange) Free() bool {
+	return !k.Revoked() && k.Old != nil && k.Current != nil && sameKeys(k.Old, k.Current)
+}
+
 func (k *KeyChange) Unwrap() []error {
-	if k.Revoked() {
+	switch {
+	case k.Revoked():
 		return []error{ErrKeysChanged, ErrRevoked}
+	case k.Free():
+		return []error{ErrKeysChanged, ErrNameFree}
 	}
 	return []error{ErrKeysChanged}
 }
@@ -123,6 +147,7 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 	if err != nil {
 		return nil, err
 	}
+	free := c.free(ctx, cur)
 	c.mu.Lock()
 	var (
 		old          *bns.Record
@@ -131,7 +156,7 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 	for _, ct := range []*Contact{c.contacts[name], c.links[name]} {
 		switch {
 		case ct == nil:
-		case sameKeys(ct.Record, cur):
+		case sameKeys(ct.Record, cur) && !free:
 			if cur.Seq != ct.Record.Seq || ct.changed != nil { // hubs or expiry changed, or the keys are back: follow them
 				ct.Record, ct.changed, dirty = cur, nil, true
 			}
@@ -144,10 +169,16 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 		}
 	}
 	if newly {
-		c.notice(c.book.KeysChanged(name, cur.Revoked, c.genv())) // the user's key in every group with name is a new one
+		why := group.NewKeys
+		switch {
+		case cur.Revoked:
+			why = group.Revoked
+		case free:
+			why = group.Lapsed
+		}
+		c.keysChangedInGroups(name, why)
 	}
 	if old == nil {
-		c.checked[name] = true // what waits for them may go out (Flush)
 		if height > 0 && (c.contacts[name] != nil || c.links[name] != nil) {
 			if len(c.seen) >= maxSeen {
 				clear(c.seen)
@@ -155,7 +186,6 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 			c.seen[name] = seenRecord{height, cur}
 		}
 	} else {
-		delete(c.checked, name)
 		delete(c.seen, name)
 	}
 	var sv *store.Save
@@ -176,6 +206,30 @@ type heights interface {
 	Height(ctx context.Context) (int64, error)
 }
 
+// chainParams is the part of a Directory that gives the chain's verified
+// parameters (lookup.Client has it): the grace period tells an expired
+// name only its holder may renew from a free one.
+type chainParams interface {
+	Params(ctx context.Context) (bns.Params, error)
+}
+
+// free reports whether rec's name is free at the latest verified height:
+// expired, its grace period over, so anyone may register it in the next
+// block. A directory that cannot say (no heights or params) says no.
+func (c *Client) free(ctx context.Context, rec *bns.Record) bool {
+	hd, ok := c.dir.(heights)
+	pd, ok2 := c.dir.(chainParams)
+	if rec.Revoked || !ok || !ok2 {
+		return false
+	}
+	h, err := hd.Height(ctx)
+	if err != nil || h <= rec.ExpiresAt {
+		return false
+	}
+	p, err := pd.Params(ctx)
+	return err == nil && h > rec.ExpiresAt+p.GracePeriod
+}
+
 // seenRecord is a name's record as looked up at a verified height, when
 // it held the confirmed keys.
 type seenRecord struct {
@@ -185,6 +239,29 @@ type seenRecord struct {
 
 // maxSeen bounds the records kept per height (one per contact or link).
 const maxSeen = 4096
+
+// Lapsing reports, for a contact whose name has expired but is in its
+// grace period at the latest verified height (only its holder may renew
+// it; messages still go to it), the last height of that period: after it
+// the name is free and nothing more is sent to it. ok is false for a live
+// name, a free or changed one, or when the directory cannot say.
+func (c *Client) Lapsing(ctx context.Context, name string) (graceEnd int64, ok bool) {
+	rec, err := c.ContactRecord(name)
+	hd, ok1 := c.dir.(heights)
+	pd, ok2 := c.dir.(chainParams)
+	if err != nil || !ok1 || !ok2 || rec.Revoked {
+		return 0, false
+	}
+	h, err := hd.Height(ctx)
+	if err != nil || h <= rec.ExpiresAt {
+		return 0, false
+	}
+	p, err := pd.Params(ctx)
+	if err != nil || h > rec.ExpiresAt+p.GracePeriod {
+		return 0, false
+	}
+	return rec.ExpiresAt + p.GracePeriod, true
+}
 
 // keyChange describes the change from old to cur, with its reason and
 // height from the name's history when the directory has it.
@@ -252,6 +329,15 @@ func (c *Client) ConfirmKeys(ctx context.Context, name string) (*bns.Record, err
 	cur, err := c.lookup(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if c.free(ctx, cur) { // nothing to confirm: nobody holds it
+		var rec *bns.Record
+		for _, x := range []*Contact{ct, l} {
+			if x != nil {
+				rec = x.Record
+			}
+		}
+		return nil, &KeyChange{Name: name, Reason: bns.OpUpdate, Height: cur.UpdatedAt, Old: rec, Current: cur}
 	}
 	c.mu.Lock()
 	var old *bns.Record

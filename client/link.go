@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -265,6 +266,10 @@ func (c *Client) receiveLinks(ctx context.Context, names ...string) ([]Message, 
 		l := c.links[n]
 		c.mu.Unlock()
 		if l == nil || c.isBlocked(n) || c.closed(l) != nil {
+			continue
+		}
+		if _, err := c.checkName(ctx, n); err != nil && !IsOffline(err) { // as Receive
+			firstErr = cmp.Or(firstErr, err)
 			continue
 		}
 		ms, err := c.receiveConv(ctx, l)

@@ -22,10 +22,10 @@ import (
 // profiles last read), messages are sealed and queued, and the client
 // remembers what did not answer, for the caller to say so once (Offline).
 //
-// A message to a contact leaves the outbox only once, in the same run,
-// the contact's keys were checked against the chain (CheckKeys): with the
-// chain down it waits, queued, rather than go out on keys that may have
-// changed.
+// A message to a contact leaves the outbox only once the contact's keys
+// are checked against the chain's latest verified state (keysChecked):
+// with the chain down it waits, queued, rather than go out on keys that
+// may have changed.
 
 // ErrOffline is wrapped by every error that comes from a chain node or a
 // hub that did not answer (see OfflineError).

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/wire"
@@ -64,7 +65,8 @@ func (c *Client) Flush(ctx context.Context) error {
 		st        *outbox.Stream
 		indexPath string
 		indexKey  [32]byte
-		contact   string // whose keys must be checked before anything goes out ("": a group's)
+		contact   string       // whose keys must be checked before anything goes out
+		group     *group.Group // or whose members' keys
 	}
 	var (
 		jobs     []job
@@ -77,14 +79,14 @@ func (c *Client) Flush(ctx context.Context) error {
 		if ct.link {
 			label = "to group member " + ct.Name
 		}
-		jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name})
+		jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name, nil})
 		if ct.request != nil {
 			requests = append(requests, ct)
 		}
 	}
 	for _, g := range c.book.Groups {
-		if k := g.Mine(); k != nil {
-			jobs = append(jobs, job{"to group " + g.Name, c.gstream(g.ID), wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed), ""})
+		if g.Mine() != nil {
+			jobs = append(jobs, job{label: "to group " + g.Name, st: c.gstream(g.ID), group: g})
 		}
 	}
 	c.mu.Unlock()
@@ -100,11 +102,24 @@ func (c *Client) Flush(ctx context.Context) error {
 		}
 	}
 	for _, j := range jobs {
-		if j.contact != "" {
-			if err := c.keysChecked(ctx, j.contact, j.st); err != nil {
-				firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", j.label, err))
+		check := func() error { return c.keysChecked(ctx, j.contact, j.st) }
+		if j.group != nil {
+			check = func() error { return c.membersChecked(ctx, j.group, j.st) }
+		}
+		if err := check(); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", j.label, err))
+			continue
+		}
+		if j.group != nil {
+			// The check may have made the user's key new: the index moves
+			// with it.
+			c.mu.Lock()
+			k := j.group.Mine()
+			c.mu.Unlock()
+			if k == nil {
 				continue
 			}
+			j.indexPath, j.indexKey = wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)
 		}
 		ch, err := c.flushStream(ctx, hub, own, j.label, j.st, j.indexPath, j.indexKey)
 		changed, firstErr = changed || ch, cmp.Or(firstErr, err)
@@ -135,16 +150,29 @@ func (c *Client) Flush(ctx context.Context) error {
 // keysChecked says whether what waits in st may go out to name (nil),
 // or why not: it may if no message waits that no hub holds yet (copying
 // one to another of the user's hubs tells nobody anything new), or if
-// name's keys were found as confirmed in this run (checking them now if
-// not). With the chain down, the error wraps ErrOffline.
+// name's keys are found as confirmed in the chain's state as it is now
+// (checkName: a lookup made at the latest verified height serves; one
+// made earlier in the run does not, however long the run). With the chain
+// down, the error wraps ErrOffline.
 func (c *Client) keysChecked(ctx context.Context, name string, st *outbox.Stream) error {
-	c.mu.Lock()
-	ok := c.checked[name] || !st.Unsent()
-	c.mu.Unlock()
-	if ok {
+	if !st.Unsent() {
 		return nil
 	}
 	return c.CheckKeys(ctx, name)
+}
+
+// membersChecked is keysChecked for a group's stream st: every other
+// member is looked up now. A member whose keys changed makes the user's
+// key new (keysChangedInGroups), and what waits sealed under the old one,
+// which the name's old holder has, never goes out. It fails only when a
+// member cannot be looked up (the chain does not answer): then nothing
+// goes out.
+func (c *Client) membersChecked(ctx context.Context, g *group.Group, st *outbox.Stream) error {
+	if !st.Unsent() {
+		return nil
+	}
+	_, err := c.checkMembers(ctx, g)
+	return err
 }
 
 // flushStream is Flush for one stream, on the hubs urls, and says

@@ -290,7 +290,7 @@ func storedMessage(m Message) store.Message {
 // streamOf is a stream as the outbox holds it; storedStream as the store
 // does. (A group's stream has no Awaiting: only a contact's has.)
 func streamOf(ss store.Stream) outbox.State {
-	st := outbox.State{Next: ss.Next, Deleted: ss.Deleted, Expiring: ss.Expiring}
+	st := outbox.State{Next: ss.Next, Deleted: ss.Deleted, Expiring: ss.Expiring, Withheld: ss.Withheld}
 	for _, e := range ss.Outbox {
 		st.Outbox = append(st.Outbox, outbox.Entry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
 	}
@@ -304,7 +304,7 @@ func streamOf(ss store.Stream) outbox.State {
 }
 
 func storedStream(st outbox.State) store.Stream {
-	ss := store.Stream{Next: st.Next, Deleted: st.Deleted, Expiring: st.Expiring}
+	ss := store.Stream{Next: st.Next, Deleted: st.Deleted, Expiring: st.Expiring, Withheld: st.Withheld}
 	for _, e := range st.Outbox {
 		ss.Outbox = append(ss.Outbox, store.Entry{Seq: e.Seq, Path: e.Path, Blob: e.Blob, Done: e.Done, Expires: e.Expires})
 	}

@@ -252,11 +252,37 @@ func (c *Client) arrived(fn func(Notice), m Message) {
 }
 
 // announcer reports each inbox request once per Watch, and remembers
-// whether a request waits for its sender to become provable.
+// whether a request waits for its sender to become provable. It holds at
+// most maxAnnounced requests it reported: past that it keeps only those
+// still in the inboxes (each request has an ID of its own, so one that
+// left never comes back).
 type announcer struct {
 	mu      sync.Mutex
 	seen    map[string]bool
 	waiting bool
+}
+
+// maxAnnounced bounds the requests an announcer remembers: several times
+// what the inboxes of a few hubs hold (1,000 each by default).
+const maxAnnounced = 8192
+
+// fresh returns the requests of pending not reported yet, and notes them;
+// the caller holds a.mu.
+func (a *announcer) fresh(pending []Pending) []Pending {
+	var out []Pending
+	for _, p := range pending {
+		if id := p.hub + " " + p.ID; !a.seen[id] {
+			a.seen[id] = true
+			out = append(out, p)
+		}
+	}
+	if len(a.seen) > maxAnnounced {
+		clear(a.seen)
+		for _, p := range pending {
+			a.seen[p.hub+" "+p.ID] = true
+		}
+	}
+	return out
 }
 
 // retry reports whether a request waited for its sender at the last look.
@@ -280,11 +306,8 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Not
 	for _, err := range bad {
 		a.waiting = a.waiting || errors.Is(err, ErrSenderUnknown)
 	}
-	for _, p := range pending {
-		if id := p.hub + " " + p.ID; !a.seen[id] {
-			a.seen[id] = true
-			fn(Notice{Kind: NoticeRequest, From: p.From, Time: p.Intro.Time, Greeting: p.Intro.Greeting})
-		}
+	for _, p := range a.fresh(pending) {
+		fn(Notice{Kind: NoticeRequest, From: p.From, Time: p.Intro.Time, Greeting: p.Intro.Greeting})
 	}
 }
 

@@ -820,12 +820,22 @@ func (g *Group) MarkRead() bool {
 	return changed
 }
 
+// Change says why a member's keys no longer count (KeysChanged).
+type Change int
+
+const (
+	NewKeys Change = iota // the name's keys changed: an update, or another owner
+	Revoked               // the name was revoked
+	Lapsed                // the name expired and its grace period is over: anyone may register it
+)
+
 // KeysChanged is what the user does in every group with name when it sees
-// name's keys change on the chain (revoked: the name was revoked): it
+// name's keys change on the chain (or the name revoked, or free: why): it
 // makes its own key new (the old one is the name's old holder's too), to
 // be given to every member but name, until the user confirms name's new
-// keys.
-func (b *Book) KeysChanged(name string, revoked bool, x Env) []Notice {
+// keys (a lapsed name: until its holder registers it again with the same
+// keys). It returns one notice per group it made a new key in.
+func (b *Book) KeysChanged(name string, why Change, x Env) []Notice {
 	var out []Notice
 	for _, id := range sortedIDs(b.Groups) {
 		g := b.Groups[id]
@@ -834,11 +844,14 @@ func (b *Book) KeysChanged(name string, revoked bool, x Env) []Notice {
 		}
 		g.rekey(x)
 		clear(g.SentKey)
-		what := "keys changed on the chain"
-		if revoked {
+		what, until := "keys changed on the chain", "until you confirm the new keys"
+		switch why {
+		case Revoked:
 			what = "name was revoked"
+		case Lapsed:
+			what, until = "name expired and anyone may register it now", "unless they register it again with the same keys"
 		}
-		out = append(out, Notice{g.ID, name, fmt.Sprintf("%s's %s: nothing goes to %s until you confirm the new keys, and nothing from the old ones is read", name, what, name)})
+		out = append(out, Notice{g.ID, name, fmt.Sprintf("%s's %s: nothing goes to %s %s, and nothing from the old ones is read", name, what, name, until)})
 	}
 	return out
 }

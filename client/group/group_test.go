@@ -436,15 +436,18 @@ func TestKeyChanges(t *testing.T) {
 	b.Groups[other.ID] = other
 	old := g.Mine()
 	var rekeyed []string
-	notes := b.KeysChanged("bob", false, env(map[string]uint64{g.ID: 3}, &rekeyed))
+	notes := b.KeysChanged("bob", NewKeys, env(map[string]uint64{g.ID: 3}, &rekeyed))
 	if got := texts(notes); len(got) != 1 || !strings.Contains(got[0], "bob's keys changed on the chain: nothing goes to bob until you confirm") {
 		t.Fatalf("notices %v", got)
 	}
 	if g.Mine() == old || g.Mine().From != 3 || g.Epoch != 1 || len(g.SentKey) != 0 || !slices.Equal(rekeyed, []string{g.ID}) {
 		t.Fatalf("after the change: mine %+v, sent %v", g.Mine(), g.SentKey)
 	}
-	if got := texts(b.KeysChanged("bob", true, env(nil, nil))); len(got) != 1 || !strings.Contains(got[0], "bob's name was revoked") {
+	if got := texts(b.KeysChanged("bob", Revoked, env(nil, nil))); len(got) != 1 || !strings.Contains(got[0], "bob's name was revoked") {
 		t.Fatalf("revoked: %v", got)
+	}
+	if got := texts(b.KeysChanged("bob", Lapsed, env(nil, nil))); len(got) != 1 || !strings.Contains(got[0], "bob's name expired and anyone may register it now: nothing goes to bob unless they register it again with the same keys") {
+		t.Fatalf("lapsed: %v", got)
 	}
 	if len(g.Keys["bob"]) != 1 {
 		t.Fatal("bob's old key was dropped before he was confirmed")

@@ -84,6 +84,7 @@ type State struct {
 	Indexed  map[string]Mark // by hub URL
 	Expiring []wire.Expiry   // sorted by Seq
 	Awaiting []uint64        // sorted
+	Withheld []uint64        // sorted
 }
 
 // A Stream is one direction the user writes. Its zero value is an empty
@@ -104,6 +105,9 @@ type Stream struct {
 	// (their timer ran out): deleted once the reader's receipt says it has
 	// them, else at their hub expiry (sorted; 1:1 conversations).
 	awaiting []uint64
+	// withheld are messages taken out of the outbox before any hub had
+	// them, never to go out (Withhold; sorted); deleted lists them too.
+	withheld []uint64
 }
 
 // Load replaces the stream's contents with st (copied).
@@ -116,6 +120,7 @@ func (s *Stream) Load(st State) {
 	s.indexed = cloneMarks(st.Indexed)
 	s.expiring = slices.Clone(st.Expiring)
 	s.awaiting = slices.Clone(st.Awaiting)
+	s.withheld = slices.Clone(st.Withheld)
 }
 
 // State returns a copy of the stream's contents, to persist.
@@ -123,7 +128,8 @@ func (s *Stream) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return State{Next: s.next, Outbox: cloneEntries(s.outbox), Deleted: slices.Clone(s.deleted),
-		Indexed: cloneMarks(s.indexed), Expiring: slices.Clone(s.expiring), Awaiting: slices.Clone(s.awaiting)}
+		Indexed: cloneMarks(s.indexed), Expiring: slices.Clone(s.expiring), Awaiting: slices.Clone(s.awaiting),
+		Withheld: slices.Clone(s.withheld)}
 }
 
 func cloneEntries(es []Entry) []Entry {
@@ -238,6 +244,36 @@ func (s *Stream) InOutbox(seq uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.ContainsFunc(s.outbox, func(e Entry) bool { return e.Seq == seq })
+}
+
+// Withhold takes every message no hub holds yet out of the outbox: it
+// never goes out (it was sealed with a key someone who must not read what
+// the user writes now holds). Each is listed as deleted, so readers skip
+// it, and remembered as withheld. It returns their numbers.
+func (s *Stream) Withhold() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []uint64
+	s.outbox = slices.DeleteFunc(s.outbox, func(e Entry) bool {
+		if len(e.Done) > 0 {
+			return false // on a hub already: copying it tells nobody anything new
+		}
+		s.forget(e.Seq)
+		if i, found := slices.BinarySearch(s.withheld, e.Seq); !found {
+			s.withheld = slices.Insert(s.withheld, i, e.Seq)
+		}
+		out = append(out, e.Seq)
+		return true
+	})
+	return out
+}
+
+// Withheld reports whether message seq was withheld (Withhold).
+func (s *Stream) Withheld(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, found := slices.BinarySearch(s.withheld, seq)
+	return found
 }
 
 // Unsent reports whether a message waits that no hub holds yet.

@@ -337,6 +337,7 @@ func TestStateRoundTrip(t *testing.T) {
 		Indexed:  map[string]outbox.Mark{"a": {Count: 3, Deleted: 1}},
 		Expiring: []wire.Expiry{{Seq: 3, At: now}},
 		Awaiting: []uint64{2},
+		Withheld: []uint64{0},
 	}
 	var s outbox.Stream
 	s.Load(want)
@@ -346,5 +347,37 @@ func TestStateRoundTrip(t *testing.T) {
 	s.Rekeyed()
 	if got := s.State().Indexed; got != nil {
 		t.Fatalf("after Rekeyed, indexed %v", got)
+	}
+}
+
+// TestWithhold: messages no hub holds yet leave the outbox for good, are
+// listed as deleted in the next index and remembered as withheld; one a
+// hub holds already stays (copying it to another hub tells nobody
+// anything new).
+func TestWithhold(t *testing.T) {
+	ctx := context.Background()
+	a := newHub()
+	hubs := map[string]*fakeHub{"a": a}
+	var s outbox.Stream
+	add(&s, 1)
+	if _, _, err := s.Flush(ctx, options(hubs, "a")); err != nil {
+		t.Fatal(err)
+	}
+	s.Add(1, "m/1", []byte("blob 1"), time.Time{})
+	s.Add(2, "m/2", []byte("blob 2"), time.Time{})
+	if got := s.Withhold(); !reflect.DeepEqual(got, []uint64{1, 2}) {
+		t.Fatalf("Withhold() = %v, want [1 2]", got)
+	}
+	if s.Unsent() || !s.Withheld(1) || !s.Withheld(2) || s.Withheld(0) {
+		t.Fatalf("after Withhold: unsent %v, withheld 0/1/2 %v/%v/%v", s.Unsent(), s.Withheld(0), s.Withheld(1), s.Withheld(2))
+	}
+	if _, _, err := s.Flush(ctx, options(hubs, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.written(), []string{"m/0", indexPath, indexPath}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("hub got %v, want %v: a withheld message went out", got, want)
+	}
+	if x := index(t, a); x.Count != 3 || !reflect.DeepEqual(x.Deleted, []uint64{1, 2}) {
+		t.Fatalf("index %+v, want 3 messages, 1 and 2 deleted", x)
 	}
 }

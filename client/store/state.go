@@ -100,6 +100,7 @@ type Stream struct {
 	Deleted  []uint64        `json:"deleted,omitempty"`
 	Indexed  map[string]Mark `json:"indexed,omitempty"`
 	Expiring []wire.Expiry   `json:"expiring,omitempty"`
+	Withheld []uint64        `json:"withheld,omitempty"` // sealed, then held back for good: a member's keys changed before they left
 }
 
 // Group is a group as the user knows it, and the user's stream in it.

@@ -471,7 +471,7 @@ func (m chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sentMsg:
 		var ae *api.Error
 		switch {
-		case errors.As(msg.err, &ae) && ae.KeyChange != nil && ae.KeyChange.Revoked:
+		case errors.As(msg.err, &ae) && ae.KeyChange != nil && (ae.KeyChange.Revoked || ae.KeyChange.Free):
 			m.warning = "⚠ " + ae.KeyChange.Message
 			m.status = "not sent"
 		case errors.As(msg.err, &ae) && ae.KeyChange != nil:

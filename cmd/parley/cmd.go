@@ -249,6 +249,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 				switch {
 				case ct.Keys == "revoked":
 					line.Printf("\tREVOKED at height %d: nothing can be sent to it (parley contacts remove %s)", ct.KeyChange.Height, n)
+				case ct.Keys == "free":
+					line.Printf("\tEXPIRED at height %d, and anyone may register it now: nothing is sent to it or read from it", ct.KeyChange.ExpiredAt)
 				case ct.Keys == "changed":
 					line.Printf("\tKEYS CHANGED at height %d (%s): nothing is sent or read until you run 'parley contacts confirm %s'", ct.KeyChange.Height, ct.KeyChange.Reason, n)
 				case ct.Asking == "queued":
@@ -265,6 +267,9 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 					line.Printf("\tkeys as confirmed, verified in person")
 				default:
 					line.Printf("\tkeys as confirmed, not verified (parley contacts verify %s)", n)
+				}
+				if ct.GraceUntil > 0 {
+					line.Printf("\tEXPIRED: only %s can renew the name, until height %d; after that nothing more is sent to it", n, ct.GraceUntil)
 				}
 				if ct.Unread > 0 {
 					line.Printf("\t%d unread", ct.Unread)

@@ -54,30 +54,57 @@ func befriend(t testing.TB, homes map[string]string, a, b string) {
 	}
 }
 
-// shortNames makes names live 60 blocks (3 s of the test chain's 50 ms
-// blocks), then 20 more of grace.
-func shortNames(o *node.Options) { o.Params.NameLifetime, o.Params.GracePeriod = 60, 20 }
+// Names that lapse: a name lives lapseLifetime blocks (100 s of the test
+// chain's 50 ms blocks), then lapseGrace more of grace; afterwards anyone
+// may register it, and its contacts send it nothing (it is free).
+const (
+	lapseLifetime, lapseGrace = 2000, 20
+	// lapseMargin is how many blocks after the first name (the one that
+	// lapses) the others are registered: they outlive it by as many,
+	// time to renew them once it is free.
+	lapseMargin = 600
+)
 
-// takeOver waits until name's registration and grace are over, then
-// registers name again from a new home, carol's, on hub.
-func takeOver(t *testing.T, rpc, hub, viewer, name string) (carol string) {
+func lapsingNames(o *node.Options) {
+	o.Params.NameLifetime, o.Params.GracePeriod = lapseLifetime, lapseGrace
+}
+
+// lapseFirst registers first, then, lapseMargin blocks later, others, each
+// in a home of its own on hub, and waits until each finds the others.
+func lapseFirst(t *testing.T, rpc, hub, first string, others ...string) map[string]string {
 	t.Helper()
-	m := regexp.MustCompile(`expires:  height (\d+)`).FindStringSubmatch(awaitName(t, viewer, name))
+	homes := users(t, rpc, hub, first)
+	awaitChainHeight(t, rpc, expiresAt(t, homes[first], first)-lapseLifetime+lapseMargin)
+	for n, h := range users(t, rpc, hub, others...) {
+		homes[n] = h
+	}
+	for _, n := range others {
+		awaitName(t, homes[n], first)
+		awaitName(t, homes[first], n)
+	}
+	return homes
+}
+
+// expiresAt is the expiry height of name as whois shows it in home.
+func expiresAt(t *testing.T, home, name string) int64 {
+	t.Helper()
+	m := regexp.MustCompile(`expires:  height (\d+)`).FindStringSubmatch(awaitName(t, home, name))
 	if m == nil {
 		t.Fatalf("whois %s shows no expiry", name)
 	}
 	expires, _ := strconv.ParseInt(m[1], 10, 64)
-	node, err := rpchttp.New(rpc, "/websocket")
-	if err != nil {
-		t.Fatal(err)
+	return expires
+}
+
+// takeOver waits until name's registration and grace are over, renews
+// the names of the homes in keep (registered after it: lapseFirst), then
+// registers name again from a new home, carol's, on hub.
+func takeOver(t *testing.T, rpc, hub, viewer, name string, keep ...string) (carol string) {
+	t.Helper()
+	awaitChainHeight(t, rpc, expiresAt(t, viewer, name)+lapseGrace)
+	for _, h := range keep {
+		parley(t, "--home", h, "name", "renew")
 	}
-	await.NoError(t, 2*time.Minute, fmt.Sprintf("the chain to pass height %d", expires+21), func() error {
-		st, err := node.Status(context.Background())
-		if err == nil && st.SyncInfo.LatestBlockHeight <= expires+20+1 {
-			err = fmt.Errorf("at height %d", st.SyncInfo.LatestBlockHeight)
-		}
-		return err
-	})
 	carol = filepath.Join(t.TempDir(), "carol")
 	initHome(t, rpc, carol)
 	parley(t, "--home", carol, "register", name, "--hub", hub)
@@ -116,9 +143,9 @@ func TestRevokedNameIsNotWrittenTo(t *testing.T) {
 // carol reads what alice writes from then on, and bob's old device reads
 // nothing alice sent after the change.
 func TestNameTakenOverAfterExpiry(t *testing.T) {
-	rpc, hubs := startWorldWith(t, shortNames)
+	rpc, hubs := startWorldWith(t, lapsingNames)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	homes := users(t, rpc, hubs[0], "alice", "bob")
+	homes := lapseFirst(t, rpc, hubs[0], "bob", "alice")
 	alice, bob := homes["alice"], homes["bob"]
 	befriend(t, homes, "alice", "bob")
 	parley(t, "--home", alice, "send", "bob", "before the change")
@@ -126,7 +153,7 @@ func TestNameTakenOverAfterExpiry(t *testing.T) {
 		t.Fatalf("bob reads:\n%s", out)
 	}
 
-	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob")
+	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob", alice)
 	awaitName(t, alice, "bob", "  2  height ") // the second registration
 	code, _, errs := try(alice, "send", "bob", "sent after the change, before confirming")
 	if code != 1 || !strings.Contains(errs, "bob's name changed hands at height ") || !strings.Contains(errs, "parley contacts confirm bob") {
@@ -209,9 +236,9 @@ func reads(t *testing.T, home, group string, want ...string) bool {
 // gets no sender key from a member until that member confirms the new
 // keys, and reads each member from then on.
 func TestGroupMemberTakenOver(t *testing.T) {
-	rpc, hubs := startWorldWith(t, shortNames)
+	rpc, hubs := startWorldWith(t, lapsingNames)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	homes := users(t, rpc, hubs[0], "alice", "bob", "dave")
+	homes := lapseFirst(t, rpc, hubs[0], "bob", "alice", "dave")
 	alice, bob, dave := homes["alice"], homes["bob"], homes["dave"]
 	befriend(t, homes, "alice", "bob")
 	befriend(t, homes, "alice", "dave")
@@ -223,7 +250,7 @@ func TestGroupMemberTakenOver(t *testing.T) {
 	parley(t, "--home", dave, "group", "send", "crew", "from dave")
 	groupUntil(t, "bob reads dave", "crew", []string{bob, dave, alice}, func() bool { return reads(t, bob, "crew", "dave: from dave") })
 
-	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob")
+	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob", alice, dave)
 	awaitName(t, alice, "bob", "  2  height ")
 	awaitName(t, dave, "bob", "  2  height ")
 	parley(t, "--home", alice, "group", "send", "crew", "alice after the change")
@@ -270,5 +297,77 @@ func TestGroupMemberTakenOver(t *testing.T) {
 	})
 	if out := parley(t, "--home", bob, "group", "read", "crew"); strings.Contains(out, "new bob") || strings.Contains(out, "unconfirmed") {
 		t.Errorf("the old bob reads:\n%s", out)
+	}
+}
+
+// chainHeight returns the chain's head at rpc.
+func chainHeight(t *testing.T, rpc string) int64 {
+	t.Helper()
+	node, err := rpchttp.New(rpc, "/websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := node.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.SyncInfo.LatestBlockHeight
+}
+
+// awaitChainHeight waits until the chain at rpc is past height h.
+func awaitChainHeight(t *testing.T, rpc string, h int64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Minute); chainHeight(t, rpc) <= h; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the chain did not pass height %d", h)
+		}
+	}
+}
+
+// TestContactsNameLapses: bob lets his name expire and its grace period
+// pass. From then on anyone may register "bob", and alice cannot know,
+// when a message leaves, whether someone did in the blocks her node has
+// not shown her yet: her send is refused with a clear error (and nothing
+// to confirm), contacts says why, and bob's device reads nothing. When bob
+// registers the name again with his keys, alice writes to him again
+// without confirming anything.
+func TestContactsNameLapses(t *testing.T) {
+	rpc, hubs := startWorldWith(t, lapsingNames)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := lapseFirst(t, rpc, hubs[1], "bob", "alice")
+	alice, bob := homes["alice"], homes["bob"]
+	expires := expiresAt(t, alice, "bob")
+	befriend(t, homes, "alice", "bob")
+
+	awaitChainHeight(t, rpc, expires+lapseGrace)
+	parley(t, "--home", alice, "name", "renew")
+	code, _, errs := try(alice, "send", "bob", "to a free name")
+	if code != 1 || !strings.Contains(errs, fmt.Sprintf("parley: bob's name expired at height %d and its grace period is over: anyone may register it now, so nothing is sent to it", expires)) ||
+		!strings.Contains(errs, "there is nothing to confirm") {
+		t.Fatalf("alice sends to bob's free name: exit %d\n%s", code, errs)
+	}
+	if out := parley(t, "--home", alice, "contacts"); !strings.Contains(out, fmt.Sprintf("bob\tEXPIRED at height %d, and anyone may register it now", expires)) {
+		t.Fatalf("alice's contacts once bob's name is free:\n%s", out)
+	}
+	if code, _, errs := try(alice, "contacts", "confirm", "bob"); code != 1 || !strings.Contains(errs, "anyone may register it now") {
+		t.Fatalf("alice confirms bob's free name: exit %d\n%s", code, errs)
+	}
+	if out := parley(t, "--home", bob, "read", "alice"); strings.Contains(out, "to a free name") {
+		t.Fatalf("bob reads what alice sent to his free name:\n%s", out)
+	}
+
+	// Bob takes his name again, with the keys his device holds.
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		code, _, errs := try(alice, "send", "bob", "welcome back")
+		if code == 0 {
+			break
+		}
+		if !strings.Contains(errs, "anyone may register it") || time.Now().After(deadline) {
+			t.Fatalf("alice sends to bob once he registered his name again: exit %d\n%s", code, errs)
+		}
+	}
+	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: welcome back") {
+		t.Fatalf("bob reads, once his name is his again:\n%s", out)
 	}
 }

@@ -413,13 +413,13 @@ func webUser(t testing.TB, home, name, pass string) (*webtest.Page, string) {
 // shows the new safety number and holds sending (nothing reaches carol);
 // once Alice confirms the new keys, a new request goes to the new holder.
 func TestWebKeyChange(t *testing.T) {
-	rpc, hubs := startWorldWith(t, shortNames)
+	rpc, hubs := startWorldWith(t, lapsingNames)
 	const pass = "a test passphrase"
 	t.Setenv("PARLEY_PASSPHRASE", pass)
-	homes := users(t, rpc, hubs[0], "alice", "bob")
+	homes := lapseFirst(t, rpc, hubs[0], "bob", "alice") // alice outlives bob's name, and renews hers
 	alice := homes["alice"]
 	befriend(t, homes, "alice", "bob")
-	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob")
+	carol := takeOver(t, rpc, hubtest.Start(t, nil).URL, alice, "bob", alice)
 	awaitName(t, alice, "bob", "  2  height ") // the second registration
 
 	page, _ := webUser(t, alice, "alice", pass)

@@ -38,6 +38,8 @@ func (a *Agent) contacts(k *call) (any, error) {
 		switch err := c.CheckKeys(ctx, n); {
 		case errors.As(err, &kc) && kc.Revoked():
 			ct.Keys, ct.KeyChange = "revoked", apiKeyChange(kc)
+		case errors.As(err, &kc) && kc.Free():
+			ct.Keys, ct.KeyChange = "free", apiKeyChange(kc)
 		case errors.As(err, &kc):
 			ct.Keys, ct.KeyChange = "changed", apiKeyChange(kc)
 		case client.IsOffline(err):
@@ -46,6 +48,9 @@ func (a *Agent) contacts(k *call) (any, error) {
 			ct.Keys, ct.CheckError = "error", a.apiError(err)
 		default:
 			ct.Keys = "confirmed"
+		}
+		if end, ok := c.Lapsing(ctx, n); ok {
+			ct.GraceUntil = end
 		}
 		if ct.KeyChange == nil {
 			switch c.Asking(ctx, n) {

@@ -85,8 +85,16 @@ func (a *Agent) apiError(err error) *api.Error {
 
 // apiKeyChange is kc as the API carries it.
 func apiKeyChange(kc *client.KeyChange) *api.KeyChange {
-	return &api.KeyChange{Name: kc.Name, Reason: kc.Reason.String(), Height: kc.Height, Safety: kc.Safety, Revoked: kc.Revoked(),
+	return &api.KeyChange{Name: kc.Name, Reason: kc.Reason.String(), Height: kc.Height, Safety: kc.Safety, Revoked: kc.Revoked(), Free: kc.Free(), ExpiredAt: expiredAt(kc),
 		Message: cli.Plain(kc), Hint: keyChangeHint(kc)}
+}
+
+// expiredAt is the height a free name expired at (0 for another change).
+func expiredAt(kc *client.KeyChange) int64 {
+	if !kc.Free() {
+		return 0
+	}
+	return kc.Current.ExpiresAt
 }
 
 // apiQueued is q as the API carries it.
@@ -138,8 +146,11 @@ func (a *Agent) explain(err error) (code api.Code, what, hint string) {
 		return api.CodeOffline, what, hint
 	case errors.As(err, &kc):
 		code := api.CodeKeysChanged
-		if kc.Revoked() {
+		switch {
+		case kc.Revoked():
 			code = api.CodeRevoked
+		case kc.Free():
+			code = api.CodeNameFree
 		}
 		return code, cli.Plain(err), keyChangeHint(kc)
 	case errors.Is(err, client.ErrRevoked):
@@ -249,6 +260,10 @@ func (a *Agent) restoredHint() string {
 func keyChangeHint(kc *client.KeyChange) string {
 	if kc.Revoked() {
 		return fmt.Sprintf("nobody holds the name any more; 'parley contacts remove %s' ends the conversation here", kc.Name)
+	}
+	if kc.Free() {
+		return fmt.Sprintf("there is nothing to confirm: if %s registers the name again with the same keys, the conversation goes on by itself, and if someone else does, you are warned as for any key change ('parley whois %s' shows the name)",
+			kc.Name, kc.Name)
 	}
 	return fmt.Sprintf("new safety number %s; after checking it with them, run 'parley contacts confirm %s' (the conversation starts over)",
 		kc.Safety, kc.Name)

@@ -393,6 +393,18 @@ func (c *chainDir) Height(ctx context.Context) (int64, error) {
 	return h, c.note(err)
 }
 
+// Params gives the client the chain's grace period: a contact's name that
+// expired and whose grace period is over is free, and nothing is sent to
+// it.
+func (c *chainDir) Params(ctx context.Context) (bns.Params, error) {
+	d, err := c.open(ctx)
+	if err != nil {
+		return bns.Params{}, err
+	}
+	p, err := d.Params(ctx)
+	return p, c.note(err)
+}
+
 // close closes the header store.
 func (c *chainDir) close() {
 	c.mu.Lock()

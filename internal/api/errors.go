@@ -49,6 +49,7 @@ const (
 	CodeNoAnswer       Code = "no_answer"    // asked already; no answer yet
 	CodeKeysChanged    Code = "keys_changed" // Details: key_change
 	CodeRevoked        Code = "revoked"      // the name was revoked (a key change that can never be confirmed)
+	CodeNameFree       Code = "name_free"    // the name expired and anyone may register it: nothing goes to it (Details: key_change)
 	CodeQueued         Code = "queued"       // sealed and saved here; no hub took it yet (Details: queued)
 	CodeStale          Code = "stale"        // the conversation went on after the backup: reset it
 	CodeNoMessage      Code = "no_message"   // no message has that reference
@@ -78,7 +79,7 @@ func Codes() []Code {
 		CodeNoIdentity, CodeNoName, CodeExists, CodeLocked, CodeBadPassphrase, CodeWeakPassphrase, CodeHomeBusy, CodeHomeNotPrivate,
 		CodeRestoredElsewhere, CodeBadPhrase, CodeNotOwner,
 		CodeOffline, CodeNameNotFound, CodeUnverified, CodeTrustExpired, CodeRootPruned, CodeChainRefused,
-		CodeNotContact, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeQueued, CodeStale, CodeNoMessage,
+		CodeNotContact, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeNameFree, CodeQueued, CodeStale, CodeNoMessage,
 		CodeNotMember, CodeNoGroup, CodeSafetyMismatch, CodeNoProfile, CodeNoBackup, CodeNotAvatar, CodeFileExists, CodePermission,
 		CodeHubUnauthorized, CodeHubQuota, CodeHubRateLimited, CodeHubInboxFull, CodeHubTooLarge, CodeHubBadAnswer, CodeHubNoExpiry}
 }
@@ -135,7 +136,7 @@ func HTTPStatus(code Code) int {
 		return http.StatusForbidden
 	case CodeLocked:
 		return http.StatusLocked
-	case CodeNoIdentity, CodeNoName, CodeExists, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked,
+	case CodeNoIdentity, CodeNoName, CodeExists, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeNameFree,
 		CodeStale, CodeNotMember, CodeSafetyMismatch, CodeFileExists, CodeRestoredElsewhere, CodeHomeBusy, CodeHomeNotPrivate, CodeChainRefused, CodeNotOwner:
 		return http.StatusConflict
 	case CodeBadPassphrase, CodeWeakPassphrase, CodeBadPhrase:

@@ -244,6 +244,11 @@ type KeyChange struct {
 	Height  int64  `json:"height"`
 	Safety  string `json:"safety,omitempty"` // of the user and the new keys ("" if revoked)
 	Revoked bool   `json:"revoked,omitempty"`
+	// Free: the name expired and its grace period is over; anyone may
+	// register it. Nothing to confirm: the conversation goes on if its
+	// holder registers it again with the same keys.
+	Free      bool  `json:"free,omitempty"`
+	ExpiredAt int64 `json:"expired_at,omitempty"` // the height the name expired at (Free)
 	// Message says it in a sentence; Hint what to do.
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
@@ -267,8 +272,12 @@ type Contact struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"display_name,omitempty"`
 	// Keys: "confirmed" (as confirmed, checked now), "changed", "revoked",
-	// "unchecked" (the chain does not answer), "error" (CheckError says).
-	Keys       string     `json:"keys"`
+	// "free" (the name expired and anyone may register it), "unchecked"
+	// (the chain does not answer), "error" (CheckError says).
+	Keys string `json:"keys"`
+	// GraceUntil: the name expired and only its holder may renew it,
+	// until this height; messages still go to it until then.
+	GraceUntil int64      `json:"grace_until,omitempty"`
 	KeyChange  *KeyChange `json:"key_change,omitempty"`
 	CheckError *Error     `json:"check_error,omitempty"`
 	// Asking: the user asked them and they have not answered: "queued"
