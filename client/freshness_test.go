@@ -16,6 +16,7 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub/server/hubtest"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // TestQueuedInALongRunIsCheckedAgain: in one long run (a watch, a chat:
@@ -411,5 +412,81 @@ func TestTransferredNameIsClosed(t *testing.T) {
 	}
 	if ms, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || len(ms) != 0 {
 		t.Fatalf("bob's device reads %q %v after the transfer", texts(ms), err)
+	}
+}
+
+// TestGroupWatchReadsNothingAfterAKeyChange: the same in a group. bob's
+// device is stolen; he gives his name new keys. The thief writes to the
+// group alice, bob and dave share, with the sender key the old device
+// holds. Alice's watch, running since before the change, must not show it
+// as bob's: it says that bob's keys changed.
+func TestGroupWatchReadsNothingAfterAKeyChange(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	alice := w.user("alice", w.hubs[0])
+	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
+	dave := w.user("dave", w.hubs[0])
+	w.settle("alice", "bob", "dave")
+	connect(t, alice, bob, "hi bob")
+	connect(t, alice, dave, "hi dave")
+	if _, err := alice.CreateGroup(ctx, "crew", []string{"bob", "dave"}); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "crew", alice, bob, dave)
+	got, changed := make(chan string, 16), make(chan error, 16)
+	watch(t, alice, func(n client.Notice) {
+		if m := n.Message; n.Kind == client.NoticeMessage && m.Kind == wire.KindText && n.Conv == client.GroupConv(id) {
+			got <- m.From + ": " + m.Text
+		}
+	}, func(err error) {
+		if errors.Is(err, client.ErrKeysChanged) {
+			changed <- err
+		}
+	})
+	if _, err := bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "before the change"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "bob: before the change" {
+			t.Fatalf("alice's watch brought %q", s)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("alice's watch never brought bob's group message")
+	}
+
+	old, err := bobDir.Lookup(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID, _ := keystore.New()
+	profile, _ := newID.Profile([]string{w.hubs[1]})
+	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
+		t.Fatal(err)
+	}
+	await.True(t, 2*time.Minute, "bob's new keys on the chain", func() bool {
+		rec, err := w.dirs[0].Lookup(ctx, "bob")
+		return err == nil && rec.Seq > old.Seq
+	})
+	// The thief's group message: the old device has not looked bob up, so
+	// it writes with the sender key it holds.
+	if _, err := bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "from the stolen device"}); err != nil {
+		t.Fatalf("the old device's group write: %v", err)
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("alice's watch shows %q, written by bob's old device after his keys changed", s)
+	case err := <-changed:
+		var kc *client.KeyChange
+		if !errors.As(err, &kc) || kc.Name != "bob" {
+			t.Fatalf("alice's watch says %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("alice's watch never said that bob's keys changed")
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("alice's watch shows %q after saying bob's keys changed", s)
+	default:
 	}
 }

@@ -666,6 +666,10 @@ func (c *Client) receiveGroup(ctx context.Context, id string) ([]Message, error)
 	return out, firstErr
 }
 
+// errLookUpAuthor: receiveMember found a new message and looks its author
+// up before opening it.
+var errLookUpAuthor = errors.New("client: look the author up first")
+
 func (c *Client) receiveMember(ctx context.Context, g *group.Group, member string) ([]Message, error) {
 	author := c.memberConv(member)
 	if author == nil {
@@ -679,6 +683,11 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 	hubs, addr := c.whereIs(author)
 	var out []Message
 	var index *wire.Index
+	// The author is looked up (at the latest verified height, once per
+	// height) when a new message of theirs is found, before it is opened:
+	// a long-running watch shows nothing a changed member's old device
+	// writes after the change. A member with nothing new costs no lookup.
+	looked := false
 	for {
 		c.mu.Lock()
 		seq, k := g.NextToRead(member)
@@ -692,6 +701,9 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 			saveErr error
 		)
 		_, err := c.getVerified(ctx, hubs, addr, path, func(blob []byte) error {
+			if !looked {
+				return errLookUpAuthor
+			}
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			var plain []byte
@@ -710,6 +722,13 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 			return nil
 		})
 		saveErr = cmp.Or(saveErr, c.write(sv))
+		if errors.Is(err, errLookUpAuthor) {
+			looked = true
+			if _, err := c.checkName(ctx, member); err != nil && !IsOffline(err) {
+				return out, err // their keys changed: nothing more from the old holder
+			}
+			continue
+		}
 		if errors.Is(err, hub.ErrNotFound) {
 			if index == nil {
 				c.mu.Lock()
