@@ -158,6 +158,19 @@ func (a *Agent) errExists() error {
 	return coded(api.CodeExists, fmt.Errorf("%s already holds an identity", a.home.dir), "")
 }
 
+// newHome checks the passphrase a new identity's keystore is to be sealed
+// under, makes the home and connects to the chain cc names, filling cfg:
+// the first steps of init, restore and recover.
+func (a *Agent) newHome(k *call, passphrase string, cc api.ChainConfig, cfg *config) (*lookup.Client, error) {
+	if err := keystore.CheckPassphrase([]byte(passphrase)); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(a.home.dir, 0o700); err != nil {
+		return nil, err
+	}
+	return a.connectChain(k, cc, cfg, a.home.path(lightDir))
+}
+
 func (a *Agent) initHome(k *call) (any, error) {
 	var req api.InitRequest
 	if err := k.decode(&req); err != nil {
@@ -166,14 +179,8 @@ func (a *Agent) initHome(k *call) (any, error) {
 	if a.home.hasIdentity() {
 		return nil, a.errExists()
 	}
-	if err := keystore.CheckPassphrase([]byte(req.Passphrase)); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(a.home.dir, 0o700); err != nil {
-		return nil, err
-	}
 	var cfg config
-	d, err := a.connectChain(k, req.ChainConfig, &cfg, a.home.path(lightDir))
+	d, err := a.newHome(k, req.Passphrase, req.ChainConfig, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -211,14 +218,8 @@ func (a *Agent) restore(k *call) (any, error) {
 	if a.home.hasIdentity() {
 		return nil, a.errExists()
 	}
-	if err := keystore.CheckPassphrase([]byte(req.Passphrase)); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(a.home.dir, 0o700); err != nil {
-		return nil, err
-	}
 	var cfg config
-	d, err := a.connectChain(k, req.ChainConfig, &cfg, a.home.path(lightDir))
+	d, err := a.newHome(k, req.Passphrase, req.ChainConfig, &cfg)
 	if err != nil {
 		return nil, err
 	}

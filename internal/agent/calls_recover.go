@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -61,14 +60,8 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := keystore.CheckPassphrase([]byte(req.Passphrase)); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(a.home.dir, 0o700); err != nil {
-		return nil, err
-	}
 	var cfg config
-	d, err := a.connectChain(k, req.ChainConfig, &cfg, a.home.path(lightDir))
+	d, err := a.newHome(k, req.Passphrase, req.ChainConfig, &cfg)
 	if err != nil {
 		return nil, err
 	}
