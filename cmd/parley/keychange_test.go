@@ -56,7 +56,10 @@ func befriend(t testing.TB, homes map[string]string, a, b string) {
 
 // Names that lapse: a name lives lapseLifetime blocks (100 s of the test
 // chain's 50 ms blocks), then lapseGrace more of grace; afterwards anyone
-// may register it, and its contacts send it nothing (it is free).
+// may register it, and its contacts send it nothing (it is free). The
+// tests on such a chain spend minutes waiting for its clock: they run in
+// parallel (t.Parallel, PARLEY_PASSPHRASE from TestMain), after the
+// others, side by side.
 const (
 	lapseLifetime, lapseGrace = 2000, 20
 	// lapseMargin is how many blocks after the first name (the one that
@@ -143,8 +146,8 @@ func TestRevokedNameIsNotWrittenTo(t *testing.T) {
 // carol reads what alice writes from then on, and bob's old device reads
 // nothing alice sent after the change.
 func TestNameTakenOverAfterExpiry(t *testing.T) {
+	t.Parallel() // its time goes in waiting for the chain's clock: see lapsingNames
 	rpc, hubs := startWorldWith(t, lapsingNames)
-	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := lapseFirst(t, rpc, hubs[0], "bob", "alice")
 	alice, bob := homes["alice"], homes["bob"]
 	befriend(t, homes, "alice", "bob")
@@ -236,8 +239,8 @@ func reads(t *testing.T, home, group string, want ...string) bool {
 // gets no sender key from a member until that member confirms the new
 // keys, and reads each member from then on.
 func TestGroupMemberTakenOver(t *testing.T) {
+	t.Parallel() // its time goes in waiting for the chain's clock: see lapsingNames
 	rpc, hubs := startWorldWith(t, lapsingNames)
-	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := lapseFirst(t, rpc, hubs[0], "bob", "alice", "dave")
 	alice, bob, dave := homes["alice"], homes["bob"], homes["dave"]
 	befriend(t, homes, "alice", "bob")
@@ -332,8 +335,8 @@ func awaitChainHeight(t *testing.T, rpc string, h int64) {
 // registers the name again with his keys, alice writes to him again
 // without confirming anything.
 func TestContactsNameLapses(t *testing.T) {
+	t.Parallel() // its time goes in waiting for the chain's clock: see lapsingNames
 	rpc, hubs := startWorldWith(t, lapsingNames)
-	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := lapseFirst(t, rpc, hubs[1], "bob", "alice")
 	alice, bob := homes["alice"], homes["bob"]
 	expires := expiresAt(t, alice, "bob")

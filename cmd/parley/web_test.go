@@ -413,9 +413,9 @@ func webUser(t testing.TB, home, name, pass string) (*webtest.Page, string) {
 // shows the new safety number and holds sending (nothing reaches carol);
 // once Alice confirms the new keys, a new request goes to the new holder.
 func TestWebKeyChange(t *testing.T) {
+	t.Parallel() // its time goes in waiting for the chain's clock: see lapsingNames
 	rpc, hubs := startWorldWith(t, lapsingNames)
-	const pass = "a test passphrase"
-	t.Setenv("PARLEY_PASSPHRASE", pass)
+	const pass = testPassphrase
 	homes := lapseFirst(t, rpc, hubs[0], "bob", "alice") // alice outlives bob's name, and renews hers
 	alice := homes["alice"]
 	befriend(t, homes, "alice", "bob")
