@@ -12,6 +12,7 @@ import (
 type Status struct {
 	Hubs         []HubStatus
 	Deletions    int // blobs still to delete from some hub
+	Requests     int // contact requests that reached none of the contact's hubs yet
 	Contacts     int
 	Blocked      int
 	Groups       int
@@ -55,6 +56,11 @@ func (c *Client) Status(ctx context.Context) Status {
 	}
 	s.Deletions = len(c.doomedPaths)
 	s.Contacts = len(c.contacts)
+	for _, ct := range c.contacts {
+		if ct.request != nil {
+			s.Requests++
+		}
+	}
 	for n := range c.blocked {
 		if c.contacts[n] != nil {
 			s.Blocked++

@@ -191,6 +191,12 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				screen.Printf(stdout, "hub:      %s %s\n", hs.URL, state)
 			}
+			switch {
+			case st.Requests == 1:
+				screen.Println(stdout, "pending:  1 contact request none of its hubs took yet: it goes out with your next command ('parley contacts' says which)")
+			case st.Requests > 1:
+				screen.Printf(stdout, "pending:  %d contact requests none of their hubs took yet: they go out with your next command ('parley contacts' says which)\n", st.Requests)
+			}
 			if st.Deletions > 0 {
 				screen.Printf(stdout, "pending:  %d deletions from your hubs\n", st.Deletions)
 			}

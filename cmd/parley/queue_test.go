@@ -101,10 +101,17 @@ func TestRequestQueuedWhileHubDown(t *testing.T) {
 	if out := parley(t, "--home", h["alice"], "send", "bob", "are you there?"); !strings.HasPrefix(out, "queued (alice/2): your contact request has not reached bob yet; this message goes out with it, with your next parley command (or a running watch) once one of bob's hubs answers\n") {
 		t.Fatalf("send while the request is queued:\n%s", out)
 	}
+	const pending = "pending:  1 contact request none of its hubs took yet: it goes out with your next command ('parley contacts' says which)\n"
+	if out := parley(t, "--home", h["alice"], "status"); !strings.Contains(out, pending) {
+		t.Fatalf("status while the request is queued:\n%s", out)
+	}
 
 	bobsHub.up(t)
 	if out := parley(t, "--home", h["alice"], "contacts"); out != "bob\trequest sent, waiting for bob to accept\n" {
 		t.Fatalf("contacts once bob's hub answers:\n%q", out)
+	}
+	if out := parley(t, "--home", h["alice"], "status"); strings.Contains(out, "contact request") {
+		t.Fatalf("status once the request went out:\n%s", out)
 	}
 	var out, errb bytes.Buffer
 	if run(context.Background(), []string{"--home", h["bob"], "requests"}, nil, &out, &errb); !strings.Contains(out.String(), "alice\t(signature verified against the chain): hi bob, it's alice\n") {

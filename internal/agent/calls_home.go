@@ -708,7 +708,7 @@ func (a *Agent) status(k *call) (any, error) {
 		}
 		out.Hubs = append(out.Hubs, h)
 	}
-	out.Deletions, out.Contacts, out.Blocked, out.Groups = st.Deletions, st.Contacts, st.Blocked, st.Groups
+	out.Deletions, out.Requests, out.Contacts, out.Blocked, out.Groups = st.Deletions, st.Requests, st.Contacts, st.Blocked, st.Groups
 	out.Backup, out.ReadReceipts = st.Backup, st.ReadReceipts
 	return out, nil
 }

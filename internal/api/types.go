@@ -663,19 +663,22 @@ type Height struct {
 
 // Status is GET /v1/status.
 type Status struct {
-	Chain        ChainStatus `json:"chain"`
-	Name         string      `json:"name"`
-	NameState    string      `json:"name_state,omitempty"` // expiry, in words
-	NameError    *Error      `json:"name_error,omitempty"`
-	Keys         string      `json:"keys"` // "ok", "not_mine", "unchecked"
-	KeysError    *Error      `json:"keys_error,omitempty"`
-	Hubs         []HubStatus `json:"hubs"`
-	Deletions    int         `json:"deletions,omitempty"`
-	Contacts     int         `json:"contacts"`
-	Blocked      int         `json:"blocked"`
-	Groups       int         `json:"groups"`
-	Backup       bool        `json:"backup"`
-	ReadReceipts bool        `json:"read_receipts"`
+	Chain     ChainStatus `json:"chain"`
+	Name      string      `json:"name"`
+	NameState string      `json:"name_state,omitempty"` // expiry, in words
+	NameError *Error      `json:"name_error,omitempty"`
+	Keys      string      `json:"keys"` // "ok", "not_mine", "unchecked"
+	KeysError *Error      `json:"keys_error,omitempty"`
+	Hubs      []HubStatus `json:"hubs"`
+	Deletions int         `json:"deletions,omitempty"`
+	// Requests counts contact requests queued on this device: none of
+	// the contact's hubs took them yet (they go out with the next flush).
+	Requests     int  `json:"requests_queued,omitempty"`
+	Contacts     int  `json:"contacts"`
+	Blocked      int  `json:"blocked"`
+	Groups       int  `json:"groups"`
+	Backup       bool `json:"backup"`
+	ReadReceipts bool `json:"read_receipts"`
 }
 
 // ChainStatus is the chain as the light client sees it.
