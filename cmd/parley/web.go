@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -69,7 +71,12 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			// The first line: the address to open (stdout only, never the log).
 			fmt.Fprintf(stdout, "open %s\n", s.LoginURL())
 			if open {
-				if err := exec.Command("xdg-open", s.LoginURL()).Start(); err != nil {
+				page, remove, err := writeOpenPage(s)
+				if err == nil {
+					defer remove()
+					err = exec.Command("xdg-open", page).Start()
+				}
+				if err != nil {
 					log.Warn("could not open a browser: open the address above", "error", err)
 				}
 			}
@@ -81,6 +88,23 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&format, "log-format", "auto", "log format: "+cli.LogFormats)
 	return cmd
+}
+
+// writeOpenPage writes s.OpenPage in a new private directory (0700, the
+// page 0600) for the browser: the login address never goes on a command
+// line, where every user of the device can read it. remove deletes it.
+func writeOpenPage(s *web.Server) (page string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "parley-web-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	page = filepath.Join(dir, "open.html")
+	if err := os.WriteFile(page, s.OpenPage(), 0o600); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return page, remove, nil
 }
 
 // webAgent makes sure an agent serves the home's socket for the web app:

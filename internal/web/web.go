@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -95,8 +96,17 @@ type Server struct {
 	pathCalls *http.ServeMux
 
 	mu       sync.Mutex
-	token    []byte                 // the login token until used (nil after)
-	sessions map[[32]byte]time.Time // sha256 of a session → when made
+	token    []byte               // the login token until used (nil after)
+	sessions map[[32]byte]session // sha256 of a session → the session
+}
+
+// session is a signed-in browser: ending it (sign-out, or pushed out by
+// newer ones) cancels ctx, which ends its calls still under way (an event
+// stream, a download).
+type session struct {
+	made   time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New makes the web app's server on l, which must listen on a loopback
@@ -122,7 +132,7 @@ func New(l net.Listener, opts Options) (*Server, error) {
 	port := strconv.Itoa(addr.Port)
 	host := net.JoinHostPort(addr.IP.String(), port)
 	s := &Server{opts: opts, l: l, origin: "http://" + host, log: log, cookie: "parley_session_" + port,
-		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]time.Time{}}
+		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]session{}}
 	s.token = make([]byte, tokenBytes)
 	if _, err := io.ReadFull(opts.Rand, s.token); err != nil {
 		return nil, err
@@ -173,6 +183,19 @@ func (s *Server) LoginURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.origin + "/login?token=" + base64.RawURLEncoding.EncodeToString(s.token)
+}
+
+// OpenPage is a page that sends the browser on to LoginURL, for a
+// browser started with it instead of the address: a command line is
+// readable by every user of the device (/proc/PID/cmdline), a file in a
+// private directory is not. Whoever opens it signs in, as with the
+// address: keep it where only the user reads it.
+func (s *Server) OpenPage() []byte {
+	u := html.EscapeString(s.LoginURL())
+	return []byte("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" +
+		"<meta name=\"referrer\" content=\"no-referrer\">" +
+		"<meta http-equiv=\"refresh\" content=\"0;url=" + u + "\"><title>Parley</title></head>\n" +
+		"<body><p><a href=\"" + u + "\">Open Parley</a></p></body></html>\n")
 }
 
 // Serve serves the app until ctx ends.
@@ -235,12 +258,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/logout":
 		s.logout(w, r)
 	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/web/"):
-		if !s.signedIn(r) {
+		sess, ok := s.signedIn(r)
+		if !ok {
 			writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeUnauthorized,
 				Message: "not signed in", Hint: "open the address parley web printed when it started"})
 			return
 		}
-		s.serveSignedIn(w, r)
+		// The call ends when its session does (sign-out).
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(sess.ctx, cancel)()
+		s.serveSignedIn(w, r.WithContext(ctx))
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		s.assets.ServeHTTP(w, r)
 	default:
@@ -256,8 +284,13 @@ func (s *Server) checkOrigin(r *http.Request) error {
 	if o := r.Header.Get("Origin"); o != "" && o != s.origin && o != s.localhostOrigin() {
 		return fmt.Errorf("a request from %q, not from this app", o)
 	}
-	switch site := r.Header.Get("Sec-Fetch-Site"); site {
-	case "", "same-origin", "none":
+	switch site := r.Header.Get("Sec-Fetch-Site"); {
+	case site == "", site == "same-origin", site == "none":
+	case r.URL.Path == "/login" && r.Method == http.MethodGet &&
+		r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document":
+		// The browser opening the page OpenPage made (a file: page, an
+		// opaque origin, so cross-site): the sign-in carries no ambient
+		// authority to abuse, only the token, which the page's maker holds.
 	default:
 		return fmt.Errorf("a %s request", site)
 	}
@@ -292,8 +325,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			Hint:    "each address works once: run parley web again for a new one"})
 		return
 	}
-	session := make([]byte, tokenBytes)
-	if _, err := io.ReadFull(s.opts.Rand, session); err != nil {
+	sess := make([]byte, tokenBytes)
+	if _, err := io.ReadFull(s.opts.Rand, sess); err != nil {
 		writeError(w, http.StatusInternalServerError, &api.Error{Code: api.CodeInternal, Message: "no randomness for a session"})
 		return
 	}
@@ -301,22 +334,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if len(s.sessions) >= maxSessions {
 		var oldest [32]byte
 		var at time.Time
-		for k, t := range s.sessions {
-			if at.IsZero() || t.Before(at) {
-				oldest, at = k, t
+		for k, v := range s.sessions {
+			if at.IsZero() || v.made.Before(at) {
+				oldest, at = k, v.made
 			}
 		}
+		s.sessions[oldest].cancel()
 		delete(s.sessions, oldest)
 	}
-	s.sessions[sha256.Sum256(session)] = time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.sessions[sha256.Sum256(sess)] = session{made: time.Now(), ctx: ctx, cancel: cancel}
 	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: base64.RawURLEncoding.EncodeToString(session), Path: "/",
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: base64.RawURLEncoding.EncodeToString(sess), Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	s.log.Info("a browser signed in")
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		// From OpenPage: a redirect would still be cross-site, and the app
+		// answers no cross-site request; this page's refresh is the app's.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url=/\">"+
+			"<title>Parley</title></head>\n<body><p><a href=\"/\">Open Parley</a></p></body></html>\n")
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// logout ends the browser's session (POST, from the app).
+// logout ends the browser's session (POST, from the app), and with it
+// every call of the session still under way: an event stream opened
+// before delivers nothing more.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed, &api.Error{Code: api.CodeNoRoute, Message: "sign out with POST /logout"})
@@ -325,7 +370,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(s.cookie); err == nil {
 		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
 			s.mu.Lock()
-			delete(s.sessions, sha256.Sum256(b))
+			if v, ok := s.sessions[sha256.Sum256(b)]; ok {
+				v.cancel()
+				delete(s.sessions, sha256.Sum256(b))
+			}
 			s.mu.Unlock()
 		}
 	}
@@ -333,21 +381,22 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// signedIn reports whether r carries a session's cookie. Sessions are
-// looked up by their hash: the map's timing says nothing of a session.
-func (s *Server) signedIn(r *http.Request) bool {
+// signedIn returns the session whose cookie r carries (ok false: none).
+// Sessions are looked up by their hash: the map's timing says nothing of
+// a session.
+func (s *Server) signedIn(r *http.Request) (session, bool) {
 	c, err := r.Cookie(s.cookie)
 	if err != nil {
-		return false
+		return session{}, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c.Value)
 	if err != nil || len(b) != tokenBytes {
-		return false
+		return session{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.sessions[sha256.Sum256(b)]
-	return ok
+	v, ok := s.sessions[sha256.Sum256(b)]
+	return v, ok
 }
 
 // serveSignedIn serves /api/v1/... (the agent's API, but its calls on

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
@@ -238,6 +239,9 @@ func TestHostAndOrigin(t *testing.T) {
 		{"null origin", "POST", "/api/v1/unlock", map[string]string{"Origin": "null"}, http.StatusForbidden},
 		{"cross-site fetch", "GET", "/api/v1/agent", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
 		{"same-site fetch", "GET", "/api/v1/agent", map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"cross-site fetch of the login", "GET", "/login?token=x", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, http.StatusForbidden},
+		{"cross-site login in a frame", "GET", "/login?token=x", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, http.StatusForbidden},
+		{"cross-site navigation to the app", "GET", "/", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, http.StatusForbidden},
 		{"change without origin", "POST", "/api/v1/unlock", nil, http.StatusForbidden},
 		{"logout without origin", "POST", "/logout", nil, http.StatusForbidden},
 	} {
@@ -341,4 +345,41 @@ func TestNotLoopback(t *testing.T) {
 	if _, err := web.New(l, web.Options{}); !errors.Is(err, web.ErrNotLoopback) {
 		t.Fatalf("serving on %s: %v", l.Addr(), err)
 	}
+}
+
+// TestSignOutEndsStreams: signing out ended the session for new calls,
+// but an event stream opened before (another tab of the same browser, or
+// the page itself) went on delivering the user's messages to the
+// signed-out browser for as long as it stayed open. Signing out now ends
+// every call of that session still under way.
+func TestSignOutEndsStreams(t *testing.T) {
+	s := startWeb(t, startAgent(t))
+	b := signIn(t, s)
+	openStream := func(c *http.Client) <-chan error {
+		t.Helper()
+		res := do(t, c, "GET", s.Origin()+"/api/v1/events", nil, map[string]string{"Accept": "text/event-stream"})
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("the event stream: %s", res.Status)
+		}
+		ended := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			ended <- err
+		}()
+		t.Cleanup(func() { res.Body.Close() })
+		return ended
+	}
+	ended := openStream(b)
+	res := do(t, b, "POST", s.Origin()+"/logout", nil, map[string]string{"Origin": s.Origin()})
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out: %s", res.Status)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Fatal("a minute after signing out, the event stream opened before still delivers the user's events")
+	}
+
 }
