@@ -11,6 +11,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,10 +22,15 @@ import (
 // Version is reported in Info.
 const Version = "0.1.0"
 
-// AppVersion is the application protocol version reported in Info: 2
-// since state layout 2 (docs/protocol.md, State), whose state a node of
-// version 1 cannot read, nor one of version 2 a state of version 1.
-const AppVersion = 2
+// AppVersion is the application protocol version: 3 since devices on the
+// chain (docs/protocol.md, Devices), which a chain of version 2 takes on
+// at its devices height (Config.DevicesHeight); 2 since state layout 2,
+// whose state a node of version 1 cannot read.
+const AppVersion = 3
+
+// appVersionBeforeDevices is the protocol of a chain before its devices
+// height.
+const appVersionBeforeDevices = 2
 
 // nodeCacheSize is how many IAVL nodes stay in memory (a few hundred bytes
 // each).
@@ -59,6 +65,14 @@ type Config struct {
 	// (docs/operators.md lists them). A node passes the registry whose
 	// metrics CometBFT serves, so both appear on one endpoint.
 	Metrics prometheus.Registerer
+
+	// DevicesHeight is the height from which a chain takes device
+	// transactions (application protocol 3): 0 or the initial height for
+	// a new chain (from genesis on); for a chain that began before
+	// protocol 3, the height its validators agreed on (every validator
+	// sets the same one; once that height is committed the state keeps
+	// it, and the setting no longer matters).
+	DevicesHeight int64
 }
 
 // App is the name chain's ABCI application.
@@ -124,6 +138,9 @@ type execution struct {
 	// prunedAccounts what its maintenance dropped. For the metrics only.
 	changes                         []nameChange
 	prunedPreorders, prunedAccounts int
+	// params, if set, are the params the block changed to (the devices
+	// height reached).
+	params *bns.Params
 }
 
 var _ abci.Application = (*App)(nil)
@@ -254,6 +271,11 @@ func (a *App) ctx(st *overlay, height int64) *execCtx {
 // Info reports the last committed height and app hash.
 func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
 	res := &abci.ResponseInfo{Data: "parley-bns", Version: Version, AppVersion: AppVersion}
+	a.checkMu.Lock()
+	if a.hasGen && a.params.DevicesHeight == 0 || !a.hasGen && a.cfg.DevicesHeight > 1 {
+		res.AppVersion = appVersionBeforeDevices
+	}
+	a.checkMu.Unlock()
 	if imm := a.committed.Load(); imm != nil {
 		res.LastBlockHeight, res.LastBlockAppHash = imm.Version(), imm.Hash()
 	}
@@ -273,6 +295,14 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	}
 	if req.InitialHeight > 1 {
 		a.tree.SetInitialVersion(uint64(req.InitialHeight))
+	}
+	if first := max(req.InitialHeight, 1); a.cfg.DevicesHeight <= first {
+		p.DevicesHeight = first
+	} else {
+		// Params of version 2 hold no max_devices: the chain takes
+		// devices on at its devices height with the default, as one that
+		// began before protocol 3 does.
+		p.MaxDevices = bns.DefaultMaxDevices
 	}
 	a.checkMu.Lock()
 	a.params, a.hasGen = p, true
@@ -422,7 +452,13 @@ func (a *App) execute(height int64, txs [][]byte) *execution {
 	if a.metrics != nil {
 		c.changes = &x.changes
 	}
-	x.prunedPreorders = a.expirePreorders(c)
+	if p := a.params; p.DevicesHeight == 0 && a.cfg.DevicesHeight > 0 && height >= a.cfg.DevicesHeight {
+		// The chain takes devices on (application protocol 3).
+		p.DevicesHeight = height
+		x.st.set(bns.ParamsKey, p.Marshal())
+		x.params, c.params = &p, p
+	}
+	x.prunedPreorders = a.expirePreorders(c) + a.expireOffers(c)
 	x.prunedAccounts = a.pruneAccounts(c)
 	for i, raw := range txs {
 		c.index = int64(i)
@@ -453,6 +489,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		return nil, fmt.Errorf("app: stage block %d: %w", req.Height, err)
 	}
 	res := &abci.ResponseFinalizeBlock{TxResults: x.results, AppHash: a.tree.WorkingHash()}
+	if x.params != nil {
+		a.checkMu.Lock()
+		a.params = *x.params
+		a.checkMu.Unlock()
+		res.ConsensusParamUpdates = &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: AppVersion}}
+		a.log.Info("devices on: application protocol 3", "height", req.Height)
+	}
 	if a.metrics != nil {
 		for i, r := range x.results {
 			a.metrics.tx(stageBlock, req.Txs[i], r.Code)
@@ -497,6 +540,32 @@ func (a *App) expirePreorders(c *execCtx) (dropped int) {
 		acct := c.account(p.Owner)
 		acct.Preorders--
 		c.setAccount(p.Owner, acct)
+		n++
+		dropped++
+	}
+	return dropped
+}
+
+// expireOffers drops, at the start of a block, the link offers whose
+// expiry (OfferExpiryKey) is due, and counts them off their signers' live
+// preorders, at most maintenanceBatch of them.
+func (a *App) expireOffers(c *execCtx) (dropped int) {
+	it, err := a.tree.Iterator(bns.OfferExpiryPrefix, bns.OfferExpiryKey(c.height+1, bns.LinkCode{}), true)
+	if err != nil {
+		panic("app: iterate offers: " + err.Error())
+	}
+	defer it.Close()
+	for n := 0; it.Valid() && n < maintenanceBatch; it.Next() {
+		key := bytes.Clone(it.Key())
+		var code bns.LinkCode
+		copy(code[:], key[len(bns.OfferExpiryPrefix)+8:])
+		if off := c.offer(code); off != nil {
+			acct := c.account(off.Device.SigningKey)
+			acct.Preorders--
+			c.setAccount(off.Device.SigningKey, acct)
+			c.st.delete(bns.OfferKey(code))
+		}
+		c.st.delete(key)
 		n++
 		dropped++
 	}

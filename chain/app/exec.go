@@ -49,7 +49,15 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 	if tx.Nonce != acct.Nonce {
 		return nil, badNonce(tx, acct.Nonce)
 	}
+	if tx.Type.IsDeviceTx() && !c.params.DevicesAt(c.height) {
+		if c.params.DevicesHeight == 0 {
+			return nil, bns.Errorf(bns.CodeNotYet, "this chain does not take device transactions yet (application protocol 3 is not on)")
+		}
+		return nil, bns.Errorf(bns.CodeNotYet, "device transactions are taken from height %d; the block is at %d", c.params.DevicesHeight, c.height)
+	}
 	switch tx.Type {
+	case bns.TxLinkOffer:
+		return tx, c.validateOffer(tx, acct)
 	case bns.TxPreorder:
 		if c.st.get(bns.PreorderKey(c.height, tx.Commitment)) != nil {
 			return nil, bns.Errorf(bns.CodePreorderExists, "commitment %x is already in this block", tx.Commitment[:8])
@@ -71,7 +79,13 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 	if rec.Revoked {
 		return nil, bns.Errorf(bns.CodeNameRevoked, "name %q was revoked at height %d", tx.Name, rec.UpdatedAt)
 	}
+	if tx.Type == bns.TxDeviceAdd || tx.Type == bns.TxDeviceRemove {
+		return tx, c.validateDevice(tx, rec)
+	}
 	if rec.Owner != tx.Signer {
+		if _, ok := rec.Device(tx.Signer); ok {
+			return nil, bns.Errorf(bns.CodeUnauthorized, "%s is a device of %q: only its owner key may %s it", tx.Signer, tx.Name, tx.Type)
+		}
 		return nil, bns.Errorf(bns.CodeUnauthorized, "%s does not own %q", tx.Signer, tx.Name)
 	}
 	switch tx.Type {
@@ -99,6 +113,76 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		}
 	}
 	return tx, nil
+}
+
+// validateOffer applies the link-offer rules: no offer with its code on
+// the chain, a live-preorder slot free (an offer counts as a preorder),
+// and a valid stamp. ValidateBasic checked the offer's keys and label,
+// and that its key signed it.
+func (c *execCtx) validateOffer(tx *bns.Tx, acct *bns.Account) error {
+	code := bns.OfferCode(c.chainID, tx.Offer.MarshalOffer())
+	if c.st.get(bns.OfferKey(code)) != nil {
+		return bns.Errorf(bns.CodeOfferTaken, "an offer with code %x is on the chain already", code[:4])
+	}
+	if acct.Preorders >= c.params.MaxPreordersPerAccount {
+		return bns.Errorf(bns.CodeTooManyPreorders, "%s already holds %d live preorders and offers (at most %d)", tx.Signer, acct.Preorders, c.params.MaxPreordersPerAccount)
+	}
+	if !bns.CheckOfferPow(c.chainID, code, tx.Signer, tx.PowNonce, c.params.PreorderPowDifficulty) {
+		return bns.Errorf(bns.CodeBadPow, "offer stamp %d has fewer than %d leading zero bits", tx.PowNonce, c.params.PreorderPowDifficulty)
+	}
+	return nil
+}
+
+// validateDevice applies the device-add and device-remove rules (the
+// name exists and is not revoked, checked by the caller): the signer is
+// the owner or a listed device; an add needs a live name, an offer that
+// is on the chain, unexpired and not taken, whose key and label the
+// record does not list, and room under max_devices; a remove needs the
+// name live or in its grace period and the device listed, and only the
+// owner removes the first device (the next one then becomes the first).
+func (c *execCtx) validateDevice(tx *bns.Tx, rec *bns.Record) error {
+	if _, ok := rec.Device(tx.Signer); !ok && rec.Owner != tx.Signer {
+		return bns.Errorf(bns.CodeUnauthorized, "%s is neither the owner nor a device of %q", tx.Signer, tx.Name)
+	}
+	if tx.Type == bns.TxDeviceRemove {
+		if c.height > rec.ExpiresAt+c.params.GracePeriod {
+			return bns.Errorf(bns.CodeNameExpired, "name %q expired at height %d and its grace period ended at %d", tx.Name, rec.ExpiresAt, rec.ExpiresAt+c.params.GracePeriod)
+		}
+		if _, ok := rec.Device(tx.DeviceKey); !ok {
+			return bns.Errorf(bns.CodeDeviceNotFound, "%q lists no device %s", tx.Name, tx.DeviceKey)
+		}
+		if tx.DeviceKey == rec.Profile.SigningKey {
+			if tx.Signer != rec.Owner {
+				return bns.Errorf(bns.CodeUnauthorized, "only the owner key removes the first device of %q", tx.Name)
+			}
+			if len(rec.Devices) == 0 {
+				return bns.Errorf(bns.CodeUnauthorized, "%s is the only device of %q: an update by the owner key (parley recover) replaces it", tx.DeviceKey, tx.Name)
+			}
+		}
+		return nil
+	}
+	if !rec.Live(c.height) {
+		return bns.Errorf(bns.CodeNameExpired, "name %q expired at height %d; renew it first", tx.Name, rec.ExpiresAt)
+	}
+	off := c.offer(tx.Code)
+	switch {
+	case off == nil || c.height > off.Height+c.params.PreorderTTL:
+		return bns.Errorf(bns.CodeOfferNotFound, "no link offer with this code (never made, or expired: offers last %d blocks)", c.params.PreorderTTL)
+	case off.TakenBy != "":
+		return bns.Errorf(bns.CodeOfferTaken, "the offer was taken by %q already", off.TakenBy)
+	}
+	if _, ok := rec.Device(off.Device.SigningKey); ok || off.Device.SigningKey == rec.Owner {
+		return bns.Errorf(bns.CodeDeviceExists, "%q lists %s already", tx.Name, off.Device.SigningKey)
+	}
+	for _, d := range rec.AllDevices() {
+		if d.Label == off.Device.Label {
+			return bns.Errorf(bns.CodeDeviceExists, "%q has a device labelled %q already", tx.Name, d.Label)
+		}
+	}
+	if n := int64(len(rec.AllDevices())); n >= c.params.MaxDevices {
+		return bns.Errorf(bns.CodeTooManyDevices, "%q lists %d devices, at most %d", tx.Name, n, c.params.MaxDevices)
+	}
+	return nil
 }
 
 // checkExpiry refuses a transaction at a height above its expiry, or whose
@@ -156,12 +240,22 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	acct.Nonce = tx.Nonce + 1
 	c.schedule(tx.Signer, acct, max(acct.PruneAt, tx.ExpiresAt+1))
 	switch tx.Type {
-	case bns.TxPreorder:
+	case bns.TxPreorder, bns.TxLinkOffer:
 		acct.Preorders++
 	case bns.TxRegister:
 		acct.Preorders--
 	}
 	defer c.setAccount(tx.Signer, acct)
+	if tx.Type == bns.TxLinkOffer {
+		code := bns.OfferCode(c.chainID, tx.Offer.MarshalOffer())
+		off := &bns.PendingOffer{Device: tx.Offer.Clone(), Height: c.height}
+		c.st.set(bns.OfferKey(code), off.Marshal())
+		c.st.set(bns.OfferExpiryKey(c.height+c.params.PreorderTTL+2, code), bns.PruneValue)
+		return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
+			{Key: "op", Value: "link-offer", Index: true},
+			{Key: "account", Value: hex.EncodeToString(tx.Signer[:]), Index: true},
+		}}}
+	}
 	if tx.Type == bns.TxPreorder {
 		c.st.set(bns.PreorderKey(c.height, tx.Commitment), (&bns.Preorder{Owner: tx.Signer, Index: c.index}).Marshal())
 		return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
@@ -193,18 +287,23 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 		}
 		rec.Owner = tx.Signer
 		rec.Profile = tx.Profile.Clone()
+		rec.Devices = nil
 		rec.PreorderHeight, rec.PreorderIndex = pre.Height, pre.Index
 		rec.RegisteredAt = c.height
 		rec.ExpiresAt = c.height + c.params.NameLifetime
 		c.addName(tx.Signer, acct, tx.Name)
 	case bns.TxUpdate:
+		// An update by the owner replaces the whole device list: the
+		// recovery (docs/devices.md).
 		op = bns.OpUpdate
 		rec.Profile = tx.Profile.Clone()
+		rec.Devices = nil
 	case bns.TxTransfer:
 		op = bns.OpTransfer
 		removeName(acct, tx.Name)
 		rec.Owner = tx.NewOwner
 		rec.Profile = bns.Profile{}
+		rec.Devices = nil
 		next := c.account(tx.NewOwner)
 		c.addName(tx.NewOwner, next, tx.Name)
 		if next.PruneAt == 0 {
@@ -220,7 +319,29 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 		op = bns.OpRevoke
 		rec.Revoked = true
 		rec.Profile = bns.Profile{}
+		rec.Devices = nil
 		removeName(acct, tx.Name)
+	case bns.TxDeviceAdd:
+		op = bns.OpDeviceAdd
+		off := c.offer(tx.Code)
+		dev := off.Device.Clone()
+		dev.AddedAt = c.height
+		rec.Devices = append(rec.Devices, dev)
+		off.TakenBy = tx.Name
+		c.st.set(bns.OfferKey(tx.Code), off.Marshal())
+	case bns.TxDeviceRemove:
+		op = bns.OpDeviceRemove
+		if tx.DeviceKey == rec.Profile.SigningKey {
+			// The next device becomes the first: its keys the profile's.
+			next := rec.Devices[0]
+			rec.Profile.SigningKey, rec.Profile.EncKeys = next.SigningKey, next.Clone().EncKeys
+			rec.Devices = rec.Devices[1:]
+		} else {
+			rec.Devices = slices.DeleteFunc(rec.Devices, func(d bns.Device) bool { return d.SigningKey == tx.DeviceKey })
+		}
+	}
+	if c.params.DevicesAt(c.height) {
+		rec.Signer = tx.Signer
 	}
 	rec.UpdatedAt = c.height
 	rec.Seq++
@@ -317,6 +438,19 @@ func (c *execCtx) record(name string) *bns.Record {
 		panic("app: stored record: " + err.Error())
 	}
 	return r
+}
+
+// offer returns the link offer of code, or nil.
+func (c *execCtx) offer(code bns.LinkCode) *bns.PendingOffer {
+	b := c.st.get(bns.OfferKey(code))
+	if b == nil {
+		return nil
+	}
+	p, err := bns.UnmarshalPendingOffer(b)
+	if err != nil {
+		panic("app: stored offer: " + err.Error())
+	}
+	return p
 }
 
 func (c *execCtx) preorder(height int64, commitment [32]byte) *bns.Preorder {

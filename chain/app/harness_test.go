@@ -27,6 +27,7 @@ var testParams = bns.Params{
 	MaxTxBytes:             8192,
 	MaxNamesPerOwner:       3,
 	MaxTxTTL:               testExpiry,
+	MaxDevices:             3,
 }
 
 // testExpiry is the expiry height test accounts sign with unless told

@@ -65,6 +65,13 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 		key = bns.AccountKey(k)
 	case bns.QueryParams:
 		key = bns.ParamsKey
+	case bns.QueryLink:
+		var code bns.LinkCode
+		if len(req.Data) != len(code) {
+			return nil, bns.Errorf(bns.CodeBadQuery, "%s wants a %d-byte link code, got %d bytes", req.Path, len(code), len(req.Data))
+		}
+		copy(code[:], req.Data)
+		key = bns.OfferKey(code)
 	case bns.QueryHistory:
 		return a.history(imm, string(req.Data))
 	default:

@@ -103,6 +103,9 @@ func sampleTxs(t testing.TB) []*Tx {
 		{Type: TxTransfer, Nonce: 4, ExpiresAt: 103, Name: "alice", NewOwner: PublicKeyOf(testKey(3))},
 		{Type: TxRenew, Nonce: 5, ExpiresAt: 104, Name: "alice"},
 		{Type: TxRevoke, Nonce: 6, ExpiresAt: 1 << 40, Name: "alice"},
+		{Type: TxDeviceAdd, Nonce: 7, ExpiresAt: 105, Name: "alice", Code: LinkCode{1, 2, 3}},
+		{Type: TxDeviceRemove, Nonce: 8, ExpiresAt: 106, Name: "alice", DeviceKey: PublicKeyOf(testKey(4))},
+		{Type: TxLinkOffer, ExpiresAt: 107, Offer: Device{SigningKey: PublicKeyOf(testKey(1)), EncKeys: p.EncKeys, Label: "laptop"}, PowNonce: 5},
 	}
 }
 
@@ -193,8 +196,8 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Fatalf("saved record %x: %v", b, err)
 		}
 	}
-	if _, err := UnmarshalSavedRecord(append([]byte{3}, b1[1:]...)); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("saved record of version 3: %v, want ErrMalformed", err)
+	if _, err := UnmarshalSavedRecord(append([]byte{4}, b1[1:]...)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("saved record of version 4: %v, want ErrMalformed", err)
 	}
 	h := &HistoryEntry{Seq: 1, Height: 4, Op: OpRegister, Owner: r.Owner, Profile: r.Profile, ExpiresAt: 100}
 	hs, err := UnmarshalHistory(MarshalHistory([]*HistoryEntry{h, h}))

@@ -33,6 +33,12 @@ const (
 	CodeTxExpired         Code = 21 // the block is above the transaction's expiry height
 	CodeExpiryTooFar      Code = 22 // the expiry height is more than max_tx_ttl blocks ahead
 	CodeTooManyPreorders  Code = 23 // the signer already holds max_preorders_per_account live preorders
+	CodeDeviceExists      Code = 24 // the device's key or label is listed already
+	CodeDeviceNotFound    Code = 25 // no device with this key is listed
+	CodeTooManyDevices    Code = 26 // the name lists max_devices devices already
+	CodeOfferNotFound     Code = 27 // no link offer with this code (never made, or expired)
+	CodeOfferTaken        Code = 28 // the offer was taken by a name already, or is on the chain already
+	CodeNotYet            Code = 29 // a device transaction before the chain's devices height
 )
 
 var codeNames = map[Code]string{
@@ -47,6 +53,8 @@ var codeNames = map[Code]string{
 	CodeTooManyNames: "too_many_names", CodeUnknownQuery: "unknown_query",
 	CodeBadQuery: "bad_query", CodeInternal: "internal",
 	CodeTxExpired: "tx_expired", CodeExpiryTooFar: "expiry_too_far", CodeTooManyPreorders: "too_many_preorders",
+	CodeDeviceExists: "device_exists", CodeDeviceNotFound: "device_not_found", CodeTooManyDevices: "too_many_devices",
+	CodeOfferNotFound: "offer_not_found", CodeOfferTaken: "offer_taken", CodeNotYet: "not_yet",
 }
 
 func (c Code) String() string {

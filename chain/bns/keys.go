@@ -107,19 +107,8 @@ func (p Profile) Validate() error {
 	if p.SigningKey.IsZero() {
 		return fmt.Errorf("%w: no signing key", ErrInvalidProfile)
 	}
-	if len(p.EncKeys) == 0 || len(p.EncKeys) > maxEncKeys {
-		return fmt.Errorf("%w: %d encryption keys, want 1 or 2", ErrInvalidProfile, len(p.EncKeys))
-	}
-	if p.EncKeys[0].KEM != KEMX25519 {
-		return fmt.Errorf("%w: the first encryption key must be X25519 (kind 0x%04x)", ErrInvalidProfile, KEMX25519)
-	}
-	for i, k := range p.EncKeys {
-		if i > 0 && k.KEM <= p.EncKeys[i-1].KEM {
-			return fmt.Errorf("%w: encryption keys must have distinct kinds in increasing order", ErrInvalidProfile)
-		}
-		if err := k.validate(); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidProfile, err)
-		}
+	if err := validateEncKeys(p.EncKeys); err != nil {
+		return err
 	}
 	if len(p.Hubs) == 0 || len(p.Hubs) > MaxHubs {
 		return fmt.Errorf("%w: %d hub URLs, want 1 to %d", ErrInvalidProfile, len(p.Hubs), MaxHubs)
@@ -180,4 +169,25 @@ func (p Profile) Clone() Profile {
 	}
 	c.Hubs = append(c.Hubs, p.Hubs...)
 	return c
+}
+
+// validateEncKeys checks a profile's or a device's encryption keys: an
+// X25519 key, then optionally an MLKEM768-X25519 key, each parsing under
+// its KEM.
+func validateEncKeys(keys []EncKey) error {
+	if len(keys) == 0 || len(keys) > maxEncKeys {
+		return fmt.Errorf("%w: %d encryption keys, want 1 or 2", ErrInvalidProfile, len(keys))
+	}
+	if keys[0].KEM != KEMX25519 {
+		return fmt.Errorf("%w: the first encryption key must be X25519 (kind 0x%04x)", ErrInvalidProfile, KEMX25519)
+	}
+	for i, k := range keys {
+		if i > 0 && k.KEM <= keys[i-1].KEM {
+			return fmt.Errorf("%w: encryption keys must have distinct kinds in increasing order", ErrInvalidProfile)
+		}
+		if err := k.validate(); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidProfile, err)
+		}
+	}
+	return nil
 }

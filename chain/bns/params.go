@@ -44,7 +44,20 @@ type Params struct {
 	// It is also how long an idle account's nonce is kept (see
 	// docs/protocol.md, "Pruning").
 	MaxTxTTL int64 `json:"max_tx_ttl"`
+	// MaxDevices bounds the devices a name lists, the first included (1
+	// to MaxDevicesLimit). Optional in genesis (DefaultMaxDevices).
+	MaxDevices int64 `json:"max_devices"`
+	// DevicesHeight is the height from which the chain accepts device
+	// transactions and writes records of version 3 (application protocol
+	// 3); 0 until then. Not a genesis field: InitChain sets it to the
+	// initial height, or a node's configured upgrade height sets it at
+	// that height (docs/protocol.md, Devices).
+	DevicesHeight int64 `json:"-"`
 }
+
+// DevicesAt reports whether the chain takes device transactions at
+// height h.
+func (p Params) DevicesAt(h int64) bool { return p.DevicesHeight > 0 && h >= p.DevicesHeight }
 
 // DefaultParams suit a network with one-second blocks: a preorder lives about
 // an hour and may be revealed after 20 seconds, a name lives a year, the
@@ -63,6 +76,7 @@ func DefaultParams() Params {
 		MaxTxBytes:             8192,
 		MaxNamesPerOwner:       256,
 		MaxTxTTL:               600,
+		MaxDevices:             DefaultMaxDevices,
 	}
 }
 
@@ -79,6 +93,7 @@ func LocalParams() Params {
 		MaxTxBytes:             8192,
 		MaxNamesPerOwner:       256,
 		MaxTxTTL:               100,
+		MaxDevices:             DefaultMaxDevices,
 	}
 }
 
@@ -108,17 +123,22 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: max_names_per_owner %d not in [1, 4096]", ErrInvalidParams, p.MaxNamesPerOwner)
 	case p.MaxTxTTL < 1 || p.MaxTxTTL > 1<<32:
 		return fmt.Errorf("%w: max_tx_ttl %d not in [1, 2^32]", ErrInvalidParams, p.MaxTxTTL)
+	case p.MaxDevices < 1 || p.MaxDevices > MaxDevicesLimit:
+		return fmt.Errorf("%w: max_devices %d not in [1, %d]", ErrInvalidParams, p.MaxDevices, MaxDevicesLimit)
+	case p.DevicesHeight < 0:
+		return fmt.Errorf("%w: devices height %d", ErrInvalidParams, p.DevicesHeight)
 	}
 	return nil
 }
 
 // ParseGenesisParams reads the app_state of genesis.json: a JSON object with
-// every field of Params and no other. Empty input means DefaultParams.
+// every field of Params (max_devices may be left out: DefaultMaxDevices)
+// and no other. Empty input means DefaultParams.
 func ParseGenesisParams(appState []byte) (Params, error) {
 	if len(bytes.TrimSpace(appState)) == 0 {
 		return DefaultParams(), nil
 	}
-	var p Params
+	p := Params{MaxDevices: DefaultMaxDevices}
 	dec := json.NewDecoder(bytes.NewReader(appState))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
@@ -130,12 +150,23 @@ func ParseGenesisParams(appState []byte) (Params, error) {
 	return p, p.Validate()
 }
 
-const paramsVersion = 2
+// Params versions: 3 added max_devices and the devices height, written
+// once the chain takes devices on; before that a chain's params are of
+// version 2 (max_devices DefaultMaxDevices).
+const (
+	paramsVersion2 = 2
+	paramsVersion  = 3
+)
 
-// Marshal returns the canonical binary form stored in the state.
+// Marshal returns the canonical binary form stored in the state: version
+// 3, or version 2 while DevicesHeight is 0.
 func (p Params) Marshal() []byte {
 	var e encoder
-	e.u8(paramsVersion)
+	v := uint8(paramsVersion)
+	if p.DevicesHeight == 0 {
+		v = paramsVersion2
+	}
+	e.u8(v)
 	e.i64(p.PreorderTTL)
 	e.u8(p.PowDifficulty)
 	e.i64(p.NameLifetime)
@@ -146,13 +177,18 @@ func (p Params) Marshal() []byte {
 	e.u8(p.PreorderPowDifficulty)
 	e.i64(p.MaxPreordersPerAccount)
 	e.i64(p.MaxTxTTL)
+	if v == paramsVersion {
+		e.i64(p.MaxDevices)
+		e.i64(p.DevicesHeight)
+	}
 	return e.b
 }
 
 // UnmarshalParams parses the canonical binary form and validates it.
 func UnmarshalParams(b []byte) (Params, error) {
 	d := decoder{b: b}
-	if v := d.u8("params version"); d.err == nil && v != paramsVersion {
+	v := d.u8("params version")
+	if d.err == nil && v != paramsVersion && v != paramsVersion2 {
 		d.fail("params version %d", v)
 	}
 	p := Params{
@@ -167,6 +203,14 @@ func UnmarshalParams(b []byte) (Params, error) {
 	p.PreorderPowDifficulty = d.u8("preorder_pow_difficulty")
 	p.MaxPreordersPerAccount = d.i64("max_preorders_per_account")
 	p.MaxTxTTL = d.i64("max_tx_ttl")
+	p.MaxDevices = DefaultMaxDevices
+	if v == paramsVersion {
+		p.MaxDevices = d.i64("max_devices")
+		p.DevicesHeight = d.i64("devices height")
+		if d.err == nil && p.DevicesHeight == 0 {
+			d.fail("params version 3 without a devices height")
+		}
+	}
 	if err := d.finish(); err != nil {
 		return Params{}, err
 	}

@@ -25,7 +25,14 @@ type Record struct {
 	// Op is what the latest change (history entry Seq) did. With the
 	// fields above it makes that entry ([Record.Latest]), which is
 	// therefore not stored apart.
-	Op          Op
+	Op Op
+	// Devices are the name's devices after the first (whose keys are the
+	// profile's), in the order they were added (record version 3).
+	Devices []Device
+	// Signer is the key that signed the latest change: the owner, or a
+	// listed device (record version 3; zero in a record of version 2,
+	// written before the chain took devices on).
+	Signer      PublicKey
 	HistoryHash [32]byte
 }
 
@@ -45,26 +52,40 @@ func (r *Record) Latest() *HistoryEntry {
 	return &HistoryEntry{
 		Seq: r.Seq, Height: r.UpdatedAt, Op: r.Op, Owner: r.Owner,
 		Profile: r.Profile.Clone(), ExpiresAt: r.ExpiresAt, Revoked: r.Revoked,
+		Devices: cloneDevices(r.Devices), Signer: r.Signer,
 	}
 }
 
-// Record versions: 2 added Op (state layout 2). A chain of layout 2 holds
-// only version 2; version 1 (no op) is read only from what a client saved
-// before ([UnmarshalSavedRecord]).
+// Record versions: 2 added Op (state layout 2), 3 the devices after the
+// first and the signer of the latest change (application protocol 3). A
+// chain holds versions 2 (names unchanged since it took devices on) and
+// 3; version 1 (no op) is read only from what a client saved before
+// ([UnmarshalSavedRecord]).
 const (
 	recordVersion1 = 1
-	recordVersion  = 2
+	recordVersion2 = 2
+	recordVersion  = 3
 )
 
-// Marshal returns the canonical binary form: version 2, or version 1 for a
-// record without an Op (one a client saved before state layout 2, written
-// back as it was).
+// version is the record's version: 1 without an Op, 2 without a Signer
+// (neither can hold devices), 3 otherwise.
+func (r *Record) version() uint8 {
+	switch {
+	case r.Op == 0:
+		return recordVersion1
+	case r.Signer.IsZero() && len(r.Devices) == 0:
+		return recordVersion2
+	}
+	return recordVersion
+}
+
+// Marshal returns the canonical binary form: version 3, version 2 for a
+// record without a Signer (written before the chain took devices on, and
+// written back as it was), or version 1 for a record without an Op (one a
+// client saved before state layout 2).
 func (r *Record) Marshal() []byte {
 	var e encoder
-	v := uint8(recordVersion)
-	if r.Op == 0 {
-		v = recordVersion1
-	}
+	v := r.version()
 	e.u8(v)
 	e.str(r.Name)
 	e.raw(r.Owner[:])
@@ -76,18 +97,22 @@ func (r *Record) Marshal() []byte {
 	e.i64(r.UpdatedAt)
 	e.boolean(r.Revoked)
 	e.u64(r.Seq)
-	if v == recordVersion {
+	if v >= recordVersion2 {
 		e.u8(uint8(r.Op))
+	}
+	if v >= recordVersion {
+		encodeDevices(&e, r.Devices)
+		e.raw(r.Signer[:])
 	}
 	e.raw(r.HistoryHash[:])
 	return e.b
 }
 
-// UnmarshalRecord parses the canonical binary form of version 2, the only
-// one in the chain's state and its proofs.
+// UnmarshalRecord parses the canonical binary form of version 3 or 2, the
+// only ones in the chain's state and its proofs.
 func UnmarshalRecord(b []byte) (*Record, error) { return unmarshalRecord(b, false) }
 
-// UnmarshalSavedRecord parses a record a client saved: version 2, or
+// UnmarshalSavedRecord parses a record a client saved: version 3 or 2, or
 // version 1 (saved before state layout 2; its Op is 0, unknown). Never for
 // the chain's state or an answer from a node.
 func UnmarshalSavedRecord(b []byte) (*Record, error) { return unmarshalRecord(b, true) }
@@ -95,7 +120,7 @@ func UnmarshalSavedRecord(b []byte) (*Record, error) { return unmarshalRecord(b,
 func unmarshalRecord(b []byte, v1 bool) (*Record, error) {
 	d := decoder{b: b}
 	v := d.u8("record version")
-	if d.err == nil && v != recordVersion && !(v1 && v == recordVersion1) {
+	if d.err == nil && v != recordVersion && v != recordVersion2 && !(v1 && v == recordVersion1) {
 		d.fail("record version %d", v)
 	}
 	r := &Record{Name: d.str("name", MaxNameLen)}
@@ -108,10 +133,17 @@ func unmarshalRecord(b []byte, v1 bool) (*Record, error) {
 	r.UpdatedAt = d.i64("updated at")
 	r.Revoked = d.boolean("revoked")
 	r.Seq = d.u64("seq")
-	if v == recordVersion {
+	if v >= recordVersion2 {
 		r.Op = Op(d.u8("op"))
-		if _, ok := opNames[r.Op]; d.err == nil && !ok {
+		if _, ok := opNames[r.Op]; d.err == nil && (!ok || r.Op == 0) {
 			d.fail("unknown op %d", r.Op)
+		}
+	}
+	if v >= recordVersion {
+		r.Devices = decodeDevices(&d)
+		d.fixed(r.Signer[:], "signer")
+		if d.err == nil && r.Signer.IsZero() {
+			d.fail("record version 3 without a signer")
 		}
 	}
 	d.fixed(r.HistoryHash[:], "history hash")
@@ -134,12 +166,15 @@ const (
 	// OpDisplace: an earlier preorder took the name from a later one.
 	// Chains of tx version 1 made it; a registration is final now, and no
 	// entry of this op is made any more.
-	OpDisplace Op = 6
+	OpDisplace     Op = 6
+	OpDeviceAdd    Op = 7 // a device joined (application protocol 3)
+	OpDeviceRemove Op = 8 // a device left
 )
 
 var opNames = map[Op]string{
 	OpRegister: "register", OpUpdate: "update", OpTransfer: "transfer",
 	OpRenew: "renew", OpRevoke: "revoke", OpDisplace: "displace",
+	OpDeviceAdd: "device-add", OpDeviceRemove: "device-remove",
 }
 
 func (o Op) String() string {
@@ -160,9 +195,18 @@ type HistoryEntry struct {
 	Profile   Profile
 	ExpiresAt int64
 	Revoked   bool
+	// Devices are the devices after the first, right after the change;
+	// Signer the key that signed it (entry version 2; zero in an entry of
+	// version 1, made before the chain took devices on).
+	Devices []Device
+	Signer  PublicKey
 }
 
-const historyVersion = 1
+// History entry versions: 2 added the devices and the signer.
+const (
+	historyVersion1 = 1
+	historyVersion  = 2
+)
 
 // HistoryDomain separates history hashes from every other hash.
 const HistoryDomain = "parley/bns/history/v1"
@@ -170,7 +214,11 @@ const HistoryDomain = "parley/bns/history/v1"
 // Marshal returns the canonical binary form.
 func (h *HistoryEntry) Marshal() []byte {
 	var e encoder
-	e.u8(historyVersion)
+	v := uint8(historyVersion)
+	if h.Signer.IsZero() && len(h.Devices) == 0 {
+		v = historyVersion1
+	}
+	e.u8(v)
 	e.u64(h.Seq)
 	e.i64(h.Height)
 	e.u8(uint8(h.Op))
@@ -178,6 +226,10 @@ func (h *HistoryEntry) Marshal() []byte {
 	h.Profile.encode(&e)
 	e.i64(h.ExpiresAt)
 	e.boolean(h.Revoked)
+	if v == historyVersion {
+		encodeDevices(&e, h.Devices)
+		e.raw(h.Signer[:])
+	}
 	return e.b
 }
 
@@ -195,7 +247,8 @@ func UnmarshalHistoryEntry(b []byte) (*HistoryEntry, error) {
 }
 
 func decodeHistory(d *decoder) (*HistoryEntry, error) {
-	if v := d.u8("history version"); d.err == nil && v != historyVersion {
+	v := d.u8("history version")
+	if d.err == nil && v != historyVersion && v != historyVersion1 {
 		d.fail("history version %d", v)
 	}
 	h := &HistoryEntry{Seq: d.u64("seq"), Height: d.i64("height"), Op: Op(d.u8("op"))}
@@ -206,6 +259,13 @@ func decodeHistory(d *decoder) (*HistoryEntry, error) {
 	h.Profile.decode(d)
 	h.ExpiresAt = d.i64("expires at")
 	h.Revoked = d.boolean("revoked")
+	if v == historyVersion {
+		h.Devices = decodeDevices(d)
+		d.fixed(h.Signer[:], "signer")
+		if d.err == nil && h.Signer.IsZero() {
+			d.fail("history entry version 2 without a signer")
+		}
+	}
 	return h, d.err
 }
 

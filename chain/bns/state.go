@@ -86,4 +86,7 @@ const (
 	QueryNonce = "/nonce"
 	// QueryParams: no data; value = Params.Marshal; key = ParamsKey.
 	QueryParams = "/params"
+	// QueryLink: data = a LinkCode's 10 bytes; value = PendingOffer.Marshal;
+	// key = OfferKey(code). An unknown or expired code is proved absent.
+	QueryLink = "/link"
 )

@@ -19,11 +19,22 @@ const (
 	TxTransfer TxType = 4 // give the name to a new owner key
 	TxRenew    TxType = 5 // extend the expiry
 	TxRevoke   TxType = 6 // kill the name for good
+	// Devices (application protocol 3, docs/devices.md).
+	TxDeviceAdd    TxType = 7 // add the device of a link offer to a name
+	TxDeviceRemove TxType = 8 // remove a device from a name
+	TxLinkOffer    TxType = 9 // a new device offers to join a name
 )
 
 var txTypeNames = map[TxType]string{
 	TxPreorder: "preorder", TxRegister: "register", TxUpdate: "update",
 	TxTransfer: "transfer", TxRenew: "renew", TxRevoke: "revoke",
+	TxDeviceAdd: "device-add", TxDeviceRemove: "device-remove", TxLinkOffer: "link-offer",
+}
+
+// IsDeviceTx reports whether t is one of the device transactions, which
+// a chain accepts from its devices height on.
+func (t TxType) IsDeviceTx() bool {
+	return t == TxDeviceAdd || t == TxDeviceRemove || t == TxLinkOffer
 }
 
 func (t TxType) String() string {
@@ -41,6 +52,9 @@ func (t TxType) String() string {
 //	transfer: Name, NewOwner
 //	renew:    Name
 //	revoke:   Name
+//	device-add:    Name, Code (the link offer's)
+//	device-remove: Name, DeviceKey
+//	link-offer:    Offer (its SigningKey is the signer), PowNonce (a stamp over its code)
 //
 // Signer is the account key: the owner of the name (or, for preorder and
 // register, its owner to be). Nonce must equal the account's next nonce.
@@ -62,6 +76,9 @@ type Tx struct {
 	Profile        Profile
 	PowNonce       uint64
 	NewOwner       PublicKey
+	Code           LinkCode
+	DeviceKey      PublicKey
+	Offer          Device
 
 	Signature [ed25519.SignatureSize]byte
 }
@@ -103,6 +120,15 @@ func (tx *Tx) body(e *encoder) {
 		e.raw(tx.NewOwner[:])
 	case TxRenew, TxRevoke:
 		e.str(tx.Name)
+	case TxDeviceAdd:
+		e.str(tx.Name)
+		e.raw(tx.Code[:])
+	case TxDeviceRemove:
+		e.str(tx.Name)
+		e.raw(tx.DeviceKey[:])
+	case TxLinkOffer:
+		tx.Offer.encodeOffer(e)
+		e.u64(tx.PowNonce)
 	}
 }
 
@@ -187,6 +213,15 @@ func DecodeTx(b []byte) (*Tx, error) {
 		d.fixed(tx.NewOwner[:], "new owner")
 	case TxRenew, TxRevoke:
 		tx.Name = d.str("name", MaxNameLen)
+	case TxDeviceAdd:
+		tx.Name = d.str("name", MaxNameLen)
+		d.fixed(tx.Code[:], "link code")
+	case TxDeviceRemove:
+		tx.Name = d.str("name", MaxNameLen)
+		d.fixed(tx.DeviceKey[:], "device key")
+	case TxLinkOffer:
+		tx.Offer.decodeOffer(&d)
+		tx.PowNonce = d.u64("pow nonce")
 	default:
 		if d.err == nil {
 			d.fail("unknown tx type %d", tx.Type)
@@ -215,6 +250,14 @@ func (tx *Tx) ValidateBasic() error {
 			return Errorf(CodeMalformed, "empty preorder commitment")
 		}
 		return nil
+	case TxLinkOffer:
+		if err := tx.Offer.ValidateOffer(); err != nil {
+			return Errorf(CodeInvalidProfile, "%v", err)
+		}
+		if tx.Offer.SigningKey != tx.Signer {
+			return Errorf(CodeUnauthorized, "a link offer is signed by the key it offers (%s), not %s", tx.Offer.SigningKey, tx.Signer)
+		}
+		return nil
 	}
 	if err := ValidateName(tx.Name); err != nil {
 		return Errorf(CodeInvalidName, "%v", err)
@@ -230,6 +273,10 @@ func (tx *Tx) ValidateBasic() error {
 		}
 		if tx.NewOwner == tx.Signer {
 			return Errorf(CodeMalformed, "transfer to the current owner")
+		}
+	case TxDeviceRemove:
+		if tx.DeviceKey.IsZero() {
+			return Errorf(CodeMalformed, "device-remove of no key")
 		}
 	}
 	return nil

@@ -1102,3 +1102,65 @@ func (c *Client) Register(ctx context.Context, priv ed25519.PrivateKey, name str
 	}
 	return height, nil
 }
+
+// Link returns the verified link offer of code: the device that asks to
+// join, the height of its offer and the name that took it ("" until a
+// device-add does). ErrNotFound if the chain proves no offer has this code
+// (never made, or expired and swept). The offer is checked to hash to
+// code.
+func (c *Client) Link(ctx context.Context, code bns.LinkCode) (*bns.PendingOffer, error) {
+	a, err := c.Query(ctx, bns.QueryLink, code[:], bns.OfferKey(code))
+	if err != nil {
+		return nil, err
+	}
+	if a.Value == nil {
+		return nil, fmt.Errorf("%w: no link offer with this code (proved absent at height %d)", ErrNotFound, a.Height)
+	}
+	off, err := bns.UnmarshalPendingOffer(a.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+	}
+	if !bns.CheckOfferCode(c.cfg.ChainID, off.Offer(), code) {
+		return nil, fmt.Errorf("%w: the offer stored under a link code does not hash to it", ErrUnverified)
+	}
+	return off, nil
+}
+
+// OfferDevice submits a link offer of dev, signed by priv, which must be
+// dev's signing key (a new device's own key), with the stamp the chain
+// asks of an offer. It returns the offer's code and the height of the
+// block that holds it.
+func (c *Client) OfferDevice(ctx context.Context, priv ed25519.PrivateKey, dev bns.Device) (bns.LinkCode, int64, error) {
+	if err := dev.ValidateOffer(); err != nil {
+		return bns.LinkCode{}, 0, err
+	}
+	if bns.PublicKeyOf(priv) != dev.SigningKey {
+		return bns.LinkCode{}, 0, fmt.Errorf("lookup: an offer is signed by the key it offers")
+	}
+	params, err := c.Params(ctx)
+	if err != nil {
+		return bns.LinkCode{}, 0, err
+	}
+	dev.AddedAt = 0
+	code := bns.OfferCode(c.cfg.ChainID, dev.MarshalOffer())
+	stamp, err := bns.SolveOfferPow(ctx, c.cfg.ChainID, code, dev.SigningKey, params.PreorderPowDifficulty)
+	if err != nil {
+		return bns.LinkCode{}, 0, err
+	}
+	h, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxLinkOffer, Offer: dev, PowNonce: stamp})
+	return code, h, err
+}
+
+// AddDevice submits a device-add of the offer of code to name, signed by
+// priv (the owner key or a device the record lists), and returns the
+// height of its block.
+func (c *Client) AddDevice(ctx context.Context, priv ed25519.PrivateKey, name string, code bns.LinkCode) (int64, error) {
+	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxDeviceAdd, Name: name, Code: code})
+}
+
+// RemoveDevice submits a device-remove of the device whose signing key is
+// device from name, signed by priv (the owner key or a device the record
+// lists), and returns the height of its block.
+func (c *Client) RemoveDevice(ctx context.Context, priv ed25519.PrivateKey, name string, device bns.PublicKey) (int64, error) {
+	return c.Submit(ctx, priv, &bns.Tx{Type: bns.TxDeviceRemove, Name: name, DeviceKey: device})
+}

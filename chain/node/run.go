@@ -39,6 +39,11 @@ type StartOptions struct {
 	// SnapshotKeep is how many snapshots the node keeps (0: the
 	// application's default, 2). It keeps the blocks from the oldest on.
 	SnapshotKeep int
+	// DevicesHeight is the height at which a chain whose genesis predates
+	// application protocol 3 takes devices on (app.Config.DevicesHeight;
+	// 0: a new chain takes them from genesis on, a chain that has not yet
+	// reached a devices height never does).
+	DevicesHeight int64
 	// App, if set, runs instead of the name chain, and CloseApp (if set)
 	// is called when the node stops. Benchmarks use it to measure
 	// CometBFT with another application on the same configuration
@@ -128,6 +133,7 @@ func Start(home string, logger cmtlog.Logger, opts ...StartOptions) (*Node, erro
 			SnapshotDir:      filepath.Join(c.DBDir(), "snapshots"),
 			SnapshotInterval: o.SnapshotInterval,
 			SnapshotKeep:     o.SnapshotKeep,
+			DevicesHeight:    o.DevicesHeight,
 		}
 		if c.Instrumentation.IsPrometheusEnabled() {
 			// CometBFT registers its metrics with, and serves, the

@@ -23,7 +23,7 @@ import (
 // formats: the chain carries offers, the user's hubs carry welcomes.
 
 const (
-	linkDomain    = "parley/device-link/v1"
+	linkDomain    = bns.LinkDomain // "parley/device-link/v1", shared with the chain's codes
 	linkPathLabel = "parley/device-link-path/v1"
 	linkCheck     = "parley/link-code-check/v1"
 	offerVersion  = 1
@@ -241,12 +241,7 @@ func ParseOffer(b []byte) (*Offer, error) {
 // OfferCode is the code of an offer on a chain: the first LinkCodeLen
 // bytes of SHA-256("parley/device-link/v1" ‖ str(chain ID) ‖ offer).
 func OfferCode(chainID string, offer []byte) LinkCode {
-	h := sha256.New()
-	h.Write(appendStr([]byte(linkDomain), chainID))
-	h.Write(offer)
-	var c LinkCode
-	copy(c[:], h.Sum(nil))
-	return c
+	return LinkCode(bns.OfferCode(chainID, offer))
 }
 
 // CheckOffer reports whether offer is the one code names on chainID (in

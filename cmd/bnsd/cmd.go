@@ -282,9 +282,9 @@ func joinCmd(stdout io.Writer) *cobra.Command {
 
 func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	var (
-		home, level, format, metrics string
-		keep, snapEvery              int64
-		snapKeep                     int
+		home, level, format, metrics   string
+		keep, snapEvery, devicesHeight int64
+		snapKeep                       int
 	)
 	cmd := &cobra.Command{
 		Use:   "start --home DIR",
@@ -317,13 +317,16 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 			if keep <= 0 {
 				return cli.Usage(fmt.Errorf("--keep-recent %d: give a positive number of blocks", keep))
 			}
+			if devicesHeight < 0 {
+				return cli.Usage(fmt.Errorf("--devices-height %d: give a height, or 0", devicesHeight))
+			}
 			if snapEvery < 0 || snapKeep < 1 {
 				return cli.Usage(fmt.Errorf("--snapshot-interval %d --snapshot-keep %d: give an interval of 0 (none) or more blocks, and keep at least one", snapEvery, snapKeep))
 			}
 			if snapEvery > 0 && snapEvery*int64(snapKeep) > keep {
 				fmt.Fprintf(stderr, "bnsd: note: snapshots every %d blocks, %d kept, reach further back than --keep-recent %d: blocks are kept from the oldest snapshot on\n", snapEvery, snapKeep, keep)
 			}
-			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep, Metrics: metrics, Logger: appLog.With("module", "app")})
+			n, err := node.Start(home, logger, node.StartOptions{KeepRecent: keep, SnapshotInterval: snapEvery, SnapshotKeep: snapKeep, DevicesHeight: devicesHeight, Metrics: metrics, Logger: appLog.With("module", "app")})
 			if err != nil {
 				return err
 			}
@@ -338,6 +341,7 @@ func startCmd(ctx context.Context, stderr io.Writer) *cobra.Command {
 	cmd.Flags().Int64Var(&keep, "keep-recent", node.KeepRecent, "how many recent heights to keep (state versions and blocks); older ones are pruned")
 	cmd.Flags().Int64Var(&snapEvery, "snapshot-interval", 0, "take a state sync snapshot every N heights and serve it to joining nodes (0: none)")
 	cmd.Flags().IntVar(&snapKeep, "snapshot-keep", app.DefaultSnapshotKeep, "how many snapshots to keep")
+	cmd.Flags().Int64Var(&devicesHeight, "devices-height", 0, "on a chain begun before devices on the chain (application protocol 3): the height, agreed by every validator, from which it takes them (0: a new chain takes them from genesis on)")
 	cmd.MarkFlagRequired("home")
 	return cmd
 }
