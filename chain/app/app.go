@@ -12,9 +12,12 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/parley-im/parley/chain/bns"
 )
@@ -35,6 +38,22 @@ const appVersionBeforeDevices = 2
 // nodeCacheSize is how many IAVL nodes stay in memory (a few hundred bytes
 // each).
 const nodeCacheSize = 200_000
+
+// stateDBOptions are goleveldb's options for the state database. They
+// change how it is stored, never what it holds, so they may differ from
+// node to node. IAVL's nodes are mostly hashes, which do not compress, so
+// no compression; a larger memtable and larger tables mean fewer
+// compactions of the nodes each block writes (docs/benchmarks.md has what
+// each gave).
+func stateDBOptions() *opt.Options {
+	return &opt.Options{
+		Filter:              filter.NewBloomFilter(10),
+		Compression:         opt.NoCompression,
+		WriteBuffer:         32 * opt.MiB,
+		CompactionTableSize: 8 * opt.MiB,
+		BlockCacheCapacity:  32 * opt.MiB,
+	}
+}
 
 // Config configures an App.
 type Config struct {
@@ -167,10 +186,11 @@ func New(cfg Config) (*App, error) {
 	if cfg.Dir == "" {
 		db = idb.NewMemDB()
 	} else {
-		var err error
-		if db, err = idb.NewDB("bns", "goleveldb", cfg.Dir); err != nil {
+		ldb, err := dbm.NewGoLevelDBWithOpts("bns", cfg.Dir, stateDBOptions())
+		if err != nil {
 			return nil, fmt.Errorf("app: open state: %w", err)
 		}
+		db = idb.NewWrapper(ldb)
 	}
 	tree := iavl.NewMutableTree(db, nodeCacheSize, false, iavl.NewNopLogger())
 	if _, err := tree.Load(); err != nil {
