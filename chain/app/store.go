@@ -16,24 +16,45 @@ type emptyState struct{}
 func (emptyState) Get([]byte) ([]byte, error) { return nil, nil }
 
 // overlay stages writes over a tree. A nil value in writes is a delete.
+//
+// It also remembers what it read from the parent (at most maxOverlayReads
+// keys), since the parent does not change under it: a transaction reads
+// its account, its record and its preorder in validation and again in
+// application, and CheckTx, then FinalizeBlock, do both.
 type overlay struct {
 	parent reader
 	writes map[string][]byte
+	reads  map[string][]byte // the parent's values; nil: absent
+	// parentReads counts the reads that reached the parent (tests and
+	// benchmarks).
+	parentReads int
 }
 
+// maxOverlayReads bounds the parent's values an overlay keeps: a block's
+// or a mempool's worth of transactions reads about three keys each.
+const maxOverlayReads = 1 << 16
+
 func newOverlay(parent reader) *overlay {
-	return &overlay{parent: parent, writes: make(map[string][]byte)}
+	return &overlay{parent: parent, writes: make(map[string][]byte), reads: make(map[string][]byte)}
 }
 
 // get returns the value under key, or nil if there is none. A read error
 // of the local database is a broken invariant, not bad input: it panics.
+// The value is shared: the caller must not modify it.
 func (o *overlay) get(key []byte) []byte {
 	if v, ok := o.writes[string(key)]; ok {
+		return v
+	}
+	if v, ok := o.reads[string(key)]; ok {
 		return v
 	}
 	v, err := o.parent.Get(key)
 	if err != nil {
 		panic("app: state read: " + err.Error())
+	}
+	o.parentReads++
+	if len(o.reads) < maxOverlayReads {
+		o.reads[string(key)] = v
 	}
 	return v
 }
@@ -75,6 +96,7 @@ func (o *overlay) flush(w writer) error {
 		}
 	}
 	o.writes = make(map[string][]byte)
+	o.reads = make(map[string][]byte) // the parent has changed
 	return nil
 }
 
