@@ -12,15 +12,20 @@ import (
 	"time"
 )
 
-// Inbox stamps, version 2: the proof of work that an inbox post carries,
-// bound to the hub (its challenge text), the recipient (the inbox's
-// address), a time and the envelope. A hub takes a stamp only within
+// Inbox stamps, version 3: the proof of work that an inbox post carries,
+// bound to the hub (the URL the sender posts to, which the recipient
+// published on the chain: a hub that copies another's challenge text
+// cannot share it), the recipient (the inbox's address), a time and the
+// envelope. A hub takes a stamp only within
 // InboxStampWindow of its own clock, and only once: it remembers each
 // stamp it took until the stamp's window has passed. docs/protocol.md
 // specifies the format.
 const (
 	// InboxStampDomain separates inbox stamps from every other hash.
-	InboxStampDomain = "parley/hub/inbox-stamp/v2"
+	InboxStampDomain = "parley/hub/inbox-stamp/v3"
+	// InboxStampVersion is the stamps' version, as hub_info's
+	// parley.inbox_stamp and the header's first field say it.
+	InboxStampVersion = "v3"
 	// InboxStampHeader carries the stamp of a post.
 	InboxStampHeader = "X-Parley-Stamp"
 	// InboxStampWindow is how far a stamp's time may be from the hub's
@@ -66,16 +71,18 @@ type InboxStamp struct {
 	Nonce uint64
 }
 
-// String is the stamp's header form: "v2." time "." nonce, both decimal.
-func (s InboxStamp) String() string { return fmt.Sprintf("v2.%d.%d", s.Time, s.Nonce) }
+// String is the stamp's header form: "v3." time "." nonce, both decimal.
+func (s InboxStamp) String() string {
+	return fmt.Sprintf("%s.%d.%d", InboxStampVersion, s.Time, s.Nonce)
+}
 
-// ParseInboxStamp reads the header form: exactly "v2.", a decimal time
+// ParseInboxStamp reads the header form: exactly "v3.", a decimal time
 // and "." a decimal nonce, without signs or leading zeros.
 func ParseInboxStamp(v string) (InboxStamp, error) {
-	rest, ok := strings.CutPrefix(v, "v2.")
+	rest, ok := strings.CutPrefix(v, InboxStampVersion+".")
 	ts, ns, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || !decimal(ts) || !decimal(ns) {
-		return InboxStamp{}, fmt.Errorf("%w: %q is not v2.<time>.<nonce>", ErrBadStamp, v)
+		return InboxStamp{}, fmt.Errorf("%w: %q is not %s.<time>.<nonce>", ErrBadStamp, v, InboxStampVersion)
 	}
 	t, err1 := strconv.ParseInt(ts, 10, 64)
 	n, err2 := strconv.ParseUint(ns, 10, 64)
@@ -93,11 +100,11 @@ func decimal(s string) bool {
 }
 
 // stampPrefix is the hashed input up to the nonce:
-// domain ‖ u16 len ‖ challenge ‖ u16 len ‖ address ‖ u64 time ‖ SHA-256(body).
-func stampPrefix(challenge, address string, t int64, body []byte) []byte {
+// domain ‖ u16 len ‖ hub URL ‖ u16 len ‖ address ‖ u64 time ‖ SHA-256(body).
+func stampPrefix(hubURL, address string, t int64, body []byte) []byte {
 	sum := sha256.Sum256(body)
-	b := binary.BigEndian.AppendUint16([]byte(InboxStampDomain), uint16(len(challenge)))
-	b = append(b, challenge...)
+	b := binary.BigEndian.AppendUint16([]byte(InboxStampDomain), uint16(len(hubURL)))
+	b = append(b, hubURL...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(address)))
 	b = append(b, address...)
 	b = binary.BigEndian.AppendUint64(b, uint64(t))
@@ -118,30 +125,33 @@ func zeroBits(h [32]byte) int {
 // InboxStampDigest is SHA-256 of the stamp's whole input (the prefix,
 // then u64 nonce): the work is its leading zero bits, and a hub remembers
 // a stamp by it.
-func InboxStampDigest(challenge, address string, body []byte, s InboxStamp) [32]byte {
-	return sha256.Sum256(binary.BigEndian.AppendUint64(stampPrefix(challenge, address, s.Time, body), s.Nonce))
+func InboxStampDigest(hubURL, address string, body []byte, s InboxStamp) [32]byte {
+	return sha256.Sum256(binary.BigEndian.AppendUint64(stampPrefix(hubURL, address, s.Time, body), s.Nonce))
 }
 
 // CheckInboxStamp checks that s is a stamp for posting body to address's
-// inbox on the hub with this challenge text, with at least difficulty
+// inbox on the hub at hubURL (the hub's own public URL, in
+// auth.CanonicalHubURL form: a stamp solved for any other URL fails), with at least difficulty
 // leading zero bits, whose time is within InboxStampWindow of now. It
 // returns the stamp's digest, or an error wrapping ErrBadStamp. Whether
 // the stamp was used before is the hub's to check.
-func CheckInboxStamp(challenge, address string, body []byte, s InboxStamp, difficulty int, now time.Time) ([32]byte, error) {
+func CheckInboxStamp(hubURL, address string, body []byte, s InboxStamp, difficulty int, now time.Time) ([32]byte, error) {
 	if d := now.Unix() - s.Time; d > int64(InboxStampWindow/time.Second) || -d > int64(InboxStampWindow/time.Second) {
 		return [32]byte{}, fmt.Errorf("%w: its time %d is %d s from the hub's clock (%d); at most %d s is accepted",
 			ErrBadStamp, s.Time, d, now.Unix(), int64(InboxStampWindow/time.Second))
 	}
-	h := InboxStampDigest(challenge, address, body, s)
+	h := InboxStampDigest(hubURL, address, body, s)
 	if zeroBits(h) < difficulty {
-		return [32]byte{}, fmt.Errorf("%w: fewer than %d leading zero bits", ErrBadStamp, difficulty)
+		return [32]byte{}, fmt.Errorf("%w: fewer than %d leading zero bits for this hub (%s), this inbox and this envelope", ErrBadStamp, difficulty, hubURL)
 	}
 	return h, nil
 }
 
-// SolveInboxStamp finds a stamp dated t (about 2^difficulty hashes).
-func SolveInboxStamp(ctx context.Context, challenge, address string, body []byte, t time.Time, difficulty int) (InboxStamp, error) {
-	prefix := stampPrefix(challenge, address, t.Unix(), body)
+// SolveInboxStamp finds a stamp dated t (about 2^difficulty hashes) for
+// posting body to address's inbox on the hub at hubURL (the URL posted
+// to, in auth.CanonicalHubURL form).
+func SolveInboxStamp(ctx context.Context, hubURL, address string, body []byte, t time.Time, difficulty int) (InboxStamp, error) {
+	prefix := stampPrefix(hubURL, address, t.Unix(), body)
 	buf := make([]byte, len(prefix)+8)
 	copy(buf, prefix)
 	for n := uint64(0); ; n++ {

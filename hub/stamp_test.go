@@ -35,7 +35,7 @@ func TestInboxStampVector(t *testing.T) {
 			t.Fatalf("unexpected line %q", line)
 		case strings.HasPrefix(k, "bad-"):
 			bad = append(bad, val)
-		case k == "challenge", k == "address", k == "body", k == "difficulty", k == "header", k == "digest", k == "weak":
+		case k == "hub", k == "address", k == "body", k == "difficulty", k == "header", k == "digest", k == "weak":
 			v[k] = val
 		default:
 			t.Fatalf("unknown key %q", k)
@@ -51,18 +51,18 @@ func TestInboxStampVector(t *testing.T) {
 	}
 	body := []byte(v["body"])
 	at := time.Unix(s.Time, 0)
-	digest, err := CheckInboxStamp(v["challenge"], v["address"], body, s, difficulty, at)
+	digest, err := CheckInboxStamp(v["hub"], v["address"], body, s, difficulty, at)
 	if err != nil || hex.EncodeToString(digest[:]) != v["digest"] {
 		t.Fatalf("digest %x, want %s (%v)", digest, v["digest"], err)
 	}
-	if solved, err := SolveInboxStamp(t.Context(), v["challenge"], v["address"], body, at, difficulty); err != nil || solved != s {
+	if solved, err := SolveInboxStamp(t.Context(), v["hub"], v["address"], body, at, difficulty); err != nil || solved != s {
 		t.Fatalf("solved %v, want %v (%v)", solved, s, err)
 	}
 	weak, err := ParseInboxStamp(v["weak"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CheckInboxStamp(v["challenge"], v["address"], body, weak, difficulty, at); !errors.Is(err, ErrBadStamp) {
+	if _, err := CheckInboxStamp(v["hub"], v["address"], body, weak, difficulty, at); !errors.Is(err, ErrBadStamp) {
 		t.Fatalf("weak stamp: %v", err)
 	}
 	for _, h := range bad {
@@ -72,10 +72,10 @@ func TestInboxStampVector(t *testing.T) {
 	}
 	// Bound to each input: changing one changes the digest.
 	for name, d := range map[string][32]byte{
-		"challenge": InboxStampDigest(v["challenge"]+"x", v["address"], body, s),
-		"address":   InboxStampDigest(v["challenge"], v["address"]+"x", body, s),
-		"body":      InboxStampDigest(v["challenge"], v["address"], append(body, 'x'), s),
-		"time":      InboxStampDigest(v["challenge"], v["address"], body, InboxStamp{Time: s.Time + 1, Nonce: s.Nonce}),
+		"hub URL": InboxStampDigest(v["hub"]+"x", v["address"], body, s),
+		"address": InboxStampDigest(v["hub"], v["address"]+"x", body, s),
+		"body":    InboxStampDigest(v["hub"], v["address"], append(body, 'x'), s),
+		"time":    InboxStampDigest(v["hub"], v["address"], body, InboxStamp{Time: s.Time + 1, Nonce: s.Nonce}),
 	} {
 		if d == digest {
 			t.Errorf("the digest does not depend on the %s", name)
@@ -83,12 +83,12 @@ func TestInboxStampVector(t *testing.T) {
 	}
 	// The window, either way.
 	for _, off := range []time.Duration{InboxStampWindow + time.Second, -InboxStampWindow - time.Second} {
-		if _, err := CheckInboxStamp(v["challenge"], v["address"], body, s, difficulty, at.Add(off)); !errors.Is(err, ErrBadStamp) {
+		if _, err := CheckInboxStamp(v["hub"], v["address"], body, s, difficulty, at.Add(off)); !errors.Is(err, ErrBadStamp) {
 			t.Errorf("a stamp checked %v after its time: %v", off, err)
 		}
 	}
 	for _, off := range []time.Duration{InboxStampWindow, -InboxStampWindow} {
-		if _, err := CheckInboxStamp(v["challenge"], v["address"], body, s, difficulty, at.Add(off)); err != nil {
+		if _, err := CheckInboxStamp(v["hub"], v["address"], body, s, difficulty, at.Add(off)); err != nil {
 			t.Errorf("a stamp checked %v after its time: %v", off, err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestInboxStampVector(t *testing.T) {
 
 // FuzzParseInboxStamp: what parses prints back to the same header.
 func FuzzParseInboxStamp(f *testing.F) {
-	for _, s := range []string{"v2.1767225600.332", "v2.0.0", "v2.01.2", "v1.1.1", "v2.-1.2"} {
+	for _, s := range []string{"v3.1767225600.917", "v3.0.0", "v3.01.2", "v2.1.1", "v3.-1.2"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {

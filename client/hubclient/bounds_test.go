@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/hub/auth"
 )
 
@@ -120,7 +121,7 @@ func TestInboxWorkBounded(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hub_info", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"challenge_text": `["gaiahub","0","evil","blockstack_storage_please_sign"]`,
-			"latest_auth_version": "v1", "parley": map[string]any{"native_auth": auth.NativeScheme, "inbox_stamp": "v2", "inbox_pow_difficulty": 64}})
+			"latest_auth_version": "v1", "parley": map[string]any{"native_auth": auth.NativeScheme, "inbox_stamp": hub.InboxStampVersion, "inbox_pow_difficulty": 64}})
 	})
 	var posts atomic.Int64
 	mux.HandleFunc("POST /inbox/", func(w http.ResponseWriter, r *http.Request) { posts.Add(1) })

@@ -440,15 +440,21 @@ func (c *Client) List(ctx context.Context) ([]Entry, error) {
 // says the inbox needs now (hub.InboxDifficulty, as it fills); never
 // more than hub.MaxInboxDifficulty bits (ErrTooMuchWork).
 func (c *Client) InboxPost(ctx context.Context, address string, envelope []byte) (string, error) {
-	if c.info.Parley.InboxStamp != "v2" {
-		return "", fmt.Errorf("hubclient: inbox post: the hub takes inbox stamps %q, this client makes v2 (the hub needs an update)", c.info.Parley.InboxStamp)
+	if c.info.Parley.InboxStamp != hub.InboxStampVersion {
+		return "", fmt.Errorf("hubclient: inbox post: the hub takes inbox stamps %q, this client makes %s (the hub needs an update)", c.info.Parley.InboxStamp, hub.InboxStampVersion)
+	}
+	// The stamp is bound to the URL posted to: a hub that copies
+	// another's hub_info cannot replay it there.
+	hubURL, err := auth.CanonicalHubURL(c.base)
+	if err != nil {
+		return "", fmt.Errorf("hubclient: inbox post: %w", err)
 	}
 	bits := c.info.Parley.InboxPow
 	for tries := 0; ; tries++ {
 		if bits > hub.MaxInboxDifficulty {
 			return "", fmt.Errorf("hubclient: inbox post: %w", c.badAnswer(ErrBadAnswer, "%w: it asks for a stamp of %d bits, this client makes at most %d", ErrTooMuchWork, bits, hub.MaxInboxDifficulty))
 		}
-		stamp, err := hub.SolveInboxStamp(ctx, c.info.Challenge, address, envelope, c.now().Add(c.skew), bits)
+		stamp, err := hub.SolveInboxStamp(ctx, hubURL, address, envelope, c.now().Add(c.skew), bits)
 		if err != nil {
 			return "", err
 		}

@@ -55,7 +55,7 @@ func TestJunkNeverBlocksTheInbox(t *testing.T) {
 	}
 	// One stamp, posted ten times: taken once.
 	junk := []byte("junk 0: not sealed to anyone")
-	stamp, err := hub.SolveInboxStamp(ctx, small.Server.Challenge(), bobAddr, junk, time.Now(), 6)
+	stamp, err := hub.SolveInboxStamp(ctx, small.Server.HubURL(), bobAddr, junk, time.Now(), 6)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func (s *Server) hubInfo(c echo.Context) error {
 		Parley: hubapi.ParleyInfo{
 			NativeAuth:      auth.NativeScheme,
 			InboxPow:        s.cfg.InboxPowDifficulty,
-			InboxStamp:      "v2",
+			InboxStamp:      hub.InboxStampVersion,
 			InboxWindow:     int(hub.InboxStampWindow / time.Second),
 			InboxMaxBytes:   s.cfg.InboxMaxEnvelope,
 			InboxMaxEntries: s.cfg.InboxMaxEntries,

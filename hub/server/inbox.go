@@ -50,13 +50,13 @@ func (s *Server) inboxPost(c echo.Context) error {
 	}
 	hv := c.Request().Header.Get(hub.InboxStampHeader)
 	if hv == "" {
-		return fail(hub.ErrBadRequest, "missing %s stamp (v2.<time>.<nonce>)", hub.InboxStampHeader)
+		return fail(hub.ErrBadRequest, "missing %s stamp (%s.<time>.<nonce>)", hub.InboxStampHeader, hub.InboxStampVersion)
 	}
 	stamp, err := hub.ParseInboxStamp(hv)
 	if err != nil {
 		return fail(hub.ErrBadRequest, "%v", err)
 	}
-	digest, err := hub.CheckInboxStamp(s.verify.Challenge, address, body, stamp, s.cfg.InboxPowDifficulty, s.cfg.Now())
+	digest, err := hub.CheckInboxStamp(s.verify.HubURL, address, body, stamp, s.cfg.InboxPowDifficulty, s.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *Server) inboxPost(c echo.Context) error {
 	// The fuller the inbox, the more work a post costs: junk that fills
 	// it pays for every envelope more than for the last.
 	if need := hub.InboxDifficulty(s.cfg.InboxPowDifficulty, len(objs), s.cfg.InboxMaxEntries); need > s.cfg.InboxPowDifficulty {
-		if _, err := hub.CheckInboxStamp(s.verify.Challenge, address, body, stamp, need, s.cfg.Now()); err != nil {
+		if _, err := hub.CheckInboxStamp(s.verify.HubURL, address, body, stamp, need, s.cfg.Now()); err != nil {
 			c.Response().Header().Set(hub.InboxDifficultyHeader, strconv.Itoa(need))
 			return fmt.Errorf("%w (the inbox holds %d of %d envelopes: a stamp of %d bits is needed now)", err, len(objs), s.cfg.InboxMaxEntries, need)
 		}

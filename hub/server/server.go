@@ -321,6 +321,10 @@ func (s *Server) Close() {
 // Challenge returns the hub's challenge_text.
 func (s *Server) Challenge() string { return s.verify.Challenge }
 
+// HubURL is the hub's public URL in auth.CanonicalHubURL form: what its
+// native tokens and inbox stamps are bound to.
+func (s *Server) HubURL() string { return s.verify.HubURL }
+
 // classErr is an error of a class (its sentinel) with the exact message
 // to answer.
 type classErr struct {

@@ -322,7 +322,7 @@ func TestQuota(t *testing.T) {
 }
 
 func stampFor(t *testing.T, e *env, address string, body []byte) string {
-	s, err := hub.SolveInboxStamp(context.Background(), e.srv.Challenge(), address, body, time.Now(), 4)
+	s, err := hub.SolveInboxStamp(context.Background(), e.srv.HubURL(), address, body, time.Now(), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestInbox(t *testing.T) {
 	}
 	weak := hub.InboxStamp{Time: time.Now().Unix()}
 	for ; ; weak.Nonce++ {
-		if _, err := hub.CheckInboxStamp(e.srv.Challenge(), e.addr, env1, weak, 4, time.Now()); errors.Is(err, hub.ErrBadStamp) {
+		if _, err := hub.CheckInboxStamp(e.srv.HubURL(), e.addr, env1, weak, 4, time.Now()); errors.Is(err, hub.ErrBadStamp) {
 			break
 		}
 	}

@@ -684,7 +684,7 @@ function checkToken(text) {
 // the difficulty's leading zero bits; "weak" has fewer; every bad-* header
 // breaks the grammar.
 function parseStamp(h) {
-  const m = /^v2\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/.exec(h);
+  const m = /^v3\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/.exec(h);
   if (!m || BigInt(m[1]) >= 1n << 63n || BigInt(m[2]) >= 1n << 64n) refuse('malformed', `stamp ${h}`);
   return { time: BigInt(m[1]), nonce: BigInt(m[2]) };
 }
@@ -693,7 +693,7 @@ function checkStamp(text) {
   const v = keyValues(text);
   const digest = (h) => {
     const s = parseStamp(h);
-    return sha256(cat(ascii('parley/hub/inbox-stamp/v2'), str(v.challenge), str(v.address), u64(s.time), sha256(ascii(v.body)), u64(s.nonce)));
+    return sha256(cat(ascii('parley/hub/inbox-stamp/v3'), str(v.hub), str(v.address), u64(s.time), sha256(ascii(v.body)), u64(s.nonce)));
   };
   const d = digest(v.header);
   same(hex(d), v.digest);
