@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +182,8 @@ func TestWebScenario(t *testing.T) {
 	parley(t, "--home", bob, "send-file", "alice", pic)
 	page.AwaitText("[role=log]", "gnp.png")
 	page.Await("the image preview to load", `[...document.querySelectorAll('[role=log] img.preview')].some(i => i.complete && i.naturalWidth === 8)`)
+	var preview string
+	page.Eval(`document.querySelector('[role=log] img.preview').getAttribute('src')`, &preview)
 	var names []string
 	page.Eval(`[...document.querySelectorAll('[role=log] .file-name')].map(e => e.textContent)`, &names)
 	if len(names) != 1 || names[0] != "📎 "+imgName {
@@ -375,6 +378,27 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 		page.Open(app + "/#/" + screen)
 		page.Await(screen+" to show", `document.querySelector('main h1') !== null && !document.querySelector('main .loading')`)
 		page.Axe(screen)
+	}
+	// Alice signs out. What the page showed of Bob's (his image, his
+	// avatar, the safety number's QR code) is not left in the browser's
+	// cache for whoever uses the browser next: before, the image was
+	// kept an hour (Cache-Control: private, max-age=3600), on disk with
+	// the browser's profile, and a page asking the cache alone got it
+	// after signing out.
+	var qr, avatar string
+	page.Open(app + "/#/contact/bob")
+	page.Await("the QR code to load", `document.querySelector('img.qr') && document.querySelector('img.qr').complete`)
+	page.Eval(`document.querySelector('img.qr').getAttribute('src')`, &qr)
+	page.Eval(`document.querySelector('main img.avatar').getAttribute('src')`, &avatar)
+	page.Open(app + "/#/settings")
+	page.Click("button", "Sign out")
+	page.Await("the signed-out page", `!document.querySelector('nav[aria-label=Conversations]')`)
+	for _, u := range []string{preview, qr, avatar} {
+		var cached string
+		page.Eval(`fetch(`+strconv.Quote(u)+`, {cache: 'only-if-cached', mode: 'same-origin'}).then(r => r.ok ? 'cached: ' + r.status + ' ' + r.headers.get('content-type') : 'not cached: ' + r.status, e => 'not cached')`, &cached)
+		if cached != "not cached" && !strings.HasPrefix(cached, "not cached: ") {
+			t.Errorf("after signing out, the browser's cache still answers %s: %s", u, cached)
+		}
 	}
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page's scripts failed: %q", errs)

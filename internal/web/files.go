@@ -172,7 +172,8 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// What a file holds never runs as the app.
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "private, max-age=3600")
+	// Cache-Control stays no-store (ServeHTTP): a file kept in the
+	// browser's cache would outlive the session, in the clear on disk.
 	if q.Get("inline") == "1" && previewable[ct] {
 		h.Set("Content-Type", ct)
 		h.Set("Content-Disposition", "inline")
@@ -208,7 +209,6 @@ func (s *Server) avatar(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	w.Header().Set("Cache-Control", "private, max-age=60")
 	w.Write(p.Avatar)
 }
 
@@ -225,6 +225,5 @@ func (s *Server) qr(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w.Write(png)
 }

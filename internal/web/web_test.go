@@ -309,6 +309,23 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// TestSignedInAnswersNotCached: what a signed-in page is given (a
+// contact's file, avatar, a safety number's QR code, the API's answers)
+// is never kept in the browser's cache, where it would outlive the
+// session, in the clear with the browser's profile on disk
+// (TestWebScenario signs out and asks Chromium's cache).
+func TestSignedInAnswersNotCached(t *testing.T) {
+	s := startWeb(t, startAgent(t))
+	b := signIn(t, s)
+	for _, p := range []string{"/web/qr?text=12345", "/web/avatar", "/web/file?conv=bob&ref=bob/1", "/api/v1/agent"} {
+		res := do(t, b, "GET", s.Origin()+p, nil, nil)
+		res.Body.Close()
+		if got := res.Header.Values("Cache-Control"); len(got) != 1 || got[0] != "no-store" {
+			t.Errorf("GET %s: %s, Cache-Control %q, want no-store", p, res.Status, got)
+		}
+	}
+}
+
 // TestPathCallsRefused: the agent's calls that read or write a path of
 // the device are not proxied, however the path is spelled; files go
 // through /web/upload and /web/file.
