@@ -138,10 +138,15 @@ type Agent struct {
 	chain    *chainDir
 
 	openMu sync.Mutex // one opening of the client at a time
-	mu     sync.Mutex
-	id     *keystore.Identity
-	c      *client.Client
-	closed bool
+	// setupMu: one init, restore or recover at a time, each finding the
+	// home empty under it (two at once each drew keys and wrote its
+	// keystore over the other's, or failed on the other's open header
+	// store).
+	setupMu sync.Mutex
+	mu      sync.Mutex
+	id      *keystore.Identity
+	c       *client.Client
+	closed  bool
 
 	receiptsMu sync.Mutex
 	receipts   map[string]receiptCache // what each contact last said it has, for states without a network call

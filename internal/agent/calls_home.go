@@ -176,6 +176,8 @@ func (a *Agent) initHome(k *call) (any, error) {
 	if err := k.decode(&req); err != nil {
 		return nil, err
 	}
+	a.setupMu.Lock()
+	defer a.setupMu.Unlock()
 	if a.home.hasIdentity() {
 		return nil, a.errExists()
 	}
@@ -215,6 +217,8 @@ func (a *Agent) restore(k *call) (any, error) {
 		return nil, err
 	}
 	ctx, name := k.ctx, req.Name
+	a.setupMu.Lock()
+	defer a.setupMu.Unlock()
 	if a.home.hasIdentity() {
 		return nil, a.errExists()
 	}
