@@ -400,6 +400,22 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 			t.Errorf("after signing out, the browser's cache still answers %s: %s", u, cached)
 		}
 	}
+	// Nor does going back to the conversation show it: in the page, nor
+	// after leaving it and coming back (the back/forward cache).
+	var text string
+	page.Eval(`location.hash = '#/c/bob'`, nil)
+	page.Await("the conversation refused", `document.title === 'Parley: not signed in'`)
+	page.Eval(`document.body.innerText`, &text)
+	if strings.Contains(text, "while you were away") || strings.Contains(text, "live from the CLI") {
+		t.Errorf("after signing out, going back to the conversation shows it:\n%s", text)
+	}
+	page.Open("about:blank")
+	page.Eval(`history.back()`, nil)
+	page.Await("the app again", `location.origin === `+strconv.Quote(app)+` && document.readyState === 'complete' && document.title === 'Parley: not signed in'`)
+	page.Eval(`document.body.innerText`, &text)
+	if strings.Contains(text, "while you were away") || strings.Contains(text, "live from the CLI") {
+		t.Errorf("after signing out, leaving and pressing back shows the conversation:\n%s", text)
+	}
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page's scripts failed: %q", errs)
 	}
