@@ -116,7 +116,7 @@ type Client struct {
 	profile        ownProfile
 	book           *group.Book               // the groups (package group: the state machine)
 	groupOut       map[string]*outbox.Stream // the user's stream in each group, by ID
-	uploads        map[string]*pendingUpload // files being sent, by contact and path
+	uploads        map[upKey]*pendingUpload  // files being sent, by conversation and path
 	doomedPaths    []string                  // deleted messages and files, not yet removed from every hub
 	statePath      string                    // where the state lives ("": nowhere)
 	backup         *backupConfig             // nil: no backup
@@ -239,7 +239,7 @@ func (c *Client) with(opts []Option) *Client {
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[string]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
+		blocked: map[string]bool{}, uploads: map[upKey]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
 		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF(), timings: defaultWatchTimings()}
 	c.with(opts)
 	c.http = offlineHTTP(c.http)

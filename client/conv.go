@@ -54,15 +54,24 @@ func (v Conv) Contact() (string, bool) { return v.name, v.name != "" }
 // Group returns the group's ID, and whether v is a group's conversation.
 func (v Conv) Group() (string, bool) { return v.group, v.group != "" }
 
+func (v Conv) isGroup() bool { return v.group != "" }
+
 // IsZero reports whether v names no conversation.
 func (v Conv) IsZero() bool { return v == Conv{} }
 
-// key is v as the client's maps and the history's To field hold it
-// (String's form).
-func (v Conv) key() string { return v.String() }
+// MarshalText gives String's form, so a Conv is JSON's string.
+func (v Conv) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
-// convOfKey is key's inverse.
-func convOfKey(k string) Conv {
-	v, _ := ParseConv(k)
-	return v
+// UnmarshalText is ParseConv's, but takes "" as the zero Conv.
+func (v *Conv) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*v = Conv{}
+		return nil
+	}
+	x, err := ParseConv(string(b))
+	if err != nil {
+		return err
+	}
+	*v = x
+	return nil
 }

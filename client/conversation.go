@@ -9,7 +9,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/parley-im/parley/client/outbox"
@@ -36,8 +35,10 @@ const KindUnsupported = "unsupported"
 // edit or a deletion arrives as itself; the history shows the message it
 // changed).
 type Message struct {
-	From      string            `json:"from"`
-	To        string            `json:"to"`
+	From string `json:"from"`
+	// Conv is the conversation it belongs to: with the contact who wrote
+	// it or whom the user wrote it to, or a group's.
+	Conv      Conv              `json:"conv"`
 	Seq       uint64            `json:"seq"`
 	Time      time.Time         `json:"time"` // the sender's clock
 	Kind      string            `json:"kind"`
@@ -92,7 +93,7 @@ var ErrNoMessage = errors.New("client: no such message")
 func FindLabel(ms []Message, me string, conv Conv, label wire.Ref) (Message, bool) {
 	for i := len(ms) - 1; i >= 0; i-- {
 		m := ms[i]
-		if l, ok := m.Label(); ok && l == label && !m.Earlier && ConversationOf(me, m) == conv {
+		if l, ok := m.Label(); ok && l == label && !m.Earlier && m.Conv == conv {
 			return m, true
 		}
 	}
@@ -181,15 +182,15 @@ func (c *Client) SetTimer(ctx context.Context, conv Conv, ttl time.Duration) err
 // has not reached the contact yet, it is kept and the error is a
 // *QueuedError.
 func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Message, error) {
-	name := conv.key()
 	if e.Kind == wire.KindText && (e.File == nil || e.Text != "") || e.Kind == wire.KindEdit {
 		if err := CheckText(e.Text); err != nil {
 			return Message{}, err
 		}
 	}
-	if strings.HasPrefix(name, "#") {
-		return c.sendGroup(ctx, name[1:], e)
+	if id, ok := conv.Group(); ok {
+		return c.sendGroup(ctx, id, e)
 	}
+	name, _ := conv.Contact()
 	ct, err := c.contact(name)
 	if err != nil {
 		return Message{}, err
@@ -213,7 +214,7 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 	canSend := ct.ratchet.CanSend()
 	c.mu.Unlock()
 	if !canSend {
-		if _, err := c.Receive(ctx, ContactConv(name)); err != nil {
+		if _, err := c.Receive(ctx, conv); err != nil {
 			return Message{}, err
 		}
 		c.mu.Lock()
@@ -225,7 +226,7 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 	}
 	c.mu.Lock()
 	if e.Ref != nil && e.Kind != wire.KindText {
-		i := c.find(*e.Ref, name)
+		i := c.find(*e.Ref, conv)
 		if i < 0 {
 			c.mu.Unlock()
 			return Message{}, fmt.Errorf("%w: %s in the conversation with %s", ErrNoMessage, e.Ref, name)
@@ -307,7 +308,7 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	if e.N != 0 {
 		ct.nextN = e.N + 1
 	}
-	m := c.apply(ct, messageOf(c.Name, ct.Name, seq, e))
+	m := c.apply(ct, messageOf(c.Name, ContactConv(ct.Name), seq, e))
 	switch e.Kind {
 	case wire.KindProfile:
 		ct.sentProfileKey = e.Key
@@ -321,20 +322,20 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 // eventMessage reads the plaintext of an authentic blob. An event this
 // client cannot read (malformed, a newer version or kind) becomes an
 // "unsupported" message in its place, and e is nil.
-func eventMessage(from, to string, seq uint64, plain []byte) (m Message, e *wire.Event) {
+func eventMessage(from string, conv Conv, seq uint64, plain []byte) (m Message, e *wire.Event) {
 	e, err := wire.ParseEvent(plain)
 	if err != nil {
-		m = Message{From: from, To: to, Seq: seq, Kind: KindUnsupported, Text: err.Error()}
+		m = Message{From: from, Conv: conv, Seq: seq, Kind: KindUnsupported, Text: err.Error()}
 		if e != nil {
 			m.Time, m.N = e.When(), e.N
 		}
 		return m, nil
 	}
-	return messageOf(from, to, seq, e), e
+	return messageOf(from, conv, seq, e), e
 }
 
-func messageOf(from, to string, seq uint64, e *wire.Event) Message {
-	m := Message{From: from, To: to, Seq: seq, Time: e.When(), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji,
+func messageOf(from string, conv Conv, seq uint64, e *wire.Event) Message {
+	m := Message{From: from, Conv: conv, Seq: seq, Time: e.When(), Kind: e.Kind, Text: e.Text, Ref: e.Ref, Emoji: e.Emoji,
 		File: e.File, TTL: time.Duration(e.TTL) * time.Second}
 	if e.Kind == wire.KindText {
 		m.N = e.N
@@ -345,31 +346,13 @@ func messageOf(from, to string, seq uint64, e *wire.Event) Message {
 	return m
 }
 
-// convOf names the conversation m belongs to.
-func (c *Client) convOf(m Message) string { return conversationKey(c.Name, m) }
-
-// ConversationOf is the conversation of me that m belongs to.
-func ConversationOf(me string, m Message) Conv { return convOfKey(conversationKey(me, m)) }
-
-// conversationKey is ConversationOf as a key (Conv.key): the other
-// party's name, or "#" and the group's ID (a group message's To).
-func conversationKey(me string, m Message) string {
-	switch {
-	case strings.HasPrefix(m.To, "#"):
-		return m.To
-	case m.From == me:
-		return m.To
-	}
-	return m.From
-}
-
 // startOver forgets the conversation with name (its keys and numbers) and
 // marks what it said as earlier, for a new one to take its place; the
 // caller holds c.mu and saves.
 func (c *Client) startOver(name string) {
 	delete(c.contacts, name)
 	for i := range c.history {
-		if m := &c.history[i]; !m.Earlier && !strings.HasPrefix(m.To, "#") && c.convOf(*m) == name {
+		if m := &c.history[i]; !m.Earlier && m.Conv == ContactConv(name) {
 			m.Earlier = true
 			c.touchHistory(i)
 		}
@@ -378,10 +361,10 @@ func (c *Client) startOver(name string) {
 
 // find returns the index in the history of the message ref of
 // conversation conv, or -1; the caller holds c.mu.
-func (c *Client) find(ref wire.Ref, conv string) int {
+func (c *Client) find(ref wire.Ref, conv Conv) int {
 	for i := len(c.history) - 1; i >= 0; i-- {
 		m := &c.history[i]
-		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && m.Kind != KindNotice && !m.Earlier && c.convOf(*m) == conv {
+		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && m.Kind != KindNotice && !m.Earlier && m.Conv == conv {
 			return i
 		}
 	}
@@ -417,12 +400,12 @@ func (c *Client) apply(ct conversation, m Message) Message {
 		if m.N != 0 {
 			// Numbers only go up: one that does not (a faulty or hostile
 			// sender) gets the next, so no two messages share a label.
-			if last := c.lastNumber(c.convOf(m), m.From); m.N <= last {
+			if last := c.lastNumber(m.Conv, m.From); m.N <= last {
 				m.N = last + 1
 			}
 		}
 		if m.Ref != nil {
-			if i := c.find(*m.Ref, c.convOf(m)); i >= 0 {
+			if i := c.find(*m.Ref, m.Conv); i >= 0 {
 				m.RefLabel = c.history[i].label()
 			}
 		}
@@ -431,7 +414,7 @@ func (c *Client) apply(ct conversation, m Message) Message {
 		ct.setTimer(m.TTL)
 		c.history = append(c.history, m)
 	case wire.KindReact, wire.KindEdit, wire.KindDelete:
-		i := c.find(*m.Ref, c.convOf(m))
+		i := c.find(*m.Ref, m.Conv)
 		if i < 0 {
 			return m
 		}
@@ -471,9 +454,9 @@ func (m Message) label() *wire.Ref {
 
 // lastNumber is the greatest number of author's messages in conversation
 // conv (their latest, as they arrive in order); the caller holds c.mu.
-func (c *Client) lastNumber(conv, author string) uint64 {
+func (c *Client) lastNumber(conv Conv, author string) uint64 {
 	for i := len(c.history) - 1; i >= 0; i-- {
-		if m := &c.history[i]; m.From == author && !m.Earlier && c.convOf(*m) == conv {
+		if m := &c.history[i]; m.From == author && !m.Earlier && m.Conv == conv {
 			if l, ok := m.Label(); ok {
 				return l.Seq
 			}
@@ -484,7 +467,7 @@ func (c *Client) lastNumber(conv, author string) uint64 {
 
 // tombstone keeps a deleted message's place and nothing of its content.
 func (c *Client) tombstone(m *Message) {
-	*m = Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, N: m.N, Deleted: true}
+	*m = Message{From: m.From, Conv: m.Conv, Seq: m.Seq, Time: m.Time, Kind: m.Kind, N: m.N, Deleted: true}
 }
 
 // forget marks the user's message m in ct as deleted: the index lists
@@ -512,7 +495,7 @@ func (c *Client) Receive(ctx context.Context, conv Conv) ([]Message, error) {
 	if id, ok := conv.Group(); ok {
 		return c.receiveGroup(ctx, id)
 	}
-	name := conv.key()
+	name, _ := conv.Contact()
 	ct, err := c.contact(name)
 	if err != nil {
 		return nil, err
@@ -650,7 +633,7 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		if err != nil {
 			return fmt.Errorf("client: message %d from %s was altered or forged: %w", seq, ct.Name, err)
 		}
-		m, e := eventMessage(ct.Name, c.Name, seq, plain)
+		m, e := eventMessage(ct.Name, ContactConv(ct.Name), seq, plain)
 		if ct.link && (e == nil || e.Kind != wire.KindGroup) {
 			e = nil // a link carries group events only
 			m.Kind = ""
@@ -708,10 +691,10 @@ func (c *Client) pathOf(name string, ref wire.Ref) (string, error) {
 // and tells name so (unless read receipts are off). The timers of the
 // disappearing messages just read start now.
 func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
-	name := conv.key()
-	if strings.HasPrefix(name, "#") {
-		return c.markGroupRead(ctx, name[1:])
+	if id, ok := conv.Group(); ok {
+		return c.markGroupRead(ctx, id)
 	}
+	name, _ := conv.Contact()
 	ct, err := c.contact(name)
 	if err != nil {
 		return err
@@ -719,7 +702,7 @@ func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 	c.mu.Lock()
 	changed := ct.readUpTo != ct.nextRecv || ct.receiptOwed // a receipt no hub took yet goes now
 	ct.readUpTo = ct.nextRecv
-	started := c.startTimers(name, func(string) uint64 { return ct.readUpTo })
+	started := c.startTimers(conv, func(string) uint64 { return ct.readUpTo })
 	var sv *store.Save
 	if changed || started {
 		sv, err = c.prepare()
@@ -733,21 +716,20 @@ func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 
 // Unread counts the messages from name the user has not seen.
 func (c *Client) Unread(conv Conv) int {
-	name := conv.key()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var readUpTo func(string) uint64
-	switch conv := c.conversationOf(name).(type) {
+	switch x := c.conversationOf(conv).(type) {
 	case *Contact:
-		readUpTo = func(string) uint64 { return conv.readUpTo }
+		readUpTo = func(string) uint64 { return x.readUpTo }
 	case groupConv:
-		readUpTo = func(m string) uint64 { return conv.g.Read[m] }
+		readUpTo = func(m string) uint64 { return x.g.Read[m] }
 	default:
 		return 0
 	}
 	n := 0
 	for _, m := range c.history {
-		if m.From != c.Name && c.convOf(m) == name && m.Seq >= readUpTo(m.From) && !m.Deleted && m.Kind != wire.KindTimer && m.Kind != KindNotice {
+		if m.From != c.Name && m.Conv == conv && m.Seq >= readUpTo(m.From) && !m.Deleted && m.Kind != wire.KindTimer && m.Kind != KindNotice {
 			n++
 		}
 	}
@@ -823,11 +805,8 @@ func (c *Client) receiptBlob(ct *Contact) (string, []byte) {
 
 // ReceiptFrom returns what name says it has of the user's messages (zero
 // if name has written no receipt), from the first of name's hubs that has
-// one that opens.
+// one that opens (GroupReceipts reads a group's).
 func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error) {
-	if strings.HasPrefix(name, "#") {
-		return wire.Receipt{}, nil
-	}
 	ct, err := c.contact(name)
 	if err != nil {
 		return wire.Receipt{}, err
@@ -876,16 +855,15 @@ const (
 
 // StateOf says where the user's message seq to name is, given name's receipt.
 func (c *Client) StateOf(conv Conv, seq uint64, r wire.Receipt) string {
-	name := conv.key()
+	_, isGroup := conv.Group()
 	c.mu.Lock()
 	var st *outbox.Stream
-	if ct := c.contacts[name]; ct != nil {
-		st = &ct.out
-	} else if g := c.book.Groups[strings.TrimPrefix(name, "#")]; g != nil && strings.HasPrefix(name, "#") {
-		st = c.gstream(g.ID)
+	x := c.conversationOf(conv)
+	if x != nil {
+		st = x.outStream()
 	}
 	queued := st != nil && st.Queued(seq)
-	if ct := c.contacts[name]; ct != nil && ct.request != nil {
+	if ct, ok := x.(*Contact); ok && ct.request != nil {
 		queued = true // they cannot read it before the request reaches them
 	}
 	unsent := st != nil && st.Withheld(seq)
@@ -899,7 +877,7 @@ func (c *Client) StateOf(conv Conv, seq uint64, r wire.Receipt) string {
 	switch {
 	case queued:
 		return StateQueued
-	case strings.HasPrefix(name, "#"), r.Skips(seq):
+	case isGroup, r.Skips(seq):
 		return StateSent
 	case seq < r.Read:
 		return StateRead
@@ -912,10 +890,9 @@ func (c *Client) StateOf(conv Conv, seq uint64, r wire.Receipt) string {
 // Conversation returns the conversation with name in the order this
 // device took its messages (History).
 func (c *Client) Conversation(conv Conv) []Message {
-	name := conv.key()
 	var out []Message
 	for _, m := range c.History() {
-		if c.convOf(m) == name {
+		if m.Conv == conv {
 			out = append(out, m)
 		}
 	}
@@ -933,7 +910,7 @@ func (c *Client) History() []Message {
 	out := append([]Message(nil), c.history...)
 	c.mu.Unlock()
 	type key struct {
-		conv    string
+		conv    Conv
 		id      wire.Ref
 		earlier bool
 	}
@@ -941,12 +918,12 @@ func (c *Client) History() []Message {
 	for i := range out {
 		out[i].Reactions = maps.Clone(out[i].Reactions)
 		if l := out[i].label(); l != nil {
-			labels[key{c.convOf(out[i]), out[i].ID(), out[i].Earlier}] = l
+			labels[key{out[i].Conv, out[i].ID(), out[i].Earlier}] = l
 		}
 	}
 	for i := range out {
 		if r := out[i].Ref; r != nil {
-			out[i].RefLabel = labels[key{c.convOf(out[i]), *r, out[i].Earlier}]
+			out[i].RefLabel = labels[key{out[i].Conv, *r, out[i].Earlier}]
 		}
 	}
 	return out

@@ -35,7 +35,7 @@ func TestEventMessage(t *testing.T) {
 		"group ID in capitals": {`{"v":1,"k":"group","t":1000,"group":{"id":"0123456789ABCDEF0123456789ABCDEF","name":"trip","creator":"alice",` +
 			`"members":["alice","bob"],"epoch":1}}`, KindUnsupported},
 	} {
-		m, e := eventMessage("alice", "bob", 3, []byte(tc.plain))
+		m, e := eventMessage("alice", ContactConv("alice"), 3, []byte(tc.plain))
 		if m.Kind != tc.kind || m.From != "alice" || m.Seq != 3 || (tc.kind == KindUnsupported) != (e == nil) {
 			t.Errorf("%s: %+v %v", name, m, e)
 		}

@@ -44,16 +44,15 @@ func (c *Client) hubExpiry(now time.Time, timer time.Duration) time.Time {
 	return t
 }
 
-// timerOf returns the timer of the conversation with name (a contact's, or
-// "#" and a group's ID), 0 if off.
-func (c *Client) timerOf(name string) time.Duration {
+// timerOf returns the timer of conversation conv, 0 if off.
+func (c *Client) timerOf(conv Conv) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch conv := c.conversationOf(name).(type) {
+	switch x := c.conversationOf(conv).(type) {
 	case *Contact:
-		return conv.timer
+		return x.timer
 	case groupConv:
-		return time.Duration(conv.g.TimerS) * time.Second
+		return time.Duration(x.g.TimerS) * time.Second
 	}
 	return 0
 }
@@ -79,12 +78,12 @@ func untilRead(m *Message) {
 // conversation conv that the user has now read (read says up to which
 // sequence number, per author), and says whether it started any; the
 // caller holds c.mu and saves.
-func (c *Client) startTimers(conv string, read func(from string) uint64) bool {
+func (c *Client) startTimers(conv Conv, read func(from string) uint64) bool {
 	now := c.now()
 	started := false
 	for i := range c.history {
 		m := &c.history[i]
-		if m.From == c.Name || m.TTL <= 0 || !m.Expires.IsZero() || m.Kind != wire.KindText || m.Earlier || c.convOf(*m) != conv || m.Seq >= read(m.From) {
+		if m.From == c.Name || m.TTL <= 0 || !m.Expires.IsZero() || m.Kind != wire.KindText || m.Earlier || m.Conv != conv || m.Seq >= read(m.From) {
 			continue
 		}
 		m.Expires = now.Add(m.TTL)
@@ -122,7 +121,7 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 		if m.From != c.Name {
 			continue
 		}
-		conv := c.conversationOf(m.To)
+		conv := c.conversationOf(m.Conv)
 		if conv == nil {
 			continue
 		}
@@ -142,11 +141,11 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 		c.setHistory(kept)
 	}
 	// Messages whose hub expiry passed are deleted: the index says so.
-	for name, conv := range c.timed() {
+	for v, conv := range c.timed() {
 		st := conv.outStream()
 		for _, x := range st.Expiring() {
 			if !x.At.After(now) {
-				c.forget(conv, &Message{From: c.Name, To: name, Seq: x.Seq})
+				c.forget(conv, &Message{From: c.Name, Conv: v, Seq: x.Seq})
 				changed = true
 			}
 		}
@@ -176,7 +175,7 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 		if ct := c.contacts[name]; ct != nil && rerr == nil {
 			for _, seq := range ct.out.Awaiting() {
 				if seq < r.Delivered {
-					c.forget(ct, &Message{From: c.Name, To: name, Seq: seq})
+					c.forget(ct, &Message{From: c.Name, Conv: ContactConv(name), Seq: seq})
 					changed = true
 				}
 			}
@@ -189,15 +188,15 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 	return removed, c.Flush(ctx)
 }
 
-// timed returns every conversation a timer can apply to, by name (a
-// contact's, or "#" and a group's ID); the caller holds c.mu.
-func (c *Client) timed() map[string]conversation {
-	out := map[string]conversation{}
+// timed returns every conversation a timer can apply to; the caller
+// holds c.mu.
+func (c *Client) timed() map[Conv]conversation {
+	out := map[Conv]conversation{}
 	for n, ct := range c.contacts {
-		out[n] = ct
+		out[ContactConv(n)] = ct
 	}
 	for id, g := range c.book.Groups {
-		out["#"+id] = groupConv{g, c.gstream(id)}
+		out[GroupConv(id)] = groupConv{g, c.gstream(id)}
 	}
 	return out
 }

@@ -37,9 +37,14 @@ import (
 // Progress is told how many bytes of a transfer are done.
 type Progress func(done, total int64)
 
+// upKey names an upload: where to, and the file's absolute path.
+type upKey struct {
+	conv Conv
+	path string
+}
+
 type pendingUpload struct {
-	To      string
-	Path    string
+	key     upKey
 	Size    int64
 	SHA256  []byte
 	Key     []byte
@@ -80,7 +85,7 @@ func hashChunks(f *os.File, size int64) ([]byte, [][32]byte, error) {
 
 // dropUpload forgets the pending upload under key, and has Flush delete
 // the chunks it put on the user's hubs.
-func (c *Client) dropUpload(key string) {
+func (c *Client) dropUpload(key upKey) {
 	c.mu.Lock()
 	up := c.uploads[key]
 	if up == nil {
@@ -98,22 +103,20 @@ func (c *Client) dropUpload(key string) {
 	c.saveUnlock()
 }
 
-// SendFile sends the file at path to name (or to a group: "#" and its ID)
-// with an optional caption. Run again after an interruption, it resumes
-// the upload.
+// SendFile sends the file at path to conv with an optional caption. Run
+// again after an interruption, it resumes the upload.
 func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, progress Progress) (Message, error) {
-	name := conv.key()
-	if strings.HasPrefix(name, "#") {
-		if _, err := c.group(name[1:]); err != nil {
+	if id, ok := conv.Group(); ok {
+		if _, err := c.group(id); err != nil {
 			return Message{}, err
 		}
-	} else if _, err := c.contact(name); err != nil {
+	} else if _, err := c.contact(conv.name); err != nil {
 		return Message{}, err
 	}
 	if err := c.writable(ctx, false); err != nil {
 		return Message{}, err
 	}
-	if c.isBlocked(name) {
+	if name, ok := conv.Contact(); ok && c.isBlocked(name) {
 		return Message{}, fmt.Errorf("client: %s is blocked: unblock them first", name)
 	}
 	abs, err := filepath.Abs(path)
@@ -137,9 +140,10 @@ func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, 
 		return Message{}, err
 	}
 
-	timer := c.timerOf(name)
+	timer := c.timerOf(conv)
+	key := upKey{conv, abs}
 	c.mu.Lock()
-	up := c.uploads[name+"\x00"+abs]
+	up := c.uploads[key]
 	if up != nil && (up.Size != st.Size() || !bytes.Equal(up.SHA256, sum)) {
 		up = nil // another file now: start over
 	}
@@ -147,13 +151,13 @@ func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, 
 		up = nil // its chunks' hub expiry is (nearly) past: start over
 	}
 	if up == nil {
-		key := make([]byte, 32)
-		rand.Read(key)
-		up = &pendingUpload{To: name, Path: abs, Size: st.Size(), SHA256: sum, Key: key, Caption: caption, Acked: map[string]int{}}
+		fileKey := make([]byte, 32)
+		rand.Read(fileKey)
+		up = &pendingUpload{key: key, Size: st.Size(), SHA256: sum, Key: fileKey, Caption: caption, Acked: map[string]int{}}
 		if timer > 0 {
 			up.Expires = c.hubExpiry(c.now(), timer).Add(24 * time.Hour)
 		}
-		c.uploads[name+"\x00"+abs] = up
+		c.uploads[key] = up
 		if err := c.saveUnlock(); err != nil {
 			return Message{}, err
 		}
@@ -163,23 +167,18 @@ func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, 
 
 	if err := c.uploadChunks(ctx, f, up, sums, progress); err != nil {
 		if errors.Is(err, ErrFileChanged) {
-			c.dropUpload(name + "\x00" + abs)
+			c.dropUpload(key)
 		}
 		return Message{}, err
 	}
 	ref := &wire.FileRef{Name: sharedName(abs), Size: up.Size, SHA256: up.SHA256, Key: up.Key, Chunks: wire.ChunkCount(up.Size)}
 	e := &wire.Event{Kind: wire.KindText, Text: up.Caption, File: ref}
-	var m Message
-	if strings.HasPrefix(name, "#") {
-		m, err = c.sendGroup(ctx, name[1:], e)
-	} else {
-		m, err = c.SendEvent(ctx, ContactConv(name), e)
-	}
+	m, err := c.SendEvent(ctx, conv, e)
 	if err != nil && !errors.Is(err, ErrQueued) {
 		return m, err
 	}
 	c.mu.Lock()
-	delete(c.uploads, name+"\x00"+abs)
+	delete(c.uploads, key)
 	serr := c.saveUnlock()
 	return m, cmp.Or(err, serr)
 }
@@ -287,21 +286,20 @@ func (e *FileError) Unwrap() error { return e.Err }
 // exists (fs.ErrExist) or cannot be written is refused before anything
 // is fetched.
 func (c *Client) GetFile(ctx context.Context, conv Conv, ref wire.Ref, dest string, progress Progress) error {
-	name := conv.key()
 	c.mu.Lock()
-	i := c.find(ref, name)
+	i := c.find(ref, conv)
 	var fr *wire.FileRef
 	if i >= 0 {
 		fr = c.history[i].File
 	}
 	c.mu.Unlock()
 	if fr == nil {
-		return fmt.Errorf("client: message %s with %s shares no file", ref, name)
+		return fmt.Errorf("client: message %s with %s shares no file", ref, conv)
 	}
 	hubs, addr := c.own, c.Address()
 	if ref.By != c.Name {
 		author := c.memberConv(ref.By) // in a group: a member linked with, or a contact
-		if !strings.HasPrefix(name, "#") {
+		if !conv.isGroup() {
 			author, _ = c.contact(ref.By)
 		}
 		if author == nil {

@@ -30,8 +30,8 @@ import (
 // reads nothing sent after its removal; likewise, when a member's record
 // changes keys on the chain, every member who sees it makes a new key that
 // the name does not get until the member confirms the new keys
-// (keychange.go). A group's conversation in the history has To = "#" +
-// its ID; its notices (KindNotice) say who joined, left, was removed,
+// (keychange.go). A group's messages in the history have Conv =
+// GroupConv(its ID); its notices (KindNotice) say who joined, left, was removed,
 // renamed it, and whose keys changed.
 //
 // The rules (who may change what, epochs, keys held back, hand-overs,
@@ -110,7 +110,7 @@ func (c *Client) keysChangedInGroups(name string, why group.Change) {
 		for _, seq := range c.gstream(n.Group).Withhold() {
 			what := "your event"
 			for _, m := range c.history {
-				if m.To == "#"+n.Group && m.From == c.Name && m.Seq == seq {
+				if m.Conv == GroupConv(n.Group) && m.From == c.Name && m.Seq == seq {
 					if l, ok := m.Label(); ok {
 						what = l.String()
 					} else {
@@ -130,19 +130,20 @@ func (c *Client) keysChangedInGroups(name string, why group.Change) {
 // holds c.mu.
 func (c *Client) notice(ns []group.Notice) {
 	for _, n := range ns {
-		c.history = append(c.history, Message{From: n.By, To: "#" + n.Group, Kind: KindNotice, Text: n.Text, Time: c.now()})
+		c.history = append(c.history, Message{From: n.By, Conv: GroupConv(n.Group), Kind: KindNotice, Text: n.Text, Time: c.now()})
 	}
 }
 
-// conversationOf returns the contact or group a conversation name means.
-func (c *Client) conversationOf(name string) conversation {
-	if len(name) > 0 && name[0] == '#' {
-		if g := c.book.Groups[name[1:]]; g != nil {
+// conversationOf returns the contact or group of conv, or nil; the caller
+// holds c.mu.
+func (c *Client) conversationOf(conv Conv) conversation {
+	if id, ok := conv.Group(); ok {
+		if g := c.book.Groups[id]; g != nil {
 			return groupConv{g, c.gstream(g.ID)}
 		}
 		return nil
 	}
-	if ct := c.contacts[name]; ct != nil {
+	if ct := c.contacts[conv.name]; ct != nil {
 		return ct
 	}
 	return nil
@@ -592,7 +593,7 @@ func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 		return Message{}, fmt.Errorf("%w %s", ErrNotMember, g.Name)
 	}
 	if e.Ref != nil && e.Kind != wire.KindText {
-		i := c.find(*e.Ref, g.Conv())
+		i := c.find(*e.Ref, GroupConv(g.ID))
 		if i < 0 || (e.Kind != wire.KindReact && c.history[i].From != c.Name) {
 			c.mu.Unlock()
 			return Message{}, fmt.Errorf("%w: %s of yours in the group", ErrNoMessage, e.Ref)
@@ -631,7 +632,7 @@ func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if e.N != 0 {
 		g.NextN = e.N + 1
 	}
-	m := c.apply(groupConv{g, out}, messageOf(c.Name, g.Conv(), seq, e))
+	m := c.apply(groupConv{g, out}, messageOf(c.Name, GroupConv(g.ID), seq, e))
 	out.Add(seq, path, blob, hubExp)
 	err = c.saveUnlock()
 	if err != nil {
@@ -714,7 +715,7 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 			if err != nil {
 				return fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, member, err)
 			}
-			m, _ := eventMessage(member, g.Conv(), seq, plain)
+			m, _ := eventMessage(member, GroupConv(g.ID), seq, plain)
 			g.Took(member, seq)
 			untilRead(&m) // a disappearing message's timer starts when it is read
 			out = append(out, c.apply(groupConv{g, c.gstream(g.ID)}, m))
@@ -767,7 +768,7 @@ func (c *Client) markGroupRead(ctx context.Context, id string) error {
 	}
 	c.mu.Lock()
 	changed := g.MarkRead()
-	started := c.startTimers(g.Conv(), func(m string) uint64 { return g.Read[m] })
+	started := c.startTimers(GroupConv(g.ID), func(m string) uint64 { return g.Read[m] })
 	var sv *store.Save
 	if changed || started {
 		sv, err = c.prepare()

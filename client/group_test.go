@@ -402,7 +402,7 @@ func TestGroupWatchAndTimer(t *testing.T) {
 	}
 	select {
 	case m := <-got:
-		if m.Text != "live in the group" || m.To != "#"+id {
+		if m.Text != "live in the group" || m.Conv != client.GroupConv(id) {
 			t.Fatalf("watched %+v", m)
 		}
 	case <-ctx.Done():

@@ -163,7 +163,7 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 	}
 	var (
 		jobs  []job
-		files = map[string]int{}
+		files = map[Conv]int{}
 	)
 	c.mu.Lock()
 	for _, ct := range c.conversations() {
@@ -184,7 +184,7 @@ func (c *Client) republish(ctx context.Context, url string, to *hubclient.Client
 	}
 	for _, m := range c.history {
 		if m.From == c.Name && m.File != nil && !m.Deleted && m.File.Chunks > 0 && !have[wire.ChunkPath(m.File.Key, 0)] {
-			files[c.convOf(m)]++
+			files[m.Conv]++
 		}
 	}
 	// Messages gone with the hubs that are down: listed as deleted. An

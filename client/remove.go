@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/parley-im/parley/client/wire"
 )
@@ -31,14 +30,14 @@ func (c *Client) RemoveContact(ctx context.Context, name string) error {
 	}
 	doomed = append(doomed, wire.IndexPath(ct.keys.SendKey), ct.receiptPath())
 	for _, m := range c.history {
-		if m.From == c.Name && m.To == name && m.File != nil {
+		if m.From == c.Name && m.Conv == ContactConv(name) && m.File != nil {
 			for i := range m.File.Chunks {
 				doomed = append(doomed, wire.ChunkPath(m.File.Key, i))
 			}
 		}
 	}
 	for k, u := range c.uploads {
-		if u.To == name { // a file being sent to them: its chunks go too
+		if u.key.conv == ContactConv(name) { // a file being sent to them: its chunks go too
 			for i := range wire.ChunkCount(u.Size) {
 				doomed = append(doomed, wire.ChunkPath(u.Key, i))
 			}
@@ -46,7 +45,7 @@ func (c *Client) RemoveContact(ctx context.Context, name string) error {
 		}
 	}
 	c.setHistory(slices.DeleteFunc(c.history, func(m Message) bool {
-		return !strings.HasPrefix(m.To, "#") && (m.From == name || m.To == name)
+		return m.Conv == ContactConv(name)
 	}))
 	delete(c.contacts, name)
 	c.doomedPaths = append(c.doomedPaths, doomed...)

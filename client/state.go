@@ -104,7 +104,7 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 	}
 	c.history = make([]Message, len(history))
 	for i, m := range history {
-		c.history[i] = messageFrom(m)
+		c.history[i] = messageFrom(c.Name, m)
 	}
 	for _, n := range s.Blocked {
 		c.blocked[n] = true
@@ -112,8 +112,12 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 	c.readReceipts = !s.NoReadReceipts
 	c.profile = ownProfile{Profile: s.Profile.Profile, Key: s.Profile.Key}
 	for _, u := range s.Uploads {
-		up := &pendingUpload{To: u.To, Path: u.Path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires}
-		c.uploads[u.To+"\x00"+u.Path] = up
+		to, err := ParseConv(u.To)
+		if err != nil {
+			return fmt.Errorf("client: an upload to %q: %w", u.To, err)
+		}
+		up := &pendingUpload{key: upKey{to, u.Path}, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires}
+		c.uploads[up.key] = up
 	}
 	c.doomedPaths = s.DoomedPaths
 	if b := s.Backup; b != nil {
@@ -169,7 +173,7 @@ func (c *Client) prepareAsIs() (*store.Save, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.store.Prepare(plain, len(c.history), func(i int) store.Message { return storedMessage(c.history[i]) }, c.changes)
+	return c.store.Prepare(plain, len(c.history), func(i int) store.Message { return storedMessage(c.Name, c.history[i]) }, c.changes)
 }
 
 // write writes a prepared save (nil: nothing) and those prepared before
@@ -236,7 +240,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		s.History = make([]store.Message, 0, len(c.history))
 		for _, m := range c.history {
 			if expiredAt.IsZero() || m.Expires.IsZero() || m.Expires.After(expiredAt) {
-				s.History = append(s.History, storedMessage(m))
+				s.History = append(s.History, storedMessage(c.Name, m))
 			}
 		}
 	}
@@ -264,7 +268,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	}
 	slices.Sort(s.Blocked)
 	for _, u := range c.uploads {
-		s.Uploads = append(s.Uploads, &store.Upload{To: u.To, Path: u.Path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires})
+		s.Uploads = append(s.Uploads, &store.Upload{To: u.key.conv.String(), Path: u.key.path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires})
 	}
 	s.DoomedPaths = c.doomedPaths
 	s.Hubs, s.HubsSeq = c.own, c.ownSeq
@@ -277,13 +281,24 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	return s.Marshal()
 }
 
-func messageFrom(m store.Message) Message {
-	return Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
+// messageFrom is m of me's history; storedMessage is its inverse. The
+// store keeps a message's To (Conv.String's form): the contact written
+// to, me, or the group.
+func messageFrom(me string, m store.Message) Message {
+	conv, _ := ParseConv(m.To)
+	if !conv.isGroup() && m.From != me {
+		conv = ContactConv(m.From)
+	}
+	return Message{From: m.From, Conv: conv, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
 		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
 }
 
-func storedMessage(m Message) store.Message {
-	return store.Message{From: m.From, To: m.To, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
+func storedMessage(me string, m Message) store.Message {
+	to := m.Conv.String()
+	if m.From != me && !m.Conv.isGroup() {
+		to = me
+	}
+	return store.Message{From: m.From, To: to, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
 		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
 }
 

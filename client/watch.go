@@ -248,7 +248,7 @@ const (
 
 // arrived reports m, which arrived, through fn.
 func (c *Client) arrived(fn func(Notice), m Message) {
-	fn(Notice{Kind: NoticeMessage, Conv: ConversationOf(c.Name, m), Message: &m})
+	fn(Notice{Kind: NoticeMessage, Conv: m.Conv, Message: &m})
 }
 
 // announcer reports each inbox request once per Watch, and remembers

@@ -160,9 +160,6 @@ type Group struct {
 	NextN uint64
 }
 
-// Conv names the group's conversation: "#" and its ID.
-func (g *Group) Conv() string { return "#" + g.ID }
-
 // Key is a member's sender key for one epoch, and where its chain is.
 type Key struct {
 	Epoch uint64

@@ -149,7 +149,7 @@ type Agent struct {
 	closed  bool
 
 	receiptsMu sync.Mutex
-	receipts   map[string]receiptCache // what each contact last said it has, for states without a network call
+	receipts   map[client.Conv]receiptCache // what each contact last said it has, for states without a network call
 	health     *health
 	records    *recordCache
 	duties     context.CancelFunc // stops the duties (daemon)
@@ -180,7 +180,7 @@ func New(opts Options) *Agent {
 		log = slog.New(discard{})
 	}
 	a := &Agent{opts: opts, home: &home{dir: opts.Home, locked: opts.Lock != nil}, log: log, started: time.Now(),
-		events: newEventLog(opts.EventBuffer), receipts: map[string]receiptCache{}, health: newHealth(), records: newRecordCache(maxRecords)}
+		events: newEventLog(opts.EventBuffer), receipts: map[client.Conv]receiptCache{}, health: newHealth(), records: newRecordCache(maxRecords)}
 	a.chain = &chainDir{h: a.home, maxAge: opts.KeyMaxAge, onChange: a.chainChanged}
 	a.health.changed = a.hubChanged
 	a.allowUID = os.Getuid()

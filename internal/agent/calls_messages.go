@@ -17,7 +17,11 @@ import (
 // apiMessage is m, an entry of me's history, as the API carries it
 // (never a file's key).
 func apiMessage(me string, m client.Message) api.Message {
-	out := api.Message{Conversation: client.ConversationOf(me, m).String(), ID: api.Ref{By: m.From, Seq: m.Seq}, From: m.From, To: m.To,
+	to := m.Conv.String() // the contact written to, or the group
+	if _, ok := m.Conv.Contact(); ok && m.From != me {
+		to = me
+	}
+	out := api.Message{Conversation: m.Conv.String(), ID: api.Ref{By: m.From, Seq: m.Seq}, From: m.From, To: to,
 		Time: m.Time, Kind: m.Kind, Text: m.Text, Emoji: m.Emoji, TTL: int64(m.TTL / time.Second), Expires: m.Expires,
 		Edited: m.Edited, Deleted: m.Deleted, Reactions: maps.Clone(m.Reactions), Earlier: m.Earlier}
 	if l, ok := m.Label(); ok {
@@ -43,7 +47,7 @@ type receiptCache struct {
 }
 
 // cachedReceipt is conv's receipt as last read.
-func (a *Agent) cachedReceipt(conv string) receiptCache {
+func (a *Agent) cachedReceipt(conv client.Conv) receiptCache {
 	a.receiptsMu.Lock()
 	defer a.receiptsMu.Unlock()
 	return a.receipts[conv]
@@ -51,12 +55,12 @@ func (a *Agent) cachedReceipt(conv string) receiptCache {
 
 // readReceipt reads conv's receipt from the other side's hubs (their
 // last known one while they do not answer) and keeps it.
-func (a *Agent) readReceipt(k *call, c *client.Client, conv string) receiptCache {
+func (a *Agent) readReceipt(k *call, c *client.Client, conv client.Conv) receiptCache {
 	var rc receiptCache
-	if id, ok := strings.CutPrefix(conv, "#"); ok {
+	if id, ok := conv.Group(); ok {
 		rc.group, _ = c.GroupReceipts(k.ctx, id)
-	} else {
-		rc.r, _ = c.ReceiptFrom(k.ctx, conv)
+	} else if name, ok := conv.Contact(); ok {
+		rc.r, _ = c.ReceiptFrom(k.ctx, name)
 	}
 	a.receiptsMu.Lock()
 	a.receipts[conv] = rc
@@ -67,28 +71,31 @@ func (a *Agent) readReceipt(k *call, c *client.Client, conv string) receiptCache
 // states fills in the delivery state of the user's own messages in ms,
 // from the receipts as last read.
 func (a *Agent) states(c *client.Client, ms []api.Message) {
-	members := map[string]int{}
+	members := map[client.Conv]int{}
 	for _, g := range c.Groups() {
-		members["#"+g.ID] = len(g.Members) - 1
+		members[client.GroupConv(g.ID)] = len(g.Members) - 1
 	}
 	for i := range ms {
 		m := &ms[i]
 		if m.From != c.Name {
 			continue
 		}
-		rc := a.cachedReceipt(m.Conversation)
-		switch st := c.StateOf(convOf(m.Conversation), m.ID.Seq, rc.r); {
-		case strings.HasPrefix(m.Conversation, "#") && st != client.StateQueued:
-			m.State = client.GroupState(m.ID.Seq, members[m.Conversation], rc.group)
+		conv := convOf(m.Conversation)
+		rc := a.cachedReceipt(conv)
+		_, group := conv.Group()
+		switch st := c.StateOf(conv, m.ID.Seq, rc.r); {
+		case group && st != client.StateQueued:
+			m.State = client.GroupState(m.ID.Seq, members[conv], rc.group)
 		default:
 			m.State = st
 		}
 	}
 }
 
-// conversation is the call's conversation: a contact's name, or "#" and
-// a group's ID.
-func (k *call) conversation() string { return k.param("conv") }
+// conversation is the call's conversation (the API's form: a contact's
+// name, or "#" and a group's ID); the zero Conv, which no conversation
+// matches, if the path names none.
+func (k *call) conversation() client.Conv { return convOf(k.param("conv")) }
 
 // convOf is the conversation conv names (the API's form, as
 // client.Conv.String gives it); the zero Conv, which no conversation
@@ -100,15 +107,15 @@ func convOf(conv string) client.Conv {
 
 // conversationLabel names a conversation for a person: a contact's name,
 // or "the group NAME" for "#" and a group's ID.
-func conversationLabel(c *client.Client, conv string) string {
-	if id, ok := strings.CutPrefix(conv, "#"); ok {
+func conversationLabel(c *client.Client, conv client.Conv) string {
+	if id, ok := conv.Group(); ok {
 		for _, g := range c.Groups() {
 			if g.ID == id {
 				return "the group " + g.Name
 			}
 		}
 	}
-	return conv
+	return conv.String()
 }
 
 // messages is a conversation: with ?fetch=1 what is new is read from the
@@ -126,8 +133,8 @@ func (a *Agent) messages(k *call) (any, error) {
 		return nil, err
 	}
 	var kc *client.KeyChange
-	if !strings.HasPrefix(conv, "#") {
-		if err := c.CheckKeys(ctx, conv); errors.As(err, &kc) {
+	if name, ok := conv.Contact(); ok {
+		if err := c.CheckKeys(ctx, name); errors.As(err, &kc) {
 			k.warn("", kc) // closed: what it holds is shown, nothing new is read
 		} else if errors.Is(err, client.ErrNotContact) {
 			return nil, err
@@ -135,14 +142,14 @@ func (a *Agent) messages(k *call) (any, error) {
 	}
 	var rerr error
 	if k.flag("fetch") {
-		if _, rerr = c.Receive(ctx, convOf(conv)); errors.Is(rerr, client.ErrKeysChanged) {
+		if _, rerr = c.Receive(ctx, conv); errors.Is(rerr, client.ErrKeysChanged) {
 			rerr = nil // said above
 		}
 		rerr = quiet(rerr) // their hubs down: what was fetched before is shown
 		a.readReceipt(k, c, conv)
 	}
-	out := api.Conversation{Conversation: conv, Label: conversationLabel(c, conv), Messages: []api.Message{}}
-	for _, m := range c.Conversation(convOf(conv)) {
+	out := api.Conversation{Conversation: conv.String(), Label: conversationLabel(c, conv), Messages: []api.Message{}}
+	for _, m := range c.Conversation(conv) {
 		out.Messages = append(out.Messages, apiMessage(c.Name, m))
 	}
 	if last > 0 && len(out.Messages) > last {
@@ -176,8 +183,7 @@ func (a *Agent) search(k *call) (any, error) {
 	}
 	out := api.SearchResult{Messages: []api.Message{}}
 	for _, m := range c.History() {
-		conv := client.ConversationOf(c.Name, m).String()
-		if m.Deleted || (in != "" && conv != in) {
+		if m.Deleted || (in != "" && m.Conv != convOf(in)) {
 			continue
 		}
 		text := strings.ToLower(m.Text)
@@ -196,7 +202,7 @@ func (a *Agent) markRead(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, quiet(c.MarkRead(k.ctx, convOf(k.conversation())))
+	return nil, quiet(c.MarkRead(k.ctx, k.conversation()))
 }
 
 // parseRef reads a message's label, NAME/N, as 'parley read' shows it; a
@@ -216,17 +222,17 @@ func parseRef(s, me string) (wire.Ref, error) {
 
 // resolveRef reads the label s of a message of conversation conv and
 // returns the message's ID, what events refer to.
-func resolveRef(c *client.Client, conv, s string) (wire.Ref, error) {
+func resolveRef(c *client.Client, conv client.Conv, s string) (wire.Ref, error) {
 	label, err := parseRef(s, c.Name)
 	if err != nil {
 		return wire.Ref{}, err
 	}
-	return c.Resolve(convOf(conv), label)
+	return c.Resolve(conv, label)
 }
 
 // ownSeq resolves the label s of one of the user's messages in
 // conversation conv to its sequence number.
-func ownSeq(c *client.Client, conv, s string) (uint64, error) {
+func ownSeq(c *client.Client, conv client.Conv, s string) (uint64, error) {
 	label, err := parseRef(s, c.Name)
 	if err != nil {
 		return 0, err
@@ -234,7 +240,7 @@ func ownSeq(c *client.Client, conv, s string) (uint64, error) {
 	if label.By != c.Name {
 		return 0, usagef("%s is %s's message: only its author can change it", label, label.By)
 	}
-	ref, err := c.Resolve(convOf(conv), label)
+	ref, err := c.Resolve(conv, label)
 	return ref.Seq, err
 }
 
@@ -315,7 +321,7 @@ func (a *Agent) send(k *call) (any, error) {
 		}
 		e.Ref = &ref
 	}
-	m, err := c.SendEvent(k.ctx, convOf(conv), e)
+	m, err := c.SendEvent(k.ctx, conv, e)
 	return a.sent(c, m, err)
 }
 
@@ -332,14 +338,14 @@ func (a *Agent) react(k *call) (any, error) {
 	if _, err := parseRef(req.Ref, c.Name); err != nil {
 		return nil, err
 	}
-	if _, err := c.Receive(k.ctx, convOf(conv)); quiet(err) != nil { // the message may be new
+	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil { // the message may be new
 		k.warn("", err)
 	}
 	ref, err := resolveRef(c, conv, req.Ref)
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.React(k.ctx, convOf(conv), ref, req.Emoji))
+	return nil, a.queuedOK(k, c.React(k.ctx, conv, ref, req.Emoji))
 }
 
 func (a *Agent) edit(k *call) (any, error) {
@@ -359,7 +365,7 @@ func (a *Agent) edit(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.Edit(k.ctx, convOf(conv), seq, req.Text))
+	return nil, a.queuedOK(k, c.Edit(k.ctx, conv, seq, req.Text))
 }
 
 func (a *Agent) deleteMessage(k *call) (any, error) {
@@ -376,7 +382,7 @@ func (a *Agent) deleteMessage(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.Delete(k.ctx, convOf(conv), seq))
+	return nil, a.queuedOK(k, c.Delete(k.ctx, conv, seq))
 }
 
 func (a *Agent) setTimer(k *call) (any, error) {
@@ -392,7 +398,7 @@ func (a *Agent) setTimer(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.queuedOK(k, c.SetTimer(k.ctx, convOf(conv), time.Duration(req.Seconds)*time.Second)); err != nil {
+	if err := a.queuedOK(k, c.SetTimer(k.ctx, conv, time.Duration(req.Seconds)*time.Second)); err != nil {
 		return nil, err
 	}
 	if req.Seconds > 0 {
@@ -442,7 +448,7 @@ func (a *Agent) sendFile(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.SendFile(k.ctx, convOf(conv), p, req.Caption, func(done, total int64) {
+	m, err := c.SendFile(k.ctx, conv, p, req.Caption, func(done, total int64) {
 		k.progress(api.Progress{Stage: "send", Done: done, Total: total})
 	})
 	if err := a.queuedOK(k, err); err != nil {
@@ -467,7 +473,7 @@ func (a *Agent) getFile(k *call) (any, error) {
 	if req.Dest == "" && req.Dir == "" {
 		return nil, usagef("give where to save the file (dest or dir)")
 	}
-	if _, err := c.Receive(k.ctx, convOf(conv)); quiet(err) != nil {
+	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil {
 		k.warn("", err)
 	}
 	ref, err := resolveRef(c, conv, req.Ref)
@@ -476,7 +482,7 @@ func (a *Agent) getFile(k *call) (any, error) {
 	}
 	dest := req.Dest
 	if dest == "" {
-		for _, m := range c.Conversation(convOf(conv)) {
+		for _, m := range c.Conversation(conv) {
 			if m.ID() == ref && m.File != nil {
 				if base := filepath.Base(m.File.Name); base != "." && base != "/" && base != ".." {
 					dest = filepath.Join(req.Dir, base)
@@ -490,7 +496,7 @@ func (a *Agent) getFile(k *call) (any, error) {
 	if dest, err = a.localPath(dest, "the destination"); err != nil {
 		return nil, err
 	}
-	err = c.GetFile(k.ctx, convOf(conv), ref, dest, func(done, total int64) {
+	err = c.GetFile(k.ctx, conv, ref, dest, func(done, total int64) {
 		k.progress(api.Progress{Stage: "receive", Done: done, Total: total})
 	})
 	if err != nil {

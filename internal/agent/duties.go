@@ -87,13 +87,14 @@ func (a *Agent) follow(ctx context.Context, c *client.Client) {
 func (a *Agent) watched(ctx context.Context, c *client.Client, n client.Notice) {
 	switch {
 	case n.Kind == client.NoticeReceipt, n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindReceipts:
-		from := n.Conv.String()
-		if r, err := c.ReceiptFrom(ctx, from); err == nil {
-			a.receiptsMu.Lock()
-			a.receipts[from] = receiptCache{r: r}
-			a.receiptsMu.Unlock()
+		if name, ok := n.Conv.Contact(); ok {
+			if r, err := c.ReceiptFrom(ctx, name); err == nil {
+				a.receiptsMu.Lock()
+				a.receipts[n.Conv] = receiptCache{r: r}
+				a.receiptsMu.Unlock()
+			}
 		}
-		a.publish(api.Event{Type: api.EventReceipt, Conversation: from})
+		a.publish(api.Event{Type: api.EventReceipt, Conversation: n.Conv.String()})
 	case n.Kind == client.NoticeExpired:
 		a.publish(api.Event{Type: api.EventExpired})
 	case n.Kind == client.NoticeRequest:
