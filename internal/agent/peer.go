@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+
+	"github.com/parley-im/parley/internal/peercred"
 )
 
 // peer is the process at the other end of a socket connection.
@@ -16,13 +18,16 @@ type peer struct {
 type peerKey struct{}
 
 // connContext puts the connection's peer credentials in the context of
-// every request on it (http.Server.ConnContext).
+// every request on it (http.Server.ConnContext). Off Linux none are known,
+// and every caller of the socket is refused (code forbidden), so that the
+// socket's mode is never the only check (a command there finds the home
+// held, as by a command that serves itself).
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	if lc, ok := c.(interface{ unwrap() net.Conn }); ok {
 		c = lc.unwrap()
 	}
-	p, _ := peerOf(c)
-	return context.WithValue(ctx, peerKey{}, p)
+	cr, ok := peercred.Of(c)
+	return context.WithValue(ctx, peerKey{}, peer{uid: cr.UID, pid: cr.PID, known: ok})
 }
 
 // peerAllowed reports whether the request comes from a process of the

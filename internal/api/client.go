@@ -14,6 +14,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/parley-im/parley/internal/peercred"
 )
 
 // Bounds of what a Client reads from an agent.
@@ -50,7 +52,8 @@ var ErrForeignAgent = errors.New("the agent socket is served by another user's p
 
 // NewUnix is a Client of the agent listening on the Unix socket at path,
 // served by a process of this user (the kernel says whose, where it can:
-// another user's is ErrForeignAgent, and nothing is sent to it).
+// another user's is ErrForeignAgent, and nothing is sent to it; off Linux
+// the home's permissions, checked before dialling, are the only check).
 func NewUnix(path string) *Client { return newUnix(path, os.Getuid()) }
 
 func newUnix(path string, uid int) *Client {
@@ -61,9 +64,9 @@ func newUnix(path string, uid int) *Client {
 			if err != nil {
 				return nil, err
 			}
-			if peer, ok := peerUID(c); ok && peer != uid {
+			if peer, ok := peercred.Of(c); ok && peer.UID != uid {
 				c.Close()
-				return nil, fmt.Errorf("%w (user %d): %s", ErrForeignAgent, peer, path)
+				return nil, fmt.Errorf("%w (user %d): %s", ErrForeignAgent, peer.UID, path)
 			}
 			return c, nil
 		},
