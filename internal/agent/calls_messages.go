@@ -300,16 +300,51 @@ func (a *Agent) sent(c *client.Client, m client.Message, err error) (any, error)
 	return out, nil
 }
 
+// inConv starts a call on a conversation: it decodes the request into
+// req, checks it (check may be nil), and returns the client and the
+// call's conversation.
+func (a *Agent) inConv(k *call, req any, check func() error) (*client.Client, client.Conv, error) {
+	if err := k.decode(req); err != nil {
+		return nil, client.Conv{}, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, client.Conv{}, err
+		}
+	}
+	c, err := a.client(k.ctx, k)
+	return c, k.conversation(), err
+}
+
+// fetchRef resolves the label s of a message of conv, someone else's
+// perhaps, reading what is new in conv first (the message may be new).
+func fetchRef(k *call, c *client.Client, conv client.Conv, s string) (wire.Ref, error) {
+	if _, err := parseRef(s, c.Name); err != nil {
+		return wire.Ref{}, err
+	}
+	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil {
+		k.warn("", err)
+	}
+	return resolveRef(c, conv, s)
+}
+
+// changeOwn is edit and delete: the request (read into req) names one of
+// the user's messages by its label (*ref), and change changes it.
+func (a *Agent) changeOwn(k *call, req any, ref *string, check func() error, change func(*client.Client, client.Conv, uint64) error) (any, error) {
+	c, conv, err := a.inConv(k, req, check)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := ownSeq(c, conv, *ref)
+	if err != nil {
+		return nil, err
+	}
+	return nil, a.queuedOK(k, change(c, conv, seq))
+}
+
 func (a *Agent) send(k *call) (any, error) {
 	var req api.SendRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	if err := checkText(req.Text); err != nil {
-		return nil, err
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
+	c, conv, err := a.inConv(k, &req, func() error { return checkText(req.Text) })
 	if err != nil {
 		return nil, err
 	}
@@ -327,21 +362,11 @@ func (a *Agent) send(k *call) (any, error) {
 
 func (a *Agent) react(k *call) (any, error) {
 	var req api.ReactRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
+	c, conv, err := a.inConv(k, &req, nil)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parseRef(req.Ref, c.Name); err != nil {
-		return nil, err
-	}
-	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil { // the message may be new
-		k.warn("", err)
-	}
-	ref, err := resolveRef(c, conv, req.Ref)
+	ref, err := fetchRef(k, c, conv, req.Ref)
 	if err != nil {
 		return nil, err
 	}
@@ -350,51 +375,26 @@ func (a *Agent) react(k *call) (any, error) {
 
 func (a *Agent) edit(k *call) (any, error) {
 	var req api.EditRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	if err := checkText(req.Text); err != nil {
-		return nil, err
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	seq, err := ownSeq(c, conv, req.Ref)
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.queuedOK(k, c.Edit(k.ctx, conv, seq, req.Text))
+	return a.changeOwn(k, &req, &req.Ref, func() error { return checkText(req.Text) }, func(c *client.Client, conv client.Conv, seq uint64) error {
+		return c.Edit(k.ctx, conv, seq, req.Text)
+	})
 }
 
 func (a *Agent) deleteMessage(k *call) (any, error) {
 	var req api.DeleteRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	seq, err := ownSeq(c, conv, req.Ref)
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.queuedOK(k, c.Delete(k.ctx, conv, seq))
+	return a.changeOwn(k, &req, &req.Ref, nil, func(c *client.Client, conv client.Conv, seq uint64) error {
+		return c.Delete(k.ctx, conv, seq)
+	})
 }
 
 func (a *Agent) setTimer(k *call) (any, error) {
 	var req api.TimerRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	if req.Seconds < 0 {
-		return nil, usagef("a timer of %d seconds: give 0 (off) or more", req.Seconds)
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
+	c, conv, err := a.inConv(k, &req, func() error {
+		if req.Seconds < 0 {
+			return usagef("a timer of %d seconds: give 0 (off) or more", req.Seconds)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -435,16 +435,14 @@ func (a *Agent) localPath(p, what string) (string, error) {
 }
 
 func (a *Agent) sendFile(k *call) (any, error) {
-	var req api.SendFileRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	p, err := a.localPath(req.Path, "the file")
-	if err != nil {
-		return nil, err
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
+	var (
+		req api.SendFileRequest
+		p   string
+	)
+	c, conv, err := a.inConv(k, &req, func() (err error) {
+		p, err = a.localPath(req.Path, "the file")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -459,24 +457,16 @@ func (a *Agent) sendFile(k *call) (any, error) {
 
 func (a *Agent) getFile(k *call) (any, error) {
 	var req api.GetFileRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	conv := k.conversation()
-	c, err := a.client(k.ctx, k)
+	c, conv, err := a.inConv(k, &req, func() error {
+		if req.Dest == "" && req.Dir == "" {
+			return usagef("give where to save the file (dest or dir)")
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parseRef(req.Ref, c.Name); err != nil {
-		return nil, err
-	}
-	if req.Dest == "" && req.Dir == "" {
-		return nil, usagef("give where to save the file (dest or dir)")
-	}
-	if _, err := c.Receive(k.ctx, conv); quiet(err) != nil {
-		k.warn("", err)
-	}
-	ref, err := resolveRef(c, conv, req.Ref)
+	ref, err := fetchRef(k, c, conv, req.Ref)
 	if err != nil {
 		return nil, err
 	}

@@ -90,28 +90,9 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 // transport failure; a call can return a result and an error together
 // (out is then filled too).
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	res, err := c.send(ctx, method, path, in)
 	if err != nil {
 		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", JSON)
-	}
-	req.Header.Set("Accept", NDJSON)
-	res, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("the agent does not answer: %w", err)
 	}
 	defer res.Body.Close()
 	ct := res.Header.Get("Content-Type")
@@ -129,15 +110,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		return finish(env.Result, env.Error, out)
 	}
-	r := bufio.NewReaderSize(res.Body, 64<<10)
-	for {
-		line, err := readLine(r, MaxAnswer)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%w (%w)", ErrAgentGone, err)
-		}
+	return eachLine(ctx, res.Body, MaxAnswer, func(line []byte) (bool, error) {
 		var f struct {
 			Progress *Progress       `json:"progress"`
 			Note     *Note           `json:"note"`
@@ -146,15 +119,65 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 			Error    *Error          `json:"error"`
 		}
 		if err := json.Unmarshal(line, &f); err != nil {
-			return fmt.Errorf("the agent's answer is not NDJSON: %w", err)
+			return true, fmt.Errorf("the agent's answer is not NDJSON: %w", err)
 		}
 		switch {
 		case f.Done:
-			return finish(f.Result, f.Error, out)
+			return true, finish(f.Result, f.Error, out)
 		case f.Note != nil:
 			c.note(f.Note)
 		case f.Progress != nil && c.OnProgress != nil:
 			c.OnProgress(f.Progress)
+		}
+		return false, nil
+	}, func(err error) error { return fmt.Errorf("%w (%w)", ErrAgentGone, err) })
+}
+
+// send sends the request for method path, with in as its JSON body (nil:
+// none), asking for NDJSON; the caller closes the answer's body.
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", JSON)
+	}
+	req.Header.Set("Accept", NDJSON)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("the agent does not answer: %w", err)
+	}
+	return res, nil
+}
+
+// eachLine calls fn with each line of body (each at most max bytes, its
+// newline taken off) until fn says it is done, and returns fn's error
+// then. If body ends or breaks first, it returns ctx's error if ctx
+// ended, and ended's error otherwise.
+func eachLine(ctx context.Context, body io.Reader, max int, fn func(line []byte) (done bool, err error), ended func(error) error) error {
+	r := bufio.NewReaderSize(body, 64<<10)
+	for {
+		line, err := readLine(r, max)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return ended(err)
+		}
+		if done, err := fn(line); done || err != nil {
+			return err
 		}
 	}
 }
@@ -210,17 +233,9 @@ func (c *Client) Events(ctx context.Context, after string, fn func(Event) error)
 	if after != "" {
 		q = "?after=" + url.QueryEscape(after)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+Prefix+"/events"+q, nil)
+	res, err := c.send(ctx, http.MethodGet, Prefix+"/events"+q, nil)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Accept", NDJSON)
-	res, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("the agent does not answer: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
@@ -231,26 +246,17 @@ func (c *Client) Events(ctx context.Context, after string, fn func(Event) error)
 		}
 		return fmt.Errorf("the agent answered %s to the event stream", res.Status)
 	}
-	r := bufio.NewReaderSize(res.Body, 64<<10)
-	for {
-		line, err := readLine(r, MaxEvent)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("the agent's event stream ended: %w", err)
-		}
+	return eachLine(ctx, res.Body, MaxEvent, func(line []byte) (bool, error) {
 		var ev Event
 		if err := json.Unmarshal(line, &ev); err != nil {
-			return fmt.Errorf("the agent's event stream is not NDJSON: %w", err)
+			return true, fmt.Errorf("the agent's event stream is not NDJSON: %w", err)
 		}
 		if ev.Type == EventPing {
-			continue
+			return false, nil
 		}
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
+		err := fn(ev)
+		return err != nil, err
+	}, func(err error) error { return fmt.Errorf("the agent's event stream ended: %w", err) })
 }
 
 // path builds an API path from its parts, each escaped as one segment.
