@@ -30,44 +30,83 @@ import (
 func TestQueuedInALongRunIsCheckedAgain(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	hub := startRestartableHub(t)
-	alice := w.user("alice", "http://"+hub.addr)
-	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "hi")
-	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
-		t.Fatal(err)
-	}
-	hub.stop()
-	if err := alice.Send(ctx, "bob", "queued before the change"); !errors.Is(err, client.ErrQueued) {
-		t.Fatalf("send during the outage: %v", err)
-	}
-	old, err := bobDir.Lookup(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newID, _ := keystore.New()
-	profile, _ := newID.Profile([]string{w.hubs[1]})
-	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if rec, err := w.dirs[0].Lookup(ctx, "bob"); err == nil && rec.Seq > old.Seq {
-			break // the chain, as alice's node gives it, holds the new keys
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bob's new keys never reached the chain")
-		}
-	}
+	o := queuedInOutage(t, w)
+	alice, bob := o.alice, o.bob
+	w.newKeys(o.bobID, o.bobDir, "bob") // the chain, as alice's node gives it, holds the new keys
 
-	hub.start()
-	err = alice.Flush(ctx)
+	o.hub.start()
+	err := alice.Flush(ctx)
 	if ms, rerr := bob.Receive(ctx, client.ContactConv("alice")); rerr != nil || len(ms) != 0 {
 		t.Fatalf("bob's replaced device reads what alice's long run flushed after bob's keys changed: %q (%v; flush: %v)", texts(ms), rerr, err)
 	}
 	if !errors.Is(err, client.ErrKeysChanged) {
 		t.Fatalf("flush of a message queued for keys that changed since they were checked: %v, want ErrKeysChanged", err)
 	}
+}
+
+// outage: alice, whose only hub is down, has a message to bob queued
+// ("queued before the change"); bob has read her greeting. bobID and
+// bobDir let a test give bob's name new keys (newKeys).
+type outage struct {
+	hub        *restartableHub
+	alice, bob *client.Client
+	bobID      *keystore.Identity
+	bobDir     *lookup.Client
+}
+
+func queuedInOutage(t *testing.T, w *world) outage {
+	t.Helper()
+	ctx := context.Background()
+	o := outage{hub: startRestartableHub(t)}
+	o.alice = w.user("alice", "http://"+o.hub.addr)
+	o.bob, o.bobID, o.bobDir = w.userWithState("bob", w.hubs[1], "")
+	w.settle("alice", "bob")
+	connect(t, o.alice, o.bob, "hi")
+	if _, err := o.bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	o.hub.stop()
+	if err := o.alice.Send(ctx, "bob", "queued before the change"); !errors.Is(err, client.ErrQueued) {
+		t.Fatalf("send during the outage: %v", err)
+	}
+	return o
+}
+
+// newKeys gives name new keys on the chain (a new device, or the owner
+// taking the name back from a stolen one), signed with the owner key of
+// id through dir, and waits until the world's first node answers with
+// them.
+func (w *world) newKeys(id *keystore.Identity, dir *lookup.Client, name string) {
+	w.t.Helper()
+	ctx := context.Background()
+	old, err := dir.Lookup(ctx, name)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	newID, _ := keystore.New()
+	profile, _ := newID.Profile(old.Profile.Hubs)
+	if _, err := dir.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: name, Profile: profile}); err != nil {
+		w.t.Fatal(err)
+	}
+	await.True(w.t, 2*time.Minute, name+"'s new keys on the chain", func() bool {
+		rec, err := w.dirs[0].Lookup(ctx, name)
+		return err == nil && rec.Seq > old.Seq
+	})
+}
+
+// crew makes alice a contact of each member and a group "crew" of them
+// all, settled, and returns its ID.
+func crew(t *testing.T, alice *client.Client, members ...*client.Client) string {
+	t.Helper()
+	var names []string
+	for _, m := range members {
+		connect(t, alice, m, "hi "+m.Name)
+		names = append(names, m.Name)
+	}
+	if _, err := alice.CreateGroup(context.Background(), "crew", names); err != nil {
+		t.Fatal(err)
+	}
+	return groupSync(t, "crew", append([]*client.Client{alice}, members...)...)
 }
 
 // TestQueuedGroupMessageAfterAMemberChanged: alice, bob and dave share a
@@ -86,12 +125,7 @@ func TestQueuedGroupMessageAfterAMemberChanged(t *testing.T) {
 	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
 	dave := w.user("dave", w.hubs[0])
 	w.settle("alice", "bob", "dave")
-	connect(t, alice, bob, "hi bob")
-	connect(t, alice, dave, "hi dave")
-	if _, err := alice.CreateGroup(ctx, "crew", []string{"bob", "dave"}); err != nil {
-		t.Fatal(err)
-	}
-	id := groupSync(t, "crew", alice, bob, dave)
+	id := crew(t, alice, bob, dave)
 	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,23 +139,7 @@ func TestQueuedGroupMessageAfterAMemberChanged(t *testing.T) {
 	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "queued while bob was bob"}); !errors.Is(err, client.ErrQueued) {
 		t.Fatalf("group send during the outage: %v", err)
 	}
-	old, err := bobDir.Lookup(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newID, _ := keystore.New()
-	profile, _ := newID.Profile([]string{w.hubs[1]})
-	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if rec, err := w.dirs[0].Lookup(ctx, "bob"); err == nil && rec.Seq > old.Seq {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bob's new keys never reached the chain")
-		}
-	}
+	w.newKeys(bobID, bobDir, "bob")
 
 	hub.start()
 	flushErr := alice.Flush(ctx)
@@ -174,15 +192,10 @@ func TestNameLapses(t *testing.T) {
 	alice, aliceID, aliceDir := w.userWithState("alice", w.hubs[0], "")
 	dave, daveID, daveDir := w.userWithState("dave", w.hubs[0], "")
 	w.settle("alice", "bob", "dave")
-	connect(t, alice, bob, "hi bob")
-	connect(t, alice, dave, "hi dave")
+	id := crew(t, alice, bob, dave)
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.CreateGroup(ctx, "crew", []string{"bob", "dave"}); err != nil {
-		t.Fatal(err)
-	}
-	id := groupSync(t, "crew", alice, bob, dave)
 	if _, err := alice.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,52 +288,48 @@ func TestNameLapses(t *testing.T) {
 // after the change as bob's, but say that bob's keys changed.
 func TestWatchReadsNothingAfterAKeyChange(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
 	alice := w.user("alice", w.hubs[0])
 	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
 	w.settle("alice", "bob")
 	connect(t, alice, bob, "hi")
+	watchThroughKeyChange(t, w, alice, bobID, bobDir, client.ContactConv("bob"), func(text string) error {
+		return bob.Send(context.Background(), "alice", text)
+	})
+}
+
+// watchThroughKeyChange runs alice's watch while bob writes to her in
+// conv (write), once before his name gets new keys and once after, from
+// the old device: the watch must bring the first and, instead of the
+// second, say that bob's keys changed.
+func watchThroughKeyChange(t *testing.T, w *world, alice *client.Client, bobID *keystore.Identity, bobDir *lookup.Client, conv client.Conv, write func(text string) error) {
+	t.Helper()
 	got, changed := make(chan string, 16), make(chan error, 16)
 	watch(t, alice, func(n client.Notice) {
-		if n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText {
-			got <- n.Message.Text
+		if m := n.Message; n.Kind == client.NoticeMessage && m.Kind == wire.KindText && n.Conv == conv {
+			got <- m.From + ": " + m.Text
 		}
 	}, func(err error) {
 		if errors.Is(err, client.ErrKeysChanged) {
 			changed <- err
 		}
 	})
-	if err := bob.Send(ctx, "alice", "before the change"); err != nil {
+	if err := write("before the change"); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case s := <-got:
-		if s != "before the change" {
+		if s != "bob: before the change" {
 			t.Fatalf("alice's watch brought %q", s)
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("alice's watch never brought bob's message")
 	}
 
-	old, err := bobDir.Lookup(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newID, _ := keystore.New()
-	profile, _ := newID.Profile([]string{w.hubs[1]})
-	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if rec, err := w.dirs[0].Lookup(ctx, "bob"); err == nil && rec.Seq > old.Seq {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bob's new keys never reached the chain")
-		}
-	}
-	if err := bob.Send(ctx, "alice", "from the stolen device"); err != nil {
-		t.Fatal(err)
+	w.newKeys(bobID, bobDir, "bob")
+	// The thief's write: the old device has not looked bob up, so it
+	// writes with the keys it holds.
+	if err := write("from the stolen device"); err != nil {
+		t.Fatalf("the old device's write: %v", err)
 	}
 	select {
 	case s := <-got:
@@ -422,71 +431,13 @@ func TestTransferredNameIsClosed(t *testing.T) {
 // as bob's: it says that bob's keys changed.
 func TestGroupWatchReadsNothingAfterAKeyChange(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
 	alice := w.user("alice", w.hubs[0])
 	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
 	dave := w.user("dave", w.hubs[0])
 	w.settle("alice", "bob", "dave")
-	connect(t, alice, bob, "hi bob")
-	connect(t, alice, dave, "hi dave")
-	if _, err := alice.CreateGroup(ctx, "crew", []string{"bob", "dave"}); err != nil {
-		t.Fatal(err)
-	}
-	id := groupSync(t, "crew", alice, bob, dave)
-	got, changed := make(chan string, 16), make(chan error, 16)
-	watch(t, alice, func(n client.Notice) {
-		if m := n.Message; n.Kind == client.NoticeMessage && m.Kind == wire.KindText && n.Conv == client.GroupConv(id) {
-			got <- m.From + ": " + m.Text
-		}
-	}, func(err error) {
-		if errors.Is(err, client.ErrKeysChanged) {
-			changed <- err
-		}
+	id := crew(t, alice, bob, dave)
+	watchThroughKeyChange(t, w, alice, bobID, bobDir, client.GroupConv(id), func(text string) error {
+		_, err := bob.SendEvent(context.Background(), client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: text})
+		return err
 	})
-	if _, err := bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "before the change"}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case s := <-got:
-		if s != "bob: before the change" {
-			t.Fatalf("alice's watch brought %q", s)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("alice's watch never brought bob's group message")
-	}
-
-	old, err := bobDir.Lookup(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newID, _ := keystore.New()
-	profile, _ := newID.Profile([]string{w.hubs[1]})
-	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
-		t.Fatal(err)
-	}
-	await.True(t, 2*time.Minute, "bob's new keys on the chain", func() bool {
-		rec, err := w.dirs[0].Lookup(ctx, "bob")
-		return err == nil && rec.Seq > old.Seq
-	})
-	// The thief's group message: the old device has not looked bob up, so
-	// it writes with the sender key it holds.
-	if _, err := bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "from the stolen device"}); err != nil {
-		t.Fatalf("the old device's group write: %v", err)
-	}
-	select {
-	case s := <-got:
-		t.Fatalf("alice's watch shows %q, written by bob's old device after his keys changed", s)
-	case err := <-changed:
-		var kc *client.KeyChange
-		if !errors.As(err, &kc) || kc.Name != "bob" {
-			t.Fatalf("alice's watch says %v", err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("alice's watch never said that bob's keys changed")
-	}
-	select {
-	case s := <-got:
-		t.Fatalf("alice's watch shows %q after saying bob's keys changed", s)
-	default:
-	}
 }

@@ -1060,27 +1060,13 @@ func TestSlowHubDoesNotBlockReading(t *testing.T) {
 func TestQueuedForChangedKeysStays(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	hub := startRestartableHub(t)
-	alice := w.user("alice", "http://"+hub.addr)
-	bob, bobID, bobDir := w.userWithState("bob", w.hubs[1], "")
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "hi")
-	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
-		t.Fatal(err)
-	}
-	hub.stop()
-	if err := alice.Send(ctx, "bob", "queued before the change"); !errors.Is(err, client.ErrQueued) {
-		t.Fatalf("send during the outage: %v", err)
-	}
-	newID, _ := keystore.New()
-	profile, _ := newID.Profile([]string{w.hubs[1]})
-	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
-		t.Fatal(err)
-	}
+	o := queuedInOutage(t, w)
+	alice, bob := o.alice, o.bob
+	w.newKeys(o.bobID, o.bobDir, "bob")
 	await.True(t, 2*time.Minute, "alice to see bob's new keys", func() bool {
 		return errors.Is(alice.CheckKeys(ctx, "bob"), client.ErrKeysChanged)
 	})
-	hub.start()
+	o.hub.start()
 	if err := alice.Flush(ctx); !errors.Is(err, client.ErrKeysChanged) {
 		t.Fatalf("flush with a message queued for keys that changed: %v", err)
 	}

@@ -8,10 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,33 +136,7 @@ func TestFourHostsOnLoopback(t *testing.T) {
 		ip := fmt.Sprintf("127.0.0.%d", i)
 		hosts = append(hosts, fmt.Sprintf("%s:%d", ip, freePortPair(t, ip)))
 	}
-	dir := t.TempDir()
-	var out bytes.Buffer
-	if code := run(context.Background(), []string{"testnet", "--hosts", strings.Join(hosts, ","), "--output", dir,
-		"--chain-id", "loopback-test", "--block-time", "100ms", "--timeout-propose", "300ms"}, nil, &out, io.Discard); code != 0 {
-		t.Fatalf("testnet exited %d", code)
-	}
-	lines := regexp.MustCompile(`\tnode (\S+)\tp2p (\S+)\trpc (http://\S+)`).FindAllStringSubmatch(out.String(), -1)
-	net := &network{t: t, dir: dir, chainID: "loopback-test"}
-	for i, l := range lines {
-		p := &proc{home: filepath.Join(dir, fmt.Sprintf("node%d", i)), rpc: l[3], log: filepath.Join(dir, fmt.Sprintf("node%d.log", i)), peer: l[1] + "@" + l[2]}
-		net.nodes = append(net.nodes, p)
-		p.start(t)
-	}
-	t.Cleanup(func() {
-		for _, p := range net.nodes {
-			p.stop(t, syscall.SIGKILL)
-		}
-		if t.Failed() {
-			for _, p := range net.nodes {
-				b, _ := os.ReadFile(p.log)
-				t.Logf("%s log (tail):\n%s", p.home, tail(string(b), 3000))
-			}
-		}
-	})
-	for i, p := range net.nodes {
-		waitUntil(t, fmt.Sprintf("node%d to commit block 3", i), 2*time.Minute, func() bool { return height(p) >= 3 })
-	}
+	net := startTestnet(t, "loopback-test", len(hosts), []string{"--hosts", strings.Join(hosts, ",")}, nil)
 	// Each is connected to the three others, at their own addresses.
 	for i, p := range net.nodes {
 		var r struct {

@@ -30,9 +30,16 @@ type network struct {
 // shown if it failed.
 func startNetwork(t *testing.T, chainID string, n int, testnetArgs, startArgs []string) *network {
 	t.Helper()
+	return startTestnet(t, chainID, n, append([]string{"--validators", fmt.Sprint(n), "--base-port", "0"}, testnetArgs...), startArgs)
+}
+
+// startTestnet is startNetwork with the testnet's flags given whole
+// (besides its directory, the chain ID and the block times), for n nodes.
+func startTestnet(t *testing.T, chainID string, n int, testnetArgs, startArgs []string) *network {
+	t.Helper()
 	dir := t.TempDir()
 	var out bytes.Buffer
-	args := append([]string{"testnet", "--validators", fmt.Sprint(n), "--output", dir, "--base-port", "0",
+	args := append([]string{"testnet", "--output", dir,
 		"--block-time", "100ms", "--timeout-propose", "300ms", "--chain-id", chainID}, testnetArgs...)
 	if code := run(context.Background(), args, nil, &out, io.Discard); code != 0 {
 		t.Fatalf("testnet exited %d", code)
