@@ -23,10 +23,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 	arrived := make(chan time.Time, b.N+8)
 	ready := make(chan struct{})
 	go bob.Watch(ctx, func(n client.Notice) {
-		if n.Kind != client.NoticeMessage || n.Message.Kind != wire.KindText {
+		if n.Kind != client.NoticeMessage || n.Event.Kind != wire.KindText {
 			return // receipts, reported after every (re)connection
 		}
-		m := n.Message
+		m := n.Event
 		if m.Text == "hello" {
 			close(ready)
 			return

@@ -30,10 +30,11 @@ import (
 // read (a newer version), kept in place of the message.
 const KindUnsupported = "unsupported"
 
-// Message is an entry of the history (History, Conversation), or, from
-// Receive and in a Watch Notice, an event as it arrived (a reaction, an
-// edit or a deletion arrives as itself; the history shows the message it
-// changed).
+// Message is an entry of the history (History, Conversation): a message
+// as the events about it left it (edited, reacted to, deleted), or a
+// timer's change, or a group's notice. What arrives is an Event (Receive,
+// a Watch Notice): a reaction, an edit or a deletion arrives as itself,
+// and the history shows the message it changed.
 type Message struct {
 	From string `json:"from"`
 	// Conv is the conversation it belongs to: with the contact who wrote
@@ -74,15 +75,7 @@ func (m Message) ID() wire.Ref { return wire.Ref{By: m.From, Seq: m.Seq} }
 // older client keeps its sequence number. Only a text message (or one
 // this client cannot read that carries a number) has a label; ok is
 // false for others.
-func (m Message) Label() (ref wire.Ref, ok bool) {
-	switch {
-	case m.Kind == wire.KindText && m.N == 0:
-		return m.ID(), true
-	case m.Kind == wire.KindText, m.Kind == KindUnsupported && m.N != 0:
-		return wire.Ref{By: m.From, Seq: m.N}, true
-	}
-	return wire.Ref{}, false
-}
+func (m Message) Label() (ref wire.Ref, ok bool) { return labelOf(m.Kind, m.From, m.Seq, m.N) }
 
 // ErrNoMessage: a reference names no message of the conversation.
 var ErrNoMessage = errors.New("client: no such message")
@@ -214,7 +207,7 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 	canSend := ct.ratchet.CanSend()
 	c.mu.Unlock()
 	if !canSend {
-		if _, err := c.Receive(ctx, conv); err != nil {
+		if _, err := c.receive(ctx, conv); err != nil {
 			return Message{}, err
 		}
 		c.mu.Lock()
@@ -491,7 +484,13 @@ func (c *Client) forget(ct conversation, m *Message) {
 // returned. A blocked contact's hubs are not read; nor are those of a
 // contact whose key change the client has seen (the *KeyChange is
 // returned).
-func (c *Client) Receive(ctx context.Context, conv Conv) ([]Message, error) {
+func (c *Client) Receive(ctx context.Context, conv Conv) ([]Event, error) {
+	ms, err := c.receive(ctx, conv)
+	return events(ms), err
+}
+
+// receive is Receive, returning what the events made of the history.
+func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 	if id, ok := conv.Group(); ok {
 		return c.receiveGroup(ctx, id)
 	}

@@ -36,8 +36,10 @@
 // [Client.Receive], [Client.Conversation], [Client.MarkRead], ...); those
 // for a contact only take a name ([Client.Send], [Client.Request]), those
 // for a group only its ID ([Client.Invite], [Client.LeaveGroup]). The
-// history holds [Message] values; [Client.Watch] reports a [Notice] as
-// each thing arrives.
+// history holds [Message] values, what the events made of each
+// conversation; what arrives is an [Event] ([Client.Receive],
+// [Client.SyncGroups]), and [Client.Watch] reports a [Notice] as each
+// thing arrives (an Event, a receipt, an expiry, a request).
 //
 // # Locks
 //

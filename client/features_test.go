@@ -271,7 +271,7 @@ func TestConversationOrder(t *testing.T) {
 		{alice, "bob", "a1|b1|a2, dated 2020|b2"},
 	} {
 		conv := tc.c.Conversation(client.ContactConv(tc.with))
-		if got := strings.Join(texts(conv), "|"); got != tc.want {
+		if got := strings.Join(historyTexts(conv), "|"); got != tc.want {
 			t.Errorf("%s's conversation: %s, want %s", tc.c.Name, got, tc.want)
 		}
 		for _, m := range conv {
@@ -337,7 +337,7 @@ func TestDisappearingMessages(t *testing.T) {
 	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "read late" {
 		t.Fatalf("bob, reading late, received %q %v", got, err)
 	}
-	if got := texts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer||vanishing|read late" {
+	if got := historyTexts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer||vanishing|read late" {
 		t.Fatalf("bob's conversation before he read it: %q", got)
 	}
 	if err := bob.MarkRead(ctx, client.ContactConv("alice")); err != nil { // the timers start now
@@ -345,12 +345,12 @@ func TestDisappearingMessages(t *testing.T) {
 	}
 	clk.advance(59 * time.Minute)
 	bob.Expire(ctx)
-	if got := texts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer||vanishing|read late" {
+	if got := historyTexts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer||vanishing|read late" {
 		t.Fatalf("bob's conversation 59 minutes after he read it: %q", got)
 	}
 	clk.advance(2 * time.Minute)
 	bob.Expire(ctx)
-	if got := texts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer|" {
+	if got := historyTexts(bob.Conversation(client.ContactConv("alice"))); strings.Join(got, "|") != "before the timer|" {
 		t.Fatalf("bob's conversation an hour after he read it: %q", got)
 	}
 
@@ -534,7 +534,7 @@ func TestWatchMaintains(t *testing.T) {
 			select {
 			case n := <-events:
 				if n.Kind == client.NoticeExpired && kind == "expired" ||
-					n.Kind == client.NoticeMessage && n.Message.Kind == kind && n.Message.Text == text {
+					n.Kind == client.NoticeMessage && n.Event.Kind == kind && n.Event.Text == text {
 					return
 				}
 			case <-ctx.Done():
@@ -727,8 +727,8 @@ func TestWatchReceipts(t *testing.T) {
 		switch {
 		case n.Kind == client.NoticeReceipt:
 			got <- n
-		case n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText:
-			texts <- n.Message.Text
+		case n.Kind == client.NoticeMessage && n.Event.Kind == wire.KindText:
+			texts <- n.Event.Text
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
 	// Once alice's watch brings bob's message, her stream on his hub is up
@@ -772,8 +772,8 @@ func TestWatchManyStreams(t *testing.T) {
 	connect(t, carol, bob, "from carol")
 	got := make(chan string, 8)
 	watch(t, bob, func(n client.Notice) {
-		if n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText {
-			got <- n.Message.Text
+		if n.Kind == client.NoticeMessage && n.Event.Kind == wire.KindText {
+			got <- n.Event.Text
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
 	for range 2 { // the catch-up

@@ -305,7 +305,7 @@ func watchThroughKeyChange(t *testing.T, w *world, alice *client.Client, bobID *
 	t.Helper()
 	got, changed := make(chan string, 16), make(chan error, 16)
 	watch(t, alice, func(n client.Notice) {
-		if m := n.Message; n.Kind == client.NoticeMessage && m.Kind == wire.KindText && n.Conv == conv {
+		if m := n.Event; n.Kind == client.NoticeMessage && m.Kind == wire.KindText && n.Conv == conv {
 			got <- m.From + ": " + m.Text
 		}
 	}, func(err error) {

@@ -377,8 +377,9 @@ func (c *Client) HandOver(ctx context.Context, id, member string) error {
 // do not have it, then it reads every member's new messages. It returns
 // what it read. Members whose link waits for their introduction get the
 // key on a later call.
-func (c *Client) SyncGroups(ctx context.Context) ([]Message, error) {
-	return c.syncGroups(ctx, true, true)
+func (c *Client) SyncGroups(ctx context.Context) ([]Event, error) {
+	ms, err := c.syncGroups(ctx, true, true)
+	return events(ms), err
 }
 
 // syncGroups is SyncGroups; pairwise and read say whether to read the
@@ -391,7 +392,7 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 	)
 	if pairwise {
 		for _, n := range c.Contacts() {
-			ms, err := c.Receive(ctx, ContactConv(n))
+			ms, err := c.receive(ctx, ContactConv(n))
 			out = append(out, ms...)
 			if !errors.Is(err, ErrKeysChanged) { // said where it matters: sending, reading, listing
 				firstErr = cmp.Or(firstErr, err)

@@ -379,10 +379,10 @@ func TestGroupWatchAndTimer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	connect(t, alice, bob, "hi")
-	got := make(chan client.Message, 16)
+	got := make(chan client.Event, 16)
 	watch(t, bob, func(n client.Notice) {
 		if n.Kind == client.NoticeMessage && n.Conv != client.ContactConv("alice") {
-			got <- *n.Message
+			got <- *n.Event
 		}
 	}, func(err error) { t.Logf("watch: %v", err) })
 	id, err := alice.CreateGroup(ctx, "live", []string{"bob"})

@@ -124,10 +124,10 @@ func BenchmarkFollowThousand(b *testing.B) {
 	arrived := make(chan time.Time, 1024)
 	hellos := make(chan struct{}, contacts)
 	go bob.Watch(ctx, func(n client.Notice) {
-		if n.Kind != client.NoticeMessage || n.Message.Kind != wire.KindText {
+		if n.Kind != client.NoticeMessage || n.Event.Kind != wire.KindText {
 			return // receipts, reported after every (re)connection
 		}
-		m := n.Message
+		m := n.Event
 		if m.Text == "hello bob" {
 			hellos <- struct{}{}
 			return

@@ -220,8 +220,8 @@ type Notice struct {
 	// Conv is the conversation it concerns (zero for NoticeExpired and
 	// NoticeRequest).
 	Conv Conv
-	// Message is what arrived (NoticeMessage), as Receive returns it.
-	Message *Message
+	// Event is what arrived (NoticeMessage), as Receive returns it.
+	Event *Event
 	// From, Greeting and Time are a contact request's (NoticeRequest):
 	// the requester (verified), their greeting, when they asked.
 	From     string
@@ -233,7 +233,7 @@ type Notice struct {
 type NoticeKind int
 
 const (
-	// NoticeMessage: a message or an event arrived in Conv (Message).
+	// NoticeMessage: a message or an event arrived in Conv (Event).
 	NoticeMessage NoticeKind = iota + 1
 	// NoticeReceipt: the contact of Conv may have written a new receipt:
 	// read it with ReceiptFrom. (Reported after every (re)connection to a
@@ -246,9 +246,10 @@ const (
 	NoticeRequest
 )
 
-// arrived reports m, which arrived, through fn.
+// arrived reports the event that brought m through fn.
 func (c *Client) arrived(fn func(Notice), m Message) {
-	fn(Notice{Kind: NoticeMessage, Conv: m.Conv, Message: &m})
+	e := m.event()
+	fn(Notice{Kind: NoticeMessage, Conv: m.Conv, Event: &e})
 }
 
 // announcer reports each inbox request once per Watch, and remembers
@@ -339,7 +340,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				err error
 			)
 			if _, cerr := c.contact(n); cerr == nil {
-				ms, err = c.Receive(ctx, ContactConv(n))
+				ms, err = c.receive(ctx, ContactConv(n))
 			}
 			lms, lerr := c.receiveLinks(ctx, n)
 			ms, err = append(ms, lms...), cmp.Or(err, lerr)

@@ -160,8 +160,8 @@ func watch(t testing.TB, c *client.Client, fn func(client.Notice), onErr func(er
 func watchTexts(t *testing.T, c *client.Client) (expect func(want string)) {
 	got := make(chan string, 16)
 	watch(t, c, func(n client.Notice) {
-		if n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindText {
-			got <- n.Message.Text
+		if n.Kind == client.NoticeMessage && n.Event.Kind == wire.KindText {
+			got <- n.Event.Text
 		}
 	}, func(err error) { t.Logf("%s's watch: %v", c.Name, err) })
 	return func(want string) {
@@ -193,7 +193,16 @@ func connect(t testing.TB, a, b *client.Client, greeting string) {
 	}
 }
 
-func texts(ms []client.Message) []string {
+func texts(ms []client.Event) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// historyTexts is texts for a history's messages.
+func historyTexts(ms []client.Message) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.Text)
@@ -487,10 +496,10 @@ func TestWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	connect(t, alice, bob, "hello")
-	got := make(chan client.Message, 16)
+	got := make(chan client.Event, 16)
 	watch(t, bob, func(n client.Notice) {
 		if n.Kind == client.NoticeMessage { // not the receipts, reported after every (re)connection
-			got <- *n.Message
+			got <- *n.Event
 		}
 	}, func(err error) { t.Errorf("watch: %v", err) })
 	if m := <-got; m.Text != "hello" { // the catch-up after connecting
@@ -520,7 +529,7 @@ func TestConcurrentReceive(t *testing.T) {
 	for i := 1; i < 10; i++ {
 		alice.Send(ctx, "bob", fmt.Sprint("m", i))
 	}
-	results := make(chan []client.Message, 4)
+	results := make(chan []client.Event, 4)
 	for i := 0; i < 4; i++ {
 		go func() {
 			ms, err := bob.Receive(ctx, client.ContactConv("alice"))
@@ -1022,7 +1031,7 @@ func TestSlowHubDoesNotBlockReading(t *testing.T) {
 	local := make(chan string, 1)
 	go func() {
 		ms := alice.Conversation(client.ContactConv("bob"))
-		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", texts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
+		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", historyTexts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
 	}()
 	select {
 	case got := <-local:
@@ -1032,7 +1041,7 @@ func TestSlowHubDoesNotBlockReading(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("reading the local history waited for a stalled upload")
 	}
-	read := make(chan []client.Message, 1)
+	read := make(chan []client.Event, 1)
 	go func() {
 		ms, _ := alice.Receive(ctx, client.ContactConv("bob"))
 		read <- ms
@@ -1143,6 +1152,6 @@ func TestNothingLeavesUnsaved(t *testing.T) {
 		t.Fatalf("after alice's restart bob received %v %v again", got, err)
 	}
 	if ms := again.Conversation(client.ContactConv("bob")); len(ms) == 0 || ms[len(ms)-1].Text != "not on disk yet" {
-		t.Fatalf("alice's history after the restart: %v", texts(ms))
+		t.Fatalf("alice's history after the restart: %v", historyTexts(ms))
 	}
 }

@@ -17,24 +17,32 @@ import (
 // apiMessage is m, an entry of me's history, as the API carries it
 // (never a file's key).
 func apiMessage(me string, m client.Message) api.Message {
-	to := m.Conv.String() // the contact written to, or the group
-	if _, ok := m.Conv.Contact(); ok && m.From != me {
+	out := apiEvent(me, client.Event{From: m.From, Conv: m.Conv, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref,
+		RefLabel: m.RefLabel, Emoji: m.Emoji, File: m.File, TTL: m.TTL, Expires: m.Expires, N: m.N})
+	out.Edited, out.Deleted, out.Reactions, out.Earlier = m.Edited, m.Deleted, maps.Clone(m.Reactions), m.Earlier
+	return out
+}
+
+// apiEvent is e, which arrived for me, as the API carries it: a message
+// as it arrived (never a file's key).
+func apiEvent(me string, e client.Event) api.Message {
+	to := e.Conv.String() // the contact written to, or the group
+	if _, ok := e.Conv.Contact(); ok && e.From != me {
 		to = me
 	}
-	out := api.Message{Conversation: m.Conv.String(), ID: api.Ref{By: m.From, Seq: m.Seq}, From: m.From, To: to,
-		Time: m.Time, Kind: m.Kind, Text: m.Text, Emoji: m.Emoji, TTL: int64(m.TTL / time.Second), Expires: m.Expires,
-		Edited: m.Edited, Deleted: m.Deleted, Reactions: maps.Clone(m.Reactions), Earlier: m.Earlier}
-	if l, ok := m.Label(); ok {
+	out := api.Message{Conversation: e.Conv.String(), ID: api.Ref{By: e.From, Seq: e.Seq}, From: e.From, To: to,
+		Time: e.Time, Kind: e.Kind, Text: e.Text, Emoji: e.Emoji, TTL: int64(e.TTL / time.Second), Expires: e.Expires}
+	if l, ok := e.Label(); ok {
 		out.Label = l.String()
 	}
-	if m.Ref != nil {
-		out.Ref = &api.Ref{By: m.Ref.By, Seq: m.Ref.Seq}
+	if e.Ref != nil {
+		out.Ref = &api.Ref{By: e.Ref.By, Seq: e.Ref.Seq}
 	}
-	if m.RefLabel != nil {
-		out.RefLabel = m.RefLabel.String()
+	if e.RefLabel != nil {
+		out.RefLabel = e.RefLabel.String()
 	}
-	if m.File != nil {
-		out.File = &api.File{Name: m.File.Name, Size: m.File.Size}
+	if e.File != nil {
+		out.File = &api.File{Name: e.File.Name, Size: e.File.Size}
 	}
 	return out
 }

@@ -86,7 +86,7 @@ func (a *Agent) follow(ctx context.Context, c *client.Client) {
 // watched publishes what the watch reported.
 func (a *Agent) watched(ctx context.Context, c *client.Client, n client.Notice) {
 	switch {
-	case n.Kind == client.NoticeReceipt, n.Kind == client.NoticeMessage && n.Message.Kind == wire.KindReceipts:
+	case n.Kind == client.NoticeReceipt, n.Kind == client.NoticeMessage && n.Event.Kind == wire.KindReceipts:
 		if name, ok := n.Conv.Contact(); ok {
 			if r, err := c.ReceiptFrom(ctx, name); err == nil {
 				a.receiptsMu.Lock()
@@ -101,11 +101,11 @@ func (a *Agent) watched(ctx context.Context, c *client.Client, n client.Notice) 
 		a.publish(api.Event{Type: api.EventRequest, Request: &api.Request{From: n.From, Greeting: n.Greeting, Time: n.Time}})
 		a.notify(ctx, "contact request from "+n.From)
 	case n.Kind == client.NoticeMessage:
-		m := *n.Message
-		am := apiMessage(c.Name, m)
+		e := *n.Event
+		am := apiEvent(c.Name, e)
 		a.publish(api.Event{Type: api.EventMessage, Message: &am})
-		if m.Kind == wire.KindText && m.From != c.Name {
-			a.notify(ctx, "new message from "+m.From)
+		if e.Kind == wire.KindText && e.From != c.Name {
+			a.notify(ctx, "new message from "+e.From)
 		}
 	}
 }

@@ -33,10 +33,10 @@ func TestNotificationsSayOnlyWho(t *testing.T) {
 	c := &client.Client{Name: "alice"}
 	ctx := context.Background()
 	secret := "the secret plan"
-	arrived := func(m client.Message) client.Notice {
-		return client.Notice{Kind: client.NoticeMessage, Conv: m.Conv, Message: &m}
+	arrived := func(e client.Event) client.Notice {
+		return client.Notice{Kind: client.NoticeMessage, Conv: e.Conv, Event: &e}
 	}
-	text := arrived(client.Message{From: "bob", Conv: client.ContactConv("bob"), Kind: wire.KindText, Text: secret})
+	text := arrived(client.Event{From: "bob", Conv: client.ContactConv("bob"), Kind: wire.KindText, Text: secret})
 	a.watched(ctx, c, text)
 	if len(n.got) != 0 {
 		t.Fatalf("notifications off (the default), shown: %q", n.got)
@@ -45,9 +45,9 @@ func TestNotificationsSayOnlyWho(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.watched(ctx, c, text)
-	a.watched(ctx, c, arrived(client.Message{From: "alice", Conv: client.ContactConv("bob"), Kind: wire.KindText, Text: secret})) // the user's own
-	a.watched(ctx, c, arrived(client.Message{From: "bob", Conv: client.ContactConv("bob"), Kind: wire.KindReact, Text: "👍"}))     // a reaction
-	a.watched(ctx, c, client.Notice{Kind: client.NoticeRequest, From: "carol", Greeting: secret, Time: time.Now()})               // a request's greeting
+	a.watched(ctx, c, arrived(client.Event{From: "alice", Conv: client.ContactConv("bob"), Kind: wire.KindText, Text: secret})) // the user's own
+	a.watched(ctx, c, arrived(client.Event{From: "bob", Conv: client.ContactConv("bob"), Kind: wire.KindReact, Text: "👍"}))     // a reaction
+	a.watched(ctx, c, client.Notice{Kind: client.NoticeRequest, From: "carol", Greeting: secret, Time: time.Now()})             // a request's greeting
 	want := []string{"Parley: new message from bob", "Parley: contact request from carol"}
 	if len(n.got) != len(want) || n.got[0] != want[0] || n.got[1] != want[1] {
 		t.Fatalf("shown %q, want %q", n.got, want)
