@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -10,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 )
 
@@ -88,5 +93,59 @@ func TestSetUpTwiceAtOnce(t *testing.T) {
 	}
 	if made != 1 {
 		t.Errorf("%d of %d setups at once made an identity, want 1", made, len(answers))
+	}
+}
+
+// TestPassphraseChangedTwiceAtOnce: with a daemon running, two
+// `parley passphrase` (or the web app's settings and a command) change
+// the passphrase at once. Each opened the keystore with the current one
+// and sealed it under its new one, the last write winning: every change
+// answered that the keystore is now under its passphrase, and the person
+// who believed the first one could never open the keys again. Now the
+// changes go one at a time: the first wins, the others find the current
+// passphrase no longer opens the keystore (bad_passphrase), and every
+// passphrase a change reported opens it.
+func TestPassphraseChangedTwiceAtOnce(t *testing.T) {
+	rpc, _ := startWorld(t)
+	home := filepath.Join(t.TempDir(), "h")
+	initHome(t, rpc, home)
+	d := startDaemon(t, home)
+	d.serving(t, home)
+
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  [4]error
+	)
+	news := [len(errs)]string{}
+	for i := range errs {
+		news[i] = fmt.Sprintf("the new passphrase number %d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := api.NewUnix(agent.SocketPath(home))
+			defer c.Close()
+			<-start
+			errs[i] = c.ChangePassphrase(context.Background(), api.PassphraseRequest{Current: os.Getenv("PARLEY_PASSPHRASE"), New: news[i]})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	changed := 0
+	for i, err := range errs {
+		var e *api.Error
+		switch {
+		case err == nil:
+			changed++
+			if _, err := keystore.Load(filepath.Join(home, "keystore"), []byte(news[i])); err != nil {
+				t.Errorf("change %d answered that the keystore is under %q, but it does not open with it: %v", i, news[i], err)
+			}
+		case errors.As(err, &e) && e.Code == api.CodeBadPassphrase:
+		default:
+			t.Errorf("change %d: %v, want success or %s", i, err, api.CodeBadPassphrase)
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d of %d changes at once answered success, want 1", changed, len(errs))
 	}
 }

@@ -138,15 +138,16 @@ type Agent struct {
 	chain    *chainDir
 
 	openMu sync.Mutex // one opening of the client at a time
-	// setupMu: one init, restore or recover at a time, each finding the
-	// home empty under it (two at once each drew keys and wrote its
-	// keystore over the other's, or failed on the other's open header
-	// store).
-	setupMu sync.Mutex
-	mu      sync.Mutex
-	id      *keystore.Identity
-	c       *client.Client
-	closed  bool
+	// keystoreMu: one call that writes the keystore at a time (init,
+	// restore, recover, passphrase), each checking what it relies on
+	// under it: the home still empty, the current passphrase still
+	// opening it. Two at once each wrote over the other's keystore while
+	// both answered success.
+	keystoreMu sync.Mutex
+	mu         sync.Mutex
+	id         *keystore.Identity
+	c          *client.Client
+	closed     bool
 
 	receiptsMu sync.Mutex
 	receipts   map[client.Conv]receiptCache // what each contact last said it has, for states without a network call

@@ -143,8 +143,9 @@ func (a *Agent) connectChain(k *call, cc api.ChainConfig, cfg *config, storeDir 
 	return d, nil
 }
 
-// saveKeystore seals id under pass into the home's keystore; kdfMemory,
-// if not 0, lowers Argon2id's cost (tests only).
+// saveKeystore seals id under pass into the home's keystore, at the cost
+// Options.KeystoreKDF sets (tests only) or the default. The caller holds
+// keystoreMu.
 func (a *Agent) saveKeystore(id *keystore.Identity, pass []byte) error {
 	kdf := keystore.DefaultKDF()
 	if a.opts.KeystoreKDF != nil {
@@ -176,8 +177,8 @@ func (a *Agent) initHome(k *call) (any, error) {
 	if err := k.decode(&req); err != nil {
 		return nil, err
 	}
-	a.setupMu.Lock()
-	defer a.setupMu.Unlock()
+	a.keystoreMu.Lock()
+	defer a.keystoreMu.Unlock()
 	if a.home.hasIdentity() {
 		return nil, a.errExists()
 	}
@@ -217,8 +218,8 @@ func (a *Agent) restore(k *call) (any, error) {
 		return nil, err
 	}
 	ctx, name := k.ctx, req.Name
-	a.setupMu.Lock()
-	defer a.setupMu.Unlock()
+	a.keystoreMu.Lock()
+	defer a.keystoreMu.Unlock()
 	if a.home.hasIdentity() {
 		return nil, a.errExists()
 	}
@@ -406,6 +407,8 @@ func (a *Agent) passphrase(k *call) (any, error) {
 	if err := a.home.loadConfig(); err != nil {
 		return nil, err
 	}
+	a.keystoreMu.Lock()
+	defer a.keystoreMu.Unlock()
 	id, err := keystore.Load(a.home.path(keystoreF), []byte(req.Current))
 	if err != nil {
 		return nil, err

@@ -52,8 +52,8 @@ func (a *Agent) recoverName(k *call) (any, error) {
 			return nil, usagef("--hub: %w", err)
 		}
 	}
-	a.setupMu.Lock()
-	defer a.setupMu.Unlock()
+	a.keystoreMu.Lock()
+	defer a.keystoreMu.Unlock()
 	if a.home.hasIdentity() {
 		return nil, coded(api.CodeExists, fmt.Errorf("%s already holds an identity", a.home.dir),
 			"recover into a new home: 'parley --home NEWDIR recover "+name+" --node URL'")
