@@ -1,8 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"mime"
 	"net/http"
@@ -14,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	qrcode "github.com/skip2/go-qrcode"
+	"golang.org/x/image/webp"
 
 	"github.com/parley-im/parley/internal/api"
 )
@@ -128,13 +134,35 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 }
 
 // previewable are the image types shown in the page (never SVG: it can
-// hold script).
-var previewable = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
+// hold script), each with the decoder of its header.
+var previewable = map[string]func(io.Reader) (image.Config, error){
+	"image/png": png.DecodeConfig, "image/jpeg": jpeg.DecodeConfig, "image/gif": gif.DecodeConfig, "image/webp": webp.DecodeConfig,
+}
+
+// MaxPreviewSide bounds the width and height of an image shown as a
+// preview: a few hundred kilobytes can declare 30,000×30,000 pixels, which
+// the browser decodes to gigabytes each time the conversation opens.
+// Larger images are attachments.
+const MaxPreviewSide = 4096
+
+// preview reports whether the file f, of the sniffed type ct, is shown in
+// the page: a previewable type whose header decodes and says at most
+// MaxPreviewSide pixels each way. It reads f's start; the caller seeks
+// back.
+func preview(f io.Reader, ct string) bool {
+	decode := previewable[ct]
+	if decode == nil {
+		return false
+	}
+	cfg, err := decode(io.LimitReader(f, 1<<20))
+	return err == nil && cfg.Width >= 1 && cfg.Height >= 1 && cfg.Width <= MaxPreviewSide && cfg.Height <= MaxPreviewSide
+}
 
 // download is GET /web/file?conv=CONV&ref=REF[&inline=1]: the file of
 // message REF, fetched by the agent into a private temporary directory
 // and sent to the browser: an attachment under its name, or, inline=1
-// and an image (sniffed, never SVG), the image.
+// and an image (sniffed, never SVG) of at most MaxPreviewSide pixels each
+// way by its header, the image.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, api.Errorf(api.CodeNoRoute, "download with GET"))
@@ -169,12 +197,17 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	n, _ := io.ReadFull(f, head)
 	f.Seek(0, io.SeekStart)
 	ct := http.DetectContentType(head[:n])
+	inline := q.Get("inline") == "1" && preview(f, ct)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		writeError(w, http.StatusInternalServerError, api.Errorf(api.CodeInternal, "parley web cannot read the file the agent saved"))
+		return
+	}
 	h := w.Header()
 	// What a file holds never runs as the app.
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	// Cache-Control stays no-store (ServeHTTP): a file kept in the
 	// browser's cache would outlive the session, in the clear on disk.
-	if q.Get("inline") == "1" && previewable[ct] {
+	if inline {
 		h.Set("Content-Type", ct)
 		h.Set("Content-Disposition", "inline")
 	} else {
@@ -203,7 +236,7 @@ func (s *Server) avatar(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := http.DetectContentType(p.Avatar)
-	if len(p.Avatar) == 0 || !previewable[ct] {
+	if len(p.Avatar) == 0 || !preview(bytes.NewReader(p.Avatar), ct) {
 		writeError(w, http.StatusNotFound, api.Errorf(api.CodeNoProfile, "no avatar"))
 		return
 	}
