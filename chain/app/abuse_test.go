@@ -114,7 +114,9 @@ func TestIdleAccountsPruned(t *testing.T) {
 			both()
 		}
 	}
-	both()
+	// Start shortly before a pruning check, so the holder's name is still
+	// held when it runs.
+	skip(int(nextCheck(0) - 20))
 	holder := newAccount("holder")
 	holder.expiresAt = mem.height + 3
 	var flood [][]byte
@@ -133,7 +135,15 @@ func TestIdleAccountsPruned(t *testing.T) {
 	if _, ok := accountEntry(mem, accts[0]); !ok {
 		t.Fatal("a throwaway account was pruned while its preorder was live")
 	}
-	skip(int(testParams.PreorderTTL) + 2)
+	// The flood's preorders and transactions have expired from height
+	// h+PreorderTTL+2 on; its accounts go at the first pruning check after
+	// that, not before.
+	expired := mem.height + testParams.PreorderTTL + 2
+	skip(int(nextCheck(expired) - 1 - mem.height))
+	if _, ok := accountEntry(mem, accts[0]); !ok {
+		t.Fatalf("a throwaway account was pruned at height %d, before the check at %d", mem.height, nextCheck(expired))
+	}
+	skip(1)
 	for i, a := range accts {
 		if _, ok := accountEntry(mem, a); ok {
 			t.Fatalf("throwaway account %d still in the state", i)
@@ -154,8 +164,8 @@ func TestIdleAccountsPruned(t *testing.T) {
 			t.Fatalf("the holder was pruned at height %d; its name is held until %d", mem.height, r.ExpiresAt+testParams.GracePeriod)
 		}
 	}
-	// ...and not after.
-	skip(1)
+	// ...and not after, from the next pruning check on.
+	skip(int(nextCheck(mem.height) - mem.height))
 	if _, ok := accountEntry(mem, holder); ok {
 		t.Fatal("the holder's account outlived its name's grace period")
 	}
@@ -218,5 +228,60 @@ func TestExpiredLeaveTheMempool(t *testing.T) {
 	prep, _ := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Height: c.height + 1, Txs: [][]byte{tx}, MaxTxBytes: 1 << 20})
 	if len(prep.Txs) != 0 {
 		t.Fatal("an expired transaction was proposed")
+	}
+}
+
+// TestPruneChecksSpacedFromTheDevicesHeight: before the devices height
+// (protocol 2) an account's pruning check is due right after its
+// transactions' expiry and moves with each; from it on (protocol 3) the
+// check falls on the next multiple of bns.PruneInterval, so a later
+// transaction whose expiry stays below it writes no check; an account is
+// pruned at that check, not before.
+func TestPruneChecksSpacedFromTheDevicesHeight(t *testing.T) {
+	const upgrade = 10
+	c := newChainWith(t, Config{DevicesHeight: upgrade})
+	checkOf := func(a *account) int64 {
+		t.Helper()
+		acct, ok := accountEntry(c, a)
+		if !ok {
+			t.Fatal("no account")
+		}
+		return acct.PruneAt
+	}
+	before := newAccount("before")
+	before.expiresAt = 30
+	c.ok(before.preorder("before"))
+	if got := checkOf(before); got != 31 {
+		t.Fatalf("check before the devices height at %d, want 31", got)
+	}
+	for c.height < upgrade {
+		c.block()
+	}
+	after := newAccount("after")
+	after.expiresAt = 40
+	c.ok(after.preorder("after"))
+	if got, want := checkOf(after), nextCheck(40); got != want {
+		t.Fatalf("check after the devices height at %d, want %d", got, want)
+	}
+	after.expiresAt = 50
+	c.ok(after.preorder("after2"))
+	if got, want := checkOf(after), nextCheck(40); got != want {
+		t.Fatalf("a later expiry moved the check to %d, want it at %d", got, want)
+	}
+	if n := countPrefix(c, bns.PrunePrefix); n != 2 {
+		t.Fatalf("%d pruning checks, want one per account", n)
+	}
+	for c.height < nextCheck(40)-1 {
+		c.block()
+	}
+	if _, ok := accountEntry(c, after); !ok {
+		t.Fatalf("pruned at height %d, before its check", c.height)
+	}
+	c.block()
+	if _, ok := accountEntry(c, after); ok {
+		t.Fatal("not pruned at its check")
+	}
+	if _, ok := accountEntry(c, before); ok {
+		t.Fatal("the account checked before the devices height was not pruned")
 	}
 }

@@ -379,9 +379,13 @@ func (c *execCtx) setAccount(pub bns.PublicKey, a *bns.Account) {
 	c.st.set(bns.AccountKey(pub), a.Marshal())
 }
 
-// schedule moves the account's pruning check to height at (the caller
-// saves the account).
+// schedule moves the account's pruning check to height at or, from the
+// devices height on, to the first multiple of bns.PruneInterval at or
+// after it (the caller saves the account).
 func (c *execCtx) schedule(pub bns.PublicKey, a *bns.Account, at int64) {
+	if c.params.DevicesAt(c.height) {
+		at = (at + bns.PruneInterval - 1) / bns.PruneInterval * bns.PruneInterval
+	}
 	if a.PruneAt == at {
 		return
 	}

@@ -465,8 +465,9 @@ func TestMempoolNonces(t *testing.T) {
 }
 
 // TestStateLayout: what each transaction writes is what docs/protocol.md
-// ("State") says: a registration writes its record and its account,
-// moves the account's pruning check and deletes the spent preorder; its
+// ("State") says: a registration writes its record and its account and
+// deletes the spent preorder (its account's pruning check moves only when
+// its expiry crosses a multiple of bns.PruneInterval); its
 // history entry is the record itself until the next change stores it
 // next to the record.
 func TestStateLayout(t *testing.T) {
@@ -495,18 +496,19 @@ func TestStateLayout(t *testing.T) {
 	}
 	pre := alice.preorder("alice")
 	h := c.height + 1
+	// The pruning check falls on the first multiple of PruneInterval after
+	// the expiry.
+	check := nextCheck(testExpiry)
 	same("preorder", written(pre), map[string]bool{
-		string(bns.AccountKey(alice.pub)):             false,
-		string(bns.PruneKey(testExpiry+1, alice.pub)): false,
+		string(bns.AccountKey(alice.pub)):      false,
+		string(bns.PruneKey(check, alice.pub)): false,
 		string(bns.PreorderKey(h, bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))): false,
 	})
 	c.age()
-	alice.expiresAt = testExpiry + 1 // moves the pruning check
+	alice.expiresAt = testExpiry + 1 // a later expiry, the same check
 	same("register", written(c.register(alice, "alice")), map[string]bool{
-		string(bns.RecordKey("alice")):                false,
-		string(bns.AccountKey(alice.pub)):             false,
-		string(bns.PruneKey(testExpiry+1, alice.pub)): true,
-		string(bns.PruneKey(testExpiry+2, alice.pub)): false,
+		string(bns.RecordKey("alice")):    false,
+		string(bns.AccountKey(alice.pub)): false,
 		string(bns.PreorderKey(h, bns.PreorderCommitment(testChain, "alice", saltOf("alice"), alice.pub))): true,
 	})
 	same("update", written(alice.update("alice", testProfile("v2"))), map[string]bool{
@@ -519,7 +521,7 @@ func TestStateLayout(t *testing.T) {
 		string(bns.HistoryKey("alice", 2)): false,
 		string(bns.AccountKey(alice.pub)):  false,
 		string(bns.AccountKey(bob.pub)):    false,
-		string(bns.PruneKey(c.record("alice").ExpiresAt+testParams.GracePeriod+1, bob.pub)): false,
+		string(bns.PruneKey(nextCheck(c.record("alice").ExpiresAt+testParams.GracePeriod), bob.pub)): false,
 	})
 	// The history is the stored entries, then the record's own.
 	entries, err := bns.UnmarshalHistory(c.query(bns.QueryHistory, []byte("alice")))

@@ -124,6 +124,10 @@ func (c *chain) skip(n int) {
 	}
 }
 
+// nextCheck is the first height after h at which pruning checks run
+// (a multiple of bns.PruneInterval).
+func nextCheck(h int64) int64 { return (h/bns.PruneInterval + 1) * bns.PruneInterval }
+
 func (c *chain) record(name string) *bns.Record {
 	c.t.Helper()
 	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: bns.QueryName, Data: []byte(name)})

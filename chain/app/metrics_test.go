@@ -48,7 +48,9 @@ func TestNameMetrics(t *testing.T) {
 	check("last grace height", c, 0, 1, 0, 1)
 	c.skip(1)
 	check("expired", c, 0, 0, 1, 1)
-	// Its account was pruned with it.
+	// Its account was pruned at the next pruning check.
+	c.skip(int(nextCheck(c.height) - c.height))
+	check("expired, its account pruned", c, 0, 0, 1, 1)
 	if got := testutil.ToFloat64(c.app.metrics.pruned.WithLabelValues("account")); got < 1 {
 		t.Errorf("accounts pruned: %v", got)
 	}

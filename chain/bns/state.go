@@ -46,6 +46,15 @@ var PruneValue = []byte{1}
 // PrunePrefix is the prefix of the account pruning schedule.
 var PrunePrefix = []byte("x/")
 
+// PruneInterval spaces the pruning checks: from the devices height on
+// (application protocol 3), a check falls on a height that is a multiple
+// of PruneInterval, the first at or after the height it is due. An
+// account's check so moves only when its transactions' expiries cross such
+// a height, not with each transaction, sparing most transactions a delete
+// and a write in the tree; an account is pruned at most PruneInterval - 1
+// blocks later than it could be.
+const PruneInterval = 256
+
 // PruneKey schedules the check, at height, of whether account's entry may
 // be pruned (see [Account]). By height first, so the due checks are a
 // contiguous range. Its value is [PruneValue].
