@@ -139,6 +139,10 @@ func BenchmarkThrowawayPreorders(b *testing.B) {
 		}
 		flood, floodLeaves := live()
 		c.skip(int(max(testParams.PreorderTTL+2, ttl+1)) + 1)
+		for c.height%bns.PruneInterval != 0 { // the accounts' pruning check
+			c.block()
+		}
+		c.skip(total / maintenanceBatch) // at most 2000 checks per block
 		after, afterLeaves := live()
 		var disk float64
 		filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
