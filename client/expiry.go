@@ -44,17 +44,30 @@ func (c *Client) hubExpiry(now time.Time, timer time.Duration) time.Time {
 	return t
 }
 
-// timerOf returns the timer of conversation conv, 0 if off.
+// timerOf returns the timer of conversation conv, 0 if off or if there is
+// no such conversation.
 func (c *Client) timerOf(conv Conv) time.Duration {
+	d, _ := c.Timer(conv)
+	return d
+}
+
+// Timer returns the disappearing-message timer of conv as last set by
+// either side (SetTimer, or the other side's timer event), 0 if off. A
+// contact the user does not have wraps ErrNotContact; a group the user is
+// not in is an error too.
+func (c *Client) Timer(conv Conv) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch x := c.conversationOf(conv).(type) {
 	case *Contact:
-		return x.timer
+		return x.timer, nil
 	case groupConv:
-		return time.Duration(x.g.TimerS) * time.Second
+		return time.Duration(x.g.TimerS) * time.Second, nil
 	}
-	return 0
+	if id, ok := conv.Group(); ok {
+		return 0, fmt.Errorf("client: no group %s", id)
+	}
+	return 0, fmt.Errorf("%w: %s", ErrNotContact, conv)
 }
 
 // expiresOnHubs reports whether an event of kind, sent while a timer is

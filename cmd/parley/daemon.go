@@ -51,7 +51,7 @@ func daemonCmd(h *home, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			h.lock = lock
-			a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now, Notifier: desktopNotifier(),
+			a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now, Notifier: h.desktopNotifier(),
 				ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
 			h.local = a
 			if pass, how := h.daemonSecret(); pass != nil {

@@ -60,6 +60,8 @@ type home struct {
 	// keystoreKDF is the cost an agent of this process seals keystores at
 	// (nil: the default).
 	keystoreKDF *keystore.KDF
+	// notifier shows a daemon's notifications (nil: desktopNotifier).
+	notifier agent.Notifier
 }
 
 // defaultLockWait is how long a command waits for another parley process
@@ -154,7 +156,7 @@ func (h *home) dial(ctx context.Context) *api.Client {
 func (h *home) serve(ctx context.Context, mode string) (*api.Client, error) {
 	opts := agent.Options{Home: h.dir, Mode: mode, Lock: h.lock, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF}
 	if mode == agent.ModeDaemon {
-		opts.Notifier = desktopNotifier()
+		opts.Notifier = h.desktopNotifier()
 	}
 	a := agent.New(opts)
 	h.local = a // a daemon's socket is served once it is unlocked (startLocal)

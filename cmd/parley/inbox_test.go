@@ -23,7 +23,13 @@ import (
 // inboxAddress is the bucket address of the identity in home.
 func inboxAddress(t *testing.T, home string) string {
 	t.Helper()
-	id, err := keystore.Load(filepath.Join(home, "keystore"), []byte("a test passphrase"))
+	return inboxAddressWith(t, home, "a test passphrase")
+}
+
+// inboxAddressWith is inboxAddress for a keystore sealed under pass.
+func inboxAddressWith(t *testing.T, home, pass string) string {
+	t.Helper()
+	id, err := keystore.Load(filepath.Join(home, "keystore"), []byte(pass))
 	if err != nil {
 		t.Fatal(err)
 	}

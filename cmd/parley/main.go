@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
@@ -51,6 +52,9 @@ type runOptions struct {
 	// keystoreKDF is the cost keystores are sealed at (nil: the default;
 	// tests make it cheap). No flag sets it.
 	keystoreKDF *keystore.KDF
+	// notifier shows a daemon's desktop notifications (nil: the desktop's
+	// on the session bus, if any).
+	notifier agent.Notifier
 }
 
 // runWith is run with opts.
@@ -58,7 +62,7 @@ func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reade
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
 	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock, barAt: -1,
-		lockWait: opts.lockWait, clientOpts: opts.client, keystoreKDF: opts.keystoreKDF}
+		lockWait: opts.lockWait, clientOpts: opts.client, keystoreKDF: opts.keystoreKDF, notifier: opts.notifier}
 	if h.lockWait == 0 {
 		h.lockWait = defaultLockWait
 	}

@@ -6,9 +6,13 @@ import (
 )
 
 // desktopNotifier is the desktop's notification service on the session
-// bus (nil: no session bus). The agent uses it only when the user turned
-// notifications on (parley settings notifications on).
-func desktopNotifier() agent.Notifier {
+// bus (nil: no session bus), or the one runOptions gave. The agent uses
+// it only when the user turned notifications on (parley settings
+// notifications on).
+func (h *home) desktopNotifier() agent.Notifier {
+	if h.notifier != nil {
+		return h.notifier
+	}
 	n, err := desktop.SessionNotifier("Parley")
 	if err != nil {
 		return nil

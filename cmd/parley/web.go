@@ -128,7 +128,7 @@ func (h *home) webAgent(ctx context.Context, log *slog.Logger) (stop func(), err
 		return nil, err
 	}
 	a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now,
-		Notifier: desktopNotifier(), ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
+		Notifier: h.desktopNotifier(), ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
 	if err := a.Start(ctx); err != nil {
 		lock.Release()
 		return nil, a.Explain(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"image"
 	"image/color"
@@ -12,13 +13,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub/server/hubtest"
 	awaitpkg "github.com/parley-im/parley/internal/await"
 	"github.com/parley-im/parley/internal/web/webtest"
@@ -29,10 +33,18 @@ import (
 // that its log never held the login token.
 func startWeb(t testing.TB, home string) string {
 	t.Helper()
+	login, _ := startWebWith(t, home, testRun())
+	return login
+}
+
+// startWebWith is startWeb with opts; stop stops parley web (and checks
+// it) before the test ends.
+func startWebWith(t testing.TB, home string, opts runOptions) (login string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- runWith(ctx, testRun(), []string{"--home", home, "web"}, nil, &out, &errb) }()
+	go func() { done <- runWith(ctx, opts, []string{"--home", home, "web"}, nil, &out, &errb) }()
 	first := awaitpkg.Value(t, 2*time.Minute, "parley web to print the address to open", func() (string, error) {
 		line, _, ok := strings.Cut(out.String(), "\n")
 		if !ok {
@@ -42,18 +54,42 @@ func startWeb(t testing.TB, home string) string {
 	})
 	m := regexp.MustCompile(`^open (http://127\.0\.0\.1:\d+/login\?token=([A-Za-z0-9_-]{43}))$`).FindStringSubmatch(first)
 	if m == nil {
+		cancel()
 		t.Fatalf("parley web's first line is %q", first)
 	}
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("parley web exited %d:\n%s", code, errb.String())
-		}
-		if strings.Contains(errb.String(), m[2]) {
-			t.Errorf("parley web logged its login token:\n%s", errb.String())
-		}
-	})
-	return m[1]
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("parley web exited %d:\n%s", code, errb.String())
+			}
+			if strings.Contains(errb.String(), m[2]) {
+				t.Errorf("parley web logged its login token:\n%s", errb.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return m[1], stop
+}
+
+// notified records the notifications an agent shows (runOptions.notifier).
+type notified struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (n *notified) Notify(_ context.Context, title, body string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, title+" | "+body)
+	return nil
+}
+
+func (n *notified) all() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.got)
 }
 
 type errFalse string
@@ -66,14 +102,22 @@ func origin(u string) string {
 }
 
 // TestWebScenario: Alice uses the web app, Bob the CLI, on a real chain
-// node and two real hubs. Alice unlocks in the browser, sees Bob's
-// request with its greeting, accepts it; they write both ways and each
-// sees the other's messages live (Alice's page without a reload); what
-// Bob wrote that looks like markup, script or bidi tricks is shown as the
-// text it is and runs nothing; files go both ways (Bob's image shown as
-// a preview, Alice's upload fetched by Bob intact); Alice checks the
-// safety number against what Bob's whois says and marks Bob verified.
-// Every screen passes axe-core with no serious or critical violation.
+// node and two real hubs. Alice unlocks in the browser, removes the junk
+// in her inbox, sees Bob's request with its greeting, accepts it; they
+// write both ways and each sees the other's messages live (Alice's page
+// without a reload); the timer selector shows the timer either side set;
+// what Bob wrote that looks like markup, script or bidi tricks is shown
+// as the text it is and runs nothing; files go both ways (Bob's image
+// shown as a preview, Alice's upload fetched by Bob intact); Alice checks
+// the safety number against what Bob's whois says, marks Bob verified,
+// then not. Her settings take effect (notifications, another node);
+// she renews her name and moves it to Bob's hub (Bob's whois follows and
+// he reads her there), changes her passphrase, signs out (the cookie no
+// longer works) and unlocks again with the new passphrase only; she
+// starts the conversation over (Bob accepts her new request), removes
+// Bob, declines his new request (he is told nothing), and revokes her
+// name (Bob's whois says REVOKED). Every screen passes axe-core with no
+// serious or critical violation.
 func TestWebScenario(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	const pass = "correct horse battery staple"
@@ -87,8 +131,22 @@ func TestWebScenario(t *testing.T) {
 	awaitName(t, alice, "bob")
 	greeting := `hi alice <b>it's bob</b> <script>window.pwned = "greeting"</script>`
 	parley(t, "--home", bob, "contacts", "add", "alice", "--message", greeting)
+	// Junk in Alice's inbox: two envelopes sealed to nobody, stamps paid.
+	ctx := context.Background()
+	junker, err := hubclient.Dial(ctx, hubs[0], ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []string{"junk 1", "junk 2"} {
+		if _, err := junker.InboxPost(ctx, inboxAddressWith(t, alice, pass), []byte(j)); err != nil {
+			t.Fatalf("posting %s: %v", j, err)
+		}
+	}
 
-	login := startWeb(t, alice)
+	notes := &notified{}
+	opts := testRun()
+	opts.notifier = notes
+	login, stopWeb := startWebWith(t, alice, opts)
 	app := origin(login)
 	page := webtest.Browser(t, "alice")
 	page.Open(login)
@@ -105,7 +163,14 @@ func TestWebScenario(t *testing.T) {
 	if got := page.Text(".greeting"); got != greeting {
 		t.Fatalf("the greeting shows as %q, want %q", got, greeting)
 	}
+	page.AwaitText("main", "2 envelopes in your inbox can never be opened")
 	page.Axe("requests")
+	// The junk removed in the page: the CLI on Alice's home lists none.
+	page.Click("button", "Remove them")
+	page.AwaitText("main", "Removed 2 envelopes that could never be opened.")
+	if out := parley(t, "--home", alice, "requests"); strings.Contains(out, "?\t") || !strings.Contains(out, "bob") {
+		t.Errorf("alice's requests after clearing the junk in the page:\n%s", out)
+	}
 	page.Click("button", "Accept bob")
 
 	// The conversation: Bob's greeting is its first message.
@@ -140,14 +205,24 @@ func TestWebScenario(t *testing.T) {
 	page.Type("textbox", "Message", "\r")
 	page.Click("button", "Delete alice/2")
 	page.Click("button", "Delete alice/2 for everyone")
-	page.Eval(`(() => { const s = document.querySelector('select[aria-label="Disappearing messages"]'); s.value = '3600'; s.dispatchEvent(new Event('change')); return 1; })()`, nil)
+	page.Choose("Disappearing messages", "3600")
 	awaitpkg.True(t, 2*time.Minute, "bob to read the reply, reaction, edit, delete and timer", func() bool {
 		out := parley(t, "--home", bob, "read", "alice")
 		return strings.Contains(out, "↪ bob/2 a reply to that") && strings.Contains(out, "👍alice") &&
 			strings.Contains(out, "hello bob, from the browser (edited here) (edited)") && strings.Contains(out, "(deleted)") &&
 			!strings.Contains(out, "line one") && strings.Contains(out, "(set disappearing messages to 1h0m0s)")
 	})
-	page.Eval(`(() => { const s = document.querySelector('select[aria-label="Disappearing messages"]'); s.value = '0'; s.dispatchEvent(new Event('change')); return 1; })()`, nil)
+	// The selector shows the timer as set: on opening the conversation
+	// again, and live when Bob sets another one.
+	page.Open(app + "/#/")
+	page.Open(app + "/#/c/bob")
+	page.Await("the selector to show the 1 hour timer", `document.getElementById('timer-select').value === '3600' && !document.getElementById('timer-select').disabled`)
+	parley(t, "--home", bob, "timer", "alice", "2h")
+	page.Await("the selector to show bob's 2 hour timer", `document.getElementById('timer-select').value === '7200' && document.getElementById('timer-select').selectedOptions[0].textContent === 'Disappear after 2 hours'`)
+	page.Choose("Disappearing messages", "0")
+	awaitpkg.True(t, 2*time.Minute, "bob to read the timer turned off", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "read", "alice"), "(turned disappearing messages off)")
+	})
 
 	// Hostile text: shown as text, nothing runs, no link made.
 	hostile := "<img src=x onerror=\"window.pwned='img'\"><a href=\"javascript:window.pwned='link'\">click</a> \u202eevil.exe\u202c <script>window.pwned='script'</script>"
@@ -226,6 +301,11 @@ func TestWebScenario(t *testing.T) {
 	page.AwaitText("main", "Verified in person")
 	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed, verified in person") {
 		t.Errorf("alice's contacts after verifying in the browser: %q", out)
+	}
+	page.Click("button", "Mark not verified")
+	page.AwaitText("main", "Not verified in person yet")
+	if out := parley(t, "--home", alice, "contacts"); !strings.HasPrefix(out, "bob\tkeys as confirmed, not verified (parley contacts verify bob)") {
+		t.Errorf("alice's contacts after unverifying in the browser: %q", out)
 	}
 
 	// A hostile display name from Bob: text on his page, and in the list.
@@ -374,17 +454,110 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 		return strings.Contains(parley(t, "--home", alice, "settings"), "read-receipts: off")
 	})
 
+	// Notifications on in the settings: the agent shows one for Bob's
+	// next message (none before, while they were off), naming him, never
+	// the text.
+	if got := notes.all(); len(got) != 0 {
+		t.Errorf("notifications shown while they were off: %q", got)
+	}
+	page.Click("checkbox", "Desktop notifications (from the agent)")
+	awaitpkg.True(t, time.Minute, "notifications on", func() bool {
+		return strings.Contains(parley(t, "--home", alice, "settings"), "notifications: on")
+	})
+	parley(t, "--home", bob, "send", "alice", "a secret the notification must not show")
+	shownNotes := awaitpkg.Value(t, 2*time.Minute, "a notification of bob's message", func() ([]string, error) {
+		if got := notes.all(); len(got) > 0 {
+			return got, nil
+		}
+		return nil, errFalse("none yet")
+	})
+	if shownNotes[0] != "Parley | new message from bob" {
+		t.Errorf("the notifications shown: %q", shownNotes)
+	}
+
+	// Another address of the node, and a witness, set in the page: the
+	// CLI on Alice's home and her status page use them; a node that does
+	// not answer is refused, saying so, and changes nothing.
+	nodePort := rpc[strings.LastIndexByte(rpc, ':')+1:]
+	localRPC := "http://localhost:" + nodePort
+	page.Open(app + "/#/settings")
+	page.Fill("textbox", "Node", "http://127.0.0.1:1")
+	page.Click("button", "Use this node")
+	page.AwaitText("main [role=alert]", "127.0.0.1:1")
+	page.Fill("textbox", "Node", localRPC)
+	page.Fill("textbox", "Witnesses (one per line)", rpc)
+	page.Click("button", "Use this node")
+	awaitpkg.True(t, time.Minute, "the new node in alice's settings", func() bool {
+		out := parley(t, "--home", alice, "settings")
+		return strings.Contains(out, "node: "+localRPC+"\n") && strings.Contains(out, "witnesses: "+rpc+"\n")
+	})
+	page.Open(app + "/#/status")
+	page.AwaitText("main", "Verified height")
+	if got := page.Text("main dl"); !strings.Contains(got, localRPC) || !regexp.MustCompile(`Witnesses\s+1\b`).MatchString(got) {
+		t.Errorf("the status page after the node changed: %q", got)
+	}
+
 	for _, screen := range []string{"status", "settings", "profile", "search", "add", "groups/new"} {
 		page.Open(app + "/#/" + screen)
 		page.Await(screen+" to show", `document.querySelector('main h1') !== null && !document.querySelector('main .loading')`)
 		page.Axe(screen)
 	}
-	// Alice signs out. What the page showed of Bob's (his image, his
-	// avatar, the safety number's QR code) is not left in the browser's
-	// cache for whoever uses the browser next: before, the image was
-	// kept an hour (Cache-Control: private, max-age=3600), on disk with
-	// the browser's profile, and a page asking the cache alone got it
-	// after signing out.
+
+	// Alice's name, renewed in the page: Bob's whois reads the new expiry.
+	before := expiresAt(t, bob, "alice")
+	page.Open(app + "/#/name")
+	page.AwaitText("main", "Move to other hubs")
+	page.Axe("name")
+	page.Phone(true)
+	page.Axe("name, phone")
+	page.Phone(false)
+	page.Click("button", "Renew my name")
+	page.AwaitText("main", "now expires at height")
+	awaitpkg.True(t, 2*time.Minute, "bob to see alice's name renewed", func() bool { return expiresAt(t, bob, "alice") > before })
+
+	// Moved to Bob's hub, the old one emptied: Bob's whois names the new
+	// hub, and he reads what Alice writes next from it.
+	page.Fill("textbox", "Hubs (one per line)", hubs[1])
+	page.Click("checkbox", "Empty the hubs I leave")
+	page.Click("button", "Move to these hubs")
+	page.AwaitText("main", "Now on "+hubs[1])
+	awaitName(t, bob, "alice", "hubs:     "+hubs[1]+"\n")
+	page.Open(app + "/#/c/bob")
+	page.Type("textbox", "Message", "from my new hub\r")
+	awaitpkg.True(t, 2*time.Minute, "bob to read alice from her new hub", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "read", "alice"), "alice: from my new hub")
+	})
+
+	// A new passphrase, set in the page.
+	const newPass = "a new passphrase for alice"
+	page.Open(app + "/#/settings")
+	page.Type("textbox", "Current passphrase", pass)
+	page.Type("textbox", "New passphrase", newPass)
+	page.Type("textbox", "New passphrase again", newPass)
+	page.Click("button", "Change passphrase")
+	page.AwaitText("main", "Passphrase changed")
+
+	// Alice signs out. The session's cookie no longer opens anything.
+	// What the page showed of Bob's (his image, his avatar, the safety
+	// number's QR code) is not left in the browser's cache for whoever
+	// uses the browser next: before, the image was kept an hour
+	// (Cache-Control: private, max-age=3600), on disk with the browser's
+	// profile, and a page asking the cache alone got it after signing out.
+	cookieName := "parley_session_" + app[strings.LastIndexByte(app, ':')+1:]
+	session := page.Cookies(app)[cookieName]
+	withCookie := func() int {
+		req, _ := http.NewRequest("GET", app+"/api/v1/agent", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: session})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if session == "" || withCookie() != http.StatusOK {
+		t.Fatalf("before signing out, the session cookie %s=%q does not work", cookieName, session)
+	}
 	var qr, avatar string
 	page.Open(app + "/#/contact/bob")
 	page.Await("the QR code to load", `document.querySelector('img.qr') && document.querySelector('img.qr').complete`)
@@ -393,6 +566,13 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 	page.Open(app + "/#/settings")
 	page.Click("button", "Sign out")
 	page.Await("the signed-out page", `!document.querySelector('nav[aria-label=Conversations]')`)
+	page.AwaitText("main", "Not signed in")
+	if code := withCookie(); code != http.StatusUnauthorized {
+		t.Errorf("the cookie after signing out: %d, want 401", code)
+	}
+	if c, ok := page.Cookies(app)[cookieName]; ok {
+		t.Errorf("the browser keeps the session cookie after signing out: %q", c)
+	}
 	for _, u := range []string{preview, qr, avatar} {
 		var cached string
 		page.Eval(`fetch(`+strconv.Quote(u)+`, {cache: 'only-if-cached', mode: 'same-origin'}).then(r => r.ok ? 'cached: ' + r.status + ' ' + r.headers.get('content-type') : 'not cached: ' + r.status, e => 'not cached')`, &cached)
@@ -416,6 +596,78 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 	if strings.Contains(text, "while you were away") || strings.Contains(text, "live from the CLI") {
 		t.Errorf("after signing out, leaving and pressing back shows the conversation:\n%s", text)
 	}
+
+	// parley web again: the old passphrase no longer unlocks, the new one does.
+	stopWeb()
+	login, _ = startWebWith(t, alice, opts)
+	app = origin(login)
+	page.Open(login)
+	page.AwaitText("main", "Unlock Parley")
+	page.Type("textbox", "Passphrase", pass)
+	page.Click("button", "Unlock")
+	page.AwaitText("main [role=alert]", "passphrase")
+	page.Fill("textbox", "Passphrase", newPass)
+	page.Click("button", "Unlock")
+	page.Await("the app to open", `!!document.querySelector('nav[aria-label=Conversations]')`)
+
+	// Alice starts the conversation over from Bob's page: Bob gets her new
+	// request with its greeting; once he accepts, his messages reach her.
+	page.Open(app + "/#/contact/bob")
+	page.Fill("textbox", "Greeting for the new request", "starting over, from the browser")
+	page.Click("button", "Start the conversation over")
+	awaitpkg.True(t, 2*time.Minute, "bob to get alice's new request", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "requests"), "alice\t(signature verified against the chain): starting over, from the browser")
+	})
+	parley(t, "--home", bob, "contacts", "accept", "alice")
+	parley(t, "--home", bob, "send", "alice", "glad we started over")
+	page.Open(app + "/#/c/bob")
+	page.AwaitText("[role=log]", "glad we started over")
+
+	// Alice removes Bob: he is gone from her list and her contacts.
+	page.Open(app + "/#/contact/bob")
+	page.Click("button", "Remove bob")
+	page.Click("button", "Remove bob and the conversation for good")
+	page.Await("bob gone from the list", `location.hash === '#/' && !!document.getElementById('conv-list') && !document.getElementById('conv-list').textContent.includes('boB')`)
+	if out := parley(t, "--home", alice, "contacts"); strings.Contains(out, "bob") {
+		t.Errorf("alice's contacts after removing bob in the page:\n%s", out)
+	}
+	// Bob asks again (to her new hub's inbox); Alice declines in the page.
+	// Bob is told nothing: his request still waits for an answer.
+	parley(t, "--home", bob, "contacts", "reset", "alice", "--message", "bob asks again")
+	page.Click("link", "Requests (1)")
+	page.AwaitText("main", "bob asks again")
+	page.Click("button", "Decline bob")
+	page.AwaitText("main", "No requests waiting.")
+	if out := parley(t, "--home", alice, "requests"); strings.Contains(out, "bob") {
+		t.Errorf("alice's requests after declining bob in the page:\n%s", out)
+	}
+	if out := parley(t, "--home", bob, "contacts"); !strings.Contains(out, "request sent, waiting for alice to accept") {
+		t.Errorf("bob's contacts after alice declined:\n%s", out)
+	}
+	page.Open(app + "/#/")
+	page.Open(app + "/#/requests")
+	page.AwaitText("main", "No requests waiting.")
+
+	// Revoking needs the name typed again; then Bob's whois says REVOKED.
+	page.Open(app + "/#/name")
+	page.AwaitText("main", "Revoke your name")
+	revokeDisabled := func() bool {
+		var d bool
+		page.Eval(`[...document.querySelectorAll('button')].find(b => b.textContent === 'Revoke my name for good').disabled`, &d)
+		return d
+	}
+	page.Type("textbox", "Type alice to confirm", "alic")
+	if !revokeDisabled() {
+		t.Fatal("the revoke button works before the name is typed in full")
+	}
+	page.Type("textbox", "Type alice to confirm", "e")
+	if revokeDisabled() {
+		t.Fatal("the revoke button stays disabled with the name typed")
+	}
+	page.Click("button", "Revoke my name for good")
+	page.AwaitText("main", "was revoked at block")
+	awaitName(t, bob, "alice", "REVOKED")
+
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page's scripts failed: %q", errs)
 	}
@@ -486,7 +738,12 @@ func TestWebKeyChange(t *testing.T) {
 // empty home to a registered name (the stages shown); she adds Bob by
 // name after seeing his verified record, accepts Carol's request, makes
 // a group of the three, and the group's messages go both ways between
-// her page and Bob's and Carol's CLI.
+// her page and Bob's and Carol's CLI; she renames it, removes Carol,
+// invites her back and leaves, each seen on the others' devices; she
+// turns backup on. On a new device she recovers her name in the browser
+// with her recovery phrase, her contacts back from the backup; Bob,
+// told of her new keys, confirms them, and they write again. Bob's own
+// backup restores him on a new device in the browser.
 func TestWebFirstRunAndGroup(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	const pass = "correct horse battery staple"
@@ -505,7 +762,8 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	page.Type("textbox", "Passphrase again", pass)
 	page.Click("button", "Set up")
 	page.AwaitText("main", "Write down your recovery phrase")
-	if words := strings.Fields(page.Text("#recovery-phrase")); len(words) < 12 {
+	phrase := page.Text("#recovery-phrase")
+	if words := strings.Fields(phrase); len(words) < 12 {
 		t.Errorf("the recovery phrase shown: %q", words)
 	}
 	page.Axe("recovery phrase")
@@ -591,8 +849,72 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	page.Click("link", "Open the conversation")
 	page.AwaitText("[role=log]", "carol")
 	page.AwaitText("#conv-title", "hill walkers")
+
+	// Carol invited back in the page: she has the group again, and Bob's
+	// device shows the notice.
+	page.Click("link", "Group details")
+	page.Choose("Contact to invite", "carol")
+	page.Click("button", "Invite")
+	page.Await("carol among the members again", `[...document.querySelectorAll('main li')].some(li => li.textContent.startsWith('carol'))`)
+	groupUntil(t, "bob and carol see carol invited back", "hill walkers", []string{bob, carol}, func() bool {
+		return reads(t, bob, "hill walkers", "dora added carol") && reads(t, carol, "hill walkers", "dora added you to hill walkers")
+	})
+	// Dora leaves in the page: the others read that she left, and whom
+	// she handed the group to; her list no longer has it.
+	page.Click("button", "Leave the group")
+	groupUntil(t, "bob and carol see dora leave", "hill walkers", []string{bob, carol}, func() bool {
+		return reads(t, bob, "hill walkers", "dora left and handed the group to") && reads(t, carol, "hill walkers", "dora left and handed the group to")
+	})
+	page.Open(origin(login) + "/#/")
+	page.Await("the group gone from dora's list", `!!document.getElementById('conv-list') && !document.getElementById('conv-list').textContent.includes('hill walkers') && document.getElementById('conv-list').textContent.includes('carol')`)
+
+	// Backup on in the page (the CLI on her home says so).
+	page.Open(origin(login) + "/#/settings")
+	page.Type("textbox", "Backup passphrase", "dora's backup passphrase")
+	page.Click("button", "Turn backup on")
+	page.AwaitText("main", "are backed up, encrypted, on your hubs")
+	if out := parley(t, "--home", dora, "status"); !strings.Contains(out, "settings: backup on") {
+		t.Errorf("dora's status after backup on in the page:\n%s", out)
+	}
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page's scripts failed: %q", errs)
+	}
+
+	// Dora loses her device. On a new one, her first run in the browser
+	// recovers her name with the recovery phrase, and her backup gives
+	// back her contacts. Bob is told her keys changed, by the same owner;
+	// once he confirms, his request reaches her new page, and they write
+	// again.
+	dora2 := filepath.Join(t.TempDir(), "dora2")
+	page3 := webtest.Browser(t, "dora2")
+	page3.Open(startWeb(t, dora2))
+	page3.AwaitText("main", "Set up Parley on this device")
+	page3.Click("radio", "Recover my name with its recovery phrase")
+	page3.Fill("textbox", "Chain node", rpc)
+	page3.Type("textbox", "Your name", "dora")
+	page3.Fill("textbox", "Recovery phrase", phrase)
+	page3.Type("textbox", "Backup passphrase", "dora's backup passphrase")
+	page3.Type("textbox", "Passphrase", pass)
+	page3.Type("textbox", "Passphrase again", pass)
+	page3.Axe("recover")
+	page3.Click("button", "Set up")
+	page3.AwaitText("nav[aria-label=Conversations]", "bob")
+	page3.AwaitText("nav[aria-label=Conversations]", "carol")
+	awaitName(t, bob, "dora", "new keys: signing key")
+	if code, _, errs := try(bob, "send", "dora", "are you back?"); code != 1 || !strings.Contains(errs, "(update by the same owner key: a new device after 'dora' recovered the name, or someone holding that key)") {
+		t.Fatalf("bob sends to the recovered dora unconfirmed: exit %d\n%s", code, errs)
+	}
+	parley(t, "--home", bob, "contacts", "confirm", "dora")
+	parley(t, "--home", bob, "send", "dora", "welcome back, dora")
+	page3.Click("link", "Requests (1)")
+	page3.Click("button", "Accept bob")
+	page3.AwaitText("[role=log]", "welcome back, dora")
+	page3.Type("textbox", "Message", "thanks, bob: recovered in the browser\r")
+	awaitpkg.True(t, 2*time.Minute, "bob to read the recovered dora", func() bool {
+		return strings.Contains(parley(t, "--home", bob, "read", "dora"), "dora: thanks, bob: recovered in the browser")
+	})
+	if errs := page3.Errors(); len(errs) > 0 {
+		t.Errorf("dora's new page's scripts failed: %q", errs)
 	}
 
 	// Bob keeps a backup; on a new device his first run in the browser

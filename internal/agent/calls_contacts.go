@@ -118,8 +118,23 @@ func (a *Agent) answer(accept bool) func(k *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.Answer(k.ctx, k.param("name"), accept); err != nil {
+		name := k.param("name")
+		if err := c.Answer(k.ctx, name, accept); err != nil {
 			return nil, err
+		}
+		if accept {
+			// What the requester wrote after the request is read now: a
+			// watch saw it arrive before the conversation existed here
+			// (or before it started over), and nothing new on their hubs
+			// would make it look again.
+			ms, err := c.Receive(k.ctx, client.ContactConv(name))
+			for _, m := range ms {
+				am := apiEvent(c.Name, m)
+				a.publish(api.Event{Type: api.EventMessage, Message: &am})
+			}
+			if quiet(err) != nil {
+				k.warn("", err)
+			}
 		}
 		return nil, nil
 	}

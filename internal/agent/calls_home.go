@@ -33,8 +33,8 @@ func (a *Agent) routes() {
 	a.route("GET "+p+"/agent", a.agentInfo)
 	a.route("POST "+p+"/unlock", a.unlock)
 	a.route("POST "+p+"/init", a.initHome)
-	a.route("POST "+p+"/restore", a.restore)
-	a.route("POST "+p+"/recover", a.recoverName)
+	a.route("POST "+p+"/restore", a.thenStart(a.restore))
+	a.route("POST "+p+"/recover", a.thenStart(a.recoverName))
 	a.route("POST "+p+"/register", a.register)
 	a.route("POST "+p+"/passphrase", a.passphrase)
 	a.route("GET "+p+"/status", a.status)
@@ -78,6 +78,7 @@ func (a *Agent) routes() {
 	a.route("POST "+p+"/conversations/{conv}/react", a.react)
 	a.route("POST "+p+"/conversations/{conv}/edit", a.edit)
 	a.route("POST "+p+"/conversations/{conv}/delete", a.deleteMessage)
+	a.route("GET "+p+"/conversations/{conv}/timer", a.timer)
 	a.route("PUT "+p+"/conversations/{conv}/timer", a.setTimer)
 	a.route("POST "+p+"/conversations/{conv}/files", a.sendFile)
 	a.route("POST "+p+"/conversations/{conv}/files/get", a.getFile)
@@ -91,6 +92,25 @@ func (a *Agent) routes() {
 	// Events.
 	a.mux.HandleFunc("GET "+p+"/events", a.serveEvents)
 	a.patterns = append(a.patterns, "GET "+p+"/events")
+}
+
+// thenStart runs a call that sets a home up with a name (restore,
+// recover) and, once it succeeded and closed what it opened (the header
+// store among them), opens a daemon's client and starts its duties, as
+// unlocking or registering does: without them, a daemon set up from a
+// browser would follow nothing (no request, no message live) until it
+// ran again.
+func (a *Agent) thenStart(setUp func(*call) (any, error)) func(*call) (any, error) {
+	return func(k *call) (any, error) {
+		res, err := setUp(k)
+		if err != nil {
+			return res, err
+		}
+		if err := a.Start(k.ctx); err != nil {
+			k.warn("the agent's duties did not start", err)
+		}
+		return res, nil
+	}
 }
 
 func (a *Agent) agentInfo(k *call) (any, error) {
@@ -781,21 +801,23 @@ func (a *Agent) setNode(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.chain.reset()                 // the header store is opened by one directory at a time
-	d, err := lookup.New(k.ctx, lc) // checks the node's headers from the trust root
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.Node, err)
-	}
-	lb, err := d.Latest(k.ctx)
-	d.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.Node, err)
-	}
-	if err := a.home.update(func(c *config) {
-		c.Node, c.Witnesses = req.Node, req.Witnesses
-		if a.home.locked {
-			c.TrustHeight, c.TrustHash = lb.Height, lookup.HashString(lb.Hash())
+	var lb *types.LightBlock
+	if err := a.chain.swap(func() error { // the header store is opened by one directory at a time
+		d, err := lookup.New(k.ctx, lc) // checks the node's headers from the trust root
+		if err != nil {
+			return fmt.Errorf("%s: %w", req.Node, err)
 		}
+		lb, err = d.Latest(k.ctx)
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", req.Node, err)
+		}
+		return a.home.update(func(c *config) {
+			c.Node, c.Witnesses = req.Node, req.Witnesses
+			if a.home.locked {
+				c.TrustHeight, c.TrustHash = lb.Height, lookup.HashString(lb.Hash())
+			}
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -835,14 +857,15 @@ func (a *Agent) setTrust(k *call) (any, error) {
 		os.RemoveAll(fresh)
 		return nil, err
 	}
-	a.chain.reset()
-	if err := os.RemoveAll(a.home.path(lightDir)); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(fresh, a.home.path(lightDir)); err != nil {
-		return nil, err
-	}
-	if err := a.home.update(func(c *config) { c.TrustHeight, c.TrustHash = cfg.TrustHeight, cfg.TrustHash }); err != nil {
+	if err := a.chain.swap(func() error {
+		if err := os.RemoveAll(a.home.path(lightDir)); err != nil {
+			return err
+		}
+		if err := os.Rename(fresh, a.home.path(lightDir)); err != nil {
+			return err
+		}
+		return a.home.update(func(c *config) { c.TrustHeight, c.TrustHash = cfg.TrustHeight, cfg.TrustHash })
+	}); err != nil {
 		return nil, err
 	}
 	return api.TrustResult{Height: req.Height, Hash: cfg.TrustHash, VerifiedHeight: lb.Height}, nil

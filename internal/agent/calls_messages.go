@@ -395,6 +395,26 @@ func (a *Agent) deleteMessage(k *call) (any, error) {
 	})
 }
 
+// timer is the conversation's disappearing-message timer as either side
+// last set it.
+func (a *Agent) timer(k *call) (any, error) {
+	conv := k.conversation()
+	c, err := a.client(k.ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if id, ok := conv.Group(); ok {
+		if _, err := c.FindGroup(id); err != nil {
+			return nil, coded(api.CodeNoGroup, err, "")
+		}
+	}
+	d, err := c.Timer(conv)
+	if err != nil {
+		return nil, err
+	}
+	return api.TimerResult{Label: conversationLabel(c, conv), Seconds: int64(d / time.Second)}, nil
+}
+
 func (a *Agent) setTimer(k *call) (any, error) {
 	var req api.TimerRequest
 	c, conv, err := a.inConv(k, &req, func() error {

@@ -415,15 +415,19 @@ func (c *chainDir) close() {
 	}
 }
 
-// reset drops the directory, to open it again from the configuration
-// (after the node or the trust root changed).
-func (c *chainDir) reset() {
+// swap closes the directory and runs change, which may open the header
+// store itself (to check a new node or trust root) and change the
+// configuration; no lookup opens the store meanwhile (it would hold the
+// store's lock, and change could not open it). The directory opens again
+// from the configuration on its next use.
+func (c *chainDir) swap(change func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.d != nil {
 		c.d.Close()
 	}
 	c.d, c.err = nil, nil
+	return change()
 }
 
 // origin is a URL's scheme and host: what a person recognises of it.

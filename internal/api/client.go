@@ -426,6 +426,12 @@ func (c *Client) Delete(ctx context.Context, conv string, r DeleteRequest) error
 	return c.Do(ctx, http.MethodPost, path("conversations", conv, "delete"), r, nil)
 }
 
+// Timer is the conversation's disappearing-message timer (0 off).
+func (c *Client) Timer(ctx context.Context, conv string) (TimerResult, error) {
+	var out TimerResult
+	return out, c.Do(ctx, http.MethodGet, path("conversations", conv, "timer"), nil, &out)
+}
+
 func (c *Client) SetTimer(ctx context.Context, conv string, seconds int64) (TimerResult, error) {
 	var out TimerResult
 	return out, c.Do(ctx, http.MethodPut, path("conversations", conv, "timer"), TimerRequest{seconds}, &out)

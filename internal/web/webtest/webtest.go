@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -390,7 +391,7 @@ func axeSource(t testing.TB) string {
 }
 
 // Phone makes the page a phone's: 390×844 CSS pixels, touch, mobile
-// viewport (0 restores the window).
+// viewport (false restores the window's).
 func (p *Page) Phone(on bool) {
 	p.t.Helper()
 	params := emulation.SetDeviceMetricsOverrideParams{}
@@ -398,6 +399,10 @@ func (p *Page) Phone(on bool) {
 		params = emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}
 	}
 	p.run("phone width", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if !on {
+			_, err := cdp.Call(ctx, t, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+			return err
+		}
 		_, err := cdp.Call(ctx, t, emulation.SetDeviceMetricsOverride, params)
 		return err
 	}))
@@ -415,4 +420,34 @@ func (p *Page) Dark(on bool) {
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
 		return err
 	}))
+}
+
+// Choose picks value in the select (a combobox) with accessible name
+// name, as a person's choice does (input and change events), waiting
+// until the select is enabled.
+func (p *Page) Choose(name, value string) {
+	p.t.Helper()
+	id := p.find("combobox", name)
+	b, _ := json.Marshal(value)
+	p.Await(fmt.Sprintf("the select %q to be enabled", name), fmt.Sprintf(`(() => { const s = [...document.querySelectorAll('select')].find(s => s.getAttribute('aria-label') === %q || (s.labels && [...s.labels].some(l => l.textContent === %q))); return !!s && !s.disabled; })()`, name, name))
+	p.call(fmt.Sprintf("choose %s in the select %q", value, name), id,
+		`function() { if (![...this.options].some(o => o.value === `+string(b)+`)) throw new Error("no option "+`+string(b)+`); this.focus(); this.value = `+string(b)+`; this.dispatchEvent(new Event("input", {bubbles: true})); this.dispatchEvent(new Event("change", {bubbles: true})); }`)
+}
+
+// Cookies are the page's cookies for url, by name, read through the
+// DevTools protocol (HttpOnly ones too).
+func (p *Page) Cookies(url string) map[string]string {
+	p.t.Helper()
+	cookies := map[string]string{}
+	p.run("read the cookies", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		res, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+		if err != nil {
+			return err
+		}
+		for _, c := range res.Cookies {
+			cookies[c.Name] = c.Value
+		}
+		return nil
+	}))
+	return cookies
 }

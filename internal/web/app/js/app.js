@@ -295,6 +295,7 @@ function header() {
       h('li', {}, link('#/groups/new', 'New group')),
       h('li', {}, link('#/search', 'Search')),
       h('li', {}, link('#/profile', 'Profile')),
+      h('li', {}, link('#/name', 'Your name')),
       h('li', {}, link('#/settings', 'Settings')),
       h('li', {}, link('#/status', 'Status')))));
 }
@@ -339,7 +340,10 @@ function startEvents() {
 function onEvent(ev) {
   switch (ev.type) {
   case 'message':
-    if (state.conv && ev.message && ev.message.conversation === state.conv) loadConversation(true);
+    if (state.conv && ev.message && ev.message.conversation === state.conv) {
+      loadConversation(true);
+      if (ev.message.kind === 'timer') showTimer(state.conv);
+    }
     // A contact's new profile: their page shows it at once.
     if (ev.message && ev.message.kind === 'profile' && location.hash === '#/contact/' + seg(ev.message.from)) route();
     refreshSoon();
@@ -391,6 +395,7 @@ function route() {
   case 'groups': return parts[1] === 'new' ? newGroupScreen() : groupScreen(parts[1]);
   case 'search': return searchScreen(new URLSearchParams(query || '').get('q') || '');
   case 'profile': return profileScreen();
+  case 'name': return nameScreen();
   case 'settings': return settingsScreen();
   case 'status': return statusScreen();
   }
@@ -472,16 +477,17 @@ function conversationView(pane, conv) {
   const g = isGroup ? group(conv.slice(1)) : null;
   const title = h('h1', {id: 'conv-title'}, isGroup ? ['Group ', other(g ? g.name : conv)] : who(conv));
   const info = isGroup ? h('a', {href: '#/groups/' + seg(conv.slice(1))}, 'Group details') : h('a', {href: '#/contact/' + seg(conv)}, 'Contact details and safety number');
-  const timer = h('select', {'aria-label': 'Disappearing messages', onchange: () => busy(timer, null, async () => {
+  const timer = h('select', {id: 'timer-select', 'aria-label': 'Disappearing messages', disabled: true, onchange: () => busy(timer, null, async () => {
     await api.put(`/conversations/${seg(conv)}/timer`, {seconds: Number(timer.value)});
     toast(timer.value === '0' ? 'Disappearing messages off' : 'Disappearing messages set');
-  })}, [['0', 'Messages stay'], ['300', 'Disappear after 5 minutes'], ['3600', 'Disappear after 1 hour'], ['86400', 'Disappear after 1 day'], ['604800', 'Disappear after 1 week']].map(([v, t]) => h('option', {value: v}, t)));
+  })}, [0, 300, 3600, 86400, 604800].map((v) => h('option', {value: String(v)}, timerText(v))));
   const banner = h('div', {id: 'keys-banner'});
   const log = h('div', {id: 'log-region', class: 'log', role: 'log', 'aria-labelledby': 'conv-title', 'aria-live': 'polite', tabindex: '0'},
     h('ol', {id: 'log', class: 'log-list'}));
   const composer = composerView(conv);
   pane.append(h('div', {class: 'conv-head'}, h('a', {href: '#/', class: 'back'}, '← Chats'), title, h('div', {class: 'conv-tools'}, info, timer)), banner, log, composer);
   if (c && (c.keys === 'changed' || c.keys === 'revoked') && c.key_change) keysBanner(c.key_change);
+  showTimer(conv);
   if (c && c.blocked) banner.append(h('p', {class: 'warn'}, 'You blocked ', other(conv), '. ', h('a', {href: '#/contact/' + seg(conv)}, 'Unblock'), ' to write again.'));
   // Drag and drop a file anywhere on the conversation.
   pane.addEventListener('dragover', (e) => { e.preventDefault(); pane.classList.add('drop'); });
@@ -491,6 +497,25 @@ function conversationView(pane, conv) {
     pane.classList.remove('drop');
     for (const f of e.dataTransfer.files) sendFile(conv, f);
   });
+}
+
+function timerText(s) { return s ? 'Disappear after ' + duration(s) : 'Messages stay'; }
+
+// showTimer shows the conversation's timer as set now (by either side);
+// the selector is usable once it shows it.
+async function showTimer(conv) {
+  let res;
+  try {
+    res = await api.get(`/conversations/${seg(conv)}/timer`);
+  } catch {
+    return;
+  }
+  const sel = document.getElementById('timer-select');
+  if (!sel || state.conv !== conv) return;
+  const v = String(res.seconds);
+  if (![...sel.options].some((o) => o.value === v)) sel.append(h('option', {value: v}, timerText(res.seconds)));
+  sel.value = v;
+  sel.disabled = false;
 }
 
 // keysBanner holds sending until the person confirms the new keys.
@@ -780,6 +805,21 @@ async function requestsScreen() {
       rbox, h('div', {class: 'buttons'}, accept, decline)));
   }
   if (rs.waiting && rs.waiting.length) main.append(h('p', {class: 'muted'}, `${rs.waiting.length} request(s) from names not on the chain yet are kept and checked again.`));
+  const junk = (rs.refused || []).filter((r) => r.junk);
+  if (junk.length) {
+    const jbox = errorBox();
+    const out = h('div', {role: 'status'});
+    const clear = h('button', {type: 'button', class: 'secondary', onclick: () => busy(clear, jbox, async () => {
+      const res = await api.post('/requests/clear');
+      const removed = res.removed || [];
+      replace(card, h('h2', {}, 'Junk in your inbox'), h('p', {role: 'status'}, `Removed ${removed.length} envelope${removed.length === 1 ? '' : 's'} that could never be opened.`),
+        removed.length ? h('ul', {}, removed.map((r) => h('li', {}, other(r.reason), ' (', other(r.hub), ')'))) : null);
+    })}, 'Remove them');
+    const card = h('section', {class: 'card', 'aria-labelledby': 'junk-h'}, h('h2', {id: 'junk-h'}, 'Junk in your inbox'),
+      h('p', {}, `${junk.length} envelope${junk.length === 1 ? '' : 's'} in your inbox can never be opened (not sealed to your keys, or malformed). They take room that real requests need.`),
+      h('ul', {}, junk.map((r) => h('li', {}, other(r.reason)))), out, jbox, clear);
+    main.append(card);
+  }
 }
 
 function recordView(w) {
@@ -886,7 +926,34 @@ async function contactScreen(name) {
     await refresh();
     contactScreen(name);
   })}, c.blocked ? 'Unblock ' + name : 'Block ' + name);
-  main.append(h('section', {class: 'card'}, h('h2', {}, 'Actions'), h('p', {}, h('a', {href: '#/c/' + seg(name)}, 'Open the conversation')), abox, block));
+  // Starting over: a new request (the other side accepts it again); the
+  // messages so far stay, shown as earlier.
+  const greeting = h('textarea', {rows: 2});
+  const reset = h('button', {type: 'submit', class: 'secondary'}, 'Start the conversation over');
+  const resetForm = h('form', {onsubmit: (e) => {
+    e.preventDefault();
+    busy(reset, abox, async () => {
+      await api.post(`/contacts/${seg(name)}/reset`, {greeting: greeting.value});
+      toast(`A new request went to ${name}: the conversation goes on once they accept it`);
+      await refresh();
+      contactScreen(name);
+    });
+  }}, h('h3', {}, 'Start over'),
+  h('p', {}, 'If ', other(name), ' lost their device or removed you, a new request starts the conversation again. What you wrote so far stays here, marked as earlier.'),
+  field('Greeting for the new request', greeting), reset);
+  // Removing is asked again in place.
+  const remove = h('button', {type: 'button', class: 'danger', onclick: () => {
+    const sure = h('button', {type: 'button', class: 'danger', onclick: () => busy(sure, abox, async () => {
+      await api.del('/contacts/' + seg(name));
+      toast(`${name} removed`);
+      await refresh();
+      location.hash = '#/';
+    })}, `Remove ${name} and the conversation for good`);
+    remove.replaceWith(sure);
+    sure.focus();
+  }}, 'Remove ' + name);
+  main.append(h('section', {class: 'card'}, h('h2', {}, 'Actions'), h('p', {}, h('a', {href: '#/c/' + seg(name)}, 'Open the conversation')), abox,
+    h('div', {class: 'buttons'}, block, remove), resetForm));
 }
 
 function keysText(c) {
@@ -1074,11 +1141,129 @@ async function settingsScreen() {
         })}, 'Unblock');
         return h('li', {}, other(n), ' ', b);
       })) : h('p', {}, 'Nobody.')),
+    passphraseForm(),
     h('section', {class: 'card'}, h('h2', {}, 'This browser'),
       h('button', {type: 'button', class: 'secondary', onclick: async () => {
         await fetch('/logout', {method: 'POST', credentials: 'same-origin'});
         signedOut();
       }}, 'Sign out')));
+}
+
+// passphraseForm changes the passphrase the keys on this device are
+// sealed under.
+function passphraseForm() {
+  const cur = h('input', {type: 'password', required: true, autocomplete: 'current-password'});
+  const next = h('input', {type: 'password', required: true, autocomplete: 'new-password', minlength: 12});
+  const again = h('input', {type: 'password', required: true, autocomplete: 'new-password'});
+  const box = errorBox();
+  const status = h('p', {role: 'status'});
+  const button = h('button', {type: 'submit'}, 'Change passphrase');
+  return h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    replace(status);
+    if (next.value !== again.value) return showError(box, {message: 'The two new passphrases differ: type the same one twice.'});
+    busy(button, box, async () => {
+      await api.post('/passphrase', {current: cur.value, new: next.value});
+      cur.value = next.value = again.value = '';
+      replace(status, 'Passphrase changed: the keys on this device now open with the new one only.');
+    });
+  }}, h('h2', {}, 'Passphrase'), h('p', {}, 'The passphrase that opens your keys on this device.'),
+  field('Current passphrase', cur), field('New passphrase', next, 'At least 12 characters. Nobody can recover it for you.'), field('New passphrase again', again),
+  status, box, button);
+}
+
+// ---------- the user's name: renew, hubs, revoke
+
+async function nameScreen() {
+  document.title = 'Parley: your name';
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Your name'), box);
+  let n;
+  try {
+    n = await api.get('/name');
+  } catch (err) {
+    return showError(box, err);
+  }
+  const me = n.name;
+  const expiry = h('dd', {id: 'name-expiry'}, n.expiry || `expires at height ${n.expires_at}`);
+  const hubList = h('dd', {id: 'name-hubs'}, (n.hubs || []).map((u) => h('div', {}, other(u))));
+  main.append(h('section', {class: 'card', 'aria-labelledby': 'name-h'}, h('h2', {id: 'name-h'}, 'On the chain'), h('dl', {},
+    h('dt', {}, 'Name'), h('dd', {}, me),
+    h('dt', {}, 'Expiry'), expiry,
+    h('dt', {}, 'Verified height'), h('dd', {}, String(n.height)),
+    h('dt', {}, 'Hubs'), hubList)));
+
+  // Renew.
+  const rbox = errorBox();
+  const rstatus = h('p', {role: 'status'});
+  const renew = h('button', {type: 'button', onclick: () => busy(renew, rbox, async () => {
+    replace(rstatus, 'Renewing… this takes a block or two.');
+    try {
+      const res = await api.post('/name/renew');
+      replace(rstatus, `Renewed at block ${res.height}: ${res.name} now expires at height ${res.expires_at}.`);
+      replace(expiry, `expires at height ${res.expires_at}`);
+    } catch (err) {
+      replace(rstatus);
+      throw err;
+    }
+  })}, 'Renew my name');
+  main.append(h('section', {class: 'card', 'aria-labelledby': 'renew-h'}, h('h2', {id: 'renew-h'}, 'Renew'),
+    h('p', {}, 'A name lives a fixed number of blocks from its registration or last renewal. Renewing starts that time again.'), rstatus, rbox, renew));
+
+  // Move to other hubs.
+  const hubs = h('textarea', {rows: 3, required: true, value: (n.hubs || []).join('\n')});
+  const empty = h('input', {type: 'checkbox', id: 'empty-old'});
+  const progress = h('ul', {class: 'progress', 'aria-label': 'Copying progress'});
+  const hbox = errorBox();
+  const hstatus = h('p', {role: 'status'});
+  const move = h('button', {type: 'submit'}, 'Move to these hubs');
+  main.append(h('form', {class: 'card', 'aria-labelledby': 'hubs-h', onsubmit: (e) => {
+    e.preventDefault();
+    replace(progress);
+    busy(move, hbox, async () => {
+      replace(hstatus, 'Copying what you keep on your hubs to the new ones…');
+      const rows = {};
+      try {
+        const res = await api.stream('PUT', '/name/hubs', {hubs: lines(hubs.value), empty_old: empty.checked}, (p) => {
+          if (p.stage !== 'copy') return;
+          const text = [other(p.name || ''), `: ${p.done || 0} of ${p.total || 0} copied`];
+          if (rows[p.name]) replace(rows[p.name], ...text);
+          else progress.append(rows[p.name] = h('li', {}, ...text));
+        });
+        replace(hstatus, `Now on ${res.hubs.join(', ')}` + (res.height ? `: your record says so from block ${res.height}.` : '.'));
+        replace(hubList, res.hubs.map((u) => h('div', {}, other(u))));
+        for (const c of res.copies || []) progress.append(h('li', {}, other(c.hub), `: ${c.copied} copied, ${c.had} there already`, (c.lost || []).length ? `, ${c.lost.length} lost` : ''));
+        for (const m of res.moved || []) progress.append(h('li', {}, `Requests moved from `, other(m.from), `: ${m.moved}`, m.error ? ' (' + m.error.message + ')' : ''));
+        for (const d of res.emptied || []) progress.append(h('li', {}, 'Emptied ', other(d.hub), `: ${d.deleted} deleted`, d.error ? ' (' + d.error.message + ')' : ''));
+      } catch (err) {
+        replace(hstatus);
+        throw err;
+      }
+    });
+  }}, h('h2', {id: 'hubs-h'}, 'Move to other hubs'),
+  h('p', {}, 'Everything you keep on your hubs is copied to the new ones, then your record on the chain names them; requests waiting on the old hubs follow.'),
+  field('Hubs (one per line)', hubs),
+  h('div', {class: 'check'}, empty, h('label', {for: empty.id}, 'Empty the hubs I leave')),
+  progress, hstatus, hbox, move));
+
+  // Revoke, for good: the name typed again.
+  const confirm = h('input', {type: 'text', required: true, autocomplete: 'off', spellcheck: 'false'});
+  const vbox = errorBox();
+  const vstatus = h('p', {role: 'status'});
+  const revoke = h('button', {type: 'submit', class: 'danger', disabled: true}, 'Revoke my name for good');
+  confirm.addEventListener('input', () => { revoke.disabled = confirm.value !== me; });
+  const revokeForm = h('form', {class: 'card danger-zone', 'aria-labelledby': 'revoke-h', onsubmit: (e) => {
+    e.preventDefault();
+    if (confirm.value !== me) return;
+    busy(revoke, vbox, async () => {
+      const res = await api.post('/name/revoke', {confirm: confirm.value});
+      replace(revokeForm, h('h2', {id: 'revoke-h'}, 'Revoked'), h('p', {role: 'status'}, `Your name ${me} was revoked at block ${res.height}. Nobody can use it again; your contacts are told when they next write.`));
+    });
+  }}, h('h2', {id: 'revoke-h'}, 'Revoke your name'),
+  h('p', {class: 'warn'}, 'This cannot be undone. Revoking ends ', h('strong', {}, me), ' for good: nobody, you included, can register it again; your contacts can no longer write to you and cannot confirm new keys for it.'),
+  h('p', {}, 'Do this only if your keys were stolen or you leave Parley. If you lost a device, recover your name with your recovery phrase instead.'),
+  field(`Type ${me} to confirm`, confirm, 'The button works once the name is typed exactly.'), vstatus, vbox, revoke);
+  main.append(revokeForm);
 }
 
 async function statusScreen() {
