@@ -454,8 +454,8 @@ func deleteCmd(h *home) *cobra.Command {
 
 func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
-		Use:   "timer NAME DURATION",
-		Short: "Make messages with NAME disappear after DURATION (0 turns it off)",
+		Use:   "timer NAME [DURATION]",
+		Short: "Make messages with NAME disappear after DURATION (0 turns it off); without it, show the timer",
 		Long: "timer sets disappearing messages for the conversation, both ways: each message sent from now on\n" +
 			"leaves its sender's device DURATION after it was sent, and the reader's DURATION after it was\n" +
 			"read (a message nobody has read yet waits for its reader). Its sender's hubs delete it on their\n" +
@@ -463,9 +463,23 @@ func timerCmd(h *home, stdout io.Writer) *cobra.Command {
 			"passed unread; once the reader has fetched it and the sender's timer ran out, the sender's device\n" +
 			"deletes it at once (in a group, the hubs do, at that time). With an agent running, the sender's\n" +
 			"device deletes it on time.",
-		Example: "  parley timer bob 1h\n  parley timer bob 0",
-		Args:    cobra.ExactArgs(2),
+		Example: "  parley timer bob 1h\n  parley timer bob 0\n  parley timer bob",
+		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return h.call(func(ctx context.Context, c *api.Client, args []string) error {
+					res, err := c.Timer(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if res.Seconds == 0 {
+						screen.Printf(stdout, "disappearing messages in %s: off\n", res.Label)
+					} else {
+						screen.Printf(stdout, "messages in %s disappear %s after they are sent\n", res.Label, time.Duration(res.Seconds)*time.Second)
+					}
+					return nil
+				})(cmd, args)
+			}
 			d, err := time.ParseDuration(args[1])
 			if err != nil || d < 0 {
 				return cli.Usage(fmt.Errorf("%q is not a duration such as 30s, 10m or 24h", args[1]))

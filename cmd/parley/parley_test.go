@@ -286,6 +286,20 @@ func TestCLI(t *testing.T) {
 	if out := parley(t, "--home", alice, "timer", "bob", "1h"); !strings.Contains(out, "disappear 1h0m0s after") {
 		t.Fatalf("timer: %s", out)
 	}
+	// The timer as set, on both sides (bob's once he read alice's change).
+	if out := parley(t, "--home", alice, "timer", "bob"); out != "messages in bob disappear 1h0m0s after they are sent\n" {
+		t.Fatalf("alice's timer bob: %q", out)
+	}
+	if out := parley(t, "--home", bob, "timer", "alice"); out != "disappearing messages in alice: off\n" {
+		t.Fatalf("bob's timer alice before reading: %q", out)
+	}
+	parley(t, "--home", bob, "read", "alice")
+	if out := parley(t, "--home", bob, "timer", "alice"); out != "messages in alice disappear 1h0m0s after they are sent\n" {
+		t.Fatalf("bob's timer alice: %q", out)
+	}
+	if code, _, errs := try(bob, "timer", "nobody"); code != 1 || !strings.Contains(errs, "parley: not a contact: nobody") {
+		t.Fatalf("timer of a stranger: exit %d %s", code, errs)
+	}
 	parley(t, "--home", alice, "block", "bob")
 	out.Reset()
 	errb.Reset()

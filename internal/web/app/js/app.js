@@ -808,7 +808,6 @@ async function requestsScreen() {
   const junk = (rs.refused || []).filter((r) => r.junk);
   if (junk.length) {
     const jbox = errorBox();
-    const out = h('div', {role: 'status'});
     const clear = h('button', {type: 'button', class: 'secondary', onclick: () => busy(clear, jbox, async () => {
       const res = await api.post('/requests/clear');
       const removed = res.removed || [];
@@ -817,7 +816,7 @@ async function requestsScreen() {
     })}, 'Remove them');
     const card = h('section', {class: 'card', 'aria-labelledby': 'junk-h'}, h('h2', {id: 'junk-h'}, 'Junk in your inbox'),
       h('p', {}, `${junk.length} envelope${junk.length === 1 ? '' : 's'} in your inbox can never be opened (not sealed to your keys, or malformed). They take room that real requests need.`),
-      h('ul', {}, junk.map((r) => h('li', {}, other(r.reason)))), out, jbox, clear);
+      h('ul', {}, junk.map((r) => h('li', {}, other(r.reason)))), jbox, clear);
     main.append(card);
   }
 }
