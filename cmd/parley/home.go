@@ -289,6 +289,32 @@ func (h *home) newPassphrase(env, prompt string) ([]byte, error) {
 // errPassphrasesDiffer: the two typings of a new passphrase differ.
 var errPassphrasesDiffer = errors.New("the two passphrases you typed differ; nothing was changed")
 
+// secretEnv reports whether the environment variable name carries one of
+// Parley's secrets (a passphrase or the recovery phrase, as scripts give
+// them): childEnv keeps it from every program parley runs.
+func secretEnv(name string) bool {
+	switch name {
+	case "PARLEY_PASSPHRASE", "PARLEY_NEW_PASSPHRASE", "PARLEY_BACKUP_PASSPHRASE", phraseEnv:
+		return true
+	}
+	return false
+}
+
+// childEnv is the environment of a program parley runs (a watch --exec
+// command, the browser xdg-open starts): this process's, without its
+// secrets (secretEnv), then extra. A program so started, and all it
+// starts in turn (a browser's every process), would otherwise hold the
+// passphrase.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); !secretEnv(name) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
 // readSecret reads a secret from the environment variable env, or else
 // asks for it (h.ask: the terminal).
 func (h *home) readSecret(env, prompt string) ([]byte, error) {

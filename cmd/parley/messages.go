@@ -395,7 +395,7 @@ func runHook(ctx context.Context, command string, env []string, stdout, stderr i
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c := osexec.CommandContext(ctx, "sh", "-c", command)
-	c.Env = append(os.Environ(), env...)
+	c.Env = childEnv(env...)
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("the command failed: %w", err)

@@ -184,14 +184,15 @@ func TestCLI(t *testing.T) {
 	}
 
 	// watch --exec: the message reaches the command in its environment,
-	// never as shell text.
+	// never as shell text; Parley's secrets (the passphrase a script gave
+	// watch in PARLEY_PASSPHRASE) never do.
 	hookDir := t.TempDir()
-	hookOut, pwned := filepath.Join(hookDir, "hook.txt"), filepath.Join(hookDir, "pwned")
+	hookOut, pwned, hookSecret := filepath.Join(hookDir, "hook.txt"), filepath.Join(hookDir, "pwned"), filepath.Join(hookDir, "secret")
 	var hookStdout, hookStderr syncBuffer
 	wctx, stopWatch = context.WithCancel(context.Background())
 	go func() {
 		watchDone <- run(wctx, []string{"--home", alice, "watch", "--exec", `printf '%s|%s|%s\n' "$PARLEY_FROM" "$PARLEY_KIND" "$PARLEY_TEXT" >> ` + hookOut +
-			`; echo "hook ran for $PARLEY_FROM"; echo "hook complains" >&2`}, nil, &hookStdout, &hookStderr)
+			`; printf '%s' "${PARLEY_PASSPHRASE-not given}" > ` + hookSecret + `; echo "hook ran for $PARLEY_FROM"; echo "hook complains" >&2`}, nil, &hookStdout, &hookStderr)
 	}()
 	evil := "$(touch " + pwned + ") `touch " + pwned + "` \"; touch " + pwned
 	parley(t, "--home", bob, "send", "alice", evil)
@@ -208,6 +209,9 @@ func TestCLI(t *testing.T) {
 	<-watchDone
 	if _, err := os.Stat(pwned); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("a message's text ran as shell")
+	}
+	if b, err := os.ReadFile(hookSecret); err != nil || string(b) != "not given" {
+		t.Fatalf("the --exec command was given PARLEY_PASSPHRASE: %q (%v)", b, err)
 	}
 
 	// Replies, reactions, edits, deletes, states, profiles, settings.

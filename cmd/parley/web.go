@@ -74,7 +74,9 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				page, remove, err := writeOpenPage(s)
 				if err == nil {
 					defer remove()
-					err = exec.Command("xdg-open", page).Start()
+					open := exec.Command("xdg-open", page)
+					open.Env = childEnv()
+					err = open.Start()
 				}
 				if err != nil {
 					log.Warn("could not open a browser: open the address above", "error", err)

@@ -28,7 +28,9 @@ func TestWebOpenKeepsTheTokenToItself(t *testing.T) {
 	argsFile := filepath.Join(bin, "args")
 	// The browser opener: it keeps its command line where the test (the
 	// other user reading the process list) can see it.
-	script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + argsFile + ".tmp && mv " + argsFile + ".tmp " + argsFile + "\n"
+	envFile := filepath.Join(bin, "env")
+	script := "#!/bin/sh\nprintf '%s' \"${PARLEY_PASSPHRASE-not given}\" > " + envFile + "\n" +
+		"printf '%s\\n' \"$@\" > " + argsFile + ".tmp && mv " + argsFile + ".tmp " + argsFile + "\n"
 	if err := os.WriteFile(filepath.Join(bin, "xdg-open"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +57,11 @@ func TestWebOpenKeepsTheTokenToItself(t *testing.T) {
 		t.Fatalf("xdg-open ran with %q, want one argument", args)
 	}
 	arg := args[0]
+	// Nor is the browser given the passphrase (PARLEY_PASSPHRASE, set as a
+	// script would): every process it starts would hold it.
+	if b, err := os.ReadFile(envFile); err != nil || string(b) != "not given" {
+		t.Fatalf("xdg-open was given PARLEY_PASSPHRASE: %q (%v)", b, err)
+	}
 
 	// Another user, who read xdg-open's command line, gets there first.
 	thief := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
