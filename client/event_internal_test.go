@@ -41,17 +41,3 @@ func TestEventMessage(t *testing.T) {
 		}
 	}
 }
-
-func TestSharedName(t *testing.T) {
-	for in, want := range map[string]string{
-		"/home/a/holiday.mov": "holiday.mov",
-		"/home/a/.bashrc":     "bashrc",
-		"/tmp/...":            "file",
-		"/tmp/a\x01b\\c":      "a_b_c",
-	} {
-		got := sharedName(in)
-		if got != want || wire.CheckFileName(got) != nil {
-			t.Errorf("sharedName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

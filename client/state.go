@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/files"
 	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/outbox"
@@ -116,7 +117,10 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		if err != nil {
 			return fmt.Errorf("client: an upload to %q: %w", u.To, err)
 		}
-		up := &pendingUpload{key: upKey{to, u.Path}, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires}
+		up := &pendingUpload{upKey{to, u.Path}, &files.Upload{Path: u.Path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Expires: u.Expires}}
+		for url, n := range u.Acked {
+			up.SetAcked(url, n)
+		}
 		c.uploads[up.key] = up
 	}
 	c.doomedPaths = s.DoomedPaths
@@ -268,7 +272,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	}
 	slices.Sort(s.Blocked)
 	for _, u := range c.uploads {
-		s.Uploads = append(s.Uploads, &store.Upload{To: u.key.conv.String(), Path: u.key.path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked, Expires: u.Expires})
+		s.Uploads = append(s.Uploads, &store.Upload{To: u.key.conv.String(), Path: u.key.path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked(), Expires: u.Expires})
 	}
 	s.DoomedPaths = c.doomedPaths
 	s.Hubs, s.HubsSeq = c.own, c.ownSeq
