@@ -128,13 +128,6 @@ func (c *Client) DisableBackup(ctx context.Context) error {
 	return c.removeEverywhere(ctx, path)
 }
 
-// BackupOn reports whether backup is on.
-func (c *Client) BackupOn() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.backup != nil
-}
-
 // Backup writes the backup to every hub of the user if backup is on and
 // the state changed since the last one.
 //

@@ -128,12 +128,6 @@ func (c *Client) Send(ctx context.Context, name, text string) error {
 	return err
 }
 
-// Reply sends text as a reply to ref.
-func (c *Client) Reply(ctx context.Context, conv Conv, ref wire.Ref, text string) error {
-	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindText, Text: text, Ref: &ref})
-	return err
-}
-
 // React puts emoji on ref ("" takes the reaction back).
 func (c *Client) React(ctx context.Context, conv Conv, ref wire.Ref, emoji string) error {
 	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: emoji})

@@ -11,6 +11,13 @@ import (
 	"github.com/parley-im/parley/client/wire"
 )
 
+// BackupOn reports whether c's backup is on.
+func BackupOn(c *Client) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backup != nil
+}
+
 // Configure applies opts to c, a client made by a test's world helper:
 // before c is used by anything else (no Watch of c's runs yet).
 func Configure(c *Client, opts ...Option) { c.with(opts) }

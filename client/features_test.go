@@ -167,8 +167,8 @@ func TestMaliciousHub(t *testing.T) {
 func TestRepliesReactionsEditsDeletes(t *testing.T) {
 	w, alice, bob, _ := clockedPair(t)
 	ctx := context.Background()
-	connect(t, alice, bob, "hello")                                                                          // alice/0
-	if err := bob.Reply(ctx, client.ContactConv("alice"), wire.Ref{By: "alice", Seq: 0}, "hi"); err != nil { // bob/0
+	connect(t, alice, bob, "hello")                                                                           // alice/0
+	if err := reply(ctx, bob, client.ContactConv("alice"), wire.Ref{By: "alice", Seq: 0}, "hi"); err != nil { // bob/0
 		t.Fatal(err)
 	}
 	receive(t, alice, "bob")
@@ -816,4 +816,10 @@ func TestDisappearingFileChunks(t *testing.T) {
 	if len(chunks) != 1 || chunks[0].Expires.Before(want) || chunks[0].Expires.After(want.Add(time.Minute)) {
 		t.Fatalf("the file's chunks on alice's hub: %+v, want one expiring at %v", chunks, want)
 	}
+}
+
+// reply sends text in conv as c's reply to ref.
+func reply(ctx context.Context, c *client.Client, conv client.Conv, ref wire.Ref, text string) error {
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindText, Text: text, Ref: &ref})
+	return err
 }

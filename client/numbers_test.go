@@ -61,7 +61,7 @@ func TestLabelsHaveNoGaps(t *testing.T) {
 	if err := alice.Edit(ctx, client.ContactConv("bob"), one.Seq, "one!"); err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.Reply(ctx, client.ContactConv("bob"), one, "two"); err != nil {
+	if err := reply(ctx, alice, client.ContactConv("bob"), one, "two"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
@@ -117,7 +117,7 @@ func TestNumbersKeepOldReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bob.Reply(ctx, client.ContactConv("alice"), b, "yes"); err != nil {
+	if err := reply(ctx, bob, client.ContactConv("alice"), b, "yes"); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.Send(ctx, "bob", "c"); err != nil { // numbered from 3: above every label shown so far

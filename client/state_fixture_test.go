@@ -83,7 +83,7 @@ func TestRecordedStateV1(t *testing.T) {
 	if c.ReadReceipts() {
 		t.Error("read receipts are on; the fixture turned them off")
 	}
-	if !c.BackupOn() {
+	if !client.BackupOn(c) {
 		t.Error("backup is off; the fixture turned it on")
 	}
 	if p := c.MyProfile(); p.DisplayName != "Alice A." || p.Status != "recording" {
