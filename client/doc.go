@@ -21,6 +21,9 @@
 //   - package outbox: the streams the user writes (numbers, queued sealed
 //     messages, deletions, indexes) and flushing them to the user's hubs
 //     over outbox.Hub.
+//   - package files: a file's chunks, uploaded to each hub from where it
+//     stopped (each upload's progress under its own lock) and downloaded
+//     verified; the client says where to put and where to fetch.
 //   - a [Directory] for names (chain/lookup in a program), hubclient for
 //     reading others' hubs.
 //
