@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/group"
@@ -157,7 +158,10 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 		switch {
 		case ct == nil:
 		case sameKeys(ct.Record, cur) && !free:
-			if cur.Seq != ct.Record.Seq || ct.changed != nil { // hubs or expiry changed, or the keys are back: follow them
+			if cur.Seq != ct.Record.Seq || ct.changed != nil { // hubs, expiry or devices changed, or the keys are back: follow them
+				if !ct.link {
+					c.deviceNotices(name, ct.Record, cur)
+				}
 				ct.Record, ct.changed, dirty = cur, nil, true
 			}
 		default:
@@ -414,4 +418,27 @@ func (c *Client) CheckOwnRecord(ctx context.Context) error {
 		return fmt.Errorf("%w: %s's keys were changed at height %d: if you ran 'parley recover' on another device, this one is retired; if not, your owner key is in other hands", ErrNotMine, c.Name, rec.UpdatedAt)
 	}
 	return nil
+}
+
+// deviceNotices puts in the conversation with name a quiet notice for
+// each device its owner's devices added or removed between the record
+// the user holds and cur (the same owner and first device: a new owner
+// or first device is a key change, and loud). The caller holds c.mu.
+func (c *Client) deviceNotices(name string, old, cur *bns.Record) {
+	in := func(ds []bns.Device, k bns.PublicKey) bool {
+		return slices.ContainsFunc(ds, func(d bns.Device) bool { return d.SigningKey == k })
+	}
+	short := func(k bns.PublicKey) string { return k.String()[:len("ed25519:")+16] + "…" }
+	for _, d := range cur.Devices {
+		if !in(old.Devices, d.SigningKey) {
+			c.history = append(c.history, Message{From: name, To: c.Name, Kind: KindNotice, Time: c.now(),
+				Text: fmt.Sprintf("%s added a device: %s (%s) at height %d", name, d.Label, short(d.SigningKey), d.AddedAt)})
+		}
+	}
+	for _, d := range old.Devices {
+		if !in(cur.Devices, d.SigningKey) {
+			c.history = append(c.history, Message{From: name, To: c.Name, Kind: KindNotice, Time: c.now(),
+				Text: fmt.Sprintf("%s removed a device: %s (%s) by height %d", name, d.Label, short(d.SigningKey), cur.UpdatedAt)})
+		}
+	}
 }

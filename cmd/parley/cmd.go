@@ -40,6 +40,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 	// environment as PARLEY_HOME and PARLEY_VERBOSE; a command's own flags
 	// do not (a watch's --exec command is given PARLEY_TEXT and the like).
 	cli.FlagsFromEnv(root, true)
+	root.AddCommand(devicesCmd(h, stdout), linkCmd(h, stdout))
 	root.AddCommand(initCmd(h, stdout), registerCmd(h, stdout), whoisCmd(h, stdout), contactsCmd(h, stdout),
 		requestsCmd(h, stdout), sendCmd(h, stdout), readCmd(h, stdout), watchCmd(h, stdout, stderr), chatCmd(h),
 		reactCmd(h), editCmd(h), deleteCmd(h), timerCmd(h, stdout), profileCmd(h, stdout), settingsCmd(h, stdout),
@@ -210,6 +211,16 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 			}
 			screen.Printf(stdout, "expires:  height %d%s\nhistory:\n", rec.ExpiresAt, map[bool]string{true: " (REVOKED)"}[rec.Revoked])
+			if len(rec.Devices) > 1 {
+				screen.Printf(stdout, "devices:\n")
+				for _, d := range rec.Devices {
+					if d.AddedAt == 0 {
+						screen.Printf(stdout, "  %-12s %s  first device\n", d.Label, fingerprint(d.SigningKey))
+					} else {
+						screen.Printf(stdout, "  %-12s %s  added at height %d\n", d.Label, fingerprint(d.SigningKey), d.AddedAt)
+					}
+				}
+			}
 			for _, e := range w.History {
 				if e.Note == "" {
 					screen.Printf(stdout, "  %3d  height %-8d %s\n", e.Seq, e.Height, e.Op)

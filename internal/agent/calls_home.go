@@ -44,6 +44,14 @@ func (a *Agent) routes() {
 	a.route("POST "+p+"/name/renew", a.renew)
 	a.route("PUT "+p+"/name/hubs", a.setHubs)
 	a.route("POST "+p+"/name/revoke", a.revoke)
+	// Devices.
+	a.route("GET "+p+"/devices", a.devices)
+	a.route("POST "+p+"/devices/remove", a.removeDevice)
+	a.route("POST "+p+"/devices/offer", a.deviceOffer)
+	a.route("POST "+p+"/devices/add", a.addDevice)
+	a.route("POST "+p+"/link", a.link)
+	a.route("POST "+p+"/link/wait", a.linkWait)
+	a.route("POST "+p+"/link/accept", a.linkAccept)
 	// Settings.
 	a.route("GET "+p+"/settings", a.settings)
 	a.route("PUT "+p+"/settings/read-receipts", a.setReadReceipts)
@@ -448,6 +456,7 @@ func apiRecord(rec *bns.Record) api.Record {
 		for _, k := range rec.Profile.EncKeys {
 			out.EncKeys = append(out.EncKeys, api.EncKey{KEM: bns.KEMName(k.KEM), Key: hex.EncodeToString(k.Key)})
 		}
+		out.Devices = apiDevices(rec, bns.PublicKey{})
 	}
 	return out
 }

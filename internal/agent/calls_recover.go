@@ -158,6 +158,9 @@ func (a *Agent) recoverName(k *call) (any, error) {
 // Nothing for a renewal, a revocation or the first entry's register.
 func historyNote(prev, e *bns.HistoryEntry) string {
 	short := func(k bns.PublicKey) string { return k.String()[:len("ed25519:")+16] + "…" }
+	if e.Op == bns.OpDeviceAdd || e.Op == bns.OpDeviceRemove {
+		return deviceNote(prev, e, short)
+	}
 	var notes []string
 	if e.Owner != prev.Owner {
 		notes = append(notes, "new owner "+short(e.Owner))
@@ -173,4 +176,45 @@ func historyNote(prev, e *bns.HistoryEntry) string {
 		notes = append(notes, "hubs: "+strings.Join(e.Profile.Hubs, " "))
 	}
 	return strings.Join(notes, "; ")
+}
+
+// deviceNote says which device an entry added or removed, and who signed
+// it: "laptop ed25519:3f… (by first)"; a removal of the first device
+// says which device became the first.
+func deviceNote(prev, e *bns.HistoryEntry, short func(bns.PublicKey) string) string {
+	before := (&bns.Record{Profile: prev.Profile, Devices: prev.Devices}).AllDevices()
+	after := (&bns.Record{Profile: e.Profile, Devices: e.Devices}).AllDevices()
+	in := func(ds []bns.Device, k bns.PublicKey) bool {
+		return slices.ContainsFunc(ds, func(d bns.Device) bool { return d.SigningKey == k })
+	}
+	var notes []string
+	list, other := after, before
+	if e.Op == bns.OpDeviceRemove {
+		list, other = before, after
+	}
+	for _, d := range list {
+		if !in(other, d.SigningKey) {
+			notes = append(notes, d.Label+" "+short(d.SigningKey))
+		}
+	}
+	if e.Op == bns.OpDeviceRemove && len(after) > 0 && len(before) > 0 && after[0].SigningKey != before[0].SigningKey {
+		for _, d := range before {
+			if d.SigningKey == after[0].SigningKey {
+				notes = append(notes, d.Label+" is the first device now")
+			}
+		}
+	}
+	by := ""
+	switch {
+	case e.Signer.IsZero():
+	case e.Signer == prev.Owner:
+		by = " (by the owner key)"
+	default:
+		for _, d := range before {
+			if d.SigningKey == e.Signer {
+				by = " (by " + d.Label + ")"
+			}
+		}
+	}
+	return strings.Join(notes, "; ") + by
 }

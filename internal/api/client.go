@@ -294,6 +294,48 @@ func (c *Client) Recover(ctx context.Context, r RecoverRequest) (RecoverResult, 
 	return out, c.Do(ctx, http.MethodPost, path("recover"), r, &out)
 }
 
+// Devices is GET /v1/devices.
+func (c *Client) Devices(ctx context.Context) (Devices, error) {
+	var out Devices
+	return out, c.Do(ctx, http.MethodGet, path("devices"), nil, &out)
+}
+
+// RemoveDevice is POST /v1/devices/remove.
+func (c *Client) RemoveDevice(ctx context.Context, r DeviceRemoveRequest) (DeviceChange, error) {
+	var out DeviceChange
+	return out, c.Do(ctx, http.MethodPost, path("devices", "remove"), r, &out)
+}
+
+// DeviceOffer is POST /v1/devices/offer.
+func (c *Client) DeviceOffer(ctx context.Context, r LinkCodeRequest) (DeviceOffer, error) {
+	var out DeviceOffer
+	return out, c.Do(ctx, http.MethodPost, path("devices", "offer"), r, &out)
+}
+
+// AddDevice is POST /v1/devices/add.
+func (c *Client) AddDevice(ctx context.Context, r LinkCodeRequest) (DeviceChange, error) {
+	var out DeviceChange
+	return out, c.Do(ctx, http.MethodPost, path("devices", "add"), r, &out)
+}
+
+// Link is POST /v1/link.
+func (c *Client) Link(ctx context.Context, r LinkRequest) (DeviceOffer, error) {
+	var out DeviceOffer
+	return out, c.Do(ctx, http.MethodPost, path("link"), r, &out)
+}
+
+// LinkWait is POST /v1/link/wait.
+func (c *Client) LinkWait(ctx context.Context, r LinkAcceptRequest) (DeviceOffer, error) {
+	var out DeviceOffer
+	return out, c.Do(ctx, http.MethodPost, path("link", "wait"), r, &out)
+}
+
+// LinkAccept is POST /v1/link/accept.
+func (c *Client) LinkAccept(ctx context.Context, r LinkAcceptRequest) (Linked, error) {
+	var out Linked
+	return out, c.Do(ctx, http.MethodPost, path("link", "accept"), r, &out)
+}
+
 func (c *Client) Register(ctx context.Context, r RegisterRequest) (RegisterResult, error) {
 	var out RegisterResult
 	return out, c.Do(ctx, http.MethodPost, path("register"), r, &out)

@@ -203,6 +203,83 @@ type Record struct {
 	UpdatedAt  int64    `json:"updated_at"`
 	Revoked    bool     `json:"revoked,omitempty"`
 	Seq        uint64   `json:"seq"`
+	// Devices are the name's devices, the first (the profile's keys,
+	// label "first") then the others in the order they were added.
+	Devices []Device `json:"devices,omitempty"`
+}
+
+// Device is one device of a name, as its verified record lists it.
+type Device struct {
+	Label      string `json:"label"`
+	SigningKey string `json:"signing_key"`        // ed25519:…
+	AddedAt    int64  `json:"added_at,omitempty"` // the height it was added at (0: the first device)
+	This       bool   `json:"this,omitempty"`     // the device the agent runs on
+}
+
+// Devices is GET /v1/devices: the user's name's devices, verified.
+type Devices struct {
+	Name    string   `json:"name"`
+	Height  int64    `json:"height"` // the verified height of the answer
+	Devices []Device `json:"devices"`
+}
+
+// DeviceRemoveRequest is POST /v1/devices/remove: retire the device
+// labelled Label (a device-remove on the chain, signed by this device,
+// or by the owner key for the first device).
+type DeviceRemoveRequest struct {
+	Label string `json:"label"`
+}
+
+// DeviceChange is what a device-add or device-remove did.
+type DeviceChange struct {
+	Name       string `json:"name"`
+	Label      string `json:"label"`
+	SigningKey string `json:"signing_key"`
+	Height     int64  `json:"height"` // where it took effect
+}
+
+// LinkCodeRequest is POST /v1/devices/offer (what a link code offers)
+// and POST /v1/devices/add (add it: History sends the history in the
+// welcome too).
+type LinkCodeRequest struct {
+	Code    string `json:"code"` // as typed: any case, dashes or not
+	History bool   `json:"history,omitempty"`
+}
+
+// DeviceOffer is a link offer as the chain proves it.
+type DeviceOffer struct {
+	Code       string `json:"code"` // canonical form
+	Label      string `json:"label"`
+	SigningKey string `json:"signing_key"`
+	Height     int64  `json:"height"`             // the block that holds the offer
+	TakenBy    string `json:"taken_by,omitempty"` // the name that added it, if one did
+}
+
+// LinkRequest is POST /v1/link: in an empty home, make this device's
+// keys (under Passphrase) and offer them to join a name (progress:
+// chain_wait).
+type LinkRequest struct {
+	ChainConfig
+	Label      string `json:"label"`
+	Passphrase string `json:"passphrase"`
+}
+
+// LinkAcceptRequest is POST /v1/link/wait (wait until a name takes the
+// offer of Code, or the call's deadline) and POST /v1/link/accept
+// (become a device of Name, which took it: read and check the welcome).
+type LinkAcceptRequest struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+}
+
+// Linked is what POST /v1/link/accept did.
+type Linked struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Approver string `json:"approver"` // the label of the device that approved
+	Contacts int    `json:"contacts"`
+	Messages int    `json:"messages"`
+	Groups   int    `json:"groups"`
 }
 
 // EncKey is a public encryption key of a record.

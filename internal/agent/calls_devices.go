@@ -1,0 +1,362 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/internal/api"
+)
+
+// Several devices per name (docs/devices.md): the devices the user's
+// record lists, retiring one, and linking a new one (the new device
+// offers itself on the chain and waits; an existing one adds it and
+// writes its welcome).
+
+// linkPoll is how often a waiting new device asks the chain whether its
+// offer was taken, and whether the welcome is on the hubs.
+const linkPoll = 500 * time.Millisecond
+
+// offerRecheck bounds the wait for a newer header before a link code the
+// chain does not show is called absent.
+const offerRecheck = 10 * time.Second
+
+// apiDevices lists rec's devices; this is the agent's device key.
+func apiDevices(rec *bns.Record, this bns.PublicKey) []api.Device {
+	var out []api.Device
+	for _, d := range rec.AllDevices() {
+		out = append(out, api.Device{Label: d.Label, SigningKey: d.SigningKey.String(), AddedAt: d.AddedAt, This: d.SigningKey == this})
+	}
+	return out
+}
+
+// userRecord opens the client (the keys unlocked) and returns the
+// identity, the chain and the user's verified record.
+func (a *Agent) userRecord(k *call) (*keystore.Identity, *lookup.Client, *bns.Record, error) {
+	if _, err := a.client(k.ctx, k); err != nil {
+		return nil, nil, nil, err
+	}
+	id, err := a.identity("")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d, err := a.chain.open(k.ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rec, err := d.Lookup(k.ctx, a.home.config().Name)
+	if err != nil {
+		return nil, nil, nil, a.chain.note(err)
+	}
+	return id, d, rec, nil
+}
+
+// errRetired: this device is not one the record lists (removed, or the
+// name recovered elsewhere).
+func errRetired(name string) error {
+	return coded(api.CodeNotADevice, fmt.Errorf("this device is no longer a device of %s: its keys are not in the record on the chain", name),
+		"another of your devices removed it, or the name was recovered elsewhere; 'parley whois "+name+"' shows the history")
+}
+
+func (a *Agent) devices(k *call) (any, error) {
+	id, d, rec, err := a.userRecord(k)
+	if err != nil {
+		return nil, err
+	}
+	h, err := d.Height(k.ctx)
+	if err != nil {
+		return nil, a.chain.note(err)
+	}
+	return api.Devices{Name: rec.Name, Height: h - 1, Devices: apiDevices(rec, bns.PublicKeyOf(id.SigningKey()))}, nil
+}
+
+func (a *Agent) removeDevice(k *call) (any, error) {
+	var req api.DeviceRemoveRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	id, d, rec, err := a.userRecord(k)
+	if err != nil {
+		return nil, err
+	}
+	me := bns.PublicKeyOf(id.SigningKey())
+	if _, ok := rec.Device(me); !ok {
+		return nil, errRetired(rec.Name)
+	}
+	var target *bns.Device
+	for _, dev := range rec.AllDevices() {
+		if dev.Label == req.Label {
+			target = &dev
+		}
+	}
+	if target == nil {
+		return nil, usagef("%s has no device labelled %q ('parley devices' lists them)", rec.Name, req.Label)
+	}
+	// The first device is removed by the owner key only; any other by
+	// this device.
+	signer := id.SigningKey()
+	if target.SigningKey == rec.Profile.SigningKey {
+		if bns.PublicKeyOf(id.OwnerKey()) != rec.Owner {
+			return nil, coded(api.CodeChainRefused, fmt.Errorf("only the owner key removes the first device of %s, and this device does not hold it", rec.Name),
+				"run it on the device that holds the owner key, or take the name back with 'parley recover' and your recovery phrase")
+		}
+		if len(rec.Devices) == 0 {
+			return nil, usagef("%q is %s's only device: 'parley recover' on a new device replaces it", req.Label, rec.Name)
+		}
+		signer = id.OwnerKey()
+	}
+	height, err := d.RemoveDevice(k.ctx, signer, rec.Name, target.SigningKey)
+	if err != nil {
+		return nil, a.chain.note(err)
+	}
+	return api.DeviceChange{Name: rec.Name, Label: target.Label, SigningKey: target.SigningKey.String(), Height: height}, nil
+}
+
+// offerOf reads the offer of a typed link code, verified: a mistyped code
+// is a usage error, one the chain proves absent no_offer.
+func (a *Agent) offerOf(k *call, d *lookup.Client, typed string) (wire.LinkCode, *bns.PendingOffer, error) {
+	code, err := wire.ParseLinkCode(typed)
+	if err != nil {
+		return code, nil, usagef("%q is not a link code (%v): type it as the new device shows it, e.g. JN74-DBE2-B23F-YBTX-9", typed, err)
+	}
+	off, err := d.Link(k.ctx, bns.LinkCode(code))
+	if errors.Is(err, lookup.ErrNotFound) {
+		// An offer made in the last block is not in the state the newest
+		// header proves yet: asked once more, two blocks later (bounded).
+		if h, herr := d.Height(k.ctx); herr == nil {
+			deadline := time.Now().Add(offerRecheck)
+			for time.Now().Before(deadline) {
+				if now, herr := d.Height(k.ctx); herr != nil || now > h+1 {
+					break
+				}
+				select {
+				case <-k.ctx.Done():
+					return code, nil, k.ctx.Err()
+				case <-time.After(linkPoll):
+				}
+			}
+			off, err = d.Link(k.ctx, bns.LinkCode(code))
+		}
+	}
+	if errors.Is(err, lookup.ErrNotFound) {
+		return code, nil, coded(api.CodeNoOffer, errors.New("no device is waiting with this code (never offered, or its offer expired)"),
+			"check the code on the new device; if it waited too long, run 'parley link' there again")
+	}
+	if err != nil {
+		return code, nil, a.chain.note(err)
+	}
+	return code, off, nil
+}
+
+func apiOffer(code wire.LinkCode, off *bns.PendingOffer) api.DeviceOffer {
+	return api.DeviceOffer{Code: code.String(), Label: off.Device.Label, SigningKey: off.Device.SigningKey.String(), Height: off.Height, TakenBy: off.TakenBy}
+}
+
+func (a *Agent) deviceOffer(k *call) (any, error) {
+	var req api.LinkCodeRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := a.home.loadConfig(); err != nil {
+		return nil, err
+	}
+	d, err := a.chain.open(k.ctx)
+	if err != nil {
+		return nil, err
+	}
+	code, off, err := a.offerOf(k, d, req.Code)
+	if err != nil {
+		return nil, err
+	}
+	return apiOffer(code, off), nil
+}
+
+func (a *Agent) addDevice(k *call) (any, error) {
+	var req api.LinkCodeRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	id, d, rec, err := a.userRecord(k)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := rec.Device(bns.PublicKeyOf(id.SigningKey())); !ok {
+		return nil, errRetired(rec.Name)
+	}
+	code, off, err := a.offerOf(k, d, req.Code)
+	if err != nil {
+		return nil, err
+	}
+	if off.TakenBy != "" {
+		return nil, coded(api.CodeChainRefused, fmt.Errorf("the device with this code was added to %s already", off.TakenBy), "a code serves once: run 'parley link' again on the new device")
+	}
+	height, err := d.AddDevice(k.ctx, id.SigningKey(), rec.Name, bns.LinkCode(code))
+	if err != nil {
+		return nil, a.chain.note(err)
+	}
+	c, err := a.client(k.ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WriteWelcome(k.ctx, code, off.Device, req.History); err != nil {
+		return nil, hinted(fmt.Errorf("%s joined %s at height %d, but its welcome reached no hub: %w", off.Device.Label, rec.Name, height, err),
+			"run 'parley devices add "+code.String()+"' again once your hub answers: it writes the welcome again")
+	}
+	return api.DeviceChange{Name: rec.Name, Label: off.Device.Label, SigningKey: off.Device.SigningKey.String(), Height: height}, nil
+}
+
+// link makes this device's keys in an empty home and offers them on the
+// chain; the keys are saved (the home then holds an identity without a
+// name, as after init) so that wait and accept find them.
+func (a *Agent) link(k *call) (any, error) {
+	var req api.LinkRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := bns.ValidateDeviceLabel(req.Label); err != nil {
+		return nil, usagef("--label %q: %v", req.Label, err)
+	}
+	if req.Label == bns.FirstDeviceLabel {
+		return nil, usagef("--label %q is the first device's: choose another (laptop, phone-2…)", req.Label)
+	}
+	if a.home.hasIdentity() {
+		return nil, coded(api.CodeExists, fmt.Errorf("%s already holds an identity", a.home.dir), "link into a new home: 'parley --home NEWDIR link --node URL'")
+	}
+	var cfg config
+	d, err := a.newHome(k, req.Passphrase, req.ChainConfig, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close() // wait and accept open the home's chain with the header store
+	id, err := keystore.New()
+	if err != nil {
+		return nil, err
+	}
+	p, err := id.Profile(nil)
+	if err != nil {
+		return nil, err
+	}
+	dev := bns.Device{SigningKey: p.SigningKey, EncKeys: p.EncKeys, Label: req.Label}
+	code, height, err := d.OfferDevice(k.ctx, id.SigningKey(), dev)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.saveKeystore(id, []byte(req.Passphrase)); err != nil {
+		return nil, err
+	}
+	if err := a.home.update(func(c *config) { *c = cfg }); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.id = id
+	a.mu.Unlock()
+	return api.DeviceOffer{Code: wire.LinkCode(code).String(), Label: dev.Label, SigningKey: dev.SigningKey.String(), Height: height}, nil
+}
+
+// linkWait waits until a name takes this device's offer (or the call's
+// deadline passes: canceled), and says which.
+func (a *Agent) linkWait(k *call) (any, error) {
+	var req api.LinkAcceptRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := a.home.loadConfig(); err != nil {
+		return nil, err
+	}
+	d, err := a.chain.open(k.ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := false
+	for {
+		code, off, err := a.offerOf(k, d, req.Code)
+		switch {
+		case err != nil && !seen && api.IsCode(a.apiError(err), api.CodeNoOffer):
+			// The header this device verified last may be older than the
+			// offer's block: asked again once a newer one is.
+		case err != nil:
+			return nil, err
+		case off.TakenBy != "":
+			return apiOffer(code, off), nil
+		default:
+			seen = true
+		}
+		select {
+		case <-k.ctx.Done():
+			return nil, k.ctx.Err()
+		case <-time.After(linkPoll):
+		}
+	}
+}
+
+// linkAccept makes this device one of req.Name's: the chain must say
+// that name took the offer, the verified record must list this device,
+// and the welcome must open (sealed to this device, signed by a device
+// the record lists); then the state it carries becomes this device's.
+func (a *Agent) linkAccept(k *call) (any, error) {
+	var req api.LinkAcceptRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := a.home.loadConfig(); err != nil {
+		return nil, err
+	}
+	if a.home.config().Name != "" {
+		return nil, coded(api.CodeExists, fmt.Errorf("this device is %s's already", a.home.config().Name), "")
+	}
+	id, err := a.identity("passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.chain.open(k.ctx)
+	if err != nil {
+		return nil, err
+	}
+	code, off, err := a.offerOf(k, d, req.Code)
+	if err != nil {
+		return nil, err
+	}
+	if off.Device.SigningKey != bns.PublicKeyOf(id.SigningKey()) {
+		return nil, usagef("the code %s is not this device's offer", code)
+	}
+	if off.TakenBy == "" || off.TakenBy != req.Name {
+		return nil, coded(api.CodeNotADevice, fmt.Errorf("the chain says the offer was taken by %q, not %q", off.TakenBy, req.Name), "")
+	}
+	var w *wire.Welcome
+	for {
+		w, err = client.ReadWelcome(k.ctx, req.Name, code, id, d)
+		if !errors.Is(err, client.ErrNoWelcome) {
+			break
+		}
+		select {
+		case <-k.ctx.Done():
+			return nil, fmt.Errorf("waiting for the welcome on %s's hubs: %w", req.Name, k.ctx.Err())
+		case <-time.After(linkPoll):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := d.Lookup(k.ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	approver, _ := rec.Device(w.Approver)
+	opts := append([]client.Option{client.WithClock(a.opts.Now), client.WithHTTPClient(a.httpClient())}, a.opts.ClientOptions...)
+	c, err := client.Linked(k.ctx, req.Name, id, a.chain, a.home.path(stateF), w, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.home.update(func(x *config) { x.Name, x.Hub = req.Name, rec.Profile.Hubs[0] }); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.c = c
+	a.mu.Unlock()
+	return api.Linked{Name: req.Name, Label: off.Device.Label, Approver: approver.Label, Contacts: len(c.Contacts()), Messages: len(c.History()), Groups: len(c.Groups())}, nil
+}
