@@ -409,11 +409,18 @@ func (c *Client) CheckOwnRecord(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	me := bns.PublicKeyOf(c.id.SigningKey())
+	dev, listed := rec.Device(me)
 	switch {
 	case rec.Revoked:
 		return fmt.Errorf("%w: %s is revoked", ErrNotMine, c.Name)
+	case listed && me != rec.Profile.SigningKey: // a device linked to the name, listed with its own keys
+		if !sameKeys(&bns.Record{Profile: bns.Profile{SigningKey: me, EncKeys: mine.EncKeys}}, &bns.Record{Profile: bns.Profile{SigningKey: me, EncKeys: dev.EncKeys}}) {
+			return fmt.Errorf("%w: %s lists this device's signing key with other encryption keys", ErrNotMine, c.Name)
+		}
+		return nil
 	case rec.Owner != bns.PublicKeyOf(c.id.OwnerKey()):
-		return fmt.Errorf("%w: %s has another owner (transferred at height %d?)", ErrNotMine, c.Name, rec.UpdatedAt)
+		return fmt.Errorf("%w: %s's record does not list this device: another owner key holds the name (transferred at height %d?), or this device was linked to it and has been removed ('parley whois %s' shows when)", ErrNotMine, c.Name, rec.UpdatedAt, c.Name)
 	case !sameKeys(&bns.Record{Owner: rec.Owner, Profile: mine}, rec):
 		return fmt.Errorf("%w: %s's keys were changed at height %d: if you ran 'parley recover' on another device, this one is retired; if not, your owner key is in other hands", ErrNotMine, c.Name, rec.UpdatedAt)
 	}
@@ -431,13 +438,13 @@ func (c *Client) deviceNotices(name string, old, cur *bns.Record) {
 	short := func(k bns.PublicKey) string { return k.String()[:len("ed25519:")+16] + "…" }
 	for _, d := range cur.Devices {
 		if !in(old.Devices, d.SigningKey) {
-			c.history = append(c.history, Message{From: name, To: c.Name, Kind: KindNotice, Time: c.now(),
+			c.history = append(c.history, Message{From: name, Conv: ContactConv(name), Kind: KindNotice, Time: c.now(),
 				Text: fmt.Sprintf("%s added a device: %s (%s) at height %d", name, d.Label, short(d.SigningKey), d.AddedAt)})
 		}
 	}
 	for _, d := range old.Devices {
 		if !in(cur.Devices, d.SigningKey) {
-			c.history = append(c.history, Message{From: name, To: c.Name, Kind: KindNotice, Time: c.now(),
+			c.history = append(c.history, Message{From: name, Conv: ContactConv(name), Kind: KindNotice, Time: c.now(),
 				Text: fmt.Sprintf("%s removed a device: %s (%s) by height %d", name, d.Label, short(d.SigningKey), cur.UpdatedAt)})
 		}
 	}

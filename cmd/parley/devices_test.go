@@ -64,6 +64,9 @@ func TestLinkDevice(t *testing.T) {
 			t.Errorf("devices on %s's device:\n%s", this, got)
 		}
 	}
+	if got := parley(t, "--home", laptop, "status"); !strings.Contains(got, "keys:     the chain holds this device's keys") {
+		t.Errorf("the laptop's status:\n%s", got)
+	}
 	if got := parley(t, "--home", laptop, "contacts"); !strings.Contains(got, "bob") {
 		t.Errorf("the laptop's contacts:\n%s", got)
 	}
@@ -92,6 +95,9 @@ func TestLinkDevice(t *testing.T) {
 		t.Fatalf("bob's conversation with alice after the removal:\n%s", got)
 	}
 
+	if got := parley(t, "--home", laptop, "status"); !strings.Contains(got, "keys:     WARNING: ") || !strings.Contains(got, "this device was linked to it and has been removed") {
+		t.Errorf("the removed laptop's status:\n%s", got)
+	}
 	// The removed laptop approves a device of a thief's: refused.
 	thief := filepath.Join(t.TempDir(), "thief")
 	code, _, _, tdone := startLink(t, rpc, thief, "--label", "phone", "--wait", "1m")
