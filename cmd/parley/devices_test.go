@@ -52,8 +52,12 @@ func TestLinkDevice(t *testing.T) {
 	if c := <-done; c != 0 {
 		t.Fatalf("link: exit %d\n%s%s", c, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "this device is alice's laptop now (approved by first): 1 contacts") {
+	if !regexp.MustCompile(`this device is alice's laptop now \(approved by first\): 1 contacts, 0 groups, [1-9]\d* messages\n`).MatchString(out.String()) {
 		t.Fatalf("link:\n%s", out.String())
+	}
+	// The history came with the welcome (--history): the laptop shows it.
+	if _, got, _ := try(laptop, "read", "bob"); !strings.Contains(got, "bob: hi alice") {
+		t.Errorf("the laptop's conversation with bob:\n%s", got)
 	}
 
 	for home, this := range map[string]string{homes["alice"]: "first", laptop: "laptop"} {
