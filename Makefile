@@ -76,6 +76,7 @@ test-short:
 FUZZX ?= 1
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $$((50000 * $(FUZZX)))x ./chain/bns
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalRecord$$' -fuzztime $$((50000 * $(FUZZX)))x ./chain/bns
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $$((50000 * $(FUZZX)))x ./hub/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime $$((5000 * $(FUZZX)))x ./hub
 	$(GO) test -run '^$$' -fuzz '^FuzzParseInboxStamp$$' -fuzztime $$((20000 * $(FUZZX)))x ./hub

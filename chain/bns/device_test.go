@@ -172,3 +172,31 @@ func TestParamsV3(t *testing.T) {
 		t.Fatalf("genesis without max_devices: %+v %v", g, err)
 	}
 }
+
+// FuzzUnmarshalRecord: a record (any version a client may have saved),
+// a history answer or an offer entry decodes only from its one encoding:
+// whatever decodes re-encodes to exactly the input.
+func FuzzUnmarshalRecord(f *testing.F) {
+	p := Profile{SigningKey: PublicKeyOf(testKey(2)), EncKeys: []EncKey{{KEM: KEMX25519, Key: bytes.Repeat([]byte{9}, 32)}}, Hubs: []string{"https://a.example"}}
+	devs := []Device{{SigningKey: PublicKeyOf(testKey(5)), EncKeys: p.EncKeys, Label: "laptop", AddedAt: 40}}
+	r := &Record{Name: "alice", Owner: PublicKeyOf(testKey(1)), Profile: p, Seq: 2, Op: OpDeviceAdd, Devices: devs, Signer: PublicKeyOf(testKey(1))}
+	f.Add(r.Marshal())
+	r2 := *r
+	r2.Devices, r2.Signer, r2.Op = nil, PublicKey{}, OpUpdate
+	f.Add(r2.Marshal())
+	f.Add(MarshalHistory([]*HistoryEntry{r2.Latest(), r.Latest()}))
+	f.Add((&PendingOffer{Device: Device{SigningKey: devs[0].SigningKey, EncKeys: p.EncKeys, Label: "laptop"}, Height: 3, TakenBy: "alice"}).Marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if rec, err := UnmarshalSavedRecord(b); err == nil && !bytes.Equal(rec.Marshal(), b) {
+			t.Fatalf("record re-encodes differently")
+		} else if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("record error does not wrap ErrMalformed: %v", err)
+		}
+		if hs, err := UnmarshalHistory(b); err == nil && !bytes.Equal(MarshalHistory(hs), b) {
+			t.Fatalf("history re-encodes differently")
+		}
+		if po, err := UnmarshalPendingOffer(b); err == nil && !bytes.Equal(po.Marshal(), b) {
+			t.Fatalf("offer entry re-encodes differently")
+		}
+	})
+}
