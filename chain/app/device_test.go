@@ -151,7 +151,15 @@ func TestDeviceLifecycle(t *testing.T) {
 		t.Errorf("entries' device lists: %d, %d", len(h[2].Devices), len(h[3].Devices))
 	}
 
-	// The owner's update (the recovery) replaces the whole list.
+	// The owner moving hubs keeps the list.
+	moved := c.record("alice").Profile.Clone()
+	moved.Hubs = []string{"http://127.0.0.1:4001"}
+	c.ok(owner.update("alice", moved))
+	if rec := c.record("alice"); len(rec.Devices) != 1 || rec.Profile.Hubs[0] != "http://127.0.0.1:4001" {
+		t.Fatalf("after moving hubs: %d devices", len(rec.Devices))
+	}
+	// The owner's update with a new first device (the recovery) replaces
+	// the whole list.
 	c.ok(owner.update("alice", testProfile("recovered")))
 	if rec := c.record("alice"); len(rec.Devices) != 0 || rec.Op != bns.OpUpdate {
 		t.Fatalf("after update: %d devices", len(rec.Devices))

@@ -293,11 +293,15 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 		rec.ExpiresAt = c.height + c.params.NameLifetime
 		c.addName(tx.Signer, acct, tx.Name)
 	case bns.TxUpdate:
-		// An update by the owner replaces the whole device list: the
-		// recovery (docs/devices.md).
+		// An update by the owner that gives the first device another
+		// signing key replaces the whole device list: the recovery
+		// (docs/devices.md). One that keeps it (new hubs, new
+		// encryption keys) keeps the list.
 		op = bns.OpUpdate
+		if tx.Profile.SigningKey != rec.Profile.SigningKey {
+			rec.Devices = nil
+		}
 		rec.Profile = tx.Profile.Clone()
-		rec.Devices = nil
 	case bns.TxTransfer:
 		op = bns.OpTransfer
 		removeName(acct, tx.Name)
