@@ -71,6 +71,9 @@ func TestLinkDevice(t *testing.T) {
 	if got := parley(t, "--home", laptop, "status"); !strings.Contains(got, "keys:     the chain holds this device's keys") {
 		t.Errorf("the laptop's status:\n%s", got)
 	}
+	if c, _, errs := try(laptop, "name", "renew"); c != 1 || !strings.Contains(errs, "parley: only alice's owner key can renew it, and this device does not hold it") {
+		t.Errorf("the laptop renews alice: exit %d\n%s", c, errs)
+	}
 	if got := parley(t, "--home", laptop, "contacts"); !strings.Contains(got, "bob") {
 		t.Errorf("the laptop's contacts:\n%s", got)
 	}

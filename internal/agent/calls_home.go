@@ -574,6 +574,11 @@ func (a *Agent) renew(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec, err := d.Lookup(ctx, name); err != nil {
+		return nil, a.chain.note(err)
+	} else if err := ownerHere(rec, id, "renew it"); err != nil {
+		return nil, err
+	}
 	height, err := d.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: name})
 	if err != nil {
 		return nil, err
@@ -601,6 +606,11 @@ func (a *Agent) revoke(k *call) (any, error) {
 	}
 	d, err := a.chain.open(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if rec, err := d.Lookup(ctx, name); err != nil {
+		return nil, a.chain.note(err)
+	} else if err := ownerHere(rec, id, "revoke it"); err != nil {
 		return nil, err
 	}
 	height, err := d.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxRevoke, Name: name})
@@ -639,6 +649,9 @@ func (a *Agent) setHubs(k *call) (any, error) {
 	}
 	rec, err := d.Lookup(ctx, name)
 	if err != nil {
+		return nil, err
+	}
+	if err := ownerHere(rec, id, "move its hubs"); err != nil {
 		return nil, err
 	}
 	out := &api.HubsResult{Hubs: urls}
@@ -902,4 +915,15 @@ func (a *Agent) setBackup(k *call) (any, error) {
 // own) and rec.
 func safetyNumber(name string, own bns.Profile, rec *bns.Record) string {
 	return wire.SafetyNumber(name, own, rec.Name, rec.Profile)
+}
+
+// ownerHere refuses, before anything is done, what only the name's owner
+// key signs when this device does not hold it (a device linked to the
+// name holds its own keys only).
+func ownerHere(rec *bns.Record, id *keystore.Identity, what string) error {
+	if bns.PublicKeyOf(id.OwnerKey()) == rec.Owner {
+		return nil
+	}
+	return coded(api.CodeNotOwner, fmt.Errorf("only %s's owner key can %s, and this device does not hold it", rec.Name, what),
+		"run it on the device that ran 'parley init' or 'parley recover' for "+rec.Name+", or recover with your recovery phrase")
 }
