@@ -102,6 +102,8 @@ type Client struct {
 	timings      WatchTimings         // Watch's periods (WithWatchTimings)
 	receiptAsked map[string]time.Time // when expire last read a contact's receipt
 
+	writeFile func(path string, data []byte) error // writes the state file (nil: the store's own; tests)
+
 	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
 	ownSeq   uint64 // the sequence number of the record own comes from
 

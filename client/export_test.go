@@ -11,6 +11,12 @@ import (
 	"github.com/parley-im/parley/client/wire"
 )
 
+// WithWriteFile has Open's client write its state file with fn (a disk
+// that hangs or fails).
+func WithWriteFile(fn func(path string, data []byte) error) Option {
+	return func(c *Client) { c.writeFile = fn }
+}
+
 // BackupOn reports whether c's backup is on.
 func BackupOn(c *Client) bool {
 	c.mu.Lock()

@@ -48,6 +48,7 @@ func Open(ctx context.Context, name string, id *keystore.Identity, dir Directory
 	if err != nil {
 		return nil, fmt.Errorf("client: state %s: %w", statePath, err)
 	}
+	s.WriteFile = c.writeFile
 	c.store, c.changes = s, changes
 	if st == nil {
 		return c, nil

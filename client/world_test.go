@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1153,5 +1154,75 @@ func TestNothingLeavesUnsaved(t *testing.T) {
 	}
 	if ms := again.Conversation(client.ContactConv("bob")); len(ms) == 0 || ms[len(ms)-1].Text != "not on disk yet" {
 		t.Fatalf("alice's history after the restart: %v", historyTexts(ms))
+	}
+}
+
+// TestSlowDiskDoesNotBlockReading: while alice's device writes her state
+// and the disk hangs (a full or failing disk, a network home), she still
+// reads her conversation, her contacts, what is unread and her history;
+// once the disk answers, the message she was sending goes out, once: no
+// lock of the client's is held while its state is written.
+func TestSlowDiskDoesNotBlockReading(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	release, hanging := make(chan struct{}), make(chan struct{}, 1)
+	var stalled atomic.Bool
+	var once sync.Once
+	free := func() { once.Do(func() { stalled.Store(false); close(release) }) }
+	t.Cleanup(free) // a failed check leaves no save hanging
+	w.opts = []client.Option{client.WithWriteFile(func(path string, data []byte) error {
+		if stalled.Load() {
+			select {
+			case hanging <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return os.WriteFile(path, data, 0o600)
+	})}
+	alice, _, _ := w.userWithState("alice", w.hubs[0], filepath.Join(t.TempDir(), "alice.state"))
+	w.opts = nil
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	if err := bob.Send(ctx, "alice", "are you there?"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Receive(ctx, client.ContactConv("bob")); err != nil {
+		t.Fatal(err)
+	}
+
+	stalled.Store(true)
+	sent := make(chan error, 1)
+	go func() { sent <- alice.Send(ctx, "bob", "written on a slow disk") }()
+	select {
+	case <-hanging: // the message is sealed, and its save hangs
+	case <-time.After(2 * time.Minute):
+		t.Fatal("alice's send never wrote her state")
+	}
+	local := make(chan string, 1)
+	go func() {
+		ms := alice.Conversation(client.ContactConv("bob"))
+		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", historyTexts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
+	}()
+	select {
+	case got := <-local:
+		if want := "[hi are you there? written on a slow disk], 1 contacts, 1 unread, 3 in the history"; got != want {
+			t.Fatalf("alice's device shows %s, want %s", got, want)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("reading the local history waited for the disk")
+	}
+	select {
+	case err := <-sent:
+		t.Fatalf("the send returned (%v) before its state was on disk", err)
+	default:
+	}
+	free()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "written on a slow disk" {
+		t.Fatalf("bob received %v %v", got, err)
 	}
 }

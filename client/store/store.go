@@ -87,6 +87,12 @@ type Store struct {
 	path string
 	keys Keys
 
+	// WriteFile, if not nil, writes the state file in place of
+	// keystore.WriteFileAtomic (a test's disk that hangs or fails). Set it
+	// before the first save; Write calls it with no lock of the caller's
+	// held.
+	WriteFile func(path string, data []byte) error
+
 	mu     sync.Mutex // guards the fields below it, which Prepare uses
 	ticket uint64     // the next save's place in the order of writes
 	queue  []*Save    // saves prepared, not yet written, in order
@@ -422,6 +428,9 @@ func (s *Store) writeState(plain []byte) error {
 	aead, _ := chacha20poly1305.NewX(s.keys.State[:])
 	out := append([]byte(Magic), nonce...)
 	out = aead.Seal(out, nonce, plain, []byte(Magic))
+	if s.WriteFile != nil {
+		return s.WriteFile(s.path, out)
+	}
 	return keystore.WriteFileAtomic(s.path, out)
 }
 
