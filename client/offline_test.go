@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -32,11 +31,7 @@ func (s *switchableChain) Lookup(ctx context.Context, name string) (*bns.Record,
 func TestSendWaitsWhileTheChainIsDown(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	state := filepath.Join(t.TempDir(), "alice.state")
-	alice, id, dir := w.userWithState("alice", w.hubs[0], state)
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "hi")
+	_, bob, id, dir, state := pairOnDisk(t, w)
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
 	}

@@ -178,6 +178,19 @@ func watchTexts(t *testing.T, c *client.Client) (expect func(want string)) {
 	}
 }
 
+// pairOnDisk is alice, whose state lives in the file state, and bob, in
+// touch (alice's greeting "hi"); id and dir are alice's identity and
+// directory, to open her state again.
+func pairOnDisk(t *testing.T, w *world) (alice, bob *client.Client, id *keystore.Identity, dir *lookup.Client, state string) {
+	t.Helper()
+	state = filepath.Join(t.TempDir(), "alice.state")
+	alice, id, dir = w.userWithState("alice", w.hubs[0], state)
+	bob = w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, alice, bob, "hi")
+	return alice, bob, id, dir, state
+}
+
 // connect makes b a contact of a through b's inbox, with a's greeting.
 func connect(t testing.TB, a, b *client.Client, greeting string) {
 	t.Helper()
@@ -969,11 +982,7 @@ func TestWatchFollowsAMove(t *testing.T) {
 func TestFlushWithNothingQueued(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	state := filepath.Join(t.TempDir(), "alice.state")
-	alice, id, dir := w.userWithState("alice", w.hubs[0], state)
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "hi")
+	alice, _, id, dir, state := pairOnDisk(t, w)
 	if err := alice.Send(ctx, "bob", "one more"); err != nil {
 		t.Fatal(err)
 	}
@@ -1029,19 +1038,7 @@ func TestSlowHubDoesNotBlockReading(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() { sent <- alice.Send(ctx, "bob", "stuck upload") }()
 	<-hanging // the upload is under way, and hangs
-	local := make(chan string, 1)
-	go func() {
-		ms := alice.Conversation(client.ContactConv("bob"))
-		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", historyTexts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
-	}()
-	select {
-	case got := <-local:
-		if want := "[hi stuck upload], 1 contacts, 0 unread, 2 in the history"; got != want {
-			t.Fatalf("alice's device shows %s, want %s", got, want)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("reading the local history waited for a stalled upload")
-	}
+	readsLocally(t, alice, "[hi stuck upload], 1 contacts, 0 unread, 2 in the history", "a stalled upload")
 	read := make(chan []client.Event, 1)
 	go func() {
 		ms, _ := alice.Receive(ctx, client.ContactConv("bob"))
@@ -1102,11 +1099,7 @@ func TestQueuedForChangedKeysStays(t *testing.T) {
 func TestNothingLeavesUnsaved(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	state := filepath.Join(t.TempDir(), "alice.state")
-	alice, id, dir := w.userWithState("alice", w.hubs[0], state)
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, alice, bob, "hi")
+	alice, bob, id, dir, state := pairOnDisk(t, w)
 	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "hi" {
 		t.Fatalf("bob received %v %v", got, err)
 	}
@@ -1157,6 +1150,26 @@ func TestNothingLeavesUnsaved(t *testing.T) {
 	}
 }
 
+// readsLocally checks, within a minute, what alice's device shows of her
+// conversation with bob, her contacts, what is unread and her history,
+// while something (what) hangs.
+func readsLocally(t *testing.T, alice *client.Client, want, what string) {
+	t.Helper()
+	local := make(chan string, 1)
+	go func() {
+		ms := alice.Conversation(client.ContactConv("bob"))
+		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", historyTexts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
+	}()
+	select {
+	case got := <-local:
+		if got != want {
+			t.Fatalf("alice's device shows %s, want %s", got, want)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("reading the local history waited for " + what)
+	}
+}
+
 // TestSlowDiskDoesNotBlockReading: while alice's device writes her state
 // and the disk hangs (a full or failing disk, a network home), she still
 // reads her conversation, her contacts, what is unread and her history;
@@ -1200,19 +1213,7 @@ func TestSlowDiskDoesNotBlockReading(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("alice's send never wrote her state")
 	}
-	local := make(chan string, 1)
-	go func() {
-		ms := alice.Conversation(client.ContactConv("bob"))
-		local <- fmt.Sprintf("%s, %d contacts, %d unread, %d in the history", historyTexts(ms), len(alice.Contacts()), alice.Unread(client.ContactConv("bob")), len(alice.History()))
-	}()
-	select {
-	case got := <-local:
-		if want := "[hi are you there? written on a slow disk], 1 contacts, 1 unread, 3 in the history"; got != want {
-			t.Fatalf("alice's device shows %s, want %s", got, want)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("reading the local history waited for the disk")
-	}
+	readsLocally(t, alice, "[hi are you there? written on a slow disk], 1 contacts, 1 unread, 3 in the history", "the disk")
 	select {
 	case err := <-sent:
 		t.Fatalf("the send returned (%v) before its state was on disk", err)
