@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/chain/node"
+	"github.com/parley-im/parley/chain/node/nodetest"
 	"github.com/parley-im/parley/internal/await"
 )
 
@@ -75,5 +79,54 @@ func TestVerifiedDevices(t *testing.T) {
 	var ce *bns.CodeError
 	if _, err := c.AddDevice(ctx, laptop, "alice", code); !errors.As(err, &ce) || ce.Code != bns.CodeUnauthorized {
 		t.Fatalf("a removed device adding: %v", err)
+	}
+}
+
+// TestDevicesUpgradeOnANode: a real node of a chain begun before
+// protocol 3 (devices height 60, 50 ms blocks): CometBFT takes the app
+// version change (the header of the devices height still says app 2, the
+// next ones app 3), a link offer then goes through, and the node
+// restarted without the setting keeps protocol 3 and the offer. (That
+// device transactions are refused before the height is TestDevicesUpgrade
+// in chain/app, block by block.)
+func TestDevicesUpgradeOnANode(t *testing.T) {
+	const upgrade = 60
+	n := nodetest.StartNode(t, "upgrade-test", nil, node.StartOptions{DevicesHeight: upgrade})
+	c := newClient(t, n.URL, "upgrade-test")
+	ctx := context.Background()
+	await.True(t, 2*time.Minute, "the chain past its devices height", func() bool {
+		h, err := c.Height(ctx)
+		return err == nil && h > upgrade+1
+	})
+	rpc, err := rpchttp.New(n.URL, "/websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h, want := range map[int64]uint64{upgrade - 1: 2, upgrade: 2, upgrade + 1: 3} {
+		b, err := rpc.Block(ctx, &h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Block.Version.App != want {
+			t.Errorf("the header at height %d says app %d, want %d", h, b.Block.Version.App, want)
+		}
+	}
+	laptop := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
+	p := profile("laptop", "http://127.0.0.1:4000")
+	dev := bns.Device{SigningKey: bns.PublicKeyOf(laptop), EncKeys: p.EncKeys, Label: "laptop"}
+	code, _, err := c.OfferDevice(ctx, laptop, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	n.SetOptions(node.StartOptions{}) // restarted without the setting
+	n.Restart()
+	c2 := newClient(t, n.URL, "upgrade-test")
+	off := await.Value(t, 2*time.Minute, "the offer after a restart", func() (*bns.PendingOffer, error) { return c2.Link(ctx, code) })
+	if off.Device.Label != "laptop" {
+		t.Fatalf("the offer after a restart: %+v", off)
+	}
+	if params, err := c2.Params(ctx); err != nil || params.DevicesHeight != upgrade {
+		t.Fatalf("params after a restart: %+v %v", params, err)
 	}
 }

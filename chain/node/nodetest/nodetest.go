@@ -91,6 +91,10 @@ func (n *Node) Stop() {
 	}
 }
 
+// SetOptions replaces the options the node starts with at its next
+// Restart (a node restarted without a setting, say).
+func (n *Node) SetOptions(opts node.StartOptions) { n.opts = opts }
+
 // Restart starts a stopped node again on the same ports, from where it
 // stopped.
 func (n *Node) Restart() {
