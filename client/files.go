@@ -41,6 +41,10 @@ type Progress = files.Progress
 // file key.
 var ErrFileChanged = files.ErrChanged
 
+// ErrPartNotOurs: a download's DEST.part is a link or someone else's file
+// (planted in a shared directory): nothing was written (files.ErrPartNotOurs).
+var ErrPartNotOurs = files.ErrPartNotOurs
+
 // FileError reports a chunk that is missing or does not open (Chunk -1:
 // the whole file's SHA-256 does not match): the file is not written.
 type FileError = files.ChunkError

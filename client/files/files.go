@@ -40,6 +40,12 @@ import (
 // sealed): nothing of the changed content went out.
 var ErrChanged = errors.New("client: the file changed while it was being sent: send it again once it stays the same")
 
+// ErrPartNotOurs: a download's DEST.part is not a plain file of this
+// user's with no other name (a symbolic or hard link someone planted in a
+// shared directory, to have the download write into a file of the
+// user's): nothing is written.
+var ErrPartNotOurs = errors.New("client: the partial download is not a plain file of yours (a link someone else may have put there): nothing was written")
+
 // ChunkError reports a chunk that is missing or does not open (Chunk -1:
 // every chunk opened, but the whole file's SHA-256 does not match): the
 // file is not written.
@@ -212,14 +218,21 @@ type Fetch func(ctx context.Context, path string, open func(blob []byte) error) 
 // resumes from dest+".part" if an earlier attempt stopped; dest appears
 // only once every chunk opened and the whole file's SHA-256 matches, and
 // never replaces an existing file: a dest that exists (fs.ErrExist) or
-// cannot be written is refused before anything is fetched. A chunk that
-// is missing or does not open is a *ChunkError.
+// cannot be written, or whose .part is not a plain file of the user's
+// (ErrPartNotOurs: a link), is refused before anything is fetched. A
+// chunk that is missing or does not open is a *ChunkError.
 func Get(ctx context.Context, fr *wire.FileRef, dest string, fetch Fetch, progress Progress) error {
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("client: %s: %w", dest, fs.ErrExist)
 	}
+	// The part file, in a directory others may write to (/tmp), is
+	// opened only if it is the user's own plain file: never through a
+	// link someone planted to have the download write into another file.
 	part := dest + ".part"
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
+	if linkRefused(err) {
+		return fmt.Errorf("%w (%s)", ErrPartNotOurs, part)
+	}
 	if err != nil {
 		return fmt.Errorf("client: cannot write %s: %w", dest, err)
 	}
@@ -227,6 +240,9 @@ func Get(ctx context.Context, fr *wire.FileRef, dest string, fetch Fetch, progre
 	st, err := f.Stat()
 	if err != nil {
 		return err
+	}
+	if !ownPlain(st) {
+		return fmt.Errorf("%w (%s)", ErrPartNotOurs, part)
 	}
 	start := int(st.Size() / wire.ChunkSize) // chunks before it were verified when written
 	if int64(start)*wire.ChunkSize >= fr.Size && fr.Size > 0 {

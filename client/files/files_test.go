@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +148,55 @@ func TestSendStopsOnChange(t *testing.T) {
 	err := Send(ctx, f, up, sums, []string{"a"}, func(context.Context, string) (Hub, error) { return h, nil }, func() error { return nil }, nil)
 	if !errors.Is(err, ErrChanged) || h.puts != 0 {
 		t.Fatalf("send of a changed file: %v, %d chunks stored; want ErrChanged and none", err, h.puts)
+	}
+}
+
+// TestGetWritesNoOneElsesFile: bob, a contact who also has an account on
+// alice's machine, shares a file "notes.txt" holding shell commands, and
+// plants /tmp/notes.txt.part, a symbolic link to alice's ~/.bashrc (or a
+// hard link to a file of hers, where the kernel allows it). Alice saves
+// the file in /tmp. The download opened the part file through the link,
+// truncated her .bashrc and wrote bob's file into it: his commands ran at
+// her next shell. A part file is now opened without following a link,
+// and only if it is a plain file of this user's with no other name; else
+// the download is refused (ErrPartNotOurs) and nothing is written.
+func TestGetWritesNoOneElsesFile(t *testing.T) {
+	ctx := context.Background()
+	f, _, up, sums := upload(t, 1000)
+	hub := &memHub{blobs: map[string][]byte{}, failAfter: -1}
+	dial := func(context.Context, string) (Hub, error) { return hub, nil }
+	if err := Send(ctx, f, up, sums, []string{"h"}, dial, func() error { return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	fr := up.Ref("notes.txt")
+	home, shared := t.TempDir(), t.TempDir()
+	bashrc := filepath.Join(home, ".bashrc")
+	const mine = "alias ll='ls -l'\n"
+	for _, tc := range []struct {
+		name  string
+		plant func(part string) error
+	}{
+		{"a symbolic link", func(part string) error { return os.Symlink(bashrc, part) }},
+		{"a hard link", func(part string) error { return os.Link(bashrc, part) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(bashrc, []byte(mine), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			dest := filepath.Join(shared, "notes-"+strings.ReplaceAll(tc.name, " ", "-")+".txt")
+			if err := tc.plant(dest + ".part"); err != nil {
+				t.Fatal(err)
+			}
+			err := Get(ctx, fr, dest, hub.fetch, nil)
+			if got, _ := os.ReadFile(bashrc); string(got) != mine {
+				t.Fatalf("saving a file where %s to .bashrc waited as its .part: .bashrc now holds %d bytes of what bob shared (Get: %v)", tc.name, len(got), err)
+			}
+			if !errors.Is(err, ErrPartNotOurs) {
+				t.Fatalf("Get: %v, want ErrPartNotOurs", err)
+			}
+			if _, err := os.Lstat(dest); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the file appeared: %v", err)
+			}
+		})
 	}
 }

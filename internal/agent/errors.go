@@ -214,6 +214,8 @@ func (a *Agent) explain(err error) (code api.Code, what, hint string) {
 		return api.CodeNoProfile, cli.Plain(err), ""
 	case errors.Is(err, errNotAvatar):
 		return api.CodeNotAvatar, cli.Plain(err), fmt.Sprintf("choose a PNG, JPEG or GIF image of at most %d KiB and %d×%d pixels", wire.MaxAvatar>>10, wire.MaxAvatarSide, wire.MaxAvatarSide)
+	case errors.Is(err, client.ErrPartNotOurs):
+		return api.CodeFileExists, cli.Plain(err), "save it in a directory only you can write to (--out PATH)"
 	case errors.Is(err, fs.ErrExist):
 		return api.CodeFileExists, cli.Plain(err), "parley never writes over a file: give another path"
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
