@@ -185,6 +185,23 @@ func TestGetFileChecksTheDestination(t *testing.T) {
 	if b, _ := os.ReadFile(exists); string(b) != "mine" {
 		t.Fatalf("the existing file now holds %q", b)
 	}
+	// Another user of the machine planted DEST.part, a link to bob's
+	// .bashrc (TestGetWritesNoOneElsesFile in client/files): nothing is
+	// written through it, and get-file says what to do.
+	bashrc := filepath.Join(t.TempDir(), ".bashrc")
+	os.WriteFile(bashrc, []byte("alias ll='ls -l'\n"), 0o600)
+	planted := filepath.Join(dir, "planted.txt")
+	if err := os.Symlink(bashrc, planted+".part"); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := parleyErr(t, "--home", bob, "get-file", "alice", ref[1], "--out", planted)
+	if code != 1 || !strings.Contains(stderr, "parley: the partial download is not a plain file of yours") ||
+		!strings.Contains(stderr, "parley: hint: save it in a directory only you can write to (--out PATH)") {
+		t.Errorf("get-file with a link planted at its .part: exit %d:\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(bashrc); string(b) != "alias ll='ls -l'\n" {
+		t.Fatalf("get-file wrote through a link planted at its .part: .bashrc holds %d bytes", len(b))
+	}
 	dest := filepath.Join(dir, "got.txt")
 	parley(t, "--home", bob, "get-file", "alice", ref[1], "--out", dest)
 	if b, _ := os.ReadFile(dest); !bytes.Equal(b, bytes.Repeat([]byte("parley "), 300000)) {
