@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -74,6 +75,13 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 				page, remove, err := writeOpenPage(s)
 				if err == nil {
 					defer remove()
+					go func() { // once used, the page goes
+						select {
+						case <-s.TokenUsed():
+							remove()
+						case <-ctx.Done():
+						}
+					}()
 					open := exec.Command("xdg-open", page)
 					open.Env = childEnv()
 					err = open.Start()
@@ -94,13 +102,22 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 
 // writeOpenPage writes s.OpenPage in a new private directory (0700, the
 // page 0600) for the browser: the login address never goes on a command
-// line, where every user of the device can read it. remove deletes it.
+// line, where every user of the device can read it. The directory is in
+// the user's home, not hidden: a browser packaged as a snap (Ubuntu's
+// Firefox and Chromium) reads neither /tmp nor hidden directories; the
+// system's temporary directory if there is no home. remove deletes it
+// (safe to call more than once).
 func writeOpenPage(s *web.Server) (page string, remove func(), err error) {
-	dir, err := os.MkdirTemp("", "parley-web-")
+	base, err := os.UserHomeDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "parley-web-")
 	if err != nil {
 		return "", nil, err
 	}
-	remove = func() { os.RemoveAll(dir) }
+	var once sync.Once
+	remove = func() { once.Do(func() { os.RemoveAll(dir) }) }
 	page = filepath.Join(dir, "open.html")
 	if err := os.WriteFile(page, s.OpenPage(), 0o600); err != nil {
 		remove()

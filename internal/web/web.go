@@ -95,6 +95,8 @@ type Server struct {
 	// pathCalls match the agent's calls on paths of the device.
 	pathCalls *http.ServeMux
 
+	used chan struct{} // closed once the login token is used
+
 	mu       sync.Mutex
 	token    []byte               // the login token until used (nil after)
 	sessions map[[32]byte]session // sha256 of a session → the session
@@ -132,7 +134,7 @@ func New(l net.Listener, opts Options) (*Server, error) {
 	port := strconv.Itoa(addr.Port)
 	host := net.JoinHostPort(addr.IP.String(), port)
 	s := &Server{opts: opts, l: l, origin: "http://" + host, log: log, cookie: "parley_session_" + port,
-		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]session{}}
+		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]session{}, used: make(chan struct{})}
 	s.token = make([]byte, tokenBytes)
 	if _, err := io.ReadFull(opts.Rand, s.token); err != nil {
 		return nil, err
@@ -184,6 +186,10 @@ func (s *Server) LoginURL() string {
 	defer s.mu.Unlock()
 	return s.origin + "/login?token=" + base64.RawURLEncoding.EncodeToString(s.token)
 }
+
+// TokenUsed is closed once a browser signed in with the login token:
+// the address, and OpenPage, are worth nothing from then on.
+func (s *Server) TokenUsed() <-chan struct{} { return s.used }
 
 // OpenPage is a page that sends the browser on to LoginURL, for a
 // browser started with it instead of the address: a command line is
@@ -316,6 +322,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ok := err == nil && s.token != nil && subtle.ConstantTimeCompare(given, s.token) == 1
 	if ok {
 		s.token = nil // once
+		close(s.used)
 	}
 	s.mu.Unlock()
 	if !ok {
