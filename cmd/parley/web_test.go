@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parley-im/parley/chain/node"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/hub/server/hubtest"
 	awaitpkg "github.com/parley-im/parley/internal/await"
@@ -112,14 +113,15 @@ func origin(u string) string {
 // the safety number against what Bob's whois says, marks Bob verified,
 // then not. Her settings take effect (notifications, another node);
 // she renews her name and moves it to Bob's hub (Bob's whois follows and
-// he reads her there), changes her passphrase, signs out (the cookie no
+// he reads her there), links a laptop to her name by its link code and
+// removes it (Bob's whois shows both), changes her passphrase, signs out (the cookie no
 // longer works) and unlocks again with the new passphrase only; she
 // starts the conversation over (Bob accepts her new request), removes
 // Bob, declines his new request (he is told nothing), and revokes her
 // name (Bob's whois says REVOKED). Every screen passes axe-core with no
 // serious or critical violation.
 func TestWebScenario(t *testing.T) {
-	rpc, hubs := startWorld(t)
+	rpc, hubs := startWorldWith(t, longOffers)
 	const pass = "correct horse battery staple"
 	t.Setenv("PARLEY_PASSPHRASE", pass)
 	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
@@ -505,7 +507,7 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 	// At a phone's width, the screens with new controls fit (nothing
 	// scrolls sideways) and pass axe-core.
 	page.Phone(true)
-	for _, screen := range []string{"settings", "contact/bob", "requests", "name", "status"} {
+	for _, screen := range []string{"settings", "contact/bob", "requests", "name", "devices", "status"} {
 		page.Open(app + "/#/" + screen)
 		page.Await(screen+" to show", `document.querySelector('main h1') !== null && document.querySelectorAll('main section, main form, main li').length > 0`)
 		page.Axe(screen + ", phone")
@@ -538,6 +540,40 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 	awaitpkg.True(t, 2*time.Minute, "bob to read alice from her new hub", func() bool {
 		return strings.Contains(parley(t, "--home", bob, "read", "alice"), "alice: from my new hub")
 	})
+
+	// A laptop linked to Alice's name in the page: its 'parley link'
+	// prints a code; Alice looks it up (the offer shown first) and adds
+	// it; the laptop opens its welcome, with her contacts, and Bob's whois
+	// shows the device added. She removes it in the page, asked twice:
+	// Bob's whois says so, and the laptop knows.
+	laptop := filepath.Join(t.TempDir(), "alice-laptop")
+	code, lout, lerr, ldone := startLink(t, rpc, laptop, "--label", "laptop", "--name", "alice")
+	page.Open(app + "/#/devices")
+	page.AwaitText("main ul.devices", "(this device)")
+	page.Axe("devices")
+	page.Type("textbox", "Link code", strings.ToLower(code)+"\r")
+	page.AwaitText("main", "The device that offers itself")
+	if got := page.Text("section.record"); !strings.Contains(got, "laptop") || !strings.Contains(got, "ed25519:") {
+		t.Errorf("the offer as shown: %q", got)
+	}
+	page.Axe("devices, an offer")
+	page.Click("checkbox", "Give it my message history too")
+	page.Click("button", "Add laptop to alice")
+	if c := <-ldone; c != 0 || !strings.Contains(lout.String(), "this device is alice's laptop now (approved by first)") {
+		t.Fatalf("link on the laptop: exit %d\n%s%s", c, lout.String(), lerr.String())
+	}
+	page.AwaitText("main ul.devices", "laptop")
+	if got := parley(t, "--home", laptop, "contacts"); !strings.Contains(got, "bob") {
+		t.Errorf("the laptop's contacts:\n%s", got)
+	}
+	awaitName(t, bob, "alice", "device-add laptop")
+	page.Click("button", "Remove laptop")
+	page.Click("button", "Remove laptop for good")
+	page.Await("the laptop gone from the list", `!!document.querySelector('main ul.devices') && !document.querySelector('main ul.devices').textContent.includes('laptop')`)
+	awaitName(t, bob, "alice", "device-remove laptop")
+	if got := parley(t, "--home", laptop, "status"); !strings.Contains(got, "this device was linked to it and has been removed") {
+		t.Errorf("the removed laptop's status:\n%s", got)
+	}
 
 	// A new passphrase, set in the page.
 	const newPass = "a new passphrase for alice"
@@ -683,6 +719,12 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 		t.Errorf("the page's scripts failed: %q", errs)
 	}
 }
+
+// longOffers makes a link offer live 6,000 blocks (5 minutes of the test
+// chain's 50 ms blocks) instead of the test chain's 100 (5 s): less than a
+// loaded machine takes between the laptop's code and its lookup in the
+// page ("no device is waiting with this code"). A preorder lives as long.
+func longOffers(o *node.Options) { o.Params.PreorderTTL = 6000 }
 
 // writePNG writes an 8×8 PNG.
 func writePNG(t *testing.T, path string) {

@@ -296,6 +296,7 @@ function header() {
       h('li', {}, link('#/search', 'Search')),
       h('li', {}, link('#/profile', 'Profile')),
       h('li', {}, link('#/name', 'Your name')),
+      h('li', {}, link('#/devices', 'Devices')),
       h('li', {}, link('#/settings', 'Settings')),
       h('li', {}, link('#/status', 'Status')))));
 }
@@ -396,6 +397,7 @@ function route() {
   case 'search': return searchScreen(new URLSearchParams(query || '').get('q') || '');
   case 'profile': return profileScreen();
   case 'name': return nameScreen();
+  case 'devices': return devicesScreen();
   case 'settings': return settingsScreen();
   case 'status': return statusScreen();
   }
@@ -1263,6 +1265,76 @@ async function nameScreen() {
   h('p', {}, 'Do this only if your keys were stolen or you leave Parley. If you lost a device, recover your name with your recovery phrase instead.'),
   field(`Type ${me} to confirm`, confirm, 'The button works once the name is typed exactly.'), vstatus, vbox, revoke);
   main.append(revokeForm);
+}
+
+// ---------- devices: the name's devices, adding one by its link code,
+// removing one
+
+async function devicesScreen() {
+  document.title = 'Parley: devices';
+  const box = errorBox();
+  replace(main, h('h1', {}, 'Devices'), box);
+  let d;
+  try {
+    d = await api.get('/devices');
+  } catch (err) {
+    return showError(box, err);
+  }
+  const shortKey = (k) => k.length > 24 ? k.slice(0, 24) + '…' : k;
+  const list = h('ul', {class: 'devices'}, (d.devices || []).map((dev) => {
+    const parts = [h('strong', {}, other(dev.label)), ' ', h('code', {}, shortKey(dev.signing_key)), ' ',
+      dev.added_at ? `added at block ${dev.added_at}` : 'first device', dev.this ? ' (this device)' : ''];
+    if (!dev.this) {
+      const rbox = errorBox();
+      const remove = h('button', {type: 'button', class: 'danger', 'aria-label': `Remove ${dev.label}`, onclick: () => {
+        // Asked again in place: the device can no longer read or write as this name.
+        const sure = h('button', {type: 'button', class: 'danger', onclick: () => busy(sure, rbox, async () => {
+          const res = await api.post('/devices/remove', {label: dev.label});
+          toast(`Removed ${res.label} at block ${res.height}`);
+          devicesScreen();
+        })}, `Remove ${dev.label} for good`);
+        remove.replaceWith(sure);
+        sure.focus();
+      }}, 'Remove');
+      parts.push(' ', remove, rbox);
+    }
+    return h('li', {}, parts);
+  }));
+  main.append(h('section', {class: 'card', 'aria-labelledby': 'devices-h'}, h('h2', {id: 'devices-h'}, `The devices of ${d.name}`),
+    h('p', {}, 'As the chain lists them (verified at block ', String(d.height), '). Each holds its own keys; your contacts see which device wrote.'), list));
+
+  // Adding a device: the code its 'parley link' shows, the offer checked
+  // on the chain and shown before anything is added.
+  const code = h('input', {type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'ABCD-EFGH-JKMN-PQRS-T'});
+  const abox = errorBox();
+  const out = h('div', {});
+  const look = h('button', {type: 'submit'}, 'Look up the code');
+  main.append(h('form', {class: 'card', 'aria-labelledby': 'add-device-h', onsubmit: (e) => {
+    e.preventDefault();
+    replace(out);
+    busy(look, abox, async () => {
+      const offer = await api.post('/devices/offer', {code: code.value.trim()});
+      const history = h('input', {type: 'checkbox', id: 'device-history'});
+      const obox = errorBox();
+      const add = h('button', {type: 'button', onclick: () => busy(add, obox, async () => {
+        const res = await api.post('/devices/add', {code: offer.code, history: history.checked});
+        toast(`Added ${res.label} to ${res.name} at block ${res.height}: it opens your contacts and groups once it reads its welcome`);
+        devicesScreen();
+      })}, `Add ${offer.label} to ${d.name}`);
+      replace(out, h('section', {class: 'card record', 'aria-label': 'The offer'},
+        h('h3', {}, 'The device that offers itself'),
+        h('dl', {},
+          h('dt', {}, 'Label'), h('dd', {}, other(offer.label)),
+          h('dt', {}, 'Signing key'), h('dd', {}, h('code', {}, offer.signing_key)),
+          h('dt', {}, 'Offered at block'), h('dd', {}, String(offer.height))),
+        offer.taken_by ? h('p', {class: 'warn', role: 'alert'}, 'The name ', other(offer.taken_by), ' added this device already.') : [
+          h('p', {}, 'Add it only if it is your own device, showing this code now: it will read and write as ', h('strong', {}, d.name), '.'),
+          h('div', {class: 'check'}, history, h('label', {for: history.id}, 'Give it my message history too')),
+          obox, add]));
+    });
+  }}, h('h2', {id: 'add-device-h'}, 'Add a device'),
+  h('p', {}, 'On the new device, run ', h('code', {}, 'parley link'), ': it shows a link code. Type it here.'),
+  field('Link code', code), abox, look, out));
 }
 
 async function statusScreen() {
