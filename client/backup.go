@@ -156,7 +156,7 @@ func (c *Client) Backup(ctx context.Context) error {
 	blob := sealBackup(key, cfg, plain)
 	var firstErr error
 	stored := false
-	for _, url := range c.own {
+	for _, url := range c.ownHubs() {
 		h, err := c.dial(ctx, url)
 		if err == nil {
 			_, err = h.Put(ctx, cfg.Path, blob, "application/octet-stream", hubclient.Cond{IfMatch: etag})
@@ -236,12 +236,12 @@ func Restore(ctx context.Context, name string, passphrase []byte, dir Directory,
 	// Conversations that went on after the backup: the hubs hold more of
 	// our messages than the restored state sent.
 	for _, ct := range c.contacts {
-		if x := c.bestIndex(ctx, c.own, c.Address(), wire.IndexPath(ct.keys.SendKey), ct.keys.Header); x.Count > ct.out.Next() {
+		if x := c.bestIndex(ctx, c.ownHubs(), c.Address(), wire.IndexPath(ct.keys.SendKey), ct.keys.Header); x.Count > ct.out.Next() {
 			ct.stale = true
 		}
 	}
 	for _, l := range c.links { // a stale group link starts over at once: the other side takes the newer introduction
-		if x := c.bestIndex(ctx, c.own, c.Address(), wire.IndexPath(l.keys.SendKey), l.keys.Header); x.Count > l.out.Next() {
+		if x := c.bestIndex(ctx, c.ownHubs(), c.Address(), wire.IndexPath(l.keys.SendKey), l.keys.Header); x.Count > l.out.Next() {
 			if _, err := c.writeLink(ctx, l.Record, l); err != nil {
 				return nil, nil, fmt.Errorf("client: starting the group link with %s over: %w", l.Name, err)
 			}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -93,7 +94,6 @@ type Client struct {
 	Name string
 	id   *keystore.Identity
 	dir  Directory
-	own  []string     // every hub the user writes to; the first is the one asked first
 	http *http.Client // nil: hubclient's default
 	now  func() time.Time
 
@@ -103,6 +103,11 @@ type Client struct {
 	receiptAsked map[string]time.Time // when expire last read a contact's receipt
 
 	writeFile func(path string, data []byte) error // writes the state file (nil: the store's own; tests)
+
+	// own is every hub the user writes to, the first asked first: a list
+	// never changed once stored (setOwn, SetHubs store a new one), so
+	// that the watch's goroutines read it (ownHubs) with no lock.
+	own atomic.Pointer[[]string]
 
 	ownKnown bool   // own is what the chain said at New (else the state's copy is taken when loaded)
 	ownSeq   uint64 // the sequence number of the record own comes from
@@ -241,8 +246,9 @@ func (c *Client) with(opts []Option) *Client {
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[upKey]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now, own: []string{homeHub},
+		blocked: map[string]bool{}, uploads: map[upKey]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now,
 		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF(), timings: defaultWatchTimings()}
+	c.own.Store(&[]string{homeHub})
 	c.with(opts)
 	c.http = offlineHTTP(c.http)
 	c.device = newDevice(0, c.now())
@@ -258,13 +264,18 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 
 // setOwn makes hubs, after the home hub, the user's hubs.
 func (c *Client) setOwn(hubs []string) {
-	c.own = c.own[:1]
+	own := c.ownHubs()[:1:1]
 	for _, u := range hubs {
-		if u != c.own[0] {
-			c.own = append(c.own, u)
+		if u != own[0] {
+			own = append(own, u)
 		}
 	}
+	c.own.Store(&own)
 }
+
+// ownHubs returns the user's hubs, the first asked first. The caller may
+// not change the slice.
+func (c *Client) ownHubs() []string { return *c.own.Load() }
 
 // hubKey names a connection: to a hub, as one of the user's (with the
 // key, tokens bound to that hub) or as anyone else's (without).
@@ -278,7 +289,7 @@ type hubKey struct {
 // token of the user's (reads, inbox posts and watches of other people's
 // hubs need none).
 func (c *Client) dial(ctx context.Context, url string) (*hubclient.Client, error) {
-	return c.dialAs(ctx, hubKey{url, slices.Contains(c.own, url)})
+	return c.dialAs(ctx, hubKey{url, slices.Contains(c.ownHubs(), url)})
 }
 
 // dialOwn returns a connection with the user's key to the hub at url, a
@@ -426,7 +437,7 @@ func (c *Client) requestQueued(ct *Contact) *QueuedError {
 	}
 	q := &QueuedError{To: ct.Name, Request: true, Intro: ct.introPath != "", Hubs: ct.Record.Profile.Hubs, Err: ct.requestErr}
 	if q.Intro {
-		q.Hubs = c.own
+		q.Hubs = c.ownHubs()
 	}
 	return q
 }
@@ -573,12 +584,13 @@ type Pending struct {
 func (c *Client) Requests(ctx context.Context) (ok []Pending, bad map[string]error, err error) {
 	bad = map[string]error{}
 	var errs []error
-	for _, url := range c.own {
+	own := c.ownHubs()
+	for _, url := range own {
 		if err := c.requestsOn(ctx, url, &ok, bad); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", url, err))
 		}
 	}
-	if len(errs) == len(c.own) {
+	if len(errs) == len(own) {
 		return nil, nil, errors.Join(errs...)
 	}
 	return ok, bad, nil
@@ -699,7 +711,7 @@ func (c *Client) Answer(ctx context.Context, from string, accept bool) error {
 
 // decline removes a request without answering: the requester learns nothing.
 func (c *Client) decline(ctx context.Context, p Pending) error {
-	h, err := c.dial(ctx, cmp.Or(p.hub, c.own[0]))
+	h, err := c.dial(ctx, cmp.Or(p.hub, c.ownHubs()[0]))
 	if err != nil {
 		return err
 	}

@@ -262,7 +262,7 @@ func (c *Client) flushQueued(ctx context.Context, to string, st *outbox.Stream, 
 	queued := st.Queued(seq)
 	c.mu.Unlock()
 	if queued {
-		return &QueuedError{To: to, Hubs: c.own, Err: err}
+		return &QueuedError{To: to, Hubs: c.ownHubs(), Err: err}
 	}
 	return nil
 }

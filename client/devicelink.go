@@ -45,7 +45,7 @@ func (c *Client) WriteWelcome(ctx context.Context, code wire.LinkCode, dev bns.D
 	}
 	c.mu.Lock()
 	plain, err := c.snapshot(c.now(), withHistory)
-	own := append([]string(nil), c.own...)
+	own := append([]string(nil), c.ownHubs()...)
 	c.mu.Unlock()
 	if err != nil {
 		return err

@@ -234,7 +234,7 @@ func (e *NoHubExpiryError) Error() string {
 // A hub that does not answer is not counted.
 func (c *Client) CheckHubExpiry(ctx context.Context) error {
 	c.mu.Lock()
-	own := slices.Clone(c.own)
+	own := slices.Clone(c.ownHubs())
 	c.mu.Unlock()
 	var without []string
 	for _, u := range own {

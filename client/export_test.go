@@ -138,7 +138,7 @@ func ReopenAsBeforeNumbers(ctx context.Context, c *Client) (*Client, error) {
 	if err := store.WriteState(c.statePath, storeKeys(c.id), plain); err != nil {
 		return nil, err
 	}
-	return Open(ctx, c.Name, c.id, c.dir, c.own[0], c.statePath)
+	return Open(ctx, c.Name, c.id, c.dir, c.ownHubs()[0], c.statePath)
 }
 
 // SetNextNumber makes n the number of c's next text message to name, as

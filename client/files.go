@@ -138,7 +138,7 @@ func (c *Client) SendFile(ctx context.Context, conv Conv, path, caption string, 
 	}
 
 	c.mu.Lock()
-	own := slices.Clone(c.own)
+	own := slices.Clone(c.ownHubs())
 	c.mu.Unlock()
 	dial := func(ctx context.Context, url string) (files.Hub, error) {
 		h, err := c.dial(ctx, url)
@@ -193,7 +193,7 @@ func (c *Client) GetFile(ctx context.Context, conv Conv, ref wire.Ref, dest stri
 	if fr == nil {
 		return fmt.Errorf("client: message %s with %s shares no file", ref, conv)
 	}
-	hubs, addr := c.own, c.Address()
+	hubs, addr := c.ownHubs(), c.Address()
 	if ref.By != c.Name {
 		author := c.memberConv(ref.By) // in a group: a member linked with, or a contact
 		if !conv.isGroup() {

@@ -15,19 +15,20 @@ import (
 )
 
 // Hubs returns the user's hubs: where everything the user writes goes.
-func (c *Client) Hubs() []string { return slices.Clone(c.own) }
+func (c *Client) Hubs() []string { return slices.Clone(c.ownHubs()) }
 
 // SetHubs makes hubs (the first asked first) the user's, as the record
 // with sequence number seq lists them: for the user who just changed them
 // on the chain, so that this and later runs write there even while a
-// chain node still answers with the record from before. Nothing else
-// may use the client meanwhile (its hubs are read without the lock).
+// chain node still answers with the record from before. Safe while the
+// client is in use (a Watch takes the new hubs at its next maintenance).
 func (c *Client) SetHubs(hubs []string, seq uint64) error {
 	if len(hubs) == 0 {
 		return errors.New("client: no hubs")
 	}
+	own := slices.Clone(hubs)
 	c.mu.Lock()
-	c.own = slices.Clone(hubs)
+	c.own.Store(&own)
 	c.ownKnown, c.ownSeq = true, seq
 	return c.saveUnlock()
 }
@@ -80,7 +81,7 @@ func (c *Client) CopyTo(ctx context.Context, url string, progress func(done, tot
 	}
 	var todo []object
 	origin := map[string]string{} // the hub each path is copied from (or matches, if url has it)
-	for _, u := range c.own {
+	for _, u := range c.ownHubs() {
 		if u == url {
 			continue
 		}

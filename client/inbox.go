@@ -65,14 +65,15 @@ func (c *Client) ClearUndecodable(ctx context.Context) ([]Junk, error) {
 		removed []Junk
 		errs    []error
 	)
-	for _, url := range c.own {
+	own := c.ownHubs()
+	for _, url := range own {
 		junk, err := c.clearOn(ctx, url)
 		removed = append(removed, junk...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", url, err))
 		}
 	}
-	if len(errs) == len(c.own) {
+	if len(errs) == len(own) {
 		return removed, errors.Join(errs...)
 	}
 	return removed, nil

@@ -73,7 +73,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		requests []*Contact
 	)
 	c.mu.Lock()
-	own := slices.Clone(c.own)
+	own := slices.Clone(c.ownHubs())
 	for _, ct := range c.conversations() {
 		label := "to " + ct.Name
 		if ct.link {
@@ -180,7 +180,7 @@ func (c *Client) membersChecked(ctx context.Context, g *group.Group, st *outbox.
 // client's is held while it runs.
 func (c *Client) flushStream(ctx context.Context, hub func(url string) (*hubclient.Client, error), urls []string, label string, st *outbox.Stream, indexPath string, indexKey [32]byte) (bool, error) {
 	c.mu.Lock()
-	own := slices.Clone(c.own)
+	own := slices.Clone(c.ownHubs())
 	c.mu.Unlock()
 	changed, failed, err := st.Flush(ctx, outbox.FlushOptions{
 		URLs: urls,
@@ -219,7 +219,7 @@ func (c *Client) removeEverywhere(ctx context.Context, path string) error {
 		return err
 	}
 	var firstErr error
-	for _, url := range c.own {
+	for _, url := range c.ownHubs() {
 		h, err := c.dial(ctx, url)
 		if err == nil {
 			err = h.Delete(ctx, path, "")
@@ -240,7 +240,8 @@ func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
 		return err
 	}
 	var errs []error
-	for _, url := range c.own {
+	own := c.ownHubs()
+	for _, url := range own {
 		h, err := c.dial(ctx, url)
 		if err == nil {
 			_, err = h.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{})
@@ -249,7 +250,7 @@ func (c *Client) putOwn(ctx context.Context, path string, blob []byte) error {
 			errs = append(errs, &HubError{URL: url, Err: err})
 		}
 	}
-	if len(errs) == len(c.own) {
+	if len(errs) == len(own) {
 		return errors.Join(errs...)
 	}
 	return nil

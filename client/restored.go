@@ -101,7 +101,7 @@ func (c *Client) writable(ctx context.Context, force bool) error {
 		return err
 	}
 	c.mu.Unlock()
-	return c.checkBackup(ctx, c.own)
+	return c.checkBackup(ctx, c.ownHubs())
 }
 
 // checkBackup reads the backup from the first of hubs that answers with

@@ -276,7 +276,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		s.Uploads = append(s.Uploads, &store.Upload{To: u.key.conv.String(), Path: u.key.path, Size: u.Size, SHA256: u.SHA256, Key: u.Key, Caption: u.Caption, Acked: u.Acked(), Expires: u.Expires})
 	}
 	s.DoomedPaths = c.doomedPaths
-	s.Hubs, s.HubsSeq = c.own, c.ownSeq
+	s.Hubs, s.HubsSeq = c.ownHubs(), c.ownSeq
 	for _, g := range c.book.Groups {
 		sg := storedGroup(g, storedStream(c.gstream(g.ID).State()))
 		sg.NextN = max(sg.NextN, 1)

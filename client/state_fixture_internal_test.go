@@ -167,7 +167,7 @@ func TestRecordedStateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := c.id
-	again, err := Open(context.Background(), c.Name, id, chainDown{}, c.own[0], c.statePath)
+	again, err := Open(context.Background(), c.Name, id, chainDown{}, c.ownHubs()[0], c.statePath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type HubStatus struct {
 // to see the hub as it is now) and counts what waits for it.
 func (c *Client) Status(ctx context.Context) Status {
 	var s Status
-	for _, url := range c.own {
+	for _, url := range c.ownHubs() {
 		start := time.Now()
 		_, err := hubclient.Dial(ctx, url, nil, c.http) // hub_info only: no key needed
 		hs := HubStatus{URL: url, Err: err}

@@ -54,7 +54,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 			// needs three: more contacts on one hub take more streams.
 			for i := 0; i == 0 || i < len(names); i += c.timings.ContactsPerStream {
 				part := names[i:min(i+c.timings.ContactsPerStream, len(names))]
-				inbox := slices.Contains(c.own, url) && i == 0
+				inbox := slices.Contains(c.ownHubs(), url) && i == 0
 				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, fn, onErr) })
 			}
 		}
@@ -72,7 +72,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 // inbox).
 func (c *Client) watchPlan() map[string][]string {
 	plan := map[string][]string{}
-	for _, url := range c.own {
+	for _, url := range c.ownHubs() {
 		plan[url] = nil
 	}
 	c.mu.Lock()

@@ -1227,3 +1227,49 @@ func TestSlowDiskDoesNotBlockReading(t *testing.T) {
 		t.Fatalf("bob received %v %v", got, err)
 	}
 }
+
+// TestSetHubsWhileWatching: in the agent, the user moves to other hubs
+// (SetHubs, after 'parley name hubs') while the watch duty runs, which
+// reads the user's hubs on its own goroutines (its plan, flushes, the
+// inbox). They must read either list whole, never one being replaced
+// (run it under the race detector, as make race does). After the moves
+// the watch still announces what reaches the user's inbox.
+func TestSetHubsWhileWatching(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", w.hubs[0])
+	client.Configure(alice, client.WithWatchTimings(client.WatchTimings{Maintenance: 5 * time.Millisecond}))
+	carol := w.user("carol", w.hubs[1])
+	w.settle("alice", "carol")
+	requests := make(chan string, 4)
+	watch(t, alice, func(n client.Notice) {
+		if n.Kind == client.NoticeRequest {
+			requests <- n.From
+		}
+	}, nil)
+	for i := range 50 {
+		hubs := []string{w.hubs[0], w.hubs[1]}
+		if i%2 == 1 {
+			hubs = hubs[:1]
+		}
+		if err := alice.SetHubs(hubs, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := alice.SetHubs([]string{w.hubs[0], w.hubs[1]}, 50); err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.Hubs(); !slices.Equal(got, []string{w.hubs[0], w.hubs[1]}) {
+		t.Fatalf("alice's hubs: %v", got)
+	}
+	if err := carol.Request(context.Background(), "alice", "hi alice"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case from := <-requests:
+		if from != "carol" {
+			t.Fatalf("alice's watch announced a request from %q", from)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("alice's watch never announced carol's request")
+	}
+}
