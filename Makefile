@@ -7,8 +7,14 @@ PKGS     := ./...
 
 all: build
 
+# bin/parley is the command line's front-end (built with the front tag: it
+# links no chain or client package and starts in a few milliseconds); it
+# serves a command on a running agent, and hands every other command to
+# bin/parley-core, the full build, beside it (docs/cli.md, "Two binaries").
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -o $(BIN)/parley-core ./cmd/parley
+	$(GO) build -tags front -o $(BIN)/parley ./cmd/parley
 
 # Test dependencies from the Go module proxy: versitygw, the real S3
 # server the S3 driver's conformance suite and the multi-instance hub tests

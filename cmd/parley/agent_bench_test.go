@@ -21,18 +21,23 @@ import (
 )
 
 // BenchmarkAgentCommands measures what a person waits for, side by side:
-// 'parley send' and 'parley read' as processes (the built binary), from
-// process start to exit, serving themselves (one-shot) and served by a
-// running 'parley daemon' (agent); and a message sent through alice's
+// 'parley send' and 'parley read' as processes (parley, the front-end,
+// and parley-core beside it, as make build installs them), from process
+// start to exit, with no agent (one-shot: the front-end hands the command
+// to parley-core, which serves itself; one-shot-core: parley-core run
+// directly) and served by a running 'parley daemon' (agent: the
+// front-end alone, one call on the socket); and a message sent through alice's
 // agent until it is on bob's agent's event stream (agent-to-agent). Each
 // reports its p50 and p99 in milliseconds. docs/benchmarks.md has the
 // figures and the command.
 func BenchmarkAgentCommands(b *testing.B) {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "parley")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin, core := buildParley(b, dir) // as make build installs them
+	load := func(when string) {      // the machine's load average, for the figures' record
+		b.Run("machine/load-"+when, func(b *testing.B) { b.ReportMetric(loadAverage(), "load-1min") })
 	}
+	load("start")
+	defer load("end")
 	rpc := nodetest.Start(b, "bench")
 	hub := hubtest.Start(b, nil).URL
 	b.Setenv("PARLEY_PASSPHRASE", "a bench passphrase")
@@ -63,7 +68,7 @@ func BenchmarkAgentCommands(b *testing.B) {
 	must("--home", homes["bob"], "contacts", "accept", "alice")
 	must("--home", homes["bob"], "read", "alice")
 
-	exe := func(args ...string) time.Duration {
+	exeWith := func(bin string, args ...string) time.Duration {
 		cmd := exec.Command(bin, append([]string{"--home", homes["alice"]}, args...)...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -73,7 +78,17 @@ func BenchmarkAgentCommands(b *testing.B) {
 		}
 		return time.Since(start)
 	}
+	exe := func(args ...string) time.Duration { return exeWith(bin, args...) }
 	commands := func(mode string) {
+		if mode == "one-shot" { // parley-core alone, as a full build installed as parley would be
+			b.Run("one-shot-core/send", func(b *testing.B) {
+				var d []time.Duration
+				for i := 0; i < b.N; i++ {
+					d = append(d, exeWith(core, "send", "bob", fmt.Sprintf("core %d", i)))
+				}
+				reportPercentiles(b, d)
+			})
+		}
 		b.Run(mode+"/send", func(b *testing.B) {
 			var d []time.Duration
 			for i := 0; i < b.N; i++ {
@@ -138,10 +153,17 @@ func BenchmarkAgentCommands(b *testing.B) {
 			}
 		}
 	})
-	b.Run("process/version", func(b *testing.B) { // starting a process at all
+	b.Run("process/version", func(b *testing.B) { // starting the front-end at all
 		var d []time.Duration
 		for i := 0; i < b.N; i++ {
 			d = append(d, exe("version"))
+		}
+		reportPercentiles(b, d)
+	})
+	b.Run("process/version-core", func(b *testing.B) { // starting the full build at all
+		var d []time.Duration
+		for i := 0; i < b.N; i++ {
+			d = append(d, exeWith(core, "version"))
 		}
 		reportPercentiles(b, d)
 	})
@@ -188,6 +210,20 @@ func BenchmarkAgentCommands(b *testing.B) {
 		}
 		reportPercentiles(b, d)
 	})
+}
+
+// loadAverage is the machine's load average over the last minute
+// (/proc/loadavg; -1 where there is none).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 // reportPercentiles adds the p50 and p99 of d, in milliseconds, to b's results.

@@ -16,7 +16,6 @@ import (
 	"github.com/mattn/go-runewidth"
 	"github.com/spf13/cobra"
 
-	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
@@ -720,7 +719,7 @@ func chatCmd(h *home) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			c, err := h.connect(ctx, agent.ModeDaemon, false)
+			c, err := h.connect(ctx, api.ModeDaemon, false)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/keystore"
-	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
@@ -31,7 +30,7 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			}
 			h.stdin = cmd.InOrStdin()
 			h.cmd = cmd.CommandPath()
-			return nil
+			return h.frontEnd(cmd)
 		},
 	}
 	h.root = root
@@ -48,9 +47,38 @@ func rootCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		groupCmd(h, stdout), nameCmd(h, stdout), statusCmd(h, stdout), searchCmd(h, stdout), passphraseCmd(h, stdout),
 		daemonCmd(h, stderr), webCmd(h, stdout, stderr))
 	root.AddCommand(blockCmds(h, stdout)...)
-	root.AddCommand(cli.VersionCmd(root, stdout, ""))
+	version := cli.VersionCmd(root, stdout, versionExtra)
+	version.Annotations = map[string]string{annotation: noAgent}
+	root.AddCommand(version)
 	apiUsage(root)
 	return root
+}
+
+// A command's annotation says what it needs of the home's agent, for the
+// front-end build (home_front.go): nothing (noAgent: it runs in the
+// front-end), an agent of its own (runsAgent: daemon, web; parley-core
+// runs them), or, with no annotation, one to talk to (the front-end
+// serves the command if an agent answers on the home's socket, else
+// parley-core serves it).
+const (
+	annotation = "parley-agent"
+	noAgent    = "none"
+	runsAgent  = "runs"
+)
+
+// needsAgent reports whether cmd talks to the home's agent: every
+// command that does something, but version, help and shell completion.
+func needsAgent(cmd *cobra.Command) bool {
+	if cmd.Annotations[annotation] == noAgent || !cmd.Runnable() {
+		return false
+	}
+	for c := cmd; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return false
+		}
+	}
+	return true
 }
 
 // call makes a command's RunE that connects to the home's agent first.
@@ -184,7 +212,7 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The header store is the home's when no other process uses it;
 			// whois never waits for one that does.
-			c, err := h.connect(cmd.Context(), agent.ModeCommand, true)
+			c, err := h.connect(cmd.Context(), api.ModeCommand, true)
 			if err != nil {
 				return err
 			}

@@ -14,11 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
-	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/homedir"
 	"github.com/parley-im/parley/internal/screen"
 )
 
@@ -43,25 +41,21 @@ type home struct {
 	cmd   string // the command, for a process waiting for the lock
 	clock clock  // when now is, and the zone times are shown in
 
-	conn   *api.Client  // the agent's API, once connected
-	local  *agent.Agent // the agent this process runs (nil: another process's)
-	lock   *agent.Lock  // the home's lock, when this process holds it
-	stop   func()       // stops a daemon this process runs
-	after  []*api.Note  // notes shown once the command succeeded
-	attach bool         // this command was served by another process's agent
+	conn   *api.Client   // the agent's API, once connected
+	lock   *homedir.Lock // the home's lock, when this process holds it
+	stop   func()        // stops a daemon this process runs
+	after  []*api.Note   // notes shown once the command succeeded
+	attach bool          // this command was served by another process's agent
+	// core is what only the full build has: the agent this process runs,
+	// and the options it runs it with (home_core.go; the front-end,
+	// home_front.go, runs none).
+	core coreHome
 	// progress, if set, hears every progress report of the calls (a
 	// command that prints its stages).
 	progress func(*api.Progress)
 	barAt    int // the percentage the progress bar shows (-1: none yet)
 	// lockWait is how long a command waits for another process on the home.
 	lockWait time.Duration
-	// clientOpts are given to every client an agent of this process opens.
-	clientOpts []client.Option
-	// keystoreKDF is the cost an agent of this process seals keystores at
-	// (nil: the default).
-	keystoreKDF *keystore.KDF
-	// notifier shows a daemon's notifications (nil: desktopNotifier).
-	notifier agent.Notifier
 }
 
 // defaultLockWait is how long a command waits for another parley process
@@ -73,57 +67,13 @@ const defaultLockWait = 10 * time.Second
 // answer (it answers within a few milliseconds on any machine).
 const socketWait = 3 * time.Second
 
-// connect returns the API of the home's agent: the running one's, over
-// its socket; else, once this process holds the home's lock, its own, in
-// memory (daemon: with the socket and the duties, for chat and watch). A
-// home another process holds without a socket is waited for (h.lockWait),
-// saying so; readOnly commands (whois) do not wait: they run without the
-// lock, writing nothing of the home's.
-func (h *home) connect(ctx context.Context, mode string, readOnly bool) (*api.Client, error) {
-	if h.conn != nil {
-		return h.conn, nil
-	}
-	if err := h.private(); err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(h.lockWait)
-	for said := false; ; said = true {
-		if c := h.dial(ctx); c != nil {
-			h.conn, h.attach = c, true
-			return c, nil
-		}
-		lock, err := agent.TryLock(h.dir, h.cmd)
-		var busy *agent.BusyError
-		switch {
-		case err == nil:
-			h.lock = lock
-			return h.serve(ctx, mode)
-		case errors.Is(err, agent.ErrNotPrivate): // made just now where others can write
-			return nil, h.private()
-		case !errors.As(err, &busy):
-			return nil, err
-		case readOnly:
-			return h.serveLockless(), nil
-		case time.Now().After(deadline):
-			return nil, fmt.Errorf("%w: stop it first (a running chat or 'parley daemon' serves other commands; this one serves none)", err)
-		case !said:
-			screen.Printf(h.stderr, "parley: waiting for another parley process using %s (%s)\n", h.dir, busy.Holder)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // private refuses a home that other users of the machine can change
-// (agent.CheckPrivate), with the hint: a command checks it before it
+// (homedir.CheckPrivate), with the hint: a command checks it before it
 // reads anything of the home or dials its socket, for such a home may
 // hold their config or their agent.
 func (h *home) private() error {
-	var np *agent.NotPrivateError
-	if err := agent.CheckPrivate(h.dir); errors.As(err, &np) {
+	var np *homedir.NotPrivateError
+	if err := homedir.CheckPrivate(h.dir); errors.As(err, &np) {
 		return hinted(err, np.Hint())
 	} else if err != nil {
 		return err
@@ -134,10 +84,10 @@ func (h *home) private() error {
 // dial returns a client of the home's agent if one answers on its socket
 // (never in a home others can change: private).
 func (h *home) dial(ctx context.Context) *api.Client {
-	if agent.CheckPrivate(h.dir) != nil {
+	if homedir.CheckPrivate(h.dir) != nil {
 		return nil
 	}
-	path := agent.SocketPath(h.dir)
+	path := homedir.SocketPath(h.dir)
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}
@@ -152,31 +102,9 @@ func (h *home) dial(ctx context.Context) *api.Client {
 	return c
 }
 
-// serve runs the home's agent in this process (the lock held).
-func (h *home) serve(ctx context.Context, mode string) (*api.Client, error) {
-	opts := agent.Options{Home: h.dir, Mode: mode, Lock: h.lock, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF}
-	if mode == agent.ModeDaemon {
-		opts.Notifier = h.desktopNotifier()
-	}
-	a := agent.New(opts)
-	h.local = a // a daemon's socket is served once it is unlocked (startLocal)
-	h.conn = api.NewLocal(a)
-	h.conn.OnNote, h.conn.OnProgress = h.onNote, h.onProgress
-	return h.conn, nil
-}
-
-// serveLockless runs an agent without the home's lock: it reads, and
-// verifies headers in memory.
-func (h *home) serveLockless() *api.Client {
-	h.local = agent.New(agent.Options{Home: h.dir, Ask: h.passphrase, Now: h.clock.Now, ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
-	h.conn = api.NewLocal(h.local)
-	h.conn.OnNote, h.conn.OnProgress = h.onNote, h.onProgress
-	return h.conn
-}
-
 // api connects for an ordinary command.
 func (h *home) api(ctx context.Context) (*api.Client, error) {
-	return h.connect(ctx, agent.ModeCommand, false)
+	return h.connect(ctx, api.ModeCommand, false)
 }
 
 // release ends what this process runs: its agent (the backup follows the
@@ -186,12 +114,7 @@ func (h *home) release(ctx context.Context) {
 		h.stop()
 		h.stop = nil
 	}
-	if h.local != nil {
-		for _, n := range h.local.Close(context.WithoutCancel(ctx)) {
-			h.sayNote(n)
-		}
-		h.local = nil
-	}
+	h.closeLocal(ctx)
 	if h.conn != nil {
 		h.conn.Close()
 	}

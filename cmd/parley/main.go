@@ -5,6 +5,13 @@
 // running (parley daemon, a chat, a watch), or one it runs itself for as
 // long as it runs.
 //
+// It builds two ways. Built with the front tag it is the front-end people
+// type, parley: it links no agent, client or chain package (only the
+// *_core.go files do), serves a command as calls on a running agent, and
+// executes parley-core, the full build, in its place for every other
+// (home_front.go). Built without, it is parley-core, which serves every
+// command itself.
+//
 // It owns the command tree, flags and help; it must not hold the client's
 // logic (the agent runs it) or print except through internal/screen.
 package main
@@ -15,11 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
-	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
 )
@@ -38,31 +41,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return runWith(ctx, runOptions{}, args, stdin, stdout, stderr)
 }
 
-// runOptions replace what parley takes from the system (for tests); the
-// zero value takes it all.
-type runOptions struct {
-	ask   func(prompt string) ([]byte, error) // asks for a secret (nil: on the terminal)
-	clock clock                               // the time messages are stamped with and shown against
-	// lockWait is how long a command waits for another parley process
-	// that uses the same home and serves no API (0: defaultLockWait).
-	lockWait time.Duration
-	// client are options for every client an agent this process runs
-	// opens or restores (say, a cheaper backup KDF).
-	client []client.Option
-	// keystoreKDF is the cost keystores are sealed at (nil: the default;
-	// tests make it cheap). No flag sets it.
-	keystoreKDF *keystore.KDF
-	// notifier shows a daemon's desktop notifications (nil: the desktop's
-	// on the session bus, if any).
-	notifier agent.Notifier
-}
-
 // runWith is run with opts.
 func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
 	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock, barAt: -1,
-		lockWait: opts.lockWait, clientOpts: opts.client, keystoreKDF: opts.keystoreKDF, notifier: opts.notifier}
+		lockWait: opts.lockWait, core: opts.coreHome()}
 	if h.lockWait == 0 {
 		h.lockWait = defaultLockWait
 	}

@@ -17,9 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/wire"
-	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/cli"
 	"github.com/parley-im/parley/internal/screen"
@@ -188,7 +186,7 @@ func sendCmd(h *home, stdout io.Writer) *cobra.Command {
 }
 
 // text is the text of a message as the user gave it: arg, or, for "-",
-// standard input (at most client.MaxTextBytes, without one final line
+// standard input (at most api.MaxTextBytes, without one final line
 // break); the agent checks it.
 func (h *home) text(arg string) (string, error) {
 	text := arg
@@ -196,14 +194,14 @@ func (h *home) text(arg string) (string, error) {
 		if f, ok := h.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			screen.Printf(h.stderr, "parley: type the message, then Ctrl-D on a line of its own\n")
 		}
-		b, err := io.ReadAll(io.LimitReader(h.stdin, client.MaxTextBytes+3)) // room for a final "\r\n", and one byte too many
+		b, err := io.ReadAll(io.LimitReader(h.stdin, api.MaxTextBytes+3)) // room for a final "\r\n", and one byte too many
 		if err != nil {
 			return "", fmt.Errorf("reading the message from standard input: %w", err)
 		}
 		b = bytes.TrimSuffix(b, []byte("\n"))
 		b = bytes.TrimSuffix(b, []byte("\r"))
-		if len(b) > client.MaxTextBytes {
-			return "", hinted(fmt.Errorf("the message on standard input is more than %d bytes, the most a message holds", client.MaxTextBytes),
+		if len(b) > api.MaxTextBytes {
+			return "", hinted(fmt.Errorf("the message on standard input is more than %d bytes, the most a message holds", api.MaxTextBytes),
 				"shorten it, or send it as a file: parley send-file NAME FILE")
 		}
 		text = string(b)
@@ -284,7 +282,7 @@ func watchCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			c, err := h.connect(ctx, agent.ModeDaemon, false)
+			c, err := h.connect(ctx, api.ModeDaemon, false)
 			if err != nil {
 				return err
 			}
@@ -333,7 +331,7 @@ func (h *home) start(ctx context.Context, c *api.Client) (info api.AgentInfo, er
 	if info, err = c.Agent(ctx); err != nil {
 		return info, err
 	}
-	if h.local != nil {
+	if h.runsAgent() {
 		if err := h.startLocal(ctx); err != nil {
 			return info, err
 		}

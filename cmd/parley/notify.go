@@ -1,3 +1,5 @@
+//go:build !front
+
 package main
 
 import (
@@ -10,8 +12,8 @@ import (
 // it only when the user turned notifications on (parley settings
 // notifications on).
 func (h *home) desktopNotifier() agent.Notifier {
-	if h.notifier != nil {
-		return h.notifier
+	if h.core.notifier != nil {
+		return h.core.notifier
 	}
 	n, err := desktop.SessionNotifier("Parley")
 	if err != nil {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/cli"
+	"github.com/parley-im/parley/internal/homedir"
 	"github.com/parley-im/parley/internal/web"
 )
 
@@ -36,8 +34,9 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			"agent it attached to); a home with no identity yet is set up there: identity, passphrase, name.\n" +
 			"Everything the app shows comes from this device: no CDN, no request to the internet.\n" +
 			"It logs to standard error; Ctrl-C stops it.",
-		Example: "  parley web\n  parley web --listen 127.0.0.1:7734 --open",
-		Args:    cobra.NoArgs,
+		Example:     "  parley web\n  parley web --listen 127.0.0.1:7734 --open",
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annotation: runsAgent},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			host, _, err := net.SplitHostPort(listen)
@@ -64,7 +63,7 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("cannot listen on %s: %w", listen, err)
 			}
-			s, err := web.New(l, web.Options{Socket: agent.SocketPath(h.dir), Logger: log})
+			s, err := web.New(l, web.Options{Socket: homedir.SocketPath(h.dir), Logger: log})
 			if err != nil {
 				l.Close()
 				return err
@@ -124,49 +123,4 @@ func writeOpenPage(s *web.Server) (page string, remove func(), err error) {
 		return "", nil, err
 	}
 	return page, remove, nil
-}
-
-// webAgent makes sure an agent serves the home's socket for the web app:
-// the one running, or one this process runs (locked until the browser
-// unlocks it; no passphrase is asked here). stop ends what it started.
-func (h *home) webAgent(ctx context.Context, log *slog.Logger) (stop func(), err error) {
-	if c := h.dial(ctx); c != nil {
-		info, err := c.Agent(ctx)
-		c.Close()
-		if err != nil {
-			return nil, err
-		}
-		log.Info("using the agent that runs", "pid", info.PID, "home", h.dir)
-		return func() {}, nil
-	}
-	if err := h.private(); err != nil {
-		return nil, err
-	}
-	lock, err := h.lockForDaemon(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a := agent.New(agent.Options{Home: h.dir, Mode: agent.ModeDaemon, Lock: lock, Logger: log, Now: h.clock.Now,
-		Notifier: h.desktopNotifier(), ClientOptions: h.clientOpts, KeystoreKDF: h.keystoreKDF})
-	if err := a.Start(ctx); err != nil {
-		lock.Release()
-		return nil, a.Explain(err)
-	}
-	l, err := a.Listen()
-	if err != nil {
-		lock.Release()
-		return nil, err
-	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.Serve(sctx, l)
-	}()
-	return func() {
-		cancel()
-		<-done
-		a.Close(context.WithoutCancel(ctx))
-		lock.Release()
-	}, nil
 }

@@ -39,9 +39,9 @@ const (
 	// ModeCommand: in-process for one command, no socket, no duties; the
 	// client is opened on the first call that needs it (asking for the
 	// passphrase then), flushed and expired then, backed up at Close.
-	ModeCommand = "command"
+	ModeCommand = api.ModeCommand
 	// ModeDaemon: the home's socket and the duties.
-	ModeDaemon = "daemon"
+	ModeDaemon = api.ModeDaemon
 )
 
 // Options configure an Agent.

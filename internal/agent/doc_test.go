@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/internal/api"
 )
 
@@ -57,5 +58,13 @@ func TestAPIDocumented(t *testing.T) {
 		if !strings.Contains(doc, "`"+e+"`") {
 			t.Errorf("docs/api.md does not describe the event type %s", e)
 		}
+	}
+}
+
+// TestAPIBoundsAreTheClients: the bounds internal/api states for
+// front-ends are the client's.
+func TestAPIBoundsAreTheClients(t *testing.T) {
+	if api.MaxTextBytes != client.MaxTextBytes {
+		t.Fatalf("api.MaxTextBytes is %d, client.MaxTextBytes %d", api.MaxTextBytes, client.MaxTextBytes)
 	}
 }

@@ -9,14 +9,16 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/parley-im/parley/internal/homedir"
 )
 
 // maxSocketPath is the longest path a Unix socket can have (Linux: 108
 // bytes with the final NUL).
 const maxSocketPath = 107
 
-// SocketPath is the agent's socket in home.
-func SocketPath(home string) string { return home + string(os.PathSeparator) + SocketName }
+// SocketPath is the agent's socket in home (homedir.SocketPath).
+func SocketPath(home string) string { return homedir.SocketPath(home) }
 
 // Listen binds the home's socket, mode 0600 in the home (itself 0700); a
 // socket left by an agent that died is removed first. The caller holds

@@ -68,6 +68,19 @@ type Progress struct {
 	Total  int64  `json:"total,omitempty"`
 }
 
+// Modes of an agent (AgentInfo.Mode).
+const (
+	// ModeCommand: in-process for one command, no socket, no duties.
+	ModeCommand = "command"
+	// ModeDaemon: the home's socket and the duties.
+	ModeDaemon = "daemon"
+)
+
+// MaxTextBytes bounds the text of a message or an edit (the client's
+// bound, client.MaxTextBytes): the agent refuses a longer one.
+// A front-end bounds what it reads for one by it.
+const MaxTextBytes = 64 << 10
+
 // AgentInfo is GET /v1/agent: what serves this home.
 type AgentInfo struct {
 	API     string    `json:"api"`     // "v1"
