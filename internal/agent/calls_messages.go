@@ -337,8 +337,9 @@ func fetchRef(k *call, c *client.Client, conv client.Conv, s string) (wire.Ref, 
 }
 
 // changeOwn is edit and delete: the request (read into req) names one of
-// the user's messages by its label (*ref), and change changes it.
-func (a *Agent) changeOwn(k *call, req any, ref *string, check func() error, change func(*client.Client, client.Conv, uint64) error) (any, error) {
+// the user's messages by its label (*ref), and change makes the event
+// that changes it.
+func (a *Agent) changeOwn(k *call, req any, ref *string, check func() error, change func(*client.Client, uint64) *wire.Event) (any, error) {
 	c, conv, err := a.inConv(k, req, check)
 	if err != nil {
 		return nil, err
@@ -347,7 +348,27 @@ func (a *Agent) changeOwn(k *call, req any, ref *string, check func() error, cha
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, change(c, conv, seq))
+	m, err := c.SendEvent(k.ctx, conv, change(c, seq))
+	return nil, a.changed(k, c, m, err)
+}
+
+// changed publishes what a reaction, an edit, a deletion, a timer or a
+// file sent through SendEvent or SendFile (m, with err) did: sent or
+// queued, it is in the history, and every front-end of the agent (a
+// chat, the web app, a watch) shows it, as it shows what arrives from the
+// other side. It returns err unless the message was queued (queuedOK).
+// (The client's React, Edit, Delete and SetTimer send the same events but
+// do not return the message.)
+func (a *Agent) changed(k *call, c *client.Client, m client.Message, err error) error {
+	if err := a.queuedOK(k, err); err != nil {
+		return err
+	}
+	if m.From == "" {
+		return nil // nothing was kept
+	}
+	ev := apiMessage(c.Name, m)
+	a.publish(api.Event{Type: api.EventMessage, Message: &ev})
+	return nil
 }
 
 func (a *Agent) send(k *call) (any, error) {
@@ -378,20 +399,21 @@ func (a *Agent) react(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.queuedOK(k, c.React(k.ctx, conv, ref, req.Emoji))
+	m, err := c.SendEvent(k.ctx, conv, &wire.Event{Kind: wire.KindReact, Ref: &ref, Emoji: req.Emoji})
+	return nil, a.changed(k, c, m, err)
 }
 
 func (a *Agent) edit(k *call) (any, error) {
 	var req api.EditRequest
-	return a.changeOwn(k, &req, &req.Ref, func() error { return checkText(req.Text) }, func(c *client.Client, conv client.Conv, seq uint64) error {
-		return c.Edit(k.ctx, conv, seq, req.Text)
+	return a.changeOwn(k, &req, &req.Ref, func() error { return checkText(req.Text) }, func(c *client.Client, seq uint64) *wire.Event {
+		return &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: c.Name, Seq: seq}, Text: req.Text}
 	})
 }
 
 func (a *Agent) deleteMessage(k *call) (any, error) {
 	var req api.DeleteRequest
-	return a.changeOwn(k, &req, &req.Ref, nil, func(c *client.Client, conv client.Conv, seq uint64) error {
-		return c.Delete(k.ctx, conv, seq)
+	return a.changeOwn(k, &req, &req.Ref, nil, func(c *client.Client, seq uint64) *wire.Event {
+		return &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: c.Name, Seq: seq}}
 	})
 }
 
@@ -426,7 +448,8 @@ func (a *Agent) setTimer(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.queuedOK(k, c.SetTimer(k.ctx, conv, time.Duration(req.Seconds)*time.Second)); err != nil {
+	m, err := c.SendEvent(k.ctx, conv, &wire.Event{Kind: wire.KindTimer, TTL: req.Seconds})
+	if err := a.changed(k, c, m, err); err != nil {
 		return nil, err
 	}
 	if req.Seconds > 0 {
@@ -477,7 +500,7 @@ func (a *Agent) sendFile(k *call) (any, error) {
 	m, err := c.SendFile(k.ctx, conv, p, req.Caption, func(done, total int64) {
 		k.progress(api.Progress{Stage: "send", Done: done, Total: total})
 	})
-	if err := a.queuedOK(k, err); err != nil {
+	if err := a.changed(k, c, m, err); err != nil {
 		return nil, err
 	}
 	return api.Sent{Message: apiMessage(c.Name, m)}, nil
