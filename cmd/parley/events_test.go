@@ -84,7 +84,9 @@ func TestEventsOfChanges(t *testing.T) {
 	mine, theirs := followEvents(t, alice), followEvents(t, bob)
 
 	parley(t, "--home", alice, "send", "bob", "lunch at noon?")
-	first := func(m api.Message) bool { return m.Kind == api.KindText && m.From == "alice" && m.Text == "lunch at noon?" }
+	first := func(m api.Message) bool {
+		return m.Kind == api.KindText && m.From == "alice" && m.Text == "lunch at noon?"
+	}
 	sent := mine.await(t, "alice's message on her agent's stream", first)
 	theirs.await(t, "alice's message on bob's agent's stream", first)
 	ref := sent.Label // alice/N
@@ -121,7 +123,9 @@ func TestEventsOfChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	parley(t, "--home", alice, "send-file", "bob", file)
-	isFile := func(m api.Message) bool { return m.From == "alice" && m.File != nil && m.File.Name == "menu.txt" && m.File.Size == 11 }
+	isFile := func(m api.Message) bool {
+		return m.From == "alice" && m.File != nil && m.File.Name == "menu.txt" && m.File.Size == 11
+	}
 	mine.await(t, "alice's file on her agent's stream", isFile)
 	theirs.await(t, "alice's file on bob's agent's stream", isFile)
 

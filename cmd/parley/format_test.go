@@ -50,6 +50,11 @@ func TestFormatIsTerminalSafe(t *testing.T) {
 // TestEveryPrintGoesThroughTheScreen: the commands print only through the
 // screen layer (screen.Printf, screen.Println, a screen.Writer), so none
 // can put what someone else wrote on the terminal raw.
+// streamsOK are the files that may name the standard streams: main.go
+// wraps them in the screen's writers; exec_front_other.go hands them to
+// parley-core (which prints through its own) where there is no exec(2).
+var streamsOK = map[string]bool{"main.go": true, "exec_front_other.go": true}
+
 func TestEveryPrintGoesThroughTheScreen(t *testing.T) {
 	files, _ := filepath.Glob("*.go")
 	checked := 0
@@ -73,7 +78,7 @@ func TestEveryPrintGoesThroughTheScreen(t *testing.T) {
 			}
 			switch name := x.Name + "." + sel.Sel.Name; {
 			case x.Name == "fmt" && strings.Contains(sel.Sel.Name, "Print"),
-				name == "io.WriteString", name == "io.Copy", name == "os.Stdout" && f != "main.go", name == "os.Stderr" && f != "main.go":
+				name == "io.WriteString", name == "io.Copy", name == "os.Stdout" && !streamsOK[f], name == "os.Stderr" && !streamsOK[f]:
 				t.Errorf("%s uses %s: print through internal/screen instead", f, name)
 			}
 			return true
