@@ -480,7 +480,10 @@ func (a *Agent) whois(k *call) (any, error) {
 			w.Cached = true
 			return w, nil
 		}
-		if c := a.opened(); c != nil { // a contact: the record confirmed for them, as the state holds it
+		// A contact: the record confirmed for them, as the state holds it
+		// (sealed there, so it outlives the agent: a restarted daemon,
+		// which opens the state when it starts, answers from it).
+		if c := a.opened(); c != nil {
 			if rec, err := c.ContactRecord(name); err == nil && rec != nil {
 				return api.Whois{Record: apiRecord(rec), Cached: true}, nil
 			}
