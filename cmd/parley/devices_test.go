@@ -38,7 +38,7 @@ func startLink(t *testing.T, rpc, home string, args ...string) (string, *syncBuf
 // alice removes the laptop: whois says so, and the removed laptop can
 // no longer approve a device.
 func TestLinkDevice(t *testing.T) {
-	rpc, hubs := startWorld(t)
+	rpc, hubs := startWorldWith(t, longOffers)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := users(t, rpc, hubs[0], "alice", "bob")
 	befriend(t, homes, "alice", "bob")
@@ -124,7 +124,7 @@ func TestLinkDevice(t *testing.T) {
 // asked instead, the person says no. Alice's record lists no device of
 // mallory's.
 func TestLinkCodeOfAnotherName(t *testing.T) {
-	rpc, hubs := startWorld(t)
+	rpc, hubs := startWorldWith(t, longOffers)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
 	homes := users(t, rpc, hubs[0], "alice", "mallory")
 	tablet := filepath.Join(t.TempDir(), "alice-tablet")
