@@ -720,6 +720,27 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 	}
 }
 
+// phraseWordsAsked is which words of the recovery phrase (1 to 12) the
+// page asks back: three, in order.
+func phraseWordsAsked(t *testing.T, page *webtest.Page) []int {
+	t.Helper()
+	var labels []string
+	if err := page.Eval(`[...document.querySelectorAll('main label')].map((l) => l.textContent)`, &labels); err != nil {
+		t.Fatalf("reading the words asked: %v", err)
+	}
+	var asked []int
+	for _, l := range labels {
+		var n int
+		if _, err := fmt.Sscanf(l, "Word %d", &n); err == nil {
+			asked = append(asked, n)
+		}
+	}
+	if len(asked) != 3 {
+		t.Fatalf("the page asks for %q, want three words", labels)
+	}
+	return asked
+}
+
 // longOffers makes a link offer live 6,000 blocks (5 minutes of the test
 // chain's 50 ms blocks) instead of the test chain's 100 (5 s): less than a
 // loaded machine takes between the laptop's code and its lookup in the
@@ -820,8 +841,33 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 		t.Errorf("the recovery phrase shown: %q", words)
 	}
 	page.Axe("recovery phrase")
+	// Three words asked back, as init asks them: a wrong one shows the
+	// phrase again; right ones (any case, or four letters) go on.
+	words := strings.Fields(phrase)
 	page.Click("button", "I wrote it down")
+	page.AwaitText("main", "Check your recovery phrase")
+	page.Axe("recovery phrase check")
+	asked := phraseWordsAsked(t, page)
+	page.Fill("textbox", fmt.Sprintf("Word %d", asked[0]), "zzzz")
+	for _, n := range asked[1:] {
+		page.Fill("textbox", fmt.Sprintf("Word %d", n), words[n-1])
+	}
+	page.Click("button", "Check")
+	page.AwaitText("main", fmt.Sprintf("Word %d is not the one in your recovery phrase", asked[0]))
+	if again := page.Text("#recovery-phrase"); again != phrase {
+		t.Errorf("the phrase shown again: %q, want %q", again, phrase)
+	}
+	page.Click("button", "I wrote it down")
+	page.AwaitText("main", "Check your recovery phrase")
+	asked = phraseWordsAsked(t, page)
+	page.Fill("textbox", fmt.Sprintf("Word %d", asked[0]), strings.ToUpper(words[asked[0]-1]))
+	page.Fill("textbox", fmt.Sprintf("Word %d", asked[1]), words[asked[1]-1][:min(4, len(words[asked[1]-1]))])
+	page.Fill("textbox", fmt.Sprintf("Word %d", asked[2]), words[asked[2]-1])
+	page.Click("button", "Check")
 	page.AwaitText("main", "Choose your name")
+	if got := page.Text("#recovery-phrase"); got != "" {
+		t.Errorf("the phrase still on the page after the check: %q", got)
+	}
 	page.Axe("register")
 	page.Type("textbox", "Name", "dora")
 	page.Fill("textbox", "Hubs (one per line)", hubs[0])

@@ -208,16 +208,51 @@ function firstRun() {
   node.focus();
 }
 
-// recoveryScreen shows the recovery phrase init drew: once, never again.
-function recoveryScreen(phrase) {
+// recoveryScreen shows the recovery phrase init drew, until three of its
+// words are typed back (checkPhraseScreen); then it is gone from the page.
+// note says why it is shown again.
+function recoveryScreen(phrase, note) {
   document.title = 'Parley: your recovery phrase';
-  const done = h('button', {type: 'button', onclick: () => boot()}, 'I wrote it down');
+  const done = h('button', {type: 'button', onclick: () => checkPhraseScreen(phrase)}, 'I wrote it down');
   replace(main, h('section', {class: 'card'},
     h('h1', {}, 'Write down your recovery phrase'),
-    h('p', {}, 'With these words alone you can take your name back on a new device if this one is lost. They are shown this once and kept nowhere: write them on paper and keep it safe.'),
+    note ? h('p', {class: 'error', role: 'alert'}, note) : null,
+    h('p', {}, 'With these words alone you can take your name back on a new device if this one is lost. They are shown on this page only and kept nowhere: write them on paper and keep it safe.'),
     h('p', {}, h('code', {class: 'safety', id: 'recovery-phrase'}, phrase)),
     done));
   done.focus();
+}
+
+// checkPhraseScreen asks for three words of the phrase, at positions drawn
+// at random, as parley init does: a wrong word shows the phrase again.
+// A word may be typed in any case, or by its first four letters (no two
+// words of the BIP-39 list share them).
+function checkPhraseScreen(phrase) {
+  document.title = 'Parley: check your recovery phrase';
+  const words = phrase.trim().split(/\s+/);
+  const picks = [];
+  while (picks.length < 3) {
+    const i = crypto.getRandomValues(new Uint32Array(1))[0] % words.length;
+    if (!picks.includes(i)) picks.push(i);
+  }
+  picks.sort((a, b) => a - b);
+  const inputs = picks.map(() => h('input', {type: 'text', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false'}));
+  const matches = (typed, word) => {
+    const w = typed.trim().toLowerCase();
+    return w === word || (w.length >= 4 && word.startsWith(w));
+  };
+  replace(main, h('form', {class: 'card', onsubmit: (e) => {
+    e.preventDefault();
+    const wrong = picks.find((p, i) => !matches(inputs[i].value, words[p]));
+    if (wrong !== undefined) return recoveryScreen(phrase, `Word ${wrong + 1} is not the one in your recovery phrase. Here it is again: check what you wrote down.`);
+    boot();
+  }},
+  h('h1', {}, 'Check your recovery phrase'),
+  h('p', {}, 'Type these words from what you wrote down, to be sure you can read it when you need it.'),
+  ...picks.map((p, i) => field(`Word ${p + 1}`, inputs[i])),
+  h('button', {type: 'submit'}, 'Check'),
+  h('button', {type: 'button', onclick: () => recoveryScreen(phrase)}, 'Show the words again')));
+  inputs[0].focus();
 }
 
 function lines(s) { return s.split('\n').map((x) => x.trim()).filter(Boolean); }
