@@ -35,7 +35,13 @@ const (
 	// A client that blocks a contact rotates it, and gives the new one
 	// only when it unblocks them.
 	KindReceipts = "receipts"
+	// KindRead (self sessions only): Conv and Upto say what the user read
+	// on another of its devices (docs/protocol.md, Device-pair sessions).
+	KindRead = "read"
 )
+
+// MaxReadRefs bounds a read event's list.
+const MaxReadRefs = 64
 
 // EventVersion is the version of the event payload.
 const EventVersion = 1
@@ -46,6 +52,10 @@ const EventVersion = 1
 type Ref struct {
 	By  string `json:"by"`
 	Seq uint64 `json:"seq"`
+	// Dev is the author's device, 64 lowercase hex digits of its signing
+	// key; "" is the author's first device (docs/protocol.md, Device-pair
+	// sessions).
+	Dev string `json:"dev,omitempty"`
 }
 
 func (r Ref) String() string { return fmt.Sprintf("%s/%d", r.By, r.Seq) }
@@ -78,6 +88,14 @@ type Event struct {
 	File    *FileRef   `json:"file,omitempty"`
 	Key     []byte     `json:"key,omitempty"` // KindProfile, KindReceipts
 	Group   *GroupInfo `json:"group,omitempty"`
+	// S is the event's number in its author device's stream of the
+	// conversation (what a Ref names), in a device-pair session.
+	S uint64 `json:"s,omitempty"`
+	// Conv, in a self session, is the conversation the event belongs to:
+	// the contact's name.
+	Conv string `json:"c,omitempty"`
+	// Upto (KindRead): every event of each author device below Seq is read.
+	Upto []Ref `json:"upto,omitempty"`
 }
 
 // MarshalEvent encodes an event after checking it. Strings are not
@@ -149,12 +167,26 @@ func (e *Event) check() error {
 		if err := e.Group.check(); err != nil {
 			return err
 		}
+	case KindRead:
+		if e.Conv == "" || len(e.Upto) == 0 || len(e.Upto) > MaxReadRefs {
+			return fmt.Errorf("%w: a read event needs a conversation and 1 to %d references", ErrMalformed, MaxReadRefs)
+		}
+		for _, r := range e.Upto {
+			if err := r.Check(); err != nil {
+				return err
+			}
+		}
 	case KindProfile, KindReceipts:
 		if len(e.Key) != 32 {
 			return fmt.Errorf("%w: %s key of %d bytes", ErrMalformed, e.Kind, len(e.Key))
 		}
 	default:
 		return fmt.Errorf("%w: kind %q", ErrUnsupported, e.Kind)
+	}
+	if e.Conv != "" {
+		if err := bns.ValidateName(e.Conv); err != nil {
+			return fmt.Errorf("%w: conversation %q: %v", ErrMalformed, e.Conv, err)
+		}
 	}
 	if needRef && e.Ref == nil {
 		return fmt.Errorf("%w: %s without a reference", ErrMalformed, e.Kind)
@@ -172,6 +204,11 @@ func (e *Event) check() error {
 func (r Ref) Check() error {
 	if err := bns.ValidateName(r.By); err != nil {
 		return fmt.Errorf("%w: reference by %q: %v", ErrMalformed, r.By, err)
+	}
+	if r.Dev != "" {
+		if b, err := hex.DecodeString(r.Dev); err != nil || len(b) != 32 || hex.EncodeToString(b) != r.Dev {
+			return fmt.Errorf("%w: reference's device %q is not 64 lowercase hex digits", ErrMalformed, r.Dev)
+		}
 	}
 	return nil
 }

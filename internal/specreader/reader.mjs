@@ -8,8 +8,9 @@
 // native-token.txt and inbox-stamp.txt (the hub's, checked as Tokens and Inbox
 // say), safety.txt (Safety number), link.txt (Groups: group links) and backup.txt
 // (Backup: its v2 backup and two refused ones), recovery.txt (Recovery
-// phrase: owner keys of phrases) and devicelink.txt (Device linking: an
-// offer's code, its text and the welcome's path).
+// phrase: owner keys of phrases), devicelink.txt (Device linking: an
+// offer's code, its text and the welcome's path) and devicesession.txt
+// (Device-pair sessions: an introduction path and a session's keys).
 //
 // Primitives come from the audited @noble libraries; every Parley layout,
 // label and rule below is as the spec states it (section names in comments).
@@ -977,8 +978,26 @@ function checkDeviceLink(text) {
   same('k/' + hex(hmac(sha256, code, ascii('parley/device-link-path/v1')).subarray(0, 16)), v.path);
 }
 
+// ---- Device-pair sessions ------------------------------------------------
+// devicesession.txt: a device introduction's path, the session's header
+// key and path keys, and a's message 0 path, from "Device-pair sessions".
+function checkDeviceSession(text) {
+  const v = keyValues(text);
+  const pa = `${v.alice}|${v['alice-device']}`, pb = `${v.bob}|${v['bob-device']}`;
+  const salt = ascii('parley/v1');
+  same(hex(ascii('p/' + hex(HKDF(unhex(v['pair-secret']), salt, `parley/device-intro-path/v1|${pa}|to|${pb}`, 16)))), hex(ascii(v['intro-path-a-to-b'])));
+  const [p, q] = [pa, pb].sort();
+  const K = unhex(v['mutual-key']);
+  same(hex(HKDF(K, salt, `parley/device-session/v1|header|${p}|${q}`, 32)), v['header-key']);
+  const ab = HKDF(K, salt, `parley/device-session/v1|path|${p}|${q}|from|${pa}`, 32);
+  same(hex(ab), v['path-key-a-to-b']);
+  same(hex(HKDF(K, salt, `parley/device-session/v1|path|${p}|${q}|from|${pb}`, 32)), v['path-key-b-to-a']);
+  same(messagePath(ab, 0n), v['message-0-path-a-to-b']);
+}
+
 const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink, 'backup.txt': checkBackup,
-  'recovery.txt': checkRecovery, 'devicelink.txt': checkDeviceLink };
+  'recovery.txt': checkRecovery, 'devicelink.txt': checkDeviceLink,
+  'devicesession.txt': checkDeviceSession };
 for (const file of process.argv.slice(3)) {
   const check = CHECKS[file.split('/').pop()];
   if (!check) { console.log(`FAIL ${file}: no check for this file`); failed++; continue; }

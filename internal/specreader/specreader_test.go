@@ -17,7 +17,8 @@ const vectors = "../../testdata/vectors"
 // backup, owner keys of recovery phrases, a device offer's link code.
 var hubVectors = []string{"../../hub/auth/testdata/native-token.txt", "../../hub/testdata/inbox-stamp.txt",
 	"../../client/wire/testdata/safety.txt", "../../client/wire/testdata/link.txt", "../../client/wire/testdata/backup.txt",
-	"../../client/keystore/testdata/recovery.txt", "../../client/wire/testdata/devicelink.txt"}
+	"../../client/keystore/testdata/recovery.txt", "../../client/wire/testdata/devicelink.txt",
+	"../../client/wire/testdata/devicesession.txt"}
 
 // node returns the node binary, with the reader's dependencies installed.
 func node(t *testing.T) string {
