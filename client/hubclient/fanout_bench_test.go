@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub/server/hubtest"
@@ -106,65 +109,125 @@ func BenchmarkDeviceFanout(b *testing.B) {
 	}
 }
 
-// BenchmarkDeviceFanoutSealed is the per-device design with its real
-// cost on the sender's side: for each of the recipient's devices, one
-// session of its own (a Double Ratchet sending on one chain, as a sender
-// that writes on does), a short text sealed in it (wire.SealMessage:
-// ratchet step, header, padding to its 1 KiB bucket) and written to the
-// real hub, then each session's 57-byte index, one device after another.
-// Reported: the hub bytes and writes of one send, besides ns/op.
+// BenchmarkDeviceFanoutSealed is sending one short text to a contact
+// with one device and with three, side by side, on the send path the
+// protocol's device-pair sessions take (docs/protocol.md, Device-pair
+// sessions): per device of the contact, a session started by a real
+// device introduction (sealed, signed and written once, before the timed
+// sends), its keys from wire.DeviceSessionKeys; per send, the event
+// marshalled with its sequence number (wire.MarshalEvent), sealed in each
+// session (wire.SealMessage: ratchet step, header, padding to the 1 KiB
+// bucket), queued in the session's outbox.Stream and flushed by
+// Stream.Flush, which writes the blob and the session's sealed index to
+// the real hub (memory driver, loopback) through the real hub client, as
+// the client's Flush does. Reported besides ns/op: the bytes the hub
+// stored for one send and the writes.
 func BenchmarkDeviceFanoutSealed(b *testing.B) {
 	url := hubtest.Start(b, nil).URL
-	c, err := hubclient.Dial(context.Background(), url, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)), nil)
+	_, sign, _ := ed25519.GenerateKey(rand.Reader)
+	c, err := hubclient.Dial(context.Background(), url, sign, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	h := &countingHub{c: c}
+	me := wire.Participant{Name: "alice", Device: bns.PublicKeyOf(sign)}
 	for _, devices := range []int{1, 3} {
 		b.Run(fmt.Sprintf("devices-%d", devices), func(b *testing.B) {
 			ctx := context.Background()
-			type session struct {
-				r    *ratchet.State
-				keys wire.Keys
-				sent uint64
-			}
-			var ss []*session
-			for d := 0; d < devices; d++ {
-				var k [32]byte // each run of the sub-benchmark writes new paths
-				rand.Read(k[:])
-				bobKey, _ := ecdh.X25519().GenerateKey(rand.Reader)
-				ss = append(ss, &session{r: ratchet.InitAlice(k, bobKey.PublicKey(), nil), keys: wire.ConversationKeys(k, "alice", fmt.Sprintf("bob-%d-%d", devices, d))})
-			}
-			text := make([]byte, 60)
-			send := func() (hubBytes int) {
+			ss := startSessions(b, h, sign, me, devices)
+			seq := uint64(0)
+			send := func() {
+				e := &wire.Event{Kind: wire.KindText, Text: "see you at the station at six", Time: 1700000000000 + int64(seq), N: seq + 1, S: seq}
+				plain, err := wire.MarshalEvent(e)
+				if err != nil {
+					b.Fatal(err)
+				}
+				seq++
 				for _, s := range ss {
-					path := wire.MessagePath(s.keys.SendKey, s.sent)
-					s.sent++
-					blob, err := wire.SealMessage(s.r, s.keys.Header, text, []byte(path), nil)
+					i := s.out.Next()
+					path := wire.MessagePath(s.keys.SendKey, i)
+					blob, err := wire.SealMessage(s.r, s.keys.Header, plain, []byte(path), nil)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := c.Put(ctx, path, blob, "", hubclient.Cond{IfNoneMatch: true}); err != nil {
-						b.Fatal(err)
-					}
-					hubBytes += len(blob)
+					s.out.Add(i, path, blob, time.Time{})
 				}
-				for i, s := range ss {
-					idx := make([]byte, 57)
-					if _, err := c.Put(ctx, fmt.Sprintf("i/%d-%d-%x", devices, i, s.keys.SendKey[:4]), idx, "", hubclient.Cond{}); err != nil {
-						b.Fatal(err)
+				for _, s := range ss {
+					_, failed, err := s.out.Flush(ctx, outbox.FlushOptions{URLs: []string{url}, Own: []string{url},
+						Dial: func(string) (outbox.Hub, error) { return h, nil }, IndexPath: wire.IndexPath(s.keys.SendKey), IndexKey: s.keys.Header, Now: time.Now()})
+					if err != nil || len(failed) > 0 {
+						b.Fatal(err, failed)
 					}
-					hubBytes += len(idx)
 				}
-				return hubBytes
 			}
 			send() // the first message of each session begins its chain
+			h.reset()
 			b.ResetTimer()
-			var hubBytes int
 			for i := 0; i < b.N; i++ {
-				hubBytes = send()
+				send()
 			}
-			b.ReportMetric(float64(hubBytes), "hub-bytes/op")
-			b.ReportMetric(float64(2*devices), "puts/op")
+			b.StopTimer()
+			b.ReportMetric(float64(h.bytes)/float64(b.N), "hub-bytes/op")
+			b.ReportMetric(float64(h.puts)/float64(b.N), "puts/op")
 		})
 	}
+}
+
+// fanoutSession is the sending side of one device-pair session.
+type fanoutSession struct {
+	r    *ratchet.State
+	keys wire.Keys
+	out  outbox.Stream
+}
+
+// startSessions starts a device-pair session from me with each of n new
+// devices of bob: a device introduction sealed to the device, signed by
+// me and written to the hub, the ratchet as its Alice.
+func startSessions(tb testing.TB, h *countingHub, sign ed25519.PrivateKey, me wire.Participant, n int) []*fanoutSession {
+	mine, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	var ss []*fanoutSession
+	for d := 0; d < n; d++ {
+		_, devSign, _ := ed25519.GenerateKey(rand.Reader)
+		devX, _ := ecdh.X25519().GenerateKey(rand.Reader)
+		them := wire.Participant{Name: "bob", Device: bns.PublicKeyOf(devSign)}
+		pair, err := wire.PairSecret(mine, devX.PublicKey().Bytes())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var k [32]byte
+		rand.Read(k[:])
+		path := wire.DeviceIntroPath(pair, me, them)
+		env, err := wire.SealDeviceIntro(sign, &wire.DeviceIntro{From: me, To: them, MutualKey: k, Time: time.Now()},
+			bns.EncKey{KEM: bns.KEMX25519, Key: devX.PublicKey().Bytes()}, path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := h.Put(context.Background(), path, env, true, time.Time{}); err != nil {
+			tb.Fatal(err)
+		}
+		ss = append(ss, &fanoutSession{r: ratchet.InitAlice(k, devX.PublicKey(), nil), keys: wire.DeviceSessionKeys(k, me, them)})
+	}
+	return ss
+}
+
+// countingHub is the sender's hub as the outbox writes to it, counting
+// the writes and the bytes stored.
+type countingHub struct {
+	c     *hubclient.Client
+	puts  int
+	bytes int
+}
+
+func (h *countingHub) reset() { h.puts, h.bytes = 0, 0 }
+
+func (h *countingHub) Put(ctx context.Context, path string, blob []byte, ifNoneMatch bool, expires time.Time) error {
+	h.puts++
+	h.bytes += len(blob)
+	_, err := h.c.Put(ctx, path, blob, "application/octet-stream", hubclient.Cond{IfNoneMatch: ifNoneMatch, Expires: expires})
+	return err
+}
+
+func (h *countingHub) ETag(ctx context.Context, path string) (string, error) {
+	_, etag, err := h.c.Get(ctx, h.c.Address(), path)
+	return etag, err
 }

@@ -2,7 +2,9 @@ package wire
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/hpke"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/ratchet"
 )
 
 // TestDeviceSessionVector: testdata/devicesession.txt, a device
@@ -181,5 +184,87 @@ func TestDeviceEventFields(t *testing.T) {
 				t.Fatalf("ParseEvent = %v, want ErrMalformed", err)
 			}
 		})
+	}
+}
+
+// TestDeviceSessionsAcrossDevices: alice's device sends one event to each
+// of bob's two devices, each in its own session; each device opens its
+// introduction and its message, with the sequence number the event
+// carries. A hub serving b1's message to b2 (at b2's path, or at b1's)
+// serves nothing b2 opens: no device reads another's session.
+func TestDeviceSessionsAcrossDevices(t *testing.T) {
+	a1, b1, b2 := newDevice(t), newDevice(t), newDevice(t)
+	A := Participant{Name: "alice", Device: a1.pub}
+	listed := func(name string, k bns.PublicKey) bool { return name == "alice" && k == a1.pub }
+	aliceX, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := MarshalEvent(&Event{Kind: KindText, Text: "hello, both of you", N: 1, S: 4, Time: 1700000000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type side struct {
+		keys       Keys
+		bob        *ratchet.State
+		path, blob string
+	}
+	var sides []*side
+	for _, d := range []*device{b1, b2} {
+		B := Participant{Name: "bob", Device: d.pub}
+		raw, err := d.x.Bytes() // an X25519 private key serializes as itself
+		if err != nil {
+			t.Fatal(err)
+		}
+		devX, err := ecdh.X25519().NewPrivateKey(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := PairSecret(aliceX, devX.PublicKey().Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := DeviceIntroPath(pair, A, B)
+		var k [32]byte
+		rand.Read(k[:])
+		env, err := SealDeviceIntro(a1.sign, &DeviceIntro{From: A, To: B, MutualKey: k, Time: time.Unix(1700000000, 0)},
+			bns.EncKey{KEM: bns.KEMMLKEM768X25519, Key: d.pq.PublicKey().Bytes()}, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := DeviceSessionKeys(k, A, B)
+		msgPath := MessagePath(keys.SendKey, 0)
+		blob, err := SealMessage(ratchet.InitAlice(k, devX.PublicKey(), nil), keys.Header, plain, []byte(msgPath), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Bob's device: its own pair secret names the same path.
+		pairB, _ := PairSecret(devX, aliceX.PublicKey().Bytes())
+		in, err := OpenDeviceIntro(env, DeviceIntroPath(pairB, A, B), B, []hpke.PrivateKey{d.x, d.pq}, listed)
+		if err != nil {
+			t.Fatalf("bob's device opens its introduction: %v", err)
+		}
+		mine := DeviceSessionKeys(in.MutualKey, B, A)
+		sides = append(sides, &side{keys: mine, bob: ratchet.InitBob(in.MutualKey, devX, nil), path: msgPath, blob: string(blob)})
+		if MessagePath(mine.RecvKey, 0) != msgPath {
+			t.Fatal("bob's device reads message 0 at another path than alice wrote it")
+		}
+	}
+	// A hub serves b1's message to b2: at b2's path, and at b1's.
+	for _, path := range []string{sides[1].path, sides[0].path} {
+		r := *sides[1].bob
+		if _, err := OpenMessage(&r, sides[1].keys.Header, []byte(sides[0].blob), []byte(path)); !errors.Is(err, ErrHeader) {
+			t.Fatalf("b2 opened b1's message at %s: %v, want ErrHeader", path, err)
+		}
+	}
+	for i, s := range sides {
+		got, err := OpenMessage(s.bob, s.keys.Header, []byte(s.blob), []byte(s.path))
+		if err != nil {
+			t.Fatalf("device %d: %v", i+1, err)
+		}
+		e, err := ParseEvent(got)
+		if err != nil || e.Text != "hello, both of you" || e.S != 4 {
+			t.Fatalf("device %d reads %+v, %v", i+1, e, err)
+		}
 	}
 }
