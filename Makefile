@@ -104,9 +104,10 @@ bench: build tools
 	$(GO) test -run '^$$' -bench 'RegisterBlock' -benchtime 10000x ./chain/app/
 	$(GO) test -run '^$$' -bench 'StateGrowth' -benchtime 1x ./chain/app/
 	$(GO) test -run '^$$' -bench 'MessageCrypto|Primitives' -benchtime 3000x ./client/wire/
-	$(GO) test -run '^$$' -bench 'EndToEnd|Send' -benchtime 1000x ./client/
+	$(GO) test -run '^$$' -bench 'EndToEnd|Send$$' -benchtime 1000x ./client/
 	$(GO) test -run '^$$' -bench 'SaveHistory' -benchtime 200x ./client/
 	$(GO) test -run '^$$' -bench 'DeviceFanout' -benchtime 300x ./client/hubclient/
+	$(GO) test -run '^$$' -bench 'SendToDevices' -benchtime 100x ./client/
 	$(GO) test -run '^$$' -bench 'FollowThousand' -benchtime 200x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench 'AgentCommands' -benchtime 30x ./cmd/parley/
 	$(GO) test -run '^$$' -bench 'Growth' -benchtime 1x ./hub/driver/disk/

@@ -137,6 +137,9 @@ type Client struct {
 	restoreChecked bool                      // writable read the backup's ETag in this run
 	seen           map[string]seenRecord     // names found with their confirmed keys, and at which verified height (keychange.go)
 	down           map[string]downHub        // hubs that did not answer lately, by URL
+	mine           *bns.Record               // the user's own record as last looked up: its devices (devices.go)
+	mineHeight     int64                     // the verified height mine was looked up at
+	self           []*devSession             // self sessions with the user's other devices (devices.go)
 
 	offMu   sync.Mutex
 	offline []*OfflineError // what did not answer, for Offline
@@ -183,6 +186,42 @@ type Contact struct {
 	changed         *bns.Record   // the chain's record once it no longer holds the confirmed keys: the conversation is closed
 	link            bool          // a group link (link.go): group events only, never listed as a contact
 	recvMu          sync.Mutex    // one Receive at a time per contact (held across hub calls: a second Receive of the same contact waits)
+	// devs are the device-pair sessions with the contact's devices other
+	// than the name session's (devices.go); nextS numbers this device's
+	// events in the conversation when it runs no name session (ratchet
+	// nil: a device that is not the user's first).
+	devs  []*devSession
+	nextS uint64
+	// readDev is what the user has read of each of the contact's devices
+	// other than the first (by Message.Device): their events below it
+	// (readUpTo is the first device's).
+	readDev map[string]uint64
+}
+
+// readBelow is what the user has read of the contact's device dev
+// (Message.Device); the caller holds c.mu.
+func (ct *Contact) readBelow(dev string) uint64 {
+	if dev == "" {
+		return ct.readUpTo
+	}
+	return ct.readDev[dev]
+}
+
+// markRead raises what the user has read of the contact's device dev to
+// below; the caller holds c.mu. It reports whether that changed anything.
+func (ct *Contact) markRead(dev string, below uint64) bool {
+	if below <= ct.readBelow(dev) {
+		return false
+	}
+	if dev == "" {
+		ct.readUpTo = below
+		return true
+	}
+	if ct.readDev == nil {
+		ct.readDev = map[string]uint64{}
+	}
+	ct.readDev[dev] = below
+	return true
 }
 
 // asking is how the user asked a contact who has not answered yet.
@@ -258,6 +297,7 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	if rec, err := c.lookup(ctx, name); err == nil {
 		c.setOwn(rec.Profile.Hubs)
 		c.ownKnown, c.ownSeq = true, rec.Seq
+		c.mine = rec
 	}
 	return c, nil
 }
@@ -362,6 +402,9 @@ func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
 // Asking oneself gives ErrOwnName; a contact, ErrAlreadyContact; a name
 // asked already, ErrNoAnswer; a request still queued is tried again.
 func (c *Client) Request(ctx context.Context, name, greeting string) error {
+	if c.LinkedDevice(ctx) {
+		return fmt.Errorf("%w: add %s there; if %s is a contact already, take the conversation on here", ErrLinkedDevice, name, name)
+	}
 	if name == c.Name {
 		return fmt.Errorf("%w: %s", ErrOwnName, name)
 	}

@@ -59,6 +59,10 @@ type Message struct {
 	// author's count of text messages in the conversation, from 1; 0 for a
 	// message from an older client, referred to by Seq.
 	N uint64 `json:"n,omitempty"`
+	// Device is the author's device when it is not the author's first:
+	// the 64 hex digits of its signing key (docs/protocol.md, Device-pair
+	// sessions).
+	Device string `json:"device,omitempty"`
 	// RefLabel is the label of the message Ref points at: History,
 	// Receive and Watch fill it when the user holds that message.
 	RefLabel *wire.Ref `json:"-"`
@@ -67,7 +71,7 @@ type Message struct {
 // ID is the message's place in its author's stream: its author and
 // sequence number, what events on the wire refer to. People refer to a
 // message by its Label.
-func (m Message) ID() wire.Ref { return wire.Ref{By: m.From, Seq: m.Seq} }
+func (m Message) ID() wire.Ref { return wire.Ref{By: m.From, Seq: m.Seq, Dev: m.Device} }
 
 // Label is how people refer to a message: its author and number,
 // "alice/3". Numbers count only the author's text messages, so they have
@@ -197,8 +201,11 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 	if err := c.CheckKeys(ctx, name); err != nil && !IsOffline(err) {
 		return Message{}, err
 	} // with the chain down, the message is sealed and waits (Flush) until the keys are checked
+	if err := c.refreshMine(ctx); err != nil {
+		return Message{}, err
+	}
 	c.mu.Lock()
-	canSend := ct.ratchet.CanSend()
+	canSend := ct.ratchet == nil || ct.ratchet.CanSend() // without a name session, device-pair sessions start as needed
 	c.mu.Unlock()
 	if !canSend {
 		if _, err := c.receive(ctx, conv); err != nil {
@@ -278,31 +285,49 @@ func (c *Client) seal(ct *Contact, e *wire.Event) (Message, error) {
 	if e.Kind == wire.KindText {
 		e.N = max(ct.nextN, 1)
 	}
-	plain, err := wire.MarshalEvent(e)
-	if err != nil {
-		return Message{}, err
-	}
-	seq := ct.out.Next()
-	path := wire.MessagePath(ct.keys.SendKey, seq)
-	blob, err := wire.SealMessage(ct.ratchet, ct.keys.Header, plain, []byte(path), nil)
-	if err != nil {
-		return Message{}, err
-	}
 	var hubExp time.Time
 	if ct.timer > 0 && expiresOnHubs(e.Kind) {
 		hubExp = c.hubExpiry(now, ct.timer)
 	}
+	var (
+		seq  uint64
+		path string
+		blob []byte
+	)
+	if ct.ratchet != nil { // the name session
+		plain, err := wire.MarshalEvent(e)
+		if err != nil {
+			return Message{}, err
+		}
+		seq = ct.out.Next()
+		path = wire.MessagePath(ct.keys.SendKey, seq)
+		if blob, err = wire.SealMessage(ct.ratchet, ct.keys.Header, plain, []byte(path), nil); err != nil {
+			return Message{}, err
+		}
+	} else {
+		seq = ct.nextS
+		ct.nextS++
+	}
+	if !ct.link {
+		if err := c.fanOut(ct, e, seq, hubExp); err != nil {
+			return Message{}, err
+		}
+	}
 	if e.N != 0 {
 		ct.nextN = e.N + 1
 	}
-	m := c.apply(ct, messageOf(c.Name, ContactConv(ct.Name), seq, e))
+	sent := messageOf(c.Name, ContactConv(ct.Name), seq, e)
+	sent.Device = c.myDevHex()
+	m := c.apply(ct, sent)
 	switch e.Kind {
 	case wire.KindProfile:
 		ct.sentProfileKey = e.Key
 	case wire.KindReceipts:
 		ct.sentReceiptKey = e.Key
 	}
-	ct.out.Add(seq, path, blob, hubExp)
+	if blob != nil {
+		ct.out.Add(seq, path, blob, hubExp)
+	}
 	return m, nil
 }
 
@@ -351,7 +376,7 @@ func (c *Client) startOver(name string) {
 func (c *Client) find(ref wire.Ref, conv Conv) int {
 	for i := len(c.history) - 1; i >= 0; i-- {
 		m := &c.history[i]
-		if m.From == ref.By && m.Seq == ref.Seq && m.Kind != wire.KindTimer && m.Kind != KindNotice && !m.Earlier && m.Conv == conv {
+		if m.From == ref.By && m.Seq == ref.Seq && m.Device == ref.Dev && m.Kind != wire.KindTimer && m.Kind != KindNotice && !m.Earlier && m.Conv == conv {
 			return i
 		}
 	}
@@ -422,7 +447,7 @@ func (c *Client) apply(ct conversation, m Message) Message {
 		case m.Kind == wire.KindEdit:
 			t.Text, t.Edited = m.Text, true
 		case m.Kind == wire.KindDelete:
-			if t.From == c.Name {
+			if t.From == c.Name && t.Device == c.myDevHex() { // this device's own: its blob goes
 				c.forget(ct, t)
 			}
 			c.tombstone(t)
@@ -506,7 +531,34 @@ func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 	if _, err := c.checkName(ctx, name); err != nil && !IsOffline(err) {
 		return nil, err
 	}
-	return c.receiveConv(ctx, ct)
+	var out []Message
+	if c.hasNameSession(ct) {
+		ms, err := c.receiveConv(ctx, ct)
+		if err != nil {
+			return ms, err
+		}
+		out = ms
+	}
+	ms, err := c.receiveDevices(ctx, ct)
+	out = append(out, ms...)
+	if err != nil {
+		return out, err
+	}
+	self, err := c.receiveSelf(ctx)
+	for _, m := range self {
+		if m.Conv == conv {
+			out = append(out, m)
+		}
+	}
+	return out, err
+}
+
+// hasNameSession reports whether this device runs the name session with
+// ct (only the user's first device does).
+func (c *Client) hasNameSession(ct *Contact) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ct.ratchet != nil
 }
 
 // receiveConv is Receive on the conversation ct: a contact's, or a group
@@ -694,7 +746,11 @@ func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 	}
 	c.mu.Lock()
 	changed := ct.readUpTo != ct.nextRecv || ct.receiptOwed // a receipt no hub took yet goes now
-	ct.readUpTo = ct.nextRecv
+	if ct.ratchet != nil {
+		ct.readUpTo = ct.nextRecv
+	}
+	synced := c.markAllRead(ct) // what came from the contact's other devices, and, on a linked device, from every device
+	changed = changed || synced
 	started := c.startTimers(conv, func(string) uint64 { return ct.readUpTo })
 	var sv *store.Save
 	if changed || started {
@@ -704,6 +760,9 @@ func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 	if err = cmp.Or(err, c.write(sv)); err != nil || !changed {
 		return err
 	}
+	if err := c.syncRead(ctx, ct); err != nil {
+		return err
+	}
 	return c.writeReceipt(ctx, ct)
 }
 
@@ -711,18 +770,18 @@ func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 func (c *Client) Unread(conv Conv) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var readUpTo func(string) uint64
+	var readUpTo func(Message) uint64
 	switch x := c.conversationOf(conv).(type) {
 	case *Contact:
-		readUpTo = func(string) uint64 { return x.readUpTo }
+		readUpTo = func(m Message) uint64 { return x.readBelow(m.Device) }
 	case groupConv:
-		readUpTo = func(m string) uint64 { return x.g.Read[m] }
+		readUpTo = func(m Message) uint64 { return x.g.Read[m.From] }
 	default:
 		return 0
 	}
 	n := 0
 	for _, m := range c.history {
-		if m.From != c.Name && m.Conv == conv && m.Seq >= readUpTo(m.From) && !m.Deleted && m.Kind != wire.KindTimer && m.Kind != KindNotice {
+		if m.From != c.Name && m.Conv == conv && m.Seq >= readUpTo(m) && !m.Deleted && m.Kind != wire.KindTimer && m.Kind != KindNotice {
 			n++
 		}
 	}
@@ -779,7 +838,7 @@ func (c *Client) writeReceipt(ctx context.Context, ct *Contact) error {
 // receiptBlob is the user's receipt for ct's messages and where it goes
 // (nil once a key change closed the conversation); the caller holds c.mu.
 func (c *Client) receiptBlob(ct *Contact) (string, []byte) {
-	if ct.changed != nil { // the old conversation's keys tell nobody anything more
+	if ct.changed != nil || ct.ratchet == nil { // the old conversation's keys tell nobody anything more; no name session, no receipt
 		return "", nil
 	}
 	r := wire.Receipt{Delivered: ct.nextRecv, Read: ct.readUpTo}

@@ -44,6 +44,16 @@
 // [Client.SyncGroups]), and [Client.Watch] reports a [Notice] as each
 // thing arrives (an Event, a receipt, an expiry, a request).
 //
+// # Devices
+//
+// A name may have several devices (its verified record lists them). The
+// conversation a request or introduction makes, the name session, runs
+// between the two names' first devices; every other pair of devices runs
+// a device-pair session of its own, and each device keeps self sessions
+// with the user's other devices, which carry copies of what it sends and
+// what the user read (devices.go; docs/protocol.md, Device-pair
+// sessions). No two devices share ratchet state.
+//
 // # Locks
 //
 // Client.mu guards the facade's state. It is held to change it and to

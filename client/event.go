@@ -27,10 +27,11 @@ type Event struct {
 	TTL      time.Duration
 	Expires  time.Time
 	N        uint64 // a text message's number in references (Message.N)
+	Device   string // the author's device, if not its first (Message.Device)
 }
 
 // ID is the event's place in its author's stream (Message.ID).
-func (e Event) ID() wire.Ref { return wire.Ref{By: e.From, Seq: e.Seq} }
+func (e Event) ID() wire.Ref { return wire.Ref{By: e.From, Seq: e.Seq, Dev: e.Device} }
 
 // Label is how people refer to the message e brought (Message.Label); ok
 // is false for an event that brought none.
@@ -52,7 +53,7 @@ func labelOf(kind, from string, seq, n uint64) (wire.Ref, bool) {
 // event is the Event that brought m, as it arrived.
 func (m Message) event() Event {
 	return Event{From: m.From, Conv: m.Conv, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, RefLabel: m.RefLabel,
-		Emoji: m.Emoji, File: m.File, TTL: m.TTL, Expires: m.Expires, N: m.N}
+		Emoji: m.Emoji, File: m.File, TTL: m.TTL, Expires: m.Expires, N: m.N, Device: m.Device}
 }
 
 // events is ms as the events that brought them.

@@ -35,6 +35,9 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 	if _, err := c.contact(name); err == nil {
 		return fmt.Errorf("%w: %s", ErrAlreadyContact, name)
 	}
+	if c.LinkedDevice(ctx) {
+		return fmt.Errorf("%w: add %s there; if %s is a contact already, take the conversation on here", ErrLinkedDevice, name, name)
+	}
 	if err := c.writable(ctx, false); err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package client
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parley-im/parley/client/group"
@@ -51,7 +53,10 @@ func (c *Client) Flush(ctx context.Context) error {
 	// A hub is dialed only when something is to go to it: with nothing
 	// queued, Flush asks no hub anything and writes nothing.
 	hubs, tried, dialErr := map[string]*hubclient.Client{}, map[string]bool{}, map[string]error{}
+	var hubMu sync.Mutex // a contact's sessions are flushed side by side
 	hub := func(url string) (*hubclient.Client, error) {
+		hubMu.Lock()
+		defer hubMu.Unlock()
 		if !tried[url] {
 			tried[url] = true
 			if dialErr[url] = c.writable(ctx, false); dialErr[url] == nil {
@@ -67,6 +72,11 @@ func (c *Client) Flush(ctx context.Context) error {
 		indexKey  [32]byte
 		contact   string       // whose keys must be checked before anything goes out
 		group     *group.Group // or whose members' keys
+		session   *devSession  // a device-pair session: its introduction goes first
+		// batch: the jobs of one batch (a contact's name session and
+		// device-pair sessions, or the self sessions: what one send fans
+		// out to) are flushed side by side; batches one after another.
+		batch int
 	}
 	var (
 		jobs     []job
@@ -79,15 +89,25 @@ func (c *Client) Flush(ctx context.Context) error {
 		if ct.link {
 			label = "to group member " + ct.Name
 		}
-		jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name, nil})
+		batch := len(jobs) + 1
+		if ct.ratchet != nil {
+			jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name, nil, nil, batch})
+		}
+		for _, s := range ct.devs {
+			jobs = append(jobs, job{label + "'s device " + hex.EncodeToString(s.peer.Device[:4]), &s.out, wire.IndexPath(s.keys.SendKey), s.keys.Header, ct.Name, nil, s, batch})
+		}
 		if ct.request != nil {
 			requests = append(requests, ct)
 		}
 	}
 	for _, g := range c.book.Groups {
 		if g.Mine() != nil {
-			jobs = append(jobs, job{label: "to group " + g.Name, st: c.gstream(g.ID), group: g})
+			jobs = append(jobs, job{label: "to group " + g.Name, st: c.gstream(g.ID), group: g, batch: len(jobs) + 1})
 		}
+	}
+	selfBatch := len(jobs) + 1
+	for _, s := range c.self {
+		jobs = append(jobs, job{label: "to your device " + hex.EncodeToString(s.peer.Device[:4]), st: &s.out, indexPath: wire.IndexPath(s.keys.SendKey), indexKey: s.keys.Header, session: s, batch: selfBatch})
 	}
 	c.mu.Unlock()
 	var (
@@ -101,14 +121,18 @@ func (c *Client) Flush(ctx context.Context) error {
 			firstErr = cmp.Or(firstErr, error(q))
 		}
 	}
-	for _, j := range jobs {
+	run := func(j job, checked bool) (bool, error) {
 		check := func() error { return c.keysChecked(ctx, j.contact, j.st) }
-		if j.group != nil {
+		switch {
+		case checked, j.contact == "" && j.group == nil:
+			// Checked for the whole batch, or a self session: the user's
+			// own devices, as looked up before sealing.
+			check = func() error { return nil }
+		case j.group != nil:
 			check = func() error { return c.membersChecked(ctx, j.group, j.st) }
 		}
 		if err := check(); err != nil {
-			firstErr = cmp.Or(firstErr, fmt.Errorf("client: send %s: %w", j.label, err))
-			continue
+			return false, fmt.Errorf("client: send %s: %w", j.label, err)
 		}
 		if j.group != nil {
 			// The check may have made the user's key new: the index moves
@@ -117,12 +141,49 @@ func (c *Client) Flush(ctx context.Context) error {
 			k := j.group.Mine()
 			c.mu.Unlock()
 			if k == nil {
-				continue
+				return false, nil
 			}
 			j.indexPath, j.indexKey = wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)
 		}
-		ch, err := c.flushStream(ctx, hub, own, j.label, j.st, j.indexPath, j.indexKey)
-		changed, firstErr = changed || ch, cmp.Or(firstErr, err)
+		if j.session != nil {
+			if err := c.putIntro(ctx, j.session); err != nil {
+				return false, fmt.Errorf("client: send %s: %w", j.label, err)
+			}
+		}
+		return c.flushStream(ctx, hub, own, j.label, j.st, j.indexPath, j.indexKey)
+	}
+	for start := 0; start < len(jobs); {
+		end := start + 1
+		for end < len(jobs) && jobs[end].batch == jobs[start].batch {
+			end++
+		}
+		chs, errs := make([]bool, end-start), make([]error, end-start)
+		if end-start == 1 {
+			chs[0], errs[0] = run(jobs[start], false)
+		} else {
+			// A contact's sessions: their keys are checked once for all
+			// (if anything of theirs is still to leave), then the streams
+			// flush side by side.
+			var checkErr error
+			if j := jobs[start]; j.contact != "" && slices.ContainsFunc(jobs[start:end], func(j job) bool { return j.st.Unsent() }) {
+				if err := c.CheckKeys(ctx, j.contact); err != nil {
+					checkErr = fmt.Errorf("client: send to %s: %w", j.contact, err)
+				}
+			}
+			var wg sync.WaitGroup
+			for i, j := range jobs[start:end] {
+				if checkErr != nil {
+					errs[i] = checkErr
+					continue
+				}
+				wg.Go(func() { chs[i], errs[i] = run(j, true) })
+			}
+			wg.Wait()
+		}
+		for i := range chs {
+			changed, firstErr = changed || chs[i], cmp.Or(firstErr, errs[i])
+		}
+		start = end
 	}
 	if firstErr == nil {
 		c.mu.Lock()
@@ -275,6 +336,12 @@ func (c *Client) streams() []*outbox.Stream {
 	var out []*outbox.Stream
 	for _, ct := range c.conversations() {
 		out = append(out, &ct.out)
+		for _, s := range ct.devs {
+			out = append(out, &s.out)
+		}
+	}
+	for _, s := range c.self {
+		out = append(out, &s.out)
 	}
 	for _, g := range c.book.Groups {
 		out = append(out, c.gstream(g.ID))

@@ -74,7 +74,13 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		if err != nil {
 			return err
 		}
-		r, err := ratchet.UnmarshalState(sc.Ratchet)
+		var r *ratchet.State
+		if sc.Ratchet != nil { // else no name session: a device that is not the user's first
+			if r, err = ratchet.UnmarshalState(sc.Ratchet); err != nil {
+				return err
+			}
+		}
+		devs, err := c.sessionsOf(sc.Devices)
 		if err != nil {
 			return err
 		}
@@ -94,7 +100,7 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
-			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber}
+			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber, devs: devs, nextS: sc.NextSeq, readDev: sc.ReadDevices}
 		out := streamOf(store.Stream{Next: sc.NextSend, Outbox: sc.Outbox, Deleted: sc.Deleted, Indexed: sc.Indexed, Expiring: sc.Expiring})
 		out.Awaiting = sc.Awaiting
 		ct.out.Load(out)
@@ -142,6 +148,11 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		c.setOwn(s.Hubs)
 		c.ownSeq = s.HubsSeq
 	}
+	self, err := c.sessionsOf(s.Self)
+	if err != nil {
+		return err
+	}
+	c.self = self
 	c.book.Held = heldOf(s.HeldKeys)
 	for _, sg := range s.Groups {
 		c.book.Groups[sg.ID] = groupOf(sg)
@@ -260,8 +271,13 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		}
 		out := ct.out.State()
 		ss := storedStream(out)
+		var r []byte
+		if ct.ratchet != nil {
+			r = ct.ratchet.Marshal()
+		}
 		*saved = append(*saved, store.Contact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
-			Ratchet: ct.ratchet.Marshal(), NextSend: ss.Next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ss.Outbox,
+			Devices: storedSessions(ct.devs), NextSeq: ct.nextS, ReadDevices: ct.readDev,
+			Ratchet: r, NextSend: ss.Next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ss.Outbox,
 			Deleted: ss.Deleted, Indexed: ss.Indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
@@ -283,6 +299,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 		s.Groups = append(s.Groups, sg)
 	}
 	s.HeldKeys = storedHeld(c.book.Held)
+	s.Self = storedSessions(c.self)
 	return s.Marshal()
 }
 
@@ -295,7 +312,7 @@ func messageFrom(me string, m store.Message) Message {
 		conv = ContactConv(m.From)
 	}
 	return Message{From: m.From, Conv: conv, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
-		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
+		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N, Device: m.Device}
 }
 
 func storedMessage(me string, m Message) store.Message {
@@ -304,7 +321,7 @@ func storedMessage(me string, m Message) store.Message {
 		to = me
 	}
 	return store.Message{From: m.From, To: to, Seq: m.Seq, Time: m.Time, Kind: m.Kind, Text: m.Text, Ref: m.Ref, Emoji: m.Emoji, File: m.File,
-		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N}
+		TTL: m.TTL, Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, Reactions: m.Reactions, Earlier: m.Earlier, N: m.N, Device: m.Device}
 }
 
 // streamOf is a stream as the outbox holds it; storedStream as the store

@@ -31,7 +31,9 @@ type State struct {
 	Hubs           []string  `json:"hubs,omitempty"`      // the user's, as the chain last said
 	HubsSeq        uint64    `json:"hubs_seq,omitempty"`  // the record's sequence number then
 	HistoryGen     uint64    `json:"history_gen,omitempty"`
-	HistoryRecords uint64    `json:"history_records,omitempty"`
+	// Self are the self sessions with the user's other devices.
+	Self           []DeviceSession `json:"self,omitempty"`
+	HistoryRecords uint64          `json:"history_records,omitempty"`
 }
 
 // Device is what the state says about the device it lives on: a random
@@ -76,6 +78,28 @@ type Contact struct {
 	IntroPath  string          `json:"intro_path,omitempty"`   // where it goes on the user's hubs; "": their inbox
 	Expiring   []wire.Expiry   `json:"expiring,omitempty"`     // the stream's messages written with a hub expiry
 	Awaiting   []uint64        `json:"awaiting,omitempty"`     // expiring messages no longer shown, deleted once fetched
+	// Devices are the device-pair sessions with the contact's devices
+	// other than the name session's (docs/protocol.md, Device-pair
+	// sessions); NextSeq numbers this device's events in the conversation
+	// when it runs no name session (a device that is not the user's first).
+	Devices     []DeviceSession   `json:"devices,omitempty"`
+	NextSeq     uint64            `json:"next_seq,omitempty"`
+	ReadDevices map[string]uint64 `json:"read_devices,omitempty"` // what the user read of the contact's devices other than the first
+}
+
+// DeviceSession is a device-pair session: the other device (its name and
+// signing key), the mutual key, the ratchet, what was read and the stream
+// written, and the introduction while no hub took it.
+type DeviceSession struct {
+	Name      string `json:"name"`
+	Device    []byte `json:"device"`
+	MutualKey []byte `json:"mutual_key"`
+	Ratchet   []byte `json:"ratchet"`
+	NextRecv  uint64 `json:"next_recv,omitempty"`
+	Out       Stream `json:"out"`
+	Mine      bool   `json:"mine,omitempty"`
+	Intro     []byte `json:"intro,omitempty"`
+	IntroPath string `json:"intro_path,omitempty"`
 }
 
 // Entry is a message in an outbox: sealed, not yet on every hub.
@@ -162,6 +186,7 @@ type Message struct {
 	Reactions map[string]string `json:"reactions,omitempty"`
 	Earlier   bool              `json:"earlier,omitempty"`
 	N         uint64            `json:"n,omitempty"`
+	Device    string            `json:"device,omitempty"` // the author's device, if not its first (hex)
 }
 
 // Profile is the user's own profile and the key it is sealed under.

@@ -354,6 +354,8 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 					screen.Printf(stdout, "request sent to %s; your first message is queued: %s\n", name, res.Queued.Why)
 				case "introduced":
 					screen.Printf(stdout, "%s is a contact (introduced directly, no inbox)\n", name)
+				case "taken_on":
+					screen.Printf(stdout, "%s is a contact on this device too (a session with each of their devices; nothing was sent)\n", name)
 				default:
 					screen.Printf(stdout, "request sent to %s, sealed to their verified key\n", name)
 				}

@@ -83,7 +83,15 @@ func (a *Agent) addContact(k *call) (any, error) {
 	if name == c.Name {
 		return nil, usagef("%s is your own name: add someone else's", name)
 	}
-	if req.Known {
+	if c.LinkedDevice(k.ctx) {
+		// A device linked to the name takes on a conversation the user's
+		// first device has: nothing is sent to name (version 1 makes new
+		// contacts on the first device only).
+		err = c.AddFromOtherDevice(k.ctx, name)
+		if err == nil {
+			return api.AddContactResult{Outcome: "taken_on"}, nil
+		}
+	} else if req.Known {
 		err = c.Introduce(k.ctx, name, req.Greeting)
 	} else {
 		err = c.Request(k.ctx, name, req.Greeting)

@@ -393,7 +393,9 @@ type AddContactRequest struct {
 // AddContactResult says what became of the request: Outcome "sent"
 // (sealed to their verified key, in their inbox), "introduced" (--known:
 // a contact now), "intro_pending" (waiting for their introduction),
-// "intro_queued", "request_queued", "greeting_queued" (Queued says why).
+// "intro_queued", "request_queued", "greeting_queued" (Queued says why),
+// "taken_on" (on a device linked to the name: a contact of the user's
+// other devices, taken on here; nothing sent).
 type AddContactResult struct {
 	Outcome string  `json:"outcome"`
 	Queued  *Queued `json:"queued,omitempty"`

@@ -1,0 +1,609 @@
+package client
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client/outbox"
+	"github.com/parley-im/parley/client/ratchet"
+	"github.com/parley-im/parley/client/store"
+	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
+)
+
+// Several devices per name (docs/protocol.md, Device-pair sessions): a
+// conversation is a set of sessions, one per pair of devices. The name
+// session (the Contact's own ratchet and streams, made by a request or
+// an introduction) runs between the two names' first devices; every
+// other pair runs a device-pair session (devSession) that the device
+// with something to send starts by a device introduction. A device also
+// keeps self sessions with the user's other devices, which carry copies
+// of what it sends, so each of the user's devices shows the user's
+// messages as the user's own.
+//
+// Which devices a name has comes only from its verified record, looked
+// up at the latest verified height before each send and each read: a
+// device the record no longer lists gets nothing more, and nothing more
+// is read from it.
+
+// peerDevice is one device of a name, as its verified record lists it.
+type peerDevice struct {
+	Key     bns.PublicKey
+	EncKeys []bns.EncKey
+}
+
+// devicesOf lists rec's devices: its first device (the profile's keys),
+// then those the record lists after it, in its order.
+func devicesOf(rec *bns.Record) []peerDevice {
+	if rec == nil {
+		return nil
+	}
+	var out []peerDevice
+	for _, d := range rec.AllDevices() {
+		out = append(out, peerDevice{Key: d.SigningKey, EncKeys: d.EncKeys})
+	}
+	return out
+}
+
+// listed reports whether rec lists the device key.
+func listed(rec *bns.Record, key bns.PublicKey) bool {
+	return slices.ContainsFunc(devicesOf(rec), func(d peerDevice) bool { return d.Key == key })
+}
+
+// devHex is how a message names its author device (Message.Device,
+// wire.Ref.Dev): "" for the author's first device, else the device key's
+// 64 lowercase hex digits.
+func devHex(rec *bns.Record, key bns.PublicKey) string {
+	if rec == nil || key == rec.Profile.SigningKey { // no record known: the only device
+		return ""
+	}
+	return hex.EncodeToString(key[:])
+}
+
+// devSession is a device-pair session with one device of a contact (or,
+// in Client.self, of the user).
+type devSession struct {
+	peer      wire.Participant
+	mutual    [32]byte
+	keys      wire.Keys
+	ratchet   *ratchet.State
+	nextRecv  uint64
+	out       outbox.Stream
+	mine      bool   // this device wrote the introduction (else it read it)
+	intro     []byte // the introduction, while no hub of the user's took it
+	introPath string
+}
+
+// myDevice is this device as a participant of the user's name.
+func (c *Client) myDevice() wire.Participant {
+	return wire.Participant{Name: c.Name, Device: bns.PublicKeyOf(c.id.SigningKey())}
+}
+
+// sessionFor returns the session this device sends on to the device d of
+// name among ss, starting one (a device introduction, queued for Flush)
+// if none can send yet; the caller holds c.mu. Of two sessions that can
+// send (each side wrote one), the one whose writer sorts first is taken,
+// so both sides converge on it.
+func (c *Client) sessionFor(ss *[]*devSession, name string, d peerDevice) (*devSession, error) {
+	var best *devSession
+	me := c.myDevice()
+	writer := func(s *devSession) string {
+		if s.mine {
+			return me.String()
+		}
+		return s.peer.String()
+	}
+	for _, s := range *ss {
+		if s.peer.Device == d.Key && s.ratchet.CanSend() && (best == nil || writer(s) < writer(best)) {
+			best = s
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	s, err := c.startSession(name, d)
+	if err != nil {
+		return nil, err
+	}
+	*ss = append(*ss, s)
+	return s, nil
+}
+
+// startSession makes a device-pair session with the device d of name,
+// this device its writer: a fresh mutual key, sealed to d and signed by
+// this device in a device introduction that Flush writes to the user's
+// hubs before the session's first message. The caller holds c.mu.
+func (c *Client) startSession(name string, d peerDevice) (*devSession, error) {
+	if len(d.EncKeys) == 0 {
+		return nil, fmt.Errorf("%w: a device of %s publishes no encryption key", ErrNoKeys, name)
+	}
+	their, err := x25519OfKeys(name, d.EncKeys)
+	if err != nil {
+		return nil, err
+	}
+	mine, err := c.myX25519()
+	if err != nil {
+		return nil, err
+	}
+	pair, err := wire.PairSecret(mine, their.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	me, them := c.myDevice(), wire.Participant{Name: name, Device: d.Key}
+	path := wire.DeviceIntroPath(pair, me, them)
+	env, err := wire.SealDeviceIntro(c.id.SigningKey(), &wire.DeviceIntro{From: me, To: them, MutualKey: k, Time: c.now().Truncate(time.Second)},
+		d.EncKeys[len(d.EncKeys)-1], path)
+	if err != nil {
+		return nil, err
+	}
+	return &devSession{peer: them, mutual: k, keys: wire.DeviceSessionKeys(k, me, them), ratchet: ratchet.InitAlice(k, their, nil),
+		mine: true, intro: env, introPath: path}, nil
+}
+
+// x25519OfKeys is a device's X25519 key among its encryption keys.
+func x25519OfKeys(name string, keys []bns.EncKey) (*ecdh.PublicKey, error) {
+	for _, k := range keys {
+		if k.KEM == bns.KEMX25519 {
+			return ecdh.X25519().NewPublicKey(k.Key)
+		}
+	}
+	return nil, fmt.Errorf("%w: a device of %s has no X25519 key", ErrNoKeys, name)
+}
+
+// fanOut seals e, the event seq of the user's stream in the conversation
+// with ct, in a session with each device of ct's other than the name
+// session's, and a copy of it in a self session with each other device
+// of the user's; the caller holds c.mu and saves. Sessions with devices
+// the records no longer list are dropped first: they get nothing more.
+func (c *Client) fanOut(ct *Contact, e *wire.Event, seq uint64, hubExp time.Time) error {
+	ct.devs = slices.DeleteFunc(ct.devs, func(s *devSession) bool { return !listed(ct.Record, s.peer.Device) })
+	c.self = slices.DeleteFunc(c.self, func(s *devSession) bool { return !listed(c.mine, s.peer.Device) })
+	ev := *e
+	ev.S = seq
+	for _, d := range devicesOf(ct.Record) {
+		if ct.ratchet != nil && d.Key == ct.Record.Profile.SigningKey {
+			continue // the name session's device
+		}
+		s, err := c.sessionFor(&ct.devs, ct.Name, d)
+		if err != nil {
+			return err
+		}
+		if err := sealIn(s, &ev, hubExp); err != nil {
+			return err
+		}
+	}
+	ev.Conv = ct.Name
+	me := c.myDevice().Device
+	for _, d := range devicesOf(c.mine) {
+		if d.Key == me {
+			continue
+		}
+		s, err := c.sessionFor(&c.self, c.Name, d)
+		if err != nil {
+			return err
+		}
+		if err := sealIn(s, &ev, hubExp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sealIn seals e as the next event of s's stream and queues it.
+func sealIn(s *devSession, e *wire.Event, hubExp time.Time) error {
+	plain, err := wire.MarshalEvent(e)
+	if err != nil {
+		return err
+	}
+	i := s.out.Next()
+	path := wire.MessagePath(s.keys.SendKey, i)
+	blob, err := wire.SealMessage(s.ratchet, s.keys.Header, plain, []byte(path), nil)
+	if err != nil {
+		return err
+	}
+	s.out.Add(i, path, blob, hubExp)
+	return nil
+}
+
+// refreshMine looks the user's own name up at the latest verified height
+// (once per height) so that sends and reads follow the user's device
+// list. If the chain does not answer, the list as last seen stands: it
+// never fails a send or a read.
+func (c *Client) refreshMine(ctx context.Context) error {
+	var height int64
+	if hd, ok := c.dir.(heights); ok {
+		if h, err := hd.Height(ctx); err == nil {
+			height = h
+			c.mu.Lock()
+			same := c.mineHeight == h && c.mine != nil
+			c.mu.Unlock()
+			if same {
+				return nil
+			}
+		}
+	}
+	rec, err := c.lookup(ctx, c.Name)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.mine, c.mineHeight = rec, height
+	c.mu.Unlock()
+	return nil
+}
+
+// receiveDevices reads every new event from the device-pair sessions with
+// ct's devices (other than the name session's), starting a session from
+// each device introduction a listed device wrote to this device; the
+// events are applied as ct's, in each session's order. ct's record is as
+// checked at the latest verified height (Receive).
+func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, error) {
+	c.mu.Lock()
+	rec := ct.Record
+	nameSession := ct.ratchet != nil
+	c.mu.Unlock()
+	var out []Message
+	var firstErr error
+	for _, d := range devicesOf(rec) {
+		if nameSession && d.Key == rec.Profile.SigningKey {
+			continue
+		}
+		ms, err := c.readDevice(ctx, &ct.devs, rec, d, func(s *devSession, e *wire.Event, m Message) (Message, bool) {
+			m.Device = devHex(rec, s.peer.Device)
+			if e != nil {
+				m.Seq = e.S
+				switch e.Kind {
+				case wire.KindRead, wire.KindGroup:
+					return m, false // self sessions and group links only
+				case wire.KindProfile:
+					ct.theirProfileKey = e.Key
+				}
+			}
+			ct.asked = askedNot
+			untilRead(&m)
+			return c.apply(ct, m), true
+		})
+		out = append(out, ms...)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+// receiveSelf reads the copies the user's other devices wrote to this
+// one: each event of a conversation is applied as the user's own, from
+// that device; a conversation this device does not hold yet becomes a
+// contact (the user's other device has it).
+func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
+	if err := c.refreshMine(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	rec := c.mine
+	c.mu.Unlock()
+	me := c.myDevice().Device
+	var out []Message
+	var firstErr error
+	for _, d := range devicesOf(rec) {
+		if d.Key == me {
+			continue
+		}
+		ms, err := c.readDevice(ctx, &c.self, rec, d, func(s *devSession, e *wire.Event, m Message) (Message, bool) {
+			if e == nil || e.Conv == "" || e.Conv == c.Name {
+				return m, false
+			}
+			ct := c.contacts[e.Conv]
+			if ct == nil {
+				return m, false // a conversation this device does not hold: AddFromOtherDevice adds it
+			}
+			if e.Kind == wire.KindRead { // what the user read on that device
+				for _, r := range e.Upto {
+					if r.By == e.Conv {
+						ct.markRead(r.Dev, r.Seq)
+					}
+				}
+				return m, false
+			}
+			m.From, m.Conv, m.Seq, m.Device = c.Name, ContactConv(e.Conv), e.S, devHex(rec, s.peer.Device)
+			return c.apply(ct, m), true
+		})
+		out = append(out, ms...)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+// readDevice reads the device d of rec's name: first the introduction d
+// wrote to this device, if this device holds no session d wrote, then
+// each session's new events in order, each given to take (under c.mu)
+// with its event (nil if this client cannot read it) and its message;
+// take says whether the message is returned. A blob that does not open
+// (altered, or another session's: a hub serving one device's message to
+// another) is reported, never shown, and stops that session's reading.
+func (c *Client) readDevice(ctx context.Context, ss *[]*devSession, rec *bns.Record, d peerDevice, take func(*devSession, *wire.Event, Message) (Message, bool)) ([]Message, error) {
+	hubs, addr := rec.Profile.Hubs, auth.NativeAddress(d.Key[:])
+	if err := c.readIntro(ctx, ss, rec, d, hubs, addr); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	var mine []*devSession
+	for _, s := range *ss {
+		if s.peer.Device == d.Key {
+			mine = append(mine, s)
+		}
+	}
+	c.mu.Unlock()
+	var out []Message
+	for _, s := range mine {
+		for {
+			c.mu.Lock()
+			seq := s.nextRecv
+			c.mu.Unlock()
+			path := wire.MessagePath(s.keys.RecvKey, seq)
+			var (
+				got     *Message
+				sv      *store.Save
+				saveErr error
+			)
+			_, err := c.getVerified(ctx, hubs, addr, path, func(blob []byte) error {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				plain, err := wire.OpenMessage(s.ratchet, s.keys.Header, blob, []byte(path))
+				if err != nil {
+					return fmt.Errorf("client: message %d from a device of %s was altered or forged: %w", seq, rec.Name, err)
+				}
+				m, e := eventMessage(rec.Name, ContactConv(rec.Name), seq, plain)
+				s.nextRecv++
+				if m2, ok := take(s, e, m); ok && m2.Kind != "" {
+					got = &m2
+				}
+				sv, saveErr = c.prepare()
+				return nil
+			})
+			if err == nil {
+				err = saveErr
+			}
+			if err == nil {
+				err = c.write(sv)
+			}
+			if errors.Is(err, hub.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return out, err
+			}
+			if got != nil {
+				out = append(out, *got)
+			}
+		}
+	}
+	return out, nil
+}
+
+// readIntro takes the device introduction d wrote to this device, if
+// this device holds no session that d wrote; the caller does not hold
+// c.mu.
+func (c *Client) readIntro(ctx context.Context, ss *[]*devSession, rec *bns.Record, d peerDevice, hubs []string, addr string) error {
+	c.mu.Lock()
+	have := slices.ContainsFunc(*ss, func(s *devSession) bool { return s.peer.Device == d.Key && !s.mine })
+	c.mu.Unlock()
+	if have {
+		return nil
+	}
+	their, err := x25519OfKeys(rec.Name, d.EncKeys)
+	if err != nil {
+		return err
+	}
+	mine, err := c.myX25519()
+	if err != nil {
+		return err
+	}
+	pair, err := wire.PairSecret(mine, their.Bytes())
+	if err != nil {
+		return err
+	}
+	me, them := c.myDevice(), wire.Participant{Name: rec.Name, Device: d.Key}
+	path := wire.DeviceIntroPath(pair, them, me)
+	xk, err := c.id.X25519Key()
+	if err != nil {
+		return err
+	}
+	hk, err := c.id.HybridKey()
+	if err != nil {
+		return err
+	}
+	var in *wire.DeviceIntro
+	_, err = c.getVerified(ctx, hubs, addr, path, func(env []byte) (err error) {
+		in, err = wire.OpenDeviceIntro(env, path, me, []hpkeKey{xk, hk}, func(name string, k bns.PublicKey) bool {
+			return name == rec.Name && k == d.Key && listed(rec, k)
+		})
+		return err
+	})
+	if errors.Is(err, hub.ErrNotFound) {
+		return nil // it has not written to this device
+	}
+	if err != nil {
+		return fmt.Errorf("client: a device introduction from %s: %w", rec.Name, err)
+	}
+	s := &devSession{peer: them, mutual: in.MutualKey, keys: wire.DeviceSessionKeys(in.MutualKey, me, them), ratchet: ratchet.InitBob(in.MutualKey, mine, nil)}
+	c.mu.Lock()
+	*ss = append(*ss, s)
+	sv, err := c.prepare()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.write(sv)
+}
+
+// AddFromOtherDevice makes name, a contact on another of the user's
+// devices, a contact on this one: nothing is sent to name (the names are
+// contacts already); the conversation runs on device-pair sessions with
+// name's devices. It is how a device that is not the user's first takes
+// a conversation on (the first device's welcome, or a copy that names
+// it, tells it which).
+func (c *Client) AddFromOtherDevice(ctx context.Context, name string) error {
+	if name == c.Name {
+		return fmt.Errorf("%w: %s", ErrOwnName, name)
+	}
+	if _, err := c.contact(name); err == nil {
+		return fmt.Errorf("%w: %s", ErrAlreadyContact, name)
+	}
+	rec, err := c.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(devicesOf(rec)) == 0 {
+		return fmt.Errorf("%w: %s", ErrNoKeys, name)
+	}
+	return c.addContact(&Contact{Name: name, Record: rec, started: c.now()})
+}
+
+// storedSessions and sessionsOf convert device-pair sessions for the
+// state file.
+func storedSessions(ss []*devSession) []store.DeviceSession {
+	var out []store.DeviceSession
+	for _, s := range ss {
+		out = append(out, store.DeviceSession{Name: s.peer.Name, Device: s.peer.Device[:], MutualKey: s.mutual[:], Ratchet: s.ratchet.Marshal(),
+			NextRecv: s.nextRecv, Out: storedStream(s.out.State()), Mine: s.mine, Intro: s.intro, IntroPath: s.introPath})
+	}
+	return out
+}
+
+func (c *Client) sessionsOf(stored []store.DeviceSession) ([]*devSession, error) {
+	var out []*devSession
+	me := c.myDevice()
+	for _, sd := range stored {
+		r, err := ratchet.UnmarshalState(sd.Ratchet)
+		if err != nil {
+			return nil, err
+		}
+		if len(sd.Device) != 32 || len(sd.MutualKey) != 32 {
+			return nil, fmt.Errorf("client: a saved device session with %s: %w", sd.Name, store.ErrDamaged)
+		}
+		them := wire.Participant{Name: sd.Name, Device: bns.PublicKey(sd.Device)}
+		k := [32]byte(sd.MutualKey)
+		s := &devSession{peer: them, mutual: k, keys: wire.DeviceSessionKeys(k, me, them), ratchet: r, nextRecv: sd.NextRecv,
+			mine: sd.Mine, intro: sd.Intro, introPath: sd.IntroPath}
+		s.out.Load(streamOf(sd.Out))
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// myDevHex is this device as Message.Device names it; the caller holds
+// c.mu.
+func (c *Client) myDevHex() string {
+	me := c.myDevice().Device
+	if !listed(c.mine, me) { // no record, or one that no longer lists this device: as before devices
+		return ""
+	}
+	return devHex(c.mine, me)
+}
+
+// putIntro writes s's device introduction to the user's hubs, if it is
+// still to go (before any of the session's messages); the caller does not
+// hold c.mu.
+func (c *Client) putIntro(ctx context.Context, s *devSession) error {
+	c.mu.Lock()
+	env, path := s.intro, s.introPath
+	c.mu.Unlock()
+	if env == nil {
+		return nil
+	}
+	if err := c.writeAll(); err != nil { // the session is on disk before anything of it leaves
+		return err
+	}
+	if err := c.putOwn(ctx, path, env); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	s.intro = nil
+	c.mu.Unlock()
+	return nil
+}
+
+// markAllRead marks as read every message of ct's in the history that
+// came from a device the name session does not read (or, on a device
+// without a name session, from any device); the caller holds c.mu. It
+// reports whether that changed anything.
+func (c *Client) markAllRead(ct *Contact) bool {
+	changed := false
+	for _, m := range c.history {
+		if m.From != ct.Name || m.Conv != ContactConv(ct.Name) || m.Earlier || (m.Device == "" && ct.ratchet != nil) {
+			continue
+		}
+		changed = ct.markRead(m.Device, m.Seq+1) || changed
+	}
+	return changed
+}
+
+// syncRead tells the user's other devices what the user has read of ct:
+// a read event in each self session (docs/protocol.md, Device-pair
+// sessions), flushed at once.
+func (c *Client) syncRead(ctx context.Context, ct *Contact) error {
+	if err := c.refreshMine(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	me := c.myDevice().Device
+	others := slices.DeleteFunc(devicesOf(c.mine), func(d peerDevice) bool { return d.Key == me })
+	if len(others) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	e := &wire.Event{Kind: wire.KindRead, Conv: ct.Name, Time: c.now().UnixMilli(), Upto: []wire.Ref{{By: ct.Name, Seq: ct.readUpTo}}}
+	for dev, below := range ct.readDev {
+		if len(e.Upto) < wire.MaxReadRefs {
+			e.Upto = append(e.Upto, wire.Ref{By: ct.Name, Seq: below, Dev: dev})
+		}
+	}
+	slices.SortFunc(e.Upto[1:], func(a, b wire.Ref) int { return strings.Compare(a.Dev, b.Dev) })
+	for _, d := range others {
+		s, err := c.sessionFor(&c.self, c.Name, d)
+		if err == nil {
+			err = sealIn(s, e, time.Time{})
+		}
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+	}
+	if err := c.saveUnlock(); err != nil {
+		return err
+	}
+	return c.Flush(ctx)
+}
+
+// ErrLinkedDevice: this device is not the user's first device, and in
+// version 1 only the first device makes new contacts (a request or an
+// introduction is signed by the first device's key). A contact of the
+// user's other devices is taken on here with AddFromOtherDevice.
+var ErrLinkedDevice = errors.New("client: new contacts are made on your first device")
+
+// LinkedDevice reports whether this device is one the user's verified
+// record lists after its first device (looked up now; with the chain
+// down, as last seen).
+func (c *Client) LinkedDevice(ctx context.Context) bool {
+	c.refreshMine(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	me := c.myDevice().Device
+	return c.mine != nil && c.mine.Profile.SigningKey != me && listed(c.mine, me)
+}

@@ -1,0 +1,180 @@
+package client_test
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/chain/lookup"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/internal/await"
+)
+
+// linkDevice adds a new device to name on the chain (a link offer signed
+// by the new device's key, approved by approver, a device the record
+// lists) and returns its client, on the same hubs; it waits until every
+// directory of the world sees the device.
+func (w *world) linkDevice(name, label string, approver *keystore.Identity, hubURL string) (*client.Client, *keystore.Identity) {
+	w.t.Helper()
+	ctx := context.Background()
+	id, err := keystore.New()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p, err := id.Profile([]string{hubURL})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	dir := w.directory()
+	code, _, err := dir.OfferDevice(ctx, id.SigningKey(), bns.Device{SigningKey: p.SigningKey, EncKeys: p.EncKeys, Label: label})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := dir.AddDevice(ctx, approver.SigningKey(), name, code); err != nil {
+		w.t.Fatal(err)
+	}
+	w.awaitDevices(name, func(r *bns.Record) bool { _, ok := r.Device(p.SigningKey); return ok })
+	c, err := client.Open(ctx, name, id, dir, hubURL, "", append([]client.Option{client.WithBackupKDF(testKDF())}, w.opts...)...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.dirs = append(w.dirs, dir)
+	return c, id
+}
+
+// awaitDevices waits until every directory of the world finds name's
+// record as ok says.
+func (w *world) awaitDevices(name string, ok func(*bns.Record) bool) {
+	w.t.Helper()
+	for _, d := range w.dirs {
+		await.NoError(w.t, 2*time.Minute, name+"'s devices as expected", func() error {
+			r, err := d.Lookup(context.Background(), name)
+			if err != nil {
+				return err
+			}
+			if !ok(r) {
+				return lookup.ErrNotFound
+			}
+			return nil
+		})
+	}
+}
+
+// TestTwoDevices: alice has a phone (her first device) and a laptop she
+// linked. Bob's message reaches both; what she reads on the phone is read
+// on the laptop; what the laptop sends reaches bob
+// and shows on the phone as alice's own; once the phone removes the
+// laptop, bob's next message reaches the phone only, and nothing the
+// laptop sends after its removal reaches bob.
+func TestTwoDevices(t *testing.T) {
+	w := newWorld(t)
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	ctx := context.Background()
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	laptop, laptopID := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Bob writes once; each of alice's devices reads it.
+	if err := bob.Send(ctx, "alice", "hello, both of you"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		name string
+		c    *client.Client
+	}{{"phone", phone}, {"laptop", laptop}} {
+		if m := receiveUntil(t, d.c, "bob", "hello, both of you"); m.From != "bob" || m.Device != "" {
+			t.Errorf("the %s shows %+v: want it from bob's first device", d.name, m)
+		}
+	}
+
+	// Read on the phone, read on the laptop.
+	conv := client.ContactConv("bob")
+	if n := laptop.Unread(conv); n != 1 {
+		t.Fatalf("the laptop counts %d unread from bob, want 1", n)
+	}
+	if err := phone.MarkRead(ctx, conv); err != nil {
+		t.Fatal(err)
+	}
+	await.NoError(t, 2*time.Minute, "the laptop to learn what the phone read", func() error {
+		if _, err := laptop.Receive(ctx, conv); err != nil {
+			return err
+		}
+		if n := laptop.Unread(conv); n != 0 {
+			return fmt.Errorf("%d unread", n)
+		}
+		return nil
+	})
+
+	// The laptop answers: bob reads it as alice's, the phone as its own.
+	if err := laptop.Send(ctx, "bob", "from the laptop"); err != nil {
+		t.Fatal(err)
+	}
+	lk := bns.PublicKeyOf(laptopID.SigningKey())
+	laptopHex := hex.EncodeToString(lk[:])
+	if m := receiveUntil(t, bob, "alice", "from the laptop"); m.From != "alice" || m.Device != laptopHex {
+		t.Errorf("bob shows %+v: want it from alice's laptop", m)
+	}
+	if m := receiveUntil(t, phone, "bob", "from the laptop"); m.From != "alice" || m.Conv != client.ContactConv("bob") || m.Device != laptopHex {
+		t.Errorf("the phone shows %+v: want it as alice's own, to bob, from the laptop", m)
+	}
+
+	// The phone removes the laptop.
+	dir := w.directory()
+	if _, err := dir.RemoveDevice(ctx, phoneID.SigningKey(), "alice", bns.PublicKeyOf(laptopID.SigningKey())); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices("alice", func(r *bns.Record) bool { return len(r.AllDevices()) == 1 })
+	if err := bob.Send(ctx, "alice", "only the phone now"); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, phone, "bob", "only the phone now")
+	if err := laptop.Send(ctx, "bob", "still here"); err != nil {
+		t.Logf("the removed laptop's send: %v", err)
+	}
+	// Bob reads alice until the phone's next message, which comes after
+	// the laptop's: nothing of the removed laptop's shows.
+	if err := phone.Send(ctx, "bob", "the phone again"); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, bob, "alice", "the phone again")
+	if h := historyTexts(bob.Conversation(client.ContactConv("alice"))); slices.Contains(h, "still here") {
+		t.Errorf("bob shows what the removed laptop sent: %q", h)
+	}
+	ms, err := laptop.Receive(ctx, client.ContactConv("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(texts(ms), "only the phone now") || slices.Contains(historyTexts(laptop.Conversation(client.ContactConv("bob"))), "only the phone now") {
+		t.Errorf("the removed laptop reads what bob sent after: %q", texts(ms))
+	}
+}
+
+// receiveUntil receives c's conversation with name until its history
+// holds text, and returns that message.
+func receiveUntil(t *testing.T, c *client.Client, name, text string) client.Message {
+	t.Helper()
+	conv := client.ContactConv(name)
+	return await.Value(t, 2*time.Minute, c.Name+" reads "+text, func() (client.Message, error) {
+		if _, err := c.Receive(context.Background(), conv); err != nil {
+			return client.Message{}, err
+		}
+		for _, m := range c.Conversation(conv) {
+			if m.Text == text {
+				return m, nil
+			}
+		}
+		return client.Message{}, lookup.ErrNotFound
+	})
+}
