@@ -114,6 +114,7 @@ type Client struct {
 
 	mu             sync.Mutex                   // guards the state below; never held across a network call or a disk write
 	flushMu        sync.Mutex                   // one Flush at a time (held across hub calls: a second Flush, to the same hubs, waits)
+	selfMu         sync.Mutex                   // one read of the self sessions at a time (held across hub calls)
 	hubs           map[hubKey]*hubclient.Client // connections, made on first use
 	contacts       map[string]*Contact
 	links          map[string]*Contact // group links, by the other member's name (link.go)
@@ -140,6 +141,7 @@ type Client struct {
 	mine           *bns.Record               // the user's own record as last looked up: its devices (devices.go)
 	mineHeight     int64                     // the verified height mine was looked up at
 	self           []*devSession             // self sessions with the user's other devices (devices.go)
+	copies         []Message                 // what they wrote in conversations not yet read since (at most maxCopies)
 
 	offMu   sync.Mutex
 	offline []*OfflineError // what did not answer, for Offline

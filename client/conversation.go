@@ -545,12 +545,33 @@ func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 		return out, err
 	}
 	self, err := c.receiveSelf(ctx)
-	for _, m := range self {
-		if m.Conv == conv {
-			out = append(out, m)
+	c.mu.Lock()
+	for _, m := range self { // copies of other conversations wait for theirs (or a watch) to be read
+		if len(c.copies) < maxCopies {
+			c.copies = append(c.copies, m)
 		}
 	}
+	c.copies = slices.DeleteFunc(c.copies, func(m Message) bool {
+		if m.Conv != conv {
+			return false
+		}
+		out = append(out, m)
+		return true
+	})
+	c.mu.Unlock()
 	return out, err
+}
+
+// receiveCopies reads the copies the user's other devices wrote, of
+// every conversation, and returns them with those read before but not
+// returned yet (a watch reports them all).
+func (c *Client) receiveCopies(ctx context.Context) ([]Message, error) {
+	ms, err := c.receiveSelf(ctx)
+	c.mu.Lock()
+	ms = append(c.copies, ms...)
+	c.copies = nil
+	c.mu.Unlock()
+	return ms, err
 }
 
 // hasNameSession reports whether this device runs the name session with

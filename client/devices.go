@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,11 @@ import (
 // up at the latest verified height before each send and each read: a
 // device the record no longer lists gets nothing more, and nothing more
 // is read from it.
+
+// maxCopies bounds the copies from the user's other devices that Receive
+// of one conversation read for others and keeps to return (the history
+// holds them all; only their report is bounded).
+const maxCopies = 4096
 
 // peerDevice is one device of a name, as its verified record lists it.
 type peerDevice struct {
@@ -251,6 +257,8 @@ func (c *Client) refreshMine(ctx context.Context) error {
 // events are applied as ct's, in each session's order. ct's record is as
 // checked at the latest verified height (Receive).
 func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, error) {
+	ct.recvMu.Lock() // a concurrent Receive would fetch the same message
+	defer ct.recvMu.Unlock()
 	c.mu.Lock()
 	rec := ct.Record
 	nameSession := ct.ratchet != nil
@@ -289,6 +297,8 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 // that device; a conversation this device does not hold yet becomes a
 // contact (the user's other device has it).
 func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
+	c.selfMu.Lock() // one reader of the self sessions at a time
+	defer c.selfMu.Unlock()
 	if err := c.refreshMine(ctx); err != nil {
 		return nil, err
 	}
@@ -606,4 +616,25 @@ func (c *Client) LinkedDevice(ctx context.Context) bool {
 	defer c.mu.Unlock()
 	me := c.myDevice().Device
 	return c.mine != nil && c.mine.Profile.SigningKey != me && listed(c.mine, me)
+}
+
+// deviceSet names every device of the user's and of each contact's, as
+// last looked up: a watch follows their buckets, and starts over when it
+// changes.
+func (c *Client) deviceSet() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b strings.Builder
+	add := func(rec *bns.Record) {
+		for _, d := range devicesOf(rec) {
+			b.WriteString(hex.EncodeToString(d.Key[:]))
+		}
+		b.WriteByte('|')
+	}
+	add(c.mine)
+	names := slices.Sorted(maps.Keys(c.contacts))
+	for _, n := range names {
+		add(c.contacts[n].Record)
+	}
+	return b.String()
 }

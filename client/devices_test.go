@@ -178,3 +178,31 @@ func receiveUntil(t *testing.T, c *client.Client, name, text string) client.Mess
 		return client.Message{}, lookup.ErrNotFound
 	})
 }
+
+// TestWatchOnTwoDevices: a running watch on each of alice's devices shows,
+// as it happens, what bob sends her and what her other device sends bob.
+func TestWatchOnTwoDevices(t *testing.T) {
+	w := newWorld(t)
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	ctx := context.Background()
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	onPhone, onLaptop := watchTexts(t, phone), watchTexts(t, laptop)
+	if err := bob.Send(ctx, "alice", "hello, both of you"); err != nil {
+		t.Fatal(err)
+	}
+	onPhone("hello, both of you")
+	onLaptop("hello, both of you")
+	if err := laptop.Send(ctx, "bob", "from the laptop"); err != nil {
+		t.Fatal(err)
+	}
+	onPhone("from the laptop")
+}

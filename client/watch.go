@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub/auth"
 )
 
 // Watch reports what arrives to fn (a Notice: new messages and events
@@ -46,7 +47,8 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 	requests := &announcer{seen: map[string]bool{}}
 	lastRefresh := time.Now()
 	for {
-		plan := c.watchPlan()
+		c.refreshMine(ctx)
+		plan, devs := c.watchPlan(), c.deviceSet()
 		wctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		for url, names := range plan {
@@ -58,7 +60,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, fn, onErr) })
 			}
 		}
-		c.maintain(wctx, plan, &lastRefresh, requests, fn, onErr)
+		c.maintain(wctx, plan, devs, &lastRefresh, requests, fn, onErr)
 		cancel()
 		wg.Wait()
 		if ctx.Err() != nil {
@@ -99,7 +101,7 @@ func (c *Client) watchPlan() map[string][]string {
 
 // maintain runs Watch's periodic work until ctx ends or the plan of what
 // to follow changes (a new contact, a contact's new hubs).
-func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRefresh *time.Time, requests *announcer, fn func(Notice), onErr func(error)) {
+func (c *Client) maintain(ctx context.Context, plan map[string][]string, devs string, lastRefresh *time.Time, requests *announcer, fn func(Notice), onErr func(error)) {
 	t := time.NewTicker(c.timings.Maintenance)
 	defer t.Stop()
 	lastBackup := time.Now()
@@ -165,9 +167,10 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, lastRef
 			if err := c.CheckOwnRecord(ctx); errors.Is(err, ErrNotMine) {
 				onErr(err) // said at once: the user may need to act
 			}
+			c.refreshMine(ctx)
 		}
-		if !maps.EqualFunc(plan, c.watchPlan(), slices.Equal) {
-			return
+		if !maps.EqualFunc(plan, c.watchPlan(), slices.Equal) || devs != c.deviceSet() {
+			return // a new contact, new hubs, or a device added or removed: follow them
 		}
 	}
 }
@@ -332,6 +335,38 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				hubclient.Follow{Address: addr, Prefix: "r/"})
 		}
 		byAddr[addr] = append(byAddr[addr], n)
+		c.mu.Lock()
+		devs := devicesOf(ct.Record)
+		c.mu.Unlock()
+		for _, d := range devs[min(1, len(devs)):] { // the contact's other devices write in buckets of their own
+			a := auth.NativeAddress(d.Key[:])
+			if len(byAddr[a]) == 0 {
+				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"})
+			}
+			byAddr[a] = append(byAddr[a], n)
+		}
+	}
+	selfAddr := map[string]bool{} // the user's other devices, on the user's hubs: copies
+	if inbox {
+		c.refreshMine(ctx)
+		c.mu.Lock()
+		me := c.myDevice().Device
+		for _, d := range devicesOf(c.mine) {
+			if a := auth.NativeAddress(d.Key[:]); d.Key != me && !selfAddr[a] {
+				selfAddr[a] = true
+				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"})
+			}
+		}
+		c.mu.Unlock()
+	}
+	catchUpCopies := func() {
+		ms, err := c.receiveCopies(ctx)
+		for _, m := range ms {
+			c.arrived(fn, m)
+		}
+		if err != nil && ctx.Err() == nil {
+			onErr(err)
+		}
 	}
 	catchUp := func(names []string, groups bool) {
 		for _, n := range names {
@@ -369,6 +404,9 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				switch ev.Kind {
 				case "ready", "reset":
 					catchUp(names, true)
+					if len(selfAddr) > 0 {
+						catchUpCopies()
+					}
 					for _, n := range names { // a receipt may have changed while not connected
 						fn(Notice{Kind: NoticeReceipt, Conv: ContactConv(n)})
 					}
@@ -382,6 +420,8 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 						for _, n := range byAddr[ev.Address] {
 							fn(Notice{Kind: NoticeReceipt, Conv: ContactConv(n)})
 						}
+					} else if ev.Op == "put" && selfAddr[ev.Address] {
+						catchUpCopies()
 					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
 						catchUp(nil, true)
 					} else if ev.Op == "put" {
