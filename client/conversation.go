@@ -140,14 +140,14 @@ func (c *Client) React(ctx context.Context, conv Conv, ref wire.Ref, emoji strin
 
 // Edit replaces the text of one of the user's messages.
 func (c *Client) Edit(ctx context.Context, conv Conv, seq uint64, text string) error {
-	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: c.Name, Seq: seq}, Text: text})
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindEdit, Ref: c.ownRef(seq), Text: text})
 	return err
 }
 
 // Delete deletes one of the user's messages for both sides: the contact is
 // told, and its blob is removed from the user's hubs.
 func (c *Client) Delete(ctx context.Context, conv Conv, seq uint64) error {
-	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: c.Name, Seq: seq}})
+	_, err := c.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindDelete, Ref: c.ownRef(seq)})
 	return err
 }
 

@@ -638,3 +638,11 @@ func (c *Client) deviceSet() string {
 	}
 	return b.String()
 }
+
+// ownRef names the message seq this device sent (with this device, if it
+// is not the user's first).
+func (c *Client) ownRef(seq uint64) *wire.Ref {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &wire.Ref{By: c.Name, Seq: seq, Dev: c.myDevHex()}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/internal/await"
 )
 
@@ -67,7 +68,8 @@ func (w *world) awaitDevices(name string, ok func(*bns.Record) bool) {
 
 // TestTwoDevices: alice has a phone (her first device) and a laptop she
 // linked. Bob's message reaches both; what she reads on the phone is read
-// on the laptop; what the laptop sends reaches bob
+// on the laptop, what she deletes there is deleted on the laptop; what
+// the laptop sends reaches bob
 // and shows on the phone as alice's own; once the phone removes the
 // laptop, bob's next message reaches the phone only, and nothing the
 // laptop sends after its removal reaches bob.
@@ -128,6 +130,30 @@ func TestTwoDevices(t *testing.T) {
 	}
 	if m := receiveUntil(t, phone, "bob", "from the laptop"); m.From != "alice" || m.Conv != client.ContactConv("bob") || m.Device != laptopHex {
 		t.Errorf("the phone shows %+v: want it as alice's own, to bob, from the laptop", m)
+	}
+
+	// What one device deletes of what it sent is gone on the other too.
+	for _, d := range []struct{ on, other *client.Client }{{phone, laptop}, {laptop, phone}} {
+		text := "oops, wrong chat, from " + hex.EncodeToString([]byte(d.on.Address()))[:8]
+		m, err := d.on.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindText, Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		receiveUntil(t, d.other, "bob", text)
+		if err := d.on.Delete(ctx, conv, m.Seq); err != nil {
+			t.Fatal(err)
+		}
+		await.NoError(t, 2*time.Minute, "the other device to delete "+text, func() error {
+			if _, err := d.other.Receive(ctx, conv); err != nil {
+				return err
+			}
+			for _, m := range d.other.Conversation(conv) {
+				if m.Text == text {
+					return fmt.Errorf("it still shows %+v", m)
+				}
+			}
+			return nil
+		})
 	}
 
 	// The phone removes the laptop.
