@@ -646,3 +646,27 @@ func (c *Client) ownRef(seq uint64) *wire.Ref {
 	defer c.mu.Unlock()
 	return &wire.Ref{By: c.Name, Seq: seq, Dev: c.myDevHex()}
 }
+
+// authorDevice is the device whose bucket holds what ref names, when it
+// is not the one ref.By's record makes the default (the first device's,
+// or, for the user's own, this device's): nil if it is.
+func (c *Client) authorDevice(ref wire.Ref) *bns.PublicKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ref.By == c.Name && ref.Dev == c.myDevHex() {
+		return nil // this device's own
+	}
+	if ref.Dev != "" {
+		b, err := hex.DecodeString(ref.Dev)
+		if err != nil || len(b) != 32 {
+			return nil
+		}
+		k := bns.PublicKey(b)
+		return &k
+	}
+	if ref.By == c.Name && c.mine != nil { // the user's first device's
+		k := c.mine.Profile.SigningKey
+		return &k
+	}
+	return nil
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -130,6 +132,29 @@ func TestTwoDevices(t *testing.T) {
 	}
 	if m := receiveUntil(t, phone, "bob", "from the laptop"); m.From != "alice" || m.Conv != client.ContactConv("bob") || m.Device != laptopHex {
 		t.Errorf("the phone shows %+v: want it as alice's own, to bob, from the laptop", m)
+	}
+
+	// A file the laptop shares: bob and the phone fetch it from the
+	// laptop's own bucket.
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(src, []byte("the laptop's notes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laptop.SendFile(ctx, conv, src, "my notes", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		c    *client.Client
+		with string
+	}{{bob, "alice"}, {phone, "bob"}} {
+		m := receiveUntil(t, d.c, d.with, "my notes")
+		dest := filepath.Join(t.TempDir(), "got.txt")
+		if err := d.c.GetFile(ctx, client.ContactConv(d.with), m.ID(), dest, nil); err != nil {
+			t.Fatalf("%s fetches the laptop's file: %v", d.c.Name, err)
+		}
+		if b, err := os.ReadFile(dest); err != nil || string(b) != "the laptop's notes" {
+			t.Fatalf("%s's copy of the laptop's file: %q, %v", d.c.Name, b, err)
+		}
 	}
 
 	// What one device deletes of what it sent is gone on the other too.

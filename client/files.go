@@ -15,6 +15,7 @@ import (
 	"github.com/parley-im/parley/client/files"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub/auth"
 )
 
 // Files: a file is cut into wire.ChunkSize chunks, each sealed under its
@@ -203,6 +204,9 @@ func (c *Client) GetFile(ctx context.Context, conv Conv, ref wire.Ref, dest stri
 			return fmt.Errorf("%w: %s", ErrNotContact, ref.By)
 		}
 		hubs, addr = c.whereIs(author)
+	}
+	if dev := c.authorDevice(ref); dev != nil { // a device's chunks are in its own bucket
+		addr = auth.NativeAddress(dev[:])
 	}
 	return files.Get(ctx, fr, dest, func(ctx context.Context, path string, open func([]byte) error) error {
 		_, err := c.getVerified(ctx, hubs, addr, path, open)
