@@ -308,6 +308,7 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 	me := c.myDevice().Device
 	var out []Message
 	var firstErr error
+	unknown := map[string]bool{}
 	for _, d := range devicesOf(rec) {
 		if d.Key == me {
 			continue
@@ -318,7 +319,16 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 			}
 			ct := c.contacts[e.Conv]
 			if ct == nil {
-				return m, false // a conversation this device does not hold: AddFromOtherDevice adds it
+				// A conversation of the user's other device that this one
+				// does not hold yet: it takes it on (below); a message is
+				// kept in the history meanwhile.
+				unknown[e.Conv] = true
+				if e.Kind != wire.KindText {
+					return m, false
+				}
+				m.From, m.Conv, m.Seq, m.Device = c.Name, ContactConv(e.Conv), e.S, devHex(rec, s.peer.Device)
+				c.history = append(c.history, m)
+				return m, true
 			}
 			if e.Kind == wire.KindRead { // what the user read on that device
 				for _, r := range e.Upto {
@@ -333,6 +343,11 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 		})
 		out = append(out, ms...)
 		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(unknown)) {
+		if err := c.AddFromOtherDevice(ctx, name); err != nil && !errors.Is(err, ErrAlreadyContact) && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -669,4 +684,13 @@ func (c *Client) authorDevice(ref wire.Ref) *bns.PublicKey {
 		return &k
 	}
 	return nil
+}
+
+// SyncCopies reads what the user's other devices wrote to this one, in
+// every conversation, and returns it: what they sent (as the user's own)
+// and, taken on as contacts here, the conversations this device did not
+// hold yet. A watch does it as copies arrive.
+func (c *Client) SyncCopies(ctx context.Context) ([]Event, error) {
+	ms, err := c.receiveCopies(ctx)
+	return events(ms), err
 }

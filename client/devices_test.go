@@ -69,7 +69,8 @@ func (w *world) awaitDevices(name string, ok func(*bns.Record) bool) {
 }
 
 // TestTwoDevices: alice has a phone (her first device) and a laptop she
-// linked. Bob's message reaches both; what she reads on the phone is read
+// linked. What the phone sends bob shows on the laptop, which takes the
+// conversation on; bob's message reaches both; what she reads on the phone is read
 // on the laptop, what she deletes there is deleted on the laptop; what
 // the laptop sends reaches bob
 // and shows on the phone as alice's own; once the phone removes the
@@ -86,8 +87,17 @@ func TestTwoDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	laptop, laptopID := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
-	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+
+	// The phone writes to bob: the laptop takes the conversation on.
+	if err := phone.Send(ctx, "bob", "morning, bob"); err != nil {
 		t.Fatal(err)
+	}
+	copies, err := laptop.SyncCopies(ctx)
+	if err != nil || len(copies) != 1 || copies[0].Text != "morning, bob" || copies[0].From != "alice" || copies[0].Conv != client.ContactConv("bob") {
+		t.Fatalf("the laptop's copies: %+v, %v", copies, err)
+	}
+	if !slices.Contains(laptop.Contacts(), "bob") {
+		t.Fatalf("the laptop's contacts: %q", laptop.Contacts())
 	}
 
 	// Bob writes once; each of alice's devices reads it.
