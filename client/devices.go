@@ -299,6 +299,14 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 	c.selfMu.Lock() // one reader of the self sessions at a time
 	defer c.selfMu.Unlock()
+	c.mu.Lock()
+	alone := len(devicesOf(c.mine)) <= 1
+	c.mu.Unlock()
+	if alone {
+		// The only device, as last looked up (at start, before each send,
+		// and by a watch's refresh): nothing to read, and no lookup for it.
+		return nil, nil
+	}
 	if err := c.refreshMine(ctx); err != nil {
 		return nil, err
 	}
