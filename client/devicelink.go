@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"crypto/ecdh"
 	"crypto/hpke"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
-	"github.com/parley-im/parley/client/ratchet"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -87,11 +84,13 @@ func cmpOr(a, b error) error {
 
 // welcomeState is the state a welcome carries, made from this device's
 // state JSON: the same contacts, groups, settings and history, without
-// any secret of this device's sessions. Each contact's name session is
-// replaced by a sealed-off one (a fresh key nobody else holds, marked
-// stale: nothing is sent or read on it), its queued messages and
-// requests dropped; group links, uploads, the backup's configuration and
-// this device's identity are left out.
+// any secret of this device's sessions. Each contact comes without a
+// name session (that runs between the names' first devices only) and
+// without this device's device-pair sessions: the new device's
+// conversations run on device-pair sessions of its own (docs/protocol.md,
+// Device-pair sessions), and its queued messages and requests are
+// dropped; the self sessions, group links, uploads, the backup's
+// configuration and this device's identity are left out.
 func welcomeState(plain []byte) ([]byte, error) {
 	var s store.State
 	if err := json.Unmarshal(plain, &s); err != nil {
@@ -99,18 +98,12 @@ func welcomeState(plain []byte) ([]byte, error) {
 	}
 	for i := range s.Contacts {
 		ct := &s.Contacts[i]
-		var k [32]byte
-		rand.Read(k[:])
-		priv, err := ecdh.X25519().GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		ct.MutualKey, ct.Ratchet = k[:], ratchet.InitBob(k, priv, nil).Marshal()
+		ct.MutualKey, ct.Ratchet, ct.Devices, ct.NextSeq = nil, nil, nil, 0
 		ct.Outbox, ct.Request, ct.IntroPath, ct.Asked = nil, nil, "", ""
 		ct.ReceiptKey, ct.SentRcpt, ct.SentKey = nil, nil, nil
 		ct.NextSend, ct.NextRecv, ct.Deleted, ct.Indexed, ct.Skipped, ct.Expiring, ct.Awaiting = 0, 0, nil, nil, nil, nil, nil
-		ct.Stale = true
 	}
+	s.Self = nil
 	s.Links, s.Uploads, s.DoomedPaths, s.Backup, s.Superseded = nil, nil, nil, nil, nil
 	s.BackupETag, s.BackupDue = "", false
 	s.HeldKeys = nil
@@ -194,8 +187,8 @@ func readObject(ctx context.Context, hubs []string, addr, path string) ([]byte, 
 // kept in statePath. It starts from the welcome's state: contacts with
 // the records the user confirmed and their verification marks,
 // settings, groups and the history if it was sent. Conversations with
-// contacts are marked stale until this device has sessions of its own
-// with their devices; in every group this device has a sender key of its
+// contacts run on device-pair sessions of this device's own, started as
+// it sends or as their devices write to it; in every group this device has a sender key of its
 // own, given to the members over new links (as after a recovery). Backup
 // stays off on it: the device that wrote the backup keeps writing it.
 func Linked(ctx context.Context, name string, id *keystore.Identity, dir Directory, statePath string, w *wire.Welcome, opts ...Option) (*Client, error) {
