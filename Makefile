@@ -110,6 +110,7 @@ bench: build tools
 	$(GO) test -run '^$$' -bench 'SendToDevices' -benchtime 100x ./client/
 	$(GO) test -run '^$$' -bench 'FollowThousand' -benchtime 200x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench 'AgentCommands' -benchtime 30x ./cmd/parley/
+	$(GO) test -run '^$$' -bench 'AgentIdleThousand' -benchtime 1x -timeout 30m ./cmd/parley/
 	$(GO) test -run '^$$' -bench 'Growth' -benchtime 1x ./hub/driver/disk/
 	$(GO) test -run '^$$' -bench 'WebConversationPage|WebMessage' -benchtime 30x ./cmd/parley
 	$(GO) run ./scripts/hubbench -c 32 -duration 10s
