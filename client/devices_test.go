@@ -1,9 +1,12 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +18,7 @@ import (
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
 	"github.com/parley-im/parley/internal/await"
 )
 
@@ -266,4 +270,55 @@ func TestWatchOnTwoDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	onPhone("from the laptop")
+}
+
+// TestHubServesOneDevicesMessageToAnother: bob's hub answers alice's
+// laptop, asking for bob's next message to it, with the blob bob wrote
+// for alice's phone. The laptop refuses it (it does not open in its
+// session: wire.ErrHeader) and shows nothing; the phone reads it.
+func TestHubServesOneDevicesMessageToAnother(t *testing.T) {
+	w := newWorld(t)
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	ctx := context.Background()
+	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Send(ctx, "alice", "first"); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, phone, "bob", "first")
+	receiveUntil(t, laptop, "bob", "first")
+	bobKey := mustLookup(t, w, "bob").Profile.SigningKey
+	phonePath, err := client.Peek(phone, ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptopPath, ok := client.PeekDevice(laptop, "bob", bobKey)
+	if !ok {
+		t.Fatal("the laptop has no session with bob's device")
+	}
+	if err := bob.Send(ctx, "alice", "second"); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's hub serves the phone's blob at the laptop's path.
+	_, body, err := w.drivers[1].Get(ctx, bob.Address(), phonePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, _ := io.ReadAll(body)
+	body.Close()
+	if _, err := w.drivers[1].Put(ctx, bob.Address(), laptopPath, bytes.NewReader(blob), hub.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laptop.Receive(ctx, client.ContactConv("bob")); !errors.Is(err, wire.ErrHeader) {
+		t.Fatalf("the laptop reads the phone's blob: %v, want wire.ErrHeader", err)
+	}
+	if h := historyTexts(laptop.Conversation(client.ContactConv("bob"))); slices.Contains(h, "second") {
+		t.Fatalf("the laptop shows the phone's message: %q", h)
+	}
+	receiveUntil(t, phone, "bob", "second")
 }

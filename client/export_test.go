@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"github.com/parley-im/parley/chain/bns"
 	"slices"
 	"testing"
 	"time"
@@ -157,3 +158,20 @@ func Peek(c *Client, ctx context.Context, name string) (string, error) {
 	return c.peek(ctx, name)
 }
 func HasGroupKeys(c *Client, id string) bool { return c.hasGroupKeys(id) }
+
+// PeekDevice is Peek for the device-pair session with name's device
+// (the first session with it), and whether there is one.
+func PeekDevice(c *Client, name string, device bns.PublicKey) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := c.contacts[name]
+	if ct == nil {
+		return "", false
+	}
+	for _, s := range ct.devs {
+		if s.peer.Device == device {
+			return wire.MessagePath(s.keys.RecvKey, s.nextRecv), true
+		}
+	}
+	return "", false
+}
