@@ -211,10 +211,18 @@ func (a *Agent) hubChanged(hub string, up bool, err error) {
 	a.publish(ev)
 }
 
+// idleConnTimeout is how long the agent keeps an idle connection to a
+// hub open: a burst (a catch-up, a flush) reuses it, and soon after, an
+// idle agent holds only its change streams, one per hub (Go's default
+// transport kept them 90 s).
+const idleConnTimeout = 20 * time.Second
+
 // httpClient is the client's HTTP client: hubclient's timeout, requests
-// seen by health.
+// seen by health, idle connections closed after idleConnTimeout.
 func (a *Agent) httpClient() *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: healthTransport{h: a.health, base: http.DefaultTransport}}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.IdleConnTimeout = idleConnTimeout
+	return &http.Client{Timeout: 30 * time.Second, Transport: healthTransport{h: a.health, base: t}}
 }
 
 // recordCache keeps the records whois verified, for when the chain does
