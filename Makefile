@@ -123,6 +123,7 @@ lint: tools
 	@out=$$(gofmt -l . </dev/null) || exit 1; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
+	$(STATICCHECK) -tags front -tests=false ./cmd/parley
 
 fmt:
 	gofmt -w . </dev/null

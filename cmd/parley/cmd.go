@@ -66,21 +66,6 @@ const (
 	runsAgent  = "runs"
 )
 
-// needsAgent reports whether cmd talks to the home's agent: every
-// command that does something, but version, help and shell completion.
-func needsAgent(cmd *cobra.Command) bool {
-	if cmd.Annotations[annotation] == noAgent || !cmd.Runnable() {
-		return false
-	}
-	for c := cmd; c != nil; c = c.Parent() {
-		switch c.Name() {
-		case "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
-			return false
-		}
-	}
-	return true
-}
-
 // call makes a command's RunE that connects to the home's agent first.
 func (h *home) call(f func(ctx context.Context, c *api.Client, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {

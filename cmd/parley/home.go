@@ -67,20 +67,6 @@ const defaultLockWait = 10 * time.Second
 // answer (it answers within a few milliseconds on any machine).
 const socketWait = 3 * time.Second
 
-// private refuses a home that other users of the machine can change
-// (homedir.CheckPrivate), with the hint: a command checks it before it
-// reads anything of the home or dials its socket, for such a home may
-// hold their config or their agent.
-func (h *home) private() error {
-	var np *homedir.NotPrivateError
-	if err := homedir.CheckPrivate(h.dir); errors.As(err, &np) {
-		return hinted(err, np.Hint())
-	} else if err != nil {
-		return err
-	}
-	return nil
-}
-
 // dial returns a client of the home's agent if one answers on its socket
 // (never in a home others can change: private).
 func (h *home) dial(ctx context.Context) *api.Client {

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/agent"
 	"github.com/parley-im/parley/internal/api"
+	"github.com/parley-im/parley/internal/homedir"
 	"github.com/parley-im/parley/internal/screen"
 )
 
@@ -144,4 +145,18 @@ func (h *home) serveLockless() *api.Client {
 	h.conn = api.NewLocal(h.core.local)
 	h.conn.OnNote, h.conn.OnProgress = h.onNote, h.onProgress
 	return h.conn
+}
+
+// private refuses a home that other users of the machine can change
+// (homedir.CheckPrivate), with the hint: a command checks it before it
+// reads anything of the home or dials its socket, for such a home may
+// hold their config or their agent.
+func (h *home) private() error {
+	var np *homedir.NotPrivateError
+	if err := homedir.CheckPrivate(h.dir); errors.As(err, &np) {
+		return hinted(err, np.Hint())
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

@@ -107,3 +107,18 @@ func (h *home) closeLocal(context.Context)                             {}
 func (h *home) startLocal(context.Context) error                       { return errFrontEnd }
 func (h *home) runDaemon(context.Context, *slog.Logger) error          { return errFrontEnd }
 func (h *home) webAgent(context.Context, *slog.Logger) (func(), error) { return nil, errFrontEnd }
+
+// needsAgent reports whether cmd talks to the home's agent: every
+// command that does something, but version, help and shell completion.
+func needsAgent(cmd *cobra.Command) bool {
+	if cmd.Annotations[annotation] == noAgent || !cmd.Runnable() {
+		return false
+	}
+	for c := cmd; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return false
+		}
+	}
+	return true
+}
