@@ -16,6 +16,7 @@ const state = {
   requests: [],     // GET /v1/requests
   last: {},         // conversation → its newest message
   conv: null,       // the open conversation
+  screen: 0,        // counts the screens started (screen())
   messages: [],     // its messages
   label: '',
   replyTo: null,    // the message the composer answers
@@ -416,7 +417,20 @@ function onEvent(ev) {
   }
 }
 
+// screen starts a screen (every route starts one too): what it shows
+// after an await goes through scr.append, which shows nothing once
+// another screen has started. Without it a page's answers arriving
+// after the person moved on were added to the screen they moved to.
+function screen() {
+  const gen = ++state.screen;
+  return {
+    append: (...nodes) => { if (state.screen === gen) main.append(...nodes); },
+    live: () => state.screen === gen,
+  };
+}
+
 function route() {
+  state.screen++;
   const hash = location.hash || '#/';
   const [path, query] = hash.slice(1).split('?');
   const parts = path.split('/').slice(1).map(decodeURIComponent);
@@ -809,6 +823,7 @@ function fileView(conv, m) {
 // ---------- requests and adding contacts
 
 async function requestsScreen() {
+  const scr = screen();
   document.title = 'Parley: contact requests';
   const list = h('ul', {class: 'cards'});
   const box = errorBox();
@@ -841,7 +856,7 @@ async function requestsScreen() {
       h('p', {}, h('a', {href: '#/add?name=' + seg(r.from)}, 'Look up ', other(r.from), '’s verified record')),
       rbox, h('div', {class: 'buttons'}, accept, decline)));
   }
-  if (rs.waiting && rs.waiting.length) main.append(h('p', {class: 'muted'}, `${rs.waiting.length} request(s) from names not on the chain yet are kept and checked again.`));
+  if (rs.waiting && rs.waiting.length) scr.append(h('p', {class: 'muted'}, `${rs.waiting.length} request(s) from names not on the chain yet are kept and checked again.`));
   const junk = (rs.refused || []).filter((r) => r.junk);
   if (junk.length) {
     const jbox = errorBox();
@@ -854,7 +869,7 @@ async function requestsScreen() {
     const card = h('section', {class: 'card', 'aria-labelledby': 'junk-h'}, h('h2', {id: 'junk-h'}, 'Junk in your inbox'),
       h('p', {}, `${junk.length} envelope${junk.length === 1 ? '' : 's'} in your inbox can never be opened (not sealed to your keys, or malformed). They take room that real requests need.`),
       h('ul', {}, junk.map((r) => h('li', {}, other(r.reason)))), jbox, clear);
-    main.append(card);
+    scr.append(card);
   }
 }
 
@@ -909,24 +924,25 @@ function addScreen(initial) {
 // ---------- a contact: safety number, verification, block
 
 async function contactScreen(name) {
+  const scr = screen();
   document.title = `Parley: ${name}`;
   const box = errorBox();
   replace(main, h('h1', {}, 'Contact ', other(name)), box);
   await refresh().catch(() => {});
   const c = contact(name);
   if (!c) {
-    main.append(h('p', {}, other(name), ' is not a contact. ', h('a', {href: '#/add?name=' + seg(name)}, 'Look them up')));
+    scr.append(h('p', {}, other(name), ' is not a contact. ', h('a', {href: '#/add?name=' + seg(name)}, 'Look them up')));
     return;
   }
   let profile = {};
   try { profile = await api.get(`/contacts/${seg(name)}/profile?fetch=1`); } catch { /* none shared */ }
-  main.append(h('section', {class: 'card profile'}, avatar(name),
+  scr.append(h('section', {class: 'card profile'}, avatar(name),
     h('div', {}, profile.display_name ? h('p', {}, 'Display name: ', other(profile.display_name)) : null,
       profile.status ? h('p', {}, 'Status: ', other(profile.status)) : null,
       h('p', {}, 'Keys: ', keysText(c)),
       h('p', {}, c.verified ? '✓ Verified in person' : 'Not verified in person yet'))));
   if (c.key_change) {
-    main.append(h('div', {id: 'keys-banner'}));
+    scr.append(h('div', {id: 'keys-banner'}));
     keysBanner(c.key_change);
   }
   try {
@@ -938,7 +954,7 @@ async function contactScreen(name) {
       await api.post(`/contacts/${seg(name)}/unverify`);
       contactScreen(name);
     })}, 'Mark not verified');
-    main.append(h('section', {class: 'card safety-card', 'aria-labelledby': 'safety-h'},
+    scr.append(h('section', {class: 'card safety-card', 'aria-labelledby': 'safety-h'},
       h('h2', {id: 'safety-h'}, 'Safety number'),
       h('p', {}, 'Compare this number with the one ', other(name), ' sees for you, in person or on a call you trust. If they match, nobody is in between.'),
       h('p', {}, h('code', {class: 'safety', id: 'safety-number'}, s.safety)),
@@ -953,7 +969,7 @@ async function contactScreen(name) {
       }}, field('The number ' + name + ' reads to you', number, 'Type the number they read (or scanned): it must match.'), verify),
       vbox));
   } catch (err) {
-    main.append(h('p', {class: 'muted'}, 'No safety number: ', err.message));
+    scr.append(h('p', {class: 'muted'}, 'No safety number: ', err.message));
   }
   const abox = errorBox();
   const block = h('button', {type: 'button', class: 'danger', onclick: () => busy(block, abox, async () => {
@@ -988,7 +1004,7 @@ async function contactScreen(name) {
     remove.replaceWith(sure);
     sure.focus();
   }}, 'Remove ' + name);
-  main.append(h('section', {class: 'card'}, h('h2', {}, 'Actions'), h('p', {}, h('a', {href: '#/c/' + seg(name)}, 'Open the conversation')), abox,
+  scr.append(h('section', {class: 'card'}, h('h2', {}, 'Actions'), h('p', {}, h('a', {href: '#/c/' + seg(name)}, 'Open the conversation')), abox,
     h('div', {class: 'buttons'}, block, remove), resetForm));
 }
 
@@ -1021,6 +1037,7 @@ function newGroupScreen() {
 }
 
 async function groupScreen(id) {
+  const scr = screen();
   const box = errorBox();
   replace(main, h('h1', {}, 'Group'), box);
   let d;
@@ -1029,6 +1046,7 @@ async function groupScreen(id) {
   } catch (err) {
     return showError(box, err);
   }
+  if (!scr.live()) return;
   const g = d.group;
   document.title = `Parley: group ${g.name}`;
   replace(main.querySelector('h1'), 'Group ', other(g.name));
@@ -1041,12 +1059,12 @@ async function groupScreen(id) {
     })}, label);
     return b;
   };
-  main.append(h('p', {}, h('a', {href: '#/c/' + seg('#' + id)}, 'Open the conversation')),
+  scr.append(h('p', {}, h('a', {href: '#/c/' + seg('#' + id)}, 'Open the conversation')),
     h('section', {class: 'card'}, h('h2', {}, 'Members'), h('ul', {}, g.members.map((m) => h('li', {}, other(m), m === g.creator ? ' (creator)' : '', m === me ? ' (you)' : '',
       g.creator === me && m !== me ? [' ', act('remove', {name: m}, 'Remove ' + m)] : null)))),
     d.key_changes && d.key_changes.length ? h('div', {class: 'alert', role: 'alert'}, d.key_changes.map((k) => h('p', {}, other(k.message)))) : null);
   if (g.gone) {
-    main.append(h('p', {}, 'You are no longer in this group.'));
+    scr.append(h('p', {}, 'You are no longer in this group.'));
     return;
   }
   const invitable = state.contacts.filter((c) => !g.members.includes(c.name));
@@ -1062,7 +1080,7 @@ async function groupScreen(id) {
     await refresh();
     groupScreen(id);
   })}, 'Rename');
-  main.append(h('section', {class: 'card'}, h('h2', {}, 'Change the group'),
+  scr.append(h('section', {class: 'card'}, h('h2', {}, 'Change the group'),
     invitable.length ? h('div', {class: 'row'}, who, invite) : null,
     h('div', {class: 'row'}, field('New name', newName), rename),
     h('p', {}, act('leave', undefined, 'Leave the group'))));
@@ -1096,6 +1114,7 @@ async function searchScreen(q) {
 }
 
 async function profileScreen() {
+  const scr = screen();
   document.title = 'Parley: your profile';
   const box = errorBox();
   replace(main, h('h1', {}, 'Your profile'), box);
@@ -1107,7 +1126,7 @@ async function profileScreen() {
   const save = h('button', {type: 'submit'}, 'Save and share with contacts');
   const img = h('img', {class: 'avatar big', alt: 'Your avatar', src: '/web/avatar?t=' + Date.now(), width: 96, height: 96});
   img.addEventListener('error', () => { img.hidden = true; });
-  main.append(h('form', {class: 'card', onsubmit: (e) => {
+  scr.append(h('form', {class: 'card', onsubmit: (e) => {
     e.preventDefault();
     busy(save, box, async () => {
       const u = {display_name: dn.value, status: st.value};
@@ -1127,6 +1146,7 @@ async function base64(file) {
 }
 
 async function settingsScreen() {
+  const scr = screen();
   document.title = 'Parley: settings';
   const box = errorBox();
   replace(main, h('h1', {}, 'Settings'), box);
@@ -1149,7 +1169,7 @@ async function settingsScreen() {
   const node = h('input', {type: 'url', value: s.node});
   const wit = h('textarea', {rows: 2, value: (s.witnesses || []).join('\n')});
   const nbutton = h('button', {type: 'submit'}, 'Use this node');
-  main.append(
+  scr.append(
     h('section', {class: 'card'}, h('h2', {}, 'Privacy'),
       toggle('Send read receipts', s.read_receipts, '/settings/read-receipts'),
       toggle('Desktop notifications (from the agent)', s.notifications, '/settings/notifications')),
@@ -1211,6 +1231,7 @@ function passphraseForm() {
 // ---------- the user's name: renew, hubs, revoke
 
 async function nameScreen() {
+  const scr = screen();
   document.title = 'Parley: your name';
   const box = errorBox();
   replace(main, h('h1', {}, 'Your name'), box);
@@ -1223,7 +1244,7 @@ async function nameScreen() {
   const me = n.name;
   const expiry = h('dd', {id: 'name-expiry'}, n.expiry || `expires at height ${n.expires_at}`);
   const hubList = h('dd', {id: 'name-hubs'}, (n.hubs || []).map((u) => h('div', {}, other(u))));
-  main.append(h('section', {class: 'card', 'aria-labelledby': 'name-h'}, h('h2', {id: 'name-h'}, 'On the chain'), h('dl', {},
+  scr.append(h('section', {class: 'card', 'aria-labelledby': 'name-h'}, h('h2', {id: 'name-h'}, 'On the chain'), h('dl', {},
     h('dt', {}, 'Name'), h('dd', {}, me),
     h('dt', {}, 'Expiry'), expiry,
     h('dt', {}, 'Verified height'), h('dd', {}, String(n.height)),
@@ -1243,7 +1264,7 @@ async function nameScreen() {
       throw err;
     }
   })}, 'Renew my name');
-  main.append(h('section', {class: 'card', 'aria-labelledby': 'renew-h'}, h('h2', {id: 'renew-h'}, 'Renew'),
+  scr.append(h('section', {class: 'card', 'aria-labelledby': 'renew-h'}, h('h2', {id: 'renew-h'}, 'Renew'),
     h('p', {}, 'A name lives a fixed number of blocks from its registration or last renewal. Renewing starts that time again.'), rstatus, rbox, renew));
 
   // Move to other hubs.
@@ -1253,7 +1274,7 @@ async function nameScreen() {
   const hbox = errorBox();
   const hstatus = h('p', {role: 'status'});
   const move = h('button', {type: 'submit'}, 'Move to these hubs');
-  main.append(h('form', {class: 'card', 'aria-labelledby': 'hubs-h', onsubmit: (e) => {
+  scr.append(h('form', {class: 'card', 'aria-labelledby': 'hubs-h', onsubmit: (e) => {
     e.preventDefault();
     replace(progress);
     busy(move, hbox, async () => {
@@ -1299,13 +1320,14 @@ async function nameScreen() {
   h('p', {class: 'warn'}, 'This cannot be undone. Revoking ends ', h('strong', {}, me), ' for good: nobody, you included, can register it again; your contacts can no longer write to you and cannot confirm new keys for it.'),
   h('p', {}, 'Do this only if your keys were stolen or you leave Parley. If you lost a device, recover your name with your recovery phrase instead.'),
   field(`Type ${me} to confirm`, confirm, 'The button works once the name is typed exactly.'), vstatus, vbox, revoke);
-  main.append(revokeForm);
+  scr.append(revokeForm);
 }
 
 // ---------- devices: the name's devices, adding one by its link code,
 // removing one
 
 async function devicesScreen() {
+  const scr = screen();
   document.title = 'Parley: devices';
   const box = errorBox();
   replace(main, h('h1', {}, 'Devices'), box);
@@ -1335,7 +1357,7 @@ async function devicesScreen() {
     }
     return h('li', {}, parts);
   }));
-  main.append(h('section', {class: 'card', 'aria-labelledby': 'devices-h'}, h('h2', {id: 'devices-h'}, `The devices of ${d.name}`),
+  scr.append(h('section', {class: 'card', 'aria-labelledby': 'devices-h'}, h('h2', {id: 'devices-h'}, `The devices of ${d.name}`),
     h('p', {}, 'As the chain lists them (verified at block ', String(d.height), '). Each holds its own keys; your contacts see which device wrote.'), list));
 
   // Adding a device: the code its 'parley link' shows, the offer checked
@@ -1344,7 +1366,7 @@ async function devicesScreen() {
   const abox = errorBox();
   const out = h('div', {});
   const look = h('button', {type: 'submit'}, 'Look up the code');
-  main.append(h('form', {class: 'card', 'aria-labelledby': 'add-device-h', onsubmit: (e) => {
+  scr.append(h('form', {class: 'card', 'aria-labelledby': 'add-device-h', onsubmit: (e) => {
     e.preventDefault();
     replace(out);
     busy(look, abox, async () => {
@@ -1373,6 +1395,7 @@ async function devicesScreen() {
 }
 
 async function statusScreen() {
+  const scr = screen();
   document.title = 'Parley: status';
   const box = errorBox();
   const refreshB = h('button', {type: 'button', class: 'secondary', onclick: () => statusScreen()}, 'Check again');
@@ -1384,7 +1407,7 @@ async function statusScreen() {
     return showError(box, err);
   }
   const ch = s.chain;
-  main.append(
+  scr.append(
     h('section', {class: 'card'}, h('h2', {}, 'Chain'), h('dl', {},
       h('dt', {}, 'Chain'), h('dd', {}, ch.id || '?'),
       h('dt', {}, 'Node'), h('dd', {}, other(ch.node)),
