@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/term"
@@ -17,11 +18,21 @@ import (
 	"github.com/parley-im/parley/internal/screen"
 )
 
+// daemonGCPercent is the garbage collector's target for parley daemon.
+const daemonGCPercent = 50
+
 // runDaemon runs the home's agent in this process until ctx ends: the
 // socket, the duties; log is its log.
 func (h *home) runDaemon(ctx context.Context, log *slog.Logger) error {
 	if err := h.private(); err != nil {
 		return err
+	}
+	// The agent stays resident on a person's device and is idle most of
+	// the time: its heap may grow to 1.5 times what is live, not twice
+	// (idle with 1,000 contacts: 66 MB resident against 77 to 86 MB;
+	// BenchmarkAgentIdleThousand). GOGC, if set, decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(daemonGCPercent)
 	}
 	lock, err := h.lockForDaemon(ctx)
 	if err != nil {
