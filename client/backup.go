@@ -331,22 +331,7 @@ func openBackup(blob []byte, path string, passphrase []byte, key [32]byte, kdf k
 // readBackup reads the blob at path from the first of hubs that has it;
 // ErrNoBackup if none has.
 func readBackup(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
-	err := ErrNoBackup
-	for _, url := range hubs {
-		h, derr := hubclient.Dial(ctx, url, nil, nil) // reads need no key
-		if derr != nil {
-			err = derr
-			continue
-		}
-		b, _, gerr := h.Get(ctx, addr, path)
-		if gerr == nil {
-			return b, nil
-		}
-		if !errors.Is(gerr, hub.ErrNotFound) {
-			err = gerr
-		}
-	}
-	return nil, err
+	return readObject(ctx, hubs, addr, path, ErrNoBackup)
 }
 
 // ErrStale: the conversation went on (on another device) after the backup

@@ -141,7 +141,7 @@ func ReadWelcome(ctx context.Context, name string, code wire.LinkCode, id *keyst
 		if d.SigningKey == me {
 			continue
 		}
-		env, err := readObject(ctx, rec.Profile.Hubs, auth.NativeAddress(d.SigningKey[:]), wire.WelcomePath(code))
+		env, err := readObject(ctx, rec.Profile.Hubs, auth.NativeAddress(d.SigningKey[:]), wire.WelcomePath(code), errNotThere)
 		if errors.Is(err, errNotThere) {
 			continue
 		}
@@ -162,9 +162,9 @@ func ReadWelcome(ctx context.Context, name string, code wire.LinkCode, id *keyst
 var errNotThere = errors.New("not there")
 
 // readObject reads path in the bucket addr from the first of hubs that
-// has it (errNotThere if none).
-func readObject(ctx context.Context, hubs []string, addr, path string) ([]byte, error) {
-	err := errNotThere
+// has it (notThere if none answers that it does; else the last error).
+func readObject(ctx context.Context, hubs []string, addr, path string, notThere error) ([]byte, error) {
+	err := notThere
 	for _, url := range hubs {
 		h, derr := hubclient.Dial(ctx, url, nil, nil) // reads need no key
 		if derr != nil {
