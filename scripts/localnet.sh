@@ -82,7 +82,7 @@ up() {
       --chain-id parley-local --block-time 500ms >/dev/null
     say "created a $validators-validator chain in $dir/chain"
   fi
-  local started='' waiting='' name pf p
+  local started='' waiting='' answered='' settled name pf p
   for _ in $(seq 1 240); do
     for name in $(procs); do
       pf=$(pidfile "$name")
@@ -107,8 +107,23 @@ up() {
       waiting="${waiting/ $name/}"
       started="$started $name"
     done
+    # A process waited for counts as up only once it has answered on two
+    # passes in a row: one told to stop may answer once more (a request
+    # the kernel queued while it was frozen) before it closes its port.
+    settled=1
+    for name in $waiting; do
+      if alive "$(pidfile "$name")" && answers "$name"; then
+        case " $answered " in
+        *" $name "*) waiting="${waiting/ $name/}" ;;
+        *) answered="$answered $name"; settled='' ;;
+        esac
+      else
+        answered="${answered/ $name/}"
+        settled=''
+      fi
+    done
     h=$(height 0)
-    if [ -n "$h" ] && [ "$h" -ge 2 ] && caught_up && hub_up 0 && hub_up 1; then
+    if [ -n "$settled" ] && [ -n "$h" ] && [ "$h" -ge 2 ] && caught_up && hub_up 0 && hub_up 1; then
       say "chain parley-local is up at height $h; hubs on ports $hub_port and $((hub_port + 1))"
       status
       return 0
