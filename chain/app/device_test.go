@@ -3,7 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hpke"
+	"crypto/sha256"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -234,12 +236,32 @@ func TestDeviceRefusals(t *testing.T) {
 		{"a device revokes the name", func(t *testing.T, w *world) []byte {
 			return w.laptop.revoke("alice")
 		}, bns.CodeUnauthorized},
-		{"a device renews the name", func(t *testing.T, w *world) []byte {
+		{"a device gives the first device new keys", func(t *testing.T, w *world) []byte {
+			p := testProfile("thief")
+			p.Hubs = w.c.record("alice").Profile.Hubs
+			return w.laptop.update("alice", p)
+		}, bns.CodeUnauthorized},
+		{"a device gives the first device new encryption keys", func(t *testing.T, w *world) []byte {
+			p := w.c.record("alice").Profile.Clone()
+			p.EncKeys = testProfile("thief").EncKeys
+			return w.laptop.update("alice", p)
+		}, bns.CodeUnauthorized},
+		{"a removed device renews the name", func(t *testing.T, w *world) []byte {
+			w.c.ok(w.owner.deviceRemove("alice", w.laptop))
 			return w.laptop.renew("alice")
 		}, bns.CodeUnauthorized},
-		{"a device removes the first device", func(t *testing.T, w *world) []byte {
-			first := &account{pub: w.c.record("alice").Profile.SigningKey}
-			return w.laptop.deviceRemove("alice", first)
+		{"a removed device moves the hubs", func(t *testing.T, w *world) []byte {
+			w.c.ok(w.owner.deviceRemove("alice", w.laptop))
+			p := w.c.record("alice").Profile.Clone()
+			p.Hubs = []string{"http://127.0.0.1:4666"}
+			return w.laptop.update("alice", p)
+		}, bns.CodeUnauthorized},
+		{"another name's device renews alice", func(t *testing.T, w *world) []byte {
+			return firstDevice(w.c, w.other, "bob").renew("alice")
+		}, bns.CodeUnauthorized},
+		{"a device removes the only device", func(t *testing.T, w *world) []byte {
+			w.c.ok(w.laptop.deviceRemove("alice", firstDevice(w.c, w.owner, "alice")))
+			return w.laptop.deviceRemove("alice", w.laptop)
 		}, bns.CodeUnauthorized},
 		{"a replayed device-add", func(t *testing.T, w *world) []byte {
 			dev := newAccount("tablet")
@@ -351,24 +373,138 @@ func TestDeviceRefusals(t *testing.T) {
 	}
 }
 
-// TestFirstDeviceRemovedByOwner: the owner removes the first device; the
-// next one becomes the first (its keys the profile's), the hubs stay.
-func TestFirstDeviceRemovedByOwner(t *testing.T) {
-	c := newChain(t, "")
-	owner, laptop := newAccount("owner"), newAccount("laptop")
-	c.claim(owner, "alice")
-	before := c.record("alice")
-	offer, code := laptop.offer("laptop")
-	c.ok(offer)
-	c.ok(owner.deviceAdd("alice", code))
-	c.ok(owner.deviceRemove("alice", &account{pub: before.Profile.SigningKey}))
-	rec := c.record("alice")
-	if rec.Profile.SigningKey != laptop.pub || len(rec.Devices) != 0 || rec.Profile.Hubs[0] != before.Profile.Hubs[0] {
-		t.Fatalf("after removing the first device: %+v", rec)
+// TestFirstDeviceRemoved: the owner, or another listed device (the
+// person retiring a stolen first device from their laptop, without the
+// recovery phrase), removes the first device; the next one becomes the
+// first (its keys the profile's), the hubs stay.
+func TestFirstDeviceRemoved(t *testing.T) {
+	for _, by := range []string{"owner", "laptop"} {
+		t.Run(by, func(t *testing.T) {
+			c := newChain(t, "")
+			owner, laptop := newAccount("owner"), newAccount("laptop")
+			c.claim(owner, "alice")
+			before := c.record("alice")
+			offer, code := laptop.offer("laptop")
+			c.ok(offer)
+			c.ok(owner.deviceAdd("alice", code))
+			signer := map[string]*account{"owner": owner, "laptop": laptop}[by]
+			c.ok(signer.deviceRemove("alice", &account{pub: before.Profile.SigningKey}))
+			rec := c.record("alice")
+			if rec.Profile.SigningKey != laptop.pub || len(rec.Devices) != 0 || rec.Profile.Hubs[0] != before.Profile.Hubs[0] || rec.Signer != signer.pub {
+				t.Fatalf("after removing the first device: %+v", rec)
+			}
+			// The only device left cannot be removed: an update replaces it.
+			if got := c.block(signer.deviceRemove("alice", laptop))[0]; got != bns.CodeUnauthorized {
+				t.Fatalf("removing the only device: %s", got)
+			}
+		})
 	}
-	// The only device left cannot be removed: an update replaces it.
-	if got := c.block(owner.deviceRemove("alice", laptop))[0]; got != bns.CodeUnauthorized {
-		t.Fatalf("removing the only device: %s", got)
+}
+
+// firstDevice is the account of the first device that c.register gave
+// owner's name (testProfile's signing key).
+func firstDevice(c *chain, owner *account, name string) *account {
+	s := sha256.Sum256([]byte("sig" + name + owner.pub.String()))
+	priv := ed25519.NewKeyFromSeed(s[:])
+	a := &account{priv: priv, pub: bns.PublicKeyOf(priv), expiresAt: testExpiry}
+	if c.record(name).Profile.SigningKey != a.pub {
+		c.t.Fatalf("%s's first device is not the one registered", name)
+	}
+	return a
+}
+
+// TestDayToDaySigners: who may sign what (docs/protocol.md, Rules): the
+// owner everything; the first device and a linked device renew the name
+// and move its hubs (the devices are kept, the record names the device
+// that signed); neither transfers, revokes or replaces the first
+// device's keys (the recovery), which stay the owner key's, that is the
+// recovery phrase's.
+func TestDayToDaySigners(t *testing.T) {
+	type signer struct {
+		name string
+		of   func(c *chain, owner, laptop *account) *account
+	}
+	signers := []signer{
+		{"owner", func(c *chain, owner, laptop *account) *account { return owner }},
+		{"first device", func(c *chain, owner, laptop *account) *account { return firstDevice(c, owner, "alice") }},
+		{"linked device", func(c *chain, owner, laptop *account) *account { return laptop }},
+		{"stranger", func(c *chain, owner, laptop *account) *account { return newAccount("stranger") }},
+	}
+	moved := func(c *chain) bns.Profile {
+		p := c.record("alice").Profile.Clone()
+		p.Hubs = []string{"http://127.0.0.1:4001", "http://127.0.0.1:4002"}
+		return p
+	}
+	for _, tc := range []struct {
+		tx   string
+		make func(c *chain, a *account) []byte
+		// want per signer: owner, first device, linked device, stranger
+		want [4]bns.Code
+		// check, for an accepted one, the record after
+		check func(t *testing.T, before, after *bns.Record)
+	}{
+		{"renew", func(c *chain, a *account) []byte { return a.renew("alice") },
+			[4]bns.Code{bns.CodeOK, bns.CodeOK, bns.CodeOK, bns.CodeUnauthorized},
+			func(t *testing.T, before, after *bns.Record) {
+				if after.ExpiresAt <= before.ExpiresAt || after.Op != bns.OpRenew || len(after.Devices) != 1 {
+					t.Fatalf("after renewing: expires %d (was %d), op %s, %d devices", after.ExpiresAt, before.ExpiresAt, after.Op, len(after.Devices))
+				}
+			}},
+		{"move hubs", func(c *chain, a *account) []byte { return a.update("alice", moved(c)) },
+			[4]bns.Code{bns.CodeOK, bns.CodeOK, bns.CodeOK, bns.CodeUnauthorized},
+			func(t *testing.T, before, after *bns.Record) {
+				if len(after.Profile.Hubs) != 2 || after.Profile.SigningKey != before.Profile.SigningKey || len(after.Devices) != 1 || after.Op != bns.OpUpdate {
+					t.Fatalf("after moving hubs: %+v", after)
+				}
+			}},
+		{"new first device (recovery)", func(c *chain, a *account) []byte { return a.update("alice", testProfile("recovered")) },
+			[4]bns.Code{bns.CodeOK, bns.CodeUnauthorized, bns.CodeUnauthorized, bns.CodeUnauthorized},
+			func(t *testing.T, before, after *bns.Record) {
+				if len(after.Devices) != 0 {
+					t.Fatalf("after the recovery: %d devices", len(after.Devices))
+				}
+			}},
+		{"transfer", func(c *chain, a *account) []byte { return a.transfer("alice", newAccount("thief")) },
+			[4]bns.Code{bns.CodeOK, bns.CodeUnauthorized, bns.CodeUnauthorized, bns.CodeUnauthorized},
+			func(t *testing.T, before, after *bns.Record) {
+				if after.Owner != newAccount("thief").pub {
+					t.Fatalf("after the transfer: owner %s", after.Owner)
+				}
+			}},
+		{"revoke", func(c *chain, a *account) []byte { return a.revoke("alice") },
+			[4]bns.Code{bns.CodeOK, bns.CodeUnauthorized, bns.CodeUnauthorized, bns.CodeUnauthorized},
+			func(t *testing.T, before, after *bns.Record) {
+				if !after.Revoked {
+					t.Fatal("not revoked")
+				}
+			}},
+	} {
+		for i, s := range signers {
+			t.Run(tc.tx+" by "+s.name, func(t *testing.T) {
+				c := newChain(t, "")
+				owner, laptop := newAccount("owner"), newAccount("laptop")
+				c.claim(owner, "alice")
+				offer, code := laptop.offer("laptop")
+				c.ok(offer)
+				c.ok(owner.deviceAdd("alice", code))
+				a := s.of(c, owner, laptop)
+				before := c.record("alice")
+				if got := c.block(tc.make(c, a))[0]; got != tc.want[i] {
+					t.Fatalf("code %s, want %s", got, tc.want[i])
+				}
+				after := c.record("alice")
+				if tc.want[i] != bns.CodeOK {
+					if !bytes.Equal(after.Marshal(), before.Marshal()) {
+						t.Fatal("a refused transaction changed the record")
+					}
+					return
+				}
+				if after.Signer != a.pub {
+					t.Fatalf("the record names signer %s, not %s", after.Signer, a.pub)
+				}
+				tc.check(t, before, after)
+			})
+		}
 	}
 }
 
@@ -439,6 +575,9 @@ func TestDevicesUpgrade(t *testing.T) {
 		run()
 	}
 	run(c.register(owner, "alice"))
+	if got := run(firstDevice(c, owner, "alice").renew("alice"))[0]; got != bns.CodeUnauthorized {
+		t.Fatalf("the first device renews before the devices height: %s", got)
+	}
 	offer, code := laptop.offer("laptop")
 	if got := run(offer)[0]; got != bns.CodeNotYet {
 		t.Fatalf("offer before the devices height: %s", got)

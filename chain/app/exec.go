@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -83,10 +84,9 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		return tx, c.validateDevice(tx, rec)
 	}
 	if rec.Owner != tx.Signer {
-		if _, ok := rec.Device(tx.Signer); ok {
-			return nil, bns.Errorf(bns.CodeUnauthorized, "%s is a device of %q: only its owner key may %s it", tx.Signer, tx.Name, tx.Type)
+		if err := c.deviceMay(tx, rec); err != nil {
+			return nil, err
 		}
-		return nil, bns.Errorf(bns.CodeUnauthorized, "%s does not own %q", tx.Signer, tx.Name)
 	}
 	switch tx.Type {
 	case bns.TxUpdate:
@@ -107,12 +107,40 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		// An expired name stops counting toward the limit; renewing it
 		// makes it count again.
 		if tx.Type == bns.TxRenew && !rec.Live(c.height) {
-			if n := c.liveNames(tx.Signer); n >= c.params.MaxNamesPerOwner {
-				return nil, bns.Errorf(bns.CodeTooManyNames, "%s already holds %d live names", tx.Signer, n)
+			if n := c.liveNames(rec.Owner); n >= c.params.MaxNamesPerOwner {
+				return nil, bns.Errorf(bns.CodeTooManyNames, "%s already holds %d live names", rec.Owner, n)
 			}
 		}
 	}
 	return tx, nil
+}
+
+// deviceMay applies the day-to-day rule (docs/devices.md, Where the
+// owner key lives) to tx on rec signed by another key than the owner's:
+// from the devices height, a device the record lists (the first one
+// included) may renew the name and may update its profile when only the
+// hubs change; transfer, revoke and any other update (new keys for the
+// first device, which replaces the whole device list) stay the owner's.
+func (c *execCtx) deviceMay(tx *bns.Tx, rec *bns.Record) error {
+	if _, ok := rec.Device(tx.Signer); !ok {
+		return bns.Errorf(bns.CodeUnauthorized, "%s does not own %q", tx.Signer, tx.Name)
+	}
+	if !c.params.DevicesAt(c.height) {
+		return bns.Errorf(bns.CodeUnauthorized, "%s is a device of %q: only its owner key may %s it before the devices height", tx.Signer, tx.Name, tx.Type)
+	}
+	switch tx.Type {
+	case bns.TxRenew:
+		return nil
+	case bns.TxUpdate:
+		p := tx.Profile
+		if p.SigningKey == rec.Profile.SigningKey && slices.EqualFunc(p.EncKeys, rec.Profile.EncKeys, func(a, b bns.EncKey) bool {
+			return a.KEM == b.KEM && bytes.Equal(a.Key, b.Key)
+		}) {
+			return nil
+		}
+		return bns.Errorf(bns.CodeUnauthorized, "%s is a device of %q: a device may change only its hubs; new keys for the first device take the owner key (the recovery phrase)", tx.Signer, tx.Name)
+	}
+	return bns.Errorf(bns.CodeUnauthorized, "%s is a device of %q: only its owner key (the recovery phrase) may %s it", tx.Signer, tx.Name, tx.Type)
 }
 
 // validateOffer applies the link-offer rules: no offer with its code on
@@ -138,8 +166,8 @@ func (c *execCtx) validateOffer(tx *bns.Tx, acct *bns.Account) error {
 // the owner or a listed device; an add needs a live name, an offer that
 // is on the chain, unexpired and not taken, whose key and label the
 // record does not list, and room under max_devices; a remove needs the
-// name live or in its grace period and the device listed, and only the
-// owner removes the first device (the next one then becomes the first).
+// name live or in its grace period and the device listed, and not the
+// only one (removing the first device makes the next one the first).
 func (c *execCtx) validateDevice(tx *bns.Tx, rec *bns.Record) error {
 	if _, ok := rec.Device(tx.Signer); !ok && rec.Owner != tx.Signer {
 		return bns.Errorf(bns.CodeUnauthorized, "%s is neither the owner nor a device of %q", tx.Signer, tx.Name)
@@ -152,9 +180,6 @@ func (c *execCtx) validateDevice(tx *bns.Tx, rec *bns.Record) error {
 			return bns.Errorf(bns.CodeDeviceNotFound, "%q lists no device %s", tx.Name, tx.DeviceKey)
 		}
 		if tx.DeviceKey == rec.Profile.SigningKey {
-			if tx.Signer != rec.Owner {
-				return bns.Errorf(bns.CodeUnauthorized, "only the owner key removes the first device of %q", tx.Name)
-			}
 			if len(rec.Devices) == 0 {
 				return bns.Errorf(bns.CodeUnauthorized, "%s is the only device of %q: an update by the owner key (parley recover) replaces it", tx.DeviceKey, tx.Name)
 			}
