@@ -404,9 +404,6 @@ func (c *Client) myX25519() (*ecdh.PrivateKey, error) {
 // Asking oneself gives ErrOwnName; a contact, ErrAlreadyContact; a name
 // asked already, ErrNoAnswer; a request still queued is tried again.
 func (c *Client) Request(ctx context.Context, name, greeting string) error {
-	if c.LinkedDevice(ctx) {
-		return fmt.Errorf("%w: add %s there; if %s is a contact already, take the conversation on here", ErrLinkedDevice, name, name)
-	}
 	if name == c.Name {
 		return fmt.Errorf("%w: %s", ErrOwnName, name)
 	}
@@ -431,6 +428,14 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	}
 	if len(rec.Profile.Hubs) == 0 || rec.Profile.SigningKey.IsZero() {
 		return fmt.Errorf("%w: %s", ErrNoKeys, name)
+	}
+	if c.LinkedDevice(ctx) {
+		// What the user's other devices made since this one last read
+		// them: a contact there is one here too, not asked again.
+		c.SyncCopies(ctx)
+		if ct, err := c.contact(name); err == nil {
+			return c.askedAgain(ctx, ct)
+		}
 	}
 	ct, err := c.begin(rec, their, greeting, "")
 	if err != nil {
@@ -562,12 +567,20 @@ func (c *Client) Asking(ctx context.Context, name string) Asking {
 	c.mu.Lock()
 	asked, queued, heard := ct.asked, ct.request != nil, ct.nextRecv > 0
 	path := ct.theirReceiptPath()
+	devicesOnly := ct.ratchet == nil
 	c.mu.Unlock()
 	switch {
 	case queued:
 		return RequestQueued
 	case asked == askedNot:
 		return Answered
+	case devicesOnly:
+		// No name session: they answered once a device of theirs wrote
+		// to this one (Receive sees it).
+		if asked == askedIntro {
+			return IntroWritten
+		}
+		return RequestSent
 	case !heard:
 		hubs, addr := c.whereIs(ct)
 		_, err := c.getVerified(ctx, hubs, addr, path, func(b []byte) error {
@@ -604,6 +617,15 @@ func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey, greeting, introPa
 	}
 	ct := &Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: ratchet.InitAlice(k, their, nil),
 		started: in.Time, asked: askedRequest, request: env, introPath: introPath}
+	c.mu.Lock()
+	linked := c.linked()
+	c.mu.Unlock()
+	if linked && introPath == "" {
+		// Signed by a device that is not the user's first: the
+		// conversation runs on device-pair sessions only, on both sides
+		// (docs/protocol.md, Requests from any device); K names the request.
+		ct.ratchet, ct.keys = nil, wire.Keys{}
+	}
 	if introPath != "" {
 		ct.asked = askedIntro
 	}
@@ -616,8 +638,16 @@ type Pending struct {
 	ID    string
 	From  string
 	Intro *wire.Intro
-	hub   string // the hub whose inbox holds it
+	// Device is the label of the sender's device that wrote the request,
+	// if it is not their first ("": their first device).
+	Device string
+	hub    string        // the hub whose inbox holds it
+	signer bns.PublicKey // the device that signed it (its sender's record lists it)
 }
+
+// fromLinked reports whether a device other than the sender's first
+// wrote p: accepted, it makes a conversation on device-pair sessions only.
+func (p Pending) fromLinked() bool { return p.Device != "" }
 
 // Requests opens the envelopes in the inboxes of the user's hubs.
 // Envelopes that do not open or whose signature the chain does not vouch
@@ -657,7 +687,7 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 			bad[e.ID] = err
 			continue
 		}
-		in, err := c.openEnvelope(ctx, env)
+		o, err := c.openEnvelope(ctx, env)
 		if IsOffline(err) {
 			continue // its sender cannot be checked now: it stays for later (Offline says why)
 		}
@@ -669,12 +699,14 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 			bad[e.ID] = err
 			continue
 		}
-		twice := slices.ContainsFunc(*ok, func(p Pending) bool { return p.From == in.From && p.Intro.MutualKey == in.MutualKey })
-		if c.isBlocked(in.From) || c.isAccepted(in) || twice { // refused unseen, or delivered twice: removed
+		in := o.Intro
+		p := Pending{ID: e.ID, From: in.From, Intro: in, Device: o.device, hub: url, signer: o.signer}
+		twice := slices.ContainsFunc(*ok, func(q Pending) bool { return q.From == in.From && q.Intro.MutualKey == in.MutualKey })
+		if c.isBlocked(in.From) || c.isAccepted(p) || twice { // refused unseen, or delivered twice: removed
 			h.InboxDelete(ctx, e.ID)
 			continue
 		}
-		*ok = append(*ok, Pending{ID: e.ID, From: in.From, Intro: in, hub: url})
+		*ok = append(*ok, p)
 	}
 	return nil
 }
@@ -682,11 +714,20 @@ func (c *Client) requestsOn(ctx context.Context, url string, ok *[]Pending, bad 
 // isAccepted reports whether in is the request the conversation with its
 // sender started from (a request delivered twice: a retry after a post
 // whose answer was lost).
-func (c *Client) isAccepted(in *wire.Intro) bool {
+//
+// A request a linked device of a contact's wrote counts as accepted too,
+// while the contact's keys are the confirmed ones: that device asked
+// before it learnt that the user is a contact of its name's, and the
+// conversation already reads every device of theirs (device-pair
+// sessions); it never starts the conversation over.
+func (c *Client) isAccepted(p Pending) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ct := c.contacts[in.From]
-	return ct != nil && ct.mutual == in.MutualKey
+	ct := c.contacts[p.From]
+	if ct == nil {
+		return false
+	}
+	return ct.mutual == p.Intro.MutualKey || p.fromLinked() && ct.changed == nil && !ct.stale && listed(ct.Record, p.signer)
 }
 
 // Accept makes the requester a contact and removes the request. A
@@ -695,13 +736,21 @@ func (c *Client) isAccepted(in *wire.Intro) bool {
 // confirming them (ConfirmKeys) is the only way to a new conversation.
 // It writes the conversation's (empty) receipt, which tells the requester
 // that the request was accepted.
+//
+// A request that a device other than the requester's first wrote (Device
+// not "") makes a conversation on device-pair sessions only: no name
+// session, no name-level receipt (docs/protocol.md, Requests from any
+// device).
 func (c *Client) Accept(ctx context.Context, p Pending) error {
-	if c.isAccepted(p.Intro) {
+	if c.isAccepted(p) {
 		return c.decline(ctx, p)
 	}
 	rec, err := c.lookup(ctx, p.From)
 	if err != nil {
 		return err
+	}
+	if p.fromLinked() && !listed(rec, p.signer) {
+		return fmt.Errorf("%w: the device of %s's that asked is no longer on their record", ErrNotContact, p.From)
 	}
 	mine, err := c.myX25519()
 	if err != nil {
@@ -709,6 +758,9 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	}
 	ct := &Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From),
 		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil), started: p.Intro.Time}
+	if p.fromLinked() {
+		ct.ratchet, ct.keys = nil, wire.Keys{}
+	}
 	c.mu.Lock()
 	old := c.contacts[p.From]
 	if old != nil && !sameKeys(old.Record, rec) {

@@ -546,11 +546,7 @@ func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 	}
 	self, err := c.receiveSelf(ctx)
 	c.mu.Lock()
-	for _, m := range self { // copies of other conversations wait for theirs (or a watch) to be read
-		if len(c.copies) < maxCopies {
-			c.copies = append(c.copies, m)
-		}
-	}
+	c.keepCopies(self) // copies of other conversations wait for theirs (or a watch) to be read
 	c.copies = slices.DeleteFunc(c.copies, func(m Message) bool {
 		if m.Conv != conv {
 			return false

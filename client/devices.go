@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -288,6 +289,13 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
+	}
+	c.mu.Lock()
+	if ct.asked != askedNot && slices.ContainsFunc(ct.devs, func(s *devSession) bool { return !s.mine }) {
+		ct.asked = askedNot // a device of theirs wrote to this one: they answered
+		firstErr = cmp.Or(firstErr, c.saveUnlock())
+	} else {
+		c.mu.Unlock()
 	}
 	return out, firstErr
 }
@@ -637,6 +645,11 @@ func (c *Client) LinkedDevice(ctx context.Context) bool {
 	c.refreshMine(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.linked()
+}
+
+// linked is LinkedDevice as last looked up; the caller holds c.mu.
+func (c *Client) linked() bool {
 	me := c.myDevice().Device
 	return c.mine != nil && c.mine.Profile.SigningKey != me && listed(c.mine, me)
 }
@@ -692,6 +705,31 @@ func (c *Client) authorDevice(ref wire.Ref) *bns.PublicKey {
 		return &k
 	}
 	return nil
+}
+
+// keepCopies keeps ms, copies read from the user's other devices, to be
+// returned by the Receive of their conversation (or a watch); the caller
+// holds c.mu.
+func (c *Client) keepCopies(ms []Message) {
+	for _, m := range ms {
+		if len(c.copies) < maxCopies {
+			c.copies = append(c.copies, m)
+		}
+	}
+}
+
+// TakeOnContacts reads what the user's other devices wrote to this one,
+// taking on as contacts here the conversations they made (a request one
+// of them wrote or accepted); the messages read wait for their
+// conversation's Receive (or a watch) to return them. With no other
+// device on the user's record it asks nothing. Run it when a device
+// starts.
+func (c *Client) TakeOnContacts(ctx context.Context) error {
+	ms, err := c.receiveSelf(ctx)
+	c.mu.Lock()
+	c.keepCopies(ms)
+	c.mu.Unlock()
+	return err
 }
 
 // SyncCopies reads what the user's other devices wrote to this one, in

@@ -21,7 +21,7 @@ var ErrUndecodable = errors.New("client: the request cannot be opened")
 
 // openEnvelope opens an envelope of the user's inbox; an error that no
 // later try can change wraps ErrUndecodable.
-func (c *Client) openEnvelope(ctx context.Context, env []byte) (*wire.Intro, error) {
+func (c *Client) openEnvelope(ctx context.Context, env []byte) (*opened, error) {
 	xk, err := c.id.X25519Key()
 	if err != nil {
 		return nil, err
@@ -30,14 +30,29 @@ func (c *Client) openEnvelope(ctx context.Context, env []byte) (*wire.Intro, err
 	if err != nil {
 		return nil, err
 	}
-	in, err := wire.OpenIntro(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.lookup(ctx, from) })
+	in, signer, rec, err := wire.OpenRequest(env, c.Name, []hpkeKey{xk, hk}, func(from string) (*bns.Record, error) { return c.lookup(ctx, from) })
 	switch {
 	case errors.Is(err, wire.ErrForged):
-		return nil, &undecodable{why: "not signed by its sender's key on the chain, or not for you", err: err}
+		return nil, &undecodable{why: "not signed by a device its sender's record lists on the chain, or not for you", err: err}
 	case errors.Is(err, wire.ErrMalformed):
 		return nil, &undecodable{why: "not sealed to your keys, or malformed", err: err}
+	case err != nil:
+		return nil, err
 	}
-	return in, err
+	o := &opened{Intro: in, signer: signer}
+	if signer != rec.Profile.SigningKey {
+		d, _ := rec.Device(signer)
+		o.device = d.Label
+	}
+	return o, nil
+}
+
+// opened is a request that opened: the intro, the device that signed it
+// and, if that is not the sender's first device, its label.
+type opened struct {
+	*wire.Intro
+	signer bns.PublicKey
+	device string
 }
 
 // undecodable is an ErrUndecodable with the reason in words.

@@ -227,7 +227,10 @@ type Notice struct {
 	Event *Event
 	// From, Greeting and Time are a contact request's (NoticeRequest):
 	// the requester (verified), their greeting, when they asked.
+	// Device is the label of the requester's device that wrote it, if
+	// not their first (Pending.Device).
 	From     string
+	Device   string
 	Greeting string
 	Time     time.Time
 }
@@ -311,7 +314,7 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Not
 		a.waiting = a.waiting || errors.Is(err, ErrSenderUnknown)
 	}
 	for _, p := range a.fresh(pending) {
-		fn(Notice{Kind: NoticeRequest, From: p.From, Time: p.Intro.Time, Greeting: p.Intro.Greeting})
+		fn(Notice{Kind: NoticeRequest, From: p.From, Device: p.Device, Time: p.Intro.Time, Greeting: p.Intro.Greeting})
 	}
 }
 

@@ -164,35 +164,58 @@ func signedBytes(body, sealingKey []byte) []byte {
 // OpenIntro opens an envelope addressed to name with the recipient's HPKE
 // private keys, then checks its signature with the signing key that
 // senderRecord (looked up, with a proof, by the caller from the From name)
-// publishes. It returns the intro and the sender's name; call it in two
-// steps with PeekIntro when the sender must be looked up first.
+// publishes for its first device. It returns the intro; OpenRequest is the
+// same for a contact request, which any listed device may sign.
 func OpenIntro(env []byte, name string, keys []hpke.PrivateKey, senderRecord func(from string) (*bns.Record, error)) (*Intro, error) {
-	body, sealing, err := open(env, name, keys)
+	in, signer, rec, err := OpenRequest(env, name, keys, senderRecord)
 	if err != nil {
 		return nil, err
 	}
+	if signer != rec.Profile.SigningKey {
+		return nil, fmt.Errorf("%w: not signed by %s's first device", ErrForged, in.From)
+	}
+	return in, nil
+}
+
+// OpenRequest opens a contact request as OpenIntro does, except that the
+// signature may be any device's that the sender's record lists
+// (docs/protocol.md, Requests from any device): it returns the intro, the
+// signing device's key (the record's first device's, or another's it
+// lists) and the sender's record. A request the first device signed
+// starts a name session; one another device signed, a conversation on
+// device-pair sessions only. A signature by no listed device wraps
+// ErrForged.
+func OpenRequest(env []byte, name string, keys []hpke.PrivateKey, senderRecord func(from string) (*bns.Record, error)) (*Intro, bns.PublicKey, *bns.Record, error) {
+	var none bns.PublicKey
+	body, sealing, err := open(env, name, keys)
+	if err != nil {
+		return nil, none, nil, err
+	}
 	if len(body) < 1+ed25519.SignatureSize {
-		return nil, ErrMalformed
+		return nil, none, nil, ErrMalformed
 	}
 	if body[0] != 1 && body[0] != introVersion {
-		return nil, fmt.Errorf("%w: handshake body version %d", ErrVersion, body[0])
+		return nil, none, nil, fmt.Errorf("%w: handshake body version %d", ErrVersion, body[0])
 	}
 	signed, sig := body[:len(body)-ed25519.SignatureSize], body[len(body)-ed25519.SignatureSize:]
 	in, err := parseIntro(signed)
 	if err != nil {
-		return nil, err
+		return nil, none, nil, err
 	}
 	if in.To != name {
-		return nil, fmt.Errorf("%w: intro is for %q, not %q", ErrForged, in.To, name)
+		return nil, none, nil, fmt.Errorf("%w: intro is for %q, not %q", ErrForged, in.To, name)
 	}
 	rec, err := senderRecord(in.From)
 	if err != nil {
-		return nil, fmt.Errorf("wire: sender %q: %w", in.From, err)
+		return nil, none, nil, fmt.Errorf("wire: sender %q: %w", in.From, err)
 	}
-	if !ed25519.Verify(rec.Profile.SigningKey[:], signedBytes(signed, sealing), sig) {
-		return nil, fmt.Errorf("%w: not signed by %s's key on the chain", ErrForged, in.From)
+	msg := signedBytes(signed, sealing)
+	for _, d := range rec.AllDevices() { // the first device first; a record lists a bounded number
+		if ed25519.Verify(d.SigningKey[:], msg, sig) {
+			return in, d.SigningKey, rec, nil
+		}
 	}
-	return in, nil
+	return nil, none, nil, fmt.Errorf("%w: not signed by a device of %s's on the chain", ErrForged, in.From)
 }
 
 func open(env []byte, to string, keys []hpke.PrivateKey) (body, sealing []byte, err error) {

@@ -303,3 +303,37 @@ func TestMessagePaths(t *testing.T) {
 func refused(err error) bool {
 	return errors.Is(err, ErrMalformed) || errors.Is(err, ErrForged) || errors.Is(err, ErrAuth)
 }
+
+// TestRequestFromADevice: a contact request signed by a device the
+// sender's record lists opens as OpenRequest (which says which device);
+// an introduction (OpenIntro) takes the first device's signature only; a
+// key the record does not list, or lists no longer, is refused.
+func TestRequestFromADevice(t *testing.T) {
+	alice, laptop, bob, eve := newParty(t, "alice", true), newParty(t, "alice", true), newParty(t, "bob", true), newParty(t, "eve", true)
+	alice.rec.Devices = []bns.Device{{SigningKey: laptop.rec.Profile.SigningKey, EncKeys: laptop.rec.Profile.EncKeys, Label: "laptop"}}
+	in := Intro{From: "alice", To: "bob", MutualKey: [32]byte{9}, Time: time.Unix(1800000000, 0), Greeting: "hi, it's alice on my laptop"}
+	env, err := SealIntro(laptop.id.SigningKey(), in, bob.rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, signer, rec, err := OpenRequest(env, "bob", bob.keys, bob.lookup(alice))
+	if err != nil || *got != in || signer != laptop.rec.Profile.SigningKey || rec != alice.rec {
+		t.Fatalf("OpenRequest = %+v, %v, %v; want the laptop's request", got, signer, err)
+	}
+	first, _ := SealIntro(alice.id.SigningKey(), in, bob.rec)
+	if _, signer, _, err := OpenRequest(first, "bob", bob.keys, bob.lookup(alice)); err != nil || signer != alice.rec.Profile.SigningKey {
+		t.Fatalf("the first device's request: signer %v, %v", signer, err)
+	}
+	if _, err := OpenIntro(env, "bob", bob.keys, bob.lookup(alice)); !errors.Is(err, ErrForged) {
+		t.Fatalf("an introduction the laptop signed: %v, want ErrForged (the first device's only)", err)
+	}
+	forged, _ := SealIntro(eve.id.SigningKey(), in, bob.rec)
+	if _, _, _, err := OpenRequest(forged, "bob", bob.keys, bob.lookup(alice)); !errors.Is(err, ErrForged) {
+		t.Fatalf("a request eve signed as alice: %v, want ErrForged", err)
+	}
+	removed := *alice.rec
+	removed.Devices = nil
+	if _, _, _, err := OpenRequest(env, "bob", bob.keys, func(string) (*bns.Record, error) { return &removed, nil }); !errors.Is(err, ErrForged) {
+		t.Fatalf("a request from a device the record no longer lists: %v, want ErrForged", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -339,8 +340,6 @@ func contactsCmd(h *home, stdout io.Writer) *cobra.Command {
 					screen.Printf(stdout, "request sent to %s; your first message is queued: %s\n", name, res.Queued.Why)
 				case "introduced":
 					screen.Printf(stdout, "%s is a contact (introduced directly, no inbox)\n", name)
-				case "taken_on":
-					screen.Printf(stdout, "%s is a contact on this device too (a session with each of their devices; nothing was sent)\n", name)
 				default:
 					screen.Printf(stdout, "request sent to %s, sealed to their verified key\n", name)
 				}
@@ -487,10 +486,14 @@ func requestsCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			for _, p := range rs.Requests {
+				how := "signature verified against the chain"
+				if p.Device != "" {
+					how = "from their device " + strconv.Quote(p.Device) + "; " + how
+				}
 				if g := p.Greeting; g != "" {
-					screen.Printf(stdout, "%s\t(signature verified against the chain): %s\n", p.From, g)
+					screen.Printf(stdout, "%s\t(%s): %s\n", p.From, how, g)
 				} else {
-					screen.Printf(stdout, "%s\t(signature verified against the chain)\n", p.From)
+					screen.Printf(stdout, "%s\t(%s)\n", p.From, how)
 				}
 			}
 			for _, id := range rs.Waiting {

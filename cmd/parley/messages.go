@@ -148,10 +148,14 @@ func formatRequest(r api.Request, clk clock) screen.Block {
 	if !r.Time.IsZero() {
 		b.Printf("%s ", clk.stamp(r.Time))
 	}
+	from := r.From
+	if r.Device != "" {
+		from += fmt.Sprintf(" (from their device %q)", r.Device)
+	}
 	if r.Greeting != "" {
-		b.Printf("%s wants to become a contact (signature checked against the chain): %s — parley contacts accept %s", r.From, r.Greeting, r.From)
+		b.Printf("%s wants to become a contact (signature checked against the chain): %s — parley contacts accept %s", from, r.Greeting, r.From)
 	} else {
-		b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", r.From, r.From)
+		b.Printf("%s wants to become a contact (signature checked against the chain): parley contacts accept %s", from, r.From)
 	}
 	return b.Block()
 }

@@ -72,3 +72,59 @@ func TestTwoDevicesFromTheCLI(t *testing.T) {
 		return nil
 	})
 }
+
+// linkLaptop links a laptop to alice's name (home phone): 'parley link' on
+// it, 'parley devices add' on the phone; it returns the laptop's home once
+// other's node sees the device on alice's record.
+func linkLaptop(t *testing.T, rpc, phone, other string) string {
+	t.Helper()
+	laptop := filepath.Join(t.TempDir(), "alice-laptop")
+	code, out, errb, done := startLink(t, rpc, laptop, "--label", "laptop", "--name", "alice")
+	parley(t, "--home", phone, "devices", "add", code, "--yes")
+	if c := <-done; c != 0 {
+		t.Fatalf("link: exit %d\n%s%s", c, out.String(), errb.String())
+	}
+	awaitName(t, other, "alice", "device-add")
+	return laptop
+}
+
+// TestLinkedDeviceMakesAContact: alice, on the laptop she linked, asks
+// carol, whom she never talked to; carol sees the request with its
+// greeting, from alice's device "laptop", and accepts; carol's reply
+// reaches both of alice's devices; alice's first device lists carol as a
+// contact and what it sends reaches carol.
+func TestLinkedDeviceMakesAContact(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := users(t, rpc, hubs[0], "alice", "carol")
+	phone, carol := homes["alice"], homes["carol"]
+	laptop := linkLaptop(t, rpc, phone, carol)
+
+	if got := parley(t, "--home", laptop, "contacts", "add", "carol", "--message", "hi, it's alice on my laptop"); !strings.Contains(got, "request sent to carol") {
+		t.Fatalf("contacts add on the laptop:\n%s", got)
+	}
+	want := "alice\t(from their device \"laptop\"; signature verified against the chain): hi, it's alice on my laptop"
+	if got := parley(t, "--home", carol, "requests"); !strings.Contains(got, want) {
+		t.Fatalf("carol's requests:\n%s\nwant a line %q", got, want)
+	}
+	parley(t, "--home", carol, "contacts", "accept", "alice")
+	if got := parley(t, "--home", carol, "read", "alice"); !strings.Contains(got, "alice: hi, it's alice on my laptop") {
+		t.Fatalf("carol reads alice:\n%s", got)
+	}
+	parley(t, "--home", carol, "send", "alice", "hello alice, carol here")
+	for _, h := range []string{laptop, phone} {
+		if got := parley(t, "--home", h, "read", "carol"); !strings.Contains(got, "carol: hello alice, carol here") {
+			t.Fatalf("%s reads carol:\n%s", filepath.Base(h), got)
+		}
+	}
+	if got := parley(t, "--home", phone, "contacts"); !strings.Contains(got, "carol") {
+		t.Fatalf("alice's first device does not list carol:\n%s", got)
+	}
+	parley(t, "--home", phone, "send", "carol", "and from my first device")
+	if got := parley(t, "--home", carol, "read", "alice"); !strings.Contains(got, "alice: and from my first device") {
+		t.Fatalf("carol reads alice's first device:\n%s", got)
+	}
+	if got := parley(t, "--home", laptop, "read", "carol"); !strings.Contains(got, "and from my first device") {
+		t.Fatalf("the laptop does not show what the first device sent carol:\n%s", got)
+	}
+}

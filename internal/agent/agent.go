@@ -325,6 +325,9 @@ func (a *Agent) client(ctx context.Context, k *call) (*client.Client, error) {
 	if err := quiet(c.Expire(ctx)); err != nil && k != nil {
 		k.warn("expiring messages", err)
 	}
+	if err := quiet(c.TakeOnContacts(ctx)); err != nil && k != nil { // contacts the user's other devices made meanwhile
+		k.warn("reading your other devices", err)
+	}
 	return c, nil
 }
 

@@ -83,15 +83,10 @@ func (a *Agent) addContact(k *call) (any, error) {
 	if name == c.Name {
 		return nil, usagef("%s is your own name: add someone else's", name)
 	}
-	if c.LinkedDevice(k.ctx) {
-		// A device linked to the name takes on a conversation the user's
-		// first device has: nothing is sent to name (version 1 makes new
-		// contacts on the first device only).
-		err = c.AddFromOtherDevice(k.ctx, name)
-		if err == nil {
-			return api.AddContactResult{Outcome: "taken_on"}, nil
-		}
-	} else if req.Known {
+	// On a device linked to the name, a request is signed by this
+	// device's key (the conversation runs on device-pair sessions); a
+	// contact the user's other devices have is one here already.
+	if req.Known {
 		err = c.Introduce(k.ctx, name, req.Greeting)
 	} else {
 		err = c.Request(k.ctx, name, req.Greeting)
@@ -309,7 +304,7 @@ func (a *Agent) requests(k *call) (any, error) {
 
 // apiRequest is p as the API carries it (never its keys).
 func apiRequest(p client.Pending) api.Request {
-	r := api.Request{ID: p.ID, From: p.From}
+	r := api.Request{ID: p.ID, From: p.From, Device: p.Device}
 	if p.Intro != nil {
 		r.Greeting, r.Time = p.Intro.Greeting, p.Intro.Time
 	}

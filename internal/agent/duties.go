@@ -98,7 +98,7 @@ func (a *Agent) watched(ctx context.Context, c *client.Client, n client.Notice) 
 	case n.Kind == client.NoticeExpired:
 		a.publish(api.Event{Type: api.EventExpired})
 	case n.Kind == client.NoticeRequest:
-		a.publish(api.Event{Type: api.EventRequest, Request: &api.Request{From: n.From, Greeting: n.Greeting, Time: n.Time}})
+		a.publish(api.Event{Type: api.EventRequest, Request: &api.Request{From: n.From, Device: n.Device, Greeting: n.Greeting, Time: n.Time}})
 		a.notify(ctx, "contact request from "+n.From)
 	case n.Kind == client.NoticeMessage:
 		e := *n.Event

@@ -393,9 +393,8 @@ type AddContactRequest struct {
 // AddContactResult says what became of the request: Outcome "sent"
 // (sealed to their verified key, in their inbox), "introduced" (--known:
 // a contact now), "intro_pending" (waiting for their introduction),
-// "intro_queued", "request_queued", "greeting_queued" (Queued says why),
-// "taken_on" (on a device linked to the name: a contact of the user's
-// other devices, taken on here; nothing sent).
+// "intro_queued", "request_queued", "greeting_queued" (Queued says why).
+// On a device linked to the name, a request is signed by that device.
 type AddContactResult struct {
 	Outcome string  `json:"outcome"`
 	Queued  *Queued `json:"queued,omitempty"`
@@ -446,6 +445,7 @@ type ProfileUpdate struct {
 type Request struct {
 	ID       string    `json:"id"`
 	From     string    `json:"from"`
+	Device   string    `json:"device,omitempty"` // the label of the sender's device that wrote it, if not their first
 	Greeting string    `json:"greeting,omitempty"`
 	Time     time.Time `json:"time,omitzero"`
 }
