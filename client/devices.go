@@ -633,10 +633,10 @@ func (c *Client) syncRead(ctx context.Context, ct *Contact) error {
 }
 
 // ErrLinkedDevice: this device is not the user's first device, and in
-// version 1 only the first device makes new contacts (a request or an
-// introduction is signed by the first device's key). A contact of the
-// user's other devices is taken on here with AddFromOtherDevice.
-var ErrLinkedDevice = errors.New("client: new contacts are made on your first device")
+// version 1 only the first device writes introductions (case 1: checked
+// against the first device's key). A linked device asks with a request
+// (Request), which any listed device may sign.
+var ErrLinkedDevice = errors.New("client: introductions are made on your first device")
 
 // LinkedDevice reports whether this device is one the user's verified
 // record lists after its first device (looked up now; with the chain

@@ -36,7 +36,7 @@ func (c *Client) Introduce(ctx context.Context, name, greeting string) error {
 		return fmt.Errorf("%w: %s", ErrAlreadyContact, name)
 	}
 	if c.LinkedDevice(ctx) {
-		return fmt.Errorf("%w: add %s there; if %s is a contact already, take the conversation on here", ErrLinkedDevice, name, name)
+		return fmt.Errorf("%w: introduce %s there, or send %s a request from here", ErrLinkedDevice, name, name)
 	}
 	if err := c.writable(ctx, false); err != nil {
 		return err
