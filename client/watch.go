@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/client/hubclient"
@@ -46,21 +47,31 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 	}
 	requests := &announcer{seen: map[string]bool{}}
 	lastRefresh := time.Now()
+	var mineDue atomic.Int64 // until when (Unix ns) the own record is looked up at every maintenance tick: a welcome was written
 	for {
 		c.refreshMine(ctx)
 		plan, devs := c.watchPlan(), c.deviceSet()
 		wctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
+		welcomed := func() {
+			// One of the user's devices approved a new one: the chain
+			// lists it (the welcome is written after the device-add
+			// committed), perhaps at a height this node has not verified
+			// yet, so the record is looked up at each tick for a while.
+			mineDue.Store(time.Now().Add(welcomeFollow).UnixNano())
+			c.refreshMine(wctx)
+			cancel() // follow it now if the list changed (else the tick does)
+		}
 		for url, names := range plan {
 			// A hub takes at most 5,000 follows a stream, and each contact
 			// needs three: more contacts on one hub take more streams.
 			for i := 0; i == 0 || i < len(names); i += c.timings.ContactsPerStream {
 				part := names[i:min(i+c.timings.ContactsPerStream, len(names))]
 				inbox := slices.Contains(c.ownHubs(), url) && i == 0
-				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, fn, onErr) })
+				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, welcomed, fn, onErr) })
 			}
 		}
-		c.maintain(wctx, plan, devs, &lastRefresh, requests, fn, onErr)
+		c.maintain(wctx, plan, devs, &lastRefresh, &mineDue, requests, fn, onErr)
 		cancel()
 		wg.Wait()
 		if ctx.Err() != nil {
@@ -101,7 +112,7 @@ func (c *Client) watchPlan() map[string][]string {
 
 // maintain runs Watch's periodic work until ctx ends or the plan of what
 // to follow changes (a new contact, a contact's new hubs).
-func (c *Client) maintain(ctx context.Context, plan map[string][]string, devs string, lastRefresh *time.Time, requests *announcer, fn func(Notice), onErr func(error)) {
+func (c *Client) maintain(ctx context.Context, plan map[string][]string, devs string, lastRefresh *time.Time, mineDue *atomic.Int64, requests *announcer, fn func(Notice), onErr func(error)) {
 	t := time.NewTicker(c.timings.Maintenance)
 	defer t.Stop()
 	lastBackup := time.Now()
@@ -168,6 +179,9 @@ func (c *Client) maintain(ctx context.Context, plan map[string][]string, devs st
 				onErr(err) // said at once: the user may need to act
 			}
 			c.refreshMine(ctx)
+		}
+		if time.Now().UnixNano() < mineDue.Load() {
+			c.refreshMine(ctx) // a device was approved lately: follow it as soon as this node verifies it
 		}
 		if !maps.EqualFunc(plan, c.watchPlan(), slices.Equal) || devs != c.deviceSet() {
 			return // a new contact, new hubs, or a device added or removed: follow them
@@ -318,9 +332,14 @@ func (c *Client) announceRequests(ctx context.Context, a *announcer, fn func(Not
 	}
 }
 
+// welcomeFollow is how long after a welcome a watch looks its own record
+// up at each maintenance tick, until the new device shows.
+const welcomeFollow = 2 * time.Minute
+
 // watchHub follows names' messages on the hub at url, and the user's
-// inbox there if inbox (url is one of the user's hubs).
-func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox bool, requests *announcer, fn func(Notice), onErr func(error)) {
+// inbox there if inbox (url is one of the user's hubs), and the welcomes
+// the user's devices write there (a device approved: welcomed is called).
+func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox bool, requests *announcer, welcomed func(), fn func(Notice), onErr func(error)) {
 	h, err := c.dial(ctx, url)
 	byAddr := map[string][]string{}
 	var follows []hubclient.Follow
@@ -350,14 +369,17 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		}
 	}
 	selfAddr := map[string]bool{} // the user's other devices, on the user's hubs: copies
+	ownAddr := map[string]bool{}  // every device of the user's: the welcomes they write
 	if inbox {
 		c.refreshMine(ctx)
 		c.mu.Lock()
 		me := c.myDevice().Device
+		ownAddr[c.Address()] = true
+		follows = append(follows, hubclient.Follow{Address: c.Address(), Prefix: wire.WelcomePrefix})
 		for _, d := range devicesOf(c.mine) {
 			if a := auth.NativeAddress(d.Key[:]); d.Key != me && !selfAddr[a] {
-				selfAddr[a] = true
-				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"})
+				selfAddr[a], ownAddr[a] = true, true
+				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"}, hubclient.Follow{Address: a, Prefix: wire.WelcomePrefix})
 			}
 		}
 		c.mu.Unlock()
@@ -419,6 +441,8 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 				case "change":
 					if ev.Op == "put" && strings.HasPrefix(ev.Path, "_inbox/") && ev.Address == c.Address() {
 						c.announceRequests(ctx, requests, fn, onErr)
+					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, wire.WelcomePrefix) && ownAddr[ev.Address] {
+						welcomed()
 					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "r/") {
 						for _, n := range byAddr[ev.Address] {
 							fn(Notice{Kind: NoticeReceipt, Conv: ContactConv(n)})

@@ -260,8 +260,12 @@ func CheckOffer(code LinkCode, chainID string, offer []byte) error {
 func WelcomePath(code LinkCode) string {
 	m := hmac.New(sha256.New, code[:])
 	m.Write([]byte(linkPathLabel))
-	return "k/" + hex.EncodeToString(m.Sum(nil)[:16])
+	return WelcomePrefix + hex.EncodeToString(m.Sum(nil)[:16])
 }
+
+// WelcomePrefix starts every welcome's path: a watch of the user's own
+// buckets follows it to learn at once that a device was approved.
+const WelcomePrefix = "k/"
 
 // Welcome is what an approving device hands a new one.
 type Welcome struct {
