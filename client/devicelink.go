@@ -89,8 +89,9 @@ func cmpOr(a, b error) error {
 // without this device's device-pair sessions: the new device's
 // conversations run on device-pair sessions of its own (docs/protocol.md,
 // Device-pair sessions), and its queued messages and requests are
-// dropped; the self sessions, group links, uploads, the backup's
-// configuration and this device's identity are left out.
+// dropped; the groups come without any sender key; the self sessions,
+// group links, uploads, the backup's configuration and this device's
+// identity are left out.
 func welcomeState(plain []byte) ([]byte, error) {
 	var s store.State
 	if err := json.Unmarshal(plain, &s); err != nil {
@@ -102,6 +103,16 @@ func welcomeState(plain []byte) ([]byte, error) {
 		ct.Outbox, ct.Request, ct.IntroPath, ct.Asked = nil, nil, "", ""
 		ct.ReceiptKey, ct.SentRcpt, ct.SentKey = nil, nil, nil
 		ct.NextSend, ct.NextRecv, ct.Deleted, ct.Indexed, ct.Skipped, ct.Expiring, ct.Awaiting = 0, 0, nil, nil, nil, nil, nil
+	}
+	for _, g := range s.Groups {
+		// No sender key crosses: the user's own (its seed reads, and its
+		// signing seed signs, what this device writes to the group) nor
+		// those the members gave (a seed reads everything its author
+		// writes under it, and the welcome stays readable on the hubs to
+		// the new device's keys even after that device is removed). The
+		// new device makes a key of its own (Linked) and gets members'
+		// as they give them.
+		g.Keys, g.SentKey, g.Held = map[string][]*store.Key{}, map[string]uint64{}, nil
 	}
 	s.Self = nil
 	s.Links, s.Uploads, s.DoomedPaths, s.Backup, s.Superseded = nil, nil, nil, nil, nil

@@ -228,8 +228,19 @@ func sealIn(s *devSession, e *wire.Event, hubExp time.Time) error {
 // refreshMine looks the user's own name up at the latest verified height
 // (once per height) so that sends and reads follow the user's device
 // list. If the chain does not answer, the list as last seen stands: it
-// never fails a send or a read.
+// never fails a send or a read (checkMine is what holds copies back).
 func (c *Client) refreshMine(ctx context.Context) error {
+	c.checkMine(ctx)
+	return nil
+}
+
+// checkMine is refreshMine that says when the chain did not answer (the
+// error wraps ErrOffline): what waits for the user's other devices goes
+// out only once their list is looked up at the latest verified height,
+// as a contact's keys are checked before what waits for them. Self
+// sessions with a device the record no longer lists are dropped, with
+// what was sealed for it.
+func (c *Client) checkMine(ctx context.Context) error {
 	var height int64
 	if hd, ok := c.dir.(heights); ok {
 		if h, err := hd.Height(ctx); err == nil {
@@ -244,12 +255,31 @@ func (c *Client) refreshMine(ctx context.Context) error {
 	}
 	rec, err := c.lookup(ctx, c.Name)
 	if err != nil {
-		return nil
+		return err
 	}
 	c.mu.Lock()
 	c.mine, c.mineHeight = rec, height
+	c.self = slices.DeleteFunc(c.self, func(s *devSession) bool { return !listed(rec, s.peer.Device) })
 	c.mu.Unlock()
 	return nil
+}
+
+// stillListed reports whether the device-pair session s (with a device
+// of the contact name, or of the user's when name is "") is with a
+// device the record as last checked lists, and the session is still
+// held: what waits in it may go out only then.
+func (c *Client) stillListed(name string, s *devSession) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, ss := c.mine, c.self
+	if name != "" {
+		ct := c.contacts[name]
+		if ct == nil {
+			return false
+		}
+		rec, ss = ct.Record, ct.devs
+	}
+	return slices.Contains(ss, s) && listed(rec, s.peer.Device)
 }
 
 // receiveDevices reads every new event from the device-pair sessions with

@@ -163,6 +163,10 @@ func (c *Client) checkName(ctx context.Context, name string) (*bns.Record, error
 					c.deviceNotices(name, ct.Record, cur)
 				}
 				ct.Record, ct.changed, dirty = cur, nil, true
+				// A device the record no longer lists gets nothing more,
+				// not even what was sealed for it before its removal was
+				// seen and waits to go out.
+				ct.devs = slices.DeleteFunc(ct.devs, func(s *devSession) bool { return !listed(cur, s.peer.Device) })
 			}
 		default:
 			old = ct.Record

@@ -124,9 +124,16 @@ func (c *Client) Flush(ctx context.Context) error {
 	run := func(j job, checked bool) (bool, error) {
 		check := func() error { return c.keysChecked(ctx, j.contact, j.st) }
 		switch {
-		case checked, j.contact == "" && j.group == nil:
-			// Checked for the whole batch, or a self session: the user's
-			// own devices, as looked up before sealing.
+		case j.contact == "" && j.group == nil:
+			// A self session: the user's own devices, looked up now.
+			check = func() error {
+				if !j.st.Unsent() {
+					return nil
+				}
+				return c.checkMine(ctx)
+			}
+		case checked:
+			// Checked for the whole batch.
 			check = func() error { return nil }
 		case j.group != nil:
 			check = func() error { return c.membersChecked(ctx, j.group, j.st) }
@@ -146,6 +153,9 @@ func (c *Client) Flush(ctx context.Context) error {
 			j.indexPath, j.indexKey = wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)
 		}
 		if j.session != nil {
+			if !c.stillListed(j.contact, j.session) {
+				return false, nil // removed: what was sealed for it never leaves
+			}
 			if err := c.putIntro(ctx, j.session); err != nil {
 				return false, fmt.Errorf("client: send %s: %w", j.label, err)
 			}

@@ -1,0 +1,230 @@
+package client_test
+
+import (
+	"context"
+	"crypto/hpke"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/parley-im/parley/chain/bns"
+	"github.com/parley-im/parley/client"
+	"github.com/parley-im/parley/client/hubclient"
+	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/store"
+	"github.com/parley-im/parley/client/wire"
+)
+
+// TestRemovedDeviceGetsNothingQueued: alice's phone is cut off from the
+// chain (down, or blocked) while bob removes his stolen laptop and alice,
+// with her owner key elsewhere, removes hers. The phone, which has not
+// seen either removal, sends bob a message: it is sealed for bob's
+// devices and copied for alice's laptop as they were last seen, and
+// queued. Neither removed laptop may ever read it: not the copy at once
+// (the user's own devices are as unchecked as a contact's), nor bob's
+// once the chain answers again and the phone flushes.
+func TestRemovedDeviceGetsNothingQueued(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "alice.state")
+	_, aliceID, aliceDir := w.userOn("alice", []string{w.hubs[0]}, state)
+	_, bobID, _ := w.userOn("bob", []string{w.hubs[1]}, "")
+	w.settle("alice", "bob")
+	chain := &switchableChain{Directory: aliceDir}
+	phone, err := client.Open(ctx, "alice", aliceID, chain, w.hubs[0], state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := client.Open(ctx, "bob", bobID, w.directory(), w.hubs[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect(t, phone, bob, "hi bob")
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	aliceLaptop, aliceLaptopID := w.linkDevice("alice", "laptop", aliceID, w.hubs[0])
+	bobLaptop, bobLaptopID := w.linkDevice("bob", "laptop", bobID, w.hubs[1])
+	for _, c := range []*client.Client{aliceLaptop, bobLaptop} {
+		if err := c.AddFromOtherDevice(ctx, map[string]string{"alice": "bob", "bob": "alice"}[c.Name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every session is under way: the phone's first message reaches both
+	// of bob's devices and, as a copy, alice's laptop.
+	if err := phone.Send(ctx, "bob", "before"); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, bob, "alice", "before")
+	receiveUntil(t, bobLaptop, "alice", "before")
+	receiveUntil(t, aliceLaptop, "bob", "before")
+
+	chain.down.Store(true)
+	dir := w.directory()
+	if _, err := dir.RemoveDevice(ctx, bobID.SigningKey(), "bob", bns.PublicKeyOf(bobLaptopID.SigningKey())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.RemoveDevice(ctx, aliceID.OwnerKey(), "alice", bns.PublicKeyOf(aliceLaptopID.SigningKey())); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices("bob", func(r *bns.Record) bool { return len(r.AllDevices()) == 1 })
+	w.awaitDevices("alice", func(r *bns.Record) bool { return len(r.AllDevices()) == 1 })
+
+	const secret = "sealed before the removals were seen"
+	if err := phone.Send(ctx, "bob", secret); !errors.Is(err, client.ErrQueued) {
+		t.Fatalf("send with the chain down: %v, want ErrQueued", err)
+	}
+	copies, err := aliceLaptop.SyncCopies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(texts(copies), secret) {
+		t.Errorf("alice's removed laptop read the phone's copy while the phone could not see the chain: %q", texts(copies))
+	}
+
+	chain.down.Store(false)
+	if err := phone.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, bob, "alice", secret)
+	ms, err := bobLaptop.Receive(ctx, client.ContactConv("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(texts(ms), secret) {
+		t.Errorf("bob's removed laptop read what alice's phone sealed for it before seeing the removal and sent after: %q", texts(ms))
+	}
+	copies, err = aliceLaptop.SyncCopies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(texts(copies), secret) || slices.Contains(historyTexts(aliceLaptop.Conversation(client.ContactConv("bob"))), secret) {
+		t.Errorf("alice's removed laptop read the phone's copy once the chain answered: %q", texts(copies))
+	}
+}
+
+// TestRemovedLinkedDeviceReadsNoGroup: alice and bob are in a group;
+// alice links a laptop, which is then stolen, and she removes it. The
+// thief holds the laptop's keys, which open the welcome that still sits
+// in alice's bucket (a public read): it must not give the group's sender
+// keys (bob's, or the phone's own), with which the thief would read what
+// bob and alice write to the group after the removal.
+func TestRemovedLinkedDeviceReadsNoGroup(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	phone, phoneID, dir := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	if _, err := phone.CreateGroup(ctx, "trip", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	id := groupSync(t, "trip", phone, bob)
+	if _, err := bob.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: "before the link"}); err != nil {
+		t.Fatal(err)
+	}
+	groupTexts(t, phone, id)
+
+	// The laptop is linked the way `parley devices add` does it.
+	laptopID, err := keystore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := laptopID.Profile(nil)
+	offer := bns.Device{SigningKey: p.SigningKey, EncKeys: p.EncKeys, Label: "laptop"}
+	code, _, err := dir.OfferDevice(ctx, laptopID.SigningKey(), offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddDevice(ctx, phoneID.SigningKey(), "alice", code); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices("alice", func(r *bns.Record) bool { return len(r.AllDevices()) == 2 })
+	lcode := wire.LinkCode(code)
+	if err := phone.WriteWelcome(ctx, lcode, offer, false); err != nil {
+		t.Fatal(err)
+	}
+	wel, err := client.ReadWelcome(ctx, "alice", lcode, laptopID, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Linked(ctx, "alice", laptopID, dir, "", wel); err != nil {
+		t.Fatal(err)
+	}
+
+	// Stolen: alice removes it; bob and the phone write on.
+	if _, err := dir.RemoveDevice(ctx, phoneID.SigningKey(), "alice", offer.SigningKey); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices("alice", func(r *bns.Record) bool { return len(r.AllDevices()) == 1 })
+	for _, c := range []*client.Client{bob, phone} {
+		if _, err := c.SendEvent(ctx, client.GroupConv(id), &wire.Event{Kind: wire.KindText, Text: c.Name + " after the removal"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The thief reads the welcome with the laptop's keys, as anyone reads
+	// a bucket, and takes what sender keys it holds.
+	pub, err := hubclient.Dial(ctx, w.hubs[0], nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _, err := pub.Get(ctx, phone.Address(), wire.WelcomePath(lcode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xk, _ := laptopID.X25519Key()
+	hk, _ := laptopID.HybridKey()
+	stolen, err := wire.OpenWelcome(env, "alice", lcode, offer.SigningKey, []hpke.PrivateKey{xk, hk}, func(bns.PublicKey) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Parse(stolen.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, g := range st.Groups {
+		for member, keys := range g.Keys {
+			author := map[string]*client.Client{"alice": phone, "bob": bob}[member]
+			if author == nil {
+				continue
+			}
+			hubURL := map[string]string{"alice": w.hubs[0], "bob": w.hubs[1]}[member]
+			h, err := hubclient.Dial(ctx, hubURL, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				ck := wire.GroupChainStart(k.Seed)
+				for i := k.From; i < k.From+8; i++ {
+					next, mk := wire.GroupChainStep(ck)
+					ck = next
+					path := wire.GroupPath(k.Seed, i)
+					blob, _, err := h.Get(ctx, author.Address(), path)
+					if err != nil {
+						continue
+					}
+					verifier := k.SignPub
+					if len(verifier) == 0 {
+						rec := mustLookup(t, w, member)
+						verifier = rec.Profile.SigningKey[:]
+					}
+					plain, err := wire.OpenGroupMessage(mk, verifier, g.ID, k.Epoch, i, path, blob)
+					if err != nil {
+						continue
+					}
+					if e, err := wire.ParseEvent(plain); err == nil {
+						read = append(read, member+": "+e.Text)
+					}
+				}
+			}
+		}
+	}
+	for _, text := range []string{"bob: bob after the removal", "alice: alice after the removal"} {
+		if slices.Contains(read, text) {
+			t.Errorf("the thief holding the removed laptop read %q with the sender keys its welcome gave (read: %q)", text, read)
+		}
+	}
+}
