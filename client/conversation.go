@@ -115,9 +115,16 @@ type WithheldError struct {
 	Name  string
 	Seq   uint64
 	Count uint64 // what the index lists
+	// Device is the device of Name's whose device-pair session it is in,
+	// as Message.Device names it ("" and Seq in the name session: their
+	// first device's); Seq is then the session's message number.
+	Device string
 }
 
 func (e *WithheldError) Error() string {
+	if e.Device != "" {
+		return fmt.Sprintf("client: %s's hubs withhold message %d from their device %.8s… (its index lists %d): later messages from that device wait for it", e.Name, e.Seq, e.Device, e.Count)
+	}
 	return fmt.Sprintf("client: %s's hubs withhold message %d (their index lists %d): later messages wait for it", e.Name, e.Seq, e.Count)
 }
 

@@ -2,12 +2,15 @@ package client_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
 )
 
 // TestWatchLearnsANewDevice: alice's watch runs on her phone; she links a
@@ -64,4 +67,51 @@ func TestWatchLearnsANewDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	onPhone("from the new laptop")
+}
+
+// TestHubWithholdsADeviceMessage: alice's laptop (a linked device) sends
+// bob four messages on its device-pair session with him; alice's hub
+// withholds the third. Bob's Receive shows the first two and reports the
+// withheld one (*client.WithheldError, as for the name session), asked
+// again too; the hub serving it again, bob reads the rest.
+func TestHubWithholdsADeviceMessage(t *testing.T) {
+	w := newWorld(t)
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	ctx := context.Background()
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	w.awaitDevices("alice", func(r *bns.Record) bool { return len(r.Devices) == 1 })
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"m0", "m1", "m2", "m3"} {
+		if err := laptop.Send(ctx, "bob", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths := client.SessionPaths(laptop, "bob", 2)
+	if len(paths) != 1 {
+		t.Fatalf("the laptop's sessions with bob: %v, want one", paths)
+	}
+	addr := laptop.Address()
+	real := blob(t, w, 0, addr, paths[0])
+	w.drivers[0].Delete(ctx, addr, paths[0], hub.DeleteOptions{})
+
+	got, err := receive(t, bob, "alice")
+	var wh *client.WithheldError
+	if !errors.As(err, &wh) || wh.Name != "alice" || wh.Seq != 2 || wh.Count != 4 || strings.Join(got, "|") != "m0|m1" {
+		t.Fatalf("a withheld message of the laptop's: %q, %v; want m0|m1 and a *WithheldError for message 2 of 4", got, err)
+	}
+	if got, err := receive(t, bob, "alice"); !errors.As(err, &wh) || len(got) != 0 {
+		t.Fatalf("asked again: %q, %v", got, err)
+	}
+	setBlob(w, 0, addr, paths[0], real)
+	if got, err := receive(t, bob, "alice"); err != nil || strings.Join(got, "|") != "m2|m3" {
+		t.Fatalf("served again: %q, %v; want m2|m3", got, err)
+	}
 }

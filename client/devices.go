@@ -422,6 +422,7 @@ func (c *Client) readDevice(ctx context.Context, ss *[]*devSession, rec *bns.Rec
 	c.mu.Unlock()
 	var out []Message
 	for _, s := range mine {
+		var index *wire.Index
 		for {
 			c.mu.Lock()
 			seq := s.nextRecv
@@ -454,6 +455,24 @@ func (c *Client) readDevice(ctx context.Context, ss *[]*devSession, rec *bns.Rec
 				err = c.write(sv)
 			}
 			if errors.Is(err, hub.ErrNotFound) {
+				// The end of what the session holds, unless its index (the
+				// writer's, sealed under the session's header key) lists
+				// more: a message the hubs withhold (as for the name
+				// session, Receive), or one deleted or expired on time.
+				if index == nil {
+					index = c.bestIndex(ctx, hubs, addr, wire.IndexPath(s.keys.RecvKey), s.keys.Header)
+				}
+				switch {
+				case index.IsDeleted(seq), index.IsExpired(seq, c.now()):
+					c.mu.Lock()
+					s.nextRecv++
+					if err := c.saveUnlock(); err != nil {
+						return out, err
+					}
+					continue
+				case seq < index.Count:
+					return out, &WithheldError{Name: rec.Name, Seq: seq, Count: index.Count, Device: devHex(rec, d.Key)}
+				}
 				break
 			}
 			if err != nil {

@@ -175,3 +175,21 @@ func PeekDevice(c *Client, name string, device bns.PublicKey) (string, bool) {
 	}
 	return "", false
 }
+
+// SessionPaths returns where c's message seq to each device of name's
+// that c runs a device-pair session with lives on c's hubs.
+func SessionPaths(c *Client, name string, seq uint64) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := c.contacts[name]
+	if ct == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range ct.devs {
+		if s.mine || s.ratchet.CanSend() {
+			out = append(out, wire.MessagePath(s.keys.SendKey, seq))
+		}
+	}
+	return out
+}
