@@ -139,7 +139,7 @@ type Agent struct {
 
 	openMu sync.Mutex // one opening of the client at a time
 	// keystoreMu: one call that writes the keystore at a time (init,
-	// restore, recover, passphrase), each checking what it relies on
+	// restore, recover, link, passphrase), each checking what it relies on
 	// under it: the home still empty, the current passphrase still
 	// opening it. Two at once each wrote over the other's keystore while
 	// both answered success.

@@ -224,6 +224,8 @@ func (a *Agent) link(k *call) (any, error) {
 	if req.Label == bns.FirstDeviceLabel {
 		return nil, usagef("--label %q is the first device's: choose another (laptop, phone-2…)", req.Label)
 	}
+	a.keystoreMu.Lock() // one setup at a time: an init (or another link) at once finds this one's identity
+	defer a.keystoreMu.Unlock()
 	if a.home.hasIdentity() {
 		return nil, coded(api.CodeExists, fmt.Errorf("%s already holds an identity", a.home.dir), "link into a new home: 'parley --home NEWDIR link --node URL'")
 	}
