@@ -115,3 +115,87 @@ func TestHubWithholdsADeviceMessage(t *testing.T) {
 		t.Fatalf("served again: %q, %v; want m2|m3", got, err)
 	}
 }
+
+// TestRacingDeviceIntroductions: alice's laptop and bob's phone each send
+// the other a message at the same moment, so each writes a device
+// introduction for the same pair of devices. Both sessions are read, so
+// nothing is lost; once each has read the other's, both send on the one
+// session whose writer sorts first; two more rounds, one of them again
+// at the same moment, arrive whole and in order on each side.
+func TestRacingDeviceIntroductions(t *testing.T) {
+	w := newWorld(t)
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	ctx := context.Background()
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Send(ctx, "alice", "hi alice"); err != nil {
+		t.Fatal(err)
+	}
+	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.CheckKeys(ctx, "alice"); err != nil { // bob's client sees the laptop on alice's record
+		t.Fatal(err)
+	}
+	atOnce := func(l, b string) {
+		t.Helper()
+		errs := make(chan error, 2)
+		go func() { errs <- laptop.Send(ctx, "bob", l) }()
+		go func() { errs <- bob.Send(ctx, "alice", b) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	atOnce("l1", "b1")
+	if _, n, _ := client.SendingKey(laptop, "bob", 0); n != 1 {
+		t.Fatalf("the laptop holds %d sessions with bob's phone before reading, want its own only", n)
+	}
+	var onBob, onLaptop []string
+	read := func() {
+		t.Helper()
+		got, err := receive(t, bob, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		onBob = append(onBob, got...)
+		got, err = receive(t, laptop, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		onLaptop = append(onLaptop, got...)
+	}
+	read()
+	lk, ln, err := client.SendingKey(laptop, "bob", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, bn, err := client.SendingKey(bob, "alice", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ln != 2 || bn != 2 || lk != bk {
+		t.Fatalf("after reading: the laptop holds %d sessions, bob %d; they send on the same one: %v; want 2, 2, true", ln, bn, lk == bk)
+	}
+	atOnce("l2", "b2")
+	read()
+	if err := laptop.Send(ctx, "bob", "l3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Send(ctx, "alice", "b3"); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	if got := strings.Join(onBob, "|"); got != "l1|l2|l3" {
+		t.Fatalf("bob read from the laptop %q, want l1|l2|l3", got)
+	}
+	if got := strings.Join(onLaptop, "|"); got != "b1|b2|b3" {
+		t.Fatalf("the laptop read from bob %q, want b1|b2|b3", got)
+	}
+}

@@ -193,3 +193,27 @@ func SessionPaths(c *Client, name string, seq uint64) []string {
 	}
 	return out
 }
+
+// SendingKey returns the mutual key of the device-pair session c sends on
+// to name's device number dev (in the record's order, 0 the first), and
+// how many sessions c holds with that device.
+func SendingKey(c *Client, name string, dev int) ([32]byte, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := c.contacts[name]
+	if ct == nil {
+		return [32]byte{}, 0, ErrNotContact
+	}
+	d := devicesOf(ct.Record)[dev]
+	n := 0
+	for _, s := range ct.devs {
+		if s.peer.Device == d.Key {
+			n++
+		}
+	}
+	s, err := c.sessionFor(&ct.devs, name, d)
+	if err != nil {
+		return [32]byte{}, n, err
+	}
+	return s.mutual, n, nil
+}
