@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/keystore"
 	"github.com/parley-im/parley/internal/api"
+	"github.com/parley-im/parley/internal/await"
 )
 
 // TestSetUpAndLinkAtOnce: the web app's first run is open in two tabs,
@@ -102,4 +105,70 @@ func TestSetUpAndLinkAtOnce(t *testing.T) {
 	if made != 1 {
 		t.Errorf("%d of %d setups and links at once succeeded, want 1", made, len(answers))
 	}
+}
+
+// TestRecoverRetiresLinkedDevices: alice has a phone and a linked laptop;
+// both are stolen. On a new device she recovers the name with her
+// phrase. Once bob confirms her new keys, nothing he sends reaches either
+// stolen device, and nothing the laptop writes reaches bob.
+func TestRecoverRetiresLinkedDevices(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	phone, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	phrase := initWithPhrase(t, rpc, phone)
+	initHome(t, rpc, bob)
+	parley(t, "--home", phone, "register", "alice", "--hub", hubs[0])
+	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	awaitName(t, phone, "bob")
+	awaitName(t, bob, "alice")
+	befriend(t, map[string]string{"alice": phone, "bob": bob}, "alice", "bob")
+
+	laptop := filepath.Join(t.TempDir(), "alice-laptop")
+	code, out, errb, done := startLink(t, rpc, laptop, "--label", "laptop", "--name", "alice")
+	parley(t, "--home", phone, "devices", "add", code, "--yes")
+	if c := <-done; c != 0 {
+		t.Fatalf("link: exit %d\n%s%s", c, out.String(), errb.String())
+	}
+	awaitName(t, bob, "alice", "device-add")
+	parley(t, "--home", bob, "send", "alice", "before the theft")
+	for _, h := range []string{phone, laptop} {
+		if got := parley(t, "--home", h, "read", "bob"); !strings.Contains(got, "bob: before the theft") {
+			t.Fatalf("%s reads bob:\n%s", filepath.Base(h), got)
+		}
+	}
+	parley(t, "--home", laptop, "send", "bob", "from the laptop")
+	if got := parley(t, "--home", bob, "read", "alice"); !strings.Contains(got, "alice: from the laptop") {
+		t.Fatalf("bob reads alice:\n%s", got)
+	}
+
+	// Both stolen: a new device, the phrase.
+	alice := filepath.Join(t.TempDir(), "alice-new")
+	t.Setenv("PARLEY_RECOVERY_PHRASE", phrase)
+	if got := parley(t, "--home", alice, "recover", "alice", "--node", rpc); !strings.Contains(got, "recovered alice at height ") {
+		t.Fatalf("recover: %s", got)
+	}
+	awaitName(t, bob, "alice", "new keys: signing key")
+	parley(t, "--home", bob, "contacts", "confirm", "alice")
+	parley(t, "--home", bob, "send", "alice", "after the recovery")
+	parley(t, "--home", alice, "contacts", "accept", "bob")
+	if got := parley(t, "--home", alice, "read", "bob"); !strings.Contains(got, "bob: after the recovery") {
+		t.Fatalf("the recovered alice reads:\n%s", got)
+	}
+	for _, h := range []string{phone, laptop} {
+		if _, got, errs := try(h, "read", "bob"); strings.Contains(got, "after the recovery") {
+			t.Errorf("the stolen %s reads what bob sent after the recovery:\n%s%s", filepath.Base(h), got, errs)
+		}
+	}
+	try(laptop, "send", "bob", "the thief writes")
+	parley(t, "--home", alice, "send", "bob", "the recovered device writes")
+	await.NoError(t, 2*time.Minute, "bob to read the recovered device", func() error {
+		got := parley(t, "--home", bob, "read", "alice")
+		if strings.Contains(got, "the thief writes") {
+			t.Fatalf("bob shows what the stolen laptop wrote after the recovery:\n%s", got)
+		}
+		if !strings.Contains(got, "alice: the recovered device writes") {
+			return os.ErrNotExist
+		}
+		return nil
+	})
 }
