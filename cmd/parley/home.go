@@ -40,6 +40,8 @@ type home struct {
 	stdin io.Reader
 	cmd   string // the command, for a process waiting for the lock
 	clock clock  // when now is, and the zone times are shown in
+	// webNow is the clock of parley web's sessions (nil: the system's).
+	webNow func() time.Time
 
 	conn   *api.Client   // the agent's API, once connected
 	lock   *homedir.Lock // the home's lock, when this process holds it

@@ -52,6 +52,9 @@ type runOptions struct {
 	// notifier shows a daemon's desktop notifications (nil: the desktop's
 	// on the session bus, if any).
 	notifier agent.Notifier
+	// webNow is the clock parley web's sessions and login address expire
+	// by (nil: the system's). No flag sets it.
+	webNow func() time.Time
 }
 
 // coreHome is what opts give the agent this process may run.

@@ -40,6 +40,7 @@ type runOptions struct {
 	ask      func(prompt string) ([]byte, error)
 	clock    clock
 	lockWait time.Duration
+	webNow   func() time.Time
 }
 
 func (runOptions) coreHome() coreHome { return coreHome{} }

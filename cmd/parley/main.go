@@ -46,7 +46,7 @@ func runWith(ctx context.Context, opts runOptions, args []string, stdin io.Reade
 	out := screen.NewWriter(stdout, screen.IsTerminal(stdout))
 	errw := screen.NewWriter(stderr, screen.IsTerminal(stderr))
 	h := &home{stderr: errw, debugEnv: os.Getenv("PARLEY_DEBUG") != "", ask: opts.ask, clock: opts.clock, barAt: -1,
-		lockWait: opts.lockWait, core: opts.coreHome()}
+		lockWait: opts.lockWait, core: opts.coreHome(), webNow: opts.webNow}
 	if h.lockWait == 0 {
 		h.lockWait = defaultLockWait
 	}

@@ -63,7 +63,7 @@ func webCmd(h *home, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("cannot listen on %s: %w", listen, err)
 			}
-			s, err := web.New(l, web.Options{Socket: homedir.SocketPath(h.dir), Logger: log})
+			s, err := web.New(l, web.Options{Socket: homedir.SocketPath(h.dir), Logger: log, Now: h.webNow})
 			if err != nil {
 				l.Close()
 				return err

@@ -902,6 +902,14 @@ func TestWebFirstRunAndGroup(t *testing.T) {
 	parley(t, "--home", carol, "contacts", "add", "dora", "--message", "hi dora, carol here")
 	page.Open(origin(login) + "/#/requests")
 	page.AwaitText("main", "hi dora, carol here")
+	// The flake seen under load (the page left on the requests, "No
+	// requests waiting", never on Carol's conversation): a call of the
+	// list's refresh after accepting failed, the page stayed, and the
+	// redraw a live event made hid the error. A loaded agent is played
+	// here: the groups call fails while the requests show.
+	if err := page.Eval(`(() => { const f = window.fetch; window.fetch = (u, o) => String(u).includes('/api/v1/groups') && location.hash === '#/requests' ? Promise.reject(new TypeError('Failed to fetch')) : f(u, o); return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
 	page.Click("button", "Accept carol")
 	page.AwaitText("[role=log]", "hi dora, carol here")
 

@@ -251,6 +251,7 @@ func (a *Agent) link(k *call) (any, error) {
 	if err := a.saveKeystore(id, []byte(req.Passphrase)); err != nil {
 		return nil, err
 	}
+	cfg.Linking = wire.LinkCode(code).String()
 	if err := a.home.update(func(c *config) { *c = cfg }); err != nil {
 		return nil, err
 	}
@@ -354,7 +355,7 @@ func (a *Agent) linkAccept(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.home.update(func(x *config) { x.Name, x.Hub = req.Name, rec.Profile.Hubs[0] }); err != nil {
+	if err := a.home.update(func(x *config) { x.Name, x.Hub, x.Linking = req.Name, rec.Profile.Hubs[0], "" }); err != nil {
 		return nil, err
 	}
 	a.mu.Lock()

@@ -51,7 +51,7 @@ func (a *Agent) routes() {
 	a.route("POST "+p+"/devices/add", a.addDevice)
 	a.route("POST "+p+"/link", a.link)
 	a.route("POST "+p+"/link/wait", a.linkWait)
-	a.route("POST "+p+"/link/accept", a.linkAccept)
+	a.route("POST "+p+"/link/accept", a.thenStart(a.linkAccept))
 	// Settings.
 	a.route("GET "+p+"/settings", a.settings)
 	a.route("PUT "+p+"/settings/read-receipts", a.setReadReceipts)
@@ -123,7 +123,8 @@ func (a *Agent) thenStart(setUp func(*call) (any, error)) func(*call) (any, erro
 
 func (a *Agent) agentInfo(k *call) (any, error) {
 	return api.AgentInfo{API: "v1", Version: cli.Version(), PID: os.Getpid(), Home: a.home.dir, Name: a.home.config().Name,
-		Mode: a.opts.Mode, Locked: a.Locked(), Started: a.started, Identity: a.home.hasIdentity(), Cursor: a.events.cursor()}, nil
+		Mode: a.opts.Mode, Locked: a.Locked(), Started: a.started, Identity: a.home.hasIdentity(), Cursor: a.events.cursor(),
+		Linking: a.home.config().Linking}, nil
 }
 
 func (a *Agent) unlock(k *call) (any, error) {

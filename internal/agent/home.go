@@ -36,6 +36,10 @@ type config struct {
 	Hub         string `json:"hub,omitempty"`
 	// Notifications: desktop notifications of new messages (opt-in).
 	Notifications bool `json:"notifications,omitempty"`
+	// Linking is the link code this device offered itself with (POST
+	// /v1/link) until a name takes it in (link/accept): a front-end that
+	// starts again (a page reloaded) goes on waiting for it.
+	Linking string `json:"linking,omitempty"`
 }
 
 // Files of a home.

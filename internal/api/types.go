@@ -93,6 +93,10 @@ type AgentInfo struct {
 	Started time.Time `json:"started"`
 	// Identity: the home holds an identity (else init or restore first).
 	Identity bool `json:"identity"`
+	// Linking is the link code of this device's offer (POST /v1/link)
+	// while no name took it in: the front-end goes on waiting for it
+	// (link/wait) instead of asking for a name to register.
+	Linking string `json:"linking,omitempty"`
 	// Cursor is the event stream's position now: GET /v1/events?after=
 	// Cursor misses nothing that happens from here on.
 	Cursor string `json:"cursor"`

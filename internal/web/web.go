@@ -17,6 +17,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -47,6 +48,12 @@ const (
 	CodeUnauthorized api.Code = "unauthorized"
 	// CodeForbidden (api's): a foreign Host or Origin, a cross-site request.
 	CodeForbidden = api.CodeForbidden
+	// CodeSessionExpired: the session (or the login address) is too old,
+	// or went unused too long: sign in again with a new address.
+	CodeSessionExpired api.Code = "session_expired"
+	// CodeBusy: as many connections, or event streams, as the server
+	// serves at once are open.
+	CodeBusy api.Code = "busy"
 )
 
 // Defaults.
@@ -57,6 +64,17 @@ const (
 	maxSessions = 16
 	// tokenBytes is the entropy of the login token and of a session.
 	tokenBytes = 32
+	// DefaultTokenLifetime is how long the login address works, unused.
+	DefaultTokenLifetime = 15 * time.Minute
+	// DefaultSessionIdle ends a session that made no call for this long.
+	DefaultSessionIdle = 12 * time.Hour
+	// DefaultSessionLifetime ends a session this long after it signed in,
+	// however much it is used.
+	DefaultSessionLifetime = 7 * 24 * time.Hour
+	// DefaultMaxConns bounds the connections served at once.
+	DefaultMaxConns = 64
+	// DefaultMaxStreams bounds the event streams served at once.
+	DefaultMaxStreams = 16
 )
 
 // ErrNotLoopback: the address to listen on is not a loopback address.
@@ -78,6 +96,18 @@ type Options struct {
 	Assets fs.FS
 	// Rand is the source of the token and sessions (nil: crypto/rand).
 	Rand io.Reader
+	// Now is the clock sessions and the login address expire by (nil:
+	// time.Now).
+	Now func() time.Time
+	// Sweep ticks when expired sessions are ended without a call (nil: a
+	// ticker every minute).
+	Sweep <-chan time.Time
+	// TokenLifetime, SessionIdle and SessionLifetime bound the login
+	// address and sessions (0: the defaults).
+	TokenLifetime, SessionIdle, SessionLifetime time.Duration
+	// MaxConns and MaxStreams bound the connections and event streams
+	// served at once (0: the defaults).
+	MaxConns, MaxStreams int
 }
 
 // Server is the web app of one home. Its methods are safe for concurrent
@@ -97,19 +127,60 @@ type Server struct {
 
 	used chan struct{} // closed once the login token is used
 
-	mu       sync.Mutex
-	token    []byte               // the login token until used (nil after)
-	sessions map[[32]byte]session // sha256 of a session → the session
+	streams chan struct{} // one element per event stream served
+
+	mu        sync.Mutex
+	token     []byte               // the login token until used (nil after)
+	tokenMade time.Time            // when it was made
+	sessions  map[[32]byte]session // sha256 of a session → the session
+	// ended are sessions that expired (at most maxSessions, the oldest
+	// forgotten first): their calls are told why, not only "not signed
+	// in".
+	ended map[[32]byte]endedSession
 }
 
-// session is a signed-in browser: ending it (sign-out, or pushed out by
-// newer ones) cancels ctx, which ends its calls still under way (an event
-// stream, a download).
+// endedSession is why a session expired, and when.
+type endedSession struct {
+	why string
+	at  time.Time
+}
+
+// session is a signed-in browser: ending it (sign-out, expiry, or pushed
+// out by newer ones) cancels ctx, which ends its calls still under way
+// (an event stream, a download).
 type session struct {
-	made   time.Time
+	made   time.Time // signed in
+	last   time.Time // its last call began
 	ctx    context.Context
 	cancel context.CancelFunc
 }
+
+// expired says why sess is over at now ("" if it is not).
+func (s *Server) expired(sess session, now time.Time) string {
+	switch {
+	case now.Sub(sess.made) > s.opts.SessionLifetime:
+		return fmt.Sprintf("your session ended: it signed in more than %s ago", span(s.opts.SessionLifetime))
+	case now.Sub(sess.last) > s.opts.SessionIdle:
+		return fmt.Sprintf("your session ended: it was not used for %s", span(s.opts.SessionIdle))
+	}
+	return ""
+}
+
+// span says d for a person: "12 hours", "7 days", "15 minutes".
+func span(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+	case d >= 2*time.Hour && d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	case d >= 2*time.Minute && d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + " minutes"
+	}
+	return d.String()
+}
+
+// signInAgain is the hint of an ended session or login address.
+const signInAgain = "sign in again: run parley web again (with one running, a second serves on another port) and open the new address it prints"
 
 // New makes the web app's server on l, which must listen on a loopback
 // address (else ErrNotLoopback).
@@ -127,6 +198,14 @@ func New(l net.Listener, opts Options) (*Server, error) {
 	if opts.Assets == nil {
 		opts.Assets = appFS()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), DefaultTokenLifetime)
+	opts.SessionIdle = cmp.Or(max(opts.SessionIdle, 0), DefaultSessionIdle)
+	opts.SessionLifetime = cmp.Or(max(opts.SessionLifetime, 0), DefaultSessionLifetime)
+	opts.MaxConns = cmp.Or(max(opts.MaxConns, 0), DefaultMaxConns)
+	opts.MaxStreams = cmp.Or(max(opts.MaxStreams, 0), DefaultMaxStreams)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -134,8 +213,9 @@ func New(l net.Listener, opts Options) (*Server, error) {
 	port := strconv.Itoa(addr.Port)
 	host := net.JoinHostPort(addr.IP.String(), port)
 	s := &Server{opts: opts, l: l, origin: "http://" + host, log: log, cookie: "parley_session_" + port,
-		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]session{}, used: make(chan struct{})}
+		hosts: map[string]bool{host: true, "localhost:" + port: true}, sessions: map[[32]byte]session{}, ended: map[[32]byte]endedSession{}, used: make(chan struct{}), streams: make(chan struct{}, opts.MaxStreams)}
 	s.token = make([]byte, tokenBytes)
+	s.tokenMade = opts.Now()
 	if _, err := io.ReadFull(opts.Rand, s.token); err != nil {
 		return nil, err
 	}
@@ -204,7 +284,9 @@ func (s *Server) OpenPage() []byte {
 		"<body><p><a href=\"" + u + "\">Open Parley</a></p></body></html>\n")
 }
 
-// Serve serves the app until ctx ends.
+// Serve serves the app until ctx ends: at most MaxConns connections at
+// once (one more is answered 503 busy and closed); sessions that expire
+// unattended are ended at each Sweep.
 func (s *Server) Serve(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           s,
@@ -214,7 +296,23 @@ func (s *Server) Serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(s.l) }()
+	go func() { done <- srv.Serve(newLimitListener(s.l, s.opts.MaxConns)) }()
+	sweep := s.opts.Sweep
+	if sweep == nil {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		sweep = t.C
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sweep:
+				s.sweep()
+			}
+		}
+	}()
 	s.log.Info("serving the web app", "address", s.origin)
 	select {
 	case err := <-done:
@@ -264,7 +362,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/logout":
 		s.logout(w, r)
 	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/web/"):
-		sess, ok := s.signedIn(r)
+		sess, ended, ok := s.signedIn(r)
+		if ended != "" {
+			writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeSessionExpired, Message: ended, Hint: signInAgain})
+			return
+		}
 		if !ok {
 			writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeUnauthorized,
 				Message: "not signed in", Hint: "open the address parley web printed when it started"})
@@ -320,11 +422,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	given, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("token"))
 	s.mu.Lock()
 	ok := err == nil && s.token != nil && subtle.ConstantTimeCompare(given, s.token) == 1
+	old := ok && s.opts.Now().Sub(s.tokenMade) > s.opts.TokenLifetime
 	if ok {
-		s.token = nil // once
+		s.token = nil // once (an expired one too: it is worth nothing from now on)
 		close(s.used)
 	}
 	s.mu.Unlock()
+	if old {
+		s.log.Warn("refused a sign-in: the login address expired")
+		writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeSessionExpired,
+			Message: fmt.Sprintf("this sign-in address expired: it works for %s after parley web printed it", span(s.opts.TokenLifetime)),
+			Hint:    signInAgain})
+		return
+	}
 	if !ok {
 		s.log.Warn("refused a sign-in: the login token is wrong or was used already")
 		writeError(w, http.StatusUnauthorized, &api.Error{Code: CodeUnauthorized,
@@ -350,7 +460,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		delete(s.sessions, oldest)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.sessions[sha256.Sum256(sess)] = session{made: time.Now(), ctx: ctx, cancel: cancel}
+	now := s.opts.Now()
+	s.sessions[sha256.Sum256(sess)] = session{made: now, last: now, ctx: ctx, cancel: cancel}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: base64.RawURLEncoding.EncodeToString(sess), Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -388,22 +499,65 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// signedIn returns the session whose cookie r carries (ok false: none).
-// Sessions are looked up by their hash: the map's timing says nothing of
-// a session.
-func (s *Server) signedIn(r *http.Request) (session, bool) {
+// signedIn returns the session whose cookie r carries (ok false: none),
+// and counts r as its use. A session found expired is ended, and ended
+// says why. Sessions are looked up by their hash: the map's timing says
+// nothing of a session.
+func (s *Server) signedIn(r *http.Request) (sess session, ended string, ok bool) {
 	c, err := r.Cookie(s.cookie)
 	if err != nil {
-		return session{}, false
+		return session{}, "", false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c.Value)
 	if err != nil || len(b) != tokenBytes {
-		return session{}, false
+		return session{}, "", false
 	}
+	k := sha256.Sum256(b)
+	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.sessions[sha256.Sum256(b)]
-	return v, ok
+	v, ok := s.sessions[k]
+	if !ok {
+		return session{}, s.ended[k].why, false
+	}
+	if why := s.expired(v, now); why != "" {
+		s.end(k, v, why, now)
+		return session{}, why, false
+	}
+	v.last = now
+	s.sessions[k] = v
+	return v, "", true
+}
+
+// sweep ends the sessions expired by now, and with them their calls
+// under way (event streams), called or not.
+func (s *Server) sweep() {
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.sessions {
+		if why := s.expired(v, now); why != "" {
+			s.end(k, v, why, now)
+		}
+	}
+}
+
+// end ends the session of hash k, expired for why; s.mu is held.
+func (s *Server) end(k [32]byte, v session, why string, now time.Time) {
+	v.cancel()
+	delete(s.sessions, k)
+	if len(s.ended) >= maxSessions {
+		var oldest [32]byte
+		var at time.Time
+		for k, e := range s.ended {
+			if at.IsZero() || e.at.Before(at) {
+				oldest, at = k, e.at
+			}
+		}
+		delete(s.ended, oldest)
+	}
+	s.ended[k] = endedSession{why: why, at: now}
+	s.log.Info("a session expired", "why", why)
 }
 
 // serveSignedIn serves /api/v1/... (the agent's API, but its calls on
@@ -430,6 +584,17 @@ func (s *Server) serveSignedIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, api.MaxBody)
+		if p == "/api"+api.Prefix+"/events" {
+			select {
+			case s.streams <- struct{}{}:
+				defer func() { <-s.streams }()
+			default:
+				writeError(w, http.StatusServiceUnavailable, &api.Error{Code: CodeBusy,
+					Message: fmt.Sprintf("%d event streams are open, as many as parley web serves", s.opts.MaxStreams),
+					Hint:    "close other tabs or windows of the app, then reload this one"})
+				return
+			}
+		}
 		h := w.Header()
 		h.Del("Cache-Control") // the agent's own
 		s.proxy.ServeHTTP(w, r)

@@ -18,17 +18,23 @@ const noteListeners = [];
 export function onNote(f) { noteListeners.push(f); }
 function notes(ns) { for (const n of ns || []) for (const f of noteListeners) f(n); }
 
+// listeners of a call answered 401: the browser has no session (any
+// more: session_expired says it ended).
+const signedOutListeners = [];
+export function onSignedOut(f) { signedOutListeners.push(f); }
+
 async function envelope(res) {
   let env;
   try {
     env = await res.json();
   } catch {
-    throw new APIError({code: res.status === 401 ? 'unauthorized' : 'internal', message: `parley web answered ${res.status}`}, res.status);
+    env = {error: {code: res.status === 401 ? 'unauthorized' : 'internal', message: `parley web answered ${res.status}`}};
   }
   notes(env.notes);
   if (env.error) {
     const err = new APIError(env.error, res.status);
     err.result = env.result;
+    if (res.status === 401) for (const f of signedOutListeners) f(err);
     throw err;
   }
   return env.result;
@@ -138,8 +144,11 @@ export function upload(conv, file, caption, onProgress) {
 
 // events follows the agent's event stream (server-sent events; the
 // browser resumes after a break with Last-Event-ID).
-export function events(types, fn) {
+// onClosed is called if the browser gives up on it (an answer other than
+// the stream: 401, 503).
+export function events(types, fn, onClosed) {
   const es = new EventSource('/api/v1/events');
+  es.addEventListener('error', () => { if (es.readyState === EventSource.CLOSED && onClosed) onClosed(); });
   for (const t of types) es.addEventListener(t, (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }

@@ -23,6 +23,7 @@ const state = {
   editing: null,    // the message the composer edits
   events: null,     // the EventSource
   offline: new Set(), // hubs (and "chain") that do not answer
+  acting: 0,        // busy() calls under way
 };
 
 // ---------- small helpers
@@ -45,17 +46,22 @@ function showError(box, err) {
   replace(box, err.message || String(err), err.hint ? h('br') : null, err.hint ? 'What to do: ' + err.hint : null);
 }
 
-// busy runs f with button disabled, showing its error in box.
+// busy runs f with button disabled, showing its error in box (or, if
+// the screen was redrawn meanwhile and box is no longer on the page, as
+// a toast: an error never goes unseen). While it runs, a live event does
+// not redraw the screen under it (refreshSoon).
 async function busy(button, box, f) {
   if (box) box.hidden = true;
   if (button) button.disabled = true;
+  state.acting++;
   try {
     return await f();
   } catch (err) {
-    if (err.code === 'unauthorized') return signedOut();
-    if (box) showError(box, err);
-    else toast(err.message);
+    if (err.code === 'unauthorized' || err.code === 'session_expired') return signedOut(err);
+    if (box && box.isConnected) showError(box, err);
+    else toast(err.message + (err.hint ? ' — ' + err.hint : ''));
   } finally {
+    state.acting--;
     if (button && !button.dataset.held) button.disabled = false;
   }
 }
@@ -108,12 +114,13 @@ async function boot() {
   try {
     state.info = await api.get('/agent');
   } catch (err) {
-    if (err.code === 'unauthorized') return signedOut();
+    if (err.code === 'unauthorized' || err.code === 'session_expired') return signedOut(err);
     return fatal(err);
   }
   const info = state.info;
   if (!info.identity) return firstRun();
   if (info.locked) return unlockScreen();
+  if (!info.name && info.linking) return linkScreen(info.linking, sessionStorage.getItem('parley-link-name') || '');
   if (!info.name) return registerScreen();
   startEvents();
   await refresh();
@@ -128,13 +135,25 @@ function fatal(err) {
   replace(main, h('h1', {}, 'Parley'), box, h('button', {type: 'button', onclick: () => boot()}, 'Try again'));
 }
 
-function signedOut() {
+// signedOut is the page of a browser without a session: never signed in,
+// signed out, or its session ended (err, session_expired: too long
+// unused, or too old). Whatever the app showed is gone.
+function signedOut(err) {
   if (state.events) state.events.close();
-  document.title = 'Parley: not signed in';
+  state.events = null;
+  state.info = null;
+  state.screen++;
+  const expired = err && err.code === 'session_expired';
+  document.title = expired ? 'Parley: sign in again' : 'Parley: not signed in';
   replace(top);
-  replace(main, h('h1', {}, 'Not signed in'),
-    h('p', {}, 'Open the address that ', h('code', {}, 'parley web'), ' printed when it started (it begins with ', h('code', {}, 'open http://127.0.0.1:'), '). Each address works once: to sign in again, run ', h('code', {}, 'parley web'), ' again.'));
+  replace(main, h('section', {class: 'card'},
+    h('h1', {}, expired ? 'Sign in again' : 'Not signed in'),
+    expired ? h('p', {role: 'alert'}, err.message + '.') : null,
+    h('p', {}, 'Open the address that ', h('code', {}, 'parley web'), ' printed when it started (it begins with ', h('code', {}, 'open http://127.0.0.1:'),
+      '). Each address works once, within 15 minutes: for a new one, run ', h('code', {}, 'parley web'), ' again (with one running, a second serves on another port).')));
 }
+
+api.onSignedOut((err) => { if (state.info || err.code === 'session_expired') signedOut(err); });
 
 // ---------- first run, unlock, register
 
@@ -148,10 +167,12 @@ function firstRun() {
   const name = h('input', {type: 'text', autocomplete: 'username', spellcheck: 'false'});
   const phrase = h('textarea', {rows: 2, spellcheck: 'false', autocomplete: 'off'});
   const backup = h('input', {type: 'password', autocomplete: 'off'});
+  const label = h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false', value: 'browser', pattern: '[a-z0-9-]{1,32}'});
   const box = errorBox();
   const status = h('p', {role: 'status'});
   const button = h('button', {type: 'submit'}, 'Set up');
-  const modes = [['new', 'Create a new identity'], ['restore', 'Restore from my backup'], ['recover', 'Recover my name with its recovery phrase']];
+  const modes = [['new', 'Create a new identity'], ['link', 'Link this device to a name I already have'],
+    ['restore', 'Restore from my backup'], ['recover', 'Recover my name with its recovery phrase']];
   const radios = modes.map(([v, label], i) => {
     const r = h('input', {type: 'radio', name: 'mode', value: v, id: 'mode-' + v, checked: i === 0, onchange: () => show()});
     return h('div', {class: 'check'}, r, h('label', {for: r.id}, label));
@@ -159,15 +180,21 @@ function firstRun() {
   const nameField = field('Your name', name, 'The name registered on the chain.');
   const phraseField = field('Recovery phrase', phrase, 'The words shown when the identity was created.');
   const backupField = field('Backup passphrase', backup, 'The passphrase of the backup on your hubs.');
+  const labelField = field('Device label', label, 'Shown to your contacts and on the chain: 1 to 32 of a-z, 0-9 and -.');
+  const linkHelp = h('p', {class: 'muted'}, 'This device makes its own keys and shows a link code. A device that already has your name approves it (',
+    h('code', {}, 'parley devices add CODE'), ', or Devices in its web app); then your contacts and groups come here, and both devices read and write as you.');
   const mode = () => main.querySelector('input[name=mode]:checked').value;
   const show = () => {
     const m = mode();
     nameField.hidden = m === 'new';
     phraseField.hidden = m !== 'recover';
-    backupField.hidden = m === 'new';
+    backupField.hidden = m === 'new' || m === 'link';
+    labelField.hidden = linkHelp.hidden = m !== 'link';
     name.required = m !== 'new';
     phrase.required = m === 'recover';
     backup.required = m === 'restore';
+    label.required = m === 'link';
+    button.textContent = m === 'link' ? 'Show the link code' : 'Set up';
   };
   const form = h('form', {class: 'card', onsubmit: (e) => {
     e.preventDefault();
@@ -175,9 +202,15 @@ function firstRun() {
     const chain = {node: node.value.trim(), witnesses: lines(witnesses.value)};
     busy(button, box, async () => {
       const m = mode();
-      replace(status, m === 'new' ? 'Creating your keys…' : m === 'restore' ? 'Restoring from your backup…' : 'Recovering your name…');
+      replace(status, m === 'new' ? 'Creating your keys…' : m === 'restore' ? 'Restoring from your backup…' : m === 'link' ? 'Making this device’s keys and offering them on the chain…' : 'Recovering your name…');
       try {
-        if (m === 'new') {
+        if (m === 'link') {
+          const want = name.value.trim();
+          const off = await api.post('/link', {...chain, label: label.value.trim(), passphrase: pass.value});
+          pass.value = again.value = '';
+          sessionStorage.setItem('parley-link-name', want);
+          return linkScreen(off.code, want, off);
+        } else if (m === 'new') {
           const res = await api.post('/init', {...chain, passphrase: pass.value});
           pass.value = again.value = '';
           if (res && res.recovery_phrase) return recoveryScreen(res.recovery_phrase);
@@ -200,13 +233,84 @@ function firstRun() {
   h('fieldset', {}, h('legend', {}, 'What to do'), radios),
   field('Chain node', node, 'The address of a Parley chain node (your operator gives it).'),
   field('Witness nodes (optional, one per line)', witnesses, 'Other nodes the light client checks the node against.'),
-  nameField, phraseField, backupField,
+  linkHelp, nameField, labelField, phraseField, backupField,
   field('Passphrase', pass, 'For this device. At least 12 characters. Nobody can recover it for you.'),
   field('Passphrase again', again),
   status, box, button);
   replace(main, form);
   show();
   node.focus();
+}
+
+// linkScreen shows this device's link code (and its QR code) and follows
+// the link as it goes: offered, approved by a device of the name, the
+// welcome read; then the app opens with what the welcome brought. want
+// is the name the person said they have: a device added to another name
+// is refused without asking (as 'parley link --name'); without one (the
+// page reloaded in another tab), the person is asked.
+async function linkScreen(code, want, off) {
+  const scr = screen();
+  document.title = 'Parley: link this device';
+  replace(top);
+  const steps = h('ol', {class: 'progress', 'aria-label': 'Linking progress'});
+  const status = h('p', {role: 'status'});
+  const box = errorBox();
+  const step = (...text) => { if (scr.live()) steps.append(h('li', {}, ...text)); };
+  const whose = () => want ? [h('strong', {}, other(want))] : ['your name'];
+  replace(main, h('section', {class: 'card'},
+    h('h1', {}, 'Link this device to ', ...(want ? [other(want)] : ['your name'])),
+    h('p', {}, 'On a device of ', ...whose(), ', approve this one with the link code below: in a terminal, ', h('code', {}, 'parley devices add ' + code),
+      '; in its web app, open Devices and type the code under “Add a device”. Add it only from your own device: whoever holds the code sees which device it names.'),
+    h('p', {class: 'link-code'}, 'Link code: ', h('code', {class: 'safety', id: 'link-code'}, code)),
+    h('img', {class: 'qr', src: '/web/qr?text=' + seg(code), alt: 'QR code of the link code ' + code, width: 192, height: 192}),
+    steps, status, box));
+  if (off) step(`Offered on the chain at block ${off.height}, labelled “${off.label}”.`);
+  else step('Offered on the chain.');
+  replace(status, 'Waiting for a device of ', ...whose(), ' to approve this one…');
+  const fail = (err) => {
+    if (err.code === 'unauthorized' || err.code === 'session_expired') return signedOut(err);
+    if (!scr.live()) return;
+    replace(status);
+    showError(box, err.code === 'no_offer' ? {message: 'This link code expired before a device approved it.',
+      hint: 'this device keeps its keys but joined no name: run parley web with another --home to link again, and approve the new code at once'} : err);
+  };
+  let taken;
+  try {
+    taken = await api.post('/link/wait', {code});
+  } catch (err) {
+    return fail(err);
+  }
+  if (!scr.live()) return;
+  if (want && taken.taken_by !== want) {
+    replace(status);
+    return showError(box, {message: `This device was added to “${taken.taken_by}”, not to “${want}”: it does not take it, and reads nothing of theirs.`,
+      hint: 'someone who saw the code took it first; this device keeps its keys but joined no name: link again with another --home, and approve the new code at once'});
+  }
+  step('Approved: the chain lists this device under ', h('strong', {}, other(taken.taken_by)), '.');
+  if (!want) {
+    // Asked, as parley link asks: a bystander who saw the code could add
+    // the device to their name.
+    const yes = h('button', {type: 'button'}, `Yes, ${taken.taken_by} is my name`);
+    const ask = h('div', {class: 'card', role: 'group', 'aria-label': 'Is this your name?'},
+      h('p', {}, 'This device was added to ', h('strong', {}, other(taken.taken_by)), '. Is that your name?'), yes);
+    replace(status);
+    scr.append(ask);
+    yes.focus();
+    await new Promise((resolve) => yes.addEventListener('click', resolve, {once: true}));
+    ask.remove();
+  }
+  replace(status, 'Reading the welcome from the hubs of ', other(taken.taken_by), '…');
+  let res;
+  try {
+    res = await api.post('/link/accept', {code, name: taken.taken_by});
+  } catch (err) {
+    return fail(err);
+  }
+  sessionStorage.removeItem('parley-link-name');
+  step(`Linked as ${res.name}’s ${res.label}${res.approver ? ', approved by ' + res.approver : ''}: ${res.contacts} contacts, ${res.groups} groups, ${res.messages} messages.`);
+  replace(status, 'Opening your conversations…');
+  toast(`This device is ${res.name}’s ${res.label} now: ${res.contacts} contacts, ${res.groups} groups`);
+  boot();
 }
 
 // recoveryScreen shows the recovery phrase init drew, until three of its
@@ -365,13 +469,19 @@ function refreshSoon() {
     header();
     const list = document.getElementById('conv-list');
     if (list) list.replaceWith(convList());
-    if (location.hash === '#/requests') route();
+    // Redrawn for a new request, unless the person is answering one:
+    // the redraw would drop the answer's outcome (an error, or the move
+    // to the conversation).
+    if (location.hash === '#/requests' && !state.acting) route();
   }, 150);
 }
 
 function startEvents() {
   if (state.events) state.events.close();
-  state.events = api.events(['message', 'request', 'receipt', 'key_change', 'expired', 'hub', 'chain', 'warning', 'locked', 'unlocked', 'reset'], onEvent);
+  state.events = api.events(['message', 'request', 'receipt', 'key_change', 'expired', 'hub', 'chain', 'warning', 'locked', 'unlocked', 'reset'], onEvent,
+    // The stream ended for good (its session ended, or parley web
+    // stopped): a call says which, and the page follows.
+    () => api.get('/agent').then(() => setTimeout(startEvents, 5000), (err) => { if (err.code !== 'unauthorized' && err.code !== 'session_expired') setTimeout(startEvents, 5000); }));
 }
 
 function onEvent(ev) {
@@ -676,7 +786,7 @@ async function sendFile(conv, f) {
     toast(`Sent ${f.name}`);
     if (state.conv === conv) loadConversation(false);
   } catch (err) {
-    if (err.code === 'unauthorized') return signedOut();
+    if (err.code === 'unauthorized' || err.code === 'session_expired') return signedOut(err);
     replace(row, h('span', {class: 'error', role: 'alert'}, 'Could not send ', other(f.name), ': ', err.message));
   }
 }
@@ -697,7 +807,7 @@ async function loadConversation(markRead) {
       await api.post(`/conversations/${seg(conv)}/read`).catch(() => {});
     }
   } catch (err) {
-    if (err.code === 'unauthorized') return signedOut();
+    if (err.code === 'unauthorized' || err.code === 'session_expired') return signedOut(err);
     const log = document.getElementById('log');
     if (log) replace(log, h('li', {class: 'error', role: 'alert'}, err.message));
   } finally {
@@ -840,8 +950,15 @@ async function requestsScreen() {
   for (const r of state.requests) {
     const rbox = errorBox();
     const accept = h('button', {type: 'button', 'aria-label': `Accept ${r.from}`, onclick: () => busy(accept, rbox, async () => {
-      await api.post(`/contacts/${seg(r.from)}/accept`);
-      await refresh();
+      let failed = null;
+      await api.post(`/contacts/${seg(r.from)}/accept`).catch((err) => { failed = err; });
+      // The list as it is now: a refresh that fails (a busy agent) keeps
+      // the one before, and does not stop the person reaching the
+      // conversation they accepted.
+      await refresh().catch(() => {});
+      if (failed && (failed.code === 'unauthorized' || failed.code === 'session_expired' || !contact(r.from))) throw failed;
+      // Accepted, even if a later step said something (the error as a toast).
+      if (failed) toast(failed.message);
       location.hash = '#/c/' + seg(r.from);
     })}, 'Accept');
     const decline = h('button', {type: 'button', class: 'secondary', 'aria-label': `Decline ${r.from}`, onclick: () => busy(decline, rbox, async () => {
@@ -1350,7 +1467,8 @@ async function devicesScreen() {
           toast(`Removed ${res.label} at block ${res.height}`);
           devicesScreen();
         })}, `Remove ${dev.label} for good`);
-        remove.replaceWith(sure);
+        const keep = h('button', {type: 'button', class: 'secondary', onclick: () => devicesScreen()}, `Keep ${dev.label}`);
+        remove.replaceWith(h('span', {class: 'confirm'}, h('span', {role: 'alert'}, `${dev.label} will no longer read or write as ${d.name}: your contacts stop encrypting to it at their next lookup. `), sure, ' ', keep));
         sure.focus();
       }}, 'Remove');
       parts.push(' ', remove, rbox);
@@ -1390,7 +1508,7 @@ async function devicesScreen() {
           obox, add]));
     });
   }}, h('h2', {id: 'add-device-h'}, 'Add a device'),
-  h('p', {}, 'On the new device, run ', h('code', {}, 'parley link'), ': it shows a link code. Type it here.'),
+  h('p', {}, 'On the new device, run ', h('code', {}, 'parley link'), ', or choose “Link this device to a name I already have” in its web app: it shows a link code. Type it here.'),
   field('Link code', code), abox, look, out));
 }
 
