@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/hpke"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -226,5 +229,75 @@ func TestRemovedLinkedDeviceReadsNoGroup(t *testing.T) {
 		if slices.Contains(read, text) {
 			t.Errorf("the thief holding the removed laptop read %q with the sender keys its welcome gave (read: %q)", text, read)
 		}
+	}
+}
+
+// bucketReads counts the GET requests whose path holds addr (n), and the
+// change streams opened (watches).
+type bucketReads struct {
+	addr       string
+	n, watches atomic.Int64
+}
+
+func (c *bucketReads) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, c.addr):
+		c.n.Add(1)
+	case r.Method == http.MethodPost && r.URL.Path == "/watch":
+		c.watches.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestWelcomeEventsDoNotRestartTheWatch: alice's hub (its operator, or
+// anything that writes in her buckets) announces welcome after welcome
+// (k/ writes). Each made alice's running watch start over: every stream
+// to every hub closed and opened again, and every contact read again,
+// so one cheap event cost a request to each contact's hubs (thousands
+// with a thousand contacts). A welcome's event only looks alice's own
+// record up; the watch starts over only when her devices changed.
+func TestWelcomeEventsDoNotRestartTheWatch(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	bob, _, _ := w.userOn("bob", []string{w.hubs[0]}, "")
+	count := &bucketReads{addr: bob.Address()}
+	w.opts = []client.Option{client.WithHTTPClient(&http.Client{Transport: count})}
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	w.opts = nil
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	onPhone := watchTexts(t, phone)
+	if err := bob.Send(ctx, "alice", "the watch runs"); err != nil {
+		t.Fatal(err)
+	}
+	onPhone("the watch runs")
+
+	h, err := hubclient.Dial(ctx, w.hubs[0], phoneID.SigningKey(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, watches := count.n.Load(), count.watches.Load()
+	const flood = 30
+	for i := range flood {
+		var code wire.LinkCode
+		code[0], code[1] = byte(i), 0xee
+		if _, err := h.Put(ctx, wire.WelcomePath(code), []byte("not a welcome"), "application/octet-stream", hubclient.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Bob writes after the flood, on the same hub: once the watch shows
+	// it, it has taken every event before.
+	if err := bob.Send(ctx, "alice", "after the flood"); err != nil {
+		t.Fatal(err)
+	}
+	onPhone("after the flood")
+	if got := count.watches.Load() - watches; got > 1 {
+		t.Errorf("%d welcome events made alice's watch open its change streams %d times, want at most 1", flood, got)
+	}
+	if got := count.n.Load() - before; got > 4 {
+		t.Errorf("%d welcome events made alice's watch read bob's bucket %d times, want a few for his one message", flood, got)
 	}
 }

@@ -58,9 +58,18 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 			// lists it (the welcome is written after the device-add
 			// committed), perhaps at a height this node has not verified
 			// yet, so the record is looked up at each tick for a while.
-			mineDue.Store(time.Now().Add(welcomeFollow).UnixNano())
+			// Only the device list changing starts the streams over: a
+			// hub announcing welcome after welcome (its operator needs no
+			// write) would else have every stream to every hub closed
+			// and opened again, every contact read again, for each.
+			due := mineDue.Swap(time.Now().Add(welcomeFollow).UnixNano())
+			if time.Now().UnixNano() < due {
+				return // followed already: each maintenance tick looks the record up
+			}
 			c.refreshMine(wctx)
-			cancel() // follow it now if the list changed (else the tick does)
+			if c.deviceSet() != devs {
+				cancel() // follow it now (else the tick does once this node verifies it)
+			}
 		}
 		for url, names := range plan {
 			// A hub takes at most 5,000 follows a stream, and each contact
