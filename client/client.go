@@ -198,6 +198,10 @@ type Contact struct {
 	// other than the first (by Message.Device): their events below it
 	// (readUpTo is the first device's).
 	readDev map[string]uint64
+	// gotDev is, by the contact's device (Message.Device), one past the
+	// greatest sequence number this device fetched of it on device-pair
+	// sessions: "delivered" in this device's receipts there.
+	gotDev map[string]uint64
 }
 
 // readBelow is what the user has read of the contact's device dev

@@ -787,7 +787,7 @@ func (c *Client) MarkRead(ctx context.Context, conv Conv) error {
 	if err := c.syncRead(ctx, ct); err != nil {
 		return err
 	}
-	return c.writeReceipt(ctx, ct)
+	return cmp.Or(c.writeReceipt(ctx, ct), c.writeDeviceReceipts(ctx, ct))
 }
 
 // Unread counts the messages from name the user has not seen.
@@ -882,7 +882,19 @@ func (c *Client) receiptBlob(ct *Contact) (string, []byte) {
 // ReceiptFrom returns what name says it has of the user's messages (zero
 // if name has written no receipt), from the first of name's hubs that has
 // one that opens (GroupReceipts reads a group's).
+//
+// What name's other devices (and, without a name session, all of them)
+// wrote in their device-pair sessions with this device adds to it: the
+// greatest delivered and read of any device, so a message read on any
+// device of theirs is read.
 func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, error) {
+	return c.receiptFrom(ctx, name, true)
+}
+
+// receiptFrom is ReceiptFrom, with the device-pair sessions' receipts
+// only if devices: what name fetched of the name session alone is the
+// name-session receipt's (expire deletes by it).
+func (c *Client) receiptFrom(ctx context.Context, name string, devices bool) (wire.Receipt, error) {
 	ct, err := c.contact(name)
 	if err != nil {
 		return wire.Receipt{}, err
@@ -890,12 +902,26 @@ func (c *Client) ReceiptFrom(ctx context.Context, name string) (wire.Receipt, er
 	if c.closed(ct) != nil {
 		return wire.Receipt{}, nil
 	}
+	var r wire.Receipt
+	if c.hasNameSession(ct) {
+		if r, err = c.nameReceipt(ctx, ct); err != nil {
+			return r, err
+		}
+	}
+	if devices {
+		c.deviceReceipts(ctx, ct, &r)
+	}
+	return r, nil
+}
+
+// nameReceipt is the receipt name wrote in the name session.
+func (c *Client) nameReceipt(ctx context.Context, ct *Contact) (wire.Receipt, error) {
 	c.mu.Lock()
 	path := ct.theirReceiptPath()
 	c.mu.Unlock()
 	var r wire.Receipt
 	hubs, addr := c.whereIs(ct)
-	_, err = c.getVerified(ctx, hubs, addr, path, func(b []byte) (err error) {
+	_, err := c.getVerified(ctx, hubs, addr, path, func(b []byte) (err error) {
 		r, err = wire.OpenReceipt(ct.keys.Header, path, b)
 		return err
 	})

@@ -79,15 +79,16 @@ func devHex(rec *bns.Record, key bns.PublicKey) string {
 // devSession is a device-pair session with one device of a contact (or,
 // in Client.self, of the user).
 type devSession struct {
-	peer      wire.Participant
-	mutual    [32]byte
-	keys      wire.Keys
-	ratchet   *ratchet.State
-	nextRecv  uint64
-	out       outbox.Stream
-	mine      bool   // this device wrote the introduction (else it read it)
-	intro     []byte // the introduction, while no hub of the user's took it
-	introPath string
+	sentReceipt *wire.Receipt // the receipt this device last wrote in the session (not saved: written again after a restart)
+	peer        wire.Participant
+	mutual      [32]byte
+	keys        wire.Keys
+	ratchet     *ratchet.State
+	nextRecv    uint64
+	out         outbox.Stream
+	mine        bool   // this device wrote the introduction (else it read it)
+	intro       []byte // the introduction, while no hub of the user's took it
+	introPath   string
 }
 
 // myDevice is this device as a participant of the user's name.
@@ -312,6 +313,12 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 				}
 			}
 			ct.asked = askedNot
+			if e != nil {
+				if ct.gotDev == nil {
+					ct.gotDev = map[string]uint64{}
+				}
+				ct.gotDev[m.Device] = max(ct.gotDev[m.Device], e.S+1)
+			}
 			untilRead(&m)
 			return c.apply(ct, m), true
 		})
@@ -327,7 +334,91 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 	} else {
 		c.mu.Unlock()
 	}
+	if len(out) > 0 {
+		firstErr = cmp.Or(firstErr, c.writeDeviceReceipts(ctx, ct))
+	}
 	return out, firstErr
+}
+
+// writeDeviceReceipts writes, in each device-pair session this device
+// reads a device of ct's on, this device's receipt for that device's
+// events (docs/protocol.md, Receipts on device-pair sessions): delivered
+// below what it fetched of them, read below what the user read of them
+// on any of the user's devices (0 with read receipts off). Only a
+// receipt that changed is written; none for a blocked contact, a group
+// link or a conversation a key change closed.
+func (c *Client) writeDeviceReceipts(ctx context.Context, ct *Contact) error {
+	type put struct {
+		s    *devSession
+		r    wire.Receipt
+		path string
+		blob []byte
+	}
+	var puts []put
+	c.mu.Lock()
+	if ct.link || ct.changed != nil || c.blocked[ct.Name] {
+		c.mu.Unlock()
+		return nil
+	}
+	for _, s := range ct.devs {
+		dev := devHex(ct.Record, s.peer.Device)
+		r := wire.Receipt{Delivered: ct.gotDev[dev], Read: ct.readBelow(dev)}
+		if !c.readReceipts {
+			r.Read = 0
+		}
+		r.Delivered = max(r.Delivered, r.Read)
+		if r.Delivered == 0 || s.sentReceipt != nil && s.sentReceipt.Delivered == r.Delivered && s.sentReceipt.Read == r.Read {
+			continue
+		}
+		path := wire.ReceiptPath(s.keys.RecvKey)
+		puts = append(puts, put{s, r, path, wire.SealReceipt(s.keys.Header, path, r)})
+	}
+	c.mu.Unlock()
+	var firstErr error
+	for _, p := range puts {
+		if err := c.putOwn(ctx, p.path, p.blob); err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		c.mu.Lock()
+		p.s.sentReceipt = &p.r
+		c.mu.Unlock()
+	}
+	return firstErr
+}
+
+// deviceReceipts merges into r what the receipts ct's devices wrote in
+// their device-pair sessions with this device say of its events: the
+// greatest delivered and read, so that a message read on any device of
+// theirs shows as read. A hub that does not answer, or a receipt that
+// does not open, adds nothing.
+func (c *Client) deviceReceipts(ctx context.Context, ct *Contact, r *wire.Receipt) {
+	c.mu.Lock()
+	if ct.changed != nil {
+		c.mu.Unlock()
+		return
+	}
+	hubs := ct.Record.Profile.Hubs
+	type where struct {
+		addr, path string
+		header     [32]byte
+	}
+	var ws []where
+	for _, s := range ct.devs {
+		ws = append(ws, where{auth.NativeAddress(s.peer.Device[:]), wire.ReceiptPath(s.keys.SendKey), s.keys.Header})
+	}
+	c.mu.Unlock()
+	for _, w := range ws {
+		var got wire.Receipt
+		_, err := c.getVerified(ctx, hubs, w.addr, w.path, func(b []byte) (err error) {
+			got, err = wire.OpenReceipt(w.header, w.path, b)
+			return err
+		})
+		if err != nil {
+			continue
+		}
+		r.Delivered, r.Read = max(r.Delivered, got.Delivered), max(r.Read, got.Read)
+	}
 }
 
 // receiveSelf reads the copies the user's other devices wrote to this

@@ -182,7 +182,7 @@ func (c *Client) expire(ctx context.Context) (bool, error) {
 	}
 	// Those the contact has fetched go now.
 	for _, name := range ask {
-		r, rerr := c.ReceiptFrom(ctx, name)
+		r, rerr := c.receiptFrom(ctx, name, false) // the name session's blobs: by the name session's receipt only
 		c.mu.Lock()
 		c.receiptAsked[name] = now
 		if ct := c.contacts[name]; ct != nil && rerr == nil {

@@ -100,7 +100,7 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
-			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber, devs: devs, nextS: sc.NextSeq, readDev: sc.ReadDevices}
+			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber, devs: devs, nextS: sc.NextSeq, readDev: sc.ReadDevices, gotDev: sc.GotDevices}
 		out := streamOf(store.Stream{Next: sc.NextSend, Outbox: sc.Outbox, Deleted: sc.Deleted, Indexed: sc.Indexed, Expiring: sc.Expiring})
 		out.Awaiting = sc.Awaiting
 		ct.out.Load(out)
@@ -276,7 +276,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			r = ct.ratchet.Marshal()
 		}
 		*saved = append(*saved, store.Contact{Changed: changed, Name: ct.Name, Record: ct.Record.Marshal(), MutualKey: ct.mutual[:],
-			Devices: storedSessions(ct.devs), NextSeq: ct.nextS, ReadDevices: ct.readDev,
+			Devices: storedSessions(ct.devs), NextSeq: ct.nextS, ReadDevices: ct.readDev, GotDevices: ct.gotDev,
 			Ratchet: r, NextSend: ss.Next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ss.Outbox,
 			Deleted: ss.Deleted, Indexed: ss.Indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,

@@ -371,8 +371,8 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		c.mu.Unlock()
 		for _, d := range devs[min(1, len(devs)):] { // the contact's other devices write in buckets of their own
 			a := auth.NativeAddress(d.Key[:])
-			if len(byAddr[a]) == 0 {
-				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"})
+			if len(byAddr[a]) == 0 { // messages, and receipts in device-pair sessions
+				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"}, hubclient.Follow{Address: a, Prefix: "r/"})
 			}
 			byAddr[a] = append(byAddr[a], n)
 		}

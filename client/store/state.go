@@ -85,6 +85,10 @@ type Contact struct {
 	Devices     []DeviceSession   `json:"devices,omitempty"`
 	NextSeq     uint64            `json:"next_seq,omitempty"`
 	ReadDevices map[string]uint64 `json:"read_devices,omitempty"` // what the user read of the contact's devices other than the first
+	// GotDevices is, by the contact's device (as Message.Device names
+	// it), one past the greatest sequence number this device fetched of
+	// it in device-pair sessions: what its receipts there say delivered.
+	GotDevices map[string]uint64 `json:"got_devices,omitempty"`
 }
 
 // DeviceSession is a device-pair session: the other device (its name and

@@ -128,3 +128,37 @@ func TestLinkedDeviceMakesAContact(t *testing.T) {
 		t.Fatalf("the laptop does not show what the first device sent carol:\n%s", got)
 	}
 }
+
+// TestReadOnAnyDevice: bob's message to alice, read on her laptop only,
+// shows as read at bob's: the laptop writes a receipt in its device-pair
+// session with bob's device, and bob takes the greatest of what alice's
+// devices say. What the laptop sends bob shows there as read once bob
+// read it.
+func TestReadOnAnyDevice(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := users(t, rpc, hubs[0], "alice", "bob")
+	phone, bob := homes["alice"], homes["bob"]
+	befriend(t, homes, "alice", "bob")
+	laptop := linkLaptop(t, rpc, phone, bob)
+
+	parley(t, "--home", bob, "send", "alice", "read me anywhere")
+	if got := parley(t, "--home", bob, "read", "alice"); !strings.Contains(got, "bob: read me anywhere [sent]") {
+		t.Fatalf("bob's message before alice read it:\n%s", got)
+	}
+	if got := parley(t, "--home", laptop, "read", "bob"); !strings.Contains(got, "bob: read me anywhere") {
+		t.Fatalf("the laptop reads bob:\n%s", got)
+	}
+	if got := parley(t, "--home", bob, "read", "alice"); !strings.Contains(got, "bob: read me anywhere [read]") {
+		t.Fatalf("bob's message, read on alice's laptop:\n%s", got)
+	}
+
+	// And the other way: what the laptop sends, read by bob, is read.
+	parley(t, "--home", laptop, "send", "bob", "sent from the laptop")
+	if got := parley(t, "--home", bob, "read", "alice"); !strings.Contains(got, "alice: sent from the laptop") {
+		t.Fatalf("bob reads the laptop:\n%s", got)
+	}
+	if got := parley(t, "--home", laptop, "read", "bob"); !strings.Contains(got, "alice: sent from the laptop [read]") {
+		t.Fatalf("the laptop's message, read by bob:\n%s", got)
+	}
+}
