@@ -187,43 +187,36 @@ func TestDeviceRefusals(t *testing.T) {
 		w.laptopCode = code
 		return w
 	}
+	// offered: dev's offer, labelled label, on the chain; its code.
+	offered := func(w *world, dev *account, label string) bns.LinkCode {
+		offer, code := dev.offer(label)
+		w.c.ok(offer)
+		return code
+	}
 	for _, tc := range []struct {
 		name string
 		run  func(t *testing.T, w *world) []byte
 		want bns.Code
 	}{
 		{"a stranger adds a device", func(t *testing.T, w *world) []byte {
-			dev := newAccount("stranger-phone")
-			offer, code := dev.offer("phone")
-			w.c.ok(offer)
-			return w.stranger.deviceAdd("alice", code)
+			return w.stranger.deviceAdd("alice", offered(w, newAccount("stranger-phone"), "phone"))
 		}, bns.CodeUnauthorized},
 		{"a stranger adds its own device (an offer it signed)", func(t *testing.T, w *world) []byte {
-			offer, code := w.stranger.offer("phone")
-			w.c.ok(offer)
-			return w.stranger.deviceAdd("alice", code)
+			return w.stranger.deviceAdd("alice", offered(w, w.stranger, "phone"))
 		}, bns.CodeUnauthorized},
 		{"a stranger removes a device", func(t *testing.T, w *world) []byte {
 			return w.stranger.deviceRemove("alice", w.laptop)
 		}, bns.CodeUnauthorized},
 		{"another name's owner adds to alice", func(t *testing.T, w *world) []byte {
-			dev := newAccount("bob-phone")
-			offer, code := dev.offer("phone")
-			w.c.ok(offer)
-			return w.other.deviceAdd("alice", code)
+			return w.other.deviceAdd("alice", offered(w, newAccount("bob-phone"), "phone"))
 		}, bns.CodeUnauthorized},
 		{"a removed device adds a device", func(t *testing.T, w *world) []byte {
 			w.c.ok(w.owner.deviceRemove("alice", w.laptop))
-			dev := newAccount("thief-phone")
-			offer, code := dev.offer("phone")
-			w.c.ok(offer)
-			return w.laptop.deviceAdd("alice", code)
+			return w.laptop.deviceAdd("alice", offered(w, newAccount("thief-phone"), "phone"))
 		}, bns.CodeUnauthorized},
 		{"a removed device removes another", func(t *testing.T, w *world) []byte {
 			tablet := newAccount("tablet")
-			offer, code := tablet.offer("tablet")
-			w.c.ok(offer)
-			w.c.ok(w.owner.deviceAdd("alice", code))
+			w.c.ok(w.owner.deviceAdd("alice", offered(w, tablet, "tablet")))
 			w.c.ok(w.owner.deviceRemove("alice", w.laptop))
 			return w.laptop.deviceRemove("alice", tablet)
 		}, bns.CodeUnauthorized},
@@ -303,9 +296,7 @@ func TestDeviceRefusals(t *testing.T) {
 			return w.owner.deviceAdd("alice", bns.LinkCode{1, 2, 3})
 		}, bns.CodeOfferNotFound},
 		{"an expired offer", func(t *testing.T, w *world) []byte {
-			dev := newAccount("tablet")
-			offer, code := dev.offer("tablet")
-			w.c.ok(offer)
+			code := offered(w, newAccount("tablet"), "tablet")
 			w.c.skip(int(testParams.PreorderTTL))
 			return w.owner.deviceAdd("alice", code)
 		}, bns.CodeOfferNotFound},
@@ -313,36 +304,20 @@ func TestDeviceRefusals(t *testing.T) {
 			return w.other.deviceAdd("bob", w.laptopCode)
 		}, bns.CodeOfferTaken},
 		{"a label listed already", func(t *testing.T, w *world) []byte {
-			dev := newAccount("tablet")
-			offer, code := dev.offer("laptop")
-			w.c.ok(offer)
-			return w.owner.deviceAdd("alice", code)
+			return w.owner.deviceAdd("alice", offered(w, newAccount("tablet"), "laptop"))
 		}, bns.CodeDeviceExists},
 		{"the first device's label", func(t *testing.T, w *world) []byte {
-			dev := newAccount("tablet")
-			offer, code := dev.offer(bns.FirstDeviceLabel)
-			w.c.ok(offer)
-			return w.owner.deviceAdd("alice", code)
+			return w.owner.deviceAdd("alice", offered(w, newAccount("tablet"), bns.FirstDeviceLabel))
 		}, bns.CodeDeviceExists},
 		{"a key listed already (another offer of it)", func(t *testing.T, w *world) []byte {
-			offer, code := w.laptop.offer("laptop-two")
-			w.c.ok(offer)
-			return w.owner.deviceAdd("alice", code)
+			return w.owner.deviceAdd("alice", offered(w, w.laptop, "laptop-two"))
 		}, bns.CodeDeviceExists},
 		{"the owner key as a device", func(t *testing.T, w *world) []byte {
-			offer, code := w.owner.offer("owner")
-			w.c.ok(offer)
-			return w.owner.deviceAdd("alice", code)
+			return w.owner.deviceAdd("alice", offered(w, w.owner, "owner"))
 		}, bns.CodeDeviceExists},
 		{"too many devices", func(t *testing.T, w *world) []byte {
-			dev := newAccount("tablet")
-			offer, code := dev.offer("tablet")
-			w.c.ok(offer)
-			w.c.ok(w.owner.deviceAdd("alice", code)) // 3 of max_devices 3
-			dev = newAccount("watch")
-			offer, code = dev.offer("watch")
-			w.c.ok(offer)
-			return w.owner.deviceAdd("alice", code)
+			w.c.ok(w.owner.deviceAdd("alice", offered(w, newAccount("tablet"), "tablet"))) // 3 of max_devices 3
+			return w.owner.deviceAdd("alice", offered(w, newAccount("watch"), "watch"))
 		}, bns.CodeTooManyDevices},
 		{"removing a device not listed", func(t *testing.T, w *world) []byte {
 			return w.owner.deviceRemove("alice", w.stranger)
@@ -353,10 +328,7 @@ func TestDeviceRefusals(t *testing.T) {
 		}, bns.CodeDeviceNotFound},
 		{"adding to a revoked name", func(t *testing.T, w *world) []byte {
 			w.c.ok(w.owner.revoke("alice"))
-			dev := newAccount("tablet")
-			offer, code := dev.offer("tablet")
-			w.c.ok(offer)
-			return w.owner.deviceAdd("alice", code)
+			return w.owner.deviceAdd("alice", offered(w, newAccount("tablet"), "tablet"))
 		}, bns.CodeNameRevoked},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
