@@ -268,11 +268,17 @@ func path(parts ...string) string {
 	return p
 }
 
+// call is Do for a call whose result is a T.
+func call[T any](ctx context.Context, c *Client, method, p string, in any) (T, error) {
+	var out T
+	err := c.Do(ctx, method, p, in, &out)
+	return out, err
+}
+
 // The calls, one method each (docs/api.md documents them).
 
 func (c *Client) Agent(ctx context.Context) (AgentInfo, error) {
-	var out AgentInfo
-	return out, c.Do(ctx, http.MethodGet, path("agent"), nil, &out)
+	return call[AgentInfo](ctx, c, http.MethodGet, path("agent"), nil)
 }
 
 func (c *Client) Unlock(ctx context.Context, passphrase string) error {
@@ -280,65 +286,54 @@ func (c *Client) Unlock(ctx context.Context, passphrase string) error {
 }
 
 func (c *Client) Init(ctx context.Context, r InitRequest) (InitResult, error) {
-	var out InitResult
-	return out, c.Do(ctx, http.MethodPost, path("init"), r, &out)
+	return call[InitResult](ctx, c, http.MethodPost, path("init"), r)
 }
 
 func (c *Client) Restore(ctx context.Context, r RestoreRequest) (RestoreResult, error) {
-	var out RestoreResult
-	return out, c.Do(ctx, http.MethodPost, path("restore"), r, &out)
+	return call[RestoreResult](ctx, c, http.MethodPost, path("restore"), r)
 }
 
 func (c *Client) Recover(ctx context.Context, r RecoverRequest) (RecoverResult, error) {
-	var out RecoverResult
-	return out, c.Do(ctx, http.MethodPost, path("recover"), r, &out)
+	return call[RecoverResult](ctx, c, http.MethodPost, path("recover"), r)
 }
 
 // Devices is GET /v1/devices.
 func (c *Client) Devices(ctx context.Context) (Devices, error) {
-	var out Devices
-	return out, c.Do(ctx, http.MethodGet, path("devices"), nil, &out)
+	return call[Devices](ctx, c, http.MethodGet, path("devices"), nil)
 }
 
 // RemoveDevice is POST /v1/devices/remove.
 func (c *Client) RemoveDevice(ctx context.Context, r DeviceRemoveRequest) (DeviceChange, error) {
-	var out DeviceChange
-	return out, c.Do(ctx, http.MethodPost, path("devices", "remove"), r, &out)
+	return call[DeviceChange](ctx, c, http.MethodPost, path("devices", "remove"), r)
 }
 
 // DeviceOffer is POST /v1/devices/offer.
 func (c *Client) DeviceOffer(ctx context.Context, r LinkCodeRequest) (DeviceOffer, error) {
-	var out DeviceOffer
-	return out, c.Do(ctx, http.MethodPost, path("devices", "offer"), r, &out)
+	return call[DeviceOffer](ctx, c, http.MethodPost, path("devices", "offer"), r)
 }
 
 // AddDevice is POST /v1/devices/add.
 func (c *Client) AddDevice(ctx context.Context, r LinkCodeRequest) (DeviceChange, error) {
-	var out DeviceChange
-	return out, c.Do(ctx, http.MethodPost, path("devices", "add"), r, &out)
+	return call[DeviceChange](ctx, c, http.MethodPost, path("devices", "add"), r)
 }
 
 // Link is POST /v1/link.
 func (c *Client) Link(ctx context.Context, r LinkRequest) (DeviceOffer, error) {
-	var out DeviceOffer
-	return out, c.Do(ctx, http.MethodPost, path("link"), r, &out)
+	return call[DeviceOffer](ctx, c, http.MethodPost, path("link"), r)
 }
 
 // LinkWait is POST /v1/link/wait.
 func (c *Client) LinkWait(ctx context.Context, r LinkAcceptRequest) (DeviceOffer, error) {
-	var out DeviceOffer
-	return out, c.Do(ctx, http.MethodPost, path("link", "wait"), r, &out)
+	return call[DeviceOffer](ctx, c, http.MethodPost, path("link", "wait"), r)
 }
 
 // LinkAccept is POST /v1/link/accept.
 func (c *Client) LinkAccept(ctx context.Context, r LinkAcceptRequest) (Linked, error) {
-	var out Linked
-	return out, c.Do(ctx, http.MethodPost, path("link", "accept"), r, &out)
+	return call[Linked](ctx, c, http.MethodPost, path("link", "accept"), r)
 }
 
 func (c *Client) Register(ctx context.Context, r RegisterRequest) (RegisterResult, error) {
-	var out RegisterResult
-	return out, c.Do(ctx, http.MethodPost, path("register"), r, &out)
+	return call[RegisterResult](ctx, c, http.MethodPost, path("register"), r)
 }
 
 func (c *Client) ChangePassphrase(ctx context.Context, r PassphraseRequest) error {
@@ -346,13 +341,11 @@ func (c *Client) ChangePassphrase(ctx context.Context, r PassphraseRequest) erro
 }
 
 func (c *Client) Whois(ctx context.Context, name string) (Whois, error) {
-	var out Whois
-	return out, c.Do(ctx, http.MethodGet, path("names", name), nil, &out)
+	return call[Whois](ctx, c, http.MethodGet, path("names", name), nil)
 }
 
 func (c *Client) Contacts(ctx context.Context) (Contacts, error) {
-	var out Contacts
-	return out, c.Do(ctx, http.MethodGet, path("contacts"), nil, &out)
+	return call[Contacts](ctx, c, http.MethodGet, path("contacts"), nil)
 }
 
 // ContactNames lists the contacts without checking their keys.
@@ -368,13 +361,11 @@ func (c *Client) ContactNames(ctx context.Context) ([]string, error) {
 
 // ContactList lists the contacts without checking their keys.
 func (c *Client) ContactList(ctx context.Context) (Contacts, error) {
-	var out Contacts
-	return out, c.Do(ctx, http.MethodGet, path("contacts")+"?check=0", nil, &out)
+	return call[Contacts](ctx, c, http.MethodGet, path("contacts")+"?check=0", nil)
 }
 
 func (c *Client) AddContact(ctx context.Context, r AddContactRequest) (AddContactResult, error) {
-	var out AddContactResult
-	return out, c.Do(ctx, http.MethodPost, path("contacts"), r, &out)
+	return call[AddContactResult](ctx, c, http.MethodPost, path("contacts"), r)
 }
 
 func (c *Client) Answer(ctx context.Context, name string, accept bool) error {
@@ -386,8 +377,7 @@ func (c *Client) Answer(ctx context.Context, name string, accept bool) error {
 }
 
 func (c *Client) ConfirmKeys(ctx context.Context, name string) (ConfirmResult, error) {
-	var out ConfirmResult
-	return out, c.Do(ctx, http.MethodPost, path("contacts", name, "confirm"), nil, &out)
+	return call[ConfirmResult](ctx, c, http.MethodPost, path("contacts", name, "confirm"), nil)
 }
 
 func (c *Client) Reset(ctx context.Context, name, greeting string) error {
@@ -395,8 +385,7 @@ func (c *Client) Reset(ctx context.Context, name, greeting string) error {
 }
 
 func (c *Client) Safety(ctx context.Context, name string) (Safety, error) {
-	var out Safety
-	return out, c.Do(ctx, http.MethodGet, path("contacts", name, "safety"), nil, &out)
+	return call[Safety](ctx, c, http.MethodGet, path("contacts", name, "safety"), nil)
 }
 
 func (c *Client) Verify(ctx context.Context, name, number string) error {
@@ -413,13 +402,11 @@ func (c *Client) RemoveContact(ctx context.Context, name string) error {
 
 // ContactProfile is a contact's profile; fetch reads their hubs first.
 func (c *Client) ContactProfile(ctx context.Context, name string, fetch bool) (Profile, error) {
-	var out Profile
-	return out, c.Do(ctx, http.MethodGet, path("contacts", name, "profile")+"?fetch="+bit(fetch), nil, &out)
+	return call[Profile](ctx, c, http.MethodGet, path("contacts", name, "profile")+"?fetch="+bit(fetch), nil)
 }
 
 func (c *Client) Profile(ctx context.Context) (Profile, error) {
-	var out Profile
-	return out, c.Do(ctx, http.MethodGet, path("profile"), nil, &out)
+	return call[Profile](ctx, c, http.MethodGet, path("profile"), nil)
 }
 
 func (c *Client) SetProfile(ctx context.Context, u ProfileUpdate) error {
@@ -427,24 +414,21 @@ func (c *Client) SetProfile(ctx context.Context, u ProfileUpdate) error {
 }
 
 func (c *Client) Requests(ctx context.Context) (Requests, error) {
-	var out Requests
-	return out, c.Do(ctx, http.MethodGet, path("requests"), nil, &out)
+	return call[Requests](ctx, c, http.MethodGet, path("requests"), nil)
 }
 
 func (c *Client) ClearRequests(ctx context.Context) (Cleared, error) {
-	var out Cleared
-	return out, c.Do(ctx, http.MethodPost, path("requests", "clear"), nil, &out)
+	return call[Cleared](ctx, c, http.MethodPost, path("requests", "clear"), nil)
 }
 
 // Messages is conversation conv; fetch reads what is new from the hubs
 // first; last > 0 keeps the newest last.
 func (c *Client) Messages(ctx context.Context, conv string, fetch bool, last int) (Conversation, error) {
-	var out Conversation
 	q := "?fetch=" + bit(fetch)
 	if last > 0 {
 		q += "&last=" + strconv.Itoa(last)
 	}
-	return out, c.Do(ctx, http.MethodGet, path("conversations", conv, "messages")+q, nil, &out)
+	return call[Conversation](ctx, c, http.MethodGet, path("conversations", conv, "messages")+q, nil)
 }
 
 func (c *Client) MarkRead(ctx context.Context, conv string) error {
@@ -452,8 +436,7 @@ func (c *Client) MarkRead(ctx context.Context, conv string) error {
 }
 
 func (c *Client) Send(ctx context.Context, conv string, r SendRequest) (Sent, error) {
-	var out Sent
-	return out, c.Do(ctx, http.MethodPost, path("conversations", conv, "messages"), r, &out)
+	return call[Sent](ctx, c, http.MethodPost, path("conversations", conv, "messages"), r)
 }
 
 func (c *Client) React(ctx context.Context, conv string, r ReactRequest) error {
@@ -470,53 +453,44 @@ func (c *Client) Delete(ctx context.Context, conv string, r DeleteRequest) error
 
 // Timer is the conversation's disappearing-message timer (0 off).
 func (c *Client) Timer(ctx context.Context, conv string) (TimerResult, error) {
-	var out TimerResult
-	return out, c.Do(ctx, http.MethodGet, path("conversations", conv, "timer"), nil, &out)
+	return call[TimerResult](ctx, c, http.MethodGet, path("conversations", conv, "timer"), nil)
 }
 
 func (c *Client) SetTimer(ctx context.Context, conv string, seconds int64) (TimerResult, error) {
-	var out TimerResult
-	return out, c.Do(ctx, http.MethodPut, path("conversations", conv, "timer"), TimerRequest{seconds}, &out)
+	return call[TimerResult](ctx, c, http.MethodPut, path("conversations", conv, "timer"), TimerRequest{seconds})
 }
 
 func (c *Client) SendFile(ctx context.Context, conv string, r SendFileRequest) (Sent, error) {
-	var out Sent
-	return out, c.Do(ctx, http.MethodPost, path("conversations", conv, "files"), r, &out)
+	return call[Sent](ctx, c, http.MethodPost, path("conversations", conv, "files"), r)
 }
 
 func (c *Client) GetFile(ctx context.Context, conv string, r GetFileRequest) (Saved, error) {
-	var out Saved
-	return out, c.Do(ctx, http.MethodPost, path("conversations", conv, "files", "get"), r, &out)
+	return call[Saved](ctx, c, http.MethodPost, path("conversations", conv, "files", "get"), r)
 }
 
 func (c *Client) History(ctx context.Context) (History, error) {
-	var out History
-	return out, c.Do(ctx, http.MethodGet, path("history"), nil, &out)
+	return call[History](ctx, c, http.MethodGet, path("history"), nil)
 }
 
 func (c *Client) Search(ctx context.Context, words, in string) (SearchResult, error) {
-	var out SearchResult
 	q := "?q=" + url.QueryEscape(words)
 	if in != "" {
 		q += "&in=" + url.QueryEscape(in)
 	}
-	return out, c.Do(ctx, http.MethodGet, path("search")+q, nil, &out)
+	return call[SearchResult](ctx, c, http.MethodGet, path("search")+q, nil)
 }
 
 // Groups lists the groups; sync brings them up to date first.
 func (c *Client) Groups(ctx context.Context, sync bool) (Groups, error) {
-	var out Groups
-	return out, c.Do(ctx, http.MethodGet, path("groups")+"?sync="+bit(sync), nil, &out)
+	return call[Groups](ctx, c, http.MethodGet, path("groups")+"?sync="+bit(sync), nil)
 }
 
 func (c *Client) Group(ctx context.Context, group string) (GroupDetail, error) {
-	var out GroupDetail
-	return out, c.Do(ctx, http.MethodGet, path("groups", group), nil, &out)
+	return call[GroupDetail](ctx, c, http.MethodGet, path("groups", group), nil)
 }
 
 func (c *Client) CreateGroup(ctx context.Context, r CreateGroupRequest) (Created, error) {
-	var out Created
-	return out, c.Do(ctx, http.MethodPost, path("groups"), r, &out)
+	return call[Created](ctx, c, http.MethodPost, path("groups"), r)
 }
 
 // GroupAction is invite, remove, rename, hand-over (with name) or leave.
@@ -537,8 +511,7 @@ func (c *Client) Unblock(ctx context.Context, name string) error {
 }
 
 func (c *Client) Settings(ctx context.Context) (Settings, error) {
-	var out Settings
-	return out, c.Do(ctx, http.MethodGet, path("settings"), nil, &out)
+	return call[Settings](ctx, c, http.MethodGet, path("settings"), nil)
 }
 
 func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
@@ -550,13 +523,11 @@ func (c *Client) SetNotifications(ctx context.Context, on bool) error {
 }
 
 func (c *Client) SetNode(ctx context.Context, r NodeRequest) (NodeResult, error) {
-	var out NodeResult
-	return out, c.Do(ctx, http.MethodPut, path("settings", "node"), r, &out)
+	return call[NodeResult](ctx, c, http.MethodPut, path("settings", "node"), r)
 }
 
 func (c *Client) SetTrust(ctx context.Context, r TrustRequest) (TrustResult, error) {
-	var out TrustResult
-	return out, c.Do(ctx, http.MethodPut, path("settings", "trust"), r, &out)
+	return call[TrustResult](ctx, c, http.MethodPut, path("settings", "trust"), r)
 }
 
 func (c *Client) SetBackup(ctx context.Context, r BackupRequest) error {
@@ -564,28 +535,23 @@ func (c *Client) SetBackup(ctx context.Context, r BackupRequest) error {
 }
 
 func (c *Client) Name(ctx context.Context) (NameInfo, error) {
-	var out NameInfo
-	return out, c.Do(ctx, http.MethodGet, path("name"), nil, &out)
+	return call[NameInfo](ctx, c, http.MethodGet, path("name"), nil)
 }
 
 func (c *Client) Renew(ctx context.Context) (Renewed, error) {
-	var out Renewed
-	return out, c.Do(ctx, http.MethodPost, path("name", "renew"), nil, &out)
+	return call[Renewed](ctx, c, http.MethodPost, path("name", "renew"), nil)
 }
 
 func (c *Client) SetHubs(ctx context.Context, r HubsRequest) (HubsResult, error) {
-	var out HubsResult
-	return out, c.Do(ctx, http.MethodPut, path("name", "hubs"), r, &out)
+	return call[HubsResult](ctx, c, http.MethodPut, path("name", "hubs"), r)
 }
 
 func (c *Client) Revoke(ctx context.Context, confirm string) (Height, error) {
-	var out Height
-	return out, c.Do(ctx, http.MethodPost, path("name", "revoke"), RevokeRequest{confirm}, &out)
+	return call[Height](ctx, c, http.MethodPost, path("name", "revoke"), RevokeRequest{confirm})
 }
 
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	var out Status
-	return out, c.Do(ctx, http.MethodGet, path("status"), nil, &out)
+	return call[Status](ctx, c, http.MethodGet, path("status"), nil)
 }
 
 func bit(b bool) string {
