@@ -56,6 +56,24 @@ func (a *Agent) userRecord(k *call) (*keystore.Identity, *lookup.Client, *bns.Re
 	return id, d, rec, nil
 }
 
+// onChain is the prelude of the calls that need the chain but not the
+// user's record: the request read into req, the home's config loaded,
+// check (if not nil) passed, then the chain opened.
+func (a *Agent) onChain(k *call, req any, check func() error) (*lookup.Client, error) {
+	if err := k.decode(req); err != nil {
+		return nil, err
+	}
+	if err := a.home.loadConfig(); err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	return a.chain.open(k.ctx)
+}
+
 // errRetired: this device is not one the record lists (removed, or the
 // name recovered elsewhere).
 func errRetired(name string) error {
@@ -159,13 +177,7 @@ func apiOffer(code wire.LinkCode, off *bns.PendingOffer) api.DeviceOffer {
 
 func (a *Agent) deviceOffer(k *call) (any, error) {
 	var req api.LinkCodeRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	if err := a.home.loadConfig(); err != nil {
-		return nil, err
-	}
-	d, err := a.chain.open(k.ctx)
+	d, err := a.onChain(k, &req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -265,13 +277,7 @@ func (a *Agent) link(k *call) (any, error) {
 // deadline passes: canceled), and says which.
 func (a *Agent) linkWait(k *call) (any, error) {
 	var req api.LinkAcceptRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	if err := a.home.loadConfig(); err != nil {
-		return nil, err
-	}
-	d, err := a.chain.open(k.ctx)
+	d, err := a.onChain(k, &req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -302,21 +308,17 @@ func (a *Agent) linkWait(k *call) (any, error) {
 // and the welcome must open (sealed to this device, signed by a device
 // the record lists); then the state it carries becomes this device's.
 func (a *Agent) linkAccept(k *call) (any, error) {
-	var req api.LinkAcceptRequest
-	if err := k.decode(&req); err != nil {
-		return nil, err
-	}
-	if err := a.home.loadConfig(); err != nil {
-		return nil, err
-	}
-	if a.home.config().Name != "" {
-		return nil, coded(api.CodeExists, fmt.Errorf("this device is %s's already", a.home.config().Name), "")
-	}
-	id, err := a.identity("passphrase: ")
-	if err != nil {
-		return nil, err
-	}
-	d, err := a.chain.open(k.ctx)
+	var (
+		req api.LinkAcceptRequest
+		id  *keystore.Identity
+	)
+	d, err := a.onChain(k, &req, func() (err error) {
+		if a.home.config().Name != "" {
+			return coded(api.CodeExists, fmt.Errorf("this device is %s's already", a.home.config().Name), "")
+		}
+		id, err = a.identity("passphrase: ")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
