@@ -72,6 +72,18 @@ func (w *world) awaitDevices(name string, ok func(*bns.Record) bool) {
 	}
 }
 
+// aliceAndBob is the start of the device tests: alice on her phone (her
+// first device, on hub 0) and bob (hub 1), in touch ("hi bob").
+func aliceAndBob(t *testing.T) (w *world, phone *client.Client, phoneID *keystore.Identity, bob *client.Client) {
+	t.Helper()
+	w = newWorld(t)
+	phone, phoneID, _ = w.userOn("alice", []string{w.hubs[0]}, "")
+	bob = w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	return w, phone, phoneID, bob
+}
+
 // TestTwoDevices: alice has a phone (her first device) and a laptop she
 // linked. What the phone sends bob shows on the laptop, which takes the
 // conversation on; bob's message reaches both; what she reads on the phone is read
@@ -81,11 +93,7 @@ func (w *world) awaitDevices(name string, ok func(*bns.Record) bool) {
 // laptop, bob's next message reaches the phone only, and nothing the
 // laptop sends after its removal reaches bob.
 func TestTwoDevices(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, phone, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
@@ -247,11 +255,7 @@ func receiveUntil(t *testing.T, c *client.Client, name, text string) client.Mess
 // TestWatchOnTwoDevices: a running watch on each of alice's devices shows,
 // as it happens, what bob sends her and what her other device sends bob.
 func TestWatchOnTwoDevices(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, phone, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
@@ -277,11 +281,7 @@ func TestWatchOnTwoDevices(t *testing.T) {
 // for alice's phone. The laptop refuses it (it does not open in its
 // session: wire.ErrHeader) and shows nothing; the phone reads it.
 func TestHubServesOneDevicesMessageToAnother(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, phone, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
 	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
