@@ -24,6 +24,32 @@ func world(t *testing.T, rpc, hub string, names ...string) map[string]string {
 	return homes
 }
 
+// aliceAndBob registers alice on hub ha and bob on hub hb, each in a home
+// of their own, and waits until each finds the other.
+func aliceAndBob(t *testing.T, rpc, ha, hb string) (alice, bob string) {
+	t.Helper()
+	alice, bob = filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
+	initHome(t, rpc, alice)
+	initHome(t, rpc, bob)
+	parley(t, "--home", alice, "register", "alice", "--hub", ha)
+	parley(t, "--home", bob, "register", "bob", "--hub", hb)
+	awaitName(t, alice, "bob")
+	awaitName(t, bob, "alice")
+	return alice, bob
+}
+
+// inTouch makes from and to contacts: from asks (with greeting, if any
+// is given), to accepts.
+func inTouch(t *testing.T, from, to string, greeting ...string) {
+	t.Helper()
+	add := []string{"--home", from, "contacts", "add", filepath.Base(to)}
+	if len(greeting) > 0 {
+		add = append(add, "--message", greeting[0])
+	}
+	parley(t, add...)
+	parley(t, "--home", to, "contacts", "accept", filepath.Base(from))
+}
+
 // TestGreetings: the first message the other side reads is each
 // command's own default (add, add --known, reset), never another's.
 func TestGreetings(t *testing.T) {

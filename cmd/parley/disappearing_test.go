@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,15 +62,8 @@ func TestDisappearsWhileTheSenderIsOff(t *testing.T) {
 	clk := &hubClock{}
 	ahub := hubtest.Start(t, func(c *server.Config) { c.Now, c.SweepEvery = clk.Now, 10*time.Millisecond })
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	initHome(t, rpc, alice)
-	initHome(t, rpc, bob)
-	parley(t, "--home", alice, "register", "alice", "--hub", ahub.URL)
-	parley(t, "--home", bob, "register", "bob", "--hub", hubs[0])
-	awaitName(t, alice, "bob")
-	awaitName(t, bob, "alice")
-	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
-	parley(t, "--home", bob, "contacts", "accept", "alice")
+	alice, bob := aliceAndBob(t, rpc, ahub.URL, hubs[0])
+	inTouch(t, alice, bob, "hi bob")
 	parley(t, "--home", bob, "read", "alice")
 	if out := parley(t, "--home", alice, "timer", "bob", "1h"); !strings.Contains(out, "disappear 1h0m0s after they are sent") {
 		t.Fatalf("timer: %s", out)
@@ -153,15 +145,8 @@ func TestReadLateThenDisappears(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	ahub := hubtest.Start(t, nil)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	initHome(t, rpc, alice)
-	initHome(t, rpc, bob)
-	parley(t, "--home", alice, "register", "alice", "--hub", ahub.URL)
-	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
-	awaitName(t, alice, "bob")
-	awaitName(t, bob, "alice")
-	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
-	parley(t, "--home", bob, "contacts", "accept", "alice")
+	alice, bob := aliceAndBob(t, rpc, ahub.URL, hubs[1])
+	inTouch(t, alice, bob, "hi bob")
 	parley(t, "--home", bob, "read", "alice")
 	parley(t, "--home", alice, "timer", "bob", "1s")
 	parley(t, "--home", alice, "send", "bob", "read me late")
@@ -230,15 +215,8 @@ func TestTimerOnAHubWithoutExpiry(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
-	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	initHome(t, rpc, alice)
-	initHome(t, rpc, bob)
-	parley(t, "--home", alice, "register", "alice", "--hub", gaiaLike)
-	parley(t, "--home", bob, "register", "bob", "--hub", hubs[0])
-	awaitName(t, alice, "bob")
-	awaitName(t, bob, "alice")
-	parley(t, "--home", alice, "contacts", "add", "bob", "--message", "hi bob")
-	parley(t, "--home", bob, "contacts", "accept", "alice")
+	alice, bob := aliceAndBob(t, rpc, gaiaLike, hubs[0])
+	inTouch(t, alice, bob, "hi bob")
 	parley(t, "--home", bob, "read", "alice")
 	code, out, errs := try(alice, "timer", "bob", "1h")
 	if code != 0 || !strings.Contains(out, "disappear 1h0m0s after they are sent") {

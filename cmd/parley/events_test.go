@@ -70,14 +70,8 @@ func (l *eventLog) await(t *testing.T, what string, want func(m api.Message) boo
 func TestEventsOfChanges(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
-	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	initHome(t, rpc, alice)
-	initHome(t, rpc, bob)
-	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])
-	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
-	awaitName(t, alice, "bob")
-	parley(t, "--home", alice, "contacts", "add", "bob")
-	parley(t, "--home", bob, "contacts", "accept", "alice")
+	alice, bob := aliceAndBob(t, rpc, hubs[0], hubs[1])
+	inTouch(t, alice, bob)
 	for _, h := range []string{alice, bob} {
 		startDaemon(t, h).serving(t, h)
 	}

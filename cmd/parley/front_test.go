@@ -66,14 +66,8 @@ func TestFrontEnd(t *testing.T) {
 	front, core := buildParley(t, dir)
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "correct horse battery staple")
-	alice, bob := filepath.Join(t.TempDir(), "alice"), filepath.Join(t.TempDir(), "bob")
-	initHome(t, rpc, alice)
-	initHome(t, rpc, bob)
-	parley(t, "--home", alice, "register", "alice", "--hub", hubs[0])
-	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
-	awaitName(t, alice, "bob")
-	parley(t, "--home", alice, "contacts", "add", "bob")
-	parley(t, "--home", bob, "contacts", "accept", "alice")
+	alice, bob := aliceAndBob(t, rpc, hubs[0], hubs[1])
+	inTouch(t, alice, bob)
 
 	// No parley-core but the one beside the front-end.
 	env := append(os.Environ(), "PATH=/usr/bin:/bin")
