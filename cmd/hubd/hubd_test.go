@@ -6,11 +6,11 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,50 +41,67 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 type hubProc struct {
 	cmd  *exec.Cmd
-	url  string
+	url  string        // where it serves, as it said
+	addr string        // host:port of url
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done is closed
 }
 
-// startHub runs hubd on a free port with the disk driver in dir; settings
-// come from the environment, to exercise that path too.
-func startHub(t *testing.T, dir, addr string) *hubProc {
+// servingLine is what hubd prints on stdout once it listens.
+var servingLine = regexp.MustCompile(`(?m)^hubd: serving (https?)://(\S+) `)
+
+// servedAt waits until hubd's stdout (out) says where it listens, and
+// returns that URL and address: hubd is told 127.0.0.1:0 and picks the
+// port itself, so no other process can take it between a test choosing
+// it and hubd binding it.
+func servedAt(t *testing.T, out fmt.Stringer, done <-chan struct{}, logs fmt.Stringer) (url, addr string) {
+	t.Helper()
+	m := await.Value(t, time.Minute, "hubd to say where it serves", func() ([]string, error) {
+		select {
+		case <-done:
+			t.Fatalf("hubd exited before serving:\n%s", logs.String())
+		default:
+		}
+		if m := servingLine.FindStringSubmatch(out.String()); m != nil {
+			return m, nil
+		}
+		return nil, fmt.Errorf("its stdout: %q", out.String())
+	})
+	return m[1] + "://" + m[2], m[2]
+}
+
+// startHubd runs hubd with env (and the test's environment) on a port it
+// picks on 127.0.0.1, and returns once it serves; named name in what the
+// test logs if it fails.
+func startHubd(t *testing.T, name string, env ...string) *hubProc {
 	t.Helper()
 	cmd := exec.Command(hubdBin)
-	cmd.Env = append(os.Environ(), "HUBD_DATA="+dir, "HUBD_LISTEN="+addr, "HUBD_PUBLIC_URL=http://"+addr, "HUBD_SERVER_NAME=drill")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	cmd.Env = append(append(os.Environ(), env...), "HUBD_LISTEN=127.0.0.1:0")
+	var out, logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &hubProc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
+	p := &hubProc{cmd: cmd, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("hubd's log:\n%s", logs.String()) // read once Wait has copied it all
+			t.Logf("%s's log:\n%s", name, logs.String())
 		}
 	})
-	await.NoError(t, time.Minute, "hubd to answer /healthz", func() error {
-		res, err := http.Get(p.url + "/healthz")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err
-	})
+	p.url, p.addr = servedAt(t, &out, p.done, &logs)
 	return p
+}
+
+// startHub runs hubd with the disk driver in dir; settings come from the
+// environment, to exercise that path too.
+func startHub(t *testing.T, dir string) *hubProc {
+	t.Helper()
+	return startHubd(t, "hubd", "HUBD_DATA="+dir, "HUBD_PUBLIC_URL=http://hub.test", "HUBD_SERVER_NAME=drill")
 }
 
 func token(key *secp256k1.PrivateKey) string {
@@ -96,8 +113,8 @@ func token(key *secp256k1.PrivateKey) string {
 // acknowledged write reads back byte-identical and that every write in
 // flight is either absent or complete: never half-present.
 func TestCrashConsistency(t *testing.T) {
-	dir, addr := t.TempDir(), freeAddr(t)
-	hub := startHub(t, dir, addr)
+	dir := t.TempDir()
+	hub := startHub(t, dir)
 	key, _ := secp256k1.GeneratePrivateKey()
 	bucket := auth.GaiaAddress(key.PubKey().SerializeCompressed())
 	tok := token(key)
@@ -148,7 +165,7 @@ func TestCrashConsistency(t *testing.T) {
 	<-hub.done
 	wg.Wait()
 
-	hub = startHub(t, dir, addr)
+	hub = startHub(t, dir) // on the same data, at another port
 	read := func(path string) (int, []byte) {
 		res, err := http.Get(hub.url + "/read/" + bucket + "/" + path)
 		if err != nil {
@@ -201,8 +218,8 @@ func (s *slowBody) Read(p []byte) (int, error) {
 // TestGracefulShutdown: SIGTERM while an upload is half sent; the upload
 // completes and is acknowledged, then hubd exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	dir, addr := t.TempDir(), freeAddr(t)
-	hub := startHub(t, dir, addr)
+	dir := t.TempDir()
+	hub := startHub(t, dir)
 	key, _ := secp256k1.GeneratePrivateKey()
 	bucket := auth.GaiaAddress(key.PubKey().SerializeCompressed())
 	body := &slowBody{data: bytes.Repeat([]byte("x"), 1<<16), half: make(chan struct{}), goOn: make(chan struct{})}
@@ -249,7 +266,7 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("hubd did not exit after SIGTERM")
 	}
-	hub = startHub(t, dir, addr)
+	hub = startHub(t, dir) // on the same data, at another port
 	res, err := http.Get(hub.url + "/read/" + bucket + "/slow")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("upload finished during shutdown is missing: %v", err)

@@ -7,30 +7,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/internal/await"
 )
-
-// lockedBuffer is written by hubd while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestStartErrorsAndLogs: an operator whose hubd cannot listen is told
 // which address is taken and what to do, in a sentence and a hint; hubd's
@@ -54,15 +35,16 @@ func TestStartErrorsAndLogs(t *testing.T) {
 		"auto": func(s string) bool { return json.Valid([]byte(s)) && strings.HasPrefix(s, `{"time":`) },
 		"text": func(s string) bool { return strings.HasPrefix(s, "time=") && strings.Contains(s, " level=") },
 	} {
-		addr := freeAddr(t)
 		ctx, stop := context.WithCancel(context.Background())
-		var logs lockedBuffer
-		done := make(chan int, 1)
+		var stdout, logs syncBuffer
+		done, exited := make(chan int, 1), make(chan struct{})
 		go func() {
-			done <- run(ctx, []string{"--public-url", "http://" + addr, "--driver", "memory", "--listen", addr, "--log-format", format}, &out, &logs)
+			done <- run(ctx, []string{"--public-url", "http://hub.test", "--driver", "memory", "--listen", "127.0.0.1:0", "--log-format", format}, &stdout, &logs)
+			close(exited)
 		}()
+		url, _ := servedAt(t, &stdout, exited, &logs)
 		await.NoError(t, time.Minute, "hubd to answer /healthz", func() error {
-			res, err := http.Get("http://" + addr + "/healthz")
+			res, err := http.Get(url + "/healthz")
 			if err == nil {
 				res.Body.Close()
 			}

@@ -10,8 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,10 +31,7 @@ import (
 // transport that dials the instance it is told to).
 const publicURL = "http://hub.test"
 
-type instance struct {
-	*hubProc
-	addr string
-}
+type instance struct{ *hubProc }
 
 // cluster is versitygw, a NATS server and hubd instances on one bucket.
 type cluster struct {
@@ -58,36 +53,8 @@ func newCluster(t *testing.T) *cluster {
 // start runs one more instance.
 func (c *cluster) start(t *testing.T, name string) *instance {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(hubdBin)
-	cmd.Env = append(append(os.Environ(), c.env...), "HUBD_LISTEN="+addr, "HUBD_INSTANCE="+name)
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &hubProc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, logs.String())
-		}
-	})
-	await.True(t, time.Minute, name+" up", func() bool {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited: %v\n%s", name, p.err, logs.String())
-		default:
-		}
-		res, err := http.Get(p.url + "/healthz")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil
-	})
-	return &instance{hubProc: p, addr: addr}
+	p := startHubd(t, name, append(c.env, "HUBD_INSTANCE="+name)...)
+	return &instance{p}
 }
 
 type syncBuffer struct {

@@ -51,25 +51,32 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestTLSFromConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	addr := freeAddr(t)
 	cfg, _ := json.Marshal(map[string]any{
-		"listen": addr, "public-url": "https://" + addr, "data": filepath.Join(dir, "data"),
+		"listen": "127.0.0.1:0", "public-url": "https://hub.test", "data": filepath.Join(dir, "data"),
 		"tls-cert": certFile, "tls-key": keyFile, "server-name": "tls-test",
 	})
 	cfgFile := filepath.Join(dir, "hubd.json")
 	os.WriteFile(cfgFile, cfg, 0o600)
 	cmd := exec.Command(hubdBin, "--config", cfgFile)
+	var stdout, logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	url, addr := servedAt(t, &stdout, done, &logs)
+	if url != "https://"+addr {
+		t.Fatalf("hubd serves %s, not HTTPS", url)
+	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	res := await.Value(t, time.Minute, "an HTTPS answer from hubd", func() (*http.Response, error) {
-		return client.Get("https://" + addr + "/hub_info")
+		return client.Get(url + "/hub_info")
 	})
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(b), `"read_url_prefix":"https://`+addr+`/read/"`) || !strings.Contains(string(b), "tls-test") {
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"read_url_prefix":"https://hub.test/read/"`) || !strings.Contains(string(b), "tls-test") {
 		t.Fatalf("hub_info over TLS: %d %s", res.StatusCode, b)
 	}
 	// Plain HTTP to the TLS port is refused.
