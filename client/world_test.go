@@ -667,6 +667,7 @@ type restartableHub struct {
 	addr string
 	dir  string
 	srv  *http.Server
+	l    net.Listener // bound on 127.0.0.1:0 for the first start; nil after
 }
 
 func (h *restartableHub) start() {
@@ -678,10 +679,15 @@ func (h *restartableHub) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	// The port was just released: retry until it is free again.
-	l := await.Value(h.t, time.Minute, "the hub's port "+h.addr, func() (net.Listener, error) {
-		return net.Listen("tcp", h.addr)
-	})
+	l := h.l
+	if l == nil {
+		// A restart: the port was just released; retry until it is free
+		// again (the address is on the chain: it cannot change).
+		l = await.Value(h.t, time.Minute, "the hub's port "+h.addr, func() (net.Listener, error) {
+			return net.Listen("tcp", h.addr)
+		})
+	}
+	h.l = nil
 	h.srv = &http.Server{Handler: s.Handler()}
 	go h.srv.Serve(l)
 	h.t.Logf("drill: hub http://%s serving (data in %s)", h.addr, h.dir)
@@ -705,15 +711,15 @@ func twoHubPair(t *testing.T, greeting string) (*world, *restartableHub, *client
 	return w, first, alice, bob
 }
 
-// startRestartableHub starts a restartableHub on a free port and data
-// directory of its own; it stops when the test ends.
+// startRestartableHub starts a restartableHub on a port of its own (bound
+// once, and kept: no other process can take it before the hub serves)
+// and a data directory of its own; it stops when the test ends.
 func startRestartableHub(t *testing.T) *restartableHub {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir()}
-	l.Close()
+	h := &restartableHub{t: t, addr: l.Addr().String(), dir: t.TempDir(), l: l}
 	h.start()
 	t.Cleanup(h.stop)
 	return h
