@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/clienttest"
 	"github.com/parley-im/parley/client/wire"
 )
 
@@ -78,40 +77,8 @@ func BenchmarkFollowThousand(b *testing.B) {
 
 	// 1,000 contacts, half on each hub; each introduces itself to bob
 	// (case 1: their names sort before his) and says hello.
-	cs := make([]*client.Client, contacts)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	errs := make(chan error, contacts)
-	for i := range contacts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			name := fmt.Sprintf("a%04d", i)
-			id, _ := keystore.New()
-			hub := w.hubs[i%2]
-			profile, _ := id.Profile([]string{hub})
-			var salt [32]byte
-			rand.Read(salt[:])
-			h, err := shared.Preorder(ctx, id.OwnerKey(), name, salt)
-			if err == nil {
-				_, err = shared.Register(ctx, id.OwnerKey(), name, salt, h, profile)
-			}
-			if err == nil {
-				cs[i], err = client.New(ctx, name, id, shared, hub)
-			}
-			if err == nil {
-				err = cs[i].Introduce(ctx, "bob", "hello bob")
-			}
-			if err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	cs, err := clienttest.Contacts(ctx, shared, w.hubs[:2], contacts, "bob", "hello bob")
+	if err != nil {
 		b.Fatal(err)
 	}
 	w.settle(fmt.Sprintf("a%04d", contacts-1))

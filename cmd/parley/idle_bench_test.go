@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,15 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/chain/lookup"
 	"github.com/parley-im/parley/chain/node/nodetest"
-	"github.com/parley-im/parley/client"
-	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/clienttest"
 	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/hub/server/hubtest"
 	"github.com/parley-im/parley/internal/agent"
@@ -126,40 +123,7 @@ func BenchmarkAgentIdleThousand(b *testing.B) {
 	defer shared.Close()
 	await.NoError(b, 2*time.Minute, "bob's name", func() error { _, err := shared.Lookup(ctx, "bob"); return err })
 	start := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	errs := make(chan error, contacts)
-	for i := range contacts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			name := fmt.Sprintf("a%04d", i)
-			id, _ := keystore.New()
-			hub := hubs[i%2].URL
-			profile, _ := id.Profile([]string{hub})
-			var salt [32]byte
-			rand.Read(salt[:])
-			h, err := shared.Preorder(ctx, id.OwnerKey(), name, salt)
-			if err == nil {
-				_, err = shared.Register(ctx, id.OwnerKey(), name, salt, h, profile)
-			}
-			var c *client.Client
-			if err == nil {
-				c, err = client.New(ctx, name, id, shared, hub)
-			}
-			if err == nil {
-				err = c.Introduce(ctx, "bob", "hello bob")
-			}
-			if err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if _, err := clienttest.Contacts(ctx, shared, []string{hubs[0].URL, hubs[1].URL}, contacts, "bob", "hello bob"); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%d contacts registered and introduced in %v", contacts, time.Since(start).Round(time.Second))
