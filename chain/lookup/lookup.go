@@ -860,12 +860,19 @@ func (c *Client) lookup(ctx context.Context, name string) (*bns.Record, int64, e
 // history, checked against the record's history hash. A history longer
 // than MaxHistory entries is not read (ErrTooLarge).
 func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.HistoryEntry, error) {
+	rec, entries, _, err := c.HistoryAt(ctx, name)
+	return rec, entries, err
+}
+
+// HistoryAt is History, with the height of the state both were proved
+// against.
+func (c *Client) HistoryAt(ctx context.Context, name string) (*bns.Record, []*bns.HistoryEntry, int64, error) {
 	rec, h, err := c.lookup(ctx, name)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if rec.Seq > MaxHistory {
-		return nil, nil, fmt.Errorf("%w: the history of %q has %d entries, more than the %d this client reads", ErrTooLarge, name, rec.Seq, MaxHistory)
+		return nil, nil, 0, fmt.Errorf("%w: the history of %q has %d entries, more than the %d this client reads", ErrTooLarge, name, rec.Seq, MaxHistory)
 	}
 	var res *coretypes.ResultABCIQuery
 	err = c.rpc(ctx, func(n *rpchttp.HTTP) (err error) {
@@ -873,19 +880,19 @@ func (c *Client) History(ctx context.Context, name string) (*bns.Record, []*bns.
 		return err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("lookup: history of %q: %w", name, err)
+		return nil, nil, 0, fmt.Errorf("lookup: history of %q: %w", name, err)
 	}
 	if res.Response.Code != 0 {
-		return nil, nil, &bns.CodeError{Code: bns.Code(res.Response.Code), Msg: res.Response.Log}
+		return nil, nil, 0, &bns.CodeError{Code: bns.Code(res.Response.Code), Msg: res.Response.Log}
 	}
 	entries, err := bns.UnmarshalHistory(res.Response.Value)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+		return nil, nil, 0, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
 	if err := bns.VerifyHistory(rec, entries); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUnverified, err)
+		return nil, nil, 0, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
-	return rec, entries, nil
+	return rec, entries, h, nil
 }
 
 // Nonce returns the verified next nonce of an account (0 if it never sent,

@@ -13,7 +13,7 @@ import (
 
 // TestHomeAtRest: what a thief who takes alice's device, but not her
 // passphrase, reads in her home after she registered, talked with bob,
-// shared a file and turned backup on; each file is held to what
+// shared a file, turned backup on and looked bob up; each file is held to what
 // docs/threat-model.md ("A thief with the device") says it shows:
 // config.json the chain's node, trust root and her name and first hub;
 // the keystore its two comment lines; the lock nothing once no command
@@ -40,6 +40,7 @@ func TestHomeAtRest(t *testing.T) {
 	os.WriteFile(notes, []byte("the file nobody else reads"), 0o600)
 	parley(t, "--home", alice, "send-file", "bob", notes)
 	parley(t, "--home", alice, "backup", "on")
+	parley(t, "--home", alice, "whois", "bob") // kept sealed in records
 
 	// The contact's name as the code would store it (a JSON string, or
 	// length-prefixed): bare, three letters turn up by chance in a
@@ -87,12 +88,19 @@ func TestHomeAtRest(t *testing.T) {
 			if !bytes.HasPrefix(b, []byte("parley/state/v1\n")) {
 				t.Errorf("state starts %q", b[:16])
 			}
+		case rel == "records":
+			if !bytes.HasPrefix(b, []byte("parley/records/v1\n")) {
+				t.Errorf("records starts %q", b[:min(len(b), 18)])
+			}
 		case strings.HasPrefix(rel, "state.history."), strings.HasPrefix(rel, "light"+string(filepath.Separator)):
 		default:
 			t.Errorf("%s is in the home, and the threat model does not say what it shows", rel)
 		}
 		return nil
 	})
+	if !slices.Contains(files, "records") {
+		t.Error("whois kept no records file")
+	}
 	if slices.Contains(files, "register.json") {
 		t.Error("register.json outlived the registration")
 	}

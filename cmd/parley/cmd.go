@@ -209,7 +209,7 @@ func whoisCmd(h *home, stdout io.Writer) *cobra.Command {
 			rec := w.Record
 			switch {
 			case w.Cached && !w.VerifiedAt.IsZero():
-				screen.Printf(h.stderr, "parley: the chain does not answer: %s as this device verified it at %s\n", rec.Name, h.clock.stamp(w.VerifiedAt))
+				screen.Printf(h.stderr, "parley: the chain does not answer: %s as this device verified it at height %d (%s)\n", rec.Name, w.Height, h.clock.stamp(w.VerifiedAt))
 			case w.Cached:
 				screen.Printf(h.stderr, "parley: the chain does not answer: %s as this device holds it (the record of the contact, as last checked)\n", rec.Name)
 			}

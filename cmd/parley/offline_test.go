@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -278,8 +279,9 @@ func TestOfflineUse(t *testing.T) {
 	if out, _ := do(bob, "read", "alice"); strings.Contains(out, "sent while the chain was down") {
 		t.Fatalf("the message went out before alice's device could check bob's keys:\n%s", out)
 	}
-	// What needs the chain itself says so in one line.
-	_, errs = fails(t, 1, "--home", alice, "whois", "bob")
+	// What needs the chain itself says so in one line (whois of a name
+	// this device never verified: bob's it verified, and answers from).
+	_, errs = fails(t, 1, "--home", alice, "whois", "carol")
 	if !strings.HasPrefix(errs, "parley: "+chainNode+" does not answer (connection refused)\nparley: hint: ") || strings.Count(errs, "\n") != 2 {
 		t.Fatalf("whois with the chain down:\n%s", errs)
 	}
@@ -288,7 +290,7 @@ func TestOfflineUse(t *testing.T) {
 	n.Restart()
 	await.True(t, 2*time.Minute, "the chain to answer again", func() bool {
 		var o, e bytes.Buffer
-		return run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &o, &e) == 0
+		return run(context.Background(), []string{"--home", alice, "whois", "bob"}, nil, &o, &e) == 0 && !strings.Contains(e.String(), "the chain does not answer")
 	})
 	if _, errs := do(alice, "status"); strings.Contains(errs, "offline") {
 		t.Fatalf("status once the chain is back:\n%s", errs)
@@ -332,5 +334,80 @@ func TestOfflineUse(t *testing.T) {
 	do(alice, "contacts") // any command sends what waits
 	if out, _ := do(bob, "read", "alice"); !strings.Contains(out, "alice: sent while my hub was down") {
 		t.Fatalf("bob reads, once alice's hub is back:\n%s", out)
+	}
+}
+
+// TestWhoisFromVerifiedRecords: alice looks carol (not a contact) up while
+// the chain answers; the chain node stops. A new parley process (no agent
+// running: each command starts afresh) still answers 'whois carol' with
+// the record and history it verified, sealed in her home, saying that the
+// chain does not answer and at which height it was verified; so does a
+// daemon started with the chain down; a contact never looked up is
+// answered with the record confirmed for it, and a name never verified
+// gets the chain's error. The records file names nobody in the clear.
+func TestWhoisFromVerifiedRecords(t *testing.T) {
+	n := nodetest.StartNode(t, "whois-cache", nil, node.StartOptions{})
+	hub := startStoppableHub(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := world(t, n.URL, hub.URL, "dave", "alice", "bob", "carol") // dave awaits the names: alice looks up none
+	alice := homes["alice"]
+	inTouch(t, alice, homes["bob"])
+	live := parley(t, "--home", alice, "whois", "carol")
+	if !strings.Contains(live, "name:     carol (verified by proof)") || !strings.Contains(live, "safety:") {
+		t.Fatalf("whois carol, the chain up:\n%s", live)
+	}
+	sealed, err := os.ReadFile(filepath.Join(alice, "records"))
+	if err != nil {
+		t.Fatalf("whois kept no record in the home: %v", err)
+	}
+	if !bytes.HasPrefix(sealed, []byte("parley/records/v1\n")) || bytes.Contains(sealed, []byte("carol")) {
+		t.Fatalf("the records file is not sealed: %q", sealed[:min(len(sealed), 64)])
+	}
+	_, stopped, _ := nodeStatus(t, n.URL)
+
+	n.Stop()
+	// Without the safety line (it needs the chain's answer of the moment),
+	// what whois shows is what the device verified.
+	withoutSafety := func(s string) string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(l, "safety:") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	height := regexp.MustCompile(`^parley: the chain does not answer: carol as this device verified it at height (\d+) \(`)
+	cached := func(who string, out, errs string) {
+		t.Helper()
+		if out != withoutSafety(live) {
+			t.Fatalf("%s: whois carol, the chain down:\n%s\nwant what was verified:\n%s", who, out, withoutSafety(live))
+		}
+		m := height.FindStringSubmatch(errs)
+		if m == nil {
+			t.Fatalf("%s: whois carol, the chain down, does not say so and from which height:\n%s", who, errs)
+		}
+		if h, _ := strconv.ParseInt(m[1], 10, 64); h <= 0 || h > stopped {
+			t.Fatalf("%s: verified at height %d, the chain stopped at %d", who, h, stopped)
+		}
+	}
+	out, errs := fails(t, 0, "--home", alice, "whois", "carol")
+	cached("a new process", out, errs)
+	if _, errs := fails(t, 1, "--home", alice, "whois", "dave"); !strings.HasPrefix(errs, "parley: chain node "+n.URL+" does not answer (connection refused)\n") {
+		t.Fatalf("whois of a name never verified, the chain down:\n%s", errs)
+	}
+
+	// A daemon started with the chain down answers the same, and serves
+	// the commands.
+	d := startDaemon(t, alice)
+	d.serving(t, alice)
+	out, errs = fails(t, 0, "--home", alice, "whois", "carol")
+	cached("the daemon", out, errs)
+	out, errs = fails(t, 0, "--home", alice, "whois", "bob")
+	if !strings.Contains(out, "name:     bob (verified by proof)") || !strings.HasPrefix(errs, "parley: the chain does not answer: bob as this device holds it (the record of the contact, as last checked)\n") {
+		t.Fatalf("whois of a contact never looked up, the chain down:\n%s%s", out, errs)
+	}
+	if _, errs := fails(t, 1, "--home", alice, "whois", "dave"); !strings.Contains(errs, "does not answer") {
+		t.Fatalf("whois of a name never verified, served by the daemon, the chain down:\n%s", errs)
 	}
 }

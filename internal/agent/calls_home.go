@@ -469,15 +469,22 @@ func (a *Agent) whois(k *call) (any, error) {
 	}
 	d, err := a.chain.open(ctx)
 	var (
-		rec  *bns.Record
-		hist []*bns.HistoryEntry
+		rec    *bns.Record
+		hist   []*bns.HistoryEntry
+		height int64
 	)
 	if err == nil {
-		rec, hist, err = d.History(ctx, name)
+		rec, hist, height, err = d.HistoryAt(ctx, name)
 		err = a.chain.note(err)
 	}
 	if client.IsOffline(err) {
-		if w, ok := a.records.get(name); ok { // the chain down: as last verified
+		// The chain down: as last verified (in memory, or sealed in the
+		// home, so that it outlives the agent).
+		w, ok, cerr := a.cachedRecord(k, name)
+		if cerr != nil {
+			return nil, cerr
+		}
+		if ok {
 			w.Cached = true
 			return w, nil
 		}
@@ -493,7 +500,7 @@ func (a *Agent) whois(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := api.Whois{Record: apiRecord(rec), VerifiedAt: a.opts.Now()}
+	out := api.Whois{Record: apiRecord(rec), VerifiedAt: a.opts.Now(), Height: height}
 	for i, e := range hist {
 		var note string
 		if i > 0 {
@@ -517,6 +524,7 @@ func (a *Agent) whois(k *call) (any, error) {
 			out.Safety = safetyNumber(a.home.config().Name, own, rec)
 		}
 	}
+	a.saveRecords(k)
 	return out, nil
 }
 

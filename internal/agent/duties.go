@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -223,36 +222,4 @@ func (a *Agent) httpClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.IdleConnTimeout = idleConnTimeout
 	return &http.Client{Timeout: 30 * time.Second, Transport: healthTransport{h: a.health, base: t}}
-}
-
-// recordCache keeps the records whois verified, for when the chain does
-// not answer; at most max names.
-type recordCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]api.Whois
-}
-
-// maxRecords bounds the record cache (and the hubs health follows).
-const maxRecords = 4096
-
-func newRecordCache(max int) *recordCache { return &recordCache{max: max, m: map[string]api.Whois{}} }
-
-func (r *recordCache) put(name string, w api.Whois) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.m[name]; !ok && len(r.m) >= r.max {
-		for k := range r.m { // drop one (any): the cache stays bounded
-			delete(r.m, k)
-			break
-		}
-	}
-	r.m[strings.Clone(name)] = w
-}
-
-func (r *recordCache) get(name string) (api.Whois, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	w, ok := r.m[name]
-	return w, ok
 }

@@ -324,10 +324,14 @@ type Whois struct {
 	History []HistoryEntry `json:"history"`
 	Safety  string         `json:"safety,omitempty"`
 	// Cached: the chain did not answer; this is the record as verified at
-	// VerifiedAt (the agent's cache), or, VerifiedAt zero, a contact's
-	// record as the device holds it (as last checked).
+	// VerifiedAt and Height (the records the agent verified, kept sealed
+	// in the home), or, VerifiedAt zero, a contact's record as the device
+	// holds it (as last checked).
 	Cached     bool      `json:"cached,omitempty"`
 	VerifiedAt time.Time `json:"verified_at,omitzero"`
+	// Height is that of the chain's state the record and history were
+	// proved against.
+	Height int64 `json:"height,omitempty"`
 }
 
 // KeyChange says that a contact's record no longer holds the keys the

@@ -238,7 +238,7 @@ var labelLike = regexp.MustCompile(`^(parley/|Whisper)`)
 // package.
 func TestSpecLabels(t *testing.T) {
 	tb := specTable(t, "label", "package", "use")
-	pkgs := []string{"client", "client/store", "client/wire", "client/ratchet", "client/keystore", "hub", "hub/auth", "chain/bns"}
+	pkgs := []string{"client", "client/store", "client/wire", "client/ratchet", "client/keystore", "hub", "hub/auth", "chain/bns", "internal/agent"}
 	lits := map[string]map[string]bool{}
 	for _, p := range pkgs {
 		lits[p] = stringLiterals(t, p)

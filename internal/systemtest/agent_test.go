@@ -205,17 +205,22 @@ func agentDrills(t *testing.T, n *localnet) {
 		return ev.Type == api.EventChain && ev.Up != nil && !*ev.Up
 	})
 	// The agent stops and starts again with the chain still down. With no
-	// agent, whois needs the chain and says in one line that it does not
-	// answer (docs/cli.md); the restarted daemon answers with bob's record
-	// as the device holds it (the record confirmed for the contact,
-	// sealed in the state, which it opens when it starts). What was
-	// queued goes out once the chain is back, sent by the new daemon.
+	// agent, whois answers with bob's record as the device verified it
+	// (the records whois verified, sealed in the home), and says from
+	// which height; so does the restarted daemon. A name never verified
+	// needs the chain, and whois says in one line that it does not answer
+	// (docs/cli.md). What was queued goes out once the chain is back, sent
+	// by the new daemon.
 	if code := daemon.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("alice's daemon after SIGTERM, the chain down: exit %d\n%s", code, daemon.stderr.String())
 	}
 	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "whois", "bob")
-	if code != 1 || out != "" || !strings.Contains(errs, "does not answer") {
+	if code != 0 || !strings.Contains(out, "name:     bob (verified by proof)") || !strings.Contains(errs, "the chain does not answer: bob as this device verified it at height ") {
 		t.Fatalf("whois bob, the chain down, no agent running: exit %d: %s%s", code, out, errs)
+	}
+	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "whois", "nobody")
+	if code != 1 || out != "" || !strings.Contains(errs, "does not answer") {
+		t.Fatalf("whois of a name never verified, the chain down, no agent running: exit %d: %s%s", code, out, errs)
 	}
 	daemon = n.start("alice", "daemon")
 	await.True(t, 2*time.Minute, "alice's daemon to serve again with the chain down", func() bool {
@@ -223,7 +228,7 @@ func agentDrills(t *testing.T, n *localnet) {
 	})
 	alice = follow(t, aliceSock)
 	out, errs, code = n.run(filepath.Join(bin, "parley"), "--home", aliceHome, "whois", "bob")
-	if code != 0 || !strings.Contains(out, "name:     bob (verified by proof)") || !strings.Contains(errs, "the chain does not answer: bob as this device holds it") {
+	if code != 0 || !strings.Contains(out, "name:     bob (verified by proof)") || !strings.Contains(errs, "the chain does not answer: bob as this device verified it at height ") {
 		t.Fatalf("whois bob, the chain down, served by the restarted daemon: exit %d: %s%s", code, out, errs)
 	}
 	n.localnet("up")
