@@ -301,3 +301,66 @@ func TestWelcomeEventsDoNotRestartTheWatch(t *testing.T) {
 		t.Errorf("%d welcome events made alice's watch read bob's bucket %d times, want a few for his one message", flood, got)
 	}
 }
+
+// TestContactCannotSyncReadsOrCopies: bob, a contact, sends alice's
+// devices what only her own devices may: a `read` naming her conversation
+// with carol (to hide carol's message as read) and a text naming carol's
+// conversation as a copy does (to show words as alice's own, to carol).
+// Neither her first device (the name session) nor her laptop (a
+// device-pair session) takes them so: carol's message stays unread, and
+// the text shows as bob's, in bob's conversation.
+func TestContactCannotSyncReadsOrCopies(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	carol := w.user("carol", w.hubs[1])
+	w.settle("alice", "bob", "carol")
+	connect(t, phone, bob, "hi bob")
+	connect(t, phone, carol, "hi carol")
+	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	for _, n := range []string{"bob", "carol"} {
+		if err := laptop.AddFromOtherDevice(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := carol.Send(ctx, "alice", "from carol"); err != nil {
+		t.Fatal(err)
+	}
+	devices := []*client.Client{phone, laptop}
+	for _, d := range devices {
+		receiveUntil(t, d, "carol", "from carol")
+	}
+	conv := client.ContactConv("carol")
+	unread := []int{phone.Unread(conv), laptop.Unread(conv)}
+	if unread[0] == 0 || unread[1] == 0 {
+		t.Fatalf("carol's message unread on the phone, the laptop: %v", unread)
+	}
+
+	if _, err := bob.SendEvent(ctx, client.ContactConv("alice"), &wire.Event{Kind: wire.KindRead, Conv: "carol",
+		Upto: []wire.Ref{{By: "carol", Seq: 100}}}); err != nil {
+		t.Logf("bob's read event: %v", err)
+	}
+	if _, err := bob.SendEvent(ctx, client.ContactConv("alice"), &wire.Event{Kind: wire.KindText, Conv: "carol", Text: "a copy from bob"}); err != nil {
+		t.Logf("bob's copy: %v", err)
+	}
+	if err := bob.Send(ctx, "alice", "bob's last"); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range devices {
+		receiveUntil(t, d, "bob", "bob's last")
+		if n := d.Unread(conv); n != unread[i] {
+			t.Errorf("device %d: bob's read event changed carol's unread from %d to %d", i, unread[i], n)
+		}
+		for _, m := range d.Conversation(conv) {
+			if m.Text == "a copy from bob" {
+				t.Errorf("device %d shows bob's text in carol's conversation: %+v", i, m)
+			}
+		}
+		for _, m := range d.Conversation(client.ContactConv("bob")) {
+			if m.Text == "a copy from bob" && m.From != "bob" {
+				t.Errorf("device %d shows bob's text as %s's: %+v", i, m.From, m)
+			}
+		}
+	}
+}
