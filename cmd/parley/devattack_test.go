@@ -4,15 +4,19 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/hub/driver/memory"
+	"github.com/parley-im/parley/hub/server"
 	"github.com/parley-im/parley/internal/api"
 	"github.com/parley-im/parley/internal/await"
 )
@@ -171,4 +175,58 @@ func TestRecoverRetiresLinkedDevices(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// refusingHub is a hub that, while refuse is set, answers 503 to every
+// write of a welcome (k/): a hub down at the wrong moment, or one whose
+// operator wants a link to fail.
+func refusingHub(t *testing.T) (string, *atomic.Bool) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	srv, err := server.New(server.Config{Driver: memory.New(), PublicURL: "http://" + ts.Listener.Addr().String(), InboxPowDifficulty: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := &atomic.Bool{}
+	h := srv.Handler()
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/store/") && strings.Contains(r.URL.Path, "/k/") {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	ts.Start()
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	return ts.URL, refuse
+}
+
+// TestWelcomeWrittenAgain: alice approves her laptop, but her hub refuses
+// the welcome (down, or its operator's doing): the device is on her name
+// and the laptop waits for a welcome that is not there. The error says to
+// run 'parley devices add CODE' again; doing so must write the welcome
+// (it said "added to alice already" and the laptop could never finish).
+func TestWelcomeWrittenAgain(t *testing.T) {
+	rpc, _ := startWorld(t)
+	hub, refuse := refusingHub(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	phone := filepath.Join(t.TempDir(), "alice")
+	initHome(t, rpc, phone)
+	parley(t, "--home", phone, "register", "alice", "--hub", hub)
+
+	laptop := filepath.Join(t.TempDir(), "alice-laptop")
+	code, out, errb, done := startLink(t, rpc, laptop, "--label", "laptop", "--name", "alice")
+	refuse.Store(true)
+	exit, _, errs := try(phone, "devices", "add", code, "--yes")
+	if exit != 1 || !strings.Contains(errs, "its welcome reached no hub") || !strings.Contains(errs, "parley devices add "+code) {
+		t.Fatalf("devices add with the hub refusing the welcome: exit %d\n%s", exit, errs)
+	}
+	refuse.Store(false)
+	exit, got, errs := try(phone, "devices", "add", code, "--yes")
+	if exit != 0 || !strings.Contains(got, "its welcome is on your hubs") {
+		t.Fatalf("devices add again, as the hint says: exit %d\n%s%s", exit, got, errs)
+	}
+	if c := <-done; c != 0 || !strings.Contains(out.String(), "this device is alice's laptop now") {
+		t.Fatalf("link: exit %d\n%s%s", c, out.String(), errb.String())
+	}
 }

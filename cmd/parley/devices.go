@@ -130,7 +130,11 @@ func devicesCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			if off.TakenBy != "" {
-				return hinted(fmt.Errorf("the device with code %s was added to %s already", off.Code, off.TakenBy), "a code serves once: run 'parley link' again on the new device")
+				// Taken by this name: a device of the user's whose welcome
+				// reached no hub; the agent writes it again.
+				if ds, err := c.Devices(cmd.Context()); err != nil || ds.Name != off.TakenBy {
+					return hinted(fmt.Errorf("the device with code %s was added to %s already", off.Code, off.TakenBy), "a code serves once: run 'parley link' again on the new device")
+				}
 			}
 			screen.Printf(stdout, "device %q, key %s, offered at height %d\n", off.Label, fingerprint(off.SigningKey), off.Height)
 			if err := h.approve(stdout, fmt.Sprintf("add device %q to your name? Do it only if you just ran 'parley link' on it", off.Label), yes); err != nil {

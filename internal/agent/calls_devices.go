@@ -204,12 +204,33 @@ func (a *Agent) addDevice(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if off.TakenBy != "" {
-		return nil, coded(api.CodeChainRefused, fmt.Errorf("the device with this code was added to %s already", off.TakenBy), "a code serves once: run 'parley link' again on the new device")
+	// A device of the user's already (its welcome reached no hub the
+	// first time): the welcome is written again, nothing is submitted.
+	added := func() (int64, bool) {
+		dev, ok := rec.Device(off.Device.SigningKey)
+		return dev.AddedAt, ok && off.TakenBy == rec.Name
 	}
-	height, err := d.AddDevice(k.ctx, id.SigningKey(), rec.Name, bns.LinkCode(code))
-	if err != nil {
-		return nil, a.chain.note(err)
+	height, again := added()
+	if off.TakenBy != "" && !again {
+		return nil, coded(api.CodeChainRefused, fmt.Errorf("the device with code %s was added to %s already", code, off.TakenBy), "a code serves once: run 'parley link' again on the new device")
+	}
+	if !again {
+		height, err = d.AddDevice(k.ctx, id.SigningKey(), rec.Name, bns.LinkCode(code))
+		var ce *bns.CodeError
+		if errors.As(err, &ce) && ce.Code == bns.CodeOfferTaken {
+			// Taken in a block newer than the state read above: by this
+			// name, it was a first add whose welcome failed.
+			if _, off, err = a.offerOf(k, d, req.Code); err == nil {
+				if rec, err = d.Lookup(k.ctx, rec.Name); err == nil {
+					if height, again = added(); !again {
+						err = ce
+					}
+				}
+			}
+		}
+		if err != nil {
+			return nil, a.chain.note(err)
+		}
 	}
 	c, err := a.client(k.ctx, k)
 	if err != nil {
