@@ -5,11 +5,13 @@
 package s3test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,31 +90,68 @@ type Server struct {
 	buckets  atomic.Int32
 }
 
-// Start runs versitygw on a free port until the test ends.
+// Start runs versitygw until the test ends, on a port it picks itself on
+// 127.0.0.1 (it is told port 0, and the port is read back from the
+// kernel's list of its listening sockets): no other process can take the
+// port between the test choosing it and versitygw binding it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	root := t.TempDir()
-	cmd := exec.Command(versitygwPath(t), "--access", AccessKey, "--secret", SecretKey, "--port", addr, "posix", root)
+	cmd := exec.Command(versitygwPath(t), "--access", AccessKey, "--secret", SecretKey, "--port", "127.0.0.1:0", "posix", root)
 	logs := new(lockedBuffer) // written by cmd's copying goroutine while read here
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	await.NoError(t, time.Minute, "versitygw to listen on "+addr, func() error {
+	addr := await.Value(t, time.Minute, "versitygw to listen", func() (string, error) {
+		addr, err := listening(cmd.Process.Pid)
+		if err != nil {
+			return "", fmt.Errorf("%w; its log: %s", err, logs.String())
+		}
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("%w; its log: %s", err, logs.String())
+			return "", fmt.Errorf("%w; its log: %s", err, logs.String())
 		}
-		return c.Close()
+		return addr, c.Close()
 	})
 	return &Server{Endpoint: addr}
+}
+
+// listening returns the address of the TCP socket process pid listens on
+// (Linux: its socket descriptors in /proc/PID/fd, their addresses in
+// /proc/net/tcp).
+func listening(pid int) (string, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return "", err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+			continue
+		}
+		// It was told 127.0.0.1: the port (hex) is what is read.
+		_, port, _ := strings.Cut(f[1], ":")
+		p, err := strconv.ParseUint(port, 16, 16)
+		if err != nil {
+			return "", fmt.Errorf("/proc/net/tcp: %q: %w", f[1], err)
+		}
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p))), nil
+	}
+	return "", errors.New("no listening socket yet")
 }
 
 // Config returns the configuration of a driver on a new, empty bucket of
