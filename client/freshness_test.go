@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -205,14 +206,12 @@ func TestNameLapses(t *testing.T) {
 	}
 	awaitHeight := func(h int64) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-			if cur, err := aliceDir.Height(ctx); err == nil && cur >= h {
-				return
+		await.NoError(t, 5*time.Minute, fmt.Sprintf("the chain to reach height %d", h), func() error {
+			if cur, err := aliceDir.Height(ctx); err != nil || cur < h {
+				return fmt.Errorf("height %d, %v", cur, err)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the chain never reached height %d", h)
-			}
-		}
+			return nil
+		})
 	}
 	renew := func() { // alice and dave keep their names
 		t.Helper()
@@ -267,15 +266,13 @@ func TestNameLapses(t *testing.T) {
 	if _, err := bobDir.Register(ctx, bobID.OwnerKey(), "bob", salt, h, profile); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	await.NoError(t, 2*time.Minute, "alice's send to bob once he registered his name again", func() error {
 		err := alice.Send(ctx, "bob", "welcome back")
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, client.ErrNameFree) || time.Now().After(deadline) {
+		if err != nil && !errors.Is(err, client.ErrNameFree) {
 			t.Fatalf("alice sends to bob once he registered his name again: %v", err)
 		}
-	}
+		return err
+	})
 	if ms, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil || strings.Join(texts(ms), "|") != "welcome back" {
 		t.Fatalf("bob reads %q %v, want alice's message once his name is his again", texts(ms), err)
 	}
@@ -371,14 +368,10 @@ func TestTransferredNameIsClosed(t *testing.T) {
 	if _, err := bobDir.Submit(ctx, bobID.OwnerKey(), &bns.Tx{Type: bns.TxTransfer, Name: "bob", NewOwner: bns.PublicKeyOf(carolID.OwnerKey())}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if rec, err := w.dirs[0].Lookup(ctx, "bob"); err == nil && rec.Seq > old.Seq {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the transfer never reached the chain")
-		}
-	}
+	await.True(t, 2*time.Minute, "the transfer to reach the chain", func() bool {
+		rec, err := w.dirs[0].Lookup(ctx, "bob")
+		return err == nil && rec.Seq > old.Seq
+	})
 	err = alice.Send(ctx, "bob", "after the transfer")
 	var kc *client.KeyChange
 	if !errors.As(err, &kc) || kc.Reason != bns.OpTransfer || !strings.Contains(err.Error(), "changed hands") {
@@ -393,15 +386,13 @@ func TestTransferredNameIsClosed(t *testing.T) {
 	if _, err := carolDir.Submit(ctx, carolID.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: "bob", Profile: profile}); err != nil {
 		t.Fatal(err)
 	}
-	var confirmErr error
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if _, confirmErr = alice.ConfirmKeys(ctx, "bob"); confirmErr == nil {
-			break
+	await.NoError(t, 2*time.Minute, "alice to confirm carol's keys", func() error {
+		_, err := alice.ConfirmKeys(ctx, "bob")
+		if err != nil && !errors.Is(err, client.ErrNoKeys) {
+			t.Fatalf("alice confirms carol's keys: %v", err)
 		}
-		if !errors.Is(confirmErr, client.ErrNoKeys) || time.Now().After(deadline) {
-			t.Fatalf("alice confirms carol's keys: %v", confirmErr)
-		}
-	}
+		return err
+	})
 	carol, err := client.Open(ctx, "bob", carolID, carolDir, w.hubs[1], "")
 	if err != nil {
 		t.Fatal(err)

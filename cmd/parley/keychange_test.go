@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -320,11 +321,7 @@ func chainHeight(t *testing.T, rpc string) int64 {
 // awaitChainHeight waits until the chain at rpc is past height h.
 func awaitChainHeight(t *testing.T, rpc string, h int64) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Minute); chainHeight(t, rpc) <= h; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the chain did not pass height %d", h)
-		}
-	}
+	await.True(t, 5*time.Minute, fmt.Sprintf("the chain to pass height %d", h), func() bool { return chainHeight(t, rpc) > h })
 }
 
 // TestContactsNameLapses: bob lets his name expire and its grace period
@@ -361,15 +358,16 @@ func TestContactsNameLapses(t *testing.T) {
 
 	// Bob takes his name again, with the keys his device holds.
 	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	await.NoError(t, 2*time.Minute, "alice's send to bob once he registered his name again", func() error {
 		code, _, errs := try(alice, "send", "bob", "welcome back")
-		if code == 0 {
-			break
-		}
-		if !strings.Contains(errs, "anyone may register it") || time.Now().After(deadline) {
+		if code != 0 && !strings.Contains(errs, "anyone may register it") {
 			t.Fatalf("alice sends to bob once he registered his name again: exit %d\n%s", code, errs)
 		}
-	}
+		if code != 0 {
+			return errors.New(errs)
+		}
+		return nil
+	})
 	if out := parley(t, "--home", bob, "read", "alice"); !strings.Contains(out, "alice: welcome back") {
 		t.Fatalf("bob reads, once his name is his again:\n%s", out)
 	}
