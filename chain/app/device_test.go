@@ -32,6 +32,16 @@ func offerTx(a *account, dev bns.Device) (*bns.Tx, bns.LinkCode) {
 	return &bns.Tx{Type: bns.TxLinkOffer, Offer: dev, PowNonce: stamp}, code
 }
 
+// offerForTx is offerTx bound to name (link-offer-for).
+func offerForTx(a *account, dev bns.Device, name string) (*bns.Tx, bns.LinkCode) {
+	code := bns.OfferCodeFor(testChain, name, dev.MarshalOffer())
+	stamp, err := bns.SolveOfferPow(context.Background(), testChain, code, a.pub, testParams.PreorderPowDifficulty)
+	if err != nil {
+		panic(err)
+	}
+	return &bns.Tx{Type: bns.TxLinkOfferFor, Offer: dev, Name: name, PowNonce: stamp}, code
+}
+
 // offer is device a's signed link offer, labelled label, and its code.
 func (a *account) offer(label string) ([]byte, bns.LinkCode) {
 	tx, code := offerTx(a, deviceOf(a, label))
@@ -168,6 +178,42 @@ func TestDeviceLifecycle(t *testing.T) {
 	}
 }
 
+// TestBoundOffer: a link offer bound to alice (link-offer-for, as
+// 'parley link --name alice' makes) is taken by alice only: bob, who saw
+// its code, is refused offer_for_another and the offer stays free; alice
+// then adds it. The stored offer says whom it is for, and its code
+// commits to the name.
+func TestBoundOffer(t *testing.T) {
+	c := newChain(t, "")
+	owner, bob, tablet := newAccount("owner"), newAccount("bob"), newAccount("tablet")
+	c.claim(owner, "alice")
+	c.claim(bob, "bob")
+	tx, code := offerForTx(tablet, deviceOf(tablet, "tablet"), "alice")
+	if code == bns.OfferCode(testChain, tx.Offer.MarshalOffer()) {
+		t.Fatal("a bound offer has the unbound offer's code")
+	}
+	c.ok(tablet.sign(tx))
+	if off := c.offerAt(code); off == nil || off.For != "alice" || off.TakenBy != "" {
+		t.Fatalf("the bound offer on chain = %+v", off)
+	}
+	if got := c.block(bob.deviceAdd("bob", code)); got[0] != bns.CodeOfferForAnother {
+		t.Fatalf("bob adds alice's bound offer to his name: code %s, want %s", got[0], bns.CodeOfferForAnother)
+	}
+	if off := c.offerAt(code); off == nil || off.TakenBy != "" {
+		t.Fatalf("after bob's attempt, the offer = %+v", off)
+	}
+	c.ok(owner.deviceAdd("alice", code))
+	if got := labels(c.record("alice")); len(got) != 2 || got[1] != "tablet" {
+		t.Fatalf("alice's devices = %v", got)
+	}
+	if off := c.offerAt(code); off == nil || off.TakenBy != "alice" || off.For != "alice" {
+		t.Fatalf("the taken bound offer = %+v", off)
+	}
+	if got := labels(c.record("bob")); len(got) != 1 {
+		t.Fatalf("bob's devices = %v", got)
+	}
+}
+
 // TestDeviceRefusals: each rule of the device transactions, as an attack
 // or a mistake, refused with its code and changing nothing.
 func TestDeviceRefusals(t *testing.T) {
@@ -270,6 +316,25 @@ func TestDeviceRefusals(t *testing.T) {
 			w.c.ok(raw)
 			return raw
 		}, bns.CodeBadNonce},
+		{"a squatter takes an offer bound to alice into his own name", func(t *testing.T, w *world) []byte {
+			dev := newAccount("alice-tablet")
+			tx, code := offerForTx(dev, deviceOf(dev, "tablet"), "alice")
+			w.c.ok(dev.sign(tx))
+			return w.other.deviceAdd("bob", code)
+		}, bns.CodeOfferForAnother},
+		{"an offer bound to another name than it says (its code is another's)", func(t *testing.T, w *world) []byte {
+			dev := newAccount("alice-tablet")
+			tx, _ := offerForTx(dev, deviceOf(dev, "tablet"), "alice")
+			w.c.ok(dev.sign(tx))
+			// The unbound code of the same keys names no offer.
+			_, unbound := offerTx(dev, deviceOf(dev, "tablet"))
+			return w.other.deviceAdd("bob", unbound)
+		}, bns.CodeOfferNotFound},
+		{"an offer bound to no valid name", func(t *testing.T, w *world) []byte {
+			dev := newAccount("alice-tablet")
+			tx, _ := offerForTx(dev, deviceOf(dev, "tablet"), "Alice!")
+			return dev.sign(tx)
+		}, bns.CodeInvalidName},
 		{"an offer signed by another key than it offers", func(t *testing.T, w *world) []byte {
 			tx, _ := offerTx(w.stranger, deviceOf(newAccount("victim"), "phone"))
 			return w.stranger.sign(tx)

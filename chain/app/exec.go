@@ -57,7 +57,7 @@ func (c *execCtx) validate(raw []byte) (*bns.Tx, error) {
 		return nil, bns.Errorf(bns.CodeNotYet, "device transactions are taken from height %d; the block is at %d", c.params.DevicesHeight, c.height)
 	}
 	switch tx.Type {
-	case bns.TxLinkOffer:
+	case bns.TxLinkOffer, bns.TxLinkOfferFor:
 		return tx, c.validateOffer(tx, acct)
 	case bns.TxPreorder:
 		if c.st.get(bns.PreorderKey(c.height, tx.Commitment)) != nil {
@@ -148,7 +148,7 @@ func (c *execCtx) deviceMay(tx *bns.Tx, rec *bns.Record) error {
 // and a valid stamp. ValidateBasic checked the offer's keys and label,
 // and that its key signed it.
 func (c *execCtx) validateOffer(tx *bns.Tx, acct *bns.Account) error {
-	code := bns.OfferCode(c.chainID, tx.Offer.MarshalOffer())
+	code := offerOf(tx, c.height).Code(c.chainID)
 	if c.st.get(bns.OfferKey(code)) != nil {
 		return bns.Errorf(bns.CodeOfferTaken, "an offer with code %x is on the chain already", code[:4])
 	}
@@ -195,6 +195,8 @@ func (c *execCtx) validateDevice(tx *bns.Tx, rec *bns.Record) error {
 		return bns.Errorf(bns.CodeOfferNotFound, "no link offer with this code (never made, or expired: offers last %d blocks)", c.params.PreorderTTL)
 	case off.TakenBy != "":
 		return bns.Errorf(bns.CodeOfferTaken, "the offer was taken by %q already", off.TakenBy)
+	case off.For != "" && off.For != tx.Name:
+		return bns.Errorf(bns.CodeOfferForAnother, "the offer is for %q only, not %q", off.For, tx.Name)
 	}
 	if _, ok := rec.Device(off.Device.SigningKey); ok || off.Device.SigningKey == rec.Owner {
 		return bns.Errorf(bns.CodeDeviceExists, "%q lists %s already", tx.Name, off.Device.SigningKey)
@@ -265,15 +267,15 @@ func (c *execCtx) apply(tx *bns.Tx) []abci.Event {
 	acct.Nonce = tx.Nonce + 1
 	c.schedule(tx.Signer, acct, max(acct.PruneAt, tx.ExpiresAt+1))
 	switch tx.Type {
-	case bns.TxPreorder, bns.TxLinkOffer:
+	case bns.TxPreorder, bns.TxLinkOffer, bns.TxLinkOfferFor:
 		acct.Preorders++
 	case bns.TxRegister:
 		acct.Preorders--
 	}
 	defer c.setAccount(tx.Signer, acct)
-	if tx.Type == bns.TxLinkOffer {
-		code := bns.OfferCode(c.chainID, tx.Offer.MarshalOffer())
-		off := &bns.PendingOffer{Device: tx.Offer.Clone(), Height: c.height}
+	if tx.Type.IsOffer() {
+		off := offerOf(tx, c.height)
+		code := off.Code(c.chainID)
 		c.st.set(bns.OfferKey(code), off.Marshal())
 		c.st.set(bns.OfferExpiryKey(c.height+c.params.PreorderTTL+2, code), bns.PruneValue)
 		return []abci.Event{{Type: "bns", Attributes: []abci.EventAttribute{
@@ -471,6 +473,16 @@ func (c *execCtx) record(name string) *bns.Record {
 		panic("app: stored record: " + err.Error())
 	}
 	return r
+}
+
+// offerOf is the pending offer a link-offer (bound or not) makes at
+// height.
+func offerOf(tx *bns.Tx, height int64) *bns.PendingOffer {
+	off := &bns.PendingOffer{Device: tx.Offer.Clone(), Height: height}
+	if tx.Type == bns.TxLinkOfferFor {
+		off.For = tx.Name
+	}
+	return off
 }
 
 // offer returns the link offer of code, or nil.

@@ -106,6 +106,7 @@ func sampleTxs(t testing.TB) []*Tx {
 		{Type: TxDeviceAdd, Nonce: 7, ExpiresAt: 105, Name: "alice", Code: LinkCode{1, 2, 3}},
 		{Type: TxDeviceRemove, Nonce: 8, ExpiresAt: 106, Name: "alice", DeviceKey: PublicKeyOf(testKey(4))},
 		{Type: TxLinkOffer, ExpiresAt: 107, Offer: Device{SigningKey: PublicKeyOf(testKey(1)), EncKeys: p.EncKeys, Label: "laptop"}, PowNonce: 5},
+		{Type: TxLinkOfferFor, ExpiresAt: 108, Offer: Device{SigningKey: PublicKeyOf(testKey(1)), EncKeys: p.EncKeys, Label: "tablet"}, Name: "alice", PowNonce: 6},
 	}
 }
 

@@ -39,6 +39,7 @@ const (
 	CodeOfferNotFound     Code = 27 // no link offer with this code (never made, or expired)
 	CodeOfferTaken        Code = 28 // the offer was taken by a name already, or is on the chain already
 	CodeNotYet            Code = 29 // a device transaction before the chain's devices height
+	CodeOfferForAnother   Code = 30 // the link offer names another name than the device-add's
 )
 
 var codeNames = map[Code]string{
@@ -55,6 +56,7 @@ var codeNames = map[Code]string{
 	CodeTxExpired: "tx_expired", CodeExpiryTooFar: "expiry_too_far", CodeTooManyPreorders: "too_many_preorders",
 	CodeDeviceExists: "device_exists", CodeDeviceNotFound: "device_not_found", CodeTooManyDevices: "too_many_devices",
 	CodeOfferNotFound: "offer_not_found", CodeOfferTaken: "offer_taken", CodeNotYet: "not_yet",
+	CodeOfferForAnother: "offer_for_another",
 }
 
 func (c Code) String() string {

@@ -36,6 +36,9 @@ const (
 // every other hash and signature.
 const LinkDomain = "parley/device-link/v1"
 
+// LinkForDomain separates the codes of offers bound to a name.
+const LinkForDomain = "parley/device-link-for/v1"
+
 // OfferPowDomain separates link-offer stamps from every other hash.
 const OfferPowDomain = "parley/bns/offer-pow/v1"
 
@@ -203,6 +206,21 @@ func OfferCode(chainID string, offer []byte) LinkCode {
 	return c
 }
 
+// OfferCodeFor is the code of an offer bound to name (link-offer-for):
+// the first LinkCodeLen bytes of SHA-256(LinkForDomain ‖ str(chain ID) ‖
+// str(name) ‖ offer). The code commits to the name: no other offer, bound
+// or not, has it.
+func OfferCodeFor(chainID, name string, offer []byte) LinkCode {
+	e := encoder{b: []byte(LinkForDomain)}
+	e.str(chainID)
+	e.str(name)
+	e.raw(offer)
+	h := sha256.Sum256(e.b)
+	var c LinkCode
+	copy(c[:], h[:])
+	return c
+}
+
 // CheckOfferCode reports, in constant time, whether offer hashes to code
 // on chainID.
 func CheckOfferCode(chainID string, offer []byte, code LinkCode) bool {
@@ -243,33 +261,73 @@ type PendingOffer struct {
 	Device  Device // AddedAt unused (0)
 	Height  int64
 	TakenBy string
+	// For is the only name that may take it (a link-offer-for), "" for
+	// any.
+	For string
 }
 
-const pendingOfferVersion = 1
+// The stored forms of a pending offer: 1 any name's, 2 bound to one.
+const (
+	pendingOfferVersion    = 1
+	pendingOfferForVersion = 2
+)
 
-// Marshal returns the stored form: u8 1 ‖ offer ‖ i64 height ‖ str(name).
+// Marshal returns the stored form: u8 1 ‖ offer ‖ i64 height ‖ str(taken
+// by); bound to a name, u8 2 ‖ offer ‖ i64 height ‖ str(taken by) ‖
+// str(for).
 func (p *PendingOffer) Marshal() []byte {
 	var e encoder
-	e.u8(pendingOfferVersion)
+	if p.For == "" {
+		e.u8(pendingOfferVersion)
+	} else {
+		e.u8(pendingOfferForVersion)
+	}
 	p.Device.encodeOffer(&e)
 	e.i64(p.Height)
 	e.str(p.TakenBy)
+	if p.For != "" {
+		e.str(p.For)
+	}
 	return e.b
 }
 
-// Offer returns the offer's bytes, which its code is the hash of.
+// Offer returns the offer's bytes, which its code is the hash of (with
+// For, if bound).
 func (p *PendingOffer) Offer() []byte { return p.Device.MarshalOffer() }
+
+// Code is the offer's link code on chainID: OfferCodeFor if it is bound
+// to a name, else OfferCode.
+func (p *PendingOffer) Code(chainID string) LinkCode {
+	if p.For != "" {
+		return OfferCodeFor(chainID, p.For, p.Offer())
+	}
+	return OfferCode(chainID, p.Offer())
+}
+
+// CheckCode reports, in constant time, whether the offer (and the name
+// it is bound to) hashes to code on chainID.
+func (p *PendingOffer) CheckCode(chainID string, code LinkCode) bool {
+	got := p.Code(chainID)
+	return subtle.ConstantTimeCompare(got[:], code[:]) == 1
+}
 
 // UnmarshalPendingOffer parses the stored form.
 func UnmarshalPendingOffer(b []byte) (*PendingOffer, error) {
 	d := decoder{b: b}
-	if v := d.u8("offer entry version"); d.err == nil && v != pendingOfferVersion {
+	v := d.u8("offer entry version")
+	if d.err == nil && v != pendingOfferVersion && v != pendingOfferForVersion {
 		d.fail("offer entry version %d", v)
 	}
 	p := new(PendingOffer)
 	p.Device.decodeOffer(&d)
 	p.Height = d.i64("offer height")
 	p.TakenBy = d.str("taken by", MaxNameLen)
+	if v == pendingOfferForVersion {
+		p.For = d.str("offer for", MaxNameLen)
+		if d.err == nil && ValidateName(p.For) != nil {
+			d.fail("offer for %q: not a name", p.For)
+		}
+	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("bns: offer entry: %w", err)
 	}

@@ -23,19 +23,26 @@ const (
 	TxDeviceAdd    TxType = 7 // add the device of a link offer to a name
 	TxDeviceRemove TxType = 8 // remove a device from a name
 	TxLinkOffer    TxType = 9 // a new device offers to join a name
+	// TxLinkOfferFor is a link offer bound to the name it is for: only a
+	// device-add to that name takes it (link-code squatting).
+	TxLinkOfferFor TxType = 10
 )
 
 var txTypeNames = map[TxType]string{
 	TxPreorder: "preorder", TxRegister: "register", TxUpdate: "update",
 	TxTransfer: "transfer", TxRenew: "renew", TxRevoke: "revoke",
 	TxDeviceAdd: "device-add", TxDeviceRemove: "device-remove", TxLinkOffer: "link-offer",
+	TxLinkOfferFor: "link-offer-for",
 }
 
 // IsDeviceTx reports whether t is one of the device transactions, which
 // a chain accepts from its devices height on.
 func (t TxType) IsDeviceTx() bool {
-	return t == TxDeviceAdd || t == TxDeviceRemove || t == TxLinkOffer
+	return t == TxDeviceAdd || t == TxDeviceRemove || t == TxLinkOffer || t == TxLinkOfferFor
 }
+
+// IsOffer reports whether t is a link offer, bound to a name or not.
+func (t TxType) IsOffer() bool { return t == TxLinkOffer || t == TxLinkOfferFor }
 
 func (t TxType) String() string {
 	if s, ok := txTypeNames[t]; ok {
@@ -55,6 +62,7 @@ func (t TxType) String() string {
 //	device-add:    Name, Code (the link offer's)
 //	device-remove: Name, DeviceKey
 //	link-offer:    Offer (its SigningKey is the signer), PowNonce (a stamp over its code)
+//	link-offer-for: Offer, Name (the only name that may add it), PowNonce
 //
 // Signer is the account key: the owner of the name (or, for preorder and
 // register, its owner to be). Nonce must equal the account's next nonce.
@@ -128,6 +136,10 @@ func (tx *Tx) body(e *encoder) {
 		e.raw(tx.DeviceKey[:])
 	case TxLinkOffer:
 		tx.Offer.encodeOffer(e)
+		e.u64(tx.PowNonce)
+	case TxLinkOfferFor:
+		tx.Offer.encodeOffer(e)
+		e.str(tx.Name)
 		e.u64(tx.PowNonce)
 	}
 }
@@ -222,6 +234,10 @@ func DecodeTx(b []byte) (*Tx, error) {
 	case TxLinkOffer:
 		tx.Offer.decodeOffer(&d)
 		tx.PowNonce = d.u64("pow nonce")
+	case TxLinkOfferFor:
+		tx.Offer.decodeOffer(&d)
+		tx.Name = d.str("name", MaxNameLen)
+		tx.PowNonce = d.u64("pow nonce")
 	default:
 		if d.err == nil {
 			d.fail("unknown tx type %d", tx.Type)
@@ -250,14 +266,16 @@ func (tx *Tx) ValidateBasic() error {
 			return Errorf(CodeMalformed, "empty preorder commitment")
 		}
 		return nil
-	case TxLinkOffer:
+	case TxLinkOffer, TxLinkOfferFor:
 		if err := tx.Offer.ValidateOffer(); err != nil {
 			return Errorf(CodeInvalidProfile, "%v", err)
 		}
 		if tx.Offer.SigningKey != tx.Signer {
 			return Errorf(CodeUnauthorized, "a link offer is signed by the key it offers (%s), not %s", tx.Offer.SigningKey, tx.Signer)
 		}
-		return nil
+		if tx.Type == TxLinkOffer {
+			return nil
+		}
 	}
 	if err := ValidateName(tx.Name); err != nil {
 		return Errorf(CodeInvalidName, "%v", err)

@@ -1112,9 +1112,10 @@ func (c *Client) Register(ctx context.Context, priv ed25519.PrivateKey, name str
 
 // Link returns the verified link offer of code: the device that asks to
 // join, the height of its offer and the name that took it ("" until a
-// device-add does). ErrNotFound if the chain proves no offer has this code
-// (never made, or expired and swept). The offer is checked to hash to
-// code.
+// device-add does), and the only name that may take it if it is bound
+// (For). ErrNotFound if the chain proves no offer has this code (never
+// made, or expired and swept). The offer (with the name it is bound to)
+// is checked to hash to code.
 func (c *Client) Link(ctx context.Context, code bns.LinkCode) (*bns.PendingOffer, error) {
 	a, err := c.Query(ctx, bns.QueryLink, code[:], bns.OfferKey(code))
 	if err != nil {
@@ -1127,7 +1128,7 @@ func (c *Client) Link(ctx context.Context, code bns.LinkCode) (*bns.PendingOffer
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnverified, err)
 	}
-	if !bns.CheckOfferCode(c.cfg.ChainID, off.Offer(), code) {
+	if !off.CheckCode(c.cfg.ChainID, code) {
 		return nil, fmt.Errorf("%w: the offer stored under a link code does not hash to it", ErrUnverified)
 	}
 	return off, nil
@@ -1138,6 +1139,18 @@ func (c *Client) Link(ctx context.Context, code bns.LinkCode) (*bns.PendingOffer
 // asks of an offer. It returns the offer's code and the height of the
 // block that holds it.
 func (c *Client) OfferDevice(ctx context.Context, priv ed25519.PrivateKey, dev bns.Device) (bns.LinkCode, int64, error) {
+	return c.OfferDeviceFor(ctx, priv, dev, "")
+}
+
+// OfferDeviceFor is OfferDevice bound to name (a link-offer-for): the
+// chain lets no other name take it, and its code commits to the name.
+// name "" is OfferDevice.
+func (c *Client) OfferDeviceFor(ctx context.Context, priv ed25519.PrivateKey, dev bns.Device, name string) (bns.LinkCode, int64, error) {
+	if name != "" {
+		if err := bns.ValidateName(name); err != nil {
+			return bns.LinkCode{}, 0, err
+		}
+	}
 	if err := dev.ValidateOffer(); err != nil {
 		return bns.LinkCode{}, 0, err
 	}
@@ -1149,12 +1162,17 @@ func (c *Client) OfferDevice(ctx context.Context, priv ed25519.PrivateKey, dev b
 		return bns.LinkCode{}, 0, err
 	}
 	dev.AddedAt = 0
-	code := bns.OfferCode(c.cfg.ChainID, dev.MarshalOffer())
+	off := bns.PendingOffer{Device: dev, For: name}
+	code := off.Code(c.cfg.ChainID)
 	stamp, err := bns.SolveOfferPow(ctx, c.cfg.ChainID, code, dev.SigningKey, params.PreorderPowDifficulty)
 	if err != nil {
 		return bns.LinkCode{}, 0, err
 	}
-	h, err := c.Submit(ctx, priv, &bns.Tx{Type: bns.TxLinkOffer, Offer: dev, PowNonce: stamp})
+	tx := &bns.Tx{Type: bns.TxLinkOffer, Offer: dev, PowNonce: stamp}
+	if name != "" {
+		tx.Type, tx.Name = bns.TxLinkOfferFor, name
+	}
+	h, err := c.Submit(ctx, priv, tx)
 	return code, h, err
 }
 

@@ -31,7 +31,7 @@ func TestLinkCodeVector(t *testing.T) {
 		}
 		k, val, ok := strings.Cut(line, ": ")
 		switch k {
-		case "chain-id", "offer", "label", "code", "text", "path":
+		case "chain-id", "offer", "label", "code", "text", "path", "for", "bound-code":
 		default:
 			ok = false
 		}
@@ -40,8 +40,8 @@ func TestLinkCodeVector(t *testing.T) {
 		}
 		v[k] = val
 	}
-	if len(v) != 6 {
-		t.Fatalf("devicelink.txt has %d of its 6 keys", len(v))
+	if len(v) != 8 {
+		t.Fatalf("devicelink.txt has %d of its 8 keys", len(v))
 	}
 	offer, _ := hex.DecodeString(v["offer"])
 	o, err := ParseOffer(offer)
@@ -56,6 +56,7 @@ func TestLinkCodeVector(t *testing.T) {
 		{"code", hex.EncodeToString(code[:]), v["code"]},
 		{"text", code.String(), v["text"]},
 		{"path", WelcomePath(code), v["path"]},
+		{"bound code", func() string { c := bns.OfferCodeFor(v["chain-id"], v["for"], offer); return hex.EncodeToString(c[:]) }(), v["bound-code"]},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %s, want %s", c.what, c.got, c.want)

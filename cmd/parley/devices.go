@@ -208,7 +208,7 @@ func linkCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			off, err := c.Link(cmd.Context(), api.LinkRequest{ChainConfig: cc, Label: label, Passphrase: string(pass)})
+			off, err := c.Link(cmd.Context(), api.LinkRequest{ChainConfig: cc, Label: label, Passphrase: string(pass), Name: name})
 			if err != nil {
 				return err
 			}
@@ -251,7 +251,7 @@ func linkCmd(h *home, stdout io.Writer) *cobra.Command {
 	}
 	chainFlags(cmd, &cc)
 	cmd.Flags().StringVar(&label, "label", "device", "this device's label: 1 to 32 of a-z, 0-9 and - (public, on the chain)")
-	cmd.Flags().StringVar(&name, "name", "", "the name this device is to join: any other is refused without asking")
+	cmd.Flags().StringVar(&name, "name", "", "the name this device is to join: the offer is bound to it on the chain (no other name can add it), and any other is refused without asking")
 	cmd.Flags().DurationVar(&wait, "wait", linkWait, "how long to wait for an approval")
 	cmd.Flags().BoolVar(&yes, "yes", false, "take the name that adds this device without asking")
 	return cmd

@@ -172,7 +172,7 @@ func (a *Agent) offerOf(k *call, d *lookup.Client, typed string) (wire.LinkCode,
 }
 
 func apiOffer(code wire.LinkCode, off *bns.PendingOffer) api.DeviceOffer {
-	return api.DeviceOffer{Code: code.String(), Label: off.Device.Label, SigningKey: off.Device.SigningKey.String(), Height: off.Height, TakenBy: off.TakenBy}
+	return api.DeviceOffer{Code: code.String(), Label: off.Device.Label, SigningKey: off.Device.SigningKey.String(), Height: off.Height, TakenBy: off.TakenBy, For: off.For}
 }
 
 func (a *Agent) deviceOffer(k *call) (any, error) {
@@ -213,6 +213,11 @@ func (a *Agent) addDevice(k *call) (any, error) {
 	height, again := added()
 	if off.TakenBy != "" && !again {
 		return nil, coded(api.CodeChainRefused, fmt.Errorf("the device with code %s was added to %s already", code, off.TakenBy), "a code serves once: run 'parley link' again on the new device")
+	}
+	if off.For != "" && off.For != rec.Name {
+		// The chain refuses it too (offer_for_another).
+		return nil, coded(api.CodeChainRefused, fmt.Errorf("the device with code %s offers itself to %s only, not to %s", code, off.For, rec.Name),
+			"add only your own device, showing its code to you now; this one is someone else's")
 	}
 	if !again {
 		height, err = d.AddDevice(k.ctx, id.SigningKey(), rec.Name, bns.LinkCode(code))
@@ -259,6 +264,11 @@ func (a *Agent) link(k *call) (any, error) {
 	}
 	a.keystoreMu.Lock() // one setup at a time: an init (or another link) at once finds this one's identity
 	defer a.keystoreMu.Unlock()
+	if req.Name != "" {
+		if err := bns.ValidateName(req.Name); err != nil {
+			return nil, usagef("--name %q: %v", req.Name, err)
+		}
+	}
 	if a.home.hasIdentity() {
 		return nil, coded(api.CodeExists, fmt.Errorf("%s already holds an identity", a.home.dir), "link into a new home: 'parley --home NEWDIR link --node URL'")
 	}
@@ -277,7 +287,7 @@ func (a *Agent) link(k *call) (any, error) {
 		return nil, err
 	}
 	dev := bns.Device{SigningKey: p.SigningKey, EncKeys: p.EncKeys, Label: req.Label}
-	code, height, err := d.OfferDevice(k.ctx, id.SigningKey(), dev)
+	code, height, err := d.OfferDeviceFor(k.ctx, id.SigningKey(), dev, req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +301,7 @@ func (a *Agent) link(k *call) (any, error) {
 	a.mu.Lock()
 	a.id = id
 	a.mu.Unlock()
-	return api.DeviceOffer{Code: wire.LinkCode(code).String(), Label: dev.Label, SigningKey: dev.SigningKey.String(), Height: height}, nil
+	return api.DeviceOffer{Code: wire.LinkCode(code).String(), Label: dev.Label, SigningKey: dev.SigningKey.String(), Height: height, For: req.Name}, nil
 }
 
 // linkWait waits until a name takes this device's offer (or the call's

@@ -270,6 +270,7 @@ type DeviceOffer struct {
 	SigningKey string `json:"signing_key"`
 	Height     int64  `json:"height"`             // the block that holds the offer
 	TakenBy    string `json:"taken_by,omitempty"` // the name that added it, if one did
+	For        string `json:"for,omitempty"`      // the only name that may add it, if the offer is bound
 }
 
 // LinkRequest is POST /v1/link: in an empty home, make this device's
@@ -279,6 +280,9 @@ type LinkRequest struct {
 	ChainConfig
 	Label      string `json:"label"`
 	Passphrase string `json:"passphrase"`
+	// Name, if set, is the name the device is to join: the offer is bound
+	// to it on the chain (no other name can take it).
+	Name string `json:"name,omitempty"`
 }
 
 // LinkAcceptRequest is POST /v1/link/wait (wait until a name takes the

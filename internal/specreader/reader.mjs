@@ -976,6 +976,8 @@ function checkDeviceLink(text) {
   chars += CROCKFORD[sha256(cat(ascii('parley/link-code-check/v1'), code))[0] >> 3];
   same(chars.match(/.{1,4}/g).join('-'), v.text);
   same('k/' + hex(hmac(sha256, code, ascii('parley/device-link-path/v1')).subarray(0, 16)), v.path);
+  // The same offer bound to a name (link-offer-for).
+  same(hex(sha256(cat(ascii('parley/device-link-for/v1'), str(v['chain-id']), str(v.for), offer)).subarray(0, 10)), v['bound-code']);
 }
 
 // ---- Device-pair sessions ------------------------------------------------

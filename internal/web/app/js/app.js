@@ -206,7 +206,7 @@ function firstRun() {
       try {
         if (m === 'link') {
           const want = name.value.trim();
-          const off = await api.post('/link', {...chain, label: label.value.trim(), passphrase: pass.value});
+          const off = await api.post('/link', {...chain, label: label.value.trim(), passphrase: pass.value, name: want});
           pass.value = again.value = '';
           sessionStorage.setItem('parley-link-name', want);
           return linkScreen(off.code, want, off);
@@ -1501,8 +1501,10 @@ async function devicesScreen() {
         h('dl', {},
           h('dt', {}, 'Label'), h('dd', {}, other(offer.label)),
           h('dt', {}, 'Signing key'), h('dd', {}, h('code', {}, offer.signing_key)),
-          h('dt', {}, 'Offered at block'), h('dd', {}, String(offer.height))),
-        offer.taken_by ? h('p', {class: 'warn', role: 'alert'}, 'The name ', other(offer.taken_by), ' added this device already.') : [
+          h('dt', {}, 'Offered at block'), h('dd', {}, String(offer.height)),
+          offer.for ? [h('dt', {}, 'For'), h('dd', {}, other(offer.for))] : null),
+        offer.taken_by ? h('p', {class: 'warn', role: 'alert'}, 'The name ', other(offer.taken_by), ' added this device already.') :
+        offer.for && offer.for !== d.name ? h('p', {class: 'warn', role: 'alert'}, 'This device offers itself to ', other(offer.for), ' only: it is not yours to add.') : [
           h('p', {}, 'Add it only if it is your own device, showing this code now: it will read and write as ', h('strong', {}, d.name), '.'),
           h('div', {class: 'check'}, history, h('label', {for: history.id}, 'Give it my message history too')),
           obox, add]));
