@@ -236,6 +236,10 @@ func (c *Client) SendEvent(ctx context.Context, conv Conv, e *wire.Event) (Messa
 			c.mu.Unlock()
 			return Message{}, fmt.Errorf("client: %s is %s's message: only its author can change it", e.Ref, e.Ref.By)
 		}
+		if e.Kind != wire.KindReact && c.history[i].Device != c.myDevHex() {
+			c.mu.Unlock()
+			return Message{}, fmt.Errorf("client: %s was written on another of your devices: only that device can change it", e.Ref)
+		}
 	}
 	if key := c.profile.Key; key != nil && e.Kind != wire.KindProfile && !bytes.Equal(ct.sentProfileKey, key) {
 		// The contact has not been given the current profile key yet.
@@ -412,7 +416,8 @@ func (ct *Contact) forget(m *Message) string {
 
 // apply takes an event (sent or received) into the conversation with ct;
 // the caller holds c.mu. Edits and deletes of a message by anyone but its
-// author are ignored, as are events about messages the user never had.
+// author (the device that wrote it) are ignored, as are events about
+// messages the user never had.
 func (c *Client) apply(ct conversation, m Message) Message {
 	switch m.Kind {
 	case wire.KindText, KindUnsupported:
@@ -450,7 +455,7 @@ func (c *Client) apply(ct conversation, m Message) Message {
 			} else {
 				t.Reactions[m.From] = m.Emoji
 			}
-		case t.From != m.From || t.Deleted: // only the author edits or deletes
+		case t.From != m.From || t.Device != m.Device || t.Deleted: // only the author, from the device that wrote it, edits or deletes
 		case m.Kind == wire.KindEdit:
 			t.Text, t.Edited = m.Text, true
 		case m.Kind == wire.KindDelete:

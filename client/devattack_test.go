@@ -364,3 +364,117 @@ func TestContactCannotSyncReadsOrCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedDeviceWritesNoCopies: alice's laptop is stolen and removed
+// (with her owner key, from elsewhere) while her phone cannot reach the
+// chain. The thief's laptop, still holding its self session with the
+// phone, writes copies: a message as alice's own, a delete of a message
+// the phone sent (which would have the phone delete it from its hubs
+// before bob fetched it) and a read marker hiding bob's message. The
+// phone takes none of them.
+func TestRemovedDeviceWritesNoCopies(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "alice.state")
+	_, aliceID, aliceDir := w.userOn("alice", []string{w.hubs[0]}, state)
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	chain := &switchableChain{Directory: aliceDir}
+	phone, err := client.Open(ctx, "alice", aliceID, chain, w.hubs[0], state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect(t, phone, bob, "hi bob")
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	laptop, laptopID := w.linkDevice("alice", "laptop", aliceID, w.hubs[0])
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	conv := client.ContactConv("bob")
+	sent, err := phone.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindText, Text: "not fetched by bob yet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, laptop, "bob", "not fetched by bob yet")
+	if err := laptop.Send(ctx, "bob", "from the laptop"); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, phone, "bob", "from the laptop")
+	if err := bob.Send(ctx, "alice", "bob, unread"); err != nil {
+		t.Fatal(err)
+	}
+	receiveUntil(t, phone, "bob", "bob, unread")
+	receiveUntil(t, laptop, "bob", "bob, unread")
+	unread := phone.Unread(conv)
+	if unread == 0 {
+		t.Fatal("bob's message is read on the phone already")
+	}
+
+	// Still listed (a thief not noticed yet), the laptop deletes and edits
+	// the phone's message: only the device that wrote a message changes it.
+	if _, err := laptop.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: "alice", Seq: sent.Seq}}); err == nil {
+		t.Error("the laptop's library deleted a message the phone wrote")
+	}
+	for _, e := range []*wire.Event{{Kind: wire.KindEdit, Text: "edited by the laptop", Ref: &wire.Ref{By: "alice", Seq: sent.Seq}},
+		{Kind: wire.KindDelete, Ref: &wire.Ref{By: "alice", Seq: sent.Seq}}, {Kind: wire.KindText, Text: "the laptop's marker"}} {
+		if err := client.SendUnchecked(ctx, laptop, "bob", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receiveUntil(t, phone, "bob", "the laptop's marker")
+	if err := phone.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range phone.Conversation(conv) {
+		if m.Seq == sent.Seq && m.From == "alice" && m.Device == "" && (m.Deleted || m.Edited) {
+			t.Errorf("the laptop changed the phone's message on the phone: %+v", m)
+		}
+	}
+	receiveUntil(t, bob, "alice", "not fetched by bob yet")
+
+	chain.down.Store(true)
+	if _, err := w.directory().RemoveDevice(ctx, aliceID.OwnerKey(), "alice", bns.PublicKeyOf(laptopID.SigningKey())); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices("alice", func(r *bns.Record) bool { return len(r.AllDevices()) == 1 })
+
+	// The thief writes copies from the removed laptop.
+	if err := laptop.Send(ctx, "bob", "injected by the thief"); err != nil {
+		t.Logf("the removed laptop's send: %v", err)
+	}
+	if err := laptop.Delete(ctx, conv, sent.Seq); err != nil {
+		if _, err := laptop.SendEvent(ctx, conv, &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: "alice", Seq: sent.Seq}}); err != nil {
+			t.Logf("the removed laptop's delete: %v", err)
+		}
+	}
+	if err := laptop.MarkRead(ctx, conv); err != nil {
+		t.Logf("the removed laptop's read marker: %v", err)
+	}
+	if err := laptop.Flush(ctx); err != nil {
+		t.Logf("the removed laptop's flush: %v", err)
+	}
+
+	if _, err := phone.Receive(ctx, conv); err != nil {
+		t.Logf("the phone's receive with the chain down: %v", err)
+	}
+	for _, m := range phone.Conversation(conv) {
+		switch {
+		case m.Text == "injected by the thief":
+			t.Errorf("the phone shows what the removed laptop wrote as alice's own: %+v", m)
+		case m.Seq == sent.Seq && m.From == "alice" && m.Device == "" && m.Deleted:
+			t.Errorf("the removed laptop deleted the phone's message on the phone: %+v", m)
+		}
+	}
+	if n := phone.Unread(conv); n != unread {
+		t.Errorf("the removed laptop's read marker took the phone's unread from %d to %d", unread, n)
+	}
+	chain.down.Store(false)
+	if _, err := phone.Receive(ctx, conv); err != nil {
+		t.Fatal(err)
+	}
+	if h := historyTexts(phone.Conversation(conv)); slices.Contains(h, "injected by the thief") {
+		t.Errorf("once the chain answers, the phone shows what the removed laptop wrote: %q", h)
+	}
+}
