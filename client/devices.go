@@ -436,14 +436,12 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 		// and by a watch's refresh): nothing to read, and no lookup for it.
 		return nil, nil
 	}
-	if err := c.checkMine(ctx); IsOffline(err) {
+	if err := c.checkMine(ctx); err != nil {
 		// Copies are read only from the devices the user's record lists
 		// at the latest verified height: a device removed while the
 		// chain does not answer would else write as the user's own,
 		// delete and mark read. They wait on the hubs meanwhile.
 		return nil, nil
-	} else if err != nil {
-		return nil, err
 	}
 	c.mu.Lock()
 	rec := c.mine
