@@ -157,3 +157,31 @@ func TestWebLinkThisDevice(t *testing.T) {
 	page.AwaitText("main", "your session ended: it was not used for 12 hours")
 	page.Axe("sign in again")
 }
+
+// TestWebLinkCodeExpires: nobody approves the browser's link code before
+// its offer expires (100 blocks on the test chain, 5 s): the page says
+// the code expired and what to do, instead of waiting for ever; so does
+// the page reloaded later, which finds the offer gone.
+func TestWebLinkCodeExpires(t *testing.T) {
+	rpc, _ := startWorld(t)
+	browserHome := filepath.Join(t.TempDir(), "alice-browser")
+	page := webtest.Browser(t, "alice-browser")
+	page.Open(startWeb(t, browserHome))
+	page.AwaitText("main", "Set up Parley on this device")
+	page.Click("radio", "Link this device to a name I already have")
+	page.Fill("textbox", "Chain node", rpc)
+	page.Type("textbox", "Your name", "alice")
+	page.Type("textbox", "Passphrase", testPassphrase)
+	page.Type("textbox", "Passphrase again", testPassphrase)
+	page.Click("button", "Show the link code")
+	page.AwaitText("main", "Link code:")
+	page.AwaitText("[role=alert]", "This link code expired before a device approved it.")
+	page.Axe("link code expired")
+	if err := page.Eval(`location.reload(); true`, nil); err != nil {
+		t.Fatal(err)
+	}
+	page.AwaitText("[role=alert]", "This link code expired before a device approved it.")
+	if errs := page.Errors(); len(errs) > 0 {
+		t.Errorf("the page's scripts failed: %q", errs)
+	}
+}

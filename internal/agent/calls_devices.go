@@ -294,7 +294,7 @@ func (a *Agent) link(k *call) (any, error) {
 	if err := a.saveKeystore(id, []byte(req.Passphrase)); err != nil {
 		return nil, err
 	}
-	cfg.Linking = wire.LinkCode(code).String()
+	cfg.Linking, cfg.LinkingAt = wire.LinkCode(code).String(), height
 	if err := a.home.update(func(c *config) { *c = cfg }); err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (a *Agent) linkWait(k *call) (any, error) {
 	for {
 		code, off, err := a.offerOf(k, d, req.Code)
 		switch {
-		case err != nil && !seen && api.IsCode(a.apiError(err), api.CodeNoOffer):
+		case err != nil && !seen && api.IsCode(a.apiError(err), api.CodeNoOffer) && !a.offerGone(k, d, code):
 			// The header this device verified last may be older than the
 			// offer's block: asked again once a newer one is.
 		case err != nil:
@@ -332,6 +332,21 @@ func (a *Agent) linkWait(k *call) (any, error) {
 		case <-time.After(linkPoll):
 		}
 	}
+}
+
+// offerGone reports whether this device's own offer of code (the one
+// link made, at the height it kept) should be in the state the newest
+// verified header proves: then its absence means it expired unseen (a
+// page that comes back to it after its lifetime), and waiting on would
+// never end.
+func (a *Agent) offerGone(k *call, d *lookup.Client, code wire.LinkCode) bool {
+	cfg := a.home.config()
+	mine, err := wire.ParseLinkCode(cfg.Linking)
+	if err != nil || mine != code || cfg.LinkingAt <= 0 {
+		return false
+	}
+	h, err := d.Height(k.ctx)
+	return err == nil && h > cfg.LinkingAt+1 // header h proves the state after block h-1
 }
 
 // linkAccept makes this device one of req.Name's: the chain must say
@@ -388,7 +403,7 @@ func (a *Agent) linkAccept(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.home.update(func(x *config) { x.Name, x.Hub, x.Linking = req.Name, rec.Profile.Hubs[0], "" }); err != nil {
+	if err := a.home.update(func(x *config) { x.Name, x.Hub, x.Linking, x.LinkingAt = req.Name, rec.Profile.Hubs[0], "", 0 }); err != nil {
 		return nil, err
 	}
 	a.mu.Lock()

@@ -40,6 +40,8 @@ type config struct {
 	// /v1/link) until a name takes it in (link/accept): a front-end that
 	// starts again (a page reloaded) goes on waiting for it.
 	Linking string `json:"linking,omitempty"`
+	// LinkingAt is the height of the block that holds that offer.
+	LinkingAt int64 `json:"linking_at,omitempty"`
 }
 
 // Files of a home.

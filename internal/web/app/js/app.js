@@ -264,9 +264,6 @@ async function linkScreen(code, want, off) {
     h('p', {class: 'link-code'}, 'Link code: ', h('code', {class: 'safety', id: 'link-code'}, code)),
     h('img', {class: 'qr', src: '/web/qr?text=' + seg(code), alt: 'QR code of the link code ' + code, width: 192, height: 192}),
     steps, status, box));
-  if (off) step(`Offered on the chain at block ${off.height}, labelled “${off.label}”.`);
-  else step('Offered on the chain.');
-  replace(status, 'Waiting for a device of ', ...whose(), ' to approve this one…');
   const fail = (err) => {
     if (err.code === 'unauthorized' || err.code === 'session_expired') return signedOut(err);
     if (!scr.live()) return;
@@ -274,6 +271,18 @@ async function linkScreen(code, want, off) {
     showError(box, err.code === 'no_offer' ? {message: 'This link code expired before a device approved it.',
       hint: 'this device keeps its keys but joined no name: run parley web with another --home to link again, and approve the new code at once'} : err);
   };
+  if (!off) {
+    // Resumed (a reload): the offer may have expired meanwhile, and a
+    // wait for it would never end.
+    try {
+      off = await api.post('/devices/offer', {code});
+    } catch (err) {
+      return fail(err);
+    }
+    if (!scr.live()) return;
+  }
+  step(`Offered on the chain at block ${off.height}, labelled “${off.label}”.`);
+  replace(status, 'Waiting for a device of ', ...whose(), ' to approve this one…');
   let taken;
   try {
     taken = await api.post('/link/wait', {code});
