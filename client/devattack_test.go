@@ -470,6 +470,11 @@ func TestRemovedDeviceWritesNoCopies(t *testing.T) {
 	if n := phone.Unread(conv); n != unread {
 		t.Errorf("the removed laptop's read marker took the phone's unread from %d to %d", unread, n)
 	}
+	// Reading on the phone with the chain down still works: its read
+	// marker for the user's other devices waits with the copies.
+	if err := phone.MarkRead(ctx, conv); err != nil {
+		t.Errorf("the phone marks bob's messages read with the chain down: %v", err)
+	}
 	chain.down.Store(false)
 	if _, err := phone.Receive(ctx, conv); err != nil {
 		t.Fatal(err)
