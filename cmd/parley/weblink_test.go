@@ -86,6 +86,14 @@ func TestWebLinkThisDevice(t *testing.T) {
 	}
 	page.Await("the link code's QR code", `(() => { const i = document.querySelector('main img.qr'); return !!i && i.complete && i.naturalWidth > 0; })()`)
 	page.Axe("link code")
+	// At a phone's width the code, its QR code and the steps fit.
+	page.Phone(true)
+	page.Axe("link code, phone")
+	var wide bool
+	if page.Eval(`document.documentElement.scrollWidth > window.innerWidth`, &wide); wide {
+		t.Error("at phone width, the link code's screen scrolls sideways")
+	}
+	page.Phone(false)
 	// Every progress step the page shows, kept as it goes by.
 	if err := page.Eval(`window.steps = []; new MutationObserver(() => document.querySelectorAll('ol.progress li').forEach((li) => { if (!window.steps.includes(li.textContent)) window.steps.push(li.textContent); })).observe(document.body, {childList: true, subtree: true, characterData: true}); true`, nil); err != nil {
 		t.Fatal(err)
