@@ -60,9 +60,9 @@ import (
 // passphrases offline against Argon2id: the passphrase must be strong.
 
 type backupConfig struct {
-	Version  int // 2; absent in a v1 backup's
+	Version  int // 3, or 2 (turned on before v3); absent in a v1 backup's
 	Path     string
-	Keystore []byte // v2: the sealed seeds; v1: a keystore file under the backup passphrase
+	Keystore []byte // v2, v3: the sealed seeds; v1: a keystore file under the backup passphrase
 }
 
 // WithBackupKDF sets the Argon2id cost of the backup path and key, and
@@ -98,7 +98,7 @@ func (c *Client) EnableBackup(ctx context.Context, passphrase []byte) error {
 		return fmt.Errorf("client: backup (the hub can try guesses offline): %w", err)
 	}
 	path, key := backupKeys(c.Name, passphrase, c.backupKDF)
-	cfg := &backupConfig{Version: 2, Path: path, Keystore: c.id.SealSeeds(key, wire.BackupAD(2, path))}
+	cfg := &backupConfig{Version: 3, Path: path, Keystore: c.id.SealSeeds(key, wire.BackupAD(3, path))}
 	c.mu.Lock()
 	old := c.backup
 	c.backup, c.backupETag = cfg, ""
@@ -189,7 +189,7 @@ func sealBackup(key [32]byte, cfg *backupConfig, state []byte) []byte {
 	padded := binary.BigEndian.AppendUint32(nil, uint32(len(state)))
 	padded = append(padded, state...)
 	padded = append(padded, make([]byte, (65536-len(padded)%65536)%65536)...)
-	b := &wire.Backup{Version: 2, Identity: cfg.Keystore, Nonce: make([]byte, chacha20poly1305.NonceSizeX)}
+	b := &wire.Backup{Version: cfg.Version, Identity: cfg.Keystore, Nonce: make([]byte, chacha20poly1305.NonceSizeX)}
 	if cfg.Version < 2 {
 		b.Version, b.Identity = 1, keystore.DataLine(cfg.Keystore) // not its comments: they name the owner key
 	}
@@ -307,7 +307,7 @@ func openBackup(blob []byte, path string, passphrase []byte, key [32]byte, kdf k
 	if b.Version == 1 {
 		id, err = keystore.OpenWithin(b.Identity, passphrase, kdf)
 	} else {
-		id, err = keystore.OpenSeeds(key, b.Identity, wire.BackupAD(2, path))
+		id, err = keystore.OpenSeeds(key, b.Identity, wire.BackupAD(b.Version, path))
 	}
 	switch {
 	case errors.Is(err, keystore.ErrBadPassphrase):

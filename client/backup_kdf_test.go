@@ -114,14 +114,14 @@ func TestBackupClearHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := w.drivers[0].Stat(ctx, alice.Address(), v1path); !errors.Is(err, hub.ErrNotFound) {
-		t.Fatal("the v1 backup is still on the hub after moving to v2")
+		t.Fatal("the v1 backup is still on the hub after moving to v3")
 	}
-	v2 := blob(t, w, 0, alice.Address(), client.BackupPath("alice", pass, testKDF()))
-	if !bytes.HasPrefix(v2, []byte("parley/backup/v2\n")) || (len(v2)-len("parley/backup/v2\n")-200-24-16)%65536 != 0 {
-		t.Fatalf("v2 backup of %d bytes starting %q", len(v2), v2[:17])
+	v3 := blob(t, w, 0, alice.Address(), client.BackupPath("alice", pass, testKDF()))
+	if !bytes.HasPrefix(v3, []byte("parley/backup/v3\n")) || (len(v3)-len("parley/backup/v3\n")-265-24-16)%65536 != 0 {
+		t.Fatalf("v3 backup of %d bytes starting %q", len(v3), v3[:17])
 	}
-	identifying(t, v2, len("parley/backup/v2\n"))
+	identifying(t, v3, len("parley/backup/v3\n"))
 	if _, alice3, err := client.Restore(ctx, "alice", pass, w.directory(), filepath.Join(t.TempDir(), "a3.state"), client.WithBackupKDF(testKDF())); err != nil || alice3.Address() != alice.Address() {
-		t.Fatalf("restoring a v2 backup: %v", err)
+		t.Fatalf("restoring a v3 backup: %v", err)
 	}
 }

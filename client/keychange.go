@@ -423,7 +423,7 @@ func (c *Client) CheckOwnRecord(ctx context.Context) error {
 			return fmt.Errorf("%w: %s lists this device's signing key with other encryption keys", ErrNotMine, c.Name)
 		}
 		return nil
-	case rec.Owner != bns.PublicKeyOf(c.id.OwnerKey()):
+	case rec.Owner != c.id.Owner():
 		return fmt.Errorf("%w: %s's record does not list this device: another owner key holds the name (transferred at height %d?), or this device was linked to it and has been removed ('parley whois %s' shows when)", ErrNotMine, c.Name, rec.UpdatedAt, c.Name)
 	case !sameKeys(&bns.Record{Owner: rec.Owner, Profile: mine}, rec):
 		return fmt.Errorf("%w: %s's keys were changed at height %d: if you ran 'parley recover' on another device, this one is retired; if not, your owner key is in other hands", ErrNotMine, c.Name, rec.UpdatedAt)

@@ -5,21 +5,30 @@
 // the owner key (Ed25519; it owns the name on the chain and signs chain
 // transactions), the signing key (Ed25519; it signs what the user
 // publishes), the X25519 encryption key and the MLKEM768-X25519 hybrid
-// post-quantum encryption key (both HPKE, crypto/hpke).
+// post-quantum encryption key (both HPKE, crypto/hpke). Once the name is
+// registered (or recovered), the owner seed leaves the device
+// ([Identity.DropOwner]): the recovery phrase holds it, and the identity
+// keeps only the owner's public key and the root of its local keys.
 //
 // # File format
 //
 //	# parley keystore
 //	# created: <RFC 3339 time>
-//	# owner: ed25519:<hex>
-//	<base64 of: "parley/keystore/v1" ‖ u32 argon2 time ‖ u32 argon2 memory KiB
+//	# owner: ed25519:<hex>   (or: ed25519:<hex>, not on this device)
+//	<base64 of: "parley/keystore/v2" ‖ u32 argon2 time ‖ u32 argon2 memory KiB
 //	  ‖ u8 argon2 threads ‖ salt[16] ‖ nonce[24] ‖ ciphertext>
 //
 // The key is Argon2id(passphrase, salt, time, memory, threads, 32 bytes);
-// the ciphertext is XChaCha20-Poly1305 of the 160 seed bytes with everything
-// before it as associated data, so no parameter can be changed unnoticed.
-// Comment lines are for people; only the last line is read. Files are
-// written to a temporary file, fsynced and renamed.
+// the ciphertext is XChaCha20-Poly1305 of the secrets (below) with
+// everything before it as associated data, so no parameter can be
+// changed unnoticed. Comment lines are for people; only the last line is
+// read. Files are written to a temporary file, fsynced and renamed.
+//
+//	secrets v2 = u8 flags (bit 0: the owner seed was dropped) ‖ owner seed[32] (zero when dropped)
+//	             ‖ owner public key[32] ‖ signing[32] ‖ x25519[32] ‖ pq[64] ‖ local root[32]
+//
+// A v1 file ("parley/keystore/v1", the 160 seed bytes owner ‖ signing ‖
+// x25519 ‖ pq) is still read; it always holds the owner seed.
 //
 // It owns the identity's secrets and their file; it must not log, print or
 // send a secret, nor keep a passphrase after use.
@@ -81,10 +90,20 @@ func CheckPassphrase(p []byte) error {
 }
 
 const (
-	magic     = "parley/keystore/v1"
+	magicV1   = "parley/keystore/v1"
+	magic     = "parley/keystore/v2"
 	saltLen   = 16
-	seedBytes = 32 + 32 + 32 + 64
+	seedBytes = 32 + 32 + 32 + 64 // v1 secrets
+	// secretBytes is the length of the v2 secrets.
+	secretBytes = 1 + 32 + 32 + seedBytes - 32 + 32
+
+	flagNoOwner = 1 << 0
 )
+
+// ErrNoOwner: the identity holds no owner seed (it was dropped after the
+// registration or the recovery, or the device was linked): what needs the
+// owner key needs the recovery phrase.
+var ErrNoOwner = errors.New("keystore: the owner key is not on this device")
 
 // KDF are the Argon2id parameters.
 type KDF struct {
@@ -102,6 +121,20 @@ func DefaultKDF() KDF { return KDF{Time: 3, Memory: 64 << 10, Threads: 4} }
 type Identity struct {
 	ownerSeed, signSeed, x25519Seed [32]byte
 	pqSeed                          [64]byte
+	noOwner                         bool          // the owner seed was dropped (zero)
+	owner                           bns.PublicKey // the owner seed's public key, kept when it is dropped
+	localRoot                       [32]byte      // HKDF-Extract of the v1 seeds: LocalKey's root
+	// file is the key of the keystore file the identity was last opened
+	// from or sealed to (Resave), nil before either.
+	file *fileKey
+}
+
+// fileKey is a keystore file's Argon2id output with its parameters and
+// salt: what seals the file again without the passphrase.
+type fileKey struct {
+	kdf  KDF
+	salt []byte
+	key  []byte
 }
 
 // New makes a fresh identity from crypto/rand.
@@ -112,11 +145,60 @@ func New() (*Identity, error) {
 			return nil, err
 		}
 	}
+	id.derive()
 	return id, nil
 }
 
-// OwnerKey is the chain account key that owns the user's name.
-func (id *Identity) OwnerKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(id.ownerSeed[:]) }
+// derive sets what follows from the seeds of an identity that holds its
+// owner seed: the owner's public key and the local root.
+func (id *Identity) derive() {
+	id.owner = bns.PublicKeyOf(ed25519.NewKeyFromSeed(id.ownerSeed[:]))
+	seeds := id.seeds()
+	defer clear(seeds)
+	prk, err := hkdf.Extract(sha256.New, seeds, []byte(localSalt))
+	if err != nil {
+		panic(err)
+	}
+	copy(id.localRoot[:], prk)
+}
+
+// OwnerKey is the chain account key that owns the user's name, or nil
+// when the identity does not hold it (HasOwner).
+func (id *Identity) OwnerKey() ed25519.PrivateKey {
+	if id.noOwner {
+		return nil
+	}
+	return ed25519.NewKeyFromSeed(id.ownerSeed[:])
+}
+
+// Owner is the owner key's public key, also once the seed was dropped.
+func (id *Identity) Owner() bns.PublicKey { return id.owner }
+
+// HasOwner reports whether the identity holds the owner seed.
+func (id *Identity) HasOwner() bool { return !id.noOwner }
+
+// DropOwner zeroes the owner seed and flags it dropped, keeping the
+// owner's public key and the local keys (LocalKey gives what it gave).
+// Saved, the keystore no longer holds it: the recovery phrase does
+// (docs/devices.md, Where the owner key lives).
+func (id *Identity) DropOwner() {
+	clear(id.ownerSeed[:])
+	id.noOwner = true
+}
+
+// WithOwner returns a copy of id holding the owner seed of key, if key is
+// the identity's owner (Owner); otherwise ErrNoOwner. It is how a command
+// that needs the owner key (transfer, revoke) takes it from the recovery
+// phrase for one use, without saving it.
+func (id *Identity) WithOwner(key ed25519.PrivateKey) (*Identity, error) {
+	if len(key) != ed25519.PrivateKeySize || bns.PublicKeyOf(key) != id.owner {
+		return nil, ErrNoOwner
+	}
+	c := *id
+	copy(c.ownerSeed[:], key.Seed())
+	c.noOwner = false
+	return &c, nil
+}
 
 // SigningKey signs what the user publishes.
 func (id *Identity) SigningKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(id.signSeed[:]) }
@@ -151,12 +233,16 @@ func (id *Identity) Profile(hubs []string) (bns.Profile, error) {
 	}, nil
 }
 
+// localSalt is LocalKey's HKDF salt.
+const localSalt = "parley/local/v1"
+
 // LocalKey derives a 32-byte key for sealing local state (never sent
-// anywhere) from the identity's secrets and a label.
+// anywhere) from the identity's secrets and a label: HKDF-SHA256 of the
+// v1 seeds (salt "parley/local/v1", info label), computed from the local
+// root (the extract step) so that it is the same once the owner seed is
+// dropped.
 func (id *Identity) LocalKey(label string) [32]byte {
-	seeds := id.seeds()
-	defer clear(seeds)
-	b, err := hkdf.Key(sha256.New, seeds, []byte("parley/local/v1"), label, 32)
+	b, err := hkdf.Expand(sha256.New, id.localRoot[:], label, 32)
 	if err != nil {
 		panic(err)
 	}
@@ -173,31 +259,102 @@ func (id *Identity) seeds() []byte {
 	return append(b, id.pqSeed[:]...)
 }
 
+// secrets is the v2 secrets block.
+func (id *Identity) secrets() []byte {
+	b := make([]byte, 0, secretBytes)
+	var flags byte
+	if id.noOwner {
+		flags |= flagNoOwner
+	}
+	b = append(b, flags)
+	b = append(b, id.ownerSeed[:]...)
+	b = append(b, id.owner[:]...)
+	b = append(b, id.signSeed[:]...)
+	b = append(b, id.x25519Seed[:]...)
+	b = append(b, id.pqSeed[:]...)
+	return append(b, id.localRoot[:]...)
+}
+
+// fromSecrets reads a v2 secrets block: a flag other than bit 0, an owner
+// seed kept while flagged dropped, or one that does not give the owner
+// key it names, is ErrMalformed.
+func fromSecrets(b []byte) (*Identity, error) {
+	if len(b) != secretBytes || b[0]&^flagNoOwner != 0 {
+		return nil, fmt.Errorf("%w: keystore secrets", ErrMalformed)
+	}
+	id := new(Identity)
+	id.noOwner = b[0]&flagNoOwner != 0
+	p := b[1:]
+	for _, f := range [][]byte{id.ownerSeed[:], id.owner[:], id.signSeed[:], id.x25519Seed[:], id.pqSeed[:], id.localRoot[:]} {
+		p = p[copy(f, p):]
+	}
+	switch {
+	case id.noOwner && id.ownerSeed != [32]byte{}:
+		return nil, fmt.Errorf("%w: an owner seed flagged dropped", ErrMalformed)
+	case !id.noOwner && bns.PublicKeyOf(ed25519.NewKeyFromSeed(id.ownerSeed[:])) != id.owner:
+		return nil, fmt.Errorf("%w: the owner seed does not give the owner key", ErrMalformed)
+	}
+	return id, nil
+}
+
 // Seal encrypts the identity under passphrase and returns the file's bytes.
 func (id *Identity) Seal(passphrase []byte, kdf KDF, now time.Time) ([]byte, error) {
 	if len(passphrase) == 0 {
 		return nil, errors.New("keystore: empty passphrase")
 	}
-	header := []byte(magic)
-	header = binary.BigEndian.AppendUint32(header, kdf.Time)
-	header = binary.BigEndian.AppendUint32(header, kdf.Memory)
-	header = append(header, kdf.Threads)
 	salt := make([]byte, saltLen)
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	header = append(append(header, salt...), nonce...)
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize))
+	fk := &fileKey{kdf: kdf, salt: salt, key: argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize)}
+	out, err := id.sealWith(fk, now)
 	if err != nil {
 		return nil, err
 	}
-	body := aead.Seal(header, nonce, id.seeds(), header)
+	id.file = fk
+	return out, nil
+}
+
+// Resave seals id again into path under the key of the keystore file it
+// was last opened from or sealed to (a fresh nonce, the same passphrase,
+// salt and cost), so a change to the identity (DropOwner) is saved
+// without asking for the passphrase again. An identity that came from no
+// file (New, FromPhrase, OpenSeeds) has none: an error.
+func Resave(path string, id *Identity) error {
+	if id.file == nil {
+		return errors.New("keystore: this identity was not opened from a keystore file")
+	}
+	data, err := id.sealWith(id.file, time.Now())
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data)
+}
+
+// sealWith is Seal under fk.
+func (id *Identity) sealWith(fk *fileKey, now time.Time) ([]byte, error) {
+	header := []byte(magic)
+	header = binary.BigEndian.AppendUint32(header, fk.kdf.Time)
+	header = binary.BigEndian.AppendUint32(header, fk.kdf.Memory)
+	header = append(header, fk.kdf.Threads)
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	header = append(append(header, fk.salt...), nonce...)
+	aead, err := chacha20poly1305.NewX(fk.key)
+	if err != nil {
+		return nil, err
+	}
+	secrets := id.secrets()
+	defer clear(secrets)
+	body := aead.Seal(header, nonce, secrets, header)
 	var out bytes.Buffer
-	fmt.Fprintf(&out, "# parley keystore\n# created: %s\n# owner: %s\n", now.UTC().Format(time.RFC3339), bns.PublicKeyOf(id.OwnerKey()))
+	owner := id.owner.String()
+	if id.noOwner {
+		owner += ", not on this device (the recovery phrase holds it)"
+	}
+	fmt.Fprintf(&out, "# parley keystore\n# created: %s\n# owner: %s\n", now.UTC().Format(time.RFC3339), owner)
 	out.WriteString(base64.StdEncoding.EncodeToString(body))
 	out.WriteByte('\n')
 	return out.Bytes(), nil
@@ -233,8 +390,16 @@ func OpenWithin(file, passphrase []byte, max KDF) (*Identity, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	hlen := len(magic) + 4 + 4 + 1 + saltLen + chacha20poly1305.NonceSizeX
-	if len(body) != hlen+seedBytes+chacha20poly1305.Overhead || string(body[:len(magic)]) != magic {
-		return nil, fmt.Errorf("%w: not a %s keystore", ErrMalformed, magic)
+	plain := secretBytes
+	switch {
+	case len(body) >= len(magic) && string(body[:len(magic)]) == magic:
+	case len(body) >= len(magicV1) && string(body[:len(magicV1)]) == magicV1:
+		plain = seedBytes
+	default:
+		return nil, fmt.Errorf("%w: not a %s or %s keystore", ErrMalformed, magic, magicV1)
+	}
+	if len(body) != hlen+plain+chacha20poly1305.Overhead {
+		return nil, fmt.Errorf("%w: keystore of %d bytes", ErrMalformed, len(body))
 	}
 	p := body[len(magic):]
 	kdf := KDF{Time: binary.BigEndian.Uint32(p), Memory: binary.BigEndian.Uint32(p[4:]), Threads: p[8]}
@@ -247,7 +412,8 @@ func OpenWithin(file, passphrase []byte, max KDF) (*Identity, error) {
 	}
 	salt := p[9 : 9+saltLen]
 	nonce := p[9+saltLen : 9+saltLen+chacha20poly1305.NonceSizeX]
-	aead, err := chacha20poly1305.NewX(argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize))
+	fk := &fileKey{kdf: kdf, salt: bytes.Clone(salt), key: argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize)}
+	aead, err := chacha20poly1305.NewX(fk.key)
 	if err != nil {
 		return nil, err
 	}
@@ -256,38 +422,53 @@ func OpenWithin(file, passphrase []byte, max KDF) (*Identity, error) {
 		return nil, ErrBadPassphrase
 	}
 	defer clear(seeds)
-	return fromSeeds(seeds), nil
+	var id *Identity
+	if plain == seedBytes {
+		id = fromSeeds(seeds)
+	} else if id, err = fromSecrets(seeds); err != nil {
+		return nil, err
+	}
+	id.file = fk
+	return id, nil
 }
 
+// fromSeeds reads the v1 seeds (owner ‖ signing ‖ x25519 ‖ pq).
 func fromSeeds(seeds []byte) *Identity {
 	id := new(Identity)
 	copy(id.ownerSeed[:], seeds[0:32])
 	copy(id.signSeed[:], seeds[32:64])
 	copy(id.x25519Seed[:], seeds[64:96])
 	copy(id.pqSeed[:], seeds[96:160])
+	id.derive()
 	return id
 }
 
-// SealedSeedsLen is the length of SealSeeds' output.
-const SealedSeedsLen = chacha20poly1305.NonceSizeX + seedBytes + chacha20poly1305.Overhead
+// SealedSeedsLen is the length of SealSeeds' output (the v2 secrets
+// sealed); SealedSeedsLenV1 that of the v1 seeds sealed, which OpenSeeds
+// still reads.
+const (
+	SealedSeedsLen   = chacha20poly1305.NonceSizeX + secretBytes + chacha20poly1305.Overhead
+	SealedSeedsLenV1 = chacha20poly1305.NonceSizeX + seedBytes + chacha20poly1305.Overhead
+)
 
 // SealSeeds seals the identity's secrets under key, for a container that
 // derives the key itself (the backup): nonce[24] ‖
-// XChaCha20-Poly1305(key, nonce, the 160 seed bytes, ad), with nothing
-// else (no parameters, no comment) in the clear.
+// XChaCha20-Poly1305(key, nonce, the v2 secrets, ad), with nothing else
+// (no parameters, no comment) in the clear.
 func (id *Identity) SealSeeds(key [32]byte, ad []byte) []byte {
-	seeds := id.seeds()
-	defer clear(seeds)
+	secrets := id.secrets()
+	defer clear(secrets)
 	out := make([]byte, chacha20poly1305.NonceSizeX, SealedSeedsLen)
 	rand.Read(out)
 	aead, _ := chacha20poly1305.NewX(key[:])
-	return aead.Seal(out, out[:chacha20poly1305.NonceSizeX], seeds, ad)
+	return aead.Seal(out, out[:chacha20poly1305.NonceSizeX], secrets, ad)
 }
 
-// OpenSeeds opens what SealSeeds made; anything else, or another key or
-// ad, gives ErrBadPassphrase.
+// OpenSeeds opens what SealSeeds made (SealedSeedsLen bytes), or the
+// sealed v1 seeds of an older backup (SealedSeedsLenV1); anything else,
+// or another key or ad, gives ErrBadPassphrase.
 func OpenSeeds(key [32]byte, sealed, ad []byte) (*Identity, error) {
-	if len(sealed) != SealedSeedsLen {
+	if len(sealed) != SealedSeedsLen && len(sealed) != SealedSeedsLenV1 {
 		return nil, fmt.Errorf("%w: sealed seeds of %d bytes", ErrMalformed, len(sealed))
 	}
 	aead, _ := chacha20poly1305.NewX(key[:])
@@ -296,7 +477,10 @@ func OpenSeeds(key [32]byte, sealed, ad []byte) (*Identity, error) {
 		return nil, ErrBadPassphrase
 	}
 	defer clear(seeds)
-	return fromSeeds(seeds), nil
+	if len(seeds) == seedBytes {
+		return fromSeeds(seeds), nil
+	}
+	return fromSecrets(seeds)
 }
 
 // DataLine returns the keystore file's data line alone, without its

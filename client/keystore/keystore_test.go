@@ -2,6 +2,9 @@ package keystore
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -9,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/parley-im/parley/chain/bns"
 )
@@ -163,5 +169,110 @@ func TestCheckPassphrase(t *testing.T) {
 		if err := CheckPassphrase([]byte(p)); (err == nil) != ok || (err != nil && !errors.Is(err, ErrWeakPassphrase)) {
 			t.Errorf("CheckPassphrase(%q) = %v, want ok=%v", p, err, ok)
 		}
+	}
+}
+
+// sealV1 is what Seal wrote before keystore v2: the 160 v1 seeds under
+// "parley/keystore/v1".
+func sealV1(t *testing.T, id *Identity, passphrase []byte) []byte {
+	t.Helper()
+	header := []byte(magicV1)
+	header = binary.BigEndian.AppendUint32(header, fastKDF.Time)
+	header = binary.BigEndian.AppendUint32(header, fastKDF.Memory)
+	header = append(header, fastKDF.Threads)
+	header = append(header, make([]byte, saltLen+chacha20poly1305.NonceSizeX)...)
+	salt, nonce := header[len(header)-saltLen-chacha20poly1305.NonceSizeX:len(header)-chacha20poly1305.NonceSizeX], header[len(header)-chacha20poly1305.NonceSizeX:]
+	aead, _ := chacha20poly1305.NewX(argon2.IDKey(passphrase, salt, fastKDF.Time, fastKDF.Memory, fastKDF.Threads, 32))
+	return []byte("# parley keystore\n" + base64.StdEncoding.EncodeToString(aead.Seal(header, nonce, id.seeds(), header)) + "\n")
+}
+
+// TestDropOwner: a keystore v2 whose owner seed was dropped opens
+// without it (OwnerKey nil, HasOwner false), still names the owner's
+// public key, and gives the same local keys as before the drop, so the
+// state sealed under them still opens; its file says the owner key is
+// not on the device and holds no trace of the seed. WithOwner takes the
+// owner key back for one use, only the right one. A v1 file (made
+// before v2) opens with its owner seed and the same local keys.
+func TestDropOwner(t *testing.T) {
+	id, err := FromPhrase("legal winner thank year wave sausage worth useful legal winner thank yellow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, seed, local := id.Owner(), id.ownerSeed, id.LocalKey("state")
+	ownerKey := id.OwnerKey()
+	v1, err := Open(sealV1(t, id, []byte("pw")), []byte("pw"))
+	if err != nil || !v1.HasOwner() || v1.Owner() != owner || v1.LocalKey("state") != local {
+		t.Fatalf("a v1 keystore: %v, owner held %v", err, v1 != nil && v1.HasOwner())
+	}
+
+	id.DropOwner()
+	file, err := id.Seal([]byte("pw"), fastKDF, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(file), "# owner: "+owner.String()+", not on this device (the recovery phrase holds it)\n") {
+		t.Fatalf("the header of a keystore without its owner seed:\n%s", file)
+	}
+	got, err := Open(file, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HasOwner() || got.OwnerKey() != nil || got.Owner() != owner || got.LocalKey("state") != local || got.SigningKey().Equal(id.SigningKey()) != true {
+		t.Fatalf("after the drop: owner held %v, owner %s (want %s), same local key %v", got.HasOwner(), got.Owner(), owner, got.LocalKey("state") == local)
+	}
+	if bytes.Contains(got.secrets(), seed[:]) {
+		t.Fatal("the dropped owner seed is still in the keystore's secrets")
+	}
+
+	if _, err := got.WithOwner(ed25519.NewKeyFromSeed(make([]byte, 32))); !errors.Is(err, ErrNoOwner) {
+		t.Fatalf("WithOwner of another key: %v", err)
+	}
+	with, err := got.WithOwner(ownerKey)
+	if err != nil || !with.HasOwner() || !with.OwnerKey().Equal(ownerKey) || got.HasOwner() {
+		t.Fatalf("WithOwner of the owner key: %v (the copy holds it: %v, the original: %v)", err, with != nil && with.HasOwner(), got.HasOwner())
+	}
+
+	// Forged secrets: a seed kept while flagged dropped, a seed that is
+	// not the named owner's, an unknown flag.
+	for name, mutate := range map[string]func(b []byte){
+		"seed kept while dropped": func(b []byte) { b[1] = 1 },
+		"another owner":           func(b []byte) { b[0] = 0; b[1] = 1 },
+		"unknown flag":            func(b []byte) { b[0] |= 2 },
+	} {
+		b := got.secrets()
+		mutate(b)
+		if _, err := fromSecrets(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestResave: an identity opened from a keystore file is saved again
+// (its owner seed dropped) without the passphrase, under the same one;
+// one that came from no file cannot be.
+func TestResave(t *testing.T) {
+	id, _ := New()
+	path := filepath.Join(t.TempDir(), "keys")
+	if err := Save(path, id, []byte("correct horse"), fastKDF); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.DropOwner()
+	if err := Resave(path, got); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(path, []byte("correct horse"))
+	if err != nil || again.HasOwner() || again.Owner() != id.Owner() || again.LocalKey("state") != id.LocalKey("state") {
+		t.Fatalf("after Resave: %v, owner held %v", err, again != nil && again.HasOwner())
+	}
+	if _, err := Load(path, []byte("wrong horse")); !errors.Is(err, ErrBadPassphrase) {
+		t.Fatalf("another passphrase: %v", err)
+	}
+	fresh, _ := New()
+	if err := Resave(filepath.Join(t.TempDir(), "other"), fresh); err == nil {
+		t.Fatal("an identity from no file was saved")
 	}
 }

@@ -74,6 +74,7 @@ func FromPhrase(phrase string) (*Identity, error) {
 		return nil, err
 	}
 	id.ownerSeed = owner
+	id.derive()
 	return id, nil
 }
 

@@ -12,8 +12,8 @@ import (
 // are malformed are refused.
 func TestBackupParse(t *testing.T) {
 	v := readVector(t, "backup.txt", "name", "passphrase", "argon2id", "path", "path-v1", "signing-key", "state",
-		"blob", "blob-v1", "bad-v1-costly", "bad-truncated", "bad-version")
-	for name, want := range map[string]int{"blob": 2, "blob-v1": 1, "bad-v1-costly": 1} {
+		"blob-v3", "blob", "blob-v1", "bad-v1-costly", "bad-truncated", "bad-version")
+	for name, want := range map[string]int{"blob-v3": 3, "blob": 2, "blob-v1": 1, "bad-v1-costly": 1} {
 		b, err := ParseBackup(v[name])
 		if err != nil || b.Version != want {
 			t.Fatalf("%s: %+v %v", name, b, err)
@@ -21,7 +21,7 @@ func TestBackupParse(t *testing.T) {
 		if !bytes.Equal(b.Marshal(), v[name]) {
 			t.Fatalf("%s does not marshal back to itself", name)
 		}
-		if want == 2 && (len(b.Identity) != BackupIdentityLen || (len(b.State)-16)%65536 != 0) {
+		if want >= 2 && (len(b.Identity) != map[int]int{2: BackupIdentityLenV2, 3: BackupIdentityLen}[want] || (len(b.State)-16)%65536 != 0) {
 			t.Fatalf("%s: identity of %d bytes, state of %d", name, len(b.Identity), len(b.State))
 		}
 		if want == 1 && !bytes.HasPrefix(b.Identity, []byte("cGFybGV5L2tleXN0b3JlL3Yx")) { // base64 of the keystore magic: no comment line first

@@ -175,11 +175,18 @@ func registerCmd(h *home, stdout io.Writer) *cobra.Command {
 					screen.Printf(stdout, "registering %s (solving the stamp, waiting until the preorder is old enough)...\n", p.Name)
 				}
 			}
-			res, err := c.Register(ctx, api.RegisterRequest{Name: args[0], Hubs: hubs, Force: force})
+			var res api.RegisterResult
+			err := h.withPhrase(func(phrase string) (err error) {
+				res, err = c.Register(ctx, api.RegisterRequest{Name: args[0], Hubs: hubs, Force: force, RecoveryPhrase: phrase})
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			screen.Printf(stdout, "registered %s at height %d with hubs %s; anyone can find it now\n", res.Name, res.Height, strings.Join(res.Hubs, " "))
+			if res.OwnerKeyDropped {
+				screen.Println(stdout, ownerKeyGone)
+			}
 			return nil
 		}),
 	}

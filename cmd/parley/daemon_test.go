@@ -173,6 +173,7 @@ func TestDaemonReportsKeyChanges(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("no event for the message sent through the daemon")
 	}
+	t.Setenv(phraseEnv, phraseOf(t, bob))
 	parley(t, "--home", bob, "name", "revoke", "--confirm", "bob")
 	select {
 	case kc := <-changes:

@@ -73,6 +73,15 @@ func askLine(prompt string) ([]byte, error) {
 	return []byte(line), nil
 }
 
+// newDeviceWarning is the loud notice of a device another device (or the
+// owner key) added to the user's name since this one joined: a stolen
+// device adding the thief's is seen here.
+func newDeviceWarning(name string, d api.Device) string {
+	return fmt.Sprintf("a new device %q (%s) was added to %s at height %d by %s, not by this device: if it was not you, "+
+		"remove it ('parley devices remove %s') and take the name back with 'parley recover %s' and your recovery phrase",
+		d.Label, fingerprint(d.SigningKey), name, d.AddedAt, d.AddedBy, d.Label, name)
+}
+
 func devicesCmd(h *home, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "devices",
@@ -93,11 +102,19 @@ func devicesCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, d := range ds.Devices {
+				if d.New {
+					screen.Printf(stdout, "WARNING: %s\n", newDeviceWarning(ds.Name, d))
+				}
+			}
 			screen.Printf(stdout, "%s's devices (verified at height %d):\n", ds.Name, ds.Height)
 			for _, d := range ds.Devices {
 				added := "first device"
 				if d.AddedAt != 0 {
 					added = fmt.Sprintf("added at height %d", d.AddedAt)
+					if d.AddedBy != "" {
+						added += " by " + d.AddedBy
+					}
 				}
 				this := ""
 				if d.This {

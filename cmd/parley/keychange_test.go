@@ -125,6 +125,7 @@ func TestRevokedNameIsNotWrittenTo(t *testing.T) {
 	alice, bob := homes["alice"], homes["bob"]
 	befriend(t, homes, "alice", "bob")
 
+	t.Setenv(phraseEnv, phraseOf(t, bob))
 	parley(t, "--home", bob, "name", "revoke", "--confirm", "bob")
 	awaitName(t, alice, "bob", "REVOKED")
 	for _, args := range [][]string{{"send", "bob", "after the revocation"}, {"contacts", "confirm", "bob"}, {"send", "bob", "after confirming"}} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -113,14 +114,22 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "revoke --confirm NAME",
 		Short: "Revoke your name for good (a stolen device): nobody can use it again",
 		Long: "revoke marks your name revoked on the chain, permanently: contacts are warned that its keys were\n" +
-			"revoked and stop sending, and nobody can register it again. Give the name again with --confirm.",
-		Args: cobra.NoArgs,
+			"revoked and stop sending, and nobody can register it again. Give the name again with --confirm.\n" +
+			"It is signed by the owner key, which no device keeps: it asks for your recovery phrase\n" +
+			"(" + phraseEnv + " in scripts, never a flag) and refuses a phrase that does not own the name\n" +
+			"before anything is sent.",
+		Example: "  parley name revoke --confirm alice",
+		Args:    cobra.NoArgs,
 		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
 			name := h.name(ctx, c)
 			if confirm != name {
 				return cli.Usage(fmt.Errorf("revoking is permanent: give --confirm %s", name))
 			}
-			r, err := c.Revoke(ctx, confirm)
+			var r api.Height
+			err := h.withPhrase(func(phrase string) (err error) {
+				r, err = c.Revoke(ctx, api.RevokeRequest{Confirm: confirm, RecoveryPhrase: phrase})
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -129,8 +138,92 @@ func nameCmd(h *home, stdout io.Writer) *cobra.Command {
 		}),
 	}
 	revoke.Flags().StringVar(&confirm, "confirm", "", "your name, to confirm")
-	cmd.AddCommand(renew, hubs, revoke)
+	var transferConfirm string
+	transfer := &cobra.Command{
+		Use:   "transfer OWNER-KEY --confirm NAME",
+		Short: "Give your name to another owner key, for good",
+		Long: "transfer gives your name to OWNER-KEY (ed25519:…, the owner key 'parley init' showed its new\n" +
+			"holder): the record's keys and devices are cleared, your devices are no longer its devices, and\n" +
+			"the new holder publishes their own with 'parley recover NAME' and their recovery phrase. Give the\n" +
+			"name again with --confirm. It is signed by the owner key, which no device keeps: it asks for your\n" +
+			"recovery phrase (" + phraseEnv + " in scripts, never a flag) and refuses a phrase that does not\n" +
+			"own the name before anything is sent.",
+		Example: "  parley name transfer ed25519:17b7aed6e8e6cd0e17af3284b9cb7e03992ad1dffaf5c629db164c72db8e6c16 --confirm alice",
+		Args:    cobra.ExactArgs(1),
+		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
+			name := h.name(ctx, c)
+			if transferConfirm != name {
+				return cli.Usage(fmt.Errorf("giving your name away is permanent: give --confirm %s", name))
+			}
+			var r api.Height
+			err := h.withPhrase(func(phrase string) (err error) {
+				r, err = c.Transfer(ctx, api.TransferRequest{Confirm: transferConfirm, NewOwner: args[0], RecoveryPhrase: phrase})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			screen.Printf(stdout, "gave %s to %s at height %d; its holder takes it with 'parley recover %s'\n", name, args[0], r.Height, name)
+			return nil
+		}),
+	}
+	transfer.Flags().StringVar(&transferConfirm, "confirm", "", "your name, to confirm")
+	forget := &cobra.Command{
+		Use:   "forget-owner",
+		Short: "Remove the owner key from this device (a home made before keystore v2)",
+		Long: "forget-owner removes your name's owner key from this device's keystore, once you type the\n" +
+			"recovery phrase it came from (" + phraseEnv + " in scripts, never a flag): from then on a thief\n" +
+			"with this device and its passphrase cannot give your name away or revoke it. This device keeps\n" +
+			"renewing the name and moving its hubs with its own key. Homes made now never keep the owner key\n" +
+			"once the name is registered; 'parley status' says when this one does. A phrase that does not\n" +
+			"give this device's owner key removes nothing.",
+		Example: "  parley name forget-owner",
+		Args:    cobra.NoArgs,
+		RunE: h.call(func(ctx context.Context, c *api.Client, _ []string) error {
+			phrase, err := h.readSecret(phraseEnv, "recovery phrase: ")
+			if err != nil {
+				return err
+			}
+			defer clear(phrase)
+			r, err := c.ForgetOwner(ctx, api.ForgetOwnerRequest{RecoveryPhrase: string(phrase)})
+			if err != nil {
+				return err
+			}
+			if !r.Forgotten {
+				screen.Println(stdout, "this device holds no owner key: nothing to remove")
+				return nil
+			}
+			screen.Println(stdout, "the owner key is no longer on this device: your recovery phrase alone gives your name away, revokes it or takes it back")
+			return nil
+		}),
+	}
+	cmd.AddCommand(renew, hubs, revoke, transfer, forget)
 	return cmd
+}
+
+// withPhrase runs call with the recovery phrase of PARLEY_RECOVERY_PHRASE
+// when it is set; otherwise with none, and when the agent answers that
+// the phrase is needed (phrase_needed: the owner key is on no device), it
+// asks for it and runs call again. With nobody to ask (no terminal), the
+// agent's answer is the error. The phrase is cleared after use.
+func (h *home) withPhrase(call func(phrase string) error) error {
+	if p := os.Getenv(phraseEnv); p != "" {
+		return call(p)
+	}
+	err := call("")
+	if !api.IsCode(err, api.CodePhraseNeeded) {
+		return err
+	}
+	ask := h.ask
+	if ask == nil {
+		ask = askTerminal
+	}
+	p, aerr := ask("recovery phrase: ")
+	if aerr != nil || len(p) == 0 {
+		return err
+	}
+	defer clear(p)
+	return call(string(p))
 }
 
 // name is the home's registered name, as its agent says ("" if none).
@@ -177,6 +270,13 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 				screen.Printf(stdout, "keys:     not checked: %s\n", st.KeysError.Message)
 			default:
 				screen.Println(stdout, "keys:     the chain holds this device's keys")
+			}
+			for _, dev := range st.NewDevices {
+				screen.Printf(stdout, "devices:  WARNING: %s\n", newDeviceWarning(st.Name, dev))
+			}
+			if st.OwnerKeyHere {
+				screen.Println(stdout, "owner:    this device holds your name's owner key (made before keystore v2, or the chain takes no device signatures yet): "+
+					"stolen with its passphrase, it could give your name away; once your recovery phrase is written down, 'parley name forget-owner' removes it")
 			}
 			for _, hs := range st.Hubs {
 				state := fmt.Sprintf("ok (%.1fms)", hs.LatencyMS)

@@ -50,12 +50,13 @@ func startWorldWith(t testing.TB, tweak func(*node.Options)) (rpc string, hubs [
 }
 
 // initHome runs init in home once the chain at rpc has a committed block.
+// The recovery phrase it showed is kept beside the home (phraseOf).
 func initHome(t testing.TB, rpc, home string) {
 	t.Helper()
 	await.NoError(t, 2*time.Minute, "init of "+home, func() error {
 		var out, errb bytes.Buffer
 		if runWith(context.Background(), testRun(), []string{"--home", home, "init", "--node", rpc}, nil, &out, &errb) == 0 {
-			return nil
+			return os.WriteFile(home+".phrase", []byte(phraseIn(t, out.String())), 0o600)
 		}
 		if strings.Contains(errb.String(), "passphrase too weak") {
 			t.Fatalf("init: %s", errb.String()) // a test passphrase needs 12 characters, as any
@@ -434,6 +435,7 @@ func TestNameCommands(t *testing.T) {
 	if code := run(context.Background(), []string{"--home", alice, "name", "revoke"}, nil, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "--confirm alice") {
 		t.Fatalf("revoke without --confirm: exit %d, %s", code, errb.String())
 	}
+	t.Setenv(phraseEnv, phraseOf(t, alice))
 	parley(t, "--home", alice, "name", "revoke", "--confirm", "alice")
 	awaitName(t, bob, "alice", "REVOKED")
 	if out := parley(t, "--home", alice, "status"); !strings.Contains(out, "keys:     WARNING") || !strings.Contains(out, "alice is revoked") {

@@ -17,9 +17,15 @@ import (
 	"github.com/parley-im/parley/internal/screen"
 )
 
-// phraseEnv is where a script gives the recovery phrase to recover
-// (never a flag: flags show in process lists and shell histories).
+// phraseEnv is where a script gives the recovery phrase to recover,
+// transfer and revoke (never a flag: flags show in process lists and
+// shell histories).
 const phraseEnv = "PARLEY_RECOVERY_PHRASE"
+
+// ownerKeyGone says, after register and recover, that the owner key
+// left the device.
+const ownerKeyGone = "the owner key is not kept on this device: this device (and those you link) renew the name and move its hubs; " +
+	"giving it away, revoking it or taking it back takes your recovery phrase"
 
 // confirmWords is how many words of the phrase init asks back, and
 // confirmRounds how often it shows the phrase again after a mistake.
@@ -175,6 +181,9 @@ func recoverCmd(h *home, stdout io.Writer) *cobra.Command {
 				screen.Printf(stdout, "%s had expired: renewed at height %d\n", res.Name, res.RenewedAt)
 			}
 			screen.Printf(stdout, "recovered %s at height %d: its keys are this device's now, and every other device that held it is retired\n", res.Name, res.Height)
+			if res.OwnerKeyDropped {
+				screen.Println(stdout, ownerKeyGone)
+			}
 			if fromBackup {
 				screen.Printf(stdout, "from your backup: %d contacts, %d messages; backup stays on, with the new keys\n", res.Contacts, res.Messages)
 			}

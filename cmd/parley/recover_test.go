@@ -23,7 +23,7 @@ import (
 )
 
 // phraseIn returns the recovery phrase init printed in out.
-func phraseIn(t *testing.T, out string) string {
+func phraseIn(t testing.TB, out string) string {
 	t.Helper()
 	var words []string
 	for _, m := range regexp.MustCompile(`(?m)\s+(\d+) ([a-z]+)`).FindAllStringSubmatch(out[strings.Index(out, "your recovery phrase"):], -1) {
@@ -38,6 +38,17 @@ func phraseIn(t *testing.T, out string) string {
 		t.Fatalf("init showed no phrase of %d words:\n%s", keystore.PhraseWords, out)
 	}
 	return strings.Join(words, " ")
+}
+
+// phraseOf is the recovery phrase init showed for home (initHome keeps
+// it beside the home).
+func phraseOf(t testing.TB, home string) string {
+	t.Helper()
+	b, err := os.ReadFile(home + ".phrase")
+	if err != nil {
+		t.Fatalf("the phrase of %s: %v", home, err)
+	}
+	return string(b)
 }
 
 // phraseWordAsked answers init's question for a word of the phrase it

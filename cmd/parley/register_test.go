@@ -105,9 +105,16 @@ func TestRegisterFromTheUsersSeat(t *testing.T) {
 	if code, out, errb := runCLI("--home", bob, "whois", "alice"); code != 0 || !strings.Contains(out, "name:     alice (verified by proof)") {
 		t.Fatalf("bob's whois right after alice registered: exit %d\n%s%s", code, out, errb)
 	}
+	// The owner key left alice's device with her first name: a second
+	// takes her recovery phrase.
+	if code, _, errb := runCLI("--home", alice, "register", "alice-two", "--hub", hubs[0]); code != 1 || !strings.Contains(errb, "registering alice-two needs your recovery phrase") {
+		t.Fatalf("a second registration without the phrase: exit %d\n%s", code, errb)
+	}
+	t.Setenv(phraseEnv, phraseOf(t, alice))
 	if code, out, errb := runCLI("--home", alice, "register", "alice-two", "--hub", hubs[0]); code != 0 || !strings.Contains(out, "registered alice-two") {
 		t.Fatalf("a second registration from the same home: exit %d\n%s%s", code, out, errb)
 	}
+	t.Setenv(phraseEnv, "")
 
 	// A hub that does not answer: nothing goes to the chain...
 	dead := "http://127.0.0.1:1"

@@ -711,6 +711,7 @@ fetch(%q, {method: 'POST', mode: 'no-cors', credentials: 'include', headers: {'C
 	if revokeDisabled() {
 		t.Fatal("the revoke button stays disabled with the name typed")
 	}
+	page.Type("textbox", "Your recovery phrase", phraseOf(t, alice))
 	page.Click("button", "Revoke my name for good")
 	page.AwaitText("main", "was revoked at block")
 	awaitName(t, bob, "alice", "REVOKED")

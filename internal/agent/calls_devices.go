@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parley-im/parley/chain/bns"
@@ -31,6 +32,46 @@ func apiDevices(rec *bns.Record, this bns.PublicKey) []api.Device {
 	var out []api.Device
 	for _, d := range rec.AllDevices() {
 		out = append(out, api.Device{Label: d.Label, SigningKey: d.SigningKey.String(), AddedAt: d.AddedAt, This: d.SigningKey == this})
+	}
+	return out
+}
+
+// devicesOf is rec's devices as the API carries them, each naming the
+// device that added it (from hist, the record's verified history), and
+// marking New those another device (or the owner key) added after this
+// one (me) joined that seen does not list.
+func devicesOf(rec *bns.Record, hist []*bns.HistoryEntry, me bns.PublicKey, seen []string) []api.Device {
+	in := func(ds []bns.Device, k bns.PublicKey) (bns.Device, bool) {
+		for _, d := range ds {
+			if d.SigningKey == k {
+				return d, true
+			}
+		}
+		return bns.Device{}, false
+	}
+	by := map[bns.PublicKey]string{}
+	var before []bns.Device
+	for _, e := range hist {
+		after := (&bns.Record{Profile: e.Profile, Devices: e.Devices}).AllDevices()
+		if e.Op == bns.OpDeviceAdd {
+			who := "the owner key"
+			if d, ok := in(before, e.Signer); ok && e.Signer != e.Owner {
+				who = d.Label
+			}
+			for _, d := range after {
+				if _, ok := in(before, d.SigningKey); !ok {
+					by[d.SigningKey] = who
+				}
+			}
+		}
+		before = after
+	}
+	mine, _ := rec.Device(me)
+	out := apiDevices(rec, me)
+	for i, d := range rec.AllDevices() {
+		out[i].AddedBy = by[d.SigningKey]
+		out[i].New = d.SigningKey != me && d.AddedAt > mine.AddedAt && by[d.SigningKey] != "" && by[d.SigningKey] != mine.Label &&
+			!slices.Contains(seen, d.SigningKey.String())
 	}
 	return out
 }
@@ -90,7 +131,20 @@ func (a *Agent) devices(k *call) (any, error) {
 	if err != nil {
 		return nil, a.chain.note(err)
 	}
-	return api.Devices{Name: rec.Name, Height: h - 1, Devices: apiDevices(rec, bns.PublicKeyOf(id.SigningKey()))}, nil
+	_, hist, err := d.History(k.ctx, rec.Name)
+	if err != nil {
+		return nil, a.chain.note(err)
+	}
+	out := api.Devices{Name: rec.Name, Height: h - 1, Devices: devicesOf(rec, hist, bns.PublicKeyOf(id.SigningKey()), a.home.config().SeenDevices)}
+	// Shown now: new no more.
+	var seen []string
+	for _, dev := range out.Devices {
+		seen = append(seen, dev.SigningKey)
+	}
+	if err := a.home.update(func(c *config) { c.SeenDevices = seen }); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (a *Agent) removeDevice(k *call) (any, error) {
@@ -115,20 +169,13 @@ func (a *Agent) removeDevice(k *call) (any, error) {
 	if target == nil {
 		return nil, usagef("%s has no device labelled %q ('parley devices' lists them)", rec.Name, req.Label)
 	}
-	// The first device is removed by the owner key only; any other by
-	// this device.
-	signer := id.SigningKey()
-	if target.SigningKey == rec.Profile.SigningKey {
-		if bns.PublicKeyOf(id.OwnerKey()) != rec.Owner {
-			return nil, coded(api.CodeChainRefused, fmt.Errorf("only the owner key removes the first device of %s, and this device does not hold it", rec.Name),
-				"run it on the device that holds the owner key, or take the name back with 'parley recover' and your recovery phrase")
-		}
-		if len(rec.Devices) == 0 {
-			return nil, usagef("%q is %s's only device: 'parley recover' on a new device replaces it", req.Label, rec.Name)
-		}
-		signer = id.OwnerKey()
+	// Any device, the first included, is removed by this device (a
+	// listed one); the only device is replaced by a recovery, never
+	// removed.
+	if len(rec.Devices) == 0 {
+		return nil, usagef("%q is %s's only device: 'parley recover' on a new device replaces it", req.Label, rec.Name)
 	}
-	height, err := d.RemoveDevice(k.ctx, signer, rec.Name, target.SigningKey)
+	height, err := d.RemoveDevice(k.ctx, id.SigningKey(), rec.Name, target.SigningKey)
 	if err != nil {
 		return nil, a.chain.note(err)
 	}
@@ -291,6 +338,7 @@ func (a *Agent) link(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	id.DropOwner() // a linked device holds its own keys only (docs/devices.md)
 	if err := a.saveKeystore(id, []byte(req.Passphrase)); err != nil {
 		return nil, err
 	}

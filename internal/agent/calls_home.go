@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -44,6 +46,8 @@ func (a *Agent) routes() {
 	a.route("POST "+p+"/name/renew", a.renew)
 	a.route("PUT "+p+"/name/hubs", a.setHubs)
 	a.route("POST "+p+"/name/revoke", a.revoke)
+	a.route("POST "+p+"/name/transfer", a.transfer)
+	a.route("POST "+p+"/name/forget-owner", a.forgetOwner)
 	// Devices.
 	a.route("GET "+p+"/devices", a.devices)
 	a.route("POST "+p+"/devices/remove", a.removeDevice)
@@ -312,6 +316,28 @@ func (a *Agent) register(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !id.HasOwner() {
+		// The owner key left once a name was registered here: the
+		// phrase gives it for this registration, not saved.
+		if req.RecoveryPhrase == "" {
+			return nil, coded(api.CodePhraseNeeded, fmt.Errorf("registering %s needs your recovery phrase: the owner key left this device once a name was registered here", name),
+				"type it when asked, or give it in "+phraseEnvName+" (never as a flag)")
+		}
+		canonical, err := keystore.NormalizePhrase(req.RecoveryPhrase)
+		if err != nil {
+			return nil, coded(api.CodeBadPhrase, err, phraseHint)
+		}
+		key, err := keystore.OwnerKeyOf(canonical)
+		if err != nil {
+			return nil, err
+		}
+		with, err := id.WithOwner(key)
+		if err != nil {
+			return nil, coded(api.CodeNotOwner, fmt.Errorf("this recovery phrase gives owner key %s, and this home's is %s: nothing was sent", bns.PublicKeyOf(key), id.Owner()),
+				"type the phrase 'parley init' showed for this home; a phrase of another home is another identity")
+		}
+		id = with
+	}
 	if !req.Force {
 		if err := checkHubs(ctx, hubs, id); err != nil {
 			return nil, err
@@ -369,10 +395,39 @@ func (a *Agent) register(k *call) (any, error) {
 	if err := a.home.update(func(c *config) { c.Name, c.Hub = name, hubs[0] }); err != nil {
 		return nil, err
 	}
+	res := api.RegisterResult{Name: name, Height: height, Hubs: hubs}
+	// The owner key leaves the device: from now on its devices renew the
+	// name and move its hubs, and the recovery phrase alone transfers,
+	// revokes or takes it back (docs/devices.md).
+	if res.OwnerKeyDropped, err = a.dropOwner(ctx, d, id, height); err != nil {
+		k.warn("the owner key is still on this device", err)
+	}
 	if err := a.Start(ctx); err != nil {
 		k.warn("the agent's duties did not start", err)
 	}
-	return api.RegisterResult{Name: name, Height: height, Hubs: hubs}, nil
+	return res, nil
+}
+
+// dropOwner removes the owner seed from id and from the home's keystore
+// (keystore v2: zeroed and flagged), on a chain that takes devices'
+// signatures for renewals and hub moves at height (application protocol
+// 3); on an older chain the device keeps it, since nothing else could
+// renew the name. It reports whether it dropped it.
+func (a *Agent) dropOwner(ctx context.Context, d *lookup.Client, id *keystore.Identity, height int64) (bool, error) {
+	if !id.HasOwner() {
+		return false, nil
+	}
+	params, err := d.Params(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !params.DevicesAt(height) {
+		return false, nil
+	}
+	a.keystoreMu.Lock()
+	defer a.keystoreMu.Unlock()
+	id.DropOwner()
+	return true, keystore.Resave(a.home.path(keystoreF), id)
 }
 
 // checkHubs asks each hub for its hub_info, as the client will: a hub
@@ -445,7 +500,15 @@ func (a *Agent) passphrase(k *call) (any, error) {
 	if err := keystore.CheckPassphrase([]byte(req.New)); err != nil {
 		return nil, err
 	}
-	return nil, a.saveKeystore(id, []byte(req.New))
+	if err := a.saveKeystore(id, []byte(req.New)); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if a.id != nil {
+		a.id = id // the same keys, remembering the new file's key (keystore.Resave)
+	}
+	a.mu.Unlock()
+	return nil, nil
 }
 
 // apiRecord is rec as the API carries it.
@@ -586,16 +649,19 @@ func (a *Agent) renew(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec, err := d.Lookup(ctx, name); err != nil {
+	rec, err := d.Lookup(ctx, name)
+	if err != nil {
 		return nil, a.chain.note(err)
-	} else if err := ownerHere(rec, id, "renew it"); err != nil {
-		return nil, err
 	}
-	height, err := d.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxRenew, Name: name})
+	signer, err := dailySigner(ctx, d, rec, id, "renew it")
 	if err != nil {
 		return nil, err
 	}
-	rec, err := d.Lookup(ctx, name)
+	height, err := d.Submit(ctx, signer, &bns.Tx{Type: bns.TxRenew, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	rec, err = d.Lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -620,12 +686,94 @@ func (a *Agent) revoke(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec, err := d.Lookup(ctx, name); err != nil {
+	rec, err := d.Lookup(ctx, name)
+	if err != nil {
 		return nil, a.chain.note(err)
-	} else if err := ownerHere(rec, id, "revoke it"); err != nil {
+	}
+	owner, err := ownerKeyFor(rec, id, req.RecoveryPhrase, "revoking")
+	if err != nil {
 		return nil, err
 	}
-	height, err := d.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxRevoke, Name: name})
+	height, err := d.Submit(ctx, owner, &bns.Tx{Type: bns.TxRevoke, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return api.Height{Height: height}, nil
+}
+
+// forgetOwner removes the owner seed from the keystore of a home made
+// before keystore v2, once the recovery phrase given is the one it came
+// from (so the person keeps it elsewhere); a wrong phrase removes
+// nothing.
+func (a *Agent) forgetOwner(k *call) (any, error) {
+	var req api.ForgetOwnerRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	id, err := a.identity("passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	if !id.HasOwner() {
+		return api.ForgetOwnerResult{}, nil
+	}
+	canonical, err := keystore.NormalizePhrase(req.RecoveryPhrase)
+	if err != nil {
+		return nil, coded(api.CodeBadPhrase, err, phraseHint)
+	}
+	key, err := keystore.OwnerKeyOf(canonical)
+	if err != nil {
+		return nil, err
+	}
+	if pub, own := bns.PublicKeyOf(key), id.Owner(); subtle.ConstantTimeCompare(pub[:], own[:]) != 1 {
+		return nil, coded(api.CodeNotOwner, fmt.Errorf("this recovery phrase gives owner key %s, and this device holds %s: nothing was removed", pub, id.Owner()),
+			"check the words; if this home was made before recovery phrases, it has none: keep the owner key here")
+	}
+	a.keystoreMu.Lock()
+	defer a.keystoreMu.Unlock()
+	id.DropOwner()
+	if err := keystore.Resave(a.home.path(keystoreF), id); err != nil {
+		return nil, err
+	}
+	return api.ForgetOwnerResult{Forgotten: true}, nil
+}
+
+// transfer gives the name to another owner key, signed by the owner key
+// (the recovery phrase's, or this device's if it holds it).
+func (a *Agent) transfer(k *call) (any, error) {
+	var req api.TransferRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	ctx := k.ctx
+	if _, err := a.client(ctx, k); err != nil {
+		return nil, err
+	}
+	id, _ := a.identity("")
+	name := a.home.config().Name
+	if req.Confirm != name {
+		return nil, usagef("giving your name away is permanent: give --confirm %s", name)
+	}
+	to, err := bns.ParsePublicKey(req.NewOwner)
+	if err != nil {
+		return nil, usagef("the new owner is an owner key, as 'parley init' shows it (ed25519: and 64 hex digits): %w", err)
+	}
+	d, err := a.chain.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := d.Lookup(ctx, name)
+	if err != nil {
+		return nil, a.chain.note(err)
+	}
+	if to == rec.Owner {
+		return nil, usagef("%s is %s's owner key already", to, name)
+	}
+	owner, err := ownerKeyFor(rec, id, req.RecoveryPhrase, "giving away")
+	if err != nil {
+		return nil, err
+	}
+	height, err := d.Submit(ctx, owner, &bns.Tx{Type: bns.TxTransfer, Name: name, NewOwner: to})
 	if err != nil {
 		return nil, err
 	}
@@ -663,7 +811,8 @@ func (a *Agent) setHubs(k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ownerHere(rec, id, "move its hubs"); err != nil {
+	signer, err := dailySigner(ctx, d, rec, id, "move its hubs")
+	if err != nil {
 		return nil, err
 	}
 	out := &api.HubsResult{Hubs: urls}
@@ -685,7 +834,7 @@ func (a *Agent) setHubs(k *call) (any, error) {
 	}
 	p := rec.Profile
 	p.Hubs = urls
-	height, err := d.Submit(ctx, id.OwnerKey(), &bns.Tx{Type: bns.TxUpdate, Name: name, Profile: p})
+	height, err := d.Submit(ctx, signer, &bns.Tx{Type: bns.TxUpdate, Name: name, Profile: p})
 	if err != nil {
 		return out, err
 	}
@@ -747,10 +896,18 @@ func (a *Agent) status(k *call) (any, error) {
 	if lb != nil {
 		if params, err := d.Params(ctx); err != nil {
 			out.NameError = a.apiError(err)
-		} else if rec, err := d.Lookup(ctx, cfg.Name); err != nil {
+		} else if rec, hist, err := d.History(ctx, cfg.Name); err != nil {
 			out.NameError = a.apiError(err)
 		} else {
 			out.NameState = expiry(rec, lb.Height, params)
+			if id, err := a.identity(""); err == nil {
+				for _, dev := range devicesOf(rec, hist, bns.PublicKeyOf(id.SigningKey()), cfg.SeenDevices) {
+					if dev.New {
+						out.NewDevices = append(out.NewDevices, dev)
+					}
+				}
+				out.OwnerKeyHere = id.HasOwner() && id.Owner() == rec.Owner
+			}
 		}
 	}
 	switch err := c.CheckOwnRecord(ctx); {
@@ -929,13 +1086,66 @@ func safetyNumber(name string, own bns.Profile, rec *bns.Record) string {
 	return wire.SafetyNumber(name, own, rec.Name, rec.Profile)
 }
 
-// ownerHere refuses, before anything is done, what only the name's owner
-// key signs when this device does not hold it (a device linked to the
-// name holds its own keys only).
-func ownerHere(rec *bns.Record, id *keystore.Identity, what string) error {
-	if bns.PublicKeyOf(id.OwnerKey()) == rec.Owner {
-		return nil
+// dailySigner is the key that signs a renewal or a hub move of rec (what
+// a device does day to day): this device's signing key when rec lists
+// the device and the chain takes devices' signatures for them
+// (application protocol 3), else the owner key if this device holds it
+// (a home made before keystore v2, or on an older chain). Otherwise it
+// refuses before anything is sent, saying why.
+func dailySigner(ctx context.Context, d *lookup.Client, rec *bns.Record, id *keystore.Identity, what string) (ed25519.PrivateKey, error) {
+	_, listed := rec.Device(bns.PublicKeyOf(id.SigningKey()))
+	if listed {
+		lb, err := d.Latest(ctx)
+		if err != nil {
+			return nil, err
+		}
+		params, err := d.Params(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if params.DevicesAt(lb.Height + 1) {
+			return id.SigningKey(), nil
+		}
 	}
-	return coded(api.CodeNotOwner, fmt.Errorf("only %s's owner key can %s, and this device does not hold it", rec.Name, what),
-		"run it on the device that ran 'parley init' or 'parley recover' for "+rec.Name+", or recover with your recovery phrase")
+	if k := id.OwnerKey(); k != nil && bns.PublicKeyOf(k) == rec.Owner {
+		return k, nil
+	}
+	if !listed {
+		return nil, coded(api.CodeNotADevice, fmt.Errorf("this device is no longer a device of %s, so it cannot %s", rec.Name, what),
+			"'parley whois "+rec.Name+"' shows when it was removed or replaced; run it on a device the record lists")
+	}
+	return nil, coded(api.CodeNotOwner, fmt.Errorf("this chain takes only %s's owner key to %s (it runs no application protocol 3 yet), and this device does not hold it", rec.Name, what),
+		"run it on the device that holds the owner key, or take the name back with 'parley recover' and your recovery phrase")
 }
+
+// ownerKeyFor is the owner key of rec for what only it signs (transfer,
+// revoke): the recovery phrase's when one is given (refused, naming why,
+// when it is not a phrase or not rec's owner's), else this device's if it
+// holds it; without either, phrase_needed. Nothing is sent before it
+// answers.
+func ownerKeyFor(rec *bns.Record, id *keystore.Identity, phrase, doing string) (ed25519.PrivateKey, error) {
+	if phrase == "" {
+		if k := id.OwnerKey(); k != nil && bns.PublicKeyOf(k) == rec.Owner {
+			return k, nil
+		}
+		return nil, coded(api.CodePhraseNeeded, fmt.Errorf("%s %s needs its recovery phrase: its owner key is on no device", doing, rec.Name),
+			"type it when asked, or give it in "+phraseEnvName+" (never as a flag)")
+	}
+	canonical, err := keystore.NormalizePhrase(phrase)
+	if err != nil {
+		return nil, coded(api.CodeBadPhrase, err, phraseHint)
+	}
+	k, err := keystore.OwnerKeyOf(canonical)
+	if err != nil {
+		return nil, err
+	}
+	if pub := bns.PublicKeyOf(k); subtle.ConstantTimeCompare(pub[:], rec.Owner[:]) != 1 {
+		return nil, coded(api.CodeNotOwner, fmt.Errorf("%w %s: the phrase gives owner key %s, and %s is owned by %s; nothing was sent", errNotOwner, rec.Name, pub, rec.Name, rec.Owner),
+			"check the words; a phrase made by another 'parley init' is another identity")
+	}
+	return k, nil
+}
+
+// phraseEnvName is where front-ends read a recovery phrase from in
+// scripts (never a flag).
+const phraseEnvName = "PARLEY_RECOVERY_PHRASE"

@@ -130,6 +130,15 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err != nil {
 		return nil, hinted(fmt.Errorf("publishing this device's keys: %w", err), "nothing was saved here; run 'parley recover "+name+"' again")
 	}
+	// The owner key does not stay (docs/devices.md): the phrase keeps it.
+	params, err = d.Params(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dropped := params.DevicesAt(height)
+	if dropped {
+		ident.DropOwner()
+	}
 	if err := a.saveKeystore(ident, []byte(req.Passphrase)); err != nil {
 		return nil, hinted(fmt.Errorf("the keys were published but not saved here: %w", err), "run 'parley recover "+name+"' again: it publishes new ones")
 	}
@@ -137,7 +146,7 @@ func (a *Agent) recoverName(k *call) (any, error) {
 	if err := a.home.update(func(x *config) { *x = cfg }); err != nil {
 		return nil, err
 	}
-	res := api.RecoverResult{Name: name, Height: height, Hubs: hubs, RenewedAt: renewed}
+	res := api.RecoverResult{Name: name, Height: height, Hubs: hubs, RenewedAt: renewed, OwnerKeyDropped: dropped}
 	if backup != nil {
 		c, err := client.Recovered(ctx, name, ident, d, a.home.path(stateF), backup, []byte(req.BackupPassphrase), a.opts.ClientOptions...)
 		if err != nil {

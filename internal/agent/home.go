@@ -42,6 +42,11 @@ type config struct {
 	Linking string `json:"linking,omitempty"`
 	// LinkingAt is the height of the block that holds that offer.
 	LinkingAt int64 `json:"linking_at,omitempty"`
+	// SeenDevices are the signing keys of the name's devices this device
+	// has shown as added ('parley devices'); any other added by another
+	// device since this one joined is new (public keys, as the chain
+	// lists them).
+	SeenDevices []string `json:"seen_devices,omitempty"`
 }
 
 // Files of a home.

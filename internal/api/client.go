@@ -546,8 +546,16 @@ func (c *Client) SetHubs(ctx context.Context, r HubsRequest) (HubsResult, error)
 	return call[HubsResult](ctx, c, http.MethodPut, path("name", "hubs"), r)
 }
 
-func (c *Client) Revoke(ctx context.Context, confirm string) (Height, error) {
-	return call[Height](ctx, c, http.MethodPost, path("name", "revoke"), RevokeRequest{confirm})
+func (c *Client) Revoke(ctx context.Context, r RevokeRequest) (Height, error) {
+	return call[Height](ctx, c, http.MethodPost, path("name", "revoke"), r)
+}
+
+func (c *Client) ForgetOwner(ctx context.Context, r ForgetOwnerRequest) (ForgetOwnerResult, error) {
+	return call[ForgetOwnerResult](ctx, c, http.MethodPost, path("name", "forget-owner"), r)
+}
+
+func (c *Client) Transfer(ctx context.Context, r TransferRequest) (Height, error) {
+	return call[Height](ctx, c, http.MethodPost, path("name", "transfer"), r)
 }
 
 func (c *Client) Status(ctx context.Context) (Status, error) {

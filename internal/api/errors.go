@@ -32,10 +32,11 @@ const (
 	CodeHomeBusy          Code = "home_busy"        // another process holds the home and serves no API
 	CodeHomeNotPrivate    Code = "home_not_private" // other users of the machine can change the home: parley does not use it
 	CodeRestoredElsewhere Code = "restored_elsewhere"
-	CodeBadPhrase         Code = "bad_phrase"   // not a recovery phrase: a word unknown or wrong, a bad checksum, a wrong length
-	CodeNotOwner          Code = "not_owner"    // the recovery phrase's owner key does not own the name
-	CodeNoOffer           Code = "no_offer"     // no device waits with this link code (never offered, or expired)
-	CodeNotADevice        Code = "not_a_device" // this device is not (or no longer) one the name's record lists
+	CodeBadPhrase         Code = "bad_phrase"    // not a recovery phrase: a word unknown or wrong, a bad checksum, a wrong length
+	CodeNotOwner          Code = "not_owner"     // the recovery phrase's owner key does not own the name
+	CodeNoOffer           Code = "no_offer"      // no device waits with this link code (never offered, or expired)
+	CodeNotADevice        Code = "not_a_device"  // this device is not (or no longer) one the name's record lists
+	CodePhraseNeeded      Code = "phrase_needed" // the call needs the recovery phrase: the owner key is on no device
 
 	// The chain.
 	CodeOffline      Code = "offline"        // a chain node or hub does not answer
@@ -79,7 +80,7 @@ const (
 func Codes() []Code {
 	return []Code{CodeUsage, CodeBadRequest, CodeTooLarge, CodeNoRoute, CodeForbidden, CodeCanceled, CodeInternal,
 		CodeNoIdentity, CodeNoName, CodeExists, CodeLocked, CodeBadPassphrase, CodeWeakPassphrase, CodeHomeBusy, CodeHomeNotPrivate,
-		CodeRestoredElsewhere, CodeBadPhrase, CodeNotOwner, CodeNoOffer, CodeNotADevice,
+		CodeRestoredElsewhere, CodeBadPhrase, CodeNotOwner, CodeNoOffer, CodeNotADevice, CodePhraseNeeded,
 		CodeOffline, CodeNameNotFound, CodeUnverified, CodeTrustExpired, CodeRootPruned, CodeChainRefused,
 		CodeNotContact, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeNameFree, CodeQueued, CodeStale, CodeNoMessage,
 		CodeNotMember, CodeNoGroup, CodeSafetyMismatch, CodeNoProfile, CodeNoBackup, CodeNotAvatar, CodeFileExists, CodePermission,
@@ -141,7 +142,7 @@ func HTTPStatus(code Code) int {
 	case CodeNoIdentity, CodeNoName, CodeExists, CodeAlreadyContact, CodeNoAnswer, CodeKeysChanged, CodeRevoked, CodeNameFree,
 		CodeStale, CodeNotMember, CodeSafetyMismatch, CodeFileExists, CodeRestoredElsewhere, CodeHomeBusy, CodeHomeNotPrivate, CodeChainRefused, CodeNotOwner, CodeNotADevice:
 		return http.StatusConflict
-	case CodeBadPassphrase, CodeWeakPassphrase, CodeBadPhrase:
+	case CodeBadPassphrase, CodeWeakPassphrase, CodeBadPhrase, CodePhraseNeeded:
 		return http.StatusUnprocessableEntity
 	case CodeQueued:
 		return http.StatusAccepted

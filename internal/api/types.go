@@ -169,6 +169,8 @@ type RecoverResult struct {
 	// RenewedAt is the height the name was renewed at first, when it had
 	// expired (in its grace period); 0 if it had not.
 	RenewedAt int64 `json:"renewed_at,omitempty"`
+	// OwnerKeyDropped: as RegisterResult's.
+	OwnerKeyDropped bool `json:"owner_key_dropped,omitempty"`
 }
 
 // RestoreRequest is POST /v1/restore: the identity, contacts and history
@@ -193,6 +195,10 @@ type RegisterRequest struct {
 	Name  string   `json:"name"`
 	Hubs  []string `json:"hubs"`
 	Force bool     `json:"force,omitempty"` // register hubs that do not answer now
+	// RecoveryPhrase gives the owner key when this device no longer holds
+	// it (a second name from a home whose first was registered:
+	// phrase_needed without it).
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
 }
 
 // RegisterResult is the registered name.
@@ -200,6 +206,10 @@ type RegisterResult struct {
 	Name   string   `json:"name"`
 	Height int64    `json:"height"`
 	Hubs   []string `json:"hubs"`
+	// OwnerKeyDropped: the owner key left this device's keystore (the
+	// recovery phrase alone holds it now); false on a chain without
+	// application protocol 3, where the device keeps it.
+	OwnerKeyDropped bool `json:"owner_key_dropped,omitempty"`
 }
 
 // PassphraseRequest is POST /v1/passphrase: the keystore sealed again
@@ -231,6 +241,13 @@ type Device struct {
 	SigningKey string `json:"signing_key"`        // ed25519:…
 	AddedAt    int64  `json:"added_at,omitempty"` // the height it was added at (0: the first device)
 	This       bool   `json:"this,omitempty"`     // the device the agent runs on
+	// AddedBy is the label of the device that added it, or "the owner
+	// key" (from the verified history; GET /v1/devices and status only).
+	AddedBy string `json:"added_by,omitempty"`
+	// New: another device (or the owner key) added it after this device
+	// joined, and this device has not shown it yet (GET /v1/devices
+	// shows it, and from then on it is not new; status does not).
+	New bool `json:"new,omitempty"`
 }
 
 // Devices is GET /v1/devices: the user's name's devices, verified.
@@ -755,9 +772,35 @@ type Emptied struct {
 	Error   *Error `json:"error,omitempty"`
 }
 
-// RevokeRequest is POST /v1/name/revoke: Confirm repeats the name.
+// RevokeRequest is POST /v1/name/revoke: Confirm repeats the name;
+// RecoveryPhrase gives the owner key when this device does not hold it
+// (none does once the name is registered: phrase_needed without it).
 type RevokeRequest struct {
-	Confirm string `json:"confirm"`
+	Confirm        string `json:"confirm"`
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
+}
+
+// ForgetOwnerRequest is POST /v1/name/forget-owner: the owner key leaves
+// this device's keystore once RecoveryPhrase proves the person holds it
+// elsewhere (a home made before keystore v2). The answer is
+// ForgetOwnerResult.
+type ForgetOwnerRequest struct {
+	RecoveryPhrase string `json:"recovery_phrase"`
+}
+
+// ForgetOwnerResult says whether the keystore held the owner key.
+type ForgetOwnerResult struct {
+	Forgotten bool `json:"forgotten"` // false: it held none already
+}
+
+// TransferRequest is POST /v1/name/transfer: the name goes to NewOwner
+// (an owner key, "ed25519:" and 64 hex digits; the new holder takes it
+// with 'parley recover' and their own phrase). Confirm repeats the name;
+// RecoveryPhrase as in RevokeRequest.
+type TransferRequest struct {
+	Confirm        string `json:"confirm"`
+	NewOwner       string `json:"new_owner"`
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
 }
 
 // Height is a transaction's height.
@@ -773,6 +816,14 @@ type Status struct {
 	NameError *Error      `json:"name_error,omitempty"`
 	Keys      string      `json:"keys"` // "ok", "not_mine", "unchecked"
 	KeysError *Error      `json:"keys_error,omitempty"`
+	// NewDevices are the devices another device (or the owner key)
+	// added to the name since this device joined, not yet shown by GET
+	// /v1/devices: a stolen device adding the thief's shows here.
+	NewDevices []Device `json:"new_devices,omitempty"`
+	// OwnerKeyHere: this device's keystore holds the owner key (a home
+	// made before keystore v2, or on a chain without application
+	// protocol 3).
+	OwnerKeyHere bool `json:"owner_key_here,omitempty"`
 	Hubs      []HubStatus `json:"hubs"`
 	Deletions int         `json:"deletions,omitempty"`
 	// Requests counts contact requests queued on this device: none of

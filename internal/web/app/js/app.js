@@ -1431,6 +1431,7 @@ async function nameScreen() {
 
   // Revoke, for good: the name typed again.
   const confirm = h('input', {type: 'text', required: true, autocomplete: 'off', spellcheck: 'false'});
+  const vphrase = h('textarea', {rows: 2, required: true, spellcheck: 'false', autocomplete: 'off'});
   const vbox = errorBox();
   const vstatus = h('p', {role: 'status'});
   const revoke = h('button', {type: 'submit', class: 'danger', disabled: true}, 'Revoke my name for good');
@@ -1439,13 +1440,16 @@ async function nameScreen() {
     e.preventDefault();
     if (confirm.value !== me) return;
     busy(revoke, vbox, async () => {
-      const res = await api.post('/name/revoke', {confirm: confirm.value});
+      const res = await api.post('/name/revoke', {confirm: confirm.value, recovery_phrase: vphrase.value});
+      vphrase.value = '';
       replace(revokeForm, h('h2', {id: 'revoke-h'}, 'Revoked'), h('p', {role: 'status'}, `Your name ${me} was revoked at block ${res.height}. Nobody can use it again; your contacts are told when they next write.`));
     });
   }}, h('h2', {id: 'revoke-h'}, 'Revoke your name'),
   h('p', {class: 'warn'}, 'This cannot be undone. Revoking ends ', h('strong', {}, me), ' for good: nobody, you included, can register it again; your contacts can no longer write to you and cannot confirm new keys for it.'),
   h('p', {}, 'Do this only if your keys were stolen or you leave Parley. If you lost a device, recover your name with your recovery phrase instead.'),
-  field(`Type ${me} to confirm`, confirm, 'The button works once the name is typed exactly.'), vstatus, vbox, revoke);
+  field(`Type ${me} to confirm`, confirm, 'The button works once the name is typed exactly.'),
+  field('Your recovery phrase', vphrase, 'No device keeps the key that owns your name: the phrase gives it, for this once. Nothing is sent if it is not the phrase of ' + me + '.'),
+  vstatus, vbox, revoke);
   scr.append(revokeForm);
 }
 
