@@ -823,9 +823,9 @@ type Status struct {
 	// OwnerKeyHere: this device's keystore holds the owner key (a home
 	// made before keystore v2, or on a chain without application
 	// protocol 3).
-	OwnerKeyHere bool `json:"owner_key_here,omitempty"`
-	Hubs      []HubStatus `json:"hubs"`
-	Deletions int         `json:"deletions,omitempty"`
+	OwnerKeyHere bool        `json:"owner_key_here,omitempty"`
+	Hubs         []HubStatus `json:"hubs"`
+	Deletions    int         `json:"deletions,omitempty"`
 	// Requests counts contact requests queued on this device: none of
 	// the contact's hubs took them yet (they go out with the next flush).
 	Requests     int  `json:"requests_queued,omitempty"`
