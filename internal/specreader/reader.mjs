@@ -7,7 +7,7 @@
 // Each FILE is a recorded vector of a package ("key: value" lines), by its name:
 // native-token.txt and inbox-stamp.txt (the hub's, checked as Tokens and Inbox
 // say), safety.txt (Safety number), link.txt (Groups: group links) and backup.txt
-// (Backup: its v2 backup and two refused ones), recovery.txt (Recovery
+// (Backup: its v3 and v2 backups and two refused ones), recovery.txt (Recovery
 // phrase: owner keys of phrases), devicelink.txt (Device linking: an
 // offer's code, its text and the welcome's path) and devicesession.txt
 // (Device-pair sessions: an introduction path and a session's keys).
@@ -769,6 +769,31 @@ function openBackupV2(name, passphrase, cost, blob) {
   if (n > state.length - 4 || !allZero(state.subarray(4 + n))) refuse('malformed', 'state padding');
   return { path, signing: ed25519.getPublicKey(seeds.subarray(32, 64)), state: state.subarray(4, 4 + n) };
 }
+// The v3 backup (Identity: secrets v2; Backup): the same path and key
+// as v2, its own magic, the 225-byte secrets v2 sealed; the state under
+// HKDF-Expand(local root, "backup"). The recorded one was written
+// without the owner seed: flagged dropped, 32 zero bytes.
+function openBackupV3(name, passphrase, cost, blob) {
+  const magic = ascii('parley/backup/v3\n');
+  if (blob.length < magic.length || !equal(blob.subarray(0, magic.length), magic)) refuse('version', 'not a v3 backup');
+  if (blob.length < magic.length + 24 + 241 + 24 + 16) refuse('malformed', 'short backup');
+  const M = argon2id(passphrase, cat(ascii('parley/backup/v2|'), ascii(name)), { t: cost.t, m: cost.m, p: cost.p, dkLen: 32 });
+  const path = 'b/' + hex(HKDF(M, undefined, 'parley/backup-path/v2', 16));
+  const key = HKDF(M, undefined, 'parley/backup-key/v2', 32);
+  const ad = cat(magic, ascii(path));
+  let o = magic.length;
+  const sec = aeadOpen(key, blob.subarray(o, o + 24), blob.subarray(o + 24, o + 24 + 241), ad);
+  o += 265;
+  const flags = sec[0], ownerSeed = sec.subarray(1, 33), ownerPub = sec.subarray(33, 65);
+  if ((flags & ~1) !== 0) refuse('malformed', 'unknown flag');
+  if ((flags & 1) ? !allZero(ownerSeed) : !equal(ed25519.getPublicKey(ownerSeed), ownerPub)) refuse('malformed', 'owner seed');
+  const localRoot = sec.subarray(193, 225);
+  const state = aeadOpen(expand(sha256, localRoot, ascii('backup'), 32), blob.subarray(o, o + 24), blob.subarray(o + 24), ad);
+  if (state.length % 65536 !== 0) refuse('malformed', 'state not padded to 64 KiB');
+  const n = readU32(state, 0);
+  if (n > state.length - 4 || !allZero(state.subarray(4 + n))) refuse('malformed', 'state padding');
+  return { path, signing: ed25519.getPublicKey(sec.subarray(65, 97)), dropped: (flags & 1) === 1, state: state.subarray(4, 4 + n) };
+}
 function checkBackup(text) {
   const v = keyValues(text);
   const a = unhex(v.argon2id);
@@ -778,6 +803,11 @@ function checkBackup(text) {
   same(hex(ascii(b.path)), v.path);
   same(hex(b.signing), v['signing-key']);
   same(hex(b.state), v.state);
+  const b3 = openBackupV3(name, pass, cost, unhex(v['blob-v3']));
+  same(hex(ascii(b3.path)), v.path);
+  same(hex(b3.signing), v['signing-key']);
+  same(hex(b3.state), v.state);
+  if (!b3.dropped) refuse('expectation', 'the v3 backup holds its owner seed');
   for (const [k, cls] of [['bad-truncated', 'malformed'], ['bad-version', 'version']]) {
     let got = 'success';
     try { openBackupV2(name, pass, cost, unhex(v[k])); } catch (e) { if (!(e instanceof Refusal)) throw e; got = e.cls; }
