@@ -357,8 +357,15 @@ func TestContactsNameLapses(t *testing.T) {
 		t.Fatalf("bob reads what alice sent to his free name:\n%s", out)
 	}
 
-	// Bob takes his name again, with the keys his device holds.
-	parley(t, "--home", bob, "register", "bob", "--hub", hubs[1])
+	// Bob takes his name again, with the keys his device holds (and his
+	// recovery phrase: the owner key left the device when he first
+	// registered).
+	phrase := phraseOf(t, bob)
+	var regOut, regErr bytes.Buffer
+	if c := runWith(context.Background(), testRunAsking(func(string) ([]byte, error) { return []byte(phrase), nil }),
+		[]string{"--home", bob, "register", "bob", "--hub", hubs[1]}, nil, &regOut, &regErr); c != 0 {
+		t.Fatalf("bob registers his name again: exit %d\n%s%s", c, regOut.String(), regErr.String())
+	}
 	await.NoError(t, 2*time.Minute, "alice's send to bob once he registered his name again", func() error {
 		code, _, errs := try(alice, "send", "bob", "welcome back")
 		if code != 0 && !strings.Contains(errs, "anyone may register it") {
