@@ -170,24 +170,25 @@ type Contact struct {
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
 	skipped         []wire.Span   // those runs, as the receipt tells them
 	theirProfileKey []byte
-	theirProfile    *wire.Profile // as last read under theirProfileKey (nil: never)
-	theirReceipt    *wire.Receipt // theirs, as last read (nil: never)
-	receiptOwed     bool          // the user's receipt for them reached no hub yet
-	sentProfileKey  []byte        // the profile key they were last given
-	receiptKey      []byte        // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
-	sentReceiptKey  []byte        // the receipt key they were last given
-	theirReceiptKey []byte        // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
-	verified        string        // the safety number the user compared in person ("": not verified)
-	started         time.Time     // when the conversation's introduction was made
-	stale           bool          // restored from a backup older than the conversation: reset it
-	nextN           uint64        // the number of the user's next text message to them (0: 1)
-	asked           asking        // the user asked them and they have not answered yet
-	request         []byte        // the request's envelope, while no hub took it
-	introPath       string        // where request goes on the user's hubs (case 1); "": their inbox
-	requestErr      error         // why the last try to deliver it failed (not saved)
-	changed         *bns.Record   // the chain's record once it no longer holds the confirmed keys: the conversation is closed
-	link            bool          // a group link (link.go): group events only, never listed as a contact
-	recvMu          sync.Mutex    // one Receive at a time per contact (held across hub calls: a second Receive of the same contact waits)
+	theirProfile    *wire.Profile       // as last read under theirProfileKey (nil: never)
+	theirReceipt    *wire.Receipt       // theirs, as last read (nil: never)
+	receiptOwed     bool                // the user's receipt for them reached no hub yet
+	sentProfileKey  []byte              // the profile key they were last given
+	receiptKey      []byte              // where the user's receipt for them lives, once rotated by a block (nil: keys.RecvKey)
+	sentReceiptKey  []byte              // the receipt key they were last given
+	theirReceiptKey []byte              // where their receipt for the user lives, if they rotated it (nil: keys.SendKey)
+	verified        string              // the safety number the user compared in person ("": not verified)
+	started         time.Time           // when the conversation's introduction was made
+	stale           bool                // restored from a backup older than the conversation: reset it
+	nextN           uint64              // the number of the user's next text message to them (0: 1)
+	asked           asking              // the user asked them and they have not answered yet
+	request         []byte              // the request's envelope, while no hub took it
+	requestCopies   []store.RequestCopy // the request sealed to each of their other devices, while no hub took it
+	introPath       string              // where request goes on the user's hubs (case 1); "": their inbox
+	requestErr      error               // why the last try to deliver it failed (not saved)
+	changed         *bns.Record         // the chain's record once it no longer holds the confirmed keys: the conversation is closed
+	link            bool                // a group link (link.go): group events only, never listed as a contact
+	recvMu          sync.Mutex          // one Receive at a time per contact (held across hub calls: a second Receive of the same contact waits)
 	// devs are the device-pair sessions with the contact's devices other
 	// than the name session's (devices.go); nextS numbers this device's
 	// events in the conversation when it runs no name session (ratchet
@@ -445,6 +446,9 @@ func (c *Client) Request(ctx context.Context, name, greeting string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.tellOwnDevices(ctx, name, ct.mutual); err != nil {
+		return err
+	}
 	return c.ask(ctx, ct, greeting)
 }
 
@@ -498,14 +502,19 @@ func (c *Client) requestQueued(ct *Contact) *QueuedError {
 
 // deliverRequest sends ct's queued request: to the inbox of the first of
 // their hubs that takes it, or, an introduction, to the user's hubs (one
-// is enough: the reader tries each). It reports whether it went out; the
-// caller does not hold c.mu and saves.
+// is enough: the reader tries each); and the request's copies for their
+// other devices. It reports whether anything went out; the caller does
+// not hold c.mu and saves.
 func (c *Client) deliverRequest(ctx context.Context, ct *Contact) bool {
 	c.mu.Lock()
-	env, introPath := ct.request, ct.introPath
+	env, introPath, copies := ct.request, ct.introPath, slices.Clone(ct.requestCopies)
 	c.mu.Unlock()
+	copied := false
+	if len(copies) > 0 && c.writeAll() == nil {
+		copied = c.deliverCopies(ctx, ct, copies)
+	}
 	if env == nil {
-		return false
+		return copied
 	}
 	// The contact it makes is on disk before it goes out.
 	err := c.writeAll()
@@ -538,6 +547,31 @@ func (c *Client) deliverRequest(ctx context.Context, ct *Contact) bool {
 	}
 	ct.request, ct.requestErr = nil, nil
 	return true
+}
+
+// deliverCopies posts the request's copies for the contact's other
+// devices, each to its device's inbox on the first of the contact's hubs
+// that takes it; those posted leave ct (the rest are tried at the next
+// Flush). The caller does not hold c.mu and saves.
+func (c *Client) deliverCopies(ctx context.Context, ct *Contact, copies []store.RequestCopy) bool {
+	hubs, _ := c.whereIs(ct)
+	var sent []string
+	for _, rc := range copies {
+		for _, url := range hubs {
+			h, err := c.dial(ctx, url)
+			if err != nil {
+				continue
+			}
+			if _, err = h.InboxPost(ctx, rc.Addr, rc.Env); err == nil || errors.Is(err, hub.ErrStampUsed) {
+				sent = append(sent, rc.Addr)
+				break
+			}
+		}
+	}
+	c.mu.Lock()
+	ct.requestCopies = slices.DeleteFunc(ct.requestCopies, func(rc store.RequestCopy) bool { return slices.Contains(sent, rc.Addr) })
+	c.mu.Unlock()
+	return len(sent) > 0
 }
 
 // HubError is a hub's failure, with its URL.
@@ -619,8 +653,20 @@ func (c *Client) begin(rec *bns.Record, their *ecdh.PublicKey, greeting, introPa
 	if err != nil {
 		return nil, err
 	}
+	var copies []store.RequestCopy
+	if introPath == "" {
+		// A request reaches every device of theirs: each other device
+		// gets it, sealed to its own keys, in its own inbox.
+		for _, d := range devicesOf(rec)[1:] {
+			denv, err := wire.SealRequestToDevice(c.id.SigningKey(), in, d.EncKeys)
+			if err != nil {
+				return nil, err
+			}
+			copies = append(copies, store.RequestCopy{Addr: auth.NativeAddress(d.Key[:]), Env: denv})
+		}
+	}
 	ct := &Contact{Name: rec.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(k, c.Name, rec.Name), ratchet: ratchet.InitAlice(k, their, nil),
-		started: in.Time, asked: askedRequest, request: env, introPath: introPath}
+		started: in.Time, asked: askedRequest, request: env, requestCopies: copies, introPath: introPath}
 	c.mu.Lock()
 	linked := c.linked()
 	c.mu.Unlock()
@@ -731,7 +777,11 @@ func (c *Client) isAccepted(p Pending) bool {
 	if ct == nil {
 		return false
 	}
-	return ct.mutual == p.Intro.MutualKey || p.fromLinked() && ct.changed == nil && !ct.stale && listed(ct.Record, p.signer)
+	// On a linked device, a conversation taken on bare (from a copy, the
+	// welcome) is the one the request made on another device of the
+	// user's.
+	bare := c.linked() && ct.ratchet == nil && ct.mutual == [32]byte{} && ct.changed == nil
+	return ct.mutual == p.Intro.MutualKey || bare || p.fromLinked() && ct.changed == nil && !ct.stale && listed(ct.Record, p.signer)
 }
 
 // Accept makes the requester a contact and removes the request. A
@@ -762,10 +812,13 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 	}
 	ct := &Contact{Name: p.From, Record: rec, mutual: p.Intro.MutualKey, keys: wire.ConversationKeys(p.Intro.MutualKey, c.Name, p.From),
 		ratchet: ratchet.InitBob(p.Intro.MutualKey, mine, nil), started: p.Intro.Time}
-	if p.fromLinked() {
+	c.mu.Lock()
+	if p.fromLinked() || c.linked() {
+		// From a device other than their first, or accepted on a device
+		// other than the user's first: device-pair sessions only here (the
+		// name session, if any, is the first devices' to run).
 		ct.ratchet, ct.keys = nil, wire.Keys{}
 	}
-	c.mu.Lock()
 	old := c.contacts[p.From]
 	if old != nil && !sameKeys(old.Record, rec) {
 		// A request from a contact whose keys changed (perhaps a new
@@ -789,7 +842,9 @@ func (c *Client) Accept(ctx context.Context, p Pending) error {
 		return err
 	}
 	c.writeReceipt(ctx, ct) // best effort: the first read writes it again
-	return nil
+	// The user's other devices take the conversation on (each finds the
+	// request's copy in its own inbox by its key, or takes it on bare).
+	return c.tellOwnDevices(ctx, p.From, p.Intro.MutualKey)
 }
 
 // Answer accepts or declines the pending request from name.

@@ -450,6 +450,7 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 	var out []Message
 	var firstErr error
 	unknown := map[string]bool{}
+	made := map[string][32]byte{} // by a contact event: the request's mutual key
 	for _, d := range devicesOf(rec) {
 		if d.Key == me {
 			continue
@@ -459,6 +460,12 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 				return m, false
 			}
 			ct := c.contacts[e.Conv]
+			if e.Kind == wire.KindContact {
+				if ct == nil {
+					unknown[e.Conv], made[e.Conv] = true, [32]byte(e.Key)
+				}
+				return m, false
+			}
 			if ct == nil {
 				// A conversation of the user's other device that this one
 				// does not hold yet: it takes it on (below); a message is
@@ -488,7 +495,13 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(unknown)) {
-		if err := c.AddFromOtherDevice(ctx, name); err != nil && !errors.Is(err, ErrAlreadyContact) && firstErr == nil {
+		var err error
+		if k, ok := made[name]; ok {
+			err = c.takeOnAccepted(ctx, name, k)
+		} else {
+			err = c.AddFromOtherDevice(ctx, name)
+		}
+		if err != nil && !errors.Is(err, ErrAlreadyContact) && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -777,6 +790,62 @@ func (c *Client) syncRead(ctx context.Context, ct *Contact) error {
 		return err
 	} // with the chain down, the read markers wait for the user's record to be checked
 	return nil
+}
+
+// tellOwnDevices tells the user's other devices that the conversation
+// with name was made here, from the request whose mutual key is k: a
+// contact event in each self session (docs/protocol.md, Requests from
+// any device), flushed at once. With no other device, it sends nothing.
+func (c *Client) tellOwnDevices(ctx context.Context, name string, k [32]byte) error {
+	if err := c.refreshMine(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	me := c.myDevice().Device
+	others := slices.DeleteFunc(devicesOf(c.mine), func(d peerDevice) bool { return d.Key == me })
+	if len(others) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	e := &wire.Event{Kind: wire.KindContact, Conv: name, Time: c.now().UnixMilli(), Key: k[:]}
+	for _, d := range others {
+		s, err := c.sessionFor(&c.self, c.Name, d)
+		if err == nil {
+			err = sealIn(s, e, time.Time{})
+		}
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+	}
+	if err := c.saveUnlock(); err != nil {
+		return err
+	}
+	return c.Flush(ctx)
+}
+
+// takeOnAccepted takes on here the conversation with name that another
+// of the user's devices made from the request whose mutual key is k: if
+// this device's own inbox holds that request (sealed to it), it is
+// accepted here too (a name session if this is the first device and
+// theirs signed it); else the conversation is taken on bare.
+func (c *Client) takeOnAccepted(ctx context.Context, name string, k [32]byte) error {
+	pending, _, err := c.Requests(ctx)
+	if err == nil {
+		for _, p := range pending {
+			if p.From == name && p.Intro.MutualKey == k {
+				return c.Accept(ctx, p)
+			}
+		}
+	}
+	if err := c.AddFromOtherDevice(ctx, name); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if ct := c.contacts[name]; ct != nil && ct.mutual == [32]byte{} {
+		ct.mutual = k // a copy of the request left in an inbox is known by it
+	}
+	return c.saveUnlock()
 }
 
 // ErrLinkedDevice: this device is not the user's first device, and in

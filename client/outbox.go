@@ -96,7 +96,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		for _, s := range ct.devs {
 			jobs = append(jobs, job{label + "'s device " + hex.EncodeToString(s.peer.Device[:4]), &s.out, wire.IndexPath(s.keys.SendKey), s.keys.Header, ct.Name, nil, s, batch})
 		}
-		if ct.request != nil {
+		if ct.request != nil || len(ct.requestCopies) > 0 {
 			requests = append(requests, ct)
 		}
 	}
@@ -333,7 +333,7 @@ func (c *Client) hasQueued() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ct := range c.contacts {
-		if ct.request != nil {
+		if ct.request != nil || len(ct.requestCopies) > 0 {
 			return true
 		}
 	}

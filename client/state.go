@@ -100,7 +100,7 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
 			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
-			asked: asking(sc.Asked), request: sc.Request, introPath: sc.IntroPath, nextN: sc.NextNumber, devs: devs, nextS: sc.NextSeq, readDev: sc.ReadDevices, gotDev: sc.GotDevices}
+			asked: asking(sc.Asked), request: sc.Request, requestCopies: sc.RequestCopies, introPath: sc.IntroPath, nextN: sc.NextNumber, devs: devs, nextS: sc.NextSeq, readDev: sc.ReadDevices, gotDev: sc.GotDevices}
 		out := streamOf(store.Stream{Next: sc.NextSend, Outbox: sc.Outbox, Deleted: sc.Deleted, Indexed: sc.Indexed, Expiring: sc.Expiring})
 		out.Awaiting = sc.Awaiting
 		ct.out.Load(out)
@@ -281,7 +281,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			Deleted: ss.Deleted, Indexed: ss.Indexed, TimerSecs: int64(ct.timer / time.Second),
 			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
-			Asked: string(ct.asked), Request: ct.request, IntroPath: ct.introPath, NextNumber: max(ct.nextN, 1),
+			Asked: string(ct.asked), Request: ct.request, RequestCopies: ct.requestCopies, IntroPath: ct.introPath, NextNumber: max(ct.nextN, 1),
 			Expiring: ss.Expiring, Awaiting: out.Awaiting})
 	}
 	for n := range c.blocked {

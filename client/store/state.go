@@ -89,6 +89,9 @@ type Contact struct {
 	// it), one past the greatest sequence number this device fetched of
 	// it in device-pair sessions: what its receipts there say delivered.
 	GotDevices map[string]uint64 `json:"got_devices,omitempty"`
+	// RequestCopies are the contact request sealed to each of the
+	// contact's other devices, for their inboxes, while no hub took them.
+	RequestCopies []RequestCopy `json:"request_copies,omitempty"`
 }
 
 // DeviceSession is a device-pair session: the other device (its name and
@@ -251,3 +254,10 @@ func Parse(plain []byte) (*State, error) {
 
 // Marshal is the state's JSON.
 func (s *State) Marshal() ([]byte, error) { return json.Marshal(s) }
+
+// RequestCopy is a contact request sealed to one device of the contact's
+// (not the first), for the inbox of that device's bucket (Addr).
+type RequestCopy struct {
+	Addr string `json:"addr"`
+	Env  []byte `json:"env"`
+}

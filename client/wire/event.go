@@ -38,6 +38,11 @@ const (
 	// KindRead (self sessions only): Conv and Upto say what the user read
 	// on another of its devices (docs/protocol.md, Device-pair sessions).
 	KindRead = "read"
+	// KindContact (self sessions only): the user made or accepted the
+	// conversation Conv on another of its devices; Key is the mutual key
+	// of the request it came from (docs/protocol.md, Requests from any
+	// device).
+	KindContact = "contact"
 )
 
 // MaxReadRefs bounds a read event's list.
@@ -86,7 +91,7 @@ type Event struct {
 	TTL     int64      `json:"ttl,omitempty"`     // KindTimer: seconds
 	Expires int64      `json:"expires,omitempty"` // disappearing: Unix milliseconds
 	File    *FileRef   `json:"file,omitempty"`
-	Key     []byte     `json:"key,omitempty"` // KindProfile, KindReceipts
+	Key     []byte     `json:"key,omitempty"` // KindProfile, KindReceipts, KindContact
 	Group   *GroupInfo `json:"group,omitempty"`
 	// S is the event's number in its author device's stream of the
 	// conversation (what a Ref names), in a device-pair session.
@@ -175,6 +180,10 @@ func (e *Event) check() error {
 			if err := r.Check(); err != nil {
 				return err
 			}
+		}
+	case KindContact:
+		if e.Conv == "" || len(e.Key) != 32 {
+			return fmt.Errorf("%w: a contact event needs a conversation and a 32-byte key", ErrMalformed)
 		}
 	case KindProfile, KindReceipts:
 		if len(e.Key) != 32 {

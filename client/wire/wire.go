@@ -100,11 +100,16 @@ func GreetingPreview(text string) string {
 
 // sealingKey picks the recipient's strongest encryption key.
 func sealingKey(rec *bns.Record) (hpke.PublicKey, error) {
-	keys := rec.Profile.EncKeys
+	return strongest(rec.Name, rec.Profile.EncKeys)
+}
+
+// strongest is the last of a device's encryption keys (increasing KEM
+// order: the hybrid key last).
+func strongest(name string, keys []bns.EncKey) (hpke.PublicKey, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("wire: %s publishes no encryption key", rec.Name)
+		return nil, fmt.Errorf("wire: a device of %s publishes no encryption key", name)
 	}
-	k := keys[len(keys)-1] // increasing KEM order: the hybrid key last
+	k := keys[len(keys)-1]
 	kem, err := hpke.NewKEM(k.KEM)
 	if err != nil {
 		return nil, err
@@ -121,6 +126,22 @@ func SealIntro(signer ed25519.PrivateKey, in Intro, to *bns.Record) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
+	return sealIntro(signer, in, pk)
+}
+
+// SealRequestToDevice makes the same request envelope sealed to another
+// device of the recipient's (its encryption keys as the recipient's
+// record lists them), for that device's inbox: it opens there as any
+// request does (docs/protocol.md, Requests from any device).
+func SealRequestToDevice(signer ed25519.PrivateKey, in Intro, keys []bns.EncKey) ([]byte, error) {
+	pk, err := strongest(in.To, keys)
+	if err != nil {
+		return nil, err
+	}
+	return sealIntro(signer, in, pk)
+}
+
+func sealIntro(signer ed25519.PrivateKey, in Intro, pk hpke.PublicKey) ([]byte, error) {
 	body, err := introBody(in)
 	if err != nil {
 		return nil, err

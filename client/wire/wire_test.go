@@ -337,3 +337,34 @@ func TestRequestFromADevice(t *testing.T) {
 		t.Fatalf("a request from a device the record no longer lists: %v, want ErrForged", err)
 	}
 }
+
+// TestRequestToADevice: a request sealed to one of bob's other devices
+// opens there, with the same mutual key, and not on bob's first device;
+// a contact event needs its conversation and a 32-byte key.
+func TestRequestToADevice(t *testing.T) {
+	alice, bob, tablet := newParty(t, "alice", true), newParty(t, "bob", true), newParty(t, "bob", true)
+	in := Intro{From: "alice", To: "bob", MutualKey: [32]byte{4, 2}, Time: time.Unix(1800000000, 0), Greeting: "hi bob"}
+	env, err := SealRequestToDevice(alice.id.SigningKey(), in, tablet.rec.Profile.EncKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, signer, _, err := OpenRequest(env, "bob", tablet.keys, tablet.lookup(alice))
+	if err != nil || *got != in || signer != alice.rec.Profile.SigningKey {
+		t.Fatalf("the tablet opens its copy: %+v, %v", got, err)
+	}
+	if _, _, _, err := OpenRequest(env, "bob", bob.keys, bob.lookup(alice)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("bob's first device opens the tablet's copy: %v, want ErrAuth", err)
+	}
+	for _, e := range []*Event{{Kind: KindContact, Key: make([]byte, 32)}, {Kind: KindContact, Conv: "alice", Key: make([]byte, 31)}} {
+		if _, err := MarshalEvent(e); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("contact event %+v: %v, want ErrMalformed", e, err)
+		}
+	}
+	b, err := MarshalEvent(&Event{Kind: KindContact, Conv: "alice", Key: in.MutualKey[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := ParseEvent(b); err != nil || e.Conv != "alice" || [32]byte(e.Key) != in.MutualKey {
+		t.Fatalf("contact event round trip: %+v, %v", e, err)
+	}
+}

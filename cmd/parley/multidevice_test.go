@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,50 @@ func TestReadOnAnyDevice(t *testing.T) {
 	}
 	if got := parley(t, "--home", laptop, "read", "bob"); !strings.Contains(got, "alice: sent from the laptop [read]") {
 		t.Fatalf("the laptop's message, read by bob:\n%s", got)
+	}
+}
+
+// TestRequestOnTheLinkedDevice: dave asks alice while only her laptop (a
+// linked device) runs its watch: the request reaches the laptop's own
+// inbox and its watch shows it; alice accepts there; dave's greeting and
+// the laptop's answer go both ways; her first device, started later,
+// takes the conversation on from the laptop's word and its own copy of
+// the request, shows the greeting, and what it sends reaches dave.
+func TestRequestOnTheLinkedDevice(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := users(t, rpc, hubs[0], "alice", "dave")
+	phone, dave := homes["alice"], homes["dave"]
+	laptop := linkLaptop(t, rpc, phone, dave)
+
+	wctx, stopWatch := context.WithCancel(context.Background())
+	var wout syncBuffer
+	watchDone := make(chan int)
+	go func() { watchDone <- run(wctx, []string{"--home", laptop, "watch"}, nil, &wout, &wout) }()
+	defer func() { stopWatch(); <-watchDone }()
+	parley(t, "--home", dave, "contacts", "add", "alice", "--message", "hi alice, dave here")
+	awaitOutput(t, "the laptop's watch to show dave's request", &wout, "dave wants to become a contact (signature checked against the chain): hi alice, dave here")
+
+	parley(t, "--home", laptop, "contacts", "accept", "dave")
+	if got := parley(t, "--home", laptop, "read", "dave"); !strings.Contains(got, "dave: hi alice, dave here") {
+		t.Fatalf("the laptop reads dave:\n%s", got)
+	}
+	parley(t, "--home", laptop, "send", "dave", "hi dave, from my laptop")
+	if got := parley(t, "--home", dave, "read", "alice"); !strings.Contains(got, "alice: hi dave, from my laptop") {
+		t.Fatalf("dave reads alice:\n%s", got)
+	}
+
+	if got := parley(t, "--home", phone, "contacts"); !strings.Contains(got, "dave") {
+		t.Fatalf("alice's first device does not list dave:\n%s", got)
+	}
+	if got := parley(t, "--home", phone, "read", "dave"); !strings.Contains(got, "dave: hi alice, dave here") || !strings.Contains(got, "alice: hi dave, from my laptop") {
+		t.Fatalf("alice's first device reads dave:\n%s", got)
+	}
+	parley(t, "--home", phone, "send", "dave", "and from my phone")
+	if got := parley(t, "--home", dave, "read", "alice"); !strings.Contains(got, "alice: and from my phone") {
+		t.Fatalf("dave reads alice's first device:\n%s", got)
+	}
+	if got := parley(t, "--home", phone, "requests"); strings.Contains(got, "dave") {
+		t.Fatalf("dave's request still waits on the first device:\n%s", got)
 	}
 }
