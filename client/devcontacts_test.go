@@ -34,32 +34,7 @@ func TestWatchLearnsANewDevice(t *testing.T) {
 	}
 	onPhone("the watch runs") // its streams are up
 
-	id, err := keystore.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := id.Profile([]string{w.hubs[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev := bns.Device{SigningKey: p.SigningKey, EncKeys: p.EncKeys, Label: "laptop"}
-	dir := w.directory()
-	code, _, err := dir.OfferDevice(ctx, id.SigningKey(), dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dir.AddDevice(ctx, phoneID.SigningKey(), "alice", code); err != nil {
-		t.Fatal(err)
-	}
-	w.awaitDevices("alice", func(r *bns.Record) bool { _, ok := r.Device(p.SigningKey); return ok })
-	if err := phone.WriteWelcome(ctx, wire.LinkCode(code), dev, false); err != nil {
-		t.Fatal(err)
-	}
-	laptop, err := client.Open(ctx, "alice", id, dir, w.hubs[0], "", append([]client.Option{client.WithBackupKDF(testKDF())}, w.opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.dirs = append(w.dirs, dir)
+	laptop := approve(t, w, phone, phoneID, "laptop")
 	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,4 +173,66 @@ func TestRacingDeviceIntroductions(t *testing.T) {
 	if got := strings.Join(onLaptop, "|"); got != "b1|b2|b3" {
 		t.Fatalf("the laptop read from bob %q, want b1|b2|b3", got)
 	}
+}
+
+// TestApproverReadsTheNewDevice: the phone, alone on alice's record until
+// it approves a laptop and writes its welcome, reads the laptop's copies
+// at its next Receive (the welcome made it look its record up), without
+// having sent anything since.
+func TestApproverReadsTheNewDevice(t *testing.T) {
+	w := newWorld(t)
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	w.settle("alice", "bob")
+	connect(t, phone, bob, "hi bob")
+	ctx := context.Background()
+	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
+		t.Fatal(err)
+	}
+	laptop := approve(t, w, phone, phoneID, "laptop")
+	if err := laptop.AddFromOtherDevice(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := laptop.Send(ctx, "bob", "from the new laptop"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := receive(t, phone, "bob")
+	if err != nil || strings.Join(got, "|") != "from the new laptop" {
+		t.Fatalf("the phone reads %q, %v; want the laptop's copy", got, err)
+	}
+}
+
+// approve links a new device to approver's name: its offer on the chain,
+// approved by approver's key, and approver's welcome for it; it returns
+// the new device's client once every directory sees it.
+func approve(t *testing.T, w *world, approver *client.Client, approverID *keystore.Identity, label string) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	id, err := keystore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := id.Profile(approver.Hubs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := bns.Device{SigningKey: p.SigningKey, EncKeys: p.EncKeys, Label: label}
+	dir := w.directory()
+	code, _, err := dir.OfferDevice(ctx, id.SigningKey(), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddDevice(ctx, approverID.SigningKey(), approver.Name, code); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices(approver.Name, func(r *bns.Record) bool { _, ok := r.Device(p.SigningKey); return ok })
+	if err := approver.WriteWelcome(ctx, wire.LinkCode(code), dev, false); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Open(ctx, approver.Name, id, dir, approver.Hubs()[0], "", append([]client.Option{client.WithBackupKDF(testKDF())}, w.opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.dirs = append(w.dirs, dir)
+	return c
 }

@@ -72,6 +72,10 @@ func (c *Client) WriteWelcome(ctx context.Context, code wire.LinkCode, dev bns.D
 	if !stored {
 		return firstErr
 	}
+	// The device is on the chain (the welcome follows its device-add):
+	// this device reads its copies and sends it copies from now on, not
+	// from its next send or start.
+	c.refreshMine(ctx)
 	return nil
 }
 
