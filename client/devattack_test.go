@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client"
@@ -481,5 +482,43 @@ func TestRemovedDeviceWritesNoCopies(t *testing.T) {
 	}
 	if h := historyTexts(phone.Conversation(conv)); slices.Contains(h, "injected by the thief") {
 		t.Errorf("once the chain answers, the phone shows what the removed laptop wrote: %q", h)
+	}
+}
+
+// TestHostileWelcomeContents: a welcome is signed by a device of the
+// name (a thief's listed device can write one), so its payload is
+// checked as any stored state is: contacts without a record, or with a
+// name made to look like a path, are refused with an error, and odd
+// groups or history make no crash.
+func TestHostileWelcomeContents(t *testing.T) {
+	w, _, phoneID, _ := aliceAndBob(t)
+	ctx := context.Background()
+	_, laptopID := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	for _, tc := range []struct {
+		payload string
+		refused bool
+	}{
+		{`{"contacts":[{"name":"bob"}]}`, true},
+		{`{"contacts":[{"name":"../../etc","record":null}]}`, true},
+		{`{"groups":[{"id":"x","members":["bob"]}]}`, false},
+		{`{"history":[{"from":"bob","to":"bob","kind":"text","text":"x"}],"contacts":[]}`, false},
+	} {
+		t.Run(tc.payload, func(t *testing.T) {
+			wel := &wire.Welcome{Name: "alice", Device: bns.PublicKeyOf(laptopID.SigningKey()), Approver: bns.PublicKeyOf(phoneID.SigningKey()),
+				Time: time.Now(), Payload: []byte(tc.payload)}
+			c, err := client.Linked(ctx, "alice", laptopID, w.directory(), "", wel)
+			if tc.refused {
+				if !errors.Is(err, bns.ErrMalformed) {
+					t.Fatalf("Linked: %v, want bns.ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Contacts()
+			c.Groups()
+			c.Conversation(client.ContactConv("bob"))
+		})
 	}
 }
