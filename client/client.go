@@ -115,6 +115,7 @@ type Client struct {
 	mu             sync.Mutex                   // guards the state below; never held across a network call or a disk write
 	flushMu        sync.Mutex                   // one Flush at a time (held across hub calls: a second Flush, to the same hubs, waits)
 	selfMu         sync.Mutex                   // one read of the self sessions at a time (held across hub calls)
+	glinkMu        sync.Mutex                   // one read of the group device links, or of a group's other-device senders, at a time (held across hub calls)
 	hubs           map[hubKey]*hubclient.Client // connections, made on first use
 	contacts       map[string]*Contact
 	links          map[string]*Contact // group links, by the other member's name (link.go)
@@ -141,6 +142,8 @@ type Client struct {
 	mine           *bns.Record               // the user's own record as last looked up: its devices (devices.go)
 	mineHeight     int64                     // the verified height mine was looked up at
 	self           []*devSession             // self sessions with the user's other devices (devices.go)
+	glinks         []*devSession             // group device links (groupdevices.go)
+	gseen          map[string]seenRecord     // group members' records by height, for their devices (groupRecord; at most maxSeen)
 	copies         []Message                 // what they wrote in conversations not yet read since (at most maxCopies)
 
 	offMu   sync.Mutex
@@ -298,7 +301,7 @@ func New(ctx context.Context, name string, id *keystore.Identity, dir Directory,
 	c.with(opts)
 	c.http = offlineHTTP(c.http)
 	c.device = newDevice(0, c.now())
-	c.down, c.seen = map[string]downHub{}, map[string]seenRecord{}
+	c.down, c.seen, c.gseen = map[string]downHub{}, map[string]seenRecord{}, map[string]seenRecord{}
 	// The chain says which hubs the user publishes; messages go to all.
 	// With the chain down, the state's copy says (Open).
 	if rec, err := c.lookup(ctx, name); err == nil {

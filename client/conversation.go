@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
@@ -804,7 +805,7 @@ func (c *Client) Unread(conv Conv) int {
 	case *Contact:
 		readUpTo = func(m Message) uint64 { return x.readBelow(m.Device) }
 	case groupConv:
-		readUpTo = func(m Message) uint64 { return x.g.Read[m.From] }
+		readUpTo = func(m Message) uint64 { return x.g.Read[group.Sender(m.From, m.Device)] }
 	default:
 		return 0
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/hpke"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/hubclient"
 	"github.com/parley-im/parley/client/keystore"
+	"github.com/parley-im/parley/client/outbox"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
@@ -118,7 +120,7 @@ func welcomeState(plain []byte) ([]byte, error) {
 		// as they give them.
 		g.Keys, g.SentKey, g.Held = map[string][]*store.Key{}, map[string]uint64{}, nil
 	}
-	s.Self = nil
+	s.Self, s.GroupLinks = nil, nil
 	s.Links, s.Uploads, s.DoomedPaths, s.Backup, s.Superseded = nil, nil, nil, nil, nil
 	s.BackupETag, s.BackupDue = "", false
 	s.HeldKeys = nil
@@ -203,8 +205,10 @@ func readObject(ctx context.Context, hubs []string, addr, path string, notThere 
 // the records the user confirmed and their verification marks,
 // settings, groups and the history if it was sent. Conversations with
 // contacts run on device-pair sessions of this device's own, started as
-// it sends or as their devices write to it; in every group this device has a sender key of its
-// own, given to the members over new links (as after a recovery). Backup
+// it sends or as their devices write to it; in every group it keeps
+// none of the welcome's keys and has a sender key and a stream of its
+// own, given to every device of every member over group device links
+// (groupdevices.go). Backup
 // stays off on it: the device that wrote the backup keeps writing it.
 func Linked(ctx context.Context, name string, id *keystore.Identity, dir Directory, statePath string, w *wire.Welcome, opts ...Option) (*Client, error) {
 	if w.Name != name {
@@ -238,7 +242,17 @@ func Linked(ctx context.Context, name string, id *keystore.Identity, dir Directo
 		return nil, err
 	}
 	c.mu.Lock()
-	c.notice(c.book.Recovered(c.genv()))
+	// Every group's keys are the first device's (its own, with its signing
+	// seed): none is kept; this device starts a stream and a key of its
+	// own in each, given over group device links (groupdevices.go).
+	first := map[string]uint64{}
+	for id, st := range c.groupOut {
+		first[id] = st.Next()
+		c.groupOut[id] = &outbox.Stream{}
+	}
+	c.glinks = nil
+	me := c.myDevice().Device
+	c.book.Linked(hex.EncodeToString(me[:]), func(id string) uint64 { return first[id] }, c.genv())
 	if err := c.saveUnlock(); err != nil {
 		return nil, err
 	}

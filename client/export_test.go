@@ -2,12 +2,14 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"github.com/parley-im/parley/chain/bns"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/client/group"
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 )
@@ -235,4 +237,26 @@ func SendUnchecked(ctx context.Context, c *Client, name string, e *wire.Event) e
 		return err
 	}
 	return c.Flush(ctx)
+}
+
+// GroupSender is how c's groups name c as a sender (group.Sender) if it is
+// a device of name's other than the first.
+func GroupSender(name string, c *Client) string {
+	me := c.myDevice().Device
+	return group.Sender(name, hex.EncodeToString(me[:]))
+}
+
+// GroupNextPath is where c expects sender's next message in group id.
+func GroupNextPath(c *Client, id, sender string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.book.Groups[id]
+	if g == nil {
+		return "", false
+	}
+	seq, k := g.NextToRead(sender)
+	if k == nil {
+		return "", false
+	}
+	return wire.GroupPath(k.Seed, seq), true
 }

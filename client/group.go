@@ -16,6 +16,7 @@ import (
 	"github.com/parley-im/parley/client/store"
 	"github.com/parley-im/parley/client/wire"
 	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
 )
 
 // Group chats. The creator holds the roster: it makes the group, invites,
@@ -200,6 +201,9 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members []string)
 	if len(name) > wire.MaxGroupName {
 		return "", fmt.Errorf("client: a group name has at most %d bytes", wire.MaxGroupName)
 	}
+	if err := c.groupsHere(); err != nil {
+		return "", err
+	}
 	all := append([]string{c.Name}, members...)
 	slices.Sort(all)
 	all = slices.Compact(all)
@@ -230,6 +234,9 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members []string)
 
 // changeRoster is a roster change by the holder: a new epoch.
 func (c *Client) changeRoster(ctx context.Context, id string, change func(g *group.Group) error) error {
+	if err := c.groupsHere(); err != nil {
+		return err
+	}
 	g, err := c.group(id)
 	if err != nil {
 		return err
@@ -266,6 +273,9 @@ func (c *Client) Invite(ctx context.Context, id, name string) error {
 func (c *Client) RemoveMember(ctx context.Context, id, name string) error {
 	// What they wrote until now (as their index on their hubs says) stays
 	// readable to the others; nothing after.
+	if err := c.groupsHere(); err != nil {
+		return err
+	}
 	wrote := c.groupIndexOf(ctx, id, name)
 	if err := c.changeRoster(ctx, id, group.Remove(name, wrote)); err != nil {
 		return err
@@ -313,6 +323,9 @@ func (c *Client) RenameGroup(ctx context.Context, id, name string) error {
 // LeaveGroup tells the creator the user leaves; the user stops reading
 // and writing the group. (The creator then starts an epoch without them.)
 func (c *Client) LeaveGroup(ctx context.Context, id string) error {
+	if err := c.groupsHere(); err != nil {
+		return err
+	}
 	g, err := c.group(id)
 	if err != nil {
 		return err
@@ -341,6 +354,9 @@ func (c *Client) LeaveGroup(ctx context.Context, id string) error {
 // user and without keys, goes to every other member, who make new keys
 // for its epoch. With no other member (member ""), the group just ends.
 func (c *Client) HandOver(ctx context.Context, id, member string) error {
+	if err := c.groupsHere(); err != nil {
+		return err
+	}
 	if member != "" {
 		if _, err := c.checkName(ctx, member); err != nil && !IsOffline(err) {
 			return err // never to a name whose keys changed, unconfirmed (offline, the roster waits for the check)
@@ -401,6 +417,8 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 		ms, err := c.receiveLinks(ctx)
 		out = append(out, ms...)
 		firstErr = cmp.Or(firstErr, err)
+		_, err = c.receiveGLinks(ctx)
+		firstErr = cmp.Or(firstErr, err)
 	}
 	c.mu.Lock()
 	ids := c.book.Active()
@@ -415,7 +433,11 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 				firstErr = cmp.Or(firstErr, err)
 			}
 		}
+		c.checkDevices(ctx, g)
 		if err := c.giveKeys(ctx, g); err != nil {
+			firstErr = cmp.Or(firstErr, err)
+		}
+		if err := c.giveDeviceKeys(ctx, g); err != nil {
 			firstErr = cmp.Or(firstErr, err)
 		}
 		if read {
@@ -437,6 +459,9 @@ func (c *Client) syncGroups(ctx context.Context, pairwise, read bool) ([]Message
 func (c *Client) giveKeys(ctx context.Context, g *group.Group) error {
 	c.mu.Lock()
 	todo := g.ToGive()
+	if c.book.Dev != "" {
+		todo = nil // a linked device has no group links: its keys go over group device links (giveDeviceKeys)
+	}
 	c.mu.Unlock()
 	var firstErr error
 	for _, m := range todo {
@@ -580,13 +605,21 @@ func (c *Client) sendGroup(ctx context.Context, id string, e *wire.Event) (Messa
 	if err := c.writable(ctx, false); err != nil {
 		return Message{}, err
 	}
+	c.refreshMine(ctx)
+	c.mu.Lock()
+	c.adoptDevice()
+	c.mu.Unlock()
 	rekeyed, err := c.checkMembers(ctx, g)
 	if err != nil {
 		return Message{}, err
 	}
+	if c.checkDevices(ctx, g) {
+		rekeyed = true // a device that had the key is no longer listed
+	}
 	if rekeyed {
 		c.giveKeys(ctx, g) // the others' copies of the new key; what fails goes with the next sync
 	}
+	c.giveDeviceKeys(ctx, g) // likewise, to every device
 	c.mu.Lock()
 	k := g.Mine()
 	if k == nil {
@@ -673,23 +706,53 @@ func (c *Client) receiveGroup(ctx context.Context, id string) ([]Message, error)
 var errLookUpAuthor = errors.New("client: look the author up first")
 
 func (c *Client) receiveMember(ctx context.Context, g *group.Group, member string) ([]Message, error) {
-	author := c.memberConv(member)
-	if author == nil {
-		return nil, nil // no link or contact yet to vouch for them: read later
+	name, dev := group.NameOf(member), group.DevOf(member)
+	author := c.memberConv(name)
+	var (
+		hubs    []string
+		addr    string
+		onChain []byte
+		looked  bool
+	)
+	switch {
+	case author != nil && dev == "" && name != c.Name:
+		// A member's first device, vouched for by the group link or the
+		// contact conversation, as before there were devices.
+		if c.closed(author) != nil {
+			return nil, nil // their keys changed: nothing more from the old holder
+		}
+		author.recvMu.Lock()
+		defer author.recvMu.Unlock()
+		hubs, addr = c.whereIs(author)
+		c.mu.Lock()
+		onChain = author.Record.Profile.SigningKey[:]
+		c.mu.Unlock()
+	default:
+		// Another device (or, on a linked device, any device of a member
+		// without a link, or of the user's): read only while the record,
+		// at the latest verified height, lists it (docs/protocol.md,
+		// Groups on several devices).
+		rec, err := c.groupRecord(ctx, name)
+		if err != nil {
+			if IsOffline(err) {
+				return nil, nil // read when the chain answers
+			}
+			return nil, err
+		}
+		key, ok := senderKey(rec, member)
+		if !ok || !listed(rec, key) {
+			return nil, nil // a device no longer listed: nothing more is read from it
+		}
+		c.glinkMu.Lock()
+		defer c.glinkMu.Unlock()
+		hubs, addr, onChain, looked = rec.Profile.Hubs, auth.NativeAddress(key[:]), key[:], true
 	}
-	if c.closed(author) != nil {
-		return nil, nil // their keys changed: nothing more from the old holder
-	}
-	author.recvMu.Lock()
-	defer author.recvMu.Unlock()
-	hubs, addr := c.whereIs(author)
 	var out []Message
 	var index *wire.Index
 	// The author is looked up (at the latest verified height, once per
 	// height) when a new message of theirs is found, before it is opened:
 	// a long-running watch shows nothing a changed member's old device
 	// writes after the change. A member with nothing new costs no lookup.
-	looked := false
 	for {
 		c.mu.Lock()
 		seq, k := g.NextToRead(member)
@@ -710,13 +773,14 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 			defer c.mu.Unlock()
 			var plain []byte
 			err := k.Open(seq, func(mk [32]byte) (err error) { // the chain does not move for a blob that does not open
-				plain, err = wire.OpenGroupMessage(mk, k.Verifier(author.Record.Profile.SigningKey[:]), g.ID, k.Epoch, seq, path, blob)
+				plain, err = wire.OpenGroupMessage(mk, k.Verifier(onChain), g.ID, k.Epoch, seq, path, blob)
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, member, err)
+				return fmt.Errorf("client: group %s: message %d from %s was altered or forged: %w", g.Name, seq, name, err)
 			}
-			m, _ := eventMessage(member, GroupConv(g.ID), seq, plain)
+			m, _ := eventMessage(name, GroupConv(g.ID), seq, plain)
+			m.Device = dev
 			g.Took(member, seq)
 			untilRead(&m) // a disappearing message's timer starts when it is read
 			out = append(out, c.apply(groupConv{g, c.gstream(g.ID)}, m))
@@ -726,7 +790,7 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 		saveErr = cmp.Or(saveErr, c.write(sv))
 		if errors.Is(err, errLookUpAuthor) {
 			looked = true
-			if _, err := c.checkName(ctx, member); err != nil && !IsOffline(err) {
+			if _, err := c.checkName(ctx, name); err != nil && !IsOffline(err) {
 				return out, err // their keys changed: nothing more from the old holder
 			}
 			continue
@@ -749,7 +813,7 @@ func (c *Client) receiveMember(ctx context.Context, g *group.Group, member strin
 				}
 				continue
 			case seq < index.Count:
-				return out, &WithheldError{Name: member + " in " + g.Name, Seq: seq, Count: index.Count}
+				return out, &WithheldError{Name: name + " in " + g.Name, Seq: seq, Count: index.Count}
 			}
 			return out, nil
 		}
@@ -776,6 +840,9 @@ func (c *Client) markGroupRead(ctx context.Context, id string) error {
 	}
 	c.mu.Unlock()
 	if err = cmp.Or(err, c.write(sv)); err != nil || !changed {
+		return err
+	}
+	if err := c.syncGroupRead(ctx, g); err != nil {
 		return err
 	}
 	return c.writeGroupReceipt(ctx, g)

@@ -77,6 +77,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		// device-pair sessions, or the self sessions: what one send fans
 		// out to) are flushed side by side; batches one after another.
 		batch int
+		glink bool // a group device link (groupdevices.go)
 	}
 	var (
 		jobs     []job
@@ -91,10 +92,10 @@ func (c *Client) Flush(ctx context.Context) error {
 		}
 		batch := len(jobs) + 1
 		if ct.ratchet != nil {
-			jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name, nil, nil, batch})
+			jobs = append(jobs, job{label, &ct.out, wire.IndexPath(ct.keys.SendKey), ct.keys.Header, ct.Name, nil, nil, batch, false})
 		}
 		for _, s := range ct.devs {
-			jobs = append(jobs, job{label + "'s device " + hex.EncodeToString(s.peer.Device[:4]), &s.out, wire.IndexPath(s.keys.SendKey), s.keys.Header, ct.Name, nil, s, batch})
+			jobs = append(jobs, job{label + "'s device " + hex.EncodeToString(s.peer.Device[:4]), &s.out, wire.IndexPath(s.keys.SendKey), s.keys.Header, ct.Name, nil, s, batch, false})
 		}
 		if ct.request != nil || len(ct.requestCopies) > 0 {
 			requests = append(requests, ct)
@@ -108,6 +109,10 @@ func (c *Client) Flush(ctx context.Context) error {
 	selfBatch := len(jobs) + 1
 	for _, s := range c.self {
 		jobs = append(jobs, job{label: "to your device " + hex.EncodeToString(s.peer.Device[:4]), st: &s.out, indexPath: wire.IndexPath(s.keys.SendKey), indexKey: s.keys.Header, session: s, batch: selfBatch})
+	}
+	glinkBatch := len(jobs) + 1
+	for _, s := range c.glinks { // group events: checked as the records listed the devices when sealed
+		jobs = append(jobs, job{label: "to group member " + s.peer.Name + "'s device " + hex.EncodeToString(s.peer.Device[:4]), st: &s.out, indexPath: wire.IndexPath(s.keys.SendKey), indexKey: s.keys.Header, session: s, batch: glinkBatch, glink: true})
 	}
 	c.mu.Unlock()
 	var (
@@ -124,6 +129,11 @@ func (c *Client) Flush(ctx context.Context) error {
 	run := func(j job, checked bool) (bool, error) {
 		check := func() error { return c.keysChecked(ctx, j.contact, j.st) }
 		switch {
+		case j.glink:
+			// Sealed for a device its member's record listed when it was
+			// looked up (at the latest verified height); still listed is
+			// checked below.
+			check = func() error { return nil }
 		case j.contact == "" && j.group == nil:
 			// A self session: the user's own devices, looked up now.
 			check = func() error {
@@ -153,7 +163,7 @@ func (c *Client) Flush(ctx context.Context) error {
 			j.indexPath, j.indexKey = wire.GroupIndexPath(k.Seed), wire.GroupIndexKey(k.Seed)
 		}
 		if j.session != nil {
-			if !c.stillListed(j.contact, j.session) {
+			if j.glink && !c.glinkListed(j.session) || !j.glink && !c.stillListed(j.contact, j.session) {
 				return false, nil // removed: what was sealed for it never leaves
 			}
 			if err := c.putIntro(ctx, j.session); err != nil {
@@ -351,6 +361,9 @@ func (c *Client) streams() []*outbox.Stream {
 		}
 	}
 	for _, s := range c.self {
+		out = append(out, &s.out)
+	}
+	for _, s := range c.glinks {
 		out = append(out, &s.out)
 	}
 	for _, g := range c.book.Groups {

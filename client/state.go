@@ -153,6 +153,12 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		return err
 	}
 	c.self = self
+	glinks, err := c.sessionsOf(s.GroupLinks)
+	if err != nil {
+		return err
+	}
+	c.glinks = glinks
+	c.book.Dev = s.GroupDevice
 	c.book.Held = heldOf(s.HeldKeys)
 	for _, sg := range s.Groups {
 		c.book.Groups[sg.ID] = groupOf(sg)
@@ -300,6 +306,7 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 	}
 	s.HeldKeys = storedHeld(c.book.Held)
 	s.Self = storedSessions(c.self)
+	s.GroupLinks, s.GroupDevice = storedSessions(c.glinks), c.book.Dev
 	return s.Marshal()
 }
 
@@ -360,7 +367,7 @@ func (d device) stored() store.Device { return store.Device{ID: d.ID, Gen: d.Gen
 
 func groupOf(sg *store.Group) *group.Group {
 	g := &group.Group{ID: sg.ID, Name: sg.Name, Creator: sg.Creator, Members: sg.Members, Epoch: sg.Epoch, Gone: sg.Gone, Left: sg.Left,
-		Self: sg.Self, Next: sg.Next, Read: sg.Read, SentKey: sg.SentKey, Leaving: sg.Leaving, LeftSent: sg.LeftSent,
+		Self: sg.Self, Dev: sg.Dev, Next: sg.Next, Read: sg.Read, SentKey: sg.SentKey, Leaving: sg.Leaving, LeftSent: sg.LeftSent,
 		Departed: sg.Departed, Final: sg.Final, Held: heldOf(sg.Held), TimerS: sg.TimerS, NextN: sg.NextN}
 	if sg.Keys != nil {
 		g.Keys = map[string][]*group.Key{}
@@ -375,7 +382,7 @@ func groupOf(sg *store.Group) *group.Group {
 
 func storedGroup(g *group.Group, out store.Stream) *store.Group {
 	sg := &store.Group{ID: g.ID, Name: g.Name, Creator: g.Creator, Members: g.Members, Epoch: g.Epoch, Gone: g.Gone, Left: g.Left,
-		Self: g.Self, Next: g.Next, Read: g.Read, SentKey: g.SentKey, Leaving: g.Leaving, LeftSent: g.LeftSent,
+		Self: g.Self, Dev: g.Dev, Next: g.Next, Read: g.Read, SentKey: g.SentKey, Leaving: g.Leaving, LeftSent: g.LeftSent,
 		Departed: g.Departed, Final: g.Final, Held: storedHeld(g.Held), TimerS: g.TimerS, Out: out, NextN: g.NextN}
 	if g.Keys != nil {
 		sg.Keys = map[string][]*store.Key{}

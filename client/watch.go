@@ -371,8 +371,8 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		c.mu.Unlock()
 		for _, d := range devs[min(1, len(devs)):] { // the contact's other devices write in buckets of their own
 			a := auth.NativeAddress(d.Key[:])
-			if len(byAddr[a]) == 0 { // messages, and receipts in device-pair sessions
-				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"}, hubclient.Follow{Address: a, Prefix: "r/"})
+			if len(byAddr[a]) == 0 { // messages, receipts in device-pair sessions, and group messages
+				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"}, hubclient.Follow{Address: a, Prefix: "r/"}, hubclient.Follow{Address: a, Prefix: "g/"})
 			}
 			byAddr[a] = append(byAddr[a], n)
 		}
@@ -388,7 +388,7 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 		for _, d := range devicesOf(c.mine) {
 			if a := auth.NativeAddress(d.Key[:]); d.Key != me && !selfAddr[a] {
 				selfAddr[a], ownAddr[a] = true, true
-				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"}, hubclient.Follow{Address: a, Prefix: wire.WelcomePrefix})
+				follows = append(follows, hubclient.Follow{Address: a, Prefix: "m/"}, hubclient.Follow{Address: a, Prefix: "g/"}, hubclient.Follow{Address: a, Prefix: wire.WelcomePrefix})
 			}
 		}
 		c.mu.Unlock()
@@ -420,6 +420,14 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 			if err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
+		}
+		// Group device links (a key, a roster, a read marker from another
+		// device) are read whatever changed: a device's bucket holds them
+		// among its messages.
+		if got, err := c.receiveGLinks(ctx); got {
+			groups = true
+		} else if err != nil && ctx.Err() == nil {
+			onErr(err)
 		}
 		if groups {
 			ms, err := c.syncGroups(ctx, false, true)
@@ -456,10 +464,11 @@ func (c *Client) watchHub(ctx context.Context, url string, names []string, inbox
 						for _, n := range byAddr[ev.Address] {
 							fn(Notice{Kind: NoticeReceipt, Conv: ContactConv(n)})
 						}
-					} else if ev.Op == "put" && selfAddr[ev.Address] {
-						catchUpCopies()
 					} else if ev.Op == "put" && strings.HasPrefix(ev.Path, "g/") {
 						catchUp(nil, true)
+					} else if ev.Op == "put" && selfAddr[ev.Address] {
+						catchUpCopies()
+						catchUp(nil, false) // or a group event from another of the user's devices
 					} else if ev.Op == "put" {
 						catchUp(byAddr[ev.Address], false)
 					}

@@ -116,10 +116,41 @@ type Held struct {
 	Info *wire.GroupInfo
 }
 
+// Senders. Each device of each member has its own sender key chain
+// (docs/protocol.md, Groups on several devices): the machine keys what it
+// holds of a stream (Keys, Next, Read, SentKey) by sender, the member's
+// name for its first device and name "/" device (the device key's 64
+// lowercase hex digits) for another; rosters list names.
+
+// Sender names device dev ("": the first) of member name.
+func Sender(name, dev string) string {
+	if dev == "" {
+		return name
+	}
+	return name + "/" + dev
+}
+
+// NameOf is the member a sender is a device of.
+func NameOf(sender string) string {
+	name, _, _ := strings.Cut(sender, "/")
+	return name
+}
+
+// DevOf is the device a sender names ("": the member's first).
+func DevOf(sender string) string {
+	_, dev, _ := strings.Cut(sender, "/")
+	return dev
+}
+
+// ErrCopiedKey: a sender key already held for another sender (one
+// device's key copied to another) is refused.
+var ErrCopiedKey = errors.New("group: a sender key already held for another device")
+
 // Book is every group the user knows, and the keys held back for groups
 // it has no roster of yet. The zero value is not usable: New makes one.
 type Book struct {
 	Self   string            // the user's name
+	Dev    string            // this device ("": the user's first), as Sender names it
 	Groups map[string]*Group // by ID
 	Held   []Held            // keys from senders not placed in a group yet (Take)
 }
@@ -138,7 +169,8 @@ type Group struct {
 	Left    bool     // left: later rosters are ignored
 
 	Self    string
-	Keys    map[string][]*Key // per member, by From then epoch: the last that starts at or before a message is its key
+	Dev     string            // this device ("": the user's first): the user's own key is Sender(Self, Dev)'s
+	Keys    map[string][]*Key // per sender, by From then epoch: the last that starts at or before a message is its key
 	Next    map[string]uint64 // per other member: the next message to read (delivered)
 	Read    map[string]uint64 // per other member: messages the user has seen
 	SentKey map[string]uint64 // per other member: the epoch of the key last given
@@ -249,12 +281,30 @@ func (g *Group) Latest(member string) *Key {
 	return ks[len(ks)-1]
 }
 
+// Me is this device as a sender.
+func (g *Group) Me() string { return Sender(g.Self, g.Dev) }
+
 // Mine is the user's current sender key (nil once gone).
 func (g *Group) Mine() *Key {
 	if g.Gone {
 		return nil
 	}
-	return g.Latest(g.Self)
+	return g.Latest(g.Me())
+}
+
+// copied reports whether seed is a key held for a sender other than s.
+func (g *Group) copied(s string, seed []byte) bool {
+	for o, ks := range g.Keys {
+		if o == s {
+			continue
+		}
+		for _, k := range ks {
+			if bytes.Equal(k.Seed, seed) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Member reports whether the roster lists name.
@@ -298,7 +348,7 @@ func (g *Group) rekey(x Env) {
 	k.SignSeed = make([]byte, ed25519.SeedSize)
 	io.ReadFull(x.Rand, k.SignSeed)
 	k.SignPub = ed25519.NewKeyFromSeed(k.SignSeed).Public().(ed25519.PublicKey)
-	g.addKey(g.Self, k)
+	g.addKey(g.Me(), k)
 	if x.Rekeyed != nil {
 		x.Rekeyed(g.ID)
 	}
@@ -327,7 +377,7 @@ func (g *Group) Roster() *wire.GroupInfo {
 func (b *Book) Create(name string, members []string, x Env) (*Group, []Notice) {
 	id := make([]byte, 16)
 	io.ReadFull(x.Rand, id)
-	g := &Group{ID: hex.EncodeToString(id), Name: name, Creator: b.Self, Members: slices.Clone(members), Epoch: 1, Self: b.Self,
+	g := &Group{ID: hex.EncodeToString(id), Name: name, Creator: b.Self, Members: slices.Clone(members), Epoch: 1, Self: b.Self, Dev: b.Dev,
 		Keys: map[string][]*Key{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
 	g.rekey(x)
 	b.Groups[g.ID] = g
@@ -527,8 +577,12 @@ func (g *Group) rosterNotices(by, oldName string, before []string, left map[stri
 	return out
 }
 
-// Take applies a group event that from sent the user over their pairwise
-// conversation, and returns the notices it makes.
+// Take applies a group event that from (a sender: a member's device, see
+// Sender) sent the user over their pairwise conversation or group device
+// link, and returns the notices it makes. Rosters and leaves count by
+// name (any listed device of the holder speaks for it); a key is the
+// sending device's own, and one already held for another sender is
+// refused (ErrCopiedKey: dropped).
 //
 // Only the group's holder makes or changes group state: a group the user
 // does not know is made only by a roster from the member it names as its
@@ -547,15 +601,16 @@ func (b *Book) Take(from string, in *wire.GroupInfo, x Env) []Notice {
 	return out
 }
 
-func (b *Book) take(from string, in *wire.GroupInfo, x Env, out *[]Notice) {
+func (b *Book) take(sender string, in *wire.GroupInfo, x Env, out *[]Notice) {
+	from := NameOf(sender)
 	g := b.Groups[in.ID]
 	if g == nil || g.Epoch == 0 { // no roster yet (an epoch-0 group is from before holders were checked)
 		if from != in.Creator || in.Leave || in.Epoch == 0 || !slices.Contains(in.Members, b.Self) {
-			b.holdKey(from, in)
+			b.holdKey(sender, in)
 			return
 		}
 		if g == nil {
-			g = &Group{ID: in.ID, Self: b.Self, Keys: map[string][]*Key{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
+			g = &Group{ID: in.ID, Self: b.Self, Dev: b.Dev, Keys: map[string][]*Key{}, Next: map[string]uint64{}, SentKey: map[string]uint64{}}
 			b.Groups[in.ID] = g
 		}
 		g.Creator = in.Creator
@@ -563,7 +618,7 @@ func (b *Book) take(from string, in *wire.GroupInfo, x Env, out *[]Notice) {
 	handOver := from == g.Creator && in.Creator != g.Creator && in.Epoch > g.Epoch && !in.Leave
 	if in.Creator != g.Creator && !handOver {
 		if from == in.Creator && in.Epoch > g.Epoch && g.Member(from) {
-			g.hold(from, in) // perhaps a hand-over to them not read yet
+			g.hold(sender, in) // perhaps a hand-over to them not read yet
 		}
 		return // else another group under the same ID: ignored
 	}
@@ -620,26 +675,29 @@ func (b *Book) take(from string, in *wire.GroupInfo, x Env, out *[]Notice) {
 			}
 		}
 		for m := range g.Keys { // nothing more is read from members who left, but what they wrote before leaving
-			if _, final := g.Final[m]; m != b.Self && !g.Member(m) && !final {
+			if _, final := g.Final[m]; NameOf(m) != b.Self && !g.Member(NameOf(m)) && !final {
 				delete(g.Next, m)
 			}
 		}
 		defer b.takeHeld(g.ID, x, out) // keys that came before this roster
 	}
-	if len(in.Seed) != 32 || from == b.Self {
+	if len(in.Seed) != 32 || sender == g.Me() {
 		return
 	}
-	if _, final := g.Final[from]; !g.Member(from) && !final {
+	if _, final := g.Final[sender]; !g.Member(from) && !final {
 		if in.Epoch > g.Epoch {
-			b.holdKey(from, in) // a member of a roster not read yet
+			b.holdKey(sender, in) // a member of a roster not read yet
 		}
 		return
 	}
+	if g.copied(sender, in.Seed) || (DevOf(sender) != "" && len(in.Sign) != ed25519.PublicKeySize) {
+		return // ErrCopiedKey; a device's key is always given with its signing key
+	}
 	k := NewKey(in.Epoch, in.From, in.Seed)
 	k.SignPub = in.Sign
-	g.addKey(from, k)
-	if _, ok := g.Next[from]; !ok {
-		g.Next[from] = in.From // a member's messages before the user joined stay unread
+	g.addKey(sender, k)
+	if _, ok := g.Next[sender]; !ok {
+		g.Next[sender] = in.From // a member's messages before the user joined stay unread
 	}
 }
 
@@ -663,7 +721,7 @@ func (g *Group) hold(from string, in *wire.GroupInfo) {
 // group yet, at most MaxHeldKeys per sender, the newest; an event that
 // carries no key is dropped.
 func (b *Book) holdKey(from string, in *wire.GroupInfo) {
-	if len(in.Seed) != 32 || in.Leave || from == b.Self {
+	if len(in.Seed) != 32 || in.Leave || from == Sender(b.Self, b.Dev) {
 		return
 	}
 	var mine []int
@@ -744,7 +802,7 @@ func (g *Group) HasKeys() bool {
 // true (whose keys changed, until confirmed) are not waited for.
 func (b *Book) Waiting(closed func(member string) bool) bool {
 	for _, g := range b.Groups {
-		if g.Epoch == 0 || g.Gone {
+		if g.Epoch == 0 || g.Gone || g.Dev != "" { // a linked device gives and takes keys over group device links only
 			continue
 		}
 		for _, m := range g.Members {
@@ -772,7 +830,7 @@ func (b *Book) Relinked(name string) {
 func (g *Group) Readers() []string {
 	var out []string
 	for m := range g.Next {
-		if _, final := g.Final[m]; g.Member(m) || final {
+		if _, final := g.Final[m]; g.Member(NameOf(m)) || final {
 			out = append(out, m)
 		}
 	}
@@ -866,14 +924,13 @@ func (b *Book) Recovered(x Env) []Notice {
 		if g.Epoch == 0 || g.Gone {
 			continue
 		}
-		for _, m := range g.Others() {
+		for m := range g.Keys {
 			// Each member gives a new key once it confirms, for what it
 			// writes from then on; what it wrote before is not for the
 			// user's new keys.
-			delete(g.Keys, m)
-			delete(g.Next, m)
-			delete(g.Read, m)
-			delete(g.Final, m)
+			if NameOf(m) != b.Self {
+				g.forget(m)
+			}
 		}
 		g.rekey(x)
 		clear(g.SentKey)
@@ -893,11 +950,17 @@ func (b *Book) Confirmed(name string, x Env) []Notice {
 		if g.Epoch == 0 {
 			continue
 		}
-		delete(g.Keys, name)
-		delete(g.Next, name)
-		delete(g.Read, name)
-		delete(g.Final, name)
-		delete(g.SentKey, name)
+		for m := range g.Keys {
+			if NameOf(m) == name {
+				g.forget(m)
+			}
+		}
+		g.forget(name)
+		for m := range g.SentKey {
+			if NameOf(m) == name {
+				delete(g.SentKey, m)
+			}
+		}
 		if g.Member(name) && !g.Gone {
 			g.rekey(x)
 			clear(g.SentKey)
@@ -914,4 +977,94 @@ func sortedIDs(gs map[string]*Group) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// forget drops what the user holds of sender's stream.
+func (g *Group) forget(sender string) {
+	delete(g.Keys, sender)
+	delete(g.Next, sender)
+	delete(g.Read, sender)
+	delete(g.Final, sender)
+}
+
+// Linked is what a device just linked to the user's name (dev, as Sender
+// names it) does with the groups its welcome carried: every key in them
+// is another device's (the user's first device's own, with its signing
+// seed, and what the first device read with), so it keeps none; it keeps
+// where the first device stood in each stream (what it read, so nothing
+// is shown twice; the first device's own stream, which was the user's:
+// first, the next message of the first device's, given), and makes a key
+// of its own in every group it is in, starting at its own first message
+// (first, the group's ID: 0). Each device gives its keys over a group
+// device link (docs/protocol.md, Groups on several devices).
+func (b *Book) Linked(dev string, first func(id string) uint64, x Env) {
+	b.Dev = dev
+	b.Held = nil
+	for _, id := range sortedIDs(b.Groups) {
+		g := b.Groups[id]
+		g.Dev = dev
+		clear(g.Keys)
+		clear(g.SentKey)
+		g.Leaving, g.Held = nil, nil
+		if g.Epoch == 0 || g.Gone {
+			continue
+		}
+		g.Next[g.Self] = first(id)
+		if g.Read == nil {
+			g.Read = map[string]uint64{}
+		}
+		g.Read[g.Self] = first(id)
+		g.rekey(x)
+	}
+}
+
+// Unlisted is what the user does in every group once a device no longer
+// listed on its member's record (listed says which are) has been given
+// the user's current key: a new key, within the epoch, given again to
+// every device but that one; and nothing more is read from an unlisted
+// device. It returns one notice per group it made a new key in.
+func (b *Book) Unlisted(listed func(sender string) bool, x Env) []Notice {
+	var out []Notice
+	for _, id := range sortedIDs(b.Groups) {
+		g := b.Groups[id]
+		if g.Epoch == 0 {
+			continue
+		}
+		var gone []string
+		for m := range g.Keys {
+			if DevOf(m) != "" && m != g.Me() && !listed(m) {
+				gone = append(gone, m)
+			}
+		}
+		for _, m := range gone {
+			delete(g.Keys, m)
+			delete(g.Next, m)
+		}
+		given := false
+		for m, e := range g.SentKey {
+			if DevOf(m) != "" && !listed(m) {
+				given = given || e == g.Epoch
+				delete(g.SentKey, m)
+			}
+		}
+		if given && !g.Gone {
+			g.rekey(x)
+			clear(g.SentKey)
+			out = append(out, Notice{g.ID, g.Self, "a device was removed from its name: a new key for what you write from now, which it does not get"})
+		}
+	}
+	return out
+}
+
+// MarkReadUpTo records what the user read of sender's stream on another
+// of its devices (below n), and reports whether that changed anything.
+func (g *Group) MarkReadUpTo(sender string, n uint64) bool {
+	if g.Read == nil {
+		g.Read = map[string]uint64{}
+	}
+	if n <= g.Read[sender] {
+		return false
+	}
+	g.Read[sender] = n
+	return true
 }

@@ -591,3 +591,95 @@ func TestFiftyMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupSenders: each device of a member is a sender of its own. A
+// key already held for another sender (one device's copied to another)
+// is refused, as is a device's key without its signing key; a device
+// linked keeps none of the keys its welcome carried (its first device's
+// own signing seed among them) and makes its own; once a device that had
+// the user's key is no longer listed, the user makes a new key and reads
+// nothing more from that device.
+func TestGroupSenders(t *testing.T) {
+	laptop := strings.Repeat("ab", 32)
+	bobLaptop := Sender("bob", laptop)
+	if NameOf(bobLaptop) != "bob" || DevOf(bobLaptop) != laptop || Sender("bob", "") != "bob" || DevOf("bob") != "" {
+		t.Fatalf("Sender/NameOf/DevOf: %q %q %q", bobLaptop, NameOf(bobLaptop), DevOf(bobLaptop))
+	}
+	x := env(map[string]uint64{}, nil)
+	b := New("alice")
+	g, _ := b.Create("trip", []string{"alice", "bob", "carol"}, x)
+	id := g.ID
+	take := func(from string, s byte, sign bool) {
+		in := &wire.GroupInfo{ID: id, Name: "trip", Creator: "alice", Members: g.Members, Epoch: 1, Seed: seed(s)}
+		if sign {
+			in.Sign = seed(s + 100)
+		}
+		b.Take(from, in, x)
+	}
+	take("bob", 1, true)
+	take(bobLaptop, 1, true) // bob's first device's key, given again as the laptop's
+	if len(g.Keys[bobLaptop]) != 0 {
+		t.Fatal("a sender key held for bob's first device was taken as his laptop's (ErrCopiedKey)")
+	}
+	take(bobLaptop, 2, false)
+	if len(g.Keys[bobLaptop]) != 0 {
+		t.Fatal("a linked device's key without its signing key was taken")
+	}
+	take(bobLaptop, 2, true)
+	if got := seeds(g, bobLaptop); !bytes.Equal(got, []byte{2}) || !slices.Contains(g.Readers(), bobLaptop) {
+		t.Fatalf("bob's laptop's keys %v, readers %q", got, g.Readers())
+	}
+	take(Sender("mallory", laptop), 3, true)
+	if len(g.Keys[Sender("mallory", laptop)]) != 0 {
+		t.Fatal("a key from a device of a name the roster does not list was taken")
+	}
+
+	// Alice links a laptop: its welcome carried this book.
+	mine := g.Mine()
+	g.Given(bobLaptop, g.Epoch)
+	lb := New("alice")
+	lg := *g
+	lg.Keys = map[string][]*Key{}
+	for s, ks := range g.Keys {
+		for _, k := range ks {
+			kk := *k
+			lg.Keys[s] = append(lg.Keys[s], &kk)
+		}
+	}
+	lg.Next, lg.SentKey = maps(g.Next), maps(g.SentKey)
+	lb.Groups[id] = &lg
+	lb.Linked(laptop, func(string) uint64 { return 7 }, x)
+	if lg.Me() != Sender("alice", laptop) || lg.Mine() == nil || bytes.Equal(lg.Mine().Seed, mine.Seed) || bytes.Equal(lg.Mine().SignSeed, mine.SignSeed) {
+		t.Fatalf("the laptop's own key %+v, the first device's %+v", lg.Mine(), mine)
+	}
+	for s, ks := range lg.Keys {
+		for _, k := range ks {
+			if s != lg.Me() || bytes.Equal(k.Seed, mine.Seed) || (len(k.SignSeed) > 0 && bytes.Equal(k.SignSeed, mine.SignSeed)) {
+				t.Errorf("the linked laptop holds %s's key %x (the welcome's)", s, k.Seed[:4])
+			}
+		}
+	}
+	if lg.Next["alice"] != 7 || lg.Mine().From != 0 || len(lg.SentKey) != 0 {
+		t.Errorf("the laptop reads the first device from %d, writes from %d, has given %v", lg.Next["alice"], lg.Mine().From, lg.SentKey)
+	}
+
+	// Bob removes his laptop: alice's key is new, the laptop is not read.
+	ns := b.Unlisted(func(s string) bool { return s != bobLaptop }, x)
+	if len(ns) != 1 || g.Mine() == mine || bytes.Equal(g.Mine().Seed, mine.Seed) || len(g.SentKey) != 0 {
+		t.Fatalf("after bob's laptop was removed: notices %q, key new: %v, given %v", texts(ns), g.Mine() != mine, g.SentKey)
+	}
+	if len(g.Keys[bobLaptop]) != 0 || slices.Contains(g.Readers(), bobLaptop) {
+		t.Fatal("bob's removed laptop is still read")
+	}
+	if ns := b.Unlisted(func(s string) bool { return s != bobLaptop }, x); len(ns) != 0 {
+		t.Fatalf("a second look makes another key: %q", texts(ns))
+	}
+}
+
+func maps(m map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -32,7 +32,12 @@ type State struct {
 	HubsSeq        uint64    `json:"hubs_seq,omitempty"`  // the record's sequence number then
 	HistoryGen     uint64    `json:"history_gen,omitempty"`
 	// Self are the self sessions with the user's other devices.
-	Self           []DeviceSession `json:"self,omitempty"`
+	Self []DeviceSession `json:"self,omitempty"`
+	// GroupLinks are the group device links with devices of group members
+	// (the user's own included); GroupDevice names this device as a group
+	// sender ("": the user's first device).
+	GroupLinks     []DeviceSession `json:"group_links,omitempty"`
+	GroupDevice    string          `json:"group_device,omitempty"`
 	HistoryRecords uint64          `json:"history_records,omitempty"`
 }
 
@@ -144,6 +149,7 @@ type Group struct {
 	Gone     bool              `json:"gone,omitempty"`
 	Left     bool              `json:"left,omitempty"`
 	Self     string            `json:"self"`
+	Dev      string            `json:"dev,omitempty"` // this device, if not the user's first: its own key is Self "/" Dev's
 	Keys     map[string][]*Key `json:"keys"`
 	Next     map[string]uint64 `json:"next"`
 	Read     map[string]uint64 `json:"read"`

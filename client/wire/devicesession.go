@@ -23,6 +23,7 @@ import (
 const (
 	deviceSessionDomain = "parley/device-session/v1"
 	deviceIntroLabel    = "parley/device-intro-path/v1|"
+	groupLinkIntroLabel = "parley/group-device-path/v1|"
 	deviceIntroVersion  = 1
 )
 
@@ -44,6 +45,21 @@ func DeviceIntroPath(pair [32]byte, writer, reader Participant) string {
 	k, _ := hkdf.Key(sha256.New, pair[:], []byte("parley/v1"), deviceIntroLabel+writer.String()+"|to|"+reader.String(), 16)
 	return "p/" + hex.EncodeToString(k)
 }
+
+// GroupDeviceIntroPath is where writer's introduction of a group device
+// link to reader lives (docs/protocol.md, Groups on several devices): as
+// DeviceIntroPath, under its own label, so that a device-pair session's
+// introduction and a group device link's never stand at one path.
+func GroupDeviceIntroPath(pair [32]byte, writer, reader Participant) string {
+	k, _ := hkdf.Key(sha256.New, pair[:], []byte("parley/v1"), groupLinkIntroLabel+writer.String()+"|to|"+reader.String(), 16)
+	return "p/" + hex.EncodeToString(k)
+}
+
+// GroupDeviceRoot is the root of a group device link whose introduction
+// carried mutual: LinkKey(mutual), which takes the place of the mutual
+// key in DeviceSessionKeys and the ratchet, so a group device link and a
+// device-pair session never share a secret.
+func GroupDeviceRoot(mutual [32]byte) [32]byte { return LinkKey(mutual) }
 
 // DeviceSessionKeys derives the keys of the device-pair session between
 // me and them from its mutual key: the header key and the path keys of

@@ -26,7 +26,8 @@ func TestDeviceSessionVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []string{"alice", "alice-device", "bob", "bob-device", "pair-secret", "mutual-key", "intro-path-a-to-b",
-		"header-key", "path-key-a-to-b", "path-key-b-to-a", "message-0-path-a-to-b"}
+		"header-key", "path-key-a-to-b", "path-key-b-to-a", "message-0-path-a-to-b",
+		"group-link-intro-path-a-to-b", "group-link-root", "group-link-header-key"}
 	v := map[string]string{}
 	for n, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 		if strings.HasPrefix(line, "#") {
@@ -52,6 +53,8 @@ func TestDeviceSessionVector(t *testing.T) {
 	bo := Participant{Name: v["bob"], Device: bns.PublicKey(b32("bob-device"))}
 	mutual := b32("mutual-key")
 	ka, kb := DeviceSessionKeys(mutual, a, bo), DeviceSessionKeys(mutual, bo, a)
+	groupRoot := GroupDeviceRoot(mutual)
+	gk := DeviceSessionKeys(groupRoot, a, bo)
 	for _, c := range []struct{ what, got, want string }{
 		{"intro path", DeviceIntroPath(b32("pair-secret"), a, bo), v["intro-path-a-to-b"]},
 		{"header key", hex.EncodeToString(ka.Header[:]), v["header-key"]},
@@ -61,6 +64,9 @@ func TestDeviceSessionVector(t *testing.T) {
 		{"path key b to a", hex.EncodeToString(ka.RecvKey[:]), v["path-key-b-to-a"]},
 		{"path key b to a, bob's side", hex.EncodeToString(kb.SendKey[:]), v["path-key-b-to-a"]},
 		{"message 0 path", MessagePath(ka.SendKey, 0), v["message-0-path-a-to-b"]},
+		{"group device link intro path", GroupDeviceIntroPath(b32("pair-secret"), a, bo), v["group-link-intro-path-a-to-b"]},
+		{"group device link root", hex.EncodeToString(groupRoot[:]), v["group-link-root"]},
+		{"group device link header key", hex.EncodeToString(gk.Header[:]), v["group-link-header-key"]},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %s, want %s", c.what, c.got, c.want)
@@ -157,6 +163,7 @@ func TestDeviceEventFields(t *testing.T) {
 		{Kind: KindText, Text: "copy", Conv: "bob", S: 3},
 		{Kind: KindReact, Emoji: "👍", Ref: &Ref{By: "alice", Seq: 2, Dev: dev}, S: 4},
 		{Kind: KindRead, Conv: "bob", Upto: []Ref{{By: "bob", Seq: 5}, {By: "bob", Seq: 2, Dev: dev}}},
+		{Kind: KindRead, G: strings.Repeat("0f", 16), Upto: []Ref{{By: "bob", Seq: 5}, {By: "alice", Seq: 2, Dev: dev}}},
 	} {
 		b, err := MarshalEvent(e)
 		if err != nil {
@@ -177,6 +184,9 @@ func TestDeviceEventFields(t *testing.T) {
 		{"a device in upper case", `{"v":1,"k":"react","t":1,"ref":{"by":"bob","seq":1,"dev":"` + strings.ToUpper(dev) + `"}}`},
 		{"a device of 31 bytes", `{"v":1,"k":"react","t":1,"ref":{"by":"bob","seq":1,"dev":"` + dev[2:] + `"}}`},
 		{"a conversation that is no name", `{"v":1,"k":"text","t":1,"text":"x","c":"Bob!"}`},
+		{"a read of a conversation and a group", `{"v":1,"k":"read","t":1,"c":"bob","g":"` + strings.Repeat("0f", 16) + `","upto":[{"by":"bob","seq":1}]}`},
+		{"a read of a group ID in capitals", `{"v":1,"k":"read","t":1,"g":"` + strings.Repeat("0F", 16) + `","upto":[{"by":"bob","seq":1}]}`},
+		{"a group on a text", `{"v":1,"k":"text","t":1,"text":"x","g":"` + strings.Repeat("0f", 16) + `"}`},
 		{"65 refs", `{"v":1,"k":"read","t":1,"c":"bob","upto":[` + strings.Repeat(`{"by":"bob","seq":1},`, 64) + `{"by":"bob","seq":1}]}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

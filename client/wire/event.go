@@ -101,6 +101,9 @@ type Event struct {
 	Conv string `json:"c,omitempty"`
 	// Upto (KindRead): every event of each author device below Seq is read.
 	Upto []Ref `json:"upto,omitempty"`
+	// G (KindRead in a group device link between two of the user's
+	// devices) is the group the read event is of, in place of Conv.
+	G string `json:"g,omitempty"`
 }
 
 // MarshalEvent encodes an event after checking it. Strings are not
@@ -173,8 +176,13 @@ func (e *Event) check() error {
 			return err
 		}
 	case KindRead:
-		if e.Conv == "" || len(e.Upto) == 0 || len(e.Upto) > MaxReadRefs {
-			return fmt.Errorf("%w: a read event needs a conversation and 1 to %d references", ErrMalformed, MaxReadRefs)
+		if (e.Conv == "") == (e.G == "") || len(e.Upto) == 0 || len(e.Upto) > MaxReadRefs {
+			return fmt.Errorf("%w: a read event needs a conversation or a group and 1 to %d references", ErrMalformed, MaxReadRefs)
+		}
+		if e.G != "" {
+			if err := CheckGroupID(e.G); err != nil {
+				return err
+			}
 		}
 		for _, r := range e.Upto {
 			if err := r.Check(); err != nil {
@@ -191,6 +199,9 @@ func (e *Event) check() error {
 		}
 	default:
 		return fmt.Errorf("%w: kind %q", ErrUnsupported, e.Kind)
+	}
+	if e.G != "" && e.Kind != KindRead {
+		return fmt.Errorf("%w: a group reference on a %s event", ErrMalformed, e.Kind)
 	}
 	if e.Conv != "" {
 		if err := bns.ValidateName(e.Conv); err != nil {

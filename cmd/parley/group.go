@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -47,11 +48,14 @@ func groupCmd(h *home, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			for _, g := range gs.Groups {
-				state := ""
-				if g.Gone {
+				state := "" // the format's, not the group's: no sanitizing of its tab
+				switch {
+				case g.Gone:
 					state = "\t(you left or were removed)"
+				case g.Unread > 0:
+					state = fmt.Sprintf("\t%d unread", g.Unread)
 				}
-				screen.Printf(stdout, "%s\t%s\tby %s\t%s%s\n", g.Name, g.ID, g.Creator, strings.Join(g.Members, ","), state)
+				screen.Printf(stdout, "%s\t%s\tby %s\t%s"+state+"\n", g.Name, g.ID, g.Creator, strings.Join(g.Members, ","))
 			}
 			return nil
 		}),

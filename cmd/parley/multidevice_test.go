@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,125 @@ func TestRequestOnTheLinkedDevice(t *testing.T) {
 	}
 	if got := parley(t, "--home", phone, "requests"); strings.Contains(got, "dave") {
 		t.Fatalf("dave's request still waits on the first device:\n%s", got)
+	}
+}
+
+// TestGroupOnTwoDevicesEachFromTheCLI: alice and bob each have a first
+// device and a laptop they linked ('parley link', 'devices add'), carol
+// one device; alice's first device makes a group of the three. Every
+// device of every member shows every member's messages, those written on
+// the laptops included, each as its member's (alice's laptop's message
+// shows on her first device as her own); what alice reads on her laptop
+// is read on her first device ('group list' counts what is unread); a
+// rename, an invitation and a removal reach every device; once bob
+// removes his laptop ('devices remove'), it reads nothing written after,
+// and nothing it writes after is shown anywhere.
+func TestGroupOnTwoDevicesEachFromTheCLI(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := users(t, rpc, hubs[0], "alice", "bob", "carol", "dave")
+	befriend(t, homes, "alice", "bob")
+	befriend(t, homes, "alice", "carol")
+	befriend(t, homes, "alice", "dave")
+	laptops := map[string]string{}
+	for _, n := range []string{"alice", "bob"} {
+		laptops[n] = filepath.Join(t.TempDir(), n+"-laptop")
+		code, out, errb, done := startLink(t, rpc, laptops[n], "--label", "laptop", "--name", n)
+		parley(t, "--home", homes[n], "devices", "add", code, "--yes")
+		if c := <-done; c != 0 {
+			t.Fatalf("%s's link: exit %d\n%s%s", n, c, out.String(), errb.String())
+		}
+		awaitName(t, homes["carol"], n, "device-add")
+	}
+	type device struct{ label, name, home string }
+	devs := []device{{"alice's phone", "alice", homes["alice"]}, {"alice's laptop", "alice", laptops["alice"]},
+		{"bob's phone", "bob", homes["bob"]}, {"bob's laptop", "bob", laptops["bob"]}, {"carol", "carol", homes["carol"]}}
+	all := func(ds []device) (out []string) {
+		for _, d := range ds {
+			out = append(out, d.home)
+		}
+		return out
+	}
+	everyDeviceReads := func(what, group string, ds []device, want ...string) {
+		t.Helper()
+		groupUntil(t, what, group, all(ds), func() bool {
+			for _, d := range ds {
+				if !reads(t, d.home, group, want...) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+
+	parley(t, "--home", homes["alice"], "group", "create", "crew", "bob", "carol")
+	everyDeviceReads("every device in the group", "crew", devs)
+	var hellos []string
+	for _, d := range devs {
+		parley(t, "--home", d.home, "group", "send", "crew", "hello from "+d.label)
+		hellos = append(hellos, d.name+": hello from "+d.label)
+	}
+	everyDeviceReads("every device reads every device", "crew", devs, hellos...)
+
+	// Read on the laptop, read on the first device.
+	parley(t, "--home", homes["carol"], "group", "send", "crew", "news from carol")
+	unread := func(home string) string {
+		for _, line := range strings.Split(parley(t, "--home", home, "group", "list"), "\n") {
+			if strings.HasPrefix(line, "crew\t") {
+				return line
+			}
+		}
+		return ""
+	}
+	await.NoError(t, 2*time.Minute, "alice's devices to count carol's news unread", func() error {
+		for _, h := range []string{homes["alice"], laptops["alice"]} {
+			if l := unread(h); !strings.HasSuffix(l, "\t1 unread") {
+				return fmt.Errorf("%s: %q", filepath.Base(h), l)
+			}
+		}
+		return nil
+	})
+	if !reads(t, laptops["alice"], "crew", "carol: news from carol") {
+		t.Fatal("alice's laptop does not show carol's news")
+	}
+	await.NoError(t, 2*time.Minute, "alice's first device to learn what the laptop read", func() error {
+		if l := unread(homes["alice"]); strings.Contains(l, "unread") {
+			return fmt.Errorf("%q", l)
+		}
+		return nil
+	})
+
+	// The group's changes reach every device.
+	parley(t, "--home", homes["alice"], "group", "rename", "crew", "the crew")
+	parley(t, "--home", homes["alice"], "group", "invite", "the crew", "dave")
+	everyDeviceReads("the rename and dave's invitation on every device", "the crew", devs, "alice renamed the group to the crew", "alice added dave")
+	everyDeviceReads("dave in the group", "the crew", []device{{"dave", "dave", homes["dave"]}}, "alice added you to the crew")
+	parley(t, "--home", homes["alice"], "group", "remove", "the crew", "dave")
+	everyDeviceReads("dave's removal on every device", "the crew", devs, "alice removed dave")
+
+	// Bob removes his laptop.
+	if got := parley(t, "--home", homes["bob"], "devices", "remove", "laptop"); !strings.Contains(got, "removed laptop (ed25519:") {
+		t.Fatalf("devices remove:\n%s", got)
+	}
+	for _, h := range []string{homes["alice"], laptops["alice"], homes["carol"]} {
+		awaitName(t, h, "bob", "device-remove")
+	}
+	left := slices.DeleteFunc(slices.Clone(devs), func(d device) bool { return d.home == laptops["bob"] })
+	var afters []string
+	for _, d := range left {
+		parley(t, "--home", d.home, "group", "send", "the crew", "after the laptop left, "+d.label)
+		afters = append(afters, d.name+": after the laptop left, "+d.label)
+	}
+	try(laptops["bob"], "group", "send", "the crew", "from the removed laptop") // its own hubs may take it
+	everyDeviceReads("every device left reads what was written after the removal", "the crew", left, afters...)
+	parley(t, "--home", homes["carol"], "group", "send", "the crew", "the last word")
+	everyDeviceReads("the last word", "the crew", left, "carol: the last word")
+	for _, d := range left {
+		if _, got, _ := try(d.home, "group", "read", "the crew"); strings.Contains(got, "from the removed laptop") {
+			t.Errorf("%s shows what bob's laptop wrote after its removal:\n%s", d.label, got)
+		}
+	}
+	if _, got, errs := try(laptops["bob"], "group", "read", "the crew"); strings.Contains(got, "after the laptop left") || strings.Contains(got, "the last word") {
+		t.Errorf("bob's removed laptop reads what was written after its removal:\n%s%s", got, errs)
 	}
 }

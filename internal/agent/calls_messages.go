@@ -561,7 +561,9 @@ func (a *Agent) groups(k *call) (any, error) {
 	}
 	out := api.Groups{Groups: []api.Group{}}
 	for _, g := range c.Groups() {
-		out.Groups = append(out.Groups, apiGroup(g))
+		ag := apiGroup(g)
+		ag.Unread = c.Unread(client.GroupConv(g.ID))
+		out.Groups = append(out.Groups, ag)
 	}
 	return out, nil
 }

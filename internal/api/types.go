@@ -630,7 +630,8 @@ type Group struct {
 	Name    string   `json:"name"`
 	Creator string   `json:"creator"`
 	Members []string `json:"members"`
-	Gone    bool     `json:"gone,omitempty"` // the user left or was removed
+	Gone    bool     `json:"gone,omitempty"`   // the user left or was removed
+	Unread  int      `json:"unread,omitempty"` // messages not read on any of the user's devices
 }
 
 // Groups is GET /v1/groups.

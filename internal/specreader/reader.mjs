@@ -1012,7 +1012,8 @@ function checkDeviceLink(text) {
 
 // ---- Device-pair sessions ------------------------------------------------
 // devicesession.txt: a device introduction's path, the session's header
-// key and path keys, and a's message 0 path, from "Device-pair sessions".
+// key and path keys, and a's message 0 path, from "Device-pair sessions";
+// a group device link's introduction path, root and header key.
 function checkDeviceSession(text) {
   const v = keyValues(text);
   const pa = `${v.alice}|${v['alice-device']}`, pb = `${v.bob}|${v['bob-device']}`;
@@ -1025,6 +1026,12 @@ function checkDeviceSession(text) {
   same(hex(ab), v['path-key-a-to-b']);
   same(hex(HKDF(K, salt, `parley/device-session/v1|path|${p}|${q}|from|${pb}`, 32)), v['path-key-b-to-a']);
   same(messagePath(ab, 0n), v['message-0-path-a-to-b']);
+  // A group device link on the same pair and key ("Groups on several
+  // devices"): its own introduction path, and LinkKey(K) as its root.
+  same(hex(ascii('p/' + hex(HKDF(unhex(v['pair-secret']), salt, `parley/group-device-path/v1|${pa}|to|${pb}`, 16)))), hex(ascii(v['group-link-intro-path-a-to-b'])));
+  const L = HKDF(K, salt, 'parley/link/v1', 32);
+  same(hex(L), v['group-link-root']);
+  same(hex(HKDF(L, salt, `parley/device-session/v1|header|${p}|${q}`, 32)), v['group-link-header-key']);
 }
 
 const CHECKS = { 'native-token.txt': checkToken, 'inbox-stamp.txt': checkStamp, 'safety.txt': checkSafety, 'link.txt': checkLink, 'backup.txt': checkBackup,
