@@ -71,12 +71,18 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 				cancel() // follow it now (else the tick does once this node verifies it)
 			}
 		}
+		weight, own := c.followWeights()
 		for url, names := range plan {
-			// A hub takes at most 5,000 follows a stream, and each contact
-			// needs three: more contacts on one hub take more streams.
-			for i := 0; i == 0 || i < len(names); i += c.timings.ContactsPerStream {
-				part := names[i:min(i+c.timings.ContactsPerStream, len(names))]
-				inbox := slices.Contains(c.ownHubs(), url) && i == 0
+			// A hub takes at most 5,000 follows a stream: a contact needs
+			// three, and two more for each device of theirs after the
+			// first; the user's own hubs' first stream also follows the
+			// inbox and the user's devices. More take more streams.
+			reserve := 0
+			if slices.Contains(c.ownHubs(), url) {
+				reserve = own
+			}
+			for i, part := range splitByWeight(names, weight, 3*c.timings.ContactsPerStream, reserve) {
+				inbox := reserve > 0 && i == 0
 				wg.Go(func() { c.watchHub(wctx, url, part, inbox, requests, welcomed, fn, onErr) })
 			}
 		}
@@ -87,6 +93,38 @@ func (c *Client) Watch(ctx context.Context, fn func(Notice), onErr func(error)) 
 			return ctx.Err()
 		}
 	}
+}
+
+// followWeights says how many follows a watch stream spends on each
+// contact or group member (three, and two for each device of theirs after
+// the first: its messages and receipts), and on the user's own (the
+// inbox and welcomes, and for each other device its copies and welcomes).
+func (c *Client) followWeights() (weight func(string) int, own int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := map[string]int{}
+	for _, ct := range c.conversations() {
+		w[ct.Name] = max(w[ct.Name], 3+2*max(len(devicesOf(ct.Record))-1, 0))
+	}
+	return func(n string) int { return max(w[n], 3) }, 2 + 2*max(len(devicesOf(c.mine))-1, 0)
+}
+
+// splitByWeight cuts names, in order, into parts whose weights add up to
+// at most budget (the first part's after reserve); each part holds at
+// least one name, and there is always a first part (perhaps empty).
+func splitByWeight(names []string, weight func(string) int, budget, reserve int) [][]string {
+	parts := [][]string{nil}
+	used := reserve
+	for _, n := range names {
+		last := len(parts) - 1
+		if w := weight(n); used+w > budget && len(parts[last]) > 0 {
+			parts, used = append(parts, nil), 0
+			last++
+		}
+		parts[last] = append(parts[last], n)
+		used += weight(n)
+	}
+	return parts
 }
 
 // watchPlan maps each hub to follow to the contacts and group members
@@ -213,7 +251,9 @@ type WatchTimings struct {
 	// tried again.
 	PollFirst, PollMax time.Duration
 	// ContactsPerStream is how many contacts one change stream follows
-	// (three follows each, under the hub's 5,000).
+	// if each has one device (three follows each, under the hub's 5,000):
+	// a stream takes 3 × ContactsPerStream follows, each device of a
+	// contact's after the first two more.
 	ContactsPerStream int
 }
 
