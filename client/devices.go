@@ -899,6 +899,14 @@ func (c *Client) ownRef(seq uint64) *wire.Ref {
 	return &wire.Ref{By: c.Name, Seq: seq, Dev: c.myDevHex()}
 }
 
+// WrittenHere reports whether ref names a message of the user's written
+// on this device: only those this device may edit or delete.
+func (c *Client) WrittenHere(ref wire.Ref) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ref.By == c.Name && ref.Dev == c.myDevHex()
+}
+
 // authorDevice is the device whose bucket holds what ref names, when it
 // is not the one ref.By's record makes the default (the first device's,
 // or, for the user's own, this device's): nil if it is.

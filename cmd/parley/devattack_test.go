@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,4 +230,52 @@ func TestWelcomeWrittenAgain(t *testing.T) {
 	if c := <-done; c != 0 || !strings.Contains(out.String(), "this device is alice's laptop now") {
 		t.Fatalf("link: exit %d\n%s%s", c, out.String(), errb.String())
 	}
+}
+
+// TestEditAndDeleteOnALinkedDevice: on her laptop alice edits and deletes
+// what she wrote there; what her phone wrote, shown on the laptop with
+// its own label, is the phone's to change. The agent dropped the device
+// from the reference, so the laptop's edit and delete named the phone's
+// message of the same number in the phone's stream (or none).
+func TestEditAndDeleteOnALinkedDevice(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := users(t, rpc, hubs[0], "alice", "bob")
+	phone, bob := homes["alice"], homes["bob"]
+	befriend(t, homes, "alice", "bob")
+	laptop := linkLaptop(t, rpc, phone, bob)
+
+	parley(t, "--home", phone, "send", "bob", "from the phone")
+	parley(t, "--home", laptop, "send", "bob", "first from the laptop")
+	parley(t, "--home", laptop, "send", "bob", "second from the laptop")
+	label := func(home, text string) string {
+		t.Helper()
+		got := parley(t, "--home", home, "read", "bob")
+		m := regexp.MustCompile(`\[(alice/\d+)\] alice: ` + regexp.QuoteMeta(text)).FindStringSubmatch(got)
+		if m == nil {
+			t.Fatalf("%s shows no %q:\n%s", filepath.Base(home), text, got)
+		}
+		return m[1]
+	}
+	first, second, phones := label(laptop, "first from the laptop"), label(laptop, "second from the laptop"), label(laptop, "from the phone")
+
+	if code, out, errs := try(laptop, "edit", "bob", first, "first, edited on the laptop"); code != 0 {
+		t.Fatalf("the laptop edits its own %s: exit %d\n%s%s", first, code, out, errs)
+	}
+	if code, out, errs := try(laptop, "delete", "bob", second); code != 0 {
+		t.Fatalf("the laptop deletes its own %s: exit %d\n%s%s", second, code, out, errs)
+	}
+	if code, _, errs := try(laptop, "delete", "bob", phones); code == 0 || !strings.Contains(errs, "written on another of your devices") {
+		t.Fatalf("the laptop deletes the phone's %s: exit %d\n%s", phones, code, errs)
+	}
+	await.NoError(t, 2*time.Minute, "bob to see the laptop's edit and delete", func() error {
+		got := parley(t, "--home", bob, "read", "alice")
+		if !strings.Contains(got, "alice: from the phone") {
+			t.Fatalf("bob lost the phone's message:\n%s", got)
+		}
+		if !strings.Contains(got, "first, edited on the laptop") || strings.Contains(got, "second from the laptop") {
+			return os.ErrNotExist
+		}
+		return nil
+	})
 }

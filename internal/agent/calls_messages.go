@@ -238,18 +238,21 @@ func resolveRef(c *client.Client, conv client.Conv, s string) (wire.Ref, error) 
 	return c.Resolve(conv, label)
 }
 
-// ownSeq resolves the label s of one of the user's messages in
-// conversation conv to its sequence number.
-func ownSeq(c *client.Client, conv client.Conv, s string) (uint64, error) {
+// ownRef resolves the label s of one of the user's messages in
+// conversation conv, written on this device, to its ID.
+func ownRef(c *client.Client, conv client.Conv, s string) (wire.Ref, error) {
 	label, err := parseRef(s, c.Name)
 	if err != nil {
-		return 0, err
+		return wire.Ref{}, err
 	}
 	if label.By != c.Name {
-		return 0, usagef("%s is %s's message: only its author can change it", label, label.By)
+		return wire.Ref{}, usagef("%s is %s's message: only its author can change it", label, label.By)
 	}
 	ref, err := c.Resolve(conv, label)
-	return ref.Seq, err
+	if err == nil && !c.WrittenHere(ref) {
+		return wire.Ref{}, usagef("%s was written on another of your devices: only that device can edit or delete it", label)
+	}
+	return ref, err
 }
 
 // checkText refuses a message's text as a person gave it: empty, too
@@ -339,16 +342,16 @@ func fetchRef(k *call, c *client.Client, conv client.Conv, s string) (wire.Ref, 
 // changeOwn is edit and delete: the request (read into req) names one of
 // the user's messages by its label (*ref), and change makes the event
 // that changes it.
-func (a *Agent) changeOwn(k *call, req any, ref *string, check func() error, change func(*client.Client, uint64) *wire.Event) (any, error) {
+func (a *Agent) changeOwn(k *call, req any, ref *string, check func() error, change func(wire.Ref) *wire.Event) (any, error) {
 	c, conv, err := a.inConv(k, req, check)
 	if err != nil {
 		return nil, err
 	}
-	seq, err := ownSeq(c, conv, *ref)
+	id, err := ownRef(c, conv, *ref)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.SendEvent(k.ctx, conv, change(c, seq))
+	m, err := c.SendEvent(k.ctx, conv, change(id))
 	return nil, a.changed(k, c, m, err)
 }
 
@@ -405,15 +408,15 @@ func (a *Agent) react(k *call) (any, error) {
 
 func (a *Agent) edit(k *call) (any, error) {
 	var req api.EditRequest
-	return a.changeOwn(k, &req, &req.Ref, func() error { return checkText(req.Text) }, func(c *client.Client, seq uint64) *wire.Event {
-		return &wire.Event{Kind: wire.KindEdit, Ref: &wire.Ref{By: c.Name, Seq: seq}, Text: req.Text}
+	return a.changeOwn(k, &req, &req.Ref, func() error { return checkText(req.Text) }, func(id wire.Ref) *wire.Event {
+		return &wire.Event{Kind: wire.KindEdit, Ref: &id, Text: req.Text}
 	})
 }
 
 func (a *Agent) deleteMessage(k *call) (any, error) {
 	var req api.DeleteRequest
-	return a.changeOwn(k, &req, &req.Ref, nil, func(c *client.Client, seq uint64) *wire.Event {
-		return &wire.Event{Kind: wire.KindDelete, Ref: &wire.Ref{By: c.Name, Seq: seq}}
+	return a.changeOwn(k, &req, &req.Ref, nil, func(id wire.Ref) *wire.Event {
+		return &wire.Event{Kind: wire.KindDelete, Ref: &id}
 	})
 }
 
