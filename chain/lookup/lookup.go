@@ -1014,8 +1014,22 @@ func ChainIDOf(ctx context.Context, nodeURL string) (string, error) {
 // The nonce is read from the state after the newest block the light client
 // verifies when Submit starts, so a transaction that another process (an
 // earlier command) committed just before is counted: Submit may wait a
-// block for that.
+// block for that. That state lags the node's by a block or two: a nonce
+// the node refuses (bad_nonce: the key's transaction from elsewhere, or
+// its idle account pruned, in a block since) is read again from a newer
+// verified header and the transaction signed again, twice at most.
 func (c *Client) Submit(ctx context.Context, priv ed25519.PrivateKey, tx *bns.Tx) (int64, error) {
+	for tries := 1; ; tries++ {
+		h, err := c.submitOnce(ctx, priv, tx)
+		var ce *bns.CodeError
+		if tries < 3 && errors.As(err, &ce) && ce.Code == bns.CodeBadNonce && h == 0 {
+			continue // submitOnce saw its head: the next waits for a newer one
+		}
+		return h, err
+	}
+}
+
+func (c *Client) submitOnce(ctx context.Context, priv ed25519.PrivateKey, tx *bns.Tx) (int64, error) {
 	params, err := c.Params(ctx)
 	if err != nil {
 		return 0, err
