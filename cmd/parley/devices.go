@@ -102,10 +102,12 @@ func devicesCmd(h *home, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var shown []string
 			for _, d := range ds.Devices {
 				if d.New {
 					screen.Printf(stdout, "WARNING: %s\n", newDeviceWarning(ds.Name, d))
 				}
+				shown = append(shown, d.SigningKey)
 			}
 			screen.Printf(stdout, "%s's devices (verified at height %d):\n", ds.Name, ds.Height)
 			for _, d := range ds.Devices {
@@ -122,7 +124,9 @@ func devicesCmd(h *home, stdout io.Writer) *cobra.Command {
 				}
 				screen.Printf(stdout, "  %-12s %s  %s%s\n", d.Label, fingerprint(d.SigningKey), added, this)
 			}
-			return nil
+			// Shown, warnings and all: new no more ('parley status' stops
+			// warning of them).
+			return c.DevicesSeen(cmd.Context(), api.DevicesSeenRequest{SigningKeys: shown})
 		},
 	}
 	var (

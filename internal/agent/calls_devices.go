@@ -135,16 +135,35 @@ func (a *Agent) devices(k *call) (any, error) {
 	if err != nil {
 		return nil, a.chain.note(err)
 	}
-	out := api.Devices{Name: rec.Name, Height: h - 1, Devices: devicesOf(rec, hist, bns.PublicKeyOf(id.SigningKey()), a.home.config().SeenDevices)}
-	// Shown now: new no more.
-	var seen []string
-	for _, dev := range out.Devices {
-		seen = append(seen, dev.SigningKey)
-	}
-	if err := a.home.update(func(c *config) { c.SeenDevices = seen }); err != nil {
+	return api.Devices{Name: rec.Name, Height: h - 1, Devices: devicesOf(rec, hist, bns.PublicKeyOf(id.SigningKey()), a.home.config().SeenDevices)}, nil
+}
+
+// devicesSeen notes that the front-end showed the person the devices it
+// names (their warnings included): they are new no more. Keys the record
+// does not list are dropped, so the list stays bounded by max_devices.
+func (a *Agent) devicesSeen(k *call) (any, error) {
+	var req api.DevicesSeenRequest
+	if err := k.decode(&req); err != nil {
 		return nil, err
 	}
-	return out, nil
+	_, _, rec, err := a.userRecord(k)
+	if err != nil {
+		return nil, err
+	}
+	seen := slices.Clone(a.home.config().SeenDevices)
+	for _, key := range req.SigningKeys {
+		if pk, err := bns.ParsePublicKey(key); err == nil && !slices.Contains(seen, key) {
+			if _, ok := rec.Device(pk); ok {
+				seen = append(seen, key)
+			}
+		}
+	}
+	seen = slices.DeleteFunc(seen, func(key string) bool {
+		pk, err := bns.ParsePublicKey(key)
+		_, ok := rec.Device(pk)
+		return err != nil || !ok
+	})
+	return nil, a.home.update(func(c *config) { c.SeenDevices = seen })
 }
 
 func (a *Agent) removeDevice(k *call) (any, error) {

@@ -51,6 +51,7 @@ func (a *Agent) routes() {
 	// Devices.
 	a.route("GET "+p+"/devices", a.devices)
 	a.route("POST "+p+"/devices/remove", a.removeDevice)
+	a.route("POST "+p+"/devices/seen", a.devicesSeen)
 	a.route("POST "+p+"/devices/offer", a.deviceOffer)
 	a.route("POST "+p+"/devices/add", a.addDevice)
 	a.route("POST "+p+"/link", a.link)

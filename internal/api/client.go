@@ -302,6 +302,11 @@ func (c *Client) Devices(ctx context.Context) (Devices, error) {
 	return call[Devices](ctx, c, http.MethodGet, path("devices"), nil)
 }
 
+// DevicesSeen is POST /v1/devices/seen.
+func (c *Client) DevicesSeen(ctx context.Context, r DevicesSeenRequest) error {
+	return c.Do(ctx, http.MethodPost, path("devices", "seen"), r, nil)
+}
+
 // RemoveDevice is POST /v1/devices/remove.
 func (c *Client) RemoveDevice(ctx context.Context, r DeviceRemoveRequest) (DeviceChange, error) {
 	return call[DeviceChange](ctx, c, http.MethodPost, path("devices", "remove"), r)

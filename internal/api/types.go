@@ -250,6 +250,13 @@ type Device struct {
 	New bool `json:"new,omitempty"`
 }
 
+// DevicesSeenRequest is POST /v1/devices/seen: the front-end showed the
+// person these devices (by signing key) and their warnings; they are
+// new no more.
+type DevicesSeenRequest struct {
+	SigningKeys []string `json:"signing_keys"`
+}
+
 // Devices is GET /v1/devices: the user's name's devices, verified.
 type Devices struct {
 	Name    string   `json:"name"`
