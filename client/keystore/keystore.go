@@ -125,8 +125,11 @@ type Identity struct {
 	owner                           bns.PublicKey // the owner seed's public key, kept when it is dropped
 	localRoot                       [32]byte      // HKDF-Extract of the v1 seeds: LocalKey's root
 	// file is the key of the keystore file the identity was last opened
-	// from or sealed to (Resave), nil before either.
+	// from or saved to (Resave), nil before either.
 	file *fileKey
+	// sealed is the key of the last Seal's output, which Save makes the
+	// file's.
+	sealed *fileKey
 }
 
 // fileKey is a keystore file's Argon2id output with its parameters and
@@ -307,16 +310,12 @@ func (id *Identity) Seal(passphrase []byte, kdf KDF, now time.Time) ([]byte, err
 		return nil, err
 	}
 	fk := &fileKey{kdf: kdf, salt: salt, key: argon2.IDKey(passphrase, salt, kdf.Time, kdf.Memory, kdf.Threads, chacha20poly1305.KeySize)}
-	out, err := id.sealWith(fk, now)
-	if err != nil {
-		return nil, err
-	}
-	id.file = fk
-	return out, nil
+	id.sealed = fk
+	return id.sealWith(fk, now)
 }
 
 // Resave seals id again into path under the key of the keystore file it
-// was last opened from or sealed to (a fresh nonce, the same passphrase,
+// was last opened from or saved to (Load, Open, Save; not Seal alone) (a fresh nonce, the same passphrase,
 // salt and cost), so a change to the identity (DropOwner) is saved
 // without asking for the passphrase again. An identity that came from no
 // file (New, FromPhrase, OpenSeeds) has none: an error.
@@ -502,7 +501,11 @@ func Save(path string, id *Identity, passphrase []byte, kdf KDF) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data)
+	if err := WriteFileAtomic(path, data); err != nil {
+		return err
+	}
+	id.file = id.sealed // the key of the file at path now (Resave)
+	return nil
 }
 
 // Load reads and opens the keystore at path.
