@@ -526,3 +526,61 @@ func TestHostileWelcomeContents(t *testing.T) {
 		})
 	}
 }
+
+// TestRemovedDeviceGetsNoQueuedGroupMessage: as
+// TestRemovedDeviceGetsNothingQueued, in a group: alice's phone cannot
+// reach the chain while bob removes his stolen laptop, which holds
+// alice's sender key; what the phone writes to the group meanwhile is
+// sealed under that key and queued. Once the chain answers and it goes
+// out, the removed laptop must not read it.
+func TestRemovedDeviceGetsNoQueuedGroupMessage(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "alice.state")
+	_, aliceID, aliceDir := w.userOn("alice", []string{w.hubs[0]}, state)
+	bob, bobID, _ := w.userOn("bob", []string{w.hubs[1]}, "")
+	w.settle("alice", "bob")
+	chain := &switchableChain{Directory: aliceDir}
+	phone, err := client.Open(ctx, "alice", aliceID, chain, w.hubs[0], state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect(t, phone, bob, "hi bob")
+	bobLaptop, bobLaptopID := w.linkDevice("bob", "laptop", bobID, w.hubs[1])
+	if err := bobLaptop.AddFromOtherDevice(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.CreateGroup(ctx, "crew", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	devs := []device{{"alice's phone", phone}, {"bob's phone", bob}, {"bob's laptop", bobLaptop}}
+	groupReadsAll(t, "crew", devs)
+	id, _ := phone.FindGroup("crew")
+	g := client.GroupConv(id)
+	if _, err := phone.SendEvent(ctx, g, &wire.Event{Kind: wire.KindText, Text: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	groupReadsAll(t, "crew", devs, "alice:before")
+
+	chain.down.Store(true)
+	if _, err := w.directory().RemoveDevice(ctx, bobID.SigningKey(), "bob", bns.PublicKeyOf(bobLaptopID.SigningKey())); err != nil {
+		t.Fatal(err)
+	}
+	w.awaitDevices("bob", func(r *bns.Record) bool { return len(r.AllDevices()) == 1 })
+	const secret = "sealed before the removal was seen"
+	if _, err := phone.SendEvent(ctx, g, &wire.Event{Kind: wire.KindText, Text: secret}); err != nil {
+		t.Logf("the phone's group message with the chain down: %v", err)
+	}
+	chain.down.Store(false)
+	if err := phone.Flush(ctx); err != nil {
+		t.Logf("the phone's flush: %v", err)
+	}
+	for i := 0; i < 2; i++ {
+		bobLaptop.SyncGroups(ctx)
+	}
+	for _, m := range bobLaptop.Conversation(g) {
+		if m.Text == secret {
+			t.Errorf("bob's removed laptop reads what alice's phone sealed before seeing the removal: %+v", m)
+		}
+	}
+}
