@@ -274,6 +274,15 @@ func statusCmd(h *home, stdout io.Writer) *cobra.Command {
 			for _, dev := range st.NewDevices {
 				screen.Printf(stdout, "devices:  WARNING: %s\n", newDeviceWarning(st.Name, dev))
 			}
+			if m := st.HubsMoved; m != nil {
+				screen.Printf(stdout, "hubs:     WARNING: %s's hubs were moved to %s at height %d by %s, not by this device: if it was not you, "+
+					"remove it ('parley devices remove %s') and move them back ('parley name hubs URL...')\n",
+					st.Name, strings.Join(m.Hubs, " "), m.Height, m.By, m.By)
+				// Shown: status warns of this move no more.
+				if err := c.HubsSeen(ctx, api.HubsSeenRequest{Height: m.Height}); err != nil {
+					return err
+				}
+			}
 			if st.OwnerKeyHere {
 				screen.Println(stdout, "owner:    this device holds your name's owner key (made before keystore v2, or the chain takes no device signatures yet): "+
 					"stolen with its passphrase, it could give your name away; once your recovery phrase is written down, 'parley name forget-owner' removes it")

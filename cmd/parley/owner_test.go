@@ -278,6 +278,27 @@ func TestThiefDeviceIsLoudOnOwnDevices(t *testing.T) {
 	if got := parley(t, "--home", alice, "status"); strings.Contains(got, "WARNING") {
 		t.Fatalf("alice's status still warns once 'devices' showed the phone:\n%s", got)
 	}
+	// The thief moves alice's name to another hub from the laptop (a
+	// listed device may): her first device warns of it, once.
+	parley(t, "--home", laptop, "name", "hubs", hubs[1])
+	moved := regexp.MustCompile(`\nhubs:     WARNING: alice's hubs were moved to ` + regexp.QuoteMeta(hubs[1]) + ` at height \d+ by laptop, not by this device: ` +
+		`if it was not you, remove it \('parley devices remove laptop'\) and move them back \('parley name hubs URL\.\.\.'\)\n`)
+	status = await.Value(t, 2*time.Minute, "alice's status to show the move", func() (string, error) {
+		got := parley(t, "--home", alice, "status")
+		if !strings.Contains(got, "hubs:     WARNING") {
+			return "", errors.New("not yet: " + got)
+		}
+		return got, nil
+	})
+	if !moved.MatchString(status) {
+		t.Fatalf("alice's status after the thief moved her hubs:\n%s", status)
+	}
+	if got := parley(t, "--home", alice, "status"); strings.Contains(got, "WARNING") {
+		t.Fatalf("alice's status still warns of the move it showed:\n%s", got)
+	}
+	if got := parley(t, "--home", laptop, "status"); strings.Contains(got, "WARNING") {
+		t.Fatalf("the laptop is warned of the move it made:\n%s", got)
+	}
 	// Alice retires both from her first device, without her phrase.
 	parley(t, "--home", alice, "devices", "remove", "phone")
 	parley(t, "--home", alice, "devices", "remove", "laptop")

@@ -76,6 +76,43 @@ func devicesOf(rec *bns.Record, hist []*bns.HistoryEntry, me bns.PublicKey, seen
 	return out
 }
 
+// hubsMoved is the latest change of rec's hubs (from hist, its verified
+// history) when a device other than this one (me) signed it after this
+// one joined, the hubs are still the ones it set, and no front-end has
+// shown it (seenAt); otherwise nil. A move signed by the owner key
+// (the recovery phrase) is not warned of.
+func hubsMoved(rec *bns.Record, hist []*bns.HistoryEntry, me bns.PublicKey, seenAt int64) *api.HubsMove {
+	var last *bns.HistoryEntry
+	var by bns.Device
+	var prev []string
+	for i, e := range hist {
+		if i > 0 && !slices.Equal(prev, e.Profile.Hubs) {
+			if d, ok := (&bns.Record{Profile: hist[i-1].Profile, Devices: hist[i-1].Devices}).Device(e.Signer); ok && e.Signer != e.Owner {
+				last, by = e, d
+			} else {
+				last = nil
+			}
+		}
+		prev = e.Profile.Hubs
+	}
+	mine, ok := rec.Device(me)
+	if last == nil || !ok || by.SigningKey == me || last.Height <= mine.AddedAt || last.Height <= seenAt ||
+		!slices.Equal(last.Profile.Hubs, rec.Profile.Hubs) {
+		return nil
+	}
+	return &api.HubsMove{Hubs: slices.Clone(last.Profile.Hubs), Height: last.Height, By: by.Label}
+}
+
+// hubsSeen notes that a front-end showed the person the hubs move at
+// the height given: status warns of it no more.
+func (a *Agent) hubsSeen(k *call) (any, error) {
+	var req api.HubsSeenRequest
+	if err := k.decode(&req); err != nil {
+		return nil, err
+	}
+	return nil, a.home.update(func(c *config) { c.SeenHubsAt = max(c.SeenHubsAt, req.Height) })
+}
+
 // userRecord opens the client (the keys unlocked) and returns the
 // identity, the chain and the user's verified record.
 func (a *Agent) userRecord(k *call) (*keystore.Identity, *lookup.Client, *bns.Record, error) {

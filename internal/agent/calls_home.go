@@ -52,6 +52,7 @@ func (a *Agent) routes() {
 	a.route("GET "+p+"/devices", a.devices)
 	a.route("POST "+p+"/devices/remove", a.removeDevice)
 	a.route("POST "+p+"/devices/seen", a.devicesSeen)
+	a.route("POST "+p+"/hubs/seen", a.hubsSeen)
 	a.route("POST "+p+"/devices/offer", a.deviceOffer)
 	a.route("POST "+p+"/devices/add", a.addDevice)
 	a.route("POST "+p+"/link", a.link)
@@ -908,6 +909,7 @@ func (a *Agent) status(k *call) (any, error) {
 					}
 				}
 				out.OwnerKeyHere = id.HasOwner() && id.Owner() == rec.Owner
+				out.HubsMoved = hubsMoved(rec, hist, bns.PublicKeyOf(id.SigningKey()), cfg.SeenHubsAt)
 			}
 		}
 	}

@@ -47,6 +47,9 @@ type config struct {
 	// device since this one joined is new (public keys, as the chain
 	// lists them).
 	SeenDevices []string `json:"seen_devices,omitempty"`
+	// SeenHubsAt is the height of the latest move of the name's hubs by
+	// another device that a front-end has shown (status's hubs_moved).
+	SeenHubsAt int64 `json:"seen_hubs_at,omitempty"`
 }
 
 // Files of a home.

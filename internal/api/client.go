@@ -307,6 +307,11 @@ func (c *Client) DevicesSeen(ctx context.Context, r DevicesSeenRequest) error {
 	return c.Do(ctx, http.MethodPost, path("devices", "seen"), r, nil)
 }
 
+// HubsSeen is POST /v1/hubs/seen.
+func (c *Client) HubsSeen(ctx context.Context, r HubsSeenRequest) error {
+	return c.Do(ctx, http.MethodPost, path("hubs", "seen"), r, nil)
+}
+
 // RemoveDevice is POST /v1/devices/remove.
 func (c *Client) RemoveDevice(ctx context.Context, r DeviceRemoveRequest) (DeviceChange, error) {
 	return call[DeviceChange](ctx, c, http.MethodPost, path("devices", "remove"), r)

@@ -250,6 +250,19 @@ type Device struct {
 	New bool `json:"new,omitempty"`
 }
 
+// HubsMove is a change of the name's hubs another device made.
+type HubsMove struct {
+	Hubs   []string `json:"hubs"`
+	Height int64    `json:"height"`
+	By     string   `json:"by"` // the label of the device that signed it
+}
+
+// HubsSeenRequest is POST /v1/hubs/seen: the front-end showed the person
+// the hubs move at Height (status's hubs_moved); it is shown no more.
+type HubsSeenRequest struct {
+	Height int64 `json:"height"`
+}
+
 // DevicesSeenRequest is POST /v1/devices/seen: the front-end showed the
 // person these devices (by signing key) and their warnings; they are
 // new no more.
@@ -828,6 +841,11 @@ type Status struct {
 	// added to the name since this device joined, not yet shown by GET
 	// /v1/devices: a stolen device adding the thief's shows here.
 	NewDevices []Device `json:"new_devices,omitempty"`
+	// HubsMoved is the latest change of the name's hubs when another of
+	// the user's devices made it after this device joined and no
+	// front-end has shown it yet (POST /v1/hubs/seen): a stolen device
+	// moving the name to its own hub shows here.
+	HubsMoved *HubsMove `json:"hubs_moved,omitempty"`
 	// OwnerKeyHere: this device's keystore holds the owner key (a home
 	// made before keystore v2, or on a chain without application
 	// protocol 3).
