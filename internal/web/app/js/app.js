@@ -450,15 +450,21 @@ function header() {
       h('li', {}, link('#/status', 'Status')))));
 }
 
+// refresh reloads the contacts, groups and requests. Each part that
+// answered is kept even when another failed (a contact just accepted
+// must be in the lists though the groups call failed); then the first
+// failure is thrown.
 async function refresh() {
-  const [cs, gs, rs] = await Promise.all([
+  const [cs, gs, rs] = await Promise.allSettled([
     api.get('/contacts').catch(() => api.get('/contacts?check=0')),
     api.get('/groups?sync=0'),
     api.get('/requests').catch(() => ({requests: []})),
   ]);
-  state.contacts = cs.contacts || [];
-  state.groups = (gs.groups || []).filter((g) => !g.gone);
-  state.requests = rs.requests || [];
+  if (cs.status === 'fulfilled') state.contacts = cs.value.contacts || [];
+  if (gs.status === 'fulfilled') state.groups = (gs.value.groups || []).filter((g) => !g.gone);
+  if (rs.status === 'fulfilled') state.requests = rs.value.requests || [];
+  const failed = [cs, gs, rs].find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   await loadLast();
 }
 
