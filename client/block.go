@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -46,8 +47,15 @@ func (c *Client) Blocked() []string {
 	return out
 }
 
-// Block blocks name, a contact or not.
+// Block blocks name, a contact or not, on this device and on the user's
+// other devices (a setting event in the self sessions).
 func (c *Client) Block(ctx context.Context, name string) error {
+	err := c.block(ctx, name)
+	return cmp.Or(err, c.syncSetting(ctx, &wire.Event{Set: wire.SetBlock, Conv: name, On: true}))
+}
+
+// block is Block on this device only.
+func (c *Client) block(ctx context.Context, name string) error {
 	c.mu.Lock()
 	c.blocked[name] = true
 	ct := c.contacts[name]
@@ -78,18 +86,33 @@ func (c *Client) Block(ctx context.Context, name string) error {
 // receipt's new path key, and the receipt is written there: from then on
 // they see what is read again. (If that message cannot be sent now, it
 // goes out before the next one.)
+//
+// The user's other devices unblock name too (a setting event in the self
+// sessions).
 func (c *Client) Unblock(ctx context.Context, name string) error {
+	err := c.unblock(ctx, name, nil)
+	return cmp.Or(err, c.syncSetting(ctx, &wire.Event{Set: wire.SetBlock, Conv: name}))
+}
+
+// unblock is Unblock on this device only. Quiet, for an unblock made on
+// another device ([from, to) in Unix ms), says what name sent while
+// blocked by their clock: their index's count now would also cover what
+// they sent after the unblock was made.
+func (c *Client) unblock(ctx context.Context, name string, quiet *[2]int64) error {
 	c.mu.Lock()
 	ct := c.contacts[name]
 	c.mu.Unlock()
 	var upTo uint64
-	if ct != nil {
+	if ct != nil && quiet == nil {
 		_, addr := c.whereIs(ct)
 		upTo = c.readIndex(ctx, ct, addr).Count
 	}
 	c.mu.Lock()
 	delete(c.blocked, name)
 	var key []byte
+	if ct != nil && quiet != nil {
+		ct.quiet = *quiet
+	}
 	if ct != nil {
 		if upTo > max(ct.nextRecv, ct.dropBelow) {
 			// What they sent while blocked: fetched, never shown, and

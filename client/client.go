@@ -122,6 +122,7 @@ type Client struct {
 	history        []Message
 	blocked        map[string]bool // names whose requests and messages are refused
 	readReceipts   bool
+	settingAt      map[string]stamp // per setting, when and where it took its value (settings.go)
 	profile        ownProfile
 	book           *group.Book               // the groups (package group: the state machine)
 	groupOut       map[string]*outbox.Stream // the user's stream in each group, by ID
@@ -171,6 +172,7 @@ type Contact struct {
 	out             outbox.Stream // my direction
 	timer           time.Duration // disappearing messages: 0 off
 	dropBelow       uint64        // messages sent while they were blocked: read, never shown
+	quiet           [2]int64      // [from, to), Unix ms of their clock: sent while blocked by another of the user's devices, never shown (settings.go)
 	skipped         []wire.Span   // those runs, as the receipt tells them
 	theirProfileKey []byte
 	theirProfile    *wire.Profile       // as last read under theirProfileKey (nil: never)
@@ -295,7 +297,7 @@ func (c *Client) with(opts []Option) *Client {
 // on first use, and messages sent meanwhile queue.
 func New(ctx context.Context, name string, id *keystore.Identity, dir Directory, homeHub string, opts ...Option) (*Client, error) {
 	c := &Client{Name: name, id: id, dir: dir, hubs: map[hubKey]*hubclient.Client{}, contacts: map[string]*Contact{}, links: map[string]*Contact{},
-		blocked: map[string]bool{}, uploads: map[upKey]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, now: time.Now,
+		blocked: map[string]bool{}, uploads: map[upKey]*pendingUpload{}, book: group.New(name), groupOut: map[string]*outbox.Stream{}, changes: &store.Changes{}, readReceipts: true, settingAt: map[string]stamp{}, now: time.Now,
 		window: DefaultDeliveryWindow, receiptAsked: map[string]time.Time{}, backupKDF: keystore.DefaultKDF(), timings: defaultWatchTimings()}
 	c.own.Store(&[]string{homeHub})
 	c.with(opts)

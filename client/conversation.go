@@ -531,8 +531,14 @@ func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The self sessions first: a setting from another of the user's
+	// devices (blocking name) holds before name's hubs are read.
+	self, selfErr := c.receiveSelf(ctx)
+	c.mu.Lock()
+	c.keepCopies(self) // copies of other conversations wait for theirs (or a watch) to be read
+	c.mu.Unlock()
 	if c.isBlocked(name) {
-		return nil, nil
+		return nil, selfErr
 	}
 	if err := c.closed(ct); err != nil {
 		return nil, err // their keys changed: nothing more is read from the old conversation
@@ -557,9 +563,7 @@ func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 	if err != nil {
 		return out, err
 	}
-	self, err := c.receiveSelf(ctx)
 	c.mu.Lock()
-	c.keepCopies(self) // copies of other conversations wait for theirs (or a watch) to be read
 	c.copies = slices.DeleteFunc(c.copies, func(m Message) bool {
 		if m.Conv != conv {
 			return false
@@ -568,7 +572,7 @@ func (c *Client) receive(ctx context.Context, conv Conv) ([]Message, error) {
 		return true
 	})
 	c.mu.Unlock()
-	return out, err
+	return out, selfErr
 }
 
 // receiveCopies reads the copies the user's other devices wrote, of
@@ -724,7 +728,7 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		}
 		ct.nextRecv++
 		ct.asked = askedNot // they answered
-		if m.Kind != "" && seq >= ct.dropBelow {
+		if m.Kind != "" && seq >= ct.dropBelow && !ct.quietAt(m.Time) {
 			untilRead(&m) // a disappearing message's timer starts when it is read
 			m = c.apply(ct, m)
 			out = &m
@@ -818,9 +822,17 @@ func (c *Client) Unread(conv Conv) int {
 	return n
 }
 
-// SetReadReceipts turns read receipts on or off. Off, contacts still
-// learn what was delivered, and what they were told was read is withdrawn.
+// SetReadReceipts turns read receipts on or off, on this device and on
+// the user's other devices (a setting event in the self sessions). Off,
+// contacts still learn what was delivered, and what they were told was
+// read is withdrawn.
 func (c *Client) SetReadReceipts(ctx context.Context, on bool) error {
+	err := c.setReadReceipts(ctx, on)
+	return cmp.Or(err, c.syncSetting(ctx, &wire.Event{Set: wire.SetReceipts, On: on}))
+}
+
+// setReadReceipts is SetReadReceipts on this device only.
+func (c *Client) setReadReceipts(ctx context.Context, on bool) error {
 	c.mu.Lock()
 	c.readReceipts = on
 	err := c.saveUnlock()

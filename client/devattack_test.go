@@ -584,3 +584,55 @@ func TestRemovedDeviceGetsNoQueuedGroupMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestContactCannotChangeSettings: bob, a contact, sends alice's devices
+// the `setting` events only her own devices may write: block carol, and
+// read receipts off. Neither her first device (the name session) nor her
+// laptop (a device-pair session) takes them: carol is not blocked and
+// read receipts stay on.
+func TestContactCannotChangeSettings(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
+	bob := w.user("bob", w.hubs[1])
+	carol := w.user("carol", w.hubs[1])
+	w.settle("alice", "bob", "carol")
+	connect(t, phone, bob, "hi bob")
+	connect(t, phone, carol, "hi carol")
+	laptop, _ := w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	for _, n := range []string{"bob", "carol"} {
+		if err := laptop.AddFromOtherDevice(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devices := []*client.Client{phone, laptop}
+	if err := bob.Send(ctx, "alice", "bob's first"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devices {
+		receiveUntil(t, d, "bob", "bob's first") // the laptop's device-pair session with bob starts
+	}
+	for _, e := range []*wire.Event{
+		{Kind: wire.KindSetting, Set: wire.SetBlock, Conv: "carol", On: true},
+		{Kind: wire.KindSetting, Set: wire.SetReceipts},
+	} {
+		if _, err := bob.SendEvent(ctx, client.ContactConv("alice"), e); err != nil {
+			t.Fatalf("bob's setting event: %v", err)
+		}
+	}
+	if err := bob.Send(ctx, "alice", "bob's last"); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range devices {
+		receiveUntil(t, d, "bob", "bob's last")
+		if _, err := d.SyncCopies(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if b := d.Blocked(); len(b) != 0 {
+			t.Errorf("device %d: bob's setting event blocked %q", i, b)
+		}
+		if !d.ReadReceipts() {
+			t.Errorf("device %d: bob's setting event turned read receipts off", i)
+		}
+	}
+}

@@ -306,13 +306,16 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 			if e != nil {
 				m.Seq = e.S
 				switch e.Kind {
-				case wire.KindRead, wire.KindGroup:
+				case wire.KindRead, wire.KindSetting, wire.KindGroup:
 					return m, false // self sessions and group links only
 				case wire.KindProfile:
 					ct.theirProfileKey = e.Key
 				}
 			}
 			ct.asked = askedNot
+			if ct.quietAt(m.Time) { // sent while blocked
+				return m, false
+			}
 			if e != nil {
 				if ct.gotDev == nil {
 					ct.gotDev = map[string]uint64{}
@@ -425,7 +428,17 @@ func (c *Client) deviceReceipts(ctx context.Context, ct *Contact, r *wire.Receip
 // one: each event of a conversation is applied as the user's own, from
 // that device; a conversation this device does not hold yet becomes a
 // contact (the user's other device has it).
+//
+// Settings the user changed on another device (setting events) are
+// applied here, after the reading, as the user changing them here would.
 func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
+	ms, settings, err := c.readSelf(ctx)
+	return ms, cmp.Or(err, c.applySettings(ctx, settings))
+}
+
+// readSelf is receiveSelf's reading: it returns the copies, and the
+// setting events later than the settings held (recorded as held).
+func (c *Client) readSelf(ctx context.Context) ([]Message, []heldSetting, error) {
 	c.selfMu.Lock() // one reader of the self sessions at a time
 	defer c.selfMu.Unlock()
 	c.mu.Lock()
@@ -434,14 +447,14 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 	if alone {
 		// The only device, as last looked up (at start, before each send,
 		// and by a watch's refresh): nothing to read, and no lookup for it.
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err := c.checkMine(ctx); err != nil {
 		// Copies are read only from the devices the user's record lists
 		// at the latest verified height: a device removed while the
 		// chain does not answer would else write as the user's own,
 		// delete and mark read. They wait on the hubs meanwhile.
-		return nil, nil
+		return nil, nil, nil
 	}
 	c.mu.Lock()
 	rec := c.mine
@@ -451,11 +464,18 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 	var firstErr error
 	unknown := map[string]bool{}
 	made := map[string][32]byte{} // by a contact event: the request's mutual key
+	var settings []heldSetting
 	for _, d := range devicesOf(rec) {
 		if d.Key == me {
 			continue
 		}
 		ms, err := c.readDevice(ctx, &c.self, rec, d, func(s *devSession, e *wire.Event, m Message) (Message, bool) {
+			if e != nil && e.Kind == wire.KindSetting {
+				if prev := c.settingAt[settingKey(e)]; e.Conv != c.Name && c.takeSetting(e, hex.EncodeToString(s.peer.Device[:])) {
+					settings = append(settings, heldSetting{e, prev})
+				}
+				return m, false
+			}
 			if e == nil || e.Conv == "" || e.Conv == c.Name {
 				return m, false
 			}
@@ -505,7 +525,7 @@ func (c *Client) receiveSelf(ctx context.Context) ([]Message, error) {
 			firstErr = err
 		}
 	}
-	return out, firstErr
+	return out, settings, firstErr
 }
 
 // readDevice reads the device d of rec's name: first the introduction d

@@ -98,7 +98,7 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		}
 		ct := &Contact{Name: sc.Name, Record: rec, mutual: k, keys: wire.ConversationKeys(ck, c.Name, sc.Name), link: link, ratchet: r,
 			nextRecv: sc.NextRecv, readUpTo: sc.ReadUpTo, timer: time.Duration(sc.TimerSecs) * time.Second,
-			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
+			theirProfileKey: sc.ProfileKey, sentProfileKey: sc.SentKey, dropBelow: sc.DropBelow, quiet: quietFrom(sc.Quiet), skipped: sc.Skipped, verified: sc.Verified, started: sc.Started, stale: sc.Stale, changed: changed,
 			theirProfile: sc.Profile, theirReceipt: sc.Receipt, receiptOwed: sc.Owed, receiptKey: sc.ReceiptKey, sentReceiptKey: sc.SentRcpt, theirReceiptKey: sc.TheirRcpt,
 			asked: asking(sc.Asked), request: sc.Request, requestCopies: sc.RequestCopies, introPath: sc.IntroPath, nextN: sc.NextNumber, devs: devs, nextS: sc.NextSeq, readDev: sc.ReadDevices, gotDev: sc.GotDevices}
 		out := streamOf(store.Stream{Next: sc.NextSend, Outbox: sc.Outbox, Deleted: sc.Deleted, Indexed: sc.Indexed, Expiring: sc.Expiring})
@@ -118,6 +118,9 @@ func (c *Client) take(s *store.State, history []store.Message) error {
 		c.blocked[n] = true
 	}
 	c.readReceipts = !s.NoReadReceipts
+	for k, v := range s.Settings {
+		c.settingAt[k] = stamp(v)
+	}
 	c.profile = ownProfile{Profile: s.Profile.Profile, Key: s.Profile.Key}
 	for _, u := range s.Uploads {
 		to, err := ParseConv(u.To)
@@ -285,13 +288,19 @@ func (c *Client) snapshot(expiredAt time.Time, withHistory bool) ([]byte, error)
 			Devices: storedSessions(ct.devs), NextSeq: ct.nextS, ReadDevices: ct.readDev, GotDevices: ct.gotDev,
 			Ratchet: r, NextSend: ss.Next, NextRecv: ct.nextRecv, ReadUpTo: ct.readUpTo, Outbox: ss.Outbox,
 			Deleted: ss.Deleted, Indexed: ss.Indexed, TimerSecs: int64(ct.timer / time.Second),
-			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
+			ProfileKey: ct.theirProfileKey, SentKey: ct.sentProfileKey, DropBelow: ct.dropBelow, Quiet: quietOf(ct.quiet), Skipped: ct.skipped, Verified: ct.verified, Started: ct.started, Stale: ct.stale,
 			Profile: ct.theirProfile, Receipt: ct.theirReceipt, Owed: ct.receiptOwed, ReceiptKey: ct.receiptKey, SentRcpt: ct.sentReceiptKey, TheirRcpt: ct.theirReceiptKey,
 			Asked: string(ct.asked), Request: ct.request, RequestCopies: ct.requestCopies, IntroPath: ct.introPath, NextNumber: max(ct.nextN, 1),
 			Expiring: ss.Expiring, Awaiting: out.Awaiting})
 	}
 	for n := range c.blocked {
 		s.Blocked = append(s.Blocked, n)
+	}
+	for k, v := range c.settingAt {
+		if s.Settings == nil {
+			s.Settings = map[string]store.Stamp{}
+		}
+		s.Settings[k] = store.Stamp(v)
 	}
 	slices.Sort(s.Blocked)
 	for _, u := range c.uploads {

@@ -22,15 +22,18 @@ type State struct {
 	History        []Message `json:"history"`         // in a backup, or a state from before the log; else in the log
 	Blocked        []string  `json:"blocked,omitempty"`
 	NoReadReceipts bool      `json:"no_read_receipts,omitempty"`
-	Profile        Profile   `json:"profile"`
-	Uploads        []*Upload `json:"uploads,omitempty"`
-	DoomedPaths    []string  `json:"doomed_paths,omitempty"` // deleted messages and files not yet removed from every hub
-	Backup         *Backup   `json:"backup,omitempty"`
-	Groups         []*Group  `json:"groups,omitempty"`
-	HeldKeys       []Held    `json:"held_keys,omitempty"` // group keys from senders not placed in a group yet
-	Hubs           []string  `json:"hubs,omitempty"`      // the user's, as the chain last said
-	HubsSeq        uint64    `json:"hubs_seq,omitempty"`  // the record's sequence number then
-	HistoryGen     uint64    `json:"history_gen,omitempty"`
+	// Settings: per setting ("receipts", "block:NAME"), when and on which
+	// device it took its value (docs/protocol.md, setting events).
+	Settings    map[string]Stamp `json:"settings,omitempty"`
+	Profile     Profile          `json:"profile"`
+	Uploads     []*Upload        `json:"uploads,omitempty"`
+	DoomedPaths []string         `json:"doomed_paths,omitempty"` // deleted messages and files not yet removed from every hub
+	Backup      *Backup          `json:"backup,omitempty"`
+	Groups      []*Group         `json:"groups,omitempty"`
+	HeldKeys    []Held           `json:"held_keys,omitempty"` // group keys from senders not placed in a group yet
+	Hubs        []string         `json:"hubs,omitempty"`      // the user's, as the chain last said
+	HubsSeq     uint64           `json:"hubs_seq,omitempty"`  // the record's sequence number then
+	HistoryGen  uint64           `json:"history_gen,omitempty"`
 	// Self are the self sessions with the user's other devices.
 	Self []DeviceSession `json:"self,omitempty"`
 	// GroupLinks are the group device links with devices of group members
@@ -39,6 +42,14 @@ type State struct {
 	GroupLinks     []DeviceSession `json:"group_links,omitempty"`
 	GroupDevice    string          `json:"group_device,omitempty"`
 	HistoryRecords uint64          `json:"history_records,omitempty"`
+}
+
+// Stamp is when (Unix milliseconds, the writing device's clock) and on
+// which device (its signing key, 64 lowercase hex digits) a setting took
+// its value.
+type Stamp struct {
+	T   int64  `json:"t"`
+	Dev string `json:"dev"`
 }
 
 // Device is what the state says about the device it lives on: a random
@@ -66,6 +77,7 @@ type Contact struct {
 	ProfileKey []byte          `json:"profile_key,omitempty"`
 	SentKey    []byte          `json:"sent_profile_key,omitempty"`
 	DropBelow  uint64          `json:"drop_below,omitempty"`
+	Quiet      []int64         `json:"quiet,omitempty"` // [from, to) Unix ms: sent while blocked on another device
 	Skipped    []wire.Span     `json:"skipped,omitempty"`
 	Verified   string          `json:"verified,omitempty"`
 	ReceiptKey []byte          `json:"receipt_key,omitempty"`

@@ -43,6 +43,16 @@ const (
 	// of the request it came from (docs/protocol.md, Requests from any
 	// device).
 	KindContact = "contact"
+	// KindSetting (self sessions only): a setting the user changed on
+	// another of its devices; Set names it and On is its value
+	// (docs/protocol.md, Device-pair sessions).
+	KindSetting = "setting"
+)
+
+// Settings a KindSetting event carries (Event.Set).
+const (
+	SetBlock    = "block"    // Conv is the name; On: blocked, else unblocked
+	SetReceipts = "receipts" // On: read receipts on, else off
 )
 
 // MaxReadRefs bounds a read event's list.
@@ -104,6 +114,9 @@ type Event struct {
 	// G (KindRead in a group device link between two of the user's
 	// devices) is the group the read event is of, in place of Conv.
 	G string `json:"g,omitempty"`
+	// Set and On (KindSetting): which setting, and its value.
+	Set string `json:"set,omitempty"`
+	On  bool   `json:"on,omitempty"`
 }
 
 // MarshalEvent encodes an event after checking it. Strings are not
@@ -192,6 +205,19 @@ func (e *Event) check() error {
 	case KindContact:
 		if e.Conv == "" || len(e.Key) != 32 {
 			return fmt.Errorf("%w: a contact event needs a conversation and a 32-byte key", ErrMalformed)
+		}
+	case KindSetting:
+		switch e.Set {
+		case SetBlock:
+			if e.Conv == "" {
+				return fmt.Errorf("%w: a block setting needs a name", ErrMalformed)
+			}
+		case SetReceipts:
+			if e.Conv != "" {
+				return fmt.Errorf("%w: a receipts setting names no conversation", ErrMalformed)
+			}
+		default:
+			return fmt.Errorf("%w: setting %q", ErrUnsupported, e.Set)
 		}
 	case KindProfile, KindReceipts:
 		if len(e.Key) != 32 {

@@ -508,7 +508,7 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 		Short: "Block NAME: refuse their requests and messages",
 		Long: "block stops reading NAME's hubs, refuses their contact requests unseen, deletes the receipt that\n" +
 			"told them what you read, and moves your profile under a new key they do not get. What they send\n" +
-			"while blocked is never shown, even after unblock.",
+			"while blocked is never shown, even after unblock. Your other devices block NAME too.",
 		Args: cobra.ExactArgs(1),
 		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
 			if err := c.Block(ctx, args[0]); err != nil {
@@ -521,6 +521,7 @@ func blockCmds(h *home, stdout io.Writer) []*cobra.Command {
 	unblock := &cobra.Command{
 		Use:   "unblock NAME",
 		Short: "Let NAME reach you again",
+		Long:  "unblock lets NAME reach you again, on all your devices.",
 		Args:  cobra.ExactArgs(1),
 		RunE: h.call(func(ctx context.Context, c *api.Client, args []string) error {
 			if err := c.Unblock(ctx, args[0]); err != nil {
@@ -679,8 +680,9 @@ func settingsCmd(h *home, stdout io.Writer) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "read-receipts on|off",
 		Short: "Tell contacts what you have read (on by default)",
-		Long:  "Off, contacts still see what was delivered; what they were told was read is withdrawn.",
-		Args:  cobra.ExactArgs(1),
+		Long: "Off, contacts still see what was delivered; what they were told was read is withdrawn.\n" +
+			"The setting holds on all your devices (the latest change, on any of them, wins).",
+		Args: cobra.ExactArgs(1),
 		RunE: h.callOnOff(func(ctx context.Context, c *api.Client, on bool) error {
 			if err := c.SetReadReceipts(ctx, on); err != nil {
 				return err

@@ -330,3 +330,69 @@ func TestGroupOnTwoDevicesEachFromTheCLI(t *testing.T) {
 		t.Errorf("bob's removed laptop reads what was written after its removal:\n%s%s", got, errs)
 	}
 }
+
+// TestSettingsTravel: settings made on one of alice's devices hold on the
+// other. She blocks bob on her phone: her laptop no longer shows what bob
+// sends, nor writes to him, and lists him as blocked. She unblocks him on
+// the laptop: the phone shows bob's next message (and not what he sent
+// while blocked). She turns read receipts off on the phone: what she
+// reads on the laptop shows to bob as not read.
+func TestSettingsTravel(t *testing.T) {
+	rpc, hubs := startWorld(t)
+	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
+	homes := users(t, rpc, hubs[0], "alice", "bob")
+	phone, bob := homes["alice"], homes["bob"]
+	befriend(t, homes, "alice", "bob")
+	laptop := linkLaptop(t, rpc, phone, bob)
+
+	parley(t, "--home", bob, "send", "alice", "before the block")
+	for _, h := range []string{phone, laptop} {
+		if got := parley(t, "--home", h, "read", "bob"); !strings.Contains(got, "bob: before the block") {
+			t.Fatalf("%s reads bob:\n%s", filepath.Base(h), got)
+		}
+	}
+
+	if got := parley(t, "--home", phone, "block", "bob"); !strings.Contains(got, "blocked bob") {
+		t.Fatalf("block on the phone:\n%s", got)
+	}
+	parley(t, "--home", bob, "send", "alice", "while blocked")
+	if got := parley(t, "--home", laptop, "read", "bob"); strings.Contains(got, "while blocked") {
+		t.Fatalf("the laptop shows what bob sent after the phone blocked him:\n%s", got)
+	}
+	if got := parley(t, "--home", laptop, "settings"); !strings.Contains(got, "blocked: bob\n") {
+		t.Fatalf("the laptop's settings after the phone blocked bob:\n%s", got)
+	}
+	if code, _, errs := try(laptop, "send", "bob", "to a blocked name"); code == 0 || !strings.Contains(errs, "bob is blocked") {
+		t.Fatalf("the laptop writes to bob, blocked on the phone: exit %d\n%s", code, errs)
+	}
+
+	if got := parley(t, "--home", laptop, "unblock", "bob"); !strings.Contains(got, "unblocked bob") {
+		t.Fatalf("unblock on the laptop:\n%s", got)
+	}
+	parley(t, "--home", bob, "send", "alice", "after the unblock")
+	got := parley(t, "--home", phone, "read", "bob")
+	if !strings.Contains(got, "bob: after the unblock") {
+		t.Fatalf("the phone does not show bob's message after the laptop unblocked him:\n%s", got)
+	}
+	if strings.Contains(got, "while blocked") {
+		t.Fatalf("the phone shows what bob sent while blocked:\n%s", got)
+	}
+	if got := parley(t, "--home", phone, "settings"); !strings.Contains(got, "blocked: \n") {
+		t.Fatalf("the phone's settings after the laptop unblocked bob:\n%s", got)
+	}
+
+	if got := parley(t, "--home", phone, "settings", "read-receipts", "off"); !strings.Contains(got, "read-receipts: off") {
+		t.Fatalf("read-receipts off on the phone:\n%s", got)
+	}
+	parley(t, "--home", bob, "send", "alice", "read me on the laptop")
+	if got := parley(t, "--home", laptop, "read", "bob"); !strings.Contains(got, "bob: read me on the laptop") {
+		t.Fatalf("the laptop reads bob:\n%s", got)
+	}
+	if got := parley(t, "--home", laptop, "settings"); !strings.Contains(got, "read-receipts: off") {
+		t.Fatalf("the laptop's settings after the phone turned receipts off:\n%s", got)
+	}
+	got = parley(t, "--home", bob, "read", "alice")
+	if !strings.Contains(got, "bob: read me on the laptop [") || strings.Contains(got, "bob: read me on the laptop [read]") {
+		t.Fatalf("bob's message, read on alice's laptop with receipts off on her phone:\n%s", got)
+	}
+}
