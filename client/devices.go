@@ -472,7 +472,7 @@ func (c *Client) readSelf(ctx context.Context) ([]Message, []heldSetting, error)
 		ms, err := c.readDevice(ctx, &c.self, rec, d, func(s *devSession, e *wire.Event, m Message) (Message, bool) {
 			if e != nil && e.Kind == wire.KindSetting {
 				if prev := c.settingAt[settingKey(e)]; e.Conv != c.Name && c.takeSetting(e, hex.EncodeToString(s.peer.Device[:])) {
-					settings = append(settings, heldSetting{e, prev})
+					settings = append(settings, heldSetting{e, prev, s.peer.Device})
 				}
 				return m, false
 			}

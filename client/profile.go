@@ -27,7 +27,9 @@ func (c *Client) MyProfile() wire.Profile {
 }
 
 // SetProfile publishes p, sealed, on the user's hubs, and gives its key to
-// every contact (not to blocked ones). Only contacts can read it.
+// every contact (not to blocked ones). Only contacts can read it. The
+// user's other devices take it as theirs (a setting event in the self
+// sessions).
 func (c *Client) SetProfile(ctx context.Context, p wire.Profile) error {
 	c.mu.Lock()
 	key := c.profile.Key
@@ -36,7 +38,10 @@ func (c *Client) SetProfile(ctx context.Context, p wire.Profile) error {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return c.publishProfile(ctx, p, key)
+	if err := c.publishProfile(ctx, p, key); err != nil {
+		return err
+	}
+	return c.syncSetting(ctx, &wire.Event{Set: wire.SetProfile, Key: key})
 }
 
 // publishProfile writes p under key to every hub of the user, then gives

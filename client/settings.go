@@ -3,11 +3,17 @@ package client
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
+	"github.com/parley-im/parley/chain/bns"
 	"github.com/parley-im/parley/client/wire"
+	"github.com/parley-im/parley/hub"
+	"github.com/parley-im/parley/hub/auth"
 )
 
 // Settings travel between the user's devices as `setting` events in the
@@ -98,6 +104,7 @@ func (c *Client) syncSetting(ctx context.Context, e *wire.Event) error {
 type heldSetting struct {
 	e    *wire.Event
 	prev stamp
+	dev  bns.PublicKey // the device that wrote it
 }
 
 // quietAt reports whether t, a time of the contact's clock, lies in the
@@ -141,8 +148,40 @@ func (c *Client) applySettings(ctx context.Context, hs []heldSetting) error {
 			if c.ReadReceipts() != e.On {
 				err = c.setReadReceipts(ctx, e.On)
 			}
+		case wire.SetProfile:
+			err = c.takeProfile(ctx, h.dev, e.Key)
 		}
 		firstErr = cmp.Or(firstErr, err)
 	}
 	return firstErr
+}
+
+// takeProfile reads the profile the user's device dev published under
+// key (in dev's bucket on the user's hubs) and makes it this device's:
+// shown as the user's own, and published again under this device's
+// profile key for the contacts that read it here.
+func (c *Client) takeProfile(ctx context.Context, dev bns.PublicKey, key []byte) error {
+	c.mu.Lock()
+	var hubs []string
+	if c.mine != nil {
+		hubs = c.mine.Profile.Hubs
+	}
+	own := c.profile.Key
+	c.mu.Unlock()
+	var p *wire.Profile
+	_, err := c.getVerified(ctx, hubs, auth.NativeAddress(dev[:]), wire.ProfilePath(key), func(b []byte) (err error) {
+		p, err = wire.OpenProfile(key, b)
+		return err
+	})
+	if errors.Is(err, hub.ErrNotFound) {
+		return nil // replaced since (a block moves the profile under a new key)
+	}
+	if err != nil {
+		return fmt.Errorf("client: the profile set on another of your devices: %w", err)
+	}
+	if own == nil {
+		own = make([]byte, 32)
+		rand.Read(own)
+	}
+	return c.publishProfile(ctx, *p, own)
 }

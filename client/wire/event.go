@@ -53,6 +53,7 @@ const (
 const (
 	SetBlock    = "block"    // Conv is the name; On: blocked, else unblocked
 	SetReceipts = "receipts" // On: read receipts on, else off
+	SetProfile  = "profile"  // Key: the key of the profile the writing device published
 )
 
 // MaxReadRefs bounds a read event's list.
@@ -101,7 +102,7 @@ type Event struct {
 	TTL     int64      `json:"ttl,omitempty"`     // KindTimer: seconds
 	Expires int64      `json:"expires,omitempty"` // disappearing: Unix milliseconds
 	File    *FileRef   `json:"file,omitempty"`
-	Key     []byte     `json:"key,omitempty"` // KindProfile, KindReceipts, KindContact
+	Key     []byte     `json:"key,omitempty"` // KindProfile, KindReceipts, KindContact, KindSetting (SetProfile)
 	Group   *GroupInfo `json:"group,omitempty"`
 	// S is the event's number in its author device's stream of the
 	// conversation (what a Ref names), in a device-pair session.
@@ -215,6 +216,10 @@ func (e *Event) check() error {
 		case SetReceipts:
 			if e.Conv != "" {
 				return fmt.Errorf("%w: a receipts setting names no conversation", ErrMalformed)
+			}
+		case SetProfile:
+			if e.Conv != "" || len(e.Key) != 32 {
+				return fmt.Errorf("%w: a profile setting names no conversation and carries a 32-byte key", ErrMalformed)
 			}
 		default:
 			return fmt.Errorf("%w: setting %q", ErrUnsupported, e.Set)

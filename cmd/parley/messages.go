@@ -593,7 +593,7 @@ func profileCmd(h *home, stdout io.Writer) *cobra.Command {
 		Use:   "set",
 		Short: "Set your display name, status and avatar",
 		Long: fmt.Sprintf("set changes what your contacts see of you. An avatar is a PNG, JPEG or GIF image (judged by its\n"+
-			"content) of at most %d KiB and %d×%d pixels.", wire.MaxAvatar>>10, wire.MaxAvatarSide, wire.MaxAvatarSide),
+			"content) of at most %d KiB and %d×%d pixels. Your other devices take the profile as theirs.", wire.MaxAvatar>>10, wire.MaxAvatarSide, wire.MaxAvatarSide),
 		Example: "  parley profile set --name 'Alice L.' --status 'in Wonderland' --avatar me.png",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -336,7 +336,8 @@ func TestGroupOnTwoDevicesEachFromTheCLI(t *testing.T) {
 // sends, nor writes to him, and lists him as blocked. She unblocks him on
 // the laptop: the phone shows bob's next message (and not what he sent
 // while blocked). She turns read receipts off on the phone: what she
-// reads on the laptop shows to bob as not read.
+// reads on the laptop shows to bob as not read. She changes her display
+// name and status on the phone: the laptop shows them as her own.
 func TestSettingsTravel(t *testing.T) {
 	rpc, hubs := startWorld(t)
 	t.Setenv("PARLEY_PASSPHRASE", "a test passphrase")
@@ -394,5 +395,12 @@ func TestSettingsTravel(t *testing.T) {
 	got = parley(t, "--home", bob, "read", "alice")
 	if !strings.Contains(got, "bob: read me on the laptop [") || strings.Contains(got, "bob: read me on the laptop [read]") {
 		t.Fatalf("bob's message, read on alice's laptop with receipts off on her phone:\n%s", got)
+	}
+
+	// Her profile, changed on the phone, is the laptop's own once it reads.
+	parley(t, "--home", phone, "profile", "set", "--name", "Alice A.", "--status", "set on the phone")
+	parley(t, "--home", laptop, "read", "bob")
+	if got := parley(t, "--home", laptop, "profile"); !strings.Contains(got, "name:   Alice A.\nstatus: set on the phone\n") {
+		t.Fatalf("the laptop's own profile after the phone changed it:\n%s", got)
 	}
 }
