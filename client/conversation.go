@@ -728,7 +728,10 @@ func (c *Client) receiveOne(ctx context.Context, ct *Contact, addr, path string,
 		}
 		ct.nextRecv++
 		ct.asked = askedNot // they answered
-		if m.Kind != "" && seq >= ct.dropBelow && !ct.quietAt(m.Time) {
+		// Kinds of the self sessions only: a contact's has no effect and
+		// is not shown.
+		selfOnly := e != nil && (e.Kind == wire.KindRead || e.Kind == wire.KindSetting || e.Kind == wire.KindContact)
+		if m.Kind != "" && !selfOnly && seq >= ct.dropBelow && !ct.quietAt(m.Time) {
 			untilRead(&m) // a disappearing message's timer starts when it is read
 			m = c.apply(ct, m)
 			out = &m

@@ -306,7 +306,7 @@ func (c *Client) receiveDevices(ctx context.Context, ct *Contact) ([]Message, er
 			if e != nil {
 				m.Seq = e.S
 				switch e.Kind {
-				case wire.KindRead, wire.KindSetting, wire.KindGroup:
+				case wire.KindRead, wire.KindSetting, wire.KindContact, wire.KindGroup:
 					return m, false // self sessions and group links only
 				case wire.KindProfile:
 					ct.theirProfileKey = e.Key
@@ -806,10 +806,17 @@ func (c *Client) syncRead(ctx context.Context, ct *Contact) error {
 	if err := c.saveUnlock(); err != nil {
 		return err
 	}
-	if err := c.Flush(ctx); err != nil && !IsOffline(err) {
-		return err
-	} // with the chain down, the read markers wait for the user's record to be checked
+	c.flushForMine(ctx) // with the chain down, the read markers wait for the user's record to be checked
 	return nil
+}
+
+// flushForMine flushes what was just queued for the user's other
+// devices (a read marker, a setting, a contact event). What does not go
+// out waits in the outbox for the next flush (status counts it); a
+// failure is not the caller's: Flush reports the first error of any
+// stream, another contact's (a hub down, a key change) included.
+func (c *Client) flushForMine(ctx context.Context) {
+	_ = c.Flush(ctx)
 }
 
 // tellOwnDevices tells the user's other devices that the conversation
@@ -841,7 +848,8 @@ func (c *Client) tellOwnDevices(ctx context.Context, name string, k [32]byte) er
 	if err := c.saveUnlock(); err != nil {
 		return err
 	}
-	return c.Flush(ctx)
+	c.flushForMine(ctx)
+	return nil
 }
 
 // takeOnAccepted takes on here the conversation with name that another

@@ -322,3 +322,30 @@ func TestHubServesOneDevicesMessageToAnother(t *testing.T) {
 	}
 	receiveUntil(t, phone, "bob", "second")
 }
+
+// TestRequestWhileAnotherWaits: alice, on two devices, asks dave, whose
+// hub is down, so that request waits; she then asks carol. Carol's
+// request goes out and says nothing of dave's: telling alice's laptop of
+// the new contact flushes everything that waits, and the failure of
+// dave's stream is not carol's (before: carol's Request returned dave's
+// queued request, and carol was not asked until a later flush).
+func TestRequestWhileAnotherWaits(t *testing.T) {
+	w, phone, phoneID, _ := aliceAndBob(t)
+	ctx := context.Background()
+	w.linkDevice("alice", "laptop", phoneID, w.hubs[0])
+	daveHub := startRestartableHub(t)
+	w.user("dave", "http://"+daveHub.addr)
+	carol := w.user("carol", w.hubs[1])
+	w.settle("alice", "dave", "carol")
+	daveHub.stop()
+	if err := phone.Request(ctx, "dave", "hi dave"); !errors.Is(err, client.ErrQueued) {
+		t.Fatalf("asking dave, whose hub is down: %v", err)
+	}
+	if err := phone.Request(ctx, "carol", "hi carol"); err != nil {
+		t.Fatalf("asking carol while dave's request waits: %v", err)
+	}
+	p, bad, err := carol.Requests(ctx)
+	if err != nil || len(bad) != 0 || len(p) != 1 || p[0].From != "alice" {
+		t.Fatalf("carol's requests: %+v %v %v", p, bad, err)
+	}
+}

@@ -542,5 +542,6 @@ func (c *Client) syncGroupRead(ctx context.Context, g *group.Group) error {
 	if err := c.saveUnlock(); err != nil {
 		return err
 	}
-	return c.Flush(ctx)
+	c.flushForMine(ctx)
+	return nil
 }

@@ -93,9 +93,7 @@ func (c *Client) syncSetting(ctx context.Context, e *wire.Event) error {
 	if len(others) == 0 {
 		return nil
 	}
-	if err := c.Flush(ctx); err != nil && !IsOffline(err) {
-		return err
-	}
+	c.flushForMine(ctx)
 	return nil
 }
 
