@@ -19,11 +19,7 @@ import (
 // new device as soon as the welcome was written, not at its next hourly
 // refresh.
 func TestWatchLearnsANewDevice(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, phone, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
@@ -50,11 +46,7 @@ func TestWatchLearnsANewDevice(t *testing.T) {
 // withheld one (*client.WithheldError, as for the name session), asked
 // again too; the hub serving it again, bob reads the rest.
 func TestHubWithholdsADeviceMessage(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, _, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
@@ -98,11 +90,7 @@ func TestHubWithholdsADeviceMessage(t *testing.T) {
 // session whose writer sorts first; two more rounds, one of them again
 // at the same moment, arrive whole and in order on each side.
 func TestRacingDeviceIntroductions(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, _, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
@@ -180,11 +168,7 @@ func TestRacingDeviceIntroductions(t *testing.T) {
 // at its next Receive (the welcome made it look its record up), without
 // having sent anything since.
 func TestApproverReadsTheNewDevice(t *testing.T) {
-	w := newWorld(t)
-	phone, phoneID, _ := w.userOn("alice", []string{w.hubs[0]}, "")
-	bob := w.user("bob", w.hubs[1])
-	w.settle("alice", "bob")
-	connect(t, phone, bob, "hi bob")
+	w, phone, phoneID, bob := aliceAndBob(t)
 	ctx := context.Background()
 	if _, err := bob.Receive(ctx, client.ContactConv("alice")); err != nil {
 		t.Fatal(err)
